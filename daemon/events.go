@@ -1,0 +1,307 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"chatd"
+)
+
+// Output modes of a connection.
+const (
+	modeText int32 = iota
+	modeJSON
+)
+
+// field is one JSON member of an event, in the order it is written.
+type field struct {
+	key string
+	val any
+}
+
+// Event is one server line (or prompt). It is immutable once built and may be
+// queued to many sessions at once; each mode is rendered at most once.
+type Event struct {
+	typ    string
+	fields []field
+	text   string // text-mode rendering without line end; "" with noText
+	// rawText is written as is in text mode (prompts, telnet commands) and
+	// gets no line end. jsonSkip drops the event in JSON mode.
+	rawText  bool
+	noText   bool
+	jsonSkip bool
+
+	once [2]sync.Once
+	out  [2][]byte
+
+	// afterWrite runs on the writer goroutine once the event has been
+	// written to the connection (used to delete delivered offline mail).
+	afterWrite func()
+}
+
+func newEvent(typ, text string, fields ...field) *Event {
+	return &Event{typ: typ, text: text, fields: fields}
+}
+
+// render returns the bytes for mode, line end included.
+func (e *Event) render(mode int32) []byte {
+	e.once[mode].Do(func() {
+		if mode == modeJSON {
+			if e.jsonSkip {
+				return
+			}
+			var b bytes.Buffer
+			b.WriteString(`{"type":`)
+			writeJSON(&b, e.typ)
+			for _, f := range e.fields {
+				b.WriteByte(',')
+				writeJSON(&b, f.key)
+				b.WriteByte(':')
+				writeJSON(&b, f.val)
+			}
+			b.WriteString("}\r\n")
+			e.out[mode] = b.Bytes()
+			return
+		}
+		switch {
+		case e.noText:
+		case e.rawText:
+			e.out[mode] = []byte(e.text)
+		default:
+			// Multi-line text uses CRLF between lines too.
+			t := strings.ReplaceAll(e.text, "\n", "\r\n")
+			e.out[mode] = append([]byte(t), '\r', '\n')
+		}
+	})
+	return e.out[mode]
+}
+
+func writeJSON(b *bytes.Buffer, v any) {
+	enc, err := json.Marshal(v)
+	if err != nil {
+		// Only our own plain types are marshalled; this cannot happen.
+		enc = []byte("null")
+	}
+	b.Write(enc)
+}
+
+func stamp(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+
+// jsonTime renders a zero time as null.
+func jsonTime(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return stamp(t)
+}
+
+// textTime is the short local-free clock used in text mode.
+func textTime(t time.Time) string { return t.UTC().Format("15:04") }
+
+func textDate(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
+
+// ---- constructors, one per event type of the protocol ----
+
+func promptEvent(field string) *Event {
+	labels := map[string]string{
+		"username":        "Username: ",
+		"password":        "Password: ",
+		"new_password":    "New password: ",
+		"repeat_password": "Repeat password: ",
+		"old_password":    "Old password: ",
+	}
+	e := newEvent("prompt", labels[field], f("field", field))
+	e.rawText = true
+	return e
+}
+
+// telnetEvent is a raw telnet command for text mode only.
+func telnetEvent(seq string) *Event {
+	return &Event{typ: "telnet", text: seq, rawText: true, jsonSkip: true}
+}
+
+// textOnly is a line shown only in text mode (the banner's friendly hints).
+func textOnly(text string) *Event {
+	return &Event{typ: "text", text: text, jsonSkip: true}
+}
+
+func f(key string, val any) field { return field{key, val} }
+
+func bannerEvent(text string) *Event {
+	return newEvent("banner", text, f("text", text))
+}
+
+func welcomeEvent(user string, admin bool, room string, online []string, offline int) *Event {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Welcome, %s! You are in %s.", user, room)
+	if admin {
+		b.WriteString(" You are a server admin.")
+	}
+	fmt.Fprintf(&b, "\nOnline now: %s.", strings.Join(online, ", "))
+	if offline > 0 {
+		fmt.Fprintf(&b, "\nYou have %d offline message%s:", offline, plural(offline))
+	}
+	b.WriteString("\nType help for the list of commands.")
+	return newEvent("welcome", b.String(),
+		f("user", user), f("admin", admin), f("room", room), f("online", nonNil(online)), f("offline", offline))
+}
+
+// okEvent answers a command. body holds extra text-mode lines (tables);
+// fields are command-specific JSON members.
+func okEvent(cmd, text string, body []string, fields ...field) *Event {
+	t := text
+	if len(body) > 0 {
+		t += "\n" + strings.Join(body, "\n")
+	}
+	return newEvent("ok", t, append([]field{f("cmd", cmd), f("text", text)}, fields...)...)
+}
+
+func errorEvent(cmd string, code chatd.Code, text string, extra ...field) *Event {
+	t := fmt.Sprintf("! %s (%s)", text, code)
+	return newEvent("error", t, append([]field{f("cmd", cmd), f("code", string(code)), f("text", text)}, extra...)...)
+}
+
+// Message kinds.
+const (
+	kindRoom      = "room"
+	kindBroadcast = "broadcast"
+	kindPrivate   = "private"
+	kindOffline   = "offline"
+	kindHistory   = "history"
+)
+
+func roomMessage(kind, from, room, text string, ts time.Time) *Event {
+	var t string
+	if kind == kindHistory {
+		t = fmt.Sprintf("[%s %s] <%s> %s", room, textDate(ts), from, text)
+	} else {
+		t = fmt.Sprintf("[%s] <%s> %s", room, from, text)
+	}
+	return newEvent("message", t,
+		f("kind", kind), f("from", from), f("room", room), f("text", text), f("ts", stamp(ts)))
+}
+
+func broadcastMessage(from, text string, ts time.Time) *Event {
+	return newEvent("message", fmt.Sprintf("[broadcast] <%s> %s", from, text),
+		f("kind", kindBroadcast), f("from", from), f("text", text), f("ts", stamp(ts)))
+}
+
+func privateMessage(kind, from string, to []string, text string, ts time.Time) *Event {
+	var t string
+	others := ""
+	if len(to) > 1 {
+		others = " (to " + strings.Join(to, ", ") + ")"
+	}
+	if kind == kindOffline {
+		t = fmt.Sprintf("[offline %s] *%s*%s %s", textDate(ts), from, others, text)
+	} else {
+		t = fmt.Sprintf("*%s*%s %s", from, others, text)
+	}
+	return newEvent("message", t,
+		f("kind", kind), f("from", from), f("to", to), f("text", text), f("ts", stamp(ts)))
+}
+
+// Delivery statuses.
+const (
+	statusDelivered   = "delivered"
+	statusStored      = "stored"
+	statusBlocked     = "blocked"
+	statusMailboxFull = "mailbox_full"
+	statusNoSuchUser  = "no_such_user"
+)
+
+func deliveryEvent(to, status string) *Event {
+	words := map[string]string{
+		statusDelivered:   "delivered",
+		statusStored:      "offline; stored for their next login",
+		statusBlocked:     "not sent: they have blocked you",
+		statusMailboxFull: "not sent: their offline mailbox is full",
+		statusNoSuchUser:  "not sent: no such user",
+	}
+	return newEvent("delivery", fmt.Sprintf("-> %s: %s", to, words[status]), f("to", to), f("status", status))
+}
+
+// Presence events.
+const (
+	presLogin    = "login"
+	presLogout   = "logout"
+	presTimeout  = "timeout"
+	presKicked   = "kicked"
+	presBanned   = "banned"
+	presShutdown = "shutdown"
+)
+
+func presenceEvent(user, event, room string) *Event {
+	words := map[string]string{
+		presLogin:    "logged in",
+		presLogout:   "logged out",
+		presTimeout:  "timed out",
+		presKicked:   "was kicked",
+		presBanned:   "was banned",
+		presShutdown: "was disconnected by the shutdown",
+	}
+	return newEvent("presence", fmt.Sprintf("* %s %s", user, words[event]),
+		f("user", user), f("event", event), f("room", room))
+}
+
+// Room events.
+const (
+	roomJoined = "joined"
+	roomLeft   = "left"
+	roomKicked = "kicked"
+	roomClosed = "closed"
+)
+
+func roomEvent(event, room, user string) *Event {
+	var t string
+	switch event {
+	case roomJoined:
+		t = fmt.Sprintf("* %s joined %s", user, room)
+	case roomLeft:
+		t = fmt.Sprintf("* %s left %s", user, room)
+	case roomKicked:
+		t = fmt.Sprintf("* %s was kicked out of %s", user, room)
+	case roomClosed:
+		t = fmt.Sprintf("* room %s was closed by %s; you are back in %s", room, user, chatd.Lobby)
+	}
+	return newEvent("room", t, f("event", event), f("room", room), f("user", user))
+}
+
+// Bye reasons.
+const (
+	byeLogout   = "logout"
+	byeTimeout  = "timeout"
+	byeKicked   = "kicked"
+	byeBanned   = "banned"
+	byeReplaced = "replaced"
+	byeShutdown = "shutdown"
+	byeError    = "error"
+)
+
+func byeEvent(reason, text string) *Event {
+	return newEvent("bye", "Goodbye: "+text, f("reason", reason), f("text", text))
+}
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func sortedNames(names []string) []string {
+	sort.Slice(names, func(i, j int) bool { return chatd.Key(names[i]) < chatd.Key(names[j]) })
+	return names
+}

@@ -1,0 +1,166 @@
+package daemon
+
+import (
+	"sync"
+
+	"chatd"
+)
+
+// hub owns who is online and which room each online user is in. It is the
+// only place that knows; everything else asks it.
+//
+// Locking: hub.mu is taken before a session's outbox lock (session.mu),
+// never the other way round, and only for map updates and snapshots: nothing
+// is written to a socket and no database call is made while it is held.
+type hub struct {
+	mu    sync.RWMutex
+	users map[string]*session   // chatd.Key(name) -> session
+	rooms map[string][]*session // chatd.Key(room) -> members; copy-on-write
+	all   []*session            // every logged-in session; copy-on-write
+}
+
+func newHub() *hub {
+	return &hub{users: map[string]*session{}, rooms: map[string][]*session{}}
+}
+
+// add makes s the online session of its user, in the lobby. With replace it
+// takes over from an existing session and returns it (the caller ends it);
+// without, an existing session makes it fail with already_online.
+func (h *hub) add(s *session, replace bool) (old *session, err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	k := chatd.Key(s.user)
+	if prev, ok := h.users[k]; ok {
+		if !replace {
+			return nil, chatd.Errorf(chatd.EAlreadyOnline, "%s is already logged in elsewhere", prev.user)
+		}
+		old = prev
+		h.removeLocked(prev)
+	}
+	h.users[k] = s
+	h.all = appendCopy(h.all, s)
+	s.room = chatd.Lobby
+	h.rooms[chatd.Key(chatd.Lobby)] = appendCopy(h.rooms[chatd.Key(chatd.Lobby)], s)
+	return old, nil
+}
+
+// remove takes s offline if it is still the user's session. It returns the
+// room s was in and whether it was online.
+func (h *hub) remove(s *session) (room string, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.users[chatd.Key(s.user)] != s {
+		return "", false
+	}
+	room = s.room
+	h.removeLocked(s)
+	return room, true
+}
+
+func (h *hub) removeLocked(s *session) {
+	delete(h.users, chatd.Key(s.user))
+	h.all = removeCopy(h.all, s)
+	h.leaveLocked(s)
+}
+
+func (h *hub) leaveLocked(s *session) {
+	rk := chatd.Key(s.room)
+	if m := removeCopy(h.rooms[rk], s); len(m) > 0 {
+		h.rooms[rk] = m
+	} else {
+		delete(h.rooms, rk)
+	}
+}
+
+// move puts s into room and returns the room it left and the members of both
+// (snapshots, taken after the move).
+func (h *hub) move(s *session, room string) (from string, fromMembers, toMembers []*session) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	from = s.room
+	h.leaveLocked(s)
+	s.room = room
+	rk := chatd.Key(room)
+	h.rooms[rk] = appendCopy(h.rooms[rk], s)
+	return from, h.rooms[chatd.Key(from)], h.rooms[rk]
+}
+
+// roomOf returns the room s is in.
+func (h *hub) roomOf(s *session) string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return s.room
+}
+
+// lookup returns the online session of name, or nil.
+func (h *hub) lookup(name string) *session {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.users[chatd.Key(name)]
+}
+
+// members is a snapshot of the sessions in room; callers must not modify it.
+func (h *hub) members(room string) []*session {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.rooms[chatd.Key(room)]
+}
+
+// sessions is a snapshot of every logged-in session.
+func (h *hub) sessions() []*session {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.all
+}
+
+// online lists the names of online users, sorted.
+func (h *hub) online() []string {
+	all := h.sessions()
+	names := make([]string, len(all))
+	for i, s := range all {
+		names[i] = s.user
+	}
+	return sortedNames(names)
+}
+
+// roomCounts lists who is in each occupied room.
+func (h *hub) roomCounts() map[string][]string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make(map[string][]string, len(h.rooms))
+	for k, m := range h.rooms {
+		names := make([]string, len(m))
+		for i, s := range m {
+			names[i] = s.user
+		}
+		out[k] = sortedNames(names)
+	}
+	return out
+}
+
+// fanout queues ev to every session in to except skip, and to none that
+// filter rejects. It never blocks: a full queue ends that session only.
+func fanout(to []*session, ev *Event, skip *session, filter func(*session) bool) {
+	for _, s := range to {
+		if s == skip || (filter != nil && !filter(s)) {
+			continue
+		}
+		s.send(ev)
+	}
+}
+
+func appendCopy(list []*session, s *session) []*session {
+	out := make([]*session, len(list), len(list)+1)
+	copy(out, list)
+	return append(out, s)
+}
+
+func removeCopy(list []*session, s *session) []*session {
+	out := make([]*session, 0, len(list))
+	for _, x := range list {
+		if x != s {
+			out = append(out, x)
+		}
+	}
+	return out
+}

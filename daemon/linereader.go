@@ -1,0 +1,129 @@
+package daemon
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"unicode/utf8"
+)
+
+// Telnet bytes (RFC 854, 857).
+const (
+	tnIAC  = 255
+	tnDONT = 254
+	tnDO   = 253
+	tnWONT = 252
+	tnWILL = 251
+	tnSB   = 250
+	tnSE   = 240
+	tnEcho = 1
+)
+
+var (
+	errLineTooLong = errors.New("line too long")
+	errBadEncoding = errors.New("invalid UTF-8")
+)
+
+// lineReader splits client input into lines. It consumes telnet IAC
+// sequences, drops a CR before LF, refuses lines longer than max bytes
+// (discarding the rest up to the next LF) and refuses invalid UTF-8. Both
+// refusals are reported per line; the stream stays usable.
+type lineReader struct {
+	r       *bufio.Reader
+	max     int
+	buf     []byte
+	pending error // an I/O error held back until a final partial line was returned
+}
+
+func newLineReader(r io.Reader, max int) *lineReader {
+	return &lineReader{r: bufio.NewReaderSize(r, 4096), max: max}
+}
+
+// ReadLine returns the next line without its terminator. On errLineTooLong
+// and errBadEncoding the caller may keep reading.
+func (lr *lineReader) ReadLine() (string, error) {
+	if lr.pending != nil {
+		return "", lr.pending
+	}
+	lr.buf = lr.buf[:0]
+	tooLong := false
+	for {
+		b, err := lr.r.ReadByte()
+		if err != nil {
+			if len(lr.buf) > 0 && !tooLong && errors.Is(err, io.EOF) {
+				// The last line had no LF: take it, report EOF next time.
+				lr.pending = err
+				return lr.finish()
+			}
+			return "", err
+		}
+		switch b {
+		case '\n':
+			if tooLong {
+				return "", errLineTooLong
+			}
+			return lr.finish()
+		case tnIAC:
+			lit, err := lr.telnet()
+			if err != nil {
+				return "", err
+			}
+			if !lit {
+				continue
+			}
+		}
+		if len(lr.buf) >= lr.max+1 { // +1 leaves room for a CR before LF
+			tooLong = true
+			continue
+		}
+		lr.buf = append(lr.buf, b)
+	}
+}
+
+func (lr *lineReader) finish() (string, error) {
+	line := lr.buf
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	if len(line) > lr.max {
+		return "", errLineTooLong
+	}
+	if !utf8.Valid(line) {
+		return "", errBadEncoding
+	}
+	return string(line), nil
+}
+
+// telnet consumes the rest of an IAC sequence. It reports lit when the
+// sequence was IAC IAC, an escaped data byte 255.
+func (lr *lineReader) telnet() (lit bool, err error) {
+	c, err := lr.r.ReadByte()
+	if err != nil {
+		return false, err
+	}
+	switch {
+	case c == tnIAC:
+		return true, nil
+	case c >= tnWILL && c <= tnDONT:
+		_, err = lr.r.ReadByte() // the option
+		return false, err
+	case c == tnSB:
+		// Subnegotiation runs to IAC SE.
+		prev := byte(0)
+		for {
+			c, err = lr.r.ReadByte()
+			if err != nil {
+				return false, err
+			}
+			if prev == tnIAC && c == tnSE {
+				return false, nil
+			}
+			if prev == tnIAC && c == tnIAC {
+				c = 0 // escaped 255 inside SB; not a terminator start
+			}
+			prev = c
+		}
+	default:
+		return false, nil // NOP, GA, AYT, ...: two bytes, nothing to keep
+	}
+}

@@ -1,0 +1,244 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"chatd"
+)
+
+// login runs the login flow of PROTOCOL.md section 3 until the user is in
+// (true) or the session is over (false).
+func (s *session) login(ctx context.Context) bool {
+	for !s.ending() {
+		name, ok := s.ask("username", false)
+		if !ok {
+			return false
+		}
+		name = strings.TrimSpace(name)
+		if name == "" {
+			continue
+		}
+		s.pendingName = name
+		u, err := s.srv.store.UserByName(ctx, name)
+		switch {
+		case err == nil:
+			if s.passwordLogin(ctx, u) {
+				return true
+			}
+		case chatd.ErrorCode(err) != chatd.ENoSuchUser:
+			s.fail("login", err)
+		case s.srv.cfg.Accounts.Registration == "open":
+			if s.register(ctx, name) {
+				return true
+			}
+		default:
+			// Closed registration: behave exactly as for a wrong password.
+			s.passwordLogin(ctx, nil)
+		}
+	}
+	return false
+}
+
+// passwordLogin asks for the password of u (nil: an unknown name, which is
+// checked against a dummy hash so it takes the same time) and logs in.
+func (s *session) passwordLogin(ctx context.Context, u *chatd.User) bool {
+	pw, ok := s.ask("password", true)
+	if !ok {
+		return false
+	}
+	name := s.lastName()
+	if u != nil {
+		name = u.Name
+	}
+	if until, err := s.lockedUntil(ctx, name); err != nil {
+		s.fail("login", err)
+		return false
+	} else if !until.IsZero() {
+		s.send(errorEvent("login", chatd.ELockedOut,
+			fmt.Sprintf("too many failed logins; try again after %s", textDate(until)),
+			f("until", stamp(until))))
+		return false
+	}
+	hash := s.srv.dummyHash
+	if u != nil {
+		hash = u.PassHash
+	}
+	var match bool
+	var verr error
+	if err := s.srv.hashes.do(func() { match, verr = chatd.Verify(hash, pw) }); err != nil {
+		s.fail("login", err)
+		return false
+	}
+	if verr != nil {
+		s.srv.log.Error("stored password hash unreadable", "user", name, "err", verr)
+	}
+	match = match && u != nil && verr == nil
+	if err := s.srv.store.RecordAttempt(ctx, name, s.addr, s.srv.now(), match); err != nil {
+		s.fail("login", err)
+		return false
+	}
+	if !match {
+		s.srv.log.Info("login failed", "user", name, "addr", s.addr)
+		s.send(errorEvent("login", chatd.EBadCredentials, "wrong username or password"))
+		return false
+	}
+	return s.enter(ctx, u)
+}
+
+// lastName is the name given at the latest username prompt; the closed
+// registration path has no user record to take it from.
+func (s *session) lastName() string { return s.pendingName }
+
+func (s *session) lockedUntil(ctx context.Context, name string) (time.Time, error) {
+	lc := s.srv.cfg.Lockout
+	addr := ""
+	if lc.Scope == "user+ip" {
+		addr = s.addr
+	}
+	now := s.srv.now()
+	// Anything older than attempts*duration cannot matter to a lock in force now.
+	since := now.Add(-time.Duration(lc.Attempts+1) * lc.Duration.Duration)
+	attempts, err := s.srv.store.Attempts(ctx, name, addr, since)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return chatd.LockedUntil(attempts, lc.Attempts, lc.Duration.Duration, now), nil
+}
+
+// register creates the account name (unknown, registration open).
+func (s *session) register(ctx context.Context, name string) bool {
+	pw, ok := s.ask("new_password", true)
+	if !ok {
+		return false
+	}
+	repeat, ok := s.ask("repeat_password", true)
+	if !ok {
+		return false
+	}
+	acc := &s.srv.cfg.Accounts
+	if err := acc.CheckName(name); err != nil {
+		s.fail("login", err)
+		return false
+	}
+	if err := acc.CheckPassword(pw); err != nil {
+		s.fail("login", err)
+		return false
+	}
+	if pw != repeat {
+		s.fail("login", chatd.Errorf(chatd.EPasswordMismatch, "the two passwords differ"))
+		return false
+	}
+	var hash string
+	var herr error
+	if err := s.srv.hashes.do(func() { hash, herr = s.srv.hasher.Hash(pw) }); err != nil {
+		s.fail("login", err)
+		return false
+	}
+	if herr != nil {
+		s.fail("login", herr)
+		return false
+	}
+	u, err := s.srv.store.CreateUser(ctx, name, hash, false)
+	if chatd.ErrorCode(err) == chatd.EUserExists {
+		s.fail("login", chatd.Errorf(chatd.EBadName, "%s was registered by someone else a moment ago", name))
+		return false
+	} else if err != nil {
+		s.fail("login", err)
+		return false
+	}
+	s.srv.log.Info("registered", "user", u.Name, "addr", s.addr)
+	return s.enter(ctx, u)
+}
+
+// enter completes a login whose password was right: bans, the duplicate
+// policy, the welcome, offline mail, room history and presence.
+func (s *session) enter(ctx context.Context, u *chatd.User) bool {
+	now := s.srv.now()
+	ban, err := s.srv.store.BanOf(ctx, u.Name)
+	if err != nil {
+		s.fail("login", err)
+		return false
+	}
+	if ban != nil && ban.ActiveAt(now) {
+		s.send(bannedEvent("login", ban))
+		s.end(byeBanned, "you are banned")
+		return false
+	}
+	blocked, err := s.srv.store.Blocked(ctx, u.Name)
+	if err != nil {
+		s.fail("login", err)
+		return false
+	}
+	s.setBlocks(blocked)
+	s.user, s.admin, s.loginAt = u.Name, u.Admin, now
+	s.lastActive.Store(now.UnixNano())
+	old, err := s.srv.hub.add(s, s.srv.cfg.Accounts.DuplicateLogin == "replace")
+	if err != nil {
+		s.user, s.admin = "", false
+		s.fail("login", err)
+		return false
+	}
+	if old != nil {
+		old.end(byeReplaced, "you logged in from somewhere else")
+	}
+	if err := s.srv.store.RecordLogin(ctx, u.Name, now); err != nil {
+		s.srv.log.Error("record login", "user", u.Name, "err", err)
+	}
+	mail, err := s.srv.store.OfflineMessages(ctx, u.Name)
+	if err != nil {
+		s.srv.log.Error("read offline mail", "user", u.Name, "err", err)
+		mail = nil
+	}
+	s.send(welcomeEvent(u.Name, u.Admin, chatd.Lobby, s.srv.hub.online(), len(mail)))
+	for i, m := range mail {
+		ev := privateMessage(kindOffline, m.From, nonNil(m.To), m.Text, m.Time)
+		if i == len(mail)-1 {
+			ids := make([]int64, len(mail))
+			for j := range mail {
+				ids[j] = mail[j].ID
+			}
+			// Delete only once everything was written to the connection.
+			ev.afterWrite = func() {
+				if err := s.srv.store.DeleteOffline(context.Background(), ids); err != nil {
+					s.srv.log.Error("delete delivered offline mail", "user", u.Name, "err", err)
+				}
+			}
+		}
+		s.send(ev)
+	}
+	s.sendHistory(ctx, chatd.Lobby)
+	s.srv.log.Info("login", "user", u.Name, "addr", s.addr)
+	fanout(s.srv.hub.sessions(), presenceEvent(u.Name, presLogin, chatd.Lobby), s, nil)
+	return true
+}
+
+func bannedEvent(cmd string, b *chatd.Ban) *Event {
+	until := "for good"
+	if !b.Permanent() {
+		until = "until " + textDate(b.Expires)
+	}
+	text := "you are banned " + until
+	if b.Reason != "" {
+		text += ": " + b.Reason
+	}
+	return errorEvent(cmd, chatd.EBanned, text, f("reason", b.Reason), f("until", jsonTime(b.Expires)))
+}
+
+// sendHistory replays the newest lines of room.
+func (s *session) sendHistory(ctx context.Context, room string) {
+	n := s.srv.cfg.Messages.HistoryOnJoin
+	if n <= 0 {
+		return
+	}
+	lines, err := s.srv.store.History(ctx, room, n)
+	if err != nil {
+		s.srv.log.Error("read room history", "room", room, "err", err)
+		return
+	}
+	for _, l := range lines {
+		s.send(roomMessage(kindHistory, l.From, room, l.Text, l.Time))
+	}
+}

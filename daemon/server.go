@@ -1,0 +1,334 @@
+// Package daemon serves the chatd line protocol: it owns the listeners, one
+// session per connection, the hub of who is online, and fan-out.
+package daemon
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	mrand "math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	"chatd"
+)
+
+// Options configure a Server.
+type Options struct {
+	Config chatd.Config
+	Store  chatd.Store
+	Log    *slog.Logger
+	Now    func() time.Time // nil: time.Now
+}
+
+// Server is a chat daemon.
+type Server struct {
+	cfg       chatd.Config
+	store     chatd.Store
+	log       *slog.Logger
+	now       func() time.Time
+	hub       *hub
+	hashes    *hashGate
+	hasher    chatd.Hasher
+	dummyHash string // what unknown names are checked against
+	history   *historyWriter
+
+	ln, tlsLn net.Listener
+
+	// mu guards conns and perIP (connection accounting, including sessions
+	// that have not logged in). Lock order: Server.mu, then hub.mu, then
+	// session.mu; none is held across I/O.
+	mu    sync.Mutex
+	conns map[*session]bool
+	perIP map[string]int
+	wg    sync.WaitGroup // one per session goroutine
+
+	stopOnce sync.Once
+	stop     chan struct{}
+	stopMsg  string
+}
+
+// New returns a server that has not started listening.
+func New(o Options) *Server {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		cfg:    o.Config,
+		store:  o.Store,
+		log:    o.Log,
+		now:    o.Now,
+		hub:    newHub(),
+		hashes: newHashGate(o.Config.Argon2.MaxConcurrent),
+		hasher: chatd.NewHasher(o.Config.Argon2),
+		conns:  map[*session]bool{},
+		perIP:  map[string]int{},
+		stop:   make(chan struct{}),
+	}
+	s.history = newHistoryWriter(s.store, s.cfg.Messages.HistoryOnJoin, s.log)
+	return s
+}
+
+// Listen binds server.listen (and server.tls_listen when set) and prepares
+// the dummy password hash.
+func (s *Server) Listen() error {
+	secret := make([]byte, 16)
+	if _, err := rand.Read(secret); err != nil {
+		return fmt.Errorf("read random: %w", err)
+	}
+	h, err := s.hasher.Hash(hex.EncodeToString(secret))
+	if err != nil {
+		return fmt.Errorf("hash dummy password: %w", err)
+	}
+	s.dummyHash = h
+	s.ln, err = net.Listen("tcp", s.cfg.Server.Listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s (server.listen): %w", s.cfg.Server.Listen, err)
+	}
+	if s.cfg.Server.TLSListen != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg.Server.TLSCert, s.cfg.Server.TLSKey)
+		if err != nil {
+			s.ln.Close()
+			return fmt.Errorf("load TLS key pair (server.tls_cert, server.tls_key): %w", err)
+		}
+		s.tlsLn, err = tls.Listen("tcp", s.cfg.Server.TLSListen, &tls.Config{
+			Certificates: []tls.Certificate{cert},
+			MinVersion:   tls.VersionTLS12,
+		})
+		if err != nil {
+			s.ln.Close()
+			return fmt.Errorf("listen on %s (server.tls_listen): %w", s.cfg.Server.TLSListen, err)
+		}
+	}
+	return nil
+}
+
+// Addr is the bound plain-TCP address (valid after Listen).
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// TLSAddr is the bound TLS address, or nil when TLS is off.
+func (s *Server) TLSAddr() net.Addr {
+	if s.tlsLn == nil {
+		return nil
+	}
+	return s.tlsLn.Addr()
+}
+
+// Shutdown asks Serve to stop gracefully, telling clients msg.
+func (s *Server) Shutdown(msg string) {
+	s.stopOnce.Do(func() {
+		s.stopMsg = msg
+		close(s.stop)
+	})
+}
+
+// Serve accepts connections until ctx is cancelled or Shutdown is called
+// (the admin `shutdown` command), then stops gracefully: every client gets
+// bye "shutdown", last-seen times are written. It returns nil after a clean
+// stop.
+func (s *Server) Serve(ctx context.Context) error {
+	sctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var loops sync.WaitGroup
+	for _, ln := range []net.Listener{s.ln, s.tlsLn} {
+		if ln != nil {
+			loops.Add(1)
+			go func() { defer loops.Done(); s.acceptLoop(sctx, ln) }()
+		}
+	}
+	loops.Add(2)
+	go func() { defer loops.Done(); s.watchBans(sctx) }()
+	go func() { defer loops.Done(); s.flushSeen(sctx) }()
+
+	select {
+	case <-ctx.Done():
+		s.Shutdown("the server is shutting down")
+	case <-s.stop:
+	}
+	s.log.Info("shutting down", "message", s.stopMsg)
+	s.ln.Close()
+	if s.tlsLn != nil {
+		s.tlsLn.Close()
+	}
+	cancel()
+	loops.Wait()
+
+	for _, sess := range s.allConns() {
+		sess.end(byeShutdown, s.stopMsg)
+	}
+	done := make(chan struct{})
+	go func() { s.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(s.cfg.Server.ShutdownGrace.Duration):
+		s.log.Warn("shutdown grace over; closing the remaining connections")
+		for _, sess := range s.allConns() {
+			sess.conn.Close()
+		}
+		<-done
+	}
+	s.history.close()
+	return nil
+}
+
+func (s *Server) allConns() []*session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*session, 0, len(s.conns))
+	for c := range s.conns {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (s *Server) acceptLoop(ctx context.Context, ln net.Listener) {
+	var delay time.Duration
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: back off, keep serving.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.log.Warn("accept", "err", err, "retry_in", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		s.admit(ctx, conn)
+	}
+}
+
+// admit starts a session for conn, or refuses it with one line when a
+// connection limit is reached.
+func (s *Server) admit(ctx context.Context, conn net.Conn) {
+	sess := newSession(s, conn)
+	sess.connected = s.now()
+	s.mu.Lock()
+	refuse := ""
+	switch {
+	case len(s.conns) >= s.cfg.Server.MaxConnections:
+		refuse = "the server is full; try again later"
+	case s.perIP[sess.addr] >= s.cfg.Server.MaxConnectionsPerIP:
+		refuse = "too many connections from your address"
+	default:
+		s.conns[sess] = true
+		s.perIP[sess.addr]++
+		s.wg.Add(1)
+	}
+	s.mu.Unlock()
+	if refuse != "" {
+		s.log.Warn("connection refused", "addr", sess.addr, "why", refuse)
+		conn.SetWriteDeadline(time.Now().Add(time.Second))
+		conn.Write(errorEvent("connect", chatd.EServerBusy, refuse).render(modeText))
+		conn.Close()
+		return
+	}
+	go func() {
+		defer s.wg.Done()
+		defer s.forget(sess)
+		sess.run(ctx)
+	}()
+}
+
+func (s *Server) forget(sess *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.conns, sess)
+	if s.perIP[sess.addr]--; s.perIP[sess.addr] <= 0 {
+		delete(s.perIP, sess.addr)
+	}
+}
+
+func (s *Server) loginDeadline(sess *session) time.Time {
+	// Deadlines on sockets use the wall clock, not the injectable one.
+	return sess.connectedWall.Add(s.cfg.Server.LoginTimeout.Duration)
+}
+
+// watchBans disconnects online users banned from outside the daemon (chatd
+// ban) within a second.
+func (s *Server) watchBans(ctx context.Context) {
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		bans, err := s.store.Bans(ctx)
+		if err != nil {
+			if ctx.Err() == nil {
+				s.log.Error("read bans", "err", err)
+			}
+			continue
+		}
+		now := s.now()
+		for _, b := range bans {
+			if b.ActiveAt(now) {
+				s.kickBanned(b.User, b)
+			}
+		}
+	}
+}
+
+// kickBanned ends the session of a banned user, if online.
+func (s *Server) kickBanned(name string, b *chatd.Ban) {
+	o := s.hub.lookup(name)
+	if o == nil || o.ending() {
+		return
+	}
+	o.send(bannedEvent("ban", b))
+	text := "you are banned"
+	if b.Reason != "" {
+		text += ": " + b.Reason
+	}
+	o.end(byeBanned, text)
+}
+
+// flushSeen writes online users' last-seen and last-active times every
+// 30 seconds, so that a crash loses at most that much of them.
+func (s *Server) flushSeen(ctx context.Context) {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		now := s.now()
+		var seen []chatd.Seen
+		for _, o := range s.hub.sessions() {
+			seen = append(seen, chatd.Seen{Name: o.user, LastSeen: now, LastActive: time.Unix(0, o.lastActive.Load())})
+		}
+		if len(seen) > 0 {
+			if err := s.store.SetSeen(ctx, seen); err != nil && ctx.Err() == nil {
+				s.log.Error("write last seen", "err", err)
+			}
+		}
+	}
+}
+
+// moveTo puts sess into room, tells both rooms and replays the room's
+// history. announce=false skips the "left" event (kick and close have told
+// the old room already).
+func (s *Server) moveTo(ctx context.Context, sess *session, room string, announce bool) {
+	from, fromMembers, toMembers := s.hub.move(sess, room)
+	if announce {
+		fanout(fromMembers, roomEvent(roomLeft, from, sess.user), sess, nil)
+	}
+	fanout(toMembers, roomEvent(roomJoined, room, sess.user), sess, nil)
+	sess.sendHistory(ctx, room)
+}
+
+func (s *Server) rand(n int) int { return mrand.IntN(n) }

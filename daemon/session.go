@@ -1,0 +1,390 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"chatd"
+)
+
+const (
+	// outboxLimit is how many events may wait for one client. A client that
+	// lets more pile up is too slow and is disconnected.
+	outboxLimit = 1024
+	// writeTimeout bounds every write to a client.
+	writeTimeout = 10 * time.Second
+)
+
+// session is one connection. Its reader goroutine (run) reads lines and runs
+// commands in order; its writer goroutine (writeLoop) drains the outbox.
+type session struct {
+	srv     *Server
+	conn    net.Conn
+	addr    string // remote IP
+	lines   *lineReader
+	mode    atomic.Int32
+	bucket  *bucket
+	refused int // lines refused by the rate limiter since the last accepted one
+
+	pendingName string // name at the latest username prompt
+
+	connected     time.Time // server clock
+	connectedWall time.Time // wall clock, for socket deadlines
+
+	// Set once at login, read-only after.
+	user    string
+	admin   bool
+	loginAt time.Time
+
+	room       string       // guarded by hub.mu
+	lastActive atomic.Int64 // unix nanoseconds of the last line received
+	blocks     atomic.Pointer[map[string]bool]
+
+	// The outbox: guarded by mu, a leaf lock.
+	mu     sync.Mutex
+	queue  []*Event
+	closed bool
+	wake   chan struct{}
+
+	endOnce   sync.Once
+	endReason string
+	done      chan struct{} // closed when the writer has finished
+}
+
+func newSession(srv *Server, conn net.Conn) *session {
+	host, _, err := net.SplitHostPort(conn.RemoteAddr().String())
+	if err != nil {
+		host = conn.RemoteAddr().String()
+	}
+	return &session{
+		srv:   srv,
+		conn:  conn,
+		addr:  host,
+		lines: newLineReader(conn, srv.cfg.Server.MaxLineBytes),
+		wake:  make(chan struct{}, 1),
+		done:  make(chan struct{}),
+
+		connectedWall: time.Now(),
+	}
+}
+
+// send queues ev. It never blocks; it reports false when the session is
+// closing. A full outbox means the client stopped reading: the queue is
+// replaced by a final line and the session ends.
+func (s *session) send(ev *Event) bool {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return false
+	}
+	if len(s.queue) >= outboxLimit {
+		s.queue = append(s.queue[:0], byeEvent(byeError, "you are not reading your messages fast enough"))
+		s.closed = true
+		s.mu.Unlock()
+		s.setReason(byeError)
+		s.signal()
+		return false
+	}
+	s.queue = append(s.queue, ev)
+	s.mu.Unlock()
+	s.signal()
+	return true
+}
+
+func (s *session) signal() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// end queues a bye line as the last thing this client will get and closes
+// the outbox; the writer flushes it and closes the connection, which ends the
+// reader. The first reason given wins. Safe from any goroutine.
+func (s *session) end(reason, text string) {
+	s.setReason(reason)
+	s.mu.Lock()
+	if !s.closed {
+		s.queue = append(s.queue, byeEvent(reason, text))
+		s.closed = true
+	}
+	s.mu.Unlock()
+	s.signal()
+}
+
+func (s *session) setReason(reason string) {
+	s.endOnce.Do(func() { s.endReason = reason })
+}
+
+func (s *session) reason() string {
+	s.setReason(byeLogout) // if nobody chose one, the client just left
+	return s.endReason
+}
+
+func (s *session) ending() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// writeLoop is the writer goroutine: each wake-up drains the whole queue
+// into one write with a deadline.
+func (s *session) writeLoop() {
+	defer close(s.done)
+	defer s.conn.Close()
+	var buf []byte
+	for range s.wake {
+		s.mu.Lock()
+		batch := s.queue
+		s.queue = nil
+		closed := s.closed
+		s.mu.Unlock()
+
+		mode := s.mode.Load()
+		buf = buf[:0]
+		for _, ev := range batch {
+			buf = append(buf, ev.render(mode)...)
+		}
+		if len(buf) > 0 {
+			s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
+			if _, err := s.conn.Write(buf); err != nil {
+				s.setReason(byeError)
+				s.mu.Lock()
+				s.closed = true
+				s.queue = nil
+				s.mu.Unlock()
+				return
+			}
+		}
+		for _, ev := range batch {
+			if ev.afterWrite != nil {
+				ev.afterWrite()
+			}
+		}
+		if closed {
+			return
+		}
+		if cap(buf) > 64<<10 {
+			buf = nil // do not keep a huge burst's buffer for the session's life
+		}
+	}
+}
+
+// run is the reader goroutine: login, then commands until the session ends.
+func (s *session) run(ctx context.Context) {
+	go s.writeLoop()
+	defer func() {
+		if p := recover(); p != nil {
+			s.srv.log.Error("session panic", "addr", s.addr, "user", s.user, "panic", p, "stack", string(debug.Stack()))
+			s.end(byeError, "internal server error")
+		}
+		s.finish()
+	}()
+	s.send(bannerEvent(s.srv.cfg.Server.Banner))
+	s.send(textOnly("(Type 'mode json' for JSON lines. New here? Enter the name you want and pick a password.)"))
+	if !s.login(ctx) {
+		return
+	}
+	s.bucket = newBucket(s.srv.cfg.Rate.LinesPerSecond, s.srv.cfg.Rate.Burst, s.srv.now())
+	for !s.ending() {
+		line, ok := s.readLine()
+		if !ok {
+			return
+		}
+		if s.ending() {
+			return
+		}
+		if !s.bucket.allow(s.srv.now()) {
+			s.refused++
+			if s.refused > 2*s.srv.cfg.Rate.Burst {
+				s.end(byeError, "flooding: too many lines too fast")
+				return
+			}
+			s.send(errorEvent(commandWord(line), chatd.ERateLimited,
+				"slow down: that line was not run, send it again in a moment"))
+			continue
+		}
+		s.refused = 0
+		s.lastActive.Store(s.srv.now().UnixNano())
+		s.execute(ctx, line)
+	}
+}
+
+// readLine reads the next line, answering framing errors itself. It sets the
+// read deadline: the login deadline before login, the idle timeout after.
+// ok is false when the session is over (the reason is already set).
+func (s *session) readLine() (string, bool) {
+	for {
+		if s.user == "" {
+			s.conn.SetReadDeadline(s.srv.loginDeadline(s))
+		} else if s.admin && s.srv.cfg.Server.IdleExemptAdmins {
+			s.conn.SetReadDeadline(time.Time{})
+		} else {
+			s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.Server.IdleTimeout.Duration))
+		}
+		line, err := s.lines.ReadLine()
+		switch {
+		case err == nil:
+			return line, true
+		case errors.Is(err, errLineTooLong):
+			s.send(errorEvent("", chatd.ELineTooLong,
+				fmt.Sprintf("line longer than %d bytes; it was ignored", s.srv.cfg.Server.MaxLineBytes)))
+		case errors.Is(err, errBadEncoding):
+			s.send(errorEvent("", chatd.EBadEncoding, "line is not valid UTF-8; it was ignored"))
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			if s.user == "" {
+				s.end(byeTimeout, "login took too long")
+			} else {
+				s.end(byeTimeout, "idle for too long")
+			}
+			return "", false
+		default:
+			s.setReason(byeLogout) // the client went away
+			return "", false
+		}
+	}
+}
+
+// finish runs when the reader stops: the user goes offline, others are
+// told, last-seen is written, and the writer is given time to flush.
+func (s *session) finish() {
+	reason := s.reason()
+	s.end(reason, "closing")
+	if s.user != "" {
+		if room, ok := s.srv.hub.remove(s); ok {
+			if ev := presenceFor(reason); ev != "" {
+				fanout(s.srv.hub.sessions(), presenceEvent(s.user, ev, room), s, s.notBlocking)
+			}
+		}
+		now := s.srv.now()
+		seen := []chatd.Seen{{Name: s.user, LastSeen: now, LastActive: time.Unix(0, s.lastActive.Load())}}
+		if err := s.srv.store.SetSeen(context.Background(), seen); err != nil {
+			s.srv.log.Error("write last seen", "user", s.user, "err", err)
+		}
+		s.srv.log.Info("logout", "user", s.user, "addr", s.addr, "reason", reason)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(writeTimeout):
+		s.conn.Close()
+		<-s.done
+	}
+}
+
+// presenceFor maps how a session ended to the presence event others see;
+// "" means none (a replaced session's user is still online).
+func presenceFor(reason string) string {
+	switch reason {
+	case byeTimeout:
+		return presTimeout
+	case byeKicked:
+		return presKicked
+	case byeBanned:
+		return presBanned
+	case byeShutdown:
+		return presShutdown
+	case byeReplaced:
+		return ""
+	default:
+		return presLogout
+	}
+}
+
+// ask sends a prompt and returns the answer. A `mode json|text` line switches
+// mode and asks again, as the protocol requires.
+func (s *session) ask(field string, secret bool) (string, bool) {
+	for {
+		hide := secret && s.srv.cfg.Server.Telnet && s.mode.Load() == modeText
+		if hide {
+			s.send(telnetEvent(string([]byte{tnIAC, tnWILL, tnEcho})))
+		}
+		s.send(promptEvent(field))
+		line, ok := s.readLine()
+		if hide {
+			// The client's own newline was not echoed: end the prompt line.
+			s.send(telnetEvent(string([]byte{tnIAC, tnWONT, tnEcho}) + "\r\n"))
+		}
+		if !ok {
+			return "", false
+		}
+		if !secret {
+			if m, isMode := modeSwitch(line); isMode {
+				s.setMode(m)
+				continue
+			}
+		}
+		return line, true
+	}
+}
+
+// modeSwitch recognises "mode json" / "/mode text".
+func modeSwitch(line string) (int32, bool) {
+	w := strings.Fields(line)
+	if len(w) != 2 || strings.ToLower(strings.TrimPrefix(w[0], "/")) != "mode" {
+		return 0, false
+	}
+	switch strings.ToLower(w[1]) {
+	case "json":
+		return modeJSON, true
+	case "text":
+		return modeText, true
+	}
+	return 0, false
+}
+
+func (s *session) setMode(m int32) {
+	s.mode.Store(m)
+	s.send(okEvent("mode", "output mode is now "+modeName(m), nil))
+}
+
+func modeName(m int32) string {
+	if m == modeJSON {
+		return "json"
+	}
+	return "text"
+}
+
+// blocking reports whether this session's user blocks name.
+func (s *session) blocking(name string) bool {
+	m := s.blocks.Load()
+	return m != nil && (*m)[chatd.Key(name)]
+}
+
+// notBlocking is a fanout filter factory in disguise: as a method value on
+// the sender it keeps recipients that block the sender from seeing it, when
+// the config says blocks apply to broadcasts.
+func (s *session) notBlocking(rcpt *session) bool {
+	if !s.srv.cfg.Messages.BlocksApplyToBroadcast {
+		return true
+	}
+	return !rcpt.blocking(s.user)
+}
+
+func (s *session) setBlocks(names []string) {
+	m := make(map[string]bool, len(names))
+	for _, n := range names {
+		m[chatd.Key(n)] = true
+	}
+	s.blocks.Store(&m)
+}
+
+// reply queues an answer to this session.
+func (s *session) reply(ev *Event) { s.send(ev) }
+
+// fail answers cmd with err: its domain code and sentence, or "internal"
+// after logging what went wrong.
+func (s *session) fail(cmd string, err error) {
+	code := chatd.ErrorCode(err)
+	if code == chatd.EInternal {
+		s.srv.log.Error("command failed", "cmd", cmd, "user", s.user, "err", err)
+	}
+	s.send(errorEvent(cmd, code, chatd.ErrorMessage(err)))
+}

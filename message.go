@@ -1,0 +1,31 @@
+package chatd
+
+import "time"
+
+// OfflineMessage is a private message kept for a user who was offline.
+type OfflineMessage struct {
+	ID   int64
+	From string
+	To   []string // everyone the message was addressed to
+	Text string
+	Time time.Time
+}
+
+// HistoryLine is one line of room chat kept for replay on join.
+type HistoryLine struct {
+	From string
+	Text string
+	Time time.Time
+}
+
+// Room is a persistent chat room. Membership is not stored: it is who is in
+// the room right now, which the daemon's hub owns.
+type Room struct {
+	Name     string
+	Owner    string // "" for the lobby
+	PassHash string // "" when the room has no password
+	Created  time.Time
+}
+
+// Locked reports whether joining needs a password.
+func (r *Room) Locked() bool { return r.PassHash != "" }

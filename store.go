@@ -1,0 +1,110 @@
+package chatd
+
+import (
+	"context"
+	"time"
+)
+
+// LoginAttempt is one recorded try to log in.
+type LoginAttempt struct {
+	Time    time.Time
+	Success bool
+}
+
+// Seen is a user's presence times, written when a session ends and
+// periodically while it runs.
+type Seen struct {
+	Name       string
+	LastSeen   time.Time
+	LastActive time.Time
+}
+
+// Store is everything chatd keeps. The db package implements it over SQLite.
+// Methods return *Error values with a domain Code for the failures a user can
+// cause (ENoSuchUser, EUserExists, ...); any other error is internal.
+type Store interface {
+	// Users.
+	CreateUser(ctx context.Context, name, passHash string, admin bool) (*User, error)
+	UserByName(ctx context.Context, name string) (*User, error) // ENoSuchUser
+	Users(ctx context.Context) ([]*User, error)                 // sorted by name
+	DeleteUser(ctx context.Context, name string) error
+	SetPassword(ctx context.Context, name, passHash string) error
+	SetAdmin(ctx context.Context, name string, admin bool) error
+	// RecordLogin sets last_login, last_seen and last_active to at.
+	RecordLogin(ctx context.Context, name string, at time.Time) error
+	// SetSeen writes last_seen and last_active for each entry.
+	SetSeen(ctx context.Context, seen []Seen) error
+	// UsersSeenSince lists users whose last_seen is at or after since.
+	UsersSeenSince(ctx context.Context, since time.Time) ([]string, error)
+	// UsersActiveSince lists users whose last_active is at or after since.
+	UsersActiveSince(ctx context.Context, since time.Time) ([]string, error)
+
+	// Login attempts; addr "" means any address.
+	RecordAttempt(ctx context.Context, name, addr string, at time.Time, success bool) error
+	// Attempts returns the attempts for name (and addr, unless "") at or
+	// after since, oldest first.
+	Attempts(ctx context.Context, name, addr string, since time.Time) ([]LoginAttempt, error)
+
+	// Bans.
+	Ban(ctx context.Context, b Ban) error                 // replaces an existing ban; ENoSuchUser
+	Unban(ctx context.Context, name string) error         // ENoSuchUser, or EBadArgs if not banned
+	BanOf(ctx context.Context, name string) (*Ban, error) // nil, nil when not banned
+	Bans(ctx context.Context) ([]*Ban, error)             // including expired ones
+
+	// Blocks: blocker stops receiving from blocked.
+	Block(ctx context.Context, blocker, blocked string) error   // ENoSuchUser, ESelf, EAlreadyBlocked
+	Unblock(ctx context.Context, blocker, blocked string) error // ENoSuchUser, ESelf, ENotBlocked
+	Blocked(ctx context.Context, blocker string) ([]string, error)
+	IsBlocked(ctx context.Context, blocker, blocked string) (bool, error)
+
+	// Offline mailbox. StoreOffline commits before it returns; it fails with
+	// EMailboxFull when the recipient already holds limit messages (limit <= 0:
+	// no limit).
+	StoreOffline(ctx context.Context, to string, m OfflineMessage, limit int) error
+	OfflineMessages(ctx context.Context, to string) ([]OfflineMessage, error) // oldest first
+	DeleteOffline(ctx context.Context, ids []int64) error
+
+	// Rooms.
+	CreateRoom(ctx context.Context, r Room) error               // ERoomExists
+	RoomByName(ctx context.Context, name string) (*Room, error) // ENoSuchRoom
+	Rooms(ctx context.Context) ([]*Room, error)                 // sorted by name
+	DeleteRoom(ctx context.Context, name string) error          // ENoSuchRoom
+	// AppendHistory adds a line and keeps only the newest keep lines.
+	AppendHistory(ctx context.Context, room string, l HistoryLine, keep int) error
+	History(ctx context.Context, room string, n int) ([]HistoryLine, error) // oldest first
+
+	// Backup writes a consistent copy of the database to path.
+	Backup(ctx context.Context, path string) error
+	Close() error
+}
+
+// LockedUntil applies the lockout rule to attempts (oldest first): every run
+// of max consecutive failures locks the name until the last of them plus d; a
+// success resets the count, and after a lock has run out the next failures
+// count from zero. It returns the end of the lock in force at now, or the zero
+// time when there is none.
+func LockedUntil(attempts []LoginAttempt, max int, d time.Duration, now time.Time) time.Time {
+	if max <= 0 {
+		return time.Time{}
+	}
+	var until time.Time
+	fails := 0
+	for _, a := range attempts {
+		if a.Time.Before(until) {
+			continue // made while locked; does not count
+		}
+		if a.Success {
+			fails = 0
+			continue
+		}
+		fails++
+		if fails >= max {
+			until = a.Time.Add(d)
+			fails = 0
+		}
+	}
+	if now.Before(until) {
+		return until
+	}
+	return time.Time{}
+}

@@ -1,0 +1,36 @@
+package chatd
+
+import (
+	"strings"
+	"time"
+)
+
+// User is a registered account.
+type User struct {
+	ID         int64
+	Name       string // registered spelling
+	PassHash   string // argon2id PHC string
+	Admin      bool
+	Created    time.Time
+	LastLogin  time.Time // zero: never
+	LastSeen   time.Time // zero: never
+	LastActive time.Time // zero: never
+}
+
+// Ban keeps a user from logging in until Expires (zero: permanent).
+type Ban struct {
+	User    string
+	Reason  string
+	By      string
+	Created time.Time
+	Expires time.Time
+}
+
+// Permanent reports whether the ban never expires.
+func (b *Ban) Permanent() bool { return b.Expires.IsZero() }
+
+// ActiveAt reports whether the ban is in force at t.
+func (b *Ban) ActiveAt(t time.Time) bool { return b.Permanent() || t.Before(b.Expires) }
+
+// Key folds a user or room name for case-insensitive comparison.
+func Key(name string) string { return strings.ToLower(name) }
