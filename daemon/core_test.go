@@ -1,0 +1,252 @@
+package daemon_test
+
+import (
+	"chatd"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestRegisterChatAndPresence(t *testing.T) {
+	ts := startServer(t)
+	alice := register(t, ts.addr, "alice", "correct horse")
+	bob := register(t, ts.addr, "bob", "battery staple")
+	alice.expect("presence", "user", "bob", "event", "login", "room", "lobby")
+
+	bob.send("hello everyone")
+	for _, c := range []*client{alice, bob} {
+		ev := c.expect("message", "kind", "room", "from", "bob", "room", "lobby")
+		if ev.str("text") != "hello everyone" || ev.str("ts") == "" {
+			t.Fatalf("%s got %v", c.name, ev)
+		}
+	}
+	bob.send("logout")
+	bob.expect("bye", "reason", "logout")
+	bob.closed()
+	alice.expect("presence", "user", "bob", "event", "logout")
+}
+
+func TestWelcomeListsOnline(t *testing.T) {
+	ts := startServer(t)
+	ts.addUser("alice", "password1", false)
+	ts.addUser("Bob", "password2", true)
+	login(t, ts.addr, "alice", "password1")
+	c := dial(t, ts.addr)
+	c.send("bob") // case-insensitive, registered spelling kept
+	c.expectNext("prompt", "field", "password")
+	c.send("password2")
+	w := c.expect("welcome")
+	if w.str("user") != "Bob" || w["admin"] != true || w.str("room") != "lobby" || w["offline"] != float64(0) {
+		t.Fatalf("welcome %v", w)
+	}
+	if got := strings.Join(w.strs("online"), ","); got != "alice,Bob" {
+		t.Fatalf("online = %s", got)
+	}
+}
+
+func TestWhoAndWhoElse(t *testing.T) {
+	ts := startServer(t)
+	a := register(t, ts.addr, "alice", "password1")
+	register(t, ts.addr, "carol", "password3")
+	register(t, ts.addr, "bob", "password2")
+	a.send("who")
+	if got := strings.Join(a.expect("ok", "cmd", "who").strs("users"), ","); got != "alice,bob,carol" {
+		t.Fatalf("who = %s", got)
+	}
+	a.send("/whoelse")
+	if got := strings.Join(a.expect("ok", "cmd", "whoelse").strs("users"), ","); got != "bob,carol" {
+		t.Fatalf("whoelse = %s", got)
+	}
+}
+
+func TestBadCredentialsAndClosedRegistration(t *testing.T) {
+	ts := startServer(t, func(c *chatd.Config) { c.Accounts.Registration = "closed" })
+	ts.addUser("alice", "password1", false)
+	c := dial(t, ts.addr)
+	c.send("alice")
+	c.expectNext("prompt", "field", "password")
+	c.send("wrong")
+	c.expectError("login", "bad_credentials")
+	c.expectNext("prompt", "field", "username")
+	// An unknown name gets the same prompt and the same reply.
+	c.send("nobody")
+	c.expectNext("prompt", "field", "password")
+	c.send("whatever")
+	e := c.expectError("login", "bad_credentials")
+	if e.str("text") != "wrong username or password" {
+		t.Fatalf("text %q", e.str("text"))
+	}
+	c.expectNext("prompt", "field", "username")
+	c.send("alice")
+	c.expectNext("prompt", "field", "password")
+	c.send("password1")
+	c.expect("welcome", "user", "alice")
+}
+
+func TestRegistrationErrors(t *testing.T) {
+	ts := startServer(t)
+	cases := []struct {
+		name, user, pw, repeat, code string
+	}{
+		{"ErrBadName", "1bad", "longenough", "longenough", "bad_name"},
+		{"ErrWeakPassword", "goodname", "short", "short", "weak_password"},
+		{"ErrPasswordMismatch", "goodname", "longenough", "different1", "password_mismatch"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := dial(t, ts.addr)
+			c.send(tc.user)
+			c.expectNext("prompt", "field", "new_password")
+			c.send(tc.pw)
+			c.expectNext("prompt", "field", "repeat_password")
+			c.send(tc.repeat)
+			c.expectError("login", tc.code)
+			c.expectNext("prompt", "field", "username")
+		})
+	}
+	// Nothing was created: the name is still free to register.
+	register(t, ts.addr, "goodname", "longenough")
+}
+
+func TestPrivateMessagesAndDelivery(t *testing.T) {
+	ts := startServer(t)
+	ts.addUser("carol", "password3", false)
+	a := register(t, ts.addr, "alice", "password1")
+	b := register(t, ts.addr, "bob", "password2")
+
+	a.send("send bob hi bob")
+	a.expect("delivery", "to", "bob", "status", "delivered")
+	m := b.expect("message", "kind", "private", "from", "alice")
+	if m.str("text") != "hi bob" || strings.Join(m.strs("to"), ",") != "bob" {
+		t.Fatalf("got %v", m)
+	}
+
+	a.send("msg (bob carol nobody) hello all")
+	a.expect("delivery", "to", "bob", "status", "delivered")
+	a.expect("delivery", "to", "carol", "status", "stored")
+	a.expect("delivery", "to", "nobody", "status", "no_such_user")
+	m = b.expect("message", "kind", "private", "text", "hello all")
+	if strings.Join(m.strs("to"), ",") != "bob,carol" {
+		t.Fatalf("to = %v", m.strs("to"))
+	}
+
+	a.send("message nobody hi")
+	a.expectError("send", "no_such_user")
+	a.send("send alice hi me")
+	a.expectError("send", "self")
+	a.send("send bob")
+	a.expectError("send", "bad_args")
+}
+
+func TestOfflineMessagesSurviveRestart(t *testing.T) {
+	ts := startServer(t)
+	ts.addUser("bob", "password2", false)
+	a := register(t, ts.addr, "alice", "password1")
+	for i := 1; i <= 3; i++ {
+		a.send("send bob note " + string(rune('0'+i)))
+		a.expect("delivery", "to", "bob", "status", "stored")
+	}
+	ts = ts.restart()
+
+	b := dial(t, ts.addr)
+	b.send("bob", "password2")
+	w := b.expect("welcome")
+	if w["offline"] != float64(3) {
+		t.Fatalf("welcome %v", w)
+	}
+	var last time.Time
+	for i := 1; i <= 3; i++ {
+		m := b.expectNext("message", "kind", "offline", "from", "alice")
+		if m.str("text") != "note "+string(rune('0'+i)) {
+			t.Fatalf("message %d: %v", i, m)
+		}
+		ts2, err := time.Parse(time.RFC3339, m.str("ts"))
+		if err != nil || ts2.Before(last) {
+			t.Fatalf("bad ts %v", m)
+		}
+		last = ts2
+	}
+	b.send("logout")
+	b.expect("bye")
+	// Delivered once: the next login has none.
+	b = login(t, ts.addr, "bob", "password2")
+	_ = b
+	c := dial(t, ts.addr)
+	c.send("bob", "password2")
+	c.expectError("login", "already_online")
+}
+
+func TestMailboxFull(t *testing.T) {
+	ts := startServer(t, func(c *chatd.Config) { c.Messages.OfflineLimit = 2 })
+	ts.addUser("bob", "password2", false)
+	a := register(t, ts.addr, "alice", "password1")
+	a.send("send bob 1", "send bob 2", "send bob 3")
+	a.expect("delivery", "status", "stored")
+	a.expect("delivery", "status", "stored")
+	a.expect("delivery", "to", "bob", "status", "mailbox_full")
+}
+
+func TestModeSwitching(t *testing.T) {
+	ts := startServer(t)
+	c := dialRaw(t, ts.addr)
+	c.send("/mode json")
+	c.expect("ok", "cmd", "mode")
+	c.expectNext("prompt", "field", "username")
+	c.send("mode text")
+	line, err := c.readLine(5 * time.Second)
+	if err != nil || !strings.Contains(line, "text") {
+		t.Fatalf("mode text reply %q %v", line, err)
+	}
+	buf := make([]byte, 10)
+	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _ := c.r.Read(buf)
+	if string(buf[:n]) != "Username: " {
+		t.Fatalf("prompt %q", buf[:n])
+	}
+}
+
+func TestPipelinedLogin(t *testing.T) {
+	ts := startServer(t)
+	ts.addUser("alice", "secret123", false)
+	c := dialRaw(t, ts.addr)
+	// Everything at once, before any prompt, as `printf ... | nc` does.
+	c.send("mode json", "alice", "secret123", "who", "logout")
+	c.expect("welcome", "user", "alice")
+	c.expect("ok", "cmd", "who")
+	c.expect("bye", "reason", "logout")
+	c.closed()
+}
+
+func TestDuplicateLoginReplace(t *testing.T) {
+	ts := startServer(t, func(c *chatd.Config) { c.Accounts.DuplicateLogin = "replace" })
+	ts.addUser("alice", "password1", false)
+	old := login(t, ts.addr, "alice", "password1")
+	login(t, ts.addr, "alice", "password1")
+	old.expect("bye", "reason", "replaced")
+	old.closed()
+}
+
+func TestUnknownCommandAndSay(t *testing.T) {
+	ts := startServer(t)
+	a := register(t, ts.addr, "alice", "password1")
+	a.send("/frobnicate now")
+	a.expectError("frobnicate", "unknown_command")
+	a.send("say who is there")
+	m := a.expect("message", "kind", "room")
+	if m.str("text") != "who is there" {
+		t.Fatalf("got %v", m)
+	}
+}
+
+func TestGracefulShutdownWritesLastSeen(t *testing.T) {
+	ts := startServer(t)
+	a := register(t, ts.addr, "alice", "password1")
+	ts.stop()
+	a.expect("bye", "reason", "shutdown")
+	a.closed()
+	ts2 := startWith(t, ts.cfg, ts.clock)
+	u, err := ts2.store.UserByName(t.Context(), "alice")
+	if err != nil || u.LastSeen.IsZero() {
+		t.Fatalf("last seen not written: %v %v", u, err)
+	}
+}
