@@ -81,7 +81,7 @@ func (s *session) passwordLogin(ctx context.Context, u *chatd.User) bool {
 		return false
 	}
 	if !match {
-		s.srv.log.Info("login failed", "user", name, "addr", s.addr)
+		s.srv.connLog.Info("login failed", "user", name, "addr", s.addr)
 		s.send(errorEvent("login", chatd.EBadCredentials, "wrong username or password"))
 		return false
 	}
@@ -149,7 +149,7 @@ func (s *session) register(ctx context.Context, name string) bool {
 		s.fail("login", err)
 		return false
 	}
-	s.srv.log.Info("registered", "user", u.Name, "addr", s.addr)
+	s.srv.connLog.Info("registered", "user", u.Name, "addr", s.addr)
 	return s.enter(ctx, u)
 }
 
@@ -210,7 +210,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		s.send(ev)
 	}
 	s.sendHistory(ctx, chatd.Lobby)
-	s.srv.log.Info("login", "user", u.Name, "addr", s.addr)
+	s.srv.connLog.Info("login", "user", u.Name, "addr", s.addr)
 	fanout(s.srv.hub.sessions(), presenceEvent(u.Name, presLogin, chatd.Lobby), s, nil)
 	return true
 }

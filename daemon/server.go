@@ -31,6 +31,7 @@ type Server struct {
 	cfg       chatd.Config
 	store     chatd.Store
 	log       *slog.Logger
+	connLog   *connLog // connection events, rate-limited
 	now       func() time.Time
 	hub       *hub
 	hashes    *hashGate
@@ -62,16 +63,17 @@ func New(o Options) *Server {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg:    o.Config,
-		store:  o.Store,
-		log:    o.Log,
-		now:    o.Now,
-		hub:    newHub(),
-		hashes: newHashGate(o.Config.Argon2.MaxConcurrent),
-		hasher: chatd.NewHasher(o.Config.Argon2),
-		conns:  map[*session]bool{},
-		perIP:  map[string]int{},
-		stop:   make(chan struct{}),
+		cfg:     o.Config,
+		store:   o.Store,
+		log:     o.Log,
+		connLog: newConnLog(o.Log),
+		now:     o.Now,
+		hub:     newHub(),
+		hashes:  newHashGate(o.Config.Argon2.MaxConcurrent),
+		hasher:  chatd.NewHasher(o.Config.Argon2),
+		conns:   map[*session]bool{},
+		perIP:   map[string]int{},
+		stop:    make(chan struct{}),
 	}
 	s.history = newHistoryWriter(s.store, s.cfg.Messages.HistoryOnJoin, s.log)
 	return s
@@ -227,7 +229,7 @@ func (s *Server) admit(ctx context.Context, conn net.Conn) {
 	}
 	s.mu.Unlock()
 	if refuse != "" {
-		s.log.Warn("connection refused", "addr", sess.addr, "why", refuse)
+		s.connLog.Warn("connection refused", "addr", sess.addr, "why", refuse)
 		conn.SetWriteDeadline(time.Now().Add(time.Second))
 		conn.Write(errorEvent("connect", chatd.EServerBusy, refuse).render(modeText))
 		conn.Close()

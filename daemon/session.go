@@ -140,6 +140,15 @@ func (s *session) ending() bool {
 func (s *session) writeLoop() {
 	defer close(s.done)
 	defer s.conn.Close()
+	defer func() {
+		if p := recover(); p != nil {
+			s.srv.log.Error("session writer panic", "addr", s.addr, "user", s.user, "panic", p, "stack", string(debug.Stack()))
+			s.setReason(byeError)
+			s.mu.Lock()
+			s.closed = true
+			s.mu.Unlock()
+		}
+	}()
 	var buf []byte
 	for range s.wake {
 		s.mu.Lock()
@@ -261,7 +270,7 @@ func (s *session) finish() {
 	if s.user != "" {
 		if room, ok := s.srv.hub.remove(s); ok {
 			if ev := presenceFor(reason); ev != "" {
-				fanout(s.srv.hub.sessions(), presenceEvent(s.user, ev, room), s, s.notBlocking)
+				fanout(s.srv.hub.sessions(), presenceEvent(s.user, ev, room), s, nil)
 			}
 		}
 		now := s.srv.now()
@@ -269,7 +278,7 @@ func (s *session) finish() {
 		if err := s.srv.store.SetSeen(context.Background(), seen); err != nil {
 			s.srv.log.Error("write last seen", "user", s.user, "err", err)
 		}
-		s.srv.log.Info("logout", "user", s.user, "addr", s.addr, "reason", reason)
+		s.srv.connLog.Info("logout", "user", s.user, "addr", s.addr, "reason", reason)
 	}
 	select {
 	case <-s.done:
