@@ -1,0 +1,58 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"chatd"
+)
+
+// RecordAttempt stores one login attempt. name need not be a registered user:
+// attempts for unknown names are kept too, so a lockout does not reveal which
+// names exist. A zero at means now.
+func (db *DB) RecordAttempt(ctx context.Context, name, addr string, at time.Time, success bool) error {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := insertAttempt(ctx, tx, name, addr, db.orNow(at), success); err != nil {
+		return err
+	}
+	return commit(tx, "record login attempt for "+name)
+}
+
+func insertAttempt(ctx context.Context, tx *sqlx.Tx, name, addr string, at time.Time, success bool) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO login_attempts (name, addr, ts, success) VALUES (?, ?, ?, ?)`,
+		name, addr, millis(at), success)
+	if err != nil {
+		return fmt.Errorf("record login attempt for %s: %w", name, err)
+	}
+	return nil
+}
+
+// Attempts returns the attempts for name in any spelling made at or after
+// since, oldest first. An empty addr matches every address.
+func (db *DB) Attempts(ctx context.Context, name, addr string, since time.Time) ([]chatd.LoginAttempt, error) {
+	var rows []struct {
+		TS      int64 `db:"ts"`
+		Success bool  `db:"success"`
+	}
+	err := db.reader.SelectContext(ctx, &rows,
+		`SELECT ts, success FROM login_attempts
+		 WHERE name = ? AND ts >= ? AND (? = '' OR addr = ?)
+		 ORDER BY ts, id`,
+		name, millis(since), addr, addr)
+	if err != nil {
+		return nil, fmt.Errorf("read login attempts for %s: %w", name, err)
+	}
+	attempts := make([]chatd.LoginAttempt, len(rows))
+	for i, r := range rows {
+		attempts[i] = chatd.LoginAttempt{Time: fromMillis(r.TS), Success: r.Success}
+	}
+	return attempts, nil
+}

@@ -1,0 +1,205 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"chatd"
+)
+
+func TestStoreOffline(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name    string
+		waiting int // messages bob already holds
+		to      string
+		limit   int
+		want    chatd.Code
+	}{
+		{"OK", 0, "bob", 3, ""},
+		{"OKOtherCase", 0, "BOB", 3, ""},
+		{"OKBelowLimit", 2, "bob", 3, ""},
+		{"OKNoLimit", 5, "bob", 0, ""},
+		{"OKNegativeLimitIsNone", 5, "bob", -1, ""},
+		{"ErrMailboxFull", 3, "bob", 3, chatd.EMailboxFull},
+		{"ErrMailboxOverFull", 4, "bob", 3, chatd.EMailboxFull}, // the limit was lowered
+		{"ErrNoSuchUser", 0, "ghost", 3, chatd.ENoSuchUser},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, _ := openTest(t)
+			mustUsers(t, db, "alice", "bob")
+			for i := range tt.waiting {
+				m := chatd.OfflineMessage{From: "alice", Text: fmt.Sprint(i)}
+				checkCode(t, db.StoreOffline(ctx, "bob", m, 0), "")
+			}
+			m := chatd.OfflineMessage{From: "alice", To: []string{"bob"}, Text: "new"}
+			checkCode(t, db.StoreOffline(ctx, tt.to, m, tt.limit), tt.want)
+			msgs, err := db.OfflineMessages(ctx, "bob")
+			checkCode(t, err, "")
+			want := tt.waiting
+			if tt.want == "" {
+				want++
+			}
+			if len(msgs) != want {
+				t.Errorf("bob holds %d messages, want %d", len(msgs), want)
+			}
+		})
+	}
+}
+
+func TestOfflineMessages(t *testing.T) {
+	ctx := context.Background()
+	db, clk := openTest(t)
+	mustUsers(t, db, "alice", "Bob", "carol")
+	sent := []chatd.OfflineMessage{
+		{From: "alice", To: []string{"Bob", "carol"}, Text: "to you both", Time: t0.Add(time.Second)},
+		{From: "carol", To: []string{"Bob"}, Text: "just you"},                // zero time: the clock
+		{From: "alice", To: nil, Text: "no list", Time: t0.Add(-time.Second)}, // older stamp, stored later
+	}
+	clk.Add(time.Minute)
+	for _, m := range sent {
+		checkCode(t, db.StoreOffline(ctx, "bob", m, 0), "")
+	}
+	checkCode(t, db.StoreOffline(ctx, "carol", chatd.OfflineMessage{From: "alice", Text: "for carol"}, 0), "")
+
+	tests := []struct {
+		name string
+		to   string
+		want []chatd.OfflineMessage // without IDs
+		code chatd.Code
+	}{
+		{"OKInStoreOrder", "bob", []chatd.OfflineMessage{
+			{From: "alice", To: []string{"Bob", "carol"}, Text: "to you both", Time: t0.Add(time.Second)},
+			{From: "carol", To: []string{"Bob"}, Text: "just you", Time: t0.Add(time.Minute)},
+			{From: "alice", Text: "no list", Time: t0.Add(-time.Second)},
+		}, ""},
+		{"OKOwnMailboxOnly", "CAROL", []chatd.OfflineMessage{
+			{From: "alice", Text: "for carol", Time: t0.Add(time.Minute)},
+		}, ""},
+		{"OKEmpty", "alice", nil, ""},
+		{"ErrNoSuchUser", "ghost", nil, chatd.ENoSuchUser},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := db.OfflineMessages(ctx, tt.to)
+			checkCode(t, err, tt.code)
+			if len(got) != len(tt.want) {
+				t.Fatalf("OfflineMessages = %+v, want %+v", got, tt.want)
+			}
+			var last int64
+			for i, m := range got {
+				if m.ID <= last {
+					t.Errorf("IDs not increasing: %d after %d", m.ID, last)
+				}
+				last = m.ID
+				w := tt.want[i]
+				if m.From != w.From || m.Text != w.Text || !slices.Equal(m.To, w.To) || !m.Time.Equal(w.Time) || m.Time.Location() != time.UTC {
+					t.Errorf("message %d = %+v, want %+v", i, m, w)
+				}
+			}
+		})
+	}
+}
+
+func TestDeleteOffline(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name     string
+		delete   func(ids []int64) []int64
+		wantLeft []string
+	}{
+		{"OKSome", func(ids []int64) []int64 { return ids[:2] }, []string{"2"}},
+		{"OKAll", func(ids []int64) []int64 { return ids }, nil},
+		{"OKNone", func([]int64) []int64 { return nil }, []string{"0", "1", "2"}},
+		{"OKUnknownIgnored", func(ids []int64) []int64 { return []int64{ids[1], 999999} }, []string{"0", "2"}},
+		{"OKTwice", func(ids []int64) []int64 { return []int64{ids[0], ids[0]} }, []string{"1", "2"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			db, _ := openTest(t)
+			mustUsers(t, db, "bob")
+			for i := range 3 {
+				checkCode(t, db.StoreOffline(ctx, "bob", chatd.OfflineMessage{From: "x", Text: fmt.Sprint(i)}, 0), "")
+			}
+			msgs, err := db.OfflineMessages(ctx, "bob")
+			checkCode(t, err, "")
+			var ids []int64
+			for _, m := range msgs {
+				ids = append(ids, m.ID)
+			}
+			checkCode(t, db.DeleteOffline(ctx, tt.delete(ids)), "")
+			msgs, err = db.OfflineMessages(ctx, "bob")
+			checkCode(t, err, "")
+			var left []string
+			for _, m := range msgs {
+				left = append(left, m.Text)
+			}
+			if !slices.Equal(left, tt.wantLeft) {
+				t.Errorf("left = %v, want %v", left, tt.wantLeft)
+			}
+		})
+	}
+}
+
+// TestStoreOfflineLimitUnderRace has many senders race for the last places
+// in one mailbox, from two handles on the file: the count and the insert
+// share a transaction, so exactly limit messages get in.
+func TestStoreOfflineLimitUnderRace(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "chatd.db")
+	a, b := openAt(t, path), openAt(t, path)
+	mustUsers(t, a, "bob")
+	const limit, senders = 5, 20
+	var wg sync.WaitGroup
+	codes := make(chan chatd.Code, senders)
+	for i := range senders {
+		db := a
+		if i%2 == 1 {
+			db = b
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := db.StoreOffline(ctx, "bob", chatd.OfflineMessage{From: fmt.Sprint(i), Text: "hi"}, limit)
+			if err == nil {
+				codes <- ""
+				return
+			}
+			codes <- chatd.ErrorCode(err)
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	count := map[chatd.Code]int{}
+	for c := range codes {
+		count[c]++
+	}
+	if count[""] != limit || count[chatd.EMailboxFull] != senders-limit {
+		t.Errorf("outcomes = %v, want %d stored and %d mailbox_full", count, limit, senders-limit)
+	}
+	msgs, err := b.OfflineMessages(ctx, "bob")
+	if err != nil || len(msgs) != limit {
+		t.Errorf("bob holds %d, %v; want %d", len(msgs), err, limit)
+	}
+}
+
+// TestStoreOfflineIsDurableOnReturn checks that once StoreOffline returns, a
+// separate handle (another process) reads the message.
+func TestStoreOfflineIsDurableOnReturn(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "chatd.db")
+	daemon := openAt(t, path)
+	mustUsers(t, daemon, "bob")
+	checkCode(t, daemon.StoreOffline(ctx, "bob", chatd.OfflineMessage{From: "a", Text: "kept"}, 0), "")
+	other := openAt(t, path)
+	msgs, err := other.OfflineMessages(ctx, "bob")
+	if err != nil || len(msgs) != 1 || msgs[0].Text != "kept" {
+		t.Errorf("other handle reads %+v, %v", msgs, err)
+	}
+}

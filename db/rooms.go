@@ -1,0 +1,112 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"chatd"
+)
+
+// roomRow is a rooms row as stored.
+type roomRow struct {
+	Name     string `db:"name"`
+	Owner    string `db:"owner"`
+	PassHash string `db:"pass_hash"`
+	Created  int64  `db:"created"`
+}
+
+const roomColumns = `name, owner, pass_hash, created`
+
+func (r *roomRow) room() *chatd.Room {
+	return &chatd.Room{Name: r.Name, Owner: r.Owner, PassHash: r.PassHash, Created: fromMillis(r.Created)}
+}
+
+// CreateRoom stores r. It fails with ERoomExists when the name is taken in
+// any spelling. A zero r.Created means now.
+func (db *DB) CreateRoom(ctx context.Context, r chatd.Room) error {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	r.Created = db.orNow(r.Created)
+	if err := insertRoom(ctx, tx, r); err != nil {
+		return err
+	}
+	return commit(tx, "create room "+r.Name)
+}
+
+func insertRoom(ctx context.Context, tx *sqlx.Tx, r chatd.Room) error {
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO rooms (name, owner, pass_hash, created) VALUES (?, ?, ?, ?)`,
+		r.Name, r.Owner, r.PassHash, millis(r.Created))
+	if isDuplicate(err) {
+		return chatd.Errorf(chatd.ERoomExists, "a room named %s already exists", r.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("create room %s: %w", r.Name, err)
+	}
+	return nil
+}
+
+// RoomByName returns the room called name in any spelling, or ENoSuchRoom.
+func (db *DB) RoomByName(ctx context.Context, name string) (*chatd.Room, error) {
+	var r roomRow
+	err := db.reader.GetContext(ctx, &r, `SELECT `+roomColumns+` FROM rooms WHERE name = ?`, name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, noSuchRoom(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read room %s: %w", name, err)
+	}
+	return r.room(), nil
+}
+
+// Rooms returns every room, the lobby included, sorted by name.
+func (db *DB) Rooms(ctx context.Context) ([]*chatd.Room, error) {
+	var rows []roomRow
+	if err := db.reader.SelectContext(ctx, &rows, `SELECT `+roomColumns+` FROM rooms ORDER BY name`); err != nil {
+		return nil, fmt.Errorf("list rooms: %w", err)
+	}
+	rooms := make([]*chatd.Room, len(rows))
+	for i := range rows {
+		rooms[i] = rows[i].room()
+	}
+	return rooms, nil
+}
+
+// DeleteRoom removes the room called name and its history. The lobby cannot
+// be deleted.
+func (db *DB) DeleteRoom(ctx context.Context, name string) error {
+	if chatd.Key(name) == chatd.Key(chatd.Lobby) {
+		return chatd.Errorf(chatd.ENotPermitted, "the lobby cannot be closed")
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := deleteRoom(ctx, tx, name); err != nil {
+		return err
+	}
+	return commit(tx, "delete room "+name)
+}
+
+func deleteRoom(ctx context.Context, tx *sqlx.Tx, name string) error {
+	res, err := tx.ExecContext(ctx, `DELETE FROM rooms WHERE name = ?`, name)
+	if err != nil {
+		return fmt.Errorf("delete room %s: %w", name, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("delete room %s: %w", name, err)
+	}
+	if n == 0 {
+		return noSuchRoom(name)
+	}
+	return nil
+}

@@ -1,0 +1,236 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jmoiron/sqlx"
+
+	"chatd"
+)
+
+// userRow is a users row as stored.
+type userRow struct {
+	ID         int64         `db:"id"`
+	Name       string        `db:"name"`
+	PassHash   string        `db:"pass_hash"`
+	Admin      bool          `db:"admin"`
+	Created    int64         `db:"created"`
+	LastLogin  sql.NullInt64 `db:"last_login"`
+	LastSeen   sql.NullInt64 `db:"last_seen"`
+	LastActive sql.NullInt64 `db:"last_active"`
+}
+
+const userColumns = `id, name, pass_hash, admin, created, last_login, last_seen, last_active`
+
+func (r *userRow) user() *chatd.User {
+	return &chatd.User{
+		ID:         r.ID,
+		Name:       r.Name,
+		PassHash:   r.PassHash,
+		Admin:      r.Admin,
+		Created:    fromMillis(r.Created),
+		LastLogin:  fromNullMillis(r.LastLogin),
+		LastSeen:   fromNullMillis(r.LastSeen),
+		LastActive: fromNullMillis(r.LastActive),
+	}
+}
+
+// CreateUser registers name. It fails with EUserExists when the name is
+// taken in any spelling.
+func (db *DB) CreateUser(ctx context.Context, name, passHash string, admin bool) (*chatd.User, error) {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer tx.Rollback()
+	u := &chatd.User{Name: name, PassHash: passHash, Admin: admin, Created: db.now()}
+	if err := insertUser(ctx, tx, u); err != nil {
+		return nil, err
+	}
+	if err := commit(tx, "create user "+name); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// insertUser stores u and sets u.ID.
+func insertUser(ctx context.Context, tx *sqlx.Tx, u *chatd.User) error {
+	res, err := tx.ExecContext(ctx,
+		`INSERT INTO users (name, pass_hash, admin, created) VALUES (?, ?, ?, ?)`,
+		u.Name, u.PassHash, u.Admin, millis(u.Created))
+	if isDuplicate(err) {
+		return chatd.Errorf(chatd.EUserExists, "the name %s is already taken", u.Name)
+	}
+	if err != nil {
+		return fmt.Errorf("create user %s: %w", u.Name, err)
+	}
+	if u.ID, err = res.LastInsertId(); err != nil {
+		return fmt.Errorf("create user %s: %w", u.Name, err)
+	}
+	return nil
+}
+
+// UserByName returns the user called name in any spelling, or ENoSuchUser.
+func (db *DB) UserByName(ctx context.Context, name string) (*chatd.User, error) {
+	var r userRow
+	err := db.reader.GetContext(ctx, &r, `SELECT `+userColumns+` FROM users WHERE name = ?`, name)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, noSuchUser(name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read user %s: %w", name, err)
+	}
+	return r.user(), nil
+}
+
+// Users returns every user, sorted by name regardless of case.
+func (db *DB) Users(ctx context.Context) ([]*chatd.User, error) {
+	var rows []userRow
+	if err := db.reader.SelectContext(ctx, &rows, `SELECT `+userColumns+` FROM users ORDER BY name, id`); err != nil {
+		return nil, fmt.Errorf("list users: %w", err)
+	}
+	users := make([]*chatd.User, len(rows))
+	for i := range rows {
+		users[i] = rows[i].user()
+	}
+	return users, nil
+}
+
+// DeleteUser removes name together with its ban, its blocks in both
+// directions and its offline mailbox. Its login attempts stay, since those
+// are kept for names that do not exist as well.
+func (db *DB) DeleteUser(ctx context.Context, name string) error {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := updateUser(ctx, tx, name, `DELETE FROM users WHERE name = ?`, name); err != nil {
+		return err
+	}
+	return commit(tx, "delete user "+name)
+}
+
+// SetPassword replaces the password hash of name.
+func (db *DB) SetPassword(ctx context.Context, name, passHash string) error {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := updateUser(ctx, tx, name, `UPDATE users SET pass_hash = ? WHERE name = ?`, passHash, name); err != nil {
+		return err
+	}
+	return commit(tx, "set password of "+name)
+}
+
+// SetAdmin grants or revokes the admin flag of name.
+func (db *DB) SetAdmin(ctx context.Context, name string, admin bool) error {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := updateUser(ctx, tx, name, `UPDATE users SET admin = ? WHERE name = ?`, admin, name); err != nil {
+		return err
+	}
+	return commit(tx, "set admin flag of "+name)
+}
+
+// RecordLogin sets last_login, last_seen and last_active of name to at (the
+// database clock when at is zero).
+func (db *DB) RecordLogin(ctx context.Context, name string, at time.Time) error {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	ms := millis(db.orNow(at))
+	err = updateUser(ctx, tx, name,
+		`UPDATE users SET last_login = ?, last_seen = ?, last_active = ? WHERE name = ?`,
+		ms, ms, ms, name)
+	if err != nil {
+		return err
+	}
+	return commit(tx, "record login of "+name)
+}
+
+// updateUser runs a statement that changes the row of one user and turns
+// "no row changed" into ENoSuchUser.
+func updateUser(ctx context.Context, tx *sqlx.Tx, name, query string, args ...any) error {
+	res, err := tx.ExecContext(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("update user %s: %w", name, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("update user %s: %w", name, err)
+	}
+	if n == 0 {
+		return noSuchUser(name)
+	}
+	return nil
+}
+
+// SetSeen writes the presence times of every entry in one transaction. A
+// zero time leaves that column as it was. Names that no longer exist (an
+// admin deleted the account while it was online) are skipped, so that one of
+// them does not cost everyone else their times.
+func (db *DB) SetSeen(ctx context.Context, seen []chatd.Seen) error {
+	if len(seen) == 0 {
+		return nil
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if err := setSeen(ctx, tx, seen); err != nil {
+		return err
+	}
+	return commit(tx, "write last seen times")
+}
+
+func setSeen(ctx context.Context, tx *sqlx.Tx, seen []chatd.Seen) error {
+	stmt, err := tx.PreparexContext(ctx,
+		`UPDATE users SET last_seen = coalesce(?, last_seen), last_active = coalesce(?, last_active)
+		 WHERE name = ?`)
+	if err != nil {
+		return fmt.Errorf("write last seen times: %w", err)
+	}
+	defer stmt.Close()
+	for _, s := range seen {
+		if _, err := stmt.ExecContext(ctx, nullMillis(s.LastSeen), nullMillis(s.LastActive), s.Name); err != nil {
+			return fmt.Errorf("write last seen time of %s: %w", s.Name, err)
+		}
+	}
+	return nil
+}
+
+// UsersSeenSince lists, sorted, the users whose last_seen is at or after
+// since.
+func (db *DB) UsersSeenSince(ctx context.Context, since time.Time) ([]string, error) {
+	var names []string
+	err := db.reader.SelectContext(ctx, &names,
+		`SELECT name FROM users WHERE last_seen >= ? ORDER BY name`, millis(since))
+	if err != nil {
+		return nil, fmt.Errorf("list users seen since %s: %w", since, err)
+	}
+	return names, nil
+}
+
+// UsersActiveSince lists, sorted, the users whose last_active is at or after
+// since.
+func (db *DB) UsersActiveSince(ctx context.Context, since time.Time) ([]string, error) {
+	var names []string
+	err := db.reader.SelectContext(ctx, &names,
+		`SELECT name FROM users WHERE last_active >= ? ORDER BY name`, millis(since))
+	if err != nil {
+		return nil, fmt.Errorf("list users active since %s: %w", since, err)
+	}
+	return names, nil
+}
