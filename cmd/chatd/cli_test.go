@@ -1,0 +1,498 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"chatd"
+	"chatd/db"
+)
+
+// binary is the chatd executable built once by TestMain; the tests run it as
+// an operator would.
+var binary string
+
+func TestMain(m *testing.M) {
+	os.Exit(buildAndRun(m))
+}
+
+func buildAndRun(m *testing.M) int {
+	dir, err := os.MkdirTemp("", "chatd-cli-test")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer os.RemoveAll(dir)
+	binary = filepath.Join(dir, "chatd")
+	build := exec.Command("go", "build", "-o", binary, ".")
+	build.Stdout, build.Stderr = os.Stdout, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintf(os.Stderr, "build chatd: %v\n", err)
+		return 1
+	}
+	return m.Run()
+}
+
+// cli runs the built binary against a config and database of its own.
+type cli struct {
+	t      *testing.T
+	dir    string
+	config string
+	dbPath string
+}
+
+// newCLI writes a config in a temporary directory: the database next to it
+// and a cheap argon2 cost so that hashing does not slow the tests down.
+func newCLI(t *testing.T) *cli {
+	t.Helper()
+	dir := t.TempDir()
+	c := &cli{t: t, dir: dir, config: filepath.Join(dir, "chatd.toml"), dbPath: filepath.Join(dir, "chatd.db")}
+	c.writeFile("chatd.toml", fmt.Sprintf(`
+[database]
+path = %q
+
+[argon2]
+memory_kib = 1024
+iterations = 1
+parallelism = 1
+`, c.dbPath))
+	return c
+}
+
+// writeFile writes body to name in the test's directory and returns its path.
+func (c *cli) writeFile(name, body string) string {
+	c.t.Helper()
+	path := filepath.Join(c.dir, name)
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		c.t.Fatal(err)
+	}
+	return path
+}
+
+type result struct {
+	stdout, stderr string
+	code           int
+}
+
+// exec runs chatd with args, the environment cleared of CHATD_CONFIG and
+// extended by env, and stdin as standard input.
+func (c *cli) exec(env []string, stdin string, args ...string) result {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, chatd.ConfigEnv+"=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdin = strings.NewReader(stdin)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var exit *exec.ExitError
+	if err != nil && !errors.As(err, &exit) {
+		c.t.Fatalf("chatd %s: %v", strings.Join(args, " "), err)
+	}
+	return result{stdout: stdout.String(), stderr: stderr.String(), code: cmd.ProcessState.ExitCode()}
+}
+
+// run runs the subcommand args[0] with -config pointing at the test's file.
+func (c *cli) run(stdin string, args ...string) result {
+	c.t.Helper()
+	full := append([]string{args[0], "-config", c.config}, args[1:]...)
+	return c.exec(nil, stdin, full...)
+}
+
+// ok runs a subcommand that must succeed and returns its standard output.
+func (c *cli) ok(stdin string, args ...string) string {
+	c.t.Helper()
+	r := c.run(stdin, args...)
+	if r.code != 0 {
+		c.t.Fatalf("chatd %s: exit %d, stderr:\n%s", strings.Join(args, " "), r.code, r.stderr)
+	}
+	return r.stdout
+}
+
+// fail runs a subcommand that must exit with status 1 and an error line
+// containing want, and returns its standard error.
+func (c *cli) fail(want, stdin string, args ...string) string {
+	c.t.Helper()
+	r := c.run(stdin, args...)
+	if r.code != 1 {
+		c.t.Fatalf("chatd %s: exit %d, want 1; stdout:\n%s", strings.Join(args, " "), r.code, r.stdout)
+	}
+	if !strings.Contains(r.stderr, "chatd: ") || !strings.Contains(r.stderr, want) {
+		c.t.Fatalf("chatd %s: stderr %q, want a \"chatd: \" line containing %q", strings.Join(args, " "), r.stderr, want)
+	}
+	return r.stderr
+}
+
+// openDB opens the test's database directly, as the daemon would.
+func (c *cli) openDB() *db.DB {
+	c.t.Helper()
+	return openDB(c.t, c.dbPath)
+}
+
+func openDB(t *testing.T, path string) *db.DB {
+	t.Helper()
+	store, err := db.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	return store
+}
+
+// row returns the fields of the table line in out whose first column is key,
+// or nil when there is none.
+func row(out, key string) []string {
+	for _, line := range strings.Split(out, "\n") {
+		if f := strings.Fields(line); len(f) > 0 && f[0] == key {
+			return f
+		}
+	}
+	return nil
+}
+
+// checkPassword fails unless name's stored hash matches pw.
+func checkPassword(t *testing.T, store chatd.Store, name, pw string) {
+	t.Helper()
+	u, err := store.UserByName(context.Background(), name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := chatd.Verify(u.PassHash, pw); err != nil || !ok {
+		t.Fatalf("password of %s is not %q (err %v)", name, pw, err)
+	}
+}
+
+func TestUseradd(t *testing.T) {
+	c := newCLI(t)
+	if out := c.ok("password1\n", "useradd", "alice"); out != "created user alice\n" {
+		t.Errorf("stdout = %q", out)
+	}
+	// Without a trailing newline, and with -admin.
+	if out := c.ok("password2", "useradd", "-admin", "Root"); out != "created admin Root\n" {
+		t.Errorf("stdout = %q", out)
+	}
+
+	t.Run("ErrUserExists", func(t *testing.T) {
+		c.fail("already taken", "password1\n", "useradd", "ALICE")
+	})
+	t.Run("ErrBadName", func(t *testing.T) {
+		c.fail(`"a b" is not an allowed user name`, "password1\n", "useradd", "a b")
+		c.fail(`"x" is not an allowed user name`, "password1\n", "useradd", "x")
+	})
+	t.Run("ErrWeakPassword", func(t *testing.T) {
+		c.fail("at least 8 characters", "short\n", "useradd", "bob")
+	})
+	t.Run("ErrNoPassword", func(t *testing.T) {
+		c.fail("no password", "", "useradd", "bob")
+	})
+	t.Run("ErrNoName", func(t *testing.T) {
+		c.fail("exactly one user name", "", "useradd")
+	})
+	t.Run("ErrUnknownFlag", func(t *testing.T) {
+		c.fail("-nope", "", "useradd", "-nope", "bob")
+	})
+
+	store := c.openDB()
+	users, err := store.Users(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 2 || users[0].Name != "alice" || users[0].Admin || users[1].Name != "Root" || !users[1].Admin {
+		t.Fatalf("users after the failures: %+v", users)
+	}
+	checkPassword(t, store, "alice", "password1")
+	checkPassword(t, store, "root", "password2")
+}
+
+func TestUsersAndUsermod(t *testing.T) {
+	c := newCLI(t)
+	c.ok("password1\n", "useradd", "alice")
+	c.ok("password1\n", "useradd", "bob")
+
+	out := c.ok("", "users")
+	if !strings.HasPrefix(out, "NAME ") {
+		t.Fatalf("users has no header:\n%s", out)
+	}
+	// NAME ADMIN CREATED(date time) LAST-SEEN BANNED
+	if f := row(out, "alice"); len(f) != 6 || f[1] != "no" || f[4] != "never" || f[5] != "no" {
+		t.Fatalf("alice's row %q in:\n%s", f, out)
+	}
+	// The columns line up.
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 3 || strings.Index(lines[0], "ADMIN") != strings.Index(lines[1], "no") {
+		t.Fatalf("columns not aligned:\n%s", out)
+	}
+
+	if out := c.ok("", "usermod", "-admin=true", "ALICE"); out != "alice is an admin\n" {
+		t.Errorf("stdout = %q", out)
+	}
+	if f := row(c.ok("", "users"), "alice"); f[1] != "yes" {
+		t.Fatalf("alice not shown as admin: %q", f)
+	}
+	c.ok("", "usermod", "-admin=false", "alice")
+	if f := row(c.ok("", "users"), "alice"); f[1] != "no" {
+		t.Fatalf("alice still shown as admin: %q", f)
+	}
+	c.fail("-admin=true or -admin=false", "", "usermod", "alice")
+}
+
+func TestPasswd(t *testing.T) {
+	c := newCLI(t)
+	c.ok("password1\n", "useradd", "alice")
+	before := c.openDB()
+	u, err := before.UserByName(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldHash := u.PassHash
+
+	if out := c.ok("new-password\n", "passwd", "alice"); out != "changed the password of alice\n" {
+		t.Errorf("stdout = %q", out)
+	}
+	u, err = before.UserByName(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.PassHash == oldHash {
+		t.Fatal("hash unchanged")
+	}
+	checkPassword(t, before, "alice", "new-password")
+	if ok, _ := chatd.Verify(u.PassHash, "password1"); ok {
+		t.Fatal("old password still works")
+	}
+
+	c.fail("at least 8 characters", "short\n", "passwd", "alice")
+	checkPassword(t, before, "alice", "new-password")
+}
+
+func TestBans(t *testing.T) {
+	c := newCLI(t)
+	c.ok("password1\n", "useradd", "alice")
+	c.ok("password1\n", "useradd", "bob")
+
+	out := c.ok("", "ban", "-for", "1h", "-reason", "flooding the lobby", "alice")
+	if !strings.HasPrefix(out, "banned alice until ") {
+		t.Errorf("stdout = %q", out)
+	}
+	if out := c.ok("", "ban", "bob"); out != "banned bob permanently\n" {
+		t.Errorf("stdout = %q", out)
+	}
+
+	store := c.openDB()
+	b, err := store.BanOf(context.Background(), "alice")
+	if err != nil || b == nil {
+		t.Fatalf("BanOf(alice) = %v, %v", b, err)
+	}
+	if b.By != "cli" || b.Reason != "flooding the lobby" {
+		t.Errorf("ban = %+v", b)
+	}
+	if left := time.Until(b.Expires); left < 59*time.Minute || left > time.Hour {
+		t.Errorf("ban expires in %v, want about an hour", left)
+	}
+
+	bans := c.ok("", "bans")
+	// USER BY SINCE(date time) UNTIL(date time | permanent) REASON...
+	if f := row(bans, "alice"); len(f) < 7 || f[1] != "cli" || strings.Join(f[6:], " ") != "flooding the lobby" {
+		t.Errorf("alice's ban row %q in:\n%s", f, bans)
+	}
+	if f := row(bans, "bob"); len(f) != 5 || f[4] != "permanent" {
+		t.Errorf("bob's ban row %q in:\n%s", f, bans)
+	}
+	users := c.ok("", "users")
+	if f := row(users, "alice"); f[5] != "until" {
+		t.Errorf("alice not shown as banned: %q", f)
+	}
+	if f := row(users, "bob"); f[5] != "permanently" {
+		t.Errorf("bob not shown as banned: %q", f)
+	}
+
+	if out := c.ok("", "unban", "alice"); out != "unbanned alice\n" {
+		t.Errorf("stdout = %q", out)
+	}
+	if b, err := store.BanOf(context.Background(), "alice"); err != nil || b != nil {
+		t.Fatalf("after unban: BanOf(alice) = %+v, %v", b, err)
+	}
+	if row(c.ok("", "bans"), "alice") != nil {
+		t.Error("alice still listed by bans")
+	}
+	c.fail("not banned", "", "unban", "alice")
+	c.fail("-for", "", "ban", "-for", "soon", "alice")
+	c.fail("negative", "", "ban", "-for", "-1h", "alice")
+}
+
+func TestUserdel(t *testing.T) {
+	c := newCLI(t)
+	c.ok("password1\n", "useradd", "alice")
+	if out := c.ok("", "userdel", "Alice"); out != "deleted user alice\n" {
+		t.Errorf("stdout = %q", out)
+	}
+	if row(c.ok("", "users"), "alice") != nil {
+		t.Error("alice still listed")
+	}
+	c.fail("no user named Alice", "", "userdel", "Alice")
+}
+
+func TestUnknownUser(t *testing.T) {
+	c := newCLI(t)
+	for _, args := range [][]string{
+		{"userdel", "ghost"},
+		{"passwd", "ghost"},
+		{"usermod", "-admin=true", "ghost"},
+		{"ban", "ghost"},
+		{"unban", "ghost"},
+	} {
+		t.Run(args[0], func(t *testing.T) {
+			c.fail("no user named ghost", "password1\n", args...)
+		})
+	}
+}
+
+func TestImportUsers(t *testing.T) {
+	c := newCLI(t)
+	file := c.writeFile("users.txt", `# accounts for the workshop
+alice   correct-horse
+
+bob
+carol	battery staple
+`)
+	r := c.run("", "import-users", file)
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1 (one line is bad); stderr:\n%s", r.code, r.stderr)
+	}
+	if r.stdout != "imported 2 users\n" {
+		t.Errorf("stdout = %q", r.stdout)
+	}
+	if !strings.Contains(r.stderr, file+":4: ") {
+		t.Errorf("stderr does not point at line 4:\n%s", r.stderr)
+	}
+	if strings.Count(r.stderr, "\n") != 2 || !strings.Contains(r.stderr, "chatd: 1 line of "+file) {
+		t.Errorf("stderr = %q, want the bad line and a summary", r.stderr)
+	}
+	store := c.openDB()
+	checkPassword(t, store, "alice", "correct-horse")
+	checkPassword(t, store, "carol", "battery staple")
+
+	// Importing again fails for each line, naming it, and imports nothing.
+	r = c.run("", "import-users", file)
+	if r.code != 1 || r.stdout != "imported 0 users\n" || !strings.Contains(r.stderr, file+":2: the name alice is already taken") {
+		t.Errorf("second import: exit %d, stdout %q, stderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+
+	// Standard input, all good.
+	if out := c.ok("dave passw0rd-dave\n", "import-users", "-"); out != "imported 1 user\n" {
+		t.Errorf("stdout = %q", out)
+	}
+	c.fail("no such file", "", "import-users", filepath.Join(c.dir, "missing.txt"))
+}
+
+func TestBackup(t *testing.T) {
+	c := newCLI(t)
+	c.ok("password1\n", "useradd", "alice")
+	c.ok("password1\n", "useradd", "-admin", "bob")
+	file := filepath.Join(c.dir, "copy.db")
+	if out := c.ok("", "backup", file); out != "wrote backup to "+file+"\n" {
+		t.Errorf("stdout = %q", out)
+	}
+	copyDB := openDB(t, file)
+	users, err := copyDB.Users(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(users) != 2 || users[0].Name != "alice" || users[1].Name != "bob" || !users[1].Admin {
+		t.Fatalf("users in the backup: %+v", users)
+	}
+	checkPassword(t, copyDB, "alice", "password1")
+
+	c.fail("already exists", "", "backup", file)
+}
+
+func TestCheckConfig(t *testing.T) {
+	c := newCLI(t)
+	if out := c.ok("", "check-config"); out != "config OK: "+c.config+"\n" {
+		t.Errorf("stdout = %q", out)
+	}
+
+	t.Run("Env", func(t *testing.T) {
+		r := c.exec([]string{chatd.ConfigEnv + "=" + c.config}, "", "check-config")
+		if r.code != 0 || r.stdout != "config OK: "+c.config+"\n" {
+			t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("Defaults", func(t *testing.T) {
+		r := c.exec(nil, "", "check-config")
+		if r.code != 0 || r.stdout != "config OK: (embedded defaults)\n" {
+			t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
+		}
+	})
+	t.Run("ErrUnknownKey", func(t *testing.T) {
+		bad := c.writeFile("bad.toml", "[server]\nlisen = \"127.0.0.1:1\"\n")
+		r := c.exec(nil, "", "check-config", "-config", bad)
+		if r.code != 1 || r.stderr != "chatd: "+bad+": unknown key \"server.lisen\"\n" {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+	t.Run("ErrBadValue", func(t *testing.T) {
+		bad := c.writeFile("bad.toml", "[accounts]\nregistration = \"maybe\"\n")
+		r := c.exec([]string{chatd.ConfigEnv + "=" + bad}, "", "check-config")
+		if r.code != 1 || !strings.Contains(r.stderr, `accounts.registration: "maybe" is not "open" or "closed"`) {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+	t.Run("ErrMissingFile", func(t *testing.T) {
+		missing := filepath.Join(c.dir, "missing.toml")
+		r := c.exec(nil, "", "check-config", "-config", missing)
+		if r.code != 1 || !strings.Contains(r.stderr, missing) {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+	// The admin commands refuse to touch the database under a bad config.
+	t.Run("ErrAdminCommand", func(t *testing.T) {
+		bad := c.writeFile("bad.toml", "[server]\nlisen = \"x\"\n")
+		r := c.exec(nil, "password1\n", "useradd", "-config", bad, "alice")
+		if r.code != 1 || !strings.Contains(r.stderr, "server.lisen") {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+}
+
+func TestVersionAndHelp(t *testing.T) {
+	c := newCLI(t)
+	if out := c.ok("", "version"); !strings.HasPrefix(out, "chatd "+chatd.Version+" ") {
+		t.Errorf("version = %q", out)
+	}
+
+	r := c.exec(nil, "", "help")
+	if r.code != 0 || !strings.Contains(r.stdout, "import-users") {
+		t.Errorf("help: exit %d, stdout %q", r.code, r.stdout)
+	}
+	r = c.exec(nil, "", "help", "ban")
+	if r.code != 0 || !strings.Contains(r.stdout, "chatd ban [arguments] NAME") {
+		t.Errorf("help ban: exit %d, stdout %q", r.code, r.stdout)
+	}
+	r = c.exec(nil, "", "useradd", "-h")
+	if r.code != 0 || !strings.Contains(r.stdout, "chatd useradd [arguments] NAME") {
+		t.Errorf("useradd -h: exit %d, stdout %q", r.code, r.stdout)
+	}
+	r = c.exec(nil, "", "frobnicate")
+	if r.code != 1 || !strings.HasPrefix(r.stderr, `chatd: unknown command "frobnicate"`) {
+		t.Errorf("unknown command: exit %d, stderr %q", r.code, r.stderr)
+	}
+	r = c.exec(nil, "")
+	if r.code != 1 || !strings.Contains(r.stderr, "chatd: no command given") {
+		t.Errorf("no command: exit %d, stderr %q", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,70 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+
+	"chatd"
+	"chatd/db"
+)
+
+// configUsage describes the -config flag in every subcommand's usage text.
+const configUsage = `	-config FILE
+	    Read the configuration from FILE. Without it, the file named by
+	    $CHATD_CONFIG is read, or the built-in defaults are used.
+`
+
+// newFlagSet returns the flags of a subcommand, holding the -config flag
+// that every subcommand takes. The flag package prints nothing itself: Run
+// prints the usage for -h, and parseFlags returns any other mistake.
+func newFlagSet(name string) (fs *flag.FlagSet, configPath *string) {
+	fs = flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	configPath = fs.String("config", "", "configuration file")
+	return fs, configPath
+}
+
+// parseFlags parses args into fs and points a mistake at the help text.
+// For -h it returns flag.ErrHelp unchanged.
+func parseFlags(fs *flag.FlagSet, args []string) error {
+	err := fs.Parse(args)
+	if err == nil || errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return fmt.Errorf("%s: %w (see 'chatd help %[1]s')", fs.Name(), err)
+}
+
+// nameArg returns the single NAME argument left after the flags.
+func nameArg(fs *flag.FlagSet) (string, error) {
+	if fs.NArg() != 1 {
+		return "", fmt.Errorf("%s takes exactly one user name after its flags (see 'chatd help %[1]s')", fs.Name())
+	}
+	return fs.Arg(0), nil
+}
+
+// openStore loads the configuration that the -config flag (or
+// $CHATD_CONFIG) points at and opens the database it names. The caller
+// closes the store.
+func openStore(configFlag string) (chatd.Config, *db.DB, error) {
+	cfg, err := chatd.LoadConfig(chatd.ConfigPath(configFlag))
+	if err != nil {
+		return chatd.Config{}, nil, err
+	}
+	store, err := db.Open(cfg.Database.Path)
+	if err != nil {
+		return chatd.Config{}, nil, err // names the path
+	}
+	return cfg, store, nil
+}
+
+// closeStore closes the store when a command returns, reporting a failure to
+// close unless the command had already failed. Use it as
+// defer closeStore(store, &err) with a named error result.
+func closeStore(store io.Closer, err *error) {
+	if cerr := store.Close(); cerr != nil && *err == nil {
+		*err = fmt.Errorf("close database: %w", cerr)
+	}
+}

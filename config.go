@@ -1,0 +1,343 @@
+package chatd
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is chatd's configuration. DefaultConfig gives the embedded defaults;
+// LoadConfig decodes TOML over them.
+type Config struct {
+	Server   ServerConfig   `toml:"server"`
+	Database DatabaseConfig `toml:"database"`
+	Accounts AccountsConfig `toml:"accounts"`
+	Lockout  LockoutConfig  `toml:"lockout"`
+	Argon2   Argon2Config   `toml:"argon2"`
+	Messages MessagesConfig `toml:"messages"`
+	Rate     RateConfig     `toml:"rate"`
+	Log      LogConfig      `toml:"log"`
+}
+
+type ServerConfig struct {
+	Listen              string   `toml:"listen"`
+	TLSListen           string   `toml:"tls_listen"`
+	TLSCert             string   `toml:"tls_cert"`
+	TLSKey              string   `toml:"tls_key"`
+	Banner              string   `toml:"banner"`
+	Telnet              bool     `toml:"telnet"`
+	MaxConnections      int      `toml:"max_connections"`
+	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"`
+	MaxLineBytes        int      `toml:"max_line_bytes"`
+	LoginTimeout        Duration `toml:"login_timeout"`
+	IdleTimeout         Duration `toml:"idle_timeout"`
+	IdleExemptAdmins    bool     `toml:"idle_exempt_admins"`
+	ShutdownGrace       Duration `toml:"shutdown_grace"`
+}
+
+type DatabaseConfig struct {
+	Path string `toml:"path"`
+}
+
+type AccountsConfig struct {
+	Registration      string `toml:"registration"` // "open" | "closed"
+	UsernamePattern   string `toml:"username_pattern"`
+	MinPasswordLength int    `toml:"min_password_length"`
+	DuplicateLogin    string `toml:"duplicate_login"` // "reject" | "replace"
+}
+
+type LockoutConfig struct {
+	Attempts int      `toml:"attempts"`
+	Duration Duration `toml:"duration"`
+	Scope    string   `toml:"scope"` // "user" | "user+ip"
+}
+
+type Argon2Config struct {
+	MemoryKiB     uint32 `toml:"memory_kib"`
+	Iterations    uint32 `toml:"iterations"`
+	Parallelism   uint8  `toml:"parallelism"`
+	MaxConcurrent int    `toml:"max_concurrent"`
+}
+
+type MessagesConfig struct {
+	OfflineLimit           int  `toml:"offline_limit"`
+	HistoryOnJoin          int  `toml:"history_on_join"`
+	BlocksApplyToBroadcast bool `toml:"blocks_apply_to_broadcast"`
+}
+
+type RateConfig struct {
+	LinesPerSecond float64 `toml:"lines_per_second"`
+	Burst          int     `toml:"burst"`
+}
+
+type LogConfig struct {
+	Level  string `toml:"level"`  // debug | info | warn | error
+	Format string `toml:"format"` // "text" | "json"
+}
+
+// Duration is a time.Duration written in TOML as a Go duration string ("60s").
+type Duration struct{ time.Duration }
+
+// UnmarshalText parses a Go duration string such as "60s" or "30m".
+func (d *Duration) UnmarshalText(text []byte) error {
+	v, err := time.ParseDuration(string(text))
+	if err != nil {
+		return fmt.Errorf("%q is not a duration (write it with a unit, like \"60s\" or \"30m\")", text)
+	}
+	d.Duration = v
+	return nil
+}
+
+// MarshalText writes the duration the way UnmarshalText reads it.
+func (d Duration) MarshalText() ([]byte, error) { return []byte(d.Duration.String()), nil }
+
+// DefaultConfig returns the embedded defaults: `chatd serve` with no file
+// listens on 127.0.0.1:4119 with ./chatd.db and open registration.
+func DefaultConfig() Config {
+	return Config{
+		Server: ServerConfig{
+			Listen:              "127.0.0.1:4119",
+			Banner:              "Welcome to chatd. Log in, or pick a new name to register.",
+			Telnet:              true,
+			MaxConnections:      1000,
+			MaxConnectionsPerIP: 20,
+			MaxLineBytes:        4096,
+			LoginTimeout:        Duration{60 * time.Second},
+			IdleTimeout:         Duration{30 * time.Minute},
+			IdleExemptAdmins:    true,
+			ShutdownGrace:       Duration{5 * time.Second},
+		},
+		Database: DatabaseConfig{Path: "./chatd.db"},
+		Accounts: AccountsConfig{
+			Registration:      "open",
+			UsernamePattern:   `^[A-Za-z][A-Za-z0-9_-]{2,15}$`,
+			MinPasswordLength: 8,
+			DuplicateLogin:    "reject",
+		},
+		Lockout: LockoutConfig{Attempts: 3, Duration: Duration{60 * time.Second}, Scope: "user+ip"},
+		Argon2:  Argon2Config{MemoryKiB: 64 * 1024, Iterations: 1, Parallelism: 2, MaxConcurrent: 4},
+		Messages: MessagesConfig{
+			OfflineLimit:           100,
+			HistoryOnJoin:          20,
+			BlocksApplyToBroadcast: true,
+		},
+		Rate: RateConfig{LinesPerSecond: 10, Burst: 30},
+		Log:  LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// ConfigEnv names the environment variable that points at the config file
+// when no -config flag is given.
+const ConfigEnv = "CHATD_CONFIG"
+
+// ConfigPath picks the config file: the -config flag if set, else
+// $CHATD_CONFIG, else "" which means the embedded defaults.
+func ConfigPath(flagValue string) string {
+	if flagValue != "" {
+		return flagValue
+	}
+	return os.Getenv(ConfigEnv)
+}
+
+// LoadConfig reads the TOML file at path over DefaultConfig and validates the
+// result. An empty path gives the defaults. Keys the file sets that chatd does
+// not know are an error, so a typo cannot silently fall back to a default.
+func LoadConfig(path string) (Config, error) {
+	c := DefaultConfig()
+	if path == "" {
+		return c, c.Validate()
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return Config{}, fmt.Errorf("read config: %w", err)
+	}
+	md, err := toml.Decode(string(data), &c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) && pe.LastKey != "" {
+			return Config{}, fmt.Errorf("%s: line %d: %s: %s", path, pe.Position.Line, pe.LastKey, pe.Message)
+		}
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	if unknown := unknownKeys(md.Undecoded()); len(unknown) > 0 {
+		return Config{}, fmt.Errorf("%s: unknown %s %s", path, plural(len(unknown), "key", "keys"), strings.Join(unknown, ", "))
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return c, nil
+}
+
+// unknownKeys quotes the undecoded keys, leaving out those inside a table
+// that is itself unknown: a misspelt [sever] is one mistake, not one per key.
+func unknownKeys(keys []toml.Key) []string {
+	seen := make(map[string]bool)
+	var out []string
+	for _, k := range keys {
+		name := k.String()
+		inUnknown := false
+		for i := 1; i < len(k); i++ {
+			if seen[k[:i].String()] {
+				inUnknown = true
+				break
+			}
+		}
+		seen[name] = true
+		if !inUnknown {
+			out = append(out, fmt.Sprintf("%q", name))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
+}
+
+// Validate checks every setting and returns the first problem, naming the
+// key and the value that is wrong.
+func (c *Config) Validate() error {
+	s := &c.Server
+	switch {
+	case s.Listen == "":
+		return errors.New("server.listen: must not be empty")
+	case s.TLSListen != "" && s.TLSCert == "":
+		return fmt.Errorf("server.tls_cert: must be set when server.tls_listen (%q) is", s.TLSListen)
+	case s.TLSListen != "" && s.TLSKey == "":
+		return fmt.Errorf("server.tls_key: must be set when server.tls_listen (%q) is", s.TLSListen)
+	}
+	if err := firstErr(
+		atLeast("server.max_connections", s.MaxConnections, 1),
+		atLeast("server.max_connections_per_ip", s.MaxConnectionsPerIP, 1),
+		atLeast("server.max_line_bytes", s.MaxLineBytes, 64),
+		positive("server.login_timeout", s.LoginTimeout),
+		positive("server.idle_timeout", s.IdleTimeout),
+		positive("server.shutdown_grace", s.ShutdownGrace),
+	); err != nil {
+		return err
+	}
+
+	if c.Database.Path == "" {
+		return errors.New("database.path: must not be empty")
+	}
+
+	a := &c.Accounts
+	if err := firstErr(
+		oneOf("accounts.registration", a.Registration, "open", "closed"),
+		oneOf("accounts.duplicate_login", a.DuplicateLogin, "reject", "replace"),
+		atLeast("accounts.min_password_length", a.MinPasswordLength, 1),
+	); err != nil {
+		return err
+	}
+	if _, err := regexp.Compile(a.UsernamePattern); err != nil {
+		return fmt.Errorf("accounts.username_pattern: %q is not a valid regular expression: %v", a.UsernamePattern, err)
+	}
+
+	l := &c.Lockout
+	if err := firstErr(
+		atLeast("lockout.attempts", l.Attempts, 1),
+		positive("lockout.duration", l.Duration),
+		oneOf("lockout.scope", l.Scope, "user", "user+ip"),
+	); err != nil {
+		return err
+	}
+
+	g := &c.Argon2
+	if err := firstErr(
+		atLeast("argon2.iterations", int(g.Iterations), 1),
+		atLeast("argon2.parallelism", int(g.Parallelism), 1),
+		atLeast("argon2.max_concurrent", g.MaxConcurrent, 1),
+	); err != nil {
+		return err
+	}
+	if min := 8 * uint32(g.Parallelism); g.MemoryKiB < min {
+		return fmt.Errorf("argon2.memory_kib: %d is less than 8 × argon2.parallelism (%d)", g.MemoryKiB, min)
+	}
+
+	if err := firstErr(
+		atLeast("messages.offline_limit", c.Messages.OfflineLimit, 0),
+		atLeast("messages.history_on_join", c.Messages.HistoryOnJoin, 0),
+		atLeast("rate.burst", c.Rate.Burst, 1),
+	); err != nil {
+		return err
+	}
+	if !(c.Rate.LinesPerSecond > 0) { // also catches NaN
+		return fmt.Errorf("rate.lines_per_second: %v must be greater than 0", c.Rate.LinesPerSecond)
+	}
+
+	return firstErr(
+		oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error"),
+		oneOf("log.format", c.Log.Format, "text", "json"),
+	)
+}
+
+func firstErr(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func atLeast(key string, v, min int) error {
+	if v < min {
+		return fmt.Errorf("%s: %d is less than %d", key, v, min)
+	}
+	return nil
+}
+
+func positive(key string, d Duration) error {
+	if d.Duration <= 0 {
+		return fmt.Errorf("%s: %q must be longer than zero", key, d.Duration)
+	}
+	return nil
+}
+
+func oneOf(key, v string, allowed ...string) error {
+	for _, a := range allowed {
+		if v == a {
+			return nil
+		}
+	}
+	quoted := make([]string, len(allowed))
+	for i, a := range allowed {
+		quoted[i] = fmt.Sprintf("%q", a)
+	}
+	choices := strings.Join(quoted[:len(quoted)-1], ", ") + " or " + quoted[len(quoted)-1]
+	return fmt.Errorf("%s: %q is not %s", key, v, choices)
+}
+
+// CheckName reports whether name may be registered: it must match
+// accounts.username_pattern. The error is an *Error with code EBadName.
+func (c *AccountsConfig) CheckName(name string) error {
+	re, err := regexp.Compile(c.UsernamePattern)
+	if err != nil {
+		return fmt.Errorf("accounts.username_pattern: %w", err)
+	}
+	if !re.MatchString(name) {
+		return Errorf(EBadName, "%q is not an allowed user name (it must match %s)", name, c.UsernamePattern)
+	}
+	return nil
+}
+
+// CheckPassword reports whether pw is long enough: at least
+// accounts.min_password_length characters. The error is an *Error with code
+// EWeakPassword.
+func (c *AccountsConfig) CheckPassword(pw string) error {
+	if utf8.RuneCountInString(pw) < c.MinPasswordLength {
+		return Errorf(EWeakPassword, "the password is too short: it needs at least %d characters", c.MinPasswordLength)
+	}
+	return nil
+}
