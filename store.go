@@ -27,7 +27,7 @@ type Store interface {
 	CreateUser(ctx context.Context, name, passHash string, admin bool) (*User, error)
 	UserByName(ctx context.Context, name string) (*User, error) // ENoSuchUser
 	Users(ctx context.Context) ([]*User, error)                 // sorted by name
-	DeleteUser(ctx context.Context, name string) error
+	DeleteUser(ctx context.Context, name string) error          // also deletes the rooms name owns
 	SetPassword(ctx context.Context, name, passHash string) error
 	SetAdmin(ctx context.Context, name string, admin bool) error
 	// RecordLogin sets last_login, last_seen and last_active to at.
@@ -44,6 +44,8 @@ type Store interface {
 	// Attempts returns the attempts for name (and addr, unless "") at or
 	// after since, oldest first.
 	Attempts(ctx context.Context, name, addr string, since time.Time) ([]LoginAttempt, error)
+	// PruneAttempts deletes attempts older than before.
+	PruneAttempts(ctx context.Context, before time.Time) (int64, error)
 
 	// Bans.
 	Ban(ctx context.Context, b Ban) error                 // replaces an existing ban; ENoSuchUser

@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"chatd"
+	"chatd/db"
 	"strings"
 	"testing"
 	"time"
@@ -248,5 +249,36 @@ func TestGracefulShutdownWritesLastSeen(t *testing.T) {
 	u, err := ts2.store.UserByName(t.Context(), "alice")
 	if err != nil || u.LastSeen.IsZero() {
 		t.Fatalf("last seen not written: %v %v", u, err)
+	}
+}
+
+func TestOldLoginAttemptsArePruned(t *testing.T) {
+	cfg := testConfig(t)
+	store, err := db.Open(cfg.Database.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	recent := time.Now().Add(-time.Hour)
+	for _, at := range []time.Time{old, recent} {
+		if err := store.RecordAttempt(t.Context(), "mallory", "10.0.0.1", at, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store.Close()
+	ts := startWith(t, cfg, &clock{})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left, err := ts.store.Attempts(t.Context(), "mallory", "", time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(left) == 1 && left[0].Time.After(old.Add(time.Hour)) {
+			return // the day-old attempt stays, the two-day-old one went
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("attempts not pruned: %v", left)
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

@@ -146,9 +146,10 @@ func (s *Server) Serve(ctx context.Context) error {
 			go func() { defer loops.Done(); s.acceptLoop(sctx, ln) }()
 		}
 	}
-	loops.Add(2)
+	loops.Add(3)
 	go func() { defer loops.Done(); s.watchBans(sctx) }()
 	go func() { defer loops.Done(); s.flushSeen(sctx) }()
+	go func() { defer loops.Done(); s.pruneAttempts(sctx) }()
 
 	select {
 	case <-ctx.Done():
@@ -317,6 +318,33 @@ func (s *Server) flushSeen(ctx context.Context) {
 			if err := s.store.SetSeen(ctx, seen); err != nil && ctx.Err() == nil {
 				s.log.Error("write last seen", "err", err)
 			}
+		}
+	}
+}
+
+// attemptRetention is how long login attempts are kept: a day, or longer if
+// the lockout rule needs more to decide.
+func (s *Server) attemptRetention() time.Duration {
+	lc := s.cfg.Lockout
+	return max(24*time.Hour, time.Duration(lc.Attempts+1)*lc.Duration.Duration)
+}
+
+// pruneAttempts deletes old login attempts at start and then hourly, so
+// failed logins cannot grow the database without bound.
+func (s *Server) pruneAttempts(ctx context.Context) {
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		n, err := s.store.PruneAttempts(ctx, s.now().Add(-s.attemptRetention()))
+		if err != nil && ctx.Err() == nil {
+			s.log.Error("prune login attempts", "err", err)
+		} else if n > 0 {
+			s.log.Info("pruned login attempts", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
 		}
 	}
 }

@@ -56,3 +56,20 @@ func (db *DB) Attempts(ctx context.Context, name, addr string, since time.Time) 
 	}
 	return attempts, nil
 }
+
+// PruneAttempts deletes attempts made before before and reports how many
+// went. Without it the table would grow with every failed login, and
+// failed logins for made-up names cost an attacker nothing but time.
+func (db *DB) PruneAttempts(ctx context.Context, before time.Time) (int64, error) {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `DELETE FROM login_attempts WHERE ts < ?`, millis(before))
+	if err != nil {
+		return 0, fmt.Errorf("prune login attempts: %w", err)
+	}
+	n, _ := res.RowsAffected()
+	return n, commit(tx, "prune login attempts")
+}

@@ -90,3 +90,22 @@ func TestAttemptsFeedLockout(t *testing.T) {
 		t.Errorf("LockedUntil = %v, want %v", until, want)
 	}
 }
+
+func TestPruneAttempts(t *testing.T) {
+	d, _ := openTest(t)
+	ctx := context.Background()
+	base := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	for i := 0; i < 5; i++ {
+		if err := d.RecordAttempt(ctx, "alice", "1.2.3.4", base.Add(time.Duration(i)*time.Hour), false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n, err := d.PruneAttempts(ctx, base.Add(2*time.Hour))
+	if err != nil || n != 2 {
+		t.Fatalf("pruned %d, %v; want 2", n, err)
+	}
+	left, err := d.Attempts(ctx, "alice", "", time.Time{})
+	if err != nil || len(left) != 3 || !left[0].Time.Equal(base.Add(2*time.Hour)) {
+		t.Fatalf("left %v, %v", left, err)
+	}
+}

@@ -101,8 +101,9 @@ func (db *DB) Users(ctx context.Context) ([]*chatd.User, error) {
 }
 
 // DeleteUser removes name together with its ban, its blocks in both
-// directions and its offline mailbox. Its login attempts stay, since those
-// are kept for names that do not exist as well.
+// directions, its offline mailbox and the rooms it owns (otherwise whoever
+// registered the name next would inherit them). Its login attempts stay,
+// since those are kept for names that do not exist as well.
 func (db *DB) DeleteUser(ctx context.Context, name string) error {
 	tx, err := db.begin(ctx)
 	if err != nil {
@@ -111,6 +112,9 @@ func (db *DB) DeleteUser(ctx context.Context, name string) error {
 	defer tx.Rollback()
 	if err := updateUser(ctx, tx, name, `DELETE FROM users WHERE name = ?`, name); err != nil {
 		return err
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM rooms WHERE owner = ? COLLATE NOCASE`, name); err != nil {
+		return fmt.Errorf("delete rooms of %s: %w", name, err)
 	}
 	return commit(tx, "delete user "+name)
 }

@@ -117,6 +117,8 @@ func TestDeleteUser(t *testing.T) {
 			checkCode(t, db.Block(ctx, "bob", "alice"), "")
 			checkCode(t, db.Block(ctx, "alice", "bob"), "")
 			checkCode(t, db.StoreOffline(ctx, "bob", chatd.OfflineMessage{From: "alice", Text: "x"}, 0), "")
+			checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "bobroom", Owner: "Bob"}), "")
+			checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "aliceroom", Owner: "alice"}), "")
 
 			checkCode(t, db.DeleteUser(ctx, tt.delete), tt.want)
 			if tt.want != "" {
@@ -139,6 +141,11 @@ func TestDeleteUser(t *testing.T) {
 			if l, err := db.Blocked(ctx, "bob"); err != nil || len(l) != 0 {
 				t.Errorf("Blocked(new bob) = %v, %v; want none", l, err)
 			}
+			// The old bob's room went with him; alice's stays.
+			_, err = db.RoomByName(ctx, "bobroom")
+			checkCode(t, err, chatd.ENoSuchRoom)
+			_, err = db.RoomByName(ctx, "aliceroom")
+			checkCode(t, err, "")
 		})
 	}
 }
