@@ -1,0 +1,202 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// liveDaemon is `chatd serve` running as a child process on a free port.
+type liveDaemon struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	addr string
+	exit chan error
+	logs *strings.Builder
+}
+
+// freeAddr finds a loopback port nobody is listening on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// serve starts the daemon with c's database and waits until it accepts.
+func (c *cli) serve() *liveDaemon {
+	c.t.Helper()
+	addr := freeAddr(c.t)
+	c.writeFile("chatd.toml", fmt.Sprintf(`
+[server]
+listen = %q
+[database]
+path = %q
+[argon2]
+memory_kib = 1024
+iterations = 1
+parallelism = 1
+[rate]
+lines_per_second = 1000.0
+burst = 1000
+`, addr, c.dbPath))
+	d := &liveDaemon{t: c.t, addr: addr, exit: make(chan error, 1), logs: &strings.Builder{}}
+	d.cmd = exec.Command(binary, "serve", "-config", c.config)
+	d.cmd.Stderr = d.logs
+	if err := d.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+	go func() { d.exit <- d.cmd.Wait() }()
+	c.t.Cleanup(func() { d.cmd.Process.Kill() })
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
+			conn.Close()
+			return d
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("daemon did not start: %v\n%s", err, d.logs)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// terminate sends SIGTERM and requires exit status 0.
+func (d *liveDaemon) terminate() {
+	d.t.Helper()
+	d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-d.exit:
+		if err != nil {
+			d.t.Fatalf("daemon exited with %v\n%s", err, d.logs)
+		}
+	case <-time.After(15 * time.Second):
+		d.t.Fatalf("daemon did not stop on SIGTERM\n%s", d.logs)
+	}
+}
+
+// jsonClient is a minimal JSON-mode client for the live daemon.
+type jsonClient struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func (d *liveDaemon) dial() *jsonClient {
+	d.t.Helper()
+	conn, err := net.Dial("tcp", d.addr)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	d.t.Cleanup(func() { conn.Close() })
+	c := &jsonClient{t: d.t, conn: conn, r: bufio.NewReader(conn)}
+	c.send("mode json")
+	return c
+}
+
+func (c *jsonClient) send(lines ...string) {
+	c.t.Helper()
+	if _, err := c.conn.Write([]byte(strings.Join(lines, "\n") + "\n")); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// waitFor reads events until one has type typ (and field key=val when
+// key != ""), failing after timeout.
+func (c *jsonClient) waitFor(timeout time.Duration, typ, key, val string) map[string]any {
+	c.t.Helper()
+	c.conn.SetReadDeadline(time.Now().Add(timeout))
+	for {
+		line, err := c.r.ReadString('\n')
+		if err != nil {
+			c.t.Fatalf("waiting for %s %s=%s: %v", typ, key, val, err)
+		}
+		i := strings.IndexByte(line, '{')
+		if i < 0 {
+			continue
+		}
+		var ev map[string]any
+		if err := json.Unmarshal([]byte(line[i:]), &ev); err != nil {
+			c.t.Fatalf("bad JSON %q", line)
+		}
+		if ev["type"] == typ && (key == "" || fmt.Sprint(ev[key]) == val) {
+			return ev
+		}
+	}
+}
+
+func (d *liveDaemon) login(name, pw string) *jsonClient {
+	d.t.Helper()
+	c := d.dial()
+	c.send(name, pw)
+	c.waitFor(5*time.Second, "welcome", "user", name)
+	return c
+}
+
+// TestAdminCommandsWhileServing drives every account-changing subcommand
+// against the database of a running daemon and checks the daemon sees it.
+func TestAdminCommandsWhileServing(t *testing.T) {
+	c := newCLI(t)
+	d := c.serve()
+
+	c.ok("password-a\n", "useradd", "alice")
+	c.ok("password-b\n", "useradd", "bob")
+	c.ok("", "usermod", "-admin=true", "bob")
+	alice := d.login("alice", "password-a")
+	bob := d.login("bob", "password-b")
+	bob.send("check")
+	if info := bob.waitFor(5*time.Second, "ok", "cmd", "check")["info"].(map[string]any); info["admin"] != true {
+		t.Fatalf("usermod not seen at login: %v", info)
+	}
+
+	// A ban from the CLI reaches the online user within 2 s.
+	c.ok("", "ban", "-for", "1h", "-reason", "spamming", "alice")
+	bye := alice.waitFor(2*time.Second, "bye", "", "")
+	if bye["reason"] != "banned" {
+		t.Fatalf("bye = %v", bye)
+	}
+	bob.waitFor(5*time.Second, "presence", "event", "banned")
+	if out := c.ok("", "bans"); !strings.Contains(out, "alice") || !strings.Contains(out, "spamming") {
+		t.Fatalf("bans:\n%s", out)
+	}
+	again := d.dial()
+	again.send("alice", "password-a")
+	if e := again.waitFor(5*time.Second, "error", "cmd", "login"); e["code"] != "banned" || e["reason"] != "spamming" || e["until"] == nil {
+		t.Fatalf("banned login: %v", e)
+	}
+	c.ok("", "unban", "alice")
+
+	// passwd while serving: the next login needs the new password.
+	c.ok("password-new\n", "passwd", "alice")
+	old := d.dial()
+	old.send("alice", "password-a")
+	if e := old.waitFor(5*time.Second, "error", "cmd", "login"); e["code"] != "bad_credentials" {
+		t.Fatalf("old password: %v", e)
+	}
+	alice = d.login("alice", "password-new")
+
+	// Backup of the live database opens and holds the users.
+	backup := c.dir + "/backup.db"
+	c.ok("", "backup", backup)
+	if _, err := openDB(t, backup).UserByName(t.Context(), "alice"); err != nil {
+		t.Fatalf("backup: %v", err)
+	}
+	c.ok("", "userdel", "bob")
+
+	// SIGTERM: every client is told, the daemon exits 0, last seen is kept.
+	d.terminate()
+	alice.waitFor(5*time.Second, "bye", "reason", "shutdown")
+	if r := row(c.ok("", "users"), "alice"); len(r) == 0 || strings.Contains(strings.Join(r, " "), "never") {
+		t.Fatalf("users row for alice after shutdown: %v", r)
+	}
+}
