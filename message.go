@@ -29,3 +29,9 @@ type Room struct {
 
 // Locked reports whether joining needs a password.
 func (r *Room) Locked() bool { return r.PassHash != "" }
+
+// RoomLine is a history line with the room it was said in.
+type RoomLine struct {
+	Room string
+	Line HistoryLine
+}

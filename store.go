@@ -73,6 +73,10 @@ type Store interface {
 	DeleteRoom(ctx context.Context, name string) error          // ENoSuchRoom
 	// AppendHistory adds a line and keeps only the newest keep lines.
 	AppendHistory(ctx context.Context, room string, l HistoryLine, keep int) error
+	// AppendHistoryBatch adds lines, in order, in one transaction and trims
+	// each room it touched to keep lines. Lines for rooms that no longer
+	// exist are skipped.
+	AppendHistoryBatch(ctx context.Context, lines []RoomLine, keep int) error
 	History(ctx context.Context, room string, n int) ([]HistoryLine, error) // oldest first
 
 	// Backup writes a consistent copy of the database to path.

@@ -207,13 +207,13 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener) {
 			continue
 		}
 		delay = 0
-		s.admit(ctx, conn)
+		s.admit(conn)
 	}
 }
 
 // admit starts a session for conn, or refuses it with one line when a
 // connection limit is reached.
-func (s *Server) admit(ctx context.Context, conn net.Conn) {
+func (s *Server) admit(conn net.Conn) {
 	sess := newSession(s, conn)
 	sess.connected = s.now()
 	s.mu.Lock()
@@ -239,7 +239,9 @@ func (s *Server) admit(ctx context.Context, conn net.Conn) {
 	go func() {
 		defer s.wg.Done()
 		defer s.forget(sess)
-		sess.run(ctx)
+		// Not ctx: shutdown ends sessions with a bye, and the database
+		// work of a command in flight should finish, not be cancelled.
+		sess.run(context.Background())
 	}()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,4 +110,30 @@ func TestHistory(t *testing.T) {
 			t.Errorf("History = %+v, want %+v", lines, want)
 		}
 	})
+}
+
+func TestAppendHistoryBatch(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	mustUsers(t, db, "alice")
+	checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "den", Owner: "alice"}), "")
+	var lines []chatd.RoomLine
+	for i := 0; i < 5; i++ {
+		lines = append(lines,
+			chatd.RoomLine{Room: "den", Line: chatd.HistoryLine{From: "alice", Text: fmt.Sprint("den ", i)}},
+			chatd.RoomLine{Room: "gone", Line: chatd.HistoryLine{From: "alice", Text: "lost"}},
+			chatd.RoomLine{Room: chatd.Lobby, Line: chatd.HistoryLine{From: "alice", Text: fmt.Sprint("lobby ", i)}})
+	}
+	checkCode(t, db.AppendHistoryBatch(ctx, lines, 3), "")
+	for room, want := range map[string]string{"den": "den 2,den 3,den 4", chatd.Lobby: "lobby 2,lobby 3,lobby 4"} {
+		got, err := db.History(ctx, room, 10)
+		checkCode(t, err, "")
+		var texts []string
+		for _, l := range got {
+			texts = append(texts, l.Text)
+		}
+		if strings.Join(texts, ",") != want {
+			t.Errorf("history of %s = %v, want %s", room, texts, want)
+		}
+	}
 }
