@@ -17,8 +17,11 @@ import (
 
 const (
 	// outboxLimit is how many events may wait for one client. A client that
-	// lets more pile up is too slow and is disconnected.
-	outboxLimit = 1024
+	// lets more pile up is too slow and is disconnected. Fanned-out events
+	// are shared by all their recipients, so an entry costs a pointer; the
+	// limit is generous so that a busy server's scheduling delays are not
+	// mistaken for a client that stopped reading.
+	outboxLimit = 4096
 	// writeTimeout bounds every write to a client.
 	writeTimeout = 10 * time.Second
 )
