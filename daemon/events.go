@@ -132,10 +132,6 @@ func textOnly(text string) *Event {
 
 func f(key string, val any) field { return field{key, val} }
 
-func bannerEvent(text string) *Event {
-	return newEvent("banner", text, f("text", text))
-}
-
 func welcomeEvent(user string, admin bool, room string, online []string, offline int) *Event {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Welcome, %s! You are in %s.", user, room)

@@ -58,7 +58,7 @@ func (s *session) passwordLogin(ctx context.Context, u *chatd.User) bool {
 		return false
 	} else if !until.IsZero() {
 		s.send(errorEvent("login", chatd.ELockedOut,
-			fmt.Sprintf("too many failed logins; try again after %s", textDate(until)),
+			fmt.Sprintf("too many failed logins; try again after %s", until.UTC().Format("15:04:05 UTC")),
 			f("until", stamp(until))))
 		return false
 	}
@@ -99,8 +99,9 @@ func (s *session) lockedUntil(ctx context.Context, name string) (time.Time, erro
 		addr = s.addr
 	}
 	now := s.srv.now()
-	// Anything older than attempts*duration cannot matter to a lock in force now.
-	since := now.Add(-time.Duration(lc.Attempts+1) * lc.Duration.Duration)
+	// Failures count as consecutive however far apart they are, as far
+	// back as attempts are kept.
+	since := now.Add(-s.srv.attemptRetention())
 	attempts, err := s.srv.store.Attempts(ctx, name, addr, since)
 	if err != nil {
 		return time.Time{}, err
@@ -164,7 +165,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	}
 	if ban != nil && ban.ActiveAt(now) {
 		s.send(bannedEvent("login", ban))
-		s.end(byeBanned, "you are banned")
+		s.end(byeBanned, banText(ban))
 		return false
 	}
 	blocked, err := s.srv.store.Blocked(ctx, u.Name)
@@ -216,15 +217,20 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 }
 
 func bannedEvent(cmd string, b *chatd.Ban) *Event {
+	return errorEvent(cmd, chatd.EBanned, banText(b), f("reason", b.Reason), f("until", jsonTime(b.Expires)))
+}
+
+// banText tells a banned user for how long and why.
+func banText(b *chatd.Ban) string {
 	until := "for good"
 	if !b.Permanent() {
-		until = "until " + textDate(b.Expires)
+		until = "until " + b.Expires.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
 	text := "you are banned " + until
 	if b.Reason != "" {
 		text += ": " + b.Reason
 	}
-	return errorEvent(cmd, chatd.EBanned, text, f("reason", b.Reason), f("until", jsonTime(b.Expires)))
+	return text
 }
 
 // sendHistory replays the newest lines of room.
@@ -238,7 +244,11 @@ func (s *session) sendHistory(ctx context.Context, room string) {
 		s.srv.log.Error("read room history", "room", room, "err", err)
 		return
 	}
+	hideBlocked := s.srv.cfg.Messages.BlocksApplyToBroadcast
 	for _, l := range lines {
+		if hideBlocked && s.blocking(l.From) {
+			continue
+		}
 		s.send(roomMessage(kindHistory, l.From, room, l.Text, l.Time))
 	}
 }

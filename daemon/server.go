@@ -292,12 +292,7 @@ func (s *Server) kickBanned(name string, b *chatd.Ban) {
 	if o == nil || o.ending() {
 		return
 	}
-	o.send(bannedEvent("ban", b))
-	text := "you are banned"
-	if b.Reason != "" {
-		text += ": " + b.Reason
-	}
-	o.end(byeBanned, text)
+	o.end(byeBanned, banText(b))
 }
 
 // flushSeen writes online users' last-seen and last-active times every

@@ -153,6 +153,7 @@ func (s *session) writeLoop() {
 		}
 	}()
 	var buf []byte
+	midLine := false // the last byte written was not a line end
 	for range s.wake {
 		s.mu.Lock()
 		batch := s.queue
@@ -163,7 +164,18 @@ func (s *session) writeLoop() {
 		mode := s.mode.Load()
 		buf = buf[:0]
 		for _, ev := range batch {
-			buf = append(buf, ev.render(mode)...)
+			out := ev.render(mode)
+			if len(out) == 0 {
+				continue
+			}
+			// A text prompt has no line end; whatever follows it that is
+			// not the client's own typing starts on a new line, so the
+			// first JSON line after "Username: " is still pure JSON.
+			if midLine && !(ev.rawText && mode == modeText) {
+				buf = append(buf, '\r', '\n')
+			}
+			buf = append(buf, out...)
+			midLine = out[len(out)-1] != '\n'
 		}
 		if len(buf) > 0 {
 			s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
@@ -200,8 +212,12 @@ func (s *session) run(ctx context.Context) {
 		}
 		s.finish()
 	}()
-	s.send(bannerEvent(s.srv.cfg.Server.Banner))
-	s.send(textOnly("(Type 'mode json' for JSON lines. New here? Enter the name you want and pick a password.)"))
+	s.send(textOnly(s.srv.cfg.Server.Banner))
+	hint := "(Type 'mode json' for JSON lines. New here? Enter the name you want and pick a password.)"
+	if s.srv.cfg.Accounts.Registration != "open" {
+		hint = "(Type 'mode json' for JSON lines. Accounts are created by the server's admins.)"
+	}
+	s.send(textOnly(hint))
 	if !s.login(ctx) {
 		return
 	}
@@ -220,7 +236,7 @@ func (s *session) run(ctx context.Context) {
 				s.end(byeError, "flooding: too many lines too fast")
 				return
 			}
-			s.send(errorEvent(commandWord(line), chatd.ERateLimited,
+			s.send(errorEvent(commandName(line), chatd.ERateLimited,
 				"slow down: that line was not run, send it again in a moment"))
 			continue
 		}
@@ -327,11 +343,9 @@ func (s *session) ask(field string, secret bool) (string, bool) {
 		if !ok {
 			return "", false
 		}
-		if !secret {
-			if m, isMode := modeSwitch(line); isMode {
-				s.setMode(m)
-				continue
-			}
+		if m, isMode := modeSwitch(line); isMode {
+			s.setMode(m)
+			continue
 		}
 		return line, true
 	}
@@ -399,4 +413,18 @@ func (s *session) fail(cmd string, err error) {
 		s.srv.log.Error("command failed", "cmd", cmd, "user", s.user, "err", err)
 	}
 	s.send(errorEvent(cmd, code, chatd.ErrorMessage(err)))
+}
+
+// commandName is the command a line would run ("say" for chat), for error
+// replies to lines that were refused before they ran.
+func commandName(line string) string {
+	c, _, isCmd := lookupCommand(line)
+	switch {
+	case !isCmd:
+		return "say"
+	case c == nil:
+		return commandWord(line)
+	default:
+		return c.name
+	}
 }

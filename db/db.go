@@ -14,6 +14,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"time"
@@ -78,6 +79,14 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("open db %s: a file path is required, not a URI or :memory:", path)
 	}
 	db := &DB{Now: time.Now, path: path}
+
+	// The file holds password hashes: create it readable by its owner only.
+	// SQLite gives the -wal and -shm files the same mode.
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open db %s: %w", path, err)
+	}
+	f.Close()
 
 	w, err := sqlx.Open("sqlite", dsn(path, "_txlock=immediate"))
 	if err != nil {

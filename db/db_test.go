@@ -485,3 +485,20 @@ func TestIsDuplicate(t *testing.T) {
 		t.Error("isDuplicate matched an error that is not from SQLite")
 	}
 }
+
+func TestNewFileIsPrivate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "private.db")
+	d := openAt(t, path)
+	if _, err := d.CreateUser(context.Background(), "alice", "x", false); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+			t.Errorf("%s has mode %v; want no group or other access", p, mode)
+		}
+	}
+}
