@@ -463,29 +463,41 @@ func (s *session) eachTarget(ctx context.Context, cmd, args string, op func(cont
 	if !ok || rest != "" {
 		return badArgs(cmd)
 	}
-	if len(names) == 1 {
-		if err := op(ctx, s.user, names[0]); err != nil {
-			return err
-		}
-		s.reply(okEvent(cmd, fmt.Sprintf("%s %s", names[0], done), nil, f("users", names)))
-	} else {
-		// A list: report each name on its own line and go on.
-		var okNames []string
-		for _, n := range names {
-			if err := op(ctx, s.user, n); err != nil {
-				s.fail(cmd, err)
-				continue
+	// A single name fails as a whole; a list reports each failing name on
+	// its own line and goes on.
+	var okNames []string
+	for _, n := range names {
+		if err := op(ctx, s.user, n); err != nil {
+			if len(names) == 1 {
+				return err
 			}
-			okNames = append(okNames, n)
+			s.fail(cmd, err)
+			continue
 		}
-		s.reply(okEvent(cmd, fmt.Sprintf("%d of %d %s", len(okNames), len(names), done), nil, f("users", nonNil(okNames))))
+		okNames = append(okNames, s.registered(ctx, n))
 	}
+	// The in-memory list filters fan-out: it must be current before the
+	// user is told the change is done.
 	list, err := s.srv.store.Blocked(ctx, s.user)
 	if err != nil {
 		return err
 	}
 	s.setBlocks(list)
+	text := fmt.Sprintf("%d of %d %s", len(okNames), len(names), done)
+	if len(names) == 1 {
+		text = fmt.Sprintf("%s %s", okNames[0], done)
+	}
+	s.reply(okEvent(cmd, text, nil, f("users", nonNil(okNames))))
 	return nil
+}
+
+// registered returns name in its registered spelling, or as given when it
+// cannot be looked up.
+func (s *session) registered(ctx context.Context, name string) string {
+	if u, err := s.srv.store.UserByName(ctx, name); err == nil {
+		return u.Name
+	}
+	return name
 }
 
 func cmdBlock(ctx context.Context, s *session, args string) error {
@@ -619,6 +631,9 @@ func cmdBan(ctx context.Context, s *session, args string) error {
 	if w, after := splitWord(rest); w != "" {
 		if d, ok := parseBanDuration(w); ok {
 			dur, rest = d, after
+		} else if w[0] >= '0' && w[0] <= '9' {
+			// "ban bob 30 spam" must not become a permanent ban by a typo.
+			return chatd.Errorf(chatd.EBadArgs, "%q is not a duration: write it like 30m, 2h or 7d (or permanent)", w)
 		}
 	}
 	now := s.srv.now()
@@ -652,6 +667,7 @@ func cmdUnban(ctx context.Context, s *session, args string) error {
 	if err := s.srv.store.Unban(ctx, name); err != nil {
 		return err
 	}
+	name = s.registered(ctx, name)
 	s.reply(okEvent("unban", name+" is no longer banned", nil, f("user", name)))
 	return nil
 }
