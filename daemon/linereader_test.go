@@ -1,0 +1,359 @@
+package daemon
+
+import (
+	"errors"
+	"io"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"testing/iotest"
+	"time"
+
+	"chatd"
+)
+
+// got is one result of lineReader.ReadLine.
+type lrResult struct {
+	line string
+	err  error
+}
+
+// readAll reads r to its end and returns every result, the final io.EOF
+// excluded. It fails the test if the reader does not stop at EOF.
+func lrReadAll(t *testing.T, r io.Reader, max int) []lrResult {
+	t.Helper()
+	lr := newLineReader(r, max)
+	var out []lrResult
+	for i := 0; ; i++ {
+		if i > 10000 {
+			t.Fatalf("ReadLine never reached EOF; so far %q", out)
+		}
+		line, err := lr.ReadLine()
+		if errors.Is(err, io.EOF) {
+			// EOF sticks.
+			if line2, err2 := lr.ReadLine(); !errors.Is(err2, io.EOF) || line2 != "" {
+				t.Fatalf("after EOF got %q, %v", line2, err2)
+			}
+			return out
+		}
+		if err != nil && line != "" {
+			t.Fatalf("error %v came with a line %q", err, line)
+		}
+		out = append(out, lrResult{line, err})
+	}
+}
+
+func (g lrResult) String() string {
+	if g.err != nil {
+		return "error(" + g.err.Error() + ")"
+	}
+	return strconv.Quote(g.line)
+}
+
+func lrLines(ls ...string) []lrResult {
+	out := make([]lrResult, len(ls))
+	for i, l := range ls {
+		out[i] = lrResult{line: l}
+	}
+	return out
+}
+
+const (
+	xIAC  = "\xff"
+	xWILL = "\xfb"
+	xWONT = "\xfc"
+	xDO   = "\xfd"
+	xDONT = "\xfe"
+	xSB   = "\xfa"
+	xSE   = "\xf0"
+	xNOP  = "\xf1"
+	xECHO = "\x01"
+	xNAWS = "\x1f"
+)
+
+func TestLineReader(t *testing.T) {
+	const max = 10
+	cases := []struct {
+		name string
+		in   string
+		want []lrResult
+	}{
+		{"LF", "hello\nworld\n", lrLines("hello", "world")},
+		{"CRLF", "hello\r\nworld\r\n", lrLines("hello", "world")},
+		{"MixedCRLFAndLF", "a\r\nb\nc\r\n", lrLines("a", "b", "c")},
+		{"OnlyOneCRDropped", "a\r\r\n", lrLines("a\r")},
+		{"InnerCRKept", "a\rb\n", lrLines("a\rb")},
+		{"EmptyLines", "\n\r\n\n", lrLines("", "", "")},
+		{"FinalLineWithoutLF", "one\ntwo", lrLines("one", "two")},
+		{"FinalCRWithoutLF", "one\r", lrLines("one")},
+		{"Empty", "", nil},
+		{"Pipelined", "mode json\nalice\nsecret\nwho\nlogout\n",
+			lrLines("mode json", "alice", "secret", "who", "logout")},
+		{"IACWill", xIAC + xWILL + xECHO + "abc\n", lrLines("abc")},
+		{"IACWont", "a" + xIAC + xWONT + xECHO + "bc\n", lrLines("abc")},
+		{"IACDo", xIAC + xDO + xECHO + "abc\n", lrLines("abc")},
+		{"IACDont", xIAC + xDONT + xECHO + "abc\n", lrLines("abc")},
+		{"IACNop", "ab" + xIAC + xNOP + "c\n", lrLines("abc")},
+		{"IACSubnegotiation", xIAC + xSB + xNAWS + "\x00\x50\x00\x18" + xIAC + xSE + "abc\n", lrLines("abc")},
+		{"SubnegotiationSwallowsLF", xIAC + xSB + "x\ny\n" + xIAC + xSE + "abc\n", lrLines("abc")},
+		{"SubnegotiationEscapedIAC", xIAC + xSB + xNAWS + xIAC + xIAC + xSE + "z" + xIAC + xSE + "abc\n", lrLines("abc")},
+		{"IACOptionIsLF", xIAC + xDO + "\n" + "abc\n", lrLines("abc")},
+		{"IACBeforeLFKeepsLine", "abc" + xIAC + xWILL + xECHO + "\n", lrLines("abc")},
+		{"IACIACIsByte255", "a" + xIAC + xIAC + "b\nok\n", []lrResult{{err: errBadEncoding}, {line: "ok"}}},
+		{"IACDoesNotCountToLength", strings.Repeat(xIAC+xNOP, 50) + "0123456789\n", lrLines("0123456789")},
+		{"AtLimit", "0123456789\n", lrLines("0123456789")},
+		{"AtLimitWithCR", "0123456789\r\n", lrLines("0123456789")},
+		{"OneOver", "0123456789A\nnext\n", []lrResult{{err: errLineTooLong}, {line: "next"}}},
+		{"OneOverWithCR", "0123456789A\r\nnext\n", []lrResult{{err: errLineTooLong}, {line: "next"}}},
+		{"FarOver", strings.Repeat("x", 100000) + "\nnext\n", []lrResult{{err: errLineTooLong}, {line: "next"}}},
+		{"TwoLongInARow", strings.Repeat("x", 20) + "\n" + strings.Repeat("y", 11) + "\nz\n",
+			[]lrResult{{err: errLineTooLong}, {err: errLineTooLong}, {line: "z"}}},
+		{"MultibyteAtLimit", "ééééé\n", lrLines("ééééé")}, // 10 bytes
+		{"MultibyteOverLimit", "éééééx\nok\n", []lrResult{{err: errLineTooLong}, {line: "ok"}}},
+		{"InvalidUTF8", "a\xc3(b\nnext\n", []lrResult{{err: errBadEncoding}, {line: "next"}}},
+		{"TruncatedUTF8", "\xe2\x82\nnext\n", []lrResult{{err: errBadEncoding}, {line: "next"}}},
+		{"Surrogate", "\xed\xa0\x80\nnext\n", []lrResult{{err: errBadEncoding}, {line: "next"}}},
+		{"Overlong", "\xc0\xaf\nnext\n", []lrResult{{err: errBadEncoding}, {line: "next"}}},
+		{"InvalidFinalLine", "ok\n\xff\xfe", []lrResult{{line: "ok"}}}, // IAC DONT <EOF>: a cut telnet command
+		{"InvalidFinalLineNoIAC", "ok\n\xc3(", []lrResult{{line: "ok"}, {err: errBadEncoding}}},
+		{"NonASCIIKept", "hé ✓日\n", lrLines("hé ✓日")}, // 10 bytes
+		{"TabKept", "a\tb\n", lrLines("a\tb")},
+		{"EOFInsideTelnet", "abc" + xIAC, lrLines("abc")},
+		{"EOFInsideOption", "abc" + xIAC + xWILL, lrLines("abc")},
+		{"EOFInsideSubnegotiation", "abc" + xIAC + xSB + "xyz", lrLines("abc")},
+		{"EOFAfterLongLine", strings.Repeat("x", 20), nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			// Byte by byte too: nothing may depend on how reads are split.
+			for _, r := range []io.Reader{strings.NewReader(tc.in), iotest.OneByteReader(strings.NewReader(tc.in))} {
+				out := lrReadAll(t, r, max)
+				if !lrEqual(out, tc.want) {
+					t.Fatalf("input %q:\n got %v\nwant %v", tc.in, out, tc.want)
+				}
+			}
+		})
+	}
+}
+
+func lrEqual(a, b []lrResult) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i].line != b[i].line || !errors.Is(a[i].err, b[i].err) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestLineReaderManyPipelined checks that a large paste loses no line, in
+// order, whatever the buffer boundaries.
+func TestLineReaderManyPipelined(t *testing.T) {
+	var b strings.Builder
+	const n = 5000
+	for i := range n {
+		b.WriteString(strings.Repeat("x", i%50))
+		if i%3 == 0 {
+			b.WriteString("\r")
+		}
+		b.WriteString("\n")
+	}
+	out := lrReadAll(t, iotest.HalfReader(strings.NewReader(b.String())), 64)
+	if len(out) != n {
+		t.Fatalf("got %d lines, want %d", len(out), n)
+	}
+	for i, g := range out {
+		if g.err != nil || g.line != strings.Repeat("x", i%50) {
+			t.Fatalf("line %d: %q %v", i, g.line, g.err)
+		}
+	}
+}
+
+// TestLineReaderIOError checks that an error other than EOF is passed on.
+func TestLineReaderIOError(t *testing.T) {
+	boom := errors.New("boom")
+	lr := newLineReader(io.MultiReader(strings.NewReader("partial"), iotest.ErrReader(boom)), 64)
+	if line, err := lr.ReadLine(); line != "" || !errors.Is(err, boom) {
+		t.Fatalf("got %q %v, want boom", line, err)
+	}
+}
+
+func TestClean(t *testing.T) {
+	cases := []struct {
+		name, in, want string
+	}{
+		{"Plain", "hello world", "hello world"},
+		{"Empty", "", ""},
+		{"ESC", "\x1b[31mred\x1b[0m", "[31mred[0m"},
+		{"NUL", "a\x00b", "ab"},
+		{"BEL", "ding\x07", "ding"},
+		{"BS", "ab\bc", "abc"},
+		{"CRLF", "a\r\nb", "ab"},
+		{"DEL", "a\x7fb", "ab"},
+		{"C1NEL", "a\u0085b", "ab"},
+		{"C1CSI", "a\u009b31mb", "a31mb"},
+		{"C1Range", "\u0080\u009f", ""},
+		{"TabKept", "a\tb", "a\tb"},
+		{"NonASCIIKept", "héllo wörld ✓ 日本 Ωμέγα", "héllo wörld ✓ 日本 Ωμέγα"},
+		{"NBSPKept", "a\u00a0b", "a\u00a0b"}, // U+00A0 is just past C1
+		{"AllControls", "\x00\x01\x1b\x1f\x7f", ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if out := clean(tc.in); out != tc.want {
+				t.Fatalf("clean(%q) = %q, want %q", tc.in, out, tc.want)
+			}
+		})
+	}
+}
+
+func TestBucket(t *testing.T) {
+	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
+	b := newBucket(1, 3, t0)
+	for i := range 3 {
+		if !b.allow(t0) {
+			t.Fatalf("burst line %d refused", i+1)
+		}
+	}
+	if b.allow(t0) {
+		t.Fatal("4th line at once allowed")
+	}
+	if b.allow(t0.Add(500 * time.Millisecond)) {
+		t.Fatal("allowed after half a token")
+	}
+	if !b.allow(t0.Add(1000 * time.Millisecond)) {
+		t.Fatal("refused after a second's refill")
+	}
+	if b.allow(t0.Add(1000 * time.Millisecond)) {
+		t.Fatal("one token gave two lines")
+	}
+	// A long pause refills to the burst, not beyond.
+	t1 := t0.Add(time.Hour)
+	for i := range 3 {
+		if !b.allow(t1) {
+			t.Fatalf("after a pause, burst line %d refused", i+1)
+		}
+	}
+	if b.allow(t1) {
+		t.Fatal("refill went past the burst")
+	}
+	// A clock that steps back gives nothing.
+	if b.allow(t1.Add(-time.Minute)) {
+		t.Fatal("a clock step back refilled")
+	}
+	// Steady rate: one line per second is always allowed.
+	b = newBucket(1, 1, t0)
+	for i := range 100 {
+		if !b.allow(t0.Add(time.Duration(i) * time.Second)) {
+			t.Fatalf("steady line %d refused", i)
+		}
+	}
+	// Fractional rates.
+	b = newBucket(0.5, 1, t0)
+	b.allow(t0)
+	if b.allow(t0.Add(time.Second)) {
+		t.Fatal("rate 0.5 allowed a line after 1s")
+	}
+	if !b.allow(t0.Add(2 * time.Second)) {
+		t.Fatal("rate 0.5 refused a line after 2s")
+	}
+}
+
+func TestHashGateBusy(t *testing.T) {
+	g := newHashGate(1) // 1 running, 4 waiting
+	release := make(chan struct{})
+	var running, peak atomic.Int32
+	var wg sync.WaitGroup
+	errs := make(chan error, 5)
+	for range 5 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- g.do(func() {
+				n := running.Add(1)
+				for {
+					p := peak.Load()
+					if n <= p || peak.CompareAndSwap(p, n) {
+						break
+					}
+				}
+				<-release
+				running.Add(-1)
+			})
+		}()
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for g.waiting.Load() < 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d callers entered the gate", g.waiting.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Slots and queue are full: the next caller is turned away at once
+	// and its function never runs.
+	ran := false
+	err := g.do(func() { ran = true })
+	if chatd.ErrorCode(err) != chatd.EServerBusy || ran {
+		t.Fatalf("full gate: err %v, ran %v", err, ran)
+	}
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatalf("admitted caller got %v", err)
+		}
+	}
+	if p := peak.Load(); p != 1 {
+		t.Fatalf("%d hashes ran at once, limit 1", p)
+	}
+	if err := g.do(func() {}); err != nil {
+		t.Fatalf("drained gate refused: %v", err)
+	}
+	if n := g.waiting.Load(); n != 0 {
+		t.Fatalf("waiting = %d after all returned", n)
+	}
+}
+
+func TestHashGateConcurrencyLimit(t *testing.T) {
+	g := newHashGate(3)
+	var running, peak atomic.Int32
+	var busy, done atomic.Int32
+	var wg sync.WaitGroup
+	for range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := g.do(func() {
+				n := running.Add(1)
+				for {
+					p := peak.Load()
+					if n <= p || peak.CompareAndSwap(p, n) {
+						break
+					}
+				}
+				time.Sleep(time.Millisecond)
+				running.Add(-1)
+			})
+			if err != nil {
+				busy.Add(1)
+			} else {
+				done.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if p := peak.Load(); p > 3 {
+		t.Fatalf("%d ran at once, limit 3", p)
+	}
+	if busy.Load()+done.Load() != 200 || done.Load() == 0 {
+		t.Fatalf("busy %d done %d", busy.Load(), done.Load())
+	}
+	if n := g.waiting.Load(); n != 0 {
+		t.Fatalf("waiting = %d after all returned", n)
+	}
+}
