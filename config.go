@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
@@ -328,6 +329,14 @@ func (c *AccountsConfig) CheckName(name string) error {
 	}
 	if !re.MatchString(name) {
 		return Errorf(EBadName, "%q is not an allowed user name (it must match %s)", name, c.UsernamePattern)
+	}
+	// Whatever the pattern allows, a name is shown to other users in
+	// presence lines and chat: it must not carry spaces or terminal
+	// control characters.
+	for _, r := range name {
+		if unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError {
+			return Errorf(EBadName, "%q is not an allowed user name: no spaces or control characters", name)
+		}
 	}
 	return nil
 }

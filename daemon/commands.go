@@ -600,23 +600,10 @@ func yesNo(b bool) string {
 
 // ---- admin: ban, unban, shutdown, kick ----
 
-// parseBanDuration reads "30m", "2h", "7d" or "permanent"/"forever".
+// parseBanDuration reads a ban length; see chatd.ParseBanDuration.
 func parseBanDuration(w string) (time.Duration, bool) {
-	lw := strings.ToLower(w)
-	if lw == "permanent" || lw == "forever" {
-		return 0, true
-	}
-	if strings.HasSuffix(lw, "d") {
-		if n, err := strconv.Atoi(strings.TrimSuffix(lw, "d")); err == nil && n > 0 {
-			return time.Duration(n) * 24 * time.Hour, true
-		}
-		return 0, false
-	}
-	d, err := time.ParseDuration(lw)
-	if err != nil || d <= 0 {
-		return 0, false
-	}
-	return d, true
+	d, err := chatd.ParseBanDuration(w)
+	return d, err == nil
 }
 
 func cmdBan(ctx context.Context, s *session, args string) error {

@@ -231,9 +231,13 @@ func (s *Server) admit(conn net.Conn) {
 	s.mu.Unlock()
 	if refuse != "" {
 		s.connLog.Warn("connection refused", "addr", sess.addr, "why", refuse)
-		conn.SetWriteDeadline(time.Now().Add(time.Second))
-		conn.Write(errorEvent("connect", chatd.EServerBusy, refuse).render(modeText))
-		conn.Close()
+		// Not on the accept loop: on the TLS listener the write runs the
+		// handshake, which waits on the client.
+		go func() {
+			conn.SetDeadline(time.Now().Add(2 * time.Second))
+			conn.Write(errorEvent("connect", chatd.EServerBusy, refuse).render(modeText))
+			conn.Close()
+		}()
 		return
 	}
 	go func() {

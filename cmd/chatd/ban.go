@@ -13,7 +13,7 @@ type banCommand struct{ stdio }
 
 func (c *banCommand) Run(ctx context.Context, args []string) (err error) {
 	fs, configPath := newFlagSet("ban")
-	length := fs.Duration("for", 0, "how long the ban lasts; 0 is permanent")
+	lengthText := fs.String("for", "permanent", "how long the ban lasts: 30m, 2h, 7d or permanent")
 	reason := fs.String("reason", "", "why the user is banned")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -22,8 +22,9 @@ func (c *banCommand) Run(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	if *length < 0 {
-		return fmt.Errorf("-for: %s is negative", *length)
+	length, err := chatd.ParseBanDuration(*lengthText)
+	if err != nil {
+		return fmt.Errorf("-for: %w", err)
 	}
 	_, store, err := openStore(*configPath)
 	if err != nil {
@@ -37,8 +38,8 @@ func (c *banCommand) Run(ctx context.Context, args []string) (err error) {
 	}
 	now := time.Now()
 	b := chatd.Ban{User: u.Name, Reason: *reason, By: "cli", Created: now}
-	if *length > 0 {
-		b.Expires = now.Add(*length)
+	if length > 0 {
+		b.Expires = now.Add(length)
 	}
 	if err := store.Ban(ctx, b); err != nil {
 		return err
@@ -67,8 +68,8 @@ Usage:
 Arguments:
 
 	-for DURATION
-	    How long the ban lasts, like 30m, 12h or 168h. Without it the ban
-	    is permanent.
+	    How long the ban lasts, like 30m, 12h or 7d (days), at most 36500d.
+	    Without it, or with "permanent", the ban never ends.
 
 	-reason TEXT
 	    Why the user is banned; they see it when they try to log in.

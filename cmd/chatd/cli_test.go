@@ -331,7 +331,14 @@ func TestBans(t *testing.T) {
 	}
 	c.fail("not banned", "", "unban", "alice")
 	c.fail("-for", "", "ban", "-for", "soon", "alice")
-	c.fail("negative", "", "ban", "-for", "-1h", "alice")
+	c.fail("not a positive duration", "", "ban", "-for", "-1h", "alice")
+	c.fail("use permanent", "", "ban", "-for", "106752d", "alice")
+	// Days are accepted, as in the in-chat ban command.
+	c.ok("", "ban", "-for", "7d", "alice")
+	b, err = store.BanOf(context.Background(), "alice")
+	if err != nil || b == nil || b.Expires.Sub(b.Created).Round(time.Hour) != 7*24*time.Hour {
+		t.Fatalf("ban -for 7d: %+v, %v", b, err)
+	}
 }
 
 func TestUserdel(t *testing.T) {
