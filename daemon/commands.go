@@ -390,6 +390,7 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 	type rcpt struct {
 		typed string
 		user  *chatd.User
+		self  bool
 	}
 	var rs []rcpt
 	var to []string
@@ -398,6 +399,7 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 			if len(names) == 1 {
 				return chatd.Errorf(chatd.ESelf, "you cannot send a message to yourself")
 			}
+			rs = append(rs, rcpt{typed: n, self: true})
 			continue
 		}
 		u, err := s.srv.store.UserByName(ctx, n)
@@ -413,47 +415,55 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 		rs = append(rs, rcpt{typed: n, user: u})
 		to = append(to, u.Name)
 	}
-	if len(rs) == 0 {
-		return chatd.Errorf(chatd.ESelf, "you cannot send a message to yourself")
-	}
 	now := s.srv.now()
 	live := privateMessage(kindPrivate, s.user, nonNil(to), text, now)
 	for _, r := range rs {
-		if r.user == nil {
+		switch {
+		case r.self:
+			// Not a delivery status: the list named the sender.
+			s.fail("send", chatd.Errorf(chatd.ESelf, "you are in the list; no copy was sent to you"))
+		case r.user == nil:
 			s.reply(deliveryEvent(r.typed, statusNoSuchUser))
-			continue
+		default:
+			status, err := s.deliver(ctx, r.user.Name, to, text, now, live)
+			if err != nil {
+				s.fail("send", fmt.Errorf("deliver to %s: %w", r.user.Name, err))
+				continue
+			}
+			s.reply(deliveryEvent(r.user.Name, status))
 		}
-		s.reply(deliveryEvent(r.user.Name, s.deliver(ctx, r.user.Name, to, text, now, live)))
 	}
 	return nil
 }
 
-// deliver hands one private message to name and returns its status.
-func (s *session) deliver(ctx context.Context, name string, to []string, text string, now time.Time, live *Event) string {
+// deliver hands one private message to name and returns its status. An
+// error means the server failed (the message was neither delivered nor
+// stored) and is reported as such, not disguised as a status.
+func (s *session) deliver(ctx context.Context, name string, to []string, text string, now time.Time, live *Event) (string, error) {
 	blocked, err := s.srv.store.IsBlocked(ctx, name, s.user)
-	if err != nil {
-		s.srv.log.Error("check block", "err", err)
-		return statusMailboxFull
+	if chatd.ErrorCode(err) == chatd.ENoSuchUser {
+		return statusNoSuchUser, nil // deleted a moment ago
+	} else if err != nil {
+		return "", err
 	}
 	if blocked {
-		return statusBlocked
+		return statusBlocked, nil
 	}
 	if o := s.srv.hub.lookup(name); o != nil && o.send(live) {
-		return statusDelivered
+		return statusDelivered, nil
 	}
 	err = s.srv.store.StoreOffline(ctx, name, chatd.OfflineMessage{From: s.user, To: to, Text: text, Time: now},
 		s.srv.cfg.Messages.OfflineLimit)
 	if err == nil {
-		return statusStored
+		return statusStored, nil
 	}
-	if chatd.ErrorCode(err) == chatd.EMailboxFull {
-		return statusMailboxFull
+	switch chatd.ErrorCode(err) {
+	case chatd.EMailboxFull:
+		return statusMailboxFull, nil
+	case chatd.ENoSuchUser:
+		return statusNoSuchUser, nil
 	}
-	if chatd.ErrorCode(err) == chatd.ENoSuchUser {
-		return statusNoSuchUser
-	}
-	s.srv.log.Error("store offline message", "to", name, "err", err)
-	return statusMailboxFull
+	return "", err
 }
 
 // ---- blocks ----
@@ -700,11 +710,8 @@ func cmdKick(ctx context.Context, s *session, args string) error {
 	if err != nil || chatd.Key(r.Owner) != chatd.Key(s.user) {
 		return chatd.Errorf(chatd.ENotPermitted, "only server admins, or the owner of the room %s is in, can kick them", o.user)
 	}
-	ev := roomEvent(roomKicked, r.Name, o.user)
+	ev := roomKickEvent(r.Name, o.user, s.user, reason)
 	fanout(s.srv.hub.members(r.Name), ev, nil, nil)
-	if reason != "" {
-		o.send(okEvent("kick", "you were put out of "+r.Name+": "+reason, nil))
-	}
 	s.srv.moveTo(ctx, o, chatd.Lobby, false)
 	s.reply(okEvent("kick", o.user+" was put out of "+r.Name, nil, f("user", o.user)))
 	return nil
@@ -862,6 +869,13 @@ func cmdPasswd(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
+	// The old password is a login in disguise: the same lockout applies,
+	// so an unattended session cannot be used to guess it.
+	if until, err := s.lockedUntil(ctx, u.Name); err != nil {
+		return err
+	} else if !until.IsZero() {
+		return lockedOut(until)
+	}
 	var match bool
 	var verr error
 	if err := s.srv.hashes.do(func() { match, verr = chatd.Verify(u.PassHash, old) }); err != nil {
@@ -869,6 +883,9 @@ func cmdPasswd(ctx context.Context, s *session, args string) error {
 	}
 	if verr != nil {
 		return verr
+	}
+	if err := s.srv.store.RecordAttempt(ctx, u.Name, s.addr, s.srv.now(), match); err != nil {
+		return err
 	}
 	if !match {
 		return chatd.Errorf(chatd.EBadCredentials, "the old password is wrong; nothing changed")

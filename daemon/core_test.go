@@ -282,3 +282,36 @@ func TestOldLoginAttemptsArePruned(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+func TestSendListNamingSelf(t *testing.T) {
+	ts := startServer(t)
+	a := register(t, ts.addr, "alice", "password1")
+	b := register(t, ts.addr, "bob", "password2")
+	a.send("send (ALICE bob) hi both")
+	e := a.expectError("send", "self")
+	if !strings.Contains(e.str("text"), "no copy") {
+		t.Fatalf("self in list: %v", e)
+	}
+	a.expectNext("delivery", "to", "bob", "status", "delivered")
+	if m := b.expect("message", "kind", "private"); strings.Join(m.strs("to"), ",") != "bob" {
+		t.Fatalf("to = %v", m.strs("to"))
+	}
+}
+
+func TestPasswdGuessesLockTheAccount(t *testing.T) {
+	ts := startServer(t, func(c *chatd.Config) { c.Lockout.Attempts = 2 })
+	ts.addUser("alice", "password1", false)
+	a := login(t, ts.addr, "alice", "password1")
+	for i := 0; i < 2; i++ {
+		a.send("passwd", "guess", "newpassword", "newpassword")
+		a.expectError("passwd", "bad_credentials")
+	}
+	a.send("passwd", "password1", "newpassword", "newpassword")
+	if e := a.expectError("passwd", "locked_out"); e.str("until") == "" {
+		t.Fatalf("no until: %v", e)
+	}
+	// The lock is the login lock too.
+	c := dial(t, ts.addr)
+	c.send("alice", "password1")
+	c.expectError("login", "locked_out")
+}

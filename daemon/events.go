@@ -279,6 +279,16 @@ const (
 	byeError    = "error"
 )
 
+// roomKickEvent is a room event kicked that also says who did it and why.
+func roomKickEvent(room, user, by, reason string) *Event {
+	t := fmt.Sprintf("* %s was kicked out of %s by %s", user, room, by)
+	if reason != "" {
+		t += ": " + reason
+	}
+	return newEvent("room", t, f("event", roomKicked), f("room", room), f("user", user),
+		f("by", by), f("reason", reason))
+}
+
 func byeEvent(reason, text string) *Event {
 	return newEvent("bye", "Goodbye: "+text, f("reason", reason), f("text", text))
 }

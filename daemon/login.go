@@ -2,7 +2,6 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"strings"
 	"time"
 
@@ -57,9 +56,7 @@ func (s *session) passwordLogin(ctx context.Context, u *chatd.User) bool {
 		s.fail("login", err)
 		return false
 	} else if !until.IsZero() {
-		s.send(errorEvent("login", chatd.ELockedOut,
-			fmt.Sprintf("too many failed logins; try again after %s", until.UTC().Format("15:04:05 UTC")),
-			f("until", stamp(until))))
+		s.fail("login", lockedOut(until))
 		return false
 	}
 	hash := s.srv.dummyHash
@@ -214,6 +211,22 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	s.srv.connLog.Info("login", "user", u.Name, "addr", s.addr)
 	fanout(s.srv.hub.sessions(), presenceEvent(u.Name, presLogin, chatd.Lobby), s, nil)
 	return true
+}
+
+// lockedUntilError is the locked_out error; fail() adds its "until".
+type lockedUntilError struct {
+	err   *chatd.Error
+	until time.Time
+}
+
+func (e *lockedUntilError) Error() string { return e.err.Error() }
+func (e *lockedUntilError) Unwrap() error { return e.err }
+
+func lockedOut(until time.Time) error {
+	return &lockedUntilError{
+		chatd.Errorf(chatd.ELockedOut, "too many failed logins; try again after %s", until.UTC().Format("15:04:05 UTC")),
+		until,
+	}
 }
 
 func bannedEvent(cmd string, b *chatd.Ban) *Event {

@@ -412,7 +412,12 @@ func (s *session) fail(cmd string, err error) {
 	if code == chatd.EInternal {
 		s.srv.log.Error("command failed", "cmd", cmd, "user", s.user, "err", err)
 	}
-	s.send(errorEvent(cmd, code, chatd.ErrorMessage(err)))
+	var extra []field
+	var locked *lockedUntilError
+	if errors.As(err, &locked) {
+		extra = append(extra, f("until", stamp(locked.until)))
+	}
+	s.send(errorEvent(cmd, code, chatd.ErrorMessage(err), extra...))
 }
 
 // commandName is the command a line would run ("say" for chat), for error
