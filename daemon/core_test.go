@@ -315,3 +315,19 @@ func TestPasswdGuessesLockTheAccount(t *testing.T) {
 	c.send("alice", "password1")
 	c.expectError("login", "locked_out")
 }
+
+func TestLoginPromptsAreRateLimited(t *testing.T) {
+	ts := startServer(t, func(c *chatd.Config) {
+		c.Rate.LinesPerSecond = 1
+		c.Rate.Burst = 3
+	})
+	c := dialRaw(t, ts.addr)
+	lines := []string{"mode json"}
+	for i := 0; i < 30; i++ {
+		lines = append(lines, "") // empty usernames: cheap, but still lines
+	}
+	c.send(lines...)
+	c.expectError("login", "rate_limited")
+	c.expect("bye", "reason", "error")
+	c.closed()
+}

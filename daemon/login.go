@@ -172,6 +172,9 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	}
 	s.setBlocks(blocked)
 	s.user, s.admin, s.loginAt = u.Name, u.Admin, now
+	// The login lines came out of the same bucket; start the chat with a
+	// full burst.
+	s.bucket = newBucket(s.srv.cfg.Rate.LinesPerSecond, s.srv.cfg.Rate.Burst, now)
 	s.lastActive.Store(now.UnixNano())
 	old, err := s.srv.hub.add(s, s.srv.cfg.Accounts.DuplicateLogin == "replace")
 	if err != nil {

@@ -24,6 +24,13 @@ const (
 	outboxLimit = 4096
 	// writeTimeout bounds every write to a client.
 	writeTimeout = 10 * time.Second
+	// finalWriteTimeout bounds the last write to a session that is ending.
+	finalWriteTimeout = 2 * time.Second
+	// loginBurst is the smallest burst allowed before login.
+	loginBurst = 10
+	// writeChunk caps the bytes rendered for one write, so a long queue
+	// does not become one huge buffer.
+	writeChunk = 64 << 10
 )
 
 // session is one connection. Its reader goroutine (run) reads lines and runs
@@ -75,6 +82,9 @@ func newSession(srv *Server, conn net.Conn) *session {
 		wake:  make(chan struct{}, 1),
 		done:  make(chan struct{}),
 
+		// Before login the burst is at least loginBurst, enough for any
+		// login or registration pasted at once.
+		bucket:        newBucket(srv.cfg.Rate.LinesPerSecond, max(srv.cfg.Rate.Burst, loginBurst), srv.now()),
 		connectedWall: time.Now(),
 	}
 }
@@ -93,6 +103,8 @@ func (s *session) send(ev *Event) bool {
 		s.closed = true
 		s.mu.Unlock()
 		s.setReason(byeError)
+		// A write blocked on this client's full socket gives up soon.
+		s.conn.SetWriteDeadline(time.Now().Add(finalWriteTimeout))
 		s.signal()
 		return false
 	}
@@ -152,7 +164,7 @@ func (s *session) writeLoop() {
 			s.mu.Unlock()
 		}
 	}()
-	var buf []byte
+	var buf []byte   // reused between wake-ups
 	midLine := false // the last byte written was not a line end
 	for range s.wake {
 		s.mu.Lock()
@@ -162,7 +174,20 @@ func (s *session) writeLoop() {
 		s.mu.Unlock()
 
 		mode := s.mode.Load()
-		buf = buf[:0]
+		timeout := writeTimeout
+		if closed {
+			timeout = finalWriteTimeout
+		}
+		flush := func() bool {
+			if len(buf) == 0 {
+				return true
+			}
+			s.conn.SetWriteDeadline(time.Now().Add(timeout))
+			_, err := s.conn.Write(buf)
+			buf = buf[:0]
+			return err == nil
+		}
+		ok := true
 		for _, ev := range batch {
 			out := ev.render(mode)
 			if len(out) == 0 {
@@ -176,17 +201,22 @@ func (s *session) writeLoop() {
 			}
 			buf = append(buf, out...)
 			midLine = out[len(out)-1] != '\n'
-		}
-		if len(buf) > 0 {
-			s.conn.SetWriteDeadline(time.Now().Add(writeTimeout))
-			if _, err := s.conn.Write(buf); err != nil {
-				s.setReason(byeError)
-				s.mu.Lock()
-				s.closed = true
-				s.queue = nil
-				s.mu.Unlock()
-				return
+			if len(buf) >= writeChunk {
+				if ok = flush(); !ok {
+					break
+				}
 			}
+		}
+		if ok {
+			ok = flush()
+		}
+		if !ok {
+			s.setReason(byeError)
+			s.mu.Lock()
+			s.closed = true
+			s.queue = nil
+			s.mu.Unlock()
+			return
 		}
 		for _, ev := range batch {
 			if ev.afterWrite != nil {
@@ -196,8 +226,8 @@ func (s *session) writeLoop() {
 		if closed {
 			return
 		}
-		if cap(buf) > 64<<10 {
-			buf = nil // do not keep a huge burst's buffer for the session's life
+		if cap(buf) > 2*writeChunk {
+			buf = nil // do not keep a huge event's buffer for the session's life
 		}
 	}
 }
@@ -221,26 +251,11 @@ func (s *session) run(ctx context.Context) {
 	if !s.login(ctx) {
 		return
 	}
-	s.bucket = newBucket(s.srv.cfg.Rate.LinesPerSecond, s.srv.cfg.Rate.Burst, s.srv.now())
 	for !s.ending() {
 		line, ok := s.readLine()
-		if !ok {
+		if !ok || s.ending() {
 			return
 		}
-		if s.ending() {
-			return
-		}
-		if !s.bucket.allow(s.srv.now()) {
-			s.refused++
-			if s.refused > 2*s.srv.cfg.Rate.Burst {
-				s.end(byeError, "flooding: too many lines too fast")
-				return
-			}
-			s.send(errorEvent(commandName(line), chatd.ERateLimited,
-				"slow down: that line was not run, send it again in a moment"))
-			continue
-		}
-		s.refused = 0
 		s.lastActive.Store(s.srv.now().UnixNano())
 		s.execute(ctx, line)
 	}
@@ -261,7 +276,12 @@ func (s *session) readLine() (string, bool) {
 		line, err := s.lines.ReadLine()
 		switch {
 		case err == nil:
-			return line, true
+			if s.allow(line) {
+				return line, true
+			}
+			if s.ending() {
+				return "", false
+			}
 		case errors.Is(err, errLineTooLong):
 			s.send(errorEvent("", chatd.ELineTooLong,
 				fmt.Sprintf("line longer than %d bytes; it was ignored", s.srv.cfg.Server.MaxLineBytes)))
@@ -279,6 +299,27 @@ func (s *session) readLine() (string, bool) {
 			return "", false
 		}
 	}
+}
+
+// allow applies the per-connection rate limit, from the first line on (so
+// the login prompts cannot be hammered either). A refused line is answered
+// with rate_limited and not run; persistent flooding ends the session.
+func (s *session) allow(line string) bool {
+	if s.bucket.allow(s.srv.now()) {
+		s.refused = 0
+		return true
+	}
+	s.refused++
+	if s.refused > 2*s.srv.cfg.Rate.Burst {
+		s.end(byeError, "flooding: too many lines too fast")
+		return false
+	}
+	cmd := "login"
+	if s.user != "" {
+		cmd = commandName(line)
+	}
+	s.send(errorEvent(cmd, chatd.ERateLimited, "slow down: that line was not run, send it again in a moment"))
+	return false
 }
 
 // finish runs when the reader stops: the user goes offline, others are
