@@ -334,8 +334,16 @@ func (s *session) chat(ctx context.Context, text string) error {
 	}
 	now := s.srv.now()
 	room := s.srv.hub.roomOf(s)
-	s.srv.history.add(room, chatd.HistoryLine{From: s.user, Text: text, Time: now})
-	fanout(s.srv.hub.members(room), roomMessage(kindRoom, s.user, room, text, now), nil, s.notBlocking)
+	line := chatd.HistoryLine{From: s.user, Text: text, Time: now}
+	ev := roomMessage(kindRoom, s.user, room, text, now)
+	// Under the room's log lock, so that a join sees this line either live
+	// or in its replay, never both or neither.
+	l := s.srv.logs.get(room)
+	l.mu.Lock()
+	l.append(line, s.srv.cfg.Messages.HistoryOnJoin)
+	fanout(s.srv.hub.members(room), ev, nil, s.notBlocking)
+	l.mu.Unlock()
+	s.srv.history.add(room, line)
 	return nil
 }
 
@@ -712,7 +720,7 @@ func cmdKick(ctx context.Context, s *session, args string) error {
 	}
 	ev := roomKickEvent(r.Name, o.user, s.user, reason)
 	fanout(s.srv.hub.members(r.Name), ev, nil, nil)
-	s.srv.moveTo(ctx, o, chatd.Lobby, false)
+	s.srv.moveTo(o, chatd.Lobby, false)
 	s.reply(okEvent("kick", o.user+" was put out of "+r.Name, nil, f("user", o.user)))
 	return nil
 }
@@ -775,7 +783,7 @@ func cmdCreate(ctx context.Context, s *session, args string) error {
 		return err
 	}
 	s.reply(okEvent("create", "created room "+name+"; you own it", nil, f("room", name), f("locked", pw != "")))
-	s.srv.moveTo(ctx, s, name, true)
+	s.srv.moveTo(s, name, true)
 	return nil
 }
 
@@ -806,7 +814,7 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 		}
 	}
 	s.reply(okEvent("join", "you are now in "+r.Name, nil, f("room", r.Name)))
-	s.srv.moveTo(ctx, s, r.Name, true)
+	s.srv.moveTo(s, r.Name, true)
 	return nil
 }
 
@@ -816,7 +824,7 @@ func cmdLeave(ctx context.Context, s *session, _ string) error {
 		return nil
 	}
 	s.reply(okEvent("leave", "you are back in the "+chatd.Lobby, nil, f("room", chatd.Lobby)))
-	s.srv.moveTo(ctx, s, chatd.Lobby, true)
+	s.srv.moveTo(s, chatd.Lobby, true)
 	return nil
 }
 
@@ -838,10 +846,11 @@ func cmdClose(ctx context.Context, s *session, args string) error {
 	if err := s.srv.store.DeleteRoom(ctx, r.Name); err != nil {
 		return err
 	}
+	s.srv.logs.drop(r.Name)
 	members := s.srv.hub.members(r.Name)
 	fanout(members, roomEvent(roomClosed, r.Name, s.user), nil, nil)
 	for _, m := range members {
-		s.srv.moveTo(ctx, m, chatd.Lobby, false)
+		s.srv.moveTo(m, chatd.Lobby, false)
 	}
 	s.reply(okEvent("close", "closed room "+r.Name, nil, f("room", r.Name)))
 	return nil

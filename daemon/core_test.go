@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"chatd"
 	"chatd/db"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -330,4 +331,41 @@ func TestLoginPromptsAreRateLimited(t *testing.T) {
 	c.expectError("login", "rate_limited")
 	c.expect("bye", "reason", "error")
 	c.closed()
+}
+
+// TestJoinSeesEveryLineOnce: lines said while someone joins reach them
+// exactly once, either replayed as history or live, in order.
+func TestJoinSeesEveryLineOnce(t *testing.T) {
+	for round := 0; round < 5; round++ {
+		ts := startServer(t, func(c *chatd.Config) { c.Messages.HistoryOnJoin = 1000 })
+		a := register(t, ts.addr, "alice", "password1")
+		b := register(t, ts.addr, "bob", "password2")
+		a.send("create den")
+		a.expect("ok", "cmd", "create")
+		const n = 300
+		lines := make([]string, n)
+		for i := range lines {
+			lines[i] = fmt.Sprintf("line %03d", i)
+		}
+		go func() { a.send(lines...) }()
+		time.Sleep(time.Duration(round) * time.Millisecond)
+		b.send("join den")
+		b.expect("ok", "cmd", "join")
+		for i := 0; i < n; i++ {
+			m := b.expect("message", "room", "den")
+			if m.str("text") != lines[i] {
+				t.Fatalf("round %d: line %d is %q (%s), want %q", round, i, m.str("text"), m.str("kind"), lines[i])
+			}
+		}
+		b.send("echo done")
+		if ev := b.expect("ok", "cmd", "echo"); ev.str("text") != "done" {
+			t.Fatal(ev)
+		}
+		for _, ev := range b.seen {
+			if ev.str("type") == "message" && ev.str("room") == "den" {
+				t.Fatalf("round %d: extra den message %v", round, ev)
+			}
+		}
+		ts.stop()
+	}
 }

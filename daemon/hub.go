@@ -9,9 +9,10 @@ import (
 // hub owns who is online and which room each online user is in. It is the
 // only place that knows; everything else asks it.
 //
-// Locking: hub.mu is taken before a session's outbox lock (session.mu),
-// never the other way round, and only for map updates and snapshots: nothing
-// is written to a socket and no database call is made while it is held.
+// Locking: hub.mu is taken after a room log's lock (roomLog.mu) and before a
+// session's outbox lock (session.mu), never the other way round, and only
+// for map updates, snapshots and queueing: nothing is written to a socket
+// and no database call is made while it is held.
 type hub struct {
 	mu    sync.RWMutex
 	users map[string]*session   // chatd.Key(name) -> session
@@ -25,8 +26,10 @@ func newHub() *hub {
 
 // add makes s the online session of its user, in the lobby. With replace it
 // takes over from an existing session and returns it (the caller ends it);
-// without, an existing session makes it fail with already_online.
-func (h *hub) add(s *session, replace bool) (old *session, err error) {
+// without, an existing session makes it fail with already_online. onAdd
+// runs under the hub's lock once s is in, with the names online: what it
+// queues to s comes before anything anyone else can send s.
+func (h *hub) add(s *session, replace bool, onAdd func(online []string)) (old *session, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	k := chatd.Key(s.user)
@@ -41,6 +44,13 @@ func (h *hub) add(s *session, replace bool) (old *session, err error) {
 	h.all = appendCopy(h.all, s)
 	s.room = chatd.Lobby
 	h.rooms[chatd.Key(chatd.Lobby)] = appendCopy(h.rooms[chatd.Key(chatd.Lobby)], s)
+	if onAdd != nil {
+		names := make([]string, len(h.all))
+		for i, o := range h.all {
+			names[i] = o.user
+		}
+		onAdd(sortedNames(names))
+	}
 	return old, nil
 }
 

@@ -176,7 +176,23 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	// full burst.
 	s.bucket = newBucket(s.srv.cfg.Rate.LinesPerSecond, s.srv.cfg.Rate.Burst, now)
 	s.lastActive.Store(now.UnixNano())
-	old, err := s.srv.hub.add(s, s.srv.cfg.Accounts.DuplicateLogin == "replace")
+	mail, err := s.srv.store.OfflineMessages(ctx, u.Name)
+	if err != nil {
+		s.srv.log.Error("read offline mail", "user", u.Name, "err", err)
+		mail = nil
+	}
+	// Going online, the welcome, the offline mail and the lobby's recent
+	// lines are one step: under the lobby log's lock no lobby line slips
+	// between history and live chat, and under the hub's lock (inside add)
+	// no private message or broadcast can overtake the welcome.
+	lobby := s.srv.logs.get(chatd.Lobby)
+	lobby.mu.Lock()
+	old, err := s.srv.hub.add(s, s.srv.cfg.Accounts.DuplicateLogin == "replace", func(online []string) {
+		s.send(welcomeEvent(u.Name, u.Admin, chatd.Lobby, online, len(mail)))
+		s.sendMail(mail)
+		lobby.replay(s, chatd.Lobby)
+	})
+	lobby.mu.Unlock()
 	if err != nil {
 		s.user, s.admin = "", false
 		s.fail("login", err)
@@ -188,29 +204,11 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	if err := s.srv.store.RecordLogin(ctx, u.Name, now); err != nil {
 		s.srv.log.Error("record login", "user", u.Name, "err", err)
 	}
-	mail, err := s.srv.store.OfflineMessages(ctx, u.Name)
-	if err != nil {
-		s.srv.log.Error("read offline mail", "user", u.Name, "err", err)
-		mail = nil
+	// Mail stored between the read above and going online would otherwise
+	// wait for the next login.
+	if late, err := s.srv.store.OfflineMessages(ctx, u.Name); err == nil {
+		s.sendMail(newerThan(late, mail))
 	}
-	s.send(welcomeEvent(u.Name, u.Admin, chatd.Lobby, s.srv.hub.online(), len(mail)))
-	for i, m := range mail {
-		ev := privateMessage(kindOffline, m.From, nonNil(m.To), m.Text, m.Time)
-		if i == len(mail)-1 {
-			ids := make([]int64, len(mail))
-			for j := range mail {
-				ids[j] = mail[j].ID
-			}
-			// Delete only once everything was written to the connection.
-			ev.afterWrite = func() {
-				if err := s.srv.store.DeleteOffline(context.Background(), ids); err != nil {
-					s.srv.log.Error("delete delivered offline mail", "user", u.Name, "err", err)
-				}
-			}
-		}
-		s.send(ev)
-	}
-	s.sendHistory(ctx, chatd.Lobby)
 	s.srv.connLog.Info("login", "user", u.Name, "addr", s.addr)
 	fanout(s.srv.hub.sessions(), presenceEvent(u.Name, presLogin, chatd.Lobby), s, nil)
 	return true
@@ -249,22 +247,38 @@ func banText(b *chatd.Ban) string {
 	return text
 }
 
-// sendHistory replays the newest lines of room.
-func (s *session) sendHistory(ctx context.Context, room string) {
-	n := s.srv.cfg.Messages.HistoryOnJoin
-	if n <= 0 {
-		return
-	}
-	lines, err := s.srv.store.History(ctx, room, n)
-	if err != nil {
-		s.srv.log.Error("read room history", "room", room, "err", err)
-		return
-	}
-	hideBlocked := s.srv.cfg.Messages.BlocksApplyToBroadcast
-	for _, l := range lines {
-		if hideBlocked && s.blocking(l.From) {
-			continue
+// sendMail queues offline messages; once the last of them has been
+// written to the connection they are deleted from the mailbox.
+func (s *session) sendMail(mail []chatd.OfflineMessage) {
+	for i, m := range mail {
+		ev := privateMessage(kindOffline, m.From, nonNil(m.To), m.Text, m.Time)
+		if i == len(mail)-1 {
+			ids := make([]int64, len(mail))
+			for j := range mail {
+				ids[j] = mail[j].ID
+			}
+			user := s.user
+			ev.afterWrite = func() {
+				if err := s.srv.store.DeleteOffline(context.Background(), ids); err != nil {
+					s.srv.log.Error("delete delivered offline mail", "user", user, "err", err)
+				}
+			}
 		}
-		s.send(roomMessage(kindHistory, l.From, room, l.Text, l.Time))
+		s.send(ev)
 	}
+}
+
+// newerThan returns the messages of all that are not in seen.
+func newerThan(all, seen []chatd.OfflineMessage) []chatd.OfflineMessage {
+	var last int64
+	for _, m := range seen {
+		last = max(last, m.ID)
+	}
+	var out []chatd.OfflineMessage
+	for _, m := range all {
+		if m.ID > last {
+			out = append(out, m)
+		}
+	}
+	return out
 }

@@ -37,7 +37,8 @@ type Server struct {
 	hashes    *hashGate
 	hasher    chatd.Hasher
 	dummyHash string // what unknown names are checked against
-	history   *historyWriter
+	history   *historyWriter // database copy of room chat
+	logs      *roomLogs      // in-memory recent room chat, replayed on join
 
 	ln, tlsLn net.Listener
 
@@ -76,6 +77,7 @@ func New(o Options) *Server {
 		stop:    make(chan struct{}),
 	}
 	s.history = newHistoryWriter(s.store, s.cfg.Messages.HistoryOnJoin, s.log)
+	s.logs = newRoomLogs(s.cfg.Messages.HistoryOnJoin)
 	return s
 }
 
@@ -91,6 +93,9 @@ func (s *Server) Listen() error {
 		return fmt.Errorf("hash dummy password: %w", err)
 	}
 	s.dummyHash = h
+	if err := s.logs.load(context.Background(), s.store); err != nil {
+		return fmt.Errorf("load room history: %w", err)
+	}
 	s.ln, err = net.Listen("tcp", s.cfg.Server.Listen)
 	if err != nil {
 		return fmt.Errorf("listen on %s (server.listen): %w", s.cfg.Server.Listen, err)
@@ -353,13 +358,16 @@ func (s *Server) pruneAttempts(ctx context.Context) {
 // moveTo puts sess into room, tells both rooms and replays the room's
 // history. announce=false skips the "left" event (kick and close have told
 // the old room already).
-func (s *Server) moveTo(ctx context.Context, sess *session, room string, announce bool) {
+func (s *Server) moveTo(sess *session, room string, announce bool) {
+	l := s.logs.get(room)
+	l.mu.Lock()
 	from, fromMembers, toMembers := s.hub.move(sess, room)
+	l.replay(sess, room)
+	l.mu.Unlock()
 	if announce {
 		fanout(fromMembers, roomEvent(roomLeft, from, sess.user), sess, nil)
 	}
 	fanout(toMembers, roomEvent(roomJoined, room, sess.user), sess, nil)
-	sess.sendHistory(ctx, room)
 }
 
 func (s *Server) rand(n int) int { return mrand.IntN(n) }

@@ -328,15 +328,17 @@ func (s *session) finish() {
 	reason := s.reason()
 	s.end(reason, "closing")
 	if s.user != "" {
-		if room, ok := s.srv.hub.remove(s); ok {
-			if ev := presenceFor(reason); ev != "" {
-				fanout(s.srv.hub.sessions(), presenceEvent(s.user, ev, room), s, nil)
-			}
-		}
+		// Last seen is written before the user leaves the hub, so the
+		// who-was-online queries never miss them in between.
 		now := s.srv.now()
 		seen := []chatd.Seen{{Name: s.user, LastSeen: now, LastActive: time.Unix(0, s.lastActive.Load())}}
 		if err := s.srv.store.SetSeen(context.Background(), seen); err != nil {
 			s.srv.log.Error("write last seen", "user", s.user, "err", err)
+		}
+		if room, ok := s.srv.hub.remove(s); ok {
+			if ev := presenceFor(reason); ev != "" {
+				fanout(s.srv.hub.sessions(), presenceEvent(s.user, ev, room), s, nil)
+			}
 		}
 		s.srv.connLog.Info("logout", "user", s.user, "addr", s.addr, "reason", reason)
 	}

@@ -1,0 +1,94 @@
+package daemon
+
+import (
+	"context"
+	"sync"
+
+	"chatd"
+)
+
+// roomLogs holds each room's newest lines in memory, so that a join replays
+// exactly the lines the joiner did not see live: a chat line is appended
+// and fanned out under its room's lock, and a join moves the user and
+// snapshots the log under the same lock. The database copy (historyWriter)
+// is for restarts.
+//
+// Lock order: roomLog.mu, then hub.mu, then session.mu. roomLogs.mu only
+// guards the map and is never held with another lock.
+type roomLogs struct {
+	keep int
+	mu   sync.Mutex
+	logs map[string]*roomLog // chatd.Key(room)
+}
+
+type roomLog struct {
+	mu    sync.Mutex
+	lines []chatd.HistoryLine // oldest first, at most keep
+}
+
+func newRoomLogs(keep int) *roomLogs {
+	return &roomLogs{keep: keep, logs: map[string]*roomLog{}}
+}
+
+// load fills the logs from the database at start.
+func (r *roomLogs) load(ctx context.Context, store chatd.Store) error {
+	if r.keep <= 0 {
+		return nil
+	}
+	rooms, err := store.Rooms(ctx)
+	if err != nil {
+		return err
+	}
+	for _, room := range rooms {
+		lines, err := store.History(ctx, room.Name, r.keep)
+		if err != nil {
+			return err
+		}
+		r.get(room.Name).lines = lines
+	}
+	return nil
+}
+
+// get returns the log of room, creating an empty one.
+func (r *roomLogs) get(room string) *roomLog {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := chatd.Key(room)
+	l, ok := r.logs[k]
+	if !ok {
+		l = &roomLog{}
+		r.logs[k] = l
+	}
+	return l
+}
+
+// drop forgets a closed room.
+func (r *roomLogs) drop(room string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.logs, chatd.Key(room))
+}
+
+// append adds a line; the caller holds l.mu.
+func (l *roomLog) append(line chatd.HistoryLine, keep int) {
+	if keep <= 0 {
+		return
+	}
+	if len(l.lines) >= keep {
+		copy(l.lines, l.lines[len(l.lines)-keep+1:])
+		l.lines = l.lines[:keep-1]
+	}
+	l.lines = append(l.lines, line)
+}
+
+// replay queues the lines to sess as history, hiding senders it blocks
+// when blocks apply to room chat. The caller holds l.mu.
+func (l *roomLog) replay(sess *session, room string) {
+	hide := sess.srv.cfg.Messages.BlocksApplyToBroadcast
+	for _, line := range l.lines {
+		if hide && sess.blocking(line.From) {
+			continue
+		}
+		sess.send(roomMessage(kindHistory, line.From, room, line.Text, line.Time))
+	}
+}
