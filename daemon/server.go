@@ -36,7 +36,7 @@ type Server struct {
 	hub       *hub
 	hashes    *hashGate
 	hasher    chatd.Hasher
-	dummyHash string // what unknown names are checked against
+	dummyHash string         // what unknown names are checked against
 	history   *historyWriter // database copy of room chat
 	logs      *roomLogs      // in-memory recent room chat, replayed on join
 
