@@ -149,23 +149,42 @@ func cmdHelp(_ context.Context, s *session, args string) error {
 			f("command", c.name), f("usage", usage), f("aliases", nonNil(c.aliases)), f("summary", c.summary)))
 		return nil
 	}
-	var body []string
+	body := []string{"Just type to talk to everyone in your room. Commands (a leading / is fine):"}
 	var names []string
-	for _, c := range commands {
-		if c.admin && !s.admin {
+	for _, g := range helpGroups {
+		if g.admin && !s.admin {
 			continue
 		}
-		usage := strings.TrimSpace(c.name + " " + c.args)
-		line := fmt.Sprintf("  %-34s %s", usage, c.summary)
-		if len(c.aliases) > 0 {
-			line += " (also " + strings.Join(c.aliases, ", ") + ")"
+		body = append(body, g.title)
+		for _, name := range g.commands {
+			c := byName[name]
+			// Lists show the short form; help COMMAND shows all of it.
+			args, _, _ := strings.Cut(c.args, " | ")
+			line := fmt.Sprintf("  %-24s %s", strings.TrimSpace(c.name+" "+args), c.summary)
+			if len(c.aliases) > 0 {
+				line += " (also " + strings.Join(c.aliases, ", ") + ")"
+			}
+			body = append(body, line)
+			names = append(names, c.name)
 		}
-		body = append(body, line)
-		names = append(names, c.name)
 	}
-	body = append(body, "Any other line is chat to your room. Commands may start with /. help COMMAND shows one.")
-	s.reply(okEvent("help", "Commands:", body, f("commands", names)))
+	body = append(body, "Type help COMMAND for more about one, e.g. help send.")
+	s.reply(okEvent("help", "chatd help", body, f("commands", names)))
 	return nil
+}
+
+// helpGroups orders the help listing by what people want to do. Every
+// command appears in exactly one group (TestHelpListsEveryCommand).
+var helpGroups = []struct {
+	title    string
+	admin    bool
+	commands []string
+}{
+	{"Talking", false, []string{"say", "send", "broadcast", "echo"}},
+	{"People", false, []string{"who", "whoelse", "last", "wholasthr", "whoelsesince", "active", "check", "block", "unblock", "blocked"}},
+	{"Rooms", false, []string{"rooms", "join", "leave", "create", "close", "kick"}},
+	{"You and the server", false, []string{"passwd", "mode", "time", "quote", "help", "logout"}},
+	{"Server admins", true, []string{"ban", "unban", "shutdown"}},
 }
 
 func cmdMode(_ context.Context, s *session, args string) error {
@@ -801,6 +820,14 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 		return nil
 	}
 	if r.Locked() && !s.admin && chatd.Key(r.Owner) != chatd.Key(s.user) {
+		// Each guess costs an argon2 hash; without a limit one user could
+		// keep the hash gate busy and lock everyone else out of logging in.
+		if s.roomGuesses == nil {
+			s.roomGuesses = newBucket(roomGuessRate, roomGuessBurst, s.srv.now())
+		}
+		if !s.roomGuesses.allow(s.srv.now()) {
+			return chatd.Errorf(chatd.ERateLimited, "too many room password tries; wait a little")
+		}
 		var match bool
 		var verr error
 		if err := s.srv.hashes.do(func() { match, verr = chatd.Verify(r.PassHash, pw) }); err != nil {

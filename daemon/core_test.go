@@ -293,7 +293,7 @@ func TestSendListNamingSelf(t *testing.T) {
 	if !strings.Contains(e.str("text"), "no copy") {
 		t.Fatalf("self in list: %v", e)
 	}
-	a.expectNext("delivery", "to", "bob", "status", "delivered")
+	a.expect("delivery", "to", "bob", "status", "delivered")
 	if m := b.expect("message", "kind", "private"); strings.Join(m.strs("to"), ",") != "bob" {
 		t.Fatalf("to = %v", m.strs("to"))
 	}
@@ -368,4 +368,21 @@ func TestJoinSeesEveryLineOnce(t *testing.T) {
 		}
 		ts.stop()
 	}
+}
+
+func TestRoomPasswordGuessesAreLimited(t *testing.T) {
+	ts := startServer(t)
+	a := register(t, ts.addr, "alice", "password1")
+	b := register(t, ts.addr, "bob", "password2")
+	a.send("create vault sesame")
+	a.expect("ok", "cmd", "create")
+	for i := 0; i < 5; i++ {
+		b.send("join vault wrong")
+		b.expectError("join", "bad_room_password")
+	}
+	b.send("join vault sesame")
+	b.expectError("join", "rate_limited")
+	ts.clock.advance(10 * time.Second)
+	b.send("join vault sesame")
+	b.expect("ok", "cmd", "join")
 }

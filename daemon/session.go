@@ -26,6 +26,10 @@ const (
 	writeTimeout = 10 * time.Second
 	// finalWriteTimeout bounds the last write to a session that is ending.
 	finalWriteTimeout = 2 * time.Second
+	// A session may check room passwords in bursts of roomGuessBurst,
+	// then one every five seconds.
+	roomGuessRate  = 0.2
+	roomGuessBurst = 5
 	// loginBurst is the smallest burst allowed before login.
 	loginBurst = 10
 	// writeChunk caps the bytes rendered for one write, so a long queue
@@ -41,8 +45,10 @@ type session struct {
 	addr    string // remote IP
 	lines   *lineReader
 	mode    atomic.Int32
-	bucket  *bucket
-	refused int // lines refused by the rate limiter since the last accepted one
+	bucket  *bucket // per-connection rate limit; reader goroutine only
+	refused int     // lines refused by the rate limiter since the last accepted one
+	// roomGuesses limits room password checks (reader goroutine only).
+	roomGuesses *bucket
 
 	pendingName string // name at the latest username prompt
 
