@@ -5,7 +5,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X chatd.Version=$(VERSION)
 ARGS ?=
 
-.PHONY: build run test lint clean
+.PHONY: build run test lint fuzz clean
 
 # A static binary: CGO_ENABLED=0 works because the SQLite driver is pure Go.
 build:
@@ -17,6 +17,12 @@ run: build
 # -race needs cgo, so this target leaves CGO_ENABLED alone.
 test:
 	go test -race -count=1 ./...
+
+# A short run of each fuzzer over its committed corpus and new inputs.
+FUZZTIME ?= 10s
+fuzz:
+	go test -run '^$$' -fuzz '^FuzzLineReader$$' -fuzztime $(FUZZTIME) ./daemon/
+	go test -run '^$$' -fuzz '^FuzzCommandParse$$' -fuzztime $(FUZZTIME) ./daemon/
 
 lint:
 	@unformatted=$$(gofmt -l .); \
