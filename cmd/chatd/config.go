@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -58,6 +59,27 @@ func openStore(configFlag string) (chatd.Config, *db.DB, error) {
 		return chatd.Config{}, nil, err // names the path
 	}
 	return cfg, store, nil
+}
+
+// openAccount takes the NAME argument left after the flags, opens the
+// store and looks the account up, so a command acting on one account works
+// with its registered spelling. The caller closes the store, as with
+// openStore.
+func openAccount(ctx context.Context, fs *flag.FlagSet, configFlag string) (chatd.Config, *db.DB, *chatd.User, error) {
+	name, err := nameArg(fs)
+	if err != nil {
+		return chatd.Config{}, nil, nil, err
+	}
+	cfg, store, err := openStore(configFlag)
+	if err != nil {
+		return chatd.Config{}, nil, nil, err
+	}
+	u, err := store.UserByName(ctx, name)
+	if err != nil {
+		store.Close()
+		return chatd.Config{}, nil, nil, err
+	}
+	return cfg, store, u, nil
 }
 
 // closeStore closes the store when a command returns, reporting a failure to

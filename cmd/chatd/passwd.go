@@ -13,20 +13,11 @@ func (c *passwdCommand) Run(ctx context.Context, args []string) (err error) {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	name, err := nameArg(fs)
-	if err != nil {
-		return err
-	}
-	cfg, store, err := openStore(*configPath)
+	cfg, store, u, err := openAccount(ctx, fs, *configPath)
 	if err != nil {
 		return err
 	}
 	defer closeStore(store, &err)
-
-	u, err := store.UserByName(ctx, name)
-	if err != nil {
-		return err
-	}
 	hash, err := newPasswordHash(c.stdio, cfg)
 	if err != nil {
 		return err

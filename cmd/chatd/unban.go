@@ -13,20 +13,11 @@ func (c *unbanCommand) Run(ctx context.Context, args []string) (err error) {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	name, err := nameArg(fs)
-	if err != nil {
-		return err
-	}
-	_, store, err := openStore(*configPath)
+	_, store, u, err := openAccount(ctx, fs, *configPath)
 	if err != nil {
 		return err
 	}
 	defer closeStore(store, &err)
-
-	u, err := store.UserByName(ctx, name)
-	if err != nil {
-		return err
-	}
 	if err := store.Unban(ctx, u.Name); err != nil {
 		return err
 	}

@@ -16,25 +16,16 @@ func (c *usermodCommand) Run(ctx context.Context, args []string) (err error) {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	name, err := nameArg(fs)
-	if err != nil {
-		return err
-	}
 	adminSet := false
 	fs.Visit(func(f *flag.Flag) { adminSet = adminSet || f.Name == "admin" })
 	if !adminSet {
 		return errors.New("nothing to change: give -admin=true or -admin=false")
 	}
-	_, store, err := openStore(*configPath)
+	_, store, u, err := openAccount(ctx, fs, *configPath)
 	if err != nil {
 		return err
 	}
 	defer closeStore(store, &err)
-
-	u, err := store.UserByName(ctx, name)
-	if err != nil {
-		return err
-	}
 	if err := store.SetAdmin(ctx, u.Name, *admin); err != nil {
 		return err
 	}
