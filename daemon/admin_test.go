@@ -12,9 +12,7 @@ import (
 func TestAdminKick(t *testing.T) {
 	ts := startServer(t)
 	ts.addUser("root", "password0", true)
-	for _, n := range []string{"alice", "bob", "carol"} {
-		ts.addUser(n, "password1", false)
-	}
+	ts.addUsers("alice", "bob", "carol")
 	r := login(t, ts.addr, "root", "password0")
 	a := login(t, ts.addr, "alice", "password1")
 	b := login(t, ts.addr, "bob", "password1")
@@ -60,9 +58,7 @@ func TestAdminKick(t *testing.T) {
 func TestBan(t *testing.T) {
 	ts := startServer(t)
 	ts.addUser("root", "password0", true)
-	for _, n := range []string{"alice", "bob", "carol", "dave"} {
-		ts.addUser(n, "password1", false)
-	}
+	ts.addUsers("alice", "bob", "carol", "dave")
 	r := login(t, ts.addr, "root", "password0")
 	a := login(t, ts.addr, "alice", "password1")
 	b := login(t, ts.addr, "bob", "password1")

@@ -504,9 +504,7 @@ func TestPresenceQueryArgs(t *testing.T) {
 
 func TestLastIncludesLoggedOutUsersAcrossRestart(t *testing.T) {
 	ts := startServer(t)
-	for _, n := range []string{"alice", "bob", "carol"} { // carol never logs in
-		ts.addUser(n, "password1", false)
-	}
+	ts.addUsers("alice", "bob", "carol") // carol never logs in
 	a := login(t, ts.addr, "alice", "password1")
 	b := login(t, ts.addr, "bob", "password1")
 	ts.clock.advance(10 * time.Second) // bob's logout is later than his login
@@ -616,9 +614,7 @@ func TestActive(t *testing.T) {
 
 func TestBroadcast(t *testing.T) {
 	ts := startServer(t)
-	for _, n := range []string{"alice", "bob", "carol"} {
-		ts.addUser(n, "password1", false)
-	}
+	ts.addUsers("alice", "bob", "carol")
 	a := login(t, ts.addr, "alice", "password1")
 	b := login(t, ts.addr, "bob", "password1")
 	c := login(t, ts.addr, "carol", "password1")
@@ -640,9 +636,7 @@ func TestBroadcast(t *testing.T) {
 
 func TestBlockCommands(t *testing.T) {
 	ts := startServer(t)
-	for _, n := range []string{"alice", "bob", "carol", "dave"} {
-		ts.addUser(n, "password1", false)
-	}
+	ts.addUsers("alice", "bob", "carol", "dave")
 	a := login(t, ts.addr, "alice", "password1")
 	// Each step depends on the ones before it.
 	steps := []struct {
@@ -705,9 +699,7 @@ func TestBlockCommands(t *testing.T) {
 
 func TestBlockedPrivateMessagesAreNotStored(t *testing.T) {
 	ts := startServer(t)
-	for _, n := range []string{"alice", "bob", "carol"} {
-		ts.addUser(n, "password1", false)
-	}
+	ts.addUsers("alice", "bob", "carol")
 	a := login(t, ts.addr, "alice", "password1")
 	b := login(t, ts.addr, "bob", "password1")
 	a.expect("presence", "user", "bob", "event", "login")
@@ -749,9 +741,7 @@ func TestBlocksApplyToBroadcast(t *testing.T) {
 	for _, apply := range []bool{true, false} {
 		t.Run(fmt.Sprintf("Apply=%v", apply), func(t *testing.T) {
 			ts := startServer(t, func(c *chatd.Config) { c.Messages.BlocksApplyToBroadcast = apply })
-			for _, n := range []string{"alice", "bob", "carol"} {
-				ts.addUser(n, "password1", false)
-			}
+			ts.addUsers("alice", "bob", "carol")
 			a := login(t, ts.addr, "alice", "password1")
 			b := login(t, ts.addr, "bob", "password1")
 			c := login(t, ts.addr, "carol", "password1")

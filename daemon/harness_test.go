@@ -134,6 +134,14 @@ func (ts *testServer) addUser(name, password string, admin bool) {
 	}
 }
 
+// addUsers registers ordinary accounts, all with the password "password1".
+func (ts *testServer) addUsers(names ...string) {
+	ts.t.Helper()
+	for _, n := range names {
+		ts.addUser(n, "password1", false)
+	}
+}
+
 // event is one JSON line from the server.
 type event map[string]any
 

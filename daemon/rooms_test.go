@@ -194,9 +194,7 @@ func TestJoinLeave(t *testing.T) {
 
 func TestRoomChatReachesOnlyMembers(t *testing.T) {
 	ts := startServer(t)
-	for _, n := range []string{"alice", "bob", "carol"} {
-		ts.addUser(n, "password1", false)
-	}
+	ts.addUsers("alice", "bob", "carol")
 	a := login(t, ts.addr, "alice", "password1")
 	b := login(t, ts.addr, "bob", "password1")
 	c := login(t, ts.addr, "carol", "password1")
@@ -223,9 +221,7 @@ func TestRoomChatReachesOnlyMembers(t *testing.T) {
 
 func TestCloseRoom(t *testing.T) {
 	ts := startServer(t)
-	for _, n := range []string{"alice", "bob", "carol"} {
-		ts.addUser(n, "password1", false)
-	}
+	ts.addUsers("alice", "bob", "carol")
 	ts.addUser("root", "password0", true)
 	a := login(t, ts.addr, "alice", "password1")
 	b := login(t, ts.addr, "bob", "password1")
@@ -292,9 +288,7 @@ func TestCloseRoom(t *testing.T) {
 
 func TestRoomOwnerKick(t *testing.T) {
 	ts := startServer(t)
-	for _, n := range []string{"alice", "bob", "carol", "dave"} {
-		ts.addUser(n, "password1", false)
-	}
+	ts.addUsers("alice", "bob", "carol", "dave")
 	a := login(t, ts.addr, "alice", "password1")
 	b := login(t, ts.addr, "bob", "password1")
 	c := login(t, ts.addr, "carol", "password1")
@@ -349,9 +343,7 @@ func TestRoomOwnerKick(t *testing.T) {
 
 func TestHistoryOnJoin(t *testing.T) {
 	ts := startServer(t, func(c *chatd.Config) { c.Messages.HistoryOnJoin = 3 })
-	for _, n := range []string{"alice", "bob", "carol"} {
-		ts.addUser(n, "password1", false)
-	}
+	ts.addUsers("alice", "bob", "carol")
 	a := login(t, ts.addr, "alice", "password1")
 	b := login(t, ts.addr, "bob", "password1")
 	a.do("create den", "create")
