@@ -30,6 +30,7 @@ import (
 	"unicode/utf8"
 
 	"chatd"
+	"chatd/daemon"
 )
 
 // Telnet bytes as the wire carries them.
@@ -948,4 +949,26 @@ func TestHardeningTLSRefusalDoesNotBlockAccept(t *testing.T) {
 		<-done
 		t.Fatal("a silent TLS connection over the limit stopped the TLS listener from accepting")
 	}
+}
+
+// A panic while running one user's command ends that session only: the
+// user is told, others are told they left, and the server carries on.
+func TestPanicEndsOnlyItsSession(t *testing.T) {
+	daemon.AddPanicCommand()
+	ts := startServer(t)
+	ts.addUsers("alice", "bob")
+	a := login(t, ts.addr, "alice", "password1")
+	b := login(t, ts.addr, "bob", "password1")
+	a.send("__panic")
+	if bye := a.expect("bye"); bye.str("reason") != "error" || bye.str("text") != "internal server error" {
+		t.Fatalf("bye %v", bye)
+	}
+	a.closed()
+	b.expect("presence", "user", "alice", "event", "logout")
+	b.send("who")
+	if got := strings.Join(b.expect("ok", "cmd", "who").strs("users"), ","); got != "bob" {
+		t.Fatalf("who = %s", got)
+	}
+	// alice can come back.
+	login(t, ts.addr, "alice", "password1")
 }
