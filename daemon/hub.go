@@ -83,16 +83,21 @@ func (h *hub) leaveLocked(s *session) {
 }
 
 // move puts s into room and returns the room it left and the members of both
-// (snapshots, taken after the move).
-func (h *hub) move(s *session, room string) (from string, fromMembers, toMembers []*session) {
+// (snapshots, taken after the move). ok is false when s is no longer online
+// (it logged out or was replaced meanwhile): then nothing changes, so a
+// departed session can never reappear in a room.
+func (h *hub) move(s *session, room string) (from string, fromMembers, toMembers []*session, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if h.users[chatd.Key(s.user)] != s {
+		return "", nil, nil, false
+	}
 	from = s.room
 	h.leaveLocked(s)
 	s.room = room
 	rk := chatd.Key(room)
 	h.rooms[rk] = appendCopy(h.rooms[rk], s)
-	return from, h.rooms[chatd.Key(from)], h.rooms[rk]
+	return from, h.rooms[chatd.Key(from)], h.rooms[rk], true
 }
 
 // roomOf returns the room s is in.

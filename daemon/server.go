@@ -361,9 +361,14 @@ func (s *Server) pruneAttempts(ctx context.Context) {
 func (s *Server) moveTo(sess *session, room string, announce bool) {
 	l := s.logs.get(room)
 	l.mu.Lock()
-	from, fromMembers, toMembers := s.hub.move(sess, room)
-	l.replay(sess, room)
+	from, fromMembers, toMembers, ok := s.hub.move(sess, room)
+	if ok {
+		l.replay(sess, room)
+	}
 	l.mu.Unlock()
+	if !ok {
+		return
+	}
 	if announce {
 		fanout(fromMembers, roomEvent(roomLeft, from, sess.user), sess, nil)
 	}
