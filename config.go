@@ -105,7 +105,7 @@ func DefaultConfig() Config {
 	return Config{
 		Server: ServerConfig{
 			Listen:              "127.0.0.1:4119",
-			Banner:              "Welcome to chatd. Log in, or pick a new name to register.",
+			Banner:              "Welcome to chatd.",
 			Telnet:              true,
 			MaxConnections:      1000,
 			MaxConnectionsPerIP: 20,

@@ -160,7 +160,7 @@ func cmdHelp(_ context.Context, s *session, args string) error {
 			c := byName[name]
 			// Lists show the short form; help COMMAND shows all of it.
 			args, _, _ := strings.Cut(c.args, " | ")
-			line := fmt.Sprintf("  %-24s %s", strings.TrimSpace(c.name+" "+args), c.summary)
+			line := fmt.Sprintf("  %-29s %s", strings.TrimSpace(c.name+" "+args), c.summary)
 			if len(c.aliases) > 0 {
 				line += " (also " + strings.Join(c.aliases, ", ") + ")"
 			}
@@ -800,6 +800,14 @@ func cmdCreate(ctx context.Context, s *session, args string) error {
 	}
 	if err := s.srv.store.CreateRoom(ctx, r); err != nil {
 		return err
+	}
+	// A room of this name may have been deleted behind the daemon's back
+	// (chatd userdel deletes the user's rooms): its history and anyone
+	// still inside must not become part of the new room.
+	s.srv.logs.drop(name)
+	for _, m := range s.srv.hub.members(name) {
+		m.send(roomEvent(roomClosed, name, "chatd"))
+		s.srv.moveTo(m, chatd.Lobby, false)
 	}
 	s.reply(okEvent("create", "created room "+name+"; you own it", nil, f("room", name), f("locked", pw != "")))
 	s.srv.moveTo(s, name, true)

@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"bytes"
 	"chatd"
 	"chatd/db"
 	"fmt"
@@ -385,4 +386,66 @@ func TestRoomPasswordGuessesAreLimited(t *testing.T) {
 	ts.clock.advance(10 * time.Second)
 	b.send("join vault sesame")
 	b.expect("ok", "cmd", "join")
+}
+
+// Rooms deleted behind the daemon's back (chatd userdel removes the user's
+// rooms) must not leak their history or members into a new room of the
+// same name.
+func TestNewRoomDoesNotInheritDeletedRoom(t *testing.T) {
+	ts := startServer(t)
+	ts.addUsers("alice", "bob", "carol")
+	a := login(t, ts.addr, "alice", "password1")
+	c := login(t, ts.addr, "carol", "password1")
+	a.send("create safe")
+	a.expect("ok", "cmd", "create")
+	c.send("join safe")
+	c.expect("ok", "cmd", "join")
+	a.send("a private line")
+	c.expect("message", "text", "a private line")
+	if err := ts.store.DeleteRoom(t.Context(), "safe"); err != nil { // as userdel does
+		t.Fatal(err)
+	}
+	b := login(t, ts.addr, "bob", "password1")
+	b.send("create safe")
+	b.expect("ok", "cmd", "create")
+	c.expect("room", "event", "closed", "room", "safe")
+	b.send("rooms")
+	for _, r := range b.expect("ok", "cmd", "rooms")["rooms"].([]any) {
+		room := r.(map[string]any)
+		if room["name"] == "safe" && fmt.Sprint(room["members"]) != "[bob]" {
+			t.Fatalf("new safe has members %v", room["members"])
+		}
+	}
+	b.send("echo sync")
+	b.expect("ok", "cmd", "echo")
+	for _, ev := range b.seen {
+		if ev.str("kind") == "history" {
+			t.Fatalf("bob saw the old room's history: %v", ev)
+		}
+	}
+}
+
+// Answering a hidden password prompt with "mode json" must still turn the
+// client's echo back on: the telnet bytes go out before the switch.
+func TestModeSwitchAtPasswordPromptRestoresEcho(t *testing.T) {
+	ts := startServer(t)
+	ts.addUser("alice", "password1", false)
+	c := dialRaw(t, ts.addr)
+	c.send("alice")
+	c.send("mode json")
+	want := []byte{255, 252, 1} // IAC WONT ECHO
+	var got []byte
+	for !bytes.Contains(got, want) {
+		c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b, err := c.r.ReadByte()
+		if err != nil {
+			t.Fatalf("no IAC WONT ECHO after the mode switch; got %q (%v)", got, err)
+		}
+		got = append(got, b)
+		if bytes.Contains(got, []byte(`"cmd":"mode"`)) {
+			t.Fatalf("mode reply came before echo was restored: %q", got)
+		}
+	}
+	c.expect("ok", "cmd", "mode")
+	c.expect("prompt", "field", "password")
 }

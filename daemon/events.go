@@ -39,6 +39,11 @@ type Event struct {
 	once [2]sync.Once
 	out  [2][]byte
 
+	// switchTo, when not zero, is a mode change (mode+1) that the writer
+	// applies at this point of the queue: what was queued before it is
+	// rendered in the old mode.
+	switchTo int32
+
 	// afterWrite runs on the writer goroutine once the event has been
 	// written to the connection (used to delete delivered offline mail).
 	afterWrite func()
@@ -123,6 +128,11 @@ func promptEvent(field string) *Event {
 // telnetEvent is a raw telnet command for text mode only.
 func telnetEvent(seq string) *Event {
 	return &Event{typ: "telnet", text: seq, rawText: true, jsonSkip: true}
+}
+
+// modeEvent switches the writer's output mode; it renders nothing.
+func modeEvent(m int32) *Event {
+	return &Event{typ: "mode", noText: true, jsonSkip: true, switchTo: m + 1}
 }
 
 // textOnly is a line shown only in text mode (the banner's friendly hints).

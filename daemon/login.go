@@ -225,13 +225,14 @@ func (e *lockedUntilError) Unwrap() error { return e.err }
 
 func lockedOut(until time.Time) error {
 	return &lockedUntilError{
-		chatd.Errorf(chatd.ELockedOut, "too many failed logins; try again after %s", until.UTC().Format("15:04:05 UTC")),
+		chatd.Errorf(chatd.ELockedOut, "too many failed logins; try again after %s", until.UTC().Format("2006-01-02 15:04:05 UTC")),
 		until,
 	}
 }
 
 func bannedEvent(cmd string, b *chatd.Ban) *Event {
-	return errorEvent(cmd, chatd.EBanned, banText(b), f("reason", b.Reason), f("until", jsonTime(b.Expires)))
+	// The reason may come from the shell (chatd ban -reason): clean it too.
+	return errorEvent(cmd, chatd.EBanned, banText(b), f("reason", clean(b.Reason)), f("until", jsonTime(b.Expires)))
 }
 
 // banText tells a banned user for how long and why.
@@ -241,8 +242,8 @@ func banText(b *chatd.Ban) string {
 		until = "until " + b.Expires.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
 	text := "you are banned " + until
-	if b.Reason != "" {
-		text += ": " + b.Reason
+	if r := clean(b.Reason); r != "" {
+		text += ": " + r
 	}
 	return text
 }

@@ -171,6 +171,7 @@ func (s *session) writeLoop() {
 		}
 	}()
 	var buf []byte   // reused between wake-ups
+	mode := modeText // the writer's own mode, changed in queue order by modeEvent
 	midLine := false // the last byte written was not a line end
 	for range s.wake {
 		s.mu.Lock()
@@ -179,7 +180,6 @@ func (s *session) writeLoop() {
 		closed := s.closed
 		s.mu.Unlock()
 
-		mode := s.mode.Load()
 		timeout := writeTimeout
 		if closed {
 			timeout = finalWriteTimeout
@@ -195,6 +195,10 @@ func (s *session) writeLoop() {
 		}
 		ok := true
 		for _, ev := range batch {
+			if ev.switchTo != 0 {
+				mode = ev.switchTo - 1
+				continue
+			}
 			out := ev.render(mode)
 			if len(out) == 0 {
 				continue
@@ -415,8 +419,12 @@ func modeSwitch(line string) (int32, bool) {
 	return 0, false
 }
 
+// setMode switches the output mode. The switch is queued, so lines already
+// queued (such as the telnet "echo on" after a password prompt) still go
+// out in the mode they were meant for; the reply comes in the new mode.
 func (s *session) setMode(m int32) {
 	s.mode.Store(m)
+	s.send(modeEvent(m))
 	s.send(okEvent("mode", "output mode is now "+modeName(m), nil))
 }
 

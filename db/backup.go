@@ -41,6 +41,10 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 	if err := conn.Close(); err != nil {
 		return fmt.Errorf("backup to %s: %w", path, err)
 	}
+	// A backup holds the same password hashes as the database.
+	if err := os.Chmod(path, 0o600); err != nil {
+		return fmt.Errorf("backup to %s: %w", path, err)
+	}
 	// SQLite does not promise that the output of VACUUM INTO has reached
 	// the disk; a backup that a power cut can take away is not one.
 	if err := syncFile(path); err != nil {

@@ -502,3 +502,16 @@ func TestNewFileIsPrivate(t *testing.T) {
 		}
 	}
 }
+
+func TestBackupIsPrivate(t *testing.T) {
+	d, _ := openTest(t)
+	target := filepath.Join(t.TempDir(), "copy.db")
+	checkCode(t, d.Backup(context.Background(), target), "")
+	fi, err := os.Stat(target)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if mode := fi.Mode().Perm(); mode&0o077 != 0 {
+		t.Fatalf("backup mode %v; want no group or other access", mode)
+	}
+}
