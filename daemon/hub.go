@@ -27,9 +27,11 @@ func newHub() *hub {
 // add makes s the online session of its user, in the lobby. With replace it
 // takes over from an existing session and returns it (the caller ends it);
 // without, an existing session makes it fail with already_online. onAdd
-// runs under the hub's lock once s is in, with the names online: what it
-// queues to s comes before anything anyone else can send s.
-func (h *hub) add(s *session, replace bool, onAdd func(online []string)) (old *session, err error) {
+// runs under the hub's lock once s is in, with the names online and the
+// other sessions: what it queues to s comes before anything anyone else can
+// send s, and what it queues to the others reaches exactly those who were
+// online before s (everyone after sees s in their welcome instead).
+func (h *hub) add(s *session, replace bool, onAdd func(online []string, others []*session)) (old *session, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	k := chatd.Key(s.user)
@@ -49,14 +51,16 @@ func (h *hub) add(s *session, replace bool, onAdd func(online []string)) (old *s
 		for i, o := range h.all {
 			names[i] = o.user
 		}
-		onAdd(sortedNames(names))
+		onAdd(sortedNames(names), h.all)
 	}
 	return old, nil
 }
 
 // remove takes s offline if it is still the user's session. It returns the
-// room s was in and whether it was online.
-func (h *hub) remove(s *session) (room string, ok bool) {
+// room s was in and whether it was online. onRemove, if s was online, runs
+// under the hub's lock with the sessions still online, so a departure is
+// announced to exactly those who could have seen s.
+func (h *hub) remove(s *session, onRemove func(room string, others []*session)) (room string, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.users[chatd.Key(s.user)] != s {
@@ -64,6 +68,9 @@ func (h *hub) remove(s *session) (room string, ok bool) {
 	}
 	room = s.room
 	h.removeLocked(s)
+	if onRemove != nil {
+		onRemove(room, h.all)
+	}
 	return room, true
 }
 

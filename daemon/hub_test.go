@@ -27,7 +27,7 @@ func TestMoveOfDepartedSessionIsIgnored(t *testing.T) {
 	if m := h.members(chatd.Lobby); len(m) != 1 || m[0] != fresh {
 		t.Fatalf("lobby members %v", m)
 	}
-	h.remove(fresh)
+	h.remove(fresh, nil)
 	if _, _, _, ok := h.move(fresh, "den"); ok || len(h.members("den")) != 0 {
 		t.Fatal("moved a session that logged out")
 	}

@@ -187,10 +187,11 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	// no private message or broadcast can overtake the welcome.
 	lobby := s.srv.logs.get(chatd.Lobby)
 	lobby.mu.Lock()
-	old, err := s.srv.hub.add(s, s.srv.cfg.Accounts.DuplicateLogin == "replace", func(online []string) {
+	old, err := s.srv.hub.add(s, s.srv.cfg.Accounts.DuplicateLogin == "replace", func(online []string, others []*session) {
 		s.send(welcomeEvent(u.Name, u.Admin, chatd.Lobby, online, len(mail)))
 		s.sendMail(mail)
 		lobby.replay(s, chatd.Lobby)
+		fanout(others, presenceEvent(u.Name, presLogin, chatd.Lobby), s, nil)
 	})
 	lobby.mu.Unlock()
 	if err != nil {
@@ -210,7 +211,6 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		s.sendMail(newerThan(late, mail))
 	}
 	s.srv.connLog.Info("login", "user", u.Name, "addr", s.addr)
-	fanout(s.srv.hub.sessions(), presenceEvent(u.Name, presLogin, chatd.Lobby), s, nil)
 	return true
 }
 

@@ -345,11 +345,11 @@ func (s *session) finish() {
 		if err := s.srv.store.SetSeen(context.Background(), seen); err != nil {
 			s.srv.log.Error("write last seen", "user", s.user, "err", err)
 		}
-		if room, ok := s.srv.hub.remove(s); ok {
+		s.srv.hub.remove(s, func(room string, others []*session) {
 			if ev := presenceFor(reason); ev != "" {
-				fanout(s.srv.hub.sessions(), presenceEvent(s.user, ev, room), s, nil)
+				fanout(others, presenceEvent(s.user, ev, room), s, nil)
 			}
-		}
+		})
 		s.srv.connLog.Info("logout", "user", s.user, "addr", s.addr, "reason", reason)
 	}
 	select {
