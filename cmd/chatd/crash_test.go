@@ -31,19 +31,6 @@ func crashBuild(t *testing.T) string {
 	return bin
 }
 
-// crashFreeAddr finds a loopback port nobody listens on. serve does not
-// report the port it bound, so the test has to choose it.
-func crashFreeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // crashEnv is one daemon's directory: config, database, binary.
 type crashEnv struct {
 	t      *testing.T
@@ -56,7 +43,7 @@ type crashEnv struct {
 // writeConfig points the config at a fresh port; the database stays.
 func (e *crashEnv) writeConfig() {
 	e.t.Helper()
-	e.addr = crashFreeAddr(e.t)
+	e.addr = freeAddr(e.t)
 	body := fmt.Sprintf(`
 [server]
 listen = %q
