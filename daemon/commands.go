@@ -790,12 +790,9 @@ func cmdCreate(ctx context.Context, s *session, args string) error {
 	}
 	r := chatd.Room{Name: name, Owner: s.user, Created: s.srv.now()}
 	if pw != "" {
-		var herr error
-		if err := s.srv.hashes.do(func() { r.PassHash, herr = s.srv.hasher.Hash(pw) }); err != nil {
+		var err error
+		if r.PassHash, err = s.srv.hashPassword(pw); err != nil {
 			return err
-		}
-		if herr != nil {
-			return herr
 		}
 	}
 	if err := s.srv.store.CreateRoom(ctx, r); err != nil {
@@ -836,13 +833,9 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 		if !s.roomGuesses.allow(s.srv.now()) {
 			return chatd.Errorf(chatd.ERateLimited, "too many room password tries; wait a little")
 		}
-		var match bool
-		var verr error
-		if err := s.srv.hashes.do(func() { match, verr = chatd.Verify(r.PassHash, pw) }); err != nil {
+		match, err := s.srv.verifyPassword(r.PassHash, pw)
+		if err != nil {
 			return err
-		}
-		if verr != nil {
-			return verr
 		}
 		if !match {
 			return chatd.Errorf(chatd.EBadRoomPassword, "%s needs the right password: join %s PASSWORD", r.Name, r.Name)
@@ -920,13 +913,9 @@ func cmdPasswd(ctx context.Context, s *session, args string) error {
 	} else if !until.IsZero() {
 		return lockedOut(until)
 	}
-	var match bool
-	var verr error
-	if err := s.srv.hashes.do(func() { match, verr = chatd.Verify(u.PassHash, old) }); err != nil {
+	match, err := s.srv.verifyPassword(u.PassHash, old)
+	if err != nil {
 		return err
-	}
-	if verr != nil {
-		return verr
 	}
 	if err := s.srv.store.RecordAttempt(ctx, u.Name, s.addr, s.srv.now(), match); err != nil {
 		return err
@@ -940,13 +929,9 @@ func cmdPasswd(ctx context.Context, s *session, args string) error {
 	if pw != repeat {
 		return chatd.Errorf(chatd.EPasswordMismatch, "the two new passwords differ; nothing changed")
 	}
-	var hash string
-	var herr error
-	if err := s.srv.hashes.do(func() { hash, herr = s.srv.hasher.Hash(pw) }); err != nil {
+	hash, err := s.srv.hashPassword(pw)
+	if err != nil {
 		return err
-	}
-	if herr != nil {
-		return herr
 	}
 	if err := s.srv.store.SetPassword(ctx, s.user, hash); err != nil {
 		return err

@@ -105,9 +105,6 @@ func jsonTime(t time.Time) any {
 	return stamp(t)
 }
 
-// textTime is the short local-free clock used in text mode.
-func textTime(t time.Time) string { return t.UTC().Format("15:04") }
-
 func textDate(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC") }
 
 // ---- constructors, one per event type of the protocol ----

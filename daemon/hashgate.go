@@ -34,3 +34,25 @@ func (g *hashGate) do(fn func()) error {
 	fn()
 	return nil
 }
+
+// hashPassword hashes pw through the gate; it fails with server_busy when
+// the gate is full.
+func (s *Server) hashPassword(pw string) (string, error) {
+	var hash string
+	var err error
+	if busy := s.hashes.do(func() { hash, err = s.hasher.Hash(pw) }); busy != nil {
+		return "", busy
+	}
+	return hash, err
+}
+
+// verifyPassword checks pw against a PHC hash through the gate. A full gate
+// is server_busy; any other error means the stored hash is unreadable.
+func (s *Server) verifyPassword(phc, pw string) (bool, error) {
+	var match bool
+	var err error
+	if busy := s.hashes.do(func() { match, err = chatd.Verify(phc, pw) }); busy != nil {
+		return false, busy
+	}
+	return match, err
+}

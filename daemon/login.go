@@ -63,10 +63,9 @@ func (s *session) passwordLogin(ctx context.Context, u *chatd.User) bool {
 	if u != nil {
 		hash = u.PassHash
 	}
-	var match bool
-	var verr error
-	if err := s.srv.hashes.do(func() { match, verr = chatd.Verify(hash, pw) }); err != nil {
-		s.fail("login", err)
+	match, verr := s.srv.verifyPassword(hash, pw)
+	if chatd.ErrorCode(verr) == chatd.EServerBusy {
+		s.fail("login", verr)
 		return false
 	}
 	if verr != nil {
@@ -129,14 +128,9 @@ func (s *session) register(ctx context.Context, name string) bool {
 		s.fail("login", chatd.Errorf(chatd.EPasswordMismatch, "the two passwords differ"))
 		return false
 	}
-	var hash string
-	var herr error
-	if err := s.srv.hashes.do(func() { hash, herr = s.srv.hasher.Hash(pw) }); err != nil {
+	hash, err := s.srv.hashPassword(pw)
+	if err != nil {
 		s.fail("login", err)
-		return false
-	}
-	if herr != nil {
-		s.fail("login", herr)
 		return false
 	}
 	u, err := s.srv.store.CreateUser(ctx, name, hash, false)
