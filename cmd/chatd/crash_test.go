@@ -20,17 +20,6 @@ import (
 	"time"
 )
 
-// crashBuild compiles chatd into a temporary directory.
-func crashBuild(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "chatd")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // crashEnv is one daemon's directory: config, database, binary.
 type crashEnv struct {
 	t      *testing.T
@@ -195,7 +184,7 @@ func TestCrashKeepsAcknowledgedOfflineMessages(t *testing.T) {
 		t.Skip("builds and runs the daemon")
 	}
 	dir := t.TempDir()
-	e := &crashEnv{t: t, bin: crashBuild(t), dir: dir, config: filepath.Join(dir, "chatd.toml")}
+	e := &crashEnv{t: t, bin: binary, dir: dir, config: filepath.Join(dir, "chatd.toml")}
 	e.writeConfig()
 	e.useradd("alice", "password1")
 	e.useradd("bob", "password2")
