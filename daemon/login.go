@@ -48,7 +48,7 @@ func (s *session) passwordLogin(ctx context.Context, u *chatd.User) bool {
 	if !ok {
 		return false
 	}
-	name := s.lastName()
+	name := s.pendingName // an unknown name has no user record to take it from
 	if u != nil {
 		name = u.Name
 	}
@@ -84,9 +84,6 @@ func (s *session) passwordLogin(ctx context.Context, u *chatd.User) bool {
 	return s.enter(ctx, u)
 }
 
-// lastName is the name given at the latest username prompt; the closed
-// registration path has no user record to take it from.
-func (s *session) lastName() string { return s.pendingName }
 
 func (s *session) lockedUntil(ctx context.Context, name string) (time.Time, error) {
 	lc := s.srv.cfg.Lockout
