@@ -84,7 +84,6 @@ func (s *session) passwordLogin(ctx context.Context, u *chatd.User) bool {
 	return s.enter(ctx, u)
 }
 
-
 func (s *session) lockedUntil(ctx context.Context, name string) (time.Time, error) {
 	lc := s.srv.cfg.Lockout
 	addr := ""
