@@ -359,7 +359,7 @@ func (s *session) chat(ctx context.Context, text string) error {
 	// or in its replay, never both or neither.
 	l := s.srv.logs.get(room)
 	l.mu.Lock()
-	l.append(line, s.srv.cfg.Messages.HistoryOnJoin)
+	l.append(line, s.srv.cfg().Messages.HistoryOnJoin)
 	fanout(s.srv.hub.members(room), ev, nil, s.notBlocking)
 	l.mu.Unlock()
 	s.srv.history.add(room, line)
@@ -480,7 +480,7 @@ func (s *session) deliver(ctx context.Context, name string, to []string, text st
 		return statusDelivered, nil
 	}
 	err = s.srv.store.StoreOffline(ctx, name, chatd.OfflineMessage{From: s.user, To: to, Text: text, Time: now},
-		s.srv.cfg.Messages.OfflineLimit)
+		s.srv.cfg().Messages.OfflineLimit)
 	if err == nil {
 		return statusStored, nil
 	}
@@ -785,7 +785,7 @@ func cmdCreate(ctx context.Context, s *session, args string) error {
 	if name == "" || strings.ContainsAny(pw, " \t") {
 		return badArgs("create")
 	}
-	if err := s.srv.cfg.Accounts.CheckName(name); err != nil {
+	if err := s.srv.cfg().Accounts.CheckName(name); err != nil {
 		return chatd.Errorf(chatd.EBadName, "room names follow the username rules: %s", chatd.ErrorMessage(err))
 	}
 	r := chatd.Room{Name: name, Owner: s.user, Created: s.srv.now()}
@@ -923,7 +923,7 @@ func cmdPasswd(ctx context.Context, s *session, args string) error {
 	if !match {
 		return chatd.Errorf(chatd.EBadCredentials, "the old password is wrong; nothing changed")
 	}
-	if err := s.srv.cfg.Accounts.CheckPassword(pw); err != nil {
+	if err := s.srv.cfg().Accounts.CheckPassword(pw); err != nil {
 		return err
 	}
 	if pw != repeat {

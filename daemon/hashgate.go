@@ -40,7 +40,7 @@ func (g *hashGate) do(fn func()) error {
 func (s *Server) hashPassword(pw string) (string, error) {
 	var hash string
 	var err error
-	if busy := s.hashes.do(func() { hash, err = s.hasher.Hash(pw) }); busy != nil {
+	if busy := s.hashes.do(func() { hash, err = s.hasher().Hash(pw) }); busy != nil {
 		return "", busy
 	}
 	return hash, err

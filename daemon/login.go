@@ -29,7 +29,7 @@ func (s *session) login(ctx context.Context) bool {
 			}
 		case chatd.ErrorCode(err) != chatd.ENoSuchUser:
 			s.fail("login", err)
-		case s.srv.cfg.Accounts.Registration == "open":
+		case s.srv.cfg().Accounts.Registration == "open":
 			if s.register(ctx, name) {
 				return true
 			}
@@ -85,7 +85,7 @@ func (s *session) passwordLogin(ctx context.Context, u *chatd.User) bool {
 }
 
 func (s *session) lockedUntil(ctx context.Context, name string) (time.Time, error) {
-	lc := s.srv.cfg.Lockout
+	lc := s.srv.cfg().Lockout
 	addr := ""
 	if lc.Scope == "user+ip" {
 		addr = s.addr
@@ -111,7 +111,7 @@ func (s *session) register(ctx context.Context, name string) bool {
 	if !ok {
 		return false
 	}
-	acc := &s.srv.cfg.Accounts
+	acc := &s.srv.cfg().Accounts
 	if err := acc.CheckName(name); err != nil {
 		s.fail("login", err)
 		return false
@@ -164,7 +164,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	s.user, s.admin, s.loginAt = u.Name, u.Admin, now
 	// The login lines came out of the same bucket; start the chat with a
 	// full burst.
-	s.bucket = newBucket(s.srv.cfg.Rate.LinesPerSecond, s.srv.cfg.Rate.Burst, now)
+	s.bucket = newBucket(s.srv.cfg().Rate.LinesPerSecond, s.srv.cfg().Rate.Burst, now)
 	s.lastActive.Store(now.UnixNano())
 	mail, err := s.srv.store.OfflineMessages(ctx, u.Name)
 	if err != nil {
@@ -177,7 +177,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	// no private message or broadcast can overtake the welcome.
 	lobby := s.srv.logs.get(chatd.Lobby)
 	lobby.mu.Lock()
-	old, err := s.srv.hub.add(s, s.srv.cfg.Accounts.DuplicateLogin == "replace", func(online []string, others []*session) {
+	old, err := s.srv.hub.add(s, s.srv.cfg().Accounts.DuplicateLogin == "replace", func(online []string, others []*session) {
 		s.send(welcomeEvent(u.Name, u.Admin, chatd.Lobby, online, len(mail)))
 		s.sendMail(mail)
 		lobby.replay(s, chatd.Lobby)

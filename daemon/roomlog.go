@@ -84,7 +84,7 @@ func (l *roomLog) append(line chatd.HistoryLine, keep int) {
 // replay queues the lines to sess as history, hiding senders it blocks
 // when blocks apply to room chat. The caller holds l.mu.
 func (l *roomLog) replay(sess *session, room string) {
-	hide := sess.srv.cfg.Messages.BlocksApplyToBroadcast
+	hide := sess.srv.cfg().Messages.BlocksApplyToBroadcast
 	for _, line := range l.lines {
 		if hide && sess.blocking(line.From) {
 			continue

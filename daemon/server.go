@@ -13,6 +13,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"chatd"
@@ -28,14 +29,16 @@ type Options struct {
 
 // Server is a chat daemon.
 type Server struct {
-	cfg       chatd.Config
+	// live is the configuration in force: one immutable value, swapped
+	// whole by Reload and read at each use through cfg(). Nothing may
+	// modify a Config once it is stored here.
+	live      atomic.Pointer[chatd.Config]
 	store     chatd.Store
 	log       *slog.Logger
 	connLog   *connLog // connection events, rate-limited
 	now       func() time.Time
 	hub       *hub
 	hashes    *hashGate
-	hasher    chatd.Hasher
 	dummyHash string         // what unknown names are checked against
 	history   *historyWriter // database copy of room chat
 	logs      *roomLogs      // in-memory recent room chat, replayed on join
@@ -64,21 +67,56 @@ func New(o Options) *Server {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		cfg:     o.Config,
 		store:   o.Store,
 		log:     o.Log,
 		connLog: newConnLog(o.Log),
 		now:     o.Now,
 		hub:     newHub(),
 		hashes:  newHashGate(o.Config.Argon2.MaxConcurrent),
-		hasher:  chatd.NewHasher(o.Config.Argon2),
 		conns:   map[*session]bool{},
 		perIP:   map[string]int{},
 		stop:    make(chan struct{}),
 	}
-	s.history = newHistoryWriter(s.store, s.cfg.Messages.HistoryOnJoin, s.log)
-	s.logs = newRoomLogs(s.cfg.Messages.HistoryOnJoin)
+	cfg := o.Config
+	s.live.Store(&cfg)
+	s.history = newHistoryWriter(s.store, s.cfg().Messages.HistoryOnJoin, s.log)
+	s.logs = newRoomLogs(s.cfg().Messages.HistoryOnJoin)
 	return s
+}
+
+// cfg returns the configuration in force. Callers read it at each use and
+// keep it no longer than one operation, so a reload reaches them at once.
+func (s *Server) cfg() *chatd.Config { return s.live.Load() }
+
+// hasher hashes new passwords at the argon2 cost in force.
+func (s *Server) hasher() chatd.Hasher { return chatd.NewHasher(s.cfg().Argon2) }
+
+// restartOnly lists the settings a running server cannot change: Reload
+// reports them as changed but keeps the old values until a restart.
+var restartOnly = []struct {
+	key  string
+	same func(a, b *chatd.Config) bool
+}{
+	{"server.listen", func(a, b *chatd.Config) bool { return a.Server.Listen == b.Server.Listen }},
+	{"server.tls_listen", func(a, b *chatd.Config) bool { return a.Server.TLSListen == b.Server.TLSListen }},
+	{"database.path", func(a, b *chatd.Config) bool { return a.Database.Path == b.Database.Path }},
+}
+
+// Reload makes next the configuration in force, all at once. Settings that
+// only a restart can change keep their running values; their keys are
+// returned so the caller can say so. next must already be validated.
+func (s *Server) Reload(next chatd.Config) (needRestart []string) {
+	cur := s.cfg()
+	for _, r := range restartOnly {
+		if !r.same(cur, &next) {
+			needRestart = append(needRestart, r.key)
+		}
+	}
+	next.Server.Listen = cur.Server.Listen
+	next.Server.TLSListen = cur.Server.TLSListen
+	next.Database = cur.Database
+	s.live.Store(&next)
+	return needRestart
 }
 
 // Listen binds server.listen (and server.tls_listen when set) and prepares
@@ -88,7 +126,7 @@ func (s *Server) Listen() error {
 	if _, err := rand.Read(secret); err != nil {
 		return fmt.Errorf("read random: %w", err)
 	}
-	h, err := s.hasher.Hash(hex.EncodeToString(secret))
+	h, err := s.hasher().Hash(hex.EncodeToString(secret))
 	if err != nil {
 		return fmt.Errorf("hash dummy password: %w", err)
 	}
@@ -96,23 +134,23 @@ func (s *Server) Listen() error {
 	if err := s.logs.load(context.Background(), s.store); err != nil {
 		return fmt.Errorf("load room history: %w", err)
 	}
-	s.ln, err = net.Listen("tcp", s.cfg.Server.Listen)
+	s.ln, err = net.Listen("tcp", s.cfg().Server.Listen)
 	if err != nil {
-		return fmt.Errorf("listen on %s (server.listen): %w", s.cfg.Server.Listen, err)
+		return fmt.Errorf("listen on %s (server.listen): %w", s.cfg().Server.Listen, err)
 	}
-	if s.cfg.Server.TLSListen != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg.Server.TLSCert, s.cfg.Server.TLSKey)
+	if s.cfg().Server.TLSListen != "" {
+		cert, err := tls.LoadX509KeyPair(s.cfg().Server.TLSCert, s.cfg().Server.TLSKey)
 		if err != nil {
 			s.ln.Close()
 			return fmt.Errorf("load TLS key pair (server.tls_cert, server.tls_key): %w", err)
 		}
-		s.tlsLn, err = tls.Listen("tcp", s.cfg.Server.TLSListen, &tls.Config{
+		s.tlsLn, err = tls.Listen("tcp", s.cfg().Server.TLSListen, &tls.Config{
 			Certificates: []tls.Certificate{cert},
 			MinVersion:   tls.VersionTLS12,
 		})
 		if err != nil {
 			s.ln.Close()
-			return fmt.Errorf("listen on %s (server.tls_listen): %w", s.cfg.Server.TLSListen, err)
+			return fmt.Errorf("listen on %s (server.tls_listen): %w", s.cfg().Server.TLSListen, err)
 		}
 	}
 	return nil
@@ -176,7 +214,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(s.cfg.Server.ShutdownGrace.Duration):
+	case <-time.After(s.cfg().Server.ShutdownGrace.Duration):
 		s.log.Warn("shutdown grace over; closing the remaining connections")
 		for _, sess := range s.allConns() {
 			sess.conn.Close()
@@ -224,9 +262,9 @@ func (s *Server) admit(conn net.Conn) {
 	s.mu.Lock()
 	refuse := ""
 	switch {
-	case len(s.conns) >= s.cfg.Server.MaxConnections:
+	case len(s.conns) >= s.cfg().Server.MaxConnections:
 		refuse = "the server is full; try again later"
-	case s.perIP[sess.addr] >= s.cfg.Server.MaxConnectionsPerIP:
+	case s.perIP[sess.addr] >= s.cfg().Server.MaxConnectionsPerIP:
 		refuse = "too many connections from your address"
 	default:
 		s.conns[sess] = true
@@ -265,7 +303,7 @@ func (s *Server) forget(sess *session) {
 
 func (s *Server) loginDeadline(sess *session) time.Time {
 	// Deadlines on sockets use the wall clock, not the injectable one.
-	return sess.connectedWall.Add(s.cfg.Server.LoginTimeout.Duration)
+	return sess.connectedWall.Add(s.cfg().Server.LoginTimeout.Duration)
 }
 
 // watchBans disconnects online users banned from outside the daemon (chatd
@@ -331,7 +369,7 @@ func (s *Server) flushSeen(ctx context.Context) {
 // attemptRetention is how long login attempts are kept: a day, or longer if
 // the lockout rule needs more to decide.
 func (s *Server) attemptRetention() time.Duration {
-	lc := s.cfg.Lockout
+	lc := s.cfg().Lockout
 	return max(24*time.Hour, time.Duration(lc.Attempts+1)*lc.Duration.Duration)
 }
 

@@ -84,13 +84,13 @@ func newSession(srv *Server, conn net.Conn) *session {
 		srv:   srv,
 		conn:  conn,
 		addr:  host,
-		lines: newLineReader(conn, srv.cfg.Server.MaxLineBytes),
+		lines: newLineReader(conn, srv.cfg().Server.MaxLineBytes),
 		wake:  make(chan struct{}, 1),
 		done:  make(chan struct{}),
 
 		// Before login the burst is at least loginBurst, enough for any
 		// login or registration pasted at once.
-		bucket:        newBucket(srv.cfg.Rate.LinesPerSecond, max(srv.cfg.Rate.Burst, loginBurst), srv.now()),
+		bucket:        newBucket(srv.cfg().Rate.LinesPerSecond, max(srv.cfg().Rate.Burst, loginBurst), srv.now()),
 		connectedWall: time.Now(),
 	}
 }
@@ -252,9 +252,9 @@ func (s *session) run(ctx context.Context) {
 		}
 		s.finish()
 	}()
-	s.send(textOnly(s.srv.cfg.Server.Banner))
+	s.send(textOnly(s.srv.cfg().Server.Banner))
 	hint := "(Type 'mode json' for JSON lines. New here? Enter the name you want and pick a password.)"
-	if s.srv.cfg.Accounts.Registration != "open" {
+	if s.srv.cfg().Accounts.Registration != "open" {
 		hint = "(Type 'mode json' for JSON lines. Accounts are created by the server's admins.)"
 	}
 	s.send(textOnly(hint))
@@ -278,10 +278,10 @@ func (s *session) readLine() (string, bool) {
 	for {
 		if s.user == "" {
 			s.conn.SetReadDeadline(s.srv.loginDeadline(s))
-		} else if s.admin && s.srv.cfg.Server.IdleExemptAdmins {
+		} else if s.admin && s.srv.cfg().Server.IdleExemptAdmins {
 			s.conn.SetReadDeadline(time.Time{})
 		} else {
-			s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg.Server.IdleTimeout.Duration))
+			s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg().Server.IdleTimeout.Duration))
 		}
 		line, err := s.lines.ReadLine()
 		switch {
@@ -294,7 +294,7 @@ func (s *session) readLine() (string, bool) {
 			}
 		case errors.Is(err, errLineTooLong):
 			s.send(errorEvent("", chatd.ELineTooLong,
-				fmt.Sprintf("line longer than %d bytes; it was ignored", s.srv.cfg.Server.MaxLineBytes)))
+				fmt.Sprintf("line longer than %d bytes; it was ignored", s.srv.cfg().Server.MaxLineBytes)))
 		case errors.Is(err, errBadEncoding):
 			s.send(errorEvent("", chatd.EBadEncoding, "line is not valid UTF-8; it was ignored"))
 		case errors.Is(err, os.ErrDeadlineExceeded):
@@ -320,7 +320,7 @@ func (s *session) allow(line string) bool {
 		return true
 	}
 	s.refused++
-	if s.refused > 2*s.srv.cfg.Rate.Burst {
+	if s.refused > 2*s.srv.cfg().Rate.Burst {
 		s.end(byeError, "flooding: too many lines too fast")
 		return false
 	}
@@ -383,7 +383,7 @@ func presenceFor(reason string) string {
 // mode and asks again, as the protocol requires.
 func (s *session) ask(field string, secret bool) (string, bool) {
 	for {
-		hide := secret && s.srv.cfg.Server.Telnet && s.mode.Load() == modeText
+		hide := secret && s.srv.cfg().Server.Telnet && s.mode.Load() == modeText
 		if hide {
 			s.send(telnetEvent(string([]byte{tnIAC, tnWILL, tnEcho})))
 		}
@@ -445,7 +445,7 @@ func (s *session) blocking(name string) bool {
 // the sender it keeps recipients that block the sender from seeing it, when
 // the config says blocks apply to broadcasts.
 func (s *session) notBlocking(rcpt *session) bool {
-	if !s.srv.cfg.Messages.BlocksApplyToBroadcast {
+	if !s.srv.cfg().Messages.BlocksApplyToBroadcast {
 		return true
 	}
 	return !rcpt.blocking(s.user)
