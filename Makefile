@@ -5,7 +5,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X chatd.Version=$(VERSION)
 ARGS ?=
 
-.PHONY: build run test lint fuzz clean
+.PHONY: build run test deps lint fuzz clean
 
 # A static binary: CGO_ENABLED=0 works because the SQLite driver is pure Go.
 build:
@@ -14,8 +14,13 @@ build:
 run: build
 	./bin/chatd serve $(ARGS)
 
+# What the tests need and a fresh machine may lack (telnet, Chromium,
+# staticcheck); installs only what is missing. .ci/run runs the same step.
+deps:
+	@bash .ci/deps
+
 # -race needs cgo, so this target leaves CGO_ENABLED alone.
-test:
+test: deps
 	go test -race -count=1 ./...
 
 # A short run of each fuzzer over its committed corpus and new inputs.
@@ -24,10 +29,11 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzLineReader$$' -fuzztime $(FUZZTIME) ./daemon/
 	go test -run '^$$' -fuzz '^FuzzCommandParse$$' -fuzztime $(FUZZTIME) ./daemon/
 
-lint:
+lint: deps
 	@unformatted=$$(gofmt -l .); \
 	if [ -n "$$unformatted" ]; then echo "gofmt would change:"; echo "$$unformatted"; exit 1; fi
 	go vet ./...
+	PATH="$$PATH:$$(go env GOPATH)/bin" staticcheck ./...
 
 clean:
 	rm -rf bin

@@ -76,7 +76,7 @@ func Open(path string) (*DB, error) {
 		// Open builds the URI itself. An in-memory database would be a
 		// different one on every connection, so the readers would never
 		// see what the writer wrote.
-		return nil, fmt.Errorf("open db %s: a file path is required, not a URI or :memory:", path)
+		return nil, fmt.Errorf("open db %s: a file path is required (not a URI, not :memory: either)", path)
 	}
 	db := &DB{Now: time.Now, path: path}
 
