@@ -25,6 +25,12 @@ type Options struct {
 	Store  chatd.Store
 	Log    *slog.Logger
 	Now    func() time.Time // nil: time.Now
+
+	// Listeners made outside the server (socket activation, tests): plain
+	// TCP, and the raw TCP socket for TLS (the server runs the handshake).
+	// Listen binds the ones left nil from server.listen and
+	// server.tls_listen.
+	Plain, TLS net.Listener
 }
 
 // Server is a chat daemon.
@@ -43,15 +49,17 @@ type Server struct {
 	history   *historyWriter // database copy of room chat
 	logs      *roomLogs      // in-memory recent room chat, replayed on join
 
-	ln, tlsLn net.Listener
+	ln, tlsLn net.Listener // tlsLn already wraps TLS around its socket
+	cert      atomic.Pointer[tls.Certificate]
 
 	// mu guards conns and perIP (connection accounting, including sessions
 	// that have not logged in). Lock order: Server.mu, then hub.mu, then
 	// session.mu; none is held across I/O.
-	mu    sync.Mutex
-	conns map[*session]bool
-	perIP map[string]int
-	wg    sync.WaitGroup // one per session goroutine
+	mu      sync.Mutex
+	closing bool // Serve is stopping: no new sessions
+	conns   map[*session]bool
+	perIP   map[string]int
+	wg      sync.WaitGroup // one per session goroutine
 
 	stopOnce sync.Once
 	stop     chan struct{}
@@ -76,6 +84,8 @@ func New(o Options) *Server {
 		conns:   map[*session]bool{},
 		perIP:   map[string]int{},
 		stop:    make(chan struct{}),
+		ln:      o.Plain,
+		tlsLn:   o.TLS,
 	}
 	cfg := o.Config
 	s.live.Store(&cfg)
@@ -119,8 +129,9 @@ func (s *Server) Reload(next chatd.Config) (needRestart []string) {
 	return needRestart
 }
 
-// Listen binds server.listen (and server.tls_listen when set) and prepares
-// the dummy password hash.
+// Listen binds server.listen (and server.tls_listen when set) unless
+// Options gave those listeners, loads the TLS pair, and prepares the dummy
+// password hash.
 func (s *Server) Listen() error {
 	secret := make([]byte, 16)
 	if _, err := rand.Read(secret); err != nil {
@@ -134,25 +145,42 @@ func (s *Server) Listen() error {
 	if err := s.logs.load(context.Background(), s.store); err != nil {
 		return fmt.Errorf("load room history: %w", err)
 	}
-	s.ln, err = net.Listen("tcp", s.cfg().Server.Listen)
+	cfg := s.cfg()
+	if s.ln == nil {
+		if s.ln, err = net.Listen("tcp", cfg.Server.Listen); err != nil {
+			return fmt.Errorf("listen on %s (server.listen): %w", cfg.Server.Listen, err)
+		}
+	}
+	if s.tlsLn == nil && cfg.Server.TLSListen == "" {
+		return nil
+	}
+	if err := s.LoadCertificate(); err != nil {
+		s.ln.Close()
+		return err
+	}
+	if s.tlsLn == nil {
+		if s.tlsLn, err = net.Listen("tcp", cfg.Server.TLSListen); err != nil {
+			s.ln.Close()
+			return fmt.Errorf("listen on %s (server.tls_listen): %w", cfg.Server.TLSListen, err)
+		}
+	}
+	s.tlsLn = tls.NewListener(s.tlsLn, &tls.Config{
+		// Read at each handshake, so a reloaded pair serves the next client.
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil },
+		MinVersion:     tls.VersionTLS12,
+	})
+	return nil
+}
+
+// LoadCertificate reads server.tls_cert and server.tls_key; the next TLS
+// handshake uses the new pair. On error the pair in use stays.
+func (s *Server) LoadCertificate() error {
+	cfg := s.cfg()
+	cert, err := tls.LoadX509KeyPair(cfg.Server.TLSCert, cfg.Server.TLSKey)
 	if err != nil {
-		return fmt.Errorf("listen on %s (server.listen): %w", s.cfg().Server.Listen, err)
+		return fmt.Errorf("load TLS key pair (server.tls_cert, server.tls_key): %w", err)
 	}
-	if s.cfg().Server.TLSListen != "" {
-		cert, err := tls.LoadX509KeyPair(s.cfg().Server.TLSCert, s.cfg().Server.TLSKey)
-		if err != nil {
-			s.ln.Close()
-			return fmt.Errorf("load TLS key pair (server.tls_cert, server.tls_key): %w", err)
-		}
-		s.tlsLn, err = tls.Listen("tcp", s.cfg().Server.TLSListen, &tls.Config{
-			Certificates: []tls.Certificate{cert},
-			MinVersion:   tls.VersionTLS12,
-		})
-		if err != nil {
-			s.ln.Close()
-			return fmt.Errorf("listen on %s (server.tls_listen): %w", s.cfg().Server.TLSListen, err)
-		}
-	}
+	s.cert.Store(&cert)
 	return nil
 }
 
@@ -183,10 +211,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	sctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var loops sync.WaitGroup
-	for _, ln := range []net.Listener{s.ln, s.tlsLn} {
+	for name, ln := range map[string]net.Listener{"plain": s.ln, "tls": s.tlsLn} {
 		if ln != nil {
 			loops.Add(1)
-			go func() { defer loops.Done(); s.acceptLoop(sctx, ln) }()
+			go func() { defer loops.Done(); s.acceptLoop(sctx, name, ln) }()
 		}
 	}
 	loops.Add(3)
@@ -206,6 +234,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	cancel()
 	loops.Wait()
+	s.mu.Lock()
+	s.closing = true // other transports may still hand in connections
+	s.mu.Unlock()
 
 	for _, sess := range s.allConns() {
 		sess.end(byeShutdown, s.stopMsg)
@@ -235,7 +266,9 @@ func (s *Server) allConns() []*session {
 	return out
 }
 
-func (s *Server) acceptLoop(ctx context.Context, ln net.Listener) {
+// acceptLoop hands every connection ln accepts to ServeConn as a telnet
+// stream. name is the listener's name for logs and metrics.
+func (s *Server) acceptLoop(ctx context.Context, name string, ln net.Listener) {
 	var delay time.Duration
 	for {
 		conn, err := ln.Accept()
@@ -250,46 +283,12 @@ func (s *Server) acceptLoop(ctx context.Context, ln net.Listener) {
 			continue
 		}
 		delay = 0
-		s.admit(conn)
+		go s.ServeConn(ctx, newStreamConn(conn, s.cfg().Server.MaxLineBytes), ConnInfo{
+			Addr:     remoteIP(conn.RemoteAddr()),
+			Listener: name,
+			Telnet:   true,
+		})
 	}
-}
-
-// admit starts a session for conn, or refuses it with one line when a
-// connection limit is reached.
-func (s *Server) admit(conn net.Conn) {
-	sess := newSession(s, conn)
-	sess.connected = s.now()
-	s.mu.Lock()
-	refuse := ""
-	switch {
-	case len(s.conns) >= s.cfg().Server.MaxConnections:
-		refuse = "the server is full; try again later"
-	case s.perIP[sess.addr] >= s.cfg().Server.MaxConnectionsPerIP:
-		refuse = "too many connections from your address"
-	default:
-		s.conns[sess] = true
-		s.perIP[sess.addr]++
-		s.wg.Add(1)
-	}
-	s.mu.Unlock()
-	if refuse != "" {
-		s.connLog.Warn("connection refused", "addr", sess.addr, "why", refuse)
-		// Not on the accept loop: on the TLS listener the write runs the
-		// handshake, which waits on the client.
-		go func() {
-			conn.SetDeadline(time.Now().Add(2 * time.Second))
-			conn.Write(errorEvent("connect", chatd.EServerBusy, refuse).render(modeText))
-			conn.Close()
-		}()
-		return
-	}
-	go func() {
-		defer s.wg.Done()
-		defer s.forget(sess)
-		// Not ctx: shutdown ends sessions with a bye, and the database
-		// work of a command in flight should finish, not be cancelled.
-		sess.run(context.Background())
-	}()
 }
 
 func (s *Server) forget(sess *session) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"runtime/debug"
 	"strings"
@@ -41,9 +40,9 @@ const (
 // commands in order; its writer goroutine (writeLoop) drains the outbox.
 type session struct {
 	srv     *Server
-	conn    net.Conn
-	addr    string // remote IP
-	lines   *lineReader
+	conn    Conn
+	info    ConnInfo
+	addr    string // the client's real IP (info.Addr)
 	mode    atomic.Int32
 	bucket  *bucket // per-connection rate limit; reader goroutine only
 	refused int     // lines refused by the rate limiter since the last accepted one
@@ -75,24 +74,24 @@ type session struct {
 	done      chan struct{} // closed when the writer has finished
 }
 
-func newSession(srv *Server, conn net.Conn) *session {
-	host, _, err := net.SplitHostPort(conn.RemoteAddr().String())
-	if err != nil {
-		host = conn.RemoteAddr().String()
-	}
-	return &session{
-		srv:   srv,
-		conn:  conn,
-		addr:  host,
-		lines: newLineReader(conn, srv.cfg().Server.MaxLineBytes),
-		wake:  make(chan struct{}, 1),
-		done:  make(chan struct{}),
+func newSession(srv *Server, conn Conn, info ConnInfo) *session {
+	s := &session{
+		srv:  srv,
+		conn: conn,
+		info: info,
+		addr: info.Addr,
+		wake: make(chan struct{}, 1),
+		done: make(chan struct{}),
 
 		// Before login the burst is at least loginBurst, enough for any
 		// login or registration pasted at once.
 		bucket:        newBucket(srv.cfg().Rate.LinesPerSecond, max(srv.cfg().Rate.Burst, loginBurst), srv.now()),
 		connectedWall: time.Now(),
 	}
+	if info.JSON {
+		s.mode.Store(modeJSON)
+	}
+	return s
 }
 
 // send queues ev. It never blocks; it reports false when the session is
@@ -170,9 +169,9 @@ func (s *session) writeLoop() {
 			s.mu.Unlock()
 		}
 	}()
-	var buf []byte   // reused between wake-ups
-	mode := modeText // the writer's own mode, changed in queue order by modeEvent
-	midLine := false // the last byte written was not a line end
+	var buf []byte        // reused between wake-ups
+	mode := s.mode.Load() // the writer's own mode, changed in queue order by modeEvent
+	midLine := false      // the last byte written was not a line end
 	for range s.wake {
 		s.mu.Lock()
 		batch := s.queue
@@ -283,7 +282,7 @@ func (s *session) readLine() (string, bool) {
 		} else {
 			s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg().Server.IdleTimeout.Duration))
 		}
-		line, err := s.lines.ReadLine()
+		line, err := s.conn.ReadLine()
 		switch {
 		case err == nil:
 			if s.allow(line) {
@@ -383,7 +382,7 @@ func presenceFor(reason string) string {
 // mode and asks again, as the protocol requires.
 func (s *session) ask(field string, secret bool) (string, bool) {
 	for {
-		hide := secret && s.srv.cfg().Server.Telnet && s.mode.Load() == modeText
+		hide := secret && s.info.Telnet && s.srv.cfg().Server.Telnet && s.mode.Load() == modeText
 		if hide {
 			s.send(telnetEvent(string([]byte{tnIAC, tnWILL, tnEcho})))
 		}

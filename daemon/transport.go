@@ -1,0 +1,99 @@
+package daemon
+
+import (
+	"context"
+	"net"
+	"time"
+
+	"chatd"
+)
+
+// Conn is one client connection as a session sees it: lines in, rendered
+// lines out. The session knows nothing of the transport underneath; TCP
+// (with telnet, plain or TLS) and WebSocket each implement Conn.
+type Conn interface {
+	// ReadLine returns the next line without its terminator. errLineTooLong
+	// and errBadEncoding refuse one line and the connection stays usable;
+	// any other error ends the session.
+	ReadLine() (string, error)
+	// Write sends one batch of whole rendered lines from the outbox.
+	Write(p []byte) (int, error)
+	SetReadDeadline(t time.Time) error
+	SetWriteDeadline(t time.Time) error
+	Close() error
+}
+
+// ConnInfo says what a session needs to know about its transport.
+type ConnInfo struct {
+	// Addr is the client's real IP address (for a proxied WebSocket, the
+	// one a trusted proxy vouched for). Per-IP caps, lockout, logs and
+	// check use it.
+	Addr string
+	// Listener names where the connection came in: "plain", "tls", "web".
+	Listener string
+	// Telnet: the transport speaks telnet, so echo control may be sent
+	// around password prompts.
+	Telnet bool
+	// JSON: the session starts in json mode (WebSocket), so no text
+	// banner is shown.
+	JSON bool
+}
+
+// ServeConn serves one client connection until its session ends; it blocks
+// that long. It is the single entry point for every transport. A connection
+// over the server's limits gets one refusal line and is closed. ctx is not
+// used to end the session (shutdown does that with a bye); it is there for
+// transports whose serving code needs one.
+func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
+	sess := newSession(s, c, info)
+	sess.connected = s.now()
+	s.mu.Lock()
+	refuse := ""
+	switch {
+	case s.closing:
+		refuse = "the server is shutting down"
+	case len(s.conns) >= s.cfg().Server.MaxConnections:
+		refuse = "the server is full; try again later"
+	case s.perIP[sess.addr] >= s.cfg().Server.MaxConnectionsPerIP:
+		refuse = "too many connections from your address"
+	default:
+		s.conns[sess] = true
+		s.perIP[sess.addr]++
+		s.wg.Add(1)
+	}
+	s.mu.Unlock()
+	if refuse != "" {
+		s.connLog.Warn("connection refused", "addr", sess.addr, "listener", info.Listener, "why", refuse)
+		c.SetWriteDeadline(time.Now().Add(2 * time.Second))
+		c.Write(errorEvent("connect", chatd.EServerBusy, refuse).render(sess.mode.Load()))
+		c.Close()
+		return
+	}
+	defer s.wg.Done()
+	defer s.forget(sess)
+	// Not ctx: shutdown ends sessions with a bye, and the database work
+	// of a command in flight should finish, not be cancelled.
+	sess.run(context.Background())
+}
+
+// streamConn is the TCP transport, plain or TLS: a byte stream split into
+// lines by lineReader, which also consumes telnet commands.
+type streamConn struct {
+	net.Conn
+	lines *lineReader
+}
+
+func newStreamConn(c net.Conn, maxLine int) *streamConn {
+	return &streamConn{Conn: c, lines: newLineReader(c, maxLine)}
+}
+
+func (c *streamConn) ReadLine() (string, error) { return c.lines.ReadLine() }
+
+// remoteIP is the host part of a connection's remote address.
+func remoteIP(a net.Addr) string {
+	host, _, err := net.SplitHostPort(a.String())
+	if err != nil {
+		return a.String()
+	}
+	return host
+}
