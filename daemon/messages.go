@@ -1,0 +1,160 @@
+// Message commands: room chat, broadcast and private messages.
+
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"chatd"
+)
+
+// chat sends text to the user's current room.
+func (s *session) chat(ctx context.Context, text string) error {
+	text = clean(text)
+	if strings.TrimSpace(text) == "" {
+		return badArgs("say")
+	}
+	now := s.srv.now()
+	room := s.srv.hub.roomOf(s)
+	line := chatd.HistoryLine{From: s.user, Text: text, Time: now}
+	ev := roomMessage(kindRoom, s.user, room, text, now)
+	// Under the room's log lock, so that a join sees this line either live
+	// or in its replay, never both or neither.
+	l := s.srv.logs.get(room)
+	l.mu.Lock()
+	l.append(line, s.srv.cfg().Messages.HistoryOnJoin)
+	fanout(s.srv.hub.members(room), ev, nil, s.notBlocking)
+	l.mu.Unlock()
+	s.srv.history.add(room, line)
+	return nil
+}
+
+func cmdSay(ctx context.Context, s *session, args string) error { return s.chat(ctx, args) }
+
+func cmdBroadcast(_ context.Context, s *session, args string) error {
+	text := clean(args)
+	if strings.TrimSpace(text) == "" {
+		return badArgs("broadcast")
+	}
+	fanout(s.srv.hub.sessions(), broadcastMessage(s.user, text, s.srv.now()), nil, s.notBlocking)
+	return nil
+}
+
+// targets parses "USER rest" or "(U1 U2 ...) rest". Names are de-duplicated
+// case-insensitively, keeping the first spelling.
+func targets(args string) (names []string, rest string, ok bool) {
+	args = strings.TrimSpace(args)
+	if strings.HasPrefix(args, "(") {
+		end := strings.IndexByte(args, ')')
+		if end < 0 {
+			return nil, "", false
+		}
+		names = strings.Fields(args[1:end])
+		rest = strings.TrimSpace(args[end+1:])
+	} else {
+		var w string
+		w, rest = splitWord(args)
+		if w != "" {
+			names = []string{w}
+		}
+	}
+	seen := map[string]bool{}
+	out := names[:0]
+	for _, n := range names {
+		if k := chatd.Key(n); !seen[k] {
+			seen[k] = true
+			out = append(out, n)
+		}
+	}
+	return out, rest, len(out) > 0
+}
+
+func cmdSend(ctx context.Context, s *session, args string) error {
+	names, text, ok := targets(args)
+	text = clean(text)
+	if !ok || strings.TrimSpace(text) == "" {
+		return badArgs("send")
+	}
+	// Resolve names first: one recipient that is yourself or unknown makes
+	// a single send an error; in a list each gets its own status.
+	type rcpt struct {
+		typed string
+		user  *chatd.User
+		self  bool
+	}
+	var rs []rcpt
+	var to []string
+	for _, n := range names {
+		if chatd.Key(n) == chatd.Key(s.user) {
+			if len(names) == 1 {
+				return chatd.Errorf(chatd.ESelf, "you cannot send a message to yourself")
+			}
+			rs = append(rs, rcpt{typed: n, self: true})
+			continue
+		}
+		u, err := s.srv.store.UserByName(ctx, n)
+		if chatd.ErrorCode(err) == chatd.ENoSuchUser {
+			if len(names) == 1 {
+				return chatd.Errorf(chatd.ENoSuchUser, "there is no user %s", n)
+			}
+			rs = append(rs, rcpt{typed: n})
+			continue
+		} else if err != nil {
+			return err
+		}
+		rs = append(rs, rcpt{typed: n, user: u})
+		to = append(to, u.Name)
+	}
+	now := s.srv.now()
+	live := privateMessage(kindPrivate, s.user, nonNil(to), text, now)
+	for _, r := range rs {
+		switch {
+		case r.self:
+			// Not a delivery status: the list named the sender.
+			s.fail("send", chatd.Errorf(chatd.ESelf, "you are in the list; no copy was sent to you"))
+		case r.user == nil:
+			s.reply(deliveryEvent(r.typed, statusNoSuchUser))
+		default:
+			status, err := s.deliver(ctx, r.user.Name, to, text, now, live)
+			if err != nil {
+				s.fail("send", fmt.Errorf("deliver to %s: %w", r.user.Name, err))
+				continue
+			}
+			s.reply(deliveryEvent(r.user.Name, status))
+		}
+	}
+	return nil
+}
+
+// deliver hands one private message to name and returns its status. An
+// error means the server failed (the message was neither delivered nor
+// stored) and is reported as such, not disguised as a status.
+func (s *session) deliver(ctx context.Context, name string, to []string, text string, now time.Time, live *Event) (string, error) {
+	blocked, err := s.srv.store.IsBlocked(ctx, name, s.user)
+	if chatd.ErrorCode(err) == chatd.ENoSuchUser {
+		return statusNoSuchUser, nil // deleted a moment ago
+	} else if err != nil {
+		return "", err
+	}
+	if blocked {
+		return statusBlocked, nil
+	}
+	if o := s.srv.hub.lookup(name); o != nil && o.send(live) {
+		return statusDelivered, nil
+	}
+	err = s.srv.store.StoreOffline(ctx, name, chatd.OfflineMessage{From: s.user, To: to, Text: text, Time: now},
+		s.srv.cfg().Messages.OfflineLimit)
+	if err == nil {
+		return statusStored, nil
+	}
+	switch chatd.ErrorCode(err) {
+	case chatd.EMailboxFull:
+		return statusMailboxFull, nil
+	case chatd.ENoSuchUser:
+		return statusNoSuchUser, nil
+	}
+	return "", err
+}

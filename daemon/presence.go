@@ -1,0 +1,195 @@
+// Presence queries: who is or was online, and check.
+
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"chatd"
+)
+
+func (s *session) replyUsers(cmd, what string, users []string) {
+	users = sortedNames(nonNil(users))
+	text := what + ": " + strings.Join(users, ", ")
+	if len(users) == 0 {
+		text = what + ": nobody"
+	}
+	s.reply(okEvent(cmd, text, nil, f("users", users)))
+}
+
+func cmdWho(_ context.Context, s *session, _ string) error {
+	s.replyUsers("who", "online", s.srv.hub.online())
+	return nil
+}
+
+func cmdWhoElse(_ context.Context, s *session, _ string) error {
+	s.replyUsers("whoelse", "online besides you", without(s.srv.hub.online(), s.user))
+	return nil
+}
+
+// intArg parses the single whole-number argument of cmd within [lo, hi].
+func intArg(cmd, args string, lo, hi int) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(args))
+	if err != nil || n < lo || n > hi {
+		return 0, chatd.Errorf(chatd.EBadArgs, "usage: %s N, with N a whole number from %d to %d", cmd, lo, hi)
+	}
+	return n, nil
+}
+
+// seenSince is everyone online now or at any moment since t.
+func (s *session) seenSince(ctx context.Context, t time.Time) ([]string, error) {
+	past, err := s.srv.store.UsersSeenSince(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	return union(past, s.srv.hub.online()), nil
+}
+
+func cmdLast(ctx context.Context, s *session, args string) error {
+	n, err := intArg("last", args, 1, 60)
+	if err != nil {
+		return err
+	}
+	users, err := s.seenSince(ctx, s.srv.now().Add(-time.Duration(n)*time.Minute))
+	if err != nil {
+		return err
+	}
+	s.replyUsers("last", fmt.Sprintf("online in the last %d minute%s", n, plural(n)), users)
+	return nil
+}
+
+func cmdWhoLastHr(ctx context.Context, s *session, _ string) error {
+	users, err := s.seenSince(ctx, s.srv.now().Add(-time.Hour))
+	if err != nil {
+		return err
+	}
+	s.replyUsers("wholasthr", "others online in the last hour", without(users, s.user))
+	return nil
+}
+
+func cmdWhoElseSince(ctx context.Context, s *session, args string) error {
+	n, err := intArg("whoelsesince", args, 1, 10*365*24*3600)
+	if err != nil {
+		return err
+	}
+	users, err := s.seenSince(ctx, s.srv.now().Add(-time.Duration(n)*time.Second))
+	if err != nil {
+		return err
+	}
+	s.replyUsers("whoelsesince", fmt.Sprintf("others online in the last %d second%s", n, plural(n)), without(users, s.user))
+	return nil
+}
+
+func cmdActive(ctx context.Context, s *session, args string) error {
+	n, err := intArg("active", args, 1, 10*365*24*60)
+	if err != nil {
+		return err
+	}
+	since := s.srv.now().Add(-time.Duration(n) * time.Minute)
+	past, err := s.srv.store.UsersActiveSince(ctx, since)
+	if err != nil {
+		return err
+	}
+	// Online users' activity lives in memory until it is flushed, so the
+	// database answers for offline users only.
+	var users []string
+	for _, name := range past {
+		if o := s.srv.hub.lookup(name); o == nil {
+			users = append(users, name)
+		}
+	}
+	for _, o := range s.srv.hub.sessions() {
+		if time.Unix(0, o.lastActive.Load()).Compare(since) >= 0 {
+			users = append(users, o.user)
+		}
+	}
+	s.replyUsers("active", fmt.Sprintf("active in the last %d minute%s", n, plural(n)), users)
+	return nil
+}
+
+func without(names []string, self string) []string {
+	out := make([]string, 0, len(names))
+	for _, n := range names {
+		if chatd.Key(n) != chatd.Key(self) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func union(a, b []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, list := range [][]string{a, b} {
+		for _, n := range list {
+			if k := chatd.Key(n); !seen[k] {
+				seen[k] = true
+				out = append(out, n)
+			}
+		}
+	}
+	return out
+}
+
+// ---- check ----
+
+func cmdCheck(ctx context.Context, s *session, args string) error {
+	name := strings.TrimSpace(args)
+	if name == "" {
+		name = s.user
+	}
+	if strings.ContainsAny(name, " \t") {
+		return badArgs("check")
+	}
+	u, err := s.srv.store.UserByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	now := s.srv.now()
+	info := []field{f("user", u.Name), f("admin", u.Admin)}
+	var body []string
+	var since, active time.Time
+	room := ""
+	o := s.srv.hub.lookup(u.Name)
+	if o != nil {
+		since, active, room = o.loginAt, time.Unix(0, o.lastActive.Load()), s.srv.hub.roomOf(o)
+	} else {
+		since, active = u.LastLogin, u.LastActive
+	}
+	idle := any(nil)
+	if !active.IsZero() {
+		idle = int(now.Sub(active).Seconds())
+	}
+	info = append(info, f("online", o != nil), f("room", room), f("since", jsonTime(since)),
+		f("last_active", jsonTime(active)), f("idle_seconds", idle))
+	if o != nil && s.admin {
+		info = append(info, f("addr", o.addr))
+	}
+	status := "offline"
+	if o != nil {
+		status = "online in " + room
+	}
+	body = append(body, "  status:      "+status, "  admin:       "+yesNo(u.Admin))
+	if !since.IsZero() {
+		body = append(body, "  logged in:   "+textDate(since))
+	}
+	if !active.IsZero() {
+		body = append(body, fmt.Sprintf("  last active: %s (idle %ds)", textDate(active), idle))
+	}
+	if o != nil && s.admin {
+		body = append(body, "  address:     "+o.addr)
+	}
+	s.reply(okEvent("check", "about "+u.Name+":", body, f("info", object(info))))
+	return nil
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}
