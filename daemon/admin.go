@@ -35,7 +35,7 @@ func cmdBan(ctx context.Context, s *session, args string) error {
 		}
 	}
 	now := s.srv.now()
-	b := chatd.Ban{User: name, Reason: clean(rest), By: s.user, Created: now}
+	b := chatd.Ban{User: name, Reason: chatd.CleanText(rest), By: s.user, Created: now}
 	if dur > 0 {
 		b.Expires = now.Add(dur)
 	}
@@ -71,7 +71,7 @@ func cmdUnban(ctx context.Context, s *session, args string) error {
 }
 
 func cmdShutdown(_ context.Context, s *session, args string) error {
-	msg := clean(strings.TrimSpace(args))
+	msg := chatd.CleanText(strings.TrimSpace(args))
 	if msg == "" {
 		msg = "the server is shutting down"
 	}

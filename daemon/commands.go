@@ -210,7 +210,7 @@ func cmdTime(_ context.Context, s *session, _ string) error {
 }
 
 func cmdEcho(_ context.Context, s *session, args string) error {
-	s.reply(okEvent("echo", clean(args), nil))
+	s.reply(okEvent("echo", chatd.CleanText(args), nil))
 	return nil
 }
 

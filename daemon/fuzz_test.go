@@ -165,13 +165,13 @@ func lrCheckLine(t *testing.T, line string, max int) {
 	case strings.IndexByte(line, tnIAC) >= 0:
 		t.Fatalf("line %q holds an IAC byte", line)
 	}
-	c := clean(line)
-	if len(c) > len(line) || clean(c) != c || !utf8.ValidString(c) {
-		t.Fatalf("clean(%q) = %q", line, c)
+	c := chatd.CleanText(line)
+	if len(c) > len(line) || chatd.CleanText(c) != c || !utf8.ValidString(c) {
+		t.Fatalf("chatd.CleanText(%q) = %q", line, c)
 	}
 	for _, r := range c {
-		if isControl(r) {
-			t.Fatalf("clean(%q) = %q keeps %U", line, c, r)
+		if chatd.IsControl(r) {
+			t.Fatalf("chatd.CleanText(%q) = %q keeps %U", line, c, r)
 		}
 	}
 	ev := roomMessage(kindRoom, "alice", "lobby", c, time.Unix(0, 0))
@@ -181,7 +181,7 @@ func lrCheckLine(t *testing.T, line string, max int) {
 		t.Fatalf("text line %q does not end with CRLF", text)
 	}
 	for _, r := range string(body) {
-		if isControl(r) {
+		if chatd.IsControl(r) {
 			t.Fatalf("text line %q holds %U", text, r)
 		}
 	}

@@ -182,35 +182,6 @@ func TestLineReaderIOError(t *testing.T) {
 	}
 }
 
-func TestClean(t *testing.T) {
-	cases := []struct {
-		name, in, want string
-	}{
-		{"Plain", "hello world", "hello world"},
-		{"Empty", "", ""},
-		{"ESC", "\x1b[31mred\x1b[0m", "[31mred[0m"},
-		{"NUL", "a\x00b", "ab"},
-		{"BEL", "ding\x07", "ding"},
-		{"BS", "ab\bc", "abc"},
-		{"CRLF", "a\r\nb", "ab"},
-		{"DEL", "a\x7fb", "ab"},
-		{"C1NEL", "a\u0085b", "ab"},
-		{"C1CSI", "a\u009b31mb", "a31mb"},
-		{"C1Range", "\u0080\u009f", ""},
-		{"TabKept", "a\tb", "a\tb"},
-		{"NonASCIIKept", "héllo wörld ✓ 日本 Ωμέγα", "héllo wörld ✓ 日本 Ωμέγα"},
-		{"NBSPKept", "a\u00a0b", "a\u00a0b"}, // U+00A0 is just past C1
-		{"AllControls", "\x00\x01\x1b\x1f\x7f", ""},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			if out := clean(tc.in); out != tc.want {
-				t.Fatalf("clean(%q) = %q, want %q", tc.in, out, tc.want)
-			}
-		})
-	}
-}
-
 func TestBucket(t *testing.T) {
 	t0 := time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)
 	b := newBucket(1, 3, t0)

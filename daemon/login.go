@@ -222,7 +222,7 @@ func lockedOut(until time.Time) error {
 
 func bannedEvent(cmd string, b *chatd.Ban) *Event {
 	// The reason may come from the shell (chatd ban -reason): clean it too.
-	return errorEvent(cmd, chatd.EBanned, banText(b), f("reason", clean(b.Reason)), f("until", jsonTime(b.Expires)))
+	return errorEvent(cmd, chatd.EBanned, banText(b), f("reason", chatd.CleanText(b.Reason)), f("until", jsonTime(b.Expires)))
 }
 
 // banText tells a banned user for how long and why.
@@ -232,7 +232,7 @@ func banText(b *chatd.Ban) string {
 		until = "until " + b.Expires.UTC().Format("2006-01-02 15:04:05 UTC")
 	}
 	text := "you are banned " + until
-	if r := clean(b.Reason); r != "" {
+	if r := chatd.CleanText(b.Reason); r != "" {
 		text += ": " + r
 	}
 	return text

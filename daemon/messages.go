@@ -13,7 +13,7 @@ import (
 
 // chat sends text to the user's current room.
 func (s *session) chat(ctx context.Context, text string) error {
-	text = clean(text)
+	text = chatd.CleanText(text)
 	if strings.TrimSpace(text) == "" {
 		return badArgs("say")
 	}
@@ -35,7 +35,7 @@ func (s *session) chat(ctx context.Context, text string) error {
 func cmdSay(ctx context.Context, s *session, args string) error { return s.chat(ctx, args) }
 
 func cmdBroadcast(_ context.Context, s *session, args string) error {
-	text := clean(args)
+	text := chatd.CleanText(args)
 	if strings.TrimSpace(text) == "" {
 		return badArgs("broadcast")
 	}
@@ -74,7 +74,7 @@ func targets(args string) (names []string, rest string, ok bool) {
 
 func cmdSend(ctx context.Context, s *session, args string) error {
 	names, text, ok := targets(args)
-	text = clean(text)
+	text = chatd.CleanText(text)
 	if !ok || strings.TrimSpace(text) == "" {
 		return badArgs("send")
 	}

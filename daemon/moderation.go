@@ -13,7 +13,7 @@ func cmdKick(ctx context.Context, s *session, args string) error {
 	if name == "" {
 		return badArgs("kick")
 	}
-	reason = clean(reason)
+	reason = chatd.CleanText(reason)
 	if chatd.Key(name) == chatd.Key(s.user) {
 		return chatd.Errorf(chatd.ESelf, "you cannot kick yourself")
 	}
