@@ -95,22 +95,13 @@ func cmdPasswd(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
-	// The old password is a login in disguise: the same lockout applies,
-	// so an unattended session cannot be used to guess it.
-	if until, err := s.lockedUntil(ctx, u.Name); err != nil {
+	// The old password is a login in disguise: the same check and lockout
+	// apply, so an unattended session cannot be used to guess it.
+	if err := s.checkPassword(ctx, u.Name, u.PassHash, old); err != nil {
+		if chatd.ErrorCode(err) == chatd.EBadCredentials {
+			err = chatd.Errorf(chatd.EBadCredentials, "the old password is wrong; nothing changed")
+		}
 		return err
-	} else if !until.IsZero() {
-		return lockedOut(until)
-	}
-	match, err := s.srv.verifyPassword(u.PassHash, old)
-	if err != nil {
-		return err
-	}
-	if err := s.srv.store.RecordAttempt(ctx, u.Name, s.addr, s.srv.now(), match); err != nil {
-		return err
-	}
-	if !match {
-		return chatd.Errorf(chatd.EBadCredentials, "the old password is wrong; nothing changed")
 	}
 	if err := s.srv.cfg().Accounts.CheckPassword(pw); err != nil {
 		return err

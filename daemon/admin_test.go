@@ -319,12 +319,18 @@ func TestLockout(t *testing.T) {
 			ts.addUser("alice", "password1", false)
 			ts.addUser("bob", "password2", false)
 			c := dial(t, ts.addr)
-			for i := range 3 {
+			for i := range 2 {
 				if e := c.attempt("alice", "wrong"); e.str("code") != "bad_credentials" {
 					t.Fatalf("attempt %d: %v", i+1, e)
 				}
 				c.expectNext("prompt", "field", "username")
 			}
+			// The failure that sets the lock is answered locked_out at
+			// once, with its end.
+			if e := c.attempt("alice", "wrong"); e.str("code") != "locked_out" || e.str("until") == "" {
+				t.Fatalf("attempt 3: %v", e)
+			}
+			c.expectNext("prompt", "field", "username")
 			locked := func(t *testing.T, c *client, name string) {
 				t.Helper()
 				e := c.attempt(name, "password1") // the right password
@@ -390,13 +396,15 @@ func TestLockoutUnknownName(t *testing.T) {
 		c.Lockout.Attempts = 2
 	})
 	c := dial(t, ts.addr)
-	for range 2 {
-		if e := c.attempt("ghost", "whatever"); e.str("code") != "bad_credentials" {
-			t.Fatalf("unknown name: %v", e)
-		}
-		c.expectNext("prompt", "field", "username")
+	if e := c.attempt("ghost", "whatever"); e.str("code") != "bad_credentials" {
+		t.Fatalf("unknown name: %v", e)
 	}
+	c.expectNext("prompt", "field", "username")
 	if e := c.attempt("ghost", "whatever"); e.str("code") != "locked_out" || e.str("until") == "" {
-		t.Fatalf("unknown name after 2 failures: %v", e)
+		t.Fatalf("unknown name, second failure: %v", e)
+	}
+	c.expectNext("prompt", "field", "username")
+	if e := c.attempt("ghost", "whatever"); e.str("code") != "locked_out" || e.str("until") == "" {
+		t.Fatalf("unknown name while locked: %v", e)
 	}
 }

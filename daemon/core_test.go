@@ -88,27 +88,88 @@ func TestBadCredentialsAndClosedRegistration(t *testing.T) {
 
 func TestRegistrationErrors(t *testing.T) {
 	ts := startServer(t)
+	t.Run("ErrBadName", func(t *testing.T) {
+		// Both passwords are asked first, so pipelined lines stay
+		// aligned; a bad name then goes back to the name prompt.
+		c := dial(t, ts.addr)
+		c.send("1bad")
+		c.expectNext("prompt", "field", "new_password")
+		c.send("longenough", "longenough")
+		c.expectNext("prompt", "field", "repeat_password")
+		c.expectError("login", "bad_name")
+		c.expectNext("prompt", "field", "username")
+	})
 	cases := []struct {
-		name, user, pw, repeat, code string
+		name, pw, repeat, code string
 	}{
-		{"ErrBadName", "1bad", "longenough", "longenough", "bad_name"},
-		{"ErrWeakPassword", "goodname", "short", "short", "weak_password"},
-		{"ErrPasswordMismatch", "goodname", "longenough", "different1", "password_mismatch"},
+		{"ErrWeakPassword", "short", "short", "weak_password"},
+		{"ErrPasswordMismatch", "longenough", "different1", "password_mismatch"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
+			// A bad password asks for the password again, not for the
+			// name, up to three times; then the name prompt comes back.
 			c := dial(t, ts.addr)
-			c.send(tc.user)
-			c.expectNext("prompt", "field", "new_password")
-			c.send(tc.pw)
-			c.expectNext("prompt", "field", "repeat_password")
-			c.send(tc.repeat)
-			c.expectError("login", tc.code)
+			c.send("goodname")
+			for range 3 {
+				c.expectNext("prompt", "field", "new_password")
+				c.send(tc.pw)
+				c.expectNext("prompt", "field", "repeat_password")
+				c.send(tc.repeat)
+				c.expectError("login", tc.code)
+			}
 			c.expectNext("prompt", "field", "username")
 		})
 	}
+	t.Run("SecondTryCreates", func(t *testing.T) {
+		c := dial(t, ts.addr)
+		c.send("thirdname")
+		c.expectNext("prompt", "field", "new_password")
+		c.send("short", "short")
+		c.expectNext("prompt", "field", "repeat_password")
+		c.expectError("login", "weak_password")
+		c.expectNext("prompt", "field", "new_password")
+		c.send("longenough", "longenough")
+		c.expectNext("prompt", "field", "repeat_password")
+		c.expect("welcome", "user", "thirdname")
+	})
 	// Nothing was created: the name is still free to register.
 	register(t, ts.addr, "goodname", "longenough")
+}
+
+// A mistyped name walks nobody into a new account: an empty line at the new
+// password prompt goes back to the name, and the text prompt says so.
+func TestRegistrationEmptyLineGoesBack(t *testing.T) {
+	ts := startServer(t)
+	ts.addUsers("alice")
+	c := dial(t, ts.addr)
+	c.send("alcie")
+	c.expectNext("prompt", "field", "new_password")
+	c.send("")
+	c.expectNext("prompt", "field", "username")
+	c.send("alice")
+	c.expectNext("prompt", "field", "password")
+	c.send("password1")
+	c.expect("welcome", "user", "alice")
+	if _, err := ts.store.UserByName(t.Context(), "alcie"); chatd.ErrorCode(err) != chatd.ENoSuchUser {
+		t.Fatalf("alcie was created: %v", err)
+	}
+
+	// Text mode: the prompt names the account and the way back.
+	r := dialRaw(t, ts.addr)
+	r.send("alcie")
+	var got strings.Builder
+	for !strings.Contains(got.String(), "go back") {
+		r.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		b, err := r.r.ReadByte()
+		if err != nil {
+			t.Fatalf("text prompt: %v after %q", err, got.String())
+		}
+		got.WriteByte(b)
+	}
+	if !strings.Contains(got.String(), "no account named alcie") || !strings.Contains(got.String(), "press Enter") {
+		t.Fatalf("new account prompt: %q", got.String())
+	}
 }
 
 func TestPrivateMessagesAndDelivery(t *testing.T) {
@@ -304,9 +365,12 @@ func TestPasswdGuessesLockTheAccount(t *testing.T) {
 	ts := startServer(t, func(c *chatd.Config) { c.Lockout.Attempts = 2 })
 	ts.addUser("alice", "password1", false)
 	a := login(t, ts.addr, "alice", "password1")
-	for i := 0; i < 2; i++ {
-		a.send("passwd", "guess", "newpassword", "newpassword")
-		a.expectError("passwd", "bad_credentials")
+	a.send("passwd", "guess", "newpassword", "newpassword")
+	a.expectError("passwd", "bad_credentials")
+	// The failure that sets the lock says so at once.
+	a.send("passwd", "guess", "newpassword", "newpassword")
+	if e := a.expectError("passwd", "locked_out"); e.str("until") == "" {
+		t.Fatalf("no until: %v", e)
 	}
 	a.send("passwd", "password1", "newpassword", "newpassword")
 	if e := a.expectError("passwd", "locked_out"); e.str("until") == "" {

@@ -381,7 +381,7 @@ func TestHardeningPasswordEchoOff(t *testing.T) {
 		r := hardDial(t, ts.addr, "newbie")
 		r.until("Username: ")
 		r.write("newbie\r\n")
-		r.until(willEcho + "New password: ")
+		r.until(willEcho + "There is no account named newbie yet. To create it, choose a password (or press Enter to go back): ")
 		r.write("password9\r\n")
 		if b := r.until("Repeat password: "); string(b) != wontEcho+willEcho+"Repeat password: " {
 			t.Fatalf("between the password prompts: %q", b)

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -48,40 +49,61 @@ func (s *session) passwordLogin(ctx context.Context, u *chatd.User) bool {
 	if !ok {
 		return false
 	}
-	name := s.pendingName // an unknown name has no user record to take it from
+	name, hash := s.pendingName, "" // an unknown name has no user record
 	if u != nil {
-		name = u.Name
+		name, hash = u.Name, u.PassHash
 	}
-	if until, err := s.lockedUntil(ctx, name); err != nil {
+	if err := s.checkPassword(ctx, name, hash, pw); err != nil {
+		if chatd.ErrorCode(err) == chatd.EBadCredentials {
+			s.srv.connLog.Info("login failed", "user", name, "addr", s.addr)
+			err = chatd.Errorf(chatd.EBadCredentials, "wrong username or password")
+		}
 		s.fail("login", err)
 		return false
-	} else if !until.IsZero() {
-		s.fail("login", lockedOut(until))
-		return false
 	}
-	hash := s.srv.dummyHash
-	if u != nil {
-		hash = u.PassHash
+	return s.enter(ctx, u)
+}
+
+// checkPassword is the one place a password typed by a person is checked
+// against an account, for login and for passwd alike. hash "" stands for an
+// unknown name: a dummy hash is checked instead, so the answer takes the
+// same time, and it never matches. It applies the lockout before the check,
+// records the attempt, and answers the failure that sets a lock with
+// locked_out at once. It returns nil when the password is right, else
+// bad_credentials, locked_out (with its end), server_busy or an internal
+// error.
+func (s *session) checkPassword(ctx context.Context, name, hash, pw string) error {
+	if until, err := s.lockedUntil(ctx, name); err != nil {
+		return err
+	} else if !until.IsZero() {
+		return lockedOut(until)
+	}
+	known := hash != ""
+	if !known {
+		hash = s.srv.dummyHash
 	}
 	match, verr := s.srv.verifyPassword(hash, pw)
 	if chatd.ErrorCode(verr) == chatd.EServerBusy {
-		s.fail("login", verr)
-		return false
+		return verr
 	}
 	if verr != nil {
 		s.srv.log.Error("stored password hash unreadable", "user", name, "err", verr)
 	}
-	match = match && u != nil && verr == nil
+	match = match && known && verr == nil
 	if err := s.srv.store.RecordAttempt(ctx, name, s.addr, s.srv.now(), match); err != nil {
-		s.fail("login", err)
-		return false
+		return err
 	}
-	if !match {
-		s.srv.connLog.Info("login failed", "user", name, "addr", s.addr)
-		s.send(errorEvent("login", chatd.EBadCredentials, "wrong username or password"))
-		return false
+	if match {
+		return nil
 	}
-	return s.enter(ctx, u)
+	// This failure may be the one that sets the lock: say so now, not at
+	// the next try.
+	if until, err := s.lockedUntil(ctx, name); err != nil {
+		return err
+	} else if !until.IsZero() {
+		return lockedOut(until)
+	}
+	return chatd.Errorf(chatd.EBadCredentials, "wrong password")
 }
 
 func (s *session) lockedUntil(ctx context.Context, name string) (time.Time, error) {
@@ -101,44 +123,57 @@ func (s *session) lockedUntil(ctx context.Context, name string) (time.Time, erro
 	return chatd.LockedUntil(attempts, lc.Attempts, lc.Duration.Duration, now), nil
 }
 
-// register creates the account name (unknown, registration open).
+// registerTries is how many times a new account's password is asked for
+// before the prompt goes back to the name.
+const registerTries = 3
+
+// register creates the account name (unknown, registration open). An empty
+// new password goes back to the username prompt, so a mistyped name of an
+// existing account creates nothing. Both passwords are asked before anything
+// is checked, so a script's pipelined name, password, password stay aligned
+// with the prompts; a bad name then goes back to the username prompt, while
+// a weak or mismatched password asks for the password again, up to
+// registerTries times. It reports whether the user is now logged in.
 func (s *session) register(ctx context.Context, name string) bool {
-	pw, ok := s.ask("new_password", true)
-	if !ok {
-		return false
+	for range registerTries {
+		pw, ok := s.askText("new_password", true, fmt.Sprintf(
+			"There is no account named %s yet. To create it, choose a password (or press Enter to go back): ", name))
+		if !ok || pw == "" {
+			return false
+		}
+		repeat, ok := s.ask("repeat_password", true)
+		if !ok {
+			return false
+		}
+		if err := s.srv.cfg().Accounts.CheckName(name); err != nil {
+			s.fail("login", err)
+			return false
+		}
+		if err := s.srv.cfg().Accounts.CheckPassword(pw); err != nil {
+			s.fail("login", err)
+			continue
+		}
+		if pw != repeat {
+			s.fail("login", chatd.Errorf(chatd.EPasswordMismatch, "the two passwords differ"))
+			continue
+		}
+		hash, err := s.srv.hashPassword(pw)
+		if err != nil {
+			s.fail("login", err)
+			return false
+		}
+		u, err := s.srv.store.CreateUser(ctx, name, hash, false)
+		if chatd.ErrorCode(err) == chatd.EUserExists {
+			s.fail("login", chatd.Errorf(chatd.EBadName, "%s was registered by someone else a moment ago", name))
+			return false
+		} else if err != nil {
+			s.fail("login", err)
+			return false
+		}
+		s.srv.connLog.Info("registered", "user", u.Name, "addr", s.addr)
+		return s.enter(ctx, u)
 	}
-	repeat, ok := s.ask("repeat_password", true)
-	if !ok {
-		return false
-	}
-	acc := &s.srv.cfg().Accounts
-	if err := acc.CheckName(name); err != nil {
-		s.fail("login", err)
-		return false
-	}
-	if err := acc.CheckPassword(pw); err != nil {
-		s.fail("login", err)
-		return false
-	}
-	if pw != repeat {
-		s.fail("login", chatd.Errorf(chatd.EPasswordMismatch, "the two passwords differ"))
-		return false
-	}
-	hash, err := s.srv.hashPassword(pw)
-	if err != nil {
-		s.fail("login", err)
-		return false
-	}
-	u, err := s.srv.store.CreateUser(ctx, name, hash, false)
-	if chatd.ErrorCode(err) == chatd.EUserExists {
-		s.fail("login", chatd.Errorf(chatd.EBadName, "%s was registered by someone else a moment ago", name))
-		return false
-	} else if err != nil {
-		s.fail("login", err)
-		return false
-	}
-	s.srv.connLog.Info("registered", "user", u.Name, "addr", s.addr)
-	return s.enter(ctx, u)
+	return false
 }
 
 // enter completes a login whose password was right: bans, the duplicate

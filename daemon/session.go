@@ -381,12 +381,21 @@ func presenceFor(reason string) string {
 // ask sends a prompt and returns the answer. A `mode json|text` line switches
 // mode and asks again, as the protocol requires.
 func (s *session) ask(field string, secret bool) (string, bool) {
+	return s.askText(field, secret, "")
+}
+
+// askText is ask with a text-mode prompt of its own ("" for the usual one).
+func (s *session) askText(field string, secret bool, text string) (string, bool) {
 	for {
 		hide := secret && s.info.Telnet && s.srv.cfg().Server.Telnet && s.mode.Load() == modeText
 		if hide {
 			s.send(telnetEvent(string([]byte{tnIAC, tnWILL, tnEcho})))
 		}
-		s.send(promptEvent(field))
+		p := promptEvent(field)
+		if text != "" {
+			p.text = text
+		}
+		s.send(p)
 		line, ok := s.readLine()
 		if hide {
 			// The client's own newline was not echoed: end the prompt line.
