@@ -91,6 +91,8 @@ func lookup(name string, s stdio) command {
 		return &checkConfigCommand{s}
 	case "version":
 		return &versionCommand{s}
+	case "connect":
+		return &connectCommand{s}
 	case "help":
 		return &helpCommand{s}
 	}
@@ -106,6 +108,7 @@ Usage:
 The commands are:
 
 	serve         run the chat server
+	connect       chat from the terminal (a client for people and scripts)
 	useradd       create an account
 	userdel       delete an account
 	passwd        set an account's password
@@ -120,7 +123,7 @@ The commands are:
 	version       print the version
 	help          show help for a command
 
-Every command takes -config FILE; without it chatd reads the file named by
+The server and admin commands take -config FILE; without it chatd reads the file named by
 $CHATD_CONFIG, or uses its built-in defaults when that is unset too.
 The admin commands work on the database directly and are safe to run while
 the server is up.

@@ -1,0 +1,297 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+)
+
+// ptyClient is `chatd connect` running on a pseudo-terminal, as a person
+// would use it.
+type ptyClient struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	tty  *os.File
+	exit chan error
+
+	mu  sync.Mutex
+	out bytes.Buffer // everything the client drew on the terminal
+}
+
+func startPTY(t *testing.T, env []string, args ...string) *ptyClient {
+	t.Helper()
+	cmd := exec.Command(binary, append([]string{"connect"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
+	tty, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: 40, Cols: 200})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &ptyClient{t: t, cmd: cmd, tty: tty, exit: make(chan error, 1)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := tty.Read(buf)
+			p.mu.Lock()
+			p.out.Write(buf[:n])
+			p.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() { p.exit <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		tty.Close()
+	})
+	return p
+}
+
+func (p *ptyClient) output() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// waitOutput waits until the terminal shows want after byte offset from,
+// and returns the offset just past it.
+func (p *ptyClient) waitOutput(from int, want string) int {
+	p.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		out := p.output()
+		if from <= len(out) {
+			if i := strings.Index(out[from:], want); i >= 0 {
+				return from + i + len(want)
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("terminal never showed %q; it shows:\n%q", want, out[min(from, len(out)):])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (p *ptyClient) typeKeys(keys string) {
+	p.t.Helper()
+	if _, err := p.tty.Write([]byte(keys)); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// wait requires the client to exit with code.
+func (p *ptyClient) wait(code int) {
+	p.t.Helper()
+	select {
+	case err := <-p.exit:
+		got := 0
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			got = exit.ExitCode()
+		} else if err != nil {
+			p.t.Fatal(err)
+		}
+		if got != code {
+			p.t.Fatalf("connect exited with %d, want %d; terminal:\n%q", got, code, p.output())
+		}
+	case <-time.After(10 * time.Second):
+		p.t.Fatalf("connect did not exit; terminal:\n%q", p.output())
+	}
+}
+
+// TestConnectTerminal is a person using chatd connect at a terminal: the
+// password is not echoed, a message arriving while a line is typed leaves
+// that line intact, Tab completes commands and names, up recalls a line,
+// a private message rings the bell, and Ctrl-C logs out.
+func TestConnectTerminal(t *testing.T) {
+	c := newCLI(t)
+	d := c.serve()
+	c.ok("password-a\n", "useradd", "alice")
+	c.ok("password-b\n", "useradd", "bob")
+	bob := d.login("bob", "password-b")
+
+	p := startPTY(t, []string{"NO_COLOR="}, d.addr)
+	at := p.waitOutput(0, "Username: ")
+	p.typeKeys("alice\r")
+	at = p.waitOutput(at, "Password: ")
+	p.typeKeys("password-a\r")
+	at = p.waitOutput(at, "Welcome, alice!")
+	if strings.Contains(p.output(), "password-a") {
+		t.Fatalf("the password was echoed:\n%q", p.output())
+	}
+	if !strings.Contains(p.output(), "\x1b[") {
+		t.Errorf("no colours on a terminal without NO_COLOR:\n%q", p.output())
+	}
+	bob.waitFor(5*time.Second, "presence", "user", "alice")
+
+	// A message arrives while a line is half typed: it is printed above,
+	// the prompt and the half line are drawn again, and the line is sent
+	// whole when finished.
+	at = p.waitOutput(at, "lobby> ")
+	p.typeKeys("hello wor")
+	at = p.waitOutput(at, "hello wor")
+	bob.send("good morning")
+	at = p.waitOutput(at, "good morning")
+	at = p.waitOutput(at, "lobby> hello wor")
+	p.typeKeys("ld\r")
+	if m := bob.waitFor(5*time.Second, "message", "from", "alice"); m["text"] != "hello world" || m["kind"] != "room" {
+		t.Fatalf("bob got %v, want alice's room line \"hello world\"", m)
+	}
+
+	// Tab completes a command name, then a user name.
+	p.typeKeys("broad\teveryone\r")
+	if m := bob.waitFor(5*time.Second, "message", "kind", "broadcast"); m["text"] != "everyone" {
+		t.Fatalf("broadcast after Tab: %v", m)
+	}
+	p.typeKeys("send b\tpsst\r")
+	if m := bob.waitFor(5*time.Second, "message", "kind", "private"); m["text"] != "psst" {
+		t.Fatalf("private message after Tab: %v", m)
+	}
+	// Up recalls the last line.
+	p.typeKeys("\x1b[A\r")
+	if m := bob.waitFor(5*time.Second, "message", "kind", "private"); m["text"] != "psst" {
+		t.Fatalf("the recalled line sent %v", m)
+	}
+
+	// A private message rings the bell.
+	bob.send("send alice are you there")
+	at = p.waitOutput(at, "\a")
+	p.waitOutput(at, "are you there")
+
+	// Ctrl-C logs out cleanly: bob sees alice leave and connect exits 0.
+	p.typeKeys("\x03")
+	bob.waitFor(5*time.Second, "presence", "event", "logout")
+	p.wait(0)
+	p.waitOutput(at, "Goodbye: see you soon") // the server's answer to logout
+}
+
+// TestConnectTerminalUserFlag logs in with -user, so only the password is
+// asked, then leaves with Ctrl-D; NO_COLOR turns the colours off.
+func TestConnectTerminalUserFlag(t *testing.T) {
+	c := newCLI(t)
+	d := c.serve()
+	c.ok("password-a\n", "useradd", "alice")
+	c.ok("password-b\n", "useradd", "bob")
+	bob := d.login("bob", "password-b")
+
+	p := startPTY(t, []string{"NO_COLOR=1"}, "-user", "alice", d.addr)
+	at := p.waitOutput(0, "Password: ")
+	p.typeKeys("password-a\r")
+	at = p.waitOutput(at, "Welcome, alice!")
+	if out := p.output(); strings.Contains(out, "Username") || strings.Contains(out, "\x1b[3") {
+		t.Fatalf("asked for the name despite -user, or coloured despite NO_COLOR:\n%q", out)
+	}
+	bob.waitFor(5*time.Second, "presence", "event", "login")
+	p.waitOutput(at, "lobby> ")
+	p.typeKeys("\x04")
+	if ev := bob.waitFor(5*time.Second, "presence", "event", "logout"); ev["user"] != "alice" {
+		t.Fatalf("presence %v", ev)
+	}
+	p.wait(0)
+	p.waitOutput(at, "Goodbye: see you soon")
+}
+
+// TestConnectScript runs connect with a pipe for standard input: the first
+// lines log in, the rest are commands, the answers come out as plain lines
+// and the end of the input logs out.
+func TestConnectScript(t *testing.T) {
+	c := newCLI(t)
+	d := c.serve()
+	c.ok("password-a\n", "useradd", "alice")
+	c.ok("password-b\n", "useradd", "bob")
+	alice := d.login("alice", "password-a")
+
+	r := c.exec(nil, "bob\npassword-b\nsay hello from a script\nwho\n", "connect", d.addr)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if m := alice.waitFor(5*time.Second, "message", "from", "bob"); m["text"] != "hello from a script" {
+		t.Fatalf("alice got %v", m)
+	}
+	alice.waitFor(5*time.Second, "presence", "event", "logout")
+	for _, want := range []string{"Welcome, bob!", "<bob> hello from a script", ":: ", "alice", "Goodbye"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if strings.ContainsAny(r.stdout, "\x1b\a") {
+		t.Errorf("escape codes or bells on a pipe:\n%q", r.stdout)
+	}
+
+	// -user gives the name; a wrong password fails the script with status 1.
+	r = c.exec(nil, "password-b\nwho\n", "connect", "-user", "bob", d.addr)
+	if r.code != 0 || !strings.Contains(r.stdout, "Welcome, bob!") {
+		t.Fatalf("with -user: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = c.exec(nil, "bob\nwrong-password\nwho\n", "connect", d.addr)
+	if r.code != 1 || !strings.Contains(r.stderr, "login failed") {
+		t.Fatalf("wrong password: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestConnectServerGone kills the daemon under a logged-in client: the
+// client says so and exits 1.
+func TestConnectServerGone(t *testing.T) {
+	c := newCLI(t)
+	d := c.serve()
+	c.ok("password-a\n", "useradd", "alice")
+
+	cmd := exec.Command(binary, "connect", d.addr)
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	var stdout, stderr syncBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	stdin.Write([]byte("alice\npassword-a\n"))
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stdout.String(), "Welcome, alice!"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no welcome:\n%s%s", stdout.String(), stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	d.cmd.Process.Kill()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() != 1 {
+			t.Fatalf("connect ended with %v, want exit status 1", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("connect did not notice that the server was gone")
+	}
+	if !strings.Contains(stderr.String(), "the server closed the connection") {
+		t.Fatalf("stderr does not say the server is gone:\n%s", stderr.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader goroutine.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
