@@ -3,7 +3,9 @@ package chatd
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"os"
+	"path"
 	"regexp"
 	"sort"
 	"strings"
@@ -25,6 +27,7 @@ type Config struct {
 	Messages MessagesConfig `toml:"messages"`
 	Rate     RateConfig     `toml:"rate"`
 	Log      LogConfig      `toml:"log"`
+	Web      WebConfig      `toml:"web"`
 }
 
 type ServerConfig struct {
@@ -83,6 +86,20 @@ type LogConfig struct {
 	Format string `toml:"format"` // "text" | "json"
 }
 
+// WebConfig is the built-in web client and its WebSocket endpoint.
+type WebConfig struct {
+	Listen string `toml:"listen"` // "" turns the web client off
+	// AllowedOrigins are extra Origin patterns a browser page may connect
+	// from (path.Match on the origin's host, or on scheme://host when the
+	// pattern has "://"). The page's own host is always allowed.
+	AllowedOrigins []string `toml:"allowed_origins"`
+	// TrustedProxies are addresses or CIDR ranges whose X-Forwarded-For
+	// header is believed.
+	TrustedProxies []string `toml:"trusted_proxies"`
+	TLSCert        string   `toml:"tls_cert"`
+	TLSKey         string   `toml:"tls_key"`
+}
+
 // Duration is a time.Duration written in TOML as a Go duration string ("60s").
 type Duration struct{ time.Duration }
 
@@ -131,6 +148,7 @@ func DefaultConfig() Config {
 		},
 		Rate: RateConfig{LinesPerSecond: 10, Burst: 30},
 		Log:  LogConfig{Level: "info", Format: "text"},
+		Web:  WebConfig{AllowedOrigins: []string{}, TrustedProxies: []string{}},
 	}
 }
 
@@ -277,10 +295,48 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("rate.lines_per_second: %v must be greater than 0", c.Rate.LinesPerSecond)
 	}
 
-	return firstErr(
+	if err := firstErr(
 		oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error"),
 		oneOf("log.format", c.Log.Format, "text", "json"),
-	)
+	); err != nil {
+		return err
+	}
+	return c.Web.validate()
+}
+
+func (w *WebConfig) validate() error {
+	if (w.TLSCert == "") != (w.TLSKey == "") {
+		return fmt.Errorf("web.tls_cert, web.tls_key: set both or neither (got %q and %q)", w.TLSCert, w.TLSKey)
+	}
+	if w.TLSCert != "" && w.Listen == "" {
+		return fmt.Errorf("web.listen: must be set when web.tls_cert (%q) is", w.TLSCert)
+	}
+	for _, p := range w.AllowedOrigins {
+		if _, err := path.Match(p, ""); err != nil || p == "" {
+			return fmt.Errorf("web.allowed_origins: %q is not a valid pattern", p)
+		}
+	}
+	_, err := w.ParseTrustedProxies()
+	return err
+}
+
+// ParseTrustedProxies returns web.trusted_proxies as prefixes; a single
+// address is a prefix of its full length.
+func (w *WebConfig) ParseTrustedProxies() ([]netip.Prefix, error) {
+	out := make([]netip.Prefix, 0, len(w.TrustedProxies))
+	for _, s := range w.TrustedProxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("web.trusted_proxies: %q is neither an IP address nor a CIDR range", s)
+		}
+		a = a.Unmap()
+		out = append(out, netip.PrefixFrom(a, a.BitLen()))
+	}
+	return out, nil
 }
 
 func firstErr(errs ...error) error {

@@ -225,6 +225,12 @@ func TestConfig_Validate(t *testing.T) {
 		{"ErrRateBurst", func(c *chatd.Config) { c.Rate.Burst = 0 }, "rate.burst: 0"},
 		{"ErrLogLevel", func(c *chatd.Config) { c.Log.Level = "loud" }, `log.level: "loud" is not "debug", "info", "warn" or "error"`},
 		{"ErrLogFormat", func(c *chatd.Config) { c.Log.Format = "xml" }, `log.format: "xml" is not "text" or "json"`},
+		{"ErrWebCertWithoutKey", func(c *chatd.Config) { c.Web.Listen = ":8080"; c.Web.TLSCert = "c.pem" }, "web.tls_cert, web.tls_key:"},
+		{"ErrWebTLSWithoutListen", func(c *chatd.Config) { c.Web.TLSCert = "c.pem"; c.Web.TLSKey = "k.pem" }, "web.listen:"},
+		{"ErrWebOriginPattern", func(c *chatd.Config) { c.Web.AllowedOrigins = []string{"[a-"} }, `web.allowed_origins: "[a-"`},
+		{"ErrWebOriginEmpty", func(c *chatd.Config) { c.Web.AllowedOrigins = []string{""} }, `web.allowed_origins: ""`},
+		{"ErrWebTrustedProxy", func(c *chatd.Config) { c.Web.TrustedProxies = []string{"proxy.local"} }, `web.trusted_proxies: "proxy.local"`},
+		{"ErrWebTrustedRange", func(c *chatd.Config) { c.Web.TrustedProxies = []string{"10.0.0.0/33"} }, `web.trusted_proxies: "10.0.0.0/33"`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := chatd.DefaultConfig()

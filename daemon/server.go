@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -31,6 +32,9 @@ type Options struct {
 	// Listen binds the ones left nil from server.listen and
 	// server.tls_listen.
 	Plain, TLS net.Listener
+	// Web is the raw TCP socket of the web client (the server adds TLS
+	// when web.tls_cert is set); nil: Listen binds web.listen, if set.
+	Web net.Listener
 }
 
 // Server is a chat daemon.
@@ -51,6 +55,9 @@ type Server struct {
 
 	ln, tlsLn net.Listener // tlsLn already wraps TLS around its socket
 	cert      atomic.Pointer[tls.Certificate]
+	webLn     net.Listener // the web client's; nil when it is off
+	webCert   atomic.Pointer[tls.Certificate]
+	web       *http.Server // serves webLn
 
 	// mu guards conns and perIP (connection accounting, including sessions
 	// that have not logged in). Lock order: Server.mu, then hub.mu, then
@@ -86,6 +93,7 @@ func New(o Options) *Server {
 		stop:    make(chan struct{}),
 		ln:      o.Plain,
 		tlsLn:   o.TLS,
+		webLn:   o.Web,
 	}
 	cfg := o.Config
 	s.live.Store(&cfg)
@@ -110,6 +118,8 @@ var restartOnly = []struct {
 	{"server.listen", func(a, b *chatd.Config) bool { return a.Server.Listen == b.Server.Listen }},
 	{"server.tls_listen", func(a, b *chatd.Config) bool { return a.Server.TLSListen == b.Server.TLSListen }},
 	{"database.path", func(a, b *chatd.Config) bool { return a.Database.Path == b.Database.Path }},
+	{"web.listen", func(a, b *chatd.Config) bool { return a.Web.Listen == b.Web.Listen }},
+	{"web.tls_cert", func(a, b *chatd.Config) bool { return (a.Web.TLSCert == "") == (b.Web.TLSCert == "") }},
 }
 
 // Reload makes next the configuration in force, all at once. Settings that
@@ -125,6 +135,11 @@ func (s *Server) Reload(next chatd.Config) (needRestart []string) {
 	next.Server.Listen = cur.Server.Listen
 	next.Server.TLSListen = cur.Server.TLSListen
 	next.Database = cur.Database
+	next.Web.Listen = cur.Web.Listen
+	if (next.Web.TLSCert == "") != (cur.Web.TLSCert == "") {
+		// Whether the web listener speaks TLS is fixed at start.
+		next.Web.TLSCert, next.Web.TLSKey = cur.Web.TLSCert, cur.Web.TLSKey
+	}
 	s.live.Store(&next)
 	return needRestart
 }
@@ -151,16 +166,20 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("listen on %s (server.listen): %w", cfg.Server.Listen, err)
 		}
 	}
+	if err := s.listenWeb(); err != nil {
+		s.ln.Close()
+		return err
+	}
 	if s.tlsLn == nil && cfg.Server.TLSListen == "" {
 		return nil
 	}
 	if err := s.LoadCertificate(); err != nil {
-		s.ln.Close()
+		s.closeListeners()
 		return err
 	}
 	if s.tlsLn == nil {
 		if s.tlsLn, err = net.Listen("tcp", cfg.Server.TLSListen); err != nil {
-			s.ln.Close()
+			s.closeListeners()
 			return fmt.Errorf("listen on %s (server.tls_listen): %w", cfg.Server.TLSListen, err)
 		}
 	}
@@ -172,10 +191,28 @@ func (s *Server) Listen() error {
 	return nil
 }
 
-// LoadCertificate reads server.tls_cert and server.tls_key; the next TLS
+// closeListeners closes what Listen has bound so far, on its way out with
+// an error.
+func (s *Server) closeListeners() {
+	s.ln.Close()
+	if s.webLn != nil {
+		s.webLn.Close()
+	}
+}
+
+// LoadCertificate reads server.tls_cert and server.tls_key (and
+// web.tls_cert and web.tls_key when the web client speaks TLS); the next TLS
 // handshake uses the new pair. On error the pair in use stays.
 func (s *Server) LoadCertificate() error {
 	cfg := s.cfg()
+	if s.webCert.Load() != nil && cfg.Web.TLSCert != "" {
+		if err := s.loadWebCertificate(); err != nil {
+			return err
+		}
+	}
+	if cfg.Server.TLSCert == "" && s.tlsLn == nil {
+		return nil
+	}
 	cert, err := tls.LoadX509KeyPair(cfg.Server.TLSCert, cfg.Server.TLSKey)
 	if err != nil {
 		return fmt.Errorf("load TLS key pair (server.tls_cert, server.tls_key): %w", err)
@@ -217,6 +254,15 @@ func (s *Server) Serve(ctx context.Context) error {
 			go func() { defer loops.Done(); s.acceptLoop(sctx, name, ln) }()
 		}
 	}
+	if s.web != nil {
+		loops.Add(1)
+		go func() {
+			defer loops.Done()
+			if err := s.web.Serve(s.webLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("web listener", "err", err)
+			}
+		}()
+	}
 	loops.Add(3)
 	go func() { defer loops.Done(); s.watchBans(sctx) }()
 	go func() { defer loops.Done(); s.flushSeen(sctx) }()
@@ -231,6 +277,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	s.ln.Close()
 	if s.tlsLn != nil {
 		s.tlsLn.Close()
+	}
+	if s.web != nil {
+		// Closes the listener and idle page requests; WebSocket sessions
+		// were taken over from net/http and end with the others below.
+		s.web.Close()
 	}
 	cancel()
 	loops.Wait()

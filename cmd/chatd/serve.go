@@ -45,6 +45,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	if a := srv.TLSAddr(); a != nil {
 		log.Info("listening", "addr", a.String(), "tls", true)
 	}
+	if a := srv.WebAddr(); a != nil {
+		log.Info("web client", "addr", a.String(), "tls", cfg.Web.TLSCert != "")
+	}
 	if err := srv.Serve(ctx); err != nil {
 		return err
 	}
@@ -68,7 +71,7 @@ func newLogger(c chatd.LogConfig, w io.Writer) (*slog.Logger, error) {
 
 func (c *serveCommand) Usage() string {
 	return `The serve command runs the chat server. It listens on server.listen (and
-server.tls_listen when set) and keeps running until it receives SIGINT or
+server.tls_listen when set, and web.listen for the web client when set) and keeps running until it receives SIGINT or
 SIGTERM or an admin sends the shutdown command; then every client is told
 and the database is closed.
 

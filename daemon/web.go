@@ -1,0 +1,198 @@
+package daemon
+
+import (
+	"crypto/tls"
+	"embed"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+)
+
+// webclient holds the browser client: plain HTML, CSS and JavaScript,
+// served as they are, with nothing fetched from anywhere else.
+//
+//go:embed webclient
+var webclient embed.FS
+
+// contentSecurityPolicy allows the page's own files and its own WebSocket
+// and nothing else: no inline script or style, no other origin.
+const contentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; " +
+	"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+
+// WebHandler serves the web client at / and the WebSocket endpoint /ws.
+func (s *Server) WebHandler() http.Handler {
+	files, err := fs.Sub(webclient, "webclient")
+	if err != nil {
+		panic(err) // the directory is embedded above; cannot happen
+	}
+	static := http.FileServerFS(files)
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /ws", s.serveWebSocket)
+	mux.Handle("GET /", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", contentSecurityPolicy)
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Cache-Control", "no-cache")
+		static.ServeHTTP(w, r)
+	}))
+	return mux
+}
+
+// serveWebSocket upgrades a request to a WebSocket session of the chat
+// protocol, in JSON mode, after checking its Origin.
+func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	cfg := s.cfg()
+	proxies, _ := cfg.Web.ParseTrustedProxies() // validated with the config
+	addr := clientAddr(r, proxies)
+	if !originAllowed(r, cfg.Web.AllowedOrigins) {
+		s.connLog.Warn("web connection refused", "addr", addr, "origin", r.Header.Get("Origin"), "why", "origin not allowed")
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	hr := &hijackRecorder{ResponseWriter: w}
+	ws, err := websocket.Accept(hr, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: true, // the Origin was checked above, by our own rules
+	})
+	if err != nil {
+		return // Accept has answered the client
+	}
+	c := newWSConn(ws, hr.conn, func() int { return s.cfg().Server.MaxLineBytes })
+	s.ServeConn(r.Context(), c, ConnInfo{Addr: addr, Listener: "web", JSON: true})
+	c.Close()
+}
+
+// originAllowed applies web.allowed_origins. A request with no Origin is
+// not from a browser page, so no other page can be riding on it; the
+// page's own host is always allowed.
+func originAllowed(r *http.Request, patterns []string) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, p := range patterns {
+		target := u.Host
+		if strings.Contains(p, "://") {
+			target = u.Scheme + "://" + u.Host
+		}
+		if ok, _ := path.Match(strings.ToLower(p), strings.ToLower(target)); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// clientAddr is the real client address of a web request. X-Forwarded-For
+// is believed only when the peer is a trusted proxy, and then read from the
+// right: the first address not itself a trusted proxy is the client.
+func clientAddr(r *http.Request, proxies []netip.Prefix) string {
+	peer := r.RemoteAddr
+	if host, _, err := net.SplitHostPort(peer); err == nil {
+		peer = host
+	}
+	if !isTrusted(peer, proxies) {
+		return peer
+	}
+	var hops []string
+	for _, v := range r.Header.Values("X-Forwarded-For") {
+		for h := range strings.SplitSeq(v, ",") {
+			hops = append(hops, strings.TrimSpace(h))
+		}
+	}
+	for i := len(hops) - 1; i >= 0; i-- {
+		a, err := netip.ParseAddr(hops[i])
+		if err != nil {
+			break // a hop we cannot read: believe nothing further left
+		}
+		peer = a.Unmap().String()
+		if !isTrusted(peer, proxies) {
+			break
+		}
+	}
+	return peer
+}
+
+func isTrusted(ip string, proxies []netip.Prefix) bool {
+	a, err := netip.ParseAddr(ip)
+	if err != nil {
+		return false
+	}
+	a = a.Unmap()
+	for _, p := range proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// listenWeb binds web.listen unless Options gave the listener, and wraps
+// it in TLS when web.tls_cert is set. No listener and no web.listen: the
+// web client is off.
+func (s *Server) listenWeb() error {
+	cfg := s.cfg()
+	if s.webLn == nil && cfg.Web.Listen == "" {
+		return nil
+	}
+	if cfg.Web.TLSCert != "" {
+		if err := s.loadWebCertificate(); err != nil {
+			return err
+		}
+	}
+	if s.webLn == nil {
+		ln, err := net.Listen("tcp", cfg.Web.Listen)
+		if err != nil {
+			return fmt.Errorf("listen on %s (web.listen): %w", cfg.Web.Listen, err)
+		}
+		s.webLn = ln
+	}
+	if cfg.Web.TLSCert != "" {
+		s.webLn = tls.NewListener(s.webLn, &tls.Config{
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.webCert.Load(), nil },
+			MinVersion:     tls.VersionTLS12,
+		})
+	}
+	s.web = &http.Server{
+		Handler:           s.WebHandler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+	}
+	return nil
+}
+
+// loadWebCertificate reads web.tls_cert and web.tls_key; the next
+// handshake uses the new pair. On error the pair in use stays.
+func (s *Server) loadWebCertificate() error {
+	cfg := s.cfg()
+	cert, err := tls.LoadX509KeyPair(cfg.Web.TLSCert, cfg.Web.TLSKey)
+	if err != nil {
+		return fmt.Errorf("load TLS key pair (web.tls_cert, web.tls_key): %w", err)
+	}
+	s.webCert.Store(&cert)
+	return nil
+}
+
+// WebAddr is the web client's bound address, or nil when it is off.
+func (s *Server) WebAddr() net.Addr {
+	if s.webLn == nil {
+		return nil
+	}
+	return s.webLn.Addr()
+}
