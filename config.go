@@ -10,7 +10,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/BurntSushi/toml"
@@ -387,12 +386,15 @@ func (c *AccountsConfig) CheckName(name string) error {
 		return Errorf(EBadName, "%q is not an allowed user name (it must match %s)", name, c.UsernamePattern)
 	}
 	// Whatever the pattern allows, a name is shown to other users in
-	// presence lines and chat: it must not carry spaces or terminal
-	// control characters.
+	// presence lines and chat: it must not carry spaces, terminal control
+	// characters or invisible format characters.
 	for _, r := range name {
-		if unicode.IsSpace(r) || unicode.IsControl(r) || r == utf8.RuneError {
-			return Errorf(EBadName, "%q is not an allowed user name: no spaces or control characters", name)
+		if badNameRune(r) {
+			return Errorf(EBadName, "%q is not an allowed user name: no spaces, control or invisible format characters", name)
 		}
+	}
+	if Key(name) == "" {
+		return Errorf(EBadName, "%q is not an allowed user name", name)
 	}
 	return nil
 }

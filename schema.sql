@@ -1,6 +1,7 @@
--- chatd schema, version 1 (PRAGMA user_version = 1).
+-- chatd schema, version 2 (PRAGMA user_version = 2).
 -- Times are stored as INTEGER Unix milliseconds (UTC). Names are kept in their
--- registered spelling and compared case-insensitively (COLLATE NOCASE).
+-- registered spelling; every lookup and comparison goes through name_key,
+-- chatd.Key(name) (NFKC, then Unicode case folding), which is unique.
 
 CREATE TABLE users (
     id          INTEGER PRIMARY KEY,
@@ -10,8 +11,10 @@ CREATE TABLE users (
     created     INTEGER NOT NULL,
     last_login  INTEGER,                   -- NULL: never logged in
     last_seen   INTEGER,                   -- last moment the user was online
-    last_active INTEGER                    -- last command received
+    last_active INTEGER,                   -- last command received
+    name_key    TEXT    NOT NULL DEFAULT '' -- chatd.Key(name)
 );
+CREATE UNIQUE INDEX users_name_key ON users(name_key);
 
 -- blocker no longer receives private messages (and, by config, chat) from blocked.
 CREATE TABLE blocks (
@@ -33,33 +36,62 @@ CREATE TABLE bans (
 -- Every login attempt, including attempts for names that do not exist, so a
 -- lockout survives restarts and does not reveal which names are registered.
 CREATE TABLE login_attempts (
-    id      INTEGER PRIMARY KEY,
-    name    TEXT    NOT NULL COLLATE NOCASE,
-    addr    TEXT    NOT NULL,
-    ts      INTEGER NOT NULL,
-    success INTEGER NOT NULL
+    id       INTEGER PRIMARY KEY,
+    name     TEXT    NOT NULL COLLATE NOCASE,
+    addr     TEXT    NOT NULL,
+    ts       INTEGER NOT NULL,
+    success  INTEGER NOT NULL,
+    name_key TEXT    NOT NULL DEFAULT ''   -- chatd.Key(name)
 );
-CREATE INDEX login_attempts_name_ts ON login_attempts(name, ts);
+CREATE INDEX login_attempts_key_ts ON login_attempts(name_key, ts);
 
--- Private messages for users who were offline. Deleted once written to the
--- recipient's connection.
+-- A private message for users who were offline, stored once however many
+-- recipients it waits for; deleted with its last offline_messages row.
+CREATE TABLE letters (
+    id         INTEGER PRIMARY KEY,
+    sender     TEXT    NOT NULL,
+    recipients TEXT    NOT NULL DEFAULT '', -- space-separated list the message was sent to
+    body       TEXT    NOT NULL,
+    ts         INTEGER NOT NULL
+);
+
+-- One row per recipient still to receive a letter. Deleted once written to
+-- the recipient's connection.
 CREATE TABLE offline_messages (
     id        INTEGER PRIMARY KEY,
     recipient INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    sender    TEXT    NOT NULL,
-    recipients TEXT   NOT NULL DEFAULT '', -- space-separated list the message was sent to
-    body      TEXT    NOT NULL,
-    ts        INTEGER NOT NULL
+    letter    INTEGER NOT NULL REFERENCES letters(id)
 );
 CREATE INDEX offline_messages_recipient ON offline_messages(recipient, id);
+CREATE INDEX offline_messages_letter ON offline_messages(letter);
+CREATE TRIGGER offline_messages_last AFTER DELETE ON offline_messages
+WHEN NOT EXISTS (SELECT 1 FROM offline_messages WHERE letter = OLD.letter)
+BEGIN
+    DELETE FROM letters WHERE id = OLD.letter;
+END;
 
 CREATE TABLE rooms (
     id        INTEGER PRIMARY KEY,
     name      TEXT    NOT NULL UNIQUE COLLATE NOCASE,
     owner     TEXT    NOT NULL DEFAULT '', -- '' for lobby
     pass_hash TEXT    NOT NULL DEFAULT '', -- '' means no password
-    created   INTEGER NOT NULL
+    created   INTEGER NOT NULL,
+    name_key  TEXT    NOT NULL DEFAULT '', -- chatd.Key(name)
+    owner_key TEXT    NOT NULL DEFAULT ''  -- chatd.Key(owner)
 );
+CREATE UNIQUE INDEX rooms_name_key ON rooms(name_key);
+CREATE INDEX rooms_owner_key ON rooms(owner_key);
+
+-- Wrong (and right) room passwords, per room and user, so that guessing a
+-- room's password is limited like guessing a login.
+CREATE TABLE room_attempts (
+    id      INTEGER PRIMARY KEY,
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    ts      INTEGER NOT NULL,
+    success INTEGER NOT NULL
+);
+CREATE INDEX room_attempts_room_user ON room_attempts(room_id, user_id, ts);
 
 CREATE TABLE room_history (
     id      INTEGER PRIMARY KEY,

@@ -44,8 +44,12 @@ type Store interface {
 	// Attempts returns the attempts for name (and addr, unless "") at or
 	// after since, oldest first.
 	Attempts(ctx context.Context, name, addr string, since time.Time) ([]LoginAttempt, error)
-	// PruneAttempts deletes attempts older than before.
+	// PruneAttempts deletes attempts (login and room) older than before.
 	PruneAttempts(ctx context.Context, before time.Time) (int64, error)
+
+	// Room password attempts, per room and user.
+	RecordRoomAttempt(ctx context.Context, room, user string, at time.Time, success bool) error
+	RoomAttempts(ctx context.Context, room, user string, since time.Time) ([]LoginAttempt, error)
 
 	// Bans.
 	Ban(ctx context.Context, b Ban) error                 // replaces an existing ban; ENoSuchUser
@@ -63,11 +67,22 @@ type Store interface {
 	// EMailboxFull when the recipient already holds limit messages (limit <= 0:
 	// no limit).
 	StoreOffline(ctx context.Context, to string, m OfflineMessage, limit int) error
+	// StoreOfflineAll stores m once for all of to; errs[i] (ENoSuchUser,
+	// EMailboxFull or nil) is the outcome for to[i].
+	StoreOfflineAll(ctx context.Context, to []string, m OfflineMessage, limit int) (errs []error, err error)
+	// OfflinePage returns up to n messages (n < 0: all) with IDs above
+	// after, oldest first; OfflineCount how many are waiting.
+	OfflinePage(ctx context.Context, to string, after int64, n int) ([]OfflineMessage, error)
+	OfflineCount(ctx context.Context, to string) (int, error)
 	OfflineMessages(ctx context.Context, to string) ([]OfflineMessage, error) // oldest first
 	DeleteOffline(ctx context.Context, ids []int64) error
 
 	// Rooms.
-	CreateRoom(ctx context.Context, r Room) error               // ERoomExists
+	CreateRoom(ctx context.Context, r Room) error // ERoomExists
+	// CreateRoomLimited is CreateRoom that fails with ENotPermitted when
+	// r.Owner already owns maxPerOwner rooms or there are maxTotal rooms
+	// (the lobby not counted; a limit <= 0 is no limit).
+	CreateRoomLimited(ctx context.Context, r Room, maxPerOwner, maxTotal int) error
 	RoomByName(ctx context.Context, name string) (*Room, error) // ENoSuchRoom
 	Rooms(ctx context.Context) ([]*Room, error)                 // sorted by name
 	DeleteRoom(ctx context.Context, name string) error          // ENoSuchRoom

@@ -22,6 +22,10 @@ func TestClean(t *testing.T) {
 		{"NBSPKept", "a\u00a0b", "a\u00a0b"}, // U+00A0 is just past C1
 		{"InvalidUTF8", "a\xffb", "a\uFFFDb"},
 		{"AllControls", "\x00\x01\x1b\x1f\x7f", ""},
+		{"Separators", "a\u2028b\u2029c", "abc"},
+		{"Bidi", "\u202ax\u202b\u202c\u202d\u202ey\u2066\u2067\u2068\u2069", "xy"},
+		{"RTLKept", "שלום עולם", "שלום עולם"},
+		{"ZWJKept", "👩\u200d💻", "👩\u200d💻"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

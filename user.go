@@ -1,9 +1,6 @@
 package chatd
 
-import (
-	"strings"
-	"time"
-)
+import "time"
 
 // User is a registered account.
 type User struct {
@@ -31,6 +28,3 @@ func (b *Ban) Permanent() bool { return b.Expires.IsZero() }
 
 // ActiveAt reports whether the ban is in force at t.
 func (b *Ban) ActiveAt(t time.Time) bool { return b.Permanent() || t.Before(b.Expires) }
-
-// Key folds a user or room name for case-insensitive comparison.
-func Key(name string) string { return strings.ToLower(name) }

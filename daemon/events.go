@@ -78,8 +78,10 @@ func (e *Event) render(mode int32) []byte {
 		case e.rawText:
 			e.out[mode] = []byte(e.text)
 		default:
-			// Multi-line text uses CRLF between lines too.
-			t := strings.ReplaceAll(e.text, "\n", "\r\n")
+			// Whatever an event says, its text reaches a terminal clean
+			// (names and arguments echoed in errors included). Multi-line
+			// text uses CRLF between lines too.
+			t := strings.ReplaceAll(cleanLines(e.text), "\n", "\r\n")
 			e.out[mode] = append([]byte(t), '\r', '\n')
 		}
 	})
@@ -165,6 +167,8 @@ func okEvent(cmd, text string, body []string, fields ...field) *Event {
 }
 
 func errorEvent(cmd string, code chatd.Code, text string, extra ...field) *Event {
+	// Errors echo what the client typed: a name, a command word.
+	cmd, text = clean(cmd), clean(text)
 	t := fmt.Sprintf("! %s (%s)", text, code)
 	return newEvent("error", t, append([]field{f("cmd", cmd), f("code", string(code)), f("text", text)}, extra...)...)
 }
@@ -226,6 +230,7 @@ func deliveryEvent(to, status string) *Event {
 		statusMailboxFull: "not sent: their offline mailbox is full",
 		statusNoSuchUser:  "not sent: no such user",
 	}
+	to = clean(to) // may be a name as typed
 	return newEvent("delivery", fmt.Sprintf("-> %s: %s", to, words[status]), f("to", to), f("status", status))
 }
 

@@ -187,6 +187,7 @@ func (s *Server) Listen() error {
 		// Read at each handshake, so a reloaded pair serves the next client.
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil },
 		MinVersion:     tls.VersionTLS12,
+		CipherSuites:   tls12Suites,
 	})
 	return nil
 }
@@ -219,6 +220,18 @@ func (s *Server) LoadCertificate() error {
 	}
 	s.cert.Store(&cert)
 	return nil
+}
+
+// tls12Suites are the TLS 1.2 suites offered: forward-secret AEAD only
+// (no CBC, no SHA-1 MACs). TLS 1.3 suites are not configurable and are all
+// AEAD.
+var tls12Suites = []uint16{
+	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
 // Addr is the bound plain-TCP address (valid after Listen).

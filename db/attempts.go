@@ -27,8 +27,8 @@ func (db *DB) RecordAttempt(ctx context.Context, name, addr string, at time.Time
 
 func insertAttempt(ctx context.Context, tx *sqlx.Tx, name, addr string, at time.Time, success bool) error {
 	_, err := tx.ExecContext(ctx,
-		`INSERT INTO login_attempts (name, addr, ts, success) VALUES (?, ?, ?, ?)`,
-		name, addr, millis(at), success)
+		`INSERT INTO login_attempts (name, name_key, addr, ts, success) VALUES (?, ?, ?, ?, ?)`,
+		name, chatd.Key(name), addr, millis(at), success)
 	if err != nil {
 		return fmt.Errorf("record login attempt for %s: %w", name, err)
 	}
@@ -44,9 +44,9 @@ func (db *DB) Attempts(ctx context.Context, name, addr string, since time.Time) 
 	}
 	err := db.reader.SelectContext(ctx, &rows,
 		`SELECT ts, success FROM login_attempts
-		 WHERE name = ? AND ts >= ? AND (? = '' OR addr = ?)
+		 WHERE name_key = ? AND ts >= ? AND (? = '' OR addr = ?)
 		 ORDER BY ts, id`,
-		name, millis(since), addr, addr)
+		chatd.Key(name), millis(since), addr, addr)
 	if err != nil {
 		return nil, fmt.Errorf("read login attempts for %s: %w", name, err)
 	}
@@ -66,10 +66,61 @@ func (db *DB) PruneAttempts(ctx context.Context, before time.Time) (int64, error
 		return 0, err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM login_attempts WHERE ts < ?`, millis(before))
-	if err != nil {
-		return 0, fmt.Errorf("prune login attempts: %w", err)
+	var n int64
+	for _, table := range []string{"login_attempts", "room_attempts"} {
+		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE ts < ?`, millis(before))
+		if err != nil {
+			return 0, fmt.Errorf("prune %s: %w", table, err)
+		}
+		k, _ := res.RowsAffected()
+		n += k
 	}
-	n, _ := res.RowsAffected()
 	return n, commit(tx, "prune login attempts")
+}
+
+// RecordRoomAttempt stores one try of user at the password of room. A zero
+// at means now.
+func (db *DB) RecordRoomAttempt(ctx context.Context, room, user string, at time.Time, success bool) error {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	rid, err := roomID(ctx, tx, room)
+	if err != nil {
+		return err
+	}
+	uid, err := userID(ctx, tx, user)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx,
+		`INSERT INTO room_attempts (room_id, user_id, ts, success) VALUES (?, ?, ?, ?)`,
+		rid, uid, millis(db.orNow(at)), success); err != nil {
+		return fmt.Errorf("record password attempt of %s for room %s: %w", user, room, err)
+	}
+	return commit(tx, "record room password attempt")
+}
+
+// RoomAttempts returns the tries of user at the password of room made at or
+// after since, oldest first. A room or user that does not exist has none.
+func (db *DB) RoomAttempts(ctx context.Context, room, user string, since time.Time) ([]chatd.LoginAttempt, error) {
+	var rows []struct {
+		TS      int64 `db:"ts"`
+		Success bool  `db:"success"`
+	}
+	err := db.reader.SelectContext(ctx, &rows,
+		`SELECT a.ts, a.success FROM room_attempts a
+		 JOIN rooms r ON r.id = a.room_id JOIN users u ON u.id = a.user_id
+		 WHERE r.name_key = ? AND u.name_key = ? AND a.ts >= ?
+		 ORDER BY a.ts, a.id`,
+		chatd.Key(room), chatd.Key(user), millis(since))
+	if err != nil {
+		return nil, fmt.Errorf("read password attempts of %s for room %s: %w", user, room, err)
+	}
+	attempts := make([]chatd.LoginAttempt, len(rows))
+	for i, r := range rows {
+		attempts[i] = chatd.LoginAttempt{Time: fromMillis(r.TS), Success: r.Success}
+	}
+	return attempts, nil
 }

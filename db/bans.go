@@ -120,7 +120,7 @@ func (db *DB) BanOf(ctx context.Context, name string) (*chatd.Ban, error) {
 // Bans returns every ban, expired ones included, sorted by user name.
 func (db *DB) Bans(ctx context.Context) ([]*chatd.Ban, error) {
 	var rows []banRow
-	if err := db.reader.SelectContext(ctx, &rows, banSelect+` ORDER BY u.name`); err != nil {
+	if err := db.reader.SelectContext(ctx, &rows, banSelect+` ORDER BY u.name_key`); err != nil {
 		return nil, fmt.Errorf("list bans: %w", err)
 	}
 	bans := make([]*chatd.Ban, len(rows))

@@ -87,7 +87,7 @@ func (db *DB) Blocked(ctx context.Context, blocker string) ([]string, error) {
 	var names []string
 	err = db.reader.SelectContext(ctx, &names,
 		`SELECT u.name FROM blocks b JOIN users u ON u.id = b.blocked
-		 WHERE b.blocker = ? ORDER BY u.name`, id)
+		 WHERE b.blocker = ? ORDER BY u.name_key`, id)
 	if err != nil {
 		return nil, fmt.Errorf("list users blocked by %s: %w", blocker, err)
 	}

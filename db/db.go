@@ -204,7 +204,7 @@ func isDuplicate(err error) bool {
 // userID returns the id of the user called name, or ENoSuchUser.
 func userID(ctx context.Context, q sqlx.QueryerContext, name string) (int64, error) {
 	var id int64
-	err := sqlx.GetContext(ctx, q, &id, `SELECT id FROM users WHERE name = ?`, name)
+	err := sqlx.GetContext(ctx, q, &id, `SELECT id FROM users WHERE name_key = ?`, chatd.Key(name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, noSuchUser(name)
 	}
@@ -217,7 +217,7 @@ func userID(ctx context.Context, q sqlx.QueryerContext, name string) (int64, err
 // roomID returns the id of the room called name, or ENoSuchRoom.
 func roomID(ctx context.Context, q sqlx.QueryerContext, name string) (int64, error) {
 	var id int64
-	err := sqlx.GetContext(ctx, q, &id, `SELECT id FROM rooms WHERE name = ?`, name)
+	err := sqlx.GetContext(ctx, q, &id, `SELECT id FROM rooms WHERE name_key = ?`, chatd.Key(name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, noSuchRoom(name)
 	}

@@ -16,45 +16,94 @@ import (
 // (limit <= 0: no limit). The check and the insert share one transaction, so
 // two senders cannot both slip past the limit. A zero m.Time means now.
 func (db *DB) StoreOffline(ctx context.Context, to string, m chatd.OfflineMessage, limit int) error {
-	tx, err := db.begin(ctx)
+	errs, err := db.StoreOfflineAll(ctx, []string{to}, m, limit)
 	if err != nil {
 		return err
+	}
+	return errs[0]
+}
+
+// StoreOfflineAll keeps m for every user in to, in one transaction: the
+// text and the recipient list are stored once, with one small row per
+// recipient. errs[i] is the outcome for to[i] (nil: stored; ENoSuchUser or
+// EMailboxFull: not stored for that one); err is a failure of the whole,
+// after which nothing was stored.
+func (db *DB) StoreOfflineAll(ctx context.Context, to []string, m chatd.OfflineMessage, limit int) (errs []error, err error) {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return nil, err
 	}
 	defer tx.Rollback()
 	m.Time = db.orNow(m.Time)
-	if err := insertOffline(ctx, tx, to, m, limit); err != nil {
-		return err
+	errs = make([]error, len(to))
+	var ids []int64
+	for i, name := range to {
+		id, err := mailboxRoom(ctx, tx, name, limit)
+		if chatd.ErrorCode(err) != chatd.EInternal {
+			errs[i] = err
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
 	}
-	return commit(tx, "store offline message for "+to)
+	if len(ids) == 0 {
+		return errs, nil
+	}
+	res, err := tx.ExecContext(ctx,
+		`INSERT INTO letters (sender, recipients, body, ts) VALUES (?, ?, ?, ?)`,
+		m.From, strings.Join(m.To, " "), m.Text, millis(m.Time))
+	if err != nil {
+		return nil, fmt.Errorf("store offline message: %w", err)
+	}
+	letter, err := res.LastInsertId()
+	if err != nil {
+		return nil, fmt.Errorf("store offline message: %w", err)
+	}
+	for _, id := range ids {
+		if _, err := tx.ExecContext(ctx,
+			`INSERT INTO offline_messages (recipient, letter) VALUES (?, ?)`, id, letter); err != nil {
+			return nil, fmt.Errorf("store offline message: %w", err)
+		}
+	}
+	if err := commit(tx, "store offline message"); err != nil {
+		return nil, err
+	}
+	return errs, nil
 }
 
-func insertOffline(ctx context.Context, tx *sqlx.Tx, to string, m chatd.OfflineMessage, limit int) error {
+// mailboxRoom returns the id of user to when their mailbox has room for one
+// more message, or ENoSuchUser / EMailboxFull (nil error with an id
+// otherwise; any other error is internal).
+func mailboxRoom(ctx context.Context, tx *sqlx.Tx, to string, limit int) (int64, error) {
 	id, err := userID(ctx, tx, to)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	if limit > 0 {
 		var n int
 		err := tx.GetContext(ctx, &n, `SELECT count(*) FROM offline_messages WHERE recipient = ?`, id)
 		if err != nil {
-			return fmt.Errorf("count offline messages for %s: %w", to, err)
+			return 0, fmt.Errorf("count offline messages for %s: %w", to, err)
 		}
 		if n >= limit {
-			return chatd.Errorf(chatd.EMailboxFull, "%s has too many messages waiting; try again later", to)
+			return 0, chatd.Errorf(chatd.EMailboxFull, "%s has too many messages waiting; try again later", to)
 		}
 	}
-	_, err = tx.ExecContext(ctx,
-		`INSERT INTO offline_messages (recipient, sender, recipients, body, ts) VALUES (?, ?, ?, ?, ?)`,
-		id, m.From, strings.Join(m.To, " "), m.Text, millis(m.Time))
-	if err != nil {
-		return fmt.Errorf("store offline message for %s: %w", to, err)
-	}
-	return nil
+	return id, nil
 }
 
-// OfflineMessages returns the mailbox of to, oldest first, with the IDs to
-// pass to DeleteOffline once the messages are delivered.
+// OfflineMessages returns the whole mailbox of to, oldest first, with the
+// IDs to pass to DeleteOffline once the messages are delivered.
 func (db *DB) OfflineMessages(ctx context.Context, to string) ([]chatd.OfflineMessage, error) {
+	return db.OfflinePage(ctx, to, 0, -1)
+}
+
+// OfflinePage returns up to n messages (n < 0: all) of to's mailbox whose
+// IDs are greater than after, oldest first: a big mailbox is read and
+// delivered a page at a time.
+func (db *DB) OfflinePage(ctx context.Context, to string, after int64, n int) ([]chatd.OfflineMessage, error) {
 	id, err := userID(ctx, db.reader, to)
 	if err != nil {
 		return nil, err
@@ -67,8 +116,9 @@ func (db *DB) OfflineMessages(ctx context.Context, to string) ([]chatd.OfflineMe
 		TS         int64  `db:"ts"`
 	}
 	err = db.reader.SelectContext(ctx, &rows,
-		`SELECT id, sender, recipients, body, ts FROM offline_messages
-		 WHERE recipient = ? ORDER BY id`, id)
+		`SELECT o.id, l.sender, l.recipients, l.body, l.ts
+		 FROM offline_messages o JOIN letters l ON l.id = o.letter
+		 WHERE o.recipient = ? AND o.id > ? ORDER BY o.id LIMIT ?`, id, after, n)
 	if err != nil {
 		return nil, fmt.Errorf("read offline messages for %s: %w", to, err)
 	}
@@ -85,8 +135,22 @@ func (db *DB) OfflineMessages(ctx context.Context, to string) ([]chatd.OfflineMe
 	return msgs, nil
 }
 
-// DeleteOffline removes delivered messages. IDs that are already gone are
-// ignored, so a retry after a failure is harmless.
+// OfflineCount returns how many messages wait in to's mailbox.
+func (db *DB) OfflineCount(ctx context.Context, to string) (int, error) {
+	id, err := userID(ctx, db.reader, to)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	if err := db.reader.GetContext(ctx, &n, `SELECT count(*) FROM offline_messages WHERE recipient = ?`, id); err != nil {
+		return 0, fmt.Errorf("count offline messages for %s: %w", to, err)
+	}
+	return n, nil
+}
+
+// DeleteOffline removes delivered messages (and each stored text once its
+// last recipient has it). IDs that are already gone are ignored, so a retry
+// after a failure is harmless.
 func (db *DB) DeleteOffline(ctx context.Context, ids []int64) error {
 	if len(ids) == 0 {
 		return nil

@@ -15,7 +15,112 @@ import (
 // go. To add version 2, change schema.sql to the new shape, bump
 // chatd.SchemaVersion, and append here the statements that bring a version 1
 // file to that same shape.
-var migrations = []string{}
+var migrations = []string{
+	// 1 -> 2 (issue 10): name keys, room password attempts, offline
+	// letters stored once. The key columns are filled by fillNameKeys.
+	`
+ALTER TABLE users ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE login_attempts ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
+DROP INDEX login_attempts_name_ts;
+CREATE INDEX login_attempts_key_ts ON login_attempts(name_key, ts);
+ALTER TABLE rooms ADD COLUMN name_key TEXT NOT NULL DEFAULT '';
+ALTER TABLE rooms ADD COLUMN owner_key TEXT NOT NULL DEFAULT '';
+CREATE INDEX rooms_owner_key ON rooms(owner_key);
+
+CREATE TABLE room_attempts (
+    id      INTEGER PRIMARY KEY,
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    ts      INTEGER NOT NULL,
+    success INTEGER NOT NULL
+);
+CREATE INDEX room_attempts_room_user ON room_attempts(room_id, user_id, ts);
+
+CREATE TABLE letters (
+    id         INTEGER PRIMARY KEY,
+    sender     TEXT    NOT NULL,
+    recipients TEXT    NOT NULL DEFAULT '',
+    body       TEXT    NOT NULL,
+    ts         INTEGER NOT NULL
+);
+INSERT INTO letters (id, sender, recipients, body, ts)
+    SELECT id, sender, recipients, body, ts FROM offline_messages;
+CREATE TABLE offline_messages_v2 (
+    id        INTEGER PRIMARY KEY,
+    recipient INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    letter    INTEGER NOT NULL REFERENCES letters(id)
+);
+INSERT INTO offline_messages_v2 (id, recipient, letter)
+    SELECT id, recipient, id FROM offline_messages;
+DROP TABLE offline_messages;
+ALTER TABLE offline_messages_v2 RENAME TO offline_messages;
+CREATE INDEX offline_messages_recipient ON offline_messages(recipient, id);
+CREATE INDEX offline_messages_letter ON offline_messages(letter);
+CREATE TRIGGER offline_messages_last AFTER DELETE ON offline_messages
+WHEN NOT EXISTS (SELECT 1 FROM offline_messages WHERE letter = OLD.letter)
+BEGIN
+    DELETE FROM letters WHERE id = OLD.letter;
+END;
+`,
+}
+
+// migrationFills[v] runs after the statements that bring a file to
+// version v, in the same transaction, for what SQL alone cannot compute.
+var migrationFills = map[int]func(ctx context.Context, tx *sqlx.Tx) error{
+	2: fillNameKeys,
+}
+
+// fillNameKeys computes chatd.Key for every stored name and then makes the
+// key columns unique. Version 1 compared names with NOCASE, which folds
+// ASCII only, so two accounts (or rooms) may fold to the same key: the
+// oldest keeps it, and each later one gets a key no typed name can ever
+// fold to (NUL, then its id), so it can no longer be reached by name. That
+// is the account the issue 10 attack created.
+func fillNameKeys(ctx context.Context, tx *sqlx.Tx) error {
+	for _, table := range []string{"users", "rooms"} {
+		var rows []struct {
+			ID   int64  `db:"id"`
+			Name string `db:"name"`
+		}
+		if err := tx.SelectContext(ctx, &rows, `SELECT id, name FROM `+table+` ORDER BY id`); err != nil {
+			return fmt.Errorf("read %s: %w", table, err)
+		}
+		taken := map[string]bool{}
+		for _, r := range rows {
+			k := chatd.Key(r.Name)
+			if taken[k] {
+				k = fmt.Sprintf("\x00%d", r.ID)
+			}
+			taken[k] = true
+			if _, err := tx.ExecContext(ctx, `UPDATE `+table+` SET name_key = ? WHERE id = ?`, k, r.ID); err != nil {
+				return fmt.Errorf("fill %s.name_key: %w", table, err)
+			}
+		}
+	}
+	for _, q := range []struct{ col, key, table string }{
+		{"owner", "owner_key", "rooms"},
+		{"name", "name_key", "login_attempts"},
+	} {
+		var names []string
+		if err := tx.SelectContext(ctx, &names, `SELECT DISTINCT `+q.col+` FROM `+q.table); err != nil {
+			return fmt.Errorf("read %s.%s: %w", q.table, q.col, err)
+		}
+		for _, n := range names {
+			// = on a NOCASE column matches every ASCII case variant;
+			// they all have the same key.
+			if _, err := tx.ExecContext(ctx, `UPDATE `+q.table+` SET `+q.key+` = ? WHERE `+q.col+` = ?`, chatd.Key(n), n); err != nil {
+				return fmt.Errorf("fill %s.%s: %w", q.table, q.key, err)
+			}
+		}
+	}
+	_, err := tx.ExecContext(ctx, `
+CREATE UNIQUE INDEX users_name_key ON users(name_key);
+CREATE UNIQUE INDEX rooms_name_key ON rooms(name_key);`)
+	if err != nil {
+		return fmt.Errorf("index name keys: %w", err)
+	}
+	return nil
+}
 
 // migrate brings the file to chatd.SchemaVersion, one version per
 // transaction, and then makes sure the lobby exists. The version is read
@@ -81,6 +186,11 @@ func (db *DB) migrateStep(ctx context.Context) (done bool, err error) {
 			return false, fmt.Errorf("migrate db %s from version %d to %d: %w", db.path, v, v+1, err)
 		}
 		next = v + 1
+		if fill := migrationFills[next]; fill != nil {
+			if err := fill(ctx, tx); err != nil {
+				return false, fmt.Errorf("migrate db %s from version %d to %d: %w", db.path, v, next, err)
+			}
+		}
 	}
 	// PRAGMA takes no bound parameters; next is an int we computed.
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", next)); err != nil {
@@ -119,9 +229,9 @@ func createSchema(ctx context.Context, tx *sqlx.Tx) error {
 // ensureLobby creates the lobby unless it exists.
 func ensureLobby(ctx context.Context, tx *sqlx.Tx, now time.Time) error {
 	_, err := tx.ExecContext(ctx,
-		`INSERT INTO rooms (name, owner, pass_hash, created) VALUES (?, '', '', ?)
-		 ON CONFLICT (name) DO NOTHING`,
-		chatd.Lobby, millis(now))
+		`INSERT INTO rooms (name, name_key, owner, owner_key, pass_hash, created) VALUES (?, ?, '', '', '', ?)
+		 ON CONFLICT DO NOTHING`,
+		chatd.Lobby, chatd.Key(chatd.Lobby), millis(now))
 	if err != nil {
 		return fmt.Errorf("create the lobby: %w", err)
 	}

@@ -28,12 +28,38 @@ func (r *roomRow) room() *chatd.Room {
 // CreateRoom stores r. It fails with ERoomExists when the name is taken in
 // any spelling. A zero r.Created means now.
 func (db *DB) CreateRoom(ctx context.Context, r chatd.Room) error {
+	return db.CreateRoomLimited(ctx, r, 0, 0)
+}
+
+// CreateRoomLimited is CreateRoom with limits, checked in the same
+// transaction as the insert: ENotPermitted when r.Owner already owns
+// maxPerOwner rooms or when maxTotal rooms exist besides the lobby. A limit
+// <= 0 is no limit.
+func (db *DB) CreateRoomLimited(ctx context.Context, r chatd.Room, maxPerOwner, maxTotal int) error {
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
 	r.Created = db.orNow(r.Created)
+	if maxPerOwner > 0 {
+		var n int
+		if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM rooms WHERE owner_key = ?`, chatd.Key(r.Owner)); err != nil {
+			return fmt.Errorf("count rooms of %s: %w", r.Owner, err)
+		}
+		if n >= maxPerOwner {
+			return chatd.Errorf(chatd.ENotPermitted, "you already own %d rooms, the most anyone may (rooms.max_per_user); close one first", n)
+		}
+	}
+	if maxTotal > 0 {
+		var n int
+		if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM rooms WHERE owner_key != ''`); err != nil {
+			return fmt.Errorf("count rooms: %w", err)
+		}
+		if n >= maxTotal {
+			return chatd.Errorf(chatd.ENotPermitted, "the server already has %d rooms, its limit (rooms.max_total); ask an admin", n)
+		}
+	}
 	if err := insertRoom(ctx, tx, r); err != nil {
 		return err
 	}
@@ -42,8 +68,8 @@ func (db *DB) CreateRoom(ctx context.Context, r chatd.Room) error {
 
 func insertRoom(ctx context.Context, tx *sqlx.Tx, r chatd.Room) error {
 	_, err := tx.ExecContext(ctx,
-		`INSERT INTO rooms (name, owner, pass_hash, created) VALUES (?, ?, ?, ?)`,
-		r.Name, r.Owner, r.PassHash, millis(r.Created))
+		`INSERT INTO rooms (name, name_key, owner, owner_key, pass_hash, created) VALUES (?, ?, ?, ?, ?, ?)`,
+		r.Name, chatd.Key(r.Name), r.Owner, chatd.Key(r.Owner), r.PassHash, millis(r.Created))
 	if isDuplicate(err) {
 		return chatd.Errorf(chatd.ERoomExists, "a room named %s already exists", r.Name)
 	}
@@ -56,7 +82,7 @@ func insertRoom(ctx context.Context, tx *sqlx.Tx, r chatd.Room) error {
 // RoomByName returns the room called name in any spelling, or ENoSuchRoom.
 func (db *DB) RoomByName(ctx context.Context, name string) (*chatd.Room, error) {
 	var r roomRow
-	err := db.reader.GetContext(ctx, &r, `SELECT `+roomColumns+` FROM rooms WHERE name = ?`, name)
+	err := db.reader.GetContext(ctx, &r, `SELECT `+roomColumns+` FROM rooms WHERE name_key = ?`, chatd.Key(name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, noSuchRoom(name)
 	}
@@ -69,7 +95,7 @@ func (db *DB) RoomByName(ctx context.Context, name string) (*chatd.Room, error) 
 // Rooms returns every room, the lobby included, sorted by name.
 func (db *DB) Rooms(ctx context.Context) ([]*chatd.Room, error) {
 	var rows []roomRow
-	if err := db.reader.SelectContext(ctx, &rows, `SELECT `+roomColumns+` FROM rooms ORDER BY name`); err != nil {
+	if err := db.reader.SelectContext(ctx, &rows, `SELECT `+roomColumns+` FROM rooms ORDER BY name_key`); err != nil {
 		return nil, fmt.Errorf("list rooms: %w", err)
 	}
 	rooms := make([]*chatd.Room, len(rows))
@@ -97,7 +123,7 @@ func (db *DB) DeleteRoom(ctx context.Context, name string) error {
 }
 
 func deleteRoom(ctx context.Context, tx *sqlx.Tx, name string) error {
-	res, err := tx.ExecContext(ctx, `DELETE FROM rooms WHERE name = ?`, name)
+	res, err := tx.ExecContext(ctx, `DELETE FROM rooms WHERE name_key = ?`, chatd.Key(name))
 	if err != nil {
 		return fmt.Errorf("delete room %s: %w", name, err)
 	}

@@ -60,8 +60,8 @@ func (db *DB) CreateUser(ctx context.Context, name, passHash string, admin bool)
 // insertUser stores u and sets u.ID.
 func insertUser(ctx context.Context, tx *sqlx.Tx, u *chatd.User) error {
 	res, err := tx.ExecContext(ctx,
-		`INSERT INTO users (name, pass_hash, admin, created) VALUES (?, ?, ?, ?)`,
-		u.Name, u.PassHash, u.Admin, millis(u.Created))
+		`INSERT INTO users (name, name_key, pass_hash, admin, created) VALUES (?, ?, ?, ?, ?)`,
+		u.Name, chatd.Key(u.Name), u.PassHash, u.Admin, millis(u.Created))
 	if isDuplicate(err) {
 		return chatd.Errorf(chatd.EUserExists, "the name %s is already taken", u.Name)
 	}
@@ -77,7 +77,7 @@ func insertUser(ctx context.Context, tx *sqlx.Tx, u *chatd.User) error {
 // UserByName returns the user called name in any spelling, or ENoSuchUser.
 func (db *DB) UserByName(ctx context.Context, name string) (*chatd.User, error) {
 	var r userRow
-	err := db.reader.GetContext(ctx, &r, `SELECT `+userColumns+` FROM users WHERE name = ?`, name)
+	err := db.reader.GetContext(ctx, &r, `SELECT `+userColumns+` FROM users WHERE name_key = ?`, chatd.Key(name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, noSuchUser(name)
 	}
@@ -90,7 +90,7 @@ func (db *DB) UserByName(ctx context.Context, name string) (*chatd.User, error) 
 // Users returns every user, sorted by name regardless of case.
 func (db *DB) Users(ctx context.Context) ([]*chatd.User, error) {
 	var rows []userRow
-	if err := db.reader.SelectContext(ctx, &rows, `SELECT `+userColumns+` FROM users ORDER BY name, id`); err != nil {
+	if err := db.reader.SelectContext(ctx, &rows, `SELECT `+userColumns+` FROM users ORDER BY name_key, id`); err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	users := make([]*chatd.User, len(rows))
@@ -110,10 +110,10 @@ func (db *DB) DeleteUser(ctx context.Context, name string) error {
 		return err
 	}
 	defer tx.Rollback()
-	if err := updateUser(ctx, tx, name, `DELETE FROM users WHERE name = ?`, name); err != nil {
+	if err := updateUser(ctx, tx, name, `DELETE FROM users WHERE name_key = ?`, chatd.Key(name)); err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM rooms WHERE owner = ? COLLATE NOCASE`, name); err != nil {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM rooms WHERE owner_key = ?`, chatd.Key(name)); err != nil {
 		return fmt.Errorf("delete rooms of %s: %w", name, err)
 	}
 	return commit(tx, "delete user "+name)
@@ -126,7 +126,7 @@ func (db *DB) SetPassword(ctx context.Context, name, passHash string) error {
 		return err
 	}
 	defer tx.Rollback()
-	if err := updateUser(ctx, tx, name, `UPDATE users SET pass_hash = ? WHERE name = ?`, passHash, name); err != nil {
+	if err := updateUser(ctx, tx, name, `UPDATE users SET pass_hash = ? WHERE name_key = ?`, passHash, chatd.Key(name)); err != nil {
 		return err
 	}
 	return commit(tx, "set password of "+name)
@@ -139,7 +139,7 @@ func (db *DB) SetAdmin(ctx context.Context, name string, admin bool) error {
 		return err
 	}
 	defer tx.Rollback()
-	if err := updateUser(ctx, tx, name, `UPDATE users SET admin = ? WHERE name = ?`, admin, name); err != nil {
+	if err := updateUser(ctx, tx, name, `UPDATE users SET admin = ? WHERE name_key = ?`, admin, chatd.Key(name)); err != nil {
 		return err
 	}
 	return commit(tx, "set admin flag of "+name)
@@ -155,8 +155,8 @@ func (db *DB) RecordLogin(ctx context.Context, name string, at time.Time) error 
 	defer tx.Rollback()
 	ms := millis(db.orNow(at))
 	err = updateUser(ctx, tx, name,
-		`UPDATE users SET last_login = ?, last_seen = ?, last_active = ? WHERE name = ?`,
-		ms, ms, ms, name)
+		`UPDATE users SET last_login = ?, last_seen = ?, last_active = ? WHERE name_key = ?`,
+		ms, ms, ms, chatd.Key(name))
 	if err != nil {
 		return err
 	}
@@ -202,13 +202,13 @@ func (db *DB) SetSeen(ctx context.Context, seen []chatd.Seen) error {
 func setSeen(ctx context.Context, tx *sqlx.Tx, seen []chatd.Seen) error {
 	stmt, err := tx.PreparexContext(ctx,
 		`UPDATE users SET last_seen = coalesce(?, last_seen), last_active = coalesce(?, last_active)
-		 WHERE name = ?`)
+		 WHERE name_key = ?`)
 	if err != nil {
 		return fmt.Errorf("write last seen times: %w", err)
 	}
 	defer stmt.Close()
 	for _, s := range seen {
-		if _, err := stmt.ExecContext(ctx, nullMillis(s.LastSeen), nullMillis(s.LastActive), s.Name); err != nil {
+		if _, err := stmt.ExecContext(ctx, nullMillis(s.LastSeen), nullMillis(s.LastActive), chatd.Key(s.Name)); err != nil {
 			return fmt.Errorf("write last seen time of %s: %w", s.Name, err)
 		}
 	}
@@ -220,7 +220,7 @@ func setSeen(ctx context.Context, tx *sqlx.Tx, seen []chatd.Seen) error {
 func (db *DB) UsersSeenSince(ctx context.Context, since time.Time) ([]string, error) {
 	var names []string
 	err := db.reader.SelectContext(ctx, &names,
-		`SELECT name FROM users WHERE last_seen >= ? ORDER BY name`, millis(since))
+		`SELECT name FROM users WHERE last_seen >= ? ORDER BY name_key`, millis(since))
 	if err != nil {
 		return nil, fmt.Errorf("list users seen since %s: %w", since, err)
 	}
@@ -232,7 +232,7 @@ func (db *DB) UsersSeenSince(ctx context.Context, since time.Time) ([]string, er
 func (db *DB) UsersActiveSince(ctx context.Context, since time.Time) ([]string, error) {
 	var names []string
 	err := db.reader.SelectContext(ctx, &names,
-		`SELECT name FROM users WHERE last_active >= ? ORDER BY name`, millis(since))
+		`SELECT name FROM users WHERE last_active >= ? ORDER BY name_key`, millis(since))
 	if err != nil {
 		return nil, fmt.Errorf("list users active since %s: %w", since, err)
 	}

@@ -1,0 +1,154 @@
+package daemon_test
+
+// End-to-end tests for the defects of issue 10 (a red-team pass): each
+// fails on the code before its fix. Helpers here are prefixed "rt".
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"chatd"
+)
+
+// Names that differ only by case, width or compatibility form are one
+// name: a Kelvin sign cannot register a second "kate" and take over her
+// session or her private messages; invisible characters are refused
+// whatever the pattern allows.
+func TestNameFoldingOneIdentity(t *testing.T) {
+	ts := startServer(t, func(c *chatd.Config) {
+		c.Accounts.UsernamePattern = `^\S{3,32}$`
+		c.Accounts.DuplicateLogin = "replace"
+	})
+	ts.addUsers("kate", "bob")
+	kate := login(t, ts.addr, "kate", "password1")
+	bob := login(t, ts.addr, "bob", "password1")
+
+	for _, spoof := range []string{"\u212aate", "ＫＡＴＥ", "KATE"} {
+		c := dial(t, ts.addr)
+		c.send(spoof)
+		// Known name: a password prompt, not registration.
+		c.expectNext("prompt", "field", "password")
+		c.send("password1x")
+		c.expectError("login", "bad_credentials")
+	}
+	for _, hidden := range []string{"ka\u200bte", "kate\u2066", "\u00adkate", "kat\u202ee"} {
+		c := dial(t, ts.addr)
+		c.send(hidden)
+		c.expectNext("prompt", "field", "new_password")
+		c.send("password1", "password1")
+		c.expectError("login", "bad_name")
+	}
+	// Every spelling reaches the one kate.
+	bob.send("send \u212aATE hello there")
+	bob.expect("delivery", "to", "kate", "status", "delivered")
+	kate.expect("message", "kind", "private", "from", "bob", "text", "hello there")
+	bob.send("send ｋａｔｅ second")
+	bob.expect("delivery", "to", "kate", "status", "delivered")
+	kate.expect("message", "kind", "private", "from", "bob", "text", "second")
+	kate.nothingPending() // never replaced
+	if got := bob.users("who", "who"); got != "bob,kate" {
+		t.Fatalf("who = %s", got)
+	}
+}
+
+// The sender's own error lines are cleaned like everything else: a name
+// with an escape sequence is not echoed raw.
+func TestErrorsEchoNoEscapes(t *testing.T) {
+	ts := startServer(t)
+	ts.addUsers("alice")
+	a := hardTextLogin(t, ts.addr, "alice", "password1")
+	a.write("send \x1b[2Jnobody hi\r\n")
+	got := a.until("(no_such_user)\r\n")
+	a.write("/\x1b]0;title\x07x\r\n")
+	got = append(got, a.until("(unknown_command)\r\n")...)
+	a.write("send (\x1b[31mred \x1b[2Jblue) hi\r\n")
+	got = append(got, a.until("blue: not sent: no such user\r\n")...)
+	if bytes.ContainsAny(got, "\x1b\x07") {
+		t.Fatalf("escape echoed back: %q", got)
+	}
+	hardTerminalSafe(t, "alice", got)
+}
+
+// Line and paragraph separators and bidi embedding, override and isolate
+// controls are removed from relayed text, in text and JSON mode.
+func TestRelayedTextHasNoLineRewriters(t *testing.T) {
+	ts := startServer(t)
+	ts.addUsers("alice", "bob", "carol")
+	alice := login(t, ts.addr, "alice", "password1")
+	bob := login(t, ts.addr, "bob", "password1")
+	carol := hardTextLogin(t, ts.addr, "carol", "password1")
+	nasty := "a\u2028b\u2029c\u202ad\u202be\u202cf\u202dg\u202eh\u2066i\u2067j\u2068k\u2069l שלום"
+	alice.send(nasty)
+	ev := bob.expect("message", "kind", "room", "from", "alice")
+	if got := ev.str("text"); got != "abcdefghijkl שלום" {
+		t.Fatalf("bob got %q", got)
+	}
+	raw := carol.until("שלום")
+	for _, r := range "\u2028\u2029\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069" {
+		if bytes.ContainsRune(raw, r) {
+			t.Fatalf("carol got %U raw: %q", r, raw)
+		}
+	}
+	alice.send("send bob x\u202ey")
+	if got := bob.expect("message", "kind", "private").str("text"); got != "xy" {
+		t.Fatalf("private message %q", got)
+	}
+}
+
+// TLS 1.2 offers AEAD suites only: every CBC (or otherwise non-AEAD)
+// suite is refused at the handshake; the AEAD ones work.
+func TestTLS12OnlyAEAD(t *testing.T) {
+	certFile, keyFile, cert := hardCert(t)
+	ts := startServer(t, func(c *chatd.Config) {
+		c.Server.TLSListen = "127.0.0.1:0"
+		c.Server.TLSCert = certFile
+		c.Server.TLSKey = keyFile
+	})
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	tlsAddr := ts.srv.TLSAddr().String()
+	all := append(tls.CipherSuites(), tls.InsecureCipherSuites()...)
+	var refused, accepted int
+	for _, cs := range all {
+		if !rtSupports(cs, tls.VersionTLS12) || strings.Contains(cs.Name, "_RSA_WITH") && !strings.Contains(cs.Name, "ECDHE") {
+			continue // not TLS 1.2, or static RSA key exchange our ECDSA key cannot do
+		}
+		ecdsaOK := strings.Contains(cs.Name, "ECDSA")
+		aead := strings.Contains(cs.Name, "GCM") || strings.Contains(cs.Name, "CHACHA20")
+		conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", tlsAddr, &tls.Config{
+			RootCAs: pool, ServerName: "127.0.0.1",
+			MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12,
+			CipherSuites: []uint16{cs.ID},
+		})
+		if err == nil {
+			conn.Close()
+		}
+		switch {
+		case !aead && err == nil:
+			t.Errorf("TLS 1.2 with %s: handshake succeeded", cs.Name)
+		case !aead:
+			refused++
+		case ecdsaOK && err != nil:
+			t.Errorf("TLS 1.2 with %s: %v", cs.Name, err)
+		case ecdsaOK:
+			accepted++
+		}
+	}
+	if refused == 0 || accepted == 0 {
+		t.Fatalf("tried %d refused and %d accepted suites; the test checked nothing", refused, accepted)
+	}
+}
+
+func rtSupports(cs *tls.CipherSuite, v uint16) bool {
+	for _, sv := range cs.SupportedVersions {
+		if sv == v {
+			return true
+		}
+	}
+	return false
+}
