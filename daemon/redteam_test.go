@@ -23,6 +23,7 @@ func TestNameFoldingOneIdentity(t *testing.T) {
 	ts := startServer(t, func(c *chatd.Config) {
 		c.Accounts.UsernamePattern = `^\S{3,32}$`
 		c.Accounts.DuplicateLogin = "replace"
+		c.Lockout.Attempts = 10
 	})
 	ts.addUsers("kate", "bob")
 	kate := login(t, ts.addr, "kate", "password1")
