@@ -3,11 +3,14 @@ package chatd
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path"
+	"path/filepath"
 	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -27,6 +30,7 @@ type Config struct {
 	Rate     RateConfig     `toml:"rate"`
 	Log      LogConfig      `toml:"log"`
 	Web      WebConfig      `toml:"web"`
+	Metrics  MetricsConfig  `toml:"metrics"`
 }
 
 type ServerConfig struct {
@@ -99,6 +103,11 @@ type WebConfig struct {
 	TLSKey         string   `toml:"tls_key"`
 }
 
+// MetricsConfig is the HTTP listener for Prometheus and health checks.
+type MetricsConfig struct {
+	Listen string `toml:"listen"` // "" turns it off
+}
+
 // Duration is a time.Duration written in TOML as a Go duration string ("60s").
 type Duration struct{ time.Duration }
 
@@ -155,18 +164,54 @@ func DefaultConfig() Config {
 // when no -config flag is given.
 const ConfigEnv = "CHATD_CONFIG"
 
-// ConfigPath picks the config file: the -config flag if set, else
-// $CHATD_CONFIG, else "" which means the embedded defaults.
-func ConfigPath(flagValue string) string {
-	if flagValue != "" {
-		return flagValue
+// SystemConfig is the file `make install` writes. It is read when neither
+// -config nor $CHATD_CONFIG names a file; a variable so tests can move it.
+var SystemConfig = "/etc/chatd/chatd.toml"
+
+// ConfigSource says which file holds the configuration and why that one.
+type ConfigSource struct {
+	Path string // "" means the embedded defaults
+	From string // "-config", "$CHATD_CONFIG", SystemConfig or "the embedded defaults"
+}
+
+// String names the file and where the choice came from, for messages:
+// "-config FILE", "$CHATD_CONFIG=FILE", the system file's path or "the
+// embedded defaults".
+func (s ConfigSource) String() string {
+	switch s.From {
+	case "-config":
+		return "-config " + s.Path
+	case "$" + ConfigEnv:
+		return s.From + "=" + s.Path
+	case "":
+		return "the embedded defaults"
 	}
-	return os.Getenv(ConfigEnv)
+	return s.Path
+}
+
+// FindConfig picks the config file: the -config flag if set, else
+// $CHATD_CONFIG, else SystemConfig when it exists, else the embedded
+// defaults.
+func FindConfig(flagValue string) ConfigSource {
+	if flagValue != "" {
+		return ConfigSource{Path: flagValue, From: "-config"}
+	}
+	if p := os.Getenv(ConfigEnv); p != "" {
+		return ConfigSource{Path: p, From: "$" + ConfigEnv}
+	}
+	if _, err := os.Stat(SystemConfig); err == nil {
+		return ConfigSource{Path: SystemConfig, From: SystemConfig}
+	}
+	return ConfigSource{}
 }
 
 // LoadConfig reads the TOML file at path over DefaultConfig and validates the
 // result. An empty path gives the defaults. Keys the file sets that chatd does
-// not know are an error, so a typo cannot silently fall back to a default.
+// not know are an error, so a typo cannot silently fall back to a default. A
+// relative database.path set in the file is taken relative to the file's
+// directory, so every command reading the file finds the same database
+// wherever it is started; the embedded default stays relative to the working
+// directory.
 func LoadConfig(path string) (Config, error) {
 	c := DefaultConfig()
 	if path == "" {
@@ -187,8 +232,14 @@ func LoadConfig(path string) (Config, error) {
 	if unknown := unknownKeys(md.Undecoded()); len(unknown) > 0 {
 		return Config{}, fmt.Errorf("%s: unknown %s %s", path, plural(len(unknown), "key", "keys"), strings.Join(unknown, ", "))
 	}
-	if err := c.Validate(); err != nil {
-		return Config{}, fmt.Errorf("%s: %w", path, err)
+	if md.IsDefined("database", "path") && c.Database.Path != "" && !filepath.IsAbs(c.Database.Path) {
+		c.Database.Path = filepath.Join(filepath.Dir(path), c.Database.Path)
+	}
+	if problems := c.Problems(); len(problems) > 0 {
+		for i, p := range problems {
+			problems[i] = fmt.Errorf("%s: %w", path, p)
+		}
+		return Config{}, errors.Join(problems...)
 	}
 	return c, nil
 }
@@ -223,84 +274,97 @@ func plural(n int, one, many string) string {
 	return many
 }
 
-// Validate checks every setting and returns the first problem, naming the
-// key and the value that is wrong.
-func (c *Config) Validate() error {
-	s := &c.Server
-	switch {
-	case s.Listen == "":
-		return errors.New("server.listen: must not be empty")
-	case s.TLSListen != "" && s.TLSCert == "":
-		return fmt.Errorf("server.tls_cert: must be set when server.tls_listen (%q) is", s.TLSListen)
-	case s.TLSListen != "" && s.TLSKey == "":
-		return fmt.Errorf("server.tls_key: must be set when server.tls_listen (%q) is", s.TLSListen)
+// Validate checks every setting. It returns nil, or every problem it found
+// joined into one error (one line each), each naming the key and the value
+// that is wrong.
+func (c *Config) Validate() error { return errors.Join(c.Problems()...) }
+
+// Problems lists every setting that is wrong, in file order.
+func (c *Config) Problems() []error {
+	var errs []error
+	add := func(list ...error) {
+		for _, err := range list {
+			if err != nil {
+				errs = append(errs, err)
+			}
+		}
 	}
-	if err := firstErr(
+	s := &c.Server
+	if s.Listen == "" {
+		add(errors.New("server.listen: must not be empty"))
+	} else {
+		add(listenAddr("server.listen", s.Listen))
+	}
+	if s.TLSListen != "" {
+		add(listenAddr("server.tls_listen", s.TLSListen))
+		if s.TLSCert == "" {
+			add(fmt.Errorf("server.tls_cert: must be set when server.tls_listen (%q) is", s.TLSListen))
+		}
+		if s.TLSKey == "" {
+			add(fmt.Errorf("server.tls_key: must be set when server.tls_listen (%q) is", s.TLSListen))
+		}
+	}
+	add(
 		atLeast("server.max_connections", s.MaxConnections, 1),
 		atLeast("server.max_connections_per_ip", s.MaxConnectionsPerIP, 1),
 		atLeast("server.max_line_bytes", s.MaxLineBytes, 64),
 		positive("server.login_timeout", s.LoginTimeout),
 		positive("server.idle_timeout", s.IdleTimeout),
 		positive("server.shutdown_grace", s.ShutdownGrace),
-	); err != nil {
-		return err
-	}
+	)
 
 	if c.Database.Path == "" {
-		return errors.New("database.path: must not be empty")
+		add(errors.New("database.path: must not be empty"))
 	}
 
 	a := &c.Accounts
-	if err := firstErr(
+	add(
 		oneOf("accounts.registration", a.Registration, "open", "closed"),
 		oneOf("accounts.duplicate_login", a.DuplicateLogin, "reject", "replace"),
 		atLeast("accounts.min_password_length", a.MinPasswordLength, 1),
-	); err != nil {
-		return err
-	}
+	)
 	if _, err := regexp.Compile(a.UsernamePattern); err != nil {
-		return fmt.Errorf("accounts.username_pattern: %q is not a valid regular expression: %v", a.UsernamePattern, err)
+		add(fmt.Errorf("accounts.username_pattern: %q is not a valid regular expression: %v", a.UsernamePattern, err))
 	}
 
 	l := &c.Lockout
-	if err := firstErr(
+	add(
 		atLeast("lockout.attempts", l.Attempts, 1),
 		positive("lockout.duration", l.Duration),
 		oneOf("lockout.scope", l.Scope, "user", "user+ip"),
-	); err != nil {
-		return err
-	}
+	)
 
 	g := &c.Argon2
-	if err := firstErr(
+	add(
 		atLeast("argon2.iterations", int(g.Iterations), 1),
 		atLeast("argon2.parallelism", int(g.Parallelism), 1),
 		atLeast("argon2.max_concurrent", g.MaxConcurrent, 1),
-	); err != nil {
-		return err
-	}
-	if min := 8 * uint32(g.Parallelism); g.MemoryKiB < min {
-		return fmt.Errorf("argon2.memory_kib: %d is less than 8 × argon2.parallelism (%d)", g.MemoryKiB, min)
+	)
+	if min := 8 * uint32(g.Parallelism); g.Parallelism >= 1 && g.MemoryKiB < min {
+		add(fmt.Errorf("argon2.memory_kib: %d is less than 8 × argon2.parallelism (%d)", g.MemoryKiB, min))
 	}
 
-	if err := firstErr(
+	add(
 		atLeast("messages.offline_limit", c.Messages.OfflineLimit, 0),
 		atLeast("messages.history_on_join", c.Messages.HistoryOnJoin, 0),
 		atLeast("rate.burst", c.Rate.Burst, 1),
-	); err != nil {
-		return err
-	}
+	)
 	if !(c.Rate.LinesPerSecond > 0) { // also catches NaN
-		return fmt.Errorf("rate.lines_per_second: %v must be greater than 0", c.Rate.LinesPerSecond)
+		add(fmt.Errorf("rate.lines_per_second: %v must be greater than 0", c.Rate.LinesPerSecond))
 	}
 
-	if err := firstErr(
+	add(
 		oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error"),
 		oneOf("log.format", c.Log.Format, "text", "json"),
-	); err != nil {
-		return err
+	)
+	if c.Metrics.Listen != "" {
+		add(listenAddr("metrics.listen", c.Metrics.Listen))
 	}
-	return c.Web.validate()
+	if c.Web.Listen != "" {
+		add(listenAddr("web.listen", c.Web.Listen))
+	}
+	add(c.Web.validate())
+	return errs
 }
 
 func (w *WebConfig) validate() error {
@@ -338,11 +402,18 @@ func (w *WebConfig) ParseTrustedProxies() ([]netip.Prefix, error) {
 	return out, nil
 }
 
-func firstErr(errs ...error) error {
-	for _, err := range errs {
-		if err != nil {
-			return err
+// listenAddr checks that addr is host:port with a port from 0 to 65535, as
+// binding it would need.
+func listenAddr(key, addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s: %q is not a host:port address: %v", key, addr, err)
+	}
+	if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+		if _, lerr := net.LookupPort("tcp", port); lerr == nil && port != "" {
+			return nil // a service name such as "telnet"
 		}
+		return fmt.Errorf("%s: %q has port %q, which is not a number from 0 to 65535", key, addr, port)
 	}
 	return nil
 }

@@ -22,13 +22,17 @@ func writeConfig(t *testing.T, body string) string {
 }
 
 // The example file documents every key with its default value; if either
-// side changes without the other, this fails.
+// side changes without the other, this fails. The one exception is
+// database.path: the example is what `make install` puts in /etc/chatd, so it
+// names the service's state directory.
 func TestLoadConfig_Example(t *testing.T) {
 	got, err := chatd.LoadConfig("config.example.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := chatd.DefaultConfig(); !reflect.DeepEqual(got, want) {
+	want := chatd.DefaultConfig()
+	want.Database.Path = "/var/lib/chatd/chatd.db"
+	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("config.example.toml differs from DefaultConfig():\n got %+v\nwant %+v", got, want)
 	}
 }
@@ -267,29 +271,49 @@ func TestLoadConfig_ValidateNamesFile(t *testing.T) {
 	}
 }
 
-func TestConfigPath(t *testing.T) {
+func TestFindConfig(t *testing.T) {
+	// The system file is moved into the test's directory; it exists only
+	// where a case creates it.
+	sys := filepath.Join(t.TempDir(), "chatd.toml")
+	old := chatd.SystemConfig
+	chatd.SystemConfig = sys
+	t.Cleanup(func() { chatd.SystemConfig = old })
+
 	t.Run("FlagWins", func(t *testing.T) {
 		t.Setenv(chatd.ConfigEnv, "/from/env.toml")
-		if got := chatd.ConfigPath("/from/flag.toml"); got != "/from/flag.toml" {
-			t.Fatalf("got %q", got)
+		if got := chatd.FindConfig("/from/flag.toml"); got.Path != "/from/flag.toml" || got.From != "-config" {
+			t.Fatalf("got %+v", got)
 		}
 	})
 	t.Run("Env", func(t *testing.T) {
 		t.Setenv("CHATD_CONFIG", "/from/env.toml")
-		if got := chatd.ConfigPath(""); got != "/from/env.toml" {
-			t.Fatalf("got %q", got)
+		if got := chatd.FindConfig(""); got.Path != "/from/env.toml" || got.From != "$CHATD_CONFIG" {
+			t.Fatalf("got %+v", got)
 		}
 	})
 	t.Run("Defaults", func(t *testing.T) {
 		t.Setenv("CHATD_CONFIG", "")
-		if got := chatd.ConfigPath(""); got != "" {
-			t.Fatalf("got %q", got)
+		if got := chatd.FindConfig(""); got.Path != "" || got.String() != "the embedded defaults" {
+			t.Fatalf("got %+v", got)
+		}
+	})
+	t.Run("SystemFileBeforeDefaults", func(t *testing.T) {
+		t.Setenv("CHATD_CONFIG", "")
+		if err := os.WriteFile(sys, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		defer os.Remove(sys)
+		if got := chatd.FindConfig(""); got.Path != sys {
+			t.Fatalf("got %+v, want the system file %s", got, sys)
+		}
+		if got := chatd.FindConfig("/from/flag.toml"); got.Path != "/from/flag.toml" {
+			t.Fatalf("the flag must still win over the system file: %+v", got)
 		}
 	})
 	t.Run("EnvFileIsLoaded", func(t *testing.T) {
 		path := writeConfig(t, "[server]\nlisten = \"127.0.0.1:5000\"\n")
 		t.Setenv("CHATD_CONFIG", path)
-		c, err := chatd.LoadConfig(chatd.ConfigPath(""))
+		c, err := chatd.LoadConfig(chatd.FindConfig("").Path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -297,6 +321,50 @@ func TestConfigPath(t *testing.T) {
 			t.Fatalf("listen = %q, the file named by CHATD_CONFIG was not read", c.Server.Listen)
 		}
 	})
+}
+
+// A relative database.path in a file is relative to the file, not to the
+// directory the command happens to run in; the embedded default is not.
+func TestLoadConfig_RelativeDatabasePath(t *testing.T) {
+	path := writeConfig(t, "[database]\npath = \"data/chatd.db\"\n")
+	c, err := chatd.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(filepath.Dir(path), "data", "chatd.db"); c.Database.Path != want {
+		t.Fatalf("database.path = %q, want %q", c.Database.Path, want)
+	}
+	abs := writeConfig(t, "[database]\npath = \"/srv/chatd.db\"\n")
+	if c, err := chatd.LoadConfig(abs); err != nil || c.Database.Path != "/srv/chatd.db" {
+		t.Fatalf("absolute path: %q %v", c.Database.Path, err)
+	}
+	unset := writeConfig(t, "[server]\nbanner = \"hi\"\n")
+	if c, err := chatd.LoadConfig(unset); err != nil || c.Database.Path != "./chatd.db" {
+		t.Fatalf("default path: %q %v", c.Database.Path, err)
+	}
+}
+
+// Validate reports every problem, not only the first, and catches listen
+// addresses that could never be bound.
+func TestConfig_ValidateAllProblems(t *testing.T) {
+	c := chatd.DefaultConfig()
+	c.Server.Listen = "127.0.0.1:99999"
+	c.Server.TLSListen = "nonsense"
+	c.Rate.Burst = 0
+	c.Log.Format = "xml"
+	c.Metrics.Listen = "127.0.0.1:70000"
+	err := c.Validate()
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, key := range []string{"server.listen", "server.tls_listen", "server.tls_cert", "server.tls_key", "rate.burst", "log.format", "metrics.listen"} {
+		if !strings.Contains(err.Error(), key+": ") {
+			t.Errorf("no problem reported for %s in:\n%v", key, err)
+		}
+	}
+	if n := len(c.Problems()); n != 7 {
+		t.Errorf("%d problems, want 7:\n%v", n, err)
+	}
 }
 
 func TestAccountsConfig_CheckName(t *testing.T) {

@@ -1,4 +1,4 @@
--- chatd schema, version 2 (PRAGMA user_version = 2).
+-- chatd schema, version 3 (PRAGMA user_version = 3).
 -- Times are stored as INTEGER Unix milliseconds (UTC). Names are kept in their
 -- registered spelling; every lookup and comparison goes through name_key,
 -- chatd.Key(name) (NFKC, then Unicode case folding), which is unique.
@@ -101,3 +101,27 @@ CREATE TABLE room_history (
     ts      INTEGER NOT NULL
 );
 CREATE INDEX room_history_room ON room_history(room_id, id);
+
+-- Admin changes made outside the daemon (chatd userdel, ban, kick, ...),
+-- written in the same transaction as the change. The daemon reads the rows
+-- past the last id it has seen and acts on them.
+CREATE TABLE actions (
+    id      INTEGER PRIMARY KEY,
+    kind    TEXT    NOT NULL,            -- userdel, usermod, passwd, ban, unban, kick, notice
+    user    TEXT    NOT NULL DEFAULT '', -- the account acted on; '' for notice
+    text    TEXT    NOT NULL DEFAULT '', -- reason, notice text or what changed
+    "by"    TEXT    NOT NULL DEFAULT '',
+    created INTEGER NOT NULL
+);
+
+-- Who is online, written by the running daemon for chatd who; emptied when
+-- the daemon starts and stops.
+CREATE TABLE online_sessions (
+    id          INTEGER PRIMARY KEY,
+    user        TEXT    NOT NULL,
+    room        TEXT    NOT NULL,
+    addr        TEXT    NOT NULL,
+    listener    TEXT    NOT NULL DEFAULT '',
+    since       INTEGER NOT NULL,
+    last_active INTEGER NOT NULL
+);

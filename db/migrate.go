@@ -62,6 +62,33 @@ BEGIN
     DELETE FROM letters WHERE id = OLD.letter;
 END;
 `,
+	// 2 -> 3 (issue 7): admin actions for the running daemon, and who
+	// is online.
+	`
+-- Admin changes made outside the daemon (chatd userdel, ban, kick, ...),
+-- written in the same transaction as the change. The daemon reads the rows
+-- past the last id it has seen and acts on them.
+CREATE TABLE actions (
+    id      INTEGER PRIMARY KEY,
+    kind    TEXT    NOT NULL,            -- userdel, usermod, passwd, ban, unban, kick, notice
+    user    TEXT    NOT NULL DEFAULT '', -- the account acted on; '' for notice
+    text    TEXT    NOT NULL DEFAULT '', -- reason, notice text or what changed
+    "by"    TEXT    NOT NULL DEFAULT '',
+    created INTEGER NOT NULL
+);
+
+-- Who is online, written by the running daemon for chatd who; emptied when
+-- the daemon starts and stops.
+CREATE TABLE online_sessions (
+    id          INTEGER PRIMARY KEY,
+    user        TEXT    NOT NULL,
+    room        TEXT    NOT NULL,
+    addr        TEXT    NOT NULL,
+    listener    TEXT    NOT NULL DEFAULT '',
+    since       INTEGER NOT NULL,
+    last_active INTEGER NOT NULL
+);
+`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to

@@ -110,13 +110,20 @@ func (db *DB) DeleteUser(ctx context.Context, name string) error {
 		return err
 	}
 	defer tx.Rollback()
+	if err := deleteUser(ctx, tx, name); err != nil {
+		return err
+	}
+	return commit(tx, "delete user "+name)
+}
+
+func deleteUser(ctx context.Context, tx *sqlx.Tx, name string) error {
 	if err := updateUser(ctx, tx, name, `DELETE FROM users WHERE name_key = ?`, chatd.Key(name)); err != nil {
 		return err
 	}
 	if _, err := tx.ExecContext(ctx, `DELETE FROM rooms WHERE owner_key = ?`, chatd.Key(name)); err != nil {
 		return fmt.Errorf("delete rooms of %s: %w", name, err)
 	}
-	return commit(tx, "delete user "+name)
+	return nil
 }
 
 // SetPassword replaces the password hash of name.
@@ -126,10 +133,14 @@ func (db *DB) SetPassword(ctx context.Context, name, passHash string) error {
 		return err
 	}
 	defer tx.Rollback()
-	if err := updateUser(ctx, tx, name, `UPDATE users SET pass_hash = ? WHERE name_key = ?`, passHash, chatd.Key(name)); err != nil {
+	if err := setPassword(ctx, tx, name, passHash); err != nil {
 		return err
 	}
 	return commit(tx, "set password of "+name)
+}
+
+func setPassword(ctx context.Context, tx *sqlx.Tx, name, passHash string) error {
+	return updateUser(ctx, tx, name, `UPDATE users SET pass_hash = ? WHERE name_key = ?`, passHash, chatd.Key(name))
 }
 
 // SetAdmin grants or revokes the admin flag of name.
@@ -139,10 +150,14 @@ func (db *DB) SetAdmin(ctx context.Context, name string, admin bool) error {
 		return err
 	}
 	defer tx.Rollback()
-	if err := updateUser(ctx, tx, name, `UPDATE users SET admin = ? WHERE name_key = ?`, admin, chatd.Key(name)); err != nil {
+	if err := setAdmin(ctx, tx, name, admin); err != nil {
 		return err
 	}
 	return commit(tx, "set admin flag of "+name)
+}
+
+func setAdmin(ctx context.Context, tx *sqlx.Tx, name string, admin bool) error {
+	return updateUser(ctx, tx, name, `UPDATE users SET admin = ? WHERE name_key = ?`, admin, chatd.Key(name))
 }
 
 // RecordLogin sets last_login, last_seen and last_active of name to at (the

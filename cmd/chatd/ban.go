@@ -37,11 +37,11 @@ func (c *banCommand) Run(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	now := time.Now()
-	b := chatd.Ban{User: u.Name, Reason: *reason, By: "cli", Created: now}
+	b := chatd.Ban{User: u.Name, Reason: *reason, By: cliActor, Created: now}
 	if length > 0 {
 		b.Expires = now.Add(length)
 	}
-	if err := store.Ban(ctx, b); err != nil {
+	if err := store.BanAction(ctx, b); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.out, "banned %s %s\n", u.Name, banUntil(&b))

@@ -38,7 +38,7 @@ func (c *bansCommand) Run(ctx context.Context, args []string) (err error) {
 				until += " (expired)"
 			}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", b.User, b.By, formatTime(b.Created), until, b.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cell(b.User), cell(b.By), formatTime(b.Created), until, cell(b.Reason))
 	}
 	return tw.Flush()
 }

@@ -67,6 +67,15 @@ parallelism = 1
 	return c
 }
 
+// newCLIWithDB is newCLI with the database created by chatd init, as an
+// operator starts.
+func newCLIWithDB(t *testing.T) *cli {
+	t.Helper()
+	c := newCLI(t)
+	c.ok("", "init")
+	return c
+}
+
 // writeFile writes body to name in the test's directory and returns its path.
 func (c *cli) writeFile(name, body string) string {
 	c.t.Helper()
@@ -177,7 +186,7 @@ func checkPassword(t *testing.T, store chatd.Store, name, pw string) {
 }
 
 func TestUseradd(t *testing.T) {
-	c := newCLI(t)
+	c := newCLIWithDB(t)
 	if out := c.ok("password1\n", "useradd", "alice"); out != "created user alice\n" {
 		t.Errorf("stdout = %q", out)
 	}
@@ -219,7 +228,7 @@ func TestUseradd(t *testing.T) {
 }
 
 func TestUsersAndUsermod(t *testing.T) {
-	c := newCLI(t)
+	c := newCLIWithDB(t)
 	c.ok("password1\n", "useradd", "alice")
 	c.ok("password1\n", "useradd", "bob")
 
@@ -251,7 +260,7 @@ func TestUsersAndUsermod(t *testing.T) {
 }
 
 func TestPasswd(t *testing.T) {
-	c := newCLI(t)
+	c := newCLIWithDB(t)
 	c.ok("password1\n", "useradd", "alice")
 	before := c.openDB()
 	u, err := before.UserByName(context.Background(), "alice")
@@ -280,7 +289,7 @@ func TestPasswd(t *testing.T) {
 }
 
 func TestBans(t *testing.T) {
-	c := newCLI(t)
+	c := newCLIWithDB(t)
 	c.ok("password1\n", "useradd", "alice")
 	c.ok("password1\n", "useradd", "bob")
 
@@ -342,7 +351,7 @@ func TestBans(t *testing.T) {
 }
 
 func TestUserdel(t *testing.T) {
-	c := newCLI(t)
+	c := newCLIWithDB(t)
 	c.ok("password1\n", "useradd", "alice")
 	if out := c.ok("", "userdel", "Alice"); out != "deleted user alice\n" {
 		t.Errorf("stdout = %q", out)
@@ -354,7 +363,7 @@ func TestUserdel(t *testing.T) {
 }
 
 func TestUnknownUser(t *testing.T) {
-	c := newCLI(t)
+	c := newCLIWithDB(t)
 	for _, args := range [][]string{
 		{"userdel", "ghost"},
 		{"passwd", "ghost"},
@@ -369,7 +378,7 @@ func TestUnknownUser(t *testing.T) {
 }
 
 func TestImportUsers(t *testing.T) {
-	c := newCLI(t)
+	c := newCLIWithDB(t)
 	file := c.writeFile("users.txt", `# accounts for the workshop
 alice   correct-horse
 
@@ -407,7 +416,7 @@ carol	battery staple
 }
 
 func TestBackup(t *testing.T) {
-	c := newCLI(t)
+	c := newCLIWithDB(t)
 	c.ok("password1\n", "useradd", "alice")
 	c.ok("password1\n", "useradd", "-admin", "bob")
 	file := filepath.Join(c.dir, "copy.db")
@@ -429,27 +438,75 @@ func TestBackup(t *testing.T) {
 
 func TestCheckConfig(t *testing.T) {
 	c := newCLI(t)
-	if out := c.ok("", "check-config"); out != "config OK: "+c.config+"\n" {
+	okOut := func(from string) string {
+		return "config OK: " + from + "\ndatabase: " + c.dbPath + "\n"
+	}
+	if out := c.ok("", "check-config"); out != okOut("-config "+c.config) {
 		t.Errorf("stdout = %q", out)
 	}
 
 	t.Run("Env", func(t *testing.T) {
 		r := c.exec([]string{chatd.ConfigEnv + "=" + c.config}, "", "check-config")
-		if r.code != 0 || r.stdout != "config OK: "+c.config+"\n" {
+		if r.code != 0 || r.stdout != okOut("$CHATD_CONFIG="+c.config) {
 			t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 		}
 	})
 	t.Run("Defaults", func(t *testing.T) {
+		if _, err := os.Stat(chatd.SystemConfig); err == nil {
+			t.Skipf("%s exists on this machine", chatd.SystemConfig)
+		}
 		r := c.exec(nil, "", "check-config")
-		if r.code != 0 || r.stdout != "config OK: (embedded defaults)\n" {
+		wd, _ := os.Getwd()
+		if r.code != 0 || r.stdout != "config OK: the embedded defaults\ndatabase: "+filepath.Join(wd, "chatd.db")+"\n" {
 			t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 		}
 	})
 	t.Run("ErrUnknownKey", func(t *testing.T) {
 		bad := c.writeFile("bad.toml", "[server]\nlisen = \"127.0.0.1:1\"\n")
 		r := c.exec(nil, "", "check-config", "-config", bad)
-		if r.code != 1 || r.stderr != "chatd: "+bad+": unknown key \"server.lisen\"\n" {
+		if r.code != 1 || r.stderr != "problem: "+bad+": unknown key \"server.lisen\"\nchatd: -config "+bad+": 1 problem\n" {
 			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+	// Every problem is reported, including those only the machine shows:
+	// a port that cannot exist, a missing database directory, unreadable
+	// TLS files.
+	t.Run("ErrEveryProblem", func(t *testing.T) {
+		bad := c.writeFile("bad.toml", `
+[server]
+listen = "127.0.0.1:99999"
+max_connections = 0
+[rate]
+burst = 0
+`)
+		r := c.exec(nil, "", "check-config", "-config", bad)
+		if r.code != 1 || strings.Count(r.stderr, "problem: ") != 3 ||
+			!strings.Contains(r.stderr, "server.listen") || !strings.Contains(r.stderr, "server.max_connections") ||
+			!strings.Contains(r.stderr, "rate.burst") || !strings.Contains(r.stderr, ": 3 problems") {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+		env := c.writeFile("env.toml", fmt.Sprintf(`
+[server]
+tls_listen = "127.0.0.1:0"
+tls_cert = %q
+tls_key = %q
+[database]
+path = "no-such-dir/chatd.db"
+`, filepath.Join(c.dir, "missing.pem"), filepath.Join(c.dir, "missing.key")))
+		r = c.exec(nil, "", "check-config", "-config", env)
+		if r.code != 1 || strings.Count(r.stderr, "problem: ") != 3 ||
+			!strings.Contains(r.stderr, "database.path: the directory "+filepath.Join(c.dir, "no-such-dir")) ||
+			!strings.Contains(r.stderr, "server.tls_cert: ") || !strings.Contains(r.stderr, "server.tls_key: ") {
+			t.Fatalf("exit %d, stderr %q", r.code, r.stderr)
+		}
+	})
+	// A relative database.path is found next to the file, from anywhere.
+	t.Run("RelativeDatabasePath", func(t *testing.T) {
+		rel := c.writeFile("rel.toml", "[database]\npath = \"data/chat.db\"\n")
+		os.Mkdir(filepath.Join(c.dir, "data"), 0o700)
+		r := c.exec(nil, "", "check-config", "-config", rel)
+		if r.code != 0 || !strings.Contains(r.stdout, "database: "+filepath.Join(c.dir, "data", "chat.db")+"\n") {
+			t.Fatalf("exit %d, stdout %q, stderr %q", r.code, r.stdout, r.stderr)
 		}
 	})
 	t.Run("ErrBadValue", func(t *testing.T) {
@@ -501,5 +558,54 @@ func TestVersionAndHelp(t *testing.T) {
 	r = c.exec(nil, "")
 	if r.code != 1 || !strings.Contains(r.stderr, "chatd: no command given") {
 		t.Errorf("no command: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// An admin command run with a configuration that names no existing
+// database refuses, says which path and where it came from, and creates
+// nothing; init creates it and says where.
+func TestAdminRefusesMissingDatabase(t *testing.T) {
+	c := newCLI(t)
+	for _, args := range [][]string{{"useradd", "alice"}, {"users"}, {"ban", "alice"}, {"who"}, {"notice", "hi"}, {"backup", filepath.Join(c.dir, "b.db")}} {
+		stderr := c.fail("no database at "+c.dbPath+" (database.path from -config "+c.config+")", "password1\n", args...)
+		if !strings.Contains(stderr, "chatd init") {
+			t.Errorf("%s: %q does not say how to create it", args[0], stderr)
+		}
+	}
+	r := c.exec([]string{chatd.ConfigEnv + "=" + c.config}, "", "users")
+	if r.code != 1 || !strings.Contains(r.stderr, "database.path from $CHATD_CONFIG="+c.config) {
+		t.Fatalf("env: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if _, err := os.Stat(c.dbPath); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("a refused command created %s: %v", c.dbPath, err)
+	}
+
+	// Without any configuration: the embedded default ./chatd.db, in the
+	// directory the command runs in, which must stay empty.
+	if _, err := os.Stat(chatd.SystemConfig); err == nil {
+		t.Skipf("%s exists on this machine", chatd.SystemConfig)
+	}
+	wd := t.TempDir()
+	cmd := exec.Command(binary, "useradd", "-admin", "ops")
+	cmd.Dir = wd
+	cmd.Env = append(os.Environ(), chatd.ConfigEnv+"=")
+	cmd.Stdin = strings.NewReader("password1\n")
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "no database at ./chatd.db (database.path from the embedded defaults)") {
+		t.Fatalf("useradd without config: %v\n%s", err, out)
+	}
+	if entries, _ := os.ReadDir(wd); len(entries) != 0 {
+		t.Fatalf("useradd without config left %v in its directory", entries)
+	}
+
+	if out := c.ok("", "init"); !strings.Contains(out, "database "+c.dbPath+" created") {
+		t.Fatalf("init: %q", out)
+	}
+	c.ok("password1\n", "useradd", "alice")
+	if out := c.ok("", "init"); !strings.Contains(out, "already existed") {
+		t.Fatalf("second init: %q", out)
+	}
+	if _, err := c.openDB().UserByName(t.Context(), "alice"); err != nil {
+		t.Fatalf("a second init lost the account: %v", err)
 	}
 }

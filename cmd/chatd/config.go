@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
+	"os"
 
 	"chatd"
 	"chatd/db"
@@ -14,7 +16,8 @@ import (
 // configUsage describes the -config flag in every subcommand's usage text.
 const configUsage = `	-config FILE
 	    Read the configuration from FILE. Without it, the file named by
-	    $CHATD_CONFIG is read, or the built-in defaults are used.
+	    $CHATD_CONFIG is read, else /etc/chatd/chatd.toml when it exists,
+	    else the built-in defaults are used.
 `
 
 // newFlagSet returns the flags of a subcommand, holding the -config flag
@@ -46,13 +49,32 @@ func nameArg(fs *flag.FlagSet) (string, error) {
 	return fs.Arg(0), nil
 }
 
-// openStore loads the configuration that the -config flag (or
-// $CHATD_CONFIG) points at and opens the database it names. The caller
-// closes the store.
+// cliActor is who the admin commands say made a change, in bans and in the
+// server's log.
+const cliActor = "cli"
+
+// loadConfig loads the configuration that the -config flag, $CHATD_CONFIG
+// or the system file points at, and says which one it was.
+func loadConfig(configFlag string) (chatd.Config, chatd.ConfigSource, error) {
+	src := chatd.FindConfig(configFlag)
+	cfg, err := chatd.LoadConfig(src.Path)
+	return cfg, src, err
+}
+
+// openStore loads the configuration and opens the database it names. The
+// database must exist: an admin command run with the wrong configuration
+// would otherwise create an empty database of its own and report success
+// on it, while the server goes on with the real one. `chatd init` and
+// `chatd serve` create it. The caller closes the store.
 func openStore(configFlag string) (chatd.Config, *db.DB, error) {
-	cfg, err := chatd.LoadConfig(chatd.ConfigPath(configFlag))
+	cfg, src, err := loadConfig(configFlag)
 	if err != nil {
 		return chatd.Config{}, nil, err
+	}
+	if _, err := os.Stat(cfg.Database.Path); errors.Is(err, fs.ErrNotExist) {
+		return chatd.Config{}, nil, fmt.Errorf(
+			"no database at %s (database.path from %s); point -config or $%s at the server's configuration file, or create the database with 'chatd init'",
+			cfg.Database.Path, src, chatd.ConfigEnv)
 	}
 	store, err := db.Open(cfg.Database.Path)
 	if err != nil {

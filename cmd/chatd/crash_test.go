@@ -62,6 +62,9 @@ level = "warn"
 
 func (e *crashEnv) useradd(name, password string) {
 	e.t.Helper()
+	if out, err := exec.Command(e.bin, "init", "-config", e.config).CombinedOutput(); err != nil {
+		e.t.Fatalf("init: %v\n%s", err, out)
+	}
 	cmd := exec.Command(e.bin, "useradd", "-config", e.config, name)
 	cmd.Stdin = strings.NewReader(password + "\n")
 	if out, err := cmd.CombinedOutput(); err != nil {

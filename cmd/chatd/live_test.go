@@ -146,7 +146,7 @@ func (d *liveDaemon) login(name, pw string) *jsonClient {
 // TestAdminCommandsWhileServing drives every account-changing subcommand
 // against the database of a running daemon and checks the daemon sees it.
 func TestAdminCommandsWhileServing(t *testing.T) {
-	c := newCLI(t)
+	c := newCLIWithDB(t)
 	d := c.serve()
 
 	c.ok("password-a\n", "useradd", "alice")

@@ -67,6 +67,14 @@ func lookup(name string, s stdio) command {
 	switch name {
 	case "serve":
 		return &serveCommand{s}
+	case "init":
+		return &initCommand{s}
+	case "who":
+		return &whoCommand{s}
+	case "kick":
+		return &kickCommand{s}
+	case "notice":
+		return &noticeCommand{s}
 	case "useradd":
 		return &useraddCommand{s}
 	case "userdel":
@@ -109,6 +117,7 @@ The commands are:
 
 	serve         run the chat server
 	connect       chat from the terminal (a client for people and scripts)
+	init          create the database the configuration names
 	useradd       create an account
 	userdel       delete an account
 	passwd        set an account's password
@@ -117,6 +126,9 @@ The commands are:
 	ban           keep a user from logging in
 	unban         lift a ban
 	bans          list bans
+	who           list who is online on the running server
+	kick          disconnect an online user
+	notice        send a notice to everyone online
 	import-users  create accounts from a file of names and passwords
 	backup        write a consistent copy of the database
 	check-config  load and validate the configuration
@@ -124,9 +136,11 @@ The commands are:
 	help          show help for a command
 
 The server and admin commands take -config FILE; without it chatd reads the file named by
-$CHATD_CONFIG, or uses its built-in defaults when that is unset too.
-The admin commands work on the database directly and are safe to run while
-the server is up.
+$CHATD_CONFIG, else /etc/chatd/chatd.toml when it exists, else uses its
+built-in defaults. The admin commands work on the database directly and are
+safe to run while the server is up; the server acts on their changes within
+two seconds. They refuse to run when the database does not exist yet (see
+init), so a wrong configuration cannot create a second, empty one.
 
 Run 'chatd help <command>' for more about a command.
 `

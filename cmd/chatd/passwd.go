@@ -22,7 +22,7 @@ func (c *passwdCommand) Run(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	if err := store.SetPassword(ctx, u.Name, hash); err != nil {
+	if err := store.SetPasswordAction(ctx, u.Name, hash, cliActor); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.out, "changed the password of %s\n", u.Name)

@@ -8,6 +8,7 @@ import (
 
 	"chatd"
 	"chatd/daemon"
+	"chatd/db"
 )
 
 // serveCommand runs the chat daemon until it is told to stop.
@@ -21,7 +22,11 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	if fs.NArg() != 0 {
 		return fmt.Errorf("serve takes no arguments, got %q", fs.Args())
 	}
-	cfg, store, err := openStore(*configPath)
+	cfg, src, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	store, err := db.Open(cfg.Database.Path) // created on first start
 	if err != nil {
 		return err
 	}
@@ -31,11 +36,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	source := chatd.ConfigPath(*configPath)
-	if source == "" {
-		source = "(embedded defaults)"
-	}
-	log.Info("starting", "version", chatd.Version, "config", source, "database", cfg.Database.Path)
+	log.Info("starting", "version", chatd.Version, "config", src.String(), "database", cfg.Database.Path)
 
 	srv := daemon.New(daemon.Options{Config: cfg, Store: store, Log: log})
 	if err := srv.Listen(); err != nil {

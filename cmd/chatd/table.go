@@ -1,6 +1,9 @@
 package main
 
 import (
+	"strings"
+
+	"chatd"
 	"io"
 	"text/tabwriter"
 	"time"
@@ -28,4 +31,11 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// cell makes stored text safe for a table cell: the daemon's cleaning rule
+// removes what a terminal would act on (escape sequences among them), and a
+// tab, which the rule keeps, would shift the columns.
+func cell(s string) string {
+	return strings.ReplaceAll(chatd.CleanText(s), "\t", " ")
 }

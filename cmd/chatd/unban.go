@@ -18,7 +18,7 @@ func (c *unbanCommand) Run(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	defer closeStore(store, &err)
-	if err := store.Unban(ctx, u.Name); err != nil {
+	if err := store.UnbanAction(ctx, u.Name, cliActor); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.out, "unbanned %s\n", u.Name)

@@ -18,7 +18,7 @@ func (c *userdelCommand) Run(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	defer closeStore(store, &err)
-	if err := store.DeleteUser(ctx, u.Name); err != nil {
+	if err := store.DeleteUserAction(ctx, u.Name, cliActor); err != nil {
 		return err
 	}
 	fmt.Fprintf(c.out, "deleted user %s\n", u.Name)

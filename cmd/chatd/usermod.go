@@ -26,7 +26,7 @@ func (c *usermodCommand) Run(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	defer closeStore(store, &err)
-	if err := store.SetAdmin(ctx, u.Name, *admin); err != nil {
+	if err := store.SetAdminAction(ctx, u.Name, *admin, cliActor); err != nil {
 		return err
 	}
 	if *admin {

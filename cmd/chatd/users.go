@@ -49,7 +49,7 @@ func (c *usersCommand) Run(ctx context.Context, args []string) (err error) {
 			ban = banUntil(b)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n",
-			u.Name, yesNo(u.Admin), formatTime(u.Created), formatTime(u.LastSeen), ban)
+			cell(u.Name), yesNo(u.Admin), formatTime(u.Created), formatTime(u.LastSeen), ban)
 	}
 	return tw.Flush()
 }

@@ -1,0 +1,54 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// whoCommand lists the sessions the running server reports online.
+type whoCommand struct{ stdio }
+
+func (c *whoCommand) Run(ctx context.Context, args []string) (err error) {
+	fs, configPath := newFlagSet("who")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 0 {
+		return fmt.Errorf("who takes no arguments, got %q", fs.Args())
+	}
+	_, store, err := openStore(*configPath)
+	if err != nil {
+		return err
+	}
+	defer closeStore(store, &err)
+
+	online, err := store.Online(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	tw := newTable(c.out)
+	fmt.Fprintln(tw, "USER\tROOM\tADDRESS\tSINCE\tIDLE")
+	for _, o := range online {
+		idle := now.Sub(o.LastActive).Truncate(time.Second)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cell(o.User), cell(o.Room),
+			cell(o.Addr), formatTime(o.Since), max(idle, 0))
+	}
+	return tw.Flush()
+}
+
+func (c *whoCommand) Usage() string {
+	return `The who command lists who is online on the running server: user, room,
+address, since when (local time) and how long since their last line. The
+server writes the list to the database as it changes; it is empty when the
+server is not running.
+
+Usage:
+
+	chatd who [arguments]
+
+Arguments:
+
+` + configUsage
+}
