@@ -5,10 +5,12 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -513,5 +515,74 @@ func TestBackupIsPrivate(t *testing.T) {
 	}
 	if mode := fi.Mode().Perm(); mode&0o077 != 0 {
 		t.Fatalf("backup mode %v; want no group or other access", mode)
+	}
+}
+
+// No one but the owner can open the backup at any moment while it is
+// written: a watcher lists the target directory over and over during a
+// backup big enough to take a while, and every file it sees there must be
+// private and every directory closed to others. (Before, VACUUM INTO wrote
+// the file with the umask's 0644 and the mode was fixed only at the end.)
+func TestBackupPrivateWhileWritten(t *testing.T) {
+	old := syscall.Umask(0o022)
+	defer syscall.Umask(old)
+	d, _ := openTest(t)
+	ctx := context.Background()
+	var lines []chatd.RoomLine
+	for i := range 4000 {
+		lines = append(lines, chatd.RoomLine{Room: chatd.Lobby, Line: chatd.HistoryLine{From: "alice", Text: fmt.Sprintf("%d %s", i, strings.Repeat("x", 2000))}})
+	}
+	checkCode(t, d.AppendHistoryBatch(ctx, lines, len(lines)), "")
+
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o755); err != nil { // a directory others may list
+		t.Fatal(err)
+	}
+	target := filepath.Join(dir, "copy.db")
+	stop := make(chan struct{})
+	seen := make(chan []string, 1)
+	go func() {
+		var bad []string
+		looks := 0
+		defer func() { seen <- append(bad, fmt.Sprint(looks)) }()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			looks++
+			filepath.WalkDir(dir, func(p string, e fs.DirEntry, err error) error {
+				if err != nil || p == dir {
+					return nil
+				}
+				fi, err := e.Info()
+				if err != nil {
+					return nil
+				}
+				// Others can open p when p allows it and so does the
+				// directory it is in.
+				parent, err := os.Stat(filepath.Dir(p))
+				if err == nil && fi.Mode().Perm()&0o077 != 0 && parent.Mode().Perm()&0o077 != 0 {
+					bad = append(bad, fmt.Sprintf("%s %v in %v", p, fi.Mode(), parent.Mode()))
+				}
+				return nil
+			})
+		}
+	}()
+	progressCalls := 0
+	err := d.BackupProgress(ctx, target, func(done, total int64) { progressCalls++ })
+	close(stop)
+	result := <-seen
+	checkCode(t, err, "")
+	if bad := result[:len(result)-1]; len(bad) > 0 {
+		t.Fatalf("readable by others while written (after %s looks): %d times, first %v", result[len(result)-1], len(bad), bad[0])
+	}
+	if progressCalls == 0 {
+		t.Error("progress was never reported")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 1 || entries[0].Name() != "copy.db" {
+		t.Fatalf("left behind in the target directory: %v", entries)
 	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 )
 
 // backupCommand writes a consistent copy of the database.
@@ -23,17 +24,32 @@ func (c *backupCommand) Run(ctx context.Context, args []string) (err error) {
 	}
 	defer closeStore(store, &err)
 
-	if err := store.Backup(ctx, file); err != nil {
+	start := time.Now()
+	var bar *progress
+	var size int64
+	err = store.BackupProgress(ctx, file, func(done, total int64) {
+		if bar == nil {
+			bar = newProgress(c.err, total, "backup", true)
+		}
+		bar.set(done)
+		size = done
+	})
+	if bar != nil {
+		bar.done()
+	}
+	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.out, "wrote backup to %s\n", file)
+	fmt.Fprintf(c.out, "wrote backup to %s (%.1f MB in %s)\n", file, float64(size)/1e6, time.Since(start).Round(time.Millisecond))
 	return nil
 }
 
 func (c *backupCommand) Usage() string {
 	return `The backup command writes a consistent copy of the database to FILE while
-the server keeps running. FILE must not exist yet. To restore, stop the
-server and put the copy at database.path.
+the server keeps running. FILE must not exist yet. The copy is readable by
+its owner only from its first byte (mode 0600). To restore, stop the server
+and put the copy at database.path. When standard error is a terminal, a
+progress bar shows the bytes written.
 
 Usage:
 

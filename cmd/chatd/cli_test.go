@@ -389,7 +389,7 @@ carol	battery staple
 	if r.code != 1 {
 		t.Fatalf("exit %d, want 1 (one line is bad); stderr:\n%s", r.code, r.stderr)
 	}
-	if r.stdout != "imported 2 users\n" {
+	if r.stdout != "imported 2 users, skipped 0 (already there), failed 1\n" {
 		t.Errorf("stdout = %q", r.stdout)
 	}
 	if !strings.Contains(r.stderr, file+":4: ") {
@@ -404,15 +404,53 @@ carol	battery staple
 
 	// Importing again fails for each line, naming it, and imports nothing.
 	r = c.run("", "import-users", file)
-	if r.code != 1 || r.stdout != "imported 0 users\n" || !strings.Contains(r.stderr, file+":2: the name alice is already taken") {
+	if r.code != 1 || r.stdout != "imported 0 users, skipped 2 (already there), failed 1\n" || !strings.Contains(r.stderr, file+":2: the name alice is already taken") {
 		t.Errorf("second import: exit %d, stdout %q, stderr:\n%s", r.code, r.stdout, r.stderr)
 	}
 
 	// Standard input, all good.
-	if out := c.ok("dave passw0rd-dave\n", "import-users", "-"); out != "imported 1 user\n" {
+	if out := c.ok("dave passw0rd-dave\n", "import-users", "-"); out != "imported 1 user, skipped 0 (already there), failed 0\n" {
 		t.Errorf("stdout = %q", out)
 	}
 	c.fail("no such file", "", "import-users", filepath.Join(c.dir, "missing.txt"))
+}
+
+// A line over 64 KB, a line that is not UTF-8 and a binary line are each
+// reported by number and skipped; the lines after them are still imported,
+// and the summary counts all of it.
+func TestImportUsersBadLines(t *testing.T) {
+	c := newCLIWithDB(t)
+	var body strings.Builder
+	body.WriteString("alice password-a\n")                         // 1
+	body.WriteString("huge " + strings.Repeat("x", 70<<10) + "\n") // 2
+	body.WriteString("bob password-b\n")                           // 3
+	body.WriteString("lat1n caf\xe9-password\n")                   // 4: Latin-1, not UTF-8
+	body.WriteString("junk\x01\x02 \x00\x7fELF\x03binary\n")       // 5
+	body.WriteString("carol password-c\n")                         // 6
+	body.WriteString("bin\x1b[2J escape-password\n")               // 7
+	body.WriteString("dave " + strings.Repeat("y", 70<<10))        // 8, no line end
+	file := c.writeFile("users.txt", body.String())
+
+	r := c.run("", "import-users", file)
+	if r.code != 1 || r.stdout != "imported 3 users, skipped 0 (already there), failed 5\n" {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, n := range []string{"2: longer than 64 KB", "4: not UTF-8", "5: not UTF-8", "7: not UTF-8", "8: longer than 64 KB"} {
+		if !strings.Contains(r.stderr, file+":"+n) {
+			t.Errorf("stderr does not report line %s:\n%s", n, r.stderr)
+		}
+	}
+	if strings.ContainsAny(r.stderr, "\x1b\x00") {
+		t.Errorf("stderr echoes control bytes: %q", r.stderr)
+	}
+	store := c.openDB()
+	checkPassword(t, store, "alice", "password-a")
+	checkPassword(t, store, "bob", "password-b")
+	checkPassword(t, store, "carol", "password-c")
+	users, err := store.Users(t.Context())
+	if err != nil || len(users) != 3 {
+		t.Fatalf("users after import: %d %v", len(users), err)
+	}
 }
 
 func TestBackup(t *testing.T) {
@@ -420,8 +458,10 @@ func TestBackup(t *testing.T) {
 	c.ok("password1\n", "useradd", "alice")
 	c.ok("password1\n", "useradd", "-admin", "bob")
 	file := filepath.Join(c.dir, "copy.db")
-	if out := c.ok("", "backup", file); out != "wrote backup to "+file+"\n" {
-		t.Errorf("stdout = %q", out)
+	// Not a terminal: no bar, one summary line.
+	if r := c.run("", "backup", file); r.code != 0 || !strings.HasPrefix(r.stdout, "wrote backup to "+file+" (") ||
+		strings.Count(r.stdout, "\n") != 1 || r.stderr != "" {
+		t.Errorf("exit %d, stdout = %q, stderr = %q", r.code, r.stdout, r.stderr)
 	}
 	copyDB := openDB(t, file)
 	users, err := copyDB.Users(context.Background())
@@ -607,5 +647,21 @@ func TestAdminRefusesMissingDatabase(t *testing.T) {
 	}
 	if _, err := c.openDB().UserByName(t.Context(), "alice"); err != nil {
 		t.Fatalf("a second init lost the account: %v", err)
+	}
+}
+
+// Stored text reaches the operator's terminal only through the daemon's
+// cleaning rule: a ban reason full of escape sequences is printed without
+// them, and a tab in it does not shift the columns.
+func TestBansCleanEscapes(t *testing.T) {
+	c := newCLIWithDB(t)
+	c.ok("password1\n", "useradd", "alice")
+	c.ok("", "ban", "-reason", "\x1b[2J\x1b]0;pwned\x07spam\tand\u009bmore", "alice")
+	out := c.ok("", "bans")
+	if strings.ContainsAny(out, "\x1b\x07\t") || strings.Contains(out, "\u009b") {
+		t.Fatalf("bans prints control characters: %q", out)
+	}
+	if !strings.Contains(out, "[2J]0;pwnedspam andmore") {
+		t.Fatalf("bans lost the printable text: %q", out)
 	}
 }
