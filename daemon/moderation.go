@@ -40,7 +40,7 @@ func cmdKick(ctx context.Context, s *session, args string) error {
 	}
 	ev := roomKickEvent(r.Name, o.user, s.user, reason)
 	fanout(s.srv.hub.members(r.Name), ev, nil, nil)
-	s.srv.moveTo(o, chatd.Lobby, false)
+	s.srv.moveTo(o, chatd.Lobby, false, nil)
 	s.reply(okEvent("kick", o.user+" was put out of "+r.Name, nil, f("user", o.user)))
 	return nil
 }

@@ -68,10 +68,9 @@ func cmdCreate(ctx context.Context, s *session, args string) error {
 	s.srv.logs.drop(name)
 	for _, m := range s.srv.hub.members(name) {
 		m.send(roomEvent(roomClosed, name, "chatd"))
-		s.srv.moveTo(m, chatd.Lobby, false)
+		s.srv.moveTo(m, chatd.Lobby, false, nil)
 	}
-	s.reply(okEvent("create", "created room "+name+"; you own it", nil, f("room", name), f("locked", pw != "")))
-	s.srv.moveTo(s, name, true)
+	s.srv.moveTo(s, name, true, okEvent("create", "created room "+name+"; you own it", nil, f("room", name), f("locked", pw != "")))
 	return nil
 }
 
@@ -105,8 +104,7 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 			return chatd.Errorf(chatd.EBadRoomPassword, "%s needs the right password: join %s PASSWORD", r.Name, r.Name)
 		}
 	}
-	s.reply(okEvent("join", "you are now in "+r.Name, nil, f("room", r.Name)))
-	s.srv.moveTo(s, r.Name, true)
+	s.srv.moveTo(s, r.Name, true, okEvent("join", "you are now in "+r.Name, nil, f("room", r.Name)))
 	return nil
 }
 
@@ -115,8 +113,7 @@ func cmdLeave(ctx context.Context, s *session, _ string) error {
 		s.reply(okEvent("leave", "you are already in the "+chatd.Lobby, nil, f("room", chatd.Lobby)))
 		return nil
 	}
-	s.reply(okEvent("leave", "you are back in the "+chatd.Lobby, nil, f("room", chatd.Lobby)))
-	s.srv.moveTo(s, chatd.Lobby, true)
+	s.srv.moveTo(s, chatd.Lobby, true, okEvent("leave", "you are back in the "+chatd.Lobby, nil, f("room", chatd.Lobby)))
 	return nil
 }
 
@@ -142,7 +139,7 @@ func cmdClose(ctx context.Context, s *session, args string) error {
 	members := s.srv.hub.members(r.Name)
 	fanout(members, roomEvent(roomClosed, r.Name, s.user), nil, nil)
 	for _, m := range members {
-		s.srv.moveTo(m, chatd.Lobby, false)
+		s.srv.moveTo(m, chatd.Lobby, false, nil)
 	}
 	s.reply(okEvent("close", "closed room "+r.Name, nil, f("room", r.Name)))
 	return nil

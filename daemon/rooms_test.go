@@ -434,3 +434,25 @@ func TestRoomsPersistAcrossRestart(t *testing.T) {
 	a.do("close vault", "close")
 	b.expect("room", "event", "closed", "room", "vault", "user", "alice")
 }
+
+// TestJoinReplyMeansJoined: once a client reads the ok to its join, it is a
+// member, so a line a member says right then reaches it. The reply used to
+// be queued before the move, and a fast writer could deliver it before the
+// joiner was in the room.
+func TestJoinReplyMeansJoined(t *testing.T) {
+	ts := startServer(t)
+	ts.addUsers("alice", "bob")
+	bob := login(t, ts.addr, "bob", "password1")
+	bob.send("create den")
+	bob.expect("ok", "cmd", "create")
+	alice := login(t, ts.addr, "alice", "password1")
+	for i := range 40 {
+		alice.send("join den")
+		alice.expect("ok", "cmd", "join")
+		line := fmt.Sprintf("round %d", i)
+		bob.send(line)
+		alice.expect("message", "kind", "room", "text", line)
+		alice.send("leave")
+		alice.expect("ok", "cmd", "leave")
+	}
+}

@@ -458,12 +458,17 @@ func (s *Server) pruneAttempts(ctx context.Context) {
 
 // moveTo puts sess into room, tells both rooms and replays the room's
 // history. announce=false skips the "left" event (kick and close have told
-// the old room already).
-func (s *Server) moveTo(sess *session, room string, announce bool) {
+// the old room already). reply, if not nil, is queued to sess once it is
+// in the room and before the replay: a client that reads the reply to its
+// join is already a member, so no line said after that can miss it.
+func (s *Server) moveTo(sess *session, room string, announce bool, reply *Event) {
 	l := s.logs.get(room)
 	l.mu.Lock()
 	from, fromMembers, toMembers, ok := s.hub.move(sess, room)
 	if ok {
+		if reply != nil {
+			sess.send(reply)
+		}
 		l.replay(sess, room)
 	}
 	l.mu.Unlock()
