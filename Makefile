@@ -5,7 +5,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X chatd.Version=$(VERSION)
 ARGS ?=
 
-.PHONY: build run test deps lint fuzz clean
+.PHONY: build run test deps lint fuzz bench bench-compare clean
 
 # A static binary: CGO_ENABLED=0 works because the SQLite driver is pure Go.
 build:
@@ -28,6 +28,18 @@ FUZZTIME ?= 10s
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzLineReader$$' -fuzztime $(FUZZTIME) ./daemon/
 	go test -run '^$$' -fuzz '^FuzzCommandParse$$' -fuzztime $(FUZZTIME) ./daemon/
+
+# The Go benchmarks: room fan-out over TCP, the database writes, the line
+# reader. Figures depend on the machine; compare runs from one sitting.
+bench:
+	go test -run '^$$' -bench . -benchtime 2s ./daemon/ ./db/
+
+# chatd and ngircd under one chatbench workload, side by side from one run
+# (contrib/bench/compare.sh lists the knobs: WORKLOAD, CLIENTS, SENDERS, ...).
+bench-compare:
+	@WORKLOAD=$(WORKLOAD) CLIENTS=$(CLIENTS) SENDERS=$(SENDERS) MESSAGES=$(MESSAGES) \
+	INTERVAL=$(INTERVAL) SOURCES=$(SOURCES) PEER=$(PEER) ARGON2=$(ARGON2) SVG=$(SVG) \
+	bash contrib/bench/compare.sh
 
 lint: deps
 	@unformatted=$$(gofmt -l .); \

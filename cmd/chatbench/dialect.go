@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"time"
+)
+
+// errBusy is a login the server refused for load (chatd's server_busy); a
+// real client backs off and tries again.
+var errBusy = errors.New("server busy")
+
+// A dialect is how one kind of server is spoken to: chatd's JSON mode, or
+// IRC for ngircd and other IRC servers. The workloads only see this.
+type dialect interface {
+	// login makes a fresh connection the user name (registering it on
+	// first use where the server needs accounts).
+	login(c *conn, name string) error
+	// join puts a logged-in connection into room.
+	join(c *conn, room string) error
+	// roomLine is the line that says text to room.
+	roomLine(room, text string) string
+	// privateLine is the line that sends text to user.
+	privateLine(user, text string) string
+	// parse classifies one server line: the text of a room message, or
+	// whether it acknowledges a private message as stored.
+	parse(line []byte) (roomText string, isRoom bool, stored bool)
+	// logout ends the session politely.
+	logout(c *conn)
+}
+
+// conn is one benchmark client's connection.
+type conn struct {
+	net.Conn
+	r  *bufio.Reader
+	mu sync.Mutex // guards w: a reader may answer PING while a sender writes
+	w  *bufio.Writer
+}
+
+func dial(addr, local string) (*conn, error) {
+	d := net.Dialer{Timeout: 10 * time.Second}
+	if local != "" {
+		d.LocalAddr = &net.TCPAddr{IP: net.ParseIP(local)}
+	}
+	nc, err := d.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	return &conn{Conn: nc, r: bufio.NewReaderSize(nc, 16<<10), w: bufio.NewWriter(nc)}, nil
+}
+
+func (c *conn) send(lines ...string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	for _, l := range lines {
+		c.w.WriteString(l)
+		c.w.WriteString("\r\n")
+	}
+	return c.w.Flush()
+}
+
+// readLine returns the next line without its end, within d.
+func (c *conn) readLine(d time.Duration) ([]byte, error) {
+	c.SetReadDeadline(time.Now().Add(d))
+	line, err := c.r.ReadSlice('\n')
+	if err != nil {
+		return nil, err
+	}
+	return bytes.TrimRight(line, "\r\n"), nil
+}
+
+// until reads lines until match accepts one or d passes.
+func (c *conn) until(d time.Duration, match func([]byte) (bool, error)) error {
+	deadline := time.Now().Add(d)
+	for {
+		line, err := c.readLine(time.Until(deadline))
+		if err != nil {
+			return err
+		}
+		if ok, err := match(line); ok || err != nil {
+			return err
+		}
+	}
+}
+
+// chatdJSON speaks chatd's JSON mode. Every user has the same password;
+// unknown names are registered through open registration.
+type chatdJSON struct{ password string }
+
+type jsonEvent struct {
+	Type   string `json:"type"`
+	Field  string `json:"field"`
+	Code   string `json:"code"`
+	Kind   string `json:"kind"`
+	Text   string `json:"text"`
+	Cmd    string `json:"cmd"`
+	Status string `json:"status"`
+}
+
+const loginWait = 60 * time.Second
+
+func (d chatdJSON) login(c *conn, name string) error {
+	if err := c.send("mode json", name); err != nil {
+		return err
+	}
+	return c.until(loginWait, func(line []byte) (bool, error) {
+		var ev jsonEvent
+		if json.Unmarshal(line, &ev) != nil {
+			return false, nil // the text banner before the mode switch
+		}
+		switch ev.Type {
+		case "prompt":
+			switch ev.Field {
+			case "password", "new_password", "repeat_password":
+				return false, c.send(d.password)
+			}
+		case "welcome":
+			return true, nil
+		case "error":
+			if ev.Code == "server_busy" {
+				return false, errBusy
+			}
+			return false, fmt.Errorf("login %s: %s: %s", name, ev.Code, ev.Text)
+		case "bye":
+			return false, fmt.Errorf("login %s: bye: %s", name, ev.Text)
+		}
+		return false, nil
+	})
+}
+
+func (chatdJSON) join(c *conn, room string) error {
+	if err := c.send("join " + room); err != nil {
+		return err
+	}
+	return c.until(loginWait, func(line []byte) (bool, error) {
+		var ev jsonEvent
+		if json.Unmarshal(line, &ev) != nil {
+			return false, nil
+		}
+		if ev.Type == "error" && ev.Cmd == "join" && ev.Code == "no_such_room" {
+			return false, c.send("create " + room)
+		}
+		if ev.Type == "error" && (ev.Cmd == "join" || ev.Cmd == "create") && ev.Code != "room_exists" {
+			return false, fmt.Errorf("join %s: %s: %s", room, ev.Code, ev.Text)
+		}
+		if ev.Type == "error" && ev.Code == "room_exists" {
+			return false, c.send("join " + room) // created by someone else meanwhile
+		}
+		return ev.Type == "ok" && (ev.Cmd == "join" || ev.Cmd == "create"), nil
+	})
+}
+
+func (chatdJSON) roomLine(_, text string) string { return "say " + text }
+
+func (chatdJSON) privateLine(user, text string) string { return "send " + user + " " + text }
+
+func (chatdJSON) parse(line []byte) (string, bool, bool) {
+	// Cheap checks first: most lines are room messages.
+	if bytes.Contains(line, []byte(`"type":"message"`)) {
+		var ev jsonEvent
+		if json.Unmarshal(line, &ev) == nil && ev.Kind == "room" {
+			return ev.Text, true, false
+		}
+		return "", false, false
+	}
+	if bytes.Contains(line, []byte(`"type":"delivery"`)) {
+		var ev jsonEvent
+		if json.Unmarshal(line, &ev) == nil && ev.Status == "stored" {
+			return "", false, true
+		}
+	}
+	return "", false, false
+}
+
+func (chatdJSON) logout(c *conn) {
+	c.send("logout")
+	c.until(5*time.Second, func(line []byte) (bool, error) {
+		return bytes.Contains(line, []byte(`"type":"bye"`)), nil
+	})
+}
+
+// ircDialect speaks enough IRC for the same workloads: NICK/USER, JOIN,
+// PRIVMSG, answering PING.
+type ircDialect struct{}
+
+func (ircDialect) login(c *conn, name string) error {
+	if err := c.send("NICK "+name, "USER "+name+" 0 * :"+name); err != nil {
+		return err
+	}
+	return c.until(loginWait, func(line []byte) (bool, error) {
+		f := strings.Fields(string(line))
+		if len(f) >= 2 && f[0] == "PING" {
+			return false, c.send("PONG " + f[1])
+		}
+		if len(f) >= 2 && f[0] == "ERROR" {
+			return false, fmt.Errorf("login %s: %s", name, line)
+		}
+		if len(f) >= 2 && (f[1] == "433" || f[1] == "432") {
+			return false, fmt.Errorf("login %s: nick refused: %s", name, line)
+		}
+		return len(f) >= 2 && f[1] == "001", nil
+	})
+}
+
+func (ircDialect) join(c *conn, room string) error {
+	if err := c.send("JOIN #" + room); err != nil {
+		return err
+	}
+	return c.until(loginWait, func(line []byte) (bool, error) {
+		f := strings.Fields(string(line))
+		if len(f) >= 2 && f[0] == "PING" {
+			return false, c.send("PONG " + f[1])
+		}
+		return len(f) >= 2 && f[1] == "366", nil // end of NAMES: joined
+	})
+}
+
+func (ircDialect) roomLine(room, text string) string { return "PRIVMSG #" + room + " :" + text }
+
+func (ircDialect) privateLine(user, text string) string { return "PRIVMSG " + user + " :" + text }
+
+func (ircDialect) parse(line []byte) (string, bool, bool) {
+	// :nick!user@host PRIVMSG #room :text
+	i := bytes.Index(line, []byte(" PRIVMSG #"))
+	if i < 0 {
+		return "", false, false
+	}
+	j := bytes.Index(line[i+1:], []byte(" :"))
+	if j < 0 {
+		return "", false, false
+	}
+	return string(line[i+1+j+2:]), true, false
+}
+
+func (ircDialect) logout(c *conn) {
+	c.send("QUIT :bye")
+	c.until(5*time.Second, func(line []byte) (bool, error) {
+		return bytes.HasPrefix(line, []byte("ERROR")), nil
+	})
+}

@@ -1,0 +1,200 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"chatd"
+	"chatd/daemon"
+	"chatd/db"
+)
+
+// startChatd runs a real daemon on loopback with limits lifted as in
+// contrib/bench/chatd.toml, and argon2 gated to one hash at a time so that
+// a login storm meets server_busy.
+func startChatd(t *testing.T) string {
+	t.Helper()
+	cfg := chatd.DefaultConfig()
+	cfg.Server.Listen = "127.0.0.1:0"
+	cfg.Server.MaxConnectionsPerIP = 1000
+	cfg.Database.Path = filepath.Join(t.TempDir(), "chatd.db")
+	cfg.Argon2 = chatd.Argon2Config{MemoryKiB: 1024, Iterations: 1, Parallelism: 1, MaxConcurrent: 1}
+	cfg.Rate.LinesPerSecond, cfg.Rate.Burst = 100000, 100000
+	cfg.Messages.OfflineLimit = 100000
+	store, err := db.Open(cfg.Database.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := daemon.New(daemon.Options{Config: cfg, Store: store})
+	if err := srv.Listen(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { srv.Serve(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done; store.Close() })
+	return srv.Addr().String()
+}
+
+// bench runs chatbench with args and returns its JSON result.
+func benchRun(t *testing.T, args ...string) *result {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "result.json")
+	var stdout bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	if err := run(ctx, append(args, "-json", out, "-drain", "20s", "-settle", "200ms"), &stdout); err != nil {
+		t.Fatalf("chatbench %s: %v", strings.Join(args, " "), err)
+	}
+	data, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := new(result)
+	if err := json.Unmarshal(data, r); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stdout.String(), r.Workload) {
+		t.Errorf("the printed report lacks the workload:\n%s", stdout.String())
+	}
+	return r
+}
+
+func TestWorkloadsAgainstChatd(t *testing.T) {
+	addr := startChatd(t)
+	pid := fmt.Sprint(os.Getpid())
+
+	t.Run("paced", func(t *testing.T) {
+		r := benchRun(t, "-addr", addr, "-workload", "paced", "-clients", "12", "-senders", "3",
+			"-messages", "4", "-interval", "20ms", "-prefix", "pa", "-pid", pid)
+		// chatd echoes a room line to its sender: every member gets every line.
+		if r.Expected != 3*4*12 || r.Deliveries != r.Expected {
+			t.Errorf("deliveries %d of %d, want all %d", r.Deliveries, r.Expected, 3*4*12)
+		}
+		if r.P99 <= 0 || r.Max < r.P99 || len(r.Latencies) == 0 {
+			t.Errorf("latencies not measured: p99 %v max %v, %d samples", r.P99, r.Max, len(r.Latencies))
+		}
+		if r.RSSBytes == 0 {
+			t.Errorf("-pid given but no RSS read")
+		}
+	})
+	t.Run("burst", func(t *testing.T) {
+		r := benchRun(t, "-addr", addr, "-workload", "burst", "-clients", "10", "-senders", "2",
+			"-messages", "50", "-prefix", "bu")
+		if r.Interval != "0s" || r.Deliveries != 2*50*10 {
+			t.Errorf("burst: interval %s, %d deliveries; want 0s and %d", r.Interval, r.Deliveries, 2*50*10)
+		}
+	})
+	t.Run("offline", func(t *testing.T) {
+		r := benchRun(t, "-addr", addr, "-workload", "offline", "-senders", "3",
+			"-messages", "10", "-prefix", "of")
+		if r.Stored != 30 || r.StoredPerSec <= 0 {
+			t.Errorf("offline: %d stored (%.0f/s), want 30", r.Stored, r.StoredPerSec)
+		}
+	})
+	t.Run("idle", func(t *testing.T) {
+		r := benchRun(t, "-addr", addr, "-workload", "idle", "-clients", "20", "-sources", "3",
+			"-prefix", "id", "-pid", pid)
+		if r.ConnectSeconds <= 0 || r.RSSBytes == 0 {
+			t.Errorf("idle: connect %.2fs, rss %d", r.ConnectSeconds, r.RSSBytes)
+		}
+	})
+	t.Run("loginstorm", func(t *testing.T) {
+		// One hash at a time on the server: 15 logins at once must meet
+		// server_busy, and the tool must retry until all are in.
+		r := benchRun(t, "-addr", addr, "-workload", "loginstorm", "-clients", "15", "-senders", "2",
+			"-interval", "20ms", "-prefix", "ls", "-pid", pid)
+		if r.LoginSeconds <= 0 {
+			t.Errorf("loginstorm: no login time")
+		}
+		if r.BusyRetries == 0 {
+			t.Errorf("loginstorm: no server_busy retried with max_concurrent 1 and 15 logins at once")
+		}
+	})
+}
+
+// TestIRCAgainstNgircd runs the same workload against the real ngircd, the
+// peer that bench-compare measures chatd against.
+func TestIRCAgainstNgircd(t *testing.T) {
+	bin, err := exec.LookPath("ngircd")
+	if err != nil {
+		bin = "/usr/sbin/ngircd"
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	conf, err := os.ReadFile("../../contrib/bench/ngircd.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "ngircd.conf")
+	os.WriteFile(path, bytes.ReplaceAll(conf, []byte("@PORT@"), []byte(fmt.Sprint(port))), 0o644)
+	cmd := exec.Command(bin, "--nodaemon", "--config", path)
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start ngircd (apt-get install ngircd; .ci/deps does): %v", err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	for i := 0; ; i++ {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+			break
+		}
+		if i == 100 {
+			t.Fatalf("ngircd does not listen on %s", addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	r := benchRun(t, "-addr", addr, "-dialect", "irc", "-workload", "paced", "-clients", "8",
+		"-senders", "2", "-messages", "3", "-interval", "20ms", "-pid", fmt.Sprint(cmd.Process.Pid))
+	// IRC does not echo to the sender: 7 receivers per line.
+	if r.Expected != 2*3*7 || r.Deliveries != r.Expected {
+		t.Errorf("irc: deliveries %d of %d, want %d", r.Deliveries, r.Expected, 2*3*7)
+	}
+}
+
+func TestLoopbackOnly(t *testing.T) {
+	for _, addr := range []string{"10.0.0.1:4119", "192.168.1.255:4119", "8.8.8.8:6667"} {
+		err := run(context.Background(), []string{"-addr", addr}, &bytes.Buffer{})
+		if err == nil || !strings.Contains(err.Error(), "loopback") {
+			t.Errorf("-addr %s: err %v, want a refusal naming loopback", addr, err)
+		}
+	}
+}
+
+func TestReportAndChart(t *testing.T) {
+	dir := t.TempDir()
+	for i, label := range []string{"chatd", "ngircd"} {
+		r := result{Label: label, Workload: "paced", P99: float64(i + 1), Latencies: []float64{0.1, 0.5, float64(i + 1)}}
+		data, _ := json.Marshal(r)
+		os.WriteFile(filepath.Join(dir, label+".json"), data, 0o644)
+	}
+	svg := filepath.Join(dir, "chart.svg")
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"report", "-svg", svg,
+		filepath.Join(dir, "chatd.json"), filepath.Join(dir, "ngircd.json")}, &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	head := strings.Fields(strings.SplitN(out.String(), "\n", 2)[0])
+	if len(head) != 2 || head[0] != "chatd" || head[1] != "ngircd" {
+		t.Errorf("report header = %q, want the two labels side by side", head)
+	}
+	data, _ := os.ReadFile(svg)
+	if n := strings.Count(string(data), "<polyline"); n != 2 || !strings.Contains(string(data), "ngircd (p99 2.00 ms)") {
+		t.Errorf("chart has %d curves, want 2 with a legend:\n%s", n, data)
+	}
+}

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Runs one chatbench workload against chatd and against ngircd, one after
+# the other on loopback, and prints both side by side from this one run,
+# with their latency distributions drawn into one SVG chart.
+#
+#   make bench-compare [WORKLOAD=paced] [CLIENTS=1000] [SENDERS=100]
+#                      [MESSAGES=20] [INTERVAL=500ms] [SVG=file.svg]
+#
+# WORKLOAD=idle, loginstorm and offline run against chatd alone where IRC
+# has no equivalent (offline) or when PEER=none.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+
+WORKLOAD=${WORKLOAD:-paced}
+CLIENTS=${CLIENTS:-1000}
+SENDERS=${SENDERS:-100}
+MESSAGES=${MESSAGES:-20}
+INTERVAL=${INTERVAL:-500ms}
+SOURCES=${SOURCES:-1}
+PEER=${PEER:-ngircd}
+ARGON2=${ARGON2:-cheap}
+SVG=${SVG:-}
+EXTRA=${EXTRA:-}
+
+[ "$WORKLOAD" = offline ] && PEER=none
+if [ "$PEER" = ngircd ] && ! command -v ngircd >/dev/null && [ ! -x /usr/sbin/ngircd ]; then
+	echo "bench-compare: ngircd is missing: apt-get install -y ngircd (or PEER=none)" >&2
+	exit 1
+fi
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+	for _ in $(seq 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	echo "bench-compare: nothing listens on port $1" >&2
+	return 1
+}
+
+CGO_ENABLED=0 go build -trimpath -o "$tmp/chatd" ./cmd/chatd
+go build -o "$tmp/chatbench" ./cmd/chatbench
+
+memory=1024
+[ "$ARGON2" = real ] && memory=65536
+cport=$(free_port)
+sed -e "s|@PORT@|$cport|" -e "s|@DB@|$tmp/chatd.db|" -e "s|@ARGON2_MEMORY@|$memory|" \
+	contrib/bench/chatd.toml >"$tmp/chatd.toml"
+"$tmp/chatd" serve -config "$tmp/chatd.toml" 2>"$tmp/chatd.log" &
+cpid=$!
+pids+=("$cpid")
+wait_port "$cport"
+
+args=(-workload "$WORKLOAD" -clients "$CLIENTS" -senders "$SENDERS" -messages "$MESSAGES"
+	-interval "$INTERVAL" -sources "$SOURCES")
+# shellcheck disable=SC2206
+args+=($EXTRA)
+results=()
+"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$cport" -dialect chatd -label chatd \
+	-pid "$cpid" -json "$tmp/1-chatd.json" >/dev/null
+results+=("$tmp/1-chatd.json")
+
+if [ "$PEER" = ngircd ]; then
+	nport=$(free_port)
+	sed -e "s|@PORT@|$nport|" contrib/bench/ngircd.conf >"$tmp/ngircd.conf"
+	ngircd=$(command -v ngircd || echo /usr/sbin/ngircd)
+	"$ngircd" --nodaemon --config "$tmp/ngircd.conf" >"$tmp/ngircd.log" 2>&1 &
+	npid=$!
+	pids+=("$npid")
+	wait_port "$nport"
+	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$nport" -dialect irc -label ngircd \
+		-pid "$npid" -json "$tmp/2-ngircd.json" >/dev/null
+	results+=("$tmp/2-ngircd.json")
+fi
+
+report=("$tmp/chatbench" report)
+[ -n "$SVG" ] && report+=(-svg "$SVG")
+echo "# chatbench ${args[*]}  ($(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ))"
+"${report[@]}" "${results[@]}"
