@@ -31,6 +31,8 @@ type Config struct {
 	Log      LogConfig      `toml:"log"`
 	Web      WebConfig      `toml:"web"`
 	Metrics  MetricsConfig  `toml:"metrics"`
+	// Discovery is the LAN discovery responder (PROTOCOL.md section 7).
+	Discovery DiscoveryConfig `toml:"discovery"`
 }
 
 type ServerConfig struct {
@@ -108,6 +110,15 @@ type MetricsConfig struct {
 	Listen string `toml:"listen"` // "" turns it off
 }
 
+// DiscoveryConfig is the [discovery] table: whether the daemon answers LAN
+// discovery probes on UDP, where, under which name, and how often.
+type DiscoveryConfig struct {
+	Enabled          bool   `toml:"enabled"`
+	Listen           string `toml:"listen"` // IPv4 address and UDP port
+	Name             string `toml:"name"`   // "" means the host name
+	AnswersPerSecond int    `toml:"answers_per_second"`
+}
+
 // Duration is a time.Duration written in TOML as a Go duration string ("60s").
 type Duration struct{ time.Duration }
 
@@ -157,6 +168,10 @@ func DefaultConfig() Config {
 		Rate: RateConfig{LinesPerSecond: 10, Burst: 30},
 		Log:  LogConfig{Level: "info", Format: "text"},
 		Web:  WebConfig{AllowedOrigins: []string{}, TrustedProxies: []string{}},
+		Discovery: DiscoveryConfig{
+			Listen:           "0.0.0.0:4119",
+			AnswersPerSecond: 10,
+		},
 	}
 }
 
@@ -364,7 +379,35 @@ func (c *Config) Problems() []error {
 		add(listenAddr("web.listen", c.Web.Listen))
 	}
 	add(c.Web.validate())
+
+	d := &c.Discovery
+	add(checkUDP4("discovery.listen", d.Listen))
+	if len(d.Name) > 64 {
+		add(fmt.Errorf("discovery.name: %q is longer than 64 bytes", d.Name))
+	}
+	for _, r := range d.Name {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			add(fmt.Errorf("discovery.name: %q holds a control character", d.Name))
+			break
+		}
+	}
+	add(atLeast("discovery.answers_per_second", d.AnswersPerSecond, 1))
 	return errs
+}
+
+// checkUDP4 accepts "IPv4:port" or ":port" (all IPv4 addresses).
+func checkUDP4(key, addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("%s: %q is not HOST:PORT: %v", key, addr, err)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("%s: %q has no valid port", key, addr)
+	}
+	if host != "" && net.ParseIP(host).To4() == nil {
+		return fmt.Errorf("%s: %q: the host must be an IPv4 address such as 0.0.0.0 (discovery uses IPv4 broadcast)", key, addr)
+	}
+	return nil
 }
 
 func (w *WebConfig) validate() error {

@@ -235,6 +235,12 @@ func TestConfig_Validate(t *testing.T) {
 		{"ErrWebOriginEmpty", func(c *chatd.Config) { c.Web.AllowedOrigins = []string{""} }, `web.allowed_origins: ""`},
 		{"ErrWebTrustedProxy", func(c *chatd.Config) { c.Web.TrustedProxies = []string{"proxy.local"} }, `web.trusted_proxies: "proxy.local"`},
 		{"ErrWebTrustedRange", func(c *chatd.Config) { c.Web.TrustedProxies = []string{"10.0.0.0/33"} }, `web.trusted_proxies: "10.0.0.0/33"`},
+		{"ErrDiscoveryListen", func(c *chatd.Config) { c.Discovery.Listen = "4119" }, `discovery.listen: "4119" is not HOST:PORT`},
+		{"ErrDiscoveryListenIPv6", func(c *chatd.Config) { c.Discovery.Listen = "[::]:4119" }, `discovery.listen: "[::]:4119": the host must be an IPv4 address`},
+		{"ErrDiscoveryListenPort", func(c *chatd.Config) { c.Discovery.Listen = "0.0.0.0:http" }, `discovery.listen: "0.0.0.0:http" has no valid port`},
+		{"ErrDiscoveryName", func(c *chatd.Config) { c.Discovery.Name = "a\x1bb" }, `discovery.name: "a\x1bb" holds a control character`},
+		{"ErrDiscoveryNameLong", func(c *chatd.Config) { c.Discovery.Name = strings.Repeat("n", 65) }, "discovery.name: "},
+		{"ErrDiscoveryRate", func(c *chatd.Config) { c.Discovery.AnswersPerSecond = 0 }, "discovery.answers_per_second: 0"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := chatd.DefaultConfig()

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"os"
+	"strconv"
+	"strings"
 
 	"golang.org/x/term"
 
@@ -24,25 +29,30 @@ func (c *connectCommand) Run(ctx context.Context, args []string) error {
 	useTLS := fs.Bool("tls", false, "")
 	insecure := fs.Bool("insecure", false, "")
 	user := fs.String("user", "", "")
+	var probes probeList
+	fs.Var(&probes, "probe", "")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() > 1 {
 		return fmt.Errorf("connect takes at most one address, got %q (see 'chatd help connect')", fs.Args())
 	}
-	if fs.NArg() == 0 {
-		return fmt.Errorf("connect needs the server's address (see 'chatd help connect')")
-	}
-	addr := fs.Arg(0)
+	in, inTTY := terminal(c.in)
+	out, outTTY := terminal(c.out)
 
+	addr := fs.Arg(0)
+	if addr == "" {
+		var err error
+		if addr, err = c.findServer(ctx, probes, *useTLS, inTTY && outTTY); err != nil {
+			return err
+		}
+	}
 	conn, err := client.Dial(ctx, addr, client.Options{TLS: *useTLS, Insecure: *insecure})
 	if err != nil {
 		return err
 	}
 	defer conn.Close()
 
-	in, inTTY := terminal(c.in)
-	out, outTTY := terminal(c.out)
 	front := client.Front{
 		User:  *user,
 		Color: outTTY && os.Getenv("NO_COLOR") == "",
@@ -52,6 +62,83 @@ func (c *connectCommand) Run(ctx context.Context, args []string) error {
 		return client.RunTerminal(ctx, conn, in, out, front)
 	}
 	return client.RunScript(ctx, conn, c.in, c.out, front)
+}
+
+// findServer looks for servers on the LAN: one is taken, several are
+// listed for the person to choose from (a script must name one).
+func (c *connectCommand) findServer(ctx context.Context, probes probeList, useTLS, interactive bool) (string, error) {
+	targets := probes.targets()
+	fmt.Fprintln(c.err, "No address given; looking for chatd servers on the local network...")
+	found, err := client.Discover(ctx, targets, client.DiscoveryWait)
+	if err != nil {
+		return "", err
+	}
+	if useTLS {
+		var withTLS []client.Found
+		for _, f := range found {
+			if f.TLSAddr != nil {
+				withTLS = append(withTLS, f)
+			}
+		}
+		if len(withTLS) == 0 && len(found) > 0 {
+			return "", fmt.Errorf("%d server(s) answered but none offers TLS; leave out -tls or give the address", len(found))
+		}
+		found = withTLS
+	}
+	pick := func(f client.Found) string {
+		if useTLS {
+			return *f.TLSAddr
+		}
+		return f.Addr
+	}
+	switch {
+	case len(found) == 0:
+		return "", fmt.Errorf("no chatd server answered on the local network (probed %s); give the address: chatd connect HOST[:PORT]",
+			strings.Join(targets, ", "))
+	case len(found) == 1:
+		fmt.Fprintf(c.err, "Found %q at %s.\n", found[0].Name, pick(found[0]))
+		return pick(found[0]), nil
+	}
+	fmt.Fprintf(c.err, "%d servers answered:\n", len(found))
+	for i, f := range found {
+		fmt.Fprintf(c.err, "  %d) %s at %s (chatd %s)\n", i+1, f.Name, pick(f), f.Version)
+	}
+	if !interactive {
+		return "", errors.New("several servers answered; give the address of one: chatd connect HOST[:PORT]")
+	}
+	r := bufio.NewReader(c.in)
+	for {
+		fmt.Fprintf(c.err, "Connect to which one (1-%d)? ", len(found))
+		line, err := r.ReadString('\n')
+		if n, perr := strconv.Atoi(strings.TrimSpace(line)); perr == nil && n >= 1 && n <= len(found) {
+			return pick(found[n-1]), nil
+		}
+		if err != nil {
+			return "", errors.New("no server chosen")
+		}
+	}
+}
+
+// probeList is the repeatable -probe flag.
+type probeList []string
+
+func (p *probeList) String() string { return strings.Join(*p, ",") }
+
+func (p *probeList) Set(v string) error {
+	if _, _, err := net.SplitHostPort(v); err != nil {
+		return fmt.Errorf("%q is not HOST:PORT", v)
+	}
+	*p = append(*p, v)
+	return nil
+}
+
+// targets are the probe destinations: -probe, or else every broadcast
+// address of this host.
+func (p probeList) targets() []string {
+	if len(p) > 0 {
+		return p
+	}
+	return client.BroadcastTargets()
 }
 
 // terminal returns s as a file when it is one connected to a terminal.
@@ -72,6 +159,12 @@ up and down walk the history, Tab completes command names and the names of
 online users, passwords are read without echo, and Ctrl-C or Ctrl-D logs
 out. A lost connection is reported and the exit status is 1.
 
+Without ADDR, connect looks for servers on the local network (LAN
+discovery, see 'chatd help discover'): it sends a probe to the broadcast
+address of each network and waits 1.5 seconds. A single server that
+answers is joined; when several answer they are listed to choose from;
+when none does, connect says so.
+
 When standard input is not a terminal, each line of it is sent as a
 command and what the server answers is printed as plain lines, so connect
 works in scripts. The first lines answer the login: the user name (unless
@@ -81,7 +174,7 @@ works in scripts. The first lines answer the login: the user name (unless
 
 Usage:
 
-	chatd connect [-tls] [-insecure] [-user NAME] ADDR
+	chatd connect [-tls] [-insecure] [-user NAME] [-probe HOST:PORT ...] [ADDR]
 
 Arguments:
 
@@ -91,5 +184,8 @@ Arguments:
 	    With -tls, accept any certificate (a self-signed test server).
 	-user NAME
 	    Log in as NAME instead of asking for the user name.
+	-probe HOST:PORT
+	    Without ADDR, send the discovery probe to HOST:PORT instead of the
+	    broadcast addresses. Repeat it to probe several.
 `
 }

@@ -101,6 +101,8 @@ func lookup(name string, s stdio) command {
 		return &versionCommand{s}
 	case "connect":
 		return &connectCommand{s}
+	case "discover":
+		return &discoverCommand{s}
 	case "help":
 		return &helpCommand{s}
 	}
@@ -117,6 +119,7 @@ The commands are:
 
 	serve         run the chat server
 	connect       chat from the terminal (a client for people and scripts)
+	discover      list the chatd servers on the local network
 	init          create the database the configuration names
 	useradd       create an account
 	userdel       delete an account

@@ -49,6 +49,19 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	if a := srv.WebAddr(); a != nil {
 		log.Info("web client", "addr", a.String(), "tls", cfg.Web.TLSCert != "")
 	}
+	if cfg.Discovery.Enabled {
+		disc := daemon.NewDiscovery(daemon.DiscoveryOptions{
+			Config: cfg.Discovery, Addr: srv.Addr(), TLSAddr: srv.TLSAddr(),
+			WebAddr: srv.WebAddr(), WebTLS: cfg.Web.TLSCert != "", Log: log,
+		})
+		if err := disc.Listen(); err != nil {
+			return err
+		}
+		log.Info("answering discovery probes", "addr", disc.Addr().String())
+		discDone := make(chan error, 1)
+		go func() { discDone <- disc.Serve(ctx) }()
+		defer func() { disc.Close(); <-discDone }()
+	}
 	if err := srv.Serve(ctx); err != nil {
 		return err
 	}

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+// freeUDPAddr finds a loopback UDP port nobody is bound to.
+func freeUDPAddr(t *testing.T) string {
+	t.Helper()
+	pc, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := pc.LocalAddr().String()
+	pc.Close()
+	return addr
+}
+
+// serveDiscoverable starts a daemon that answers discovery probes on a
+// loopback UDP port and returns it with that port's address. The responder
+// listens on all addresses, as by default, but the tests only ever probe
+// 127.0.0.1.
+func (c *cli) serveDiscoverable(name string) (*liveDaemon, string) {
+	c.t.Helper()
+	_, port, _ := net.SplitHostPort(freeUDPAddr(c.t))
+	d := c.serveWith(fmt.Sprintf(`
+[discovery]
+enabled = true
+listen = "0.0.0.0:%s"
+name = %q
+answers_per_second = 100
+`, port, name))
+	return d, "127.0.0.1:" + port
+}
+
+// discover runs `chatd discover` (which takes no -config) and requires
+// success.
+func (c *cli) discover(args ...string) string {
+	c.t.Helper()
+	r := c.exec(nil, "", append([]string{"discover"}, args...)...)
+	if r.code != 0 {
+		c.t.Fatalf("chatd discover %s: exit %d\n%s", strings.Join(args, " "), r.code, r.stderr)
+	}
+	return r.stdout
+}
+
+// TestConnectDiscovers runs `chatd connect` without an address: it probes
+// 127.0.0.1 (never a broadcast address), finds the daemon and joins it.
+func TestConnectDiscovers(t *testing.T) {
+	c := newCLI(t)
+	d, probe := c.serveDiscoverable("den")
+	c.ok("password-a\n", "useradd", "alice")
+	c.ok("password-b\n", "useradd", "bob")
+	alice := d.login("alice", "password-a")
+
+	r := c.exec(nil, "bob\npassword-b\nsay found you\n", "connect", "-probe", probe)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if m := alice.waitFor(5*time.Second, "message", "from", "bob"); m["text"] != "found you" {
+		t.Fatalf("alice got %v", m)
+	}
+	if !strings.Contains(r.stderr, `Found "den" at `+d.addr) {
+		t.Errorf("stderr does not say what was found:\n%s", r.stderr)
+	}
+
+	// discover prints the server for scripts, tab-separated.
+	out := c.discover("-probe", probe)
+	if want := d.addr + "\t-\t-\t"; !strings.HasPrefix(out, want) || !strings.HasSuffix(out, "\tden\n") {
+		t.Fatalf("discover printed %q, want a line starting %q and ending with the name", out, want)
+	}
+}
+
+// TestConnectDiscoversNoneOrSeveral: a probe nobody answers is reported
+// clearly; two servers are both listed, and a script is asked to choose.
+func TestConnectDiscoversNoneOrSeveral(t *testing.T) {
+	c := newCLI(t)
+	nobody := freeUDPAddr(t)
+	r := c.exec(nil, "", "connect", "-probe", nobody)
+	if r.code != 1 || !strings.Contains(r.stderr, "no chatd server answered") {
+		t.Fatalf("no answer: exit %d\n%s", r.code, r.stderr)
+	}
+	r = c.exec(nil, "", "discover", "-probe", nobody)
+	if r.code != 1 || r.stdout != "" || !strings.Contains(r.stderr, "no chatd server answered") {
+		t.Fatalf("discover with no answer: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	d1, p1 := c.serveDiscoverable("first")
+	c2 := newCLI(t)
+	d2, p2 := c2.serveDiscoverable("second")
+	out := c.discover("-probe", p1, "-probe", p2)
+	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 ||
+		!strings.Contains(out, d1.addr+"\t") || !strings.Contains(out, d2.addr+"\t") {
+		t.Fatalf("discover listed:\n%s", out)
+	}
+	r = c.exec(nil, "alice\npassword-a\n", "connect", "-probe", p1, "-probe", p2)
+	if r.code != 1 || !strings.Contains(r.stderr, "first at "+d1.addr) || !strings.Contains(r.stderr, "second at "+d2.addr) ||
+		!strings.Contains(r.stderr, "several servers answered") {
+		t.Fatalf("two answers in a script: exit %d\n%s", r.code, r.stderr)
+	}
+}
