@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/ipv4"
@@ -26,7 +27,7 @@ import (
 // table belongs to it and needs no lock.
 type Discovery struct {
 	o    DiscoveryOptions
-	name string
+	live atomic.Pointer[discoverySettings] // name and rate, swapped by Reload
 
 	pc    *ipv4.PacketConn
 	conn  net.PacketConn
@@ -53,6 +54,12 @@ type DiscoveryOptions struct {
 	Now                    func() time.Time // the rate limit's clock; time.Now if nil
 }
 
+// discoverySettings are what Reload may change while serving.
+type discoverySettings struct {
+	name      string
+	perSecond int
+}
+
 // maxSources bounds the rate-limit table; past it, probes from new sources
 // are ignored until old entries expire.
 const maxSources = 4096
@@ -65,11 +72,27 @@ func NewDiscovery(o DiscoveryOptions) *Discovery {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	name := o.Config.Name
+	d := &Discovery{o: o, answered: map[netip.Addr][]time.Time{}}
+	d.Reload(o.Config)
+	return d
+}
+
+// Reload takes discovery.name and discovery.answers_per_second from c at
+// once; enabled and listen need a restart, and their keys are returned
+// when they differ from the running ones.
+func (d *Discovery) Reload(c chatd.DiscoveryConfig) (needRestart []string) {
+	if c.Enabled != d.o.Config.Enabled {
+		needRestart = append(needRestart, "discovery.enabled")
+	}
+	if c.Listen != d.o.Config.Listen {
+		needRestart = append(needRestart, "discovery.listen")
+	}
+	name := c.Name
 	if name == "" {
 		name, _ = os.Hostname()
 	}
-	return &Discovery{o: o, name: name, answered: map[netip.Addr][]time.Time{}}
+	d.live.Store(&discoverySettings{name: name, perSecond: c.AnswersPerSecond})
+	return needRestart
 }
 
 // Listen binds discovery.listen.
@@ -159,7 +182,7 @@ func (d *Discovery) allow(ip net.IP) bool {
 	}
 	src = src.Unmap()
 	now := d.o.Now()
-	limit := d.o.Config.AnswersPerSecond
+	limit := d.live.Load().perSecond
 	recent := d.answered[src]
 	keep := recent[:0]
 	for _, t := range recent {
@@ -264,7 +287,7 @@ func (d *Discovery) answer(nonce string, local net.IP) ([]byte, error) {
 	a := chatd.DiscoveryAnswer{
 		Type:    "chatd",
 		Nonce:   nonce,
-		Name:    d.name,
+		Name:    d.live.Load().name,
 		Version: chatd.Version,
 		Addr:    reachable(d.o.Addr, local),
 	}

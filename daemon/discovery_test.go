@@ -202,4 +202,23 @@ func TestDiscoveryRateLimit(t *testing.T) {
 	if a, _, ok := flood.answer(5 * time.Second); !ok || a.Nonce != nonce {
 		t.Fatalf("after a second: %+v (ok=%v)", a, ok)
 	}
+
+	// Use up this second's answers, then a reload raises the rate and
+	// renames the server at once; the listen address needs a restart.
+	for range perSecond - 1 {
+		probe, nonce = chatd.NewProbe()
+		flood.send(probe)
+		if a, _, ok := flood.answer(5 * time.Second); !ok || a.Nonce != nonce {
+			t.Fatalf("within the new second: %+v (ok=%v)", a, ok)
+		}
+	}
+	need := d.Reload(chatd.DiscoveryConfig{Enabled: true, Listen: "0.0.0.0:1", Name: "renamed", AnswersPerSecond: perSecond + 1})
+	if len(need) != 1 || need[0] != "discovery.listen" {
+		t.Fatalf("Reload reported %v, want [discovery.listen]", need)
+	}
+	probe, nonce = chatd.NewProbe()
+	flood.send(probe)
+	if a, _, ok := flood.answer(5 * time.Second); !ok || a.Nonce != nonce || a.Name != "renamed" {
+		t.Fatalf("after Reload: %+v (ok=%v)", a, ok)
+	}
 }

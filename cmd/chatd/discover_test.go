@@ -20,21 +20,25 @@ func freeUDPAddr(t *testing.T) string {
 	return addr
 }
 
-// serveDiscoverable starts a daemon that answers discovery probes on a
-// loopback UDP port and returns it with that port's address. The responder
-// listens on all addresses, as by default, but the tests only ever probe
-// 127.0.0.1.
-func (c *cli) serveDiscoverable(name string) (*liveDaemon, string) {
+// serveDiscoverable starts a daemon (with its web client on) that answers
+// discovery probes on a loopback UDP port, and returns it with that port's
+// address and the web client's. The responder listens on all addresses, as
+// by default, but the tests only ever probe 127.0.0.1.
+func (c *cli) serveDiscoverable(name string) (d *liveDaemon, probe, web string) {
 	c.t.Helper()
 	_, port, _ := net.SplitHostPort(freeUDPAddr(c.t))
-	d := c.serveWith(fmt.Sprintf(`
+	web = freeAddr(c.t)
+	d = c.serveWith(fmt.Sprintf(`
+[web]
+listen = %q
+
 [discovery]
 enabled = true
 listen = "0.0.0.0:%s"
 name = %q
 answers_per_second = 100
-`, port, name))
-	return d, "127.0.0.1:" + port
+`, web, port, name))
+	return d, "127.0.0.1:" + port, web
 }
 
 // discover runs `chatd discover` (which takes no -config) and requires
@@ -52,7 +56,7 @@ func (c *cli) discover(args ...string) string {
 // 127.0.0.1 (never a broadcast address), finds the daemon and joins it.
 func TestConnectDiscovers(t *testing.T) {
 	c := newCLI(t)
-	d, probe := c.serveDiscoverable("den")
+	d, probe, web := c.serveDiscoverable("den")
 	c.ok("password-a\n", "useradd", "alice")
 	c.ok("password-b\n", "useradd", "bob")
 	alice := d.login("alice", "password-a")
@@ -70,7 +74,7 @@ func TestConnectDiscovers(t *testing.T) {
 
 	// discover prints the server for scripts, tab-separated.
 	out := c.discover("-probe", probe)
-	if want := d.addr + "\t-\t-\t"; !strings.HasPrefix(out, want) || !strings.HasSuffix(out, "\tden\n") {
+	if want := d.addr + "\t-\thttp://" + web + "/\t"; !strings.HasPrefix(out, want) || !strings.HasSuffix(out, "\tden\n") {
 		t.Fatalf("discover printed %q, want a line starting %q and ending with the name", out, want)
 	}
 }
@@ -89,9 +93,9 @@ func TestConnectDiscoversNoneOrSeveral(t *testing.T) {
 		t.Fatalf("discover with no answer: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
-	d1, p1 := c.serveDiscoverable("first")
+	d1, p1, _ := c.serveDiscoverable("first")
 	c2 := newCLI(t)
-	d2, p2 := c2.serveDiscoverable("second")
+	d2, p2, _ := c2.serveDiscoverable("second")
 	out := c.discover("-probe", p1, "-probe", p2)
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 ||
 		!strings.Contains(out, d1.addr+"\t") || !strings.Contains(out, d2.addr+"\t") {
