@@ -1,7 +1,14 @@
 package main
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"strings"
 	"testing"
@@ -20,15 +27,15 @@ func freeUDPAddr(t *testing.T) string {
 	return addr
 }
 
-// serveDiscoverable starts a daemon (with its web client on) that answers
-// discovery probes on a loopback UDP port, and returns it with that port's
-// address and the web client's. The responder listens on all addresses, as
+// serveDiscoverable starts a daemon (with its web client on, and more
+// [server] keys from server) that answers discovery probes on a loopback
+// UDP port, and returns it with that port's address and the web client's. The responder listens on all addresses, as
 // by default, but the tests only ever probe 127.0.0.1.
-func (c *cli) serveDiscoverable(name string) (d *liveDaemon, probe, web string) {
+func (c *cli) serveDiscoverable(name, server string) (d *liveDaemon, probe, web string) {
 	c.t.Helper()
 	_, port, _ := net.SplitHostPort(freeUDPAddr(c.t))
 	web = freeAddr(c.t)
-	d = c.serveWith(fmt.Sprintf(`
+	d = c.serveWith(server, fmt.Sprintf(`
 [web]
 listen = %q
 
@@ -56,7 +63,7 @@ func (c *cli) discover(args ...string) string {
 // 127.0.0.1 (never a broadcast address), finds the daemon and joins it.
 func TestConnectDiscovers(t *testing.T) {
 	c := newCLI(t)
-	d, probe, web := c.serveDiscoverable("den")
+	d, probe, web := c.serveDiscoverable("den", "")
 	c.ok("password-a\n", "useradd", "alice")
 	c.ok("password-b\n", "useradd", "bob")
 	alice := d.login("alice", "password-a")
@@ -93,9 +100,9 @@ func TestConnectDiscoversNoneOrSeveral(t *testing.T) {
 		t.Fatalf("discover with no answer: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
-	d1, p1, _ := c.serveDiscoverable("first")
+	d1, p1, _ := c.serveDiscoverable("first", "")
 	c2 := newCLI(t)
-	d2, p2, _ := c2.serveDiscoverable("second")
+	d2, p2, _ := c2.serveDiscoverable("second", "")
 	out := c.discover("-probe", p1, "-probe", p2)
 	if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) != 2 ||
 		!strings.Contains(out, d1.addr+"\t") || !strings.Contains(out, d2.addr+"\t") {
@@ -106,4 +113,98 @@ func TestConnectDiscoversNoneOrSeveral(t *testing.T) {
 		!strings.Contains(r.stderr, "several servers answered") {
 		t.Fatalf("two answers in a script: exit %d\n%s", r.code, r.stderr)
 	}
+}
+
+// TestConnectChoosesAtTerminal: when two servers answer, a person at a
+// terminal picks one from the list by its number and logs in there.
+func TestConnectChoosesAtTerminal(t *testing.T) {
+	c1 := newCLI(t)
+	_, p1, _ := c1.serveDiscoverable("first", "")
+	c2 := newCLI(t)
+	d2, p2, _ := c2.serveDiscoverable("second", "")
+	c2.ok("password-b\n", "useradd", "bob")
+	watcher := d2.login("bob", "password-b")
+	c2.ok("password-c\n", "useradd", "carol")
+
+	p := startPTY(t, nil, "-user", "carol", "-probe", p1, "-probe", p2)
+	p.waitOutput(0, "Connect to which one (1-2)? ")
+	// The list is in the order the answers came; find the second server.
+	var choice string
+	for _, line := range strings.Split(p.output(), "\n") {
+		if strings.Contains(line, "second at "+d2.addr) {
+			choice = strings.TrimSpace(strings.SplitN(line, ")", 2)[0])
+		}
+	}
+	if choice == "" {
+		t.Fatalf("the second server is not listed:\n%s", p.output())
+	}
+	p.typeKeys(choice + "\r")
+	at := p.waitOutput(0, "Password: ")
+	p.typeKeys("password-c\r")
+	p.waitOutput(at, "Welcome, carol!")
+	watcher.waitFor(5*time.Second, "presence", "user", "carol")
+	p.typeKeys("\x04")
+	p.wait(0)
+}
+
+// TestConnectTLS connects over TLS, given the address or found by
+// discovery (which then uses tls_addr), and refuses a certificate it
+// cannot verify unless -insecure says so.
+func TestConnectTLS(t *testing.T) {
+	c := newCLI(t)
+	cert, key := c.selfSignedCert()
+	tlsAddr := freeAddr(t)
+	d, probe, _ := c.serveDiscoverable("secure", fmt.Sprintf("tls_listen = %q\ntls_cert = %q\ntls_key = %q\n", tlsAddr, cert, key))
+	c.ok("password-a\n", "useradd", "alice")
+	c.ok("password-b\n", "useradd", "bob")
+	bob := d.login("bob", "password-b")
+
+	r := c.exec(nil, "alice\npassword-a\nsay over tls\n", "connect", "-tls", "-insecure", tlsAddr)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if m := bob.waitFor(5*time.Second, "message", "from", "alice"); m["text"] != "over tls" {
+		t.Fatalf("bob got %v", m)
+	}
+	r = c.exec(nil, "alice\npassword-a\n", "connect", "-tls", tlsAddr)
+	if r.code != 1 || !strings.Contains(r.stderr, "certificate") {
+		t.Fatalf("an unverifiable certificate was accepted: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	r = c.exec(nil, "alice\npassword-a\nsay found over tls\n", "connect", "-tls", "-insecure", "-probe", probe)
+	if r.code != 0 || !strings.Contains(r.stderr, "at "+tlsAddr) {
+		t.Fatalf("discovery with -tls: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if m := bob.waitFor(5*time.Second, "message", "from", "alice"); m["text"] != "found over tls" {
+		t.Fatalf("bob got %v", m)
+	}
+}
+
+// selfSignedCert writes a certificate for 127.0.0.1 and its key next to
+// the test's config.
+func (c *cli) selfSignedCert() (certFile, keyFile string) {
+	c.t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "chatd connect test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	certFile = c.writeFile("cert.pem", string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})))
+	keyFile = c.writeFile("key.pem", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: keyDER})))
+	return certFile, keyFile
 }

@@ -36,16 +36,18 @@ func freeAddr(t *testing.T) string {
 // serve starts the daemon with c's database and waits until it accepts.
 func (c *cli) serve() *liveDaemon {
 	c.t.Helper()
-	return c.serveWith("")
+	return c.serveWith("", "")
 }
 
-// serveWith is serve with more TOML tables appended to the config.
-func (c *cli) serveWith(extra string) *liveDaemon {
+// serveWith is serve with more [server] keys (server) and more TOML tables
+// (extra) in the config.
+func (c *cli) serveWith(server, extra string) *liveDaemon {
 	c.t.Helper()
 	addr := freeAddr(c.t)
 	c.writeFile("chatd.toml", fmt.Sprintf(`
 [server]
 listen = %q
+%s
 [database]
 path = %q
 [argon2]
@@ -55,7 +57,7 @@ parallelism = 1
 [rate]
 lines_per_second = 1000.0
 burst = 1000
-`, addr, c.dbPath)+extra)
+`, addr, server, c.dbPath)+extra)
 	d := &liveDaemon{t: c.t, addr: addr, exit: make(chan error, 1), logs: &strings.Builder{}}
 	d.cmd = exec.Command(binary, "serve", "-config", c.config)
 	d.cmd.Stderr = d.logs
