@@ -94,6 +94,16 @@ type Store interface {
 	AppendHistoryBatch(ctx context.Context, lines []RoomLine, keep int) error
 	History(ctx context.Context, room string, n int) ([]HistoryLine, error) // oldest first
 
+	// Admin actions recorded by the admin commands for the daemon.
+	LastActionID(ctx context.Context) (int64, error)
+	// ActionsAfter returns up to limit actions with an id above after,
+	// oldest first.
+	ActionsAfter(ctx context.Context, after int64, limit int) ([]Action, error)
+	// PruneActions deletes actions older than before.
+	PruneActions(ctx context.Context, before time.Time) (int64, error)
+	// SetOnline replaces the online-sessions table that `chatd who` reads.
+	SetOnline(ctx context.Context, sessions []OnlineSession) error
+
 	// Backup writes a consistent copy of the database to path.
 	Backup(ctx context.Context, path string) error
 	Close() error

@@ -117,7 +117,7 @@ func (s *session) execute(ctx context.Context, line string) {
 			fmt.Sprintf("there is no command %q; type help for the list", args)))
 		return
 	}
-	if c.admin && !s.admin {
+	if c.admin && !s.admin.Load() {
 		s.fail(c.name, chatd.Errorf(chatd.ENotPermitted, "%s is for server admins only", c.name))
 		return
 	}
@@ -154,7 +154,7 @@ func cmdHelp(_ context.Context, s *session, args string) error {
 	body := []string{"Just type to talk to everyone in your room. Commands (a leading / is fine):"}
 	var names []string
 	for _, g := range helpGroups {
-		if g.admin && !s.admin {
+		if g.admin && !s.admin.Load() {
 			continue
 		}
 		body = append(body, g.title)

@@ -301,6 +301,12 @@ func roomKickEvent(room, user, by, reason string) *Event {
 		f("by", by), f("reason", reason))
 }
 
+// noticeEvent is a notice from the server's operators (chatd notice, or a
+// change to the user's own account).
+func noticeEvent(text string, ts time.Time) *Event {
+	return newEvent("notice", "*** Notice: "+text, f("text", text), f("ts", stamp(ts)))
+}
+
 func byeEvent(reason, text string) *Event {
 	return newEvent("bye", "Goodbye: "+text, f("reason", reason), f("text", text))
 }

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"sync"
+	"time"
 
 	"chatd"
 )
@@ -18,6 +19,7 @@ type hub struct {
 	users map[string]*session   // chatd.Key(name) -> session
 	rooms map[string][]*session // chatd.Key(room) -> members; copy-on-write
 	all   []*session            // every logged-in session; copy-on-write
+	gen   uint64                // bumped by every change of who is where
 }
 
 func newHub() *hub {
@@ -43,6 +45,7 @@ func (h *hub) add(s *session, replace bool, onAdd func(online []string, others [
 		h.removeLocked(prev)
 	}
 	h.users[k] = s
+	h.gen++
 	h.all = appendCopy(h.all, s)
 	s.room = chatd.Lobby
 	h.rooms[chatd.Key(chatd.Lobby)] = appendCopy(h.rooms[chatd.Key(chatd.Lobby)], s)
@@ -75,6 +78,7 @@ func (h *hub) remove(s *session, onRemove func(room string, others []*session)) 
 }
 
 func (h *hub) removeLocked(s *session) {
+	h.gen++
 	delete(h.users, chatd.Key(s.user))
 	h.all = removeCopy(h.all, s)
 	h.leaveLocked(s)
@@ -101,6 +105,7 @@ func (h *hub) move(s *session, room string) (from string, fromMembers, toMembers
 	}
 	from = s.room
 	h.leaveLocked(s)
+	h.gen++
 	s.room = room
 	rk := chatd.Key(room)
 	h.rooms[rk] = appendCopy(h.rooms[rk], s)
@@ -133,6 +138,29 @@ func (h *hub) sessions() []*session {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.all
+}
+
+// snapshot describes every online session, for `chatd who`, and returns
+// the generation it belongs to: a snapshot with the same generation has the
+// same users in the same rooms.
+func (h *hub) snapshot() ([]chatd.OnlineSession, uint64) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	out := make([]chatd.OnlineSession, len(h.all))
+	for i, s := range h.all {
+		out[i] = chatd.OnlineSession{
+			User: s.user, Room: s.room, Addr: s.addr, Listener: s.info.Listener,
+			Since: s.loginAt, LastActive: time.Unix(0, s.lastActive.Load()),
+		}
+	}
+	return out, h.gen
+}
+
+// generation is the count of changes to who is where.
+func (h *hub) generation() uint64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.gen
 }
 
 // online lists the names of online users, sorted.

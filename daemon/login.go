@@ -196,7 +196,8 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		return false
 	}
 	s.setBlocks(blocked)
-	s.user, s.admin, s.loginAt = u.Name, u.Admin, now
+	s.user, s.loginAt = u.Name, now
+	s.admin.Store(u.Admin)
 	// The login lines came out of the same bucket; start the chat with a
 	// full burst.
 	s.bucket = newBucket(s.srv.cfg().Rate.LinesPerSecond, s.srv.cfg().Rate.Burst, now)
@@ -220,7 +221,8 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	})
 	lobby.mu.Unlock()
 	if err != nil {
-		s.user, s.admin = "", false
+		s.user = ""
+		s.admin.Store(false)
 		s.fail("login", err)
 		return false
 	}

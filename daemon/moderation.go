@@ -28,7 +28,7 @@ func cmdKick(ctx context.Context, s *session, args string) error {
 	if reason != "" {
 		text += ": " + reason
 	}
-	if s.admin {
+	if s.admin.Load() {
 		o.end(byeKicked, text)
 		s.reply(okEvent("kick", o.user+" was disconnected", nil, f("user", o.user)))
 		return nil

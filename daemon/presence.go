@@ -166,7 +166,7 @@ func cmdCheck(ctx context.Context, s *session, args string) error {
 	}
 	info = append(info, f("online", o != nil), f("room", room), f("since", jsonTime(since)),
 		f("last_active", jsonTime(active)), f("idle_seconds", idle))
-	if o != nil && s.admin {
+	if o != nil && s.admin.Load() {
 		info = append(info, f("addr", o.addr))
 	}
 	status := "offline"
@@ -180,7 +180,7 @@ func cmdCheck(ctx context.Context, s *session, args string) error {
 	if !active.IsZero() {
 		body = append(body, fmt.Sprintf("  last active: %s (idle %ds)", textDate(active), idle))
 	}
-	if o != nil && s.admin {
+	if o != nil && s.admin.Load() {
 		body = append(body, "  address:     "+o.addr)
 	}
 	s.reply(okEvent("check", "about "+u.Name+":", body, f("info", object(info))))

@@ -87,7 +87,7 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 		s.reply(okEvent("join", "you are already in "+r.Name, nil, f("room", r.Name)))
 		return nil
 	}
-	if r.Locked() && !s.admin && chatd.Key(r.Owner) != chatd.Key(s.user) {
+	if r.Locked() && !s.admin.Load() && chatd.Key(r.Owner) != chatd.Key(s.user) {
 		// Each guess costs an argon2 hash; without a limit one user could
 		// keep the hash gate busy and lock everyone else out of logging in.
 		if s.roomGuesses == nil {
@@ -129,7 +129,7 @@ func cmdClose(ctx context.Context, s *session, args string) error {
 	if chatd.Key(r.Name) == chatd.Key(chatd.Lobby) {
 		return chatd.Errorf(chatd.ENotPermitted, "the %s cannot be closed", chatd.Lobby)
 	}
-	if !s.admin && chatd.Key(r.Owner) != chatd.Key(s.user) {
+	if !s.admin.Load() && chatd.Key(r.Owner) != chatd.Key(s.user) {
 		return chatd.Errorf(chatd.ENotPermitted, "only the owner of %s or a server admin can close it", r.Name)
 	}
 	if err := s.srv.store.DeleteRoom(ctx, r.Name); err != nil {

@@ -260,6 +260,20 @@ func (s *Server) Shutdown(msg string) {
 func (s *Server) Serve(ctx context.Context) error {
 	sctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	// Admin actions recorded before now are already in the tables each
+	// login reads; act on those that come after. Who was online belongs
+	// to an earlier run.
+	cursor, err := s.store.LastActionID(sctx)
+	if err == nil {
+		err = s.store.SetOnline(sctx, nil)
+	}
+	if err != nil {
+		s.closeListeners()
+		if s.tlsLn != nil {
+			s.tlsLn.Close()
+		}
+		return fmt.Errorf("start: %w", err)
+	}
 	var loops sync.WaitGroup
 	for name, ln := range map[string]net.Listener{"plain": s.ln, "tls": s.tlsLn} {
 		if ln != nil {
@@ -276,8 +290,9 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 		}()
 	}
-	loops.Add(3)
-	go func() { defer loops.Done(); s.watchBans(sctx) }()
+	loops.Add(4)
+	go func() { defer loops.Done(); s.watchActions(sctx, cursor) }()
+	go func() { defer loops.Done(); s.syncOnline(sctx) }()
 	go func() { defer loops.Done(); s.flushSeen(sctx) }()
 	go func() { defer loops.Done(); s.pruneAttempts(sctx) }()
 
@@ -369,33 +384,6 @@ func (s *Server) loginDeadline(sess *session) time.Time {
 	return sess.connectedWall.Add(s.cfg().Server.LoginTimeout.Duration)
 }
 
-// watchBans disconnects online users banned from outside the daemon (chatd
-// ban) within a second.
-func (s *Server) watchBans(ctx context.Context) {
-	t := time.NewTicker(time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		bans, err := s.store.Bans(ctx)
-		if err != nil {
-			if ctx.Err() == nil {
-				s.log.Error("read bans", "err", err)
-			}
-			continue
-		}
-		now := s.now()
-		for _, b := range bans {
-			if b.ActiveAt(now) {
-				s.kickBanned(b.User, b)
-			}
-		}
-	}
-}
-
 // kickBanned ends the session of a banned user, if online.
 func (s *Server) kickBanned(name string, b *chatd.Ban) {
 	o := s.hub.lookup(name)
@@ -436,8 +424,8 @@ func (s *Server) attemptRetention() time.Duration {
 	return max(24*time.Hour, time.Duration(lc.Attempts+1)*lc.Duration.Duration)
 }
 
-// pruneAttempts deletes old login attempts at start and then hourly, so
-// failed logins cannot grow the database without bound.
+// pruneAttempts deletes old login attempts and admin actions at start and
+// then hourly, so neither grows the database without bound.
 func (s *Server) pruneAttempts(ctx context.Context) {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
@@ -447,6 +435,9 @@ func (s *Server) pruneAttempts(ctx context.Context) {
 			s.log.Error("prune login attempts", "err", err)
 		} else if n > 0 {
 			s.log.Info("pruned login attempts", "count", n)
+		}
+		if _, err := s.store.PruneActions(ctx, s.now().Add(-actionRetention)); err != nil && ctx.Err() == nil {
+			s.log.Error("prune admin actions", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -56,8 +56,9 @@ type session struct {
 
 	// Set once at login, read-only after.
 	user    string
-	admin   bool
 	loginAt time.Time
+	// admin is set at login and changed by `chatd usermod` while online.
+	admin atomic.Bool
 
 	room       string       // guarded by hub.mu
 	lastActive atomic.Int64 // unix nanoseconds of the last line received
@@ -277,7 +278,7 @@ func (s *session) readLine() (string, bool) {
 	for {
 		if s.user == "" {
 			s.conn.SetReadDeadline(s.srv.loginDeadline(s))
-		} else if s.admin && s.srv.cfg().Server.IdleExemptAdmins {
+		} else if s.admin.Load() && s.srv.cfg().Server.IdleExemptAdmins {
 			s.conn.SetReadDeadline(time.Time{})
 		} else {
 			s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg().Server.IdleTimeout.Duration))

@@ -208,3 +208,130 @@ func TestAdminCommandsWhileServing(t *testing.T) {
 		t.Fatalf("users row for alice after shutdown: %v", r)
 	}
 }
+
+// Every admin command acts on the running server within 2 s, through the
+// actions table, and the server logs each action once: notice, usermod in
+// both directions (the user is told and the rights change in the session),
+// kick, passwd and userdel (an admin's session too) end sessions; who lists
+// the sessions the server reports.
+func TestAdminActionsReachLiveSessions(t *testing.T) {
+	c := newCLIWithDB(t)
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+		c.ok("password-"+u+"\n", "useradd", u)
+	}
+	c.ok("", "usermod", "-admin=true", "carol")
+	d := c.serve()
+	alice := d.login("alice", "password-alice")
+	bob := d.login("bob", "password-bob")
+	carol := d.login("carol", "password-carol")
+	dave := d.login("dave", "password-dave")
+	alice.send("create den", "join den")
+	alice.waitFor(5*time.Second, "ok", "cmd", "join")
+
+	// who: written by the server as sessions come and go.
+	var rows map[string][]string
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		out := c.ok("", "who")
+		rows = map[string][]string{}
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+			f := strings.Fields(line)
+			rows[f[0]] = f
+		}
+		if len(rows) == 4 && rows["alice"][1] == "den" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("who never showed the four sessions:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r := rows["bob"]; r[1] != "lobby" || r[2] != "127.0.0.1" {
+		t.Fatalf("who row for bob: %v", r)
+	}
+
+	c.ok("", "notice", "maintenance at \x1b[31mnoon")
+	for _, cl := range []*jsonClient{alice, bob, carol, dave} {
+		if n := cl.waitFor(2*time.Second, "notice", "", ""); n["text"] != "maintenance at [31mnoon" {
+			t.Fatalf("notice = %v", n)
+		}
+	}
+
+	isAdmin := func(cl *jsonClient) any {
+		cl.send("check")
+		return cl.waitFor(5*time.Second, "ok", "cmd", "check")["info"].(map[string]any)["admin"]
+	}
+	c.ok("", "usermod", "-admin=true", "alice")
+	if n := alice.waitFor(2*time.Second, "notice", "", ""); n["text"] != "you are now a server admin" {
+		t.Fatalf("alice told %v", n)
+	}
+	if isAdmin(alice) != true {
+		t.Fatal("alice has no admin rights after usermod -admin=true")
+	}
+	c.ok("", "usermod", "-admin=false", "carol")
+	if n := carol.waitFor(2*time.Second, "notice", "", ""); n["text"] != "you are no longer a server admin" {
+		t.Fatalf("carol told %v", n)
+	}
+	carol.send("kick bob")
+	if e := carol.waitFor(5*time.Second, "error", "cmd", "kick"); e["code"] != "not_permitted" {
+		t.Fatalf("carol kicked after losing admin: %v", e)
+	}
+
+	c.ok("", "kick", "bob", "too", "loud")
+	if bye := bob.waitFor(2*time.Second, "bye", "", ""); bye["reason"] != "kicked" || !strings.Contains(bye["text"].(string), "too loud") {
+		t.Fatalf("bob's bye = %v", bye)
+	}
+	c.ok("password-new\n", "passwd", "dave")
+	if bye := dave.waitFor(2*time.Second, "bye", "", ""); bye["reason"] != "kicked" || !strings.Contains(bye["text"].(string), "password was changed") {
+		t.Fatalf("dave's bye = %v", bye)
+	}
+	c.ok("", "userdel", "carol")
+	if bye := carol.waitFor(2*time.Second, "bye", "", ""); bye["reason"] != "kicked" || !strings.Contains(bye["text"].(string), "deleted") {
+		t.Fatalf("carol's bye = %v", bye)
+	}
+	old := d.dial()
+	old.send("dave", "password-dave")
+	if e := old.waitFor(5*time.Second, "error", "cmd", "login"); e["code"] != "bad_credentials" {
+		t.Fatalf("dave's old password: %v", e)
+	}
+
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		out := c.ok("", "who")
+		if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) == 2 && strings.HasPrefix(lines[1], "alice ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("who after the kicks:\n%s", out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	d.terminate()
+	logs := d.logs.String()
+	for _, a := range []string{"notice", "usermod", "kick", "passwd", "userdel"} {
+		want := 1
+		if a == "usermod" {
+			want = 2
+		}
+		if n := linesWith(logs, "msg=\"admin action\"", "action="+a+" "); n != want {
+			t.Errorf("%d log lines for action %s, want %d:\n%s", n, a, want, logs)
+		}
+	}
+	if out := c.ok("", "who"); strings.Count(out, "\n") != 1 {
+		t.Errorf("who after the server stopped:\n%s", out)
+	}
+}
+
+// linesWith counts the lines of text that contain every one of parts.
+func linesWith(text string, parts ...string) int {
+	n := 0
+	for _, line := range strings.Split(text, "\n") {
+		all := true
+		for _, p := range parts {
+			all = all && strings.Contains(line, p)
+		}
+		if all {
+			n++
+		}
+	}
+	return n
+}
