@@ -40,9 +40,10 @@ type session struct {
 	in   input
 	user string // -user: the answer to the first username prompt
 
-	loggedIn bool
-	leaving  bool // logout sent; a bye (or the end of the connection) ends the session
-	awaiting bool // a prompt or the answer to passwd is due before the next line
+	loggedIn  bool
+	leaving   bool // logout sent; a bye (or the end of the connection) ends the session
+	awaiting  bool // a prompt or the answer to passwd is due before the next line
+	answering bool // the next line answers a prompt that came after login
 
 	mu       sync.Mutex // guards online, commands and room; completion reads them
 	online   map[string]string
@@ -155,20 +156,20 @@ func (s *session) typed(line string, want *bool) error {
 		// An answer to a login prompt; the next prompt asks again.
 		return s.conn.Send(line)
 	}
-	if strings.TrimSpace(line) == "" && !s.awaiting {
+	if strings.TrimSpace(line) == "" && !s.answering {
 		*want = true
 		s.in.ask(s.prompt(), false)
 		return nil
 	}
-	if !s.awaiting && commandWord(line) == "mode" {
+	if !s.answering && commandWord(line) == "mode" {
 		// The client reads JSON; a switch to text mode would blind it.
 		s.in.print(s.r.paint(red, "!! chatd connect keeps the connection in JSON mode itself; mode is not available here"), false)
 		*want = true
 		s.in.ask(s.prompt(), false)
 		return nil
 	}
-	wasAnswer := s.awaiting
-	s.awaiting = false
+	wasAnswer := s.answering
+	s.awaiting, s.answering = false, false
 	if err := s.conn.Send(line); err != nil {
 		return err
 	}
@@ -205,8 +206,15 @@ func (s *session) handle(ev Event, want *bool) (stop bool, err error) {
 			s.in.ask("Username: ", false)
 			return false, nil
 		}
+		s.answering = s.loggedIn
+		if *want {
+			// A line is being read already (a prompt nobody asked for):
+			// it cannot become secret now, but it answers the prompt.
+			s.in.print(s.r.paint(yellow, ":: the server asks: "+strings.TrimSpace(promptWords(ev.Field, s.loggedIn))+" (your next line answers)"), false)
+			return false, nil
+		}
 		*want = true
-		s.in.ask(promptWords(ev.Field), true)
+		s.in.ask(promptWords(ev.Field, s.loggedIn), true)
 		return false, nil
 	case "welcome":
 		s.loggedIn = true
@@ -331,11 +339,16 @@ func (s *session) commandList() []string {
 	return s.commands
 }
 
-func promptWords(field string) string {
+// promptWords is what a password prompt says; new_password means
+// registration before login and passwd after it.
+func promptWords(field string, loggedIn bool) string {
 	switch field {
 	case "password":
 		return "Password: "
 	case "new_password":
+		if loggedIn {
+			return "New password: "
+		}
 		return "No account of that name yet. New password (empty to go back): "
 	case "repeat_password":
 		return "Repeat the password: "

@@ -188,13 +188,32 @@ func TestConnectTerminalUserFlag(t *testing.T) {
 		t.Fatalf("asked for the name despite -user, or coloured despite NO_COLOR:\n%q", out)
 	}
 	bob.waitFor(5*time.Second, "presence", "event", "login")
-	p.waitOutput(at, "lobby> ")
+	at = p.waitOutput(at, "lobby> ")
+
+	// passwd asks three passwords without echo, then takes lines again.
+	p.typeKeys("passwd\r")
+	at = p.waitOutput(at, "Current password: ")
+	p.typeKeys("password-a\r")
+	at = p.waitOutput(at, "New password: ")
+	p.typeKeys("password-new\r")
+	at = p.waitOutput(at, "Repeat the password: ")
+	p.typeKeys("password-new\r")
+	at = p.waitOutput(at, "password was changed")
+	at = p.waitOutput(at, "lobby> ")
+	if strings.Contains(p.output(), "password-new") {
+		t.Fatalf("a new password was echoed:\n%q", p.output())
+	}
+	p.typeKeys("say still here\r")
+	if m := bob.waitFor(5*time.Second, "message", "from", "alice"); m["text"] != "still here" {
+		t.Fatalf("after passwd bob got %v", m)
+	}
 	p.typeKeys("\x04")
 	if ev := bob.waitFor(5*time.Second, "presence", "event", "logout"); ev["user"] != "alice" {
 		t.Fatalf("presence %v", ev)
 	}
 	p.wait(0)
 	p.waitOutput(at, "Goodbye: see you soon")
+	d.login("alice", "password-new") // passwd took effect
 }
 
 // TestConnectScript runs connect with a pipe for standard input: the first
