@@ -223,7 +223,7 @@ func (d *Discovery) localIP(cm *ipv4.ControlMessage, from net.IP) net.IP {
 	}
 	if cm != nil && cm.Dst != nil {
 		ifc, _ := net.InterfaceByIndex(cm.IfIndex)
-		if ip := unicastOn(ifc, cm.Dst, from); ip != nil {
+		if ip := unicastOn(ipv4Nets(ifc), cm.Dst, from); ip != nil {
 			return ip
 		}
 	}
@@ -236,9 +236,8 @@ func (d *Discovery) localIP(cm *ipv4.ControlMessage, from net.IP) net.IP {
 	return c.LocalAddr().(*net.UDPAddr).IP
 }
 
-// unicastOn returns dst if it is a unicast address, or for a broadcast the
-// address of ifc in the subnet of from (its first IPv4 address otherwise).
-func unicastOn(ifc *net.Interface, dst, from net.IP) net.IP {
+// ipv4Nets are the IPv4 networks of ifc (none when ifc is nil).
+func ipv4Nets(ifc *net.Interface) []*net.IPNet {
 	var nets []*net.IPNet
 	if ifc != nil {
 		addrs, _ := ifc.Addrs()
@@ -248,6 +247,13 @@ func unicastOn(ifc *net.Interface, dst, from net.IP) net.IP {
 			}
 		}
 	}
+	return nets
+}
+
+// unicastOn returns dst if it is a unicast address, or for a broadcast the
+// address on the receiving interface's networks (nets) in the subnet of
+// from, or the first of them.
+func unicastOn(nets []*net.IPNet, dst, from net.IP) net.IP {
 	broadcast := dst.Equal(net.IPv4bcast) || dst.IsMulticast() || dst.IsUnspecified()
 	for _, n := range nets {
 		if ones, bits := n.Mask.Size(); bits-ones >= 2 && dst.Equal(broadcastOf(n)) {

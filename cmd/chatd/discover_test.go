@@ -84,6 +84,8 @@ func TestConnectDiscovers(t *testing.T) {
 	if want := d.addr + "\t-\thttp://" + web + "/\t"; !strings.HasPrefix(out, want) || !strings.HasSuffix(out, "\tden\n") {
 		t.Fatalf("discover printed %q, want a line starting %q and ending with the name", out, want)
 	}
+	// The responder stops with the daemon, which still exits 0.
+	d.terminate()
 }
 
 // TestConnectDiscoversNoneOrSeveral: a probe nobody answers is reported
