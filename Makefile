@@ -47,5 +47,27 @@ lint: deps
 	go vet ./...
 	PATH="$$PATH:$$(go env GOPATH)/bin" staticcheck ./...
 
+# Install for systemd: the binary, both units and /etc/chatd/chatd.toml
+# (from config.example.toml, never over an existing one). PREFIX is where
+# the binary goes; DESTDIR stages the whole tree for a package. The unit
+# runs $(PREFIX)/bin/chatd.
+PREFIX ?= /usr/local
+DESTDIR ?=
+SYSCONFDIR ?= /etc
+UNITDIR ?= /etc/systemd/system
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/chatd
+	install -m 0755 bin/chatd $(DESTDIR)$(PREFIX)/bin/chatd
+	sed 's|/usr/local/bin/chatd|$(PREFIX)/bin/chatd|; s|/etc/chatd/chatd.toml|$(SYSCONFDIR)/chatd/chatd.toml|' \
+		contrib/chatd.service > $(DESTDIR)$(UNITDIR)/chatd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/chatd.service
+	install -m 0644 contrib/chatd.socket $(DESTDIR)$(UNITDIR)/chatd.socket
+	@if [ -e $(DESTDIR)$(SYSCONFDIR)/chatd/chatd.toml ]; then \
+		echo "kept $(DESTDIR)$(SYSCONFDIR)/chatd/chatd.toml (config.example.toml lists any new keys)"; \
+	else \
+		install -m 0640 config.example.toml $(DESTDIR)$(SYSCONFDIR)/chatd/chatd.toml; \
+		echo "wrote $(DESTDIR)$(SYSCONFDIR)/chatd/chatd.toml"; \
+	fi
+
 clean:
 	rm -rf bin

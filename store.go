@@ -104,6 +104,9 @@ type Store interface {
 	// SetOnline replaces the online-sessions table that `chatd who` reads.
 	SetOnline(ctx context.Context, sessions []OnlineSession) error
 
+	// Ping runs a trivial query, to prove the database answers.
+	Ping(ctx context.Context) error
+
 	// Backup writes a consistent copy of the database to path.
 	Backup(ctx context.Context, path string) error
 	Close() error

@@ -15,6 +15,13 @@ func newBucket(rate float64, burst int, now time.Time) *bucket {
 	return &bucket{rate: rate, burst: float64(burst), tokens: float64(burst), last: now}
 }
 
+// setRate makes the bucket follow rate and burst from now on (a reload);
+// tokens above the new burst are dropped.
+func (b *bucket) setRate(rate float64, burst int) {
+	b.rate, b.burst = rate, float64(burst)
+	b.tokens = min(b.tokens, b.burst)
+}
+
 // allow takes one token if there is one.
 func (b *bucket) allow(now time.Time) bool {
 	if dt := now.Sub(b.last).Seconds(); dt > 0 {

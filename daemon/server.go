@@ -35,6 +35,13 @@ type Options struct {
 	// Web is the raw TCP socket of the web client (the server adds TLS
 	// when web.tls_cert is set); nil: Listen binds web.listen, if set.
 	Web net.Listener
+
+	// LiveLog, when set, is where Log comes from; Reload applies the
+	// [log] settings to it.
+	LiveLog *LiveLog
+	// OnReady runs once Serve accepts on every listener; OnStopping when
+	// it starts to shut down (systemd's READY=1 and STOPPING=1).
+	OnReady, OnStopping func()
 }
 
 // Server is a chat daemon.
@@ -71,6 +78,9 @@ type Server struct {
 	stopOnce sync.Once
 	stop     chan struct{}
 	stopMsg  string
+
+	liveLog             *LiveLog
+	onReady, onStopping func()
 }
 
 // New returns a server that has not started listening.
@@ -94,6 +104,10 @@ func New(o Options) *Server {
 		ln:      o.Plain,
 		tlsLn:   o.TLS,
 		webLn:   o.Web,
+
+		liveLog:    o.LiveLog,
+		onReady:    o.OnReady,
+		onStopping: o.OnStopping,
 	}
 	cfg := o.Config
 	s.live.Store(&cfg)
@@ -120,12 +134,19 @@ var restartOnly = []struct {
 	{"database.path", func(a, b *chatd.Config) bool { return a.Database.Path == b.Database.Path }},
 	{"web.listen", func(a, b *chatd.Config) bool { return a.Web.Listen == b.Web.Listen }},
 	{"web.tls_cert", func(a, b *chatd.Config) bool { return (a.Web.TLSCert == "") == (b.Web.TLSCert == "") }},
+	{"argon2.max_concurrent", func(a, b *chatd.Config) bool { return a.Argon2.MaxConcurrent == b.Argon2.MaxConcurrent }},
+	{"metrics.listen", func(a, b *chatd.Config) bool { return a.Metrics.Listen == b.Metrics.Listen }},
 }
 
-// Reload makes next the configuration in force, all at once. Settings that
-// only a restart can change keep their running values; their keys are
-// returned so the caller can say so. next must already be validated.
-func (s *Server) Reload(next chatd.Config) (needRestart []string) {
+// Reload makes next the configuration in force, all at once: every
+// session reads it at its next use (banner, limits, timeouts, rate, lockout,
+// accounts, messages, argon2 cost of new hashes), the [log] settings apply
+// to the live logger, and new TLS handshakes use the pair the files hold
+// now. Settings that only a restart can change keep their running values;
+// their keys are returned so the caller can say so. When a TLS pair cannot
+// be loaded, nothing changes and the error says why. next must already be
+// validated.
+func (s *Server) Reload(next chatd.Config) (needRestart []string, err error) {
 	cur := s.cfg()
 	for _, r := range restartOnly {
 		if !r.same(cur, &next) {
@@ -136,12 +157,42 @@ func (s *Server) Reload(next chatd.Config) (needRestart []string) {
 	next.Server.TLSListen = cur.Server.TLSListen
 	next.Database = cur.Database
 	next.Web.Listen = cur.Web.Listen
+	next.Argon2.MaxConcurrent = cur.Argon2.MaxConcurrent
+	next.Metrics = cur.Metrics
 	if (next.Web.TLSCert == "") != (cur.Web.TLSCert == "") {
 		// Whether the web listener speaks TLS is fixed at start.
 		next.Web.TLSCert, next.Web.TLSKey = cur.Web.TLSCert, cur.Web.TLSKey
 	}
+	// Load every pair before anything changes, so a bad file changes
+	// nothing.
+	var cert, webCert *tls.Certificate
+	if s.tlsLn != nil {
+		c, err := tls.LoadX509KeyPair(next.Server.TLSCert, next.Server.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("load TLS key pair (server.tls_cert, server.tls_key): %w", err)
+		}
+		cert = &c
+	}
+	if s.webCert.Load() != nil && next.Web.TLSCert != "" {
+		c, err := tls.LoadX509KeyPair(next.Web.TLSCert, next.Web.TLSKey)
+		if err != nil {
+			return nil, fmt.Errorf("load TLS key pair (web.tls_cert, web.tls_key): %w", err)
+		}
+		webCert = &c
+	}
+	if s.liveLog != nil {
+		if err := s.liveLog.apply(next.Log); err != nil {
+			return nil, err
+		}
+	}
 	s.live.Store(&next)
-	return needRestart
+	if cert != nil {
+		s.cert.Store(cert)
+	}
+	if webCert != nil {
+		s.webCert.Store(webCert)
+	}
+	return needRestart, nil
 }
 
 // Listen binds server.listen (and server.tls_listen when set) unless
@@ -295,6 +346,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { defer loops.Done(); s.syncOnline(sctx) }()
 	go func() { defer loops.Done(); s.flushSeen(sctx) }()
 	go func() { defer loops.Done(); s.pruneAttempts(sctx) }()
+	if s.onReady != nil {
+		s.onReady()
+	}
 
 	select {
 	case <-ctx.Done():
@@ -302,6 +356,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	case <-s.stop:
 	}
 	s.log.Info("shutting down", "message", s.stopMsg)
+	if s.onStopping != nil {
+		s.onStopping()
+	}
 	s.ln.Close()
 	if s.tlsLn != nil {
 		s.tlsLn.Close()

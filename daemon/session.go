@@ -315,6 +315,13 @@ func (s *session) readLine() (string, bool) {
 // the login prompts cannot be hammered either). A refused line is answered
 // with rate_limited and not run; persistent flooding ends the session.
 func (s *session) allow(line string) bool {
+	// The rate in force applies to sessions already open too.
+	rate := s.srv.cfg().Rate
+	burst := rate.Burst
+	if s.user == "" {
+		burst = max(burst, loginBurst)
+	}
+	s.bucket.setRate(rate.LinesPerSecond, burst)
 	if s.bucket.allow(s.srv.now()) {
 		s.refused = 0
 		return true

@@ -52,3 +52,12 @@ func (db *DB) Online(ctx context.Context) ([]chatd.OnlineSession, error) {
 	}
 	return out, nil
 }
+
+// Ping runs a trivial query on a reader connection, for health checks.
+func (db *DB) Ping(ctx context.Context) error {
+	var n int
+	if err := db.reader.GetContext(ctx, &n, `SELECT 1`); err != nil {
+		return fmt.Errorf("ping database: %w", err)
+	}
+	return nil
+}

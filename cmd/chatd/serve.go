@@ -3,8 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	sd "github.com/coreos/go-systemd/v22/daemon"
 
 	"chatd"
 	"chatd/daemon"
@@ -15,6 +20,12 @@ import (
 type serveCommand struct{ stdio }
 
 func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
+	// From the first moment: SIGHUP reloads the configuration instead of
+	// ending the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	fs, configPath := newFlagSet("serve")
 	if err := parseFlags(fs, args); err != nil {
 		return err
@@ -26,19 +37,39 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
+	live, err := daemon.NewLiveLog(c.err, cfg.Log)
+	if err != nil {
+		return err
+	}
+	log := live.Logger()
+	passed, err := passedListeners()
+	if err != nil {
+		return err
+	}
 	store, err := db.Open(cfg.Database.Path) // created on first start
 	if err != nil {
 		return err
 	}
 	defer closeStore(store, &err)
-
-	log, err := newLogger(cfg.Log, c.err)
-	if err != nil {
-		return err
-	}
 	log.Info("starting", "version", chatd.Version, "config", src.String(), "database", cfg.Database.Path)
+	for name := range passed {
+		log.Info("using a socket passed by systemd", "name", name, "addr", passed[name].Addr().String())
+	}
 
-	srv := daemon.New(daemon.Options{Config: cfg, Store: store, Log: log})
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	notify := notifier{log: log}
+	var srv *daemon.Server
+	srv = daemon.New(daemon.Options{
+		Config: cfg, Store: store, Log: log, LiveLog: live,
+		Plain: passed["plain"], TLS: passed["tls"], Web: passed["web"],
+		OnReady: func() {
+			notify.send(sd.SdNotifyReady)
+			go notify.status(sctx, srv)
+			go notify.watchdog(sctx, srv)
+		},
+		OnStopping: func() { notify.send(sd.SdNotifyStopping) },
+	})
 	if err := srv.Listen(); err != nil {
 		return err
 	}
@@ -49,8 +80,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	if a := srv.WebAddr(); a != nil {
 		log.Info("web client", "addr", a.String(), "tls", cfg.Web.TLSCert != "")
 	}
+	var disc *daemon.Discovery
 	if cfg.Discovery.Enabled {
-		disc := daemon.NewDiscovery(daemon.DiscoveryOptions{
+		disc = daemon.NewDiscovery(daemon.DiscoveryOptions{
 			Config: cfg.Discovery, Addr: srv.Addr(), TLSAddr: srv.TLSAddr(),
 			WebAddr: srv.WebAddr(), WebTLS: cfg.Web.TLSCert != "", Log: log,
 		})
@@ -62,6 +94,18 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 		go func() { discDone <- disc.Serve(ctx) }()
 		defer func() { disc.Close(); <-discDone }()
 	}
+	go func() {
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-hup:
+			}
+			notify.send(sd.SdNotifyReloading)
+			reload(log, src, srv, disc)
+			notify.send(sd.SdNotifyReady)
+		}
+	}()
 	if err := srv.Serve(ctx); err != nil {
 		return err
 	}
@@ -69,25 +113,42 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	return nil
 }
 
-// newLogger builds the daemon's logger from the [log] settings, which
-// Config.Validate has already checked.
-func newLogger(c chatd.LogConfig, w io.Writer) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
-		return nil, fmt.Errorf("log.level: %w", err)
+// reload re-reads the configuration file the server started with and
+// applies it. A file that does not load or validate is logged, one line per
+// problem, and changes nothing; settings that need a restart are logged as
+// such.
+func reload(log *slog.Logger, src chatd.ConfigSource, srv *daemon.Server, disc *daemon.Discovery) {
+	cfg, err := chatd.LoadConfig(src.Path)
+	if err == nil {
+		var needRestart []string
+		needRestart, err = srv.Reload(cfg)
+		if err == nil && disc != nil {
+			needRestart = append(needRestart, disc.Reload(cfg.Discovery)...)
+		}
+		if err == nil {
+			for _, key := range needRestart {
+				log.Warn("reload: setting changed, applies after restart", "key", key)
+			}
+			log.Info("configuration reloaded", "config", src.String())
+			return
+		}
 	}
-	opts := &slog.HandlerOptions{Level: level}
-	if c.Format == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	for _, line := range strings.Split(err.Error(), "\n") {
+		log.Error("reload failed; the running configuration stays", "config", src.String(), "problem", line)
 	}
-	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
 func (c *serveCommand) Usage() string {
 	return `The serve command runs the chat server. It listens on server.listen (and
-server.tls_listen when set, and web.listen for the web client when set) and keeps running until it receives SIGINT or
-SIGTERM or an admin sends the shutdown command; then every client is told
-and the database is closed.
+server.tls_listen, web.listen and metrics.listen when set), or on the
+sockets systemd passes (socket activation, see docs/operations.md), and
+keeps running until it receives SIGINT or SIGTERM or an admin sends the
+shutdown command; then every client is told and the database is closed.
+SIGHUP re-reads the configuration file and applies it without dropping
+anyone; the few settings that need a restart are logged as such.
+
+Under systemd (Type=notify) it reports READY, STATUS, RELOADING, STOPPING
+and, when WatchdogSec is set, WATCHDOG while a health check passes.
 
 Logs go to standard error, formatted by the [log] settings.
 
