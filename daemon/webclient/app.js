@@ -1,1 +1,840 @@
+// chatd web client. It speaks the daemon's JSON protocol over /ws and keeps
+// nothing in the browser but the last user name (localStorage). The
+// password is held in memory only, to log in again after a dropped
+// connection, and is forgotten at logout.
+"use strict";
 
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const NAME_KEY = "chatd.user";
+  const MAX_LINES = 500; // per conversation
+  // Replies that the page asks for itself; they are shown only when the
+  // user typed the command.
+  const QUIET = new Set(["rooms", "blocked", "names"]);
+  const ALIASES = { list: "rooms", whois: "check", msg: "send", message: "send", blacklist: "block", whitelist: "unblock", part: "leave", quit: "logout", "?": "help" };
+
+  const S = {
+    ws: null,
+    phase: "login", // login | chat
+    creds: null, // {name, password, repeat}: memory only
+    user: "",
+    admin: false,
+    room: "lobby",
+    rooms: [],
+    members: new Set(),
+    blocked: new Set(),
+    away: new Set(),
+    tabs: new Map(), // key -> {key, title, peer, el, tab, unread}
+    active: "room",
+    manual: new Map(), // command -> replies the user asked for
+    secret: "", // pending secret prompt after login (passwd)
+    retries: 0,
+    retryTimer: 0,
+    reconnect: true, // reconnect after a drop
+    joinAsked: "", // room whose password we asked for
+  };
+
+  // ---- connection --------------------------------------------------------
+
+  function connect() {
+    clearTimeout(S.retryTimer);
+    const proto = location.protocol === "https:" ? "wss:" : "ws:";
+    let ws;
+    try {
+      ws = new WebSocket(`${proto}//${location.host}/ws`);
+    } catch (e) {
+      scheduleReconnect();
+      return;
+    }
+    S.ws = ws;
+    setStatus("Connecting…");
+    ws.onopen = () => setStatus("Connected");
+    ws.onmessage = (ev) => {
+      if (typeof ev.data !== "string") return;
+      for (const line of ev.data.split("\n")) {
+        if (line === "") continue;
+        let msg;
+        try {
+          msg = JSON.parse(line);
+        } catch (e) {
+          continue; // text mode after a typed "/mode text": not for us
+        }
+        handle(msg);
+      }
+    };
+    ws.onclose = () => {
+      if (S.ws !== ws) return;
+      S.ws = null;
+      S.prompt = "";
+      if (S.byeSeen && !S.reconnect) {
+        // Ended on purpose (logout, kick, ...): the next login opens a
+        // new connection.
+        S.byeSeen = false;
+        return;
+      }
+      S.byeSeen = false;
+      scheduleReconnect();
+    };
+  }
+
+  function scheduleReconnect() {
+    const base = Math.min(30, 2 ** Math.min(S.retries, 5)); // 1, 2, 4, ... 30 s
+    const delay = base * (0.8 + Math.random() * 0.4);
+    S.retries++;
+    if (S.phase === "chat" && S.room !== "lobby") S.rejoin = S.room;
+    setStatus(`Connection lost. Trying again in ${Math.round(delay)} s…`);
+    if (S.phase === "chat") notice(`Connection lost; reconnecting…`, "error");
+    S.retryTimer = setTimeout(connect, delay * 1000);
+  }
+
+  function send(line) {
+    if (!S.ws || S.ws.readyState !== WebSocket.OPEN) {
+      notice("Not connected; that was not sent.", "error");
+      return false;
+    }
+    S.ws.send(line);
+    return true;
+  }
+
+  window.addEventListener("online", () => {
+    if (!S.ws && S.reconnect) connect();
+  });
+
+  // ---- protocol ----------------------------------------------------------
+
+  function handle(m) {
+    switch (m.type) {
+      case "prompt": return onPrompt(m.field);
+      case "welcome": return onWelcome(m);
+      case "ok": return onOK(m);
+      case "error": return onError(m);
+      case "message": return onMessage(m);
+      case "delivery": return onDelivery(m);
+      case "presence": return onPresence(m);
+      case "room": return onRoom(m);
+      case "bye": return onBye(m);
+    }
+  }
+
+  function onPrompt(field) {
+    S.prompt = field;
+    if (S.phase === "chat") {
+      // passwd and the like: the next line typed answers, hidden.
+      S.secret = field;
+      const input = $("say-input");
+      input.type = "password";
+      input.placeholder = field.replace("_", " ");
+      $("say-label").textContent = field.replace("_", " ");
+      notice(`Enter your ${field.replace("_", " ")} in the box below.`);
+      input.focus();
+      return;
+    }
+    const c = S.creds;
+    switch (field) {
+      case "username":
+        hideRepeat();
+        if (c && c.sent !== "username") {
+          c.sent = "username";
+          send(c.name);
+        } else {
+          loginReady();
+        }
+        break;
+      case "password":
+        if (c) send(c.password);
+        break;
+      case "new_password":
+        if (c && c.repeat) {
+          send(c.password);
+        } else {
+          askRepeat(S.loginName);
+        }
+        break;
+      case "repeat_password":
+        if (c) send(c.repeat);
+        break;
+    }
+  }
+
+  function onWelcome(m) {
+    S.phase = "chat";
+    S.user = m.user;
+    S.admin = !!m.admin;
+    S.retries = 0;
+    S.reconnect = true;
+    if (S.creds) {
+      S.creds.repeat = ""; // the account exists now
+      S.creds.sent = "";
+    }
+    try {
+      localStorage.setItem(NAME_KEY, m.user);
+    } catch (e) { /* storage off: fine */ }
+    $("login-view").hidden = true;
+    $("chat-view").hidden = false;
+    $("me").hidden = false;
+    $("me-name").textContent = m.user + (S.admin ? " (admin)" : "");
+    setStatus("Online");
+    setRoom(m.room, false);
+    const others = (m.online || []).filter((u) => u !== m.user);
+    notice(`Welcome, ${m.user}! You are in ${m.room}.` + (others.length ? ` Online: ${others.join(", ")}.` : ""));
+    if (m.offline > 0) notice(`You have ${m.offline} offline message${m.offline === 1 ? "" : "s"}.`);
+    if (S.rejoin) {
+      // Back after a drop: return to the room we were in, if it is open.
+      const r = S.rooms.find((x) => x.name === S.rejoin);
+      if (r && !r.locked) send(`join ${r.name}`);
+      S.rejoin = "";
+    }
+    send("rooms");
+    send("blocked");
+    $("say-input").focus();
+  }
+
+  function onOK(m) {
+    const cmd = m.cmd;
+    let show = !QUIET.has(cmd);
+    if (S.manual.get(cmd) > 0) {
+      S.manual.set(cmd, S.manual.get(cmd) - 1);
+      show = true;
+    }
+    switch (cmd) {
+      case "join":
+      case "create":
+      case "leave":
+        if (m.room && m.room !== S.room) setRoom(m.room, true);
+        send("rooms");
+        break;
+      case "close":
+        send("rooms");
+        break;
+      case "rooms":
+        S.rooms = m.rooms || [];
+        renderRooms();
+        for (const r of S.rooms) {
+          if (r.name === S.room) {
+            S.members = new Set(r.members || []);
+            S.members.add(S.user);
+            renderMembers();
+          }
+        }
+        break;
+      case "names":
+        if (!m.room || m.room === S.room) {
+          S.members = new Set(m.users || []);
+          renderMembers();
+        }
+        break;
+      case "blocked":
+        S.blocked = new Set(m.blocked || []);
+        renderMembers();
+        break;
+      case "block":
+        for (const u of m.users || []) S.blocked.add(u);
+        renderMembers();
+        break;
+      case "unblock":
+        for (const u of m.users || []) S.blocked.delete(u);
+        renderMembers();
+        break;
+      case "passwd":
+        endSecret();
+        break;
+    }
+    if (show && m.text) notice(m.text + detail(m), "ok");
+  }
+
+  // detail renders the extra fields of a reply the user asked for.
+  function detail(m) {
+    if (m.users && (m.cmd === "who" || m.cmd === "names")) return m.users.length ? ": " + m.users.join(", ") : "";
+    if (m.info) return " " + Object.entries(m.info).map(([k, v]) => `${k}=${v}`).join(", ");
+    if (m.cmd === "rooms" && m.rooms) return " " + m.rooms.map((r) => `${r.name}${r.locked ? " (locked)" : ""}: ${(r.members || []).length}`).join(", ");
+    if (m.cmd === "help" && m.commands) return "";
+    return "";
+  }
+
+  function onError(m) {
+    if (S.phase === "login") {
+      loginError(m.text || m.code);
+      return;
+    }
+    if (m.cmd === "passwd") endSecret();
+    if (m.code === "bad_room_password" && S.joinAsked) {
+      askRoomPassword(S.joinAsked, m.text);
+      return;
+    }
+    notice(`${m.text} (${m.code})`, "error");
+  }
+
+  function onMessage(m) {
+    switch (m.kind) {
+      case "room":
+      case "history":
+        if (m.room && m.room !== S.room) return;
+        line("room", m);
+        break;
+      case "broadcast":
+        line("room", m);
+        break;
+      case "private":
+      case "offline": {
+        const peer = m.from === S.user ? (m.to || [])[0] : m.from;
+        const t = openTab(peer, false);
+        line(t.key, m);
+        break;
+      }
+      default:
+        line("room", m);
+    }
+  }
+
+  function onDelivery(m) {
+    const words = {
+      delivered: "",
+      stored: `${m.to} is offline; the message is kept for them`,
+      blocked: `${m.to} does not take messages from you`,
+      mailbox_full: `${m.to}'s mailbox is full; not sent`,
+      no_such_user: `there is no user ${m.to}`,
+    };
+    let text = words[m.status] ?? `${m.to}: ${m.status}`;
+    if (m.away) text = `${m.to} is away: ${m.away}`;
+    if (!text) return;
+    const key = "@" + m.to.toLowerCase();
+    notice(text, m.status === "delivered" || m.status === "stored" ? "info" : "error", S.tabs.has(key) ? key : S.active);
+  }
+
+  function onPresence(m) {
+    const verbs = {
+      login: "logged in", logout: "logged out", timeout: "timed out", kicked: "was kicked",
+      banned: "was banned", shutdown: "was disconnected by the shutdown", away: "is away", back: "is back",
+    };
+    if (m.user === S.user && m.event === "login") return;
+    let text = `${m.user} ${verbs[m.event] || m.event}`;
+    if (m.event === "away" && m.text) text += `: ${m.text}`;
+    notice(text, "presence");
+    if (m.event === "away") S.away.add(m.user);
+    else if (m.event === "back") S.away.delete(m.user);
+    else if (m.event === "login") {
+      if (m.room === S.room) S.members.add(m.user);
+    } else {
+      S.members.delete(m.user);
+      S.away.delete(m.user);
+    }
+    syncRoom();
+    renderMembers();
+  }
+
+  function onRoom(m) {
+    switch (m.event) {
+      case "joined":
+        if (m.room === S.room && m.user !== S.user) {
+          S.members.add(m.user);
+          notice(`${m.user} joined ${m.room}`, "presence");
+        }
+        break;
+      case "left":
+        if (m.room === S.room) {
+          S.members.delete(m.user);
+          notice(`${m.user} left ${m.room}`, "presence");
+        }
+        break;
+      case "kicked":
+      case "banned":
+        if (m.user === S.user) {
+          notice(`You were ${m.event === "kicked" ? "kicked out of" : "banned from"} ${m.room}${m.by ? " by " + m.by : ""}${m.reason ? ": " + m.reason : ""}`, "error");
+          setRoom("lobby", true);
+          send("rooms");
+        } else if (m.room === S.room) {
+          S.members.delete(m.user);
+          notice(`${m.user} was ${m.event === "kicked" ? "kicked out" : "banned"}${m.by ? " by " + m.by : ""}`, "presence");
+        }
+        break;
+      case "closed":
+        notice(`Room ${m.room} was closed${m.user ? " by " + m.user : ""}; you are back in lobby`, "presence");
+        setRoom("lobby", true);
+        send("rooms");
+        break;
+      case "topic":
+        notice(`Topic of ${m.room}: ${m.topic || "(none)"}`, "info");
+        break;
+    }
+    syncRoom();
+    renderMembers();
+  }
+
+  // syncRoom copies what the events told us about our room into the rooms
+  // panel, so its count stays right without asking the server each time.
+  function syncRoom() {
+    const r = S.rooms.find((x) => x.name === S.room);
+    if (!r) return;
+    r.members = [...S.members];
+    renderRooms();
+  }
+
+  function onBye(m) {
+    // The server going down (or failing) is worth coming back to; a
+    // logout, kick, ban or timeout is not.
+    const again = (m.reason === "shutdown" || m.reason === "error") && S.phase === "chat" && !!S.creds;
+    S.byeSeen = true;
+    S.reconnect = again;
+    const text = `Disconnected: ${m.text || m.reason}`;
+    if (again) {
+      notice(text, "error");
+      return; // the chat stays on screen while we reconnect
+    }
+    S.creds = null;
+    if (S.phase === "chat") notice(text, "error");
+    showLogin(m.reason === "logout" ? "" : text);
+    setStatus(m.reason === "logout" ? "Logged out" : "Disconnected");
+  }
+
+  // ---- login form --------------------------------------------------------
+
+  function loginReady() {
+    $("login-submit").disabled = false;
+    if (S.phase === "login") setStatus("Connected");
+  }
+
+  function showLogin(error) {
+    S.phase = "login";
+    $("chat-view").hidden = true;
+    $("me").hidden = true;
+    $("login-view").hidden = false;
+    hideRepeat();
+    $("login-error").textContent = error || "";
+    $("login-password").value = "";
+    $("login-submit").disabled = false;
+    focusLogin();
+  }
+
+  function focusLogin() {
+    ($("login-name").value ? $("login-password") : $("login-name")).focus();
+  }
+
+  function askRepeat(name) {
+    $("repeat-row").hidden = false;
+    $("login-repeat").required = true;
+    $("login-cancel").hidden = false;
+    $("login-title").textContent = "Create an account";
+    $("login-note").textContent = `There is no account named ${name} yet. Repeat the password to create it, or use another name.`;
+    $("login-submit").textContent = "Create account";
+    $("login-submit").disabled = false;
+    $("login-repeat").focus();
+  }
+
+  function hideRepeat() {
+    $("repeat-row").hidden = true;
+    $("login-repeat").required = false;
+    $("login-repeat").value = "";
+    $("login-cancel").hidden = true;
+    $("login-title").textContent = "Log in";
+    $("login-note").textContent = "Enter your name and password. A name nobody has taken yet creates a new account, if this server allows it.";
+    $("login-submit").textContent = "Log in";
+  }
+
+  // loginError shows why a login failed. The server then asks again: the
+  // user name, or after a weak or mismatched new password, that password.
+  function loginError(text) {
+    S.creds = null;
+    $("login-error").textContent = text;
+    $("login-password").value = "";
+    $("login-repeat").value = "";
+    $("login-submit").disabled = false;
+    $("login-password").focus();
+  }
+
+  $("login-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    $("login-error").textContent = "";
+    const name = $("login-name").value.trim();
+    const password = $("login-password").value;
+    const open = S.ws && S.ws.readyState === WebSocket.OPEN;
+    $("login-submit").disabled = true;
+    if (!$("repeat-row").hidden && open && S.prompt === "new_password") {
+      S.creds = { name, password, repeat: $("login-repeat").value, sent: "username" };
+      send(password); // answers new_password; repeat_password comes next
+      return;
+    }
+    S.loginName = name;
+    S.creds = { name, password, repeat: "", sent: "" };
+    if (open && S.prompt === "username") {
+      S.creds.sent = "username";
+      send(name);
+    } else if (!S.ws) {
+      S.retries = 0;
+      connect(); // the username prompt will send the name
+    }
+  });
+
+  $("login-cancel").addEventListener("click", () => {
+    // An empty line at the new_password prompt goes back to the name.
+    S.creds = null;
+    send("");
+    hideRepeat();
+    $("login-name").focus();
+  });
+
+  $("logout").addEventListener("click", () => send("logout"));
+
+  // ---- rooms -------------------------------------------------------------
+
+  function setRoom(room, announce) {
+    if (announce && room !== S.room) notice(`You are now in ${room}.`, "info");
+    S.room = room;
+    S.members = new Set([S.user]);
+    S.away.clear();
+    $("members-room").textContent = room;
+    const t = S.tabs.get("room") || makeTab("room", room, "");
+    t.title = room;
+    t.tab.textContent = "#" + room;
+    renderMembers();
+    renderRooms();
+  }
+
+  function renderRooms() {
+    const body = $("room-list");
+    body.replaceChildren();
+    for (const r of S.rooms) {
+      const tr = document.createElement("tr");
+      if (r.name === S.room) tr.className = "current";
+      const lock = cell(tr, "");
+      if (r.locked) {
+        const img = document.createElement("img");
+        img.src = "lock.svg";
+        img.alt = "locked";
+        img.title = "Needs a password";
+        img.width = 14;
+        img.height = 14;
+        lock.append(img);
+      }
+      const nameCell = cell(tr, "");
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "linkish";
+      b.textContent = r.name;
+      b.setAttribute("aria-label", `${r.name}${r.locked ? ", locked" : ""}, ${(r.members || []).length} users${r.name === S.room ? ", you are here" : ", join"}`);
+      b.addEventListener("click", () => joinRoom(r));
+      nameCell.append(b);
+      cell(tr, String((r.members || []).length));
+      cell(tr, r.owner || "—");
+      const c = cell(tr, shortDate(r.created));
+      c.title = r.created || "";
+      body.append(tr);
+    }
+  }
+
+  function cell(tr, text) {
+    const td = document.createElement("td");
+    td.textContent = text;
+    tr.append(td);
+    return td;
+  }
+
+  function joinRoom(r) {
+    if (r.name === S.room) {
+      showTab("room");
+      return;
+    }
+    if (r.locked && !S.admin) {
+      askRoomPassword(r.name, "");
+      return;
+    }
+    S.joinAsked = "";
+    send(`join ${r.name}`);
+  }
+
+  function askRoomPassword(name, error) {
+    S.joinAsked = name;
+    $("room-password-name").textContent = name + (error ? ` (${error})` : "");
+    $("room-password").value = "";
+    $("room-password-dialog").showModal();
+    $("room-password").focus();
+  }
+
+  $("room-password-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const pw = $("room-password").value;
+    $("room-password-dialog").close();
+    if (pw !== "") send(`join ${S.joinAsked} ${pw}`);
+  });
+  $("room-password-cancel").addEventListener("click", () => {
+    S.joinAsked = "";
+    $("room-password-dialog").close();
+  });
+
+  $("rooms-refresh").addEventListener("click", () => send("rooms"));
+
+  $("create-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const name = $("create-name").value.trim();
+    const pw = $("create-password").value;
+    if (!name) return;
+    if (send(pw ? `create ${name} ${pw}` : `create ${name}`)) {
+      $("create-name").value = "";
+      $("create-password").value = "";
+    }
+  });
+
+  // ---- members -----------------------------------------------------------
+
+  function renderMembers() {
+    const list = $("member-list");
+    list.replaceChildren();
+    const room = S.rooms.find((r) => r.name === S.room);
+    const owner = room && room.owner && room.owner.toLowerCase() === S.user.toLowerCase();
+    for (const u of [...S.members].sort((a, b) => a.localeCompare(b))) {
+      const li = document.createElement("li");
+      const me = u === S.user;
+      const name = button(u + (me ? " (you)" : "") + (S.away.has(u) ? " (away)" : ""), me ? "" : `Private conversation with ${u}`, () => openTab(u, true));
+      name.className = "linkish member";
+      name.disabled = me;
+      li.append(name);
+      if (!me) {
+        const acts = document.createElement("span");
+        acts.className = "acts";
+        if (S.blocked.has(u)) {
+          li.classList.add("blocked");
+          acts.append(button("Unblock", `Unblock ${u}`, () => send(`unblock ${u}`)));
+        } else {
+          acts.append(button("Block", `Block ${u}`, () => send(`block ${u}`)));
+        }
+        if (S.admin || owner) {
+          acts.append(button("Kick", `Kick ${u}`, () => {
+            if (confirm(`Kick ${u}?`)) send(`kick ${u}`);
+          }));
+        }
+        if (S.admin) {
+          acts.append(button("Ban", `Ban ${u}`, () => {
+            if (confirm(`Ban ${u}? They cannot log in until an admin unbans them.`)) send(`ban ${u}`);
+          }));
+        }
+        li.append(acts);
+      }
+      list.append(li);
+    }
+  }
+
+  function button(text, label, fn) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = text;
+    if (label) b.setAttribute("aria-label", label);
+    b.addEventListener("click", fn);
+    return b;
+  }
+
+  // ---- conversations -----------------------------------------------------
+
+  function makeTab(key, title, peer) {
+    const el = document.createElement("div");
+    el.className = "pane";
+    el.hidden = true;
+    $("log").append(el);
+    const tab = document.createElement("button");
+    tab.type = "button";
+    tab.setAttribute("role", "tab");
+    tab.className = "tab";
+    tab.textContent = peer ? "@" + peer : "#" + title;
+    tab.addEventListener("click", () => showTab(key));
+    $("tabs").append(tab);
+    const t = { key, title, peer, el, tab, unread: 0 };
+    if (peer) {
+      const close = document.createElement("button");
+      close.type = "button";
+      close.className = "tab-close";
+      close.textContent = "×";
+      close.setAttribute("aria-label", `Close the conversation with ${peer}`);
+      close.addEventListener("click", () => closeTab(key));
+      $("tabs").append(close);
+      t.close = close;
+    }
+    S.tabs.set(key, t);
+    if (S.tabs.size === 1) showTab(key);
+    return t;
+  }
+
+  function openTab(peer, focus) {
+    const key = "@" + peer.toLowerCase();
+    const t = S.tabs.get(key) || makeTab(key, peer, peer);
+    if (focus) showTab(key);
+    return t;
+  }
+
+  function closeTab(key) {
+    const t = S.tabs.get(key);
+    if (!t || key === "room") return;
+    t.el.remove();
+    t.tab.remove();
+    if (t.close) t.close.remove();
+    S.tabs.delete(key);
+    if (S.active === key) showTab("room");
+  }
+
+  function showTab(key) {
+    const t = S.tabs.get(key);
+    if (!t) return;
+    S.active = key;
+    for (const o of S.tabs.values()) {
+      const on = o === t;
+      o.el.hidden = !on;
+      o.tab.setAttribute("aria-selected", String(on));
+      o.tab.classList.toggle("active", on);
+    }
+    t.unread = 0;
+    t.tab.classList.remove("unread");
+    $("say-label").textContent = t.peer ? `Private message to ${t.peer}` : `Message to ${t.title}`;
+    $("say-input").placeholder = t.peer ? `Message ${t.peer}, or /command` : `Message #${t.title}, or /command`;
+    scrollDown(t);
+    $("say-input").focus();
+  }
+
+  function scrollDown(t) {
+    const log = $("log");
+    if (!t.el.hidden) log.scrollTop = log.scrollHeight;
+  }
+
+  function append(key, node) {
+    const t = S.tabs.get(key) || S.tabs.get("room");
+    const log = $("log");
+    const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+    t.el.append(node);
+    while (t.el.childElementCount > MAX_LINES) t.el.firstElementChild.remove();
+    if (t.key !== S.active) {
+      t.unread++;
+      t.tab.classList.add("unread");
+    } else if (atEnd) {
+      scrollDown(t);
+    }
+  }
+
+  function line(key, m) {
+    const div = document.createElement("div");
+    div.className = `line kind-${m.kind}${m.action ? " action" : ""}`;
+    div.append(timeEl(m.ts));
+    const kind = document.createElement("span");
+    kind.className = "kind";
+    kind.textContent = m.kind;
+    div.append(kind);
+    const from = document.createElement("button");
+    from.type = "button";
+    from.className = "from linkish";
+    from.textContent = m.from;
+    from.setAttribute("aria-label", `${m.from}: private conversation`);
+    if (m.from !== S.user) from.addEventListener("click", () => openTab(m.from, true));
+    else from.disabled = true;
+    div.append(from);
+    if (m.to && m.to.length > 1) {
+      const to = document.createElement("span");
+      to.className = "to";
+      to.textContent = `(to ${m.to.join(", ")})`;
+      div.append(to);
+    }
+    const text = document.createElement("span");
+    text.className = "text";
+    text.textContent = m.text;
+    div.append(text);
+    append(key, div);
+  }
+
+  function notice(text, kind = "info", key) {
+    const div = document.createElement("div");
+    div.className = `line notice notice-${kind}`;
+    div.append(timeEl());
+    const k = document.createElement("span");
+    k.className = "kind";
+    k.textContent = kind === "ok" ? "server" : kind;
+    div.append(k);
+    const t = document.createElement("span");
+    t.className = "text";
+    t.textContent = text;
+    div.append(t);
+    append(key || (S.tabs.has(S.active) ? S.active : "room"), div);
+  }
+
+  function timeEl(ts) {
+    const d = ts ? new Date(ts) : new Date();
+    const el = document.createElement("time");
+    el.dateTime = d.toISOString();
+    el.textContent = pad(d.getHours()) + ":" + pad(d.getMinutes());
+    el.title = d.toLocaleString();
+    return el;
+  }
+
+  function pad(n) {
+    return String(n).padStart(2, "0");
+  }
+
+  function shortDate(ts) {
+    if (!ts) return "";
+    const d = new Date(ts);
+    const now = new Date();
+    if (d.toDateString() === now.toDateString()) return pad(d.getHours()) + ":" + pad(d.getMinutes());
+    return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
+  }
+
+  // ---- the input line ----------------------------------------------------
+
+  $("say-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    const input = $("say-input");
+    const text = input.value;
+    if (S.secret) {
+      send(text);
+      input.value = "";
+      return;
+    }
+    if (text.trim() === "") return;
+    const t = S.tabs.get(S.active);
+    if (text.startsWith("/")) {
+      // Any command goes through as it was typed.
+      const word = text.slice(1).split(/\s/, 1)[0].toLowerCase();
+      const cmd = ALIASES[word] || word;
+      S.manual.set(cmd, (S.manual.get(cmd) || 0) + 1);
+      if (send(text)) input.value = "";
+      return;
+    }
+    if (t && t.peer) {
+      if (send(`send ${t.peer} ${text}`)) {
+        line(t.key, { kind: "private", from: S.user, to: [t.peer], text, ts: new Date().toISOString() });
+        input.value = "";
+      }
+      return;
+    }
+    if (send(`say ${text}`)) input.value = "";
+  });
+
+  function endSecret() {
+    S.secret = "";
+    const input = $("say-input");
+    input.type = "text";
+    showTab(S.active);
+  }
+
+  // passwd answers: once the last prompt is answered the reply ends it.
+  $("say-input").addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && S.secret) {
+      endSecret();
+    }
+  });
+
+  // ---- page --------------------------------------------------------------
+
+  function setStatus(text) {
+    $("status").textContent = text;
+  }
+
+  function init() {
+    try {
+      const last = localStorage.getItem(NAME_KEY);
+      if (last) $("login-name").value = last;
+    } catch (e) { /* storage off */ }
+    makeTab("room", "lobby", "");
+    // On a narrow screen the side panels start folded.
+    if (window.matchMedia("(max-width: 760px)").matches) {
+      $("rooms-panel").open = false;
+      $("members-panel").open = false;
+    }
+    focusLogin();
+    connect();
+  }
+
+  init();
+})();

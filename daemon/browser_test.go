@@ -1,0 +1,271 @@
+package daemon_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// findChromium returns the browser the browser tests drive: $CHATD_CHROMIUM,
+// or the Debian chromium that .ci/deps installs.
+func findChromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("CHATD_CHROMIUM"); p != "" {
+		return p
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	if testing.Short() {
+		t.Skip("no chromium installed (make deps installs it); skipped in -short mode")
+	}
+	t.Fatal("the browser test needs chromium: run `make deps` (or set CHATD_CHROMIUM)")
+	return ""
+}
+
+// browser starts one headless Chromium for a test and collects every
+// JavaScript error, uncaught exception and browser log error of its pages.
+type browser struct {
+	t      *testing.T
+	ctx    context.Context
+	mu     sync.Mutex
+	errors []string
+}
+
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(findChromium(t)),
+		chromedp.NoSandbox, // the tests may run as root in a container
+		chromedp.Headless,
+		chromedp.DisableGPU,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1200, 760),
+	}
+	// Bounded: the whole browser part of a test gets a minute.
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(acancel)
+	bctx, bcancel := chromedp.NewContext(actx)
+	t.Cleanup(bcancel)
+	if err := chromedp.Do(bctx); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return &browser{t: t, ctx: bctx}
+}
+
+// page opens a tab in a browser context of its own (its own storage, like
+// a second person on another machine) and watches its console.
+func (b *browser) page(name string) context.Context {
+	b.t.Helper()
+	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
+	b.t.Cleanup(cancel)
+	if err := chromedp.Do(ctx); err != nil { // open the tab first, so no event is missed
+		b.t.Fatalf("open a tab: %v", err)
+	}
+	err := chromedp.Listen(ctx, func(ev any) {
+		var msg string
+		switch ev := ev.(type) {
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
+				var args []string
+				for _, a := range ev.Args {
+					args = append(args, string(a.Value)+a.Description)
+				}
+				msg = "console." + string(ev.Type) + ": " + strings.Join(args, " ")
+			}
+		case *runtime.EventExceptionThrown:
+			d := ev.ExceptionDetails
+			msg = "exception: " + d.Text
+			if d.Exception != nil {
+				msg += " " + d.Exception.Description
+			}
+		case *log.EventEntryAdded:
+			if ev.Entry.Level == log.EntryLevelError {
+				msg = "browser log: " + ev.Entry.Text + " " + ev.Entry.URL
+			}
+		}
+		if msg != "" {
+			b.mu.Lock()
+			b.errors = append(b.errors, name+": "+msg)
+			b.mu.Unlock()
+		}
+	})
+	if err != nil {
+		b.t.Fatalf("listen to the console: %v", err)
+	}
+	return ctx
+}
+
+// checkConsole fails the test on any JavaScript error seen so far.
+func (b *browser) checkConsole() {
+	b.t.Helper()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, e := range b.errors {
+		b.t.Errorf("JavaScript error: %s", e)
+	}
+}
+
+// do runs actions in a page, failing the test with what was being done.
+func (b *browser) do(ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(ctx, actions...); err != nil {
+		b.checkConsole()
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// xp is an XPath selector.
+func xp(format string, args ...any) chromedp.Search {
+	return chromedp.Search(fmt.Sprintf(format, args...))
+}
+
+// webLogin logs in through the page's form, with the keyboard.
+func (b *browser) webLogin(ctx context.Context, url, name, password string) {
+	b.t.Helper()
+	b.do(ctx, name+" logs in",
+		chromedp.Navigate(url),
+		chromedp.WaitVisible(chromedp.ID("login-name")),
+		chromedp.WaitEnabled(chromedp.ID("login-submit")),
+		chromedp.SendKeys(chromedp.ID("login-name"), name),
+		chromedp.SendKeys(chromedp.ID("login-password"), password+"\r"),
+		chromedp.WaitVisible(chromedp.ID("chat-view")),
+		chromedp.WaitVisible(xp(`//span[@id="me-name" and starts-with(., %q)]`, name)),
+	)
+}
+
+// artifactDir is where the test keeps its screenshots.
+func artifactDir(t *testing.T) string {
+	dir := t.ArtifactDir()
+	t.Logf("screenshots go to %s", dir)
+	return dir
+}
+
+// TestBrowserLockedRoomChat drives the web client in headless Chromium: two
+// people log in, one creates a locked room, the other joins it with the
+// password, they chat, see each other in the member list and talk
+// privately. Any JavaScript error fails the test.
+func TestBrowserLockedRoomChat(t *testing.T) {
+	b := newBrowser(t)
+	ts, web := startWeb(t)
+	ts.addUsers("alice", "bob", "carol")
+	url := "http://" + web + "/"
+
+	alice := b.page("alice")
+	bob := b.page("bob")
+	b.webLogin(alice, url, "alice", "password1")
+
+	b.do(alice, "alice creates the locked room den",
+		chromedp.SendKeys(chromedp.ID("create-name"), "den"),
+		chromedp.SendKeys(chromedp.ID("create-password"), "sesame\r"),
+		chromedp.WaitVisible(xp(`//span[@id="members-room" and .="den"]`)),
+		chromedp.WaitVisible(xp(`//tbody[@id="room-list"]/tr[@class="current"]/td[2][.="den"]`)),
+	)
+
+	b.webLogin(bob, url, "bob", "password1")
+	b.do(bob, "bob sees den locked, with one user and its owner",
+		chromedp.WaitVisible(xp(`//tbody[@id="room-list"]/tr[td[2]="den"][td[1]/img[@alt="locked"]][td[3]="1"][td[4]="alice"]`)),
+	)
+	b.do(bob, "bob tries den with a wrong password",
+		chromedp.Click(xp(`//tbody[@id="room-list"]//button[.="den"]`)),
+		chromedp.WaitVisible(chromedp.ID("room-password")),
+		chromedp.SendKeys(chromedp.ID("room-password"), "wrong\r"),
+		chromedp.WaitVisible(xp(`//span[@id="room-password-name" and contains(., "den (")]`)),
+	)
+	b.do(bob, "bob joins den with the password",
+		chromedp.SendKeys(chromedp.ID("room-password"), "sesame\r"),
+		chromedp.WaitVisible(xp(`//span[@id="members-room" and .="den"]`)),
+		chromedp.WaitVisible(xp(`//ul[@id="member-list"]//button[starts-with(., "alice")]`)),
+	)
+	b.do(alice, "alice sees bob in the member list, and two users in den",
+		chromedp.WaitVisible(xp(`//ul[@id="member-list"]//button[starts-with(., "bob")]`)),
+		chromedp.WaitVisible(xp(`//tbody[@id="room-list"]/tr[td[2]="den"][td[3]="2"]`)),
+	)
+
+	b.do(bob, "bob says hello",
+		chromedp.SendKeys(chromedp.ID("say-input"), "hello alice, nice den\r"),
+	)
+	b.do(alice, "alice reads it, with time, kind and sender",
+		chromedp.WaitVisible(xp(`//div[contains(@class,"kind-room")][time][span[@class="kind"]="room"][button[.="bob"]][span[@class="text"]="hello alice, nice den"]`)),
+		chromedp.SendKeys(chromedp.ID("say-input"), "welcome, bob\r"),
+	)
+	b.do(bob, "bob reads the answer",
+		chromedp.WaitVisible(xp(`//div[contains(@class,"kind-room")][button[.="alice"]][span[@class="text"]="welcome, bob"]`)),
+	)
+
+	b.do(alice, "alice opens a private conversation with bob from the member list",
+		chromedp.Click(xp(`//ul[@id="member-list"]//button[starts-with(., "bob")]`)),
+		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="@bob" and @aria-selected="true"]`)),
+		chromedp.SendKeys(chromedp.ID("say-input"), "just between us\r"),
+	)
+	b.do(bob, "bob gets it in a conversation of its own",
+		chromedp.Click(xp(`//div[@id="tabs"]/button[.="@alice"]`)),
+		chromedp.WaitVisible(xp(`//div[contains(@class,"kind-private")][button[.="alice"]][span[@class="text"]="just between us"]`)),
+	)
+	// A typed command goes through as it is.
+	b.do(bob, "bob runs /who",
+		chromedp.SendKeys(chromedp.ID("say-input"), "/who\r"),
+		chromedp.WaitVisible(xp(`//div[contains(@class,"notice-ok")]/span[@class="text" and contains(., "alice") and contains(., "bob")]`)),
+	)
+
+	dir := artifactDir(t)
+	b.do(alice, "alice goes back to the room",
+		chromedp.Click(xp(`//div[@id="tabs"]/button[.="#den"]`)),
+		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="#den" and @aria-selected="true"]`)),
+	)
+	shot, err := chromedp.Run(alice, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "web-client.png"), shot, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	// On a phone: the side panels start folded and nothing is wider than
+	// the screen.
+	carol := b.page("carol")
+	b.do(carol, "carol's phone", chromedp.EmulateViewport(390, 844))
+	b.webLogin(carol, url, "carol", "password1")
+	folded, err := chromedp.Run(carol, chromedp.Evaluate[bool](`!document.getElementById("rooms-panel").open && !document.getElementById("members-panel").open`))
+	if err != nil || !folded {
+		t.Errorf("on a phone the side panels start folded: got %v, %v", folded, err)
+	}
+	b.do(bob, "bob broadcasts", chromedp.SendKeys(chromedp.ID("say-input"), "/broadcast dinner is ready\r"))
+	b.do(carol, "carol sees it",
+		chromedp.WaitVisible(xp(`//div[contains(@class,"kind-broadcast")][button[.="bob"]][span[@class="text"]="dinner is ready"]`)),
+	)
+	wide, err := chromedp.Run(carol, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wide {
+		t.Error("at 390 px the page scrolls sideways")
+	}
+	phone, err := chromedp.Run(carol, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("phone screenshot: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "web-client-phone.png"), phone, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	b.checkConsole()
+}
