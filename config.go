@@ -78,6 +78,7 @@ type Argon2Config struct {
 type MessagesConfig struct {
 	OfflineLimit           int  `toml:"offline_limit"`
 	HistoryOnJoin          int  `toml:"history_on_join"`
+	HistoryKeep            int  `toml:"history_keep"`
 	BlocksApplyToBroadcast bool `toml:"blocks_apply_to_broadcast"`
 }
 
@@ -163,6 +164,7 @@ func DefaultConfig() Config {
 		Messages: MessagesConfig{
 			OfflineLimit:           100,
 			HistoryOnJoin:          20,
+			HistoryKeep:            10000,
 			BlocksApplyToBroadcast: true,
 		},
 		Rate: RateConfig{LinesPerSecond: 10, Burst: 30},
@@ -362,8 +364,13 @@ func (c *Config) Problems() []error {
 	add(
 		atLeast("messages.offline_limit", c.Messages.OfflineLimit, 0),
 		atLeast("messages.history_on_join", c.Messages.HistoryOnJoin, 0),
+		atLeast("messages.history_keep", c.Messages.HistoryKeep, 0),
 		atLeast("rate.burst", c.Rate.Burst, 1),
 	)
+	if c.Messages.HistoryKeep < c.Messages.HistoryOnJoin {
+		add(fmt.Errorf("messages.history_keep: %d is less than messages.history_on_join (%d); a restart could not replay that many lines",
+			c.Messages.HistoryKeep, c.Messages.HistoryOnJoin))
+	}
 	if !(c.Rate.LinesPerSecond > 0) { // also catches NaN
 		add(fmt.Errorf("rate.lines_per_second: %v must be greater than 0", c.Rate.LinesPerSecond))
 	}
@@ -511,6 +518,18 @@ func (c *AccountsConfig) CheckName(name string) error {
 		return Errorf(EBadName, "%q is not an allowed user name", name)
 	}
 	return nil
+}
+
+// CheckRoomName reports whether name may name a room: room names follow the
+// user name rules. The error is an *Error with code EBadName that speaks of
+// rooms.
+func (c *AccountsConfig) CheckRoomName(name string) error {
+	err := c.CheckName(name)
+	if ErrorCode(err) != EBadName {
+		return err
+	}
+	return Errorf(EBadName, "%q is not an allowed room name: room names follow the user name rules (%s, no spaces or control characters)",
+		name, c.UsernamePattern)
 }
 
 // CheckPassword reports whether pw is long enough: at least

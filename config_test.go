@@ -225,6 +225,8 @@ func TestConfig_Validate(t *testing.T) {
 		{"ErrArgon2Memory", func(c *chatd.Config) { c.Argon2.MemoryKiB = 15; c.Argon2.Parallelism = 2 }, "argon2.memory_kib: 15"},
 		{"ErrOfflineLimit", func(c *chatd.Config) { c.Messages.OfflineLimit = -1 }, "messages.offline_limit: -1"},
 		{"ErrHistoryOnJoin", func(c *chatd.Config) { c.Messages.HistoryOnJoin = -1 }, "messages.history_on_join: -1"},
+		{"ErrHistoryKeep", func(c *chatd.Config) { c.Messages.HistoryKeep = -1 }, "messages.history_keep: -1"},
+		{"ErrHistoryKeepBelowReplay", func(c *chatd.Config) { c.Messages.HistoryKeep = 5 }, "messages.history_keep: 5 is less than messages.history_on_join (20)"},
 		{"ErrRateLinesPerSecond", func(c *chatd.Config) { c.Rate.LinesPerSecond = 0 }, "rate.lines_per_second: 0"},
 		{"ErrRateBurst", func(c *chatd.Config) { c.Rate.Burst = 0 }, "rate.burst: 0"},
 		{"ErrLogLevel", func(c *chatd.Config) { c.Log.Level = "loud" }, `log.level: "loud" is not "debug", "info", "warn" or "error"`},
@@ -260,6 +262,7 @@ func TestConfig_Validate(t *testing.T) {
 	c.Server.MaxLineBytes = 64
 	c.Messages.OfflineLimit = 0
 	c.Messages.HistoryOnJoin = 0
+	c.Messages.HistoryKeep = 0
 	c.Argon2.MemoryKiB, c.Argon2.Parallelism = 8, 1
 	c.Server.TLSListen, c.Server.TLSCert, c.Server.TLSKey = ":4120", "c.pem", "k.pem"
 	if err := c.Validate(); err != nil {

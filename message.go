@@ -13,9 +13,10 @@ type OfflineMessage struct {
 
 // HistoryLine is one line of room chat kept for replay on join.
 type HistoryLine struct {
-	From string
-	Text string
-	Time time.Time
+	From   string
+	Text   string
+	Time   time.Time
+	Action bool // an action line (the me command)
 }
 
 // Room is a persistent chat room. Membership is not stored: it is who is in
@@ -25,6 +26,7 @@ type Room struct {
 	Owner    string // "" for the lobby
 	PassHash string // "" when the room has no password
 	Created  time.Time
+	Topic    string // "" when the room has no topic
 }
 
 // Locked reports whether joining needs a password.
@@ -35,3 +37,15 @@ type RoomLine struct {
 	Room string
 	Line HistoryLine
 }
+
+// RoomBan keeps a user out of one room until Expires (zero: for good).
+type RoomBan struct {
+	Room    string
+	User    string
+	By      string
+	Created time.Time
+	Expires time.Time
+}
+
+// ActiveAt reports whether the room ban is in force at t.
+func (b *RoomBan) ActiveAt(t time.Time) bool { return b.Expires.IsZero() || t.Before(b.Expires) }

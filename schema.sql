@@ -1,4 +1,4 @@
--- chatd schema, version 3 (PRAGMA user_version = 3).
+-- chatd schema, version 4 (PRAGMA user_version = 4).
 -- Times are stored as INTEGER Unix milliseconds (UTC). Names are kept in their
 -- registered spelling; every lookup and comparison goes through name_key,
 -- chatd.Key(name) (NFKC, then Unicode case folding), which is unique.
@@ -77,7 +77,8 @@ CREATE TABLE rooms (
     pass_hash TEXT    NOT NULL DEFAULT '', -- '' means no password
     created   INTEGER NOT NULL,
     name_key  TEXT    NOT NULL DEFAULT '', -- chatd.Key(name)
-    owner_key TEXT    NOT NULL DEFAULT ''  -- chatd.Key(owner)
+    owner_key TEXT    NOT NULL DEFAULT '', -- chatd.Key(owner)
+    topic     TEXT    NOT NULL DEFAULT ''  -- '' means no topic
 );
 CREATE UNIQUE INDEX rooms_name_key ON rooms(name_key);
 CREATE INDEX rooms_owner_key ON rooms(owner_key);
@@ -98,7 +99,8 @@ CREATE TABLE room_history (
     room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
     sender  TEXT    NOT NULL,
     body    TEXT    NOT NULL,
-    ts      INTEGER NOT NULL
+    ts      INTEGER NOT NULL,
+    action  INTEGER NOT NULL DEFAULT 0  -- 1: an action line (the me command)
 );
 CREATE INDEX room_history_room ON room_history(room_id, id);
 
@@ -125,3 +127,47 @@ CREATE TABLE online_sessions (
     since       INTEGER NOT NULL,
     last_active INTEGER NOT NULL
 );
+
+-- Full-text index of room_history, kept in step by the triggers below, so
+-- search is an index lookup rather than a scan of every stored line.
+CREATE VIRTUAL TABLE room_history_fts USING fts5(
+    body, content = 'room_history', content_rowid = 'id'
+);
+CREATE TRIGGER room_history_fts_insert AFTER INSERT ON room_history BEGIN
+    INSERT INTO room_history_fts (rowid, body) VALUES (new.id, new.body);
+END;
+CREATE TRIGGER room_history_fts_delete AFTER DELETE ON room_history BEGIN
+    INSERT INTO room_history_fts (room_history_fts, rowid, body) VALUES ('delete', old.id, old.body);
+END;
+CREATE TRIGGER room_history_fts_update AFTER UPDATE ON room_history BEGIN
+    INSERT INTO room_history_fts (room_history_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    INSERT INTO room_history_fts (rowid, body) VALUES (new.id, new.body);
+END;
+
+-- Users a room's owner (or an admin) keeps out of the room; expires NULL
+-- means for good.
+CREATE TABLE room_bans (
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    "by"    TEXT    NOT NULL DEFAULT '',
+    created INTEGER NOT NULL,
+    expires INTEGER,
+    PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+
+-- One-time permission to join a locked room without its password.
+CREATE TABLE room_invites (
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    "by"    TEXT    NOT NULL DEFAULT '',
+    created INTEGER NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+
+-- Per-user settings (the set command): timestamps, timezone.
+CREATE TABLE user_settings (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    key     TEXT    NOT NULL,
+    value   TEXT    NOT NULL,
+    PRIMARY KEY (user_id, key)
+) WITHOUT ROWID;

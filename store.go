@@ -93,6 +93,26 @@ type Store interface {
 	// exist are skipped.
 	AppendHistoryBatch(ctx context.Context, lines []RoomLine, keep int) error
 	History(ctx context.Context, room string, n int) ([]HistoryLine, error) // oldest first
+	// SearchHistory returns up to n stored lines of room that hold every
+	// word of query, newest first, through the full-text index.
+	SearchHistory(ctx context.Context, room, query string, n int) ([]HistoryLine, error)
+
+	// Room moderation. All fail with ENoSuchRoom for an unknown room and
+	// ENoSuchUser for an unknown user.
+	SetRoomTopic(ctx context.Context, room, topic string) error
+	SetRoomPassword(ctx context.Context, room, passHash string) error // "" removes it
+	SetRoomOwner(ctx context.Context, room, owner string) error       // stores owner's registered spelling
+	RoomBan(ctx context.Context, b RoomBan) error                     // replaces an existing room ban
+	RoomUnban(ctx context.Context, room, user string) error           // EBadArgs if not banned
+	RoomBanOf(ctx context.Context, room, user string) (*RoomBan, error)
+	// Invite lets user join room once without its password; UseInvite
+	// consumes the invitation and reports whether there was one.
+	Invite(ctx context.Context, room, user, by string, at time.Time) error
+	UseInvite(ctx context.Context, room, user string) (bool, error)
+
+	// Settings are a user's own preferences, by key (see settings.go).
+	Settings(ctx context.Context, user string) (map[string]string, error)
+	SetSetting(ctx context.Context, user, key, value string) error
 
 	// Admin actions recorded by the admin commands for the daemon.
 	LastActionID(ctx context.Context) (int64, error)

@@ -119,3 +119,33 @@ func cmdPasswd(ctx context.Context, s *session, args string) error {
 	s.reply(okEvent("passwd", "your password was changed", nil))
 	return nil
 }
+
+func cmdSet(ctx context.Context, s *session, args string) error {
+	key, value := splitWord(args)
+	if key == "" {
+		st := s.prefs()
+		var body []string
+		var list []field
+		for _, k := range chatd.SettingKeys {
+			body = append(body, fmt.Sprintf("  %-11s %s", k, st.Get(k)))
+			list = append(list, f(k, st.Get(k)))
+		}
+		s.reply(okEvent("set", "your settings:", body, f("settings", object(list))))
+		return nil
+	}
+	if value == "" || strings.ContainsAny(value, " \t") {
+		return badArgs("set")
+	}
+	st := *s.prefs()
+	stored, err := st.Set(key, value)
+	if err != nil {
+		return err
+	}
+	key = strings.ToLower(key)
+	if err := s.srv.store.SetSetting(ctx, s.user, key, stored); err != nil {
+		return err
+	}
+	s.settings.Store(&st)
+	s.reply(okEvent("set", fmt.Sprintf("%s is now %s", key, stored), nil, f("key", key), f("value", stored)))
+	return nil
+}

@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	"chatd"
 )
@@ -44,11 +45,23 @@ func init() {
 		{name: "block", aliases: []string{"blacklist"}, args: "USER | (USER USER ...)", summary: "stop receiving messages from users", run: cmdBlock},
 		{name: "unblock", aliases: []string{"whitelist"}, args: "USER | (USER USER ...)", summary: "receive messages from users again", run: cmdUnblock},
 		{name: "blocked", summary: "list the users you block", run: cmdBlocked},
-		{name: "check", args: "[USER]", summary: "details about you or another user", run: cmdCheck},
-		{name: "rooms", summary: "list rooms with their members", run: cmdRooms},
+		{name: "check", aliases: []string{"whois"}, args: "[USER]", summary: "details about you or another user", run: cmdCheck},
+		{name: "me", aliases: []string{"action"}, args: "TEXT", summary: "an action to your room: me waves shows * you waves", run: cmdMe},
+		{name: "away", args: "[MESSAGE]", summary: "mark yourself away; who messages you is told MESSAGE", run: cmdAway},
+		{name: "back", summary: "you are no longer away", run: cmdBack},
+		{name: "names", args: "[ROOM]", summary: "who is in your room (or ROOM)", run: cmdNames},
+		{name: "rooms", aliases: []string{"list"}, summary: "list rooms with their members and topics", run: cmdRooms},
 		{name: "create", args: "NAME [PASSWORD]", summary: "create a room (you own it) and join it", run: cmdCreate},
-		{name: "join", args: "NAME [PASSWORD]", summary: "move to a room", run: cmdJoin},
-		{name: "leave", summary: "go back to the lobby", run: cmdLeave},
+		{name: "join", args: "NAME [PASSWORD]", summary: "move to a room (#NAME works too)", run: cmdJoin},
+		{name: "leave", aliases: []string{"part"}, summary: "go back to the lobby", run: cmdLeave},
+		{name: "topic", args: "[TEXT | -]", summary: "show your room's topic; its owner or an admin sets it (- clears it)", run: cmdTopic},
+		{name: "history", args: "[N]", summary: "the last N stored lines of your room (default 20, at most 200)", run: cmdHistory},
+		{name: "search", args: "WORDS", summary: "stored lines of your room with all these words, newest first (at most 20)", run: cmdSearch},
+		{name: "invite", args: "USER", summary: "room owners: USER may join your locked room once without its password", run: cmdInvite},
+		{name: "roomban", args: "USER [DURATION]", summary: "room owners and admins: put USER out of your room and keep them out", run: cmdRoomBan},
+		{name: "roomunban", args: "USER", summary: "room owners and admins: let USER join your room again", run: cmdRoomUnban},
+		{name: "roompasswd", args: "[PASSWORD]", summary: "room owners: set your room's password, or remove it", run: cmdRoomPasswd},
+		{name: "transfer", args: "USER", summary: "room owners: give your room to USER, who must be in it", run: cmdTransfer},
 		{name: "kick", args: "USER [REASON]", summary: "admins: disconnect a user; room owners: put them out of your room", run: cmdKick},
 		{name: "close", args: "[ROOM]", summary: "room owner or admin: delete the room; everyone in it goes to the lobby", run: cmdClose},
 		{name: "say", args: "TEXT", summary: "chat to your room (for text that starts with a command word)", run: cmdSay},
@@ -57,6 +70,7 @@ func init() {
 		{name: "quote", summary: "a random quote", run: cmdQuote},
 		{name: "passwd", summary: "change your password", run: cmdPasswd},
 		{name: "mode", args: "text|json", summary: "switch output between friendly text and JSON lines", run: cmdMode},
+		{name: "set", args: "[timestamps on|off | timezone AREA/CITY]", summary: "your settings: times on live lines, your timezone; alone lists them", run: cmdSet},
 		{name: "logout", aliases: []string{"quit"}, summary: "leave the server", run: cmdLogout},
 		{name: "ban", args: "USER [DURATION] [REASON]", summary: "ban a user (for DURATION, e.g. 30m, 2h, 7d; else for good)", admin: true, run: cmdBan},
 		{name: "unban", args: "USER", summary: "lift a ban", admin: true, run: cmdUnban},
@@ -113,7 +127,7 @@ func (s *session) execute(ctx context.Context, line string) {
 		return
 	}
 	if c == nil {
-		s.send(errorEvent(strings.TrimPrefix(args, "/"), chatd.EUnknownCommand,
+		s.reply(errorEvent(strings.TrimPrefix(args, "/"), chatd.EUnknownCommand,
 			fmt.Sprintf("there is no command %q; type help for the list", args)))
 		return
 	}
@@ -182,10 +196,11 @@ var helpGroups = []struct {
 	admin    bool
 	commands []string
 }{
-	{"Talking", false, []string{"say", "send", "broadcast", "echo"}},
-	{"People", false, []string{"who", "whoelse", "last", "wholasthr", "whoelsesince", "active", "check", "block", "unblock", "blocked"}},
-	{"Rooms", false, []string{"rooms", "join", "leave", "create", "close", "kick"}},
-	{"You and the server", false, []string{"passwd", "mode", "time", "quote", "help", "logout"}},
+	{"Talking", false, []string{"say", "me", "send", "broadcast", "echo"}},
+	{"People", false, []string{"who", "whoelse", "last", "wholasthr", "whoelsesince", "active", "check", "away", "back", "block", "unblock", "blocked"}},
+	{"Rooms", false, []string{"rooms", "names", "join", "leave", "create", "topic", "history", "search"}},
+	{"Running a room", false, []string{"invite", "kick", "roomban", "roomunban", "roompasswd", "transfer", "close"}},
+	{"You and the server", false, []string{"set", "passwd", "mode", "time", "quote", "help", "logout"}},
 	{"Server admins", true, []string{"ban", "unban", "shutdown"}},
 }
 
@@ -199,13 +214,17 @@ func cmdMode(_ context.Context, s *session, args string) error {
 }
 
 func cmdLogout(_ context.Context, s *session, _ string) error {
-	s.end(byeLogout, "see you soon")
+	s.endWith(byeLogout, byeEvent(byeLogout, "see you soon").labeled(s.label))
 	return nil
 }
 
 func cmdTime(_ context.Context, s *session, _ string) error {
 	now := s.srv.now()
-	s.reply(okEvent("time", "server time is "+now.UTC().Format("2006-01-02 15:04:05 UTC"), nil, f("time", stamp(now))))
+	text := "server time is " + now.UTC().Format("2006-01-02 15:04:05 UTC")
+	if loc := s.prefs().Location; loc != time.UTC {
+		text += " (" + now.In(loc).Format("2006-01-02 15:04:05 MST") + " in " + loc.String() + ")"
+	}
+	s.reply(okEvent("time", text, nil, f("time", stamp(now))))
 	return nil
 }
 

@@ -206,7 +206,9 @@ func TestHelp(t *testing.T) {
 
 	all := []string{"help", "who", "whoelse", "last", "wholasthr", "whoelsesince", "active",
 		"broadcast", "send", "block", "unblock", "blocked", "check", "rooms", "create", "join",
-		"leave", "kick", "close", "say", "time", "echo", "quote", "passwd", "mode", "logout"}
+		"leave", "kick", "close", "say", "time", "echo", "quote", "passwd", "mode", "logout",
+		"me", "away", "back", "names", "topic", "invite", "roomban", "roomunban", "roompasswd",
+		"transfer", "history", "search", "set"}
 	admin := append(slices.Clone(all), "ban", "unban", "shutdown")
 
 	t.Run("ListUser", func(t *testing.T) {
@@ -836,7 +838,7 @@ func TestCheck(t *testing.T) {
 		slices.Sort(ks)
 		return strings.Join(ks, ",")
 	}
-	const base = "admin,idle_seconds,last_active,online,room,since,user"
+	const base = "admin,idle_seconds,last_active,last_seen,online,room,since,user"
 	const withAddr = "addr," + base
 
 	t.Run("Self", func(t *testing.T) {
@@ -865,14 +867,20 @@ func TestCheck(t *testing.T) {
 	})
 	t.Run("OfflineUser", func(t *testing.T) {
 		m := info(t, a, "check carol")
+		// Offline: when they were last seen, not a login time or an
+		// idle count.
 		if keys(m) != base || m["user"] != "carol" || m["online"] != false || m["room"] != "" ||
-			m["since"] == nil || m["last_active"] == nil {
+			m["since"] != nil || m["idle_seconds"] != nil || m["last_active"] == nil || m["last_seen"] == nil {
 			t.Fatalf("check carol: %v", m)
+		}
+		text := strings.Join(a.in(t).textOf("check carol"), "\n")
+		if !strings.Contains(text, "last seen:") || strings.Contains(text, "logged in") || strings.Contains(text, "idle") {
+			t.Fatalf("check carol in text mode:\n%s", text)
 		}
 	})
 	t.Run("NeverLoggedIn", func(t *testing.T) {
 		m := info(t, a, "check bob")
-		if keys(m) != base || m["online"] != false || m["since"] != nil || m["last_active"] != nil || m["idle_seconds"] != nil {
+		if keys(m) != base || m["online"] != false || m["since"] != nil || m["last_active"] != nil || m["idle_seconds"] != nil || m["last_seen"] != nil {
 			t.Fatalf("check bob: %v", m)
 		}
 	})

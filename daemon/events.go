@@ -47,6 +47,38 @@ type Event struct {
 	// afterWrite runs on the writer goroutine once the event has been
 	// written to the connection (used to delete delivered offline mail).
 	afterWrite func()
+
+	// at is when the line happened; stamp says whether text mode prefixes
+	// it with that time (in the reader's timezone, see session.stampText).
+	at    time.Time
+	stamp int8
+}
+
+// When a text-mode line shows its time.
+const (
+	stampNever  int8 = iota
+	stampLive        // live lines, for users with timestamps on
+	stampAlways      // replayed and offline lines, always
+)
+
+// labeled returns a copy of e carrying label (PROTOCOL.md section 8), or e
+// itself when label is "". The copy has its own render cache.
+func (e *Event) labeled(label string) *Event {
+	if label == "" || e.switchTo != 0 || e.typ == "telnet" || e.typ == "text" {
+		return e
+	}
+	fields := make([]field, len(e.fields), len(e.fields)+1)
+	copy(fields, e.fields)
+	return &Event{typ: e.typ, fields: append(fields, f("label", label)), text: e.text,
+		rawText: e.rawText, noText: e.noText, jsonSkip: e.jsonSkip,
+		afterWrite: e.afterWrite, at: e.at, stamp: e.stamp}
+}
+
+// stamped marks e as a line whose time text mode may show; a zero at is
+// the moment it is written.
+func (e *Event) stamped(at time.Time, when int8) *Event {
+	e.at, e.stamp = at, when
+	return e
 }
 
 func newEvent(typ, text string, fields ...field) *Event {
@@ -182,20 +214,27 @@ const (
 	kindHistory   = "history"
 )
 
-func roomMessage(kind, from, room, text string, ts time.Time) *Event {
-	var t string
-	if kind == kindHistory {
-		t = fmt.Sprintf("[%s %s] <%s> %s", room, textDate(ts), from, text)
-	} else {
-		t = fmt.Sprintf("[%s] <%s> %s", room, from, text)
+// roomMessage is a line of room chat, live or (kind history) replayed. An
+// action (the me command) reads "* alice waves" and carries "action":true.
+func roomMessage(kind, from, room, text string, ts time.Time, action bool) *Event {
+	t := fmt.Sprintf("[%s] <%s> %s", room, from, text)
+	if action {
+		t = fmt.Sprintf("[%s] * %s %s", room, from, text)
 	}
-	return newEvent("message", t,
-		f("kind", kind), f("from", from), f("room", room), f("text", text), f("ts", stamp(ts)))
+	fields := []field{f("kind", kind), f("from", from), f("room", room), f("text", text), f("ts", stamp(ts))}
+	if action {
+		fields = append(fields, f("action", true))
+	}
+	when := stampLive
+	if kind == kindHistory {
+		when = stampAlways
+	}
+	return newEvent("message", t, fields...).stamped(ts, when)
 }
 
 func broadcastMessage(from, text string, ts time.Time) *Event {
 	return newEvent("message", fmt.Sprintf("[broadcast] <%s> %s", from, text),
-		f("kind", kindBroadcast), f("from", from), f("text", text), f("ts", stamp(ts)))
+		f("kind", kindBroadcast), f("from", from), f("text", text), f("ts", stamp(ts))).stamped(ts, stampLive)
 }
 
 func privateMessage(kind, from string, to []string, text string, ts time.Time) *Event {
@@ -204,13 +243,15 @@ func privateMessage(kind, from string, to []string, text string, ts time.Time) *
 	if len(to) > 1 {
 		others = " (to " + strings.Join(to, ", ") + ")"
 	}
+	when := stampLive
 	if kind == kindOffline {
-		t = fmt.Sprintf("[offline %s] *%s*%s %s", textDate(ts), from, others, text)
+		t = fmt.Sprintf("[offline] *%s*%s %s", from, others, text)
+		when = stampAlways
 	} else {
 		t = fmt.Sprintf("*%s*%s %s", from, others, text)
 	}
 	return newEvent("message", t,
-		f("kind", kind), f("from", from), f("to", to), f("text", text), f("ts", stamp(ts)))
+		f("kind", kind), f("from", from), f("to", to), f("text", text), f("ts", stamp(ts))).stamped(ts, when)
 }
 
 // Delivery statuses.
@@ -234,6 +275,13 @@ func deliveryEvent(to, status string) *Event {
 	return newEvent("delivery", fmt.Sprintf("-> %s: %s", to, words[status]), f("to", to), f("status", status))
 }
 
+// awayDeliveryEvent is a delivery to someone who is away: it carries their
+// away message.
+func awayDeliveryEvent(to, status, away string) *Event {
+	return newEvent("delivery", fmt.Sprintf("-> %s: delivered, but they are away: %s", to, away),
+		f("to", to), f("status", status), f("away", away))
+}
+
 // Presence events.
 const (
 	presLogin    = "login"
@@ -242,6 +290,8 @@ const (
 	presKicked   = "kicked"
 	presBanned   = "banned"
 	presShutdown = "shutdown"
+	presAway     = "away"
+	presBack     = "back"
 )
 
 func presenceEvent(user, event, room string) *Event {
@@ -252,17 +302,32 @@ func presenceEvent(user, event, room string) *Event {
 		presKicked:   "was kicked",
 		presBanned:   "was banned",
 		presShutdown: "was disconnected by the shutdown",
+		presBack:     "is back",
 	}
 	return newEvent("presence", fmt.Sprintf("* %s %s", user, words[event]),
-		f("user", user), f("event", event), f("room", room))
+		f("user", user), f("event", event), f("room", room)).stamped(time.Time{}, stampLive)
+}
+
+// awayEvent is the presence event away, with the away message.
+func awayEvent(user, room, text string) *Event {
+	t := fmt.Sprintf("* %s is away", user)
+	if text != "" {
+		t += ": " + text
+	}
+	return newEvent("presence", t, f("user", user), f("event", presAway), f("room", room), f("text", text)).
+		stamped(time.Now(), stampLive)
 }
 
 // Room events.
 const (
-	roomJoined = "joined"
-	roomLeft   = "left"
-	roomKicked = "kicked"
-	roomClosed = "closed"
+	roomJoined  = "joined"
+	roomLeft    = "left"
+	roomKicked  = "kicked"
+	roomClosed  = "closed"
+	roomTopic   = "topic"
+	roomBanned  = "banned"
+	roomInvited = "invited"
+	roomOwner   = "owner"
 )
 
 func roomEvent(event, room, user string) *Event {
@@ -277,7 +342,48 @@ func roomEvent(event, room, user string) *Event {
 	case roomClosed:
 		t = fmt.Sprintf("* room %s was closed by %s; you are back in %s", room, user, chatd.Lobby)
 	}
-	return newEvent("room", t, f("event", event), f("room", room), f("user", user))
+	return newEvent("room", t, f("event", event), f("room", room), f("user", user)).stamped(time.Time{}, stampLive)
+}
+
+// topicEvent tells a room (or someone joining it) its topic; user is who
+// set it, "" when it is shown on join.
+func topicEvent(room, topic, user string) *Event {
+	var t string
+	switch {
+	case user == "":
+		t = fmt.Sprintf("* topic of %s: %s", room, topic)
+	case topic == "":
+		t = fmt.Sprintf("* %s cleared the topic of %s", user, room)
+	default:
+		t = fmt.Sprintf("* %s set the topic of %s: %s", user, room, topic)
+	}
+	fields := []field{f("event", roomTopic), f("room", room), f("topic", topic)}
+	if user != "" {
+		fields = append(fields, f("user", user))
+	}
+	return newEvent("room", t, fields...).stamped(time.Time{}, stampLive)
+}
+
+// roomBanEvent tells a room and the user that user is banned from it.
+func roomBanEvent(room, user, by string, until time.Time) *Event {
+	t := fmt.Sprintf("* %s was banned from %s by %s", user, room, by)
+	if !until.IsZero() {
+		t += " until " + textDate(until)
+	}
+	return newEvent("room", t, f("event", roomBanned), f("room", room), f("user", user),
+		f("by", by), f("until", jsonTime(until))).stamped(time.Time{}, stampLive)
+}
+
+// invitedEvent tells user that by invited them to room.
+func invitedEvent(room, user, by string) *Event {
+	return newEvent("room", fmt.Sprintf("* %s invites you to %s: type join %s", by, room, room),
+		f("event", roomInvited), f("room", room), f("user", user), f("by", by)).stamped(time.Time{}, stampLive)
+}
+
+// ownerEvent tells a room that by gave it to user.
+func ownerEvent(room, user, by string) *Event {
+	return newEvent("room", fmt.Sprintf("* %s gave %s to %s", by, room, user),
+		f("event", roomOwner), f("room", room), f("user", user), f("by", by)).stamped(time.Time{}, stampLive)
 }
 
 // Bye reasons.
@@ -298,7 +404,7 @@ func roomKickEvent(room, user, by, reason string) *Event {
 		t += ": " + reason
 	}
 	return newEvent("room", t, f("event", roomKicked), f("room", room), f("user", user),
-		f("by", by), f("reason", reason))
+		f("by", by), f("reason", reason)).stamped(time.Time{}, stampLive)
 }
 
 // noticeEvent is a notice from the server's operators (chatd notice, or a
@@ -328,4 +434,15 @@ func nonNil(s []string) []string {
 func sortedNames(names []string) []string {
 	sort.Slice(names, func(i, j int) bool { return chatd.Key(names[i]) < chatd.Key(names[j]) })
 	return names
+}
+
+// stampText is how a person reads the time of a line: HH:MM for a time
+// today in loc, with the date before it for an earlier day. Live, replayed
+// and offline lines all use it.
+func stampText(t time.Time, loc *time.Location, now time.Time) string {
+	t, now = t.In(loc), now.In(loc)
+	if y, m, d := t.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
+		return t.Format("15:04")
+	}
+	return t.Format("2006-01-02 15:04")
 }

@@ -13,46 +13,75 @@ import (
 // that is queued at a wake-up in one transaction.
 type historyWriter struct {
 	store chatd.Store
-	keep  int
+	keep  func() int // messages.history_keep in force
 	log   *slog.Logger
-	ch    chan chatd.RoomLine
+	ch    chan historyItem
 	done  chan struct{}
+}
+
+// historyItem is a line to store, or (flushed set) a request to say when
+// everything queued before it is stored.
+type historyItem struct {
+	line    chatd.RoomLine
+	flushed chan struct{}
 }
 
 // historyBatch caps the lines written in one transaction.
 const historyBatch = 512
 
-func newHistoryWriter(store chatd.Store, keep int, log *slog.Logger) *historyWriter {
-	h := &historyWriter{store: store, keep: keep, log: log, ch: make(chan chatd.RoomLine, 4096), done: make(chan struct{})}
+func newHistoryWriter(store chatd.Store, keep func() int, log *slog.Logger) *historyWriter {
+	h := &historyWriter{store: store, keep: keep, log: log, ch: make(chan historyItem, 4096), done: make(chan struct{})}
 	go h.run()
 	return h
 }
 
 func (h *historyWriter) add(room string, l chatd.HistoryLine) {
-	if h.keep > 0 {
-		h.ch <- chatd.RoomLine{Room: room, Line: l}
+	if h.keep() > 0 {
+		h.ch <- historyItem{line: chatd.RoomLine{Room: room, Line: l}}
 	}
+}
+
+// flush returns once every line added before it is in the database, so
+// that history and search see what their user has just said.
+func (h *historyWriter) flush() {
+	done := make(chan struct{})
+	h.ch <- historyItem{flushed: done}
+	<-done
 }
 
 func (h *historyWriter) run() {
 	defer close(h.done)
 	batch := make([]chatd.RoomLine, 0, historyBatch)
+	var waiting []chan struct{}
 	for first := range h.ch {
-		batch = append(batch[:0], first)
+		batch, waiting = batch[:0], waiting[:0]
+		items := []historyItem{first}
 	drain:
-		for len(batch) < historyBatch {
+		for len(items) < historyBatch {
 			select {
-			case l, ok := <-h.ch:
+			case it, ok := <-h.ch:
 				if !ok {
 					break drain
 				}
-				batch = append(batch, l)
+				items = append(items, it)
 			default:
 				break drain
 			}
 		}
-		if err := h.store.AppendHistoryBatch(context.Background(), batch, h.keep); err != nil {
-			h.log.Error("store room history", "lines", len(batch), "err", err)
+		for _, it := range items {
+			if it.flushed != nil {
+				waiting = append(waiting, it.flushed)
+			} else {
+				batch = append(batch, it.line)
+			}
+		}
+		if len(batch) > 0 {
+			if err := h.store.AppendHistoryBatch(context.Background(), batch, h.keep()); err != nil {
+				h.log.Error("store room history", "lines", len(batch), "err", err)
+			}
+		}
+		for _, w := range waiting {
+			close(w)
 		}
 	}
 }

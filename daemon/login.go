@@ -13,6 +13,7 @@ import (
 // (true) or the session is over (false).
 func (s *session) login(ctx context.Context) bool {
 	for !s.ending() {
+		s.label = "" // a new login attempt answers nothing yet
 		name, ok := s.ask("username", false)
 		if !ok {
 			return false
@@ -196,6 +197,13 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		return false
 	}
 	s.setBlocks(blocked)
+	stored, err := s.srv.store.Settings(ctx, u.Name)
+	if err != nil {
+		s.fail("login", err)
+		return false
+	}
+	settings := chatd.ParseSettings(stored)
+	s.settings.Store(&settings)
 	s.user, s.loginAt = u.Name, now
 	s.admin.Store(u.Admin)
 	// The login lines came out of the same bucket; start the chat with a
@@ -214,7 +222,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	lobby := s.srv.logs.get(chatd.Lobby)
 	lobby.mu.Lock()
 	old, err := s.srv.hub.add(s, s.srv.cfg().Accounts.DuplicateLogin == "replace", func(online []string, others []*session) {
-		s.send(welcomeEvent(u.Name, u.Admin, chatd.Lobby, online, len(mail)))
+		s.reply(welcomeEvent(u.Name, u.Admin, chatd.Lobby, online, len(mail)))
 		s.sendMail(mail)
 		lobby.replay(s, chatd.Lobby)
 		fanout(others, presenceEvent(u.Name, presLogin, chatd.Lobby), s, nil)

@@ -13,20 +13,27 @@ import (
 
 // chat sends text to the user's current room.
 func (s *session) chat(ctx context.Context, text string) error {
+	return s.roomLine(ctx, "say", text, false)
+}
+
+// roomLine says text (or, with action, does it) in the user's room. The
+// sender's own copy is the answer to their line and carries its label.
+func (s *session) roomLine(_ context.Context, cmd, text string, action bool) error {
 	text = chatd.CleanText(text)
 	if strings.TrimSpace(text) == "" {
-		return badArgs("say")
+		return badArgs(cmd)
 	}
 	now := s.srv.now()
 	room := s.srv.hub.roomOf(s)
-	line := chatd.HistoryLine{From: s.user, Text: text, Time: now}
-	ev := roomMessage(kindRoom, s.user, room, text, now)
+	line := chatd.HistoryLine{From: s.user, Text: text, Time: now, Action: action}
+	ev := roomMessage(kindRoom, s.user, room, text, now, action)
 	// Under the room's log lock, so that a join sees this line either live
 	// or in its replay, never both or neither.
 	l := s.srv.logs.get(room)
 	l.mu.Lock()
 	l.append(line, s.srv.cfg().Messages.HistoryOnJoin)
-	fanout(s.srv.hub.members(room), ev, nil, s.notBlocking)
+	fanout(s.srv.hub.members(room), ev, s, s.notBlocking)
+	s.reply(ev)
 	l.mu.Unlock()
 	s.srv.history.add(room, line)
 	return nil
@@ -34,12 +41,18 @@ func (s *session) chat(ctx context.Context, text string) error {
 
 func cmdSay(ctx context.Context, s *session, args string) error { return s.chat(ctx, args) }
 
+func cmdMe(ctx context.Context, s *session, args string) error {
+	return s.roomLine(ctx, "me", args, true)
+}
+
 func cmdBroadcast(_ context.Context, s *session, args string) error {
 	text := chatd.CleanText(args)
 	if strings.TrimSpace(text) == "" {
 		return badArgs("broadcast")
 	}
-	fanout(s.srv.hub.sessions(), broadcastMessage(s.user, text, s.srv.now()), nil, s.notBlocking)
+	ev := broadcastMessage(s.user, text, s.srv.now())
+	fanout(s.srv.hub.sessions(), ev, s, s.notBlocking)
+	s.reply(ev)
 	return nil
 }
 
@@ -57,8 +70,11 @@ func targets(args string) (names []string, rest string, ok bool) {
 	} else {
 		var w string
 		w, rest = splitWord(args)
-		if w != "" {
-			names = []string{w}
+		// IRC habit: bob,carol is the list (bob carol).
+		for _, n := range strings.Split(w, ",") {
+			if n != "" {
+				names = append(names, n)
+			}
 		}
 	}
 	seen := map[string]bool{}
@@ -118,43 +134,48 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 		case r.user == nil:
 			s.reply(deliveryEvent(r.typed, statusNoSuchUser))
 		default:
-			status, err := s.deliver(ctx, r.user.Name, to, text, now, live)
+			status, away, err := s.deliver(ctx, r.user.Name, to, text, now, live)
 			if err != nil {
 				s.fail("send", fmt.Errorf("deliver to %s: %w", r.user.Name, err))
 				continue
 			}
-			s.reply(deliveryEvent(r.user.Name, status))
+			ev := deliveryEvent(r.user.Name, status)
+			if away != nil {
+				ev = awayDeliveryEvent(r.user.Name, status, *away)
+			}
+			s.reply(ev)
 		}
 	}
 	return nil
 }
 
-// deliver hands one private message to name and returns its status. An
-// error means the server failed (the message was neither delivered nor
-// stored) and is reported as such, not disguised as a status.
-func (s *session) deliver(ctx context.Context, name string, to []string, text string, now time.Time, live *Event) (string, error) {
+// deliver hands one private message to name and returns its status, and
+// the recipient's away message when they are online but away. An error
+// means the server failed (the message was neither delivered nor stored)
+// and is reported as such, not disguised as a status.
+func (s *session) deliver(ctx context.Context, name string, to []string, text string, now time.Time, live *Event) (string, *string, error) {
 	blocked, err := s.srv.store.IsBlocked(ctx, name, s.user)
 	if chatd.ErrorCode(err) == chatd.ENoSuchUser {
-		return statusNoSuchUser, nil // deleted a moment ago
+		return statusNoSuchUser, nil, nil // deleted a moment ago
 	} else if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	if blocked {
-		return statusBlocked, nil
+		return statusBlocked, nil, nil
 	}
 	if o := s.srv.hub.lookup(name); o != nil && o.send(live) {
-		return statusDelivered, nil
+		return statusDelivered, o.away.Load(), nil
 	}
 	err = s.srv.store.StoreOffline(ctx, name, chatd.OfflineMessage{From: s.user, To: to, Text: text, Time: now},
 		s.srv.cfg().Messages.OfflineLimit)
 	if err == nil {
-		return statusStored, nil
+		return statusStored, nil, nil
 	}
 	switch chatd.ErrorCode(err) {
 	case chatd.EMailboxFull:
-		return statusMailboxFull, nil
+		return statusMailboxFull, nil, nil
 	case chatd.ENoSuchUser:
-		return statusNoSuchUser, nil
+		return statusNoSuchUser, nil, nil
 	}
-	return "", err
+	return "", nil, err
 }

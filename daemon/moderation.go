@@ -1,9 +1,13 @@
-// Moderation: putting users out of a room or off the server.
+// Moderation: putting users out of a room or off the server, and what a
+// room's owner may do with it (invite, roomban, roompasswd, transfer).
 
 package daemon
 
 import (
 	"context"
+	"fmt"
+	"strings"
+	"time"
 
 	"chatd"
 )
@@ -40,7 +44,206 @@ func cmdKick(ctx context.Context, s *session, args string) error {
 	}
 	ev := roomKickEvent(r.Name, o.user, s.user, reason)
 	fanout(s.srv.hub.members(r.Name), ev, nil, nil)
-	s.srv.moveTo(o, chatd.Lobby, false, nil)
+	s.srv.moveTo(o, chatd.Lobby, false)
 	s.reply(okEvent("kick", o.user+" was put out of "+r.Name, nil, f("user", o.user)))
+	return nil
+}
+
+// untilError is an error that says until when it holds (a room ban);
+// fail() adds "until", null for good.
+type untilError struct {
+	err   *chatd.Error
+	until time.Time
+}
+
+func (e *untilError) Error() string { return e.err.Error() }
+func (e *untilError) Unwrap() error { return e.err }
+
+// ownedRoom returns the room the user is in when they may moderate it: its
+// owner, or with admins a server admin. The lobby has no owner.
+func (s *session) ownedRoom(ctx context.Context, cmd string, admins bool) (*chatd.Room, error) {
+	r, err := s.srv.store.RoomByName(ctx, s.srv.hub.roomOf(s))
+	if err != nil {
+		return nil, err
+	}
+	if chatd.Key(r.Name) == chatd.Key(chatd.Lobby) {
+		return nil, chatd.Errorf(chatd.ENotPermitted, "the %s has no owner; %s works in a room you own", chatd.Lobby, cmd)
+	}
+	if chatd.Key(r.Owner) == chatd.Key(s.user) || admins && s.admin.Load() {
+		return r, nil
+	}
+	if admins {
+		return nil, chatd.Errorf(chatd.ENotPermitted, "only the owner of %s or a server admin can use %s here", r.Name, cmd)
+	}
+	return nil, chatd.Errorf(chatd.ENotPermitted, "only the owner of %s can use %s here", r.Name, cmd)
+}
+
+// oneName reads a single user name argument.
+func oneName(cmd, args string) (string, error) {
+	name := strings.TrimSpace(args)
+	if name == "" || strings.ContainsAny(name, " \t") {
+		return "", badArgs(cmd)
+	}
+	return name, nil
+}
+
+func cmdInvite(ctx context.Context, s *session, args string) error {
+	name, err := oneName("invite", args)
+	if err != nil {
+		return err
+	}
+	r, err := s.ownedRoom(ctx, "invite", false)
+	if err != nil {
+		return err
+	}
+	if chatd.Key(name) == chatd.Key(s.user) {
+		return chatd.Errorf(chatd.ESelf, "you own %s; you need no invitation", r.Name)
+	}
+	u, err := s.srv.store.UserByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	if b, err := s.srv.store.RoomBanOf(ctx, r.Name, u.Name); err != nil {
+		return err
+	} else if b != nil && b.ActiveAt(s.srv.now()) {
+		return chatd.Errorf(chatd.ENotPermitted, "%s is banned from %s; roomunban %s first", u.Name, r.Name, u.Name)
+	}
+	if err := s.srv.store.Invite(ctx, r.Name, u.Name, s.user, s.srv.now()); err != nil {
+		return err
+	}
+	if o := s.srv.hub.lookup(u.Name); o != nil {
+		o.send(invitedEvent(r.Name, u.Name, s.user))
+	}
+	text := fmt.Sprintf("%s may now join %s once without its password", u.Name, r.Name)
+	if !r.Locked() {
+		text = fmt.Sprintf("%s was invited to %s (it has no password: anyone may join)", u.Name, r.Name)
+	}
+	s.reply(okEvent("invite", text, nil, f("room", r.Name), f("user", u.Name)))
+	return nil
+}
+
+func cmdRoomBan(ctx context.Context, s *session, args string) error {
+	name, rest := splitWord(args)
+	if name == "" {
+		return badArgs("roomban")
+	}
+	var dur time.Duration
+	if rest != "" {
+		d, err := chatd.ParseBanDuration(rest)
+		if err != nil {
+			return chatd.Errorf(chatd.EBadArgs, "%q is not a duration: write it like 30m, 2h or 7d (or permanent)", rest)
+		}
+		dur = d
+	}
+	r, err := s.ownedRoom(ctx, "roomban", true)
+	if err != nil {
+		return err
+	}
+	if chatd.Key(name) == chatd.Key(s.user) {
+		return chatd.Errorf(chatd.ESelf, "you cannot ban yourself from %s", r.Name)
+	}
+	u, err := s.srv.store.UserByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	if chatd.Key(u.Name) == chatd.Key(r.Owner) {
+		return chatd.Errorf(chatd.ENotPermitted, "%s owns %s and cannot be banned from it", u.Name, r.Name)
+	}
+	now := s.srv.now()
+	b := chatd.RoomBan{Room: r.Name, User: u.Name, By: s.user, Created: now}
+	if dur > 0 {
+		b.Expires = now.Add(dur)
+	}
+	if err := s.srv.store.RoomBan(ctx, b); err != nil {
+		return err
+	}
+	ev := roomBanEvent(r.Name, u.Name, s.user, b.Expires)
+	fanout(s.srv.hub.members(r.Name), ev, s, nil)
+	if o := s.srv.hub.lookup(u.Name); o != nil {
+		if chatd.Key(s.srv.hub.roomOf(o)) == chatd.Key(r.Name) {
+			s.srv.moveTo(o, chatd.Lobby, false)
+		} else {
+			o.send(ev)
+		}
+	}
+	until := "for good"
+	if dur > 0 {
+		until = "until " + s.textTime(b.Expires)
+	}
+	s.reply(okEvent("roomban", fmt.Sprintf("%s is banned from %s %s", u.Name, r.Name, until), nil,
+		f("room", r.Name), f("user", u.Name), f("until", jsonTime(b.Expires))))
+	return nil
+}
+
+func cmdRoomUnban(ctx context.Context, s *session, args string) error {
+	name, err := oneName("roomunban", args)
+	if err != nil {
+		return err
+	}
+	r, err := s.ownedRoom(ctx, "roomunban", true)
+	if err != nil {
+		return err
+	}
+	if err := s.srv.store.RoomUnban(ctx, r.Name, name); err != nil {
+		return err
+	}
+	name = s.registered(ctx, name)
+	s.reply(okEvent("roomunban", fmt.Sprintf("%s may join %s again", name, r.Name), nil,
+		f("room", r.Name), f("user", name)))
+	return nil
+}
+
+func cmdRoomPasswd(ctx context.Context, s *session, args string) error {
+	pw := strings.TrimSpace(args)
+	if strings.ContainsAny(pw, " \t") {
+		return badArgs("roompasswd")
+	}
+	r, err := s.ownedRoom(ctx, "roompasswd", false)
+	if err != nil {
+		return err
+	}
+	hash := ""
+	if pw != "" {
+		if hash, err = s.srv.hashPassword(pw); err != nil {
+			return err
+		}
+	}
+	if err := s.srv.store.SetRoomPassword(ctx, r.Name, hash); err != nil {
+		return err
+	}
+	text := r.Name + " now needs a password to join"
+	if pw == "" {
+		text = r.Name + " no longer has a password: anyone may join"
+	}
+	s.reply(okEvent("roompasswd", text, nil, f("room", r.Name), f("locked", pw != "")))
+	return nil
+}
+
+func cmdTransfer(ctx context.Context, s *session, args string) error {
+	name, err := oneName("transfer", args)
+	if err != nil {
+		return err
+	}
+	r, err := s.ownedRoom(ctx, "transfer", false)
+	if err != nil {
+		return err
+	}
+	if chatd.Key(name) == chatd.Key(s.user) {
+		return chatd.Errorf(chatd.ESelf, "you already own %s", r.Name)
+	}
+	u, err := s.srv.store.UserByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	o := s.srv.hub.lookup(u.Name)
+	if o == nil || chatd.Key(s.srv.hub.roomOf(o)) != chatd.Key(r.Name) {
+		return chatd.Errorf(chatd.ENotPermitted, "%s must be in %s to take it over", u.Name, r.Name)
+	}
+	if err := s.srv.store.SetRoomOwner(ctx, r.Name, u.Name); err != nil {
+		return err
+	}
+	fanout(s.srv.hub.members(r.Name), ownerEvent(r.Name, u.Name, s.user), s, nil)
+	s.reply(okEvent("transfer", fmt.Sprintf("%s now owns %s", u.Name, r.Name), nil,
+		f("room", r.Name), f("user", u.Name)))
 	return nil
 }

@@ -149,41 +149,91 @@ func cmdCheck(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
-	now := s.srv.now()
 	info := []field{f("user", u.Name), f("admin", u.Admin)}
-	var body []string
-	var since, active time.Time
-	room := ""
+	body := []string{}
 	o := s.srv.hub.lookup(u.Name)
-	if o != nil {
-		since, active, room = o.loginAt, time.Unix(0, o.lastActive.Load()), s.srv.hub.roomOf(o)
-	} else {
-		since, active = u.LastLogin, u.LastActive
+	if o == nil {
+		// Offline: when they were last here is what matters; a login
+		// time or an idle count would read as if they were online.
+		info = append(info, f("online", false), f("room", ""), f("since", nil),
+			f("last_active", jsonTime(u.LastActive)), f("idle_seconds", nil), f("last_seen", jsonTime(u.LastSeen)))
+		seen := "never"
+		if !u.LastSeen.IsZero() {
+			seen = s.textTime(u.LastSeen)
+		}
+		body = append(body, "  status:      offline", "  admin:       "+yesNo(u.Admin), "  last seen:   "+seen)
+		s.reply(okEvent("check", "about "+u.Name+":", body, f("info", object(info))))
+		return nil
 	}
-	idle := any(nil)
-	if !active.IsZero() {
-		idle = int(now.Sub(active).Seconds())
+	now := s.srv.now()
+	room := s.srv.hub.roomOf(o)
+	active := time.Unix(0, o.lastActive.Load())
+	idle := int(now.Sub(active).Seconds())
+	info = append(info, f("online", true), f("room", room), f("since", jsonTime(o.loginAt)),
+		f("last_active", jsonTime(active)), f("idle_seconds", idle), f("last_seen", nil))
+	away := o.away.Load()
+	if away != nil {
+		info = append(info, f("away", *away))
 	}
-	info = append(info, f("online", o != nil), f("room", room), f("since", jsonTime(since)),
-		f("last_active", jsonTime(active)), f("idle_seconds", idle))
-	if o != nil && s.admin.Load() {
+	if s.admin.Load() {
 		info = append(info, f("addr", o.addr))
 	}
-	status := "offline"
-	if o != nil {
-		status = "online in " + room
+	body = append(body, "  status:      online in "+room, "  admin:       "+yesNo(u.Admin),
+		"  logged in:   "+s.textTime(o.loginAt),
+		fmt.Sprintf("  last active: %s (idle %ds)", s.textTime(active), idle))
+	if away != nil {
+		body = append(body, "  away:        "+*away)
 	}
-	body = append(body, "  status:      "+status, "  admin:       "+yesNo(u.Admin))
-	if !since.IsZero() {
-		body = append(body, "  logged in:   "+textDate(since))
-	}
-	if !active.IsZero() {
-		body = append(body, fmt.Sprintf("  last active: %s (idle %ds)", textDate(active), idle))
-	}
-	if o != nil && s.admin.Load() {
+	if s.admin.Load() {
 		body = append(body, "  address:     "+o.addr)
 	}
 	s.reply(okEvent("check", "about "+u.Name+":", body, f("info", object(info))))
+	return nil
+}
+
+func cmdNames(ctx context.Context, s *session, args string) error {
+	name := roomArg(args)
+	if strings.ContainsAny(name, " \t") {
+		return badArgs("names")
+	}
+	if name == "" {
+		name = s.srv.hub.roomOf(s)
+	}
+	r, err := s.srv.store.RoomByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	var users []string
+	for _, m := range s.srv.hub.members(r.Name) {
+		users = append(users, m.user)
+	}
+	users = sortedNames(nonNil(users))
+	text := fmt.Sprintf("in %s: %s", r.Name, strings.Join(users, ", "))
+	if len(users) == 0 {
+		text = "nobody is in " + r.Name
+	}
+	s.reply(okEvent("names", text, nil, f("room", r.Name), f("users", users)))
+	return nil
+}
+
+func cmdAway(_ context.Context, s *session, args string) error {
+	msg := strings.TrimSpace(chatd.CleanText(args))
+	if msg == "" {
+		msg = "away"
+	}
+	s.away.Store(&msg)
+	fanout(s.srv.hub.sessions(), awayEvent(s.user, s.srv.hub.roomOf(s), msg), s, nil)
+	s.reply(okEvent("away", "you are marked away: "+msg+" (type back when you return)", nil, f("text", msg)))
+	return nil
+}
+
+func cmdBack(_ context.Context, s *session, _ string) error {
+	if s.away.Swap(nil) == nil {
+		s.reply(okEvent("back", "you were not away", nil))
+		return nil
+	}
+	fanout(s.srv.hub.sessions(), presenceEvent(s.user, presBack, s.srv.hub.roomOf(s)), s, nil)
+	s.reply(okEvent("back", "welcome back", nil))
 	return nil
 }
 

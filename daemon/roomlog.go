@@ -89,6 +89,6 @@ func (l *roomLog) replay(sess *session, room string) {
 		if hide && sess.blocking(line.From) {
 			continue
 		}
-		sess.send(roomMessage(kindHistory, line.From, room, line.Text, line.Time))
+		sess.send(roomMessage(kindHistory, line.From, room, line.Text, line.Time, line.Action))
 	}
 }

@@ -1,4 +1,4 @@
-// Room commands: list, create, join, leave, close.
+// Room commands: list, create, join, leave, close, topic, history, search.
 
 package daemon
 
@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"chatd"
 )
@@ -25,7 +26,7 @@ func cmdRooms(ctx context.Context, s *session, _ string) error {
 			owner = r.Owner
 		}
 		list = append(list, object{f("name", r.Name), f("owner", owner), f("members", members),
-			f("created", stamp(r.Created)), f("locked", r.Locked())})
+			f("created", stamp(r.Created)), f("locked", r.Locked()), f("topic", r.Topic)})
 		lock := ""
 		if r.Locked() {
 			lock = " [password]"
@@ -35,7 +36,10 @@ func cmdRooms(ctx context.Context, s *session, _ string) error {
 			by = ", owner " + r.Owner
 		}
 		body = append(body, fmt.Sprintf("  %s%s (%d here%s, created %s): %s",
-			r.Name, lock, len(members), by, textDate(r.Created), strings.Join(members, ", ")))
+			r.Name, lock, len(members), by, s.textTime(r.Created), strings.Join(members, ", ")))
+		if r.Topic != "" {
+			body = append(body, "    topic: "+r.Topic)
+		}
 	}
 	if list == nil {
 		list = []object{}
@@ -46,11 +50,12 @@ func cmdRooms(ctx context.Context, s *session, _ string) error {
 
 func cmdCreate(ctx context.Context, s *session, args string) error {
 	name, pw := splitWord(args)
+	name = roomArg(name)
 	if name == "" || strings.ContainsAny(pw, " \t") {
 		return badArgs("create")
 	}
-	if err := s.srv.cfg().Accounts.CheckName(name); err != nil {
-		return chatd.Errorf(chatd.EBadName, "room names follow the username rules: %s", chatd.ErrorMessage(err))
+	if err := s.srv.cfg().Accounts.CheckRoomName(name); err != nil {
+		return err
 	}
 	r := chatd.Room{Name: name, Owner: s.user, Created: s.srv.now()}
 	if pw != "" {
@@ -68,14 +73,15 @@ func cmdCreate(ctx context.Context, s *session, args string) error {
 	s.srv.logs.drop(name)
 	for _, m := range s.srv.hub.members(name) {
 		m.send(roomEvent(roomClosed, name, "chatd"))
-		s.srv.moveTo(m, chatd.Lobby, false, nil)
+		s.srv.moveTo(m, chatd.Lobby, false)
 	}
-	s.srv.moveTo(s, name, true, okEvent("create", "created room "+name+"; you own it", nil, f("room", name), f("locked", pw != "")))
+	s.srv.moveTo(s, name, true, s.answer(okEvent("create", "created room "+name+"; you own it", nil, f("room", name), f("locked", pw != ""))))
 	return nil
 }
 
 func cmdJoin(ctx context.Context, s *session, args string) error {
 	name, pw := splitWord(args)
+	name = roomArg(name)
 	if name == "" || strings.ContainsAny(pw, " \t") {
 		return badArgs("join")
 	}
@@ -87,7 +93,23 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 		s.reply(okEvent("join", "you are already in "+r.Name, nil, f("room", r.Name)))
 		return nil
 	}
-	if r.Locked() && !s.admin.Load() && chatd.Key(r.Owner) != chatd.Key(s.user) {
+	owner := chatd.Key(r.Owner) == chatd.Key(s.user)
+	if b, err := s.srv.store.RoomBanOf(ctx, r.Name, s.user); err != nil {
+		return err
+	} else if b != nil && !owner && b.ActiveAt(s.srv.now()) {
+		until := "for good"
+		if !b.Expires.IsZero() {
+			until = "until " + s.textTime(b.Expires)
+		}
+		return &untilError{chatd.Errorf(chatd.ENotPermitted, "you are banned from %s %s", r.Name, until), b.Expires}
+	}
+	invited := false
+	if r.Locked() && !s.admin.Load() && !owner {
+		if invited, err = s.srv.store.UseInvite(ctx, r.Name, s.user); err != nil {
+			return err
+		}
+	}
+	if r.Locked() && !s.admin.Load() && !owner && !invited {
 		// Each guess costs an argon2 hash; without a limit one user could
 		// keep the hash gate busy and lock everyone else out of logging in.
 		if s.roomGuesses == nil {
@@ -104,7 +126,11 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 			return chatd.Errorf(chatd.EBadRoomPassword, "%s needs the right password: join %s PASSWORD", r.Name, r.Name)
 		}
 	}
-	s.srv.moveTo(s, r.Name, true, okEvent("join", "you are now in "+r.Name, nil, f("room", r.Name)))
+	replies := []*Event{s.answer(okEvent("join", "you are now in "+r.Name, nil, f("room", r.Name)))}
+	if r.Topic != "" {
+		replies = append(replies, s.answer(topicEvent(r.Name, r.Topic, "")))
+	}
+	s.srv.moveTo(s, r.Name, true, replies...)
 	return nil
 }
 
@@ -113,12 +139,12 @@ func cmdLeave(ctx context.Context, s *session, _ string) error {
 		s.reply(okEvent("leave", "you are already in the "+chatd.Lobby, nil, f("room", chatd.Lobby)))
 		return nil
 	}
-	s.srv.moveTo(s, chatd.Lobby, true, okEvent("leave", "you are back in the "+chatd.Lobby, nil, f("room", chatd.Lobby)))
+	s.srv.moveTo(s, chatd.Lobby, true, s.answer(okEvent("leave", "you are back in the "+chatd.Lobby, nil, f("room", chatd.Lobby))))
 	return nil
 }
 
 func cmdClose(ctx context.Context, s *session, args string) error {
-	name := strings.TrimSpace(args)
+	name := roomArg(args)
 	if name == "" {
 		name = s.srv.hub.roomOf(s)
 	}
@@ -139,8 +165,115 @@ func cmdClose(ctx context.Context, s *session, args string) error {
 	members := s.srv.hub.members(r.Name)
 	fanout(members, roomEvent(roomClosed, r.Name, s.user), nil, nil)
 	for _, m := range members {
-		s.srv.moveTo(m, chatd.Lobby, false, nil)
+		s.srv.moveTo(m, chatd.Lobby, false)
 	}
 	s.reply(okEvent("close", "closed room "+r.Name, nil, f("room", r.Name)))
 	return nil
+}
+
+// roomArg reads a room name argument; IRC's #room spelling is accepted.
+func roomArg(arg string) string {
+	return strings.TrimPrefix(strings.TrimSpace(arg), "#")
+}
+
+// topicMax caps a topic, in characters.
+const topicMax = 300
+
+func cmdTopic(ctx context.Context, s *session, args string) error {
+	r, err := s.srv.store.RoomByName(ctx, s.srv.hub.roomOf(s))
+	if err != nil {
+		return err
+	}
+	text := strings.TrimSpace(chatd.CleanText(args))
+	if text == "" {
+		msg := r.Name + " has no topic"
+		if r.Topic != "" {
+			msg = "topic of " + r.Name + ": " + r.Topic
+		}
+		s.reply(okEvent("topic", msg, nil, f("room", r.Name), f("topic", r.Topic)))
+		return nil
+	}
+	if !s.admin.Load() && (r.Owner == "" || chatd.Key(r.Owner) != chatd.Key(s.user)) {
+		return chatd.Errorf(chatd.ENotPermitted, "only the owner of %s or a server admin can set its topic", r.Name)
+	}
+	if text == "-" {
+		text = ""
+	}
+	if n := utf8.RuneCountInString(text); n > topicMax {
+		return chatd.Errorf(chatd.EBadArgs, "a topic has at most %d characters; this one has %d", topicMax, n)
+	}
+	if err := s.srv.store.SetRoomTopic(ctx, r.Name, text); err != nil {
+		return err
+	}
+	fanout(s.srv.hub.members(r.Name), topicEvent(r.Name, text, s.user), s, nil)
+	msg := "topic of " + r.Name + " is now: " + text
+	if text == "" {
+		msg = "topic of " + r.Name + " cleared"
+	}
+	s.reply(okEvent("topic", msg, nil, f("room", r.Name), f("topic", text)))
+	return nil
+}
+
+// History and search answer with the lines (kind history), then an ok
+// that says how many there were, so a program knows the answer is over.
+const (
+	historyDefault = 20
+	historyMax     = 200
+	searchMax      = 20
+)
+
+func cmdHistory(ctx context.Context, s *session, args string) error {
+	n := historyDefault
+	if strings.TrimSpace(args) != "" {
+		var err error
+		if n, err = intArg("history", args, 1, historyMax); err != nil {
+			return err
+		}
+	}
+	room := s.srv.hub.roomOf(s)
+	s.srv.history.flush()
+	lines, err := s.srv.store.History(ctx, room, n)
+	if err != nil {
+		return err
+	}
+	shown := s.replyLines(room, lines)
+	s.reply(okEvent("history", fmt.Sprintf("%d stored line%s of %s", shown, plural(shown), room), nil,
+		f("room", room), f("count", shown)))
+	return nil
+}
+
+func cmdSearch(ctx context.Context, s *session, args string) error {
+	query := strings.TrimSpace(args)
+	if query == "" {
+		return badArgs("search")
+	}
+	room := s.srv.hub.roomOf(s)
+	s.srv.history.flush()
+	lines, err := s.srv.store.SearchHistory(ctx, room, query, searchMax)
+	if err != nil {
+		return err
+	}
+	shown := s.replyLines(room, lines)
+	text := fmt.Sprintf("%d line%s of %s match, newest first", shown, plural(shown), room)
+	if shown == 0 {
+		text = "no stored line of " + room + " matches"
+	}
+	s.reply(okEvent("search", text, nil, f("room", room), f("count", shown)))
+	return nil
+}
+
+// replyLines answers with stored lines of room as kind history, leaving out
+// senders the user blocks when blocks apply to room chat. It returns how
+// many it sent.
+func (s *session) replyLines(room string, lines []chatd.HistoryLine) int {
+	hide := s.srv.cfg().Messages.BlocksApplyToBroadcast
+	n := 0
+	for _, l := range lines {
+		if hide && s.blocking(l.From) {
+			continue
+		}
+		s.reply(roomMessage(kindHistory, l.From, room, l.Text, l.Time, l.Action))
+		n++
+	}
+	return n
 }

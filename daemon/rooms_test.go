@@ -17,7 +17,7 @@ type roomInfo struct {
 }
 
 // rooms runs `rooms` and returns the entries by name, checking the shape of
-// each: exactly name, owner, members, created, locked.
+// each: exactly name, owner, members, created, locked, topic.
 func (c *client) rooms() map[string]roomInfo {
 	c.t.Helper()
 	ev := c.do("rooms", "rooms")
@@ -36,7 +36,7 @@ func (c *client) rooms() map[string]roomInfo {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		if got := strings.Join(keys, ","); got != "created,locked,members,name,owner" {
+		if got := strings.Join(keys, ","); got != "created,locked,members,name,owner,topic" {
 			c.t.Fatalf("rooms: entry keys %s in %v", got, m)
 		}
 		if _, err := time.Parse(time.RFC3339, fmt.Sprint(m["created"])); err != nil {

@@ -111,7 +111,7 @@ func New(o Options) *Server {
 	}
 	cfg := o.Config
 	s.live.Store(&cfg)
-	s.history = newHistoryWriter(s.store, s.cfg().Messages.HistoryOnJoin, s.log)
+	s.history = newHistoryWriter(s.store, func() int { return s.cfg().Messages.HistoryKeep }, s.log)
 	s.logs = newRoomLogs(s.cfg().Messages.HistoryOnJoin)
 	return s
 }
@@ -506,16 +506,19 @@ func (s *Server) pruneAttempts(ctx context.Context) {
 
 // moveTo puts sess into room, tells both rooms and replays the room's
 // history. announce=false skips the "left" event (kick and close have told
-// the old room already). reply, if not nil, is queued to sess once it is
-// in the room and before the replay: a client that reads the reply to its
-// join is already a member, so no line said after that can miss it.
-func (s *Server) moveTo(sess *session, room string, announce bool, reply *Event) {
+// the old room already). replies (nil ones skipped) are queued to sess
+// once it is in the room and before the replay: a client that reads the
+// reply to its join is already a member, so no line said after that can
+// miss it.
+func (s *Server) moveTo(sess *session, room string, announce bool, replies ...*Event) {
 	l := s.logs.get(room)
 	l.mu.Lock()
 	from, fromMembers, toMembers, ok := s.hub.move(sess, room)
 	if ok {
-		if reply != nil {
-			sess.send(reply)
+		for _, r := range replies {
+			if r != nil {
+				sess.send(r)
+			}
 		}
 		l.replay(sess, room)
 	}

@@ -50,6 +50,9 @@ type session struct {
 	roomGuesses *bucket
 
 	pendingName string // name at the latest username prompt
+	// label is the label of the line being handled (PROTOCOL.md section
+	// 8), "" for none; reader goroutine only.
+	label string
 
 	connected     time.Time // server clock
 	connectedWall time.Time // wall clock, for socket deadlines
@@ -63,6 +66,10 @@ type session struct {
 	room       string       // guarded by hub.mu
 	lastActive atomic.Int64 // unix nanoseconds of the last line received
 	blocks     atomic.Pointer[map[string]bool]
+	// settings are the user's own (the set command); read by the writer.
+	settings atomic.Pointer[chatd.Settings]
+	// away is the away message, nil when not away.
+	away atomic.Pointer[string]
 
 	// The outbox: guarded by mu, a leaf lock.
 	mu     sync.Mutex
@@ -131,10 +138,15 @@ func (s *session) signal() {
 // the outbox; the writer flushes it and closes the connection, which ends the
 // reader. The first reason given wins. Safe from any goroutine.
 func (s *session) end(reason, text string) {
+	s.endWith(reason, byeEvent(reason, text))
+}
+
+// endWith is end with the bye event given.
+func (s *session) endWith(reason string, bye *Event) {
 	s.setReason(reason)
 	s.mu.Lock()
 	if !s.closed {
-		s.queue = append(s.queue, byeEvent(reason, text))
+		s.queue = append(s.queue, bye)
 		s.closed = true
 	}
 	s.mu.Unlock()
@@ -158,7 +170,10 @@ func (s *session) ending() bool {
 
 // writeLoop is the writer goroutine: each wake-up drains the whole queue
 // into one write with a deadline.
-func (s *session) writeLoop() {
+// mode is the output mode the session starts in: the writer must not read
+// s.mode itself, since by the time it runs the reader may already have
+// switched it for lines that come later in the queue.
+func (s *session) writeLoop(mode int32) {
 	defer close(s.done)
 	defer s.conn.Close()
 	defer func() {
@@ -170,9 +185,9 @@ func (s *session) writeLoop() {
 			s.mu.Unlock()
 		}
 	}()
-	var buf []byte        // reused between wake-ups
-	mode := s.mode.Load() // the writer's own mode, changed in queue order by modeEvent
-	midLine := false      // the last byte written was not a line end
+	var buf []byte // reused between wake-ups
+	// mode is the writer's own, changed in queue order by modeEvent.
+	midLine := false // the last byte written was not a line end
 	for range s.wake {
 		s.mu.Lock()
 		batch := s.queue
@@ -209,6 +224,9 @@ func (s *session) writeLoop() {
 			if midLine && !(ev.rawText && mode == modeText) {
 				buf = append(buf, '\r', '\n')
 			}
+			if mode == modeText {
+				buf = s.appendStamp(buf, ev)
+			}
 			buf = append(buf, out...)
 			midLine = out[len(out)-1] != '\n'
 			if len(buf) >= writeChunk {
@@ -242,9 +260,42 @@ func (s *session) writeLoop() {
 	}
 }
 
+// appendStamp adds the time prefix of a text-mode line: always for replayed
+// and offline lines, for live ones when the user turned timestamps on.
+func (s *session) appendStamp(buf []byte, ev *Event) []byte {
+	if ev.stamp == stampNever {
+		return buf
+	}
+	st := s.prefs()
+	if ev.stamp == stampLive && !st.Timestamps {
+		return buf
+	}
+	now := s.srv.now()
+	at := ev.at
+	if at.IsZero() {
+		at = now
+	}
+	buf = append(buf, stampText(at, st.Location, now)...)
+	return append(buf, ' ')
+}
+
+// prefs returns the user's settings (the defaults before login).
+func (s *session) prefs() *chatd.Settings {
+	if p := s.settings.Load(); p != nil {
+		return p
+	}
+	d := chatd.DefaultSettings()
+	return &d
+}
+
+// textTime is a time as this user reads it: date, time and zone.
+func (s *session) textTime(t time.Time) string {
+	return t.In(s.prefs().Location).Format("2006-01-02 15:04 MST")
+}
+
 // run is the reader goroutine: login, then commands until the session ends.
 func (s *session) run(ctx context.Context) {
-	go s.writeLoop()
+	go s.writeLoop(s.mode.Load()) // nothing has been read yet
 	defer func() {
 		if p := recover(); p != nil {
 			s.srv.log.Error("session panic", "addr", s.addr, "user", s.user, "panic", p, "stack", string(debug.Stack()))
@@ -267,6 +318,15 @@ func (s *session) run(ctx context.Context) {
 			return
 		}
 		s.lastActive.Store(s.srv.now().UnixNano())
+		s.label = ""
+		if rest, label, ok := splitLabel(line); ok {
+			// In text mode a chat line that starts like a label is
+			// said as typed: "@bob hi" is addressed chat, and text
+			// mode shows no labels anyway.
+			if _, _, isCmd := lookupCommand(rest); isCmd || s.mode.Load() == modeJSON {
+				line, s.label = rest, label
+			}
+		}
 		s.execute(ctx, line)
 	}
 }
@@ -332,10 +392,11 @@ func (s *session) allow(line string) bool {
 		return false
 	}
 	cmd := "login"
+	rest, label, _ := splitLabel(line)
 	if s.user != "" {
-		cmd = commandName(line)
+		cmd = commandName(rest)
 	}
-	s.send(errorEvent(cmd, chatd.ERateLimited, "slow down: that line was not run, send it again in a moment"))
+	s.send(errorEvent(cmd, chatd.ERateLimited, "slow down: that line was not run, send it again in a moment").labeled(label))
 	return false
 }
 
@@ -403,7 +464,7 @@ func (s *session) askText(field string, secret bool, text string) (string, bool)
 		if text != "" {
 			p.text = text
 		}
-		s.send(p)
+		s.reply(p)
 		line, ok := s.readLine()
 		if hide {
 			// The client's own newline was not echoed: end the prompt line.
@@ -411,6 +472,10 @@ func (s *session) askText(field string, secret bool, text string) (string, bool)
 		}
 		if !ok {
 			return "", false
+		}
+		if !secret {
+			// A password is never read as a label: it may start with @.
+			line, s.label, _ = splitLabel(line)
 		}
 		if m, isMode := modeSwitch(line); isMode {
 			s.setMode(m)
@@ -441,7 +506,7 @@ func modeSwitch(line string) (int32, bool) {
 func (s *session) setMode(m int32) {
 	s.mode.Store(m)
 	s.send(modeEvent(m))
-	s.send(okEvent("mode", "output mode is now "+modeName(m), nil))
+	s.reply(okEvent("mode", "output mode is now "+modeName(m), nil))
 }
 
 func modeName(m int32) string {
@@ -475,8 +540,34 @@ func (s *session) setBlocks(names []string) {
 	s.blocks.Store(&m)
 }
 
-// reply queues an answer to this session.
-func (s *session) reply(ev *Event) { s.send(ev) }
+// reply queues a direct answer to the line being handled: it carries that
+// line's label, if it had one.
+func (s *session) reply(ev *Event) { s.send(s.answer(ev)) }
+
+// answer returns ev as an answer to the line being handled, with its label.
+func (s *session) answer(ev *Event) *Event { return ev.labeled(s.label) }
+
+// splitLabel splits "@LABEL rest" (PROTOCOL.md section 8): LABEL is 1-32
+// characters of [A-Za-z0-9_-]. ok is false when line has no label.
+func splitLabel(line string) (rest, label string, ok bool) {
+	if !strings.HasPrefix(line, "@") {
+		return line, "", false
+	}
+	end := strings.IndexByte(line, ' ')
+	if end < 0 {
+		end = len(line)
+	}
+	w := line[1:end]
+	if len(w) == 0 || len(w) > 32 {
+		return line, "", false
+	}
+	for _, c := range []byte(w) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return line, "", false
+		}
+	}
+	return strings.TrimLeft(line[end:], " "), w, true
+}
 
 // fail answers cmd with err: its domain code and sentence, or "internal"
 // after logging what went wrong.
@@ -487,10 +578,13 @@ func (s *session) fail(cmd string, err error) {
 	}
 	var extra []field
 	var locked *lockedUntilError
+	var ue *untilError
 	if errors.As(err, &locked) {
 		extra = append(extra, f("until", stamp(locked.until)))
+	} else if errors.As(err, &ue) {
+		extra = append(extra, f("until", jsonTime(ue.until)))
 	}
-	s.send(errorEvent(cmd, code, chatd.ErrorMessage(err), extra...))
+	s.reply(errorEvent(cmd, code, chatd.ErrorMessage(err), extra...))
 }
 
 // commandName is the command a line would run ("say" for chat), for error

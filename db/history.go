@@ -2,8 +2,12 @@ package db
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"unicode"
 
 	"github.com/jmoiron/sqlx"
 
@@ -58,8 +62,8 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 			continue
 		}
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO room_history (room_id, sender, body, ts) VALUES (?, ?, ?, ?)`,
-			id, rl.Line.From, rl.Line.Text, millis(db.orNow(rl.Line.Time)))
+			`INSERT INTO room_history (room_id, sender, body, ts, action) VALUES (?, ?, ?, ?, ?)`,
+			id, rl.Line.From, rl.Line.Text, millis(db.orNow(rl.Line.Time)), rl.Line.Action)
 		if err != nil {
 			return fmt.Errorf("append to the history of %s: %w", rl.Room, err)
 		}
@@ -72,12 +76,23 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 	return commit(tx, "append room history")
 }
 
+// trimHistory keeps the newest keep lines of a room: it finds the id of the
+// oldest line to keep through the (room_id, id) index and deletes what is
+// older, so the cost is the lines deleted, not the lines kept.
 func trimHistory(ctx context.Context, tx *sqlx.Tx, id int64, keep int) error {
-	_, err := tx.ExecContext(ctx,
-		`DELETE FROM room_history WHERE room_id = ? AND id NOT IN
-		   (SELECT id FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT ?)`,
-		id, id, keep)
+	var cut int64
+	err := tx.GetContext(ctx, &cut,
+		`SELECT id FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?`, id, max(keep-1, 0))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil // fewer than keep lines
+	}
 	if err != nil {
+		return fmt.Errorf("trim room history: %w", err)
+	}
+	if keep <= 0 {
+		cut++ // delete the newest line too
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM room_history WHERE room_id = ? AND id < ?`, id, cut); err != nil {
 		return fmt.Errorf("trim room history: %w", err)
 	}
 	return nil
@@ -91,8 +106,8 @@ func appendHistory(ctx context.Context, tx *sqlx.Tx, room string, l chatd.Histor
 	keep = max(keep, 0)
 	if keep > 0 {
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO room_history (room_id, sender, body, ts) VALUES (?, ?, ?, ?)`,
-			id, l.From, l.Text, millis(l.Time))
+			`INSERT INTO room_history (room_id, sender, body, ts, action) VALUES (?, ?, ?, ?, ?)`,
+			id, l.From, l.Text, millis(l.Time), l.Action)
 		if err != nil {
 			return fmt.Errorf("append to the history of %s: %w", room, err)
 		}
@@ -113,16 +128,65 @@ func (db *DB) History(ctx context.Context, room string, n int) ([]chatd.HistoryL
 		Sender string `db:"sender"`
 		Body   string `db:"body"`
 		TS     int64  `db:"ts"`
+		Action bool   `db:"action"`
 	}
 	err = db.reader.SelectContext(ctx, &rows,
-		`SELECT sender, body, ts FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT ?`, id, n)
+		`SELECT sender, body, ts, action FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT ?`, id, n)
 	if err != nil {
 		return nil, fmt.Errorf("read the history of %s: %w", room, err)
 	}
 	lines := make([]chatd.HistoryLine, len(rows))
 	for i, r := range rows {
-		lines[i] = chatd.HistoryLine{From: r.Sender, Text: r.Body, Time: fromMillis(r.TS)}
+		lines[i] = chatd.HistoryLine{From: r.Sender, Text: r.Body, Time: fromMillis(r.TS), Action: r.Action}
 	}
 	slices.Reverse(lines)
 	return lines, nil
+}
+
+// searchSQL finds lines through the full-text index: the index is the outer
+// loop (CROSS JOIN fixes the order) and yields rowids newest first, each
+// row of room_history is then read by its primary key. TestSearchUsesIndex
+// checks the plan.
+const searchSQL = `SELECT h.sender, h.body, h.ts, h.action
+	FROM room_history_fts f CROSS JOIN room_history h ON h.id = f.rowid
+	WHERE room_history_fts MATCH ? AND h.room_id = ?
+	ORDER BY f.rowid DESC LIMIT ?`
+
+// SearchHistory returns up to n lines of room holding every word of query,
+// newest first. Words are matched whole and case-insensitively; query's
+// punctuation is not FTS syntax, it only separates words.
+func (db *DB) SearchHistory(ctx context.Context, room, query string, n int) ([]chatd.HistoryLine, error) {
+	match := ftsQuery(query)
+	if match == "" {
+		return nil, chatd.Errorf(chatd.EBadArgs, "give at least one word to search for")
+	}
+	id, err := roomID(ctx, db.reader, room)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Sender string `db:"sender"`
+		Body   string `db:"body"`
+		TS     int64  `db:"ts"`
+		Action bool   `db:"action"`
+	}
+	if err := db.reader.SelectContext(ctx, &rows, searchSQL, match, id, n); err != nil {
+		return nil, fmt.Errorf("search the history of %s: %w", room, err)
+	}
+	lines := make([]chatd.HistoryLine, len(rows))
+	for i, r := range rows {
+		lines[i] = chatd.HistoryLine{From: r.Sender, Text: r.Body, Time: fromMillis(r.TS), Action: r.Action}
+	}
+	return lines, nil
+}
+
+// ftsQuery turns what a user typed into an FTS5 query that matches lines
+// holding all its words: each word (a run of letters and digits) becomes a
+// quoted string, so nothing the user types is FTS syntax.
+func ftsQuery(q string) string {
+	words := strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
+	for i, w := range words {
+		words[i] = `"` + w + `"`
+	}
+	return strings.Join(words, " ")
 }

@@ -89,6 +89,56 @@ CREATE TABLE online_sessions (
     last_active INTEGER NOT NULL
 );
 `,
+	// 3 -> 4 (issue 8): room topics, action lines, room bans,
+	// invitations, user settings, and the full-text index of room
+	// history (filled from the lines already kept).
+	`ALTER TABLE rooms ADD COLUMN topic TEXT NOT NULL DEFAULT '';
+ALTER TABLE room_history ADD COLUMN action INTEGER NOT NULL DEFAULT 0;
+-- Full-text index of room_history, kept in step by the triggers below, so
+-- search is an index lookup rather than a scan of every stored line.
+CREATE VIRTUAL TABLE room_history_fts USING fts5(
+    body, content = 'room_history', content_rowid = 'id'
+);
+CREATE TRIGGER room_history_fts_insert AFTER INSERT ON room_history BEGIN
+    INSERT INTO room_history_fts (rowid, body) VALUES (new.id, new.body);
+END;
+CREATE TRIGGER room_history_fts_delete AFTER DELETE ON room_history BEGIN
+    INSERT INTO room_history_fts (room_history_fts, rowid, body) VALUES ('delete', old.id, old.body);
+END;
+CREATE TRIGGER room_history_fts_update AFTER UPDATE ON room_history BEGIN
+    INSERT INTO room_history_fts (room_history_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    INSERT INTO room_history_fts (rowid, body) VALUES (new.id, new.body);
+END;
+
+-- Users a room's owner (or an admin) keeps out of the room; expires NULL
+-- means for good.
+CREATE TABLE room_bans (
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    "by"    TEXT    NOT NULL DEFAULT '',
+    created INTEGER NOT NULL,
+    expires INTEGER,
+    PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+
+-- One-time permission to join a locked room without its password.
+CREATE TABLE room_invites (
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    "by"    TEXT    NOT NULL DEFAULT '',
+    created INTEGER NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+
+-- Per-user settings (the set command): timestamps, timezone.
+CREATE TABLE user_settings (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    key     TEXT    NOT NULL,
+    value   TEXT    NOT NULL,
+    PRIMARY KEY (user_id, key)
+) WITHOUT ROWID;
+INSERT INTO room_history_fts (room_history_fts) VALUES ('rebuild');
+`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to

@@ -17,12 +17,13 @@ type roomRow struct {
 	Owner    string `db:"owner"`
 	PassHash string `db:"pass_hash"`
 	Created  int64  `db:"created"`
+	Topic    string `db:"topic"`
 }
 
-const roomColumns = `name, owner, pass_hash, created`
+const roomColumns = `name, owner, pass_hash, created, topic`
 
 func (r *roomRow) room() *chatd.Room {
-	return &chatd.Room{Name: r.Name, Owner: r.Owner, PassHash: r.PassHash, Created: fromMillis(r.Created)}
+	return &chatd.Room{Name: r.Name, Owner: r.Owner, PassHash: r.PassHash, Created: fromMillis(r.Created), Topic: r.Topic}
 }
 
 // CreateRoom stores r. It fails with ERoomExists when the name is taken in
@@ -68,8 +69,8 @@ func (db *DB) CreateRoomLimited(ctx context.Context, r chatd.Room, maxPerOwner, 
 
 func insertRoom(ctx context.Context, tx *sqlx.Tx, r chatd.Room) error {
 	_, err := tx.ExecContext(ctx,
-		`INSERT INTO rooms (name, name_key, owner, owner_key, pass_hash, created) VALUES (?, ?, ?, ?, ?, ?)`,
-		r.Name, chatd.Key(r.Name), r.Owner, chatd.Key(r.Owner), r.PassHash, millis(r.Created))
+		`INSERT INTO rooms (name, name_key, owner, owner_key, pass_hash, created, topic) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		r.Name, chatd.Key(r.Name), r.Owner, chatd.Key(r.Owner), r.PassHash, millis(r.Created), r.Topic)
 	if isDuplicate(err) {
 		return chatd.Errorf(chatd.ERoomExists, "a room named %s already exists", r.Name)
 	}
