@@ -131,7 +131,7 @@ CREATE TABLE online_sessions (
 -- Full-text index of room_history, kept in step by the triggers below, so
 -- search is an index lookup rather than a scan of every stored line.
 CREATE VIRTUAL TABLE room_history_fts USING fts5(
-    body, content = 'room_history', content_rowid = 'id'
+    body, content = 'room_history', content_rowid = 'id', detail = 'none'
 );
 CREATE TRIGGER room_history_fts_insert AFTER INSERT ON room_history BEGIN
     INSERT INTO room_history_fts (rowid, body) VALUES (new.id, new.body);

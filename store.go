@@ -93,9 +93,10 @@ type Store interface {
 	// exist are skipped.
 	AppendHistoryBatch(ctx context.Context, lines []RoomLine, keep int) error
 	History(ctx context.Context, room string, n int) ([]HistoryLine, error) // oldest first
-	// SearchHistory returns up to n stored lines of room that hold every
-	// word of query, newest first, through the full-text index.
-	SearchHistory(ctx context.Context, room, query string, n int) ([]HistoryLine, error)
+	// SearchHistory returns up to n of the newest keep stored lines of
+	// room that hold every word of query, newest first, through the
+	// full-text index.
+	SearchHistory(ctx context.Context, room, query string, n, keep int) ([]HistoryLine, error)
 
 	// Room moderation. All fail with ENoSuchRoom for an unknown room and
 	// ENoSuchUser for an unknown user.

@@ -617,6 +617,7 @@ func TestHardeningSlowReaderIsDropped(t *testing.T) {
 		c.Rate.LinesPerSecond = 1e6
 		c.Rate.Burst = 1e6
 		c.Messages.HistoryOnJoin = 0
+		c.Messages.HistoryKeep = 0 // the flood is not about storing history
 	})
 	slow := register(t, ts.addr, "slow", "password1")
 	// (No SetReadBuffer to fill up sooner: with a buffer far below the

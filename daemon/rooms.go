@@ -232,7 +232,9 @@ func cmdHistory(ctx context.Context, s *session, args string) error {
 	}
 	room := s.srv.hub.roomOf(s)
 	s.srv.history.flush()
-	lines, err := s.srv.store.History(ctx, room, n)
+	// A room may hold a few more lines than history_keep until its next
+	// trim; those are not shown.
+	lines, err := s.srv.store.History(ctx, room, min(n, s.srv.cfg().Messages.HistoryKeep))
 	if err != nil {
 		return err
 	}
@@ -249,7 +251,7 @@ func cmdSearch(ctx context.Context, s *session, args string) error {
 	}
 	room := s.srv.hub.roomOf(s)
 	s.srv.history.flush()
-	lines, err := s.srv.store.SearchHistory(ctx, room, query, searchMax)
+	lines, err := s.srv.store.SearchHistory(ctx, room, query, searchMax, s.srv.cfg().Messages.HistoryKeep)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -36,6 +37,11 @@ type DB struct {
 	path   string
 	writer *sqlx.DB // exactly one connection; every write goes through it
 	reader *sqlx.DB // pooled, query_only
+
+	// untrimmed counts, per room id, the history lines appended by
+	// AppendHistoryBatch since that room was last trimmed.
+	trimMu    sync.Mutex
+	untrimmed map[int64]int
 }
 
 var _ chatd.Store = (*DB)(nil)

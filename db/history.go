@@ -44,6 +44,7 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 	defer tx.Rollback()
 	ids := map[string]int64{} // chatd.Key(room) -> id, or -1 when gone
 	var order []int64
+	added := map[int64]int{}
 	for _, rl := range lines {
 		k := chatd.Key(rl.Room)
 		id, ok := ids[k]
@@ -61,6 +62,7 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 		if id < 0 {
 			continue
 		}
+		added[id]++
 		_, err := tx.ExecContext(ctx,
 			`INSERT INTO room_history (room_id, sender, body, ts, action) VALUES (?, ?, ?, ?, ?)`,
 			id, rl.Line.From, rl.Line.Text, millis(db.orNow(rl.Line.Time)), rl.Line.Action)
@@ -68,12 +70,50 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 			return fmt.Errorf("append to the history of %s: %w", rl.Room, err)
 		}
 	}
+	// Trimming finds the oldest line to keep by walking keep entries of
+	// the room's index, so it is done once per trimStep lines, not per
+	// batch: a room holds at most keep + trimStep lines between trims.
+	// Each room is trimmed the first time this process writes to it, so a
+	// lowered history_keep applies at once.
+	db.trimMu.Lock()
+	if db.untrimmed == nil {
+		db.untrimmed = map[int64]int{}
+	}
+	var due []int64
 	for _, id := range order {
+		n, seen := db.untrimmed[id]
+		n += added[id]
+		if !seen || n >= trimStep(keep) {
+			due = append(due, id)
+			n = 0
+		}
+		db.untrimmed[id] = n
+	}
+	db.trimMu.Unlock()
+	for _, id := range due {
 		if err := trimHistory(ctx, tx, id, keep); err != nil {
+			db.forgetTrims(due)
 			return err
 		}
 	}
-	return commit(tx, "append room history")
+	if err := commit(tx, "append room history"); err != nil {
+		db.forgetTrims(due)
+		return err
+	}
+	return nil
+}
+
+// trimStep is how many lines a room may gain beyond keep before it is
+// trimmed back to keep.
+func trimStep(keep int) int { return max(64, keep/8) }
+
+// forgetTrims marks rooms whose trim was rolled back as due again.
+func (db *DB) forgetTrims(ids []int64) {
+	db.trimMu.Lock()
+	defer db.trimMu.Unlock()
+	for _, id := range ids {
+		delete(db.untrimmed, id)
+	}
 }
 
 // trimHistory keeps the newest keep lines of a room: it finds the id of the
@@ -147,15 +187,18 @@ func (db *DB) History(ctx context.Context, room string, n int) ([]chatd.HistoryL
 // loop (CROSS JOIN fixes the order) and yields rowids newest first, each
 // row of room_history is then read by its primary key. TestSearchUsesIndex
 // checks the plan.
+// Lines older than the newest keep of the room (kept until the next trim)
+// are left out.
 const searchSQL = `SELECT h.sender, h.body, h.ts, h.action
 	FROM room_history_fts f CROSS JOIN room_history h ON h.id = f.rowid
-	WHERE room_history_fts MATCH ? AND h.room_id = ?
+	WHERE room_history_fts MATCH ? AND h.room_id = ? AND h.id >= coalesce(
+	    (SELECT id FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)
 	ORDER BY f.rowid DESC LIMIT ?`
 
 // SearchHistory returns up to n lines of room holding every word of query,
 // newest first. Words are matched whole and case-insensitively; query's
 // punctuation is not FTS syntax, it only separates words.
-func (db *DB) SearchHistory(ctx context.Context, room, query string, n int) ([]chatd.HistoryLine, error) {
+func (db *DB) SearchHistory(ctx context.Context, room, query string, n, keep int) ([]chatd.HistoryLine, error) {
 	match := ftsQuery(query)
 	if match == "" {
 		return nil, chatd.Errorf(chatd.EBadArgs, "give at least one word to search for")
@@ -170,7 +213,10 @@ func (db *DB) SearchHistory(ctx context.Context, room, query string, n int) ([]c
 		TS     int64  `db:"ts"`
 		Action bool   `db:"action"`
 	}
-	if err := db.reader.SelectContext(ctx, &rows, searchSQL, match, id, n); err != nil {
+	if keep <= 0 {
+		return nil, nil
+	}
+	if err := db.reader.SelectContext(ctx, &rows, searchSQL, match, id, id, keep-1, n); err != nil {
 		return nil, fmt.Errorf("search the history of %s: %w", room, err)
 	}
 	lines := make([]chatd.HistoryLine, len(rows))

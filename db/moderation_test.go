@@ -44,16 +44,23 @@ func TestSearchHistory(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := db.SearchHistory(ctx, tt.room, tt.query, tt.n)
+			got, err := db.SearchHistory(ctx, tt.room, tt.query, tt.n, 100)
 			checkCode(t, err, tt.code)
 			if texts(got) != tt.want {
 				t.Fatalf("got %q, want %q", texts(got), tt.want)
 			}
 		})
 	}
+	t.Run("OKOnlyTheNewestKeep", func(t *testing.T) {
+		// Lines past keep, waiting for the next trim, are not found.
+		got, err := db.SearchHistory(ctx, "den", "cat", 20, 2)
+		if err != nil || texts(got) != "cats are not cat" {
+			t.Fatalf("keep 2: %q, %v", texts(got), err)
+		}
+	})
 	t.Run("TrimmedLinesLeaveTheIndex", func(t *testing.T) {
 		checkCode(t, db.AppendHistory(ctx, "den", chatd.HistoryLine{From: "alice", Text: "last"}, 1), "")
-		if got, _ := db.SearchHistory(ctx, "den", "cat", 20); len(got) != 0 {
+		if got, _ := db.SearchHistory(ctx, "den", "cat", 20, 100); len(got) != 0 {
 			t.Fatalf("trimmed lines still found: %q", texts(got))
 		}
 		checkFTS(t, db)
@@ -76,7 +83,7 @@ func checkFTS(t *testing.T, db *DB) {
 // first straight from it, never a scan of room_history or a sort.
 func TestSearchUsesIndex(t *testing.T) {
 	db, _ := openTest(t)
-	rows, err := db.reader.Query(`EXPLAIN QUERY PLAN `+searchSQL, `"x"`, 1, 20)
+	rows, err := db.reader.Query(`EXPLAIN QUERY PLAN `+searchSQL, `"x"`, 1, 1, 99, 20)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,6 +98,7 @@ func TestSearchUsesIndex(t *testing.T) {
 		plan = append(plan, detail)
 	}
 	p := strings.Join(plan, "\n")
+	t.Logf("plan:\n%s", p)
 	// FTS5 reports a MATCH constraint as "M" in its index string.
 	if !strings.Contains(p, "VIRTUAL TABLE INDEX") || !strings.Contains(p, ":M") {
 		t.Fatalf("search does not use the full-text index:\n%s", p)
@@ -184,7 +192,7 @@ func TestMigrateFromV1(t *testing.T) {
 	}
 	raw.Close()
 	db := openAt(t, path)
-	got, err := db.SearchHistory(context.Background(), "den", "cat", 20)
+	got, err := db.SearchHistory(context.Background(), "den", "cat", 20, 100)
 	if err != nil || len(got) != 1 || got[0].Text != "old cat line" {
 		t.Fatalf("search after migration: %v, %v", got, err)
 	}
