@@ -109,7 +109,7 @@ func cmdPasswd(ctx context.Context, s *session, args string) error {
 	if pw != repeat {
 		return chatd.Errorf(chatd.EPasswordMismatch, "the two new passwords differ; nothing changed")
 	}
-	hash, err := s.srv.hashPassword(pw)
+	hash, err := s.hashPassword(pw)
 	if err != nil {
 		return err
 	}

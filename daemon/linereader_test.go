@@ -5,13 +5,10 @@ import (
 	"io"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"testing/iotest"
 	"time"
 
-	"chatd"
 )
 
 // got is one result of lineReader.ReadLine.
@@ -234,97 +231,3 @@ func TestBucket(t *testing.T) {
 	}
 }
 
-func TestHashGateBusy(t *testing.T) {
-	g := newHashGate(1) // 1 running, 4 waiting
-	release := make(chan struct{})
-	var running, peak atomic.Int32
-	var wg sync.WaitGroup
-	errs := make(chan error, 5)
-	for range 5 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- g.do(func() {
-				n := running.Add(1)
-				for {
-					p := peak.Load()
-					if n <= p || peak.CompareAndSwap(p, n) {
-						break
-					}
-				}
-				<-release
-				running.Add(-1)
-			})
-		}()
-	}
-	deadline := time.Now().Add(5 * time.Second)
-	for g.waiting.Load() < 5 {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d callers entered the gate", g.waiting.Load())
-		}
-		time.Sleep(time.Millisecond)
-	}
-	// Slots and queue are full: the next caller is turned away at once
-	// and its function never runs.
-	ran := false
-	err := g.do(func() { ran = true })
-	if chatd.ErrorCode(err) != chatd.EServerBusy || ran {
-		t.Fatalf("full gate: err %v, ran %v", err, ran)
-	}
-	close(release)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Fatalf("admitted caller got %v", err)
-		}
-	}
-	if p := peak.Load(); p != 1 {
-		t.Fatalf("%d hashes ran at once, limit 1", p)
-	}
-	if err := g.do(func() {}); err != nil {
-		t.Fatalf("drained gate refused: %v", err)
-	}
-	if n := g.waiting.Load(); n != 0 {
-		t.Fatalf("waiting = %d after all returned", n)
-	}
-}
-
-func TestHashGateConcurrencyLimit(t *testing.T) {
-	g := newHashGate(3)
-	var running, peak atomic.Int32
-	var busy, done atomic.Int32
-	var wg sync.WaitGroup
-	for range 200 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			err := g.do(func() {
-				n := running.Add(1)
-				for {
-					p := peak.Load()
-					if n <= p || peak.CompareAndSwap(p, n) {
-						break
-					}
-				}
-				time.Sleep(time.Millisecond)
-				running.Add(-1)
-			})
-			if err != nil {
-				busy.Add(1)
-			} else {
-				done.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
-	if p := peak.Load(); p > 3 {
-		t.Fatalf("%d ran at once, limit 3", p)
-	}
-	if busy.Load()+done.Load() != 200 || done.Load() == 0 {
-		t.Fatalf("busy %d done %d", busy.Load(), done.Load())
-	}
-	if n := g.waiting.Load(); n != 0 {
-		t.Fatalf("waiting = %d after all returned", n)
-	}
-}

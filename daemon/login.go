@@ -74,6 +74,10 @@ func (s *session) passwordLogin(ctx context.Context, u *chatd.User) bool {
 // bad_credentials, locked_out (with its end), server_busy or an internal
 // error.
 func (s *session) checkPassword(ctx context.Context, name, hash, pw string) error {
+	// One check of a name at a time: a failure is recorded before the
+	// next check of that name reads the count, so parallel connections
+	// get exactly lockout.attempts tries between them.
+	defer s.srv.nameLocks.lock(chatd.Key(name))()
 	if until, err := s.lockedUntil(ctx, name); err != nil {
 		return err
 	} else if !until.IsZero() {
@@ -83,7 +87,7 @@ func (s *session) checkPassword(ctx context.Context, name, hash, pw string) erro
 	if !known {
 		hash = s.srv.dummyHash
 	}
-	match, verr := s.srv.verifyPassword(hash, pw)
+	match, verr := s.verifyPassword(hash, pw)
 	if chatd.ErrorCode(verr) == chatd.EServerBusy {
 		return verr
 	}
@@ -158,7 +162,7 @@ func (s *session) register(ctx context.Context, name string) bool {
 			s.fail("login", chatd.Errorf(chatd.EPasswordMismatch, "the two passwords differ"))
 			continue
 		}
-		hash, err := s.srv.hashPassword(pw)
+		hash, err := s.hashPassword(pw)
 		if err != nil {
 			s.fail("login", err)
 			return false

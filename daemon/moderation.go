@@ -204,7 +204,7 @@ func cmdRoomPasswd(ctx context.Context, s *session, args string) error {
 	}
 	hash := ""
 	if pw != "" {
-		if hash, err = s.srv.hashPassword(pw); err != nil {
+		if hash, err = s.hashPassword(pw); err != nil {
 			return err
 		}
 	}

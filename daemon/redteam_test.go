@@ -4,11 +4,16 @@ package daemon_test
 // fails on the code before its fix. Helpers here are prefixed "rt".
 
 import (
+	"bufio"
 	"bytes"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
+	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -152,4 +157,149 @@ func rtSupports(cs *tls.CipherSuite, v uint16) bool {
 		}
 	}
 	return false
+}
+
+// rtUsers creates n accounts named prefix0..prefix(n-1), all with the
+// password "password1", sharing one hash so that setting up is quick.
+func rtUsers(t *testing.T, ts *testServer, prefix string, n int) []string {
+	t.Helper()
+	h, err := chatd.NewHasher(ts.cfg.Argon2).Hash("password1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("%s%d", prefix, i)
+		if _, err := ts.store.CreateUser(context.Background(), names[i], h, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return names
+}
+
+// rtLoginResult logs name in over a fresh connection with everything
+// pipelined and returns the welcome or the error that ended the try.
+func rtLoginResult(addr, name, pw string) (string, error) {
+	conn, err := net.DialTimeout("tcp", addr, 10*time.Second)
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(2 * time.Minute))
+	if _, err := conn.Write([]byte("mode json\n" + name + "\n" + pw + "\n")); err != nil {
+		return "", err
+	}
+	r := bufio.NewReader(conn)
+	for {
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return "", err
+		}
+		if strings.Contains(line, `"type":"welcome"`) {
+			return "welcome", nil
+		}
+		if strings.Contains(line, `"type":"error"`) {
+			var ev event
+			json.Unmarshal([]byte(line[strings.IndexByte(line, '{'):]), &ev)
+			return ev.str("code"), nil
+		}
+	}
+}
+
+// A genuine storm: 1,000 distinct users log in at the same moment. They
+// can all be served well within login_timeout, so none is told
+// server_busy.
+func TestLoginStormAllServed(t *testing.T) {
+	const n = 1000
+	ts := startServer(t, func(c *chatd.Config) {
+		c.Server.MaxConnections = n + 10
+		c.Server.MaxConnectionsPerIP = n + 10
+	})
+	names := rtUsers(t, ts, "storm", n)
+	results := make(chan string, n)
+	var start sync.WaitGroup
+	start.Add(1)
+	for _, name := range names {
+		go func() {
+			start.Wait()
+			res, err := rtLoginResult(ts.addr, name, "password1")
+			if err != nil {
+				res = err.Error()
+			}
+			results <- res
+		}()
+	}
+	start.Done()
+	counts := map[string]int{}
+	for range n {
+		counts[<-results]++
+	}
+	if counts["welcome"] != n {
+		t.Fatalf("of %d simultaneous logins: %v", n, counts)
+	}
+}
+
+// Lockout race: 20 connections from one address try 4 wrong passwords
+// each, all at once. The name is checked exactly lockout.attempts times;
+// every other try is refused as locked before any hash.
+func TestLockoutRaceParallelGuesses(t *testing.T) {
+	ts := startServer(t, func(c *chatd.Config) {
+		c.Server.MaxConnectionsPerIP = 50
+		c.Lockout.Attempts = 3
+		c.Lockout.Duration = chatd.Duration{Duration: time.Hour}
+	})
+	ts.addUsers("victim")
+	const conns, tries = 20, 4
+	codes := make(chan string, conns*tries)
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			conn, err := net.Dial("tcp", ts.addr)
+			if err != nil {
+				codes <- err.Error()
+				return
+			}
+			defer conn.Close()
+			conn.SetDeadline(time.Now().Add(time.Minute))
+			var b strings.Builder
+			b.WriteString("mode json\n")
+			for j := range tries {
+				fmt.Fprintf(&b, "victim\nwrong-%d-%d\n", i, j)
+			}
+			conn.Write([]byte(b.String()))
+			r := bufio.NewReader(conn)
+			for got := 0; got < tries; {
+				line, err := r.ReadString('\n')
+				if err != nil {
+					codes <- err.Error()
+					return
+				}
+				if strings.Contains(line, `"type":"error"`) && strings.Contains(line, `"cmd":"login"`) {
+					var ev event
+					json.Unmarshal([]byte(line[strings.IndexByte(line, '{'):]), &ev)
+					codes <- ev.str("code")
+					got++
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(codes)
+	counts := map[string]int{}
+	for c := range codes {
+		counts[c]++
+	}
+	attempts, err := ts.store.Attempts(context.Background(), "victim", "", time.Time{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(attempts) != 3 || counts["bad_credentials"]+counts["locked_out"] != conns*tries {
+		t.Fatalf("%d passwords checked (want 3); answers %v", len(attempts), counts)
+	}
+	// The right password is refused too while locked.
+	if res, _ := rtLoginResult(ts.addr, "victim", "password1"); res != "locked_out" {
+		t.Fatalf("right password while locked: %s", res)
+	}
 }

@@ -60,7 +60,7 @@ func cmdCreate(ctx context.Context, s *session, args string) error {
 	r := chatd.Room{Name: name, Owner: s.user, Created: s.srv.now()}
 	if pw != "" {
 		var err error
-		if r.PassHash, err = s.srv.hashPassword(pw); err != nil {
+		if r.PassHash, err = s.hashPassword(pw); err != nil {
 			return err
 		}
 	}
@@ -118,7 +118,7 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 		if !s.roomGuesses.allow(s.srv.now()) {
 			return chatd.Errorf(chatd.ERateLimited, "too many room password tries; wait a little")
 		}
-		match, err := s.srv.verifyPassword(r.PassHash, pw)
+		match, err := s.verifyPassword(r.PassHash, pw)
 		if err != nil {
 			return err
 		}

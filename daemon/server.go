@@ -13,6 +13,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -42,6 +43,11 @@ type Options struct {
 	// OnReady runs once Serve accepts on every listener; OnStopping when
 	// it starts to shut down (systemd's READY=1 and STOPPING=1).
 	OnReady, OnStopping func()
+	// ManageMemory lets the server set the process's soft memory limit
+	// from the argon2 settings (unless GOMEMLIMIT is set) and return hash
+	// memory to the system when logins quieten down. Only a process that
+	// runs one server should set it (chatd serve does).
+	ManageMemory bool
 }
 
 // Server is a chat daemon.
@@ -56,9 +62,16 @@ type Server struct {
 	now       func() time.Time
 	hub       *hub
 	hashes    *hashGate
-	dummyHash string         // what unknown names are checked against
-	history   *historyWriter // database copy of room chat
-	logs      *roomLogs      // in-memory recent room chat, replayed on join
+	nameLocks *keyLocks // one password check per name at a time
+	// Process memory (with Options.ManageMemory): envMemLimit is true when
+	// GOMEMLIMIT decides instead; lastFree is when hash memory was last
+	// handed back (unix nanoseconds).
+	manageMemory bool
+	envMemLimit  bool
+	lastFree     atomic.Int64
+	dummyHash    string         // what unknown names are checked against
+	history      *historyWriter // database copy of room chat
+	logs         *roomLogs      // in-memory recent room chat, replayed on join
 
 	ln, tlsLn net.Listener // tlsLn already wraps TLS around its socket
 	cert      atomic.Pointer[tls.Certificate]
@@ -92,18 +105,20 @@ func New(o Options) *Server {
 		o.Log = slog.New(slog.DiscardHandler)
 	}
 	s := &Server{
-		store:   o.Store,
-		log:     o.Log,
-		connLog: newConnLog(o.Log),
-		now:     o.Now,
-		hub:     newHub(),
-		hashes:  newHashGate(o.Config.Argon2.MaxConcurrent),
-		conns:   map[*session]bool{},
-		perIP:   map[string]int{},
-		stop:    make(chan struct{}),
-		ln:      o.Plain,
-		tlsLn:   o.TLS,
-		webLn:   o.Web,
+		store:        o.Store,
+		log:          o.Log,
+		connLog:      newConnLog(o.Log),
+		now:          o.Now,
+		hub:          newHub(),
+		nameLocks:    newKeyLocks(),
+		manageMemory: o.ManageMemory,
+		envMemLimit:  os.Getenv("GOMEMLIMIT") != "",
+		conns:        map[*session]bool{},
+		perIP:        map[string]int{},
+		stop:         make(chan struct{}),
+		ln:           o.Plain,
+		tlsLn:        o.TLS,
+		webLn:        o.Web,
 
 		liveLog:    o.LiveLog,
 		onReady:    o.OnReady,
@@ -111,6 +126,11 @@ func New(o Options) *Server {
 	}
 	cfg := o.Config
 	s.live.Store(&cfg)
+	s.hashes = newHashGate(func() int { return s.cfg().Argon2.MaxConcurrent })
+	if s.manageMemory {
+		s.hashes.idle = s.freeHashMemory
+		s.applyMemoryLimit()
+	}
 	s.history = newHistoryWriter(s.store, func() int { return s.cfg().Messages.HistoryKeep }, s.log)
 	s.logs = newRoomLogs(s.cfg().Messages.HistoryOnJoin)
 	return s
@@ -186,6 +206,9 @@ func (s *Server) Reload(next chatd.Config) (needRestart []string, err error) {
 		}
 	}
 	s.live.Store(&next)
+	if s.manageMemory {
+		s.applyMemoryLimit() // the argon2 settings may have changed
+	}
 	if cert != nil {
 		s.cert.Store(cert)
 	}
@@ -203,7 +226,9 @@ func (s *Server) Listen() error {
 	if _, err := rand.Read(secret); err != nil {
 		return fmt.Errorf("read random: %w", err)
 	}
+	start := time.Now()
 	h, err := s.hasher().Hash(hex.EncodeToString(secret))
+	s.hashes.avg = time.Since(start) // the gate's first estimate
 	if err != nil {
 		return fmt.Errorf("hash dummy password: %w", err)
 	}

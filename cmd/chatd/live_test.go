@@ -40,23 +40,23 @@ func (c *cli) serve() *liveDaemon {
 }
 
 // serveWith is serve with more [server] keys (server) and more TOML tables
-// (extra) in the config.
+// (extra) in the config. The tests' cheap [argon2] and loose [rate] tables
+// are added unless extra has its own.
 func (c *cli) serveWith(server, extra string) *liveDaemon {
 	c.t.Helper()
 	addr := freeAddr(c.t)
+	if !strings.Contains(extra, "[argon2]") {
+		extra += "\n[argon2]\nmemory_kib = 1024\niterations = 1\nparallelism = 1\n"
+	}
+	if !strings.Contains(extra, "[rate]") {
+		extra += "\n[rate]\nlines_per_second = 1000.0\nburst = 1000\n"
+	}
 	c.writeFile("chatd.toml", fmt.Sprintf(`
 [server]
 listen = %q
 %s
 [database]
 path = %q
-[argon2]
-memory_kib = 1024
-iterations = 1
-parallelism = 1
-[rate]
-lines_per_second = 1000.0
-burst = 1000
 `, addr, server, c.dbPath)+extra)
 	d := &liveDaemon{t: c.t, addr: addr, exit: make(chan error, 1), logs: &strings.Builder{}}
 	d.cmd = exec.Command(binary, "serve", "-config", c.config)

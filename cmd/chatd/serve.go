@@ -61,7 +61,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	notify := notifier{log: log}
 	var srv *daemon.Server
 	srv = daemon.New(daemon.Options{
-		Config: cfg, Store: store, Log: log, LiveLog: live,
+		Config: cfg, Store: store, Log: log, LiveLog: live, ManageMemory: true,
 		Plain: passed["plain"], TLS: passed["tls"], Web: passed["web"],
 		OnReady: func() {
 			notify.send(sd.SdNotifyReady)
