@@ -748,9 +748,17 @@ func TestHardeningHashGateServerBusy(t *testing.T) {
 	}
 	var welcome, busy []*client
 	for _, c := range cs {
-		ev := c.next()
+		next := func() event {
+			// Admitted ones wait in the queue for up to the login deadline.
+			ev, err := c.tryNext(time.Minute)
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			return ev
+		}
+		ev := next()
 		for ev.str("type") != "welcome" && ev.str("type") != "error" {
-			ev = c.next()
+			ev = next()
 		}
 		switch {
 		case ev.str("type") == "welcome":

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"testing/iotest"
 	"time"
-
 )
 
 // got is one result of lineReader.ReadLine.
@@ -230,4 +229,3 @@ func TestBucket(t *testing.T) {
 		t.Fatal("rate 0.5 refused a line after 2s")
 	}
 }
-

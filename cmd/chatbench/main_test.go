@@ -109,16 +109,16 @@ func TestWorkloadsAgainstChatd(t *testing.T) {
 		}
 	})
 	t.Run("loginstorm", func(t *testing.T) {
-		// One hash at a time on the server: 15 logins at once must meet
-		// server_busy, and the tool must retry until all are in.
+		// One hash at a time on the server: 15 logins at once queue in
+		// the argon2 gate, which serves all that can finish within
+		// login_timeout (issue 10), so server_busy (retried by the tool)
+		// is no longer expected here; every login must get in.
 		r := benchRun(t, "-addr", addr, "-workload", "loginstorm", "-clients", "15", "-senders", "2",
 			"-interval", "20ms", "-prefix", "ls", "-pid", pid)
 		if r.LoginSeconds <= 0 {
 			t.Errorf("loginstorm: no login time")
 		}
-		if r.BusyRetries == 0 {
-			t.Errorf("loginstorm: no server_busy retried with max_concurrent 1 and 15 logins at once")
-		}
+		t.Logf("loginstorm: %d server_busy retries", r.BusyRetries)
 	})
 }
 
