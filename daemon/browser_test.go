@@ -3,6 +3,7 @@ package daemon_test
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -14,6 +15,8 @@ import (
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"chatd"
 )
 
 // findChromium returns the browser the browser tests drive: $CHATD_CHROMIUM,
@@ -126,11 +129,15 @@ func (b *browser) checkConsole() {
 }
 
 // do runs actions in a page, failing the test with what was being done.
+// Each step gets 20 s; on failure the page's text is logged.
 func (b *browser) do(ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(ctx, actions...); err != nil {
+	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := chromedp.Do(sctx, actions...); err != nil {
 		b.checkConsole()
-		b.t.Fatalf("%s: %v", what, err)
+		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		b.t.Fatalf("%s: %v\npage text:\n%s", what, err, text)
 	}
 }
 
@@ -266,6 +273,69 @@ func TestBrowserLockedRoomChat(t *testing.T) {
 	}
 	if err := os.WriteFile(filepath.Join(dir, "web-client-phone.png"), phone, 0o644); err != nil {
 		t.Fatal(err)
+	}
+	b.checkConsole()
+}
+
+// TestBrowserRegisterAndReconnect: a new user registers through the page,
+// the server restarts under it, and the page reconnects by itself, logs in
+// again and goes back to its room. The browser keeps only the user name.
+func TestBrowserRegisterAndReconnect(t *testing.T) {
+	b := newBrowser(t)
+	// A fixed port, so that the restarted server is where the page was.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := ln.Addr().String()
+	ln.Close()
+	ts, _ := startWeb(t, func(c *chatd.Config) { c.Web.Listen = web })
+	url := "http://" + web + "/"
+
+	dave := b.page("dave")
+	b.do(dave, "dave registers",
+		chromedp.Navigate(url),
+		chromedp.WaitEnabled(chromedp.ID("login-submit")),
+		chromedp.SendKeys(chromedp.ID("login-name"), "dave"),
+		chromedp.SendKeys(chromedp.ID("login-password"), "longpassword1\r"),
+		chromedp.WaitVisible(chromedp.ID("login-repeat")),
+		chromedp.SendKeys(chromedp.ID("login-repeat"), "longpassword2\r"),
+		chromedp.WaitVisible(xp(`//p[@id="login-error" and contains(., "differ")]`)),
+		chromedp.SendKeys(chromedp.ID("login-password"), "longpassword1"),
+		chromedp.SendKeys(chromedp.ID("login-repeat"), "longpassword1\r"),
+		chromedp.WaitVisible(xp(`//span[@id="me-name" and .="dave"]`)),
+		chromedp.SendKeys(chromedp.ID("create-name"), "attic\r"),
+		chromedp.WaitVisible(xp(`//span[@id="members-room" and .="attic"]`)),
+	)
+
+	ts = ts.restart()
+	ts.addUsers("erin")
+	b.do(dave, "dave's page says it lost the connection, then is back in attic",
+		chromedp.WaitVisible(xp(`//div[contains(@class,"notice-error")]/span[contains(., "shutting down")]`)),
+		chromedp.WaitVisible(xp(`//p[@id="status" and .="Online"]`)),
+		chromedp.WaitVisible(xp(`//div[contains(@class,"notice")]/span[.="You are now in attic."]`)),
+	)
+	erin := login(t, ts.addr, "erin", "password1")
+	erin.send("join attic")
+	erin.expect("ok", "cmd", "join")
+	b.do(dave, "dave talks after the reconnect",
+		chromedp.WaitVisible(xp(`//ul[@id="member-list"]//button[starts-with(., "erin")]`)),
+		chromedp.SendKeys(chromedp.ID("say-input"), "back again\r"),
+	)
+	erin.expect("message", "from", "dave", "text", "back again")
+
+	b.do(dave, "dave logs out",
+		chromedp.Click(chromedp.ID("logout")),
+		chromedp.WaitVisible(chromedp.ID("login-form")),
+	)
+	erin.expect("presence", "user", "dave", "event", "logout")
+	stored, err := chromedp.Run(dave, chromedp.Evaluate[string](
+		`JSON.stringify([Object.keys(localStorage), localStorage.getItem("chatd.user"), sessionStorage.length, document.cookie, document.getElementById("login-name").value])`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `[["chatd.user"],"dave",0,"","dave"]`; stored != want {
+		t.Errorf("browser storage after logout = %s, want only the name: %s", stored, want)
 	}
 	b.checkConsole()
 }

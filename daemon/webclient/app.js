@@ -47,6 +47,7 @@
       return;
     }
     S.ws = ws;
+    S.loggedIn = false; // on this connection
     setStatus("Connecting…");
     ws.onopen = () => setStatus("Connected");
     ws.onmessage = (ev) => {
@@ -118,7 +119,7 @@
 
   function onPrompt(field) {
     S.prompt = field;
-    if (S.phase === "chat") {
+    if (S.loggedIn) {
       // passwd and the like: the next line typed answers, hidden.
       S.secret = field;
       const input = $("say-input");
@@ -158,6 +159,7 @@
 
   function onWelcome(m) {
     S.phase = "chat";
+    S.loggedIn = true;
     S.user = m.user;
     S.admin = !!m.admin;
     S.retries = 0;
@@ -252,7 +254,14 @@
   }
 
   function onError(m) {
-    if (S.phase === "login") {
+    if (!S.loggedIn) {
+      if (S.phase === "chat") {
+        // Logging in again after a drop failed (password changed, banned
+        // meanwhile ...): back to the form.
+        S.creds = null;
+        showLogin(m.text || m.code);
+        return;
+      }
       loginError(m.text || m.code);
       return;
     }
