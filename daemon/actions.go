@@ -61,6 +61,7 @@ func (s *Server) apply(ctx context.Context, a chatd.Action) {
 	if a.Kind == chatd.ActionNotice {
 		o = nil
 	}
+	s.metrics.action(a.Kind)
 	s.log.Info("admin action", "id", a.ID, "action", string(a.Kind), "user", a.User, "by", a.By,
 		"text", chatd.CleanText(a.Text), "online", o != nil)
 	switch a.Kind {

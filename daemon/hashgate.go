@@ -234,7 +234,8 @@ func (g *hashGate) forgetLocked(addr string) {
 func (s *session) hashPassword(pw string) (string, error) {
 	var hash string
 	var err error
-	if busy := s.srv.hashes.do(s.addr, s.hashDeadline(), s.done, func() { hash, err = s.srv.hasher().Hash(pw) }); busy != nil {
+	start := time.Now()
+	if busy := s.srv.hashes.do(s.addr, s.hashDeadline(), s.done, func() { s.srv.metrics.waited(time.Since(start)); hash, err = s.srv.hasher().Hash(pw) }); busy != nil {
 		return "", busy
 	}
 	return hash, err
@@ -245,7 +246,8 @@ func (s *session) hashPassword(pw string) (string, error) {
 func (s *session) verifyPassword(phc, pw string) (bool, error) {
 	var match bool
 	var err error
-	if busy := s.srv.hashes.do(s.addr, s.hashDeadline(), s.done, func() { match, err = chatd.Verify(phc, pw) }); busy != nil {
+	start := time.Now()
+	if busy := s.srv.hashes.do(s.addr, s.hashDeadline(), s.done, func() { s.srv.metrics.waited(time.Since(start)); match, err = chatd.Verify(phc, pw) }); busy != nil {
 		return false, busy
 	}
 	return match, err

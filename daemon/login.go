@@ -176,6 +176,7 @@ func (s *session) register(ctx context.Context, name string) bool {
 			return false
 		}
 		s.srv.connLog.Info("registered", "user", u.Name, "addr", s.addr)
+		s.srv.metrics.login("registered")
 		return s.enter(ctx, u)
 	}
 	return false
@@ -191,6 +192,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		return false
 	}
 	if ban != nil && ban.ActiveAt(now) {
+		s.srv.metrics.login("banned")
 		s.send(bannedEvent("login", ban))
 		s.end(byeBanned, banText(ban))
 		return false
@@ -250,6 +252,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		s.sendMail(newerThan(late, mail))
 	}
 	s.srv.connLog.Info("login", "user", u.Name, "addr", s.addr)
+	s.srv.metrics.login("ok")
 	return true
 }
 
@@ -299,6 +302,7 @@ func (s *session) sendMail(mail []chatd.OfflineMessage) {
 			}
 			user := s.user
 			ev.afterWrite = func() {
+				s.srv.metrics.delivered(len(ids))
 				if err := s.srv.store.DeleteOffline(context.Background(), ids); err != nil {
 					s.srv.log.Error("delete delivered offline mail", "user", user, "err", err)
 				}

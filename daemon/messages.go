@@ -27,6 +27,7 @@ func (s *session) roomLine(_ context.Context, cmd, text string, action bool) err
 	room := s.srv.hub.roomOf(s)
 	line := chatd.HistoryLine{From: s.user, Text: text, Time: now, Action: action}
 	ev := roomMessage(kindRoom, s.user, room, text, now, action)
+	s.srv.metrics.message(kindRoom)
 	// Under the room's log lock, so that a join sees this line either live
 	// or in its replay, never both or neither.
 	l := s.srv.logs.get(room)
@@ -50,6 +51,7 @@ func cmdBroadcast(_ context.Context, s *session, args string) error {
 	if strings.TrimSpace(text) == "" {
 		return badArgs("broadcast")
 	}
+	s.srv.metrics.message(kindBroadcast)
 	ev := broadcastMessage(s.user, text, s.srv.now())
 	fanout(s.srv.hub.sessions(), ev, s, s.notBlocking)
 	s.reply(ev)
@@ -126,12 +128,14 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 	}
 	now := s.srv.now()
 	live := privateMessage(kindPrivate, s.user, nonNil(to), text, now)
+	s.srv.metrics.message(kindPrivate)
 	for _, r := range rs {
 		switch {
 		case r.self:
 			// Not a delivery status: the list named the sender.
 			s.fail("send", chatd.Errorf(chatd.ESelf, "you are in the list; no copy was sent to you"))
 		case r.user == nil:
+			s.srv.metrics.delivery(statusNoSuchUser)
 			s.reply(deliveryEvent(r.typed, statusNoSuchUser))
 		default:
 			status, away, err := s.deliver(ctx, r.user.Name, to, text, now, live)
@@ -139,6 +143,7 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 				s.fail("send", fmt.Errorf("deliver to %s: %w", r.user.Name, err))
 				continue
 			}
+			s.srv.metrics.delivery(status)
 			ev := deliveryEvent(r.user.Name, status)
 			if away != nil {
 				ev = awayDeliveryEvent(r.user.Name, status, *away)
@@ -169,6 +174,7 @@ func (s *session) deliver(ctx context.Context, name string, to []string, text st
 	err = s.srv.store.StoreOffline(ctx, name, chatd.OfflineMessage{From: s.user, To: to, Text: text, Time: now},
 		s.srv.cfg().Messages.OfflineLimit)
 	if err == nil {
+		s.srv.metrics.stored()
 		return statusStored, nil, nil
 	}
 	switch chatd.ErrorCode(err) {

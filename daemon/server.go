@@ -36,6 +36,9 @@ type Options struct {
 	// Web is the raw TCP socket of the web client (the server adds TLS
 	// when web.tls_cert is set); nil: Listen binds web.listen, if set.
 	Web net.Listener
+	// Metrics is the socket for /metrics and /healthz; nil: Listen binds
+	// metrics.listen, if set.
+	Metrics net.Listener
 
 	// LiveLog, when set, is where Log comes from; Reload applies the
 	// [log] settings to it.
@@ -94,6 +97,10 @@ type Server struct {
 
 	liveLog             *LiveLog
 	onReady, onStopping func()
+
+	metrics    *metrics
+	metricsLn  net.Listener // nil when metrics are off
+	metricsWeb *http.Server
 }
 
 // New returns a server that has not started listening.
@@ -120,6 +127,7 @@ func New(o Options) *Server {
 		tlsLn:        o.TLS,
 		webLn:        o.Web,
 
+		metricsLn:  o.Metrics,
 		liveLog:    o.LiveLog,
 		onReady:    o.OnReady,
 		onStopping: o.OnStopping,
@@ -131,6 +139,8 @@ func New(o Options) *Server {
 		s.hashes.idle = s.freeHashMemory
 		s.applyMemoryLimit()
 	}
+	s.metrics = newMetrics(s)
+	s.store = timedStore{Store: o.Store, m: s.metrics}
 	s.history = newHistoryWriter(s.store, func() int { return s.cfg().Messages.HistoryKeep }, s.log)
 	s.logs = newRoomLogs(s.cfg().Messages.HistoryOnJoin)
 	return s
@@ -154,7 +164,6 @@ var restartOnly = []struct {
 	{"database.path", func(a, b *chatd.Config) bool { return a.Database.Path == b.Database.Path }},
 	{"web.listen", func(a, b *chatd.Config) bool { return a.Web.Listen == b.Web.Listen }},
 	{"web.tls_cert", func(a, b *chatd.Config) bool { return (a.Web.TLSCert == "") == (b.Web.TLSCert == "") }},
-	{"argon2.max_concurrent", func(a, b *chatd.Config) bool { return a.Argon2.MaxConcurrent == b.Argon2.MaxConcurrent }},
 	{"metrics.listen", func(a, b *chatd.Config) bool { return a.Metrics.Listen == b.Metrics.Listen }},
 }
 
@@ -167,6 +176,7 @@ var restartOnly = []struct {
 // be loaded, nothing changes and the error says why. next must already be
 // validated.
 func (s *Server) Reload(next chatd.Config) (needRestart []string, err error) {
+	defer func() { s.metrics.reload(err) }()
 	cur := s.cfg()
 	for _, r := range restartOnly {
 		if !r.same(cur, &next) {
@@ -177,7 +187,6 @@ func (s *Server) Reload(next chatd.Config) (needRestart []string, err error) {
 	next.Server.TLSListen = cur.Server.TLSListen
 	next.Database = cur.Database
 	next.Web.Listen = cur.Web.Listen
-	next.Argon2.MaxConcurrent = cur.Argon2.MaxConcurrent
 	next.Metrics = cur.Metrics
 	if (next.Web.TLSCert == "") != (cur.Web.TLSCert == "") {
 		// Whether the web listener speaks TLS is fixed at start.
@@ -246,6 +255,15 @@ func (s *Server) Listen() error {
 		s.ln.Close()
 		return err
 	}
+	if s.metricsLn == nil && cfg.Metrics.Listen != "" {
+		if s.metricsLn, err = net.Listen("tcp", cfg.Metrics.Listen); err != nil {
+			s.closeListeners()
+			return fmt.Errorf("listen on %s (metrics.listen): %w", cfg.Metrics.Listen, err)
+		}
+	}
+	if s.metricsLn != nil {
+		s.metricsWeb = &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+	}
 	if s.tlsLn == nil && cfg.Server.TLSListen == "" {
 		return nil
 	}
@@ -274,6 +292,9 @@ func (s *Server) closeListeners() {
 	s.ln.Close()
 	if s.webLn != nil {
 		s.webLn.Close()
+	}
+	if s.metricsLn != nil {
+		s.metricsLn.Close()
 	}
 }
 
@@ -312,6 +333,14 @@ var tls12Suites = []uint16{
 
 // Addr is the bound plain-TCP address (valid after Listen).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// MetricsAddr is the bound metrics address, or nil when metrics are off.
+func (s *Server) MetricsAddr() net.Addr {
+	if s.metricsLn == nil {
+		return nil
+	}
+	return s.metricsLn.Addr()
+}
 
 // TLSAddr is the bound TLS address, or nil when TLS is off.
 func (s *Server) TLSAddr() net.Addr {
@@ -366,6 +395,15 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 		}()
 	}
+	if s.metricsWeb != nil {
+		loops.Add(1)
+		go func() {
+			defer loops.Done()
+			if err := s.metricsWeb.Serve(s.metricsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				s.log.Error("metrics listener", "err", err)
+			}
+		}()
+	}
 	loops.Add(4)
 	go func() { defer loops.Done(); s.watchActions(sctx, cursor) }()
 	go func() { defer loops.Done(); s.syncOnline(sctx) }()
@@ -392,6 +430,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		// Closes the listener and idle page requests; WebSocket sessions
 		// were taken over from net/http and end with the others below.
 		s.web.Close()
+	}
+	if s.metricsWeb != nil {
+		s.metricsWeb.Close()
 	}
 	cancel()
 	loops.Wait()

@@ -112,6 +112,7 @@ func (s *session) send(ev *Event) bool {
 		return false
 	}
 	if len(s.queue) >= outboxLimit {
+		s.srv.metrics.slowClient()
 		s.queue = append(s.queue[:0], byeEvent(byeError, "you are not reading your messages fast enough"))
 		s.closed = true
 		s.mu.Unlock()
@@ -387,6 +388,7 @@ func (s *session) allow(line string) bool {
 		return true
 	}
 	s.refused++
+	s.srv.metrics.limited()
 	if s.refused > 2*s.srv.cfg().Rate.Burst {
 		s.end(byeError, "flooding: too many lines too fast")
 		return false
@@ -573,6 +575,9 @@ func splitLabel(line string) (rest, label string, ok bool) {
 // after logging what went wrong.
 func (s *session) fail(cmd string, err error) {
 	code := chatd.ErrorCode(err)
+	if cmd == "login" {
+		s.srv.metrics.login(string(code))
+	}
 	if code == chatd.EInternal {
 		s.srv.log.Error("command failed", "cmd", cmd, "user", s.user, "err", err)
 	}

@@ -48,14 +48,14 @@ func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
 	sess := newSession(s, c, info)
 	sess.connected = s.now()
 	s.mu.Lock()
-	refuse := ""
+	refuse, reason := "", ""
 	switch {
 	case s.closing:
-		refuse = "the server is shutting down"
+		refuse, reason = "the server is shutting down", "shutting_down"
 	case len(s.conns) >= s.cfg().Server.MaxConnections:
-		refuse = "the server is full; try again later"
+		refuse, reason = "the server is full; try again later", "full"
 	case s.perIP[sess.addr] >= s.cfg().Server.MaxConnectionsPerIP:
-		refuse = "too many connections from your address"
+		refuse, reason = "too many connections from your address", "per_ip"
 	default:
 		s.conns[sess] = true
 		s.perIP[sess.addr]++
@@ -63,6 +63,7 @@ func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
 	}
 	s.mu.Unlock()
 	if refuse != "" {
+		s.metrics.refusal(reason)
 		s.connLog.Warn("connection refused", "addr", sess.addr, "listener", info.Listener, "why", refuse)
 		c.SetWriteDeadline(time.Now().Add(2 * time.Second))
 		c.Write(errorEvent("connect", chatd.EServerBusy, refuse).render(sess.mode.Load()))
@@ -71,6 +72,8 @@ func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
 	}
 	defer s.wg.Done()
 	defer s.forget(sess)
+	s.metrics.connOpened(info.Listener)
+	defer s.metrics.connClosed(info.Listener)
 	// Not ctx: shutdown ends sessions with a bye, and the database work
 	// of a command in flight should finish, not be cancelled.
 	sess.run(context.Background())

@@ -62,7 +62,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	var srv *daemon.Server
 	srv = daemon.New(daemon.Options{
 		Config: cfg, Store: store, Log: log, LiveLog: live, ManageMemory: true,
-		Plain: passed["plain"], TLS: passed["tls"], Web: passed["web"],
+		Plain: passed["plain"], TLS: passed["tls"], Web: passed["web"], Metrics: passed["metrics"],
 		OnReady: func() {
 			notify.send(sd.SdNotifyReady)
 			go notify.status(sctx, srv)
@@ -79,6 +79,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	}
 	if a := srv.WebAddr(); a != nil {
 		log.Info("web client", "addr", a.String(), "tls", cfg.Web.TLSCert != "")
+	}
+	if a := srv.MetricsAddr(); a != nil {
+		log.Info("metrics and health", "addr", a.String())
 	}
 	var disc *daemon.Discovery
 	if cfg.Discovery.Enabled {
@@ -119,7 +122,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 // such.
 func reload(log *slog.Logger, src chatd.ConfigSource, srv *daemon.Server, disc *daemon.Discovery) {
 	cfg, err := chatd.LoadConfig(src.Path)
-	if err == nil {
+	if err != nil {
+		srv.ReloadFailed()
+	} else {
 		var needRestart []string
 		needRestart, err = srv.Reload(cfg)
 		if err == nil && disc != nil {
