@@ -58,8 +58,17 @@ func (s *Server) watchActions(ctx context.Context, cursor int64) {
 // apply carries out one admin action on the sessions online.
 func (s *Server) apply(ctx context.Context, a chatd.Action) {
 	o := s.hub.lookup(a.User)
-	if a.Kind == chatd.ActionNotice {
+	switch a.Kind {
+	case chatd.ActionNotice:
 		o = nil
+	case chatd.ActionUserDel, chatd.ActionPasswd, chatd.ActionKick:
+		// These end the session that was online when the change was
+		// made; one that logged in after it (with the new password, or a
+		// new account of the same name) stays. Times are stored to the
+		// millisecond.
+		if o != nil && !o.loginAt.Before(a.Time.Add(time.Millisecond)) {
+			o = nil
+		}
 	}
 	s.metrics.action(a.Kind)
 	s.log.Info("admin action", "id", a.ID, "action", string(a.Kind), "user", a.User, "by", a.By,

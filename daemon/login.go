@@ -228,6 +228,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	lobby := s.srv.logs.get(chatd.Lobby)
 	lobby.mu.Lock()
 	old, err := s.srv.hub.add(s, s.srv.cfg().Accounts.DuplicateLogin == "replace", func(online []string, others []*session) {
+		s.srv.metrics.login("ok") // counted before anyone can see the login
 		s.reply(welcomeEvent(u.Name, u.Admin, chatd.Lobby, online, len(mail)))
 		s.sendMail(mail)
 		lobby.replay(s, chatd.Lobby)
@@ -252,7 +253,6 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		s.sendMail(newerThan(late, mail))
 	}
 	s.srv.connLog.Info("login", "user", u.Name, "addr", s.addr)
-	s.srv.metrics.login("ok")
 	return true
 }
 
