@@ -20,6 +20,39 @@ type hub struct {
 	rooms map[string][]*session // chatd.Key(room) -> members; copy-on-write
 	all   []*session            // every logged-in session; copy-on-write
 	gen   uint64                // bumped by every change of who is where
+	// closes counts room closings, striped by room key: a join reads its
+	// stripe before it looks the room up and moves in only if no close of
+	// that stripe happened since, so it can never land in a room that was
+	// closed meanwhile.
+	closes [64]uint64
+}
+
+// closeStripe picks the closes counter of a room.
+func closeStripe(room string) int {
+	k := chatd.Key(room)
+	h := uint32(2166136261)
+	for i := 0; i < len(k); i++ {
+		h = (h ^ uint32(k[i])) * 16777619
+	}
+	return int(h % 64)
+}
+
+// roomToken is what a later move into room must present: taken before the
+// room is looked up in the database.
+func (h *hub) roomToken(room string) uint64 {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return h.closes[closeStripe(room)]
+}
+
+// closeRoom marks room closed (moves holding an older token fail) and
+// returns its members at that moment; the caller tells them and moves them
+// out. Call it after the room is deleted from the database.
+func (h *hub) closeRoom(room string) []*session {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.closes[closeStripe(room)]++
+	return h.rooms[chatd.Key(room)]
 }
 
 func newHub() *hub {
@@ -97,11 +130,14 @@ func (h *hub) leaveLocked(s *session) {
 // (snapshots, taken after the move). ok is false when s is no longer online
 // (it logged out or was replaced meanwhile): then nothing changes, so a
 // departed session can never reappear in a room.
-func (h *hub) move(s *session, room string) (from string, fromMembers, toMembers []*session, ok bool) {
+func (h *hub) move(s *session, room string, token *uint64) (from string, fromMembers, toMembers []*session, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.users[chatd.Key(s.user)] != s {
 		return "", nil, nil, false
+	}
+	if token != nil && h.closes[closeStripe(room)] != *token {
+		return "", nil, nil, false // the room may have been closed since
 	}
 	from = s.room
 	h.leaveLocked(s)

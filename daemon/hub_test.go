@@ -18,7 +18,7 @@ func TestMoveOfDepartedSessionIsIgnored(t *testing.T) {
 	if prev, err := h.add(fresh, true, nil); err != nil || prev != old {
 		t.Fatalf("replace: %v %v", prev, err)
 	}
-	if _, _, _, ok := h.move(old, "den"); ok {
+	if _, _, _, ok := h.move(old, "den", nil); ok {
 		t.Fatal("moved a replaced session")
 	}
 	if m := h.members("den"); len(m) != 0 {
@@ -28,7 +28,7 @@ func TestMoveOfDepartedSessionIsIgnored(t *testing.T) {
 		t.Fatalf("lobby members %v", m)
 	}
 	h.remove(fresh, nil)
-	if _, _, _, ok := h.move(fresh, "den"); ok || len(h.members("den")) != 0 {
+	if _, _, _, ok := h.move(fresh, "den", nil); ok || len(h.members("den")) != 0 {
 		t.Fatal("moved a session that logged out")
 	}
 }

@@ -303,3 +303,35 @@ func TestLockoutRaceParallelGuesses(t *testing.T) {
 		t.Fatalf("right password while locked: %s", res)
 	}
 }
+
+// A join racing the room's close never leaves the joiner in the deleted
+// room: many rounds of create, then join and close at the same moment.
+func TestJoinCloseRace(t *testing.T) {
+	ts := startServer(t)
+	ts.addUsers("owner", "joiner")
+	owner := login(t, ts.addr, "owner", "password1")
+	joiner := login(t, ts.addr, "joiner", "password1")
+	const rounds = 300
+	stuck := 0
+	for i := range rounds {
+		room := fmt.Sprintf("race%d", i)
+		owner.do("create "+room, "create")
+		owner.do("leave", "leave")
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { defer wg.Done(); joiner.conn.Write([]byte("join " + room + "\n")) }()
+		go func() { defer wg.Done(); owner.conn.Write([]byte("close " + room + "\n")) }()
+		wg.Wait()
+		owner.in(t).expect("ok", "cmd", "close")
+		joiner.settle()
+		if got := joiner.roomOf(); got != "lobby" {
+			stuck++
+			t.Errorf("round %d: joiner is in %q after it was closed", i, got)
+			joiner.do("leave", "leave")
+		}
+		joiner.seen, owner.seen = nil, nil
+	}
+	if stuck > 0 {
+		t.Fatalf("%d of %d rounds left the joiner in a deleted room", stuck, rounds)
+	}
+}

@@ -57,6 +57,7 @@ func cmdCreate(ctx context.Context, s *session, args string) error {
 	if err := s.srv.cfg().Accounts.CheckRoomName(name); err != nil {
 		return err
 	}
+	token := s.srv.hub.roomToken(name)
 	r := chatd.Room{Name: name, Owner: s.user, Created: s.srv.now()}
 	if pw != "" {
 		var err error
@@ -75,7 +76,9 @@ func cmdCreate(ctx context.Context, s *session, args string) error {
 		m.send(roomEvent(roomClosed, name, "chatd"))
 		s.srv.moveTo(m, chatd.Lobby, false)
 	}
-	s.srv.moveTo(s, name, true, s.answer(okEvent("create", "created room "+name+"; you own it", nil, f("room", name), f("locked", pw != ""))))
+	if !s.srv.moveInto(s, name, &token, true, s.answer(okEvent("create", "created room "+name+"; you own it", nil, f("room", name), f("locked", pw != "")))) {
+		return chatd.Errorf(chatd.ENoSuchRoom, "%s was created and closed again at once", name)
+	}
 	return nil
 }
 
@@ -85,6 +88,8 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 	if name == "" || strings.ContainsAny(pw, " \t") {
 		return badArgs("join")
 	}
+	// Before the lookup: a close after it makes the move below fail.
+	token := s.srv.hub.roomToken(name)
 	r, err := s.srv.store.RoomByName(ctx, name)
 	if err != nil {
 		return err
@@ -130,8 +135,18 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 	if r.Topic != "" {
 		replies = append(replies, s.answer(topicEvent(r.Name, r.Topic, "")))
 	}
-	s.srv.moveTo(s, r.Name, true, replies...)
-	return nil
+	for range 3 {
+		if s.srv.moveInto(s, r.Name, &token, true, replies...) || s.ending() {
+			return nil
+		}
+		// A room was closed since the lookup: this one, or another that
+		// shares its counter. Look again.
+		token = s.srv.hub.roomToken(r.Name)
+		if _, err := s.srv.store.RoomByName(ctx, r.Name); err != nil {
+			return err
+		}
+	}
+	return chatd.Errorf(chatd.ENoSuchRoom, "%s is being closed", r.Name)
 }
 
 func cmdLeave(ctx context.Context, s *session, _ string) error {
@@ -162,7 +177,8 @@ func cmdClose(ctx context.Context, s *session, args string) error {
 		return err
 	}
 	s.srv.logs.drop(r.Name)
-	members := s.srv.hub.members(r.Name)
+	// Under the hub's lock: whoever is not in it now can no longer get in.
+	members := s.srv.hub.closeRoom(r.Name)
 	fanout(members, roomEvent(roomClosed, r.Name, s.user), nil, nil)
 	for _, m := range members {
 		s.srv.moveTo(m, chatd.Lobby, false)

@@ -577,9 +577,16 @@ func (s *Server) pruneAttempts(ctx context.Context) {
 // reply to its join is already a member, so no line said after that can
 // miss it.
 func (s *Server) moveTo(sess *session, room string, announce bool, replies ...*Event) {
+	s.moveInto(sess, room, nil, announce, replies...)
+}
+
+// moveInto is moveTo for a room that may be closed concurrently: token
+// (from hub.roomToken, taken before the room was looked up) must still be
+// current. It reports whether sess moved; replies go out only if it did.
+func (s *Server) moveInto(sess *session, room string, token *uint64, announce bool, replies ...*Event) bool {
 	l := s.logs.get(room)
 	l.mu.Lock()
-	from, fromMembers, toMembers, ok := s.hub.move(sess, room)
+	from, fromMembers, toMembers, ok := s.hub.move(sess, room, token)
 	if ok {
 		for _, r := range replies {
 			if r != nil {
@@ -590,12 +597,13 @@ func (s *Server) moveTo(sess *session, room string, announce bool, replies ...*E
 	}
 	l.mu.Unlock()
 	if !ok {
-		return
+		return false
 	}
 	if announce {
 		fanout(fromMembers, roomEvent(roomLeft, from, sess.user), sess, nil)
 	}
 	fanout(toMembers, roomEvent(roomJoined, room, sess.user), sess, nil)
+	return true
 }
 
 func (s *Server) rand(n int) int { return mrand.IntN(n) }
