@@ -436,7 +436,9 @@ func TestJoinSeesEveryLineOnce(t *testing.T) {
 }
 
 func TestRoomPasswordGuessesAreLimited(t *testing.T) {
-	ts := startServer(t)
+	// The per-session pace; the lockout (TestRoomPasswordLockoutSurvivesRelogin)
+	// is set high enough not to come first.
+	ts := startServer(t, func(c *chatd.Config) { c.Lockout.Attempts = 10 })
 	a := register(t, ts.addr, "alice", "password1")
 	b := register(t, ts.addr, "bob", "password2")
 	a.send("create vault sesame")

@@ -376,7 +376,9 @@ func slicesContains(list []string, s string) bool {
 
 func TestInviteRoomPasswdTransfer(t *testing.T) {
 	top := t
-	ts := startServer(t)
+	// Room password failures lock like login failures (issue 10); this
+	// test makes several before the right one.
+	ts := startServer(t, func(c *chatd.Config) { c.Lockout.Attempts = 10 })
 	ts.addUsers("alice", "bob", "carol")
 	a := login(t, ts.addr, "alice", "password1")
 	b := login(t, ts.addr, "bob", "password1")

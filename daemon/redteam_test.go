@@ -335,3 +335,39 @@ func TestJoinCloseRace(t *testing.T) {
 		t.Fatalf("%d of %d rounds left the joiner in a deleted room", stuck, rounds)
 	}
 }
+
+// Room password guesses are counted per room and user in the database:
+// logging in again does not reset them. After lockout.attempts wrong
+// passwords join answers locked_out with until, even with the right one,
+// until lockout.duration has passed.
+func TestRoomPasswordLockoutSurvivesRelogin(t *testing.T) {
+	ts := startServer(t, func(c *chatd.Config) {
+		c.Lockout.Attempts = 3
+		c.Lockout.Duration = chatd.Duration{Duration: time.Hour}
+	})
+	ts.addUsers("owner", "guesser", "other")
+	owner := login(t, ts.addr, "owner", "password1")
+	owner.do("create vault 4711", "create")
+
+	g := login(t, ts.addr, "guesser", "password1")
+	g.fails("join vault 0000", "join", "bad_room_password")
+	g.send("logout")
+	g.closed()
+	g = login(t, ts.addr, "guesser", "password1")
+	g.fails("join vault 0001", "join", "bad_room_password")
+	ev := g.fails("join vault 0002", "join", "locked_out") // the third sets the lock
+	if ev.str("until") == "" {
+		t.Fatalf("locked_out without until: %v", ev)
+	}
+	g.send("logout")
+	g.closed()
+	g = login(t, ts.addr, "guesser", "password1")
+	g.fails("join vault 4711", "join", "locked_out")
+
+	// Per user: someone else still gets their own tries.
+	o := login(t, ts.addr, "other", "password1")
+	o.do("join vault 4711", "join")
+
+	ts.clock.advance(time.Hour + time.Second)
+	g.do("join vault 4711", "join")
+}

@@ -123,12 +123,8 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 		if !s.roomGuesses.allow(s.srv.now()) {
 			return chatd.Errorf(chatd.ERateLimited, "too many room password tries; wait a little")
 		}
-		match, err := s.verifyPassword(r.PassHash, pw)
-		if err != nil {
+		if err := s.checkRoomPassword(ctx, r, pw); err != nil {
 			return err
-		}
-		if !match {
-			return chatd.Errorf(chatd.EBadRoomPassword, "%s needs the right password: join %s PASSWORD", r.Name, r.Name)
 		}
 	}
 	replies := []*Event{s.answer(okEvent("join", "you are now in "+r.Name, nil, f("room", r.Name)))}
@@ -185,6 +181,46 @@ func cmdClose(ctx context.Context, s *session, args string) error {
 	}
 	s.reply(okEvent("close", "closed room "+r.Name, nil, f("room", r.Name)))
 	return nil
+}
+
+// checkRoomPassword checks pw against room r's password for this user, with
+// the login lockout rule applied per room and user and kept in the
+// database: after lockout.attempts wrong passwords, join of r answers
+// locked_out until lockout.duration has passed, however often the user
+// logs in again. One check per room and user runs at a time, so parallel
+// sessions cannot outrun the count.
+func (s *session) checkRoomPassword(ctx context.Context, r *chatd.Room, pw string) error {
+	defer s.srv.nameLocks.lock("room\x00" + chatd.Key(r.Name) + "\x00" + chatd.Key(s.user))()
+	locked := func() (bool, error) {
+		lc := s.srv.cfg().Lockout
+		now := s.srv.now()
+		attempts, err := s.srv.store.RoomAttempts(ctx, r.Name, s.user, now.Add(-s.srv.attemptRetention()))
+		if err != nil {
+			return true, err
+		}
+		if until := chatd.LockedUntil(attempts, lc.Attempts, lc.Duration.Duration, now); !until.IsZero() {
+			return true, &untilError{chatd.Errorf(chatd.ELockedOut, "too many wrong passwords for %s; try again after %s",
+				r.Name, s.textTime(until)), until}
+		}
+		return false, nil
+	}
+	if stop, err := locked(); stop {
+		return err
+	}
+	match, err := s.verifyPassword(r.PassHash, pw)
+	if err != nil {
+		return err
+	}
+	if err := s.srv.store.RecordRoomAttempt(ctx, r.Name, s.user, s.srv.now(), match); err != nil {
+		return err
+	}
+	if match {
+		return nil
+	}
+	if stop, err := locked(); stop {
+		return err // this failure set the lock
+	}
+	return chatd.Errorf(chatd.EBadRoomPassword, "%s needs the right password: join %s PASSWORD", r.Name, r.Name)
 }
 
 // roomArg reads a room name argument; IRC's #room spelling is accepted.

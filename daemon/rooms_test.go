@@ -123,7 +123,9 @@ func TestCreateRoom(t *testing.T) {
 }
 
 func TestJoinLeave(t *testing.T) {
-	ts := startServer(t)
+	// Room password failures lock like login failures; these cases make
+	// three of them before the right password.
+	ts := startServer(t, func(c *chatd.Config) { c.Lockout.Attempts = 10 })
 	ts.addUser("alice", "password1", false)
 	ts.addUser("bob", "password2", false)
 	ts.addUser("root", "password0", true)
