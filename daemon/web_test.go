@@ -457,3 +457,20 @@ func TestWebOff(t *testing.T) {
 		t.Fatalf("WebAddr = %v with web.listen empty", a)
 	}
 }
+
+// TestWebSocketRateLimit: lines that arrive together in one message are
+// still counted one by one by the rate limiter.
+func TestWebSocketRateLimit(t *testing.T) {
+	ts, web := startWeb(t, func(c *chatd.Config) {
+		c.Rate.LinesPerSecond = 0.001
+		c.Rate.Burst = 12 // the login takes some of the minimum burst of 10
+	})
+	ts.addUsers("bob")
+	bob := wsLogin(t, web, "bob", "password1", nil)
+	lines := make([]string, 30)
+	for i := range lines {
+		lines[i] = "echo x"
+	}
+	bob.send(strings.Join(lines, "\n"))
+	bob.expectError("echo", "rate_limited")
+}

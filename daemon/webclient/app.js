@@ -186,6 +186,7 @@
       if (r && !r.locked) send(`join ${r.name}`);
       S.rejoin = "";
     }
+    send("names");
     send("rooms");
     send("blocked");
     $("say-input").focus();
@@ -203,6 +204,7 @@
       case "create":
       case "leave":
         if (m.room && m.room !== S.room) setRoom(m.room, true);
+        send("names");
         send("rooms");
         break;
       case "close":
@@ -520,6 +522,7 @@
       b.className = "linkish";
       b.textContent = r.name;
       b.setAttribute("aria-label", `${r.name}${r.locked ? ", locked" : ""}, ${(r.members || []).length} users${r.name === S.room ? ", you are here" : ", join"}`);
+      if (r.topic) b.title = r.topic;
       b.addEventListener("click", () => joinRoom(r));
       nameCell.append(b);
       cell(tr, String((r.members || []).length));
@@ -739,6 +742,10 @@
     const text = document.createElement("span");
     text.className = "text";
     text.textContent = m.text;
+    if (m.action) {
+      // "/me waves": shown as "* bob waves".
+      div.insertBefore(document.createTextNode("* "), from);
+    }
     div.append(text);
     append(key, div);
   }
