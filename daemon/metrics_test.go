@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"context"
 	"net/http"
+	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -162,6 +164,21 @@ func TestMetrics(t *testing.T) {
 	for _, op := range []string{"user_by_name", "record_attempt", "store_offline", "ban_of"} {
 		if moved(`chatd_db_operation_seconds_count{op="`+op+`"}`) == 0 {
 			t.Errorf("no %s operation timed", op)
+		}
+	}
+
+	// The Grafana dashboard asks only for series the server has.
+	dash, err := os.ReadFile("../contrib/grafana/chatd.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]bool{}
+	for series := range after {
+		names[strings.SplitN(series, "{", 2)[0]] = true
+	}
+	for _, name := range regexp.MustCompile(`\b(chatd|process|go)_[a-z0-9_]+`).FindAllString(string(dash), -1) {
+		if !names[name] {
+			t.Errorf("the dashboard uses %s, which /metrics does not have", name)
 		}
 	}
 
