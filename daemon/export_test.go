@@ -14,3 +14,9 @@ func AddPanicCommand() {
 	}}
 	byName[c.name] = c
 }
+
+// HoldHub takes the hub's lock as a stuck goroutine would, until release.
+func (s *Server) HoldHub() (release func()) {
+	s.hub.mu.Lock()
+	return s.hub.mu.Unlock
+}

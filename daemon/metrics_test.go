@@ -216,3 +216,35 @@ func waitSeries(t *testing.T, addr, series string, want float64) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// The check behind the watchdog and /healthz fails, without hanging, when
+// the hub's lock is stuck or the database is gone, so a stuck daemon stops
+// pinging systemd.
+func TestHealthCheck(t *testing.T) {
+	ts := startServer(t, func(c *chatd.Config) { c.Metrics.Listen = "127.0.0.1:0" })
+	check := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+		defer cancel()
+		return ts.srv.Check(ctx)
+	}
+	if err := check(); err != nil {
+		t.Fatalf("a healthy server fails the check: %v", err)
+	}
+	release := ts.srv.HoldHub()
+	err := check()
+	resp, herr := http.Get("http://" + ts.srv.MetricsAddr().String() + "/healthz")
+	release()
+	if err == nil || !strings.Contains(err.Error(), "hub") {
+		t.Fatalf("a stuck hub passes the check: %v", err)
+	}
+	if herr != nil {
+		t.Fatal(herr)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("/healthz with a stuck hub: %s", resp.Status)
+	}
+	if err := check(); err != nil {
+		t.Fatalf("the check does not recover: %v", err)
+	}
+}

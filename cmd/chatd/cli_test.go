@@ -5,12 +5,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/creack/pty"
 
 	"chatd"
 	"chatd/db"
@@ -663,5 +666,52 @@ func TestBansCleanEscapes(t *testing.T) {
 	}
 	if !strings.Contains(out, "[2J]0;pwnedspam andmore") {
 		t.Fatalf("bans lost the printable text: %q", out)
+	}
+}
+
+// On a terminal, import-users and backup draw a progress bar on standard
+// error (a pseudo-terminal here); elsewhere they print only their summary
+// line, as TestImportUsers and TestBackup check.
+func TestProgressOnTerminal(t *testing.T) {
+	c := newCLIWithDB(t)
+	var body strings.Builder
+	for i := range 30 {
+		fmt.Fprintf(&body, "user%02d password-%02d\n", i, i)
+	}
+	file := c.writeFile("users.txt", body.String())
+	for _, args := range [][]string{
+		{"import-users", "-config", c.config, file},
+		{"backup", "-config", c.config, filepath.Join(c.dir, "copy.db")},
+	} {
+		ptmx, tty, err := pty.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		pty.Setsize(ptmx, &pty.Winsize{Rows: 24, Cols: 120})
+		cmd := exec.Command(binary, args...)
+		var stdout bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &stdout, tty
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		tty.Close()
+		var screen bytes.Buffer
+		copied := make(chan struct{})
+		go func() { io.Copy(&screen, ptmx); close(copied) }()
+		err = cmd.Wait()
+		<-copied // EIO once the child's side is closed
+		ptmx.Close()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", args[0], err, screen.String())
+		}
+		want := map[string][]string{"import-users": {"importing", "100%", "30/30", "lines"}, "backup": {"backup", "100%"}}[args[0]]
+		for _, w := range want {
+			if !strings.Contains(screen.String(), w) {
+				t.Errorf("%s: the terminal shows no %q:\n%q", args[0], w, screen.String())
+			}
+		}
+		if strings.Count(stdout.String(), "\n") != 1 {
+			t.Errorf("%s: stdout %q, want one summary line", args[0], stdout.String())
+		}
 	}
 }
