@@ -7,6 +7,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -369,8 +370,17 @@ parallelism = 1
 		writeConfig(taken.Addr().String())
 		plainAddr, plain := listenerFile(t)
 		tlsAddr, tlsFile := listenerFile(t)
-		d := startDaemon(t, activated(c, "tls:plain", tlsFile, plain), plainAddr)
+		metricsAddr, metrics := listenerFile(t)
+		d := startDaemon(t, activated(c, "tls:plain:metrics", tlsFile, plain, metrics), plainAddr)
 		d.login("alice", "password-a")
+		resp, err := http.Get("http://" + metricsAddr + "/healthz")
+		if err != nil {
+			t.Fatalf("the passed metrics socket: %v", err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/healthz on the passed socket: %s", resp.Status)
+		}
 		conn, err := tls.Dial("tcp", tlsAddr, &tls.Config{InsecureSkipVerify: true})
 		if err != nil {
 			t.Fatalf("the passed TLS socket: %v", err)
@@ -381,7 +391,7 @@ parallelism = 1
 		}
 		conn.Close()
 		d.terminate()
-		if n := linesWith(d.logs.String(), "using a socket passed by systemd"); n != 2 {
+		if n := linesWith(d.logs.String(), "using a socket passed by systemd"); n != 3 {
 			t.Fatalf("%d passed sockets logged:\n%s", n, d.logs)
 		}
 	})
