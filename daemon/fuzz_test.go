@@ -221,6 +221,13 @@ func FuzzCommandParse(f *testing.F) {
 		"whoelsesince 99999999999999999999",
 		"\u00a0send\u00a0bob hi",
 		"send \u3000 x",
+		"@l1 send bob,carol hi",
+		"@ echo x",
+		"@" + strings.Repeat("x", 33) + " echo",
+		"@a.b echo",
+		"@only",
+		"send ,bob,,carol, hi",
+		"join #ops",
 	} {
 		f.Add(s)
 	}
@@ -279,6 +286,19 @@ func FuzzCommandParse(f *testing.F) {
 			if ok && (d < 0 || d > chatd.MaxBan) {
 				t.Fatalf("parseBanDuration(%q) = %v, outside 0..MaxBan", word, d)
 			}
+		}
+
+		if rest, label, ok := splitLabel(line); ok {
+			if label == "" || len(label) > 32 || !strings.HasPrefix(line, "@"+label) || !strings.HasSuffix(line, rest) {
+				t.Fatalf("splitLabel(%q) = %q, %q", line, rest, label)
+			}
+			for _, c := range []byte(label) {
+				if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+					t.Fatalf("splitLabel(%q): label %q", line, label)
+				}
+			}
+		} else if rest != line || label != "" {
+			t.Fatalf("splitLabel(%q) = %q, %q without a label", line, rest, label)
 		}
 
 		if m, ok := modeSwitch(line); ok && m != modeJSON && m != modeText {
