@@ -7,7 +7,7 @@ import (
 	"unicode/utf8"
 )
 
-// Telnet bytes (RFC 854, 857).
+// Telnet bytes (RFC 854, 857, 860).
 const (
 	tnIAC  = 255
 	tnDONT = 254
@@ -15,8 +15,12 @@ const (
 	tnWONT = 252
 	tnWILL = 251
 	tnSB   = 250
+	tnAYT  = 246
+	tnIP   = 244
+	tnBRK  = 243
 	tnSE   = 240
 	tnEcho = 1
+	tnTM   = 6 // TIMING-MARK
 )
 
 var (
@@ -33,6 +37,10 @@ type lineReader struct {
 	max     int
 	buf     []byte
 	pending error // an I/O error held back until a final partial line was returned
+	// onCommand, if set, is told of every telnet command read, in order
+	// with the data around it: cmd is the command byte, opt the option of
+	// WILL, WONT, DO and DONT (else 0). It runs inside ReadLine.
+	onCommand func(cmd, opt byte)
 }
 
 func newLineReader(r io.Reader, max int) *lineReader {
@@ -104,7 +112,10 @@ func (lr *lineReader) telnet() (lit bool, err error) {
 	case c == tnIAC:
 		return true, nil
 	case c >= tnWILL && c <= tnDONT:
-		_, err = lr.r.ReadByte() // the option
+		opt, err := lr.r.ReadByte() // the option
+		if err == nil && lr.onCommand != nil {
+			lr.onCommand(c, opt)
+		}
 		return false, err
 	case c == tnSB:
 		// Subnegotiation runs to IAC SE.
@@ -123,6 +134,10 @@ func (lr *lineReader) telnet() (lit bool, err error) {
 			prev = c
 		}
 	default:
-		return false, nil // NOP, GA, AYT, ...: two bytes, nothing to keep
+		// NOP, GA, AYT, IP, BRK, ...: two bytes, nothing to keep.
+		if lr.onCommand != nil {
+			lr.onCommand(c, 0)
+		}
+		return false, nil
 	}
 }

@@ -53,6 +53,12 @@ type session struct {
 	// label is the label of the line being handled (PROTOCOL.md section
 	// 8), "" for none; reader goroutine only.
 	label string
+	// Telnet state, reader goroutine only: interrupted is set by IAC IP or
+	// BRK; refusedOpts holds the options already refused (DO or WILL,
+	// then the option), so each is refused once and negotiation cannot
+	// loop.
+	interrupted bool
+	refusedOpts map[[2]byte]bool
 
 	connected     time.Time // server clock
 	connectedWall time.Time // wall clock, for socket deadlines
@@ -304,6 +310,9 @@ func (s *session) run(ctx context.Context) {
 		}
 		s.finish()
 	}()
+	if tc, ok := s.conn.(telnetConn); ok && s.info.Telnet {
+		tc.OnTelnet(s.telnetCommand)
+	}
 	s.send(textOnly(s.srv.cfg().Server.Banner))
 	hint := "(Type 'mode json' for JSON lines. New here? Enter the name you want and pick a password.)"
 	if s.srv.cfg().Accounts.Registration != "open" {
@@ -337,7 +346,11 @@ func (s *session) run(ctx context.Context) {
 // ok is false when the session is over (the reason is already set).
 func (s *session) readLine() (string, bool) {
 	for {
-		if s.user == "" {
+		if s.interrupted {
+			// Keep the short deadline telnetCommand set: what the client
+			// sent with the interrupt is read (and a timing mark
+			// answered), then the session ends.
+		} else if s.user == "" {
 			s.conn.SetReadDeadline(s.srv.loginDeadline(s))
 		} else if s.admin.Load() && s.srv.cfg().Server.IdleExemptAdmins {
 			s.conn.SetReadDeadline(time.Time{})
@@ -345,6 +358,13 @@ func (s *session) readLine() (string, bool) {
 			s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg().Server.IdleTimeout.Duration))
 		}
 		line, err := s.conn.ReadLine()
+		if s.interrupted {
+			if err == nil || errors.Is(err, errLineTooLong) || errors.Is(err, errBadEncoding) {
+				continue // typed before the interrupt: discarded, as telnet does
+			}
+			s.end(byeLogout, "interrupted; see you soon")
+			return "", false
+		}
 		switch {
 		case err == nil:
 			if s.allow(line) {
@@ -603,5 +623,55 @@ func commandName(line string) string {
 		return commandWord(line)
 	default:
 		return c.name
+	}
+}
+
+// interruptGrace is how long, after an interrupt (IAC IP or BRK), the
+// session keeps reading before it ends: telnet sends IAC DO TIMING-MARK
+// right after the interrupt and shows nothing more until it is answered.
+const interruptGrace = 250 * time.Millisecond
+
+// telnetCommand handles one telnet command from the client; it runs on the
+// reader goroutine, in order with the lines (see telnetConn). Answers are
+// queued through the outbox like any output, so a timing mark is answered
+// after everything queued before it. They are telnet bytes, so JSON mode
+// never sees them (the interrupt still ends the session).
+func (s *session) telnetCommand(cmd, opt byte) {
+	switch cmd {
+	case tnIP, tnBRK:
+		// Ctrl-C (or Break) in telnet: the user wants out. Read on
+		// briefly for the timing mark that follows, then end.
+		if !s.interrupted {
+			s.interrupted = true
+			s.conn.SetReadDeadline(time.Now().Add(interruptGrace))
+		}
+	case tnAYT:
+		s.send(textOnly("[chatd is here]"))
+	case tnDO:
+		switch opt {
+		case tnTM:
+			s.send(telnetEvent(string([]byte{tnIAC, tnWILL, tnTM})))
+		case tnEcho:
+			// chatd offers echo around password prompts; DO ECHO is the
+			// client agreeing.
+		default:
+			s.refuse(tnDO, opt, tnWONT)
+		}
+	case tnWILL:
+		s.refuse(tnWILL, opt, tnDONT)
+	}
+	// WONT and DONT are refusals or acknowledgements: never answered.
+	// NOP, GA and the rest need nothing.
+}
+
+// refuse answers a request for an option chatd does not do, once per
+// option and request: a client that asks again gets no second answer.
+func (s *session) refuse(req, opt, answer byte) {
+	if s.refusedOpts == nil {
+		s.refusedOpts = map[[2]byte]bool{}
+	}
+	if k := [2]byte{req, opt}; !s.refusedOpts[k] {
+		s.refusedOpts[k] = true
+		s.send(telnetEvent(string([]byte{tnIAC, answer, opt})))
 	}
 }

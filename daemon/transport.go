@@ -92,6 +92,15 @@ func newStreamConn(c net.Conn, maxLine int) *streamConn {
 
 func (c *streamConn) ReadLine() (string, error) { return c.lines.ReadLine() }
 
+// telnetConn is a Conn that speaks telnet and reports the telnet commands
+// it reads (the TCP transport). handle runs on the goroutine calling
+// ReadLine, in order with the lines.
+type telnetConn interface {
+	OnTelnet(handle func(cmd, opt byte))
+}
+
+func (c *streamConn) OnTelnet(handle func(cmd, opt byte)) { c.lines.onCommand = handle }
+
 // remoteIP is the host part of a connection's remote address.
 func remoteIP(a net.Addr) string {
 	host, _, err := net.SplitHostPort(a.String())
