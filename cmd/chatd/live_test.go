@@ -305,11 +305,17 @@ func TestAdminActionsReachLiveSessions(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	// alice was made an admin above: deleting her ends her session too.
+	c.ok("", "userdel", "alice")
+	if bye := alice.waitFor(2*time.Second, "bye", "", ""); bye["reason"] != "kicked" || !strings.Contains(bye["text"].(string), "deleted") {
+		t.Fatalf("alice's bye = %v", bye)
+	}
+
 	d.terminate()
 	logs := d.logs.String()
 	for _, a := range []string{"notice", "usermod", "kick", "passwd", "userdel"} {
 		want := 1
-		if a == "usermod" {
+		if a == "usermod" || a == "userdel" {
 			want = 2
 		}
 		if n := linesWith(logs, "msg=\"admin action\"", "action="+a+" "); n != want {

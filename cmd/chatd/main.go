@@ -138,9 +138,9 @@ The commands are:
 	version       print the version
 	help          show help for a command
 
-The server and admin commands take -config FILE; without it chatd reads the file named by
-$CHATD_CONFIG, else /etc/chatd/chatd.toml when it exists, else uses its
-built-in defaults. The admin commands work on the database directly and are
+The server and admin commands take -config FILE; without it chatd reads
+the file named by $CHATD_CONFIG, else /etc/chatd/chatd.toml when it exists,
+else uses its built-in defaults. The admin commands work on the database directly and are
 safe to run while the server is up; the server acts on their changes within
 two seconds. They refuse to run when the database does not exist yet (see
 init), so a wrong configuration cannot create a second, empty one.
