@@ -45,6 +45,7 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 	ids := map[string]int64{} // chatd.Key(room) -> id, or -1 when gone
 	var order []int64
 	added := map[int64]int{}
+	var rows []any // room_id, sender, body, ts, action for each line kept
 	for _, rl := range lines {
 		k := chatd.Key(rl.Room)
 		id, ok := ids[k]
@@ -63,12 +64,21 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 			continue
 		}
 		added[id]++
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO room_history (room_id, sender, body, ts, action) VALUES (?, ?, ?, ?, ?)`,
-			id, rl.Line.From, rl.Line.Text, millis(db.orNow(rl.Line.Time)), rl.Line.Action)
-		if err != nil {
-			return fmt.Errorf("append to the history of %s: %w", rl.Room, err)
+		rows = append(rows, id, rl.Line.From, rl.Line.Text, millis(db.orNow(rl.Line.Time)), rl.Line.Action)
+	}
+	// One statement for many lines: SQLite opens a statement savepoint
+	// for each statement, and the full-text index writes what it holds to
+	// disk at every savepoint, so one INSERT per line would make a tiny
+	// index segment per line and keep it busy merging them.
+	const cols, perStmt = 5, 200
+	for len(rows) > 0 {
+		n := min(len(rows)/cols, perStmt)
+		q := `INSERT INTO room_history (room_id, sender, body, ts, action) VALUES ` +
+			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ")
+		if _, err := tx.ExecContext(ctx, q, rows[:n*cols]...); err != nil {
+			return fmt.Errorf("append room history: %w", err)
 		}
+		rows = rows[n*cols:]
 	}
 	// Trimming finds the oldest line to keep by walking keep entries of
 	// the room's index, so it is done once per trimStep lines, not per
