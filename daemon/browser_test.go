@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -337,5 +338,62 @@ func TestBrowserRegisterAndReconnect(t *testing.T) {
 	if want := `[["chatd.user"],"dave",0,"","dave"]`; stored != want {
 		t.Errorf("browser storage after logout = %s, want only the name: %s", stored, want)
 	}
+	b.checkConsole()
+}
+
+// TestBrowserModeration: block and unblock from the member list; only an
+// admin gets Kick and Ban, and they work.
+func TestBrowserModeration(t *testing.T) {
+	b := newBrowser(t)
+	ts, web := startWeb(t)
+	ts.addUser("root", "password1", true)
+	ts.addUsers("bob", "carol")
+	url := "http://" + web + "/"
+
+	root := b.page("root")
+	// The admin's page asks before kicking or banning: say yes.
+	dialogs := chromedp.Events(root, page.JavascriptDialogOpening)
+	go func() {
+		for _, err := range dialogs {
+			if err != nil {
+				return
+			}
+			chromedp.Call(root, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: true})
+		}
+	}()
+	b.webLogin(root, url, "root", "password1")
+	carol := login(t, ts.addr, "carol", "password1")
+	bob := b.page("bob")
+	b.webLogin(bob, url, "bob", "password1")
+
+	b.do(bob, "bob blocks carol from the member list",
+		chromedp.Click(chromedp.CSS(`button[aria-label="Block carol"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Unblock carol"]`)),
+	)
+	carol.send("send bob are you there")
+	carol.expect("delivery", "to", "bob", "status", "blocked")
+	b.do(bob, "bob unblocks carol",
+		chromedp.Click(chromedp.CSS(`button[aria-label="Unblock carol"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Block carol"]`)),
+	)
+	carol.send("send bob now?")
+	carol.expect("delivery", "to", "bob", "status", "delivered")
+	n, err := chromedp.Run(bob, chromedp.Evaluate[int](`document.querySelectorAll('button[aria-label^="Kick "], button[aria-label^="Ban "]').length`))
+	if err != nil || n != 0 {
+		t.Errorf("bob, no admin, sees %d kick/ban buttons (%v)", n, err)
+	}
+
+	b.do(root, "root kicks carol",
+		chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Kick carol"]`)),
+		chromedp.Click(chromedp.CSS(`button[aria-label="Kick carol"]`)),
+	)
+	carol.expect("bye", "reason", "kicked")
+	b.do(root, "root bans bob",
+		chromedp.Click(chromedp.CSS(`button[aria-label="Ban bob"]`)),
+	)
+	b.do(bob, "bob is shown the login form with the ban",
+		chromedp.WaitVisible(xp(`//p[@id="login-error" and contains(., "Disconnected")]`)),
+		chromedp.WaitVisible(chromedp.ID("login-form")),
+	)
 	b.checkConsole()
 }

@@ -474,3 +474,21 @@ func TestWebSocketRateLimit(t *testing.T) {
 	bob.send(strings.Join(lines, "\n"))
 	bob.expectError("echo", "rate_limited")
 }
+
+// TestWebOriginsReload: web.allowed_origins and web.trusted_proxies are
+// read at each request, so a reload applies to the next connection.
+func TestWebOriginsReload(t *testing.T) {
+	ts, web := startWeb(t)
+	h := http.Header{"Origin": {"https://chat.example"}}
+	if _, resp, err := wsDialRaw(t, web, h); err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("before the reload: %v, want 403", err)
+	}
+	cfg := ts.cfg
+	cfg.Web.AllowedOrigins = []string{"chat.example"}
+	if _, err := ts.srv.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := wsDialRaw(t, web, h); err != nil {
+		t.Fatalf("after the reload allowed chat.example: %v", err)
+	}
+}
