@@ -87,12 +87,12 @@ func (m *metrics) refusal(reason string)        { m.refused.WithLabelValues(reas
 func (m *metrics) waited(d time.Duration)       { m.hashWait.Observe(d.Seconds()) }
 func (m *metrics) action(kind chatd.ActionKind) { m.adminActions.WithLabelValues(string(kind)).Inc() }
 
-func (m *metrics) reload(err error) {
-	if err != nil {
-		m.reloads.WithLabelValues("error").Inc()
+func (m *metrics) reload(ok bool) {
+	if ok {
+		m.reloads.WithLabelValues("ok").Inc()
 		return
 	}
-	m.reloads.WithLabelValues("ok").Inc()
+	m.reloads.WithLabelValues("error").Inc()
 }
 
 // dbOp times one database operation: defer m.dbOp("name")().
@@ -103,13 +103,7 @@ func (m *metrics) dbOp(op string) func() {
 
 // ReloadFailed counts a reload that failed before it reached Reload (the
 // file did not load or validate).
-func (s *Server) ReloadFailed() { s.metrics.reload(errReloadFile) }
-
-type reloadFileError struct{}
-
-func (reloadFileError) Error() string { return "the configuration file did not load" }
-
-var errReloadFile error = reloadFileError{}
+func (s *Server) ReloadFailed() { s.metrics.reload(false) }
 
 // healthTimeout bounds the health check behind /healthz.
 const healthTimeout = time.Second

@@ -176,7 +176,7 @@ var restartOnly = []struct {
 // be loaded, nothing changes and the error says why. next must already be
 // validated.
 func (s *Server) Reload(next chatd.Config) (needRestart []string, err error) {
-	defer func() { s.metrics.reload(err) }()
+	defer func() { s.metrics.reload(err == nil) }()
 	cur := s.cfg()
 	for _, r := range restartOnly {
 		if !r.same(cur, &next) {
