@@ -48,7 +48,7 @@ func cmdBan(ctx context.Context, s *session, args string) error {
 	}
 	until := "for good"
 	if dur > 0 {
-		until = "until " + textDate(b.Expires)
+		until = "until " + s.textTime(b.Expires)
 	}
 	s.srv.log.Info("ban", "user", name, "by", s.user, "until", b.Expires)
 	s.srv.kickBanned(name, &b)

@@ -759,14 +759,14 @@ func TestHelpShowsNewCommands(t *testing.T) {
 	ts.addUsers("alice")
 	a := login(t, ts.addr, "alice", "password1")
 	for _, tc := range []struct{ line, command, usage string }{
-		{"help topic", "topic", "topic [TEXT | -]"},
+		{"help topic", "topic", "topic [TEXT]"},
 		{"help roomban", "roomban", "roomban USER [DURATION]"},
 		{"help whois", "check", "check [USER]"},
 		{"help part", "leave", "leave"},
 		{"help list", "rooms", "rooms"},
 		{"help action", "me", "me TEXT"},
 		{"help search", "search", "search WORDS"},
-		{"help set", "set", "set [timestamps on|off | timezone AREA/CITY]"},
+		{"help set", "set", "set [KEY VALUE]"},
 	} {
 		ev := a.do(tc.line, "help")
 		if ev.str("command") != tc.command || ev.str("usage") != tc.usage {
