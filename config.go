@@ -27,6 +27,7 @@ type Config struct {
 	Lockout  LockoutConfig  `toml:"lockout"`
 	Argon2   Argon2Config   `toml:"argon2"`
 	Messages MessagesConfig `toml:"messages"`
+	Rooms    RoomsConfig    `toml:"rooms"`
 	Rate     RateConfig     `toml:"rate"`
 	Log      LogConfig      `toml:"log"`
 	Web      WebConfig      `toml:"web"`
@@ -77,9 +78,16 @@ type Argon2Config struct {
 
 type MessagesConfig struct {
 	OfflineLimit           int  `toml:"offline_limit"`
+	MaxRecipients          int  `toml:"max_recipients"`
 	HistoryOnJoin          int  `toml:"history_on_join"`
 	HistoryKeep            int  `toml:"history_keep"`
 	BlocksApplyToBroadcast bool `toml:"blocks_apply_to_broadcast"`
+}
+
+// RoomsConfig limits how many rooms exist.
+type RoomsConfig struct {
+	MaxPerUser int `toml:"max_per_user"` // rooms one user may own; 0: no limit
+	MaxTotal   int `toml:"max_total"`    // rooms besides the lobby; 0: no limit
 }
 
 type RateConfig struct {
@@ -161,8 +169,10 @@ func DefaultConfig() Config {
 		},
 		Lockout: LockoutConfig{Attempts: 3, Duration: Duration{60 * time.Second}, Scope: "user+ip"},
 		Argon2:  Argon2Config{MemoryKiB: 64 * 1024, Iterations: 1, Parallelism: 2, MaxConcurrent: 4},
+		Rooms:   RoomsConfig{MaxPerUser: 5, MaxTotal: 1000},
 		Messages: MessagesConfig{
 			OfflineLimit:           100,
+			MaxRecipients:          20,
 			HistoryOnJoin:          20,
 			HistoryKeep:            10000,
 			BlocksApplyToBroadcast: true,
@@ -362,7 +372,10 @@ func (c *Config) Problems() []error {
 	}
 
 	add(
-		atLeast("messages.offline_limit", c.Messages.OfflineLimit, 0),
+		between("messages.offline_limit", c.Messages.OfflineLimit, 1, MaxOfflineLimit),
+		between("messages.max_recipients", c.Messages.MaxRecipients, 1, 1000),
+		atLeast("rooms.max_per_user", c.Rooms.MaxPerUser, 0),
+		atLeast("rooms.max_total", c.Rooms.MaxTotal, 0),
 		atLeast("messages.history_on_join", c.Messages.HistoryOnJoin, 0),
 		atLeast("messages.history_keep", c.Messages.HistoryKeep, 0),
 		atLeast("rate.burst", c.Rate.Burst, 1),
@@ -467,6 +480,18 @@ func listenAddr(key, addr string) error {
 	}
 	return nil
 }
+
+func between(key string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return fmt.Errorf("%s: %d is not between %d and %d", key, v, lo, hi)
+	}
+	return nil
+}
+
+// MaxOfflineLimit caps messages.offline_limit: a mailbox is delivered a
+// page at a time, but one user's stored mail should still not be able to
+// grow without end.
+const MaxOfflineLimit = 100000
 
 func atLeast(key string, v, min int) error {
 	if v < min {

@@ -260,7 +260,7 @@ func TestConfig_Validate(t *testing.T) {
 	// The edges that are allowed.
 	c := chatd.DefaultConfig()
 	c.Server.MaxLineBytes = 64
-	c.Messages.OfflineLimit = 0
+	c.Messages.OfflineLimit = 1
 	c.Messages.HistoryOnJoin = 0
 	c.Messages.HistoryKeep = 0
 	c.Argon2.MemoryKiB, c.Argon2.Parallelism = 8, 1

@@ -216,10 +216,17 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	// full burst.
 	s.bucket = newBucket(s.srv.cfg().Rate.LinesPerSecond, s.srv.cfg().Rate.Burst, now)
 	s.lastActive.Store(now.UnixNano())
-	mail, err := s.srv.store.OfflineMessages(ctx, u.Name)
+	// The mailbox goes out a page at a time, the next page once the
+	// last was written (sendMail), so a big one neither floods the outbox
+	// nor makes its owner look like a slow reader.
+	waiting, err := s.srv.store.OfflineCount(ctx, u.Name)
+	var mail []chatd.OfflineMessage
+	if err == nil {
+		mail, err = s.srv.store.OfflinePage(ctx, u.Name, 0, mailPage)
+	}
 	if err != nil {
 		s.srv.log.Error("read offline mail", "user", u.Name, "err", err)
-		mail = nil
+		waiting, mail = 0, nil
 	}
 	// Going online, the welcome, the offline mail and the lobby's recent
 	// lines are one step: under the lobby log's lock no lobby line slips
@@ -229,7 +236,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	lobby.mu.Lock()
 	old, err := s.srv.hub.add(s, s.srv.cfg().Accounts.DuplicateLogin == "replace", func(online []string, others []*session) {
 		s.srv.metrics.login("ok") // counted before anyone can see the login
-		s.reply(welcomeEvent(u.Name, u.Admin, chatd.Lobby, online, len(mail)))
+		s.reply(welcomeEvent(u.Name, u.Admin, chatd.Lobby, online, max(waiting, len(mail))))
 		s.sendMail(mail)
 		lobby.replay(s, chatd.Lobby)
 		fanout(others, presenceEvent(u.Name, presLogin, chatd.Lobby), s, nil)
@@ -248,9 +255,10 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		s.srv.log.Error("record login", "user", u.Name, "err", err)
 	}
 	// Mail stored between the read above and going online would otherwise
-	// wait for the next login.
-	if late, err := s.srv.store.OfflineMessages(ctx, u.Name); err == nil {
-		s.sendMail(newerThan(late, mail))
+	// wait for the next login. (With mail, the page chain reads again
+	// after the last page, which is after this point.)
+	if len(mail) == 0 {
+		s.nextMail(0)
 	}
 	s.srv.connLog.Info("login", "user", u.Name, "addr", s.addr)
 	return true
@@ -290,39 +298,47 @@ func banText(b *chatd.Ban) string {
 	return text
 }
 
-// sendMail queues offline messages; once the last of them has been
-// written to the connection they are deleted from the mailbox.
+// mailPage is how many stored messages are queued at once: far below
+// outboxLimit, so a mailbox of any size never looks like a slow reader.
+const mailPage = 500
+
+// sendMail queues one page of offline messages. Once its last message has
+// been written to the connection, the page is deleted from the mailbox and
+// the next page is read and queued, on the writer goroutine: delivery is
+// paced by the client's reading. A session that ends midway leaves the
+// rest in the mailbox for the next login.
 func (s *session) sendMail(mail []chatd.OfflineMessage) {
+	if len(mail) == 0 {
+		return
+	}
+	ids := make([]int64, len(mail))
+	for j := range mail {
+		ids[j] = mail[j].ID
+	}
+	last := ids[len(ids)-1]
 	for i, m := range mail {
 		ev := privateMessage(kindOffline, m.From, nonNil(m.To), m.Text, m.Time)
 		if i == len(mail)-1 {
-			ids := make([]int64, len(mail))
-			for j := range mail {
-				ids[j] = mail[j].ID
-			}
-			user := s.user
 			ev.afterWrite = func() {
 				s.srv.metrics.delivered(len(ids))
 				if err := s.srv.store.DeleteOffline(context.Background(), ids); err != nil {
-					s.srv.log.Error("delete delivered offline mail", "user", user, "err", err)
+					s.srv.log.Error("delete delivered offline mail", "user", s.user, "err", err)
 				}
+				s.nextMail(last)
 			}
 		}
-		s.send(ev)
+		if !s.send(ev) {
+			return
+		}
 	}
 }
 
-// newerThan returns the messages of all that are not in seen.
-func newerThan(all, seen []chatd.OfflineMessage) []chatd.OfflineMessage {
-	var last int64
-	for _, m := range seen {
-		last = max(last, m.ID)
+// nextMail queues the page of offline mail after ID after, if any.
+func (s *session) nextMail(after int64) {
+	page, err := s.srv.store.OfflinePage(context.Background(), s.user, after, mailPage)
+	if err != nil {
+		s.srv.log.Error("read offline mail", "user", s.user, "err", err)
+		return
 	}
-	var out []chatd.OfflineMessage
-	for _, m := range all {
-		if m.ID > last {
-			out = append(out, m)
-		}
-	}
-	return out
+	s.sendMail(page)
 }

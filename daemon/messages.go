@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"time"
 
 	"chatd"
 )
@@ -96,6 +95,9 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 	if !ok || strings.TrimSpace(text) == "" {
 		return badArgs("send")
 	}
+	if max := s.srv.cfg().Messages.MaxRecipients; len(names) > max {
+		return chatd.Errorf(chatd.EBadArgs, "a message may name at most %d recipients (messages.max_recipients), this one names %d", max, len(names))
+	}
 	// Resolve names first: one recipient that is yourself or unknown makes
 	// a single send an error; in a list each gets its own status.
 	type rcpt struct {
@@ -129,7 +131,47 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 	now := s.srv.now()
 	live := privateMessage(kindPrivate, s.user, nonNil(to), text, now)
 	s.srv.metrics.message(kindPrivate)
-	for _, r := range rs {
+	// Live delivery first; whoever is offline gets the message stored
+	// once for all of them, in one transaction.
+	type outcome struct {
+		status string
+		away   *string
+		err    error
+	}
+	outs := make([]outcome, len(rs))
+	var offline []string
+	var offlineAt []int
+	for i, r := range rs {
+		if r.self || r.user == nil {
+			continue
+		}
+		status, away, err := s.deliverLive(ctx, r.user.Name, live)
+		outs[i] = outcome{status, away, err}
+		if err == nil && status == "" {
+			offline = append(offline, r.user.Name)
+			offlineAt = append(offlineAt, i)
+		}
+	}
+	if len(offline) > 0 {
+		errs, err := s.srv.store.StoreOfflineAll(ctx, offline,
+			chatd.OfflineMessage{From: s.user, To: to, Text: text, Time: now}, s.srv.cfg().Messages.OfflineLimit)
+		for j, i := range offlineAt {
+			switch {
+			case err != nil:
+				outs[i].err = err
+			case errs[j] == nil:
+				s.srv.metrics.stored()
+				outs[i].status = statusStored
+			case chatd.ErrorCode(errs[j]) == chatd.EMailboxFull:
+				outs[i].status = statusMailboxFull
+			case chatd.ErrorCode(errs[j]) == chatd.ENoSuchUser:
+				outs[i].status = statusNoSuchUser
+			default:
+				outs[i].err = errs[j]
+			}
+		}
+	}
+	for i, r := range rs {
 		switch {
 		case r.self:
 			// Not a delivery status: the list named the sender.
@@ -137,15 +179,13 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 		case r.user == nil:
 			s.srv.metrics.delivery(statusNoSuchUser)
 			s.reply(deliveryEvent(r.typed, statusNoSuchUser))
+		case outs[i].err != nil:
+			s.fail("send", fmt.Errorf("deliver to %s: %w", r.user.Name, outs[i].err))
 		default:
-			status, away, err := s.deliver(ctx, r.user.Name, to, text, now, live)
-			if err != nil {
-				s.fail("send", fmt.Errorf("deliver to %s: %w", r.user.Name, err))
-				continue
-			}
+			status := outs[i].status
 			s.srv.metrics.delivery(status)
 			ev := deliveryEvent(r.user.Name, status)
-			if away != nil {
+			if away := outs[i].away; away != nil {
 				ev = awayDeliveryEvent(r.user.Name, status, *away)
 			}
 			s.reply(ev)
@@ -154,11 +194,12 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 	return nil
 }
 
-// deliver hands one private message to name and returns its status, and
-// the recipient's away message when they are online but away. An error
-// means the server failed (the message was neither delivered nor stored)
-// and is reported as such, not disguised as a status.
-func (s *session) deliver(ctx context.Context, name string, to []string, text string, now time.Time, live *Event) (string, *string, error) {
+// deliverLive hands one private message to name if they are online and
+// returns its status, and the recipient's away message when they are online
+// but away; status "" means name is offline and the message must be stored.
+// An error means the server failed and is reported as such, not disguised
+// as a status.
+func (s *session) deliverLive(ctx context.Context, name string, live *Event) (string, *string, error) {
 	blocked, err := s.srv.store.IsBlocked(ctx, name, s.user)
 	if chatd.ErrorCode(err) == chatd.ENoSuchUser {
 		return statusNoSuchUser, nil, nil // deleted a moment ago
@@ -171,17 +212,5 @@ func (s *session) deliver(ctx context.Context, name string, to []string, text st
 	if o := s.srv.hub.lookup(name); o != nil && o.send(live) {
 		return statusDelivered, o.away.Load(), nil
 	}
-	err = s.srv.store.StoreOffline(ctx, name, chatd.OfflineMessage{From: s.user, To: to, Text: text, Time: now},
-		s.srv.cfg().Messages.OfflineLimit)
-	if err == nil {
-		s.srv.metrics.stored()
-		return statusStored, nil, nil
-	}
-	switch chatd.ErrorCode(err) {
-	case chatd.EMailboxFull:
-		return statusMailboxFull, nil, nil
-	case chatd.ENoSuchUser:
-		return statusNoSuchUser, nil, nil
-	}
-	return "", nil, err
+	return "", nil, nil
 }

@@ -9,6 +9,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -370,4 +371,124 @@ func TestRoomPasswordLockoutSurvivesRelogin(t *testing.T) {
 
 	ts.clock.advance(time.Hour + time.Second)
 	g.do("join vault 4711", "join")
+}
+
+// A mailbox of 10,000 stored messages is delivered whole, each message
+// once and in order, without its owner being cut off as a slow reader;
+// the mailbox is empty afterwards.
+func TestBigMailboxDeliveredPaced(t *testing.T) {
+	const n = 10000
+	ts := startServer(t, func(c *chatd.Config) { c.Messages.OfflineLimit = n })
+	ts.addUsers("alice", "bob")
+	// One durable commit per StoreOffline makes 10,000 of them take
+	// minutes on a busy disk; the first few go through the store, the
+	// rest are copied in one transaction straight into the file.
+	for i := range 3 {
+		m := chatd.OfflineMessage{From: "alice", To: []string{"bob"}, Text: fmt.Sprintf("mail %05d", i)}
+		if err := ts.store.StoreOffline(context.Background(), "bob", m, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	raw, err := sql.Open("sqlite", ts.cfg.Database.Path+"?_pragma=busy_timeout(10000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	tx, err := raw.Begin()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 3; i < n; i++ {
+		res, err := tx.Exec(`INSERT INTO letters (sender, recipients, body, ts) SELECT sender, recipients, ?, ts FROM letters LIMIT 1`,
+			fmt.Sprintf("mail %05d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, _ := res.LastInsertId()
+		if _, err := tx.Exec(`INSERT INTO offline_messages (recipient, letter) SELECT recipient, ? FROM offline_messages LIMIT 1`, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	b := dial(t, ts.addr)
+	b.name = "bob"
+	b.send("bob", "password1")
+	if w := b.expect("welcome", "user", "bob"); fmt.Sprint(w["offline"]) != fmt.Sprint(n) {
+		t.Fatalf("welcome says %v offline messages", w["offline"])
+	}
+	for i := range n {
+		ev := b.expect("message", "kind", "offline")
+		if want := fmt.Sprintf("mail %05d", i); ev.str("text") != want {
+			t.Fatalf("offline message %d is %q, want %q", i, ev.str("text"), want)
+		}
+	}
+	b.settle()
+	for _, ev := range b.seen {
+		if ev.str("type") == "bye" || ev.str("kind") == "offline" {
+			t.Fatalf("unexpected %v", ev)
+		}
+	}
+	waitFor(t, "the mailbox to empty", func() bool {
+		left, err := ts.store.OfflineCount(context.Background(), "bob")
+		return err == nil && left == 0
+	})
+	// A second login finds nothing to deliver.
+	b.send("logout")
+	b.closed()
+	again := login(t, ts.addr, "bob", "password1")
+	again.settle()
+	for _, ev := range again.seen {
+		if ev.str("kind") == "offline" {
+			t.Fatalf("delivered again: %v", ev)
+		}
+	}
+}
+
+// Storage abuse: one send names at most messages.max_recipients users; a
+// message to many offline users stores its text and recipient list once;
+// rooms.max_per_user and rooms.max_total cap room creation.
+func TestStorageLimits(t *testing.T) {
+	ts := startServer(t, func(c *chatd.Config) {
+		c.Messages.MaxRecipients = 20
+		c.Rooms.MaxPerUser = 2
+		c.Rooms.MaxTotal = 3
+	})
+	names := rtUsers(t, ts, "r", 21)
+	ts.addUsers("alice", "bob")
+	a := login(t, ts.addr, "alice", "password1")
+
+	a.fails("send ("+strings.Join(names, " ")+") hello", "send", "bad_args")
+	a.send("send (" + strings.Join(names[:20], " ") + ") " + strings.Repeat("x", 2000))
+	for range 20 {
+		a.expect("delivery", "status", "stored")
+	}
+	raw, err := sql.Open("sqlite", ts.cfg.Database.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	var letters, rows int
+	if err := raw.QueryRow(`SELECT (SELECT count(*) FROM letters), (SELECT count(*) FROM offline_messages)`).Scan(&letters, &rows); err != nil {
+		t.Fatal(err)
+	}
+	if letters != 1 || rows != 20 {
+		t.Fatalf("%d stored texts and %d mailbox rows for one message to 20 offline users; want 1 and 20", letters, rows)
+	}
+
+	a.do("create one", "create")
+	a.do("create two", "create")
+	ev := a.fails("create three", "create", "not_permitted")
+	if !strings.Contains(ev.str("text"), "rooms.max_per_user") {
+		t.Fatalf("unclear error: %v", ev)
+	}
+	b := login(t, ts.addr, "bob", "password1")
+	b.do("create three", "create")
+	ev = b.fails("create four", "create", "not_permitted")
+	if !strings.Contains(ev.str("text"), "rooms.max_total") {
+		t.Fatalf("unclear error: %v", ev)
+	}
+	a.do("close two", "close")
+	b.do("create four", "create")
 }

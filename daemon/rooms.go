@@ -65,7 +65,11 @@ func cmdCreate(ctx context.Context, s *session, args string) error {
 			return err
 		}
 	}
-	if err := s.srv.store.CreateRoom(ctx, r); err != nil {
+	perUser := s.srv.cfg().Rooms.MaxPerUser
+	if s.admin.Load() {
+		perUser = 0
+	}
+	if err := s.srv.store.CreateRoomLimited(ctx, r, perUser, s.srv.cfg().Rooms.MaxTotal); err != nil {
 		return err
 	}
 	// A room of this name may have been deleted behind the daemon's back

@@ -46,7 +46,7 @@ iterations = 1
 parallelism = 1
 
 [messages]
-offline_limit = 0
+offline_limit = 100000
 
 [rate]
 lines_per_second = 100000.0
