@@ -136,7 +136,7 @@ func (t timedStore) StoreOffline(ctx context.Context, to string, m chatd.Offline
 }
 
 func (t timedStore) StoreOfflineAll(ctx context.Context, to []string, m chatd.OfflineMessage, limit int) (errs []error, err error) {
-	defer t.m.dbOp("store_offline_all")()
+	defer t.m.dbOp("store_offline")() // the daemon stores offline mail through this one
 	return t.Store.StoreOfflineAll(ctx, to, m, limit)
 }
 
