@@ -312,7 +312,10 @@ func cmdSearch(ctx context.Context, s *session, args string) error {
 		return err
 	}
 	shown := s.replyLines(room, lines)
-	text := fmt.Sprintf("%d line%s of %s match, newest first", shown, plural(shown), room)
+	text := fmt.Sprintf("%d lines of %s match, newest first", shown, room)
+	if shown == 1 {
+		text = "1 line of " + room + " matches"
+	}
 	if shown == 0 {
 		text = "no stored line of " + room + " matches"
 	}
