@@ -214,7 +214,10 @@ func cmdMode(_ context.Context, s *session, args string) error {
 }
 
 func cmdLogout(_ context.Context, s *session, _ string) error {
-	s.endWith(byeLogout, byeEvent(byeLogout, "see you soon").labeled(s.label))
+	// The reader stops after this line; finish says bye once the user
+	// is offline.
+	s.setReason(byeLogout)
+	s.farewell = byeEvent(byeLogout, "see you soon").labeled(s.label)
 	return nil
 }
 

@@ -515,3 +515,23 @@ func TestModeSwitchAtPasswordPromptRestoresEcho(t *testing.T) {
 	c.expect("ok", "cmd", "mode")
 	c.expect("prompt", "field", "password")
 }
+
+// TestLoginRightAfterLogout: once a client has read the bye to its logout,
+// the user is offline, so logging straight back in works even with
+// duplicate_login = "reject" (the default). The bye used to go out before
+// the session left the hub, and a quick relogin got already_online.
+func TestLoginRightAfterLogout(t *testing.T) {
+	ts := startServer(t)
+	ts.addUsers("alice", "bob")
+	bob := login(t, ts.addr, "bob", "password1")
+	for range 25 {
+		alice := login(t, ts.addr, "alice", "password1")
+		alice.send("logout")
+		alice.expect("bye", "reason", "logout")
+	}
+	// Others saw each session begin and end, in order.
+	for range 25 {
+		bob.expect("presence", "user", "alice", "event", "login")
+		bob.expect("presence", "user", "alice", "event", "logout")
+	}
+}

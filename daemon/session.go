@@ -53,6 +53,10 @@ type session struct {
 	// label is the label of the line being handled (PROTOCOL.md section
 	// 8), "" for none; reader goroutine only.
 	label string
+	// farewell is the bye of a logout the user asked for: set by the
+	// logout command, it stops the reader, and finish queues it once the
+	// user has left the hub (reader goroutine only).
+	farewell *Event
 	// Telnet state, reader goroutine only: interrupted is set by IAC IP or
 	// BRK; refusedOpts holds the options already refused (DO or WILL,
 	// then the option), so each is refused once and negotiation cannot
@@ -322,7 +326,7 @@ func (s *session) run(ctx context.Context) {
 	if !s.login(ctx) {
 		return
 	}
-	for !s.ending() {
+	for !s.ending() && s.farewell == nil {
 		line, ok := s.readLine()
 		if !ok || s.ending() {
 			return
@@ -426,7 +430,13 @@ func (s *session) allow(line string) bool {
 // told, last-seen is written, and the writer is given time to flush.
 func (s *session) finish() {
 	reason := s.reason()
-	s.end(reason, "closing")
+	// A user who logs out is told bye only once they are offline, so a
+	// client that logs straight back in is not refused as already online.
+	// Every other ending closes the outbox now.
+	bye := s.farewell
+	if bye == nil {
+		s.end(reason, "closing")
+	}
 	if s.user != "" {
 		// Last seen is written before the user leaves the hub, so the
 		// who-was-online queries never miss them in between.
@@ -441,6 +451,9 @@ func (s *session) finish() {
 			}
 		})
 		s.srv.connLog.Info("logout", "user", s.user, "addr", s.addr, "reason", reason)
+	}
+	if bye != nil {
+		s.endWith(reason, bye)
 	}
 	select {
 	case <-s.done:
