@@ -62,6 +62,14 @@ func (r *roomLogs) get(room string) *roomLog {
 	return l
 }
 
+// has reports whether room has recent lines kept in memory.
+func (r *roomLogs) has(room string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	_, ok := r.logs[chatd.Key(room)]
+	return ok
+}
+
 // drop forgets a closed room.
 func (r *roomLogs) drop(room string) {
 	r.mu.Lock()

@@ -57,6 +57,21 @@ func cmdCreate(ctx context.Context, s *session, args string) error {
 	if err := s.srv.cfg().Accounts.CheckRoomName(name); err != nil {
 		return err
 	}
+	// A room of this name may have been deleted behind the daemon's back
+	// (chatd userdel deletes the user's rooms): its history and anyone
+	// still inside must not become part of the new room. Members are looked
+	// at before the database: someone in a room that the database has is
+	// in a live room, perhaps one created a moment ago, and stays there.
+	if len(s.srv.hub.members(name)) > 0 || s.srv.logs.has(name) {
+		switch _, err := s.srv.store.RoomByName(ctx, name); {
+		case chatd.ErrorCode(err) == chatd.ENoSuchRoom:
+			s.srv.closeRoom(name, "chatd")
+		case err != nil:
+			return err
+		default:
+			return chatd.Errorf(chatd.ERoomExists, "room %s already exists", name)
+		}
+	}
 	token := s.srv.hub.roomToken(name)
 	r := chatd.Room{Name: name, Owner: s.user, Created: s.srv.now()}
 	if pw != "" {
@@ -71,14 +86,6 @@ func cmdCreate(ctx context.Context, s *session, args string) error {
 	}
 	if err := s.srv.store.CreateRoomLimited(ctx, r, perUser, s.srv.cfg().Rooms.MaxTotal); err != nil {
 		return err
-	}
-	// A room of this name may have been deleted behind the daemon's back
-	// (chatd userdel deletes the user's rooms): its history and anyone
-	// still inside must not become part of the new room.
-	s.srv.logs.drop(name)
-	for _, m := range s.srv.hub.members(name) {
-		m.send(roomEvent(roomClosed, name, "chatd"))
-		s.srv.moveTo(m, chatd.Lobby, false)
 	}
 	if !s.srv.moveInto(s, name, &token, true, s.answer(okEvent("create", "created room "+name+"; you own it", nil, f("room", name), f("locked", pw != "")))) {
 		return chatd.Errorf(chatd.ENoSuchRoom, "%s was created and closed again at once", name)
@@ -176,13 +183,7 @@ func cmdClose(ctx context.Context, s *session, args string) error {
 	if err := s.srv.store.DeleteRoom(ctx, r.Name); err != nil {
 		return err
 	}
-	s.srv.logs.drop(r.Name)
-	// Under the hub's lock: whoever is not in it now can no longer get in.
-	members := s.srv.hub.closeRoom(r.Name)
-	fanout(members, roomEvent(roomClosed, r.Name, s.user), nil, nil)
-	for _, m := range members {
-		s.srv.moveTo(m, chatd.Lobby, false)
-	}
+	s.srv.closeRoom(r.Name, s.user)
 	s.reply(okEvent("close", "closed room "+r.Name, nil, f("room", r.Name)))
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -456,5 +457,53 @@ func TestJoinReplyMeansJoined(t *testing.T) {
 		alice.expect("message", "kind", "room", "text", line)
 		alice.send("leave")
 		alice.expect("ok", "cmd", "leave")
+	}
+}
+
+// TestJoinWhileCreating: people joining a room the moment it is created
+// stay in it. Creating used to empty the new room of anyone in it (meant
+// for a room deleted behind the daemon's back), so a join that landed
+// between the creation and that sweep was thrown back to the lobby.
+func TestJoinWhileCreating(t *testing.T) {
+	ts := startServer(t)
+	names := []string{"owner", "amy", "ben", "cat", "dan"}
+	ts.addUsers(names...)
+	var cs []*client
+	for _, n := range names {
+		cs = append(cs, login(t, ts.addr, n, "password1"))
+	}
+	for round := range 15 {
+		room := fmt.Sprintf("room%d", round)
+		// The joiners keep trying until the room exists.
+		var wg sync.WaitGroup
+		for _, c := range cs[1:] {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; i < 500; i++ {
+					c.send("join " + room)
+					ev := c.next()
+					for ev.str("type") != "ok" && ev.str("type") != "error" {
+						ev = c.next()
+					}
+					if ev.str("type") == "ok" {
+						return
+					}
+				}
+				t.Errorf("%s never got into %s", c.name, room)
+			}()
+		}
+		cs[0].send("create " + room)
+		cs[0].expect("ok", "cmd", "create")
+		wg.Wait()
+		cs[0].send("names")
+		got := cs[0].expect("ok", "cmd", "names").strs("users")
+		if len(got) != len(names) {
+			t.Fatalf("round %d: %s holds %v, want all %d who joined", round, room, got, len(names))
+		}
+		for _, c := range cs {
+			c.send("leave")
+			c.expect("ok", "cmd", "leave")
+		}
 	}
 }

@@ -606,4 +606,17 @@ func (s *Server) moveInto(sess *session, room string, token *uint64, announce bo
 	return true
 }
 
+// closeRoom empties a room that is gone from the database: its recent
+// lines are dropped, joins that looked it up before now fail, and everyone
+// in it is told (by whom) and moved to the lobby.
+func (s *Server) closeRoom(room, by string) {
+	s.logs.drop(room)
+	// Under the hub's lock: whoever is not in it now can no longer get in.
+	members := s.hub.closeRoom(room)
+	fanout(members, roomEvent(roomClosed, room, by), nil, nil)
+	for _, m := range members {
+		s.moveTo(m, chatd.Lobby, false)
+	}
+}
+
 func (s *Server) rand(n int) int { return mrand.IntN(n) }
