@@ -22,6 +22,24 @@ func (b *bucket) setRate(rate float64, burst int) {
 	b.tokens = min(b.tokens, b.burst)
 }
 
+// take spends n tokens, going into debt if need be, and returns the
+// tokens left (negative: the debt).
+func (b *bucket) take(n float64, now time.Time) float64 {
+	b.refill(now)
+	b.tokens -= n
+	return b.tokens
+}
+
+func (b *bucket) refill(now time.Time) {
+	if dt := now.Sub(b.last).Seconds(); dt > 0 {
+		b.tokens += dt * b.rate
+		if b.tokens > b.burst {
+			b.tokens = b.burst
+		}
+	}
+	b.last = now
+}
+
 // allow takes one token if there is one.
 func (b *bucket) allow(now time.Time) bool {
 	if dt := now.Sub(b.last).Seconds(); dt > 0 {

@@ -492,3 +492,44 @@ func TestStorageLimits(t *testing.T) {
 	a.do("close two", "close")
 	b.do("create four", "create")
 }
+
+// Bad lines are not free: over-long lines, invalid UTF-8 and telnet
+// commands that never make a line all count against the client's budget,
+// and persistent flooding of each kind ends the session; others chat on.
+func TestFloodOfBadInputDisconnects(t *testing.T) {
+	ts := startServer(t, func(c *chatd.Config) {
+		c.Rate.LinesPerSecond = 10
+		c.Rate.Burst = 30
+		c.Server.MaxLineBytes = 256
+	})
+	ts.addUsers("alice", "bob", "f1", "f2", "f3")
+	alice := login(t, ts.addr, "alice", "password1")
+	bob := login(t, ts.addr, "bob", "password1")
+	floods := map[string]string{
+		"f1": strings.Repeat(strings.Repeat("x", 1000)+"\n", 300),         // too long
+		"f2": strings.Repeat(strings.Repeat("\xc3\x28", 100)+"\n", 300),   // not UTF-8
+		"f3": strings.Repeat(hardIAC+hardNOP, 150000) + hardIAC + hardAYT, // telnet only
+	}
+	for name, flood := range floods {
+		c := login(t, ts.addr, name, "password1")
+		go func() {
+			// The server may close while this is still writing.
+			c.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+			c.conn.Write([]byte(flood))
+		}()
+		for {
+			ev, err := c.tryNext(30 * time.Second)
+			if err != nil {
+				t.Fatalf("%s: flooded %d bytes and was not disconnected: %v", name, len(flood), err)
+			}
+			if ev.str("type") == "bye" {
+				if !strings.Contains(ev.str("text"), "flooding") {
+					t.Fatalf("%s: %v", name, ev)
+				}
+				break
+			}
+		}
+		alice.send("still here after " + name)
+		bob.expect("message", "kind", "room", "text", "still here after "+name)
+	}
+}

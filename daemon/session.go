@@ -45,6 +45,7 @@ type session struct {
 	addr    string // the client's real IP (info.Addr)
 	mode    atomic.Int32
 	bucket  *bucket // per-connection rate limit; reader goroutine only
+	bytes   *bucket // byte budget (chargeBytes); reader goroutine only
 	refused int     // lines refused by the rate limiter since the last accepted one
 	// roomGuesses limits room password checks (reader goroutine only).
 	roomGuesses *bucket
@@ -314,6 +315,9 @@ func (s *session) run(ctx context.Context) {
 		}
 		s.finish()
 	}()
+	if mc, ok := s.conn.(meteredConn); ok {
+		mc.OnBytes(s.chargeBytes)
+	}
 	if tc, ok := s.conn.(telnetConn); ok && s.info.Telnet {
 		tc.OnTelnet(s.telnetCommand)
 	}
@@ -378,10 +382,20 @@ func (s *session) readLine() (string, bool) {
 				return "", false
 			}
 		case errors.Is(err, errLineTooLong):
+			if !s.chargeBadLine() {
+				return "", false
+			}
 			s.send(errorEvent("", chatd.ELineTooLong,
 				fmt.Sprintf("line longer than %d bytes; it was ignored", s.srv.cfg().Server.MaxLineBytes)))
 		case errors.Is(err, errBadEncoding):
+			if !s.chargeBadLine() {
+				return "", false
+			}
 			s.send(errorEvent("", chatd.EBadEncoding, "line is not valid UTF-8; it was ignored"))
+		case errors.Is(err, errFlood):
+			s.srv.metrics.limited()
+			s.end(byeError, "flooding: too much data too fast")
+			return "", false
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			if s.user == "" {
 				s.end(byeTimeout, "login took too long")
@@ -394,6 +408,49 @@ func (s *session) readLine() (string, bool) {
 			return "", false
 		}
 	}
+}
+
+// chargeBadLine counts a refused line (too long, not UTF-8) against the
+// line bucket like any other line: bad lines are not free. It reports false
+// when persistent flooding ended the session.
+func (s *session) chargeBadLine() bool {
+	rate := s.srv.cfg().Rate
+	if s.bucket.allow(s.srv.now()) {
+		return true
+	}
+	s.refused++
+	s.srv.metrics.limited()
+	if s.refused > 2*rate.Burst {
+		s.end(byeError, "flooding: too many lines too fast")
+		return false
+	}
+	return true // answered as a bad line; the line bucket is already empty
+}
+
+// errFlood ends a stream whose client sent far more bytes than its budget.
+var errFlood = errors.New("byte budget exceeded")
+
+// chargeBytes is the byte budget beside the line bucket: every byte read
+// from the client counts, those of over-long, invalid and telnet-only input
+// included, at lines_per_second × max_line_bytes per second with a burst of
+// burst × max_line_bytes. A client may run up a debt of twice the burst
+// (what a legitimate one could never do, its lines being limited too);
+// beyond that the session ends as flooding. It runs on the reader
+// goroutine, inside ReadLine.
+func (s *session) chargeBytes(n int) error {
+	cfg := s.srv.cfg()
+	lineMax := float64(cfg.Server.MaxLineBytes)
+	burst := float64(max(cfg.Rate.Burst, loginBurst)) * lineMax
+	now := s.srv.now()
+	if s.bytes == nil {
+		s.bytes = newBucket(0, 0, now)
+		s.bytes.tokens = burst
+	}
+	s.bytes.rate, s.bytes.burst = cfg.Rate.LinesPerSecond*lineMax, burst
+	if left := s.bytes.take(float64(n), now); left < -2*burst {
+		return errFlood
+	}
+	return nil
 }
 
 // allow applies the per-connection rate limit, from the first line on (so

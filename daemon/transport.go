@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"io"
 	"net"
 	"time"
 
@@ -84,10 +85,41 @@ func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
 type streamConn struct {
 	net.Conn
 	lines *lineReader
+	meter meterReader // between the socket and lines
 }
 
 func newStreamConn(c net.Conn, maxLine int) *streamConn {
-	return &streamConn{Conn: c, lines: newLineReader(c, maxLine)}
+	sc := &streamConn{Conn: c}
+	sc.lines = newLineReader(&sc.meter, maxLine)
+	sc.meter.r = c
+	return sc
+}
+
+// meteredConn is a Conn that reports every byte it reads from the client,
+// telnet commands and the bytes of refused lines included, so that a
+// budget can apply to all of them and not only to the lines that come out.
+type meteredConn interface {
+	// OnBytes makes meter see the size of each read, on the goroutine
+	// calling ReadLine; an error from meter ends the stream with it.
+	OnBytes(meter func(n int) error)
+}
+
+func (c *streamConn) OnBytes(meter func(n int) error) { c.meter.charge = meter }
+
+// meterReader passes reads through and charges their size.
+type meterReader struct {
+	r      io.Reader
+	charge func(n int) error
+}
+
+func (m *meterReader) Read(p []byte) (int, error) {
+	n, err := m.r.Read(p)
+	if n > 0 && m.charge != nil {
+		if cerr := m.charge(n); cerr != nil {
+			return n, cerr
+		}
+	}
+	return n, err
 }
 
 func (c *streamConn) ReadLine() (string, error) { return c.lines.ReadLine() }
