@@ -90,7 +90,7 @@ func TestLoginFloodDoesNotStarveOthers(t *testing.T) {
 		t.Skip("runs realistic argon2 hashes for several seconds")
 	}
 	c := newCLI(t)
-	gateUsers(t, c, "legit")
+	gateUsers(t, c, "legit", "legit0", "legit1", "legit2", "legit3", "legit4")
 	// Closed registration: a made-up name is checked against the dummy
 	// hash, as the red team's flood was.
 	d := c.serveWith("", realisticArgon2+"[accounts]\nregistration = \"closed\"\n")
@@ -140,7 +140,9 @@ func TestLoginFloodDoesNotStarveOthers(t *testing.T) {
 	time.Sleep(2 * time.Second) // the flood is under way
 
 	for i := range 5 {
-		res, err := gateLogin(d.addr, "127.0.0.5", "legit", "password1")
+		// A different user each time: the last one's connection may not
+		// be noticed as closed yet (duplicate_login = "reject").
+		res, err := gateLogin(d.addr, "127.0.0.5", fmt.Sprint("legit", i), "password1")
 		if err != nil || res != "welcome" {
 			t.Fatalf("legitimate login %d during the flood: %q, %v (flood: %d tries, %d busy)", i, res, err, tries.Load(), busy.Load())
 		}
