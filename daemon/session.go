@@ -45,7 +45,7 @@ type session struct {
 	addr    string // the client's real IP (info.Addr)
 	mode    atomic.Int32
 	bucket  *bucket // per-connection rate limit; reader goroutine only
-	bytes   *bucket // byte budget (chargeBytes); reader goroutine only
+	bytes   *bucket // byte budget (chargeBytes); only the goroutine the transport charges from
 	refused int     // lines refused by the rate limiter since the last accepted one
 	// roomGuesses limits room password checks (reader goroutine only).
 	roomGuesses *bucket
@@ -435,8 +435,9 @@ var errFlood = errors.New("byte budget exceeded")
 // included, at lines_per_second × max_line_bytes per second with a burst of
 // burst × max_line_bytes. A client may run up a debt of twice the burst
 // (what a legitimate one could never do, its lines being limited too);
-// beyond that the session ends as flooding. It runs on the reader
-// goroutine, inside ReadLine.
+// beyond that the session ends as flooding. The transport calls it from
+// one goroutine only: the reader's, inside ReadLine (TCP), or its own
+// socket reader (WebSocket).
 func (s *session) chargeBytes(n int) error {
 	cfg := s.srv.cfg()
 	lineMax := float64(cfg.Server.MaxLineBytes)

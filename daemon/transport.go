@@ -99,8 +99,9 @@ func newStreamConn(c net.Conn, maxLine int) *streamConn {
 // telnet commands and the bytes of refused lines included, so that a
 // budget can apply to all of them and not only to the lines that come out.
 type meteredConn interface {
-	// OnBytes makes meter see the size of each read, on the goroutine
-	// calling ReadLine; an error from meter ends the stream with it.
+	// OnBytes makes meter see the size of each read, always from one
+	// goroutine (the one calling ReadLine, or the transport's own reader);
+	// an error from meter ends the stream with it.
 	OnBytes(meter func(n int) error)
 }
 

@@ -492,3 +492,38 @@ func TestWebOriginsReload(t *testing.T) {
 		t.Fatalf("after the reload allowed chat.example: %v", err)
 	}
 }
+
+// TestWebSocketFloodDisconnects: bytes sent over a WebSocket count against
+// the byte budget as they arrive, like on TCP, so one endless line (a huge
+// message with no line end) ends the session as flooding instead of being
+// read and thrown away for ever.
+func TestWebSocketFloodDisconnects(t *testing.T) {
+	ts, web := startWeb(t, func(c *chatd.Config) {
+		c.Server.MaxLineBytes = 256
+		c.Rate.LinesPerSecond = 10
+		c.Rate.Burst = 30
+	})
+	ts.addUsers("alice", "bob", "flood")
+	alice := login(t, ts.addr, "alice", "password1")
+	bob := login(t, ts.addr, "bob", "password1")
+	f := wsLogin(t, web, "flood", "password1", nil)
+	go func() {
+		// The server may close while this is still writing.
+		f.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+		f.conn.Write([]byte(strings.Repeat("x", 4<<20)))
+	}()
+	for {
+		ev, err := f.tryNext(30 * time.Second)
+		if err != nil {
+			t.Fatalf("a 4 MiB line was not stopped: %v", err)
+		}
+		if ev.str("type") == "bye" {
+			if !strings.Contains(ev.str("text"), "flooding") {
+				t.Fatalf("bye %v, want flooding", ev)
+			}
+			break
+		}
+	}
+	alice.send("still here")
+	bob.expect("message", "kind", "room", "text", "still here")
+}

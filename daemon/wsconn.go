@@ -39,6 +39,11 @@ type wsConn struct {
 	stop  context.CancelFunc
 	ctx   context.Context // the pump's; cancelled by Close
 
+	// meter is charged with the size of every read (refused lines
+	// included); set by OnBytes before the first ReadLine, called only by
+	// the pump, the one goroutine that reads the socket.
+	meter atomic.Pointer[func(n int) error]
+
 	mu        sync.Mutex // guards readDL
 	readDL    time.Time
 	dlChanged chan struct{} // a new read deadline while ReadLine waits
@@ -102,6 +107,11 @@ func (c *wsConn) split(r io.Reader, buf []byte) error {
 	afterLF := false // the last byte read ended a line
 	for {
 		n, err := r.Read(buf)
+		if m := c.meter.Load(); n > 0 && m != nil {
+			if merr := (*m)(n); merr != nil {
+				return merr
+			}
+		}
 		data := buf[:n]
 		for len(data) > 0 {
 			afterLF = false
@@ -159,6 +169,11 @@ func (c *wsConn) deliver(line []byte, tooLong bool) bool {
 		return false
 	}
 }
+
+// OnBytes makes meter see the size of each read from the client, on the
+// pump goroutine: bytes of lines that are refused or still unfinished count
+// as they arrive, so a flood without line ends is stopped too.
+func (c *wsConn) OnBytes(meter func(n int) error) { c.meter.Store(&meter) }
 
 // ReadLine returns the next line, or os.ErrDeadlineExceeded once the read
 // deadline has passed (the connection stays open).
