@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"chatd"
 	"chatd/daemon"
 	"chatd/db"
 )
@@ -82,28 +83,38 @@ func TestListenersPassedIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	srv := serveOptions(t, cfg, daemon.Options{Plain: ln})
+	if got := srv.Addr().String(); got != ln.Addr().String() {
+		t.Fatalf("Addr = %s, want the passed-in %s", got, ln.Addr())
+	}
+	c := dial(t, ln.Addr().String())
+	c.send("newbie")
+	c.expectNext("prompt", "field", "new_password")
+}
+
+// serveOptions starts a daemon with cfg, its own store and the rest of o
+// (listeners made outside, say) and stops it when the test ends.
+func serveOptions(t *testing.T, cfg chatd.Config, o daemon.Options) *daemon.Server {
+	t.Helper()
 	store, err := db.Open(cfg.Database.Path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer store.Close()
-	srv := daemon.New(daemon.Options{Config: cfg, Store: store, Plain: ln})
+	o.Config, o.Store = cfg, store
+	srv := daemon.New(o)
 	if err := srv.Listen(); err != nil {
-		t.Fatalf("Listen with a passed-in listener: %v", err)
-	}
-	if got := srv.Addr().String(); got != ln.Addr().String() {
-		t.Fatalf("Addr = %s, want the passed-in %s", got, ln.Addr())
+		store.Close()
+		t.Fatalf("Listen: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- srv.Serve(ctx) }()
-	defer func() {
+	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
-	}()
-	c := dial(t, ln.Addr().String())
-	c.send("newbie")
-	c.expectNext("prompt", "field", "new_password")
+		store.Close()
+	})
+	return srv
 }

@@ -17,7 +17,6 @@ import (
 
 	"chatd"
 	"chatd/daemon"
-	"chatd/db"
 )
 
 // startWeb starts a daemon with the web client on an ephemeral port and
@@ -424,27 +423,10 @@ func TestWebListenerPassedIn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store, err := db.Open(cfg.Database.Path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	srv := daemon.New(daemon.Options{Config: cfg, Store: store, Web: ln})
-	if err := srv.Listen(); err != nil {
-		t.Fatalf("Listen with a passed-in web listener: %v", err)
-	}
+	srv := serveOptions(t, cfg, daemon.Options{Web: ln})
 	if got := srv.WebAddr().String(); got != ln.Addr().String() {
 		t.Fatalf("WebAddr = %s, want the passed-in %s", got, ln.Addr())
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	}()
 	c := wsDial(t, ln.Addr().String(), nil)
 	c.send("newbie")
 	c.expectNext("prompt", "field", "new_password")
