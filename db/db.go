@@ -42,6 +42,14 @@ type DB struct {
 	// AppendHistoryBatch since that room was last trimmed.
 	trimMu    sync.Mutex
 	untrimmed map[int64]int
+
+	// The mailer goroutine (messages.go) stores offline messages with
+	// group commit: requests come in on mail; closing stops it and
+	// mailDone says it has.
+	mail      chan *mailRequest
+	closing   chan struct{}
+	mailDone  chan struct{}
+	closeOnce sync.Once
 }
 
 var _ chatd.Store = (*DB)(nil)
@@ -126,11 +134,20 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("open db %s: %w", path, err)
 	}
 	db.reader = r
+	db.mail = make(chan *mailRequest)
+	db.closing = make(chan struct{})
+	db.mailDone = make(chan struct{})
+	go db.mailer()
 	return db, nil
 }
 
-// Close closes both connection pools.
+// Close stops the mailer, after the batch it may be storing, and closes
+// both connection pools.
 func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		close(db.closing)
+		<-db.mailDone
+	})
 	return errors.Join(db.reader.Close(), db.writer.Close())
 }
 

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -23,18 +24,120 @@ func (db *DB) StoreOffline(ctx context.Context, to string, m chatd.OfflineMessag
 	return errs[0]
 }
 
-// StoreOfflineAll keeps m for every user in to, in one transaction: the
-// text and the recipient list are stored once, with one small row per
-// recipient. errs[i] is the outcome for to[i] (nil: stored; ENoSuchUser or
-// EMailboxFull: not stored for that one); err is a failure of the whole,
-// after which nothing was stored.
+// StoreOfflineAll keeps m for every user in to: the text and the
+// recipient list are stored once, with one small row per recipient. errs[i]
+// is the outcome for to[i] (nil: stored; ENoSuchUser or EMailboxFull: not
+// stored for that one); err is a failure of the whole, after which nothing
+// was stored. It returns only once the transaction holding m has committed.
+//
+// Concurrent calls share that transaction (group commit): the mailer takes
+// every call waiting when the previous commit ends, stores each inside a
+// savepoint of its own, and commits them with one fsync. A busy server so
+// pays for one disk flush per batch instead of one per message, and no
+// message is acknowledged before it is durable.
 func (db *DB) StoreOfflineAll(ctx context.Context, to []string, m chatd.OfflineMessage, limit int) (errs []error, err error) {
+	r := &mailRequest{ctx: ctx, to: to, m: m, limit: limit, done: make(chan struct{})}
+	r.m.Time = db.orNow(m.Time)
+	select {
+	case db.mail <- r:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-db.closing:
+		return nil, errors.New("store offline message: the database is closed")
+	}
+	<-r.done // once taken, a request is stored or failed with its batch
+	return r.errs, r.err
+}
+
+// mailRequest is one StoreOfflineAll call on its way to the mailer.
+type mailRequest struct {
+	ctx   context.Context
+	to    []string
+	m     chatd.OfflineMessage
+	limit int
+
+	errs []error // set by the mailer before done is closed
+	err  error
+	done chan struct{}
+}
+
+// mailBatch bounds how many calls share one transaction.
+const mailBatch = 256
+
+// mailer is the goroutine that stores offline messages, batch by batch,
+// until the database closes.
+func (db *DB) mailer() {
+	defer close(db.mailDone)
+	for {
+		var batch []*mailRequest
+		select {
+		case r := <-db.mail:
+			batch = append(batch, r)
+		case <-db.closing:
+			return
+		}
+		// Everyone who queued up during the last commit joins this one.
+	more:
+		for len(batch) < mailBatch {
+			select {
+			case r := <-db.mail:
+				batch = append(batch, r)
+			default:
+				break more
+			}
+		}
+		db.storeMail(batch)
+		for _, r := range batch {
+			close(r.done)
+		}
+	}
+}
+
+// storeMail stores a batch of requests in one transaction, each in a
+// savepoint so that one that fails takes nothing of the others with it.
+func (db *DB) storeMail(batch []*mailRequest) {
+	failAll := func(err error) {
+		for _, r := range batch {
+			if r.err == nil {
+				r.errs, r.err = nil, err
+			}
+		}
+	}
+	ctx := context.Background() // one caller giving up must not end the others' transaction
 	tx, err := db.begin(ctx)
 	if err != nil {
-		return nil, err
+		failAll(fmt.Errorf("store offline message: %w", err))
+		return
 	}
 	defer tx.Rollback()
-	m.Time = db.orNow(m.Time)
+	for _, r := range batch {
+		if err := r.ctx.Err(); err != nil {
+			r.err = err
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `SAVEPOINT mail`); err != nil {
+			failAll(fmt.Errorf("store offline message: savepoint: %w", err))
+			return
+		}
+		r.errs, r.err = storeLetter(ctx, tx, r.to, r.m, r.limit)
+		if r.err != nil {
+			if _, err := tx.ExecContext(ctx, `ROLLBACK TO mail`); err != nil {
+				failAll(fmt.Errorf("store offline message: roll back to savepoint: %w", err))
+				return
+			}
+		}
+		if _, err := tx.ExecContext(ctx, `RELEASE mail`); err != nil {
+			failAll(fmt.Errorf("store offline message: release savepoint: %w", err))
+			return
+		}
+	}
+	if err := commit(tx, "store offline message"); err != nil {
+		failAll(err)
+	}
+}
+
+// storeLetter stores m for the users in to inside tx; see StoreOfflineAll.
+func storeLetter(ctx context.Context, tx *sqlx.Tx, to []string, m chatd.OfflineMessage, limit int) (errs []error, err error) {
 	errs = make([]error, len(to))
 	var ids []int64
 	for i, name := range to {
@@ -66,9 +169,6 @@ func (db *DB) StoreOfflineAll(ctx context.Context, to []string, m chatd.OfflineM
 			`INSERT INTO offline_messages (recipient, letter) VALUES (?, ?)`, id, letter); err != nil {
 			return nil, fmt.Errorf("store offline message: %w", err)
 		}
-	}
-	if err := commit(tx, "store offline message"); err != nil {
-		return nil, err
 	}
 	return errs, nil
 }

@@ -203,3 +203,88 @@ func TestStoreOfflineIsDurableOnReturn(t *testing.T) {
 		t.Errorf("other handle reads %+v, %v", msgs, err)
 	}
 }
+
+// TestStoreOfflineGroupCommit: many senders at once share commits, and each
+// still gets exactly its own outcome. The mailbox limit holds across a
+// batch (the count sees the messages stored earlier in the same
+// transaction), a full mailbox or an unknown name fails only that call,
+// and a caller that gave up stores nothing.
+func TestStoreOfflineGroupCommit(t *testing.T) {
+	db, _ := openTest(t)
+	ctx := context.Background()
+	for _, n := range []string{"open", "small"} {
+		if _, err := db.CreateUser(ctx, n, "x", false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	const senders, each, smallLimit = 40, 25, 30
+	var stored, full, unknown sync.Map
+	var wg sync.WaitGroup
+	for s := range senders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				from := fmt.Sprintf("s%d", s)
+				text := fmt.Sprintf("%s-%d", from, i)
+				m := chatd.OfflineMessage{From: from, To: []string{"open", "small", "ghost"}, Text: text}
+				errs, err := db.StoreOfflineAll(ctx, []string{"open", "small", "ghost"}, m, smallLimit)
+				if err != nil {
+					t.Errorf("%s: %v", text, err)
+					return
+				}
+				if errs[0] == nil {
+					stored.Store(text, true)
+				}
+				if chatd.ErrorCode(errs[1]) == chatd.EMailboxFull {
+					full.Store(text, true)
+				}
+				if chatd.ErrorCode(errs[2]) == chatd.ENoSuchUser {
+					unknown.Store(text, true)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	count := func(m *sync.Map) (n int) {
+		m.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+	total := senders * each
+	if n := count(&unknown); n != total {
+		t.Errorf("%d of %d calls reported the unknown recipient", n, total)
+	}
+	got := func(name string) []chatd.OfflineMessage {
+		msgs, err := db.OfflineMessages(ctx, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return msgs
+	}
+	// The limit applies to both recipients, and both get every message
+	// until full: exactly smallLimit calls stored, every later one was
+	// refused as full.
+	if n := len(got("open")); n != smallLimit || count(&stored) != smallLimit {
+		t.Errorf("open holds %d, %d calls stored for it; want %d", n, count(&stored), smallLimit)
+	}
+	if n := len(got("small")); n != smallLimit || count(&full) != total-smallLimit {
+		t.Errorf("small holds %d with %d refused as full; want %d and %d", n, count(&full), smallLimit, total-smallLimit)
+	}
+	// Each stored message is there once, under its own text.
+	for _, m := range got("small") {
+		if _, ok := stored.Load(m.Text); !ok {
+			t.Errorf("small holds %q, which no call reported stored", m.Text)
+		}
+	}
+
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := db.StoreOfflineAll(cancelled, []string{"open"}, chatd.OfflineMessage{From: "x", Text: "late"}, 0); err == nil {
+		t.Error("a cancelled call reported success")
+	}
+	for _, m := range got("open") {
+		if m.Text == "late" {
+			t.Error("a cancelled call stored its message")
+		}
+	}
+}
