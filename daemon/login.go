@@ -264,17 +264,9 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	return true
 }
 
-// lockedUntilError is the locked_out error; fail() adds its "until".
-type lockedUntilError struct {
-	err   *chatd.Error
-	until time.Time
-}
-
-func (e *lockedUntilError) Error() string { return e.err.Error() }
-func (e *lockedUntilError) Unwrap() error { return e.err }
-
+// lockedOut is the locked_out error of a login lock that holds until then.
 func lockedOut(until time.Time) error {
-	return &lockedUntilError{
+	return &untilError{
 		chatd.Errorf(chatd.ELockedOut, "too many failed logins; try again after %s", until.UTC().Format("2006-01-02 15:04:05 UTC")),
 		until,
 	}

@@ -49,8 +49,8 @@ func cmdKick(ctx context.Context, s *session, args string) error {
 	return nil
 }
 
-// untilError is an error that says until when it holds (a room ban);
-// fail() adds "until", null for good.
+// untilError is an error that says until when it holds (a login or room
+// password lock, a room ban); fail() adds "until", null for good.
 type untilError struct {
 	err   *chatd.Error
 	until time.Time

@@ -673,11 +673,8 @@ func (s *session) fail(cmd string, err error) {
 		s.srv.log.Error("command failed", "cmd", cmd, "user", s.user, "err", err)
 	}
 	var extra []field
-	var locked *lockedUntilError
 	var ue *untilError
-	if errors.As(err, &locked) {
-		extra = append(extra, f("until", stamp(locked.until)))
-	} else if errors.As(err, &ue) {
+	if errors.As(err, &ue) {
 		extra = append(extra, f("until", jsonTime(ue.until)))
 	}
 	s.reply(errorEvent(cmd, code, chatd.ErrorMessage(err), extra...))
