@@ -486,7 +486,7 @@ func (s *Server) acceptLoop(ctx context.Context, name string, ln net.Listener) {
 		}
 		delay = 0
 		go s.ServeConn(ctx, newStreamConn(conn, s.cfg().Server.MaxLineBytes), ConnInfo{
-			Addr:     remoteIP(conn.RemoteAddr()),
+			Addr:     hostOf(conn.RemoteAddr().String()),
 			Listener: name,
 			Telnet:   true,
 		})

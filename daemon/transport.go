@@ -134,11 +134,12 @@ type telnetConn interface {
 
 func (c *streamConn) OnTelnet(handle func(cmd, opt byte)) { c.lines.onCommand = handle }
 
-// remoteIP is the host part of a connection's remote address.
-func remoteIP(a net.Addr) string {
-	host, _, err := net.SplitHostPort(a.String())
+// hostOf is the host part of a "host:port" address, or addr itself when it
+// has no port.
+func hostOf(addr string) string {
+	host, _, err := net.SplitHostPort(addr)
 	if err != nil {
-		return a.String()
+		return addr
 	}
 	return host
 }

@@ -102,10 +102,7 @@ func originAllowed(r *http.Request, patterns []string) bool {
 // is believed only when the peer is a trusted proxy, and then read from the
 // right: the first address not itself a trusted proxy is the client.
 func clientAddr(r *http.Request, proxies []netip.Prefix) string {
-	peer := r.RemoteAddr
-	if host, _, err := net.SplitHostPort(peer); err == nil {
-		peer = host
-	}
+	peer := hostOf(r.RemoteAddr)
 	if !isTrusted(peer, proxies) {
 		return peer
 	}
