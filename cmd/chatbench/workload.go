@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,7 +126,7 @@ func stamp(sender, seq int) string {
 
 // latencyOf reads the send time back from a stamped text.
 func latencyOf(text string, now time.Time) (time.Duration, bool) {
-	i := bytes.LastIndexByte([]byte(text), ' ')
+	i := strings.LastIndexByte(text, ' ')
 	if i < 0 || len(text) < len(stampPrefix) || text[:len(stampPrefix)] != stampPrefix {
 		return 0, false
 	}
@@ -138,7 +139,7 @@ func latencyOf(text string, now time.Time) (time.Duration, bool) {
 
 // read is one client's reader: it counts stamped room messages and their
 // latency until the connection closes, and answers IRC PINGs.
-func (b *bench) read(c *conn, stored *atomic.Int64, wg *sync.WaitGroup) {
+func (b *bench) read(c *conn, wg *sync.WaitGroup) {
 	defer wg.Done()
 	var batch []time.Duration
 	defer func() { b.lat.add(batch) }()
@@ -153,15 +154,11 @@ func (b *bench) read(c *conn, stored *atomic.Int64, wg *sync.WaitGroup) {
 			c.send("PONG " + string(line[5:]))
 			continue
 		}
-		text, isRoom, isStored := b.d.parse(line)
-		switch {
-		case isRoom:
+		if text, isRoom, _ := b.d.parse(line); isRoom {
 			if d, ok := latencyOf(text, time.Now()); ok {
 				batch = append(batch, d)
 				b.recv.Add(1)
 			}
-		case isStored && stored != nil:
-			stored.Add(1)
 		}
 	}
 }
@@ -180,7 +177,7 @@ func (b *bench) chat(ctx context.Context, r *result) error {
 	var readers sync.WaitGroup
 	for _, c := range conns {
 		readers.Add(1)
-		go b.read(c, nil, &readers)
+		go b.read(c, &readers)
 	}
 	receivers := int64(b.clients)
 	if !b.echo {
@@ -344,7 +341,7 @@ func (b *bench) loginstorm(ctx context.Context, r *result) error {
 	var readers sync.WaitGroup
 	for _, c := range chatters {
 		readers.Add(1)
-		go b.read(c, nil, &readers)
+		go b.read(c, &readers)
 	}
 	stop := make(chan struct{})
 	var talk sync.WaitGroup
