@@ -463,17 +463,7 @@ func TestInviteRoomPasswdTransfer(t *testing.T) {
 
 func TestRoomBan(t *testing.T) {
 	top := t
-	ts := startServer(t)
-	ts.addUsers("alice", "bob", "carol")
-	ts.addUser("root", "password0", true)
-	a := login(t, ts.addr, "alice", "password1")
-	b := login(t, ts.addr, "bob", "password1")
-	c := login(t, ts.addr, "carol", "password1")
-	r := login(t, ts.addr, "root", "password0")
-	a.do("create den", "create")
-	b.do("join den", "join")
-	c.do("join den", "join")
-	settleAll(a, b, c, r)
+	ts, a, b, c, r := denWithAdmin(t)
 
 	errs := []struct {
 		name            string

@@ -222,18 +222,27 @@ func TestRoomChatReachesOnlyMembers(t *testing.T) {
 	b.nothingPending()
 }
 
-func TestCloseRoom(t *testing.T) {
-	ts := startServer(t)
+// denWithAdmin starts a server where alice owns the room den, bob and
+// carol are in it, and the server admin root is in the lobby, everyone
+// settled.
+func denWithAdmin(t *testing.T) (ts *testServer, a, b, c, r *client) {
+	t.Helper()
+	ts = startServer(t)
 	ts.addUsers("alice", "bob", "carol")
 	ts.addUser("root", "password0", true)
-	a := login(t, ts.addr, "alice", "password1")
-	b := login(t, ts.addr, "bob", "password1")
-	c := login(t, ts.addr, "carol", "password1")
-	r := login(t, ts.addr, "root", "password0")
+	a = login(t, ts.addr, "alice", "password1")
+	b = login(t, ts.addr, "bob", "password1")
+	c = login(t, ts.addr, "carol", "password1")
+	r = login(t, ts.addr, "root", "password0")
 	a.do("create den", "create")
 	b.do("join den", "join")
 	c.do("join den", "join")
 	settleAll(a, b, c, r)
+	return ts, a, b, c, r
+}
+
+func TestCloseRoom(t *testing.T) {
+	_, a, b, c, r := denWithAdmin(t)
 
 	errs := []struct {
 		name string
