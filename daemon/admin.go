@@ -51,7 +51,9 @@ func cmdBan(ctx context.Context, s *session, args string) error {
 		until = "until " + s.textTime(b.Expires)
 	}
 	s.srv.log.Info("ban", "user", name, "by", s.user, "until", b.Expires)
-	s.srv.kickBanned(name, &b)
+	if err := s.srv.endUser(ctx, name, byeBanned, banText(&b)); err != nil {
+		return err
+	}
 	s.reply(okEvent("ban", fmt.Sprintf("%s is banned %s", name, until), nil,
 		f("user", name), f("until", jsonTime(b.Expires)), f("reason", b.Reason)))
 	return nil

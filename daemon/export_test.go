@@ -17,6 +17,7 @@ func AddPanicCommand() {
 
 // HoldHub takes the hub's lock as a stuck goroutine would, until release.
 func (s *Server) HoldHub() (release func()) {
-	s.hub.mu.Lock()
-	return s.hub.mu.Unlock
+	reg := s.hub.registry()
+	reg.mu.Lock()
+	return reg.mu.Unlock
 }

@@ -232,9 +232,19 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	// lines are one step: under the lobby log's lock no lobby line slips
 	// between history and live chat, and under the hub's lock (inside add)
 	// no private message or broadcast can overtake the welcome.
+	// Across nodes first: with several, the database decides who is the
+	// user's one session.
+	replace := s.srv.cfg().Accounts.DuplicateLogin == "replace"
+	s.sid = s.srv.newSID()
+	if err := s.srv.hub.claim(ctx, s, replace); err != nil {
+		s.user = ""
+		s.admin.Store(false)
+		s.fail("login", err)
+		return false
+	}
 	lobby := s.srv.logs.get(chatd.Lobby)
 	lobby.mu.Lock()
-	old, err := s.srv.hub.add(s, s.srv.cfg().Accounts.DuplicateLogin == "replace", func(online []string, others []*session) {
+	old, err := s.srv.hub.add(s, replace, func(online []string, others []*session) {
 		s.srv.metrics.login("ok") // counted before anyone can see the login
 		s.reply(welcomeEvent(u.Name, u.Admin, chatd.Lobby, online, max(waiting, len(mail))))
 		s.sendMail(mail)
@@ -243,6 +253,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	})
 	lobby.mu.Unlock()
 	if err != nil {
+		s.srv.hub.unclaim(s)
 		s.user = ""
 		s.admin.Store(false)
 		s.fail("login", err)
@@ -250,6 +261,9 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	}
 	if old != nil {
 		old.end(byeReplaced, "you logged in from somewhere else")
+	}
+	if err := s.srv.hub.tell(ctx, &note{Kind: noteLogin, User: u.Name, SID: s.sid}); err != nil {
+		s.srv.log.Error("tell the cluster of a login", "user", u.Name, "err", err)
 	}
 	if err := s.srv.store.RecordLogin(ctx, u.Name, now); err != nil {
 		s.srv.log.Error("record login", "user", u.Name, "err", err)

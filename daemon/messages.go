@@ -17,7 +17,7 @@ func (s *session) chat(ctx context.Context, text string) error {
 
 // roomLine says text (or, with action, does it) in the user's room. The
 // sender's own copy is the answer to their line and carries its label.
-func (s *session) roomLine(_ context.Context, cmd, text string, action bool) error {
+func (s *session) roomLine(ctx context.Context, cmd, text string, action bool) error {
 	text = chatd.CleanText(text)
 	if strings.TrimSpace(text) == "" {
 		return badArgs(cmd)
@@ -27,16 +27,7 @@ func (s *session) roomLine(_ context.Context, cmd, text string, action bool) err
 	line := chatd.HistoryLine{From: s.user, Text: text, Time: now, Action: action}
 	ev := roomMessage(kindRoom, s.user, room, text, now, action)
 	s.srv.metrics.message(kindRoom)
-	// Under the room's log lock, so that a join sees this line either live
-	// or in its replay, never both or neither.
-	l := s.srv.logs.get(room)
-	l.mu.Lock()
-	l.append(line, s.srv.cfg().Messages.HistoryOnJoin)
-	fanout(s.srv.hub.members(room), ev, s, s.notBlocking)
-	s.reply(ev)
-	l.mu.Unlock()
-	s.srv.history.add(room, line)
-	return nil
+	return s.srv.hub.say(ctx, s, room, line, ev)
 }
 
 func cmdSay(ctx context.Context, s *session, args string) error { return s.chat(ctx, args) }
@@ -45,14 +36,18 @@ func cmdMe(ctx context.Context, s *session, args string) error {
 	return s.roomLine(ctx, "me", args, true)
 }
 
-func cmdBroadcast(_ context.Context, s *session, args string) error {
+func cmdBroadcast(ctx context.Context, s *session, args string) error {
 	text := chatd.CleanText(args)
 	if strings.TrimSpace(text) == "" {
 		return badArgs("broadcast")
 	}
 	s.srv.metrics.message(kindBroadcast)
-	ev := broadcastMessage(s.user, text, s.srv.now())
+	now := s.srv.now()
+	ev := broadcastMessage(s.user, text, now)
 	fanout(s.srv.hub.sessions(), ev, s, s.notBlocking)
+	if err := s.srv.hub.tell(ctx, &note{Kind: noteBroadcast, By: s.user, Text: text, Time: now}); err != nil {
+		return err
+	}
 	s.reply(ev)
 	return nil
 }
@@ -145,7 +140,7 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 		if r.self || r.user == nil {
 			continue
 		}
-		status, away, err := s.deliverLive(ctx, r.user.Name, live)
+		status, away, err := s.deliverLive(ctx, r.user.Name, live, &note{Kind: notePrivate, By: s.user, Names: nonNil(to), Text: text, Time: now})
 		outs[i] = outcome{status, away, err}
 		if err == nil && status == "" {
 			offline = append(offline, r.user.Name)
@@ -199,7 +194,7 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 // but away; status "" means name is offline and the message must be stored.
 // An error means the server failed and is reported as such, not disguised
 // as a status.
-func (s *session) deliverLive(ctx context.Context, name string, live *Event) (string, *string, error) {
+func (s *session) deliverLive(ctx context.Context, name string, live *Event, n *note) (string, *string, error) {
 	blocked, err := s.srv.store.IsBlocked(ctx, name, s.user)
 	if chatd.ErrorCode(err) == chatd.ENoSuchUser {
 		return statusNoSuchUser, nil, nil // deleted a moment ago
@@ -212,5 +207,18 @@ func (s *session) deliverLive(ctx context.Context, name string, live *Event) (st
 	if o := s.srv.hub.lookup(name); o != nil && o.send(live) {
 		return statusDelivered, o.away.Load(), nil
 	}
-	return "", nil, nil
+	// On another node: the message is theirs once the note is recorded.
+	// Should they have left meanwhile, their node stores it for them.
+	p, err := s.srv.hub.find(ctx, name)
+	if err != nil {
+		return "", nil, err
+	}
+	if p == nil || p.local != nil {
+		return "", nil, nil
+	}
+	n.User, n.SID = p.User, p.SID
+	if err := s.srv.hub.tell(ctx, n); err != nil {
+		return "", nil, err
+	}
+	return statusDelivered, p.Away, nil
 }

@@ -21,7 +21,10 @@ func cmdKick(ctx context.Context, s *session, args string) error {
 	if chatd.Key(name) == chatd.Key(s.user) {
 		return chatd.Errorf(chatd.ESelf, "you cannot kick yourself")
 	}
-	o := s.srv.hub.lookup(name)
+	o, err := s.srv.hub.find(ctx, name)
+	if err != nil {
+		return err
+	}
 	if o == nil {
 		if _, err := s.srv.store.UserByName(ctx, name); err != nil {
 			return err
@@ -33,20 +36,40 @@ func cmdKick(ctx context.Context, s *session, args string) error {
 		text += ": " + reason
 	}
 	if s.admin.Load() {
-		o.end(byeKicked, text)
-		s.reply(okEvent("kick", o.user+" was disconnected", nil, f("user", o.user)))
+		if err := s.srv.endUser(ctx, o.User, byeKicked, text); err != nil {
+			return err
+		}
+		s.reply(okEvent("kick", o.User+" was disconnected", nil, f("user", o.User)))
 		return nil
 	}
-	room := s.srv.hub.roomOf(o)
-	r, err := s.srv.store.RoomByName(ctx, room)
+	r, err := s.srv.store.RoomByName(ctx, o.Room)
 	if err != nil || chatd.Key(r.Owner) != chatd.Key(s.user) {
-		return chatd.Errorf(chatd.ENotPermitted, "only server admins, or the owner of the room %s is in, can kick them", o.user)
+		return chatd.Errorf(chatd.ENotPermitted, "only server admins, or the owner of the room %s is in, can kick them", o.User)
 	}
-	ev := roomKickEvent(r.Name, o.user, s.user, reason)
+	ev := roomKickEvent(r.Name, o.User, s.user, reason)
 	fanout(s.srv.hub.members(r.Name), ev, nil, nil)
-	s.srv.moveTo(o, chatd.Lobby, false)
-	s.reply(okEvent("kick", o.user+" was put out of "+r.Name, nil, f("user", o.user)))
+	if o.local != nil {
+		s.srv.moveTo(o.local, chatd.Lobby, false)
+	}
+	if err := s.srv.hub.tell(ctx, &note{Kind: noteRoomKick, Room: r.Name, User: o.User, By: s.user, Text: reason}); err != nil {
+		return err
+	}
+	s.reply(okEvent("kick", o.User+" was put out of "+r.Name, nil, f("user", o.User)))
 	return nil
+}
+
+// putOutBanned moves user out of room if they are in it on this node (the
+// room has been told, ev), or else shows them ev.
+func (s *Server) putOutBanned(user, room string, ev *Event) {
+	o := s.hub.lookup(user)
+	if o == nil {
+		return
+	}
+	if chatd.Key(s.hub.roomOf(o)) == chatd.Key(room) {
+		s.moveTo(o, chatd.Lobby, false)
+	} else {
+		o.send(ev)
+	}
 }
 
 // untilError is an error that says until when it holds (a login or room
@@ -113,6 +136,8 @@ func cmdInvite(ctx context.Context, s *session, args string) error {
 	}
 	if o := s.srv.hub.lookup(u.Name); o != nil {
 		o.send(invitedEvent(r.Name, u.Name, s.user))
+	} else if err := s.srv.hub.tell(ctx, &note{Kind: noteInvite, Room: r.Name, User: u.Name, By: s.user}); err != nil {
+		return err
 	}
 	text := fmt.Sprintf("%s may now join %s once without its password", u.Name, r.Name)
 	if !r.Locked() {
@@ -159,12 +184,9 @@ func cmdRoomBan(ctx context.Context, s *session, args string) error {
 	}
 	ev := roomBanEvent(r.Name, u.Name, s.user, b.Expires)
 	fanout(s.srv.hub.members(r.Name), ev, s, nil)
-	if o := s.srv.hub.lookup(u.Name); o != nil {
-		if chatd.Key(s.srv.hub.roomOf(o)) == chatd.Key(r.Name) {
-			s.srv.moveTo(o, chatd.Lobby, false)
-		} else {
-			o.send(ev)
-		}
+	s.srv.putOutBanned(u.Name, r.Name, ev)
+	if err := s.srv.hub.tell(ctx, &note{Kind: noteRoomBan, Room: r.Name, User: u.Name, By: s.user, Time: b.Expires}); err != nil {
+		return err
 	}
 	until := "for good"
 	if dur > 0 {
@@ -235,14 +257,20 @@ func cmdTransfer(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
-	o := s.srv.hub.lookup(u.Name)
-	if o == nil || chatd.Key(s.srv.hub.roomOf(o)) != chatd.Key(r.Name) {
+	o, err := s.srv.hub.find(ctx, u.Name)
+	if err != nil {
+		return err
+	}
+	if o == nil || chatd.Key(o.Room) != chatd.Key(r.Name) {
 		return chatd.Errorf(chatd.ENotPermitted, "%s must be in %s to take it over", u.Name, r.Name)
 	}
 	if err := s.srv.store.SetRoomOwner(ctx, r.Name, u.Name); err != nil {
 		return err
 	}
 	fanout(s.srv.hub.members(r.Name), ownerEvent(r.Name, u.Name, s.user), s, nil)
+	if err := s.srv.hub.tell(ctx, &note{Kind: noteOwner, Room: r.Name, User: u.Name, By: s.user}); err != nil {
+		return err
+	}
 	s.reply(okEvent("transfer", fmt.Sprintf("%s now owns %s", u.Name, r.Name), nil,
 		f("room", r.Name), f("user", u.Name)))
 	return nil

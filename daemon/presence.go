@@ -21,13 +21,21 @@ func (s *session) replyUsers(cmd, what string, users []string) {
 	s.reply(okEvent(cmd, text, nil, f("users", users)))
 }
 
-func cmdWho(_ context.Context, s *session, _ string) error {
-	s.replyUsers("who", "online", s.srv.hub.online())
+func cmdWho(ctx context.Context, s *session, _ string) error {
+	users, err := s.srv.hub.online(ctx)
+	if err != nil {
+		return err
+	}
+	s.replyUsers("who", "online", users)
 	return nil
 }
 
-func cmdWhoElse(_ context.Context, s *session, _ string) error {
-	s.replyUsers("whoelse", "online besides you", without(s.srv.hub.online(), s.user))
+func cmdWhoElse(ctx context.Context, s *session, _ string) error {
+	users, err := s.srv.hub.online(ctx)
+	if err != nil {
+		return err
+	}
+	s.replyUsers("whoelse", "online besides you", without(users, s.user))
 	return nil
 }
 
@@ -46,7 +54,11 @@ func (s *session) seenSince(ctx context.Context, t time.Time) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	return union(past, s.srv.hub.online()), nil
+	now, err := s.srv.hub.online(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return union(past, now), nil
 }
 
 func cmdLast(ctx context.Context, s *session, args string) error {
@@ -94,17 +106,23 @@ func cmdActive(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
-	// Online users' activity lives in memory until it is flushed, so the
-	// database answers for offline users only.
+	// Online users' activity lives with their sessions until it is
+	// flushed, so the users table answers for offline users only.
+	all, err := s.srv.hub.everyone(ctx)
+	if err != nil {
+		return err
+	}
+	online := map[string]bool{}
 	var users []string
-	for _, name := range past {
-		if o := s.srv.hub.lookup(name); o == nil {
-			users = append(users, name)
+	for _, p := range all {
+		online[chatd.Key(p.User)] = true
+		if p.LastActive.Compare(since) >= 0 {
+			users = append(users, p.User)
 		}
 	}
-	for _, o := range s.srv.hub.sessions() {
-		if time.Unix(0, o.lastActive.Load()).Compare(since) >= 0 {
-			users = append(users, o.user)
+	for _, name := range past {
+		if !online[chatd.Key(name)] {
+			users = append(users, name)
 		}
 	}
 	s.replyUsers("active", fmt.Sprintf("active in the last %d minute%s", n, plural(n)), users)
@@ -151,7 +169,10 @@ func cmdCheck(ctx context.Context, s *session, args string) error {
 	}
 	info := []field{f("user", u.Name), f("admin", u.Admin)}
 	body := []string{}
-	o := s.srv.hub.lookup(u.Name)
+	o, err := s.srv.hub.find(ctx, u.Name)
+	if err != nil {
+		return err
+	}
 	if o == nil {
 		// Offline: when they were last here is what matters; a login
 		// time or an idle count would read as if they were online.
@@ -166,26 +187,26 @@ func cmdCheck(ctx context.Context, s *session, args string) error {
 		return nil
 	}
 	now := s.srv.now()
-	room := s.srv.hub.roomOf(o)
-	active := time.Unix(0, o.lastActive.Load())
-	idle := int(now.Sub(active).Seconds())
-	info = append(info, f("online", true), f("room", room), f("since", jsonTime(o.loginAt)),
+	room := o.Room
+	active := o.LastActive
+	idle := max(0, int(now.Sub(active).Seconds()))
+	info = append(info, f("online", true), f("room", room), f("since", jsonTime(o.Since)),
 		f("last_active", jsonTime(active)), f("idle_seconds", idle), f("last_seen", nil))
-	away := o.away.Load()
+	away := o.Away
 	if away != nil {
 		info = append(info, f("away", *away))
 	}
 	if s.admin.Load() {
-		info = append(info, f("addr", o.addr))
+		info = append(info, f("addr", o.Addr))
 	}
 	body = append(body, "  status:      online in "+room, "  admin:       "+yesNo(u.Admin),
-		"  logged in:   "+s.textTime(o.loginAt),
+		"  logged in:   "+s.textTime(o.Since),
 		fmt.Sprintf("  last active: %s (idle %ds)", s.textTime(active), idle))
 	if away != nil {
 		body = append(body, "  away:        "+*away)
 	}
 	if s.admin.Load() {
-		body = append(body, "  address:     "+o.addr)
+		body = append(body, "  address:     "+o.Addr)
 	}
 	s.reply(okEvent("check", "about "+u.Name+":", body, f("info", object(info))))
 	return nil
@@ -203,9 +224,9 @@ func cmdNames(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
-	var users []string
-	for _, m := range s.srv.hub.members(r.Name) {
-		users = append(users, m.user)
+	users, err := s.srv.hub.roomNames(ctx, r.Name)
+	if err != nil {
+		return err
 	}
 	users = sortedNames(nonNil(users))
 	text := fmt.Sprintf("in %s: %s", r.Name, strings.Join(users, ", "))
@@ -216,23 +237,31 @@ func cmdNames(ctx context.Context, s *session, args string) error {
 	return nil
 }
 
-func cmdAway(_ context.Context, s *session, args string) error {
+func cmdAway(ctx context.Context, s *session, args string) error {
 	msg := strings.TrimSpace(chatd.CleanText(args))
 	if msg == "" {
 		msg = "away"
 	}
 	s.away.Store(&msg)
-	fanout(s.srv.hub.sessions(), awayEvent(s.user, s.srv.hub.roomOf(s), msg), s, nil)
+	room := s.srv.hub.roomOf(s)
+	fanout(s.srv.hub.sessions(), awayEvent(s.user, room, msg), s, nil)
+	if err := s.srv.hub.tell(ctx, &note{Kind: noteAway, User: s.user, SID: s.sid, Room: room, Text: msg}); err != nil {
+		return err
+	}
 	s.reply(okEvent("away", "you are marked away: "+msg+" (type back when you return)", nil, f("text", msg)))
 	return nil
 }
 
-func cmdBack(_ context.Context, s *session, _ string) error {
+func cmdBack(ctx context.Context, s *session, _ string) error {
 	if s.away.Swap(nil) == nil {
 		s.reply(okEvent("back", "you were not away", nil))
 		return nil
 	}
-	fanout(s.srv.hub.sessions(), presenceEvent(s.user, presBack, s.srv.hub.roomOf(s)), s, nil)
+	room := s.srv.hub.roomOf(s)
+	fanout(s.srv.hub.sessions(), presenceEvent(s.user, presBack, room), s, nil)
+	if err := s.srv.hub.tell(ctx, &note{Kind: noteBack, User: s.user, SID: s.sid, Room: room}); err != nil {
+		return err
+	}
 	s.reply(okEvent("back", "welcome back", nil))
 	return nil
 }

@@ -16,7 +16,10 @@ func cmdRooms(ctx context.Context, s *session, _ string) error {
 	if err != nil {
 		return err
 	}
-	occupants := s.srv.hub.roomCounts()
+	occupants, err := s.srv.hub.roomCounts(ctx)
+	if err != nil {
+		return err
+	}
 	var list []object
 	var body []string
 	for _, r := range rooms {
@@ -184,6 +187,9 @@ func cmdClose(ctx context.Context, s *session, args string) error {
 		return err
 	}
 	s.srv.closeRoom(r.Name, s.user)
+	if err := s.srv.hub.tell(ctx, &note{Kind: noteClose, Room: r.Name, By: s.user}); err != nil {
+		return err
+	}
 	s.reply(okEvent("close", "closed room "+r.Name, nil, f("room", r.Name)))
 	return nil
 }
@@ -263,6 +269,9 @@ func cmdTopic(ctx context.Context, s *session, args string) error {
 		return err
 	}
 	fanout(s.srv.hub.members(r.Name), topicEvent(r.Name, text, s.user), s, nil)
+	if err := s.srv.hub.tell(ctx, &note{Kind: noteTopic, Room: r.Name, Text: text, By: s.user}); err != nil {
+		return err
+	}
 	msg := "topic of " + r.Name + " is now: " + text
 	if text == "" {
 		msg = "topic of " + r.Name + " cleared"

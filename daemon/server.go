@@ -63,9 +63,11 @@ type Server struct {
 	log       *slog.Logger
 	connLog   *connLog // connection events, rate-limited
 	now       func() time.Time
-	hub       *hub
+	hub       Hub // who is online: this node's sessions, and the community
 	hashes    *hashGate
-	nameLocks *keyLocks // one password check per name at a time
+	nameLocks *keyLocks     // one password check per name at a time
+	sids      atomic.Uint64 // logins so far, for session ids
+	startedAt int64         // unix nanoseconds, for session ids
 	// Process memory (with Options.ManageMemory): envMemLimit is true when
 	// GOMEMLIMIT decides instead; lastFree is when hash memory was last
 	// handed back (unix nanoseconds).
@@ -116,7 +118,6 @@ func New(o Options) *Server {
 		log:          o.Log,
 		connLog:      newConnLog(o.Log),
 		now:          o.Now,
-		hub:          newHub(),
 		nameLocks:    newKeyLocks(),
 		manageMemory: o.ManageMemory,
 		envMemLimit:  os.Getenv("GOMEMLIMIT") != "",
@@ -134,6 +135,8 @@ func New(o Options) *Server {
 	}
 	cfg := o.Config
 	s.live.Store(&cfg)
+	s.hub = newLocalHub(s)
+	s.startedAt = time.Now().UnixNano()
 	s.hashes = newHashGate(func() int { return s.cfg().Argon2.MaxConcurrent })
 	if s.manageMemory {
 		s.hashes.idle = s.freeHashMemory
@@ -507,13 +510,33 @@ func (s *Server) loginDeadline(sess *session) time.Time {
 	return sess.connectedWall.Add(s.cfg().Server.LoginTimeout.Duration)
 }
 
-// kickBanned ends the session of a banned user, if online.
+// kickBanned ends the session of a banned user, if online on this node.
 func (s *Server) kickBanned(name string, b *chatd.Ban) {
 	o := s.hub.lookup(name)
 	if o == nil || o.ending() {
 		return
 	}
 	o.end(byeBanned, banText(b))
+}
+
+// endUser ends name's session with reason and text, whichever node it is
+// on.
+func (s *Server) endUser(ctx context.Context, name, reason, text string) error {
+	if o := s.hub.lookup(name); o != nil {
+		if !o.ending() {
+			o.end(reason, text)
+		}
+		return nil
+	}
+	return s.hub.tell(ctx, &note{Kind: noteEnd, User: name, Room: reason, Text: text})
+}
+
+// node is the name of this node in a cluster, "" on its own.
+func (s *Server) node() string { return "" }
+
+// newSID returns an id no other login of any node shares.
+func (s *Server) newSID() string {
+	return fmt.Sprintf("%s/%d/%d", s.node(), s.startedAt, s.sids.Add(1))
 }
 
 // flushSeen writes online users' last-seen and last-active times every
@@ -603,6 +626,12 @@ func (s *Server) moveInto(sess *session, room string, token *uint64, announce bo
 		fanout(fromMembers, roomEvent(roomLeft, from, sess.user), sess, nil)
 	}
 	fanout(toMembers, roomEvent(roomJoined, room, sess.user), sess, nil)
+	// The other nodes hear of it before this command returns, so they see
+	// the move before anything the user says next.
+	n := &note{Kind: noteMove, User: sess.user, SID: sess.sid, Room: from, To: room, Flag: announce}
+	if err := s.hub.tell(context.Background(), n); err != nil {
+		s.log.Error("tell the cluster of a move", "user", sess.user, "err", err)
+	}
 	return true
 }
 

@@ -68,9 +68,11 @@ type session struct {
 	connected     time.Time // server clock
 	connectedWall time.Time // wall clock, for socket deadlines
 
-	// Set once at login, read-only after.
+	// Set once at login, read-only after. sid tells this login apart from
+	// the user's earlier and later ones on any node.
 	user    string
 	loginAt time.Time
+	sid     string
 	// admin is set at login and changed by `chatd usermod` while online.
 	admin atomic.Bool
 
@@ -503,11 +505,17 @@ func (s *session) finish() {
 		if err := s.srv.store.SetSeen(context.Background(), seen); err != nil {
 			s.srv.log.Error("write last seen", "user", s.user, "err", err)
 		}
-		s.srv.hub.remove(s, func(room string, others []*session) {
+		room, ok := s.srv.hub.remove(s, func(room string, others []*session) {
 			if ev := presenceFor(reason); ev != "" {
 				fanout(others, presenceEvent(s.user, ev, room), s, nil)
 			}
 		})
+		if ok {
+			n := &note{Kind: noteLogout, User: s.user, SID: s.sid, Room: room, Text: presenceFor(reason)}
+			if err := s.srv.hub.tell(context.Background(), n); err != nil {
+				s.srv.log.Error("tell the cluster of a logout", "user", s.user, "err", err)
+			}
+		}
 		s.srv.connLog.Info("logout", "user", s.user, "addr", s.addr, "reason", reason)
 	}
 	if bye != nil {
