@@ -24,6 +24,8 @@ type dialect interface {
 	login(c *conn, name string) error
 	// join puts a logged-in connection into room.
 	join(c *conn, room string) error
+	// joinLine is the line that joins an existing room.
+	joinLine(room string) string
 	// roomLine is the line that says text to room.
 	roomLine(room, text string) string
 	// privateLine is the line that sends text to user.
@@ -31,6 +33,8 @@ type dialect interface {
 	// parse classifies one server line: the text of a room message, or
 	// whether it acknowledges a private message as stored.
 	parse(line []byte) (roomText string, isRoom bool, stored bool)
+	// joinAck reports whether line answers this client's own join.
+	joinAck(line []byte) bool
 	// logout ends the session politely.
 	logout(c *conn)
 }
@@ -41,6 +45,9 @@ type conn struct {
 	r  *bufio.Reader
 	mu sync.Mutex // guards w: a reader may answer PING while a sender writes
 	w  *bufio.Writer
+	// joined is signalled by the client's reader (bench.read) when its
+	// join is answered (the join workload).
+	joined chan struct{}
 }
 
 func dial(addr, local string) (*conn, error) {
@@ -52,7 +59,7 @@ func dial(addr, local string) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{Conn: nc, r: bufio.NewReaderSize(nc, 16<<10), w: bufio.NewWriter(nc)}, nil
+	return &conn{Conn: nc, r: bufio.NewReaderSize(nc, 16<<10), w: bufio.NewWriter(nc), joined: make(chan struct{}, 1)}, nil
 }
 
 func (c *conn) send(lines ...string) error {
@@ -69,7 +76,22 @@ func (c *conn) send(lines ...string) error {
 // readLine returns the next line without its end, within d.
 func (c *conn) readLine(d time.Duration) ([]byte, error) {
 	c.SetReadDeadline(time.Now().Add(d))
+	return c.next()
+}
+
+// next returns the next line without its end. A line longer than the
+// buffer (chatd's welcome lists everyone online) is gathered whole; the
+// result is only valid until the next read.
+func (c *conn) next() ([]byte, error) {
 	line, err := c.r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		long := append([]byte(nil), line...)
+		for errors.Is(err, bufio.ErrBufferFull) {
+			line, err = c.r.ReadSlice('\n')
+			long = append(long, line...)
+		}
+		line = long
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -157,6 +179,16 @@ func (chatdJSON) join(c *conn, room string) error {
 	})
 }
 
+func (chatdJSON) joinLine(room string) string { return "join " + room }
+
+func (chatdJSON) joinAck(line []byte) bool {
+	if !bytes.Contains(line, []byte(`"type":"ok"`)) {
+		return false
+	}
+	var ev jsonEvent
+	return json.Unmarshal(line, &ev) == nil && (ev.Cmd == "join" || ev.Cmd == "create")
+}
+
 func (chatdJSON) roomLine(_, text string) string { return "say " + text }
 
 func (chatdJSON) privateLine(user, text string) string { return "send " + user + " " + text }
@@ -220,6 +252,13 @@ func (ircDialect) join(c *conn, room string) error {
 		}
 		return len(f) >= 2 && f[1] == "366", nil // end of NAMES: joined
 	})
+}
+
+func (ircDialect) joinLine(room string) string { return "JOIN #" + room }
+
+func (ircDialect) joinAck(line []byte) bool {
+	f := bytes.Fields(line)
+	return len(f) >= 2 && string(f[1]) == "366" // end of NAMES: joined
 }
 
 func (ircDialect) roomLine(room, text string) string { return "PRIVMSG #" + room + " :" + text }

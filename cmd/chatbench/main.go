@@ -60,7 +60,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:4119", "server address (loopback only)")
 	fs.StringVar(&o.dialect, "dialect", "chatd", "chatd (JSON mode) or irc")
 	fs.StringVar(&o.label, "label", "", "name of this server in reports (default: the dialect)")
-	fs.StringVar(&o.workload, "workload", "paced", "paced, burst, idle, offline or loginstorm")
+	fs.StringVar(&o.workload, "workload", "paced", "paced, burst, idle, join, offline or loginstorm")
 	fs.IntVar(&o.clients, "clients", 100, "clients (members of the room; accounts for loginstorm)")
 	fs.IntVar(&o.senders, "senders", 10, "senders (paced, burst, offline) or chatters already online (loginstorm)")
 	fs.IntVar(&o.messages, "messages", 100, "messages per sender")
@@ -72,7 +72,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.prefix, "prefix", "user", "user names are PREFIX0, PREFIX1, ...")
 	fs.StringVar(&o.password, "password", "benchpass1", "password of every bench account (chatd)")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long to wait for the last deliveries")
-	fs.DurationVar(&o.settle, "settle", 2*time.Second, "pause before measuring (idle, loginstorm)")
+	fs.DurationVar(&o.settle, "settle", 2*time.Second, "measure once the clients received nothing for this long (idle, join); pause before the storm (loginstorm)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the result as JSON to this file (for chatbench report)")
 	fs.BoolVar(&o.latencies, "keep-latencies", true, "keep a sample of the latencies in the JSON result (for the chart)")
@@ -114,6 +114,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		err = b.chat(ctx, r)
 	case "idle":
 		err = b.idle(ctx, r)
+	case "join":
+		err = b.join(ctx, r)
 	case "offline":
 		err = b.offline(ctx, r)
 	case "loginstorm":
@@ -159,13 +161,13 @@ func (o *opts) check() error {
 		return fmt.Errorf("-dialect %q: want chatd or irc", o.dialect)
 	}
 	switch o.workload {
-	case "paced", "burst", "idle", "loginstorm":
+	case "paced", "burst", "idle", "join", "loginstorm":
 	case "offline":
 		if o.dialect != "chatd" {
 			return errors.New("-workload offline needs -dialect chatd: IRC has no offline messages")
 		}
 	default:
-		return fmt.Errorf("-workload %q: want paced, burst, idle, offline or loginstorm", o.workload)
+		return fmt.Errorf("-workload %q: want paced, burst, idle, join, offline or loginstorm", o.workload)
 	}
 	if o.clients < 1 || o.senders < 0 || o.messages < 0 || o.parallel < 1 || o.sources < 1 {
 		return errors.New("-clients, -parallel and -sources must be at least 1; -senders and -messages at least 0")

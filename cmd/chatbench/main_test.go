@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -107,6 +108,23 @@ func TestWorkloadsAgainstChatd(t *testing.T) {
 		if r.ConnectSeconds <= 0 || r.RSSBytes == 0 {
 			t.Errorf("idle: connect %.2fs, rss %d", r.ConnectSeconds, r.RSSBytes)
 		}
+		// Each login is announced to everyone already online: the
+		// clients read those 0+1+...+19 presence events as they came.
+		if r.Lines < 19*20/2 {
+			t.Errorf("idle: the clients read %d lines, want at least %d presence events", r.Lines, 19*20/2)
+		}
+	})
+	t.Run("join", func(t *testing.T) {
+		r := benchRun(t, "-addr", addr, "-workload", "join", "-clients", "10", "-parallel", "4",
+			"-room", "joinroom", "-prefix", "jo", "-pid", pid)
+		// Nine joins, each answered, each told to the rest of the lobby
+		// (8+7+...+0) and to the room (1+2+...+9).
+		if want := int64(9 + 36 + 45); r.JoinSeconds <= 0 || r.Lines < want {
+			t.Errorf("join: %.2fs, %d lines, want the answers and presence: at least %d", r.JoinSeconds, r.Lines, want)
+		}
+		if r.CPUPerJoinUS <= 0 {
+			t.Errorf("join: no CPU per join with -pid")
+		}
 	})
 	t.Run("loginstorm", func(t *testing.T) {
 		// One hash at a time on the server: 15 logins at once queue in
@@ -196,5 +214,22 @@ func TestReportAndChart(t *testing.T) {
 	data, _ := os.ReadFile(svg)
 	if n := strings.Count(string(data), "<polyline"); n != 2 || !strings.Contains(string(data), "ngircd (p99 2.00 ms)") {
 		t.Errorf("chart has %d curves, want 2 with a legend:\n%s", n, data)
+	}
+}
+
+// TestLongLine reads a line far longer than the client's buffer, as
+// chatd's welcome is with thousands online, and the line after it.
+func TestLongLine(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	c := &conn{Conn: b, r: bufio.NewReaderSize(b, 16<<10)}
+	defer c.Close()
+	long := strings.Repeat("x", 100<<10)
+	go a.Write([]byte(long + "\r\nnext\n"))
+	for _, want := range []string{long, "next"} {
+		line, err := c.readLine(5 * time.Second)
+		if err != nil || string(line) != want {
+			t.Fatalf("read %d bytes (err %v), want %d", len(line), err, len(want))
+		}
 	}
 }

@@ -45,6 +45,12 @@ type result struct {
 	LoginSeconds        float64 `json:"login_seconds,omitempty"`
 	BackgroundP99Before float64 `json:"background_p99_before_ms,omitempty"`
 	BackgroundP99During float64 `json:"background_p99_during_ms,omitempty"`
+	// Lines is what the clients received: idle, during the logins; join,
+	// during the joins.
+	Lines          int64   `json:"lines_received,omitempty"`
+	JoinSeconds    float64 `json:"join_seconds,omitempty"`
+	CPUPerJoinUS   float64 `json:"server_cpu_per_join_us,omitempty"`
+	RSSGrowthBytes int64   `json:"server_rss_growth_bytes,omitempty"`
 
 	// Latencies is an even sample of the sorted latencies, in ms.
 	Latencies []float64 `json:"latencies_ms,omitempty"`
@@ -107,6 +113,10 @@ var rows = []struct {
 	{"server RSS (MiB)", num(func(r *result) float64 { return float64(r.RSSBytes) / (1 << 20) }, "%.1f")},
 	{"server peak RSS (MiB)", num(func(r *result) float64 { return float64(r.PeakRSSBytes) / (1 << 20) }, "%.1f")},
 	{"server RSS per connection (KiB)", num(func(r *result) float64 { return r.RSSPerConnKiB }, "%.1f")},
+	{"lines received by the clients", num(func(r *result) float64 { return float64(r.Lines) }, "%.0f")},
+	{"time until the last join (s)", num(func(r *result) float64 { return r.JoinSeconds }, "%.2f")},
+	{"server CPU per join (µs)", num(func(r *result) float64 { return r.CPUPerJoinUS }, "%.0f")},
+	{"server RSS growth (MiB)", num(func(r *result) float64 { return float64(r.RSSGrowthBytes) / (1 << 20) }, "%.1f")},
 	{"stored (acknowledged)", func(r *result) string {
 		if r.Stored == 0 {
 			return ""

@@ -15,11 +15,18 @@ import (
 // bench holds one run's settings and what it measured.
 type bench struct {
 	opts
-	d    dialect
-	proc *proc
-	lat  latencies
-	recv atomic.Int64 // room messages received, all clients
-	busy atomic.Int64 // server_busy refusals retried
+	d     dialect
+	proc  *proc
+	lat   latencies
+	recv  atomic.Int64 // room messages received, all clients
+	lines atomic.Int64 // lines of any kind received by the readers
+	busy  atomic.Int64 // server_busy refusals retried
+	// readNew starts a reader (read) on each client as soon as it is
+	// logged in, so that what the server sends during the setup (chatd
+	// tells everyone online of each login) is read as a real client
+	// would, and no client looks like one that stopped reading.
+	readNew bool
+	readers sync.WaitGroup
 }
 
 // source is the local address for client i: clients are spread over
@@ -99,6 +106,10 @@ func (b *bench) connectAll(ctx context.Context, from, to, par int, join bool) ([
 				return
 			}
 			conns[i-from] = c
+			if b.readNew {
+				b.readers.Add(1)
+				go b.read(c, &b.readers)
+			}
 		}()
 	}
 	wg.Wait()
@@ -138,20 +149,28 @@ func latencyOf(text string, now time.Time) (time.Duration, bool) {
 }
 
 // read is one client's reader: it counts stamped room messages and their
-// latency until the connection closes, and answers IRC PINGs.
+// latency until the connection closes, answers IRC PINGs and tells a
+// waiting join (c.joined) that it was answered.
 func (b *bench) read(c *conn, wg *sync.WaitGroup) {
 	defer wg.Done()
 	var batch []time.Duration
 	defer func() { b.lat.add(batch) }()
+	c.SetReadDeadline(time.Time{})
 	for {
-		c.SetReadDeadline(time.Time{})
-		line, err := c.r.ReadSlice('\n')
+		line, err := c.next()
 		if err != nil {
 			return
 		}
-		line = bytes.TrimRight(line, "\r\n")
+		b.lines.Add(1)
 		if bytes.HasPrefix(line, []byte("PING ")) {
 			c.send("PONG " + string(line[5:]))
+			continue
+		}
+		if b.d.joinAck(line) {
+			select {
+			case c.joined <- struct{}{}:
+			default:
+			}
 			continue
 		}
 		if text, isRoom, _ := b.d.parse(line); isRoom {
@@ -231,20 +250,105 @@ func (b *bench) chat(ctx context.Context, r *result) error {
 
 // idle logs N clients in and leaves them idle: the server's memory per
 // logged-in connection.
+//
+// Every client reads what it is sent from its login on, as a real one
+// does. The figure is (RSS after - RSS before) / N, where after is read
+// once the logins are over and the server has been quiet (what the clients
+// receive has stopped growing) for -settle, so both servers are measured
+// at rest the same way.
 func (b *bench) idle(ctx context.Context, r *result) error {
 	before := b.proc.sample()
 	start := time.Now()
+	b.readNew = true
 	conns, err := b.connectAll(ctx, 0, b.clients, b.parallel, false)
 	if err != nil {
 		return err
 	}
-	defer closeAll(conns)
+	defer func() { closeAll(conns); b.readers.Wait() }()
 	r.ConnectSeconds = time.Since(start).Seconds()
-	time.Sleep(b.settle) // let the server's allocator settle
+	r.Lines = b.quiet(ctx)
 	after := b.proc.sample()
 	r.setProc(before, after, 0)
 	if b.proc != nil {
 		r.RSSPerConnKiB = float64(after.rss-before.rss) / 1024 / float64(b.clients)
+	}
+	return nil
+}
+
+// quiet waits until the clients have received nothing new for -settle (or
+// -drain has passed) and returns the lines they received so far.
+func (b *bench) quiet(ctx context.Context) int64 {
+	deadline := time.Now().Add(b.drain)
+	last, since := b.lines.Load(), time.Now()
+	for time.Since(since) < b.settle && time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(50 * time.Millisecond)
+		if n := b.lines.Load(); n != last {
+			last, since = n, time.Now()
+		}
+	}
+	return last
+}
+
+// join logs N clients in (they stay in the lobby, or connected without a
+// channel on IRC), then has all but the first, who made the room, join one
+// room, -parallel joins in flight at once, each client waiting for the
+// answer to its own join. It reports the time until the last join was
+// answered, the server's CPU time and memory growth over the joins, and
+// the lines the clients received meanwhile (the presence events the joins
+// caused), until the server went quiet.
+func (b *bench) join(ctx context.Context, r *result) error {
+	first, err := b.connectAll(ctx, 0, 1, 1, true) // makes the room
+	if err != nil {
+		return err
+	}
+	b.readNew = true
+	b.readers.Add(1)
+	go b.read(first[0], &b.readers)
+	conns, err := b.connectAll(ctx, 1, b.clients, b.parallel, false)
+	conns = append(conns, first...)
+	defer func() { closeAll(conns); b.readers.Wait() }()
+	if err != nil {
+		return err
+	}
+	b.quiet(ctx)
+	joiners := conns[:len(conns)-1]
+	lines0 := b.lines.Load()
+	before := b.proc.sample()
+	t0 := time.Now()
+	sem := make(chan struct{}, b.parallel)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for _, c := range joiners {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if c.send(b.d.joinLine(b.room)) != nil {
+				failed.Add(1)
+				return
+			}
+			select {
+			case <-c.joined:
+			case <-time.After(loginWait):
+				failed.Add(1)
+			case <-ctx.Done():
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	r.JoinSeconds = time.Since(t0).Seconds()
+	if n := failed.Load(); n > 0 {
+		return fmt.Errorf("%d of %d joins were not answered", n, len(joiners))
+	}
+	r.Lines = b.quiet(ctx) - lines0
+	r.Seconds = time.Since(t0).Seconds()
+	after := b.proc.sample()
+	r.setProc(before, after, 0)
+	if after.rss != 0 && len(joiners) > 0 {
+		r.CPUPerJoinUS = float64((after.cpu - before.cpu).Microseconds()) / float64(len(joiners))
+		r.RSSGrowthBytes = after.rss - before.rss
 	}
 	return nil
 }
