@@ -34,6 +34,9 @@ type Config struct {
 	Metrics  MetricsConfig  `toml:"metrics"`
 	// Discovery is the LAN discovery responder (PROTOCOL.md section 7).
 	Discovery DiscoveryConfig `toml:"discovery"`
+	// Cluster names this node among several sharing one PostgreSQL
+	// database (docs/cluster.md).
+	Cluster ClusterConfig `toml:"cluster"`
 }
 
 type ServerConfig struct {
@@ -119,6 +122,17 @@ type MetricsConfig struct {
 	Listen string `toml:"listen"` // "" turns it off
 }
 
+// ClusterConfig is the [cluster] table. Cluster mode is on whenever the
+// database is PostgreSQL; a SQLite database serves one node.
+type ClusterConfig struct {
+	// Node is this node's name, unique among the nodes; "" means the host
+	// name.
+	Node string `toml:"node"`
+	// NodeTimeout is how long a node may miss its heartbeat before the
+	// others declare it dead and log its users out.
+	NodeTimeout Duration `toml:"node_timeout"`
+}
+
 // DiscoveryConfig is the [discovery] table: whether the daemon answers LAN
 // discovery probes on UDP, where, under which name, and how often.
 type DiscoveryConfig struct {
@@ -184,6 +198,7 @@ func DefaultConfig() Config {
 			Listen:           "0.0.0.0:4119",
 			AnswersPerSecond: 10,
 		},
+		Cluster: ClusterConfig{NodeTimeout: Duration{15 * time.Second}},
 	}
 }
 
@@ -342,6 +357,13 @@ func (c *Config) Problems() []error {
 
 	if c.Database.Path == "" {
 		add(errors.New("database.path: must not be empty"))
+	}
+
+	if d := c.Cluster.NodeTimeout.Duration; d < 300*time.Millisecond {
+		add(fmt.Errorf("cluster.node_timeout: %q is too short: at least 300ms (heartbeats go every third of it)", d))
+	}
+	if strings.TrimSpace(c.Cluster.Node) != c.Cluster.Node || strings.ContainsAny(c.Cluster.Node, "/\x00") {
+		add(fmt.Errorf("cluster.node: %q must not have spaces around it, a slash or a NUL byte", c.Cluster.Node))
 	}
 
 	a := &c.Accounts

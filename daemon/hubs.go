@@ -70,18 +70,21 @@ type presence struct {
 // to whom, in the words of the event constructors (events.go), so each node
 // renders it for its own clients. Kind is one of the note* constants.
 type note struct {
-	Kind   string    `json:"k"`
-	User   string    `json:"u,omitempty"` // whom it is about
-	By     string    `json:"b,omitempty"` // who did it
-	Room   string    `json:"r,omitempty"`
-	To     string    `json:"o,omitempty"` // the room moved to
-	Text   string    `json:"x,omitempty"`
-	Names  []string  `json:"n,omitempty"` // a private message's recipients
-	Flag   bool      `json:"f,omitempty"` // a /me line; a move that announces the leaving
-	Time   time.Time `json:"t,omitzero"`
-	SID    string    `json:"s,omitempty"` // the session it is about
-	Ref    uint64    `json:"e,omitempty"` // the sender's own reference (say)
-	Origin string    `json:"-"`           // the node that wrote it
+	Kind  string    `json:"k"`
+	User  string    `json:"u,omitempty"` // whom it is about
+	By    string    `json:"b,omitempty"` // who did it
+	Room  string    `json:"r,omitempty"`
+	To    string    `json:"o,omitempty"` // the room moved to
+	Text  string    `json:"x,omitempty"`
+	Names []string  `json:"n,omitempty"` // a private message's recipients
+	Flag  bool      `json:"f,omitempty"` // a /me line; a move that announces the leaving
+	Time  time.Time `json:"t,omitzero"`
+	SID   string    `json:"s,omitempty"` // the session it is about
+	Ref   uint64    `json:"e,omitempty"` // the sender's own reference (say)
+	// Everywhere: the node that wrote it shows it too (it was not shown
+	// anywhere yet: a lost node's logouts).
+	Everywhere bool   `json:"w,omitempty"`
+	Origin     string `json:"-"` // the node that wrote it
 }
 
 // The kinds of notes.

@@ -25,8 +25,11 @@ import (
 type Options struct {
 	Config chatd.Config
 	Store  chatd.Store
-	Log    *slog.Logger
-	Now    func() time.Time // nil: time.Now
+	// Cluster, when set, makes this server one node of several sharing
+	// it (docs/cluster.md); nil serves the community alone.
+	Cluster chatd.Cluster
+	Log     *slog.Logger
+	Now     func() time.Time // nil: time.Now
 
 	// Listeners made outside the server (socket activation, tests): plain
 	// TCP, and the raw TCP socket for TLS (the server runs the handshake).
@@ -63,7 +66,8 @@ type Server struct {
 	log       *slog.Logger
 	connLog   *connLog // connection events, rate-limited
 	now       func() time.Time
-	hub       Hub // who is online: this node's sessions, and the community
+	hub       Hub         // who is online: this node's sessions, and the community
+	cluster   *clusterHub // the same hub when this node is one of several; else nil
 	hashes    *hashGate
 	nameLocks *keyLocks     // one password check per name at a time
 	sids      atomic.Uint64 // logins so far, for session ids
@@ -135,7 +139,12 @@ func New(o Options) *Server {
 	}
 	cfg := o.Config
 	s.live.Store(&cfg)
-	s.hub = newLocalHub(s)
+	if o.Cluster != nil {
+		s.cluster = newClusterHub(s, o.Cluster)
+		s.hub = s.cluster
+	} else {
+		s.hub = newLocalHub(s)
+	}
 	s.startedAt = time.Now().UnixNano()
 	s.hashes = newHashGate(func() int { return s.cfg().Argon2.MaxConcurrent })
 	if s.manageMemory {
@@ -372,7 +381,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	// login reads; act on those that come after. Who was online belongs
 	// to an earlier run.
 	cursor, err := s.store.LastActionID(sctx)
-	if err == nil {
+	var events int64
+	switch {
+	case err != nil:
+	case s.cluster != nil:
+		// The cluster's sessions table says who is online; the node
+		// first clears what a previous run of it left there.
+		events, err = s.cluster.join(sctx)
+	default:
 		err = s.store.SetOnline(sctx, nil)
 	}
 	if err != nil {
@@ -407,9 +423,20 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 		}()
 	}
-	loops.Add(4)
+	// The cluster's loops outlive the listeners: sessions that end at
+	// shutdown still publish (their logout) and deliver (room lines).
+	cctx, cancelCluster := context.WithCancel(context.Background())
+	defer cancelCluster()
+	clusterDone := make(chan struct{})
+	if s.cluster != nil {
+		go func() { defer close(clusterDone); s.cluster.run(cctx, events) }()
+	} else {
+		close(clusterDone)
+		loops.Add(1)
+		go func() { defer loops.Done(); s.syncOnline(sctx) }()
+	}
+	loops.Add(3)
 	go func() { defer loops.Done(); s.watchActions(sctx, cursor) }()
-	go func() { defer loops.Done(); s.syncOnline(sctx) }()
 	go func() { defer loops.Done(); s.flushSeen(sctx) }()
 	go func() { defer loops.Done(); s.pruneAttempts(sctx) }()
 	if s.onReady != nil {
@@ -456,6 +483,15 @@ func (s *Server) Serve(ctx context.Context) error {
 			sess.conn.Close()
 		}
 		<-done
+	}
+	cancelCluster()
+	<-clusterDone
+	if s.cluster != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := s.cluster.c.Leave(ctx); err != nil {
+			s.log.Error("leave the cluster", "err", err)
+		}
+		cancel()
 	}
 	s.history.close()
 	return nil
@@ -532,7 +568,12 @@ func (s *Server) endUser(ctx context.Context, name, reason, text string) error {
 }
 
 // node is the name of this node in a cluster, "" on its own.
-func (s *Server) node() string { return "" }
+func (s *Server) node() string {
+	if s.cluster != nil {
+		return s.cluster.me()
+	}
+	return ""
+}
 
 // newSID returns an id no other login of any node shares.
 func (s *Server) newSID() string {

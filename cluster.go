@@ -1,0 +1,83 @@
+package chatd
+
+import (
+	"context"
+	"time"
+)
+
+// ClusterSession is one logged-in session as the nodes of a cluster share
+// it: the row that makes it the user's one session in the community.
+type ClusterSession struct {
+	SID        string // unique per login, across nodes and restarts
+	User       string
+	Node       string
+	Room       string
+	Addr       string
+	Listener   string
+	Away       *string // nil when not away
+	Since      time.Time
+	LastActive time.Time
+}
+
+// ClusterEvent is one note a node wrote for every node to read, in the
+// order of ID. Data is the daemon's own encoding.
+type ClusterEvent struct {
+	ID   int64
+	Node string
+	Data []byte
+}
+
+// Cluster is what the nodes serving one community share beside the Store:
+// the sessions online on any node, each node's heartbeat, and an ordered
+// log of events. Every method that takes events appends them in the same
+// transaction as its change, and events become visible to readers in the
+// order of their IDs (a reader that has seen ID n has seen every event
+// before n). The db package implements it over PostgreSQL.
+type Cluster interface {
+	// Node is this node's name.
+	Node() string
+	// Join registers this node. Sessions a previous run of it left behind
+	// are removed, with the events logout makes for each. It fails while
+	// another process with this node's name keeps its heartbeat younger
+	// than timeout. cursor is the newest event ID: this node reads after it.
+	Join(ctx context.Context, timeout time.Duration, logout func(ClusterSession) []byte) (cursor int64, err error)
+	// Heartbeat tells the others this node is alive. alive is false when
+	// the others have already declared it dead (its sessions are gone).
+	Heartbeat(ctx context.Context) (alive bool, err error)
+	// Reap removes every node whose heartbeat is older than timeout, and
+	// its sessions, with the events logout makes for each session.
+	Reap(ctx context.Context, timeout time.Duration, logout func(ClusterSession) []byte) (reaped []ClusterSession, err error)
+	// Leave removes this node and any session it still has.
+	Leave(ctx context.Context) error
+
+	// Claim makes s its user's one session. An existing session of the
+	// user makes it fail with EAlreadyOnline, unless replace: then that
+	// session is removed and events(prev) tells its node. others are the
+	// other users online when s went in.
+	Claim(ctx context.Context, s ClusterSession, replace bool, events func(prev *ClusterSession) [][]byte) (others []string, err error)
+	// Release removes session sid, appending event (if not nil) when it
+	// was there.
+	Release(ctx context.Context, sid string, event []byte) (bool, error)
+	// SetRoom and SetAway change session sid and append event.
+	SetRoom(ctx context.Context, sid, room string, event []byte) error
+	SetAway(ctx context.Context, sid string, away *string, event []byte) error
+	// SetActive writes the last-active time of sessions, by SID.
+	SetActive(ctx context.Context, active map[string]time.Time) error
+	// Sessions lists every session; SessionOf finds the user's (nil when
+	// offline).
+	Sessions(ctx context.Context) ([]ClusterSession, error)
+	SessionOf(ctx context.Context, user string) (*ClusterSession, error)
+
+	// Publish appends events, in order, in one transaction.
+	Publish(ctx context.Context, events [][]byte) error
+	// EventsAfter returns up to limit events with IDs above after, oldest
+	// first.
+	EventsAfter(ctx context.Context, after int64, limit int) ([]ClusterEvent, error)
+	// Listen calls wake whenever events may have been appended, until ctx
+	// ends or the connection fails (it returns why).
+	Listen(ctx context.Context, wake func()) error
+	// PruneEvents deletes events older than age.
+	PruneEvents(ctx context.Context, age time.Duration) (int64, error)
+
+	Close() error
+}

@@ -1,0 +1,272 @@
+package daemon_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"chatd"
+	"chatd/daemon"
+	"chatd/db"
+	"chatd/internal/pgtest"
+)
+
+func TestMain(m *testing.M) { pgtest.Main(m) }
+
+// startNode starts one node of a cluster whose shared state is in the
+// PostgreSQL database at url, with the store in the SQLite file at path
+// (shared by the nodes of this test, which run in one process).
+func startNode(t *testing.T, url, path, node string, mutate ...func(*chatd.Config)) *testServer {
+	t.Helper()
+	cfg := testConfig(t)
+	cfg.Database.Path = path
+	cfg.Cluster.Node = node
+	cfg.Cluster.NodeTimeout = chatd.Duration{Duration: 900 * time.Millisecond}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	store, err := db.Open(path)
+	if err != nil {
+		t.Fatalf("open db: %v", err)
+	}
+	cl, err := db.OpenCluster(context.Background(), url, node)
+	if err != nil {
+		t.Fatalf("open cluster: %v", err)
+	}
+	logLevel := slog.LevelWarn
+	if os.Getenv("CHATD_TEST_LOG") != "" {
+		logLevel = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})).With("node", node)
+	clk := &clock{}
+	srv := daemon.New(daemon.Options{Config: cfg, Store: store, Cluster: cl, Log: log, Now: clk.now})
+	if err := srv.Listen(); err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ts := &testServer{t: t, cfg: cfg, srv: srv, store: store, addr: srv.Addr().String(),
+		cancel: cancel, done: make(chan error, 1), clock: clk}
+	go func() { ts.done <- srv.Serve(ctx) }()
+	t.Cleanup(func() { ts.stop(); cl.Close() })
+	return ts
+}
+
+// threeNodes starts a cluster of three nodes with alice, bob, carol and
+// dave registered.
+func threeNodes(t *testing.T, mutate ...func(*chatd.Config)) []*testServer {
+	t.Helper()
+	url := pgtest.URL(t)
+	path := filepath.Join(t.TempDir(), "chatd.db")
+	var nodes []*testServer
+	for i := range 3 {
+		nodes = append(nodes, startNode(t, url, path, fmt.Sprintf("n%d", i+1), mutate...))
+	}
+	nodes[0].addUsers("alice", "bob", "carol", "dave")
+	return nodes
+}
+
+func TestClusterRoomChatCrossesNodes(t *testing.T) {
+	n := threeNodes(t)
+	alice := login(t, n[0].addr, "alice", "password1")
+	bob := login(t, n[1].addr, "bob", "password1")
+	carol := login(t, n[2].addr, "carol", "password1")
+	alice.expect("presence", "user", "carol", "event", "login")
+	for _, c := range []*client{alice, bob, carol} {
+		c.send("who")
+		ev := c.expect("ok", "cmd", "who")
+		if got := fmt.Sprint(ev.strs("users")); got != "[alice bob carol]" {
+			t.Fatalf("%s: who = %s", c.name, got)
+		}
+	}
+	alice.send("create den")
+	alice.expect("ok", "cmd", "create")
+	bob.send("join den")
+	bob.expect("ok", "cmd", "join")
+	alice.expect("room", "event", "joined", "user", "bob")
+	carol.send("join den")
+	carol.expect("ok", "cmd", "join")
+	alice.expect("room", "event", "joined", "user", "carol")
+	bob.expect("room", "event", "joined", "user", "carol")
+
+	// Three senders at once on three nodes: every member sees the same
+	// order, each sender's lines in the order sent.
+	const lines = 20
+	for i := range lines {
+		alice.send(fmt.Sprintf("a%d", i))
+		bob.send(fmt.Sprintf("b%d", i))
+		carol.send(fmt.Sprintf("c%d", i))
+	}
+	var orders [3][]string
+	for i, c := range []*client{alice, bob, carol} {
+		for len(orders[i]) < 3*lines {
+			ev := c.expect("message", "kind", "room")
+			orders[i] = append(orders[i], ev.str("text"))
+		}
+	}
+	for i := 1; i < 3; i++ {
+		if fmt.Sprint(orders[i]) != fmt.Sprint(orders[0]) {
+			t.Fatalf("node %d saw\n%v\nnode 1 saw\n%v", i+1, orders[i], orders[0])
+		}
+	}
+	next := map[byte]int{}
+	for _, text := range orders[0] {
+		var who byte
+		var k int
+		fmt.Sscanf(text, "%c%d", &who, &k)
+		if k != next[who] {
+			t.Fatalf("out of order: %s after %d lines of %c: %v", text, next[who], who, orders[0])
+		}
+		next[who]++
+	}
+}
+
+func TestClusterPrivateAndOfflineMessagesOnce(t *testing.T) {
+	n := threeNodes(t)
+	alice := login(t, n[0].addr, "alice", "password1")
+	bob := login(t, n[1].addr, "bob", "password1")
+	alice.send("send bob hello over there")
+	alice.expect("delivery", "to", "bob", "status", "delivered")
+	bob.expect("message", "kind", "private", "from", "alice", "text", "hello over there")
+	bob.send("away lunch")
+	bob.expect("ok", "cmd", "away")
+	alice.expect("presence", "user", "bob", "event", "away")
+	alice.send("send bob are you there")
+	ev := alice.expect("delivery", "to", "bob", "status", "delivered")
+	if ev.str("away") != "lunch" {
+		t.Fatalf("delivery to an away user on another node: %v", ev)
+	}
+	bob.expect("message", "kind", "private", "text", "are you there")
+
+	// carol is offline: stored once, delivered once on whichever node
+	// she logs in to, and not again on another.
+	alice.send("send (bob carol) for both")
+	alice.expect("delivery", "to", "carol", "status", "stored")
+	bob.expect("message", "kind", "private", "text", "for both")
+	carol := login(t, n[2].addr, "carol", "password1")
+	carol.expect("message", "kind", "offline", "text", "for both")
+	carol.send("logout")
+	carol.expect("bye")
+	carol = login(t, n[1].addr, "carol", "password1")
+	carol.send("say done")
+	for {
+		ev := carol.next()
+		if ev.str("kind") == "offline" {
+			t.Fatalf("offline message delivered twice: %v", ev)
+		}
+		if ev.str("type") == "message" && ev.str("text") == "done" {
+			break
+		}
+	}
+}
+
+func TestClusterPresenceAndDuplicateLogin(t *testing.T) {
+	n := threeNodes(t)
+	alice := login(t, n[0].addr, "alice", "password1")
+	bob := login(t, n[1].addr, "bob", "password1")
+	alice.expect("presence", "user", "bob", "event", "login")
+
+	// The same user on another node is refused while bob is online.
+	again := dial(t, n[2].addr)
+	again.send("bob")
+	again.expectNext("prompt", "field", "password")
+	again.send("password1")
+	again.expectError("login", "already_online")
+
+	bob.send("check alice")
+	ev := bob.expect("ok", "cmd", "check")
+	info, _ := ev["info"].(map[string]any)
+	if info["online"] != true || info["room"] != chatd.Lobby {
+		t.Fatalf("check of a user on another node: %v", ev)
+	}
+	bob.send("logout")
+	bob.expect("bye")
+	alice.expect("presence", "user", "bob", "event", "logout")
+	alice.send("who")
+	if got := fmt.Sprint(alice.expect("ok", "cmd", "who").strs("users")); got != "[alice]" {
+		t.Fatalf("who after bob left: %s", got)
+	}
+}
+
+func TestClusterDuplicateLoginReplaces(t *testing.T) {
+	n := threeNodes(t, func(c *chatd.Config) { c.Accounts.DuplicateLogin = "replace" })
+	alice := login(t, n[0].addr, "alice", "password1")
+	bob := login(t, n[1].addr, "bob", "password1")
+	bob2 := login(t, n[2].addr, "bob", "password1")
+	bob.expect("bye", "reason", "replaced")
+	alice.send("send bob which one")
+	alice.expect("delivery", "to", "bob", "status", "delivered")
+	bob2.expect("message", "kind", "private", "text", "which one")
+	alice.send("who")
+	if got := fmt.Sprint(alice.expect("ok", "cmd", "who").strs("users")); got != "[alice bob]" {
+		t.Fatalf("who after the replacement: %s", got)
+	}
+}
+
+func TestClusterModerationAcrossNodes(t *testing.T) {
+	n := threeNodes(t)
+	n[0].addUser("root", "password1", true)
+	alice := login(t, n[0].addr, "alice", "password1")
+	bob := login(t, n[1].addr, "bob", "password1")
+	carol := login(t, n[2].addr, "carol", "password1")
+	root := login(t, n[2].addr, "root", "password1")
+	alice.send("create den")
+	alice.expect("ok", "cmd", "create")
+	for _, c := range []*client{bob, carol} {
+		c.send("join den")
+		c.expect("ok", "cmd", "join")
+	}
+	alice.send("topic nice things")
+	alice.expect("ok", "cmd", "topic")
+	bob.expect("room", "event", "topic", "topic", "nice things")
+	carol.expect("room", "event", "topic", "topic", "nice things")
+
+	// The owner on node 1 kicks bob on node 2 out of the room.
+	alice.send("kick bob")
+	alice.expect("ok", "cmd", "kick")
+	carol.expect("room", "event", "kicked", "user", "bob")
+	bob.expect("room", "event", "kicked", "user", "bob")
+	bob.send("names den")
+	if got := fmt.Sprint(bob.expect("ok", "cmd", "names").strs("users")); got != "[alice carol]" {
+		t.Fatalf("den after the kick: %s", got)
+	}
+
+	// An admin on node 3 bans bob on node 2 from the server.
+	root.send("ban bob 1h spam")
+	root.expect("ok", "cmd", "ban")
+	bob.expect("bye", "reason", "banned")
+	carol.expect("presence", "user", "bob", "event", "banned")
+
+	// The owner closes the room: carol on node 3 is put in the lobby.
+	alice.send("close den")
+	alice.expect("ok", "cmd", "close")
+	carol.expect("room", "event", "closed", "room", "den")
+	carol.send("names")
+	if got := carol.expect("ok", "cmd", "names").str("room"); got != chatd.Lobby {
+		t.Fatalf("carol is in %s after the close", got)
+	}
+	root.send("kick carol")
+	root.expect("ok", "cmd", "kick")
+	carol.expect("bye", "reason", "kicked")
+}
+
+func TestClusterBroadcastAndShutdownOfOneNode(t *testing.T) {
+	n := threeNodes(t)
+	n[0].addUser("root", "password1", true)
+	alice := login(t, n[0].addr, "alice", "password1")
+	bob := login(t, n[1].addr, "bob", "password1")
+	root := login(t, n[2].addr, "root", "password1")
+	alice.send("broadcast hear ye")
+	bob.expect("message", "kind", "broadcast", "text", "hear ye")
+	root.expect("message", "kind", "broadcast", "text", "hear ye")
+	root.send("shutdown bye now")
+	root.expect("bye", "reason", "shutdown")
+	alice.expect("presence", "user", "root", "event", "shutdown")
+	// The other nodes serve on.
+	alice.send("send bob still here")
+	alice.expect("delivery", "to", "bob", "status", "delivered")
+	bob.expect("message", "kind", "private", "text", "still here")
+}

@@ -1,0 +1,465 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	_ "github.com/jackc/pgx/v5/stdlib" // the "pgx" database/sql driver
+	"github.com/jmoiron/sqlx"
+
+	"chatd"
+)
+
+// Cluster is the state the nodes of one community share in PostgreSQL
+// (see docs/cluster.md): cluster_nodes (a heartbeat per node),
+// cluster_sessions (who is online, one row per user) and cluster_events (the
+// log every node reads after its own cursor). It implements chatd.Cluster.
+//
+// Ordering: every transaction that appends events first takes one
+// transaction-level advisory lock (eventLock), so events are numbered and
+// committed one transaction after another, and a reader that sees event n
+// has seen every event before it: reading "id > cursor" never skips a row
+// that commits later. The lock is taken before any row lock, so those
+// transactions cannot deadlock among themselves.
+type Cluster struct {
+	node string
+	url  string
+	db   *sqlx.DB
+}
+
+var _ chatd.Cluster = (*Cluster)(nil)
+
+// eventLock is the advisory lock key that orders event appends.
+const eventLock = 0x63686174 // "chat"
+
+// notifyChannel is the LISTEN/NOTIFY channel that wakes readers.
+const notifyChannel = "chatd_events"
+
+// clusterSchema creates the cluster's tables; it runs on every open, under
+// the event lock so that nodes starting together do not race.
+const clusterSchema = `
+CREATE TABLE IF NOT EXISTS cluster_nodes (
+	node      text PRIMARY KEY,
+	heartbeat timestamptz NOT NULL,
+	started   timestamptz NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cluster_sessions (
+	user_key    text PRIMARY KEY,
+	sid         text NOT NULL UNIQUE,
+	name        text NOT NULL,
+	node        text NOT NULL,
+	room        text NOT NULL,
+	addr        text NOT NULL,
+	listener    text NOT NULL,
+	away        text,
+	since       timestamptz NOT NULL,
+	last_active timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS cluster_sessions_node ON cluster_sessions (node);
+CREATE TABLE IF NOT EXISTS cluster_events (
+	id      bigserial PRIMARY KEY,
+	node    text NOT NULL,
+	data    text NOT NULL,
+	created timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS cluster_events_created ON cluster_events (created);
+`
+
+// OpenCluster connects node to the cluster state in the PostgreSQL
+// database at url, creating its tables if needed.
+func OpenCluster(ctx context.Context, url, node string) (*Cluster, error) {
+	if node == "" {
+		return nil, errors.New("open cluster: the node needs a name")
+	}
+	d, err := sqlx.Open("pgx", url)
+	if err != nil {
+		return nil, fmt.Errorf("open cluster database: %w", err)
+	}
+	d.SetMaxOpenConns(16)
+	d.SetMaxIdleConns(16)
+	c := &Cluster{node: node, url: url, db: d}
+	err = c.events(ctx, nil, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, clusterSchema)
+		return err
+	})
+	if err != nil {
+		d.Close()
+		return nil, fmt.Errorf("create cluster tables: %w", err)
+	}
+	return c, nil
+}
+
+// Node is this node's name.
+func (c *Cluster) Node() string { return c.node }
+
+// Close closes the connections.
+func (c *Cluster) Close() error { return c.db.Close() }
+
+// events runs change in a transaction that holds the event lock and
+// appends the events change returns (plus those given), then wakes the
+// readers if it appended any.
+func (c *Cluster) events(ctx context.Context, evs [][]byte, change func(tx *sqlx.Tx) error) error {
+	tx, err := c.db.BeginTxx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock($1)`, eventLock); err != nil {
+		return err
+	}
+	if change != nil {
+		if err := change(tx); err != nil {
+			return err
+		}
+	}
+	if err := c.append(ctx, tx, evs); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// append adds evs (nil entries skipped) to the log in tx, which holds the
+// event lock, and notifies the readers at commit.
+func (c *Cluster) append(ctx context.Context, tx *sqlx.Tx, evs [][]byte) error {
+	data := make([]string, 0, len(evs))
+	for _, e := range evs {
+		if e != nil {
+			data = append(data, string(e))
+		}
+	}
+	if len(data) == 0 {
+		return nil
+	}
+	_, err := tx.ExecContext(ctx,
+		`INSERT INTO cluster_events (node, data) SELECT $1, d FROM unnest($2::text[]) WITH ORDINALITY AS u(d, n) ORDER BY n`,
+		c.node, data)
+	if err != nil {
+		return fmt.Errorf("append events: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, `SELECT pg_notify($1, '')`, notifyChannel); err != nil {
+		return fmt.Errorf("notify: %w", err)
+	}
+	return nil
+}
+
+// Join registers this node; see chatd.Cluster.
+func (c *Cluster) Join(ctx context.Context, timeout time.Duration, logout func(chatd.ClusterSession) []byte) (int64, error) {
+	var cursor int64
+	err := c.events(ctx, nil, func(tx *sqlx.Tx) error {
+		var age float64
+		err := tx.GetContext(ctx, &age,
+			`SELECT extract(epoch FROM now() - heartbeat) FROM cluster_nodes WHERE node = $1 FOR UPDATE`, c.node)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+		case err != nil:
+			return err
+		case time.Duration(age*float64(time.Second)) < timeout:
+			return fmt.Errorf("node %q is already running (its heartbeat is %.1fs old); give each node its own cluster.node", c.node, age)
+		}
+		stale, err := c.removeSessions(ctx, tx, `node = $1`, c.node)
+		if err != nil {
+			return err
+		}
+		var evs [][]byte
+		for _, s := range stale {
+			evs = append(evs, logout(s))
+		}
+		if err := c.append(ctx, tx, evs); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO cluster_nodes (node, heartbeat, started) VALUES ($1, now(), now())
+			ON CONFLICT (node) DO UPDATE SET heartbeat = now(), started = now()`, c.node)
+		if err != nil {
+			return err
+		}
+		return tx.GetContext(ctx, &cursor, `SELECT coalesce(max(id), 0) FROM cluster_events`)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("join the cluster as %s: %w", c.node, err)
+	}
+	return cursor, nil
+}
+
+// removeSessions deletes the sessions matching where and returns them.
+func (c *Cluster) removeSessions(ctx context.Context, tx *sqlx.Tx, where string, args ...any) ([]chatd.ClusterSession, error) {
+	var rows []sessionRow
+	err := tx.SelectContext(ctx, &rows, `DELETE FROM cluster_sessions WHERE `+where+` RETURNING `+sessionCols, args...)
+	if err != nil {
+		return nil, fmt.Errorf("remove sessions: %w", err)
+	}
+	return sessionsOf(rows), nil
+}
+
+// Heartbeat; see chatd.Cluster.
+func (c *Cluster) Heartbeat(ctx context.Context) (bool, error) {
+	res, err := c.db.ExecContext(ctx, `UPDATE cluster_nodes SET heartbeat = now() WHERE node = $1`, c.node)
+	if err != nil {
+		return false, fmt.Errorf("heartbeat: %w", err)
+	}
+	n, err := res.RowsAffected()
+	return n == 1, err
+}
+
+// Reap; see chatd.Cluster. Only one node reaps a dead one: the row lock
+// and the event lock make the others find it gone.
+func (c *Cluster) Reap(ctx context.Context, timeout time.Duration, logout func(chatd.ClusterSession) []byte) ([]chatd.ClusterSession, error) {
+	var dead []string
+	err := c.db.SelectContext(ctx, &dead,
+		`SELECT node FROM cluster_nodes WHERE heartbeat < now() - make_interval(secs => $1) AND node <> $2`,
+		timeout.Seconds(), c.node)
+	if err != nil {
+		return nil, fmt.Errorf("find dead nodes: %w", err)
+	}
+	var out []chatd.ClusterSession
+	for _, node := range dead {
+		err := c.events(ctx, nil, func(tx *sqlx.Tx) error {
+			res, err := tx.ExecContext(ctx,
+				`DELETE FROM cluster_nodes WHERE node = $1 AND heartbeat < now() - make_interval(secs => $2)`,
+				node, timeout.Seconds())
+			if err != nil {
+				return err
+			}
+			if n, err := res.RowsAffected(); err != nil || n == 0 {
+				return err // it came back, or another node reaped it
+			}
+			gone, err := c.removeSessions(ctx, tx, `node = $1`, node)
+			if err != nil {
+				return err
+			}
+			var evs [][]byte
+			for _, s := range gone {
+				evs = append(evs, logout(s))
+			}
+			out = append(out, gone...)
+			return c.append(ctx, tx, evs)
+		})
+		if err != nil {
+			return out, fmt.Errorf("reap node %s: %w", node, err)
+		}
+	}
+	return out, nil
+}
+
+// Leave; see chatd.Cluster.
+func (c *Cluster) Leave(ctx context.Context) error {
+	return c.events(ctx, nil, func(tx *sqlx.Tx) error {
+		if _, err := c.removeSessions(ctx, tx, `node = $1`, c.node); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, `DELETE FROM cluster_nodes WHERE node = $1`, c.node)
+		return err
+	})
+}
+
+// Claim; see chatd.Cluster.
+func (c *Cluster) Claim(ctx context.Context, s chatd.ClusterSession, replace bool, events func(prev *chatd.ClusterSession) [][]byte) ([]string, error) {
+	var others []string
+	err := c.events(ctx, nil, func(tx *sqlx.Tx) error {
+		var here int
+		if err := tx.GetContext(ctx, &here, `SELECT count(*) FROM cluster_nodes WHERE node = $1`, c.node); err != nil {
+			return err
+		}
+		if here == 0 {
+			return fmt.Errorf("node %s is not in the cluster (declared dead)", c.node)
+		}
+		prev, err := c.removeSessions(ctx, tx, `user_key = $1 AND $2`, chatd.Key(s.User), replace)
+		if err != nil {
+			return err
+		}
+		var p *chatd.ClusterSession
+		if len(prev) > 0 {
+			p = &prev[0]
+		}
+		_, err = tx.ExecContext(ctx, `INSERT INTO cluster_sessions (user_key, sid, name, node, room, addr, listener, away, since, last_active)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (user_key) DO NOTHING`,
+			chatd.Key(s.User), s.SID, s.User, c.node, s.Room, s.Addr, s.Listener, s.Away, s.Since, s.LastActive)
+		if err != nil {
+			return err
+		}
+		var mine int
+		if err := tx.GetContext(ctx, &mine, `SELECT count(*) FROM cluster_sessions WHERE sid = $1`, s.SID); err != nil {
+			return err
+		}
+		if mine == 0 {
+			return chatd.Errorf(chatd.EAlreadyOnline, "%s is already logged in elsewhere", s.User)
+		}
+		if err := tx.SelectContext(ctx, &others, `SELECT name FROM cluster_sessions WHERE sid <> $1`, s.SID); err != nil {
+			return err
+		}
+		return c.append(ctx, tx, events(p))
+	})
+	if err != nil && chatd.ErrorCode(err) == chatd.EInternal {
+		err = fmt.Errorf("claim the session of %s: %w", s.User, err)
+	}
+	return others, err
+}
+
+// Release; see chatd.Cluster.
+func (c *Cluster) Release(ctx context.Context, sid string, event []byte) (bool, error) {
+	var gone bool
+	err := c.events(ctx, nil, func(tx *sqlx.Tx) error {
+		rows, err := c.removeSessions(ctx, tx, `sid = $1`, sid)
+		if err != nil || len(rows) == 0 {
+			return err
+		}
+		gone = true
+		return c.append(ctx, tx, [][]byte{event})
+	})
+	if err != nil {
+		return false, fmt.Errorf("release session %s: %w", sid, err)
+	}
+	return gone, nil
+}
+
+// SetRoom; see chatd.Cluster.
+func (c *Cluster) SetRoom(ctx context.Context, sid, room string, event []byte) error {
+	err := c.events(ctx, [][]byte{event}, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE cluster_sessions SET room = $2 WHERE sid = $1`, sid, room)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("move session %s: %w", sid, err)
+	}
+	return nil
+}
+
+// SetAway; see chatd.Cluster.
+func (c *Cluster) SetAway(ctx context.Context, sid string, away *string, event []byte) error {
+	err := c.events(ctx, [][]byte{event}, func(tx *sqlx.Tx) error {
+		_, err := tx.ExecContext(ctx, `UPDATE cluster_sessions SET away = $2 WHERE sid = $1`, sid, away)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set away of session %s: %w", sid, err)
+	}
+	return nil
+}
+
+// SetActive; see chatd.Cluster.
+func (c *Cluster) SetActive(ctx context.Context, active map[string]time.Time) error {
+	if len(active) == 0 {
+		return nil
+	}
+	sids := make([]string, 0, len(active))
+	times := make([]time.Time, 0, len(active))
+	for sid, t := range active {
+		sids = append(sids, sid)
+		times = append(times, t)
+	}
+	_, err := c.db.ExecContext(ctx, `UPDATE cluster_sessions SET last_active = v.t
+		FROM unnest($1::text[], $2::timestamptz[]) AS v(sid, t) WHERE cluster_sessions.sid = v.sid`, sids, times)
+	if err != nil {
+		return fmt.Errorf("write last active: %w", err)
+	}
+	return nil
+}
+
+const sessionCols = `sid, name, node, room, addr, listener, away, since, last_active`
+
+type sessionRow struct {
+	SID        string         `db:"sid"`
+	Name       string         `db:"name"`
+	Node       string         `db:"node"`
+	Room       string         `db:"room"`
+	Addr       string         `db:"addr"`
+	Listener   string         `db:"listener"`
+	Away       sql.NullString `db:"away"`
+	Since      time.Time      `db:"since"`
+	LastActive time.Time      `db:"last_active"`
+}
+
+func sessionsOf(rows []sessionRow) []chatd.ClusterSession {
+	out := make([]chatd.ClusterSession, len(rows))
+	for i, r := range rows {
+		out[i] = chatd.ClusterSession{SID: r.SID, User: r.Name, Node: r.Node, Room: r.Room, Addr: r.Addr,
+			Listener: r.Listener, Since: r.Since, LastActive: r.LastActive}
+		if r.Away.Valid {
+			away := r.Away.String
+			out[i].Away = &away
+		}
+	}
+	return out
+}
+
+// Sessions; see chatd.Cluster.
+func (c *Cluster) Sessions(ctx context.Context) ([]chatd.ClusterSession, error) {
+	var rows []sessionRow
+	if err := c.db.SelectContext(ctx, &rows, `SELECT `+sessionCols+` FROM cluster_sessions ORDER BY user_key`); err != nil {
+		return nil, fmt.Errorf("read sessions: %w", err)
+	}
+	return sessionsOf(rows), nil
+}
+
+// SessionOf; see chatd.Cluster.
+func (c *Cluster) SessionOf(ctx context.Context, user string) (*chatd.ClusterSession, error) {
+	var rows []sessionRow
+	err := c.db.SelectContext(ctx, &rows, `SELECT `+sessionCols+` FROM cluster_sessions WHERE user_key = $1`, chatd.Key(user))
+	if err != nil {
+		return nil, fmt.Errorf("read session of %s: %w", user, err)
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	return &sessionsOf(rows)[0], nil
+}
+
+// Publish; see chatd.Cluster.
+func (c *Cluster) Publish(ctx context.Context, evs [][]byte) error {
+	if err := c.events(ctx, evs, nil); err != nil {
+		return fmt.Errorf("publish events: %w", err)
+	}
+	return nil
+}
+
+// EventsAfter; see chatd.Cluster.
+func (c *Cluster) EventsAfter(ctx context.Context, after int64, limit int) ([]chatd.ClusterEvent, error) {
+	var rows []struct {
+		ID   int64  `db:"id"`
+		Node string `db:"node"`
+		Data string `db:"data"`
+	}
+	err := c.db.SelectContext(ctx, &rows, `SELECT id, node, data FROM cluster_events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("read events: %w", err)
+	}
+	out := make([]chatd.ClusterEvent, len(rows))
+	for i, r := range rows {
+		out[i] = chatd.ClusterEvent{ID: r.ID, Node: r.Node, Data: []byte(r.Data)}
+	}
+	return out, nil
+}
+
+// Listen; see chatd.Cluster. It holds a connection of its own.
+func (c *Cluster) Listen(ctx context.Context, wake func()) error {
+	conn, err := pgx.Connect(ctx, c.url)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	wake() // whatever was appended before LISTEN took effect
+	for {
+		if _, err := conn.WaitForNotification(ctx); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("wait for events: %w", err)
+		}
+		wake()
+	}
+}
+
+// PruneEvents; see chatd.Cluster.
+func (c *Cluster) PruneEvents(ctx context.Context, age time.Duration) (int64, error) {
+	res, err := c.db.ExecContext(ctx, `DELETE FROM cluster_events WHERE created < now() - make_interval(secs => $1)`, age.Seconds())
+	if err != nil {
+		return 0, fmt.Errorf("prune events: %w", err)
+	}
+	return res.RowsAffected()
+}
