@@ -74,7 +74,7 @@ func init() {
 		{name: "logout", aliases: []string{"quit"}, summary: "leave the server", run: cmdLogout},
 		{name: "ban", args: "USER [DURATION] [REASON]", summary: "ban a user (for DURATION, e.g. 30m, 2h, 7d; else for good)", admin: true, run: cmdBan},
 		{name: "unban", args: "USER", summary: "lift a ban", admin: true, run: cmdUnban},
-		{name: "shutdown", args: "[MESSAGE]", summary: "stop the server, telling everyone MESSAGE", admin: true, run: cmdShutdown},
+		{name: "shutdown", args: "[MESSAGE]", summary: "stop this server (only this node of a cluster), telling its users MESSAGE", admin: true, run: cmdShutdown},
 	}
 	for _, c := range commands {
 		byName[c.name] = c

@@ -177,6 +177,7 @@ var restartOnly = []struct {
 	{"web.listen", func(a, b *chatd.Config) bool { return a.Web.Listen == b.Web.Listen }},
 	{"web.tls_cert", func(a, b *chatd.Config) bool { return (a.Web.TLSCert == "") == (b.Web.TLSCert == "") }},
 	{"metrics.listen", func(a, b *chatd.Config) bool { return a.Metrics.Listen == b.Metrics.Listen }},
+	{"cluster.node", func(a, b *chatd.Config) bool { return a.Cluster.Node == b.Cluster.Node }},
 }
 
 // Reload makes next the configuration in force, all at once: every
@@ -200,6 +201,7 @@ func (s *Server) Reload(next chatd.Config) (needRestart []string, err error) {
 	next.Database = cur.Database
 	next.Web.Listen = cur.Web.Listen
 	next.Metrics = cur.Metrics
+	next.Cluster.Node = cur.Cluster.Node
 	if (next.Web.TLSCert == "") != (cur.Web.TLSCert == "") {
 		// Whether the web listener speaks TLS is fixed at start.
 		next.Web.TLSCert, next.Web.TLSKey = cur.Web.TLSCert, cur.Web.TLSKey

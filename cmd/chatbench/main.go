@@ -16,11 +16,14 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"time"
 )
 
 type opts struct {
 	addr      string
+	addrs     []string // addr split at commas: client i uses addrs[i%len]
 	dialect   string
 	label     string
 	workload  string
@@ -30,7 +33,7 @@ type opts struct {
 	interval  time.Duration
 	parallel  int
 	sources   int
-	pid       int
+	pid       string
 	room      string
 	prefix    string
 	password  string
@@ -57,7 +60,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	var o opts
 	fs := flag.NewFlagSet("chatbench", flag.ContinueOnError)
-	fs.StringVar(&o.addr, "addr", "127.0.0.1:4119", "server address (loopback only)")
+	fs.StringVar(&o.addr, "addr", "127.0.0.1:4119", "server address (loopback only); several, comma-separated, spread the clients over the nodes of a cluster")
 	fs.StringVar(&o.dialect, "dialect", "chatd", "chatd (JSON mode) or irc")
 	fs.StringVar(&o.label, "label", "", "name of this server in reports (default: the dialect)")
 	fs.StringVar(&o.workload, "workload", "paced", "paced, burst, idle, join, offline or loginstorm")
@@ -67,7 +70,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.interval, "interval", 500*time.Millisecond, "time between a sender's messages (burst: 0)")
 	fs.IntVar(&o.parallel, "parallel", 50, "logins in flight at once while setting up")
 	fs.IntVar(&o.sources, "sources", 1, "spread clients over this many 127.0.x.y source addresses")
-	fs.IntVar(&o.pid, "pid", 0, "server process id: report its CPU time and memory from /proc")
+	fs.StringVar(&o.pid, "pid", "", "server process id (comma-separated for several nodes): report their CPU time and memory from /proc, summed")
 	fs.StringVar(&o.room, "room", "bench", "room to chat in")
 	fs.StringVar(&o.prefix, "prefix", "user", "user names are PREFIX0, PREFIX1, ...")
 	fs.StringVar(&o.password, "password", "benchpass1", "password of every bench account (chatd)")
@@ -98,10 +101,17 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	if o.workload == "burst" && !flagSet(fs, "interval") {
 		b.interval = 0
 	}
-	if o.pid > 0 {
-		b.proc = &proc{pid: o.pid}
+	if o.pid != "" {
+		b.proc = &proc{}
+		for _, w := range strings.Split(o.pid, ",") {
+			pid, err := strconv.Atoi(strings.TrimSpace(w))
+			if err != nil || pid <= 0 {
+				return fmt.Errorf("-pid %q: want process ids separated by commas", o.pid)
+			}
+			b.proc.pids = append(b.proc.pids, pid)
+		}
 		if _, err := b.proc.cpu(); err != nil {
-			return fmt.Errorf("-pid %d: %w", o.pid, err)
+			return fmt.Errorf("-pid %s: %w", o.pid, err)
 		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, o.timeout)
@@ -142,17 +152,20 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 }
 
 func (o *opts) check() error {
-	host, _, err := net.SplitHostPort(o.addr)
-	if err != nil {
-		return fmt.Errorf("-addr %q: %w", o.addr, err)
-	}
-	ips, err := net.LookupIP(host)
-	if err != nil || len(ips) == 0 {
-		return fmt.Errorf("-addr %q: cannot resolve %s", o.addr, host)
-	}
-	for _, ip := range ips {
-		if !ip.IsLoopback() {
-			return fmt.Errorf("-addr %q: chatbench only loads servers on loopback (127.0.0.0/8, ::1)", o.addr)
+	o.addrs = strings.Split(o.addr, ",")
+	for _, addr := range o.addrs {
+		host, _, err := net.SplitHostPort(addr)
+		if err != nil {
+			return fmt.Errorf("-addr %q: %w", addr, err)
+		}
+		ips, err := net.LookupIP(host)
+		if err != nil || len(ips) == 0 {
+			return fmt.Errorf("-addr %q: cannot resolve %s", addr, host)
+		}
+		for _, ip := range ips {
+			if !ip.IsLoopback() {
+				return fmt.Errorf("-addr %q: chatbench only loads servers on loopback (127.0.0.0/8, ::1)", addr)
+			}
 		}
 	}
 	switch o.dialect {

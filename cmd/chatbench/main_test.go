@@ -185,7 +185,7 @@ func TestIRCAgainstNgircd(t *testing.T) {
 }
 
 func TestLoopbackOnly(t *testing.T) {
-	for _, addr := range []string{"10.0.0.1:4119", "192.168.1.255:4119", "8.8.8.8:6667"} {
+	for _, addr := range []string{"10.0.0.1:4119", "192.168.1.255:4119", "8.8.8.8:6667", "127.0.0.1:4119,10.0.0.1:4119"} {
 		err := run(context.Background(), []string{"-addr", addr}, &bytes.Buffer{})
 		if err == nil || !strings.Contains(err.Error(), "loopback") {
 			t.Errorf("-addr %s: err %v, want a refusal naming loopback", addr, err)

@@ -49,12 +49,38 @@ func (l *latencies) sorted() []time.Duration {
 	return s
 }
 
-// proc reads a server process's CPU time and memory from /proc.
-type proc struct{ pid int }
+// proc reads the CPU time and memory of the server's processes (one per
+// node of a cluster) from /proc, summed.
+type proc struct{ pids []int }
 
-// cpu is the process's user+system CPU time so far.
+// cpu is the processes' user+system CPU time so far.
 func (p proc) cpu() (time.Duration, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.pid))
+	var sum time.Duration
+	for _, pid := range p.pids {
+		d, err := cpuOf(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += d
+	}
+	return sum, nil
+}
+
+// mem is the processes' resident set size and peak (VmRSS, VmHWM) in bytes.
+func (p proc) mem() (rss, peak int64, err error) {
+	for _, pid := range p.pids {
+		r, k, err := memOf(pid)
+		if err != nil {
+			return 0, 0, err
+		}
+		rss, peak = rss+r, peak+k
+	}
+	return rss, peak, nil
+}
+
+// cpuOf is one process's user+system CPU time so far.
+func cpuOf(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
 	}
@@ -63,25 +89,25 @@ func (p proc) cpu() (time.Duration, error) {
 	s := string(b)
 	i := strings.LastIndexByte(s, ')')
 	if i < 0 {
-		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", p.pid)
+		return 0, fmt.Errorf("/proc/%d/stat: unexpected format", pid)
 	}
 	f := strings.Fields(s[i+1:])
 	if len(f) < 13 {
-		return 0, fmt.Errorf("/proc/%d/stat: too few fields", p.pid)
+		return 0, fmt.Errorf("/proc/%d/stat: too few fields", pid)
 	}
 	// After the name: state(0) ... utime(11) stime(12), in clock ticks.
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, fmt.Errorf("/proc/%d/stat: bad CPU fields", p.pid)
+		return 0, fmt.Errorf("/proc/%d/stat: bad CPU fields", pid)
 	}
 	const ticksPerSecond = 100 // USER_HZ on Linux
 	return time.Duration(ut+st) * time.Second / ticksPerSecond, nil
 }
 
-// mem returns the resident set size and its peak (VmRSS, VmHWM) in bytes.
-func (p proc) mem() (rss, peak int64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", p.pid))
+// memOf returns one process's resident set size and its peak (VmRSS, VmHWM) in bytes.
+func memOf(pid int) (rss, peak int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, 0, err
 	}

@@ -47,7 +47,7 @@ func (b *bench) name(i int) string { return fmt.Sprintf("%s%d", b.prefix, i) }
 func (b *bench) connect(ctx context.Context, i int) (*conn, error) {
 	backoff := 50 * time.Millisecond
 	for {
-		c, err := dial(b.addr, b.source(i))
+		c, err := dial(b.addrs[i%len(b.addrs)], b.source(i))
 		if err != nil {
 			return nil, err
 		}
