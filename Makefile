@@ -38,7 +38,7 @@ bench:
 # (contrib/bench/compare.sh lists the knobs: WORKLOAD, CLIENTS, SENDERS, ...).
 bench-compare:
 	@WORKLOAD=$(WORKLOAD) CLIENTS=$(CLIENTS) SENDERS=$(SENDERS) MESSAGES=$(MESSAGES) \
-	INTERVAL=$(INTERVAL) SOURCES=$(SOURCES) PEER=$(PEER) ARGON2=$(ARGON2) SVG=$(SVG) \
+	INTERVAL=$(INTERVAL) SOURCES=$(SOURCES) PEER=$(PEER) ARGON2=$(ARGON2) SVG=$(SVG) PROFILE=$(PROFILE) \
 	bash contrib/bench/compare.sh
 
 lint: deps

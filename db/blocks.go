@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"time"
 
@@ -97,18 +98,29 @@ func (db *DB) Blocked(ctx context.Context, blocker string) ([]string, error) {
 // IsBlocked reports whether blocker has blocked blocked. Either name being
 // unknown is ENoSuchUser.
 func (db *DB) IsBlocked(ctx context.Context, blocker, blocked string) (bool, error) {
-	from, to, err := blockIDs(ctx, db.reader, blocker, blocked)
-	if err != nil {
-		return false, err
+	// Both users and the block in one statement: a private message asks
+	// this for every recipient.
+	var r struct {
+		From sql.NullInt64 `db:"blocker"`
+		To   sql.NullInt64 `db:"blocked"`
+		Yes  bool          `db:"yes"`
 	}
-	var yes bool
-	err = db.reader.GetContext(ctx, &yes,
-		`SELECT EXISTS (SELECT 1 FROM blocks WHERE blocker = ? AND blocked = ?)`, from, to)
-	if err != nil {
+	err := sqlx.GetContext(ctx, db.read(), &r, sqlIsBlocked, chatd.Key(blocker), chatd.Key(blocked))
+	switch {
+	case err != nil:
 		return false, fmt.Errorf("check whether %s blocked %s: %w", blocker, blocked, err)
+	case !r.From.Valid:
+		return false, noSuchUser(blocker)
+	case !r.To.Valid:
+		return false, noSuchUser(blocked)
 	}
-	return yes, nil
+	return r.Yes, nil
 }
+
+const sqlIsBlocked = `SELECT a.id AS blocker, b.id AS blocked,
+	EXISTS (SELECT 1 FROM blocks WHERE blocker = a.id AND blocked = b.id) AS yes
+	FROM (SELECT (SELECT id FROM users WHERE name_key = ?) AS id) a,
+	     (SELECT (SELECT id FROM users WHERE name_key = ?) AS id) b`
 
 // blockIDs resolves both sides of a block.
 func blockIDs(ctx context.Context, q sqlx.QueryerContext, blocker, blocked string) (from, to int64, err error) {

@@ -38,6 +38,9 @@ type DB struct {
 	writer *sqlx.DB // exactly one connection; every write goes through it
 	reader *sqlx.DB // pooled, query_only
 
+	// Prepared statements of the busy paths, per pool (prepared.go).
+	readStmts, writeStmts *stmtCache
+
 	// untrimmed counts, per room id, the history lines appended by
 	// AppendHistoryBatch since that room was last trimmed.
 	trimMu    sync.Mutex
@@ -134,6 +137,13 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("open db %s: %w", path, err)
 	}
 	db.reader = r
+	db.readStmts = newStmtCache(r, true)
+	db.writeStmts = newStmtCache(w, false)
+	if err := db.writeStmts.prepare(ctx, hotWrites...); err != nil {
+		r.Close()
+		w.Close()
+		return nil, fmt.Errorf("open db %s: prepare: %w", path, err)
+	}
 	db.mail = make(chan *mailRequest)
 	db.closing = make(chan struct{})
 	db.mailDone = make(chan struct{})
@@ -147,6 +157,8 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.closing)
 		<-db.mailDone
+		db.readStmts.close()
+		db.writeStmts.close()
 	})
 	return errors.Join(db.reader.Close(), db.writer.Close())
 }
@@ -224,10 +236,19 @@ func isDuplicate(err error) bool {
 	return false
 }
 
+const sqlUserID = `SELECT id FROM users WHERE name_key = ?`
+
+// hotWrites are the statements the writer prepares when the database
+// opens: those run inside the transactions of the busy paths.
+var hotWrites = []string{
+	sqlUserID,
+	sqlSavepoint, sqlRollbackTo, sqlRelease, sqlInsertLetter, sqlInsertMail, sqlMailbox,
+}
+
 // userID returns the id of the user called name, or ENoSuchUser.
 func userID(ctx context.Context, q sqlx.QueryerContext, name string) (int64, error) {
 	var id int64
-	err := sqlx.GetContext(ctx, q, &id, `SELECT id FROM users WHERE name_key = ?`, chatd.Key(name))
+	err := sqlx.GetContext(ctx, q, &id, sqlUserID, chatd.Key(name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, noSuchUser(name)
 	}

@@ -2,6 +2,7 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -110,23 +111,24 @@ func (db *DB) storeMail(batch []*mailRequest) {
 		return
 	}
 	defer tx.Rollback()
+	q := db.write(tx)
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
 			continue
 		}
-		if _, err := tx.ExecContext(ctx, `SAVEPOINT mail`); err != nil {
+		if _, err := q.ExecContext(ctx, sqlSavepoint); err != nil {
 			failAll(fmt.Errorf("store offline message: savepoint: %w", err))
 			return
 		}
-		r.errs, r.err = storeLetter(ctx, tx, r.to, r.m, r.limit)
+		r.errs, r.err = storeLetter(ctx, q, r.to, r.m, r.limit)
 		if r.err != nil {
-			if _, err := tx.ExecContext(ctx, `ROLLBACK TO mail`); err != nil {
+			if _, err := q.ExecContext(ctx, sqlRollbackTo); err != nil {
 				failAll(fmt.Errorf("store offline message: roll back to savepoint: %w", err))
 				return
 			}
 		}
-		if _, err := tx.ExecContext(ctx, `RELEASE mail`); err != nil {
+		if _, err := q.ExecContext(ctx, sqlRelease); err != nil {
 			failAll(fmt.Errorf("store offline message: release savepoint: %w", err))
 			return
 		}
@@ -137,7 +139,7 @@ func (db *DB) storeMail(batch []*mailRequest) {
 }
 
 // storeLetter stores m for the users in to inside tx; see StoreOfflineAll.
-func storeLetter(ctx context.Context, tx *sqlx.Tx, to []string, m chatd.OfflineMessage, limit int) (errs []error, err error) {
+func storeLetter(ctx context.Context, tx prepared, to []string, m chatd.OfflineMessage, limit int) (errs []error, err error) {
 	errs = make([]error, len(to))
 	var ids []int64
 	for i, name := range to {
@@ -154,9 +156,7 @@ func storeLetter(ctx context.Context, tx *sqlx.Tx, to []string, m chatd.OfflineM
 	if len(ids) == 0 {
 		return errs, nil
 	}
-	res, err := tx.ExecContext(ctx,
-		`INSERT INTO letters (sender, recipients, body, ts) VALUES (?, ?, ?, ?)`,
-		m.From, strings.Join(m.To, " "), m.Text, millis(m.Time))
+	res, err := tx.ExecContext(ctx, sqlInsertLetter, m.From, strings.Join(m.To, " "), m.Text, millis(m.Time))
 	if err != nil {
 		return nil, fmt.Errorf("store offline message: %w", err)
 	}
@@ -165,8 +165,7 @@ func storeLetter(ctx context.Context, tx *sqlx.Tx, to []string, m chatd.OfflineM
 		return nil, fmt.Errorf("store offline message: %w", err)
 	}
 	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx,
-			`INSERT INTO offline_messages (recipient, letter) VALUES (?, ?)`, id, letter); err != nil {
+		if _, err := tx.ExecContext(ctx, sqlInsertMail, id, letter); err != nil {
 			return nil, fmt.Errorf("store offline message: %w", err)
 		}
 	}
@@ -176,23 +175,38 @@ func storeLetter(ctx context.Context, tx *sqlx.Tx, to []string, m chatd.OfflineM
 // mailboxRoom returns the id of user to when their mailbox has room for one
 // more message, or ENoSuchUser / EMailboxFull (nil error with an id
 // otherwise; any other error is internal).
-func mailboxRoom(ctx context.Context, tx *sqlx.Tx, to string, limit int) (int64, error) {
-	id, err := userID(ctx, tx, to)
+func mailboxRoom(ctx context.Context, tx sqlx.QueryerContext, to string, limit int) (int64, error) {
+	if limit <= 0 {
+		return userID(ctx, tx, to)
+	}
+	// The user and the size of their mailbox in one statement.
+	var r struct {
+		ID int64 `db:"id"`
+		N  int   `db:"n"`
+	}
+	err := sqlx.GetContext(ctx, tx, &r, sqlMailbox, chatd.Key(to))
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, noSuchUser(to)
+	}
 	if err != nil {
-		return 0, err
+		return 0, fmt.Errorf("count offline messages for %s: %w", to, err)
 	}
-	if limit > 0 {
-		var n int
-		err := tx.GetContext(ctx, &n, `SELECT count(*) FROM offline_messages WHERE recipient = ?`, id)
-		if err != nil {
-			return 0, fmt.Errorf("count offline messages for %s: %w", to, err)
-		}
-		if n >= limit {
-			return 0, chatd.Errorf(chatd.EMailboxFull, "%s has too many messages waiting; try again later", to)
-		}
+	if r.N >= limit {
+		return 0, chatd.Errorf(chatd.EMailboxFull, "%s has too many messages waiting; try again later", to)
 	}
-	return id, nil
+	return r.ID, nil
 }
+
+// The statements of the mailer, prepared when the database opens.
+const (
+	sqlSavepoint    = `SAVEPOINT mail`
+	sqlRollbackTo   = `ROLLBACK TO mail`
+	sqlRelease      = `RELEASE mail`
+	sqlInsertLetter = `INSERT INTO letters (sender, recipients, body, ts) VALUES (?, ?, ?, ?)`
+	sqlInsertMail   = `INSERT INTO offline_messages (recipient, letter) VALUES (?, ?)`
+	sqlMailbox      = `SELECT id, (SELECT count(*) FROM offline_messages WHERE recipient = users.id) AS n
+		FROM users WHERE name_key = ?`
+)
 
 // OfflineMessages returns the whole mailbox of to, oldest first, with the
 // IDs to pass to DeleteOffline once the messages are delivered.

@@ -77,7 +77,7 @@ func insertUser(ctx context.Context, tx *sqlx.Tx, u *chatd.User) error {
 // UserByName returns the user called name in any spelling, or ENoSuchUser.
 func (db *DB) UserByName(ctx context.Context, name string) (*chatd.User, error) {
 	var r userRow
-	err := db.reader.GetContext(ctx, &r, `SELECT `+userColumns+` FROM users WHERE name_key = ?`, chatd.Key(name))
+	err := sqlx.GetContext(ctx, db.read(), &r, `SELECT `+userColumns+` FROM users WHERE name_key = ?`, chatd.Key(name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, noSuchUser(name)
 	}

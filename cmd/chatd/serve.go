@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -36,6 +37,13 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	cfg, src, err := loadConfig(*configPath)
 	if err != nil {
 		return err
+	}
+	if path := os.Getenv("CHATD_CPUPROFILE"); path != "" {
+		stop, err := startCPUProfile(path)
+		if err != nil {
+			return err
+		}
+		defer stop()
 	}
 	live, err := daemon.NewLiveLog(c.err, cfg.Log)
 	if err != nil {
@@ -164,4 +172,22 @@ Usage:
 Arguments:
 
 ` + configUsage
+}
+
+// startCPUProfile writes a CPU profile of the whole run to path (the
+// environment variable CHATD_CPUPROFILE, see DEVELOPING.md), finished when
+// serve returns after SIGINT or SIGTERM.
+func startCPUProfile(path string) (stop func(), err error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("CHATD_CPUPROFILE: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("CHATD_CPUPROFILE: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

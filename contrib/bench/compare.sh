@@ -5,6 +5,7 @@
 #
 #   make bench-compare [WORKLOAD=paced] [CLIENTS=1000] [SENDERS=100]
 #                      [MESSAGES=20] [INTERVAL=500ms] [SVG=file.svg]
+#                      [PROFILE=cpu.out]  (chatd's CPU profile; binary in cpu.out.bin)
 #
 # WORKLOAD=idle, loginstorm and offline run against chatd alone where IRC
 # has no equivalent (offline) or when PEER=none.
@@ -20,6 +21,7 @@ SOURCES=${SOURCES:-1}
 PEER=${PEER:-ngircd}
 ARGON2=${ARGON2:-cheap}
 SVG=${SVG:-}
+PROFILE=${PROFILE:-}
 EXTRA=${EXTRA:-}
 
 [ "$WORKLOAD" = offline ] && PEER=none
@@ -55,7 +57,9 @@ memory=1024
 cport=$(free_port)
 sed -e "s|@PORT@|$cport|" -e "s|@DB@|$tmp/chatd.db|" -e "s|@ARGON2_MEMORY@|$memory|" \
 	contrib/bench/chatd.toml >"$tmp/chatd.toml"
-"$tmp/chatd" serve -config "$tmp/chatd.toml" 2>"$tmp/chatd.log" &
+# PROFILE=file: chatd's CPU profile of the run, for go tool pprof.
+CHATD_CPUPROFILE=${PROFILE:+$(realpath -m "$PROFILE")} \
+	"$tmp/chatd" serve -config "$tmp/chatd.toml" 2>"$tmp/chatd.log" &
 cpid=$!
 pids+=("$cpid")
 wait_port "$cport"
@@ -68,6 +72,11 @@ results=()
 "$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$cport" -dialect chatd -label chatd \
 	-pid "$cpid" -json "$tmp/1-chatd.json" >/dev/null
 results+=("$tmp/1-chatd.json")
+if [ -n "$PROFILE" ]; then
+	kill -TERM "$cpid" # the profile is written as chatd stops
+	wait "$cpid" || true
+	cp "$tmp/chatd" "$PROFILE.bin" # pprof reads symbols from the binary
+fi
 
 if [ "$PEER" = ngircd ]; then
 	nport=$(free_port)
