@@ -77,6 +77,7 @@ func (s *Server) apply(ctx context.Context, a chatd.Action) {
 	case chatd.ActionNotice:
 		fanout(s.hub.sessions(), noticeEvent(chatd.CleanText(a.Text), a.Time), nil, nil)
 	case chatd.ActionUserDel:
+		s.names.forget(a.User)
 		if o != nil {
 			o.end(byeKicked, "your account was deleted by an admin")
 		}

@@ -74,6 +74,14 @@ func startServer(t *testing.T, mutate ...func(*chatd.Config)) *testServer {
 
 func startWith(t *testing.T, cfg chatd.Config, clk *clock) *testServer {
 	t.Helper()
+	return startWrapped(t, cfg, clk, nil)
+}
+
+// startWrapped is startWith with the daemon's store wrapped by wrap (nil:
+// not wrapped), for tests that count or fail store calls; ts.store stays
+// the database itself.
+func startWrapped(t *testing.T, cfg chatd.Config, clk *clock, wrap func(chatd.Store) chatd.Store) *testServer {
+	t.Helper()
 	store, err := db.Open(cfg.Database.Path)
 	if err != nil {
 		t.Fatalf("open db: %v", err)
@@ -84,7 +92,11 @@ func startWith(t *testing.T, cfg chatd.Config, clk *clock) *testServer {
 		logLevel = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel}))
-	srv := daemon.New(daemon.Options{Config: cfg, Store: store, Log: log, Now: clk.now})
+	var daemonStore chatd.Store = store
+	if wrap != nil {
+		daemonStore = wrap(store)
+	}
+	srv := daemon.New(daemon.Options{Config: cfg, Store: daemonStore, Log: log, Now: clk.now})
 	if err := srv.Listen(); err != nil {
 		store.Close()
 		t.Fatalf("listen: %v", err)

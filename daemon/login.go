@@ -211,6 +211,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	settings := chatd.ParseSettings(stored)
 	s.settings.Store(&settings)
 	s.user, s.loginAt = u.Name, now
+	s.srv.names.put(u.Name)
 	s.admin.Store(u.Admin)
 	// The login lines came out of the same bucket; start the chat with a
 	// full burst.

@@ -97,7 +97,7 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 	// a single send an error; in a list each gets its own status.
 	type rcpt struct {
 		typed string
-		user  *chatd.User
+		user  string // registered spelling; "" for an unknown name
 		self  bool
 	}
 	var rs []rcpt
@@ -110,7 +110,7 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 			rs = append(rs, rcpt{typed: n, self: true})
 			continue
 		}
-		u, err := s.srv.store.UserByName(ctx, n)
+		u, err := s.srv.userName(ctx, n)
 		if chatd.ErrorCode(err) == chatd.ENoSuchUser {
 			if len(names) == 1 {
 				return chatd.Errorf(chatd.ENoSuchUser, "there is no user %s", n)
@@ -121,7 +121,7 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 			return err
 		}
 		rs = append(rs, rcpt{typed: n, user: u})
-		to = append(to, u.Name)
+		to = append(to, u)
 	}
 	now := s.srv.now()
 	live := privateMessage(kindPrivate, s.user, nonNil(to), text, now)
@@ -137,13 +137,13 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 	var offline []string
 	var offlineAt []int
 	for i, r := range rs {
-		if r.self || r.user == nil {
+		if r.self || r.user == "" {
 			continue
 		}
-		status, away, err := s.deliverLive(ctx, r.user.Name, live, &note{Kind: notePrivate, By: s.user, Names: nonNil(to), Text: text, Time: now})
+		status, away, err := s.deliverLive(ctx, r.user, live, &note{Kind: notePrivate, By: s.user, Names: nonNil(to), Text: text, Time: now})
 		outs[i] = outcome{status, away, err}
 		if err == nil && status == "" {
-			offline = append(offline, r.user.Name)
+			offline = append(offline, r.user)
 			offlineAt = append(offlineAt, i)
 		}
 	}
@@ -160,6 +160,7 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 			case chatd.ErrorCode(errs[j]) == chatd.EMailboxFull:
 				outs[i].status = statusMailboxFull
 			case chatd.ErrorCode(errs[j]) == chatd.ENoSuchUser:
+				s.srv.names.forget(offline[j]) // deleted a moment ago
 				outs[i].status = statusNoSuchUser
 			default:
 				outs[i].err = errs[j]
@@ -171,17 +172,17 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 		case r.self:
 			// Not a delivery status: the list named the sender.
 			s.fail("send", chatd.Errorf(chatd.ESelf, "you are in the list; no copy was sent to you"))
-		case r.user == nil:
+		case r.user == "":
 			s.srv.metrics.delivery(statusNoSuchUser)
 			s.reply(deliveryEvent(r.typed, statusNoSuchUser))
 		case outs[i].err != nil:
-			s.fail("send", fmt.Errorf("deliver to %s: %w", r.user.Name, outs[i].err))
+			s.fail("send", fmt.Errorf("deliver to %s: %w", r.user, outs[i].err))
 		default:
 			status := outs[i].status
 			s.srv.metrics.delivery(status)
-			ev := deliveryEvent(r.user.Name, status)
+			ev := deliveryEvent(r.user, status)
 			if away := outs[i].away; away != nil {
-				ev = awayDeliveryEvent(r.user.Name, status, *away)
+				ev = awayDeliveryEvent(r.user, status, *away)
 			}
 			s.reply(ev)
 		}
@@ -197,7 +198,8 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 func (s *session) deliverLive(ctx context.Context, name string, live *Event, n *note) (string, *string, error) {
 	blocked, err := s.srv.store.IsBlocked(ctx, name, s.user)
 	if chatd.ErrorCode(err) == chatd.ENoSuchUser {
-		return statusNoSuchUser, nil, nil // deleted a moment ago
+		s.srv.names.forget(name) // deleted a moment ago
+		return statusNoSuchUser, nil, nil
 	} else if err != nil {
 		return "", nil, err
 	}

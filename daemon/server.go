@@ -72,6 +72,7 @@ type Server struct {
 	nameLocks *keyLocks     // one password check per name at a time
 	sids      atomic.Uint64 // logins so far, for session ids
 	startedAt int64         // unix nanoseconds, for session ids
+	names     *userNames    // registered spellings of names that exist
 	// Process memory (with Options.ManageMemory): envMemLimit is true when
 	// GOMEMLIMIT decides instead; lastFree is when hash memory was last
 	// handed back (unix nanoseconds).
@@ -123,6 +124,7 @@ func New(o Options) *Server {
 		connLog:      newConnLog(o.Log),
 		now:          o.Now,
 		nameLocks:    newKeyLocks(),
+		names:        newUserNames(),
 		manageMemory: o.ManageMemory,
 		envMemLimit:  os.Getenv("GOMEMLIMIT") != "",
 		conns:        map[*session]bool{},
