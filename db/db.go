@@ -49,10 +49,13 @@ type DB struct {
 	// The mailer goroutine (messages.go) stores offline messages with
 	// group commit: requests come in on mail; closing stops it and
 	// mailDone says it has.
-	mail      chan *mailRequest
-	closing   chan struct{}
-	mailDone  chan struct{}
-	closeOnce sync.Once
+	mail     chan *mailRequest
+	closing  chan struct{}
+	mailDone chan struct{}
+	// mailBounds: upper bounds of mailbox sizes (mailer goroutine only,
+	// see mailboxRoom).
+	mailBounds map[int64]int
+	closeOnce  sync.Once
 }
 
 var _ chatd.Store = (*DB)(nil)
@@ -145,6 +148,7 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("open db %s: prepare: %w", path, err)
 	}
 	db.mail = make(chan *mailRequest)
+	db.mailBounds = map[int64]int{}
 	db.closing = make(chan struct{})
 	db.mailDone = make(chan struct{})
 	go db.mailer()
@@ -242,7 +246,7 @@ const sqlUserID = `SELECT id FROM users WHERE name_key = ?`
 // opens: those run inside the transactions of the busy paths.
 var hotWrites = []string{
 	sqlUserID,
-	sqlSavepoint, sqlRollbackTo, sqlRelease, sqlInsertLetter, sqlInsertMail, sqlMailbox,
+	sqlSavepoint, sqlRollbackTo, sqlRelease, sqlInsertLetter, sqlInsertMail, sqlMailboxSize,
 }
 
 // userID returns the id of the user called name, or ENoSuchUser.

@@ -2,7 +2,6 @@ package db
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
@@ -121,7 +120,7 @@ func (db *DB) storeMail(batch []*mailRequest) {
 			failAll(fmt.Errorf("store offline message: savepoint: %w", err))
 			return
 		}
-		r.errs, r.err = storeLetter(ctx, q, r.to, r.m, r.limit)
+		r.errs, r.err = storeLetter(ctx, q, r.to, r.m, r.limit, db.mailBounds)
 		if r.err != nil {
 			if _, err := q.ExecContext(ctx, sqlRollbackTo); err != nil {
 				failAll(fmt.Errorf("store offline message: roll back to savepoint: %w", err))
@@ -139,11 +138,11 @@ func (db *DB) storeMail(batch []*mailRequest) {
 }
 
 // storeLetter stores m for the users in to inside tx; see StoreOfflineAll.
-func storeLetter(ctx context.Context, tx prepared, to []string, m chatd.OfflineMessage, limit int) (errs []error, err error) {
+func storeLetter(ctx context.Context, tx prepared, to []string, m chatd.OfflineMessage, limit int, bounds map[int64]int) (errs []error, err error) {
 	errs = make([]error, len(to))
 	var ids []int64
 	for i, name := range to {
-		id, err := mailboxRoom(ctx, tx, name, limit)
+		id, err := mailboxRoom(ctx, tx, name, limit, bounds)
 		if chatd.ErrorCode(err) != chatd.EInternal {
 			errs[i] = err
 			continue
@@ -175,27 +174,46 @@ func storeLetter(ctx context.Context, tx prepared, to []string, m chatd.OfflineM
 // mailboxRoom returns the id of user to when their mailbox has room for one
 // more message, or ENoSuchUser / EMailboxFull (nil error with an id
 // otherwise; any other error is internal).
-func mailboxRoom(ctx context.Context, tx sqlx.QueryerContext, to string, limit int) (int64, error) {
-	if limit <= 0 {
-		return userID(ctx, tx, to)
-	}
-	// The user and the size of their mailbox in one statement.
-	var r struct {
-		ID int64 `db:"id"`
-		N  int   `db:"n"`
-	}
-	err := sqlx.GetContext(ctx, tx, &r, sqlMailbox, chatd.Key(to))
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, noSuchUser(to)
-	}
+//
+// Counting a mailbox costs a step per message in it, so the mailer keeps,
+// per recipient, an upper bound of its size (bounds: mailer goroutine
+// only): the size at its last count plus the messages stored since. Only
+// the mailer adds to a mailbox, and deliveries and deleted accounts only
+// take away (a new account that gets a deleted one's id starts empty), so
+// the bound never falls below the truth. While it is under the limit there
+// is room, without counting; at the limit the mailbox is counted again.
+func mailboxRoom(ctx context.Context, tx prepared, to string, limit int, bounds map[int64]int) (int64, error) {
+	id, err := userID(ctx, tx, to)
 	if err != nil {
+		return 0, err
+	}
+	if limit <= 0 {
+		if n, ok := bounds[id]; ok {
+			bounds[id] = n + 1 // no limit today; the bound still holds tomorrow
+		}
+		return id, nil
+	}
+	if n, ok := bounds[id]; ok && n < limit {
+		bounds[id] = n + 1
+		return id, nil
+	}
+	var n int
+	if err := tx.QueryRowxContext(ctx, sqlMailboxSize, id).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count offline messages for %s: %w", to, err)
 	}
-	if r.N >= limit {
+	if n >= limit {
+		bounds[id] = n
 		return 0, chatd.Errorf(chatd.EMailboxFull, "%s has too many messages waiting; try again later", to)
 	}
-	return r.ID, nil
+	if len(bounds) >= mailBounds {
+		clear(bounds) // forgetting a bound only costs a count
+	}
+	bounds[id] = n + 1
+	return id, nil
 }
+
+// mailBounds bounds how many mailbox sizes the mailer keeps.
+const mailBounds = 1 << 16
 
 // The statements of the mailer, prepared when the database opens.
 const (
@@ -204,8 +222,7 @@ const (
 	sqlRelease      = `RELEASE mail`
 	sqlInsertLetter = `INSERT INTO letters (sender, recipients, body, ts) VALUES (?, ?, ?, ?)`
 	sqlInsertMail   = `INSERT INTO offline_messages (recipient, letter) VALUES (?, ?)`
-	sqlMailbox      = `SELECT id, (SELECT count(*) FROM offline_messages WHERE recipient = users.id) AS n
-		FROM users WHERE name_key = ?`
+	sqlMailboxSize  = `SELECT count(*) FROM offline_messages WHERE recipient = ?`
 )
 
 // OfflineMessages returns the whole mailbox of to, oldest first, with the

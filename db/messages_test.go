@@ -288,3 +288,43 @@ func TestStoreOfflineGroupCommit(t *testing.T) {
 		}
 	}
 }
+
+// The mailer remembers how full each mailbox may be instead of counting it
+// for every message; what it remembers must never let a full mailbox take
+// more, nor keep an emptied one refusing.
+func TestMailboxLimitAfterDeliveryAndUnlimitedStores(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	mustUsers(t, db, "alice", "bob")
+	const limit = 3
+	store := func(limit int, want chatd.Code) {
+		t.Helper()
+		m := chatd.OfflineMessage{From: "alice", To: []string{"bob"}, Text: "hi"}
+		checkCode(t, db.StoreOffline(ctx, "bob", m, limit), want)
+	}
+	for range limit {
+		store(limit, "")
+	}
+	store(limit, chatd.EMailboxFull)
+
+	// Delivered and deleted: the mailbox has room again.
+	msgs, err := db.OfflineMessages(ctx, "bob")
+	checkCode(t, err, "")
+	ids := make([]int64, len(msgs))
+	for i, m := range msgs {
+		ids[i] = m.ID
+	}
+	checkCode(t, db.DeleteOffline(ctx, ids), "")
+	store(limit, "")
+
+	// Stored without a limit (a limit of 0) still fill the mailbox for
+	// the next store that has one.
+	store(0, "")
+	store(0, "")
+	store(limit, chatd.EMailboxFull)
+	msgs, err = db.OfflineMessages(ctx, "bob")
+	checkCode(t, err, "")
+	if len(msgs) != limit {
+		t.Errorf("bob holds %d messages, want %d", len(msgs), limit)
+	}
+}
