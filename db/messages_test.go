@@ -328,3 +328,55 @@ func TestMailboxLimitAfterDeliveryAndUnlimitedStores(t *testing.T) {
 		t.Errorf("bob holds %d messages, want %d", len(msgs), limit)
 	}
 }
+
+// A request that fails inside a batch (here a trigger refuses its text)
+// fails alone: the batch is stored again without it, and every other
+// request of the batch is stored exactly once and says so.
+func TestStoreMailOneFailureInABatch(t *testing.T) {
+	db, _ := openTest(t)
+	ctx := context.Background()
+	mustUsers(t, db, "alice", "bob", "carol")
+	if _, err := db.writer.ExecContext(ctx, `CREATE TRIGGER poison BEFORE INSERT ON letters
+		WHEN NEW.body = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned'); END`); err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{"one", "two", "poison", "three", "full"}
+	var batch []*mailRequest
+	for _, text := range texts {
+		to := []string{"bob", "carol"}
+		limit := 0
+		if text == "full" {
+			limit = 1 // bob already has more: refused for both, stores nothing
+		}
+		batch = append(batch, &mailRequest{ctx: ctx, to: to, limit: limit, done: make(chan struct{}),
+			m: chatd.OfflineMessage{From: "alice", To: to, Text: text, Time: time.Now()}})
+	}
+	db.storeMail(batch)
+	for i, r := range batch {
+		switch texts[i] {
+		case "poison":
+			if r.err == nil {
+				t.Errorf("the poisoned request reported success")
+			}
+		case "full":
+			if r.err != nil || chatd.ErrorCode(r.errs[0]) != chatd.EMailboxFull {
+				t.Errorf("%s: got %v, %v; want mailbox_full for bob", texts[i], r.errs, r.err)
+			}
+		default:
+			if r.err != nil || r.errs[0] != nil || r.errs[1] != nil {
+				t.Errorf("%s: got %v, %v; want stored", texts[i], r.errs, r.err)
+			}
+		}
+	}
+	for _, name := range []string{"bob", "carol"} {
+		msgs, err := db.OfflineMessages(ctx, name)
+		checkCode(t, err, "")
+		var got []string
+		for _, m := range msgs {
+			got = append(got, m.Text)
+		}
+		if !slices.Equal(got, []string{"one", "two", "three"}) {
+			t.Errorf("%s holds %q, want one, two, three", name, got)
+		}
+	}
+}
