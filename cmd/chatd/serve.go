@@ -50,6 +50,11 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	log := live.Logger()
+	stopPprof, err := startPprof(log)
+	if err != nil {
+		return err
+	}
+	defer stopPprof()
 	passed, err := passedListeners()
 	if err != nil {
 		return err
