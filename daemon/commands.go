@@ -120,6 +120,11 @@ func (s *session) execute(ctx context.Context, line string) {
 		return
 	}
 	c, args, isCmd := lookupCommand(line)
+	if isCmd && !batchedCommand(c) {
+		// What this reader's chat queued goes out before anything that
+		// may wait (the database, the argon2 queue).
+		s.out.flush()
+	}
 	if !isCmd {
 		if err := s.chat(ctx, line); err != nil {
 			s.fail("say", err)
@@ -138,6 +143,12 @@ func (s *session) execute(ctx context.Context, line string) {
 	if err := c.run(ctx, s, args); err != nil {
 		s.fail(c.name, err)
 	}
+}
+
+// batchedCommand reports whether c is room chat, which only queues (say,
+// me): its fan-out is left to the reader's flusher.
+func batchedCommand(c *command) bool {
+	return c != nil && (c.name == "say" || c.name == "me")
 }
 
 func badArgs(c string) error {

@@ -176,8 +176,10 @@ func (h *localHub) say(_ context.Context, s *session, room string, line chatd.Hi
 	l := h.srv.logs.get(room)
 	l.mu.Lock()
 	l.append(line, h.srv.cfg().Messages.HistoryOnJoin)
-	fanout(h.members(room), ev, s, s.notBlocking)
-	s.reply(ev)
+	// Only queued here: the sender's flusher writes the line out once
+	// the lock is released (outbox.go).
+	fanoutVia(&s.out, h.members(room), ev, s, s.notBlocking)
+	s.sendVia(&s.out, s.answer(ev))
 	l.mu.Unlock()
 	h.srv.history.add(room, line)
 	return nil

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"io"
 	"unicode/utf8"
@@ -85,6 +86,20 @@ func (lr *lineReader) ReadLine() (string, error) {
 		}
 		lr.buf = append(lr.buf, b)
 	}
+}
+
+// lineWaiting reports whether a whole line is already buffered, so the
+// next ReadLine returns without reading from the connection. A telnet
+// command before the line end makes it say no: its option byte may be an
+// LF, and a wrong yes would leave the caller waiting on the client.
+func (lr *lineReader) lineWaiting() bool {
+	n := lr.r.Buffered()
+	if n == 0 {
+		return false
+	}
+	b, _ := lr.r.Peek(n)
+	i := bytes.IndexByte(b, '\n')
+	return i >= 0 && bytes.IndexByte(b[:i], tnIAC) < 0
 }
 
 func (lr *lineReader) finish() (string, error) {

@@ -84,15 +84,30 @@ type session struct {
 	// away is the away message, nil when not away.
 	away atomic.Pointer[string]
 
-	// The outbox: guarded by mu, a leaf lock.
-	mu     sync.Mutex
-	queue  []*Event
-	closed bool
-	wake   chan struct{}
+	// The outbox (outbox.go): guarded by mu, a leaf lock. writing says a
+	// goroutine holds the output; scheduled says a flusher will write the
+	// queue.
+	mu        sync.Mutex
+	queue     []*Event
+	spare     []*Event // the last batch, emptied, for the next queue
+	closed    bool
+	writing   bool
+	scheduled bool
+	// The output state, owned by the goroutine holding the output: the
+	// mode lines are rendered in (changed in queue order by modeEvent; it
+	// starts as the session's mode, since nothing has been read yet),
+	// whether the last byte written was not a line end, and what a
+	// write-through left unwritten.
+	outMode int32
+	midLine bool
+	pending []byte
+	// out is this session's flusher: the recipients of the chat it fanned
+	// out (reader goroutine only).
+	out flusher
 
 	endOnce   sync.Once
 	endReason string
-	done      chan struct{} // closed when the writer has finished
+	done      chan struct{} // closed when the output is over and the connection closed
 }
 
 func newSession(srv *Server, conn Conn, info ConnInfo) *session {
@@ -101,7 +116,6 @@ func newSession(srv *Server, conn Conn, info ConnInfo) *session {
 		conn: conn,
 		info: info,
 		addr: info.Addr,
-		wake: make(chan struct{}, 1),
 		done: make(chan struct{}),
 
 		// Before login the burst is at least loginBurst, enough for any
@@ -111,60 +125,9 @@ func newSession(srv *Server, conn Conn, info ConnInfo) *session {
 	}
 	if info.JSON {
 		s.mode.Store(modeJSON)
+		s.outMode = modeJSON
 	}
 	return s
-}
-
-// send queues ev. It never blocks; it reports false when the session is
-// closing. A full outbox means the client stopped reading: the queue is
-// replaced by a final line and the session ends.
-func (s *session) send(ev *Event) bool {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return false
-	}
-	if len(s.queue) >= outboxLimit {
-		s.srv.metrics.slowClient()
-		s.queue = append(s.queue[:0], byeEvent(byeError, "you are not reading your messages fast enough"))
-		s.closed = true
-		s.mu.Unlock()
-		s.setReason(byeError)
-		// A write blocked on this client's full socket gives up soon.
-		s.conn.SetWriteDeadline(time.Now().Add(finalWriteTimeout))
-		s.signal()
-		return false
-	}
-	s.queue = append(s.queue, ev)
-	s.mu.Unlock()
-	s.signal()
-	return true
-}
-
-func (s *session) signal() {
-	select {
-	case s.wake <- struct{}{}:
-	default:
-	}
-}
-
-// end queues a bye line as the last thing this client will get and closes
-// the outbox; the writer flushes it and closes the connection, which ends the
-// reader. The first reason given wins. Safe from any goroutine.
-func (s *session) end(reason, text string) {
-	s.endWith(reason, byeEvent(reason, text))
-}
-
-// endWith is end with the bye event given.
-func (s *session) endWith(reason string, bye *Event) {
-	s.setReason(reason)
-	s.mu.Lock()
-	if !s.closed {
-		s.queue = append(s.queue, bye)
-		s.closed = true
-	}
-	s.mu.Unlock()
-	s.signal()
 }
 
 func (s *session) setReason(reason string) {
@@ -180,98 +143,6 @@ func (s *session) ending() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.closed
-}
-
-// writeLoop is the writer goroutine: each wake-up drains the whole queue
-// into one write with a deadline.
-// mode is the output mode the session starts in: the writer must not read
-// s.mode itself, since by the time it runs the reader may already have
-// switched it for lines that come later in the queue.
-func (s *session) writeLoop(mode int32) {
-	defer close(s.done)
-	defer s.conn.Close()
-	defer func() {
-		if p := recover(); p != nil {
-			s.srv.log.Error("session writer panic", "addr", s.addr, "user", s.user, "panic", p, "stack", string(debug.Stack()))
-			s.setReason(byeError)
-			s.mu.Lock()
-			s.closed = true
-			s.mu.Unlock()
-		}
-	}()
-	var buf []byte // reused between wake-ups
-	// mode is the writer's own, changed in queue order by modeEvent.
-	midLine := false // the last byte written was not a line end
-	for range s.wake {
-		s.mu.Lock()
-		batch := s.queue
-		s.queue = nil
-		closed := s.closed
-		s.mu.Unlock()
-
-		timeout := writeTimeout
-		if closed {
-			timeout = finalWriteTimeout
-		}
-		flush := func() bool {
-			if len(buf) == 0 {
-				return true
-			}
-			s.conn.SetWriteDeadline(time.Now().Add(timeout))
-			_, err := s.conn.Write(buf)
-			buf = buf[:0]
-			return err == nil
-		}
-		ok := true
-		for _, ev := range batch {
-			if ev.switchTo != 0 {
-				mode = ev.switchTo - 1
-				continue
-			}
-			out := ev.render(mode)
-			if len(out) == 0 {
-				continue
-			}
-			// A text prompt has no line end; whatever follows it that is
-			// not the client's own typing starts on a new line, so the
-			// first JSON line after "Username: " is still pure JSON.
-			if midLine && !(ev.rawText && mode == modeText) {
-				buf = append(buf, '\r', '\n')
-			}
-			if mode == modeText {
-				buf = s.appendStamp(buf, ev)
-			}
-			buf = append(buf, out...)
-			midLine = out[len(out)-1] != '\n'
-			if len(buf) >= writeChunk {
-				if ok = flush(); !ok {
-					break
-				}
-			}
-		}
-		if ok {
-			ok = flush()
-		}
-		if !ok {
-			s.setReason(byeError)
-			s.mu.Lock()
-			s.closed = true
-			s.queue = nil
-			s.mu.Unlock()
-			return
-		}
-		for _, ev := range batch {
-			if ev.afterWrite != nil {
-				ev.afterWrite()
-			}
-		}
-		if closed {
-			return
-		}
-		if cap(buf) > 2*writeChunk {
-			buf = nil // do not keep a huge event's buffer for the session's life
-		}
-	}
 }
 
 // appendStamp adds the time prefix of a text-mode line: always for replayed
@@ -309,7 +180,6 @@ func (s *session) textTime(t time.Time) string {
 
 // run is the reader goroutine: login, then commands until the session ends.
 func (s *session) run(ctx context.Context) {
-	go s.writeLoop(s.mode.Load()) // nothing has been read yet
 	defer func() {
 		if p := recover(); p != nil {
 			s.srv.log.Error("session panic", "addr", s.addr, "user", s.user, "panic", p, "stack", string(debug.Stack()))
@@ -367,6 +237,7 @@ func (s *session) readLine() (string, bool) {
 		} else {
 			s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg().Server.IdleTimeout.Duration))
 		}
+		s.flushOutput()
 		line, err := s.conn.ReadLine()
 		if s.interrupted {
 			if err == nil || errors.Is(err, errLineTooLong) || errors.Is(err, errBadEncoding) {
@@ -410,6 +281,21 @@ func (s *session) readLine() (string, bool) {
 			return "", false
 		}
 	}
+}
+
+// flushOutput writes what this reader's chat queued to others, unless
+// another whole line is already waiting and fewer than flushEvery lines
+// were handled since the last write: a client's burst of lines goes out to
+// each recipient in one write, a lone line at once.
+func (s *session) flushOutput() {
+	if !s.out.pending() {
+		return
+	}
+	s.out.lines++
+	if lw, ok := s.conn.(lineWaiter); ok && s.out.lines < flushEvery && lw.lineWaiting() {
+		return
+	}
+	s.out.flush()
 }
 
 // chargeBadLine counts a refused line (too long, not UTF-8) against the
@@ -489,6 +375,7 @@ func (s *session) allow(line string) bool {
 // finish runs when the reader stops: the user goes offline, others are
 // told, last-seen is written, and the writer is given time to flush.
 func (s *session) finish() {
+	s.out.flush()
 	reason := s.reason()
 	// A user who logs out is told bye only once they are offline, so a
 	// client that logs straight back in is not refused as already online.
@@ -521,6 +408,7 @@ func (s *session) finish() {
 	if bye != nil {
 		s.endWith(reason, bye)
 	}
+	s.out.flush() // its own bye may be among what its chat queued
 	select {
 	case <-s.done:
 	case <-time.After(writeTimeout):
@@ -620,7 +508,7 @@ func modeName(m int32) string {
 // blocking reports whether this session's user blocks name.
 func (s *session) blocking(name string) bool {
 	m := s.blocks.Load()
-	return m != nil && (*m)[chatd.Key(name)]
+	return m != nil && len(*m) > 0 && (*m)[chatd.Key(name)]
 }
 
 // notBlocking is a fanout filter factory in disguise: as a method value on
@@ -634,6 +522,10 @@ func (s *session) notBlocking(rcpt *session) bool {
 }
 
 func (s *session) setBlocks(names []string) {
+	if len(names) == 0 {
+		s.blocks.Store(nil) // most users block nobody: fan-out skips the lookup
+		return
+	}
 	m := make(map[string]bool, len(names))
 	for _, n := range names {
 		m[chatd.Key(n)] = true

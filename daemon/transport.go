@@ -2,8 +2,11 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"io"
 	"net"
+	"os"
+	"syscall"
 	"time"
 
 	"chatd"
@@ -85,15 +88,56 @@ func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
 type streamConn struct {
 	net.Conn
 	lines *lineReader
-	meter meterReader // between the socket and lines
+	meter meterReader     // between the socket and lines
+	raw   syscall.RawConn // plain TCP's socket, for tryWrite; nil for TLS
 }
 
 func newStreamConn(c net.Conn, maxLine int) *streamConn {
 	sc := &streamConn{Conn: c}
 	sc.lines = newLineReader(&sc.meter, maxLine)
 	sc.meter.r = c
+	if tc, ok := c.(*net.TCPConn); ok {
+		if raw, err := tc.SyscallConn(); err == nil {
+			sc.raw = raw
+		}
+	}
 	return sc
 }
+
+func (c *streamConn) canTryWrite() bool { return c.raw != nil }
+
+// tryWrite is one write(2) on the non-blocking socket, through the
+// runtime's RawConn so that it is ordered with Write and Close: the
+// function always reports done, so it never waits for the socket.
+func (c *streamConn) tryWrite(p []byte) (n int, err error) {
+	werr := c.raw.Write(func(fd uintptr) bool {
+		for {
+			n, err = syscall.Write(int(fd), p)
+			if err != syscall.EINTR {
+				return true
+			}
+		}
+	})
+	switch {
+	case werr != nil && errors.Is(werr, os.ErrDeadlineExceeded):
+		return 0, nil // a passed deadline: the writer sets a new one
+	case werr != nil:
+		return 0, werr
+	case err == syscall.EAGAIN:
+		return max(n, 0), nil
+	case err != nil:
+		return 0, err
+	}
+	return n, nil
+}
+
+// lineWaiter is a Conn that can tell whether ReadLine would return
+// without waiting.
+type lineWaiter interface {
+	lineWaiting() bool
+}
+
+func (c *streamConn) lineWaiting() bool { return c.lines.lineWaiting() }
 
 // meteredConn is a Conn that reports every byte it reads from the client,
 // telnet commands and the bytes of refused lines included, so that a

@@ -1,0 +1,214 @@
+package daemon_test
+
+// The output path (outbox.go): write-through from the fan-out, writer
+// goroutines only while something is queued, and every ordering rule kept.
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"chatd"
+)
+
+// writers counts the goroutines running a session's writer loop.
+func writers() int {
+	var b bytes.Buffer
+	pprof.Lookup("goroutine").WriteTo(&b, 2)
+	return strings.Count(b.String(), "daemon.(*session).writeLoop(")
+}
+
+// TestIdleSessionsHoldNoWriter: once their output is written, logged-in
+// sessions that chatted, joined rooms and got private mail have no writer
+// goroutine left; the next line still reaches them.
+func TestIdleSessionsHoldNoWriter(t *testing.T) {
+	ts := startServer(t)
+	var cs []*client
+	for i := range 6 {
+		c := register(t, ts.addr, fmt.Sprintf("idler%d", i), "password1")
+		cs = append(cs, c)
+	}
+	cs[0].send("create Den")
+	cs[0].expect("ok", "cmd", "create")
+	for _, c := range cs[1:3] {
+		c.send("join Den")
+		c.expect("ok", "cmd", "join")
+	}
+	cs[0].send("hello den")
+	for _, c := range cs[:3] {
+		c.expect("message", "text", "hello den")
+	}
+	cs[4].send("send idler5 psst")
+	cs[5].expect("message", "text", "psst")
+	cs[4].expect("delivery", "status", "delivered")
+	cs[3].send("broadcast hi all")
+	for _, c := range cs {
+		c.expect("message", "text", "hi all")
+	}
+
+	hardWait(t, "every writer goroutine to exit", func() bool { return writers() == 0 })
+
+	cs[1].send("still there?")
+	cs[0].expect("message", "text", "still there?")
+	cs[2].expect("message", "text", "still there?")
+	hardWait(t, "the writers to exit again", func() bool { return writers() == 0 })
+}
+
+// TestChatOrderFromConcurrentSenders: many senders at once, each sending
+// bursts of lines in single writes; every reader gets every line, each
+// sender's lines in the order sent, and all readers the same order (the
+// room's). One reader reads nothing until the others have everything, so
+// its socket fills and the rest of its output, a torn line included, is
+// left to a writer goroutine.
+func TestChatOrderFromConcurrentSenders(t *testing.T) {
+	const senders, perSender, burst = 6, 300, 20
+	ts := startServer(t, func(c *chatd.Config) {
+		c.Rate.LinesPerSecond, c.Rate.Burst = 1e6, 1e6
+		c.Messages.HistoryOnJoin = 0
+		c.Server.MaxLineBytes = 8192
+	})
+	names := func(prefix string, n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("%s%d", prefix, i))
+		}
+		return out
+	}
+	var talkers []*client
+	for _, n := range names("talker", senders) {
+		talkers = append(talkers, register(t, ts.addr, n, "password1"))
+	}
+	var readers []*client
+	for _, n := range names("reader", 3) {
+		readers = append(readers, register(t, ts.addr, n, "password1"))
+	}
+	pause := make(chan struct{})
+	// A long text, so the paused reader's socket fills within the test.
+	pad := strings.Repeat("p", 4000)
+	// A small receive buffer (still above the loopback MSS) fills sooner.
+	readers[0].conn.(*net.TCPConn).SetReadBuffer(128 << 10)
+	total := senders * perSender
+
+	type result struct {
+		order []string
+		err   error
+	}
+	results := make([]chan result, len(readers))
+	read := func(i int, c *client, paused bool) {
+		results[i] = make(chan result, 1)
+		go func() {
+			if paused {
+				<-pause
+			}
+			var order []string
+			next := map[string]int{}
+			r := bufio.NewReaderSize(c.conn, 64<<10)
+			c.conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+			for len(order) < total {
+				line, err := r.ReadBytes('\n')
+				if err != nil {
+					results[i] <- result{order, fmt.Errorf("%s after %d lines: %v", c.name, len(order), err)}
+					return
+				}
+				var ev struct{ Type, Kind, From, Text string }
+				if err := json.Unmarshal(line, &ev); err != nil {
+					results[i] <- result{order, fmt.Errorf("%s: torn line %.60q: %v", c.name, line, err)}
+					return
+				}
+				if ev.Type != "message" || ev.Kind != "room" {
+					continue
+				}
+				want := fmt.Sprintf("%s %d %s", ev.From, next[ev.From], pad)
+				if ev.Text != want {
+					results[i] <- result{order, fmt.Errorf("%s: from %s got %.30q, want line %d", c.name, ev.From, ev.Text, next[ev.From])}
+					return
+				}
+				next[ev.From]++
+				order = append(order, fmt.Sprintf("%s %d", ev.From, next[ev.From]-1))
+			}
+			results[i] <- result{order, nil}
+		}()
+	}
+	for i, c := range readers {
+		read(i, c, i == 0)
+	}
+	for _, c := range talkers {
+		// Talkers are recipients too (their own lines included) but
+		// need not check what the readers check.
+		go io.Copy(io.Discard, c.conn)
+	}
+
+	var wg sync.WaitGroup
+	for _, c := range talkers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for b := 0; b < perSender; b += burst {
+				var lines []byte
+				for j := b; j < b+burst && j < perSender; j++ {
+					lines = fmt.Appendf(lines, "%s %d %s\n", c.name, j, pad)
+				}
+				c.conn.SetWriteDeadline(time.Now().Add(30 * time.Second))
+				if _, err := c.conn.Write(lines); err != nil {
+					t.Errorf("%s: %v", c.name, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// Everything was written to the others before the paused one reads.
+	got := make([]result, len(results))
+	for i := range results[1:] {
+		got[i+1] = <-results[i+1]
+	}
+	close(pause)
+	got[0] = <-results[0]
+
+	var first []string
+	for i, res := range got {
+		if res.err != nil {
+			t.Fatal(res.err)
+		}
+		if first == nil {
+			first = res.order
+			continue
+		}
+		for j := range first {
+			if res.order[j] != first[j] {
+				t.Fatalf("client %d saw line %d as %s, client 0 as %s", i, j, res.order[j], first[j])
+			}
+		}
+	}
+}
+
+// TestChatNotHeldByUnfinishedInput: a sender's line goes out although more
+// of its input has already arrived, when that input is not a whole line:
+// a line without its end, or one behind a telnet command whose option byte
+// is a line feed.
+func TestChatNotHeldByUnfinishedInput(t *testing.T) {
+	ts := startServer(t)
+	bob := register(t, ts.addr, "bob", "password2")
+	alice := register(t, ts.addr, "alice", "password1")
+	bob.expect("presence", "user", "alice", "event", "login")
+
+	alice.send("first line")
+	bob.expect("message", "from", "alice", "text", "first line")
+
+	// A line and the start of the next in one write.
+	alice.conn.Write([]byte("second line\nthird li"))
+	bob.expect("message", "from", "alice", "text", "second line")
+
+	// A line, then IAC DONT LF and no line end after it.
+	alice.conn.Write([]byte("ne\nfourth line\n\xff\xfe\x0a"))
+	bob.expect("message", "from", "alice", "text", "third line")
+	bob.expect("message", "from", "alice", "text", "fourth line")
+}
