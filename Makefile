@@ -39,7 +39,7 @@ bench:
 bench-compare:
 	@WORKLOAD=$(WORKLOAD) CLIENTS=$(CLIENTS) SENDERS=$(SENDERS) MESSAGES=$(MESSAGES) \
 	INTERVAL=$(INTERVAL) SOURCES=$(SOURCES) PEER=$(PEER) ARGON2=$(ARGON2) SVG=$(SVG) PROFILE=$(PROFILE) \
-	bash contrib/bench/compare.sh
+	BASELINE=$(BASELINE) bash contrib/bench/compare.sh
 
 lint: deps
 	@unformatted=$$(gofmt -l .); \

@@ -8,7 +8,9 @@
 #                      [PROFILE=cpu.out]  (chatd's CPU profile; binary in cpu.out.bin)
 #
 # WORKLOAD=idle, loginstorm and offline run against chatd alone where IRC
-# has no equivalent (offline) or when PEER=none.
+# has no equivalent (offline) or when PEER=none. BASELINE=REV (a git
+# revision, e.g. main or HEAD~3) also runs chatd built from that revision,
+# first, so a change is measured against its base in the same sitting.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -23,6 +25,7 @@ ARGON2=${ARGON2:-cheap}
 SVG=${SVG:-}
 PROFILE=${PROFILE:-}
 EXTRA=${EXTRA:-}
+BASELINE=${BASELINE:-}
 
 [ "$WORKLOAD" = offline ] && PEER=none
 if [ "$PEER" = ngircd ] && ! command -v ngircd >/dev/null && [ ! -x /usr/sbin/ngircd ]; then
@@ -51,32 +54,48 @@ wait_port() {
 
 CGO_ENABLED=0 go build -trimpath -o "$tmp/chatd" ./cmd/chatd
 go build -o "$tmp/chatbench" ./cmd/chatbench
+if [ -n "$BASELINE" ]; then
+	mkdir "$tmp/base"
+	git archive "$BASELINE" | tar -x -C "$tmp/base"
+	(cd "$tmp/base" && CGO_ENABLED=0 go build -trimpath -o "$tmp/chatd-base" ./cmd/chatd)
+fi
 
 memory=1024
 [ "$ARGON2" = real ] && memory=65536
-cport=$(free_port)
-sed -e "s|@PORT@|$cport|" -e "s|@DB@|$tmp/chatd.db|" -e "s|@ARGON2_MEMORY@|$memory|" \
-	contrib/bench/chatd.toml >"$tmp/chatd.toml"
-# PROFILE=file: chatd's CPU profile of the run, for go tool pprof.
-CHATD_CPUPROFILE=${PROFILE:+$(realpath -m "$PROFILE")} \
-	"$tmp/chatd" serve -config "$tmp/chatd.toml" 2>"$tmp/chatd.log" &
-cpid=$!
-pids+=("$cpid")
-wait_port "$cport"
 
 args=(-workload "$WORKLOAD" -clients "$CLIENTS" -senders "$SENDERS" -messages "$MESSAGES"
 	-interval "$INTERVAL" -sources "$SOURCES")
 # shellcheck disable=SC2206
 args+=($EXTRA)
 results=()
-"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$cport" -dialect chatd -label chatd \
-	-pid "$cpid" -json "$tmp/1-chatd.json" >/dev/null
-results+=("$tmp/1-chatd.json")
-if [ -n "$PROFILE" ]; then
-	kill -TERM "$cpid" # the profile is written as chatd stops
-	wait "$cpid" || true
-	cp "$tmp/chatd" "$PROFILE.bin" # pprof reads symbols from the binary
-fi
+
+# run_chatd BINARY LABEL [PROFILE]: a fresh chatd (its own port and
+# database) under the workload, stopped afterwards so the next server has
+# the box alone. With PROFILE, chatd writes its CPU profile of the whole
+# run there (for go tool pprof; the binary is copied to PROFILE.bin).
+run_chatd() {
+	local port pid
+	port=$(free_port)
+	rm -f "$tmp/chatd.db"*
+	sed -e "s|@PORT@|$port|" -e "s|@DB@|$tmp/chatd.db|" -e "s|@ARGON2_MEMORY@|$memory|" \
+		contrib/bench/chatd.toml >"$tmp/chatd.toml"
+	CHATD_CPUPROFILE=${3:+$(realpath -m "$3")} \
+		"$1" serve -config "$tmp/chatd.toml" 2>"$tmp/$2.log" &
+	pid=$!
+	pids+=("$pid")
+	wait_port "$port"
+	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$port" -dialect chatd -label "$2" \
+		-pid "$pid" -json "$tmp/${#results[@]}-$2.json" >/dev/null
+	results+=("$tmp/${#results[@]}-$2.json")
+	kill -TERM "$pid" 2>/dev/null || true # a profile is written as chatd stops
+	wait "$pid" 2>/dev/null || true
+	if [ -n "${3:-}" ]; then
+		cp "$1" "$3.bin"
+	fi
+}
+
+[ -n "$BASELINE" ] && run_chatd "$tmp/chatd-base" "chatd@$BASELINE"
+run_chatd "$tmp/chatd" chatd "$PROFILE"
 
 if [ "$PEER" = ngircd ]; then
 	nport=$(free_port)
@@ -87,8 +106,8 @@ if [ "$PEER" = ngircd ]; then
 	pids+=("$npid")
 	wait_port "$nport"
 	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$nport" -dialect irc -label ngircd \
-		-pid "$npid" -json "$tmp/2-ngircd.json" >/dev/null
-	results+=("$tmp/2-ngircd.json")
+		-pid "$npid" -json "$tmp/9-ngircd.json" >/dev/null
+	results+=("$tmp/9-ngircd.json")
 fi
 
 report=("$tmp/chatbench" report)
