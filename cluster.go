@@ -68,8 +68,11 @@ type Cluster interface {
 	Sessions(ctx context.Context) ([]ClusterSession, error)
 	SessionOf(ctx context.Context, user string) (*ClusterSession, error)
 
-	// Publish appends events, in order, in one transaction.
-	Publish(ctx context.Context, events [][]byte) error
+	// Publish appends events, in order, in one transaction. Unless
+	// durable, the commit does not wait for the disk: a database crash may
+	// lose the last fraction of a second of such events (room chat), never
+	// the others.
+	Publish(ctx context.Context, events [][]byte, durable bool) error
 	// EventsAfter returns up to limit events with IDs above after, oldest
 	// first.
 	EventsAfter(ctx context.Context, after int64, limit int) ([]ClusterEvent, error)

@@ -38,6 +38,10 @@ const (
 // delivers them in the log's order, so one room's lines arrive in the same
 // order everywhere. Everything else this node shows its own sessions at
 // once, as a single node does, and tells the others through the log.
+//
+// Locking: pendMu and welMu are leaves, never held with another lock or
+// across a database call. The log is applied by one goroutine (run), which
+// takes a room log's lock as a chat line does on a single node.
 type clusterHub struct {
 	*hub
 	srv *Server
@@ -66,8 +70,9 @@ type pendingLine struct {
 }
 
 type publication struct {
-	data []byte
-	done chan error
+	data    []byte
+	durable bool // see chatd.Cluster.Publish
+	done    chan error
 }
 
 func newClusterHub(srv *Server, c chatd.Cluster) *clusterHub {
@@ -155,12 +160,15 @@ func (h *clusterHub) tell(ctx context.Context, n *note) error {
 	case noteBack:
 		return h.c.SetAway(ctx, n.SID, nil, data)
 	}
-	return h.publish(ctx, data)
+	return h.publish(ctx, data, true)
 }
 
 // publish hands data to the publisher and waits until it is committed.
-func (h *clusterHub) publish(ctx context.Context, data []byte) error {
-	p := &publication{data: data, done: make(chan error, 1)}
+// Room lines need not be durable (a single node keeps them in memory and
+// writes them to the history table a moment later too); everything else
+// is, since someone was told it happened.
+func (h *clusterHub) publish(ctx context.Context, data []byte, durable bool) error {
+	p := &publication{data: data, durable: durable, done: make(chan error, 1)}
 	select {
 	case h.pub <- p:
 	case <-ctx.Done():
@@ -195,10 +203,12 @@ func (h *clusterHub) publisher(ctx context.Context) {
 			}
 		}
 		data := make([][]byte, len(batch))
+		durable := false
 		for i, p := range batch {
 			data[i] = p.data
+			durable = durable || p.durable
 		}
-		err := h.c.Publish(context.Background(), data)
+		err := h.c.Publish(context.Background(), data, durable)
 		for _, p := range batch {
 			p.done <- err
 		}
@@ -219,7 +229,7 @@ func (h *clusterHub) say(ctx context.Context, s *session, room string, line chat
 		h.pendMu.Unlock()
 	}()
 	n := &note{Kind: noteLine, By: s.user, Room: room, Text: line.Text, Flag: line.Action, Time: line.Time, Ref: ref}
-	if err := h.publish(ctx, encodeNote(n)); err != nil {
+	if err := h.publish(ctx, encodeNote(n), false); err != nil {
 		return err
 	}
 	h.srv.history.add(room, line)

@@ -270,3 +270,49 @@ func TestClusterBroadcastAndShutdownOfOneNode(t *testing.T) {
 	alice.expect("delivery", "to", "bob", "status", "delivered")
 	bob.expect("message", "kind", "private", "text", "still here")
 }
+
+func TestClusterRoomOwnershipAcrossNodes(t *testing.T) {
+	n := threeNodes(t)
+	alice := login(t, n[0].addr, "alice", "password1")
+	bob := login(t, n[1].addr, "bob", "password1")
+	carol := login(t, n[2].addr, "carol", "password1")
+	alice.send("create den secret1")
+	alice.expect("ok", "cmd", "create")
+	alice.send("invite bob")
+	alice.expect("ok", "cmd", "invite")
+	bob.expect("room", "event", "invited", "room", "den")
+	bob.send("join den")
+	bob.expect("ok", "cmd", "join")
+	alice.expect("room", "event", "joined", "user", "bob")
+
+	// alice on n1 gives the room to bob on n2, who bans her from it.
+	alice.send("transfer bob")
+	alice.expect("ok", "cmd", "transfer")
+	bob.expect("room", "event", "owner", "user", "bob")
+	bob.send("roomban alice 1h")
+	bob.expect("ok", "cmd", "roomban")
+	alice.expect("room", "event", "banned", "user", "alice")
+	alice.send("names")
+	if got := alice.expect("ok", "cmd", "names").str("room"); got != chatd.Lobby {
+		t.Fatalf("alice is in %s after the room ban", got)
+	}
+	// carol, in the lobby on n3, sees alice arrive: from then on the
+	// cluster's tables have the move.
+	carol.expect("room", "event", "joined", "room", chatd.Lobby, "user", "alice")
+	carol.send("rooms")
+	ev := carol.expect("ok", "cmd", "rooms")
+	rooms, _ := ev["rooms"].([]any)
+	found := false
+	for _, r := range rooms {
+		m, _ := r.(map[string]any)
+		if m["name"] == "den" {
+			found = true
+			if fmt.Sprint(m["members"]) != "[bob]" || m["owner"] != "bob" {
+				t.Fatalf("den seen from n3: %v", m)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("rooms from n3: %v", ev)
+	}
+}

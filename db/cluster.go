@@ -408,8 +408,15 @@ func (c *Cluster) SessionOf(ctx context.Context, user string) (*chatd.ClusterSes
 }
 
 // Publish; see chatd.Cluster.
-func (c *Cluster) Publish(ctx context.Context, evs [][]byte) error {
-	if err := c.events(ctx, evs, nil); err != nil {
+func (c *Cluster) Publish(ctx context.Context, evs [][]byte, durable bool) error {
+	var change func(tx *sqlx.Tx) error
+	if !durable {
+		change = func(tx *sqlx.Tx) error {
+			_, err := tx.ExecContext(ctx, `SET LOCAL synchronous_commit TO off`)
+			return err
+		}
+	}
+	if err := c.events(ctx, evs, change); err != nil {
 		return fmt.Errorf("publish events: %w", err)
 	}
 	return nil
