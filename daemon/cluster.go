@@ -427,6 +427,11 @@ func (h *clusterHub) listen(ctx context.Context, wake func()) {
 // again.
 func (h *clusterHub) heartbeat(ctx context.Context) {
 	lastPrune := time.Now()
+	// steady is since when heartbeats have succeeded without a break. A
+	// node reaps others only once it has been steady for a whole timeout:
+	// after the database was unreachable for everyone, each node gets the
+	// chance to beat before anyone is declared dead.
+	steady := time.Now()
 	for {
 		timeout := h.srv.cfg().Cluster.NodeTimeout.Duration
 		select {
@@ -439,7 +444,11 @@ func (h *clusterHub) heartbeat(ctx context.Context) {
 			if ctx.Err() == nil {
 				h.srv.log.Error("cluster heartbeat", "err", err)
 			}
+			steady = time.Time{}
 			continue
+		}
+		if steady.IsZero() {
+			steady = time.Now()
 		}
 		if !alive {
 			h.srv.log.Error("the other nodes declared this node dead; ending its sessions and joining again")
@@ -458,12 +467,14 @@ func (h *clusterHub) heartbeat(ctx context.Context) {
 		if err := h.c.SetActive(ctx, active); err != nil && ctx.Err() == nil {
 			h.srv.log.Error("write last active", "err", err)
 		}
-		gone, err := h.c.Reap(ctx, timeout, logoutNote)
-		if err != nil && ctx.Err() == nil {
-			h.srv.log.Error("reap dead nodes", "err", err)
-		}
-		for _, s := range gone {
-			h.srv.log.Info("node gone: its session ends", "node", s.Node, "user", s.User)
+		if time.Since(steady) >= timeout {
+			gone, err := h.c.Reap(ctx, timeout, logoutNote)
+			if err != nil && ctx.Err() == nil {
+				h.srv.log.Error("reap dead nodes", "err", err)
+			}
+			for _, s := range gone {
+				h.srv.log.Info("node gone: its session ends", "node", s.Node, "user", s.User)
+			}
 		}
 		if time.Since(lastPrune) > eventRetention/4 {
 			lastPrune = time.Now()
@@ -549,15 +560,21 @@ func (s *Server) applyNote(n *note) {
 		fanout(s.hub.members(n.Room), topicEvent(n.Room, n.Text, n.By), nil, nil)
 	case noteOwner:
 		fanout(s.hub.members(n.Room), ownerEvent(n.Room, n.User, n.By), nil, nil)
-	case noteRoomKick:
-		fanout(s.hub.members(n.Room), roomKickEvent(n.Room, n.User, n.By, n.Text), nil, nil)
-		if o := s.hub.lookup(n.User); o != nil && chatd.Key(s.hub.roomOf(o)) == chatd.Key(n.Room) {
-			s.moveTo(o, chatd.Lobby, false)
+	case noteRoomKick, noteRoomBan:
+		// Those in the room are told, the user included; the user is out
+		// before anyone reads it, so what they ask next sees them out.
+		ev := roomKickEvent(n.Room, n.User, n.By, n.Text)
+		if n.Kind == noteRoomBan {
+			ev = roomBanEvent(n.Room, n.User, n.By, n.Time)
 		}
-	case noteRoomBan:
-		ev := roomBanEvent(n.Room, n.User, n.By, n.Time)
-		fanout(s.hub.members(n.Room), ev, nil, nil)
-		s.putOutBanned(n.User, n.Room, ev)
+		members := s.hub.members(n.Room)
+		o := s.hub.lookup(n.User)
+		if o != nil && chatd.Key(s.hub.roomOf(o)) == chatd.Key(n.Room) {
+			s.moveTo(o, chatd.Lobby, false)
+		} else if o != nil && n.Kind == noteRoomBan {
+			o.send(ev)
+		}
+		fanout(members, ev, nil, nil)
 	case noteClose:
 		s.closeRoom(n.Room, n.By)
 	case noteInvite:
