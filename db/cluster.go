@@ -33,8 +33,9 @@ type Cluster struct {
 
 var _ chatd.Cluster = (*Cluster)(nil)
 
-// eventLock is the advisory lock key that orders event appends.
-const eventLock = 0x63686174 // "chat"
+// eventLock is the advisory lock key that orders event appends. It is
+// beyond 32 bits, so no lock keyed by hashtext (an int4) can take it.
+const eventLock int64 = 0x636861745f657674 // "chat_evt"
 
 // notifyChannel is the LISTEN/NOTIFY channel that wakes readers.
 const notifyChannel = "chatd_events"
