@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"path"
 	"path/filepath"
@@ -56,7 +57,9 @@ type ServerConfig struct {
 }
 
 type DatabaseConfig struct {
-	Path string `toml:"path"`
+	Driver string `toml:"driver"` // "sqlite" | "postgres"
+	Path   string `toml:"path"`   // the SQLite file
+	URL    string `toml:"url"`    // the PostgreSQL database, postgres://...
 }
 
 type AccountsConfig struct {
@@ -174,7 +177,7 @@ func DefaultConfig() Config {
 			IdleExemptAdmins:    true,
 			ShutdownGrace:       Duration{5 * time.Second},
 		},
-		Database: DatabaseConfig{Path: "./chatd.db"},
+		Database: DatabaseConfig{Driver: "sqlite", Path: "./chatd.db"},
 		Accounts: AccountsConfig{
 			Registration:      "open",
 			UsernamePattern:   `^[A-Za-z][A-Za-z0-9_-]{2,15}$`,
@@ -355,8 +358,19 @@ func (c *Config) Problems() []error {
 		positive("server.shutdown_grace", s.ShutdownGrace),
 	)
 
-	if c.Database.Path == "" {
-		add(errors.New("database.path: must not be empty"))
+	switch d := &c.Database; d.Driver {
+	case "sqlite":
+		if d.Path == "" {
+			add(errors.New("database.path: must not be empty"))
+		}
+	case "postgres":
+		if d.URL == "" {
+			add(errors.New(`database.url: must be set when database.driver is "postgres" (postgres://user@host:5432/chatd)`))
+		} else if u, err := url.Parse(d.URL); err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+			add(fmt.Errorf("database.url: %q is not a postgres:// URL", redactURL(d.URL)))
+		}
+	default:
+		add(oneOf("database.driver", d.Driver, "sqlite", "postgres"))
 	}
 
 	if d := c.Cluster.NodeTimeout.Duration; d < 300*time.Millisecond {
@@ -587,4 +601,23 @@ func (c *AccountsConfig) CheckPassword(pw string) error {
 		return Errorf(EWeakPassword, "the password is too short: it needs at least %d characters", c.MinPasswordLength)
 	}
 	return nil
+}
+
+// redactURL returns a database URL fit for an error message or a log: its
+// password, if any, replaced by xxxxx.
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	return u.Redacted()
+}
+
+// Redacted is the database the config names, for messages and logs: the
+// SQLite path, or the PostgreSQL URL without its password.
+func (d DatabaseConfig) Redacted() string {
+	if d.Driver == "postgres" {
+		return redactURL(d.URL)
+	}
+	return d.Path
 }

@@ -212,6 +212,11 @@ func TestConfig_Validate(t *testing.T) {
 		{"ErrIdleTimeout", func(c *chatd.Config) { c.Server.IdleTimeout = chatd.Duration{-time.Second} }, `server.idle_timeout: "-1s"`},
 		{"ErrShutdownGrace", func(c *chatd.Config) { c.Server.ShutdownGrace = chatd.Duration{} }, "server.shutdown_grace:"},
 		{"ErrDatabasePath", func(c *chatd.Config) { c.Database.Path = "" }, "database.path:"},
+		{"ErrDatabaseDriver", func(c *chatd.Config) { c.Database.Driver = "mysql" }, `database.driver: "mysql" is not "sqlite" or "postgres"`},
+		{"ErrDatabaseURLMissing", func(c *chatd.Config) { c.Database.Driver = "postgres" }, "database.url: must be set"},
+		{"ErrDatabaseURLScheme", func(c *chatd.Config) {
+			c.Database.Driver, c.Database.URL = "postgres", "mysql://u:hunter2@h/db"
+		}, `database.url: "mysql://u:xxxxx@h/db" is not a postgres:// URL`},
 		{"ErrRegistration", func(c *chatd.Config) { c.Accounts.Registration = "maybe" }, `accounts.registration: "maybe" is not "open" or "closed"`},
 		{"ErrDuplicateLogin", func(c *chatd.Config) { c.Accounts.DuplicateLogin = "kick" }, `accounts.duplicate_login: "kick" is not "reject" or "replace"`},
 		{"ErrMinPasswordLength", func(c *chatd.Config) { c.Accounts.MinPasswordLength = 0 }, "accounts.min_password_length: 0"},
@@ -411,5 +416,18 @@ func TestAccountsConfig_CheckPassword(t *testing.T) {
 	// Characters, not bytes: seven two-byte letters are still too short.
 	if err := a.CheckPassword("ééééééé"); chatd.ErrorCode(err) != chatd.EWeakPassword {
 		t.Errorf("7 two-byte characters: %v, want code %s", err, chatd.EWeakPassword)
+	}
+}
+
+// A PostgreSQL config needs its url and no path; Redacted hides the
+// password wherever the URL is shown.
+func TestConfig_ValidatePostgres(t *testing.T) {
+	c := chatd.DefaultConfig()
+	c.Database = chatd.DatabaseConfig{Driver: "postgres", URL: "postgres://chatd:hunter2@127.0.0.1:5432/chatd"}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("valid postgres config refused: %v", err)
+	}
+	if got := c.Database.Redacted(); strings.Contains(got, "hunter2") || !strings.Contains(got, "127.0.0.1:5432/chatd") {
+		t.Fatalf("Redacted() = %q", got)
 	}
 }

@@ -175,7 +175,9 @@ var restartOnly = []struct {
 }{
 	{"server.listen", func(a, b *chatd.Config) bool { return a.Server.Listen == b.Server.Listen }},
 	{"server.tls_listen", func(a, b *chatd.Config) bool { return a.Server.TLSListen == b.Server.TLSListen }},
+	{"database.driver", func(a, b *chatd.Config) bool { return a.Database.Driver == b.Database.Driver }},
 	{"database.path", func(a, b *chatd.Config) bool { return a.Database.Path == b.Database.Path }},
+	{"database.url", func(a, b *chatd.Config) bool { return a.Database.URL == b.Database.URL }},
 	{"web.listen", func(a, b *chatd.Config) bool { return a.Web.Listen == b.Web.Listen }},
 	{"web.tls_cert", func(a, b *chatd.Config) bool { return (a.Web.TLSCert == "") == (b.Web.TLSCert == "") }},
 	{"metrics.listen", func(a, b *chatd.Config) bool { return a.Metrics.Listen == b.Metrics.Listen }},

@@ -5,15 +5,13 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"chatd"
 )
 
 // act runs change and records a in one transaction, so the daemon sees the
 // action exactly when the change is visible, and never one without the
 // other. A zero a.Time means now.
-func (db *DB) act(ctx context.Context, a chatd.Action, change func(tx *sqlx.Tx) error) error {
+func (db *DB) act(ctx context.Context, a chatd.Action, change func(tx *dbTx) error) error {
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
@@ -25,7 +23,7 @@ func (db *DB) act(ctx context.Context, a chatd.Action, change func(tx *sqlx.Tx) 
 		}
 	}
 	_, err = tx.ExecContext(ctx,
-		`INSERT INTO actions (kind, user, text, "by", created) VALUES (?, ?, ?, ?, ?)`,
+		`INSERT INTO actions (kind, "user", text, "by", created) VALUES (?, ?, ?, ?, ?)`,
 		string(a.Kind), a.User, a.Text, a.By, millis(db.orNow(a.Time)))
 	if err != nil {
 		return fmt.Errorf("record action %s %s: %w", a.Kind, a.User, err)
@@ -36,13 +34,13 @@ func (db *DB) act(ctx context.Context, a chatd.Action, change func(tx *sqlx.Tx) 
 // DeleteUserAction is DeleteUser, recorded as an action for the daemon.
 func (db *DB) DeleteUserAction(ctx context.Context, name, by string) error {
 	a := chatd.Action{Kind: chatd.ActionUserDel, User: name, By: by}
-	return db.act(ctx, a, func(tx *sqlx.Tx) error { return deleteUser(ctx, tx, name) })
+	return db.act(ctx, a, func(tx *dbTx) error { return deleteUser(ctx, tx, name) })
 }
 
 // SetPasswordAction is SetPassword, recorded as an action for the daemon.
 func (db *DB) SetPasswordAction(ctx context.Context, name, passHash, by string) error {
 	a := chatd.Action{Kind: chatd.ActionPasswd, User: name, By: by}
-	return db.act(ctx, a, func(tx *sqlx.Tx) error { return setPassword(ctx, tx, name, passHash) })
+	return db.act(ctx, a, func(tx *dbTx) error { return setPassword(ctx, tx, name, passHash) })
 }
 
 // SetAdminAction is SetAdmin, recorded as an action for the daemon.
@@ -52,27 +50,27 @@ func (db *DB) SetAdminAction(ctx context.Context, name string, admin bool, by st
 		text = "admin rights granted"
 	}
 	a := chatd.Action{Kind: chatd.ActionUserMod, User: name, Text: text, By: by}
-	return db.act(ctx, a, func(tx *sqlx.Tx) error { return setAdmin(ctx, tx, name, admin) })
+	return db.act(ctx, a, func(tx *dbTx) error { return setAdmin(ctx, tx, name, admin) })
 }
 
 // BanAction is Ban, recorded as an action for the daemon.
 func (db *DB) BanAction(ctx context.Context, b chatd.Ban) error {
 	b.Created = db.orNow(b.Created)
 	a := chatd.Action{Kind: chatd.ActionBan, User: b.User, Text: b.Reason, By: b.By}
-	return db.act(ctx, a, func(tx *sqlx.Tx) error { return upsertBan(ctx, tx, b) })
+	return db.act(ctx, a, func(tx *dbTx) error { return upsertBan(ctx, tx, b) })
 }
 
 // UnbanAction is Unban, recorded as an action for the daemon.
 func (db *DB) UnbanAction(ctx context.Context, name, by string) error {
 	a := chatd.Action{Kind: chatd.ActionUnban, User: name, By: by}
-	return db.act(ctx, a, func(tx *sqlx.Tx) error { return deleteBan(ctx, tx, name) })
+	return db.act(ctx, a, func(tx *dbTx) error { return deleteBan(ctx, tx, name) })
 }
 
 // Kick asks the daemon to disconnect name, telling them reason. The account
 // must exist.
 func (db *DB) Kick(ctx context.Context, name, reason, by string) error {
 	a := chatd.Action{Kind: chatd.ActionKick, User: name, Text: reason, By: by}
-	return db.act(ctx, a, func(tx *sqlx.Tx) error {
+	return db.act(ctx, a, func(tx *dbTx) error {
 		_, err := userID(ctx, tx, name)
 		return err
 	})
@@ -106,7 +104,7 @@ func (db *DB) ActionsAfter(ctx context.Context, after int64, limit int) ([]chatd
 		Created int64  `db:"created"`
 	}
 	err := db.reader.SelectContext(ctx, &rows,
-		`SELECT id, kind, user, text, "by", created FROM actions WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+		`SELECT id, kind, "user", text, "by", created FROM actions WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read actions: %w", err)
 	}

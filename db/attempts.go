@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/jmoiron/sqlx"
-
 	"chatd"
 )
 
@@ -25,7 +23,7 @@ func (db *DB) RecordAttempt(ctx context.Context, name, addr string, at time.Time
 	return commit(tx, "record login attempt for "+name)
 }
 
-func insertAttempt(ctx context.Context, tx *sqlx.Tx, name, addr string, at time.Time, success bool) error {
+func insertAttempt(ctx context.Context, tx *dbTx, name, addr string, at time.Time, success bool) error {
 	_, err := tx.ExecContext(ctx,
 		`INSERT INTO login_attempts (name, name_key, addr, ts, success) VALUES (?, ?, ?, ?, ?)`,
 		name, chatd.Key(name), addr, millis(at), success)

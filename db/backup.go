@@ -34,6 +34,9 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 // for the query_only readers, and on the writer it would hold up every other
 // write for as long as the copy takes.
 func (db *DB) BackupProgress(ctx context.Context, path string, progress func(done, total int64)) (err error) {
+	if db.pg {
+		return db.errBackupPostgres()
+	}
 	if path == "" {
 		return chatd.Errorf(chatd.EBadArgs, "the backup needs a file name")
 	}

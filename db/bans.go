@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jmoiron/sqlx"
-
 	"chatd"
 )
 
@@ -49,7 +47,7 @@ func (db *DB) Ban(ctx context.Context, b chatd.Ban) error {
 	return commit(tx, "ban "+b.User)
 }
 
-func upsertBan(ctx context.Context, tx *sqlx.Tx, b chatd.Ban) error {
+func upsertBan(ctx context.Context, tx *dbTx, b chatd.Ban) error {
 	id, err := userID(ctx, tx, b.User)
 	if err != nil {
 		return err
@@ -80,7 +78,7 @@ func (db *DB) Unban(ctx context.Context, name string) error {
 	return commit(tx, "unban "+name)
 }
 
-func deleteBan(ctx context.Context, tx *sqlx.Tx, name string) error {
+func deleteBan(ctx context.Context, tx *dbTx, name string) error {
 	id, err := userID(ctx, tx, name)
 	if err != nil {
 		return err

@@ -27,7 +27,7 @@ func (db *DB) Block(ctx context.Context, blocker, blocked string) error {
 	return commit(tx, fmt.Sprintf("%s blocks %s", blocker, blocked))
 }
 
-func insertBlock(ctx context.Context, tx *sqlx.Tx, blocker, blocked string, now time.Time) error {
+func insertBlock(ctx context.Context, tx *dbTx, blocker, blocked string, now time.Time) error {
 	from, to, err := blockIDs(ctx, tx, blocker, blocked)
 	if err != nil {
 		return err
@@ -60,7 +60,7 @@ func (db *DB) Unblock(ctx context.Context, blocker, blocked string) error {
 	return commit(tx, fmt.Sprintf("%s unblocks %s", blocker, blocked))
 }
 
-func deleteBlock(ctx context.Context, tx *sqlx.Tx, blocker, blocked string) error {
+func deleteBlock(ctx context.Context, tx *dbTx, blocker, blocked string) error {
 	from, to, err := blockIDs(ctx, tx, blocker, blocked)
 	if err != nil {
 		return err

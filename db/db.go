@@ -1,7 +1,16 @@
-// Package db keeps chatd's state in a SQLite file. It holds every SQL
-// statement of the project and implements chatd.Store.
+// Package db keeps chatd's state in a SQLite file or a PostgreSQL database.
+// It holds every SQL statement of the project and implements chatd.Store.
 //
-// A DB has two connection pools on the same file: a single writer connection
+// Both backends share the statements that read the same in both dialects:
+// they are written with ? placeholders, which dbPool and dbTx rebind to
+// PostgreSQL's $n (SQLite takes them as they are, at no cost). What differs
+// lives per backend: the schema and its migrations (migrate.go and
+// schema.sql for SQLite, postgres.go and schema_postgres.sql for
+// PostgreSQL), full-text search, backup, and the few statements that branch
+// on db.pg. Names are compared through chatd.Key, computed in Go, so both
+// databases fold case by one rule: neither database folds anything.
+//
+// On SQLite a DB has two connection pools on the same file: a single writer connection
 // that every transaction goes through, so writes never race each other for
 // the lock inside this process, and a pool of read-only connections for
 // queries. Another process (the admin CLI) may write the same file at the same
@@ -20,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jmoiron/sqlx"
 	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -34,9 +44,10 @@ type DB struct {
 	// replace it after Open.
 	Now func() time.Time
 
-	path   string
-	writer *sqlx.DB // exactly one connection; every write goes through it
-	reader *sqlx.DB // pooled, query_only
+	path   string  // the SQLite file, or the PostgreSQL URL without its password
+	pg     bool    // PostgreSQL; SQLite otherwise
+	writer *dbPool // SQLite: exactly one connection; every write goes through it
+	reader *dbPool // SQLite: pooled, query_only. PostgreSQL: the writer's pool
 
 	// Prepared statements of the busy paths, per pool (prepared.go).
 	readStmts, writeStmts *stmtCache
@@ -116,7 +127,7 @@ func Open(path string) (*DB, error) {
 	w.SetMaxIdleConns(1)
 	w.SetConnMaxLifetime(0)
 	w.SetConnMaxIdleTime(0)
-	db.writer = w
+	db.writer = &dbPool{DB: w}
 
 	ctx := context.Background()
 	if err := db.migrate(ctx); err != nil {
@@ -139,20 +150,36 @@ func Open(path string) (*DB, error) {
 		w.Close()
 		return nil, fmt.Errorf("open db %s: %w", path, err)
 	}
-	db.reader = r
-	db.readStmts = newStmtCache(r, true)
-	db.writeStmts = newStmtCache(w, false)
+	db.reader = &dbPool{DB: r}
+	db.readStmts = newStmtCache(db.reader, true)
+	db.writeStmts = newStmtCache(db.writer, false)
 	if err := db.writeStmts.prepare(ctx, hotWrites...); err != nil {
 		r.Close()
 		w.Close()
 		return nil, fmt.Errorf("open db %s: prepare: %w", path, err)
 	}
+	db.startMailer()
+	return db, nil
+}
+
+func (db *DB) startMailer() {
 	db.mail = make(chan *mailRequest)
 	db.mailBounds = map[int64]int{}
 	db.closing = make(chan struct{})
 	db.mailDone = make(chan struct{})
 	go db.mailer()
-	return db, nil
+}
+
+// OpenConfig opens the database c names: the SQLite file at c.Path, or the
+// PostgreSQL database at c.URL.
+func OpenConfig(c chatd.DatabaseConfig) (*DB, error) {
+	switch c.Driver {
+	case "", "sqlite":
+		return Open(c.Path)
+	case "postgres":
+		return OpenPostgres(c.URL)
+	}
+	return nil, fmt.Errorf("open db: unknown database.driver %q (sqlite or postgres)", c.Driver)
 }
 
 // Close stops the mailer, after the batch it may be storing, and closes
@@ -164,23 +191,111 @@ func (db *DB) Close() error {
 		db.readStmts.close()
 		db.writeStmts.close()
 	})
+	if db.reader == db.writer {
+		return db.writer.Close()
+	}
 	return errors.Join(db.reader.Close(), db.writer.Close())
+}
+
+// dbPool is a connection pool that rebinds each statement's ? placeholders
+// for its database: unchanged for SQLite, $1, $2, ... for PostgreSQL.
+type dbPool struct {
+	*sqlx.DB
+	pg bool
+}
+
+// dbTx is a transaction that rebinds like dbPool.
+type dbTx struct {
+	*sqlx.Tx
+	pg bool
+}
+
+func bind(pg bool, q string) string {
+	if pg {
+		return sqlx.Rebind(sqlx.DOLLAR, q)
+	}
+	return q
+}
+
+func (p *dbPool) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return p.DB.ExecContext(ctx, bind(p.pg, q), args...)
+}
+func (p *dbPool) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return p.DB.QueryContext(ctx, bind(p.pg, q), args...)
+}
+func (p *dbPool) QueryxContext(ctx context.Context, q string, args ...any) (*sqlx.Rows, error) {
+	return p.DB.QueryxContext(ctx, bind(p.pg, q), args...)
+}
+func (p *dbPool) QueryRowxContext(ctx context.Context, q string, args ...any) *sqlx.Row {
+	return p.DB.QueryRowxContext(ctx, bind(p.pg, q), args...)
+}
+func (p *dbPool) GetContext(ctx context.Context, dest any, q string, args ...any) error {
+	return p.DB.GetContext(ctx, dest, bind(p.pg, q), args...)
+}
+func (p *dbPool) SelectContext(ctx context.Context, dest any, q string, args ...any) error {
+	return p.DB.SelectContext(ctx, dest, bind(p.pg, q), args...)
+}
+
+func (t *dbTx) ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error) {
+	return t.Tx.ExecContext(ctx, bind(t.pg, q), args...)
+}
+func (t *dbTx) QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error) {
+	return t.Tx.QueryContext(ctx, bind(t.pg, q), args...)
+}
+func (t *dbTx) QueryxContext(ctx context.Context, q string, args ...any) (*sqlx.Rows, error) {
+	return t.Tx.QueryxContext(ctx, bind(t.pg, q), args...)
+}
+func (t *dbTx) QueryRowxContext(ctx context.Context, q string, args ...any) *sqlx.Row {
+	return t.Tx.QueryRowxContext(ctx, bind(t.pg, q), args...)
+}
+func (t *dbTx) GetContext(ctx context.Context, dest any, q string, args ...any) error {
+	return t.Tx.GetContext(ctx, dest, bind(t.pg, q), args...)
+}
+func (t *dbTx) SelectContext(ctx context.Context, dest any, q string, args ...any) error {
+	return t.Tx.SelectContext(ctx, dest, bind(t.pg, q), args...)
+}
+func (t *dbTx) PreparexContext(ctx context.Context, q string) (*sqlx.Stmt, error) {
+	return t.Tx.PreparexContext(ctx, bind(t.pg, q))
+}
+
+// serialize makes the transactions that pass the same key run one after
+// another from here to their end. SQLite needs nothing: its writes are
+// serial already. PostgreSQL takes a transaction-scoped advisory lock, so a
+// check and the insert it allows (a mailbox limit, a room limit) cannot
+// interleave with another's.
+func (t *dbTx) serialize(ctx context.Context, key string) error {
+	if !t.pg {
+		return nil
+	}
+	if _, err := t.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext(?))`, key); err != nil {
+		return fmt.Errorf("lock %s: %w", key, err)
+	}
+	return nil
+}
+
+// limit is n for a LIMIT clause where n < 0 means no limit: SQLite reads a
+// negative LIMIT so, PostgreSQL wants NULL.
+func (db *DB) limit(n int) any {
+	if n < 0 && db.pg {
+		return nil
+	}
+	return n
 }
 
 // begin starts a write transaction on the writer connection. The writer's
 // DSN makes it BEGIN IMMEDIATE, so the write lock is taken (or waited for,
 // up to busy_timeout) at the start rather than on the first write, where a
 // conflict could not be retried.
-func (db *DB) begin(ctx context.Context) (*sqlx.Tx, error) {
+func (db *DB) begin(ctx context.Context) (*dbTx, error) {
 	tx, err := db.writer.BeginTxx(ctx, nil)
 	if err != nil {
 		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
-	return tx, nil
+	return &dbTx{Tx: tx, pg: db.pg}, nil
 }
 
 // commit commits tx and names what for in the error.
-func commit(tx *sqlx.Tx, what string) error {
+func commit(tx *dbTx, what string) error {
 	if err := tx.Commit(); err != nil {
 		return fmt.Errorf("%s: commit: %w", what, err)
 	}
@@ -226,18 +341,20 @@ func fromNullMillis(ms sql.NullInt64) time.Time {
 	return fromMillis(ms.Int64)
 }
 
-// isDuplicate reports whether err is SQLite refusing a row because a UNIQUE
-// or PRIMARY KEY constraint already holds that value.
+// isDuplicate reports whether err is the database refusing a row because a
+// UNIQUE or PRIMARY KEY constraint already holds that value: SQLite's
+// extended codes, or PostgreSQL's SQLSTATE 23505 (unique_violation).
 func isDuplicate(err error) bool {
 	var se *sqlite.Error
-	if !errors.As(err, &se) {
+	if errors.As(err, &se) {
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			return true
+		}
 		return false
 	}
-	switch se.Code() {
-	case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
-		return true
-	}
-	return false
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && pe.Code == "23505" // unique_violation
 }
 
 const sqlUserID = `SELECT id FROM users WHERE name_key = ?`

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"chatd"
+	"chatd/internal/pgtest"
 )
 
 // t0 is the start of the test clock; whole milliseconds, as the db stores.
@@ -38,11 +39,17 @@ func (c *clock) Add(d time.Duration) {
 	c.t = c.t.Add(d)
 }
 
-// openTest opens a fresh database file under t.TempDir with a test clock
-// set to t0.
+// openTest opens a fresh database with a test clock set to t0: a file
+// under t.TempDir, or a new PostgreSQL database when t runs inside the
+// postgres subtest of eachBackend.
 func openTest(t *testing.T) (*DB, *clock) {
 	t.Helper()
-	db := openAt(t, filepath.Join(t.TempDir(), "chatd.db"))
+	var db *DB
+	if backendOf(t) == "postgres" {
+		db = openPG(t, pgtest.URL(t))
+	} else {
+		db = openAt(t, filepath.Join(t.TempDir(), "chatd.db"))
+	}
 	c := &clock{t: t0}
 	db.Now = c.Now
 	return db, c

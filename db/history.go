@@ -9,7 +9,7 @@ import (
 	"strings"
 	"unicode"
 
-	"github.com/jmoiron/sqlx"
+	"golang.org/x/text/unicode/norm"
 
 	"chatd"
 )
@@ -45,7 +45,7 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 	ids := map[string]int64{} // chatd.Key(room) -> id, or -1 when gone
 	var order []int64
 	added := map[int64]int{}
-	var rows []any // room_id, sender, body, ts, action for each line kept
+	var rows []any // room_id, sender, body, ts, action (and words) for each line kept
 	for _, rl := range lines {
 		k := chatd.Key(rl.Room)
 		id, ok := ids[k]
@@ -65,16 +65,22 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 		}
 		added[id]++
 		rows = append(rows, id, rl.Line.From, rl.Line.Text, millis(db.orNow(rl.Line.Time)), rl.Line.Action)
+		if db.pg {
+			rows = append(rows, searchWords(rl.Line.Text))
+		}
 	}
 	// One statement for many lines: SQLite opens a statement savepoint
 	// for each statement, and the full-text index writes what it holds to
 	// disk at every savepoint, so one INSERT per line would make a tiny
 	// index segment per line and keep it busy merging them.
-	const cols, perStmt = 5, 200
+	const perStmt = 200
+	cols, head, tuple := 5, historyInsert, "(?, ?, ?, ?, ?), "
+	if db.pg {
+		cols, head, tuple = 6, historyInsertPG, "(?, ?, ?, ?, ?, ?), "
+	}
 	for len(rows) > 0 {
 		n := min(len(rows)/cols, perStmt)
-		q := `INSERT INTO room_history (room_id, sender, body, ts, action) VALUES ` +
-			strings.TrimSuffix(strings.Repeat("(?, ?, ?, ?, ?), ", n), ", ")
+		q := head + strings.TrimSuffix(strings.Repeat(tuple, n), ", ")
 		if _, err := tx.ExecContext(ctx, q, rows[:n*cols]...); err != nil {
 			return fmt.Errorf("append room history: %w", err)
 		}
@@ -129,7 +135,7 @@ func (db *DB) forgetTrims(ids []int64) {
 // trimHistory keeps the newest keep lines of a room: it finds the id of the
 // oldest line to keep through the (room_id, id) index and deletes what is
 // older, so the cost is the lines deleted, not the lines kept.
-func trimHistory(ctx context.Context, tx *sqlx.Tx, id int64, keep int) error {
+func trimHistory(ctx context.Context, tx *dbTx, id int64, keep int) error {
 	var cut int64
 	err := tx.GetContext(ctx, &cut,
 		`SELECT id FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?`, id, max(keep-1, 0))
@@ -148,16 +154,28 @@ func trimHistory(ctx context.Context, tx *sqlx.Tx, id int64, keep int) error {
 	return nil
 }
 
-func appendHistory(ctx context.Context, tx *sqlx.Tx, room string, l chatd.HistoryLine, keep int) error {
+// The head of the statements that store history lines. PostgreSQL also
+// stores the line's words, its search index (see searchWords).
+const (
+	historyInsert   = `INSERT INTO room_history (room_id, sender, body, ts, action) VALUES `
+	historyInsertPG = `INSERT INTO room_history (room_id, sender, body, ts, action, words) VALUES `
+)
+
+func appendHistory(ctx context.Context, tx *dbTx, room string, l chatd.HistoryLine, keep int) error {
 	id, err := roomID(ctx, tx, room)
 	if err != nil {
 		return err
 	}
 	keep = max(keep, 0)
 	if keep > 0 {
-		_, err := tx.ExecContext(ctx,
-			`INSERT INTO room_history (room_id, sender, body, ts, action) VALUES (?, ?, ?, ?, ?)`,
-			id, l.From, l.Text, millis(l.Time), l.Action)
+		var err error
+		if tx.pg {
+			_, err = tx.ExecContext(ctx, historyInsertPG+`(?, ?, ?, ?, ?, ?)`,
+				id, l.From, l.Text, millis(l.Time), l.Action, searchWords(l.Text))
+		} else {
+			_, err = tx.ExecContext(ctx, historyInsert+`(?, ?, ?, ?, ?)`,
+				id, l.From, l.Text, millis(l.Time), l.Action)
+		}
 		if err != nil {
 			return fmt.Errorf("append to the history of %s: %w", room, err)
 		}
@@ -209,8 +227,11 @@ const searchSQL = `SELECT h.sender, h.body, h.ts, h.action
 // newest first. Words are matched whole and case-insensitively; query's
 // punctuation is not FTS syntax, it only separates words.
 func (db *DB) SearchHistory(ctx context.Context, room, query string, n, keep int) ([]chatd.HistoryLine, error) {
-	match := ftsQuery(query)
-	if match == "" {
+	match, q := any(ftsQuery(query)), searchSQL
+	if db.pg {
+		match, q = searchWords(query), searchSQLPG
+	}
+	if ftsQuery(query) == "" {
 		return nil, chatd.Errorf(chatd.EBadArgs, "give at least one word to search for")
 	}
 	id, err := roomID(ctx, db.reader, room)
@@ -226,7 +247,7 @@ func (db *DB) SearchHistory(ctx context.Context, room, query string, n, keep int
 	if keep <= 0 {
 		return nil, nil
 	}
-	if err := db.reader.SelectContext(ctx, &rows, searchSQL, match, id, id, keep-1, n); err != nil {
+	if err := db.reader.SelectContext(ctx, &rows, q, match, id, id, keep-1, n); err != nil {
 		return nil, fmt.Errorf("search the history of %s: %w", room, err)
 	}
 	lines := make([]chatd.HistoryLine, len(rows))
@@ -245,4 +266,30 @@ func ftsQuery(q string) string {
 		words[i] = `"` + w + `"`
 	}
 	return strings.Join(words, " ")
+}
+
+// searchSQLPG is searchSQL for PostgreSQL: the lines of the room whose
+// words hold every word searched for (@> on the GIN-indexed array).
+const searchSQLPG = `SELECT h.sender, h.body, h.ts, h.action
+	FROM room_history h
+	WHERE h.words @> ? AND h.room_id = ? AND h.id >= coalesce(
+	    (SELECT id FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)
+	ORDER BY h.id DESC LIMIT ?`
+
+// searchWords is what PostgreSQL indexes of a line, and looks up of a
+// query: its distinct words, folded as SQLite's FTS5 unicode61 tokenizer
+// folds them, so search finds the same lines on both backends. Diacritics
+// go (café is cafe), letters are lowercased, and a word is a run of letters
+// and digits, as in ftsQuery.
+func searchWords(s string) []string {
+	var b strings.Builder
+	for _, r := range norm.NFD.String(s) {
+		if unicode.Is(unicode.Mn, r) {
+			continue
+		}
+		b.WriteRune(unicode.ToLower(r))
+	}
+	words := strings.FieldsFunc(b.String(), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
+	slices.Sort(words)
+	return slices.Compact(words)
 }

@@ -2,11 +2,10 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"strings"
-
-	"github.com/jmoiron/sqlx"
 
 	"chatd"
 )
@@ -201,11 +200,18 @@ func storeLetter(ctx context.Context, tx prepared, to []string, m chatd.OfflineM
 	if len(ids) == 0 {
 		return errs, nil
 	}
-	res, err := tx.ExecContext(ctx, sqlInsertLetter, m.From, strings.Join(m.To, " "), m.Text, millis(m.Time))
-	if err != nil {
-		return nil, fmt.Errorf("store offline message: %w", err)
+	var letter int64
+	if tx.pg() {
+		// pgx has no LastInsertId.
+		err = tx.QueryRowxContext(ctx, sqlInsertLetter+` RETURNING id`,
+			m.From, strings.Join(m.To, " "), m.Text, millis(m.Time)).Scan(&letter)
+	} else {
+		var res sql.Result
+		res, err = tx.ExecContext(ctx, sqlInsertLetter, m.From, strings.Join(m.To, " "), m.Text, millis(m.Time))
+		if err == nil {
+			letter, err = res.LastInsertId()
+		}
 	}
-	letter, err := res.LastInsertId()
 	if err != nil {
 		return nil, fmt.Errorf("store offline message: %w", err)
 	}
@@ -228,10 +234,30 @@ func storeLetter(ctx context.Context, tx prepared, to []string, m chatd.OfflineM
 // take away (a new account that gets a deleted one's id starts empty), so
 // the bound never falls below the truth. While it is under the limit there
 // is room, without counting; at the limit the mailbox is counted again.
+//
+// On PostgreSQL other nodes add to mailboxes too, so no bound holds: the
+// mailbox is counted every time, under a lock for that mailbox so that two
+// nodes cannot both see room for the last message.
 func mailboxRoom(ctx context.Context, tx prepared, to string, limit int, bounds map[int64]int) (int64, error) {
 	id, err := userID(ctx, tx, to)
 	if err != nil {
 		return 0, err
+	}
+	if tx.pg() {
+		if limit <= 0 {
+			return id, nil
+		}
+		if err := tx.tx.serialize(ctx, "mailbox "+chatd.Key(to)); err != nil {
+			return 0, err
+		}
+		var n int
+		if err := tx.QueryRowxContext(ctx, sqlMailboxSize, id).Scan(&n); err != nil {
+			return 0, fmt.Errorf("count offline messages for %s: %w", to, err)
+		}
+		if n >= limit {
+			return 0, chatd.Errorf(chatd.EMailboxFull, "%s has too many messages waiting; try again later", to)
+		}
+		return id, nil
 	}
 	if limit <= 0 {
 		if n, ok := bounds[id]; ok {
@@ -295,7 +321,7 @@ func (db *DB) OfflinePage(ctx context.Context, to string, after int64, n int) ([
 	err = db.reader.SelectContext(ctx, &rows,
 		`SELECT o.id, l.sender, l.recipients, l.body, l.ts
 		 FROM offline_messages o JOIN letters l ON l.id = o.letter
-		 WHERE o.recipient = ? AND o.id > ? ORDER BY o.id LIMIT ?`, id, after, n)
+		 WHERE o.recipient = ? AND o.id > ? ORDER BY o.id LIMIT ?`, id, after, db.limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("read offline messages for %s: %w", to, err)
 	}
@@ -343,7 +369,7 @@ func (db *DB) DeleteOffline(ctx context.Context, ids []int64) error {
 	return commit(tx, "delete offline messages")
 }
 
-func deleteOffline(ctx context.Context, tx *sqlx.Tx, ids []int64) error {
+func deleteOffline(ctx context.Context, tx *dbTx, ids []int64) error {
 	stmt, err := tx.PreparexContext(ctx, `DELETE FROM offline_messages WHERE id = ?`)
 	if err != nil {
 		return fmt.Errorf("delete offline messages: %w", err)

@@ -13,147 +13,156 @@ import (
 )
 
 func TestStoreOffline(t *testing.T) {
-	ctx := context.Background()
-	tests := []struct {
-		name    string
-		waiting int // messages bob already holds
-		to      string
-		limit   int
-		want    chatd.Code
-	}{
-		{"OK", 0, "bob", 3, ""},
-		{"OKOtherCase", 0, "BOB", 3, ""},
-		{"OKBelowLimit", 2, "bob", 3, ""},
-		{"OKNoLimit", 5, "bob", 0, ""},
-		{"OKNegativeLimitIsNone", 5, "bob", -1, ""},
-		{"ErrMailboxFull", 3, "bob", 3, chatd.EMailboxFull},
-		{"ErrMailboxOverFull", 4, "bob", 3, chatd.EMailboxFull}, // the limit was lowered
-		{"ErrNoSuchUser", 0, "ghost", 3, chatd.ENoSuchUser},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db, _ := openTest(t)
-			mustUsers(t, db, "alice", "bob")
-			for i := range tt.waiting {
-				m := chatd.OfflineMessage{From: "alice", Text: fmt.Sprint(i)}
-				checkCode(t, db.StoreOffline(ctx, "bob", m, 0), "")
-			}
-			m := chatd.OfflineMessage{From: "alice", To: []string{"bob"}, Text: "new"}
-			checkCode(t, db.StoreOffline(ctx, tt.to, m, tt.limit), tt.want)
-			msgs, err := db.OfflineMessages(ctx, "bob")
-			checkCode(t, err, "")
-			want := tt.waiting
-			if tt.want == "" {
-				want++
-			}
-			if len(msgs) != want {
-				t.Errorf("bob holds %d messages, want %d", len(msgs), want)
-			}
-		})
-	}
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		tests := []struct {
+			name    string
+			waiting int // messages bob already holds
+			to      string
+			limit   int
+			want    chatd.Code
+		}{
+			{"OK", 0, "bob", 3, ""},
+			{"OKOtherCase", 0, "BOB", 3, ""},
+			{"OKBelowLimit", 2, "bob", 3, ""},
+			{"OKNoLimit", 5, "bob", 0, ""},
+			{"OKNegativeLimitIsNone", 5, "bob", -1, ""},
+			{"ErrMailboxFull", 3, "bob", 3, chatd.EMailboxFull},
+			{"ErrMailboxOverFull", 4, "bob", 3, chatd.EMailboxFull}, // the limit was lowered
+			{"ErrNoSuchUser", 0, "ghost", 3, chatd.ENoSuchUser},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				db, _ := openTest(t)
+				mustUsers(t, db, "alice", "bob")
+				for i := range tt.waiting {
+					m := chatd.OfflineMessage{From: "alice", Text: fmt.Sprint(i)}
+					checkCode(t, db.StoreOffline(ctx, "bob", m, 0), "")
+				}
+				m := chatd.OfflineMessage{From: "alice", To: []string{"bob"}, Text: "new"}
+				checkCode(t, db.StoreOffline(ctx, tt.to, m, tt.limit), tt.want)
+				msgs, err := db.OfflineMessages(ctx, "bob")
+				checkCode(t, err, "")
+				want := tt.waiting
+				if tt.want == "" {
+					want++
+				}
+				if len(msgs) != want {
+					t.Errorf("bob holds %d messages, want %d", len(msgs), want)
+				}
+			})
+		}
+	})
 }
 
 func TestOfflineMessages(t *testing.T) {
-	ctx := context.Background()
-	db, clk := openTest(t)
-	mustUsers(t, db, "alice", "Bob", "carol")
-	sent := []chatd.OfflineMessage{
-		{From: "alice", To: []string{"Bob", "carol"}, Text: "to you both", Time: t0.Add(time.Second)},
-		{From: "carol", To: []string{"Bob"}, Text: "just you"},                // zero time: the clock
-		{From: "alice", To: nil, Text: "no list", Time: t0.Add(-time.Second)}, // older stamp, stored later
-	}
-	clk.Add(time.Minute)
-	for _, m := range sent {
-		checkCode(t, db.StoreOffline(ctx, "bob", m, 0), "")
-	}
-	checkCode(t, db.StoreOffline(ctx, "carol", chatd.OfflineMessage{From: "alice", Text: "for carol"}, 0), "")
-
-	tests := []struct {
-		name string
-		to   string
-		want []chatd.OfflineMessage // without IDs
-		code chatd.Code
-	}{
-		{"OKInStoreOrder", "bob", []chatd.OfflineMessage{
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		db, clk := openTest(t)
+		mustUsers(t, db, "alice", "Bob", "carol")
+		sent := []chatd.OfflineMessage{
 			{From: "alice", To: []string{"Bob", "carol"}, Text: "to you both", Time: t0.Add(time.Second)},
-			{From: "carol", To: []string{"Bob"}, Text: "just you", Time: t0.Add(time.Minute)},
-			{From: "alice", Text: "no list", Time: t0.Add(-time.Second)},
-		}, ""},
-		{"OKOwnMailboxOnly", "CAROL", []chatd.OfflineMessage{
-			{From: "alice", Text: "for carol", Time: t0.Add(time.Minute)},
-		}, ""},
-		{"OKEmpty", "alice", nil, ""},
-		{"ErrNoSuchUser", "ghost", nil, chatd.ENoSuchUser},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := db.OfflineMessages(ctx, tt.to)
-			checkCode(t, err, tt.code)
-			if len(got) != len(tt.want) {
-				t.Fatalf("OfflineMessages = %+v, want %+v", got, tt.want)
-			}
-			var last int64
-			for i, m := range got {
-				if m.ID <= last {
-					t.Errorf("IDs not increasing: %d after %d", m.ID, last)
+			{From: "carol", To: []string{"Bob"}, Text: "just you"},                // zero time: the clock
+			{From: "alice", To: nil, Text: "no list", Time: t0.Add(-time.Second)}, // older stamp, stored later
+		}
+		clk.Add(time.Minute)
+		for _, m := range sent {
+			checkCode(t, db.StoreOffline(ctx, "bob", m, 0), "")
+		}
+		checkCode(t, db.StoreOffline(ctx, "carol", chatd.OfflineMessage{From: "alice", Text: "for carol"}, 0), "")
+
+		tests := []struct {
+			name string
+			to   string
+			want []chatd.OfflineMessage // without IDs
+			code chatd.Code
+		}{
+			{"OKInStoreOrder", "bob", []chatd.OfflineMessage{
+				{From: "alice", To: []string{"Bob", "carol"}, Text: "to you both", Time: t0.Add(time.Second)},
+				{From: "carol", To: []string{"Bob"}, Text: "just you", Time: t0.Add(time.Minute)},
+				{From: "alice", Text: "no list", Time: t0.Add(-time.Second)},
+			}, ""},
+			{"OKOwnMailboxOnly", "CAROL", []chatd.OfflineMessage{
+				{From: "alice", Text: "for carol", Time: t0.Add(time.Minute)},
+			}, ""},
+			{"OKEmpty", "alice", nil, ""},
+			{"ErrNoSuchUser", "ghost", nil, chatd.ENoSuchUser},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				got, err := db.OfflineMessages(ctx, tt.to)
+				checkCode(t, err, tt.code)
+				if len(got) != len(tt.want) {
+					t.Fatalf("OfflineMessages = %+v, want %+v", got, tt.want)
 				}
-				last = m.ID
-				w := tt.want[i]
-				if m.From != w.From || m.Text != w.Text || !slices.Equal(m.To, w.To) || !m.Time.Equal(w.Time) || m.Time.Location() != time.UTC {
-					t.Errorf("message %d = %+v, want %+v", i, m, w)
+				var last int64
+				for i, m := range got {
+					if m.ID <= last {
+						t.Errorf("IDs not increasing: %d after %d", m.ID, last)
+					}
+					last = m.ID
+					w := tt.want[i]
+					if m.From != w.From || m.Text != w.Text || !slices.Equal(m.To, w.To) || !m.Time.Equal(w.Time) || m.Time.Location() != time.UTC {
+						t.Errorf("message %d = %+v, want %+v", i, m, w)
+					}
 				}
-			}
-		})
-	}
+			})
+		}
+	})
 }
 
 func TestDeleteOffline(t *testing.T) {
-	ctx := context.Background()
-	tests := []struct {
-		name     string
-		delete   func(ids []int64) []int64
-		wantLeft []string
-	}{
-		{"OKSome", func(ids []int64) []int64 { return ids[:2] }, []string{"2"}},
-		{"OKAll", func(ids []int64) []int64 { return ids }, nil},
-		{"OKNone", func([]int64) []int64 { return nil }, []string{"0", "1", "2"}},
-		{"OKUnknownIgnored", func(ids []int64) []int64 { return []int64{ids[1], 999999} }, []string{"0", "2"}},
-		{"OKTwice", func(ids []int64) []int64 { return []int64{ids[0], ids[0]} }, []string{"1", "2"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db, _ := openTest(t)
-			mustUsers(t, db, "bob")
-			for i := range 3 {
-				checkCode(t, db.StoreOffline(ctx, "bob", chatd.OfflineMessage{From: "x", Text: fmt.Sprint(i)}, 0), "")
-			}
-			msgs, err := db.OfflineMessages(ctx, "bob")
-			checkCode(t, err, "")
-			var ids []int64
-			for _, m := range msgs {
-				ids = append(ids, m.ID)
-			}
-			checkCode(t, db.DeleteOffline(ctx, tt.delete(ids)), "")
-			msgs, err = db.OfflineMessages(ctx, "bob")
-			checkCode(t, err, "")
-			var left []string
-			for _, m := range msgs {
-				left = append(left, m.Text)
-			}
-			if !slices.Equal(left, tt.wantLeft) {
-				t.Errorf("left = %v, want %v", left, tt.wantLeft)
-			}
-		})
-	}
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		tests := []struct {
+			name     string
+			delete   func(ids []int64) []int64
+			wantLeft []string
+		}{
+			{"OKSome", func(ids []int64) []int64 { return ids[:2] }, []string{"2"}},
+			{"OKAll", func(ids []int64) []int64 { return ids }, nil},
+			{"OKNone", func([]int64) []int64 { return nil }, []string{"0", "1", "2"}},
+			{"OKUnknownIgnored", func(ids []int64) []int64 { return []int64{ids[1], 999999} }, []string{"0", "2"}},
+			{"OKTwice", func(ids []int64) []int64 { return []int64{ids[0], ids[0]} }, []string{"1", "2"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				db, _ := openTest(t)
+				mustUsers(t, db, "bob")
+				for i := range 3 {
+					checkCode(t, db.StoreOffline(ctx, "bob", chatd.OfflineMessage{From: "x", Text: fmt.Sprint(i)}, 0), "")
+				}
+				msgs, err := db.OfflineMessages(ctx, "bob")
+				checkCode(t, err, "")
+				var ids []int64
+				for _, m := range msgs {
+					ids = append(ids, m.ID)
+				}
+				checkCode(t, db.DeleteOffline(ctx, tt.delete(ids)), "")
+				msgs, err = db.OfflineMessages(ctx, "bob")
+				checkCode(t, err, "")
+				var left []string
+				for _, m := range msgs {
+					left = append(left, m.Text)
+				}
+				if !slices.Equal(left, tt.wantLeft) {
+					t.Errorf("left = %v, want %v", left, tt.wantLeft)
+				}
+			})
+		}
+	})
 }
 
 // TestStoreOfflineLimitUnderRace has many senders race for the last places
 // in one mailbox, from two handles on the file: the count and the insert
 // share a transaction, so exactly limit messages get in.
 func TestStoreOfflineLimitUnderRace(t *testing.T) {
+	eachBackend(t, testStoreOfflineLimitUnderRace)
+}
+
+func testStoreOfflineLimitUnderRace(t *testing.T) {
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "chatd.db")
-	a, b := openAt(t, path), openAt(t, path)
+	a, b := openTwo(t)
 	mustUsers(t, a, "bob")
 	const limit, senders = 5, 20
 	var wg sync.WaitGroup
@@ -210,83 +219,85 @@ func TestStoreOfflineIsDurableOnReturn(t *testing.T) {
 // transaction), a full mailbox or an unknown name fails only that call,
 // and a caller that gave up stores nothing.
 func TestStoreOfflineGroupCommit(t *testing.T) {
-	db, _ := openTest(t)
-	ctx := context.Background()
-	for _, n := range []string{"open", "small"} {
-		if _, err := db.CreateUser(ctx, n, "x", false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	const senders, each, smallLimit = 40, 25, 30
-	var stored, full, unknown sync.Map
-	var wg sync.WaitGroup
-	for s := range senders {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				from := fmt.Sprintf("s%d", s)
-				text := fmt.Sprintf("%s-%d", from, i)
-				m := chatd.OfflineMessage{From: from, To: []string{"open", "small", "ghost"}, Text: text}
-				errs, err := db.StoreOfflineAll(ctx, []string{"open", "small", "ghost"}, m, smallLimit)
-				if err != nil {
-					t.Errorf("%s: %v", text, err)
-					return
-				}
-				if errs[0] == nil {
-					stored.Store(text, true)
-				}
-				if chatd.ErrorCode(errs[1]) == chatd.EMailboxFull {
-					full.Store(text, true)
-				}
-				if chatd.ErrorCode(errs[2]) == chatd.ENoSuchUser {
-					unknown.Store(text, true)
-				}
+	eachBackend(t, func(t *testing.T) {
+		db, _ := openTest(t)
+		ctx := context.Background()
+		for _, n := range []string{"open", "small"} {
+			if _, err := db.CreateUser(ctx, n, "x", false); err != nil {
+				t.Fatal(err)
 			}
-		}()
-	}
-	wg.Wait()
-	count := func(m *sync.Map) (n int) {
-		m.Range(func(any, any) bool { n++; return true })
-		return n
-	}
-	total := senders * each
-	if n := count(&unknown); n != total {
-		t.Errorf("%d of %d calls reported the unknown recipient", n, total)
-	}
-	got := func(name string) []chatd.OfflineMessage {
-		msgs, err := db.OfflineMessages(ctx, name)
-		if err != nil {
-			t.Fatal(err)
 		}
-		return msgs
-	}
-	// The limit applies to both recipients, and both get every message
-	// until full: exactly smallLimit calls stored, every later one was
-	// refused as full.
-	if n := len(got("open")); n != smallLimit || count(&stored) != smallLimit {
-		t.Errorf("open holds %d, %d calls stored for it; want %d", n, count(&stored), smallLimit)
-	}
-	if n := len(got("small")); n != smallLimit || count(&full) != total-smallLimit {
-		t.Errorf("small holds %d with %d refused as full; want %d and %d", n, count(&full), smallLimit, total-smallLimit)
-	}
-	// Each stored message is there once, under its own text.
-	for _, m := range got("small") {
-		if _, ok := stored.Load(m.Text); !ok {
-			t.Errorf("small holds %q, which no call reported stored", m.Text)
+		const senders, each, smallLimit = 40, 25, 30
+		var stored, full, unknown sync.Map
+		var wg sync.WaitGroup
+		for s := range senders {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					from := fmt.Sprintf("s%d", s)
+					text := fmt.Sprintf("%s-%d", from, i)
+					m := chatd.OfflineMessage{From: from, To: []string{"open", "small", "ghost"}, Text: text}
+					errs, err := db.StoreOfflineAll(ctx, []string{"open", "small", "ghost"}, m, smallLimit)
+					if err != nil {
+						t.Errorf("%s: %v", text, err)
+						return
+					}
+					if errs[0] == nil {
+						stored.Store(text, true)
+					}
+					if chatd.ErrorCode(errs[1]) == chatd.EMailboxFull {
+						full.Store(text, true)
+					}
+					if chatd.ErrorCode(errs[2]) == chatd.ENoSuchUser {
+						unknown.Store(text, true)
+					}
+				}
+			}()
 		}
-	}
+		wg.Wait()
+		count := func(m *sync.Map) (n int) {
+			m.Range(func(any, any) bool { n++; return true })
+			return n
+		}
+		total := senders * each
+		if n := count(&unknown); n != total {
+			t.Errorf("%d of %d calls reported the unknown recipient", n, total)
+		}
+		got := func(name string) []chatd.OfflineMessage {
+			msgs, err := db.OfflineMessages(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return msgs
+		}
+		// The limit applies to both recipients, and both get every message
+		// until full: exactly smallLimit calls stored, every later one was
+		// refused as full.
+		if n := len(got("open")); n != smallLimit || count(&stored) != smallLimit {
+			t.Errorf("open holds %d, %d calls stored for it; want %d", n, count(&stored), smallLimit)
+		}
+		if n := len(got("small")); n != smallLimit || count(&full) != total-smallLimit {
+			t.Errorf("small holds %d with %d refused as full; want %d and %d", n, count(&full), smallLimit, total-smallLimit)
+		}
+		// Each stored message is there once, under its own text.
+		for _, m := range got("small") {
+			if _, ok := stored.Load(m.Text); !ok {
+				t.Errorf("small holds %q, which no call reported stored", m.Text)
+			}
+		}
 
-	cancelled, cancel := context.WithCancel(ctx)
-	cancel()
-	if _, err := db.StoreOfflineAll(cancelled, []string{"open"}, chatd.OfflineMessage{From: "x", Text: "late"}, 0); err == nil {
-		t.Error("a cancelled call reported success")
-	}
-	for _, m := range got("open") {
-		if m.Text == "late" {
-			t.Error("a cancelled call stored its message")
+		cancelled, cancel := context.WithCancel(ctx)
+		cancel()
+		if _, err := db.StoreOfflineAll(cancelled, []string{"open"}, chatd.OfflineMessage{From: "x", Text: "late"}, 0); err == nil {
+			t.Error("a cancelled call reported success")
 		}
-	}
+		for _, m := range got("open") {
+			if m.Text == "late" {
+				t.Error("a cancelled call stored its message")
+			}
+		}
+	})
 }
 
 // The mailer remembers how full each mailbox may be instead of counting it

@@ -143,7 +143,7 @@ INSERT INTO room_history_fts (room_history_fts) VALUES ('rebuild');
 
 // migrationFills[v] runs after the statements that bring a file to
 // version v, in the same transaction, for what SQL alone cannot compute.
-var migrationFills = map[int]func(ctx context.Context, tx *sqlx.Tx) error{
+var migrationFills = map[int]func(ctx context.Context, tx *dbTx) error{
 	2: fillNameKeys,
 }
 
@@ -153,7 +153,7 @@ var migrationFills = map[int]func(ctx context.Context, tx *sqlx.Tx) error{
 // oldest keeps it, and each later one gets a key no typed name can ever
 // fold to (NUL, then its id), so it can no longer be reached by name. That
 // is the account the issue 10 attack created.
-func fillNameKeys(ctx context.Context, tx *sqlx.Tx) error {
+func fillNameKeys(ctx context.Context, tx *dbTx) error {
 	for _, table := range []string{"users", "rooms"} {
 		var rows []struct {
 			ID   int64  `db:"id"`
@@ -289,7 +289,7 @@ func schemaVersion(ctx context.Context, q sqlx.QueryerContext) (int, error) {
 
 // createSchema fills a version 0 file with chatd.Schema. A version 0 file
 // that already has tables belongs to something else; it is left alone.
-func createSchema(ctx context.Context, tx *sqlx.Tx) error {
+func createSchema(ctx context.Context, tx *dbTx) error {
 	var n int
 	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM sqlite_schema`); err != nil {
 		return fmt.Errorf("inspect schema: %w", err)
@@ -304,7 +304,7 @@ func createSchema(ctx context.Context, tx *sqlx.Tx) error {
 }
 
 // ensureLobby creates the lobby unless it exists.
-func ensureLobby(ctx context.Context, tx *sqlx.Tx, now time.Time) error {
+func ensureLobby(ctx context.Context, tx *dbTx, now time.Time) error {
 	_, err := tx.ExecContext(ctx,
 		`INSERT INTO rooms (name, name_key, owner, owner_key, pass_hash, created) VALUES (?, ?, '', '', '', ?)
 		 ON CONFLICT DO NOTHING`,

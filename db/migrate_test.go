@@ -75,63 +75,67 @@ func TestMigrateFromVersion1(t *testing.T) {
 // Names that differ only by case, width or compatibility form are one
 // name in every table.
 func TestNameKeys(t *testing.T) {
-	ctx := context.Background()
-	db, _ := openTest(t)
-	mustUsers(t, db, "kate", "bob")
-	for _, name := range []string{"Kate", "KATE", "\u212aate", "ｋａｔｅ"} {
-		if _, err := db.CreateUser(ctx, name, "h", false); chatd.ErrorCode(err) != chatd.EUserExists {
-			t.Errorf("CreateUser(%q) = %v; want user_exists", name, err)
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		db, _ := openTest(t)
+		mustUsers(t, db, "kate", "bob")
+		for _, name := range []string{"Kate", "KATE", "\u212aate", "ｋａｔｅ"} {
+			if _, err := db.CreateUser(ctx, name, "h", false); chatd.ErrorCode(err) != chatd.EUserExists {
+				t.Errorf("CreateUser(%q) = %v; want user_exists", name, err)
+			}
+			checkCode(t, db.StoreOffline(ctx, name, chatd.OfflineMessage{From: "bob", Text: "x"}, 0), "")
 		}
-		checkCode(t, db.StoreOffline(ctx, name, chatd.OfflineMessage{From: "bob", Text: "x"}, 0), "")
-	}
-	if n, err := db.OfflineCount(ctx, "kate"); err != nil || n != 4 {
-		t.Fatalf("OfflineCount(kate) = %d, %v; want 4", n, err)
-	}
-	checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "Straße", Owner: "\u212aATE"}), "")
-	checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "STRASSE", Owner: "bob"}), chatd.ERoomExists)
-	checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "other", Owner: "kate"}, 1, 0), chatd.ENotPermitted)
+		if n, err := db.OfflineCount(ctx, "kate"); err != nil || n != 4 {
+			t.Fatalf("OfflineCount(kate) = %d, %v; want 4", n, err)
+		}
+		checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "Straße", Owner: "\u212aATE"}), "")
+		checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "STRASSE", Owner: "bob"}), chatd.ERoomExists)
+		checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "other", Owner: "kate"}, 1, 0), chatd.ENotPermitted)
+	})
 }
 
 // A message to many offline users is stored once; each recipient has a
 // small row, and the text goes with the last of them.
 func TestStoreOfflineAllStoresOnce(t *testing.T) {
-	ctx := context.Background()
-	db, _ := openTest(t)
-	mustUsers(t, db, "a", "b", "c", "full")
-	checkCode(t, db.StoreOffline(ctx, "full", chatd.OfflineMessage{From: "x", Text: "first"}, 0), "")
-	m := chatd.OfflineMessage{From: "x", To: []string{"a", "b", "c", "nobody", "full"}, Text: "to all"}
-	errs, err := db.StoreOfflineAll(ctx, m.To, m, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := []chatd.Code{"", "", "", chatd.ENoSuchUser, chatd.EMailboxFull}
-	for i, e := range errs {
-		checkCode(t, e, want[i])
-	}
-	count := func(table string) int {
-		var n int
-		if err := db.reader.GetContext(ctx, &n, `SELECT count(*) FROM `+table); err != nil {
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		db, _ := openTest(t)
+		mustUsers(t, db, "a", "b", "c", "full")
+		checkCode(t, db.StoreOffline(ctx, "full", chatd.OfflineMessage{From: "x", Text: "first"}, 0), "")
+		m := chatd.OfflineMessage{From: "x", To: []string{"a", "b", "c", "nobody", "full"}, Text: "to all"}
+		errs, err := db.StoreOfflineAll(ctx, m.To, m, 1)
+		if err != nil {
 			t.Fatal(err)
 		}
-		return n
-	}
-	if n := count("letters"); n != 2 {
-		t.Fatalf("%d letters; want 2 (one per message)", n)
-	}
-	for _, name := range []string{"a", "b"} {
-		got, err := db.OfflineMessages(ctx, name)
-		if err != nil || len(got) != 1 || got[0].Text != "to all" || len(got[0].To) != 5 {
-			t.Fatalf("%s: %+v, %v", name, got, err)
+		want := []chatd.Code{"", "", "", chatd.ENoSuchUser, chatd.EMailboxFull}
+		for i, e := range errs {
+			checkCode(t, e, want[i])
 		}
-		checkCode(t, db.DeleteOffline(ctx, []int64{got[0].ID}), "")
-	}
-	if n := count("letters"); n != 2 {
-		t.Fatalf("%d letters; c has not read it yet", n)
-	}
-	checkCode(t, db.DeleteUser(ctx, "c"), "")
-	if n := count("letters"); n != 1 {
-		t.Fatalf("%d letters after the last recipient went; want 1", n)
-	}
+		count := func(table string) int {
+			var n int
+			if err := db.reader.GetContext(ctx, &n, `SELECT count(*) FROM `+table); err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n := count("letters"); n != 2 {
+			t.Fatalf("%d letters; want 2 (one per message)", n)
+		}
+		for _, name := range []string{"a", "b"} {
+			got, err := db.OfflineMessages(ctx, name)
+			if err != nil || len(got) != 1 || got[0].Text != "to all" || len(got[0].To) != 5 {
+				t.Fatalf("%s: %+v, %v", name, got, err)
+			}
+			checkCode(t, db.DeleteOffline(ctx, []int64{got[0].ID}), "")
+		}
+		if n := count("letters"); n != 2 {
+			t.Fatalf("%d letters; c has not read it yet", n)
+		}
+		checkCode(t, db.DeleteUser(ctx, "c"), "")
+		if n := count("letters"); n != 1 {
+			t.Fatalf("%d letters after the last recipient went; want 1", n)
+		}
+	})
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }

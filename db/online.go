@@ -21,7 +21,7 @@ func (db *DB) SetOnline(ctx context.Context, sessions []chatd.OnlineSession) err
 	}
 	for _, s := range sessions {
 		_, err := tx.ExecContext(ctx,
-			`INSERT INTO online_sessions (user, room, addr, listener, since, last_active) VALUES (?, ?, ?, ?, ?, ?)`,
+			`INSERT INTO online_sessions ("user", room, addr, listener, since, last_active) VALUES (?, ?, ?, ?, ?, ?)`,
 			s.User, s.Room, s.Addr, s.Listener, millis(s.Since), millis(s.LastActive))
 		if err != nil {
 			return fmt.Errorf("write online sessions: %w", err)
@@ -41,7 +41,7 @@ func (db *DB) Online(ctx context.Context) ([]chatd.OnlineSession, error) {
 		LastActive int64  `db:"last_active"`
 	}
 	err := db.reader.SelectContext(ctx, &rows,
-		`SELECT user, room, addr, listener, since, last_active FROM online_sessions ORDER BY user, id`)
+		`SELECT "user", room, addr, listener, since, last_active FROM online_sessions ORDER BY "user", id`)
 	if err != nil {
 		return nil, fmt.Errorf("read online sessions: %w", err)
 	}

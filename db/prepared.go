@@ -19,20 +19,27 @@ import (
 // length, so a statement cannot be prepared on the pool from inside one:
 // the writer's statements are prepared when the database opens (hotWrites)
 // and a statement not among them runs unprepared.
+//
+// PostgreSQL needs none of this: pgx prepares and caches each statement
+// per connection by itself, so a PostgreSQL stmtCache holds nothing and
+// every query runs as text through the rebinding pool or transaction.
 type stmtCache struct {
-	pool *sqlx.DB
+	pool *dbPool
 	lazy bool // prepare on a miss (the reader pool)
 
 	mu sync.Mutex
 	m  map[string]*sqlx.Stmt
 }
 
-func newStmtCache(pool *sqlx.DB, lazy bool) *stmtCache {
+func newStmtCache(pool *dbPool, lazy bool) *stmtCache {
 	return &stmtCache{pool: pool, lazy: lazy, m: map[string]*sqlx.Stmt{}}
 }
 
 // prepare compiles queries on the pool now and keeps them.
 func (c *stmtCache) prepare(ctx context.Context, queries ...string) error {
+	if c.pool.pg {
+		return nil
+	}
 	for _, q := range queries {
 		if _, err := c.add(ctx, q); err != nil {
 			return err
@@ -44,6 +51,9 @@ func (c *stmtCache) prepare(ctx context.Context, queries ...string) error {
 // get returns the prepared statement for query, or nil when there is none
 // and the cache does not prepare on a miss.
 func (c *stmtCache) get(ctx context.Context, query string) (*sqlx.Stmt, error) {
+	if c.pool.pg {
+		return nil, nil
+	}
 	c.mu.Lock()
 	st := c.m[query]
 	c.mu.Unlock()
@@ -83,7 +93,7 @@ func (c *stmtCache) close() {
 // so the helpers that take one (userID, sqlx.GetContext) work unchanged.
 type prepared struct {
 	c  *stmtCache
-	tx *sqlx.Tx
+	tx *dbTx
 }
 
 var (
@@ -162,8 +172,11 @@ func (p prepared) ExecContext(ctx context.Context, query string, args ...any) (s
 	return st.ExecContext(ctx, args...)
 }
 
+// pg reports whether the queries go to PostgreSQL.
+func (p prepared) pg() bool { return p.c.pool.pg }
+
 // read runs queries on the reader pool through prepared statements.
 func (db *DB) read() prepared { return prepared{c: db.readStmts} }
 
 // write runs queries inside tx through the writer's prepared statements.
-func (db *DB) write(tx *sqlx.Tx) prepared { return prepared{c: db.writeStmts, tx: tx} }
+func (db *DB) write(tx *dbTx) prepared { return prepared{c: db.writeStmts, tx: tx} }

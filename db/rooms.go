@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/jmoiron/sqlx"
-
 	"chatd"
 )
 
@@ -43,6 +41,12 @@ func (db *DB) CreateRoomLimited(ctx context.Context, r chatd.Room, maxPerOwner, 
 	}
 	defer tx.Rollback()
 	r.Created = db.orNow(r.Created)
+	if maxPerOwner > 0 || maxTotal > 0 {
+		// Two creators (on two nodes) must not both see room for the last one.
+		if err := tx.serialize(ctx, "rooms"); err != nil {
+			return err
+		}
+	}
 	if maxPerOwner > 0 {
 		var n int
 		if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM rooms WHERE owner_key = ?`, chatd.Key(r.Owner)); err != nil {
@@ -67,7 +71,7 @@ func (db *DB) CreateRoomLimited(ctx context.Context, r chatd.Room, maxPerOwner, 
 	return commit(tx, "create room "+r.Name)
 }
 
-func insertRoom(ctx context.Context, tx *sqlx.Tx, r chatd.Room) error {
+func insertRoom(ctx context.Context, tx *dbTx, r chatd.Room) error {
 	_, err := tx.ExecContext(ctx,
 		`INSERT INTO rooms (name, name_key, owner, owner_key, pass_hash, created, topic) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		r.Name, chatd.Key(r.Name), r.Owner, chatd.Key(r.Owner), r.PassHash, millis(r.Created), r.Topic)
@@ -123,7 +127,7 @@ func (db *DB) DeleteRoom(ctx context.Context, name string) error {
 	return commit(tx, "delete room "+name)
 }
 
-func deleteRoom(ctx context.Context, tx *sqlx.Tx, name string) error {
+func deleteRoom(ctx context.Context, tx *dbTx, name string) error {
 	res, err := tx.ExecContext(ctx, `DELETE FROM rooms WHERE name_key = ?`, chatd.Key(name))
 	if err != nil {
 		return fmt.Errorf("delete room %s: %w", name, err)

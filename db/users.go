@@ -58,17 +58,15 @@ func (db *DB) CreateUser(ctx context.Context, name, passHash string, admin bool)
 }
 
 // insertUser stores u and sets u.ID.
-func insertUser(ctx context.Context, tx *sqlx.Tx, u *chatd.User) error {
-	res, err := tx.ExecContext(ctx,
-		`INSERT INTO users (name, name_key, pass_hash, admin, created) VALUES (?, ?, ?, ?, ?)`,
+func insertUser(ctx context.Context, tx *dbTx, u *chatd.User) error {
+	// RETURNING rather than LastInsertId, which PostgreSQL's driver lacks.
+	err := tx.GetContext(ctx, &u.ID,
+		`INSERT INTO users (name, name_key, pass_hash, admin, created) VALUES (?, ?, ?, ?, ?) RETURNING id`,
 		u.Name, chatd.Key(u.Name), u.PassHash, u.Admin, millis(u.Created))
 	if isDuplicate(err) {
 		return chatd.Errorf(chatd.EUserExists, "the name %s is already taken", u.Name)
 	}
 	if err != nil {
-		return fmt.Errorf("create user %s: %w", u.Name, err)
-	}
-	if u.ID, err = res.LastInsertId(); err != nil {
 		return fmt.Errorf("create user %s: %w", u.Name, err)
 	}
 	return nil
@@ -116,7 +114,7 @@ func (db *DB) DeleteUser(ctx context.Context, name string) error {
 	return commit(tx, "delete user "+name)
 }
 
-func deleteUser(ctx context.Context, tx *sqlx.Tx, name string) error {
+func deleteUser(ctx context.Context, tx *dbTx, name string) error {
 	if err := updateUser(ctx, tx, name, `DELETE FROM users WHERE name_key = ?`, chatd.Key(name)); err != nil {
 		return err
 	}
@@ -139,7 +137,7 @@ func (db *DB) SetPassword(ctx context.Context, name, passHash string) error {
 	return commit(tx, "set password of "+name)
 }
 
-func setPassword(ctx context.Context, tx *sqlx.Tx, name, passHash string) error {
+func setPassword(ctx context.Context, tx *dbTx, name, passHash string) error {
 	return updateUser(ctx, tx, name, `UPDATE users SET pass_hash = ? WHERE name_key = ?`, passHash, chatd.Key(name))
 }
 
@@ -156,7 +154,7 @@ func (db *DB) SetAdmin(ctx context.Context, name string, admin bool) error {
 	return commit(tx, "set admin flag of "+name)
 }
 
-func setAdmin(ctx context.Context, tx *sqlx.Tx, name string, admin bool) error {
+func setAdmin(ctx context.Context, tx *dbTx, name string, admin bool) error {
 	return updateUser(ctx, tx, name, `UPDATE users SET admin = ? WHERE name_key = ?`, admin, chatd.Key(name))
 }
 
@@ -180,7 +178,7 @@ func (db *DB) RecordLogin(ctx context.Context, name string, at time.Time) error 
 
 // updateUser runs a statement that changes the row of one user and turns
 // "no row changed" into ENoSuchUser.
-func updateUser(ctx context.Context, tx *sqlx.Tx, name, query string, args ...any) error {
+func updateUser(ctx context.Context, tx *dbTx, name, query string, args ...any) error {
 	res, err := tx.ExecContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("update user %s: %w", name, err)
@@ -214,7 +212,7 @@ func (db *DB) SetSeen(ctx context.Context, seen []chatd.Seen) error {
 	return commit(tx, "write last seen times")
 }
 
-func setSeen(ctx context.Context, tx *sqlx.Tx, seen []chatd.Seen) error {
+func setSeen(ctx context.Context, tx *dbTx, seen []chatd.Seen) error {
 	stmt, err := tx.PreparexContext(ctx,
 		`UPDATE users SET last_seen = coalesce(?, last_seen), last_active = coalesce(?, last_active)
 		 WHERE name_key = ?`)

@@ -10,296 +10,314 @@ import (
 )
 
 func TestCreateUser(t *testing.T) {
-	ctx := context.Background()
-	tests := []struct {
-		name  string
-		user  string
-		admin bool
-		want  chatd.Code
-	}{
-		{"OK", "bob", false, ""},
-		{"OKAdmin", "root", true, ""},
-		{"ErrUserExists", "Alice", false, chatd.EUserExists},
-		{"ErrUserExistsOtherCase", "ALICE", false, chatd.EUserExists},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db, _ := openTest(t)
-			mustUsers(t, db, "Alice")
-			u, err := db.CreateUser(ctx, tt.user, "hash", tt.admin)
-			checkCode(t, err, tt.want)
-			if tt.want != "" {
-				return
-			}
-			want := &chatd.User{ID: u.ID, Name: tt.user, PassHash: "hash", Admin: tt.admin, Created: t0}
-			if u.ID == 0 || *u != *want {
-				t.Errorf("CreateUser = %+v, want %+v", u, want)
-			}
-			got, err := db.UserByName(ctx, tt.user)
-			if err != nil || *got != *want {
-				t.Errorf("UserByName = %+v, %v; want %+v", got, err, want)
-			}
-		})
-	}
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		tests := []struct {
+			name  string
+			user  string
+			admin bool
+			want  chatd.Code
+		}{
+			{"OK", "bob", false, ""},
+			{"OKAdmin", "root", true, ""},
+			{"ErrUserExists", "Alice", false, chatd.EUserExists},
+			{"ErrUserExistsOtherCase", "ALICE", false, chatd.EUserExists},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				db, _ := openTest(t)
+				mustUsers(t, db, "Alice")
+				u, err := db.CreateUser(ctx, tt.user, "hash", tt.admin)
+				checkCode(t, err, tt.want)
+				if tt.want != "" {
+					return
+				}
+				want := &chatd.User{ID: u.ID, Name: tt.user, PassHash: "hash", Admin: tt.admin, Created: t0}
+				if u.ID == 0 || *u != *want {
+					t.Errorf("CreateUser = %+v, want %+v", u, want)
+				}
+				got, err := db.UserByName(ctx, tt.user)
+				if err != nil || *got != *want {
+					t.Errorf("UserByName = %+v, %v; want %+v", got, err, want)
+				}
+			})
+		}
+	})
 }
 
 func TestUserByName(t *testing.T) {
-	ctx := context.Background()
-	db, _ := openTest(t)
-	mustUsers(t, db, "Alice")
-	tests := []struct {
-		name   string
-		lookup string
-		want   chatd.Code
-	}{
-		{"OK", "Alice", ""},
-		{"OKOtherCase", "aLICE", ""},
-		{"ErrNoSuchUser", "bob", chatd.ENoSuchUser},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			u, err := db.UserByName(ctx, tt.lookup)
-			checkCode(t, err, tt.want)
-			if err != nil {
-				return
-			}
-			if u.Name != "Alice" || u.PassHash != "hash-Alice" || u.Admin || !u.Created.Equal(t0) ||
-				!u.LastLogin.IsZero() || !u.LastSeen.IsZero() || !u.LastActive.IsZero() {
-				t.Errorf("UserByName(%s) = %+v", tt.lookup, u)
-			}
-		})
-	}
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		db, _ := openTest(t)
+		mustUsers(t, db, "Alice")
+		tests := []struct {
+			name   string
+			lookup string
+			want   chatd.Code
+		}{
+			{"OK", "Alice", ""},
+			{"OKOtherCase", "aLICE", ""},
+			{"ErrNoSuchUser", "bob", chatd.ENoSuchUser},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				u, err := db.UserByName(ctx, tt.lookup)
+				checkCode(t, err, tt.want)
+				if err != nil {
+					return
+				}
+				if u.Name != "Alice" || u.PassHash != "hash-Alice" || u.Admin || !u.Created.Equal(t0) ||
+					!u.LastLogin.IsZero() || !u.LastSeen.IsZero() || !u.LastActive.IsZero() {
+					t.Errorf("UserByName(%s) = %+v", tt.lookup, u)
+				}
+			})
+		}
+	})
 }
 
 func TestUsers(t *testing.T) {
-	ctx := context.Background()
-	tests := []struct {
-		name  string
-		users []string
-		want  []string
-	}{
-		{"Empty", nil, nil},
-		{"SortedIgnoringCase", []string{"bob", "Dave", "alice", "Carol"}, []string{"alice", "bob", "Carol", "Dave"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db, _ := openTest(t)
-			mustUsers(t, db, tt.users...)
-			users, err := db.Users(ctx)
-			checkCode(t, err, "")
-			var got []string
-			for _, u := range users {
-				got = append(got, u.Name)
-			}
-			if !slices.Equal(got, tt.want) {
-				t.Errorf("Users = %v, want %v", got, tt.want)
-			}
-		})
-	}
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		tests := []struct {
+			name  string
+			users []string
+			want  []string
+		}{
+			{"Empty", nil, nil},
+			{"SortedIgnoringCase", []string{"bob", "Dave", "alice", "Carol"}, []string{"alice", "bob", "Carol", "Dave"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				db, _ := openTest(t)
+				mustUsers(t, db, tt.users...)
+				users, err := db.Users(ctx)
+				checkCode(t, err, "")
+				var got []string
+				for _, u := range users {
+					got = append(got, u.Name)
+				}
+				if !slices.Equal(got, tt.want) {
+					t.Errorf("Users = %v, want %v", got, tt.want)
+				}
+			})
+		}
+	})
 }
 
 func TestDeleteUser(t *testing.T) {
-	ctx := context.Background()
-	tests := []struct {
-		name   string
-		delete string
-		want   chatd.Code
-	}{
-		{"OK", "bob", ""},
-		{"OKOtherCase", "BOB", ""},
-		{"ErrNoSuchUser", "carol", chatd.ENoSuchUser},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db, _ := openTest(t)
-			mustUsers(t, db, "alice", "bob")
-			checkCode(t, db.Ban(ctx, chatd.Ban{User: "bob"}), "")
-			checkCode(t, db.Block(ctx, "bob", "alice"), "")
-			checkCode(t, db.Block(ctx, "alice", "bob"), "")
-			checkCode(t, db.StoreOffline(ctx, "bob", chatd.OfflineMessage{From: "alice", Text: "x"}, 0), "")
-			checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "bobroom", Owner: "Bob"}), "")
-			checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "aliceroom", Owner: "alice"}), "")
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		tests := []struct {
+			name   string
+			delete string
+			want   chatd.Code
+		}{
+			{"OK", "bob", ""},
+			{"OKOtherCase", "BOB", ""},
+			{"ErrNoSuchUser", "carol", chatd.ENoSuchUser},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				db, _ := openTest(t)
+				mustUsers(t, db, "alice", "bob")
+				checkCode(t, db.Ban(ctx, chatd.Ban{User: "bob"}), "")
+				checkCode(t, db.Block(ctx, "bob", "alice"), "")
+				checkCode(t, db.Block(ctx, "alice", "bob"), "")
+				checkCode(t, db.StoreOffline(ctx, "bob", chatd.OfflineMessage{From: "alice", Text: "x"}, 0), "")
+				checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "bobroom", Owner: "Bob"}), "")
+				checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "aliceroom", Owner: "alice"}), "")
 
-			checkCode(t, db.DeleteUser(ctx, tt.delete), tt.want)
-			if tt.want != "" {
-				return
-			}
-			_, err := db.UserByName(ctx, "bob")
-			checkCode(t, err, chatd.ENoSuchUser)
-			// A new bob starts clean: the old ban, blocks and mail went
-			// with the old account.
-			mustUsers(t, db, "bob")
-			if b, err := db.BanOf(ctx, "bob"); err != nil || b != nil {
-				t.Errorf("BanOf(new bob) = %+v, %v; want nil", b, err)
-			}
-			if m, err := db.OfflineMessages(ctx, "bob"); err != nil || len(m) != 0 {
-				t.Errorf("OfflineMessages(new bob) = %+v, %v; want none", m, err)
-			}
-			if l, err := db.Blocked(ctx, "alice"); err != nil || len(l) != 0 {
-				t.Errorf("Blocked(alice) = %v, %v; want none", l, err)
-			}
-			if l, err := db.Blocked(ctx, "bob"); err != nil || len(l) != 0 {
-				t.Errorf("Blocked(new bob) = %v, %v; want none", l, err)
-			}
-			// The old bob's room went with him; alice's stays.
-			_, err = db.RoomByName(ctx, "bobroom")
-			checkCode(t, err, chatd.ENoSuchRoom)
-			_, err = db.RoomByName(ctx, "aliceroom")
-			checkCode(t, err, "")
-		})
-	}
+				checkCode(t, db.DeleteUser(ctx, tt.delete), tt.want)
+				if tt.want != "" {
+					return
+				}
+				_, err := db.UserByName(ctx, "bob")
+				checkCode(t, err, chatd.ENoSuchUser)
+				// A new bob starts clean: the old ban, blocks and mail went
+				// with the old account.
+				mustUsers(t, db, "bob")
+				if b, err := db.BanOf(ctx, "bob"); err != nil || b != nil {
+					t.Errorf("BanOf(new bob) = %+v, %v; want nil", b, err)
+				}
+				if m, err := db.OfflineMessages(ctx, "bob"); err != nil || len(m) != 0 {
+					t.Errorf("OfflineMessages(new bob) = %+v, %v; want none", m, err)
+				}
+				if l, err := db.Blocked(ctx, "alice"); err != nil || len(l) != 0 {
+					t.Errorf("Blocked(alice) = %v, %v; want none", l, err)
+				}
+				if l, err := db.Blocked(ctx, "bob"); err != nil || len(l) != 0 {
+					t.Errorf("Blocked(new bob) = %v, %v; want none", l, err)
+				}
+				// The old bob's room went with him; alice's stays.
+				_, err = db.RoomByName(ctx, "bobroom")
+				checkCode(t, err, chatd.ENoSuchRoom)
+				_, err = db.RoomByName(ctx, "aliceroom")
+				checkCode(t, err, "")
+			})
+		}
+	})
 }
 
 func TestSetPassword(t *testing.T) {
-	ctx := context.Background()
-	tests := []struct {
-		name string
-		user string
-		want chatd.Code
-	}{
-		{"OK", "alice", ""},
-		{"OKOtherCase", "Alice", ""},
-		{"ErrNoSuchUser", "bob", chatd.ENoSuchUser},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db, _ := openTest(t)
-			mustUsers(t, db, "alice")
-			checkCode(t, db.SetPassword(ctx, tt.user, "new-hash"), tt.want)
-			if tt.want != "" {
-				return
-			}
-			if u, err := db.UserByName(ctx, "alice"); err != nil || u.PassHash != "new-hash" {
-				t.Errorf("after SetPassword: %+v, %v", u, err)
-			}
-		})
-	}
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		tests := []struct {
+			name string
+			user string
+			want chatd.Code
+		}{
+			{"OK", "alice", ""},
+			{"OKOtherCase", "Alice", ""},
+			{"ErrNoSuchUser", "bob", chatd.ENoSuchUser},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				db, _ := openTest(t)
+				mustUsers(t, db, "alice")
+				checkCode(t, db.SetPassword(ctx, tt.user, "new-hash"), tt.want)
+				if tt.want != "" {
+					return
+				}
+				if u, err := db.UserByName(ctx, "alice"); err != nil || u.PassHash != "new-hash" {
+					t.Errorf("after SetPassword: %+v, %v", u, err)
+				}
+			})
+		}
+	})
 }
 
 func TestSetAdmin(t *testing.T) {
-	ctx := context.Background()
-	tests := []struct {
-		name  string
-		user  string
-		admin bool
-		want  chatd.Code
-	}{
-		{"OKGrant", "alice", true, ""},
-		{"OKRevoke", "ALICE", false, ""},
-		{"ErrNoSuchUser", "bob", true, chatd.ENoSuchUser},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db, _ := openTest(t)
-			if _, err := db.CreateUser(ctx, "alice", "h", !tt.admin); err != nil {
-				t.Fatal(err)
-			}
-			checkCode(t, db.SetAdmin(ctx, tt.user, tt.admin), tt.want)
-			if tt.want != "" {
-				return
-			}
-			if u, err := db.UserByName(ctx, "alice"); err != nil || u.Admin != tt.admin {
-				t.Errorf("after SetAdmin(%v): %+v, %v", tt.admin, u, err)
-			}
-		})
-	}
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		tests := []struct {
+			name  string
+			user  string
+			admin bool
+			want  chatd.Code
+		}{
+			{"OKGrant", "alice", true, ""},
+			{"OKRevoke", "ALICE", false, ""},
+			{"ErrNoSuchUser", "bob", true, chatd.ENoSuchUser},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				db, _ := openTest(t)
+				if _, err := db.CreateUser(ctx, "alice", "h", !tt.admin); err != nil {
+					t.Fatal(err)
+				}
+				checkCode(t, db.SetAdmin(ctx, tt.user, tt.admin), tt.want)
+				if tt.want != "" {
+					return
+				}
+				if u, err := db.UserByName(ctx, "alice"); err != nil || u.Admin != tt.admin {
+					t.Errorf("after SetAdmin(%v): %+v, %v", tt.admin, u, err)
+				}
+			})
+		}
+	})
 }
 
 func TestRecordLogin(t *testing.T) {
-	ctx := context.Background()
-	at := t0.Add(time.Hour)
-	tests := []struct {
-		name string
-		user string
-		at   time.Time
-		want chatd.Code
-		when time.Time // expected stamp
-	}{
-		{"OK", "alice", at, "", at},
-		{"OKZeroIsNow", "Alice", time.Time{}, "", t0},
-		{"ErrNoSuchUser", "bob", at, chatd.ENoSuchUser, time.Time{}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db, _ := openTest(t)
-			mustUsers(t, db, "alice")
-			checkCode(t, db.RecordLogin(ctx, tt.user, tt.at), tt.want)
-			if tt.want != "" {
-				return
-			}
-			u, err := db.UserByName(ctx, "alice")
-			if err != nil || !u.LastLogin.Equal(tt.when) || !u.LastSeen.Equal(tt.when) || !u.LastActive.Equal(tt.when) {
-				t.Errorf("after RecordLogin: %+v, %v; want all three at %v", u, err, tt.when)
-			}
-		})
-	}
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		at := t0.Add(time.Hour)
+		tests := []struct {
+			name string
+			user string
+			at   time.Time
+			want chatd.Code
+			when time.Time // expected stamp
+		}{
+			{"OK", "alice", at, "", at},
+			{"OKZeroIsNow", "Alice", time.Time{}, "", t0},
+			{"ErrNoSuchUser", "bob", at, chatd.ENoSuchUser, time.Time{}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				db, _ := openTest(t)
+				mustUsers(t, db, "alice")
+				checkCode(t, db.RecordLogin(ctx, tt.user, tt.at), tt.want)
+				if tt.want != "" {
+					return
+				}
+				u, err := db.UserByName(ctx, "alice")
+				if err != nil || !u.LastLogin.Equal(tt.when) || !u.LastSeen.Equal(tt.when) || !u.LastActive.Equal(tt.when) {
+					t.Errorf("after RecordLogin: %+v, %v; want all three at %v", u, err, tt.when)
+				}
+			})
+		}
+	})
 }
 
 func TestSetSeen(t *testing.T) {
-	ctx := context.Background()
-	before := t0.Add(-time.Hour)
-	seen, active := t0.Add(time.Minute), t0.Add(2*time.Minute)
-	tests := []struct {
-		name       string
-		seen       []chatd.Seen
-		wantSeen   time.Time
-		wantActive time.Time
-	}{
-		{"OK", []chatd.Seen{{Name: "alice", LastSeen: seen, LastActive: active}}, seen, active},
-		{"OKOtherCase", []chatd.Seen{{Name: "ALICE", LastSeen: seen, LastActive: active}}, seen, active},
-		{"OKZeroKeepsOld", []chatd.Seen{{Name: "alice", LastSeen: seen}}, seen, before},
-		{"OKUnknownSkipped", []chatd.Seen{{Name: "ghost", LastSeen: active}, {Name: "alice", LastSeen: seen, LastActive: active}}, seen, active},
-		{"OKEmpty", nil, before, before},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			db, _ := openTest(t)
-			mustUsers(t, db, "alice", "bob")
-			checkCode(t, db.RecordLogin(ctx, "alice", before), "")
-			checkCode(t, db.RecordLogin(ctx, "bob", before), "")
-			checkCode(t, db.SetSeen(ctx, tt.seen), "")
-			u, err := db.UserByName(ctx, "alice")
-			if err != nil || !u.LastSeen.Equal(tt.wantSeen) || !u.LastActive.Equal(tt.wantActive) || !u.LastLogin.Equal(before) {
-				t.Errorf("alice = %+v, %v; want seen %v, active %v", u, err, tt.wantSeen, tt.wantActive)
-			}
-			if b, err := db.UserByName(ctx, "bob"); err != nil || !b.LastSeen.Equal(before) {
-				t.Errorf("bob changed: %+v, %v", b, err)
-			}
-		})
-	}
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		before := t0.Add(-time.Hour)
+		seen, active := t0.Add(time.Minute), t0.Add(2*time.Minute)
+		tests := []struct {
+			name       string
+			seen       []chatd.Seen
+			wantSeen   time.Time
+			wantActive time.Time
+		}{
+			{"OK", []chatd.Seen{{Name: "alice", LastSeen: seen, LastActive: active}}, seen, active},
+			{"OKOtherCase", []chatd.Seen{{Name: "ALICE", LastSeen: seen, LastActive: active}}, seen, active},
+			{"OKZeroKeepsOld", []chatd.Seen{{Name: "alice", LastSeen: seen}}, seen, before},
+			{"OKUnknownSkipped", []chatd.Seen{{Name: "ghost", LastSeen: active}, {Name: "alice", LastSeen: seen, LastActive: active}}, seen, active},
+			{"OKEmpty", nil, before, before},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				db, _ := openTest(t)
+				mustUsers(t, db, "alice", "bob")
+				checkCode(t, db.RecordLogin(ctx, "alice", before), "")
+				checkCode(t, db.RecordLogin(ctx, "bob", before), "")
+				checkCode(t, db.SetSeen(ctx, tt.seen), "")
+				u, err := db.UserByName(ctx, "alice")
+				if err != nil || !u.LastSeen.Equal(tt.wantSeen) || !u.LastActive.Equal(tt.wantActive) || !u.LastLogin.Equal(before) {
+					t.Errorf("alice = %+v, %v; want seen %v, active %v", u, err, tt.wantSeen, tt.wantActive)
+				}
+				if b, err := db.UserByName(ctx, "bob"); err != nil || !b.LastSeen.Equal(before) {
+					t.Errorf("bob changed: %+v, %v", b, err)
+				}
+			})
+		}
+	})
 }
 
 func TestUsersSinceQueries(t *testing.T) {
-	ctx := context.Background()
-	db, _ := openTest(t)
-	mustUsers(t, db, "zed", "Amy", "bob", "never")
-	// last_seen and last_active differ so each query is told apart.
-	checkCode(t, db.SetSeen(ctx, []chatd.Seen{
-		{Name: "zed", LastSeen: t0, LastActive: t0.Add(-time.Hour)},
-		{Name: "Amy", LastSeen: t0.Add(time.Second), LastActive: t0.Add(time.Second)},
-		{Name: "bob", LastSeen: t0.Add(-time.Millisecond), LastActive: t0},
-	}), "")
-	tests := []struct {
-		name       string
-		since      time.Time
-		wantSeen   []string
-		wantActive []string
-	}{
-		{"AtBoundaryIncluded", t0, []string{"Amy", "zed"}, []string{"Amy", "bob"}},
-		{"Later", t0.Add(time.Second), []string{"Amy"}, []string{"Amy"}},
-		{"AfterEveryone", t0.Add(time.Hour), nil, nil},
-		{"ZeroMeansEveryoneEverSeen", time.Time{}, []string{"Amy", "bob", "zed"}, []string{"Amy", "bob", "zed"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, err := db.UsersSeenSince(ctx, tt.since)
-			if err != nil || !slices.Equal(got, tt.wantSeen) {
-				t.Errorf("UsersSeenSince = %v, %v; want %v", got, err, tt.wantSeen)
-			}
-			got, err = db.UsersActiveSince(ctx, tt.since)
-			if err != nil || !slices.Equal(got, tt.wantActive) {
-				t.Errorf("UsersActiveSince = %v, %v; want %v", got, err, tt.wantActive)
-			}
-		})
-	}
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		db, _ := openTest(t)
+		mustUsers(t, db, "zed", "Amy", "bob", "never")
+		// last_seen and last_active differ so each query is told apart.
+		checkCode(t, db.SetSeen(ctx, []chatd.Seen{
+			{Name: "zed", LastSeen: t0, LastActive: t0.Add(-time.Hour)},
+			{Name: "Amy", LastSeen: t0.Add(time.Second), LastActive: t0.Add(time.Second)},
+			{Name: "bob", LastSeen: t0.Add(-time.Millisecond), LastActive: t0},
+		}), "")
+		tests := []struct {
+			name       string
+			since      time.Time
+			wantSeen   []string
+			wantActive []string
+		}{
+			{"AtBoundaryIncluded", t0, []string{"Amy", "zed"}, []string{"Amy", "bob"}},
+			{"Later", t0.Add(time.Second), []string{"Amy"}, []string{"Amy"}},
+			{"AfterEveryone", t0.Add(time.Hour), nil, nil},
+			{"ZeroMeansEveryoneEverSeen", time.Time{}, []string{"Amy", "bob", "zed"}, []string{"Amy", "bob", "zed"}},
+		}
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				got, err := db.UsersSeenSince(ctx, tt.since)
+				if err != nil || !slices.Equal(got, tt.wantSeen) {
+					t.Errorf("UsersSeenSince = %v, %v; want %v", got, err, tt.wantSeen)
+				}
+				got, err = db.UsersActiveSince(ctx, tt.since)
+				if err != nil || !slices.Equal(got, tt.wantActive) {
+					t.Errorf("UsersActiveSince = %v, %v; want %v", got, err, tt.wantActive)
+				}
+			})
+		}
+	})
 }

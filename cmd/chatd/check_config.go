@@ -33,7 +33,11 @@ func (c *checkConfigCommand) Run(ctx context.Context, args []string) error {
 		return reportProblems(c.err, src, errors.Join(problems...))
 	}
 	fmt.Fprintf(c.out, "config OK: %s\n", src)
-	fmt.Fprintf(c.out, "database: %s\n", absPath(cfg.Database.Path))
+	if cfg.Database.Driver == "postgres" {
+		fmt.Fprintf(c.out, "database: postgres %s\n", cfg.Database.Redacted())
+	} else {
+		fmt.Fprintf(c.out, "database: %s\n", absPath(cfg.Database.Path))
+	}
 	return nil
 }
 
@@ -52,11 +56,13 @@ func reportProblems(w io.Writer, src chatd.ConfigSource, err error) error {
 // read.
 func environmentProblems(cfg *chatd.Config) []error {
 	var errs []error
-	dir := filepath.Dir(cfg.Database.Path)
-	if st, err := os.Stat(dir); err != nil {
-		errs = append(errs, fmt.Errorf("database.path: the directory %s of %s: %w", dir, cfg.Database.Path, err))
-	} else if !st.IsDir() {
-		errs = append(errs, fmt.Errorf("database.path: %s is not a directory", dir))
+	if cfg.Database.Driver != "postgres" {
+		dir := filepath.Dir(cfg.Database.Path)
+		if st, err := os.Stat(dir); err != nil {
+			errs = append(errs, fmt.Errorf("database.path: the directory %s of %s: %w", dir, cfg.Database.Path, err))
+		} else if !st.IsDir() {
+			errs = append(errs, fmt.Errorf("database.path: %s is not a directory", dir))
+		}
 	}
 	if cfg.Server.TLSListen != "" {
 		for _, f := range []struct{ key, path string }{

@@ -17,6 +17,7 @@ import (
 
 	"chatd"
 	"chatd/db"
+	"chatd/internal/pgtest"
 )
 
 // binary is the chatd executable built once by TestMain; the tests run it as
@@ -24,7 +25,9 @@ import (
 var binary string
 
 func TestMain(m *testing.M) {
-	os.Exit(buildAndRun(m))
+	// pgtest stops the PostgreSQL server that tests run under
+	// pgtest.EachBackend start.
+	os.Exit(pgtest.Run(func() int { return buildAndRun(m) }))
 }
 
 func buildAndRun(m *testing.M) int {
@@ -44,12 +47,23 @@ func buildAndRun(m *testing.M) int {
 	return m.Run()
 }
 
-// cli runs the built binary against a config and database of its own.
+// cli runs the built binary against a config and database of its own: a
+// SQLite file, or a fresh PostgreSQL database inside the postgres subtest of
+// pgtest.EachBackend.
 type cli struct {
 	t      *testing.T
 	dir    string
 	config string
 	dbPath string
+	pgURL  string // "": SQLite at dbPath
+}
+
+// database is the [database] table's keys for c's database.
+func (c *cli) database() string {
+	if c.pgURL != "" {
+		return fmt.Sprintf("driver = \"postgres\"\nurl = %q\n", c.pgURL)
+	}
+	return fmt.Sprintf("path = %q\n", c.dbPath)
 }
 
 // newCLI writes a config in a temporary directory: the database next to it
@@ -58,15 +72,17 @@ func newCLI(t *testing.T) *cli {
 	t.Helper()
 	dir := t.TempDir()
 	c := &cli{t: t, dir: dir, config: filepath.Join(dir, "chatd.toml"), dbPath: filepath.Join(dir, "chatd.db")}
-	c.writeFile("chatd.toml", fmt.Sprintf(`
+	if pgtest.IsPostgres(t) {
+		c.pgURL = pgtest.URL(t)
+	}
+	c.writeFile("chatd.toml", `
 [database]
-path = %q
-
+`+c.database()+`
 [argon2]
 memory_kib = 1024
 iterations = 1
 parallelism = 1
-`, c.dbPath))
+`)
 	return c
 }
 
@@ -152,6 +168,14 @@ func (c *cli) fail(want, stdin string, args ...string) string {
 // openDB opens the test's database directly, as the daemon would.
 func (c *cli) openDB() *db.DB {
 	c.t.Helper()
+	if c.pgURL != "" {
+		store, err := db.OpenPostgres(c.pgURL)
+		if err != nil {
+			c.t.Fatal(err)
+		}
+		c.t.Cleanup(func() { store.Close() })
+		return store
+	}
 	return openDB(c.t, c.dbPath)
 }
 
@@ -189,233 +213,247 @@ func checkPassword(t *testing.T, store chatd.Store, name, pw string) {
 }
 
 func TestUseradd(t *testing.T) {
-	c := newCLIWithDB(t)
-	if out := c.ok("password1\n", "useradd", "alice"); out != "created user alice\n" {
-		t.Errorf("stdout = %q", out)
-	}
-	// Without a trailing newline, and with -admin.
-	if out := c.ok("password2", "useradd", "-admin", "Root"); out != "created admin Root\n" {
-		t.Errorf("stdout = %q", out)
-	}
+	pgtest.EachBackend(t, func(t *testing.T) {
+		c := newCLIWithDB(t)
+		if out := c.ok("password1\n", "useradd", "alice"); out != "created user alice\n" {
+			t.Errorf("stdout = %q", out)
+		}
+		// Without a trailing newline, and with -admin.
+		if out := c.ok("password2", "useradd", "-admin", "Root"); out != "created admin Root\n" {
+			t.Errorf("stdout = %q", out)
+		}
 
-	t.Run("ErrUserExists", func(t *testing.T) {
-		c.fail("already taken", "password1\n", "useradd", "ALICE")
-	})
-	t.Run("ErrBadName", func(t *testing.T) {
-		c.fail(`"a b" is not an allowed user name`, "password1\n", "useradd", "a b")
-		c.fail(`"x" is not an allowed user name`, "password1\n", "useradd", "x")
-	})
-	t.Run("ErrWeakPassword", func(t *testing.T) {
-		c.fail("at least 8 characters", "short\n", "useradd", "bob")
-	})
-	t.Run("ErrNoPassword", func(t *testing.T) {
-		c.fail("no password", "", "useradd", "bob")
-	})
-	t.Run("ErrNoName", func(t *testing.T) {
-		c.fail("exactly one user name", "", "useradd")
-	})
-	t.Run("ErrUnknownFlag", func(t *testing.T) {
-		c.fail("-nope", "", "useradd", "-nope", "bob")
-	})
+		t.Run("ErrUserExists", func(t *testing.T) {
+			c.fail("already taken", "password1\n", "useradd", "ALICE")
+		})
+		t.Run("ErrBadName", func(t *testing.T) {
+			c.fail(`"a b" is not an allowed user name`, "password1\n", "useradd", "a b")
+			c.fail(`"x" is not an allowed user name`, "password1\n", "useradd", "x")
+		})
+		t.Run("ErrWeakPassword", func(t *testing.T) {
+			c.fail("at least 8 characters", "short\n", "useradd", "bob")
+		})
+		t.Run("ErrNoPassword", func(t *testing.T) {
+			c.fail("no password", "", "useradd", "bob")
+		})
+		t.Run("ErrNoName", func(t *testing.T) {
+			c.fail("exactly one user name", "", "useradd")
+		})
+		t.Run("ErrUnknownFlag", func(t *testing.T) {
+			c.fail("-nope", "", "useradd", "-nope", "bob")
+		})
 
-	store := c.openDB()
-	users, err := store.Users(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(users) != 2 || users[0].Name != "alice" || users[0].Admin || users[1].Name != "Root" || !users[1].Admin {
-		t.Fatalf("users after the failures: %+v", users)
-	}
-	checkPassword(t, store, "alice", "password1")
-	checkPassword(t, store, "root", "password2")
+		store := c.openDB()
+		users, err := store.Users(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(users) != 2 || users[0].Name != "alice" || users[0].Admin || users[1].Name != "Root" || !users[1].Admin {
+			t.Fatalf("users after the failures: %+v", users)
+		}
+		checkPassword(t, store, "alice", "password1")
+		checkPassword(t, store, "root", "password2")
+	})
 }
 
 func TestUsersAndUsermod(t *testing.T) {
-	c := newCLIWithDB(t)
-	c.ok("password1\n", "useradd", "alice")
-	c.ok("password1\n", "useradd", "bob")
+	pgtest.EachBackend(t, func(t *testing.T) {
+		c := newCLIWithDB(t)
+		c.ok("password1\n", "useradd", "alice")
+		c.ok("password1\n", "useradd", "bob")
 
-	out := c.ok("", "users")
-	if !strings.HasPrefix(out, "NAME ") {
-		t.Fatalf("users has no header:\n%s", out)
-	}
-	// NAME ADMIN CREATED(date time) LAST-SEEN BANNED
-	if f := row(out, "alice"); len(f) != 6 || f[1] != "no" || f[4] != "never" || f[5] != "no" {
-		t.Fatalf("alice's row %q in:\n%s", f, out)
-	}
-	// The columns line up.
-	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 || strings.Index(lines[0], "ADMIN") != strings.Index(lines[1], "no") {
-		t.Fatalf("columns not aligned:\n%s", out)
-	}
+		out := c.ok("", "users")
+		if !strings.HasPrefix(out, "NAME ") {
+			t.Fatalf("users has no header:\n%s", out)
+		}
+		// NAME ADMIN CREATED(date time) LAST-SEEN BANNED
+		if f := row(out, "alice"); len(f) != 6 || f[1] != "no" || f[4] != "never" || f[5] != "no" {
+			t.Fatalf("alice's row %q in:\n%s", f, out)
+		}
+		// The columns line up.
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if len(lines) != 3 || strings.Index(lines[0], "ADMIN") != strings.Index(lines[1], "no") {
+			t.Fatalf("columns not aligned:\n%s", out)
+		}
 
-	if out := c.ok("", "usermod", "-admin=true", "ALICE"); out != "alice is an admin\n" {
-		t.Errorf("stdout = %q", out)
-	}
-	if f := row(c.ok("", "users"), "alice"); f[1] != "yes" {
-		t.Fatalf("alice not shown as admin: %q", f)
-	}
-	c.ok("", "usermod", "-admin=false", "alice")
-	if f := row(c.ok("", "users"), "alice"); f[1] != "no" {
-		t.Fatalf("alice still shown as admin: %q", f)
-	}
-	c.fail("-admin=true or -admin=false", "", "usermod", "alice")
+		if out := c.ok("", "usermod", "-admin=true", "ALICE"); out != "alice is an admin\n" {
+			t.Errorf("stdout = %q", out)
+		}
+		if f := row(c.ok("", "users"), "alice"); f[1] != "yes" {
+			t.Fatalf("alice not shown as admin: %q", f)
+		}
+		c.ok("", "usermod", "-admin=false", "alice")
+		if f := row(c.ok("", "users"), "alice"); f[1] != "no" {
+			t.Fatalf("alice still shown as admin: %q", f)
+		}
+		c.fail("-admin=true or -admin=false", "", "usermod", "alice")
+	})
 }
 
 func TestPasswd(t *testing.T) {
-	c := newCLIWithDB(t)
-	c.ok("password1\n", "useradd", "alice")
-	before := c.openDB()
-	u, err := before.UserByName(context.Background(), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	oldHash := u.PassHash
+	pgtest.EachBackend(t, func(t *testing.T) {
+		c := newCLIWithDB(t)
+		c.ok("password1\n", "useradd", "alice")
+		before := c.openDB()
+		u, err := before.UserByName(context.Background(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		oldHash := u.PassHash
 
-	if out := c.ok("new-password\n", "passwd", "alice"); out != "changed the password of alice\n" {
-		t.Errorf("stdout = %q", out)
-	}
-	u, err = before.UserByName(context.Background(), "alice")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if u.PassHash == oldHash {
-		t.Fatal("hash unchanged")
-	}
-	checkPassword(t, before, "alice", "new-password")
-	if ok, _ := chatd.Verify(u.PassHash, "password1"); ok {
-		t.Fatal("old password still works")
-	}
+		if out := c.ok("new-password\n", "passwd", "alice"); out != "changed the password of alice\n" {
+			t.Errorf("stdout = %q", out)
+		}
+		u, err = before.UserByName(context.Background(), "alice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if u.PassHash == oldHash {
+			t.Fatal("hash unchanged")
+		}
+		checkPassword(t, before, "alice", "new-password")
+		if ok, _ := chatd.Verify(u.PassHash, "password1"); ok {
+			t.Fatal("old password still works")
+		}
 
-	c.fail("at least 8 characters", "short\n", "passwd", "alice")
-	checkPassword(t, before, "alice", "new-password")
+		c.fail("at least 8 characters", "short\n", "passwd", "alice")
+		checkPassword(t, before, "alice", "new-password")
+	})
 }
 
 func TestBans(t *testing.T) {
-	c := newCLIWithDB(t)
-	c.ok("password1\n", "useradd", "alice")
-	c.ok("password1\n", "useradd", "bob")
+	pgtest.EachBackend(t, func(t *testing.T) {
+		c := newCLIWithDB(t)
+		c.ok("password1\n", "useradd", "alice")
+		c.ok("password1\n", "useradd", "bob")
 
-	out := c.ok("", "ban", "-for", "1h", "-reason", "flooding the lobby", "alice")
-	if !strings.HasPrefix(out, "banned alice until ") {
-		t.Errorf("stdout = %q", out)
-	}
-	if out := c.ok("", "ban", "bob"); out != "banned bob permanently\n" {
-		t.Errorf("stdout = %q", out)
-	}
+		out := c.ok("", "ban", "-for", "1h", "-reason", "flooding the lobby", "alice")
+		if !strings.HasPrefix(out, "banned alice until ") {
+			t.Errorf("stdout = %q", out)
+		}
+		if out := c.ok("", "ban", "bob"); out != "banned bob permanently\n" {
+			t.Errorf("stdout = %q", out)
+		}
 
-	store := c.openDB()
-	b, err := store.BanOf(context.Background(), "alice")
-	if err != nil || b == nil {
-		t.Fatalf("BanOf(alice) = %v, %v", b, err)
-	}
-	if b.By != "cli" || b.Reason != "flooding the lobby" {
-		t.Errorf("ban = %+v", b)
-	}
-	if left := time.Until(b.Expires); left < 59*time.Minute || left > time.Hour {
-		t.Errorf("ban expires in %v, want about an hour", left)
-	}
+		store := c.openDB()
+		b, err := store.BanOf(context.Background(), "alice")
+		if err != nil || b == nil {
+			t.Fatalf("BanOf(alice) = %v, %v", b, err)
+		}
+		if b.By != "cli" || b.Reason != "flooding the lobby" {
+			t.Errorf("ban = %+v", b)
+		}
+		if left := time.Until(b.Expires); left < 59*time.Minute || left > time.Hour {
+			t.Errorf("ban expires in %v, want about an hour", left)
+		}
 
-	bans := c.ok("", "bans")
-	// USER BY SINCE(date time) UNTIL(date time | permanent) REASON...
-	if f := row(bans, "alice"); len(f) < 7 || f[1] != "cli" || strings.Join(f[6:], " ") != "flooding the lobby" {
-		t.Errorf("alice's ban row %q in:\n%s", f, bans)
-	}
-	if f := row(bans, "bob"); len(f) != 5 || f[4] != "permanent" {
-		t.Errorf("bob's ban row %q in:\n%s", f, bans)
-	}
-	users := c.ok("", "users")
-	if f := row(users, "alice"); f[5] != "until" {
-		t.Errorf("alice not shown as banned: %q", f)
-	}
-	if f := row(users, "bob"); f[5] != "permanently" {
-		t.Errorf("bob not shown as banned: %q", f)
-	}
+		bans := c.ok("", "bans")
+		// USER BY SINCE(date time) UNTIL(date time | permanent) REASON...
+		if f := row(bans, "alice"); len(f) < 7 || f[1] != "cli" || strings.Join(f[6:], " ") != "flooding the lobby" {
+			t.Errorf("alice's ban row %q in:\n%s", f, bans)
+		}
+		if f := row(bans, "bob"); len(f) != 5 || f[4] != "permanent" {
+			t.Errorf("bob's ban row %q in:\n%s", f, bans)
+		}
+		users := c.ok("", "users")
+		if f := row(users, "alice"); f[5] != "until" {
+			t.Errorf("alice not shown as banned: %q", f)
+		}
+		if f := row(users, "bob"); f[5] != "permanently" {
+			t.Errorf("bob not shown as banned: %q", f)
+		}
 
-	if out := c.ok("", "unban", "alice"); out != "unbanned alice\n" {
-		t.Errorf("stdout = %q", out)
-	}
-	if b, err := store.BanOf(context.Background(), "alice"); err != nil || b != nil {
-		t.Fatalf("after unban: BanOf(alice) = %+v, %v", b, err)
-	}
-	if row(c.ok("", "bans"), "alice") != nil {
-		t.Error("alice still listed by bans")
-	}
-	c.fail("not banned", "", "unban", "alice")
-	c.fail("-for", "", "ban", "-for", "soon", "alice")
-	c.fail("not a positive duration", "", "ban", "-for", "-1h", "alice")
-	c.fail("use permanent", "", "ban", "-for", "106752d", "alice")
-	// Days are accepted, as in the in-chat ban command.
-	c.ok("", "ban", "-for", "7d", "alice")
-	b, err = store.BanOf(context.Background(), "alice")
-	if err != nil || b == nil || b.Expires.Sub(b.Created).Round(time.Hour) != 7*24*time.Hour {
-		t.Fatalf("ban -for 7d: %+v, %v", b, err)
-	}
+		if out := c.ok("", "unban", "alice"); out != "unbanned alice\n" {
+			t.Errorf("stdout = %q", out)
+		}
+		if b, err := store.BanOf(context.Background(), "alice"); err != nil || b != nil {
+			t.Fatalf("after unban: BanOf(alice) = %+v, %v", b, err)
+		}
+		if row(c.ok("", "bans"), "alice") != nil {
+			t.Error("alice still listed by bans")
+		}
+		c.fail("not banned", "", "unban", "alice")
+		c.fail("-for", "", "ban", "-for", "soon", "alice")
+		c.fail("not a positive duration", "", "ban", "-for", "-1h", "alice")
+		c.fail("use permanent", "", "ban", "-for", "106752d", "alice")
+		// Days are accepted, as in the in-chat ban command.
+		c.ok("", "ban", "-for", "7d", "alice")
+		b, err = store.BanOf(context.Background(), "alice")
+		if err != nil || b == nil || b.Expires.Sub(b.Created).Round(time.Hour) != 7*24*time.Hour {
+			t.Fatalf("ban -for 7d: %+v, %v", b, err)
+		}
+	})
 }
 
 func TestUserdel(t *testing.T) {
-	c := newCLIWithDB(t)
-	c.ok("password1\n", "useradd", "alice")
-	if out := c.ok("", "userdel", "Alice"); out != "deleted user alice\n" {
-		t.Errorf("stdout = %q", out)
-	}
-	if row(c.ok("", "users"), "alice") != nil {
-		t.Error("alice still listed")
-	}
-	c.fail("no user named Alice", "", "userdel", "Alice")
+	pgtest.EachBackend(t, func(t *testing.T) {
+		c := newCLIWithDB(t)
+		c.ok("password1\n", "useradd", "alice")
+		if out := c.ok("", "userdel", "Alice"); out != "deleted user alice\n" {
+			t.Errorf("stdout = %q", out)
+		}
+		if row(c.ok("", "users"), "alice") != nil {
+			t.Error("alice still listed")
+		}
+		c.fail("no user named Alice", "", "userdel", "Alice")
+	})
 }
 
 func TestUnknownUser(t *testing.T) {
-	c := newCLIWithDB(t)
-	for _, args := range [][]string{
-		{"userdel", "ghost"},
-		{"passwd", "ghost"},
-		{"usermod", "-admin=true", "ghost"},
-		{"ban", "ghost"},
-		{"unban", "ghost"},
-	} {
-		t.Run(args[0], func(t *testing.T) {
-			c.fail("no user named ghost", "password1\n", args...)
-		})
-	}
+	pgtest.EachBackend(t, func(t *testing.T) {
+		c := newCLIWithDB(t)
+		for _, args := range [][]string{
+			{"userdel", "ghost"},
+			{"passwd", "ghost"},
+			{"usermod", "-admin=true", "ghost"},
+			{"ban", "ghost"},
+			{"unban", "ghost"},
+		} {
+			t.Run(args[0], func(t *testing.T) {
+				c.fail("no user named ghost", "password1\n", args...)
+			})
+		}
+	})
 }
 
 func TestImportUsers(t *testing.T) {
-	c := newCLIWithDB(t)
-	file := c.writeFile("users.txt", `# accounts for the workshop
+	pgtest.EachBackend(t, func(t *testing.T) {
+		c := newCLIWithDB(t)
+		file := c.writeFile("users.txt", `# accounts for the workshop
 alice   correct-horse
 
 bob
 carol	battery staple
 `)
-	r := c.run("", "import-users", file)
-	if r.code != 1 {
-		t.Fatalf("exit %d, want 1 (one line is bad); stderr:\n%s", r.code, r.stderr)
-	}
-	if r.stdout != "imported 2 users, skipped 0 (already there), failed 1\n" {
-		t.Errorf("stdout = %q", r.stdout)
-	}
-	if !strings.Contains(r.stderr, file+":4: ") {
-		t.Errorf("stderr does not point at line 4:\n%s", r.stderr)
-	}
-	if strings.Count(r.stderr, "\n") != 2 || !strings.Contains(r.stderr, "chatd: 1 line of "+file) {
-		t.Errorf("stderr = %q, want the bad line and a summary", r.stderr)
-	}
-	store := c.openDB()
-	checkPassword(t, store, "alice", "correct-horse")
-	checkPassword(t, store, "carol", "battery staple")
+		r := c.run("", "import-users", file)
+		if r.code != 1 {
+			t.Fatalf("exit %d, want 1 (one line is bad); stderr:\n%s", r.code, r.stderr)
+		}
+		if r.stdout != "imported 2 users, skipped 0 (already there), failed 1\n" {
+			t.Errorf("stdout = %q", r.stdout)
+		}
+		if !strings.Contains(r.stderr, file+":4: ") {
+			t.Errorf("stderr does not point at line 4:\n%s", r.stderr)
+		}
+		if strings.Count(r.stderr, "\n") != 2 || !strings.Contains(r.stderr, "chatd: 1 line of "+file) {
+			t.Errorf("stderr = %q, want the bad line and a summary", r.stderr)
+		}
+		store := c.openDB()
+		checkPassword(t, store, "alice", "correct-horse")
+		checkPassword(t, store, "carol", "battery staple")
 
-	// Importing again fails for each line, naming it, and imports nothing.
-	r = c.run("", "import-users", file)
-	if r.code != 1 || r.stdout != "imported 0 users, skipped 2 (already there), failed 1\n" || !strings.Contains(r.stderr, file+":2: the name alice is already taken") {
-		t.Errorf("second import: exit %d, stdout %q, stderr:\n%s", r.code, r.stdout, r.stderr)
-	}
+		// Importing again fails for each line, naming it, and imports nothing.
+		r = c.run("", "import-users", file)
+		if r.code != 1 || r.stdout != "imported 0 users, skipped 2 (already there), failed 1\n" || !strings.Contains(r.stderr, file+":2: the name alice is already taken") {
+			t.Errorf("second import: exit %d, stdout %q, stderr:\n%s", r.code, r.stdout, r.stderr)
+		}
 
-	// Standard input, all good.
-	if out := c.ok("dave passw0rd-dave\n", "import-users", "-"); out != "imported 1 user, skipped 0 (already there), failed 0\n" {
-		t.Errorf("stdout = %q", out)
-	}
-	c.fail("no such file", "", "import-users", filepath.Join(c.dir, "missing.txt"))
+		// Standard input, all good.
+		if out := c.ok("dave passw0rd-dave\n", "import-users", "-"); out != "imported 1 user, skipped 0 (already there), failed 0\n" {
+			t.Errorf("stdout = %q", out)
+		}
+		c.fail("no such file", "", "import-users", filepath.Join(c.dir, "missing.txt"))
+	})
 }
 
 // A line over 64 KB, a line that is not UTF-8 and a binary line are each

@@ -71,6 +71,15 @@ func openStore(configFlag string) (chatd.Config, *db.DB, error) {
 	if err != nil {
 		return chatd.Config{}, nil, err
 	}
+	if cfg.Database.Driver == "postgres" {
+		// The database itself exists (OpenPostgres fails otherwise); a
+		// database without chatd's tables gets them, as with chatd init.
+		store, err := db.OpenConfig(cfg.Database)
+		if err != nil {
+			return chatd.Config{}, nil, err // names the URL, without its password
+		}
+		return cfg, store, nil
+	}
 	if _, err := os.Stat(cfg.Database.Path); errors.Is(err, fs.ErrNotExist) {
 		return chatd.Config{}, nil, fmt.Errorf(
 			"no database at %s (database.path from %s); point -config or $%s at the server's configuration file, or create the database with 'chatd init'",

@@ -25,6 +25,16 @@ func (c *initCommand) Run(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
+	if cfg.Database.Driver == "postgres" {
+		store, err := db.OpenConfig(cfg.Database)
+		if err != nil {
+			return err
+		}
+		defer closeStore(store, &err)
+		fmt.Fprintf(c.out, "database %s ready (schema version %d); database.url from %s\n",
+			cfg.Database.Redacted(), db.PostgresSchemaVersion, src)
+		return nil
+	}
 	existed := exists(cfg.Database.Path)
 	store, err := db.Open(cfg.Database.Path)
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"chatd/internal/pgtest"
 )
 
 // liveDaemon is `chatd serve` running as a child process on a free port.
@@ -56,8 +58,7 @@ func (c *cli) serveWith(server, extra string) *liveDaemon {
 listen = %q
 %s
 [database]
-path = %q
-`, addr, server, c.dbPath)+extra)
+%s`, addr, server, c.database())+extra)
 	d := &liveDaemon{t: c.t, addr: addr, exit: make(chan error, 1), logs: &strings.Builder{}}
 	d.cmd = exec.Command(binary, "serve", "-config", c.config)
 	d.cmd.Stderr = d.logs
@@ -154,59 +155,66 @@ func (d *liveDaemon) login(name, pw string) *jsonClient {
 // TestAdminCommandsWhileServing drives every account-changing subcommand
 // against the database of a running daemon and checks the daemon sees it.
 func TestAdminCommandsWhileServing(t *testing.T) {
-	c := newCLIWithDB(t)
-	d := c.serve()
+	pgtest.EachBackend(t, func(t *testing.T) {
+		c := newCLIWithDB(t)
+		d := c.serve()
 
-	c.ok("password-a\n", "useradd", "alice")
-	c.ok("password-b\n", "useradd", "bob")
-	c.ok("", "usermod", "-admin=true", "bob")
-	alice := d.login("alice", "password-a")
-	bob := d.login("bob", "password-b")
-	bob.send("check")
-	if info := bob.waitFor(5*time.Second, "ok", "cmd", "check")["info"].(map[string]any); info["admin"] != true {
-		t.Fatalf("usermod not seen at login: %v", info)
-	}
+		c.ok("password-a\n", "useradd", "alice")
+		c.ok("password-b\n", "useradd", "bob")
+		c.ok("", "usermod", "-admin=true", "bob")
+		alice := d.login("alice", "password-a")
+		bob := d.login("bob", "password-b")
+		bob.send("check")
+		if info := bob.waitFor(5*time.Second, "ok", "cmd", "check")["info"].(map[string]any); info["admin"] != true {
+			t.Fatalf("usermod not seen at login: %v", info)
+		}
 
-	// A ban from the CLI reaches the online user within 2 s.
-	c.ok("", "ban", "-for", "1h", "-reason", "spamming", "alice")
-	bye := alice.waitFor(2*time.Second, "bye", "", "")
-	if bye["reason"] != "banned" {
-		t.Fatalf("bye = %v", bye)
-	}
-	bob.waitFor(5*time.Second, "presence", "event", "banned")
-	if out := c.ok("", "bans"); !strings.Contains(out, "alice") || !strings.Contains(out, "spamming") {
-		t.Fatalf("bans:\n%s", out)
-	}
-	again := d.dial()
-	again.send("alice", "password-a")
-	if e := again.waitFor(5*time.Second, "error", "cmd", "login"); e["code"] != "banned" || e["reason"] != "spamming" || e["until"] == nil {
-		t.Fatalf("banned login: %v", e)
-	}
-	c.ok("", "unban", "alice")
+		// A ban from the CLI reaches the online user within 2 s.
+		c.ok("", "ban", "-for", "1h", "-reason", "spamming", "alice")
+		bye := alice.waitFor(2*time.Second, "bye", "", "")
+		if bye["reason"] != "banned" {
+			t.Fatalf("bye = %v", bye)
+		}
+		bob.waitFor(5*time.Second, "presence", "event", "banned")
+		if out := c.ok("", "bans"); !strings.Contains(out, "alice") || !strings.Contains(out, "spamming") {
+			t.Fatalf("bans:\n%s", out)
+		}
+		again := d.dial()
+		again.send("alice", "password-a")
+		if e := again.waitFor(5*time.Second, "error", "cmd", "login"); e["code"] != "banned" || e["reason"] != "spamming" || e["until"] == nil {
+			t.Fatalf("banned login: %v", e)
+		}
+		c.ok("", "unban", "alice")
 
-	// passwd while serving: the next login needs the new password.
-	c.ok("password-new\n", "passwd", "alice")
-	old := d.dial()
-	old.send("alice", "password-a")
-	if e := old.waitFor(5*time.Second, "error", "cmd", "login"); e["code"] != "bad_credentials" {
-		t.Fatalf("old password: %v", e)
-	}
-	alice = d.login("alice", "password-new")
+		// passwd while serving: the next login needs the new password.
+		c.ok("password-new\n", "passwd", "alice")
+		old := d.dial()
+		old.send("alice", "password-a")
+		if e := old.waitFor(5*time.Second, "error", "cmd", "login"); e["code"] != "bad_credentials" {
+			t.Fatalf("old password: %v", e)
+		}
+		alice = d.login("alice", "password-new")
 
-	// Backup of the live database opens and holds the users.
-	backup := c.dir + "/backup.db"
-	c.ok("", "backup", backup)
-	if _, err := openDB(t, backup).UserByName(t.Context(), "alice"); err != nil {
-		t.Fatalf("backup: %v", err)
-	}
-	c.ok("", "userdel", "bob")
+		// Backup of the live database opens and holds the users. On
+		// PostgreSQL, backup is pg_dump's job and chatd says so.
+		backup := c.dir + "/backup.db"
+		if c.pgURL != "" {
+			c.fail("back it up with pg_dump", "", "backup", backup)
+		} else {
+			c.ok("", "backup", backup)
+			if _, err := openDB(t, backup).UserByName(t.Context(), "alice"); err != nil {
+				t.Fatalf("backup: %v", err)
+			}
+		}
+		c.ok("", "userdel", "bob")
 
-	// SIGTERM: every client is told, the daemon exits 0, last seen is kept.
-	d.terminate()
-	alice.waitFor(5*time.Second, "bye", "reason", "shutdown")
-	if r := row(c.ok("", "users"), "alice"); len(r) == 0 || strings.Contains(strings.Join(r, " "), "never") {
-		t.Fatalf("users row for alice after shutdown: %v", r)
-	}
+		// SIGTERM: every client is told, the daemon exits 0, last seen is kept.
+		d.terminate()
+		alice.waitFor(5*time.Second, "bye", "reason", "shutdown")
+		if r := row(c.ok("", "users"), "alice"); len(r) == 0 || strings.Contains(strings.Join(r, " "), "never") {
+			t.Fatalf("users row for alice after shutdown: %v", r)
+		}
+	})
 }
 
 // Every admin command acts on the running server within 2 s, through the
@@ -215,116 +223,118 @@ func TestAdminCommandsWhileServing(t *testing.T) {
 // kick, passwd and userdel (an admin's session too) end sessions; who lists
 // the sessions the server reports.
 func TestAdminActionsReachLiveSessions(t *testing.T) {
-	c := newCLIWithDB(t)
-	for _, u := range []string{"alice", "bob", "carol", "dave"} {
-		c.ok("password-"+u+"\n", "useradd", u)
-	}
-	c.ok("", "usermod", "-admin=true", "carol")
-	d := c.serve()
-	alice := d.login("alice", "password-alice")
-	bob := d.login("bob", "password-bob")
-	carol := d.login("carol", "password-carol")
-	dave := d.login("dave", "password-dave")
-	alice.send("create den", "join den")
-	alice.waitFor(5*time.Second, "ok", "cmd", "join")
+	pgtest.EachBackend(t, func(t *testing.T) {
+		c := newCLIWithDB(t)
+		for _, u := range []string{"alice", "bob", "carol", "dave"} {
+			c.ok("password-"+u+"\n", "useradd", u)
+		}
+		c.ok("", "usermod", "-admin=true", "carol")
+		d := c.serve()
+		alice := d.login("alice", "password-alice")
+		bob := d.login("bob", "password-bob")
+		carol := d.login("carol", "password-carol")
+		dave := d.login("dave", "password-dave")
+		alice.send("create den", "join den")
+		alice.waitFor(5*time.Second, "ok", "cmd", "join")
 
-	// who: written by the server as sessions come and go.
-	var rows map[string][]string
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		out := c.ok("", "who")
-		rows = map[string][]string{}
-		for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
-			f := strings.Fields(line)
-			rows[f[0]] = f
+		// who: written by the server as sessions come and go.
+		var rows map[string][]string
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			out := c.ok("", "who")
+			rows = map[string][]string{}
+			for _, line := range strings.Split(strings.TrimSpace(out), "\n")[1:] {
+				f := strings.Fields(line)
+				rows[f[0]] = f
+			}
+			if len(rows) == 4 && rows["alice"][1] == "den" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("who never showed the four sessions:\n%s", out)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if len(rows) == 4 && rows["alice"][1] == "den" {
-			break
+		if r := rows["bob"]; r[1] != "lobby" || r[2] != "127.0.0.1" {
+			t.Fatalf("who row for bob: %v", r)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("who never showed the four sessions:\n%s", out)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	if r := rows["bob"]; r[1] != "lobby" || r[2] != "127.0.0.1" {
-		t.Fatalf("who row for bob: %v", r)
-	}
 
-	c.ok("", "notice", "maintenance at \x1b[31mnoon")
-	for _, cl := range []*jsonClient{alice, bob, carol, dave} {
-		if n := cl.waitFor(2*time.Second, "notice", "", ""); n["text"] != "maintenance at [31mnoon" {
-			t.Fatalf("notice = %v", n)
+		c.ok("", "notice", "maintenance at \x1b[31mnoon")
+		for _, cl := range []*jsonClient{alice, bob, carol, dave} {
+			if n := cl.waitFor(2*time.Second, "notice", "", ""); n["text"] != "maintenance at [31mnoon" {
+				t.Fatalf("notice = %v", n)
+			}
 		}
-	}
 
-	isAdmin := func(cl *jsonClient) any {
-		cl.send("check")
-		return cl.waitFor(5*time.Second, "ok", "cmd", "check")["info"].(map[string]any)["admin"]
-	}
-	c.ok("", "usermod", "-admin=true", "alice")
-	if n := alice.waitFor(2*time.Second, "notice", "", ""); n["text"] != "you are now a server admin" {
-		t.Fatalf("alice told %v", n)
-	}
-	if isAdmin(alice) != true {
-		t.Fatal("alice has no admin rights after usermod -admin=true")
-	}
-	c.ok("", "usermod", "-admin=false", "carol")
-	if n := carol.waitFor(2*time.Second, "notice", "", ""); n["text"] != "you are no longer a server admin" {
-		t.Fatalf("carol told %v", n)
-	}
-	carol.send("kick bob")
-	if e := carol.waitFor(5*time.Second, "error", "cmd", "kick"); e["code"] != "not_permitted" {
-		t.Fatalf("carol kicked after losing admin: %v", e)
-	}
-
-	c.ok("", "kick", "bob", "too", "loud")
-	if bye := bob.waitFor(2*time.Second, "bye", "", ""); bye["reason"] != "kicked" || !strings.Contains(bye["text"].(string), "too loud") {
-		t.Fatalf("bob's bye = %v", bye)
-	}
-	c.ok("password-new\n", "passwd", "dave")
-	if bye := dave.waitFor(2*time.Second, "bye", "", ""); bye["reason"] != "kicked" || !strings.Contains(bye["text"].(string), "password was changed") {
-		t.Fatalf("dave's bye = %v", bye)
-	}
-	c.ok("", "userdel", "carol")
-	if bye := carol.waitFor(2*time.Second, "bye", "", ""); bye["reason"] != "kicked" || !strings.Contains(bye["text"].(string), "deleted") {
-		t.Fatalf("carol's bye = %v", bye)
-	}
-	old := d.dial()
-	old.send("dave", "password-dave")
-	if e := old.waitFor(5*time.Second, "error", "cmd", "login"); e["code"] != "bad_credentials" {
-		t.Fatalf("dave's old password: %v", e)
-	}
-
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		out := c.ok("", "who")
-		if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) == 2 && strings.HasPrefix(lines[1], "alice ") {
-			break
+		isAdmin := func(cl *jsonClient) any {
+			cl.send("check")
+			return cl.waitFor(5*time.Second, "ok", "cmd", "check")["info"].(map[string]any)["admin"]
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("who after the kicks:\n%s", out)
+		c.ok("", "usermod", "-admin=true", "alice")
+		if n := alice.waitFor(2*time.Second, "notice", "", ""); n["text"] != "you are now a server admin" {
+			t.Fatalf("alice told %v", n)
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		if isAdmin(alice) != true {
+			t.Fatal("alice has no admin rights after usermod -admin=true")
+		}
+		c.ok("", "usermod", "-admin=false", "carol")
+		if n := carol.waitFor(2*time.Second, "notice", "", ""); n["text"] != "you are no longer a server admin" {
+			t.Fatalf("carol told %v", n)
+		}
+		carol.send("kick bob")
+		if e := carol.waitFor(5*time.Second, "error", "cmd", "kick"); e["code"] != "not_permitted" {
+			t.Fatalf("carol kicked after losing admin: %v", e)
+		}
 
-	// alice was made an admin above: deleting her ends her session too.
-	c.ok("", "userdel", "alice")
-	if bye := alice.waitFor(2*time.Second, "bye", "", ""); bye["reason"] != "kicked" || !strings.Contains(bye["text"].(string), "deleted") {
-		t.Fatalf("alice's bye = %v", bye)
-	}
+		c.ok("", "kick", "bob", "too", "loud")
+		if bye := bob.waitFor(2*time.Second, "bye", "", ""); bye["reason"] != "kicked" || !strings.Contains(bye["text"].(string), "too loud") {
+			t.Fatalf("bob's bye = %v", bye)
+		}
+		c.ok("password-new\n", "passwd", "dave")
+		if bye := dave.waitFor(2*time.Second, "bye", "", ""); bye["reason"] != "kicked" || !strings.Contains(bye["text"].(string), "password was changed") {
+			t.Fatalf("dave's bye = %v", bye)
+		}
+		c.ok("", "userdel", "carol")
+		if bye := carol.waitFor(2*time.Second, "bye", "", ""); bye["reason"] != "kicked" || !strings.Contains(bye["text"].(string), "deleted") {
+			t.Fatalf("carol's bye = %v", bye)
+		}
+		old := d.dial()
+		old.send("dave", "password-dave")
+		if e := old.waitFor(5*time.Second, "error", "cmd", "login"); e["code"] != "bad_credentials" {
+			t.Fatalf("dave's old password: %v", e)
+		}
 
-	d.terminate()
-	logs := d.logs.String()
-	for _, a := range []string{"notice", "usermod", "kick", "passwd", "userdel"} {
-		want := 1
-		if a == "usermod" || a == "userdel" {
-			want = 2
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			out := c.ok("", "who")
+			if lines := strings.Split(strings.TrimSpace(out), "\n"); len(lines) == 2 && strings.HasPrefix(lines[1], "alice ") {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("who after the kicks:\n%s", out)
+			}
+			time.Sleep(100 * time.Millisecond)
 		}
-		if n := linesWith(logs, "msg=\"admin action\"", "action="+a+" "); n != want {
-			t.Errorf("%d log lines for action %s, want %d:\n%s", n, a, want, logs)
+
+		// alice was made an admin above: deleting her ends her session too.
+		c.ok("", "userdel", "alice")
+		if bye := alice.waitFor(2*time.Second, "bye", "", ""); bye["reason"] != "kicked" || !strings.Contains(bye["text"].(string), "deleted") {
+			t.Fatalf("alice's bye = %v", bye)
 		}
-	}
-	if out := c.ok("", "who"); strings.Count(out, "\n") != 1 {
-		t.Errorf("who after the server stopped:\n%s", out)
-	}
+
+		d.terminate()
+		logs := d.logs.String()
+		for _, a := range []string{"notice", "usermod", "kick", "passwd", "userdel"} {
+			want := 1
+			if a == "usermod" || a == "userdel" {
+				want = 2
+			}
+			if n := linesWith(logs, "msg=\"admin action\"", "action="+a+" "); n != want {
+				t.Errorf("%d log lines for action %s, want %d:\n%s", n, a, want, logs)
+			}
+		}
+		if out := c.ok("", "who"); strings.Count(out, "\n") != 1 {
+			t.Errorf("who after the server stopped:\n%s", out)
+		}
+	})
 }
 
 // linesWith counts the lines of text that contain every one of parts.
@@ -340,4 +350,66 @@ func linesWith(text string, parts ...string) int {
 		}
 	}
 	return n
+}
+
+// TestServeChats: the built daemon on either backend does what a user
+// does all day: room chat, history on join, search, a private message to
+// someone offline delivered at their next login, and a restart that keeps
+// it all.
+func TestServeChats(t *testing.T) {
+	pgtest.EachBackend(t, func(t *testing.T) {
+		c := newCLIWithDB(t)
+		c.ok("password-a\n", "useradd", "Alice")
+		c.ok("password-b\n", "useradd", "bob")
+		d := c.serve()
+		alice := d.login("Alice", "password-a")
+		bob := d.login("bob", "password-b")
+		alice.send("create den", "join den")
+		alice.waitFor(5*time.Second, "ok", "cmd", "join")
+		bob.send("join DEN")
+		bob.waitFor(5*time.Second, "ok", "cmd", "join")
+		alice.send("a naïve Café opens at nine", "say bring a book")
+		bob.waitFor(5*time.Second, "message", "text", "a naïve Café opens at nine")
+		bob.waitFor(5*time.Second, "message", "text", "bring a book")
+
+		bob.send("search NAIVE cafe")
+		if m := bob.waitFor(5*time.Second, "message", "kind", "history"); m["text"] != "a naïve Café opens at nine" {
+			t.Fatalf("search found %v", m)
+		}
+		bob.send("quit")
+		bob.waitFor(5*time.Second, "bye", "reason", "logout")
+		alice.send("send BOB see you at nine")
+		if s := alice.waitFor(5*time.Second, "delivery", "to", "bob"); s["status"] != "stored" {
+			t.Fatalf("delivery to offline bob: %v", s)
+		}
+
+		// A restart keeps the room, its history and bob's mail.
+		d.terminate()
+		d = c.serve()
+		bob = d.login("bob", "password-b")
+		if m := bob.waitFor(5*time.Second, "message", "kind", "offline"); m["text"] != "see you at nine" || m["from"] != "Alice" {
+			t.Fatalf("offline message: %v", m)
+		}
+		bob.send("join den")
+		if m := bob.waitFor(5*time.Second, "message", "kind", "history"); m["text"] != "a naïve Café opens at nine" {
+			t.Fatalf("history on join: %v", m)
+		}
+		bob.waitFor(5*time.Second, "message", "text", "bring a book")
+		// Delivered mail is deleted once written to bob's connection.
+		store := c.openDB()
+		for deadline := time.Now().Add(5 * time.Second); ; {
+			n, err := store.OfflineCount(t.Context(), "bob")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n == 0 {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d offline messages left after delivery", n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		d.terminate()
+	})
 }

@@ -59,12 +59,12 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	store, err := db.Open(cfg.Database.Path) // created on first start
+	store, err := db.OpenConfig(cfg.Database) // created on first start
 	if err != nil {
 		return err
 	}
 	defer closeStore(store, &err)
-	log.Info("starting", "version", chatd.Version, "config", src.String(), "database", cfg.Database.Path)
+	log.Info("starting", "version", chatd.Version, "config", src.String(), "database", cfg.Database.Redacted())
 	for name := range passed {
 		log.Info("using a socket passed by systemd", "name", name, "addr", passed[name].Addr().String())
 	}

@@ -9,6 +9,8 @@
 // Use it from a package's tests like this:
 //
 //	func TestMain(m *testing.M) { pgtest.Main(m) }
+//	// or, with work of its own around the tests:
+//	func TestMain(m *testing.M) { os.Exit(pgtest.Run(func() int { return setUpAndRun(m) })) }
 //
 //	func TestSomething(t *testing.T) {
 //		url := pgtest.URL(t) // postgres://postgres@127.0.0.1:PORT/t_N?sslmode=disable
@@ -60,16 +62,37 @@ var (
 
 // Main runs the tests of a package (call it from TestMain) and stops the
 // PostgreSQL server afterwards, if a test started one.
-func Main(m *testing.M) {
+func Main(m *testing.M) { os.Exit(Run(m.Run)) }
+
+// Run is Main for a TestMain with work of its own: run runs the tests
+// (m.Run inside it) and returns their exit code, which Run returns after
+// stopping the server.
+func Run(run func() int) int {
 	mainCalled = true
-	code := m.Run()
+	code := run()
 	mu.Lock()
 	if srv != nil {
 		srv.stop()
 		srv = nil
 	}
 	mu.Unlock()
-	os.Exit(code)
+	return code
+}
+
+// EachBackend runs f once per store backend, as the subtests "sqlite" and
+// "postgres"; inside f (and its own subtests), IsPostgres tells which.
+func EachBackend(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	for _, b := range []string{"sqlite", "postgres"} {
+		t.Run(b, f)
+	}
+}
+
+// IsPostgres reports whether t runs inside the postgres subtest of
+// EachBackend.
+func IsPostgres(t testing.TB) bool {
+	parts := strings.Split(t.Name(), "/")
+	return len(parts) > 1 && parts[1] == "postgres"
 }
 
 // URL returns the URL of a new, empty database on the test server, starting

@@ -1,0 +1,144 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"chatd"
+)
+
+// Two nodes creating rooms at once never pass rooms.max_total between
+// them: the count and the insert are one step on either backend.
+func TestCreateRoomLimitUnderRace(t *testing.T) {
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		a, b := openTwo(t)
+		const total, creators = 3, 12
+		var wg sync.WaitGroup
+		codes := make(chan chatd.Code, creators)
+		for i := range creators {
+			db := a
+			if i%2 == 1 {
+				db = b
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				err := db.CreateRoomLimited(ctx, chatd.Room{Name: fmt.Sprintf("room%d", i), Owner: fmt.Sprintf("u%d", i)}, 0, total)
+				if err == nil {
+					codes <- ""
+					return
+				}
+				codes <- chatd.ErrorCode(err)
+			}()
+		}
+		wg.Wait()
+		close(codes)
+		count := map[chatd.Code]int{}
+		for c := range codes {
+			count[c]++
+		}
+		if count[""] != total || count[chatd.ENotPermitted] != creators-total {
+			t.Errorf("outcomes = %v, want %d created and %d not_permitted", count, total, creators-total)
+		}
+		rooms, err := b.Rooms(ctx)
+		if err != nil || len(rooms) != total+1 {
+			t.Errorf("%d rooms (lobby included), %v; want %d", len(rooms), err, total+1)
+		}
+	})
+}
+
+// Search finds the same lines on both backends: FTS5 on SQLite, the words
+// array on PostgreSQL. Case, diacritics, punctuation and word boundaries
+// are where the two could part ways.
+func TestSearchSameOnBothBackends(t *testing.T) {
+	lines := []string{
+		"The Café opens at nine",
+		"a naïve question about CAFE hours",
+		"foo-bar and bar.baz, e-mail: x@example.org",
+		"ÉCOLE école Ecole",
+		"numbers 42 and 3.14 and v2beta",
+		"Straße and STRASSE",
+		"日本語 text",
+		"don't stop",
+		"under_score word",
+	}
+	queries := []string{
+		"cafe", "CAFÉ", "naive", "foo", "bar baz", "foo-bar", "example", "org",
+		"ecole", "42", "14", "v2beta", "strasse", "straße", "日本語", "don", "t",
+		"under", "under_score", "nine question", "opens nine", "mail",
+	}
+	results := map[string][]string{}
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			db, _ := openTest(t)
+			ctx := context.Background()
+			checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "den", Owner: "alice"}), "")
+			for _, l := range lines {
+				checkCode(t, db.AppendHistory(ctx, "den", chatd.HistoryLine{From: "alice", Text: l}, 100), "")
+			}
+			for _, q := range queries {
+				got, err := db.SearchHistory(ctx, "den", q, 20, 100)
+				if err != nil {
+					t.Fatalf("search %q: %v", q, err)
+				}
+				var texts []string
+				for _, h := range got {
+					texts = append(texts, h.Text)
+				}
+				sort.Strings(texts)
+				results[backend] = append(results[backend], q+" => "+strings.Join(texts, " | "))
+			}
+		})
+	}
+	if !slices.Equal(results["sqlite"], results["postgres"]) {
+		for i := range results["sqlite"] {
+			if results["sqlite"][i] != results["postgres"][i] {
+				t.Errorf("sqlite:   %s\npostgres: %s", results["sqlite"][i], results["postgres"][i])
+			}
+		}
+	}
+	if len(results["sqlite"]) != len(queries) {
+		t.Fatalf("%d sqlite results for %d queries", len(results["sqlite"]), len(queries))
+	}
+}
+
+// The two schemas hold the same tables with the same columns, so a change
+// to one that forgets the other fails here. Only the bookkeeping differs:
+// PostgreSQL's schema_version table and room_history.words (its search
+// index), SQLite's FTS5 tables.
+func TestSchemasAgree(t *testing.T) {
+	columns := map[string][]string{}
+	pgOnly := map[string]bool{"schema_version": true, "room_history.words": true}
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			db, _ := openTest(t)
+			var cols []string
+			var err error
+			if db.pg {
+				err = db.reader.Select(&cols, `SELECT table_name || '.' || column_name FROM information_schema.columns
+					WHERE table_schema = current_schema()`)
+			} else {
+				err = db.reader.Select(&cols, `SELECT m.name || '.' || p.name FROM sqlite_schema m, pragma_table_info(m.name) p
+					WHERE m.type = 'table' AND m.name NOT LIKE 'room_history_fts%'`)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range cols {
+				if !pgOnly[c] && !pgOnly[strings.Split(c, ".")[0]] {
+					columns[backend] = append(columns[backend], c)
+				}
+			}
+			sort.Strings(columns[backend])
+		})
+	}
+	if len(columns["sqlite"]) < 50 || !slices.Equal(columns["sqlite"], columns["postgres"]) {
+		t.Fatalf("the schemas differ:\nsqlite:   %v\npostgres: %v", columns["sqlite"], columns["postgres"])
+	}
+}
