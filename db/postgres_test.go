@@ -1,0 +1,95 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"strings"
+	"sync"
+	"testing"
+
+	"chatd"
+	"chatd/internal/pgtest"
+)
+
+// OpenPostgres creates the schema once, however many nodes open a new
+// database at the same moment, refuses a database that holds something
+// else or was written by a newer chatd, and leaves the lobby in place.
+func TestOpenPostgres(t *testing.T) {
+	ctx := context.Background()
+	t.Run("OKConcurrentFirstOpens", func(t *testing.T) {
+		url := pgtest.URL(t)
+		var wg sync.WaitGroup
+		errs := make(chan error, 4)
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				db, err := OpenPostgres(url)
+				if err == nil {
+					db.Close()
+				}
+				errs <- err
+			}()
+		}
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			if err != nil {
+				t.Fatalf("concurrent open: %v", err)
+			}
+		}
+		db := openPG(t, url)
+		rooms, err := db.Rooms(ctx)
+		if err != nil || len(rooms) != 1 || rooms[0].Name != chatd.Lobby {
+			t.Fatalf("rooms %v, %v; want the lobby alone", rooms, err)
+		}
+		var v int
+		if err := db.reader.GetContext(ctx, &v, `SELECT version FROM schema_version`); err != nil || v != PostgresSchemaVersion {
+			t.Fatalf("schema version %d, %v", v, err)
+		}
+	})
+	t.Run("ErrNotChatd", func(t *testing.T) {
+		url := pgtest.URL(t)
+		raw := rawPG(t, url)
+		if _, err := raw.Exec(`CREATE TABLE invoices (id int)`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := OpenPostgres(url); err == nil || !strings.Contains(err.Error(), "not a chatd database") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("ErrNewer", func(t *testing.T) {
+		url := pgtest.URL(t)
+		openPG(t, url).Close()
+		if _, err := rawPG(t, url).Exec(`UPDATE schema_version SET version = version + 1`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := OpenPostgres(url); err == nil || !strings.Contains(err.Error(), "upgrade chatd") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("ErrPasswordNotShown", func(t *testing.T) {
+		_, err := OpenPostgres("postgres://chatd:hunter2@127.0.0.1:1/nowhere?connect_timeout=5")
+		if err == nil || strings.Contains(err.Error(), "hunter2") || !strings.Contains(err.Error(), "127.0.0.1:1/nowhere") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+	t.Run("ErrBackup", func(t *testing.T) {
+		db := openPG(t, pgtest.URL(t))
+		err := db.Backup(ctx, t.TempDir()+"/copy.db")
+		if chatd.ErrorCode(err) != chatd.ENotPermitted || !strings.Contains(err.Error(), "pg_dump") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
+
+// rawPG opens url without chatd's schema handling.
+func rawPG(t *testing.T, url string) *sql.DB {
+	t.Helper()
+	raw, err := sql.Open("pgx", url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	return raw
+}
