@@ -142,3 +142,57 @@ func TestSchemasAgree(t *testing.T) {
 		t.Fatalf("the schemas differ:\nsqlite:   %v\npostgres: %v", columns["sqlite"], columns["postgres"])
 	}
 }
+
+// Nodes storing messages for the same recipients in opposite orders, each
+// batch checking a mailbox limit, neither deadlock nor fail.
+func TestStoreOfflineAcrossNodesNoDeadlock(t *testing.T) {
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		a, b := openTwo(t)
+		mustUsers(t, a, "ann", "ben", "cat")
+		orders := [][]string{{"ann", "ben", "cat"}, {"cat", "ben", "ann"}, {"ben", "ann"}, {"cat", "ann"}}
+		const senders, each = 8, 15
+		var wg sync.WaitGroup
+		for s := range senders {
+			db := a
+			if s%2 == 1 {
+				db = b
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := range each {
+					to := orders[(s+i)%len(orders)]
+					errs, err := db.StoreOfflineAll(ctx, to, chatd.OfflineMessage{From: "x", To: to, Text: fmt.Sprint(s, i)}, 1000)
+					if err != nil {
+						t.Errorf("sender %d: %v", s, err)
+						return
+					}
+					for j, e := range errs {
+						if e != nil {
+							t.Errorf("sender %d, %s: %v", s, to[j], e)
+						}
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		total := 0
+		for _, n := range []string{"ann", "ben", "cat"} {
+			c, err := b.OfflineCount(ctx, n)
+			if err != nil {
+				t.Fatal(err)
+			}
+			total += c
+		}
+		want := 0
+		for s := range senders {
+			for i := range each {
+				want += len(orders[(s+i)%len(orders)])
+			}
+		}
+		if total != want {
+			t.Fatalf("%d messages stored, want %d", total, want)
+		}
+	})
+}

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"chatd"
@@ -130,6 +131,10 @@ func (db *DB) storeMailPlain(batch []*mailRequest) bool {
 	}
 	defer tx.Rollback()
 	q := db.write(tx)
+	if err := lockMailboxes(ctx, tx, batch); err != nil {
+		failAll(batch, err)
+		return true
+	}
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
@@ -156,6 +161,10 @@ func (db *DB) storeMailSavepoints(batch []*mailRequest) {
 	}
 	defer tx.Rollback()
 	q := db.write(tx)
+	if err := lockMailboxes(ctx, tx, batch); err != nil {
+		failAll(batch, err)
+		return
+	}
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
@@ -180,6 +189,37 @@ func (db *DB) storeMailSavepoints(batch []*mailRequest) {
 	if err := commit(tx, "store offline message"); err != nil {
 		failAll(batch, err)
 	}
+}
+
+// lockMailboxes takes, on PostgreSQL, the lock of every mailbox with a
+// limit that batch writes to, before any is counted, so that another node's
+// batch cannot slip a message past the limit between count and insert.
+// They are taken at once and in one order (sorted keys), so two nodes'
+// batches with recipients in opposite orders queue instead of deadlocking.
+// SQLite's writes are serial already.
+func lockMailboxes(ctx context.Context, tx *dbTx, batch []*mailRequest) error {
+	if !tx.pg {
+		return nil
+	}
+	var keys []string
+	for _, r := range batch {
+		if r.limit > 0 {
+			for _, name := range r.to {
+				keys = append(keys, chatd.Key(name))
+			}
+		}
+	}
+	if len(keys) == 0 {
+		return nil
+	}
+	slices.Sort(keys)
+	// One round trip for them all; the subquery fixes the order.
+	_, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(hashtext('mailbox ' || k))
+		FROM (SELECT DISTINCT k FROM unnest(?::text[]) AS k ORDER BY k) AS s`, slices.Compact(keys))
+	if err != nil {
+		return fmt.Errorf("store offline message: lock mailboxes: %w", err)
+	}
+	return nil
 }
 
 // storeLetter stores m for the users in to inside tx; see StoreOfflineAll.
@@ -236,8 +276,8 @@ func storeLetter(ctx context.Context, tx prepared, to []string, m chatd.OfflineM
 // is room, without counting; at the limit the mailbox is counted again.
 //
 // On PostgreSQL other nodes add to mailboxes too, so no bound holds: the
-// mailbox is counted every time, under a lock for that mailbox so that two
-// nodes cannot both see room for the last message.
+// mailbox is counted every time, under the lock lockMailboxes took, so that
+// two nodes cannot both see room for the last message.
 func mailboxRoom(ctx context.Context, tx prepared, to string, limit int, bounds map[int64]int) (int64, error) {
 	id, err := userID(ctx, tx, to)
 	if err != nil {
@@ -247,9 +287,7 @@ func mailboxRoom(ctx context.Context, tx prepared, to string, limit int, bounds 
 		if limit <= 0 {
 			return id, nil
 		}
-		if err := tx.tx.serialize(ctx, "mailbox "+chatd.Key(to)); err != nil {
-			return 0, err
-		}
+		// The mailbox is locked (lockMailboxes) until the commit.
 		var n int
 		if err := tx.QueryRowxContext(ctx, sqlMailboxSize, id).Scan(&n); err != nil {
 			return 0, fmt.Errorf("count offline messages for %s: %w", to, err)

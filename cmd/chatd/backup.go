@@ -49,7 +49,9 @@ func (c *backupCommand) Usage() string {
 the server keeps running. FILE must not exist yet. The copy is readable by
 its owner only from its first byte (mode 0600). To restore, stop the server
 and put the copy at database.path. When standard error is a terminal, a
-progress bar shows the bytes written.
+progress bar shows the bytes written. A PostgreSQL database
+(database.driver = "postgres") is backed up with pg_dump instead; backup
+refuses it and says so (see docs/operations.md).
 
 Usage:
 

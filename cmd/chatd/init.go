@@ -59,7 +59,9 @@ func (c *initCommand) Usage() string {
 newest schema, and says where it is. A database that exists already is
 upgraded to the newest schema if needed and otherwise left as it is. The
 other admin commands refuse to run until the database exists; serve creates
-it on its first start too.
+it on its first start too. With database.driver = "postgres", the database
+at database.url must exist (createdb); init creates chatd's tables in it,
+or upgrades them.
 
 Usage:
 
