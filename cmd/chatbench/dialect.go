@@ -126,7 +126,9 @@ type jsonEvent struct {
 	Status string `json:"status"`
 }
 
-const loginWait = 60 * time.Second
+// loginWait is how long a client waits for the answer to its login
+// (-login-wait): a real client waits as long as the server keeps it.
+var loginWait = 60 * time.Second
 
 func (d chatdJSON) login(c *conn, name string) error {
 	if err := c.send("mode json", name); err != nil {

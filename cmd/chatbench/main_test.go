@@ -136,6 +136,10 @@ func TestWorkloadsAgainstChatd(t *testing.T) {
 		if r.LoginSeconds <= 0 {
 			t.Errorf("loginstorm: no login time")
 		}
+		// The chatters talk through the calm before the storm too.
+		if r.BackgroundP99Before <= 0 {
+			t.Errorf("loginstorm: no chat latency from before the storm")
+		}
 		t.Logf("loginstorm: %d server_busy retries", r.BusyRetries)
 	})
 }

@@ -27,6 +27,12 @@ type bench struct {
 	// would, and no client looks like one that stopped reading.
 	readNew bool
 	readers sync.WaitGroup
+	// storm (loginstorm) sorts latencies by when the line was sent:
+	// before stormStart into calm, up to stormEnd into lat (unix ns; 0:
+	// not yet).
+	storm                bool
+	calm                 latencies
+	stormStart, stormEnd atomic.Int64
 }
 
 // source is the local address for client i: clients are spread over
@@ -153,8 +159,8 @@ func latencyOf(text string, now time.Time) (time.Duration, bool) {
 // waiting join (c.joined) that it was answered.
 func (b *bench) read(c *conn, wg *sync.WaitGroup) {
 	defer wg.Done()
-	var batch []time.Duration
-	defer func() { b.lat.add(batch) }()
+	var batch, calm []time.Duration
+	defer func() { b.lat.add(batch); b.calm.add(calm) }()
 	c.SetReadDeadline(time.Time{})
 	for {
 		line, err := c.next()
@@ -174,9 +180,20 @@ func (b *bench) read(c *conn, wg *sync.WaitGroup) {
 			continue
 		}
 		if text, isRoom, _ := b.d.parse(line); isRoom {
-			if d, ok := latencyOf(text, time.Now()); ok {
-				batch = append(batch, d)
+			now := time.Now()
+			if d, ok := latencyOf(text, now); ok {
 				b.recv.Add(1)
+				// With a storm, a line counts by when it was sent: before
+				// the storm, during it, or (after it) not at all.
+				sent := now.Add(-d).UnixNano()
+				switch start, end := b.stormStart.Load(), b.stormEnd.Load(); {
+				case !b.storm:
+					batch = append(batch, d)
+				case start == 0 || sent < start:
+					calm = append(calm, d)
+				case end == 0 || sent <= end:
+					batch = append(batch, d)
+				}
 			}
 		}
 	}
@@ -429,6 +446,7 @@ func (b *bench) offline(ctx context.Context, r *result) error {
 // the last is in, the retries, peak memory, and the chatters' latency
 // before and during the storm.
 func (b *bench) loginstorm(ctx context.Context, r *result) error {
+	b.storm = true
 	accounts, err := b.connectAll(ctx, b.senders, b.senders+b.clients, b.parallel, false)
 	if err != nil {
 		return err
@@ -468,8 +486,6 @@ func (b *bench) loginstorm(ctx context.Context, r *result) error {
 		}()
 	}
 	time.Sleep(b.settle) // the calm before the storm
-	r.BackgroundP99Before = ms(b.lat.summary().P99)
-	b.lat = latencies{}
 
 	var peak atomic.Int64
 	sampling := make(chan struct{})
@@ -488,7 +504,9 @@ func (b *bench) loginstorm(ctx context.Context, r *result) error {
 	}()
 	before := b.proc.sample()
 	t0 := time.Now()
+	b.stormStart.Store(t0.UnixNano())
 	storm, err := b.connectAll(ctx, b.senders, b.senders+b.clients, b.clients, false)
+	b.stormEnd.Store(time.Now().UnixNano())
 	r.LoginSeconds = time.Since(t0).Seconds()
 	after := b.proc.sample()
 	close(stop)
@@ -500,6 +518,7 @@ func (b *bench) loginstorm(ctx context.Context, r *result) error {
 	if err != nil {
 		return err
 	}
+	r.BackgroundP99Before = ms(b.calm.summary().P99)
 	r.BackgroundP99During = ms(b.lat.summary().P99)
 	r.setProc(before, after, 0)
 	r.PeakRSSBytes = peak.Load()

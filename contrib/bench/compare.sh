@@ -60,8 +60,9 @@ if [ -n "$BASELINE" ]; then
 	(cd "$tmp/base" && CGO_ENABLED=0 go build -trimpath -o "$tmp/chatd-base" ./cmd/chatd)
 fi
 
-memory=1024
-[ "$ARGON2" = real ] && memory=65536
+memory=1024 parallelism=1 concurrent=2
+# real: chatd's default argon2 settings (DefaultConfig in config.go).
+[ "$ARGON2" = real ] && memory=65536 parallelism=2 concurrent=4
 
 args=(-workload "$WORKLOAD" -clients "$CLIENTS" -senders "$SENDERS" -messages "$MESSAGES"
 	-interval "$INTERVAL" -sources "$SOURCES")
@@ -78,6 +79,7 @@ run_chatd() {
 	port=$(free_port)
 	rm -f "$tmp/chatd.db"*
 	sed -e "s|@PORT@|$port|" -e "s|@DB@|$tmp/chatd.db|" -e "s|@ARGON2_MEMORY@|$memory|" \
+		-e "s|@ARGON2_PARALLELISM@|$parallelism|" -e "s|@ARGON2_CONCURRENT@|$concurrent|" \
 		contrib/bench/chatd.toml >"$tmp/chatd.toml"
 	CHATD_CPUPROFILE=${3:+$(realpath -m "$3")} \
 		"$1" serve -config "$tmp/chatd.toml" 2>"$tmp/$2.log" &
