@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"os"
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -294,4 +296,43 @@ func (s *Server) freeHashMemory() {
 		return
 	}
 	go debug.FreeOSMemory()
+}
+
+// hashSlots is how many hashes may run at once with procs Ps (GOMAXPROCS):
+// argon2.max_concurrent, but never so many that hashing fills every P. An
+// argon2 hash keeps `parallelism` goroutines busy for its whole length, and
+// the Go scheduler takes a P from one only at the end of its 10 ms time
+// slice; with every P hashing, each hop of a chat line (reader, fan-out,
+// writer) would wait that long during a login storm. So at least one P is
+// left free of hashing (one hash always runs, whatever the numbers). Logins
+// get through about as fast either way: hashing is bound by the CPUs, not
+// by the slots.
+func hashSlots(maxConcurrent, parallelism, procs int) int {
+	return max(1, min(maxConcurrent, (procs-1)/max(1, parallelism)))
+}
+
+// hashSlots is the gate's slots for the settings in force. Only a server
+// that manages its process (Options.ManageMemory) holds the CPU back; in a
+// shared process (the tests) argon2.max_concurrent alone counts.
+func (s *Server) hashSlots() int {
+	a := s.cfg().Argon2
+	if !s.manageMemory {
+		return a.MaxConcurrent
+	}
+	return hashSlots(a.MaxConcurrent, int(a.Parallelism), runtime.GOMAXPROCS(0))
+}
+
+// applyProcs makes room for one hash beside the rest of the server: with
+// fewer Ps than argon2.parallelism + 1 (a small machine: GOMAXPROCS is the
+// number of CPUs), a single hash would occupy every P, so the process gets
+// one P more than that and the kernel shares the CPUs between the hash's
+// threads and the chat's. It only raises GOMAXPROCS, and leaves it alone
+// when the operator set the GOMAXPROCS variable.
+func (s *Server) applyProcs() {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	if want := int(s.cfg().Argon2.Parallelism) + 1; runtime.GOMAXPROCS(0) < want {
+		runtime.GOMAXPROCS(want)
+	}
 }

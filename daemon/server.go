@@ -51,8 +51,10 @@ type Options struct {
 	OnReady, OnStopping func()
 	// ManageMemory lets the server set the process's soft memory limit
 	// from the argon2 settings (unless GOMEMLIMIT is set) and return hash
-	// memory to the system when logins quieten down. Only a process that
-	// runs one server should set it (chatd serve does).
+	// memory to the system when logins quieten down; and keep password
+	// hashing off one P, raising GOMAXPROCS on a small machine (unless
+	// GOMAXPROCS is set; see hashSlots). Only a process that runs one
+	// server should set it (chatd serve does).
 	ManageMemory bool
 }
 
@@ -148,10 +150,11 @@ func New(o Options) *Server {
 		s.hub = newLocalHub(s)
 	}
 	s.startedAt = time.Now().UnixNano()
-	s.hashes = newHashGate(func() int { return s.cfg().Argon2.MaxConcurrent })
+	s.hashes = newHashGate(s.hashSlots)
 	if s.manageMemory {
 		s.hashes.idle = s.freeHashMemory
 		s.applyMemoryLimit()
+		s.applyProcs()
 	}
 	s.metrics = newMetrics(s)
 	s.store = timedStore{Store: o.Store, m: s.metrics}
@@ -235,6 +238,7 @@ func (s *Server) Reload(next chatd.Config) (needRestart []string, err error) {
 	s.live.Store(&next)
 	if s.manageMemory {
 		s.applyMemoryLimit() // the argon2 settings may have changed
+		s.applyProcs()
 	}
 	if cert != nil {
 		s.cert.Store(cert)
