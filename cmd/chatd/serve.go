@@ -64,7 +64,17 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	defer closeStore(store, &err)
+	cluster, err := openCluster(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if cluster != nil {
+		defer cluster.Close()
+	}
 	log.Info("starting", "version", chatd.Version, "config", src.String(), "database", cfg.Database.Redacted())
+	if cluster != nil {
+		log.Info("cluster mode", "node", cluster.Node(), "node_timeout", cfg.Cluster.NodeTimeout.Duration)
+	}
 	for name := range passed {
 		log.Info("using a socket passed by systemd", "name", name, "addr", passed[name].Addr().String())
 	}
@@ -74,7 +84,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	notify := notifier{log: log}
 	var srv *daemon.Server
 	srv = daemon.New(daemon.Options{
-		Config: cfg, Store: store, Log: log, LiveLog: live, ManageMemory: true,
+		Config: cfg, Store: store, Log: log, LiveLog: live, ManageMemory: true, Cluster: cluster,
 		Plain: passed["plain"], TLS: passed["tls"], Web: passed["web"], Metrics: passed["metrics"],
 		OnReady: func() {
 			notify.send(sd.SdNotifyReady)
@@ -129,6 +139,27 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	return nil
 }
 
+// openCluster joins the nodes sharing the PostgreSQL database, when the
+// database is PostgreSQL (docs/cluster.md); on SQLite it returns nil.
+func openCluster(ctx context.Context, cfg chatd.Config) (chatd.Cluster, error) {
+	if cfg.Database.Driver != "postgres" {
+		return nil, nil
+	}
+	node := cfg.Cluster.Node
+	if node == "" {
+		host, err := os.Hostname()
+		if err != nil || host == "" {
+			return nil, fmt.Errorf("cluster.node is empty and the host name is unknown (%v): set cluster.node", err)
+		}
+		node = host
+	}
+	c, err := db.OpenCluster(ctx, cfg.Database.URL, node)
+	if err != nil {
+		return nil, fmt.Errorf("%w (database.url %s)", err, cfg.Database.Redacted())
+	}
+	return c, nil
+}
+
 // reload re-reads the configuration file the server started with and
 // applies it. A file that does not load or validate is logged, one line per
 // problem, and changes nothing; settings that need a restart are logged as
@@ -162,6 +193,9 @@ server.tls_listen, web.listen and metrics.listen when set), or on the
 sockets systemd passes (socket activation, see docs/operations.md), and
 keeps running until it receives SIGINT or SIGTERM or an admin sends the
 shutdown command; then every client is told and the database is closed.
+On PostgreSQL (database.driver = "postgres") it is one node of a cluster:
+several serve processes, each with its own cluster.node, share the database
+and serve one community (docs/cluster.md); stopping one stops that node only.
 SIGHUP re-reads the configuration file and applies it without dropping
 anyone; the few settings that need a restart are logged as such.
 

@@ -4,6 +4,9 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"chatd"
+	"chatd/db"
 )
 
 // whoCommand lists the sessions the running server reports online.
@@ -17,11 +20,14 @@ func (c *whoCommand) Run(ctx context.Context, args []string) (err error) {
 	if fs.NArg() != 0 {
 		return fmt.Errorf("who takes no arguments, got %q", fs.Args())
 	}
-	_, store, err := openStore(*configPath)
+	cfg, store, err := openStore(*configPath)
 	if err != nil {
 		return err
 	}
 	defer closeStore(store, &err)
+	if cfg.Database.Driver == "postgres" {
+		return c.cluster(ctx, cfg)
+	}
 
 	online, err := store.Online(ctx)
 	if err != nil {
@@ -38,11 +44,35 @@ func (c *whoCommand) Run(ctx context.Context, args []string) (err error) {
 	return tw.Flush()
 }
 
+// cluster lists the sessions of every node sharing the PostgreSQL
+// database, with the node each is on.
+func (c *whoCommand) cluster(ctx context.Context, cfg chatd.Config) error {
+	cl, err := db.OpenCluster(ctx, cfg.Database.URL, "chatd-who")
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	online, err := cl.Sessions(ctx)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	tw := newTable(c.out)
+	fmt.Fprintln(tw, "USER\tNODE\tROOM\tADDRESS\tSINCE\tIDLE")
+	for _, o := range online {
+		idle := now.Sub(o.LastActive).Truncate(time.Second)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(o.User), cell(o.Node), cell(o.Room),
+			cell(o.Addr), formatTime(o.Since), max(idle, 0))
+	}
+	return tw.Flush()
+}
+
 func (c *whoCommand) Usage() string {
 	return `The who command lists who is online on the running server: user, room,
 address, since when (local time) and how long since their last line. The
 server writes the list to the database as it changes; it is empty when the
-server is not running.
+server is not running. On PostgreSQL it lists the users of every node, with
+the node each is connected to (idle times are up to a few seconds old).
 
 Usage:
 

@@ -1,0 +1,445 @@
+package main
+
+// Three nodes of the built binary on one real PostgreSQL: the cross-node
+// behaviour of docs/cluster.md as an operator runs it. Helpers are prefixed
+// "cluster"; the connections are crash_test.go's.
+
+import (
+	"bufio"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"chatd/internal/pgtest"
+)
+
+// clusterTimeout is the tests' node_timeout: short, so a killed node is
+// declared dead quickly.
+const clusterTimeout = 1500 * time.Millisecond
+
+// clusterWait bounds every wait for something that must happen.
+const clusterWait = 15 * time.Second
+
+// clusterEnv is a PostgreSQL database and the nodes serving it.
+type clusterEnv struct {
+	t   *testing.T
+	url string
+	dir string
+}
+
+type clusterNode struct {
+	env    *clusterEnv
+	name   string
+	config string
+	addr   string
+	cmd    *exec.Cmd
+	log    *crashLog
+	exited chan error
+}
+
+func newClusterEnv(t *testing.T, users ...string) *clusterEnv {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs three daemons on PostgreSQL")
+	}
+	e := &clusterEnv{t: t, url: pgtest.URL(t), dir: t.TempDir()}
+	e.admin("", "init")
+	for _, u := range users {
+		args := []string{"useradd", u}
+		if u == "root" {
+			args = []string{"useradd", "-admin", u}
+		}
+		e.admin("password1\n", args...)
+	}
+	return e
+}
+
+// writeConfig writes node's config with a fresh port and returns its path.
+func (e *clusterEnv) writeConfig(node string) (path, addr string) {
+	e.t.Helper()
+	addr = freeAddr(e.t)
+	path = filepath.Join(e.dir, node+".toml")
+	body := fmt.Sprintf(`
+[server]
+listen = %q
+
+[database]
+driver = "postgres"
+url = %q
+
+[cluster]
+node = %q
+node_timeout = %q
+
+[argon2]
+memory_kib = 1024
+iterations = 1
+parallelism = 1
+
+[messages]
+offline_limit = 100000
+
+[rate]
+lines_per_second = 100000.0
+burst = 100000
+
+[log]
+level = "warn"
+`, addr, e.url, node, clusterTimeout.String())
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		e.t.Fatal(err)
+	}
+	return path, addr
+}
+
+// admin runs an admin subcommand against the cluster's database.
+func (e *clusterEnv) admin(stdin string, args ...string) string {
+	e.t.Helper()
+	config, _ := e.writeConfig("cli")
+	cmd := exec.Command(binary, append(args[:1:1], append([]string{"-config", config}, args[1:]...)...)...)
+	cmd.Stdin = strings.NewReader(stdin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		e.t.Fatalf("chatd %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return string(out)
+}
+
+// start runs `chatd serve` as node and waits until it accepts.
+func (e *clusterEnv) start(node string) *clusterNode {
+	e.t.Helper()
+	n := &clusterNode{env: e, name: node, log: &crashLog{}, exited: make(chan error, 1)}
+	n.config, n.addr = e.writeConfig(node)
+	n.cmd = exec.Command(binary, "serve", "-config", n.config)
+	n.cmd.Stderr = n.log
+	if err := n.cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { n.exited <- n.cmd.Wait() }()
+	e.t.Cleanup(n.kill)
+	deadline := time.Now().Add(clusterWait)
+	for {
+		c, err := dialTimeout(n.addr)
+		if err == nil {
+			c.Close()
+			return n
+		}
+		select {
+		case err := <-n.exited:
+			n.exited <- err
+			e.t.Fatalf("node %s exited: %v\n%s", node, err, n.log)
+		case <-time.After(50 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("node %s is not listening on %s\n%s", node, n.addr, n.log)
+		}
+	}
+}
+
+// kill ends the node with SIGKILL, as a crash would.
+func (n *clusterNode) kill() {
+	if n.cmd.Process == nil {
+		return
+	}
+	n.cmd.Process.Signal(syscall.SIGKILL)
+	err := <-n.exited
+	n.exited <- err
+	if strings.Contains(n.log.String(), "panic") {
+		n.env.t.Errorf("node %s log:\n%s", n.name, n.log)
+	}
+}
+
+func (e *clusterEnv) three() []*clusterNode {
+	e.t.Helper()
+	return []*clusterNode{e.start("n1"), e.start("n2"), e.start("n3")}
+}
+
+// clusterConn is a logged-in JSON client.
+type clusterConn struct {
+	*crashConn
+	name string
+}
+
+func (n *clusterNode) login(name string) *clusterConn {
+	n.env.t.Helper()
+	c, _ := crashLogin(n.env.t, n.addr, name, "password1")
+	return &clusterConn{crashConn: c, name: name}
+}
+
+// loginFails tries to log name in and returns the error event.
+func (n *clusterNode) loginFails(name string) map[string]any {
+	n.env.t.Helper()
+	conn, err := dialTimeout(n.addr)
+	if err != nil {
+		n.env.t.Fatal(err)
+	}
+	n.env.t.Cleanup(func() { conn.Close() })
+	c := &clusterConn{crashConn: &crashConn{t: n.env.t, conn: conn, r: newReader(conn)}, name: name}
+	c.write("mode json\n" + name + "\npassword1\n")
+	return c.expect("error")
+}
+
+func (c *clusterConn) say(lines ...string) {
+	c.t.Helper()
+	c.write(strings.Join(lines, "\n") + "\n")
+}
+
+// expect reads until an event of type typ whose fields match kv (pairs of
+// key and value), failing after clusterWait.
+func (c *clusterConn) expect(typ string, kv ...string) map[string]any {
+	c.t.Helper()
+	deadline := time.Now().Add(clusterWait)
+	for time.Now().Before(deadline) {
+		ev, err := c.next()
+		if err != nil {
+			c.t.Fatalf("%s: waiting for %s %v: %v", c.name, typ, kv, err)
+		}
+		if ev["type"] != typ {
+			continue
+		}
+		ok := true
+		for i := 0; i+1 < len(kv); i += 2 {
+			ok = ok && fmt.Sprint(ev[kv[i]]) == kv[i+1]
+		}
+		if ok {
+			return ev
+		}
+	}
+	c.t.Fatalf("%s: no %s %v within %s", c.name, typ, kv, clusterWait)
+	return nil
+}
+
+func users(ev map[string]any) string {
+	raw, _ := ev["users"].([]any)
+	out := make([]string, len(raw))
+	for i, u := range raw {
+		out[i] = fmt.Sprint(u)
+	}
+	return strings.Join(out, " ")
+}
+
+func TestClusterChatAcrossNodesInOrder(t *testing.T) {
+	e := newClusterEnv(t, "alice", "bob", "carol")
+	n := e.three()
+	alice, bob, carol := n[0].login("alice"), n[1].login("bob"), n[2].login("carol")
+	alice.expect("presence", "user", "carol", "event", "login")
+	for _, c := range []*clusterConn{alice, bob, carol} {
+		c.say("who")
+		if got := users(c.expect("ok", "cmd", "who")); got != "alice bob carol" {
+			t.Fatalf("%s: who = %q", c.name, got)
+		}
+	}
+	alice.say("create den")
+	alice.expect("ok", "cmd", "create")
+	bob.say("join den")
+	bob.expect("ok", "cmd", "join")
+	carol.say("join den")
+	carol.expect("ok", "cmd", "join")
+	alice.expect("room", "event", "joined", "user", "carol")
+	bob.expect("room", "event", "joined", "user", "carol")
+	carol.say("names")
+	if got := users(carol.expect("ok", "cmd", "names")); got != "alice bob carol" {
+		t.Fatalf("names den = %q", got)
+	}
+
+	// All three say 30 lines at once: every member on every node sees
+	// the same order, each sender's lines in the order sent.
+	const lines = 30
+	for _, c := range []*clusterConn{alice, bob, carol} {
+		var b strings.Builder
+		for i := range lines {
+			fmt.Fprintf(&b, "%s-%02d\n", c.name, i)
+		}
+		c.write(b.String()) // small: the three sessions run them at once
+	}
+	var orders [3]string
+	for i, c := range []*clusterConn{alice, bob, carol} {
+		var got []string
+		next := map[string]int{}
+		for len(got) < 3*lines {
+			ev := c.expect("message", "kind", "room")
+			text := fmt.Sprint(ev["text"])
+			who, num, _ := strings.Cut(text, "-")
+			if want := fmt.Sprintf("%02d", next[who]); num != want {
+				t.Fatalf("%s got %s when %s-%s was next", c.name, text, who, want)
+			}
+			next[who]++
+			got = append(got, text)
+		}
+		orders[i] = strings.Join(got, " ")
+	}
+	if orders[0] != orders[1] || orders[0] != orders[2] {
+		t.Fatalf("the nodes saw different orders:\n%s\n%s\n%s", orders[0], orders[1], orders[2])
+	}
+
+	// Topic and broadcast reach the other nodes too.
+	alice.say("topic plans")
+	carol.expect("room", "event", "topic", "topic", "plans")
+	bob.say("broadcast hello all")
+	carol.expect("message", "kind", "broadcast", "text", "hello all")
+	alice.expect("message", "kind", "broadcast", "text", "hello all")
+}
+
+func TestClusterMessagesPresenceAndModeration(t *testing.T) {
+	e := newClusterEnv(t, "alice", "bob", "carol", "dave", "root")
+	n := e.three()
+	alice, bob := n[0].login("alice"), n[1].login("bob")
+
+	// Private messages: delivered once, across nodes.
+	alice.say("send bob one")
+	alice.expect("delivery", "to", "bob", "status", "delivered")
+	bob.expect("message", "kind", "private", "text", "one")
+
+	// Offline mail: stored once, delivered once, wherever dave logs in.
+	alice.say("send dave stored for later")
+	alice.expect("delivery", "to", "dave", "status", "stored")
+	dave := n[2].login("dave")
+	dave.expect("message", "kind", "offline", "text", "stored for later")
+	bob.expect("presence", "user", "dave", "event", "login")
+	dave.say("logout")
+	dave.expect("bye")
+	bob.expect("presence", "user", "dave", "event", "logout")
+	dave = n[1].login("dave")
+	dave.say("echo marker")
+	for {
+		ev, err := dave.next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev["kind"] == "offline" {
+			t.Fatalf("offline message delivered twice: %v", ev)
+		}
+		if ev["cmd"] == "echo" {
+			break
+		}
+	}
+
+	// Duplicate login across nodes: refused while bob is online on n2.
+	if ev := n[2].loginFails("bob"); ev["code"] != "already_online" {
+		t.Fatalf("second login of bob on n3: %v", ev)
+	}
+
+	// An admin on n3 kicks bob on n2.
+	root := n[2].login("root")
+	root.say("kick bob enough")
+	root.expect("ok", "cmd", "kick")
+	bob.expect("bye", "reason", "kicked")
+	alice.expect("presence", "user", "bob", "event", "kicked")
+
+	// The admin CLI kicks and bans users on any node.
+	carol := n[0].login("carol")
+	e.admin("", "kick", "carol")
+	carol.expect("bye", "reason", "kicked")
+	bob = n[1].login("bob")
+	e.admin("", "ban", "-reason", "spam", "bob")
+	bob.expect("bye", "reason", "banned")
+	alice.expect("presence", "user", "bob", "event", "banned")
+	if ev := n[2].loginFails("bob"); ev["code"] != "banned" {
+		t.Fatalf("banned bob logging in on n3: %v", ev)
+	}
+	alice.say("who")
+	if got := users(alice.expect("ok", "cmd", "who")); got != "alice dave root" {
+		t.Fatalf("who = %q", got)
+	}
+	// chatd who lists every node's users, with their node.
+	out := e.admin("", "who")
+	for _, want := range []string{"alice", "n1", "dave", "n2", "root", "n3"} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("chatd who does not mention %s:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "bob") {
+		t.Fatalf("chatd who lists bob, who was banned:\n%s", out)
+	}
+}
+
+func TestClusterNodeKilledAndRestarted(t *testing.T) {
+	e := newClusterEnv(t, "alice", "bob", "carol", "dave")
+	n := e.three()
+	alice, bob := n[0].login("alice"), n[1].login("bob")
+	n[0].login("carol")
+	bob.expect("presence", "user", "carol", "event", "login")
+
+	// alice on n1 streams mail to dave (offline); n1 is killed midway.
+	const total, killAfter = 200, 60
+	var b strings.Builder
+	for i := range total {
+		fmt.Fprintf(&b, "send dave msg-%03d\n", i)
+	}
+	alice.write(b.String())
+	acked := 0
+	for acked < killAfter {
+		ev, err := alice.next()
+		if err != nil {
+			t.Fatalf("after %d acknowledgements: %v", acked, err)
+		}
+		if ev["type"] == "delivery" {
+			if ev["status"] != "stored" {
+				t.Fatalf("delivery %d: %v", acked, ev)
+			}
+			acked++
+		}
+	}
+	n[0].kill()
+	for {
+		ev, err := alice.next()
+		if err != nil {
+			break // the node is gone; what was read counts
+		}
+		if ev["type"] == "delivery" {
+			acked++
+		}
+	}
+	t.Logf("%d of %d messages acknowledged before SIGKILL", acked, total)
+
+	// The survivors announce the logout of n1's users.
+	gone := map[string]bool{}
+	for len(gone) < 2 {
+		ev := bob.expect("presence", "event", "timeout")
+		gone[fmt.Sprint(ev["user"])] = true
+	}
+	if !gone["alice"] || !gone["carol"] {
+		t.Fatalf("logouts announced after n1 died: %v", gone)
+	}
+	bob.say("who")
+	if got := users(bob.expect("ok", "cmd", "who")); got != "bob" {
+		t.Fatalf("who after n1 died = %q", got)
+	}
+
+	// Every acknowledged message is in dave's mailbox, once and in order.
+	dave := n[2].login("dave")
+	for i := range acked {
+		ev := dave.expect("message")
+		if ev["kind"] != "offline" || ev["text"] != fmt.Sprintf("msg-%03d", i) {
+			t.Fatalf("offline message %d: %v", i, ev)
+		}
+	}
+
+	// alice may log in elsewhere at once; then n1 comes back and serves
+	// again, seeing who is online on the others.
+	alice = n[1].login("alice")
+	alice.say("logout")
+	alice.expect("bye")
+	n[0] = e.start("n1")
+	alice = n[0].login("alice")
+	bob.expect("presence", "user", "alice", "event", "login")
+	alice.say("who")
+	if got := users(alice.expect("ok", "cmd", "who")); got != "alice bob dave" {
+		t.Fatalf("who on the restarted node = %q", got)
+	}
+	bob.say("send alice welcome back")
+	bob.expect("delivery", "to", "alice", "status", "delivered")
+	alice.expect("message", "kind", "private", "text", "welcome back")
+	dave.say("say hi from n3")
+	alice.expect("message", "kind", "room", "text", "hi from n3")
+}
+
+func dialTimeout(addr string) (net.Conn, error) { return net.DialTimeout("tcp", addr, time.Second) }
+
+func newReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
