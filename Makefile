@@ -5,7 +5,7 @@ VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X chatd.Version=$(VERSION)
 ARGS ?=
 
-.PHONY: build run test deps lint fuzz bench bench-compare clean
+.PHONY: build run test deps lint fuzz bench bench-compare bench-cluster clean
 
 # A static binary: CGO_ENABLED=0 works because the SQLite driver is pure Go.
 build:
@@ -40,6 +40,12 @@ bench-compare:
 	@WORKLOAD=$(WORKLOAD) CLIENTS=$(CLIENTS) SENDERS=$(SENDERS) MESSAGES=$(MESSAGES) \
 	INTERVAL=$(INTERVAL) SOURCES=$(SOURCES) PEER=$(PEER) ARGON2=$(ARGON2) SVG=$(SVG) PROFILE=$(PROFILE) \
 	BASELINE=$(BASELINE) bash contrib/bench/compare.sh
+
+# One chatd node against three sharing one PostgreSQL database and one room,
+# side by side from one run (contrib/bench/cluster.sh lists the knobs).
+bench-cluster:
+	@WORKLOAD=$(WORKLOAD) CLIENTS=$(CLIENTS) SENDERS=$(SENDERS) MESSAGES=$(MESSAGES) \
+	INTERVAL=$(INTERVAL) SVG=$(SVG) bash contrib/bench/cluster.sh
 
 lint: deps
 	@unformatted=$$(gofmt -l .); \
