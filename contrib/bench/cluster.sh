@@ -17,7 +17,7 @@ WORKLOAD=${WORKLOAD:-paced}
 CLIENTS=${CLIENTS:-300}
 SENDERS=${SENDERS:-30}
 MESSAGES=${MESSAGES:-20}
-INTERVAL=${INTERVAL:-500ms}
+INTERVAL=${INTERVAL:-} # chatbench's default: 500ms, none for burst
 SVG=${SVG:-}
 EXTRA=${EXTRA:-}
 
@@ -117,8 +117,8 @@ stop_all_chatd() {
 	for p in "$@"; do kill "$p"; wait "$p" 2>/dev/null || true; done
 }
 
-args=(-workload "$WORKLOAD" -clients "$CLIENTS" -senders "$SENDERS" -messages "$MESSAGES"
-	-interval "$INTERVAL")
+args=(-workload "$WORKLOAD" -clients "$CLIENTS" -senders "$SENDERS" -messages "$MESSAGES")
+[ -n "$INTERVAL" ] && args+=(-interval "$INTERVAL")
 # shellcheck disable=SC2206
 args+=($EXTRA)
 results=()
