@@ -347,6 +347,12 @@ func TestClusterMessagesPresenceAndModeration(t *testing.T) {
 	if got := users(alice.expect("ok", "cmd", "who")); got != "alice dave root" {
 		t.Fatalf("who = %q", got)
 	}
+	// A notice from the admin CLI reaches every node's users.
+	e.admin("", "notice", "maintenance at noon")
+	for _, c := range []*clusterConn{alice, dave, root} {
+		c.expect("notice", "text", "maintenance at noon")
+	}
+
 	// chatd who lists every node's users, with their node.
 	out := e.admin("", "who")
 	for _, want := range []string{"alice", "n1", "dave", "n2", "root", "n3"} {
