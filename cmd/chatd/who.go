@@ -58,11 +58,13 @@ func (c *whoCommand) cluster(ctx context.Context, cfg chatd.Config) error {
 	}
 	now := time.Now()
 	tw := newTable(c.out)
-	fmt.Fprintln(tw, "USER\tNODE\tROOM\tADDRESS\tSINCE\tIDLE")
+	// The columns of a single server, then the node: scripts that read
+	// the first columns work on either.
+	fmt.Fprintln(tw, "USER\tROOM\tADDRESS\tSINCE\tIDLE\tNODE")
 	for _, o := range online {
 		idle := now.Sub(o.LastActive).Truncate(time.Second)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(o.User), cell(o.Node), cell(o.Room),
-			cell(o.Addr), formatTime(o.Since), max(idle, 0))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(o.User), cell(o.Room),
+			cell(o.Addr), formatTime(o.Since), max(idle, 0), cell(o.Node))
 	}
 	return tw.Flush()
 }
