@@ -196,3 +196,40 @@ func TestStoreOfflineAcrossNodesNoDeadlock(t *testing.T) {
 		}
 	})
 }
+
+// Two nodes delivering the last two copies of one letter at the same moment
+// leave no letter behind: each sees the other's copy until it commits, so
+// the trigger waits for the letter's lock and looks again.
+func TestLetterGoesWithLastCopyAcrossNodes(t *testing.T) {
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		a, b := openTwo(t)
+		mustUsers(t, a, "ann", "ben")
+		for i := range 20 {
+			m := chatd.OfflineMessage{From: "x", To: []string{"ann", "ben"}, Text: fmt.Sprint(i)}
+			if errs, err := a.StoreOfflineAll(ctx, m.To, m, 0); err != nil || errs[0] != nil || errs[1] != nil {
+				t.Fatalf("store: %v %v", errs, err)
+			}
+			ann, err := a.OfflineMessages(ctx, "ann")
+			if err != nil || len(ann) != 1 {
+				t.Fatalf("ann: %v %v", ann, err)
+			}
+			ben, err := b.OfflineMessages(ctx, "ben")
+			if err != nil || len(ben) != 1 {
+				t.Fatalf("ben: %v %v", ben, err)
+			}
+			var wg sync.WaitGroup
+			wg.Add(2)
+			go func() { defer wg.Done(); checkCode(t, a.DeleteOffline(ctx, []int64{ann[0].ID}), "") }()
+			go func() { defer wg.Done(); checkCode(t, b.DeleteOffline(ctx, []int64{ben[0].ID}), "") }()
+			wg.Wait()
+			var n int
+			if err := b.reader.GetContext(ctx, &n, `SELECT count(*) FROM letters`); err != nil {
+				t.Fatal(err)
+			}
+			if n != 0 {
+				t.Fatalf("round %d: %d letters left without a recipient", i, n)
+			}
+		}
+	})
+}

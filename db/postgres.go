@@ -25,11 +25,25 @@ var postgresSchema string
 // owns its schema and migrations. To change the PostgreSQL schema, change
 // schema_postgres.sql, bump this, and append to postgresMigrations the
 // statements that bring the previous version to the new shape.
-const PostgresSchemaVersion = 1
+const PostgresSchemaVersion = 2
 
 // postgresMigrations[i] turns a PostgreSQL database at version i+1 into
 // version i+2, like migrations does for SQLite.
-var postgresMigrations = []string{}
+var postgresMigrations = []string{
+	// 1 -> 2: a letter whose last two copies were delivered at once on two
+	// nodes was left behind.
+	`-- A letter goes with its last recipient row. Two nodes deleting the last
+-- two rows at once each still see the other's: the letter's row lock makes
+-- the second wait for the first to commit, and its next look (a new
+-- snapshot) sees that row gone.
+CREATE OR REPLACE FUNCTION offline_messages_last() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM letters WHERE id = OLD.letter FOR UPDATE;
+    DELETE FROM letters WHERE id = OLD.letter
+        AND NOT EXISTS (SELECT 1 FROM offline_messages WHERE letter = OLD.letter);
+    RETURN NULL;
+END $$;`,
+}
 
 // migrateLockKey names the advisory lock that makes nodes starting at once
 // migrate one after the other.

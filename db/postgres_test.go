@@ -93,3 +93,30 @@ func rawPG(t *testing.T, url string) *sql.DB {
 	t.Cleanup(func() { raw.Close() })
 	return raw
 }
+
+// A version 1 database is migrated to the newest version on open.
+func TestPostgresMigrateFrom1(t *testing.T) {
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	openPG(t, url).Close()
+	raw := rawPG(t, url)
+	// Version 1's trigger function, without the letter lock.
+	if _, err := raw.Exec(`CREATE OR REPLACE FUNCTION offline_messages_last() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM letters WHERE id = OLD.letter
+        AND NOT EXISTS (SELECT 1 FROM offline_messages WHERE letter = OLD.letter);
+    RETURN NULL;
+END $$;
+UPDATE schema_version SET version = 1`); err != nil {
+		t.Fatal(err)
+	}
+	db := openPG(t, url)
+	var v int
+	var src string
+	if err := db.reader.GetContext(ctx, &v, `SELECT version FROM schema_version`); err != nil || v != PostgresSchemaVersion {
+		t.Fatalf("version %d, %v", v, err)
+	}
+	if err := db.reader.GetContext(ctx, &src, `SELECT prosrc FROM pg_proc WHERE proname = 'offline_messages_last'`); err != nil || !strings.Contains(src, "FOR UPDATE") {
+		t.Fatalf("trigger function not migrated: %q, %v", src, err)
+	}
+}

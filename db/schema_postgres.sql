@@ -1,4 +1,4 @@
--- chatd schema for PostgreSQL, version 1 (the schema_version table).
+-- chatd schema for PostgreSQL, version 2 (the schema_version table).
 -- The same tables and columns as the SQLite schema (schema.sql at the top of
 -- the repository); TestSchemasAgree compares them. The differences:
 --   * ids are identity columns, flags are BOOLEAN, times BIGINT Unix ms;
@@ -63,9 +63,13 @@ CREATE TABLE offline_messages (
 );
 CREATE INDEX offline_messages_recipient ON offline_messages(recipient, id);
 CREATE INDEX offline_messages_letter ON offline_messages(letter);
--- A letter goes with its last recipient row.
-CREATE FUNCTION offline_messages_last() RETURNS trigger LANGUAGE plpgsql AS $$
+-- A letter goes with its last recipient row. Two nodes deleting the last
+-- two rows at once each still see the other's: the letter's row lock makes
+-- the second wait for the first to commit, and its next look (a new
+-- snapshot) sees that row gone.
+CREATE OR REPLACE FUNCTION offline_messages_last() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM 1 FROM letters WHERE id = OLD.letter FOR UPDATE;
     DELETE FROM letters WHERE id = OLD.letter
         AND NOT EXISTS (SELECT 1 FROM offline_messages WHERE letter = OLD.letter);
     RETURN NULL;
