@@ -316,3 +316,33 @@ func TestClusterRoomOwnershipAcrossNodes(t *testing.T) {
 		t.Fatalf("rooms from n3: %v", ev)
 	}
 }
+
+func TestClusterWhoElseLastActive(t *testing.T) {
+	n := threeNodes(t)
+	alice := login(t, n[0].addr, "alice", "password1")
+	login(t, n[1].addr, "bob", "password1")
+	carol := login(t, n[2].addr, "carol", "password1")
+	alice.expect("presence", "user", "carol", "event", "login")
+	for _, q := range []struct{ cmd, want string }{
+		{"whoelse", "[bob carol]"},
+		{"last 5", "[alice bob carol]"},
+		{"active 5", "[alice bob carol]"},
+	} {
+		alice.send(q.cmd)
+		if got := fmt.Sprint(alice.expect("ok").strs("users")); got != q.want {
+			t.Fatalf("%s on n1: %s, want %s", q.cmd, got, q.want)
+		}
+	}
+	// dave was never here; carol leaves and is still in last.
+	carol.send("logout")
+	carol.expect("bye")
+	alice.expect("presence", "user", "carol", "event", "logout")
+	alice.send("last 5")
+	if got := fmt.Sprint(alice.expect("ok", "cmd", "last").strs("users")); got != "[alice bob carol]" {
+		t.Fatalf("last 5 after carol left: %s", got)
+	}
+	alice.send("whoelse")
+	if got := fmt.Sprint(alice.expect("ok", "cmd", "whoelse").strs("users")); got != "[bob]" {
+		t.Fatalf("whoelse after carol left: %s", got)
+	}
+}
