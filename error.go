@@ -35,6 +35,9 @@ const (
 	// EInternal is never chosen on purpose: it is what a user sees when the
 	// server failed (for example the disk is full) instead of a driver message.
 	EInternal Code = "internal"
+	// EBlocked is never sent as an error: it is the store's way of saying
+	// that a recipient blocks the sender, shown as delivery status blocked.
+	EBlocked Code = "blocked"
 	// EUserExists is used by the admin CLI (useradd of a taken name).
 	EUserExists Code = "user_exists"
 )

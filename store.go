@@ -68,7 +68,8 @@ type Store interface {
 	// no limit).
 	StoreOffline(ctx context.Context, to string, m OfflineMessage, limit int) error
 	// StoreOfflineAll stores m once for all of to; errs[i] (ENoSuchUser,
-	// EMailboxFull or nil) is the outcome for to[i].
+	// EBlocked when to[i] blocks m.From, EMailboxFull or nil) is the
+	// outcome for to[i]. StoreOffline fails the same way.
 	StoreOfflineAll(ctx context.Context, to []string, m OfflineMessage, limit int) (errs []error, err error)
 	// OfflinePage returns up to n messages (n < 0: all) with IDs above
 	// after, oldest first; OfflineCount how many are waiting.

@@ -607,7 +607,8 @@ func (s *Server) applyPrivate(n *note) {
 	}
 	err := s.store.StoreOffline(context.Background(), n.User,
 		chatd.OfflineMessage{From: n.By, To: n.Names, Text: n.Text, Time: n.Time}, 0)
-	if err != nil {
+	// EBlocked: they blocked the sender since the sender's node checked.
+	if err != nil && chatd.ErrorCode(err) != chatd.EBlocked {
 		s.log.Error("store a private message whose recipient left", "user", n.User, "err", err)
 	}
 }

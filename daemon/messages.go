@@ -159,6 +159,8 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 				outs[i].status = statusStored
 			case chatd.ErrorCode(errs[j]) == chatd.EMailboxFull:
 				outs[i].status = statusMailboxFull
+			case chatd.ErrorCode(errs[j]) == chatd.EBlocked:
+				outs[i].status = statusBlocked
 			case chatd.ErrorCode(errs[j]) == chatd.ENoSuchUser:
 				s.srv.names.forget(offline[j]) // deleted a moment ago
 				outs[i].status = statusNoSuchUser
@@ -195,19 +197,20 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 // but away; status "" means name is offline and the message must be stored.
 // An error means the server failed and is reported as such, not disguised
 // as a status.
+//
+// Blocks are checked where they are cheapest: an online session here holds
+// its user's blocks in memory (loaded before it joined the hub, updated by
+// its own block and unblock); a user on another node is asked of the
+// database; for someone offline the mailer checks inside the transaction
+// that stores the message.
 func (s *session) deliverLive(ctx context.Context, name string, live *Event, n *note) (string, *string, error) {
-	blocked, err := s.srv.store.IsBlocked(ctx, name, s.user)
-	if chatd.ErrorCode(err) == chatd.ENoSuchUser {
-		s.srv.names.forget(name) // deleted a moment ago
-		return statusNoSuchUser, nil, nil
-	} else if err != nil {
-		return "", nil, err
-	}
-	if blocked {
-		return statusBlocked, nil, nil
-	}
-	if o := s.srv.hub.lookup(name); o != nil && o.send(live) {
-		return statusDelivered, o.away.Load(), nil
+	if o := s.srv.hub.lookup(name); o != nil {
+		if o.blocking(s.user) {
+			return statusBlocked, nil, nil
+		}
+		if o.send(live) {
+			return statusDelivered, o.away.Load(), nil
+		}
 	}
 	// On another node: the message is theirs once the note is recorded.
 	// Should they have left meanwhile, their node stores it for them.
@@ -217,6 +220,16 @@ func (s *session) deliverLive(ctx context.Context, name string, live *Event, n *
 	}
 	if p == nil || p.local != nil {
 		return "", nil, nil
+	}
+	blocked, err := s.srv.store.IsBlocked(ctx, name, s.user)
+	if chatd.ErrorCode(err) == chatd.ENoSuchUser {
+		s.srv.names.forget(name) // deleted a moment ago
+		return statusNoSuchUser, nil, nil
+	} else if err != nil {
+		return "", nil, err
+	}
+	if blocked {
+		return statusBlocked, nil, nil
 	}
 	n.User, n.SID = p.User, p.SID
 	if err := s.srv.hub.tell(ctx, n); err != nil {

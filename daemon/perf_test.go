@@ -14,6 +14,7 @@ type countingStore struct {
 	chatd.Store
 	mu         sync.Mutex
 	userByName map[string]int // by chatd.Key(name)
+	isBlocked  int
 }
 
 func newCountingStore(s chatd.Store) *countingStore {
@@ -25,6 +26,19 @@ func (c *countingStore) UserByName(ctx context.Context, name string) (*chatd.Use
 	c.userByName[chatd.Key(name)]++
 	c.mu.Unlock()
 	return c.Store.UserByName(ctx, name)
+}
+
+func (c *countingStore) IsBlocked(ctx context.Context, blocker, blocked string) (bool, error) {
+	c.mu.Lock()
+	c.isBlocked++
+	c.mu.Unlock()
+	return c.Store.IsBlocked(ctx, blocker, blocked)
+}
+
+func (c *countingStore) blockChecks() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.isBlocked
 }
 
 func (c *countingStore) lookups(name string) int {
@@ -82,5 +96,41 @@ func TestSendLooksUpARecipientOnce(t *testing.T) {
 	m := b.expect("message", "kind", "offline", "text", "hello again")
 	if got := strings.Join(m.strs("to"), ","); got != "BOB" {
 		t.Fatalf("to = %s, want BOB", got)
+	}
+}
+
+// A private message to someone on this node or offline asks the database
+// no separate block question: an online session knows its user's blocks,
+// and the mailer checks inside the transaction that stores the message.
+// The blocks still apply either way.
+func TestSendChecksBlocksWithoutAQuery(t *testing.T) {
+	var counts *countingStore
+	ts := startWrapped(t, testConfig(t), &clock{}, func(s chatd.Store) chatd.Store {
+		counts = newCountingStore(s)
+		return counts
+	})
+	ts.addUsers("alice", "bob", "carol")
+	a := login(t, ts.addr, "alice", "password1")
+	a.send("send bob offline note")
+	a.expect("delivery", "to", "bob", "status", "stored")
+	c := login(t, ts.addr, "carol", "password1")
+	c.do("block alice", "block")
+	a.send("send carol online note")
+	a.expect("delivery", "to", "carol", "status", "blocked")
+	c.send("logout")
+	c.expect("bye")
+	a.expect("presence", "user", "carol", "event", "logout")
+	a.send("send carol offline note")
+	a.expect("delivery", "to", "carol", "status", "blocked")
+	b := login(t, ts.addr, "bob", "password1")
+	b.expect("message", "kind", "offline", "text", "offline note")
+	a.send("send bob live note")
+	a.expect("delivery", "to", "bob", "status", "delivered")
+	if n := counts.blockChecks(); n != 0 {
+		t.Fatalf("%d block queries for messages on one node, want 0", n)
+	}
+	c = dial(t, ts.addr)
+	if w := c.attempt("carol", "password1"); w.str("type") != "welcome" || w["offline"] != float64(0) {
+		t.Fatalf("carol's welcome %v, want no stored message", w)
 	}
 }

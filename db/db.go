@@ -363,7 +363,7 @@ const sqlUserID = `SELECT id FROM users WHERE name_key = ?`
 // opens: those run inside the transactions of the busy paths.
 var hotWrites = []string{
 	sqlUserID,
-	sqlSavepoint, sqlRollbackTo, sqlRelease, sqlInsertLetter, sqlInsertMail, sqlMailboxSize,
+	sqlSavepoint, sqlRollbackTo, sqlRelease, sqlInsertLetter, sqlInsertMail, sqlMailboxSize, sqlRecipient,
 }
 
 // userID returns the id of the user called name, or ENoSuchUser.

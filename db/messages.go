@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"chatd"
+
+	"github.com/jmoiron/sqlx"
 )
 
 // StoreOffline keeps m for to, who is offline, and returns only once the
@@ -227,7 +229,7 @@ func storeLetter(ctx context.Context, tx prepared, to []string, m chatd.OfflineM
 	errs = make([]error, len(to))
 	var ids []int64
 	for i, name := range to {
-		id, err := mailboxRoom(ctx, tx, name, limit, bounds)
+		id, err := mailboxRoom(ctx, tx, name, m.From, limit, bounds)
 		if chatd.ErrorCode(err) != chatd.EInternal {
 			errs[i] = err
 			continue
@@ -264,8 +266,10 @@ func storeLetter(ctx context.Context, tx prepared, to []string, m chatd.OfflineM
 }
 
 // mailboxRoom returns the id of user to when their mailbox has room for one
-// more message, or ENoSuchUser / EMailboxFull (nil error with an id
-// otherwise; any other error is internal).
+// more message from from, or ENoSuchUser / EBlocked / EMailboxFull (nil
+// error with an id otherwise; any other error is internal). The block is
+// checked here, in the mailer's own transaction, so that a message to
+// someone offline costs the sender no read transaction of its own.
 //
 // Counting a mailbox costs a step per message in it, so the mailer keeps,
 // per recipient, an upper bound of its size (bounds: mailer goroutine
@@ -278,8 +282,8 @@ func storeLetter(ctx context.Context, tx prepared, to []string, m chatd.OfflineM
 // On PostgreSQL other nodes add to mailboxes too, so no bound holds: the
 // mailbox is counted every time, under the lock lockMailboxes took, so that
 // two nodes cannot both see room for the last message.
-func mailboxRoom(ctx context.Context, tx prepared, to string, limit int, bounds map[int64]int) (int64, error) {
-	id, err := userID(ctx, tx, to)
+func mailboxRoom(ctx context.Context, tx prepared, to, from string, limit int, bounds map[int64]int) (int64, error) {
+	id, err := recipientID(ctx, tx, to, from)
 	if err != nil {
 		return 0, err
 	}
@@ -322,6 +326,29 @@ func mailboxRoom(ctx context.Context, tx prepared, to string, limit int, bounds 
 	return id, nil
 }
 
+// recipientID returns the id of user to, or ENoSuchUser, or EBlocked when
+// to blocks from (from "" is nobody's to block: a notice from the server).
+func recipientID(ctx context.Context, tx prepared, to, from string) (int64, error) {
+	if from == "" {
+		return userID(ctx, tx, to)
+	}
+	var r struct {
+		ID      int64 `db:"id"`
+		Blocked bool  `db:"blocked"`
+	}
+	err := sqlx.GetContext(ctx, tx, &r, sqlRecipient, chatd.Key(from), chatd.Key(to))
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, noSuchUser(to)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("look up user %s: %w", to, err)
+	}
+	if r.Blocked {
+		return 0, chatd.Errorf(chatd.EBlocked, "%s is not accepting messages from you", to)
+	}
+	return r.ID, nil
+}
+
 // mailBounds bounds how many mailbox sizes the mailer keeps.
 const mailBounds = 1 << 16
 
@@ -333,6 +360,11 @@ const (
 	sqlInsertLetter = `INSERT INTO letters (sender, recipients, body, ts) VALUES (?, ?, ?, ?)`
 	sqlInsertMail   = `INSERT INTO offline_messages (recipient, letter) VALUES (?, ?)`
 	sqlMailboxSize  = `SELECT count(*) FROM offline_messages WHERE recipient = ?`
+	// sqlRecipient is the recipient's id and whether they block the sender
+	// (first argument), in one step.
+	sqlRecipient = `SELECT id, EXISTS (SELECT 1 FROM blocks
+		WHERE blocker = users.id AND blocked = (SELECT id FROM users WHERE name_key = ?)) AS blocked
+		FROM users WHERE name_key = ?`
 )
 
 // OfflineMessages returns the whole mailbox of to, oldest first, with the

@@ -20,24 +20,31 @@ func TestStoreOffline(t *testing.T) {
 			waiting int // messages bob already holds
 			to      string
 			limit   int
+			blocks  string // whom bob blocks
 			want    chatd.Code
 		}{
-			{"OK", 0, "bob", 3, ""},
-			{"OKOtherCase", 0, "BOB", 3, ""},
-			{"OKBelowLimit", 2, "bob", 3, ""},
-			{"OKNoLimit", 5, "bob", 0, ""},
-			{"OKNegativeLimitIsNone", 5, "bob", -1, ""},
-			{"ErrMailboxFull", 3, "bob", 3, chatd.EMailboxFull},
-			{"ErrMailboxOverFull", 4, "bob", 3, chatd.EMailboxFull}, // the limit was lowered
-			{"ErrNoSuchUser", 0, "ghost", 3, chatd.ENoSuchUser},
+			{"OK", 0, "bob", 3, "", ""},
+			{"OKOtherCase", 0, "BOB", 3, "", ""},
+			{"OKBelowLimit", 2, "bob", 3, "", ""},
+			{"OKNoLimit", 5, "bob", 0, "", ""},
+			{"OKNegativeLimitIsNone", 5, "bob", -1, "", ""},
+			{"ErrMailboxFull", 3, "bob", 3, "", chatd.EMailboxFull},
+			{"ErrMailboxOverFull", 4, "bob", 3, "", chatd.EMailboxFull}, // the limit was lowered
+			{"ErrNoSuchUser", 0, "ghost", 3, "", chatd.ENoSuchUser},
+			{"OKBlocksSomeoneElse", 0, "bob", 3, "carol", ""},
+			{"ErrBlocked", 0, "bob", 3, "alice", chatd.EBlocked},
+			{"ErrBlockedBeforeFull", 3, "bob", 3, "ALICE", chatd.EBlocked},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				db, _ := openTest(t)
-				mustUsers(t, db, "alice", "bob")
+				mustUsers(t, db, "alice", "bob", "carol")
 				for i := range tt.waiting {
 					m := chatd.OfflineMessage{From: "alice", Text: fmt.Sprint(i)}
 					checkCode(t, db.StoreOffline(ctx, "bob", m, 0), "")
+				}
+				if tt.blocks != "" {
+					checkCode(t, db.Block(ctx, "bob", tt.blocks), "")
 				}
 				m := chatd.OfflineMessage{From: "alice", To: []string{"bob"}, Text: "new"}
 				checkCode(t, db.StoreOffline(ctx, tt.to, m, tt.limit), tt.want)
@@ -52,6 +59,30 @@ func TestStoreOffline(t *testing.T) {
 				}
 			})
 		}
+	})
+}
+
+// One letter to several: a recipient who blocks the sender is refused on
+// their own and the others get it, in the same call.
+func TestStoreOfflineAllSkipsWhoBlocks(t *testing.T) {
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		db, _ := openTest(t)
+		mustUsers(t, db, "alice", "bob", "carol", "dave")
+		checkCode(t, db.Block(ctx, "carol", "alice"), "")
+		m := chatd.OfflineMessage{From: "alice", To: []string{"bob", "carol", "dave"}, Text: "hi all"}
+		errs, err := db.StoreOfflineAll(ctx, []string{"bob", "carol", "dave"}, m, 10)
+		checkCode(t, err, "")
+		for i, want := range []chatd.Code{"", chatd.EBlocked, ""} {
+			checkCode(t, errs[i], want)
+		}
+		for name, want := range map[string]int{"bob": 1, "carol": 0, "dave": 1} {
+			if n, err := db.OfflineCount(ctx, name); err != nil || n != want {
+				t.Errorf("%s holds %d messages (%v), want %d", name, n, err, want)
+			}
+		}
+		// A message from nobody (a server notice) is never blocked.
+		checkCode(t, db.StoreOffline(ctx, "carol", chatd.OfflineMessage{Text: "maintenance"}, 10), "")
 	})
 }
 
