@@ -17,8 +17,8 @@ import (
 type hub struct {
 	mu    sync.RWMutex
 	users map[string]*session   // chatd.Key(name) -> session
-	rooms map[string][]*session // chatd.Key(room) -> members; copy-on-write
-	all   []*session            // every logged-in session; copy-on-write
+	rooms map[string][]*session // chatd.Key(room) -> members; see appendMember
+	all   []*session            // every logged-in session; see appendMember
 	gen   uint64                // bumped by every change of who is where
 	// closes counts room closings, striped by room key: a join reads its
 	// stripe before it looks the room up and moves in only if no close of
@@ -52,7 +52,7 @@ func (h *hub) closeRoom(room string) []*session {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.closes[closeStripe(room)]++
-	return h.rooms[chatd.Key(room)]
+	return snapshotOf(h.rooms[chatd.Key(room)])
 }
 
 func newHub() *hub {
@@ -79,15 +79,15 @@ func (h *hub) add(s *session, replace bool, onAdd func(online []string, others [
 	}
 	h.users[k] = s
 	h.gen++
-	h.all = appendCopy(h.all, s)
+	h.all = appendMember(h.all, s)
 	s.room = chatd.Lobby
-	h.rooms[chatd.Key(chatd.Lobby)] = appendCopy(h.rooms[chatd.Key(chatd.Lobby)], s)
+	h.rooms[chatd.Key(chatd.Lobby)] = appendMember(h.rooms[chatd.Key(chatd.Lobby)], s)
 	if onAdd != nil {
 		names := make([]string, len(h.all))
 		for i, o := range h.all {
 			names[i] = o.user
 		}
-		onAdd(sortedNames(names), h.all)
+		onAdd(sortedNames(names), snapshotOf(h.all))
 	}
 	return old, nil
 }
@@ -105,7 +105,7 @@ func (h *hub) remove(s *session, onRemove func(room string, others []*session)) 
 	room = s.room
 	h.removeLocked(s)
 	if onRemove != nil {
-		onRemove(room, h.all)
+		onRemove(room, snapshotOf(h.all))
 	}
 	return room, true
 }
@@ -144,8 +144,8 @@ func (h *hub) move(s *session, room string, token *uint64) (from string, fromMem
 	h.gen++
 	s.room = room
 	rk := chatd.Key(room)
-	h.rooms[rk] = appendCopy(h.rooms[rk], s)
-	return from, h.rooms[chatd.Key(from)], h.rooms[rk], true
+	h.rooms[rk] = appendMember(h.rooms[rk], s)
+	return from, snapshotOf(h.rooms[chatd.Key(from)]), snapshotOf(h.rooms[rk]), true
 }
 
 // roomOf returns the room s is in.
@@ -166,14 +166,14 @@ func (h *hub) lookup(name string) *session {
 func (h *hub) members(room string) []*session {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	return h.rooms[chatd.Key(room)]
+	return snapshotOf(h.rooms[chatd.Key(room)])
 }
 
 // sessions is a snapshot of every logged-in session.
 func (h *hub) sessions() []*session {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	return h.all
+	return snapshotOf(h.all)
 }
 
 // snapshot describes every online session, for `chatd who`, and returns
@@ -242,11 +242,24 @@ func fanoutVia(fl *flusher, to []*session, ev *Event, skip *session, filter func
 	}
 }
 
-func appendCopy(list []*session, s *session) []*session {
-	out := make([]*session, len(list), len(list)+1)
-	copy(out, list)
-	return append(out, s)
-}
+// Member lists (hub.rooms, hub.all) are handed out as snapshots that their
+// holders read without the hub's lock, so no element a snapshot can see is
+// ever written again:
+//   - a list only grows in place (appendMember): the new member goes into a
+//     slot past the end of every snapshot taken of it, and append's
+//     amortized growth makes a join O(1) instead of a copy of the room;
+//   - it only shrinks by copying (removeCopy), into a new array, so a slot
+//     once handed out is never reused;
+//   - snapshots are clipped to their length (snapshotOf), so a holder that
+//     appends to one gets a copy and cannot write into the list's spare
+//     slots.
+
+// appendMember adds s to a member list; see above.
+func appendMember(list []*session, s *session) []*session { return append(list, s) }
+
+// snapshotOf is a member list as handed out: its capacity ends at its
+// length.
+func snapshotOf(list []*session) []*session { return list[:len(list):len(list)] }
 
 func removeCopy(list []*session, s *session) []*session {
 	out := make([]*session, 0, len(list))
