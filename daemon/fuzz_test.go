@@ -107,6 +107,8 @@ func FuzzLineReader(f *testing.F) {
 		"ab\xff",
 		"\r\r\n\r",
 		"héllo\tö\x1b[31m\u0085\n",
+		// A telnet command across the boundary of two reads.
+		strings.Repeat("abcdefg\n", readBufSize/8-1) + "1234567\xff\xfb\x01ok\n",
 	} {
 		f.Add([]byte(s), uint8(16))
 	}

@@ -1,10 +1,10 @@
 package daemon
 
 import (
-	"bufio"
 	"bytes"
 	"errors"
 	"io"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -33,19 +33,110 @@ var (
 // sequences, drops a CR before LF, refuses lines longer than max bytes
 // (discarding the rest up to the next LF) and refuses invalid UTF-8. Both
 // refusals are reported per line; the stream stays usable.
+//
+// Its buffers are shared: the read buffer is taken from a pool for a read
+// and given back as soon as all it holds is consumed, and so is the buffer a
+// line is gathered in once the line is returned. A connection waiting for
+// its client's next line therefore holds no buffer at all, only one with
+// input still unread (such as the rest of a paste) does.
 type lineReader struct {
-	r       *bufio.Reader
-	max     int
-	buf     []byte
-	pending error // an I/O error held back until a final partial line was returned
+	src  io.Reader
+	max  int
+	rbuf *[]byte // from readBufs while it holds unread input, else nil
+	r, w int     // the unread input is (*rbuf)[r:w]
+	rerr error   // an error that came with the last read's data, returned next
+	// pending is an I/O error held back until a final partial line was
+	// returned.
+	pending error
 	// onCommand, if set, is told of every telnet command read, in order
 	// with the data around it: cmd is the command byte, opt the option of
 	// WILL, WONT, DO and DONT (else 0). It runs inside ReadLine.
 	onCommand func(cmd, opt byte)
 }
 
+const (
+	// readBufSize is the size of one read from a client.
+	readBufSize = 4096
+	// lineBufKeep is the largest line buffer given back to the pool; a
+	// longer one (a line near max) is left to the garbage collector.
+	lineBufKeep = 4096
+)
+
+var (
+	readBufs = sync.Pool{New: func() any { b := make([]byte, readBufSize); return &b }}
+	lineBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+)
+
 func newLineReader(r io.Reader, max int) *lineReader {
-	return &lineReader{r: bufio.NewReaderSize(r, 4096), max: max}
+	return &lineReader{src: r, max: max}
+}
+
+// buffered is the input read from the client and not consumed yet; valid
+// until the next ReadLine.
+func (lr *lineReader) buffered() []byte {
+	if lr.rbuf == nil {
+		return nil
+	}
+	return (*lr.rbuf)[lr.r:lr.w]
+}
+
+// idle reports whether the reader holds nothing: no unread input, no error
+// waiting to be returned. The next ReadLine will read from the client.
+func (lr *lineReader) idle() bool {
+	return lr.rbuf == nil && lr.rerr == nil && lr.pending == nil
+}
+
+// readByte returns the next input byte, reading when none is buffered.
+func (lr *lineReader) readByte() (byte, error) {
+	if lr.rbuf == nil || lr.r == lr.w {
+		if err := lr.fill(); err != nil {
+			return 0, err
+		}
+	}
+	b := (*lr.rbuf)[lr.r]
+	lr.r++
+	return b, nil
+}
+
+// fill reads into an empty buffer. Like bufio, an error that comes with
+// data is kept for the next fill, and a reader that keeps returning
+// nothing is an error.
+func (lr *lineReader) fill() error {
+	if err := lr.rerr; err != nil {
+		lr.rerr = nil
+		lr.release()
+		return err
+	}
+	if lr.rbuf == nil {
+		lr.rbuf = readBufs.Get().(*[]byte)
+	}
+	lr.r, lr.w = 0, 0
+	for range 100 {
+		n, err := lr.src.Read(*lr.rbuf)
+		if n < 0 || n > len(*lr.rbuf) {
+			lr.release()
+			return errors.New("line reader: bad read count")
+		}
+		lr.w = n
+		if n > 0 {
+			lr.rerr = err
+			return nil
+		}
+		if err != nil {
+			lr.release()
+			return err
+		}
+	}
+	lr.release()
+	return io.ErrNoProgress
+}
+
+// release gives the read buffer back once everything in it is consumed.
+func (lr *lineReader) release() {
+	if lr.rbuf != nil && lr.r == lr.w {
+		readBufs.Put(lr.rbuf)
+		lr.rbuf, lr.r, lr.w = nil, 0, 0
+	}
 }
 
 // ReadLine returns the next line without its terminator. On errLineTooLong
@@ -54,10 +145,19 @@ func (lr *lineReader) ReadLine() (string, error) {
 	if lr.pending != nil {
 		return "", lr.pending
 	}
-	lr.buf = lr.buf[:0]
+	defer lr.release()
+	lb := lineBufs.Get().(*[]byte)
+	buf := (*lb)[:0]
+	defer func() {
+		// Given back once the line is returned (finish copies it).
+		if cap(buf) <= lineBufKeep {
+			*lb = buf[:0]
+			lineBufs.Put(lb)
+		}
+	}()
 	tooLong := false
 	for {
-		b, err := lr.r.ReadByte()
+		b, err := lr.readByte()
 		if err == nil && b == tnIAC {
 			var lit bool
 			if lit, err = lr.telnet(); err == nil && !lit {
@@ -67,10 +167,10 @@ func (lr *lineReader) ReadLine() (string, error) {
 		if err != nil {
 			// A stream may also end inside a telnet sequence; the text
 			// before it is still the last line.
-			if len(lr.buf) > 0 && !tooLong && errors.Is(err, io.EOF) {
+			if len(buf) > 0 && !tooLong && errors.Is(err, io.EOF) {
 				// The last line had no LF: take it, report EOF next time.
 				lr.pending = err
-				return lr.finish()
+				return lr.finish(buf)
 			}
 			return "", err
 		}
@@ -78,13 +178,13 @@ func (lr *lineReader) ReadLine() (string, error) {
 			if tooLong {
 				return "", errLineTooLong
 			}
-			return lr.finish()
+			return lr.finish(buf)
 		}
-		if len(lr.buf) >= lr.max+1 { // +1 leaves room for a CR before LF
+		if len(buf) >= lr.max+1 { // +1 leaves room for a CR before LF
 			tooLong = true
 			continue
 		}
-		lr.buf = append(lr.buf, b)
+		buf = append(buf, b)
 	}
 }
 
@@ -93,17 +193,12 @@ func (lr *lineReader) ReadLine() (string, error) {
 // command before the line end makes it say no: its option byte may be an
 // LF, and a wrong yes would leave the caller waiting on the client.
 func (lr *lineReader) lineWaiting() bool {
-	n := lr.r.Buffered()
-	if n == 0 {
-		return false
-	}
-	b, _ := lr.r.Peek(n)
+	b := lr.buffered()
 	i := bytes.IndexByte(b, '\n')
 	return i >= 0 && bytes.IndexByte(b[:i], tnIAC) < 0
 }
 
-func (lr *lineReader) finish() (string, error) {
-	line := lr.buf
+func (lr *lineReader) finish(line []byte) (string, error) {
 	if n := len(line); n > 0 && line[n-1] == '\r' {
 		line = line[:n-1]
 	}
@@ -119,7 +214,7 @@ func (lr *lineReader) finish() (string, error) {
 // telnet consumes the rest of an IAC sequence. It reports lit when the
 // sequence was IAC IAC, an escaped data byte 255.
 func (lr *lineReader) telnet() (lit bool, err error) {
-	c, err := lr.r.ReadByte()
+	c, err := lr.readByte()
 	if err != nil {
 		return false, err
 	}
@@ -127,7 +222,7 @@ func (lr *lineReader) telnet() (lit bool, err error) {
 	case c == tnIAC:
 		return true, nil
 	case c >= tnWILL && c <= tnDONT:
-		opt, err := lr.r.ReadByte() // the option
+		opt, err := lr.readByte() // the option
 		if err == nil && lr.onCommand != nil {
 			lr.onCommand(c, opt)
 		}
@@ -136,7 +231,7 @@ func (lr *lineReader) telnet() (lit bool, err error) {
 		// Subnegotiation runs to IAC SE.
 		prev := byte(0)
 		for {
-			c, err = lr.r.ReadByte()
+			c, err = lr.readByte()
 			if err != nil {
 				return false, err
 			}

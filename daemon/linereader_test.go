@@ -229,3 +229,103 @@ func TestBucket(t *testing.T) {
 		t.Fatal("rate 0.5 refused a line after 2s")
 	}
 }
+
+// TestLineReaderHoldsNoBufferWhenIdle: between lines, a reader whose input
+// is all consumed holds no buffer (the read buffer goes back to its pool),
+// while one with the rest of a paste still unread keeps it.
+func TestLineReaderHoldsNoBufferWhenIdle(t *testing.T) {
+	r, w := io.Pipe()
+	lr := newLineReader(r, 64)
+	go w.Write([]byte("one\ntwo\n"))
+	if line, err := lr.ReadLine(); line != "one" || err != nil {
+		t.Fatalf("got %q %v", line, err)
+	}
+	if lr.idle() || string(lr.buffered()) != "two\n" {
+		t.Fatalf("after the first of two lines: idle %v, buffered %q", lr.idle(), lr.buffered())
+	}
+	if line, err := lr.ReadLine(); line != "two" || err != nil {
+		t.Fatalf("got %q %v", line, err)
+	}
+	if !lr.idle() || lr.rbuf != nil || lr.buffered() != nil {
+		t.Fatalf("all input consumed, yet the reader holds a buffer (%q)", lr.buffered())
+	}
+	go func() { w.Write([]byte("thr")); w.Write([]byte("ee\n")) }()
+	if line, err := lr.ReadLine(); line != "three" || err != nil {
+		t.Fatalf("got %q %v", line, err)
+	}
+	if !lr.idle() {
+		t.Fatal("idle again, yet holding input")
+	}
+}
+
+// errReader returns its data and its error from one Read, as the byte
+// meter does when a read takes the client over its budget; later reads
+// find the end of the stream.
+type errReader struct {
+	data []byte
+	err  error
+}
+
+func (e *errReader) Read(p []byte) (int, error) {
+	if len(e.data) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, e.data)
+	e.data = e.data[n:]
+	if len(e.data) == 0 {
+		return n, e.err
+	}
+	return n, nil
+}
+
+// TestLineReaderDataWithError: the lines of a read that also returned an
+// error come out first, then the error.
+func TestLineReaderDataWithError(t *testing.T) {
+	lr := newLineReader(&errReader{data: []byte("a\nb\n"), err: errFlood}, 64)
+	for _, want := range []string{"a", "b"} {
+		if line, err := lr.ReadLine(); line != want || err != nil {
+			t.Fatalf("got %q %v, want %q", line, err, want)
+		}
+	}
+	if _, err := lr.ReadLine(); !errors.Is(err, errFlood) {
+		t.Fatalf("got %v, want the read's error", err)
+	}
+}
+
+// TestLineReaderTelnetAcrossReads: a telnet command split over two reads
+// of a full buffer is still consumed and reported, in order with the
+// lines, and a long line spanning several reads is still refused whole.
+func TestLineReaderTelnetAcrossReads(t *testing.T) {
+	for _, split := range []int{1, 2, 3} { // bytes of the command in the first read
+		filler := "1234567"[:8-split]
+		head := strings.Repeat("abcdefg\n", readBufSize/8-1) + filler
+		in := head + xIAC + xDO + xECHO + "ok\n" + strings.Repeat("z", 3*readBufSize) + "\nlast\n"
+		lr := newLineReader(strings.NewReader(in), 64)
+		var cmds [][2]byte
+		lines := 0
+		lr.onCommand = func(c, o byte) {
+			if lines != readBufSize/8-1 {
+				t.Errorf("command reported after %d lines, want %d", lines, readBufSize/8-1)
+			}
+			cmds = append(cmds, [2]byte{c, o})
+		}
+		for range readBufSize/8 - 1 {
+			if line, err := lr.ReadLine(); line != "abcdefg" || err != nil {
+				t.Fatalf("got %q %v", line, err)
+			}
+			lines++
+		}
+		if line, err := lr.ReadLine(); line != filler+"ok" || err != nil {
+			t.Fatalf("line around the command: %q %v", line, err)
+		}
+		if len(cmds) != 1 || cmds[0] != [2]byte{tnDO, tnEcho} {
+			t.Fatalf("commands %v, want one DO ECHO", cmds)
+		}
+		if _, err := lr.ReadLine(); !errors.Is(err, errLineTooLong) {
+			t.Fatalf("long line: %v", err)
+		}
+		if line, err := lr.ReadLine(); line != "last" || err != nil {
+			t.Fatalf("after the long line: %q %v", line, err)
+		}
+	}
+}
