@@ -1,6 +1,9 @@
 package daemon
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // AddPanicCommand registers a command named "__panic" that panics, so the
 // end-to-end tests can check that a panic ends only its own session. It
@@ -21,3 +24,11 @@ func (s *Server) HoldHub() (release func()) {
 	reg.mu.Lock()
 	return reg.mu.Unlock
 }
+
+// SetParkAfter changes how long a logged-in client is quiet before its
+// session parks (0: never).
+func (s *Server) SetParkAfter(d time.Duration) { s.parkAfter.Store(int64(d)) }
+
+// Parked is how many connections are parked now, in every server of the
+// process.
+func Parked() int { return int(parkedConns.Load()) }

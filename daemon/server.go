@@ -58,6 +58,11 @@ type Options struct {
 	ManageMemory bool
 }
 
+// defaultParkAfter is how long a logged-in client is quiet before its
+// session parks: long enough that one who chats keeps its goroutine, short
+// against any idle spell worth the memory.
+const defaultParkAfter = 2 * time.Second
+
 // Server is a chat daemon.
 type Server struct {
 	// live is the configuration in force: one immutable value, swapped
@@ -73,8 +78,11 @@ type Server struct {
 	hashes    *hashGate
 	nameLocks *keyLocks     // one password check per name at a time
 	sids      atomic.Uint64 // logins so far, for session ids
-	startedAt int64         // unix nanoseconds, for session ids
-	names     *userNames    // registered spellings of names that exist
+	// parkAfter is how long a logged-in client may be quiet before its
+	// session parks (session.park); 0 never. Tests shorten it.
+	parkAfter atomic.Int64
+	startedAt int64      // unix nanoseconds, for session ids
+	names     *userNames // registered spellings of names that exist
 	// Process memory (with Options.ManageMemory): envMemLimit is true when
 	// GOMEMLIMIT decides instead; lastFree is when hash memory was last
 	// handed back (unix nanoseconds).
@@ -150,6 +158,7 @@ func New(o Options) *Server {
 		s.hub = newLocalHub(s)
 	}
 	s.startedAt = time.Now().UnixNano()
+	s.parkAfter.Store(int64(defaultParkAfter))
 	s.hashes = newHashGate(s.hashSlots)
 	if s.manageMemory {
 		s.hashes.idle = s.freeHashMemory

@@ -105,6 +105,14 @@ type session struct {
 	// out (reader goroutine only).
 	out flusher
 
+	// waitFrom is when the reader started waiting for the next line, set
+	// by park so that a parked spell counts toward the idle timeout;
+	// reader goroutine only.
+	waitFrom time.Time
+	// onDone runs once the session is over and finish has run, on the
+	// goroutine that ran it (ServeConn's accounting).
+	onDone func()
+
 	endOnce   sync.Once
 	endReason string
 	done      chan struct{} // closed when the output is over and the connection closed
@@ -179,33 +187,62 @@ func (s *session) textTime(t time.Time) string {
 }
 
 // run is the reader goroutine: login, then commands until the session ends.
+// A logged-in session whose client goes quiet parks instead (see park): the
+// goroutine ends, and a new one carries on when input comes.
 func (s *session) run(ctx context.Context) {
+	s.serve(func() bool {
+		if mc, ok := s.conn.(meteredConn); ok {
+			mc.OnBytes(s.chargeBytes)
+		}
+		if tc, ok := s.conn.(telnetConn); ok && s.info.Telnet {
+			tc.OnTelnet(s.telnetCommand)
+		}
+		s.send(textOnly(s.srv.cfg().Server.Banner))
+		hint := "(Type 'mode json' for JSON lines. New here? Enter the name you want and pick a password.)"
+		if s.srv.cfg().Accounts.Registration != "open" {
+			hint = "(Type 'mode json' for JSON lines. Accounts are created by the server's admins.)"
+		}
+		s.send(textOnly(hint))
+		if !s.login(ctx) {
+			return false
+		}
+		return s.commands(ctx, false)
+	})
+}
+
+// serve runs one stretch of the reader's work on the current goroutine.
+// step reports whether the session parked; if it did not (or panicked),
+// the session is over: finish runs, then onDone.
+func (s *session) serve(step func() (parked bool)) {
+	parked := false
 	defer func() {
 		if p := recover(); p != nil {
 			s.srv.log.Error("session panic", "addr", s.addr, "user", s.user, "panic", p, "stack", string(debug.Stack()))
 			s.end(byeError, "internal server error")
+			parked = false
 		}
-		s.finish()
+		if !parked {
+			s.finish()
+			if s.onDone != nil {
+				s.onDone()
+			}
+		}
 	}()
-	if mc, ok := s.conn.(meteredConn); ok {
-		mc.OnBytes(s.chargeBytes)
-	}
-	if tc, ok := s.conn.(telnetConn); ok && s.info.Telnet {
-		tc.OnTelnet(s.telnetCommand)
-	}
-	s.send(textOnly(s.srv.cfg().Server.Banner))
-	hint := "(Type 'mode json' for JSON lines. New here? Enter the name you want and pick a password.)"
-	if s.srv.cfg().Accounts.Registration != "open" {
-		hint = "(Type 'mode json' for JSON lines. Accounts are created by the server's admins.)"
-	}
-	s.send(textOnly(hint))
-	if !s.login(ctx) {
-		return
-	}
+	parked = step()
+}
+
+// commands runs commands until the session ends (false) or parks (true).
+// resumed says the poller woke a parked session: the line is read at once
+// under the idle deadline fixed when it parked.
+func (s *session) commands(ctx context.Context, resumed bool) bool {
 	for !s.ending() && s.farewell == nil {
+		if !resumed && s.park(ctx) {
+			return true
+		}
+		resumed = false
 		line, ok := s.readLine()
 		if !ok || s.ending() {
-			return
+			return false
 		}
 		s.lastActive.Store(s.srv.now().UnixNano())
 		s.label = ""
@@ -219,6 +256,52 @@ func (s *session) run(ctx context.Context) {
 		}
 		s.execute(ctx, line)
 	}
+	return false
+}
+
+// park lets a logged-in client's silence cost no goroutine. The reader
+// first waits up to parkAfter for input on its own goroutine (a client that
+// chats never parks); if none comes, the connection is handed to the
+// poller (parkConn) and the goroutine ends, and the poller starts
+// commands(resumed) on a new goroutine when input comes, the idle deadline
+// passes or the connection is closed. It reports whether the session
+// parked. Nothing changes for the client: the idle deadline runs from the
+// same moment as if the reader had waited in ReadLine all along.
+func (s *session) park(ctx context.Context) bool {
+	pc, ok := s.conn.(parkConn)
+	after := time.Duration(s.srv.parkAfter.Load())
+	if !ok || after <= 0 || s.interrupted || s.user == "" || !pc.canPark() {
+		return false
+	}
+	// What this reader's chat queued to others goes out before it waits:
+	// nothing of the client's is buffered, so no line is coming at once.
+	s.out.flush()
+	s.waitFrom = time.Now()
+	idle := s.idleDeadline()
+	wait := s.waitFrom.Add(after)
+	if !idle.IsZero() && idle.Before(wait) {
+		return false // it times out first: ReadLine waits for that
+	}
+	s.conn.SetReadDeadline(wait)
+	if err := pc.waitInput(); !errors.Is(err, os.ErrDeadlineExceeded) {
+		return false // input, or an error the read will report
+	}
+	return pc.park(idle, func() { s.serve(func() bool { return s.commands(ctx, true) }) })
+}
+
+// idleDeadline is when a logged-in session times out without a line:
+// idle_timeout after it started waiting (zero: never, for an admin exempt
+// by idle_exempt_admins). park sets waitFrom before it waits, so the wait
+// on its own goroutine and the parked spell both count.
+func (s *session) idleDeadline() time.Time {
+	from := s.waitFrom
+	if from.IsZero() {
+		from = time.Now()
+	}
+	if s.admin.Load() && s.srv.cfg().Server.IdleExemptAdmins {
+		return time.Time{}
+	}
+	return from.Add(s.srv.cfg().Server.IdleTimeout.Duration)
 }
 
 // readLine reads the next line, answering framing errors itself. It sets the
@@ -232,11 +315,10 @@ func (s *session) readLine() (string, bool) {
 			// answered), then the session ends.
 		} else if s.user == "" {
 			s.conn.SetReadDeadline(s.srv.loginDeadline(s))
-		} else if s.admin.Load() && s.srv.cfg().Server.IdleExemptAdmins {
-			s.conn.SetReadDeadline(time.Time{})
 		} else {
-			s.conn.SetReadDeadline(time.Now().Add(s.srv.cfg().Server.IdleTimeout.Duration))
+			s.conn.SetReadDeadline(s.idleDeadline())
 		}
+		s.waitFrom = time.Time{} // a line or a refusal: the next wait starts anew
 		s.flushOutput()
 		line, err := s.conn.ReadLine()
 		if s.interrupted {

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -44,7 +46,9 @@ type ConnInfo struct {
 }
 
 // ServeConn serves one client connection until its session ends; it blocks
-// that long. It is the single entry point for every transport. A connection
+// that long, unless the connection parks (parkConn: plain TCP on Linux,
+// once a logged-in client is quiet), when it returns and the session goes
+// on without it. It is the single entry point for every transport. A connection
 // over the server's limits gets one refusal line and is closed. ctx is not
 // used to end the session (shutdown does that with a bye); it is there for
 // transports whose serving code needs one.
@@ -74,10 +78,12 @@ func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
 		c.Close()
 		return
 	}
-	defer s.wg.Done()
-	defer s.forget(sess)
 	s.metrics.connOpened(info.Listener)
-	defer s.metrics.connClosed(info.Listener)
+	sess.onDone = func() {
+		s.metrics.connClosed(info.Listener)
+		s.forget(sess)
+		s.wg.Done()
+	}
 	// Not ctx: shutdown ends sessions with a bye, and the database work
 	// of a command in flight should finish, not be cancelled.
 	sess.run(context.Background())
@@ -89,7 +95,15 @@ type streamConn struct {
 	net.Conn
 	lines *lineReader
 	meter meterReader     // between the socket and lines
-	raw   syscall.RawConn // plain TCP's socket, for tryWrite; nil for TLS
+	raw   syscall.RawConn // plain TCP's socket, for tryWrite and parking; nil for TLS
+
+	// Parking (parkConn), guarded by pmu.
+	pmu        sync.Mutex
+	resume     func()      // set while parked: what wake starts
+	timer      *time.Timer // wakes a parked connection at its deadline
+	fd         int         // the socket, once registered with the poller
+	registered bool
+	closed     bool
 }
 
 func newStreamConn(c net.Conn, maxLine int) *streamConn {
@@ -138,6 +152,93 @@ type lineWaiter interface {
 }
 
 func (c *streamConn) lineWaiting() bool { return c.lines.lineWaiting() }
+
+// parkConn is a Conn that can wait for its client's input without a
+// goroutine: plain TCP on Linux (the poller is epoll). Not TLS, whose
+// records may hold input the socket no longer shows, nor WebSocket.
+type parkConn interface {
+	// canPark reports whether the connection could park now: it is plain
+	// TCP, the poller runs, and no input is buffered.
+	canPark() bool
+	// waitInput waits, without reading, until input can be read, the
+	// read deadline passes (os.ErrDeadlineExceeded) or the connection
+	// fails.
+	waitInput() error
+	// park hands the wait to the poller: resume runs on a new goroutine
+	// once input can be read, the connection is closed, or at deadline
+	// (zero: none), whichever is first. It reports false, and changes
+	// nothing, when the connection cannot park.
+	park(deadline time.Time, resume func()) bool
+}
+
+// parkedConns counts the connections parked now.
+var parkedConns atomic.Int64
+
+// errNoPark: the connection cannot wait for input without reading.
+var errNoPark = errors.New("connection cannot park")
+
+func (c *streamConn) canPark() bool {
+	return c.raw != nil && c.lines.idle() && theInputPoller() != nil
+}
+
+func (c *streamConn) park(deadline time.Time, resume func()) bool {
+	p := theInputPoller()
+	if p == nil || c.raw == nil || !c.lines.idle() {
+		return false
+	}
+	c.pmu.Lock()
+	defer c.pmu.Unlock()
+	if c.closed {
+		return false
+	}
+	armed := false
+	c.raw.Control(func(fd uintptr) {
+		if armed = p.arm(int(fd), c); armed {
+			c.fd, c.registered = int(fd), true
+		}
+	})
+	if !armed {
+		return false
+	}
+	c.resume = resume
+	parkedConns.Add(1)
+	if !deadline.IsZero() {
+		c.timer = time.AfterFunc(time.Until(deadline), c.wake)
+	}
+	return true
+}
+
+// wake resumes a parked connection; it does nothing when the connection is
+// not parked (a late event, or a timer that lost the race).
+func (c *streamConn) wake() {
+	c.pmu.Lock()
+	resume := c.resume
+	c.resume = nil
+	if c.timer != nil {
+		c.timer.Stop()
+		c.timer = nil
+	}
+	c.pmu.Unlock()
+	if resume != nil {
+		parkedConns.Add(-1)
+		go resume()
+	}
+}
+
+// Close unregisters the socket from the poller before closing it, and
+// wakes the connection if parked, so that its session sees the close.
+func (c *streamConn) Close() error {
+	c.pmu.Lock()
+	c.closed = true
+	if c.registered {
+		theInputPoller().forget(c.fd, c)
+		c.registered = false
+	}
+	c.pmu.Unlock()
+	err := c.Conn.Close()
+	c.wake()
+	return err
+}
 
 // meteredConn is a Conn that reports every byte it reads from the client,
 // telnet commands and the bytes of refused lines included, so that a
