@@ -218,6 +218,9 @@ func TestClusterModerationAcrossNodes(t *testing.T) {
 	for _, c := range []*client{bob, carol} {
 		c.send("join den")
 		c.expect("ok", "cmd", "join")
+		// The other nodes learn of a move in the transaction that
+		// announces it, a moment after the mover's own reply.
+		alice.expect("room", "event", "joined", "user", c.name)
 	}
 	alice.send("topic nice things")
 	alice.expect("ok", "cmd", "topic")

@@ -239,6 +239,7 @@ func TestClusterChatAcrossNodesInOrder(t *testing.T) {
 	alice.expect("ok", "cmd", "create")
 	bob.say("join den")
 	bob.expect("ok", "cmd", "join")
+	alice.expect("room", "event", "joined", "user", "bob") // the move is in the tables
 	carol.say("join den")
 	carol.expect("ok", "cmd", "join")
 	alice.expect("room", "event", "joined", "user", "carol")
