@@ -237,3 +237,23 @@ func TestLongLine(t *testing.T) {
 		}
 	}
 }
+
+// TestParseRoomLine: the shortcut for room messages gives what decoding
+// the JSON gives, and leaves texts with escapes and other lines to it.
+func TestParseRoomLine(t *testing.T) {
+	for _, c := range []struct {
+		line, text string
+		room       bool
+	}{
+		{`{"type":"message","kind":"room","from":"u1","room":"bench","text":"bench 1 2 3","ts":"2026-01-01T00:00:00Z"}`, "bench 1 2 3", true},
+		{`{"type":"message","kind":"room","from":"u1","room":"bench","text":"say \"hi\" \\ now","ts":"x"}`, `say "hi" \ now`, true},
+		{`{"type":"message","kind":"room","from":"u1","room":"bench","text":"caf\u00e9","ts":"x"}`, "café", true},
+		{`{"type":"message","kind":"private","from":"u1","to":["u2"],"text":"bench 1 2 3","ts":"x"}`, "", false},
+		{`{"type":"ok","cmd":"say","text":"x"}`, "", false},
+	} {
+		text, room, _ := chatdJSON{}.parse([]byte(c.line))
+		if text != c.text || room != c.room {
+			t.Errorf("parse(%s) = %q, %v; want %q, %v", c.line, text, room, c.text, c.room)
+		}
+	}
+}
