@@ -44,8 +44,9 @@ const flushEvery = 64
 // lines, and before any command other than chat: a lone line goes out at
 // once, and a client's burst of lines reaches each recipient in one write.
 type flusher struct {
-	list  *[]*session // from flushLists while not empty
-	lines int         // lines handled since the last flush
+	list    *[]*session // from flushLists while not empty
+	lines   int         // lines handled since the last flush
+	scratch *[]byte     // a buffer for batches, during one flush only
 }
 
 var flushLists = sync.Pool{New: func() any { return new([]*session) }}
@@ -69,8 +70,10 @@ func (fl *flusher) flush() {
 	list := *fl.list
 	for i, s := range list {
 		list[i] = nil
-		s.flushScheduled()
+		s.flushScheduled(fl)
 	}
+	putBuf(fl.scratch)
+	fl.scratch = nil
 	if cap(list) <= 16<<10 {
 		*fl.list = list[:0]
 		flushLists.Put(fl.list)
@@ -158,8 +161,8 @@ func (s *session) endWith(reason string, bye *Event) {
 	}
 }
 
-// flushScheduled writes what a flusher was to write for s.
-func (s *session) flushScheduled() {
+// flushScheduled writes what flusher fl was to write for s.
+func (s *session) flushScheduled(fl *flusher) {
 	s.mu.Lock()
 	s.scheduled = false
 	if s.writing || len(s.queue) == 0 {
@@ -182,7 +185,7 @@ func (s *session) flushScheduled() {
 	}
 	batch := s.takeLocked()
 	s.mu.Unlock()
-	s.writeThrough(tw, batch)
+	s.writeThrough(tw, batch, fl)
 }
 
 // takeLocked takes the queue as a batch; the emptied previous batch
@@ -193,19 +196,20 @@ func (s *session) takeLocked() []*Event {
 	return batch
 }
 
-// doneWith hands an emptied batch back for reuse as the next queue; a big
-// one is let go, so a burst does not pin its memory.
+// doneWithLocked hands an emptied batch back for reuse as the next queue;
+// a big one is let go, so a burst does not pin its memory.
 func (s *session) doneWithLocked(batch []*Event) {
 	clear(batch)
-	if cap(batch) <= 64 && s.spare == nil {
+	if cap(batch) <= 256 && s.spare == nil {
 		s.spare = batch[:0]
 	}
 }
 
 // writeThrough writes batch with one non-blocking write; the caller holds
 // the output. What the socket does not take, and whatever was queued
-// meanwhile, is left to a writer goroutine.
-func (s *session) writeThrough(tw tryWriter, batch []*Event) {
+// meanwhile, is left to a writer goroutine. Several events are rendered
+// into the flusher's scratch buffer, one for the whole flush.
+func (s *session) writeThrough(tw tryWriter, batch []*Event, fl *flusher) {
 	defer func() {
 		// On the flusher's goroutine: a panic here ends this session's
 		// output, not the flusher's session.
@@ -218,7 +222,6 @@ func (s *session) writeThrough(tw tryWriter, batch []*Event) {
 		}
 	}()
 	var p []byte
-	var bp *[]byte
 	if len(batch) == 1 && s.plain(batch[0]) {
 		// The common case: one line, the same bytes for every recipient.
 		p = batch[0].render(s.outMode)
@@ -226,20 +229,25 @@ func (s *session) writeThrough(tw tryWriter, batch []*Event) {
 			s.midLine = p[len(p)-1] != '\n'
 		}
 	} else {
-		bp = getBuf()
-		for _, ev := range batch {
-			*bp = s.appendEvent(*bp, ev)
+		if fl.scratch == nil {
+			fl.scratch = getBuf()
 		}
-		p = *bp
+		buf := (*fl.scratch)[:0]
+		for _, ev := range batch {
+			buf = s.appendEvent(buf, ev)
+		}
+		*fl.scratch = buf
+		p = buf
 	}
 	n, err := 0, error(nil)
 	if len(p) > 0 {
 		n, err = tw.tryWrite(p)
 	}
 	if err == nil && n < len(p) {
-		s.pending = append(s.pending[:0], p[n:]...)
+		// The writer starts with the rest, in a buffer it then keeps.
+		s.pending = getBuf()
+		*s.pending = append(*s.pending, p[n:]...)
 	}
-	putBuf(bp)
 	s.mu.Lock()
 	s.doneWithLocked(batch)
 	if err != nil {
@@ -248,7 +256,7 @@ func (s *session) writeThrough(tw tryWriter, batch []*Event) {
 		s.closeOutput()
 		return
 	}
-	if len(s.pending) == 0 && len(s.queue) == 0 {
+	if s.pending == nil && len(s.queue) == 0 {
 		s.writing = false
 		s.mu.Unlock()
 		return
@@ -299,6 +307,7 @@ func (s *session) failLocked() {
 	s.closed = true
 	clear(s.queue)
 	s.queue = nil
+	putBuf(s.pending)
 	s.pending = nil
 }
 
@@ -315,8 +324,12 @@ func (s *session) closeOutput() {
 // is empty (then it gives the output back and exits) or closed (then it
 // writes the bye, closes the connection and exits).
 func (s *session) writeLoop() {
-	bp := getBuf()
-	defer putBuf(bp)
+	bp := s.pending // what write-through left, if anything
+	s.pending = nil
+	if bp == nil {
+		bp = getBuf()
+	}
+	defer func() { putBuf(bp) }()
 	defer func() {
 		if p := recover(); p != nil {
 			s.srv.log.Error("session writer panic", "addr", s.addr, "user", s.user, "panic", p, "stack", string(debug.Stack()))
@@ -344,13 +357,9 @@ func (s *session) writeLoop() {
 		s.mu.Unlock()
 		s.closeOutput()
 	}
-	if len(s.pending) > 0 {
-		*bp = append(*bp, s.pending...)
-		s.pending = nil
-		if !flush() {
-			fail()
-			return
-		}
+	if !flush() { // the bytes write-through left
+		fail()
+		return
 	}
 	for {
 		s.mu.Lock()
@@ -401,7 +410,7 @@ func (s *session) writeLoop() {
 			return
 		}
 		if cap(*bp) > 2*writeChunk {
-			*bp = nil // do not keep a huge event's buffer
+			*bp = make([]byte, 0, 4096) // do not keep a huge event's buffer
 		}
 	}
 }

@@ -100,7 +100,7 @@ type session struct {
 	// write-through left unwritten.
 	outMode int32
 	midLine bool
-	pending []byte
+	pending *[]byte
 	// out is this session's flusher: the recipients of the chat it fanned
 	// out (reader goroutine only).
 	out flusher
