@@ -50,6 +50,20 @@ func (h *historyWriter) add(room string, l chatd.HistoryLine) {
 	}
 }
 
+// tryAdd is add when it need not wait; it reports false, adding nothing,
+// when the queue is full.
+func (h *historyWriter) tryAdd(room string, l chatd.HistoryLine) bool {
+	if h.keep() <= 0 {
+		return true
+	}
+	select {
+	case h.ch <- historyItem{line: chatd.RoomLine{Room: room, Line: l}}:
+		return true
+	default:
+		return false
+	}
+}
+
 // flush returns once every line added before it is in the database, so
 // that history and search see what their user has just said.
 func (h *historyWriter) flush() {

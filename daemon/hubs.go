@@ -181,6 +181,11 @@ func (h *localHub) say(_ context.Context, s *session, room string, line chatd.Hi
 	fanoutVia(&s.out, h.members(room), ev, s, s.notBlocking)
 	s.sendVia(&s.out, s.answer(ev))
 	l.mu.Unlock()
-	h.srv.history.add(room, line)
+	if !h.srv.history.tryAdd(room, line) {
+		// The disk is behind: what this reader queued goes out before
+		// it waits for room in the history queue.
+		s.out.flush()
+		h.srv.history.add(room, line)
+	}
 	return nil
 }

@@ -3,6 +3,7 @@
 package daemon
 
 import (
+	"runtime"
 	"runtime/debug"
 	"sync"
 	"time"
@@ -68,10 +69,21 @@ func (fl *flusher) flush() {
 		return
 	}
 	list := *fl.list
-	for i, s := range list {
-		list[i] = nil
-		s.flushScheduled(fl)
+	var helper sync.WaitGroup
+	if n := len(list); n >= splitFlush && runtime.GOMAXPROCS(0) > 1 {
+		// A big room: a second goroutine writes half of the recipients,
+		// so one line reaches them on two cores at once.
+		half := list[n/2:]
+		list = list[:n/2]
+		helper.Go(func() {
+			var other flusher
+			other.writeAll(half)
+			putBuf(other.scratch)
+		})
 	}
+	fl.writeAll(list)
+	helper.Wait()
+	list = *fl.list
 	putBuf(fl.scratch)
 	fl.scratch = nil
 	if cap(list) <= 16<<10 {
@@ -79,6 +91,18 @@ func (fl *flusher) flush() {
 		flushLists.Put(fl.list)
 	}
 	fl.list = nil
+}
+
+// splitFlush is how many recipients a flush shares with a second
+// goroutine.
+const splitFlush = 32
+
+// writeAll writes each session of list and clears its entry.
+func (fl *flusher) writeAll(list []*session) {
+	for i, s := range list {
+		list[i] = nil
+		s.flushScheduled(fl)
+	}
 }
 
 // send queues ev. It never blocks; it reports false when the session is
