@@ -39,7 +39,7 @@ type Event struct {
 	once [2]sync.Once
 	out  [2][]byte
 
-	// switchTo, when not zero, is a mode change (mode+1) that the writer
+	// switchTo, when not zero, is a mode change (mode+1) that the output
 	// applies at this point of the queue: what was queued before it is
 	// rendered in the old mode.
 	switchTo int32

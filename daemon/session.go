@@ -37,7 +37,8 @@ const (
 )
 
 // session is one connection. Its reader goroutine (run) reads lines and runs
-// commands in order; its writer goroutine (writeLoop) drains the outbox.
+// commands in order; its output is written as outbox.go describes (by the
+// fan-out, or a writer goroutine only while something is queued).
 type session struct {
 	srv     *Server
 	conn    Conn
@@ -79,7 +80,8 @@ type session struct {
 	room       string       // guarded by hub.mu
 	lastActive atomic.Int64 // unix nanoseconds of the last line received
 	blocks     atomic.Pointer[map[string]bool]
-	// settings are the user's own (the set command); read by the writer.
+	// settings are the user's own (the set command); read by whoever
+	// writes the output.
 	settings atomic.Pointer[chatd.Settings]
 	// away is the away message, nil when not away.
 	away atomic.Pointer[string]
