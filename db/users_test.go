@@ -121,9 +121,10 @@ func TestDeleteUser(t *testing.T) {
 				db, _ := openTest(t)
 				mustUsers(t, db, "alice", "bob")
 				checkCode(t, db.Ban(ctx, chatd.Ban{User: "bob"}), "")
+				// Mail first: once bob blocks alice the store refuses it.
+				checkCode(t, db.StoreOffline(ctx, "bob", chatd.OfflineMessage{From: "alice", Text: "x"}, 0), "")
 				checkCode(t, db.Block(ctx, "bob", "alice"), "")
 				checkCode(t, db.Block(ctx, "alice", "bob"), "")
-				checkCode(t, db.StoreOffline(ctx, "bob", chatd.OfflineMessage{From: "alice", Text: "x"}, 0), "")
 				checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "bobroom", Owner: "Bob"}), "")
 				checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "aliceroom", Owner: "alice"}), "")
 
