@@ -99,6 +99,7 @@ config() {
 	local port
 	port=$(free_port)
 	sed -e "s|@PORT@|$port|" -e "s|@DB@|$tmp/chatd.db|" -e "s|@ARGON2_MEMORY@|1024|" \
+		-e "s|@ARGON2_PARALLELISM@|1|" -e "s|@ARGON2_CONCURRENT@|2|" \
 		contrib/bench/chatd.toml >"$tmp/$1.toml"
 	if [ "$2" = postgres ]; then
 		sed -i -e "s|^path = .*|driver = \"postgres\"\nurl = \"$url\"|" "$tmp/$1.toml"
