@@ -27,25 +27,10 @@ if [ -z "$pgbin" ]; then
 	exit 1
 fi
 
-tmp=$(mktemp -d)
-chmod 755 "$tmp"
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+BENCH_NAME=bench-cluster
+. contrib/bench/lib.sh
+chmod 755 "$tmp" # the postgres user must reach its directory
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-	for _ in $(seq 300); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "bench-cluster: nothing listens on port $1" >&2
-	return 1
-}
 as_pg() {
 	if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
@@ -62,7 +47,7 @@ pgport=$(free_port)
 as_pg "$pgbin/postgres" -D "$tmp/pg/data" -p "$pgport" -c listen_addresses=127.0.0.1 \
 	-c unix_socket_directories= -c max_connections=200 >"$tmp/postgres.log" 2>&1 &
 pids+=($!)
-wait_port "$pgport"
+wait_port "$pgport" 300
 url="postgres://postgres@127.0.0.1:$pgport/postgres?sslmode=disable"
 
 # pg_cpu prints the CPU seconds PostgreSQL's processes have used so far
@@ -112,7 +97,7 @@ serve() {
 	"$tmp/chatd" serve -config "$tmp/$1.toml" 2>"$tmp/$1.log" &
 	pid=$!
 	pids+=("$pid")
-	wait_port "$port"
+	wait_port "$port" 300
 }
 stop_all_chatd() {
 	for p in "$@"; do kill "$p"; wait "$p" 2>/dev/null || true; done

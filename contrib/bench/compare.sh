@@ -33,24 +33,8 @@ if [ "$PEER" = ngircd ] && ! command -v ngircd >/dev/null && [ ! -x /usr/sbin/ng
 	exit 1
 fi
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	wait 2>/dev/null || true
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() {
-	for _ in $(seq 100); do
-		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-		sleep 0.1
-	done
-	echo "bench-compare: nothing listens on port $1" >&2
-	return 1
-}
+BENCH_NAME=bench-compare
+. contrib/bench/lib.sh
 
 CGO_ENABLED=0 go build -trimpath -o "$tmp/chatd" ./cmd/chatd
 go build -o "$tmp/chatbench" ./cmd/chatbench
