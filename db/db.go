@@ -66,7 +66,11 @@ type DB struct {
 	// mailBounds: upper bounds of mailbox sizes (mailer goroutine only,
 	// see mailboxRoom).
 	mailBounds map[int64]int
-	closeOnce  sync.Once
+	// mailVersion is SQLite's data_version when the mailer last looked
+	// (mailer goroutine only): another handle's commit changes it, and
+	// then the bounds are forgotten.
+	mailVersion int64
+	closeOnce   sync.Once
 }
 
 var _ chatd.Store = (*DB)(nil)

@@ -137,6 +137,10 @@ func (db *DB) storeMailPlain(batch []*mailRequest) bool {
 		failAll(batch, err)
 		return true
 	}
+	if err := db.checkBounds(ctx, tx); err != nil {
+		failAll(batch, err)
+		return true
+	}
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
@@ -164,6 +168,10 @@ func (db *DB) storeMailSavepoints(batch []*mailRequest) {
 	defer tx.Rollback()
 	q := db.write(tx)
 	if err := lockMailboxes(ctx, tx, batch); err != nil {
+		failAll(batch, err)
+		return
+	}
+	if err := db.checkBounds(ctx, tx); err != nil {
 		failAll(batch, err)
 		return
 	}
@@ -347,6 +355,26 @@ func recipientID(ctx context.Context, tx prepared, to, from string) (int64, erro
 		return 0, chatd.Errorf(chatd.EBlocked, "%s is not accepting messages from you", to)
 	}
 	return r.ID, nil
+}
+
+// checkBounds forgets the mailer's mailbox bounds when another handle on
+// the same SQLite file (a second process, or a second Open in tests) has
+// committed since the mailer last looked: its mail is not in them. SQLite's
+// data_version changes exactly then, and BEGIN IMMEDIATE already holds off
+// any later commit until this transaction ends.
+func (db *DB) checkBounds(ctx context.Context, tx *dbTx) error {
+	if db.pg {
+		return nil
+	}
+	var v int64
+	if err := tx.QueryRowxContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+		return fmt.Errorf("store offline message: data version: %w", err)
+	}
+	if v != db.mailVersion {
+		clear(db.mailBounds)
+		db.mailVersion = v
+	}
+	return nil
 }
 
 // mailBounds bounds how many mailbox sizes the mailer keeps.
