@@ -207,8 +207,14 @@ func (db *DB) migrate(ctx context.Context) error {
 	if len(migrations)+1 != chatd.SchemaVersion {
 		return fmt.Errorf("migrate db %s: this build has %d migrations for schema version %d", db.path, len(migrations), chatd.SchemaVersion)
 	}
+	return db.migrateWith(ctx, db.migrateStep)
+}
+
+// migrateWith runs step until it reports the schema current, then makes
+// sure the lobby exists: the part of migrating both backends share.
+func (db *DB) migrateWith(ctx context.Context, step func(context.Context) (bool, error)) error {
 	for {
-		done, err := db.migrateStep(ctx)
+		done, err := step(ctx)
 		if err != nil {
 			return err
 		}
@@ -216,7 +222,6 @@ func (db *DB) migrate(ctx context.Context) error {
 			break
 		}
 	}
-
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate db %s: %w", db.path, err)
@@ -225,10 +230,7 @@ func (db *DB) migrate(ctx context.Context) error {
 	if err := ensureLobby(ctx, tx, db.now()); err != nil {
 		return fmt.Errorf("migrate db %s: %w", db.path, err)
 	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("migrate db %s: %w", db.path, err)
-	}
-	return nil
+	return commit(tx, "migrate db "+db.path)
 }
 
 // migrateStep moves the file one version forward. It reports done when the

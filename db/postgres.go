@@ -96,24 +96,7 @@ func (db *DB) migratePostgres(ctx context.Context) error {
 		return fmt.Errorf("migrate db %s: this build has %d PostgreSQL migrations for schema version %d",
 			db.path, len(postgresMigrations), PostgresSchemaVersion)
 	}
-	for {
-		done, err := db.migratePostgresStep(ctx)
-		if err != nil {
-			return err
-		}
-		if done {
-			break
-		}
-	}
-	tx, err := db.begin(ctx)
-	if err != nil {
-		return fmt.Errorf("migrate db %s: %w", db.path, err)
-	}
-	defer tx.Rollback()
-	if err := ensureLobby(ctx, tx, db.now()); err != nil {
-		return fmt.Errorf("migrate db %s: %w", db.path, err)
-	}
-	return commit(tx, "migrate db "+db.path)
+	return db.migrateWith(ctx, db.migratePostgresStep)
 }
 
 // migratePostgresStep moves the database one version forward, under an
