@@ -517,3 +517,34 @@ func TestJoinWhileCreating(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseRoomTellsMembersOnceMoved checks that a member who reads the
+// "closed" event is already in the lobby: a command sent the moment it
+// arrives must not find them in the room that is gone. The members are
+// checked last first, since the server moves them in join order.
+func TestCloseRoomTellsMembersOnceMoved(t *testing.T) {
+	const n = 30
+	ts := startServer(t, func(c *chatd.Config) { c.Server.MaxConnectionsPerIP = n })
+	names := make([]string, n)
+	for i := range names {
+		names[i] = fmt.Sprintf("member%02d", i)
+	}
+	ts.addUsers(names...)
+	cs := make([]*client, n)
+	for i, name := range names {
+		cs[i] = login(t, ts.addr, name, "password1")
+	}
+	cs[0].do("create den", "create")
+	for _, c := range cs[1:] {
+		c.do("join den", "join")
+	}
+	settleAll(cs...)
+	cs[0].send("close")
+	for i := n - 1; i >= 0; i-- {
+		c := cs[i]
+		c.expect("room", "event", "closed", "room", "den")
+		if got := c.roomOf(); got != chatd.Lobby {
+			t.Fatalf("%s read that den was closed but is still in %s", c.name, got)
+		}
+	}
+}

@@ -697,14 +697,17 @@ func (s *Server) moveInto(sess *session, room string, token *uint64, announce bo
 
 // closeRoom empties a room that is gone from the database: its recent
 // lines are dropped, joins that looked it up before now fail, and everyone
-// in it is told (by whom) and moved to the lobby.
+// in it is told (by whom) and moved to the lobby. Each member hears of the
+// close as part of their own move, so by the time they read it they are
+// already in the lobby: a names or who sent after it never finds them in
+// the closed room.
 func (s *Server) closeRoom(room, by string) {
 	s.logs.drop(room)
 	// Under the hub's lock: whoever is not in it now can no longer get in.
 	members := s.hub.closeRoom(room)
-	fanout(members, roomEvent(roomClosed, room, by), nil, nil)
+	closed := roomEvent(roomClosed, room, by)
 	for _, m := range members {
-		s.moveTo(m, chatd.Lobby, false)
+		s.moveTo(m, chatd.Lobby, false, closed)
 	}
 }
 
