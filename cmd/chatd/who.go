@@ -33,15 +33,12 @@ func (c *whoCommand) Run(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	tw := newTable(c.out)
-	fmt.Fprintln(tw, "USER\tROOM\tADDRESS\tSINCE\tIDLE")
-	for _, o := range online {
-		idle := now.Sub(o.LastActive).Truncate(time.Second)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", cell(o.User), cell(o.Room),
-			cell(o.Addr), formatTime(o.Since), max(idle, 0))
+	rows := make([]chatd.ClusterSession, len(online))
+	for i, o := range online {
+		rows[i] = chatd.ClusterSession{User: o.User, Room: o.Room, Addr: o.Addr,
+			Since: o.Since, LastActive: o.LastActive}
 	}
-	return tw.Flush()
+	return c.table(rows, false)
 }
 
 // cluster lists the sessions of every node sharing the PostgreSQL
@@ -56,15 +53,27 @@ func (c *whoCommand) cluster(ctx context.Context, cfg chatd.Config) error {
 	if err != nil {
 		return err
 	}
+	return c.table(online, true)
+}
+
+// table prints one line per session. With nodes, the node is one more
+// column at the end, so scripts that read the first columns work on
+// either backend.
+func (c *whoCommand) table(online []chatd.ClusterSession, nodes bool) error {
 	now := time.Now()
 	tw := newTable(c.out)
-	// The columns of a single server, then the node: scripts that read
-	// the first columns work on either.
-	fmt.Fprintln(tw, "USER\tROOM\tADDRESS\tSINCE\tIDLE\tNODE")
+	head, line := "USER\tROOM\tADDRESS\tSINCE\tIDLE", "%s\t%s\t%s\t%s\t%s"
+	if nodes {
+		head += "\tNODE"
+	}
+	fmt.Fprintln(tw, head)
 	for _, o := range online {
 		idle := now.Sub(o.LastActive).Truncate(time.Second)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", cell(o.User), cell(o.Room),
-			cell(o.Addr), formatTime(o.Since), max(idle, 0), cell(o.Node))
+		fmt.Fprintf(tw, line, cell(o.User), cell(o.Room), cell(o.Addr), formatTime(o.Since), max(idle, 0))
+		if nodes {
+			fmt.Fprintf(tw, "\t%s", cell(o.Node))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }
