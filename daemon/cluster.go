@@ -542,20 +542,20 @@ func (s *Server) applyNote(n *note) {
 	case noteBroadcast:
 		fanout(s.hub.sessions(), broadcastMessage(n.By, n.Text, n.Time), nil, s.notBlockingName(n.By))
 	case noteLogin:
-		fanout(s.hub.sessions(), presenceEvent(n.User, presLogin, chatd.Lobby), nil, nil)
+		fanoutPresence(s.hub.sessions(), presenceEvent(n.User, presLogin, chatd.Lobby), nil)
 	case noteLogout:
 		if n.Text != "" {
-			fanout(s.hub.sessions(), presenceEvent(n.User, n.Text, n.Room), nil, nil)
+			fanoutPresence(s.hub.sessions(), presenceEvent(n.User, n.Text, n.Room), nil)
 		}
 	case noteMove:
 		if n.Flag {
-			fanout(s.hub.members(n.Room), roomEvent(roomLeft, n.Room, n.User), nil, nil)
+			fanoutPresence(s.hub.members(n.Room), roomEvent(roomLeft, n.Room, n.User), nil)
 		}
-		fanout(s.hub.members(n.To), roomEvent(roomJoined, n.To, n.User), nil, nil)
+		fanoutPresence(s.hub.members(n.To), roomEvent(roomJoined, n.To, n.User), nil)
 	case noteAway:
-		fanout(s.hub.sessions(), awayEvent(n.User, n.Room, n.Text), nil, nil)
+		fanoutPresence(s.hub.sessions(), awayEvent(n.User, n.Room, n.Text), nil)
 	case noteBack:
-		fanout(s.hub.sessions(), presenceEvent(n.User, presBack, n.Room), nil, nil)
+		fanoutPresence(s.hub.sessions(), presenceEvent(n.User, presBack, n.Room), nil)
 	case noteTopic:
 		fanout(s.hub.members(n.Room), topicEvent(n.Room, n.Text, n.By), nil, nil)
 	case noteOwner:

@@ -250,7 +250,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		s.reply(welcomeEvent(u.Name, u.Admin, chatd.Lobby, online, max(waiting, len(mail))))
 		s.sendMail(mail)
 		lobby.replay(s, chatd.Lobby)
-		fanout(others, presenceEvent(u.Name, presLogin, chatd.Lobby), s, nil)
+		fanoutPresence(others, presenceEvent(u.Name, presLogin, chatd.Lobby), s)
 	})
 	lobby.mu.Unlock()
 	if err != nil {

@@ -48,6 +48,9 @@ type flusher struct {
 	list    *[]*session // from flushLists while not empty
 	lines   int         // lines handled since the last flush
 	scratch *[]byte     // a buffer for batches, during one flush only
+	// lazy marks the server's presence flusher (presence.go): its list
+	// holds sessions with session.lazy set, not session.scheduled.
+	lazy bool
 }
 
 var flushLists = sync.Pool{New: func() any { return new([]*session) }}
@@ -76,7 +79,7 @@ func (fl *flusher) flush() {
 		half := list[n/2:]
 		list = list[:n/2]
 		helper.Go(func() {
-			var other flusher
+			other := flusher{lazy: fl.lazy}
 			other.writeAll(half)
 			putBuf(other.scratch)
 		})
@@ -114,6 +117,16 @@ func (s *session) send(ev *Event) bool { return s.enqueue(ev, nil) }
 // writes it later instead of a writer goroutine at once.
 func (s *session) sendVia(fl *flusher, ev *Event) bool { return s.enqueue(ev, fl) }
 
+// sendLazy is send for presence (presence.go): when s is idle, ev waits
+// up to presenceDelay for the server's presence flusher, so that a wave
+// of logins or joins reaches each recipient in a few writes. Anything
+// else queued meanwhile goes out at once as usual and takes ev with it,
+// in order.
+func (s *session) sendLazy(ev *Event) bool { return s.enqueue(ev, lazyMark) }
+
+// lazyMark stands for the server's presence flusher in enqueue.
+var lazyMark = &flusher{lazy: true}
+
 func (s *session) enqueue(ev *Event, fl *flusher) bool {
 	s.mu.Lock()
 	if s.closed {
@@ -138,6 +151,15 @@ func (s *session) enqueue(ev *Event, fl *flusher) bool {
 	s.queue = append(s.queue, ev)
 	if s.writing || s.scheduled {
 		s.mu.Unlock()
+		return true
+	}
+	if fl == lazyMark {
+		add := !s.lazy
+		s.lazy = true
+		s.mu.Unlock()
+		if add {
+			s.srv.presence.add(s)
+		}
 		return true
 	}
 	if fl != nil {
@@ -188,8 +210,13 @@ func (s *session) endWith(reason string, bye *Event) {
 // flushScheduled writes what flusher fl was to write for s.
 func (s *session) flushScheduled(fl *flusher) {
 	s.mu.Lock()
-	s.scheduled = false
-	if s.writing || len(s.queue) == 0 {
+	if fl.lazy {
+		s.lazy = false
+	} else {
+		s.scheduled = false
+	}
+	// A session another flusher has scheduled is left to that flusher.
+	if s.writing || s.scheduled || len(s.queue) == 0 {
 		s.mu.Unlock()
 		return
 	}

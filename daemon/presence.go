@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"chatd"
@@ -244,7 +245,7 @@ func cmdAway(ctx context.Context, s *session, args string) error {
 	}
 	s.away.Store(&msg)
 	room := s.srv.hub.roomOf(s)
-	fanout(s.srv.hub.sessions(), awayEvent(s.user, room, msg), s, nil)
+	fanoutPresence(s.srv.hub.sessions(), awayEvent(s.user, room, msg), s)
 	if err := s.srv.hub.tell(ctx, &note{Kind: noteAway, User: s.user, SID: s.sid, Room: room, Text: msg}); err != nil {
 		return err
 	}
@@ -258,7 +259,7 @@ func cmdBack(ctx context.Context, s *session, _ string) error {
 		return nil
 	}
 	room := s.srv.hub.roomOf(s)
-	fanout(s.srv.hub.sessions(), presenceEvent(s.user, presBack, room), s, nil)
+	fanoutPresence(s.srv.hub.sessions(), presenceEvent(s.user, presBack, room), s)
 	if err := s.srv.hub.tell(ctx, &note{Kind: noteBack, User: s.user, SID: s.sid, Room: room}); err != nil {
 		return err
 	}
@@ -271,4 +272,67 @@ func yesNo(b bool) string {
 		return "yes"
 	}
 	return "no"
+}
+
+// ---- presence fan-out ----
+
+// presenceDelay is how long a presence event may wait for others to share
+// its write: a wave of logins or joins reaches each idle recipient as a
+// few writes carrying many lines, instead of one write (and, for a
+// recipient whose socket is full, one writer goroutine) per line.
+const presenceDelay = 20 * time.Millisecond
+
+// presenceFlusher holds the idle sessions that presence events were queued
+// to (session.lazy set on each) and writes them presenceDelay after the
+// first, with the flusher's write-through: one non-blocking write per
+// session for everything queued to it by then. A session that is sent
+// anything else meanwhile is written at once as usual, its queued presence
+// first; its entry here then finds nothing to do. While a wave is being
+// written, the next waits until it is done and then presenceDelay more,
+// so the busier the server, the more lines each write carries.
+//
+// mu is a leaf: add is called under hub.mu and room log locks, with no
+// session.mu held, and takes nothing else.
+type presenceFlusher struct {
+	mu    sync.Mutex
+	fl    flusher // list only; fl.lazy is set on the copy that writes
+	armed bool    // a timer or a wave in progress will write fl.list
+}
+
+func (p *presenceFlusher) add(s *session) {
+	p.mu.Lock()
+	p.fl.add(s)
+	arm := !p.armed
+	p.armed = true
+	p.mu.Unlock()
+	if arm {
+		time.AfterFunc(presenceDelay, p.run)
+	}
+}
+
+// run writes the sessions listed so far, then rearms for those listed
+// meanwhile.
+func (p *presenceFlusher) run() {
+	p.mu.Lock()
+	wave := flusher{list: p.fl.list, lazy: true}
+	p.fl.list = nil
+	p.mu.Unlock()
+	wave.flush()
+	p.mu.Lock()
+	p.armed = p.fl.list != nil
+	again := p.armed
+	p.mu.Unlock()
+	if again {
+		time.AfterFunc(presenceDelay, p.run)
+	}
+}
+
+// fanoutPresence is fanout for presence events: idle recipients get ev
+// through the presence flusher, within presenceDelay.
+func fanoutPresence(to []*session, ev *Event, skip *session) {
+	for _, s := range to {
+		if s != skip {
+			s.sendLazy(ev)
+		}
+	}
 }

@@ -115,6 +115,10 @@ type Server struct {
 	liveLog             *LiveLog
 	onReady, onStopping func()
 
+	// presence writes presence events (logins, logouts, joins) to idle
+	// recipients a wave at a time (presence.go).
+	presence presenceFlusher
+
 	metrics    *metrics
 	metricsLn  net.Listener // nil when metrics are off
 	metricsWeb *http.Server
@@ -683,9 +687,9 @@ func (s *Server) moveInto(sess *session, room string, token *uint64, announce bo
 		return false
 	}
 	if announce {
-		fanout(fromMembers, roomEvent(roomLeft, from, sess.user), sess, nil)
+		fanoutPresence(fromMembers, roomEvent(roomLeft, from, sess.user), sess)
 	}
-	fanout(toMembers, roomEvent(roomJoined, room, sess.user), sess, nil)
+	fanoutPresence(toMembers, roomEvent(roomJoined, room, sess.user), sess)
 	// The other nodes hear of it before this command returns, so they see
 	// the move before anything the user says next.
 	n := &note{Kind: noteMove, User: sess.user, SID: sess.sid, Room: from, To: room, Flag: announce}

@@ -88,13 +88,15 @@ type session struct {
 
 	// The outbox (outbox.go): guarded by mu, a leaf lock. writing says a
 	// goroutine holds the output; scheduled says a flusher will write the
-	// queue.
+	// queue; lazy says the session is on the presence flusher's list
+	// (presence.go), which writes the queue unless someone did first.
 	mu        sync.Mutex
 	queue     []*Event
 	spare     []*Event // the last batch, emptied, for the next queue
 	closed    bool
 	writing   bool
 	scheduled bool
+	lazy      bool
 	// The output state, owned by the goroutine holding the output: the
 	// mode lines are rendered in (changed in queue order by modeEvent; it
 	// starts as the session's mode, since nothing has been read yet),
@@ -478,7 +480,7 @@ func (s *session) finish() {
 		}
 		room, ok := s.srv.hub.remove(s, func(room string, others []*session) {
 			if ev := presenceFor(reason); ev != "" {
-				fanout(others, presenceEvent(s.user, ev, room), s, nil)
+				fanoutPresence(others, presenceEvent(s.user, ev, room), s)
 			}
 		})
 		if ok {
