@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -48,6 +50,9 @@ type conn struct {
 	// joined is signalled by the client's reader (bench.read) when its
 	// join is answered (the join workload).
 	joined chan struct{}
+	// part is the start of a line a read deadline cut short; the next
+	// read carries on from it.
+	part []byte
 }
 
 func dial(addr, local string) (*conn, error) {
@@ -81,16 +86,20 @@ func (c *conn) readLine(d time.Duration) ([]byte, error) {
 
 // next returns the next line without its end. A line longer than the
 // buffer (chatd's welcome lists everyone online) is gathered whole; the
-// result is only valid until the next read.
+// result is only valid until the next read. A read that times out keeps
+// what it got of a line for the next call.
 func (c *conn) next() ([]byte, error) {
 	line, err := c.r.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		long := append([]byte(nil), line...)
+	if c.part != nil || len(line) > 0 && err != nil {
+		c.part = append(c.part, line...)
 		for errors.Is(err, bufio.ErrBufferFull) {
 			line, err = c.r.ReadSlice('\n')
-			long = append(long, line...)
+			c.part = append(c.part, line...)
 		}
-		line = long
+		if err != nil {
+			return nil, err
+		}
+		line, c.part = c.part, nil
 	}
 	if err != nil {
 		return nil, err
@@ -98,15 +107,36 @@ func (c *conn) next() ([]byte, error) {
 	return bytes.TrimRight(line, "\r\n"), nil
 }
 
-// until reads lines until match accepts one or d passes.
+// lastProgress is when any client's wait (until) last ended well (unix
+// ns). A client waiting for its login or join keeps waiting while the
+// others keep getting in: a server that lets thousands in one after the
+// other (chatd's logins grow slower as more users are online to be told)
+// is slow, not stuck.
+var lastProgress atomic.Int64
+
+// until reads lines until match accepts one, or until d has passed with
+// no client's wait ending (lastProgress) since this one began.
 func (c *conn) until(d time.Duration, match func([]byte) (bool, error)) error {
-	deadline := time.Now().Add(d)
+	start := time.Now().UnixNano()
 	for {
-		line, err := c.readLine(time.Until(deadline))
+		from := max(start, lastProgress.Load())
+		deadline := time.Unix(0, from).Add(d)
+		if !time.Now().Before(deadline) {
+			return fmt.Errorf("no answer within %v, and no other client got in meanwhile: %w", d, os.ErrDeadlineExceeded)
+		}
+		// Short reads, so that others' progress extends the wait.
+		line, err := c.readLine(min(time.Until(deadline), time.Second))
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			continue
+		}
 		if err != nil {
 			return err
 		}
-		if ok, err := match(line); ok || err != nil {
+		ok, err := match(line)
+		if ok && err == nil {
+			lastProgress.Store(time.Now().UnixNano())
+		}
+		if ok || err != nil {
 			return err
 		}
 	}
@@ -126,8 +156,9 @@ type jsonEvent struct {
 	Status string `json:"status"`
 }
 
-// loginWait is how long a client waits for the answer to its login
-// (-login-wait): a real client waits as long as the server keeps it.
+// loginWait is how long a client waits for the answer to its login or
+// join (-login-wait) while no other client gets in either (until): a real
+// client waits as long as the server keeps it.
 var loginWait = 60 * time.Second
 
 func (d chatdJSON) login(c *conn, name string) error {

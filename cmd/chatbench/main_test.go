@@ -238,6 +238,33 @@ func TestLongLine(t *testing.T) {
 	}
 }
 
+// TestLineAcrossTimeout: a read that times out in the middle of a line
+// (a long welcome arriving while a client waits in short reads) keeps
+// what it got, and the next read returns the whole line.
+func TestLineAcrossTimeout(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	c := &conn{Conn: b, r: bufio.NewReaderSize(b, 16<<10)}
+	defer c.Close()
+	head := strings.Repeat("x", 20<<10) // past the buffer, too
+	timedOut := make(chan struct{})
+	go func() {
+		a.Write([]byte(head))
+		<-timedOut
+		a.Write([]byte("tail\r\nnext\n"))
+	}()
+	if line, err := c.readLine(200 * time.Millisecond); err == nil {
+		t.Fatalf("read %q before the line ended", line)
+	}
+	close(timedOut)
+	for _, want := range []string{head + "tail", "next"} {
+		line, err := c.readLine(5 * time.Second)
+		if err != nil || string(line) != want {
+			t.Fatalf("read %d bytes (err %v), want %d", len(line), err, len(want))
+		}
+	}
+}
+
 // TestParseRoomLine: the shortcut for room messages gives what decoding
 // the JSON gives, and leaves texts with escapes and other lines to it.
 func TestParseRoomLine(t *testing.T) {

@@ -345,11 +345,7 @@ func (b *bench) join(ctx context.Context, r *result) error {
 				failed.Add(1)
 				return
 			}
-			select {
-			case <-c.joined:
-			case <-time.After(loginWait):
-				failed.Add(1)
-			case <-ctx.Done():
+			if !b.waitJoined(ctx, c) {
 				failed.Add(1)
 			}
 		}()
@@ -368,6 +364,27 @@ func (b *bench) join(ctx context.Context, r *result) error {
 		r.RSSGrowthBytes = after.rss - before.rss
 	}
 	return nil
+}
+
+// waitJoined waits for c's join to be answered, as long as other clients'
+// waits keep ending within -login-wait (lastProgress).
+func (b *bench) waitJoined(ctx context.Context, c *conn) bool {
+	start := time.Now().UnixNano()
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.joined:
+			lastProgress.Store(time.Now().UnixNano())
+			return true
+		case <-ctx.Done():
+			return false
+		case <-tick.C:
+			if time.Since(time.Unix(0, max(start, lastProgress.Load()))) >= loginWait {
+				return false
+			}
+		}
+	}
 }
 
 // offline has S senders (users 0..S-1) store M private messages each for
