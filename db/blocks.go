@@ -28,6 +28,7 @@ func (db *DB) Block(ctx context.Context, blocker, blocked string) error {
 }
 
 func insertBlock(ctx context.Context, tx *dbTx, blocker, blocked string, now time.Time) error {
+	tx.usersChanged()
 	from, to, err := blockIDs(ctx, tx, blocker, blocked)
 	if err != nil {
 		return err
@@ -61,6 +62,7 @@ func (db *DB) Unblock(ctx context.Context, blocker, blocked string) error {
 }
 
 func deleteBlock(ctx context.Context, tx *dbTx, blocker, blocked string) error {
+	tx.usersChanged()
 	from, to, err := blockIDs(ctx, tx, blocker, blocked)
 	if err != nil {
 		return err

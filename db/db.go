@@ -25,8 +25,10 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -70,7 +72,23 @@ type DB struct {
 	// (mailer goroutine only): another handle's commit changes it, and
 	// then the bounds are forgotten.
 	mailVersion int64
-	closeOnce   sync.Once
+	// mailRcpts: the recipients the mailer has looked up, by name key
+	// (mailer goroutine only, SQLite only; see recipient). usersGen counts
+	// this handle's transactions that deleted a user or changed a block;
+	// mailUsersGen is its value when the mailer last looked.
+	mailRcpts    map[string]*mailRcpt
+	usersGen     atomic.Uint64
+	mailUsersGen uint64
+	// The batch being written (mailer goroutine only; see flushLetters):
+	// letters resolved but not yet inserted, their mailbox ids, the
+	// statement arguments, and the largest ids in use once read
+	// (mailTops) in this transaction.
+	mailLetters               []pendingLetter
+	mailBoxes                 []int64
+	mailArgs                  []any
+	mailTops                  bool
+	mailLetterTop, mailBoxTop int64
+	closeOnce                 sync.Once
 }
 
 var _ chatd.Store = (*DB)(nil)
@@ -169,6 +187,7 @@ func Open(path string) (*DB, error) {
 func (db *DB) startMailer() {
 	db.mail = make(chan *mailRequest)
 	db.mailBounds = map[int64]int{}
+	db.mailRcpts = map[string]*mailRcpt{}
 	db.closing = make(chan struct{})
 	db.mailDone = make(chan struct{})
 	go db.mailer()
@@ -211,7 +230,19 @@ type dbPool struct {
 // dbTx is a transaction that rebinds like dbPool.
 type dbTx struct {
 	*sqlx.Tx
-	pg bool
+	pg    bool
+	users *atomic.Uint64 // DB.usersGen
+}
+
+// usersChanged says that tx deletes a user or makes or lifts a block, so
+// that the mailer forgets the recipients it remembers (see
+// DB.recipient). It is called inside the transaction: on SQLite the
+// writer's one connection is the transaction's until it ends, so the
+// mailer's next transaction, which looks, comes after it.
+func (t *dbTx) usersChanged() {
+	if t.users != nil {
+		t.users.Add(1)
+	}
 }
 
 func bind(pg bool, q string) string {
@@ -295,7 +326,7 @@ func (db *DB) begin(ctx context.Context) (*dbTx, error) {
 	if err != nil {
 		return nil, fmt.Errorf("begin transaction: %w", err)
 	}
-	return &dbTx{Tx: tx, pg: db.pg}, nil
+	return &dbTx{Tx: tx, pg: db.pg, users: &db.usersGen}, nil
 }
 
 // commit commits tx and names what for in the error.
@@ -365,10 +396,11 @@ const sqlUserID = `SELECT id FROM users WHERE name_key = ?`
 
 // hotWrites are the statements the writer prepares when the database
 // opens: those run inside the transactions of the busy paths.
-var hotWrites = []string{
+var hotWrites = slices.Concat([]string{
 	sqlUserID,
 	sqlSavepoint, sqlRollbackTo, sqlRelease, sqlInsertLetter, sqlInsertMail, sqlMailboxSize, sqlRecipient,
-}
+	sqlRecipientBlocks, sqlMailTops,
+}, sqlInsertLetters, sqlInsertMails)
 
 // userID returns the id of the user called name, or ENoSuchUser.
 func userID(ctx context.Context, q sqlx.QueryerContext, name string) (int64, error) {

@@ -126,29 +126,25 @@ func failAll(batch []*mailRequest, err error) {
 // reports false, having rolled back, when a request failed.
 func (db *DB) storeMailPlain(batch []*mailRequest) bool {
 	ctx := context.Background() // one caller giving up must not end the others' transaction
-	tx, err := db.begin(ctx)
+	tx, err := db.beginMail(ctx, batch)
 	if err != nil {
-		failAll(batch, fmt.Errorf("store offline message: %w", err))
+		failAll(batch, err)
 		return true
 	}
 	defer tx.Rollback()
 	q := db.write(tx)
-	if err := lockMailboxes(ctx, tx, batch); err != nil {
-		failAll(batch, err)
-		return true
-	}
-	if err := db.checkBounds(ctx, tx); err != nil {
-		failAll(batch, err)
-		return true
-	}
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
 			continue
 		}
-		if r.errs, r.err = storeLetter(ctx, q, r.to, r.m, r.limit, db.mailBounds); r.err != nil {
+		if r.errs, r.err = db.storeLetter(ctx, q, r); r.err != nil {
 			return false
 		}
+	}
+	if err := db.flushLetters(ctx, q); err != nil {
+		// Which request it was is not known here: the savepoints tell.
+		return false
 	}
 	if err := commit(tx, "store offline message"); err != nil {
 		failAll(batch, err)
@@ -160,21 +156,13 @@ func (db *DB) storeMailPlain(batch []*mailRequest) bool {
 // savepoint so that one that fails takes nothing of the others with it.
 func (db *DB) storeMailSavepoints(batch []*mailRequest) {
 	ctx := context.Background()
-	tx, err := db.begin(ctx)
+	tx, err := db.beginMail(ctx, batch)
 	if err != nil {
-		failAll(batch, fmt.Errorf("store offline message: %w", err))
+		failAll(batch, err)
 		return
 	}
 	defer tx.Rollback()
 	q := db.write(tx)
-	if err := lockMailboxes(ctx, tx, batch); err != nil {
-		failAll(batch, err)
-		return
-	}
-	if err := db.checkBounds(ctx, tx); err != nil {
-		failAll(batch, err)
-		return
-	}
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.err = err
@@ -184,8 +172,12 @@ func (db *DB) storeMailSavepoints(batch []*mailRequest) {
 			failAll(batch, fmt.Errorf("store offline message: savepoint: %w", err))
 			return
 		}
-		r.errs, r.err = storeLetter(ctx, q, r.to, r.m, r.limit, db.mailBounds)
+		r.errs, r.err = db.storeLetter(ctx, q, r)
+		if r.err == nil {
+			r.err = db.flushLetters(ctx, q)
+		}
 		if r.err != nil {
+			db.mailLetters = db.mailLetters[:0]
 			if _, err := q.ExecContext(ctx, sqlRollbackTo); err != nil {
 				failAll(batch, fmt.Errorf("store offline message: roll back to savepoint: %w", err))
 				return
@@ -199,6 +191,26 @@ func (db *DB) storeMailSavepoints(batch []*mailRequest) {
 	if err := commit(tx, "store offline message"); err != nil {
 		failAll(batch, err)
 	}
+}
+
+// beginMail starts the transaction that stores batch and brings the
+// mailer's memory up to date with the database.
+func (db *DB) beginMail(ctx context.Context, batch []*mailRequest) (*dbTx, error) {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store offline message: %w", err)
+	}
+	db.mailLetters = db.mailLetters[:0]
+	db.mailTops = false
+	if err := lockMailboxes(ctx, tx, batch); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	if err := db.checkMailMemory(ctx, tx); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return tx, nil
 }
 
 // lockMailboxes takes, on PostgreSQL, the lock of every mailbox with a
@@ -232,12 +244,26 @@ func lockMailboxes(ctx context.Context, tx *dbTx, batch []*mailRequest) error {
 	return nil
 }
 
-// storeLetter stores m for the users in to inside tx; see StoreOfflineAll.
-func storeLetter(ctx context.Context, tx prepared, to []string, m chatd.OfflineMessage, limit int, bounds map[int64]int) (errs []error, err error) {
-	errs = make([]error, len(to))
-	var ids []int64
-	for i, name := range to {
-		id, err := mailboxRoom(ctx, tx, name, m.From, limit, bounds)
+// pendingLetter is a letter the mailer has resolved but not yet written:
+// its message and, in db.mailBoxes[from:to], the ids of the mailboxes
+// that take it.
+type pendingLetter struct {
+	m        *chatd.OfflineMessage
+	from, to int
+}
+
+// storeLetter stores r's message for the users in r.to inside the
+// mailer's transaction; see StoreOfflineAll. On SQLite the rows are
+// written later, together with the rest of the batch (flushLetters);
+// on PostgreSQL at once, since its mailbox counts must see them.
+func (db *DB) storeLetter(ctx context.Context, q prepared, r *mailRequest) (errs []error, err error) {
+	errs = make([]error, len(r.to))
+	if len(db.mailLetters) == 0 {
+		db.mailBoxes = db.mailBoxes[:0]
+	}
+	boxes := 0
+	for i, name := range r.to {
+		id, err := db.mailboxRoom(ctx, q, name, r.m.From, r.limit)
 		if chatd.ErrorCode(err) != chatd.EInternal {
 			errs[i] = err
 			continue
@@ -245,32 +271,107 @@ func storeLetter(ctx context.Context, tx prepared, to []string, m chatd.OfflineM
 		if err != nil {
 			return nil, err
 		}
-		ids = append(ids, id)
+		db.mailBoxes = append(db.mailBoxes, id)
+		boxes++
 	}
-	if len(ids) == 0 {
+	if boxes == 0 {
 		return errs, nil
 	}
-	var letter int64
-	if tx.pg() {
-		// pgx has no LastInsertId.
-		err = tx.QueryRowxContext(ctx, sqlInsertLetter+` RETURNING id`,
-			m.From, strings.Join(m.To, " "), m.Text, millis(m.Time)).Scan(&letter)
-	} else {
-		var res sql.Result
-		res, err = tx.ExecContext(ctx, sqlInsertLetter, m.From, strings.Join(m.To, " "), m.Text, millis(m.Time))
-		if err == nil {
-			letter, err = res.LastInsertId()
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("store offline message: %w", err)
-	}
-	for _, id := range ids {
-		if _, err := tx.ExecContext(ctx, sqlInsertMail, id, letter); err != nil {
-			return nil, fmt.Errorf("store offline message: %w", err)
+	db.mailLetters = append(db.mailLetters, pendingLetter{m: &r.m, from: len(db.mailBoxes) - boxes, to: len(db.mailBoxes)})
+	if q.pg() {
+		if err := db.flushLetters(ctx, q); err != nil {
+			return nil, err
 		}
 	}
 	return errs, nil
+}
+
+// flushLetters writes the pending letters and their mailbox rows.
+//
+// On SQLite a batch's letters are written with a few multi-row INSERTs
+// (sqlInsertLetters, sqlInsertMails) instead of two statements per
+// message: each statement costs a trip through database/sql and the
+// driver that is worth several rows' work. The ids are given, not left to
+// SQLite: one more than the largest in the table, in order, which is what
+// SQLite would choose itself, but known before the insert so that the
+// mailbox rows can name their letter. Only the mailer inserts into either
+// table, and the mailer's transaction holds SQLite's write lock, so the
+// largest ids read at the first flush of a transaction stay the largest.
+func (db *DB) flushLetters(ctx context.Context, q prepared) error {
+	letters := db.mailLetters
+	if len(letters) == 0 {
+		return nil
+	}
+	db.mailLetters = letters[:0]
+	if q.pg() {
+		return writeLettersPG(ctx, q, letters, db.mailBoxes)
+	}
+	if !db.mailTops {
+		err := q.QueryRowxContext(ctx, sqlMailTops).Scan(&db.mailLetterTop, &db.mailBoxTop)
+		if err != nil {
+			return fmt.Errorf("store offline message: largest ids: %w", err)
+		}
+		db.mailTops = true
+	}
+	args := db.mailArgs[:0]
+	for _, l := range letters {
+		db.mailLetterTop++
+		args = append(args, db.mailLetterTop, l.m.From, strings.Join(l.m.To, " "), l.m.Text, millis(l.m.Time))
+	}
+	if err := execRows(ctx, q, sqlInsertLetters, 5, args); err != nil {
+		return err
+	}
+	args = args[:0]
+	letter := db.mailLetterTop - int64(len(letters))
+	for _, l := range letters {
+		letter++
+		for _, box := range db.mailBoxes[l.from:l.to] {
+			db.mailBoxTop++
+			args = append(args, db.mailBoxTop, box, letter)
+		}
+	}
+	err := execRows(ctx, q, sqlInsertMails, 3, args)
+	clear(args) // hold no texts between batches
+	db.mailArgs = args[:0]
+	return err
+}
+
+// execRows inserts the rows in args (width values each) with the
+// multi-row statements stmts, stmts[k] taking 1<<k rows: the largest that
+// fits first, so a batch of n rows takes at most log2(n)+1 statements.
+func execRows(ctx context.Context, q prepared, stmts []string, width int, args []any) error {
+	for len(args) > 0 {
+		k := len(stmts) - 1
+		for (1<<k)*width > len(args) {
+			k--
+		}
+		n := (1 << k) * width
+		if _, err := q.ExecContext(ctx, stmts[k], args[:n]...); err != nil {
+			return fmt.Errorf("store offline message: %w", err)
+		}
+		args = args[n:]
+	}
+	return nil
+}
+
+// writeLettersPG writes letters one by one on PostgreSQL, taking each
+// letter's id from its sequence.
+func writeLettersPG(ctx context.Context, q prepared, letters []pendingLetter, boxes []int64) error {
+	for _, l := range letters {
+		var letter int64
+		// pgx has no LastInsertId.
+		err := q.QueryRowxContext(ctx, sqlInsertLetter+` RETURNING id`,
+			l.m.From, strings.Join(l.m.To, " "), l.m.Text, millis(l.m.Time)).Scan(&letter)
+		if err != nil {
+			return fmt.Errorf("store offline message: %w", err)
+		}
+		for _, id := range boxes[l.from:l.to] {
+			if _, err := q.ExecContext(ctx, sqlInsertMail, id, letter); err != nil {
+				return fmt.Errorf("store offline message: %w", err)
+			}
+		}
+	}
+	return nil
 }
 
 // mailboxRoom returns the id of user to when their mailbox has room for one
@@ -280,28 +381,30 @@ func storeLetter(ctx context.Context, tx prepared, to []string, m chatd.OfflineM
 // someone offline costs the sender no read transaction of its own.
 //
 // Counting a mailbox costs a step per message in it, so the mailer keeps,
-// per recipient, an upper bound of its size (bounds: mailer goroutine
-// only): the size at its last count plus the messages stored since. Only
-// the mailer adds to a mailbox, and deliveries and deleted accounts only
-// take away (a new account that gets a deleted one's id starts empty), so
-// the bound never falls below the truth. While it is under the limit there
-// is room, without counting; at the limit the mailbox is counted again.
+// per recipient, an upper bound of its size (db.mailBounds: mailer
+// goroutine only): the size at its last count plus the messages stored
+// since. Only the mailer adds to a mailbox, and deliveries and deleted
+// accounts only take away (a new account that gets a deleted one's id
+// starts empty), so the bound never falls below the truth. While it is
+// under the limit there is room, without counting; at the limit the
+// mailbox is counted again, after the letters of the batch still pending
+// are written, so that the count sees them.
 //
 // On PostgreSQL other nodes add to mailboxes too, so no bound holds: the
 // mailbox is counted every time, under the lock lockMailboxes took, so that
 // two nodes cannot both see room for the last message.
-func mailboxRoom(ctx context.Context, tx prepared, to, from string, limit int, bounds map[int64]int) (int64, error) {
-	id, err := recipientID(ctx, tx, to, from)
+func (db *DB) mailboxRoom(ctx context.Context, q prepared, to, from string, limit int) (int64, error) {
+	id, err := db.recipient(ctx, q, to, from)
 	if err != nil {
 		return 0, err
 	}
-	if tx.pg() {
+	if q.pg() {
 		if limit <= 0 {
 			return id, nil
 		}
 		// The mailbox is locked (lockMailboxes) until the commit.
 		var n int
-		if err := tx.QueryRowxContext(ctx, sqlMailboxSize, id).Scan(&n); err != nil {
+		if err := q.QueryRowxContext(ctx, sqlMailboxSize, id).Scan(&n); err != nil {
 			return 0, fmt.Errorf("count offline messages for %s: %w", to, err)
 		}
 		if n >= limit {
@@ -309,6 +412,7 @@ func mailboxRoom(ctx context.Context, tx prepared, to, from string, limit int, b
 		}
 		return id, nil
 	}
+	bounds := db.mailBounds
 	if limit <= 0 {
 		if n, ok := bounds[id]; ok {
 			bounds[id] = n + 1 // no limit today; the bound still holds tomorrow
@@ -319,8 +423,11 @@ func mailboxRoom(ctx context.Context, tx prepared, to, from string, limit int, b
 		bounds[id] = n + 1
 		return id, nil
 	}
+	if err := db.flushLetters(ctx, q); err != nil {
+		return 0, err
+	}
 	var n int
-	if err := tx.QueryRowxContext(ctx, sqlMailboxSize, id).Scan(&n); err != nil {
+	if err := q.QueryRowxContext(ctx, sqlMailboxSize, id).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count offline messages for %s: %w", to, err)
 	}
 	if n >= limit {
@@ -334,8 +441,83 @@ func mailboxRoom(ctx context.Context, tx prepared, to, from string, limit int, b
 	return id, nil
 }
 
-// recipientID returns the id of user to, or ENoSuchUser, or EBlocked when
-// to blocks from (from "" is nobody's to block: a notice from the server).
+// mailRcpt is what the mailer remembers of a recipient (SQLite only): their
+// user id and the name keys of the users they block.
+type mailRcpt struct {
+	id     int64
+	blocks map[string]bool // nil: blocks nobody
+}
+
+// recipient returns the id of user to, or ENoSuchUser, or EBlocked when to
+// blocks from (from "" is nobody's to block: a notice from the server).
+//
+// On SQLite the mailer remembers each recipient it has looked up, with the
+// users they block (db.mailRcpts: mailer goroutine only), so that a
+// message costs no lookup. What could make that memory wrong is a deleted
+// user (whose name may be registered again with another id) or a block
+// made or lifted; checkMailMemory forgets it all when this handle has done
+// either (db.usersChanged) or another handle has committed anything. A
+// name that is not registered is not remembered: the next message looks
+// again, so a new user is found at once.
+//
+// On PostgreSQL other nodes change users and blocks too: one statement
+// asks each time.
+func (db *DB) recipient(ctx context.Context, q prepared, to, from string) (int64, error) {
+	if q.pg() {
+		return recipientID(ctx, q, to, from)
+	}
+	key := chatd.Key(to)
+	rc := db.mailRcpts[key]
+	if rc == nil {
+		var err error
+		if rc, err = loadRecipient(ctx, q, to, key); err != nil {
+			return 0, err
+		}
+		if len(db.mailRcpts) >= mailBounds {
+			clear(db.mailRcpts)
+		}
+		db.mailRcpts[key] = rc
+	}
+	if from != "" && rc.blocks != nil && rc.blocks[chatd.Key(from)] {
+		return 0, blockedBy(to)
+	}
+	return rc.id, nil
+}
+
+// loadRecipient reads user to (key: chatd.Key(to)) and whom they block.
+func loadRecipient(ctx context.Context, q prepared, to, key string) (*mailRcpt, error) {
+	rows, err := q.QueryContext(ctx, sqlRecipientBlocks, key)
+	if err != nil {
+		return nil, fmt.Errorf("look up user %s: %w", to, err)
+	}
+	defer rows.Close()
+	var rc *mailRcpt
+	for rows.Next() {
+		var id int64
+		var blocked string
+		if err := rows.Scan(&id, &blocked); err != nil {
+			return nil, fmt.Errorf("look up user %s: %w", to, err)
+		}
+		if rc == nil {
+			rc = &mailRcpt{id: id}
+		}
+		if blocked != "" {
+			if rc.blocks == nil {
+				rc.blocks = map[string]bool{}
+			}
+			rc.blocks[blocked] = true
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("look up user %s: %w", to, err)
+	}
+	if rc == nil {
+		return nil, noSuchUser(to)
+	}
+	return rc, nil
+}
+
+// recipientID is recipient asked of the database: one statement.
 func recipientID(ctx context.Context, tx prepared, to, from string) (int64, error) {
 	if from == "" {
 		return userID(ctx, tx, to)
@@ -352,17 +534,27 @@ func recipientID(ctx context.Context, tx prepared, to, from string) (int64, erro
 		return 0, fmt.Errorf("look up user %s: %w", to, err)
 	}
 	if r.Blocked {
-		return 0, chatd.Errorf(chatd.EBlocked, "%s is not accepting messages from you", to)
+		return 0, blockedBy(to)
 	}
 	return r.ID, nil
 }
 
-// checkBounds forgets the mailer's mailbox bounds when another handle on
-// the same SQLite file (a second process, or a second Open in tests) has
-// committed since the mailer last looked: its mail is not in them. SQLite's
-// data_version changes exactly then, and BEGIN IMMEDIATE already holds off
-// any later commit until this transaction ends.
-func (db *DB) checkBounds(ctx context.Context, tx *dbTx) error {
+func blockedBy(to string) error {
+	return chatd.Errorf(chatd.EBlocked, "%s is not accepting messages from you", to)
+}
+
+// checkMailMemory makes the mailer forget what it remembers of the
+// database (mailbox bounds, recipients) where that may have changed
+// without it. On SQLite another handle on the same file (a second
+// process, or a second Open in tests) may have committed since the mailer
+// last looked: its mail is not in the bounds, its deleted users and blocks
+// not in the recipients. SQLite's data_version changes exactly then, and
+// BEGIN IMMEDIATE already holds off any later commit until this
+// transaction ends. This handle's own deletions of users and changes of
+// blocks bump db.usersGen, inside their transaction: the writer's one
+// connection is theirs until they end, so a bump is seen by the next
+// batch after them.
+func (db *DB) checkMailMemory(ctx context.Context, tx *dbTx) error {
 	if db.pg {
 		return nil
 	}
@@ -372,12 +564,18 @@ func (db *DB) checkBounds(ctx context.Context, tx *dbTx) error {
 	}
 	if v != db.mailVersion {
 		clear(db.mailBounds)
+		clear(db.mailRcpts)
 		db.mailVersion = v
+	}
+	if g := db.usersGen.Load(); g != db.mailUsersGen {
+		clear(db.mailRcpts)
+		db.mailUsersGen = g
 	}
 	return nil
 }
 
-// mailBounds bounds how many mailbox sizes the mailer keeps.
+// mailBounds bounds how many mailbox sizes, and how many recipients, the
+// mailer keeps.
 const mailBounds = 1 << 16
 
 // The statements of the mailer, prepared when the database opens.
@@ -388,12 +586,39 @@ const (
 	sqlInsertLetter = `INSERT INTO letters (sender, recipients, body, ts) VALUES (?, ?, ?, ?)`
 	sqlInsertMail   = `INSERT INTO offline_messages (recipient, letter) VALUES (?, ?)`
 	sqlMailboxSize  = `SELECT count(*) FROM offline_messages WHERE recipient = ?`
+	sqlMailTops     = `SELECT (SELECT coalesce(max(id), 0) FROM letters), (SELECT coalesce(max(id), 0) FROM offline_messages)`
 	// sqlRecipient is the recipient's id and whether they block the sender
 	// (first argument), in one step.
 	sqlRecipient = `SELECT id, EXISTS (SELECT 1 FROM blocks
 		WHERE blocker = users.id AND blocked = (SELECT id FROM users WHERE name_key = ?)) AS blocked
 		FROM users WHERE name_key = ?`
+	// sqlRecipientBlocks is the recipient's id with the name key of each
+	// user they block: one row per block, or one with '' for none.
+	sqlRecipientBlocks = `SELECT u.id, coalesce(b.name_key, '') FROM users u
+		LEFT JOIN blocks k ON k.blocker = u.id LEFT JOIN users b ON b.id = k.blocked
+		WHERE u.name_key = ?`
 )
+
+// sqlInsertLetters[k] and sqlInsertMails[k] insert 1<<k rows with their
+// ids (SQLite; see flushLetters).
+var (
+	sqlInsertLetters = insertStatements(`INSERT INTO letters (id, sender, recipients, body, ts) VALUES `, 5)
+	sqlInsertMails   = insertStatements(`INSERT INTO offline_messages (id, recipient, letter) VALUES `, 3)
+)
+
+func insertStatements(head string, width int) []string {
+	stmts := make([]string, 7)
+	for k := range stmts {
+		stmts[k] = insertRows(head, width, 1<<k)
+	}
+	return stmts
+}
+
+// insertRows is head followed by n groups of width placeholders.
+func insertRows(head string, width, n int) string {
+	row := "(" + strings.Repeat("?, ", width-1) + "?)"
+	return head + strings.Repeat(row+", ", n-1) + row
+}
 
 // OfflineMessages returns the whole mailbox of to, oldest first, with the
 // IDs to pass to DeleteOffline once the messages are delivered.

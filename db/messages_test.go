@@ -422,3 +422,120 @@ func TestStoreMailOneFailureInABatch(t *testing.T) {
 		}
 	}
 }
+
+// The mailer remembers recipients and whom they block (SQLite); a block
+// made or lifted, or a user deleted, by this handle or another, must reach
+// the next message at once, and a name registered again after its user
+// was deleted is a new mailbox.
+func TestMailerForgetsChangedRecipients(t *testing.T) {
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		a, b := openTwo(t)
+		mustUsers(t, a, "alice", "bob", "dave")
+		store := func(to string, want chatd.Code) {
+			t.Helper()
+			m := chatd.OfflineMessage{From: "alice", To: []string{to}, Text: "hi " + to}
+			checkCode(t, a.StoreOffline(ctx, to, m, 10), want)
+		}
+		holds := func(name string, want int) {
+			t.Helper()
+			if n, err := b.OfflineCount(ctx, name); err != nil || n != want {
+				t.Errorf("%s holds %d (%v), want %d", name, n, err, want)
+			}
+		}
+		store("bob", "")
+		for _, by := range []*DB{a, b} { // this handle, then another
+			checkCode(t, by.Block(ctx, "bob", "alice"), "")
+			store("bob", chatd.EBlocked)
+			checkCode(t, by.Unblock(ctx, "bob", "ALICE"), "")
+			store("bob", "")
+		}
+		holds("bob", 3)
+
+		// bob goes; zed may get bob's old id, and a new bob another one.
+		checkCode(t, a.DeleteUser(ctx, "bob"), "")
+		store("bob", chatd.ENoSuchUser)
+		mustUsers(t, a, "zed", "bob")
+		store("bob", "")
+		holds("zed", 0)
+		holds("bob", 1)
+
+		store("dave", "")
+		checkCode(t, b.DeleteUser(ctx, "dave"), "")
+		store("dave", chatd.ENoSuchUser)
+		mustUsers(t, b, "dave")
+		store("dave", "")
+		holds("dave", 1)
+	})
+}
+
+// A batch's letters are written together at its end (several rows per
+// statement on SQLite): every message is stored once, whole, in the order
+// of the requests, and a mailbox limit still holds exactly inside one
+// batch, where the mailbox must be counted with letters not yet written.
+func TestStoreMailBatchOrderAndLimit(t *testing.T) {
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		db, _ := openTest(t)
+		mustUsers(t, db, "alice", "bob", "carol", "full")
+		request := func(text string, limit int, to ...string) *mailRequest {
+			return &mailRequest{ctx: ctx, to: to, limit: limit, done: make(chan struct{}),
+				m: chatd.OfflineMessage{From: "alice", To: to, Text: text, Time: time.Now()}}
+		}
+		var batch []*mailRequest
+		var wantBob, wantCarol []string
+		for i := range 150 { // more letters than the largest statement takes
+			text := fmt.Sprint("m", i)
+			to := []string{"bob"}
+			wantBob = append(wantBob, text)
+			if i%3 == 0 {
+				to = append(to, "carol")
+				wantCarol = append(wantCarol, text)
+			}
+			batch = append(batch, request(text, 0, to...))
+		}
+		// Never counted before: the fourth finds three written and is refused.
+		for i := range 5 {
+			batch = append(batch, request(fmt.Sprint("f", i), 3, "full"))
+		}
+		db.storeMail(batch)
+		for i, r := range batch {
+			if r.err != nil {
+				t.Fatalf("request %d: %v", i, r.err)
+			}
+			want := chatd.Code("")
+			if i >= 150+3 {
+				want = chatd.EMailboxFull
+			}
+			for _, err := range r.errs {
+				if chatd.ErrorCode(err) != want && !(want == "" && err == nil) {
+					t.Errorf("request %d (%s): %v, want %q", i, r.m.Text, err, want)
+				}
+			}
+		}
+		check := func(name string, want []string) {
+			t.Helper()
+			msgs, err := db.OfflineMessages(ctx, name)
+			checkCode(t, err, "")
+			var got []string
+			for _, m := range msgs {
+				got = append(got, m.Text)
+				wantTo := []string{"bob"}
+				if name == "full" {
+					wantTo = []string{"full"}
+				} else if slices.Contains(wantCarol, m.Text) {
+					wantTo = []string{"bob", "carol"}
+				}
+				if m.From != "alice" || !slices.Equal(m.To, wantTo) {
+					t.Errorf("%s: %q from %q to %q, want from alice to %q", name, m.Text, m.From, m.To, wantTo)
+				}
+			}
+			if !slices.Equal(got, want) {
+				t.Errorf("%s holds %q, want %q", name, got, want)
+			}
+		}
+		check("bob", wantBob)
+		check("carol", wantCarol)
+		check("full", []string{"f0", "f1", "f2"})
+	})
+}

@@ -115,6 +115,7 @@ func (db *DB) DeleteUser(ctx context.Context, name string) error {
 }
 
 func deleteUser(ctx context.Context, tx *dbTx, name string) error {
+	tx.usersChanged()
 	if err := updateUser(ctx, tx, name, `DELETE FROM users WHERE name_key = ?`, chatd.Key(name)); err != nil {
 		return err
 	}
