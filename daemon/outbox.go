@@ -369,6 +369,19 @@ func (s *session) closeOutput() {
 	close(s.done)
 }
 
+// endOutput is closeOutput after the bye was written: where the transport
+// can, the close lingers (see lingerCloser), so that what the client has
+// not read yet still reaches it. The reader ends as with a close and
+// finishes the close itself (serve).
+func (s *session) endOutput() {
+	if lc, ok := s.conn.(lingerCloser); ok {
+		lc.closeWrite()
+	} else {
+		s.conn.Close()
+	}
+	close(s.done)
+}
+
 // writeLoop is a writer goroutine; the caller has set s.writing for it. It
 // writes what write-through left over, then drains the outbox, each batch
 // in writes of at most writeChunk bytes under a deadline, until the outbox
@@ -457,7 +470,7 @@ func (s *session) writeLoop() {
 		s.doneWithLocked(batch)
 		s.mu.Unlock()
 		if closed {
-			s.closeOutput()
+			s.endOutput()
 			return
 		}
 		if cap(*bp) > 2*writeChunk {

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -220,4 +221,110 @@ func TestChatNotHeldByUnfinishedInput(t *testing.T) {
 	alice.conn.Write([]byte("ne\nfourth line\n\xff\xfe\x0a"))
 	bob.expect("message", "from", "alice", "text", "third line")
 	bob.expect("message", "from", "alice", "text", "fourth line")
+}
+
+// TestEndingSessionLingers: a session that ends while its client's input is
+// still unread closes gracefully. The client, with a small receive buffer
+// and slow to read, queues plenty of output, logs out and keeps typing;
+// when it reads at last it gets every reply, the bye and then a clean end
+// of stream. A plain close would reset the connection instead: the client
+// reads ECONNRESET, and what the server had not sent yet (the bye) is lost.
+func TestEndingSessionLingers(t *testing.T) {
+	ts := startServer(t)
+	ts.addUsers("alice", "bob")
+	bob := login(t, ts.addr, "bob", "password1")
+
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		rc.Control(func(fd uintptr) {
+			syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 2048)
+		})
+		return nil
+	}}
+	conn, err := d.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	alice := &client{t: t, name: "alice", conn: conn, r: bufio.NewReader(conn)}
+	alice.send("mode json")
+	alice.expect("prompt", "field", "username")
+	alice.send("alice", "password1")
+	alice.expect("welcome", "user", "alice")
+
+	// More output than the client's socket takes, then the logout, then
+	// input the server will never read as lines.
+	const echoes = 40
+	text := strings.Repeat("e", 900)
+	var in strings.Builder
+	for i := range echoes {
+		fmt.Fprintf(&in, "echo %d %s\n", i, text)
+	}
+	in.WriteString("logout\n")
+	for range 200 {
+		in.WriteString(strings.Repeat("x", 99) + "\n")
+	}
+	conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	if _, err := conn.Write([]byte(in.String())); err != nil {
+		t.Fatal(err)
+	}
+	// Once bob sees alice leave, her bye is on its way and the server
+	// closes her connection; give it a moment to, then read.
+	bob.expect("presence", "user", "alice", "event", "logout")
+	time.Sleep(200 * time.Millisecond)
+
+	for i := range echoes {
+		ev, err := alice.tryNext(5 * time.Second)
+		if err != nil {
+			t.Fatalf("reply %d of %d: %v", i, echoes, err)
+		}
+		if ev.str("type") != "ok" || !strings.HasPrefix(ev.str("text"), fmt.Sprint(i, " ")) {
+			t.Fatalf("reply %d: got %v", i, ev)
+		}
+	}
+	ev, err := alice.tryNext(5 * time.Second)
+	if err != nil || ev.str("type") != "bye" {
+		t.Fatalf("want the bye, got %v, %v", ev, err)
+	}
+	if _, err := alice.readLine(5 * time.Second); err != io.EOF {
+		t.Fatalf("after the bye: want the end of the stream, got %v", err)
+	}
+}
+
+// TestLingerIsBounded: the lingering close cannot be held open by the
+// client. One client logs out and then keeps trickling input (so no wait
+// for a single read can run out), another logs out and floods. The server
+// closes both sockets anyway: each client's writes fail at last.
+func TestLingerIsBounded(t *testing.T) {
+	ts := startServer(t)
+	ts.addUsers("trickle", "flood")
+	clients := map[string]*client{
+		"trickle": login(t, ts.addr, "trickle", "password1"),
+		"flood":   login(t, ts.addr, "flood", "password1"),
+	}
+	chunks := map[string][]byte{
+		"trickle": []byte("."),
+		"flood":   []byte(strings.Repeat(strings.Repeat("y", 199)+"\n", 100)),
+	}
+	var wg sync.WaitGroup
+	for name, c := range clients {
+		c.send("logout")
+		c.expect("bye", "reason", "logout")
+		wg.Go(func() {
+			for end := time.Now().Add(20 * time.Second); time.Now().Before(end); {
+				c.conn.SetWriteDeadline(time.Now().Add(time.Second))
+				if _, err := c.conn.Write(chunks[name]); err != nil && !isTimeout(err) {
+					return // the server closed the socket
+				}
+				if name == "trickle" {
+					time.Sleep(20 * time.Millisecond)
+				}
+			}
+			t.Errorf("%s: the server still reads after 20 s", name)
+		})
+	}
+	wg.Wait()
+}
+func isTimeout(err error) bool {
+	ne, ok := err.(net.Error)
+	return ok && ne.Timeout()
 }

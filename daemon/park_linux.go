@@ -88,6 +88,9 @@ func (c *streamConn) waitInput() error {
 	if c.raw == nil {
 		return errNoPark
 	}
+	if c.lingering.Load() {
+		return errLingering // after the caller set its deadline: see closeWrite
+	}
 	return c.raw.Read(func(fd uintptr) bool {
 		var b [1]byte
 		for {

@@ -230,6 +230,10 @@ func (s *session) serve(step func() (parked bool)) {
 			if s.onDone != nil {
 				s.onDone()
 			}
+			// The session is over; its socket may linger a little.
+			if lc, ok := s.conn.(lingerCloser); ok {
+				lc.finishClose()
+			}
 		}
 	}()
 	parked = step()

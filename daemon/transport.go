@@ -104,12 +104,19 @@ type streamConn struct {
 	fd         int         // the socket, once registered with the poller
 	registered bool
 	closed     bool
+	// lingering is set once a lingering close began (closeWrite): no
+	// line is read from then on, and the reader goroutine ends the close
+	// (finishClose). lingerFrom is when it began.
+	lingering  atomic.Bool
+	lingerFrom time.Time // written before lingering is set
+	released   bool      // the linger's slot was given back (pmu)
 }
 
 func newStreamConn(c net.Conn, maxLine int) *streamConn {
 	sc := &streamConn{Conn: c}
 	sc.lines = newLineReader(&sc.meter, maxLine)
 	sc.meter.r = c
+	sc.meter.stop = &sc.lingering
 	if tc, ok := c.(*net.TCPConn); ok {
 		if raw, err := tc.SyscallConn(); err == nil {
 			sc.raw = raw
@@ -188,7 +195,7 @@ func (c *streamConn) park(deadline time.Time, resume func()) bool {
 	}
 	c.pmu.Lock()
 	defer c.pmu.Unlock()
-	if c.closed {
+	if c.closed || c.lingering.Load() {
 		return false
 	}
 	armed := false
@@ -240,6 +247,103 @@ func (c *streamConn) Close() error {
 	return err
 }
 
+// The lingering close. A server that closes a socket whose input it has not
+// read makes the kernel send a reset, not an orderly end: the reset can
+// overtake what was written last (the bye, an error), and the client's
+// kernel then throws away whatever the client had not read yet. So a
+// session that ends with a bye is closed as careful servers do it: the
+// write side is shut down (the bye, then the end of the stream, go out in
+// order), the client's input is read and discarded until the client
+// closes too, for at most lingerTime and lingerBytes, and only then is the
+// socket closed. The bounds keep a client from holding the socket open;
+// the session itself is over before the linger (the user is offline, the
+// connection no longer counts against the limits), so at most maxLingering
+// sockets linger at once, and beyond that a close is immediate.
+const (
+	lingerTime   = 2 * time.Second
+	lingerBytes  = 512 << 10
+	maxLingering = 256
+)
+
+// lingeringConns counts the sockets lingering now, in every server of the
+// process.
+var lingeringConns atomic.Int64
+
+// errLingering is what reads return once a lingering close began.
+var errLingering = errors.New("connection closing")
+
+// lingerCloser is a Conn that closes gracefully: closeWrite ends the output
+// and starts the close, finishClose (the reader goroutine, once it is
+// done with the session) discards input within the bounds and closes.
+type lingerCloser interface {
+	// closeWrite shuts the write side down after what was written; from
+	// then on reads fail at once. It reports false if it could not, when
+	// the connection was closed at once instead.
+	closeWrite() bool
+	// finishClose closes the connection, lingering first if closeWrite
+	// began that. Safe on a connection already closed.
+	finishClose()
+}
+
+func (c *streamConn) closeWrite() bool {
+	cw, ok := c.Conn.(interface{ CloseWrite() error })
+	c.pmu.Lock()
+	if !ok || c.closed || c.lingering.Load() {
+		c.pmu.Unlock()
+		c.Close()
+		return false
+	}
+	if lingeringConns.Add(1) > maxLingering {
+		lingeringConns.Add(-1)
+		c.pmu.Unlock()
+		c.Close()
+		return false
+	}
+	c.lingerFrom = time.Now()
+	c.lingering.Store(true)
+	if c.registered {
+		theInputPoller().forget(c.fd, c)
+		c.registered = false
+	}
+	c.pmu.Unlock()
+	if err := cw.CloseWrite(); err != nil {
+		c.Close()
+		return true // finishClose still gives the slot back
+	}
+	// A read in progress (the reader waiting for input, or for input to
+	// park on) returns now, as it would on a close; a parked connection
+	// is woken. Either way the session finishes, then its reader
+	// lingers (finishClose).
+	c.Conn.SetReadDeadline(time.Unix(1, 0))
+	c.wake()
+	return true
+}
+
+var lingerBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
+
+func (c *streamConn) finishClose() {
+	if c.lingering.Load() {
+		c.Conn.SetReadDeadline(c.lingerFrom.Add(lingerTime))
+		bp := lingerBufs.Get().(*[]byte)
+		for read := 0; read < lingerBytes; {
+			n, err := c.Conn.Read(*bp)
+			read += n
+			if err != nil {
+				break // the client's end of the stream, the deadline, or an error
+			}
+		}
+		lingerBufs.Put(bp)
+	}
+	c.Close()
+	c.pmu.Lock()
+	release := c.lingering.Load() && !c.released
+	c.released = true
+	c.pmu.Unlock()
+	if release {
+		lingeringConns.Add(-1)
+	}
+}
+
 // meteredConn is a Conn that reports every byte it reads from the client,
 // telnet commands and the bytes of refused lines included, so that a
 // budget can apply to all of them and not only to the lines that come out.
@@ -256,10 +360,17 @@ func (c *streamConn) OnBytes(meter func(n int) error) { c.meter.charge = meter }
 type meterReader struct {
 	r      io.Reader
 	charge func(n int) error
+	stop   *atomic.Bool // once set, reads fail (a lingering close began)
 }
 
 func (m *meterReader) Read(p []byte) (int, error) {
+	if m.stop != nil && m.stop.Load() {
+		return 0, errLingering
+	}
 	n, err := m.r.Read(p)
+	if m.stop != nil && m.stop.Load() {
+		return 0, errLingering // what came meanwhile is discarded
+	}
 	if n > 0 && m.charge != nil {
 		if cerr := m.charge(n); cerr != nil {
 			return n, cerr
@@ -268,7 +379,12 @@ func (m *meterReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (c *streamConn) ReadLine() (string, error) { return c.lines.ReadLine() }
+func (c *streamConn) ReadLine() (string, error) {
+	if c.lingering.Load() {
+		return "", errLingering // lines already buffered are not run either
+	}
+	return c.lines.ReadLine()
+}
 
 // telnetConn is a Conn that speaks telnet and reports the telnet commands
 // it reads (the TCP transport). handle runs on the goroutine calling
