@@ -624,8 +624,11 @@ func (s *session) setBlocks(names []string) {
 }
 
 // reply queues a direct answer to the line being handled: it carries that
-// line's label, if it had one.
-func (s *session) reply(ev *Event) { s.send(s.answer(ev)) }
+// line's label, if it had one. Only the reader goroutine replies, so the
+// answer goes through its own flusher like its chat echo: written by this
+// goroutine before it next waits for input (readLine's flushOutput), with
+// no writer goroutine woken for it.
+func (s *session) reply(ev *Event) { s.sendVia(&s.out, s.answer(ev)) }
 
 // answer returns ev as an answer to the line being handled, with its label.
 func (s *session) answer(ev *Event) *Event { return ev.labeled(s.label) }
