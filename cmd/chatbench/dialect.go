@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -32,11 +30,10 @@ type dialect interface {
 	roomLine(room, text string) string
 	// privateLine is the line that sends text to user.
 	privateLine(user, text string) string
-	// parse classifies one server line: the text of a room message, or
-	// whether it acknowledges a private message as stored.
-	parse(line []byte) (roomText string, isRoom bool, stored bool)
-	// joinAck reports whether line answers this client's own join.
-	joinAck(line []byte) bool
+	// classify says what one line from the server is, and for a
+	// delivery (lineRoom) the time it was sent (unix ns). It must not
+	// allocate for the lines a workload counts: it runs for every line.
+	classify(line []byte) (kind lineKind, sentNS int64)
 	// logout ends the session politely.
 	logout(c *conn)
 }
@@ -44,15 +41,17 @@ type dialect interface {
 // conn is one benchmark client's connection.
 type conn struct {
 	net.Conn
-	r  *bufio.Reader
-	mu sync.Mutex // guards w: a reader may answer PING while a sender writes
-	w  *bufio.Writer
+	lr lineReader
+	mu sync.Mutex // guards wbuf: a reader may answer PING while a sender writes
+	// wbuf holds the lines of one send, written with one write(2).
+	wbuf []byte
 	// joined is signalled by the client's reader (bench.read) when its
 	// join is answered (the join workload).
 	joined chan struct{}
-	// part is the start of a line a read deadline cut short; the next
-	// read carries on from it.
-	part []byte
+}
+
+func newConn(nc net.Conn) *conn {
+	return &conn{Conn: nc, lr: lineReader{rd: nc}, joined: make(chan struct{}, 1)}
 }
 
 func dial(addr, local string) (*conn, error) {
@@ -64,18 +63,20 @@ func dial(addr, local string) (*conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &conn{Conn: nc, r: bufio.NewReaderSize(nc, 16<<10), w: bufio.NewWriter(nc), joined: make(chan struct{}, 1)}, nil
+	return newConn(nc), nil
 }
 
 func (c *conn) send(lines ...string) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	c.wbuf = c.wbuf[:0]
 	for _, l := range lines {
-		c.w.WriteString(l)
-		c.w.WriteString("\r\n")
+		c.wbuf = append(c.wbuf, l...)
+		c.wbuf = append(c.wbuf, "\r\n"...)
 	}
-	return c.w.Flush()
+	c.SetWriteDeadline(time.Now().Add(30 * time.Second))
+	_, err := c.Write(c.wbuf)
+	return err
 }
 
 // readLine returns the next line without its end, within d.
@@ -87,25 +88,8 @@ func (c *conn) readLine(d time.Duration) ([]byte, error) {
 // next returns the next line without its end. A line longer than the
 // buffer (chatd's welcome lists everyone online) is gathered whole; the
 // result is only valid until the next read. A read that times out keeps
-// what it got of a line for the next call.
-func (c *conn) next() ([]byte, error) {
-	line, err := c.r.ReadSlice('\n')
-	if c.part != nil || len(line) > 0 && err != nil {
-		c.part = append(c.part, line...)
-		for errors.Is(err, bufio.ErrBufferFull) {
-			line, err = c.r.ReadSlice('\n')
-			c.part = append(c.part, line...)
-		}
-		if err != nil {
-			return nil, err
-		}
-		line, c.part = c.part, nil
-	}
-	if err != nil {
-		return nil, err
-	}
-	return bytes.TrimRight(line, "\r\n"), nil
-}
+// what it got of a line in the buffer for the next call.
+func (c *conn) next() ([]byte, error) { return c.lr.next() }
 
 // lastProgress is when any client's wait (until) last ended well (unix
 // ns). A client waiting for its login or join keeps waiting while the
@@ -143,18 +127,9 @@ func (c *conn) until(d time.Duration, match func([]byte) (bool, error)) error {
 }
 
 // chatdJSON speaks chatd's JSON mode. Every user has the same password;
-// unknown names are registered through open registration.
-type chatdJSON struct{ password string }
-
-type jsonEvent struct {
-	Type   string `json:"type"`
-	Field  string `json:"field"`
-	Code   string `json:"code"`
-	Kind   string `json:"kind"`
-	Text   string `json:"text"`
-	Cmd    string `json:"cmd"`
-	Status string `json:"status"`
-}
+// unknown names are registered through open registration. room is the
+// bench room, whose messages are the deliveries.
+type chatdJSON struct{ password, room string }
 
 // loginWait is how long a client waits for the answer to its login or
 // join (-login-wait) while no other client gets in either (until): a real
@@ -165,26 +140,26 @@ func (d chatdJSON) login(c *conn, name string) error {
 	if err := c.send("mode json", name); err != nil {
 		return err
 	}
+	var ev jsonFields
 	return c.until(loginWait, func(line []byte) (bool, error) {
-		var ev jsonEvent
-		if json.Unmarshal(line, &ev) != nil {
+		if !parseEvent(line, &ev) {
 			return false, nil // the text banner before the mode switch
 		}
-		switch ev.Type {
+		switch string(ev.typ) {
 		case "prompt":
-			switch ev.Field {
+			switch string(ev.field) {
 			case "password", "new_password", "repeat_password":
 				return false, c.send(d.password)
 			}
 		case "welcome":
 			return true, nil
 		case "error":
-			if ev.Code == "server_busy" {
+			if string(ev.code) == "server_busy" {
 				return false, errBusy
 			}
-			return false, fmt.Errorf("login %s: %s: %s", name, ev.Code, ev.Text)
+			return false, fmt.Errorf("login %s: %s: %s", name, ev.code, ev.text)
 		case "bye":
-			return false, fmt.Errorf("login %s: bye: %s", name, ev.Text)
+			return false, fmt.Errorf("login %s: bye: %s", name, ev.text)
 		}
 		return false, nil
 	})
@@ -194,72 +169,58 @@ func (chatdJSON) join(c *conn, room string) error {
 	if err := c.send("join " + room); err != nil {
 		return err
 	}
+	var ev jsonFields
 	return c.until(loginWait, func(line []byte) (bool, error) {
-		var ev jsonEvent
-		if json.Unmarshal(line, &ev) != nil {
+		if !parseEvent(line, &ev) {
 			return false, nil
 		}
-		if ev.Type == "error" && ev.Cmd == "join" && ev.Code == "no_such_room" {
+		typ, cmd, code := string(ev.typ), string(ev.cmd), string(ev.code)
+		if typ == "error" && cmd == "join" && code == "no_such_room" {
 			return false, c.send("create " + room)
 		}
-		if ev.Type == "error" && (ev.Cmd == "join" || ev.Cmd == "create") && ev.Code != "room_exists" {
-			return false, fmt.Errorf("join %s: %s: %s", room, ev.Code, ev.Text)
+		if typ == "error" && (cmd == "join" || cmd == "create") && code != "room_exists" {
+			return false, fmt.Errorf("join %s: %s: %s", room, code, ev.text)
 		}
-		if ev.Type == "error" && ev.Code == "room_exists" {
+		if typ == "error" && code == "room_exists" {
 			return false, c.send("join " + room) // created by someone else meanwhile
 		}
-		return ev.Type == "ok" && (ev.Cmd == "join" || ev.Cmd == "create"), nil
+		return typ == "ok" && (cmd == "join" || cmd == "create"), nil
 	})
 }
 
 func (chatdJSON) joinLine(room string) string { return "join " + room }
 
-func (chatdJSON) joinAck(line []byte) bool {
-	if !bytes.Contains(line, []byte(`"type":"ok"`)) {
-		return false
-	}
-	var ev jsonEvent
-	return json.Unmarshal(line, &ev) == nil && (ev.Cmd == "join" || ev.Cmd == "create")
-}
-
 func (chatdJSON) roomLine(_, text string) string { return "say " + text }
 
 func (chatdJSON) privateLine(user, text string) string { return "send " + user + " " + text }
 
-// roomPrefix starts every room message chatd writes in JSON mode (its
-// members come in a fixed order), and textKey the text member.
-var (
-	roomPrefix = []byte(`{"type":"message","kind":"room",`)
-	textKey    = []byte(`,"text":"`)
-)
-
-func (chatdJSON) parse(line []byte) (string, bool, bool) {
-	// Most lines are room messages: their text is cut out without
-	// decoding the line, as cheaply as the IRC dialect does, so that in a
-	// burst the load tool is not what limits the deliveries per second.
-	// A text with escapes is decoded properly below.
-	if bytes.HasPrefix(line, roomPrefix) {
-		if i := bytes.Index(line, textKey); i >= 0 {
-			rest := line[i+len(textKey):]
-			if j := bytes.IndexByte(rest, '"'); j >= 0 && bytes.IndexByte(rest[:j], '\\') < 0 {
-				return string(rest[:j]), true, false
-			}
-		}
+func (d chatdJSON) classify(line []byte) (lineKind, int64) {
+	var ev jsonFields
+	if !parseEvent(line, &ev) {
+		return lineBad, 0
 	}
-	if bytes.Contains(line, []byte(`"type":"message"`)) {
-		var ev jsonEvent
-		if json.Unmarshal(line, &ev) == nil && ev.Kind == "room" {
-			return ev.Text, true, false
+	switch string(ev.typ) {
+	case "message":
+		if string(ev.kind) != "room" {
+			return lineOther, 0 // private, history, broadcast
 		}
-		return "", false, false
-	}
-	if bytes.Contains(line, []byte(`"type":"delivery"`)) {
-		var ev jsonEvent
-		if json.Unmarshal(line, &ev) == nil && ev.Status == "stored" {
-			return "", false, true
+		ns, ok := stampTime(ev.text)
+		if !ok || !bytes.EqualFold(ev.room, []byte(d.room)) {
+			return lineBad, 0
 		}
+		return lineRoom, ns
+	case "ok":
+		if cmd := string(ev.cmd); cmd == "join" || cmd == "create" {
+			return lineJoined, 0
+		}
+	case "delivery":
+		if string(ev.status) == "stored" {
+			return lineStored, 0
+		}
+	case "":
+		return lineBad, 0 // every event has a type
 	}
-	return "", false, false
+	return lineOther, 0
 }
 
 func (chatdJSON) logout(c *conn) {
@@ -270,8 +231,8 @@ func (chatdJSON) logout(c *conn) {
 }
 
 // ircDialect speaks enough IRC for the same workloads: NICK/USER, JOIN,
-// PRIVMSG, answering PING.
-type ircDialect struct{}
+// PRIVMSG, answering PING. channel is the bench room's ("#" + room).
+type ircDialect struct{ channel string }
 
 func (ircDialect) login(c *conn, name string) error {
 	if err := c.send("NICK "+name, "USER "+name+" 0 * :"+name); err != nil {
@@ -307,26 +268,44 @@ func (ircDialect) join(c *conn, room string) error {
 
 func (ircDialect) joinLine(room string) string { return "JOIN #" + room }
 
-func (ircDialect) joinAck(line []byte) bool {
-	f := bytes.Fields(line)
-	return len(f) >= 2 && string(f[1]) == "366" // end of NAMES: joined
-}
-
 func (ircDialect) roomLine(room, text string) string { return "PRIVMSG #" + room + " :" + text }
 
 func (ircDialect) privateLine(user, text string) string { return "PRIVMSG " + user + " :" + text }
 
-func (ircDialect) parse(line []byte) (string, bool, bool) {
-	// :nick!user@host PRIVMSG #room :text
-	i := bytes.Index(line, []byte(" PRIVMSG #"))
-	if i < 0 {
-		return "", false, false
+func (d ircDialect) classify(line []byte) (lineKind, int64) {
+	// [":" prefix " "] command [" " params], where a PRIVMSG's params are
+	// the target and " :" text.
+	if len(line) == 0 {
+		return lineBad, 0
 	}
-	j := bytes.Index(line[i+1:], []byte(" :"))
-	if j < 0 {
-		return "", false, false
+	if line[0] != ':' {
+		if bytes.HasPrefix(line, []byte("PING ")) {
+			return linePing, 0
+		}
+		return lineOther, 0 // ERROR, NOTICE before registration, ...
 	}
-	return string(line[i+1+j+2:]), true, false
+	sp := bytes.IndexByte(line, ' ')
+	if sp < 2 {
+		return lineBad, 0
+	}
+	cmd, params, _ := bytes.Cut(line[sp+1:], []byte(" "))
+	switch string(cmd) {
+	case "":
+		return lineBad, 0
+	case "PRIVMSG":
+		target, text, ok := bytes.Cut(params, []byte(" :"))
+		if !ok || !bytes.EqualFold(target, []byte(d.channel)) {
+			return lineBad, 0
+		}
+		ns, ok := stampTime(text)
+		if !ok {
+			return lineBad, 0
+		}
+		return lineRoom, ns
+	case "366": // end of NAMES: joined
+		return lineJoined, 0
+	}
+	return lineOther, 0
 }
 
 func (ircDialect) logout(c *conn) {

@@ -41,6 +41,7 @@ type opts struct {
 	settle    time.Duration
 	timeout   time.Duration
 	jsonOut   string
+	profile   string
 	echo      bool
 	latencies bool
 }
@@ -79,6 +80,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
 	fs.DurationVar(&loginWait, "login-wait", loginWait, "how long a client waits for the answer to its login (loginstorm: at least the server's login_timeout)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the result as JSON to this file (for chatbench report)")
+	fs.StringVar(&o.profile, "cpuprofile", "", "write the load tool's own CPU profile of the measured part (paced, burst, offline) to this file, for go tool pprof")
 	fs.BoolVar(&o.latencies, "keep-latencies", true, "keep a sample of the latencies in the JSON result (for the chart)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -95,9 +97,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	b := &bench{opts: o}
 	switch o.dialect {
 	case "chatd":
-		b.d, b.echo = chatdJSON{password: o.password}, true
+		b.d, b.echo = chatdJSON{password: o.password, room: o.room}, true
 	case "irc":
-		b.d = ircDialect{}
+		b.d = ircDialect{channel: "#" + o.room}
 	}
 	if o.workload == "burst" && !flagSet(fs, "interval") {
 		b.interval = 0
@@ -136,10 +138,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return fmt.Errorf("%s against %s: %w", o.workload, o.addr, err)
 	}
 	r.BusyRetries = b.busy.Load()
+	r.BadLines = b.bad.Load()
 	s := b.lat.summary()
 	r.P50, r.P90, r.P99, r.Max = ms(s.P50), ms(s.P90), ms(s.P99), ms(s.Max)
 	if o.latencies {
-		r.Latencies = downsample(b.lat.sorted(), 500)
+		r.Latencies = b.lat.spread(500)
 	}
 	printResults(out, []*result{r})
 	if o.jsonOut != "" {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -67,6 +66,10 @@ func benchRun(t *testing.T, args ...string) *result {
 	if !strings.Contains(stdout.String(), r.Workload) {
 		t.Errorf("the printed report lacks the workload:\n%s", stdout.String())
 	}
+	// Every line a real server sent must be one the tool understood.
+	if r.BadLines != 0 {
+		t.Errorf("chatbench %s: %d bad lines", strings.Join(args, " "), r.BadLines)
+	}
 	return r
 }
 
@@ -87,6 +90,9 @@ func TestWorkloadsAgainstChatd(t *testing.T) {
 		if r.RSSBytes == 0 {
 			t.Errorf("-pid given but no RSS read")
 		}
+		if r.ClientCPUSeconds <= 0 || r.ClientCPUPerDeliveryUS <= 0 {
+			t.Errorf("the load tool's own CPU not measured: %v s, %v us per delivery", r.ClientCPUSeconds, r.ClientCPUPerDeliveryUS)
+		}
 	})
 	t.Run("burst", func(t *testing.T) {
 		r := benchRun(t, "-addr", addr, "-workload", "burst", "-clients", "10", "-senders", "2",
@@ -100,6 +106,9 @@ func TestWorkloadsAgainstChatd(t *testing.T) {
 			"-messages", "10", "-prefix", "of")
 		if r.Stored != 30 || r.StoredPerSec <= 0 {
 			t.Errorf("offline: %d stored (%.0f/s), want 30", r.Stored, r.StoredPerSec)
+		}
+		if r.ClientCPUPerDeliveryUS <= 0 {
+			t.Errorf("offline: the load tool's CPU per message not measured")
 		}
 	})
 	t.Run("idle", func(t *testing.T) {
@@ -226,7 +235,7 @@ func TestReportAndChart(t *testing.T) {
 func TestLongLine(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
-	c := &conn{Conn: b, r: bufio.NewReaderSize(b, 16<<10)}
+	c := newConn(b)
 	defer c.Close()
 	long := strings.Repeat("x", 100<<10)
 	go a.Write([]byte(long + "\r\nnext\n"))
@@ -244,7 +253,7 @@ func TestLongLine(t *testing.T) {
 func TestLineAcrossTimeout(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
-	c := &conn{Conn: b, r: bufio.NewReaderSize(b, 16<<10)}
+	c := newConn(b)
 	defer c.Close()
 	head := strings.Repeat("x", 20<<10) // past the buffer, too
 	timedOut := make(chan struct{})
@@ -261,26 +270,6 @@ func TestLineAcrossTimeout(t *testing.T) {
 		line, err := c.readLine(5 * time.Second)
 		if err != nil || string(line) != want {
 			t.Fatalf("read %d bytes (err %v), want %d", len(line), err, len(want))
-		}
-	}
-}
-
-// TestParseRoomLine: the shortcut for room messages gives what decoding
-// the JSON gives, and leaves texts with escapes and other lines to it.
-func TestParseRoomLine(t *testing.T) {
-	for _, c := range []struct {
-		line, text string
-		room       bool
-	}{
-		{`{"type":"message","kind":"room","from":"u1","room":"bench","text":"bench 1 2 3","ts":"2026-01-01T00:00:00Z"}`, "bench 1 2 3", true},
-		{`{"type":"message","kind":"room","from":"u1","room":"bench","text":"say \"hi\" \\ now","ts":"x"}`, `say "hi" \ now`, true},
-		{`{"type":"message","kind":"room","from":"u1","room":"bench","text":"caf\u00e9","ts":"x"}`, "café", true},
-		{`{"type":"message","kind":"private","from":"u1","to":["u2"],"text":"bench 1 2 3","ts":"x"}`, "", false},
-		{`{"type":"ok","cmd":"say","text":"x"}`, "", false},
-	} {
-		text, room, _ := chatdJSON{}.parse([]byte(c.line))
-		if text != c.text || room != c.room {
-			t.Errorf("parse(%s) = %q, %v; want %q, %v", c.line, text, room, c.text, c.room)
 		}
 	}
 }

@@ -34,14 +34,23 @@ type result struct {
 	P99              float64 `json:"p99_ms,omitempty"`
 	Max              float64 `json:"max_ms,omitempty"`
 
-	CPUSeconds          float64 `json:"server_cpu_seconds,omitempty"`
-	CPUPerDeliveryUS    float64 `json:"server_cpu_per_delivery_us,omitempty"`
-	RSSBytes            int64   `json:"server_rss_bytes,omitempty"`
-	PeakRSSBytes        int64   `json:"server_peak_rss_bytes,omitempty"`
-	RSSPerConnKiB       float64 `json:"server_rss_per_conn_kib,omitempty"`
-	Stored              int64   `json:"stored,omitempty"`
-	StoredPerSec        float64 `json:"stored_per_sec,omitempty"`
-	BusyRetries         int64   `json:"busy_retries"`
+	CPUSeconds       float64 `json:"server_cpu_seconds,omitempty"`
+	CPUPerDeliveryUS float64 `json:"server_cpu_per_delivery_us,omitempty"`
+	RSSBytes         int64   `json:"server_rss_bytes,omitempty"`
+	// ClientCPUSeconds is the load tool's own CPU time over the same
+	// window as CPUSeconds, and ClientCPUPerDeliveryUS that per delivery
+	// (or per stored message): what driving the server cost on the same box.
+	ClientCPUSeconds       float64 `json:"client_cpu_seconds,omitempty"`
+	ClientCPUPerDeliveryUS float64 `json:"client_cpu_per_delivery_us,omitempty"`
+	PeakRSSBytes           int64   `json:"server_peak_rss_bytes,omitempty"`
+	RSSPerConnKiB          float64 `json:"server_rss_per_conn_kib,omitempty"`
+	Stored                 int64   `json:"stored,omitempty"`
+	StoredPerSec           float64 `json:"stored_per_sec,omitempty"`
+	BusyRetries            int64   `json:"busy_retries"`
+	// BadLines are lines from the server that were malformed or not what
+	// the workload sent (a room message that is no stamp of this run):
+	// counted here, never as deliveries.
+	BadLines            int64   `json:"bad_lines,omitempty"`
 	LoginSeconds        float64 `json:"login_seconds,omitempty"`
 	BackgroundP99Before float64 `json:"background_p99_before_ms,omitempty"`
 	BackgroundP99During float64 `json:"background_p99_during_ms,omitempty"`
@@ -56,8 +65,14 @@ type result struct {
 	Latencies []float64 `json:"latencies_ms,omitempty"`
 }
 
-// setProc fills the server-side figures from two /proc samples.
+// setProc fills the CPU and memory figures from two samples: the load
+// tool's own always, the server's with -pid.
 func (r *result) setProc(before, after procSample, work int64) {
+	self := after.self - before.self
+	r.ClientCPUSeconds = self.Seconds()
+	if work > 0 {
+		r.ClientCPUPerDeliveryUS = float64(self.Nanoseconds()) / 1e3 / float64(work)
+	}
 	if after.rss == 0 {
 		return // no -pid
 	}
@@ -70,20 +85,6 @@ func (r *result) setProc(before, after procSample, work int64) {
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
-
-// downsample keeps n evenly spaced samples of sorted, in ms.
-func downsample(sorted []time.Duration, n int) []float64 {
-	if len(sorted) == 0 {
-		return nil
-	}
-	n = min(n, len(sorted))
-	out := make([]float64, n)
-	for i := range out {
-		j := i * (len(sorted) - 1) / max(n-1, 1)
-		out[i] = ms(sorted[j])
-	}
-	return out
-}
 
 // rows are the report's lines: a name and how to read it from a result;
 // a row no result has is left out.
@@ -110,6 +111,8 @@ var rows = []struct {
 	{"latency max (ms)", num(func(r *result) float64 { return r.Max }, "%.2f")},
 	{"server CPU (s)", num(func(r *result) float64 { return r.CPUSeconds }, "%.2f")},
 	{"server CPU per delivery (us)", num(func(r *result) float64 { return r.CPUPerDeliveryUS }, "%.3f")},
+	{"load tool CPU (s)", num(func(r *result) float64 { return r.ClientCPUSeconds }, "%.2f")},
+	{"load tool CPU per delivery (us)", num(func(r *result) float64 { return r.ClientCPUPerDeliveryUS }, "%.3f")},
 	{"server RSS (MiB)", num(func(r *result) float64 { return float64(r.RSSBytes) / (1 << 20) }, "%.1f")},
 	{"server peak RSS (MiB)", num(func(r *result) float64 { return float64(r.PeakRSSBytes) / (1 << 20) }, "%.1f")},
 	{"server RSS per connection (KiB)", num(func(r *result) float64 { return r.RSSPerConnKiB }, "%.1f")},
@@ -126,6 +129,7 @@ var rows = []struct {
 	{"stored/s", num(func(r *result) float64 { return r.StoredPerSec }, "%.0f")},
 	{"time until the last login (s)", num(func(r *result) float64 { return r.LoginSeconds }, "%.2f")},
 	{"server_busy retries", func(r *result) string { return fmt.Sprint(r.BusyRetries) }},
+	{"bad lines (malformed or unexpected)", num(func(r *result) float64 { return float64(r.BadLines) }, "%.0f")},
 	{"chat p99 before storm (ms)", num(func(r *result) float64 { return r.BackgroundP99Before }, "%.2f")},
 	{"chat p99 during storm (ms)", num(func(r *result) float64 { return r.BackgroundP99During }, "%.2f")},
 }

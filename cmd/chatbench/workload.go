@@ -1,12 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,12 +15,15 @@ import (
 // bench holds one run's settings and what it measured.
 type bench struct {
 	opts
-	d     dialect
-	proc  *proc
-	lat   latencies
-	recv  atomic.Int64 // room messages received, all clients
-	lines atomic.Int64 // lines of any kind received by the readers
-	busy  atomic.Int64 // server_busy refusals retried
+	d    dialect
+	proc *proc
+	// profFile is the -cpuprofile output while the profile runs.
+	profFile *os.File
+	lat      latencies
+	recv     atomic.Int64 // room messages received, all clients
+	lines    atomic.Int64 // lines of any kind received by the readers
+	busy     atomic.Int64 // server_busy refusals retried
+	bad      atomic.Int64 // lines that were malformed or unexpected (lineBad)
 	// readNew starts a reader (read) on each client as soon as it is
 	// logged in, so that what the server sends during the setup (chatd
 	// tells everyone online of each login) is read as a real client
@@ -141,62 +144,125 @@ func stamp(sender, seq int) string {
 	return stampPrefix + strconv.Itoa(sender) + " " + strconv.Itoa(seq) + " " + strconv.FormatInt(time.Now().UnixNano(), 10)
 }
 
-// latencyOf reads the send time back from a stamped text.
-func latencyOf(text string, now time.Time) (time.Duration, bool) {
-	i := strings.LastIndexByte(text, ' ')
-	if i < 0 || len(text) < len(stampPrefix) || text[:len(stampPrefix)] != stampPrefix {
-		return 0, false
-	}
-	ns, err := strconv.ParseInt(text[i+1:], 10, 64)
-	if err != nil {
-		return 0, false
-	}
-	return now.Sub(time.Unix(0, ns)), true
-}
-
-// read is one client's reader: it counts stamped room messages and their
-// latency until the connection closes, answers IRC PINGs and tells a
-// waiting join (c.joined) that it was answered.
+// read is one client's reader goroutine: it counts stamped room messages
+// and their latency until the connection closes, answers IRC PINGs and
+// tells a waiting join (c.joined) that it was answered. (readAll does the
+// same for many clients on a few goroutines.)
 func (b *bench) read(c *conn, wg *sync.WaitGroup) {
 	defer wg.Done()
-	var batch, calm []time.Duration
-	defer func() { b.lat.add(batch); b.calm.add(calm) }()
+	r := b.newClientReader(c)
+	defer r.done()
 	c.SetReadDeadline(time.Time{})
+	now := time.Now().UnixNano()
 	for {
-		line, err := c.next()
-		if err != nil {
+		r.drain(now)
+		if c.lr.fill() != nil {
 			return
 		}
-		b.lines.Add(1)
-		if bytes.HasPrefix(line, []byte("PING ")) {
-			c.send("PONG " + string(line[5:]))
-			continue
+		now = time.Now().UnixNano()
+	}
+}
+
+// clientReader is what one client's reading keeps: its latencies, merged
+// into the bench's when it is done.
+type clientReader struct {
+	b           *bench
+	c           *conn
+	batch, calm histogram
+}
+
+func (b *bench) newClientReader(c *conn) *clientReader { return &clientReader{b: b, c: c} }
+
+func (r *clientReader) done() { r.b.lat.add(&r.batch); r.b.calm.add(&r.calm) }
+
+// drain handles every whole line the client's buffer holds, all read at
+// now (unix ns): the lines of one read(2) share one clock reading (they
+// arrived together), and the shared counters are added to once per
+// read, not per line.
+func (r *clientReader) drain(now int64) {
+	b, c := r.b, r.c
+	var lines, recv, bad int64
+	// With a storm, a line counts by when it was sent: before the storm,
+	// during it, or (after it) not at all.
+	start, end := b.stormStart.Load(), b.stormEnd.Load()
+	for {
+		line, ok := c.lr.line()
+		if !ok {
+			break
 		}
-		if b.d.joinAck(line) {
+		lines++
+		kind, sent := b.d.classify(line)
+		switch kind {
+		case lineRoom:
+			recv++
+			d := time.Duration(now - sent)
+			switch {
+			case !b.storm:
+				r.batch.add(d)
+			case start == 0 || sent < start:
+				r.calm.add(d)
+			case end == 0 || sent <= end:
+				r.batch.add(d)
+			}
+		case linePing:
+			c.send("PONG " + string(line[len("PING "):]))
+		case lineJoined:
 			select {
 			case c.joined <- struct{}{}:
 			default:
 			}
-			continue
-		}
-		if text, isRoom, _ := b.d.parse(line); isRoom {
-			now := time.Now()
-			if d, ok := latencyOf(text, now); ok {
-				b.recv.Add(1)
-				// With a storm, a line counts by when it was sent: before
-				// the storm, during it, or (after it) not at all.
-				sent := now.Add(-d).UnixNano()
-				switch start, end := b.stormStart.Load(), b.stormEnd.Load(); {
-				case !b.storm:
-					batch = append(batch, d)
-				case start == 0 || sent < start:
-					calm = append(calm, d)
-				case end == 0 || sent <= end:
-					batch = append(batch, d)
-				}
-			}
+		case lineBad:
+			bad++
 		}
 	}
+	if lines > 0 {
+		b.lines.Add(lines)
+	}
+	if recv > 0 {
+		b.recv.Add(recv)
+	}
+	if bad > 0 {
+		b.bad.Add(bad)
+	}
+}
+
+// readGoroutines reads every conn on a goroutine of its own (read); stop
+// closes them and waits for the readers to finish.
+func (b *bench) readGoroutines(conns []*conn) (stop func()) {
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go b.read(c, &wg)
+	}
+	return func() { closeAll(conns); wg.Wait() }
+}
+
+// begin starts the measured part of a workload: it samples the CPU
+// times (and the server's memory) and, with -cpuprofile, starts profiling
+// the load tool. end samples again and stops the profile.
+func (b *bench) begin() procSample {
+	if b.profile != "" {
+		f, err := os.Create(b.profile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "chatbench: -cpuprofile:", err)
+		} else {
+			b.profFile = f
+		}
+	}
+	return b.proc.sample()
+}
+
+func (b *bench) end() procSample {
+	s := b.proc.sample()
+	if b.profFile != nil {
+		pprof.StopCPUProfile()
+		b.profFile.Close()
+		b.profFile = nil
+	}
+	return s
 }
 
 // chat runs the paced and burst workloads: every client is in one room;
@@ -210,17 +276,13 @@ func (b *bench) chat(ctx context.Context, r *result) error {
 	defer closeAll(conns)
 	r.ConnectSeconds = time.Since(start).Seconds()
 
-	var readers sync.WaitGroup
-	for _, c := range conns {
-		readers.Add(1)
-		go b.read(c, &readers)
-	}
+	stopReading := b.readAll(conns)
 	receivers := int64(b.clients)
 	if !b.echo {
 		receivers-- // IRC does not echo a line to its sender
 	}
 	expected := int64(b.senders*b.messages) * receivers
-	before := b.proc.sample()
+	before := b.begin()
 	t0 := time.Now()
 	var senders sync.WaitGroup
 	for s := 0; s < b.senders && s < len(conns); s++ {
@@ -252,9 +314,8 @@ func (b *bench) chat(ctx context.Context, r *result) error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	elapsed := time.Since(t0)
-	after := b.proc.sample()
-	closeAll(conns)
-	readers.Wait()
+	after := b.end()
+	stopReading()
 
 	r.Expected = expected
 	r.Deliveries = b.recv.Load()
@@ -405,27 +466,11 @@ func (b *bench) offline(ctx context.Context, r *result) error {
 		return err
 	}
 	defer closeAll(conns)
+	// Each sender reads its own connection: it sends one message, then
+	// reads until that message is acknowledged, without a second
+	// goroutine, a channel or a timer per message.
 	var stored atomic.Int64
-	var readers sync.WaitGroup
-	acks := make([]chan struct{}, len(conns))
-	for i, c := range conns {
-		acks[i] = make(chan struct{}, b.messages)
-		readers.Add(1)
-		go func() {
-			defer readers.Done()
-			for {
-				line, err := c.readLine(time.Hour)
-				if err != nil {
-					return
-				}
-				if _, _, ok := b.d.parse(line); ok {
-					stored.Add(1)
-					acks[i] <- struct{}{}
-				}
-			}
-		}()
-	}
-	before := b.proc.sample()
+	before := b.begin()
 	t0 := time.Now()
 	var senders sync.WaitGroup
 	for i, c := range conns {
@@ -437,25 +482,51 @@ func (b *bench) offline(ctx context.Context, r *result) error {
 				if err := c.send(b.d.privateLine(to, stamp(i, m))); err != nil {
 					return
 				}
-				select {
-				case <-acks[i]:
-				case <-time.After(b.drain):
+				// At most -drain for the acknowledgement.
+				c.SetReadDeadline(time.Now().Add(b.drain))
+				if !b.awaitStored(c) {
 					return
 				}
+				stored.Add(1)
 			}
 		}()
 	}
 	senders.Wait()
 	elapsed := time.Since(t0)
-	after := b.proc.sample()
+	after := b.end()
 	closeAll(conns)
-	readers.Wait()
 	r.Expected = int64(b.senders * b.messages)
 	r.Stored = stored.Load()
 	r.Seconds = elapsed.Seconds()
 	r.StoredPerSec = float64(r.Stored) / elapsed.Seconds()
 	r.setProc(before, after, r.Stored)
 	return nil
+}
+
+// awaitStored reads c until the server acknowledges a private message as
+// stored, counting the lines read and the bad ones; false if the
+// connection fails or its read deadline passes first.
+func (b *bench) awaitStored(c *conn) bool {
+	var lines, bad int64
+	defer func() {
+		b.lines.Add(lines)
+		if bad > 0 {
+			b.bad.Add(bad)
+		}
+	}()
+	for {
+		line, err := c.next()
+		if err != nil {
+			return false
+		}
+		lines++
+		switch kind, _ := b.d.classify(line); kind {
+		case lineStored:
+			return true
+		case lineBad:
+			bad++
+		}
+	}
 }
 
 // loginstorm registers N users, logs them out, then logs all N in at once

@@ -1,0 +1,416 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+)
+
+// How a client reads: one read(2) fills a buffer with as many lines as
+// the socket holds, the lines are cut out of it with bytes.IndexByte and
+// classified in place, without a copy or an allocation per line. This is
+// the load tool's inner loop in every workload (a burst is millions of
+// lines a second on two cores shared with the server), so it is kept
+// cheap and the same for both dialects.
+
+// Read buffer sizes: a client starts small (an idle client is most of a
+// 15,000-client run's memory) and doubles its buffer whenever one read
+// fills it, up to maxReadBuf. A line longer than the buffer (chatd's
+// welcome lists everyone online) grows it as far as the line needs.
+const (
+	minReadBuf = 4 << 10
+	maxReadBuf = 64 << 10
+)
+
+// lineReader cuts lines out of what it reads from rd. Lines end in LF,
+// optionally preceded by CR; a line it returns is valid until the next
+// fill.
+type lineReader struct {
+	rd   io.Reader
+	buf  []byte
+	r, w int // unread bytes: buf[r:w]
+}
+
+// line returns the next whole line in the buffer without its end, or
+// false if the buffer holds no whole line (then fill).
+func (l *lineReader) line() ([]byte, bool) {
+	i := bytes.IndexByte(l.buf[l.r:l.w], '\n')
+	if i < 0 {
+		return nil, false
+	}
+	line := l.buf[l.r : l.r+i]
+	l.r += i + 1
+	if n := len(line); n > 0 && line[n-1] == '\r' {
+		line = line[:n-1]
+	}
+	return line, true
+}
+
+// fill makes room (moving the start of a partial line to the front,
+// growing the buffer if that is not enough) and reads once. Data read
+// comes before an error: the error is returned by the fill after.
+func (l *lineReader) fill() error {
+	if l.r > 0 {
+		l.w = copy(l.buf, l.buf[l.r:l.w])
+		l.r = 0
+	}
+	switch {
+	case l.buf == nil:
+		l.buf = make([]byte, minReadBuf)
+	case l.w == len(l.buf): // one partial line fills it
+		nb := make([]byte, 2*len(l.buf))
+		copy(nb, l.buf[:l.w])
+		l.buf = nb
+	}
+	for {
+		n, err := l.rd.Read(l.buf[l.w:])
+		if n == len(l.buf)-l.w && len(l.buf) < maxReadBuf {
+			// The socket held at least this much: read more at once
+			// next time.
+			nb := make([]byte, 2*len(l.buf))
+			copy(nb, l.buf[:l.w+n])
+			l.buf = nb
+		}
+		l.w += n
+		if n > 0 || err != nil {
+			if n > 0 {
+				return nil
+			}
+			return err
+		}
+	}
+}
+
+// next returns the next line without its end, reading as needed.
+func (l *lineReader) next() ([]byte, error) {
+	for {
+		if line, ok := l.line(); ok {
+			return line, nil
+		}
+		if err := l.fill(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// lineKind is what a client makes of one line from the server.
+type lineKind uint8
+
+const (
+	// lineOther is a well-formed line the workload does not count
+	// (presence, answers to the setup, replayed history, ...).
+	lineOther lineKind = iota
+	// lineRoom is a stamped room message in the bench room: a delivery.
+	lineRoom
+	// lineStored acknowledges a private message as stored (offline).
+	lineStored
+	// lineJoined answers this client's own join.
+	lineJoined
+	// linePing is an IRC PING, to be answered.
+	linePing
+	// lineBad is a line that is not what it should be: malformed, or a
+	// room message that is not one the bench sent to its room. It is
+	// counted as an error, never as a delivery.
+	lineBad
+)
+
+// stampTime reads the send time (unix ns) out of a stamped text, "bench
+// SENDER SEQ UNIXNANO" (see stamp); false if text is anything else.
+func stampTime(text []byte) (int64, bool) {
+	if !bytes.HasPrefix(text, []byte(stampPrefix)) {
+		return 0, false
+	}
+	rest := text[len(stampPrefix):]
+	for range 2 { // sender and sequence number
+		i := 0
+		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
+			i++
+		}
+		if i == 0 || i == len(rest) || rest[i] != ' ' {
+			return 0, false
+		}
+		rest = rest[i+1:]
+	}
+	if len(rest) == 0 || len(rest) > 19 {
+		return 0, false
+	}
+	var ns int64
+	for _, c := range rest {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		ns = ns*10 + int64(c-'0')
+	}
+	if ns < 0 { // overflowed
+		return 0, false
+	}
+	return ns, true
+}
+
+// jsonFields are the members of one of chatd's JSON lines the load tool
+// looks at, as slices of the line (or of a decoded copy).
+type jsonFields struct {
+	typ, kind, room, text, cmd, status, code, field []byte
+}
+
+// slot is where the value of the member named key goes, or nil.
+func (ev *jsonFields) slot(key []byte) *[]byte {
+	switch string(key) {
+	case "type":
+		return &ev.typ
+	case "kind":
+		return &ev.kind
+	case "room":
+		return &ev.room
+	case "text":
+		return &ev.text
+	case "cmd":
+		return &ev.cmd
+	case "status":
+		return &ev.status
+	case "code":
+		return &ev.code
+	case "field":
+		return &ev.field
+	}
+	return nil
+}
+
+var (
+	errNotJSON = errors.New("not a JSON object")
+	// errNotFlat is a line that scanJSON cannot read alone (a nested
+	// value, or an escape in a member it reads): decode it fully.
+	errNotFlat = errors.New("nested value or escaped member")
+)
+
+// scanJSON reads line, which must be one flat JSON object, in one pass
+// without allocating: it checks the syntax of every member and keeps the
+// values of those in jsonFields. errNotFlat means the line needs a full
+// decode (parseEvent does that); any other error, that it is not a JSON
+// object. (Raw control bytes inside strings are not looked for.)
+func scanJSON(line []byte, ev *jsonFields) error {
+	*ev = jsonFields{}
+	// Without a backslash anywhere (chatd's room lines as the bench
+	// sends them), every string ends at the next quote.
+	plain := bytes.IndexByte(line, '\\') < 0
+	str := func(i int) ([]byte, bool, int) {
+		if plain {
+			if i >= len(line) || line[i] != '"' {
+				return nil, false, -1
+			}
+			k := bytes.IndexByte(line[i+1:], '"')
+			if k < 0 {
+				return nil, false, -1
+			}
+			return line[i+1 : i+1+k], false, i + k + 2
+		}
+		return scanString(line, i)
+	}
+	i := skipSpace(line, 0)
+	if i == len(line) || line[i] != '{' {
+		return errNotJSON
+	}
+	i = skipSpace(line, i+1)
+	if i < len(line) && line[i] == '}' {
+		return endOfJSON(line, i+1)
+	}
+	for {
+		key, esc, j := str(i)
+		if j < 0 {
+			return errNotJSON
+		}
+		if esc {
+			return errNotFlat // "typ\u0065" is "type"
+		}
+		i = skipSpace(line, j)
+		if i == len(line) || line[i] != ':' {
+			return errNotJSON
+		}
+		i = skipSpace(line, i+1)
+		if i == len(line) {
+			return errNotJSON
+		}
+		switch line[i] {
+		case '"':
+			val, vesc, j := str(i)
+			if j < 0 {
+				return errNotJSON
+			}
+			if dst := ev.slot(key); dst != nil {
+				if vesc {
+					return errNotFlat
+				}
+				*dst = val
+			}
+			i = j
+		case '{', '[':
+			return errNotFlat
+		default:
+			j := i
+			for j < len(line) && line[j] != ',' && line[j] != '}' && line[j] != ' ' && line[j] != '\t' {
+				j++
+			}
+			if !scalar(line[i:j]) {
+				return errNotJSON
+			}
+			i = j
+		}
+		i = skipSpace(line, i)
+		if i == len(line) {
+			return errNotJSON
+		}
+		switch line[i] {
+		case ',':
+			i = skipSpace(line, i+1)
+		case '}':
+			return endOfJSON(line, i+1)
+		default:
+			return errNotJSON
+		}
+	}
+}
+
+// endOfJSON checks that nothing but white space follows the object.
+func endOfJSON(line []byte, i int) error {
+	if skipSpace(line, i) != len(line) {
+		return errNotJSON
+	}
+	return nil
+}
+
+func skipSpace(b []byte, i int) int {
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\r' || b[i] == '\n') {
+		i++
+	}
+	return i
+}
+
+// scanString reads the JSON string starting at b[i] (a quote): its raw
+// contents, whether it holds escapes, and the index after its closing
+// quote (-1 if it is not a valid string).
+func scanString(b []byte, i int) (s []byte, esc bool, next int) {
+	if i >= len(b) || b[i] != '"' {
+		return nil, false, -1
+	}
+	start := i + 1
+	j := start
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return nil, false, -1
+		}
+		seg := b[j : j+k]
+		if bytes.IndexByte(seg, '\\') < 0 {
+			return b[start : j+k], esc, j + k + 1
+		}
+		// Walk the escapes of this stretch: the quote found may be
+		// escaped itself.
+		esc = true
+		for ; j < len(b) && b[j] != '"'; j++ {
+			if b[j] != '\\' {
+				continue
+			}
+			j++
+			if j == len(b) {
+				return nil, false, -1
+			}
+			switch b[j] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+			case 'u':
+				if j+4 >= len(b) || !isHex(b[j+1]) || !isHex(b[j+2]) || !isHex(b[j+3]) || !isHex(b[j+4]) {
+					return nil, false, -1
+				}
+				j += 4
+			default:
+				return nil, false, -1
+			}
+		}
+		if j == len(b) {
+			return nil, false, -1
+		}
+		return b[start:j], esc, j + 1
+	}
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
+}
+
+// scalar reports whether b is a JSON number, true, false or null.
+func scalar(b []byte) bool {
+	switch string(b) {
+	case "true", "false", "null":
+		return true
+	}
+	i := 0
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i, n = i+1, n+1
+		}
+		return n
+	}
+	if first := i; digits() == 0 || b[first] == '0' && i > first+1 {
+		return false // no digits, or a leading zero
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(b)
+}
+
+// parseEvent reads one of chatd's JSON lines into ev: in one pass where
+// it can, by a full decode where the line nests values or escapes one
+// that matters. false: not a JSON object.
+func parseEvent(line []byte, ev *jsonFields) bool {
+	switch err := scanJSON(line, ev); err {
+	case nil:
+		return true
+	case errNotFlat:
+		obj, ok := decodeObject(line)
+		if !ok {
+			return false
+		}
+		*ev = jsonFields{}
+		for k, v := range obj {
+			if s, ok := v.(string); ok {
+				if dst := ev.slot([]byte(k)); dst != nil {
+					*dst = []byte(s)
+				}
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// decodeObject decodes a line that must be one JSON object (numbers are
+// kept as text, so any valid number decodes).
+func decodeObject(line []byte) (map[string]any, bool) {
+	if !json.Valid(line) {
+		return nil, false
+	}
+	var obj map[string]any
+	d := json.NewDecoder(bytes.NewReader(line))
+	d.UseNumber()
+	if d.Decode(&obj) != nil || obj == nil {
+		return nil, false
+	}
+	return obj, true
+}
