@@ -11,6 +11,9 @@
 # has no equivalent (offline) or when PEER=none. BASELINE=REV (a git
 # revision, e.g. main or HEAD~3) also runs chatd built from that revision,
 # first, so a change is measured against its base in the same sitting.
+# TOOL_BASELINE=REV also drives this tree's chatd with the chatbench built
+# from REV, first (a change to the load tool against its base: the same
+# server, both tools, one sitting).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -26,6 +29,7 @@ SVG=${SVG:-}
 PROFILE=${PROFILE:-}
 EXTRA=${EXTRA:-}
 BASELINE=${BASELINE:-}
+TOOL_BASELINE=${TOOL_BASELINE:-}
 
 [ "$WORKLOAD" = offline ] && PEER=none
 if [ "$PEER" = ngircd ] && ! command -v ngircd >/dev/null && [ ! -x /usr/sbin/ngircd ]; then
@@ -43,6 +47,11 @@ if [ -n "$BASELINE" ]; then
 	git archive "$BASELINE" | tar -x -C "$tmp/base"
 	(cd "$tmp/base" && CGO_ENABLED=0 go build -trimpath -o "$tmp/chatd-base" ./cmd/chatd)
 fi
+if [ -n "$TOOL_BASELINE" ]; then
+	mkdir "$tmp/toolbase"
+	git archive "$TOOL_BASELINE" | tar -x -C "$tmp/toolbase"
+	(cd "$tmp/toolbase" && go build -o "$tmp/chatbench-base" ./cmd/chatbench)
+fi
 
 memory=1024 parallelism=1 concurrent=2
 # real: chatd's default argon2 settings (DefaultConfig in config.go).
@@ -58,6 +67,8 @@ results=()
 # database) under the workload, stopped afterwards so the next server has
 # the box alone. With PROFILE, chatd writes its CPU profile of the whole
 # run there (for go tool pprof; the binary is copied to PROFILE.bin).
+# $bench is the load tool that drives it.
+bench=$tmp/chatbench
 run_chatd() {
 	local port pid
 	port=$(free_port)
@@ -70,7 +81,7 @@ run_chatd() {
 	pid=$!
 	pids+=("$pid")
 	wait_port "$port"
-	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$port" -dialect chatd -label "$2" \
+	"$bench" "${args[@]}" -addr "127.0.0.1:$port" -dialect chatd -label "$2" \
 		-pid "$pid" -json "$tmp/${#results[@]}-$2.json" >/dev/null
 	results+=("$tmp/${#results[@]}-$2.json")
 	kill -TERM "$pid" 2>/dev/null || true # a profile is written as chatd stops
@@ -81,6 +92,11 @@ run_chatd() {
 }
 
 [ -n "$BASELINE" ] && run_chatd "$tmp/chatd-base" "chatd@$BASELINE"
+if [ -n "$TOOL_BASELINE" ]; then
+	bench=$tmp/chatbench-base
+	run_chatd "$tmp/chatd" "chatd,tool@$TOOL_BASELINE"
+	bench=$tmp/chatbench
+fi
 run_chatd "$tmp/chatd" chatd "$PROFILE"
 
 if [ "$PEER" = ngircd ]; then
