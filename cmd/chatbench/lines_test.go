@@ -3,10 +3,13 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"net"
+	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -353,5 +356,33 @@ func BenchmarkClassify(b *testing.B) {
 				c.d.classify(line)
 			}
 		})
+	}
+}
+
+// TestServerCPUClock: the server's CPU time is read to the nanosecond,
+// and agrees with the ticks /proc counts.
+func TestServerCPUClock(t *testing.T) {
+	pid := os.Getpid()
+	fine, ok := processCPU(pid)
+	if !ok {
+		t.Skip("no process CPU clock here")
+	}
+	for start := time.Now(); time.Since(start) < 30*time.Millisecond; {
+	}
+	later, _ := processCPU(pid)
+	if later <= fine {
+		t.Errorf("CPU clock did not advance over a busy loop: %v then %v", fine, later)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		t.Skip(err)
+	}
+	f := strings.Fields(string(b[bytes.LastIndexByte(b, ')')+1:]))
+	ut, _ := strconv.ParseInt(f[11], 10, 64)
+	st, _ := strconv.ParseInt(f[12], 10, 64)
+	ticks := time.Duration(ut+st) * 10 * time.Millisecond
+	now, _ := processCPU(pid)
+	if d := now - ticks; d < -20*time.Millisecond || d > 500*time.Millisecond {
+		t.Errorf("CPU clock says %v, /proc/%d/stat %v", now, pid, ticks)
 	}
 }

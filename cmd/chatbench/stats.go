@@ -166,6 +166,9 @@ func (p proc) mem() (rss, peak int64, err error) {
 
 // cpuOf is one process's user+system CPU time so far.
 func cpuOf(pid int) (time.Duration, error) {
+	if d, ok := processCPU(pid); ok {
+		return d, nil
+	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		return 0, err
