@@ -386,3 +386,69 @@ func TestServerCPUClock(t *testing.T) {
 		t.Errorf("CPU clock says %v, /proc/%d/stat %v", now, pid, ticks)
 	}
 }
+
+// TestReadAllCountsOnlyDeliveries: the same through readAll (on Linux the
+// epoll loop) over real loopback sockets, lines cut across writes, with a
+// line already buffered from the setup; stop merges every latency.
+func TestReadAllCountsOnlyDeliveries(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	b := &bench{d: chatdJSON{room: "bench"}}
+	delivery := func() string {
+		return `{"type":"message","kind":"room","from":"u","room":"bench","text":"` + stamp(1, 1) + `","ts":"x"}` + "\r\n"
+	}
+	var conns []*conn
+	var servers []net.Conn
+	for range 5 {
+		nc, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sc, err := ln.Accept()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sc.Close()
+		c := newConn(nc)
+		// The setup read a line, and the buffer holds a delivery and the
+		// start of the next.
+		d := delivery()
+		sc.Write([]byte(`{"type":"welcome","user":"u"}` + "\n" + d + d[:40]))
+		if line, err := c.readLine(5 * time.Second); err != nil || !bytes.Contains(line, []byte("welcome")) {
+			t.Fatalf("setup: %q, %v", line, err)
+		}
+		sc.Write([]byte(d[40:]))
+		conns, servers = append(conns, c), append(servers, sc)
+	}
+	stop := b.readAll(conns)
+	const rounds = 40
+	for _, sc := range servers {
+		var in bytes.Buffer
+		for range rounds {
+			in.WriteString(delivery())
+			in.WriteString(`{"type":"presence","user":"u","event":"login"}` + "\n")
+			in.WriteString(`{"type":"message","kind":"room","room":"lobby","text":"` + stamp(1, 1) + `","ts":"x"}` + "\n") // another room
+		}
+		data := in.Bytes()
+		for len(data) > 0 {
+			n := min(len(data), 333)
+			sc.Write(data[:n])
+			data = data[n:]
+		}
+	}
+	want := int64(len(conns) * (2 + 3*rounds))
+	for deadline := time.Now().Add(10 * time.Second); b.lines.Load() < want && time.Now().Before(deadline); {
+		time.Sleep(5 * time.Millisecond)
+	}
+	stop()
+	good, bad := int64(len(conns)*(2+rounds)), int64(len(conns)*rounds)
+	if b.recv.Load() != good || b.bad.Load() != bad {
+		t.Errorf("%d deliveries, %d bad; want %d, %d", b.recv.Load(), b.bad.Load(), good, bad)
+	}
+	if s := b.lat.summary(); int64(s.N) != good {
+		t.Errorf("%d latencies merged, want %d", s.N, good)
+	}
+}
