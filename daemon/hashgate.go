@@ -237,7 +237,7 @@ func (s *session) hashPassword(pw string) (string, error) {
 	var hash string
 	var err error
 	start := time.Now()
-	if busy := s.srv.hashes.do(s.addr, s.hashDeadline(), s.done, func() { s.srv.metrics.waited(time.Since(start)); hash, err = s.srv.hasher().Hash(pw) }); busy != nil {
+	if busy := s.srv.hashes.do(s.addr, s.hashDeadline(), s.done, func() { s.srv.metrics.waited(time.Since(start)); hash, err = s.srv.pw.Hash(s.srv.hasher(), pw) }); busy != nil {
 		return "", busy
 	}
 	return hash, err
@@ -249,7 +249,7 @@ func (s *session) verifyPassword(phc, pw string) (bool, error) {
 	var match bool
 	var err error
 	start := time.Now()
-	if busy := s.srv.hashes.do(s.addr, s.hashDeadline(), s.done, func() { s.srv.metrics.waited(time.Since(start)); match, err = chatd.Verify(phc, pw) }); busy != nil {
+	if busy := s.srv.hashes.do(s.addr, s.hashDeadline(), s.done, func() { s.srv.metrics.waited(time.Since(start)); match, err = s.srv.pw.Verify(phc, pw) }); busy != nil {
 		return false, busy
 	}
 	return match, err

@@ -56,6 +56,8 @@ type Options struct {
 	// GOMAXPROCS is set; see hashSlots). Only a process that runs one
 	// server should set it (chatd serve does).
 	ManageMemory bool
+	// Hasher computes password hashes; nil: InProcessHasher.
+	Hasher PasswordHasher
 }
 
 // defaultParkAfter is how long a logged-in client is quiet before its
@@ -76,8 +78,9 @@ type Server struct {
 	hub       Hub         // who is online: this node's sessions, and the community
 	cluster   *clusterHub // the same hub when this node is one of several; else nil
 	hashes    *hashGate
-	nameLocks *keyLocks     // one password check per name at a time
-	sids      atomic.Uint64 // logins so far, for session ids
+	pw        PasswordHasher // computes what the gate admits
+	nameLocks *keyLocks      // one password check per name at a time
+	sids      atomic.Uint64  // logins so far, for session ids
 	// parkAfter is how long a logged-in client may be quiet before its
 	// session parks (session.park); 0 never. Tests shorten it.
 	parkAfter atomic.Int64
@@ -163,6 +166,10 @@ func New(o Options) *Server {
 	}
 	s.startedAt = time.Now().UnixNano()
 	s.parkAfter.Store(int64(defaultParkAfter))
+	s.pw = o.Hasher
+	if s.pw == nil {
+		s.pw = InProcessHasher{}
+	}
 	s.hashes = newHashGate(s.hashSlots)
 	if s.manageMemory {
 		s.hashes.idle = s.freeHashMemory
@@ -271,7 +278,7 @@ func (s *Server) Listen() error {
 		return fmt.Errorf("read random: %w", err)
 	}
 	start := time.Now()
-	h, err := s.hasher().Hash(hex.EncodeToString(secret))
+	h, err := s.pw.Hash(s.hasher(), hex.EncodeToString(secret))
 	s.hashes.avg = time.Since(start) // the gate's first estimate
 	if err != nil {
 		return fmt.Errorf("hash dummy password: %w", err)
