@@ -80,6 +80,10 @@ type Argon2Config struct {
 	Iterations    uint32 `toml:"iterations"`
 	Parallelism   uint8  `toml:"parallelism"`
 	MaxConcurrent int    `toml:"max_concurrent"`
+	// Worker is where chatd serve computes hashes: "idle" (a child
+	// process at SCHED_IDLE priority), "nice" (a child at nice 19) or
+	// "off" (in the daemon's own process).
+	Worker string `toml:"worker"`
 }
 
 type MessagesConfig struct {
@@ -185,7 +189,7 @@ func DefaultConfig() Config {
 			DuplicateLogin:    "reject",
 		},
 		Lockout: LockoutConfig{Attempts: 3, Duration: Duration{60 * time.Second}, Scope: "user+ip"},
-		Argon2:  Argon2Config{MemoryKiB: 64 * 1024, Iterations: 1, Parallelism: 2, MaxConcurrent: 4},
+		Argon2:  Argon2Config{MemoryKiB: 64 * 1024, Iterations: 1, Parallelism: 2, MaxConcurrent: 4, Worker: "idle"},
 		Rooms:   RoomsConfig{MaxPerUser: 5, MaxTotal: 1000},
 		Messages: MessagesConfig{
 			OfflineLimit:           100,
@@ -402,6 +406,7 @@ func (c *Config) Problems() []error {
 		atLeast("argon2.iterations", int(g.Iterations), 1),
 		atLeast("argon2.parallelism", int(g.Parallelism), 1),
 		atLeast("argon2.max_concurrent", g.MaxConcurrent, 1),
+		oneOf("argon2.worker", g.Worker, "idle", "nice", "off"),
 	)
 	if min := 8 * uint32(g.Parallelism); g.Parallelism >= 1 && g.MemoryKiB < min {
 		add(fmt.Errorf("argon2.memory_kib: %d is less than 8 × argon2.parallelism (%d)", g.MemoryKiB, min))

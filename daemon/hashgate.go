@@ -314,12 +314,27 @@ func hashSlots(maxConcurrent, parallelism, procs int) int {
 // hashSlots is the gate's slots for the settings in force. Only a server
 // that manages its process (Options.ManageMemory) holds the CPU back; in a
 // shared process (the tests) argon2.max_concurrent alone counts.
+//
+// With a hash worker (a process at idle priority) no P needs holding back:
+// the kernel runs the chat first whenever it wants a CPU. The gate then
+// runs just enough hashes to keep every CPU busy (argon2.max_concurrent at
+// most): more would not finish the storm sooner, only hold more memory.
 func (s *Server) hashSlots() int {
 	a := s.cfg().Argon2
+	if _, ok := s.pw.(*HashWorker); ok {
+		return workerSlots(a.MaxConcurrent, int(a.Parallelism), runtime.NumCPU())
+	}
 	if !s.manageMemory {
 		return a.MaxConcurrent
 	}
 	return hashSlots(a.MaxConcurrent, int(a.Parallelism), runtime.GOMAXPROCS(0))
+}
+
+// workerSlots is how many hashes of parallelism lanes fill cpus CPUs, at
+// least one and at most maxConcurrent.
+func workerSlots(maxConcurrent, parallelism, cpus int) int {
+	p := max(1, parallelism)
+	return max(1, min(maxConcurrent, (cpus+p-1)/p))
 }
 
 // applyProcs makes room for one hash beside the rest of the server: with
@@ -329,7 +344,7 @@ func (s *Server) hashSlots() int {
 // threads and the chat's. It only raises GOMAXPROCS, and leaves it alone
 // when the operator set the GOMAXPROCS variable.
 func (s *Server) applyProcs() {
-	if os.Getenv("GOMAXPROCS") != "" {
+	if _, ok := s.pw.(*HashWorker); ok || os.Getenv("GOMAXPROCS") != "" {
 		return
 	}
 	if want := int(s.cfg().Argon2.Parallelism) + 1; runtime.GOMAXPROCS(0) < want {

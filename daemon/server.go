@@ -205,6 +205,7 @@ var restartOnly = []struct {
 	{"web.tls_cert", func(a, b *chatd.Config) bool { return (a.Web.TLSCert == "") == (b.Web.TLSCert == "") }},
 	{"metrics.listen", func(a, b *chatd.Config) bool { return a.Metrics.Listen == b.Metrics.Listen }},
 	{"cluster.node", func(a, b *chatd.Config) bool { return a.Cluster.Node == b.Cluster.Node }},
+	{"argon2.worker", func(a, b *chatd.Config) bool { return a.Argon2.Worker == b.Argon2.Worker }},
 }
 
 // Reload makes next the configuration in force, all at once: every
@@ -229,6 +230,7 @@ func (s *Server) Reload(next chatd.Config) (needRestart []string, err error) {
 	next.Web.Listen = cur.Web.Listen
 	next.Metrics = cur.Metrics
 	next.Cluster.Node = cur.Cluster.Node
+	next.Argon2.Worker = cur.Argon2.Worker
 	if (next.Web.TLSCert == "") != (cur.Web.TLSCert == "") {
 		// Whether the web listener speaks TLS is fixed at start.
 		next.Web.TLSCert, next.Web.TLSKey = cur.Web.TLSCert, cur.Web.TLSKey

@@ -105,6 +105,8 @@ func lookup(name string, s stdio) command {
 		return &discoverCommand{s}
 	case "help":
 		return &helpCommand{s}
+	case "hash-worker": // started by serve; not in the list above
+		return &hashWorkerCommand{s}
 	}
 	return nil
 }

@@ -82,8 +82,18 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	notify := notifier{log: log}
+	hw, err := newHashWorker(cfg, c.err, log)
+	if err != nil {
+		return err
+	}
+	var hasher daemon.PasswordHasher
+	if hw != nil {
+		hasher = hw
+		defer hw.Close()
+	}
 	var srv *daemon.Server
 	srv = daemon.New(daemon.Options{
+		Hasher: hasher,
 		Config: cfg, Store: store, Log: log, LiveLog: live, ManageMemory: true, Cluster: cluster,
 		Plain: passed["plain"], TLS: passed["tls"], Web: passed["web"], Metrics: passed["metrics"],
 		OnReady: func() {

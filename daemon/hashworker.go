@@ -1,0 +1,362 @@
+package daemon
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"chatd"
+)
+
+// HashWorker computes argon2 in a child process at the lowest CPU priority
+// the kernel has (SCHED_IDLE; see argon2.worker), so that during a login
+// storm the kernel itself runs the chat first: a chat goroutine that wakes
+// preempts the hashing at once instead of waiting for the end of a time
+// slice, and the hashes' 64 MiB buffers are allocated and collected by the
+// worker's runtime, not the daemon's.
+//
+// The worker is the chatd binary re-executed (`chatd hash-worker`, see
+// ServeHashWorker), speaking JSON lines over its stdin and stdout: one
+// request per hash, answered in any order by id. The gate in front of it
+// is unchanged: it admits at most its slots, so the worker never has more
+// than that many requests in hand (the queue stays the gate's, fair per
+// source address). The hash parameters travel with each request: new
+// hashes at the cost in force, checks at the cost in the stored hash.
+//
+// The worker dies with the daemon (Pdeathsig, and it exits when its stdin
+// closes). If it exits or crashes, the requests it held are sent again to
+// a new worker, started on the next request; when no worker can be
+// started, the hash runs in the daemon (InProcessHasher) and the failure
+// is logged, and a new start is tried after workerRetry.
+//
+// Locking: HashWorker.mu guards the current process and its table of
+// requests in flight; a leaf, never held while hashing or waiting.
+type HashWorker struct {
+	start func() *exec.Cmd // a fresh, unstarted `chatd hash-worker` command
+	log   *slog.Logger
+
+	mu       sync.Mutex
+	proc     *workerProc // the running worker; nil when none
+	nextID   uint64
+	failedAt time.Time // last failed start: hash in process until workerRetry after
+	closed   bool
+}
+
+// workerRetry is how long the daemon hashes in process after the worker
+// could not be started.
+const workerRetry = 10 * time.Second
+
+// workerProc is one run of the worker process.
+type workerProc struct {
+	cmd     *exec.Cmd
+	in      io.WriteCloser
+	enc     *json.Encoder               // guarded by HashWorker.mu
+	pending map[uint64]chan workerReply // guarded by HashWorker.mu
+	dead    chan struct{}               // closed once the worker is gone
+	started time.Time
+}
+
+// workerRequest is one hash for the worker: "hash" a new password at the
+// cost M, T, P, or "verify" Password against PHC.
+type workerRequest struct {
+	ID       uint64 `json:"id"`
+	Op       string `json:"op"`
+	Password string `json:"pw"`
+	PHC      string `json:"phc,omitempty"`
+	M        uint32 `json:"m,omitempty"`
+	T        uint32 `json:"t,omitempty"`
+	P        uint8  `json:"p,omitempty"`
+}
+
+// workerReply answers the request with the same id.
+type workerReply struct {
+	ID    uint64 `json:"id"`
+	Hash  string `json:"hash,omitempty"`
+	Match bool   `json:"match,omitempty"`
+	Err   string `json:"err,omitempty"`
+}
+
+// NewHashWorker returns a hasher that runs each hash in the process
+// start makes (started on first use, again after it exits). start must
+// return a new command each call, with Stdin, Stdout and SysProcAttr unset.
+func NewHashWorker(start func() *exec.Cmd, log *slog.Logger) *HashWorker {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &HashWorker{start: start, log: log}
+}
+
+func (h *HashWorker) Hash(c chatd.Hasher, password string) (string, error) {
+	r, err := h.call(workerRequest{Op: "hash", Password: password, M: c.MemoryKiB, T: c.Iterations, P: c.Parallelism})
+	if errors.Is(err, errNoWorker) {
+		return c.Hash(password)
+	}
+	if err != nil {
+		return "", err
+	}
+	if r.Err != "" {
+		return "", errors.New(r.Err)
+	}
+	return r.Hash, nil
+}
+
+func (h *HashWorker) Verify(phc, password string) (bool, error) {
+	r, err := h.call(workerRequest{Op: "verify", Password: password, PHC: phc})
+	if errors.Is(err, errNoWorker) {
+		return chatd.Verify(phc, password)
+	}
+	if err != nil {
+		return false, err
+	}
+	if r.Err != "" {
+		return false, errors.New(r.Err)
+	}
+	return r.Match, nil
+}
+
+// errNoWorker says no worker process is available: the caller hashes in
+// the daemon instead.
+var errNoWorker = errors.New("no hash worker")
+
+// call hands req to the worker and waits for its answer. A worker that
+// exits before answering is replaced and the request sent again, once.
+func (h *HashWorker) call(req workerRequest) (workerReply, error) {
+	for range 2 {
+		p, err := h.running()
+		if err != nil {
+			return workerReply{}, err
+		}
+		ch := make(chan workerReply, 1)
+		h.mu.Lock()
+		h.nextID++
+		req.ID = h.nextID
+		p.pending[req.ID] = ch
+		err = p.enc.Encode(req)
+		if err != nil {
+			delete(p.pending, req.ID)
+		}
+		h.mu.Unlock()
+		if err != nil {
+			p.kill() // its reader sees the end and marks it gone
+			<-p.dead
+			continue
+		}
+		select {
+		case r := <-ch:
+			return r, nil
+		case <-p.dead:
+			select {
+			case r := <-ch: // answered just before it went
+				return r, nil
+			default:
+			}
+		}
+	}
+	return workerReply{}, errNoWorker
+}
+
+// running returns the worker process, starting one if none runs, or
+// errNoWorker when none can be started.
+func (h *HashWorker) running() (*workerProc, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.proc != nil {
+		return h.proc, nil
+	}
+	if h.closed || time.Since(h.failedAt) < workerRetry {
+		return nil, errNoWorker
+	}
+	p, err := h.startLocked()
+	if err != nil {
+		h.failedAt = time.Now()
+		h.log.Warn("cannot start the hash worker; hashing passwords in the daemon meanwhile", "err", err)
+		return nil, errNoWorker
+	}
+	h.proc = p
+	return p, nil
+}
+
+// startLocked starts a worker process and its reader.
+func (h *HashWorker) startLocked() (*workerProc, error) {
+	cmd := h.start()
+	cmd.SysProcAttr = workerProcAttr()
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	p := &workerProc{cmd: cmd, in: in, enc: json.NewEncoder(in),
+		pending: map[uint64]chan workerReply{}, dead: make(chan struct{}), started: time.Now()}
+	h.log.Debug("hash worker started", "pid", cmd.Process.Pid)
+	go h.read(p, out)
+	return p, nil
+}
+
+// read delivers p's answers until it exits, then takes it out of service.
+func (h *HashWorker) read(p *workerProc, out io.Reader) {
+	dec := json.NewDecoder(bufio.NewReader(out))
+	answered := false
+	for {
+		var r workerReply
+		if err := dec.Decode(&r); err != nil {
+			break
+		}
+		answered = true
+		h.mu.Lock()
+		ch := p.pending[r.ID]
+		delete(p.pending, r.ID)
+		h.mu.Unlock()
+		if ch != nil {
+			ch <- r
+		}
+	}
+	p.kill()
+	err := p.cmd.Wait()
+	h.mu.Lock()
+	if h.proc == p {
+		h.proc = nil
+	}
+	if !answered && time.Since(p.started) < time.Second {
+		// It could not even start work (say, it may not lower its
+		// priority here): hash in the daemon for a while rather than
+		// start a process per password.
+		h.failedAt = time.Now()
+	}
+	closed := h.closed
+	h.mu.Unlock()
+	close(p.dead)
+	if !closed {
+		h.log.Warn("the hash worker exited; a new one starts with the next password", "pid", p.cmd.Process.Pid, "err", err)
+	}
+}
+
+func (p *workerProc) kill() { p.cmd.Process.Kill() }
+
+// Pid is the worker process's id, 0 when none runs (for tests and
+// benchmarks that count its memory).
+func (h *HashWorker) Pid() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.proc == nil {
+		return 0
+	}
+	return h.proc.cmd.Process.Pid
+}
+
+// Close stops the worker: its stdin closes and it exits after the hashes
+// it holds; after a few seconds it is killed. Hashes asked for later run
+// in the daemon.
+func (h *HashWorker) Close() {
+	h.mu.Lock()
+	h.closed = true
+	p := h.proc
+	h.mu.Unlock()
+	if p == nil {
+		return
+	}
+	p.in.Close()
+	select {
+	case <-p.dead:
+	case <-time.After(5 * time.Second):
+		p.kill()
+		<-p.dead
+	}
+}
+
+// ServeHashWorker is the worker's side (`chatd hash-worker`): it lowers
+// its own CPU priority to priority (argon2.worker: "idle" or "nice"),
+// then answers the requests read from in on out until in ends. Each
+// request is hashed on a goroutine of its own; the daemon's gate bounds
+// how many it sends at once.
+func ServeHashWorker(in io.Reader, out io.Writer, priority string) error {
+	if err := lowerPriority(priority); err != nil {
+		return fmt.Errorf("lower the hash worker's priority (argon2.worker = %q): %w", priority, err)
+	}
+	var mu sync.Mutex // one reply at a time on out
+	enc := json.NewEncoder(out)
+	var wg sync.WaitGroup
+	var idle *time.Timer
+	running := 0
+	dec := json.NewDecoder(bufio.NewReader(in))
+	for {
+		var req workerRequest
+		if err := dec.Decode(&req); err != nil {
+			wg.Wait()
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return fmt.Errorf("read a request: %w", err)
+		}
+		mu.Lock()
+		running++
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := hashRequest(req)
+			// The hash's buffer (argon2.memory_kib) is garbage now:
+			// collect it at once, so the next hash reuses its pages
+			// instead of the process growing by another buffer
+			// first. The heap here is tiny, so this costs little,
+			// and it costs the chat nothing: it runs in this process.
+			runtime.GC()
+			mu.Lock()
+			defer mu.Unlock()
+			enc.Encode(r) // a broken pipe means the daemon is gone: in ends next
+			running--
+			if running == 0 {
+				// Hand the finished hashes' memory back once requests
+				// stop coming for a moment, as the daemon's gate does.
+				if idle == nil {
+					idle = time.AfterFunc(2*time.Second, func() {
+						mu.Lock()
+						quiet := running == 0
+						mu.Unlock()
+						if quiet {
+							debug.FreeOSMemory()
+						}
+					})
+				} else {
+					idle.Reset(2 * time.Second)
+				}
+			}
+		}()
+	}
+}
+
+// hashRequest computes one request in this process.
+func hashRequest(req workerRequest) workerReply {
+	r := workerReply{ID: req.ID}
+	var err error
+	switch req.Op {
+	case "hash":
+		h := chatd.Hasher{MemoryKiB: req.M, Iterations: req.T, Parallelism: req.P}
+		if req.M < 8*uint32(req.P) || req.T < 1 || req.P < 1 {
+			err = fmt.Errorf("bad argon2 cost m=%d,t=%d,p=%d", req.M, req.T, req.P)
+		} else {
+			r.Hash, err = h.Hash(req.Password)
+		}
+	case "verify":
+		r.Match, err = chatd.Verify(req.PHC, req.Password)
+	default:
+		err = fmt.Errorf("unknown request %q", req.Op)
+	}
+	if err != nil {
+		r.Err = err.Error()
+	}
+	return r
+}

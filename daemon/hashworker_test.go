@@ -1,0 +1,50 @@
+package daemon_test
+
+import (
+	"os/exec"
+	"sync/atomic"
+	"testing"
+
+	"chatd"
+	"chatd/daemon"
+)
+
+// A hash worker that cannot be started (a missing binary) or that exits
+// before it answers (here /bin/false: as a worker that may not lower its
+// priority does) leaves the daemon hashing in its own process: hashes and
+// checks still come out right, and it does not start a process for every
+// password meanwhile.
+func TestHashWorkerFallsBackInProcess(t *testing.T) {
+	cost := chatd.Hasher{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
+	for _, prog := range []string{"/nonexistent/chatd", "/bin/false"} {
+		t.Run(prog, func(t *testing.T) {
+			var starts atomic.Int32
+			w := daemon.NewHashWorker(func() *exec.Cmd {
+				starts.Add(1)
+				return exec.Command(prog)
+			}, nil)
+			defer w.Close()
+			for i := range 5 {
+				h, err := w.Hash(cost, "password1")
+				if err != nil {
+					t.Fatalf("hash %d: %v", i, err)
+				}
+				ok, err := w.Verify(h, "password1")
+				if err != nil || !ok {
+					t.Fatalf("verify %d of its own hash: %v, %v", i, ok, err)
+				}
+				if ok, err := w.Verify(h, "password2"); err != nil || ok {
+					t.Fatalf("verify %d with the wrong password: %v, %v", i, ok, err)
+				}
+			}
+			if _, err := w.Verify("$argon2id$garbage", "password1"); err == nil {
+				t.Error("an unreadable stored hash verified without error")
+			}
+			// The first hash tries a start and, for a worker that exits at
+			// once, the retry one more; then none until workerRetry.
+			if n := starts.Load(); n > 2 {
+				t.Errorf("%d worker starts for 16 hashes", n)
+			}
+		})
+	}
+}
