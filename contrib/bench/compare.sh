@@ -56,6 +56,11 @@ fi
 memory=1024 parallelism=1 concurrent=2
 # real: chatd's default argon2 settings (DefaultConfig in config.go).
 [ "$ARGON2" = real ] && memory=65536 parallelism=2 concurrent=4
+# LANES=N overrides the argon2 parallelism; HASHWORKER=idle|nice|off sets
+# argon2.worker (unset: chatd's default; a revision from before the key
+# refuses it).
+parallelism=${LANES:-$parallelism}
+HASHWORKER=${HASHWORKER:-}
 
 args=(-workload "$WORKLOAD" -clients "$CLIENTS" -senders "$SENDERS" -messages "$MESSAGES"
 	-interval "$INTERVAL" -sources "$SOURCES")
@@ -76,13 +81,18 @@ run_chatd() {
 	sed -e "s|@PORT@|$port|" -e "s|@DB@|$tmp/chatd.db|" -e "s|@ARGON2_MEMORY@|$memory|" \
 		-e "s|@ARGON2_PARALLELISM@|$parallelism|" -e "s|@ARGON2_CONCURRENT@|$concurrent|" \
 		contrib/bench/chatd.toml >"$tmp/chatd.toml"
+	[ -n "$HASHWORKER" ] && sed -i "/^max_concurrent = /a worker = \"$HASHWORKER\"" "$tmp/chatd.toml"
 	CHATD_CPUPROFILE=${3:+$(realpath -m "$3")} \
 		"$1" serve -config "$tmp/chatd.toml" 2>"$tmp/$2.log" &
 	pid=$!
 	pids+=("$pid")
 	wait_port "$port"
+	# chatd's hash worker (argon2.worker) is a child process: its CPU and
+	# memory count as the server's.
+	local all=$pid child
+	for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do all+=",$child"; done
 	"$bench" "${args[@]}" -addr "127.0.0.1:$port" -dialect chatd -label "$2" \
-		-pid "$pid" -json "$tmp/${#results[@]}-$2.json" >/dev/null
+		-pid "$all" -json "$tmp/${#results[@]}-$2.json" >/dev/null
 	results+=("$tmp/${#results[@]}-$2.json")
 	kill -TERM "$pid" 2>/dev/null || true # a profile is written as chatd stops
 	wait "$pid" 2>/dev/null || true
