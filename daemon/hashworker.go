@@ -31,6 +31,11 @@ import (
 // source address). The hash parameters travel with each request: new
 // hashes at the cost in force, checks at the cost in the stored hash.
 //
+// A worker starved of CPU (other work at normal priority keeps every CPU
+// busy) would hold logins up until server_busy: a hash it has not answered
+// within workerStall is computed in the daemon instead, as are all hashes
+// until the worker has answered what it holds; then it takes over again.
+//
 // The worker dies with the daemon (Pdeathsig, and it exits when its stdin
 // closes). If it exits or crashes, the requests it held are sent again to
 // a new worker, started on the next request; when no worker can be
@@ -46,9 +51,18 @@ type HashWorker struct {
 	mu       sync.Mutex
 	proc     *workerProc // the running worker; nil when none
 	nextID   uint64
-	failedAt time.Time // last failed start: hash in process until workerRetry after
+	failedAt time.Time     // last failed start: hash in process until workerRetry after
+	fastest  time.Duration // quickest answer so far, for the stall limit
 	closed   bool
 }
+
+// workerStall is how long a hash may wait for the worker before the daemon
+// computes it itself: this, or 20 times the worker's quickest answer if
+// that is longer (a costly argon2 setting). An uncontended hash at chatd's
+// default cost takes about 0.1 s; a worker that has not answered in 20
+// times that is not being given the CPU (the machine is busy with other
+// work at normal priority), and a login should not wait on it.
+var workerStall = 2 * time.Second
 
 // workerRetry is how long the daemon hashes in process after the worker
 // could not be started.
@@ -60,8 +74,13 @@ type workerProc struct {
 	in      io.WriteCloser
 	enc     *json.Encoder               // guarded by HashWorker.mu
 	pending map[uint64]chan workerReply // guarded by HashWorker.mu
-	dead    chan struct{}               // closed once the worker is gone
-	started time.Time
+	// abandoned counts requests given up on as stalled (workerStall)
+	// that the worker has not answered yet; while there are any, hashes
+	// run in the daemon. Guarded by HashWorker.mu.
+	abandoned int
+	gaveUp    map[uint64]bool // which ids those are; guarded by HashWorker.mu
+	dead      chan struct{}   // closed once the worker is gone
+	started   time.Time
 }
 
 // workerRequest is one hash for the worker: "hash" a new password at the
@@ -149,10 +168,42 @@ func (h *HashWorker) call(req workerRequest) (workerReply, error) {
 			<-p.dead
 			continue
 		}
+		h.mu.Lock()
+		limit := max(workerStall, 20*h.fastest)
+		h.mu.Unlock()
+		sent := time.Now()
+		stall := time.NewTimer(limit)
 		select {
 		case r := <-ch:
+			stall.Stop()
+			h.mu.Lock()
+			if d := time.Since(sent); h.fastest == 0 || d < h.fastest {
+				h.fastest = d
+			}
+			h.mu.Unlock()
 			return r, nil
+		case <-stall.C:
+			// Starved: the CPUs are busy with other work that outranks
+			// the worker. Hash here instead (at the daemon's priority,
+			// as with argon2.worker = "off"), and send the worker
+			// nothing more until it has answered what it holds, so its
+			// backlog stays within the gate's slots.
+			h.mu.Lock()
+			select {
+			case r := <-ch: // answered just now
+				h.mu.Unlock()
+				return r, nil
+			default:
+			}
+			if p.abandoned == 0 {
+				h.log.Warn("the hash worker is starved of CPU; hashing in the daemon until it catches up", "waited", limit)
+			}
+			p.abandoned++
+			p.gaveUp[req.ID] = true
+			h.mu.Unlock()
+			return workerReply{}, errNoWorker
 		case <-p.dead:
+			stall.Stop()
 			select {
 			case r := <-ch: // answered just before it went
 				return r, nil
@@ -169,6 +220,9 @@ func (h *HashWorker) running() (*workerProc, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.proc != nil {
+		if h.proc.abandoned > 0 {
+			return nil, errNoWorker
+		}
 		return h.proc, nil
 	}
 	if h.closed || time.Since(h.failedAt) < workerRetry {
@@ -200,7 +254,8 @@ func (h *HashWorker) startLocked() (*workerProc, error) {
 		return nil, err
 	}
 	p := &workerProc{cmd: cmd, in: in, enc: json.NewEncoder(in),
-		pending: map[uint64]chan workerReply{}, dead: make(chan struct{}), started: time.Now()}
+		pending: map[uint64]chan workerReply{}, gaveUp: map[uint64]bool{},
+		dead: make(chan struct{}), started: time.Now()}
 	h.log.Debug("hash worker started", "pid", cmd.Process.Pid)
 	go h.read(p, out)
 	return p, nil
@@ -219,6 +274,12 @@ func (h *HashWorker) read(p *workerProc, out io.Reader) {
 		h.mu.Lock()
 		ch := p.pending[r.ID]
 		delete(p.pending, r.ID)
+		if p.gaveUp[r.ID] {
+			delete(p.gaveUp, r.ID)
+			if p.abandoned--; p.abandoned == 0 {
+				h.log.Info("the hash worker caught up; hashing there again")
+			}
+		}
 		h.mu.Unlock()
 		if ch != nil {
 			ch <- r
@@ -226,6 +287,12 @@ func (h *HashWorker) read(p *workerProc, out io.Reader) {
 	}
 	p.kill()
 	err := p.cmd.Wait()
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if !closed {
+		h.log.Warn("the hash worker exited; a new one starts with the next password", "pid", p.cmd.Process.Pid, "err", err)
+	}
 	h.mu.Lock()
 	if h.proc == p {
 		h.proc = nil
@@ -236,12 +303,8 @@ func (h *HashWorker) read(p *workerProc, out io.Reader) {
 		// start a process per password.
 		h.failedAt = time.Now()
 	}
-	closed := h.closed
 	h.mu.Unlock()
 	close(p.dead)
-	if !closed {
-		h.log.Warn("the hash worker exited; a new one starts with the next password", "pid", p.cmd.Process.Pid, "err", err)
-	}
 }
 
 func (p *workerProc) kill() { p.cmd.Process.Kill() }

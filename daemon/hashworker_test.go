@@ -4,6 +4,7 @@ import (
 	"os/exec"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"chatd"
 	"chatd/daemon"
@@ -46,5 +47,35 @@ func TestHashWorkerFallsBackInProcess(t *testing.T) {
 				t.Errorf("%d worker starts for 16 hashes", n)
 			}
 		})
+	}
+}
+
+// A worker that never answers (starved of CPU, here one that does not
+// read at all) holds no login up for long: after workerStall the daemon
+// hashes itself, and keeps doing so, without starting more workers, while
+// the worker holds an unanswered request.
+func TestHashWorkerStalledFallsBackInProcess(t *testing.T) {
+	defer daemon.SetWorkerStall(50 * time.Millisecond)()
+	cost := chatd.Hasher{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
+	var starts atomic.Int32
+	w := daemon.NewHashWorker(func() *exec.Cmd {
+		starts.Add(1)
+		return exec.Command("sleep", "30")
+	}, nil)
+	defer w.Close()
+	for i := range 3 {
+		h, err := w.Hash(cost, "password1")
+		if err != nil {
+			t.Fatalf("hash %d: %v", i, err)
+		}
+		if ok, err := w.Verify(h, "password1"); err != nil || !ok {
+			t.Fatalf("verify %d: %v, %v", i, ok, err)
+		}
+	}
+	if n := starts.Load(); n != 1 {
+		t.Errorf("%d worker starts, want 1", n)
+	}
+	if w.Pid() == 0 {
+		t.Error("the stalled worker was dropped; it should be kept until it answers")
 	}
 }

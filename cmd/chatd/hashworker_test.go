@@ -76,6 +76,26 @@ func threadSched(t *testing.T, pid int) (policies, nices []int) {
 	return policies, nices
 }
 
+// relogin logs name in with pw (it must succeed) as soon as the daemon
+// has noticed that name's previous connection closed: until then the
+// answer is already_online (duplicate_login = "reject").
+func (d *liveDaemon) relogin(name, pw string) {
+	d.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		res, err := gateLogin(d.addr, "127.0.0.1", name, pw)
+		if err != nil {
+			d.t.Fatal(err)
+		}
+		if res == "welcome" {
+			return
+		}
+		if res != "already_online" || time.Now().After(deadline) {
+			d.t.Fatalf("login %s: %s", name, res)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // register makes an account through the daemon (the first login of a
 // new name), so that its hash is computed wherever the daemon hashes.
 func (d *liveDaemon) register(name, pw string) {
@@ -106,29 +126,29 @@ func TestHashWorkerIdle(t *testing.T) {
 	}
 
 	d.register("alice", "password1")
-	d.login("alice", "password1").conn.Close()
-	bad := d.dial()
-	bad.send("alice", "wrong-password")
-	bad.waitFor(10*time.Second, "error", "code", "bad_credentials")
+	d.relogin("alice", "password1")
+	if res, err := gateLogin(d.addr, "127.0.0.1", "alice", "wrong-password"); err != nil || res != "bad_credentials" {
+		t.Fatalf("login with a wrong password: %s, %v", res, err)
+	}
 
 	// A crashed worker is replaced; the login that finds it gone gets in.
 	if err := syscall.Kill(w, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	waitGone(t, w)
-	d.login("alice", "password1").conn.Close()
+	d.relogin("alice", "password1")
 	w2 := hashWorkerOf(t, d)
 	if w2 == w {
 		t.Fatalf("the worker %d was not replaced", w)
-	}
-	if !strings.Contains(d.logs.String(), "hash worker exited") {
-		t.Errorf("the worker's exit was not logged:\n%s", d.logs)
 	}
 
 	// It dies with the daemon, even one killed without a chance to stop it.
 	d.cmd.Process.Kill()
 	<-d.exit
 	waitGone(t, w2)
+	if !strings.Contains(d.logs.String(), "hash worker exited") {
+		t.Errorf("the worker's exit was not logged:\n%s", d.logs)
+	}
 }
 
 // waitGone waits until process pid no longer exists (nor is a zombie).
@@ -163,12 +183,12 @@ func TestHashWorkerNiceAndOff(t *testing.T) {
 		}
 	}
 	d.register("bob", "password1")
-	d.login("bob", "password1").conn.Close()
+	d.relogin("bob", "password1")
 	d.terminate()
 	waitGone(t, w)
 
 	d = c.serveWith("", cheap+"worker = \"off\"\n")
-	d.login("bob", "password1").conn.Close()
+	d.relogin("bob", "password1")
 	if kids := children(t, d.cmd.Process.Pid); len(kids) != 0 {
 		t.Fatalf("argon2.worker = \"off\" but the daemon has children %v", kids)
 	}
