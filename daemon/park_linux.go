@@ -3,6 +3,7 @@ package daemon
 import (
 	"sync"
 	"syscall"
+	"unsafe"
 )
 
 // inputPoller watches the sockets of parked connections (see parkConn) with
@@ -94,7 +95,9 @@ func (c *streamConn) waitInput() error {
 	return c.raw.Read(func(fd uintptr) bool {
 		var b [1]byte
 		for {
-			_, _, err := syscall.Recvfrom(int(fd), b[:], syscall.MSG_PEEK|syscall.MSG_DONTWAIT)
+			// A raw call, as in tryWrite: it never sleeps.
+			_, _, err := syscall.RawSyscall6(syscall.SYS_RECVFROM, fd, uintptr(unsafe.Pointer(&b[0])), 1,
+				syscall.MSG_PEEK|syscall.MSG_DONTWAIT, 0, 0)
 			switch err {
 			case syscall.EINTR:
 				continue

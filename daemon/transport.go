@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"chatd"
 )
@@ -97,6 +98,17 @@ type streamConn struct {
 	meter meterReader     // between the socket and lines
 	raw   syscall.RawConn // plain TCP's socket, for tryWrite and parking; nil for TLS
 
+	// tryWrite's call through raw, used only by the holder of the output.
+	writeFn func(fd uintptr) bool
+	wbuf    []byte
+	wn      int
+	werrno  syscall.Errno
+	// rawRead's call through raw, used only by the goroutine reading.
+	readFn func(fd uintptr) bool
+	rbuf   []byte
+	rn     int
+	rerrno syscall.Errno
+
 	// Parking (parkConn), guarded by pmu.
 	pmu        sync.Mutex
 	resume     func()      // set while parked: what wake starts
@@ -120,6 +132,9 @@ func newStreamConn(c net.Conn, maxLine int) *streamConn {
 	if tc, ok := c.(*net.TCPConn); ok {
 		if raw, err := tc.SyscallConn(); err == nil {
 			sc.raw = raw
+			sc.writeFn = sc.rawWrite
+			sc.readFn = sc.rawRead
+			sc.meter.r = rawReader{sc}
 		}
 	}
 	return sc
@@ -130,26 +145,92 @@ func (c *streamConn) canTryWrite() bool { return c.raw != nil }
 // tryWrite is one write(2) on the non-blocking socket, through the
 // runtime's RawConn so that it is ordered with Write and Close: the
 // function always reports done, so it never waits for the socket.
+//
+// The write is a raw system call: a write to a non-blocking socket never
+// sleeps, so the scheduler need not be told (entersyscall), and telling it
+// would wake the runtime's monitor thread after every quiet spell, a
+// futex and a run of short sleeps for each line of paced chat. Only the
+// holder of the session's output calls tryWrite, so the call's arguments
+// and results live in the connection and nothing is allocated per write.
 func (c *streamConn) tryWrite(p []byte) (n int, err error) {
-	werr := c.raw.Write(func(fd uintptr) bool {
-		for {
-			n, err = syscall.Write(int(fd), p)
-			if err != syscall.EINTR {
-				return true
-			}
-		}
-	})
+	c.wbuf = p
+	werr := c.raw.Write(c.writeFn)
+	n, errno := c.wn, c.werrno
+	c.wbuf = nil
 	switch {
 	case werr != nil && errors.Is(werr, os.ErrDeadlineExceeded):
 		return 0, nil // a passed deadline: the writer sets a new one
 	case werr != nil:
 		return 0, werr
-	case err == syscall.EAGAIN:
-		return max(n, 0), nil
-	case err != nil:
-		return 0, err
+	case errno == syscall.EAGAIN:
+		return 0, nil
+	case errno != 0:
+		return 0, errno
 	}
 	return n, nil
+}
+
+// rawWrite is the function tryWrite hands to RawConn.Write (c.writeFn).
+func (c *streamConn) rawWrite(fd uintptr) bool {
+	p := c.wbuf
+	for {
+		r, _, errno := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		if errno == syscall.EINTR {
+			continue
+		}
+		c.wn, c.werrno = int(r), errno
+		if errno != 0 {
+			c.wn = 0
+		}
+		return true
+	}
+}
+
+// rawReader reads a plain TCP socket as net.Conn's Read does (waiting in
+// the runtime's poller, under the read deadline), with a raw read(2) for
+// the reason tryWrite has: the call never sleeps, and telling the
+// scheduler of it would wake the runtime's monitor thread for every line a
+// quiet client sends.
+type rawReader struct{ c *streamConn }
+
+func (r rawReader) Read(p []byte) (int, error) {
+	c := r.c
+	if len(p) == 0 {
+		return 0, nil
+	}
+	c.rbuf = p
+	err := c.raw.Read(c.readFn)
+	n, errno := c.rn, c.rerrno
+	c.rbuf = nil
+	switch {
+	case err != nil:
+		return 0, err // the deadline passed, or the connection was closed
+	case errno != 0:
+		return 0, errno
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// rawRead is the function rawReader hands to RawConn.Read (c.readFn): it
+// reports false, to wait for input, while there is none.
+func (c *streamConn) rawRead(fd uintptr) bool {
+	p := c.rbuf
+	for {
+		r, _, errno := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(unsafe.SliceData(p))), uintptr(len(p)))
+		switch errno {
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		case 0:
+			c.rn, c.rerrno = int(r), 0
+		default:
+			c.rn, c.rerrno = 0, errno
+		}
+		return true
+	}
 }
 
 // lineWaiter is a Conn that can tell whether ReadLine would return
