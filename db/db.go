@@ -157,6 +157,18 @@ func Open(path string) (*DB, error) {
 		return nil, err // names the path already
 	}
 
+	// A statement that writes several rows (the mailer's multi-row INSERTs,
+	// a history trim) keeps a statement journal of the pages it changes, to
+	// undo itself alone should it fail. SQLite spills that journal to a
+	// temporary file past 64 KiB, which a batch of offline messages to many
+	// mailboxes passes: a write(2) per page. The writer keeps it in memory.
+	// It is set after the migrations, whose index builds may sort more than
+	// memory should hold; the writer's one connection is kept for good.
+	if _, err := w.ExecContext(ctx, `PRAGMA temp_store = MEMORY`); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("open db %s: %w", path, err)
+	}
+
 	// The readers are opened only after the writer has switched the file to
 	// WAL and created the schema.
 	r, err := sqlx.Open("sqlite", dsn(path, "_pragma=query_only(1)"))

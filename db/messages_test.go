@@ -539,3 +539,16 @@ func TestStoreMailBatchOrderAndLimit(t *testing.T) {
 		check("full", []string{"f0", "f1", "f2"})
 	})
 }
+
+// The writer keeps statement journals in memory (see Open): a multi-row
+// INSERT over many mailboxes must not write a temporary file per page.
+func TestWriterTempStoreInMemory(t *testing.T) {
+	db, _ := openTest(t)
+	var mode int
+	if err := db.writer.GetContext(context.Background(), &mode, `PRAGMA temp_store`); err != nil {
+		t.Fatal(err)
+	}
+	if mode != 2 {
+		t.Errorf("writer temp_store = %d, want 2 (memory)", mode)
+	}
+}
