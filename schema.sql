@@ -1,4 +1,4 @@
--- chatd schema, version 4 (PRAGMA user_version = 4).
+-- chatd schema, version 5 (PRAGMA user_version = 5).
 -- Times are stored as INTEGER Unix milliseconds (UTC). Names are kept in their
 -- registered spelling; every lookup and comparison goes through name_key,
 -- chatd.Key(name) (NFKC, then Unicode case folding), which is unique.
@@ -57,12 +57,21 @@ CREATE TABLE letters (
 
 -- One row per recipient still to receive a letter. Deleted once written to
 -- the recipient's connection.
+--
+-- The index by recipient holds only the rows with sorted = 1. New rows come
+-- in with sorted = 0 (the default, whoever inserts them), always above every
+-- sorted row's id, and the mailer sorts them in (sets sorted = 1) a thousand
+-- or so at a time: an entry per message in an index ordered by recipient
+-- would change a page of it per mailbox in every commit. A mailbox is read
+-- as its sorted rows (the index) plus its unsorted ones (the rows past the
+-- last sorted id).
 CREATE TABLE offline_messages (
     id        INTEGER PRIMARY KEY,
     recipient INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
-    letter    INTEGER NOT NULL REFERENCES letters(id)
+    letter    INTEGER NOT NULL REFERENCES letters(id),
+    sorted    INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX offline_messages_recipient ON offline_messages(recipient, id);
+CREATE INDEX offline_messages_recipient ON offline_messages(recipient, id) WHERE sorted = 1;
 CREATE INDEX offline_messages_letter ON offline_messages(letter);
 CREATE TRIGGER offline_messages_last AFTER DELETE ON offline_messages
 WHEN NOT EXISTS (SELECT 1 FROM offline_messages WHERE letter = OLD.letter)

@@ -88,7 +88,11 @@ type DB struct {
 	mailArgs                  []any
 	mailTops                  bool
 	mailLetterTop, mailBoxTop int64
-	closeOnce                 sync.Once
+	// mailUnsorted counts the offline_messages rows written since the
+	// mailer last sorted them into the recipient index, which it does
+	// once there are mailSortEvery (SQLite; see schema.sql).
+	mailUnsorted, mailSortEvery int
+	closeOnce                   sync.Once
 }
 
 var _ chatd.Store = (*DB)(nil)
@@ -200,6 +204,8 @@ func (db *DB) startMailer() {
 	db.mail = make(chan *mailRequest)
 	db.mailBounds = map[int64]int{}
 	db.mailRcpts = map[string]*mailRcpt{}
+	db.mailSortEvery = mailSortEvery
+	db.mailUnsorted = mailSortEvery // whatever an earlier run left unsorted
 	db.closing = make(chan struct{})
 	db.mailDone = make(chan struct{})
 	go db.mailer()
@@ -411,7 +417,7 @@ const sqlUserID = `SELECT id FROM users WHERE name_key = ?`
 var hotWrites = slices.Concat([]string{
 	sqlUserID,
 	sqlSavepoint, sqlRollbackTo, sqlRelease, sqlInsertLetter, sqlInsertMail, sqlMailboxSize, sqlRecipient,
-	sqlRecipientBlocks, sqlMailTops,
+	sqlRecipientBlocks, sqlMailTops, sqlMailboxSizeSorting, sqlSortMail,
 }, sqlInsertLetters, sqlInsertMails)
 
 // userID returns the id of the user called name, or ENoSuchUser.

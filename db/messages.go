@@ -210,6 +210,15 @@ func (db *DB) beginMail(ctx context.Context, batch []*mailRequest) (*dbTx, error
 		tx.Rollback()
 		return nil, err
 	}
+	if !db.pg && db.mailUnsorted >= db.mailSortEvery {
+		if _, err := db.write(tx).ExecContext(ctx, sqlSortMail); err != nil {
+			tx.Rollback()
+			return nil, fmt.Errorf("store offline message: sort: %w", err)
+		}
+		// Should this transaction roll back, the rows stay unsorted
+		// until the next sort: slower to read, still all there.
+		db.mailUnsorted = 0
+	}
 	return tx, nil
 }
 
@@ -331,6 +340,7 @@ func (db *DB) flushLetters(ctx context.Context, q prepared) error {
 		}
 	}
 	err := execRows(ctx, q, sqlInsertMails, 3, args)
+	db.mailUnsorted += len(args) / 3
 	clear(args) // hold no texts between batches
 	db.mailArgs = args[:0]
 	return err
@@ -427,7 +437,7 @@ func (db *DB) mailboxRoom(ctx context.Context, q prepared, to, from string, limi
 		return 0, err
 	}
 	var n int
-	if err := q.QueryRowxContext(ctx, sqlMailboxSize, id).Scan(&n); err != nil {
+	if err := q.QueryRowxContext(ctx, sqlMailboxSizeSorting, id).Scan(&n); err != nil {
 		return 0, fmt.Errorf("count offline messages for %s: %w", to, err)
 	}
 	if n >= limit {
@@ -574,6 +584,12 @@ func (db *DB) checkMailMemory(ctx context.Context, tx *dbTx) error {
 	return nil
 }
 
+// mailSortEvery is how many new offline_messages rows the mailer lets
+// gather before it sorts them into the recipient index: few enough that
+// reading a mailbox walks few unsorted rows, enough that a sort changes a
+// page of the index for many messages at once.
+const mailSortEvery = 1024
+
 // mailBounds bounds how many mailbox sizes, and how many recipients, the
 // mailer keeps.
 const mailBounds = 1 << 16
@@ -586,7 +602,18 @@ const (
 	sqlInsertLetter = `INSERT INTO letters (sender, recipients, body, ts) VALUES (?, ?, ?, ?)`
 	sqlInsertMail   = `INSERT INTO offline_messages (recipient, letter) VALUES (?, ?)`
 	sqlMailboxSize  = `SELECT count(*) FROM offline_messages WHERE recipient = ?`
-	sqlMailTops     = `SELECT (SELECT coalesce(max(id), 0) FROM letters), (SELECT coalesce(max(id), 0) FROM offline_messages)`
+	// sqlLastSorted is the largest id of a sorted offline_messages row
+	// (SQLite; 0 for none): every row above it is unsorted. The rows
+	// are walked from the top, so it costs a step per unsorted row.
+	sqlLastSorted = `(SELECT coalesce((SELECT id FROM offline_messages NOT INDEXED
+		WHERE sorted = 1 ORDER BY id DESC LIMIT 1), 0))`
+	// sqlMailboxSizeSorting is sqlMailboxSize on SQLite: the sorted rows
+	// from the index, the unsorted ones from the top of the table.
+	sqlMailboxSizeSorting = `SELECT (SELECT count(*) FROM offline_messages WHERE recipient = ?1 AND sorted = 1)
+		+ (SELECT count(*) FROM offline_messages WHERE id > ` + sqlLastSorted + ` AND sorted = 0 AND recipient = ?1)`
+	// sqlSortMail puts every unsorted row into the recipient index.
+	sqlSortMail = `UPDATE offline_messages SET sorted = 1 WHERE id > ` + sqlLastSorted + ` AND sorted = 0`
+	sqlMailTops = `SELECT (SELECT coalesce(max(id), 0) FROM letters), (SELECT coalesce(max(id), 0) FROM offline_messages)`
 	// sqlRecipient is the recipient's id and whether they block the sender
 	// (first argument), in one step.
 	sqlRecipient = `SELECT id, EXISTS (SELECT 1 FROM blocks
@@ -603,7 +630,7 @@ const (
 // ids (SQLite; see flushLetters).
 var (
 	sqlInsertLetters = insertStatements(`INSERT INTO letters (id, sender, recipients, body, ts) VALUES `, 5)
-	sqlInsertMails   = insertStatements(`INSERT INTO offline_messages (id, recipient, letter) VALUES `, 3)
+	sqlInsertMails   = insertStatements(`INSERT INTO offline_messages (id, recipient, letter, sorted) VALUES `, 3)
 )
 
 func insertStatements(head string, width int) []string {
@@ -614,9 +641,13 @@ func insertStatements(head string, width int) []string {
 	return stmts
 }
 
-// insertRows is head followed by n groups of width placeholders.
+// insertRows is head followed by n rows of width placeholders; a row of
+// offline_messages also says that it is not sorted yet.
 func insertRows(head string, width, n int) string {
 	row := "(" + strings.Repeat("?, ", width-1) + "?)"
+	if strings.Contains(head, "offline_messages") {
+		row = "(" + strings.Repeat("?, ", width) + "0)"
+	}
 	return head + strings.Repeat(row+", ", n-1) + row
 }
 
@@ -641,10 +672,21 @@ func (db *DB) OfflinePage(ctx context.Context, to string, after int64, n int) ([
 		Body       string `db:"body"`
 		TS         int64  `db:"ts"`
 	}
-	err = db.reader.SelectContext(ctx, &rows,
-		`SELECT o.id, l.sender, l.recipients, l.body, l.ts
+	query := `SELECT o.id, l.sender, l.recipients, l.body, l.ts
 		 FROM offline_messages o JOIN letters l ON l.id = o.letter
-		 WHERE o.recipient = ? AND o.id > ? ORDER BY o.id LIMIT ?`, id, after, db.limit(n))
+		 WHERE o.recipient = ? AND o.id > ? ORDER BY o.id LIMIT ?`
+	if !db.pg {
+		// The sorted rows, then the unsorted ones (all above them), in
+		// one statement so that a sort in between cannot hide any.
+		query = `SELECT o.id, l.sender, l.recipients, l.body, l.ts FROM (
+			SELECT * FROM (SELECT id, letter FROM offline_messages
+				WHERE recipient = ?1 AND sorted = 1 AND id > ?2 ORDER BY id LIMIT ?3)
+			UNION ALL
+			SELECT * FROM (SELECT id, letter FROM offline_messages
+				WHERE id > max(?2, ` + sqlLastSorted + `) AND sorted = 0 AND recipient = ?1 ORDER BY id LIMIT ?3)
+		) o JOIN letters l ON l.id = o.letter ORDER BY o.id LIMIT ?3`
+	}
+	err = db.reader.SelectContext(ctx, &rows, query, id, after, db.limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("read offline messages for %s: %w", to, err)
 	}
@@ -667,8 +709,12 @@ func (db *DB) OfflineCount(ctx context.Context, to string) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	query := sqlMailboxSize
+	if !db.pg {
+		query = sqlMailboxSizeSorting
+	}
 	var n int
-	if err := db.reader.GetContext(ctx, &n, `SELECT count(*) FROM offline_messages WHERE recipient = ?`, id); err != nil {
+	if err := db.reader.GetContext(ctx, &n, query, id); err != nil {
 		return 0, fmt.Errorf("count offline messages for %s: %w", to, err)
 	}
 	return n, nil

@@ -552,3 +552,67 @@ func TestWriterTempStoreInMemory(t *testing.T) {
 		t.Errorf("writer temp_store = %d, want 2 (memory)", mode)
 	}
 }
+
+// New offline mail reaches the recipient index in sorted batches
+// (SQLite): a mailbox read or counted while some of its messages are
+// sorted and some not has them all, once each, in order, page by page;
+// the limit counts both; a deleted user takes their unsorted mail along.
+func TestOfflineMailSortedAndUnsorted(t *testing.T) {
+	ctx := context.Background()
+	db, _ := openTest(t)
+	db.mailSortEvery = 4
+	mustUsers(t, db, "alice", "bob", "carol", "dave")
+	var want []string
+	for i := range 11 {
+		text := fmt.Sprint("m", i)
+		m := chatd.OfflineMessage{From: "alice", To: []string{"bob", "carol"}, Text: text}
+		errs, err := db.StoreOfflineAll(ctx, []string{"bob", "carol"}, m, 100)
+		checkCode(t, err, "")
+		checkCode(t, errs[0], "")
+		want = append(want, text)
+		if i == 9 {
+			checkCode(t, db.StoreOffline(ctx, "dave", chatd.OfflineMessage{From: "alice", Text: "d"}, 0), "")
+		}
+	}
+	var sorted, unsorted int
+	if err := db.reader.GetContext(ctx, &sorted, `SELECT count(*) FROM offline_messages WHERE sorted = 1`); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.reader.GetContext(ctx, &unsorted, `SELECT count(*) FROM offline_messages WHERE sorted = 0`); err != nil {
+		t.Fatal(err)
+	}
+	if sorted == 0 || unsorted == 0 || sorted+unsorted != 23 {
+		t.Fatalf("%d rows sorted and %d not; want some of each, 23 in all", sorted, unsorted)
+	}
+	for _, name := range []string{"bob", "carol"} {
+		if n, err := db.OfflineCount(ctx, name); err != nil || n != len(want) {
+			t.Errorf("OfflineCount(%s) = %d, %v; want %d", name, n, err, len(want))
+		}
+		var got []string
+		var after int64
+		for {
+			page, err := db.OfflinePage(ctx, name, after, 3)
+			checkCode(t, err, "")
+			for _, m := range page {
+				got = append(got, m.Text)
+				after = m.ID
+			}
+			if len(page) < 3 {
+				break
+			}
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("%s reads %q page by page, want %q", name, got, want)
+		}
+	}
+	// The limit counts the unsorted messages too.
+	m := chatd.OfflineMessage{From: "alice", To: []string{"bob"}, Text: "over"}
+	checkCode(t, db.StoreOffline(ctx, "bob", m, len(want)), chatd.EMailboxFull)
+
+	checkCode(t, db.DeleteUser(ctx, "carol"), "")
+	var left int
+	if err := db.reader.GetContext(ctx, &left, `SELECT count(*) FROM offline_messages o
+		WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = o.recipient)`); err != nil || left != 0 {
+		t.Errorf("%d messages of the deleted user left (%v)", left, err)
+	}
+}

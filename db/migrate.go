@@ -139,6 +139,14 @@ CREATE TABLE user_settings (
 ) WITHOUT ROWID;
 INSERT INTO room_history_fts (room_history_fts) VALUES ('rebuild');
 `,
+	// 4 -> 5 (issue 11): offline_messages' recipient index takes new rows
+	// in sorted batches (schema.sql says why); the rows already there
+	// are sorted.
+	`ALTER TABLE offline_messages ADD COLUMN sorted INTEGER NOT NULL DEFAULT 0;
+UPDATE offline_messages SET sorted = 1;
+DROP INDEX offline_messages_recipient;
+CREATE INDEX offline_messages_recipient ON offline_messages(recipient, id) WHERE sorted = 1;
+`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to
