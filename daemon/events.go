@@ -263,16 +263,18 @@ const (
 	statusNoSuchUser  = "no_such_user"
 )
 
+// deliveryWords is the text of each delivery status.
+var deliveryWords = map[string]string{
+	statusDelivered:   "delivered",
+	statusStored:      "offline; stored for their next login",
+	statusBlocked:     "not sent: they have blocked you",
+	statusMailboxFull: "not sent: their offline mailbox is full",
+	statusNoSuchUser:  "not sent: no such user",
+}
+
 func deliveryEvent(to, status string) *Event {
-	words := map[string]string{
-		statusDelivered:   "delivered",
-		statusStored:      "offline; stored for their next login",
-		statusBlocked:     "not sent: they have blocked you",
-		statusMailboxFull: "not sent: their offline mailbox is full",
-		statusNoSuchUser:  "not sent: no such user",
-	}
 	to = clean(to) // may be a name as typed
-	return newEvent("delivery", fmt.Sprintf("-> %s: %s", to, words[status]), f("to", to), f("status", status))
+	return newEvent("delivery", "-> "+to+": "+deliveryWords[status], f("to", to), f("status", status))
 }
 
 // awayDeliveryEvent is a delivery to someone who is away: it carries their

@@ -124,7 +124,19 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 		to = append(to, u)
 	}
 	now := s.srv.now()
-	live := privateMessage(kindPrivate, s.user, nonNil(to), text, now)
+	// The message as an online recipient sees it, and as another node is
+	// told it: made only for a recipient who is online (a message to
+	// someone offline needs neither).
+	var live *Event
+	liveEvent := func() *Event {
+		if live == nil {
+			live = privateMessage(kindPrivate, s.user, nonNil(to), text, now)
+		}
+		return live
+	}
+	liveNote := func() *note {
+		return &note{Kind: notePrivate, By: s.user, Names: nonNil(to), Text: text, Time: now}
+	}
 	s.srv.metrics.message(kindPrivate)
 	// Live delivery first; whoever is offline gets the message stored
 	// once for all of them, in one transaction.
@@ -140,7 +152,7 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 		if r.self || r.user == "" {
 			continue
 		}
-		status, away, err := s.deliverLive(ctx, r.user, live, &note{Kind: notePrivate, By: s.user, Names: nonNil(to), Text: text, Time: now})
+		status, away, err := s.deliverLive(ctx, r.user, liveEvent, liveNote)
 		outs[i] = outcome{status, away, err}
 		if err == nil && status == "" {
 			offline = append(offline, r.user)
@@ -203,12 +215,15 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 // its own block and unblock); a user on another node is asked of the
 // database; for someone offline the mailer checks inside the transaction
 // that stores the message.
-func (s *session) deliverLive(ctx context.Context, name string, live *Event, n *note) (string, *string, error) {
+//
+// live and note make the message as the recipient's session and node are
+// given it, when they are needed.
+func (s *session) deliverLive(ctx context.Context, name string, live func() *Event, note func() *note) (string, *string, error) {
 	if o := s.srv.hub.lookup(name); o != nil {
 		if o.blocking(s.user) {
 			return statusBlocked, nil, nil
 		}
-		if o.send(live) {
+		if o.send(live()) {
 			return statusDelivered, o.away.Load(), nil
 		}
 	}
@@ -231,6 +246,7 @@ func (s *session) deliverLive(ctx context.Context, name string, live *Event, n *
 	if blocked {
 		return statusBlocked, nil, nil
 	}
+	n := note()
 	n.User, n.SID = p.User, p.SID
 	if err := s.srv.hub.tell(ctx, n); err != nil {
 		return "", nil, err
