@@ -40,3 +40,7 @@ func SetWorkerStall(d time.Duration) (restore func()) {
 	workerStall = d
 	return func() { workerStall = old }
 }
+
+// InProcess reports whether the hash worker has handed hashing back to
+// the daemon (the gate then uses the in-process slot count).
+func (h *HashWorker) InProcess() bool { return h.inProcess.Load() }

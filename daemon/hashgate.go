@@ -315,13 +315,15 @@ func hashSlots(maxConcurrent, parallelism, procs int) int {
 // that manages its process (Options.ManageMemory) holds the CPU back; in a
 // shared process (the tests) argon2.max_concurrent alone counts.
 //
-// With a hash worker (a process at idle priority) no P needs holding back:
+// With a hash worker (a process at idle priority) no P needs holding back
+// (while it works: when the daemon hashes itself meanwhile, the rule above
+// holds):
 // the kernel runs the chat first whenever it wants a CPU. The gate then
 // runs just enough hashes to keep every CPU busy (argon2.max_concurrent at
 // most): more would not finish the storm sooner, only hold more memory.
 func (s *Server) hashSlots() int {
 	a := s.cfg().Argon2
-	if _, ok := s.pw.(*HashWorker); ok {
+	if w, ok := s.pw.(*HashWorker); ok && !w.inProcess.Load() {
 		return workerSlots(a.MaxConcurrent, int(a.Parallelism), runtime.NumCPU())
 	}
 	if !s.manageMemory {

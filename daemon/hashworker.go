@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"chatd"
@@ -53,7 +54,11 @@ type HashWorker struct {
 	nextID   uint64
 	failedAt time.Time     // last failed start: hash in process until workerRetry after
 	fastest  time.Duration // quickest answer so far, for the stall limit
-	closed   bool
+	// inProcess is true while hashes run in the daemon (no worker can
+	// start, or it is starved): the gate then admits no more than an
+	// in-process hasher may run. Written under mu, read without it.
+	inProcess atomic.Bool
+	closed    bool
 }
 
 // workerStall is how long a hash may wait for the worker before the daemon
@@ -200,6 +205,7 @@ func (h *HashWorker) call(req workerRequest) (workerReply, error) {
 			}
 			p.abandoned++
 			p.gaveUp[req.ID] = true
+			h.inProcess.Store(true)
 			h.mu.Unlock()
 			return workerReply{}, errNoWorker
 		case <-p.dead:
@@ -231,10 +237,12 @@ func (h *HashWorker) running() (*workerProc, error) {
 	p, err := h.startLocked()
 	if err != nil {
 		h.failedAt = time.Now()
+		h.inProcess.Store(true)
 		h.log.Warn("cannot start the hash worker; hashing passwords in the daemon meanwhile", "err", err)
 		return nil, errNoWorker
 	}
 	h.proc = p
+	h.inProcess.Store(false)
 	return p, nil
 }
 
@@ -277,6 +285,7 @@ func (h *HashWorker) read(p *workerProc, out io.Reader) {
 		if p.gaveUp[r.ID] {
 			delete(p.gaveUp, r.ID)
 			if p.abandoned--; p.abandoned == 0 {
+				h.inProcess.Store(false)
 				h.log.Info("the hash worker caught up; hashing there again")
 			}
 		}
@@ -302,6 +311,7 @@ func (h *HashWorker) read(p *workerProc, out io.Reader) {
 		// priority here): hash in the daemon for a while rather than
 		// start a process per password.
 		h.failedAt = time.Now()
+		h.inProcess.Store(true)
 	}
 	h.mu.Unlock()
 	close(p.dead)

@@ -43,6 +43,9 @@ func TestHashWorkerFallsBackInProcess(t *testing.T) {
 			}
 			// The first hash tries a start and, for a worker that exits at
 			// once, the retry one more; then none until workerRetry.
+			if !w.InProcess() {
+				t.Error("hashing in the daemon, but the gate is not told so")
+			}
 			if n := starts.Load(); n > 2 {
 				t.Errorf("%d worker starts for 16 hashes", n)
 			}
@@ -74,6 +77,9 @@ func TestHashWorkerStalledFallsBackInProcess(t *testing.T) {
 	}
 	if n := starts.Load(); n != 1 {
 		t.Errorf("%d worker starts, want 1", n)
+	}
+	if !w.InProcess() {
+		t.Error("hashing in the daemon, but the gate is not told so")
 	}
 	if w.Pid() == 0 {
 		t.Error("the stalled worker was dropped; it should be kept until it answers")
