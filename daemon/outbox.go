@@ -309,6 +309,9 @@ func (s *session) writeThrough(tw tryWriter, batch []*Event, fl *flusher) {
 	}
 	if s.pending == nil && len(s.queue) == 0 {
 		s.writing = false
+		if fl.lazy {
+			s.shedLocked()
+		}
 		s.mu.Unlock()
 		return
 	}

@@ -5,6 +5,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"sync"
@@ -297,6 +298,10 @@ type presenceFlusher struct {
 	mu    sync.Mutex
 	fl    flusher // list only; fl.lazy is set on the copy that writes
 	armed bool    // a timer or a wave in progress will write fl.list
+	// onQuiet, if set (before the server starts), runs once waves have
+	// stopped for presenceQuiet; settle is its timer.
+	onQuiet func()
+	settle  *time.Timer
 }
 
 func (p *presenceFlusher) add(s *session) {
@@ -321,9 +326,64 @@ func (p *presenceFlusher) run() {
 	p.mu.Lock()
 	p.armed = p.fl.list != nil
 	again := p.armed
+	if !again && p.onQuiet != nil {
+		if p.settle == nil {
+			p.settle = time.AfterFunc(presenceQuiet, p.quiet)
+		} else {
+			p.settle.Reset(presenceQuiet)
+		}
+	}
 	p.mu.Unlock()
 	if again {
 		time.AfterFunc(presenceDelay, p.run)
+	}
+}
+
+// presenceQuiet is how long presence waves must have stopped before the
+// server counts as quiet again (onQuiet).
+const presenceQuiet = 2 * time.Second
+
+func (p *presenceFlusher) quiet() {
+	p.mu.Lock()
+	busy := p.armed // a new wave rearms settle when it ends
+	p.mu.Unlock()
+	if !busy {
+		p.onQuiet()
+	}
+}
+
+// freeQuietMemory hands the memory a wave of logins or joins used back to
+// the system once it is over (the presence flusher's onQuiet, when the
+// server manages its memory): the welcomes listing everyone online, the
+// events and the writers' buffers are garbage by then, and without this
+// the runtime would keep them (up to twice the live heap) until its next
+// collection, which a server at rest makes only every two minutes. At
+// most one every 5 s, shared with the hash gate's (freeHashMemory); one
+// that comes too soon waits for its turn.
+func (s *Server) freeQuietMemory() {
+	now := time.Now().UnixNano()
+	last := s.lastFree.Load()
+	if wait := last + int64(5*time.Second) - now; wait > 0 {
+		s.presence.mu.Lock()
+		s.presence.settle.Reset(time.Duration(wait))
+		s.presence.mu.Unlock()
+		return
+	}
+	if s.lastFree.CompareAndSwap(last, now) {
+		debug.FreeOSMemory()
+	}
+}
+
+// shedLocked lets the outbox's arrays go once a presence wave left s
+// idle: a session that is only told of others' comings and goings holds
+// none between waves, however many lines the last one carried. s.mu is
+// held.
+func (s *session) shedLocked() {
+	if cap(s.queue) > 4 {
+		s.queue = nil
+	}
+	if cap(s.spare) > 4 {
+		s.spare = nil
 	}
 }
 

@@ -172,6 +172,7 @@ func New(o Options) *Server {
 	}
 	s.hashes = newHashGate(s.hashSlots)
 	if s.manageMemory {
+		s.presence.onQuiet = s.freeQuietMemory
 		s.hashes.idle = s.freeHashMemory
 		s.applyMemoryLimit()
 		s.applyProcs()
