@@ -4,7 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -434,9 +434,20 @@ func nonNil(s []string) []string {
 }
 
 func sortedNames(names []string) []string {
-	sort.Slice(names, func(i, j int) bool { return chatd.Key(names[i]) < chatd.Key(names[j]) })
+	// Each name's key once, not once per comparison: a login sorts
+	// everyone online for its welcome, under the hub's lock.
+	keyed := make([]keyedName, len(names))
+	for i, n := range names {
+		keyed[i] = keyedName{chatd.Key(n), n}
+	}
+	slices.SortFunc(keyed, func(a, b keyedName) int { return strings.Compare(a.key, b.key) })
+	for i, k := range keyed {
+		names[i] = k.name
+	}
 	return names
 }
+
+type keyedName struct{ key, name string }
 
 // stampText is how a person reads the time of a line: HH:MM for a time
 // today in loc, with the date before it for an earlier day. Live, replayed

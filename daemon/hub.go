@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -19,7 +21,10 @@ type hub struct {
 	users map[string]*session   // chatd.Key(name) -> session
 	rooms map[string][]*session // chatd.Key(room) -> members; see appendMember
 	all   []*session            // every logged-in session; see appendMember
-	gen   uint64                // bumped by every change of who is where
+	// names are the users of all, sorted by key, for the welcome: kept in
+	// order as users come and go, so a login does not sort everyone.
+	names []keyedName
+	gen   uint64 // bumped by every change of who is where
 	// closes counts room closings, striped by room key: a join reads its
 	// stripe before it looks the room up and moves in only if no close of
 	// that stripe happened since, so it can never land in a room that was
@@ -80,14 +85,16 @@ func (h *hub) add(s *session, replace bool, onAdd func(online []string, others [
 	h.users[k] = s
 	h.gen++
 	h.all = appendMember(h.all, s)
+	i, _ := slices.BinarySearchFunc(h.names, k, compareKey)
+	h.names = slices.Insert(h.names, i, keyedName{k, s.user})
 	s.room = chatd.Lobby
 	h.rooms[chatd.Key(chatd.Lobby)] = appendMember(h.rooms[chatd.Key(chatd.Lobby)], s)
 	if onAdd != nil {
-		names := make([]string, len(h.all))
-		for i, o := range h.all {
-			names[i] = o.user
+		names := make([]string, len(h.names))
+		for i, n := range h.names {
+			names[i] = n.name
 		}
-		onAdd(sortedNames(names), snapshotOf(h.all))
+		onAdd(names, snapshotOf(h.all))
 	}
 	return old, nil
 }
@@ -112,7 +119,11 @@ func (h *hub) remove(s *session, onRemove func(room string, others []*session)) 
 
 func (h *hub) removeLocked(s *session) {
 	h.gen++
-	delete(h.users, chatd.Key(s.user))
+	k := chatd.Key(s.user)
+	delete(h.users, k)
+	if i, ok := slices.BinarySearchFunc(h.names, k, compareKey); ok {
+		h.names = slices.Delete(h.names, i, i+1)
+	}
 	h.all = removeCopy(h.all, s)
 	h.leaveLocked(s)
 }
@@ -253,6 +264,8 @@ func fanoutVia(fl *flusher, to []*session, ev *Event, skip *session, filter func
 //   - snapshots are clipped to their length (snapshotOf), so a holder that
 //     appends to one gets a copy and cannot write into the list's spare
 //     slots.
+
+func compareKey(n keyedName, key string) int { return strings.Compare(n.key, key) }
 
 // appendMember adds s to a member list; see above.
 func appendMember(list []*session, s *session) []*session { return append(list, s) }

@@ -2,7 +2,10 @@ package daemon_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
+
+	"chatd"
 )
 
 // presenceLog reads c's events until it has n of the kinds the order tests
@@ -102,4 +105,32 @@ func TestRoomPresenceKeepsOrderWithChat(t *testing.T) {
 		want = append(want, "left "+u+" den")
 	}
 	samePresenceLog(t, presenceLog(w, len(want)), want)
+}
+
+// The welcome lists everyone online in name order (case-insensitive),
+// whatever order they came in and after some have left or been replaced:
+// the hub keeps that list sorted as users come and go.
+func TestWelcomeListStaysSorted(t *testing.T) {
+	ts := startServer(t, func(c *chatd.Config) { c.Accounts.DuplicateLogin = "replace" })
+	names := []string{"mike", "Alice", "zed", "bob", "Carl", "dora"}
+	ts.addUsers(names...)
+	var cs []*client
+	for _, n := range names[:5] {
+		cs = append(cs, login(t, ts.addr, n, "password1"))
+	}
+	cs[3].send("logout") // bob
+	cs[3].expect("bye")
+	login(t, ts.addr, "zed", "password1") // replaces zed's first session
+	cs[2].expect("bye")
+	login(t, ts.addr, "dora", "password1")
+	// mike again, replacing his session: the list he is welcomed with
+	// has him once.
+	c := dial(t, ts.addr)
+	c.send("mike")
+	c.expectNext("prompt", "field", "password")
+	c.send("password1")
+	got := strings.Join(c.expect("welcome").strs("online"), ",")
+	if want := "Alice,Carl,dora,mike,zed"; got != want {
+		t.Fatalf("online = %s, want %s", got, want)
+	}
 }
