@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long to wait for the last deliveries")
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "measure once the clients received nothing for this long (idle, join); pause before the storm (loginstorm)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
-	fs.DurationVar(&loginWait, "login-wait", loginWait, "how long a client waits for the answer to its login (loginstorm: at least the server's login_timeout)")
+	fs.DurationVar(&loginWait, "login-wait", loginWait, "how long a client waits for the answer to its login or join while no other client gets in either (loginstorm: at least the server's login_timeout)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the result as JSON to this file (for chatbench report)")
 	fs.StringVar(&o.profile, "cpuprofile", "", "write the load tool's own CPU profile of the measured part (paced, burst, offline) to this file, for go tool pprof")
 	fs.BoolVar(&o.latencies, "keep-latencies", true, "keep a sample of the latencies in the JSON result (for the chart)")
