@@ -388,6 +388,12 @@ func TestBrowserModeration(t *testing.T) {
 		chromedp.Click(chromedp.CSS(`button[aria-label="Kick carol"]`)),
 	)
 	carol.expect("bye", "reason", "kicked")
+	// Presence reaches the page up to a presence wave (20 ms) later, and
+	// the member list is redrawn then: wait for that, or the click below
+	// may land on a button the redraw just replaced.
+	b.do(root, "root sees carol leave",
+		chromedp.WaitNotPresent(chromedp.CSS(`button[aria-label="Kick carol"]`)),
+	)
 	b.do(root, "root bans bob",
 		chromedp.Click(chromedp.CSS(`button[aria-label="Ban bob"]`)),
 	)
