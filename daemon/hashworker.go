@@ -374,6 +374,12 @@ func ServeHashWorker(in io.Reader, out io.Writer, priority string) error {
 			}
 			return fmt.Errorf("read a request: %w", err)
 		}
+		// Once more before each hash: a thread whose creation was under
+		// way while the first pass ran can have copied the old priority.
+		// The process is quiet now, so this pass finds any such one.
+		if err := lowerPriority(priority); err != nil {
+			return fmt.Errorf("lower the hash worker's priority (argon2.worker = %q): %w", priority, err)
+		}
 		mu.Lock()
 		running++
 		mu.Unlock()

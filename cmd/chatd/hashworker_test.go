@@ -115,6 +115,9 @@ func TestHashWorkerIdle(t *testing.T) {
 	c := newCLIWithDB(t)
 	d := c.serve()
 	w := hashWorkerOf(t, d)
+	// Once a hash has come back from it, the worker has set its
+	// priority (it does so before it reads a request).
+	d.register("alice", "password1")
 	policies, _ := threadSched(t, w)
 	for _, p := range policies {
 		if p != schedIdle {
@@ -125,7 +128,6 @@ func TestHashWorkerIdle(t *testing.T) {
 		t.Fatal("the daemon itself runs at SCHED_IDLE")
 	}
 
-	d.register("alice", "password1")
 	d.relogin("alice", "password1")
 	if res, err := gateLogin(d.addr, "127.0.0.1", "alice", "wrong-password"); err != nil || res != "bad_credentials" {
 		t.Fatalf("login with a wrong password: %s, %v", res, err)
@@ -176,13 +178,13 @@ func TestHashWorkerNiceAndOff(t *testing.T) {
 	c := newCLIWithDB(t)
 	d := c.serveWith("", cheap+"worker = \"nice\"\n")
 	w := hashWorkerOf(t, d)
+	d.register("bob", "password1") // through the worker, so it has set its priority
 	_, nices := threadSched(t, w)
 	for _, n := range nices {
 		if n != 19 {
 			t.Fatalf("hash worker %d threads' nice values %v, want all 19", w, nices)
 		}
 	}
-	d.register("bob", "password1")
 	d.relogin("bob", "password1")
 	d.terminate()
 	waitGone(t, w)
