@@ -290,12 +290,25 @@ func (s *Server) applyMemoryLimit() {
 // freeHashMemory returns the memory of finished hashes to the system; the
 // gate calls it when it falls idle.
 func (s *Server) freeHashMemory() {
+	if _, ok := s.claimFree(); ok {
+		go debug.FreeOSMemory()
+	}
+}
+
+// freeEvery is how often at most the server hands memory back to the
+// system, whoever asks (freeHashMemory, freeQuietMemory).
+const freeEvery = 5 * time.Second
+
+// claimFree takes the turn to hand memory back: ok when the caller may do
+// it now, else wait is how long until the next turn (zero when another
+// caller has just taken this one).
+func (s *Server) claimFree() (wait time.Duration, ok bool) {
 	now := time.Now().UnixNano()
 	last := s.lastFree.Load()
-	if now-last < int64(5*time.Second) || !s.lastFree.CompareAndSwap(last, now) {
-		return
+	if w := last + int64(freeEvery) - now; w > 0 {
+		return time.Duration(w), false
 	}
-	go debug.FreeOSMemory()
+	return 0, s.lastFree.CompareAndSwap(last, now)
 }
 
 // hashSlots is how many hashes may run at once with procs Ps (GOMAXPROCS):

@@ -361,15 +361,14 @@ func (p *presenceFlusher) quiet() {
 // most one every 5 s, shared with the hash gate's (freeHashMemory); one
 // that comes too soon waits for its turn.
 func (s *Server) freeQuietMemory() {
-	now := time.Now().UnixNano()
-	last := s.lastFree.Load()
-	if wait := last + int64(5*time.Second) - now; wait > 0 {
+	wait, ok := s.claimFree()
+	if wait > 0 {
 		s.presence.mu.Lock()
-		s.presence.settle.Reset(time.Duration(wait))
+		s.presence.settle.Reset(wait)
 		s.presence.mu.Unlock()
 		return
 	}
-	if s.lastFree.CompareAndSwap(last, now) {
+	if ok {
 		debug.FreeOSMemory()
 	}
 }
