@@ -76,22 +76,7 @@ url = %q
 [cluster]
 node = %q
 node_timeout = %q
-
-[argon2]
-memory_kib = 1024
-iterations = 1
-parallelism = 1
-
-[messages]
-offline_limit = 100000
-
-[rate]
-lines_per_second = 100000.0
-burst = 100000
-
-[log]
-level = "warn"
-`, addr, e.url, node, clusterTimeout.String())
+`, addr, e.url, node, clusterTimeout.String()) + loadConfigTail
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		e.t.Fatal(err)
 	}

@@ -29,17 +29,10 @@ type crashEnv struct {
 	addr   string
 }
 
-// writeConfig points the config at a fresh port; the database stays.
-func (e *crashEnv) writeConfig() {
-	e.t.Helper()
-	e.addr = freeAddr(e.t)
-	body := fmt.Sprintf(`
-[server]
-listen = %q
-
-[database]
-path = %q
-
+// loadConfigTail ends the configs of the tests that drive a built
+// daemon hard (the crash and cluster tests): cheap hashes, and no mailbox
+// or rate limit in the way of their load.
+const loadConfigTail = `
 [argon2]
 memory_kib = 1024
 iterations = 1
@@ -54,7 +47,19 @@ burst = 100000
 
 [log]
 level = "warn"
-`, e.addr, filepath.Join(e.dir, "chatd.db"))
+`
+
+// writeConfig points the config at a fresh port; the database stays.
+func (e *crashEnv) writeConfig() {
+	e.t.Helper()
+	e.addr = freeAddr(e.t)
+	body := fmt.Sprintf(`
+[server]
+listen = %q
+
+[database]
+path = %q
+`, e.addr, filepath.Join(e.dir, "chatd.db")) + loadConfigTail
 	if err := os.WriteFile(e.config, []byte(body), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
