@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -94,4 +95,110 @@ func openBench(b *testing.B) *DB {
 	}
 	b.Cleanup(func() { d.Close() })
 	return d
+}
+
+// BenchmarkLoginQueries is one login's database work, as the daemon does
+// it for a password login (checkPassword, then enter): the account, the
+// lockout check and the attempt it records, the ban, the blocks, the
+// settings, the mailbox count and first page, and the login time. The
+// user has three blocks, two settings and five letters waiting, which
+// stay (the daemon deletes them once written; that is not login work).
+func BenchmarkLoginQueries(b *testing.B) {
+	d := openBench(b)
+	ctx := context.Background()
+	for _, name := range []string{"alice", "bob", "carol", "dave", "erin"} {
+		if _, err := d.CreateUser(ctx, name, "x", false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, name := range []string{"bob", "carol", "dave"} {
+		if err := d.Block(ctx, "alice", name); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, kv := range [][2]string{{"format", "json"}, {"tz", "UTC"}} {
+		if err := d.SetSetting(ctx, "alice", kv[0], kv[1]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		m := chatd.OfflineMessage{From: "erin", To: []string{"alice"}, Text: fmt.Sprint("note ", i), Time: time.Now()}
+		if err := d.StoreOffline(ctx, "alice", m, 0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	start := time.Now()
+	defer reportCPU(b)()
+	for i := 0; i < b.N; i++ {
+		// Each login a millisecond after the last: the attempts read
+		// back are the last one or two, as for a user logging in now
+		// and then.
+		now := start.Add(time.Duration(i) * time.Millisecond)
+		if _, err := d.UserByName(ctx, "alice"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.Attempts(ctx, "alice", "", now.Add(-time.Millisecond)); err != nil {
+			b.Fatal(err)
+		}
+		if err := d.RecordAttempt(ctx, "alice", "127.0.0.1", now, true); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.BanOf(ctx, "alice"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.Blocked(ctx, "alice"); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.Settings(ctx, "alice"); err != nil {
+			b.Fatal(err)
+		}
+		if n, err := d.OfflineCount(ctx, "alice"); err != nil || n != 5 {
+			b.Fatal(n, err)
+		}
+		if m, err := d.OfflinePage(ctx, "alice", 0, 100); err != nil || len(m) != 5 {
+			b.Fatal(len(m), err)
+		}
+		if err := d.RecordLogin(ctx, "alice", now); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkSetOnline1000 is the daemon writing who is online with 1,000
+// sessions, which it does whenever that changes.
+func BenchmarkSetOnline1000(b *testing.B) {
+	d := openBench(b)
+	ctx := context.Background()
+	sessions := make([]chatd.OnlineSession, 1000)
+	now := time.Now()
+	for i := range sessions {
+		sessions[i] = chatd.OnlineSession{User: fmt.Sprint("user", i), Room: chatd.Lobby,
+			Addr: fmt.Sprintf("127.0.0.1:%d", 20000+i), Listener: "json", Since: now, LastActive: now}
+	}
+	defer reportCPU(b)()
+	for i := 0; i < b.N; i++ {
+		if err := d.SetOnline(ctx, sessions); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// reportCPU resets the benchmark timer and returns a func that reports the
+// process's CPU time (user and system) per op as cpu-ns/op. On a shared
+// machine that is steadier than ns/op, and the commits' fsync waits, which
+// the wall clock counts, are not in it.
+func reportCPU(b *testing.B) func() {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+			b.Fatal(err)
+		}
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	b.ResetTimer()
+	start := cpu()
+	return func() {
+		b.StopTimer()
+		b.ReportMetric(float64(cpu()-start)/float64(b.N), "cpu-ns/op")
+	}
 }
