@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jmoiron/sqlx"
+
 	"chatd"
 )
 
@@ -17,21 +19,25 @@ func (db *DB) RecordAttempt(ctx context.Context, name, addr string, at time.Time
 		return err
 	}
 	defer tx.Rollback()
-	if err := insertAttempt(ctx, tx, name, addr, db.orNow(at), success); err != nil {
+	if err := insertAttempt(ctx, db.write(tx), name, addr, db.orNow(at), success); err != nil {
 		return err
 	}
 	return commit(tx, "record login attempt for "+name)
 }
 
-func insertAttempt(ctx context.Context, tx *dbTx, name, addr string, at time.Time, success bool) error {
-	_, err := tx.ExecContext(ctx,
-		`INSERT INTO login_attempts (name, name_key, addr, ts, success) VALUES (?, ?, ?, ?, ?)`,
-		name, chatd.Key(name), addr, millis(at), success)
+const sqlInsertAttempt = `INSERT INTO login_attempts (name, name_key, addr, ts, success) VALUES (?, ?, ?, ?, ?)`
+
+func insertAttempt(ctx context.Context, q sqlx.ExecerContext, name, addr string, at time.Time, success bool) error {
+	_, err := q.ExecContext(ctx, sqlInsertAttempt, name, chatd.Key(name), addr, millis(at), success)
 	if err != nil {
 		return fmt.Errorf("record login attempt for %s: %w", name, err)
 	}
 	return nil
 }
+
+const sqlAttempts = `SELECT ts, success FROM login_attempts
+	WHERE name_key = ? AND ts >= ? AND (? = '' OR addr = ?)
+	ORDER BY ts, id`
 
 // Attempts returns the attempts for name in any spelling made at or after
 // since, oldest first. An empty addr matches every address.
@@ -40,11 +46,7 @@ func (db *DB) Attempts(ctx context.Context, name, addr string, since time.Time) 
 		TS      int64 `db:"ts"`
 		Success bool  `db:"success"`
 	}
-	err := db.reader.SelectContext(ctx, &rows,
-		`SELECT ts, success FROM login_attempts
-		 WHERE name_key = ? AND ts >= ? AND (? = '' OR addr = ?)
-		 ORDER BY ts, id`,
-		chatd.Key(name), millis(since), addr, addr)
+	err := sqlx.SelectContext(ctx, db.read(), &rows, sqlAttempts, chatd.Key(name), millis(since), addr, addr)
 	if err != nil {
 		return nil, fmt.Errorf("read login attempts for %s: %w", name, err)
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jmoiron/sqlx"
+
 	"chatd"
 )
 
@@ -21,6 +23,8 @@ type banRow struct {
 // "by" is an SQL keyword, hence the quotes.
 const banSelect = `SELECT u.name, b.reason, b."by", b.created, b.expires
 	FROM bans b JOIN users u ON u.id = b.user_id`
+
+const sqlBanOf = banSelect + ` WHERE b.user_id = ?`
 
 func (r *banRow) ban() *chatd.Ban {
 	return &chatd.Ban{
@@ -100,12 +104,12 @@ func deleteBan(ctx context.Context, tx *dbTx, name string) error {
 // BanOf returns the ban on name, expired or not, or nil when there is none.
 // It fails with ENoSuchUser when name is not registered.
 func (db *DB) BanOf(ctx context.Context, name string) (*chatd.Ban, error) {
-	id, err := userID(ctx, db.reader, name)
+	id, err := userID(ctx, db.read(), name)
 	if err != nil {
 		return nil, err
 	}
 	var r banRow
-	err = db.reader.GetContext(ctx, &r, banSelect+` WHERE b.user_id = ?`, id)
+	err = sqlx.GetContext(ctx, db.read(), &r, sqlBanOf, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

@@ -83,19 +83,20 @@ func deleteBlock(ctx context.Context, tx *dbTx, blocker, blocked string) error {
 
 // Blocked lists, sorted, the users blocker has blocked.
 func (db *DB) Blocked(ctx context.Context, blocker string) ([]string, error) {
-	id, err := userID(ctx, db.reader, blocker)
+	id, err := userID(ctx, db.read(), blocker)
 	if err != nil {
 		return nil, err
 	}
 	var names []string
-	err = db.reader.SelectContext(ctx, &names,
-		`SELECT u.name FROM blocks b JOIN users u ON u.id = b.blocked
-		 WHERE b.blocker = ? ORDER BY u.name_key`, id)
+	err = sqlx.SelectContext(ctx, db.read(), &names, sqlBlocked, id)
 	if err != nil {
 		return nil, fmt.Errorf("list users blocked by %s: %w", blocker, err)
 	}
 	return names, nil
 }
+
+const sqlBlocked = `SELECT u.name FROM blocks b JOIN users u ON u.id = b.blocked
+	WHERE b.blocker = ? ORDER BY u.name_key`
 
 // IsBlocked reports whether blocker has blocked blocked. Either name being
 // unknown is ENoSuchUser.

@@ -410,7 +410,10 @@ func isDuplicate(err error) bool {
 	return errors.As(err, &pe) && pe.Code == "23505" // unique_violation
 }
 
-const sqlUserID = `SELECT id FROM users WHERE name_key = ?`
+const (
+	sqlUserID = `SELECT id FROM users WHERE name_key = ?`
+	sqlRoomID = `SELECT id FROM rooms WHERE name_key = ?`
+)
 
 // hotWrites are the statements the writer prepares when the database
 // opens: those run inside the transactions of the busy paths.
@@ -418,7 +421,8 @@ var hotWrites = slices.Concat([]string{
 	sqlUserID,
 	sqlSavepoint, sqlRollbackTo, sqlRelease, sqlInsertLetter, sqlInsertMail, sqlMailboxSize, sqlRecipient,
 	sqlRecipientBlocks, sqlMailTops, sqlMailboxSizeSorting, sqlSortMail,
-}, sqlInsertLetters, sqlInsertMails)
+	sqlInsertAttempt, sqlRecordLogin, sqlClearOnline,
+}, sqlInsertLetters, sqlInsertMails, sqlInsertOnline)
 
 // userID returns the id of the user called name, or ENoSuchUser.
 func userID(ctx context.Context, q sqlx.QueryerContext, name string) (int64, error) {
@@ -436,7 +440,7 @@ func userID(ctx context.Context, q sqlx.QueryerContext, name string) (int64, err
 // roomID returns the id of the room called name, or ENoSuchRoom.
 func roomID(ctx context.Context, q sqlx.QueryerContext, name string) (int64, error) {
 	var id int64
-	err := sqlx.GetContext(ctx, q, &id, `SELECT id FROM rooms WHERE name_key = ?`, chatd.Key(name))
+	err := sqlx.GetContext(ctx, q, &id, sqlRoomID, chatd.Key(name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return 0, noSuchRoom(name)
 	}

@@ -327,7 +327,7 @@ func (db *DB) flushLetters(ctx context.Context, q prepared) error {
 		db.mailLetterTop++
 		args = append(args, db.mailLetterTop, l.m.From, strings.Join(l.m.To, " "), l.m.Text, millis(l.m.Time))
 	}
-	if err := execRows(ctx, q, sqlInsertLetters, 5, args); err != nil {
+	if err := execRows(ctx, q, sqlInsertLetters, 5, args, "store offline message"); err != nil {
 		return err
 	}
 	args = args[:0]
@@ -339,7 +339,7 @@ func (db *DB) flushLetters(ctx context.Context, q prepared) error {
 			args = append(args, db.mailBoxTop, box, letter)
 		}
 	}
-	err := execRows(ctx, q, sqlInsertMails, 3, args)
+	err := execRows(ctx, q, sqlInsertMails, 3, args, "store offline message")
 	db.mailUnsorted += len(args) / 3
 	clear(args) // hold no texts between batches
 	db.mailArgs = args[:0]
@@ -348,8 +348,9 @@ func (db *DB) flushLetters(ctx context.Context, q prepared) error {
 
 // execRows inserts the rows in args (width values each) with the
 // multi-row statements stmts, stmts[k] taking 1<<k rows: the largest that
-// fits first, so a batch of n rows takes at most log2(n)+1 statements.
-func execRows(ctx context.Context, q prepared, stmts []string, width int, args []any) error {
+// fits first, so a batch of n rows takes at most log2(n)+1 statements
+// (past the largest, n/largest more). An error names what it was doing.
+func execRows(ctx context.Context, q prepared, stmts []string, width int, args []any, what string) error {
 	for len(args) > 0 {
 		k := len(stmts) - 1
 		for (1<<k)*width > len(args) {
@@ -357,7 +358,7 @@ func execRows(ctx context.Context, q prepared, stmts []string, width int, args [
 		}
 		n := (1 << k) * width
 		if _, err := q.ExecContext(ctx, stmts[k], args[:n]...); err != nil {
-			return fmt.Errorf("store offline message: %w", err)
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		args = args[n:]
 	}
@@ -627,7 +628,8 @@ const (
 )
 
 // sqlInsertLetters[k] and sqlInsertMails[k] insert 1<<k rows with their
-// ids (SQLite; see flushLetters).
+// ids (SQLite; see flushLetters). A statement of 64 rows has at most 320
+// parameters, far below SQLite's limit (32,766) and PostgreSQL's (65,535).
 var (
 	sqlInsertLetters = insertStatements(`INSERT INTO letters (id, sender, recipients, body, ts) VALUES `, 5)
 	sqlInsertMails   = insertStatements(`INSERT INTO offline_messages (id, recipient, letter, sorted) VALUES `, 3)
@@ -651,6 +653,22 @@ func insertRows(head string, width, n int) string {
 	return head + strings.Repeat(row+", ", n-1) + row
 }
 
+const (
+	sqlOfflinePage = `SELECT o.id, l.sender, l.recipients, l.body, l.ts
+		FROM offline_messages o JOIN letters l ON l.id = o.letter
+		WHERE o.recipient = ? AND o.id > ? ORDER BY o.id LIMIT ?`
+	// sqlOfflinePageSorting is sqlOfflinePage on SQLite: the sorted rows,
+	// then the unsorted ones (all above them), in one statement so that a
+	// sort in between cannot hide any.
+	sqlOfflinePageSorting = `SELECT o.id, l.sender, l.recipients, l.body, l.ts FROM (
+		SELECT * FROM (SELECT id, letter FROM offline_messages
+			WHERE recipient = ?1 AND sorted = 1 AND id > ?2 ORDER BY id LIMIT ?3)
+		UNION ALL
+		SELECT * FROM (SELECT id, letter FROM offline_messages
+			WHERE id > max(?2, ` + sqlLastSorted + `) AND sorted = 0 AND recipient = ?1 ORDER BY id LIMIT ?3)
+	) o JOIN letters l ON l.id = o.letter ORDER BY o.id LIMIT ?3`
+)
+
 // OfflineMessages returns the whole mailbox of to, oldest first, with the
 // IDs to pass to DeleteOffline once the messages are delivered.
 func (db *DB) OfflineMessages(ctx context.Context, to string) ([]chatd.OfflineMessage, error) {
@@ -661,7 +679,7 @@ func (db *DB) OfflineMessages(ctx context.Context, to string) ([]chatd.OfflineMe
 // IDs are greater than after, oldest first: a big mailbox is read and
 // delivered a page at a time.
 func (db *DB) OfflinePage(ctx context.Context, to string, after int64, n int) ([]chatd.OfflineMessage, error) {
-	id, err := userID(ctx, db.reader, to)
+	id, err := userID(ctx, db.read(), to)
 	if err != nil {
 		return nil, err
 	}
@@ -672,21 +690,11 @@ func (db *DB) OfflinePage(ctx context.Context, to string, after int64, n int) ([
 		Body       string `db:"body"`
 		TS         int64  `db:"ts"`
 	}
-	query := `SELECT o.id, l.sender, l.recipients, l.body, l.ts
-		 FROM offline_messages o JOIN letters l ON l.id = o.letter
-		 WHERE o.recipient = ? AND o.id > ? ORDER BY o.id LIMIT ?`
+	query := sqlOfflinePage
 	if !db.pg {
-		// The sorted rows, then the unsorted ones (all above them), in
-		// one statement so that a sort in between cannot hide any.
-		query = `SELECT o.id, l.sender, l.recipients, l.body, l.ts FROM (
-			SELECT * FROM (SELECT id, letter FROM offline_messages
-				WHERE recipient = ?1 AND sorted = 1 AND id > ?2 ORDER BY id LIMIT ?3)
-			UNION ALL
-			SELECT * FROM (SELECT id, letter FROM offline_messages
-				WHERE id > max(?2, ` + sqlLastSorted + `) AND sorted = 0 AND recipient = ?1 ORDER BY id LIMIT ?3)
-		) o JOIN letters l ON l.id = o.letter ORDER BY o.id LIMIT ?3`
+		query = sqlOfflinePageSorting
 	}
-	err = db.reader.SelectContext(ctx, &rows, query, id, after, db.limit(n))
+	err = sqlx.SelectContext(ctx, db.read(), &rows, query, id, after, db.limit(n))
 	if err != nil {
 		return nil, fmt.Errorf("read offline messages for %s: %w", to, err)
 	}
@@ -705,7 +713,7 @@ func (db *DB) OfflinePage(ctx context.Context, to string, after int64, n int) ([
 
 // OfflineCount returns how many messages wait in to's mailbox.
 func (db *DB) OfflineCount(ctx context.Context, to string) (int, error) {
-	id, err := userID(ctx, db.reader, to)
+	id, err := userID(ctx, db.read(), to)
 	if err != nil {
 		return 0, err
 	}
@@ -714,7 +722,7 @@ func (db *DB) OfflineCount(ctx context.Context, to string) (int, error) {
 		query = sqlMailboxSizeSorting
 	}
 	var n int
-	if err := db.reader.GetContext(ctx, &n, query, id); err != nil {
+	if err := sqlx.GetContext(ctx, db.read(), &n, query, id); err != nil {
 		return 0, fmt.Errorf("count offline messages for %s: %w", to, err)
 	}
 	return n, nil

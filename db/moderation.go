@@ -126,6 +126,10 @@ func (db *DB) RoomUnban(ctx context.Context, room, user string) error {
 	return commit(tx, "lift the room ban of "+user+" in "+room)
 }
 
+const sqlRoomBanOf = `SELECT r.name AS room, u.name, b."by", b.created, b.expires
+	FROM room_bans b JOIN rooms r ON r.id = b.room_id JOIN users u ON u.id = b.user_id
+	WHERE b.room_id = ? AND b.user_id = ?`
+
 // RoomBanOf returns the ban of user in room, expired or not, or nil.
 func (db *DB) RoomBanOf(ctx context.Context, room, user string) (*chatd.RoomBan, error) {
 	var r struct {
@@ -135,14 +139,11 @@ func (db *DB) RoomBanOf(ctx context.Context, room, user string) (*chatd.RoomBan,
 		Created int64         `db:"created"`
 		Expires sql.NullInt64 `db:"expires"`
 	}
-	rid, uid, err := roomUserIDs(ctx, db.reader, room, user)
+	rid, uid, err := roomUserIDs(ctx, db.read(), room, user)
 	if err != nil {
 		return nil, err
 	}
-	err = db.reader.GetContext(ctx, &r,
-		`SELECT r.name AS room, u.name, b."by", b.created, b.expires
-		 FROM room_bans b JOIN rooms r ON r.id = b.room_id JOIN users u ON u.id = b.user_id
-		 WHERE b.room_id = ? AND b.user_id = ?`, rid, uid)
+	err = sqlx.GetContext(ctx, db.read(), &r, sqlRoomBanOf, rid, uid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jmoiron/sqlx"
+
 	"chatd"
 )
 
@@ -84,10 +86,12 @@ func insertRoom(ctx context.Context, tx *dbTx, r chatd.Room) error {
 	return nil
 }
 
+const sqlRoomByName = `SELECT ` + roomColumns + ` FROM rooms WHERE name_key = ?`
+
 // RoomByName returns the room called name in any spelling, or ENoSuchRoom.
 func (db *DB) RoomByName(ctx context.Context, name string) (*chatd.Room, error) {
 	var r roomRow
-	err := db.reader.GetContext(ctx, &r, `SELECT `+roomColumns+` FROM rooms WHERE name_key = ?`, chatd.Key(name))
+	err := sqlx.GetContext(ctx, db.read(), &r, sqlRoomByName, chatd.Key(name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, noSuchRoom(name)
 	}

@@ -3,11 +3,15 @@ package db
 import (
 	"context"
 	"fmt"
+
+	"github.com/jmoiron/sqlx"
 )
+
+const sqlSettings = `SELECT key, value FROM user_settings WHERE user_id = ?`
 
 // Settings returns the settings user has set, by key.
 func (db *DB) Settings(ctx context.Context, user string) (map[string]string, error) {
-	id, err := userID(ctx, db.reader, user)
+	id, err := userID(ctx, db.read(), user)
 	if err != nil {
 		return nil, err
 	}
@@ -15,7 +19,7 @@ func (db *DB) Settings(ctx context.Context, user string) (map[string]string, err
 		Key   string `db:"key"`
 		Value string `db:"value"`
 	}
-	if err := db.reader.SelectContext(ctx, &rows, `SELECT key, value FROM user_settings WHERE user_id = ?`, id); err != nil {
+	if err := sqlx.SelectContext(ctx, db.read(), &rows, sqlSettings, id); err != nil {
 		return nil, fmt.Errorf("read the settings of %s: %w", user, err)
 	}
 	out := make(map[string]string, len(rows))

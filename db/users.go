@@ -72,10 +72,12 @@ func insertUser(ctx context.Context, tx *dbTx, u *chatd.User) error {
 	return nil
 }
 
+const sqlUserByName = `SELECT ` + userColumns + ` FROM users WHERE name_key = ?`
+
 // UserByName returns the user called name in any spelling, or ENoSuchUser.
 func (db *DB) UserByName(ctx context.Context, name string) (*chatd.User, error) {
 	var r userRow
-	err := sqlx.GetContext(ctx, db.read(), &r, `SELECT `+userColumns+` FROM users WHERE name_key = ?`, chatd.Key(name))
+	err := sqlx.GetContext(ctx, db.read(), &r, sqlUserByName, chatd.Key(name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, noSuchUser(name)
 	}
@@ -168,19 +170,20 @@ func (db *DB) RecordLogin(ctx context.Context, name string, at time.Time) error 
 	}
 	defer tx.Rollback()
 	ms := millis(db.orNow(at))
-	err = updateUser(ctx, tx, name,
-		`UPDATE users SET last_login = ?, last_seen = ?, last_active = ? WHERE name_key = ?`,
-		ms, ms, ms, chatd.Key(name))
+	err = updateUser(ctx, db.write(tx), name, sqlRecordLogin, ms, ms, ms, chatd.Key(name))
 	if err != nil {
 		return err
 	}
 	return commit(tx, "record login of "+name)
 }
 
-// updateUser runs a statement that changes the row of one user and turns
-// "no row changed" into ENoSuchUser.
-func updateUser(ctx context.Context, tx *dbTx, name, query string, args ...any) error {
-	res, err := tx.ExecContext(ctx, query, args...)
+const sqlRecordLogin = `UPDATE users SET last_login = ?, last_seen = ?, last_active = ? WHERE name_key = ?`
+
+// updateUser runs a statement that changes the row of one user, in a
+// transaction (the transaction itself, or its prepared statements), and
+// turns "no row changed" into ENoSuchUser.
+func updateUser(ctx context.Context, q sqlx.ExecerContext, name, query string, args ...any) error {
+	res, err := q.ExecContext(ctx, query, args...)
 	if err != nil {
 		return fmt.Errorf("update user %s: %w", name, err)
 	}
