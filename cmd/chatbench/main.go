@@ -133,6 +133,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		err = b.offline(ctx, r)
 	case "loginstorm":
 		err = b.loginstorm(ctx, r)
+	case "storm-clients":
+		return b.stormClients(ctx) // loginstorm's own: it reads the output
 	}
 	if err != nil {
 		return fmt.Errorf("%s against %s: %w", o.workload, o.addr, err)
@@ -178,7 +180,7 @@ func (o *opts) check() error {
 		return fmt.Errorf("-dialect %q: want chatd or irc", o.dialect)
 	}
 	switch o.workload {
-	case "paced", "burst", "idle", "join", "loginstorm":
+	case "paced", "burst", "idle", "join", "loginstorm", "storm-clients":
 	case "offline":
 		if o.dialect != "chatd" {
 			return errors.New("-workload offline needs -dialect chatd: IRC has no offline messages")

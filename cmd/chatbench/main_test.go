@@ -18,6 +18,16 @@ import (
 	"chatd/db"
 )
 
+// TestMain lets this test binary stand in for chatbench where loginstorm
+// starts itself again for the storm's clients (stormProc).
+func TestMain(m *testing.M) {
+	if os.Getenv(stormChildEnv) != "" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
 // startChatd runs a real daemon on loopback with limits lifted as in
 // contrib/bench/chatd.toml, and argon2 gated to one hash at a time so that
 // a login storm meets server_busy.

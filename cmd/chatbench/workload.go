@@ -1,10 +1,13 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
+	"os/exec"
 	"runtime/pprof"
 	"strconv"
 	"sync"
@@ -533,6 +536,12 @@ func (b *bench) awaitStored(c *conn) bool {
 // while S users already online chat at -interval; it reports the time until
 // the last is in, the retries, peak memory, and the chatters' latency
 // before and during the storm.
+//
+// The storm's clients log in from a process of their own (stormClients),
+// as they would from other machines: in this one, a thousand goroutines
+// dialling at once would hold both of Go's run queues for tens of
+// milliseconds, and the chatters' readers, queued behind them, would
+// measure the load tool's backlog instead of the server's latency.
 func (b *bench) loginstorm(ctx context.Context, r *result) error {
 	b.storm = true
 	accounts, err := b.connectAll(ctx, b.senders, b.senders+b.clients, b.parallel, false)
@@ -591,16 +600,17 @@ func (b *bench) loginstorm(ctx context.Context, r *result) error {
 		}
 	}()
 	before := b.proc.sample()
-	t0 := time.Now()
-	b.stormStart.Store(t0.UnixNano())
-	storm, err := b.connectAll(ctx, b.senders, b.senders+b.clients, b.clients, false)
-	b.stormEnd.Store(time.Now().UnixNano())
-	r.LoginSeconds = time.Since(t0).Seconds()
+	storm, err := b.startStorm(ctx)
+	if err == nil {
+		err = storm.wait(b, r)
+	}
 	after := b.proc.sample()
 	close(stop)
 	talk.Wait()
 	<-sampling
-	closeAll(storm)
+	if storm != nil {
+		after.self += storm.end()
+	}
 	closeAll(chatters)
 	readers.Wait()
 	if err != nil {
@@ -611,4 +621,118 @@ func (b *bench) loginstorm(ctx context.Context, r *result) error {
 	r.setProc(before, after, 0)
 	r.PeakRSSBytes = peak.Load()
 	return nil
+}
+
+// stormProc is the process that runs the storm's clients for loginstorm
+// (chatbench -workload storm-clients, stormClients). It says "start" just
+// before it dials, "in NS BUSY" once every client is logged in (NS
+// nanoseconds after the start, BUSY server_busy retries), and holds the
+// clients until its standard input closes.
+type stormProc struct {
+	cmd   *exec.Cmd
+	in    io.WriteCloser
+	lines chan string // its output, closed at its end
+	done  chan error  // then Wait's result
+}
+
+// stormChildEnv is set in the storm process's environment. The real binary
+// ignores it; the test binary runs main when it sees it (TestMain).
+const stormChildEnv = "CHATBENCH_STORM_CHILD"
+
+func (b *bench) startStorm(ctx context.Context) (*stormProc, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("the storm process: %w", err)
+	}
+	cmd := exec.CommandContext(ctx, exe, "-workload", "storm-clients", "-addr", b.addr,
+		"-dialect", b.dialect, "-clients", strconv.Itoa(b.clients), "-senders", strconv.Itoa(b.senders),
+		"-sources", strconv.Itoa(b.sources), "-prefix", b.prefix, "-password", b.password,
+		"-room", b.room, "-timeout", b.timeout.String(), "-login-wait", loginWait.String())
+	cmd.Env = append(os.Environ(), stormChildEnv+"=1")
+	cmd.Stderr = os.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("the storm process: %w", err)
+	}
+	p := &stormProc{cmd: cmd, in: in, lines: make(chan string, 2), done: make(chan error, 1)}
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			p.lines <- sc.Text()
+		}
+		close(p.lines)
+		p.done <- cmd.Wait() // only once the output is read to its end
+	}()
+	return p, nil
+}
+
+// wait follows the storm: the chatters' lines sent from its start to its
+// end count as sent during the storm.
+func (p *stormProc) wait(b *bench, r *result) error {
+	line, ok := <-p.lines
+	if !ok || line != "start" {
+		return p.failed(line)
+	}
+	b.stormStart.Store(time.Now().UnixNano())
+	line, ok = <-p.lines
+	b.stormEnd.Store(time.Now().UnixNano())
+	var ns, busy int64
+	if !ok {
+		return p.failed("")
+	}
+	if _, err := fmt.Sscanf(line, "in %d %d", &ns, &busy); err != nil {
+		return p.failed(line)
+	}
+	r.LoginSeconds = time.Duration(ns).Seconds()
+	b.busy.Add(busy)
+	return nil
+}
+
+// failed explains an unexpected line (or the end) from the storm process.
+func (p *stormProc) failed(line string) error {
+	if line != "" {
+		return fmt.Errorf("the storm process said %q", line)
+	}
+	for range p.lines {
+	}
+	if err := <-p.done; err != nil {
+		p.done <- err // for end
+		return fmt.Errorf("the storm process: %w", err)
+	}
+	p.done <- nil
+	return errors.New("the storm process ended early")
+}
+
+// end lets the storm's clients go and returns the process's CPU time.
+func (p *stormProc) end() time.Duration {
+	p.in.Close()
+	for range p.lines {
+	}
+	<-p.done
+	if st := p.cmd.ProcessState; st != nil {
+		return st.UserTime() + st.SystemTime()
+	}
+	return 0
+}
+
+// stormClients is the storm process's side: every client of the storm
+// dials and logs in at once.
+func (b *bench) stormClients(ctx context.Context) error {
+	fmt.Println("start")
+	t0 := time.Now()
+	conns, err := b.connectAll(ctx, b.senders, b.senders+b.clients, b.clients, false)
+	if err != nil {
+		return err
+	}
+	defer closeAll(conns)
+	fmt.Printf("in %d %d\n", time.Since(t0).Nanoseconds(), b.busy.Load())
+	_, err = io.Copy(io.Discard, os.Stdin) // until loginstorm is done
+	return err
 }
