@@ -36,6 +36,10 @@ type result struct {
 
 	CPUSeconds       float64 `json:"server_cpu_seconds,omitempty"`
 	CPUPerDeliveryUS float64 `json:"server_cpu_per_delivery_us,omitempty"`
+	// WritesPerDelivery is the server's write-like system calls in the
+	// measured part per delivery (/proc/PID/io): below 1, lines shared
+	// writes.
+	WritesPerDelivery float64 `json:"server_writes_per_delivery,omitempty"`
 	RSSBytes         int64   `json:"server_rss_bytes,omitempty"`
 	// ClientCPUSeconds is the load tool's own CPU time over the same
 	// window as CPUSeconds, and ClientCPUPerDeliveryUS that per delivery
@@ -80,6 +84,9 @@ func (r *result) setProc(before, after procSample, work int64) {
 	r.CPUSeconds = cpu.Seconds()
 	if work > 0 {
 		r.CPUPerDeliveryUS = float64(cpu.Microseconds()) / float64(work)
+		if before.writes >= 0 && after.writes >= 0 {
+			r.WritesPerDelivery = float64(after.writes-before.writes) / float64(work)
+		}
 	}
 	r.RSSBytes, r.PeakRSSBytes = after.rss, after.peak
 }
@@ -111,6 +118,7 @@ var rows = []struct {
 	{"latency max (ms)", num(func(r *result) float64 { return r.Max }, "%.2f")},
 	{"server CPU (s)", num(func(r *result) float64 { return r.CPUSeconds }, "%.2f")},
 	{"server CPU per delivery (us)", num(func(r *result) float64 { return r.CPUPerDeliveryUS }, "%.3f")},
+	{"server writes per delivery", num(func(r *result) float64 { return r.WritesPerDelivery }, "%.3f")},
 	{"load tool CPU (s)", num(func(r *result) float64 { return r.ClientCPUSeconds }, "%.2f")},
 	{"load tool CPU per delivery (us)", num(func(r *result) float64 { return r.ClientCPUPerDeliveryUS }, "%.3f")},
 	{"server RSS (MiB)", num(func(r *result) float64 { return float64(r.RSSBytes) / (1 << 20) }, "%.1f")},

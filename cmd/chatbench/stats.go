@@ -226,6 +226,7 @@ type procSample struct {
 	self      time.Duration
 	cpu       time.Duration
 	rss, peak int64
+	writes    int64 // write-like system calls (syscw in /proc/PID/io); -1: unknown
 }
 
 func (p *proc) sample() procSample {
@@ -235,7 +236,34 @@ func (p *proc) sample() procSample {
 	}
 	s.cpu, _ = p.cpu()
 	s.rss, s.peak, _ = p.mem()
+	s.writes = p.writes()
 	return s
+}
+
+// writes is the processes' count of write-like system calls so far (write,
+// writev, send...: syscw in /proc/PID/io), or -1 where that is not readable.
+func (p proc) writes() int64 {
+	var sum int64
+	for _, pid := range p.pids {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+		if err != nil {
+			return -1
+		}
+		found := false
+		for _, line := range strings.Split(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "syscw: "); ok {
+				n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				if err != nil {
+					return -1
+				}
+				sum, found = sum+n, true
+			}
+		}
+		if !found {
+			return -1
+		}
+	}
+	return sum
 }
 
 // selfCPU is the user+system CPU time this process (the load tool, all
