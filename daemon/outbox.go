@@ -73,13 +73,17 @@ func (fl *flusher) flush() {
 	}
 	list := *fl.list
 	var helper sync.WaitGroup
-	if n := len(list); n >= splitFlush && runtime.GOMAXPROCS(0) > 1 {
+	if n := len(list); n >= splitFlush && !fl.lazy && runtime.GOMAXPROCS(0) > 1 {
 		// A big room: a second goroutine writes half of the recipients,
-		// so one line reaches them on two cores at once.
+		// so one line reaches them on two cores at once. A presence wave
+		// (lazy) stays on one: it is background work, and on both cores
+		// at once it would hold back the chat that arrives meanwhile (on
+		// two cores, no goroutine would be left to take a chat line from
+		// the network until one half of the wave was written).
 		half := list[n/2:]
 		list = list[:n/2]
 		helper.Go(func() {
-			other := flusher{lazy: fl.lazy}
+			var other flusher
 			other.writeAll(half)
 			putBuf(other.scratch)
 		})
