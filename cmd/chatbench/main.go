@@ -76,7 +76,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.prefix, "prefix", "user", "user names are PREFIX0, PREFIX1, ...")
 	fs.StringVar(&o.password, "password", "benchpass1", "password of every bench account (chatd)")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long to wait for the last deliveries")
-	fs.DurationVar(&o.settle, "settle", 2*time.Second, "measure once the clients received nothing for this long (idle, join); pause before the storm (loginstorm)")
+	fs.DurationVar(&o.settle, "settle", 2*time.Second, "measure once the clients received nothing for this long (idle, join; paced and burst start sending then); pause before the storm (loginstorm)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
 	fs.DurationVar(&loginWait, "login-wait", loginWait, "how long a client waits for the answer to its login or join while no other client gets in either (loginstorm: at least the server's login_timeout)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the result as JSON to this file (for chatbench report)")

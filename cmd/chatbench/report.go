@@ -40,7 +40,7 @@ type result struct {
 	// measured part per delivery (/proc/PID/io): below 1, lines shared
 	// writes.
 	WritesPerDelivery float64 `json:"server_writes_per_delivery,omitempty"`
-	RSSBytes         int64   `json:"server_rss_bytes,omitempty"`
+	RSSBytes          int64   `json:"server_rss_bytes,omitempty"`
 	// ClientCPUSeconds is the load tool's own CPU time over the same
 	// window as CPUSeconds, and ClientCPUPerDeliveryUS that per delivery
 	// (or per stored message): what driving the server cost on the same box.

@@ -280,6 +280,11 @@ func (b *bench) chat(ctx context.Context, r *result) error {
 	r.ConnectSeconds = time.Since(start).Seconds()
 
 	stopReading := b.readAll(conns)
+	// The setup's traffic (each join announced to the members before
+	// it, N² lines on both servers) is read to its end before the
+	// measured part, so that the first lines of chat do not queue
+	// behind it in the clients' sockets.
+	b.quiet(ctx)
 	receivers := int64(b.clients)
 	if !b.echo {
 		receivers-- // IRC does not echo a line to its sender
