@@ -98,6 +98,10 @@ type MessagesConfig struct {
 type RoomsConfig struct {
 	MaxPerUser int `toml:"max_per_user"` // rooms one user may own; 0: no limit
 	MaxTotal   int `toml:"max_total"`    // rooms besides the lobby; 0: no limit
+	// BusyWrites is how many deliveries a second one room may cost in
+	// writes of their own before its lines are written in passes
+	// (daemon/roombatch.go); 0: every line at once.
+	BusyWrites int `toml:"busy_writes"`
 }
 
 type RateConfig struct {
@@ -190,7 +194,7 @@ func DefaultConfig() Config {
 		},
 		Lockout: LockoutConfig{Attempts: 3, Duration: Duration{60 * time.Second}, Scope: "user+ip"},
 		Argon2:  Argon2Config{MemoryKiB: 64 * 1024, Iterations: 1, Parallelism: 2, MaxConcurrent: 4, Worker: "idle"},
-		Rooms:   RoomsConfig{MaxPerUser: 5, MaxTotal: 1000},
+		Rooms:   RoomsConfig{MaxPerUser: 5, MaxTotal: 1000, BusyWrites: 40000},
 		Messages: MessagesConfig{
 			OfflineLimit:           100,
 			MaxRecipients:          20,
@@ -417,6 +421,7 @@ func (c *Config) Problems() []error {
 		between("messages.max_recipients", c.Messages.MaxRecipients, 1, 1000),
 		atLeast("rooms.max_per_user", c.Rooms.MaxPerUser, 0),
 		atLeast("rooms.max_total", c.Rooms.MaxTotal, 0),
+		atLeast("rooms.busy_writes", c.Rooms.BusyWrites, 0),
 		atLeast("messages.history_on_join", c.Messages.HistoryOnJoin, 0),
 		atLeast("messages.history_keep", c.Messages.HistoryKeep, 0),
 		atLeast("rate.burst", c.Rate.Burst, 1),

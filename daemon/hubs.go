@@ -178,8 +178,10 @@ func (h *localHub) say(_ context.Context, s *session, room string, line chatd.Hi
 	l.append(line, h.srv.cfg().Messages.HistoryOnJoin)
 	// Only queued here: the sender's flusher writes the line out once
 	// the lock is released (outbox.go).
-	fanoutVia(&s.out, h.members(room), ev, s, s.notBlocking)
+	members := h.members(room)
+	fanoutVia(&s.out, members, ev, s, s.notBlocking)
 	s.sendVia(&s.out, s.answer(ev))
+	l.batchSay(&s.out, len(members), h.srv.cfg().Rooms.BusyWrites, h.srv.metrics)
 	l.mu.Unlock()
 	if !h.srv.history.tryAdd(room, line) {
 		// The disk is behind: what this reader queued goes out before

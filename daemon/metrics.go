@@ -25,6 +25,7 @@ type metrics struct {
 	offlineStored    prometheus.Counter
 	offlineDelivered prometheus.Counter
 	slowClients      prometheus.Counter
+	roomPasses       prometheus.Counter
 	rateLimited      prometheus.Counter
 	refused          *prometheus.CounterVec // by reason
 	dbSeconds        *prometheus.HistogramVec
@@ -49,6 +50,7 @@ func newMetrics(s *Server) *metrics {
 	m.deliveries = counterVec("chatd_deliveries_total", "Private message recipients by delivery status: delivered, stored, blocked, mailbox_full, no_such_user.", "status")
 	m.offlineStored = counter("chatd_offline_stored_total", "Private messages stored for an offline recipient.")
 	m.offlineDelivered = counter("chatd_offline_delivered_total", "Stored messages written to their recipient's connection (and then deleted).")
+	m.roomPasses = counter("chatd_busy_room_passes_total", "Passes in which a busy room's members were written what was said since the last (rooms.busy_writes).")
 	m.slowClients = counter("chatd_slow_client_disconnects_total", "Sessions ended because the client did not read its events fast enough.")
 	m.rateLimited = counter("chatd_rate_limited_lines_total", "Lines refused with rate_limited.")
 	m.refused = counterVec("chatd_connections_refused_total", "Connections refused at once, by reason: full, per_ip, shutting_down.", "reason")
@@ -69,7 +71,7 @@ func newMetrics(s *Server) *metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.connections, m.logins, m.messages, m.deliveries, m.offlineStored, m.offlineDelivered,
-		m.slowClients, m.rateLimited, m.refused, m.dbSeconds, m.hashWait, m.reloads, m.adminActions, online,
+		m.slowClients, m.roomPasses, m.rateLimited, m.refused, m.dbSeconds, m.hashWait, m.reloads, m.adminActions, online,
 	)
 	return m
 }
@@ -82,6 +84,7 @@ func (m *metrics) delivery(status string)       { m.deliveries.WithLabelValues(s
 func (m *metrics) stored()                      { m.offlineStored.Inc() }
 func (m *metrics) delivered(n int)              { m.offlineDelivered.Add(float64(n)) }
 func (m *metrics) slowClient()                  { m.slowClients.Inc() }
+func (m *metrics) roomPass()                    { m.roomPasses.Inc() }
 func (m *metrics) limited()                     { m.rateLimited.Inc() }
 func (m *metrics) refusal(reason string)        { m.refused.WithLabelValues(reason).Inc() }
 func (m *metrics) waited(d time.Duration)       { m.hashWait.Observe(d.Seconds()) }

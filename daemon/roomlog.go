@@ -24,6 +24,7 @@ type roomLogs struct {
 type roomLog struct {
 	mu    sync.Mutex
 	lines []chatd.HistoryLine // oldest first, at most keep
+	batch roomBatch           // a busy room's pass (roombatch.go)
 }
 
 func newRoomLogs(keep int) *roomLogs {
