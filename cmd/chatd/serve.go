@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strings"
 	"syscall"
@@ -38,6 +39,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
+	spareProcs()
 	if path := os.Getenv("CHATD_CPUPROFILE"); path != "" {
 		stop, err := startCPUProfile(path)
 		if err != nil {
@@ -239,4 +241,18 @@ func startCPUProfile(path string) (stop func(), err error) {
 		pprof.StopCPUProfile()
 		f.Close()
 	}, nil
+}
+
+// spareProcs lets Go run twice as many goroutines at once as there are
+// CPUs (unless GOMAXPROCS is set). With one P per CPU, a P can be held by
+// work that is not using its CPU: a goroutine inside a slow system call
+// (SQLite's pwrite and fsync; the runtime takes the P back only when its
+// monitor next looks, which can be 10 ms), or one writing a presence wave.
+// Two of those at once on a 2-core machine left no P to take a chat line
+// from the network, and a login storm's chat p99 was twice its calm one.
+// The spare Ps let the kernel's scheduler share the CPUs instead.
+func spareProcs() {
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
+	}
 }
