@@ -173,15 +173,16 @@ func memberNames(list []*session) []string {
 // say: under the room's log lock, so that a join sees the line either
 // live or in its replay, never both or neither.
 func (h *localHub) say(_ context.Context, s *session, room string, line chatd.HistoryLine, ev *Event) error {
+	cfg := h.srv.cfg()
 	l := h.srv.logs.get(room)
 	l.mu.Lock()
-	l.append(line, h.srv.cfg().Messages.HistoryOnJoin)
+	l.append(line, cfg.Messages.HistoryOnJoin)
 	// Only queued here: the sender's flusher writes the line out once
 	// the lock is released (outbox.go).
 	members := h.members(room)
 	fanoutVia(&s.out, members, ev, s, s.notBlocking)
 	s.sendVia(&s.out, s.answer(ev))
-	l.batchSay(&s.out, len(members), h.srv.cfg().Rooms.BusyWrites, h.srv.metrics)
+	l.batchSay(&s.out, len(members), cfg.Rooms.BusyWrites, h.srv.metrics)
 	l.mu.Unlock()
 	if !h.srv.history.tryAdd(room, line) {
 		// The disk is behind: what this reader queued goes out before

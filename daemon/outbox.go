@@ -90,10 +90,15 @@ func (fl *flusher) flush() {
 	}
 	fl.writeAll(list)
 	helper.Wait()
-	list = *fl.list
 	putBuf(fl.scratch)
 	fl.scratch = nil
-	if cap(list) <= 16<<10 {
+	fl.dropList()
+}
+
+// dropList gives fl's list, emptied, back to flushLists (a big one is let
+// go) and leaves fl with none.
+func (fl *flusher) dropList() {
+	if list := *fl.list; cap(list) <= 16<<10 {
 		*fl.list = list[:0]
 		flushLists.Put(fl.list)
 	}

@@ -72,9 +72,7 @@ func (b *roomBatch) take(fl *flusher) {
 	}
 	*b.out.list = append(*b.out.list, *fl.list...)
 	clear(*fl.list)
-	*fl.list = (*fl.list)[:0]
-	flushLists.Put(fl.list)
-	fl.list = nil
+	fl.dropList()
 }
 
 // batchSay ends say in a room whose log is l, with l.mu held: what the
