@@ -196,10 +196,21 @@ func cpuOf(pid int) (time.Duration, error) {
 
 // memOf returns one process's resident set size and its peak (VmRSS, VmHWM) in bytes.
 func memOf(pid int) (rss, peak int64, err error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	m, err := procNumbers(pid, "status")
 	if err != nil {
 		return 0, 0, err
 	}
+	return m["VmRSS"] << 10, m["VmHWM"] << 10, nil
+}
+
+// procNumbers reads /proc/PID/FILE, a file of "key: number [unit]" lines
+// (status, io), into key -> number; lines without a number are left out.
+func procNumbers(pid int, file string) (map[string]int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, file))
+	if err != nil {
+		return nil, err
+	}
+	m := map[string]int64{}
 	for _, line := range strings.Split(string(b), "\n") {
 		k, v, ok := strings.Cut(line, ":")
 		if !ok {
@@ -209,15 +220,11 @@ func memOf(pid int) (rss, peak int64, err error) {
 		if len(f) == 0 {
 			continue
 		}
-		n, _ := strconv.ParseInt(f[0], 10, 64)
-		switch k {
-		case "VmRSS":
-			rss = n << 10
-		case "VmHWM":
-			peak = n << 10
+		if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+			m[k] = n
 		}
 	}
-	return rss, peak, nil
+	return m, nil
 }
 
 // procSample is a reading at one moment: the load tool's own CPU time
@@ -245,23 +252,12 @@ func (p *proc) sample() procSample {
 func (p proc) writes() int64 {
 	var sum int64
 	for _, pid := range p.pids {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
-		if err != nil {
+		m, err := procNumbers(pid, "io")
+		n, ok := m["syscw"]
+		if err != nil || !ok {
 			return -1
 		}
-		found := false
-		for _, line := range strings.Split(string(b), "\n") {
-			if v, ok := strings.CutPrefix(line, "syscw: "); ok {
-				n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-				if err != nil {
-					return -1
-				}
-				sum, found = sum+n, true
-			}
-		}
-		if !found {
-			return -1
-		}
+		sum += n
 	}
 	return sum
 }

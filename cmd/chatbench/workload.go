@@ -636,8 +636,9 @@ func (b *bench) loginstorm(ctx context.Context, r *result) error {
 type stormProc struct {
 	cmd   *exec.Cmd
 	in    io.WriteCloser
-	lines chan string // its output, closed at its end
-	done  chan error  // then Wait's result
+	lines chan string   // its output, closed at its end
+	done  chan struct{} // closed once it has exited; err is then Wait's result
+	err   error
 }
 
 // stormChildEnv is set in the storm process's environment. The real binary
@@ -666,14 +667,15 @@ func (b *bench) startStorm(ctx context.Context) (*stormProc, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("the storm process: %w", err)
 	}
-	p := &stormProc{cmd: cmd, in: in, lines: make(chan string, 2), done: make(chan error, 1)}
+	p := &stormProc{cmd: cmd, in: in, lines: make(chan string, 2), done: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			p.lines <- sc.Text()
 		}
 		close(p.lines)
-		p.done <- cmd.Wait() // only once the output is read to its end
+		p.err = cmd.Wait() // only once the output is read to its end
+		close(p.done)
 	}()
 	return p, nil
 }
@@ -707,11 +709,10 @@ func (p *stormProc) failed(line string) error {
 	}
 	for range p.lines {
 	}
-	if err := <-p.done; err != nil {
-		p.done <- err // for end
-		return fmt.Errorf("the storm process: %w", err)
+	<-p.done
+	if p.err != nil {
+		return fmt.Errorf("the storm process: %w", p.err)
 	}
-	p.done <- nil
 	return errors.New("the storm process ended early")
 }
 
