@@ -45,7 +45,7 @@ func (s *Server) watchActions(ctx context.Context, cursor int64) {
 				break
 			}
 			for _, a := range acts {
-				s.apply(ctx, a)
+				s.act(ctx, a)
 				cursor = a.ID
 			}
 			if len(acts) < actionBatch {
@@ -55,46 +55,42 @@ func (s *Server) watchActions(ctx context.Context, cursor int64) {
 	}
 }
 
-// apply carries out one admin action on the sessions online.
-func (s *Server) apply(ctx context.Context, a chatd.Action) {
-	o := s.hub.lookup(a.User)
+// act carries out one admin action on this node's sessions, as notes
+// applied here: every node reads the actions itself.
+func (s *Server) act(ctx context.Context, a chatd.Action) {
+	// Deleting, a password change and a kick end the session that was
+	// online when the change was made; one that logged in after it (with
+	// the new password, or a new account of the same name) stays. Times
+	// are stored to the millisecond.
+	before := a.Time.Add(time.Millisecond)
+	p := s.hub.find(a.User, "")
+	online := p != nil
 	switch a.Kind {
 	case chatd.ActionNotice:
-		o = nil
+		online = false
 	case chatd.ActionUserDel, chatd.ActionPasswd, chatd.ActionKick:
-		// These end the session that was online when the change was
-		// made; one that logged in after it (with the new password, or a
-		// new account of the same name) stays. Times are stored to the
-		// millisecond.
-		if o != nil && !o.loginAt.Before(a.Time.Add(time.Millisecond)) {
-			o = nil
-		}
+		online = online && p.Since.Before(before)
 	}
 	s.metrics.action(a.Kind)
 	s.log.Info("admin action", "id", a.ID, "action", string(a.Kind), "user", a.User, "by", a.By,
-		"text", chatd.CleanText(a.Text), "online", o != nil)
+		"text", chatd.CleanText(a.Text), "online", online)
 	switch a.Kind {
 	case chatd.ActionNotice:
-		fanout(s.hub.sessions(), noticeEvent(chatd.CleanText(a.Text), a.Time), nil, nil)
+		s.apply(&note{Kind: noteNotice, Text: chatd.CleanText(a.Text), Time: a.Time})
 	case chatd.ActionUserDel:
 		s.names.forget(a.User)
-		if o != nil {
-			o.end(byeKicked, "your account was deleted by an admin")
-		}
+		s.apply(&note{Kind: noteEnd, User: a.User, Time: before, Room: byeKicked, Text: "your account was deleted by an admin"})
 	case chatd.ActionPasswd:
-		if o != nil {
-			o.end(byeKicked, "your password was changed by an admin; log in again with the new one")
-		}
+		s.apply(&note{Kind: noteEnd, User: a.User, Time: before, Room: byeKicked,
+			Text: "your password was changed by an admin; log in again with the new one"})
 	case chatd.ActionKick:
-		if o != nil {
-			text := "kicked by an admin"
-			if r := chatd.CleanText(a.Text); r != "" {
-				text += ": " + r
-			}
-			o.end(byeKicked, text)
+		text := "kicked by an admin"
+		if r := chatd.CleanText(a.Text); r != "" {
+			text += ": " + r
 		}
+		s.apply(&note{Kind: noteEnd, User: a.User, Time: before, Room: byeKicked, Text: text})
 	case chatd.ActionBan:
-		if o == nil {
+		if !online {
 			return
 		}
 		b, err := s.store.BanOf(ctx, a.User)
@@ -103,24 +99,17 @@ func (s *Server) apply(ctx context.Context, a chatd.Action) {
 			return
 		}
 		if b != nil && b.ActiveAt(s.now()) {
-			s.kickBanned(a.User, b)
+			s.apply(&note{Kind: noteEnd, User: a.User, Room: byeBanned, Text: banText(b)})
 		}
 	case chatd.ActionUserMod:
-		if o == nil {
+		if !online {
 			return
 		}
 		u, err := s.store.UserByName(ctx, a.User)
 		if err != nil {
 			return // deleted meanwhile; its own action ends the session
 		}
-		if o.admin.Swap(u.Admin) == u.Admin {
-			return
-		}
-		text := "you are no longer a server admin"
-		if u.Admin {
-			text = "you are now a server admin"
-		}
-		o.send(noticeEvent(text, a.Time))
+		s.apply(&note{Kind: noteAdmin, User: a.User, Flag: u.Admin, Time: a.Time})
 	}
 }
 

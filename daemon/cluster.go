@@ -29,38 +29,31 @@ const (
 )
 
 // clusterHub is one node of several sharing a PostgreSQL database. This
-// node's sessions are in the registry as on a single node; the sessions
-// table of the cluster has every node's, and the event log carries each
-// note to every node, which shows it to its own sessions (apply).
+// node's sessions are in the registry (Server.hub) as on a single node; the
+// sessions table of the cluster has every node's, and the event log carries
+// each note to every node, which applies it to its own sessions
+// (Server.apply).
 //
 // Room lines are the one thing a node does not show its own sessions at
 // once: they go into the log first and every node, this one included,
 // delivers them in the log's order, so one room's lines arrive in the same
-// order everywhere. Everything else this node shows its own sessions at
-// once, as a single node does, and tells the others through the log.
+// order everywhere. Everything else this node applies to its own sessions
+// at once, as a single node does, and tells the others through the log.
 //
-// Locking: pendMu and welMu are leaves, never held with another lock or
-// across a database call. The log is applied by one goroutine (run), which
-// takes a room log's lock as a chat line does on a single node.
+// The log is applied by one goroutine (run), which takes a room log's lock
+// as a chat line does on a single node.
 type clusterHub struct {
-	*hub
+	// Static after construction.
 	srv *Server
 	c   chatd.Cluster
+	pub chan *publication // feeds the publisher (notes that change no session row)
 
-	// pending maps the reference of a room line this node published to
-	// its sender, until the line comes back from the log.
+	// Guarded by pendMu (tier: leaf; never held with another lock or
+	// across a database call): the sender of each room line this node
+	// published, by reference, until the line comes back from the log.
 	pendMu  sync.Mutex
 	pending map[uint64]*pendingLine
-	refs    atomic.Uint64
-
-	// pub feeds the publisher: notes that change no session row are
-	// appended in batches, one transaction for whatever is waiting.
-	pub chan *publication
-
-	// welcome holds, between claim and add, the names online elsewhere
-	// for a login's welcome.
-	welMu   sync.Mutex
-	welcome map[*session][]string
+	refs    atomic.Uint64 // the last reference handed out
 }
 
 type pendingLine struct {
@@ -77,14 +70,11 @@ type publication struct {
 
 func newClusterHub(srv *Server, c chatd.Cluster) *clusterHub {
 	return &clusterHub{
-		hub: newHub(), srv: srv, c: c,
+		srv: srv, c: c,
 		pending: map[uint64]*pendingLine{},
 		pub:     make(chan *publication, 1024),
-		welcome: map[*session][]string{},
 	}
 }
-
-func (h *clusterHub) registry() *hub { return h.hub }
 
 func (h *clusterHub) me() string { return h.c.Node() }
 
@@ -98,45 +88,21 @@ func encodeNote(n *note) []byte {
 
 // claim takes the user's row in the sessions table (the duplicate-login
 // policy across nodes); a replaced session on another node is told.
-func (h *clusterHub) claim(ctx context.Context, s *session, replace bool) error {
-	cs := chatd.ClusterSession{SID: s.sid, User: s.user, Node: h.me(), Room: chatd.Lobby, Addr: s.addr,
-		Listener: s.info.Listener, Since: s.loginAt, LastActive: s.loginAt}
-	others, err := h.c.Claim(ctx, cs, replace, func(prev *chatd.ClusterSession) [][]byte {
+func (h *clusterHub) claim(ctx context.Context, p presence, replace bool) ([]string, error) {
+	cs := chatd.ClusterSession{SID: p.SID, User: p.User, Node: h.me(), Room: chatd.Lobby, Addr: p.Addr,
+		Listener: p.Listener, Since: p.Since, LastActive: p.Since}
+	return h.c.Claim(ctx, cs, replace, func(prev *chatd.ClusterSession) [][]byte {
 		if prev == nil || prev.Node == h.me() {
 			return nil // the registry replaces a session of this node
 		}
 		return [][]byte{encodeNote(&note{Kind: noteReplace, User: prev.User, SID: prev.SID, To: prev.Node})}
 	})
-	if err != nil {
-		return err
-	}
-	h.welMu.Lock()
-	h.welcome[s] = others
-	h.welMu.Unlock()
-	return nil
 }
 
-func (h *clusterHub) unclaim(s *session) {
-	h.welMu.Lock()
-	delete(h.welcome, s)
-	h.welMu.Unlock()
-	if _, err := h.c.Release(context.Background(), s.sid, nil); err != nil {
-		h.srv.log.Error("release a session", "user", s.user, "err", err)
+func (h *clusterHub) unclaim(sid string) {
+	if _, err := h.c.Release(context.Background(), sid, nil); err != nil {
+		h.srv.log.Error("release a session", "sid", sid, "err", err)
 	}
-}
-
-// add is the registry's add with the users of the other nodes in the
-// welcome.
-func (h *clusterHub) add(s *session, replace bool, onAdd func(online []string, others []*session)) (*session, error) {
-	h.welMu.Lock()
-	elsewhere := h.welcome[s]
-	delete(h.welcome, s)
-	h.welMu.Unlock()
-	return h.hub.add(s, replace, func(online []string, others []*session) {
-		if onAdd != nil {
-			onAdd(sortedNames(union(online, elsewhere)), others)
-		}
-	})
 }
 
 // tell records n for the other nodes. Notes that change the sessions
@@ -217,7 +183,7 @@ func (h *clusterHub) publisher(ctx context.Context) {
 
 // say appends the line to the log and waits until this node has delivered
 // it, its sender's copy included.
-func (h *clusterHub) say(ctx context.Context, s *session, room string, line chatd.HistoryLine, ev *Event) error {
+func (h *clusterHub) say(ctx context.Context, s *session, n *note, ev *Event) error {
 	ref := h.refs.Add(1)
 	p := &pendingLine{sender: s, answer: s.answer(ev), done: make(chan struct{})}
 	h.pendMu.Lock()
@@ -228,11 +194,11 @@ func (h *clusterHub) say(ctx context.Context, s *session, room string, line chat
 		delete(h.pending, ref)
 		h.pendMu.Unlock()
 	}()
-	n := &note{Kind: noteLine, By: s.user, Room: room, Text: line.Text, Flag: line.Action, Time: line.Time, Ref: ref}
+	n.Ref = ref
 	if err := h.publish(ctx, encodeNote(n), false); err != nil {
 		return err
 	}
-	h.srv.history.add(room, line)
+	h.srv.history.add(n.Room, n.historyLine())
 	wait := time.NewTimer(sayTimeout)
 	defer wait.Stop()
 	select {
@@ -247,18 +213,6 @@ func (h *clusterHub) say(ctx context.Context, s *session, room string, line chat
 
 // ---- snapshots ----
 
-func (h *clusterHub) online(ctx context.Context) ([]string, error) {
-	all, err := h.everyone(ctx)
-	if err != nil {
-		return nil, err
-	}
-	names := make([]string, len(all))
-	for i, p := range all {
-		names[i] = p.User
-	}
-	return sortedNames(names), nil
-}
-
 // everyone is the sessions table, with this node's rows taken from the
 // registry (fresher, and without a session that has just left).
 func (h *clusterHub) everyone(ctx context.Context) ([]presence, error) {
@@ -272,10 +226,7 @@ func (h *clusterHub) everyone(ctx context.Context) ([]presence, error) {
 			out = append(out, remotePresence(r))
 		}
 	}
-	for _, s := range h.sessions() {
-		out = append(out, localPresence(h.hub, s, h.me()))
-	}
-	return out, nil
+	return append(out, h.srv.hub.presences(h.me())...), nil
 }
 
 func remotePresence(r chatd.ClusterSession) presence {
@@ -287,9 +238,8 @@ func remotePresence(r chatd.ClusterSession) presence {
 }
 
 func (h *clusterHub) find(ctx context.Context, name string) (*presence, error) {
-	if o := h.lookup(name); o != nil {
-		p := localPresence(h.hub, o, h.me())
-		return &p, nil
+	if p := h.srv.hub.find(name, h.me()); p != nil {
+		return p, nil
 	}
 	r, err := h.c.SessionOf(ctx, name)
 	if err != nil || r == nil || r.Node == h.me() {
@@ -297,36 +247,6 @@ func (h *clusterHub) find(ctx context.Context, name string) (*presence, error) {
 	}
 	p := remotePresence(*r)
 	return &p, nil
-}
-
-func (h *clusterHub) roomNames(ctx context.Context, room string) ([]string, error) {
-	all, err := h.everyone(ctx)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, p := range all {
-		if chatd.Key(p.Room) == chatd.Key(room) {
-			names = append(names, p.User)
-		}
-	}
-	return sortedNames(names), nil
-}
-
-func (h *clusterHub) roomCounts(ctx context.Context) (map[string][]string, error) {
-	all, err := h.everyone(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string][]string{}
-	for _, p := range all {
-		k := chatd.Key(p.Room)
-		out[k] = append(out[k], p.User)
-	}
-	for k, names := range out {
-		out[k] = sortedNames(names)
-	}
-	return out, nil
 }
 
 // ---- the node's own loops ----
@@ -452,8 +372,9 @@ func (h *clusterHub) heartbeat(ctx context.Context) {
 		}
 		if !alive {
 			h.srv.log.Error("the other nodes declared this node dead; ending its sessions and joining again")
-			for _, s := range h.sessions() {
-				s.end(byeError, "this server lost contact with the others; log in again")
+			for _, p := range h.srv.hub.presences(h.me()) {
+				h.srv.apply(&note{Kind: noteEnd, User: p.User, SID: p.SID, Room: byeError,
+					Text: "this server lost contact with the others; log in again"})
 			}
 			if _, err := h.join(ctx); err != nil && ctx.Err() == nil {
 				h.srv.log.Error("join the cluster again", "err", err)
@@ -461,8 +382,8 @@ func (h *clusterHub) heartbeat(ctx context.Context) {
 			continue
 		}
 		active := map[string]time.Time{}
-		for _, s := range h.sessions() {
-			active[s.sid] = time.Unix(0, s.lastActive.Load())
+		for _, p := range h.srv.hub.presences(h.me()) {
+			active[p.SID] = p.LastActive
 		}
 		if err := h.c.SetActive(ctx, active); err != nil && ctx.Err() == nil {
 			h.srv.log.Error("write last active", "err", err)
@@ -505,7 +426,7 @@ func (h *clusterHub) apply(e chatd.ClusterEvent) {
 	if own && !n.Everywhere {
 		return
 	}
-	h.srv.applyNote(&n)
+	h.srv.apply(&n)
 }
 
 // applyLine delivers a room line to this node's members of the room,
@@ -517,106 +438,18 @@ func (h *clusterHub) applyLine(n *note, own bool) {
 		p = h.pending[n.Ref]
 		h.pendMu.Unlock()
 	}
-	line := chatd.HistoryLine{From: n.By, Text: n.Text, Time: n.Time, Action: n.Flag}
 	ev := roomMessage(kindRoom, n.By, n.Room, n.Text, n.Time, n.Flag)
 	var sender *session
+	var answer *Event
 	if p != nil {
-		sender = p.sender
+		sender, answer = p.sender, p.answer
 	}
 	l := h.srv.logs.get(n.Room)
 	l.mu.Lock()
-	l.append(line, h.srv.cfg().Messages.HistoryOnJoin)
-	fanout(h.members(n.Room), ev, sender, h.srv.notBlockingName(n.By))
-	if p != nil {
-		sender.send(p.answer)
-	}
+	l.append(n.historyLine(), h.srv.cfg().Messages.HistoryOnJoin)
+	h.srv.showLine(nil, h.srv.hub.members(n.Room), ev, n.By, sender, answer)
 	l.mu.Unlock()
 	if p != nil {
 		close(p.done)
-	}
-}
-
-// applyNote shows a note from another node to this node's sessions.
-func (s *Server) applyNote(n *note) {
-	switch n.Kind {
-	case noteBroadcast:
-		fanout(s.hub.sessions(), broadcastMessage(n.By, n.Text, n.Time), nil, s.notBlockingName(n.By))
-	case noteLogin:
-		fanoutPresence(s.hub.sessions(), presenceEvent(n.User, presLogin, chatd.Lobby), nil)
-	case noteLogout:
-		if n.Text != "" {
-			fanoutPresence(s.hub.sessions(), presenceEvent(n.User, n.Text, n.Room), nil)
-		}
-	case noteMove:
-		if n.Flag {
-			fanoutPresence(s.hub.members(n.Room), roomEvent(roomLeft, n.Room, n.User), nil)
-		}
-		fanoutPresence(s.hub.members(n.To), roomEvent(roomJoined, n.To, n.User), nil)
-	case noteAway:
-		fanoutPresence(s.hub.sessions(), awayEvent(n.User, n.Room, n.Text), nil)
-	case noteBack:
-		fanoutPresence(s.hub.sessions(), presenceEvent(n.User, presBack, n.Room), nil)
-	case noteTopic:
-		fanout(s.hub.members(n.Room), topicEvent(n.Room, n.Text, n.By), nil, nil)
-	case noteOwner:
-		fanout(s.hub.members(n.Room), ownerEvent(n.Room, n.User, n.By), nil, nil)
-	case noteRoomKick, noteRoomBan:
-		// Those in the room are told, the user included; the user is out
-		// before anyone reads it, so what they ask next sees them out.
-		ev := roomKickEvent(n.Room, n.User, n.By, n.Text)
-		if n.Kind == noteRoomBan {
-			ev = roomBanEvent(n.Room, n.User, n.By, n.Time)
-		}
-		members := s.hub.members(n.Room)
-		o := s.hub.lookup(n.User)
-		if o != nil && chatd.Key(s.hub.roomOf(o)) == chatd.Key(n.Room) {
-			s.moveTo(o, chatd.Lobby, false)
-		} else if o != nil && n.Kind == noteRoomBan {
-			o.send(ev)
-		}
-		fanout(members, ev, nil, nil)
-	case noteClose:
-		s.closeRoom(n.Room, n.By)
-	case noteInvite:
-		if o := s.hub.lookup(n.User); o != nil {
-			o.send(invitedEvent(n.Room, n.User, n.By))
-		}
-	case noteEnd:
-		if o := s.hub.lookup(n.User); o != nil && !o.ending() {
-			o.end(n.Room, n.Text)
-		}
-	case noteReplace:
-		if o := s.hub.lookup(n.User); o != nil && o.sid == n.SID {
-			o.end(byeReplaced, "you logged in from somewhere else")
-		}
-	case notePrivate:
-		s.applyPrivate(n)
-	default:
-		s.log.Warn("unknown cluster note", "kind", n.Kind)
-	}
-}
-
-// applyPrivate delivers a private message that another node found its
-// recipient online here. Should that session have left meanwhile, the
-// message goes to the recipient's mailbox instead: it was acknowledged as
-// delivered, so it must not be lost.
-func (s *Server) applyPrivate(n *note) {
-	if o := s.hub.lookup(n.User); o != nil && o.sid == n.SID &&
-		o.send(privateMessage(kindPrivate, n.By, nonNil(n.Names), n.Text, n.Time)) {
-		return
-	}
-	err := s.store.StoreOffline(context.Background(), n.User,
-		chatd.OfflineMessage{From: n.By, To: n.Names, Text: n.Text, Time: n.Time}, 0)
-	// EBlocked: they blocked the sender since the sender's node checked.
-	if err != nil && chatd.ErrorCode(err) != chatd.EBlocked {
-		s.log.Error("store a private message whose recipient left", "user", n.User, "err", err)
-	}
-}
-
-// notBlockingName is the fanout filter of a line from name: recipients
-// who block name do not get it when blocks apply to room chat.
-func (s *Server) notBlockingName(name string) func(*session) bool {
-	return func(rcpt *session) bool {
-		return !s.cfg().Messages.BlocksApplyToBroadcast || !rcpt.blocking(name)
 	}
 }

@@ -20,9 +20,8 @@ func AddPanicCommand() {
 
 // HoldHub takes the hub's lock as a stuck goroutine would, until release.
 func (s *Server) HoldHub() (release func()) {
-	reg := s.hub.registry()
-	reg.mu.Lock()
-	return reg.mu.Unlock
+	s.hub.mu.Lock()
+	return s.hub.mu.Unlock
 }
 
 // SetParkAfter changes how long a logged-in client is quiet before its

@@ -29,7 +29,7 @@ func (s *Server) Check(ctx context.Context) error {
 // Counts reports how many users are logged in and how many connections
 // are open (logged in or not).
 func (s *Server) Counts() (online, conns int) {
-	online = len(s.hub.sessions())
+	online = s.hub.count()
 	s.mu.Lock()
 	conns = len(s.conns)
 	s.mu.Unlock()

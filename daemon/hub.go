@@ -166,13 +166,6 @@ func (h *hub) roomOf(s *session) string {
 	return s.room
 }
 
-// lookup returns the online session of name, or nil.
-func (h *hub) lookup(name string) *session {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	return h.users[chatd.Key(name)]
-}
-
 // members is a snapshot of the sessions in room; callers must not modify it.
 func (h *hub) members(room string) []*session {
 	h.mu.RLock()
@@ -210,29 +203,54 @@ func (h *hub) generation() uint64 {
 	return h.gen
 }
 
-// online lists the names of online users, sorted.
-func (h *hub) online() []string {
-	all := h.sessions()
-	names := make([]string, len(all))
-	for i, s := range all {
-		names[i] = s.user
-	}
-	return sortedNames(names)
-}
-
-// roomCounts lists who is in each occupied room.
-func (h *hub) roomCounts() map[string][]string {
+// presences snapshots every session of this node (node is its name).
+func (h *hub) presences(node string) []presence {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	out := make(map[string][]string, len(h.rooms))
-	for k, m := range h.rooms {
-		names := make([]string, len(m))
-		for i, s := range m {
-			names[i] = s.user
-		}
-		out[k] = sortedNames(names)
+	out := make([]presence, len(h.all))
+	for i, s := range h.all {
+		out[i] = presenceOf(s, node)
 	}
 	return out
+}
+
+// find snapshots the session of name on this node; nil when it has none.
+func (h *hub) find(name, node string) *presence {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	s := h.users[chatd.Key(name)]
+	if s == nil {
+		return nil
+	}
+	p := presenceOf(s, node)
+	return &p
+}
+
+// count is how many sessions are online on this node.
+func (h *hub) count() int {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.all)
+}
+
+// occupied reports whether anyone on this node is in room.
+func (h *hub) occupied(room string) bool {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return len(h.rooms[chatd.Key(room)]) > 0
+}
+
+// sessionOf returns the online session of name when its id is sid (any
+// session of name when sid is ""), or nil. Only the code that applies
+// notes (effects.go) and the session itself act on what it returns.
+func (h *hub) sessionOf(name, sid string) *session {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	s := h.users[chatd.Key(name)]
+	if s == nil || sid != "" && s.sid != sid {
+		return nil
+	}
+	return s
 }
 
 // fanout queues ev to every session in to except skip, and to none that

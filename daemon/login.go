@@ -237,24 +237,30 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	// user's one session.
 	replace := s.srv.cfg().Accounts.DuplicateLogin == "replace"
 	s.sid = s.srv.newSID()
-	if err := s.srv.hub.claim(ctx, s, replace); err != nil {
+	elsewhere, err := s.srv.community.claim(ctx, presence{SID: s.sid,
+		OnlineSession: chatd.OnlineSession{User: u.Name, Addr: s.addr, Listener: s.info.Listener, Since: now}}, replace)
+	if err != nil {
 		s.user = ""
 		s.admin.Store(false)
 		s.fail("login", err)
 		return false
 	}
+	n := &note{Kind: noteLogin, User: u.Name, SID: s.sid}
 	lobby := s.srv.logs.get(chatd.Lobby)
 	lobby.mu.Lock()
 	old, err := s.srv.hub.add(s, replace, func(online []string, others []*session) {
+		if len(elsewhere) > 0 {
+			online = sortedNames(union(online, elsewhere))
+		}
 		s.srv.metrics.login("ok") // counted before anyone can see the login
 		s.reply(welcomeEvent(u.Name, u.Admin, chatd.Lobby, online, max(waiting, len(mail))))
 		s.sendMail(mail)
 		lobby.replay(s, chatd.Lobby)
-		fanoutPresence(others, presenceEvent(u.Name, presLogin, chatd.Lobby), s)
+		s.srv.showPresence(n, others, s)
 	})
 	lobby.mu.Unlock()
 	if err != nil {
-		s.srv.hub.unclaim(s)
+		s.srv.community.unclaim(s.sid)
 		s.user = ""
 		s.admin.Store(false)
 		s.fail("login", err)
@@ -263,7 +269,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	if old != nil {
 		old.end(byeReplaced, "you logged in from somewhere else")
 	}
-	if err := s.srv.hub.tell(ctx, &note{Kind: noteLogin, User: u.Name, SID: s.sid}); err != nil {
+	if err := s.srv.community.tell(ctx, n); err != nil {
 		s.srv.log.Error("tell the cluster of a login", "user", u.Name, "err", err)
 	}
 	if err := s.srv.store.RecordLogin(ctx, u.Name, now); err != nil {

@@ -24,10 +24,10 @@ func (s *session) roomLine(ctx context.Context, cmd, text string, action bool) e
 	}
 	now := s.srv.now()
 	room := s.srv.hub.roomOf(s)
-	line := chatd.HistoryLine{From: s.user, Text: text, Time: now, Action: action}
+	n := &note{Kind: noteLine, By: s.user, Room: room, Text: text, Flag: action, Time: now}
 	ev := roomMessage(kindRoom, s.user, room, text, now, action)
 	s.srv.metrics.message(kindRoom)
-	return s.srv.hub.say(ctx, s, room, line, ev)
+	return s.srv.community.say(ctx, s, n, ev)
 }
 
 func cmdSay(ctx context.Context, s *session, args string) error { return s.chat(ctx, args) }
@@ -43,12 +43,10 @@ func cmdBroadcast(ctx context.Context, s *session, args string) error {
 	}
 	s.srv.metrics.message(kindBroadcast)
 	now := s.srv.now()
-	ev := broadcastMessage(s.user, text, now)
-	fanout(s.srv.hub.sessions(), ev, s, s.notBlocking)
-	if err := s.srv.hub.tell(ctx, &note{Kind: noteBroadcast, By: s.user, Text: text, Time: now}); err != nil {
+	if err := s.srv.effect(ctx, &note{Kind: noteBroadcast, By: s.user, Src: s.sid, Text: text, Time: now}); err != nil {
 		return err
 	}
-	s.reply(ev)
+	s.reply(broadcastMessage(s.user, text, now))
 	return nil
 }
 
@@ -124,19 +122,8 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 		to = append(to, u)
 	}
 	now := s.srv.now()
-	// The message as an online recipient sees it, and as another node is
-	// told it: made only for a recipient who is online (a message to
-	// someone offline needs neither).
-	var live *Event
-	liveEvent := func() *Event {
-		if live == nil {
-			live = privateMessage(kindPrivate, s.user, nonNil(to), text, now)
-		}
-		return live
-	}
-	liveNote := func() *note {
-		return &note{Kind: notePrivate, By: s.user, Names: nonNil(to), Text: text, Time: now}
-	}
+	// The message as the recipient's node is given it.
+	msg := note{Kind: notePrivate, By: s.user, Names: nonNil(to), Text: text, Time: now}
 	s.srv.metrics.message(kindPrivate)
 	// Live delivery first; whoever is offline gets the message stored
 	// once for all of them, in one transaction.
@@ -152,7 +139,7 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 		if r.self || r.user == "" {
 			continue
 		}
-		status, away, err := s.deliverLive(ctx, r.user, liveEvent, liveNote)
+		status, away, err := s.deliverLive(ctx, r.user, msg)
 		outs[i] = outcome{status, away, err}
 		if err == nil && status == "" {
 			offline = append(offline, r.user)
@@ -210,32 +197,23 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 // An error means the server failed and is reported as such, not disguised
 // as a status.
 //
-// Blocks are checked where they are cheapest: an online session here holds
-// its user's blocks in memory (loaded before it joined the hub, updated by
-// its own block and unblock); a user on another node is asked of the
-// database; for someone offline the mailer checks inside the transaction
-// that stores the message.
-//
-// live and note make the message as the recipient's session and node are
-// given it, when they are needed.
-func (s *session) deliverLive(ctx context.Context, name string, live func() *Event, note func() *note) (string, *string, error) {
-	if o := s.srv.hub.lookup(name); o != nil {
-		if o.blocking(s.user) {
-			return statusBlocked, nil, nil
-		}
-		if o.send(live()) {
-			return statusDelivered, o.away.Load(), nil
-		}
+// Blocks are checked where they are cheapest: a session of this node holds
+// its user's blocks in memory (loaded before it joined the registry,
+// updated by its own block and unblock); a user on another node is asked of
+// the database; for someone offline the mailer checks inside the
+// transaction that stores the message.
+func (s *session) deliverLive(ctx context.Context, name string, msg note) (string, *string, error) {
+	p, err := s.srv.community.find(ctx, name)
+	if err != nil || p == nil {
+		return "", nil, err
+	}
+	msg.User, msg.SID, msg.Node = p.User, p.SID, p.Node
+	if p.Node == s.srv.node() {
+		status, away := s.srv.deliverHere(&msg)
+		return status, away, nil
 	}
 	// On another node: the message is theirs once the note is recorded.
 	// Should they have left meanwhile, their node stores it for them.
-	p, err := s.srv.hub.find(ctx, name)
-	if err != nil {
-		return "", nil, err
-	}
-	if p == nil || p.local != nil {
-		return "", nil, nil
-	}
 	blocked, err := s.srv.store.IsBlocked(ctx, name, s.user)
 	if chatd.ErrorCode(err) == chatd.ENoSuchUser {
 		s.srv.names.forget(name) // deleted a moment ago
@@ -246,9 +224,7 @@ func (s *session) deliverLive(ctx context.Context, name string, live func() *Eve
 	if blocked {
 		return statusBlocked, nil, nil
 	}
-	n := note()
-	n.User, n.SID = p.User, p.SID
-	if err := s.srv.hub.tell(ctx, n); err != nil {
+	if err := s.srv.community.tell(ctx, &msg); err != nil {
 		return "", nil, err
 	}
 	return statusDelivered, p.Away, nil

@@ -66,7 +66,7 @@ func newMetrics(s *Server) *metrics {
 	m.adminActions = counterVec("chatd_admin_actions_total", "Admin actions from the shell acted on, by kind.", "kind")
 	online := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "chatd_users_online", Help: "Users logged in.",
-	}, func() float64 { return float64(len(s.hub.sessions())) })
+	}, func() float64 { return float64(s.hub.count()) })
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),

@@ -21,7 +21,7 @@ func cmdKick(ctx context.Context, s *session, args string) error {
 	if chatd.Key(name) == chatd.Key(s.user) {
 		return chatd.Errorf(chatd.ESelf, "you cannot kick yourself")
 	}
-	o, err := s.srv.hub.find(ctx, name)
+	o, err := s.srv.community.find(ctx, name)
 	if err != nil {
 		return err
 	}
@@ -46,30 +46,11 @@ func cmdKick(ctx context.Context, s *session, args string) error {
 	if err != nil || chatd.Key(r.Owner) != chatd.Key(s.user) {
 		return chatd.Errorf(chatd.ENotPermitted, "only server admins, or the owner of the room %s is in, can kick them", o.User)
 	}
-	ev := roomKickEvent(r.Name, o.User, s.user, reason)
-	fanout(s.srv.hub.members(r.Name), ev, nil, nil)
-	if o.local != nil {
-		s.srv.moveTo(o.local, chatd.Lobby, false)
-	}
-	if err := s.srv.hub.tell(ctx, &note{Kind: noteRoomKick, Room: r.Name, User: o.User, By: s.user, Text: reason}); err != nil {
+	if err := s.srv.effect(ctx, &note{Kind: noteRoomKick, Room: r.Name, User: o.User, By: s.user, Text: reason}); err != nil {
 		return err
 	}
 	s.reply(okEvent("kick", o.User+" was put out of "+r.Name, nil, f("user", o.User)))
 	return nil
-}
-
-// putOutBanned moves user out of room if they are in it on this node (the
-// room has been told, ev), or else shows them ev.
-func (s *Server) putOutBanned(user, room string, ev *Event) {
-	o := s.hub.lookup(user)
-	if o == nil {
-		return
-	}
-	if chatd.Key(s.hub.roomOf(o)) == chatd.Key(room) {
-		s.moveTo(o, chatd.Lobby, false)
-	} else {
-		o.send(ev)
-	}
 }
 
 // untilError is an error that says until when it holds (a login or room
@@ -134,9 +115,7 @@ func cmdInvite(ctx context.Context, s *session, args string) error {
 	if err := s.srv.store.Invite(ctx, r.Name, u.Name, s.user, s.srv.now()); err != nil {
 		return err
 	}
-	if o := s.srv.hub.lookup(u.Name); o != nil {
-		o.send(invitedEvent(r.Name, u.Name, s.user))
-	} else if err := s.srv.hub.tell(ctx, &note{Kind: noteInvite, Room: r.Name, User: u.Name, By: s.user}); err != nil {
+	if err := s.srv.effect(ctx, &note{Kind: noteInvite, Room: r.Name, User: u.Name, By: s.user}); err != nil {
 		return err
 	}
 	text := fmt.Sprintf("%s may now join %s once without its password", u.Name, r.Name)
@@ -182,10 +161,8 @@ func cmdRoomBan(ctx context.Context, s *session, args string) error {
 	if err := s.srv.store.RoomBan(ctx, b); err != nil {
 		return err
 	}
-	ev := roomBanEvent(r.Name, u.Name, s.user, b.Expires)
-	fanout(s.srv.hub.members(r.Name), ev, s, nil)
-	s.srv.putOutBanned(u.Name, r.Name, ev)
-	if err := s.srv.hub.tell(ctx, &note{Kind: noteRoomBan, Room: r.Name, User: u.Name, By: s.user, Time: b.Expires}); err != nil {
+	n := &note{Kind: noteRoomBan, Room: r.Name, User: u.Name, By: s.user, Src: s.sid, Time: b.Expires}
+	if err := s.srv.effect(ctx, n); err != nil {
 		return err
 	}
 	until := "for good"
@@ -257,7 +234,7 @@ func cmdTransfer(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
-	o, err := s.srv.hub.find(ctx, u.Name)
+	o, err := s.srv.community.find(ctx, u.Name)
 	if err != nil {
 		return err
 	}
@@ -267,8 +244,7 @@ func cmdTransfer(ctx context.Context, s *session, args string) error {
 	if err := s.srv.store.SetRoomOwner(ctx, r.Name, u.Name); err != nil {
 		return err
 	}
-	fanout(s.srv.hub.members(r.Name), ownerEvent(r.Name, u.Name, s.user), s, nil)
-	if err := s.srv.hub.tell(ctx, &note{Kind: noteOwner, Room: r.Name, User: u.Name, By: s.user}); err != nil {
+	if err := s.srv.effect(ctx, &note{Kind: noteOwner, Room: r.Name, User: u.Name, By: s.user, Src: s.sid}); err != nil {
 		return err
 	}
 	s.reply(okEvent("transfer", fmt.Sprintf("%s now owns %s", u.Name, r.Name), nil,

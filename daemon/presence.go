@@ -24,7 +24,7 @@ func (s *session) replyUsers(cmd, what string, users []string) {
 }
 
 func cmdWho(ctx context.Context, s *session, _ string) error {
-	users, err := s.srv.hub.online(ctx)
+	users, err := s.srv.onlineNames(ctx)
 	if err != nil {
 		return err
 	}
@@ -33,7 +33,7 @@ func cmdWho(ctx context.Context, s *session, _ string) error {
 }
 
 func cmdWhoElse(ctx context.Context, s *session, _ string) error {
-	users, err := s.srv.hub.online(ctx)
+	users, err := s.srv.onlineNames(ctx)
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func (s *session) seenSince(ctx context.Context, t time.Time) ([]string, error) 
 	if err != nil {
 		return nil, err
 	}
-	now, err := s.srv.hub.online(ctx)
+	now, err := s.srv.onlineNames(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +110,7 @@ func cmdActive(ctx context.Context, s *session, args string) error {
 	}
 	// Online users' activity lives with their sessions until it is
 	// flushed, so the users table answers for offline users only.
-	all, err := s.srv.hub.everyone(ctx)
+	all, err := s.srv.community.everyone(ctx)
 	if err != nil {
 		return err
 	}
@@ -171,7 +171,7 @@ func cmdCheck(ctx context.Context, s *session, args string) error {
 	}
 	info := []field{f("user", u.Name), f("admin", u.Admin)}
 	body := []string{}
-	o, err := s.srv.hub.find(ctx, u.Name)
+	o, err := s.srv.community.find(ctx, u.Name)
 	if err != nil {
 		return err
 	}
@@ -226,7 +226,7 @@ func cmdNames(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
-	users, err := s.srv.hub.roomNames(ctx, r.Name)
+	users, err := s.srv.roomNames(ctx, r.Name)
 	if err != nil {
 		return err
 	}
@@ -246,8 +246,7 @@ func cmdAway(ctx context.Context, s *session, args string) error {
 	}
 	s.away.Store(&msg)
 	room := s.srv.hub.roomOf(s)
-	fanoutPresence(s.srv.hub.sessions(), awayEvent(s.user, room, msg), s)
-	if err := s.srv.hub.tell(ctx, &note{Kind: noteAway, User: s.user, SID: s.sid, Room: room, Text: msg}); err != nil {
+	if err := s.srv.effect(ctx, &note{Kind: noteAway, User: s.user, SID: s.sid, Room: room, Text: msg}); err != nil {
 		return err
 	}
 	s.reply(okEvent("away", "you are marked away: "+msg+" (type back when you return)", nil, f("text", msg)))
@@ -260,8 +259,7 @@ func cmdBack(ctx context.Context, s *session, _ string) error {
 		return nil
 	}
 	room := s.srv.hub.roomOf(s)
-	fanoutPresence(s.srv.hub.sessions(), presenceEvent(s.user, presBack, room), s)
-	if err := s.srv.hub.tell(ctx, &note{Kind: noteBack, User: s.user, SID: s.sid, Room: room}); err != nil {
+	if err := s.srv.effect(ctx, &note{Kind: noteBack, User: s.user, SID: s.sid, Room: room}); err != nil {
 		return err
 	}
 	s.reply(okEvent("back", "welcome back", nil))

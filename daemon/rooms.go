@@ -16,7 +16,7 @@ func cmdRooms(ctx context.Context, s *session, _ string) error {
 	if err != nil {
 		return err
 	}
-	occupants, err := s.srv.hub.roomCounts(ctx)
+	occupants, err := s.srv.roomCounts(ctx)
 	if err != nil {
 		return err
 	}
@@ -65,7 +65,7 @@ func cmdCreate(ctx context.Context, s *session, args string) error {
 	// still inside must not become part of the new room. Members are looked
 	// at before the database: someone in a room that the database has is
 	// in a live room, perhaps one created a moment ago, and stays there.
-	if len(s.srv.hub.members(name)) > 0 || s.srv.logs.has(name) {
+	if s.srv.hub.occupied(name) || s.srv.logs.has(name) {
 		switch _, err := s.srv.store.RoomByName(ctx, name); {
 		case chatd.ErrorCode(err) == chatd.ENoSuchRoom:
 			s.srv.closeRoom(name, "chatd")
@@ -186,8 +186,7 @@ func cmdClose(ctx context.Context, s *session, args string) error {
 	if err := s.srv.store.DeleteRoom(ctx, r.Name); err != nil {
 		return err
 	}
-	s.srv.closeRoom(r.Name, s.user)
-	if err := s.srv.hub.tell(ctx, &note{Kind: noteClose, Room: r.Name, By: s.user}); err != nil {
+	if err := s.srv.effect(ctx, &note{Kind: noteClose, Room: r.Name, By: s.user}); err != nil {
 		return err
 	}
 	s.reply(okEvent("close", "closed room "+r.Name, nil, f("room", r.Name)))
@@ -268,8 +267,7 @@ func cmdTopic(ctx context.Context, s *session, args string) error {
 	if err := s.srv.store.SetRoomTopic(ctx, r.Name, text); err != nil {
 		return err
 	}
-	fanout(s.srv.hub.members(r.Name), topicEvent(r.Name, text, s.user), s, nil)
-	if err := s.srv.hub.tell(ctx, &note{Kind: noteTopic, Room: r.Name, Text: text, By: s.user}); err != nil {
+	if err := s.srv.effect(ctx, &note{Kind: noteTopic, Room: r.Name, Text: text, By: s.user, Src: s.sid}); err != nil {
 		return err
 	}
 	msg := "topic of " + r.Name + " is now: " + text

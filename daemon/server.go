@@ -75,8 +75,9 @@ type Server struct {
 	log       *slog.Logger
 	connLog   *connLog // connection events, rate-limited
 	now       func() time.Time
-	hub       Hub         // who is online: this node's sessions, and the community
-	cluster   *clusterHub // the same hub when this node is one of several; else nil
+	hub       *hub        // the registry: this node's sessions and their rooms
+	community community   // the other nodes and everyone online (community.go)
+	cluster   *clusterHub // the same community when this node is one of several; else nil
 	hashes    *hashGate
 	pw        PasswordHasher // computes what the gate admits
 	nameLocks *keyLocks      // one password check per name at a time
@@ -158,11 +159,12 @@ func New(o Options) *Server {
 	}
 	cfg := o.Config
 	s.live.Store(&cfg)
+	s.hub = newHub()
 	if o.Cluster != nil {
 		s.cluster = newClusterHub(s, o.Cluster)
-		s.hub = s.cluster
+		s.community = s.cluster
 	} else {
-		s.hub = newLocalHub(s)
+		s.community = localHub{s}
 	}
 	s.startedAt = time.Now().UnixNano()
 	s.parkAfter.Store(int64(defaultParkAfter))
@@ -579,27 +581,6 @@ func (s *Server) loginDeadline(sess *session) time.Time {
 	return sess.connectedWall.Add(s.cfg().Server.LoginTimeout.Duration)
 }
 
-// kickBanned ends the session of a banned user, if online on this node.
-func (s *Server) kickBanned(name string, b *chatd.Ban) {
-	o := s.hub.lookup(name)
-	if o == nil || o.ending() {
-		return
-	}
-	o.end(byeBanned, banText(b))
-}
-
-// endUser ends name's session with reason and text, whichever node it is
-// on.
-func (s *Server) endUser(ctx context.Context, name, reason, text string) error {
-	if o := s.hub.lookup(name); o != nil {
-		if !o.ending() {
-			o.end(reason, text)
-		}
-		return nil
-	}
-	return s.hub.tell(ctx, &note{Kind: noteEnd, User: name, Room: reason, Text: text})
-}
-
 // node is the name of this node in a cluster, "" on its own.
 func (s *Server) node() string {
 	if s.cluster != nil {
@@ -626,8 +607,8 @@ func (s *Server) flushSeen(ctx context.Context) {
 		}
 		now := s.now()
 		var seen []chatd.Seen
-		for _, o := range s.hub.sessions() {
-			seen = append(seen, chatd.Seen{Name: o.user, LastSeen: now, LastActive: time.Unix(0, o.lastActive.Load())})
+		for _, p := range s.hub.presences("") {
+			seen = append(seen, chatd.Seen{Name: p.User, LastSeen: now, LastActive: p.LastActive})
 		}
 		if len(seen) > 0 {
 			if err := s.store.SetSeen(ctx, seen); err != nil && ctx.Err() == nil {
@@ -664,64 +645,6 @@ func (s *Server) pruneAttempts(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-	}
-}
-
-// moveTo puts sess into room, tells both rooms and replays the room's
-// history. announce=false skips the "left" event (kick and close have told
-// the old room already). replies (nil ones skipped) are queued to sess
-// once it is in the room and before the replay: a client that reads the
-// reply to its join is already a member, so no line said after that can
-// miss it.
-func (s *Server) moveTo(sess *session, room string, announce bool, replies ...*Event) {
-	s.moveInto(sess, room, nil, announce, replies...)
-}
-
-// moveInto is moveTo for a room that may be closed concurrently: token
-// (from hub.roomToken, taken before the room was looked up) must still be
-// current. It reports whether sess moved; replies go out only if it did.
-func (s *Server) moveInto(sess *session, room string, token *uint64, announce bool, replies ...*Event) bool {
-	l := s.logs.get(room)
-	l.mu.Lock()
-	from, fromMembers, toMembers, ok := s.hub.move(sess, room, token)
-	if ok {
-		for _, r := range replies {
-			if r != nil {
-				sess.send(r)
-			}
-		}
-		l.replay(sess, room)
-	}
-	l.mu.Unlock()
-	if !ok {
-		return false
-	}
-	if announce {
-		fanoutPresence(fromMembers, roomEvent(roomLeft, from, sess.user), sess)
-	}
-	fanoutPresence(toMembers, roomEvent(roomJoined, room, sess.user), sess)
-	// The other nodes hear of it before this command returns, so they see
-	// the move before anything the user says next.
-	n := &note{Kind: noteMove, User: sess.user, SID: sess.sid, Room: from, To: room, Flag: announce}
-	if err := s.hub.tell(context.Background(), n); err != nil {
-		s.log.Error("tell the cluster of a move", "user", sess.user, "err", err)
-	}
-	return true
-}
-
-// closeRoom empties a room that is gone from the database: its recent
-// lines are dropped, joins that looked it up before now fail, and everyone
-// in it is told (by whom) and moved to the lobby. Each member hears of the
-// close as part of their own move, so by the time they read it they are
-// already in the lobby: a names or who sent after it never finds them in
-// the closed room.
-func (s *Server) closeRoom(room, by string) {
-	s.logs.drop(room)
-	// Under the hub's lock: whoever is not in it now can no longer get in.
-	members := s.hub.closeRoom(room)
-	closed := roomEvent(roomClosed, room, by)
-	for _, m := range members {
-		s.moveTo(m, chatd.Lobby, false, closed)
 	}
 }
 

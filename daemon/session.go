@@ -482,14 +482,13 @@ func (s *session) finish() {
 		if err := s.srv.store.SetSeen(context.Background(), seen); err != nil {
 			s.srv.log.Error("write last seen", "user", s.user, "err", err)
 		}
-		room, ok := s.srv.hub.remove(s, func(room string, others []*session) {
-			if ev := presenceFor(reason); ev != "" {
-				fanoutPresence(others, presenceEvent(s.user, ev, room), s)
-			}
+		n := &note{Kind: noteLogout, User: s.user, SID: s.sid, Text: presenceFor(reason)}
+		_, ok := s.srv.hub.remove(s, func(room string, others []*session) {
+			n.Room = room
+			s.srv.showPresence(n, others, s)
 		})
 		if ok {
-			n := &note{Kind: noteLogout, User: s.user, SID: s.sid, Room: room, Text: presenceFor(reason)}
-			if err := s.srv.hub.tell(context.Background(), n); err != nil {
+			if err := s.srv.community.tell(context.Background(), n); err != nil {
 				s.srv.log.Error("tell the cluster of a logout", "user", s.user, "err", err)
 			}
 		}

@@ -1,0 +1,151 @@
+// The seam between this node and the others: what differs between one node
+// serving the community alone (localHub) and one of several sharing a
+// database (clusterHub, cluster.go).
+
+package daemon
+
+import (
+	"context"
+	"time"
+
+	"chatd"
+)
+
+// community is the whole community as this node sees it. This node's own
+// sessions are in the registry (Server.hub, hub.go) either way; the
+// community carries what this node does to the other nodes and answers for
+// everyone online anywhere. It never hands out a session: commands get
+// presence snapshots, and an effect on a session of any node is a note that
+// the node owning it applies (effects.go).
+//
+// localHub is one node on its own: tell does nothing and every snapshot
+// comes from the registry, so a single node makes no database round trip
+// per chat line or query. clusterHub shares the state through PostgreSQL.
+type community interface {
+	// claim makes the login p the user's one session across the
+	// community before it enters the registry (the duplicate-login
+	// policy), and returns the names online on other nodes for its
+	// welcome. unclaim gives the claim up when entering failed. The caller
+	// holds no lock.
+	claim(ctx context.Context, p presence, replace bool) (elsewhere []string, err error)
+	unclaim(sid string)
+
+	// tell carries n to the other nodes, which apply it to their own
+	// sessions; this node has applied it already. It returns once the
+	// note is recorded.
+	tell(ctx context.Context, n *note) error
+
+	// say delivers the room line n (as the event ev) to every member of
+	// its room on every node, and ev as the answer to their line to its
+	// sender s, the caller's own session.
+	say(ctx context.Context, s *session, n *note, ev *Event) error
+
+	// everyone snapshots every session online, wherever it runs; find the
+	// session of name (nil when offline).
+	everyone(ctx context.Context) ([]presence, error)
+	find(ctx context.Context, name string) (*presence, error)
+}
+
+// presence is a snapshot of one online session, wherever it runs.
+type presence struct {
+	chatd.OnlineSession
+	Away *string // nil when not away
+	Node string  // the node it is connected to ("" on a single node)
+	SID  string  // the login's session id
+}
+
+// localHub is a single node: the registry is the whole community.
+type localHub struct{ srv *Server }
+
+func (h localHub) claim(context.Context, presence, bool) ([]string, error) { return nil, nil }
+func (h localHub) unclaim(string)                                          {}
+func (h localHub) tell(context.Context, *note) error                       { return nil }
+
+func (h localHub) everyone(context.Context) ([]presence, error) {
+	return h.srv.hub.presences(""), nil
+}
+
+func (h localHub) find(_ context.Context, name string) (*presence, error) {
+	return h.srv.hub.find(name, ""), nil
+}
+
+// say: under the room's log lock, so that a join sees the line either
+// live or in its replay, never both or neither.
+func (h localHub) say(_ context.Context, s *session, n *note, ev *Event) error {
+	srv := h.srv
+	cfg := srv.cfg()
+	line := n.historyLine()
+	l := srv.logs.get(n.Room)
+	l.mu.Lock()
+	l.append(line, cfg.Messages.HistoryOnJoin)
+	// Only queued here: the sender's flusher writes the line out once
+	// the lock is released (outbox.go).
+	members := srv.hub.members(n.Room)
+	srv.showLine(&s.out, members, ev, n.By, s, s.answer(ev))
+	l.batchSay(&s.out, len(members), cfg.Rooms.BusyWrites, srv.metrics)
+	l.mu.Unlock()
+	if !srv.history.tryAdd(n.Room, line) {
+		// The disk is behind: what this reader queued goes out before
+		// it waits for room in the history queue.
+		s.out.flush()
+		srv.history.add(n.Room, line)
+	}
+	return nil
+}
+
+// The questions commands ask of the whole community, answered from
+// everyone (one node: the registry, without a database call).
+
+// onlineNames lists the names of everyone online, sorted.
+func (s *Server) onlineNames(ctx context.Context) ([]string, error) {
+	all, err := s.community.everyone(ctx)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(all))
+	for i, p := range all {
+		names[i] = p.User
+	}
+	return sortedNames(names), nil
+}
+
+// roomNames lists who is in room, sorted.
+func (s *Server) roomNames(ctx context.Context, room string) ([]string, error) {
+	all, err := s.community.everyone(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, p := range all {
+		if chatd.Key(p.Room) == chatd.Key(room) {
+			names = append(names, p.User)
+		}
+	}
+	return sortedNames(names), nil
+}
+
+// roomCounts lists who is in each occupied room, by chatd.Key(room).
+func (s *Server) roomCounts(ctx context.Context) (map[string][]string, error) {
+	all, err := s.community.everyone(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]string{}
+	for _, p := range all {
+		k := chatd.Key(p.Room)
+		out[k] = append(out[k], p.User)
+	}
+	for k, names := range out {
+		out[k] = sortedNames(names)
+	}
+	return out, nil
+}
+
+// presenceOf snapshots a session of this node; the caller holds hub.mu.
+func presenceOf(s *session, node string) presence {
+	return presence{
+		OnlineSession: chatd.OnlineSession{User: s.user, Room: s.room, Addr: s.addr, Listener: s.info.Listener,
+			Since: s.loginAt, LastActive: time.Unix(0, s.lastActive.Load())},
+		Away: s.away.Load(), Node: node, SID: s.sid,
+	}
+}

@@ -1,0 +1,302 @@
+// How an effect travels: a command that changes what others see builds one
+// note; apply shows it to this node's sessions, and the community carries it
+// to the other nodes, which apply it the same way. DEVELOPING.md ("How an
+// effect travels") walks through it.
+
+package daemon
+
+import (
+	"context"
+	"time"
+
+	"chatd"
+)
+
+// A note is a change that every node shows its own sessions: who did what
+// to whom, in the words of the event constructors (events.go), so each node
+// renders it for its own clients. Kind is one of the note* constants.
+type note struct {
+	Kind  string    `json:"k"`
+	User  string    `json:"u,omitempty"` // whom it is about
+	By    string    `json:"b,omitempty"` // who did it
+	Room  string    `json:"r,omitempty"`
+	To    string    `json:"o,omitempty"` // the room moved to
+	Text  string    `json:"x,omitempty"`
+	Names []string  `json:"n,omitempty"` // a private message's recipients
+	Flag  bool      `json:"f,omitempty"` // a /me line; a move that announces the leaving; admin or not
+	Time  time.Time `json:"t,omitzero"`
+	SID   string    `json:"s,omitempty"` // the session it is about
+	// Src is the session whose command it is, when that session gets an
+	// answer of its own instead of the event.
+	Src  string `json:"c,omitempty"`
+	Node string `json:"d,omitempty"` // the only node that acts on it (a private message)
+	Ref  uint64 `json:"e,omitempty"` // the sender's own reference (a room line)
+	// Everywhere: the node that wrote it shows it too (it was not shown
+	// anywhere yet: a lost node's logouts).
+	Everywhere bool   `json:"w,omitempty"`
+	Origin     string `json:"-"` // the node that wrote it
+}
+
+// The kinds of notes.
+const (
+	noteLine      = "line"      // By says Text (Flag: does) in Room
+	noteBroadcast = "broadcast" // By broadcasts Text
+	noteLogin     = "login"     // User logged in
+	noteLogout    = "logout"    // User left; Text is the presence event ("" none)
+	noteMove      = "move"      // User moved from Room to To; Flag: announce leaving
+	noteAway      = "away"      // User is away with Text, in Room
+	noteBack      = "back"      // User is back, in Room
+	noteTopic     = "topic"     // By set Room's topic to Text
+	noteOwner     = "owner"     // By gave Room to User
+	noteRoomKick  = "roomkick"  // By put User out of Room, reason Text
+	noteRoomBan   = "roomban"   // By banned User from Room until Time
+	noteClose     = "close"     // By closed Room
+	notePrivate   = "private"   // By sends Text to User (one of Names), session SID on Node
+	noteInvite    = "invite"    // By invites User to Room
+	noteEnd       = "end"       // end User's session (SID, if set; logged in before Time, if set): bye Room (reason), Text
+	noteReplace   = "replace"   // session SID of User was replaced elsewhere
+	// Notes of one node only: every node reads the admin actions itself.
+	noteAdmin  = "admin"  // User is (Flag) or is no longer a server admin, as of Time
+	noteNotice = "notice" // an admin notice, Text, at Time
+)
+
+// historyLine is the room line a noteLine carries.
+func (n *note) historyLine() chatd.HistoryLine {
+	return chatd.HistoryLine{From: n.By, Text: n.Text, Time: n.Time, Action: n.Flag}
+}
+
+// effect is the one path of a change that others see: apply shows n to
+// this node's sessions, then the other nodes are told and apply it the
+// same way. It returns once the other nodes' copy is recorded.
+func (s *Server) effect(ctx context.Context, n *note) error {
+	s.apply(n)
+	return s.community.tell(ctx, n)
+}
+
+// apply shows n to this node's sessions: every note, whichever node it
+// came from, is applied here and only here. A session of this node is
+// acted on only through it (and by its own reader).
+//
+// Logins, logouts and moves change the registry too: the node where they
+// happen applies them inside the registry's change (showPresence and
+// showMove, with the sessions that change saw), every other node here.
+func (s *Server) apply(n *note) {
+	src := s.source(n)
+	switch n.Kind {
+	case noteBroadcast:
+		fanout(s.hub.sessions(), broadcastMessage(n.By, n.Text, n.Time), src, s.notBlockingName(n.By))
+	case noteLogin, noteLogout, noteAway, noteBack:
+		s.showPresence(n, s.hub.sessions(), s.hub.sessionOf(n.User, n.SID))
+	case noteMove:
+		s.showMove(n, s.hub.members(n.Room), s.hub.members(n.To), nil)
+	case noteTopic:
+		fanout(s.hub.members(n.Room), topicEvent(n.Room, n.Text, n.By), src, nil)
+	case noteOwner:
+		fanout(s.hub.members(n.Room), ownerEvent(n.Room, n.User, n.By), src, nil)
+	case noteRoomKick, noteRoomBan:
+		s.putOut(n, src)
+	case noteClose:
+		s.closeRoom(n.Room, n.By)
+	case noteInvite:
+		if o := s.hub.sessionOf(n.User, ""); o != nil {
+			o.send(invitedEvent(n.Room, n.User, n.By))
+		}
+	case noteEnd:
+		o := s.hub.sessionOf(n.User, n.SID)
+		if o != nil && !o.ending() && (n.Time.IsZero() || o.loginAt.Before(n.Time)) {
+			o.end(n.Room, n.Text)
+		}
+	case noteReplace:
+		if o := s.hub.sessionOf(n.User, n.SID); o != nil {
+			o.end(byeReplaced, "you logged in from somewhere else")
+		}
+	case noteAdmin:
+		if o := s.hub.sessionOf(n.User, ""); o != nil && o.admin.Swap(n.Flag) != n.Flag {
+			text := "you are no longer a server admin"
+			if n.Flag {
+				text = "you are now a server admin"
+			}
+			o.send(noticeEvent(text, n.Time))
+		}
+	case noteNotice:
+		fanout(s.hub.sessions(), noticeEvent(n.Text, n.Time), nil, nil)
+	case notePrivate:
+		if n.Node == s.node() {
+			s.receivePrivate(n)
+		}
+	default:
+		s.log.Warn("unknown note", "kind", n.Kind)
+	}
+}
+
+// source is the session of this node whose command n answers, if any: it
+// gets its own answer instead of the event.
+func (s *Server) source(n *note) *session {
+	if n.Src == "" {
+		return nil
+	}
+	return s.hub.sessionOf(n.By, n.Src)
+}
+
+// showPresence queues the presence event of a login, logout, away or back
+// to the sessions in to, except skip (the user's own session).
+func (s *Server) showPresence(n *note, to []*session, skip *session) {
+	var ev *Event
+	switch n.Kind {
+	case noteLogin:
+		ev = presenceEvent(n.User, presLogin, chatd.Lobby)
+	case noteLogout:
+		if n.Text == "" {
+			return // replaced: still online
+		}
+		ev = presenceEvent(n.User, n.Text, n.Room)
+	case noteAway:
+		ev = awayEvent(n.User, n.Room, n.Text)
+	case noteBack:
+		ev = presenceEvent(n.User, presBack, n.Room)
+	}
+	fanoutPresence(to, ev, skip)
+}
+
+// showMove tells the room a user left (when the move announces it) and the
+// room they joined, except skip (the user's own session).
+func (s *Server) showMove(n *note, from, to []*session, skip *session) {
+	if n.Flag {
+		fanoutPresence(from, roomEvent(roomLeft, n.Room, n.User), skip)
+	}
+	fanoutPresence(to, roomEvent(roomJoined, n.To, n.User), skip)
+}
+
+// showLine queues a room line ev (from by) to members, through the
+// flusher fl (nil: writer goroutines), and answer to its sender when the
+// sender is one of this node's sessions.
+func (s *Server) showLine(fl *flusher, members []*session, ev *Event, by string, sender *session, answer *Event) {
+	fanoutVia(fl, members, ev, sender, s.notBlockingName(by))
+	if sender != nil {
+		sender.sendVia(fl, answer)
+	}
+}
+
+// putOut shows a room kick or room ban. The user, if in the room here,
+// leaves it first and hears why as part of that move; then the room's
+// other members are told (the command's own session excepted: it gets its
+// answer), so whatever anyone asks next already sees the user out. A user
+// banned while elsewhere is told too.
+func (s *Server) putOut(n *note, src *session) {
+	ev := roomKickEvent(n.Room, n.User, n.By, n.Text)
+	if n.Kind == noteRoomBan {
+		ev = roomBanEvent(n.Room, n.User, n.By, n.Time)
+	}
+	members := s.hub.members(n.Room)
+	o := s.hub.sessionOf(n.User, "")
+	moved := false
+	if o != nil && chatd.Key(s.hub.roomOf(o)) == chatd.Key(n.Room) {
+		moved = s.moveInto(o, chatd.Lobby, nil, false, ev)
+	} else if o != nil && n.Kind == noteRoomBan {
+		o.send(ev)
+	}
+	fanout(members, ev, src, func(m *session) bool { return !moved || m != o })
+}
+
+// endUser ends name's session with reason and text, whichever node it is
+// on.
+func (s *Server) endUser(ctx context.Context, name, reason, text string) error {
+	return s.effect(ctx, &note{Kind: noteEnd, User: name, Room: reason, Text: text})
+}
+
+// moveTo puts sess into room, tells both rooms and replays the room's
+// history. announce=false skips the "left" event (kick and close have told
+// the old room already). replies (nil ones skipped) are queued to sess
+// once it is in the room and before the replay: a client that reads the
+// reply to its join is already a member, so no line said after that can
+// miss it.
+func (s *Server) moveTo(sess *session, room string, announce bool, replies ...*Event) {
+	s.moveInto(sess, room, nil, announce, replies...)
+}
+
+// moveInto is moveTo for a room that may be closed concurrently: token
+// (from hub.roomToken, taken before the room was looked up) must still be
+// current. It reports whether sess moved; replies go out only if it did.
+func (s *Server) moveInto(sess *session, room string, token *uint64, announce bool, replies ...*Event) bool {
+	l := s.logs.get(room)
+	l.mu.Lock()
+	from, fromMembers, toMembers, ok := s.hub.move(sess, room, token)
+	if ok {
+		for _, r := range replies {
+			if r != nil {
+				sess.send(r)
+			}
+		}
+		l.replay(sess, room)
+	}
+	l.mu.Unlock()
+	if !ok {
+		return false
+	}
+	n := &note{Kind: noteMove, User: sess.user, SID: sess.sid, Room: from, To: room, Flag: announce}
+	s.showMove(n, fromMembers, toMembers, sess)
+	// The other nodes hear of it before this command returns, so they see
+	// the move before anything the user says next.
+	if err := s.community.tell(context.Background(), n); err != nil {
+		s.log.Error("tell the cluster of a move", "user", sess.user, "err", err)
+	}
+	return true
+}
+
+// closeRoom empties a room that is gone from the database: its recent
+// lines are dropped, joins that looked it up before now fail, and everyone
+// in it is told (by whom) and moved to the lobby. Each member hears of the
+// close as part of their own move, so by the time they read it they are
+// already in the lobby: a names or who sent after it never finds them in
+// the closed room.
+func (s *Server) closeRoom(room, by string) {
+	s.logs.drop(room)
+	// Under the hub's lock: whoever is not in it now can no longer get in.
+	members := s.hub.closeRoom(room)
+	closed := roomEvent(roomClosed, room, by)
+	for _, m := range members {
+		s.moveTo(m, chatd.Lobby, false, closed)
+	}
+}
+
+// deliverHere hands the private message n to its recipient's session on
+// this node (n.User, session n.SID, or any when n.SID is ""). It returns
+// statusDelivered (with the recipient's away message), statusBlocked, or
+// "" when that session is not here (any more) or could not take it.
+func (s *Server) deliverHere(n *note) (status string, away *string) {
+	o := s.hub.sessionOf(n.User, n.SID)
+	if o == nil {
+		return "", nil
+	}
+	if o.blocking(n.By) {
+		return statusBlocked, nil
+	}
+	if !o.send(privateMessage(kindPrivate, n.By, nonNil(n.Names), n.Text, n.Time)) {
+		return "", nil
+	}
+	return statusDelivered, o.away.Load()
+}
+
+// receivePrivate delivers a private message that another node found its
+// recipient online here. Should that session have left meanwhile, the
+// message goes to the recipient's mailbox instead, once and under the
+// mailbox limit: it was acknowledged as delivered, so it must not be lost.
+func (s *Server) receivePrivate(n *note) {
+	if status, _ := s.deliverHere(n); status != "" {
+		return // delivered, or blocked since the sender's node checked
+	}
+	err := s.store.StoreOffline(context.Background(), n.User,
+		chatd.OfflineMessage{From: n.By, To: n.Names, Text: n.Text, Time: n.Time}, s.cfg().Messages.OfflineLimit)
+	// EBlocked: they blocked the sender since the sender's node checked.
+	if err != nil && chatd.ErrorCode(err) != chatd.EBlocked {
+		s.log.Error("store a private message whose recipient left", "user", n.User, "err", err)
+	}
+}
+
+// notBlockingName is the fanout filter of a line from name: recipients
+// who block name do not get it when blocks apply to room chat.
+func (s *Server) notBlockingName(name string) func(*session) bool {
+	return func(rcpt *session) bool {
+		return !s.cfg().Messages.BlocksApplyToBroadcast || !rcpt.blocking(name)
+	}
+}
