@@ -349,3 +349,68 @@ func TestClusterWhoElseLastActive(t *testing.T) {
 		t.Fatalf("whoelse after carol left: %s", got)
 	}
 }
+
+// TestClusterKickAndRoomBanSameOrderOnEveryNode puts users out of a room
+// from the node they are on and from another node: wherever it is typed,
+// the user leaves the room first and hears why as part of that move (the
+// kick, then the lobby's recent lines), and the room's members are told
+// after the move, so what they ask next no longer finds the user inside.
+func TestClusterKickAndRoomBanSameOrderOnEveryNode(t *testing.T) {
+	n := threeNodes(t)
+	n[0].addUsers("erin")
+	alice := login(t, n[0].addr, "alice", "password1")
+	carol := login(t, n[0].addr, "carol", "password1")
+	bob := login(t, n[1].addr, "bob", "password1")
+	dave := login(t, n[1].addr, "dave", "password1")
+	erin := login(t, n[1].addr, "erin", "password1")
+	alice.send("before the room")
+	alice.expect("message", "kind", "room", "text", "before the room")
+	alice.send("create den")
+	alice.expect("ok", "cmd", "create")
+	joinDen := func(c *client) {
+		t.Helper()
+		c.send("join den")
+		c.expect("ok", "cmd", "join")
+		alice.expect("room", "event", "joined", "user", c.name)
+	}
+	for _, c := range []*client{carol, bob, dave, erin} {
+		joinDen(c)
+	}
+	// Each put-out user: the event first, then the lobby's recent line.
+	heardFirst := func(c *client, event string) {
+		t.Helper()
+		c.expect("room", "event", event, "user", c.name)
+		c.expectNext("message", "kind", "history", "text", "before the room")
+	}
+	// A member on the put-out user's node asks at once: the user is out.
+	notInDen := func(c *client, event, who string) {
+		t.Helper()
+		c.expect("room", "event", event, "user", who)
+		c.send("names den")
+		for _, u := range c.expect("ok", "cmd", "names").strs("users") {
+			if u == who {
+				t.Fatalf("%s: names den still lists %s after the %s", c.name, who, event)
+			}
+		}
+	}
+
+	alice.send("kick carol") // typed on carol's node
+	alice.expect("ok", "cmd", "kick")
+	heardFirst(carol, "kicked")
+	notInDen(erin, "kicked", "carol")
+
+	alice.send("kick bob") // typed on another node
+	alice.expect("ok", "cmd", "kick")
+	heardFirst(bob, "kicked")
+	notInDen(erin, "kicked", "bob")
+
+	joinDen(carol)
+	alice.send("roomban carol 1h")
+	alice.expect("ok", "cmd", "roomban")
+	heardFirst(carol, "banned")
+
+	alice.send("roomban dave 1h")
+	alice.expect("ok", "cmd", "roomban")
+	heardFirst(dave, "banned")
+	notInDen(erin, "banned", "dave")
+}
