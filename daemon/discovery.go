@@ -20,8 +20,8 @@ import (
 
 // Discovery answers LAN discovery probes (PROTOCOL.md section 7) on UDP so
 // that a client can find the chat server without being told its address.
-// It is a type of its own, beside Server: `chatd serve` starts it when
-// discovery.enabled is set and closes it at shutdown.
+// A Server runs one while discovery.enabled is set (StartDiscovery; its
+// Reload turns it on and off); it can also be used on its own.
 //
 // One goroutine (Serve) reads probes and writes answers; the rate-limit
 // table belongs to it and needs no lock.
@@ -78,28 +78,21 @@ func NewDiscovery(o DiscoveryOptions) *Discovery {
 }
 
 // Reload takes discovery.name and discovery.answers_per_second from c at
-// once; enabled and listen need a restart, and their keys are returned
-// when they differ from the running ones.
-func (d *Discovery) Reload(c chatd.DiscoveryConfig) (needRestart []string) {
-	if c.Enabled != d.o.Config.Enabled {
-		needRestart = append(needRestart, "discovery.enabled")
-	}
-	if c.Listen != d.o.Config.Listen {
-		needRestart = append(needRestart, "discovery.listen")
-	}
+// once. Whether a responder runs, and where, is the server's to change
+// (Server.Reload starts and stops one).
+func (d *Discovery) Reload(c chatd.DiscoveryConfig) {
 	name := c.Name
 	if name == "" {
 		name, _ = os.Hostname()
 	}
 	d.live.Store(&discoverySettings{name: name, perSecond: c.AnswersPerSecond})
-	return needRestart
 }
 
 // Listen binds discovery.listen.
 func (d *Discovery) Listen() error {
 	conn, err := net.ListenPacket("udp4", d.o.Config.Listen)
 	if err != nil {
-		return fmt.Errorf("discovery.listen: %w", err)
+		return fmt.Errorf("listen on %s (discovery.listen): %w", d.o.Config.Listen, err)
 	}
 	d.conn = conn
 	d.pc = ipv4.NewPacketConn(conn)
@@ -149,6 +142,104 @@ func (d *Discovery) Serve(ctx context.Context) error {
 		}
 		d.probe(buf[:n], cm, from)
 	}
+}
+
+// discoveryRunner is the server's part of discovery: between
+// Server.StartDiscovery and its stop it runs a responder while
+// discovery.enabled is set, and Server.Reload starts, stops or renames it.
+// Guarded by Server.reloadMu.
+type discoveryRunner struct {
+	ctx  context.Context // the responders' lifetime; nil: not started
+	d    *Discovery      // the running responder; nil while off
+	done chan error      // d's Serve result
+}
+
+// StartDiscovery answers LAN discovery probes while discovery.enabled is
+// set: from now on if it is, and from any reload that sets it, until stop
+// is called or ctx ends. stop ends the responder and waits for it. Call it
+// after Listen; a discovery.listen that cannot be bound is an error.
+func (s *Server) StartDiscovery(ctx context.Context) (stop func(), err error) {
+	s.reloadMu.Lock()
+	defer s.reloadMu.Unlock()
+	if s.disc.ctx != nil {
+		return nil, errors.New("discovery: already started")
+	}
+	var d *Discovery
+	if c := s.cfg().Discovery; c.Enabled {
+		if d, err = s.newDiscovery(c); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	s.disc.ctx = ctx
+	if d != nil {
+		s.disc.start(d, s.log)
+	}
+	return func() {
+		s.reloadMu.Lock()
+		defer s.reloadMu.Unlock()
+		cancel()
+		s.disc.stop()
+		s.disc.ctx = nil
+	}, nil
+}
+
+// newDiscovery binds a responder with c that names this server's
+// listeners.
+func (s *Server) newDiscovery(c chatd.DiscoveryConfig) (*Discovery, error) {
+	d := NewDiscovery(DiscoveryOptions{
+		Config: c, Addr: s.Addr(), TLSAddr: s.TLSAddr(),
+		WebAddr: s.WebAddr(), WebTLS: s.webCert.Load() != nil, Log: s.log,
+	})
+	if err := d.Listen(); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// prepareDiscovery binds the responder that next turns on, before a
+// reload changes anything; nil when none is to start.
+func (s *Server) prepareDiscovery(next *chatd.Config) (*Discovery, error) {
+	r := &s.disc
+	if r.ctx == nil || r.ctx.Err() != nil || r.d != nil || !next.Discovery.Enabled {
+		return nil, nil
+	}
+	return s.newDiscovery(next.Discovery)
+}
+
+// applyDiscovery is the discovery section of a reload: it starts the
+// responder prepareDiscovery bound, stops the running one when next turns
+// discovery off, or else hands it the new name and rate.
+func (s *Server) applyDiscovery(next *chatd.Config, bound *Discovery) {
+	r := &s.disc
+	switch {
+	case bound != nil:
+		r.start(bound, s.log)
+	case r.d != nil && !next.Discovery.Enabled:
+		addr := r.d.Addr().String()
+		r.stop()
+		s.log.Info("no longer answering discovery probes", "addr", addr)
+	case r.d != nil:
+		r.d.Reload(next.Discovery)
+	}
+}
+
+// start serves probes with d, a bound responder, until stop or r.ctx ends.
+func (r *discoveryRunner) start(d *Discovery, log *slog.Logger) {
+	ctx, done := r.ctx, make(chan error, 1)
+	r.d, r.done = d, done
+	go func() { done <- d.Serve(ctx) }()
+	log.Info("answering discovery probes", "addr", d.Addr().String())
+}
+
+// stop ends the running responder, if any, and waits for it.
+func (r *discoveryRunner) stop() {
+	if r.d == nil {
+		return
+	}
+	r.d.Close()
+	<-r.done
+	r.d, r.done = nil, nil
 }
 
 // probe answers one datagram if it is a probe that may be answered.

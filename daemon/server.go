@@ -103,6 +103,11 @@ type Server struct {
 	webCert   atomic.Pointer[tls.Certificate]
 	web       *http.Server // serves webLn
 
+	// reloadMu (tier 0, see DEVELOPING.md) makes one reload at a time, and
+	// orders it with StartDiscovery and its stop; it guards disc.
+	reloadMu sync.Mutex
+	disc     discoveryRunner
+
 	// mu guards conns and perIP (connection accounting, including sessions
 	// that have not logged in). Lock order: Server.mu, then hub.mu, then
 	// session.mu; none is held across I/O.
@@ -193,87 +198,6 @@ func (s *Server) cfg() *chatd.Config { return s.live.Load() }
 // hasher hashes new passwords at the argon2 cost in force.
 func (s *Server) hasher() chatd.Hasher { return chatd.NewHasher(s.cfg().Argon2) }
 
-// restartOnly lists the settings a running server cannot change: Reload
-// reports them as changed but keeps the old values until a restart.
-var restartOnly = []struct {
-	key  string
-	same func(a, b *chatd.Config) bool
-}{
-	{"server.listen", func(a, b *chatd.Config) bool { return a.Server.Listen == b.Server.Listen }},
-	{"server.tls_listen", func(a, b *chatd.Config) bool { return a.Server.TLSListen == b.Server.TLSListen }},
-	{"database.driver", func(a, b *chatd.Config) bool { return a.Database.Driver == b.Database.Driver }},
-	{"database.path", func(a, b *chatd.Config) bool { return a.Database.Path == b.Database.Path }},
-	{"database.url", func(a, b *chatd.Config) bool { return a.Database.URL == b.Database.URL }},
-	{"web.listen", func(a, b *chatd.Config) bool { return a.Web.Listen == b.Web.Listen }},
-	{"web.tls_cert", func(a, b *chatd.Config) bool { return (a.Web.TLSCert == "") == (b.Web.TLSCert == "") }},
-	{"metrics.listen", func(a, b *chatd.Config) bool { return a.Metrics.Listen == b.Metrics.Listen }},
-	{"cluster.node", func(a, b *chatd.Config) bool { return a.Cluster.Node == b.Cluster.Node }},
-	{"argon2.worker", func(a, b *chatd.Config) bool { return a.Argon2.Worker == b.Argon2.Worker }},
-}
-
-// Reload makes next the configuration in force, all at once: every
-// session reads it at its next use (banner, limits, timeouts, rate, lockout,
-// accounts, messages, argon2 cost of new hashes), the [log] settings apply
-// to the live logger, and new TLS handshakes use the pair the files hold
-// now. Settings that only a restart can change keep their running values;
-// their keys are returned so the caller can say so. When a TLS pair cannot
-// be loaded, nothing changes and the error says why. next must already be
-// validated.
-func (s *Server) Reload(next chatd.Config) (needRestart []string, err error) {
-	defer func() { s.metrics.reload(err == nil) }()
-	cur := s.cfg()
-	for _, r := range restartOnly {
-		if !r.same(cur, &next) {
-			needRestart = append(needRestart, r.key)
-		}
-	}
-	next.Server.Listen = cur.Server.Listen
-	next.Server.TLSListen = cur.Server.TLSListen
-	next.Database = cur.Database
-	next.Web.Listen = cur.Web.Listen
-	next.Metrics = cur.Metrics
-	next.Cluster.Node = cur.Cluster.Node
-	next.Argon2.Worker = cur.Argon2.Worker
-	if (next.Web.TLSCert == "") != (cur.Web.TLSCert == "") {
-		// Whether the web listener speaks TLS is fixed at start.
-		next.Web.TLSCert, next.Web.TLSKey = cur.Web.TLSCert, cur.Web.TLSKey
-	}
-	// Load every pair before anything changes, so a bad file changes
-	// nothing.
-	var cert, webCert *tls.Certificate
-	if s.tlsLn != nil {
-		c, err := tls.LoadX509KeyPair(next.Server.TLSCert, next.Server.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("load TLS key pair (server.tls_cert, server.tls_key): %w", err)
-		}
-		cert = &c
-	}
-	if s.webCert.Load() != nil && next.Web.TLSCert != "" {
-		c, err := tls.LoadX509KeyPair(next.Web.TLSCert, next.Web.TLSKey)
-		if err != nil {
-			return nil, fmt.Errorf("load TLS key pair (web.tls_cert, web.tls_key): %w", err)
-		}
-		webCert = &c
-	}
-	if s.liveLog != nil {
-		if err := s.liveLog.apply(next.Log); err != nil {
-			return nil, err
-		}
-	}
-	s.live.Store(&next)
-	if s.manageMemory {
-		s.applyMemoryLimit() // the argon2 settings may have changed
-		s.applyProcs()
-	}
-	if cert != nil {
-		s.cert.Store(cert)
-	}
-	if webCert != nil {
-		s.webCert.Store(webCert)
-	}
-	return needRestart, nil
-}
-
 // Listen binds server.listen (and server.tls_listen when set) unless
 // Options gave those listeners, loads the TLS pair, and prepares the dummy
 // password hash.
@@ -314,22 +238,23 @@ func (s *Server) Listen() error {
 	if s.tlsLn == nil && cfg.Server.TLSListen == "" {
 		return nil
 	}
-	if err := s.LoadCertificate(); err != nil {
+	if cfg.Server.TLSCert == "" || cfg.Server.TLSKey == "" {
+		s.closeListeners()
+		return errors.New("server.tls_cert, server.tls_key: must be set to serve the TLS listener")
+	}
+	cert, err := loadPair("server", cfg.Server.TLSCert, cfg.Server.TLSKey)
+	if err != nil {
 		s.closeListeners()
 		return err
 	}
+	s.cert.Store(cert)
 	if s.tlsLn == nil {
 		if s.tlsLn, err = net.Listen("tcp", cfg.Server.TLSListen); err != nil {
 			s.closeListeners()
 			return fmt.Errorf("listen on %s (server.tls_listen): %w", cfg.Server.TLSListen, err)
 		}
 	}
-	s.tlsLn = tls.NewListener(s.tlsLn, &tls.Config{
-		// Read at each handshake, so a reloaded pair serves the next client.
-		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.cert.Load(), nil },
-		MinVersion:     tls.VersionTLS12,
-		CipherSuites:   tls12Suites,
-	})
+	s.tlsLn = tls.NewListener(s.tlsLn, tlsConfig(&s.cert))
 	return nil
 }
 
@@ -343,39 +268,6 @@ func (s *Server) closeListeners() {
 	if s.metricsLn != nil {
 		s.metricsLn.Close()
 	}
-}
-
-// LoadCertificate reads server.tls_cert and server.tls_key (and
-// web.tls_cert and web.tls_key when the web client speaks TLS); the next TLS
-// handshake uses the new pair. On error the pair in use stays.
-func (s *Server) LoadCertificate() error {
-	cfg := s.cfg()
-	if s.webCert.Load() != nil && cfg.Web.TLSCert != "" {
-		if err := s.loadWebCertificate(); err != nil {
-			return err
-		}
-	}
-	if cfg.Server.TLSCert == "" && s.tlsLn == nil {
-		return nil
-	}
-	cert, err := tls.LoadX509KeyPair(cfg.Server.TLSCert, cfg.Server.TLSKey)
-	if err != nil {
-		return fmt.Errorf("load TLS key pair (server.tls_cert, server.tls_key): %w", err)
-	}
-	s.cert.Store(&cert)
-	return nil
-}
-
-// tls12Suites are the TLS 1.2 suites offered: forward-secret AEAD only
-// (no CBC, no SHA-1 MACs). TLS 1.3 suites are not configurable and are all
-// AEAD.
-var tls12Suites = []uint16{
-	tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-	tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-	tls.TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-	tls.TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-	tls.TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-	tls.TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
 }
 
 // Addr is the bound plain-TCP address (valid after Listen).

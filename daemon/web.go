@@ -148,9 +148,11 @@ func (s *Server) listenWeb() error {
 		return nil
 	}
 	if cfg.Web.TLSCert != "" {
-		if err := s.loadWebCertificate(); err != nil {
+		cert, err := loadPair("web", cfg.Web.TLSCert, cfg.Web.TLSKey)
+		if err != nil {
 			return err
 		}
+		s.webCert.Store(cert)
 	}
 	if s.webLn == nil {
 		ln, err := net.Listen("tcp", cfg.Web.Listen)
@@ -160,10 +162,7 @@ func (s *Server) listenWeb() error {
 		s.webLn = ln
 	}
 	if cfg.Web.TLSCert != "" {
-		s.webLn = tls.NewListener(s.webLn, &tls.Config{
-			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return s.webCert.Load(), nil },
-			MinVersion:     tls.VersionTLS12,
-		})
+		s.webLn = tls.NewListener(s.webLn, tlsConfig(&s.webCert))
 	}
 	s.web = &http.Server{
 		Handler:           s.WebHandler(),
@@ -171,18 +170,6 @@ func (s *Server) listenWeb() error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 	}
-	return nil
-}
-
-// loadWebCertificate reads web.tls_cert and web.tls_key; the next
-// handshake uses the new pair. On error the pair in use stays.
-func (s *Server) loadWebCertificate() error {
-	cfg := s.cfg()
-	cert, err := tls.LoadX509KeyPair(cfg.Web.TLSCert, cfg.Web.TLSKey)
-	if err != nil {
-		return fmt.Errorf("load TLS key pair (web.tls_cert, web.tls_key): %w", err)
-	}
-	s.webCert.Store(&cert)
 	return nil
 }
 

@@ -118,20 +118,11 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	if a := srv.MetricsAddr(); a != nil {
 		log.Info("metrics and health", "addr", a.String())
 	}
-	var disc *daemon.Discovery
-	if cfg.Discovery.Enabled {
-		disc = daemon.NewDiscovery(daemon.DiscoveryOptions{
-			Config: cfg.Discovery, Addr: srv.Addr(), TLSAddr: srv.TLSAddr(),
-			WebAddr: srv.WebAddr(), WebTLS: cfg.Web.TLSCert != "", Log: log,
-		})
-		if err := disc.Listen(); err != nil {
-			return err
-		}
-		log.Info("answering discovery probes", "addr", disc.Addr().String())
-		discDone := make(chan error, 1)
-		go func() { discDone <- disc.Serve(ctx) }()
-		defer func() { disc.Close(); <-discDone }()
+	stopDiscovery, err := srv.StartDiscovery(ctx)
+	if err != nil {
+		return err
 	}
+	defer stopDiscovery()
 	go func() {
 		for {
 			select {
@@ -140,7 +131,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 			case <-hup:
 			}
 			notify.send(sd.SdNotifyReloading)
-			reload(log, src, srv, disc)
+			reload(log, src, srv)
 			notify.send(sd.SdNotifyReady)
 		}
 	}()
@@ -173,26 +164,15 @@ func openCluster(ctx context.Context, cfg chatd.Config) (chatd.Cluster, error) {
 }
 
 // reload re-reads the configuration file the server started with and
-// applies it. A file that does not load or validate is logged, one line per
-// problem, and changes nothing; settings that need a restart are logged as
-// such.
-func reload(log *slog.Logger, src chatd.ConfigSource, srv *daemon.Server, disc *daemon.Discovery) {
+// applies it (srv.Reload logs what changed and what needs a restart). A
+// file that does not load or validate, or that srv refuses, is logged, one
+// line per problem, and changes nothing.
+func reload(log *slog.Logger, src chatd.ConfigSource, srv *daemon.Server) {
 	cfg, err := chatd.LoadConfig(src.Path)
 	if err != nil {
 		srv.ReloadFailed()
-	} else {
-		var needRestart []string
-		needRestart, err = srv.Reload(cfg)
-		if err == nil && disc != nil {
-			needRestart = append(needRestart, disc.Reload(cfg.Discovery)...)
-		}
-		if err == nil {
-			for _, key := range needRestart {
-				log.Warn("reload: setting changed, applies after restart", "key", key)
-			}
-			log.Info("configuration reloaded", "config", src.String())
-			return
-		}
+	} else if _, err = srv.Reload(cfg); err == nil {
+		return
 	}
 	for _, line := range strings.Split(err.Error(), "\n") {
 		log.Error("reload failed; the running configuration stays", "config", src.String(), "problem", line)
