@@ -556,6 +556,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		{"history", s.history.done},
 	}
 	var hardStop <-chan time.Time
+	historyClosed := false
 	hardEnd := time.Now().Add(s.cfg().Server.ShutdownGrace.Duration + shutdownExtra)
 	for i, st := range stages {
 		if st.name == "cluster" {
@@ -563,6 +564,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		if st.name == "history" {
 			s.history.close()
+			historyClosed = true
 		}
 		select {
 		case <-st.done:
@@ -587,7 +589,11 @@ func (s *Server) Serve(ctx context.Context) error {
 			case <-hardStop:
 			}
 		}
-		// Out of time: say what is left and return.
+		// Out of time: say what is left and return. The writer still
+		// stops once it can (its writes end with halt).
+		if !historyClosed {
+			s.history.close()
+		}
 		var left []string
 		for _, st := range stages[i:] {
 			select {
