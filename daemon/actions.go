@@ -124,7 +124,10 @@ func (s *Server) syncOnline(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			if err := s.store.SetOnline(context.Background(), nil); err != nil {
+			ctx, cancel := s.finishCtx() // at shutdown: ends with the grace
+			err := s.store.SetOnline(ctx, nil)
+			cancel()
+			if err != nil {
 				s.log.Error("clear online sessions", "err", err)
 			}
 			return

@@ -12,13 +12,19 @@ import (
 // that chat fan-out never waits for the disk: lines are queued (bounded; a
 // full queue makes senders wait, not lose lines) and written in order, all
 // that was queued within historyLinger of the first in one transaction.
+//
+// Its goroutine runs from start (Serve) to close; a writer never started
+// holds nothing. Once close was called, add drops what it cannot queue
+// and flush returns when the goroutine is gone: a session still running
+// after a bounded shutdown never waits on a writer that stopped.
 type historyWriter struct {
 	store chatd.Store
 	keep  func() int // messages.history_keep in force
 	log   *slog.Logger
 	ch    chan historyItem
 	kick  chan struct{} // ends a linger early (flush, close)
-	done  chan struct{}
+	quit  chan struct{} // closed by close: write what is queued, then stop
+	done  chan struct{} // closed when run has returned
 }
 
 // historyItem is a line to store, or (flushed set) a request to say when
@@ -37,16 +43,25 @@ const historyBatch = 512
 // request commits at once.
 const historyLinger = 250 * time.Millisecond
 
+// historyWriteTimeout bounds one transaction of the writer: a database
+// that stalls longer loses that batch (logged), not the writer.
+const historyWriteTimeout = 30 * time.Second
+
 func newHistoryWriter(store chatd.Store, keep func() int, log *slog.Logger) *historyWriter {
-	h := &historyWriter{store: store, keep: keep, log: log, ch: make(chan historyItem, 4096),
-		kick: make(chan struct{}, 1), done: make(chan struct{})}
-	go h.run()
-	return h
+	return &historyWriter{store: store, keep: keep, log: log, ch: make(chan historyItem, 4096),
+		kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 }
+
+// start runs the writer until close. Its writes use ctx: once ctx ends,
+// what is left is dropped (logged) instead of waited for.
+func (h *historyWriter) start(ctx context.Context) { go h.run(ctx) }
 
 func (h *historyWriter) add(room string, l chatd.HistoryLine) {
 	if h.keep() > 0 {
-		h.ch <- historyItem{line: chatd.RoomLine{Room: room, Line: l}}
+		select {
+		case h.ch <- historyItem{line: chatd.RoomLine{Room: room, Line: l}}:
+		case <-h.quit: // stopped: the line stays in memory only
+		}
 	}
 }
 
@@ -68,9 +83,16 @@ func (h *historyWriter) tryAdd(room string, l chatd.HistoryLine) bool {
 // that history and search see what their user has just said.
 func (h *historyWriter) flush() {
 	done := make(chan struct{})
-	h.ch <- historyItem{flushed: done}
+	select {
+	case h.ch <- historyItem{flushed: done}:
+	case <-h.done:
+		return
+	}
 	h.hurry()
-	<-done
+	select {
+	case <-done:
+	case <-h.done:
+	}
 }
 
 // hurry cuts the current linger short.
@@ -81,34 +103,41 @@ func (h *historyWriter) hurry() {
 	}
 }
 
-func (h *historyWriter) run() {
+func (h *historyWriter) run(ctx context.Context) {
 	defer close(h.done)
 	batch := make([]chatd.RoomLine, 0, historyBatch)
 	var waiting []chan struct{}
 	linger := time.NewTimer(historyLinger)
 	linger.Stop()
 	items := make([]historyItem, 0, historyBatch)
-	for first := range h.ch {
+	for {
 		batch, waiting = batch[:0], waiting[:0]
 		clear(items)
-		items = append(items[:0], first)
-		// Linger without taking the lines as they come, so that a line
-		// costs its sender no wake-up of this goroutine.
-		if first.flushed == nil && len(h.ch) < historyBatch-1 {
-			linger.Reset(historyLinger)
-			select {
-			case <-linger.C:
-			case <-h.kick:
-				linger.Stop()
+		items = items[:0]
+		select {
+		case first := <-h.ch:
+			items = append(items, first)
+			// Linger without taking the lines as they come, so that a
+			// line costs its sender no wake-up of this goroutine.
+			if first.flushed == nil && len(h.ch) < historyBatch-1 {
+				linger.Reset(historyLinger)
+				select {
+				case <-linger.C:
+				case <-h.kick:
+					linger.Stop()
+				case <-h.quit:
+					linger.Stop()
+				}
+			}
+		case <-h.quit:
+			if len(h.ch) == 0 {
+				return
 			}
 		}
 	drain:
 		for len(items) < historyBatch {
 			select {
-			case it, ok := <-h.ch:
-				if !ok {
-					break drain
-				}
+			case it := <-h.ch:
 				items = append(items, it)
 			default:
 				break drain
@@ -122,7 +151,10 @@ func (h *historyWriter) run() {
 			}
 		}
 		if len(batch) > 0 {
-			if err := h.store.AppendHistoryBatch(context.Background(), batch, h.keep()); err != nil {
+			wctx, cancel := context.WithTimeout(ctx, historyWriteTimeout)
+			err := h.store.AppendHistoryBatch(wctx, batch, h.keep())
+			cancel()
+			if err != nil {
 				h.log.Error("store room history", "lines", len(batch), "err", err)
 			}
 		}
@@ -132,9 +164,8 @@ func (h *historyWriter) run() {
 	}
 }
 
-// close writes what is queued and stops. No add may follow.
+// close asks the writer to write what is queued and stop; done is closed
+// once it has. Called once, by Serve.
 func (h *historyWriter) close() {
-	close(h.ch)
-	h.hurry()
-	<-h.done
+	close(h.quit)
 }

@@ -334,7 +334,11 @@ func (s *session) sendMail(mail []chatd.OfflineMessage) {
 		if i == len(mail)-1 {
 			ev.afterWrite = func() {
 				s.srv.metrics.delivered(len(ids))
-				if err := s.srv.store.DeleteOffline(context.Background(), ids); err != nil {
+				// On the writer goroutine, which the session's end waits
+				// for: bounded like the rest of that end.
+				ctx, cancel := s.srv.finishCtx()
+				defer cancel()
+				if err := s.srv.store.DeleteOffline(ctx, ids); err != nil {
 					s.srv.log.Error("delete delivered offline mail", "user", s.user, "err", err)
 				}
 				s.nextMail(last)
@@ -348,7 +352,9 @@ func (s *session) sendMail(mail []chatd.OfflineMessage) {
 
 // nextMail queues the page of offline mail after ID after, if any.
 func (s *session) nextMail(after int64) {
-	page, err := s.srv.store.OfflinePage(context.Background(), s.user, after, mailPage)
+	ctx, cancel := s.srv.finishCtx()
+	defer cancel()
+	page, err := s.srv.store.OfflinePage(ctx, s.user, after, mailPage)
 	if err != nil {
 		s.srv.log.Error("read offline mail", "user", s.user, "err", err)
 		return

@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"unsafe"
 )
@@ -11,28 +12,101 @@ import (
 // client costs no goroutine and no stack. Each socket is registered
 // one-shot: its first readiness (input, end of stream or error) disarms it
 // and wakes its connection once.
+//
+// The poller runs while at least one Server of the process serves
+// (acquirePoller, releasePoller): the last Serve to return stops it, and so
+// does an error of epoll other than an interrupted wait. A stopped poller
+// wakes every connection still registered, closes its descriptors and
+// arms nothing more.
 type inputPoller struct {
-	epfd  int
-	mu    sync.Mutex
-	conns map[int32]*streamConn // by socket, while registered
+	epfd int
+	// wakeR and wakeW are a pipe in the epoll set: a byte on it ends the
+	// loop (stop).
+	wakeR, wakeW int
+	mu           sync.Mutex            // a leaf (DEVELOPING.md)
+	conns        map[int32]*streamConn // by socket, while registered
+	stopped      bool                  // guarded by mu; the descriptors are closed or closing
+	done         chan struct{}         // closed when loop has returned
 }
 
 var (
-	pollerOnce sync.Once
-	poller     *inputPoller // nil when epoll is not available
+	// current is the running poller, nil when no server serves or epoll
+	// is not available. pollerMu guards users and the swaps of current; it
+	// is a leaf, taken by Serve only.
+	current  atomic.Pointer[inputPoller]
+	pollerMu sync.Mutex
+	users    int
 )
 
-// theInputPoller starts the poller on first use; nil if it cannot.
-func theInputPoller() *inputPoller {
-	pollerOnce.Do(func() {
-		fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
-		if err != nil {
-			return
-		}
-		poller = &inputPoller{epfd: fd, conns: map[int32]*streamConn{}}
-		go poller.loop()
-	})
-	return poller
+// theInputPoller returns the running poller; nil if none runs.
+func theInputPoller() *inputPoller { return current.Load() }
+
+// acquirePoller starts the poller for the first serving Server; the
+// others share it. Without epoll sessions simply never park.
+func acquirePoller() {
+	pollerMu.Lock()
+	defer pollerMu.Unlock()
+	users++
+	if p := current.Load(); p != nil && !p.isStopped() {
+		return
+	}
+	p, err := newInputPoller()
+	if err != nil {
+		current.Store(nil)
+		return
+	}
+	current.Store(p)
+	go p.loop()
+}
+
+// releasePoller stops the poller when the last serving Server is done,
+// and waits for its goroutine.
+func releasePoller() {
+	pollerMu.Lock()
+	defer pollerMu.Unlock()
+	if users--; users > 0 {
+		return
+	}
+	if p := current.Swap(nil); p != nil {
+		p.stop()
+		<-p.done
+	}
+}
+
+func newInputPoller() (*inputPoller, error) {
+	fd, err := syscall.EpollCreate1(syscall.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, err
+	}
+	var pipe [2]int
+	if err := syscall.Pipe2(pipe[:], syscall.O_CLOEXEC|syscall.O_NONBLOCK); err != nil {
+		syscall.Close(fd)
+		return nil, err
+	}
+	ev := syscall.EpollEvent{Events: syscall.EPOLLIN, Fd: int32(pipe[0])}
+	if err := syscall.EpollCtl(fd, syscall.EPOLL_CTL_ADD, pipe[0], &ev); err != nil {
+		syscall.Close(fd)
+		syscall.Close(pipe[0])
+		syscall.Close(pipe[1])
+		return nil, err
+	}
+	return &inputPoller{epfd: fd, wakeR: pipe[0], wakeW: pipe[1], conns: map[int32]*streamConn{},
+		done: make(chan struct{})}, nil
+}
+
+func (p *inputPoller) isStopped() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stopped
+}
+
+// stop asks the loop to end; it does not wait (see done).
+func (p *inputPoller) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.stopped {
+		syscall.Write(p.wakeW, []byte{0})
+	}
 }
 
 // arm registers fd for c, or re-arms it; it reports whether that worked.
@@ -40,6 +114,9 @@ func (p *inputPoller) arm(fd int, c *streamConn) bool {
 	ev := syscall.EpollEvent{Events: syscall.EPOLLIN | syscall.EPOLLRDHUP | syscall.EPOLLONESHOT, Fd: int32(fd)}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.stopped {
+		return false
+	}
 	op := syscall.EPOLL_CTL_MOD
 	if p.conns[int32(fd)] != c {
 		op = syscall.EPOLL_CTL_ADD
@@ -55,24 +132,41 @@ func (p *inputPoller) arm(fd int, c *streamConn) bool {
 	return true
 }
 
-// forget unregisters fd of c before the socket is closed.
+// forget unregisters fd of c before the socket is closed. p may be nil
+// (no poller runs any more).
 func (p *inputPoller) forget(fd int, c *streamConn) {
+	if p == nil {
+		return
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.conns[int32(fd)] == c {
 		delete(p.conns, int32(fd))
-		syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+		if !p.stopped {
+			syscall.EpollCtl(p.epfd, syscall.EPOLL_CTL_DEL, fd, nil)
+		}
 	}
 }
 
+// loop wakes the connections whose sockets are ready until stop or an
+// error of epoll_wait other than EINTR (and EAGAIN, which it does not
+// return, retried all the same), then shuts the poller down.
 func (p *inputPoller) loop() {
+	defer p.shut()
 	events := make([]syscall.EpollEvent, 128)
 	for {
 		n, err := syscall.EpollWait(p.epfd, events, -1)
-		if err != nil {
-			continue // EINTR
+		switch err {
+		case nil:
+		case syscall.EINTR, syscall.EAGAIN:
+			continue
+		default:
+			return // EBADF, EINVAL, EFAULT: this poller cannot go on
 		}
 		for _, ev := range events[:n] {
+			if ev.Fd == int32(p.wakeR) {
+				return
+			}
 			p.mu.Lock()
 			c := p.conns[ev.Fd]
 			p.mu.Unlock()
@@ -80,6 +174,27 @@ func (p *inputPoller) loop() {
 				c.wake()
 			}
 		}
+	}
+}
+
+// shut marks p stopped, closes its descriptors and wakes every connection
+// still registered: each resumes its session, which finds its socket
+// ready, closed or in error as a read tells.
+func (p *inputPoller) shut() {
+	p.mu.Lock()
+	p.stopped = true
+	left := make([]*streamConn, 0, len(p.conns))
+	for _, c := range p.conns {
+		left = append(left, c)
+	}
+	clear(p.conns)
+	syscall.Close(p.epfd)
+	syscall.Close(p.wakeR)
+	syscall.Close(p.wakeW)
+	p.mu.Unlock()
+	close(p.done)
+	for _, c := range left {
+		c.wake()
 	}
 }
 

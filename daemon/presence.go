@@ -300,16 +300,46 @@ type presenceFlusher struct {
 	// stopped for presenceQuiet; settle is its timer.
 	onQuiet func()
 	settle  *time.Timer
+	// wave is the timer of the next wave; stopped is set by stop (Serve's
+	// end), after which no timer is armed and what is listed is dropped.
+	wave    *time.Timer
+	stopped bool
 }
 
 func (p *presenceFlusher) add(s *session) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return // the server has stopped: nobody is left to read it
+	}
 	p.fl.add(s)
-	arm := !p.armed
-	p.armed = true
-	p.mu.Unlock()
-	if arm {
-		time.AfterFunc(presenceDelay, p.run)
+	if !p.armed {
+		p.armed = true
+		p.arm()
+	}
+}
+
+// arm starts the timer of the next wave. p.mu is held.
+func (p *presenceFlusher) arm() {
+	if p.wave == nil {
+		p.wave = time.AfterFunc(presenceDelay, p.run)
+	} else {
+		p.wave.Reset(presenceDelay)
+	}
+}
+
+// stop ends the flusher's timers for good: once Serve returns, nothing of
+// the server runs on a timer.
+func (p *presenceFlusher) stop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stopped = true
+	p.fl.list = nil
+	if p.wave != nil {
+		p.wave.Stop()
+	}
+	if p.settle != nil {
+		p.settle.Stop()
 	}
 }
 
@@ -322,18 +352,18 @@ func (p *presenceFlusher) run() {
 	p.mu.Unlock()
 	wave.flush()
 	p.mu.Lock()
+	defer p.mu.Unlock()
 	p.armed = p.fl.list != nil
-	again := p.armed
-	if !again && p.onQuiet != nil {
+	switch {
+	case p.stopped:
+	case p.armed:
+		p.arm()
+	case p.onQuiet != nil:
 		if p.settle == nil {
 			p.settle = time.AfterFunc(presenceQuiet, p.quiet)
 		} else {
 			p.settle.Reset(presenceQuiet)
 		}
-	}
-	p.mu.Unlock()
-	if again {
-		time.AfterFunc(presenceDelay, p.run)
 	}
 }
 
@@ -362,7 +392,9 @@ func (s *Server) freeQuietMemory() {
 	wait, ok := s.claimFree()
 	if wait > 0 {
 		s.presence.mu.Lock()
-		s.presence.settle.Reset(wait)
+		if !s.presence.stopped {
+			s.presence.settle.Reset(wait)
+		}
 		s.presence.mu.Unlock()
 		return
 	}

@@ -128,6 +128,14 @@ type Server struct {
 	// recipients a wave at a time (presence.go).
 	presence presenceFlusher
 
+	// halt ends when the shutdown grace is over or Serve returns: the
+	// database calls that end a session (finishCtx) and the history
+	// writer give up then. finishing counts the sessions in finish, for
+	// the log of a shutdown that ran out of time.
+	halt      context.Context
+	haltNow   context.CancelFunc
+	finishing atomic.Int64
+
 	metrics    *metrics
 	metricsLn  net.Listener // nil when metrics are off
 	metricsWeb *http.Server
@@ -171,6 +179,7 @@ func New(o Options) *Server {
 	} else {
 		s.community = localHub{s}
 	}
+	s.halt, s.haltNow = context.WithCancel(context.Background())
 	s.startedAt = time.Now().UnixNano()
 	s.parkAfter.Store(int64(defaultParkAfter))
 	s.pw = o.Hasher
@@ -297,11 +306,35 @@ func (s *Server) Shutdown(msg string) {
 	})
 }
 
+// shutdownExtra is how long Serve waits, once shutdown_grace is over and
+// the remaining connections are closed, for what still runs (sessions
+// finishing, the cluster's loops, the history writer) before it logs what
+// is left and returns anyway.
+const shutdownExtra = 5 * time.Second
+
+// finishTimeout bounds each database call that ends a session (last seen,
+// the cluster's logout) outside shutdown; at shutdown they end with the
+// grace (Server.halt) at the latest.
+const finishTimeout = 30 * time.Second
+
+// finishCtx is the context of the database calls that end a session.
+func (s *Server) finishCtx() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(s.halt, finishTimeout)
+}
+
 // Serve accepts connections until ctx is cancelled or Shutdown is called
 // (the admin `shutdown` command), then stops gracefully: every client gets
 // bye "shutdown", last-seen times are written. It returns nil after a clean
 // stop.
+//
+// The stop is bounded: sessions have shutdown_grace to end, then the
+// connections left are closed and their database calls cancelled, and
+// after shutdownExtra more Serve logs what still runs and returns anyway.
+// Every goroutine and timer Serve starts is stopped before it returns, on
+// every path, a failed start included.
 func (s *Server) Serve(ctx context.Context) error {
+	defer s.haltNow()
+	defer s.presence.stop()
 	sctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// Admin actions recorded before now are already in the tables each
@@ -325,6 +358,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		}
 		return fmt.Errorf("start: %w", err)
 	}
+	acquirePoller()
+	defer releasePoller()
+	s.history.start(s.halt)
 	var loops sync.WaitGroup
 	for name, ln := range map[string]net.Listener{"plain": s.ln, "tls": s.tlsLn} {
 		if ln != nil {
@@ -379,6 +415,8 @@ func (s *Server) Serve(ctx context.Context) error {
 	if s.onStopping != nil {
 		s.onStopping()
 	}
+	graceOver := time.NewTimer(s.cfg().Server.ShutdownGrace.Duration)
+	defer graceOver.Stop()
 	s.ln.Close()
 	if s.tlsLn != nil {
 		s.tlsLn.Close()
@@ -392,7 +430,6 @@ func (s *Server) Serve(ctx context.Context) error {
 		s.metricsWeb.Close()
 	}
 	cancel()
-	loops.Wait()
 	s.mu.Lock()
 	s.closing = true // other transports may still hand in connections
 	s.mu.Unlock()
@@ -400,28 +437,91 @@ func (s *Server) Serve(ctx context.Context) error {
 	for _, sess := range s.allConns() {
 		sess.end(byeShutdown, s.stopMsg)
 	}
-	done := make(chan struct{})
-	go func() { s.wg.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(s.cfg().Server.ShutdownGrace.Duration):
-		s.log.Warn("shutdown grace over; closing the remaining connections")
-		for _, sess := range s.allConns() {
-			sess.conn.Close()
-		}
-		<-done
+	// The loops stop on their own (cancel above); the sessions end with
+	// their bye. Both get the grace, then what is left gets the extra
+	// bound.
+	stages := []struct {
+		name string
+		done <-chan struct{}
+	}{
+		{"sessions", waitDone(s.wg.Wait)},
+		{"loops", waitDone(loops.Wait)},
+		{"cluster", clusterDone},
+		{"history", s.history.done},
 	}
-	cancelCluster()
-	<-clusterDone
+	var hardStop <-chan time.Time
+	historyClosed := false
+	hardEnd := time.Now().Add(s.cfg().Server.ShutdownGrace.Duration + shutdownExtra)
+	for i, st := range stages {
+		if st.name == "cluster" {
+			cancelCluster() // every session is done, or out of time
+		}
+		if st.name == "history" {
+			s.history.close()
+			historyClosed = true
+		}
+		select {
+		case <-st.done:
+			continue
+		case <-graceOver.C:
+		case <-hardStop:
+		}
+		if hardStop == nil {
+			// The grace is over: close what is left, cancel its
+			// database calls, and wait a little more.
+			s.log.Warn("shutdown grace over; closing the remaining connections")
+			for _, sess := range s.allConns() {
+				sess.conn.Close()
+			}
+			s.haltNow()
+			t := time.NewTimer(shutdownExtra)
+			defer t.Stop()
+			hardStop, hardEnd = t.C, time.Now().Add(shutdownExtra)
+			select {
+			case <-st.done:
+				continue
+			case <-hardStop:
+			}
+		}
+		// Out of time: say what is left and return. The writer still
+		// stops once it can (its writes end with halt).
+		if !historyClosed {
+			s.history.close()
+		}
+		var left []string
+		for _, st := range stages[i:] {
+			select {
+			case <-st.done:
+			default:
+				left = append(left, st.name)
+			}
+		}
+		s.mu.Lock()
+		sessions := len(s.conns)
+		s.mu.Unlock()
+		s.log.Error("shutdown bound over; returning with work still running",
+			"waiting_for", left, "sessions", sessions, "sessions_finishing", s.finishing.Load(),
+			"grace", s.cfg().Server.ShutdownGrace.Duration, "extra", shutdownExtra)
+		return nil
+	}
 	if s.cluster != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		// Within the same bound: a stalled database does not hold the
+		// stop any longer.
+		ctx, cancel := context.WithDeadline(context.Background(), hardEnd)
 		if err := s.cluster.c.Leave(ctx); err != nil {
 			s.log.Error("leave the cluster", "err", err)
 		}
 		cancel()
 	}
-	s.history.close()
 	return nil
+}
+
+// waitDone runs wait on a goroutine of its own and returns a channel
+// closed when it returns.
+func waitDone(wait func()) <-chan struct{} {
+	done := make(chan struct{})
+	go func() { wait(); close(done) }()
+	return done
 }
 
 func (s *Server) allConns() []*session {

@@ -465,6 +465,8 @@ func (s *session) allow(line string) bool {
 // finish runs when the reader stops: the user goes offline, others are
 // told, last-seen is written, and the writer is given time to flush.
 func (s *session) finish() {
+	s.srv.finishing.Add(1)
+	defer s.srv.finishing.Add(-1)
 	s.out.flush()
 	reason := s.reason()
 	// A user who logs out is told bye only once they are offline, so a
@@ -479,7 +481,9 @@ func (s *session) finish() {
 		// who-was-online queries never miss them in between.
 		now := s.srv.now()
 		seen := []chatd.Seen{{Name: s.user, LastSeen: now, LastActive: time.Unix(0, s.lastActive.Load())}}
-		if err := s.srv.store.SetSeen(context.Background(), seen); err != nil {
+		ctx, cancel := s.srv.finishCtx() // at shutdown, ends with the grace
+		defer cancel()
+		if err := s.srv.store.SetSeen(ctx, seen); err != nil {
 			s.srv.log.Error("write last seen", "user", s.user, "err", err)
 		}
 		n := &note{Kind: noteLogout, User: s.user, SID: s.sid, Text: presenceFor(reason)}
@@ -488,7 +492,7 @@ func (s *session) finish() {
 			s.srv.showPresence(n, others, s)
 		})
 		if ok {
-			if err := s.srv.community.tell(context.Background(), n); err != nil {
+			if err := s.srv.community.tell(ctx, n); err != nil {
 				s.srv.log.Error("tell the cluster of a logout", "user", s.user, "err", err)
 			}
 		}

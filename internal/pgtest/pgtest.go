@@ -129,6 +129,79 @@ func URL(t testing.TB) string {
 	return s.url(name)
 }
 
+// Pause stops the test server (SIGSTOP to the postmaster, then to each of
+// its processes: every backend calls setsid, so there is no group to
+// signal) so that every query to it stalls, as a hung database would. It
+// returns resume (SIGCONT to the same processes), which t's cleanup also
+// calls, before the cleanups registered earlier (URL's drop of the
+// database) run; calling it more than once is harmless. Call URL first.
+// Linux only (it reads /proc).
+func Pause(t testing.TB) (resume func()) {
+	t.Helper()
+	mu.Lock()
+	s := srv
+	mu.Unlock()
+	if s == nil || s.cmd.Process == nil {
+		t.Fatal("pgtest: Pause before URL: no server runs")
+	}
+	// The postmaster first: stopped, it forks nothing more.
+	pids := []int{s.cmd.Process.Pid}
+	if err := syscall.Kill(pids[0], syscall.SIGSTOP); err != nil {
+		t.Fatalf("pgtest: stop the server: %v", err)
+	}
+	var once sync.Once
+	resume = func() {
+		once.Do(func() {
+			for _, pid := range pids {
+				if err := syscall.Kill(pid, syscall.SIGCONT); err != nil && !errors.Is(err, syscall.ESRCH) {
+					t.Errorf("pgtest: continue server process %d: %v", pid, err)
+				}
+			}
+		})
+	}
+	t.Cleanup(resume)
+	kids, err := childrenOf(pids[0])
+	if err != nil {
+		resume()
+		t.Fatalf("pgtest: list the server's processes: %v", err)
+	}
+	for _, pid := range kids {
+		if err := syscall.Kill(pid, syscall.SIGSTOP); err == nil {
+			pids = append(pids, pid)
+		}
+	}
+	return resume
+}
+
+// childrenOf lists the processes whose parent is pid.
+func childrenOf(pid int) ([]int, error) {
+	stats, err := filepath.Glob("/proc/[0-9]*/stat")
+	if err != nil {
+		return nil, err
+	}
+	var out []int
+	for _, f := range stats {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			continue // gone meanwhile
+		}
+		// pid (comm) state ppid ...: comm may hold spaces and parentheses.
+		i := bytes.LastIndexByte(b, ')')
+		if i < 0 {
+			continue
+		}
+		fields := strings.Fields(string(b[i+1:]))
+		if len(fields) < 2 {
+			continue
+		}
+		if ppid, _ := strconv.Atoi(fields[1]); ppid == pid {
+			child, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
+			out = append(out, child)
+		}
+	}
+	return out, nil
+}
+
 var errNoBinaries = errors.New("PostgreSQL binaries not found (install the Debian package postgresql, or set " + BinEnv + ")")
 
 func get() (*server, error) {

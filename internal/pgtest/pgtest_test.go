@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+	"time"
 )
 
 func TestMain(m *testing.M) { Main(m) }
@@ -86,5 +87,31 @@ func TestDropOnCleanup(t *testing.T) {
 	}
 	if name == "" || n != 0 {
 		t.Fatalf("database %q still exists after its test (%d)", name, n)
+	}
+}
+
+// Pause stalls queries until resume; the server then answers again.
+func TestPause(t *testing.T) {
+	db, err := sql.Open("pgx", URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Ping(); err != nil {
+		t.Fatal(err)
+	}
+	resume := Pause(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	var one int
+	if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err == nil {
+		t.Fatal("a paused server answered")
+	}
+	resume()
+	resume() // harmless
+	ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := db.QueryRowContext(ctx, "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("after resume: %v, %d", err, one)
 	}
 }
