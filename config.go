@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -126,6 +127,12 @@ type WebConfig struct {
 	TrustedProxies []string `toml:"trusted_proxies"`
 	TLSCert        string   `toml:"tls_cert"`
 	TLSKey         string   `toml:"tls_key"`
+
+	// Hosts are the names (and addresses) the web client may be reached
+	// by: a request whose Host header names anything else is refused, so
+	// a name an attacker points at this server (DNS rebinding) gets
+	// nowhere. Empty: the default of HostAllowed.
+	Hosts []string `toml:"hosts"`
 }
 
 // MetricsConfig is the HTTP listener for Prometheus and health checks.
@@ -204,7 +211,7 @@ func DefaultConfig() Config {
 		},
 		Rate: RateConfig{LinesPerSecond: 10, Burst: 30},
 		Log:  LogConfig{Level: "info", Format: "text"},
-		Web:  WebConfig{AllowedOrigins: []string{}, TrustedProxies: []string{}},
+		Web:  WebConfig{AllowedOrigins: []string{}, TrustedProxies: []string{}, Hosts: []string{}},
 		Discovery: DiscoveryConfig{
 			Listen:           "0.0.0.0:4119",
 			AnswersPerSecond: 10,
@@ -483,6 +490,11 @@ func (w *WebConfig) validate() error {
 	if w.TLSCert != "" && w.Listen == "" {
 		return fmt.Errorf("web.listen: must be set when web.tls_cert (%q) is", w.TLSCert)
 	}
+	for _, h := range w.Hosts {
+		if !validHostName(h) {
+			return fmt.Errorf("web.hosts: %q is not a host name or IP address (no scheme, no port)", h)
+		}
+	}
 	for _, p := range w.AllowedOrigins {
 		if _, err := path.Match(p, ""); err != nil || p == "" {
 			return fmt.Errorf("web.allowed_origins: %q is not a valid pattern", p)
@@ -490,6 +502,77 @@ func (w *WebConfig) validate() error {
 	}
 	_, err := w.ParseTrustedProxies()
 	return err
+}
+
+// HostAllowed reports whether a request's Host header (its port is
+// ignored: a proxy or a port forward may change it, and DNS rebinding
+// works on the name) names this server: one of web.hosts, or when that is
+// empty the host of web.listen (unless a wildcard address), localhost,
+// 127.0.0.1 and ::1. When web.listen is a wildcard address (0.0.0.0, ::,
+// or no host), any IP address literal is accepted as well: a literal
+// cannot be rebound by DNS, and such a listener is reached by whichever
+// address the machine has.
+func (w *WebConfig) HostAllowed(hostport string) bool {
+	h := hostport
+	if host, _, err := net.SplitHostPort(hostport); err == nil {
+		h = host
+	}
+	h = normalizeHost(h)
+	if h == "" {
+		return false
+	}
+	names, anyIP := w.allowedHosts()
+	if anyIP {
+		if _, err := netip.ParseAddr(h); err == nil {
+			return true
+		}
+	}
+	return slices.Contains(names, h)
+}
+
+// allowedHosts is web.hosts or its default, normalized (HostAllowed), and
+// whether web.listen is a wildcard address.
+func (w *WebConfig) allowedHosts() (names []string, anyIP bool) {
+	host, _, err := net.SplitHostPort(w.Listen)
+	if err == nil {
+		ip := net.ParseIP(host)
+		anyIP = host == "" || (ip != nil && ip.IsUnspecified())
+	}
+	if len(w.Hosts) > 0 {
+		for _, h := range w.Hosts {
+			names = append(names, normalizeHost(h))
+		}
+		return names, anyIP
+	}
+	names = []string{"localhost", "127.0.0.1", "::1"}
+	if h := normalizeHost(host); err == nil && !anyIP && !slices.Contains(names, h) {
+		names = append(names, h)
+	}
+	return names, anyIP
+}
+
+// normalizeHost is a host name in the form HostAllowed compares: lower
+// case, no brackets around an IPv6 address, no final dot.
+func normalizeHost(h string) string {
+	return strings.TrimSuffix(strings.Trim(strings.ToLower(h), "[]"), ".")
+}
+
+// validHostName accepts a DNS name (letters, digits, '-', '.') or an IP
+// address, IPv6 with or without brackets.
+func validHostName(h string) bool {
+	n := normalizeHost(h)
+	if n == "" || len(n) > 253 {
+		return false
+	}
+	if _, err := netip.ParseAddr(n); err == nil {
+		return true
+	}
+	for _, r := range n {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '.') {
+			return false
+		}
+	}
+	return !strings.Contains(n, "..") && !strings.HasPrefix(n, ".") && !strings.HasPrefix(n, "-")
 }
 
 // ParseTrustedProxies returns web.trusted_proxies as prefixes; a single

@@ -240,6 +240,9 @@ func TestConfig_Validate(t *testing.T) {
 		{"ErrWebTLSWithoutListen", func(c *chatd.Config) { c.Web.TLSCert = "c.pem"; c.Web.TLSKey = "k.pem" }, "web.listen:"},
 		{"ErrWebOriginPattern", func(c *chatd.Config) { c.Web.AllowedOrigins = []string{"[a-"} }, `web.allowed_origins: "[a-"`},
 		{"ErrWebOriginEmpty", func(c *chatd.Config) { c.Web.AllowedOrigins = []string{""} }, `web.allowed_origins: ""`},
+		{"ErrWebHostPort", func(c *chatd.Config) { c.Web.Hosts = []string{"chat.example.com:8080"} }, `web.hosts: "chat.example.com:8080"`},
+		{"ErrWebHostURL", func(c *chatd.Config) { c.Web.Hosts = []string{"https://chat.example.com"} }, `web.hosts: "https://chat.example.com"`},
+		{"ErrWebHostEmpty", func(c *chatd.Config) { c.Web.Hosts = []string{""} }, `web.hosts: ""`},
 		{"ErrWebTrustedProxy", func(c *chatd.Config) { c.Web.TrustedProxies = []string{"proxy.local"} }, `web.trusted_proxies: "proxy.local"`},
 		{"ErrWebTrustedRange", func(c *chatd.Config) { c.Web.TrustedProxies = []string{"10.0.0.0/33"} }, `web.trusted_proxies: "10.0.0.0/33"`},
 		{"ErrDiscoveryListen", func(c *chatd.Config) { c.Discovery.Listen = "4119" }, `discovery.listen: "4119" is not HOST:PORT`},
@@ -429,5 +432,38 @@ func TestConfig_ValidatePostgres(t *testing.T) {
 	}
 	if got := c.Database.Redacted(); strings.Contains(got, "hunter2") || !strings.Contains(got, "127.0.0.1:5432/chatd") {
 		t.Fatalf("Redacted() = %q", got)
+	}
+}
+
+// TestWebConfig_HostAllowed: which Host headers name the web client, by web.hosts
+// or its default.
+func TestWebConfig_HostAllowed(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		listen string
+		hosts  []string
+		host   string
+		want   bool
+	}{
+		{"DefaultListenHost", "chat.lan:8080", nil, "chat.lan:8080", true},
+		{"DefaultListenHostOtherPort", "chat.lan:8080", nil, "CHAT.LAN:443", true},
+		{"DefaultLocalhost", "127.0.0.1:8080", nil, "localhost:8080", true},
+		{"DefaultLoopback", "127.0.0.1:8080", nil, "127.0.0.1", true},
+		{"DefaultIPv6Loopback", "127.0.0.1:8080", nil, "[::1]:8080", true},
+		{"ErrRebound", "127.0.0.1:8080", nil, "evil.com:8080", false},
+		{"ErrOtherAddress", "127.0.0.1:8080", nil, "192.168.1.5:8080", false},
+		{"WildcardAnyAddress", "0.0.0.0:8080", nil, "192.168.1.5:8080", true},
+		{"WildcardIPv6Address", ":8080", nil, "[fe80::1]:8080", true},
+		{"ErrWildcardName", "0.0.0.0:8080", nil, "evil.com", false},
+		{"Listed", "127.0.0.1:8080", []string{"Chat.Example.com"}, "chat.example.com.", true},
+		{"ErrListedReplacesDefault", "127.0.0.1:8080", []string{"chat.example.com"}, "localhost:8080", false},
+		{"ErrEmptyHost", "127.0.0.1:8080", nil, "", false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			w := chatd.WebConfig{Listen: tt.listen, Hosts: tt.hosts}
+			if got := w.HostAllowed(tt.host); got != tt.want {
+				t.Fatalf("HostAllowed(%q) = %v, want %v", tt.host, got, tt.want)
+			}
+		})
 	}
 }

@@ -117,6 +117,13 @@ type Server struct {
 	perIP   map[string]int
 	wg      sync.WaitGroup // one per session goroutine
 
+	// Also guarded by mu (admitLocked): sockets and sessions counted, and
+	// of those the HTTP sockets that are not chat sessions.
+	open, pages int
+	// fdBudget is how many client sockets the descriptor limit leaves
+	// room for (fdlimit.go); 0: no limit known. Set once in New.
+	fdBudget int
+
 	stopOnce sync.Once
 	stop     chan struct{}
 	stopMsg  string
@@ -160,6 +167,7 @@ func New(o Options) *Server {
 		envMemLimit:  os.Getenv("GOMEMLIMIT") != "",
 		conns:        map[*session]bool{},
 		perIP:        map[string]int{},
+		fdBudget:     descriptorBudget(),
 		stop:         make(chan struct{}),
 		ln:           o.Plain,
 		tlsLn:        o.TLS,
@@ -242,7 +250,7 @@ func (s *Server) Listen() error {
 		}
 	}
 	if s.metricsLn != nil {
-		s.metricsWeb = &http.Server{Handler: s.metricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		s.serveMetricsOn()
 	}
 	if s.tlsLn == nil && cfg.Server.TLSListen == "" {
 		return nil
@@ -563,9 +571,9 @@ func (s *Server) forget(sess *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.conns, sess)
-	if s.perIP[sess.addr]--; s.perIP[sess.addr] <= 0 {
-		delete(s.perIP, sess.addr)
-	}
+	if sess.info.slot == nil {
+		s.releaseLocked(sess.addr, false)
+	} // else the socket's close gives the slot back
 }
 
 func (s *Server) loginDeadline(sess *session) time.Time {

@@ -44,6 +44,11 @@ type ConnInfo struct {
 	// JSON: the session starts in json mode (WebSocket), so no text
 	// banner is shown.
 	JSON bool
+
+	// slot is the place the connection's socket took in the accounting
+	// when it was accepted (countingListener); nil: ServeConn counts the
+	// connection itself.
+	slot *connSlot
 }
 
 // ServeConn serves one client connection until its session ends; it blocks
@@ -57,17 +62,17 @@ func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
 	sess := newSession(s, c, info)
 	sess.connected = s.now()
 	s.mu.Lock()
-	refuse, reason := "", ""
+	var refuse, reason string
 	switch {
 	case s.closing:
 		refuse, reason = "the server is shutting down", "shutting_down"
-	case len(s.conns) >= s.cfg().Server.MaxConnections:
-		refuse, reason = "the server is full; try again later", "full"
-	case s.perIP[sess.addr] >= s.cfg().Server.MaxConnectionsPerIP:
-		refuse, reason = "too many connections from your address", "per_ip"
+	case info.slot != nil:
+		refuse, reason = s.claimLocked(info.slot, sess.addr)
 	default:
+		refuse, reason = s.admitLocked(sess.addr, false)
+	}
+	if refuse == "" {
 		s.conns[sess] = true
-		s.perIP[sess.addr]++
 		s.wg.Add(1)
 	}
 	s.mu.Unlock()
@@ -88,6 +93,101 @@ func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
 	// Not ctx: shutdown ends sessions with a bye, and the database work
 	// of a command in flight should finish, not be cancelled.
 	sess.run(context.Background())
+}
+
+// admitLocked counts one more connection from ip ("": not counted per IP;
+// page: an HTTP socket that is not a chat session), or says why it may not
+// have one: the server is shutting down, full (server.max_connections, or
+// the descriptor budget, or page sockets holding half of that), or ip
+// has server.max_connections_per_ip already. Callers hold s.mu.
+func (s *Server) admitLocked(ip string, page bool) (refuse, reason string) {
+	cfg := s.cfg()
+	total := cfg.Server.MaxConnections
+	if s.fdBudget > 0 {
+		// Lingering closes hold descriptors without a slot.
+		total = min(total, s.fdBudget-int(lingeringConns.Load()))
+	}
+	switch {
+	case s.closing:
+		return "the server is shutting down", "shutting_down"
+	case s.open >= total:
+		return "the server is full; try again later", "full"
+	case page && s.pages >= max(1, total/2):
+		return "the server is full; try again later", "full"
+	case ip != "" && s.perIP[ip] >= cfg.Server.MaxConnectionsPerIP:
+		return "too many connections from your address", "per_ip"
+	}
+	s.open++
+	if page {
+		s.pages++
+	}
+	if ip != "" {
+		s.perIP[ip]++
+	}
+	return "", ""
+}
+
+// releaseLocked gives back what admitLocked counted. Callers hold s.mu.
+func (s *Server) releaseLocked(ip string, page bool) {
+	s.open--
+	if page {
+		s.pages--
+	}
+	if ip != "" {
+		if s.perIP[ip]--; s.perIP[ip] <= 0 {
+			delete(s.perIP, ip)
+		}
+	}
+}
+
+// takeSlot counts a socket an HTTP listener accepted, as a page socket;
+// nil and why when it is over a limit.
+func (s *Server) takeSlot(ip string) (slot *connSlot, refuse, reason string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if refuse, reason = s.admitLocked(ip, true); refuse != "" {
+		return nil, refuse, reason
+	}
+	return &connSlot{ip: ip, page: true}, "", ""
+}
+
+// releaseSlot gives a socket's slot back when it is closed; once.
+func (s *Server) releaseSlot(slot *connSlot) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !slot.released {
+		slot.released = true
+		s.releaseLocked(slot.ip, slot.page)
+	}
+}
+
+// claimLocked makes the socket's slot a chat session's: it no longer
+// counts as a page, and it counts against the client's address, which
+// for a proxied WebSocket is the one the proxy vouched for, not the
+// socket's. Callers hold s.mu.
+func (s *Server) claimLocked(slot *connSlot, ip string) (refuse, reason string) {
+	if slot.released {
+		return "the connection is closed", "closed"
+	}
+	if slot.ip != ip {
+		if ip != "" && s.perIP[ip] >= s.cfg().Server.MaxConnectionsPerIP {
+			return "too many connections from your address", "per_ip"
+		}
+		if slot.ip != "" {
+			if s.perIP[slot.ip]--; s.perIP[slot.ip] <= 0 {
+				delete(s.perIP, slot.ip)
+			}
+		}
+		if ip != "" {
+			s.perIP[ip]++
+		}
+		slot.ip = ip
+	}
+	if slot.page {
+		slot.page = false
+		s.pages--
+	}
+	return "", ""
 }
 
 // streamConn is the TCP transport, plain or TLS: a byte stream split into

@@ -45,7 +45,14 @@ func (s *Server) WebHandler() http.Handler {
 		h.Set("Cache-Control", "no-cache")
 		static.ServeHTTP(w, r)
 	}))
-	return mux
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !s.cfg().Web.HostAllowed(r.Host) {
+			s.connLog.Warn("web request refused", "addr", hostOf(r.RemoteAddr), "host", r.Host, "why", "host not in web.hosts")
+			http.Error(w, "unknown host: add it to web.hosts", http.StatusMisdirectedRequest)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // serveWebSocket upgrades a request to a WebSocket session of the chat
@@ -67,13 +74,15 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		return // Accept has answered the client
 	}
 	c := newWSConn(ws, hr.conn, func() int { return s.cfg().Server.MaxLineBytes })
-	s.ServeConn(r.Context(), c, ConnInfo{Addr: addr, Listener: "web", JSON: true})
+	// The session keeps the slot its socket took when it was accepted.
+	s.ServeConn(r.Context(), c, ConnInfo{Addr: addr, Listener: "web", JSON: true, slot: slotOf(hr.conn)})
 	c.Close()
 }
 
 // originAllowed applies web.allowed_origins. A request with no Origin is
 // not from a browser page, so no other page can be riding on it; the
-// page's own host is always allowed.
+// page's own host is always allowed (the handler has checked that Host
+// is one of web.hosts: a page of a rebound name has neither).
 func originAllowed(r *http.Request, patterns []string) bool {
 	o := r.Header.Get("Origin")
 	if o == "" {
@@ -161,16 +170,54 @@ func (s *Server) listenWeb() error {
 		}
 		s.webLn = ln
 	}
+	s.webLn = s.countWebAccepts(s.webLn)
 	if cfg.Web.TLSCert != "" {
 		s.webLn = tls.NewListener(s.webLn, tlsConfig(&s.webCert))
 	}
 	s.web = &http.Server{
 		Handler:           s.WebHandler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: httpHeaderTimeout,
+		IdleTimeout:       httpIdleTimeout,
 		MaxHeaderBytes:    16 << 10,
 	}
 	return nil
+}
+
+// The HTTP listeners' timeouts. A page needs a handful of requests and
+// then its WebSocket; a scrape of /metrics comes every 15 s or more. An
+// idle keep-alive connection holds a descriptor and a slot
+// (countingListener) and is worth little, so it goes soon; a request
+// must have sent its headers within httpHeaderTimeout.
+var (
+	httpIdleTimeout   = 10 * time.Second
+	httpHeaderTimeout = 5 * time.Second
+)
+
+// countWebAccepts counts every socket of the web listener from its accept
+// (below TLS, so the count covers handshakes too); a refused plain-HTTP
+// socket is answered 503, a TLS one closed.
+func (s *Server) countWebAccepts(ln net.Listener) net.Listener {
+	var refusal []byte
+	if s.cfg().Web.TLSCert == "" {
+		refusal = httpRefusal
+	}
+	proxies := func() []netip.Prefix {
+		p, _ := s.cfg().Web.ParseTrustedProxies() // validated with the config
+		return p
+	}
+	return s.countAccepts("web", ln, proxies, refusal)
+}
+
+// serveMetricsOn prepares the /metrics and /healthz server on s.metricsLn,
+// its sockets counted as the web client's are.
+func (s *Server) serveMetricsOn() {
+	s.metricsLn = s.countAccepts("metrics", s.metricsLn, nil, httpRefusal)
+	s.metricsWeb = &http.Server{
+		Handler:           s.metricsHandler(),
+		ReadHeaderTimeout: httpHeaderTimeout,
+		IdleTimeout:       httpIdleTimeout,
+		MaxHeaderBytes:    16 << 10,
+	}
 }
 
 // WebAddr is the web client's bound address, or nil when it is off.
