@@ -13,7 +13,7 @@ import (
 // full queue makes senders wait, not lose lines) and written in order, all
 // that was queued within historyLinger of the first in one transaction.
 type historyWriter struct {
-	store chatd.Store
+	store chatd.HistoryStore
 	keep  func() int // messages.history_keep in force
 	log   *slog.Logger
 	ch    chan historyItem
@@ -37,7 +37,7 @@ const historyBatch = 512
 // request commits at once.
 const historyLinger = 250 * time.Millisecond
 
-func newHistoryWriter(store chatd.Store, keep func() int, log *slog.Logger) *historyWriter {
+func newHistoryWriter(store chatd.HistoryStore, keep func() int, log *slog.Logger) *historyWriter {
 	h := &historyWriter{store: store, keep: keep, log: log, ch: make(chan historyItem, 4096),
 		kick: make(chan struct{}, 1), done: make(chan struct{})}
 	go h.run()
