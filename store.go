@@ -19,13 +19,6 @@ type Seen struct {
 	LastActive time.Time
 }
 
-// The store is cut by concern: each interface below is one part of what
-// chatd keeps, and a consumer asks for the parts it uses (the history
-// writer for HistoryStore, ...). Store is all of them; the db package
-// implements it over SQLite and over PostgreSQL. Methods return *Error
-// values with a domain Code for the failures a user can cause
-// (ENoSuchUser, EUserExists, ...); any other error is internal.
-
 // AccountStore holds the accounts and when each was last seen.
 type AccountStore interface {
 	CreateUser(ctx context.Context, name, passHash string, admin bool) (*User, error)
@@ -153,8 +146,14 @@ type OnlineStore interface {
 	SetOnline(ctx context.Context, sessions []OnlineSession) error
 }
 
-// Store is everything chatd keeps: every concern above, and the database
-// itself.
+// Store is everything chatd keeps, cut by concern: AccountStore,
+// AttemptStore, BanStore, BlockStore, MailStore, RoomStore, HistoryStore,
+// SettingStore, ActionStore and OnlineStore, and the database itself. A
+// consumer asks for the parts it uses (the daemon's history writer takes a
+// HistoryStore); the db package implements all of it, over SQLite and over
+// PostgreSQL. Methods return *Error values with a domain Code for the
+// failures a user can cause (ENoSuchUser, EUserExists, ...); any other
+// error is internal.
 type Store interface {
 	AccountStore
 	AttemptStore
