@@ -19,17 +19,12 @@ type Seen struct {
 	LastActive time.Time
 }
 
-// Store is everything chatd keeps. The db package implements it over SQLite.
-// Methods return *Error values with a domain Code for the failures a user can
-// cause (ENoSuchUser, EUserExists, ...); any other error is internal.
-type Store interface {
-	// Users.
+// AccountStore holds the accounts and when each was last seen.
+type AccountStore interface {
 	CreateUser(ctx context.Context, name, passHash string, admin bool) (*User, error)
 	UserByName(ctx context.Context, name string) (*User, error) // ENoSuchUser
 	Users(ctx context.Context) ([]*User, error)                 // sorted by name
-	DeleteUser(ctx context.Context, name string) error          // also deletes the rooms name owns
 	SetPassword(ctx context.Context, name, passHash string) error
-	SetAdmin(ctx context.Context, name string, admin bool) error
 	// RecordLogin sets last_login, last_seen and last_active to at.
 	RecordLogin(ctx context.Context, name string, at time.Time) error
 	// SetSeen writes last_seen and last_active for each entry.
@@ -38,34 +33,45 @@ type Store interface {
 	UsersSeenSince(ctx context.Context, since time.Time) ([]string, error)
 	// UsersActiveSince lists users whose last_active is at or after since.
 	UsersActiveSince(ctx context.Context, since time.Time) ([]string, error)
+}
 
-	// Login attempts; addr "" means any address.
+// AttemptStore records password attempts, for the lockout rule
+// (LockedUntil): logins per name and address, room passwords per room and
+// user.
+type AttemptStore interface {
+	// RecordAttempt records a login attempt; addr "" means any address.
 	RecordAttempt(ctx context.Context, name, addr string, at time.Time, success bool) error
 	// Attempts returns the attempts for name (and addr, unless "") at or
 	// after since, oldest first.
 	Attempts(ctx context.Context, name, addr string, since time.Time) ([]LoginAttempt, error)
 	// PruneAttempts deletes attempts (login and room) older than before.
 	PruneAttempts(ctx context.Context, before time.Time) (int64, error)
-
-	// Room password attempts, per room and user.
 	RecordRoomAttempt(ctx context.Context, room, user string, at time.Time, success bool) error
 	RoomAttempts(ctx context.Context, room, user string, since time.Time) ([]LoginAttempt, error)
+}
 
-	// Bans.
+// BanStore holds the server-wide bans.
+type BanStore interface {
 	Ban(ctx context.Context, b Ban) error                 // replaces an existing ban; ENoSuchUser
 	Unban(ctx context.Context, name string) error         // ENoSuchUser, or EBadArgs if not banned
 	BanOf(ctx context.Context, name string) (*Ban, error) // nil, nil when not banned
 	Bans(ctx context.Context) ([]*Ban, error)             // including expired ones
+}
 
-	// Blocks: blocker stops receiving from blocked.
+// BlockStore holds the blocks: blocker stops receiving from blocked.
+type BlockStore interface {
 	Block(ctx context.Context, blocker, blocked string) error   // ENoSuchUser, ESelf, EAlreadyBlocked
 	Unblock(ctx context.Context, blocker, blocked string) error // ENoSuchUser, ESelf, ENotBlocked
 	Blocked(ctx context.Context, blocker string) ([]string, error)
 	IsBlocked(ctx context.Context, blocker, blocked string) (bool, error)
+}
 
-	// Offline mailbox. StoreOffline commits before it returns; it fails with
-	// EMailboxFull when the recipient already holds limit messages (limit <= 0:
-	// no limit).
+// MailStore is the offline mailbox: private messages kept for a user who
+// was not logged in, delivered and deleted at their next login.
+type MailStore interface {
+	// StoreOffline commits before it returns; it fails with EMailboxFull
+	// when the recipient already holds limit messages (limit <= 0: no
+	// limit).
 	StoreOffline(ctx context.Context, to string, m OfflineMessage, limit int) error
 	// StoreOfflineAll stores m once for all of to; errs[i] (ENoSuchUser,
 	// EBlocked when to[i] blocks m.From, EMailboxFull or nil) is the
@@ -75,32 +81,22 @@ type Store interface {
 	// after, oldest first; OfflineCount how many are waiting.
 	OfflinePage(ctx context.Context, to string, after int64, n int) ([]OfflineMessage, error)
 	OfflineCount(ctx context.Context, to string) (int, error)
-	OfflineMessages(ctx context.Context, to string) ([]OfflineMessage, error) // oldest first
 	DeleteOffline(ctx context.Context, ids []int64) error
+}
 
-	// Rooms.
-	CreateRoom(ctx context.Context, r Room) error // ERoomExists
-	// CreateRoomLimited is CreateRoom that fails with ENotPermitted when
-	// r.Owner already owns maxPerOwner rooms or there are maxTotal rooms
-	// (the lobby not counted; a limit <= 0 is no limit).
+// RoomStore holds the rooms and their moderation: topic, password, owner,
+// room bans and invitations. The moderation methods fail with ENoSuchRoom
+// for an unknown room and ENoSuchUser for an unknown user.
+type RoomStore interface {
+	// CreateRoomLimited stores r; it fails with ERoomExists when the name
+	// is taken, and with ENotPermitted when r.Owner already owns
+	// maxPerOwner rooms or there are maxTotal rooms (the lobby not
+	// counted; a limit <= 0 is no limit).
 	CreateRoomLimited(ctx context.Context, r Room, maxPerOwner, maxTotal int) error
 	RoomByName(ctx context.Context, name string) (*Room, error) // ENoSuchRoom
 	Rooms(ctx context.Context) ([]*Room, error)                 // sorted by name
 	DeleteRoom(ctx context.Context, name string) error          // ENoSuchRoom
-	// AppendHistory adds a line and keeps only the newest keep lines.
-	AppendHistory(ctx context.Context, room string, l HistoryLine, keep int) error
-	// AppendHistoryBatch adds lines, in order, in one transaction and trims
-	// each room it touched to keep lines. Lines for rooms that no longer
-	// exist are skipped.
-	AppendHistoryBatch(ctx context.Context, lines []RoomLine, keep int) error
-	History(ctx context.Context, room string, n int) ([]HistoryLine, error) // oldest first
-	// SearchHistory returns up to n of the newest keep stored lines of
-	// room that hold every word of query, newest first, through the
-	// full-text index.
-	SearchHistory(ctx context.Context, room, query string, n, keep int) ([]HistoryLine, error)
 
-	// Room moderation. All fail with ENoSuchRoom for an unknown room and
-	// ENoSuchUser for an unknown user.
 	SetRoomTopic(ctx context.Context, room, topic string) error
 	SetRoomPassword(ctx context.Context, room, passHash string) error // "" removes it
 	SetRoomOwner(ctx context.Context, room, owner string) error       // stores owner's registered spelling
@@ -111,26 +107,67 @@ type Store interface {
 	// consumes the invitation and reports whether there was one.
 	Invite(ctx context.Context, room, user, by string, at time.Time) error
 	UseInvite(ctx context.Context, room, user string) (bool, error)
+}
 
-	// Settings are a user's own preferences, by key (see settings.go).
+// HistoryStore keeps each room's newest lines, for replay on join and for
+// search.
+type HistoryStore interface {
+	// AppendHistoryBatch adds lines, in order, in one transaction and trims
+	// each room it touched to keep lines. Lines for rooms that no longer
+	// exist are skipped.
+	AppendHistoryBatch(ctx context.Context, lines []RoomLine, keep int) error
+	History(ctx context.Context, room string, n int) ([]HistoryLine, error) // oldest first
+	// SearchHistory returns up to n of the newest keep stored lines of
+	// room that hold every word of query, newest first, through the
+	// full-text index.
+	SearchHistory(ctx context.Context, room, query string, n, keep int) ([]HistoryLine, error)
+}
+
+// SettingStore holds a user's own preferences, by key (see settings.go).
+type SettingStore interface {
 	Settings(ctx context.Context, user string) (map[string]string, error)
 	SetSetting(ctx context.Context, user, key, value string) error
+}
 
-	// Admin actions recorded by the admin commands for the daemon.
+// ActionStore is the daemon's side of the admin actions that the admin
+// commands record (db's *Action methods, Kick, Notice).
+type ActionStore interface {
 	LastActionID(ctx context.Context) (int64, error)
 	// ActionsAfter returns up to limit actions with an id above after,
 	// oldest first.
 	ActionsAfter(ctx context.Context, after int64, limit int) ([]Action, error)
 	// PruneActions deletes actions older than before.
 	PruneActions(ctx context.Context, before time.Time) (int64, error)
+}
+
+// OnlineStore publishes who is online on this server, for `chatd who`.
+type OnlineStore interface {
 	// SetOnline replaces the online-sessions table that `chatd who` reads.
 	SetOnline(ctx context.Context, sessions []OnlineSession) error
+}
+
+// Store is everything chatd keeps, cut by concern: AccountStore,
+// AttemptStore, BanStore, BlockStore, MailStore, RoomStore, HistoryStore,
+// SettingStore, ActionStore and OnlineStore, and the database itself. A
+// consumer asks for the parts it uses (the daemon's history writer takes a
+// HistoryStore); the db package implements all of it, over SQLite and over
+// PostgreSQL. Methods return *Error values with a domain Code for the
+// failures a user can cause (ENoSuchUser, EUserExists, ...); any other
+// error is internal.
+type Store interface {
+	AccountStore
+	AttemptStore
+	BanStore
+	BlockStore
+	MailStore
+	RoomStore
+	HistoryStore
+	SettingStore
+	ActionStore
+	OnlineStore
 
 	// Ping runs a trivial query, to prove the database answers.
 	Ping(ctx context.Context) error
-
-	// Backup writes a consistent copy of the database to path.
-	Backup(ctx context.Context, path string) error
 	Close() error
 }
 

@@ -18,7 +18,7 @@ import (
 // and flush returns when the goroutine is gone: a session still running
 // after a bounded shutdown never waits on a writer that stopped.
 type historyWriter struct {
-	store chatd.Store
+	store chatd.HistoryStore
 	keep  func() int // messages.history_keep in force
 	log   *slog.Logger
 	ch    chan historyItem
@@ -47,7 +47,7 @@ const historyLinger = 250 * time.Millisecond
 // that stalls longer loses that batch (logged), not the writer.
 const historyWriteTimeout = 30 * time.Second
 
-func newHistoryWriter(store chatd.Store, keep func() int, log *slog.Logger) *historyWriter {
+func newHistoryWriter(store chatd.HistoryStore, keep func() int, log *slog.Logger) *historyWriter {
 	return &historyWriter{store: store, keep: keep, log: log, ch: make(chan historyItem, 4096),
 		kick: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 }

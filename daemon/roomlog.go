@@ -32,7 +32,10 @@ func newRoomLogs(keep int) *roomLogs {
 }
 
 // load fills the logs from the database at start.
-func (r *roomLogs) load(ctx context.Context, store chatd.Store) error {
+func (r *roomLogs) load(ctx context.Context, store interface {
+	chatd.RoomStore
+	chatd.HistoryStore
+}) error {
 	if r.keep <= 0 {
 		return nil
 	}

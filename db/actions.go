@@ -31,7 +31,8 @@ func (db *DB) act(ctx context.Context, a chatd.Action, change func(tx *dbTx) err
 	return commit(tx, fmt.Sprintf("%s %s", a.Kind, a.User))
 }
 
-// DeleteUserAction is DeleteUser, recorded as an action for the daemon.
+// DeleteUserAction deletes name (see deleteUser) and records it as an
+// action for the daemon.
 func (db *DB) DeleteUserAction(ctx context.Context, name, by string) error {
 	a := chatd.Action{Kind: chatd.ActionUserDel, User: name, By: by}
 	return db.act(ctx, a, func(tx *dbTx) error { return deleteUser(ctx, tx, name) })
@@ -43,7 +44,8 @@ func (db *DB) SetPasswordAction(ctx context.Context, name, passHash, by string) 
 	return db.act(ctx, a, func(tx *dbTx) error { return setPassword(ctx, tx, name, passHash) })
 }
 
-// SetAdminAction is SetAdmin, recorded as an action for the daemon.
+// SetAdminAction grants or revokes the admin flag of name and records it
+// as an action for the daemon.
 func (db *DB) SetAdminAction(ctx context.Context, name string, admin bool, by string) error {
 	text := "admin rights revoked"
 	if admin {

@@ -78,9 +78,9 @@ func TestSearchSameOnBothBackends(t *testing.T) {
 		t.Run(backend, func(t *testing.T) {
 			db, _ := openTest(t)
 			ctx := context.Background()
-			checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "den", Owner: "alice"}), "")
+			checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "den", Owner: "alice"}, 0, 0), "")
 			for _, l := range lines {
-				checkCode(t, db.AppendHistory(ctx, "den", chatd.HistoryLine{From: "alice", Text: l}, 100), "")
+				appendLine(t, db, "den", chatd.HistoryLine{From: "alice", Text: l}, 100)
 			}
 			for _, q := range queries {
 				got, err := db.SearchHistory(ctx, "den", q, 20, 100)
@@ -212,11 +212,11 @@ func TestLetterGoesWithLastCopyAcrossNodes(t *testing.T) {
 			if errs, err := a.StoreOfflineAll(ctx, m.To, m, 0); err != nil || errs[0] != nil || errs[1] != nil {
 				t.Fatalf("store: %v %v", errs, err)
 			}
-			ann, err := a.OfflineMessages(ctx, "ann")
+			ann, err := a.OfflinePage(ctx, "ann", 0, -1)
 			if err != nil || len(ann) != 1 {
 				t.Fatalf("ann: %v %v", ann, err)
 			}
-			ben, err := b.OfflineMessages(ctx, "ben")
+			ben, err := b.OfflinePage(ctx, "ben", 0, -1)
 			if err != nil || len(ben) != 1 {
 				t.Fatalf("ben: %v %v", ben, err)
 			}

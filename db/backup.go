@@ -14,16 +14,11 @@ import (
 	"chatd"
 )
 
-// Backup writes a consistent copy of the database to path with VACUUM INTO,
-// which reads one snapshot and so neither stops nor sees writers that commit
-// meanwhile. It refuses to overwrite an existing file.
-func (db *DB) Backup(ctx context.Context, path string) error {
-	return db.BackupProgress(ctx, path, nil)
-}
-
-// BackupProgress is Backup reporting how far it has come: progress, when
-// not nil, is called every so often with the bytes written so far and the
-// size of the database, and once at the end.
+// BackupProgress writes a consistent copy of the database to path with
+// VACUUM INTO, which reads one snapshot and so neither stops nor sees
+// writers that commit meanwhile. It refuses to overwrite an existing file.
+// Progress, when not nil, is called every so often with the bytes written
+// so far and the size of the database, and once at the end.
 //
 // The copy holds the password hashes, so no other user may open it at any
 // moment: it is written inside a new directory of mode 0700 next to path,

@@ -237,8 +237,8 @@ func TestReopenKeepsData(t *testing.T) {
 	}
 	db.Now = func() time.Time { return t0 }
 	mustUsers(t, db, "Alice", "bob")
-	checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "Den", Owner: "Alice", PassHash: "h"}), "")
-	checkCode(t, db.AppendHistory(ctx, "den", chatd.HistoryLine{From: "Alice", Text: "hi"}, 10), "")
+	checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "Den", Owner: "Alice", PassHash: "h"}, 0, 0), "")
+	appendLine(t, db, "den", chatd.HistoryLine{From: "Alice", Text: "hi"}, 10)
 	checkCode(t, db.StoreOffline(ctx, "bob", chatd.OfflineMessage{From: "Alice", To: []string{"bob"}, Text: "psst"}, 0), "")
 	checkCode(t, db.Block(ctx, "bob", "alice"), "")
 	checkCode(t, db.Ban(ctx, chatd.Ban{User: "bob", Reason: "spam"}), "")
@@ -258,8 +258,8 @@ func TestReopenKeepsData(t *testing.T) {
 	if h, err := db.History(ctx, "den", 10); err != nil || len(h) != 1 || h[0].Text != "hi" {
 		t.Errorf("History after reopen = %+v, %v", h, err)
 	}
-	if m, err := db.OfflineMessages(ctx, "bob"); err != nil || len(m) != 1 || m[0].Text != "psst" {
-		t.Errorf("OfflineMessages after reopen = %+v, %v", m, err)
+	if m, err := db.OfflinePage(ctx, "bob", 0, -1); err != nil || len(m) != 1 || m[0].Text != "psst" {
+		t.Errorf("OfflinePage after reopen = %+v, %v", m, err)
 	}
 	if ok, err := db.IsBlocked(ctx, "bob", "alice"); err != nil || !ok {
 		t.Errorf("IsBlocked after reopen = %v, %v", ok, err)
@@ -386,9 +386,9 @@ func TestConcurrentWriters(t *testing.T) {
 	if err != nil || len(users) != 2*perWriter+1 {
 		t.Errorf("Users = %d, %v; want %d", len(users), err, 2*perWriter+1)
 	}
-	msgs, err := cli.OfflineMessages(ctx, "inbox")
+	msgs, err := cli.OfflinePage(ctx, "inbox", 0, -1)
 	if err != nil || len(msgs) != 2*perWriter {
-		t.Errorf("OfflineMessages = %d, %v; want %d", len(msgs), err, 2*perWriter)
+		t.Errorf("OfflinePage = %d, %v; want %d", len(msgs), err, 2*perWriter)
 	}
 }
 
@@ -436,7 +436,7 @@ func TestBackup(t *testing.T) {
 	mustUsers(t, db, "alice")
 	dir := t.TempDir()
 	existing := filepath.Join(dir, "existing.db")
-	if err := db.Backup(ctx, existing); err != nil {
+	if err := db.BackupProgress(ctx, existing, nil); err != nil {
 		t.Fatal(err)
 	}
 
@@ -451,7 +451,7 @@ func TestBackup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			checkCode(t, db.Backup(ctx, tt.path), tt.want)
+			checkCode(t, db.BackupProgress(ctx, tt.path, nil), tt.want)
 			if tt.want != "" {
 				return
 			}
@@ -515,7 +515,7 @@ func TestNewFileIsPrivate(t *testing.T) {
 func TestBackupIsPrivate(t *testing.T) {
 	d, _ := openTest(t)
 	target := filepath.Join(t.TempDir(), "copy.db")
-	checkCode(t, d.Backup(context.Background(), target), "")
+	checkCode(t, d.BackupProgress(context.Background(), target, nil), "")
 	fi, err := os.Stat(target)
 	if err != nil {
 		t.Fatal(err)

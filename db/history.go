@@ -14,22 +14,6 @@ import (
 	"chatd"
 )
 
-// AppendHistory adds l to the history of room and drops all but the newest
-// keep lines, in one transaction. With keep <= 0 the room keeps no history:
-// l is not stored and older lines are removed. A zero l.Time means now.
-func (db *DB) AppendHistory(ctx context.Context, room string, l chatd.HistoryLine, keep int) error {
-	tx, err := db.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	l.Time = db.orNow(l.Time)
-	if err := appendHistory(ctx, tx, room, l, keep); err != nil {
-		return err
-	}
-	return commit(tx, "append to the history of "+room)
-}
-
 // AppendHistoryBatch stores lines in one transaction, so a busy server pays
 // one commit per batch instead of one per chat line. Each room touched is
 // trimmed once, at the end. Rooms closed meanwhile are skipped.
@@ -160,28 +144,6 @@ const (
 	historyInsert   = `INSERT INTO room_history (room_id, sender, body, ts, action) VALUES `
 	historyInsertPG = `INSERT INTO room_history (room_id, sender, body, ts, action, words) VALUES `
 )
-
-func appendHistory(ctx context.Context, tx *dbTx, room string, l chatd.HistoryLine, keep int) error {
-	id, err := roomID(ctx, tx, room)
-	if err != nil {
-		return err
-	}
-	keep = max(keep, 0)
-	if keep > 0 {
-		var err error
-		if tx.pg {
-			_, err = tx.ExecContext(ctx, historyInsertPG+`(?, ?, ?, ?, ?, ?)`,
-				id, l.From, l.Text, millis(l.Time), l.Action, searchWords(l.Text))
-		} else {
-			_, err = tx.ExecContext(ctx, historyInsert+`(?, ?, ?, ?, ?)`,
-				id, l.From, l.Text, millis(l.Time), l.Action)
-		}
-		if err != nil {
-			return fmt.Errorf("append to the history of %s: %w", room, err)
-		}
-	}
-	return trimHistory(ctx, tx, id, keep)
-}
 
 // History returns the newest n lines of room, oldest first.
 func (db *DB) History(ctx context.Context, room string, n int) ([]chatd.HistoryLine, error) {

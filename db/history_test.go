@@ -11,7 +11,9 @@ import (
 	"chatd"
 )
 
-func TestAppendHistory(t *testing.T) {
+// TestAppendHistoryOneLine appends single lines, as the history writer
+// does for a line that comes alone in its linger.
+func TestAppendHistoryOneLine(t *testing.T) {
 	eachBackend(t, func(t *testing.T) {
 		ctx := context.Background()
 		tests := []struct {
@@ -20,36 +22,63 @@ func TestAppendHistory(t *testing.T) {
 			room   string
 			keep   int
 			want   []string // all lines of den afterwards
-			code   chatd.Code
 		}{
-			{"OK", 2, "den", 10, []string{"0", "1", "new"}, ""},
-			{"OKOtherCase", 0, "DEN", 10, []string{"new"}, ""},
-			{"OKTrims", 5, "den", 3, []string{"3", "4", "new"}, ""},
-			{"OKKeepOne", 5, "den", 1, []string{"new"}, ""},
-			{"OKKeepZeroStoresNothing", 3, "den", 0, nil, ""},
-			{"OKKeepNegativeStoresNothing", 3, "den", -5, nil, ""},
-			{"ErrNoSuchRoom", 2, "attic", 10, []string{"0", "1"}, chatd.ENoSuchRoom},
+			{"OK", 2, "den", 10, []string{"0", "1", "new"}},
+			{"OKOtherCase", 0, "DEN", 10, []string{"new"}},
+			{"OKKeepZeroStoresNothing", 3, "den", 0, []string{"0", "1", "2"}},
+			{"OKKeepNegativeStoresNothing", 3, "den", -5, []string{"0", "1", "2"}},
+			{"OKNoSuchRoomSkipped", 2, "attic", 10, []string{"0", "1"}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				db, _ := openTest(t)
-				checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "den", Owner: "alice"}), "")
+				checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "den", Owner: "alice"}, 0, 0), "")
 				for i := range tt.before {
-					checkCode(t, db.AppendHistory(ctx, "den", chatd.HistoryLine{From: "alice", Text: fmt.Sprint(i)}, 100), "")
+					appendLine(t, db, "den", chatd.HistoryLine{From: "alice", Text: fmt.Sprint(i)}, 100)
 				}
-				// The lobby's history is not touched by trimming den.
-				checkCode(t, db.AppendHistory(ctx, chatd.Lobby, chatd.HistoryLine{From: "bob", Text: "lobby"}, 100), "")
-
-				checkCode(t, db.AppendHistory(ctx, tt.room, chatd.HistoryLine{From: "alice", Text: "new"}, tt.keep), tt.code)
+				appendLine(t, db, tt.room, chatd.HistoryLine{From: "alice", Text: "new"}, tt.keep)
 				if got := historyTexts(t, db, "den", 1000); !slices.Equal(got, tt.want) {
 					t.Errorf("den history = %v, want %v", got, tt.want)
 				}
-				if got := historyTexts(t, db, chatd.Lobby, 1000); !slices.Equal(got, []string{"lobby"}) {
-					t.Errorf("lobby history = %v", got)
-				}
 			})
 		}
+
+		// Lines appended one at a time are trimmed the first time this
+		// process writes to the room and then every trimStep lines: the
+		// newest keep are always there, and the room never holds more
+		// than keep + trimStep. Trimming den leaves the lobby alone.
+		t.Run("OKTrimsEveryTrimStep", func(t *testing.T) {
+			db, _ := openTest(t)
+			checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "den", Owner: "alice"}, 0, 0), "")
+			appendLine(t, db, chatd.Lobby, chatd.HistoryLine{From: "bob", Text: "lobby"}, 100)
+			const keep = 3
+			trimmed := false
+			for i := range 2*trimStep(keep) + 10 {
+				appendLine(t, db, "den", chatd.HistoryLine{From: "alice", Text: fmt.Sprint(i)}, keep)
+				all := historyTexts(t, db, "den", 1000)
+				if len(all) > keep+trimStep(keep) {
+					t.Fatalf("after line %d den holds %d lines, more than %d + %d", i, len(all), keep, trimStep(keep))
+				}
+				if newest := all[max(len(all)-keep, 0):]; newest[len(newest)-1] != fmt.Sprint(i) {
+					t.Fatalf("after line %d the newest lines are %v", i, newest)
+				}
+				trimmed = trimmed || (i >= keep && len(all) == keep)
+			}
+			if !trimmed {
+				t.Error("den was never trimmed back to keep lines")
+			}
+			if got := historyTexts(t, db, chatd.Lobby, 1000); !slices.Equal(got, []string{"lobby"}) {
+				t.Errorf("lobby history = %v", got)
+			}
+		})
 	})
+}
+
+// appendLine stores l in the history of room, keeping keep lines, as a
+// batch of one.
+func appendLine(t *testing.T, db *DB, room string, l chatd.HistoryLine, keep int) {
+	t.Helper()
+	checkCode(t, db.AppendHistoryBatch(context.Background(), []chatd.RoomLine{{Room: room, Line: l}}, keep), "")
 }
 
 func historyTexts(t *testing.T, db *DB, room string, n int) []string {
@@ -67,13 +96,13 @@ func TestHistory(t *testing.T) {
 	eachBackend(t, func(t *testing.T) {
 		ctx := context.Background()
 		db, clk := openTest(t)
-		checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "Den", Owner: "alice"}), "")
+		checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "Den", Owner: "alice"}, 0, 0), "")
 		for i := range 5 {
 			clk.Add(time.Second)
-			checkCode(t, db.AppendHistory(ctx, "den", chatd.HistoryLine{From: "alice", Text: fmt.Sprint(i)}, 100), "")
+			appendLine(t, db, "den", chatd.HistoryLine{From: "alice", Text: fmt.Sprint(i)}, 100)
 		}
 		stamped := t0.Add(-time.Hour)
-		checkCode(t, db.AppendHistory(ctx, "den", chatd.HistoryLine{From: "bob", Text: "5", Time: stamped}, 100), "")
+		appendLine(t, db, "den", chatd.HistoryLine{From: "bob", Text: "5", Time: stamped}, 100)
 
 		tests := []struct {
 			name string
@@ -121,7 +150,7 @@ func TestAppendHistoryBatch(t *testing.T) {
 		ctx := context.Background()
 		db, _ := openTest(t)
 		mustUsers(t, db, "alice")
-		checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "den", Owner: "alice"}), "")
+		checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "den", Owner: "alice"}, 0, 0), "")
 		var lines []chatd.RoomLine
 		for i := 0; i < 5; i++ {
 			lines = append(lines,

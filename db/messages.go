@@ -669,12 +669,6 @@ const (
 	) o JOIN letters l ON l.id = o.letter ORDER BY o.id LIMIT ?3`
 )
 
-// OfflineMessages returns the whole mailbox of to, oldest first, with the
-// IDs to pass to DeleteOffline once the messages are delivered.
-func (db *DB) OfflineMessages(ctx context.Context, to string) ([]chatd.OfflineMessage, error) {
-	return db.OfflinePage(ctx, to, 0, -1)
-}
-
 // OfflinePage returns up to n messages (n < 0: all) of to's mailbox whose
 // IDs are greater than after, oldest first: a big mailbox is read and
 // delivered a page at a time.

@@ -48,7 +48,7 @@ func TestStoreOffline(t *testing.T) {
 				}
 				m := chatd.OfflineMessage{From: "alice", To: []string{"bob"}, Text: "new"}
 				checkCode(t, db.StoreOffline(ctx, tt.to, m, tt.limit), tt.want)
-				msgs, err := db.OfflineMessages(ctx, "bob")
+				msgs, err := db.OfflinePage(ctx, "bob", 0, -1)
 				checkCode(t, err, "")
 				want := tt.waiting
 				if tt.want == "" {
@@ -86,7 +86,9 @@ func TestStoreOfflineAllSkipsWhoBlocks(t *testing.T) {
 	})
 }
 
-func TestOfflineMessages(t *testing.T) {
+// TestOfflinePageAll reads whole mailboxes (n < 0), as a login does when
+// they are small.
+func TestOfflinePageAll(t *testing.T) {
 	eachBackend(t, func(t *testing.T) {
 		ctx := context.Background()
 		db, clk := openTest(t)
@@ -121,10 +123,10 @@ func TestOfflineMessages(t *testing.T) {
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				got, err := db.OfflineMessages(ctx, tt.to)
+				got, err := db.OfflinePage(ctx, tt.to, 0, -1)
 				checkCode(t, err, tt.code)
 				if len(got) != len(tt.want) {
-					t.Fatalf("OfflineMessages = %+v, want %+v", got, tt.want)
+					t.Fatalf("OfflinePage = %+v, want %+v", got, tt.want)
 				}
 				var last int64
 				for i, m := range got {
@@ -163,14 +165,14 @@ func TestDeleteOffline(t *testing.T) {
 				for i := range 3 {
 					checkCode(t, db.StoreOffline(ctx, "bob", chatd.OfflineMessage{From: "x", Text: fmt.Sprint(i)}, 0), "")
 				}
-				msgs, err := db.OfflineMessages(ctx, "bob")
+				msgs, err := db.OfflinePage(ctx, "bob", 0, -1)
 				checkCode(t, err, "")
 				var ids []int64
 				for _, m := range msgs {
 					ids = append(ids, m.ID)
 				}
 				checkCode(t, db.DeleteOffline(ctx, tt.delete(ids)), "")
-				msgs, err = db.OfflineMessages(ctx, "bob")
+				msgs, err = db.OfflinePage(ctx, "bob", 0, -1)
 				checkCode(t, err, "")
 				var left []string
 				for _, m := range msgs {
@@ -223,7 +225,7 @@ func testStoreOfflineLimitUnderRace(t *testing.T) {
 	if count[""] != limit || count[chatd.EMailboxFull] != senders-limit {
 		t.Errorf("outcomes = %v, want %d stored and %d mailbox_full", count, limit, senders-limit)
 	}
-	msgs, err := b.OfflineMessages(ctx, "bob")
+	msgs, err := b.OfflinePage(ctx, "bob", 0, -1)
 	if err != nil || len(msgs) != limit {
 		t.Errorf("bob holds %d, %v; want %d", len(msgs), err, limit)
 	}
@@ -238,7 +240,7 @@ func TestStoreOfflineIsDurableOnReturn(t *testing.T) {
 	mustUsers(t, daemon, "bob")
 	checkCode(t, daemon.StoreOffline(ctx, "bob", chatd.OfflineMessage{From: "a", Text: "kept"}, 0), "")
 	other := openAt(t, path)
-	msgs, err := other.OfflineMessages(ctx, "bob")
+	msgs, err := other.OfflinePage(ctx, "bob", 0, -1)
 	if err != nil || len(msgs) != 1 || msgs[0].Text != "kept" {
 		t.Errorf("other handle reads %+v, %v", msgs, err)
 	}
@@ -296,7 +298,7 @@ func TestStoreOfflineGroupCommit(t *testing.T) {
 			t.Errorf("%d of %d calls reported the unknown recipient", n, total)
 		}
 		got := func(name string) []chatd.OfflineMessage {
-			msgs, err := db.OfflineMessages(ctx, name)
+			msgs, err := db.OfflinePage(ctx, name, 0, -1)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -350,7 +352,7 @@ func TestMailboxLimitAfterDeliveryAndUnlimitedStores(t *testing.T) {
 	store(limit, chatd.EMailboxFull)
 
 	// Delivered and deleted: the mailbox has room again.
-	msgs, err := db.OfflineMessages(ctx, "bob")
+	msgs, err := db.OfflinePage(ctx, "bob", 0, -1)
 	checkCode(t, err, "")
 	ids := make([]int64, len(msgs))
 	for i, m := range msgs {
@@ -364,7 +366,7 @@ func TestMailboxLimitAfterDeliveryAndUnlimitedStores(t *testing.T) {
 	store(0, "")
 	store(0, "")
 	store(limit, chatd.EMailboxFull)
-	msgs, err = db.OfflineMessages(ctx, "bob")
+	msgs, err = db.OfflinePage(ctx, "bob", 0, -1)
 	checkCode(t, err, "")
 	if len(msgs) != limit {
 		t.Errorf("bob holds %d messages, want %d", len(msgs), limit)
@@ -411,7 +413,7 @@ func TestStoreMailOneFailureInABatch(t *testing.T) {
 		}
 	}
 	for _, name := range []string{"bob", "carol"} {
-		msgs, err := db.OfflineMessages(ctx, name)
+		msgs, err := db.OfflinePage(ctx, name, 0, -1)
 		checkCode(t, err, "")
 		var got []string
 		for _, m := range msgs {
@@ -453,7 +455,7 @@ func TestMailerForgetsChangedRecipients(t *testing.T) {
 		holds("bob", 3)
 
 		// bob goes; zed may get bob's old id, and a new bob another one.
-		checkCode(t, a.DeleteUser(ctx, "bob"), "")
+		checkCode(t, a.DeleteUserAction(ctx, "bob", "root"), "")
 		store("bob", chatd.ENoSuchUser)
 		mustUsers(t, a, "zed", "bob")
 		store("bob", "")
@@ -461,7 +463,7 @@ func TestMailerForgetsChangedRecipients(t *testing.T) {
 		holds("bob", 1)
 
 		store("dave", "")
-		checkCode(t, b.DeleteUser(ctx, "dave"), "")
+		checkCode(t, b.DeleteUserAction(ctx, "dave", "root"), "")
 		store("dave", chatd.ENoSuchUser)
 		mustUsers(t, b, "dave")
 		store("dave", "")
@@ -515,7 +517,7 @@ func TestStoreMailBatchOrderAndLimit(t *testing.T) {
 		}
 		check := func(name string, want []string) {
 			t.Helper()
-			msgs, err := db.OfflineMessages(ctx, name)
+			msgs, err := db.OfflinePage(ctx, name, 0, -1)
 			checkCode(t, err, "")
 			var got []string
 			for _, m := range msgs {
@@ -609,7 +611,7 @@ func TestOfflineMailSortedAndUnsorted(t *testing.T) {
 	m := chatd.OfflineMessage{From: "alice", To: []string{"bob"}, Text: "over"}
 	checkCode(t, db.StoreOffline(ctx, "bob", m, len(want)), chatd.EMailboxFull)
 
-	checkCode(t, db.DeleteUser(ctx, "carol"), "")
+	checkCode(t, db.DeleteUserAction(ctx, "carol", "root"), "")
 	var left int
 	if err := db.reader.GetContext(ctx, &left, `SELECT count(*) FROM offline_messages o
 		WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.id = o.recipient)`); err != nil || left != 0 {

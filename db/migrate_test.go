@@ -52,18 +52,18 @@ func TestMigrateFromVersion1(t *testing.T) {
 	if r, err := db.RoomByName(ctx, "DEN"); err != nil || r.Name != "Den" {
 		t.Fatalf("RoomByName(DEN) = %+v, %v", r, err)
 	}
-	m, err := db.OfflineMessages(ctx, "bob")
+	m, err := db.OfflinePage(ctx, "bob", 0, -1)
 	if err != nil || len(m) != 1 || m[0].Text != "hello bob" || m[0].From != "Kate" || !m[0].Time.Equal(time.UnixMilli(ms)) {
-		t.Fatalf("OfflineMessages(bob) = %+v, %v", m, err)
+		t.Fatalf("OfflinePage(bob) = %+v, %v", m, err)
 	}
 	// The old duplicate cannot be re-created, nor can the room.
 	if _, err := db.CreateUser(ctx, "kate", "h", false); chatd.ErrorCode(err) != chatd.EUserExists {
 		t.Fatalf("CreateUser(kate) = %v; want user_exists", err)
 	}
 	// Deleting Kate deletes the room she owns, whatever spelling owns it.
-	checkCode(t, db.DeleteUser(ctx, "kate"), "")
+	checkCode(t, db.DeleteUserAction(ctx, "kate", "root"), "")
 	if _, err := db.RoomByName(ctx, "den"); chatd.ErrorCode(err) != chatd.ENoSuchRoom {
-		t.Fatalf("RoomByName(den) after DeleteUser(kate) = %v", err)
+		t.Fatalf("RoomByName(den) after deleting kate = %v", err)
 	}
 	checkCode(t, db.DeleteOffline(ctx, []int64{m[0].ID}), "")
 	var letters int
@@ -88,8 +88,8 @@ func TestNameKeys(t *testing.T) {
 		if n, err := db.OfflineCount(ctx, "kate"); err != nil || n != 4 {
 			t.Fatalf("OfflineCount(kate) = %d, %v; want 4", n, err)
 		}
-		checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "Straße", Owner: "\u212aATE"}), "")
-		checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "STRASSE", Owner: "bob"}), chatd.ERoomExists)
+		checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "Straße", Owner: "\u212aATE"}, 0, 0), "")
+		checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "STRASSE", Owner: "bob"}, 0, 0), chatd.ERoomExists)
 		checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "other", Owner: "kate"}, 1, 0), chatd.ENotPermitted)
 	})
 }
@@ -122,7 +122,7 @@ func TestStoreOfflineAllStoresOnce(t *testing.T) {
 			t.Fatalf("%d letters; want 2 (one per message)", n)
 		}
 		for _, name := range []string{"a", "b"} {
-			got, err := db.OfflineMessages(ctx, name)
+			got, err := db.OfflinePage(ctx, name, 0, -1)
 			if err != nil || len(got) != 1 || got[0].Text != "to all" || len(got[0].To) != 5 {
 				t.Fatalf("%s: %+v, %v", name, got, err)
 			}
@@ -131,7 +131,7 @@ func TestStoreOfflineAllStoresOnce(t *testing.T) {
 		if n := count("letters"); n != 2 {
 			t.Fatalf("%d letters; c has not read it yet", n)
 		}
-		checkCode(t, db.DeleteUser(ctx, "c"), "")
+		checkCode(t, db.DeleteUserAction(ctx, "c", "root"), "")
 		if n := count("letters"); n != 1 {
 			t.Fatalf("%d letters after the last recipient went; want 1", n)
 		}

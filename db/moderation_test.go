@@ -15,12 +15,12 @@ func TestSearchHistory(t *testing.T) {
 	eachBackend(t, func(t *testing.T) {
 		ctx := context.Background()
 		db, _ := openTest(t)
-		checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "den", Owner: "alice"}), "")
+		checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "den", Owner: "alice"}, 0, 0), "")
 		lines := []string{"the cat sat", "a dog ran", "Cat and dog", "cats are not cat", "nothing here"}
 		for i, l := range lines {
-			checkCode(t, db.AppendHistory(ctx, "den", chatd.HistoryLine{From: "alice", Text: l, Time: t0.Add(time.Duration(i) * time.Second)}, 100), "")
+			appendLine(t, db, "den", chatd.HistoryLine{From: "alice", Text: l, Time: t0.Add(time.Duration(i) * time.Second)}, 100)
 		}
-		checkCode(t, db.AppendHistory(ctx, chatd.Lobby, chatd.HistoryLine{From: "bob", Text: "cat in the lobby"}, 100), "")
+		appendLine(t, db, chatd.Lobby, chatd.HistoryLine{From: "bob", Text: "cat in the lobby"}, 100)
 		texts := func(ls []chatd.HistoryLine) string {
 			var out []string
 			for _, l := range ls {
@@ -60,7 +60,12 @@ func TestSearchHistory(t *testing.T) {
 			}
 		})
 		t.Run("TrimmedLinesLeaveTheIndex", func(t *testing.T) {
-			checkCode(t, db.AppendHistory(ctx, "den", chatd.HistoryLine{From: "alice", Text: "last"}, 1), "")
+			// Enough lines at once that the room is due for a trim.
+			var last []chatd.RoomLine
+			for range trimStep(1) {
+				last = append(last, chatd.RoomLine{Room: "den", Line: chatd.HistoryLine{From: "alice", Text: "last"}})
+			}
+			checkCode(t, db.AppendHistoryBatch(ctx, last, 1), "")
 			if got, _ := db.SearchHistory(ctx, "den", "cat", 20, 100); len(got) != 0 {
 				t.Fatalf("trimmed lines still found: %q", texts(got))
 			}
@@ -118,7 +123,7 @@ func TestRoomModeration(t *testing.T) {
 		ctx := context.Background()
 		db, _ := openTest(t)
 		mustUsers(t, db, "alice", "Bob")
-		checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "den", Owner: "alice"}), "")
+		checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "den", Owner: "alice"}, 0, 0), "")
 
 		checkCode(t, db.SetRoomTopic(ctx, "DEN", "cats only"), "")
 		checkCode(t, db.SetRoomPassword(ctx, "den", "hash"), "")

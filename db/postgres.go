@@ -174,7 +174,7 @@ func postgresVersion(ctx context.Context, q *dbTx) (int, error) {
 	return v, nil
 }
 
-// errBackupPostgres is what Backup says on PostgreSQL: chatd's backup
+// errBackupPostgres is what BackupProgress says on PostgreSQL: chatd's backup
 // copies a SQLite file; PostgreSQL has its own tools.
 func (db *DB) errBackupPostgres() error {
 	return chatd.Errorf(chatd.ENotPermitted,

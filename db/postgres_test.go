@@ -76,7 +76,7 @@ func TestOpenPostgres(t *testing.T) {
 	})
 	t.Run("ErrBackup", func(t *testing.T) {
 		db := openPG(t, pgtest.URL(t))
-		err := db.Backup(ctx, t.TempDir()+"/copy.db")
+		err := db.BackupProgress(ctx, t.TempDir()+"/copy.db", nil)
 		if chatd.ErrorCode(err) != chatd.ENotPermitted || !strings.Contains(err.Error(), "pg_dump") {
 			t.Fatalf("err = %v", err)
 		}

@@ -27,7 +27,7 @@ func TestBusyPathsRunPrepared(t *testing.T) {
 			db.Block(ctx, "alice", "carol"),
 			db.SetSetting(ctx, "alice", "tz", "UTC"),
 			db.StoreOffline(ctx, "alice", chatd.OfflineMessage{From: "bob", To: []string{"alice"}, Text: "hi", Time: t0}, 0),
-			db.CreateRoom(ctx, chatd.Room{Name: "den", Owner: "bob"}),
+			db.CreateRoomLimited(ctx, chatd.Room{Name: "den", Owner: "bob"}, 0, 0),
 			db.RoomBan(ctx, chatd.RoomBan{Room: "den", User: "alice", By: "bob"}),
 		} {
 			if err != nil {

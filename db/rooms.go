@@ -26,16 +26,11 @@ func (r *roomRow) room() *chatd.Room {
 	return &chatd.Room{Name: r.Name, Owner: r.Owner, PassHash: r.PassHash, Created: fromMillis(r.Created), Topic: r.Topic}
 }
 
-// CreateRoom stores r. It fails with ERoomExists when the name is taken in
-// any spelling. A zero r.Created means now.
-func (db *DB) CreateRoom(ctx context.Context, r chatd.Room) error {
-	return db.CreateRoomLimited(ctx, r, 0, 0)
-}
-
-// CreateRoomLimited is CreateRoom with limits, checked in the same
-// transaction as the insert: ENotPermitted when r.Owner already owns
-// maxPerOwner rooms or when maxTotal rooms exist besides the lobby. A limit
-// <= 0 is no limit.
+// CreateRoomLimited stores r. It fails with ERoomExists when the name is
+// taken in any spelling, and with ENotPermitted when r.Owner already owns
+// maxPerOwner rooms or when maxTotal rooms exist besides the lobby, checked
+// in the same transaction as the insert. A limit <= 0 is no limit; a zero
+// r.Created means now.
 func (db *DB) CreateRoomLimited(ctx context.Context, r chatd.Room, maxPerOwner, maxTotal int) error {
 	tx, err := db.begin(ctx)
 	if err != nil {

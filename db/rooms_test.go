@@ -30,8 +30,8 @@ func TestCreateRoom(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				db, _ := openTest(t)
-				checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "games", Owner: "carol"}), "")
-				checkCode(t, db.CreateRoom(ctx, tt.room), tt.want)
+				checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "games", Owner: "carol"}, 0, 0), "")
+				checkCode(t, db.CreateRoomLimited(ctx, tt.room, 0, 0), tt.want)
 				if tt.want != "" {
 					if r, err := db.RoomByName(ctx, tt.room.Name); err != nil || r.Owner == tt.room.Owner {
 						t.Errorf("existing room changed: %+v, %v", r, err)
@@ -51,7 +51,7 @@ func TestRoomByName(t *testing.T) {
 	eachBackend(t, func(t *testing.T) {
 		ctx := context.Background()
 		db, _ := openTest(t)
-		checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "Den", Owner: "alice"}), "")
+		checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "Den", Owner: "alice"}, 0, 0), "")
 		tests := []struct {
 			name     string
 			lookup   string
@@ -90,7 +90,7 @@ func TestRooms(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				db, _ := openTest(t)
 				for _, n := range tt.rooms {
-					checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: n, Owner: "x"}), "")
+					checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: n, Owner: "x"}, 0, 0), "")
 				}
 				rooms, err := db.Rooms(ctx)
 				checkCode(t, err, "")
@@ -123,8 +123,8 @@ func TestDeleteRoom(t *testing.T) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				db, _ := openTest(t)
-				checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "den", Owner: "alice"}), "")
-				checkCode(t, db.AppendHistory(ctx, "den", chatd.HistoryLine{From: "alice", Text: "old"}, 10), "")
+				checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "den", Owner: "alice"}, 0, 0), "")
+				appendLine(t, db, "den", chatd.HistoryLine{From: "alice", Text: "old"}, 10)
 				err := db.DeleteRoom(ctx, tt.room)
 				checkCode(t, err, tt.want)
 				if tt.want == chatd.ENotPermitted {
@@ -141,7 +141,7 @@ func TestDeleteRoom(t *testing.T) {
 				_, err = db.RoomByName(ctx, "den")
 				checkCode(t, err, chatd.ENoSuchRoom)
 				// A new room of the same name does not inherit the old history.
-				checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "den", Owner: "bob"}), "")
+				checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "den", Owner: "bob"}, 0, 0), "")
 				if h, err := db.History(ctx, "den", 10); err != nil || len(h) != 0 {
 					t.Errorf("History of the new den = %+v, %v; want none", h, err)
 				}

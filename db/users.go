@@ -100,22 +100,10 @@ func (db *DB) Users(ctx context.Context) ([]*chatd.User, error) {
 	return users, nil
 }
 
-// DeleteUser removes name together with its ban, its blocks in both
+// deleteUser removes name together with its ban, its blocks in both
 // directions, its offline mailbox and the rooms it owns (otherwise whoever
 // registered the name next would inherit them). Its login attempts stay,
 // since those are kept for names that do not exist as well.
-func (db *DB) DeleteUser(ctx context.Context, name string) error {
-	tx, err := db.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := deleteUser(ctx, tx, name); err != nil {
-		return err
-	}
-	return commit(tx, "delete user "+name)
-}
-
 func deleteUser(ctx context.Context, tx *dbTx, name string) error {
 	tx.usersChanged()
 	if err := updateUser(ctx, tx, name, `DELETE FROM users WHERE name_key = ?`, chatd.Key(name)); err != nil {
@@ -142,19 +130,6 @@ func (db *DB) SetPassword(ctx context.Context, name, passHash string) error {
 
 func setPassword(ctx context.Context, tx *dbTx, name, passHash string) error {
 	return updateUser(ctx, tx, name, `UPDATE users SET pass_hash = ? WHERE name_key = ?`, passHash, chatd.Key(name))
-}
-
-// SetAdmin grants or revokes the admin flag of name.
-func (db *DB) SetAdmin(ctx context.Context, name string, admin bool) error {
-	tx, err := db.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	if err := setAdmin(ctx, tx, name, admin); err != nil {
-		return err
-	}
-	return commit(tx, "set admin flag of "+name)
 }
 
 func setAdmin(ctx context.Context, tx *dbTx, name string, admin bool) error {

@@ -104,7 +104,7 @@ func TestUsers(t *testing.T) {
 	})
 }
 
-func TestDeleteUser(t *testing.T) {
+func TestDeleteUserAction(t *testing.T) {
 	eachBackend(t, func(t *testing.T) {
 		ctx := context.Background()
 		tests := []struct {
@@ -125,10 +125,10 @@ func TestDeleteUser(t *testing.T) {
 				checkCode(t, db.StoreOffline(ctx, "bob", chatd.OfflineMessage{From: "alice", Text: "x"}, 0), "")
 				checkCode(t, db.Block(ctx, "bob", "alice"), "")
 				checkCode(t, db.Block(ctx, "alice", "bob"), "")
-				checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "bobroom", Owner: "Bob"}), "")
-				checkCode(t, db.CreateRoom(ctx, chatd.Room{Name: "aliceroom", Owner: "alice"}), "")
+				checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "bobroom", Owner: "Bob"}, 0, 0), "")
+				checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "aliceroom", Owner: "alice"}, 0, 0), "")
 
-				checkCode(t, db.DeleteUser(ctx, tt.delete), tt.want)
+				checkCode(t, db.DeleteUserAction(ctx, tt.delete, "root"), tt.want)
 				if tt.want != "" {
 					return
 				}
@@ -140,8 +140,8 @@ func TestDeleteUser(t *testing.T) {
 				if b, err := db.BanOf(ctx, "bob"); err != nil || b != nil {
 					t.Errorf("BanOf(new bob) = %+v, %v; want nil", b, err)
 				}
-				if m, err := db.OfflineMessages(ctx, "bob"); err != nil || len(m) != 0 {
-					t.Errorf("OfflineMessages(new bob) = %+v, %v; want none", m, err)
+				if m, err := db.OfflinePage(ctx, "bob", 0, -1); err != nil || len(m) != 0 {
+					t.Errorf("OfflinePage(new bob) = %+v, %v; want none", m, err)
 				}
 				if l, err := db.Blocked(ctx, "alice"); err != nil || len(l) != 0 {
 					t.Errorf("Blocked(alice) = %v, %v; want none", l, err)
@@ -187,7 +187,7 @@ func TestSetPassword(t *testing.T) {
 	})
 }
 
-func TestSetAdmin(t *testing.T) {
+func TestSetAdminAction(t *testing.T) {
 	eachBackend(t, func(t *testing.T) {
 		ctx := context.Background()
 		tests := []struct {
@@ -206,12 +206,12 @@ func TestSetAdmin(t *testing.T) {
 				if _, err := db.CreateUser(ctx, "alice", "h", !tt.admin); err != nil {
 					t.Fatal(err)
 				}
-				checkCode(t, db.SetAdmin(ctx, tt.user, tt.admin), tt.want)
+				checkCode(t, db.SetAdminAction(ctx, tt.user, tt.admin, "root"), tt.want)
 				if tt.want != "" {
 					return
 				}
 				if u, err := db.UserByName(ctx, "alice"); err != nil || u.Admin != tt.admin {
-					t.Errorf("after SetAdmin(%v): %+v, %v", tt.admin, u, err)
+					t.Errorf("after SetAdminAction(%v): %+v, %v", tt.admin, u, err)
 				}
 			})
 		}

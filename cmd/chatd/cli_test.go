@@ -201,7 +201,7 @@ func row(out, key string) []string {
 }
 
 // checkPassword fails unless name's stored hash matches pw.
-func checkPassword(t *testing.T, store chatd.Store, name, pw string) {
+func checkPassword(t *testing.T, store chatd.AccountStore, name, pw string) {
 	t.Helper()
 	u, err := store.UserByName(context.Background(), name)
 	if err != nil {
