@@ -48,9 +48,9 @@ type clusterHub struct {
 	c   chatd.Cluster
 	pub chan *publication // feeds the publisher (notes that change no session row)
 
-	// Guarded by pendMu (tier: leaf; never held with another lock or
-	// across a database call): the sender of each room line this node
-	// published, by reference, until the line comes back from the log.
+	// Guarded by pendMu (leaf, DEVELOPING.md "Locks"): the sender of each
+	// room line this node published, by reference, until the line comes
+	// back from the log.
 	pendMu  sync.Mutex
 	pending map[uint64]*pendingLine
 	refs    atomic.Uint64 // the last reference handed out

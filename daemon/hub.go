@@ -10,12 +10,9 @@ import (
 )
 
 // hub owns who is online and which room each online user is in. It is the
-// only place that knows; everything else asks it.
-//
-// Locking: hub.mu is taken after a room log's lock (roomLog.mu) and before a
-// session's outbox lock (session.mu), never the other way round, and only
-// for map updates, snapshots and queueing: nothing is written to a socket
-// and no database call is made while it is held.
+// only place that knows; everything else asks it. Every field is guarded by
+// mu (tier 3, DEVELOPING.md "Locks"), held only for map updates, snapshots
+// and queueing.
 type hub struct {
 	mu    sync.RWMutex
 	users map[string]*session   // chatd.Key(name) -> session

@@ -7,18 +7,14 @@ import "sync"
 // the attempt, so parallel connections cannot all be checked against the
 // same, not yet updated, count of failures. Entries exist only while
 // someone holds or waits for them.
-//
-// Locking: keyLocks.mu is a leaf lock; a key's own mutex is taken without
-// it and may be held across database calls and a hash, but never while
-// taking another key's.
 type keyLocks struct {
-	mu    sync.Mutex
+	mu    sync.Mutex // leaf (DEVELOPING.md, "Locks")
 	locks map[string]*keyLock
 }
 
 type keyLock struct {
-	mu   sync.Mutex
-	refs int // holders and waiters
+	mu   sync.Mutex // tier 0: one per name, never two at once
+	refs int        // holders and waiters; guarded by keyLocks.mu
 }
 
 func newKeyLocks() *keyLocks { return &keyLocks{locks: map[string]*keyLock{}} }

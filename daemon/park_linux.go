@@ -23,7 +23,7 @@ type inputPoller struct {
 	// wakeR and wakeW are a pipe in the epoll set: a byte on it ends the
 	// loop (stop).
 	wakeR, wakeW int
-	mu           sync.Mutex            // a leaf (DEVELOPING.md)
+	mu           sync.Mutex            // leaf (DEVELOPING.md, "Locks")
 	conns        map[int32]*streamConn // by socket, while registered
 	stopped      bool                  // guarded by mu; the descriptors are closed or closing
 	done         chan struct{}         // closed when loop has returned
@@ -31,8 +31,8 @@ type inputPoller struct {
 
 var (
 	// current is the running poller, nil when no server serves or epoll
-	// is not available. pollerMu guards users and the swaps of current; it
-	// is a leaf, taken by Serve only.
+	// is not available. pollerMu (tier 5, DEVELOPING.md "Locks") guards
+	// users and the swaps of current.
 	current  atomic.Pointer[inputPoller]
 	pollerMu sync.Mutex
 	users    int

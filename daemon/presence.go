@@ -289,11 +289,8 @@ const presenceDelay = 20 * time.Millisecond
 // first; its entry here then finds nothing to do. While a wave is being
 // written, the next waits until it is done and then presenceDelay more,
 // so the busier the server, the more lines each write carries.
-//
-// mu is a leaf: add is called under hub.mu and room log locks, with no
-// session.mu held, and takes nothing else.
 type presenceFlusher struct {
-	mu    sync.Mutex
+	mu    sync.Mutex // leaf (DEVELOPING.md, "Locks"); guards the fields below
 	fl    flusher // list only; fl.lazy is set on the copy that writes
 	armed bool    // a timer or a wave in progress will write fl.list
 	// onQuiet, if set (before the server starts), runs once waves have

@@ -12,19 +12,16 @@ import (
 // and fanned out under its room's lock, and a join moves the user and
 // snapshots the log under the same lock. The database copy (historyWriter)
 // is for restarts.
-//
-// Lock order: roomLog.mu, then hub.mu, then session.mu. roomLogs.mu only
-// guards the map and is never held with another lock.
 type roomLogs struct {
-	keep int
-	mu   sync.Mutex
-	logs map[string]*roomLog // chatd.Key(room)
+	keep int                 // static after newRoomLogs
+	mu   sync.Mutex          // leaf (DEVELOPING.md, "Locks")
+	logs map[string]*roomLog // chatd.Key(room); guarded by mu
 }
 
 type roomLog struct {
-	mu    sync.Mutex
-	lines []chatd.HistoryLine // oldest first, at most keep
-	batch roomBatch           // a busy room's pass (roombatch.go)
+	mu    sync.Mutex          // tier 2
+	lines []chatd.HistoryLine // oldest first, at most keep; guarded by mu
+	batch roomBatch           // a busy room's pass (roombatch.go); guarded by mu
 }
 
 func newRoomLogs(keep int) *roomLogs {

@@ -67,11 +67,8 @@ const defaultParkAfter = 2 * time.Second
 
 // Server is a chat daemon.
 type Server struct {
-	// live is the configuration in force: one immutable value, swapped
-	// whole by Reload and read at each use through cfg(). Nothing may
-	// modify a Config once it is stored here.
-	live      atomic.Pointer[chatd.Config]
-	store     chatd.Store
+	// Static after New.
+	store     chatd.Store // timed (timedStore)
 	log       *slog.Logger
 	connLog   *connLog // connection events, rate-limited
 	now       func() time.Time
@@ -81,71 +78,76 @@ type Server struct {
 	hashes    *hashGate
 	pw        PasswordHasher // computes what the gate admits
 	nameLocks *keyLocks      // one password check per name at a time
-	sids      atomic.Uint64  // logins so far, for session ids
-	// parkAfter is how long a logged-in client may be quiet before its
-	// session parks (session.park); 0 never. Tests shorten it.
-	parkAfter atomic.Int64
-	startedAt int64      // unix nanoseconds, for session ids
-	names     *userNames // registered spellings of names that exist
+	names     *userNames     // registered spellings of names that exist
+	history   *historyWriter // database copy of room chat (runs from Serve)
+	logs      *roomLogs      // in-memory recent room chat, replayed on join
+	metrics   *metrics
+	startedAt int64 // unix nanoseconds, for session ids
 	// Process memory (with Options.ManageMemory): envMemLimit is true when
-	// GOMEMLIMIT decides instead; lastFree is when hash memory was last
-	// handed back (unix nanoseconds).
+	// GOMEMLIMIT decides instead.
 	manageMemory bool
 	envMemLimit  bool
-	lastFree     atomic.Int64
-	dummyHash    string         // what unknown names are checked against
-	history      *historyWriter // database copy of room chat
-	logs         *roomLogs      // in-memory recent room chat, replayed on join
+	// fdBudget is how many client sockets the descriptor limit leaves
+	// room for (fdlimit.go); 0: no limit known.
+	fdBudget            int
+	liveLog             *LiveLog
+	onReady, onStopping func()
+	// halt ends when the shutdown grace is over or Serve returns: the
+	// database calls that end a session (finishCtx) and the history
+	// writer give up then.
+	halt    context.Context
+	haltNow context.CancelFunc
+	stop    chan struct{} // closed by Shutdown
 
-	ln, tlsLn net.Listener // tlsLn already wraps TLS around its socket
+	// Set by Listen, before Serve; read-only after.
+	dummyHash  string       // what unknown names are checked against
+	ln, tlsLn  net.Listener // tlsLn already wraps TLS around its socket
+	webLn      net.Listener // the web client's; nil when it is off
+	web        *http.Server // serves webLn
+	metricsLn  net.Listener // nil when metrics are off
+	metricsWeb *http.Server
+
+	// Atomics. live is the configuration in force: one immutable value,
+	// swapped whole by Reload and read at each use through cfg(); nothing
+	// may modify a Config once it is stored here. cert and webCert are the
+	// TLS pairs in force, read at each handshake. sids counts logins, for
+	// session ids. parkAfter is how long a logged-in client may be quiet
+	// before its session parks (session.park; 0 never; tests shorten it).
+	// lastFree is when hash memory was last handed back (unix
+	// nanoseconds). finishing counts the sessions in finish, for the log
+	// of a shutdown that ran out of time.
+	live      atomic.Pointer[chatd.Config]
 	cert      atomic.Pointer[tls.Certificate]
-	webLn     net.Listener // the web client's; nil when it is off
 	webCert   atomic.Pointer[tls.Certificate]
-	web       *http.Server // serves webLn
+	sids      atomic.Uint64
+	parkAfter atomic.Int64
+	lastFree  atomic.Int64
+	finishing atomic.Int64
 
-	// reloadMu (tier 0, see DEVELOPING.md) makes one reload at a time, and
-	// orders it with StartDiscovery and its stop; it guards disc.
+	// Guarded by reloadMu (tier 0): one reload at a time, ordered with
+	// StartDiscovery and its stop.
 	reloadMu sync.Mutex
 	disc     discoveryRunner
 
-	// mu guards conns and perIP (connection accounting, including sessions
-	// that have not logged in). Lock order: Server.mu, then hub.mu, then
-	// session.mu; none is held across I/O.
-	mu      sync.Mutex
-	closing bool // Serve is stopping: no new sessions
-	conns   map[*session]bool
-	perIP   map[string]int
-	wg      sync.WaitGroup // one per session goroutine
-
-	// Also guarded by mu (admitLocked): sockets and sessions counted, and
-	// of those the HTTP sockets that are not chat sessions.
+	// Guarded by mu (tier 1): connection accounting, sessions that have
+	// not logged in included; open and pages are the sockets and sessions
+	// counted and, of those, the HTTP sockets that are not chat sessions
+	// (admitLocked).
+	mu          sync.Mutex
+	closing     bool // Serve is stopping: no new sessions
+	conns       map[*session]bool
+	perIP       map[string]int
 	open, pages int
-	// fdBudget is how many client sockets the descriptor limit leaves
-	// room for (fdlimit.go); 0: no limit known. Set once in New.
-	fdBudget int
 
+	wg sync.WaitGroup // one per session goroutine
+
+	// Written once, by the first Shutdown.
 	stopOnce sync.Once
-	stop     chan struct{}
 	stopMsg  string
 
-	liveLog             *LiveLog
-	onReady, onStopping func()
-
 	// presence writes presence events (logins, logouts, joins) to idle
-	// recipients a wave at a time (presence.go).
+	// recipients a wave at a time (presence.go); its own lock.
 	presence presenceFlusher
-
-	// halt ends when the shutdown grace is over or Serve returns: the
-	// database calls that end a session (finishCtx) and the history
-	// writer give up then. finishing counts the sessions in finish, for
-	// the log of a shutdown that ran out of time.
-	halt      context.Context
-	haltNow   context.CancelFunc
-	finishing atomic.Int64
-
-	metrics    *metrics
-	metricsLn  net.Listener // nil when metrics are off
-	metricsWeb *http.Server
 }
 
 // New returns a server that has not started listening.

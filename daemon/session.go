@@ -40,53 +40,71 @@ const (
 // commands in order; its output is written as outbox.go describes (by the
 // fan-out, or a writer goroutine only while something is queued).
 type session struct {
-	srv     *Server
-	conn    Conn
-	info    ConnInfo
-	addr    string // the client's real IP (info.Addr)
-	mode    atomic.Int32
-	bucket  *bucket // per-connection rate limit; reader goroutine only
-	bytes   *bucket // byte budget (chargeBytes); only the goroutine the transport charges from
-	refused int     // lines refused by the rate limiter since the last accepted one
-	// roomGuesses limits room password checks (reader goroutine only).
-	roomGuesses *bucket
-
-	pendingName string // name at the latest username prompt
-	// label is the label of the line being handled (PROTOCOL.md section
-	// 8), "" for none; reader goroutine only.
-	label string
-	// farewell is the bye of a logout the user asked for: set by the
-	// logout command, it stops the reader, and finish queues it once the
-	// user has left the hub (reader goroutine only).
-	farewell *Event
-	// Telnet state, reader goroutine only: interrupted is set by IAC IP or
-	// BRK; refusedOpts holds the options already refused (DO or WILL,
-	// then the option), so each is refused once and negotiation cannot
-	// loop.
-	interrupted bool
-	refusedOpts map[[2]byte]bool
-
+	// Static once the session is made (newSession, ServeConn).
+	srv           *Server
+	conn          Conn
+	info          ConnInfo
+	addr          string    // the client's real IP (info.Addr)
 	connected     time.Time // server clock
 	connectedWall time.Time // wall clock, for socket deadlines
+	// onDone runs once the session is over and finish has run, on the
+	// goroutine that ran it (ServeConn's accounting).
+	onDone func()
+	done   chan struct{} // closed when the output is over and the connection closed
 
-	// Set once at login, read-only after. sid tells this login apart from
-	// the user's earlier and later ones on any node.
+	// Set once at login by the reader goroutine, before the session enters
+	// the registry; read-only after. sid tells this login apart from the
+	// user's earlier and later ones on any node.
 	user    string
 	loginAt time.Time
 	sid     string
-	// admin is set at login and changed by `chatd usermod` while online.
-	admin atomic.Bool
 
-	room       string       // guarded by hub.mu
-	lastActive atomic.Int64 // unix nanoseconds of the last line received
+	// Reader goroutine only.
+	bucket      *bucket // per-connection rate limit (replaced at login)
+	refused     int     // lines refused by the rate limiter since the last accepted one
+	roomGuesses *bucket // room password checks
+	pendingName string  // name at the latest username prompt
+	// label is the label of the line being handled (PROTOCOL.md section
+	// 8), "" for none.
+	label string
+	// farewell is the bye of a logout the user asked for: set by the
+	// logout command, it stops the reader, and finish queues it once the
+	// user has left the registry.
+	farewell *Event
+	// Telnet state: interrupted is set by IAC IP or BRK; refusedOpts holds
+	// the options already refused (DO or WILL, then the option), so each
+	// is refused once and negotiation cannot loop.
+	interrupted bool
+	refusedOpts map[[2]byte]bool
+	// out is this session's flusher: the recipients of the chat it fanned
+	// out.
+	out flusher
+	// waitFrom is when the reader started waiting for the next line, set
+	// by park so that a parked spell counts toward the idle timeout.
+	waitFrom time.Time
+
+	// The goroutine the transport charges bytes from (its reader, or a
+	// WebSocket's pump) only.
+	bytes *bucket // byte budget (chargeBytes)
+
+	// Atomics, read by any goroutine. mode is the input mode (text or
+	// JSON), switched by the reader. admin is set at login and changed by
+	// an admin action (noteAdmin, applied by the action goroutine).
+	// lastActive is the unix nanoseconds of the last line received.
+	// blocks are whom the user blocks, settings the user's own (the set
+	// command; read by whoever writes the output), away the away message
+	// (nil when not away); each is written by the reader only.
+	mode       atomic.Int32
+	admin      atomic.Bool
+	lastActive atomic.Int64
 	blocks     atomic.Pointer[map[string]bool]
-	// settings are the user's own (the set command); read by whoever
-	// writes the output.
-	settings atomic.Pointer[chatd.Settings]
-	// away is the away message, nil when not away.
-	away atomic.Pointer[string]
+	settings   atomic.Pointer[chatd.Settings]
+	away       atomic.Pointer[string]
 
-	// The outbox (outbox.go): guarded by mu, a leaf lock. writing says a
+	// Guarded by hub.mu (tier 3).
+	room string
+
+	// The outbox (outbox.go), guarded by mu (tier 4). writing says a
 	// goroutine holds the output; scheduled says a flusher will write the
 	// queue; lazy says the session is on the presence flusher's list
 	// (presence.go), which writes the queue unless someone did first.
@@ -97,29 +115,19 @@ type session struct {
 	writing   bool
 	scheduled bool
 	lazy      bool
-	// The output state, owned by the goroutine holding the output: the
-	// mode lines are rendered in (changed in queue order by modeEvent; it
-	// starts as the session's mode, since nothing has been read yet),
-	// whether the last byte written was not a line end, and what a
-	// write-through left unwritten.
+
+	// Owned by the goroutine holding the output (writing): the mode lines
+	// are rendered in (changed in queue order by modeEvent; it starts as
+	// the session's mode, since nothing has been read yet), whether the
+	// last byte written was not a line end, and what a write-through left
+	// unwritten.
 	outMode int32
 	midLine bool
 	pending *[]byte
-	// out is this session's flusher: the recipients of the chat it fanned
-	// out (reader goroutine only).
-	out flusher
 
-	// waitFrom is when the reader started waiting for the next line, set
-	// by park so that a parked spell counts toward the idle timeout;
-	// reader goroutine only.
-	waitFrom time.Time
-	// onDone runs once the session is over and finish has run, on the
-	// goroutine that ran it (ServeConn's accounting).
-	onDone func()
-
+	// Written once, inside endOnce, by whoever ends the session first.
 	endOnce   sync.Once
 	endReason string
-	done      chan struct{} // closed when the output is over and the connection closed
 }
 
 func newSession(srv *Server, conn Conn, info ConnInfo) *session {

@@ -209,7 +209,7 @@ type streamConn struct {
 	rn     int
 	rerrno syscall.Errno
 
-	// Parking (parkConn), guarded by pmu.
+	// Parking (parkConn), guarded by pmu (tier 5, DEVELOPING.md "Locks").
 	pmu        sync.Mutex
 	resume     func()      // set while parked: what wake starts
 	timer      *time.Timer // wakes a parked connection at its deadline

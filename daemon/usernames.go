@@ -17,10 +17,8 @@ import (
 // back) an entry may outlive its account. That is harmless: what is done
 // for a recipient next, the block check and storing the message, asks the
 // database, which answers no_such_user, and the name is forgotten.
-//
-// Locking: mu is a leaf lock.
 type userNames struct {
-	mu sync.Mutex
+	mu sync.Mutex        // leaf (DEVELOPING.md, "Locks")
 	m  map[string]string // chatd.Key(name) -> registered spelling
 }
 

@@ -44,7 +44,7 @@ type wsConn struct {
 	// the pump, the one goroutine that reads the socket.
 	meter atomic.Pointer[func(n int) error]
 
-	mu        sync.Mutex // guards readDL
+	mu        sync.Mutex // leaf (DEVELOPING.md, "Locks"); guards readDL
 	readDL    time.Time
 	dlChanged chan struct{} // a new read deadline while ReadLine waits
 	writeDL   atomic.Int64  // unix nanoseconds; 0: none

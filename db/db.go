@@ -55,7 +55,8 @@ type DB struct {
 	readStmts, writeStmts *stmtCache
 
 	// untrimmed counts, per room id, the history lines appended by
-	// AppendHistoryBatch since that room was last trimmed.
+	// AppendHistoryBatch since that room was last trimmed; guarded by
+	// trimMu (leaf, DEVELOPING.md "Locks").
 	trimMu    sync.Mutex
 	untrimmed map[int64]int
 

@@ -27,7 +27,7 @@ type stmtCache struct {
 	pool *dbPool
 	lazy bool // prepare on a miss (the reader pool)
 
-	mu sync.Mutex
+	mu sync.Mutex // leaf (DEVELOPING.md, "Locks"); guards m
 	m  map[string]*sqlx.Stmt
 }
 
