@@ -252,7 +252,7 @@ func (db *DB) SearchHistory(ctx context.Context, room, query string, n, keep int
 	}
 	id, err := roomID(ctx, db.reader, room)
 	if err != nil {
-		return nil, err
+		return nil, searchStopped(ctx, err)
 	}
 	var rows []struct {
 		Sender string `db:"sender"`
@@ -269,10 +269,7 @@ func (db *DB) SearchHistory(ctx context.Context, room, query string, n, keep int
 	}
 	defer release()
 	if err := db.reader.SelectContext(ctx, &rows, q, match, id, id, keep-1, n); err != nil {
-		if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, chatd.Errorf(chatd.EServerBusy, "that search took too long and was stopped; search for fewer or rarer words")
-		}
-		return nil, fmt.Errorf("search the history of %s: %w", room, err)
+		return nil, searchStopped(ctx, fmt.Errorf("search the history of %s: %w", room, err))
 	}
 	lines := make([]chatd.HistoryLine, len(rows))
 	for i, r := range rows {
@@ -288,15 +285,31 @@ func (db *DB) searchSlot(ctx context.Context) (release func(), err error) {
 	db.searchOnce.Do(func() {
 		db.searchSlots = make(chan struct{}, max(1, db.reader.Stats().MaxOpenConnections-1))
 	})
+	release = func() { <-db.searchSlots }
+	select {
+	case db.searchSlots <- struct{}{}: // a free slot is taken whatever ctx says
+		return release, nil
+	default:
+	}
 	select {
 	case db.searchSlots <- struct{}{}:
-		return func() { <-db.searchSlots }, nil
+		return release, nil
 	case <-ctx.Done():
 		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return nil, chatd.Errorf(chatd.EServerBusy, "too many searches are running; try again in a moment")
 		}
 		return nil, ctx.Err()
 	}
+}
+
+// searchStopped is err, or server_busy when it came of ctx's deadline: the
+// search's time budget ran out and SQLite was interrupted (PostgreSQL
+// cancelled the statement).
+func searchStopped(ctx context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return chatd.Errorf(chatd.EServerBusy, "that search took too long and was stopped; search for fewer or rarer words")
+	}
+	return err
 }
 
 // searchTerms is the distinct words of what a user typed, in the order
