@@ -93,6 +93,9 @@ type MessagesConfig struct {
 	HistoryOnJoin          int  `toml:"history_on_join"`
 	HistoryKeep            int  `toml:"history_keep"`
 	BlocksApplyToBroadcast bool `toml:"blocks_apply_to_broadcast"`
+	// SearchTimeout is the time one search may take, waiting for its
+	// turn included; a slower one is stopped and answered server_busy.
+	SearchTimeout Duration `toml:"search_timeout"`
 }
 
 // RoomsConfig limits how many rooms exist.
@@ -208,6 +211,7 @@ func DefaultConfig() Config {
 			HistoryOnJoin:          20,
 			HistoryKeep:            10000,
 			BlocksApplyToBroadcast: true,
+			SearchTimeout:          Duration{2 * time.Second},
 		},
 		Rate: RateConfig{LinesPerSecond: 10, Burst: 30},
 		Log:  LogConfig{Level: "info", Format: "text"},
@@ -431,6 +435,7 @@ func (c *Config) Problems() []error {
 		atLeast("rooms.busy_writes", c.Rooms.BusyWrites, 0),
 		atLeast("messages.history_on_join", c.Messages.HistoryOnJoin, 0),
 		atLeast("messages.history_keep", c.Messages.HistoryKeep, 0),
+		positive("messages.search_timeout", c.Messages.SearchTimeout),
 		atLeast("rate.burst", c.Rate.Burst, 1),
 	)
 	if c.Messages.HistoryKeep < c.Messages.HistoryOnJoin {

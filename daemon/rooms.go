@@ -303,6 +303,7 @@ func cmdHistory(ctx context.Context, s *session, args string) error {
 		return err
 	}
 	shown := s.replyLines(room, lines)
+	s.chargeLines(room, lines)
 	s.reply(okEvent("history", fmt.Sprintf("%d stored line%s of %s", shown, plural(shown), room), nil,
 		f("room", room), f("count", shown)))
 	return nil
@@ -315,11 +316,16 @@ func cmdSearch(ctx context.Context, s *session, args string) error {
 	}
 	room := s.srv.hub.roomOf(s)
 	s.srv.history.flush()
-	lines, err := s.srv.store.SearchHistory(ctx, room, query, searchMax, s.srv.cfg().Messages.HistoryKeep)
+	cfg := s.srv.cfg()
+	// The store stops a search that outlives its budget (server_busy).
+	sctx, cancel := context.WithTimeout(ctx, cfg.Messages.SearchTimeout.Duration)
+	defer cancel()
+	lines, err := s.srv.store.SearchHistory(sctx, room, query, searchMax, cfg.Messages.HistoryKeep)
 	if err != nil {
 		return err
 	}
 	shown := s.replyLines(room, lines)
+	s.chargeLines(room, lines)
 	text := fmt.Sprintf("%d lines of %s match, newest first", shown, room)
 	if shown == 1 {
 		text = "1 line of " + room + " matches"
@@ -329,6 +335,25 @@ func cmdSearch(ctx context.Context, s *session, args string) error {
 	}
 	s.reply(okEvent("search", text, nil, f("room", room), f("count", shown)))
 	return nil
+}
+
+// chargeLines counts the stored lines a history or search answer sent
+// against the sender's line budget, one line for every max_line_bytes of
+// them beyond the first (which the command line itself paid for): a
+// 12-byte command that brings back megabytes is as much a flood as
+// megabytes sent. The budget may go into debt; until it is paid back the
+// user's next lines are refused with rate_limited, and a client that keeps
+// sending them is ended as flooding, as for any other flood.
+func (s *session) chargeLines(room string, lines []chatd.HistoryLine) {
+	const overhead = 64 // type, kind, time and quoting around each line
+	size := 0
+	for _, l := range lines {
+		size += len(l.From) + len(room) + len(l.Text) + overhead
+	}
+	lineMax := s.srv.cfg().Server.MaxLineBytes
+	if cost := size/lineMax - 1; cost > 0 {
+		s.bucket.take(float64(cost), s.srv.now())
+	}
 }
 
 // replyLines answers with stored lines of room as kind history, leaving out

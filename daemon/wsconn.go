@@ -30,7 +30,7 @@ var errBinaryMessage = errors.New("binary WebSocket message")
 // still send its bye after a login or idle timeout.
 type wsConn struct {
 	ws      *websocket.Conn
-	raw     net.Conn   // the socket under ws, to cut a close handshake short
+	raw     *wsSocket  // the socket under ws: metered, and closed to cut a close handshake short
 	maxLine func() int // server.max_line_bytes in force
 
 	lines chan wsLine   // pump → ReadLine
@@ -38,11 +38,6 @@ type wsConn struct {
 	err   error         // written by the pump before dead is closed
 	stop  context.CancelFunc
 	ctx   context.Context // the pump's; cancelled by Close
-
-	// meter is charged with the size of every read (refused lines
-	// included); set by OnBytes before the first ReadLine, called only by
-	// the pump, the one goroutine that reads the socket.
-	meter atomic.Pointer[func(n int) error]
 
 	mu        sync.Mutex // leaf (DEVELOPING.md, "Locks"); guards readDL
 	readDL    time.Time
@@ -56,7 +51,7 @@ type wsLine struct {
 	err  error // errLineTooLong or errBadEncoding
 }
 
-func newWSConn(ws *websocket.Conn, raw net.Conn, maxLine func() int) *wsConn {
+func newWSConn(ws *websocket.Conn, raw *wsSocket, maxLine func() int) *wsConn {
 	// Lines are limited one by one below; a message may hold any number.
 	ws.SetReadLimit(-1)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -107,11 +102,6 @@ func (c *wsConn) split(r io.Reader, buf []byte) error {
 	afterLF := false // the last byte read ended a line
 	for {
 		n, err := r.Read(buf)
-		if m := c.meter.Load(); n > 0 && m != nil {
-			if merr := (*m)(n); merr != nil {
-				return merr
-			}
-		}
 		data := buf[:n]
 		for len(data) > 0 {
 			afterLF = false
@@ -170,10 +160,11 @@ func (c *wsConn) deliver(line []byte, tooLong bool) bool {
 	}
 }
 
-// OnBytes makes meter see the size of each read from the client, on the
-// pump goroutine: bytes of lines that are refused or still unfinished count
-// as they arrive, so a flood without line ends is stopped too.
-func (c *wsConn) OnBytes(meter func(n int) error) { c.meter.Store(&meter) }
+// OnBytes makes meter see every byte read from the client's socket, as it
+// arrives: frame headers, masks, control frames and empty frames count as
+// well as the text of lines, refused or unfinished ones included. See
+// wsSocket.
+func (c *wsConn) OnBytes(meter func(n int) error) { c.raw.meter.Store(&meter) }
 
 // ReadLine returns the next line, or os.ErrDeadlineExceeded once the read
 // deadline has passed (the connection stays open).
@@ -279,14 +270,55 @@ func (c *wsConn) Close() error {
 }
 
 // hijackRecorder keeps the socket that websocket.Accept takes over from
-// net/http, so that Close can cut a stalled closing handshake short.
+// net/http, so that Close can cut a stalled closing handshake short, and
+// hands the WebSocket library that socket metered (wsSocket).
 type hijackRecorder struct {
 	http.ResponseWriter
-	conn net.Conn
+	conn *wsSocket
 }
 
 func (h *hijackRecorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	c, brw, err := http.NewResponseController(h.ResponseWriter).Hijack()
-	h.conn = c
-	return c, brw, err
+	if err != nil {
+		return c, brw, err
+	}
+	// What net/http read past the request is read by the library from
+	// brw, not through the socket: it is owed from the start.
+	h.conn = &wsSocket{Conn: c, owed: brw.Reader.Buffered()}
+	return h.conn, brw, nil
+}
+
+// wsSocket is the client's socket under the WebSocket library, metered: every
+// byte the library reads from it is charged to the session's byte budget
+// (the meter OnBytes sets), whatever frame it belongs to. Empty frames and
+// pings never reach the pump as data, so metering the messages' text alone
+// would let a client send them for free, as fast as the daemon can parse
+// them.
+//
+// The library reads the socket under its own read lock, so Read is never
+// called twice at once: the pump's reads and, at the end, the closing
+// handshake's follow each other. owed and flood are touched only there.
+type wsSocket struct {
+	net.Conn
+	meter atomic.Pointer[func(n int) error]
+	owed  int   // bytes read before a meter was set
+	flood error // once the meter has refused, every read fails with it
+}
+
+func (s *wsSocket) Read(p []byte) (int, error) {
+	if s.flood != nil {
+		return 0, s.flood
+	}
+	n, err := s.Conn.Read(p)
+	s.owed += n
+	if m := s.meter.Load(); m != nil && s.owed > 0 {
+		owed := s.owed
+		s.owed = 0
+		if merr := (*m)(owed); merr != nil {
+			// What was read is dropped: the session ends as flooding.
+			s.flood = merr
+			return 0, merr
+		}
+	}
+	return n, err
 }

@@ -94,6 +94,11 @@ type DB struct {
 	// once there are mailSortEvery (SQLite; see schema.sql).
 	mailUnsorted, mailSortEvery int
 	closeOnce                   sync.Once
+
+	// searchSlots bounds the searches running at once (history.go,
+	// searchSlot); made on first use.
+	searchOnce  sync.Once
+	searchSlots chan struct{}
 }
 
 var _ chatd.Store = (*DB)(nil)

@@ -185,20 +185,36 @@ const searchSQL = `SELECT h.sender, h.body, h.ts, h.action
 	    (SELECT id FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)
 	ORDER BY f.rowid DESC LIMIT ?`
 
+// searchWordsMax is how many distinct words one search may hold. Each word
+// is one more walk through the full-text index, and more than a few words
+// rarely narrow a search further: a longer query is refused, not cut.
+const searchWordsMax = 8
+
 // SearchHistory returns up to n lines of room holding every word of query,
 // newest first. Words are matched whole and case-insensitively; query's
-// punctuation is not FTS syntax, it only separates words.
+// punctuation is not FTS syntax, it only separates words. A word given
+// twice counts once; more than searchWordsMax distinct words is bad_args.
+//
+// A search may be slow (common words, many lines): it runs within ctx, and
+// one whose ctx's deadline passes is interrupted and answered server_busy.
+// Searches together hold at most all but one of the reader pool's
+// connections, so other reads always find one; a search that cannot get a
+// slot before ctx's deadline is answered server_busy too.
 func (db *DB) SearchHistory(ctx context.Context, room, query string, n, keep int) ([]chatd.HistoryLine, error) {
-	match, q := any(ftsQuery(query)), searchSQL
+	words := searchTerms(query)
+	if len(words) == 0 {
+		return nil, chatd.Errorf(chatd.EBadArgs, "give at least one word to search for")
+	}
+	if len(words) > searchWordsMax {
+		return nil, chatd.Errorf(chatd.EBadArgs, "search for at most %d different words; that was %d", searchWordsMax, len(words))
+	}
+	match, q := any(ftsQuery(words)), searchSQL
 	if db.pg {
 		match, q = searchWords(query), searchSQLPG
 	}
-	if ftsQuery(query) == "" {
-		return nil, chatd.Errorf(chatd.EBadArgs, "give at least one word to search for")
-	}
 	id, err := roomID(ctx, db.reader, room)
 	if err != nil {
-		return nil, err
+		return nil, searchStopped(ctx, err)
 	}
 	var rows []struct {
 		Sender string `db:"sender"`
@@ -209,8 +225,13 @@ func (db *DB) SearchHistory(ctx context.Context, room, query string, n, keep int
 	if keep <= 0 {
 		return nil, nil
 	}
+	release, err := db.searchSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
 	if err := db.reader.SelectContext(ctx, &rows, q, match, id, id, keep-1, n); err != nil {
-		return nil, fmt.Errorf("search the history of %s: %w", room, err)
+		return nil, searchStopped(ctx, fmt.Errorf("search the history of %s: %w", room, err))
 	}
 	lines := make([]chatd.HistoryLine, len(rows))
 	for i, r := range rows {
@@ -219,15 +240,68 @@ func (db *DB) SearchHistory(ctx context.Context, room, query string, n, keep int
 	return lines, nil
 }
 
-// ftsQuery turns what a user typed into an FTS5 query that matches lines
-// holding all its words: each word (a run of letters and digits) becomes a
-// quoted string, so nothing the user types is FTS syntax.
-func ftsQuery(q string) string {
-	words := strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
-	for i, w := range words {
-		words[i] = `"` + w + `"`
+// searchSlot waits for one of the search slots: one fewer than the reader
+// pool's connections (at least one), so that searches, however slow, never
+// hold every reader. release gives the slot back.
+func (db *DB) searchSlot(ctx context.Context) (release func(), err error) {
+	db.searchOnce.Do(func() {
+		db.searchSlots = make(chan struct{}, max(1, db.reader.Stats().MaxOpenConnections-1))
+	})
+	release = func() { <-db.searchSlots }
+	select {
+	case db.searchSlots <- struct{}{}: // a free slot is taken whatever ctx says
+		return release, nil
+	default:
 	}
-	return strings.Join(words, " ")
+	select {
+	case db.searchSlots <- struct{}{}:
+		return release, nil
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, chatd.Errorf(chatd.EServerBusy, "too many searches are running; try again in a moment")
+		}
+		return nil, ctx.Err()
+	}
+}
+
+// searchStopped is err, or server_busy when it came of ctx's deadline: the
+// search's time budget ran out and SQLite was interrupted (PostgreSQL
+// cancelled the statement).
+func searchStopped(ctx context.Context, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return chatd.Errorf(chatd.EServerBusy, "that search took too long and was stopped; search for fewer or rarer words")
+	}
+	return err
+}
+
+// searchTerms is the distinct words of what a user typed, in the order
+// given: a word is a run of letters and digits, and two words are the same
+// when the index would fold them to the same (case, diacritics; see
+// searchWords). Each keeps its first spelling.
+func searchTerms(q string) []string {
+	words := strings.FieldsFunc(q, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsNumber(r) })
+	seen := make(map[string]bool, len(words))
+	out := words[:0]
+	for _, w := range words {
+		k := strings.Join(searchWords(w), " ")
+		if seen[k] {
+			continue
+		}
+		seen[k] = true
+		out = append(out, w)
+	}
+	return out
+}
+
+// ftsQuery turns words (searchTerms) into an FTS5 query that matches lines
+// holding all of them: each word becomes a quoted string, so nothing the
+// user types is FTS syntax.
+func ftsQuery(words []string) string {
+	quoted := make([]string, len(words))
+	for i, w := range words {
+		quoted[i] = `"` + w + `"`
+	}
+	return strings.Join(quoted, " ")
 }
 
 // searchSQLPG is searchSQL for PostgreSQL: the lines of the room whose
