@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -327,15 +328,31 @@ func logoutNote(s chatd.ClusterSession) []byte {
 
 // join registers the node, waiting (up to twice the node timeout) for a
 // previous run of it to be declared dead, and returns the log's cursor.
+// The wait is logged once when it starts; the outcome once at its end.
 func (h *clusterHub) join(ctx context.Context) (int64, error) {
 	timeout := h.srv.cfg().Cluster.NodeTimeout.Duration
-	deadline := time.Now().Add(2 * timeout)
+	start := time.Now()
+	deadline := start.Add(2 * timeout)
+	waited := false
 	for {
 		cursor, err := h.c.Join(ctx, timeout, logoutNote)
-		if err == nil || time.Now().After(deadline) {
+		if err == nil {
+			level := slog.LevelInfo
+			if waited {
+				level = slog.LevelWarn // the end of the warning above
+			}
+			h.srv.log.Log(ctx, level, "joined the cluster", "node", h.me(), "waited", time.Since(start).Round(time.Millisecond))
+			return cursor, nil
+		}
+		if time.Now().After(deadline) {
 			return cursor, err
 		}
-		h.srv.log.Warn("waiting to join the cluster", "err", err)
+		if !waited {
+			waited = true
+			h.srv.log.Warn("waiting to join the cluster", "err", err, "up_to", deadline.Sub(start))
+		} else {
+			h.srv.log.Debug("still waiting to join the cluster", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()

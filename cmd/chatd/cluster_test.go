@@ -591,3 +591,29 @@ func TestClusterDeliveredMessagesSurviveTheirNode(t *testing.T) {
 	}
 	t.Logf("%d acknowledged: %d lost, %d doubled", len(acked), lost, doubled)
 }
+
+// Issue 19, item 9 (its log): a crashed node restarted at once waits out its
+// old heartbeat before it joins. It says so in one line, not one per try,
+// and says once when it has joined.
+func TestClusterRestartedNodeLogsItsWaitOnce(t *testing.T) {
+	e := newClusterEnv(t, "alice")
+	n1 := e.start("n1")
+	n1.login("alice")
+	n1.kill()
+	n1 = e.start("n1")
+	deadline := time.Now().Add(clusterWait)
+	for !strings.Contains(n1.log.String(), "joined the cluster") {
+		if time.Now().After(deadline) {
+			t.Fatalf("n1 never said it joined:\n%s", n1.log)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	log := n1.log.String()
+	if waits := strings.Count(log, "waiting to join the cluster"); waits != 1 {
+		t.Fatalf("%d lines about waiting to join, want 1:\n%s", waits, log)
+	}
+	if joined := strings.Count(log, "joined the cluster"); joined != 1 {
+		t.Fatalf("%d lines about having joined, want 1:\n%s", joined, log)
+	}
+	n1.login("alice")
+}
