@@ -27,6 +27,17 @@ type ClusterEvent struct {
 	Data []byte
 }
 
+// ClusterMail is a private message acknowledged as delivered to a session
+// on another node, kept until that node has written it to the session's
+// connection or it is in the recipient's mailbox.
+type ClusterMail struct {
+	ID      int64
+	Node    string // the node that owes the delivery
+	SID     string // the session it is for; "" once that session is gone
+	User    string // the recipient
+	Message OfflineMessage
+}
+
 // Cluster is what the nodes serving one community share beside the Store:
 // the sessions online on any node, each node's heartbeat, and an ordered
 // log of events. Every method that takes events appends them in the same
@@ -45,7 +56,9 @@ type Cluster interface {
 	// the others have already declared it dead (its sessions are gone).
 	Heartbeat(ctx context.Context) (alive bool, err error)
 	// Reap removes every node whose heartbeat is older than timeout, and
-	// its sessions, with the events logout makes for each session.
+	// its sessions, with the events logout makes for each session; the
+	// private messages the dead node owed become this node's orphans
+	// (OrphanMail). Join makes the previous run's its orphans too.
 	Reap(ctx context.Context, timeout time.Duration, logout func(ClusterSession) []byte) (reaped []ClusterSession, err error)
 	// Leave removes this node and any session it still has.
 	Leave(ctx context.Context) error
@@ -73,6 +86,21 @@ type Cluster interface {
 	// lose the last fraction of a second of such events (room chat), never
 	// the others.
 	Publish(ctx context.Context, events [][]byte, durable bool) error
+	// SendPrivate records m (ID, Node, SID, User and the message; ID is
+	// set here) as owed by m.Node and appends event(m.ID), durably, in one
+	// transaction, when session m.SID is still online on m.Node. sent is
+	// false when it is not: the message is not recorded and belongs in the
+	// mailbox.
+	SendPrivate(ctx context.Context, m ClusterMail, event func(id int64) []byte) (sent bool, err error)
+	// MailDone forgets private message id: it was written to its
+	// recipient's connection or stored in their mailbox.
+	MailDone(ctx context.Context, id int64) error
+	// OrphanMail lists the private messages this node owes that no session
+	// will take: those a dead node's reaping or this node's previous run
+	// left it, and those older than age whose session is gone. Each
+	// belongs in its recipient's mailbox, then MailDone.
+	OrphanMail(ctx context.Context, age time.Duration) ([]ClusterMail, error)
+
 	// EventsAfter returns up to limit events with IDs above after, oldest
 	// first.
 	EventsAfter(ctx context.Context, after int64, limit int) ([]ClusterEvent, error)

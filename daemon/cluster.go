@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -125,8 +126,76 @@ func (h *clusterHub) tell(ctx context.Context, n *note) error {
 		return h.c.SetAway(ctx, n.SID, &away, data)
 	case noteBack:
 		return h.c.SetAway(ctx, n.SID, nil, data)
+	case notePrivate:
+		return h.sendPrivate(ctx, n)
 	}
 	return h.publish(ctx, data, true)
+}
+
+// errLeft is tell's answer for a private message whose recipient's
+// session is no longer online (or whose node was declared dead): nothing
+// was sent, and the message belongs in the mailbox.
+var errLeft = errors.New("the recipient's session is gone")
+
+// sendPrivate records the private message n as owed by its recipient's
+// node, together with its note, in one durable transaction; that node
+// forgets it once written to the session (mailDone) or stored in the
+// mailbox. Should the node die first, whoever reaps it mails it.
+func (h *clusterHub) sendPrivate(ctx context.Context, n *note) error {
+	m := chatd.ClusterMail{Node: n.Node, SID: n.SID, User: n.User,
+		Message: chatd.OfflineMessage{From: n.By, To: n.Names, Text: n.Text, Time: n.Time}}
+	sent, err := h.c.SendPrivate(ctx, m, func(id int64) []byte {
+		c := *n
+		c.Mail = id
+		return encodeNote(&c)
+	})
+	if err == nil && !sent {
+		err = errLeft
+	}
+	return err
+}
+
+// mailDone forgets the private message id, written to its session or
+// stored in the mailbox. A failure leaves it owed: the session gone, it
+// is mailed again (docs/cluster.md says when that doubles it).
+func (h *clusterHub) mailDone(id int64) {
+	ctx, cancel := h.srv.finishCtx()
+	defer cancel()
+	if err := h.c.MailDone(ctx, id); err != nil {
+		h.srv.log.Error("forget a delivered private message", "id", id, "err", err)
+	}
+}
+
+// mailOrphans stores in the mailboxes the private messages this node owes
+// sessions that are gone: a dead node's it reaped, its own previous run's,
+// and those whose session ended before they were written. They were
+// acknowledged as delivered, so messages.offline_limit does not apply.
+func (h *clusterHub) mailOrphans(ctx context.Context, age time.Duration) {
+	mail, err := h.c.OrphanMail(ctx, age)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.srv.log.Error("read private messages owed to sessions that are gone", "err", err)
+		}
+		return
+	}
+	for _, m := range mail {
+		err := h.srv.store.StoreOffline(ctx, m.User, m.Message, 0)
+		if code := chatd.ErrorCode(err); err != nil && code != chatd.EBlocked && code != chatd.ENoSuchUser {
+			if ctx.Err() == nil {
+				h.srv.log.Error("store a private message owed to a session that is gone", "user", m.User, "err", err)
+			}
+			return // the next heartbeat tries again
+		}
+		if err := h.c.MailDone(ctx, m.ID); err != nil {
+			if ctx.Err() == nil {
+				h.srv.log.Error("forget a mailed private message", "id", m.ID, "err", err)
+			}
+			return
+		}
+	}
+	if len(mail) > 0 {
+		h.srv.log.Info("private messages owed to sessions that are gone are in their mailboxes", "messages", len(mail))
+	}
 }
 
 // publish hands data to the publisher and waits until it is committed.
@@ -259,15 +328,31 @@ func logoutNote(s chatd.ClusterSession) []byte {
 
 // join registers the node, waiting (up to twice the node timeout) for a
 // previous run of it to be declared dead, and returns the log's cursor.
+// The wait is logged once when it starts; the outcome once at its end.
 func (h *clusterHub) join(ctx context.Context) (int64, error) {
 	timeout := h.srv.cfg().Cluster.NodeTimeout.Duration
-	deadline := time.Now().Add(2 * timeout)
+	start := time.Now()
+	deadline := start.Add(2 * timeout)
+	waited := false
 	for {
 		cursor, err := h.c.Join(ctx, timeout, logoutNote)
-		if err == nil || time.Now().After(deadline) {
+		if err == nil {
+			level := slog.LevelInfo
+			if waited {
+				level = slog.LevelWarn // the end of the warning above
+			}
+			h.srv.log.Log(ctx, level, "joined the cluster", "node", h.me(), "waited", time.Since(start).Round(time.Millisecond))
+			return cursor, nil
+		}
+		if time.Now().After(deadline) {
 			return cursor, err
 		}
-		h.srv.log.Warn("waiting to join the cluster", "err", err)
+		if !waited {
+			waited = true
+			h.srv.log.Warn("waiting to join the cluster", "err", err, "up_to", deadline.Sub(start))
+		} else {
+			h.srv.log.Debug("still waiting to join the cluster", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return 0, ctx.Err()
@@ -397,6 +482,7 @@ func (h *clusterHub) heartbeat(ctx context.Context) {
 				h.srv.log.Info("node gone: its session ends", "node", s.Node, "user", s.User)
 			}
 		}
+		h.mailOrphans(ctx, timeout)
 		if time.Since(lastPrune) > eventRetention/4 {
 			lastPrune = time.Now()
 			if _, err := h.c.PruneEvents(ctx, eventRetention); err != nil && ctx.Err() == nil {

@@ -414,3 +414,44 @@ func TestClusterKickAndRoomBanSameOrderOnEveryNode(t *testing.T) {
 	heardFirst(dave, "banned")
 	notInDen(erin, "banned", "dave")
 }
+
+// Issue 19, item 4: only the recipient's node acts on a private message.
+// With three nodes, a bystander node used to store every message it read
+// in the log in the recipient's mailbox, so messages delivered live came
+// back as offline mail at the next login.
+func TestClusterPrivateMessagesNotStoredByBystanders(t *testing.T) {
+	n := threeNodes(t, func(c *chatd.Config) { c.Messages.OfflineLimit = 20 })
+	alice := login(t, n[0].addr, "alice", "password1")
+	bob := login(t, n[1].addr, "bob", "password1")
+	carol := login(t, n[2].addr, "carol", "password1") // a bystander on n3
+	alice.expect("presence", "user", "carol", "event", "login")
+	const sends = 60
+	for i := range sends {
+		alice.send(fmt.Sprintf("send bob live-%02d", i))
+		alice.expect("delivery", "to", "bob", "status", "delivered")
+	}
+	for i := range sends {
+		bob.expect("message", "kind", "private", "text", fmt.Sprintf("live-%02d", i))
+	}
+	// Every node has read every note once carol's node shows a later one.
+	alice.send("broadcast all read")
+	carol.expect("message", "kind", "broadcast", "text", "all read")
+	bob.expect("message", "kind", "broadcast", "text", "all read")
+	waiting, err := n[0].store.OfflineCount(context.Background(), "bob")
+	if err != nil || waiting != 0 {
+		t.Fatalf("bob's mailbox after %d live deliveries: %d rows (err %v)", sends, waiting, err)
+	}
+	bob.send("logout")
+	bob.expect("bye")
+	bob = login(t, n[2].addr, "bob", "password1")
+	bob.send("say back")
+	for {
+		ev := bob.next()
+		if ev.str("kind") == "offline" {
+			t.Fatalf("a message delivered live came again as offline mail: %v", ev)
+		}
+		if ev.str("type") == "message" && ev.str("text") == "back" {
+			break
+		}
+	}
+}

@@ -31,6 +31,9 @@ type note struct {
 	Src  string `json:"c,omitempty"`
 	Node string `json:"d,omitempty"` // the only node that acts on it (a private message)
 	Ref  uint64 `json:"e,omitempty"` // the sender's own reference (a room line)
+	// Mail is a private message's row in the cluster's mail (owed by
+	// Node until written to the session or stored in the mailbox).
+	Mail int64 `json:"m,omitempty"`
 	// Everywhere: the node that wrote it shows it too (it was not shown
 	// anywhere yet: a lost node's logouts).
 	Everywhere bool   `json:"w,omitempty"`
@@ -262,7 +265,9 @@ func (s *Server) closeRoom(room, by string) {
 // deliverHere hands the private message n to its recipient's session on
 // this node (n.User, session n.SID, or any when n.SID is ""). It returns
 // statusDelivered (with the recipient's away message), statusBlocked, or
-// "" when that session is not here (any more) or could not take it.
+// "" when that session is not here (any more) or could not take it. A
+// message another node sent (n.Mail) is forgotten by the cluster once it
+// has been written to the connection; until then it stays owed.
 func (s *Server) deliverHere(n *note) (status string, away *string) {
 	o := s.hub.sessionOf(n.User, n.SID)
 	if o == nil {
@@ -271,7 +276,12 @@ func (s *Server) deliverHere(n *note) (status string, away *string) {
 	if o.blocking(n.By) {
 		return statusBlocked, nil
 	}
-	if !o.send(privateMessage(kindPrivate, n.By, nonNil(n.Names), n.Text, n.Time)) {
+	ev := privateMessage(kindPrivate, n.By, nonNil(n.Names), n.Text, n.Time)
+	if n.Mail != 0 && s.cluster != nil {
+		id := n.Mail
+		ev.afterWrite = func() { s.cluster.mailDone(id) }
+	}
+	if !o.send(ev) {
 		return "", nil
 	}
 	return statusDelivered, o.away.Load()
@@ -279,17 +289,27 @@ func (s *Server) deliverHere(n *note) (status string, away *string) {
 
 // receivePrivate delivers a private message that another node found its
 // recipient online here. Should that session have left meanwhile, the
-// message goes to the recipient's mailbox instead, once and under the
-// mailbox limit: it was acknowledged as delivered, so it must not be lost.
+// message goes to the recipient's mailbox instead, once: it was
+// acknowledged as delivered, so it must not be lost, and it is stored even
+// beyond messages.offline_limit (docs/cluster.md, "Private messages").
 func (s *Server) receivePrivate(n *note) {
-	if status, _ := s.deliverHere(n); status != "" {
-		return // delivered, or blocked since the sender's node checked
+	status, _ := s.deliverHere(n)
+	if status == statusDelivered {
+		return // forgotten once written
 	}
-	err := s.store.StoreOffline(context.Background(), n.User,
-		chatd.OfflineMessage{From: n.By, To: n.Names, Text: n.Text, Time: n.Time}, s.cfg().Messages.OfflineLimit)
-	// EBlocked: they blocked the sender since the sender's node checked.
-	if err != nil && chatd.ErrorCode(err) != chatd.EBlocked {
-		s.log.Error("store a private message whose recipient left", "user", n.User, "err", err)
+	if status == "" {
+		err := s.store.StoreOffline(context.Background(), n.User,
+			chatd.OfflineMessage{From: n.By, To: n.Names, Text: n.Text, Time: n.Time}, 0)
+		// EBlocked: they blocked the sender since the sender's node
+		// checked; ENoSuchUser: the account is gone.
+		if code := chatd.ErrorCode(err); err != nil && code != chatd.EBlocked && code != chatd.ENoSuchUser {
+			// Still owed: the heartbeat mails it (clusterHub.mailOrphans).
+			s.log.Error("store a private message whose recipient left", "user", n.User, "err", err)
+			return
+		}
+	}
+	if n.Mail != 0 && s.cluster != nil {
+		s.cluster.mailDone(n.Mail)
 	}
 }
 

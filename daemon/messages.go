@@ -4,6 +4,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -212,8 +213,9 @@ func (s *session) deliverLive(ctx context.Context, name string, msg note) (strin
 		status, away := s.srv.deliverHere(&msg)
 		return status, away, nil
 	}
-	// On another node: the message is theirs once the note is recorded.
-	// Should they have left meanwhile, their node stores it for them.
+	// On another node: the message is theirs once the note is recorded,
+	// and stays recorded until their node has written it to them or
+	// stored it in their mailbox (docs/cluster.md, "Private messages").
 	blocked, err := s.srv.store.IsBlocked(ctx, name, s.user)
 	if chatd.ErrorCode(err) == chatd.ENoSuchUser {
 		s.srv.names.forget(name) // deleted a moment ago
@@ -224,7 +226,9 @@ func (s *session) deliverLive(ctx context.Context, name string, msg note) (strin
 	if blocked {
 		return statusBlocked, nil, nil
 	}
-	if err := s.srv.community.tell(ctx, &msg); err != nil {
+	if err := s.srv.community.tell(ctx, &msg); errors.Is(err, errLeft) {
+		return "", nil, nil // gone since the look-up: the mailbox, as for anyone offline
+	} else if err != nil {
 		return "", nil, err
 	}
 	return statusDelivered, p.Away, nil

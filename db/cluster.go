@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -68,6 +69,18 @@ CREATE TABLE IF NOT EXISTS cluster_events (
 	created timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS cluster_events_created ON cluster_events (created);
+CREATE TABLE IF NOT EXISTS cluster_mail (
+	id        bigserial PRIMARY KEY,
+	node      text NOT NULL,
+	sid       text NOT NULL,
+	recipient text NOT NULL,
+	sender    text NOT NULL,
+	names     text NOT NULL,
+	body      text NOT NULL,
+	sent      timestamptz NOT NULL,
+	created   timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS cluster_mail_node ON cluster_mail (node);
 `
 
 // OpenCluster connects node to the cluster state in the PostgreSQL
@@ -172,6 +185,11 @@ func (c *Cluster) Join(ctx context.Context, timeout time.Duration, logout func(c
 		if err := c.append(ctx, tx, evs); err != nil {
 			return err
 		}
+		// The previous run's sessions are gone: what it owed them is
+		// mail now.
+		if _, err := tx.ExecContext(ctx, `UPDATE cluster_mail SET sid = '' WHERE node = $1`, c.node); err != nil {
+			return fmt.Errorf("take over the previous run's mail: %w", err)
+		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO cluster_nodes (node, heartbeat, started) VALUES ($1, now(), now())
 			ON CONFLICT (node) DO UPDATE SET heartbeat = now(), started = now()`, c.node)
 		if err != nil {
@@ -230,6 +248,12 @@ func (c *Cluster) Reap(ctx context.Context, timeout time.Duration, logout func(c
 			gone, err := c.removeSessions(ctx, tx, `node = $1`, node)
 			if err != nil {
 				return err
+			}
+			// What it owed its sessions goes to their mailboxes, by this
+			// node: with the sessions, so that nothing can still be
+			// delivered to them and no message is left without an owner.
+			if _, err := tx.ExecContext(ctx, `UPDATE cluster_mail SET node = $1, sid = '' WHERE node = $2`, c.node, node); err != nil {
+				return fmt.Errorf("take over its mail: %w", err)
 			}
 			var evs [][]byte
 			for _, s := range gone {
@@ -421,6 +445,67 @@ func (c *Cluster) Publish(ctx context.Context, evs [][]byte, durable bool) error
 		return fmt.Errorf("publish events: %w", err)
 	}
 	return nil
+}
+
+// SendPrivate; see chatd.Cluster. The session's row is read under the
+// event lock, which Reap, Release and Claim hold too: either the session is
+// there and the message is recorded before its node can be reaped (and is
+// then taken over with it), or it is gone and nothing is recorded.
+func (c *Cluster) SendPrivate(ctx context.Context, m chatd.ClusterMail, event func(id int64) []byte) (bool, error) {
+	sent := false
+	err := c.events(ctx, nil, func(tx *sqlx.Tx) error {
+		var here int
+		err := tx.GetContext(ctx, &here, `SELECT count(*) FROM cluster_sessions WHERE sid = $1 AND node = $2`, m.SID, m.Node)
+		if err != nil || here == 0 {
+			return err
+		}
+		msg := m.Message
+		err = tx.GetContext(ctx, &m.ID, `INSERT INTO cluster_mail (node, sid, recipient, sender, names, body, sent)
+			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
+			m.Node, m.SID, m.User, msg.From, strings.Join(msg.To, " "), msg.Text, msg.Time)
+		if err != nil {
+			return err
+		}
+		sent = true
+		return c.append(ctx, tx, [][]byte{event(m.ID)})
+	})
+	if err != nil {
+		return false, fmt.Errorf("send a private message to %s: %w", m.User, err)
+	}
+	return sent, nil
+}
+
+// MailDone; see chatd.Cluster.
+func (c *Cluster) MailDone(ctx context.Context, id int64) error {
+	if _, err := c.db.ExecContext(ctx, `DELETE FROM cluster_mail WHERE id = $1`, id); err != nil {
+		return fmt.Errorf("forget delivered private message: %w", err)
+	}
+	return nil
+}
+
+// OrphanMail; see chatd.Cluster.
+func (c *Cluster) OrphanMail(ctx context.Context, age time.Duration) ([]chatd.ClusterMail, error) {
+	var rows []struct {
+		ID        int64     `db:"id"`
+		Recipient string    `db:"recipient"`
+		Sender    string    `db:"sender"`
+		Names     string    `db:"names"`
+		Body      string    `db:"body"`
+		Sent      time.Time `db:"sent"`
+	}
+	err := c.db.SelectContext(ctx, &rows, `SELECT id, recipient, sender, names, body, sent FROM cluster_mail m
+		WHERE node = $1 AND (sid = '' OR (created < now() - make_interval(secs => $2)
+			AND NOT EXISTS (SELECT 1 FROM cluster_sessions s WHERE s.sid = m.sid)))
+		ORDER BY id LIMIT 1000`, c.node, age.Seconds())
+	if err != nil {
+		return nil, fmt.Errorf("read orphaned private messages: %w", err)
+	}
+	out := make([]chatd.ClusterMail, len(rows))
+	for i, r := range rows {
+		out[i] = chatd.ClusterMail{ID: r.ID, Node: c.node, User: r.Recipient,
+			Message: chatd.OfflineMessage{From: r.Sender, To: strings.Fields(r.Names), Text: r.Body, Time: r.Sent}}
+	}
+	return out, nil
 }
 
 // EventsAfter; see chatd.Cluster.
