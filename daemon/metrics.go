@@ -53,7 +53,7 @@ func newMetrics(s *Server) *metrics {
 	m.roomPasses = counter("chatd_busy_room_passes_total", "Passes in which a busy room's members were written what was said since the last (rooms.busy_writes).")
 	m.slowClients = counter("chatd_slow_client_disconnects_total", "Sessions ended because the client did not read its events fast enough.")
 	m.rateLimited = counter("chatd_rate_limited_lines_total", "Lines refused with rate_limited.")
-	m.refused = counterVec("chatd_connections_refused_total", "Connections refused at once, by reason: full, per_ip, shutting_down.", "reason")
+	m.refused = counterVec("chatd_connections_refused_total", "Connections refused at once, by reason: full, per_ip, shutting_down, starting, closed.", "reason")
 	m.dbSeconds = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Name: "chatd_db_operation_seconds", Help: "Time taken by database operations, by operation.",
 		Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10), // 100µs .. 26s

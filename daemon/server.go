@@ -135,6 +135,7 @@ type Server struct {
 	// (admitLocked).
 	mu          sync.Mutex
 	closing     bool // Serve is stopping: no new sessions
+	starting    bool // Serve has not finished starting (a cluster node joining): no sessions yet
 	conns       map[*session]bool
 	perIP       map[string]int
 	open, pages int
@@ -289,6 +290,33 @@ func (s *Server) closeListeners() {
 	}
 }
 
+// closeServing closes every listener Serve serves: the page servers close
+// their listeners and idle page requests (WebSocket sessions were taken
+// over from net/http and end with the other sessions).
+func (s *Server) closeServing() {
+	s.ln.Close()
+	if s.tlsLn != nil {
+		s.tlsLn.Close()
+	}
+	if s.web != nil {
+		s.web.Close()
+	} else if s.webLn != nil {
+		s.webLn.Close()
+	}
+	if s.metricsWeb != nil {
+		s.metricsWeb.Close()
+	} else if s.metricsLn != nil {
+		s.metricsLn.Close()
+	}
+}
+
+// setStarting makes ServeConn refuse sessions (starting) or admit them.
+func (s *Server) setStarting(on bool) {
+	s.mu.Lock()
+	s.starting = on
+	s.mu.Unlock()
+}
+
 // Addr is the bound plain-TCP address (valid after Listen).
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
@@ -347,30 +375,11 @@ func (s *Server) Serve(ctx context.Context) error {
 	defer s.presence.stop()
 	sctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	// Admin actions recorded before now are already in the tables each
-	// login reads; act on those that come after. Who was online belongs
-	// to an earlier run.
-	cursor, err := s.store.LastActionID(sctx)
-	var events int64
-	switch {
-	case err != nil:
-	case s.cluster != nil:
-		// The cluster's sessions table says who is online; the node
-		// first clears what a previous run of it left there.
-		events, err = s.cluster.join(sctx)
-	default:
-		err = s.store.SetOnline(sctx, nil)
-	}
-	if err != nil {
-		s.closeListeners()
-		if s.tlsLn != nil {
-			s.tlsLn.Close()
-		}
-		return fmt.Errorf("start: %w", err)
-	}
-	acquirePoller()
-	defer releasePoller()
-	s.history.start(s.halt)
+	// The listeners answer from the start, so that a client never waits
+	// on a silent socket; until the start below is done (a cluster node
+	// may wait out its previous run's heartbeat) every session is refused
+	// with server_busy and the reason.
+	s.setStarting(true)
 	var loops sync.WaitGroup
 	for name, ln := range map[string]net.Listener{"plain": s.ln, "tls": s.tlsLn} {
 		if ln != nil {
@@ -396,6 +405,29 @@ func (s *Server) Serve(ctx context.Context) error {
 			}
 		}()
 	}
+	// Admin actions recorded before now are already in the tables each
+	// login reads; act on those that come after. Who was online belongs
+	// to an earlier run.
+	cursor, err := s.store.LastActionID(sctx)
+	var events int64
+	switch {
+	case err != nil:
+	case s.cluster != nil:
+		// The cluster's sessions table says who is online; the node
+		// first clears what a previous run of it left there.
+		events, err = s.cluster.join(sctx)
+	default:
+		err = s.store.SetOnline(sctx, nil)
+	}
+	if err != nil {
+		cancel()
+		s.closeServing()
+		loops.Wait()
+		return fmt.Errorf("start: %w", err)
+	}
+	acquirePoller()
+	defer releasePoller()
+	s.history.start(s.halt)
 	// The cluster's loops outlive the listeners: sessions that end at
 	// shutdown still publish (their logout) and deliver (room lines).
 	cctx, cancelCluster := context.WithCancel(context.Background())
@@ -412,6 +444,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { defer loops.Done(); s.watchActions(sctx, cursor) }()
 	go func() { defer loops.Done(); s.flushSeen(sctx) }()
 	go func() { defer loops.Done(); s.pruneAttempts(sctx) }()
+	s.setStarting(false)
 	if s.onReady != nil {
 		s.onReady()
 	}
@@ -427,18 +460,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	graceOver := time.NewTimer(s.cfg().Server.ShutdownGrace.Duration)
 	defer graceOver.Stop()
-	s.ln.Close()
-	if s.tlsLn != nil {
-		s.tlsLn.Close()
-	}
-	if s.web != nil {
-		// Closes the listener and idle page requests; WebSocket sessions
-		// were taken over from net/http and end with the others below.
-		s.web.Close()
-	}
-	if s.metricsWeb != nil {
-		s.metricsWeb.Close()
-	}
+	s.closeServing()
 	cancel()
 	s.mu.Lock()
 	s.closing = true // other transports may still hand in connections

@@ -66,6 +66,8 @@ func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
 	switch {
 	case s.closing:
 		refuse, reason = "the server is shutting down", "shutting_down"
+	case s.starting:
+		refuse, reason = "the server is starting (joining its cluster); try again in a few seconds", "starting"
 	case info.slot != nil:
 		refuse, reason = s.claimLocked(info.slot, sess.addr)
 	default:

@@ -601,6 +601,20 @@ func TestClusterRestartedNodeLogsItsWaitOnce(t *testing.T) {
 	n1.login("alice")
 	n1.kill()
 	n1 = e.start("n1")
+	// While it waits, a client is told at once why it cannot come in,
+	// instead of waiting on a silent socket.
+	if !strings.Contains(n1.log.String(), "joined the cluster") {
+		conn, err := dialTimeout(n1.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetReadDeadline(time.Now().Add(3 * time.Second))
+		line, err := bufio.NewReader(conn).ReadString('\n')
+		conn.Close()
+		if err != nil || !strings.Contains(line, "server_busy") || !strings.Contains(line, "starting") {
+			t.Fatalf("a connection while n1 joins got %q, %v; want server_busy, starting\n%s", line, err, n1.log)
+		}
+	}
 	deadline := time.Now().Add(clusterWait)
 	for !strings.Contains(n1.log.String(), "joined the cluster") {
 		if time.Now().After(deadline) {
