@@ -123,6 +123,7 @@ type Server struct {
 	presence presenceFlusher
 
 	metrics    *metrics
+	writes     writeHealth  // how the database's writes went lately, for Check
 	metricsLn  net.Listener // nil when metrics are off
 	metricsWeb *http.Server
 }
@@ -178,7 +179,7 @@ func New(o Options) *Server {
 		s.applyProcs()
 	}
 	s.metrics = newMetrics(s)
-	s.store = timedStore{Store: o.Store, m: s.metrics}
+	s.store = timedStore{Store: watchedStore{Store: o.Store, w: &s.writes}, m: s.metrics}
 	s.history = newHistoryWriter(s.store, func() int { return s.cfg().Messages.HistoryKeep }, s.log)
 	s.logs = newRoomLogs(s.cfg().Messages.HistoryOnJoin)
 	return s
