@@ -266,35 +266,48 @@ func FindConfig(flagValue string) ConfigSource {
 // wherever it is started; the embedded default stays relative to the working
 // directory.
 func LoadConfig(path string) (Config, error) {
-	c := DefaultConfig()
+	c, problems, err := ReadConfig(path)
+	if err != nil {
+		return Config{}, err
+	}
+	if len(problems) > 0 {
+		return Config{}, errors.Join(problems...)
+	}
+	return c, nil
+}
+
+// ReadConfig is LoadConfig for a caller that wants every problem of a file
+// that parses: err says the file could not be read or parsed (and nothing
+// else was checked); otherwise problems lists the unknown keys and every
+// invalid value, each prefixed with path, and c is the configuration as
+// decoded, for further checks.
+func ReadConfig(path string) (c Config, problems []error, err error) {
+	c = DefaultConfig()
 	if path == "" {
-		return c, c.Validate()
+		return c, c.Problems(), nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("read config: %w", err)
+		return Config{}, nil, fmt.Errorf("read config: %w", err)
 	}
 	md, err := toml.Decode(string(data), &c)
 	if err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) && pe.LastKey != "" {
-			return Config{}, fmt.Errorf("%s: line %d: %s: %s", path, pe.Position.Line, pe.LastKey, pe.Message)
+			return Config{}, nil, fmt.Errorf("%s: line %d: %s: %s", path, pe.Position.Line, pe.LastKey, pe.Message)
 		}
-		return Config{}, fmt.Errorf("%s: %w", path, err)
+		return Config{}, nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if unknown := unknownKeys(md.Undecoded()); len(unknown) > 0 {
-		return Config{}, fmt.Errorf("%s: unknown %s %s", path, plural(len(unknown), "key", "keys"), strings.Join(unknown, ", "))
+		problems = append(problems, fmt.Errorf("%s: unknown %s %s", path, plural(len(unknown), "key", "keys"), strings.Join(unknown, ", ")))
 	}
 	if md.IsDefined("database", "path") && c.Database.Path != "" && !filepath.IsAbs(c.Database.Path) {
 		c.Database.Path = filepath.Join(filepath.Dir(path), c.Database.Path)
 	}
-	if problems := c.Problems(); len(problems) > 0 {
-		for i, p := range problems {
-			problems[i] = fmt.Errorf("%s: %w", path, p)
-		}
-		return Config{}, errors.Join(problems...)
+	for _, p := range c.Problems() {
+		problems = append(problems, fmt.Errorf("%s: %w", path, p))
 	}
-	return c, nil
+	return c, problems, nil
 }
 
 // unknownKeys quotes the undecoded keys, leaving out those inside a table
