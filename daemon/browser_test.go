@@ -489,7 +489,7 @@ func TestBrowserNewcomer(t *testing.T) {
 		chromedp.WaitVisible(xp(`//span[@id="members-room" and .="den"]`)),
 	)
 	placeholder("Message #den, or /command")
-	ts = ts.restart()
+	ts.restart() // its cleanup stops the new server
 	b.do(alice, "alice's page reconnects into the lobby and says so everywhere",
 		chromedp.WaitVisible(xp(`//div[contains(@class,"notice-error")]/span[contains(., "shutting down")]`)),
 		chromedp.WaitVisible(xp(`//div[contains(@class,"notice")]/span[contains(., "You were in den")]`)),
