@@ -756,8 +756,9 @@ func TestProgressOnTerminal(t *testing.T) {
 }
 
 // One run of check-config reports every problem: an unknown key beside
-// bad values and a missing database directory, and listen addresses that
-// cannot be bound, naming a running chatd as what holds its port.
+// bad values, a value of the wrong type, a missing database directory,
+// and listen addresses that cannot be bound, naming a running chatd as
+// what holds its port.
 func TestCheckConfigEveryProblemInOneRun(t *testing.T) {
 	c := newCLIWithDB(t)
 	d := c.serve()
@@ -771,6 +772,8 @@ func TestCheckConfigEveryProblemInOneRun(t *testing.T) {
 listen = %q
 lisen = "127.0.0.1:1"
 max_connections = 0
+[rate]
+burst = "lots"
 [metrics]
 listen = %q
 [discovery]
@@ -782,6 +785,7 @@ path = "no-such-dir/chatd.db"
 	for _, want := range []string{
 		`unknown key "server.lisen"`,
 		"server.max_connections: ",
+		`(last key "rate.burst"): incompatible types`,
 		"database.path: the directory " + filepath.Join(c.dir, "no-such-dir"),
 		"server.listen: " + d.addr + " is in use by a chatd that is running",
 		"metrics.listen: " + other.Addr().String() + " is already in use by another program",
@@ -790,8 +794,8 @@ path = "no-such-dir/chatd.db"
 			t.Errorf("check-config does not say %q", want)
 		}
 	}
-	if r.code != 1 || strings.Count(r.stderr, "problem: ") != 5 || !strings.Contains(r.stderr, ": 5 problems") {
-		t.Errorf("exit %d, want 1 and 5 problems", r.code)
+	if r.code != 1 || strings.Count(r.stderr, "problem: ") != 6 || !strings.Contains(r.stderr, ": 6 problems") {
+		t.Errorf("exit %d, want 1 and 6 problems", r.code)
 	}
 	if t.Failed() {
 		t.Logf("stderr:\n%s", r.stderr)
