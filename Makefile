@@ -4,15 +4,18 @@
 VERSION := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X chatd.Version=$(VERSION)
 ARGS ?=
+# Where build puts the binary (and install takes it from); the tests point
+# it at a temporary directory so they never touch the tree's bin/chatd.
+BINDIR ?= bin
 
-.PHONY: build run test deps lint fuzz bench bench-compare bench-cluster clean
+.PHONY: build run test deps lint fuzz bench bench-compare bench-cluster install clean
 
 # A static binary: CGO_ENABLED=0 works because the SQLite driver is pure Go.
 build:
-	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o bin/chatd ./cmd/chatd
+	CGO_ENABLED=0 go build -trimpath -ldflags '$(LDFLAGS)' -o $(BINDIR)/chatd ./cmd/chatd
 
 run: build
-	./bin/chatd serve $(ARGS)
+	$(BINDIR)/chatd serve $(ARGS)
 
 # What the tests need and a fresh machine may lack (telnet, Chromium,
 # staticcheck); installs only what is missing. .ci/run runs the same step.
@@ -63,7 +66,7 @@ SYSCONFDIR ?= /etc
 UNITDIR ?= /etc/systemd/system
 install: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSCONFDIR)/chatd
-	install -m 0755 bin/chatd $(DESTDIR)$(PREFIX)/bin/chatd
+	install -m 0755 $(BINDIR)/chatd $(DESTDIR)$(PREFIX)/bin/chatd
 	sed 's|/usr/local/bin/chatd|$(PREFIX)/bin/chatd|; s|/etc/chatd/chatd.toml|$(SYSCONFDIR)/chatd/chatd.toml|' \
 		contrib/chatd.service > $(DESTDIR)$(UNITDIR)/chatd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/chatd.service

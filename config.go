@@ -9,6 +9,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"sort"
@@ -277,35 +278,94 @@ func FindConfig(flagValue string) ConfigSource {
 // wherever it is started; the embedded default stays relative to the working
 // directory.
 func LoadConfig(path string) (Config, error) {
-	c := DefaultConfig()
+	c, problems, err := ReadConfig(path)
+	if err != nil {
+		return Config{}, err
+	}
+	if len(problems) > 0 {
+		return Config{}, errors.Join(problems...)
+	}
+	return c, nil
+}
+
+// ReadConfig is LoadConfig for a caller that wants every problem of a file
+// that parses: err says the file could not be read or parsed (and nothing
+// else was checked); otherwise problems lists the values of the wrong type
+// (the first of each table), the unknown keys and every invalid value,
+// each prefixed with path, and c is the configuration as decoded, for
+// further checks.
+func ReadConfig(path string) (c Config, problems []error, err error) {
+	c = DefaultConfig()
 	if path == "" {
-		return c, c.Validate()
+		return c, c.Problems(), nil
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return Config{}, fmt.Errorf("read config: %w", err)
+		return Config{}, nil, fmt.Errorf("read config: %w", err)
 	}
-	md, err := toml.Decode(string(data), &c)
+	// The file is parsed whole first (a syntax error stops everything),
+	// then each table is decoded on its own, so that a value of the wrong
+	// type stops only its table: one run reports one per table.
+	var raw map[string]toml.Primitive
+	md, err := toml.Decode(string(data), &raw)
 	if err != nil {
-		var pe toml.ParseError
-		if errors.As(err, &pe) && pe.LastKey != "" {
-			return Config{}, fmt.Errorf("%s: line %d: %s: %s", path, pe.Position.Line, pe.LastKey, pe.Message)
-		}
-		return Config{}, fmt.Errorf("%s: %w", path, err)
+		return Config{}, nil, tomlError(path, err)
 	}
-	if unknown := unknownKeys(md.Undecoded()); len(unknown) > 0 {
-		return Config{}, fmt.Errorf("%s: unknown %s %s", path, plural(len(unknown), "key", "keys"), strings.Join(unknown, ", "))
+	tables := c.tables()
+	skip := map[string]bool{} // top-level names whose keys are not listed one by one
+	var undecoded []toml.Key
+	for _, k := range md.Keys() {
+		if len(k) != 1 {
+			continue
+		}
+		dst, ok := tables[k[0]]
+		if !ok {
+			undecoded = append(undecoded, k) // a table (or key) chatd does not know: one mistake
+			skip[k[0]] = true
+			continue
+		}
+		if err := md.PrimitiveDecode(raw[k[0]], dst); err != nil {
+			problems = append(problems, tomlError(path, err))
+			skip[k[0]] = true // the rest of a table that stopped is not unknown
+		}
+	}
+	for _, k := range md.Undecoded() {
+		if !skip[k[0]] {
+			undecoded = append(undecoded, k)
+		}
+	}
+	if unknown := unknownKeys(undecoded); len(unknown) > 0 {
+		problems = append(problems, fmt.Errorf("%s: unknown %s %s", path, plural(len(unknown), "key", "keys"), strings.Join(unknown, ", ")))
 	}
 	if md.IsDefined("database", "path") && c.Database.Path != "" && !filepath.IsAbs(c.Database.Path) {
 		c.Database.Path = filepath.Join(filepath.Dir(path), c.Database.Path)
 	}
-	if problems := c.Problems(); len(problems) > 0 {
-		for i, p := range problems {
-			problems[i] = fmt.Errorf("%s: %w", path, p)
-		}
-		return Config{}, errors.Join(problems...)
+	for _, p := range c.Problems() {
+		problems = append(problems, fmt.Errorf("%s: %w", path, p))
 	}
-	return c, nil
+	return c, problems, nil
+}
+
+// tomlError names the file, the line and the key of a TOML error.
+func tomlError(path string, err error) error {
+	var pe toml.ParseError
+	if errors.As(err, &pe) && pe.LastKey != "" {
+		return fmt.Errorf("%s: line %d: %s: %s", path, pe.Position.Line, pe.LastKey, pe.Message)
+	}
+	return fmt.Errorf("%s: %w", path, err)
+}
+
+// tables maps the name of each table of the file ("server", ...) to the
+// part of c it sets.
+func (c *Config) tables() map[string]any {
+	out := map[string]any{}
+	v := reflect.ValueOf(c).Elem()
+	for i := range v.NumField() {
+		if name, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("toml"), ","); name != "" {
+			out[name] = v.Field(i).Addr().Interface()
+		}
+	}
+	return out
 }
 
 // unknownKeys quotes the undecoded keys, leaving out those inside a table

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -45,9 +46,11 @@ type session struct {
 	awaiting  bool // a prompt or the answer to passwd is due before the next line
 	answering bool // the next line answers a prompt that came after login
 
-	mu       sync.Mutex // guards online, commands and room; completion reads them
+	mu       sync.Mutex // guards online, commands, admin and room; completion reads them
 	online   map[string]string
 	commands []string
+	fromHelp bool // commands is the server's own list (help), fit for this user
+	admin    bool
 	room     string
 }
 
@@ -186,7 +189,15 @@ func (s *session) typed(line string, want *bool) error {
 
 // handle deals with one event. stop ends the session with err.
 func (s *session) handle(ev Event, want *bool) (stop bool, err error) {
+	before := s.prompt()
 	s.track(ev)
+	if after := s.prompt(); s.loggedIn && after != before {
+		// The room changed while a line may be being typed at the old
+		// room's prompt: show the new room now, not after that line.
+		if r, ok := s.in.(retitler); ok {
+			r.retitle(before, after)
+		}
+	}
 	switch ev.Type {
 	case "prompt":
 		if s.loggedIn && !s.in.interactive() {
@@ -270,6 +281,7 @@ func (s *session) track(ev Event) {
 	switch ev.Type {
 	case "welcome":
 		s.room = ev.Room
+		s.admin = ev.Admin
 		s.online = map[string]string{}
 		for _, u := range ev.Online {
 			s.online[strings.ToLower(u)] = u
@@ -298,7 +310,7 @@ func (s *session) track(ev Event) {
 		case "help":
 			var names []string
 			if decode(ev.Raw["commands"], &names) && len(names) > 0 {
-				s.commands = names[:0:0]
+				s.commands, s.fromHelp = names[:0:0], true
 				for _, n := range names {
 					if n != "mode" {
 						s.commands = append(s.commands, n)
@@ -333,10 +345,29 @@ func (s *session) onlineNames() []string {
 	return names
 }
 
+// commandList is what Tab completes the first word from: the commands
+// this user may run (the server's admin commands only for an admin).
 func (s *session) commandList() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.commands
+	if s.fromHelp || s.admin {
+		return s.commands
+	}
+	var out []string
+	for _, c := range s.commands {
+		if !slices.Contains(adminCommands, c) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// retitler is an input that can change the prompt of the line being
+// read.
+type retitler interface {
+	// retitle shows prompt now instead of old, if old is the prompt of
+	// the line being read.
+	retitle(old, prompt string)
 }
 
 // promptWords is what a password prompt says; new_password means
@@ -363,6 +394,10 @@ func commandWord(line string) string {
 	w, _, _ := strings.Cut(strings.TrimSpace(line), " ")
 	return strings.ToLower(strings.TrimPrefix(w, "/"))
 }
+
+// adminCommands are the commands only a server admin may run; Tab offers
+// them to no one else.
+var adminCommands = []string{"ban", "unban", "shutdown"}
 
 // commandNames completes the first word until the server's own list arrives
 // with an answer to help.

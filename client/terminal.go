@@ -80,8 +80,9 @@ type termInput struct {
 	got  chan inputLine
 	bell bool
 
-	mu   sync.Mutex
-	done bool // the session ended: print straight to out
+	mu     sync.Mutex
+	done   bool   // the session ended: print straight to out
+	prompt string // the prompt of the line asked for last ("" for a password)
 }
 
 func (ti *termInput) loop() {
@@ -91,7 +92,9 @@ func (ti *termInput) loop() {
 		if r.secret {
 			line, err = ti.t.ReadPassword(r.prompt)
 		} else {
-			ti.t.SetPrompt(r.prompt)
+			ti.mu.Lock()
+			ti.t.SetPrompt(ti.prompt) // r.prompt, or what retitle made of it
+			ti.mu.Unlock()
 			line, err = ti.t.ReadLine()
 			if err == term.ErrPasteIndicator {
 				err = nil
@@ -110,9 +113,31 @@ func (ti *termInput) loop() {
 	}
 }
 
-func (ti *termInput) ask(prompt string, secret bool) { ti.req <- askReq{prompt, secret} }
-func (ti *termInput) lines() <-chan inputLine        { return ti.got }
-func (ti *termInput) interactive() bool              { return true }
+func (ti *termInput) ask(prompt string, secret bool) {
+	ti.mu.Lock()
+	ti.prompt = prompt
+	if secret {
+		ti.prompt = ""
+	}
+	ti.mu.Unlock()
+	ti.req <- askReq{prompt, secret}
+}
+
+// retitle changes the prompt of the line being read from old to prompt;
+// the terminal draws it with the next line printed above, which follows
+// at once (the answer that moved the room). ask and retitle are called by
+// the session's goroutine, so a line asked for but not yet read gets the
+// new prompt too.
+func (ti *termInput) retitle(old, prompt string) {
+	ti.mu.Lock()
+	defer ti.mu.Unlock()
+	if !ti.done && ti.prompt == old {
+		ti.prompt = prompt
+		ti.t.SetPrompt(prompt)
+	}
+}
+func (ti *termInput) lines() <-chan inputLine { return ti.got }
+func (ti *termInput) interactive() bool       { return true }
 
 func (ti *termInput) print(text string, bell bool) {
 	if bell && ti.bell {

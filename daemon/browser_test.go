@@ -403,3 +403,99 @@ func TestBrowserModeration(t *testing.T) {
 	)
 	b.checkConsole()
 }
+
+// TestBrowserNewcomer: what a newcomer to the web page ran into. The rooms
+// list follows rooms made by others without a click on Refresh; joining a
+// room says so once; an operator's notice is shown; with the view at the
+// bottom, the newest line is on screen; and after a reconnect that cannot
+// go back to a room with a password, the tab, the input line and the
+// server agree on the lobby.
+func TestBrowserNewcomer(t *testing.T) {
+	b := newBrowser(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	web := ln.Addr().String()
+	ln.Close()
+	ts, _ := startWeb(t, func(c *chatd.Config) { c.Web.Listen = web })
+	ts.addUsers("alice", "erin", "frank")
+	url := "http://" + web + "/"
+
+	alice := b.page("alice")
+	b.webLogin(alice, url, "alice", "password1")
+	erin := login(t, ts.addr, "erin", "password1")
+	erin.send("create attic")
+	erin.expect("ok", "cmd", "create")
+	erin.send("logout")
+	erin.closed()
+	b.do(alice, "alice's rooms list shows attic by itself",
+		chromedp.WaitVisible(xp(`//tbody[@id="room-list"]//button[.="attic"]`)),
+		chromedp.Click(xp(`//tbody[@id="room-list"]//button[.="attic"]`)),
+		chromedp.WaitVisible(xp(`//span[@id="members-room" and .="attic"]`)),
+		chromedp.SendKeys(chromedp.ID("say-input"), "/who\r"),
+		chromedp.WaitVisible(xp(`//div[contains(@class,"notice-ok")]/span[@class="text" and starts-with(., "online")]`)),
+	)
+	placeholder := func(want string) {
+		t.Helper()
+		got, err := chromedp.Run(alice, chromedp.Evaluate[string](`document.getElementById("say-input").placeholder`))
+		if err != nil || got != want {
+			t.Errorf("the input line says %q (%v), want %q", got, err, want)
+		}
+	}
+	placeholder("Message #attic, or /command")
+	said, err := chromedp.Run(alice, chromedp.Evaluate[int](
+		`[...document.querySelectorAll("#log .notice .text")].filter((e) => /now in attic/i.test(e.textContent)).length`))
+	if err != nil || said != 1 {
+		t.Errorf("the page said %d times that alice is in attic (%v), want once", said, err)
+	}
+
+	if err := ts.store.Notice(context.Background(), "maintenance at noon", "root"); err != nil {
+		t.Fatal(err)
+	}
+	b.do(alice, "alice sees the operators' notice",
+		chromedp.WaitVisible(xp(`//div[contains(@class,"notice")]/span[@class="text" and contains(., "maintenance at noon")]`)),
+	)
+
+	frank := login(t, ts.addr, "frank", "password1")
+	frank.send("join attic")
+	frank.expect("ok", "cmd", "join")
+	for i := 1; i <= 80; i++ {
+		frank.send(fmt.Sprintf("say line %d of many", i))
+	}
+	b.do(alice, "alice gets frank's 80 lines, then her window gets shorter",
+		chromedp.WaitVisible(xp(`//div[contains(@class,"kind-room")]/span[@class="text" and .="line 80 of many"]`)),
+		chromedp.EmulateViewport(1200, 480),
+	)
+	frank.send("say the newest line")
+	b.do(alice, "alice gets frank's next line",
+		chromedp.WaitVisible(xp(`//div[contains(@class,"kind-room")]/span[@class="text" and .="the newest line"]`)),
+	)
+	onScreen, err := chromedp.Run(alice, chromedp.Evaluate[string](`(() => {
+		const log = document.getElementById("log");
+		const lines = log.querySelectorAll(".pane:not([hidden]) .line");
+		const last = lines[lines.length - 1].getBoundingClientRect();
+		const box = log.getBoundingClientRect();
+		return JSON.stringify({scrolls: log.scrollHeight > log.clientHeight,
+			inLog: last.bottom <= box.bottom + 1, inWindow: last.bottom <= window.innerHeight + 1});
+	})()`))
+	if err != nil || onScreen != `{"scrolls":true,"inLog":true,"inWindow":true}` {
+		t.Errorf("the newest line is not on screen: %s %v", onScreen, err)
+	}
+
+	b.do(alice, "alice creates den with a password",
+		chromedp.SendKeys(chromedp.ID("create-name"), "den"),
+		chromedp.SendKeys(chromedp.ID("create-password"), "sesame\r"),
+		chromedp.WaitVisible(xp(`//span[@id="members-room" and .="den"]`)),
+	)
+	placeholder("Message #den, or /command")
+	ts.restart() // its cleanup stops the new server
+	b.do(alice, "alice's page reconnects into the lobby and says so everywhere",
+		chromedp.WaitVisible(xp(`//div[contains(@class,"notice-error")]/span[contains(., "shutting down")]`)),
+		chromedp.WaitVisible(xp(`//div[contains(@class,"notice")]/span[contains(., "You were in den")]`)),
+		chromedp.WaitVisible(xp(`//p[@id="status" and .="Online"]`)),
+		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="#lobby" and @aria-selected="true"]`)),
+	)
+	placeholder("Message #lobby, or /command")
+	b.checkConsole()
+}

@@ -96,7 +96,10 @@ func (s *session) checkPassword(ctx context.Context, name, hash, pw string) erro
 	}
 	match = match && known && verr == nil
 	if err := s.srv.store.RecordAttempt(ctx, name, s.addr, s.srv.now(), match); err != nil {
-		return err
+		// A database that refuses writes (a full disk) must not refuse
+		// a right password; /healthz reports the failed write. A wrong
+		// one still gets its answer below, uncounted.
+		s.srv.log.Error("record login attempt", "user", name, "err", err)
 	}
 	if match {
 		return nil

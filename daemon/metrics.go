@@ -112,15 +112,15 @@ func (s *Server) ReloadFailed() { s.metrics.reload(false) }
 const healthTimeout = time.Second
 
 // metricsHandler serves /metrics (Prometheus text format) and /healthz
-// (200 "ok" when the hub and the database answer within healthTimeout,
-// else 503 with the reason).
+// (200 "ok" when the hub and the database answer within healthTimeout
+// and no database write failed lately, else 503 with the reason).
 func (s *Server) metricsHandler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(s.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 		defer cancel()
-		if err := s.Check(ctx); err != nil {
+		if err := s.health(ctx); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}

@@ -149,6 +149,9 @@ type Server struct {
 	// presence writes presence events (logins, logouts, joins) to idle
 	// recipients a wave at a time (presence.go); its own lock.
 	presence presenceFlusher
+	// writes is how the database's writes went lately, for /healthz
+	// (atomics of its own).
+	writes writeHealth
 }
 
 // New returns a server that has not started listening.
@@ -205,7 +208,7 @@ func New(o Options) *Server {
 		s.applyProcs()
 	}
 	s.metrics = newMetrics(s)
-	s.store = timedStore{Store: o.Store, m: s.metrics}
+	s.store = timedStore{Store: o.Store, m: s.metrics, w: &s.writes}
 	s.history = newHistoryWriter(s.store, func() int { return s.cfg().Messages.HistoryKeep }, s.log)
 	s.logs = newRoomLogs(s.cfg().Messages.HistoryOnJoin)
 	return s

@@ -8,7 +8,8 @@ import (
 )
 
 // timedStore is the store as the server uses it: every operation is timed
-// into chatd_db_operation_seconds{op}. It wraps the store instead of
+// into chatd_db_operation_seconds{op}, and the writes the health check
+// watches (watchedWrites) report their outcome to w. It wraps the store instead of
 // embedding it, so a method added to chatd.Store and not here fails to
 // compile; TestTimedStoreTimesEveryMethod checks that each wrapper times.
 // The op names are the method names in snake case, except that
@@ -17,236 +18,248 @@ import (
 type timedStore struct {
 	Store chatd.Store
 	m     *metrics
+	w     *writeHealth // nil: writes are not watched
 }
 
 var _ chatd.Store = timedStore{}
 
 // timed runs one operation that returns a value, timed as op.
-func timed[T any](m *metrics, op string, f func() (T, error)) (T, error) {
-	defer m.dbOp(op)()
-	return f()
+func timed[T any](t timedStore, op string, f func() (T, error)) (T, error) {
+	defer t.m.dbOp(op)()
+	v, err := f()
+	t.watch(op, err)
+	return v, err
 }
 
 // timedErr runs one operation that returns only an error, timed as op.
-func timedErr(m *metrics, op string, f func() error) error {
-	defer m.dbOp(op)()
-	return f()
+func timedErr(t timedStore, op string, f func() error) error {
+	defer t.m.dbOp(op)()
+	err := f()
+	t.watch(op, err)
+	return err
+}
+
+// watch reports the outcome of op to the health check, if it watches op.
+func (t timedStore) watch(op string, err error) {
+	if w, ok := watchedWrites[op]; ok && t.w != nil {
+		t.w.note(w.what, err, w.changes)
+	}
 }
 
 // chatd.AccountStore
 
 func (t timedStore) CreateUser(ctx context.Context, name, passHash string, admin bool) (*chatd.User, error) {
-	return timed(t.m, "create_user", func() (*chatd.User, error) { return t.Store.CreateUser(ctx, name, passHash, admin) })
+	return timed(t, "create_user", func() (*chatd.User, error) { return t.Store.CreateUser(ctx, name, passHash, admin) })
 }
 
 func (t timedStore) UserByName(ctx context.Context, name string) (*chatd.User, error) {
-	return timed(t.m, "user_by_name", func() (*chatd.User, error) { return t.Store.UserByName(ctx, name) })
+	return timed(t, "user_by_name", func() (*chatd.User, error) { return t.Store.UserByName(ctx, name) })
 }
 
 func (t timedStore) Users(ctx context.Context) ([]*chatd.User, error) {
-	return timed(t.m, "users", func() ([]*chatd.User, error) { return t.Store.Users(ctx) })
+	return timed(t, "users", func() ([]*chatd.User, error) { return t.Store.Users(ctx) })
 }
 
 func (t timedStore) SetPassword(ctx context.Context, name, passHash string) error {
-	return timedErr(t.m, "set_password", func() error { return t.Store.SetPassword(ctx, name, passHash) })
+	return timedErr(t, "set_password", func() error { return t.Store.SetPassword(ctx, name, passHash) })
 }
 
 func (t timedStore) RecordLogin(ctx context.Context, name string, at time.Time) error {
-	return timedErr(t.m, "record_login", func() error { return t.Store.RecordLogin(ctx, name, at) })
+	return timedErr(t, "record_login", func() error { return t.Store.RecordLogin(ctx, name, at) })
 }
 
 func (t timedStore) SetSeen(ctx context.Context, seen []chatd.Seen) error {
-	return timedErr(t.m, "set_seen", func() error { return t.Store.SetSeen(ctx, seen) })
+	return timedErr(t, "set_seen", func() error { return t.Store.SetSeen(ctx, seen) })
 }
 
 func (t timedStore) UsersSeenSince(ctx context.Context, since time.Time) ([]string, error) {
-	return timed(t.m, "users_seen_since", func() ([]string, error) { return t.Store.UsersSeenSince(ctx, since) })
+	return timed(t, "users_seen_since", func() ([]string, error) { return t.Store.UsersSeenSince(ctx, since) })
 }
 
 func (t timedStore) UsersActiveSince(ctx context.Context, since time.Time) ([]string, error) {
-	return timed(t.m, "users_active_since", func() ([]string, error) { return t.Store.UsersActiveSince(ctx, since) })
+	return timed(t, "users_active_since", func() ([]string, error) { return t.Store.UsersActiveSince(ctx, since) })
 }
 
 // chatd.AttemptStore
 
 func (t timedStore) RecordAttempt(ctx context.Context, name, addr string, at time.Time, success bool) error {
-	return timedErr(t.m, "record_attempt", func() error { return t.Store.RecordAttempt(ctx, name, addr, at, success) })
+	return timedErr(t, "record_attempt", func() error { return t.Store.RecordAttempt(ctx, name, addr, at, success) })
 }
 
 func (t timedStore) Attempts(ctx context.Context, name, addr string, since time.Time) ([]chatd.LoginAttempt, error) {
-	return timed(t.m, "attempts", func() ([]chatd.LoginAttempt, error) { return t.Store.Attempts(ctx, name, addr, since) })
+	return timed(t, "attempts", func() ([]chatd.LoginAttempt, error) { return t.Store.Attempts(ctx, name, addr, since) })
 }
 
 func (t timedStore) PruneAttempts(ctx context.Context, before time.Time) (int64, error) {
-	return timed(t.m, "prune_attempts", func() (int64, error) { return t.Store.PruneAttempts(ctx, before) })
+	return timed(t, "prune_attempts", func() (int64, error) { return t.Store.PruneAttempts(ctx, before) })
 }
 
 func (t timedStore) RecordRoomAttempt(ctx context.Context, room, user string, at time.Time, success bool) error {
-	return timedErr(t.m, "record_room_attempt", func() error { return t.Store.RecordRoomAttempt(ctx, room, user, at, success) })
+	return timedErr(t, "record_room_attempt", func() error { return t.Store.RecordRoomAttempt(ctx, room, user, at, success) })
 }
 
 func (t timedStore) RoomAttempts(ctx context.Context, room, user string, since time.Time) ([]chatd.LoginAttempt, error) {
-	return timed(t.m, "room_attempts", func() ([]chatd.LoginAttempt, error) { return t.Store.RoomAttempts(ctx, room, user, since) })
+	return timed(t, "room_attempts", func() ([]chatd.LoginAttempt, error) { return t.Store.RoomAttempts(ctx, room, user, since) })
 }
 
 // chatd.BanStore
 
 func (t timedStore) Ban(ctx context.Context, b chatd.Ban) error {
-	return timedErr(t.m, "ban", func() error { return t.Store.Ban(ctx, b) })
+	return timedErr(t, "ban", func() error { return t.Store.Ban(ctx, b) })
 }
 
 func (t timedStore) Unban(ctx context.Context, name string) error {
-	return timedErr(t.m, "unban", func() error { return t.Store.Unban(ctx, name) })
+	return timedErr(t, "unban", func() error { return t.Store.Unban(ctx, name) })
 }
 
 func (t timedStore) BanOf(ctx context.Context, name string) (*chatd.Ban, error) {
-	return timed(t.m, "ban_of", func() (*chatd.Ban, error) { return t.Store.BanOf(ctx, name) })
+	return timed(t, "ban_of", func() (*chatd.Ban, error) { return t.Store.BanOf(ctx, name) })
 }
 
 func (t timedStore) Bans(ctx context.Context) ([]*chatd.Ban, error) {
-	return timed(t.m, "bans", func() ([]*chatd.Ban, error) { return t.Store.Bans(ctx) })
+	return timed(t, "bans", func() ([]*chatd.Ban, error) { return t.Store.Bans(ctx) })
 }
 
 // chatd.BlockStore
 
 func (t timedStore) Block(ctx context.Context, blocker, blocked string) error {
-	return timedErr(t.m, "block", func() error { return t.Store.Block(ctx, blocker, blocked) })
+	return timedErr(t, "block", func() error { return t.Store.Block(ctx, blocker, blocked) })
 }
 
 func (t timedStore) Unblock(ctx context.Context, blocker, blocked string) error {
-	return timedErr(t.m, "unblock", func() error { return t.Store.Unblock(ctx, blocker, blocked) })
+	return timedErr(t, "unblock", func() error { return t.Store.Unblock(ctx, blocker, blocked) })
 }
 
 func (t timedStore) Blocked(ctx context.Context, blocker string) ([]string, error) {
-	return timed(t.m, "blocked", func() ([]string, error) { return t.Store.Blocked(ctx, blocker) })
+	return timed(t, "blocked", func() ([]string, error) { return t.Store.Blocked(ctx, blocker) })
 }
 
 func (t timedStore) IsBlocked(ctx context.Context, blocker, blocked string) (bool, error) {
-	return timed(t.m, "is_blocked", func() (bool, error) { return t.Store.IsBlocked(ctx, blocker, blocked) })
+	return timed(t, "is_blocked", func() (bool, error) { return t.Store.IsBlocked(ctx, blocker, blocked) })
 }
 
 // chatd.MailStore
 
 func (t timedStore) StoreOffline(ctx context.Context, to string, m chatd.OfflineMessage, limit int) error {
-	return timedErr(t.m, "store_offline", func() error { return t.Store.StoreOffline(ctx, to, m, limit) })
+	return timedErr(t, "store_offline", func() error { return t.Store.StoreOffline(ctx, to, m, limit) })
 }
 
 func (t timedStore) StoreOfflineAll(ctx context.Context, to []string, m chatd.OfflineMessage, limit int) ([]error, error) {
-	return timed(t.m, "store_offline", func() ([]error, error) { return t.Store.StoreOfflineAll(ctx, to, m, limit) })
+	return timed(t, "store_offline", func() ([]error, error) { return t.Store.StoreOfflineAll(ctx, to, m, limit) })
 }
 
 func (t timedStore) OfflinePage(ctx context.Context, to string, after int64, n int) ([]chatd.OfflineMessage, error) {
-	return timed(t.m, "offline_page", func() ([]chatd.OfflineMessage, error) { return t.Store.OfflinePage(ctx, to, after, n) })
+	return timed(t, "offline_page", func() ([]chatd.OfflineMessage, error) { return t.Store.OfflinePage(ctx, to, after, n) })
 }
 
 func (t timedStore) OfflineCount(ctx context.Context, to string) (int, error) {
-	return timed(t.m, "offline_count", func() (int, error) { return t.Store.OfflineCount(ctx, to) })
+	return timed(t, "offline_count", func() (int, error) { return t.Store.OfflineCount(ctx, to) })
 }
 
 func (t timedStore) DeleteOffline(ctx context.Context, ids []int64) error {
-	return timedErr(t.m, "delete_offline", func() error { return t.Store.DeleteOffline(ctx, ids) })
+	return timedErr(t, "delete_offline", func() error { return t.Store.DeleteOffline(ctx, ids) })
 }
 
 // chatd.RoomStore
 
 func (t timedStore) CreateRoomLimited(ctx context.Context, r chatd.Room, maxPerOwner, maxTotal int) error {
-	return timedErr(t.m, "create_room_limited", func() error { return t.Store.CreateRoomLimited(ctx, r, maxPerOwner, maxTotal) })
+	return timedErr(t, "create_room_limited", func() error { return t.Store.CreateRoomLimited(ctx, r, maxPerOwner, maxTotal) })
 }
 
 func (t timedStore) RoomByName(ctx context.Context, name string) (*chatd.Room, error) {
-	return timed(t.m, "room_by_name", func() (*chatd.Room, error) { return t.Store.RoomByName(ctx, name) })
+	return timed(t, "room_by_name", func() (*chatd.Room, error) { return t.Store.RoomByName(ctx, name) })
 }
 
 func (t timedStore) Rooms(ctx context.Context) ([]*chatd.Room, error) {
-	return timed(t.m, "rooms", func() ([]*chatd.Room, error) { return t.Store.Rooms(ctx) })
+	return timed(t, "rooms", func() ([]*chatd.Room, error) { return t.Store.Rooms(ctx) })
 }
 
 func (t timedStore) DeleteRoom(ctx context.Context, name string) error {
-	return timedErr(t.m, "delete_room", func() error { return t.Store.DeleteRoom(ctx, name) })
+	return timedErr(t, "delete_room", func() error { return t.Store.DeleteRoom(ctx, name) })
 }
 
 func (t timedStore) SetRoomTopic(ctx context.Context, room, topic string) error {
-	return timedErr(t.m, "set_room_topic", func() error { return t.Store.SetRoomTopic(ctx, room, topic) })
+	return timedErr(t, "set_room_topic", func() error { return t.Store.SetRoomTopic(ctx, room, topic) })
 }
 
 func (t timedStore) SetRoomPassword(ctx context.Context, room, passHash string) error {
-	return timedErr(t.m, "set_room_password", func() error { return t.Store.SetRoomPassword(ctx, room, passHash) })
+	return timedErr(t, "set_room_password", func() error { return t.Store.SetRoomPassword(ctx, room, passHash) })
 }
 
 func (t timedStore) SetRoomOwner(ctx context.Context, room, owner string) error {
-	return timedErr(t.m, "set_room_owner", func() error { return t.Store.SetRoomOwner(ctx, room, owner) })
+	return timedErr(t, "set_room_owner", func() error { return t.Store.SetRoomOwner(ctx, room, owner) })
 }
 
 func (t timedStore) RoomBan(ctx context.Context, b chatd.RoomBan) error {
-	return timedErr(t.m, "room_ban", func() error { return t.Store.RoomBan(ctx, b) })
+	return timedErr(t, "room_ban", func() error { return t.Store.RoomBan(ctx, b) })
 }
 
 func (t timedStore) RoomUnban(ctx context.Context, room, user string) error {
-	return timedErr(t.m, "room_unban", func() error { return t.Store.RoomUnban(ctx, room, user) })
+	return timedErr(t, "room_unban", func() error { return t.Store.RoomUnban(ctx, room, user) })
 }
 
 func (t timedStore) RoomBanOf(ctx context.Context, room, user string) (*chatd.RoomBan, error) {
-	return timed(t.m, "room_ban_of", func() (*chatd.RoomBan, error) { return t.Store.RoomBanOf(ctx, room, user) })
+	return timed(t, "room_ban_of", func() (*chatd.RoomBan, error) { return t.Store.RoomBanOf(ctx, room, user) })
 }
 
 func (t timedStore) Invite(ctx context.Context, room, user, by string, at time.Time) error {
-	return timedErr(t.m, "invite", func() error { return t.Store.Invite(ctx, room, user, by, at) })
+	return timedErr(t, "invite", func() error { return t.Store.Invite(ctx, room, user, by, at) })
 }
 
 func (t timedStore) UseInvite(ctx context.Context, room, user string) (bool, error) {
-	return timed(t.m, "use_invite", func() (bool, error) { return t.Store.UseInvite(ctx, room, user) })
+	return timed(t, "use_invite", func() (bool, error) { return t.Store.UseInvite(ctx, room, user) })
 }
 
 // chatd.HistoryStore
 
 func (t timedStore) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, keep int) error {
-	return timedErr(t.m, "append_history_batch", func() error { return t.Store.AppendHistoryBatch(ctx, lines, keep) })
+	return timedErr(t, "append_history_batch", func() error { return t.Store.AppendHistoryBatch(ctx, lines, keep) })
 }
 
 func (t timedStore) History(ctx context.Context, room string, n int) ([]chatd.HistoryLine, error) {
-	return timed(t.m, "history", func() ([]chatd.HistoryLine, error) { return t.Store.History(ctx, room, n) })
+	return timed(t, "history", func() ([]chatd.HistoryLine, error) { return t.Store.History(ctx, room, n) })
 }
 
 func (t timedStore) SearchHistory(ctx context.Context, room, query string, n, keep int) ([]chatd.HistoryLine, error) {
-	return timed(t.m, "search_history", func() ([]chatd.HistoryLine, error) { return t.Store.SearchHistory(ctx, room, query, n, keep) })
+	return timed(t, "search_history", func() ([]chatd.HistoryLine, error) { return t.Store.SearchHistory(ctx, room, query, n, keep) })
 }
 
 // chatd.SettingStore
 
 func (t timedStore) Settings(ctx context.Context, user string) (map[string]string, error) {
-	return timed(t.m, "settings", func() (map[string]string, error) { return t.Store.Settings(ctx, user) })
+	return timed(t, "settings", func() (map[string]string, error) { return t.Store.Settings(ctx, user) })
 }
 
 func (t timedStore) SetSetting(ctx context.Context, user, key, value string) error {
-	return timedErr(t.m, "set_setting", func() error { return t.Store.SetSetting(ctx, user, key, value) })
+	return timedErr(t, "set_setting", func() error { return t.Store.SetSetting(ctx, user, key, value) })
 }
 
 // chatd.ActionStore
 
 func (t timedStore) LastActionID(ctx context.Context) (int64, error) {
-	return timed(t.m, "last_action_id", func() (int64, error) { return t.Store.LastActionID(ctx) })
+	return timed(t, "last_action_id", func() (int64, error) { return t.Store.LastActionID(ctx) })
 }
 
 func (t timedStore) ActionsAfter(ctx context.Context, after int64, limit int) ([]chatd.Action, error) {
-	return timed(t.m, "actions_after", func() ([]chatd.Action, error) { return t.Store.ActionsAfter(ctx, after, limit) })
+	return timed(t, "actions_after", func() ([]chatd.Action, error) { return t.Store.ActionsAfter(ctx, after, limit) })
 }
 
 func (t timedStore) PruneActions(ctx context.Context, before time.Time) (int64, error) {
-	return timed(t.m, "prune_actions", func() (int64, error) { return t.Store.PruneActions(ctx, before) })
+	return timed(t, "prune_actions", func() (int64, error) { return t.Store.PruneActions(ctx, before) })
 }
 
 // chatd.OnlineStore
 
 func (t timedStore) SetOnline(ctx context.Context, sessions []chatd.OnlineSession) error {
-	return timedErr(t.m, "set_online", func() error { return t.Store.SetOnline(ctx, sessions) })
+	return timedErr(t, "set_online", func() error { return t.Store.SetOnline(ctx, sessions) })
 }
 
 // The database itself.
 
 func (t timedStore) Ping(ctx context.Context) error {
-	return timedErr(t.m, "ping", func() error { return t.Store.Ping(ctx) })
+	return timedErr(t, "ping", func() error { return t.Store.Ping(ctx) })
 }
 
 func (t timedStore) Close() error {
-	return timedErr(t.m, "close", t.Store.Close)
+	return timedErr(t, "close", t.Store.Close)
 }

@@ -93,6 +93,13 @@ func TestTimedStoreTimesEveryMethod(t *testing.T) {
 				name, want, moved, want, before[want], after[want])
 		}
 	}
+	// Every write the health check watches is an op that exists.
+	seen := samples()
+	for op := range watchedWrites {
+		if seen[op] == 0 {
+			t.Errorf("watchedWrites names op %q, which no store method is timed as", op)
+		}
+	}
 }
 
 // snakeCase turns a method name into its op label: LastActionID ->

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
+	"time"
 
 	"chatd"
 )
@@ -24,11 +28,13 @@ func (c *checkConfigCommand) Run(ctx context.Context, args []string) error {
 	if fs.NArg() != 0 {
 		return fmt.Errorf("check-config takes no arguments, got %q", fs.Args())
 	}
-	cfg, src, err := loadConfig(*configPath)
+	src := chatd.FindConfig(*configPath)
+	cfg, problems, err := chatd.ReadConfig(src.Path)
 	if err != nil {
 		return reportProblems(c.err, src, err)
 	}
-	problems := environmentProblems(&cfg)
+	problems = append(problems, environmentProblems(&cfg)...)
+	problems = append(problems, bindProblems(ctx, &cfg, problems)...)
 	if len(problems) > 0 {
 		return reportProblems(c.err, src, errors.Join(problems...))
 	}
@@ -79,6 +85,102 @@ func environmentProblems(cfg *chatd.Config) []error {
 	return errs
 }
 
+// bindProblems tries to bind each listen address of cfg, releasing it at
+// once, and reports those that cannot be bound: a port in use (saying so
+// when the one using it answers like chatd), an address the machine does
+// not have, a port below 1024 without the right. Keys that already have a
+// problem (a malformed address) are not tried.
+func bindProblems(ctx context.Context, cfg *chatd.Config, known []error) []error {
+	type listen struct{ key, network, addr string }
+	var all []listen
+	for _, l := range []listen{
+		{"server.listen", "tcp", cfg.Server.Listen},
+		{"server.tls_listen", "tcp", cfg.Server.TLSListen},
+		{"web.listen", "tcp", cfg.Web.Listen},
+		{"metrics.listen", "tcp", cfg.Metrics.Listen},
+	} {
+		if l.addr != "" {
+			all = append(all, l)
+		}
+	}
+	if cfg.Discovery.Enabled && cfg.Discovery.Listen != "" {
+		all = append(all, listen{"discovery.listen", "udp4", cfg.Discovery.Listen})
+	}
+	var errs []error
+	for _, l := range all {
+		if hasProblem(known, l.key) {
+			continue
+		}
+		var err error
+		if l.network == "tcp" {
+			var ln net.Listener
+			if ln, err = net.Listen(l.network, l.addr); err == nil {
+				ln.Close()
+			}
+		} else {
+			var pc net.PacketConn
+			if pc, err = net.ListenPacket(l.network, l.addr); err == nil {
+				pc.Close()
+			}
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, syscall.EADDRINUSE) && l.network == "tcp" && answersLikeChatd(ctx, l.addr):
+			errs = append(errs, fmt.Errorf("%s: %s is in use by a chatd that is running: stop it first, or choose another address", l.key, l.addr))
+		case errors.Is(err, syscall.EADDRINUSE):
+			errs = append(errs, fmt.Errorf("%s: %s is already in use by another program (or another chatd)", l.key, l.addr))
+		default:
+			errs = append(errs, fmt.Errorf("%s: cannot bind %s: %w", l.key, l.addr, err))
+		}
+	}
+	return errs
+}
+
+// hasProblem reports whether one of problems is about key.
+func hasProblem(problems []error, key string) bool {
+	for _, p := range problems {
+		if strings.Contains(p.Error(), key+":") {
+			return true
+		}
+	}
+	return false
+}
+
+// answersLikeChatd connects to the TCP address addr (an unspecified host
+// on this machine's loopback) and reports whether what it sends within a
+// second ends in chatd's username prompt.
+func answersLikeChatd(ctx context.Context, addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	conn, err := (&net.Dialer{}).DialContext(ctx, "tcp", net.JoinHostPort(host, port))
+	if err != nil {
+		return false
+	}
+	defer conn.Close()
+	deadline, _ := ctx.Deadline()
+	conn.SetReadDeadline(deadline)
+	var got []byte
+	buf := make([]byte, 4096)
+	for len(got) < 64<<10 {
+		n, err := conn.Read(buf)
+		got = append(got, buf[:n]...)
+		if bytes.Contains(got, []byte("Username: ")) || bytes.Contains(got, []byte(`"field":"username"`)) {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+	}
+	return false
+}
+
 // absPath is path made absolute for display, or path itself if that fails.
 func absPath(path string) string {
 	if a, err := filepath.Abs(path); err == nil {
@@ -90,7 +192,8 @@ func absPath(path string) string {
 func (c *checkConfigCommand) Usage() string {
 	return `The check-config command loads the configuration and checks every value
 and what the server needs from the machine (the database's directory exists,
-the TLS files can be read), without opening the database or listening. It
+the TLS files can be read, each listen address can be bound: it is bound and
+released at once), without opening the database. It
 prints "config OK", the file it read and the database path it resolved, or
 lists every problem it found and exits with status 1.
 

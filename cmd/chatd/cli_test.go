@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -751,5 +752,63 @@ func TestProgressOnTerminal(t *testing.T) {
 		if strings.Count(stdout.String(), "\n") != 1 {
 			t.Errorf("%s: stdout %q, want one summary line", args[0], stdout.String())
 		}
+	}
+}
+
+// One run of check-config reports every problem: an unknown key beside
+// bad values, a value of the wrong type, a missing database directory,
+// and listen addresses that cannot be bound, naming a running chatd as
+// what holds its port.
+func TestCheckConfigEveryProblemInOneRun(t *testing.T) {
+	c := newCLIWithDB(t)
+	d := c.serve()
+	other, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	bad := c.writeFile("bad.toml", fmt.Sprintf(`
+[server]
+listen = %q
+lisen = "127.0.0.1:1"
+max_connections = 0
+[rate]
+burst = "lots"
+[metrics]
+listen = %q
+[discovery]
+enabled = false
+[database]
+path = "no-such-dir/chatd.db"
+`, d.addr, other.Addr()))
+	r := c.exec(nil, "", "check-config", "-config", bad)
+	for _, want := range []string{
+		`unknown key "server.lisen"`,
+		"server.max_connections: ",
+		`(last key "rate.burst"): incompatible types`,
+		"database.path: the directory " + filepath.Join(c.dir, "no-such-dir"),
+		"server.listen: " + d.addr + " is in use by a chatd that is running",
+		"metrics.listen: " + other.Addr().String() + " is already in use by another program",
+	} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("check-config does not say %q", want)
+		}
+	}
+	if r.code != 1 || strings.Count(r.stderr, "problem: ") != 6 || !strings.Contains(r.stderr, ": 6 problems") {
+		t.Errorf("exit %d, want 1 and 6 problems", r.code)
+	}
+	if t.Failed() {
+		t.Logf("stderr:\n%s", r.stderr)
+	}
+	// A free address is bound and released: serve can have it next.
+	free := freeAddr(t)
+	good := c.writeFile("good.toml", fmt.Sprintf("[server]\nlisten = %q\n[discovery]\nenabled = false\n[database]\n%s", free, c.database()))
+	if r := c.exec(nil, "", "check-config", "-config", good); r.code != 0 {
+		t.Fatalf("a free address: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if ln, err := net.Listen("tcp", free); err != nil {
+		t.Fatalf("check-config kept %s: %v", free, err)
+	} else {
+		ln.Close()
 	}
 }

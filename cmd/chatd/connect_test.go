@@ -314,3 +314,53 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// TestConnectTerminalRoomsAndRights: Tab offers a user who is not an admin
+// only the commands they may run, and after join the prompt names the new
+// room as soon as the server confirms it, before the next line is typed.
+func TestConnectTerminalRoomsAndRights(t *testing.T) {
+	c := newCLI(t)
+	d := c.serve()
+	c.ok("password-a\n", "useradd", "alice")
+
+	p := startPTY(t, []string{"NO_COLOR=1"}, "-user", "alice", d.addr)
+	at := p.waitOutput(0, "Password: ")
+	p.typeKeys("password-a\r")
+	at = p.waitOutput(at, "Welcome, alice!")
+	at = p.waitOutput(at, "lobby> ")
+
+	// "b" starts back, ban, block, blocked and broadcast: Tab lists them,
+	// without ban for alice.
+	p.typeKeys("b\t")
+	at = p.waitOutput(at, "broadcast")
+	if line := lastLineWith(p.output(), "broadcast"); strings.Contains(line, "ban") || !strings.Contains(line, "back") {
+		t.Fatalf("Tab offered alice %q", line)
+	}
+	p.typeKeys("\x7f") // take the b back
+	p.typeKeys("sh\t")
+	p.typeKeys("\r") // "sh" alone, or "shutdown" if Tab offered it
+	at = p.waitOutput(at, "sh")
+	if strings.Contains(p.output()[at:], "shutdown") {
+		t.Fatalf("Tab completed shutdown for alice:\n%q", p.output())
+	}
+
+	p.typeKeys("create den\r")
+	at = p.waitOutput(at, "created room den")
+	at = p.waitOutput(at, "den> ")
+	p.typeKeys("join lobby\r")
+	at = p.waitOutput(at, "you are now in lobby")
+	p.waitOutput(at, "lobby> ")
+	p.typeKeys("\x04")
+	p.wait(0)
+}
+
+// lastLineWith is the last line of out (split at CR or LF) that holds s.
+func lastLineWith(out, s string) string {
+	lines := strings.FieldsFunc(out, func(r rune) bool { return r == '\r' || r == '\n' })
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.Contains(lines[i], s) {
+			return lines[i]
+		}
+	}
+	return ""
+}

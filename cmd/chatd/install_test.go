@@ -1,26 +1,38 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // make install puts the binary, both units and the config under DESTDIR,
 // points the unit at PREFIX, and never overwrites a config that exists.
+// It writes only under the test's temporary directories: the tree's
+// bin/chatd, which a running `make run` may be using, stays as it was.
 func TestMakeInstall(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the binary with make")
 	}
 	if _, err := exec.LookPath("make"); err != nil {
-		t.Skip("no make")
+		t.Fatal("make install needs make:", err)
 	}
-	dest := t.TempDir()
+	dest, bindir := t.TempDir(), t.TempDir()
+	before := treeBin(t)
+	t.Cleanup(func() {
+		if after := treeBin(t); after != before {
+			t.Errorf("the test changed the tree's bin/chatd: %s, now %s", before, after)
+		}
+	})
 	install := func() string {
 		t.Helper()
-		cmd := exec.Command("make", "-C", "../..", "install", "DESTDIR="+dest, "PREFIX=/opt/chatd")
+		cmd := exec.Command("make", "-C", "../..", "install", "DESTDIR="+dest, "PREFIX=/opt/chatd", "BINDIR="+bindir)
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("make install: %v\n%s", err, out)
@@ -69,4 +81,17 @@ func TestMakeInstall(t *testing.T) {
 	if got, _ := os.ReadFile(config); string(got) != "# mine\n" {
 		t.Fatalf("make install overwrote the config: %q", got)
 	}
+}
+
+// treeBin describes the working tree's bin/chatd: whether it exists, and its
+// size and modification time if so.
+func treeBin(t *testing.T) string {
+	t.Helper()
+	st, err := os.Stat("../../bin/chatd")
+	if errors.Is(err, fs.ErrNotExist) {
+		return "absent"
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("%d bytes, modified %s", st.Size(), st.ModTime().Format(time.RFC3339Nano))
 }

@@ -413,3 +413,27 @@ func TestServeChats(t *testing.T) {
 		d.terminate()
 	})
 }
+
+// chatd kick says whether there was anyone to disconnect: a user who is
+// not online is not "asked to be disconnected".
+func TestKickOfflineUser(t *testing.T) {
+	c := newCLIWithDB(t)
+	c.ok("password-f\n", "useradd", "frank")
+	c.ok("password-b\n", "useradd", "bob")
+	d := c.serve()
+	out := c.ok("", "kick", "frank")
+	if !strings.Contains(out, "frank is not online") || strings.Contains(out, "asked the server") {
+		t.Fatalf("kick of an offline user says %q", out)
+	}
+	bob := d.login("bob", "password-b")
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(c.ok("", "who"), "bob"); {
+		if time.Now().After(deadline) {
+			t.Fatal("who never listed bob")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if out := c.ok("", "kick", "bob"); out != "asked the server to disconnect bob\n" {
+		t.Fatalf("kick of an online user says %q", out)
+	}
+	bob.waitFor(5*time.Second, "bye", "reason", "kicked")
+}

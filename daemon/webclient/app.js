@@ -11,6 +11,10 @@
   // Replies that the page asks for itself; they are shown only when the
   // user typed the command.
   const QUIET = new Set(["rooms", "blocked", "names"]);
+  // The rooms panel asks again this often by itself, and shortly after an
+  // event that may have changed it (someone came or went).
+  const ROOMS_EVERY_MS = 15000;
+  const ROOMS_SOON_MS = 500;
   const ALIASES = { list: "rooms", whois: "check", msg: "send", message: "send", blacklist: "block", whitelist: "unblock", part: "leave", quit: "logout", "?": "help" };
 
   const S = {
@@ -32,6 +36,7 @@
     retryTimer: 0,
     reconnect: true, // reconnect after a drop
     joinAsked: "", // room whose password we asked for
+    roomsTimer: 0, // the next refresh of the rooms panel
   };
 
   // ---- connection --------------------------------------------------------
@@ -48,6 +53,7 @@
     }
     S.ws = ws;
     S.loggedIn = false; // on this connection
+    S.roomsAsked = false;
     setStatus("Connecting…");
     ws.onopen = () => setStatus("Connected");
     ws.onmessage = (ev) => {
@@ -113,6 +119,7 @@
       case "delivery": return onDelivery(m);
       case "presence": return onPresence(m);
       case "room": return onRoom(m);
+      case "notice": return notice(`Notice: ${m.text}`, "ok");
       case "bye": return onBye(m);
     }
   }
@@ -181,13 +188,16 @@
     notice(`Welcome, ${m.user}! You are in ${m.room}.` + (others.length ? ` Online: ${others.join(", ")}.` : ""));
     if (m.offline > 0) notice(`You have ${m.offline} offline message${m.offline === 1 ? "" : "s"}.`);
     if (S.rejoin) {
-      // Back after a drop: return to the room we were in, if it is open.
+      // Back after a drop: return to the room we were in. A room with a
+      // password needs it typed again; until then the page is in the lobby,
+      // and says so everywhere.
       const r = S.rooms.find((x) => x.name === S.rejoin);
-      if (r && !r.locked) send(`join ${r.name}`);
+      if (r && r.locked && !S.admin) notice(`You were in ${r.name}, which has a password: choose it in the rooms list to join again.`);
+      else send(`join ${S.rejoin}`);
       S.rejoin = "";
     }
     send("names");
-    send("rooms");
+    refreshRooms();
     send("blocked");
     $("say-input").focus();
   }
@@ -203,14 +213,20 @@
       case "join":
       case "create":
       case "leave":
-        if (m.room && m.room !== S.room) setRoom(m.room, true);
+        if (m.room && m.room !== S.room) {
+          setRoom(m.room, true);
+          // setRoom said "You are now in ..."; the server's words for a
+          // join or leave say the same.
+          if (cmd !== "create") show = false;
+        }
         send("names");
-        send("rooms");
+        refreshRooms();
         break;
       case "close":
-        send("rooms");
+        refreshRooms();
         break;
       case "rooms":
+        S.roomsAsked = false;
         S.rooms = m.rooms || [];
         renderRooms();
         for (const r of S.rooms) {
@@ -268,6 +284,7 @@
       return;
     }
     if (m.cmd === "passwd") endSecret();
+    if (m.cmd === "rooms") S.roomsAsked = false;
     if (m.code === "bad_room_password" && S.joinAsked) {
       askRoomPassword(S.joinAsked, m.text);
       return;
@@ -331,6 +348,7 @@
     }
     syncRoom();
     renderMembers();
+    if (m.event !== "away" && m.event !== "back") refreshRooms(ROOMS_SOON_MS);
   }
 
   function onRoom(m) {
@@ -369,6 +387,21 @@
     }
     syncRoom();
     renderMembers();
+    refreshRooms(ROOMS_SOON_MS);
+  }
+
+  // refreshRooms asks for the rooms list after delay ms (0: now), and
+  // then every ROOMS_EVERY_MS while logged in; one request at a time.
+  function refreshRooms(delay = 0) {
+    clearTimeout(S.roomsTimer);
+    S.roomsTimer = setTimeout(() => {
+      if (!S.loggedIn || !S.ws || S.ws.readyState !== WebSocket.OPEN) return;
+      if (!S.roomsAsked) {
+        S.roomsAsked = true;
+        send("rooms");
+      }
+      refreshRooms(ROOMS_EVERY_MS);
+    }, delay);
   }
 
   // syncRoom copies what the events told us about our room into the rooms
@@ -496,20 +529,25 @@
     const t = S.tabs.get("room") || makeTab("room", room, "");
     t.title = room;
     t.tab.textContent = "#" + room;
+    if (S.active === "room" && !S.secret) labelInput(t);
     renderMembers();
     renderRooms();
   }
 
   function renderRooms() {
     const body = $("room-list");
+    // The lock images move to the new rows: a new <img> would fetch the
+    // icon again (it is served no-cache), which fails while the server
+    // is down and the page redraws the list waiting to reconnect.
+    const locks = [...body.querySelectorAll("img")];
     body.replaceChildren();
     for (const r of S.rooms) {
       const tr = document.createElement("tr");
       if (r.name === S.room) tr.className = "current";
       const lock = cell(tr, "");
       if (r.locked) {
-        const img = document.createElement("img");
-        img.src = "lock.svg";
+        const img = locks.pop() || document.createElement("img");
+        if (!img.getAttribute("src")) img.src = "lock.svg";
         img.alt = "locked";
         img.title = "Needs a password";
         img.width = 14;
@@ -572,7 +610,10 @@
     $("room-password-dialog").close();
   });
 
-  $("rooms-refresh").addEventListener("click", () => send("rooms"));
+  $("rooms-refresh").addEventListener("click", () => {
+    S.roomsAsked = false;
+    refreshRooms();
+  });
 
   $("create-form").addEventListener("submit", (e) => {
     e.preventDefault();
@@ -692,27 +733,46 @@
     }
     t.unread = 0;
     t.tab.classList.remove("unread");
-    $("say-label").textContent = t.peer ? `Private message to ${t.peer}` : `Message to ${t.title}`;
-    $("say-input").placeholder = t.peer ? `Message ${t.peer}, or /command` : `Message #${t.title}, or /command`;
+    labelInput(t);
     scrollDown(t);
     $("say-input").focus();
+  }
+
+  // labelInput says where the input line's text goes: tab t's room or peer.
+  function labelInput(t) {
+    $("say-label").textContent = t.peer ? `Private message to ${t.peer}` : `Message to ${t.title}`;
+    $("say-input").placeholder = t.peer ? `Message ${t.peer}, or /command` : `Message #${t.title}, or /command`;
   }
 
   function scrollDown(t) {
     const log = $("log");
     if (!t.el.hidden) log.scrollTop = log.scrollHeight;
+    S.pinned = true;
   }
+
+  // S.pinned says the person reads at the bottom of the log: set when they
+  // scroll there (or a tab opens there), cleared when they scroll up.
+  // Measuring at each new line instead lost the bottom for good whenever
+  // the log got shorter (a smaller window, a panel opening): the distance
+  // to the end grew past the margin without any scrolling.
+  S.pinned = true;
+  $("log").addEventListener("scroll", () => {
+    const log = $("log");
+    S.pinned = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
+  });
+  new ResizeObserver(() => {
+    const t = S.tabs.get(S.active);
+    if (S.pinned && t) scrollDown(t);
+  }).observe($("log"));
 
   function append(key, node) {
     const t = S.tabs.get(key) || S.tabs.get("room");
-    const log = $("log");
-    const atEnd = log.scrollHeight - log.scrollTop - log.clientHeight < 40;
     t.el.append(node);
     while (t.el.childElementCount > MAX_LINES) t.el.firstElementChild.remove();
     if (t.key !== S.active) {
       t.unread++;
       t.tab.classList.add("unread");
-    } else if (atEnd) {
+    } else if (S.pinned) {
       scrollDown(t);
     }
   }
