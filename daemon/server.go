@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"chatd"
+	"chatd/internal/password"
 )
 
 // Options configure a Server.
@@ -53,11 +54,11 @@ type Options struct {
 	// from the argon2 settings (unless GOMEMLIMIT is set) and return hash
 	// memory to the system when logins quieten down; and keep password
 	// hashing off one P, raising GOMAXPROCS on a small machine (unless
-	// GOMAXPROCS is set; see hashSlots). Only a process that runs one
+	// GOMAXPROCS is set; see password.Slots). Only a process that runs one
 	// server should set it (chatd serve does).
 	ManageMemory bool
-	// Hasher computes password hashes; nil: InProcessHasher.
-	Hasher PasswordHasher
+	// Hasher computes password hashes; nil: password.InProcess.
+	Hasher password.Hasher
 }
 
 // defaultParkAfter is how long a logged-in client is quiet before its
@@ -78,10 +79,10 @@ type Server struct {
 	hub       *hub        // the registry: this node's sessions and their rooms
 	community community   // the other nodes and everyone online (community.go)
 	cluster   *clusterHub // the same community when this node is one of several; else nil
-	hashes    *hashGate
-	pw        PasswordHasher // computes what the gate admits
-	nameLocks *keyLocks      // one password check per name at a time
-	sids      atomic.Uint64  // logins so far, for session ids
+	hashes    *password.Gate
+	pw        password.Hasher // computes what the gate admits
+	nameLocks *keyLocks       // one password check per name at a time
+	sids      atomic.Uint64   // logins so far, for session ids
 	// parkAfter is how long a logged-in client may be quiet before its
 	// session parks (session.park); 0 never. Tests shorten it.
 	parkAfter atomic.Int64
@@ -192,16 +193,17 @@ func New(o Options) *Server {
 	s.parkAfter.Store(int64(defaultParkAfter))
 	s.pw = o.Hasher
 	if s.pw == nil {
-		s.pw = InProcessHasher{}
+		s.pw = password.InProcess{}
 	}
-	s.hashes = newHashGate(s.hashSlots)
+	s.metrics = newMetrics(s)
+	gate := password.GateOptions{Slots: s.hashSlots, Waited: s.metrics.waited}
 	if s.manageMemory {
 		s.presence.onQuiet = s.freeQuietMemory
-		s.hashes.idle = s.freeHashMemory
+		gate.Idle = s.freeHashMemory
 		s.applyMemoryLimit()
 		s.applyProcs()
 	}
-	s.metrics = newMetrics(s)
+	s.hashes = password.NewGate(gate)
 	s.store = timedStore{Store: o.Store, m: s.metrics}
 	s.history = newHistoryWriter(s.store, func() int { return s.cfg().Messages.HistoryKeep }, s.log)
 	s.logs = newRoomLogs(s.cfg().Messages.HistoryOnJoin)
@@ -225,7 +227,7 @@ func (s *Server) Listen() error {
 	}
 	start := time.Now()
 	h, err := s.pw.Hash(s.hasher(), hex.EncodeToString(secret))
-	s.hashes.avg = time.Since(start) // the gate's first estimate
+	s.hashes.Estimate(time.Since(start)) // the gate's first estimate
 	if err != nil {
 		return fmt.Errorf("hash dummy password: %w", err)
 	}

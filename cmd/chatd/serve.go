@@ -16,6 +16,7 @@ import (
 	"chatd"
 	"chatd/daemon"
 	"chatd/db"
+	"chatd/internal/password"
 )
 
 // serveCommand runs the chat daemon until it is told to stop.
@@ -88,7 +89,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	var hasher daemon.PasswordHasher
+	var hasher password.Hasher
 	if hw != nil {
 		hasher = hw
 		defer hw.Close()
