@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"chatd"
+	"chatd/internal/logging"
 	"chatd/internal/password"
 )
 
@@ -46,7 +47,7 @@ type Options struct {
 
 	// LiveLog, when set, is where Log comes from; Reload applies the
 	// [log] settings to it.
-	LiveLog *LiveLog
+	LiveLog *logging.Live
 	// OnReady runs once Serve accepts on every listener; OnStopping when
 	// it starts to shut down (systemd's READY=1 and STOPPING=1).
 	OnReady, OnStopping func()
@@ -74,7 +75,7 @@ type Server struct {
 	live      atomic.Pointer[chatd.Config]
 	store     chatd.Store
 	log       *slog.Logger
-	connLog   *connLog // connection events, rate-limited
+	connLog   *logging.ConnLog // connection events, rate-limited
 	now       func() time.Time
 	hub       *hub        // the registry: this node's sessions and their rooms
 	community community   // the other nodes and everyone online (community.go)
@@ -129,7 +130,7 @@ type Server struct {
 	stop     chan struct{}
 	stopMsg  string
 
-	liveLog             *LiveLog
+	liveLog             *logging.Live
 	onReady, onStopping func()
 
 	// presence writes presence events (logins, logouts, joins) to idle
@@ -160,7 +161,7 @@ func New(o Options) *Server {
 	s := &Server{
 		store:        o.Store,
 		log:          o.Log,
-		connLog:      newConnLog(o.Log),
+		connLog:      logging.NewConnLog(o.Log),
 		now:          o.Now,
 		nameLocks:    newKeyLocks(),
 		names:        newUserNames(),

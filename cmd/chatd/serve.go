@@ -16,6 +16,7 @@ import (
 	"chatd"
 	"chatd/daemon"
 	"chatd/db"
+	"chatd/internal/logging"
 	"chatd/internal/password"
 )
 
@@ -48,7 +49,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 		}
 		defer stop()
 	}
-	live, err := daemon.NewLiveLog(c.err, cfg.Log)
+	live, err := logging.NewLive(c.err, cfg.Log)
 	if err != nil {
 		return err
 	}
