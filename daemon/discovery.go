@@ -2,156 +2,21 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"log/slog"
-	"net"
-	"net/netip"
-	"os"
-	"sync"
-	"sync/atomic"
-	"time"
-
-	"golang.org/x/net/ipv4"
 
 	"chatd"
+	"chatd/internal/discovery"
 )
-
-// Discovery answers LAN discovery probes (PROTOCOL.md section 7) on UDP so
-// that a client can find the chat server without being told its address.
-// A Server runs one while discovery.enabled is set (StartDiscovery; its
-// Reload turns it on and off); it can also be used on its own.
-//
-// One goroutine (Serve) reads probes and writes answers; the rate-limit
-// table belongs to it and needs no lock.
-type Discovery struct {
-	o    DiscoveryOptions
-	live atomic.Pointer[discoverySettings] // name and rate, swapped by Reload
-
-	pc    *ipv4.PacketConn
-	conn  net.PacketConn
-	fixed net.IP // the listen address when it is one IP, nil for 0.0.0.0
-
-	closeOnce sync.Once
-
-	// Owned by Serve: for each source address, when it was last answered
-	// (at most answers_per_second times within the last second).
-	answered map[netip.Addr][]time.Time
-}
-
-// DiscoveryOptions are what a Discovery needs. Addr is required; the
-// others may be left zero.
-type DiscoveryOptions struct {
-	Config chatd.DiscoveryConfig
-	// Addr is the chat server's TCP listener, TLSAddr its TLS listener (nil
-	// when TLS is off), WebAddr the web client's listener (nil when off;
-	// WebTLS says whether it speaks HTTPS). A wildcard host is replaced by
-	// the address each probe arrived on.
-	Addr, TLSAddr, WebAddr net.Addr
-	WebTLS                 bool
-	Log                    *slog.Logger
-	Now                    func() time.Time // the rate limit's clock; time.Now if nil
-}
-
-// discoverySettings are what Reload may change while serving.
-type discoverySettings struct {
-	name      string
-	perSecond int
-}
-
-// maxSources bounds the rate-limit table; past it, probes from new sources
-// are ignored until old entries expire.
-const maxSources = 4096
-
-// NewDiscovery returns a responder; Listen binds it.
-func NewDiscovery(o DiscoveryOptions) *Discovery {
-	if o.Log == nil {
-		o.Log = slog.New(slog.DiscardHandler)
-	}
-	if o.Now == nil {
-		o.Now = time.Now
-	}
-	d := &Discovery{o: o, answered: map[netip.Addr][]time.Time{}}
-	d.Reload(o.Config)
-	return d
-}
-
-// Reload takes discovery.name and discovery.answers_per_second from c at
-// once. Whether a responder runs, and where, is the server's to change
-// (Server.Reload starts and stops one).
-func (d *Discovery) Reload(c chatd.DiscoveryConfig) {
-	name := c.Name
-	if name == "" {
-		name, _ = os.Hostname()
-	}
-	d.live.Store(&discoverySettings{name: name, perSecond: c.AnswersPerSecond})
-}
-
-// Listen binds discovery.listen.
-func (d *Discovery) Listen() error {
-	conn, err := net.ListenPacket("udp4", d.o.Config.Listen)
-	if err != nil {
-		return fmt.Errorf("listen on %s (discovery.listen): %w", d.o.Config.Listen, err)
-	}
-	d.conn = conn
-	d.pc = ipv4.NewPacketConn(conn)
-	if ip := conn.LocalAddr().(*net.UDPAddr).IP; !ip.IsUnspecified() {
-		d.fixed = ip
-	} else if err := d.pc.SetControlMessage(ipv4.FlagDst|ipv4.FlagInterface, true); err != nil {
-		// Without the destination of each probe, answers name the address
-		// the route back to the prober leaves from (see localIP).
-		d.o.Log.Warn("discovery: cannot learn the address probes arrive on", "err", err)
-	}
-	return nil
-}
-
-// Addr is the bound UDP address.
-func (d *Discovery) Addr() net.Addr { return d.conn.LocalAddr() }
-
-// Close stops Serve.
-func (d *Discovery) Close() error {
-	var err error
-	d.closeOnce.Do(func() { err = d.conn.Close() })
-	return err
-}
-
-// Serve answers probes until ctx ends or Close is called.
-func (d *Discovery) Serve(ctx context.Context) error {
-	stop := context.AfterFunc(ctx, func() { d.Close() })
-	defer stop()
-	buf := make([]byte, 2048)
-	for {
-		n, cm, src, err := d.pc.ReadFrom(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			// A UDP read error concerns one datagram (an ICMP error from an
-			// earlier answer, say); keep serving.
-			d.o.Log.Debug("discovery: read", "err", err)
-			continue
-		}
-		from, ok := src.(*net.UDPAddr)
-		if !ok {
-			continue
-		}
-		d.probe(buf[:n], cm, from)
-	}
-}
 
 // discoveryRunner is the server's part of discovery: between
 // Server.StartDiscovery and its stop it runs a responder while
 // discovery.enabled is set, and Server.Reload starts, stops or renames it.
 // Guarded by Server.reloadMu.
 type discoveryRunner struct {
-	ctx  context.Context // the responders' lifetime; nil: not started
-	d    *Discovery      // the running responder; nil while off
-	done chan error      // d's Serve result
+	ctx  context.Context      // the responders' lifetime; nil: not started
+	d    *discovery.Responder // the running responder; nil while off
+	done chan error           // d's Serve result
 }
 
 // StartDiscovery answers LAN discovery probes while discovery.enabled is
@@ -164,7 +29,7 @@ func (s *Server) StartDiscovery(ctx context.Context) (stop func(), err error) {
 	if s.disc.ctx != nil {
 		return nil, errors.New("discovery: already started")
 	}
-	var d *Discovery
+	var d *discovery.Responder
 	if c := s.cfg().Discovery; c.Enabled {
 		if d, err = s.newDiscovery(c); err != nil {
 			return nil, err
@@ -186,8 +51,8 @@ func (s *Server) StartDiscovery(ctx context.Context) (stop func(), err error) {
 
 // newDiscovery binds a responder with c that names this server's
 // listeners.
-func (s *Server) newDiscovery(c chatd.DiscoveryConfig) (*Discovery, error) {
-	d := NewDiscovery(DiscoveryOptions{
+func (s *Server) newDiscovery(c chatd.DiscoveryConfig) (*discovery.Responder, error) {
+	d := discovery.New(discovery.Options{
 		Config: c, Addr: s.Addr(), TLSAddr: s.TLSAddr(),
 		WebAddr: s.WebAddr(), WebTLS: s.webCert.Load() != nil, Log: s.log,
 	})
@@ -199,7 +64,7 @@ func (s *Server) newDiscovery(c chatd.DiscoveryConfig) (*Discovery, error) {
 
 // prepareDiscovery binds the responder that next turns on, before a
 // reload changes anything; nil when none is to start.
-func (s *Server) prepareDiscovery(next *chatd.Config) (*Discovery, error) {
+func (s *Server) prepareDiscovery(next *chatd.Config) (*discovery.Responder, error) {
 	r := &s.disc
 	if r.ctx == nil || r.ctx.Err() != nil || r.d != nil || !next.Discovery.Enabled {
 		return nil, nil
@@ -210,7 +75,7 @@ func (s *Server) prepareDiscovery(next *chatd.Config) (*Discovery, error) {
 // applyDiscovery is the discovery section of a reload: it starts the
 // responder prepareDiscovery bound, stops the running one when next turns
 // discovery off, or else hands it the new name and rate.
-func (s *Server) applyDiscovery(next *chatd.Config, bound *Discovery) {
+func (s *Server) applyDiscovery(next *chatd.Config, bound *discovery.Responder) {
 	r := &s.disc
 	switch {
 	case bound != nil:
@@ -225,7 +90,7 @@ func (s *Server) applyDiscovery(next *chatd.Config, bound *Discovery) {
 }
 
 // start serves probes with d, a bound responder, until stop or r.ctx ends.
-func (r *discoveryRunner) start(d *Discovery, log *slog.Logger) {
+func (r *discoveryRunner) start(d *discovery.Responder, log *slog.Logger) {
 	ctx, done := r.ctx, make(chan error, 1)
 	r.d, r.done = d, done
 	go func() { done <- d.Serve(ctx) }()
@@ -240,177 +105,4 @@ func (r *discoveryRunner) stop() {
 	r.d.Close()
 	<-r.done
 	r.d, r.done = nil, nil
-}
-
-// probe answers one datagram if it is a probe that may be answered.
-func (d *Discovery) probe(p []byte, cm *ipv4.ControlMessage, from *net.UDPAddr) {
-	nonce, ok := chatd.ParseProbe(p)
-	if !ok {
-		return // anything else is ignored silently
-	}
-	local := d.localIP(cm, from.IP)
-	if local == nil {
-		return
-	}
-	answer, err := d.answer(nonce, local)
-	if err != nil || len(answer) > len(p) {
-		// Never more bytes out than in: a spoofed source gains nothing.
-		return
-	}
-	if !d.allow(from.IP) {
-		return
-	}
-	if _, err := d.pc.WriteTo(answer, nil, from); err != nil {
-		d.o.Log.Debug("discovery: answer", "to", from.String(), "err", err)
-	}
-}
-
-// allow applies answers_per_second to one source address.
-func (d *Discovery) allow(ip net.IP) bool {
-	src, ok := netip.AddrFromSlice(ip)
-	if !ok {
-		return false
-	}
-	src = src.Unmap()
-	now := d.o.Now()
-	limit := d.live.Load().perSecond
-	recent := d.answered[src]
-	keep := recent[:0]
-	for _, t := range recent {
-		if now.Sub(t) < time.Second {
-			keep = append(keep, t)
-		}
-	}
-	if len(keep) >= limit {
-		d.answered[src] = keep
-		return false
-	}
-	if len(keep) == 0 && len(d.answered) >= maxSources {
-		d.expire(now)
-		if len(d.answered) >= maxSources {
-			return false
-		}
-	}
-	d.answered[src] = append(keep, now)
-	return true
-}
-
-// expire forgets sources not answered within the last second.
-func (d *Discovery) expire(now time.Time) {
-	for src, times := range d.answered {
-		if len(times) == 0 || now.Sub(times[len(times)-1]) >= time.Second {
-			delete(d.answered, src)
-		}
-	}
-}
-
-// localIP is the address of this host that the prober can reach: the
-// listen address when it is one IP; else the address the probe was sent
-// to, unless that was a broadcast, in which case the address of the
-// receiving interface on the prober's subnet.
-func (d *Discovery) localIP(cm *ipv4.ControlMessage, from net.IP) net.IP {
-	if d.fixed != nil {
-		return d.fixed
-	}
-	if cm != nil && cm.Dst != nil {
-		ifc, _ := net.InterfaceByIndex(cm.IfIndex)
-		if ip := unicastOn(ipv4Nets(ifc), cm.Dst, from); ip != nil {
-			return ip
-		}
-	}
-	// No control message: the address the route back leaves from.
-	c, err := net.DialUDP("udp4", nil, &net.UDPAddr{IP: from, Port: 9})
-	if err != nil {
-		return nil
-	}
-	defer c.Close()
-	return c.LocalAddr().(*net.UDPAddr).IP
-}
-
-// ipv4Nets are the IPv4 networks of ifc (none when ifc is nil).
-func ipv4Nets(ifc *net.Interface) []*net.IPNet {
-	var nets []*net.IPNet
-	if ifc != nil {
-		addrs, _ := ifc.Addrs()
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok && n.IP.To4() != nil {
-				nets = append(nets, n)
-			}
-		}
-	}
-	return nets
-}
-
-// unicastOn returns dst if it is a unicast address, or for a broadcast the
-// address on the receiving interface's networks (nets) in the subnet of
-// from, or the first of them.
-func unicastOn(nets []*net.IPNet, dst, from net.IP) net.IP {
-	broadcast := dst.Equal(net.IPv4bcast) || dst.IsMulticast() || dst.IsUnspecified()
-	for _, n := range nets {
-		if ones, bits := n.Mask.Size(); bits-ones >= 2 && dst.Equal(broadcastOf(n)) {
-			broadcast = true
-		}
-	}
-	if !broadcast {
-		return dst
-	}
-	for _, n := range nets {
-		if n.Contains(from) {
-			return n.IP.To4()
-		}
-	}
-	if len(nets) > 0 {
-		return nets[0].IP.To4()
-	}
-	return nil
-}
-
-// broadcastOf is the directed broadcast address of an IPv4 network.
-func broadcastOf(n *net.IPNet) net.IP {
-	ip := n.IP.To4()
-	mask := n.Mask
-	if len(mask) == net.IPv6len {
-		mask = mask[12:]
-	}
-	b := make(net.IP, net.IPv4len)
-	for i := range b {
-		b[i] = ip[i] | ^mask[i]
-	}
-	return b
-}
-
-// answer is the JSON answer to nonce for a probe that arrived on local.
-func (d *Discovery) answer(nonce string, local net.IP) ([]byte, error) {
-	a := chatd.DiscoveryAnswer{
-		Type:    "chatd",
-		Nonce:   nonce,
-		Name:    d.live.Load().name,
-		Version: chatd.Version,
-		Addr:    reachable(d.o.Addr, local),
-	}
-	if d.o.TLSAddr != nil {
-		s := reachable(d.o.TLSAddr, local)
-		a.TLSAddr = &s
-	}
-	if d.o.WebAddr != nil {
-		scheme := "http"
-		if d.o.WebTLS {
-			scheme = "https"
-		}
-		s := scheme + "://" + reachable(d.o.WebAddr, local) + "/"
-		a.Web = &s
-	}
-	return json.Marshal(a)
-}
-
-// reachable is listener's host:port with a wildcard host replaced by local.
-func reachable(listener net.Addr, local net.IP) string {
-	host, port, err := net.SplitHostPort(listener.String())
-	if err != nil {
-		return listener.String()
-	}
-	if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
-		host = local.String()
-	}
-	return net.JoinHostPort(host, port)
 }

@@ -31,15 +31,3 @@ func (s *Server) SetParkAfter(d time.Duration) { s.parkAfter.Store(int64(d)) }
 // Parked is how many connections are parked now, in every server of the
 // process.
 func Parked() int { return int(parkedConns.Load()) }
-
-// SetWorkerStall changes how long a hash waits for the hash worker before
-// the daemon computes it itself, and returns a func that restores it.
-func SetWorkerStall(d time.Duration) (restore func()) {
-	old := workerStall
-	workerStall = d
-	return func() { workerStall = old }
-}
-
-// InProcess reports whether the hash worker has handed hashing back to
-// the daemon (the gate then uses the in-process slot count).
-func (h *HashWorker) InProcess() bool { return h.inProcess.Load() }

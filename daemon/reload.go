@@ -118,7 +118,7 @@ func (s *Server) Reload(next chatd.Config) (needRestart []string, err error) {
 		return nil, err
 	}
 	if s.liveLog != nil {
-		if err := s.liveLog.apply(next.Log); err != nil {
+		if err := s.liveLog.Apply(next.Log); err != nil {
 			if bound != nil {
 				bound.Close()
 			}

@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"chatd"
+	"chatd/internal/logging"
+	"chatd/internal/password"
 )
 
 // Options configure a Server.
@@ -45,7 +47,7 @@ type Options struct {
 
 	// LiveLog, when set, is where Log comes from; Reload applies the
 	// [log] settings to it.
-	LiveLog *LiveLog
+	LiveLog *logging.Live
 	// OnReady runs once Serve accepts on every listener; OnStopping when
 	// it starts to shut down (systemd's READY=1 and STOPPING=1).
 	OnReady, OnStopping func()
@@ -53,11 +55,11 @@ type Options struct {
 	// from the argon2 settings (unless GOMEMLIMIT is set) and return hash
 	// memory to the system when logins quieten down; and keep password
 	// hashing off one P, raising GOMAXPROCS on a small machine (unless
-	// GOMAXPROCS is set; see hashSlots). Only a process that runs one
+	// GOMAXPROCS is set; see password.Slots). Only a process that runs one
 	// server should set it (chatd serve does).
 	ManageMemory bool
-	// Hasher computes password hashes; nil: InProcessHasher.
-	Hasher PasswordHasher
+	// Hasher computes password hashes; nil: password.InProcess.
+	Hasher password.Hasher
 }
 
 // defaultParkAfter is how long a logged-in client is quiet before its
@@ -70,17 +72,17 @@ type Server struct {
 	// Static after New.
 	store     chatd.Store // timed (timedStore)
 	log       *slog.Logger
-	connLog   *connLog // connection events, rate-limited
+	connLog   *logging.ConnLog // connection events, rate-limited
 	now       func() time.Time
 	hub       *hub        // the registry: this node's sessions and their rooms
 	community community   // the other nodes and everyone online (community.go)
 	cluster   *clusterHub // the same community when this node is one of several; else nil
-	hashes    *hashGate
-	pw        PasswordHasher // computes what the gate admits
-	nameLocks *keyLocks      // one password check per name at a time
-	names     *userNames     // registered spellings of names that exist
-	history   *historyWriter // database copy of room chat (runs from Serve)
-	logs      *roomLogs      // in-memory recent room chat, replayed on join
+	hashes    *password.Gate
+	pw        password.Hasher // computes what the gate admits
+	nameLocks *keyLocks       // one password check per name at a time
+	names     *userNames      // registered spellings of names that exist
+	history   *historyWriter  // database copy of room chat (runs from Serve)
+	logs      *roomLogs       // in-memory recent room chat, replayed on join
 	metrics   *metrics
 	startedAt int64 // unix nanoseconds, for session ids
 	// Process memory (with Options.ManageMemory): envMemLimit is true when
@@ -90,7 +92,7 @@ type Server struct {
 	// fdBudget is how many client sockets the descriptor limit leaves
 	// room for (fdlimit.go); 0: no limit known.
 	fdBudget            int
-	liveLog             *LiveLog
+	liveLog             *logging.Live
 	onReady, onStopping func()
 	// halt ends when the shutdown grace is over or Serve returns: the
 	// database calls that end a session (finishCtx) and the history
@@ -165,7 +167,7 @@ func New(o Options) *Server {
 	s := &Server{
 		store:        o.Store,
 		log:          o.Log,
-		connLog:      newConnLog(o.Log),
+		connLog:      logging.NewConnLog(o.Log),
 		now:          o.Now,
 		nameLocks:    newKeyLocks(),
 		names:        newUserNames(),
@@ -198,16 +200,17 @@ func New(o Options) *Server {
 	s.parkAfter.Store(int64(defaultParkAfter))
 	s.pw = o.Hasher
 	if s.pw == nil {
-		s.pw = InProcessHasher{}
+		s.pw = password.InProcess{}
 	}
-	s.hashes = newHashGate(s.hashSlots)
+	s.metrics = newMetrics(s)
+	gate := password.GateOptions{Slots: s.hashSlots, Waited: s.metrics.waited}
 	if s.manageMemory {
 		s.presence.onQuiet = s.freeQuietMemory
-		s.hashes.idle = s.freeHashMemory
+		gate.Idle = s.freeHashMemory
 		s.applyMemoryLimit()
 		s.applyProcs()
 	}
-	s.metrics = newMetrics(s)
+	s.hashes = password.NewGate(gate)
 	s.store = timedStore{Store: o.Store, m: s.metrics, w: &s.writes}
 	s.history = newHistoryWriter(s.store, func() int { return s.cfg().Messages.HistoryKeep }, s.log)
 	s.logs = newRoomLogs(s.cfg().Messages.HistoryOnJoin)
@@ -231,7 +234,7 @@ func (s *Server) Listen() error {
 	}
 	start := time.Now()
 	h, err := s.pw.Hash(s.hasher(), hex.EncodeToString(secret))
-	s.hashes.avg = time.Since(start) // the gate's first estimate
+	s.hashes.Estimate(time.Since(start)) // the gate's first estimate
 	if err != nil {
 		return fmt.Errorf("hash dummy password: %w", err)
 	}

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"chatd"
-	"chatd/daemon"
+	"chatd/internal/password"
 )
 
 // realisticArgon2 is the default cost: 64 MiB, 1 pass, 2 lanes, 4 at once.
@@ -177,7 +177,7 @@ const gateMemoryMargin = 64 << 20
 
 // 500 users log in at once with realistic argon2 settings: peak RSS of
 // the daemon and its hash worker together stays within the bound the
-// configuration implies (daemon.MemoryLimit) plus gateMemoryMargin. On a loaded machine some logins cannot finish within
+// configuration implies (password.MemoryLimit) plus gateMemoryMargin. On a loaded machine some logins cannot finish within
 // login_timeout and are told server_busy at once; nothing else may fail.
 func TestLoginStormMemoryBound(t *testing.T) {
 	if testing.Short() {
@@ -192,7 +192,7 @@ func TestLoginStormMemoryBound(t *testing.T) {
 	gateUsers(t, c, names...)
 	d := c.serveWith("max_connections_per_ip = 600", realisticArgon2)
 	cfg := chatd.DefaultConfig()
-	bound := daemon.MemoryLimit(&cfg)
+	bound := password.MemoryLimit(&cfg)
 
 	results := make(chan string, n)
 	var start sync.WaitGroup

@@ -10,13 +10,13 @@ import (
 	"os/exec"
 
 	"chatd"
-	"chatd/daemon"
+	"chatd/internal/password"
 )
 
 // hashWorkerCommand is `chatd hash-worker`, started by chatd serve (not
 // listed in the help): it computes the daemon's argon2 hashes at low CPU
 // priority, reading requests on stdin and answering on stdout until stdin
-// closes (argon2.worker, daemon.HashWorker).
+// closes (argon2.worker, password.Worker).
 type hashWorkerCommand struct{ stdio }
 
 func (c *hashWorkerCommand) Run(ctx context.Context, args []string) error {
@@ -29,7 +29,7 @@ func (c *hashWorkerCommand) Run(ctx context.Context, args []string) error {
 	if fs.NArg() != 0 {
 		return fmt.Errorf("hash-worker takes no arguments, got %q", fs.Args())
 	}
-	return daemon.ServeHashWorker(c.in, c.out, *priority)
+	return password.ServeWorker(c.in, c.out, *priority)
 }
 
 func (c *hashWorkerCommand) Usage() string {
@@ -44,7 +44,7 @@ hand: it reads the daemon's requests on stdin and answers on stdout.
 // newHashWorker returns the hasher argon2.worker asks for: nil for "off"
 // (the daemon hashes in its own process), else this binary re-executed as
 // hash-worker at that priority, its error output going to stderr.
-func newHashWorker(cfg chatd.Config, stderr io.Writer, log *slog.Logger) (*daemon.HashWorker, error) {
+func newHashWorker(cfg chatd.Config, stderr io.Writer, log *slog.Logger) (*password.Worker, error) {
 	if cfg.Argon2.Worker == "off" {
 		return nil, nil
 	}
@@ -53,7 +53,7 @@ func newHashWorker(cfg chatd.Config, stderr io.Writer, log *slog.Logger) (*daemo
 		return nil, fmt.Errorf("find this program to start the hash worker (argon2.worker): %w", err)
 	}
 	priority := cfg.Argon2.Worker
-	return daemon.NewHashWorker(func() *exec.Cmd {
+	return password.NewWorker(func() *exec.Cmd {
 		cmd := exec.Command(exe, "hash-worker", "-priority", priority)
 		cmd.Stderr = stderr
 		return cmd

@@ -16,6 +16,8 @@ import (
 	"chatd"
 	"chatd/daemon"
 	"chatd/db"
+	"chatd/internal/logging"
+	"chatd/internal/password"
 )
 
 // serveCommand runs the chat daemon until it is told to stop.
@@ -47,7 +49,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 		}
 		defer stop()
 	}
-	live, err := daemon.NewLiveLog(c.err, cfg.Log)
+	live, err := logging.NewLive(c.err, cfg.Log)
 	if err != nil {
 		return err
 	}
@@ -88,7 +90,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	if err != nil {
 		return err
 	}
-	var hasher daemon.PasswordHasher
+	var hasher password.Hasher
 	if hw != nil {
 		hasher = hw
 		defer hw.Close()

@@ -1,4 +1,7 @@
-package daemon
+// Package logging holds the daemon's two log helpers that touch no
+// session: Live, a logger whose level and format a reload changes, and
+// ConnLog, the rate-limited log of connection events.
+package logging
 
 import (
 	"context"
@@ -10,30 +13,31 @@ import (
 	"chatd"
 )
 
-// LiveLog is a logger whose level and format follow the [log] settings in
-// force: Server.Reload applies them to every logger derived from it,
-// including those already handed out.
-type LiveLog struct {
+// Live is a logger whose level and format follow the [log] settings in
+// force: Apply (called by the daemon's reload) changes them for every
+// logger derived from it, including those already handed out.
+type Live struct {
 	w     io.Writer
 	level slog.LevelVar
 	base  atomic.Pointer[slog.Handler] // text or JSON handler on w
 }
 
-// NewLiveLog returns a live logger writing to w with the settings c, which
+// NewLive returns a live logger writing to w with the settings c, which
 // Config.Validate has checked.
-func NewLiveLog(w io.Writer, c chatd.LogConfig) (*LiveLog, error) {
-	l := &LiveLog{w: w}
-	if err := l.apply(c); err != nil {
+func NewLive(w io.Writer, c chatd.LogConfig) (*Live, error) {
+	l := &Live{w: w}
+	if err := l.Apply(c); err != nil {
 		return nil, err
 	}
 	return l, nil
 }
 
 // Logger returns the logger to hand out.
-func (l *LiveLog) Logger() *slog.Logger { return slog.New(&liveHandler{l: l}) }
+func (l *Live) Logger() *slog.Logger { return slog.New(&liveHandler{l: l}) }
 
-// apply switches level and format.
-func (l *LiveLog) apply(c chatd.LogConfig) error {
+// Apply switches level and format; a level it cannot read is an error and
+// changes nothing.
+func (l *Live) Apply(c chatd.LogConfig) error {
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(c.Level)); err != nil {
 		return fmt.Errorf("log.level: %w", err)
@@ -50,10 +54,10 @@ func (l *LiveLog) apply(c chatd.LogConfig) error {
 	return nil
 }
 
-// liveHandler passes records to the LiveLog's handler of the moment,
+// liveHandler passes records to the Live logger's handler of the moment,
 // replaying the attributes and groups it was derived with.
 type liveHandler struct {
-	l     *LiveLog
+	l     *Live
 	steps []func(slog.Handler) slog.Handler // WithAttrs and WithGroup, in order
 }
 

@@ -1,4 +1,4 @@
-package daemon_test
+package password_test
 
 import (
 	"os/exec"
@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"chatd"
-	"chatd/daemon"
+	"chatd/internal/password"
 )
 
 // A hash worker that cannot be started (a missing binary) or that exits
@@ -20,7 +20,7 @@ func TestHashWorkerFallsBackInProcess(t *testing.T) {
 	for _, prog := range []string{"/nonexistent/chatd", "/bin/false"} {
 		t.Run(prog, func(t *testing.T) {
 			var starts atomic.Int32
-			w := daemon.NewHashWorker(func() *exec.Cmd {
+			w := password.NewWorker(func() *exec.Cmd {
 				starts.Add(1)
 				return exec.Command(prog)
 			}, nil)
@@ -58,10 +58,10 @@ func TestHashWorkerFallsBackInProcess(t *testing.T) {
 // hashes itself, and keeps doing so, without starting more workers, while
 // the worker holds an unanswered request.
 func TestHashWorkerStalledFallsBackInProcess(t *testing.T) {
-	defer daemon.SetWorkerStall(50 * time.Millisecond)()
+	defer password.SetWorkerStall(50 * time.Millisecond)()
 	cost := chatd.Hasher{MemoryKiB: 64, Iterations: 1, Parallelism: 1}
 	var starts atomic.Int32
-	w := daemon.NewHashWorker(func() *exec.Cmd {
+	w := password.NewWorker(func() *exec.Cmd {
 		starts.Add(1)
 		return exec.Command("sleep", "30")
 	}, nil)

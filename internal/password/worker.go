@@ -1,4 +1,4 @@
-package daemon
+package password
 
 import (
 	"bufio"
@@ -17,7 +17,7 @@ import (
 	"chatd"
 )
 
-// HashWorker computes argon2 in a child process at the lowest CPU priority
+// Worker computes argon2 in a child process at the lowest CPU priority
 // the kernel has (SCHED_IDLE; see argon2.worker), so that during a login
 // storm the kernel itself runs the chat first: a chat goroutine that wakes
 // preempts the hashing at once instead of waiting for the end of a time
@@ -25,7 +25,7 @@ import (
 // worker's runtime, not the daemon's.
 //
 // The worker is the chatd binary re-executed (`chatd hash-worker`, see
-// ServeHashWorker), speaking JSON lines over its stdin and stdout: one
+// ServeWorker), speaking JSON lines over its stdin and stdout: one
 // request per hash, answered in any order by id. The gate in front of it
 // is unchanged: it admits at most its slots, so the worker never has more
 // than that many requests in hand (the queue stays the gate's, fair per
@@ -40,12 +40,12 @@ import (
 // The worker dies with the daemon (Pdeathsig, and it exits when its stdin
 // closes). If it exits or crashes, the requests it held are sent again to
 // a new worker, started on the next request; when no worker can be
-// started, the hash runs in the daemon (InProcessHasher) and the failure
+// started, the hash runs in the daemon (InProcess) and the failure
 // is logged, and a new start is tried after workerRetry.
 //
-// Locking: HashWorker.mu guards the current process and its table of
+// Locking: Worker.mu guards the current process and its table of
 // requests in flight; a leaf, never held while hashing or waiting.
-type HashWorker struct {
+type Worker struct {
 	start func() *exec.Cmd // a fresh, unstarted `chatd hash-worker` command
 	log   *slog.Logger
 
@@ -77,13 +77,13 @@ const workerRetry = 10 * time.Second
 type workerProc struct {
 	cmd     *exec.Cmd
 	in      io.WriteCloser
-	enc     *json.Encoder               // guarded by HashWorker.mu
-	pending map[uint64]chan workerReply // guarded by HashWorker.mu
+	enc     *json.Encoder               // guarded by Worker.mu
+	pending map[uint64]chan workerReply // guarded by Worker.mu
 	// abandoned counts requests given up on as stalled (workerStall)
 	// that the worker has not answered yet; while there are any, hashes
-	// run in the daemon. Guarded by HashWorker.mu.
+	// run in the daemon. Guarded by Worker.mu.
 	abandoned int
-	gaveUp    map[uint64]bool // which ids those are; guarded by HashWorker.mu
+	gaveUp    map[uint64]bool // which ids those are; guarded by Worker.mu
 	dead      chan struct{}   // closed once the worker is gone
 	started   time.Time
 }
@@ -108,17 +108,17 @@ type workerReply struct {
 	Err   string `json:"err,omitempty"`
 }
 
-// NewHashWorker returns a hasher that runs each hash in the process
+// NewWorker returns a hasher that runs each hash in the process
 // start makes (started on first use, again after it exits). start must
 // return a new command each call, with Stdin, Stdout and SysProcAttr unset.
-func NewHashWorker(start func() *exec.Cmd, log *slog.Logger) *HashWorker {
+func NewWorker(start func() *exec.Cmd, log *slog.Logger) *Worker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &HashWorker{start: start, log: log}
+	return &Worker{start: start, log: log}
 }
 
-func (h *HashWorker) Hash(c chatd.Hasher, password string) (string, error) {
+func (h *Worker) Hash(c chatd.Hasher, password string) (string, error) {
 	r, err := h.call(workerRequest{Op: "hash", Password: password, M: c.MemoryKiB, T: c.Iterations, P: c.Parallelism})
 	if errors.Is(err, errNoWorker) {
 		return c.Hash(password)
@@ -132,7 +132,7 @@ func (h *HashWorker) Hash(c chatd.Hasher, password string) (string, error) {
 	return r.Hash, nil
 }
 
-func (h *HashWorker) Verify(phc, password string) (bool, error) {
+func (h *Worker) Verify(phc, password string) (bool, error) {
 	r, err := h.call(workerRequest{Op: "verify", Password: password, PHC: phc})
 	if errors.Is(err, errNoWorker) {
 		return chatd.Verify(phc, password)
@@ -152,7 +152,7 @@ var errNoWorker = errors.New("no hash worker")
 
 // call hands req to the worker and waits for its answer. A worker that
 // exits before answering is replaced and the request sent again, once.
-func (h *HashWorker) call(req workerRequest) (workerReply, error) {
+func (h *Worker) call(req workerRequest) (workerReply, error) {
 	for range 2 {
 		p, err := h.running()
 		if err != nil {
@@ -222,7 +222,7 @@ func (h *HashWorker) call(req workerRequest) (workerReply, error) {
 
 // running returns the worker process, starting one if none runs, or
 // errNoWorker when none can be started.
-func (h *HashWorker) running() (*workerProc, error) {
+func (h *Worker) running() (*workerProc, error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.proc != nil {
@@ -247,7 +247,7 @@ func (h *HashWorker) running() (*workerProc, error) {
 }
 
 // startLocked starts a worker process and its reader.
-func (h *HashWorker) startLocked() (*workerProc, error) {
+func (h *Worker) startLocked() (*workerProc, error) {
 	cmd := h.start()
 	cmd.SysProcAttr = workerProcAttr()
 	in, err := cmd.StdinPipe()
@@ -270,7 +270,7 @@ func (h *HashWorker) startLocked() (*workerProc, error) {
 }
 
 // read delivers p's answers until it exits, then takes it out of service.
-func (h *HashWorker) read(p *workerProc, out io.Reader) {
+func (h *Worker) read(p *workerProc, out io.Reader) {
 	dec := json.NewDecoder(bufio.NewReader(out))
 	answered := false
 	for {
@@ -321,7 +321,7 @@ func (p *workerProc) kill() { p.cmd.Process.Kill() }
 
 // Pid is the worker process's id, 0 when none runs (for tests and
 // benchmarks that count its memory).
-func (h *HashWorker) Pid() int {
+func (h *Worker) Pid() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.proc == nil {
@@ -333,7 +333,7 @@ func (h *HashWorker) Pid() int {
 // Close stops the worker: its stdin closes and it exits after the hashes
 // it holds; after a few seconds it is killed. Hashes asked for later run
 // in the daemon.
-func (h *HashWorker) Close() {
+func (h *Worker) Close() {
 	h.mu.Lock()
 	h.closed = true
 	p := h.proc
@@ -350,12 +350,12 @@ func (h *HashWorker) Close() {
 	}
 }
 
-// ServeHashWorker is the worker's side (`chatd hash-worker`): it lowers
+// ServeWorker is the worker's side (`chatd hash-worker`): it lowers
 // its own CPU priority to priority (argon2.worker: "idle" or "nice"),
 // then answers the requests read from in on out until in ends. Each
 // request is hashed on a goroutine of its own; the daemon's gate bounds
 // how many it sends at once.
-func ServeHashWorker(in io.Reader, out io.Writer, priority string) error {
+func ServeWorker(in io.Reader, out io.Writer, priority string) error {
 	if err := lowerPriority(priority); err != nil {
 		return fmt.Errorf("lower the hash worker's priority (argon2.worker = %q): %w", priority, err)
 	}

@@ -1,4 +1,4 @@
-package daemon_test
+package discovery_test
 
 import (
 	"context"
@@ -11,16 +11,28 @@ import (
 	"time"
 
 	"chatd"
-	"chatd/daemon"
+	"chatd/internal/discovery"
 )
 
-// startDiscovery runs a discovery responder for ts on a free loopback port
-// (listen is "0.0.0.0:0" or a loopback IP with port 0).
-func startDiscovery(t *testing.T, ts *testServer, listen string, perSecond int, now func() time.Time) *daemon.Discovery {
+// chatServer stands for the chat server's TCP listener, on a free
+// loopback port.
+func chatServer(t *testing.T) net.Listener {
 	t.Helper()
-	d := daemon.NewDiscovery(daemon.DiscoveryOptions{
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// startDiscovery runs a discovery responder for the chat listener chat on
+// a free loopback port (listen is "0.0.0.0:0" or a loopback IP with port 0).
+func startDiscovery(t *testing.T, chat net.Listener, listen string, perSecond int, now func() time.Time) *discovery.Responder {
+	t.Helper()
+	d := discovery.New(discovery.Options{
 		Config: chatd.DiscoveryConfig{Enabled: true, Listen: listen, Name: "test server", AnswersPerSecond: perSecond},
-		Addr:   ts.srv.Addr(),
+		Addr:   chat.Addr(),
 		Now:    now,
 	})
 	if err := d.Listen(); err != nil {
@@ -45,7 +57,7 @@ type prober struct {
 	to   *net.UDPAddr
 }
 
-func newProber(t *testing.T, from string, d *daemon.Discovery) *prober {
+func newProber(t *testing.T, from string, d *discovery.Responder) *prober {
 	t.Helper()
 	conn, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.ParseIP(from)})
 	if err != nil {
@@ -93,11 +105,10 @@ func (p *prober) answer(timeout time.Duration) (a chatd.DiscoveryAnswer, size in
 }
 
 func TestDiscoveryAnswersProbe(t *testing.T) {
-	ts := startServer(t)
-	ts.addUser("alice", "password-a", false)
+	chat := chatServer(t)
 	for _, listen := range []string{"0.0.0.0:0", "127.0.0.1:0"} {
 		t.Run(listen, func(t *testing.T) {
-			d := startDiscovery(t, ts, listen, 10, nil)
+			d := startDiscovery(t, chat, listen, 10, nil)
 			p := newProber(t, "127.0.0.1", d)
 			probe, nonce := chatd.NewProbe()
 			p.send(probe)
@@ -105,7 +116,7 @@ func TestDiscoveryAnswersProbe(t *testing.T) {
 			if !ok {
 				t.Fatal("no answer to a probe")
 			}
-			_, port, _ := net.SplitHostPort(ts.addr)
+			_, port, _ := net.SplitHostPort(chat.Addr().String())
 			want := chatd.DiscoveryAnswer{Type: "chatd", Nonce: nonce, Name: "test server", Version: chatd.Version,
 				Addr: "127.0.0.1:" + port}
 			if a != want {
@@ -114,10 +125,17 @@ func TestDiscoveryAnswersProbe(t *testing.T) {
 			if size > len(probe) {
 				t.Fatalf("answer of %d bytes to a probe of %d", size, len(probe))
 			}
-			// The address in the answer is the chat server.
-			c := login(t, a.Addr, "alice", "password-a")
-			c.send("logout")
-			c.expect("bye")
+			// The address in the answer reaches the chat listener.
+			c, err := net.Dial("tcp", a.Addr)
+			if err != nil {
+				t.Fatalf("dial the answer's address: %v", err)
+			}
+			c.Close()
+			s, err := chat.Accept()
+			if err != nil {
+				t.Fatalf("accept on the chat listener: %v", err)
+			}
+			s.Close()
 		})
 	}
 }
@@ -126,8 +144,8 @@ func TestDiscoveryAnswersProbe(t *testing.T) {
 // the first answer that comes is the good one's, so none of the others was
 // answered.
 func TestDiscoveryIgnoresBadProbes(t *testing.T) {
-	ts := startServer(t)
-	d := startDiscovery(t, ts, "0.0.0.0:0", 1000, nil)
+	chat := chatServer(t)
+	d := startDiscovery(t, chat, "0.0.0.0:0", 1000, nil)
 	p := newProber(t, "127.0.0.1", d)
 	good := "GoodNonce12345"
 	for _, bad := range []struct {
@@ -163,12 +181,12 @@ func TestDiscoveryIgnoresBadProbes(t *testing.T) {
 // exactly answers_per_second probes are answered; another address is still
 // answered; a second later the first is answered again.
 func TestDiscoveryRateLimit(t *testing.T) {
-	ts := startServer(t)
+	chat := chatServer(t)
 	var mu sync.Mutex
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
 	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
 	const perSecond = 3
-	d := startDiscovery(t, ts, "0.0.0.0:0", perSecond, clock)
+	d := startDiscovery(t, chat, "0.0.0.0:0", perSecond, clock)
 	flood := newProber(t, "127.0.0.1", d)
 	other := newProber(t, "127.0.0.2", d)
 

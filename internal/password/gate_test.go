@@ -1,4 +1,4 @@
-package daemon
+package password
 
 import (
 	"fmt"
@@ -10,16 +10,16 @@ import (
 	"chatd"
 )
 
-func gateOf(slots int) *hashGate { return newHashGate(func() int { return slots }) }
+func gateOf(slots int) *Gate { return NewGate(GateOptions{Slots: func() int { return slots }}) }
 
 // gateWaiting counts the waiters of the gate.
-func gateWaiting(g *hashGate) int {
+func gateWaiting(g *Gate) int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.queuedLocked()
 }
 
-func waitGate(t *testing.T, g *hashGate, n int) {
+func waitGate(t *testing.T, g *Gate, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for gateWaiting(g) < n {
@@ -40,7 +40,7 @@ func TestHashGateConcurrencyLimit(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			addr := fmt.Sprint("10.0.0.", i%7)
-			err := g.do(addr, time.Now().Add(time.Minute), nil, func() {
+			err := g.Do(addr, time.Now().Add(time.Minute), nil, func() {
 				n := running.Add(1)
 				for {
 					p := peak.Load()
@@ -91,7 +91,7 @@ func TestHashGateFairPerAddress(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := g.do(addr, far, nil, run(who)); err != nil {
+			if err := g.Do(addr, far, nil, run(who)); err != nil {
 				t.Errorf("%s: %v", who, err)
 			}
 		}()
@@ -113,7 +113,7 @@ func TestHashGateFairPerAddress(t *testing.T) {
 	}
 }
 
-func waitRunning(t *testing.T, g *hashGate, n int) {
+func waitRunning(t *testing.T, g *Gate, n int) {
 	t.Helper()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
@@ -136,12 +136,12 @@ func TestHashGateDeadlines(t *testing.T) {
 	g := gateOf(1)
 	g.avg = time.Second
 	release := make(chan struct{})
-	go g.do("a", time.Now().Add(time.Minute), nil, func() { <-release })
+	go g.Do("a", time.Now().Add(time.Minute), nil, func() { <-release })
 	waitRunning(t, g, 1)
 
 	ran := false
 	start := time.Now()
-	err := g.do("b", time.Now().Add(100*time.Millisecond), nil, func() { ran = true })
+	err := g.Do("b", time.Now().Add(100*time.Millisecond), nil, func() { ran = true })
 	if chatd.ErrorCode(err) != chatd.EServerBusy || ran || gateWaiting(g) != 0 {
 		t.Fatalf("a wait of ~1s with 100ms left: err %v, ran %v", err, ran)
 	}
@@ -152,14 +152,14 @@ func TestHashGateDeadlines(t *testing.T) {
 	g.mu.Lock()
 	g.avg = time.Millisecond // admitted, but the deadline comes first
 	g.mu.Unlock()
-	err = g.do("b", time.Now().Add(50*time.Millisecond), nil, func() { ran = true })
+	err = g.Do("b", time.Now().Add(50*time.Millisecond), nil, func() { ran = true })
 	if chatd.ErrorCode(err) != chatd.EServerBusy || ran {
 		t.Fatalf("deadline passed while waiting: err %v, ran %v", err, ran)
 	}
 
 	gone := make(chan struct{})
 	errc := make(chan error)
-	go func() { errc <- g.do("c", time.Now().Add(time.Minute), gone, func() { ran = true }) }()
+	go func() { errc <- g.Do("c", time.Now().Add(time.Minute), gone, func() { ran = true }) }()
 	waitGate(t, g, 1)
 	close(gone)
 	if err := <-errc; chatd.ErrorCode(err) != chatd.EServerBusy || ran {
