@@ -291,8 +291,8 @@ const presenceDelay = 20 * time.Millisecond
 // so the busier the server, the more lines each write carries.
 type presenceFlusher struct {
 	mu    sync.Mutex // leaf (DEVELOPING.md, "Locks"); guards the fields below
-	fl    flusher // list only; fl.lazy is set on the copy that writes
-	armed bool    // a timer or a wave in progress will write fl.list
+	fl    flusher    // list only; fl.lazy is set on the copy that writes
+	armed bool       // a timer or a wave in progress will write fl.list
 	// onQuiet, if set (before the server starts), runs once waves have
 	// stopped for presenceQuiet; settle is its timer.
 	onQuiet func()

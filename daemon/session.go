@@ -612,16 +612,6 @@ func (s *session) blocking(name string) bool {
 	return m != nil && len(*m) > 0 && (*m)[chatd.Key(name)]
 }
 
-// notBlocking is a fanout filter factory in disguise: as a method value on
-// the sender it keeps recipients that block the sender from seeing it, when
-// the config says blocks apply to broadcasts.
-func (s *session) notBlocking(rcpt *session) bool {
-	if !s.srv.cfg().Messages.BlocksApplyToBroadcast {
-		return true
-	}
-	return !rcpt.blocking(s.user)
-}
-
 func (s *session) setBlocks(names []string) {
 	if len(names) == 0 {
 		s.blocks.Store(nil) // most users block nobody: fan-out skips the lookup
