@@ -59,7 +59,7 @@ type clusterHub struct {
 
 type pendingLine struct {
 	sender *session
-	answer *Event // the sender's own copy, with their label
+	answer *event // the sender's own copy, with their label
 	done   chan struct{}
 }
 
@@ -252,7 +252,7 @@ func (h *clusterHub) publisher(ctx context.Context) {
 
 // say appends the line to the log and waits until this node has delivered
 // it, its sender's copy included.
-func (h *clusterHub) say(ctx context.Context, s *session, n *note, ev *Event) error {
+func (h *clusterHub) say(ctx context.Context, s *session, n *note, ev *event) error {
 	ref := h.refs.Add(1)
 	p := &pendingLine{sender: s, answer: s.answer(ev), done: make(chan struct{})}
 	h.pendMu.Lock()
@@ -526,7 +526,7 @@ func (h *clusterHub) applyLine(n *note, own bool) {
 	}
 	ev := roomMessage(kindRoom, n.By, n.Room, n.Text, n.Time, n.Flag)
 	var sender *session
-	var answer *Event
+	var answer *event
 	if p != nil {
 		sender, answer = p.sender, p.answer
 	}

@@ -38,7 +38,7 @@ type community interface {
 	// say delivers the room line n (as the event ev) to every member of
 	// its room on every node, and ev as the answer to their line to its
 	// sender s, the caller's own session.
-	say(ctx context.Context, s *session, n *note, ev *Event) error
+	say(ctx context.Context, s *session, n *note, ev *event) error
 
 	// everyone snapshots every session online, wherever it runs; find the
 	// session of name (nil when offline).
@@ -71,7 +71,7 @@ func (h localHub) find(_ context.Context, name string) (*presence, error) {
 
 // say: under the room's log lock, so that a join sees the line either
 // live or in its replay, never both or neither.
-func (h localHub) say(_ context.Context, s *session, n *note, ev *Event) error {
+func (h localHub) say(_ context.Context, s *session, n *note, ev *event) error {
 	srv := h.srv
 	cfg := srv.cfg()
 	line := n.historyLine()

@@ -144,7 +144,7 @@ func (s *Server) source(n *note) *session {
 // showPresence queues the presence event of a login, logout, away or back
 // to the sessions in to, except skip (the user's own session).
 func (s *Server) showPresence(n *note, to []*session, skip *session) {
-	var ev *Event
+	var ev *event
 	switch n.Kind {
 	case noteLogin:
 		ev = presenceEvent(n.User, presLogin, chatd.Lobby)
@@ -173,7 +173,7 @@ func (s *Server) showMove(n *note, from, to []*session, skip *session) {
 // showLine queues a room line ev (from by) to members, through the
 // flusher fl (nil: writer goroutines), and answer to its sender when the
 // sender is one of this node's sessions.
-func (s *Server) showLine(fl *flusher, members []*session, ev *Event, by string, sender *session, answer *Event) {
+func (s *Server) showLine(fl *flusher, members []*session, ev *event, by string, sender *session, answer *event) {
 	fanoutVia(fl, members, ev, sender, s.notBlockingName(by))
 	if sender != nil {
 		sender.sendVia(fl, answer)
@@ -213,14 +213,14 @@ func (s *Server) endUser(ctx context.Context, name, reason, text string) error {
 // once it is in the room and before the replay: a client that reads the
 // reply to its join is already a member, so no line said after that can
 // miss it.
-func (s *Server) moveTo(sess *session, room string, announce bool, replies ...*Event) {
+func (s *Server) moveTo(sess *session, room string, announce bool, replies ...*event) {
 	s.moveInto(sess, room, nil, announce, replies...)
 }
 
 // moveInto is moveTo for a room that may be closed concurrently: token
 // (from hub.roomToken, taken before the room was looked up) must still be
 // current. It reports whether sess moved; replies go out only if it did.
-func (s *Server) moveInto(sess *session, room string, token *uint64, announce bool, replies ...*Event) bool {
+func (s *Server) moveInto(sess *session, room string, token *uint64, announce bool, replies ...*event) bool {
 	l := s.logs.get(room)
 	l.mu.Lock()
 	from, fromMembers, toMembers, ok := s.hub.move(sess, room, token)

@@ -24,9 +24,9 @@ type field struct {
 	val any
 }
 
-// Event is one server line (or prompt). It is immutable once built and may be
+// event is one server line (or prompt). It is immutable once built and may be
 // queued to many sessions at once; each mode is rendered at most once.
-type Event struct {
+type event struct {
 	typ    string
 	fields []field
 	text   string // text-mode rendering without line end; "" with noText
@@ -63,30 +63,30 @@ const (
 
 // labeled returns a copy of e carrying label (PROTOCOL.md section 8), or e
 // itself when label is "". The copy has its own render cache.
-func (e *Event) labeled(label string) *Event {
+func (e *event) labeled(label string) *event {
 	if label == "" || e.switchTo != 0 || e.typ == "telnet" || e.typ == "text" {
 		return e
 	}
 	fields := make([]field, len(e.fields), len(e.fields)+1)
 	copy(fields, e.fields)
-	return &Event{typ: e.typ, fields: append(fields, f("label", label)), text: e.text,
+	return &event{typ: e.typ, fields: append(fields, f("label", label)), text: e.text,
 		rawText: e.rawText, noText: e.noText, jsonSkip: e.jsonSkip,
 		afterWrite: e.afterWrite, at: e.at, stamp: e.stamp}
 }
 
 // stamped marks e as a line whose time text mode may show; a zero at is
 // the moment it is written.
-func (e *Event) stamped(at time.Time, when int8) *Event {
+func (e *event) stamped(at time.Time, when int8) *event {
 	e.at, e.stamp = at, when
 	return e
 }
 
-func newEvent(typ, text string, fields ...field) *Event {
-	return &Event{typ: typ, text: text, fields: fields}
+func newEvent(typ, text string, fields ...field) *event {
+	return &event{typ: typ, text: text, fields: fields}
 }
 
 // render returns the bytes for mode, line end included.
-func (e *Event) render(mode int32) []byte {
+func (e *event) render(mode int32) []byte {
 	e.once[mode].Do(func() {
 		if mode == modeJSON {
 			if e.jsonSkip {
@@ -143,7 +143,7 @@ func textDate(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 UTC"
 
 // ---- constructors, one per event type of the protocol ----
 
-func promptEvent(field string) *Event {
+func promptEvent(field string) *event {
 	labels := map[string]string{
 		"username":        "Username: ",
 		"password":        "Password: ",
@@ -157,23 +157,23 @@ func promptEvent(field string) *Event {
 }
 
 // telnetEvent is a raw telnet command for text mode only.
-func telnetEvent(seq string) *Event {
-	return &Event{typ: "telnet", text: seq, rawText: true, jsonSkip: true}
+func telnetEvent(seq string) *event {
+	return &event{typ: "telnet", text: seq, rawText: true, jsonSkip: true}
 }
 
 // modeEvent switches the writer's output mode; it renders nothing.
-func modeEvent(m int32) *Event {
-	return &Event{typ: "mode", noText: true, jsonSkip: true, switchTo: m + 1}
+func modeEvent(m int32) *event {
+	return &event{typ: "mode", noText: true, jsonSkip: true, switchTo: m + 1}
 }
 
 // textOnly is a line shown only in text mode (the banner's friendly hints).
-func textOnly(text string) *Event {
-	return &Event{typ: "text", text: text, jsonSkip: true}
+func textOnly(text string) *event {
+	return &event{typ: "text", text: text, jsonSkip: true}
 }
 
 func f(key string, val any) field { return field{key, val} }
 
-func welcomeEvent(user string, admin bool, room string, online []string, offline int) *Event {
+func welcomeEvent(user string, admin bool, room string, online []string, offline int) *event {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Welcome, %s! You are in %s.", user, room)
 	if admin {
@@ -190,7 +190,7 @@ func welcomeEvent(user string, admin bool, room string, online []string, offline
 
 // okEvent answers a command. body holds extra text-mode lines (tables);
 // fields are command-specific JSON members.
-func okEvent(cmd, text string, body []string, fields ...field) *Event {
+func okEvent(cmd, text string, body []string, fields ...field) *event {
 	t := text
 	if len(body) > 0 {
 		t += "\n" + strings.Join(body, "\n")
@@ -198,7 +198,7 @@ func okEvent(cmd, text string, body []string, fields ...field) *Event {
 	return newEvent("ok", t, append([]field{f("cmd", cmd), f("text", text)}, fields...)...)
 }
 
-func errorEvent(cmd string, code chatd.Code, text string, extra ...field) *Event {
+func errorEvent(cmd string, code chatd.Code, text string, extra ...field) *event {
 	// Errors echo what the client typed: a name, a command word.
 	cmd, text = clean(cmd), clean(text)
 	t := fmt.Sprintf("! %s (%s)", text, code)
@@ -216,7 +216,7 @@ const (
 
 // roomMessage is a line of room chat, live or (kind history) replayed. An
 // action (the me command) reads "* alice waves" and carries "action":true.
-func roomMessage(kind, from, room, text string, ts time.Time, action bool) *Event {
+func roomMessage(kind, from, room, text string, ts time.Time, action bool) *event {
 	t := fmt.Sprintf("[%s] <%s> %s", room, from, text)
 	if action {
 		t = fmt.Sprintf("[%s] * %s %s", room, from, text)
@@ -232,12 +232,12 @@ func roomMessage(kind, from, room, text string, ts time.Time, action bool) *Even
 	return newEvent("message", t, fields...).stamped(ts, when)
 }
 
-func broadcastMessage(from, text string, ts time.Time) *Event {
+func broadcastMessage(from, text string, ts time.Time) *event {
 	return newEvent("message", fmt.Sprintf("[broadcast] <%s> %s", from, text),
 		f("kind", kindBroadcast), f("from", from), f("text", text), f("ts", stamp(ts))).stamped(ts, stampLive)
 }
 
-func privateMessage(kind, from string, to []string, text string, ts time.Time) *Event {
+func privateMessage(kind, from string, to []string, text string, ts time.Time) *event {
 	var t string
 	others := ""
 	if len(to) > 1 {
@@ -272,14 +272,14 @@ var deliveryWords = map[string]string{
 	statusNoSuchUser:  "not sent: no such user",
 }
 
-func deliveryEvent(to, status string) *Event {
+func deliveryEvent(to, status string) *event {
 	to = clean(to) // may be a name as typed
 	return newEvent("delivery", "-> "+to+": "+deliveryWords[status], f("to", to), f("status", status))
 }
 
 // awayDeliveryEvent is a delivery to someone who is away: it carries their
 // away message.
-func awayDeliveryEvent(to, status, away string) *Event {
+func awayDeliveryEvent(to, status, away string) *event {
 	return newEvent("delivery", fmt.Sprintf("-> %s: delivered, but they are away: %s", to, away),
 		f("to", to), f("status", status), f("away", away))
 }
@@ -296,7 +296,7 @@ const (
 	presBack     = "back"
 )
 
-func presenceEvent(user, event, room string) *Event {
+func presenceEvent(user, what, room string) *event {
 	words := map[string]string{
 		presLogin:    "logged in",
 		presLogout:   "logged out",
@@ -306,12 +306,12 @@ func presenceEvent(user, event, room string) *Event {
 		presShutdown: "was disconnected by the shutdown",
 		presBack:     "is back",
 	}
-	return newEvent("presence", fmt.Sprintf("* %s %s", user, words[event]),
-		f("user", user), f("event", event), f("room", room)).stamped(time.Time{}, stampLive)
+	return newEvent("presence", fmt.Sprintf("* %s %s", user, words[what]),
+		f("user", user), f("event", what), f("room", room)).stamped(time.Time{}, stampLive)
 }
 
 // awayEvent is the presence event away, with the away message.
-func awayEvent(user, room, text string) *Event {
+func awayEvent(user, room, text string) *event {
 	t := fmt.Sprintf("* %s is away", user)
 	if text != "" {
 		t += ": " + text
@@ -332,9 +332,9 @@ const (
 	roomOwner   = "owner"
 )
 
-func roomEvent(event, room, user string) *Event {
+func roomEvent(what, room, user string) *event {
 	var t string
-	switch event {
+	switch what {
 	case roomJoined:
 		t = fmt.Sprintf("* %s joined %s", user, room)
 	case roomLeft:
@@ -344,12 +344,12 @@ func roomEvent(event, room, user string) *Event {
 	case roomClosed:
 		t = fmt.Sprintf("* room %s was closed by %s; you are back in %s", room, user, chatd.Lobby)
 	}
-	return newEvent("room", t, f("event", event), f("room", room), f("user", user)).stamped(time.Time{}, stampLive)
+	return newEvent("room", t, f("event", what), f("room", room), f("user", user)).stamped(time.Time{}, stampLive)
 }
 
 // topicEvent tells a room (or someone joining it) its topic; user is who
 // set it, "" when it is shown on join.
-func topicEvent(room, topic, user string) *Event {
+func topicEvent(room, topic, user string) *event {
 	var t string
 	switch {
 	case user == "":
@@ -367,7 +367,7 @@ func topicEvent(room, topic, user string) *Event {
 }
 
 // roomBanEvent tells a room and the user that user is banned from it.
-func roomBanEvent(room, user, by string, until time.Time) *Event {
+func roomBanEvent(room, user, by string, until time.Time) *event {
 	t := fmt.Sprintf("* %s was banned from %s by %s", user, room, by)
 	if !until.IsZero() {
 		t += " until " + textDate(until)
@@ -377,13 +377,13 @@ func roomBanEvent(room, user, by string, until time.Time) *Event {
 }
 
 // invitedEvent tells user that by invited them to room.
-func invitedEvent(room, user, by string) *Event {
+func invitedEvent(room, user, by string) *event {
 	return newEvent("room", fmt.Sprintf("* %s invites you to %s: type join %s", by, room, room),
 		f("event", roomInvited), f("room", room), f("user", user), f("by", by)).stamped(time.Time{}, stampLive)
 }
 
 // ownerEvent tells a room that by gave it to user.
-func ownerEvent(room, user, by string) *Event {
+func ownerEvent(room, user, by string) *event {
 	return newEvent("room", fmt.Sprintf("* %s gave %s to %s", by, room, user),
 		f("event", roomOwner), f("room", room), f("user", user), f("by", by)).stamped(time.Time{}, stampLive)
 }
@@ -400,7 +400,7 @@ const (
 )
 
 // roomKickEvent is a room event kicked that also says who did it and why.
-func roomKickEvent(room, user, by, reason string) *Event {
+func roomKickEvent(room, user, by, reason string) *event {
 	t := fmt.Sprintf("* %s was kicked out of %s by %s", user, room, by)
 	if reason != "" {
 		t += ": " + reason
@@ -411,11 +411,11 @@ func roomKickEvent(room, user, by, reason string) *Event {
 
 // noticeEvent is a notice from the server's operators (chatd notice, or a
 // change to the user's own account).
-func noticeEvent(text string, ts time.Time) *Event {
+func noticeEvent(text string, ts time.Time) *event {
 	return newEvent("notice", "*** Notice: "+text, f("text", text), f("ts", stamp(ts)))
 }
 
-func byeEvent(reason, text string) *Event {
+func byeEvent(reason, text string) *event {
 	return newEvent("bye", "Goodbye: "+text, f("reason", reason), f("text", text))
 }
 

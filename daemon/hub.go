@@ -252,14 +252,14 @@ func (h *hub) sessionOf(name, sid string) *session {
 
 // fanout queues ev to every session in to except skip, and to none that
 // filter rejects. It never blocks: a full queue ends that session only.
-func fanout(to []*session, ev *Event, skip *session, filter func(*session) bool) {
+func fanout(to []*session, ev *event, skip *session, filter func(*session) bool) {
 	fanoutVia(nil, to, ev, skip, filter)
 }
 
 // fanoutVia is fanout from a reader goroutine: the recipients that were
 // idle are written by its flusher fl later, outside the caller's locks
 // (session.sendVia). A nil fl starts writer goroutines at once.
-func fanoutVia(fl *flusher, to []*session, ev *Event, skip *session, filter func(*session) bool) {
+func fanoutVia(fl *flusher, to []*session, ev *event, skip *session, filter func(*session) bool) {
 	for _, s := range to {
 		if s == skip || (filter != nil && !filter(s)) {
 			continue

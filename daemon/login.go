@@ -296,7 +296,7 @@ func lockedOut(until time.Time) error {
 	}
 }
 
-func bannedEvent(cmd string, b *chatd.Ban) *Event {
+func bannedEvent(cmd string, b *chatd.Ban) *event {
 	// The reason may come from the shell (chatd ban -reason): clean it too.
 	return errorEvent(cmd, chatd.EBanned, banText(b), f("reason", chatd.CleanText(b.Reason)), f("until", jsonTime(b.Expires)))
 }

@@ -120,23 +120,23 @@ func (fl *flusher) writeAll(list []*session) {
 // send queues ev. It never blocks; it reports false when the session is
 // closing. A full outbox means the client stopped reading: the queue is
 // replaced by a final line and the session ends.
-func (s *session) send(ev *Event) bool { return s.enqueue(ev, nil) }
+func (s *session) send(ev *event) bool { return s.enqueue(ev, nil) }
 
 // sendVia is send for a reader goroutine fanning out: when s is idle, fl
 // writes it later instead of a writer goroutine at once.
-func (s *session) sendVia(fl *flusher, ev *Event) bool { return s.enqueue(ev, fl) }
+func (s *session) sendVia(fl *flusher, ev *event) bool { return s.enqueue(ev, fl) }
 
 // sendLazy is send for presence (presence.go): when s is idle, ev waits
 // up to presenceDelay for the server's presence flusher, so that a wave
 // of logins or joins reaches each recipient in a few writes. Anything
 // else queued meanwhile goes out at once as usual and takes ev with it,
 // in order.
-func (s *session) sendLazy(ev *Event) bool { return s.enqueue(ev, lazyMark) }
+func (s *session) sendLazy(ev *event) bool { return s.enqueue(ev, lazyMark) }
 
 // lazyMark stands for the server's presence flusher in enqueue.
 var lazyMark = &flusher{lazy: true}
 
-func (s *session) enqueue(ev *Event, fl *flusher) bool {
+func (s *session) enqueue(ev *event, fl *flusher) bool {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -201,7 +201,7 @@ func (s *session) end(reason, text string) {
 }
 
 // endWith is end with the bye event given.
-func (s *session) endWith(reason string, bye *Event) {
+func (s *session) endWith(reason string, bye *event) {
 	s.setReason(reason)
 	s.mu.Lock()
 	start := false
@@ -250,7 +250,7 @@ func (s *session) flushScheduled(fl *flusher) {
 
 // takeLocked takes the queue as a batch; the emptied previous batch
 // becomes the next queue. s.mu is held.
-func (s *session) takeLocked() []*Event {
+func (s *session) takeLocked() []*event {
 	batch := s.queue
 	s.queue, s.spare = s.spare[:0], nil
 	return batch
@@ -258,7 +258,7 @@ func (s *session) takeLocked() []*Event {
 
 // doneWithLocked hands an emptied batch back for reuse as the next queue;
 // a big one is let go, so a burst does not pin its memory.
-func (s *session) doneWithLocked(batch []*Event) {
+func (s *session) doneWithLocked(batch []*event) {
 	clear(batch)
 	if cap(batch) <= 256 && s.spare == nil {
 		s.spare = batch[:0]
@@ -269,7 +269,7 @@ func (s *session) doneWithLocked(batch []*Event) {
 // the output. What the socket does not take, and whatever was queued
 // meanwhile, is left to a writer goroutine. Several events are rendered
 // into the flusher's scratch buffer, one for the whole flush.
-func (s *session) writeThrough(tw tryWriter, batch []*Event, fl *flusher) {
+func (s *session) writeThrough(tw tryWriter, batch []*event, fl *flusher) {
 	defer func() {
 		// On the flusher's goroutine: a panic here ends this session's
 		// output, not the flusher's session.
@@ -330,7 +330,7 @@ func (s *session) writeThrough(tw tryWriter, batch []*Event, fl *flusher) {
 
 // plain reports whether ev is written as its shared rendering alone: no
 // mode switch, no line end owed to a prompt, no per-reader time stamp.
-func (s *session) plain(ev *Event) bool {
+func (s *session) plain(ev *event) bool {
 	if ev.switchTo != 0 || s.midLine {
 		return false
 	}
@@ -339,7 +339,7 @@ func (s *session) plain(ev *Event) bool {
 
 // appendEvent appends ev as this session writes it now (a mode switch
 // changes the mode for what follows) and updates the output state.
-func (s *session) appendEvent(buf []byte, ev *Event) []byte {
+func (s *session) appendEvent(buf []byte, ev *event) []byte {
 	if ev.switchTo != 0 {
 		s.outMode = ev.switchTo - 1
 		return buf

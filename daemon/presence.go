@@ -415,7 +415,7 @@ func (s *session) shedLocked() {
 
 // fanoutPresence is fanout for presence events: idle recipients get ev
 // through the presence flusher, within presenceDelay.
-func fanoutPresence(to []*session, ev *Event, skip *session) {
+func fanoutPresence(to []*session, ev *event, skip *session) {
 	for _, s := range to {
 		if s != skip {
 			s.sendLazy(ev)

@@ -141,7 +141,7 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 			return err
 		}
 	}
-	replies := []*Event{s.answer(okEvent("join", "you are now in "+r.Name, nil, f("room", r.Name)))}
+	replies := []*event{s.answer(okEvent("join", "you are now in "+r.Name, nil, f("room", r.Name)))}
 	if r.Topic != "" {
 		replies = append(replies, s.answer(topicEvent(r.Name, r.Topic, "")))
 	}

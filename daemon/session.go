@@ -70,7 +70,7 @@ type session struct {
 	// farewell is the bye of a logout the user asked for: set by the
 	// logout command, it stops the reader, and finish queues it once the
 	// user has left the registry.
-	farewell *Event
+	farewell *event
 	// Telnet state: interrupted is set by IAC IP or BRK; refusedOpts holds
 	// the options already refused (DO or WILL, then the option), so each
 	// is refused once and negotiation cannot loop.
@@ -109,8 +109,8 @@ type session struct {
 	// queue; lazy says the session is on the presence flusher's list
 	// (presence.go), which writes the queue unless someone did first.
 	mu        sync.Mutex
-	queue     []*Event
-	spare     []*Event // the last batch, emptied, for the next queue
+	queue     []*event
+	spare     []*event // the last batch, emptied, for the next queue
 	closed    bool
 	writing   bool
 	scheduled bool
@@ -167,7 +167,7 @@ func (s *session) ending() bool {
 
 // appendStamp adds the time prefix of a text-mode line: always for replayed
 // and offline lines, for live ones when the user turned timestamps on.
-func (s *session) appendStamp(buf []byte, ev *Event) []byte {
+func (s *session) appendStamp(buf []byte, ev *event) []byte {
 	if ev.stamp == stampNever {
 		return buf
 	}
@@ -629,10 +629,10 @@ func (s *session) setBlocks(names []string) {
 // answer goes through its own flusher like its chat echo: written by this
 // goroutine before it next waits for input (readLine's flushOutput), with
 // no writer goroutine woken for it.
-func (s *session) reply(ev *Event) { s.sendVia(&s.out, s.answer(ev)) }
+func (s *session) reply(ev *event) { s.sendVia(&s.out, s.answer(ev)) }
 
 // answer returns ev as an answer to the line being handled, with its label.
-func (s *session) answer(ev *Event) *Event { return ev.labeled(s.label) }
+func (s *session) answer(ev *event) *event { return ev.labeled(s.label) }
 
 // splitLabel splits "@LABEL rest" (PROTOCOL.md section 8): LABEL is 1-32
 // characters of [A-Za-z0-9_-]. ok is false when line has no label.
