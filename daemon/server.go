@@ -100,6 +100,8 @@ type Server struct {
 	halt    context.Context
 	haltNow context.CancelFunc
 	stop    chan struct{} // closed by Shutdown
+	// startDone is closed when Serve's start is over (started).
+	startDone chan struct{}
 
 	// Set by Listen, before Serve; read-only after.
 	dummyHash  string       // what unknown names are checked against
@@ -177,6 +179,8 @@ func New(o Options) *Server {
 		perIP:        map[string]int{},
 		fdBudget:     descriptorBudget(),
 		stop:         make(chan struct{}),
+		startDone:    make(chan struct{}),
+		starting:     true,
 		ln:           o.Plain,
 		tlsLn:        o.TLS,
 		webLn:        o.Web,
@@ -316,11 +320,19 @@ func (s *Server) closeServing() {
 	}
 }
 
-// setStarting makes ServeConn refuse sessions (starting) or admit them.
-func (s *Server) setStarting(on bool) {
+// startWait is how long a connection made while the server starts waits
+// for the start to finish before it is refused: a single node's start takes
+// a moment, a cluster node may wait out its previous run for seconds.
+const startWait = time.Second
+
+// started ends the start: sessions are admitted from now on, or, when the
+// start failed (ok false), refused as at shutdown.
+func (s *Server) started(ok bool) {
 	s.mu.Lock()
-	s.starting = on
+	s.starting = false
+	s.closing = s.closing || !ok
 	s.mu.Unlock()
+	close(s.startDone)
 }
 
 // Addr is the bound plain-TCP address (valid after Listen).
@@ -382,10 +394,10 @@ func (s *Server) Serve(ctx context.Context) error {
 	sctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// The listeners answer from the start, so that a client never waits
-	// on a silent socket; until the start below is done (a cluster node
-	// may wait out its previous run's heartbeat) every session is refused
-	// with server_busy and the reason.
-	s.setStarting(true)
+	// on a silent socket: a connection made before the start below is done
+	// waits for it up to startWait, and is then refused with server_busy
+	// and the reason (a cluster node may wait out its previous run's
+	// heartbeat for seconds).
 	var loops sync.WaitGroup
 	for name, ln := range map[string]net.Listener{"plain": s.ln, "tls": s.tlsLn} {
 		if ln != nil {
@@ -426,6 +438,7 @@ func (s *Server) Serve(ctx context.Context) error {
 		err = s.store.SetOnline(sctx, nil)
 	}
 	if err != nil {
+		s.started(false)
 		cancel()
 		s.closeServing()
 		loops.Wait()
@@ -450,7 +463,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	go func() { defer loops.Done(); s.watchActions(sctx, cursor) }()
 	go func() { defer loops.Done(); s.flushSeen(sctx) }()
 	go func() { defer loops.Done(); s.pruneAttempts(sctx) }()
-	s.setStarting(false)
+	s.started(true)
 	if s.onReady != nil {
 		s.onReady()
 	}

@@ -61,6 +61,10 @@ type ConnInfo struct {
 func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
 	sess := newSession(s, c, info)
 	sess.connected = s.now()
+	select {
+	case <-s.startDone:
+	case <-time.After(startWait):
+	}
 	s.mu.Lock()
 	var refuse, reason string
 	switch {
