@@ -81,6 +81,7 @@ CREATE TABLE IF NOT EXISTS cluster_mail (
 	created   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS cluster_mail_node ON cluster_mail (node);
+ALTER TABLE cluster_mail ADD COLUMN IF NOT EXISTS mid text NOT NULL DEFAULT '';
 `
 
 // OpenCluster connects node to the cluster state in the PostgreSQL
@@ -460,9 +461,9 @@ func (c *Cluster) SendPrivate(ctx context.Context, m chatd.ClusterMail, event fu
 			return err
 		}
 		msg := m.Message
-		err = tx.GetContext(ctx, &m.ID, `INSERT INTO cluster_mail (node, sid, recipient, sender, names, body, sent)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-			m.Node, m.SID, m.User, msg.From, strings.Join(msg.To, " "), msg.Text, msg.Time)
+		err = tx.GetContext(ctx, &m.ID, `INSERT INTO cluster_mail (node, sid, recipient, sender, names, body, sent, mid)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+			m.Node, m.SID, m.User, msg.From, strings.Join(msg.To, " "), msg.Text, msg.Time, msg.MsgID)
 		if err != nil {
 			return err
 		}
@@ -492,8 +493,9 @@ func (c *Cluster) OrphanMail(ctx context.Context, age time.Duration) ([]chatd.Cl
 		Names     string    `db:"names"`
 		Body      string    `db:"body"`
 		Sent      time.Time `db:"sent"`
+		MID       string    `db:"mid"`
 	}
-	err := c.db.SelectContext(ctx, &rows, `SELECT id, recipient, sender, names, body, sent FROM cluster_mail m
+	err := c.db.SelectContext(ctx, &rows, `SELECT id, recipient, sender, names, body, sent, mid FROM cluster_mail m
 		WHERE node = $1 AND (sid = '' OR (created < now() - make_interval(secs => $2)
 			AND NOT EXISTS (SELECT 1 FROM cluster_sessions s WHERE s.sid = m.sid)))
 		ORDER BY id LIMIT 1000`, c.node, age.Seconds())
@@ -503,7 +505,7 @@ func (c *Cluster) OrphanMail(ctx context.Context, age time.Duration) ([]chatd.Cl
 	out := make([]chatd.ClusterMail, len(rows))
 	for i, r := range rows {
 		out[i] = chatd.ClusterMail{ID: r.ID, Node: c.node, User: r.Recipient,
-			Message: chatd.OfflineMessage{From: r.Sender, To: strings.Fields(r.Names), Text: r.Body, Time: r.Sent}}
+			Message: chatd.OfflineMessage{MsgID: r.MID, From: r.Sender, To: strings.Fields(r.Names), Text: r.Body, Time: r.Sent}}
 	}
 	return out, nil
 }
