@@ -57,10 +57,10 @@ func FormatID(v uint64) string {
 }
 
 // ParseID returns the clock value at the head of a message id made by
-// FormatID (a node's tag after it is ignored); ok is false for anything
-// else.
+// FormatID (a node's tag, or anything else after a "-" or "_", is
+// ignored); ok is false for anything else.
 func ParseID(id string) (v uint64, ok bool) {
-	if len(id) < 16 || (len(id) > 16 && id[16] != '-') {
+	if len(id) < 16 || (len(id) > 16 && id[16] != '-' && id[16] != '_') {
 		return 0, false
 	}
 	v, err := strconv.ParseUint(id[:16], 16, 64)

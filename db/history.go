@@ -147,7 +147,9 @@ const (
 	historyInsertPG = `INSERT INTO room_history (room_id, sender, body, ts, action, mid, words) VALUES `
 )
 
-// History returns the newest n lines of room, oldest first.
+// History returns the newest n lines of room, oldest first: in the order
+// of their ids, which in a cluster is the order every node delivered them
+// in (the nodes store their own lines, so the rows' order may differ).
 func (db *DB) History(ctx context.Context, room string, n int) ([]chatd.HistoryLine, error) {
 	id, err := roomID(ctx, db.reader, room)
 	if err != nil {
@@ -158,7 +160,7 @@ func (db *DB) History(ctx context.Context, room string, n int) ([]chatd.HistoryL
 	}
 	var rows []historyRow
 	err = db.reader.SelectContext(ctx, &rows,
-		`SELECT sender, body, ts, action, mid FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT ?`, id, n)
+		`SELECT sender, body, ts, action, mid FROM room_history WHERE room_id = ? ORDER BY mid DESC LIMIT ?`, id, n)
 	if err != nil {
 		return nil, fmt.Errorf("read the history of %s: %w", room, err)
 	}
