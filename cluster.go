@@ -20,11 +20,14 @@ type ClusterSession struct {
 }
 
 // ClusterEvent is one note a node wrote for every node to read, in the
-// order of ID. Data is the daemon's own encoding.
+// order of ID. Data is the daemon's own encoding. Clock is the value of
+// the cluster's id clock that Publish gave the event (0 for events written
+// otherwise): it increases with ID, and no two events share one.
 type ClusterEvent struct {
-	ID   int64
-	Node string
-	Data []byte
+	ID    int64
+	Node  string
+	Data  []byte
+	Clock uint64
 }
 
 // ClusterMail is a private message acknowledged as delivered to a session
@@ -84,7 +87,10 @@ type Cluster interface {
 	// Publish appends events, in order, in one transaction. Unless
 	// durable, the commit does not wait for the disk: a database crash may
 	// lose the last fraction of a second of such events (room chat), never
-	// the others.
+	// the others. Each event gets the next value of the cluster's id
+	// clock (ClusterEvent.Clock): greater than the last one given, and at
+	// least the database's time in milliseconds shifted left by 16 (the
+	// form of chatd.IDClock).
 	Publish(ctx context.Context, events [][]byte, durable bool) error
 	// SendPrivate records m (ID, Node, SID, User and the message; ID is
 	// set here) as owed by m.Node and appends event(m.ID), durably, in one

@@ -4,15 +4,19 @@ import "time"
 
 // OfflineMessage is a private message kept for a user who was offline.
 type OfflineMessage struct {
-	ID   int64
-	From string
-	To   []string // everyone the message was addressed to
-	Text string
-	Time time.Time
+	ID int64
+	// MsgID is the message's id (PROTOCOL.md 9.1), given when it was
+	// sent; ID above is its row in the mailbox.
+	MsgID string
+	From  string
+	To    []string // everyone the message was addressed to
+	Text  string
+	Time  time.Time
 }
 
 // HistoryLine is one line of room chat kept for replay on join.
 type HistoryLine struct {
+	MsgID  string // the line's id (PROTOCOL.md 9.1)
 	From   string
 	Text   string
 	Time   time.Time

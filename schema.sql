@@ -1,4 +1,4 @@
--- chatd schema, version 5 (PRAGMA user_version = 5).
+-- chatd schema, version 6 (PRAGMA user_version = 6).
 -- Times are stored as INTEGER Unix milliseconds (UTC). Names are kept in their
 -- registered spelling; every lookup and comparison goes through name_key,
 -- chatd.Key(name) (NFKC, then Unicode case folding), which is unique.
@@ -52,7 +52,8 @@ CREATE TABLE letters (
     sender     TEXT    NOT NULL,
     recipients TEXT    NOT NULL DEFAULT '', -- space-separated list the message was sent to
     body       TEXT    NOT NULL,
-    ts         INTEGER NOT NULL
+    ts         INTEGER NOT NULL,
+    mid        TEXT    NOT NULL DEFAULT '' -- the message's id (chatd.FormatID)
 );
 
 -- One row per recipient still to receive a letter. Deleted once written to
@@ -109,9 +110,11 @@ CREATE TABLE room_history (
     sender  TEXT    NOT NULL,
     body    TEXT    NOT NULL,
     ts      INTEGER NOT NULL,
-    action  INTEGER NOT NULL DEFAULT 0  -- 1: an action line (the me command)
+    action  INTEGER NOT NULL DEFAULT 0, -- 1: an action line (the me command)
+    mid     TEXT    NOT NULL DEFAULT '' -- the line's id (chatd.FormatID)
 );
 CREATE INDEX room_history_room ON room_history(room_id, id);
+CREATE UNIQUE INDEX room_history_mid ON room_history(room_id, mid);
 
 -- Admin changes made outside the daemon (chatd userdel, ban, kick, ...),
 -- written in the same transaction as the change. The daemon reads the rows

@@ -12,14 +12,16 @@ import (
 const (
 	SettingTimestamps = "timestamps" // "on" | "off": text mode live lines get HH:MM
 	SettingTimezone   = "timezone"   // IANA name such as Europe/Paris; default UTC
+	SettingIDs        = "ids"        // "on" | "off": text mode message lines end with [ID]
 )
 
 // SettingKeys lists the setting keys in the order set lists them.
-var SettingKeys = []string{SettingTimestamps, SettingTimezone}
+var SettingKeys = []string{SettingTimestamps, SettingTimezone, SettingIDs}
 
 // Settings are one user's preferences, parsed.
 type Settings struct {
 	Timestamps bool
+	IDs        bool           // show message ids in text mode
 	Timezone   string         // IANA name
 	Location   *time.Location // Timezone loaded
 }
@@ -49,17 +51,21 @@ func ParseSettings(stored map[string]string) Settings {
 // spelling. Bad keys and values are EBadArgs errors that say what is
 // allowed.
 func (s *Settings) Set(key, value string) (string, error) {
-	switch strings.ToLower(key) {
-	case SettingTimestamps:
+	switch k := strings.ToLower(key); k {
+	case SettingTimestamps, SettingIDs:
+		flag := &s.Timestamps
+		if k == SettingIDs {
+			flag = &s.IDs
+		}
 		switch strings.ToLower(value) {
 		case "on", "yes", "true":
-			s.Timestamps = true
+			*flag = true
 			return "on", nil
 		case "off", "no", "false":
-			s.Timestamps = false
+			*flag = false
 			return "off", nil
 		}
-		return "", Errorf(EBadArgs, "timestamps is on or off, not %q", value)
+		return "", Errorf(EBadArgs, "%s is on or off, not %q", k, value)
 	case SettingTimezone:
 		loc, err := LoadTimezone(value)
 		if err != nil {
@@ -68,7 +74,7 @@ func (s *Settings) Set(key, value string) (string, error) {
 		s.Timezone, s.Location = loc.String(), loc
 		return loc.String(), nil
 	}
-	return "", Errorf(EBadArgs, "there is no setting %q; the settings are %s", key, strings.Join(SettingKeys, " and "))
+	return "", Errorf(EBadArgs, "there is no setting %q; the settings are %s", key, strings.Join(SettingKeys, ", "))
 }
 
 // Get returns the value of key as set shows it.
@@ -76,6 +82,11 @@ func (s *Settings) Get(key string) string {
 	switch key {
 	case SettingTimestamps:
 		if s.Timestamps {
+			return "on"
+		}
+		return "off"
+	case SettingIDs:
+		if s.IDs {
 			return "on"
 		}
 		return "off"

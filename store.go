@@ -121,6 +121,10 @@ type HistoryStore interface {
 	// room that hold every word of query, newest first, through the
 	// full-text index.
 	SearchHistory(ctx context.Context, room, query string, n, keep int) ([]HistoryLine, error)
+	// LastMessageID is the greatest message id stored, in room history
+	// or in a mailbox ("" for none): a restarted daemon's ids go on from
+	// there even if the wall clock went back.
+	LastMessageID(ctx context.Context) (string, error)
 }
 
 // SettingStore holds a user's own preferences, by key (see settings.go).

@@ -76,7 +76,7 @@ func (s *Server) act(ctx context.Context, a chatd.Action) {
 		"text", chatd.CleanText(a.Text), "online", online)
 	switch a.Kind {
 	case chatd.ActionNotice:
-		s.apply(&note{Kind: noteNotice, Text: chatd.CleanText(a.Text), Time: a.Time})
+		s.apply(&note{Kind: noteNotice, ID: actionID(a.ID, a.Time), Text: chatd.CleanText(a.Text), Time: a.Time})
 	case chatd.ActionUserDel:
 		s.names.forget(a.User)
 		s.apply(&note{Kind: noteEnd, User: a.User, Time: before, Room: byeKicked, Text: "your account was deleted by an admin"})
@@ -109,7 +109,7 @@ func (s *Server) act(ctx context.Context, a chatd.Action) {
 		if err != nil {
 			return // deleted meanwhile; its own action ends the session
 		}
-		s.apply(&note{Kind: noteAdmin, User: a.User, Flag: u.Admin, Time: a.Time})
+		s.apply(&note{Kind: noteAdmin, ID: actionID(a.ID, a.Time), User: a.User, Flag: u.Admin, Time: a.Time})
 	}
 }
 

@@ -110,7 +110,8 @@ func startBench(b *testing.B, cfg chatd.Config) string {
 	if err != nil {
 		b.Fatal(err)
 	}
-	o := daemon.Options{Config: cfg, Store: store}
+	ready := make(chan struct{})
+	o := daemon.Options{Config: cfg, Store: store, OnReady: func() { close(ready) }}
 	if os.Getenv("BENCH_DEBUG") != "" {
 		o.Log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
@@ -122,6 +123,12 @@ func startBench(b *testing.B, cfg chatd.Config) string {
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx); close(done) }()
 	b.Cleanup(func() { cancel(); <-done; store.Close() })
+	// A server that has not finished starting refuses connections.
+	select {
+	case <-ready:
+	case <-done:
+		b.Fatal("the server stopped before it was ready")
+	}
 	return srv.Addr().String()
 }
 

@@ -59,8 +59,13 @@ type clusterHub struct {
 
 type pendingLine struct {
 	sender *session
-	answer *event // the sender's own copy, with their label
+	label  string // the sender's line's label, for their own copy
 	done   chan struct{}
+	// Set by applyLine before done is closed: the line with its id, and
+	// whether it still has to go to the history writer (its queue was
+	// full), which the sender then does.
+	line chatd.HistoryLine
+	late bool
 }
 
 type publication struct {
@@ -143,7 +148,7 @@ var errLeft = errors.New("the recipient's session is gone")
 // mailbox. Should the node die first, whoever reaps it mails it.
 func (h *clusterHub) sendPrivate(ctx context.Context, n *note) error {
 	m := chatd.ClusterMail{Node: n.Node, SID: n.SID, User: n.User,
-		Message: chatd.OfflineMessage{From: n.By, To: n.Names, Text: n.Text, Time: n.Time}}
+		Message: chatd.OfflineMessage{MsgID: n.ID, From: n.By, To: n.Names, Text: n.Text, Time: n.Time}}
 	sent, err := h.c.SendPrivate(ctx, m, func(id int64) []byte {
 		c := *n
 		c.Mail = id
@@ -251,10 +256,12 @@ func (h *clusterHub) publisher(ctx context.Context) {
 }
 
 // say appends the line to the log and waits until this node has delivered
-// it, its sender's copy included.
-func (h *clusterHub) say(ctx context.Context, s *session, n *note, ev *event) error {
+// it, its sender's copy included. The line's id is the cluster clock's
+// value that the log gave it (applyLine): every node delivers one room's
+// lines in the log's order, so their ids increase in that order.
+func (h *clusterHub) say(ctx context.Context, s *session, n *note) error {
 	ref := h.refs.Add(1)
-	p := &pendingLine{sender: s, answer: s.answer(ev), done: make(chan struct{})}
+	p := &pendingLine{sender: s, label: s.label, done: make(chan struct{})}
 	h.pendMu.Lock()
 	h.pending[ref] = p
 	h.pendMu.Unlock()
@@ -267,11 +274,13 @@ func (h *clusterHub) say(ctx context.Context, s *session, n *note, ev *event) er
 	if err := h.publish(ctx, encodeNote(n), false); err != nil {
 		return err
 	}
-	h.srv.history.add(n.Room, n.historyLine())
 	wait := time.NewTimer(sayTimeout)
 	defer wait.Stop()
 	select {
 	case <-p.done:
+		if p.late {
+			h.srv.history.add(n.Room, p.line)
+		}
 		return nil
 	case <-wait.C:
 		return errors.New("a room line did not come back from the cluster's log")
@@ -504,8 +513,15 @@ func (h *clusterHub) apply(e chatd.ClusterEvent) {
 	n.Origin = e.Node
 	own := e.Node == h.me()
 	if n.Kind == noteLine {
+		// Room lines from the log's clock, without a node's tag: that
+		// clock is one for the whole cluster.
+		n.ID = chatd.FormatID(e.Clock)
+		h.srv.ids.Observe(e.Clock)
 		h.applyLine(&n, own)
 		return
+	}
+	if v, ok := chatd.ParseID(n.ID); ok {
+		h.srv.ids.Observe(v)
 	}
 	// This node showed its own notes at once, except those written for
 	// every node (a lost session's logout).
@@ -516,7 +532,8 @@ func (h *clusterHub) apply(e chatd.ClusterEvent) {
 }
 
 // applyLine delivers a room line to this node's members of the room,
-// under the room log's lock as on a single node.
+// under the room log's lock as on a single node. The node that said it
+// stores it in the history, in the log's order.
 func (h *clusterHub) applyLine(n *note, own bool) {
 	var p *pendingLine
 	if own {
@@ -524,18 +541,27 @@ func (h *clusterHub) applyLine(n *note, own bool) {
 		p = h.pending[n.Ref]
 		h.pendMu.Unlock()
 	}
-	ev := roomMessage(kindRoom, n.By, n.Room, n.Text, n.Time, n.Flag)
+	ev, line := n.lineEvent(), n.historyLine()
 	var sender *session
 	var answer *event
 	if p != nil {
-		sender, answer = p.sender, p.answer
+		sender, answer = p.sender, ev.labeled(p.label)
 	}
 	l := h.srv.logs.get(n.Room)
 	l.mu.Lock()
-	l.append(n.historyLine(), h.srv.cfg().Messages.HistoryOnJoin)
+	l.append(line, h.srv.cfg().Messages.HistoryOnJoin)
 	h.srv.showLine(nil, h.srv.hub.members(n.Room), ev, n.By, sender, answer)
 	l.mu.Unlock()
-	if p != nil {
-		close(p.done)
+	if !own {
+		return
 	}
+	late := !h.srv.history.tryAdd(n.Room, line)
+	if p == nil {
+		if late { // the sender gave up waiting: nobody else will
+			h.srv.history.add(n.Room, line)
+		}
+		return
+	}
+	p.line, p.late = line, late
+	close(p.done)
 }

@@ -43,15 +43,24 @@ func startNode(t *testing.T, url, path, node string, mutate ...func(*chatd.Confi
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: logLevel})).With("node", node)
 	clk := &clock{}
-	srv := daemon.New(daemon.Options{Config: cfg, Store: store, Cluster: cl, Log: log, Now: clk.now})
+	ready := make(chan struct{})
+	srv := daemon.New(daemon.Options{Config: cfg, Store: store, Cluster: cl, Log: log, Now: clk.now,
+		OnReady: func() { close(ready) }})
 	if err := srv.Listen(); err != nil {
 		t.Fatalf("listen: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &testServer{t: t, cfg: cfg, srv: srv, store: store, addr: srv.Addr().String(),
 		cancel: cancel, done: make(chan error, 1), clock: clk}
-	go func() { ts.done <- srv.Serve(ctx) }()
+	served := make(chan struct{})
+	go func() { ts.done <- srv.Serve(ctx); close(served) }()
 	t.Cleanup(func() { ts.stop(); cl.Close() })
+	// Until it has joined the cluster a node refuses connections.
+	select {
+	case <-ready:
+	case <-served:
+		t.Fatal("the node stopped before it was ready")
+	}
 	return ts
 }
 

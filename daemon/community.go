@@ -35,10 +35,10 @@ type community interface {
 	// note is recorded.
 	tell(ctx context.Context, n *note) error
 
-	// say delivers the room line n (as the event ev) to every member of
-	// its room on every node, and ev as the answer to their line to its
-	// sender s, the caller's own session.
-	say(ctx context.Context, s *session, n *note, ev *event) error
+	// say gives the room line n its id, in the room's order, and
+	// delivers it to every member of its room on every node, and as the
+	// answer to their line to its sender s, the caller's own session.
+	say(ctx context.Context, s *session, n *note) error
 
 	// everyone snapshots every session online, wherever it runs; find the
 	// session of name (nil when offline).
@@ -71,12 +71,16 @@ func (h localHub) find(_ context.Context, name string) (*presence, error) {
 
 // say: under the room's log lock, so that a join sees the line either
 // live or in its replay, never both or neither.
-func (h localHub) say(_ context.Context, s *session, n *note, ev *event) error {
+//
+// The id is given under that lock too, so that the room's lines have
+// increasing ids in the order they are delivered.
+func (h localHub) say(_ context.Context, s *session, n *note) error {
 	srv := h.srv
 	cfg := srv.cfg()
-	line := n.historyLine()
 	l := srv.logs.get(n.Room)
 	l.mu.Lock()
+	n.ID = srv.newID()
+	ev, line := n.lineEvent(), n.historyLine()
 	l.append(line, cfg.Messages.HistoryOnJoin)
 	// Only queued here: the sender's flusher writes the line out once
 	// the lock is released (outbox.go).

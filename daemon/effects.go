@@ -17,6 +17,7 @@ import (
 // renders it for its own clients. Kind is one of the note* constants.
 type note struct {
 	Kind  string    `json:"k"`
+	ID    string    `json:"i,omitempty"` // a message's or notice's id (a room line's: see clusterHub.say)
 	User  string    `json:"u,omitempty"` // whom it is about
 	By    string    `json:"b,omitempty"` // who did it
 	Room  string    `json:"r,omitempty"`
@@ -65,7 +66,12 @@ const (
 
 // historyLine is the room line a noteLine carries.
 func (n *note) historyLine() chatd.HistoryLine {
-	return chatd.HistoryLine{From: n.By, Text: n.Text, Time: n.Time, Action: n.Flag}
+	return chatd.HistoryLine{MsgID: n.ID, From: n.By, Text: n.Text, Time: n.Time, Action: n.Flag}
+}
+
+// lineEvent is the live room line a noteLine carries, once it has its id.
+func (n *note) lineEvent() *event {
+	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag)
 }
 
 // effect is the one path of a change that others see: apply shows n to
@@ -87,7 +93,7 @@ func (s *Server) apply(n *note) {
 	src := s.source(n)
 	switch n.Kind {
 	case noteBroadcast:
-		fanout(s.hub.sessions(), broadcastMessage(n.By, n.Text, n.Time), src, s.notBlockingName(n.By))
+		fanout(s.hub.sessions(), broadcastMessage(n.ID, n.By, n.Text, n.Time), src, s.notBlockingName(n.By))
 	case noteLogin, noteLogout, noteAway, noteBack:
 		s.showPresence(n, s.hub.sessions(), s.hub.sessionOf(n.User, n.SID))
 	case noteMove:
@@ -119,10 +125,10 @@ func (s *Server) apply(n *note) {
 			if n.Flag {
 				text = "you are now a server admin"
 			}
-			o.send(noticeEvent(text, n.Time))
+			o.send(noticeEvent(n.ID, text, n.Time))
 		}
 	case noteNotice:
-		fanout(s.hub.sessions(), noticeEvent(n.Text, n.Time), nil, nil)
+		fanout(s.hub.sessions(), noticeEvent(n.ID, n.Text, n.Time), nil, nil)
 	case notePrivate:
 		if n.Node == s.node() {
 			s.receivePrivate(n)
@@ -276,7 +282,7 @@ func (s *Server) deliverHere(n *note) (status string, away *string) {
 	if o.blocking(n.By) {
 		return statusBlocked, nil
 	}
-	ev := privateMessage(kindPrivate, n.By, nonNil(n.Names), n.Text, n.Time)
+	ev := privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time)
 	if n.Mail != 0 && s.cluster != nil {
 		id := n.Mail
 		ev.afterWrite = func() { s.cluster.mailDone(id) }
@@ -299,7 +305,7 @@ func (s *Server) receivePrivate(n *note) {
 	}
 	if status == "" {
 		err := s.store.StoreOffline(context.Background(), n.User,
-			chatd.OfflineMessage{From: n.By, To: n.Names, Text: n.Text, Time: n.Time}, 0)
+			chatd.OfflineMessage{MsgID: n.ID, From: n.By, To: n.Names, Text: n.Text, Time: n.Time}, 0)
 		// EBlocked: they blocked the sender since the sender's node
 		// checked; ENoSuchUser: the account is gone.
 		if code := chatd.ErrorCode(err); err != nil && code != chatd.EBlocked && code != chatd.ENoSuchUser {

@@ -52,6 +52,11 @@ type event struct {
 	// it with that time (in the reader's timezone, see session.stampText).
 	at    time.Time
 	stamp int8
+
+	// id is the message id of a message or notice (PROTOCOL.md 9.1),
+	// which text mode shows at the line's end to users with ids on
+	// (session.appendEvent); "" for other events.
+	id string
 }
 
 // When a text-mode line shows its time.
@@ -71,7 +76,7 @@ func (e *event) labeled(label string) *event {
 	copy(fields, e.fields)
 	return &event{typ: e.typ, fields: append(fields, f("label", label)), text: e.text,
 		rawText: e.rawText, noText: e.noText, jsonSkip: e.jsonSkip,
-		afterWrite: e.afterWrite, at: e.at, stamp: e.stamp}
+		afterWrite: e.afterWrite, at: e.at, stamp: e.stamp, id: e.id}
 }
 
 // stamped marks e as a line whose time text mode may show; a zero at is
@@ -214,14 +219,21 @@ const (
 	kindHistory   = "history"
 )
 
-// roomMessage is a line of room chat, live or (kind history) replayed. An
-// action (the me command) reads "* alice waves" and carries "action":true.
-func roomMessage(kind, from, room, text string, ts time.Time, action bool) *event {
+// withID sets the message id e carries (see event.id).
+func (e *event) withID(id string) *event {
+	e.id = id
+	return e
+}
+
+// roomMessage is a line of room chat, live or (kind history) replayed,
+// with its message id. An action (the me command) reads "* alice waves"
+// and carries "action":true.
+func roomMessage(kind, id, from, room, text string, ts time.Time, action bool) *event {
 	t := fmt.Sprintf("[%s] <%s> %s", room, from, text)
 	if action {
 		t = fmt.Sprintf("[%s] * %s %s", room, from, text)
 	}
-	fields := []field{f("kind", kind), f("from", from), f("room", room), f("text", text), f("ts", stamp(ts))}
+	fields := []field{f("kind", kind), f("id", id), f("from", from), f("room", room), f("text", text), f("ts", stamp(ts))}
 	if action {
 		fields = append(fields, f("action", true))
 	}
@@ -229,15 +241,15 @@ func roomMessage(kind, from, room, text string, ts time.Time, action bool) *even
 	if kind == kindHistory {
 		when = stampAlways
 	}
-	return newEvent("message", t, fields...).stamped(ts, when)
+	return newEvent("message", t, fields...).stamped(ts, when).withID(id)
 }
 
-func broadcastMessage(from, text string, ts time.Time) *event {
+func broadcastMessage(id, from, text string, ts time.Time) *event {
 	return newEvent("message", fmt.Sprintf("[broadcast] <%s> %s", from, text),
-		f("kind", kindBroadcast), f("from", from), f("text", text), f("ts", stamp(ts))).stamped(ts, stampLive)
+		f("kind", kindBroadcast), f("id", id), f("from", from), f("text", text), f("ts", stamp(ts))).stamped(ts, stampLive).withID(id)
 }
 
-func privateMessage(kind, from string, to []string, text string, ts time.Time) *event {
+func privateMessage(kind, id, from string, to []string, text string, ts time.Time) *event {
 	var t string
 	others := ""
 	if len(to) > 1 {
@@ -251,7 +263,7 @@ func privateMessage(kind, from string, to []string, text string, ts time.Time) *
 		t = fmt.Sprintf("*%s*%s %s", from, others, text)
 	}
 	return newEvent("message", t,
-		f("kind", kind), f("from", from), f("to", to), f("text", text), f("ts", stamp(ts))).stamped(ts, when)
+		f("kind", kind), f("id", id), f("from", from), f("to", to), f("text", text), f("ts", stamp(ts))).stamped(ts, when).withID(id)
 }
 
 // Delivery statuses.
@@ -272,16 +284,18 @@ var deliveryWords = map[string]string{
 	statusNoSuchUser:  "not sent: no such user",
 }
 
-func deliveryEvent(to, status string) *event {
+// deliveryEvent is the status of the private message id to one of its
+// recipients.
+func deliveryEvent(to, status, id string) *event {
 	to = clean(to) // may be a name as typed
-	return newEvent("delivery", "-> "+to+": "+deliveryWords[status], f("to", to), f("status", status))
+	return newEvent("delivery", "-> "+to+": "+deliveryWords[status], f("to", to), f("status", status), f("id", id))
 }
 
 // awayDeliveryEvent is a delivery to someone who is away: it carries their
 // away message.
-func awayDeliveryEvent(to, status, away string) *event {
+func awayDeliveryEvent(to, status, away, id string) *event {
 	return newEvent("delivery", fmt.Sprintf("-> %s: delivered, but they are away: %s", to, away),
-		f("to", to), f("status", status), f("away", away))
+		f("to", to), f("status", status), f("away", away), f("id", id))
 }
 
 // Presence events.
@@ -411,8 +425,8 @@ func roomKickEvent(room, user, by, reason string) *event {
 
 // noticeEvent is a notice from the server's operators (chatd notice, or a
 // change to the user's own account).
-func noticeEvent(text string, ts time.Time) *event {
-	return newEvent("notice", "*** Notice: "+text, f("text", text), f("ts", stamp(ts)))
+func noticeEvent(id, text string, ts time.Time) *event {
+	return newEvent("notice", "*** Notice: "+text, f("id", id), f("text", text), f("ts", stamp(ts))).withID(id)
 }
 
 func byeEvent(reason, text string) *event {

@@ -176,7 +176,7 @@ func lrCheckLine(t *testing.T, line string, max int) {
 			t.Fatalf("chatd.CleanText(%q) = %q keeps %U", line, c, r)
 		}
 	}
-	ev := roomMessage(kindRoom, "alice", "lobby", c, time.Unix(0, 0), false)
+	ev := roomMessage(kindRoom, "0000000000000001", "alice", "lobby", c, time.Unix(0, 0), false)
 	text := ev.render(modeText)
 	body, ok := bytes.CutSuffix(text, []byte("\r\n"))
 	if !ok {

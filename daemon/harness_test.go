@@ -96,7 +96,9 @@ func startWrapped(t *testing.T, cfg chatd.Config, clk *clock, wrap func(chatd.St
 	if wrap != nil {
 		daemonStore = wrap(store)
 	}
-	srv := daemon.New(daemon.Options{Config: cfg, Store: daemonStore, Log: log, Now: clk.now})
+	ready := make(chan struct{})
+	srv := daemon.New(daemon.Options{Config: cfg, Store: daemonStore, Log: log, Now: clk.now,
+		OnReady: func() { close(ready) }})
 	if err := srv.Listen(); err != nil {
 		store.Close()
 		t.Fatalf("listen: %v", err)
@@ -104,8 +106,16 @@ func startWrapped(t *testing.T, cfg chatd.Config, clk *clock, wrap func(chatd.St
 	ctx, cancel := context.WithCancel(context.Background())
 	ts := &testServer{t: t, cfg: cfg, srv: srv, store: store, addr: srv.Addr().String(),
 		cancel: cancel, done: make(chan error, 1), clock: clk}
-	go func() { ts.done <- srv.Serve(ctx) }()
+	served := make(chan struct{})
+	go func() { ts.done <- srv.Serve(ctx); close(served) }()
 	t.Cleanup(ts.stop)
+	// A server that has not finished starting refuses connections
+	// (server_busy): tests talk to it once it is ready.
+	select {
+	case <-ready:
+	case <-served:
+		t.Fatal("the server stopped before it was ready")
+	}
 	return ts
 }
 

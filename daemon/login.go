@@ -333,7 +333,7 @@ func (s *session) sendMail(mail []chatd.OfflineMessage) {
 	}
 	last := ids[len(ids)-1]
 	for i, m := range mail {
-		ev := privateMessage(kindOffline, m.From, nonNil(m.To), m.Text, m.Time)
+		ev := privateMessage(kindOffline, m.MsgID, m.From, nonNil(m.To), m.Text, m.Time)
 		if i == len(mail)-1 {
 			ev.afterWrite = func() {
 				s.srv.metrics.delivered(len(ids))

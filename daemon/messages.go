@@ -25,10 +25,10 @@ func (s *session) roomLine(ctx context.Context, cmd, text string, action bool) e
 	}
 	now := s.srv.now()
 	room := s.srv.hub.roomOf(s)
+	// The id comes with the line's place in the room's order (say).
 	n := &note{Kind: noteLine, By: s.user, Room: room, Text: text, Flag: action, Time: now}
-	ev := roomMessage(kindRoom, s.user, room, text, now, action)
 	s.srv.metrics.message(kindRoom)
-	return s.srv.community.say(ctx, s, n, ev)
+	return s.srv.community.say(ctx, s, n)
 }
 
 func cmdSay(ctx context.Context, s *session, args string) error { return s.chat(ctx, args) }
@@ -44,10 +44,11 @@ func cmdBroadcast(ctx context.Context, s *session, args string) error {
 	}
 	s.srv.metrics.message(kindBroadcast)
 	now := s.srv.now()
-	if err := s.srv.effect(ctx, &note{Kind: noteBroadcast, By: s.user, Src: s.sid, Text: text, Time: now}); err != nil {
+	id := s.srv.newID()
+	if err := s.srv.effect(ctx, &note{Kind: noteBroadcast, ID: id, By: s.user, Src: s.sid, Text: text, Time: now}); err != nil {
 		return err
 	}
-	s.reply(broadcastMessage(s.user, text, now))
+	s.reply(broadcastMessage(id, s.user, text, now))
 	return nil
 }
 
@@ -123,8 +124,9 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 		to = append(to, u)
 	}
 	now := s.srv.now()
+	id := s.srv.newID()
 	// The message as the recipient's node is given it.
-	msg := note{Kind: notePrivate, By: s.user, Names: nonNil(to), Text: text, Time: now}
+	msg := note{Kind: notePrivate, ID: id, By: s.user, Names: nonNil(to), Text: text, Time: now}
 	s.srv.metrics.message(kindPrivate)
 	// Live delivery first; whoever is offline gets the message stored
 	// once for all of them, in one transaction.
@@ -149,7 +151,7 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 	}
 	if len(offline) > 0 {
 		errs, err := s.srv.store.StoreOfflineAll(ctx, offline,
-			chatd.OfflineMessage{From: s.user, To: to, Text: text, Time: now}, s.srv.cfg().Messages.OfflineLimit)
+			chatd.OfflineMessage{MsgID: id, From: s.user, To: to, Text: text, Time: now}, s.srv.cfg().Messages.OfflineLimit)
 		for j, i := range offlineAt {
 			switch {
 			case err != nil:
@@ -176,15 +178,15 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 			s.fail("send", chatd.Errorf(chatd.ESelf, "you are in the list; no copy was sent to you"))
 		case r.user == "":
 			s.srv.metrics.delivery(statusNoSuchUser)
-			s.reply(deliveryEvent(r.typed, statusNoSuchUser))
+			s.reply(deliveryEvent(r.typed, statusNoSuchUser, id))
 		case outs[i].err != nil:
 			s.fail("send", fmt.Errorf("deliver to %s: %w", r.user, outs[i].err))
 		default:
 			status := outs[i].status
 			s.srv.metrics.delivery(status)
-			ev := deliveryEvent(r.user, status)
+			ev := deliveryEvent(r.user, status, id)
 			if away := outs[i].away; away != nil {
-				ev = awayDeliveryEvent(r.user, status, *away)
+				ev = awayDeliveryEvent(r.user, status, *away, id)
 			}
 			s.reply(ev)
 		}

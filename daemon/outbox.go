@@ -334,7 +334,7 @@ func (s *session) plain(ev *event) bool {
 	if ev.switchTo != 0 || s.midLine {
 		return false
 	}
-	return s.outMode == modeJSON || ev.stamp == stampNever
+	return s.outMode == modeJSON || (ev.stamp == stampNever && ev.id == "")
 }
 
 // appendEvent appends ev as this session writes it now (a mode switch
@@ -356,6 +356,13 @@ func (s *session) appendEvent(buf []byte, ev *event) []byte {
 	}
 	if s.outMode == modeText {
 		buf = s.appendStamp(buf, ev)
+		if ev.id != "" && s.prefs().IDs && len(out) >= 2 {
+			// set ids on: the line ends with its message id.
+			buf = append(buf, out[:len(out)-2]...)
+			buf = append(buf, " ["...)
+			buf = append(buf, ev.id...)
+			out = []byte("]\r\n")
+		}
 	}
 	buf = append(buf, out...)
 	s.midLine = out[len(out)-1] != '\n'

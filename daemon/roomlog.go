@@ -98,6 +98,6 @@ func (l *roomLog) replay(sess *session, room string) {
 		if hide && sess.blocking(line.From) {
 			continue
 		}
-		sess.send(roomMessage(kindHistory, line.From, room, line.Text, line.Time, line.Action))
+		sess.send(roomMessage(kindHistory, line.MsgID, line.From, room, line.Text, line.Time, line.Action))
 	}
 }

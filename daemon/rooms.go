@@ -366,7 +366,7 @@ func (s *session) replyLines(room string, lines []chatd.HistoryLine) int {
 		if hide && s.blocking(l.From) {
 			continue
 		}
-		s.reply(roomMessage(kindHistory, l.From, room, l.Text, l.Time, l.Action))
+		s.reply(roomMessage(kindHistory, l.MsgID, l.From, room, l.Text, l.Time, l.Action))
 		n++
 	}
 	return n

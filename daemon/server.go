@@ -14,6 +14,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -85,6 +86,10 @@ type Server struct {
 	logs      *roomLogs       // in-memory recent room chat, replayed on join
 	metrics   *metrics
 	startedAt int64 // unix nanoseconds, for session ids
+	// ids gives message ids (newID; atomic, no lock); idTag, static after
+	// New, is what this node adds to them in a cluster.
+	ids   chatd.IDClock
+	idTag string
 	// Process memory (with Options.ManageMemory): envMemLimit is true when
 	// GOMEMLIMIT decides instead.
 	manageMemory bool
@@ -196,6 +201,7 @@ func New(o Options) *Server {
 	if o.Cluster != nil {
 		s.cluster = newClusterHub(s, o.Cluster)
 		s.community = s.cluster
+		s.idTag = "-" + chatd.NodeTag(o.Cluster.Node())
 	} else {
 		s.community = localHub{s}
 	}
@@ -245,6 +251,14 @@ func (s *Server) Listen() error {
 	s.dummyHash = h
 	if err := s.logs.load(context.Background(), s.store); err != nil {
 		return fmt.Errorf("load room history: %w", err)
+	}
+	// Ids go on above the stored ones, whatever the wall clock says.
+	last, err := s.store.LastMessageID(context.Background())
+	if err != nil {
+		return fmt.Errorf("load room history: %w", err)
+	}
+	if v, ok := chatd.ParseID(last); ok {
+		s.ids.Observe(v)
 	}
 	cfg := s.cfg()
 	if s.ln == nil {
@@ -630,6 +644,19 @@ func (s *Server) node() string {
 		return s.cluster.me()
 	}
 	return ""
+}
+
+// newID returns a new message id (PROTOCOL.md 9.1): greater than every
+// id this node gave or saw before, and in a cluster tagged with the node.
+func (s *Server) newID() string {
+	return chatd.FormatID(s.ids.Next(s.now())) + s.idTag
+}
+
+// actionID is the message id of a notice that an admin action (row id,
+// at) causes: every node reads the action and shows it with the same id.
+// The "_" sets it apart from the ids of newID.
+func actionID(id int64, at time.Time) string {
+	return chatd.FormatID(uint64(max(at.UnixMilli(), 0))<<16) + "_" + strconv.FormatInt(id, 10)
 }
 
 // newSID returns an id no other login of any node shares.

@@ -220,6 +220,10 @@ func (t timedStore) History(ctx context.Context, room string, n int) ([]chatd.Hi
 	return timed(t, "history", func() ([]chatd.HistoryLine, error) { return t.Store.History(ctx, room, n) })
 }
 
+func (t timedStore) LastMessageID(ctx context.Context) (string, error) {
+	return timed(t, "last_message_id", func() (string, error) { return t.Store.LastMessageID(ctx) })
+}
+
 func (t timedStore) SearchHistory(ctx context.Context, room, query string, n, keep int) ([]chatd.HistoryLine, error) {
 	return timed(t, "search_history", func() ([]chatd.HistoryLine, error) { return t.Store.SearchHistory(ctx, room, query, n, keep) })
 }

@@ -69,6 +69,13 @@ CREATE TABLE IF NOT EXISTS cluster_events (
 	created timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS cluster_events_created ON cluster_events (created);
+ALTER TABLE cluster_events ADD COLUMN IF NOT EXISTS clock bigint NOT NULL DEFAULT 0;
+-- The cluster's id clock (see Publish): one row, the last value given.
+CREATE TABLE IF NOT EXISTS cluster_clock (
+	one  boolean PRIMARY KEY DEFAULT true CHECK (one),
+	last bigint NOT NULL
+);
+INSERT INTO cluster_clock (one, last) VALUES (true, 0) ON CONFLICT DO NOTHING;
 CREATE TABLE IF NOT EXISTS cluster_mail (
 	id        bigserial PRIMARY KEY,
 	node      text NOT NULL,
@@ -81,6 +88,7 @@ CREATE TABLE IF NOT EXISTS cluster_mail (
 	created   timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX IF NOT EXISTS cluster_mail_node ON cluster_mail (node);
+ALTER TABLE cluster_mail ADD COLUMN IF NOT EXISTS mid text NOT NULL DEFAULT '';
 `
 
 // OpenCluster connects node to the cluster state in the PostgreSQL
@@ -139,6 +147,13 @@ func (c *Cluster) events(ctx context.Context, evs [][]byte, change func(tx *sqlx
 // append adds evs (nil entries skipped) to the log in tx, which holds the
 // event lock, and notifies the readers at commit.
 func (c *Cluster) append(ctx context.Context, tx *sqlx.Tx, evs [][]byte) error {
+	return c.appendClocked(ctx, tx, evs, false)
+}
+
+// appendClocked is append; with clocked, the events get the next values of
+// the id clock, in order. The event lock makes the clock's row change one
+// transaction after another, in the order of the events' ids.
+func (c *Cluster) appendClocked(ctx context.Context, tx *sqlx.Tx, evs [][]byte, clocked bool) error {
 	data := make([]string, 0, len(evs))
 	for _, e := range evs {
 		if e != nil {
@@ -148,9 +163,20 @@ func (c *Cluster) append(ctx context.Context, tx *sqlx.Tx, evs [][]byte) error {
 	if len(data) == 0 {
 		return nil
 	}
+	var first int64 // the first clock value; 0: none
+	if clocked {
+		err := tx.GetContext(ctx, &first, `UPDATE cluster_clock
+			SET last = greatest(last + 1, (extract(epoch FROM clock_timestamp()) * 1000)::bigint << 16) + $1 - 1
+			RETURNING last - $1 + 1`, len(data))
+		if err != nil {
+			return fmt.Errorf("advance the id clock: %w", err)
+		}
+	}
 	_, err := tx.ExecContext(ctx,
-		`INSERT INTO cluster_events (node, data) SELECT $1, d FROM unnest($2::text[]) WITH ORDINALITY AS u(d, n) ORDER BY n`,
-		c.node, data)
+		`INSERT INTO cluster_events (node, data, clock)
+			SELECT $1, d, CASE WHEN $3::bigint = 0 THEN 0 ELSE $3::bigint + n - 1 END
+			FROM unnest($2::text[]) WITH ORDINALITY AS u(d, n) ORDER BY n`,
+		c.node, data, first)
 	if err != nil {
 		return fmt.Errorf("append events: %w", err)
 	}
@@ -441,7 +467,15 @@ func (c *Cluster) Publish(ctx context.Context, evs [][]byte, durable bool) error
 			return err
 		}
 	}
-	if err := c.events(ctx, evs, change); err != nil {
+	err := c.events(ctx, nil, func(tx *sqlx.Tx) error {
+		if change != nil {
+			if err := change(tx); err != nil {
+				return err
+			}
+		}
+		return c.appendClocked(ctx, tx, evs, true)
+	})
+	if err != nil {
 		return fmt.Errorf("publish events: %w", err)
 	}
 	return nil
@@ -460,9 +494,9 @@ func (c *Cluster) SendPrivate(ctx context.Context, m chatd.ClusterMail, event fu
 			return err
 		}
 		msg := m.Message
-		err = tx.GetContext(ctx, &m.ID, `INSERT INTO cluster_mail (node, sid, recipient, sender, names, body, sent)
-			VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id`,
-			m.Node, m.SID, m.User, msg.From, strings.Join(msg.To, " "), msg.Text, msg.Time)
+		err = tx.GetContext(ctx, &m.ID, `INSERT INTO cluster_mail (node, sid, recipient, sender, names, body, sent, mid)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id`,
+			m.Node, m.SID, m.User, msg.From, strings.Join(msg.To, " "), msg.Text, msg.Time, msg.MsgID)
 		if err != nil {
 			return err
 		}
@@ -492,8 +526,9 @@ func (c *Cluster) OrphanMail(ctx context.Context, age time.Duration) ([]chatd.Cl
 		Names     string    `db:"names"`
 		Body      string    `db:"body"`
 		Sent      time.Time `db:"sent"`
+		MID       string    `db:"mid"`
 	}
-	err := c.db.SelectContext(ctx, &rows, `SELECT id, recipient, sender, names, body, sent FROM cluster_mail m
+	err := c.db.SelectContext(ctx, &rows, `SELECT id, recipient, sender, names, body, sent, mid FROM cluster_mail m
 		WHERE node = $1 AND (sid = '' OR (created < now() - make_interval(secs => $2)
 			AND NOT EXISTS (SELECT 1 FROM cluster_sessions s WHERE s.sid = m.sid)))
 		ORDER BY id LIMIT 1000`, c.node, age.Seconds())
@@ -503,7 +538,7 @@ func (c *Cluster) OrphanMail(ctx context.Context, age time.Duration) ([]chatd.Cl
 	out := make([]chatd.ClusterMail, len(rows))
 	for i, r := range rows {
 		out[i] = chatd.ClusterMail{ID: r.ID, Node: c.node, User: r.Recipient,
-			Message: chatd.OfflineMessage{From: r.Sender, To: strings.Fields(r.Names), Text: r.Body, Time: r.Sent}}
+			Message: chatd.OfflineMessage{MsgID: r.MID, From: r.Sender, To: strings.Fields(r.Names), Text: r.Body, Time: r.Sent}}
 	}
 	return out, nil
 }
@@ -511,17 +546,18 @@ func (c *Cluster) OrphanMail(ctx context.Context, age time.Duration) ([]chatd.Cl
 // EventsAfter; see chatd.Cluster.
 func (c *Cluster) EventsAfter(ctx context.Context, after int64, limit int) ([]chatd.ClusterEvent, error) {
 	var rows []struct {
-		ID   int64  `db:"id"`
-		Node string `db:"node"`
-		Data string `db:"data"`
+		ID    int64  `db:"id"`
+		Node  string `db:"node"`
+		Data  string `db:"data"`
+		Clock int64  `db:"clock"`
 	}
-	err := c.db.SelectContext(ctx, &rows, `SELECT id, node, data FROM cluster_events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
+	err := c.db.SelectContext(ctx, &rows, `SELECT id, node, data, clock FROM cluster_events WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read events: %w", err)
 	}
 	out := make([]chatd.ClusterEvent, len(rows))
 	for i, r := range rows {
-		out[i] = chatd.ClusterEvent{ID: r.ID, Node: r.Node, Data: []byte(r.Data)}
+		out[i] = chatd.ClusterEvent{ID: r.ID, Node: r.Node, Data: []byte(r.Data), Clock: uint64(r.Clock)}
 	}
 	return out, nil
 }

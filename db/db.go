@@ -46,6 +46,10 @@ type DB struct {
 	// replace it after Open.
 	Now func() time.Time
 
+	// ids gives a message stored without an id (by a tool or a test;
+	// the daemon gives each its own) one: see msgID.
+	ids chatd.IDClock
+
 	path   string  // the SQLite file, or the PostgreSQL URL without its password
 	pg     bool    // PostgreSQL; SQLite otherwise
 	writer *dbPool // SQLite: exactly one connection; every write goes through it
@@ -368,6 +372,15 @@ func (db *DB) now() time.Time {
 		f = time.Now
 	}
 	return f().UTC().Truncate(time.Millisecond)
+}
+
+// msgID is id, or when id is "" a new one from the database's own clock
+// at t: a message is never stored without an id.
+func (db *DB) msgID(id string, t time.Time) string {
+	if id != "" {
+		return id
+	}
+	return chatd.FormatID(db.ids.Next(db.orNow(t)))
 }
 
 // orNow returns t, or the database clock when t is zero.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"unicode"
 
+	"github.com/jmoiron/sqlx"
 	"golang.org/x/text/unicode/norm"
 
 	"chatd"
@@ -29,7 +30,7 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 	ids := map[string]int64{} // chatd.Key(room) -> id, or -1 when gone
 	var order []int64
 	added := map[int64]int{}
-	var rows []any // room_id, sender, body, ts, action (and words) for each line kept
+	var rows []any // room_id, sender, body, ts, action, mid (and words) for each line kept
 	for _, rl := range lines {
 		k := chatd.Key(rl.Room)
 		id, ok := ids[k]
@@ -48,7 +49,8 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 			continue
 		}
 		added[id]++
-		rows = append(rows, id, rl.Line.From, rl.Line.Text, millis(db.orNow(rl.Line.Time)), rl.Line.Action)
+		at := db.orNow(rl.Line.Time)
+		rows = append(rows, id, rl.Line.From, rl.Line.Text, millis(at), rl.Line.Action, db.msgID(rl.Line.MsgID, at))
 		if db.pg {
 			rows = append(rows, searchWords(rl.Line.Text))
 		}
@@ -58,9 +60,9 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 	// disk at every savepoint, so one INSERT per line would make a tiny
 	// index segment per line and keep it busy merging them.
 	const perStmt = 200
-	cols, head, tuple := 5, historyInsert, "(?, ?, ?, ?, ?), "
+	cols, head, tuple := 6, historyInsert, "(?, ?, ?, ?, ?, ?), "
 	if db.pg {
-		cols, head, tuple = 6, historyInsertPG, "(?, ?, ?, ?, ?, ?), "
+		cols, head, tuple = 7, historyInsertPG, "(?, ?, ?, ?, ?, ?, ?), "
 	}
 	for len(rows) > 0 {
 		n := min(len(rows)/cols, perStmt)
@@ -141,11 +143,13 @@ func trimHistory(ctx context.Context, tx *dbTx, id int64, keep int) error {
 // The head of the statements that store history lines. PostgreSQL also
 // stores the line's words, its search index (see searchWords).
 const (
-	historyInsert   = `INSERT INTO room_history (room_id, sender, body, ts, action) VALUES `
-	historyInsertPG = `INSERT INTO room_history (room_id, sender, body, ts, action, words) VALUES `
+	historyInsert   = `INSERT INTO room_history (room_id, sender, body, ts, action, mid) VALUES `
+	historyInsertPG = `INSERT INTO room_history (room_id, sender, body, ts, action, mid, words) VALUES `
 )
 
-// History returns the newest n lines of room, oldest first.
+// History returns the newest n lines of room, oldest first: in the order
+// of their ids, which in a cluster is the order every node delivered them
+// in (the nodes store their own lines, so the rows' order may differ).
 func (db *DB) History(ctx context.Context, room string, n int) ([]chatd.HistoryLine, error) {
 	id, err := roomID(ctx, db.reader, room)
 	if err != nil {
@@ -154,23 +158,44 @@ func (db *DB) History(ctx context.Context, room string, n int) ([]chatd.HistoryL
 	if n <= 0 {
 		return nil, nil
 	}
-	var rows []struct {
-		Sender string `db:"sender"`
-		Body   string `db:"body"`
-		TS     int64  `db:"ts"`
-		Action bool   `db:"action"`
-	}
+	var rows []historyRow
 	err = db.reader.SelectContext(ctx, &rows,
-		`SELECT sender, body, ts, action FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT ?`, id, n)
+		`SELECT sender, body, ts, action, mid FROM room_history WHERE room_id = ? ORDER BY mid DESC LIMIT ?`, id, n)
 	if err != nil {
 		return nil, fmt.Errorf("read the history of %s: %w", room, err)
 	}
-	lines := make([]chatd.HistoryLine, len(rows))
-	for i, r := range rows {
-		lines[i] = chatd.HistoryLine{From: r.Sender, Text: r.Body, Time: fromMillis(r.TS), Action: r.Action}
-	}
+	lines := historyLines(rows)
 	slices.Reverse(lines)
 	return lines, nil
+}
+
+// historyRow is a stored line as History and SearchHistory read it.
+type historyRow struct {
+	Sender string `db:"sender"`
+	Body   string `db:"body"`
+	TS     int64  `db:"ts"`
+	Action bool   `db:"action"`
+	MID    string `db:"mid"`
+}
+
+func historyLines(rows []historyRow) []chatd.HistoryLine {
+	lines := make([]chatd.HistoryLine, len(rows))
+	for i, r := range rows {
+		lines[i] = chatd.HistoryLine{MsgID: r.MID, From: r.Sender, Text: r.Body, Time: fromMillis(r.TS), Action: r.Action}
+	}
+	return lines
+}
+
+// LastMessageID; see chatd.HistoryStore. It reads every room's index
+// (room_id, mid) and every letter: once, at start.
+func (db *DB) LastMessageID(ctx context.Context) (string, error) {
+	var last string
+	err := sqlx.GetContext(ctx, db.read(), &last, `SELECT coalesce(max(m), '') FROM (
+		SELECT max(mid) AS m FROM room_history UNION ALL SELECT max(mid) FROM letters) AS t`)
+	if err != nil {
+		return "", fmt.Errorf("read the last message id: %w", err)
+	}
+	return last, nil
 }
 
 // searchSQL finds lines through the full-text index: the index is the outer
@@ -179,7 +204,7 @@ func (db *DB) History(ctx context.Context, room string, n int) ([]chatd.HistoryL
 // checks the plan.
 // Lines older than the newest keep of the room (kept until the next trim)
 // are left out.
-const searchSQL = `SELECT h.sender, h.body, h.ts, h.action
+const searchSQL = `SELECT h.sender, h.body, h.ts, h.action, h.mid
 	FROM room_history_fts f CROSS JOIN room_history h ON h.id = f.rowid
 	WHERE room_history_fts MATCH ? AND h.room_id = ? AND h.id >= coalesce(
 	    (SELECT id FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)
@@ -216,12 +241,7 @@ func (db *DB) SearchHistory(ctx context.Context, room, query string, n, keep int
 	if err != nil {
 		return nil, searchStopped(ctx, err)
 	}
-	var rows []struct {
-		Sender string `db:"sender"`
-		Body   string `db:"body"`
-		TS     int64  `db:"ts"`
-		Action bool   `db:"action"`
-	}
+	var rows []historyRow
 	if keep <= 0 {
 		return nil, nil
 	}
@@ -233,11 +253,7 @@ func (db *DB) SearchHistory(ctx context.Context, room, query string, n, keep int
 	if err := db.reader.SelectContext(ctx, &rows, q, match, id, id, keep-1, n); err != nil {
 		return nil, searchStopped(ctx, fmt.Errorf("search the history of %s: %w", room, err))
 	}
-	lines := make([]chatd.HistoryLine, len(rows))
-	for i, r := range rows {
-		lines[i] = chatd.HistoryLine{From: r.Sender, Text: r.Body, Time: fromMillis(r.TS), Action: r.Action}
-	}
-	return lines, nil
+	return historyLines(rows), nil
 }
 
 // searchSlot waits for one of the search slots: one fewer than the reader
@@ -306,7 +322,7 @@ func ftsQuery(words []string) string {
 
 // searchSQLPG is searchSQL for PostgreSQL: the lines of the room whose
 // words hold every word searched for (@> on the GIN-indexed array).
-const searchSQLPG = `SELECT h.sender, h.body, h.ts, h.action
+const searchSQLPG = `SELECT h.sender, h.body, h.ts, h.action, h.mid
 	FROM room_history h
 	WHERE h.words @> ? AND h.room_id = ? AND h.id >= coalesce(
 	    (SELECT id FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)

@@ -102,7 +102,7 @@ func TestHistory(t *testing.T) {
 			appendLine(t, db, "den", chatd.HistoryLine{From: "alice", Text: fmt.Sprint(i)}, 100)
 		}
 		stamped := t0.Add(-time.Hour)
-		appendLine(t, db, "den", chatd.HistoryLine{From: "bob", Text: "5", Time: stamped}, 100)
+		appendLine(t, db, "den", chatd.HistoryLine{MsgID: "ffffffffffffffff", From: "bob", Text: "5", Time: stamped}, 100)
 
 		tests := []struct {
 			name string
@@ -134,9 +134,13 @@ func TestHistory(t *testing.T) {
 		t.Run("OKFields", func(t *testing.T) {
 			lines, err := db.History(ctx, "den", 2)
 			checkCode(t, err, "")
+			// A line stored without an id got one from the database.
+			if len(lines) == 2 && len(lines[0].MsgID) == 16 {
+				lines[0].MsgID = "given"
+			}
 			want := []chatd.HistoryLine{
-				{From: "alice", Text: "4", Time: t0.Add(5 * time.Second)},
-				{From: "bob", Text: "5", Time: stamped},
+				{MsgID: "given", From: "alice", Text: "4", Time: t0.Add(5 * time.Second)},
+				{MsgID: "ffffffffffffffff", From: "bob", Text: "5", Time: stamped},
 			}
 			if !slices.Equal(lines, want) {
 				t.Errorf("History = %+v, want %+v", lines, want)

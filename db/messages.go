@@ -313,7 +313,7 @@ func (db *DB) flushLetters(ctx context.Context, q prepared) error {
 	}
 	db.mailLetters = letters[:0]
 	if q.pg() {
-		return writeLettersPG(ctx, q, letters, db.mailBoxes)
+		return db.writeLettersPG(ctx, q, letters, db.mailBoxes)
 	}
 	if !db.mailTops {
 		err := q.QueryRowxContext(ctx, sqlMailTops).Scan(&db.mailLetterTop, &db.mailBoxTop)
@@ -325,9 +325,10 @@ func (db *DB) flushLetters(ctx context.Context, q prepared) error {
 	args := db.mailArgs[:0]
 	for _, l := range letters {
 		db.mailLetterTop++
-		args = append(args, db.mailLetterTop, l.m.From, strings.Join(l.m.To, " "), l.m.Text, millis(l.m.Time))
+		args = append(args, db.mailLetterTop, l.m.From, strings.Join(l.m.To, " "), l.m.Text, millis(l.m.Time),
+			db.msgID(l.m.MsgID, l.m.Time))
 	}
-	if err := execRows(ctx, q, sqlInsertLetters, 5, args, "store offline message"); err != nil {
+	if err := execRows(ctx, q, sqlInsertLetters, 6, args, "store offline message"); err != nil {
 		return err
 	}
 	args = args[:0]
@@ -367,12 +368,12 @@ func execRows(ctx context.Context, q prepared, stmts []string, width int, args [
 
 // writeLettersPG writes letters one by one on PostgreSQL, taking each
 // letter's id from its sequence.
-func writeLettersPG(ctx context.Context, q prepared, letters []pendingLetter, boxes []int64) error {
+func (db *DB) writeLettersPG(ctx context.Context, q prepared, letters []pendingLetter, boxes []int64) error {
 	for _, l := range letters {
 		var letter int64
 		// pgx has no LastInsertId.
 		err := q.QueryRowxContext(ctx, sqlInsertLetter+` RETURNING id`,
-			l.m.From, strings.Join(l.m.To, " "), l.m.Text, millis(l.m.Time)).Scan(&letter)
+			l.m.From, strings.Join(l.m.To, " "), l.m.Text, millis(l.m.Time), db.msgID(l.m.MsgID, l.m.Time)).Scan(&letter)
 		if err != nil {
 			return fmt.Errorf("store offline message: %w", err)
 		}
@@ -600,7 +601,7 @@ const (
 	sqlSavepoint    = `SAVEPOINT mail`
 	sqlRollbackTo   = `ROLLBACK TO mail`
 	sqlRelease      = `RELEASE mail`
-	sqlInsertLetter = `INSERT INTO letters (sender, recipients, body, ts) VALUES (?, ?, ?, ?)`
+	sqlInsertLetter = `INSERT INTO letters (sender, recipients, body, ts, mid) VALUES (?, ?, ?, ?, ?)`
 	sqlInsertMail   = `INSERT INTO offline_messages (recipient, letter) VALUES (?, ?)`
 	sqlMailboxSize  = `SELECT count(*) FROM offline_messages WHERE recipient = ?`
 	// sqlLastSorted is the largest id of a sorted offline_messages row
@@ -631,7 +632,7 @@ const (
 // ids (SQLite; see flushLetters). A statement of 64 rows has at most 320
 // parameters, far below SQLite's limit (32,766) and PostgreSQL's (65,535).
 var (
-	sqlInsertLetters = insertStatements(`INSERT INTO letters (id, sender, recipients, body, ts) VALUES `, 5)
+	sqlInsertLetters = insertStatements(`INSERT INTO letters (id, sender, recipients, body, ts, mid) VALUES `, 6)
 	sqlInsertMails   = insertStatements(`INSERT INTO offline_messages (id, recipient, letter, sorted) VALUES `, 3)
 )
 
@@ -654,13 +655,13 @@ func insertRows(head string, width, n int) string {
 }
 
 const (
-	sqlOfflinePage = `SELECT o.id, l.sender, l.recipients, l.body, l.ts
+	sqlOfflinePage = `SELECT o.id, l.sender, l.recipients, l.body, l.ts, l.mid
 		FROM offline_messages o JOIN letters l ON l.id = o.letter
 		WHERE o.recipient = ? AND o.id > ? ORDER BY o.id LIMIT ?`
 	// sqlOfflinePageSorting is sqlOfflinePage on SQLite: the sorted rows,
 	// then the unsorted ones (all above them), in one statement so that a
 	// sort in between cannot hide any.
-	sqlOfflinePageSorting = `SELECT o.id, l.sender, l.recipients, l.body, l.ts FROM (
+	sqlOfflinePageSorting = `SELECT o.id, l.sender, l.recipients, l.body, l.ts, l.mid FROM (
 		SELECT * FROM (SELECT id, letter FROM offline_messages
 			WHERE recipient = ?1 AND sorted = 1 AND id > ?2 ORDER BY id LIMIT ?3)
 		UNION ALL
@@ -683,6 +684,7 @@ func (db *DB) OfflinePage(ctx context.Context, to string, after int64, n int) ([
 		Recipients string `db:"recipients"`
 		Body       string `db:"body"`
 		TS         int64  `db:"ts"`
+		MID        string `db:"mid"`
 	}
 	query := sqlOfflinePage
 	if !db.pg {
@@ -695,11 +697,12 @@ func (db *DB) OfflinePage(ctx context.Context, to string, after int64, n int) ([
 	msgs := make([]chatd.OfflineMessage, len(rows))
 	for i, r := range rows {
 		msgs[i] = chatd.OfflineMessage{
-			ID:   r.ID,
-			From: r.Sender,
-			To:   strings.Fields(r.Recipients),
-			Text: r.Body,
-			Time: fromMillis(r.TS),
+			ID:    r.ID,
+			MsgID: r.MID,
+			From:  r.Sender,
+			To:    strings.Fields(r.Recipients),
+			Text:  r.Body,
+			Time:  fromMillis(r.TS),
 		}
 	}
 	return msgs, nil

@@ -147,6 +147,17 @@ UPDATE offline_messages SET sorted = 1;
 DROP INDEX offline_messages_recipient;
 CREATE INDEX offline_messages_recipient ON offline_messages(recipient, id) WHERE sorted = 1;
 `,
+	// 5 -> 6 (issue 20): message ids. A line or letter stored before
+	// had none: it gets its time in milliseconds and the low 15 bits of
+	// its row id (the 16th bit set for letters, so the two tables never
+	// give the same id), which keeps a room's old lines in order and
+	// below every id given from now on.
+	`ALTER TABLE room_history ADD COLUMN mid TEXT NOT NULL DEFAULT '';
+UPDATE room_history SET mid = printf('%016x', (ts << 16) | (id & 32767));
+CREATE UNIQUE INDEX room_history_mid ON room_history(room_id, mid);
+ALTER TABLE letters ADD COLUMN mid TEXT NOT NULL DEFAULT '';
+UPDATE letters SET mid = printf('%016x', (ts << 16) | 32768 | (id & 32767));
+`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to

@@ -14,6 +14,100 @@ import (
 //go:embed testdata/schema_v1.sql
 var schemaV1 string
 
+// schema_v5.sql is schema.sql as it was at version 5, before message ids.
+//
+//go:embed testdata/schema_v5.sql
+var schemaV5 string
+
+// v5Rows fills a version 5 database (either backend: ids are given) with
+// two rooms' history and a letter waiting for two users.
+func v5Rows(ms int64) []string {
+	return []string{
+		`INSERT INTO users (id, name, pass_hash, created, name_key) VALUES (1, 'ann', 'h', 0, 'ann'), (2, 'bob', 'h', 0, 'bob'), (3, 'cy', 'h', 0, 'cy')`,
+		`INSERT INTO rooms (id, name, created, name_key) VALUES (1, 'lobby', 0, 'lobby'), (2, 'den', 0, 'den')`,
+		// Two lines in one millisecond, one in the next, and one of
+		// the den with the same time and row ids far apart.
+		`INSERT INTO room_history (id, room_id, sender, body, ts) VALUES
+			(1, 1, 'ann', 'one', ` + itoa(ms) + `), (2, 1, 'bob', 'two', ` + itoa(ms) + `),
+			(3, 1, 'ann', 'three', ` + itoa(ms+1) + `), (5, 2, 'cy', 'den one', ` + itoa(ms) + `)`,
+		`INSERT INTO letters (id, sender, recipients, body, ts) VALUES (1, 'ann', 'bob cy', 'hi both', ` + itoa(ms) + `)`,
+		`INSERT INTO offline_messages (id, recipient, letter) VALUES (1, 2, 1), (2, 3, 1)`,
+	}
+}
+
+// checkV5Migrated checks that what v5Rows stored is all there after the
+// migration, each line and letter with an id: a room's ids in the order
+// of its lines, no two the same, and new ids above them all.
+func checkV5Migrated(t *testing.T, db *DB) {
+	t.Helper()
+	ctx := context.Background()
+	lobby, err := db.History(ctx, "lobby", 10)
+	if err != nil || len(lobby) != 3 {
+		t.Fatalf("History(lobby) = %+v, %v; want the 3 lines", lobby, err)
+	}
+	den, err := db.History(ctx, "den", 10)
+	if err != nil || len(den) != 1 || den[0].Text != "den one" {
+		t.Fatalf("History(den) = %+v, %v", den, err)
+	}
+	seen := map[string]bool{}
+	for i, l := range append(lobby, den...) {
+		if _, ok := chatd.ParseID(l.MsgID); !ok || len(l.MsgID) != 16 || seen[l.MsgID] {
+			t.Fatalf("line %d %q has id %q: not an id, or not unique", i, l.Text, l.MsgID)
+		}
+		seen[l.MsgID] = true
+		if i > 0 && i < 3 && l.MsgID <= lobby[i-1].MsgID {
+			t.Fatalf("lobby ids out of order: %q after %q", l.MsgID, lobby[i-1].MsgID)
+		}
+	}
+	var mail []string
+	for _, u := range []string{"bob", "cy"} {
+		m, err := db.OfflinePage(ctx, u, 0, -1)
+		if err != nil || len(m) != 1 || m[0].Text != "hi both" || m[0].MsgID == "" || seen[m[0].MsgID] {
+			t.Fatalf("OfflinePage(%s) = %+v, %v; want the letter with an id of its own", u, m, err)
+		}
+		mail = append(mail, m[0].MsgID)
+	}
+	if mail[0] != mail[1] {
+		t.Fatalf("one letter, two ids: %q", mail)
+	}
+	last, err := db.LastMessageID(ctx)
+	if err != nil || last < lobby[2].MsgID || last < mail[0] {
+		t.Fatalf("LastMessageID = %q, %v; want the greatest of %q, %q", last, err, lobby[2].MsgID, mail[0])
+	}
+	// A line stored now gets an id above every old one.
+	if err := db.AppendHistoryBatch(ctx, []chatd.RoomLine{{Room: "lobby", Line: chatd.HistoryLine{From: "ann", Text: "four"}}}, 100); err != nil {
+		t.Fatal(err)
+	}
+	lobby, err = db.History(ctx, "lobby", 10)
+	if err != nil || len(lobby) != 4 || lobby[3].MsgID <= last {
+		t.Fatalf("History(lobby) after a new line = %+v, %v; want a 4th line above %q", lobby, err, last)
+	}
+}
+
+// A version 5 file (the last without message ids) migrates with every row
+// kept and given an id.
+func TestMigrateFromVersion5(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "chatd.db")
+	raw := rawOpen(t, path)
+	ms := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixMilli()
+	for _, q := range append([]string{schemaV5, `PRAGMA user_version = 5`}, v5Rows(ms)...) {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	raw.Close()
+	db := openAt(t, path)
+	if v, err := schemaVersion(context.Background(), db.reader); err != nil || v != chatd.SchemaVersion {
+		t.Fatalf("user_version = %d, %v", v, err)
+	}
+	checkV5Migrated(t, db)
+	// The search index still finds the lines the migration changed.
+	found, err := db.SearchHistory(context.Background(), "lobby", "three", 10, 100)
+	if err != nil || len(found) != 1 || found[0].MsgID == "" {
+		t.Fatalf("SearchHistory(three) = %+v, %v", found, err)
+	}
+}
+
 // A version 1 file, written before names had keys, migrates in one step:
 // every name gets its key, the duplicate a NOCASE column let in (a Kelvin
 // sign for K) loses its name, offline mail survives as letters.

@@ -25,7 +25,7 @@ var postgresSchema string
 // owns its schema and migrations. To change the PostgreSQL schema, change
 // schema_postgres.sql, bump this, and append to postgresMigrations the
 // statements that bring the previous version to the new shape.
-const PostgresSchemaVersion = 2
+const PostgresSchemaVersion = 3
 
 // postgresMigrations[i] turns a PostgreSQL database at version i+1 into
 // version i+2, like migrations does for SQLite.
@@ -43,6 +43,13 @@ BEGIN
         AND NOT EXISTS (SELECT 1 FROM offline_messages WHERE letter = OLD.letter);
     RETURN NULL;
 END $$;`,
+	// 2 -> 3 (issue 20): message ids, given to the rows already stored
+	// as the SQLite migration to version 6 gives them.
+	`ALTER TABLE room_history ADD COLUMN mid TEXT COLLATE "C" NOT NULL DEFAULT '';
+UPDATE room_history SET mid = lpad(to_hex((ts << 16) | (id & 32767)), 16, '0');
+CREATE UNIQUE INDEX room_history_mid ON room_history(room_id, mid);
+ALTER TABLE letters ADD COLUMN mid TEXT COLLATE "C" NOT NULL DEFAULT '';
+UPDATE letters SET mid = lpad(to_hex((ts << 16) | 32768 | (id & 32767)), 16, '0');`,
 }
 
 // migrateLockKey names the advisory lock that makes nodes starting at once

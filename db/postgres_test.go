@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"chatd"
 	"chatd/internal/pgtest"
@@ -107,8 +108,24 @@ BEGIN
         AND NOT EXISTS (SELECT 1 FROM offline_messages WHERE letter = OLD.letter);
     RETURN NULL;
 END $$;
+DROP INDEX room_history_mid;
+ALTER TABLE room_history DROP COLUMN mid;
+ALTER TABLE letters DROP COLUMN mid;
+DELETE FROM rooms;
 UPDATE schema_version SET version = 1`); err != nil {
 		t.Fatal(err)
+	}
+	// Rows of before message ids (version 2 and older) are kept and
+	// given ids.
+	rows := v5Rows(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC).UnixMilli())
+	for _, table := range []string{"users", "rooms", "room_history", "letters", "offline_messages"} {
+		// The rows' ids were given: the identities go on past them.
+		rows = append(rows, `SELECT setval(pg_get_serial_sequence('`+table+`', 'id'), 100)`)
+	}
+	for _, q := range rows {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
 	}
 	db := openPG(t, url)
 	var v int
@@ -119,4 +136,5 @@ UPDATE schema_version SET version = 1`); err != nil {
 	if err := db.reader.GetContext(ctx, &src, `SELECT prosrc FROM pg_proc WHERE proname = 'offline_messages_last'`); err != nil || !strings.Contains(src, "FOR UPDATE") {
 		t.Fatalf("trigger function not migrated: %q, %v", src, err)
 	}
+	checkV5Migrated(t, db)
 }

@@ -1,4 +1,4 @@
--- chatd schema for PostgreSQL, version 2 (the schema_version table).
+-- chatd schema for PostgreSQL, version 3 (the schema_version table).
 -- The same tables and columns as the SQLite schema (schema.sql at the top of
 -- the repository); TestSchemasAgree compares them. The differences:
 --   * ids are identity columns, flags are BOOLEAN, times BIGINT Unix ms;
@@ -53,7 +53,8 @@ CREATE TABLE letters (
     sender     TEXT   NOT NULL,
     recipients TEXT   NOT NULL DEFAULT '',
     body       TEXT   NOT NULL,
-    ts         BIGINT NOT NULL
+    ts         BIGINT NOT NULL,
+    mid        TEXT   COLLATE "C" NOT NULL DEFAULT ''
 );
 
 CREATE TABLE offline_messages (
@@ -105,9 +106,11 @@ CREATE TABLE room_history (
     body    TEXT    NOT NULL,
     ts      BIGINT  NOT NULL,
     action  BOOLEAN NOT NULL DEFAULT false,
-    words   TEXT[]  NOT NULL DEFAULT '{}'
+    words   TEXT[]  NOT NULL DEFAULT '{}',
+    mid     TEXT    COLLATE "C" NOT NULL DEFAULT ''
 );
 CREATE INDEX room_history_room ON room_history(room_id, id);
+CREATE UNIQUE INDEX room_history_mid ON room_history(room_id, mid);
 CREATE INDEX room_history_words ON room_history USING gin (words);
 
 CREATE TABLE actions (
