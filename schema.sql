@@ -1,4 +1,4 @@
--- chatd schema, version 6 (PRAGMA user_version = 6).
+-- chatd schema, version 8 (PRAGMA user_version = 8).
 -- Times are stored as INTEGER Unix milliseconds (UTC). Names are kept in their
 -- registered spelling; every lookup and comparison goes through name_key,
 -- chatd.Key(name) (NFKC, then Unicode case folding), which is unique.
@@ -182,4 +182,14 @@ CREATE TABLE user_settings (
     key     TEXT    NOT NULL,
     value   TEXT    NOT NULL,
     PRIMARY KEY (user_id, key)
+) WITHOUT ROWID;
+
+-- Read markers (PROTOCOL.md 9.5): where each user has read each
+-- conversation up to. conv is "#room" or "@user" in registered spelling;
+-- mid the id of the newest message read, which only ever grows.
+CREATE TABLE read_markers (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    conv    TEXT    NOT NULL,
+    mid     TEXT    NOT NULL,
+    PRIMARY KEY (user_id, conv)
 ) WITHOUT ROWID;

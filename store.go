@@ -152,7 +152,7 @@ type OnlineStore interface {
 
 // Store is everything chatd keeps, cut by concern: AccountStore,
 // AttemptStore, BanStore, BlockStore, MailStore, RoomStore, HistoryStore,
-// SettingStore, ActionStore and OnlineStore, and the database itself. A
+// SettingStore, ActionStore, OnlineStore and MarkerStore (marker.go), and the database itself. A
 // consumer asks for the parts it uses (the daemon's history writer takes a
 // HistoryStore); the db package implements all of it, over SQLite and over
 // PostgreSQL. Methods return *Error values with a domain Code for the
@@ -169,6 +169,7 @@ type Store interface {
 	SettingStore
 	ActionStore
 	OnlineStore
+	MarkerStore
 
 	// Ping runs a trivial query, to prove the database answers.
 	Ping(ctx context.Context) error

@@ -55,6 +55,8 @@ func init() {
 		{name: "join", args: "NAME [PASSWORD]", summary: "move to a room (#NAME works too)", run: cmdJoin},
 		{name: "leave", aliases: []string{"part"}, summary: "go back to the lobby", run: cmdLeave},
 		{name: "topic", args: "[TEXT]", summary: "show your room's topic; its owner or an admin sets it (topic - clears it)", run: cmdTopic},
+		{name: "read", args: "CONVERSATION ID", summary: "mark #room or @user read up to the message ID", run: cmdRead},
+		{name: "unread", summary: "your conversations with unread messages, and how many", run: cmdUnread},
 		{name: "history", args: "[N]", summary: "the last N stored lines of your room (default 20, at most 200)", run: cmdHistory},
 		{name: "search", args: "WORDS", summary: "stored lines of your room with all these words, newest first (at most 20)", run: cmdSearch},
 		{name: "invite", args: "USER", summary: "room owners: USER may join your locked room once without its password", run: cmdInvite},
@@ -207,7 +209,7 @@ var helpGroups = []struct {
 	admin    bool
 	commands []string
 }{
-	{"Talking", false, []string{"say", "me", "send", "broadcast", "echo"}},
+	{"Talking", false, []string{"say", "me", "send", "broadcast", "echo", "read", "unread"}},
 	{"People", false, []string{"who", "whoelse", "last", "wholasthr", "whoelsesince", "active", "check", "away", "back", "block", "unblock", "blocked"}},
 	{"Rooms", false, []string{"rooms", "names", "join", "leave", "create", "topic", "history", "search"}},
 	{"Running a room", false, []string{"invite", "kick", "roomban", "roomunban", "roompasswd", "transfer", "close"}},

@@ -208,7 +208,7 @@ func TestHelp(t *testing.T) {
 		"broadcast", "send", "block", "unblock", "blocked", "check", "rooms", "create", "join",
 		"leave", "kick", "close", "say", "time", "echo", "quote", "passwd", "mode", "logout",
 		"me", "away", "back", "names", "topic", "invite", "roomban", "roomunban", "roompasswd",
-		"transfer", "history", "search", "set"}
+		"transfer", "history", "search", "set", "read", "unread"}
 	admin := append(slices.Clone(all), "ban", "unban", "shutdown")
 
 	t.Run("ListUser", func(t *testing.T) {

@@ -59,6 +59,7 @@ const (
 	noteInvite    = "invite"    // By invites User to Room
 	noteEnd       = "end"       // end User's session (SID, if set; logged in before Time, if set): bye Room (reason), Text
 	noteReplace   = "replace"   // session SID of User was replaced elsewhere
+	noteRead      = "read"      // User's read marker in conversation Text moved to ID
 	// Notes of one node only: every node reads the admin actions itself.
 	noteAdmin  = "admin"  // User is (Flag) or is no longer a server admin, as of Time
 	noteNotice = "notice" // an admin notice, Text, at Time
@@ -129,6 +130,8 @@ func (s *Server) apply(n *note) {
 		}
 	case noteNotice:
 		fanout(s.hub.sessions(), noticeEvent(n.ID, n.Text, n.Time), nil, nil)
+	case noteRead:
+		s.showRead(n)
 	case notePrivate:
 		if n.Node == s.node() {
 			s.receivePrivate(n)

@@ -57,6 +57,10 @@ type event struct {
 	// which text mode shows at the line's end to users with ids on
 	// (session.appendEvent); "" for other events.
 	id string
+	// conv is the conversation of a live room or private line, as its
+	// recipients see it ("#room", "@sender"): a text-mode session that is
+	// written the line has read that far (PROTOCOL.md 9.5).
+	conv string
 }
 
 // When a text-mode line shows its time.
@@ -76,7 +80,7 @@ func (e *event) labeled(label string) *event {
 	copy(fields, e.fields)
 	return &event{typ: e.typ, fields: append(fields, f("label", label)), text: e.text,
 		rawText: e.rawText, noText: e.noText, jsonSkip: e.jsonSkip,
-		afterWrite: e.afterWrite, at: e.at, stamp: e.stamp, id: e.id}
+		afterWrite: e.afterWrite, at: e.at, stamp: e.stamp, id: e.id, conv: e.conv}
 }
 
 // stamped marks e as a line whose time text mode may show; a zero at is
@@ -178,19 +182,23 @@ func textOnly(text string) *event {
 
 func f(key string, val any) field { return field{key, val} }
 
-func welcomeEvent(user string, admin bool, room string, online []string, offline int) *event {
+func welcomeEvent(user string, admin bool, room string, online []string, offline int, unread []chatd.Unread) *event {
 	var b strings.Builder
 	fmt.Fprintf(&b, "Welcome, %s! You are in %s.", user, room)
 	if admin {
 		b.WriteString(" You are a server admin.")
 	}
 	fmt.Fprintf(&b, "\nOnline now: %s.", strings.Join(online, ", "))
+	if len(unread) > 0 {
+		fmt.Fprintf(&b, "\nUnread: %s.", unreadText(unread))
+	}
 	if offline > 0 {
 		fmt.Fprintf(&b, "\nYou have %d offline message%s:", offline, plural(offline))
 	}
 	b.WriteString("\nType help for the list of commands.")
 	return newEvent("welcome", b.String(),
-		f("user", user), f("admin", admin), f("room", room), f("online", nonNil(online)), f("offline", offline))
+		f("user", user), f("admin", admin), f("room", room), f("online", nonNil(online)), f("offline", offline),
+		f("unread", unreadFields(unread)))
 }
 
 // okEvent answers a command. body holds extra text-mode lines (tables);
@@ -241,7 +249,11 @@ func roomMessage(kind, id, from, room, text string, ts time.Time, action bool) *
 	if kind == kindHistory {
 		when = stampAlways
 	}
-	return newEvent("message", t, fields...).stamped(ts, when).withID(id)
+	ev := newEvent("message", t, fields...).stamped(ts, when).withID(id)
+	if kind == kindRoom {
+		ev.conv = "#" + room
+	}
+	return ev
 }
 
 func broadcastMessage(id, from, text string, ts time.Time) *event {
@@ -262,8 +274,10 @@ func privateMessage(kind, id, from string, to []string, text string, ts time.Tim
 	} else {
 		t = fmt.Sprintf("*%s*%s %s", from, others, text)
 	}
-	return newEvent("message", t,
+	ev := newEvent("message", t,
 		f("kind", kind), f("id", id), f("from", from), f("to", to), f("text", text), f("ts", stamp(ts))).stamped(ts, when).withID(id)
+	ev.conv = "@" + from
+	return ev
 }
 
 // Delivery statuses.

@@ -112,6 +112,8 @@ var watchedWrites = map[string]struct {
 	"append_history_batch": {"append room history", true},
 	"set_online":           {"write online sessions", false},
 	"set_setting":          {"save a setting", false},
+	"set_read_marker":      {"move a read marker", false},
+	"advance_markers":      {"move read markers", false},
 	"prune_attempts":       {"prune login attempts", false},
 }
 

@@ -232,6 +232,13 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		s.srv.log.Error("read offline mail", "user", u.Name, "err", err)
 		waiting, mail = 0, nil
 	}
+	// The unread counts are read before going online (no database call
+	// under the locks below).
+	unread, err := s.srv.unreadOf(ctx, u.Name, chatd.Lobby)
+	if err != nil {
+		s.srv.log.Error("count unread messages", "user", u.Name, "err", err)
+		unread = nil
+	}
 	// Going online, the welcome, the offline mail and the lobby's recent
 	// lines are one step: under the lobby log's lock no lobby line slips
 	// between history and live chat, and under the hub's lock (inside add)
@@ -256,7 +263,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 			online = sortedNames(union(online, elsewhere))
 		}
 		s.srv.metrics.login("ok") // counted before anyone can see the login
-		s.reply(welcomeEvent(u.Name, u.Admin, chatd.Lobby, online, max(waiting, len(mail))))
+		s.reply(welcomeEvent(u.Name, u.Admin, chatd.Lobby, online, max(waiting, len(mail)), unread))
 		s.sendMail(mail)
 		lobby.replay(s, chatd.Lobby)
 		s.srv.showPresence(n, others, s)

@@ -355,6 +355,9 @@ func (s *session) appendEvent(buf []byte, ev *event) []byte {
 		buf = append(buf, '\r', '\n')
 	}
 	if s.outMode == modeText {
+		if ev.conv != "" && ev.id != "" {
+			s.shownLine(ev.conv, ev.id)
+		}
 		buf = s.appendStamp(buf, ev)
 		if ev.id != "" && s.prefs().IDs && len(out) >= 2 {
 			// set ids on: the line ends with its message id.

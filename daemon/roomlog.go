@@ -71,6 +71,22 @@ func (r *roomLogs) has(room string) bool {
 	return ok
 }
 
+// holds reports whether id is among room's recent lines kept in memory.
+func (r *roomLogs) holds(room, id string) bool {
+	if !r.has(room) {
+		return false
+	}
+	l := r.get(room)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i := len(l.lines) - 1; i >= 0; i-- {
+		if l.lines[i].MsgID == id {
+			return true
+		}
+	}
+	return false
+}
+
 // drop forgets a closed room.
 func (r *roomLogs) drop(room string) {
 	r.mu.Lock()

@@ -473,9 +473,10 @@ func (s *Server) Serve(ctx context.Context) error {
 		loops.Add(1)
 		go func() { defer loops.Done(); s.syncOnline(sctx) }()
 	}
-	loops.Add(3)
+	loops.Add(4)
 	go func() { defer loops.Done(); s.watchActions(sctx, cursor) }()
 	go func() { defer loops.Done(); s.flushSeen(sctx) }()
+	go func() { defer loops.Done(); s.flushMarkers(sctx) }()
 	go func() { defer loops.Done(); s.pruneAttempts(sctx) }()
 	s.started(true)
 	if s.onReady != nil {

@@ -125,6 +125,13 @@ type session struct {
 	midLine bool
 	pending *[]byte
 
+	// Text-mode read progress (markers.go): the newest message id written
+	// to a text-mode session per conversation, by the goroutine holding
+	// the output, until the marker flusher or the session's end stores
+	// it. Guarded by shownMu (leaf).
+	shownMu sync.Mutex
+	shown   map[string]string
+
 	// Written once, inside endOnce, by whoever ends the session first.
 	endOnce   sync.Once
 	endReason string
@@ -515,6 +522,12 @@ func (s *session) finish() {
 	case <-time.After(writeTimeout):
 		s.conn.Close()
 		<-s.done
+	}
+	if s.user != "" {
+		// The output is over: what it showed a text-mode user is read.
+		ctx, cancel := s.srv.finishCtx()
+		defer cancel()
+		s.storeShown(ctx)
 	}
 }
 

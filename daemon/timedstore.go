@@ -267,3 +267,28 @@ func (t timedStore) Ping(ctx context.Context) error {
 func (t timedStore) Close() error {
 	return timedErr(t, "close", t.Store.Close)
 }
+
+// chatd.MarkerStore
+
+func (t timedStore) SetReadMarker(ctx context.Context, user, conv, id string) (string, bool, error) {
+	defer t.m.dbOp("set_read_marker")()
+	cur, moved, err := t.Store.SetReadMarker(ctx, user, conv, id)
+	t.watch("set_read_marker", err)
+	return cur, moved, err
+}
+
+func (t timedStore) AdvanceMarkers(ctx context.Context, marks []chatd.ReadMarker) error {
+	return timedErr(t, "advance_markers", func() error { return t.Store.AdvanceMarkers(ctx, marks) })
+}
+
+func (t timedStore) ReadMarkers(ctx context.Context, user string) (map[string]string, error) {
+	return timed(t, "read_markers", func() (map[string]string, error) { return t.Store.ReadMarkers(ctx, user) })
+}
+
+func (t timedStore) RoomHasMessage(ctx context.Context, room, id string) (bool, error) {
+	return timed(t, "room_has_message", func() (bool, error) { return t.Store.RoomHasMessage(ctx, room, id) })
+}
+
+func (t timedStore) UnreadCounts(ctx context.Context, user string, convs []string) ([]chatd.Unread, error) {
+	return timed(t, "unread_counts", func() ([]chatd.Unread, error) { return t.Store.UnreadCounts(ctx, user, convs) })
+}

@@ -158,6 +158,17 @@ CREATE UNIQUE INDEX room_history_mid ON room_history(room_id, mid);
 ALTER TABLE letters ADD COLUMN mid TEXT NOT NULL DEFAULT '';
 UPDATE letters SET mid = printf('%016x', (ts << 16) | 32768 | (id & 32767));
 `,
+	// 6 -> 7 (issue 20): private conversations as history, on the
+	// privhist branch. Empty here so that read markers can be version 8;
+	// the merge puts privhist's statements in its place.
+	`SELECT 1`,
+	// 7 -> 8 (issue 20): read markers.
+	`CREATE TABLE read_markers (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    conv    TEXT    NOT NULL,
+    mid     TEXT    NOT NULL,
+    PRIMARY KEY (user_id, conv)
+) WITHOUT ROWID;`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to

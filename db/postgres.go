@@ -25,7 +25,7 @@ var postgresSchema string
 // owns its schema and migrations. To change the PostgreSQL schema, change
 // schema_postgres.sql, bump this, and append to postgresMigrations the
 // statements that bring the previous version to the new shape.
-const PostgresSchemaVersion = 3
+const PostgresSchemaVersion = 5
 
 // postgresMigrations[i] turns a PostgreSQL database at version i+1 into
 // version i+2, like migrations does for SQLite.
@@ -50,6 +50,16 @@ UPDATE room_history SET mid = lpad(to_hex((ts << 16) | (id & 32767)), 16, '0');
 CREATE UNIQUE INDEX room_history_mid ON room_history(room_id, mid);
 ALTER TABLE letters ADD COLUMN mid TEXT COLLATE "C" NOT NULL DEFAULT '';
 UPDATE letters SET mid = lpad(to_hex((ts << 16) | 32768 | (id & 32767)), 16, '0');`,
+	// 3 -> 4 (issue 20): private conversations as history, on the
+	// privhist branch; empty here, as SQLite's 6 -> 7.
+	`SELECT 1`,
+	// 4 -> 5 (issue 20): read markers.
+	`CREATE TABLE read_markers (
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    conv    TEXT   NOT NULL,
+    mid     TEXT   COLLATE "C" NOT NULL,
+    PRIMARY KEY (user_id, conv)
+);`,
 }
 
 // migrateLockKey names the advisory lock that makes nodes starting at once

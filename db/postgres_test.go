@@ -111,6 +111,7 @@ END $$;
 DROP INDEX room_history_mid;
 ALTER TABLE room_history DROP COLUMN mid;
 ALTER TABLE letters DROP COLUMN mid;
+DROP TABLE read_markers;
 DELETE FROM rooms;
 UPDATE schema_version SET version = 1`); err != nil {
 		t.Fatal(err)

@@ -1,4 +1,4 @@
--- chatd schema for PostgreSQL, version 3 (the schema_version table).
+-- chatd schema for PostgreSQL, version 5 (the schema_version table).
 -- The same tables and columns as the SQLite schema (schema.sql at the top of
 -- the repository); TestSchemasAgree compares them. The differences:
 --   * ids are identity columns, flags are BOOLEAN, times BIGINT Unix ms;
@@ -154,4 +154,11 @@ CREATE TABLE user_settings (
     key     TEXT   NOT NULL,
     value   TEXT   NOT NULL,
     PRIMARY KEY (user_id, key)
+);
+
+CREATE TABLE read_markers (
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    conv    TEXT   NOT NULL,
+    mid     TEXT   COLLATE "C" NOT NULL,
+    PRIMARY KEY (user_id, conv)
 );

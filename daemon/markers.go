@@ -1,0 +1,256 @@
+// Read markers and unread counts (PROTOCOL.md 9.5): the read and unread
+// commands, the read event every session of the user gets, and the
+// text-mode sessions' own progress, kept in memory as lines are written
+// and stored in batches.
+
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"chatd"
+)
+
+// markerFlushEvery is how often the text-mode sessions' read progress is
+// stored (and at each session's end).
+const markerFlushEvery = 5 * time.Second
+
+func cmdRead(ctx context.Context, s *session, args string) error {
+	arg, id := splitWord(args)
+	if arg == "" || id == "" || strings.ContainsAny(id, " \t") {
+		return badArgs("read")
+	}
+	conv, err := parseConversation(arg)
+	if err != nil {
+		return err
+	}
+	conv, err = s.srv.resolveConversation(ctx, s.user, conv)
+	if err != nil {
+		return err
+	}
+	ok, err := s.srv.holdsMessage(ctx, conv, id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return chatd.Errorf(chatd.ENoSuchMessage, "there is no message %s in %s", clean(id), conv)
+	}
+	name := conv.String()
+	cur, moved, err := s.srv.store.SetReadMarker(ctx, s.user, name, id)
+	if err != nil {
+		return err
+	}
+	if moved {
+		if err := s.srv.effect(ctx, &note{Kind: noteRead, User: s.user, Text: name, ID: id}); err != nil {
+			s.srv.log.Error("tell the cluster of a read marker", "user", s.user, "err", err)
+		}
+	}
+	text := "read " + name + " up to " + cur
+	if !moved {
+		text = "your marker in " + name + " is at " + cur + " already"
+	}
+	s.reply(okEvent("read", text, nil, f("conversation", name), f("id", cur), f("moved", moved)))
+	return nil
+}
+
+func cmdUnread(ctx context.Context, s *session, args string) error {
+	if strings.TrimSpace(args) != "" {
+		return badArgs("unread")
+	}
+	counts, err := s.srv.unreadOf(ctx, s.user, s.srv.hub.roomOf(s))
+	if err != nil {
+		return err
+	}
+	text := "nothing unread"
+	if len(counts) > 0 {
+		text = "unread: " + unreadText(counts)
+	}
+	s.reply(okEvent("unread", text, nil, f("unread", unreadFields(counts))))
+	return nil
+}
+
+// resolveConversation gives conv its names' registered spellings, checking
+// that they exist; a private conversation with oneself is none.
+func (s *Server) resolveConversation(ctx context.Context, user string, conv conversation) (conversation, error) {
+	if conv.User != "" {
+		name, err := s.userName(ctx, conv.User)
+		if err != nil {
+			return conversation{}, err
+		}
+		if chatd.Key(name) == chatd.Key(user) {
+			return conversation{}, chatd.Errorf(chatd.ESelf, "there is no private conversation with yourself")
+		}
+		return conversation{User: name}, nil
+	}
+	r, err := s.store.RoomByName(ctx, conv.Room)
+	if err != nil {
+		return conversation{}, err
+	}
+	return conversation{Room: r.Name}, nil
+}
+
+// holdsMessage reports whether id is a message of conv: a room's line in
+// its recent lines here or in its stored history.
+func (s *Server) holdsMessage(ctx context.Context, conv conversation, id string) (bool, error) {
+	if !wellFormedID(id) {
+		return false, nil
+	}
+	if conv.User != "" {
+		// TODO(issue 20, privhist): look id up in the private history
+		// of the two users once it exists. Until then any id this node's
+		// clock has given out (none from the future) is accepted.
+		v, ok := chatd.ParseID(id)
+		return ok && v < s.ids.Next(s.now()), nil
+	}
+	if s.logs.holds(conv.Room, id) {
+		return true, nil
+	}
+	s.history.flush()
+	return s.store.RoomHasMessage(ctx, conv.Room, id)
+}
+
+// wellFormedID reports whether id has the shape of a message id: 1-32 of
+// [A-Za-z0-9_-] (PROTOCOL.md 9.1).
+func wellFormedID(id string) bool {
+	if len(id) == 0 || len(id) > 32 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// unreadOf counts user's unread messages in their conversations: the room
+// they are in and every conversation they have a marker in. Those with
+// none unread are left out.
+func (s *Server) unreadOf(ctx context.Context, user, room string) ([]chatd.Unread, error) {
+	marks, err := s.store.ReadMarkers(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	var convs []string
+	seen := map[string]bool{}
+	add := func(c string) {
+		if k := chatd.Key(c); !seen[k] {
+			seen[k] = true
+			convs = append(convs, c)
+		}
+	}
+	if room != "" {
+		add("#" + room)
+	}
+	for c := range marks {
+		add(c)
+	}
+	s.history.flush() // count the lines said up to now, as history does
+	counts, err := s.store.UnreadCounts(ctx, user, convs)
+	if err != nil {
+		return nil, err
+	}
+	out := counts[:0]
+	for _, c := range counts {
+		if c.Count > 0 {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// unreadFields is counts as the protocol's list of
+// {"conversation","count","more"}.
+func unreadFields(counts []chatd.Unread) []map[string]any {
+	out := make([]map[string]any, 0, len(counts))
+	for _, c := range counts {
+		out = append(out, map[string]any{"conversation": c.Conversation, "count": c.Count, "more": c.More})
+	}
+	return out
+}
+
+// unreadText is counts in words: "#den 3, #lobby 1000+".
+func unreadText(counts []chatd.Unread) string {
+	parts := make([]string, len(counts))
+	for i, c := range counts {
+		more := ""
+		if c.More {
+			more = "+"
+		}
+		parts[i] = fmt.Sprintf("%s %d%s", c.Conversation, c.Count, more)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// readEvent tells a user's sessions that their marker in conv moved to
+// id. Text mode shows nothing: a terminal has no marker to move.
+func readEvent(conv, id string) *event {
+	return &event{typ: "read", noText: true, fields: []field{f("conversation", conv), f("id", id)}}
+}
+
+// showRead shows a read note to the user's sessions here.
+// TODO(issue 20, multi): every session of the user, once there are several.
+func (s *Server) showRead(n *note) {
+	if o := s.hub.sessionOf(n.User, ""); o != nil {
+		o.send(readEvent(n.Text, n.ID))
+	}
+}
+
+// shownLine records, for a text-mode session, that the message id of
+// conversation conv was written to it. Called by the goroutine holding
+// the output; the marker flusher takes what it gathered.
+func (s *session) shownLine(conv, id string) {
+	s.shownMu.Lock()
+	if s.shown == nil {
+		s.shown = map[string]string{}
+	}
+	if id > s.shown[conv] {
+		s.shown[conv] = id
+	}
+	s.shownMu.Unlock()
+}
+
+// takeShown returns the markers this session's output moved since the last
+// call, and forgets them.
+func (s *session) takeShown(into []chatd.ReadMarker) []chatd.ReadMarker {
+	s.shownMu.Lock()
+	shown := s.shown
+	s.shown = nil
+	s.shownMu.Unlock()
+	for conv, id := range shown {
+		into = append(into, chatd.ReadMarker{User: s.user, Conversation: conv, MsgID: id})
+	}
+	return into
+}
+
+// flushMarkers stores the text-mode sessions' read progress every
+// markerFlushEvery: one transaction for all of them.
+func (s *Server) flushMarkers(ctx context.Context) {
+	t := time.NewTicker(markerFlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var marks []chatd.ReadMarker
+		for _, o := range s.hub.sessions() {
+			marks = o.takeShown(marks)
+		}
+		if err := s.store.AdvanceMarkers(ctx, marks); err != nil && ctx.Err() == nil {
+			s.log.Error("store read markers", "err", err)
+		}
+	}
+}
+
+// storeShown stores what this session's output moved, at its end.
+func (s *session) storeShown(ctx context.Context) {
+	if err := s.srv.store.AdvanceMarkers(ctx, s.takeShown(nil)); err != nil {
+		s.srv.log.Error("store read markers", "user", s.user, "err", err)
+	}
+}

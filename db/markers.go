@@ -1,0 +1,169 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/jmoiron/sqlx"
+
+	"chatd"
+)
+
+// The read markers (chatd.MarkerStore). A marker's id only grows: the
+// upsert's WHERE leaves a row alone that is at or past the new id, on
+// SQLite and PostgreSQL alike (mid compares bytewise on both: SQLite's
+// default BINARY collation, PostgreSQL's "C").
+
+const sqlAdvanceMarker = `INSERT INTO read_markers (user_id, conv, mid) VALUES (?, ?, ?)
+ ON CONFLICT (user_id, conv) DO UPDATE SET mid = excluded.mid WHERE excluded.mid > read_markers.mid`
+
+// SetReadMarker; see chatd.MarkerStore.
+func (db *DB) SetReadMarker(ctx context.Context, user, conv, id string) (string, bool, error) {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return "", false, err
+	}
+	defer tx.Rollback()
+	uid, err := userID(ctx, tx, user)
+	if err != nil {
+		return "", false, err
+	}
+	res, err := tx.ExecContext(ctx, sqlAdvanceMarker, uid, conv, id)
+	if err != nil {
+		return "", false, fmt.Errorf("move the read marker of %s in %s: %w", user, conv, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return "", false, fmt.Errorf("move the read marker of %s in %s: %w", user, conv, err)
+	}
+	if n > 0 {
+		return id, true, commit(tx, "move the read marker of "+user)
+	}
+	var cur string
+	if err := sqlx.GetContext(ctx, tx, &cur,
+		`SELECT mid FROM read_markers WHERE user_id = ? AND conv = ?`, uid, conv); err != nil {
+		return "", false, fmt.Errorf("read the read marker of %s in %s: %w", user, conv, err)
+	}
+	return cur, false, nil
+}
+
+// AdvanceMarkers; see chatd.MarkerStore.
+func (db *DB) AdvanceMarkers(ctx context.Context, marks []chatd.ReadMarker) error {
+	if len(marks) == 0 {
+		return nil
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	ids := map[string]int64{}
+	for _, m := range marks {
+		k := chatd.Key(m.User)
+		uid, ok := ids[k]
+		if !ok {
+			uid, err = userID(ctx, tx, m.User)
+			if chatd.ErrorCode(err) == chatd.ENoSuchUser {
+				ids[k] = 0
+				continue
+			}
+			if err != nil {
+				return err
+			}
+			ids[k] = uid
+		}
+		if uid == 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, sqlAdvanceMarker, uid, m.Conversation, m.MsgID); err != nil {
+			return fmt.Errorf("move the read marker of %s in %s: %w", m.User, m.Conversation, err)
+		}
+	}
+	return commit(tx, "move read markers")
+}
+
+// ReadMarkers; see chatd.MarkerStore.
+func (db *DB) ReadMarkers(ctx context.Context, user string) (map[string]string, error) {
+	uid, err := userID(ctx, db.reader, user)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Conv string `db:"conv"`
+		MID  string `db:"mid"`
+	}
+	if err := db.reader.SelectContext(ctx, &rows,
+		`SELECT conv, mid FROM read_markers WHERE user_id = ?`, uid); err != nil {
+		return nil, fmt.Errorf("read the read markers of %s: %w", user, err)
+	}
+	out := make(map[string]string, len(rows))
+	for _, r := range rows {
+		out[r.Conv] = r.MID
+	}
+	return out, nil
+}
+
+// RoomHasMessage; see chatd.MarkerStore. One lookup in the index
+// room_history_mid.
+func (db *DB) RoomHasMessage(ctx context.Context, room, id string) (bool, error) {
+	rid, err := roomID(ctx, db.reader, room)
+	if err != nil {
+		return false, err
+	}
+	var one int
+	err = db.reader.GetContext(ctx, &one, `SELECT 1 FROM room_history WHERE room_id = ? AND mid = ?`, rid, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up line %s of %s: %w", id, room, err)
+	}
+	return true, nil
+}
+
+// UnreadCounts; see chatd.MarkerStore. Each room is counted through the
+// index room_history_mid from the marker on, and the count stops at
+// chatd.UnreadCap+1 rows, so a long unread history costs no more than
+// that. Private conversations count none until they are kept as history.
+func (db *DB) UnreadCounts(ctx context.Context, user string, convs []string) ([]chatd.Unread, error) {
+	marks, err := db.ReadMarkers(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]chatd.Unread, 0, len(convs))
+	for _, conv := range convs {
+		u := chatd.Unread{Conversation: conv}
+		if len(conv) > 1 && conv[0] == '#' {
+			// TODO(issue 20, privhist): count "@user" conversations in
+			// the private history once it exists.
+			n, err := db.roomUnread(ctx, conv[1:], user, marks[conv])
+			if err != nil {
+				return nil, err
+			}
+			u.Count, u.More = min(n, chatd.UnreadCap), n > chatd.UnreadCap
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// roomUnread counts up to chatd.UnreadCap+1 lines of room after the id
+// after that were not sent by user.
+func (db *DB) roomUnread(ctx context.Context, room, user, after string) (int, error) {
+	rid, err := roomID(ctx, db.reader, room)
+	if chatd.ErrorCode(err) == chatd.ENoSuchRoom {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = db.reader.GetContext(ctx, &n, `SELECT count(*) FROM (SELECT 1 FROM room_history
+ WHERE room_id = ? AND mid > ? AND sender <> ? ORDER BY mid LIMIT ?) AS t`, rid, after, user, chatd.UnreadCap+1)
+	if err != nil {
+		return 0, fmt.Errorf("count unread lines of %s: %w", room, err)
+	}
+	return n, nil
+}
