@@ -127,6 +127,15 @@ func TestMultiDeviceKick(t *testing.T) {
 	a2 := wsLogin(t, web, "alice", "password1", nil)
 	root.expect("presence", "user", "alice", "event", "login")
 	root.nothingPending()
+
+	// A room owner's kick finds her session in the owner's room, though
+	// her first session (the one that stands for her) is in the lobby.
+	bob := login(t, ts.addr, "bob", "password1")
+	bob.do("create den", "create")
+	a2.do("join den", "join")
+	bob.do("kick alice", "kick")
+	a2.expect("room", "event", "kicked", "room", "den", "user", "alice")
+
 	root.do("kick alice", "kick")
 	a1.expect("bye", "reason", "kicked")
 	a2.expect("bye", "reason", "kicked")
