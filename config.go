@@ -68,7 +68,10 @@ type AccountsConfig struct {
 	Registration      string `toml:"registration"` // "open" | "closed"
 	UsernamePattern   string `toml:"username_pattern"`
 	MinPasswordLength int    `toml:"min_password_length"`
-	DuplicateLogin    string `toml:"duplicate_login"` // "reject" | "replace"
+	DuplicateLogin    string `toml:"duplicate_login"` // "reject" | "replace" | "multi"
+	// MaxSessions bounds the sessions one account may have at once under
+	// duplicate_login = "multi".
+	MaxSessions int `toml:"max_sessions"`
 }
 
 type LockoutConfig struct {
@@ -202,6 +205,7 @@ func DefaultConfig() Config {
 			UsernamePattern:   `^[A-Za-z][A-Za-z0-9_-]{2,15}$`,
 			MinPasswordLength: 8,
 			DuplicateLogin:    "reject",
+			MaxSessions:       5,
 		},
 		Lockout: LockoutConfig{Attempts: 3, Duration: Duration{60 * time.Second}, Scope: "user+ip"},
 		Argon2:  Argon2Config{MemoryKiB: 64 * 1024, Iterations: 1, Parallelism: 2, MaxConcurrent: 4, Worker: "idle"},
@@ -462,9 +466,16 @@ func (c *Config) Problems() []error {
 	a := &c.Accounts
 	add(
 		oneOf("accounts.registration", a.Registration, "open", "closed"),
-		oneOf("accounts.duplicate_login", a.DuplicateLogin, "reject", "replace"),
+		oneOf("accounts.duplicate_login", a.DuplicateLogin, "reject", "replace", "multi"),
 		atLeast("accounts.min_password_length", a.MinPasswordLength, 1),
+		atLeast("accounts.max_sessions", a.MaxSessions, 1),
 	)
+	if a.DuplicateLogin == "multi" && c.Database.Driver == "postgres" {
+		// A cluster keeps one row per user in its sessions table, and
+		// its presence, private delivery and admin actions address that
+		// one session: several devices work on one node only for now.
+		add(errors.New(`accounts.duplicate_login: "multi" is not supported in a cluster (database.driver = "postgres") yet; use "reject" or "replace"`))
+	}
 	if _, err := regexp.Compile(a.UsernamePattern); err != nil {
 		add(fmt.Errorf("accounts.username_pattern: %q is not a valid regular expression: %v", a.UsernamePattern, err))
 	}

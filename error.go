@@ -21,6 +21,7 @@ const (
 	ELockedOut        Code = "locked_out"
 	EBanned           Code = "banned"
 	EAlreadyOnline    Code = "already_online"
+	ETooManySessions  Code = "too_many_sessions"
 	ENoSuchRoom       Code = "no_such_room"
 	ERoomExists       Code = "room_exists"
 	EBadRoomPassword  Code = "bad_room_password"

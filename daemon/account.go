@@ -35,6 +35,9 @@ func (s *session) eachTarget(ctx context.Context, cmd, args string, op func(cont
 		return err
 	}
 	s.setBlocks(list)
+	// The user's other sessions (duplicate_login = "multi") filter with
+	// the same list.
+	s.srv.apply(&note{Kind: noteBlocks, User: s.user, Names: nonNil(list)})
 	text := fmt.Sprintf("%d of %d %s", len(okNames), len(names), done)
 	if len(names) == 1 {
 		text = fmt.Sprintf("%s %s", okNames[0], done)

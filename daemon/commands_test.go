@@ -838,7 +838,7 @@ func TestCheck(t *testing.T) {
 		slices.Sort(ks)
 		return strings.Join(ks, ",")
 	}
-	const base = "admin,idle_seconds,last_active,last_seen,online,room,since,user"
+	const base = "admin,idle_seconds,last_active,last_seen,online,room,sessions,since,user"
 	const withAddr = "addr," + base
 
 	t.Run("Self", func(t *testing.T) {

@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"chatd"
@@ -52,6 +53,11 @@ type presence struct {
 	Away *string // nil when not away
 	Node string  // the node it is connected to ("" on a single node)
 	SID  string  // the login's session id
+	// With several sessions of one user (duplicate_login = "multi"), the
+	// first login's session stands for the user; Also lists the rooms
+	// the other sessions are in, Sessions counts them all (0 means 1).
+	Also     []string
+	Sessions int
 }
 
 // localHub is a single node: the registry is the whole community.
@@ -121,7 +127,7 @@ func (s *Server) roomNames(ctx context.Context, room string) ([]string, error) {
 	}
 	var names []string
 	for _, p := range all {
-		if chatd.Key(p.Room) == chatd.Key(room) {
+		if p.in(room) {
 			names = append(names, p.User)
 		}
 	}
@@ -138,11 +144,21 @@ func (s *Server) roomCounts(ctx context.Context) (map[string][]string, error) {
 	for _, p := range all {
 		k := chatd.Key(p.Room)
 		out[k] = append(out[k], p.User)
+		for _, r := range p.Also {
+			k := chatd.Key(r)
+			out[k] = append(out[k], p.User)
+		}
 	}
 	for k, names := range out {
 		out[k] = sortedNames(names)
 	}
 	return out, nil
+}
+
+// in reports whether one of the user's sessions is in room.
+func (p *presence) in(room string) bool {
+	k := chatd.Key(room)
+	return chatd.Key(p.Room) == k || slices.ContainsFunc(p.Also, func(r string) bool { return chatd.Key(r) == k })
 }
 
 // presenceOf snapshots a session of this node; the caller holds hub.mu.

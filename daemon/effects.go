@@ -7,6 +7,7 @@ package daemon
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"chatd"
@@ -57,12 +58,18 @@ const (
 	noteClose     = "close"     // By closed Room
 	notePrivate   = "private"   // By sends Text to User (one of Names), session SID on Node
 	noteInvite    = "invite"    // By invites User to Room
-	noteEnd       = "end"       // end User's session (SID, if set; logged in before Time, if set): bye Room (reason), Text
+	noteEnd       = "end"       // end User's sessions (SID only, if set; logged in before Time, if set): bye Room (reason), Text
 	noteReplace   = "replace"   // session SID of User was replaced elsewhere
 	noteRead      = "read"      // User's read marker in conversation Text moved to ID
 	// Notes of one node only: every node reads the admin actions itself.
 	noteAdmin  = "admin"  // User is (Flag) or is no longer a server admin, as of Time
 	noteNotice = "notice" // an admin notice, Text, at Time
+	// User now blocks Names: all their sessions filter so. Their block
+	// command stores the list, so another node reads it from the database.
+	noteBlocks = "blocks"
+	// By sent the private message ID (Text to Names, at Time) from
+	// session Src: By's other sessions show it too.
+	noteSent = "sent"
 )
 
 // historyLine is the room line a noteLine carries.
@@ -96,7 +103,7 @@ func (s *Server) apply(n *note) {
 	case noteBroadcast:
 		fanout(s.hub.sessions(), broadcastMessage(n.ID, n.By, n.Text, n.Time), src, s.notBlockingName(n.By))
 	case noteLogin, noteLogout, noteAway, noteBack:
-		s.showPresence(n, s.hub.sessions(), s.hub.sessionOf(n.User, n.SID))
+		s.showPresence(n, s.hub.sessions(), s.hub.sessionsOf(n.User, ""))
 	case noteMove:
 		s.showMove(n, s.hub.members(n.Room), s.hub.members(n.To), nil)
 	case noteTopic:
@@ -108,25 +115,33 @@ func (s *Server) apply(n *note) {
 	case noteClose:
 		s.closeRoom(n.Room, n.By)
 	case noteInvite:
-		if o := s.hub.sessionOf(n.User, ""); o != nil {
-			o.send(invitedEvent(n.Room, n.User, n.By))
+		fanout(s.hub.sessionsOf(n.User, ""), invitedEvent(n.Room, n.User, n.By), nil, nil)
+	case noteSent:
+		fanout(s.hub.sessionsOf(n.By, ""), privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time), src, nil)
+	case noteBlocks:
+		for _, o := range s.hub.sessionsOf(n.User, "") {
+			o.setBlocks(n.Names)
 		}
 	case noteEnd:
-		o := s.hub.sessionOf(n.User, n.SID)
-		if o != nil && !o.ending() && (n.Time.IsZero() || o.loginAt.Before(n.Time)) {
-			o.end(n.Room, n.Text)
+		// SID "": every session of the user.
+		for _, o := range s.hub.sessionsOf(n.User, n.SID) {
+			if !o.ending() && (n.Time.IsZero() || o.loginAt.Before(n.Time)) {
+				o.end(n.Room, n.Text)
+			}
 		}
 	case noteReplace:
-		if o := s.hub.sessionOf(n.User, n.SID); o != nil {
+		for _, o := range s.hub.sessionsOf(n.User, n.SID) {
 			o.end(byeReplaced, "you logged in from somewhere else")
 		}
 	case noteAdmin:
-		if o := s.hub.sessionOf(n.User, ""); o != nil && o.admin.Swap(n.Flag) != n.Flag {
-			text := "you are no longer a server admin"
-			if n.Flag {
-				text = "you are now a server admin"
+		for _, o := range s.hub.sessionsOf(n.User, "") {
+			if o.admin.Swap(n.Flag) != n.Flag {
+				text := "you are no longer a server admin"
+				if n.Flag {
+					text = "you are now a server admin"
+				}
+				o.send(noticeEvent(n.ID, text, n.Time))
 			}
-			o.send(noticeEvent(n.ID, text, n.Time))
 		}
 	case noteNotice:
 		fanout(s.hub.sessions(), noticeEvent(n.ID, n.Text, n.Time), nil, nil)
@@ -147,12 +162,15 @@ func (s *Server) source(n *note) *session {
 	if n.Src == "" {
 		return nil
 	}
-	return s.hub.sessionOf(n.By, n.Src)
+	if o := s.hub.sessionsOf(n.By, n.Src); len(o) == 1 {
+		return o[0]
+	}
+	return nil
 }
 
 // showPresence queues the presence event of a login, logout, away or back
-// to the sessions in to, except skip (the user's own session).
-func (s *Server) showPresence(n *note, to []*session, skip *session) {
+// to the sessions in to, except skip (the user's own sessions).
+func (s *Server) showPresence(n *note, to []*session, skip []*session) {
 	var ev *event
 	switch n.Kind {
 	case noteLogin:
@@ -167,7 +185,11 @@ func (s *Server) showPresence(n *note, to []*session, skip *session) {
 	case noteBack:
 		ev = presenceEvent(n.User, presBack, n.Room)
 	}
-	fanoutPresence(to, ev, skip)
+	if len(skip) == 1 {
+		fanoutPresence(to, ev, skip[0])
+		return
+	}
+	fanoutPresence(slices.DeleteFunc(slices.Clone(to), func(o *session) bool { return slices.Contains(skip, o) }), ev, nil)
 }
 
 // showMove tells the room a user left (when the move announces it) and the
@@ -200,18 +222,21 @@ func (s *Server) putOut(n *note, src *session) {
 		ev = roomBanEvent(n.Room, n.User, n.By, n.Time)
 	}
 	members := s.hub.members(n.Room)
-	o := s.hub.sessionOf(n.User, "")
-	moved := false
-	if o != nil && chatd.Key(s.hub.roomOf(o)) == chatd.Key(n.Room) {
-		moved = s.moveInto(o, chatd.Lobby, nil, false, ev)
-	} else if o != nil && n.Kind == noteRoomBan {
-		o.send(ev)
+	var moved []*session
+	for _, o := range s.hub.sessionsOf(n.User, "") {
+		if chatd.Key(s.hub.roomOf(o)) == chatd.Key(n.Room) {
+			if s.moveInto(o, chatd.Lobby, nil, false, ev) {
+				moved = append(moved, o)
+			}
+		} else if n.Kind == noteRoomBan {
+			o.send(ev)
+		}
 	}
-	fanout(members, ev, src, func(m *session) bool { return !moved || m != o })
+	fanout(members, ev, src, func(m *session) bool { return !slices.Contains(moved, m) })
 }
 
-// endUser ends name's session with reason and text, whichever node it is
-// on.
+// endUser ends every session of name with reason and text, whichever node
+// they are on.
 func (s *Server) endUser(ctx context.Context, name, reason, text string) error {
 	return s.effect(ctx, &note{Kind: noteEnd, User: name, Room: reason, Text: text})
 }
@@ -271,29 +296,33 @@ func (s *Server) closeRoom(room, by string) {
 	}
 }
 
-// deliverHere hands the private message n to its recipient's session on
-// this node (n.User, session n.SID, or any when n.SID is ""). It returns
-// statusDelivered (with the recipient's away message), statusBlocked, or
-// "" when that session is not here (any more) or could not take it. A
-// message another node sent (n.Mail) is forgotten by the cluster once it
-// has been written to the connection; until then it stays owed.
+// deliverHere hands the private message n to its recipient's sessions on
+// this node (n.User: session n.SID, or every one when n.SID is ""). It
+// returns statusDelivered (with the recipient's away message) when one of
+// them took it, statusBlocked, or "" when no session is here (any more) or
+// none could take it. A message another node sent (n.Mail) is forgotten by
+// the cluster once it has been written to the connection; until then it
+// stays owed (a cluster has one session per user: "multi" is single-node).
 func (s *Server) deliverHere(n *note) (status string, away *string) {
-	o := s.hub.sessionOf(n.User, n.SID)
-	if o == nil {
+	mine := s.hub.sessionsOf(n.User, n.SID)
+	if len(mine) == 0 {
 		return "", nil
 	}
-	if o.blocking(n.By) {
+	// Blocks are the user's, whichever session changed them last.
+	if mine[0].blocking(n.By) {
 		return statusBlocked, nil
 	}
-	ev := privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time)
-	if n.Mail != 0 && s.cluster != nil {
-		id := n.Mail
-		ev.afterWrite = func() { s.cluster.mailDone(id) }
+	for _, o := range mine {
+		ev := privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time)
+		if n.Mail != 0 && s.cluster != nil {
+			id := n.Mail
+			ev.afterWrite = func() { s.cluster.mailDone(id) }
+		}
+		if o.send(ev) && status == "" {
+			status, away = statusDelivered, o.away.Load()
+		}
 	}
-	if !o.send(ev) {
-		return "", nil
-	}
-	return statusDelivered, o.away.Load()
+	return status, away
 }
 
 // receivePrivate delivers a private message that another node found its

@@ -14,8 +14,10 @@ import (
 // mu (tier 3, DEVELOPING.md "Locks"), held only for map updates, snapshots
 // and queueing.
 type hub struct {
-	mu    sync.RWMutex
-	users map[string]*session   // chatd.Key(name) -> session
+	mu sync.RWMutex
+	// users are each user's sessions, in the order they logged in (one
+	// but under duplicate_login = "multi"); a list as in rooms.
+	users map[string][]*session // chatd.Key(name) -> sessions
 	rooms map[string][]*session // chatd.Key(room) -> members; see appendMember
 	all   []*session            // every logged-in session; see appendMember
 	// names are the users of all, sorted by key, for the welcome: kept in
@@ -58,32 +60,65 @@ func (h *hub) closeRoom(room string) []*session {
 }
 
 func newHub() *hub {
-	return &hub{users: map[string]*session{}, rooms: map[string][]*session{}}
+	return &hub{users: map[string][]*session{}, rooms: map[string][]*session{}}
 }
 
-// add makes s the online session of its user, in the lobby. With replace it
-// takes over from an existing session and returns it (the caller ends it);
-// without, an existing session makes it fail with already_online. onAdd
-// runs under the hub's lock once s is in, with the names online and the
-// other sessions: what it queues to s comes before anything anyone else can
-// send s, and what it queues to the others reaches exactly those who were
-// online before s (everyone after sees s in their welcome instead).
-func (h *hub) add(s *session, replace bool, onAdd func(online []string, others []*session)) (old *session, err error) {
+// The duplicate-login policies of hub.add (accounts.duplicate_login).
+const (
+	loginReject  = "reject"  // a second login fails with already_online
+	loginReplace = "replace" // a second login ends the first
+	loginMulti   = "multi"   // every login is one more session, up to a limit
+)
+
+// added is what onAdd learns of the login it runs for: the names online
+// (s's own included), every other session online, and whether s is its
+// user's first session (others see a login only then) and the user's
+// sessions that were online before it (told of the new one).
+type added struct {
+	online []string
+	others []*session
+	first  bool
+	mine   []*session
+}
+
+// add makes s a session of its user, in the lobby. policy is the
+// duplicate-login policy: with loginReplace it takes over from the user's
+// existing sessions and returns them (the caller ends them); with
+// loginReject an existing session makes it fail with already_online; with
+// loginMulti s joins the user's sessions unless there are max of them
+// already (too_many_sessions). onAdd runs under the hub's lock once s is
+// in: what it queues to s comes before anything anyone else can send s,
+// and what it queues to the others reaches exactly those who were online
+// before s (everyone after sees s in their welcome instead).
+func (h *hub) add(s *session, policy string, max int, onAdd func(a added)) (old []*session, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	k := chatd.Key(s.user)
-	if prev, ok := h.users[k]; ok {
-		if !replace {
-			return nil, chatd.Errorf(chatd.EAlreadyOnline, "%s is already logged in elsewhere", prev.user)
+	mine := h.users[k]
+	if len(mine) > 0 {
+		switch policy {
+		case loginReplace:
+			old = mine
+			for _, prev := range old {
+				h.removeLocked(prev)
+			}
+			mine = nil
+		case loginMulti:
+			if len(mine) >= max {
+				return nil, chatd.Errorf(chatd.ETooManySessions, "%s has %d sessions already (accounts.max_sessions)", s.user, len(mine))
+			}
+		default:
+			return nil, chatd.Errorf(chatd.EAlreadyOnline, "%s is already logged in elsewhere", mine[0].user)
 		}
-		old = prev
-		h.removeLocked(prev)
 	}
-	h.users[k] = s
+	first := len(mine) == 0
+	h.users[k] = appendMember(mine, s)
 	h.gen++
 	h.all = appendMember(h.all, s)
-	i, _ := slices.BinarySearchFunc(h.names, k, compareKey)
-	h.names = slices.Insert(h.names, i, keyedName{k, s.user})
+	if first {
+		i, _ := slices.BinarySearchFunc(h.names, k, compareKey)
+		h.names = slices.Insert(h.names, i, keyedName{k, s.user})
+	}
 	s.room = chatd.Lobby
 	h.rooms[chatd.Key(chatd.Lobby)] = appendMember(h.rooms[chatd.Key(chatd.Lobby)], s)
 	if onAdd != nil {
@@ -91,35 +126,46 @@ func (h *hub) add(s *session, replace bool, onAdd func(online []string, others [
 		for i, n := range h.names {
 			names[i] = n.name
 		}
-		onAdd(names, snapshotOf(h.all))
+		onAdd(added{online: names, others: snapshotOf(h.all), first: first, mine: snapshotOf(mine)})
 	}
 	return old, nil
 }
 
-// remove takes s offline if it is still the user's session. It returns the
-// room s was in and whether it was online. onRemove, if s was online, runs
-// under the hub's lock with the sessions still online, so a departure is
-// announced to exactly those who could have seen s.
-func (h *hub) remove(s *session, onRemove func(room string, others []*session)) (room string, ok bool) {
+// remove takes s offline if it is still one of its user's sessions. It
+// returns the room s was in and whether it was online. onRemove, if s was
+// online, runs under the hub's lock with the sessions still online and
+// whether s was its user's last session (others see a logout only then),
+// so a departure is announced to exactly those who could have seen s.
+func (h *hub) remove(s *session, onRemove func(room string, others []*session, last bool)) (room string, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.users[chatd.Key(s.user)] != s {
+	if !h.onlineLocked(s) {
 		return "", false
 	}
 	room = s.room
 	h.removeLocked(s)
 	if onRemove != nil {
-		onRemove(room, snapshotOf(h.all))
+		onRemove(room, snapshotOf(h.all), len(h.users[chatd.Key(s.user)]) == 0)
 	}
 	return room, true
+}
+
+// onlineLocked reports whether s is one of its user's sessions; the caller
+// holds mu.
+func (h *hub) onlineLocked(s *session) bool {
+	return slices.Contains(h.users[chatd.Key(s.user)], s)
 }
 
 func (h *hub) removeLocked(s *session) {
 	h.gen++
 	k := chatd.Key(s.user)
-	delete(h.users, k)
-	if i, ok := slices.BinarySearchFunc(h.names, k, compareKey); ok {
-		h.names = slices.Delete(h.names, i, i+1)
+	if mine := removeCopy(h.users[k], s); len(mine) > 0 {
+		h.users[k] = mine
+	} else {
+		delete(h.users, k)
+		if i, ok := slices.BinarySearchFunc(h.names, k, compareKey); ok {
+			h.names = slices.Delete(h.names, i, i+1)
+		}
 	}
 	h.all = removeCopy(h.all, s)
 	h.leaveLocked(s)
@@ -141,7 +187,7 @@ func (h *hub) leaveLocked(s *session) {
 func (h *hub) move(s *session, room string, token *uint64) (from string, fromMembers, toMembers []*session, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.users[chatd.Key(s.user)] != s {
+	if !h.onlineLocked(s) {
 		return "", nil, nil, false
 	}
 	if token != nil && h.closes[closeStripe(room)] != *token {
@@ -200,27 +246,52 @@ func (h *hub) generation() uint64 {
 	return h.gen
 }
 
-// presences snapshots every session of this node (node is its name).
+// presences snapshots every user online on this node (node is its name),
+// once each however many sessions they have (userPresence).
 func (h *hub) presences(node string) []presence {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	out := make([]presence, len(h.all))
-	for i, s := range h.all {
-		out[i] = presenceOf(s, node)
+	out := make([]presence, 0, len(h.names))
+	for _, n := range h.names {
+		out = append(out, userPresence(h.users[n.key], node))
 	}
 	return out
 }
 
-// find snapshots the session of name on this node; nil when it has none.
+// find snapshots the user name on this node (userPresence); nil when they
+// have no session here.
 func (h *hub) find(name, node string) *presence {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	s := h.users[chatd.Key(name)]
-	if s == nil {
+	mine := h.users[chatd.Key(name)]
+	if len(mine) == 0 {
 		return nil
 	}
-	p := presenceOf(s, node)
+	p := userPresence(mine, node)
 	return &p
+}
+
+// userPresence is the one presence of a user with the sessions mine (in
+// the order they logged in, at least one): the first login's session
+// stands for the user (its address, room, since and SID), with the latest
+// activity of any, the away message of the first that is away, the other
+// sessions' rooms in Also and the count of sessions. The caller holds
+// hub.mu.
+func userPresence(mine []*session, node string) presence {
+	p := presenceOf(mine[0], node)
+	p.Sessions = len(mine)
+	for _, o := range mine[1:] {
+		if t := time.Unix(0, o.lastActive.Load()); t.After(p.LastActive) {
+			p.LastActive = t
+		}
+		if p.Away == nil {
+			p.Away = o.away.Load()
+		}
+		if chatd.Key(o.room) != chatd.Key(p.Room) && !slices.ContainsFunc(p.Also, func(r string) bool { return chatd.Key(r) == chatd.Key(o.room) }) {
+			p.Also = append(p.Also, o.room)
+		}
+	}
+	return p
 }
 
 // count is how many sessions are online on this node.
@@ -237,17 +308,23 @@ func (h *hub) occupied(room string) bool {
 	return len(h.rooms[chatd.Key(room)]) > 0
 }
 
-// sessionOf returns the online session of name when its id is sid (any
-// session of name when sid is ""), or nil. Only the code that applies
-// notes (effects.go) and the session itself act on what it returns.
-func (h *hub) sessionOf(name, sid string) *session {
+// sessionsOf returns the online sessions of name: every one when sid is
+// "", else the one whose id is sid (none when it is gone). Only the code
+// that applies notes (effects.go) and the session itself act on what it
+// returns; it is a snapshot.
+func (h *hub) sessionsOf(name, sid string) []*session {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
-	s := h.users[chatd.Key(name)]
-	if s == nil || sid != "" && s.sid != sid {
-		return nil
+	mine := h.users[chatd.Key(name)]
+	if sid == "" {
+		return snapshotOf(mine)
 	}
-	return s
+	for _, s := range mine {
+		if s.sid == sid {
+			return []*session{s}
+		}
+	}
+	return nil
 }
 
 // fanout queues ev to every session in to except skip, and to none that
@@ -268,7 +345,7 @@ func fanoutVia(fl *flusher, to []*session, ev *event, skip *session, filter func
 	}
 }
 
-// Member lists (hub.rooms, hub.all) are handed out as snapshots that their
+// Member lists (hub.rooms, hub.all, each user's list in hub.users) are handed out as snapshots that their
 // holders read without the hub's lock, so no element a snapshot can see is
 // ever written again:
 //   - a list only grows in place (appendMember): the new member goes into a

@@ -11,11 +11,11 @@ import (
 func TestMoveOfDepartedSessionIsIgnored(t *testing.T) {
 	h := newHub()
 	old := &session{user: "alice"}
-	if _, err := h.add(old, false, nil); err != nil {
+	if _, err := h.add(old, loginReject, 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	fresh := &session{user: "alice"}
-	if prev, err := h.add(fresh, true, nil); err != nil || prev != old {
+	if prev, err := h.add(fresh, loginReplace, 1, nil); err != nil || len(prev) != 1 || prev[0] != old {
 		t.Fatalf("replace: %v %v", prev, err)
 	}
 	if _, _, _, ok := h.move(old, "den", nil); ok {
@@ -43,7 +43,7 @@ func TestMemberSnapshotsStayPut(t *testing.T) {
 	for _, name := range []string{"a", "b", "c", "d", "e", "f"} {
 		s := &session{user: name}
 		all = append(all, s)
-		if _, err := h.add(s, false, nil); err != nil {
+		if _, err := h.add(s, loginReject, 1, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -76,6 +76,56 @@ func TestMemberSnapshotsStayPut(t *testing.T) {
 	}
 	if got := names(h.members("den")); len(got) != 5 || got[2] != "d" || got[4] != "f" {
 		t.Errorf("den = %v, want a b d e f", got)
+	}
+}
+
+// Several sessions of one user (duplicate_login = "multi"): each is in the
+// registry on its own, up to the limit; the user is listed once, and only
+// the last one's removal takes the user offline.
+func TestHubSeveralSessions(t *testing.T) {
+	h := newHub()
+	a1, a2, a3 := &session{user: "alice", sid: "1"}, &session{user: "Alice", sid: "2"}, &session{user: "alice", sid: "3"}
+	var got []added
+	add := func(s *session) error {
+		_, err := h.add(s, loginMulti, 2, func(a added) { got = append(got, a) })
+		return err
+	}
+	if err := add(a1); err != nil {
+		t.Fatal(err)
+	}
+	if err := add(a2); err != nil {
+		t.Fatal(err)
+	}
+	if err := add(a3); chatd.ErrorCode(err) != chatd.ETooManySessions {
+		t.Fatalf("third session: %v, want too_many_sessions", err)
+	}
+	if len(got) != 2 || !got[0].first || got[1].first || len(got[1].mine) != 1 || got[1].mine[0] != a1 {
+		t.Fatalf("onAdd saw %+v", got)
+	}
+	if len(got[1].online) != 1 || len(got[1].others) != 2 {
+		t.Errorf("second login: online %v, others %d", got[1].online, len(got[1].others))
+	}
+	h.move(a2, "den", nil)
+	if p := h.presences(""); len(p) != 1 || p[0].SID != "1" || p[0].Sessions != 2 || len(p[0].Also) != 1 || p[0].Also[0] != "den" {
+		t.Fatalf("presences = %+v", p)
+	}
+	if s := h.sessionsOf("ALICE", ""); len(s) != 2 {
+		t.Errorf("sessionsOf all = %d", len(s))
+	}
+	if s := h.sessionsOf("alice", "2"); len(s) != 1 || s[0] != a2 {
+		t.Errorf("sessionsOf sid 2 = %v", s)
+	}
+	var lasts []bool
+	h.remove(a1, func(_ string, _ []*session, last bool) { lasts = append(lasts, last) })
+	if p := h.find("alice", ""); p == nil || p.SID != "2" || p.Room != "den" {
+		t.Fatalf("after the first left: %+v", p)
+	}
+	h.remove(a2, func(_ string, _ []*session, last bool) { lasts = append(lasts, last) })
+	if len(lasts) != 2 || lasts[0] || !lasts[1] {
+		t.Errorf("last = %v, want false then true", lasts)
+	}
+	if h.find("alice", "") != nil || len(h.names) != 0 || h.count() != 0 {
+		t.Error("alice still online")
 	}
 }
 

@@ -245,7 +245,8 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	// no private message or broadcast can overtake the welcome.
 	// Across nodes first: with several, the database decides who is the
 	// user's one session.
-	replace := s.srv.cfg().Accounts.DuplicateLogin == "replace"
+	accounts := s.srv.cfg().Accounts
+	replace := accounts.DuplicateLogin == loginReplace
 	s.sid = s.srv.newSID()
 	elsewhere, err := s.srv.community.claim(ctx, presence{SID: s.sid,
 		OnlineSession: chatd.OnlineSession{User: u.Name, Addr: s.addr, Listener: s.info.Listener, Since: now}}, replace)
@@ -258,7 +259,8 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	n := &note{Kind: noteLogin, User: u.Name, SID: s.sid}
 	lobby := s.srv.logs.get(chatd.Lobby)
 	lobby.mu.Lock()
-	old, err := s.srv.hub.add(s, replace, func(online []string, others []*session) {
+	old, err := s.srv.hub.add(s, accounts.DuplicateLogin, accounts.MaxSessions, func(a added) {
+		online := a.online
 		if len(elsewhere) > 0 {
 			online = sortedNames(union(online, elsewhere))
 		}
@@ -266,7 +268,13 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		s.reply(welcomeEvent(u.Name, u.Admin, chatd.Lobby, online, max(waiting, len(mail)), unread))
 		s.sendMail(mail)
 		lobby.replay(s, chatd.Lobby)
-		s.srv.showPresence(n, others, s)
+		if a.first {
+			s.srv.showPresence(n, a.others, []*session{s})
+		} else {
+			// One more device: others saw the login of the first;
+			// the user's own sessions hear where this one is.
+			fanout(a.mine, noticeEvent(s.srv.newID(), fmt.Sprintf("%s has a new session from %s", u.Name, s.addr), now), nil, nil)
+		}
 	})
 	lobby.mu.Unlock()
 	if err != nil {
@@ -276,8 +284,8 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		s.fail("login", err)
 		return false
 	}
-	if old != nil {
-		old.end(byeReplaced, "you logged in from somewhere else")
+	for _, o := range old {
+		o.end(byeReplaced, "you logged in from somewhere else")
 	}
 	if err := s.srv.community.tell(ctx, n); err != nil {
 		s.srv.log.Error("tell the cluster of a login", "user", u.Name, "err", err)

@@ -192,12 +192,9 @@ func readEvent(conv, id string) *event {
 	return &event{typ: "read", noText: true, fields: []field{f("conversation", conv), f("id", id)}}
 }
 
-// showRead shows a read note to the user's sessions here.
-// TODO(issue 20, multi): every session of the user, once there are several.
+// showRead shows a read note to every session of the user here.
 func (s *Server) showRead(n *note) {
-	if o := s.hub.sessionOf(n.User, ""); o != nil {
-		o.send(readEvent(n.Text, n.ID))
-	}
+	fanout(s.hub.sessionsOf(n.User, ""), readEvent(n.Text, n.ID), nil, nil)
 }
 
 // shownLine records, for a text-mode session, that the message id of

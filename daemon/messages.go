@@ -171,6 +171,11 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 			}
 		}
 	}
+	if len(to) > 0 {
+		// The sender's other devices show the conversation too: the
+		// message as its recipients got it, from the sender.
+		s.srv.apply(&note{Kind: noteSent, ID: id, By: s.user, Src: s.sid, Names: nonNil(to), Text: text, Time: now})
+	}
 	for i, r := range rs {
 		switch {
 		case r.self:
@@ -212,6 +217,7 @@ func (s *session) deliverLive(ctx context.Context, name string, msg note) (strin
 	}
 	msg.User, msg.SID, msg.Node = p.User, p.SID, p.Node
 	if p.Node == s.srv.node() {
+		msg.SID = "" // every session of theirs here (several devices)
 		status, away := s.srv.deliverHere(&msg)
 		return status, away, nil
 	}

@@ -42,7 +42,13 @@ func cmdKick(ctx context.Context, s *session, args string) error {
 		s.reply(okEvent("kick", o.User+" was disconnected", nil, f("user", o.User)))
 		return nil
 	}
-	r, err := s.srv.store.RoomByName(ctx, o.Room)
+	// With several sessions the user may be in several rooms: the
+	// kicker's own room when one of them is there.
+	room := o.Room
+	if mine := s.srv.hub.roomOf(s); o.in(mine) {
+		room = mine
+	}
+	r, err := s.srv.store.RoomByName(ctx, room)
 	if err != nil || chatd.Key(r.Owner) != chatd.Key(s.user) {
 		return chatd.Errorf(chatd.ENotPermitted, "only server admins, or the owner of the room %s is in, can kick them", o.User)
 	}
@@ -238,7 +244,7 @@ func cmdTransfer(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
-	if o == nil || chatd.Key(o.Room) != chatd.Key(r.Name) {
+	if o == nil || !o.in(r.Name) {
 		return chatd.Errorf(chatd.ENotPermitted, "%s must be in %s to take it over", u.Name, r.Name)
 	}
 	if err := s.srv.store.SetRoomOwner(ctx, r.Name, u.Name); err != nil {

@@ -179,7 +179,8 @@ func cmdCheck(ctx context.Context, s *session, args string) error {
 		// Offline: when they were last here is what matters; a login
 		// time or an idle count would read as if they were online.
 		info = append(info, f("online", false), f("room", ""), f("since", nil),
-			f("last_active", jsonTime(u.LastActive)), f("idle_seconds", nil), f("last_seen", jsonTime(u.LastSeen)))
+			f("last_active", jsonTime(u.LastActive)), f("idle_seconds", nil), f("last_seen", jsonTime(u.LastSeen)),
+			f("sessions", 0))
 		seen := "never"
 		if !u.LastSeen.IsZero() {
 			seen = s.textTime(u.LastSeen)
@@ -193,7 +194,8 @@ func cmdCheck(ctx context.Context, s *session, args string) error {
 	active := o.LastActive
 	idle := max(0, int(now.Sub(active).Seconds()))
 	info = append(info, f("online", true), f("room", room), f("since", jsonTime(o.Since)),
-		f("last_active", jsonTime(active)), f("idle_seconds", idle), f("last_seen", nil))
+		f("last_active", jsonTime(active)), f("idle_seconds", idle), f("last_seen", nil),
+		f("sessions", max(1, o.Sessions)))
 	away := o.Away
 	if away != nil {
 		info = append(info, f("away", *away))
@@ -204,6 +206,9 @@ func cmdCheck(ctx context.Context, s *session, args string) error {
 	body = append(body, "  status:      online in "+room, "  admin:       "+yesNo(u.Admin),
 		"  logged in:   "+s.textTime(o.Since),
 		fmt.Sprintf("  last active: %s (idle %ds)", s.textTime(active), idle))
+	if o.Sessions > 1 {
+		body = append(body, fmt.Sprintf("  sessions:    %d", o.Sessions))
+	}
 	if away != nil {
 		body = append(body, "  away:        "+*away)
 	}

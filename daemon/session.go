@@ -502,9 +502,12 @@ func (s *session) finish() {
 			s.srv.log.Error("write last seen", "user", s.user, "err", err)
 		}
 		n := &note{Kind: noteLogout, User: s.user, SID: s.sid, Text: presenceFor(reason)}
-		_, ok := s.srv.hub.remove(s, func(room string, others []*session) {
+		_, ok := s.srv.hub.remove(s, func(room string, others []*session, last bool) {
 			n.Room = room
-			s.srv.showPresence(n, others, s)
+			if !last {
+				n.Text = "" // other devices are still online: no logout
+			}
+			s.srv.showPresence(n, others, []*session{s})
 		})
 		if ok {
 			if err := s.srv.community.tell(ctx, n); err != nil {
