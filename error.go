@@ -32,6 +32,7 @@ const (
 	EBadEncoding      Code = "bad_encoding"
 	EMailboxFull      Code = "mailbox_full"
 	EServerBusy       Code = "server_busy"
+	ENoSuchMessage    Code = "no_such_message"
 	// EInternal is never chosen on purpose: it is what a user sees when the
 	// server failed (for example the disk is full) instead of a driver message.
 	EInternal Code = "internal"
