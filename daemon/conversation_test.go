@@ -189,3 +189,44 @@ func TestHistoryPaging(t *testing.T) {
 	bob.fails("history @alice 201", "history", "bad_args")
 	bob.fails("history @", "history", "bad_args")
 }
+
+// TestClusterPrivateHistoryOnce: a private message to a user on another
+// node, and one to a user offline, are in the pair's conversation once,
+// read from either node.
+func TestClusterPrivateHistoryOnce(t *testing.T) {
+	n := threeNodes(t)
+	alice := login(t, n[0].addr, "alice", "password1")
+	bob := login(t, n[1].addr, "bob", "password1")
+	alice.send("send bob across the nodes")
+	alice.expect("delivery", "to", "bob", "status", "delivered")
+	bob.expect("message", "kind", "private", "from", "alice", "text", "across the nodes")
+	bob.send("send alice and back")
+	bob.expect("delivery", "to", "alice", "status", "delivered")
+	alice.expect("message", "kind", "private", "from", "bob", "text", "and back")
+	alice.send("send carol while you were out")
+	alice.expect("delivery", "to", "carol", "status", "stored")
+	// Each node writes its own senders' messages; a history command
+	// waits for its node's writer, so after one on each node both lines
+	// are stored.
+	alice.historyPage("history @bob")
+	bob.historyPage("history @alice")
+	for _, c := range []struct {
+		who  *client
+		conv string
+		want string
+	}{{alice, "@bob", "across the nodes|and back"}, {bob, "@alice", "across the nodes|and back"}} {
+		lines, _ := c.who.historyPage("history " + c.conv)
+		var got []string
+		for _, l := range lines {
+			got = append(got, l.str("text"))
+		}
+		if strings.Join(got, "|") != c.want {
+			t.Errorf("%s: history %s = %q, want %q", c.who.name, c.conv, got, c.want)
+		}
+	}
+	carol := login(t, n[2].addr, "carol", "password1")
+	carol.expect("message", "kind", "offline", "text", "while you were out")
+	if lines, _ := carol.historyPage("history @alice"); len(lines) != 1 || lines[0].str("text") != "while you were out" {
+		t.Errorf("carol's history @alice: %v", lines)
+	}
+}
