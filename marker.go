@@ -46,4 +46,7 @@ type MarkerStore interface {
 	// user's marker that others sent, at most UnreadCap each. A room that
 	// does not exist counts none.
 	UnreadCounts(ctx context.Context, user string, convs []string) ([]Unread, error)
+	// PrivateHasMessage reports whether the private conversation of user
+	// and other holds the message id.
+	PrivateHasMessage(ctx context.Context, user, other, id string) (bool, error)
 }

@@ -14,13 +14,42 @@ type OfflineMessage struct {
 	Time  time.Time
 }
 
-// HistoryLine is one line of room chat kept for replay on join.
+// HistoryLine is one line of a conversation's history: room chat kept for
+// replay on join, or a private message.
 type HistoryLine struct {
 	MsgID  string // the line's id (PROTOCOL.md 9.1)
 	From   string
 	Text   string
 	Time   time.Time
 	Action bool // an action line (the me command)
+	// Recipients is, for a private message, everyone it was addressed
+	// to, space-separated (a string, so that a line stays comparable).
+	Recipients string
+}
+
+// PrivateLine is a private message as the conversation between its sender
+// (Line.From) and one recipient, With, keeps it. A message to several
+// users is one PrivateLine per recipient.
+type PrivateLine struct {
+	With string
+	Line HistoryLine
+}
+
+// PageQuery selects a page of a conversation's history: the newest N lines,
+// or, with Before or After (a message id), the N lines just before or just
+// after that message. Only the newest Keep lines of the conversation
+// (messages.history_keep) are looked at.
+type PageQuery struct {
+	Before, After string
+	N, Keep       int
+}
+
+// Page is a page of a conversation's history, oldest first. More says
+// whether the conversation holds lines beyond the page in the direction
+// asked: older ones for the newest N and for Before, newer ones for After.
+type Page struct {
+	Lines []HistoryLine
+	More  bool
 }
 
 // Room is a persistent chat room. Membership is not stored: it is who is in

@@ -109,8 +109,8 @@ type RoomStore interface {
 	UseInvite(ctx context.Context, room, user string) (bool, error)
 }
 
-// HistoryStore keeps each room's newest lines, for replay on join and for
-// search.
+// HistoryStore keeps each conversation's newest lines: a room's, for replay
+// on join, and each pair of users' private messages; for paging and search.
 type HistoryStore interface {
 	// AppendHistoryBatch adds lines, in order, in one transaction and trims
 	// each room it touched to keep lines. Lines for rooms that no longer
@@ -121,9 +121,24 @@ type HistoryStore interface {
 	// room that hold every word of query, newest first, through the
 	// full-text index.
 	SearchHistory(ctx context.Context, room, query string, n, keep int) ([]HistoryLine, error)
-	// LastMessageID is the greatest message id stored, in room history
-	// or in a mailbox ("" for none): a restarted daemon's ids go on from
-	// there even if the wall clock went back.
+	// RoomHistoryPage returns the page of room's history that q selects,
+	// in message id order; ENoSuchRoom, or ENoSuchMessage for an id of q
+	// that room does not hold.
+	RoomHistoryPage(ctx context.Context, room string, q PageQuery) (Page, error)
+	// AppendPrivateBatch adds private messages to their conversations in
+	// one transaction and trims each conversation it touched to keep
+	// lines. A line whose sender or recipient no longer exists is skipped,
+	// and so is one its conversation already holds (same id).
+	AppendPrivateBatch(ctx context.Context, lines []PrivateLine, keep int) error
+	// PrivateHistoryPage is RoomHistoryPage for the conversation between
+	// user and other; ENoSuchUser when either does not exist.
+	PrivateHistoryPage(ctx context.Context, user, other string, q PageQuery) (Page, error)
+	// SearchPrivate is SearchHistory for the conversation between user
+	// and other.
+	SearchPrivate(ctx context.Context, user, other, query string, n, keep int) ([]HistoryLine, error)
+	// LastMessageID is the greatest message id stored, in room or private
+	// history or in a mailbox ("" for none): a restarted daemon's ids go
+	// on from there even if the wall clock went back.
 	LastMessageID(ctx context.Context) (string, error)
 }
 

@@ -110,6 +110,7 @@ var watchedWrites = map[string]struct {
 	"store_offline":        {"store offline message", false},
 	"delete_offline":       {"delete delivered offline mail", false},
 	"append_history_batch": {"append room history", true},
+	"append_private_batch": {"append private history", true},
 	"set_online":           {"write online sessions", false},
 	"set_setting":          {"save a setting", false},
 	"set_read_marker":      {"move a read marker", false},

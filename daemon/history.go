@@ -8,8 +8,9 @@ import (
 	"chatd"
 )
 
-// historyWriter stores room chat for replay on join. It owns the writes so
-// that chat fan-out never waits for the disk: lines are queued (bounded; a
+// historyWriter stores room chat for replay on join, and private messages
+// in their conversations. It owns the writes so that chat fan-out and
+// send never wait for the disk: lines are queued (bounded; a
 // full queue makes senders wait, not lose lines) and written in order, all
 // that was queued within historyLinger of the first in one transaction.
 //
@@ -27,10 +28,12 @@ type historyWriter struct {
 	done  chan struct{} // closed when run has returned
 }
 
-// historyItem is a line to store, or (flushed set) a request to say when
-// everything queued before it is stored.
+// historyItem is a room line to store, a private message (private set),
+// or (flushed set) a request to say when everything queued before it is
+// stored.
 type historyItem struct {
 	line    chatd.RoomLine
+	private *chatd.PrivateLine
 	flushed chan struct{}
 }
 
@@ -79,6 +82,17 @@ func (h *historyWriter) tryAdd(room string, l chatd.HistoryLine) bool {
 	}
 }
 
+// addPrivate queues a private message for the conversation between its
+// sender and with, as add does a room line.
+func (h *historyWriter) addPrivate(with string, l chatd.HistoryLine) {
+	if h.keep() > 0 {
+		select {
+		case h.ch <- historyItem{private: &chatd.PrivateLine{With: with, Line: l}}:
+		case <-h.quit:
+		}
+	}
+}
+
 // flush returns once every line added before it is in the database, so
 // that history and search see what their user has just said.
 func (h *historyWriter) flush() {
@@ -106,12 +120,13 @@ func (h *historyWriter) hurry() {
 func (h *historyWriter) run(ctx context.Context) {
 	defer close(h.done)
 	batch := make([]chatd.RoomLine, 0, historyBatch)
+	var private []chatd.PrivateLine
 	var waiting []chan struct{}
 	linger := time.NewTimer(historyLinger)
 	linger.Stop()
 	items := make([]historyItem, 0, historyBatch)
 	for {
-		batch, waiting = batch[:0], waiting[:0]
+		batch, private, waiting = batch[:0], private[:0], waiting[:0]
 		clear(items)
 		items = items[:0]
 		select {
@@ -146,6 +161,8 @@ func (h *historyWriter) run(ctx context.Context) {
 		for _, it := range items {
 			if it.flushed != nil {
 				waiting = append(waiting, it.flushed)
+			} else if it.private != nil {
+				private = append(private, *it.private)
 			} else {
 				batch = append(batch, it.line)
 			}
@@ -156,6 +173,14 @@ func (h *historyWriter) run(ctx context.Context) {
 			cancel()
 			if err != nil {
 				h.log.Error("store room history", "lines", len(batch), "err", err)
+			}
+		}
+		if len(private) > 0 {
+			wctx, cancel := context.WithTimeout(ctx, historyWriteTimeout)
+			err := h.store.AppendPrivateBatch(wctx, private, h.keep())
+			cancel()
+			if err != nil {
+				h.log.Error("store private history", "messages", len(private), "err", err)
 			}
 		}
 		for _, w := range waiting {

@@ -31,7 +31,7 @@ func cmdRead(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
-	ok, err := s.srv.holdsMessage(ctx, conv, id)
+	ok, err := s.srv.holdsMessage(ctx, s.user, conv, id)
 	if err != nil {
 		return err
 	}
@@ -93,17 +93,15 @@ func (s *Server) resolveConversation(ctx context.Context, user string, conv conv
 }
 
 // holdsMessage reports whether id is a message of conv: a room's line in
-// its recent lines here or in its stored history.
-func (s *Server) holdsMessage(ctx context.Context, conv conversation, id string) (bool, error) {
+// its recent lines here or in its stored history, or a message of user's
+// private conversation.
+func (s *Server) holdsMessage(ctx context.Context, user string, conv conversation, id string) (bool, error) {
 	if !wellFormedID(id) {
 		return false, nil
 	}
 	if conv.User != "" {
-		// TODO(issue 20, privhist): look id up in the private history
-		// of the two users once it exists. Until then any id this node's
-		// clock has given out (none from the future) is accepted.
-		v, ok := chatd.ParseID(id)
-		return ok && v < s.ids.Next(s.now()), nil
+		s.history.flush()
+		return s.store.PrivateHasMessage(ctx, user, conv.User, id)
 	}
 	if s.logs.holds(conv.Room, id) {
 		return true, nil

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"chatd"
 )
 
 // Tests of read markers and unread counts (PROTOCOL.md section 9.5).
@@ -52,7 +54,12 @@ func TestReadMarker(t *testing.T) {
 	if ok["moved"] != false {
 		t.Fatalf("a read of an older id moved: %v", ok)
 	}
-	for _, bad := range []string{"lobby 00000000000000ff", "lobby no/such", "@alice " + strings.Repeat("f", 16)} {
+	// A private conversation's marker takes an id of that conversation:
+	// not a room line's, nor one the server never gave.
+	alice.send("send bob psst")
+	alice.expect("delivery", "to", "bob")
+	pid := idOf(t, bob.expect("message", "kind", "private", "text", "psst"))
+	for _, bad := range []string{"lobby 00000000000000ff", "lobby no/such", "@alice " + strings.Repeat("f", 16), "@alice " + ids[2]} {
 		bob.send("read " + bad)
 		bob.expectNext("error", "cmd", "read", "code", "no_such_message")
 	}
@@ -62,9 +69,8 @@ func TestReadMarker(t *testing.T) {
 	bob.expectNext("error", "cmd", "read", "code", "no_such_user")
 	bob.send("read lobby")
 	bob.expectNext("error", "cmd", "read", "code", "bad_args")
-	// A private conversation takes an id the server has given.
-	bob.send("read @Alice " + ids[2])
-	bob.expect("read", "conversation", "@alice", "id", ids[2])
+	bob.send("read @Alice " + pid)
+	bob.expect("read", "conversation", "@alice", "id", pid)
 	bob.expect("ok", "cmd", "read", "conversation", "@alice")
 
 	bob.send("logout")
@@ -156,5 +162,30 @@ func TestReadMarkerTextMode(t *testing.T) {
 	}
 	if got := markerOf(t, ts, "carol", "#lobby", ""); got != "" {
 		t.Fatalf("a JSON session moved its marker to %q", got)
+	}
+}
+
+// A marker moved on one device shows on the user's other devices, and
+// the unread count each device then asks for agrees.
+func TestReadMarkerAcrossDevices(t *testing.T) {
+	ts := startServer(t, func(c *chatd.Config) { c.Accounts.DuplicateLogin = "multi" })
+	ts.addUsers("alice", "bob")
+	phone := login(t, ts.addr, "bob", "password1")
+	laptop := login(t, ts.addr, "bob", "password1")
+	alice := login(t, ts.addr, "alice", "password1")
+	var last string
+	for i := range 3 {
+		alice.send(fmt.Sprintf("line %d", i))
+		last = idOf(t, laptop.expect("message", "kind", "room", "text", fmt.Sprintf("line %d", i)))
+		phone.expect("message", "kind", "room", "text", fmt.Sprintf("line %d", i))
+	}
+	phone.send("read lobby " + last)
+	phone.expect("ok", "cmd", "read", "id", last)
+	laptop.expect("read", "conversation", "#lobby", "id", last)
+	for _, c := range []*client{phone, laptop} {
+		c.send("unread")
+		if got := fmt.Sprint(c.expect("ok", "cmd", "unread")["unread"]); got != "[]" {
+			t.Fatalf("unread after reading everything: %s", got)
+		}
 	}
 }

@@ -176,6 +176,14 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 		// message as its recipients got it, from the sender.
 		s.srv.apply(&note{Kind: noteSent, ID: id, By: s.user, Src: s.sid, Names: nonNil(to), Text: text, Time: now})
 	}
+	// The conversations keep what reached its recipient, live or in the
+	// mailbox; the sender's node writes them (once, in a cluster).
+	kept := chatd.HistoryLine{MsgID: id, From: s.user, Text: text, Time: now, Recipients: strings.Join(to, " ")}
+	for i, r := range rs {
+		if outs[i].err == nil && (outs[i].status == statusDelivered || outs[i].status == statusStored) {
+			s.srv.history.addPrivate(r.user, kept)
+		}
+	}
 	for i, r := range rs {
 		switch {
 		case r.self:

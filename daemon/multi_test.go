@@ -1,6 +1,7 @@
 package daemon_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 
@@ -143,4 +144,44 @@ func TestMultiDeviceKick(t *testing.T) {
 	a2.closed()
 	root.expect("presence", "user", "alice", "event", "kicked")
 	root.nothingPending()
+}
+
+// heldSearchStore holds every room search until release is closed, and
+// says on started when one has begun.
+type heldSearchStore struct {
+	chatd.Store
+	started chan struct{}
+	release chan struct{}
+}
+
+func (s heldSearchStore) SearchHistory(ctx context.Context, room, query string, n, keep int) ([]chatd.HistoryLine, error) {
+	s.started <- struct{}{}
+	<-s.release
+	return s.Store.SearchHistory(ctx, room, query, n, keep)
+}
+
+// A user runs one search at a time, however many devices: a second
+// device's search while the first runs is refused at once; another
+// user's is not.
+func TestOneSearchPerUser(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Accounts.DuplicateLogin = "multi"
+	held := heldSearchStore{started: make(chan struct{}, 4), release: make(chan struct{})}
+	ts := startWrapped(t, cfg, &clock{}, func(s chatd.Store) chatd.Store { held.Store = s; return held })
+	ts.addUsers("alice", "bob")
+	phone := login(t, ts.addr, "alice", "password1")
+	laptop := login(t, ts.addr, "alice", "password1")
+	bob := login(t, ts.addr, "bob", "password1")
+	phone.send("search hello")
+	<-held.started
+	laptop.send("search hello")
+	laptop.expectError("search", "server_busy")
+	bob.send("search hello")
+	<-held.started
+	close(held.release)
+	phone.expect("ok", "cmd", "search")
+	bob.expect("ok", "cmd", "search")
+	laptop.send("search hello")
+	<-held.started
+	laptop.expect("ok", "cmd", "search")
 }

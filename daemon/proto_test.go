@@ -585,7 +585,7 @@ func TestHistoryAndSearch(t *testing.T) {
 		}
 		a.fails("history 0", "history", "bad_args")
 		a.fails("history 201", "history", "bad_args")
-		a.fails("history x", "history", "bad_args")
+		a.fails("history x", "history", "no_such_room") // a conversation, not a count
 	})
 	t.Run("Search", func(t *testing.T) {
 		a := a.in(t)
@@ -755,7 +755,7 @@ func TestHelpShowsNewCommands(t *testing.T) {
 		{"help part", "leave", "leave"},
 		{"help list", "rooms", "rooms"},
 		{"help action", "me", "me TEXT"},
-		{"help search", "search", "search WORDS"},
+		{"help search", "search", "search [#ROOM|@USER] WORDS"},
 		{"help set", "set", "set [KEY VALUE]"},
 	} {
 		ev := a.do(tc.line, "help")

@@ -1,4 +1,5 @@
-// Room commands: list, create, join, leave, close, topic, history, search.
+// Room commands: list, create, join, leave, close, topic. History and
+// search, which read rooms and private conversations, are in conversation.go.
 
 package daemon
 
@@ -276,98 +277,4 @@ func cmdTopic(ctx context.Context, s *session, args string) error {
 	}
 	s.reply(okEvent("topic", msg, nil, f("room", r.Name), f("topic", text)))
 	return nil
-}
-
-// History and search answer with the lines (kind history), then an ok
-// that says how many there were, so a program knows the answer is over.
-const (
-	historyDefault = 20
-	historyMax     = 200
-	searchMax      = 20
-)
-
-func cmdHistory(ctx context.Context, s *session, args string) error {
-	n := historyDefault
-	if strings.TrimSpace(args) != "" {
-		var err error
-		if n, err = intArg("history", args, 1, historyMax); err != nil {
-			return err
-		}
-	}
-	room := s.srv.hub.roomOf(s)
-	s.srv.history.flush()
-	// A room may hold a few more lines than history_keep until its next
-	// trim; those are not shown.
-	lines, err := s.srv.store.History(ctx, room, min(n, s.srv.cfg().Messages.HistoryKeep))
-	if err != nil {
-		return err
-	}
-	shown := s.replyLines(room, lines)
-	s.chargeLines(room, lines)
-	s.reply(okEvent("history", fmt.Sprintf("%d stored line%s of %s", shown, plural(shown), room), nil,
-		f("room", room), f("count", shown)))
-	return nil
-}
-
-func cmdSearch(ctx context.Context, s *session, args string) error {
-	query := strings.TrimSpace(args)
-	if query == "" {
-		return badArgs("search")
-	}
-	room := s.srv.hub.roomOf(s)
-	s.srv.history.flush()
-	cfg := s.srv.cfg()
-	// The store stops a search that outlives its budget (server_busy).
-	sctx, cancel := context.WithTimeout(ctx, cfg.Messages.SearchTimeout.Duration)
-	defer cancel()
-	lines, err := s.srv.store.SearchHistory(sctx, room, query, searchMax, cfg.Messages.HistoryKeep)
-	if err != nil {
-		return err
-	}
-	shown := s.replyLines(room, lines)
-	s.chargeLines(room, lines)
-	text := fmt.Sprintf("%d lines of %s match, newest first", shown, room)
-	if shown == 1 {
-		text = "1 line of " + room + " matches"
-	}
-	if shown == 0 {
-		text = "no stored line of " + room + " matches"
-	}
-	s.reply(okEvent("search", text, nil, f("room", room), f("count", shown)))
-	return nil
-}
-
-// chargeLines counts the stored lines a history or search answer sent
-// against the sender's line budget, one line for every max_line_bytes of
-// them beyond the first (which the command line itself paid for): a
-// 12-byte command that brings back megabytes is as much a flood as
-// megabytes sent. The budget may go into debt; until it is paid back the
-// user's next lines are refused with rate_limited, and a client that keeps
-// sending them is ended as flooding, as for any other flood.
-func (s *session) chargeLines(room string, lines []chatd.HistoryLine) {
-	const overhead = 64 // type, kind, time and quoting around each line
-	size := 0
-	for _, l := range lines {
-		size += len(l.From) + len(room) + len(l.Text) + overhead
-	}
-	lineMax := s.srv.cfg().Server.MaxLineBytes
-	if cost := size/lineMax - 1; cost > 0 {
-		s.bucket.take(float64(cost), s.srv.now())
-	}
-}
-
-// replyLines answers with stored lines of room as kind history, leaving out
-// senders the user blocks when blocks apply to room chat. It returns how
-// many it sent.
-func (s *session) replyLines(room string, lines []chatd.HistoryLine) int {
-	hide := s.srv.cfg().Messages.BlocksApplyToBroadcast
-	n := 0
-	for _, l := range lines {
-		if hide && s.blocking(l.From) {
-			continue
-		}
-		s.reply(roomMessage(kindHistory, l.MsgID, l.From, room, l.Text, l.Time, l.Action))
-		n++
-	}
-	return n
 }

@@ -151,6 +151,11 @@ type Server struct {
 
 	wg sync.WaitGroup // one per session goroutine
 
+	// searching holds the users with a search running (chatd.Key), so
+	// that each has at most one, whatever their sessions (sync.Map: no
+	// lock of ours).
+	searching sync.Map
+
 	// Written once, by the first Shutdown.
 	stopOnce sync.Once
 	stopMsg  string

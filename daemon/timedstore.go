@@ -220,6 +220,22 @@ func (t timedStore) History(ctx context.Context, room string, n int) ([]chatd.Hi
 	return timed(t, "history", func() ([]chatd.HistoryLine, error) { return t.Store.History(ctx, room, n) })
 }
 
+func (t timedStore) RoomHistoryPage(ctx context.Context, room string, q chatd.PageQuery) (chatd.Page, error) {
+	return timed(t, "room_history_page", func() (chatd.Page, error) { return t.Store.RoomHistoryPage(ctx, room, q) })
+}
+
+func (t timedStore) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine, keep int) error {
+	return timedErr(t, "append_private_batch", func() error { return t.Store.AppendPrivateBatch(ctx, lines, keep) })
+}
+
+func (t timedStore) PrivateHistoryPage(ctx context.Context, user, other string, q chatd.PageQuery) (chatd.Page, error) {
+	return timed(t, "private_history_page", func() (chatd.Page, error) { return t.Store.PrivateHistoryPage(ctx, user, other, q) })
+}
+
+func (t timedStore) SearchPrivate(ctx context.Context, user, other, query string, n, keep int) ([]chatd.HistoryLine, error) {
+	return timed(t, "search_private", func() ([]chatd.HistoryLine, error) { return t.Store.SearchPrivate(ctx, user, other, query, n, keep) })
+}
+
 func (t timedStore) LastMessageID(ctx context.Context) (string, error) {
 	return timed(t, "last_message_id", func() (string, error) { return t.Store.LastMessageID(ctx) })
 }
@@ -287,6 +303,10 @@ func (t timedStore) ReadMarkers(ctx context.Context, user string) (map[string]st
 
 func (t timedStore) RoomHasMessage(ctx context.Context, room, id string) (bool, error) {
 	return timed(t, "room_has_message", func() (bool, error) { return t.Store.RoomHasMessage(ctx, room, id) })
+}
+
+func (t timedStore) PrivateHasMessage(ctx context.Context, user, other, id string) (bool, error) {
+	return timed(t, "private_has_message", func() (bool, error) { return t.Store.PrivateHasMessage(ctx, user, other, id) })
 }
 
 func (t timedStore) UnreadCounts(ctx context.Context, user string, convs []string) ([]chatd.Unread, error) {

@@ -63,6 +63,8 @@ type DB struct {
 	// trimMu (leaf, DEVELOPING.md "Locks").
 	trimMu    sync.Mutex
 	untrimmed map[int64]int
+	// untrimmedPairs is untrimmed for private conversations.
+	untrimmedPairs map[pair]int
 
 	// The mailer goroutine (messages.go) stores offline messages with
 	// group commit: requests come in on mail; closing stops it and

@@ -176,22 +176,26 @@ type historyRow struct {
 	TS     int64  `db:"ts"`
 	Action bool   `db:"action"`
 	MID    string `db:"mid"`
+	// Recipients is a private message's, space-separated.
+	Recipients string `db:"recipients"`
 }
 
 func historyLines(rows []historyRow) []chatd.HistoryLine {
 	lines := make([]chatd.HistoryLine, len(rows))
 	for i, r := range rows {
-		lines[i] = chatd.HistoryLine{MsgID: r.MID, From: r.Sender, Text: r.Body, Time: fromMillis(r.TS), Action: r.Action}
+		lines[i] = chatd.HistoryLine{MsgID: r.MID, From: r.Sender, Text: r.Body, Time: fromMillis(r.TS), Action: r.Action,
+			Recipients: r.Recipients}
 	}
 	return lines
 }
 
 // LastMessageID; see chatd.HistoryStore. It reads every room's index
-// (room_id, mid) and every letter: once, at start.
+// (room_id, mid), every conversation's and every letter: once, at start.
 func (db *DB) LastMessageID(ctx context.Context) (string, error) {
 	var last string
 	err := sqlx.GetContext(ctx, db.read(), &last, `SELECT coalesce(max(m), '') FROM (
-		SELECT max(mid) AS m FROM room_history UNION ALL SELECT max(mid) FROM letters) AS t`)
+		SELECT max(mid) AS m FROM room_history UNION ALL SELECT max(mid) FROM letters
+		UNION ALL SELECT max(mid) FROM private_history) AS t`)
 	if err != nil {
 		return "", fmt.Errorf("read the last message id: %w", err)
 	}

@@ -123,10 +123,28 @@ func (db *DB) RoomHasMessage(ctx context.Context, room, id string) (bool, error)
 	return true, nil
 }
 
-// UnreadCounts; see chatd.MarkerStore. Each room is counted through the
-// index room_history_mid from the marker on, and the count stops at
-// chatd.UnreadCap+1 rows, so a long unread history costs no more than
-// that. Private conversations count none until they are kept as history.
+// PrivateHasMessage; see chatd.MarkerStore. One lookup in the index
+// private_history_pair.
+func (db *DB) PrivateHasMessage(ctx context.Context, user, other, id string) (bool, error) {
+	p, err := db.privatePair(ctx, user, other)
+	if err != nil {
+		return false, err
+	}
+	var one int
+	err = db.reader.GetContext(ctx, &one, `SELECT 1 FROM private_history WHERE user_lo = ? AND user_hi = ? AND mid = ?`, p.lo, p.hi, id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("look up message %s of %s and %s: %w", id, user, other, err)
+	}
+	return true, nil
+}
+
+// UnreadCounts; see chatd.MarkerStore. Each conversation is counted
+// through its id index (room_history_mid, private_history_pair) from the
+// marker on, and the count stops at chatd.UnreadCap+1 rows, so a long
+// unread history costs no more than that.
 func (db *DB) UnreadCounts(ctx context.Context, user string, convs []string) ([]chatd.Unread, error) {
 	marks, err := db.ReadMarkers(ctx, user)
 	if err != nil {
@@ -135,18 +153,40 @@ func (db *DB) UnreadCounts(ctx context.Context, user string, convs []string) ([]
 	out := make([]chatd.Unread, 0, len(convs))
 	for _, conv := range convs {
 		u := chatd.Unread{Conversation: conv}
-		if len(conv) > 1 && conv[0] == '#' {
-			// TODO(issue 20, privhist): count "@user" conversations in
-			// the private history once it exists.
-			n, err := db.roomUnread(ctx, conv[1:], user, marks[conv])
-			if err != nil {
-				return nil, err
-			}
-			u.Count, u.More = min(n, chatd.UnreadCap), n > chatd.UnreadCap
+		var n int
+		var err error
+		switch {
+		case len(conv) > 1 && conv[0] == '#':
+			n, err = db.roomUnread(ctx, conv[1:], user, marks[conv])
+		case len(conv) > 1 && conv[0] == '@':
+			n, err = db.privateUnread(ctx, user, conv[1:], marks[conv])
 		}
+		if err != nil {
+			return nil, err
+		}
+		u.Count, u.More = min(n, chatd.UnreadCap), n > chatd.UnreadCap
 		out = append(out, u)
 	}
 	return out, nil
+}
+
+// privateUnread counts up to chatd.UnreadCap+1 messages of user's
+// conversation with other after the id after that were not sent by user.
+func (db *DB) privateUnread(ctx context.Context, user, other, after string) (int, error) {
+	p, err := db.privatePair(ctx, user, other)
+	if chatd.ErrorCode(err) == chatd.ENoSuchUser {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	err = db.reader.GetContext(ctx, &n, `SELECT count(*) FROM (SELECT 1 FROM private_history
+ WHERE user_lo = ? AND user_hi = ? AND mid > ? AND sender <> ? ORDER BY mid LIMIT ?) AS t`, p.lo, p.hi, after, user, chatd.UnreadCap+1)
+	if err != nil {
+		return 0, fmt.Errorf("count unread messages of %s and %s: %w", user, other, err)
+	}
+	return n, nil
 }
 
 // roomUnread counts up to chatd.UnreadCap+1 lines of room after the id

@@ -158,10 +158,40 @@ CREATE UNIQUE INDEX room_history_mid ON room_history(room_id, mid);
 ALTER TABLE letters ADD COLUMN mid TEXT NOT NULL DEFAULT '';
 UPDATE letters SET mid = printf('%016x', (ts << 16) | 32768 | (id & 32767));
 `,
-	// 6 -> 7 (issue 20): private conversations as history, on the
-	// privhist branch. Empty here so that read markers can be version 8;
-	// the merge puts privhist's statements in its place.
-	`SELECT 1`,
+	// 6 -> 7 (issue 20): private messages kept as history (schema.sql,
+	// private_history). Messages sent before were not kept.
+	`-- Private messages kept as history, one row per pair conversation: a message
+-- to several users is a row in each sender-recipient pair's conversation.
+-- user_lo and user_hi are the two users' ids, the lower first; a page of a
+-- conversation is a walk of private_history_pair in message id order.
+CREATE TABLE private_history (
+    id         INTEGER PRIMARY KEY,
+    user_lo    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    user_hi    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    sender     TEXT    NOT NULL,
+    recipients TEXT    NOT NULL DEFAULT '', -- space-separated list the message was sent to
+    body       TEXT    NOT NULL,
+    ts         INTEGER NOT NULL,
+    mid        TEXT    NOT NULL            -- the message's id (chatd.FormatID)
+);
+CREATE UNIQUE INDEX private_history_pair ON private_history(user_lo, user_hi, mid);
+CREATE INDEX private_history_hi ON private_history(user_hi);
+
+-- Full-text index of private_history, as room_history_fts is of room_history.
+CREATE VIRTUAL TABLE private_history_fts USING fts5(
+    body, content = 'private_history', content_rowid = 'id', detail = 'none'
+);
+CREATE TRIGGER private_history_fts_insert AFTER INSERT ON private_history BEGIN
+    INSERT INTO private_history_fts (rowid, body) VALUES (new.id, new.body);
+END;
+CREATE TRIGGER private_history_fts_delete AFTER DELETE ON private_history BEGIN
+    INSERT INTO private_history_fts (private_history_fts, rowid, body) VALUES ('delete', old.id, old.body);
+END;
+CREATE TRIGGER private_history_fts_update AFTER UPDATE ON private_history BEGIN
+    INSERT INTO private_history_fts (private_history_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    INSERT INTO private_history_fts (rowid, body) VALUES (new.id, new.body);
+END;
+`,
 	// 7 -> 8 (issue 20): read markers.
 	`CREATE TABLE read_markers (
     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,

@@ -1,0 +1,297 @@
+package db
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"slices"
+
+	"chatd"
+)
+
+// Private messages are kept per pair conversation (schema.sql,
+// private_history): a pair is its two users' ids, the lower first, and
+// its lines are walked in message id order through private_history_pair.
+
+// pair is a private conversation: its users' ids, lo < hi.
+type pair struct{ lo, hi int64 }
+
+func pairOf(a, b int64) pair {
+	if a > b {
+		a, b = b, a
+	}
+	return pair{a, b}
+}
+
+// AppendPrivateBatch; see chatd.HistoryStore. As AppendHistoryBatch, one
+// transaction for the batch and each conversation trimmed now and then,
+// not at every line.
+func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine, keep int) error {
+	if keep <= 0 || len(lines) == 0 {
+		return nil
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	ids := map[string]int64{} // chatd.Key(name) -> id, or -1 when gone
+	id := func(name string) (int64, error) {
+		k := chatd.Key(name)
+		if v, ok := ids[k]; ok {
+			return v, nil
+		}
+		v, err := userID(ctx, tx, name)
+		if chatd.ErrorCode(err) == chatd.ENoSuchUser {
+			v, err = -1, nil
+		}
+		ids[k] = v
+		return v, err
+	}
+	var order []pair
+	added := map[pair]int{}
+	q := `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`
+	if db.pg {
+		q = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`
+	}
+	for _, pl := range lines {
+		from, err := id(pl.Line.From)
+		if err != nil {
+			return err
+		}
+		to, err := id(pl.With)
+		if err != nil {
+			return err
+		}
+		if from < 0 || to < 0 || from == to {
+			continue
+		}
+		p := pairOf(from, to)
+		if _, ok := added[p]; !ok {
+			order = append(order, p)
+		}
+		added[p]++
+		at := db.orNow(pl.Line.Time)
+		args := []any{p.lo, p.hi, pl.Line.From, pl.Line.Recipients, pl.Line.Text, millis(at), db.msgID(pl.Line.MsgID, at)}
+		if db.pg {
+			args = append(args, searchWords(pl.Line.Text))
+		}
+		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+			return fmt.Errorf("append private history: %w", err)
+		}
+	}
+	db.trimMu.Lock()
+	if db.untrimmedPairs == nil {
+		db.untrimmedPairs = map[pair]int{}
+	}
+	var due []pair
+	for _, p := range order {
+		n, seen := db.untrimmedPairs[p]
+		n += added[p]
+		if !seen || n >= trimStep(keep) {
+			due = append(due, p)
+			n = 0
+		}
+		db.untrimmedPairs[p] = n
+	}
+	db.trimMu.Unlock()
+	forget := func() {
+		db.trimMu.Lock()
+		defer db.trimMu.Unlock()
+		for _, p := range due {
+			delete(db.untrimmedPairs, p)
+		}
+	}
+	for _, p := range due {
+		if err := trimPrivate(ctx, tx, p, keep); err != nil {
+			forget()
+			return err
+		}
+	}
+	if err := commit(tx, "append private history"); err != nil {
+		forget()
+		return err
+	}
+	return nil
+}
+
+// trimPrivate keeps the newest keep messages of a conversation, found
+// through private_history_pair.
+func trimPrivate(ctx context.Context, tx *dbTx, p pair, keep int) error {
+	var cut string
+	err := tx.GetContext(ctx, &cut, `SELECT mid FROM private_history WHERE user_lo = ? AND user_hi = ?
+		ORDER BY mid DESC LIMIT 1 OFFSET ?`, p.lo, p.hi, max(keep-1, 0))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("trim private history: %w", err)
+	}
+	op := "<"
+	if keep <= 0 {
+		op = "<="
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM private_history WHERE user_lo = ? AND user_hi = ? AND mid `+op+` ?`,
+		p.lo, p.hi, cut); err != nil {
+		return fmt.Errorf("trim private history: %w", err)
+	}
+	return nil
+}
+
+// conversationQuery is where one conversation's lines are: the table, and
+// the condition (with its arguments) that picks them out; the condition
+// is a prefix of an index whose next column is mid.
+type conversationQuery struct {
+	table, cond string
+	args        []any
+	cols        string // sender, body, ts, action, mid, recipients
+}
+
+var (
+	roomConversation = conversationQuery{table: "room_history", cond: "room_id = ?",
+		cols: "sender, body, ts, action, mid, '' AS recipients"}
+	privateConversation = conversationQuery{table: "private_history", cond: "user_lo = ? AND user_hi = ?",
+		cols: "sender, body, ts, false AS action, mid, recipients"}
+)
+
+// pageSQL is the statements of a page of history. Each walks the
+// conversation's (…, mid) index from one end or from an id, and stops
+// after n+1 lines (the one past the page says whether there is more).
+// Lines older than the conversation's newest keep (kept until its next
+// trim) are left out. TestHistoryPageUsesIndex checks the plans.
+func pageSQL(c conversationQuery, q chatd.PageQuery) (string, bool) {
+	floor := fmt.Sprintf(`mid >= coalesce((SELECT mid FROM %s WHERE %s ORDER BY mid DESC LIMIT 1 OFFSET ?), '')`, c.table, c.cond)
+	switch {
+	case q.After != "":
+		return fmt.Sprintf(`SELECT %s FROM %s WHERE %s AND mid > ? AND %s ORDER BY mid ASC LIMIT ?`, c.cols, c.table, c.cond, floor), false
+	case q.Before != "":
+		return fmt.Sprintf(`SELECT %s FROM %s WHERE %s AND mid < ? AND %s ORDER BY mid DESC LIMIT ?`, c.cols, c.table, c.cond, floor), true
+	default:
+		return fmt.Sprintf(`SELECT %s FROM %s WHERE %s AND mid > ? AND %s ORDER BY mid DESC LIMIT ?`, c.cols, c.table, c.cond, floor), true
+	}
+}
+
+// page reads the page q of conversation c.
+func (db *DB) page(ctx context.Context, c conversationQuery, name string, q chatd.PageQuery) (chatd.Page, error) {
+	if q.N <= 0 || q.Keep <= 0 {
+		if q.Before == "" && q.After == "" {
+			return chatd.Page{}, nil
+		}
+	}
+	if at := q.Before + q.After; at != "" {
+		var n int
+		if err := db.reader.GetContext(ctx, &n, fmt.Sprintf(`SELECT count(*) FROM %s WHERE %s AND mid = ?`, c.table, c.cond),
+			append(slices.Clone(c.args), at)...); err != nil {
+			return chatd.Page{}, fmt.Errorf("read the history of %s: %w", name, err)
+		}
+		if n == 0 {
+			return chatd.Page{}, chatd.Errorf(chatd.ENoSuchMessage, "there is no message %s in %s", at, name)
+		}
+	}
+	if q.N <= 0 || q.Keep <= 0 {
+		return chatd.Page{}, nil
+	}
+	stmt, newestFirst := pageSQL(c, q)
+	args := slices.Clone(c.args)
+	args = append(args, q.Before+q.After) // "" for the newest: every id is above it
+	args = append(args, c.args...)
+	args = append(args, q.Keep-1, q.N+1)
+	var rows []historyRow
+	if err := db.reader.SelectContext(ctx, &rows, stmt, args...); err != nil {
+		return chatd.Page{}, fmt.Errorf("read the history of %s: %w", name, err)
+	}
+	p := chatd.Page{Lines: historyLines(rows)}
+	if len(p.Lines) > q.N {
+		p.Lines, p.More = p.Lines[:q.N], true
+	}
+	if newestFirst {
+		slices.Reverse(p.Lines)
+	}
+	return p, nil
+}
+
+// RoomHistoryPage; see chatd.HistoryStore.
+func (db *DB) RoomHistoryPage(ctx context.Context, room string, q chatd.PageQuery) (chatd.Page, error) {
+	id, err := roomID(ctx, db.reader, room)
+	if err != nil {
+		return chatd.Page{}, err
+	}
+	c := roomConversation
+	c.args = []any{id}
+	return db.page(ctx, c, room, q)
+}
+
+// privatePair looks up the conversation between user and other.
+func (db *DB) privatePair(ctx context.Context, user, other string) (pair, error) {
+	a, err := userID(ctx, db.reader, user)
+	if err != nil {
+		return pair{}, err
+	}
+	b, err := userID(ctx, db.reader, other)
+	if err != nil {
+		return pair{}, err
+	}
+	return pairOf(a, b), nil
+}
+
+// PrivateHistoryPage; see chatd.HistoryStore.
+func (db *DB) PrivateHistoryPage(ctx context.Context, user, other string, q chatd.PageQuery) (chatd.Page, error) {
+	p, err := db.privatePair(ctx, user, other)
+	if err != nil {
+		return chatd.Page{}, err
+	}
+	c := privateConversation
+	c.args = []any{p.lo, p.hi}
+	return db.page(ctx, c, "@"+other, q)
+}
+
+// searchPrivateSQL is searchSQL for a private conversation.
+// TestSearchUsesIndex checks its plan too.
+const searchPrivateSQL = `SELECT h.sender, h.body, h.ts, false AS action, h.mid, h.recipients
+	FROM private_history_fts f CROSS JOIN private_history h ON h.id = f.rowid
+	WHERE private_history_fts MATCH ? AND h.user_lo = ? AND h.user_hi = ? AND h.mid >= coalesce(
+	    (SELECT mid FROM private_history WHERE user_lo = ? AND user_hi = ? ORDER BY mid DESC LIMIT 1 OFFSET ?), '')
+	ORDER BY f.rowid DESC LIMIT ?`
+
+// searchPrivateSQLPG is searchPrivateSQL for PostgreSQL (see searchSQLPG).
+const searchPrivateSQLPG = `SELECT h.sender, h.body, h.ts, false AS action, h.mid, h.recipients
+	FROM private_history h
+	WHERE h.words @> ? AND h.user_lo = ? AND h.user_hi = ? AND h.mid >= coalesce(
+	    (SELECT mid FROM private_history WHERE user_lo = ? AND user_hi = ? ORDER BY mid DESC LIMIT 1 OFFSET ?), '')
+	ORDER BY h.id DESC LIMIT ?`
+
+// SearchPrivate; see chatd.HistoryStore. The words, bounds and time budget
+// are SearchHistory's.
+func (db *DB) SearchPrivate(ctx context.Context, user, other, query string, n, keep int) ([]chatd.HistoryLine, error) {
+	words := searchTerms(query)
+	if len(words) == 0 {
+		return nil, chatd.Errorf(chatd.EBadArgs, "give at least one word to search for")
+	}
+	if len(words) > searchWordsMax {
+		return nil, chatd.Errorf(chatd.EBadArgs, "search for at most %d different words; that was %d", searchWordsMax, len(words))
+	}
+	match, q := any(ftsQuery(words)), searchPrivateSQL
+	if db.pg {
+		match, q = searchWords(query), searchPrivateSQLPG
+	}
+	p, err := db.privatePair(ctx, user, other)
+	if err != nil {
+		return nil, searchStopped(ctx, err)
+	}
+	if keep <= 0 {
+		return nil, nil
+	}
+	release, err := db.searchSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	var rows []historyRow
+	if err := db.reader.SelectContext(ctx, &rows, q, match, p.lo, p.hi, p.lo, p.hi, keep-1, n); err != nil {
+		return nil, searchStopped(ctx, fmt.Errorf("search the conversation with %s: %w", other, err))
+	}
+	return historyLines(rows), nil
+}
