@@ -158,6 +158,24 @@ CREATE UNIQUE INDEX room_history_mid ON room_history(room_id, mid);
 ALTER TABLE letters ADD COLUMN mid TEXT NOT NULL DEFAULT '';
 UPDATE letters SET mid = printf('%016x', (ts << 16) | 32768 | (id & 32767));
 `,
+	// 6 -> 7 and 7 -> 8: the numbers issue 20 gave the "privhist" and
+	// "markers" branches. Nothing on this branch; their migrations take
+	// these places when they land.
+	`SELECT 1`,
+	`SELECT 1`,
+	// 8 -> 9 (issue 20, PROTOCOL.md 9.3): room membership. Every account
+	// so far was in the lobby at each login: it becomes a member of it.
+	`CREATE TABLE room_members (
+    id        INTEGER PRIMARY KEY,
+    user_id   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    room_id   INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    joined_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX room_members_user_room ON room_members(user_id, room_id);
+CREATE INDEX room_members_room ON room_members(room_id);
+INSERT INTO room_members (user_id, room_id, joined_at)
+    SELECT users.id, rooms.id, users.created FROM users, rooms WHERE rooms.name_key = 'lobby' ORDER BY users.id;
+`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to

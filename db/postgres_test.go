@@ -108,6 +108,7 @@ BEGIN
         AND NOT EXISTS (SELECT 1 FROM offline_messages WHERE letter = OLD.letter);
     RETURN NULL;
 END $$;
+DROP TABLE room_members;
 DROP INDEX room_history_mid;
 ALTER TABLE room_history DROP COLUMN mid;
 ALTER TABLE letters DROP COLUMN mid;
