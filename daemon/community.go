@@ -6,6 +6,7 @@ package daemon
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"chatd"
@@ -46,9 +47,11 @@ type community interface {
 	find(ctx context.Context, name string) (*presence, error)
 }
 
-// presence is a snapshot of one online session, wherever it runs.
+// presence is a snapshot of one online session, wherever it runs. Room is
+// its current room ("" for none), Rooms all of its rooms.
 type presence struct {
 	chatd.OnlineSession
+	Rooms []string
 	Away *string // nil when not away
 	Node string  // the node it is connected to ("" on a single node)
 	SID  string  // the login's session id
@@ -120,8 +123,9 @@ func (s *Server) roomNames(ctx context.Context, room string) ([]string, error) {
 		return nil, err
 	}
 	var names []string
+	k := chatd.Key(room)
 	for _, p := range all {
-		if chatd.Key(p.Room) == chatd.Key(room) {
+		if slices.ContainsFunc(p.Rooms, func(r string) bool { return chatd.Key(r) == k }) {
 			names = append(names, p.User)
 		}
 	}
@@ -136,8 +140,10 @@ func (s *Server) roomCounts(ctx context.Context) (map[string][]string, error) {
 	}
 	out := map[string][]string{}
 	for _, p := range all {
-		k := chatd.Key(p.Room)
-		out[k] = append(out[k], p.User)
+		for _, r := range p.Rooms {
+			k := chatd.Key(r)
+			out[k] = append(out[k], p.User)
+		}
 	}
 	for k, names := range out {
 		out[k] = sortedNames(names)
@@ -150,6 +156,6 @@ func presenceOf(s *session, node string) presence {
 	return presence{
 		OnlineSession: chatd.OnlineSession{User: s.user, Room: s.room, Addr: s.addr, Listener: s.info.Listener,
 			Since: s.loginAt, LastActive: time.Unix(0, s.lastActive.Load())},
-		Away: s.away.Load(), Node: node, SID: s.sid,
+		Rooms: s.rooms, Away: s.away.Load(), Node: node, SID: s.sid,
 	}
 }

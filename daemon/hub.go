@@ -9,14 +9,15 @@ import (
 	"chatd"
 )
 
-// hub owns who is online and which room each online user is in. It is the
+// hub owns who is online and which rooms each online user is in (every
+// member room; one of them current). It is the
 // only place that knows; everything else asks it. Every field is guarded by
 // mu (tier 3, DEVELOPING.md "Locks"), held only for map updates, snapshots
 // and queueing.
 type hub struct {
 	mu    sync.RWMutex
 	users map[string]*session   // chatd.Key(name) -> session
-	rooms map[string][]*session // chatd.Key(room) -> members; see appendMember
+	rooms map[string][]*session // chatd.Key(room) -> every member session; see appendMember
 	all   []*session            // every logged-in session; see appendMember
 	// names are the users of all, sorted by key, for the welcome: kept in
 	// order as users come and go, so a login does not sort everyone.
@@ -61,14 +62,15 @@ func newHub() *hub {
 	return &hub{users: map[string]*session{}, rooms: map[string][]*session{}}
 }
 
-// add makes s the online session of its user, in the lobby. With replace it
+// add makes s the online session of its user, a member of rooms (the
+// user's rooms, joined first first; the last is current). With replace it
 // takes over from an existing session and returns it (the caller ends it);
 // without, an existing session makes it fail with already_online. onAdd
 // runs under the hub's lock once s is in, with the names online and the
 // other sessions: what it queues to s comes before anything anyone else can
 // send s, and what it queues to the others reaches exactly those who were
 // online before s (everyone after sees s in their welcome instead).
-func (h *hub) add(s *session, replace bool, onAdd func(online []string, others []*session)) (old *session, err error) {
+func (h *hub) add(s *session, rooms []string, replace bool, onAdd func(online []string, others []*session)) (old *session, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	k := chatd.Key(s.user)
@@ -84,8 +86,13 @@ func (h *hub) add(s *session, replace bool, onAdd func(online []string, others [
 	h.all = appendMember(h.all, s)
 	i, _ := slices.BinarySearchFunc(h.names, k, compareKey)
 	h.names = slices.Insert(h.names, i, keyedName{k, s.user})
-	s.room = chatd.Lobby
-	h.rooms[chatd.Key(chatd.Lobby)] = appendMember(h.rooms[chatd.Key(chatd.Lobby)], s)
+	s.rooms = slices.Clone(rooms)
+	s.room = ""
+	for _, r := range rooms {
+		rk := chatd.Key(r)
+		h.rooms[rk] = appendMember(h.rooms[rk], s)
+		s.room = r
+	}
 	if onAdd != nil {
 		names := make([]string, len(h.names))
 		for i, n := range h.names {
@@ -97,9 +104,9 @@ func (h *hub) add(s *session, replace bool, onAdd func(online []string, others [
 }
 
 // remove takes s offline if it is still the user's session. It returns the
-// room s was in and whether it was online. onRemove, if s was online, runs
-// under the hub's lock with the sessions still online, so a departure is
-// announced to exactly those who could have seen s.
+// current room of s and whether it was online. onRemove, if s was online,
+// runs under the hub's lock with the sessions still online, so a departure
+// is announced to exactly those who could have seen s.
 func (h *hub) remove(s *session, onRemove func(room string, others []*session)) (room string, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -122,11 +129,14 @@ func (h *hub) removeLocked(s *session) {
 		h.names = slices.Delete(h.names, i, i+1)
 	}
 	h.all = removeCopy(h.all, s)
-	h.leaveLocked(s)
+	for _, r := range s.rooms {
+		h.dropMemberLocked(r, s)
+	}
 }
 
-func (h *hub) leaveLocked(s *session) {
-	rk := chatd.Key(s.room)
+// dropMemberLocked takes s off room's member list.
+func (h *hub) dropMemberLocked(room string, s *session) {
+	rk := chatd.Key(room)
 	if m := removeCopy(h.rooms[rk], s); len(m) > 0 {
 		h.rooms[rk] = m
 	} else {
@@ -134,33 +144,91 @@ func (h *hub) leaveLocked(s *session) {
 	}
 }
 
-// move puts s into room and returns the room it left and the members of both
-// (snapshots, taken after the move). ok is false when s is no longer online
-// (it logged out or was replaced meanwhile): then nothing changes, so a
-// departed session can never reappear in a room.
-func (h *hub) move(s *session, room string, token *uint64) (from string, fromMembers, toMembers []*session, ok bool) {
+// memberIndex is where room is in s.rooms, or -1; hub.mu is held.
+func memberIndex(s *session, room string) int {
+	k := chatd.Key(room)
+	return slices.IndexFunc(s.rooms, func(r string) bool { return chatd.Key(r) == k })
+}
+
+// join makes room the current room of s, adding it to the rooms of s unless
+// s is a member already (already: then nothing else changes). It returns
+// the room's members (a snapshot, taken after the join) and the rooms of s.
+// ok is false when s is no longer online (it logged out or was replaced
+// meanwhile) or, for a new membership, when token is stale (the room may
+// have been closed): then nothing changes, so a departed session can never
+// reappear in a room.
+func (h *hub) join(s *session, room string, token *uint64) (members []*session, rooms []string, already, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.users[chatd.Key(s.user)] != s {
-		return "", nil, nil, false
+		return nil, nil, false, false
+	}
+	rk := chatd.Key(room)
+	if i := memberIndex(s, room); i >= 0 {
+		h.gen++
+		s.room = s.rooms[i]
+		return snapshotOf(h.rooms[rk]), slices.Clone(s.rooms), true, true
 	}
 	if token != nil && h.closes[closeStripe(room)] != *token {
-		return "", nil, nil, false // the room may have been closed since
+		return nil, nil, false, false // the room may have been closed since
 	}
-	from = s.room
-	h.leaveLocked(s)
 	h.gen++
+	s.rooms = append(slices.Clip(s.rooms), room)
 	s.room = room
-	rk := chatd.Key(room)
 	h.rooms[rk] = appendMember(h.rooms[rk], s)
-	return from, snapshotOf(h.rooms[chatd.Key(from)]), snapshotOf(h.rooms[rk]), true
+	return snapshotOf(h.rooms[rk]), slices.Clone(s.rooms), false, true
 }
 
-// roomOf returns the room s is in.
+// part ends the membership of s in room. The current room, if it was room,
+// becomes the remaining room joined last ("" for none). It returns the
+// room's remaining members (a snapshot), the current room and the rooms of
+// s after the change; ok is false when s was not a member of room (or is
+// no longer online).
+func (h *hub) part(s *session, room string) (members []*session, current string, rooms []string, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.users[chatd.Key(s.user)] != s {
+		return nil, "", nil, false
+	}
+	i := memberIndex(s, room)
+	if i < 0 {
+		return nil, "", nil, false
+	}
+	h.gen++
+	s.rooms = slices.Delete(slices.Clone(s.rooms), i, i+1)
+	h.dropMemberLocked(room, s)
+	if chatd.Key(s.room) == chatd.Key(room) {
+		s.room = ""
+		if n := len(s.rooms); n > 0 {
+			s.room = s.rooms[n-1]
+		}
+	}
+	return snapshotOf(h.rooms[chatd.Key(room)]), s.room, slices.Clone(s.rooms), true
+}
+
+// roomOf returns the current room of s, "" for none.
 func (h *hub) roomOf(s *session) string {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return s.room
+}
+
+// roomsOf returns the rooms s is a member of, joined first first.
+func (h *hub) roomsOf(s *session) []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return slices.Clone(s.rooms)
+}
+
+// memberRoom returns the registered spelling of room when s is a member of
+// it.
+func (h *hub) memberRoom(s *session, room string) (string, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if i := memberIndex(s, room); i >= 0 {
+		return s.rooms[i], true
+	}
+	return "", false
 }
 
 // members is a snapshot of the sessions in room; callers must not modify it.

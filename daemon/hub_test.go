@@ -11,14 +11,14 @@ import (
 func TestMoveOfDepartedSessionIsIgnored(t *testing.T) {
 	h := newHub()
 	old := &session{user: "alice"}
-	if _, err := h.add(old, false, nil); err != nil {
+	if _, err := h.add(old, []string{chatd.Lobby}, false, nil); err != nil {
 		t.Fatal(err)
 	}
 	fresh := &session{user: "alice"}
-	if prev, err := h.add(fresh, true, nil); err != nil || prev != old {
+	if prev, err := h.add(fresh, []string{chatd.Lobby}, true, nil); err != nil || prev != old {
 		t.Fatalf("replace: %v %v", prev, err)
 	}
-	if _, _, _, ok := h.move(old, "den", nil); ok {
+	if _, _, _, ok := h.join(old, "den", nil); ok {
 		t.Fatal("moved a replaced session")
 	}
 	if m := h.members("den"); len(m) != 0 {
@@ -28,7 +28,7 @@ func TestMoveOfDepartedSessionIsIgnored(t *testing.T) {
 		t.Fatalf("lobby members %v", m)
 	}
 	h.remove(fresh, nil)
-	if _, _, _, ok := h.move(fresh, "den", nil); ok || len(h.members("den")) != 0 {
+	if _, _, _, ok := h.join(fresh, "den", nil); ok || len(h.members("den")) != 0 {
 		t.Fatal("moved a session that logged out")
 	}
 }
@@ -43,18 +43,18 @@ func TestMemberSnapshotsStayPut(t *testing.T) {
 	for _, name := range []string{"a", "b", "c", "d", "e", "f"} {
 		s := &session{user: name}
 		all = append(all, s)
-		if _, err := h.add(s, false, nil); err != nil {
+		if _, err := h.add(s, []string{chatd.Lobby}, false, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	in := func(s *session) { h.move(s, "den", nil) }
+	in := func(s *session) { h.join(s, "den", nil) }
 	in(all[0])
 	in(all[1])
 	in(all[2]) // three members: the list has room for a fourth
 	snap := h.members("den")
 	mine := append(snap, all[5]) // a holder's own list built on the snapshot
 	in(all[3])
-	_, _, after, _ := h.move(all[4], "den", nil)
+	after, _, _, _ := h.join(all[4], "den", nil)
 	if len(snap) != 3 || snap[0] != all[0] || snap[2] != all[2] {
 		t.Errorf("snapshot changed: %v", names(snap))
 	}
@@ -69,7 +69,7 @@ func TestMemberSnapshotsStayPut(t *testing.T) {
 	}
 	// A leave copies: the snapshot taken before it keeps the leaver.
 	before := h.members("den")
-	h.move(all[2], chatd.Lobby, nil)
+	h.part(all[2], "den")
 	in(all[5])
 	if got := names(before); len(got) != 5 || got[2] != "c" || got[4] != "e" {
 		t.Errorf("snapshot before the leave changed: %v", got)

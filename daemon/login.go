@@ -232,16 +232,27 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		s.srv.log.Error("read offline mail", "user", u.Name, "err", err)
 		waiting, mail = 0, nil
 	}
-	// Going online, the welcome, the offline mail and the lobby's recent
-	// lines are one step: under the lobby log's lock no lobby line slips
-	// between history and live chat, and under the hub's lock (inside add)
-	// no private message or broadcast can overtake the welcome.
+	// The user's rooms, and what the welcome says of them.
+	rooms, infos, err := s.srv.memberRooms(ctx, u.Name)
+	if err != nil {
+		s.fail("login", err)
+		return false
+	}
+	current := ""
+	if len(rooms) > 0 {
+		current = rooms[len(rooms)-1]
+	}
+	// Going online, the welcome, the offline mail and the recent lines of
+	// the user's rooms are one step: under the rooms' log locks no line
+	// of theirs slips between history and live chat, and under the hub's
+	// lock (inside add) no private message or broadcast can overtake the
+	// welcome.
 	// Across nodes first: with several, the database decides who is the
 	// user's one session.
 	replace := s.srv.cfg().Accounts.DuplicateLogin == "replace"
 	s.sid = s.srv.newSID()
-	elsewhere, err := s.srv.community.claim(ctx, presence{SID: s.sid,
-		OnlineSession: chatd.OnlineSession{User: u.Name, Addr: s.addr, Listener: s.info.Listener, Since: now}}, replace)
+	elsewhere, err := s.srv.community.claim(ctx, presence{SID: s.sid, Rooms: rooms,
+		OnlineSession: chatd.OnlineSession{User: u.Name, Room: current, Addr: s.addr, Listener: s.info.Listener, Since: now}}, replace)
 	if err != nil {
 		s.user = ""
 		s.admin.Store(false)
@@ -249,19 +260,22 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		return false
 	}
 	n := &note{Kind: noteLogin, User: u.Name, SID: s.sid}
-	lobby := s.srv.logs.get(chatd.Lobby)
-	lobby.mu.Lock()
-	old, err := s.srv.hub.add(s, replace, func(online []string, others []*session) {
+	unlock := s.srv.logs.lockAll(rooms)
+	old, err := s.srv.hub.add(s, rooms, replace, func(online []string, others []*session) {
 		if len(elsewhere) > 0 {
 			online = sortedNames(union(online, elsewhere))
 		}
 		s.srv.metrics.login("ok") // counted before anyone can see the login
-		s.reply(welcomeEvent(u.Name, u.Admin, chatd.Lobby, online, max(waiting, len(mail))))
+		s.reply(welcomeEvent(u.Name, u.Admin, current, infos, online, max(waiting, len(mail))))
 		s.sendMail(mail)
-		lobby.replay(s, chatd.Lobby)
+		// The last history_on_join lines of each room (the read
+		// markers will make it the lines after the user's marker).
+		for _, r := range rooms {
+			s.srv.logs.get(r).replay(s, r)
+		}
 		s.srv.showPresence(n, others, s)
 	})
-	lobby.mu.Unlock()
+	unlock()
 	if err != nil {
 		s.srv.community.unclaim(s.sid)
 		s.user = ""

@@ -6,6 +6,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -42,9 +43,19 @@ func cmdKick(ctx context.Context, s *session, args string) error {
 		s.reply(okEvent("kick", o.User+" was disconnected", nil, f("user", o.User)))
 		return nil
 	}
-	r, err := s.srv.store.RoomByName(ctx, o.Room)
+	// The room: the kicker's current one when the user is in it (a user
+	// may be in several rooms), else the user's current one.
+	room := o.Room
+	if mine := s.srv.hub.roomOf(s); mine != "" && slices.ContainsFunc(o.Rooms, func(r string) bool { return chatd.Key(r) == chatd.Key(mine) }) {
+		room = mine
+	}
+	r, err := s.srv.store.RoomByName(ctx, room)
 	if err != nil || chatd.Key(r.Owner) != chatd.Key(s.user) {
 		return chatd.Errorf(chatd.ENotPermitted, "only server admins, or the owner of the room %s is in, can kick them", o.User)
+	}
+	// A kick ends the membership (PROTOCOL.md 9.3).
+	if _, err := s.srv.store.RemoveMember(ctx, o.User, r.Name); err != nil {
+		return err
 	}
 	if err := s.srv.effect(ctx, &note{Kind: noteRoomKick, Room: r.Name, User: o.User, By: s.user, Text: reason}); err != nil {
 		return err
@@ -66,7 +77,11 @@ func (e *untilError) Unwrap() error { return e.err }
 // ownedRoom returns the room the user is in when they may moderate it: its
 // owner, or with admins a server admin. The lobby has no owner.
 func (s *session) ownedRoom(ctx context.Context, cmd string, admins bool) (*chatd.Room, error) {
-	r, err := s.srv.store.RoomByName(ctx, s.srv.hub.roomOf(s))
+	room, err := s.currentRoom()
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.srv.store.RoomByName(ctx, room)
 	if err != nil {
 		return nil, err
 	}
@@ -159,6 +174,9 @@ func cmdRoomBan(ctx context.Context, s *session, args string) error {
 		b.Expires = now.Add(dur)
 	}
 	if err := s.srv.store.RoomBan(ctx, b); err != nil {
+		return err
+	}
+	if _, err := s.srv.store.RemoveMember(ctx, u.Name, r.Name); err != nil {
 		return err
 	}
 	n := &note{Kind: noteRoomBan, Room: r.Name, User: u.Name, By: s.user, Src: s.sid, Time: b.Expires}
