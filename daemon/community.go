@@ -52,9 +52,9 @@ type community interface {
 type presence struct {
 	chatd.OnlineSession
 	Rooms []string
-	Away *string // nil when not away
-	Node string  // the node it is connected to ("" on a single node)
-	SID  string  // the login's session id
+	Away  *string // nil when not away
+	Node  string  // the node it is connected to ("" on a single node)
+	SID   string  // the login's session id
 }
 
 // localHub is a single node: the registry is the whole community.

@@ -16,12 +16,12 @@ import (
 // to whom, in the words of the event constructors (events.go), so each node
 // renders it for its own clients. Kind is one of the note* constants.
 type note struct {
-	Kind  string    `json:"k"`
-	ID    string    `json:"i,omitempty"` // a message's or notice's id (a room line's: see clusterHub.say)
-	User  string    `json:"u,omitempty"` // whom it is about
-	By    string    `json:"b,omitempty"` // who did it
-	Room  string    `json:"r,omitempty"`
-	To    string    `json:"o,omitempty"` // the current room after a join or leave
+	Kind string `json:"k"`
+	ID   string `json:"i,omitempty"` // a message's or notice's id (a room line's: see clusterHub.say)
+	User string `json:"u,omitempty"` // whom it is about
+	By   string `json:"b,omitempty"` // who did it
+	Room string `json:"r,omitempty"`
+	To   string `json:"o,omitempty"` // the current room after a join or leave
 	// Rooms are the user's rooms after a join or leave (the cluster's
 	// sessions table keeps them).
 	Rooms []string  `json:"rs,omitempty"`
