@@ -11,7 +11,8 @@ type ClusterSession struct {
 	SID        string // unique per login, across nodes and restarts
 	User       string
 	Node       string
-	Room       string
+	Room       string   // the current room, "" for none
+	Rooms      []string // every room the session is a member of
 	Addr       string
 	Listener   string
 	Away       *string // nil when not away
@@ -74,8 +75,9 @@ type Cluster interface {
 	// Release removes session sid, appending event (if not nil) when it
 	// was there.
 	Release(ctx context.Context, sid string, event []byte) (bool, error)
-	// SetRoom and SetAway change session sid and append event.
-	SetRoom(ctx context.Context, sid, room string, event []byte) error
+	// SetRooms (the current room and every room of the session) and
+	// SetAway change session sid and append event.
+	SetRooms(ctx context.Context, sid, current string, rooms []string, event []byte) error
 	SetAway(ctx context.Context, sid string, away *string, event []byte) error
 	// SetActive writes the last-active time of sessions, by SID.
 	SetActive(ctx context.Context, active map[string]time.Time) error

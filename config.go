@@ -106,6 +106,9 @@ type MessagesConfig struct {
 type RoomsConfig struct {
 	MaxPerUser int `toml:"max_per_user"` // rooms one user may own; 0: no limit
 	MaxTotal   int `toml:"max_total"`    // rooms besides the lobby; 0: no limit
+	// MaxJoined is how many rooms one user may be a member of at once
+	// (PROTOCOL.md 9.3); 0: no limit.
+	MaxJoined int `toml:"max_joined"`
 	// BusyWrites is how many deliveries a second one room may cost in
 	// writes of their own before its lines are written in passes
 	// (daemon/roombatch.go); 0: every line at once.
@@ -209,7 +212,7 @@ func DefaultConfig() Config {
 		},
 		Lockout: LockoutConfig{Attempts: 3, Duration: Duration{60 * time.Second}, Scope: "user+ip"},
 		Argon2:  Argon2Config{MemoryKiB: 64 * 1024, Iterations: 1, Parallelism: 2, MaxConcurrent: 4, Worker: "idle"},
-		Rooms:   RoomsConfig{MaxPerUser: 5, MaxTotal: 1000, BusyWrites: 40000},
+		Rooms:   RoomsConfig{MaxPerUser: 5, MaxTotal: 1000, MaxJoined: 20, BusyWrites: 40000},
 		Messages: MessagesConfig{
 			OfflineLimit:           100,
 			MaxRecipients:          20,
@@ -503,6 +506,7 @@ func (c *Config) Problems() []error {
 		between("messages.max_recipients", c.Messages.MaxRecipients, 1, 1000),
 		atLeast("rooms.max_per_user", c.Rooms.MaxPerUser, 0),
 		atLeast("rooms.max_total", c.Rooms.MaxTotal, 0),
+		atLeast("rooms.max_joined", c.Rooms.MaxJoined, 0),
 		atLeast("rooms.busy_writes", c.Rooms.BusyWrites, 0),
 		atLeast("messages.history_on_join", c.Messages.HistoryOnJoin, 0),
 		atLeast("messages.history_keep", c.Messages.HistoryKeep, 0),

@@ -34,6 +34,11 @@ const (
 	EMailboxFull      Code = "mailbox_full"
 	EServerBusy       Code = "server_busy"
 	ENoSuchMessage    Code = "no_such_message"
+	// Several rooms at once (PROTOCOL.md 9.3): a plain line, say or me
+	// without a current room, or naming a room one is not a member of;
+	// a join beyond rooms.max_joined.
+	ENotInRoom    Code = "not_in_room"
+	ETooManyRooms Code = "too_many_rooms"
 	// EInternal is never chosen on purpose: it is what a user sees when the
 	// server failed (for example the disk is full) instead of a driver message.
 	EInternal Code = "internal"

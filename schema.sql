@@ -1,4 +1,4 @@
--- chatd schema, version 8 (PRAGMA user_version = 8).
+-- chatd schema, version 9 (PRAGMA user_version = 9).
 -- Times are stored as INTEGER Unix milliseconds (UTC). Names are kept in their
 -- registered spelling; every lookup and comparison goes through name_key,
 -- chatd.Key(name) (NFKC, then Unicode case folding), which is unique.
@@ -225,3 +225,15 @@ CREATE TABLE read_markers (
     mid     TEXT    NOT NULL,
     PRIMARY KEY (user_id, conv)
 ) WITHOUT ROWID;
+
+-- The rooms each account is a member of (PROTOCOL.md 9.3): a login enters
+-- every one of them, and the one joined last is the current room. A new
+-- account starts in the lobby. The rows go with the account and the room.
+CREATE TABLE room_members (
+    id        INTEGER PRIMARY KEY,
+    user_id   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    room_id   INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    joined_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX room_members_user_room ON room_members(user_id, room_id);
+CREATE INDEX room_members_room ON room_members(room_id);

@@ -109,6 +109,22 @@ type RoomStore interface {
 	UseInvite(ctx context.Context, room, user string) (bool, error)
 }
 
+// MemberStore keeps which rooms each account is a member of (PROTOCOL.md
+// 9.3). CreateUser makes a new account a member of the lobby.
+type MemberStore interface {
+	// AddMember makes user a member of room as of at, unless they already
+	// are (then nothing changes). It fails with ETooManyRooms when the
+	// user already is a member of max rooms (max <= 0: no limit), and
+	// with ENoSuchRoom or ENoSuchUser.
+	AddMember(ctx context.Context, user, room string, at time.Time, max int) error
+	// RemoveMember ends user's membership of room and reports whether
+	// there was one.
+	RemoveMember(ctx context.Context, user, room string) (bool, error)
+	// MemberRooms lists user's rooms (registered spellings), the one
+	// joined first first, the most recent last.
+	MemberRooms(ctx context.Context, user string) ([]string, error)
+}
+
 // HistoryStore keeps each conversation's newest lines: a room's, for replay
 // on join, and each pair of users' private messages; for paging and search.
 type HistoryStore interface {
@@ -166,8 +182,9 @@ type OnlineStore interface {
 }
 
 // Store is everything chatd keeps, cut by concern: AccountStore,
-// AttemptStore, BanStore, BlockStore, MailStore, RoomStore, HistoryStore,
-// SettingStore, ActionStore, OnlineStore and MarkerStore (marker.go), and the database itself. A
+// AttemptStore, BanStore, BlockStore, MailStore, RoomStore, MemberStore,
+// HistoryStore, SettingStore, ActionStore, OnlineStore and MarkerStore
+// (marker.go), and the database itself. A
 // consumer asks for the parts it uses (the daemon's history writer takes a
 // HistoryStore); the db package implements all of it, over SQLite and over
 // PostgreSQL. Methods return *Error values with a domain Code for the
@@ -180,6 +197,7 @@ type Store interface {
 	BlockStore
 	MailStore
 	RoomStore
+	MemberStore
 	HistoryStore
 	SettingStore
 	ActionStore

@@ -126,6 +126,9 @@ func (r *Renderer) body(ev Event) string {
 		return r.paint(cyan, "-- "+roomWords(ev))
 	case "welcome":
 		s := fmt.Sprintf("Welcome, %s! You are in %s.", clean(ev.User), clean(ev.Room))
+		if ev.Room == "" {
+			s = fmt.Sprintf("Welcome, %s! You are in no room; join one.", clean(ev.User))
+		}
 		if ev.Admin {
 			s += " You are a server admin."
 		}

@@ -490,12 +490,14 @@ func TestBrowserNewcomer(t *testing.T) {
 	)
 	placeholder("Message #den, or /command")
 	ts.restart() // its cleanup stops the new server
-	b.do(alice, "alice's page reconnects into the lobby and says so everywhere",
+	// Still a member of den (PROTOCOL.md 9.3), alice is back in it
+	// without its password.
+	b.do(alice, "alice's page reconnects into den",
 		chromedp.WaitVisible(xp(`//div[contains(@class,"notice-error")]/span[contains(., "shutting down")]`)),
-		chromedp.WaitVisible(xp(`//div[contains(@class,"notice")]/span[contains(., "You were in den")]`)),
+		chromedp.WaitVisible(xp(`//div[contains(@class,"notice")]/span[contains(., "You are in den")]`)),
 		chromedp.WaitVisible(xp(`//p[@id="status" and .="Online"]`)),
-		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="#lobby" and @aria-selected="true"]`)),
+		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="#den" and @aria-selected="true"]`)),
 	)
-	placeholder("Message #lobby, or /command")
+	placeholder("Message #den, or /command")
 	b.checkConsole()
 }

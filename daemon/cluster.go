@@ -95,7 +95,7 @@ func encodeNote(n *note) []byte {
 // claim takes the user's row in the sessions table (the duplicate-login
 // policy across nodes); a replaced session on another node is told.
 func (h *clusterHub) claim(ctx context.Context, p presence, replace bool) ([]string, error) {
-	cs := chatd.ClusterSession{SID: p.SID, User: p.User, Node: h.me(), Room: chatd.Lobby, Addr: p.Addr,
+	cs := chatd.ClusterSession{SID: p.SID, User: p.User, Node: h.me(), Room: p.Room, Rooms: p.Rooms, Addr: p.Addr,
 		Listener: p.Listener, Since: p.Since, LastActive: p.Since}
 	return h.c.Claim(ctx, cs, replace, func(prev *chatd.ClusterSession) [][]byte {
 		if prev == nil || prev.Node == h.me() {
@@ -124,8 +124,8 @@ func (h *clusterHub) tell(ctx context.Context, n *note) error {
 		}
 		_, err := h.c.Release(ctx, n.SID, data)
 		return err
-	case noteMove:
-		return h.c.SetRoom(ctx, n.SID, n.To, data)
+	case noteJoin, noteLeave, noteCurrent:
+		return h.c.SetRooms(ctx, n.SID, n.To, n.Rooms, data)
 	case noteAway:
 		away := n.Text
 		return h.c.SetAway(ctx, n.SID, &away, data)
@@ -311,7 +311,7 @@ func remotePresence(r chatd.ClusterSession) presence {
 	return presence{
 		OnlineSession: chatd.OnlineSession{User: r.User, Room: r.Room, Addr: r.Addr, Listener: r.Listener,
 			Since: r.Since, LastActive: r.LastActive},
-		Away: r.Away, Node: r.Node, SID: r.SID,
+		Rooms: r.Rooms, Away: r.Away, Node: r.Node, SID: r.SID,
 	}
 }
 

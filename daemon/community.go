@@ -47,16 +47,18 @@ type community interface {
 	find(ctx context.Context, name string) (*presence, error)
 }
 
-// presence is a snapshot of one online session, wherever it runs.
+// presence is a snapshot of one online session, wherever it runs. Room is
+// its current room ("" for none), Rooms all of its rooms.
 type presence struct {
 	chatd.OnlineSession
-	Away *string // nil when not away
-	Node string  // the node it is connected to ("" on a single node)
-	SID  string  // the login's session id
+	Rooms []string
+	Away  *string // nil when not away
+	Node  string  // the node it is connected to ("" on a single node)
+	SID   string  // the login's session id
 	// With several sessions of one user (duplicate_login = "multi"), the
-	// first login's session stands for the user; Also lists the rooms
-	// the other sessions are in, Sessions counts them all (0 means 1).
-	Also     []string
+	// first login's session stands for the user (Room is its current
+	// room), Rooms holds the rooms of them all and Sessions counts them
+	// (0 means 1).
 	Sessions int
 }
 
@@ -126,8 +128,9 @@ func (s *Server) roomNames(ctx context.Context, room string) ([]string, error) {
 		return nil, err
 	}
 	var names []string
+	k := chatd.Key(room)
 	for _, p := range all {
-		if p.in(room) {
+		if slices.ContainsFunc(p.Rooms, func(r string) bool { return chatd.Key(r) == k }) {
 			names = append(names, p.User)
 		}
 	}
@@ -142,9 +145,7 @@ func (s *Server) roomCounts(ctx context.Context) (map[string][]string, error) {
 	}
 	out := map[string][]string{}
 	for _, p := range all {
-		k := chatd.Key(p.Room)
-		out[k] = append(out[k], p.User)
-		for _, r := range p.Also {
+		for _, r := range p.Rooms {
 			k := chatd.Key(r)
 			out[k] = append(out[k], p.User)
 		}
@@ -158,7 +159,7 @@ func (s *Server) roomCounts(ctx context.Context) (map[string][]string, error) {
 // in reports whether one of the user's sessions is in room.
 func (p *presence) in(room string) bool {
 	k := chatd.Key(room)
-	return chatd.Key(p.Room) == k || slices.ContainsFunc(p.Also, func(r string) bool { return chatd.Key(r) == k })
+	return slices.ContainsFunc(p.Rooms, func(r string) bool { return chatd.Key(r) == k })
 }
 
 // presenceOf snapshots a session of this node; the caller holds hub.mu.
@@ -166,6 +167,6 @@ func presenceOf(s *session, node string) presence {
 	return presence{
 		OnlineSession: chatd.OnlineSession{User: s.user, Room: s.room, Addr: s.addr, Listener: s.info.Listener,
 			Since: s.loginAt, LastActive: time.Unix(0, s.lastActive.Load())},
-		Away: s.away.Load(), Node: node, SID: s.sid,
+		Rooms: s.rooms, Away: s.away.Load(), Node: node, SID: s.sid,
 	}
 }

@@ -64,8 +64,8 @@ func (s *session) openConversation(ctx context.Context, conv conversation) (conv
 	if err != nil {
 		return conv, err
 	}
-	if r.Locked() && !s.admin.Load() && chatd.Key(r.Owner) != chatd.Key(s.user) &&
-		chatd.Key(s.srv.hub.roomOf(s)) != chatd.Key(r.Name) {
+	_, member := s.srv.hub.memberRoom(s, r.Name)
+	if r.Locked() && !s.admin.Load() && chatd.Key(r.Owner) != chatd.Key(s.user) && !member {
 		return conv, chatd.Errorf(chatd.ENotPermitted, "%s is locked: only those in it can read its history", r.Name)
 	}
 	return conversation{Room: r.Name}, nil
@@ -85,7 +85,11 @@ func cmdHistory(ctx context.Context, s *session, args string) error {
 	words := strings.Fields(args)
 	conv := conversation{Room: s.srv.hub.roomOf(s)}
 	q := chatd.PageQuery{N: historyDefault, Keep: s.srv.cfg().Messages.HistoryKeep}
-	if len(words) == 1 && isNumber(words[0]) {
+	if len(words) == 0 || len(words) == 1 && isNumber(words[0]) {
+		// Without a conversation: the current room.
+		if conv.Room == "" {
+			return notInRoom("")
+		}
 		words = append([]string{conv.Room}, words...)
 	}
 	if len(words) > 0 {
@@ -154,7 +158,11 @@ func cmdSearch(ctx context.Context, s *session, args string) error {
 		return badArgs("search")
 	}
 	conv := conversation{Room: s.srv.hub.roomOf(s)}
-	if first, rest := splitWord(query); strings.HasPrefix(first, "@") || strings.HasPrefix(first, "#") {
+	first, rest := splitWord(query)
+	if !strings.HasPrefix(first, "@") && !strings.HasPrefix(first, "#") && conv.Room == "" {
+		return notInRoom("")
+	}
+	if strings.HasPrefix(first, "@") || strings.HasPrefix(first, "#") {
 		c, err := parseConversation(first)
 		if err != nil {
 			return err

@@ -17,15 +17,18 @@ import (
 // to whom, in the words of the event constructors (events.go), so each node
 // renders it for its own clients. Kind is one of the note* constants.
 type note struct {
-	Kind  string    `json:"k"`
-	ID    string    `json:"i,omitempty"` // a message's or notice's id (a room line's: see clusterHub.say)
-	User  string    `json:"u,omitempty"` // whom it is about
-	By    string    `json:"b,omitempty"` // who did it
-	Room  string    `json:"r,omitempty"`
-	To    string    `json:"o,omitempty"` // the room moved to
+	Kind string `json:"k"`
+	ID   string `json:"i,omitempty"` // a message's or notice's id (a room line's: see clusterHub.say)
+	User string `json:"u,omitempty"` // whom it is about
+	By   string `json:"b,omitempty"` // who did it
+	Room string `json:"r,omitempty"`
+	To   string `json:"o,omitempty"` // the current room after a join or leave
+	// Rooms are the user's rooms after a join or leave (the cluster's
+	// sessions table keeps them).
+	Rooms []string  `json:"rs,omitempty"`
 	Text  string    `json:"x,omitempty"`
 	Names []string  `json:"n,omitempty"` // a private message's recipients
-	Flag  bool      `json:"f,omitempty"` // a /me line; a move that announces the leaving; admin or not
+	Flag  bool      `json:"f,omitempty"` // a /me line; a leave that is announced; admin or not
 	Time  time.Time `json:"t,omitzero"`
 	SID   string    `json:"s,omitempty"` // the session it is about
 	// Src is the session whose command it is, when that session gets an
@@ -48,7 +51,9 @@ const (
 	noteBroadcast = "broadcast" // By broadcasts Text
 	noteLogin     = "login"     // User logged in
 	noteLogout    = "logout"    // User left; Text is the presence event ("" none)
-	noteMove      = "move"      // User moved from Room to To; Flag: announce leaving
+	noteJoin      = "join"      // User joined Room, now current (To); Rooms are theirs
+	noteLeave     = "leave"     // User left Room (Flag: announced), current is now To; Rooms are theirs
+	noteCurrent   = "current"   // User's current room is now To, a room they were in already
 	noteAway      = "away"      // User is away with Text, in Room
 	noteBack      = "back"      // User is back, in Room
 	noteTopic     = "topic"     // By set Room's topic to Text
@@ -94,9 +99,10 @@ func (s *Server) effect(ctx context.Context, n *note) error {
 // came from, is applied here and only here. A session of this node is
 // acted on only through it (and by its own reader).
 //
-// Logins, logouts and moves change the registry too: the node where they
-// happen applies them inside the registry's change (showPresence and
-// showMove, with the sessions that change saw), every other node here.
+// Logins, logouts, joins and leaves change the registry too: the node
+// where they happen applies them inside the registry's change
+// (showPresence, with the sessions that change saw) or right after it
+// (showJoin, showLeave), every other node here.
 func (s *Server) apply(n *note) {
 	src := s.source(n)
 	switch n.Kind {
@@ -104,8 +110,12 @@ func (s *Server) apply(n *note) {
 		fanout(s.hub.sessions(), broadcastMessage(n.ID, n.By, n.Text, n.Time), src, s.notBlockingName(n.By))
 	case noteLogin, noteLogout, noteAway, noteBack:
 		s.showPresence(n, s.hub.sessions(), s.hub.sessionsOf(n.User, ""))
-	case noteMove:
-		s.showMove(n, s.hub.members(n.Room), s.hub.members(n.To), nil)
+	case noteJoin:
+		s.showJoin(n, s.hub.members(n.Room), nil)
+	case noteLeave:
+		s.showLeave(n, s.hub.members(n.Room), nil)
+	case noteCurrent:
+		// Nothing to show: only the cluster's sessions table changes.
 	case noteTopic:
 		fanout(s.hub.members(n.Room), topicEvent(n.Room, n.Text, n.By), src, nil)
 	case noteOwner:
@@ -192,13 +202,18 @@ func (s *Server) showPresence(n *note, to []*session, skip []*session) {
 	fanoutPresence(slices.DeleteFunc(slices.Clone(to), func(o *session) bool { return slices.Contains(skip, o) }), ev, nil)
 }
 
-// showMove tells the room a user left (when the move announces it) and the
-// room they joined, except skip (the user's own session).
-func (s *Server) showMove(n *note, from, to []*session, skip *session) {
+// showJoin tells the members of the room a user joined, except skip (the
+// user's own session).
+func (s *Server) showJoin(n *note, members []*session, skip *session) {
+	fanoutPresence(members, roomEvent(roomJoined, n.Room, n.User), skip)
+}
+
+// showLeave tells the members of the room a user left, when the leave is
+// announced (a kick or close has told them already).
+func (s *Server) showLeave(n *note, members []*session, skip *session) {
 	if n.Flag {
-		fanoutPresence(from, roomEvent(roomLeft, n.Room, n.User), skip)
+		fanoutPresence(members, roomEvent(roomLeft, n.Room, n.User), skip)
 	}
-	fanoutPresence(to, roomEvent(roomJoined, n.To, n.User), skip)
 }
 
 // showLine queues a room line ev (from by) to members, through the
@@ -211,28 +226,27 @@ func (s *Server) showLine(fl *flusher, members []*session, ev *event, by string,
 	}
 }
 
-// putOut shows a room kick or room ban. The user, if in the room here,
-// leaves it first and hears why as part of that move; then the room's
-// other members are told (the command's own session excepted: it gets its
-// answer), so whatever anyone asks next already sees the user out. A user
-// banned while elsewhere is told too.
+// putOut shows a room kick or room ban. The user, if a member of the room
+// here, leaves it first and hears why as part of that leave; then the
+// room's other members are told (the command's own session excepted: it
+// gets its answer), so whatever anyone asks next already sees the user
+// out. A user banned while elsewhere is told too. The command ended the
+// membership in the database.
 func (s *Server) putOut(n *note, src *session) {
 	ev := roomKickEvent(n.Room, n.User, n.By, n.Text)
 	if n.Kind == noteRoomBan {
 		ev = roomBanEvent(n.Room, n.User, n.By, n.Time)
 	}
 	members := s.hub.members(n.Room)
-	var moved []*session
+	var left []*session
 	for _, o := range s.hub.sessionsOf(n.User, "") {
-		if chatd.Key(s.hub.roomOf(o)) == chatd.Key(n.Room) {
-			if s.moveInto(o, chatd.Lobby, nil, false, ev) {
-				moved = append(moved, o)
-			}
+		if s.leaveRoom(o, n.Room, false, ev) {
+			left = append(left, o)
 		} else if n.Kind == noteRoomBan {
 			o.send(ev)
 		}
 	}
-	fanout(members, ev, src, func(m *session) bool { return !slices.Contains(moved, m) })
+	fanout(members, ev, src, func(m *session) bool { return !slices.Contains(left, m) })
 }
 
 // endUser ends every session of name with reason and text, whichever node
@@ -241,58 +255,90 @@ func (s *Server) endUser(ctx context.Context, name, reason, text string) error {
 	return s.effect(ctx, &note{Kind: noteEnd, User: name, Room: reason, Text: text})
 }
 
-// moveTo puts sess into room, tells both rooms and replays the room's
-// history. announce=false skips the "left" event (kick and close have told
-// the old room already). replies (nil ones skipped) are queued to sess
-// once it is in the room and before the replay: a client that reads the
-// reply to its join is already a member, so no line said after that can
-// miss it.
-func (s *Server) moveTo(sess *session, room string, announce bool, replies ...*event) {
-	s.moveInto(sess, room, nil, announce, replies...)
-}
-
-// moveInto is moveTo for a room that may be closed concurrently: token
-// (from hub.roomToken, taken before the room was looked up) must still be
-// current. It reports whether sess moved; replies go out only if it did.
-func (s *Server) moveInto(sess *session, room string, token *uint64, announce bool, replies ...*event) bool {
+// joinRoom makes room the current room of sess, adding it to its rooms
+// unless sess is a member already. A new member is added under the room
+// log's lock, and replies (nil ones skipped) then the room's recent lines
+// are queued to sess there: a client that reads the reply to its join is
+// already a member, so no line said after that can miss it, and none is
+// both replayed and live. The room's members are told, and the other
+// nodes. token (from hub.roomToken, taken before the room was looked up;
+// nil: no check) must still be current for a new membership. It reports
+// whether sess is now in the room as its current one; replies go out only
+// then, and already says it was a member before (then no replay and no
+// events, only replies).
+func (s *Server) joinRoom(sess *session, room string, token *uint64, replies ...*event) (already, ok bool) {
 	l := s.logs.get(room)
 	l.mu.Lock()
-	from, fromMembers, toMembers, ok := s.hub.move(sess, room, token)
+	members, rooms, already, ok := s.hub.join(sess, room, token)
 	if ok {
 		for _, r := range replies {
 			if r != nil {
 				sess.send(r)
 			}
 		}
-		l.replay(sess, room)
+		if !already {
+			l.replay(sess, room)
+		}
 	}
 	l.mu.Unlock()
 	if !ok {
+		return false, false
+	}
+	n := &note{Kind: noteJoin, User: sess.user, SID: sess.sid, Room: room, To: room, Rooms: rooms}
+	if already {
+		n.Kind = noteCurrent
+	} else {
+		s.showJoin(n, members, sess)
+	}
+	// The other nodes hear of it before this command returns, so they see
+	// the join before anything the user says next.
+	if err := s.community.tell(context.Background(), n); err != nil {
+		s.log.Error("tell the cluster of a join", "user", sess.user, "room", room, "err", err)
+	}
+	return already, true
+}
+
+// leaveRoom ends the membership of sess in room (in the registry: the
+// caller changed the database). announce=false skips the "left" event
+// (kick and close tell the room themselves). replies are built from the
+// current room after the leave and queued to sess first. It reports
+// whether sess was a member.
+func (s *Server) leaveRoom(sess *session, room string, announce bool, replies ...*event) bool {
+	return s.leaveRoomWith(sess, room, announce, func(string) []*event { return replies })
+}
+
+// leaveRoomWith is leaveRoom with replies that name the new current room.
+func (s *Server) leaveRoomWith(sess *session, room string, announce bool, replies func(current string) []*event) bool {
+	members, current, rooms, ok := s.hub.part(sess, room)
+	if !ok {
 		return false
 	}
-	n := &note{Kind: noteMove, User: sess.user, SID: sess.sid, Room: from, To: room, Flag: announce}
-	s.showMove(n, fromMembers, toMembers, sess)
-	// The other nodes hear of it before this command returns, so they see
-	// the move before anything the user says next.
+	for _, r := range replies(current) {
+		if r != nil {
+			sess.send(r)
+		}
+	}
+	n := &note{Kind: noteLeave, User: sess.user, SID: sess.sid, Room: room, To: current, Rooms: rooms, Flag: announce}
+	s.showLeave(n, members, sess)
 	if err := s.community.tell(context.Background(), n); err != nil {
-		s.log.Error("tell the cluster of a move", "user", sess.user, "err", err)
+		s.log.Error("tell the cluster of a leave", "user", sess.user, "room", room, "err", err)
 	}
 	return true
 }
 
-// closeRoom empties a room that is gone from the database: its recent
-// lines are dropped, joins that looked it up before now fail, and everyone
-// in it is told (by whom) and moved to the lobby. Each member hears of the
-// close as part of their own move, so by the time they read it they are
-// already in the lobby: a names or who sent after it never finds them in
-// the closed room.
+// closeRoom empties a room that is gone from the database (and with it
+// every membership of it): its recent lines are dropped, joins that looked
+// it up before now fail, and everyone in it is told (by whom) and leaves
+// it. Each member hears of the close as part of their own leave, so by the
+// time they read it they are out: a names or who sent after it never finds
+// them in the closed room.
 func (s *Server) closeRoom(room, by string) {
 	s.logs.drop(room)
 	// Under the hub's lock: whoever is not in it now can no longer get in.
 	members := s.hub.closeRoom(room)
 	closed := roomEvent(roomClosed, room, by)
 	for _, m := range members {
-		s.moveTo(m, chatd.Lobby, false, closed)
+		s.leaveRoom(m, room, false, closed)
 	}
 }
 

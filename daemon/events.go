@@ -182,9 +182,20 @@ func textOnly(text string) *event {
 
 func f(key string, val any) field { return field{key, val} }
 
-func welcomeEvent(user string, admin bool, room string, online []string, offline int, unread []chatd.Unread) *event {
+func welcomeEvent(user string, admin bool, room string, rooms []roomInfo, online []string, offline int, unread []chatd.Unread) *event {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Welcome, %s! You are in %s.", user, room)
+	if room == "" {
+		fmt.Fprintf(&b, "Welcome, %s! You are in no room; join one to talk.", user)
+	} else {
+		fmt.Fprintf(&b, "Welcome, %s! You are in %s.", user, room)
+	}
+	if len(rooms) > 1 {
+		names := make([]string, len(rooms))
+		for i, r := range rooms {
+			names[i] = r.Name
+		}
+		fmt.Fprintf(&b, " Your rooms: %s.", strings.Join(names, ", "))
+	}
 	if admin {
 		b.WriteString(" You are a server admin.")
 	}
@@ -197,8 +208,16 @@ func welcomeEvent(user string, admin bool, room string, online []string, offline
 	}
 	b.WriteString("\nType help for the list of commands.")
 	return newEvent("welcome", b.String(),
-		f("user", user), f("admin", admin), f("room", room), f("online", nonNil(online)), f("offline", offline),
-		f("unread", unreadFields(unread)))
+		f("user", user), f("admin", admin), f("room", nullable(room)), f("rooms", roomInfoList(rooms)),
+		f("online", nonNil(online)), f("offline", offline), f("unread", unreadFields(unread)))
+}
+
+// nullable is s, or JSON null for "".
+func nullable(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
 }
 
 // okEvent answers a command. body holds extra text-mode lines (tables);
@@ -370,7 +389,7 @@ func roomEvent(what, room, user string) *event {
 	case roomKicked:
 		t = fmt.Sprintf("* %s was kicked out of %s", user, room)
 	case roomClosed:
-		t = fmt.Sprintf("* room %s was closed by %s; you are back in %s", room, user, chatd.Lobby)
+		t = fmt.Sprintf("* room %s was closed by %s", room, user)
 	}
 	return newEvent("room", t, f("event", what), f("room", room), f("user", user)).stamped(time.Time{}, stampLive)
 }

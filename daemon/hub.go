@@ -9,7 +9,8 @@ import (
 	"chatd"
 )
 
-// hub owns who is online and which room each online user is in. It is the
+// hub owns who is online and which rooms each online user is in (every
+// member room; one of them current). It is the
 // only place that knows; everything else asks it. Every field is guarded by
 // mu (tier 3, DEVELOPING.md "Locks"), held only for map updates, snapshots
 // and queueing.
@@ -18,7 +19,7 @@ type hub struct {
 	// users are each user's sessions, in the order they logged in (one
 	// but under duplicate_login = "multi"); a list as in rooms.
 	users map[string][]*session // chatd.Key(name) -> sessions
-	rooms map[string][]*session // chatd.Key(room) -> members; see appendMember
+	rooms map[string][]*session // chatd.Key(room) -> every member session; see appendMember
 	all   []*session            // every logged-in session; see appendMember
 	// names are the users of all, sorted by key, for the welcome: kept in
 	// order as users come and go, so a login does not sort everyone.
@@ -81,16 +82,17 @@ type added struct {
 	mine   []*session
 }
 
-// add makes s a session of its user, in the lobby. policy is the
-// duplicate-login policy: with loginReplace it takes over from the user's
-// existing sessions and returns them (the caller ends them); with
-// loginReject an existing session makes it fail with already_online; with
-// loginMulti s joins the user's sessions unless there are max of them
-// already (too_many_sessions). onAdd runs under the hub's lock once s is
-// in: what it queues to s comes before anything anyone else can send s,
-// and what it queues to the others reaches exactly those who were online
-// before s (everyone after sees s in their welcome instead).
-func (h *hub) add(s *session, policy string, max int, onAdd func(a added)) (old []*session, err error) {
+// add makes s a session of its user, a member of rooms (the user's rooms,
+// joined first first; the last is current). policy is the duplicate-login
+// policy: with loginReplace it takes over from the user's existing sessions
+// and returns them (the caller ends them); with loginReject an existing
+// session makes it fail with already_online; with loginMulti s joins the
+// user's sessions unless there are max of them already
+// (too_many_sessions). onAdd runs under the hub's lock once s is in: what
+// it queues to s comes before anything anyone else can send s, and what it
+// queues to the others reaches exactly those who were online before s
+// (everyone after sees s in their welcome instead).
+func (h *hub) add(s *session, rooms []string, policy string, max int, onAdd func(a added)) (old []*session, err error) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	k := chatd.Key(s.user)
@@ -119,8 +121,13 @@ func (h *hub) add(s *session, policy string, max int, onAdd func(a added)) (old 
 		i, _ := slices.BinarySearchFunc(h.names, k, compareKey)
 		h.names = slices.Insert(h.names, i, keyedName{k, s.user})
 	}
-	s.room = chatd.Lobby
-	h.rooms[chatd.Key(chatd.Lobby)] = appendMember(h.rooms[chatd.Key(chatd.Lobby)], s)
+	s.rooms = slices.Clone(rooms)
+	s.room = ""
+	for _, r := range rooms {
+		rk := chatd.Key(r)
+		h.rooms[rk] = appendMember(h.rooms[rk], s)
+		s.room = r
+	}
 	if onAdd != nil {
 		names := make([]string, len(h.names))
 		for i, n := range h.names {
@@ -132,8 +139,8 @@ func (h *hub) add(s *session, policy string, max int, onAdd func(a added)) (old 
 }
 
 // remove takes s offline if it is still one of its user's sessions. It
-// returns the room s was in and whether it was online. onRemove, if s was
-// online, runs under the hub's lock with the sessions still online and
+// returns the current room of s and whether it was online. onRemove, if s
+// was online, runs under the hub's lock with the sessions still online and
 // whether s was its user's last session (others see a logout only then),
 // so a departure is announced to exactly those who could have seen s.
 func (h *hub) remove(s *session, onRemove func(room string, others []*session, last bool)) (room string, ok bool) {
@@ -168,11 +175,14 @@ func (h *hub) removeLocked(s *session) {
 		}
 	}
 	h.all = removeCopy(h.all, s)
-	h.leaveLocked(s)
+	for _, r := range s.rooms {
+		h.dropMemberLocked(r, s)
+	}
 }
 
-func (h *hub) leaveLocked(s *session) {
-	rk := chatd.Key(s.room)
+// dropMemberLocked takes s off room's member list.
+func (h *hub) dropMemberLocked(room string, s *session) {
+	rk := chatd.Key(room)
 	if m := removeCopy(h.rooms[rk], s); len(m) > 0 {
 		h.rooms[rk] = m
 	} else {
@@ -180,33 +190,91 @@ func (h *hub) leaveLocked(s *session) {
 	}
 }
 
-// move puts s into room and returns the room it left and the members of both
-// (snapshots, taken after the move). ok is false when s is no longer online
-// (it logged out or was replaced meanwhile): then nothing changes, so a
-// departed session can never reappear in a room.
-func (h *hub) move(s *session, room string, token *uint64) (from string, fromMembers, toMembers []*session, ok bool) {
+// memberIndex is where room is in s.rooms, or -1; hub.mu is held.
+func memberIndex(s *session, room string) int {
+	k := chatd.Key(room)
+	return slices.IndexFunc(s.rooms, func(r string) bool { return chatd.Key(r) == k })
+}
+
+// join makes room the current room of s, adding it to the rooms of s unless
+// s is a member already (already: then nothing else changes). It returns
+// the room's members (a snapshot, taken after the join) and the rooms of s.
+// ok is false when s is no longer online (it logged out or was replaced
+// meanwhile) or, for a new membership, when token is stale (the room may
+// have been closed): then nothing changes, so a departed session can never
+// reappear in a room.
+func (h *hub) join(s *session, room string, token *uint64) (members []*session, rooms []string, already, ok bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if !h.onlineLocked(s) {
-		return "", nil, nil, false
+		return nil, nil, false, false
+	}
+	rk := chatd.Key(room)
+	if i := memberIndex(s, room); i >= 0 {
+		h.gen++
+		s.room = s.rooms[i]
+		return snapshotOf(h.rooms[rk]), slices.Clone(s.rooms), true, true
 	}
 	if token != nil && h.closes[closeStripe(room)] != *token {
-		return "", nil, nil, false // the room may have been closed since
+		return nil, nil, false, false // the room may have been closed since
 	}
-	from = s.room
-	h.leaveLocked(s)
 	h.gen++
+	s.rooms = append(slices.Clip(s.rooms), room)
 	s.room = room
-	rk := chatd.Key(room)
 	h.rooms[rk] = appendMember(h.rooms[rk], s)
-	return from, snapshotOf(h.rooms[chatd.Key(from)]), snapshotOf(h.rooms[rk]), true
+	return snapshotOf(h.rooms[rk]), slices.Clone(s.rooms), false, true
 }
 
-// roomOf returns the room s is in.
+// part ends the membership of s in room. The current room, if it was room,
+// becomes the remaining room joined last ("" for none). It returns the
+// room's remaining members (a snapshot), the current room and the rooms of
+// s after the change; ok is false when s was not a member of room (or is
+// no longer online).
+func (h *hub) part(s *session, room string) (members []*session, current string, rooms []string, ok bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.onlineLocked(s) {
+		return nil, "", nil, false
+	}
+	i := memberIndex(s, room)
+	if i < 0 {
+		return nil, "", nil, false
+	}
+	h.gen++
+	s.rooms = slices.Delete(slices.Clone(s.rooms), i, i+1)
+	h.dropMemberLocked(room, s)
+	if chatd.Key(s.room) == chatd.Key(room) {
+		s.room = ""
+		if n := len(s.rooms); n > 0 {
+			s.room = s.rooms[n-1]
+		}
+	}
+	return snapshotOf(h.rooms[chatd.Key(room)]), s.room, slices.Clone(s.rooms), true
+}
+
+// roomOf returns the current room of s, "" for none.
 func (h *hub) roomOf(s *session) string {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return s.room
+}
+
+// roomsOf returns the rooms s is a member of, joined first first.
+func (h *hub) roomsOf(s *session) []string {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	return slices.Clone(s.rooms)
+}
+
+// memberRoom returns the registered spelling of room when s is a member of
+// it.
+func (h *hub) memberRoom(s *session, room string) (string, bool) {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if i := memberIndex(s, room); i >= 0 {
+		return s.rooms[i], true
+	}
+	return "", false
 }
 
 // members is a snapshot of the sessions in room; callers must not modify it.
@@ -274,8 +342,8 @@ func (h *hub) find(name, node string) *presence {
 // userPresence is the one presence of a user with the sessions mine (in
 // the order they logged in, at least one): the first login's session
 // stands for the user (its address, room, since and SID), with the latest
-// activity of any, the away message of the first that is away, the other
-// sessions' rooms in Also and the count of sessions. The caller holds
+// activity of any, the away message of the first that is away, the rooms
+// of them all in Rooms and the count of sessions. The caller holds
 // hub.mu.
 func userPresence(mine []*session, node string) presence {
 	p := presenceOf(mine[0], node)
@@ -287,8 +355,10 @@ func userPresence(mine []*session, node string) presence {
 		if p.Away == nil {
 			p.Away = o.away.Load()
 		}
-		if chatd.Key(o.room) != chatd.Key(p.Room) && !slices.ContainsFunc(p.Also, func(r string) bool { return chatd.Key(r) == chatd.Key(o.room) }) {
-			p.Also = append(p.Also, o.room)
+		for _, r := range o.rooms {
+			if !slices.ContainsFunc(p.Rooms, func(m string) bool { return chatd.Key(m) == chatd.Key(r) }) {
+				p.Rooms = append(slices.Clip(p.Rooms), r)
+			}
 		}
 	}
 	return p

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"fmt"
 	"testing"
 
 	"chatd"
@@ -11,14 +12,14 @@ import (
 func TestMoveOfDepartedSessionIsIgnored(t *testing.T) {
 	h := newHub()
 	old := &session{user: "alice"}
-	if _, err := h.add(old, loginReject, 1, nil); err != nil {
+	if _, err := h.add(old, []string{chatd.Lobby}, loginReject, 1, nil); err != nil {
 		t.Fatal(err)
 	}
 	fresh := &session{user: "alice"}
-	if prev, err := h.add(fresh, loginReplace, 1, nil); err != nil || len(prev) != 1 || prev[0] != old {
+	if prev, err := h.add(fresh, []string{chatd.Lobby}, loginReplace, 1, nil); err != nil || len(prev) != 1 || prev[0] != old {
 		t.Fatalf("replace: %v %v", prev, err)
 	}
-	if _, _, _, ok := h.move(old, "den", nil); ok {
+	if _, _, _, ok := h.join(old, "den", nil); ok {
 		t.Fatal("moved a replaced session")
 	}
 	if m := h.members("den"); len(m) != 0 {
@@ -28,7 +29,7 @@ func TestMoveOfDepartedSessionIsIgnored(t *testing.T) {
 		t.Fatalf("lobby members %v", m)
 	}
 	h.remove(fresh, nil)
-	if _, _, _, ok := h.move(fresh, "den", nil); ok || len(h.members("den")) != 0 {
+	if _, _, _, ok := h.join(fresh, "den", nil); ok || len(h.members("den")) != 0 {
 		t.Fatal("moved a session that logged out")
 	}
 }
@@ -43,18 +44,18 @@ func TestMemberSnapshotsStayPut(t *testing.T) {
 	for _, name := range []string{"a", "b", "c", "d", "e", "f"} {
 		s := &session{user: name}
 		all = append(all, s)
-		if _, err := h.add(s, loginReject, 1, nil); err != nil {
+		if _, err := h.add(s, []string{chatd.Lobby}, loginReject, 1, nil); err != nil {
 			t.Fatal(err)
 		}
 	}
-	in := func(s *session) { h.move(s, "den", nil) }
+	in := func(s *session) { h.join(s, "den", nil) }
 	in(all[0])
 	in(all[1])
 	in(all[2]) // three members: the list has room for a fourth
 	snap := h.members("den")
 	mine := append(snap, all[5]) // a holder's own list built on the snapshot
 	in(all[3])
-	_, _, after, _ := h.move(all[4], "den", nil)
+	after, _, _, _ := h.join(all[4], "den", nil)
 	if len(snap) != 3 || snap[0] != all[0] || snap[2] != all[2] {
 		t.Errorf("snapshot changed: %v", names(snap))
 	}
@@ -69,7 +70,7 @@ func TestMemberSnapshotsStayPut(t *testing.T) {
 	}
 	// A leave copies: the snapshot taken before it keeps the leaver.
 	before := h.members("den")
-	h.move(all[2], chatd.Lobby, nil)
+	h.part(all[2], "den")
 	in(all[5])
 	if got := names(before); len(got) != 5 || got[2] != "c" || got[4] != "e" {
 		t.Errorf("snapshot before the leave changed: %v", got)
@@ -87,7 +88,7 @@ func TestHubSeveralSessions(t *testing.T) {
 	a1, a2, a3 := &session{user: "alice", sid: "1"}, &session{user: "Alice", sid: "2"}, &session{user: "alice", sid: "3"}
 	var got []added
 	add := func(s *session) error {
-		_, err := h.add(s, loginMulti, 2, func(a added) { got = append(got, a) })
+		_, err := h.add(s, []string{chatd.Lobby}, loginMulti, 2, func(a added) { got = append(got, a) })
 		return err
 	}
 	if err := add(a1); err != nil {
@@ -105,8 +106,8 @@ func TestHubSeveralSessions(t *testing.T) {
 	if len(got[1].online) != 1 || len(got[1].others) != 2 {
 		t.Errorf("second login: online %v, others %d", got[1].online, len(got[1].others))
 	}
-	h.move(a2, "den", nil)
-	if p := h.presences(""); len(p) != 1 || p[0].SID != "1" || p[0].Sessions != 2 || len(p[0].Also) != 1 || p[0].Also[0] != "den" {
+	h.join(a2, "den", nil)
+	if p := h.presences(""); len(p) != 1 || p[0].SID != "1" || p[0].Sessions != 2 || fmt.Sprint(p[0].Rooms) != "[lobby den]" {
 		t.Fatalf("presences = %+v", p)
 	}
 	if s := h.sessionsOf("ALICE", ""); len(s) != 2 {

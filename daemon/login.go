@@ -232,24 +232,35 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		s.srv.log.Error("read offline mail", "user", u.Name, "err", err)
 		waiting, mail = 0, nil
 	}
+	// The user's rooms, and what the welcome says of them.
+	rooms, infos, err := s.srv.memberRooms(ctx, u.Name)
+	if err != nil {
+		s.fail("login", err)
+		return false
+	}
+	current := ""
+	if len(rooms) > 0 {
+		current = rooms[len(rooms)-1]
+	}
 	// The unread counts are read before going online (no database call
 	// under the locks below).
-	unread, err := s.srv.unreadOf(ctx, u.Name, chatd.Lobby)
+	unread, err := s.srv.unreadOf(ctx, u.Name, rooms)
 	if err != nil {
 		s.srv.log.Error("count unread messages", "user", u.Name, "err", err)
 		unread = nil
 	}
-	// Going online, the welcome, the offline mail and the lobby's recent
-	// lines are one step: under the lobby log's lock no lobby line slips
-	// between history and live chat, and under the hub's lock (inside add)
-	// no private message or broadcast can overtake the welcome.
+	// Going online, the welcome, the offline mail and the recent lines of
+	// the user's rooms are one step: under the rooms' log locks no line
+	// of theirs slips between history and live chat, and under the hub's
+	// lock (inside add) no private message or broadcast can overtake the
+	// welcome.
 	// Across nodes first: with several, the database decides who is the
 	// user's one session.
 	accounts := s.srv.cfg().Accounts
 	replace := accounts.DuplicateLogin == loginReplace
 	s.sid = s.srv.newSID()
-	elsewhere, err := s.srv.community.claim(ctx, presence{SID: s.sid,
-		OnlineSession: chatd.OnlineSession{User: u.Name, Addr: s.addr, Listener: s.info.Listener, Since: now}}, replace)
+	elsewhere, err := s.srv.community.claim(ctx, presence{SID: s.sid, Rooms: rooms,
+		OnlineSession: chatd.OnlineSession{User: u.Name, Room: current, Addr: s.addr, Listener: s.info.Listener, Since: now}}, replace)
 	if err != nil {
 		s.user = ""
 		s.admin.Store(false)
@@ -257,17 +268,19 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		return false
 	}
 	n := &note{Kind: noteLogin, User: u.Name, SID: s.sid}
-	lobby := s.srv.logs.get(chatd.Lobby)
-	lobby.mu.Lock()
-	old, err := s.srv.hub.add(s, accounts.DuplicateLogin, accounts.MaxSessions, func(a added) {
+	unlock := s.srv.logs.lockAll(rooms)
+	old, err := s.srv.hub.add(s, rooms, accounts.DuplicateLogin, accounts.MaxSessions, func(a added) {
 		online := a.online
 		if len(elsewhere) > 0 {
 			online = sortedNames(union(online, elsewhere))
 		}
 		s.srv.metrics.login("ok") // counted before anyone can see the login
-		s.reply(welcomeEvent(u.Name, u.Admin, chatd.Lobby, online, max(waiting, len(mail)), unread))
+		s.reply(welcomeEvent(u.Name, u.Admin, current, infos, online, max(waiting, len(mail)), unread))
 		s.sendMail(mail)
-		lobby.replay(s, chatd.Lobby)
+		// The last history_on_join lines of each room.
+		for _, r := range rooms {
+			s.srv.logs.get(r).replay(s, r)
+		}
 		if a.first {
 			s.srv.showPresence(n, a.others, []*session{s})
 		} else {
@@ -276,7 +289,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 			fanout(a.mine, noticeEvent(s.srv.newID(), fmt.Sprintf("%s has a new session from %s", u.Name, s.addr), now), nil, nil)
 		}
 	})
-	lobby.mu.Unlock()
+	unlock()
 	if err != nil {
 		s.srv.community.unclaim(s.sid)
 		s.user = ""

@@ -60,7 +60,7 @@ func cmdUnread(ctx context.Context, s *session, args string) error {
 	if strings.TrimSpace(args) != "" {
 		return badArgs("unread")
 	}
-	counts, err := s.srv.unreadOf(ctx, s.user, s.srv.hub.roomOf(s))
+	counts, err := s.srv.unreadOf(ctx, s.user, s.srv.hub.roomsOf(s))
 	if err != nil {
 		return err
 	}
@@ -125,10 +125,10 @@ func wellFormedID(id string) bool {
 	return true
 }
 
-// unreadOf counts user's unread messages in their conversations: the room
-// they are in and every conversation they have a marker in. Those with
+// unreadOf counts user's unread messages in their conversations: their
+// rooms and every conversation they have a marker in. Those with
 // none unread are left out.
-func (s *Server) unreadOf(ctx context.Context, user, room string) ([]chatd.Unread, error) {
+func (s *Server) unreadOf(ctx context.Context, user string, rooms []string) ([]chatd.Unread, error) {
 	marks, err := s.store.ReadMarkers(ctx, user)
 	if err != nil {
 		return nil, err
@@ -141,8 +141,8 @@ func (s *Server) unreadOf(ctx context.Context, user, room string) ([]chatd.Unrea
 			convs = append(convs, c)
 		}
 	}
-	if room != "" {
-		add("#" + room)
+	for _, r := range rooms {
+		add("#" + r)
 	}
 	for c := range marks {
 		add(c)

@@ -13,28 +13,45 @@ import (
 
 // chat sends text to the user's current room.
 func (s *session) chat(ctx context.Context, text string) error {
-	return s.roomLine(ctx, "say", text, false)
+	return s.roomLine(ctx, "say", "", text, false)
 }
 
-// roomLine says text (or, with action, does it) in the user's room. The
-// sender's own copy is the answer to their line and carries its label.
-func (s *session) roomLine(ctx context.Context, cmd, text string, action bool) error {
+// roomLine says text (or, with action, does it) in room, one of the
+// user's rooms ("": the current one). The sender's own copy is the answer
+// to their line and carries its label.
+func (s *session) roomLine(ctx context.Context, cmd, room, text string, action bool) error {
 	text = chatd.CleanText(text)
 	if strings.TrimSpace(text) == "" {
 		return badArgs(cmd)
 	}
+	if room == "" {
+		var err error
+		if room, err = s.currentRoom(); err != nil {
+			return err
+		}
+	}
 	now := s.srv.now()
-	room := s.srv.hub.roomOf(s)
 	// The id comes with the line's place in the room's order (say).
 	n := &note{Kind: noteLine, By: s.user, Room: room, Text: text, Flag: action, Time: now}
 	s.srv.metrics.message(kindRoom)
 	return s.srv.community.say(ctx, s, n)
 }
 
-func cmdSay(ctx context.Context, s *session, args string) error { return s.chat(ctx, args) }
+// cmdSay chats to the current room, or with say #ROOM TEXT to another of
+// the user's rooms.
+func cmdSay(ctx context.Context, s *session, args string) error {
+	room, text, ok, err := s.roomTarget(args)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return s.chat(ctx, args)
+	}
+	return s.roomLine(ctx, "say", room, text, false)
+}
 
 func cmdMe(ctx context.Context, s *session, args string) error {
-	return s.roomLine(ctx, "me", args, true)
+	return s.roomLine(ctx, "me", "", args, true)
 }
 
 func cmdBroadcast(ctx context.Context, s *session, args string) error {
@@ -85,6 +102,12 @@ func targets(args string) (names []string, rest string, ok bool) {
 }
 
 func cmdSend(ctx context.Context, s *session, args string) error {
+	// msg #ROOM TEXT speaks to one of the user's rooms, as say #ROOM.
+	if room, text, ok, err := s.roomTarget(args); err != nil {
+		return err
+	} else if ok {
+		return s.roomLine(ctx, "say", room, text, false)
+	}
 	names, text, ok := targets(args)
 	text = chatd.CleanText(text)
 	if !ok || strings.TrimSpace(text) == "" {

@@ -42,15 +42,19 @@ func cmdKick(ctx context.Context, s *session, args string) error {
 		s.reply(okEvent("kick", o.User+" was disconnected", nil, f("user", o.User)))
 		return nil
 	}
-	// With several sessions the user may be in several rooms: the
-	// kicker's own room when one of them is there.
+	// The room: the kicker's current one when the user is in it (a user
+	// may be in several rooms), else the user's current one.
 	room := o.Room
-	if mine := s.srv.hub.roomOf(s); o.in(mine) {
+	if mine := s.srv.hub.roomOf(s); mine != "" && o.in(mine) {
 		room = mine
 	}
 	r, err := s.srv.store.RoomByName(ctx, room)
 	if err != nil || chatd.Key(r.Owner) != chatd.Key(s.user) {
 		return chatd.Errorf(chatd.ENotPermitted, "only server admins, or the owner of the room %s is in, can kick them", o.User)
+	}
+	// A kick ends the membership (PROTOCOL.md 9.3).
+	if _, err := s.srv.store.RemoveMember(ctx, o.User, r.Name); err != nil {
+		return err
 	}
 	if err := s.srv.effect(ctx, &note{Kind: noteRoomKick, Room: r.Name, User: o.User, By: s.user, Text: reason}); err != nil {
 		return err
@@ -72,7 +76,11 @@ func (e *untilError) Unwrap() error { return e.err }
 // ownedRoom returns the room the user is in when they may moderate it: its
 // owner, or with admins a server admin. The lobby has no owner.
 func (s *session) ownedRoom(ctx context.Context, cmd string, admins bool) (*chatd.Room, error) {
-	r, err := s.srv.store.RoomByName(ctx, s.srv.hub.roomOf(s))
+	room, err := s.currentRoom()
+	if err != nil {
+		return nil, err
+	}
+	r, err := s.srv.store.RoomByName(ctx, room)
 	if err != nil {
 		return nil, err
 	}
@@ -165,6 +173,9 @@ func cmdRoomBan(ctx context.Context, s *session, args string) error {
 		b.Expires = now.Add(dur)
 	}
 	if err := s.srv.store.RoomBan(ctx, b); err != nil {
+		return err
+	}
+	if _, err := s.srv.store.RemoveMember(ctx, u.Name, r.Name); err != nil {
 		return err
 	}
 	n := &note{Kind: noteRoomBan, Room: r.Name, User: u.Name, By: s.user, Src: s.sid, Time: b.Expires}

@@ -100,7 +100,7 @@ func TestRoomPresenceKeepsOrderWithChat(t *testing.T) {
 		}
 		// A join is announced after its answer is queued, but before the
 		// joiner's next command runs.
-		c.send("join lobby", "who")
+		c.send("leave den", "who")
 		c.expect("ok", "cmd", "who")
 		want = append(want, "left "+u+" den")
 	}

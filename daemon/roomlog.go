@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"slices"
 	"sync"
 
 	"chatd"
@@ -92,6 +93,30 @@ func (r *roomLogs) drop(room string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.logs, chatd.Key(room))
+}
+
+// lockAll locks the logs of rooms in the order of their keys (the one
+// order in which a goroutine may hold several room logs' locks,
+// DEVELOPING.md "Locks") and returns the function that unlocks them.
+func (r *roomLogs) lockAll(rooms []string) (unlock func()) {
+	keys := make([]string, 0, len(rooms))
+	byKey := map[string]*roomLog{}
+	for _, room := range rooms {
+		k := chatd.Key(room)
+		if _, ok := byKey[k]; !ok {
+			keys = append(keys, k)
+			byKey[k] = r.get(room)
+		}
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		byKey[k].mu.Lock()
+	}
+	return func() {
+		for _, k := range slices.Backward(keys) {
+			byKey[k].mu.Unlock()
+		}
+	}
 }
 
 // append adds a line; the caller holds l.mu.

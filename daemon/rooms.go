@@ -12,7 +12,14 @@ import (
 	"chatd"
 )
 
-func cmdRooms(ctx context.Context, s *session, _ string) error {
+func cmdRooms(ctx context.Context, s *session, args string) error {
+	switch strings.ToLower(strings.TrimSpace(args)) {
+	case "":
+	case "mine":
+		return cmdRoomsMine(ctx, s)
+	default:
+		return badArgs("rooms")
+	}
 	rooms, err := s.srv.store.Rooms(ctx)
 	if err != nil {
 		return err
@@ -91,7 +98,13 @@ func cmdCreate(ctx context.Context, s *session, args string) error {
 	if err := s.srv.store.CreateRoomLimited(ctx, r, perUser, s.srv.cfg().Rooms.MaxTotal); err != nil {
 		return err
 	}
-	if !s.srv.moveInto(s, name, &token, true, s.answer(okEvent("create", "created room "+name+"; you own it", nil, f("room", name), f("locked", pw != "")))) {
+	if err := s.srv.store.AddMember(ctx, s.user, name, s.srv.now(), s.srv.cfg().Rooms.MaxJoined); err != nil {
+		if chatd.ErrorCode(err) == chatd.ETooManyRooms {
+			return chatd.Errorf(chatd.ETooManyRooms, "created room %s, but you are in too many rooms to join it (rooms.max_joined); leave one, then join %s", name, name)
+		}
+		return err
+	}
+	if _, ok := s.srv.joinRoom(s, name, &token, s.answer(okEvent("create", "created room "+name+"; you own it", nil, f("room", name), f("locked", pw != "")))); !ok {
 		return chatd.Errorf(chatd.ENoSuchRoom, "%s was created and closed again at once", name)
 	}
 	return nil
@@ -109,9 +122,16 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
-	if chatd.Key(s.srv.hub.roomOf(s)) == chatd.Key(r.Name) {
-		s.reply(okEvent("join", "you are already in "+r.Name, nil, f("room", r.Name)))
-		return nil
+	if member, ok := s.srv.hub.memberRoom(s, r.Name); ok {
+		// Already a member: it only becomes the current room.
+		text := "you are now talking in " + member
+		if chatd.Key(s.srv.hub.roomOf(s)) == chatd.Key(member) {
+			text = "you are already in " + member
+		}
+		if _, ok := s.srv.joinRoom(s, member, nil, s.answer(okEvent("join", text, nil, f("room", member)))); ok {
+			return nil
+		}
+		// Left or closed meanwhile: join it as anyone would.
 	}
 	owner := chatd.Key(r.Owner) == chatd.Key(s.user)
 	if b, err := s.srv.store.RoomBanOf(ctx, r.Name, s.user); err != nil {
@@ -142,12 +162,15 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 			return err
 		}
 	}
+	if err := s.srv.store.AddMember(ctx, s.user, r.Name, s.srv.now(), s.srv.cfg().Rooms.MaxJoined); err != nil {
+		return err
+	}
 	replies := []*event{s.answer(okEvent("join", "you are now in "+r.Name, nil, f("room", r.Name)))}
 	if r.Topic != "" {
 		replies = append(replies, s.answer(topicEvent(r.Name, r.Topic, "")))
 	}
 	for range 3 {
-		if s.srv.moveInto(s, r.Name, &token, true, replies...) || s.ending() {
+		if _, ok := s.srv.joinRoom(s, r.Name, &token, replies...); ok || s.ending() {
 			return nil
 		}
 		// A room was closed since the lookup: this one, or another that
@@ -160,19 +183,13 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 	return chatd.Errorf(chatd.ENoSuchRoom, "%s is being closed", r.Name)
 }
 
-func cmdLeave(ctx context.Context, s *session, _ string) error {
-	if chatd.Key(s.srv.hub.roomOf(s)) == chatd.Key(chatd.Lobby) {
-		s.reply(okEvent("leave", "you are already in the "+chatd.Lobby, nil, f("room", chatd.Lobby)))
-		return nil
-	}
-	s.srv.moveTo(s, chatd.Lobby, true, s.answer(okEvent("leave", "you are back in the "+chatd.Lobby, nil, f("room", chatd.Lobby))))
-	return nil
-}
-
 func cmdClose(ctx context.Context, s *session, args string) error {
 	name := roomArg(args)
 	if name == "" {
-		name = s.srv.hub.roomOf(s)
+		var err error
+		if name, err = s.currentRoom(); err != nil {
+			return err
+		}
 	}
 	r, err := s.srv.store.RoomByName(ctx, name)
 	if err != nil {
@@ -243,7 +260,11 @@ func roomArg(arg string) string {
 const topicMax = 300
 
 func cmdTopic(ctx context.Context, s *session, args string) error {
-	r, err := s.srv.store.RoomByName(ctx, s.srv.hub.roomOf(s))
+	room, err := s.currentRoom()
+	if err != nil {
+		return err
+	}
+	r, err := s.srv.store.RoomByName(ctx, room)
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,8 @@ func TestCreateRoom(t *testing.T) {
 		if ev.str("room") != "Den" || ev["locked"] != false {
 			t.Fatalf("create: %v", ev)
 		}
-		b.expect("room", "event", "left", "room", "lobby", "user", "alice")
+		// alice stays in the lobby too (PROTOCOL.md 9.3): nobody is told
+		// she left it.
 		if r := a.roomOf(); r != "Den" {
 			t.Fatalf("creator is in %s", r)
 		}
@@ -84,7 +85,7 @@ func TestCreateRoom(t *testing.T) {
 		if got := rooms["Den"]; got != (roomInfo{"Den", "alice", "alice", false}) {
 			t.Fatalf("rooms Den = %+v", got)
 		}
-		if got := rooms["lobby"]; got != (roomInfo{"lobby", "<null>", "bob", false}) {
+		if got := rooms["lobby"]; got != (roomInfo{"lobby", "<null>", "alice,bob", false}) {
 			t.Fatalf("rooms lobby = %+v", got)
 		}
 	})
@@ -97,8 +98,8 @@ func TestCreateRoom(t *testing.T) {
 		if got := a.rooms()["vault"]; got != (roomInfo{"vault", "alice", "alice", true}) {
 			t.Fatalf("rooms vault = %+v", got)
 		}
-		// alice left Den for vault: Den is empty but still there.
-		if got := a.rooms()["Den"]; got != (roomInfo{"Den", "alice", "", false}) {
+		// alice is in vault now, and still a member of Den.
+		if got := a.rooms()["Den"]; got != (roomInfo{"Den", "alice", "alice", false}) {
 			t.Fatalf("rooms Den = %+v", got)
 		}
 	})
@@ -135,7 +136,9 @@ func TestJoinLeave(t *testing.T) {
 	r := login(t, ts.addr, "root", "password0")
 	a.do("create vault pw123", "create")
 	a.do("create den", "create")
+	// Out of both again (PROTOCOL.md 9.3: a creator is a member).
 	a.do("leave", "leave")
+	a.do("leave vault", "leave")
 
 	errs := []struct{ name, line, code string }{
 		{"ErrNoSuchRoom", "join nowhere", "no_such_room"},
@@ -153,7 +156,6 @@ func TestJoinLeave(t *testing.T) {
 		if ev := b.do("join DEN", "join"); ev.str("room") != "den" {
 			t.Fatalf("join DEN: %v", ev)
 		}
-		a.in(t).expect("room", "event", "left", "room", "lobby", "user", "bob")
 		if got := b.rooms()["den"].members; got != "bob" {
 			t.Fatalf("den members %s", got)
 		}
@@ -181,14 +183,17 @@ func TestJoinLeave(t *testing.T) {
 	})
 	t.Run("Leave", func(t *testing.T) {
 		b := b.in(t)
-		if ev := b.do("leave", "leave"); ev.str("room") != "lobby" {
+		// Leaving vault makes den, joined before it, current again.
+		if ev := b.do("leave", "leave"); ev.str("room") != "den" || ev.str("left") != "vault" {
 			t.Fatalf("leave: %v", ev)
 		}
 		a.in(t).expect("room", "event", "left", "room", "vault", "user", "bob")
-		if b.roomOf() != "lobby" {
-			t.Fatal("bob is not in the lobby")
+		if b.roomOf() != "den" {
+			t.Fatal("bob is not in den")
 		}
-		b.do("/LEAVE", "leave") // already in the lobby: fine
+		if ev := b.do("/LEAVE", "leave"); ev.str("room") != "lobby" {
+			t.Fatalf("leave den: %v", ev)
+		}
 		if ev := b.do("join lobby", "join"); ev.str("room") != "lobby" {
 			t.Fatalf("join lobby: %v", ev)
 		}
@@ -215,11 +220,12 @@ func TestRoomChatReachesOnlyMembers(t *testing.T) {
 	a.settle()
 	c.nothingPending()
 
+	// alice and bob are still members of the lobby: its lines reach them
+	// too, tagged with its name.
 	c.send("say in the lobby")
-	c.expect("message", "kind", "room", "room", "lobby", "from", "carol")
-	c.settle()
-	a.nothingPending()
-	b.nothingPending()
+	for _, cl := range []*client{a, b, c} {
+		cl.expect("message", "kind", "room", "room", "lobby", "from", "carol")
+	}
 }
 
 // denWithAdmin starts a server where alice owns the room den, bob and

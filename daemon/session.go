@@ -101,8 +101,12 @@ type session struct {
 	settings   atomic.Pointer[chatd.Settings]
 	away       atomic.Pointer[string]
 
-	// Guarded by hub.mu (tier 3).
-	room string
+	// Guarded by hub.mu (tier 3): the rooms the user is a member of,
+	// joined first first (a list replaced, never changed in place, so a
+	// copy handed out stays as it was), and the current one, where plain
+	// lines go ("" for none).
+	rooms []string
+	room  string
 
 	// The outbox (outbox.go), guarded by mu (tier 4). writing says a
 	// goroutine holds the output; scheduled says a flusher will write the

@@ -210,6 +210,20 @@ func (t timedStore) UseInvite(ctx context.Context, room, user string) (bool, err
 	return timed(t, "use_invite", func() (bool, error) { return t.Store.UseInvite(ctx, room, user) })
 }
 
+// chatd.MemberStore
+
+func (t timedStore) AddMember(ctx context.Context, user, room string, at time.Time, max int) error {
+	return timedErr(t, "add_member", func() error { return t.Store.AddMember(ctx, user, room, at, max) })
+}
+
+func (t timedStore) RemoveMember(ctx context.Context, user, room string) (bool, error) {
+	return timed(t, "remove_member", func() (bool, error) { return t.Store.RemoveMember(ctx, user, room) })
+}
+
+func (t timedStore) MemberRooms(ctx context.Context, user string) ([]string, error) {
+	return timed(t, "member_rooms", func() ([]string, error) { return t.Store.MemberRooms(ctx, user) })
+}
+
 // chatd.HistoryStore
 
 func (t timedStore) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, keep int) error {

@@ -89,6 +89,9 @@ CREATE TABLE IF NOT EXISTS cluster_mail (
 );
 CREATE INDEX IF NOT EXISTS cluster_mail_node ON cluster_mail (node);
 ALTER TABLE cluster_mail ADD COLUMN IF NOT EXISTS mid text NOT NULL DEFAULT '';
+-- Every room of a session (PROTOCOL.md 9.3), separated by spaces (room
+-- names have none); room is the current one.
+ALTER TABLE cluster_sessions ADD COLUMN IF NOT EXISTS rooms text NOT NULL DEFAULT '';
 `
 
 // OpenCluster connects node to the cluster state in the PostgreSQL
@@ -325,9 +328,9 @@ func (c *Cluster) Claim(ctx context.Context, s chatd.ClusterSession, replace boo
 		if len(prev) > 0 {
 			p = &prev[0]
 		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO cluster_sessions (user_key, sid, name, node, room, addr, listener, away, since, last_active)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (user_key) DO NOTHING`,
-			chatd.Key(s.User), s.SID, s.User, c.node, s.Room, s.Addr, s.Listener, s.Away, s.Since, s.LastActive)
+		_, err = tx.ExecContext(ctx, `INSERT INTO cluster_sessions (user_key, sid, name, node, room, rooms, addr, listener, away, since, last_active)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (user_key) DO NOTHING`,
+			chatd.Key(s.User), s.SID, s.User, c.node, s.Room, strings.Join(s.Rooms, " "), s.Addr, s.Listener, s.Away, s.Since, s.LastActive)
 		if err != nil {
 			return err
 		}
@@ -366,10 +369,11 @@ func (c *Cluster) Release(ctx context.Context, sid string, event []byte) (bool, 
 	return gone, nil
 }
 
-// SetRoom; see chatd.Cluster.
-func (c *Cluster) SetRoom(ctx context.Context, sid, room string, event []byte) error {
+// SetRooms; see chatd.Cluster.
+func (c *Cluster) SetRooms(ctx context.Context, sid, current string, rooms []string, event []byte) error {
 	err := c.events(ctx, [][]byte{event}, func(tx *sqlx.Tx) error {
-		_, err := tx.ExecContext(ctx, `UPDATE cluster_sessions SET room = $2 WHERE sid = $1`, sid, room)
+		_, err := tx.ExecContext(ctx, `UPDATE cluster_sessions SET room = $2, rooms = $3 WHERE sid = $1`,
+			sid, current, strings.Join(rooms, " "))
 		return err
 	})
 	if err != nil {
@@ -409,13 +413,14 @@ func (c *Cluster) SetActive(ctx context.Context, active map[string]time.Time) er
 	return nil
 }
 
-const sessionCols = `sid, name, node, room, addr, listener, away, since, last_active`
+const sessionCols = `sid, name, node, room, rooms, addr, listener, away, since, last_active`
 
 type sessionRow struct {
 	SID        string         `db:"sid"`
 	Name       string         `db:"name"`
 	Node       string         `db:"node"`
 	Room       string         `db:"room"`
+	Rooms      string         `db:"rooms"`
 	Addr       string         `db:"addr"`
 	Listener   string         `db:"listener"`
 	Away       sql.NullString `db:"away"`
@@ -426,7 +431,7 @@ type sessionRow struct {
 func sessionsOf(rows []sessionRow) []chatd.ClusterSession {
 	out := make([]chatd.ClusterSession, len(rows))
 	for i, r := range rows {
-		out[i] = chatd.ClusterSession{SID: r.SID, User: r.Name, Node: r.Node, Room: r.Room, Addr: r.Addr,
+		out[i] = chatd.ClusterSession{SID: r.SID, User: r.Name, Node: r.Node, Room: r.Room, Rooms: strings.Fields(r.Rooms), Addr: r.Addr,
 			Listener: r.Listener, Since: r.Since, LastActive: r.LastActive}
 		if r.Away.Valid {
 			away := r.Away.String

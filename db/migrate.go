@@ -199,6 +199,19 @@ END;
     mid     TEXT    NOT NULL,
     PRIMARY KEY (user_id, conv)
 ) WITHOUT ROWID;`,
+	// 8 -> 9 (issue 20, PROTOCOL.md 9.3): room membership. Every account
+	// so far was in the lobby at each login: it becomes a member of it.
+	`CREATE TABLE room_members (
+    id        INTEGER PRIMARY KEY,
+    user_id   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    room_id   INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    joined_at INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX room_members_user_room ON room_members(user_id, room_id);
+CREATE INDEX room_members_room ON room_members(room_id);
+INSERT INTO room_members (user_id, room_id, joined_at)
+    SELECT users.id, rooms.id, users.created FROM users, rooms WHERE rooms.name_key = 'lobby' ORDER BY users.id;
+`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to

@@ -109,6 +109,7 @@ BEGIN
     RETURN NULL;
 END $$;
 DROP TABLE private_history;
+DROP TABLE room_members;
 DROP INDEX room_history_mid;
 ALTER TABLE room_history DROP COLUMN mid;
 ALTER TABLE letters DROP COLUMN mid;

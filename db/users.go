@@ -51,6 +51,12 @@ func (db *DB) CreateUser(ctx context.Context, name, passHash string, admin bool)
 	if err := insertUser(ctx, tx, u); err != nil {
 		return nil, err
 	}
+	// A new account starts as a member of the lobby (PROTOCOL.md 9.3).
+	if lobby, err := roomID(ctx, tx, chatd.Lobby); err != nil {
+		return nil, err
+	} else if err := addMember(ctx, tx, u.ID, lobby, u.Created); err != nil {
+		return nil, fmt.Errorf("create user %s: join the %s: %w", name, chatd.Lobby, err)
+	}
 	if err := commit(tx, "create user "+name); err != nil {
 		return nil, err
 	}

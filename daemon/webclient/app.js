@@ -183,16 +183,19 @@
     $("me").hidden = false;
     $("me-name").textContent = m.user + (S.admin ? " (admin)" : "");
     setStatus("Online");
-    setRoom(m.room, false);
+    setRoom(m.room || "", false);
     const others = (m.online || []).filter((u) => u !== m.user);
-    notice(`Welcome, ${m.user}! You are in ${m.room}.` + (others.length ? ` Online: ${others.join(", ")}.` : ""));
+    const mine = (m.rooms || []).map((r) => r.name).filter((r) => r !== m.room);
+    notice(`Welcome, ${m.user}! ` + (m.room ? `You are in ${m.room}.` : "You are in no room; join one.") +
+      (mine.length ? ` Your other rooms: ${mine.join(", ")}.` : "") + (others.length ? ` Online: ${others.join(", ")}.` : ""));
     if (m.offline > 0) notice(`You have ${m.offline} offline message${m.offline === 1 ? "" : "s"}.`);
-    if (S.rejoin) {
-      // Back after a drop: return to the room we were in. A room with a
-      // password needs it typed again; until then the page is in the lobby,
-      // and says so everywhere.
+    if (S.rejoin && S.rejoin !== S.room) {
+      // Back after a drop: return to the room we were in. Still a member
+      // of it, a join only makes it current again; otherwise a room with
+      // a password needs it typed again, and until then the page says so.
+      const member = (m.rooms || []).some((x) => x.name === S.rejoin);
       const r = S.rooms.find((x) => x.name === S.rejoin);
-      if (r && r.locked && !S.admin) notice(`You were in ${r.name}, which has a password: choose it in the rooms list to join again.`);
+      if (!member && r && r.locked && !S.admin) notice(`You were in ${r.name}, which has a password: choose it in the rooms list to join again.`);
       else send(`join ${S.rejoin}`);
       S.rejoin = "";
     }
@@ -213,8 +216,10 @@
       case "join":
       case "create":
       case "leave":
-        if (m.room && m.room !== S.room) {
-          setRoom(m.room, true);
+        // The room of the answer is the current one after it (none after
+        // leaving the last room).
+        if ((m.room || "") !== S.room) {
+          setRoom(m.room || "", true);
           // setRoom said "You are now in ..."; the server's words for a
           // join or leave say the same.
           if (cmd !== "create") show = false;
@@ -296,7 +301,7 @@
     switch (m.kind) {
       case "room":
       case "history":
-        if (m.room && m.room !== S.room) return;
+        // Lines of my other rooms show too, with their room's name.
         line("room", m);
         break;
       case "broadcast":
@@ -521,7 +526,7 @@
   // ---- rooms -------------------------------------------------------------
 
   function setRoom(room, announce) {
-    if (announce && room !== S.room) notice(`You are now in ${room}.`, "info");
+    if (announce && room !== S.room) notice(room ? `You are now in ${room}.` : "You are in no room now.", "info");
     S.room = room;
     S.members = new Set([S.user]);
     S.away.clear();
@@ -793,6 +798,12 @@
     if (m.from !== S.user) from.addEventListener("click", () => openTab(m.from, true));
     else from.disabled = true;
     div.append(from);
+    if (key === "room" && m.room && m.room !== S.room) {
+      const where = document.createElement("span");
+      where.className = "to";
+      where.textContent = `[${m.room}]`;
+      div.append(where);
+    }
     if (m.to && m.to.length > 1) {
       const to = document.createElement("span");
       to.className = "to";

@@ -1,0 +1,185 @@
+-- chatd schema, version 6 (PRAGMA user_version = 6).
+-- Times are stored as INTEGER Unix milliseconds (UTC). Names are kept in their
+-- registered spelling; every lookup and comparison goes through name_key,
+-- chatd.Key(name) (NFKC, then Unicode case folding), which is unique.
+
+CREATE TABLE users (
+    id          INTEGER PRIMARY KEY,
+    name        TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+    pass_hash   TEXT    NOT NULL,          -- argon2id PHC string
+    admin       INTEGER NOT NULL DEFAULT 0,
+    created     INTEGER NOT NULL,
+    last_login  INTEGER,                   -- NULL: never logged in
+    last_seen   INTEGER,                   -- last moment the user was online
+    last_active INTEGER,                   -- last command received
+    name_key    TEXT    NOT NULL DEFAULT '' -- chatd.Key(name)
+);
+CREATE UNIQUE INDEX users_name_key ON users(name_key);
+
+-- blocker no longer receives private messages (and, by config, chat) from blocked.
+CREATE TABLE blocks (
+    blocker INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    blocked INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created INTEGER NOT NULL,
+    PRIMARY KEY (blocker, blocked)
+) WITHOUT ROWID;
+
+-- At most one ban per user; expires NULL means permanent.
+CREATE TABLE bans (
+    user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
+    reason  TEXT    NOT NULL DEFAULT '',
+    by      TEXT    NOT NULL DEFAULT '',
+    created INTEGER NOT NULL,
+    expires INTEGER
+);
+
+-- Every login attempt, including attempts for names that do not exist, so a
+-- lockout survives restarts and does not reveal which names are registered.
+CREATE TABLE login_attempts (
+    id       INTEGER PRIMARY KEY,
+    name     TEXT    NOT NULL COLLATE NOCASE,
+    addr     TEXT    NOT NULL,
+    ts       INTEGER NOT NULL,
+    success  INTEGER NOT NULL,
+    name_key TEXT    NOT NULL DEFAULT ''   -- chatd.Key(name)
+);
+CREATE INDEX login_attempts_key_ts ON login_attempts(name_key, ts);
+
+-- A private message for users who were offline, stored once however many
+-- recipients it waits for; deleted with its last offline_messages row.
+CREATE TABLE letters (
+    id         INTEGER PRIMARY KEY,
+    sender     TEXT    NOT NULL,
+    recipients TEXT    NOT NULL DEFAULT '', -- space-separated list the message was sent to
+    body       TEXT    NOT NULL,
+    ts         INTEGER NOT NULL,
+    mid        TEXT    NOT NULL DEFAULT '' -- the message's id (chatd.FormatID)
+);
+
+-- One row per recipient still to receive a letter. Deleted once written to
+-- the recipient's connection.
+--
+-- The index by recipient holds only the rows with sorted = 1. New rows come
+-- in with sorted = 0 (the default, whoever inserts them), always above every
+-- sorted row's id, and the mailer sorts them in (sets sorted = 1) a thousand
+-- or so at a time: an entry per message in an index ordered by recipient
+-- would change a page of it per mailbox in every commit. A mailbox is read
+-- as its sorted rows (the index) plus its unsorted ones (the rows past the
+-- last sorted id).
+CREATE TABLE offline_messages (
+    id        INTEGER PRIMARY KEY,
+    recipient INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    letter    INTEGER NOT NULL REFERENCES letters(id),
+    sorted    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX offline_messages_recipient ON offline_messages(recipient, id) WHERE sorted = 1;
+CREATE INDEX offline_messages_letter ON offline_messages(letter);
+CREATE TRIGGER offline_messages_last AFTER DELETE ON offline_messages
+WHEN NOT EXISTS (SELECT 1 FROM offline_messages WHERE letter = OLD.letter)
+BEGIN
+    DELETE FROM letters WHERE id = OLD.letter;
+END;
+
+CREATE TABLE rooms (
+    id        INTEGER PRIMARY KEY,
+    name      TEXT    NOT NULL UNIQUE COLLATE NOCASE,
+    owner     TEXT    NOT NULL DEFAULT '', -- '' for lobby
+    pass_hash TEXT    NOT NULL DEFAULT '', -- '' means no password
+    created   INTEGER NOT NULL,
+    name_key  TEXT    NOT NULL DEFAULT '', -- chatd.Key(name)
+    owner_key TEXT    NOT NULL DEFAULT '', -- chatd.Key(owner)
+    topic     TEXT    NOT NULL DEFAULT ''  -- '' means no topic
+);
+CREATE UNIQUE INDEX rooms_name_key ON rooms(name_key);
+CREATE INDEX rooms_owner_key ON rooms(owner_key);
+
+-- Wrong (and right) room passwords, per room and user, so that guessing a
+-- room's password is limited like guessing a login.
+CREATE TABLE room_attempts (
+    id      INTEGER PRIMARY KEY,
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    ts      INTEGER NOT NULL,
+    success INTEGER NOT NULL
+);
+CREATE INDEX room_attempts_room_user ON room_attempts(room_id, user_id, ts);
+
+CREATE TABLE room_history (
+    id      INTEGER PRIMARY KEY,
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    sender  TEXT    NOT NULL,
+    body    TEXT    NOT NULL,
+    ts      INTEGER NOT NULL,
+    action  INTEGER NOT NULL DEFAULT 0, -- 1: an action line (the me command)
+    mid     TEXT    NOT NULL DEFAULT '' -- the line's id (chatd.FormatID)
+);
+CREATE INDEX room_history_room ON room_history(room_id, id);
+CREATE UNIQUE INDEX room_history_mid ON room_history(room_id, mid);
+
+-- Admin changes made outside the daemon (chatd userdel, ban, kick, ...),
+-- written in the same transaction as the change. The daemon reads the rows
+-- past the last id it has seen and acts on them.
+CREATE TABLE actions (
+    id      INTEGER PRIMARY KEY,
+    kind    TEXT    NOT NULL,            -- userdel, usermod, passwd, ban, unban, kick, notice
+    user    TEXT    NOT NULL DEFAULT '', -- the account acted on; '' for notice
+    text    TEXT    NOT NULL DEFAULT '', -- reason, notice text or what changed
+    "by"    TEXT    NOT NULL DEFAULT '',
+    created INTEGER NOT NULL
+);
+
+-- Who is online, written by the running daemon for chatd who; emptied when
+-- the daemon starts and stops.
+CREATE TABLE online_sessions (
+    id          INTEGER PRIMARY KEY,
+    user        TEXT    NOT NULL,
+    room        TEXT    NOT NULL,
+    addr        TEXT    NOT NULL,
+    listener    TEXT    NOT NULL DEFAULT '',
+    since       INTEGER NOT NULL,
+    last_active INTEGER NOT NULL
+);
+
+-- Full-text index of room_history, kept in step by the triggers below, so
+-- search is an index lookup rather than a scan of every stored line.
+CREATE VIRTUAL TABLE room_history_fts USING fts5(
+    body, content = 'room_history', content_rowid = 'id', detail = 'none'
+);
+CREATE TRIGGER room_history_fts_insert AFTER INSERT ON room_history BEGIN
+    INSERT INTO room_history_fts (rowid, body) VALUES (new.id, new.body);
+END;
+CREATE TRIGGER room_history_fts_delete AFTER DELETE ON room_history BEGIN
+    INSERT INTO room_history_fts (room_history_fts, rowid, body) VALUES ('delete', old.id, old.body);
+END;
+CREATE TRIGGER room_history_fts_update AFTER UPDATE ON room_history BEGIN
+    INSERT INTO room_history_fts (room_history_fts, rowid, body) VALUES ('delete', old.id, old.body);
+    INSERT INTO room_history_fts (rowid, body) VALUES (new.id, new.body);
+END;
+
+-- Users a room's owner (or an admin) keeps out of the room; expires NULL
+-- means for good.
+CREATE TABLE room_bans (
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    "by"    TEXT    NOT NULL DEFAULT '',
+    created INTEGER NOT NULL,
+    expires INTEGER,
+    PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+
+-- One-time permission to join a locked room without its password.
+CREATE TABLE room_invites (
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    "by"    TEXT    NOT NULL DEFAULT '',
+    created INTEGER NOT NULL,
+    PRIMARY KEY (room_id, user_id)
+) WITHOUT ROWID;
+
+-- Per-user settings (the set command): timestamps, timezone.
+CREATE TABLE user_settings (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    key     TEXT    NOT NULL,
+    value   TEXT    NOT NULL,
+    PRIMARY KEY (user_id, key)
+) WITHOUT ROWID;
