@@ -289,10 +289,20 @@ func TestMeAwayNames(t *testing.T) {
 // before its ok.
 func (c *client) historyOf(line string) []event {
 	c.t.Helper()
+	return c.historyOfWithin(line, 5*time.Second)
+}
+
+// historyOfWithin is historyOf for an answer that may take up to d per
+// event (a heavy search under the race detector).
+func (c *client) historyOfWithin(line string, d time.Duration) []event {
+	c.t.Helper()
 	c.send(line)
 	var out []event
 	for {
-		ev := c.next()
+		ev, err := c.tryNext(d)
+		if err != nil {
+			c.t.Fatalf("%s: reading: %v", line, err)
+		}
 		switch {
 		case ev.str("type") == "message" && ev.str("kind") == "history":
 			out = append(out, ev)
