@@ -242,13 +242,19 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	if len(rooms) > 0 {
 		current = rooms[len(rooms)-1]
 	}
-	// The unread counts are read before going online (no database call
-	// under the locks below).
-	unread, err := s.srv.unreadOf(ctx, u.Name, rooms)
+	// The unread counts and what the replay needs from the database are
+	// read before going online (no database call under the locks below).
+	marks, err := s.srv.store.ReadMarkers(ctx, u.Name)
+	var unread []chatd.Unread
+	if err == nil {
+		unread, err = s.srv.unreadFrom(ctx, u.Name, rooms, marks)
+	}
 	if err != nil {
 		s.srv.log.Error("count unread messages", "user", u.Name, "err", err)
-		unread = nil
+		marks, unread = nil, nil // the replay is then the rooms' last lines
 	}
+	keep := s.srv.cfg().Messages.HistoryOnJoin
+	replays := s.srv.replaysOf(ctx, rooms, marks, keep)
 	// Going online, the welcome, the offline mail and the recent lines of
 	// the user's rooms are one step: under the rooms' log locks no line
 	// of theirs slips between history and live chat, and under the hub's
@@ -277,9 +283,10 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		s.srv.metrics.login("ok") // counted before anyone can see the login
 		s.reply(welcomeEvent(u.Name, u.Admin, current, infos, online, max(waiting, len(mail)), unread))
 		s.sendMail(mail)
-		// The last history_on_join lines of each room.
-		for _, r := range rooms {
-			s.srv.logs.get(r).replay(s, r)
+		// Up to history_on_join lines after the marker of each room
+		// with unread lines.
+		for i, r := range rooms {
+			s.srv.logs.get(r).replayAfter(s, r, replays[i].marker, replays[i].stored, keep)
 		}
 		if a.first {
 			s.srv.showPresence(n, a.others, []*session{s})
@@ -314,6 +321,39 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	}
 	s.srv.connLog.Info("login", "user", u.Name, "addr", s.addr)
 	return true
+}
+
+// roomReplay is what the login replay of one room needs (roomLog.
+// replayAfter): the user's read marker there ("" for none), and the
+// room's newest stored lines when its log may not reach back far enough.
+type roomReplay struct {
+	marker string
+	stored []chatd.HistoryLine
+}
+
+// replaysOf gathers, before the login takes the rooms' log locks, what
+// the replay of each of rooms needs. A room whose stored lines cannot be
+// read replays what its log holds.
+func (s *Server) replaysOf(ctx context.Context, rooms []string, marks map[string]string, n int) []roomReplay {
+	out := make([]roomReplay, len(rooms))
+	flushed := false
+	for i, r := range rooms {
+		out[i].marker = marks["#"+r]
+		if !s.logs.get(r).needsStored(out[i].marker, n) {
+			continue
+		}
+		if !flushed {
+			s.history.flush() // the lines said up to now are stored
+			flushed = true
+		}
+		lines, err := s.store.History(ctx, r, n)
+		if err != nil {
+			s.log.Error("read room history for the login replay", "room", r, "err", err)
+			continue
+		}
+		out[i].stored = lines
+	}
+	return out
 }
 
 // lockedOut is the locked_out error of a login lock that holds until then.

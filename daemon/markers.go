@@ -133,6 +133,11 @@ func (s *Server) unreadOf(ctx context.Context, user string, rooms []string) ([]c
 	if err != nil {
 		return nil, err
 	}
+	return s.unreadFrom(ctx, user, rooms, marks)
+}
+
+// unreadFrom is unreadOf with user's markers read already.
+func (s *Server) unreadFrom(ctx context.Context, user string, rooms []string, marks map[string]string) ([]chatd.Unread, error) {
 	var convs []string
 	seen := map[string]bool{}
 	add := func(c string) {

@@ -17,12 +17,20 @@ type roomLogs struct {
 	keep int                 // static after newRoomLogs
 	mu   sync.Mutex          // leaf (DEVELOPING.md, "Locks")
 	logs map[string]*roomLog // chatd.Key(room); guarded by mu
+	// loaded says that load filled the logs of the rooms that existed at
+	// start, so a log made later belongs to a room made since, whose
+	// every line it sees; guarded by mu.
+	loaded bool
 }
 
 type roomLog struct {
 	mu    sync.Mutex          // tier 2
 	lines []chatd.HistoryLine // oldest first, at most keep; guarded by mu
-	batch roomBatch           // a busy room's pass (roombatch.go); guarded by mu
+	// whole says that lines hold every line the room has ever kept: none
+	// older is stored, so a replay needs nothing from the database;
+	// guarded by mu.
+	whole bool
+	batch roomBatch // a busy room's pass (roombatch.go); guarded by mu
 }
 
 func newRoomLogs(keep int) *roomLogs {
@@ -46,8 +54,12 @@ func (r *roomLogs) load(ctx context.Context, store interface {
 		if err != nil {
 			return err
 		}
-		r.get(room.Name).lines = lines
+		l := r.get(room.Name)
+		l.lines, l.whole = lines, len(lines) < r.keep
 	}
+	r.mu.Lock()
+	r.loaded = true
+	r.mu.Unlock()
 	return nil
 }
 
@@ -58,7 +70,7 @@ func (r *roomLogs) get(room string) *roomLog {
 	k := chatd.Key(room)
 	l, ok := r.logs[k]
 	if !ok {
-		l = &roomLog{}
+		l = &roomLog{whole: r.loaded}
 		r.logs[k] = l
 	}
 	return l
@@ -122,9 +134,11 @@ func (r *roomLogs) lockAll(rooms []string) (unlock func()) {
 // append adds a line; the caller holds l.mu.
 func (l *roomLog) append(line chatd.HistoryLine, keep int) {
 	if keep <= 0 {
+		l.whole = false
 		return
 	}
 	if len(l.lines) >= keep {
+		l.whole = false
 		copy(l.lines, l.lines[len(l.lines)-keep+1:])
 		l.lines = l.lines[:keep-1]
 	}
@@ -140,5 +154,56 @@ func (l *roomLog) replay(sess *session, room string) {
 			continue
 		}
 		sess.send(roomMessage(kindHistory, line.MsgID, line.From, room, line.Text, line.Time, line.Action))
+	}
+}
+
+// needsStored reports whether the newest n lines of the room after marker
+// ("" for none) may reach back past what the log holds: it holds fewer
+// than n lines (history_on_join was raised since, or nothing was kept),
+// older ones may be stored, and its oldest is after marker. Then the
+// login reads them from the database before it takes the locks.
+func (l *roomLog) needsStored(marker string, n int) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n <= 0 || l.whole || len(l.lines) >= n {
+		return false
+	}
+	return len(l.lines) == 0 || l.lines[0].MsgID > marker
+}
+
+// replayAfter is the login replay of one room (PROTOCOL.md 9.6): the
+// newest n lines after marker ("" for none, as for a new member), as
+// history, if at least one of them is unread (someone else said it and
+// sess does not hide it); else nothing. stored is the room's newest
+// lines read from the database before the lock was taken, or nil: the
+// log holds every line said since that read, so of stored only the lines
+// older than the log's oldest (by id) are taken, and none comes twice.
+// The caller holds l.mu.
+func (l *roomLog) replayAfter(sess *session, room, marker string, stored []chatd.HistoryLine, n int) {
+	lines := l.lines
+	if len(stored) > 0 {
+		older := stored
+		if len(lines) > 0 {
+			first := lines[0].MsgID
+			older = slices.DeleteFunc(slices.Clone(stored), func(h chatd.HistoryLine) bool { return h.MsgID >= first })
+		}
+		lines = slices.Concat(older, lines)
+	}
+	start := len(lines)
+	for start > 0 && lines[start-1].MsgID > marker && len(lines)-start < n {
+		start--
+	}
+	lines = lines[start:]
+	hide := sess.srv.cfg().Messages.BlocksApplyToBroadcast
+	shown := func(line chatd.HistoryLine) bool { return !hide || !sess.blocking(line.From) }
+	if !slices.ContainsFunc(lines, func(line chatd.HistoryLine) bool {
+		return shown(line) && chatd.Key(line.From) != chatd.Key(sess.user)
+	}) {
+		return
+	}
+	for _, line := range lines {
+		if shown(line) {
+			sess.send(roomMessage(kindHistory, line.MsgID, line.From, room, line.Text, line.Time, line.Action))
+		}
 	}
 }
