@@ -6,7 +6,8 @@ import (
 )
 
 // ClusterSession is one logged-in session as the nodes of a cluster share
-// it: the row that makes it the user's one session in the community.
+// it: one row per session, one per user but under
+// accounts.duplicate_login = "multi".
 type ClusterSession struct {
 	SID        string // unique per login, across nodes and restarts
 	User       string
@@ -52,7 +53,8 @@ type Cluster interface {
 	// Node is this node's name.
 	Node() string
 	// Join registers this node. Sessions a previous run of it left behind
-	// are removed, with the events logout makes for each. It fails while
+	// are removed, with the events logout makes for each user who has no
+	// session left. It fails while
 	// another process with this node's name keeps its heartbeat younger
 	// than timeout. cursor is the newest event ID: this node reads after it.
 	Join(ctx context.Context, timeout time.Duration, logout func(ClusterSession) []byte) (cursor int64, err error)
@@ -60,20 +62,25 @@ type Cluster interface {
 	// the others have already declared it dead (its sessions are gone).
 	Heartbeat(ctx context.Context) (alive bool, err error)
 	// Reap removes every node whose heartbeat is older than timeout, and
-	// its sessions, with the events logout makes for each session; the
+	// its sessions, with the events logout makes for each of their users
+	// who has no session left on any node (once per user); the
 	// private messages the dead node owed become this node's orphans
 	// (OrphanMail). Join makes the previous run's its orphans too.
 	Reap(ctx context.Context, timeout time.Duration, logout func(ClusterSession) []byte) (reaped []ClusterSession, err error)
 	// Leave removes this node and any session it still has.
 	Leave(ctx context.Context) error
 
-	// Claim makes s its user's one session. An existing session of the
-	// user makes it fail with EAlreadyOnline, unless replace: then that
-	// session is removed and events(prev) tells its node. others are the
+	// Claim adds s to its user's sessions under the duplicate-login
+	// policy (accounts.duplicate_login): with "reject" an existing session
+	// of the user on any node makes it fail with EAlreadyOnline; with
+	// "replace" the user's sessions are removed first and events(prev)
+	// tells their nodes; with "multi" the user's sessions on every node
+	// count against max (ETooManySessions). first reports whether s is the
+	// user's only session (others see a login only then); others are the
 	// other users online when s went in.
-	Claim(ctx context.Context, s ClusterSession, replace bool, events func(prev *ClusterSession) [][]byte) (others []string, err error)
+	Claim(ctx context.Context, s ClusterSession, policy string, max int, events func(prev []ClusterSession) [][]byte) (others []string, first bool, err error)
 	// Release removes session sid, appending event (if not nil) when it
-	// was there.
+	// was there and was its user's last session on any node.
 	Release(ctx context.Context, sid string, event []byte) (bool, error)
 	// SetRooms (the current room and every room of the session) and
 	// SetAway change session sid and append event.
@@ -81,10 +88,10 @@ type Cluster interface {
 	SetAway(ctx context.Context, sid string, away *string, event []byte) error
 	// SetActive writes the last-active time of sessions, by SID.
 	SetActive(ctx context.Context, active map[string]time.Time) error
-	// Sessions lists every session; SessionOf finds the user's (nil when
-	// offline).
+	// Sessions lists every session; SessionsOf the user's, on every node,
+	// the first login first (none when offline).
 	Sessions(ctx context.Context) ([]ClusterSession, error)
-	SessionOf(ctx context.Context, user string) (*ClusterSession, error)
+	SessionsOf(ctx context.Context, user string) ([]ClusterSession, error)
 
 	// Publish appends events, in order, in one transaction. Unless
 	// durable, the commit does not wait for the disk: a database crash may

@@ -473,12 +473,6 @@ func (c *Config) Problems() []error {
 		atLeast("accounts.min_password_length", a.MinPasswordLength, 1),
 		atLeast("accounts.max_sessions", a.MaxSessions, 1),
 	)
-	if a.DuplicateLogin == "multi" && c.Database.Driver == "postgres" {
-		// A cluster keeps one row per user in its sessions table, and
-		// its presence, private delivery and admin actions address that
-		// one session: several devices work on one node only for now.
-		add(errors.New(`accounts.duplicate_login: "multi" is not supported in a cluster (database.driver = "postgres") yet; use "reject" or "replace"`))
-	}
 	if _, err := regexp.Compile(a.UsernamePattern); err != nil {
 		add(fmt.Errorf("accounts.username_pattern: %q is not a valid regular expression: %v", a.UsernamePattern, err))
 	}

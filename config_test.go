@@ -220,10 +220,6 @@ func TestConfig_Validate(t *testing.T) {
 		{"ErrRegistration", func(c *chatd.Config) { c.Accounts.Registration = "maybe" }, `accounts.registration: "maybe" is not "open" or "closed"`},
 		{"ErrDuplicateLogin", func(c *chatd.Config) { c.Accounts.DuplicateLogin = "kick" }, `accounts.duplicate_login: "kick" is not "reject", "replace" or "multi"`},
 		{"ErrMaxSessions", func(c *chatd.Config) { c.Accounts.MaxSessions = 0 }, "accounts.max_sessions: 0"},
-		{"ErrMultiInCluster", func(c *chatd.Config) {
-			c.Accounts.DuplicateLogin = "multi"
-			c.Database.Driver, c.Database.URL = "postgres", "postgres://u@h/db"
-		}, `accounts.duplicate_login: "multi" is not supported in a cluster`},
 		{"ErrMinPasswordLength", func(c *chatd.Config) { c.Accounts.MinPasswordLength = 0 }, "accounts.min_password_length: 0"},
 		{"ErrUsernamePattern", func(c *chatd.Config) { c.Accounts.UsernamePattern = "^[a-z" }, `accounts.username_pattern: "^[a-z"`},
 		{"ErrLockoutAttempts", func(c *chatd.Config) { c.Lockout.Attempts = 0 }, "lockout.attempts: 0"},

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -92,16 +93,19 @@ func encodeNote(n *note) []byte {
 	return b
 }
 
-// claim takes the user's row in the sessions table (the duplicate-login
+// claim adds the user's row to the sessions table (the duplicate-login
 // policy across nodes); a replaced session on another node is told.
-func (h *clusterHub) claim(ctx context.Context, p presence, replace bool) ([]string, error) {
+func (h *clusterHub) claim(ctx context.Context, p presence, policy string, max int) ([]string, bool, error) {
 	cs := chatd.ClusterSession{SID: p.SID, User: p.User, Node: h.me(), Room: p.Room, Rooms: p.Rooms, Addr: p.Addr,
 		Listener: p.Listener, Since: p.Since, LastActive: p.Since}
-	return h.c.Claim(ctx, cs, replace, func(prev *chatd.ClusterSession) [][]byte {
-		if prev == nil || prev.Node == h.me() {
-			return nil // the registry replaces a session of this node
+	return h.c.Claim(ctx, cs, policy, max, func(prev []chatd.ClusterSession) [][]byte {
+		var evs [][]byte
+		for _, o := range prev {
+			if o.Node != h.me() { // the registry replaces a session of this node
+				evs = append(evs, encodeNote(&note{Kind: noteReplace, User: o.User, SID: o.SID, To: o.Node}))
+			}
 		}
-		return [][]byte{encodeNote(&note{Kind: noteReplace, User: prev.User, SID: prev.SID, To: prev.Node})}
+		return evs
 	})
 }
 
@@ -120,8 +124,9 @@ func (h *clusterHub) tell(ctx context.Context, n *note) error {
 		// The row went in with the claim; this announces it.
 	case noteLogout:
 		if n.Text == "" {
-			data = nil // replaced: nothing to announce
+			data = nil // replaced, or other devices online here: nothing to announce
 		}
+		// Announced only when it was the user's last session anywhere.
 		_, err := h.c.Release(ctx, n.SID, data)
 		return err
 	case noteJoin, noteLeave, noteCurrent:
@@ -132,7 +137,11 @@ func (h *clusterHub) tell(ctx context.Context, n *note) error {
 	case noteBack:
 		return h.c.SetAway(ctx, n.SID, nil, data)
 	case notePrivate:
-		return h.sendPrivate(ctx, n)
+		if n.Node != "" {
+			return h.sendPrivate(ctx, n)
+		}
+		// Only shown: the recipient's devices on other nodes, beside a
+		// session of this node that took it.
 	}
 	return h.publish(ctx, data, true)
 }
@@ -292,7 +301,8 @@ func (h *clusterHub) say(ctx context.Context, s *session, n *note) error {
 // ---- snapshots ----
 
 // everyone is the sessions table, with this node's rows taken from the
-// registry (fresher, and without a session that has just left).
+// registry (fresher, and without a session that has just left), each user
+// once however many sessions they have on however many nodes.
 func (h *clusterHub) everyone(ctx context.Context) ([]presence, error) {
 	rows, err := h.c.Sessions(ctx)
 	if err != nil {
@@ -304,7 +314,7 @@ func (h *clusterHub) everyone(ctx context.Context) ([]presence, error) {
 			out = append(out, remotePresence(r))
 		}
 	}
-	return append(out, h.srv.hub.presences(h.me())...), nil
+	return mergeUsers(append(out, h.srv.hub.presences(h.me())...)), nil
 }
 
 func remotePresence(r chatd.ClusterSession) presence {
@@ -312,19 +322,76 @@ func remotePresence(r chatd.ClusterSession) presence {
 		OnlineSession: chatd.OnlineSession{User: r.User, Room: r.Room, Addr: r.Addr, Listener: r.Listener,
 			Since: r.Since, LastActive: r.LastActive},
 		Rooms: r.Rooms, Away: r.Away, Node: r.Node, SID: r.SID,
+		Remote: []sessionRef{{r.Node, r.SID}},
 	}
 }
 
+// mergeUsers makes one presence of each user's (duplicate_login = "multi"
+// across nodes), in the order of their first appearance: the session that
+// logged in first stands for the user, as on one node (userPresence),
+// with every session's rooms, the latest activity, an away message if any
+// is away, the count of sessions and the remote ones.
+func mergeUsers(list []presence) []presence {
+	at := map[string]int{}
+	out := list[:0:0]
+	for _, p := range list {
+		k := chatd.Key(p.User)
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(out)
+			out = append(out, p)
+			continue
+		}
+		m := &out[i]
+		first, later := *m, p
+		if p.Since.Before(m.Since) {
+			first, later = p, *m
+		}
+		merged := first
+		merged.Sessions = max(1, first.Sessions) + max(1, later.Sessions)
+		if later.LastActive.After(merged.LastActive) {
+			merged.LastActive = later.LastActive
+		}
+		if merged.Away == nil {
+			merged.Away = later.Away
+		}
+		merged.Rooms = slices.Clone(first.Rooms)
+		for _, r := range later.Rooms {
+			if !merged.in(r) {
+				merged.Rooms = append(merged.Rooms, r)
+			}
+		}
+		merged.Remote = append(slices.Clone(first.Remote), later.Remote...)
+		*m = merged
+	}
+	return out
+}
+
+// find is the user's presence on every node, merged (mergeUsers). A user
+// with a session here is answered from the registry alone unless several
+// sessions per user are allowed (they may have more elsewhere).
 func (h *clusterHub) find(ctx context.Context, name string) (*presence, error) {
-	if p := h.srv.hub.find(name, h.me()); p != nil {
-		return p, nil
+	local := h.srv.hub.find(name, h.me())
+	if local != nil && h.srv.cfg().Accounts.DuplicateLogin != loginMulti {
+		return local, nil
 	}
-	r, err := h.c.SessionOf(ctx, name)
-	if err != nil || r == nil || r.Node == h.me() {
-		return nil, err // a row of this node without a session: leaving
+	rows, err := h.c.SessionsOf(ctx, name)
+	if err != nil {
+		return nil, err
 	}
-	p := remotePresence(*r)
-	return &p, nil
+	var all []presence
+	if local != nil {
+		all = append(all, *local)
+	}
+	for _, r := range rows {
+		if r.Node != h.me() { // a row of this node without a session: leaving
+			all = append(all, remotePresence(r))
+		}
+	}
+	if len(all) == 0 {
+		return nil, nil
+	}
+	return &mergeUsers(all)[0], nil
 }
 
 // ---- the node's own loops ----

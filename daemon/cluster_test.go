@@ -509,3 +509,156 @@ func TestClusterUserInTwoRooms(t *testing.T) {
 		t.Fatalf("names #attic = %s", got)
 	}
 }
+
+// multiCluster starts three nodes that allow several sessions per user,
+// at most two.
+func multiCluster(t *testing.T) []*testServer {
+	t.Helper()
+	return threeNodes(t, func(c *chatd.Config) {
+		c.Accounts.DuplicateLogin = "multi"
+		c.Accounts.MaxSessions = 2
+	})
+}
+
+// upTo reads c's events until the room line text and returns those before
+// it. A line said after a change is in the cluster's log after that
+// change's events, so whatever the change showed c comes first.
+func (c *client) upTo(text string) []event {
+	c.t.Helper()
+	var seen []event
+	for {
+		ev := c.next()
+		if ev.str("type") == "message" && ev.str("text") == text {
+			return seen
+		}
+		seen = append(seen, ev)
+	}
+}
+
+// noPresence fails if one of evs is a presence event of user.
+func noPresence(t *testing.T, evs []event, user string) {
+	t.Helper()
+	for _, ev := range evs {
+		if ev.str("type") == "presence" && ev.str("user") == user {
+			t.Fatalf("unexpected presence event: %v", ev)
+		}
+	}
+}
+
+// Issue 20, items 4 and 8: one user on two nodes (duplicate_login =
+// "multi") is one user to the others and gets everything on both devices.
+func TestClusterSeveralDevicesAcrossNodes(t *testing.T) {
+	n := multiCluster(t)
+	alice := login(t, n[0].addr, "alice", "password1")
+	carol := login(t, n[1].addr, "carol", "password1")
+	bob1 := login(t, n[1].addr, "bob", "password1")
+	alice.expect("presence", "user", "bob", "event", "login")
+	bob2 := login(t, n[2].addr, "bob", "password1")
+	bob1.expect("notice", "text", "bob has a new session from 127.0.0.1")
+
+	// Presence once: the second device is no login to others.
+	bob2.send("say from the second device")
+	noPresence(t, alice.upTo("from the second device"), "bob")
+	bob1.expect("message", "kind", "room", "text", "from the second device")
+	if got := alice.users("who", "who"); got != "alice,bob,carol" {
+		t.Fatalf("who with bob on two nodes = %s", got)
+	}
+	if s := alice.do("check bob", "check")["info"].(map[string]any)["sessions"]; fmt.Sprint(s) != "2" {
+		t.Fatalf("check bob: sessions = %v", s)
+	}
+
+	// A room line reaches both devices.
+	alice.send("say hello room")
+	bob1.expect("message", "kind", "room", "text", "hello room")
+	bob2.expect("message", "kind", "room", "text", "hello room")
+
+	// A private message from a third node, and from one of bob's nodes,
+	// reaches both devices, delivered once.
+	alice.send("send bob hello both")
+	alice.expect("delivery", "to", "bob", "status", "delivered")
+	bob1.expect("message", "kind", "private", "from", "alice", "text", "hello both")
+	bob2.expect("message", "kind", "private", "from", "alice", "text", "hello both")
+	carol.send("send bob from n2")
+	carol.expect("delivery", "to", "bob", "status", "delivered")
+	bob1.expect("message", "kind", "private", "from", "carol", "text", "from n2")
+	bob2.expect("message", "kind", "private", "from", "carol", "text", "from n2")
+
+	// What bob sends shows on his other device.
+	bob1.send("send alice sent from n2")
+	bob1.expect("delivery", "to", "alice", "status", "delivered")
+	alice.expect("message", "kind", "private", "from", "bob", "text", "sent from n2")
+	bob2.expect("message", "kind", "private", "from", "bob", "text", "sent from n2")
+
+	// The first device leaves: no logout while the second is online.
+	bob1.send("logout")
+	bob1.expect("bye")
+	bob2.send("say still here")
+	noPresence(t, alice.upTo("still here"), "bob")
+	bob2.send("logout")
+	bob2.expect("bye")
+	alice.expect("presence", "user", "bob", "event", "logout")
+	if got := alice.users("who", "who"); got != "alice,carol" {
+		t.Fatalf("who after bob's last device left = %s", got)
+	}
+	// Nothing delivered live waits in the mailbox.
+	if waiting, err := n[0].store.OfflineCount(context.Background(), "bob"); err != nil || waiting != 0 {
+		t.Fatalf("bob's mailbox: %d (err %v)", waiting, err)
+	}
+}
+
+// An admin's kick ends a user's sessions on every node, and
+// accounts.max_sessions counts them all: of two logins racing for the
+// last place on two nodes, exactly one gets in.
+func TestClusterSeveralDevicesKickAndLimit(t *testing.T) {
+	n := multiCluster(t)
+	n[0].addUser("root", "password1", true)
+	root := login(t, n[0].addr, "root", "password1")
+	alice := login(t, n[0].addr, "alice", "password1")
+	bob1 := login(t, n[0].addr, "bob", "password1")
+
+	// Both logins are sent before either is answered: the nodes run them
+	// at once.
+	var racing []*client
+	for _, node := range n[1:] {
+		c := dial(t, node.addr)
+		c.name = "bob"
+		c.send("bob", "password1")
+		racing = append(racing, c)
+	}
+	var in []*client
+	refused := 0
+	for _, c := range racing {
+		for {
+			ev := c.next()
+			if ev.str("type") == "welcome" {
+				in = append(in, c)
+				break
+			}
+			if ev.str("type") == "error" {
+				if ev.str("code") != "too_many_sessions" {
+					t.Fatalf("a login beyond max_sessions: %v", ev)
+				}
+				refused++
+				break
+			}
+		}
+	}
+	if len(in) != 1 || refused != 1 {
+		t.Fatalf("two logins racing for one place: %d in, %d refused", len(in), refused)
+	}
+	bob2 := in[0]
+	again := dial(t, n[0].addr)
+	again.send("bob")
+	again.expectNext("prompt", "field", "password")
+	again.send("password1")
+	again.expectError("login", "too_many_sessions")
+
+	root.send("kick bob")
+	root.expect("ok", "cmd", "kick")
+	bob1.expect("bye", "reason", "kicked")
+	bob2.expect("bye", "reason", "kicked")
+	alice.expect("presence", "user", "bob", "event", "kicked")
+	if got := alice.users("who", "who"); got != "alice,root" {
+		t.Fatalf("who after the kick = %s", got)
+	}
+}

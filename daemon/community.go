@@ -23,12 +23,14 @@ import (
 // comes from the registry, so a single node makes no database round trip
 // per chat line or query. clusterHub shares the state through PostgreSQL.
 type community interface {
-	// claim makes the login p the user's one session across the
-	// community before it enters the registry (the duplicate-login
-	// policy), and returns the names online on other nodes for its
-	// welcome. unclaim gives the claim up when entering failed. The caller
-	// holds no lock.
-	claim(ctx context.Context, p presence, replace bool) (elsewhere []string, err error)
+	// claim makes the login p one of its user's sessions across the
+	// community before it enters the registry (the duplicate-login policy,
+	// accounts.duplicate_login, with max sessions under "multi"), and
+	// returns the names online on other nodes for its welcome and whether
+	// p is the user's first session anywhere (false: a login was
+	// announced already). unclaim gives the claim up when entering failed.
+	// The caller holds no lock.
+	claim(ctx context.Context, p presence, policy string, max int) (elsewhere []string, first bool, err error)
 	unclaim(sid string)
 
 	// tell carries n to the other nodes, which apply it to their own
@@ -60,14 +62,23 @@ type presence struct {
 	// room), Rooms holds the rooms of them all and Sessions counts them
 	// (0 means 1).
 	Sessions int
+	// Remote are the user's sessions on other nodes than this one (in a
+	// cluster; several under duplicate_login = "multi"), the first login
+	// first.
+	Remote []sessionRef
 }
+
+// sessionRef names one session of the community: its node and its id.
+type sessionRef struct{ Node, SID string }
 
 // localHub is a single node: the registry is the whole community.
 type localHub struct{ srv *Server }
 
-func (h localHub) claim(context.Context, presence, bool) ([]string, error) { return nil, nil }
-func (h localHub) unclaim(string)                                          {}
-func (h localHub) tell(context.Context, *note) error                       { return nil }
+func (h localHub) claim(context.Context, presence, string, int) ([]string, bool, error) {
+	return nil, true, nil // the registry decides
+}
+func (h localHub) unclaim(string)                    {}
+func (h localHub) tell(context.Context, *note) error { return nil }
 
 func (h localHub) everyone(context.Context) ([]presence, error) {
 	return h.srv.hub.presences(""), nil

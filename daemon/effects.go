@@ -75,6 +75,9 @@ const (
 	// By sent the private message ID (Text to Names, at Time) from
 	// session Src: By's other sessions show it too.
 	noteSent = "sent"
+	// User has one more session (not their first anywhere), from the
+	// address Text: their other sessions get notice ID, at Time.
+	noteDevice = "device"
 )
 
 // historyLine is the room line a noteLine carries.
@@ -128,6 +131,8 @@ func (s *Server) apply(n *note) {
 		fanout(s.hub.sessionsOf(n.User, ""), invitedEvent(n.Room, n.User, n.By), nil, nil)
 	case noteSent:
 		fanout(s.hub.sessionsOf(n.By, ""), privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time), src, nil)
+	case noteDevice:
+		fanout(s.hub.sessionsOf(n.User, ""), newSessionNotice(n), nil, nil)
 	case noteBlocks:
 		for _, o := range s.hub.sessionsOf(n.User, "") {
 			o.setBlocks(n.Names)
@@ -158,8 +163,15 @@ func (s *Server) apply(n *note) {
 	case noteRead:
 		s.showRead(n)
 	case notePrivate:
-		if n.Node == s.node() {
+		switch n.Node {
+		case s.node():
 			s.receivePrivate(n)
+		default:
+			// Owed by another node (or by none: the sender's node
+			// delivered it): the recipient's devices here only show it.
+			shown := *n
+			shown.SID, shown.Mail = "", 0
+			s.deliverHere(&shown)
 		}
 	default:
 		s.log.Warn("unknown note", "kind", n.Kind)
@@ -343,14 +355,14 @@ func (s *Server) closeRoom(room, by string) {
 }
 
 // deliverHere hands the private message n to its recipient's sessions on
-// this node (n.User: session n.SID, or every one when n.SID is ""). It
+// this node (n.User: every one of them). It
 // returns statusDelivered (with the recipient's away message) when one of
 // them took it, statusBlocked, or "" when no session is here (any more) or
 // none could take it. A message another node sent (n.Mail) is forgotten by
-// the cluster once it has been written to the connection; until then it
-// stays owed (a cluster has one session per user: "multi" is single-node).
+// the cluster once it has been written to one of the connections; until
+// then it stays owed.
 func (s *Server) deliverHere(n *note) (status string, away *string) {
-	mine := s.hub.sessionsOf(n.User, n.SID)
+	mine := s.hub.sessionsOf(n.User, "")
 	if len(mine) == 0 {
 		return "", nil
 	}

@@ -260,13 +260,14 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	// of theirs slips between history and live chat, and under the hub's
 	// lock (inside add) no private message or broadcast can overtake the
 	// welcome.
-	// Across nodes first: with several, the database decides who is the
-	// user's one session.
+	// Across nodes first: with several, the database decides whether
+	// the user may have one more session and whether it is their first
+	// anywhere.
 	accounts := s.srv.cfg().Accounts
-	replace := accounts.DuplicateLogin == loginReplace
 	s.sid = s.srv.newSID()
-	elsewhere, err := s.srv.community.claim(ctx, presence{SID: s.sid, Rooms: rooms,
-		OnlineSession: chatd.OnlineSession{User: u.Name, Room: current, Addr: s.addr, Listener: s.info.Listener, Since: now}}, replace)
+	elsewhere, firstAnywhere, err := s.srv.community.claim(ctx, presence{SID: s.sid, Rooms: rooms,
+		OnlineSession: chatd.OnlineSession{User: u.Name, Room: current, Addr: s.addr, Listener: s.info.Listener, Since: now}},
+		accounts.DuplicateLogin, accounts.MaxSessions)
 	if err != nil {
 		s.user = ""
 		s.admin.Store(false)
@@ -274,6 +275,9 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		return false
 	}
 	n := &note{Kind: noteLogin, User: u.Name, SID: s.sid}
+	first := false
+	// Where the new session is, for the user's other sessions.
+	device := &note{Kind: noteDevice, ID: s.srv.newID(), User: u.Name, Text: s.addr, Time: now}
 	unlock := s.srv.logs.lockAll(rooms)
 	old, err := s.srv.hub.add(s, rooms, accounts.DuplicateLogin, accounts.MaxSessions, func(a added) {
 		online := a.online
@@ -288,12 +292,12 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		for i, r := range rooms {
 			s.srv.logs.get(r).replayAfter(s, r, replays[i].marker, replays[i].stored, keep)
 		}
-		if a.first {
+		if first = a.first && firstAnywhere; first {
 			s.srv.showPresence(n, a.others, []*session{s})
 		} else {
 			// One more device: others saw the login of the first;
 			// the user's own sessions hear where this one is.
-			fanout(a.mine, noticeEvent(s.srv.newID(), fmt.Sprintf("%s has a new session from %s", u.Name, s.addr), now), nil, nil)
+			fanout(a.mine, newSessionNotice(device), nil, nil)
 		}
 	})
 	unlock()
@@ -306,6 +310,11 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	}
 	for _, o := range old {
 		o.end(byeReplaced, "you logged in from somewhere else")
+	}
+	// One more device is no news to others, who were told of the first;
+	// the user's sessions on other nodes hear where it is.
+	if !first {
+		n = device
 	}
 	if err := s.srv.community.tell(ctx, n); err != nil {
 		s.srv.log.Error("tell the cluster of a login", "user", u.Name, "err", err)
@@ -354,6 +363,12 @@ func (s *Server) replaysOf(ctx context.Context, rooms []string, marks map[string
 		out[i].stored = lines
 	}
 	return out
+}
+
+// newSessionNotice is the notice a user's sessions get of a new one
+// (noteDevice).
+func newSessionNotice(n *note) *event {
+	return noticeEvent(n.ID, fmt.Sprintf("%s has a new session from %s", n.User, n.Text), n.Time)
 }
 
 // lockedOut is the locked_out error of a login lock that holds until then.

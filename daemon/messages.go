@@ -197,7 +197,15 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 	if len(to) > 0 {
 		// The sender's other devices show the conversation too: the
 		// message as its recipients got it, from the sender.
-		s.srv.apply(&note{Kind: noteSent, ID: id, By: s.user, Src: s.sid, Names: nonNil(to), Text: text, Time: now})
+		sent := &note{Kind: noteSent, ID: id, By: s.user, Src: s.sid, Names: nonNil(to), Text: text, Time: now}
+		s.srv.apply(sent)
+		// On other nodes only under "multi": nobody else has sessions
+		// of the sender there.
+		if s.srv.cfg().Accounts.DuplicateLogin == loginMulti {
+			if err := s.srv.community.tell(ctx, sent); err != nil {
+				s.srv.log.Error("show a private message on the sender's other devices", "user", s.user, "err", err)
+			}
+		}
 	}
 	// The conversations keep what reached its recipient, live or in the
 	// mailbox; the sender's node writes them (once, in a cluster).
@@ -246,15 +254,26 @@ func (s *session) deliverLive(ctx context.Context, name string, msg note) (strin
 	if err != nil || p == nil {
 		return "", nil, err
 	}
-	msg.User, msg.SID, msg.Node = p.User, p.SID, p.Node
-	if p.Node == s.srv.node() {
-		msg.SID = "" // every session of theirs here (several devices)
-		status, away := s.srv.deliverHere(&msg)
+	msg.User = p.User
+	// Every session of theirs here first (several devices).
+	here := msg
+	here.SID, here.Node = "", ""
+	status, away := s.srv.deliverHere(&here)
+	switch {
+	case len(p.Remote) == 0 || status == statusBlocked:
+		return status, away, nil
+	case status == statusDelivered:
+		// Their devices on other nodes show it too; a session here took
+		// it, so no other node owes it.
+		if err := s.srv.community.tell(ctx, &here); err != nil {
+			s.srv.log.Error("show a private message on the recipient's other devices", "user", p.User, "err", err)
+		}
 		return status, away, nil
 	}
-	// On another node: the message is theirs once the note is recorded,
-	// and stays recorded until their node has written it to them or
-	// stored it in their mailbox (docs/cluster.md, "Private messages").
+	// On other nodes: the message is theirs once the note is recorded,
+	// owed by the node of one of their sessions until it has written it
+	// to them or stored it in their mailbox (docs/cluster.md, "Private
+	// messages"); their other devices are shown it.
 	blocked, err := s.srv.store.IsBlocked(ctx, name, s.user)
 	if chatd.ErrorCode(err) == chatd.ENoSuchUser {
 		s.srv.names.forget(name) // deleted a moment ago
@@ -265,10 +284,14 @@ func (s *session) deliverLive(ctx context.Context, name string, msg note) (strin
 	if blocked {
 		return statusBlocked, nil, nil
 	}
-	if err := s.srv.community.tell(ctx, &msg); errors.Is(err, errLeft) {
-		return "", nil, nil // gone since the look-up: the mailbox, as for anyone offline
-	} else if err != nil {
-		return "", nil, err
+	for _, r := range p.Remote {
+		msg.Node, msg.SID = r.Node, r.SID
+		if err := s.srv.community.tell(ctx, &msg); errors.Is(err, errLeft) {
+			continue // gone since the look-up: the next, else the mailbox
+		} else if err != nil {
+			return "", nil, err
+		}
+		return statusDelivered, p.Away, nil
 	}
-	return statusDelivered, p.Away, nil
+	return "", nil, nil // the mailbox, as for anyone offline
 }

@@ -506,10 +506,19 @@ func (s *session) finish() {
 			s.srv.log.Error("write last seen", "user", s.user, "err", err)
 		}
 		n := &note{Kind: noteLogout, User: s.user, SID: s.sid, Text: presenceFor(reason)}
+		// With several sessions per user in a cluster, whether this was
+		// the user's last one anywhere is decided by the database as the
+		// row goes (clusterHub.tell); every node, this one included,
+		// shows the logout from the log then.
+		elsewhere := s.srv.cluster != nil && s.srv.cfg().Accounts.DuplicateLogin == loginMulti
 		_, ok := s.srv.hub.remove(s, func(room string, others []*session, last bool) {
 			n.Room = room
 			if !last {
 				n.Text = "" // other devices are still online: no logout
+			}
+			if elsewhere {
+				n.Everywhere = true
+				return
 			}
 			s.srv.showPresence(n, others, []*session{s})
 		})

@@ -17,7 +17,8 @@ import (
 
 // Cluster is the state the nodes of one community share in PostgreSQL
 // (see docs/cluster.md): cluster_nodes (a heartbeat per node),
-// cluster_sessions (who is online, one row per user) and cluster_events (the
+// cluster_sessions (who is online, one row per session: several per user
+// under accounts.duplicate_login = "multi") and cluster_events (the
 // log every node reads after its own cursor). It implements chatd.Cluster.
 //
 // Ordering: every transaction that appends events first takes one
@@ -92,6 +93,10 @@ ALTER TABLE cluster_mail ADD COLUMN IF NOT EXISTS mid text NOT NULL DEFAULT '';
 -- Every room of a session (PROTOCOL.md 9.3), separated by spaces (room
 -- names have none); room is the current one.
 ALTER TABLE cluster_sessions ADD COLUMN IF NOT EXISTS rooms text NOT NULL DEFAULT '';
+-- One row per session, several per user (duplicate_login = "multi"): the
+-- user's key is no longer unique (Claim counts under the event lock).
+ALTER TABLE cluster_sessions DROP CONSTRAINT IF EXISTS cluster_sessions_pkey;
+CREATE INDEX IF NOT EXISTS cluster_sessions_user ON cluster_sessions (user_key);
 `
 
 // OpenCluster connects node to the cluster state in the PostgreSQL
@@ -207,9 +212,9 @@ func (c *Cluster) Join(ctx context.Context, timeout time.Duration, logout func(c
 		if err != nil {
 			return err
 		}
-		var evs [][]byte
-		for _, s := range stale {
-			evs = append(evs, logout(s))
+		evs, err := c.logouts(ctx, tx, stale, logout)
+		if err != nil {
+			return err
 		}
 		if err := c.append(ctx, tx, evs); err != nil {
 			return err
@@ -240,6 +245,37 @@ func (c *Cluster) removeSessions(ctx context.Context, tx *sqlx.Tx, where string,
 		return nil, fmt.Errorf("remove sessions: %w", err)
 	}
 	return sessionsOf(rows), nil
+}
+
+// logouts are the events logout makes for the removed sessions gone, in
+// tx (under the event lock, after their rows were deleted): one per user
+// who has no session left on any node. A user with another session still
+// online is not announced as gone.
+func (c *Cluster) logouts(ctx context.Context, tx *sqlx.Tx, gone []chatd.ClusterSession, logout func(chatd.ClusterSession) []byte) ([][]byte, error) {
+	if len(gone) == 0 {
+		return nil, nil
+	}
+	keys := make([]string, len(gone))
+	for i, s := range gone {
+		keys[i] = chatd.Key(s.User)
+	}
+	var online []string
+	err := tx.SelectContext(ctx, &online, `SELECT DISTINCT user_key FROM cluster_sessions WHERE user_key = ANY($1)`, keys)
+	if err != nil {
+		return nil, fmt.Errorf("find users still online: %w", err)
+	}
+	told := map[string]bool{}
+	for _, k := range online {
+		told[k] = true
+	}
+	var evs [][]byte
+	for i, s := range gone {
+		if !told[keys[i]] {
+			told[keys[i]] = true
+			evs = append(evs, logout(s))
+		}
+	}
+	return evs, nil
 }
 
 // Heartbeat; see chatd.Cluster.
@@ -284,9 +320,9 @@ func (c *Cluster) Reap(ctx context.Context, timeout time.Duration, logout func(c
 			if _, err := tx.ExecContext(ctx, `UPDATE cluster_mail SET node = $1, sid = '' WHERE node = $2`, c.node, node); err != nil {
 				return fmt.Errorf("take over its mail: %w", err)
 			}
-			var evs [][]byte
-			for _, s := range gone {
-				evs = append(evs, logout(s))
+			evs, err := c.logouts(ctx, tx, gone, logout)
+			if err != nil {
+				return err
 			}
 			out = append(out, gone...)
 			return c.append(ctx, tx, evs)
@@ -309,9 +345,14 @@ func (c *Cluster) Leave(ctx context.Context) error {
 	})
 }
 
-// Claim; see chatd.Cluster.
-func (c *Cluster) Claim(ctx context.Context, s chatd.ClusterSession, replace bool, events func(prev *chatd.ClusterSession) [][]byte) ([]string, error) {
+// Claim; see chatd.Cluster. Every insert into cluster_sessions is made
+// here, under the event lock, so counting the user's rows and adding one
+// cannot interleave with another node's: two nodes cannot both admit the
+// session that goes beyond the limit, and exactly one of two first
+// sessions is first.
+func (c *Cluster) Claim(ctx context.Context, s chatd.ClusterSession, policy string, max int, events func(prev []chatd.ClusterSession) [][]byte) ([]string, bool, error) {
 	var others []string
+	first := false
 	err := c.events(ctx, nil, func(tx *sqlx.Tx) error {
 		var here int
 		if err := tx.GetContext(ctx, &here, `SELECT count(*) FROM cluster_nodes WHERE node = $1`, c.node); err != nil {
@@ -320,39 +361,45 @@ func (c *Cluster) Claim(ctx context.Context, s chatd.ClusterSession, replace boo
 		if here == 0 {
 			return fmt.Errorf("node %s is not in the cluster (declared dead)", c.node)
 		}
-		prev, err := c.removeSessions(ctx, tx, `user_key = $1 AND $2`, chatd.Key(s.User), replace)
-		if err != nil {
-			return err
-		}
-		var p *chatd.ClusterSession
-		if len(prev) > 0 {
-			p = &prev[0]
-		}
-		_, err = tx.ExecContext(ctx, `INSERT INTO cluster_sessions (user_key, sid, name, node, room, rooms, addr, listener, away, since, last_active)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (user_key) DO NOTHING`,
-			chatd.Key(s.User), s.SID, s.User, c.node, s.Room, strings.Join(s.Rooms, " "), s.Addr, s.Listener, s.Away, s.Since, s.LastActive)
-		if err != nil {
-			return err
+		key := chatd.Key(s.User)
+		var prev []chatd.ClusterSession
+		if policy == "replace" {
+			var err error
+			if prev, err = c.removeSessions(ctx, tx, `user_key = $1`, key); err != nil {
+				return err
+			}
 		}
 		var mine int
-		if err := tx.GetContext(ctx, &mine, `SELECT count(*) FROM cluster_sessions WHERE sid = $1`, s.SID); err != nil {
+		if err := tx.GetContext(ctx, &mine, `SELECT count(*) FROM cluster_sessions WHERE user_key = $1`, key); err != nil {
 			return err
 		}
-		if mine == 0 {
+		switch {
+		case mine == 0:
+		case policy != "multi":
 			return chatd.Errorf(chatd.EAlreadyOnline, "%s is already logged in elsewhere", s.User)
+		case mine >= max:
+			return chatd.Errorf(chatd.ETooManySessions, "%s has %d sessions already (accounts.max_sessions)", s.User, mine)
 		}
-		if err := tx.SelectContext(ctx, &others, `SELECT name FROM cluster_sessions WHERE sid <> $1`, s.SID); err != nil {
+		first = mine == 0
+		_, err := tx.ExecContext(ctx, `INSERT INTO cluster_sessions (user_key, sid, name, node, room, rooms, addr, listener, away, since, last_active)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+			key, s.SID, s.User, c.node, s.Room, strings.Join(s.Rooms, " "), s.Addr, s.Listener, s.Away, s.Since, s.LastActive)
+		if err != nil {
 			return err
 		}
-		return c.append(ctx, tx, events(p))
+		if err := tx.SelectContext(ctx, &others, `SELECT DISTINCT name FROM cluster_sessions WHERE sid <> $1`, s.SID); err != nil {
+			return err
+		}
+		return c.append(ctx, tx, events(prev))
 	})
 	if err != nil && chatd.ErrorCode(err) == chatd.EInternal {
 		err = fmt.Errorf("claim the session of %s: %w", s.User, err)
 	}
-	return others, err
+	return others, first, err
 }
 
-// Release; see chatd.Cluster.
+// Release; see chatd.Cluster. The user's last row is decided here, under
+// the event lock that every Claim holds too.
 func (c *Cluster) Release(ctx context.Context, sid string, event []byte) (bool, error) {
 	var gone bool
 	err := c.events(ctx, nil, func(tx *sqlx.Tx) error {
@@ -361,6 +408,13 @@ func (c *Cluster) Release(ctx context.Context, sid string, event []byte) (bool, 
 			return err
 		}
 		gone = true
+		var left int
+		if err := tx.GetContext(ctx, &left, `SELECT count(*) FROM cluster_sessions WHERE user_key = $1`, chatd.Key(rows[0].User)); err != nil {
+			return err
+		}
+		if left > 0 {
+			return nil // another session of the user is online: no logout
+		}
 		return c.append(ctx, tx, [][]byte{event})
 	})
 	if err != nil {
@@ -444,23 +498,20 @@ func sessionsOf(rows []sessionRow) []chatd.ClusterSession {
 // Sessions; see chatd.Cluster.
 func (c *Cluster) Sessions(ctx context.Context) ([]chatd.ClusterSession, error) {
 	var rows []sessionRow
-	if err := c.db.SelectContext(ctx, &rows, `SELECT `+sessionCols+` FROM cluster_sessions ORDER BY user_key`); err != nil {
+	if err := c.db.SelectContext(ctx, &rows, `SELECT `+sessionCols+` FROM cluster_sessions ORDER BY user_key, since, sid`); err != nil {
 		return nil, fmt.Errorf("read sessions: %w", err)
 	}
 	return sessionsOf(rows), nil
 }
 
-// SessionOf; see chatd.Cluster.
-func (c *Cluster) SessionOf(ctx context.Context, user string) (*chatd.ClusterSession, error) {
+// SessionsOf; see chatd.Cluster.
+func (c *Cluster) SessionsOf(ctx context.Context, user string) ([]chatd.ClusterSession, error) {
 	var rows []sessionRow
-	err := c.db.SelectContext(ctx, &rows, `SELECT `+sessionCols+` FROM cluster_sessions WHERE user_key = $1`, chatd.Key(user))
+	err := c.db.SelectContext(ctx, &rows, `SELECT `+sessionCols+` FROM cluster_sessions WHERE user_key = $1 ORDER BY since, sid`, chatd.Key(user))
 	if err != nil {
-		return nil, fmt.Errorf("read session of %s: %w", user, err)
+		return nil, fmt.Errorf("read sessions of %s: %w", user, err)
 	}
-	if len(rows) == 0 {
-		return nil, nil
-	}
-	return &sessionsOf(rows)[0], nil
+	return sessionsOf(rows), nil
 }
 
 // Publish; see chatd.Cluster.
