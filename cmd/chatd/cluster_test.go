@@ -6,6 +6,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"database/sql"
 	"fmt"
 	"net"
@@ -34,6 +35,8 @@ type clusterEnv struct {
 	t   *testing.T
 	url string
 	dir string
+	// timeout is the nodes' cluster.node_timeout; 0: clusterTimeout.
+	timeout time.Duration
 }
 
 type clusterNode struct {
@@ -79,7 +82,7 @@ url = %q
 [cluster]
 node = %q
 node_timeout = %q
-`, addr, e.url, node, clusterTimeout.String()) + loadConfigTail
+`, addr, e.url, node, cmp.Or(e.timeout, clusterTimeout).String()) + loadConfigTail
 	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
 		e.t.Fatal(err)
 	}
@@ -597,6 +600,9 @@ func TestClusterDeliveredMessagesSurviveTheirNode(t *testing.T) {
 // and says once when it has joined.
 func TestClusterRestartedNodeLogsItsWaitOnce(t *testing.T) {
 	e := newClusterEnv(t, "alice")
+	// Long enough that the restarted node waits well past the second a
+	// connection may wait for the start.
+	e.timeout = 5 * time.Second
 	n1 := e.start("n1")
 	n1.login("alice")
 	n1.kill()
