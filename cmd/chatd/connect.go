@@ -47,7 +47,8 @@ func (c *connectCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	conn, err := client.Dial(ctx, addr, client.Options{TLS: *useTLS, Insecure: *insecure})
+	opts := client.Options{TLS: *useTLS, Insecure: *insecure}
+	conn, err := client.Dial(ctx, addr, opts)
 	if err != nil {
 		return err
 	}
@@ -59,6 +60,7 @@ func (c *connectCommand) Run(ctx context.Context, args []string) error {
 		Bell:  outTTY,
 	}
 	if inTTY && outTTY {
+		front.Redial = func(ctx context.Context) (*client.Conn, error) { return client.Dial(ctx, addr, opts) }
 		return client.RunTerminal(ctx, conn, in, out, front)
 	}
 	return client.RunScript(ctx, conn, c.in, c.out, front)

@@ -348,7 +348,7 @@ func TestConnectTerminalRoomsAndRights(t *testing.T) {
 	at = p.waitOutput(at, "created room den")
 	at = p.waitOutput(at, "den> ")
 	p.typeKeys("join lobby\r")
-	at = p.waitOutput(at, "you are now in lobby")
+	at = p.waitOutput(at, "now talking in lobby") // a member's join only makes it current
 	p.waitOutput(at, "lobby> ")
 	p.typeKeys("\x04")
 	p.wait(0)
