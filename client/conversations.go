@@ -19,6 +19,7 @@ type convs struct {
 	readDue  map[string]string   // key → id to send in read, at most once a second
 	catching map[string]*catchUp // key → a catch-up history in flight
 	byLabel  map[string]string   // label of a catch-up history → key
+	welcomed map[string]bool     // keys the last welcome gave a count for
 	seq      int                 // numbers the labels
 	lastRead time.Time           // when reads were last sent
 }
@@ -51,7 +52,7 @@ const catchUpPage = 200
 func newConvs() convs {
 	return convs{
 		names: map[string]string{}, last: map[string]string{}, unread: map[string]unreadCount{},
-		readDue: map[string]string{}, catching: map[string]*catchUp{}, byLabel: map[string]string{},
+		readDue: map[string]string{}, welcomed: map[string]bool{}, catching: map[string]*catchUp{}, byLabel: map[string]string{},
 	}
 }
 
@@ -109,7 +110,8 @@ func (s *session) seeMessage(ev Event) bool {
 			return false
 		}
 		c.catching[key].advanced = true
-		s.counted(ev, names, false)
+		// What was missed is unread, unless the welcome counted it.
+		s.counted(ev, names, !c.welcomed[key])
 		return true
 	}
 	key := convKey(names[0])
@@ -194,14 +196,18 @@ func (c *convs) readWait(now time.Time) (wait time.Duration, ok bool) {
 }
 
 // setUnread takes the server's counts: the welcome's rooms and unread
-// list, the answers to rooms mine and unread. all means the list is
-// every conversation with unread lines, so any other has none.
-func (c *convs) setUnread(counts []unreadEntry, all bool) {
-	if all {
-		clear(c.unread)
+// list, the answers to rooms mine and unread. A conversation they do not
+// name keeps its count (the server counts only rooms and conversations
+// with a marker); welcome says the counts are a welcome's.
+func (c *convs) setUnread(counts []unreadEntry, welcome bool) {
+	if welcome {
+		clear(c.welcomed)
 	}
 	for _, u := range counts {
 		key := convKey(u.Conversation)
+		if welcome {
+			c.welcomed[key] = true
+		}
 		c.names[key] = u.Conversation
 		if u.Count > 0 || u.More {
 			c.unread[key] = unreadCount{u.Count, u.More}
@@ -247,7 +253,7 @@ func (s *session) serverCounts(ev Event) {
 		}
 		s.convs.setUnread(counts, false)
 	case ev.Type == "ok" && ev.Cmd == "unread" && decode(ev.Raw["unread"], &list):
-		s.convs.setUnread(list, true)
+		s.convs.setUnread(list, false)
 	case ev.Type == "read":
 		var conv, id string
 		decode(ev.Raw["conversation"], &conv)

@@ -405,10 +405,17 @@ func (s *session) handle(ev Event, want *bool) (stop bool, err error) {
 		s.loggedIn = true
 		s.r.Me = ev.User
 		if s.resuming {
+			wasIn := s.room // kept by track when still theirs
 			s.resuming, s.resumed, s.replaying = false, true, true
 			s.in.print(s.r.paint(bold, ":: reconnected; fetching what was said meanwhile"), false)
 			s.setUnreadPrompt()
-			if err := s.catchUpAll(); err != nil {
+			err := s.catchUpAll()
+			if wasIn != "" && !strings.EqualFold(wasIn, ev.Room) && err == nil {
+				// The server makes the room joined last current; the
+				// person was talking in another one of theirs.
+				err = s.conn.Send("join " + wasIn)
+			}
+			if err != nil {
 				s.conn.Close() // the reader reports it and the client tries again
 			}
 			if !*want {
@@ -481,6 +488,18 @@ func (s *session) answerAgain(ev Event) (bool, error) {
 	return true, fmt.Errorf("could not log in again as %s: the server asks for %s", clean(s.name), clean(ev.Field))
 }
 
+// isMine reports whether room is one of the welcome's rooms.
+func isMine(welcome Event, room string) bool {
+	var rooms []myRoom
+	decode(welcome.Raw["rooms"], &rooms)
+	for _, r := range rooms {
+		if room != "" && strings.EqualFold(r.Name, room) {
+			return true
+		}
+	}
+	return false
+}
+
 // retitle shows the prompt as it is now if it was before while a line
 // is being read.
 func (s *session) retitle(before string) {
@@ -510,7 +529,11 @@ func (s *session) track(ev Event) {
 	defer s.mu.Unlock()
 	switch ev.Type {
 	case "welcome":
-		s.room = ev.Room
+		if !s.resuming || !isMine(ev, s.room) {
+			// Logging in again, the person stays in the room they were
+			// talking in (handle joins it again), if it is still theirs.
+			s.room = ev.Room
+		}
 		s.admin = ev.Admin
 		s.online = map[string]string{}
 		for _, u := range ev.Online {
