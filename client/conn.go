@@ -31,27 +31,31 @@ const maxLine = 4 << 20
 // answers (users, rooms, info, ...).
 type Event struct {
 	Type    string                     `json:"type"`
-	Field   string                     `json:"field"`   // prompt
-	User    string                     `json:"user"`    // welcome, presence, room
-	Admin   bool                       `json:"admin"`   // welcome
-	Room    string                     `json:"room"`    // welcome, message, presence, room
-	Online  []string                   `json:"online"`  // welcome
-	Offline int                        `json:"offline"` // welcome
-	Cmd     string                     `json:"cmd"`     // ok, error
-	Text    string                     `json:"text"`    // ok, error, message, bye, presence (away)
-	Code    string                     `json:"code"`    // error
-	Reason  string                     `json:"reason"`  // error, bye, room kick
-	Until   string                     `json:"until"`   // error (locked_out, banned)
-	Kind    string                     `json:"kind"`    // message
-	From    string                     `json:"from"`    // message
-	To      []string                   `json:"-"`       // message: recipients; delivery: the one recipient
-	Action  bool                       `json:"action"`  // message (/me)
-	Event   string                     `json:"event"`   // presence, room
-	Status  string                     `json:"status"`  // delivery
-	Away    string                     `json:"away"`    // delivery
-	Topic   string                     `json:"topic"`   // room
-	By      string                     `json:"by"`      // room kick
-	TS      time.Time                  `json:"-"`       // when the server stamped it, zero if not
+	Field   string                     `json:"field"`        // prompt
+	User    string                     `json:"user"`         // welcome, presence, room
+	Admin   bool                       `json:"admin"`        // welcome
+	Room    string                     `json:"room"`         // welcome, message, presence, room
+	Online  []string                   `json:"online"`       // welcome
+	Offline int                        `json:"offline"`      // welcome
+	Cmd     string                     `json:"cmd"`          // ok, error
+	Text    string                     `json:"text"`         // ok, error, message, bye, presence (away)
+	Code    string                     `json:"code"`         // error
+	Reason  string                     `json:"reason"`       // error, bye, room kick
+	Until   string                     `json:"until"`        // error (locked_out, banned)
+	Kind    string                     `json:"kind"`         // message
+	From    string                     `json:"from"`         // message
+	To      []string                   `json:"-"`            // message: recipients; delivery: the one recipient
+	Action  bool                       `json:"action"`       // message (/me)
+	Event   string                     `json:"event"`        // presence, room
+	Status  string                     `json:"status"`       // delivery
+	Away    string                     `json:"away"`         // delivery
+	Topic   string                     `json:"topic"`        // room
+	By      string                     `json:"by"`           // room kick
+	ID      string                     `json:"id"`           // message, delivery, read
+	Conv    string                     `json:"conversation"` // history, read
+	Label   string                     `json:"label"`        // an answer to a labelled line
+	More    bool                       `json:"more"`         // ok of history: more lines beyond
+	TS      time.Time                  `json:"-"`            // when the server stamped it, zero if not
 	Raw     map[string]json.RawMessage `json:"-"`
 }
 

@@ -105,6 +105,9 @@ func (r *Renderer) body(ev Event) string {
 		room := "[" + clean(ev.Room) + "]"
 		if ev.Kind == "history" {
 			room = "[" + clean(ev.Room) + " history]"
+			if ev.Room == "" && ev.Conv != "" {
+				room = "[" + clean(ev.Conv) + " history]" // a private conversation
+			}
 		}
 		who := "<" + from + ">"
 		if ev.Action {
@@ -129,10 +132,29 @@ func (r *Renderer) body(ev Event) string {
 		if ev.Room == "" {
 			s = fmt.Sprintf("Welcome, %s! You are in no room; join one.", clean(ev.User))
 		}
+		var rooms []myRoom
+		if decode(ev.Raw["rooms"], &rooms) && len(rooms) > 1 {
+			names := make([]string, len(rooms))
+			for i, rm := range rooms {
+				names[i] = clean(rm.Name)
+			}
+			s += " Your rooms: " + strings.Join(names, ", ") + "."
+		}
 		if ev.Admin {
 			s += " You are a server admin."
 		}
 		s += " Online: " + clean(strings.Join(ev.Online, ", ")) + "."
+		var unread []unreadEntry
+		if decode(ev.Raw["unread"], &unread) && len(unread) > 0 {
+			parts := make([]string, len(unread))
+			for i, u := range unread {
+				parts[i] = fmt.Sprintf("%s %d", clean(u.Conversation), u.Count)
+				if u.More {
+					parts[i] += "+"
+				}
+			}
+			s += " Unread: " + strings.Join(parts, ", ") + "."
+		}
 		if ev.Offline > 0 {
 			s += fmt.Sprintf(" %d message%s came while you were away:", ev.Offline, plural(ev.Offline))
 		}
@@ -276,9 +298,23 @@ func (r *Renderer) okBody(ev Event) string {
 		Members []string `json:"members"`
 		Locked  bool     `json:"locked"`
 		Topic   string   `json:"topic"`
+		Unread  *int     `json:"unread"` // rooms mine
 	}
 	if json.Unmarshal(ev.Raw["rooms"], &rooms) == nil {
 		for _, rm := range rooms {
+			if rm.Unread != nil {
+				// rooms mine: * marks the current room.
+				mark := "  "
+				if strings.EqualFold(rm.Name, ev.Room) {
+					mark = " *"
+				}
+				s := fmt.Sprintf("%s%s (%d unread)", mark, clean(rm.Name), *rm.Unread)
+				if rm.Topic != "" {
+					s += ": " + clean(rm.Topic)
+				}
+				lines = append(lines, s)
+				continue
+			}
 			s := clean(rm.Name)
 			if rm.Locked {
 				s += " [password]"

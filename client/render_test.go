@@ -36,6 +36,9 @@ func TestRender(t *testing.T) {
 		{"OkUsers", `{"type":"ok","cmd":"who","text":"2 online","users":["alice","bob"]}`, "12:00 :: 2 online\n      alice, bob", false},
 		{"EscapesDropped", `{"type":"message","kind":"room","from":"bob","room":"lobby","text":"a\u001b[2Jb","ts":"2026-05-01T09:30:00Z"}`, "11:30 [lobby] <bob> a[2Jb", false},
 		{"Prompt", `{"type":"prompt","field":"password"}`, "", false},
+		{"PrivateHistory", `{"type":"message","kind":"history","id":"1","from":"bob","to":["alice"],"conversation":"@bob","text":"old","ts":"2026-05-01T09:30:00Z"}`, "11:30 [@bob history] <bob> old", false},
+		{"RoomsMine", `{"type":"ok","cmd":"rooms","text":"you are in 2 rooms:","room":"den","rooms":[{"name":"lobby","unread":3,"topic":""},{"name":"den","unread":0,"topic":"plans"}]}`, "12:00 :: you are in 2 rooms:\n        lobby (3 unread)\n       *den (0 unread): plans", false},
+		{"WelcomeUnread", `{"type":"welcome","user":"alice","room":"den","rooms":[{"name":"lobby","unread":2},{"name":"den","unread":0}],"online":["alice"],"unread":[{"conversation":"#lobby","count":2,"more":false}]}`, "12:00 :: Welcome, alice! You are in den. Your rooms: lobby, den. Online: alice. Unread: #lobby 2.", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, bell := r.Render(event(t, tc.line))

@@ -34,17 +34,31 @@ type input interface {
 
 // session is one login's life from the username prompt to bye: it answers
 // prompts, sends what is typed, renders what arrives, and keeps the online
-// list and current room for completion and the prompt.
+// list and current room for completion and the prompt. With a redial it
+// outlives its connection: a dropped one is dialled again, logged in again
+// with the name and password given at the first login (kept in memory
+// only), and each conversation shown is caught up from its newest line.
 type session struct {
-	conn *Conn
-	r    *Renderer
-	in   input
-	user string // -user: the answer to the first username prompt
+	conn   *Conn
+	redial func(context.Context) (*Conn, error) // nil: a lost connection ends the session
+	r      *Renderer
+	in     input
+	user   string // -user: the answer to the first username prompt
 
 	loggedIn  bool
 	leaving   bool // logout sent; a bye (or the end of the connection) ends the session
 	awaiting  bool // a prompt or the answer to passwd is due before the next line
 	answering bool // the next line answers a prompt that came after login
+
+	field    string // the field of the last prompt
+	name     string // the name and password that logged in, to log in again
+	password string
+	newPass  string // the new password given to passwd, until its ok
+
+	resuming  bool // the connection was lost: dialling and logging in again
+	resumed   bool // the welcome of a login again is due or came
+	replaying bool // the lines right after a welcome of a login again (the server's replay)
+	convs     convs
 
 	mu       sync.Mutex // guards online, commands, admin and room; completion reads them
 	online   map[string]string
@@ -52,10 +66,11 @@ type session struct {
 	fromHelp bool // commands is the server's own list (help), fit for this user
 	admin    bool
 	room     string
+	unread   string // the unread part of the prompt
 }
 
 func newSession(conn *Conn, r *Renderer, in input, user string) *session {
-	return &session{conn: conn, r: r, in: in, user: user, online: map[string]string{}, commands: commandNames}
+	return &session{conn: conn, r: r, in: in, user: user, online: map[string]string{}, commands: commandNames, convs: newConvs()}
 }
 
 // leaveTimeout is how long a logout waits for the server's bye.
@@ -65,29 +80,28 @@ const leaveTimeout = 5 * time.Second
 // for, and an error saying what happened otherwise (the server went away,
 // ended the session, or a script's login failed).
 func (s *session) run(ctx context.Context) error {
-	events := make(chan Event)
-	lost := make(chan error, 1)
-	go func() {
-		for {
-			ev, err := s.conn.Next()
-			if err != nil {
-				lost <- err
-				return
-			}
-			events <- ev
-		}
-	}()
+	defer func() { s.conn.Close() }()
+	events, lost, stopRead := s.read(s.conn)
+	defer func() { stopRead() }()
 	want := false // a line from the input is wanted now
 	done := ctx.Done()
-	var leaveTimer, awaitTimer <-chan time.Time
+	var leaveTimer, awaitTimer, readTimer, retryTimer <-chan time.Time
+	var dialed chan dialResult
+	backoff := time.Duration(0)
 	for {
 		var lines <-chan inputLine
 		if want {
 			lines = s.in.lines()
 		}
+		if wait, due := s.convs.readWait(time.Now()); due && readTimer == nil && s.loggedIn {
+			readTimer = time.After(wait)
+		}
 		select {
 		case <-done:
 			done = nil
+			if s.resuming {
+				return nil
+			}
 			if !s.loggedIn {
 				return errors.New("interrupted before the login finished")
 			}
@@ -96,6 +110,13 @@ func (s *session) run(ctx context.Context) error {
 			}
 		case <-leaveTimer:
 			return errors.New("the server did not confirm the logout in time; connection closed")
+		case <-readTimer:
+			readTimer = nil
+			if s.loggedIn && !s.leaving {
+				if err := s.sendReads(time.Now()); err != nil {
+					s.conn.Close() // the reader reports it
+				}
+			}
 		case <-awaitTimer:
 			awaitTimer = nil
 			if s.awaiting {
@@ -107,14 +128,42 @@ func (s *session) run(ctx context.Context) error {
 			if s.leaving {
 				return nil
 			}
+			if s.canResume() {
+				stopRead()
+				events, lost = nil, nil
+				backoff = nextBackoff(backoff)
+				s.dropped(err, backoff)
+				retryTimer, awaitTimer, readTimer = time.After(backoff), nil, nil
+				continue
+			}
 			if errors.Is(err, io.EOF) {
 				return errors.New("the server closed the connection")
 			}
 			return fmt.Errorf("lost the connection to the server: %v", err)
+		case <-retryTimer:
+			retryTimer = nil
+			dialed = make(chan dialResult, 1)
+			go func(ch chan<- dialResult) {
+				c, err := s.redial(ctx)
+				ch <- dialResult{c, err}
+			}(dialed)
+		case d := <-dialed:
+			dialed = nil
+			if d.err != nil {
+				backoff = nextBackoff(backoff)
+				s.in.print(s.r.paint(dim, fmt.Sprintf(":: %s; trying again in %s", clean(d.err.Error()), backoff)), false)
+				retryTimer = time.After(backoff)
+				continue
+			}
+			s.conn = d.conn
+			events, lost, stopRead = s.read(s.conn)
 		case ev := <-events:
 			stop, err := s.handle(ev, &want)
 			if stop {
 				return err
+			}
+			if s.loggedIn {
+				backoff = 0
 			}
 			if s.awaiting && awaitTimer == nil {
 				awaitTimer = time.After(3 * time.Second)
@@ -127,16 +176,21 @@ func (s *session) run(ctx context.Context) error {
 			if l.err != nil {
 				if !s.loggedIn {
 					if s.in.interactive() {
-						return nil // the person gave up at the login prompt
+						return nil // the person gave up at the login prompt, or while the client reconnected
 					}
 					return errors.New("standard input ended before the login finished")
 				}
 				if !s.leaving {
+					s.sendReads(time.Now()) // what was shown last is read too
 					leaveTimer = s.leave()
 				}
 				continue
 			}
 			if err := s.typed(l.text, &want); err != nil {
+				if s.canResume() {
+					s.conn.Close() // the reader reports the loss and the client reconnects
+					continue
+				}
 				return fmt.Errorf("lost the connection to the server: %v", err)
 			}
 			if s.awaiting && awaitTimer == nil {
@@ -144,6 +198,69 @@ func (s *session) run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+type dialResult struct {
+	conn *Conn
+	err  error
+}
+
+// read reads conn's events on a goroutine of its own until the connection
+// ends (the error goes to lost) or stop is called.
+func (s *session) read(conn *Conn) (events <-chan Event, lost <-chan error, stop func()) {
+	ev := make(chan Event)
+	ls := make(chan error, 1)
+	quit := make(chan struct{})
+	go func() {
+		for {
+			e, err := conn.Next()
+			if err != nil {
+				ls <- err
+				return
+			}
+			select {
+			case ev <- e:
+			case <-quit:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return ev, ls, func() { once.Do(func() { close(quit); conn.Close() }) }
+}
+
+// canResume reports whether a lost connection is dialled again: at a
+// terminal, once logged in, unless the person is leaving.
+func (s *session) canResume() bool {
+	return s.redial != nil && s.name != "" && !s.leaving && (s.loggedIn || s.resuming)
+}
+
+// dropped starts a reconnection after the connection was lost.
+func (s *session) dropped(err error, wait time.Duration) {
+	why := "the server closed the connection"
+	if !errors.Is(err, io.EOF) {
+		why = "lost the connection to the server: " + err.Error()
+	}
+	if !s.resuming {
+		s.in.print(s.r.paint(red, fmt.Sprintf("!! %s; reconnecting in %s (Ctrl-D gives up)", clean(why), wait)), false)
+	} else {
+		s.in.print(s.r.paint(dim, fmt.Sprintf(":: %s; trying again in %s", clean(why), wait)), false)
+	}
+	s.loggedIn, s.resuming, s.resumed = false, true, false
+	s.awaiting, s.answering = false, false
+	for k := range s.convs.catching {
+		delete(s.convs.catching, k)
+	}
+	clear(s.convs.byLabel)
+}
+
+// nextBackoff is the wait before the next attempt to reconnect: half a
+// second, doubling up to ten.
+func nextBackoff(d time.Duration) time.Duration {
+	if d == 0 {
+		return 500 * time.Millisecond
+	}
+	return min(2*d, 10*time.Second)
 }
 
 // leave sends logout; the session ends at the bye.
@@ -155,8 +272,20 @@ func (s *session) leave() <-chan time.Time {
 
 // typed sends a line from the input and decides whether to ask for the next.
 func (s *session) typed(line string, want *bool) error {
+	if s.resuming {
+		s.in.print(s.r.paint(red, "!! not connected, reconnecting: that line was not sent (up recalls it)"), false)
+		*want = true
+		s.in.ask(s.prompt(), false)
+		return nil
+	}
 	if !s.loggedIn {
 		// An answer to a login prompt; the next prompt asks again.
+		switch s.field {
+		case "username":
+			s.name = line
+		case "password", "new_password":
+			s.password = line
+		}
 		return s.conn.Send(line)
 	}
 	if strings.TrimSpace(line) == "" && !s.answering {
@@ -172,6 +301,12 @@ func (s *session) typed(line string, want *bool) error {
 		return nil
 	}
 	wasAnswer := s.answering
+	if wasAnswer && s.field == "new_password" {
+		s.newPass = line
+	}
+	if !wasAnswer {
+		line = s.rewrite(line)
+	}
 	s.awaiting, s.answering = false, false
 	if err := s.conn.Send(line); err != nil {
 		return err
@@ -187,19 +322,57 @@ func (s *session) typed(line string, want *bool) error {
 	return nil
 }
 
+// rewrite is what the client makes of a typed command before it is sent:
+// /rooms lists my rooms (rooms mine). A private message to one user reads
+// the conversation with them up to its newest line shown.
+func (s *session) rewrite(line string) string {
+	if strings.TrimSpace(line) == "/rooms" {
+		return "rooms mine"
+	}
+	switch commandWord(line) {
+	case "send", "msg", "message":
+		words := strings.Fields(line)
+		if len(words) > 2 && !strings.ContainsAny(words[1], "(,#") {
+			key := convKey("@" + strings.TrimPrefix(words[1], "@"))
+			if _, known := s.convs.last[key]; known {
+				s.convs.markRead(key)
+				s.setUnreadPrompt()
+			}
+		}
+	}
+	return line
+}
+
 // handle deals with one event. stop ends the session with err.
 func (s *session) handle(ev Event, want *bool) (stop bool, err error) {
 	before := s.prompt()
+	if s.replaying && (ev.Type != "message" || ev.Label != "" || (ev.Kind != "history" && ev.Kind != "offline")) {
+		s.replaying = false
+	}
+	if own, err := s.ownAnswer(ev); own {
+		s.setUnreadPrompt()
+		s.retitle(before)
+		return err != nil, err
+	}
 	s.track(ev)
-	if after := s.prompt(); s.loggedIn && after != before {
-		// The room changed while a line may be being typed at the old
-		// room's prompt: show the new room now, not after that line.
-		if r, ok := s.in.(retitler); ok {
-			r.retitle(before, after)
-		}
+	s.serverCounts(ev)
+	visible := ev.Type != "message" || s.seeMessage(ev)
+	s.setUnreadPrompt()
+	if s.loggedIn {
+		// The room or the unread counts changed while a line may be being
+		// typed at the old prompt: show the new one now, not after that
+		// line.
+		s.retitle(before)
+	}
+	if !visible {
+		return false, nil
 	}
 	switch ev.Type {
 	case "prompt":
+		s.field = ev.Field
+		if s.resuming {
+			return s.answerAgain(ev)
+		}
 		if s.loggedIn && !s.in.interactive() {
 			return false, nil // a script's next lines answer it
 		}
@@ -208,6 +381,7 @@ func (s *session) handle(ev Event, want *bool) (stop bool, err error) {
 			if s.user != "" {
 				name := s.user
 				s.user = "" // a failed login asks the person next time
+				s.name = name
 				return false, s.send(name)
 			}
 			if !s.in.interactive() && s.loggedIn {
@@ -230,6 +404,28 @@ func (s *session) handle(ev Event, want *bool) (stop bool, err error) {
 	case "welcome":
 		s.loggedIn = true
 		s.r.Me = ev.User
+		if s.resuming {
+			wasIn := s.room // kept by track when still theirs
+			s.resuming, s.resumed, s.replaying = false, true, true
+			s.in.print(s.r.paint(bold, ":: reconnected; fetching what was said meanwhile"), false)
+			s.setUnreadPrompt()
+			err := s.catchUpAll()
+			if wasIn != "" && !strings.EqualFold(wasIn, ev.Room) && err == nil {
+				// The server makes the room joined last current; the
+				// person was talking in another one of theirs.
+				err = s.conn.Send("join " + wasIn)
+			}
+			if err != nil {
+				s.conn.Close() // the reader reports it and the client tries again
+			}
+			if !*want {
+				*want = true
+				s.in.ask(s.prompt(), false)
+			} else {
+				s.retitle(before)
+			}
+			return false, nil
+		}
 		s.show(ev)
 		if s.in.interactive() {
 			s.in.print(s.r.paint(dim, "Tab completes commands and names, up and down recall lines, help lists the commands, Ctrl-D logs out."), false)
@@ -242,23 +438,76 @@ func (s *session) handle(ev Event, want *bool) (stop bool, err error) {
 		if s.leaving || ev.Reason == "logout" {
 			return true, nil
 		}
+		if (ev.Reason == "shutdown" || ev.Reason == "restart") && s.canResume() {
+			return false, nil // the end of the connection follows; the client comes back
+		}
 		return true, fmt.Errorf("the server ended the session (%s): %s", ev.Reason, clean(ev.Text))
 	case "error":
+		if ev.Cmd == "login" && s.resuming {
+			switch ev.Code {
+			case "already_online", "too_many_sessions", "server_busy", "rate_limited":
+				// The server may not have noticed the lost connection yet,
+				// or is busy: try again a little later.
+				s.conn.Close()
+				return false, nil
+			}
+			s.show(ev)
+			return true, fmt.Errorf("could not log in again: %s", clean(ev.Text))
+		}
 		s.show(ev)
 		if ev.Cmd == "login" && !s.in.interactive() {
 			return true, fmt.Errorf("login failed: %s", clean(ev.Text))
 		}
 	case "ok":
+		if ev.Cmd == "passwd" && s.newPass != "" {
+			s.password, s.newPass = s.newPass, ""
+		}
 		s.show(ev)
 	default:
 		s.show(ev)
 	}
 	if s.awaiting && (ev.Type == "ok" || ev.Type == "error") && ev.Cmd == "passwd" {
 		s.awaiting = false
+		s.newPass = ""
 		*want = true
 		s.in.ask(s.prompt(), false)
 	}
 	return false, nil
+}
+
+// answerAgain answers the login prompts of a reconnection with the name
+// and password of the first login. Any other prompt means the account is
+// gone.
+func (s *session) answerAgain(ev Event) (bool, error) {
+	switch ev.Field {
+	case "username":
+		return false, s.send(s.name)
+	case "password":
+		return false, s.send(s.password)
+	}
+	return true, fmt.Errorf("could not log in again as %s: the server asks for %s", clean(s.name), clean(ev.Field))
+}
+
+// isMine reports whether room is one of the welcome's rooms.
+func isMine(welcome Event, room string) bool {
+	var rooms []myRoom
+	decode(welcome.Raw["rooms"], &rooms)
+	for _, r := range rooms {
+		if room != "" && strings.EqualFold(r.Name, room) {
+			return true
+		}
+	}
+	return false
+}
+
+// retitle shows the prompt as it is now if it was before while a line
+// is being read.
+func (s *session) retitle(before string) {
+	if after := s.prompt(); after != before {
+		if r, ok := s.in.(retitler); ok {
+			r.retitle(before, after)
+		}
+	}
 }
 
 func (s *session) send(line string) error {
@@ -280,7 +529,11 @@ func (s *session) track(ev Event) {
 	defer s.mu.Unlock()
 	switch ev.Type {
 	case "welcome":
-		s.room = ev.Room
+		if !s.resuming || !isMine(ev, s.room) {
+			// Logging in again, the person stays in the room they were
+			// talking in (handle joins it again), if it is still theirs.
+			s.room = ev.Room
+		}
 		s.admin = ev.Admin
 		s.online = map[string]string{}
 		for _, u := range ev.Online {
@@ -295,10 +548,13 @@ func (s *session) track(ev Event) {
 		}
 	case "ok":
 		switch ev.Cmd {
-		case "join", "create", "leave":
+		case "join", "create":
 			if ev.Room != "" {
 				s.room = ev.Room
+				s.convs.markRead(convKey("#" + ev.Room)) // its lines were shown
 			}
+		case "leave":
+			s.room = ev.Room // null: in no room now
 		case "who":
 			var users []string
 			if decode(ev.Raw["users"], &users) {
@@ -326,11 +582,23 @@ func (s *session) track(ev Event) {
 	}
 }
 
-// prompt is the line-editing prompt: the current room.
+// prompt is the line-editing prompt: the current room, and the
+// conversations with unread lines.
 func (s *session) prompt() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.unread != "" {
+		return clean(s.room) + " [unread " + s.unread + "]> "
+	}
 	return clean(s.room) + "> "
+}
+
+// setUnreadPrompt brings the prompt's unread part up to date.
+func (s *session) setUnreadPrompt() {
+	text := s.convs.unreadText()
+	s.mu.Lock()
+	s.unread = text
+	s.mu.Unlock()
 }
 
 // onlineNames is a sorted copy of the online list.

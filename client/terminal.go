@@ -17,6 +17,10 @@ type Front struct {
 	User  string // answer to the first username prompt (-user)
 	Color bool   // ANSI colours (stdout is a terminal and NO_COLOR is unset)
 	Bell  bool   // ring the bell on a private message
+	// Redial connects again after the connection was lost; the terminal
+	// front end then logs in again and catches up. nil: a lost connection
+	// ends the session.
+	Redial func(context.Context) (*Conn, error)
 }
 
 // RunTerminal runs a session for a person at the terminal in and out: raw
@@ -52,6 +56,7 @@ func RunTerminal(ctx context.Context, conn *Conn, in, out *os.File, f Front) err
 	ti := &termInput{t: t, out: out, req: make(chan askReq, 1), got: make(chan inputLine), bell: f.Bell}
 	go ti.loop()
 	s := newSession(conn, &Renderer{Color: f.Color}, ti, f.User)
+	s.redial = f.Redial
 	t.AutoCompleteCallback = func(line string, pos int, key rune) (string, int, bool) {
 		if key != '\t' {
 			return "", 0, false

@@ -47,7 +47,8 @@ func (c *connectCommand) Run(ctx context.Context, args []string) error {
 			return err
 		}
 	}
-	conn, err := client.Dial(ctx, addr, client.Options{TLS: *useTLS, Insecure: *insecure})
+	opts := client.Options{TLS: *useTLS, Insecure: *insecure}
+	conn, err := client.Dial(ctx, addr, opts)
 	if err != nil {
 		return err
 	}
@@ -59,6 +60,7 @@ func (c *connectCommand) Run(ctx context.Context, args []string) error {
 		Bell:  outTTY,
 	}
 	if inTTY && outTTY {
+		front.Redial = func(ctx context.Context) (*client.Conn, error) { return client.Dial(ctx, addr, opts) }
 		return client.RunTerminal(ctx, conn, in, out, front)
 	}
 	return client.RunScript(ctx, conn, c.in, c.out, front)
@@ -157,7 +159,12 @@ rings on a private message. NO_COLOR in the environment turns colours off.
 At a terminal, the line you type is kept while messages arrive above it;
 up and down walk the history, Tab completes command names and the names of
 online users, passwords are read without echo, and Ctrl-C or Ctrl-D logs
-out. A lost connection is reported and the exit status is 1.
+out. The prompt names the current room and the conversations with unread
+lines; /join ROOM switches rooms and /rooms lists yours. A lost connection
+(or a server restart) is dialled again with backoff, logged in again with
+the password typed at the start (kept in memory only) and caught up with
+what was said meanwhile; a kick, a ban or a failed login ends connect
+with exit status 1.
 
 Without ADDR, connect looks for servers on the local network (LAN
 discovery, see 'chatd help discover'): it sends a probe to the broadcast
@@ -167,7 +174,7 @@ when none does, connect says so.
 
 When standard input is not a terminal, each line of it is sent as a
 command and what the server answers is printed as plain lines, so connect
-works in scripts. The first lines answer the login: the user name (unless
+works in scripts; a script does not reconnect (exit status 1). The first lines answer the login: the user name (unless
 -user gives it) and the password. At the end of the input connect logs out.
 
 	printf 'alice\nsecret\nwho\n' | chatd connect chat.example.org

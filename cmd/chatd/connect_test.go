@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"errors"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -70,6 +72,21 @@ func (p *ptyClient) waitOutput(from int, want string) int {
 			if i := strings.Index(out[from:], want); i >= 0 {
 				return from + i + len(want)
 			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("terminal never showed %q; it shows:\n%q", want, out[min(from, len(out)):])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitOutputWithin is waitOutput with a deadline of its own.
+func (p *ptyClient) waitOutputWithin(limit time.Duration, from int, want string) int {
+	p.t.Helper()
+	for deadline := time.Now().Add(limit); ; {
+		out := p.output()
+		if i := strings.Index(out[min(from, len(out)):], want); i >= 0 {
+			return from + i + len(want)
 		}
 		if time.Now().After(deadline) {
 			p.t.Fatalf("terminal never showed %q; it shows:\n%q", want, out[min(from, len(out)):])
@@ -348,7 +365,7 @@ func TestConnectTerminalRoomsAndRights(t *testing.T) {
 	at = p.waitOutput(at, "created room den")
 	at = p.waitOutput(at, "den> ")
 	p.typeKeys("join lobby\r")
-	at = p.waitOutput(at, "you are now talking in lobby")
+	at = p.waitOutput(at, "now talking in lobby") // a member's join only makes it current
 	p.waitOutput(at, "lobby> ")
 	p.typeKeys("\x04")
 	p.wait(0)
@@ -363,4 +380,172 @@ func lastLineWith(out, s string) string {
 		}
 	}
 	return ""
+}
+
+// loginPTY starts chatd connect at a terminal for alice on addr and waits
+// for her prompt in lobby.
+func loginPTY(t *testing.T, addr string) (*ptyClient, int) {
+	t.Helper()
+	p := startPTY(t, []string{"NO_COLOR=1"}, "-user", "alice", addr)
+	at := p.waitOutput(0, "Password: ")
+	p.typeKeys("password-a\r")
+	at = p.waitOutput(at, "Welcome, alice!")
+	return p, p.waitOutput(at, "lobby> ")
+}
+
+// TestConnectTerminalSeveralRooms: /join switches between rooms alice is
+// in and the prompt follows; lines of her other room show with their tag
+// and count as unread in the prompt, as do private messages; /rooms lists
+// her rooms; a room made current is read (its marker moves, which her
+// other session sees), and a reply reads a private conversation.
+func TestConnectTerminalSeveralRooms(t *testing.T) {
+	c := newCLI(t)
+	d := c.serveWith("", "[accounts]\nduplicate_login = \"multi\"\n")
+	c.ok("password-a\n", "useradd", "alice")
+	c.ok("password-b\n", "useradd", "bob")
+	bob := d.login("bob", "password-b")
+	bob.send("create den")
+	bob.waitFor(5*time.Second, "ok", "cmd", "create")
+	other := d.login("alice", "password-a") // her other device, to see her read markers
+
+	p, at := loginPTY(t, d.addr)
+	p.typeKeys("join den\r")
+	at = p.waitOutput(at, "den> ")
+	p.typeKeys("/join lobby\r")
+	at = p.waitOutput(at, "now talking in lobby")
+	at = p.waitOutput(at, "lobby> ")
+
+	bob.send("in the den")
+	at = p.waitOutput(at, "[den] <bob> in the den")
+	at = p.waitOutput(at, "lobby [unread #den 1]> ")
+	bob.send("send alice psst")
+	at = p.waitOutput(at, "*bob* psst")
+	at = p.waitOutput(at, "lobby [unread #den 1, @bob 1]> ")
+	bob.send("say #lobby hello lobby")
+	at = p.waitOutput(at, "[lobby] <bob> hello lobby")
+	// A line of the current room is read as shown: the marker moves.
+	other.waitFor(5*time.Second, "read", "conversation", "#lobby")
+
+	p.typeKeys("/rooms\r")
+	at = p.waitOutput(at, "you are in 2 rooms")
+	at = p.waitOutput(at, " *lobby (0 unread)")
+	at = p.waitOutput(at, "  den (1 unread)")
+
+	p.typeKeys("/join den\r")
+	at = p.waitOutput(at, "now talking in den")
+	at = p.waitOutput(at, "den [unread @bob 1]> ")
+	if ev := other.waitFor(5*time.Second, "read", "conversation", "#den"); ev["id"] == "" {
+		t.Fatalf("read event %v", ev)
+	}
+	p.typeKeys("send bob hi\r")
+	bob.waitFor(5*time.Second, "message", "text", "hi")
+	p.waitOutput(at, "den> ")
+	other.waitFor(5*time.Second, "read", "conversation", "@bob")
+	p.typeKeys("\x04")
+	p.wait(0)
+}
+
+// gate is a TCP proxy in front of the daemon that the test opens and
+// closes: while closed it drops each connection it accepts, so a client
+// that reconnects fails until the test lets it through.
+type gate struct {
+	ln     net.Listener
+	mu     sync.Mutex
+	target string // "" while closed
+}
+
+func newGate(t *testing.T, target string) *gate {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &gate{ln: ln, target: target}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			g.mu.Lock()
+			target := g.target
+			g.mu.Unlock()
+			if target == "" {
+				c.Close()
+				continue
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return g
+}
+
+func (g *gate) addr() string { return g.ln.Addr().String() }
+
+// set lets connections through to target, or none when it is "".
+func (g *gate) set(target string) {
+	g.mu.Lock()
+	g.target = target
+	g.mu.Unlock()
+}
+
+// TestConnectTerminalResume: the daemon restarts (same database) under a
+// logged-in terminal client. The client reconnects with backoff, logs in
+// again with the password typed at the start, and shows what was said
+// while it was away, in its room, in its other room and privately, each
+// line once, and none of the lines it had shown before the restart again.
+func TestConnectTerminalResume(t *testing.T) {
+	c := newCLI(t)
+	d := c.serve()
+	c.ok("password-a\n", "useradd", "alice")
+	c.ok("password-b\n", "useradd", "bob")
+	g := newGate(t, d.addr)
+
+	p, at := loginPTY(t, g.addr())
+	p.typeKeys("create den\r")
+	at = p.waitOutput(at, "den> ")
+	p.typeKeys("/join lobby\r")
+	at = p.waitOutput(at, "lobby> ")
+	bob := d.login("bob", "password-b")
+	bob.send("join den", "before one", "say #lobby before two", "send alice before three")
+	at = p.waitOutput(at, "[den] <bob> before one")
+	at = p.waitOutput(at, "[lobby] <bob> before two")
+	at = p.waitOutput(at, "*bob* before three")
+
+	// Nobody gets through while the daemon restarts and bob talks.
+	g.set("")
+	d.terminate()
+	at = p.waitOutput(at, "reconnecting")
+	d = c.serve()
+	bob = d.login("bob", "password-b")
+	bob.send("after one", "say #lobby after two", "send alice after three")
+	bob.waitFor(5*time.Second, "delivery", "to", "alice")
+	g.set(d.addr)
+
+	at = p.waitOutputWithin(30*time.Second, at, "reconnected")
+	for _, want := range []string{"<bob> after one", "<bob> after two", "<bob> after three"} {
+		p.waitOutput(at, want)
+	}
+	// The person is still in lobby, and what came meanwhile elsewhere is
+	// unread.
+	p.waitOutput(at, "lobby [unread #den 2, @bob 2]> ")
+	p.typeKeys("say back again\r")
+	if m := bob.waitFor(5*time.Second, "message", "from", "alice"); m["text"] != "back again" || m["room"] != "lobby" {
+		t.Fatalf("bob got %v after the reconnection", m)
+	}
+	out := p.output()
+	for _, line := range []string{"before one", "before two", "before three", "after one", "after two", "after three"} {
+		if n := strings.Count(out, line); n != 1 {
+			t.Errorf("%q shown %d times:\n%q", line, n, out)
+		}
+	}
+	p.typeKeys("\x04")
+	p.wait(0)
 }
