@@ -743,6 +743,7 @@
     const el = document.createElement("div");
     el.className = "pane";
     el.hidden = true;
+    el.dataset.conv = peer ? "@" + peer : "#" + room;
     $("log").append(el);
     const tab = document.createElement("button");
     tab.type = "button";
