@@ -34,6 +34,8 @@
     everIn: false, // a welcome came since the login form was last shown
     hout: [], // history requests sent on this connection, oldest first
     readTimer: 0,
+    switching: new Set(), // keys of my rooms joined only to make them current
+
     manual: new Map(), // command -> replies the user asked for
     secret: "", // pending secret prompt after login (passwd)
     retries: 0,
@@ -58,6 +60,7 @@
     S.ws = ws;
     S.loggedIn = false; // on this connection
     S.hout = [];
+    S.switching.clear();
     S.roomsAsked = false;
     setStatus("Connecting…");
     ws.onopen = () => setStatus("Connected");
@@ -226,7 +229,10 @@
         const room = m.room || "";
         const isNew = room !== "" && !S.tabs.has(convKey("#" + room));
         const t = room ? roomTab(room) : null;
-        if (t && (cmd !== "leave" || wasActive)) showTab(t.key);
+        // A switch the page made leaves the screen alone: the person may
+        // have gone on to another conversation meanwhile.
+        const switched = cmd === "join" && t && S.switching.delete(t.key);
+        if (t && !switched && (cmd !== "leave" || wasActive)) showTab(t.key);
         else if (!S.tabs.has(S.active)) showTab(t ? t.key : firstTab());
         if (room !== S.room) setRoom(room, isNew);
         if (cmd === "join") show = false;
@@ -297,6 +303,7 @@
     }
     if (m.cmd === "passwd") endSecret();
     if (m.cmd === "read") return; // an old id: nothing to tell
+    if (m.cmd === "join") S.switching.clear();
     if (m.cmd === "history" && !historyFailed(m)) return;
     if (m.cmd === "rooms") S.roomsAsked = false;
     if (m.code === "bad_room_password" && S.joinAsked) {
@@ -792,8 +799,14 @@
   function openConv(key) {
     const t = S.tabs.get(key);
     if (!t) return;
-    if (t.room && t.room !== S.room) send(`join ${t.room}`);
+    if (t.room && t.room !== S.room) makeCurrent(t.room);
     showTab(key);
+  }
+
+  // makeCurrent makes one of my rooms the current one (a join of a room
+  // I am in does only that).
+  function makeCurrent(room) {
+    if (send(`join ${room}`)) S.switching.add(convKey("#" + room));
   }
 
   function closeTab(key) {
@@ -823,7 +836,7 @@
     setRoom("", false);
     if (!pick) return;
     const next = [...S.tabs.values()].find((t) => t.room);
-    if (next) send(`join ${next.room}`);
+    if (next) makeCurrent(next.room);
   }
 
   // setUnread sets the badge of conversation t.
@@ -958,7 +971,7 @@
       showTab(current || firstTab());
     } else if (active.room && active.room !== S.room) {
       // Back after a drop: the room on screen becomes current again.
-      send(`join ${active.room}`);
+      makeCurrent(active.room);
     }
   }
 
