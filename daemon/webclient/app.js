@@ -10,7 +10,7 @@
   const MAX_LINES = 500; // per conversation
   // Replies that the page asks for itself; they are shown only when the
   // user typed the command.
-  const QUIET = new Set(["rooms", "blocked", "names"]);
+  const QUIET = new Set(["rooms", "blocked", "names", "read"]);
   // The rooms panel asks again this often by itself, and shortly after an
   // event that may have changed it (someone came or went).
   const ROOMS_EVERY_MS = 15000;
@@ -28,8 +28,14 @@
     members: new Set(),
     blocked: new Set(),
     away: new Set(),
-    tabs: new Map(), // key -> {key, title, peer, el, tab, unread}
-    active: "room",
+    // One tab per conversation, by key: "#room" or "@user", lower case.
+    tabs: new Map(), // key -> conversation (see makeTab)
+    active: "", // key of the conversation on screen; "" for none
+    everIn: false, // a welcome came since the login form was last shown
+    hout: [], // history requests sent on this connection, oldest first
+    readTimer: 0,
+    switching: new Set(), // keys of my rooms joined only to make them current
+
     manual: new Map(), // command -> replies the user asked for
     secret: "", // pending secret prompt after login (passwd)
     retries: 0,
@@ -53,6 +59,8 @@
     }
     S.ws = ws;
     S.loggedIn = false; // on this connection
+    S.hout = [];
+    S.switching.clear();
     S.roomsAsked = false;
     setStatus("Connecting…");
     ws.onopen = () => setStatus("Connected");
@@ -85,11 +93,10 @@
   }
 
   function scheduleReconnect() {
-    const base = Math.min(30, 2 ** Math.min(S.retries, 5)); // 1, 2, 4, ... 30 s
+    const base = Math.min(10, 0.5 * 2 ** Math.min(S.retries, 5)); // 0.5, 1, 2, ... 10 s
     const delay = base * (0.8 + Math.random() * 0.4);
     S.retries++;
-    if (S.phase === "chat" && S.room !== "lobby") S.rejoin = S.room;
-    setStatus(`Connection lost. Trying again in ${Math.round(delay)} s…`);
+    setStatus(`Connection lost. Trying again in ${delay < 1 ? "a moment" : Math.round(delay) + " s"}…`);
     if (S.phase === "chat") notice(`Connection lost; reconnecting…`, "error");
     S.retryTimer = setTimeout(connect, delay * 1000);
   }
@@ -120,6 +127,7 @@
       case "presence": return onPresence(m);
       case "room": return onRoom(m);
       case "notice": return notice(`Notice: ${m.text}`, "ok");
+      case "read": return onRead(m);
       case "bye": return onBye(m);
     }
   }
@@ -183,22 +191,15 @@
     $("me").hidden = false;
     $("me-name").textContent = m.user + (S.admin ? " (admin)" : "");
     setStatus("Online");
+    const first = !S.everIn;
+    S.everIn = true;
     setRoom(m.room || "", false);
+    welcomeConversations(m, first);
     const others = (m.online || []).filter((u) => u !== m.user);
     const mine = (m.rooms || []).map((r) => r.name).filter((r) => r !== m.room);
     notice(`Welcome, ${m.user}! ` + (m.room ? `You are in ${m.room}.` : "You are in no room; join one.") +
       (mine.length ? ` Your other rooms: ${mine.join(", ")}.` : "") + (others.length ? ` Online: ${others.join(", ")}.` : ""));
     if (m.offline > 0) notice(`You have ${m.offline} offline message${m.offline === 1 ? "" : "s"}.`);
-    if (S.rejoin && S.rejoin !== S.room) {
-      // Back after a drop: return to the room we were in. Still a member
-      // of it, a join only makes it current again; otherwise a room with
-      // a password needs it typed again, and until then the page says so.
-      const member = (m.rooms || []).some((x) => x.name === S.rejoin);
-      const r = S.rooms.find((x) => x.name === S.rejoin);
-      if (!member && r && r.locked && !S.admin) notice(`You were in ${r.name}, which has a password: choose it in the rooms list to join again.`);
-      else send(`join ${S.rejoin}`);
-      S.rejoin = "";
-    }
     send("names");
     refreshRooms();
     send("blocked");
@@ -208,25 +209,37 @@
   function onOK(m) {
     const cmd = m.cmd;
     let show = !QUIET.has(cmd);
-    if (S.manual.get(cmd) > 0) {
+    if (cmd === "history") {
+      // Only the answers to a typed history show; the page's own
+      // requests (filling a pane, catching up) go on quietly.
+      show = historyAnswered(m);
+    } else if (S.manual.get(cmd) > 0) {
       S.manual.set(cmd, S.manual.get(cmd) - 1);
       show = true;
     }
     switch (cmd) {
       case "join":
       case "create":
-      case "leave":
+      case "leave": {
         // The room of the answer is the current one after it (none after
-        // leaving the last room).
-        if ((m.room || "") !== S.room) {
-          setRoom(m.room || "", true);
-          // setRoom said "You are now in ..."; the server's words for a
-          // join or leave say the same.
-          if (cmd !== "create") show = false;
-        }
+        // leaving the last room); a join of one of my rooms only makes it
+        // current, and the page says nothing about that.
+        const wasActive = !!m.left && S.active === convKey("#" + m.left);
+        if (m.left) dropRoom(m.left);
+        const room = m.room || "";
+        const isNew = room !== "" && !S.tabs.has(convKey("#" + room));
+        const t = room ? roomTab(room) : null;
+        // A switch the page made leaves the screen alone: the person may
+        // have gone on to another conversation meanwhile.
+        const switched = cmd === "join" && t && S.switching.delete(t.key);
+        if (t && !switched && (cmd !== "leave" || wasActive)) showTab(t.key);
+        else if (!S.tabs.has(S.active)) showTab(t ? t.key : firstTab());
+        if (room !== S.room) setRoom(room, isNew);
+        if (cmd === "join") show = false;
         send("names");
         refreshRooms();
         break;
+      }
       case "close":
         refreshRooms();
         break;
@@ -289,6 +302,9 @@
       return;
     }
     if (m.cmd === "passwd") endSecret();
+    if (m.cmd === "read") return; // an old id: nothing to tell
+    if (m.cmd === "join") S.switching.clear();
+    if (m.cmd === "history" && !historyFailed(m)) return;
     if (m.cmd === "rooms") S.roomsAsked = false;
     if (m.code === "bad_room_password" && S.joinAsked) {
       askRoomPassword(S.joinAsked, m.text);
@@ -298,28 +314,64 @@
   }
 
   function onMessage(m) {
+    let t;
     switch (m.kind) {
       case "room":
-      case "history":
-        // Lines of my other rooms show too, with their room's name.
-        line("room", m);
+        t = m.room ? roomTab(m.room) : S.tabs.get(convKey("#" + S.room));
         break;
-      case "broadcast":
-        line("room", m);
+      case "history":
+        if (m.room) t = roomTab(m.room);
+        else if (m.conversation && m.conversation.startsWith("@")) t = peerTab(m.conversation.slice(1));
+        else t = S.tabs.get(S.active);
         break;
       case "private":
-      case "offline": {
-        const peer = m.from === S.user ? (m.to || [])[0] : m.from;
-        const t = openTab(peer, false);
-        line(t.key, m);
+      case "offline":
+        t = peerTab(m.from === S.user ? (m.to || [])[0] : m.from);
         break;
-      }
-      default:
-        line("room", m);
+      default: // broadcast: wherever I look
+        t = S.tabs.get(S.active);
     }
+    if (!t) {
+      line("", m);
+      return;
+    }
+    if (m.id) {
+      if (t.ids.has(m.id)) return; // seen already: live, replayed or caught up
+      t.ids.add(m.id);
+      if (m.id > t.last) t.last = m.id;
+      const front = S.hout[0];
+      if (m.kind === "history" && front && front.key === t.key && m.id > front.newest) front.newest = m.id;
+    }
+    if (m.from !== S.user && t.key !== S.active && isNew(t, m)) setUnread(t, t.unread + 1);
+    line(t.key, m);
+    if (t.key === S.active) markRead();
+  }
+
+  // isNew says whether line m of conversation t counts as unread: a line
+  // said live, or one said while the page was away and caught up now.
+  // Offline mail is counted already when the welcome named t.
+  function isNew(t, m) {
+    if (m.kind === "room" || m.kind === "private") return true;
+    if (m.kind === "offline") return !t.welcomed;
+    return m.kind === "history" && t.since !== "" && !!m.id && m.id > t.since;
   }
 
   function onDelivery(m) {
+    const key = convKey("@" + m.to);
+    const t = S.tabs.get(key);
+    if (t && m.id && !t.ids.has(m.id)) {
+      // The line this page showed when it was sent gets its id now, so
+      // that history does not show it a second time.
+      for (let c = t.el.lastElementChild; c; c = c.previousElementSibling) {
+        if (c.classList.contains("pending")) {
+          c.classList.remove("pending");
+          c.dataset.id = m.id;
+          t.ids.add(m.id);
+          if (m.id > t.last) t.last = m.id;
+          break;
+        }
+      }
+    }
     const words = {
       delivered: "",
       stored: `${m.to} is offline; the message is kept for them`,
@@ -330,7 +382,6 @@
     let text = words[m.status] ?? `${m.to}: ${m.status}`;
     if (m.away) text = `${m.to} is away: ${m.away}`;
     if (!text) return;
-    const key = "@" + m.to.toLowerCase();
     notice(text, m.status === "delivered" || m.status === "stored" ? "info" : "error", S.tabs.has(key) ? key : S.active);
   }
 
@@ -374,7 +425,7 @@
       case "banned":
         if (m.user === S.user) {
           notice(`You were ${m.event === "kicked" ? "kicked out of" : "banned from"} ${m.room}${m.by ? " by " + m.by : ""}${m.reason ? ": " + m.reason : ""}`, "error");
-          setRoom("lobby", true);
+          dropRoom(m.room, true);
           send("rooms");
         } else if (m.room === S.room) {
           S.members.delete(m.user);
@@ -382,8 +433,8 @@
         }
         break;
       case "closed":
-        notice(`Room ${m.room} was closed${m.user ? " by " + m.user : ""}; you are back in lobby`, "presence");
-        setRoom("lobby", true);
+        notice(`Room ${m.room} was closed${m.user ? " by " + m.user : ""}`, "presence");
+        dropRoom(m.room, true);
         send("rooms");
         break;
       case "topic":
@@ -444,6 +495,7 @@
 
   function showLogin(error) {
     S.phase = "login";
+    resetConversations();
     $("chat-view").hidden = true;
     $("me").hidden = true;
     $("login-view").hidden = false;
@@ -531,10 +583,6 @@
     S.members = new Set([S.user]);
     S.away.clear();
     $("members-room").textContent = room;
-    const t = S.tabs.get("room") || makeTab("room", room, "");
-    t.title = room;
-    t.tab.textContent = "#" + room;
-    if (S.active === "room" && !S.secret) labelInput(t);
     renderMembers();
     renderRooms();
   }
@@ -584,8 +632,9 @@
   }
 
   function joinRoom(r) {
-    if (r.name === S.room) {
-      showTab("room");
+    const key = convKey("#" + r.name);
+    if (S.tabs.has(key)) {
+      openConv(key); // one of mine: a join only makes it current
       return;
     }
     if (r.locked && !S.admin) {
@@ -681,19 +730,39 @@
 
   // ---- conversations -----------------------------------------------------
 
-  function makeTab(key, title, peer) {
+  // convKey is the key of conversation conv ("#den", "@Bob") in S.tabs.
+  function convKey(conv) {
+    return conv.toLowerCase();
+  }
+
+  // makeTab adds a conversation: a room's (room set) or the private one
+  // with peer. Its fields:
+  //   conv     "#den" or "@bob", as commands take it
+  //   el, tab  its pane of lines and its button in the list
+  //   unread   lines others said that are not on screen yet
+  //   ids      the ids of the lines shown (none shows twice)
+  //   last     the greatest id shown: where catching up starts
+  //   since    last as it was when the connection dropped ("" before)
+  //   readSent the id of the last read command sent
+  //   filled   its history was asked for when first shown
+  //   welcomed its unread count came from this connection's welcome
+  function makeTab(key, title, peer, room) {
     const el = document.createElement("div");
     el.className = "pane";
     el.hidden = true;
+    el.dataset.conv = peer ? "@" + peer : "#" + room;
     $("log").append(el);
     const tab = document.createElement("button");
     tab.type = "button";
     tab.setAttribute("role", "tab");
     tab.className = "tab";
     tab.textContent = peer ? "@" + peer : "#" + title;
-    tab.addEventListener("click", () => showTab(key));
+    tab.addEventListener("click", () => openConv(key));
     $("tabs").append(tab);
-    const t = { key, title, peer, el, tab, unread: 0 };
+    const t = {
+      key, title, peer, room, conv: peer ? "@" + peer : "#" + room, el, tab,
+      unread: 0, ids: new Set(), last: "", since: "", readSent: "", filled: false, welcomed: false,
+    };
     if (peer) {
       const close = document.createElement("button");
       close.type = "button";
@@ -705,42 +774,212 @@
       t.close = close;
     }
     S.tabs.set(key, t);
-    if (S.tabs.size === 1) showTab(key);
+    setUnread(t, 0);
     return t;
   }
 
+  function roomTab(room) {
+    const key = convKey("#" + room);
+    return S.tabs.get(key) || makeTab(key, room, "", room);
+  }
+
+  function peerTab(peer) {
+    const key = convKey("@" + peer);
+    return S.tabs.get(key) || makeTab(key, peer, peer, "");
+  }
+
   function openTab(peer, focus) {
-    const key = "@" + peer.toLowerCase();
-    const t = S.tabs.get(key) || makeTab(key, peer, peer);
-    if (focus) showTab(key);
+    const t = peerTab(peer);
+    if (focus) showTab(t.key);
     return t;
+  }
+
+  // openConv is a click on a conversation: a room of mine becomes the
+  // current room (join only makes it current), and it is shown.
+  function openConv(key) {
+    const t = S.tabs.get(key);
+    if (!t) return;
+    if (t.room && t.room !== S.room) makeCurrent(t.room);
+    showTab(key);
+  }
+
+  // makeCurrent makes one of my rooms the current one (a join of a room
+  // I am in does only that).
+  function makeCurrent(room) {
+    if (send(`join ${room}`)) S.switching.add(convKey("#" + room));
   }
 
   function closeTab(key) {
     const t = S.tabs.get(key);
-    if (!t || key === "room") return;
+    if (!t) return;
     t.el.remove();
     t.tab.remove();
     if (t.close) t.close.remove();
     S.tabs.delete(key);
-    if (S.active === key) showTab("room");
+    if (S.active === key) showTab(S.tabs.has(convKey("#" + S.room)) ? convKey("#" + S.room) : firstTab());
+  }
+
+  // firstTab is the key of the first conversation in the list, or "".
+  function firstTab() {
+    const first = S.tabs.keys().next();
+    return first.done ? "" : first.value;
+  }
+
+  // dropRoom removes a room I am no longer in. When it was the current
+  // room and pick is set (a kick, a close), another of my rooms becomes
+  // current.
+  function dropRoom(room, pick) {
+    const key = convKey("#" + room);
+    const wasCurrent = convKey("#" + S.room) === key;
+    closeTab(key);
+    if (!wasCurrent) return;
+    setRoom("", false);
+    if (!pick) return;
+    const next = [...S.tabs.values()].find((t) => t.room);
+    if (next) makeCurrent(next.room);
+  }
+
+  // setUnread sets the badge of conversation t.
+  function setUnread(t, n) {
+    t.unread = n;
+    const name = t.peer ? "@" + t.peer : "#" + t.title;
+    if (n > 0) {
+      t.tab.dataset.unread = n > 999 ? "999+" : String(n);
+      t.tab.classList.add("unread");
+      t.tab.setAttribute("aria-label", `${name}, ${n} unread`);
+    } else {
+      delete t.tab.dataset.unread;
+      t.tab.classList.remove("unread");
+      t.tab.setAttribute("aria-label", name);
+    }
   }
 
   function showTab(key) {
     const t = S.tabs.get(key);
-    if (!t) return;
-    S.active = key;
+    S.active = t ? key : "";
+    S.spare.hidden = !!t;
     for (const o of S.tabs.values()) {
       const on = o === t;
       o.el.hidden = !on;
       o.tab.setAttribute("aria-selected", String(on));
       o.tab.classList.toggle("active", on);
     }
-    t.unread = 0;
-    t.tab.classList.remove("unread");
-    labelInput(t);
+    if (!t) {
+      $("say-label").textContent = "Message";
+      $("say-input").placeholder = "/command (join a room to chat)";
+      return;
+    }
+    setUnread(t, 0);
+    if (!t.filled) {
+      // A private conversation opened here starts with its recent lines.
+      t.filled = true;
+      if (t.peer) askHistory(t, "");
+    }
+    markRead();
+    if (!S.secret) labelInput(t);
     scrollDown(t);
     $("say-input").focus();
+  }
+
+  // markRead moves my read marker in the conversation on screen to its
+  // newest line, soon (one read for a burst of lines).
+  function markRead() {
+    if (S.readTimer) return;
+    S.readTimer = setTimeout(() => {
+      S.readTimer = 0;
+      const t = S.tabs.get(S.active);
+      if (!t || !t.last || t.last <= t.readSent || !S.loggedIn) return;
+      if (send(`read ${t.conv} ${t.last}`)) t.readSent = t.last;
+    }, 200);
+  }
+
+  function onRead(m) {
+    // Read on another device of mine.
+    const t = S.tabs.get(convKey(m.conversation || ""));
+    if (!t || !m.id) return;
+    if (m.id > t.readSent) t.readSent = m.id;
+    if (m.id >= t.last) setUnread(t, 0);
+  }
+
+  // askHistory asks for conversation t's lines after id (up to 200), or
+  // its last 50 when id is "". The answers come in the order asked.
+  function askHistory(t, after) {
+    const line = after ? `history ${t.conv} after ${after} 200` : `history ${t.conv} 50`;
+    if (send(line)) S.hout.push({ key: t.key, after, newest: "" });
+  }
+
+  // historyAnswered takes the ok of the oldest history request: catching
+  // up goes on while there is more. It says whether to show the answer
+  // (a history the user typed).
+  function historyAnswered(m) {
+    const r = S.hout.shift();
+    if (!r || r.manual) return true;
+    const t = S.tabs.get(r.key);
+    if (t && r.after && m.more && r.newest > r.after) askHistory(t, r.newest);
+    return false;
+  }
+
+  // historyFailed takes the error of the oldest history request and says
+  // whether to show it. Catching up after a line that is no longer kept
+  // takes the last lines instead.
+  function historyFailed(m) {
+    const r = S.hout.shift();
+    if (!r || r.manual) return true;
+    const t = S.tabs.get(r.key);
+    if (t && r.after && m.code === "no_such_message") askHistory(t, "");
+    return false;
+  }
+
+  // welcomeConversations fills the conversation list from the welcome:
+  // my rooms, and private conversations with unread lines. On the first
+  // welcome their unread counts are the server's; after a reconnection a
+  // conversation the page has lines of catches up after its newest one
+  // and counts what it missed itself.
+  function welcomeConversations(m, first) {
+    const mine = new Set((m.rooms || []).map((r) => convKey("#" + r.name)));
+    if (!first) {
+      for (const t of [...S.tabs.values()]) {
+        if (t.room && !mine.has(t.key)) {
+          notice(`You are no longer in ${t.room}.`, "info");
+          closeTab(t.key);
+        }
+      }
+    }
+    for (const t of S.tabs.values()) t.welcomed = false;
+    const counts = new Map(); // key -> [conversation, count]
+    for (const u of m.unread || []) counts.set(convKey(u.conversation), [u.conversation, u.count]);
+    for (const r of m.rooms || []) {
+      const t = roomTab(r.name);
+      counts.set(t.key, [t.conv, r.unread || 0]);
+    }
+    for (const [key, [conv, n]] of counts) {
+      const t = key.startsWith("@") ? peerTab(conv.slice(1)) : S.tabs.get(key);
+      if (!t || t.last) continue;
+      t.welcomed = true;
+      if (t.key !== S.active) setUnread(t, n);
+    }
+    if (!first) {
+      for (const t of S.tabs.values()) {
+        if (!t.last) continue;
+        t.since = t.last;
+        askHistory(t, t.last);
+      }
+    }
+    const current = m.room ? convKey("#" + m.room) : "";
+    const active = S.tabs.get(S.active);
+    if (!active) {
+      showTab(current || firstTab());
+    } else if (active.room && active.room !== S.room) {
+      // Back after a drop: the room on screen becomes current again.
+      makeCurrent(active.room);
+    }
+  }
+
+  // resetConversations forgets every conversation (a new login).
+  function resetConversations() {
+    for (const key of [...S.tabs.keys()]) closeTab(key);
+    S.spare.replaceChildren();
+    S.everIn = false;
   }
 
   // labelInput says where the input line's text goes: tab t's room or peer.
@@ -770,21 +1009,35 @@
     if (S.pinned && t) scrollDown(t);
   }).observe($("log"));
 
+  // append adds a line to conversation key's pane (the one on screen, or
+  // the spare pane, when key is none). A line with an id goes after every
+  // line with a smaller one: lines caught up after a reconnection arrive
+  // after newer ones said since.
   function append(key, node) {
-    const t = S.tabs.get(key) || S.tabs.get("room");
-    t.el.append(node);
-    while (t.el.childElementCount > MAX_LINES) t.el.firstElementChild.remove();
-    if (t.key !== S.active) {
-      t.unread++;
-      t.tab.classList.add("unread");
-    } else if (S.pinned) {
-      scrollDown(t);
+    const t = S.tabs.get(key) || S.tabs.get(S.active);
+    const el = t ? t.el : S.spare;
+    const id = node.dataset.id;
+    let before = null;
+    if (id) {
+      for (let c = el.lastElementChild; c; c = c.previousElementSibling) {
+        if (!c.dataset.id) continue;
+        if (c.dataset.id <= id) break;
+        before = c;
+      }
     }
+    el.insertBefore(node, before);
+    while (el.childElementCount > MAX_LINES) {
+      const old = el.firstElementChild;
+      if (t && old.dataset.id) t.ids.delete(old.dataset.id);
+      old.remove();
+    }
+    if (t && t.key === S.active && S.pinned) scrollDown(t);
   }
 
   function line(key, m) {
     const div = document.createElement("div");
-    div.className = `line kind-${m.kind}${m.action ? " action" : ""}`;
+    div.className = `line kind-${m.kind}${m.action ? " action" : ""}${m.pending ? " pending" : ""}`;
+    if (m.id) div.dataset.id = m.id;
     div.append(timeEl(m.ts));
     const kind = document.createElement("span");
     kind.className = "kind";
@@ -798,12 +1051,6 @@
     if (m.from !== S.user) from.addEventListener("click", () => openTab(m.from, true));
     else from.disabled = true;
     div.append(from);
-    if (key === "room" && m.room && m.room !== S.room) {
-      const where = document.createElement("span");
-      where.className = "to";
-      where.textContent = `[${m.room}]`;
-      div.append(where);
-    }
     if (m.to && m.to.length > 1) {
       const to = document.createElement("span");
       to.className = "to";
@@ -833,7 +1080,7 @@
     t.className = "text";
     t.textContent = text;
     div.append(t);
-    append(key || (S.tabs.has(S.active) ? S.active : "room"), div);
+    append(key || S.active, div);
   }
 
   function timeEl(ts) {
@@ -874,18 +1121,27 @@
       // Any command goes through as it was typed.
       const word = text.slice(1).split(/\s/, 1)[0].toLowerCase();
       const cmd = ALIASES[word] || word;
-      S.manual.set(cmd, (S.manual.get(cmd) || 0) + 1);
-      if (send(text)) input.value = "";
+      if (cmd !== "history") S.manual.set(cmd, (S.manual.get(cmd) || 0) + 1);
+      if (send(text)) {
+        input.value = "";
+        if (cmd === "history") S.hout.push({ manual: true });
+      }
       return;
     }
     if (t && t.peer) {
       if (send(`send ${t.peer} ${text}`)) {
-        line(t.key, { kind: "private", from: S.user, to: [t.peer], text, ts: new Date().toISOString() });
+        // Shown now; its id comes with the delivery status.
+        line(t.key, { kind: "private", from: S.user, to: [t.peer], text, ts: new Date().toISOString(), pending: true });
         input.value = "";
       }
       return;
     }
-    if (send(`say ${text}`)) input.value = "";
+    if (!t) {
+      notice("Join a room (or open a conversation) to chat here.", "error");
+      return;
+    }
+    // Named, so the line goes to the room on screen whatever is current.
+    if (send(`say #${t.room} ${text}`)) input.value = "";
   });
 
   function endSecret() {
@@ -913,7 +1169,11 @@
       const last = localStorage.getItem(NAME_KEY);
       if (last) $("login-name").value = last;
     } catch (e) { /* storage off */ }
-    makeTab("room", "lobby", "");
+    // Lines that belong to no conversation (before any is open) go to a
+    // pane without a tab.
+    S.spare = document.createElement("div");
+    S.spare.className = "pane";
+    $("log").append(S.spare);
     // On a narrow screen the side panels start folded.
     if (window.matchMedia("(max-width: 760px)").matches) {
       $("rooms-panel").open = false;
