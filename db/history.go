@@ -81,16 +81,7 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 	if db.untrimmed == nil {
 		db.untrimmed = map[int64]int{}
 	}
-	var due []int64
-	for _, id := range order {
-		n, seen := db.untrimmed[id]
-		n += added[id]
-		if !seen || n >= trimStep(keep) {
-			due = append(due, id)
-			n = 0
-		}
-		db.untrimmed[id] = n
-	}
+	due := dueTrims(db.untrimmed, order, added, trimStep(keep))
 	db.trimMu.Unlock()
 	for _, id := range due {
 		if err := trimHistory(ctx, tx, id, keep); err != nil {
@@ -103,6 +94,23 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 		return err
 	}
 	return nil
+}
+
+// dueTrims adds the lines each conversation in order gained (added) to its
+// count since its last trim (counts) and returns those due a trim: never
+// trimmed by this process, or step lines since. The caller holds trimMu.
+func dueTrims[K comparable](counts map[K]int, order []K, added map[K]int, step int) []K {
+	var due []K
+	for _, k := range order {
+		n, seen := counts[k]
+		n += added[k]
+		if !seen || n >= step {
+			due = append(due, k)
+			n = 0
+		}
+		counts[k] = n
+	}
+	return due
 }
 
 // trimStep is how many lines a room may gain beyond keep before it is

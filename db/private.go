@@ -87,16 +87,7 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 	if db.untrimmedPairs == nil {
 		db.untrimmedPairs = map[pair]int{}
 	}
-	var due []pair
-	for _, p := range order {
-		n, seen := db.untrimmedPairs[p]
-		n += added[p]
-		if !seen || n >= trimStep(keep) {
-			due = append(due, p)
-			n = 0
-		}
-		db.untrimmedPairs[p] = n
-	}
+	due := dueTrims(db.untrimmedPairs, order, added, trimStep(keep))
 	db.trimMu.Unlock()
 	forget := func() {
 		db.trimMu.Lock()
