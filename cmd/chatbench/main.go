@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
 	fs.DurationVar(&loginWait, "login-wait", loginWait, "how long a client waits for the answer to its login or join while no other client gets in either (loginstorm: at least the server's login_timeout)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the result as JSON to this file (for chatbench report)")
-	fs.StringVar(&o.profile, "cpuprofile", "", "write the load tool's own CPU profile of the measured part (paced, burst, offline) to this file, for go tool pprof")
+	fs.StringVar(&o.profile, "cpuprofile", "", "write the load tool's own CPU profile of the measured part (paced, burst, offline, private) to this file, for go tool pprof")
 	fs.BoolVar(&o.latencies, "keep-latencies", true, "keep a sample of the latencies in the JSON result (for the chart)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
