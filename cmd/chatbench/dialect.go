@@ -31,9 +31,11 @@ type dialect interface {
 	// privateLine is the line that sends text to user.
 	privateLine(user, text string) string
 	// classify says what one line from the server is, and for a
-	// delivery (lineRoom) the time it was sent (unix ns). It must not
-	// allocate for the lines a workload counts: it runs for every line.
-	classify(line []byte) (kind lineKind, sentNS int64)
+	// delivery (lineRoom, linePrivate) what its stamp says: the sender,
+	// the number and the time it was sent. It must not allocate for the
+	// lines a workload counts in a burst (room lines): it runs for every
+	// line.
+	classify(line []byte) (kind lineKind, st stamped)
 	// logout ends the session politely.
 	logout(c *conn)
 }
@@ -48,6 +50,14 @@ type conn struct {
 	// joined is signalled by the client's reader (bench.read) when its
 	// join is answered (the join workload).
 	joined chan struct{}
+	// idx is the client's number (its user is PREFIX idx).
+	idx int
+	// pending holds the send times (unix ns) of a private-workload
+	// sender's messages not yet answered with their delivery status, in
+	// the order sent: chatd answers a connection's lines in order, so
+	// the reader takes the oldest for each answer. Made with room for
+	// all the sender's messages, so a send never waits on it.
+	pending chan int64
 }
 
 func newConn(nc net.Conn) *conn {
@@ -194,33 +204,45 @@ func (chatdJSON) roomLine(_, text string) string { return "say " + text }
 
 func (chatdJSON) privateLine(user, text string) string { return "send " + user + " " + text }
 
-func (d chatdJSON) classify(line []byte) (lineKind, int64) {
+func (d chatdJSON) classify(line []byte) (lineKind, stamped) {
 	var ev jsonFields
 	if !parseEvent(line, &ev) {
-		return lineBad, 0
+		return lineBad, stamped{}
 	}
 	switch string(ev.typ) {
 	case "message":
-		if string(ev.kind) != "room" {
-			return lineOther, 0 // private, history, broadcast
+		switch string(ev.kind) {
+		case "room":
+		case "private":
+			// A stamped one is the private workload's; others (none in
+			// a bench run) are not counted.
+			if st, ok := parseStamp(ev.text); ok {
+				return linePrivate, st
+			}
+			return lineOther, stamped{}
+		default:
+			return lineOther, stamped{} // history, broadcast, offline
 		}
-		ns, ok := stampTime(ev.text)
+		st, ok := parseStamp(ev.text)
 		if !ok || !bytes.EqualFold(ev.room, []byte(d.room)) {
-			return lineBad, 0
+			return lineBad, stamped{}
 		}
-		return lineRoom, ns
+		return lineRoom, st
 	case "ok":
 		if cmd := string(ev.cmd); cmd == "join" || cmd == "create" {
-			return lineJoined, 0
+			return lineJoined, stamped{}
 		}
 	case "delivery":
-		if string(ev.status) == "stored" {
-			return lineStored, 0
+		switch string(ev.status) {
+		case "stored":
+			return lineStored, stamped{}
+		case "delivered":
+			return lineDelivered, stamped{}
 		}
 	case "":
-		return lineBad, 0 // every event has a type
+		return lineBad, stamped{} // every event has a type
 	}
-	return lineOther, 0
+	return lineOther, stamped{}
 }
 
 func (chatdJSON) logout(c *conn) {
@@ -272,40 +294,40 @@ func (ircDialect) roomLine(room, text string) string { return "PRIVMSG #" + room
 
 func (ircDialect) privateLine(user, text string) string { return "PRIVMSG " + user + " :" + text }
 
-func (d ircDialect) classify(line []byte) (lineKind, int64) {
+func (d ircDialect) classify(line []byte) (lineKind, stamped) {
 	// [":" prefix " "] command [" " params], where a PRIVMSG's params are
 	// the target and " :" text.
 	if len(line) == 0 {
-		return lineBad, 0
+		return lineBad, stamped{}
 	}
 	if line[0] != ':' {
 		if bytes.HasPrefix(line, []byte("PING ")) {
-			return linePing, 0
+			return linePing, stamped{}
 		}
-		return lineOther, 0 // ERROR, NOTICE before registration, ...
+		return lineOther, stamped{} // ERROR, NOTICE before registration, ...
 	}
 	sp := bytes.IndexByte(line, ' ')
 	if sp < 2 {
-		return lineBad, 0
+		return lineBad, stamped{}
 	}
 	cmd, params, _ := bytes.Cut(line[sp+1:], []byte(" "))
 	switch string(cmd) {
 	case "":
-		return lineBad, 0
+		return lineBad, stamped{}
 	case "PRIVMSG":
 		target, text, ok := bytes.Cut(params, []byte(" :"))
 		if !ok || !bytes.EqualFold(target, []byte(d.channel)) {
-			return lineBad, 0
+			return lineBad, stamped{}
 		}
-		ns, ok := stampTime(text)
+		st, ok := parseStamp(text)
 		if !ok {
-			return lineBad, 0
+			return lineBad, stamped{}
 		}
-		return lineRoom, ns
+		return lineRoom, st
 	case "366": // end of NAMES: joined
-		return lineJoined, 0
+		return lineJoined, stamped{}
 	}
-	return lineOther, 0
+	return lineOther, stamped{}
 }
 
 func (ircDialect) logout(c *conn) {

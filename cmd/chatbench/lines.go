@@ -105,6 +105,12 @@ const (
 	lineRoom
 	// lineStored acknowledges a private message as stored (offline).
 	lineStored
+	// linePrivate is a stamped private message to this client (the
+	// private workload's delivery).
+	linePrivate
+	// lineDelivered acknowledges a private message as delivered to a
+	// recipient online (the sender's side of the private workload).
+	lineDelivered
 	// lineJoined answers this client's own join.
 	lineJoined
 	// linePing is an IRC PING, to be answered.
@@ -115,37 +121,55 @@ const (
 	lineBad
 )
 
-// stampTime reads the send time (unix ns) out of a stamped text, "bench
-// SENDER SEQ UNIXNANO" (see stamp); false if text is anything else.
-func stampTime(text []byte) (int64, bool) {
+// stamped is what a stamped text says (see stamp): who sent it, its
+// number among that sender's lines, and when it was sent (unix ns).
+type stamped struct {
+	sender, seq int
+	ns          int64
+}
+
+// parseStamp reads a stamped text, "bench SENDER SEQ UNIXNANO" (see
+// stamp); false if text is anything else.
+func parseStamp(text []byte) (stamped, bool) {
 	if !bytes.HasPrefix(text, []byte(stampPrefix)) {
-		return 0, false
+		return stamped{}, false
 	}
 	rest := text[len(stampPrefix):]
-	for range 2 { // sender and sequence number
+	var nums [2]int // sender and sequence number
+	for k := range nums {
 		i := 0
 		for i < len(rest) && rest[i] >= '0' && rest[i] <= '9' {
 			i++
 		}
-		if i == 0 || i == len(rest) || rest[i] != ' ' {
-			return 0, false
+		if i == 0 || i > 9 || i == len(rest) || rest[i] != ' ' {
+			return stamped{}, false
+		}
+		for _, c := range rest[:i] {
+			nums[k] = nums[k]*10 + int(c-'0')
 		}
 		rest = rest[i+1:]
 	}
 	if len(rest) == 0 || len(rest) > 19 {
-		return 0, false
+		return stamped{}, false
 	}
 	var ns int64
 	for _, c := range rest {
 		if c < '0' || c > '9' {
-			return 0, false
+			return stamped{}, false
 		}
 		ns = ns*10 + int64(c-'0')
 	}
 	if ns < 0 { // overflowed
-		return 0, false
+		return stamped{}, false
 	}
-	return ns, true
+	return stamped{sender: nums[0], seq: nums[1], ns: ns}, true
+}
+
+// stampTime reads the send time (unix ns) out of a stamped text; false
+// if text is no stamp.
+func stampTime(text []byte) (int64, bool) {
+	s, ok := parseStamp(text)
+	return s.ns, ok
 }
 
 // jsonFields are the members of one of chatd's JSON lines the load tool

@@ -60,11 +60,14 @@ func TestStampTime(t *testing.T) {
 	if ns, ok := stampTime([]byte("bench 0 0 1234")); !ok || ns != 1234 {
 		t.Errorf("stampTime(bench 0 0 1234) = %d, %v", ns, ok)
 	}
+	if st, ok := parseStamp([]byte("bench 7 305 1234")); !ok || st != (stamped{sender: 7, seq: 305, ns: 1234}) {
+		t.Errorf("parseStamp(bench 7 305 1234) = %+v, %v", st, ok)
+	}
 	for _, bad := range []string{
 		"", "bench", "bench ", "bench 1 2", "bench 1 2 ", "bench 1 2 3 ", "bench 1 2 3x",
 		"bench a 2 3", "bench 1  2 3", "Bench 1 2 3", "xbench 1 2 3", " bench 1 2 3",
 		"bench 1 2 -3", "bench 1 2 99999999999999999999", "bench 1 2 9999999999999999999",
-		"bench 1x2 3", "bench 1 2x3", "hello world",
+		"bench 1x2 3", "bench 1 2x3", "hello world", "bench 1234567890 2 3",
 	} {
 		if ns, ok := stampTime([]byte(bad)); ok {
 			t.Errorf("stampTime(%q) = %d, accepted", bad, ns)
@@ -179,17 +182,20 @@ func TestClassifyChatd(t *testing.T) {
 		{`{"kind":"room","room":"bench","text":"bench 1 2 42"}`, lineBad, 0},
 		// Well-formed lines that are not deliveries.
 		{`{"type":"message","kind":"history","room":"bench","text":"bench 1 2 42","ts":"x"}`, lineOther, 0},
-		{`{"type":"message","kind":"private","from":"u1","to":["u2"],"text":"bench 1 2 42","ts":"x"}`, lineOther, 0},
+		// The private workload's deliveries and their acknowledgements.
+		{`{"type":"message","kind":"private","from":"u1","to":["u2"],"text":"bench 1 2 42","ts":"x"}`, linePrivate, 42},
+		{`{"type":"message","kind":"private","from":"u1","to":["u2"],"text":"hello","ts":"x"}`, lineOther, 0},
 		{`{"type":"presence","user":"u7","event":"login"}`, lineOther, 0},
 		{`{"type":"ok","cmd":"say","text":"x"}`, lineOther, 0},
 		{`{"type":"ok","cmd":"join","room":"bench","text":"joined"}`, lineJoined, 0},
 		{`{"type":"ok","cmd":"create","room":"bench"}`, lineJoined, 0},
 		{`{"type":"delivery","to":"u2","status":"stored"}`, lineStored, 0},
-		{`{"type":"delivery","to":"u2","status":"delivered"}`, lineOther, 0},
+		{`{"type":"delivery","to":"u2","status":"delivered","id":"x1"}`, lineDelivered, 0},
+		{`{"type":"delivery","to":"u2","status":"blocked"}`, lineOther, 0},
 	} {
-		kind, ns := d.classify([]byte(c.line))
-		if kind != c.want || ns != c.ns {
-			t.Errorf("classify(%s) = %d, %d; want %d, %d", c.line, kind, ns, c.want, c.ns)
+		kind, st := d.classify([]byte(c.line))
+		if kind != c.want || st.ns != c.ns {
+			t.Errorf("classify(%s) = %d, %d; want %d, %d", c.line, kind, st.ns, c.want, c.ns)
 		}
 	}
 }
@@ -218,9 +224,9 @@ func TestClassifyIRC(t *testing.T) {
 		{":u2!~u2@localhost JOIN :#bench", lineOther, 0},
 		{"ERROR :Closing connection", lineOther, 0},
 	} {
-		kind, ns := d.classify([]byte(c.line))
-		if kind != c.want || ns != c.ns {
-			t.Errorf("classify(%q) = %d, %d; want %d, %d", c.line, kind, ns, c.want, c.ns)
+		kind, st := d.classify([]byte(c.line))
+		if kind != c.want || st.ns != c.ns {
+			t.Errorf("classify(%q) = %d, %d; want %d, %d", c.line, kind, st.ns, c.want, c.ns)
 		}
 	}
 }

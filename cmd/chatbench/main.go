@@ -64,9 +64,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:4119", "server address (loopback only); several, comma-separated, spread the clients over the nodes of a cluster")
 	fs.StringVar(&o.dialect, "dialect", "chatd", "chatd (JSON mode) or irc")
 	fs.StringVar(&o.label, "label", "", "name of this server in reports (default: the dialect)")
-	fs.StringVar(&o.workload, "workload", "paced", "paced, burst, idle, join, offline or loginstorm")
+	fs.StringVar(&o.workload, "workload", "paced", "paced, burst, idle, join, offline, private or loginstorm")
 	fs.IntVar(&o.clients, "clients", 100, "clients (members of the room; accounts for loginstorm)")
-	fs.IntVar(&o.senders, "senders", 10, "senders (paced, burst, offline) or chatters already online (loginstorm)")
+	fs.IntVar(&o.senders, "senders", 10, "senders (paced, burst, offline, private) or chatters already online (loginstorm)")
 	fs.IntVar(&o.messages, "messages", 100, "messages per sender")
 	fs.DurationVar(&o.interval, "interval", 500*time.Millisecond, "time between a sender's messages (burst: 0)")
 	fs.IntVar(&o.parallel, "parallel", 50, "logins in flight at once while setting up")
@@ -80,7 +80,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
 	fs.DurationVar(&loginWait, "login-wait", loginWait, "how long a client waits for the answer to its login or join while no other client gets in either (loginstorm: at least the server's login_timeout)")
 	fs.StringVar(&o.jsonOut, "json", "", "also write the result as JSON to this file (for chatbench report)")
-	fs.StringVar(&o.profile, "cpuprofile", "", "write the load tool's own CPU profile of the measured part (paced, burst, offline) to this file, for go tool pprof")
+	fs.StringVar(&o.profile, "cpuprofile", "", "write the load tool's own CPU profile of the measured part (paced, burst, offline, private) to this file, for go tool pprof")
 	fs.BoolVar(&o.latencies, "keep-latencies", true, "keep a sample of the latencies in the JSON result (for the chart)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -131,6 +131,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		err = b.join(ctx, r)
 	case "offline":
 		err = b.offline(ctx, r)
+	case "private":
+		err = b.private(ctx, r)
 	case "loginstorm":
 		err = b.loginstorm(ctx, r)
 	case "storm-clients":
@@ -185,8 +187,15 @@ func (o *opts) check() error {
 		if o.dialect != "chatd" {
 			return errors.New("-workload offline needs -dialect chatd: IRC has no offline messages")
 		}
+	case "private":
+		if o.dialect != "chatd" {
+			return errors.New("-workload private needs -dialect chatd: it reads chatd's delivery statuses, which IRC has no equivalent of")
+		}
+		if o.clients < 2 || o.senders > o.clients {
+			return errors.New("-workload private needs -clients of at least 2 and -senders no more than -clients: senders write to the other clients")
+		}
 	default:
-		return fmt.Errorf("-workload %q: want paced, burst, idle, join, offline or loginstorm", o.workload)
+		return fmt.Errorf("-workload %q: want paced, burst, idle, join, offline, private or loginstorm", o.workload)
 	}
 	if o.clients < 1 || o.senders < 0 || o.messages < 0 || o.parallel < 1 || o.sources < 1 {
 		return errors.New("-clients, -parallel and -sources must be at least 1; -senders and -messages at least 0")

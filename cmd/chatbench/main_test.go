@@ -121,6 +121,25 @@ func TestWorkloadsAgainstChatd(t *testing.T) {
 			t.Errorf("offline: the load tool's CPU per message not measured")
 		}
 	})
+	t.Run("private", func(t *testing.T) {
+		r := benchRun(t, "-addr", addr, "-workload", "private", "-clients", "6", "-senders", "3",
+			"-messages", "7", "-interval", "20ms", "-prefix", "pr", "-pid", pid)
+		// Each message reaches its one recipient once (a second copy
+		// counts as a duplicate and a bad line, not a delivery), and
+		// each sender hears "delivered" for each.
+		if r.Expected != 3*7 || r.Deliveries != r.Expected || r.Duplicates != 0 {
+			t.Errorf("private: deliveries %d of %d, %d duplicates; want all %d once", r.Deliveries, r.Expected, r.Duplicates, 3*7)
+		}
+		if r.Answers != r.Expected {
+			t.Errorf("private: %d delivered statuses of %d", r.Answers, r.Expected)
+		}
+		if r.P99 <= 0 || r.Max < r.P99 || r.AnswerP99 <= 0 || r.AnswerMax < r.AnswerP99 {
+			t.Errorf("private: latencies not measured: p99 %v max %v, answer p99 %v max %v", r.P99, r.Max, r.AnswerP99, r.AnswerMax)
+		}
+		if r.CPUPerDeliveryUS <= 0 {
+			t.Errorf("private: no server CPU per delivery with -pid")
+		}
+	})
 	t.Run("idle", func(t *testing.T) {
 		r := benchRun(t, "-addr", addr, "-workload", "idle", "-clients", "20", "-sources", "3",
 			"-prefix", "id", "-pid", pid)
@@ -205,6 +224,15 @@ func TestIRCAgainstNgircd(t *testing.T) {
 	// IRC does not echo to the sender: 7 receivers per line.
 	if r.Expected != 2*3*7 || r.Deliveries != r.Expected {
 		t.Errorf("irc: deliveries %d of %d, want %d", r.Deliveries, r.Expected, 2*3*7)
+	}
+}
+
+// TestPrivateNeedsChatd: IRC has no delivery statuses to measure; the
+// workload is refused before anything is dialled.
+func TestPrivateNeedsChatd(t *testing.T) {
+	err := run(context.Background(), []string{"-workload", "private", "-dialect", "irc"}, &bytes.Buffer{})
+	if err == nil || !strings.Contains(err.Error(), "-dialect chatd") {
+		t.Errorf("private over irc: err %v, want a refusal naming -dialect chatd", err)
 	}
 }
 

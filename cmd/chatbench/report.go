@@ -33,6 +33,15 @@ type result struct {
 	P90              float64 `json:"p90_ms,omitempty"`
 	P99              float64 `json:"p99_ms,omitempty"`
 	Max              float64 `json:"max_ms,omitempty"`
+	// Answers (private) are the delivered statuses the senders received,
+	// and Answer* the latency from a send to its status; Duplicates the
+	// messages that reached their recipient more than once.
+	Answers    int64   `json:"delivery_answers,omitempty"`
+	AnswerP50  float64 `json:"answer_p50_ms,omitempty"`
+	AnswerP90  float64 `json:"answer_p90_ms,omitempty"`
+	AnswerP99  float64 `json:"answer_p99_ms,omitempty"`
+	AnswerMax  float64 `json:"answer_max_ms,omitempty"`
+	Duplicates int64   `json:"duplicates,omitempty"`
 
 	CPUSeconds       float64 `json:"server_cpu_seconds,omitempty"`
 	CPUPerDeliveryUS float64 `json:"server_cpu_per_delivery_us,omitempty"`
@@ -116,6 +125,17 @@ var rows = []struct {
 	{"latency p90 (ms)", num(func(r *result) float64 { return r.P90 }, "%.2f")},
 	{"latency p99 (ms)", num(func(r *result) float64 { return r.P99 }, "%.2f")},
 	{"latency max (ms)", num(func(r *result) float64 { return r.Max }, "%.2f")},
+	{"delivery answers (of sent)", func(r *result) string {
+		if r.Workload != "private" {
+			return ""
+		}
+		return fmt.Sprintf("%d of %d", r.Answers, r.Expected)
+	}},
+	{"answer p50 (ms)", num(func(r *result) float64 { return r.AnswerP50 }, "%.2f")},
+	{"answer p90 (ms)", num(func(r *result) float64 { return r.AnswerP90 }, "%.2f")},
+	{"answer p99 (ms)", num(func(r *result) float64 { return r.AnswerP99 }, "%.2f")},
+	{"answer max (ms)", num(func(r *result) float64 { return r.AnswerMax }, "%.2f")},
+	{"duplicates", num(func(r *result) float64 { return float64(r.Duplicates) }, "%.0f")},
 	{"server CPU (s)", num(func(r *result) float64 { return r.CPUSeconds }, "%.2f")},
 	{"server CPU per delivery (us)", num(func(r *result) float64 { return r.CPUPerDeliveryUS }, "%.3f")},
 	{"server writes per delivery", num(func(r *result) float64 { return r.WritesPerDelivery }, "%.3f")},

@@ -39,6 +39,8 @@ type bench struct {
 	storm                bool
 	calm                 latencies
 	stormStart, stormEnd atomic.Int64
+	// priv is the private workload's bookkeeping (nil in the others).
+	priv *privTally
 }
 
 // source is the local address for client i: clients are spread over
@@ -65,6 +67,7 @@ func (b *bench) connect(ctx context.Context, i int) (*conn, error) {
 		}
 		err = b.d.login(c, b.name(i))
 		if err == nil {
+			c.idx = i
 			return c, nil
 		}
 		c.Close()
@@ -143,8 +146,11 @@ func closeAll(conns []*conn) {
 // stampPrefix marks benchmark lines; the rest is sender and send time.
 const stampPrefix = "bench "
 
-func stamp(sender, seq int) string {
-	return stampPrefix + strconv.Itoa(sender) + " " + strconv.Itoa(seq) + " " + strconv.FormatInt(time.Now().UnixNano(), 10)
+func stamp(sender, seq int) string { return stampAt(sender, seq, time.Now().UnixNano()) }
+
+// stampAt is stamp with the send time given (unix ns).
+func stampAt(sender, seq int, ns int64) string {
+	return stampPrefix + strconv.Itoa(sender) + " " + strconv.Itoa(seq) + " " + strconv.FormatInt(ns, 10)
 }
 
 // read is one client's reader goroutine: it counts stamped room messages
@@ -172,11 +178,18 @@ type clientReader struct {
 	b           *bench
 	c           *conn
 	batch, calm histogram
+	ack         histogram // private: send to the sender's delivery status
 }
 
 func (b *bench) newClientReader(c *conn) *clientReader { return &clientReader{b: b, c: c} }
 
-func (r *clientReader) done() { r.b.lat.add(&r.batch); r.b.calm.add(&r.calm) }
+func (r *clientReader) done() {
+	r.b.lat.add(&r.batch)
+	r.b.calm.add(&r.calm)
+	if r.b.priv != nil {
+		r.b.priv.ackLat.add(&r.ack)
+	}
+}
 
 // drain handles every whole line the client's buffer holds, all read at
 // now (unix ns): the lines of one read(2) share one clock reading (they
@@ -194,10 +207,11 @@ func (r *clientReader) drain(now int64) {
 			break
 		}
 		lines++
-		kind, sent := b.d.classify(line)
+		kind, st := b.d.classify(line)
 		switch kind {
 		case lineRoom:
 			recv++
+			sent := st.ns
 			d := time.Duration(now - sent)
 			switch {
 			case !b.storm:
@@ -214,6 +228,30 @@ func (r *clientReader) drain(now int64) {
 			case c.joined <- struct{}{}:
 			default:
 			}
+		case linePrivate:
+			if b.priv == nil || !b.priv.first(st, c.idx) {
+				bad++ // not this run's, or not to this client, or again
+				continue
+			}
+			recv++
+			r.batch.add(time.Duration(now - st.ns))
+		case lineDelivered, lineStored:
+			if b.priv == nil {
+				continue // offline reads its own answers (awaitStored)
+			}
+			var sent int64
+			select {
+			case sent = <-c.pending:
+			default:
+				bad++ // an answer to nothing this client sent
+				continue
+			}
+			if kind == lineStored {
+				bad++ // the recipient was not online: no live delivery
+				continue
+			}
+			b.priv.acked.Add(1)
+			r.ack.add(time.Duration(now - sent))
 		case lineBad:
 			bad++
 		}
@@ -292,6 +330,28 @@ func (b *bench) chat(ctx context.Context, r *result) error {
 	expected := int64(b.senders*b.messages) * receivers
 	before := b.begin()
 	t0 := time.Now()
+	b.pace(ctx, conns, func(c *conn, s, m int) error {
+		return c.send(b.d.roomLine(b.room, stamp(s, m)))
+	})
+	sent := time.Since(t0)
+	b.await(ctx, func() bool { return b.recv.Load() >= expected })
+	elapsed := time.Since(t0)
+	after := b.end()
+	stopReading()
+
+	r.Expected = expected
+	r.Deliveries = b.recv.Load()
+	r.SendSeconds = sent.Seconds()
+	r.Seconds = elapsed.Seconds()
+	r.DeliveriesPerSec = float64(r.Deliveries) / elapsed.Seconds()
+	r.setProc(before, after, r.Deliveries)
+	return nil
+}
+
+// pace has the first -senders conns send -messages lines each (send(c,
+// s, m) sends sender s's m-th), -interval apart, the senders spread
+// evenly over one interval (0: flat out), and returns when all are sent.
+func (b *bench) pace(ctx context.Context, conns []*conn, send func(c *conn, s, m int) error) {
 	var senders sync.WaitGroup
 	for s := 0; s < b.senders && s < len(conns); s++ {
 		senders.Add(1)
@@ -308,30 +368,106 @@ func (b *bench) chat(ctx context.Context, r *result) error {
 					time.Sleep(time.Until(next))
 					next = next.Add(b.interval)
 				}
-				if err := c.send(b.d.roomLine(b.room, stamp(s, m))); err != nil {
+				if err := send(c, s, m); err != nil {
 					return
 				}
 			}
 		}()
 	}
 	senders.Wait()
-	sent := time.Since(t0)
-	// Wait for the last deliveries, at most -drain.
+}
+
+// await waits for the last deliveries, until done says they are all
+// in, at most -drain.
+func (b *bench) await(ctx context.Context, done func() bool) {
 	deadline := time.Now().Add(b.drain)
-	for b.recv.Load() < expected && time.Now().Before(deadline) && ctx.Err() == nil {
+	for !done() && time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// private runs the private workload: N clients online, none in a room;
+// the first S send M stamped private messages each, -interval apart as in
+// paced, each to the next of the other clients in turn (privTally.to).
+// It measures the latency from the send until the recipient has the
+// message, and until the sender has its delivery status.
+func (b *bench) private(ctx context.Context, r *result) error {
+	b.priv = newPrivTally(b.clients, b.senders, b.messages)
+	start := time.Now()
+	conns, err := b.connectAll(ctx, 0, b.clients, b.parallel, false)
+	if err != nil {
+		return err
+	}
+	defer closeAll(conns)
+	r.ConnectSeconds = time.Since(start).Seconds()
+	for _, c := range conns[:b.senders] {
+		c.pending = make(chan int64, b.messages)
+	}
+
+	stopReading := b.readAll(conns)
+	b.quiet(ctx) // the logins' presence events, as in chat
+	expected := int64(b.senders * b.messages)
+	before := b.begin()
+	t0 := time.Now()
+	b.pace(ctx, conns, func(c *conn, s, m int) error {
+		ns := time.Now().UnixNano()
+		c.pending <- ns // before the line: its answer may come at once
+		return c.send(b.d.privateLine(b.name(b.priv.to(s, m)), stampAt(s, m, ns)))
+	})
+	sent := time.Since(t0)
+	b.await(ctx, func() bool { return b.recv.Load() >= expected && b.priv.acked.Load() >= expected })
 	elapsed := time.Since(t0)
 	after := b.end()
+	// A message that arrives twice may come after the last one that was
+	// missing: read until the server is quiet before stopping.
+	b.quiet(ctx)
 	stopReading()
 
 	r.Expected = expected
 	r.Deliveries = b.recv.Load()
+	r.Answers = b.priv.acked.Load()
+	r.Duplicates = b.priv.dups.Load()
 	r.SendSeconds = sent.Seconds()
 	r.Seconds = elapsed.Seconds()
 	r.DeliveriesPerSec = float64(r.Deliveries) / elapsed.Seconds()
 	r.setProc(before, after, r.Deliveries)
+	a := b.priv.ackLat.summary()
+	r.AnswerP50, r.AnswerP90, r.AnswerP99, r.AnswerMax = ms(a.P50), ms(a.P90), ms(a.P99), ms(a.Max)
 	return nil
+}
+
+// privTally is what the private workload's readers count, over all
+// clients.
+type privTally struct {
+	clients, senders, messages int
+	// seen is, by sender*messages+seq, whether that message has reached
+	// its recipient.
+	seen   []atomic.Bool
+	dups   atomic.Int64 // messages that reached their recipient again
+	acked  atomic.Int64 // delivered statuses the senders received
+	ackLat latencies    // from the send to its delivered status
+}
+
+func newPrivTally(clients, senders, messages int) *privTally {
+	return &privTally{clients: clients, senders: senders, messages: messages,
+		seen: make([]atomic.Bool, senders*messages)}
+}
+
+// to is the recipient of sender s's m-th message: the other clients in
+// turn, starting with the one after s.
+func (p *privTally) to(s, m int) int { return (s + 1 + m%(p.clients-1)) % p.clients }
+
+// first says whether st is a message of this run to client idx that
+// reaches it for the first time; a second time counts as a duplicate.
+func (p *privTally) first(st stamped, idx int) bool {
+	if st.sender >= p.senders || st.seq >= p.messages || p.to(st.sender, st.seq) != idx {
+		return false
+	}
+	if p.seen[st.sender*p.messages+st.seq].Swap(true) {
+		p.dups.Add(1)
+		return false
+	}
+	return true
 }
 
 // idle logs N clients in and leaves them idle: the server's memory per

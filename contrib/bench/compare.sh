@@ -8,7 +8,9 @@
 #                      [PROFILE=cpu.out]  (chatd's CPU profile; binary in cpu.out.bin)
 #
 # WORKLOAD=idle, loginstorm and offline run against chatd alone where IRC
-# has no equivalent (offline) or when PEER=none. BASELINE=REV (a git
+# has no equivalent (offline) or when PEER=none. WORKLOAD=private (private
+# messages to users online, with the sender's delivery status) is chatd
+# alone too: IRC has no delivery status to measure. BASELINE=REV (a git
 # revision, e.g. main or HEAD~3) also runs chatd built from that revision,
 # first, so a change is measured against its base in the same sitting.
 # TOOL_BASELINE=REV also drives this tree's chatd with the chatbench built
@@ -31,7 +33,7 @@ EXTRA=${EXTRA:-}
 BASELINE=${BASELINE:-}
 TOOL_BASELINE=${TOOL_BASELINE:-}
 
-[ "$WORKLOAD" = offline ] && PEER=none
+case "$WORKLOAD" in offline | private) PEER=none ;; esac
 if [ "$PEER" = ngircd ] && ! command -v ngircd >/dev/null && [ ! -x /usr/sbin/ngircd ]; then
 	echo "bench-compare: ngircd is missing: apt-get install -y ngircd (or PEER=none)" >&2
 	exit 1
