@@ -81,7 +81,7 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 	if db.untrimmed == nil {
 		db.untrimmed = map[int64]int{}
 	}
-	due := dueTrims(db.untrimmed, order, added, trimStep(keep))
+	due := dueTrims(db.untrimmed, order, added, trimStep(keep), true)
 	db.trimMu.Unlock()
 	for _, id := range due {
 		if err := trimHistory(ctx, tx, id, keep); err != nil {
@@ -97,14 +97,15 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 }
 
 // dueTrims adds the lines each conversation in order gained (added) to its
-// count since its last trim (counts) and returns those due a trim: never
-// trimmed by this process, or step lines since. The caller holds trimMu.
-func dueTrims[K comparable](counts map[K]int, order []K, added map[K]int, step int) []K {
+// count since its last trim (counts) and returns those due a trim: step
+// lines since, or, with first, never trimmed by this process. The caller
+// holds trimMu.
+func dueTrims[K comparable](counts map[K]int, order []K, added map[K]int, step int, first bool) []K {
 	var due []K
 	for _, k := range order {
 		n, seen := counts[k]
 		n += added[k]
-		if !seen || n >= step {
+		if first && !seen || n >= step {
 			due = append(due, k)
 			n = 0
 		}

@@ -87,7 +87,12 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 	if db.untrimmedPairs == nil {
 		db.untrimmedPairs = map[pair]int{}
 	}
-	due := dueTrims(db.untrimmedPairs, order, added, trimStep(keep))
+	// Unlike a room, a pair is not trimmed at its first write of this
+	// process: there are as many pairs as people who talk, and a trim at
+	// the first message of each would cost a query per message. A pair
+	// that came over from an earlier run holds at most keep + trimStep
+	// lines, and is trimmed once it has gained trimStep more.
+	due := dueTrims(db.untrimmedPairs, order, added, trimStep(keep), false)
 	db.trimMu.Unlock()
 	forget := func() {
 		db.trimMu.Lock()
