@@ -24,6 +24,11 @@ func pairOf(a, b int64) pair {
 	return pair{a, b}
 }
 
+// sqlInsertPrivate stores one private message in its pair's conversation
+// (SQLite; one of hotWrites).
+const sqlInsertPrivate = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid) VALUES (?, ?, ?, ?, ?, ?, ?)
+		ON CONFLICT DO NOTHING`
+
 // AppendPrivateBatch; see chatd.HistoryStore. As AppendHistoryBatch, one
 // transaction for the batch and each conversation trimmed now and then,
 // not at every line.
@@ -36,13 +41,14 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 		return err
 	}
 	defer tx.Rollback()
+	w := db.write(tx)         // the insert and the look-ups run prepared (hotWrites)
 	ids := map[string]int64{} // chatd.Key(name) -> id, or -1 when gone
 	id := func(name string) (int64, error) {
 		k := chatd.Key(name)
 		if v, ok := ids[k]; ok {
 			return v, nil
 		}
-		v, err := userID(ctx, tx, name)
+		v, err := userID(ctx, w, name)
 		if chatd.ErrorCode(err) == chatd.ENoSuchUser {
 			v, err = -1, nil
 		}
@@ -51,8 +57,7 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 	}
 	var order []pair
 	added := map[pair]int{}
-	q := `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`
+	q := sqlInsertPrivate
 	if db.pg {
 		q = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 		ON CONFLICT DO NOTHING`
@@ -79,7 +84,7 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 		if db.pg {
 			args = append(args, searchWords(pl.Line.Text))
 		}
-		if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		if _, err := w.ExecContext(ctx, q, args...); err != nil {
 			return fmt.Errorf("append private history: %w", err)
 		}
 	}
