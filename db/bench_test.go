@@ -202,3 +202,31 @@ func reportCPU(b *testing.B) func() {
 		b.ReportMetric(float64(cpu()-start)/float64(b.N), "cpu-ns/op")
 	}
 }
+
+// BenchmarkAppendPrivateBatch64 measures 64 private messages per
+// transaction, each between a different pair of users (as on a busy
+// server, where most pairs are new to the batch); ns/op is per message.
+func BenchmarkAppendPrivateBatch64(b *testing.B) {
+	d := openBench(b)
+	ctx := context.Background()
+	const users = 128
+	for i := range users {
+		if _, err := d.CreateUser(ctx, fmt.Sprintf("u%03d", i), "x", false); err != nil {
+			b.Fatal(err)
+		}
+	}
+	clock := chatd.IDClock{}
+	batch := make([]chatd.PrivateLine, 64)
+	b.ResetTimer()
+	for i := 0; i < b.N; i += len(batch) {
+		for j := range batch {
+			k := (i + j) % users
+			now := time.Now()
+			batch[j] = chatd.PrivateLine{With: fmt.Sprintf("u%03d", (k+1+j)%users), Line: chatd.HistoryLine{
+				MsgID: chatd.FormatID(clock.Next(now)), From: fmt.Sprintf("u%03d", k), Text: "hello there, how are you", Time: now}}
+		}
+		if err := d.AppendPrivateBatch(ctx, batch, 200); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

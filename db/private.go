@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"chatd"
 )
@@ -24,10 +25,12 @@ func pairOf(a, b int64) pair {
 	return pair{a, b}
 }
 
-// sqlInsertPrivate stores one private message in its pair's conversation
-// (SQLite; one of hotWrites).
-const sqlInsertPrivate = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid) VALUES (?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`
+// The head of the statement that stores private messages, one row each
+// tuple after it.
+const (
+	privateInsert   = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid) VALUES `
+	privateInsertPG = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid, words) VALUES `
+)
 
 // AppendPrivateBatch; see chatd.HistoryStore. As AppendHistoryBatch, one
 // transaction for the batch and each conversation trimmed now and then,
@@ -41,7 +44,7 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 		return err
 	}
 	defer tx.Rollback()
-	w := db.write(tx)         // the insert and the look-ups run prepared (hotWrites)
+	w := db.write(tx)         // the look-ups run prepared (hotWrites)
 	ids := map[string]int64{} // chatd.Key(name) -> id, or -1 when gone
 	id := func(name string) (int64, error) {
 		k := chatd.Key(name)
@@ -57,11 +60,7 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 	}
 	var order []pair
 	added := map[pair]int{}
-	q := sqlInsertPrivate
-	if db.pg {
-		q = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid, words) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT DO NOTHING`
-	}
+	var rows []any // user_lo, user_hi, sender, recipients, body, ts, mid (and words) for each message kept
 	for _, pl := range lines {
 		from, err := id(pl.Line.From)
 		if err != nil {
@@ -80,13 +79,27 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 		}
 		added[p]++
 		at := db.orNow(pl.Line.Time)
-		args := []any{p.lo, p.hi, pl.Line.From, pl.Line.Recipients, pl.Line.Text, millis(at), db.msgID(pl.Line.MsgID, at)}
+		rows = append(rows, p.lo, p.hi, pl.Line.From, pl.Line.Recipients, pl.Line.Text, millis(at), db.msgID(pl.Line.MsgID, at))
 		if db.pg {
-			args = append(args, searchWords(pl.Line.Text))
+			rows = append(rows, searchWords(pl.Line.Text))
 		}
-		if _, err := w.ExecContext(ctx, q, args...); err != nil {
+	}
+	// One statement for many messages, as AppendHistoryBatch does and for
+	// its reason: the full-text index writes what it holds to disk at every
+	// statement's savepoint, so a statement per message made an index
+	// segment per message and kept the writer merging them.
+	const perStmt = 200
+	cols, head, tuple := 7, privateInsert, "(?, ?, ?, ?, ?, ?, ?), "
+	if db.pg {
+		cols, head, tuple = 8, privateInsertPG, "(?, ?, ?, ?, ?, ?, ?, ?), "
+	}
+	for len(rows) > 0 {
+		n := min(len(rows)/cols, perStmt)
+		q := head + strings.TrimSuffix(strings.Repeat(tuple, n), ", ") + " ON CONFLICT DO NOTHING"
+		if _, err := tx.ExecContext(ctx, q, rows[:n*cols]...); err != nil {
 			return fmt.Errorf("append private history: %w", err)
 		}
+		rows = rows[n*cols:]
 	}
 	db.trimMu.Lock()
 	if db.untrimmedPairs == nil {
