@@ -231,7 +231,7 @@ func (s *session) chargeLines(conv string, lines []chatd.HistoryLine) {
 	}
 	lineMax := s.srv.cfg().Server.MaxLineBytes
 	if cost := size/lineMax - 1; cost > 0 {
-		s.bucket.take(float64(cost), s.srv.now())
+		s.bucket.Take(float64(cost), s.srv.now())
 	}
 }
 

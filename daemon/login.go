@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"chatd"
+	"chatd/internal/ratelimit"
 )
 
 // login runs the login flow of PROTOCOL.md section 3 until the user is in
@@ -218,7 +219,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	s.admin.Store(u.Admin)
 	// The login lines came out of the same bucket; start the chat with a
 	// full burst.
-	s.bucket = newBucket(s.srv.cfg().Rate.LinesPerSecond, s.srv.cfg().Rate.Burst, now)
+	s.bucket = ratelimit.New(s.srv.cfg().Rate.LinesPerSecond, float64(s.srv.cfg().Rate.Burst), now)
 	s.lastActive.Store(now.UnixNano())
 	// The mailbox goes out a page at a time, the next page once the
 	// last was written (sendMail), so a big one neither floods the outbox

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"chatd"
+	"chatd/internal/ratelimit"
 )
 
 func cmdRooms(ctx context.Context, s *session, args string) error {
@@ -153,9 +154,9 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 		// Each guess costs an argon2 hash; without a limit one user could
 		// keep the hash gate busy and lock everyone else out of logging in.
 		if s.roomGuesses == nil {
-			s.roomGuesses = newBucket(roomGuessRate, roomGuessBurst, s.srv.now())
+			s.roomGuesses = ratelimit.New(roomGuessRate, roomGuessBurst, s.srv.now())
 		}
-		if !s.roomGuesses.allow(s.srv.now()) {
+		if !s.roomGuesses.Allow(s.srv.now()) {
 			return chatd.Errorf(chatd.ERateLimited, "too many room password tries; wait a little")
 		}
 		if err := s.checkRoomPassword(ctx, r, pw); err != nil {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"chatd"
+	"chatd/internal/ratelimit"
 )
 
 const (
@@ -60,10 +61,10 @@ type session struct {
 	sid     string
 
 	// Reader goroutine only.
-	bucket      *bucket // per-connection rate limit (replaced at login)
-	refused     int     // lines refused by the rate limiter since the last accepted one
-	roomGuesses *bucket // room password checks
-	pendingName string  // name at the latest username prompt
+	bucket      *ratelimit.Bucket // per-connection rate limit (replaced at login)
+	refused     int               // lines refused by the rate limiter since the last accepted one
+	roomGuesses *ratelimit.Bucket // room password checks
+	pendingName string            // name at the latest username prompt
 	// label is the label of the line being handled (PROTOCOL.md section
 	// 8), "" for none.
 	label string
@@ -85,7 +86,7 @@ type session struct {
 
 	// The goroutine the transport charges bytes from (its reader, or a
 	// WebSocket's pump) only.
-	bytes *bucket // byte budget (chargeBytes)
+	bytes *ratelimit.Bucket // byte budget (chargeBytes)
 
 	// Atomics, read by any goroutine. mode is the input mode (text or
 	// JSON), switched by the reader. admin is set at login and changed by
@@ -151,7 +152,7 @@ func newSession(srv *Server, conn Conn, info ConnInfo) *session {
 
 		// Before login the burst is at least loginBurst, enough for any
 		// login or registration pasted at once.
-		bucket:        newBucket(srv.cfg().Rate.LinesPerSecond, max(srv.cfg().Rate.Burst, loginBurst), srv.now()),
+		bucket:        ratelimit.New(srv.cfg().Rate.LinesPerSecond, float64(max(srv.cfg().Rate.Burst, loginBurst)), srv.now()),
 		connectedWall: time.Now(),
 	}
 	if info.JSON {
@@ -412,7 +413,7 @@ func (s *session) flushOutput() {
 // when persistent flooding ended the session.
 func (s *session) chargeBadLine() bool {
 	rate := s.srv.cfg().Rate
-	if s.bucket.allow(s.srv.now()) {
+	if s.bucket.Allow(s.srv.now()) {
 		return true
 	}
 	s.refused++
@@ -441,11 +442,10 @@ func (s *session) chargeBytes(n int) error {
 	burst := float64(max(cfg.Rate.Burst, loginBurst)) * lineMax
 	now := s.srv.now()
 	if s.bytes == nil {
-		s.bytes = newBucket(0, 0, now)
-		s.bytes.tokens = burst
+		s.bytes = ratelimit.New(0, burst, now)
 	}
-	s.bytes.rate, s.bytes.burst = cfg.Rate.LinesPerSecond*lineMax, burst
-	if left := s.bytes.take(float64(n), now); left < -2*burst {
+	s.bytes.SetRate(cfg.Rate.LinesPerSecond*lineMax, burst)
+	if left := s.bytes.Take(float64(n), now); left < -2*burst {
 		return errFlood
 	}
 	return nil
@@ -461,8 +461,8 @@ func (s *session) allow(line string) bool {
 	if s.user == "" {
 		burst = max(burst, loginBurst)
 	}
-	s.bucket.setRate(rate.LinesPerSecond, burst)
-	if s.bucket.allow(s.srv.now()) {
+	s.bucket.SetRate(rate.LinesPerSecond, float64(burst))
+	if s.bucket.Allow(s.srv.now()) {
 		s.refused = 0
 		return true
 	}

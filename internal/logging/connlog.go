@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"sync"
 	"time"
+
+	"chatd/internal/ratelimit"
 )
 
 // ConnLog writes one line per connection event, but no more than
@@ -12,12 +14,12 @@ import (
 // must not become a disk flood. What it drops is counted and reported with
 // the next line it lets through.
 type ConnLog struct {
-	log *slog.Logger // static after NewConnLog
+	log *slog.Logger     // static after NewConnLog
+	now func() time.Time // the clock; static after NewConnLog (tests move it)
 
-	mu      sync.Mutex // leaf (DEVELOPING.md); guards the fields below
-	tokens  float64    // lines that may be written now
-	last    time.Time  // when tokens was last refilled
-	dropped int        // lines dropped since the last one written
+	mu      sync.Mutex        // leaf (DEVELOPING.md); guards the fields below
+	rate    *ratelimit.Bucket // the lines that may be written
+	dropped int               // lines dropped since the last one written
 }
 
 const (
@@ -27,25 +29,12 @@ const (
 
 // NewConnLog returns a rate-limited log of connection events on log.
 func NewConnLog(log *slog.Logger) *ConnLog {
-	return &ConnLog{log: log, tokens: connBurst, last: time.Now()}
-}
-
-// allowLocked spends one token if there is one. c.mu is held.
-func (c *ConnLog) allowLocked(now time.Time) bool {
-	if dt := now.Sub(c.last).Seconds(); dt > 0 {
-		c.tokens = min(c.tokens+dt*connRate, connBurst)
-	}
-	c.last = now
-	if c.tokens < 1 {
-		return false
-	}
-	c.tokens--
-	return true
+	return &ConnLog{log: log, now: time.Now, rate: ratelimit.New(connRate, connBurst, time.Now())}
 }
 
 func (c *ConnLog) emit(level slog.Level, msg string, args ...any) {
 	c.mu.Lock()
-	ok := c.allowLocked(time.Now())
+	ok := c.rate.Allow(c.now())
 	dropped := c.dropped
 	if ok {
 		c.dropped = 0
