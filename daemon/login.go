@@ -233,8 +233,25 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		s.srv.log.Error("read offline mail", "user", u.Name, "err", err)
 		waiting, mail = 0, nil
 	}
-	// The user's rooms, and what the welcome says of them.
-	rooms, infos, err := s.srv.memberRooms(ctx, u.Name)
+	// The user's rooms, their unread counts and what the replay needs from
+	// the database are read before going online (no database call under
+	// the locks below); the counts, once, serve both the welcome's rooms
+	// and its unread list.
+	names, err := s.srv.store.MemberRooms(ctx, u.Name)
+	if err != nil {
+		s.fail("login", err)
+		return false
+	}
+	marks, err := s.srv.store.ReadMarkers(ctx, u.Name)
+	var unread []chatd.Unread
+	if err == nil {
+		unread, err = s.srv.unreadFrom(ctx, u.Name, names, marks)
+	}
+	if err != nil {
+		s.srv.log.Error("count unread messages", "user", u.Name, "err", err)
+		marks, unread = nil, nil // the replay is then the rooms' last lines
+	}
+	rooms, infos, err := s.srv.describeRooms(ctx, names, roomUnread(unread))
 	if err != nil {
 		s.fail("login", err)
 		return false
@@ -242,17 +259,6 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	current := ""
 	if len(rooms) > 0 {
 		current = rooms[len(rooms)-1]
-	}
-	// The unread counts and what the replay needs from the database are
-	// read before going online (no database call under the locks below).
-	marks, err := s.srv.store.ReadMarkers(ctx, u.Name)
-	var unread []chatd.Unread
-	if err == nil {
-		unread, err = s.srv.unreadFrom(ctx, u.Name, rooms, marks)
-	}
-	if err != nil {
-		s.srv.log.Error("count unread messages", "user", u.Name, "err", err)
-		marks, unread = nil, nil // the replay is then the rooms' last lines
 	}
 	keep := s.srv.cfg().Messages.HistoryOnJoin
 	replays := s.srv.replaysOf(ctx, rooms, marks, keep)

@@ -28,23 +28,10 @@ func roomInfoList(rooms []roomInfo) []object {
 	return out
 }
 
-// memberRooms reads the rooms of user, joined first first (the last is
-// the current one at login), with what the welcome says of each.
-func (s *Server) memberRooms(ctx context.Context, user string) ([]string, []roomInfo, error) {
-	names, err := s.store.MemberRooms(ctx, user)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s.describeRooms(ctx, user, names)
-}
-
-// describeRooms looks rooms up for their topics and unread counts. A room
-// closed since it was listed is left out.
-func (s *Server) describeRooms(ctx context.Context, user string, names []string) ([]string, []roomInfo, error) {
-	unread, err := s.unreadCounts(ctx, user, names)
-	if err != nil {
-		return nil, nil, err
-	}
+// describeRooms looks rooms up for their topics and gives each its count
+// from unread (by chatd.Key(room)). A room closed since it was listed is
+// left out.
+func (s *Server) describeRooms(ctx context.Context, names []string, unread map[string]int) ([]string, []roomInfo, error) {
 	var rooms []string
 	var infos []roomInfo
 	for _, name := range names {
@@ -71,11 +58,18 @@ func (s *Server) unreadCounts(ctx context.Context, user string, rooms []string) 
 	if err != nil {
 		return nil, err
 	}
+	return roomUnread(counts), nil
+}
+
+// roomUnread picks the rooms' counts out of counts, by chatd.Key(room).
+func roomUnread(counts []chatd.Unread) map[string]int {
 	out := make(map[string]int, len(counts))
 	for _, c := range counts {
-		out[chatd.Key(c.Conversation[1:])] = c.Count
+		if strings.HasPrefix(c.Conversation, "#") {
+			out[chatd.Key(c.Conversation[1:])] = c.Count
+		}
 	}
-	return out, nil
+	return out
 }
 
 // currentRoom is the room plain lines of s go to, or not_in_room.
@@ -138,7 +132,12 @@ func cmdLeave(ctx context.Context, s *session, args string) error {
 
 // cmdRoomsMine lists the user's rooms with their unread counts.
 func cmdRoomsMine(ctx context.Context, s *session) error {
-	_, infos, err := s.srv.describeRooms(ctx, s.user, s.srv.hub.roomsOf(s))
+	rooms := s.srv.hub.roomsOf(s)
+	unread, err := s.srv.unreadCounts(ctx, s.user, rooms)
+	if err != nil {
+		return err
+	}
+	_, infos, err := s.srv.describeRooms(ctx, rooms, unread)
 	if err != nil {
 		return err
 	}
