@@ -129,7 +129,10 @@ func (h *clusterHub) tell(ctx context.Context, n *note) error {
 		// Announced only when it was the user's last session anywhere.
 		_, err := h.c.Release(ctx, n.SID, data)
 		return err
-	case noteJoin, noteLeave, noteCurrent:
+	case noteCurrent:
+		// Only the row changes: no node shows a change of current room.
+		return h.c.SetRooms(ctx, n.SID, n.To, n.Rooms, nil)
+	case noteJoin, noteLeave:
 		return h.c.SetRooms(ctx, n.SID, n.To, n.Rooms, data)
 	case noteAway:
 		away := n.Text
@@ -534,7 +537,8 @@ func (h *clusterHub) heartbeat(ctx context.Context) {
 		if !alive {
 			h.srv.log.Error("the other nodes declared this node dead; ending its sessions and joining again")
 			for _, p := range h.srv.hub.presences(h.me()) {
-				h.srv.apply(&note{Kind: noteEnd, User: p.User, SID: p.SID, Room: byeError,
+				// No SID: every session of the user here (several devices).
+				h.srv.apply(&note{Kind: noteEnd, User: p.User, Room: byeError,
 					Text: "this server lost contact with the others; log in again"})
 			}
 			if _, err := h.join(ctx); err != nil && ctx.Err() == nil {
