@@ -144,7 +144,6 @@ type Server struct {
 	// (admitLocked).
 	mu          sync.Mutex
 	closing     bool // Serve is stopping: no new sessions
-	starting    bool // Serve has not finished starting (a cluster node joining): no sessions yet
 	conns       map[*session]bool
 	perIP       map[string]int
 	open, pages int
@@ -190,7 +189,6 @@ func New(o Options) *Server {
 		fdBudget:     descriptorBudget(),
 		stop:         make(chan struct{}),
 		startDone:    make(chan struct{}),
-		starting:     true,
 		ln:           o.Plain,
 		tlsLn:        o.TLS,
 		webLn:        o.Web,
@@ -260,7 +258,7 @@ func (s *Server) Listen() error {
 	// Ids go on above the stored ones, whatever the wall clock says.
 	last, err := s.store.LastMessageID(context.Background())
 	if err != nil {
-		return fmt.Errorf("load room history: %w", err)
+		return fmt.Errorf("read the last message id: %w", err)
 	}
 	if v, ok := chatd.ParseID(last); ok {
 		s.ids.Observe(v)
@@ -348,10 +346,19 @@ const startWait = time.Second
 // start failed (ok false), refused as at shutdown.
 func (s *Server) started(ok bool) {
 	s.mu.Lock()
-	s.starting = false
 	s.closing = s.closing || !ok
-	s.mu.Unlock()
 	close(s.startDone)
+	s.mu.Unlock()
+}
+
+// isStarted reports whether Serve's start is over.
+func (s *Server) isStarted() bool {
+	select {
+	case <-s.startDone:
+		return true
+	default:
+		return false
+	}
 }
 
 // Addr is the bound plain-TCP address (valid after Listen).

@@ -61,16 +61,20 @@ type ConnInfo struct {
 func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
 	sess := newSession(s, c, info)
 	sess.connected = s.now()
-	select {
-	case <-s.startDone:
-	case <-time.After(startWait):
+	if !s.isStarted() {
+		t := time.NewTimer(startWait)
+		select {
+		case <-s.startDone:
+		case <-t.C:
+		}
+		t.Stop()
 	}
 	s.mu.Lock()
 	var refuse, reason string
 	switch {
 	case s.closing:
 		refuse, reason = "the server is shutting down", "shutting_down"
-	case s.starting:
+	case !s.isStarted():
 		refuse, reason = "the server is starting (joining its cluster); try again in a few seconds", "starting"
 	case info.slot != nil:
 		refuse, reason = s.claimLocked(info.slot, sess.addr)
