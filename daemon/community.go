@@ -139,9 +139,8 @@ func (s *Server) roomNames(ctx context.Context, room string) ([]string, error) {
 		return nil, err
 	}
 	var names []string
-	k := chatd.Key(room)
 	for _, p := range all {
-		if slices.ContainsFunc(p.Rooms, func(r string) bool { return chatd.Key(r) == k }) {
+		if p.in(room) {
 			names = append(names, p.User)
 		}
 	}

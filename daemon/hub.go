@@ -356,7 +356,7 @@ func userPresence(mine []*session, node string) presence {
 			p.Away = o.away.Load()
 		}
 		for _, r := range o.rooms {
-			if !slices.ContainsFunc(p.Rooms, func(m string) bool { return chatd.Key(m) == chatd.Key(r) }) {
+			if !p.in(r) {
 				p.Rooms = append(slices.Clip(p.Rooms), r)
 			}
 		}
