@@ -1,6 +1,7 @@
 package chatd
 
 import (
+	"hash/fnv"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -82,10 +83,7 @@ func NodeTag(node string) string {
 		return node
 	}
 	// FNV-1a, 32 bits: a tag, not a secret.
-	h := uint32(2166136261)
-	for i := 0; i < len(node); i++ {
-		h ^= uint32(node[i])
-		h *= 16777619
-	}
-	return "-" + strconv.FormatUint(uint64(h), 36)
+	h := fnv.New32a()
+	h.Write([]byte(node))
+	return "-" + strconv.FormatUint(uint64(h.Sum32()), 36)
 }

@@ -132,23 +132,19 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 	return nil
 }
 
-// trimPrivate keeps the newest keep messages of a conversation, found
+// trimPrivate keeps the newest keep (> 0) messages of a conversation, found
 // through private_history_pair.
 func trimPrivate(ctx context.Context, tx *dbTx, p pair, keep int) error {
 	var cut string
 	err := tx.GetContext(ctx, &cut, `SELECT mid FROM private_history WHERE user_lo = ? AND user_hi = ?
-		ORDER BY mid DESC LIMIT 1 OFFSET ?`, p.lo, p.hi, max(keep-1, 0))
+		ORDER BY mid DESC LIMIT 1 OFFSET ?`, p.lo, p.hi, keep-1)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("trim private history: %w", err)
 	}
-	op := "<"
-	if keep <= 0 {
-		op = "<="
-	}
-	if _, err := tx.ExecContext(ctx, `DELETE FROM private_history WHERE user_lo = ? AND user_hi = ? AND mid `+op+` ?`,
+	if _, err := tx.ExecContext(ctx, `DELETE FROM private_history WHERE user_lo = ? AND user_hi = ? AND mid < ?`,
 		p.lo, p.hi, cut); err != nil {
 		return fmt.Errorf("trim private history: %w", err)
 	}
