@@ -86,7 +86,7 @@ func (db *DB) AdvanceMarkers(ctx context.Context, marks []chatd.ReadMarker) erro
 
 // ReadMarkers; see chatd.MarkerStore.
 func (db *DB) ReadMarkers(ctx context.Context, user string) (map[string]string, error) {
-	uid, err := userID(ctx, db.reader, user)
+	uid, err := userID(ctx, db.read(), user)
 	if err != nil {
 		return nil, err
 	}
@@ -94,7 +94,7 @@ func (db *DB) ReadMarkers(ctx context.Context, user string) (map[string]string, 
 		Conv string `db:"conv"`
 		MID  string `db:"mid"`
 	}
-	if err := db.reader.SelectContext(ctx, &rows,
+	if err := sqlx.SelectContext(ctx, db.read(), &rows,
 		`SELECT conv, mid FROM read_markers WHERE user_id = ?`, uid); err != nil {
 		return nil, fmt.Errorf("read the read markers of %s: %w", user, err)
 	}
@@ -108,12 +108,12 @@ func (db *DB) ReadMarkers(ctx context.Context, user string) (map[string]string, 
 // RoomHasMessage; see chatd.MarkerStore. One lookup in the index
 // room_history_mid.
 func (db *DB) RoomHasMessage(ctx context.Context, room, id string) (bool, error) {
-	rid, err := roomID(ctx, db.reader, room)
+	rid, err := roomID(ctx, db.read(), room)
 	if err != nil {
 		return false, err
 	}
 	var one int
-	err = db.reader.GetContext(ctx, &one, `SELECT 1 FROM room_history WHERE room_id = ? AND mid = ?`, rid, id)
+	err = sqlx.GetContext(ctx, db.read(), &one, `SELECT 1 FROM room_history WHERE room_id = ? AND mid = ?`, rid, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -131,7 +131,7 @@ func (db *DB) PrivateHasMessage(ctx context.Context, user, other, id string) (bo
 		return false, err
 	}
 	var one int
-	err = db.reader.GetContext(ctx, &one, `SELECT 1 FROM private_history WHERE user_lo = ? AND user_hi = ? AND mid = ?`, p.lo, p.hi, id)
+	err = sqlx.GetContext(ctx, db.read(), &one, `SELECT 1 FROM private_history WHERE user_lo = ? AND user_hi = ? AND mid = ?`, p.lo, p.hi, id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}
@@ -181,7 +181,7 @@ func (db *DB) privateUnread(ctx context.Context, user, other, after string) (int
 		return 0, err
 	}
 	var n int
-	err = db.reader.GetContext(ctx, &n, `SELECT count(*) FROM (SELECT 1 FROM private_history
+	err = sqlx.GetContext(ctx, db.read(), &n, `SELECT count(*) FROM (SELECT 1 FROM private_history
  WHERE user_lo = ? AND user_hi = ? AND mid > ? AND sender <> ? ORDER BY mid LIMIT ?) AS t`, p.lo, p.hi, after, user, chatd.UnreadCap+1)
 	if err != nil {
 		return 0, fmt.Errorf("count unread messages of %s and %s: %w", user, other, err)
@@ -192,7 +192,7 @@ func (db *DB) privateUnread(ctx context.Context, user, other, after string) (int
 // roomUnread counts up to chatd.UnreadCap+1 lines of room after the id
 // after that were not sent by user.
 func (db *DB) roomUnread(ctx context.Context, room, user, after string) (int, error) {
-	rid, err := roomID(ctx, db.reader, room)
+	rid, err := roomID(ctx, db.read(), room)
 	if chatd.ErrorCode(err) == chatd.ENoSuchRoom {
 		return 0, nil
 	}
@@ -200,7 +200,7 @@ func (db *DB) roomUnread(ctx context.Context, room, user, after string) (int, er
 		return 0, err
 	}
 	var n int
-	err = db.reader.GetContext(ctx, &n, `SELECT count(*) FROM (SELECT 1 FROM room_history
+	err = sqlx.GetContext(ctx, db.read(), &n, `SELECT count(*) FROM (SELECT 1 FROM room_history
  WHERE room_id = ? AND mid > ? AND sender <> ? ORDER BY mid LIMIT ?) AS t`, rid, after, user, chatd.UnreadCap+1)
 	if err != nil {
 		return 0, fmt.Errorf("count unread lines of %s: %w", room, err)

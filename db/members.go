@@ -83,7 +83,7 @@ func (db *DB) RemoveMember(ctx context.Context, user, room string) (bool, error)
 // MemberRooms lists the rooms of user, the one joined first first.
 func (db *DB) MemberRooms(ctx context.Context, user string) ([]string, error) {
 	var rooms []string
-	err := sqlx.SelectContext(ctx, db.reader, &rooms, `SELECT r.name FROM room_members m
+	err := sqlx.SelectContext(ctx, db.read(), &rooms, `SELECT r.name FROM room_members m
 		JOIN users u ON u.id = m.user_id JOIN rooms r ON r.id = m.room_id
 		WHERE u.name_key = ? ORDER BY m.joined_at, m.id`, chatd.Key(user))
 	if err != nil {

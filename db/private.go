@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jmoiron/sqlx"
+
 	"chatd"
 )
 
@@ -193,7 +195,7 @@ func (db *DB) page(ctx context.Context, c conversationQuery, name string, q chat
 	}
 	if at := q.Before + q.After; at != "" {
 		var n int
-		if err := db.reader.GetContext(ctx, &n, fmt.Sprintf(`SELECT count(*) FROM %s WHERE %s AND mid = ?`, c.table, c.cond),
+		if err := sqlx.GetContext(ctx, db.read(), &n, fmt.Sprintf(`SELECT count(*) FROM %s WHERE %s AND mid = ?`, c.table, c.cond),
 			append(slices.Clone(c.args), at)...); err != nil {
 			return chatd.Page{}, fmt.Errorf("read the history of %s: %w", name, err)
 		}
@@ -210,7 +212,7 @@ func (db *DB) page(ctx context.Context, c conversationQuery, name string, q chat
 	args = append(args, c.args...)
 	args = append(args, q.Keep-1, q.N+1)
 	var rows []historyRow
-	if err := db.reader.SelectContext(ctx, &rows, stmt, args...); err != nil {
+	if err := sqlx.SelectContext(ctx, db.read(), &rows, stmt, args...); err != nil {
 		return chatd.Page{}, fmt.Errorf("read the history of %s: %w", name, err)
 	}
 	p := chatd.Page{Lines: historyLines(rows)}
@@ -225,7 +227,7 @@ func (db *DB) page(ctx context.Context, c conversationQuery, name string, q chat
 
 // RoomHistoryPage; see chatd.HistoryStore.
 func (db *DB) RoomHistoryPage(ctx context.Context, room string, q chatd.PageQuery) (chatd.Page, error) {
-	id, err := roomID(ctx, db.reader, room)
+	id, err := roomID(ctx, db.read(), room)
 	if err != nil {
 		return chatd.Page{}, err
 	}
@@ -236,11 +238,11 @@ func (db *DB) RoomHistoryPage(ctx context.Context, room string, q chatd.PageQuer
 
 // privatePair looks up the conversation between user and other.
 func (db *DB) privatePair(ctx context.Context, user, other string) (pair, error) {
-	a, err := userID(ctx, db.reader, user)
+	a, err := userID(ctx, db.read(), user)
 	if err != nil {
 		return pair{}, err
 	}
-	b, err := userID(ctx, db.reader, other)
+	b, err := userID(ctx, db.read(), other)
 	if err != nil {
 		return pair{}, err
 	}
