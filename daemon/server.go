@@ -305,35 +305,22 @@ func (s *Server) Listen() error {
 	return nil
 }
 
-// closeListeners closes what Listen has bound so far, on its way out with
-// an error.
+// closeListeners closes every listener bound so far, and the page
+// servers on them (which also drop their idle page requests; WebSocket
+// sessions were taken over from net/http and end with the other
+// sessions): on Listen's way out with an error, when Serve fails to start,
+// and when it stops. Closing a listener twice is harmless.
 func (s *Server) closeListeners() {
-	s.ln.Close()
-	if s.webLn != nil {
-		s.webLn.Close()
-	}
-	if s.metricsLn != nil {
-		s.metricsLn.Close()
-	}
-}
-
-// closeServing closes every listener Serve serves: the page servers close
-// their listeners and idle page requests (WebSocket sessions were taken
-// over from net/http and end with the other sessions).
-func (s *Server) closeServing() {
-	s.ln.Close()
-	if s.tlsLn != nil {
-		s.tlsLn.Close()
+	for _, ln := range []net.Listener{s.ln, s.tlsLn, s.webLn, s.metricsLn} {
+		if ln != nil {
+			ln.Close()
+		}
 	}
 	if s.web != nil {
 		s.web.Close()
-	} else if s.webLn != nil {
-		s.webLn.Close()
 	}
 	if s.metricsWeb != nil {
 		s.metricsWeb.Close()
-	} else if s.metricsLn != nil {
-		s.metricsLn.Close()
 	}
 }
 
@@ -466,7 +453,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	if err != nil {
 		s.started(false)
 		cancel()
-		s.closeServing()
+		s.closeListeners()
 		loops.Wait()
 		return fmt.Errorf("start: %w", err)
 	}
@@ -506,7 +493,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	graceOver := time.NewTimer(s.cfg().Server.ShutdownGrace.Duration)
 	defer graceOver.Stop()
-	s.closeServing()
+	s.closeListeners()
 	cancel()
 	s.mu.Lock()
 	s.closing = true // other transports may still hand in connections
