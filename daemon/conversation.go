@@ -50,25 +50,14 @@ func parseConversation(arg string) (conv conversation, err error) {
 // two users'; a room is open to read unless it is locked, then only to
 // those in it, its owner and server admins.
 func (s *session) openConversation(ctx context.Context, conv conversation) (conversation, error) {
-	if conv.User != "" {
-		if chatd.Key(conv.User) == chatd.Key(s.user) {
-			return conv, chatd.Errorf(chatd.ESelf, "you have no private conversation with yourself")
-		}
-		name, err := s.srv.userName(ctx, conv.User)
-		if err != nil {
-			return conv, err
-		}
-		return conversation{User: name}, nil
+	c, r, err := s.srv.resolveConversation(ctx, s.user, conv)
+	if err != nil || r == nil {
+		return c, err
 	}
-	r, err := s.srv.store.RoomByName(ctx, conv.Room)
-	if err != nil {
-		return conv, err
+	if _, member := s.srv.hub.memberRoom(s, r.Name); r.Locked() && !s.admin.Load() && chatd.Key(r.Owner) != chatd.Key(s.user) && !member {
+		return conversation{}, chatd.Errorf(chatd.ENotPermitted, "%s is locked: only those in it can read its history", r.Name)
 	}
-	_, member := s.srv.hub.memberRoom(s, r.Name)
-	if r.Locked() && !s.admin.Load() && chatd.Key(r.Owner) != chatd.Key(s.user) && !member {
-		return conv, chatd.Errorf(chatd.ENotPermitted, "%s is locked: only those in it can read its history", r.Name)
-	}
-	return conversation{Room: r.Name}, nil
+	return c, nil
 }
 
 // History and search answer with the lines (kind history), then an ok

@@ -27,7 +27,7 @@ func cmdRead(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
-	conv, err = s.srv.resolveConversation(ctx, s.user, conv)
+	conv, _, err = s.srv.resolveConversation(ctx, s.user, conv)
 	if err != nil {
 		return err
 	}
@@ -72,24 +72,26 @@ func cmdUnread(ctx context.Context, s *session, args string) error {
 	return nil
 }
 
-// resolveConversation gives conv its names' registered spellings, checking
-// that they exist; a private conversation with oneself is none.
-func (s *Server) resolveConversation(ctx context.Context, user string, conv conversation) (conversation, error) {
+// resolveConversation gives conv, as user names it, its names' registered
+// spellings, checking that they exist, and returns a room's record (nil
+// for a private conversation); a private conversation with oneself is
+// none.
+func (s *Server) resolveConversation(ctx context.Context, user string, conv conversation) (conversation, *chatd.Room, error) {
 	if conv.User != "" {
 		name, err := s.userName(ctx, conv.User)
 		if err != nil {
-			return conversation{}, err
+			return conversation{}, nil, err
 		}
 		if chatd.Key(name) == chatd.Key(user) {
-			return conversation{}, chatd.Errorf(chatd.ESelf, "there is no private conversation with yourself")
+			return conversation{}, nil, chatd.Errorf(chatd.ESelf, "there is no private conversation with yourself")
 		}
-		return conversation{User: name}, nil
+		return conversation{User: name}, nil, nil
 	}
 	r, err := s.store.RoomByName(ctx, conv.Room)
 	if err != nil {
-		return conversation{}, err
+		return conversation{}, nil, err
 	}
-	return conversation{Room: r.Name}, nil
+	return conversation{Room: r.Name}, r, nil
 }
 
 // holdsMessage reports whether id is a message of conv: a room's line in
