@@ -147,13 +147,16 @@ func (l *roomLog) append(line chatd.HistoryLine, keep int) {
 
 // replay queues the lines to sess as history, hiding senders it blocks
 // when blocks apply to room chat. The caller holds l.mu.
-func (l *roomLog) replay(sess *session, room string) {
+func (l *roomLog) replay(sess *session, room string) { sendHistory(sess, room, l.lines) }
+
+// sendHistory queues lines of room to sess as kind history, leaving out
+// senders it blocks when blocks apply to room chat.
+func sendHistory(sess *session, room string, lines []chatd.HistoryLine) {
 	hide := sess.srv.cfg().Messages.BlocksApplyToBroadcast
-	for _, line := range l.lines {
-		if hide && sess.blocking(line.From) {
-			continue
+	for _, line := range lines {
+		if !hide || !sess.blocking(line.From) {
+			sess.send(roomMessage(kindHistory, line.MsgID, line.From, room, line.Text, line.Time, line.Action))
 		}
-		sess.send(roomMessage(kindHistory, line.MsgID, line.From, room, line.Text, line.Time, line.Action))
 	}
 }
 
@@ -195,15 +198,10 @@ func (l *roomLog) replayAfter(sess *session, room, marker string, stored []chatd
 	}
 	lines = lines[start:]
 	hide := sess.srv.cfg().Messages.BlocksApplyToBroadcast
-	shown := func(line chatd.HistoryLine) bool { return !hide || !sess.blocking(line.From) }
 	if !slices.ContainsFunc(lines, func(line chatd.HistoryLine) bool {
-		return shown(line) && chatd.Key(line.From) != chatd.Key(sess.user)
+		return (!hide || !sess.blocking(line.From)) && chatd.Key(line.From) != chatd.Key(sess.user)
 	}) {
 		return
 	}
-	for _, line := range lines {
-		if shown(line) {
-			sess.send(roomMessage(kindHistory, line.MsgID, line.From, room, line.Text, line.Time, line.Action))
-		}
-	}
+	sendHistory(sess, room, lines)
 }
