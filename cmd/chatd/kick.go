@@ -50,31 +50,12 @@ func (c *kickCommand) Run(ctx context.Context, args []string) (err error) {
 // isOnline reports whether the running server (any node of a cluster)
 // lists name among its sessions, as chatd who shows them.
 func isOnline(ctx context.Context, cfg chatd.Config, store *db.DB, name string) (bool, error) {
-	var users []string
-	if cfg.Database.Driver == "postgres" {
-		cl, err := db.OpenCluster(ctx, cfg.Database.URL, "chatd-kick")
-		if err != nil {
-			return false, err
-		}
-		defer cl.Close()
-		sessions, err := cl.Sessions(ctx)
-		if err != nil {
-			return false, err
-		}
-		for _, s := range sessions {
-			users = append(users, s.User)
-		}
-	} else {
-		sessions, err := store.Online(ctx)
-		if err != nil {
-			return false, err
-		}
-		for _, s := range sessions {
-			users = append(users, s.User)
-		}
+	sessions, err := onlineSessions(ctx, cfg, store, "chatd-kick")
+	if err != nil {
+		return false, err
 	}
-	for _, u := range users {
-		if chatd.Key(u) == chatd.Key(name) {
+	for _, s := range sessions {
+		if chatd.Key(s.User) == chatd.Key(name) {
 			return true, nil
 		}
 	}

@@ -25,35 +25,36 @@ func (c *whoCommand) Run(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	defer closeStore(store, &err)
-	if cfg.Database.Driver == "postgres" {
-		return c.cluster(ctx, cfg)
-	}
-
-	online, err := store.Online(ctx)
+	rows, err := onlineSessions(ctx, cfg, store, "chatd-who")
 	if err != nil {
 		return err
+	}
+	return c.table(rows, cfg.Database.Driver == "postgres")
+}
+
+// onlineSessions lists the sessions the running server shows: on
+// PostgreSQL, those of every node sharing the database (with the node each
+// is on; app names the connection), else the online table the daemon
+// keeps.
+func onlineSessions(ctx context.Context, cfg chatd.Config, store *db.DB, app string) ([]chatd.ClusterSession, error) {
+	if cfg.Database.Driver == "postgres" {
+		cl, err := db.OpenCluster(ctx, cfg.Database.URL, app)
+		if err != nil {
+			return nil, err
+		}
+		defer cl.Close()
+		return cl.Sessions(ctx)
+	}
+	online, err := store.Online(ctx)
+	if err != nil {
+		return nil, err
 	}
 	rows := make([]chatd.ClusterSession, len(online))
 	for i, o := range online {
 		rows[i] = chatd.ClusterSession{User: o.User, Room: o.Room, Addr: o.Addr,
 			Since: o.Since, LastActive: o.LastActive}
 	}
-	return c.table(rows, false)
-}
-
-// cluster lists the sessions of every node sharing the PostgreSQL
-// database, with the node each is on.
-func (c *whoCommand) cluster(ctx context.Context, cfg chatd.Config) error {
-	cl, err := db.OpenCluster(ctx, cfg.Database.URL, "chatd-who")
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	online, err := cl.Sessions(ctx)
-	if err != nil {
-		return err
-	}
-	return c.table(online, true)
+	return rows, nil
 }
 
 // table prints one line per session. With nodes, the node is one more
