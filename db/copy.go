@@ -127,6 +127,11 @@ func Copy(ctx context.Context, src, dst *DB, progress CopyProgress) ([]TableSum,
 		return nil, fmt.Errorf("copy: write %s: %w", dst.path, err)
 	}
 	defer dtx.Rollback()
+	// A node starting on the target meanwhile waits, as for a schema
+	// migration, and then finds the community in place.
+	if err := dtx.serialize(ctx, migrateLockKey); err != nil {
+		return nil, fmt.Errorf("copy to %s: %w", dst.path, err)
+	}
 	if err := checkEmpty(ctx, dtx, dst.path); err != nil {
 		return nil, err
 	}

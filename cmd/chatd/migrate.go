@@ -84,24 +84,32 @@ func (c *migrateCommand) Run(ctx context.Context, args []string) (err error) {
 
 	start := time.Now()
 	fmt.Fprintf(c.err, "copying %s to %s\n", sourceName, targetName)
+	// One bar per table on a terminal, and a line as each table ends.
 	var bar *progress
-	var barTable string
-	var rows int64
-	sums, err := db.Copy(ctx, source, target, func(table string, done, total int64) {
-		if table != barTable {
-			barTable = table
-			bar = newProgress(c.err, total, table, false)
+	var table string
+	var copied int64
+	end := func() {
+		if table != "" {
+			bar.done()
+			fmt.Fprintf(c.err, "  %-18s %d rows\n", table, copied)
+		}
+	}
+	sums, err := db.Copy(ctx, source, target, func(t string, done, total int64) {
+		if t != table {
+			end()
+			table, bar = t, newProgress(c.err, total, t, false)
 		}
 		bar.set(done)
-		if done == total {
-			bar.done()
-			bar = &progress{} // the end is told once
-			fmt.Fprintf(c.err, "  %-18s %d rows\n", table, total)
-		}
+		copied = done
 	})
 	if err != nil {
+		if bar != nil {
+			bar.clear()
+		}
 		return err
 	}
+	end()
+	var rows int64
 	for _, s := range sums {
 		rows += s.Rows
 	}
@@ -113,18 +121,18 @@ func (c *migrateCommand) Run(ctx context.Context, args []string) (err error) {
 		rows, len(sums), sourceName, targetName, time.Since(start).Round(time.Millisecond))
 	if *to != "" {
 		fmt.Fprintf(c.out, `
-To serve the community from PostgreSQL, set in %s:
+To serve the community from PostgreSQL, set in the configuration (%s):
 
 	[database]
 	driver = "postgres"
 	url = "%s"
 
 and, for several nodes, give each its own [cluster] node name (docs/cluster.md).
-Keep %s as it is until you are sure: it is the copy's source and chatd no longer writes to it.
+Keep %s until you are sure; once the configuration names PostgreSQL, chatd no longer writes to it.
 `, src, redacted(*to), sourceName)
 	} else {
 		fmt.Fprintf(c.out, `
-To serve the community from the SQLite file, set in %s:
+To serve the community from the SQLite file, set in the configuration (%s):
 
 	[database]
 	driver = "sqlite"

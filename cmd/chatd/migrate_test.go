@@ -106,8 +106,8 @@ func TestMigrateToCluster(t *testing.T) {
 		t.Errorf("migrate -to said:\n%s", r.stdout)
 	}
 	for _, table := range []string{"users", "room_history", "offline_messages", "read_markers"} {
-		if !strings.Contains(r.stderr, table) {
-			t.Errorf("no progress for %s:\n%s", table, r.stderr)
+		if n := strings.Count(r.stderr, "  "+table+" "); n != 1 {
+			t.Errorf("%d progress lines for %s:\n%s", n, table, r.stderr)
 		}
 	}
 	c.fail("is not empty", "", "migrate", "-to", url)
@@ -149,5 +149,23 @@ func TestMigrateToCluster(t *testing.T) {
 	lines, err := openDB(t, back.dbPath).History(context.Background(), "den", 10)
 	if err != nil || len(lines) < 3 || lines[0].Text != "the Café opens at nine" {
 		t.Fatalf("den's history in the SQLite copy: %+v, %v", lines, err)
+	}
+}
+
+// Mistakes on the command line are refused with a sentence, before any
+// database is touched.
+func TestMigrateArguments(t *testing.T) {
+	c := newCLI(t)
+	c.fail("exactly one of -to URL", "", "migrate")
+	c.fail("exactly one of -to URL", "", "migrate", "-to", "postgres://x@127.0.0.1:1/a", "-from", "postgres://x@127.0.0.1:1/b")
+	c.fail("takes no arguments", "", "migrate", "-to", "postgres://x@127.0.0.1:1/a", "extra")
+	c.fail("nothing to copy", "", "migrate", "-to", "postgres://x@127.0.0.1:1/a")
+	if exists(c.dbPath) {
+		t.Fatalf("migrate created %s", c.dbPath)
+	}
+	// A -from that cannot reach its source leaves no new SQLite file.
+	r := c.run("", "migrate", "-from", "postgres://x:hunter2@127.0.0.1:1/a?connect_timeout=5")
+	if r.code != 1 || strings.Contains(r.stderr, "hunter2") || exists(c.dbPath) {
+		t.Fatalf("migrate -from an unreachable database: exit %d, file left: %v\n%s", r.code, exists(c.dbPath), r.stderr)
 	}
 }
