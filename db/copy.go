@@ -423,11 +423,11 @@ func setSequences(ctx context.Context, tx *dbTx) error {
 }
 
 // canonical is a value as read from either backend, in one form per
-// kind: nil, int64 (flags too: PostgreSQL's booleans become 0 and 1) or
-// string.
+// kind: nil, int64 (flags too: PostgreSQL's booleans become 0 and 1),
+// string or []byte (a BLOB, or bytea).
 func canonical(v any) any {
 	switch v := v.(type) {
-	case nil, int64, string:
+	case nil, int64, string, []byte:
 		return v
 	case bool:
 		if v {
@@ -438,8 +438,6 @@ func canonical(v any) any {
 		return int64(v)
 	case int:
 		return int64(v)
-	case []byte:
-		return string(v)
 	}
 	return fmt.Sprint(v) // no column of either schema has another kind
 }
@@ -469,6 +467,11 @@ func (c *checksum) add(row []any) {
 			b = strconv.AppendInt(b, v, 10)
 		case string:
 			b = append(b, 'S')
+			b = strconv.AppendInt(b, int64(len(v)), 10)
+			b = append(b, ':')
+			b = append(b, v...)
+		case []byte:
+			b = append(b, 'B')
 			b = strconv.AppendInt(b, int64(len(v)), 10)
 			b = append(b, ':')
 			b = append(b, v...)

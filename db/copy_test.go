@@ -313,3 +313,43 @@ func TestVerifyCopyReportsMismatch(t *testing.T) {
 		}
 	})
 }
+
+// The checksum does not depend on the order of the rows or on how a
+// backend hands a value over (a flag as a boolean or an integer), and
+// tells apart what a careless rendering would not.
+func TestCopyChecksum(t *testing.T) {
+	sum := func(rows ...[]any) string {
+		var c checksum
+		for _, r := range rows {
+			vals := make([]any, len(r))
+			for i, v := range r {
+				vals[i] = canonical(v)
+			}
+			c.add(vals)
+		}
+		return c.String()
+	}
+	a, b := []any{int64(1), "alice", true, nil}, []any{int32(2), []byte("bob"), false, int64(7)}
+	tests := []struct {
+		name       string
+		x, y       [][]any
+		wantEquals bool
+	}{
+		{"OKOrder", [][]any{a, b}, [][]any{b, a}, true},
+		{"OKBoolAsInteger", [][]any{{true, false}}, [][]any{{int64(1), int64(0)}}, true},
+		{"OKWidths", [][]any{{int32(5)}}, [][]any{{int64(5)}}, true},
+		{"ErrSplitText", [][]any{{"ab", "c"}}, [][]any{{"a", "bc"}}, false},
+		{"ErrNullEmpty", [][]any{{nil}}, [][]any{{""}}, false},
+		{"ErrTextNumber", [][]any{{"1"}}, [][]any{{int64(1)}}, false},
+		{"ErrTextBlob", [][]any{{"x"}}, [][]any{{[]byte("x")}}, false},
+		{"ErrRowMissing", [][]any{a, b}, [][]any{a}, false},
+		{"ErrRowTwice", [][]any{a, a}, [][]any{a}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := sum(tt.x...) == sum(tt.y...); got != tt.wantEquals {
+				t.Fatalf("equal = %v, want %v", got, tt.wantEquals)
+			}
+		})
+	}
+}
