@@ -78,6 +78,18 @@ func TestMigrateToCluster(t *testing.T) {
 	a.expect("delivery", "to", "dave", "status", "stored")
 	bob.say("leave lobby")
 	bob.expect("ok", "cmd", "leave")
+
+	// A copy made while the server runs is a consistent snapshot, and
+	// migrate warns that the server is up.
+	for deadline := time.Now().Add(clusterWait); !strings.Contains(c.ok("", "who"), "bob"); {
+		if time.Now().After(deadline) {
+			t.Fatal("who never listed bob")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r := c.run("", "migrate", "-to", pgtest.URL(t)); r.code != 0 || !strings.Contains(r.stderr, "is the server still running?") {
+		t.Fatalf("migrate -to from a live server: exit %d\n%s", r.code, r.stderr)
+	}
 	d.terminate() // the history and the markers are stored
 
 	// What each user sees on SQLite, from a server that reads it all back.
