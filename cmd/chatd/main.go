@@ -95,6 +95,8 @@ func lookup(name string, s stdio) command {
 		return &importUsersCommand{s}
 	case "backup":
 		return &backupCommand{s}
+	case "migrate":
+		return &migrateCommand{s}
 	case "check-config":
 		return &checkConfigCommand{s}
 	case "version":
@@ -136,6 +138,7 @@ The commands are:
 	notice        send a notice to everyone online
 	import-users  create accounts from a file of names and passwords
 	backup        write a consistent copy of the database
+	migrate       copy the community between SQLite and PostgreSQL
 	check-config  load and validate the configuration
 	version       print the version
 	help          show help for a command
