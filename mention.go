@@ -59,12 +59,12 @@ func MentionWords(text string) []MentionWord {
 		if word != "" {
 			prev, _ = utf8.DecodeLastRuneInString(word)
 		}
-		if word == "" || len(word) > mentionMaxBytes || seen[Key(word)] {
+		if strings.Trim(word, ".-_") == "" || len(word) > mentionMaxBytes || seen[Key(word)] {
 			continue
 		}
 		seen[Key(word)] = true
 		w := MentionWord{Word: word}
-		if t := strings.TrimRight(word, ".-_"); t != word && t != "" {
+		if t := strings.TrimRight(word, ".-_"); t != word {
 			w.Trimmed = t
 		}
 		out = append(out, w)

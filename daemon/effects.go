@@ -8,6 +8,7 @@ package daemon
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"chatd"
@@ -43,6 +44,9 @@ type note struct {
 	// anywhere yet: a lost node's logouts).
 	Everywhere bool   `json:"w,omitempty"`
 	Origin     string `json:"-"` // the node that wrote it
+
+	// Mentions are whom a room line marks (registered spellings).
+	Mentions []string `json:"mn,omitempty"`
 }
 
 // The kinds of notes.
@@ -82,12 +86,12 @@ const (
 
 // historyLine is the room line a noteLine carries.
 func (n *note) historyLine() chatd.HistoryLine {
-	return chatd.HistoryLine{MsgID: n.ID, From: n.By, Text: n.Text, Time: n.Time, Action: n.Flag}
+	return chatd.HistoryLine{MsgID: n.ID, From: n.By, Text: n.Text, Time: n.Time, Action: n.Flag, Mentions: strings.Join(n.Mentions, " ")}
 }
 
 // lineEvent is the live room line a noteLine carries, once it has its id.
 func (n *note) lineEvent() *event {
-	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag)
+	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag).withMentions(n.Mentions)
 }
 
 // effect is the one path of a change that others see: apply shows n to
