@@ -70,6 +70,7 @@ const (
 	noteEnd       = "end"       // end User's sessions (SID only, if set; logged in before Time, if set): bye Room (reason), Text
 	noteReplace   = "replace"   // session SID of User was replaced elsewhere
 	noteRead      = "read"      // User's read marker in conversation Text moved to ID
+	noteTyping    = "typing"    // By is typing in Room, or to User (a private conversation)
 	// Notes of one node only: every node reads the admin actions itself.
 	noteAdmin  = "admin"  // User is (Flag) or is no longer a server admin, as of Time
 	noteNotice = "notice" // an admin notice, Text, at Time
@@ -166,6 +167,8 @@ func (s *Server) apply(n *note) {
 		fanout(s.hub.sessions(), noticeEvent(n.ID, n.Text, n.Time), nil, nil)
 	case noteRead:
 		s.showRead(n)
+	case noteTyping:
+		s.showTyping(n)
 	case notePrivate:
 		switch n.Node {
 		case s.node():
