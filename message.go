@@ -25,6 +25,9 @@ type HistoryLine struct {
 	// Recipients is, for a private message, everyone it was addressed
 	// to, space-separated (a string, so that a line stays comparable).
 	Recipients string
+	// Mentions is, for a room line, whom it marks (MentionWords, members
+	// of the room), registered spellings, space-separated.
+	Mentions string
 }
 
 // PrivateLine is a private message as the conversation between its sender

@@ -1,4 +1,4 @@
--- chatd schema, version 9 (PRAGMA user_version = 9).
+-- chatd schema, version 10 (PRAGMA user_version = 10).
 -- Times are stored as INTEGER Unix milliseconds (UTC). Names are kept in their
 -- registered spelling; every lookup and comparison goes through name_key,
 -- chatd.Key(name) (NFKC, then Unicode case folding), which is unique.
@@ -111,7 +111,8 @@ CREATE TABLE room_history (
     body    TEXT    NOT NULL,
     ts      INTEGER NOT NULL,
     action  INTEGER NOT NULL DEFAULT 0, -- 1: an action line (the me command)
-    mid     TEXT    NOT NULL DEFAULT '' -- the line's id (chatd.FormatID)
+    mid     TEXT    NOT NULL DEFAULT '', -- the line's id (chatd.FormatID)
+    mentions TEXT   NOT NULL DEFAULT ''  -- space-separated users the line marks (@name)
 );
 CREATE INDEX room_history_room ON room_history(room_id, id);
 CREATE UNIQUE INDEX room_history_mid ON room_history(room_id, mid);
@@ -237,3 +238,13 @@ CREATE TABLE room_members (
 );
 CREATE UNIQUE INDEX room_members_user_room ON room_members(user_id, room_id);
 CREATE INDEX room_members_room ON room_members(room_id);
+
+-- Who each room line marks (PROTOCOL.md 10, mentions): one row per marked
+-- user, for the mentions command and the welcome's unread count. The rows
+-- go with the line (trimmed history, closed room) and with the user.
+CREATE TABLE room_mentions (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    line_id INTEGER NOT NULL REFERENCES room_history(id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, line_id)
+) WITHOUT ROWID;
+CREATE INDEX room_mentions_line ON room_mentions(line_id);

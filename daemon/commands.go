@@ -57,6 +57,8 @@ func init() {
 		{name: "topic", args: "[TEXT]", summary: "show your room's topic; its owner or an admin sets it (topic - clears it)", run: cmdTopic},
 		{name: "read", args: "CONVERSATION ID", summary: "mark #room or @user read up to the message ID", run: cmdRead},
 		{name: "unread", summary: "your conversations with unread messages, and how many", run: cmdUnread},
+		{name: "typing", args: "#ROOM | @USER", summary: "tell the others in a conversation that you are typing (for clients; at most one per 3 s)", run: cmdTyping},
+		{name: "mentions", args: "[before ID] [N]", summary: "the N lines that named you as @you in your rooms, newest first (default 20, at most 100)", run: cmdMentions},
 		{name: "history", args: "[CONV] [before|after ID] [N]", summary: "N stored lines of your room or of CONV (#room, @user; default 20, at most 200)", run: cmdHistory},
 		{name: "search", args: "[#ROOM|@USER] WORDS", summary: "stored lines of your room (or that conversation) with all these words, newest first (at most 20)", run: cmdSearch},
 		{name: "invite", args: "USER", summary: "room owners: USER may join your locked room once without its password", run: cmdInvite},
@@ -209,7 +211,7 @@ var helpGroups = []struct {
 	admin    bool
 	commands []string
 }{
-	{"Talking", false, []string{"say", "me", "send", "broadcast", "echo", "read", "unread"}},
+	{"Talking", false, []string{"say", "me", "send", "broadcast", "echo", "read", "unread", "mentions", "typing"}},
 	{"People", false, []string{"who", "whoelse", "last", "wholasthr", "whoelsesince", "active", "check", "away", "back", "block", "unblock", "blocked"}},
 	{"Rooms", false, []string{"rooms", "names", "join", "leave", "create", "topic", "history", "search"}},
 	{"Running a room", false, []string{"invite", "kick", "roomban", "roomunban", "roompasswd", "transfer", "close"}},

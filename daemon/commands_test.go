@@ -208,7 +208,8 @@ func TestHelp(t *testing.T) {
 		"broadcast", "send", "block", "unblock", "blocked", "check", "rooms", "create", "join",
 		"leave", "kick", "close", "say", "time", "echo", "quote", "passwd", "mode", "logout",
 		"me", "away", "back", "names", "topic", "invite", "roomban", "roomunban", "roompasswd",
-		"transfer", "history", "search", "set", "read", "unread"}
+		"transfer", "history", "search", "set", "read", "unread",
+		"mentions", "typing"}
 	admin := append(slices.Clone(all), "ban", "unban", "shutdown")
 
 	t.Run("ListUser", func(t *testing.T) {

@@ -237,7 +237,7 @@ func (s *session) replyLines(conv conversation, lines []chatd.HistoryLine) int {
 		if conv.User != "" {
 			s.reply(privateHistoryMessage(l.MsgID, l.From, strings.Fields(l.Recipients), conv.String(), l.Text, l.Time))
 		} else {
-			s.reply(roomMessage(kindHistory, l.MsgID, l.From, conv.Room, l.Text, l.Time, l.Action))
+			s.reply(storedRoomLine(conv.Room, l))
 		}
 		n++
 	}

@@ -8,6 +8,7 @@ package daemon
 import (
 	"context"
 	"slices"
+	"strings"
 	"time"
 
 	"chatd"
@@ -43,6 +44,9 @@ type note struct {
 	// anywhere yet: a lost node's logouts).
 	Everywhere bool   `json:"w,omitempty"`
 	Origin     string `json:"-"` // the node that wrote it
+
+	// Mentions are whom a room line marks (registered spellings).
+	Mentions []string `json:"mn,omitempty"`
 }
 
 // The kinds of notes.
@@ -66,6 +70,7 @@ const (
 	noteEnd       = "end"       // end User's sessions (SID only, if set; logged in before Time, if set): bye Room (reason), Text
 	noteReplace   = "replace"   // session SID of User was replaced elsewhere
 	noteRead      = "read"      // User's read marker in conversation Text moved to ID
+	noteTyping    = "typing"    // By is typing in Room, or to User (a private conversation)
 	// Notes of one node only: every node reads the admin actions itself.
 	noteAdmin  = "admin"  // User is (Flag) or is no longer a server admin, as of Time
 	noteNotice = "notice" // an admin notice, Text, at Time
@@ -82,12 +87,12 @@ const (
 
 // historyLine is the room line a noteLine carries.
 func (n *note) historyLine() chatd.HistoryLine {
-	return chatd.HistoryLine{MsgID: n.ID, From: n.By, Text: n.Text, Time: n.Time, Action: n.Flag}
+	return chatd.HistoryLine{MsgID: n.ID, From: n.By, Text: n.Text, Time: n.Time, Action: n.Flag, Mentions: strings.Join(n.Mentions, " ")}
 }
 
 // lineEvent is the live room line a noteLine carries, once it has its id.
 func (n *note) lineEvent() *event {
-	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag)
+	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag).withMentions(n.Mentions)
 }
 
 // effect is the one path of a change that others see: apply shows n to
@@ -162,6 +167,8 @@ func (s *Server) apply(n *note) {
 		fanout(s.hub.sessions(), noticeEvent(n.ID, n.Text, n.Time), nil, nil)
 	case noteRead:
 		s.showRead(n)
+	case noteTyping:
+		s.showTyping(n)
 	case notePrivate:
 		switch n.Node {
 		case s.node():

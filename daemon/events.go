@@ -61,6 +61,9 @@ type event struct {
 	// recipients see it ("#room", "@sender"): a text-mode session that is
 	// written the line has read that far (PROTOCOL.md 9.5).
 	conv string
+	// mentions is whom a room line marks (registered spellings), for
+	// their text-mode output (session.markMention).
+	mentions []string
 }
 
 // When a text-mode line shows its time.
@@ -80,7 +83,7 @@ func (e *event) labeled(label string) *event {
 	copy(fields, e.fields)
 	return &event{typ: e.typ, fields: append(fields, f("label", label)), text: e.text,
 		rawText: e.rawText, noText: e.noText, jsonSkip: e.jsonSkip,
-		afterWrite: e.afterWrite, at: e.at, stamp: e.stamp, id: e.id, conv: e.conv}
+		afterWrite: e.afterWrite, at: e.at, stamp: e.stamp, id: e.id, conv: e.conv, mentions: e.mentions}
 }
 
 // stamped marks e as a line whose time text mode may show; a zero at is
@@ -182,7 +185,7 @@ func textOnly(text string) *event {
 
 func f(key string, val any) field { return field{key, val} }
 
-func welcomeEvent(user string, admin bool, room string, rooms []roomInfo, online []string, offline int, unread []chatd.Unread) *event {
+func welcomeEvent(user string, admin bool, room string, rooms []roomInfo, online []string, offline int, unread []chatd.Unread, mentions int) *event {
 	var b strings.Builder
 	if room == "" {
 		fmt.Fprintf(&b, "Welcome, %s! You are in no room; join one to talk.", user)
@@ -203,13 +206,16 @@ func welcomeEvent(user string, admin bool, room string, rooms []roomInfo, online
 	if len(unread) > 0 {
 		fmt.Fprintf(&b, "\nUnread: %s.", unreadText(unread))
 	}
+	if t := mentionsText(mentions); t != "" {
+		b.WriteString("\n" + t)
+	}
 	if offline > 0 {
 		fmt.Fprintf(&b, "\nYou have %d offline message%s:", offline, plural(offline))
 	}
 	b.WriteString("\nType help for the list of commands.")
 	return newEvent("welcome", b.String(),
 		f("user", user), f("admin", admin), f("room", nullable(room)), f("rooms", roomInfoList(rooms)),
-		f("online", nonNil(online)), f("offline", offline), f("unread", unreadFields(unread)))
+		f("online", nonNil(online)), f("offline", offline), f("unread", unreadFields(unread)), f("mentions", mentions))
 }
 
 // nullable is s, or JSON null for "".

@@ -230,6 +230,16 @@ func FuzzCommandParse(f *testing.F) {
 		"@only",
 		"send ,bob,,carol, hi",
 		"join #ops",
+		"typing #den",
+		"/typing @Bob",
+		"typing",
+		"typing # @",
+		"typing @@bob",
+		"mentions",
+		"mentions 100",
+		"mentions before 01a24bb6c5ee0000 5",
+		"mentions before",
+		"say hi @bob, @@carol @ @. mail x@y.z @böb_.",
 	} {
 		f.Add(s)
 	}
@@ -301,6 +311,24 @@ func FuzzCommandParse(f *testing.F) {
 			}
 		} else if rest != line || label != "" {
 			t.Fatalf("splitLabel(%q) = %q, %q without a label", line, rest, label)
+		}
+
+		seen := map[string]bool{}
+		words := chatd.MentionWords(line)
+		for _, mw := range words {
+			if mw.Word == "" || len(mw.Word) > 64 || !strings.Contains(line, "@"+mw.Word) || seen[chatd.Key(mw.Word)] {
+				t.Fatalf("MentionWords(%q): bad word %q in %v", line, mw.Word, words)
+			}
+			seen[chatd.Key(mw.Word)] = true
+			if mw.Trimmed != "" && !strings.HasPrefix(mw.Word, mw.Trimmed) {
+				t.Fatalf("MentionWords(%q): %q trimmed to %q", line, mw.Word, mw.Trimmed)
+			}
+		}
+		if len(words) > chatd.MentionsMax {
+			t.Fatalf("MentionWords(%q): %d words", line, len(words))
+		}
+		if conv, err := parseConversation(rest); err == nil && (conv.Room == "") == (conv.User == "") {
+			t.Fatalf("parseConversation(%q) = %+v", rest, conv)
 		}
 
 		if m, ok := modeSwitch(line); ok && m != modeJSON && m != modeText {

@@ -251,6 +251,11 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		s.srv.log.Error("count unread messages", "user", u.Name, "err", err)
 		marks, unread = nil, nil // the replay is then the rooms' last lines
 	}
+	mentions, err := s.srv.store.UnreadMentions(ctx, u.Name)
+	if err != nil {
+		s.srv.log.Error("count unread mentions", "user", u.Name, "err", err)
+		mentions = 0
+	}
 	rooms, infos, err := s.srv.describeRooms(ctx, names, roomUnread(unread))
 	if err != nil {
 		s.fail("login", err)
@@ -292,7 +297,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 			online = sortedNames(union(online, elsewhere))
 		}
 		s.srv.metrics.login("ok") // counted before anyone can see the login
-		s.reply(welcomeEvent(u.Name, u.Admin, current, infos, online, max(waiting, len(mail)), unread))
+		s.reply(welcomeEvent(u.Name, u.Admin, current, infos, online, max(waiting, len(mail)), unread, mentions))
 		s.sendMail(mail)
 		// Up to history_on_join lines after the marker of each room
 		// with unread lines.

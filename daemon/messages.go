@@ -30,9 +30,10 @@ func (s *session) roomLine(ctx context.Context, cmd, room, text string, action b
 			return err
 		}
 	}
+	marks := s.mentionsOf(ctx, room, text)
 	now := s.srv.now()
 	// The id comes with the line's place in the room's order (say).
-	n := &note{Kind: noteLine, By: s.user, Room: room, Text: text, Flag: action, Time: now}
+	n := &note{Kind: noteLine, By: s.user, Room: room, Text: text, Flag: action, Time: now, Mentions: marks}
 	s.srv.metrics.message(kindRoom)
 	return s.srv.community.say(ctx, s, n)
 }

@@ -358,6 +358,7 @@ func (s *session) appendEvent(buf []byte, ev *event) []byte {
 		if ev.conv != "" && ev.id != "" {
 			s.shownLine(ev.conv, ev.id)
 		}
+		buf = s.markMention(buf, ev)
 		buf = s.appendStamp(buf, ev)
 		if ev.id != "" && s.prefs().IDs && len(out) >= 2 {
 			// set ids on: the line ends with its message id.

@@ -165,6 +165,10 @@ type Server struct {
 	// writes is how the database's writes went lately, for /healthz
 	// (atomics of its own).
 	writes writeHealth
+
+	// typing remembers the typing notices sent lately (typing.go); its
+	// own lock.
+	typing typingGate
 }
 
 // New returns a server that has not started listening.

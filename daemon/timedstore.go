@@ -326,3 +326,20 @@ func (t timedStore) PrivateHasMessage(ctx context.Context, user, other, id strin
 func (t timedStore) UnreadCounts(ctx context.Context, user string, convs []string) ([]chatd.Unread, error) {
 	return timed(t, "unread_counts", func() ([]chatd.Unread, error) { return t.Store.UnreadCounts(ctx, user, convs) })
 }
+
+// chatd.MentionStore
+
+func (t timedStore) MembersNamed(ctx context.Context, room string, names []string) ([]string, error) {
+	return timed(t, "members_named", func() ([]string, error) { return t.Store.MembersNamed(ctx, room, names) })
+}
+
+func (t timedStore) Mentions(ctx context.Context, user, before string, n int) ([]chatd.Mention, bool, error) {
+	defer t.m.dbOp("mentions")()
+	lines, more, err := t.Store.Mentions(ctx, user, before, n)
+	t.watch("mentions", err)
+	return lines, more, err
+}
+
+func (t timedStore) UnreadMentions(ctx context.Context, user string) (int, error) {
+	return timed(t, "unread_mentions", func() (int, error) { return t.Store.UnreadMentions(ctx, user) })
+}

@@ -30,7 +30,8 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 	ids := map[string]int64{} // chatd.Key(room) -> id, or -1 when gone
 	var order []int64
 	added := map[int64]int{}
-	var rows []any // room_id, sender, body, ts, action, mid (and words) for each line kept
+	var rows []any // room_id, sender, body, ts, action, mid, mentions (and words) for each line kept
+	var marks []lineMentions
 	for _, rl := range lines {
 		k := chatd.Key(rl.Room)
 		id, ok := ids[k]
@@ -50,7 +51,11 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 		}
 		added[id]++
 		at := db.orNow(rl.Line.Time)
-		rows = append(rows, id, rl.Line.From, rl.Line.Text, millis(at), rl.Line.Action, db.msgID(rl.Line.MsgID, at))
+		mid := db.msgID(rl.Line.MsgID, at)
+		rows = append(rows, id, rl.Line.From, rl.Line.Text, millis(at), rl.Line.Action, mid, rl.Line.Mentions)
+		if rl.Line.Mentions != "" {
+			marks = append(marks, lineMentions{id, mid, strings.Fields(rl.Line.Mentions)})
+		}
 		if db.pg {
 			rows = append(rows, searchWords(rl.Line.Text))
 		}
@@ -60,9 +65,9 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 	// disk at every savepoint, so one INSERT per line would make a tiny
 	// index segment per line and keep it busy merging them.
 	const perStmt = 200
-	cols, head, tuple := 6, historyInsert, "(?, ?, ?, ?, ?, ?), "
+	cols, head, tuple := 7, historyInsert, "(?, ?, ?, ?, ?, ?, ?), "
 	if db.pg {
-		cols, head, tuple = 7, historyInsertPG, "(?, ?, ?, ?, ?, ?, ?), "
+		cols, head, tuple = 8, historyInsertPG, "(?, ?, ?, ?, ?, ?, ?, ?), "
 	}
 	for len(rows) > 0 {
 		n := min(len(rows)/cols, perStmt)
@@ -71,6 +76,11 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 			return fmt.Errorf("append room history: %w", err)
 		}
 		rows = rows[n*cols:]
+	}
+	for _, m := range marks {
+		if err := addMentions(ctx, tx, m.room, m.mid, m.users); err != nil {
+			return err
+		}
 	}
 	// Trimming finds the oldest line to keep by walking keep entries of
 	// the room's index, so it is done once per trimStep lines, not per
@@ -152,9 +162,16 @@ func trimHistory(ctx context.Context, tx *dbTx, id int64, keep int) error {
 // The head of the statements that store history lines. PostgreSQL also
 // stores the line's words, its search index (see searchWords).
 const (
-	historyInsert   = `INSERT INTO room_history (room_id, sender, body, ts, action, mid) VALUES `
-	historyInsertPG = `INSERT INTO room_history (room_id, sender, body, ts, action, mid, words) VALUES `
+	historyInsert   = `INSERT INTO room_history (room_id, sender, body, ts, action, mid, mentions) VALUES `
+	historyInsertPG = `INSERT INTO room_history (room_id, sender, body, ts, action, mid, mentions, words) VALUES `
 )
+
+// lineMentions is a stored line's mentions, for room_mentions.
+type lineMentions struct {
+	room  int64
+	mid   string
+	users []string
+}
 
 // History returns the newest n lines of room, oldest first: in the order
 // of their ids, which in a cluster is the order every node delivered them
@@ -169,7 +186,7 @@ func (db *DB) History(ctx context.Context, room string, n int) ([]chatd.HistoryL
 	}
 	var rows []historyRow
 	err = db.reader.SelectContext(ctx, &rows,
-		`SELECT sender, body, ts, action, mid FROM room_history WHERE room_id = ? ORDER BY mid DESC LIMIT ?`, id, n)
+		`SELECT sender, body, ts, action, mid, mentions FROM room_history WHERE room_id = ? ORDER BY mid DESC LIMIT ?`, id, n)
 	if err != nil {
 		return nil, fmt.Errorf("read the history of %s: %w", room, err)
 	}
@@ -187,13 +204,15 @@ type historyRow struct {
 	MID    string `db:"mid"`
 	// Recipients is a private message's, space-separated.
 	Recipients string `db:"recipients"`
+	// Mentions is a room line's, space-separated.
+	Mentions string `db:"mentions"`
 }
 
 func historyLines(rows []historyRow) []chatd.HistoryLine {
 	lines := make([]chatd.HistoryLine, len(rows))
 	for i, r := range rows {
 		lines[i] = chatd.HistoryLine{MsgID: r.MID, From: r.Sender, Text: r.Body, Time: fromMillis(r.TS), Action: r.Action,
-			Recipients: r.Recipients}
+			Recipients: r.Recipients, Mentions: r.Mentions}
 	}
 	return lines
 }
@@ -217,7 +236,7 @@ func (db *DB) LastMessageID(ctx context.Context) (string, error) {
 // checks the plan.
 // Lines older than the newest keep of the room (kept until the next trim)
 // are left out.
-const searchSQL = `SELECT h.sender, h.body, h.ts, h.action, h.mid
+const searchSQL = `SELECT h.sender, h.body, h.ts, h.action, h.mid, h.mentions
 	FROM room_history_fts f CROSS JOIN room_history h ON h.id = f.rowid
 	WHERE room_history_fts MATCH ? AND h.room_id = ? AND h.id >= coalesce(
 	    (SELECT id FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)
@@ -335,7 +354,7 @@ func ftsQuery(words []string) string {
 
 // searchSQLPG is searchSQL for PostgreSQL: the lines of the room whose
 // words hold every word searched for (@> on the GIN-indexed array).
-const searchSQLPG = `SELECT h.sender, h.body, h.ts, h.action, h.mid
+const searchSQLPG = `SELECT h.sender, h.body, h.ts, h.action, h.mid, h.mentions
 	FROM room_history h
 	WHERE h.words @> ? AND h.room_id = ? AND h.id >= coalesce(
 	    (SELECT id FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)

@@ -212,6 +212,16 @@ CREATE INDEX room_members_room ON room_members(room_id);
 INSERT INTO room_members (user_id, room_id, joined_at)
     SELECT users.id, rooms.id, users.created FROM users, rooms WHERE rooms.name_key = 'lobby' ORDER BY users.id;
 `,
+	// 9 -> 10 (issue 21): mentions. Lines stored before mark nobody.
+	`
+ALTER TABLE room_history ADD COLUMN mentions TEXT NOT NULL DEFAULT '';
+CREATE TABLE room_mentions (
+    user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    line_id INTEGER NOT NULL REFERENCES room_history(id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, line_id)
+) WITHOUT ROWID;
+CREATE INDEX room_mentions_line ON room_mentions(line_id);
+`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to

@@ -25,7 +25,7 @@ var postgresSchema string
 // owns its schema and migrations. To change the PostgreSQL schema, change
 // schema_postgres.sql, bump this, and append to postgresMigrations the
 // statements that bring the previous version to the new shape.
-const PostgresSchemaVersion = 6
+const PostgresSchemaVersion = 7
 
 // postgresMigrations[i] turns a PostgreSQL database at version i+1 into
 // version i+2, like migrations does for SQLite.
@@ -84,6 +84,14 @@ CREATE UNIQUE INDEX room_members_user_room ON room_members(user_id, room_id);
 CREATE INDEX room_members_room ON room_members(room_id);
 INSERT INTO room_members (user_id, room_id, joined_at)
     SELECT users.id, rooms.id, users.created FROM users, rooms WHERE rooms.name_key = 'lobby' ORDER BY users.id;`,
+	// 6 -> 7 (issue 21): mentions, as the SQLite migration to version 10.
+	`ALTER TABLE room_history ADD COLUMN IF NOT EXISTS mentions TEXT NOT NULL DEFAULT '';
+CREATE TABLE IF NOT EXISTS room_mentions (
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    line_id BIGINT NOT NULL REFERENCES room_history(id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, line_id)
+);
+CREATE INDEX IF NOT EXISTS room_mentions_line ON room_mentions(line_id);`,
 }
 
 // migrateLockKey names the advisory lock that makes nodes starting at once

@@ -159,12 +159,12 @@ func trimPrivate(ctx context.Context, tx *dbTx, p pair, keep int) error {
 type conversationQuery struct {
 	table, cond string
 	args        []any
-	cols        string // sender, body, ts, action, mid, recipients
+	cols        string // sender, body, ts, action, mid, recipients (and a room's mentions)
 }
 
 var (
 	roomConversation = conversationQuery{table: "room_history", cond: "room_id = ?",
-		cols: "sender, body, ts, action, mid, '' AS recipients"}
+		cols: "sender, body, ts, action, mid, '' AS recipients, mentions"}
 	privateConversation = conversationQuery{table: "private_history", cond: "user_lo = ? AND user_hi = ?",
 		cols: "sender, body, ts, false AS action, mid, recipients"}
 )

@@ -1,4 +1,4 @@
--- chatd schema for PostgreSQL, version 6 (the schema_version table).
+-- chatd schema for PostgreSQL, version 7 (the schema_version table).
 -- The same tables and columns as the SQLite schema (schema.sql at the top of
 -- the repository); TestSchemasAgree compares them. The differences:
 --   * ids are identity columns, flags are BOOLEAN, times BIGINT Unix ms;
@@ -107,7 +107,8 @@ CREATE TABLE room_history (
     ts      BIGINT  NOT NULL,
     action  BOOLEAN NOT NULL DEFAULT false,
     words   TEXT[]  NOT NULL DEFAULT '{}',
-    mid     TEXT    COLLATE "C" NOT NULL DEFAULT ''
+    mid     TEXT    COLLATE "C" NOT NULL DEFAULT '',
+    mentions TEXT   NOT NULL DEFAULT ''
 );
 CREATE INDEX room_history_room ON room_history(room_id, id);
 CREATE UNIQUE INDEX room_history_mid ON room_history(room_id, mid);
@@ -186,3 +187,10 @@ CREATE TABLE room_members (
 );
 CREATE UNIQUE INDEX room_members_user_room ON room_members(user_id, room_id);
 CREATE INDEX room_members_room ON room_members(room_id);
+
+CREATE TABLE room_mentions (
+    user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    line_id BIGINT NOT NULL REFERENCES room_history(id) ON DELETE CASCADE,
+    PRIMARY KEY (user_id, line_id)
+);
+CREATE INDEX room_mentions_line ON room_mentions(line_id);
