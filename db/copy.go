@@ -43,6 +43,7 @@ var copyTables = []copyTable{
 	{"room_bans", "room_id, user_id"},
 	{"room_invites", "room_id, user_id"},
 	{"room_history", "id"},
+	{"room_mentions", "user_id, line_id"},
 	{"private_history", "id"},
 	{"letters", "id"},
 	{"offline_messages", "id"},
