@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"chatd"
 )
@@ -105,8 +106,7 @@ func (s *session) findTarget(ctx context.Context, cmd, arg string, allowLast boo
 			return nil, err
 		}
 	default:
-		s.srv.history.flush()
-		if m, err = s.srv.store.FindMessage(ctx, s.user, arg); err != nil {
+		if m, err = s.findMessage(ctx, arg); err != nil {
 			return nil, err
 		}
 	}
@@ -133,6 +133,45 @@ func (s *session) findTarget(ctx context.Context, cmd, arg string, allowLast boo
 		return nil, chatd.Errorf(chatd.ENoSuchMessage, "there is no message %s that you can act on", arg)
 	}
 	return nil, notInRoom(t.room.Name)
+}
+
+// clusterWriteWait bounds how long an action in a cluster waits for a line
+// said a moment ago on another node, whose history writer may not have
+// stored it yet (it lingers historyLinger before it writes).
+const clusterWriteWait = 4 * historyLinger
+
+// findMessage looks up the message id after this node's history writer
+// has stored what it holds. In a cluster, a line said on another node
+// within the last few seconds may still be in that node's writer: the
+// look-up is tried again for up to clusterWriteWait.
+func (s *session) findMessage(ctx context.Context, id string) (chatd.StoredMessage, error) {
+	s.srv.history.flush()
+	m, err := s.srv.store.FindMessage(ctx, s.user, id)
+	if chatd.ErrorCode(err) != chatd.ENoSuchMessage || s.srv.cluster == nil {
+		return m, err
+	}
+	v, ok := chatd.ParseID(id)
+	said := time.UnixMilli(int64(v >> 16))
+	if !ok || s.srv.now().Sub(said) > 5*time.Second {
+		return m, err
+	}
+	deadline := time.NewTimer(clusterWriteWait)
+	defer deadline.Stop()
+	tick := time.NewTicker(historyLinger / 5)
+	defer tick.Stop()
+	for {
+		select {
+		case <-tick.C:
+		case <-deadline.C:
+			return m, err
+		case <-ctx.Done():
+			return m, ctx.Err()
+		}
+		m, err = s.srv.store.FindMessage(ctx, s.user, id)
+		if chatd.ErrorCode(err) != chatd.ENoSuchMessage {
+			return m, err
+		}
+	}
 }
 
 // cmdEdit answers edit ID|last TEXT.

@@ -309,3 +309,33 @@ func TestMessageActionsTextMode(t *testing.T) {
 		t.Errorf("history in text mode:\n%s", out)
 	}
 }
+
+// TestClusterMessageActions: actions on one node are seen on the other in
+// the order they were taken, a reaction to a line said a moment ago on
+// another node included.
+func TestClusterMessageActions(t *testing.T) {
+	n := threeNodes(t)
+	alice := login(t, n[0].addr, "alice", "password1")
+	bob := login(t, n[1].addr, "bob", "password1")
+	alice.expect("presence", "user", "bob", "event", "login")
+	id := alice.said("helo")
+	alice.send("edit "+id+" hello", "react "+id+" wave", "edit "+id+" hello all")
+	bob.expect("message", "kind", "room", "id", id)
+	bob.expectNext("edit", "id", id, "text", "hello")
+	bob.expectNext("reaction", "id", id, "user", "alice", "reaction", "wave", "on", "true")
+	bob.expectNext("edit", "id", id, "text", "hello all")
+	// bob on the other node reacts at once to a line alice just said.
+	alice.send("fresh line")
+	fresh := bob.expect("message", "kind", "room", "text", "fresh line").str("id")
+	bob.send("react " + fresh + " ok")
+	alice.expect("reaction", "id", fresh, "user", "bob", "on", "true")
+	var line event
+	for _, ev := range bob.historyOf("history lobby") {
+		if ev.str("id") == id {
+			line = ev
+		}
+	}
+	if line == nil || line.str("text") != "hello all" || fmt.Sprint(line["reactions"]) != "map[wave:[alice]]" {
+		t.Fatalf("history on the other node: %v", line)
+	}
+}
