@@ -339,3 +339,29 @@ func TestClusterMessageActions(t *testing.T) {
 		t.Fatalf("history on the other node: %v", line)
 	}
 }
+
+// TestJoinReplayShowsActions: the replay on join comes from the room's
+// recent lines in memory, which follow edits, deletions and reactions.
+func TestJoinReplayShowsActions(t *testing.T) {
+	ts := startServer(t)
+	ts.addUsers("alice", "bob")
+	alice := login(t, ts.addr, "alice", "password1")
+	alice.do("create den", "create")
+	kept := alice.said("typo hre")
+	gone := alice.said("regret this")
+	alice.send("edit "+kept+" typo here", "react "+kept+" +1", "delete "+gone)
+	alice.expect("delete", "id", gone)
+	bob := login(t, ts.addr, "bob", "password1")
+	bob.send("join den")
+	seen := map[string]event{}
+	for len(seen) < 2 {
+		ev := bob.expect("message", "kind", "history", "room", "den")
+		seen[ev.str("id")] = ev
+	}
+	if ev := seen[kept]; ev.str("text") != "typo here" || ev.str("edited") == "" || fmt.Sprint(ev["reactions"]) != "map[+1:[alice]]" {
+		t.Errorf("replayed edited line: %v", ev)
+	}
+	if ev := seen[gone]; ev["deleted"] != true || ev.str("text") != "" {
+		t.Errorf("replayed deleted line: %v", ev)
+	}
+}
