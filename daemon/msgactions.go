@@ -310,7 +310,10 @@ func (s *Server) showAction(n *note, src *session) {
 	if n.Room != "" {
 		s.changeRecent(n)
 		ev := actionEvent(n, "#"+n.Room)
-		fanout(s.hub.members(n.Room), ev, src, nil)
+		// Who hides the line's sender (or the actor) from room chat is
+		// not told what became of it.
+		author, actor := s.notBlockingName(n.User), s.notBlockingName(n.By)
+		fanout(s.hub.members(n.Room), ev, src, func(o *session) bool { return author(o) && actor(o) })
 		if src != nil {
 			src.send(ev.labeled(src.label))
 		}
