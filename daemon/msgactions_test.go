@@ -365,3 +365,23 @@ func TestJoinReplayShowsActions(t *testing.T) {
 		t.Errorf("replayed deleted line: %v", ev)
 	}
 }
+
+// TestBlockedSendersActionsHidden: who blocks a line's sender (blocks
+// apply to room chat by default) hears nothing of what becomes of it.
+func TestBlockedSendersActionsHidden(t *testing.T) {
+	ts := startServer(t)
+	ts.addUsers("alice", "bob", "carol")
+	alice := login(t, ts.addr, "alice", "password1")
+	bob := login(t, ts.addr, "bob", "password1")
+	carol := login(t, ts.addr, "carol", "password1")
+	bob.do("block alice", "block")
+	id := alice.said("you cannot see this")
+	alice.send("edit "+id+" nor this", "delete "+id)
+	carol.expect("delete", "id", id)
+	bob.settle()
+	for _, ev := range bob.seen {
+		if ev.str("id") == id {
+			t.Fatalf("bob, who blocks alice, got %v", ev)
+		}
+	}
+}
