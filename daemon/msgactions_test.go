@@ -385,3 +385,24 @@ func TestBlockedSendersActionsHidden(t *testing.T) {
 		}
 	}
 }
+
+// TestMessageActionsAcrossTransports: alice on TCP acts, her WebSocket
+// session and bob on a WebSocket see it; text mode with ids on ends the
+// line with the message's id.
+func TestMessageActionsAcrossTransports(t *testing.T) {
+	ts, web := multiServer(t, 2)
+	a1 := login(t, ts.addr, "alice", "password1")
+	a2 := wsLogin(t, web, "alice", "password1", nil)
+	bob := wsLogin(t, web, "bob", "password1", nil)
+	a1.settle()
+	id := a1.said("over tcp")
+	a1.send("edit " + id + " over the wire")
+	a2.expect("edit", "id", id, "text", "over the wire")
+	bob.expect("edit", "id", id, "text", "over the wire")
+	a1.do("set ids on", "set")
+	out := strings.Join(a1.textOf("react "+id+" ok"), "\n")
+	if !strings.Contains(out, `* alice reacted ok to alice: "over the wire" [`+id+`]`) {
+		t.Errorf("text mode with ids on:\n%s", out)
+	}
+	bob.expect("reaction", "id", id, "user", "alice", "reaction", "ok")
+}
