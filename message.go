@@ -28,6 +28,14 @@ type HistoryLine struct {
 	// Mentions is, for a room line, whom it marks (MentionWords, members
 	// of the room), registered spellings, space-separated.
 	Mentions string
+	// Message actions (PROTOCOL.md 10, msgaction.go): the id of the
+	// message this one answers ("" for none), when the text was last
+	// edited (zero: never), whether the line was deleted (then Text is
+	// ""), and its reactions (nil: none).
+	ReplyTo   string
+	Edited    time.Time
+	Deleted   bool
+	Reactions *Reactions
 }
 
 // PrivateLine is a private message as the conversation between its sender

@@ -184,7 +184,8 @@ type OnlineStore interface {
 // Store is everything chatd keeps, cut by concern: AccountStore,
 // AttemptStore, BanStore, BlockStore, MailStore, RoomStore, MemberStore,
 // HistoryStore, SettingStore, ActionStore, OnlineStore, MarkerStore
-// (marker.go) and MentionStore (mention.go), and the database itself. A
+// (marker.go), MentionStore (mention.go) and MessageActionStore
+// (msgaction.go), and the database itself. A
 // consumer asks for the parts it uses (the daemon's history writer takes a
 // HistoryStore); the db package implements all of it, over SQLite and over
 // PostgreSQL. Methods return *Error values with a domain Code for the
@@ -204,6 +205,7 @@ type Store interface {
 	OnlineStore
 	MarkerStore
 	MentionStore
+	MessageActionStore
 
 	// Ping runs a trivial query, to prove the database answers.
 	Ping(ctx context.Context) error

@@ -87,9 +87,10 @@ func (e *event) withMentions(names []string) *event {
 	return e
 }
 
-// storedRoomLine is a stored (or replayed) line of room, kind history.
+// storedRoomLine is a stored (or replayed) line of room, kind history,
+// with whom it marks and what actions left on it.
 func storedRoomLine(room string, l chatd.HistoryLine) *event {
-	return roomMessage(kindHistory, l.MsgID, l.From, room, l.Text, l.Time, l.Action).withMentions(strings.Fields(l.Mentions))
+	return roomMessage(kindHistory, l.MsgID, l.From, room, l.Text, l.Time, l.Action).withMentions(strings.Fields(l.Mentions)).withState(l)
 }
 
 // markMention starts the text-mode rendering of ev for this session: a

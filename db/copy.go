@@ -45,6 +45,8 @@ var copyTables = []copyTable{
 	{"room_history", "id"},
 	{"room_mentions", "user_id, line_id"},
 	{"private_history", "id"},
+	{"message_edits", "id"},
+	{"message_reactions", "id"},
 	{"letters", "id"},
 	{"offline_messages", "id"},
 	{"read_markers", "user_id, conv"},

@@ -30,7 +30,7 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 	ids := map[string]int64{} // chatd.Key(room) -> id, or -1 when gone
 	var order []int64
 	added := map[int64]int{}
-	var rows []any // room_id, sender, body, ts, action, mid, mentions (and words) for each line kept
+	var rows []any // room_id, sender, body, ts, action, mid, mentions, reply_to (and words) for each line kept
 	var marks []lineMentions
 	for _, rl := range lines {
 		k := chatd.Key(rl.Room)
@@ -52,7 +52,7 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 		added[id]++
 		at := db.orNow(rl.Line.Time)
 		mid := db.msgID(rl.Line.MsgID, at)
-		rows = append(rows, id, rl.Line.From, rl.Line.Text, millis(at), rl.Line.Action, mid, rl.Line.Mentions)
+		rows = append(rows, id, rl.Line.From, rl.Line.Text, millis(at), rl.Line.Action, mid, rl.Line.Mentions, rl.Line.ReplyTo)
 		if rl.Line.Mentions != "" {
 			marks = append(marks, lineMentions{id, mid, strings.Fields(rl.Line.Mentions)})
 		}
@@ -65,9 +65,9 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 	// disk at every savepoint, so one INSERT per line would make a tiny
 	// index segment per line and keep it busy merging them.
 	const perStmt = 200
-	cols, head, tuple := 7, historyInsert, "(?, ?, ?, ?, ?, ?, ?), "
+	cols, head, tuple := 8, historyInsert, "(?, ?, ?, ?, ?, ?, ?, ?), "
 	if db.pg {
-		cols, head, tuple = 8, historyInsertPG, "(?, ?, ?, ?, ?, ?, ?, ?), "
+		cols, head, tuple = 9, historyInsertPG, "(?, ?, ?, ?, ?, ?, ?, ?, ?), "
 	}
 	for len(rows) > 0 {
 		n := min(len(rows)/cols, perStmt)
@@ -162,8 +162,8 @@ func trimHistory(ctx context.Context, tx *dbTx, id int64, keep int) error {
 // The head of the statements that store history lines. PostgreSQL also
 // stores the line's words, its search index (see searchWords).
 const (
-	historyInsert   = `INSERT INTO room_history (room_id, sender, body, ts, action, mid, mentions) VALUES `
-	historyInsertPG = `INSERT INTO room_history (room_id, sender, body, ts, action, mid, mentions, words) VALUES `
+	historyInsert   = `INSERT INTO room_history (room_id, sender, body, ts, action, mid, mentions, reply_to) VALUES `
+	historyInsertPG = `INSERT INTO room_history (room_id, sender, body, ts, action, mid, mentions, reply_to, words) VALUES `
 )
 
 // lineMentions is a stored line's mentions, for room_mentions.
@@ -186,17 +186,21 @@ func (db *DB) History(ctx context.Context, room string, n int) ([]chatd.HistoryL
 	}
 	var rows []historyRow
 	err = db.reader.SelectContext(ctx, &rows,
-		`SELECT sender, body, ts, action, mid, mentions FROM room_history WHERE room_id = ? ORDER BY mid DESC LIMIT ?`, id, n)
+		`SELECT id, sender, body, ts, action, mid, mentions, reply_to, edited, deleted FROM room_history WHERE room_id = ? ORDER BY mid DESC LIMIT ?`, id, n)
 	if err != nil {
 		return nil, fmt.Errorf("read the history of %s: %w", room, err)
 	}
-	lines := historyLines(rows)
+	lines, err := db.historyLines(ctx, "room_line", rows)
+	if err != nil {
+		return nil, err
+	}
 	slices.Reverse(lines)
 	return lines, nil
 }
 
 // historyRow is a stored line as History and SearchHistory read it.
 type historyRow struct {
+	ID     int64  `db:"id"`
 	Sender string `db:"sender"`
 	Body   string `db:"body"`
 	TS     int64  `db:"ts"`
@@ -205,16 +209,26 @@ type historyRow struct {
 	// Recipients is a private message's, space-separated.
 	Recipients string `db:"recipients"`
 	// Mentions is a room line's, space-separated.
-	Mentions string `db:"mentions"`
+	Mentions string        `db:"mentions"`
+	ReplyTo  string        `db:"reply_to"`
+	Edited   sql.NullInt64 `db:"edited"`
+	Deleted  bool          `db:"deleted"`
 }
 
-func historyLines(rows []historyRow) []chatd.HistoryLine {
+// historyLines turns rows into lines with their reactions, which col
+// (room_line or private_line) of message_reactions points at.
+func (db *DB) historyLines(ctx context.Context, col string, rows []historyRow) ([]chatd.HistoryLine, error) {
 	lines := make([]chatd.HistoryLine, len(rows))
+	ids := make([]int64, len(rows))
 	for i, r := range rows {
 		lines[i] = chatd.HistoryLine{MsgID: r.MID, From: r.Sender, Text: r.Body, Time: fromMillis(r.TS), Action: r.Action,
-			Recipients: r.Recipients, Mentions: r.Mentions}
+			Recipients: r.Recipients, Mentions: r.Mentions, ReplyTo: r.ReplyTo, Edited: fromNullMillis(r.Edited), Deleted: r.Deleted}
+		ids[i] = r.ID
 	}
-	return lines
+	if err := db.withReactions(ctx, col, ids, lines); err != nil {
+		return nil, err
+	}
+	return lines, nil
 }
 
 // LastMessageID; see chatd.HistoryStore. It reads every room's index
@@ -236,7 +250,7 @@ func (db *DB) LastMessageID(ctx context.Context) (string, error) {
 // checks the plan.
 // Lines older than the newest keep of the room (kept until the next trim)
 // are left out.
-const searchSQL = `SELECT h.sender, h.body, h.ts, h.action, h.mid, h.mentions
+const searchSQL = `SELECT h.id, h.sender, h.body, h.ts, h.action, h.mid, h.mentions, h.reply_to, h.edited, h.deleted
 	FROM room_history_fts f CROSS JOIN room_history h ON h.id = f.rowid
 	WHERE room_history_fts MATCH ? AND h.room_id = ? AND h.id >= coalesce(
 	    (SELECT id FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)
@@ -285,7 +299,9 @@ func (db *DB) SearchHistory(ctx context.Context, room, query string, n, keep int
 	if err := db.reader.SelectContext(ctx, &rows, q, match, id, id, keep-1, n); err != nil {
 		return nil, searchStopped(ctx, fmt.Errorf("search the history of %s: %w", room, err))
 	}
-	return historyLines(rows), nil
+	// The search's time budget is for the search; the reactions of what
+	// it found are one indexed read more.
+	return db.historyLines(context.WithoutCancel(ctx), "room_line", rows)
 }
 
 // searchSlot waits for one of the search slots: one fewer than the reader
@@ -354,7 +370,7 @@ func ftsQuery(words []string) string {
 
 // searchSQLPG is searchSQL for PostgreSQL: the lines of the room whose
 // words hold every word searched for (@> on the GIN-indexed array).
-const searchSQLPG = `SELECT h.sender, h.body, h.ts, h.action, h.mid, h.mentions
+const searchSQLPG = `SELECT h.id, h.sender, h.body, h.ts, h.action, h.mid, h.mentions, h.reply_to, h.edited, h.deleted
 	FROM room_history h
 	WHERE h.words @> ? AND h.room_id = ? AND h.id >= coalesce(
 	    (SELECT id FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)

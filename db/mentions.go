@@ -65,7 +65,7 @@ const mentionsOf = `room_mentions m
 	JOIN room_history h ON h.id = m.line_id
 	JOIN room_members rm ON rm.room_id = h.room_id AND rm.user_id = m.user_id
 	JOIN rooms r ON r.id = h.room_id
-	WHERE m.user_id = ?`
+	WHERE m.user_id = ? AND NOT h.deleted`
 
 // Mentions; see chatd.MentionStore.
 func (db *DB) Mentions(ctx context.Context, user, before string, n int) ([]chatd.Mention, bool, error) {
@@ -76,7 +76,7 @@ func (db *DB) Mentions(ctx context.Context, user, before string, n int) ([]chatd
 	if n <= 0 {
 		return nil, false, nil
 	}
-	q := `SELECT r.name AS room, h.sender, h.body, h.ts, h.action, h.mid, h.mentions FROM ` + mentionsOf
+	q := `SELECT r.name AS room, h.id, h.sender, h.body, h.ts, h.action, h.mid, h.mentions, h.reply_to, h.edited, h.deleted FROM ` + mentionsOf
 	args := []any{uid}
 	if before != "" {
 		q += ` AND h.mid < ?`
@@ -95,9 +95,17 @@ func (db *DB) Mentions(ctx context.Context, user, before string, n int) ([]chatd
 	if more {
 		rows = rows[:n]
 	}
+	hrows := make([]historyRow, len(rows))
+	for i, r := range rows {
+		hrows[i] = r.historyRow
+	}
+	lines, err := db.historyLines(ctx, "room_line", hrows)
+	if err != nil {
+		return nil, false, err
+	}
 	out := make([]chatd.Mention, len(rows))
 	for i, r := range rows {
-		out[i] = chatd.Mention{Room: r.Room, Line: historyLines([]historyRow{r.historyRow})[0]}
+		out[i] = chatd.Mention{Room: r.Room, Line: lines[i]}
 	}
 	return out, more, nil
 }

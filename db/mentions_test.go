@@ -135,6 +135,18 @@ func TestMigrateFromVersion9(t *testing.T) {
 	}
 	raw := rawOpen(t, path)
 	for _, q := range []string{
+		// Back to version 9: message actions (version 11) and mentions.
+		`DROP TABLE message_edits`,
+		`DROP TABLE message_reactions`,
+		`DROP INDEX room_history_by_mid`,
+		`DROP INDEX private_history_by_mid`,
+		`DROP INDEX letters_mid`,
+		`ALTER TABLE room_history DROP COLUMN reply_to`,
+		`ALTER TABLE room_history DROP COLUMN edited`,
+		`ALTER TABLE room_history DROP COLUMN deleted`,
+		`ALTER TABLE private_history DROP COLUMN reply_to`,
+		`ALTER TABLE private_history DROP COLUMN edited`,
+		`ALTER TABLE private_history DROP COLUMN deleted`,
 		`DROP TABLE room_mentions`,
 		`ALTER TABLE room_history DROP COLUMN mentions`,
 		`INSERT INTO room_history (room_id, sender, body, ts, mid) SELECT id, 'alice', 'old', 0, '0000000000000001' FROM rooms`,
