@@ -326,3 +326,17 @@ func (t timedStore) PrivateHasMessage(ctx context.Context, user, other, id strin
 func (t timedStore) UnreadCounts(ctx context.Context, user string, convs []string) ([]chatd.Unread, error) {
 	return timed(t, "unread_counts", func() ([]chatd.Unread, error) { return t.Store.UnreadCounts(ctx, user, convs) })
 }
+
+// chatd.KeyStore
+
+func (t timedStore) AddKey(ctx context.Context, k chatd.SSHKey) error {
+	return timedErr(t, "add_key", func() error { return t.Store.AddKey(ctx, k) })
+}
+
+func (t timedStore) DeleteKey(ctx context.Context, user, fingerprint string) error {
+	return timedErr(t, "delete_key", func() error { return t.Store.DeleteKey(ctx, user, fingerprint) })
+}
+
+func (t timedStore) Keys(ctx context.Context, user string) ([]chatd.SSHKey, error) {
+	return timed(t, "keys", func() ([]chatd.SSHKey, error) { return t.Store.Keys(ctx, user) })
+}

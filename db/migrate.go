@@ -212,6 +212,17 @@ CREATE INDEX room_members_room ON room_members(room_id);
 INSERT INTO room_members (user_id, room_id, joined_at)
     SELECT users.id, rooms.id, users.created FROM users, rooms WHERE rooms.name_key = 'lobby' ORDER BY users.id;
 `,
+	// 9 -> 10 (issue 22, PROTOCOL.md 12): SSH public keys.
+	`CREATE TABLE keys (
+    id          INTEGER PRIMARY KEY,
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    key_type    TEXT    NOT NULL,
+    public_key  TEXT    NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    comment     TEXT    NOT NULL DEFAULT '',
+    added       INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX keys_user_fingerprint ON keys(user_id, fingerprint);`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to
