@@ -583,6 +583,9 @@ func (s *session) ask(field string, secret bool) (string, bool) {
 func (s *session) askText(field string, secret bool, text string) (string, bool) {
 	for {
 		hide := secret && s.info.Telnet && s.srv.cfg().Server.Telnet && s.mode.Load() == modeText
+		if sc, ok := s.conn.(secretConn); ok && secret {
+			sc.readSecret()
+		}
 		if hide {
 			s.send(telnetEvent(string([]byte{tnIAC, tnWILL, tnEcho})))
 		}

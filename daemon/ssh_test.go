@@ -464,3 +464,39 @@ func TestSSHSocketsCount(t *testing.T) {
 		t.Errorf("a silent SSH socket read %q, %v; want the server's version, then the close", data, err)
 	}
 }
+
+// TestSSHShellHidesPasswords: in the shell, passwd's prompts are the
+// editor's prompt and what is typed at them is not shown.
+func TestSSHShellHidesPasswords(t *testing.T) {
+	ts := sshServer(t)
+	ts.addUsers("alice")
+	h := newSSHHome(t)
+	ts.addKey("alice", h.keygen("alice"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tm := startTerminal(t, h.command(ctx, ts, "alice", append(h.byKey("alice"), "-tt")))
+	tm.waitFor("Welcome, alice!")
+	tm.waitFor("> ")
+	tm.typeKeys("passwd\r")
+	tm.waitFor("Old password: ")
+	tm.typeKeys("password1\r")
+	tm.waitFor("New password: ")
+	tm.typeKeys("another-password\r")
+	tm.waitFor("Repeat password: ")
+	tm.typeKeys("another-password\r")
+	shown := tm.waitFor("your password was changed")
+	tm.typeKeys("echo still here\r")
+	tm.waitFor("still here")
+	tm.mu.Lock()
+	all := tm.out.String()
+	tm.mu.Unlock()
+	if strings.Contains(all, "password1") || strings.Contains(all, "another-password") {
+		t.Errorf("the terminal showed a password typed at passwd's prompts:\n%q", all)
+	}
+	if strings.Contains(shown, "Old password: > ") {
+		t.Errorf("the editor's prompt came after passwd's: %q", shown)
+	}
+	tm.typeKeys("\x04") // Ctrl-D on an empty line
+	tm.waitFor("Goodbye")
+	login(t, ts.addr, "alice", "another-password")
+}

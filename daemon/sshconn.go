@@ -16,6 +16,15 @@ import (
 	"golang.org/x/term"
 )
 
+// secretConn is a Conn that can read the next line without showing it
+// (the SSH shell's editor); askText asks it before a secret prompt.
+type secretConn interface {
+	readSecret()
+}
+
+// shellPrompt is the editor's prompt while the session asks nothing.
+var shellPrompt = "> "
+
 // errInterrupted: the user pressed Ctrl-C, or Ctrl-D on an empty line, in
 // the SSH shell's line editor; the session logs out.
 var errInterrupted = errors.New("interrupted")
@@ -25,7 +34,11 @@ var errInterrupted = errors.New("interrupted")
 // (x/term's Terminal) reads the user's keys: it echoes, keeps the line
 // being typed, recalls earlier lines with Up and Down and completes names
 // with Tab; whatever the session writes goes through it, which writes it
-// above the line being typed and redraws that line below. Without a pty
+// above the line being typed and redraws that line below. A prompt of the
+// session (a line it leaves open, like passwd's "Old password: ") becomes
+// the editor's prompt for the next line, read without echo when secret.
+// The editor reads a line only when the session asks for one (want), so
+// that it knows by then whether to echo. Without a pty
 // (exec json, or ssh -T) lines are read as they come, split on LF.
 //
 // As for WebSocket, a pump goroutine reads and hands lines over one at a
@@ -41,6 +54,13 @@ type sshConn struct {
 	complete func(prefix string) []string // Tab's candidates; nil: none
 
 	lines chan sshLine  // pump → ReadLine
+	want  chan struct{} // ReadLine → the editor's pump: read the next line (capacity 1)
+	// asked: a line is wanted and not yet received (reader goroutine only).
+	asked bool
+	// secret: the next line is read without echo (readSecret). prompt is
+	// the editor's prompt in force (Write sets it, the pump resets it).
+	secret atomic.Bool
+	prompt atomic.Pointer[string]
 	dead  chan struct{} // closed when the pump has stopped; err says why
 	err   error         // written by the pump before dead is closed
 	stop  chan struct{} // closed by closeWrite or Close: reads fail from then on
@@ -68,6 +88,7 @@ func newSSHConn(sc *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ssh.Request, pt
 		maxLine:   maxLine,
 		complete:  complete,
 		lines:     make(chan sshLine),
+		want:      make(chan struct{}, 1),
 		dead:      make(chan struct{}),
 		stop:      make(chan struct{}),
 		dlChanged: make(chan struct{}, 1),
@@ -76,7 +97,8 @@ func newSSHConn(sc *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ssh.Request, pt
 		c.term = term.NewTerminal(struct {
 			io.Reader
 			io.Writer
-		}{eofNoter{c, meteredReader{c}}, ch}, "> ")
+		}{eofNoter{c, meteredReader{c}}, ch}, shellPrompt)
+		c.prompt.Store(&shellPrompt)
 		if pty.Width > 0 && pty.Height > 0 {
 			c.term.SetSize(int(pty.Width), int(pty.Height))
 		}
@@ -139,7 +161,20 @@ func (c *sshConn) pump() {
 // the user asked to leave (errInterrupted).
 func (c *sshConn) pumpTerminal() error {
 	for {
-		line, err := c.term.ReadLine()
+		select {
+		case <-c.want:
+		case <-c.stop:
+			return errSSHClosed
+		}
+		var line string
+		var err error
+		if c.secret.Swap(false) {
+			line, err = c.term.ReadPassword(*c.prompt.Load())
+		} else {
+			line, err = c.term.ReadLine()
+		}
+		c.prompt.Store(&shellPrompt)
+		c.term.SetPrompt(shellPrompt)
 		switch {
 		case err == nil, errors.Is(err, term.ErrPasteIndicator):
 		case errors.Is(err, io.EOF) && line == "" && c.channelOpen():
@@ -279,9 +314,20 @@ func commonPrefixFold(a, b string) string {
 	return string(ra[:n])
 }
 
+// readSecret makes the next line be read without echo (a shell only).
+func (c *sshConn) readSecret() {
+	if c.term != nil {
+		c.secret.Store(true)
+	}
+}
+
 // ReadLine returns the next line, or os.ErrDeadlineExceeded once the read
 // deadline has passed (the connection stays open).
 func (c *sshConn) ReadLine() (string, error) {
+	if c.term != nil && !c.asked {
+		c.asked = true
+		c.want <- struct{}{} // never waits: one want at a time
+	}
 	for {
 		c.mu.Lock()
 		dl := c.readDL
@@ -300,7 +346,7 @@ func (c *sshConn) ReadLine() (string, error) {
 		again, done := false, false
 		select {
 		case l = <-c.lines:
-			done = true
+			done, c.asked = true, false
 		case <-c.stop:
 			l, done = sshLine{err: errSSHClosed}, true
 		case <-c.dead:
@@ -355,8 +401,16 @@ func (c *sshConn) Write(p []byte) (int, error) {
 	if c.term == nil {
 		return c.ch.Write(p)
 	}
-	// The editor turns each LF into CR LF itself.
-	if _, err := c.term.Write(bytes.ReplaceAll(p, []byte("\r\n"), []byte("\n"))); err != nil {
+	// The editor turns each LF into CR LF itself. What follows the last
+	// line end is a prompt: the editor shows it in place of its own.
+	text := bytes.ReplaceAll(p, []byte("\r\n"), []byte("\n"))
+	if i := bytes.LastIndexByte(text, '\n'); i < len(text)-1 {
+		prompt := string(text[i+1:])
+		c.prompt.Store(&prompt)
+		c.term.SetPrompt(prompt)
+		text = text[:i+1]
+	}
+	if _, err := c.term.Write(text); err != nil {
 		return 0, err
 	}
 	return len(p), nil
