@@ -46,34 +46,44 @@ var errInterrupted = errors.New("interrupted")
 // the connection open (the session can still send its bye). A write
 // deadline closes the connection if a write outlasts it.
 type sshConn struct {
-	// Static after newSSHConn.
-	sc       *ssh.ServerConn
-	ch       ssh.Channel
-	term     *term.Terminal // nil without a pty
-	maxLine  func() int
-	complete func(prefix string) []string // Tab's candidates; nil: none
+	// Static after newSSHConn: the connection, the channel, the editor
+	// and the channels between the pump and ReadLine.
+	sc        *ssh.ServerConn
+	ch        ssh.Channel
+	term      *term.Terminal // nil without a pty
+	maxLine   func() int
+	complete  func(prefix string) []string // Tab's candidates; nil: none
+	lines     chan sshLine                  // pump → ReadLine
+	want      chan struct{}                 // ReadLine → the editor's pump: read the next line (capacity 1)
+	dead      chan struct{}                 // closed when the pump has stopped; err says why
+	stop      chan struct{}                 // closed by closeWrite or Close: reads fail from then on
+	dlChanged chan struct{}                 // a new read deadline while ReadLine waits
 
-	lines chan sshLine  // pump → ReadLine
-	want  chan struct{} // ReadLine → the editor's pump: read the next line (capacity 1)
-	// asked: a line is wanted and not yet received (reader goroutine only).
+	// The pump only, until it closes dead.
+	err error
+
+	// The reader goroutine (ReadLine) only: a line is wanted and not yet
+	// received.
 	asked bool
-	// secret: the next line is read without echo (readSecret). prompt is
-	// the editor's prompt in force (Write sets it, the pump resets it).
-	secret atomic.Bool
-	prompt atomic.Pointer[string]
-	dead  chan struct{} // closed when the pump has stopped; err says why
-	err   error         // written by the pump before dead is closed
-	stop  chan struct{} // closed by closeWrite or Close: reads fail from then on
 
-	mu        sync.Mutex // leaf (DEVELOPING.md, "Locks"); guards readDL
-	readDL    time.Time
-	dlChanged chan struct{} // a new read deadline while ReadLine waits
-	writeDL   atomic.Int64  // unix nanoseconds; 0: none
+	// Guarded by mu (leaf, DEVELOPING.md "Locks").
+	mu     sync.Mutex
+	readDL time.Time
+
+	// Atomics. secret: read the next line without echo (readSecret).
+	// prompt: the editor's prompt in force (Write sets it, the pump
+	// resets it). writeDL: unix nanoseconds, 0 for none. meter: the
+	// session's byte budget (OnBytes). lingering: closeWrite began a
+	// graceful close. readEOF: a read of the channel failed, the client's
+	// input is over.
+	secret    atomic.Bool
+	prompt    atomic.Pointer[string]
+	writeDL   atomic.Int64
 	meter     atomic.Pointer[func(n int) error]
+	lingering atomic.Bool
+	readEOF   atomic.Bool
 	stopOnce  sync.Once
 	closeOnce sync.Once
-	lingering atomic.Bool // closeWrite began a graceful close
-	readEOF   atomic.Bool // a read of the channel failed: the client's input is over
 }
 
 type sshLine struct {
