@@ -53,11 +53,11 @@ type sshConn struct {
 	term      *term.Terminal // nil without a pty
 	maxLine   func() int
 	complete  func(prefix string) []string // Tab's candidates; nil: none
-	lines     chan sshLine                  // pump → ReadLine
-	want      chan struct{}                 // ReadLine → the editor's pump: read the next line (capacity 1)
-	dead      chan struct{}                 // closed when the pump has stopped; err says why
-	stop      chan struct{}                 // closed by closeWrite or Close: reads fail from then on
-	dlChanged chan struct{}                 // a new read deadline while ReadLine waits
+	lines     chan sshLine                 // pump → ReadLine
+	want      chan struct{}                // ReadLine → the editor's pump: read the next line (capacity 1)
+	dead      chan struct{}                // closed when the pump has stopped; err says why
+	stop      chan struct{}                // closed by closeWrite or Close: reads fail from then on
+	dlChanged chan struct{}                // a new read deadline while ReadLine waits
 
 	// The pump only, until it closes dead.
 	err error
