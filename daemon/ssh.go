@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/ssh"
@@ -122,23 +123,14 @@ func (s *Server) SSHAddr() net.Addr {
 // sshAcceptLoop serves each SSH connection on a goroutine of its own until
 // ln is closed; it returns when every one of them has.
 func (s *Server) sshAcceptLoop(ctx context.Context, ln net.Listener) {
-	done := make(chan struct{})
-	n := 0
-	defer func() {
-		for range n {
-			<-done
-		}
-	}()
+	var conns sync.WaitGroup
+	defer conns.Wait()
 	for {
 		nc, err := ln.Accept() // the counting listener waits out errors
 		if err != nil {
 			return
 		}
-		n++
-		go func() {
-			defer func() { done <- struct{}{} }()
-			s.serveSSH(ctx, nc)
-		}()
+		conns.Go(func() { s.serveSSH(ctx, nc) })
 	}
 }
 
@@ -161,13 +153,13 @@ func (s *Server) serveSSH(ctx context.Context, nc net.Conn) {
 	// The gate's view of the client while it logs in: its address, its
 	// login deadline and its end, as for a telnet session before login.
 	gate := newSession(s, nil, ConnInfo{Addr: addr, Listener: "ssh"})
-	defer close(gate.done)
 	deadline := s.loginDeadline(gate)
 	nc.SetDeadline(deadline)
 	// Until the session starts, a server that stops closes the connection.
 	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
 	sc, chans, reqs, err := ssh.NewServerConn(nc, s.sshConfig(gate))
+	close(gate.done) // no hash waits for this client any more
 	if err != nil {
 		s.log.Debug("ssh handshake", "addr", addr, "err", err)
 		nc.Close()
