@@ -247,6 +247,11 @@ func TestSSHShell(t *testing.T) {
 	tm.waitFor("send bobby ")
 	tm.typeKeys("psst\r")
 	b.expect("message", "kind", "private", "from", "alice", "text", "psst")
+	// And a room, after its #.
+	tm.typeKeys("say #lob\t")
+	tm.waitFor("say #lobby ")
+	tm.typeKeys("in the lobby\r")
+	b.expect("message", "from", "alice", "room", "lobby", "text", "in the lobby")
 
 	tm.typeKeys("\x03")
 	tm.waitFor("Goodbye: interrupted")
@@ -499,4 +504,28 @@ func TestSSHShellHidesPasswords(t *testing.T) {
 	tm.typeKeys("\x04") // Ctrl-D on an empty line
 	tm.waitFor("Goodbye")
 	login(t, ts.addr, "alice", "another-password")
+}
+
+// TestSSHWindowChange: a resized terminal tells the server (window-change)
+// and the editor wraps the typed line at the new width.
+func TestSSHWindowChange(t *testing.T) {
+	ts := sshServer(t)
+	ts.addUsers("alice")
+	h := newSSHHome(t)
+	ts.addKey("alice", h.keygen("alice"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	tm := startTerminal(t, h.command(ctx, ts, "alice", append(h.byKey("alice"), "-tt")))
+	tm.waitFor("Welcome, alice!")
+	tm.waitFor("> ")
+	if err := pty.Setsize(tm.pty, &pty.Winsize{Rows: 24, Cols: 20}); err != nil {
+		t.Fatal(err)
+	}
+	// The client sends the window change before the line typed after it.
+	tm.typeKeys("echo resized\r")
+	tm.waitFor("resized\r\n")
+	tm.waitFor("> ")
+	tm.typeKeys(strings.Repeat("x", 25))
+	// "> " and 18 x fill the 20 columns; the editor moves to the next row.
+	tm.waitFor(strings.Repeat("x", 18) + "\r\n" + "xxxxxxx")
 }
