@@ -311,7 +311,8 @@ func (s *session) sshPassword(ctx context.Context, name, pw string, interactive 
 	case chatd.ErrorCode(err) != chatd.ENoSuchUser:
 		return err
 	case s.srv.cfg().Accounts.Registration == "open" && !interactive:
-		return chatd.Errorf(chatd.EBadCredentials, "there is no account named %s yet", name)
+		// Not a secret with registration open: say how to create it.
+		return chatd.Errorf(chatd.ENoSuchUser, "there is no account named %s yet; to create it, log in by keyboard-interactive (ssh -o PreferredAuthentications=keyboard-interactive)", name)
 	}
 	if err := s.checkPassword(ctx, name, hash, pw); err != nil {
 		if chatd.ErrorCode(err) == chatd.EBadCredentials {
