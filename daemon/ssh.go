@@ -197,13 +197,19 @@ func (s *Server) serveSSH(ctx context.Context, nc net.Conn) {
 // store, passwords through the gate (password and keyboard-interactive),
 // and registration when accounts.registration is open.
 func (s *Server) sshConfig(gate *session) *ssh.ServerConfig {
+	// A failed step counts in chatd_logins_total as a failed telnet login
+	// does (session.fail).
+	refuse := func(err error) error {
+		s.metrics.login(string(chatd.ErrorCode(err)))
+		return sshRefusal(err)
+	}
 	c := &ssh.ServerConfig{
 		ServerVersion: "SSH-2.0-chatd",
 		PublicKeyCallback: func(meta ssh.ConnMetadata, key ssh.PublicKey) (*ssh.Permissions, error) {
 			ctx, cancel := gate.authCtx()
 			defer cancel()
 			if err := gate.checkKey(ctx, meta.User(), key); err != nil {
-				return nil, sshRefusal(err)
+				return nil, refuse(err)
 			}
 			return &ssh.Permissions{Extensions: map[string]string{permUser: meta.User(), permKey: ssh.FingerprintSHA256(key)}}, nil
 		},
@@ -211,7 +217,7 @@ func (s *Server) sshConfig(gate *session) *ssh.ServerConfig {
 			ctx, cancel := gate.authCtx()
 			defer cancel()
 			if err := gate.sshPassword(ctx, meta.User(), string(pw), false); err != nil {
-				return nil, sshRefusal(err)
+				return nil, refuse(err)
 			}
 			return &ssh.Permissions{Extensions: map[string]string{permUser: meta.User()}}, nil
 		},
@@ -219,7 +225,7 @@ func (s *Server) sshConfig(gate *session) *ssh.ServerConfig {
 			ctx, cancel := gate.authCtx()
 			defer cancel()
 			if err := gate.sshInteractive(ctx, meta.User(), client); err != nil {
-				return nil, sshRefusal(err)
+				return nil, refuse(err)
 			}
 			return &ssh.Permissions{Extensions: map[string]string{permUser: meta.User()}}, nil
 		},
