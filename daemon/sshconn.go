@@ -400,14 +400,11 @@ func (c *sshConn) SetWriteDeadline(t time.Time) error {
 // as they are otherwise. A write that outlasts the write deadline closes
 // the connection, which ends it.
 func (c *sshConn) Write(p []byte) (int, error) {
-	if dl := c.writeDL.Load(); dl != 0 {
-		d := time.Until(time.Unix(0, dl))
-		if d <= 0 {
-			return 0, os.ErrDeadlineExceeded
-		}
-		t := time.AfterFunc(d, func() { c.sc.Close() })
-		defer t.Stop()
+	stop, err := c.writeTimer()
+	if err != nil {
+		return 0, err
 	}
+	defer stop()
 	if c.term == nil {
 		return c.ch.Write(p)
 	}
@@ -424,6 +421,21 @@ func (c *sshConn) Write(p []byte) (int, error) {
 		return 0, err
 	}
 	return len(p), nil
+}
+
+// writeTimer arms the write deadline for one write: past it, the
+// connection is closed, which ends a write that waits for the client's
+// window. stop disarms it.
+func (c *sshConn) writeTimer() (stop func() bool, err error) {
+	dl := c.writeDL.Load()
+	if dl == 0 {
+		return func() bool { return false }, nil
+	}
+	d := time.Until(time.Unix(0, dl))
+	if d <= 0 {
+		return nil, os.ErrDeadlineExceeded
+	}
+	return time.AfterFunc(d, func() { c.sc.Close() }).Stop, nil
 }
 
 // stopReading makes reads fail from now on, at once.
@@ -444,7 +456,10 @@ func (c *sshConn) closeWrite() bool {
 	c.lingering.Store(true)
 	if c.term != nil {
 		// The editor redrew its prompt under the bye: take it away.
-		c.ch.Write([]byte("\r\x1b[K"))
+		if stop, err := c.writeTimer(); err == nil {
+			c.ch.Write([]byte("\r\x1b[K"))
+			stop()
+		}
 	}
 	c.ch.CloseWrite()
 	exitStatus(c.ch, 0)
