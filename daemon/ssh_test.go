@@ -529,3 +529,23 @@ func TestSSHWindowChange(t *testing.T) {
 	// "> " and 18 x fill the 20 columns; the editor moves to the next row.
 	tm.waitFor(strings.Repeat("x", 18) + "\r\n" + "xxxxxxx")
 }
+
+// TestSSHBanned: a banned user's right key gets them only the ban's
+// line, as at the telnet prompt.
+func TestSSHBanned(t *testing.T) {
+	ts := sshServer(t)
+	ts.addUsers("alice")
+	h := newSSHHome(t)
+	ts.addKey("alice", h.keygen("alice"))
+	if err := ts.store.Ban(context.Background(), chatd.Ban{User: "alice", Reason: "spam", By: "root", Created: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := h.command(ctx, ts, "alice", h.byKey("alice"), "json")
+	cmd.Stdin = strings.NewReader("who\n")
+	out, _ := cmd.Output()
+	if !strings.Contains(string(out), `"code":"banned"`) || strings.Contains(string(out), `"welcome"`) {
+		t.Errorf("a banned user's ssh json showed:\n%s", out)
+	}
+}
