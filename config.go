@@ -40,6 +40,8 @@ type Config struct {
 	// Cluster names this node among several sharing one PostgreSQL
 	// database (docs/cluster.md).
 	Cluster ClusterConfig `toml:"cluster"`
+	// SSH is the SSH listener (PROTOCOL.md section 12, docs/ssh.md).
+	SSH SSHConfig `toml:"ssh"`
 }
 
 type ServerConfig struct {
@@ -168,6 +170,29 @@ type DiscoveryConfig struct {
 	Listen           string `toml:"listen"` // IPv4 address and UDP port
 	Name             string `toml:"name"`   // "" means the host name
 	AnswersPerSecond int    `toml:"answers_per_second"`
+}
+
+// SSHConfig is the [ssh] table: the SSH listener, off by default.
+type SSHConfig struct {
+	Listen string `toml:"listen"` // "" turns it off
+	// HostKey is the server's private host key (OpenSSH format). When the
+	// file is missing, the first start writes a new ed25519 key there,
+	// mode 0600. "" means ssh_host_ed25519_key in the SQLite database's
+	// directory (the working directory with PostgreSQL): SSHHostKeyPath.
+	HostKey string `toml:"host_key"`
+}
+
+// SSHHostKeyPath is the host key file the SSH listener uses: ssh.host_key,
+// or its default beside the database.
+func (c *Config) SSHHostKeyPath() string {
+	if c.SSH.HostKey != "" {
+		return c.SSH.HostKey
+	}
+	dir := "."
+	if c.Database.Driver != "postgres" && c.Database.Path != "" {
+		dir = filepath.Dir(c.Database.Path)
+	}
+	return filepath.Join(dir, "ssh_host_ed25519_key")
 }
 
 // Duration is a time.Duration written in TOML as a Go duration string ("60s").
@@ -347,6 +372,9 @@ func ReadConfig(path string) (c Config, problems []error, err error) {
 	if md.IsDefined("database", "path") && c.Database.Path != "" && !filepath.IsAbs(c.Database.Path) {
 		c.Database.Path = filepath.Join(filepath.Dir(path), c.Database.Path)
 	}
+	if md.IsDefined("ssh", "host_key") && c.SSH.HostKey != "" && !filepath.IsAbs(c.SSH.HostKey) {
+		c.SSH.HostKey = filepath.Join(filepath.Dir(path), c.SSH.HostKey)
+	}
 	for _, p := range c.Problems() {
 		problems = append(problems, fmt.Errorf("%s: %w", path, p))
 	}
@@ -524,6 +552,9 @@ func (c *Config) Problems() []error {
 	}
 	if c.Web.Listen != "" {
 		add(listenAddr("web.listen", c.Web.Listen))
+	}
+	if c.SSH.Listen != "" {
+		add(listenAddr("ssh.listen", c.SSH.Listen))
 	}
 	add(c.Web.validate())
 

@@ -213,6 +213,7 @@ func TestConfig_Validate(t *testing.T) {
 		{"ErrShutdownGrace", func(c *chatd.Config) { c.Server.ShutdownGrace = chatd.Duration{} }, "server.shutdown_grace:"},
 		{"ErrDatabasePath", func(c *chatd.Config) { c.Database.Path = "" }, "database.path:"},
 		{"ErrDatabaseDriver", func(c *chatd.Config) { c.Database.Driver = "mysql" }, `database.driver: "mysql" is not "sqlite" or "postgres"`},
+		{"ErrSSHListen", func(c *chatd.Config) { c.SSH.Listen = "nohost" }, "ssh.listen:"},
 		{"ErrDatabaseURLMissing", func(c *chatd.Config) { c.Database.Driver = "postgres" }, "database.url: must be set"},
 		{"ErrDatabaseURLScheme", func(c *chatd.Config) {
 			c.Database.Driver, c.Database.URL = "postgres", "mysql://u:hunter2@h/db"
@@ -359,6 +360,31 @@ func TestLoadConfig_RelativeDatabasePath(t *testing.T) {
 	unset := writeConfig(t, "[server]\nbanner = \"hi\"\n")
 	if c, err := chatd.LoadConfig(unset); err != nil || c.Database.Path != "./chatd.db" {
 		t.Fatalf("default path: %q %v", c.Database.Path, err)
+	}
+}
+
+// ssh.host_key defaults to a file beside the SQLite database; a relative
+// path in a file is taken from the file's directory.
+func TestSSHHostKeyPath(t *testing.T) {
+	path := writeConfig(t, "[database]\npath = \"data/chatd.db\"\n")
+	c, err := chatd.LoadConfig(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(filepath.Dir(path), "data", "ssh_host_ed25519_key"); c.SSHHostKeyPath() != want {
+		t.Errorf("default host key %q, want %q", c.SSHHostKeyPath(), want)
+	}
+	path = writeConfig(t, "[ssh]\nhost_key = \"keys/host\"\n")
+	if c, err = chatd.LoadConfig(path); err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(filepath.Dir(path), "keys", "host"); c.SSHHostKeyPath() != want {
+		t.Errorf("relative host key %q, want %q", c.SSHHostKeyPath(), want)
+	}
+	c = chatd.DefaultConfig()
+	c.Database.Driver = "postgres"
+	if c.SSHHostKeyPath() != "ssh_host_ed25519_key" {
+		t.Errorf("host key with PostgreSQL %q, want the working directory's", c.SSHHostKeyPath())
 	}
 }
 

@@ -286,3 +286,17 @@ CREATE TABLE message_reactions (
 CREATE UNIQUE INDEX message_reactions_room ON message_reactions(room_line, user_id, reaction);
 CREATE UNIQUE INDEX message_reactions_private ON message_reactions(private_line, user_id, reaction);
 CREATE INDEX message_reactions_user ON message_reactions(user_id);
+-- SSH public keys (PROTOCOL.md section 12): an account logs in over SSH
+-- with any of its keys, at most chatd.MaxSSHKeys. public_key is the key in
+-- authorized_keys form, fingerprint its SHA256 fingerprint as ssh-keygen
+-- -l shows it.
+CREATE TABLE keys (
+    id          INTEGER PRIMARY KEY,
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    key_type    TEXT    NOT NULL,
+    public_key  TEXT    NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    comment     TEXT    NOT NULL DEFAULT '',
+    added       INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX keys_user_fingerprint ON keys(user_id, fingerprint);

@@ -184,8 +184,8 @@ type OnlineStore interface {
 // Store is everything chatd keeps, cut by concern: AccountStore,
 // AttemptStore, BanStore, BlockStore, MailStore, RoomStore, MemberStore,
 // HistoryStore, SettingStore, ActionStore, OnlineStore, MarkerStore
-// (marker.go), MentionStore (mention.go) and MessageActionStore
-// (msgaction.go), and the database itself. A
+// (marker.go), MentionStore (mention.go), MessageActionStore
+// (msgaction.go) and KeyStore (sshkey.go), and the database itself. A
 // consumer asks for the parts it uses (the daemon's history writer takes a
 // HistoryStore); the db package implements all of it, over SQLite and over
 // PostgreSQL. Methods return *Error values with a domain Code for the
@@ -206,6 +206,7 @@ type Store interface {
 	MarkerStore
 	MentionStore
 	MessageActionStore
+	KeyStore
 
 	// Ping runs a trivial query, to prove the database answers.
 	Ping(ctx context.Context) error

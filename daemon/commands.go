@@ -78,6 +78,9 @@ func init() {
 		{name: "echo", args: "TEXT", summary: "repeat TEXT back to you", run: cmdEcho},
 		{name: "quote", summary: "a random quote", run: cmdQuote},
 		{name: "passwd", summary: "change your password", run: cmdPasswd},
+		{name: "keys", summary: "list the SSH keys you log in with", run: cmdKeys},
+		{name: "keyadd", args: "KEY", summary: "add an SSH public key (one line of authorized_keys) to log in with", run: cmdKeyAdd},
+		{name: "keydel", args: "FINGERPRINT", summary: "remove one of your SSH keys", run: cmdKeyDel},
 		{name: "mode", args: "text|json", summary: "switch output between friendly text and JSON lines", run: cmdMode},
 		{name: "set", args: "[KEY VALUE]", summary: "your settings: set timestamps on|off, set timezone AREA/CITY; alone lists them", run: cmdSet},
 		{name: "logout", aliases: []string{"quit"}, summary: "leave the server", run: cmdLogout},
@@ -220,7 +223,7 @@ var helpGroups = []struct {
 	{"People", false, []string{"who", "whoelse", "last", "wholasthr", "whoelsesince", "active", "check", "away", "back", "block", "unblock", "blocked"}},
 	{"Rooms", false, []string{"rooms", "names", "join", "leave", "create", "topic", "history", "search"}},
 	{"Running a room", false, []string{"invite", "kick", "roomban", "roomunban", "roompasswd", "transfer", "close"}},
-	{"You and the server", false, []string{"set", "passwd", "mode", "time", "quote", "help", "logout"}},
+	{"You and the server", false, []string{"set", "passwd", "keys", "keyadd", "keydel", "mode", "time", "quote", "help", "logout"}},
 	{"Server admins", true, []string{"ban", "unban", "shutdown"}},
 }
 

@@ -210,6 +210,7 @@ func TestHelp(t *testing.T) {
 		"me", "away", "back", "names", "topic", "invite", "roomban", "roomunban", "roompasswd",
 		"transfer", "history", "search", "set", "read", "unread",
 		"mentions", "typing"}
+	all = append(all, "keys", "keyadd", "keydel") // SSH keys (keys.go)
 	admin := append(slices.Clone(all), "ban", "unban", "shutdown")
 
 	t.Run("ListUser", func(t *testing.T) {

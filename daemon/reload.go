@@ -37,6 +37,8 @@ var restartOnly = []restartKey{
 	fixed("metrics.listen", func(c *chatd.Config) *string { return &c.Metrics.Listen }),
 	fixed("cluster.node", func(c *chatd.Config) *string { return &c.Cluster.Node }),
 	fixed("argon2.worker", func(c *chatd.Config) *string { return &c.Argon2.Worker }),
+	fixed("ssh.listen", func(c *chatd.Config) *string { return &c.SSH.Listen }),
+	fixed("ssh.host_key", func(c *chatd.Config) *string { return &c.SSH.HostKey }),
 	{
 		// A responder that starts binds the new address; one that runs
 		// keeps its socket.

@@ -19,6 +19,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/crypto/ssh"
+
 	"chatd"
 	"chatd/internal/logging"
 	"chatd/internal/password"
@@ -45,6 +47,9 @@ type Options struct {
 	// Metrics is the socket for /metrics and /healthz; nil: Listen binds
 	// metrics.listen, if set.
 	Metrics net.Listener
+	// SSH is the raw TCP socket of the SSH listener (ssh.go); nil: Listen
+	// binds ssh.listen, if set.
+	SSH net.Listener
 
 	// LiveLog, when set, is where Log comes from; Reload applies the
 	// [log] settings to it.
@@ -115,6 +120,8 @@ type Server struct {
 	web        *http.Server // serves webLn
 	metricsLn  net.Listener // nil when metrics are off
 	metricsWeb *http.Server
+	sshLn      net.Listener // counting accepts; nil when SSH is off
+	sshKey     ssh.Signer   // the SSH host key
 
 	// Atomics. live is the configuration in force: one immutable value,
 	// swapped whole by Reload and read at each use through cfg(); nothing
@@ -198,6 +205,7 @@ func New(o Options) *Server {
 		webLn:        o.Web,
 
 		metricsLn:  o.Metrics,
+		sshLn:      o.SSH,
 		liveLog:    o.LiveLog,
 		onReady:    o.OnReady,
 		onStopping: o.OnStopping,
@@ -286,6 +294,10 @@ func (s *Server) Listen() error {
 	if s.metricsLn != nil {
 		s.serveMetricsOn()
 	}
+	if err := s.listenSSH(); err != nil {
+		s.closeListeners()
+		return err
+	}
 	if s.tlsLn == nil && cfg.Server.TLSListen == "" {
 		return nil
 	}
@@ -315,7 +327,7 @@ func (s *Server) Listen() error {
 // sessions): on Listen's way out with an error, when Serve fails to start,
 // and when it stops. Closing a listener twice is harmless.
 func (s *Server) closeListeners() {
-	for _, ln := range []net.Listener{s.ln, s.tlsLn, s.webLn, s.metricsLn} {
+	for _, ln := range []net.Listener{s.ln, s.tlsLn, s.webLn, s.metricsLn, s.sshLn} {
 		if ln != nil {
 			ln.Close()
 		}
@@ -421,6 +433,10 @@ func (s *Server) Serve(ctx context.Context) error {
 			loops.Add(1)
 			go func() { defer loops.Done(); s.acceptLoop(sctx, name, ln) }()
 		}
+	}
+	if s.sshLn != nil {
+		loops.Add(1)
+		go func() { defer loops.Done(); s.sshAcceptLoop(sctx, s.sshLn) }()
 	}
 	if s.web != nil {
 		loops.Add(1)

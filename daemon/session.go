@@ -222,6 +222,10 @@ func (s *session) run(ctx context.Context) {
 			tc.OnTelnet(s.telnetCommand)
 		}
 		s.send(textOnly(s.srv.cfg().Server.Banner))
+		if u := s.info.account; u != nil {
+			// Logged in by the transport (the SSH handshake).
+			return s.enter(ctx, u) && s.commands(ctx, false)
+		}
 		hint := "(Type 'mode json' for JSON lines. New here? Enter the name you want and pick a password.)"
 		if s.srv.cfg().Accounts.Registration != "open" {
 			hint = "(Type 'mode json' for JSON lines. Accounts are created by the server's admins.)"
@@ -378,6 +382,9 @@ func (s *session) readLine() (string, bool) {
 		case errors.Is(err, errFlood):
 			s.srv.metrics.limited()
 			s.end(byeError, "flooding: too much data too fast")
+			return "", false
+		case errors.Is(err, errInterrupted):
+			s.end(byeLogout, "interrupted; see you soon")
 			return "", false
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			if s.user == "" {
@@ -576,6 +583,9 @@ func (s *session) ask(field string, secret bool) (string, bool) {
 func (s *session) askText(field string, secret bool, text string) (string, bool) {
 	for {
 		hide := secret && s.info.Telnet && s.srv.cfg().Server.Telnet && s.mode.Load() == modeText
+		if sc, ok := s.conn.(secretConn); ok && secret {
+			sc.readSecret()
+		}
 		if hide {
 			s.send(telnetEvent(string([]byte{tnIAC, tnWILL, tnEcho})))
 		}

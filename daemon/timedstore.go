@@ -369,3 +369,17 @@ func (t timedStore) React(ctx context.Context, ref chatd.MessageRef, user, react
 func (t timedStore) MessageEdits(ctx context.Context, ref chatd.MessageRef, n int) ([]chatd.MessageEdit, error) {
 	return timed(t, "message_edits", func() ([]chatd.MessageEdit, error) { return t.Store.MessageEdits(ctx, ref, n) })
 }
+
+// chatd.KeyStore
+
+func (t timedStore) AddKey(ctx context.Context, k chatd.SSHKey) error {
+	return timedErr(t, "add_key", func() error { return t.Store.AddKey(ctx, k) })
+}
+
+func (t timedStore) DeleteKey(ctx context.Context, user, fingerprint string) error {
+	return timedErr(t, "delete_key", func() error { return t.Store.DeleteKey(ctx, user, fingerprint) })
+}
+
+func (t timedStore) Keys(ctx context.Context, user string) ([]chatd.SSHKey, error) {
+	return timed(t, "keys", func() ([]chatd.SSHKey, error) { return t.Store.Keys(ctx, user) })
+}

@@ -45,6 +45,11 @@ type ConnInfo struct {
 	// banner is shown.
 	JSON bool
 
+	// account is the user the transport has logged in already (the SSH
+	// handshake, through the same gate as the login prompt); nil: the
+	// session runs the login flow.
+	account *chatd.User
+
 	// slot is the place the connection's socket took in the accounting
 	// when it was accepted (countingListener); nil: ServeConn counts the
 	// connection itself.

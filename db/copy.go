@@ -51,6 +51,7 @@ var copyTables = []copyTable{
 	{"offline_messages", "id"},
 	{"read_markers", "user_id, conv"},
 	{"user_settings", "user_id, key"},
+	{"keys", "id"},
 	{"actions", "id"},
 }
 

@@ -263,6 +263,18 @@ CREATE UNIQUE INDEX message_reactions_room ON message_reactions(room_line, user_
 CREATE UNIQUE INDEX message_reactions_private ON message_reactions(private_line, user_id, reaction);
 CREATE INDEX message_reactions_user ON message_reactions(user_id);
 `,
+	// 11 -> 12 (issue 22, PROTOCOL.md 12): SSH public keys. IF NOT
+	// EXISTS, as the tests that go back to older versions keep the table.
+	`CREATE TABLE IF NOT EXISTS keys (
+    id          INTEGER PRIMARY KEY,
+    user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    key_type    TEXT    NOT NULL,
+    public_key  TEXT    NOT NULL,
+    fingerprint TEXT    NOT NULL,
+    comment     TEXT    NOT NULL DEFAULT '',
+    added       INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS keys_user_fingerprint ON keys(user_id, fingerprint);`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to

@@ -85,6 +85,12 @@ func lookup(name string, s stdio) command {
 		return &usermodCommand{s}
 	case "users":
 		return &usersCommand{s}
+	case "keyadd":
+		return &keyaddCommand{s}
+	case "keydel":
+		return &keydelCommand{s}
+	case "keys":
+		return &keysCommand{s}
 	case "ban":
 		return &banCommand{s}
 	case "unban":
@@ -130,6 +136,9 @@ The commands are:
 	passwd        set an account's password
 	usermod       grant or revoke admin rights
 	users         list accounts
+	keyadd        add SSH public keys to an account
+	keydel        remove an SSH public key from an account
+	keys          list SSH public keys
 	ban           keep a user from logging in
 	unban         lift a ban
 	bans          list bans

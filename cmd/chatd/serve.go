@@ -100,6 +100,7 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 		Hasher: hasher,
 		Config: cfg, Store: store, Log: log, LiveLog: live, ManageMemory: true, Cluster: cluster,
 		Plain: passed["plain"], TLS: passed["tls"], Web: passed["web"], Metrics: passed["metrics"],
+		SSH: passed["ssh"],
 		OnReady: func() {
 			notify.send(sd.SdNotifyReady)
 			go notify.status(sctx, srv)
@@ -119,6 +120,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	}
 	if a := srv.MetricsAddr(); a != nil {
 		log.Info("metrics and health", "addr", a.String())
+	}
+	if a := srv.SSHAddr(); a != nil {
+		log.Info("ssh", "addr", a.String())
 	}
 	stopDiscovery, err := srv.StartDiscovery(ctx)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 
 // socketNames are the FileDescriptorName= values chatd.socket may give its
 // sockets; each replaces the listener the config would bind.
-var socketNames = []string{"plain", "tls", "web", "metrics"}
+var socketNames = []string{"plain", "tls", "web", "metrics", "ssh"}
 
 // passedListeners returns the sockets systemd passed (LISTEN_FDS), by
 // name. A single socket with a name chatd does not know (systemd names
