@@ -306,6 +306,13 @@ func (s *session) typed(line string, want *bool) error {
 	}
 	if !wasAnswer {
 		line = s.rewrite(line)
+		var problem string
+		if line, problem = s.actionLine(line); problem != "" {
+			s.in.print(s.r.paint(red, "!! "+problem), false)
+			*want = true
+			s.in.ask(s.prompt(), false)
+			return nil
+		}
 	}
 	s.awaiting, s.answering = false, false
 	if err := s.conn.Send(line); err != nil {
@@ -518,8 +525,22 @@ func (s *session) send(line string) error {
 }
 
 func (s *session) show(ev Event) {
+	if ev.Type == "message" && ev.ID != "" {
+		if names := s.conversationsOf(ev); len(names) > 0 {
+			s.r.shown.note(ev, convKey(names[0]))
+		}
+	}
 	if text, bell := s.r.Render(ev); text != "" {
 		s.in.print(text, bell)
+	}
+	// What the line is now, for the next action on it.
+	if line := s.r.shown.get(ev.ID); line != nil {
+		switch ev.Type {
+		case "edit":
+			line.text = ev.Text
+		case "delete":
+			line.text, line.deleted = "", true
+		}
 	}
 }
 
@@ -675,5 +696,5 @@ var commandNames = []string{
 	"logout", "me", "names", "passwd", "quit", "quote", "roomban", "roompasswd",
 	"roomunban", "rooms", "say", "search", "send", "set", "shutdown", "time", "topic",
 	"transfer", "unban", "unblock", "who", "whoelse", "whoelsesince", "wholasthr", "whois",
-	"msg",
+	"msg", "edit", "delete", "reply", "react", "unreact", "mentions",
 }
