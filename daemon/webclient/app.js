@@ -132,6 +132,9 @@
   // ---- protocol ----------------------------------------------------------
 
   function handle(m) {
+    // The server may answer an action with its event (labelled) instead
+    // of an ok: the event does what the ok would.
+    if (m.label && m.type !== "ok" && m.type !== "error") S.acting.delete(m.label);
     switch (m.type) {
       case "prompt": return onPrompt(m.field);
       case "welcome": return onWelcome(m);
@@ -226,6 +229,8 @@
     send("blocked");
     ask("help", (a) => {
       S.verbs = new Set(a.commands || []);
+      // Which actions the line buttons can do here (tests wait for it).
+      $("chat-view").dataset.actions = ["edit", "delete", "reply", "react", "typing"].filter((v) => S.verbs.has(v)).join(" ");
     });
     $("say-input").focus();
   }
