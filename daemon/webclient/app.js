@@ -17,6 +17,8 @@
   // "is typing" goes away this long after their last one.
   const TYPING_EVERY_MS = 3000;
   const TYPING_SHOWN_MS = 5000;
+  // The commands of message actions; the page uses those the server has.
+  const ACTIONS = ["edit", "delete", "reply", "react", "unreact", "typing"];
   // The rooms panel asks again this often by itself, and shortly after an
   // event that may have changed it (someone came or went).
   const ROOMS_EVERY_MS = 15000;
@@ -50,8 +52,8 @@
     joinAsked: "", // room whose password we asked for
     roomsTimer: 0, // the next refresh of the rooms panel
 
-    acting: new Map(), // label of a line the page sent -> what to do at its ok
-    verbs: new Set(), // the commands the server offers me (help), so no action goes out as chat
+    acting: new Map(), // label of a line the page sent -> {then: what to do at its ok, quiet: its error is not shown}
+    verbs: new Set(), // the action commands the server offers (help), so none goes out as chat
     actSeq: 0, // numbers those labels
     compose: null, // {mode: "edit" | "reply", id, key, draft}: what the input line does
     mentioned: 0, // mentions of me not looked at (the welcome's count, then live ones)
@@ -227,11 +229,16 @@
     send("names");
     refreshRooms();
     send("blocked");
-    ask("help", (a) => {
-      S.verbs = new Set(a.commands || []);
-      // Which actions the line buttons can do here (tests wait for it).
-      $("chat-view").dataset.actions = ["edit", "delete", "reply", "react", "typing"].filter((v) => S.verbs.has(v)).join(" ");
-    });
+    // Which actions this server offers: help names each one it knows.
+    S.verbs.clear();
+    delete $("chat-view").dataset.actions;
+    for (const verb of ACTIONS) {
+      ask(`help ${verb}`, () => {
+        S.verbs.add(verb);
+        // What the line buttons can do here (tests wait for it).
+        $("chat-view").dataset.actions = ACTIONS.filter((v) => S.verbs.has(v)).join(" ");
+      }, true);
+    }
     $("say-input").focus();
   }
 
@@ -239,9 +246,9 @@
     const cmd = m.cmd;
     if (m.label && S.acting.has(m.label)) {
       // The answer to a line the page sent itself.
-      const then = S.acting.get(m.label);
+      const a = S.acting.get(m.label);
       S.acting.delete(m.label);
-      then(m);
+      a.then(m);
       return;
     }
     let show = !QUIET.has(cmd);
@@ -344,7 +351,11 @@
     if (m.cmd === "passwd") endSecret();
     if (m.cmd === "read") return; // an old id: nothing to tell
     if (m.cmd === "typing") return; // too often, or a conversation gone: it does not matter
-    if (m.label) S.acting.delete(m.label);
+    if (m.label && S.acting.has(m.label)) {
+      const a = S.acting.get(m.label);
+      S.acting.delete(m.label);
+      if (a.quiet) return;
+    }
     if (m.cmd === "join") S.switching.clear();
     if (m.cmd === "history" && !historyFailed(m)) return;
     if (m.cmd === "rooms") S.roomsAsked = false;
@@ -1442,11 +1453,12 @@
     return ask(command, then);
   }
 
-  // ask sends a line with a label of its own; then gets its ok.
-  function ask(command, then) {
+  // ask sends a line with a label of its own; then gets its ok. An error
+  // is shown unless quiet.
+  function ask(command, then, quiet = false) {
     const label = "w" + ++S.actSeq;
     if (!send(`@${label} ${command}`)) return false;
-    S.acting.set(label, then);
+    S.acting.set(label, { then, quiet });
     return true;
   }
 
