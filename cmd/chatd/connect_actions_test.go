@@ -60,7 +60,7 @@ func TestConnectMessageActions(t *testing.T) {
 	at = p.waitOutput(at, "* alice deleted their line: yes, here")
 	p.typeKeys("/delete " + hello + "\r")
 	bob.waitFor(5*time.Second, "delete", "id", hello)
-	at = p.waitOutput(at, "* alice deleted their line: hello bob")
+	p.waitOutput(at, "* alice deleted their line: hello bob")
 
 	p.typeKeys("\x04")
 	p.wait(0)
