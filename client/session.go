@@ -330,11 +330,17 @@ func (s *session) typed(line string, want *bool) error {
 }
 
 // rewrite is what the client makes of a typed command before it is sent:
-// /rooms lists my rooms (rooms mine). A private message to one user reads
-// the conversation with them up to its newest line shown.
+// /rooms lists my rooms (rooms mine), a line starting with @ is chat. A
+// private message to one user reads the conversation with them up to its
+// newest line shown.
 func (s *session) rewrite(line string) string {
 	if strings.TrimSpace(line) == "/rooms" {
 		return "rooms mine"
+	}
+	if strings.HasPrefix(strings.TrimSpace(line), "@") {
+		// "@bob look": chat that names someone. Sent as it is, the server
+		// would take "@bob" for a label (protocol.md) and drop it.
+		return "say " + line
 	}
 	switch commandWord(line) {
 	case "send", "msg", "message":

@@ -60,7 +60,12 @@ func TestConnectMessageActions(t *testing.T) {
 	at = p.waitOutput(at, "* alice deleted their line: yes, here")
 	p.typeKeys("/delete " + hello + "\r")
 	bob.waitFor(5*time.Second, "delete", "id", hello)
-	p.waitOutput(at, "* alice deleted their line: hello bob")
+	at = p.waitOutput(at, "* alice deleted their line: hello bob")
+
+	// A line that starts by naming someone is chat, not a label.
+	p.typeKeys("@bob thanks\r")
+	bob.waitFor(5*time.Second, "message", "text", "@bob thanks")
+	p.waitOutput(at, "@bob thanks")
 
 	p.typeKeys("\x04")
 	p.wait(0)
