@@ -42,6 +42,11 @@ func TestRenderActions(t *testing.T) {
 			}
 		})
 	}
+	r.IDs = true
+	if got, _ := r.Render(event(t, `{"type":"message","kind":"room","id":"m9","from":"bob","room":"lobby","text":"hi","reply_to":"m1","ts":"2026-05-01T09:30:00Z"}`)); got != "11:30 [lobby] <bob> hi [m9]\n      ↪ in reply to bob: see you at noon" {
+		t.Fatalf("with IDs: %q", got)
+	}
+	r.IDs = false
 	r.Color = true
 	if got, _ := r.Render(event(t, `{"type":"message","kind":"room","id":"m5","from":"bob","room":"lobby","text":"@alice look","mentions":["alice"]}`)); !strings.Contains(got, reverse+"@alice look") {
 		t.Fatalf("a line naming me is not highlighted: %q", got)

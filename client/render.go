@@ -16,6 +16,7 @@ type Renderer struct {
 	Loc   *time.Location   // nil means time.Local
 	Now   func() time.Time // nil means time.Now
 	Me    string           // the logged-in user, to tell my own lines apart
+	IDs   bool             // end each message line with its id, for /edit ID and the like
 
 	shown shownLines // the lines shown, for what edits, deletions, reactions and replies are about
 }
@@ -77,6 +78,9 @@ func (r *Renderer) Render(ev Event) (text string, bell bool) {
 	}
 	lines := strings.Split(body, "\n")
 	lines[0] = r.stamp(ev.TS) + " " + lines[0]
+	if r.IDs && ev.Type == "message" && ev.ID != "" {
+		lines[0] += " " + r.paint(dim, "["+clean(ev.ID)+"]")
+	}
 	for i := 1; i < len(lines); i++ {
 		lines[i] = "      " + lines[i]
 	}

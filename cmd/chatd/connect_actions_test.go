@@ -17,7 +17,7 @@ func TestConnectMessageActions(t *testing.T) {
 	c.ok("password-b\n", "useradd", "bob")
 	bob := d.login("bob", "password-b")
 
-	p := startPTY(t, []string{"NO_COLOR="}, "-user", "alice", d.addr)
+	p := startPTY(t, []string{"NO_COLOR="}, "-ids", "-user", "alice", d.addr)
 	at := p.waitOutput(0, "Password: ")
 	p.typeKeys("password-a\r")
 	at = p.waitOutput(at, "Welcome, alice!")
@@ -27,6 +27,7 @@ func TestConnectMessageActions(t *testing.T) {
 	// /edit TEXT: my last line.
 	p.typeKeys("hello bbo\r")
 	hello := bob.waitFor(5*time.Second, "message", "text", "hello bbo")["id"].(string)
+	at = p.waitOutput(at, "hello bbo \x1b[2m["+hello+"]") // -ids
 	p.typeKeys("/edit hello bob\r")
 	if ev := bob.waitFor(5*time.Second, "edit", "id", hello); ev["text"] != "hello bob" {
 		t.Fatalf("bob got the edit %v", ev)
