@@ -948,6 +948,8 @@
 
   function showTab(key) {
     const t = S.tabs.get(key);
+    // An edit or a reply belongs to the conversation it started in.
+    if (S.compose && S.compose.key !== key) endCompose();
     S.active = t ? key : "";
     S.spare.hidden = !!t;
     for (const o of S.tabs.values()) {
@@ -1521,8 +1523,8 @@
     $("say-label").textContent = S.compose.mode === "edit" ? "Edit your message" : "Your reply";
   }
 
-  // endCompose stops an edit or a reply; the line typed before an edit
-  // comes back. keep leaves the input line alone.
+  // endCompose stops an edit or a reply. The line typed before an edit
+  // comes back (unless keep); what was typed as a reply stays, as a line.
   function endCompose(keep) {
     const c = S.compose;
     if (!c) return;
@@ -1530,7 +1532,7 @@
     $("compose").hidden = true;
     const el = findLine(c.id);
     if (el) el.classList.remove("editing");
-    if (!keep) $("say-input").value = c.mode === "edit" ? c.draft : "";
+    if (!keep && c.mode === "edit") $("say-input").value = c.draft;
     const t = S.tabs.get(S.active);
     if (t && !S.secret) labelInput(t);
   }
