@@ -100,3 +100,20 @@ func TestActionLine(t *testing.T) {
 		t.Fatal("a reaction in a room with no line shown found one")
 	}
 }
+
+// FuzzActionLine: whatever is typed, actionLine does not panic, and it
+// either sends a line or says why not.
+func FuzzActionLine(f *testing.F) {
+	for _, seed := range []string{"/edit fixed", "/delete", "delete a1", "/reply  x", "/react 👍", "react a1 👍 extra", "edit\t", " /edit ", "/unreact", "hello"} {
+		f.Add(seed)
+	}
+	s := newSession(nil, &Renderer{Me: "alice"}, nil, "")
+	s.room = "lobby"
+	s.r.shown.note(Event{ID: "a1", From: "alice", Text: "mine"}, "#lobby")
+	f.Fuzz(func(t *testing.T, line string) {
+		out, problem := s.actionLine(line)
+		if (out == "") == (problem == "") && strings.TrimSpace(line) != "" {
+			t.Fatalf("%q gave %q and %q", line, out, problem)
+		}
+	})
+}
