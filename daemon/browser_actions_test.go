@@ -42,10 +42,14 @@ func acceptDialogs(ctx context.Context) {
 // Edit button, Escape cancelling), bob replies to one and reacts to it,
 // alice's second device adds her reaction, and alice deletes a line.
 // Every page (the other user's, the second device) and a client on plain
-// TCP see each action. Any JavaScript error fails the test.
+// TCP see each action, and a page opened afterwards shows the lines as
+// they stand. Any JavaScript error fails the test.
 func TestBrowserMessageActions(t *testing.T) {
 	b := newBrowser(t)
-	ts, web := startWeb(t, func(c *chatd.Config) { c.Accounts.DuplicateLogin = "multi" })
+	ts, web := startWeb(t, func(c *chatd.Config) {
+		c.Accounts.DuplicateLogin = "multi"
+		c.Server.MaxConnectionsPerIP = 100 // four pages and a client, all on loopback
+	})
 	ts.addUsers("alice", "bob", "carol")
 	url := "http://" + web + "/"
 	carol := login(t, ts.addr, "carol", "password1")
@@ -163,5 +167,14 @@ func TestBrowserMessageActions(t *testing.T) {
 			chromedp.WaitVisible(xp(`//div[@data-id=%q and contains(@class,"deleted")]/span[@class="text" and .="message deleted"]`, typo)))
 	}
 
+	// carol's page, opened now, gets the lines as they stand from history.
+	carolPage := b.page("carol")
+	b.webLogin(carolPage, url, "carol", "password1")
+	b.do(carolPage, "carol's page shows the history as it stands",
+		chromedp.WaitVisible(xp(`//div[@data-id=%q and contains(@class,"kind-history")][span[@class="text" and .="hello bob again"]]/span[@class="edited"]`, hello)),
+		chromedp.WaitVisible(reactions(`.="👍 1" and @aria-pressed="false"`)),
+		chromedp.WaitVisible(xp(`//div[@data-id=%q and contains(@class,"deleted")]/span[@class="text" and .="message deleted"]`, typo)),
+		chromedp.WaitVisible(xp(`//div[@data-id=%q]/button[contains(@class,"quote") and .="↪ alice: hello bob again"]`, reply.str("id"))),
+	)
 	b.checkConsole()
 }
