@@ -57,6 +57,16 @@ type Event struct {
 	More    bool                       `json:"more"`         // ok of history: more lines beyond
 	TS      time.Time                  `json:"-"`            // when the server stamped it, zero if not
 	Raw     map[string]json.RawMessage `json:"-"`
+
+	// Message actions, decoded by UnmarshalJSON where they have the shape
+	// below (the welcome's "mentions" is a count, not names).
+	ReplyTo   string              `json:"-"` // message: the id of the line it answers
+	Mentions  []string            `json:"-"` // message: the users it names
+	Edited    string              `json:"-"` // history: when the line was last edited
+	Deleted   bool                `json:"-"` // history: the line was deleted
+	Reactions map[string][]string `json:"-"` // history: reaction → who reacted
+	Reaction  string              `json:"-"` // reaction
+	On        bool                `json:"-"` // reaction: added (false: taken back)
 }
 
 // UnmarshalJSON decodes one server line. "to" is a list in messages and a
@@ -81,6 +91,13 @@ func (e *Event) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("member to: %w", err)
 		}
 	}
+	decode(raw["reply_to"], &e.ReplyTo)
+	decode(raw["mentions"], &e.Mentions)
+	decode(raw["edited"], &e.Edited)
+	decode(raw["deleted"], &e.Deleted)
+	decode(raw["reactions"], &e.Reactions)
+	decode(raw["reaction"], &e.Reaction)
+	decode(raw["on"], &e.On)
 	if ts, ok := raw["ts"]; ok {
 		var s string
 		if json.Unmarshal(ts, &s) == nil {

@@ -16,12 +16,16 @@ type Renderer struct {
 	Loc   *time.Location   // nil means time.Local
 	Now   func() time.Time // nil means time.Now
 	Me    string           // the logged-in user, to tell my own lines apart
+	IDs   bool             // end each message line with its id, for /edit ID and the like
+
+	shown shownLines // the lines shown, for what edits, deletions, reactions and replies are about
 }
 
 // ANSI colours; a reset follows each coloured span.
 const (
 	reset   = "\x1b[0m"
 	bold    = "\x1b[1m"
+	reverse = "\x1b[7m"
 	dim     = "\x1b[2m"
 	red     = "\x1b[31m"
 	green   = "\x1b[32m"
@@ -74,10 +78,13 @@ func (r *Renderer) Render(ev Event) (text string, bell bool) {
 	}
 	lines := strings.Split(body, "\n")
 	lines[0] = r.stamp(ev.TS) + " " + lines[0]
+	if r.IDs && ev.Type == "message" && ev.ID != "" {
+		lines[0] += " " + r.paint(dim, "["+clean(ev.ID)+"]")
+	}
 	for i := 1; i < len(lines); i++ {
 		lines[i] = "      " + lines[i]
 	}
-	bell = ev.Type == "message" && (ev.Kind == "private" || ev.Kind == "offline") && !strings.EqualFold(ev.From, r.Me)
+	bell = ev.Type == "message" && (ev.Kind == "private" || ev.Kind == "offline" || ev.Kind == "room" && r.mentionsMe(ev)) && !strings.EqualFold(ev.From, r.Me)
 	return strings.Join(lines, "\n"), bell
 }
 
@@ -88,6 +95,7 @@ func (r *Renderer) body(ev Event) string {
 	case "prompt":
 		return ""
 	case "message":
+		text = r.actionText(ev, text)
 		switch ev.Kind {
 		case "private", "offline":
 			to := ""
@@ -98,7 +106,7 @@ func (r *Renderer) body(ev Event) string {
 			if ev.Kind == "offline" {
 				tag += " (sent while you were away)"
 			}
-			return r.paint(bold+magenta, tag) + " " + r.paint(magenta, text)
+			return r.paint(bold+magenta, tag) + " " + r.paint(magenta, text) + r.replyQuote(ev)
 		case "broadcast":
 			return r.paint(bold+yellow, "[broadcast] <"+from+">") + " " + r.paint(yellow, text)
 		}
@@ -114,9 +122,17 @@ func (r *Renderer) body(ev Event) string {
 			who = "* " + from
 		}
 		if strings.EqualFold(ev.From, r.Me) {
-			return r.paint(blue, room) + " " + r.paint(bold, who) + " " + text
+			return r.paint(blue, room) + " " + r.paint(bold, who) + " " + text + r.replyQuote(ev)
 		}
-		return r.paint(blue, room) + " " + r.paint(green, who) + " " + text
+		if r.mentionsMe(ev) {
+			// A line naming me stands out.
+			return r.paint(blue, room) + " " + r.paint(bold+yellow, who) + " " + r.paint(reverse, text) + r.replyQuote(ev)
+		}
+		return r.paint(blue, room) + " " + r.paint(green, who) + " " + text + r.replyQuote(ev)
+	case "edit", "delete", "reaction":
+		return r.actionBody(ev)
+	case "typing":
+		return "" // the web page shows it; a terminal line each time would drown the chat
 	case "delivery":
 		s := "→ " + clean(strings.Join(ev.To, ", ")) + ": " + deliveryWords(ev.Status)
 		if ev.Away != "" {
@@ -154,6 +170,9 @@ func (r *Renderer) body(ev Event) string {
 				}
 			}
 			s += " Unread: " + strings.Join(parts, ", ") + "."
+		}
+		if n := 0; decode(ev.Raw["mentions"], &n) && n > 0 {
+			s += fmt.Sprintf(" Unread mentions: %d (mentions lists them).", n)
 		}
 		if ev.Offline > 0 {
 			s += fmt.Sprintf(" %d message%s came while you were away:", ev.Offline, plural(ev.Offline))

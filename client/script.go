@@ -15,7 +15,7 @@ import (
 func RunScript(ctx context.Context, conn *Conn, in io.Reader, out io.Writer, f Front) error {
 	si := &scriptInput{out: out, got: make(chan inputLine), bell: f.Bell}
 	go si.read(in)
-	s := newSession(conn, &Renderer{Color: f.Color}, si, f.User)
+	s := newSession(conn, &Renderer{Color: f.Color, IDs: f.IDs}, si, f.User)
 	return s.run(ctx)
 }
 

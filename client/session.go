@@ -306,6 +306,13 @@ func (s *session) typed(line string, want *bool) error {
 	}
 	if !wasAnswer {
 		line = s.rewrite(line)
+		var problem string
+		if line, problem = s.actionLine(line); problem != "" {
+			s.in.print(s.r.paint(red, "!! "+problem), false)
+			*want = true
+			s.in.ask(s.prompt(), false)
+			return nil
+		}
 	}
 	s.awaiting, s.answering = false, false
 	if err := s.conn.Send(line); err != nil {
@@ -323,11 +330,17 @@ func (s *session) typed(line string, want *bool) error {
 }
 
 // rewrite is what the client makes of a typed command before it is sent:
-// /rooms lists my rooms (rooms mine). A private message to one user reads
-// the conversation with them up to its newest line shown.
+// /rooms lists my rooms (rooms mine), a line starting with @ is chat. A
+// private message to one user reads the conversation with them up to its
+// newest line shown.
 func (s *session) rewrite(line string) string {
 	if strings.TrimSpace(line) == "/rooms" {
 		return "rooms mine"
+	}
+	if strings.HasPrefix(strings.TrimSpace(line), "@") {
+		// "@bob look": chat that names someone. Sent as it is, the server
+		// would take "@bob" for a label (protocol.md) and drop it.
+		return "say " + line
 	}
 	switch commandWord(line) {
 	case "send", "msg", "message":
@@ -518,8 +531,22 @@ func (s *session) send(line string) error {
 }
 
 func (s *session) show(ev Event) {
+	if ev.Type == "message" && ev.ID != "" {
+		if names := s.conversationsOf(ev); len(names) > 0 {
+			s.r.shown.note(ev, convKey(names[0]))
+		}
+	}
 	if text, bell := s.r.Render(ev); text != "" {
 		s.in.print(text, bell)
+	}
+	// What the line is now, for the next action on it.
+	if line := s.r.shown.get(ev.ID); line != nil {
+		switch ev.Type {
+		case "edit":
+			line.text = ev.Text
+		case "delete":
+			line.text, line.deleted = "", true
+		}
 	}
 }
 
@@ -675,5 +702,5 @@ var commandNames = []string{
 	"logout", "me", "names", "passwd", "quit", "quote", "roomban", "roompasswd",
 	"roomunban", "rooms", "say", "search", "send", "set", "shutdown", "time", "topic",
 	"transfer", "unban", "unblock", "who", "whoelse", "whoelsesince", "wholasthr", "whois",
-	"msg",
+	"msg", "edit", "delete", "reply", "react", "unreact", "mentions",
 }

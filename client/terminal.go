@@ -16,7 +16,8 @@ import (
 type Front struct {
 	User  string // answer to the first username prompt (-user)
 	Color bool   // ANSI colours (stdout is a terminal and NO_COLOR is unset)
-	Bell  bool   // ring the bell on a private message
+	Bell  bool   // ring the bell on a private message or a mention
+	IDs   bool   // show each message's id (-ids)
 	// Redial connects again after the connection was lost; the terminal
 	// front end then logs in again and catches up. nil: a lost connection
 	// ends the session.
@@ -55,7 +56,7 @@ func RunTerminal(ctx context.Context, conn *Conn, in, out *os.File, f Front) err
 
 	ti := &termInput{t: t, out: out, req: make(chan askReq, 1), got: make(chan inputLine), bell: f.Bell}
 	go ti.loop()
-	s := newSession(conn, &Renderer{Color: f.Color}, ti, f.User)
+	s := newSession(conn, &Renderer{Color: f.Color, IDs: f.IDs}, ti, f.User)
 	s.redial = f.Redial
 	t.AutoCompleteCallback = func(line string, pos int, key rune) (string, int, bool) {
 		if key != '\t' {

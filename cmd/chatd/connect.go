@@ -29,6 +29,7 @@ func (c *connectCommand) Run(ctx context.Context, args []string) error {
 	useTLS := fs.Bool("tls", false, "")
 	insecure := fs.Bool("insecure", false, "")
 	user := fs.String("user", "", "")
+	ids := fs.Bool("ids", false, "")
 	var probes probeList
 	fs.Var(&probes, "probe", "")
 	if err := parseFlags(fs, args); err != nil {
@@ -58,6 +59,7 @@ func (c *connectCommand) Run(ctx context.Context, args []string) error {
 		User:  *user,
 		Color: outTTY && os.Getenv("NO_COLOR") == "",
 		Bell:  outTTY,
+		IDs:   *ids,
 	}
 	if inTTY && outTTY {
 		front.Redial = func(ctx context.Context) (*client.Conn, error) { return client.Dial(ctx, addr, opts) }
@@ -154,7 +156,8 @@ func (c *connectCommand) Usage() string {
 chatd server at ADDR (HOST or HOST:PORT; the port defaults to 4119) and shows
 each line with its local time, in a form (and colour) of its own for room
 chat, private messages, broadcasts, presence and server notices. The bell
-rings on a private message. NO_COLOR in the environment turns colours off.
+rings on a private message and on a room line that names you (@you), which
+is also highlighted. NO_COLOR in the environment turns colours off.
 
 At a terminal, the line you type is kept while messages arrive above it;
 up and down walk the history, Tab completes command names and the names of
@@ -165,6 +168,12 @@ lines; /join ROOM switches rooms and /rooms lists yours. A lost connection
 the password typed at the start (kept in memory only) and caught up with
 what was said meanwhile; a kick, a ban or a failed login ends connect
 with exit status 1.
+
+Lines can be acted on: /edit [ID] TEXT and /delete [ID] change or remove
+your last line in the current room (or line ID), /reply [ID] TEXT answers
+and /react [ID] REACTION (/unreact) reacts to the room's last line (or line
+ID). Edits, deletions and reactions show as short lines ("* bob edited:
+..."), a reply with a quote of what it answers; -ids shows each line's id.
 
 Without ADDR, connect looks for servers on the local network (LAN
 discovery, see 'chatd help discover'): it sends a probe to the broadcast
@@ -181,7 +190,7 @@ works in scripts; a script does not reconnect (exit status 1). The first lines a
 
 Usage:
 
-	chatd connect [-tls] [-insecure] [-user NAME] [-probe HOST:PORT ...] [ADDR]
+	chatd connect [-tls] [-insecure] [-user NAME] [-ids] [-probe HOST:PORT ...] [ADDR]
 
 Arguments:
 
@@ -191,6 +200,9 @@ Arguments:
 	    With -tls, accept any certificate (a self-signed test server).
 	-user NAME
 	    Log in as NAME instead of asking for the user name.
+	-ids
+	    End each message line with the message's id, to give to /edit,
+	    /delete, /reply and /react.
 	-probe HOST:PORT
 	    Without ADDR, send the discovery probe to HOST:PORT instead of the
 	    broadcast addresses. Repeat it to probe several.

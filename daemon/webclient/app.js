@@ -10,7 +10,15 @@
   const MAX_LINES = 500; // per conversation
   // Replies that the page asks for itself; they are shown only when the
   // user typed the command.
-  const QUIET = new Set(["rooms", "blocked", "names", "read"]);
+  const QUIET = new Set(["rooms", "blocked", "names", "read", "typing", "edit", "delete", "reply", "react", "unreact"]);
+  // The reactions the picker offers; any other can be typed (/react).
+  const REACTIONS = ["👍", "❤️", "😂", "🎉", "😮", "😢", "👀", "✅"];
+  // typing is sent at most this often while typing; someone else's
+  // "is typing" goes away this long after their last one.
+  const TYPING_EVERY_MS = 3000;
+  const TYPING_SHOWN_MS = 5000;
+  // The commands of message actions; the page uses those the server has.
+  const ACTIONS = ["edit", "delete", "reply", "react", "unreact", "typing"];
   // The rooms panel asks again this often by itself, and shortly after an
   // event that may have changed it (someone came or went).
   const ROOMS_EVERY_MS = 15000;
@@ -43,6 +51,14 @@
     reconnect: true, // reconnect after a drop
     joinAsked: "", // room whose password we asked for
     roomsTimer: 0, // the next refresh of the rooms panel
+
+    acting: new Map(), // label of a line the page sent -> {then: what to do at its ok, quiet: its error is not shown}
+    verbs: new Set(), // the action commands the server offers (help), so none goes out as chat
+    actSeq: 0, // numbers those labels
+    compose: null, // {mode: "edit" | "reply", id, key, draft}: what the input line does
+    mentioned: 0, // mentions of me not looked at (the welcome's count, then live ones)
+    typingSent: 0, // when typing was last sent, and for which conversation
+    typingConv: "",
   };
 
   // ---- connection --------------------------------------------------------
@@ -60,6 +76,7 @@
     S.ws = ws;
     S.loggedIn = false; // on this connection
     S.hout = [];
+    S.acting.clear();
     S.switching.clear();
     S.roomsAsked = false;
     setStatus("Connecting…");
@@ -117,6 +134,9 @@
   // ---- protocol ----------------------------------------------------------
 
   function handle(m) {
+    // The server may answer an action with its event (labelled) instead
+    // of an ok: the event does what the ok would.
+    if (m.label && m.type !== "ok" && m.type !== "error") S.acting.delete(m.label);
     switch (m.type) {
       case "prompt": return onPrompt(m.field);
       case "welcome": return onWelcome(m);
@@ -128,6 +148,10 @@
       case "room": return onRoom(m);
       case "notice": return notice(`Notice: ${m.text}`, "ok");
       case "read": return onRead(m);
+      case "edit": return onEdit(m);
+      case "delete": return onDelete(m);
+      case "reaction": return onReaction(m);
+      case "typing": return onTyping(m);
       case "bye": return onBye(m);
     }
   }
@@ -200,14 +224,33 @@
     notice(`Welcome, ${m.user}! ` + (m.room ? `You are in ${m.room}.` : "You are in no room; join one.") +
       (mine.length ? ` Your other rooms: ${mine.join(", ")}.` : "") + (others.length ? ` Online: ${others.join(", ")}.` : ""));
     if (m.offline > 0) notice(`You have ${m.offline} offline message${m.offline === 1 ? "" : "s"}.`);
+    setMentionCount(m.mentions || 0);
+    if (m.mentions > 0) notice(`You were mentioned ${m.mentions} time${m.mentions === 1 ? "" : "s"} since you last read; the Mentions button lists them.`);
     send("names");
     refreshRooms();
     send("blocked");
+    // Which actions this server offers: help names each one it knows.
+    S.verbs.clear();
+    delete $("chat-view").dataset.actions;
+    for (const verb of ACTIONS) {
+      ask(`help ${verb}`, () => {
+        S.verbs.add(verb);
+        // What the line buttons can do here (tests wait for it).
+        $("chat-view").dataset.actions = ACTIONS.filter((v) => S.verbs.has(v)).join(" ");
+      }, true);
+    }
     $("say-input").focus();
   }
 
   function onOK(m) {
     const cmd = m.cmd;
+    if (m.label && S.acting.has(m.label)) {
+      // The answer to a line the page sent itself.
+      const a = S.acting.get(m.label);
+      S.acting.delete(m.label);
+      a.then(m);
+      return;
+    }
     let show = !QUIET.has(cmd);
     if (cmd === "history") {
       // Only the answers to a typed history show; the page's own
@@ -286,6 +329,10 @@
     if (m.info) return " " + Object.entries(m.info).map(([k, v]) => `${k}=${v}`).join(", ");
     if (m.cmd === "rooms" && m.rooms) return " " + m.rooms.map((r) => `${r.name}${r.locked ? " (locked)" : ""}: ${(r.members || []).length}`).join(", ");
     if (m.cmd === "help" && m.commands) return "";
+    if (m.cmd === "mentions" && Array.isArray(m.mentions)) {
+      const where = (x) => (x.room ? " in " + x.room : x.conversation ? " in " + x.conversation : "");
+      return m.mentions.length ? ": " + m.mentions.map((x) => `${x.from || ""}${where(x)}: ${x.text || ""}`).join("; ") : "";
+    }
     return "";
   }
 
@@ -303,6 +350,12 @@
     }
     if (m.cmd === "passwd") endSecret();
     if (m.cmd === "read") return; // an old id: nothing to tell
+    if (m.cmd === "typing") return; // too often, or a conversation gone: it does not matter
+    if (m.label && S.acting.has(m.label)) {
+      const a = S.acting.get(m.label);
+      S.acting.delete(m.label);
+      if (a.quiet) return;
+    }
     if (m.cmd === "join") S.switching.clear();
     if (m.cmd === "history" && !historyFailed(m)) return;
     if (m.cmd === "rooms") S.roomsAsked = false;
@@ -335,14 +388,27 @@
       line("", m);
       return;
     }
+    if (m.from) stopTyping(t, m.from);
+    if (m.id && m.kind === "private" && m.from === S.user && adoptPending(t, m)) return;
     if (m.id) {
-      if (t.ids.has(m.id)) return; // seen already: live, replayed or caught up
+      if (t.ids.has(m.id)) {
+        // Seen already: live, replayed or caught up. A history line
+        // brings it as it stands now (edited, deleted, reactions).
+        if (m.kind === "history") restate(m);
+        return;
+      }
       t.ids.add(m.id);
       if (m.id > t.last) t.last = m.id;
       const front = S.hout[0];
       if (m.kind === "history" && front && front.key === t.key && m.id > front.newest) front.newest = m.id;
     }
-    if (m.from !== S.user && t.key !== S.active && isNew(t, m)) setUnread(t, t.unread + 1);
+    if (m.from !== S.user && t.key !== S.active && isNew(t, m)) {
+      setUnread(t, t.unread + 1);
+      if (mentionsMe(m)) {
+        setMentions(t, t.mentions + 1);
+        setMentionCount(S.mentioned + 1);
+      }
+    }
     line(t.key, m);
     if (t.key === S.active) markRead();
   }
@@ -366,6 +432,7 @@
         if (c.classList.contains("pending")) {
           c.classList.remove("pending");
           c.dataset.id = m.id;
+          if (c.msg) c.msg.id = m.id;
           t.ids.add(m.id);
           if (m.id > t.last) t.last = m.id;
           break;
@@ -746,6 +813,8 @@
   //   readSent the id of the last read command sent
   //   filled   its history was asked for when first shown
   //   welcomed its unread count came from this connection's welcome
+  //   mentions lines naming me that are not on screen yet
+  //   typers   who is typing there: name -> the timer that forgets them
   function makeTab(key, title, peer, room) {
     const el = document.createElement("div");
     el.className = "pane";
@@ -762,6 +831,7 @@
     const t = {
       key, title, peer, room, conv: peer ? "@" + peer : "#" + room, el, tab,
       unread: 0, ids: new Set(), last: "", since: "", readSent: "", filled: false, welcomed: false,
+      mentions: 0, typers: new Map(),
     };
     if (peer) {
       const close = document.createElement("button");
@@ -816,6 +886,8 @@
     t.tab.remove();
     if (t.close) t.close.remove();
     S.tabs.delete(key);
+    for (const timer of t.typers.values()) clearTimeout(timer);
+    if (S.compose && S.compose.key === key) endCompose();
     if (S.active === key) showTab(S.tabs.has(convKey("#" + S.room)) ? convKey("#" + S.room) : firstTab());
   }
 
@@ -842,20 +914,42 @@
   // setUnread sets the badge of conversation t.
   function setUnread(t, n) {
     t.unread = n;
-    const name = t.peer ? "@" + t.peer : "#" + t.title;
     if (n > 0) {
       t.tab.dataset.unread = n > 999 ? "999+" : String(n);
       t.tab.classList.add("unread");
-      t.tab.setAttribute("aria-label", `${name}, ${n} unread`);
     } else {
       delete t.tab.dataset.unread;
       t.tab.classList.remove("unread");
-      t.tab.setAttribute("aria-label", name);
     }
+    labelTab(t);
+  }
+
+  // setMentions sets the mention badge of conversation t: lines naming
+  // me that I have not seen.
+  function setMentions(t, n) {
+    t.mentions = n;
+    if (n > 0) {
+      t.tab.dataset.mentions = n > 99 ? "99+" : String(n);
+      t.tab.classList.add("mentioned");
+    } else {
+      delete t.tab.dataset.mentions;
+      t.tab.classList.remove("mentioned");
+    }
+    labelTab(t);
+  }
+
+  // labelTab says conversation t's name and badges to a screen reader.
+  function labelTab(t) {
+    let label = t.peer ? "@" + t.peer : "#" + t.title;
+    if (t.unread > 0) label += `, ${t.unread} unread`;
+    if (t.mentions > 0) label += `, ${t.mentions} mention${t.mentions === 1 ? "" : "s"} of you`;
+    t.tab.setAttribute("aria-label", label);
   }
 
   function showTab(key) {
     const t = S.tabs.get(key);
+    // An edit or a reply belongs to the conversation it started in.
+    if (S.compose && S.compose.key !== key) endCompose();
     S.active = t ? key : "";
     S.spare.hidden = !!t;
     for (const o of S.tabs.values()) {
@@ -865,11 +959,14 @@
       o.tab.classList.toggle("active", on);
     }
     if (!t) {
+      renderTyping();
       $("say-label").textContent = "Message";
       $("say-input").placeholder = "/command (join a room to chat)";
       return;
     }
     setUnread(t, 0);
+    setMentions(t, 0);
+    renderTyping();
     if (!t.filled) {
       // A private conversation opened here starts with its recent lines.
       t.filled = true;
@@ -1065,7 +1162,9 @@
       div.insertBefore(document.createTextNode("* "), from);
     }
     div.append(text);
+    dress(div, m);
     append(key, div);
+    if (m.id) requote(m.id);
   }
 
   function notice(text, kind = "info", key) {
@@ -1104,6 +1203,424 @@
     return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())}`;
   }
 
+  // ---- message actions ---------------------------------------------------
+  // Each chat line keeps what it shows in el.msg: {id, from, text, room,
+  // deleted, edited, reactions: Map reaction -> Set of users}. Events name
+  // a line by its id, which is unique on the server, so a line is found
+  // whatever pane it is in.
+
+  function findLine(id) {
+    if (!id) return null;
+    const el = $("log").querySelector(`.line[data-id="${CSS.escape(id)}"]`);
+    return el && el.msg ? el : null;
+  }
+
+  function mentionsMe(m) {
+    const me = S.user.toLowerCase();
+    return (m.mentions || []).some((u) => String(u).toLowerCase() === me);
+  }
+
+  // dress adds to a chat line what the actions give it: the quote of the
+  // line it answers, its mentions, the buttons to act on it, its reactions,
+  // and its state (edited, deleted).
+  function dress(div, m) {
+    if (m.kind === "broadcast") return;
+    const room = m.room || (m.conversation && m.conversation.startsWith("#") ? m.conversation.slice(1) : "");
+    div.msg = { id: m.id || "", from: m.from, text: m.text, room, deleted: false, edited: "", reactions: new Map() };
+    if (m.reply_to) div.prepend(quote(m.reply_to));
+    setText(div, m.text, m.mentions);
+    if (mentionsMe(m) && m.from !== S.user) div.classList.add("mention");
+    div.append(lineButtons(div));
+    const row = document.createElement("div");
+    row.className = "reactions";
+    row.setAttribute("role", "group");
+    row.setAttribute("aria-label", "Reactions");
+    row.hidden = true;
+    div.append(row);
+    restateLine(div, m);
+  }
+
+  // restateLine brings line el up to what a message (a history line) says
+  // of it now.
+  function restateLine(el, m) {
+    if (m.deleted) {
+      showDeleted(el);
+      return;
+    }
+    if (m.edited) {
+      if (m.text !== el.msg.text) setText(el, m.text, m.mentions);
+      showEdited(el, typeof m.edited === "string" ? m.edited : m.ts);
+    }
+    if (m.reactions && typeof m.reactions === "object") {
+      el.msg.reactions = new Map(Object.entries(m.reactions).map(([r, users]) => [r, new Set(users || [])]));
+      renderReactions(el);
+    }
+  }
+
+  function restate(m) {
+    const el = findLine(m.id);
+    if (el) restateLine(el, m);
+  }
+
+  // setText shows a line's text, with the names it mentions marked.
+  function setText(el, text, mentions) {
+    el.msg.text = text;
+    const span = el.querySelector(":scope > .text");
+    span.replaceChildren();
+    const names = new Set((mentions || []).map((u) => String(u).toLowerCase()));
+    if (names.size === 0) {
+      span.textContent = text;
+      return;
+    }
+    const re = /@([\p{L}\p{N}_.-]+)/gu;
+    let at = 0;
+    for (const hit of text.matchAll(re)) {
+      const name = hit[1].toLowerCase();
+      if (!names.has(name)) continue;
+      span.append(text.slice(at, hit.index));
+      const mark = document.createElement("mark");
+      mark.className = name === S.user.toLowerCase() ? "at me" : "at";
+      mark.textContent = hit[0];
+      span.append(mark);
+      at = hit.index + hit[0].length;
+    }
+    span.append(text.slice(at));
+  }
+
+  function showEdited(el, ts) {
+    el.msg.edited = ts || new Date().toISOString();
+    let mark = el.querySelector(":scope > .edited");
+    if (!mark) {
+      mark = document.createElement("span");
+      mark.className = "edited";
+      mark.textContent = "(edited)";
+      el.querySelector(":scope > .text").after(mark);
+    }
+    mark.title = "edited " + new Date(el.msg.edited).toLocaleString();
+    requote(el.msg.id);
+  }
+
+  function showDeleted(el) {
+    el.msg.deleted = true;
+    el.msg.text = "";
+    el.msg.reactions.clear();
+    el.classList.add("deleted");
+    el.classList.remove("mention");
+    el.querySelector(":scope > .text").textContent = "message deleted";
+    for (const sel of [":scope > .edited", ":scope > .msg-acts", ":scope > .picker"]) {
+      const x = el.querySelector(sel);
+      if (x) x.remove();
+    }
+    renderReactions(el);
+    requote(el.msg.id);
+    if (S.compose && S.compose.id === el.msg.id) endCompose();
+  }
+
+  // quote is the short quote a reply shows of the line it answers; a
+  // button that brings that line into view.
+  function quote(id) {
+    const q = document.createElement("button");
+    q.type = "button";
+    q.className = "quote linkish";
+    q.dataset.of = id;
+    fillQuote(q);
+    q.addEventListener("click", () => {
+      const el = findLine(id);
+      if (!el) return;
+      el.scrollIntoView({ block: "center" });
+      el.classList.add("flash");
+      setTimeout(() => el.classList.remove("flash"), 1500);
+    });
+    return q;
+  }
+
+  function fillQuote(q) {
+    const el = findLine(q.dataset.of);
+    let words = "a message not shown here";
+    if (el && el.msg.deleted) words = "message deleted";
+    else if (el) words = `${el.msg.from}: ${short(el.msg.text)}`;
+    q.textContent = "↪ " + words;
+    q.setAttribute("aria-label", `In reply to ${words}`);
+  }
+
+  // requote brings the quotes of line id up to date.
+  function requote(id) {
+    if (!id) return;
+    for (const q of $("log").querySelectorAll(`.quote[data-of="${CSS.escape(id)}"]`)) fillQuote(q);
+  }
+
+  function short(text) {
+    const chars = [...text];
+    return chars.length > 60 ? chars.slice(0, 60).join("") + "…" : text;
+  }
+
+  // lineButtons are the actions on a line: reply and react for any, edit
+  // for mine, delete for mine (and for a room's owner or an admin).
+  function lineButtons(el) {
+    const m = el.msg;
+    const acts = document.createElement("span");
+    acts.className = "msg-acts";
+    const mine = m.from === S.user;
+    const who = mine ? "your message" : `${m.from}'s message`;
+    acts.append(button("Reply", `Reply to ${who}`, () => startReply(el)));
+    const react = button("React", `React to ${who}`, () => togglePicker(el, react));
+    react.setAttribute("aria-expanded", "false");
+    acts.append(react);
+    if (mine) acts.append(button("Edit", "Edit your message", () => startEdit(el)));
+    const room = S.rooms.find((r) => m.room && r.name.toLowerCase() === m.room.toLowerCase());
+    const owner = room && room.owner && room.owner.toLowerCase() === S.user.toLowerCase();
+    if (mine || S.admin || owner) {
+      acts.append(button("Delete", `Delete ${who}`, () => {
+        if (confirm(mine ? "Delete your message?" : `Delete ${m.from}'s message?`)) act(`delete ${m.id}`, () => showDeleted(el));
+      }));
+    }
+    return acts;
+  }
+
+  // togglePicker opens or closes the row of common reactions under a line.
+  function togglePicker(el, opener) {
+    let p = el.querySelector(":scope > .picker");
+    if (p) {
+      p.remove();
+      opener.setAttribute("aria-expanded", "false");
+      return;
+    }
+    p = document.createElement("div");
+    p.className = "picker";
+    p.setAttribute("role", "group");
+    p.setAttribute("aria-label", "Pick a reaction");
+    for (const r of REACTIONS) {
+      const b = button(r, `React with ${r}`, () => {
+        p.remove();
+        opener.setAttribute("aria-expanded", "false");
+        toggleReaction(el, r);
+        opener.focus();
+      });
+      p.append(b);
+    }
+    p.addEventListener("keydown", (e) => {
+      if (e.key !== "Escape") return;
+      p.remove();
+      opener.setAttribute("aria-expanded", "false");
+      opener.focus();
+    });
+    el.querySelector(":scope > .reactions").before(p);
+    opener.setAttribute("aria-expanded", "true");
+    p.firstElementChild.focus();
+  }
+
+  // toggleReaction adds my reaction r to line el, or takes it back.
+  function toggleReaction(el, r) {
+    const m = el.msg;
+    if (!m.id || m.deleted) return;
+    const on = !(m.reactions.get(r) || new Set()).has(S.user);
+    act(`${on ? "react" : "unreact"} ${m.id} ${r}`, () => react(el, S.user, r, on));
+  }
+
+  function react(el, user, r, on) {
+    const users = el.msg.reactions.get(r) || new Set();
+    if (on) users.add(user);
+    else users.delete(user);
+    if (users.size) el.msg.reactions.set(r, users);
+    else el.msg.reactions.delete(r);
+    renderReactions(el);
+  }
+
+  function renderReactions(el) {
+    const row = el.querySelector(":scope > .reactions");
+    if (!row) return;
+    row.replaceChildren();
+    for (const [r, users] of el.msg.reactions) {
+      const names = [...users];
+      const mine = users.has(S.user);
+      const b = button(`${r} ${names.length}`, `${r} from ${names.join(", ")}; ${mine ? "take yours back" : "add yours"}`, () => toggleReaction(el, r));
+      b.className = "reaction";
+      b.title = names.join(", ");
+      b.setAttribute("aria-pressed", String(mine));
+      row.append(b);
+    }
+    row.hidden = row.childElementCount === 0;
+  }
+
+  // act sends an action with a label; then runs when its ok comes (the
+  // event, if the server sends this page one too, does the same again).
+  // A server that does not know the command would take the line for chat:
+  // it is not sent there.
+  function act(command, then) {
+    const verb = command.split(" ", 1)[0];
+    if (!S.verbs.has(verb)) {
+      notice(`This server does not offer ${verb}.`, "error");
+      return false;
+    }
+    return ask(command, then);
+  }
+
+  // ask sends a line with a label of its own; then gets its ok. An error
+  // is shown unless quiet.
+  function ask(command, then, quiet = false) {
+    const label = "w" + ++S.actSeq;
+    if (!send(`@${label} ${command}`)) return false;
+    S.acting.set(label, { then, quiet });
+    return true;
+  }
+
+  function onEdit(m) {
+    const el = findLine(m.id);
+    if (!el || el.msg.deleted) return;
+    setText(el, m.text, m.mentions || []);
+    showEdited(el, m.ts);
+  }
+
+  function onDelete(m) {
+    const el = findLine(m.id);
+    if (el) showDeleted(el);
+  }
+
+  function onReaction(m) {
+    const el = findLine(m.id);
+    if (el && !el.msg.deleted) react(el, m.user, m.reaction, m.on !== false);
+  }
+
+  // lastOwnLine is my newest line still there in the conversation on screen.
+  function lastOwnLine() {
+    const t = S.tabs.get(S.active);
+    if (!t) return null;
+    for (let c = t.el.lastElementChild; c; c = c.previousElementSibling) {
+      if (c.msg && c.msg.id && c.msg.from === S.user && !c.msg.deleted) return c;
+    }
+    return null;
+  }
+
+  // startEdit puts line el's text in the input line to be edited.
+  function startEdit(el) {
+    if (!el.msg.id || el.msg.deleted) return;
+    const input = $("say-input");
+    const draft = S.compose ? S.compose.draft : input.value;
+    endCompose(true);
+    S.compose = { mode: "edit", id: el.msg.id, key: S.active, draft };
+    el.classList.add("editing");
+    showCompose("Editing your message. Enter saves it, Escape cancels.");
+    input.value = el.msg.text;
+    input.focus();
+    input.setSelectionRange(input.value.length, input.value.length);
+  }
+
+  // startReply makes the input line answer line el; what is typed stays.
+  function startReply(el) {
+    if (!el.msg.id || el.msg.deleted) return;
+    const input = $("say-input");
+    const wasEdit = S.compose && S.compose.mode === "edit";
+    if (wasEdit) input.value = S.compose.draft;
+    endCompose(true);
+    S.compose = { mode: "reply", id: el.msg.id, key: S.active, draft: "" };
+    showCompose(`Replying to ${el.msg.from}: ${short(el.msg.text)}`);
+    input.focus();
+  }
+
+  function showCompose(text) {
+    $("compose-text").textContent = text;
+    $("compose").hidden = false;
+    $("say-label").textContent = S.compose.mode === "edit" ? "Edit your message" : "Your reply";
+  }
+
+  // endCompose stops an edit or a reply. The line typed before an edit
+  // comes back (unless keep); what was typed as a reply stays, as a line.
+  function endCompose(keep) {
+    const c = S.compose;
+    if (!c) return;
+    S.compose = null;
+    $("compose").hidden = true;
+    const el = findLine(c.id);
+    if (el) el.classList.remove("editing");
+    if (!keep && c.mode === "edit") $("say-input").value = c.draft;
+    const t = S.tabs.get(S.active);
+    if (t && !S.secret) labelInput(t);
+  }
+
+  function finishEdit(text) {
+    const c = S.compose;
+    const el = findLine(c.id);
+    if (!el || text.trim() === "" || text === el.msg.text) {
+      endCompose();
+      return;
+    }
+    if (act(`edit ${c.id} ${text}`, () => {
+      setText(el, text, []);
+      showEdited(el);
+    })) endCompose();
+  }
+
+  function finishReply(text) {
+    const c = S.compose;
+    const t = S.tabs.get(c.key);
+    if (!S.verbs.has("reply")) {
+      notice("This server does not offer reply.", "error");
+      return;
+    }
+    if (!send(`reply ${c.id} ${text}`)) return;
+    if (t && t.peer) {
+      // As a private message: shown now, its id comes with the answer.
+      line(t.key, { kind: "private", from: S.user, to: [t.peer], text, ts: new Date().toISOString(), pending: true, reply_to: c.id });
+    }
+    endCompose(true);
+    $("say-input").value = "";
+  }
+
+  // adoptPending gives my private line shown as pending the id it came
+  // back with (from another device of mine, or as the answer to a reply).
+  function adoptPending(t, m) {
+    for (let c = t.el.lastElementChild; c; c = c.previousElementSibling) {
+      if (c.classList.contains("pending") && c.msg && c.msg.text === m.text) {
+        c.classList.remove("pending");
+        c.dataset.id = m.id;
+        c.msg.id = m.id;
+        t.ids.add(m.id);
+        if (m.id > t.last) t.last = m.id;
+        return true;
+      }
+    }
+    return false;
+  }
+
+  // ---- mentions and typing -----------------------------------------------
+
+  function setMentionCount(n) {
+    S.mentioned = n;
+    const b = $("mentions-button");
+    b.hidden = n <= 0;
+    b.textContent = `Mentions ${n}`;
+    b.setAttribute("aria-label", `${n} mention${n === 1 ? "" : "s"} of you: list them`);
+  }
+
+  function onTyping(m) {
+    if (!m.user || m.user === S.user || !m.conversation) return;
+    let key = convKey(m.conversation);
+    if (key === convKey("@" + S.user)) key = convKey("@" + m.user); // a private conversation, named from their side
+    const t = S.tabs.get(key);
+    if (!t) return;
+    clearTimeout(t.typers.get(m.user));
+    t.typers.set(m.user, setTimeout(() => stopTyping(t, m.user), TYPING_SHOWN_MS));
+    if (t.key === S.active) renderTyping();
+  }
+
+  function stopTyping(t, user) {
+    if (!t.typers.has(user)) return;
+    clearTimeout(t.typers.get(user));
+    t.typers.delete(user);
+    if (t.key === S.active) renderTyping();
+  }
+
+  // renderTyping says who is typing in the conversation on screen.
+  function renderTyping() {
+    const t = S.tabs.get(S.active);
+    const names = t ? [...t.typers.keys()] : [];
+    let text = "";
+    if (names.length === 1) text = `${names[0]} is typing…`;
+    else if (names.length === 2) text = `${names[0]} and ${names[1]} are typing…`;
+    else if (names.length > 2) text = "Several people are typing…";
+    $("typing").textContent = text;
+  }
+
   // ---- the input line ----------------------------------------------------
 
   $("say-form").addEventListener("submit", (e) => {
@@ -1115,8 +1632,16 @@
       input.value = "";
       return;
     }
+    if (S.compose && S.compose.mode === "edit") {
+      finishEdit(text);
+      return;
+    }
     if (text.trim() === "") return;
     const t = S.tabs.get(S.active);
+    if (S.compose && S.compose.mode === "reply" && !text.startsWith("/") && S.verbs.has("reply")) {
+      finishReply(text);
+      return;
+    }
     if (text.startsWith("/")) {
       // Any command goes through as it was typed.
       const word = text.slice(1).split(/\s/, 1)[0].toLowerCase();
@@ -1152,10 +1677,44 @@
   }
 
   // passwd answers: once the last prompt is answered the reply ends it.
+  // Escape also stops an edit or a reply; Up in an empty line edits my
+  // last line in the conversation on screen (as in Slack and Element).
   $("say-input").addEventListener("keydown", (e) => {
     if (e.key === "Escape" && S.secret) {
       endSecret();
+    } else if (e.key === "Escape" && S.compose) {
+      e.preventDefault();
+      endCompose();
+    } else if (e.key === "ArrowUp" && !S.secret && !S.compose && e.target.value === "" && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey) {
+      const el = lastOwnLine();
+      if (el) {
+        e.preventDefault();
+        startEdit(el);
+      }
     }
+  });
+
+  // While a line is typed the others in the conversation are told, at
+  // most every TYPING_EVERY_MS; not for commands, passwords and edits.
+  $("say-input").addEventListener("input", (e) => {
+    const text = e.target.value;
+    const t = S.tabs.get(S.active);
+    if (!t || S.secret || !S.loggedIn || !S.verbs.has("typing") || text === "" || text.startsWith("/") || (S.compose && S.compose.mode === "edit")) return;
+    const now = Date.now();
+    if (S.typingConv === t.conv && now - S.typingSent < TYPING_EVERY_MS) return;
+    S.typingSent = now;
+    S.typingConv = t.conv;
+    send(`typing ${t.conv}`);
+  });
+
+  $("compose-cancel").addEventListener("click", () => {
+    endCompose();
+    $("say-input").focus();
+  });
+
+  $("mentions-button").addEventListener("click", () => {
+    S.manual.set("mentions", (S.manual.get("mentions") || 0) + 1);
+    if (send("mentions")) setMentionCount(0);
   });
 
   // ---- page --------------------------------------------------------------
