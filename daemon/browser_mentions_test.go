@@ -1,11 +1,3 @@
-// The daemon's side of mentions and typing is on the mentions branch, which
-// this branch cannot merge alongside actions without resolving their
-// conflicts: drop this constraint once both are in main. With the tag the
-// test runs (go test -tags mentions); it passes on mentions plus this
-// branch's clients.
-
-//go:build mentions
-
 package daemon_test
 
 import (
