@@ -219,7 +219,7 @@ var helpGroups = []struct {
 	admin    bool
 	commands []string
 }{
-	{"Talking", false, []string{"say", "me", "send", "broadcast", "echo", "read", "unread", "mentions", "typing"}},
+	{"Talking", false, []string{"say", "me", "send", "broadcast", "echo", "reply", "edit", "delete", "react", "unreact", "read", "unread", "mentions", "typing"}},
 	{"People", false, []string{"who", "whoelse", "last", "wholasthr", "whoelsesince", "active", "check", "away", "back", "block", "unblock", "blocked"}},
 	{"Rooms", false, []string{"rooms", "names", "join", "leave", "create", "topic", "history", "search"}},
 	{"Running a room", false, []string{"invite", "kick", "roomban", "roomunban", "roompasswd", "transfer", "close"}},

@@ -209,7 +209,7 @@ func TestHelp(t *testing.T) {
 		"leave", "kick", "close", "say", "time", "echo", "quote", "passwd", "mode", "logout",
 		"me", "away", "back", "names", "topic", "invite", "roomban", "roomunban", "roompasswd",
 		"transfer", "history", "search", "set", "read", "unread",
-		"mentions", "typing"}
+		"mentions", "typing", "edit", "delete", "reply", "react", "unreact"}
 	all = append(all, "keys", "keyadd", "keydel") // SSH keys (keys.go)
 	admin := append(slices.Clone(all), "ban", "unban", "shutdown")
 
