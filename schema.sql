@@ -1,4 +1,4 @@
--- chatd schema, version 9 (PRAGMA user_version = 9).
+-- chatd schema, version 10 (PRAGMA user_version = 10).
 -- Times are stored as INTEGER Unix milliseconds (UTC). Names are kept in their
 -- registered spelling; every lookup and comparison goes through name_key,
 -- chatd.Key(name) (NFKC, then Unicode case folding), which is unique.
@@ -23,6 +23,16 @@ CREATE TABLE blocks (
     created INTEGER NOT NULL,
     PRIMARY KEY (blocker, blocked)
 ) WITHOUT ROWID;
+
+-- watcher hears of watched's logins, logouts and away changes however many
+-- users are online (PROTOCOL.md 13); at most chatd.MaxWatching per watcher.
+CREATE TABLE watchers (
+    watcher INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    watched INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created INTEGER NOT NULL,
+    PRIMARY KEY (watcher, watched)
+) WITHOUT ROWID;
+CREATE INDEX watchers_watched ON watchers(watched);
 
 -- At most one ban per user; expires NULL means permanent.
 CREATE TABLE bans (

@@ -212,6 +212,15 @@ CREATE INDEX room_members_room ON room_members(room_id);
 INSERT INTO room_members (user_id, room_id, joined_at)
     SELECT users.id, rooms.id, users.created FROM users, rooms WHERE rooms.name_key = 'lobby' ORDER BY users.id;
 `,
+	// 9 -> 10 (issue 23, PROTOCOL.md 13): watchers.
+	`CREATE TABLE watchers (
+    watcher INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    watched INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created INTEGER NOT NULL,
+    PRIMARY KEY (watcher, watched)
+) WITHOUT ROWID;
+CREATE INDEX watchers_watched ON watchers(watched);
+`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to

@@ -25,7 +25,7 @@ var postgresSchema string
 // owns its schema and migrations. To change the PostgreSQL schema, change
 // schema_postgres.sql, bump this, and append to postgresMigrations the
 // statements that bring the previous version to the new shape.
-const PostgresSchemaVersion = 6
+const PostgresSchemaVersion = 7
 
 // postgresMigrations[i] turns a PostgreSQL database at version i+1 into
 // version i+2, like migrations does for SQLite.
@@ -84,6 +84,15 @@ CREATE UNIQUE INDEX room_members_user_room ON room_members(user_id, room_id);
 CREATE INDEX room_members_room ON room_members(room_id);
 INSERT INTO room_members (user_id, room_id, joined_at)
     SELECT users.id, rooms.id, users.created FROM users, rooms WHERE rooms.name_key = 'lobby' ORDER BY users.id;`,
+	// 6 -> 7 (issue 23, PROTOCOL.md 13): watchers, as the SQLite
+	// migration to version 10.
+	`CREATE TABLE watchers (
+    watcher BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    watched BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created BIGINT NOT NULL,
+    PRIMARY KEY (watcher, watched)
+);
+CREATE INDEX watchers_watched ON watchers(watched);`,
 }
 
 // migrateLockKey names the advisory lock that makes nodes starting at once

@@ -1,4 +1,4 @@
--- chatd schema for PostgreSQL, version 6 (the schema_version table).
+-- chatd schema for PostgreSQL, version 7 (the schema_version table).
 -- The same tables and columns as the SQLite schema (schema.sql at the top of
 -- the repository); TestSchemasAgree compares them. The differences:
 --   * ids are identity columns, flags are BOOLEAN, times BIGINT Unix ms;
@@ -29,6 +29,14 @@ CREATE TABLE blocks (
     created BIGINT NOT NULL,
     PRIMARY KEY (blocker, blocked)
 );
+
+CREATE TABLE watchers (
+    watcher BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    watched BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created BIGINT NOT NULL,
+    PRIMARY KEY (watcher, watched)
+);
+CREATE INDEX watchers_watched ON watchers(watched);
 
 CREATE TABLE bans (
     user_id BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
