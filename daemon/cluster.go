@@ -320,6 +320,26 @@ func (h *clusterHub) everyone(ctx context.Context) ([]presence, error) {
 	return mergeUsers(append(out, h.srv.hub.presences(h.me())...)), nil
 }
 
+// usersOnline counts the users of the sessions table, this node's from
+// the registry. It reads every row, but only counts them: nobody is sent
+// anything per user online.
+func (h *clusterHub) usersOnline(ctx context.Context) (int, error) {
+	rows, err := h.c.Sessions(ctx)
+	if err != nil {
+		return 0, err
+	}
+	users := map[string]bool{}
+	for _, r := range rows {
+		if r.Node != h.me() {
+			users[chatd.Key(r.User)] = true
+		}
+	}
+	for _, p := range h.srv.hub.presences(h.me()) {
+		users[chatd.Key(p.User)] = true
+	}
+	return len(users), nil
+}
+
 func remotePresence(r chatd.ClusterSession) presence {
 	return presence{
 		OnlineSession: chatd.OnlineSession{User: r.User, Room: r.Room, Addr: r.Addr, Listener: r.Listener,

@@ -209,6 +209,7 @@ func TestHelp(t *testing.T) {
 		"leave", "kick", "close", "say", "time", "echo", "quote", "passwd", "mode", "logout",
 		"me", "away", "back", "names", "topic", "invite", "roomban", "roomunban", "roompasswd",
 		"transfer", "history", "search", "set", "read", "unread"}
+	all = append(all, "watch", "unwatch", "watching") // PROTOCOL.md 13
 	admin := append(slices.Clone(all), "ban", "unban", "shutdown")
 
 	t.Run("ListUser", func(t *testing.T) {

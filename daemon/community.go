@@ -47,6 +47,9 @@ type community interface {
 	// session of name (nil when offline).
 	everyone(ctx context.Context) ([]presence, error)
 	find(ctx context.Context, name string) (*presence, error)
+	// usersOnline counts the users (not sessions) online anywhere, for
+	// presence.everyone_limit (scale.go).
+	usersOnline(ctx context.Context) (int, error)
 }
 
 // presence is a snapshot of one online session, wherever it runs. Room is
@@ -86,6 +89,10 @@ func (h localHub) everyone(context.Context) ([]presence, error) {
 
 func (h localHub) find(_ context.Context, name string) (*presence, error) {
 	return h.srv.hub.find(name, ""), nil
+}
+
+func (h localHub) usersOnline(context.Context) (int, error) {
+	return h.srv.hub.userCount(), nil
 }
 
 // say: under the room's log lock, so that a join sees the line either

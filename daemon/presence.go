@@ -251,7 +251,11 @@ func cmdAway(ctx context.Context, s *session, args string) error {
 	}
 	s.away.Store(&msg)
 	room := s.srv.hub.roomOf(s)
-	if err := s.srv.effect(ctx, &note{Kind: noteAway, User: s.user, SID: s.sid, Room: room, Text: msg}); err != nil {
+	n, err := s.awayNote(ctx, &note{Kind: noteAway, User: s.user, SID: s.sid, Room: room, Text: msg})
+	if err != nil {
+		return err
+	}
+	if err := s.srv.effect(ctx, n); err != nil {
 		return err
 	}
 	s.reply(okEvent("away", "you are marked away: "+msg+" (type back when you return)", nil, f("text", msg)))
@@ -264,7 +268,11 @@ func cmdBack(ctx context.Context, s *session, _ string) error {
 		return nil
 	}
 	room := s.srv.hub.roomOf(s)
-	if err := s.srv.effect(ctx, &note{Kind: noteBack, User: s.user, SID: s.sid, Room: room}); err != nil {
+	n, err := s.awayNote(ctx, &note{Kind: noteBack, User: s.user, SID: s.sid, Room: room})
+	if err != nil {
+		return err
+	}
+	if err := s.srv.effect(ctx, n); err != nil {
 		return err
 	}
 	s.reply(okEvent("back", "welcome back", nil))
