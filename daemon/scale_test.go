@@ -119,7 +119,7 @@ func TestPresenceAboveEveryoneLimit(t *testing.T) {
 	if _, err := ts.srv.Reload(cfg); err != nil {
 		t.Fatal(err)
 	}
-	eve = login(t, ts.addr, "eve", "password1")
+	login(t, ts.addr, "eve", "password1")
 	carol.hears("eve", "login")
 	dave.hears("eve", "login")
 }
