@@ -56,6 +56,10 @@ type clusterHub struct {
 	pendMu  sync.Mutex
 	pending map[uint64]*pendingLine
 	refs    atomic.Uint64 // the last reference handed out
+
+	// census is the other nodes' share of who is online (count), taken
+	// by the heartbeat; nil before the first.
+	census atomic.Pointer[census]
 }
 
 type pendingLine struct {
@@ -320,24 +324,53 @@ func (h *clusterHub) everyone(ctx context.Context) ([]presence, error) {
 	return mergeUsers(append(out, h.srv.hub.presences(h.me())...)), nil
 }
 
-// usersOnline counts the users of the sessions table, this node's from
-// the registry. It reads every row, but only counts them: nobody is sent
-// anything per user online.
-func (h *clusterHub) usersOnline(ctx context.Context) (int, error) {
+// elsewhere is the census of the other nodes as the last heartbeat
+// counted it.
+func (h *clusterHub) elsewhere() census {
+	if c := h.census.Load(); c != nil {
+		return *c
+	}
+	return census{}
+}
+
+// count takes the census of the other nodes from the sessions table: their
+// users who have no session here, and each room's. It runs with the
+// heartbeat, so that deciding who hears of a login (scale.go) makes no
+// database call; a login counts the community's users from its claim.
+func (h *clusterHub) count(ctx context.Context) {
 	rows, err := h.c.Sessions(ctx)
 	if err != nil {
-		return 0, err
+		if ctx.Err() == nil {
+			h.srv.log.Error("count the users of the other nodes", "err", err)
+		}
+		return
 	}
 	users := map[string]bool{}
+	rooms := map[string]map[string]bool{}
 	for _, r := range rows {
-		if r.Node != h.me() {
-			users[chatd.Key(r.User)] = true
+		if r.Node == h.me() {
+			continue
+		}
+		k := chatd.Key(r.User)
+		users[k] = true
+		for _, room := range r.Rooms {
+			rk := chatd.Key(room)
+			if rooms[rk] == nil {
+				rooms[rk] = map[string]bool{}
+			}
+			rooms[rk][k] = true
 		}
 	}
-	for _, p := range h.srv.hub.presences(h.me()) {
-		users[chatd.Key(p.User)] = true
+	c := census{rooms: make(map[string]int, len(rooms))}
+	for k := range users {
+		if len(h.srv.hub.sessionsOf(k, "")) == 0 {
+			c.users++
+		}
 	}
-	return len(users), nil
+	for rk, in := range rooms {
+		c.rooms[rk] = len(in)
+	}
+	h.census.Store(&c)
 }
 
 func remotePresence(r chatd.ClusterSession) presence {
@@ -583,6 +616,7 @@ func (h *clusterHub) heartbeat(ctx context.Context) {
 			}
 		}
 		h.mailOrphans(ctx, timeout)
+		h.count(ctx)
 		if time.Since(lastPrune) > eventRetention/4 {
 			lastPrune = time.Now()
 			if _, err := h.c.PruneEvents(ctx, eventRetention); err != nil && ctx.Err() == nil {

@@ -315,7 +315,7 @@ func (s *Server) joinRoom(sess *session, room string, token *uint64, replies ...
 	l := s.logs.get(room)
 	l.mu.Lock()
 	members, rooms, already, ok := s.hub.join(sess, room, token)
-	count := s.hub.roomUserCount(room)
+	count := s.community.elsewhere().roomCount(room, s.hub.roomUserCount(room))
 	if ok {
 		for _, r := range replies {
 			if r != nil {
@@ -370,7 +370,7 @@ func (s *Server) leaveRoomWith(sess *session, room string, announce bool, replie
 	n := &note{Kind: noteLeave, User: sess.user, SID: sess.sid, Room: room, To: current, Rooms: rooms, Flag: announce}
 	if announce {
 		// The count as it was, the leaver included.
-		count := s.hub.roomUserCount(room) + 1
+		count := s.community.elsewhere().roomCount(room, s.hub.roomUserCount(room)+1)
 		if owner, large := s.largeRoom(room, count); large {
 			s.scopeRoom(n, count, owner)
 		}

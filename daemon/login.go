@@ -310,7 +310,8 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 			// Who hears of it (scale.go), by the users online in the
 			// community, the user included.
 			to := a.others
-			s.srv.scopePresence(n, len(online), func(r string) int { return h.roomUsers[chatd.Key(r)] })
+			c := s.srv.community.elsewhere()
+			s.srv.scopePresence(n, len(online), func(r string) int { return c.roomCount(r, h.roomUsers[chatd.Key(r)]) })
 			if n.Scoped {
 				to = h.audienceLocked(n.User, n.smallRooms())
 			}

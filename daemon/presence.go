@@ -251,10 +251,7 @@ func cmdAway(ctx context.Context, s *session, args string) error {
 	}
 	s.away.Store(&msg)
 	room := s.srv.hub.roomOf(s)
-	n, err := s.awayNote(ctx, &note{Kind: noteAway, User: s.user, SID: s.sid, Room: room, Text: msg})
-	if err != nil {
-		return err
-	}
+	n := s.awayNote(&note{Kind: noteAway, User: s.user, SID: s.sid, Room: room, Text: msg})
 	if err := s.srv.effect(ctx, n); err != nil {
 		return err
 	}
@@ -268,10 +265,7 @@ func cmdBack(ctx context.Context, s *session, _ string) error {
 		return nil
 	}
 	room := s.srv.hub.roomOf(s)
-	n, err := s.awayNote(ctx, &note{Kind: noteBack, User: s.user, SID: s.sid, Room: room})
-	if err != nil {
-		return err
-	}
+	n := s.awayNote(&note{Kind: noteBack, User: s.user, SID: s.sid, Room: room})
 	if err := s.srv.effect(ctx, n); err != nil {
 		return err
 	}

@@ -108,6 +108,20 @@ func (h *hub) roomUserCount(room string) int {
 
 // ---- the decisions ----
 
+// census is the other nodes' share of who is online (community.elsewhere):
+// their users who have no session on this node, and each room's users
+// there, by chatd.Key(room).
+type census struct {
+	users int
+	rooms map[string]int
+}
+
+// roomCount is how many users of the community are in room, this node's
+// counted by local.
+func (c census) roomCount(room string, local int) int {
+	return local + c.rooms[chatd.Key(room)]
+}
+
 // scopePresence decides who hears the presence note n (a login, logout,
 // away or back of n.User, whose rooms are n.Rooms): users is how many
 // users are online in the community counting n.User, roomCount how many
@@ -308,15 +322,14 @@ func roomMembersEvent(room string, count int) *event {
 const roomMembers = "members"
 
 // awayNote decides who hears the away or back n of the user of s
-// (scopePresence): the user's rooms on this node, counted here.
-func (s *session) awayNote(ctx context.Context, n *note) (*note, error) {
-	users, err := s.srv.community.usersOnline(ctx)
-	if err != nil {
-		return nil, err
-	}
+// (scopePresence), with the user's rooms on this node.
+func (s *session) awayNote(n *note) *note {
 	if p := s.srv.hub.find(s.user, ""); p != nil {
 		n.Rooms = p.Rooms
 	}
-	s.srv.scopePresence(n, users, s.srv.hub.roomUserCount)
-	return n, nil
+	c := s.srv.community.elsewhere()
+	s.srv.scopePresence(n, s.srv.hub.userCount()+c.users, func(r string) int {
+		return c.roomCount(r, s.srv.hub.roomUserCount(r))
+	})
+	return n
 }

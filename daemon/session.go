@@ -515,12 +515,9 @@ func (s *session) finish() {
 		// row goes (clusterHub.tell); every node, this one included,
 		// shows the logout from the log then.
 		elsewhere := s.srv.cluster != nil && s.srv.cfg().Accounts.DuplicateLogin == loginMulti
-		// Who is online, the user included, for who hears of it
-		// (scale.go): taken before the user leaves.
-		users, err := s.srv.community.usersOnline(ctx)
-		if err != nil {
-			s.srv.log.Error("count the users online", "err", err)
-		}
+		// Who hears of it (scale.go): by the users online, the user
+		// included, and each room's.
+		c := s.srv.community.elsewhere()
 		h := s.srv.hub
 		_, ok := h.remove(s, func(room string, others []*session, last bool) {
 			n.Room = room
@@ -529,7 +526,9 @@ func (s *session) finish() {
 			}
 			// The user's rooms, each counted with the user in it.
 			n.Rooms = s.rooms
-			s.srv.scopePresence(n, users, func(r string) int { return h.roomUsers[chatd.Key(r)] + 1 })
+			s.srv.scopePresence(n, len(h.users)+1+c.users, func(r string) int {
+				return c.roomCount(r, h.roomUsers[chatd.Key(r)]+1)
+			})
 			if elsewhere {
 				n.Everywhere = true
 				return
