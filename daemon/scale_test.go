@@ -168,17 +168,20 @@ func TestLargeRoomShowsCount(t *testing.T) {
 	root.expect("room", "event", "joined", "user", "m2")
 	m3.do("join den", "join")
 	m4.do("join den", "join")
+	m4.do("leave den", "leave")
 	owner.expect("room", "event", "joined", "user", "m3")
 	owner.expect("room", "event", "joined", "user", "m4")
+	owner.expect("room", "event", "left", "user", "m4")
 	root.expect("room", "event", "joined", "user", "m4")
-	// Two more joins within the interval: one count, the newest, and no
-	// join.
+	root.expect("room", "event", "left", "user", "m4")
+	// Two more joins and a leave within the interval: one count, the
+	// newest, and no join or leave.
 	if ev := m2.nextRoomEvent(); ev.str("event") != "members" || ev["count"] != 4.0 {
 		t.Fatalf("m2: want the count 4 of den it made large, got %v", ev)
 	}
 	for _, c := range []*client{m1, m2} {
-		if ev := c.nextRoomEvent(); ev.str("event") != "members" || ev["count"] != 6.0 {
-			t.Fatalf("%s: want one count 6 of den after two joins, got %v", c.name, ev)
+		if ev := c.nextRoomEvent(); ev.str("event") != "members" || ev["count"] != 5.0 {
+			t.Fatalf("%s: want one count 5 of den after two joins and a leave, got %v", c.name, ev)
 		}
 	}
 }
