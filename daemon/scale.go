@@ -194,9 +194,11 @@ func (s *Server) largeRoom(room string, count int) (owner string, large bool) {
 }
 
 // seesEveryJoin reports whether o hears each join and leave of a large
-// room owned by owner: the owner and server admins do.
+// room owned by owner: the owner and server admins do. Both names are
+// registered spellings (the store keeps the owner's so), so a plain
+// comparison does: it runs for every member at every join.
 func seesEveryJoin(o *session, owner string) bool {
-	return o.admin.Load() || (owner != "" && chatd.Key(o.user) == chatd.Key(owner))
+	return o.admin.Load() || (owner != "" && o.user == owner)
 }
 
 // showCounts queues the count of each large room in n.Counts to its
