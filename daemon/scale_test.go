@@ -257,3 +257,30 @@ func TestClusterEveryoneLimitCountsCommunity(t *testing.T) {
 	dave.send("say hi")
 	noPresence(t, carol.upTo("hi"), "eve")
 }
+
+// In a cluster a room's size counts its members on every node: a join on
+// a node where the room has nobody else finds it large by the others'
+// members (counted at their heartbeats, hence the retries).
+func TestClusterLargeRoomCountsCommunity(t *testing.T) {
+	n := threeNodes(t, func(c *chatd.Config) { c.Rooms.PresenceLimit = 2 })
+	n[0].members("den", "carol", "alice", "bob") // carol, the owner, stays away
+	alice := login(t, n[0].addr, "alice", "password1")
+	login(t, n[1].addr, "bob", "password1")
+	dave := login(t, n[2].addr, "dave", "password1")
+	for try := 1; ; try++ {
+		dave.do("join den", "join")
+		ev := alice.nextRoomEvent()
+		if ev.str("event") == "members" {
+			if ev["count"] != 3.0 {
+				t.Fatalf("count of den = %v, want 3", ev)
+			}
+			return
+		}
+		if try == 30 {
+			t.Fatalf("dave's join into den was still announced, not counted: %v", ev)
+		}
+		dave.do("leave den", "leave")
+		alice.expect("room", "event", "left", "user", "dave")
+		time.Sleep(200 * time.Millisecond)
+	}
+}
