@@ -42,6 +42,9 @@ type Config struct {
 	Cluster ClusterConfig `toml:"cluster"`
 	// SSH is the SSH listener (PROTOCOL.md section 12, docs/ssh.md).
 	SSH SSHConfig `toml:"ssh"`
+	// Presence is who hears of logins once many are online (PROTOCOL.md
+	// 13).
+	Presence PresenceConfig `toml:"presence"`
 }
 
 type ServerConfig struct {
@@ -115,6 +118,18 @@ type RoomsConfig struct {
 	// writes of their own before its lines are written in passes
 	// (daemon/roombatch.go); 0: every line at once.
 	BusyWrites int `toml:"busy_writes"`
+	// PresenceLimit is how many of a room's members may be online before
+	// the room counts as large (PROTOCOL.md 13): its members then hear a
+	// count instead of each join and leave.
+	PresenceLimit int `toml:"presence_limit"`
+}
+
+// PresenceConfig is the [presence] table (PROTOCOL.md 13).
+type PresenceConfig struct {
+	// EveryoneLimit is how many users may be online while each login,
+	// logout, away and back still goes to everyone online; above it they
+	// go to the user's watchers and the members of their small rooms.
+	EveryoneLimit int `toml:"everyone_limit"`
 }
 
 type RateConfig struct {
@@ -237,7 +252,7 @@ func DefaultConfig() Config {
 		},
 		Lockout: LockoutConfig{Attempts: 3, Duration: Duration{60 * time.Second}, Scope: "user+ip"},
 		Argon2:  Argon2Config{MemoryKiB: 64 * 1024, Iterations: 1, Parallelism: 2, MaxConcurrent: 4, Worker: "idle"},
-		Rooms:   RoomsConfig{MaxPerUser: 5, MaxTotal: 1000, MaxJoined: 20, BusyWrites: 40000},
+		Rooms:   RoomsConfig{MaxPerUser: 5, MaxTotal: 1000, MaxJoined: 20, BusyWrites: 40000, PresenceLimit: 500},
 		Messages: MessagesConfig{
 			OfflineLimit:           100,
 			MaxRecipients:          20,
@@ -253,7 +268,8 @@ func DefaultConfig() Config {
 			Listen:           "0.0.0.0:4119",
 			AnswersPerSecond: 10,
 		},
-		Cluster: ClusterConfig{NodeTimeout: Duration{15 * time.Second}},
+		Cluster:  ClusterConfig{NodeTimeout: Duration{15 * time.Second}},
+		Presence: PresenceConfig{EveryoneLimit: 500},
 	}
 }
 
@@ -530,6 +546,8 @@ func (c *Config) Problems() []error {
 		atLeast("rooms.max_total", c.Rooms.MaxTotal, 0),
 		atLeast("rooms.max_joined", c.Rooms.MaxJoined, 0),
 		atLeast("rooms.busy_writes", c.Rooms.BusyWrites, 0),
+		atLeast("rooms.presence_limit", c.Rooms.PresenceLimit, 1),
+		atLeast("presence.everyone_limit", c.Presence.EveryoneLimit, 1),
 		atLeast("messages.history_on_join", c.Messages.HistoryOnJoin, 0),
 		atLeast("messages.history_keep", c.Messages.HistoryKeep, 0),
 		positive("messages.search_timeout", c.Messages.SearchTimeout),

@@ -39,6 +39,8 @@ const (
 	// a join beyond rooms.max_joined.
 	ENotInRoom    Code = "not_in_room"
 	ETooManyRooms Code = "too_many_rooms"
+	// A watch beyond MaxWatching (PROTOCOL.md 13).
+	ETooManyWatched Code = "too_many_watched"
 	// EInternal is never chosen on purpose: it is what a user sees when the
 	// server failed (for example the disk is full) instead of a driver message.
 	EInternal Code = "internal"

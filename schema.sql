@@ -24,6 +24,16 @@ CREATE TABLE blocks (
     PRIMARY KEY (blocker, blocked)
 ) WITHOUT ROWID;
 
+-- watcher hears of watched's logins, logouts and away changes however many
+-- users are online (PROTOCOL.md 13); at most chatd.MaxWatching per watcher.
+CREATE TABLE watchers (
+    watcher INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    watched INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created INTEGER NOT NULL,
+    PRIMARY KEY (watcher, watched)
+) WITHOUT ROWID;
+CREATE INDEX watchers_watched ON watchers(watched);
+
 -- At most one ban per user; expires NULL means permanent.
 CREATE TABLE bans (
     user_id INTEGER PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,

@@ -50,6 +50,24 @@ type AttemptStore interface {
 	RoomAttempts(ctx context.Context, room, user string, since time.Time) ([]LoginAttempt, error)
 }
 
+// MaxWatching is how many users one account may watch (PROTOCOL.md 13).
+const MaxWatching = 100
+
+// WatchStore holds the watchers (PROTOCOL.md 13): a watcher hears of the
+// watched user's logins, logouts and away changes however many users are
+// online.
+type WatchStore interface {
+	// Watch adds watched to watcher's list; added is false when it was
+	// there already. ENoSuchUser, ESelf, ETooManyWatched (beyond
+	// MaxWatching).
+	Watch(ctx context.Context, watcher, watched string) (added bool, err error)
+	// Unwatch takes watched off watcher's list; removed is false when it
+	// was not on it. ENoSuchUser.
+	Unwatch(ctx context.Context, watcher, watched string) (removed bool, err error)
+	// Watching lists, sorted, the users watcher watches.
+	Watching(ctx context.Context, watcher string) ([]string, error)
+}
+
 // BanStore holds the server-wide bans.
 type BanStore interface {
 	Ban(ctx context.Context, b Ban) error                 // replaces an existing ban; ENoSuchUser
@@ -183,8 +201,8 @@ type OnlineStore interface {
 
 // Store is everything chatd keeps, cut by concern: AccountStore,
 // AttemptStore, BanStore, BlockStore, MailStore, RoomStore, MemberStore,
-// HistoryStore, SettingStore, ActionStore, OnlineStore, MarkerStore
-// (marker.go), MentionStore (mention.go), MessageActionStore
+// HistoryStore, SettingStore, ActionStore, OnlineStore, WatchStore,
+// MarkerStore (marker.go), MentionStore (mention.go), MessageActionStore
 // (msgaction.go) and KeyStore (sshkey.go), and the database itself. A
 // consumer asks for the parts it uses (the daemon's history writer takes a
 // HistoryStore); the db package implements all of it, over SQLite and over
@@ -207,6 +225,7 @@ type Store interface {
 	MentionStore
 	MessageActionStore
 	KeyStore
+	WatchStore
 
 	// Ping runs a trivial query, to prove the database answers.
 	Ping(ctx context.Context) error

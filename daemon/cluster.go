@@ -56,6 +56,10 @@ type clusterHub struct {
 	pendMu  sync.Mutex
 	pending map[uint64]*pendingLine
 	refs    atomic.Uint64 // the last reference handed out
+
+	// census is the other nodes' share of who is online (count), taken
+	// by the heartbeat; nil before the first.
+	census atomic.Pointer[census]
 }
 
 type pendingLine struct {
@@ -320,6 +324,55 @@ func (h *clusterHub) everyone(ctx context.Context) ([]presence, error) {
 	return mergeUsers(append(out, h.srv.hub.presences(h.me())...)), nil
 }
 
+// elsewhere is the census of the other nodes as the last heartbeat
+// counted it.
+func (h *clusterHub) elsewhere() census {
+	if c := h.census.Load(); c != nil {
+		return *c
+	}
+	return census{}
+}
+
+// count takes the census of the other nodes from the sessions table: their
+// users who have no session here, and each room's. It runs with the
+// heartbeat, so that deciding who hears of a login (scale.go) makes no
+// database call; a login counts the community's users from its claim.
+func (h *clusterHub) count(ctx context.Context) {
+	rows, err := h.c.Sessions(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			h.srv.log.Error("count the users of the other nodes", "err", err)
+		}
+		return
+	}
+	users := map[string]bool{}
+	rooms := map[string]map[string]bool{}
+	for _, r := range rows {
+		if r.Node == h.me() {
+			continue
+		}
+		k := chatd.Key(r.User)
+		users[k] = true
+		for _, room := range r.Rooms {
+			rk := chatd.Key(room)
+			if rooms[rk] == nil {
+				rooms[rk] = map[string]bool{}
+			}
+			rooms[rk][k] = true
+		}
+	}
+	c := census{rooms: make(map[string]int, len(rooms))}
+	for k := range users {
+		if len(h.srv.hub.sessionsOf(k, "")) == 0 {
+			c.users++
+		}
+	}
+	for rk, in := range rooms {
+		c.rooms[rk] = len(in)
+	}
+	h.census.Store(&c)
+}
+
 func remotePresence(r chatd.ClusterSession) presence {
 	return presence{
 		OnlineSession: chatd.OnlineSession{User: r.User, Room: r.Room, Addr: r.Addr, Listener: r.Listener,
@@ -563,6 +616,7 @@ func (h *clusterHub) heartbeat(ctx context.Context) {
 			}
 		}
 		h.mailOrphans(ctx, timeout)
+		h.count(ctx)
 		if time.Since(lastPrune) > eventRetention/4 {
 			lastPrune = time.Now()
 			if _, err := h.c.PruneEvents(ctx, eventRetention); err != nil && ctx.Err() == nil {

@@ -45,6 +45,9 @@ func init() {
 		{name: "block", aliases: []string{"blacklist"}, args: "USER | (USER USER ...)", summary: "stop receiving messages from users", run: cmdBlock},
 		{name: "unblock", aliases: []string{"whitelist"}, args: "USER | (USER USER ...)", summary: "receive messages from users again", run: cmdUnblock},
 		{name: "blocked", summary: "list the users you block", run: cmdBlocked},
+		{name: "watch", args: "USER", summary: "hear of a user's logins, logouts and away however many are online", run: cmdWatch},
+		{name: "unwatch", args: "USER", summary: "stop watching a user", run: cmdUnwatch},
+		{name: "watching", summary: "list the users you watch, online or not", run: cmdWatching},
 		{name: "check", aliases: []string{"whois"}, args: "[USER]", summary: "details about you or another user", run: cmdCheck},
 		{name: "me", aliases: []string{"action"}, args: "TEXT", summary: "an action to your room: me waves shows * you waves", run: cmdMe},
 		{name: "edit", args: "ID|last TEXT", summary: "change the text of your message ID (last: your last line in your room)", run: cmdEdit},
@@ -220,7 +223,7 @@ var helpGroups = []struct {
 	commands []string
 }{
 	{"Talking", false, []string{"say", "me", "send", "broadcast", "echo", "reply", "edit", "delete", "react", "unreact", "read", "unread", "mentions", "typing"}},
-	{"People", false, []string{"who", "whoelse", "last", "wholasthr", "whoelsesince", "active", "check", "away", "back", "block", "unblock", "blocked"}},
+	{"People", false, []string{"who", "whoelse", "last", "wholasthr", "whoelsesince", "active", "check", "away", "back", "block", "unblock", "blocked", "watch", "unwatch", "watching"}},
 	{"Rooms", false, []string{"rooms", "names", "join", "leave", "create", "topic", "history", "search"}},
 	{"Running a room", false, []string{"invite", "kick", "roomban", "roomunban", "roompasswd", "transfer", "close"}},
 	{"You and the server", false, []string{"set", "passwd", "keys", "keyadd", "keydel", "mode", "time", "quote", "help", "logout"}},

@@ -210,7 +210,8 @@ func TestHelp(t *testing.T) {
 		"me", "away", "back", "names", "topic", "invite", "roomban", "roomunban", "roompasswd",
 		"transfer", "history", "search", "set", "read", "unread",
 		"mentions", "typing", "edit", "delete", "reply", "react", "unreact"}
-	all = append(all, "keys", "keyadd", "keydel") // SSH keys (keys.go)
+	all = append(all, "keys", "keyadd", "keydel")     // SSH keys (keys.go)
+	all = append(all, "watch", "unwatch", "watching") // PROTOCOL.md 13
 	admin := append(slices.Clone(all), "ban", "unban", "shutdown")
 
 	t.Run("ListUser", func(t *testing.T) {

@@ -47,6 +47,10 @@ type community interface {
 	// session of name (nil when offline).
 	everyone(ctx context.Context) ([]presence, error)
 	find(ctx context.Context, name string) (*presence, error)
+	// elsewhere is the other nodes' share of who is online, for
+	// presence at scale (scale.go): nothing on a single node. It makes
+	// no database call.
+	elsewhere() census
 }
 
 // presence is a snapshot of one online session, wherever it runs. Room is
@@ -87,6 +91,8 @@ func (h localHub) everyone(context.Context) ([]presence, error) {
 func (h localHub) find(_ context.Context, name string) (*presence, error) {
 	return h.srv.hub.find(name, ""), nil
 }
+
+func (h localHub) elsewhere() census { return census{} }
 
 // say: under the room's log lock, so that a join sees the line either
 // live or in its replay, never both or neither.

@@ -52,6 +52,16 @@ type note struct {
 	// Mentions are whom a room line marks (registered spellings).
 	Mentions []string `json:"mn,omitempty"`
 	Origin   string   `json:"-"` // the node that wrote it
+	// Presence at scale (scale.go, PROTOCOL.md 13), decided where the
+	// change happened. Scoped: a login, logout, away or back above
+	// presence.everyone_limit, shown only to the user's watchers and the
+	// members of their small rooms (Rooms are the user's). Counts: the
+	// large rooms among them (or the room joined or left), each with its
+	// members online counting User; Owner: a large room's owner, who
+	// still sees its joins and leaves.
+	Scoped bool           `json:"sc,omitempty"`
+	Counts map[string]int `json:"cn,omitempty"`
+	Owner  string         `json:"ow,omitempty"`
 }
 
 // The kinds of notes.
@@ -95,6 +105,8 @@ const (
 	noteEdit   = "edit"
 	noteDelete = "delete"
 	noteReact  = "react"
+	// User now watches Names (scale.go): their sessions' watch lists.
+	noteWatch = "watch"
 )
 
 // historyLine is the room line a noteLine carries.
@@ -129,7 +141,12 @@ func (s *Server) apply(n *note) {
 	case noteBroadcast:
 		fanout(s.hub.sessions(), broadcastMessage(n.ID, n.By, n.Text, n.Time), src, s.notBlockingName(n.By))
 	case noteLogin, noteLogout, noteAway, noteBack:
-		s.showPresence(n, s.hub.sessions(), s.hub.sessionsOf(n.User, ""))
+		s.showPresence(n, s.presenceAudience(n), s.hub.sessionsOf(n.User, ""))
+		if n.Kind == noteLogin || (n.Kind == noteLogout && n.Text != "") {
+			s.showCounts(n)
+		}
+	case noteWatch:
+		s.hub.setWatching(n.User, n.Names)
 	case noteJoin:
 		s.showJoin(n, s.hub.members(n.Room), nil)
 	case noteLeave:
@@ -236,17 +253,33 @@ func (s *Server) showPresence(n *note, to []*session, skip []*session) {
 }
 
 // showJoin tells the members of the room a user joined, except skip (the
-// user's own session).
+// user's own session). In a large room (n.Counts) only its owner and
+// server admins hear of the join; the members hear the count.
 func (s *Server) showJoin(n *note, members []*session, skip *session) {
-	fanoutPresence(members, roomEvent(roomJoined, n.Room, n.User), skip)
+	s.showRoomChange(n, members, roomEvent(roomJoined, n.Room, n.User), skip)
 }
 
 // showLeave tells the members of the room a user left, when the leave is
-// announced (a kick or close has told them already).
+// announced (a kick or close has told them already); in a large room as
+// showJoin.
 func (s *Server) showLeave(n *note, members []*session, skip *session) {
 	if n.Flag {
-		fanoutPresence(members, roomEvent(roomLeft, n.Room, n.User), skip)
+		s.showRoomChange(n, members, roomEvent(roomLeft, n.Room, n.User), skip)
 	}
+}
+
+// showRoomChange is showJoin and showLeave with the event ev.
+func (s *Server) showRoomChange(n *note, members []*session, ev *event, skip *session) {
+	if n.Counts == nil {
+		fanoutPresence(members, ev, skip)
+		return
+	}
+	for _, o := range members {
+		if o != skip && seesEveryJoin(o, n.Owner) {
+			o.sendLazy(ev)
+		}
+	}
+	s.showCounts(n)
 }
 
 // showLine queues a room line ev (from by) to members, through the
@@ -303,6 +336,7 @@ func (s *Server) joinRoom(sess *session, room string, token *uint64, replies ...
 	l := s.logs.get(room)
 	l.mu.Lock()
 	members, rooms, already, ok := s.hub.join(sess, room, token)
+	count := s.community.elsewhere().roomCount(room, s.hub.roomUserCount(room))
 	if ok {
 		for _, r := range replies {
 			if r != nil {
@@ -321,6 +355,9 @@ func (s *Server) joinRoom(sess *session, room string, token *uint64, replies ...
 	if already {
 		n.Kind = noteCurrent
 	} else {
+		if owner, large := s.largeRoom(room, count); large {
+			s.scopeRoom(n, count, owner)
+		}
 		s.showJoin(n, members, sess)
 	}
 	// The other nodes hear of it before this command returns, so they see
@@ -352,6 +389,13 @@ func (s *Server) leaveRoomWith(sess *session, room string, announce bool, replie
 		}
 	}
 	n := &note{Kind: noteLeave, User: sess.user, SID: sess.sid, Room: room, To: current, Rooms: rooms, Flag: announce}
+	if announce {
+		// The count as it was, the leaver included.
+		count := s.community.elsewhere().roomCount(room, s.hub.roomUserCount(room)+1)
+		if owner, large := s.largeRoom(room, count); large {
+			s.scopeRoom(n, count, owner)
+		}
+	}
 	s.showLeave(n, members, sess)
 	if err := s.community.tell(context.Background(), n); err != nil {
 		s.log.Error("tell the cluster of a leave", "user", sess.user, "room", room, "err", err)
@@ -367,6 +411,7 @@ func (s *Server) leaveRoomWith(sess *session, room string, announce bool, replie
 // them in the closed room.
 func (s *Server) closeRoom(room, by string) {
 	s.logs.drop(room)
+	s.sizes.forget(room)
 	// Under the hub's lock: whoever is not in it now can no longer get in.
 	members := s.hub.closeRoom(room)
 	closed := roomEvent(roomClosed, room, by)

@@ -24,7 +24,13 @@ type hub struct {
 	// names are the users of all, sorted by key, for the welcome: kept in
 	// order as users come and go, so a login does not sort everyone.
 	names []keyedName
-	gen   uint64 // bumped by every change of who is where
+	// roomUsers counts this node's users (not sessions) in each room of
+	// rooms, by chatd.Key(room): a room is large (PROTOCOL.md 13) by it.
+	roomUsers map[string]int
+	// watchers are the sessions watching each user (session.watching),
+	// by chatd.Key(watched user); a list as in rooms.
+	watchers map[string][]*session
+	gen      uint64 // bumped by every change of who is where
 	// closes counts room closings, striped by room key: a join reads its
 	// stripe before it looks the room up and moves in only if no close of
 	// that stripe happened since, so it can never land in a room that was
@@ -61,7 +67,8 @@ func (h *hub) closeRoom(room string) []*session {
 }
 
 func newHub() *hub {
-	return &hub{users: map[string][]*session{}, rooms: map[string][]*session{}}
+	return &hub{users: map[string][]*session{}, rooms: map[string][]*session{},
+		roomUsers: map[string]int{}, watchers: map[string][]*session{}}
 }
 
 // The duplicate-login policies of hub.add (accounts.duplicate_login).
@@ -125,9 +132,13 @@ func (h *hub) add(s *session, rooms []string, policy string, max int, onAdd func
 	s.room = ""
 	for _, r := range rooms {
 		rk := chatd.Key(r)
+		if !h.userInRoomLocked(k, r, s) {
+			h.roomUsers[rk]++
+		}
 		h.rooms[rk] = appendMember(h.rooms[rk], s)
 		s.room = r
 	}
+	h.watchLocked(s)
 	if onAdd != nil {
 		names := make([]string, len(h.names))
 		for i, n := range h.names {
@@ -178,6 +189,7 @@ func (h *hub) removeLocked(s *session) {
 	for _, r := range s.rooms {
 		h.dropMemberLocked(r, s)
 	}
+	h.unwatchLocked(s)
 }
 
 // dropMemberLocked takes s off room's member list.
@@ -188,6 +200,22 @@ func (h *hub) dropMemberLocked(room string, s *session) {
 	} else {
 		delete(h.rooms, rk)
 	}
+	if !h.userInRoomLocked(chatd.Key(s.user), room, s) {
+		if h.roomUsers[rk]--; h.roomUsers[rk] <= 0 {
+			delete(h.roomUsers, rk)
+		}
+	}
+}
+
+// userInRoomLocked reports whether a session of the user whose key is k,
+// other than except, is a member of room.
+func (h *hub) userInRoomLocked(k, room string, except *session) bool {
+	for _, o := range h.users[k] {
+		if o != except && memberIndex(o, room) >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // memberIndex is where room is in s.rooms, or -1; hub.mu is held.
@@ -219,6 +247,9 @@ func (h *hub) join(s *session, room string, token *uint64) (members []*session, 
 		return nil, nil, false, false // the room may have been closed since
 	}
 	h.gen++
+	if !h.userInRoomLocked(chatd.Key(s.user), room, s) {
+		h.roomUsers[rk]++
+	}
 	s.rooms = append(slices.Clip(s.rooms), room)
 	s.room = room
 	h.rooms[rk] = appendMember(h.rooms[rk], s)

@@ -267,6 +267,12 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	}
 	keep := s.srv.cfg().Messages.HistoryOnJoin
 	replays := s.srv.replaysOf(ctx, rooms, marks, keep)
+	// Whom the user watches, indexed by the hub (scale.go).
+	watching, err := s.srv.store.Watching(ctx, u.Name)
+	if err != nil {
+		s.srv.log.Error("read the users a user watches", "user", u.Name, "err", err)
+	}
+	s.watching = watchKeys(watching)
 	// Going online, the welcome, the offline mail and the recent lines of
 	// the user's rooms are one step: under the rooms' log locks no line
 	// of theirs slips between history and live chat, and under the hub's
@@ -286,7 +292,8 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		s.fail("login", err)
 		return false
 	}
-	n := &note{Kind: noteLogin, User: u.Name, SID: s.sid}
+	n := &note{Kind: noteLogin, User: u.Name, SID: s.sid, Rooms: rooms}
+	h := s.srv.hub
 	first := false
 	// Where the new session is, for the user's other sessions.
 	device := &note{Kind: noteDevice, ID: s.srv.newID(), User: u.Name, Text: s.addr, Time: now}
@@ -305,7 +312,15 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 			s.srv.logs.get(r).replayAfter(s, r, replays[i].marker, replays[i].stored, keep)
 		}
 		if first = a.first && firstAnywhere; first {
-			s.srv.showPresence(n, a.others, []*session{s})
+			// Who hears of it (scale.go), by the users online in the
+			// community, the user included.
+			to := a.others
+			c := s.srv.community.elsewhere()
+			s.srv.scopePresence(n, len(online), func(r string) int { return c.roomCount(r, h.roomUsers[chatd.Key(r)]) })
+			if n.Scoped {
+				to = h.audienceLocked(n.User, n.smallRooms())
+			}
+			s.srv.showPresence(n, to, []*session{s})
 		} else {
 			// One more device: others saw the login of the first;
 			// the user's own sessions hear where this one is.
@@ -322,6 +337,9 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	}
 	for _, o := range old {
 		o.end(byeReplaced, "you logged in from somewhere else")
+	}
+	if first {
+		s.srv.showCounts(n)
 	}
 	// One more device is no news to others, who were told of the first;
 	// the user's sessions on other nodes hear where it is.

@@ -251,7 +251,8 @@ func cmdAway(ctx context.Context, s *session, args string) error {
 	}
 	s.away.Store(&msg)
 	room := s.srv.hub.roomOf(s)
-	if err := s.srv.effect(ctx, &note{Kind: noteAway, User: s.user, SID: s.sid, Room: room, Text: msg}); err != nil {
+	n := s.awayNote(&note{Kind: noteAway, User: s.user, SID: s.sid, Room: room, Text: msg})
+	if err := s.srv.effect(ctx, n); err != nil {
 		return err
 	}
 	s.reply(okEvent("away", "you are marked away: "+msg+" (type back when you return)", nil, f("text", msg)))
@@ -264,7 +265,8 @@ func cmdBack(ctx context.Context, s *session, _ string) error {
 		return nil
 	}
 	room := s.srv.hub.roomOf(s)
-	if err := s.srv.effect(ctx, &note{Kind: noteBack, User: s.user, SID: s.sid, Room: room}); err != nil {
+	n := s.awayNote(&note{Kind: noteBack, User: s.user, SID: s.sid, Room: room})
+	if err := s.srv.effect(ctx, n); err != nil {
 		return err
 	}
 	s.reply(okEvent("back", "welcome back", nil))

@@ -169,6 +169,8 @@ type Server struct {
 	// presence writes presence events (logins, logouts, joins) to idle
 	// recipients a wave at a time (presence.go); its own lock.
 	presence presenceFlusher
+	// sizes sends large rooms' counts (scale.go); its own lock.
+	sizes roomSizes
 	// writes is how the database's writes went lately, for /healthz
 	// (atomics of its own).
 	writes writeHealth
@@ -420,6 +422,7 @@ func (s *Server) finishCtx() (context.Context, context.CancelFunc) {
 func (s *Server) Serve(ctx context.Context) error {
 	defer s.haltNow()
 	defer s.presence.stop()
+	defer s.sizes.stop()
 	sctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	// The listeners answer from the start, so that a client never waits

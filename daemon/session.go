@@ -108,6 +108,10 @@ type session struct {
 	// lines go ("" for none).
 	rooms []string
 	room  string
+	// The keys of the users the user watches (scale.go): set before the
+	// session enters the hub, then guarded by hub.mu (tier 3) and
+	// replaced, never changed in place.
+	watching []string
 
 	// The outbox (outbox.go), guarded by mu (tier 4). writing says a
 	// goroutine holds the output; scheduled says a flusher will write the
@@ -518,17 +522,32 @@ func (s *session) finish() {
 		// row goes (clusterHub.tell); every node, this one included,
 		// shows the logout from the log then.
 		elsewhere := s.srv.cluster != nil && s.srv.cfg().Accounts.DuplicateLogin == loginMulti
-		_, ok := s.srv.hub.remove(s, func(room string, others []*session, last bool) {
+		// Who hears of it (scale.go): by the users online, the user
+		// included, and each room's.
+		c := s.srv.community.elsewhere()
+		h := s.srv.hub
+		_, ok := h.remove(s, func(room string, others []*session, last bool) {
 			n.Room = room
 			if !last {
 				n.Text = "" // other devices are still online: no logout
 			}
+			// The user's rooms, each counted with the user in it.
+			n.Rooms = s.rooms
+			s.srv.scopePresence(n, len(h.users)+1+c.users, func(r string) int {
+				return c.roomCount(r, h.roomUsers[chatd.Key(r)]+1)
+			})
 			if elsewhere {
 				n.Everywhere = true
 				return
 			}
+			if n.Scoped {
+				others = h.audienceLocked(n.User, n.smallRooms())
+			}
 			s.srv.showPresence(n, others, []*session{s})
 		})
+		if ok && !elsewhere && n.Text != "" {
+			s.srv.showCounts(n)
+		}
 		if ok {
 			if err := s.srv.community.tell(ctx, n); err != nil {
 				s.srv.log.Error("tell the cluster of a logout", "user", s.user, "err", err)

@@ -120,6 +120,20 @@ func (t timedStore) Bans(ctx context.Context) ([]*chatd.Ban, error) {
 	return timed(t, "bans", func() ([]*chatd.Ban, error) { return t.Store.Bans(ctx) })
 }
 
+// chatd.WatchStore
+
+func (t timedStore) Watch(ctx context.Context, watcher, watched string) (bool, error) {
+	return timed(t, "watch", func() (bool, error) { return t.Store.Watch(ctx, watcher, watched) })
+}
+
+func (t timedStore) Unwatch(ctx context.Context, watcher, watched string) (bool, error) {
+	return timed(t, "unwatch", func() (bool, error) { return t.Store.Unwatch(ctx, watcher, watched) })
+}
+
+func (t timedStore) Watching(ctx context.Context, watcher string) ([]string, error) {
+	return timed(t, "watching", func() ([]string, error) { return t.Store.Watching(ctx, watcher) })
+}
+
 // chatd.BlockStore
 
 func (t timedStore) Block(ctx context.Context, blocker, blocked string) error {

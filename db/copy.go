@@ -52,6 +52,7 @@ var copyTables = []copyTable{
 	{"read_markers", "user_id, conv"},
 	{"user_settings", "user_id, key"},
 	{"keys", "id"},
+	{"watchers", "watcher, watched"},
 	{"actions", "id"},
 }
 

@@ -275,6 +275,16 @@ CREATE INDEX message_reactions_user ON message_reactions(user_id);
     added       INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS keys_user_fingerprint ON keys(user_id, fingerprint);`,
+	// 12 -> 13 (issue 23, PROTOCOL.md 13): watchers (IF NOT EXISTS, as
+	// keys).
+	`CREATE TABLE IF NOT EXISTS watchers (
+    watcher INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    watched INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created INTEGER NOT NULL,
+    PRIMARY KEY (watcher, watched)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS watchers_watched ON watchers(watched);
+`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to

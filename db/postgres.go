@@ -25,7 +25,7 @@ var postgresSchema string
 // owns its schema and migrations. To change the PostgreSQL schema, change
 // schema_postgres.sql, bump this, and append to postgresMigrations the
 // statements that bring the previous version to the new shape.
-const PostgresSchemaVersion = 9
+const PostgresSchemaVersion = 10
 
 // postgresMigrations[i] turns a PostgreSQL database at version i+1 into
 // version i+2, like migrations does for SQLite.
@@ -145,6 +145,15 @@ CREATE INDEX message_reactions_user ON message_reactions(user_id);
     added       BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS keys_user_fingerprint ON keys(user_id, fingerprint);`,
+	// 9 -> 10 (issue 23, PROTOCOL.md 13): watchers, as the SQLite
+	// migration to version 13.
+	`CREATE TABLE IF NOT EXISTS watchers (
+    watcher BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    watched BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created BIGINT NOT NULL,
+    PRIMARY KEY (watcher, watched)
+);
+CREATE INDEX IF NOT EXISTS watchers_watched ON watchers(watched);`,
 }
 
 // migrateLockKey names the advisory lock that makes nodes starting at once

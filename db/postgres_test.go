@@ -117,6 +117,7 @@ DROP INDEX room_history_mid;
 ALTER TABLE room_history DROP COLUMN mid;
 ALTER TABLE letters DROP COLUMN mid;
 DROP TABLE read_markers;
+DROP TABLE watchers;
 DELETE FROM rooms;
 UPDATE schema_version SET version = 1`); err != nil {
 		t.Fatal(err)

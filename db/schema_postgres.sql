@@ -30,6 +30,14 @@ CREATE TABLE blocks (
     PRIMARY KEY (blocker, blocked)
 );
 
+CREATE TABLE watchers (
+    watcher BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    watched BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    created BIGINT NOT NULL,
+    PRIMARY KEY (watcher, watched)
+);
+CREATE INDEX watchers_watched ON watchers(watched);
+
 CREATE TABLE bans (
     user_id BIGINT PRIMARY KEY REFERENCES users(id) ON DELETE CASCADE,
     reason  TEXT   NOT NULL DEFAULT '',
