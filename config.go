@@ -40,6 +40,21 @@ type Config struct {
 	// Cluster names this node among several sharing one PostgreSQL
 	// database (docs/cluster.md).
 	Cluster ClusterConfig `toml:"cluster"`
+	// IRC is the IRC listener (docs/irc.md).
+	IRC IRCConfig `toml:"irc"`
+}
+
+// IRCConfig is the [irc] table: where IRC clients connect, and whether a
+// client without an account may come in as a guest.
+type IRCConfig struct {
+	Listen    string `toml:"listen"`     // "" turns it off
+	TLSListen string `toml:"tls_listen"` // with server.tls_cert and tls_key
+	// Guests lets a client that registers with no password under a name
+	// no account has in, under an account that lasts as long as its
+	// connection (docs/irc.md, "Guests").
+	Guests bool `toml:"guests"`
+	// ServerName is the name the server gives itself in IRC lines.
+	ServerName string `toml:"server_name"`
 }
 
 type ServerConfig struct {
@@ -229,6 +244,7 @@ func DefaultConfig() Config {
 			AnswersPerSecond: 10,
 		},
 		Cluster: ClusterConfig{NodeTimeout: Duration{15 * time.Second}},
+		IRC:     IRCConfig{ServerName: "chatd.irc"},
 	}
 }
 
@@ -526,6 +542,18 @@ func (c *Config) Problems() []error {
 		add(listenAddr("web.listen", c.Web.Listen))
 	}
 	add(c.Web.validate())
+	if c.IRC.Listen != "" {
+		add(listenAddr("irc.listen", c.IRC.Listen))
+	}
+	if c.IRC.TLSListen != "" {
+		add(listenAddr("irc.tls_listen", c.IRC.TLSListen))
+		if c.Server.TLSCert == "" || c.Server.TLSKey == "" {
+			add(errors.New("irc.tls_listen: needs server.tls_cert and server.tls_key"))
+		}
+	}
+	if n := c.IRC.ServerName; n == "" || strings.ContainsAny(n, " :!@*,\r\n\x00") || !strings.Contains(n, ".") {
+		add(fmt.Errorf("irc.server_name: %q must be a host-like name with a dot and no spaces", n))
+	}
 
 	d := &c.Discovery
 	add(checkUDP4("discovery.listen", d.Listen))

@@ -35,6 +35,8 @@ var restartOnly = []restartKey{
 	tlsOnOff("web.tls_cert", "whether the web listener speaks TLS changes at a restart",
 		func(c *chatd.Config) (*string, *string) { return &c.Web.TLSCert, &c.Web.TLSKey }),
 	fixed("metrics.listen", func(c *chatd.Config) *string { return &c.Metrics.Listen }),
+	fixed("irc.listen", func(c *chatd.Config) *string { return &c.IRC.Listen }),
+	fixed("irc.tls_listen", func(c *chatd.Config) *string { return &c.IRC.TLSListen }),
 	fixed("cluster.node", func(c *chatd.Config) *string { return &c.Cluster.Node }),
 	fixed("argon2.worker", func(c *chatd.Config) *string { return &c.Argon2.Worker }),
 	{

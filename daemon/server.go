@@ -115,6 +115,14 @@ type Server struct {
 	web        *http.Server // serves webLn
 	metricsLn  net.Listener // nil when metrics are off
 	metricsWeb *http.Server
+	// The IRC listeners (irc.listen, irc.tls_listen); nil when off.
+	// ircTLSLn already wraps TLS around its socket.
+	ircLn, ircTLSLn net.Listener
+
+	// guests holds the keys of this node's IRC guests (irc.go): a
+	// sync.Map, written at a guest's login and end, read when lines are
+	// rendered (account tags).
+	guests sync.Map
 
 	// Atomics. live is the configuration in force: one immutable value,
 	// swapped whole by Reload and read at each use through cfg(); nothing
@@ -282,6 +290,10 @@ func (s *Server) Listen() error {
 	if s.metricsLn != nil {
 		s.serveMetricsOn()
 	}
+	if err := s.listenIRC(); err != nil {
+		s.closeListeners()
+		return err
+	}
 	if s.tlsLn == nil && cfg.Server.TLSListen == "" {
 		return nil
 	}
@@ -311,7 +323,7 @@ func (s *Server) Listen() error {
 // sessions): on Listen's way out with an error, when Serve fails to start,
 // and when it stops. Closing a listener twice is harmless.
 func (s *Server) closeListeners() {
-	for _, ln := range []net.Listener{s.ln, s.tlsLn, s.webLn, s.metricsLn} {
+	for _, ln := range []net.Listener{s.ln, s.tlsLn, s.webLn, s.metricsLn, s.ircLn, s.ircTLSLn} {
 		if ln != nil {
 			ln.Close()
 		}
@@ -412,7 +424,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	// and the reason (a cluster node may wait out its previous run's
 	// heartbeat for seconds).
 	var loops sync.WaitGroup
-	for name, ln := range map[string]net.Listener{"plain": s.ln, "tls": s.tlsLn} {
+	for name, ln := range map[string]net.Listener{"plain": s.ln, "tls": s.tlsLn, "irc": s.ircLn, "ircs": s.ircTLSLn} {
 		if ln != nil {
 			loops.Add(1)
 			go func() { defer loops.Done(); s.acceptLoop(sctx, name, ln) }()
@@ -449,6 +461,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		events, err = s.cluster.join(sctx)
 	default:
 		err = s.store.SetOnline(sctx, nil)
+		if err == nil {
+			// IRC guests of an earlier run that ended without
+			// removing them (a crash).
+			var n int64
+			if n, err = s.store.DeleteGuests(sctx); n > 0 {
+				s.log.Info("removed the IRC guests of an earlier run", "guests", n)
+			}
+		}
 	}
 	if err != nil {
 		s.started(false)
@@ -616,10 +636,12 @@ func (s *Server) acceptLoop(ctx context.Context, name string, ln net.Listener) {
 			continue
 		}
 		delay = 0
+		irc := name == "irc" || name == "ircs"
 		go s.ServeConn(ctx, newStreamConn(conn, s.cfg().Server.MaxLineBytes), ConnInfo{
 			Addr:     hostOf(conn.RemoteAddr().String()),
 			Listener: name,
-			Telnet:   true,
+			Telnet:   !irc,
+			IRC:      irc,
 		})
 	}
 }

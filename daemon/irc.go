@@ -1,0 +1,1322 @@
+// The IRC dialect (docs/irc.md, PROTOCOL.md section 11): an IRC
+// connection is a session like any other, with its own registration in
+// front of the shared login (enter) and its lines translated into the
+// same command handlers. What the session is sent is rendered into IRC
+// lines per session by ircrender.go.
+
+package daemon
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"encoding/base64"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"chatd"
+)
+
+// The IRCv3 capabilities chatd offers, as bits of ircState.caps.
+const (
+	capServerTime uint64 = 1 << iota
+	capMessageTags
+	capEchoMessage
+	capMultiPrefix
+	capAwayNotify
+	capAccountTag
+	capExtendedJoin
+	capCapNotify
+	capInviteNotify
+	capSASL
+	capBatch
+	capLabeledResponse
+	capUserhostInNames
+)
+
+// ircCaps lists the capabilities in the order CAP LS names them.
+var ircCaps = []struct {
+	name  string
+	value string // shown after '=' to CAP LS 302 clients
+	bit   uint64
+}{
+	{"account-tag", "", capAccountTag},
+	{"away-notify", "", capAwayNotify},
+	{"batch", "", capBatch},
+	{"cap-notify", "", capCapNotify},
+	{"echo-message", "", capEchoMessage},
+	{"extended-join", "", capExtendedJoin},
+	{"invite-notify", "", capInviteNotify},
+	{"labeled-response", "", capLabeledResponse},
+	{"message-tags", "", capMessageTags},
+	{"multi-prefix", "", capMultiPrefix},
+	{"sasl", "PLAIN", capSASL},
+	{"server-time", "", capServerTime},
+	{"userhost-in-names", "", capUserhostInNames},
+}
+
+// ircPseudoUser is the nick that runs chatd commands (PRIVMSG chatd :who).
+const ircPseudoUser = "chatd"
+
+// ircState is what an IRC session adds to a session.
+type ircState struct {
+	// Reader goroutine only.
+	nick       string // the nick asked for, until registration
+	userSent   bool   // USER came
+	capPending bool   // CAP LS or REQ came, and no CAP END yet
+	pass       string // PASS, until registration
+	saslBuf    string // AUTHENTICATE chunks of the exchange in progress
+	saslMech   bool   // AUTHENTICATE PLAIN came
+	account    *chatd.User
+	guest      bool
+	// sink, when not nil, collects the replies of a chatd handler that
+	// an IRC command runs, for the command to translate (session.reply).
+	sink *[]*event
+	// out collects the lines the IRC command being handled answers
+	// directly; flushed as one event after it (ircState.flush).
+	out []byte
+	// label is the labeled-response label of the line being handled.
+	label string
+
+	// Atomics, written by the reader, read by whoever renders.
+	caps    atomic.Uint64
+	nickNow atomic.Pointer[string] // the nick the client is known by
+
+	// Owned by the goroutine holding the output (as session.outMode):
+	// the nicks this client was shown in one of its channels, so that a
+	// logout becomes a QUIT only for those who could see the user.
+	known map[string]bool
+}
+
+func (st *ircState) has(c uint64) bool { return st.caps.Load()&c != 0 }
+
+// me is the client's nick as lines addressed to it show it ("*" before
+// registration).
+func (st *ircState) me() string {
+	if p := st.nickNow.Load(); p != nil {
+		return *p
+	}
+	return "*"
+}
+
+// serverName is the name the server gives itself in IRC lines.
+func (s *Server) serverName() string { return s.cfg().IRC.ServerName }
+
+// ircHost is the host part of every user's mask: chatd does not show
+// addresses.
+const ircHost = "chatd"
+
+func userMask(nick string) string { return nick + "!" + nick + "@" + ircHost }
+
+// numeric adds a numeric reply to the lines of the command being handled.
+func (s *session) numeric(code string, params ...string) {
+	st := s.irc
+	st.out = appendIRC(st.out, nil, s.srv.serverName(), code, append([]string{st.me()}, params...)...)
+}
+
+// ircLineOut adds any line to the lines of the command being handled.
+func (s *session) ircLineOut(source, command string, params ...string) {
+	s.irc.out = appendIRC(s.irc.out, nil, source, command, params...)
+}
+
+// ircFlush queues the lines the command answered directly, as one event
+// through the reader's flusher, like a reply. With labeled-response they
+// carry the command's label: one line tagged, several in a batch, none
+// acknowledged.
+func (s *session) ircFlush() {
+	st := s.irc
+	out := st.out
+	st.out = st.out[:0]
+	if st.label != "" && st.has(capLabeledResponse) {
+		out = labelLines(out, st.label, s.srv.serverName(), st.has(capBatch))
+	}
+	if len(out) == 0 {
+		return
+	}
+	s.sendVia(&s.out, &event{typ: "irc", text: string(out)})
+}
+
+// labelLines puts label on lines (CRLF-terminated): an ACK for none, a
+// label tag on one, a labeled-response batch around several.
+func labelLines(lines []byte, label, server string, batch bool) []byte {
+	n := strings.Count(string(lines), "\r\n")
+	tag := []ircTag{{"label", label}}
+	switch {
+	case n == 0:
+		return appendIRC(nil, tag, server, "ACK")
+	case n == 1:
+		return addTags(nil, lines, tag)
+	case !batch:
+		return addTags(nil, lines[:strings.Index(string(lines), "\r\n")+2], tag)
+	}
+	id := "l" + label
+	out := appendIRC(nil, tag, server, "BATCH", "+"+id, "labeled-response")
+	for _, l := range strings.SplitAfter(string(lines), "\r\n") {
+		if l != "" {
+			out = addTags(out, []byte(l), []ircTag{{"batch", id}})
+		}
+	}
+	return appendIRC(out, nil, server, "BATCH", "-"+id)
+}
+
+// addTags appends line with tags added to those it has.
+func addTags(b, line []byte, tags []ircTag) []byte {
+	b = append(b, '@')
+	for i, t := range tags {
+		if i > 0 {
+			b = append(b, ';')
+		}
+		b = append(b, t.key...)
+		if t.val != "" {
+			b = append(b, '=')
+			b = append(b, escapeTag(t.val)...)
+		}
+	}
+	if len(line) > 0 && line[0] == '@' {
+		return append(append(b, ';'), line[1:]...)
+	}
+	return append(append(b, ' '), line...)
+}
+
+// runIRC is run for an IRC connection: registration, then IRC lines.
+func (s *session) runIRC(ctx context.Context) {
+	s.serve(func() bool {
+		if mc, ok := s.conn.(meteredConn); ok {
+			mc.OnBytes(s.chargeBytes)
+		}
+		if !s.ircRegister(ctx) {
+			return false
+		}
+		s.ircJoinRooms(ctx)
+		for !s.ending() && s.farewell == nil {
+			line, ok := s.readLine()
+			if !ok || s.ending() {
+				return false
+			}
+			s.lastActive.Store(s.srv.now().UnixNano())
+			s.ircLine(ctx, line)
+		}
+		return false
+	})
+}
+
+// ircLine handles one line from a registered client.
+func (s *session) ircLine(ctx context.Context, line string) {
+	m, err := parseIRC(line)
+	if err != nil {
+		return
+	}
+	st := s.irc
+	st.label, s.label = "", ""
+	if l := m.tags["label"]; l != "" && st.has(capLabeledResponse) {
+		st.label = l
+	}
+	defer s.ircFlush()
+	h, ok := ircCommands[m.command]
+	if !ok {
+		s.numeric("421", m.command, "Unknown command")
+		return
+	}
+	if len(m.params) < h.min {
+		s.numeric("461", m.command, "Not enough parameters")
+		return
+	}
+	s.out.flush()
+	h.run(ctx, s, &m)
+}
+
+// ircHandler is one IRC command: how many parameters it needs at least,
+// and what it does.
+type ircHandler struct {
+	min int
+	run func(ctx context.Context, s *session, m *ircMsg)
+}
+
+// ircCommands is the table of the IRC commands a registered client may
+// send; adding one is one entry and one function.
+var ircCommands map[string]ircHandler
+
+func init() {
+	ircCommands = map[string]ircHandler{
+		"PING":     {1, ircPing},
+		"PONG":     {0, func(context.Context, *session, *ircMsg) {}},
+		"QUIT":     {0, ircQuit},
+		"PRIVMSG":  {0, ircPrivmsg},
+		"NOTICE":   {0, ircPrivmsg},
+		"JOIN":     {1, ircJoin},
+		"PART":     {1, ircPart},
+		"TOPIC":    {1, ircTopic},
+		"NAMES":    {0, ircNames},
+		"LIST":     {0, ircList},
+		"WHO":      {0, ircWho},
+		"WHOIS":    {1, ircWhois},
+		"AWAY":     {0, ircAway},
+		"KICK":     {2, ircKick},
+		"INVITE":   {2, ircInvite},
+		"MODE":     {1, ircMode},
+		"NICK":     {0, ircNickLater},
+		"USER":     {0, ircAlready},
+		"PASS":     {0, ircAlready},
+		"CAP":      {1, ircCap},
+		"MOTD":     {0, func(_ context.Context, s *session, _ *ircMsg) { s.ircMOTD() }},
+		"LUSERS":   {0, ircLusers},
+		"VERSION":  {0, ircVersion},
+		"TIME":     {0, ircTime},
+		"ISON":     {1, ircIson},
+		"USERHOST": {1, ircUserhost},
+		"AUTHENTICATE": {0, func(_ context.Context, s *session, _ *ircMsg) {
+			s.numeric("907", "You have already authenticated using SASL")
+		}},
+	}
+}
+
+// ---- registration ----
+
+// ircRegister reads lines until the client is registered and logged in
+// (true) or the session is over (false). The login deadline
+// (server.login_timeout) and the rate limit apply as to any login.
+func (s *session) ircRegister(ctx context.Context) bool {
+	st := s.irc
+	for !s.ending() {
+		line, ok := s.readLine()
+		if !ok {
+			return false
+		}
+		m, err := parseIRC(line)
+		if err != nil {
+			continue
+		}
+		st.label = ""
+		switch m.command {
+		case "CAP":
+			if len(m.params) == 0 {
+				s.numeric("461", "CAP", "Not enough parameters")
+			} else {
+				ircCap(ctx, s, &m)
+			}
+		case "NICK":
+			s.ircNick(&m)
+		case "USER":
+			if len(m.params) < 4 {
+				s.numeric("461", "USER", "Not enough parameters")
+			} else {
+				st.userSent = true
+			}
+		case "PASS":
+			if len(m.params) < 1 {
+				s.numeric("461", "PASS", "Not enough parameters")
+			} else {
+				st.pass = m.params[0]
+			}
+		case "AUTHENTICATE":
+			s.ircAuthenticate(ctx, &m)
+		case "PING":
+			if len(m.params) > 0 {
+				ircPing(ctx, s, &m)
+			}
+		case "PONG":
+		case "QUIT":
+			s.ircFlush()
+			s.end(byeLogout, "Quit")
+			return false
+		default:
+			s.numeric("451", m.command, "You have not registered")
+		}
+		s.ircFlush()
+		if st.nick != "" && st.userSent && !st.capPending {
+			if done, ok := s.ircComplete(ctx); done {
+				return ok
+			}
+		}
+	}
+	return false
+}
+
+// ircNick handles NICK before registration: the nick is checked as a
+// name; whose it is is decided when registration completes.
+func (s *session) ircNick(m *ircMsg) {
+	if len(m.params) == 0 || m.params[0] == "" {
+		s.numeric("431", "No nickname given")
+		return
+	}
+	nick := m.params[0]
+	if chatd.Key(nick) == ircPseudoUser {
+		s.numeric("432", nick, "That name is chatd's own")
+		return
+	}
+	if err := s.srv.cfg().Accounts.CheckName(nick); err != nil || strings.ContainsAny(nick, "#,*?!@:") {
+		s.numeric("432", nick, "Erroneous nickname")
+		return
+	}
+	s.irc.nick = nick
+}
+
+// ircAuthenticate runs SASL PLAIN: AUTHENTICATE PLAIN, "+", then the
+// base64 of authzid NUL authcid NUL password (in 400-byte chunks). The
+// password is checked at once, through the same gate and lockout as every
+// login.
+func (s *session) ircAuthenticate(ctx context.Context, m *ircMsg) {
+	st := s.irc
+	arg := m.param(0)
+	switch {
+	case st.account != nil:
+		s.numeric("907", "You have already authenticated using SASL")
+		return
+	case arg == "*":
+		st.saslMech, st.saslBuf = false, ""
+		s.numeric("906", "SASL authentication aborted")
+		return
+	case !st.saslMech:
+		if strings.ToUpper(arg) != "PLAIN" {
+			s.numeric("908", "PLAIN", "are available SASL mechanisms")
+			s.numeric("904", "SASL authentication failed")
+			return
+		}
+		st.saslMech = true
+		s.ircLineOut("", "AUTHENTICATE", "+")
+		return
+	}
+	if arg != "+" {
+		st.saslBuf += arg
+	}
+	if len(arg) == 400 {
+		return // more chunks follow
+	}
+	if len(st.saslBuf) > 1200 {
+		st.saslMech, st.saslBuf = false, ""
+		s.numeric("905", "SASL message too long")
+		return
+	}
+	raw, err := base64.StdEncoding.DecodeString(st.saslBuf)
+	st.saslMech, st.saslBuf = false, ""
+	parts := strings.Split(string(raw), "\x00")
+	if err != nil || len(parts) != 3 || parts[1] == "" || (parts[0] != "" && chatd.Key(parts[0]) != chatd.Key(parts[1])) {
+		s.numeric("904", "SASL authentication failed")
+		return
+	}
+	u, err := s.ircCheck(ctx, parts[1], parts[2])
+	if err != nil {
+		s.ircLoginFailed("904", err)
+		return
+	}
+	st.account = u
+	s.numeric("900", userMask(u.Name), u.Name, "You are now logged in as "+u.Name)
+	s.numeric("903", "SASL authentication successful")
+}
+
+// ircCheck checks name's password as the telnet login does (the lockout,
+// the hash gate, the attempt recorded); an unknown name is checked against
+// the dummy hash.
+func (s *session) ircCheck(ctx context.Context, name, pw string) (*chatd.User, error) {
+	u, err := s.srv.store.UserByName(ctx, name)
+	if err != nil && chatd.ErrorCode(err) != chatd.ENoSuchUser {
+		return nil, err
+	}
+	hash := ""
+	if u != nil {
+		name, hash = u.Name, u.PassHash
+	}
+	if err := s.checkPassword(ctx, name, hash, pw); err != nil {
+		if chatd.ErrorCode(err) == chatd.EBadCredentials {
+			s.srv.connLog.Info("login failed", "user", name, "addr", s.addr, "listener", s.info.Listener)
+		}
+		return nil, err
+	}
+	return u, nil
+}
+
+// ircLoginFailed answers a failed password check with code (904 for SASL,
+// 464 for PASS) and the reason.
+func (s *session) ircLoginFailed(code string, err error) {
+	s.srv.metrics.login(string(chatd.ErrorCode(err)))
+	text := "Password incorrect"
+	switch chatd.ErrorCode(err) {
+	case chatd.ELockedOut, chatd.EServerBusy:
+		text = chatd.ErrorMessage(err)
+	case chatd.EBadCredentials:
+	default:
+		text = "Login failed: " + chatd.ErrorMessage(err)
+	}
+	if code == "904" {
+		s.numeric("904", "SASL authentication failed: "+text)
+		return
+	}
+	s.numeric(code, text)
+}
+
+// ircComplete finishes registration once NICK, USER and CAP END are in:
+// it picks the account (SASL's, PASS's, or a guest) and logs in through
+// the shared enter. done is false when the client must send another NICK
+// first; ok says whether the user is in.
+func (s *session) ircComplete(ctx context.Context) (done, ok bool) {
+	st := s.irc
+	u := st.account
+	if u == nil && st.pass != "" {
+		name, pw, found := strings.Cut(st.pass, ":")
+		if !found {
+			name, pw = st.nick, st.pass
+		}
+		var err error
+		if u, err = s.ircCheck(ctx, name, pw); err != nil {
+			s.ircLoginFailed("464", err)
+			s.ircFlush()
+			s.end(byeError, "Bad password")
+			return true, false
+		}
+	}
+	if u == nil {
+		var err error
+		switch u, err = s.srv.store.UserByName(ctx, st.nick); {
+		case err == nil:
+			s.numeric("433", st.nick, "That name is a registered account: log in with SASL or PASS account:password")
+			st.nick = ""
+			s.ircFlush()
+			return false, false
+		case chatd.ErrorCode(err) != chatd.ENoSuchUser:
+			s.numeric("464", "Login failed: "+chatd.ErrorMessage(err))
+			s.ircFlush()
+			s.end(byeError, "login failed")
+			return true, false
+		case !s.srv.cfg().IRC.Guests:
+			s.numeric("464", "This server needs an account: log in with SASL or PASS account:password")
+			s.ircFlush()
+			s.end(byeError, "no account")
+			return true, false
+		}
+		if u, err = s.ircGuest(ctx, st.nick); err != nil {
+			if chatd.ErrorCode(err) == chatd.EUserExists {
+				s.numeric("433", st.nick, "Nickname is already in use")
+				st.nick = ""
+				s.ircFlush()
+				return false, false
+			}
+			s.numeric("432", st.nick, "Erroneous nickname: "+chatd.ErrorMessage(err))
+			st.nick = ""
+			s.ircFlush()
+			return false, false
+		}
+		st.guest = true
+	}
+	old := st.nick
+	st.nickNow.Store(&u.Name)
+	if chatd.Key(old) != chatd.Key(u.Name) || old != u.Name {
+		// The nick is the account's name, as registered.
+		s.ircLineOut(userMask(old), "NICK", u.Name)
+		s.ircFlush()
+	}
+	if !s.enter(ctx, u) {
+		if st.guest {
+			s.ircDropGuest()
+		}
+		s.end(byeError, "login failed")
+		return true, false
+	}
+	return true, true
+}
+
+// ircGuest makes the guest account name: no password (so no login can
+// ever match it), in no room, removed when its session ends.
+func (s *session) ircGuest(ctx context.Context, name string) (*chatd.User, error) {
+	u, err := s.srv.store.CreateUser(ctx, name, "", false)
+	if err != nil {
+		return nil, err
+	}
+	s.srv.guests.Store(chatd.Key(u.Name), true)
+	if _, err := s.srv.store.RemoveMember(ctx, u.Name, chatd.Lobby); err != nil {
+		s.srv.log.Error("guest leaves the lobby", "user", u.Name, "err", err)
+	}
+	s.srv.connLog.Info("guest", "user", u.Name, "addr", s.addr)
+	return u, nil
+}
+
+// ircDropGuest removes this session's guest account, the rooms it owns
+// (whose members are told) and its memberships with it.
+func (s *session) ircDropGuest() {
+	name := s.irc.nick
+	if p := s.irc.nickNow.Load(); p != nil {
+		name = *p
+	}
+	ctx, cancel := s.srv.finishCtx()
+	defer cancel()
+	rooms, err := s.srv.store.Rooms(ctx)
+	if err != nil {
+		s.srv.log.Error("list rooms of a guest", "user", name, "err", err)
+	}
+	deleted, err := s.srv.store.DeleteGuest(ctx, name)
+	if err != nil {
+		s.srv.log.Error("delete guest", "user", name, "err", err)
+		return
+	}
+	s.srv.guests.Delete(chatd.Key(name))
+	if !deleted {
+		return
+	}
+	for _, r := range rooms {
+		if chatd.Key(r.Owner) == chatd.Key(name) {
+			if err := s.srv.effect(ctx, &note{Kind: noteClose, Room: r.Name, By: ircPseudoUser}); err != nil {
+				s.srv.log.Error("close a guest's room", "room", r.Name, "err", err)
+			}
+		}
+	}
+}
+
+// isGuest reports whether name is one of this node's IRC guests.
+func (s *Server) isGuest(name string) bool {
+	_, ok := s.guests.Load(chatd.Key(name))
+	return ok
+}
+
+// ircJoinRooms shows the names of the rooms the user is in at login (the
+// welcome's rendering JOINed them).
+func (s *session) ircJoinRooms(ctx context.Context) {
+	for _, r := range s.srv.hub.roomsOf(s) {
+		s.ircNames(ctx, r)
+	}
+	s.ircFlush()
+}
+
+// ---- capabilities ----
+
+func ircCap(_ context.Context, s *session, m *ircMsg) {
+	st := s.irc
+	sub := strings.ToUpper(m.params[0])
+	switch sub {
+	case "LS":
+		if s.user == "" {
+			st.capPending = true
+		}
+		v302 := m.param(1) != "" && m.param(1) >= "302"
+		if v302 {
+			st.caps.Or(capCapNotify) // implied by 302
+		}
+		var names []string
+		for _, c := range ircCaps {
+			n := c.name
+			if v302 && c.value != "" {
+				n += "=" + c.value
+			}
+			names = append(names, n)
+		}
+		s.ircLineOut(s.srv.serverName(), "CAP", st.me(), "LS", strings.Join(names, " "))
+	case "LIST":
+		var names []string
+		for _, c := range ircCaps {
+			if st.has(c.bit) {
+				names = append(names, c.name)
+			}
+		}
+		s.ircLineOut(s.srv.serverName(), "CAP", st.me(), "LIST", strings.Join(names, " "))
+	case "REQ":
+		if s.user == "" {
+			st.capPending = true
+		}
+		want := m.param(1)
+		var on, off uint64
+		ok := strings.TrimSpace(want) != ""
+		for _, w := range strings.Fields(want) {
+			remove := strings.HasPrefix(w, "-")
+			bit := capBit(strings.TrimPrefix(w, "-"))
+			if bit == 0 {
+				ok = false
+				break
+			}
+			if remove {
+				off |= bit
+			} else {
+				on |= bit
+			}
+		}
+		if !ok {
+			s.ircLineOut(s.srv.serverName(), "CAP", st.me(), "NAK", want)
+			return
+		}
+		for {
+			cur := st.caps.Load()
+			if st.caps.CompareAndSwap(cur, (cur|on)&^off) {
+				break
+			}
+		}
+		s.ircLineOut(s.srv.serverName(), "CAP", st.me(), "ACK", want)
+	case "END":
+		st.capPending = false
+	default:
+		s.numeric("410", m.params[0], "Invalid CAP command")
+	}
+}
+
+func capBit(name string) uint64 {
+	for _, c := range ircCaps {
+		if c.name == name {
+			return c.bit
+		}
+	}
+	return 0
+}
+
+// ---- commands after registration ----
+
+func ircPing(_ context.Context, s *session, m *ircMsg) {
+	s.ircLineOut(s.srv.serverName(), "PONG", s.srv.serverName(), m.params[0])
+}
+
+func ircQuit(_ context.Context, s *session, m *ircMsg) {
+	text := "Quit"
+	if q := m.param(0); q != "" {
+		text = "Quit: " + q
+	}
+	s.setReason(byeLogout)
+	s.farewell = byeEvent(byeLogout, text)
+}
+
+func ircAlready(_ context.Context, s *session, _ *ircMsg) {
+	s.numeric("462", "You may not reregister")
+}
+
+func ircNickLater(_ context.Context, s *session, m *ircMsg) {
+	if len(m.params) == 0 {
+		s.numeric("431", "No nickname given")
+		return
+	}
+	if m.params[0] == s.user {
+		return
+	}
+	s.numeric("447", m.params[0], "Your nick is your account's name; it cannot change")
+}
+
+// run runs a chatd command handler with its replies collected, for the
+// IRC command to translate; it returns them and the handler's error.
+func (s *session) collect(ctx context.Context, c func(context.Context, *session, string) error, args string) ([]*event, error) {
+	var sink []*event
+	s.irc.sink = &sink
+	err := c(ctx, s, args)
+	s.irc.sink = nil
+	return sink, err
+}
+
+// ircError answers the failure err of an IRC command about target with
+// the numeric IRC clients expect for its code.
+func (s *session) ircError(cmd, target string, err error) {
+	code := chatd.ErrorCode(err)
+	text := chatd.ErrorMessage(err)
+	if code == chatd.EInternal {
+		s.srv.log.Error("irc command failed", "cmd", cmd, "user", s.user, "err", err)
+	}
+	channel := strings.HasPrefix(target, "#")
+	switch code {
+	case chatd.ENoSuchUser:
+		s.numeric("401", target, "No such nick/channel")
+	case chatd.ENoSuchRoom:
+		s.numeric("403", target, "No such channel")
+	case chatd.ENotInRoom:
+		if cmd == "PRIVMSG" || cmd == "NOTICE" {
+			s.numeric("404", target, "Cannot send to channel")
+		} else {
+			s.numeric("442", target, "You're not on that channel")
+		}
+	case chatd.EBadRoomPassword:
+		s.numeric("475", target, "Cannot join channel (+k)")
+	case chatd.ETooManyRooms:
+		s.numeric("405", target, "You have joined too many channels")
+	case chatd.EBadName:
+		if channel {
+			s.numeric("479", target, "Illegal channel name")
+		} else {
+			s.numeric("432", target, "Erroneous nickname")
+		}
+	case chatd.ENotPermitted:
+		switch {
+		case cmd == "JOIN":
+			s.numeric("474", target, "Cannot join channel (+b): "+text)
+		case channel:
+			s.numeric("482", target, "You're not channel operator")
+		default:
+			s.numeric("481", "Permission Denied: "+text)
+		}
+	case chatd.EBadArgs:
+		s.numeric("461", cmd, "Not enough parameters: "+text)
+	default:
+		s.ircLineOut(s.srv.serverName(), "FAIL", cmd, strings.ToUpper(string(code)), target, text)
+	}
+}
+
+// ircTargets splits a comma-separated target list.
+func ircTargets(p string) []string {
+	var out []string
+	for _, t := range strings.Split(p, ",") {
+		if t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
+	notice := m.command == "NOTICE"
+	if len(m.params) == 0 || m.params[0] == "" {
+		if !notice {
+			s.numeric("411", "No recipient given ("+m.command+")")
+		}
+		return
+	}
+	if len(m.params) < 2 || m.params[1] == "" {
+		if !notice {
+			s.numeric("412", "No text to send")
+		}
+		return
+	}
+	text := m.params[1]
+	for _, t := range ircTargets(m.params[0]) {
+		switch {
+		case chatd.Key(t) == ircPseudoUser:
+			if !notice {
+				s.execute(ctx, text)
+			}
+		case strings.HasPrefix(t, "#"):
+			room := t[1:]
+			action := false
+			if body, ok := strings.CutPrefix(text, "\x01ACTION "); ok {
+				text, action = strings.TrimSuffix(body, "\x01"), true
+			}
+			_, err := s.collect(ctx, func(ctx context.Context, s *session, _ string) error {
+				room, err := s.memberArg(room)
+				if err != nil {
+					return err
+				}
+				return s.roomLine(ctx, "say", room, text, action)
+			}, "")
+			if err != nil && !notice {
+				if chatd.ErrorCode(err) == chatd.ENoSuchRoom {
+					s.numeric("403", t, "No such channel")
+				} else {
+					s.ircError(m.command, t, err)
+				}
+			}
+		default:
+			replies, err := s.collect(ctx, cmdSend, t+" "+text)
+			if err != nil {
+				if !notice {
+					s.ircError(m.command, t, err)
+				}
+				continue
+			}
+			for _, r := range replies {
+				status, _ := r.get("status").(string)
+				switch status {
+				case statusDelivered, statusStored:
+					if s.irc.has(capEchoMessage) {
+						tags := s.ircTags(r.get("id"), time.Time{}, s.user)
+						s.irc.out = appendIRC(s.irc.out, tags, userMask(s.user), m.command, t, text)
+					}
+					if away, ok := r.get("away").(string); ok && !notice {
+						s.numeric("301", t, away)
+					}
+				case statusBlocked, statusMailboxFull:
+					if !notice {
+						s.ircLineOut(s.srv.serverName(), "FAIL", m.command, strings.ToUpper(status), t, deliveryWords[status])
+					}
+				case statusNoSuchUser:
+					if !notice {
+						s.numeric("401", t, "No such nick/channel")
+					}
+				}
+			}
+		}
+	}
+}
+
+// ircTags are the tags a message line carries for this client: its time,
+// its id and its sender's account, each where the client asked for it.
+func (s *session) ircTags(id any, at time.Time, from string) []ircTag {
+	st := s.irc
+	var tags []ircTag
+	if st.has(capServerTime) {
+		if at.IsZero() {
+			at = s.srv.now()
+		}
+		tags = append(tags, ircTag{"time", at.UTC().Format("2006-01-02T15:04:05.000Z")})
+	}
+	if idStr, ok := id.(string); ok && idStr != "" && st.has(capMessageTags) {
+		tags = append(tags, ircTag{"msgid", idStr})
+	}
+	if from != "" && st.has(capAccountTag) && !s.srv.isGuest(from) {
+		tags = append(tags, ircTag{"account", from})
+	}
+	return tags
+}
+
+func ircJoin(ctx context.Context, s *session, m *ircMsg) {
+	if m.params[0] == "0" {
+		for _, r := range s.srv.hub.roomsOf(s) {
+			s.collect(ctx, cmdLeave, r)
+		}
+		return
+	}
+	keys := strings.Split(m.param(1), ",")
+	for i, t := range ircTargets(m.params[0]) {
+		key := ""
+		if i < len(keys) {
+			key = keys[i]
+		}
+		if !strings.HasPrefix(t, "#") || len(t) < 2 {
+			s.numeric("403", t, "No such channel")
+			continue
+		}
+		room := t[1:]
+		if _, member := s.srv.hub.memberRoom(s, room); member {
+			continue
+		}
+		args := strings.TrimSpace(room + " " + key)
+		cmd := cmdJoin
+		if _, err := s.srv.store.RoomByName(ctx, room); chatd.ErrorCode(err) == chatd.ENoSuchRoom {
+			cmd = cmdCreate
+		}
+		if _, err := s.collect(ctx, cmd, args); err != nil {
+			s.ircError("JOIN", t, err)
+			continue
+		}
+		if r, ok := s.srv.hub.memberRoom(s, room); ok {
+			s.ircNames(ctx, r)
+		}
+	}
+}
+
+func ircPart(ctx context.Context, s *session, m *ircMsg) {
+	for _, t := range ircTargets(m.params[0]) {
+		if !strings.HasPrefix(t, "#") {
+			s.numeric("403", t, "No such channel")
+			continue
+		}
+		if _, err := s.collect(ctx, cmdLeave, t[1:]); err != nil {
+			s.ircError("PART", t, err)
+		}
+	}
+}
+
+// ircFocus makes room, one of the user's, the current one, for the chatd
+// commands that act on the current room (topic, kick, invite, ...). It
+// reports false, with the numeric sent, when the user is not in it.
+func (s *session) ircFocus(ctx context.Context, target string) (string, bool) {
+	if !strings.HasPrefix(target, "#") {
+		s.numeric("403", target, "No such channel")
+		return "", false
+	}
+	room, ok := s.srv.hub.memberRoom(s, target[1:])
+	if !ok {
+		if _, err := s.srv.store.RoomByName(ctx, target[1:]); err != nil {
+			s.numeric("403", target, "No such channel")
+		} else {
+			s.numeric("442", target, "You're not on that channel")
+		}
+		return "", false
+	}
+	if _, ok := s.srv.joinRoom(s, room, nil); !ok {
+		s.numeric("442", target, "You're not on that channel")
+		return "", false
+	}
+	return room, true
+}
+
+func ircTopic(ctx context.Context, s *session, m *ircMsg) {
+	t := m.params[0]
+	if len(m.params) == 1 {
+		r, err := s.srv.store.RoomByName(ctx, strings.TrimPrefix(t, "#"))
+		if err != nil || !strings.HasPrefix(t, "#") {
+			s.numeric("403", t, "No such channel")
+			return
+		}
+		if r.Topic == "" {
+			s.numeric("331", "#"+r.Name, "No topic is set")
+		} else {
+			s.numeric("332", "#"+r.Name, r.Topic)
+		}
+		return
+	}
+	if _, ok := s.ircFocus(ctx, t); !ok {
+		return
+	}
+	text := m.params[1]
+	if text == "" {
+		text = "-"
+	}
+	if _, err := s.collect(ctx, cmdTopic, text); err != nil {
+		s.ircError("TOPIC", t, err)
+		return
+	}
+	// The others hear it from the effect; the setter is told here.
+	r, err := s.srv.store.RoomByName(ctx, t[1:])
+	if err == nil {
+		s.ircLineOut(userMask(s.user), "TOPIC", "#"+r.Name, r.Topic)
+	}
+}
+
+// ircNames answers NAMES for room: owners (and, for multi-prefix, only
+// them) marked @.
+func (s *session) ircNames(ctx context.Context, room string) {
+	r, err := s.srv.store.RoomByName(ctx, room)
+	if err != nil {
+		s.numeric("366", "#"+room, "End of /NAMES list")
+		return
+	}
+	users, err := s.srv.roomNames(ctx, r.Name)
+	if err != nil {
+		s.ircError("NAMES", "#"+room, err)
+		return
+	}
+	var list []string
+	for _, u := range users {
+		n := u
+		if s.irc.has(capUserhostInNames) {
+			n = userMask(u)
+		}
+		if chatd.Key(u) == chatd.Key(r.Owner) {
+			n = "@" + n
+		}
+		list = append(list, n)
+	}
+	// The renderer learns these nicks are in one of the client's
+	// channels (ircState.known) from the event's names.
+	for len(list) > 0 {
+		chunk := list[:min(len(list), 20)]
+		list = list[len(chunk):]
+		s.numeric("353", "=", "#"+r.Name, strings.Join(chunk, " "))
+	}
+	s.numeric("366", "#"+r.Name, "End of /NAMES list")
+	out := s.irc.out
+	s.irc.out = nil
+	s.sendVia(&s.out, &event{typ: "irc", text: string(out), fields: []field{f("names", users)}})
+}
+
+func ircNames(ctx context.Context, s *session, m *ircMsg) {
+	if len(m.params) == 0 {
+		s.numeric("366", "*", "End of /NAMES list")
+		return
+	}
+	for _, t := range ircTargets(m.params[0]) {
+		if _, err := s.srv.store.RoomByName(ctx, strings.TrimPrefix(t, "#")); err != nil || !strings.HasPrefix(t, "#") {
+			s.numeric("366", t, "End of /NAMES list")
+			continue
+		}
+		s.ircNames(ctx, t[1:])
+	}
+}
+
+func ircList(ctx context.Context, s *session, _ *ircMsg) {
+	rooms, err := s.srv.store.Rooms(ctx)
+	if err != nil {
+		s.ircError("LIST", "*", err)
+		return
+	}
+	counts, err := s.srv.roomCounts(ctx)
+	if err != nil {
+		s.ircError("LIST", "*", err)
+		return
+	}
+	s.numeric("321", "Channel", "Users  Name")
+	for _, r := range rooms {
+		s.numeric("322", "#"+r.Name, itoa(len(counts[chatd.Key(r.Name)])), r.Topic)
+	}
+	s.numeric("323", "End of /LIST")
+}
+
+func ircWho(ctx context.Context, s *session, m *ircMsg) {
+	mask := m.param(0)
+	server := s.srv.serverName()
+	line := func(channel, nick, owner string) {
+		flags := "H"
+		if o, _ := s.srv.community.find(ctx, nick); o != nil && o.Away != nil {
+			flags = "G"
+		}
+		if owner != "" && chatd.Key(owner) == chatd.Key(nick) {
+			flags += "@"
+		}
+		s.numeric("352", channel, nick, ircHost, server, nick, flags, "0 "+nick)
+	}
+	switch {
+	case strings.HasPrefix(mask, "#"):
+		if r, err := s.srv.store.RoomByName(ctx, mask[1:]); err == nil {
+			users, _ := s.srv.roomNames(ctx, r.Name)
+			for _, u := range users {
+				line("#"+r.Name, u, r.Owner)
+			}
+		}
+	case mask != "":
+		if o, _ := s.srv.community.find(ctx, mask); o != nil {
+			line("*", o.User, "")
+		}
+	}
+	if mask == "" {
+		mask = "*"
+	}
+	s.numeric("315", mask, "End of /WHO list")
+}
+
+func ircWhois(ctx context.Context, s *session, m *ircMsg) {
+	nick := m.params[len(m.params)-1]
+	u, err := s.srv.store.UserByName(ctx, nick)
+	o, _ := s.srv.community.find(ctx, nick)
+	if err != nil || o == nil {
+		s.numeric("401", nick, "No such nick/channel")
+		s.numeric("318", nick, "End of /WHOIS list")
+		return
+	}
+	s.numeric("311", u.Name, u.Name, ircHost, "*", u.Name)
+	var chans []string
+	for _, r := range o.Rooms {
+		chans = append(chans, "#"+r)
+	}
+	if len(chans) > 0 {
+		s.numeric("319", u.Name, strings.Join(chans, " "))
+	}
+	s.numeric("312", u.Name, s.srv.serverName(), "chatd")
+	if o.Away != nil {
+		s.numeric("301", u.Name, *o.Away)
+	}
+	if u.Admin {
+		s.numeric("313", u.Name, "is a server admin")
+	}
+	if !s.srv.isGuest(u.Name) {
+		s.numeric("330", u.Name, u.Name, "is logged in as")
+	}
+	idle := int64(s.srv.now().Sub(o.LastActive).Seconds())
+	s.numeric("317", u.Name, itoa(int(max(idle, 0))), itoa(int(o.Since.Unix())), "seconds idle, signon time")
+	s.numeric("318", u.Name, "End of /WHOIS list")
+}
+
+func ircAway(ctx context.Context, s *session, m *ircMsg) {
+	if m.param(0) == "" {
+		if _, err := s.collect(ctx, cmdBack, ""); err != nil && chatd.ErrorCode(err) != chatd.EBadArgs {
+			s.ircError("AWAY", "*", err)
+			return
+		}
+		s.numeric("305", "You are no longer marked as being away")
+		return
+	}
+	if _, err := s.collect(ctx, cmdAway, m.params[0]); err != nil {
+		s.ircError("AWAY", "*", err)
+		return
+	}
+	s.numeric("306", "You have been marked as being away")
+}
+
+func ircKick(ctx context.Context, s *session, m *ircMsg) {
+	if _, ok := s.ircFocus(ctx, m.params[0]); !ok {
+		return
+	}
+	for _, nick := range ircTargets(m.params[1]) {
+		if o, _ := s.srv.community.find(ctx, nick); o == nil || !o.in(strings.TrimPrefix(m.params[0], "#")) {
+			s.numeric("441", nick, m.params[0], "They aren't on that channel")
+			continue
+		}
+		if _, err := s.collect(ctx, cmdKick, strings.TrimSpace(nick+" "+m.param(2))); err != nil {
+			s.ircError("KICK", m.params[0], err)
+		}
+	}
+}
+
+func ircInvite(ctx context.Context, s *session, m *ircMsg) {
+	nick, channel := m.params[0], m.params[1]
+	if _, ok := s.ircFocus(ctx, channel); !ok {
+		return
+	}
+	if _, err := s.collect(ctx, cmdInvite, nick); err != nil {
+		if chatd.ErrorCode(err) == chatd.ENoSuchUser {
+			s.numeric("401", nick, "No such nick/channel")
+		} else {
+			s.ircError("INVITE", channel, err)
+		}
+		return
+	}
+	s.numeric("341", nick, channel)
+}
+
+func ircMode(ctx context.Context, s *session, m *ircMsg) {
+	t := m.params[0]
+	if !strings.HasPrefix(t, "#") {
+		if chatd.Key(t) != chatd.Key(s.user) {
+			s.numeric("502", "Can't change mode for other users")
+			return
+		}
+		s.numeric("221", "+")
+		return
+	}
+	r, err := s.srv.store.RoomByName(ctx, t[1:])
+	if err != nil {
+		s.numeric("403", t, "No such channel")
+		return
+	}
+	modes := m.param(1)
+	if modes == "" {
+		mode := "+"
+		if r.Locked() {
+			mode += "k"
+		}
+		s.numeric("324", "#"+r.Name, mode)
+		s.numeric("329", "#"+r.Name, itoa(int(r.Created.Unix())))
+		return
+	}
+	if modes == "b" || modes == "+b" && len(m.params) == 2 {
+		s.numeric("368", "#"+r.Name, "End of channel ban list")
+		return
+	}
+	if _, ok := s.ircFocus(ctx, t); !ok {
+		return
+	}
+	arg := 2
+	add := true
+	for _, c := range modes {
+		var err error
+		switch c {
+		case '+':
+			add = true
+		case '-':
+			add = false
+		case 'k':
+			key := ""
+			if add {
+				key = m.param(arg)
+				arg++
+			}
+			if _, err = s.collect(ctx, cmdRoomPasswd, key); err == nil {
+				shown := "*"
+				if add {
+					shown = key
+				}
+				s.ircLineOut(userMask(s.user), "MODE", "#"+r.Name, map[bool]string{true: "+k", false: "-k"}[add], shown)
+			}
+		case 'b':
+			mask := m.param(arg)
+			arg++
+			nick, _, _ := strings.Cut(mask, "!")
+			if nick == "" {
+				s.numeric("461", "MODE", "Not enough parameters")
+				continue
+			}
+			if add {
+				_, err = s.collect(ctx, cmdRoomBan, nick)
+			} else if _, err = s.collect(ctx, cmdRoomUnban, nick); err == nil {
+				s.ircLineOut(userMask(s.user), "MODE", "#"+r.Name, "-b", mask)
+			}
+		case 'o':
+			nick := m.param(arg)
+			arg++
+			if add && nick != "" {
+				_, err = s.collect(ctx, cmdTransfer, nick)
+			} else {
+				s.numeric("472", "o", "is unknown mode char to me: a room has one owner")
+			}
+		default:
+			s.numeric("472", string(c), "is unknown mode char to me")
+		}
+		if err != nil {
+			s.ircError("MODE", t, err)
+		}
+	}
+}
+
+func ircLusers(ctx context.Context, s *session, _ *ircMsg) {
+	all, _ := s.srv.community.everyone(ctx)
+	s.numeric("251", "There are "+itoa(len(all))+" users and 0 invisible on 1 servers")
+	s.numeric("255", "I have "+itoa(len(all))+" clients and 0 servers")
+}
+
+func ircVersion(_ context.Context, s *session, _ *ircMsg) {
+	s.numeric("351", "chatd", s.srv.serverName(), "chatd IRC listener")
+	s.ircISupport()
+}
+
+func ircTime(_ context.Context, s *session, _ *ircMsg) {
+	s.numeric("391", s.srv.serverName(), s.srv.now().UTC().Format(time.RFC1123))
+}
+
+func ircIson(ctx context.Context, s *session, m *ircMsg) {
+	var on []string
+	for _, p := range m.params {
+		for _, n := range strings.Fields(p) {
+			if o, _ := s.srv.community.find(ctx, n); o != nil {
+				on = append(on, o.User)
+			}
+		}
+	}
+	s.numeric("303", strings.Join(on, " "))
+}
+
+func ircUserhost(ctx context.Context, s *session, m *ircMsg) {
+	var out []string
+	for _, n := range m.params {
+		if o, _ := s.srv.community.find(ctx, n); o != nil {
+			mark := "+"
+			if o.Away != nil {
+				mark = "-"
+			}
+			out = append(out, o.User+"="+mark+o.User+"@"+ircHost)
+		}
+	}
+	s.numeric("302", strings.Join(out, " "))
+}
+
+// ircISupport is the 005 line: what the server supports, honestly.
+func (s *session) ircISupport() {
+	cfg := s.srv.cfg()
+	tokens := []string{
+		"AWAYLEN=300", "CASEMAPPING=ascii", "CHANLIMIT=#:" + itoa(cfg.Rooms.MaxJoined),
+		"CHANMODES=b,k,,", "CHANNELLEN=64", "CHANTYPES=#", "MODES=4",
+		"NETWORK=chatd", "NICKLEN=32", "PREFIX=(o)@", "STATUSMSG=@",
+		"TARGMAX=PRIVMSG:" + itoa(cfg.Messages.MaxRecipients) + ",NOTICE:" + itoa(cfg.Messages.MaxRecipients) + ",JOIN:,PART:,NAMES:",
+		"TOPICLEN=" + itoa(topicMax), "UTF8ONLY",
+	}
+	s.numeric("005", append(tokens, "are supported by this server")...)
+}
+
+// ircMOTD sends the banner as the message of the day.
+func (s *session) ircMOTD() {
+	banner := strings.TrimSpace(s.srv.cfg().Server.Banner)
+	if banner == "" {
+		s.numeric("422", "MOTD File is missing")
+		return
+	}
+	s.numeric("375", "- "+s.srv.serverName()+" Message of the day -")
+	for _, l := range strings.Split(banner, "\n") {
+		s.numeric("372", "- "+strings.TrimRight(l, "\r"))
+	}
+	s.numeric("376", "End of /MOTD command")
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// listenIRC binds irc.listen and irc.tls_listen, when set (Listen).
+func (s *Server) listenIRC() error {
+	cfg := s.cfg()
+	var err error
+	if cfg.IRC.Listen != "" {
+		if s.ircLn, err = net.Listen("tcp", cfg.IRC.Listen); err != nil {
+			return fmt.Errorf("listen on %s (irc.listen): %w", cfg.IRC.Listen, err)
+		}
+	}
+	if cfg.IRC.TLSListen == "" {
+		return nil
+	}
+	if s.cert.Load() == nil {
+		cert, err := loadPair("server", cfg.Server.TLSCert, cfg.Server.TLSKey)
+		if err != nil {
+			return err
+		}
+		s.cert.Store(cert)
+	}
+	ln, err := net.Listen("tcp", cfg.IRC.TLSListen)
+	if err != nil {
+		return fmt.Errorf("listen on %s (irc.tls_listen): %w", cfg.IRC.TLSListen, err)
+	}
+	s.ircTLSLn = tls.NewListener(ln, tlsConfig(&s.cert))
+	return nil
+}
+
+// IRCAddr is the address of the IRC listener, nil when it is off.
+func (s *Server) IRCAddr() net.Addr {
+	if s.ircLn == nil {
+		return nil
+	}
+	return s.ircLn.Addr()
+}
