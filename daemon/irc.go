@@ -9,9 +9,9 @@ package daemon
 import (
 	"context"
 	"crypto/tls"
+	"encoding/base64"
 	"fmt"
 	"net"
-	"encoding/base64"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -468,8 +468,7 @@ func (s *session) ircComplete(ctx context.Context) (done, ok bool) {
 		}
 	}
 	if u == nil {
-		var err error
-		switch u, err = s.srv.store.UserByName(ctx, st.nick); {
+		switch _, err := s.srv.store.UserByName(ctx, st.nick); {
 		case err == nil:
 			s.numeric("433", st.nick, "That name is a registered account: log in with SASL or PASS account:password")
 			st.nick = ""
@@ -486,6 +485,7 @@ func (s *session) ircComplete(ctx context.Context) (done, ok bool) {
 			s.end(byeError, "no account")
 			return true, false
 		}
+		var err error
 		if u, err = s.ircGuest(ctx, st.nick); err != nil {
 			if chatd.ErrorCode(err) == chatd.EUserExists {
 				s.numeric("433", st.nick, "Nickname is already in use")
