@@ -1,0 +1,277 @@
+package daemon_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"chatd"
+)
+
+// startIRC starts a daemon with its IRC listener on a loopback port.
+func startIRC(t *testing.T, mutate ...func(*chatd.Config)) *testServer {
+	t.Helper()
+	return startServer(t, append([]func(*chatd.Config){func(c *chatd.Config) {
+		c.IRC.Listen = "127.0.0.1:0"
+	}}, mutate...)...)
+}
+
+// ircClient speaks IRC to the daemon.
+type ircClient struct {
+	t    *testing.T
+	conn net.Conn
+	r    *bufio.Reader
+}
+
+func dialIRC(t *testing.T, ts *testServer) *ircClient {
+	t.Helper()
+	conn, err := net.Dial("tcp", ts.srv.IRCAddr().String())
+	if err != nil {
+		t.Fatalf("dial irc: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return &ircClient{t: t, conn: conn, r: bufio.NewReader(conn)}
+}
+
+func (c *ircClient) send(lines ...string) {
+	c.t.Helper()
+	c.conn.SetWriteDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.conn.Write([]byte(strings.Join(lines, "\r\n") + "\r\n")); err != nil {
+		c.t.Fatalf("irc write: %v", err)
+	}
+}
+
+// expect reads lines until one contains every part, and returns it.
+func (c *ircClient) expect(parts ...string) string {
+	c.t.Helper()
+	var seen []string
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c.conn.SetReadDeadline(deadline)
+		line, err := c.r.ReadString('\n')
+		if err != nil {
+			c.t.Fatalf("irc: waiting for %q: %v; got %q", parts, err, seen)
+		}
+		line = strings.TrimRight(line, "\r\n")
+		ok := true
+		for _, p := range parts {
+			ok = ok && strings.Contains(line, p)
+		}
+		if ok {
+			return line
+		}
+		seen = append(seen, line)
+	}
+}
+
+// closed waits for the server to close the connection.
+func (c *ircClient) closed() {
+	c.t.Helper()
+	c.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		if _, err := c.r.ReadString('\n'); err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				c.t.Fatal("irc: the server did not close the connection")
+			}
+			return
+		}
+	}
+}
+
+// ircLogin registers with PASS account:password.
+func ircLogin(t *testing.T, ts *testServer, name, password string, caps ...string) *ircClient {
+	t.Helper()
+	c := dialIRC(t, ts)
+	if len(caps) > 0 {
+		c.send("CAP LS 302", "CAP REQ :"+strings.Join(caps, " "), "CAP END")
+	}
+	c.send("PASS "+name+":"+password, "NICK "+name, "USER u 0 * :"+name)
+	c.expect(" 001 " + name + " ")
+	return c
+}
+
+func TestIRCSASLLogin(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice")
+	c := dialIRC(t, ts)
+	c.send("CAP LS 302", "NICK somebody", "USER u 0 * :Alice")
+	c.expect("CAP * LS", "sasl=PLAIN")
+	c.send("CAP REQ :sasl server-time")
+	c.expect("CAP * ACK")
+	c.send("AUTHENTICATE PLAIN")
+	c.expect("AUTHENTICATE +")
+	c.send("AUTHENTICATE " + base64.StdEncoding.EncodeToString([]byte("\x00alice\x00password1")))
+	c.expect(" 900 ", "alice")
+	c.expect(" 903 ")
+	c.send("CAP END")
+	// The nick becomes the account's name.
+	c.expect(":somebody!", "NICK alice")
+	c.expect(" 001 alice ")
+	c.expect(" 376 alice ")
+	c.expect("JOIN #lobby")
+}
+
+func TestIRCPassLogin(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice")
+	c := ircLogin(t, ts, "alice", "password1")
+	c.expect(" 005 alice ", "CASEMAPPING=ascii", "PREFIX=(o)@")
+	c.send("PING :abc")
+	c.expect("PONG", "abc")
+}
+
+// A wrong password over IRC counts toward the lockout of the account, the
+// same lockout as the telnet login's.
+func TestIRCWrongPasswordCountsTowardLockout(t *testing.T) {
+	ts := startIRC(t, func(c *chatd.Config) { c.Lockout.Attempts = 2 })
+	ts.addUsers("alice")
+	for range 2 {
+		c := dialIRC(t, ts)
+		c.send("PASS alice:wrong", "NICK alice", "USER u 0 * :a")
+		c.expect(" 464 ")
+		c.closed()
+	}
+	tc := dial(t, ts.addr)
+	tc.send("alice")
+	tc.expectNext("prompt", "field", "password")
+	tc.send("password1")
+	tc.expectError("login", "locked_out")
+	// And the IRC login is refused with the right password too.
+	c := dialIRC(t, ts)
+	c.send("CAP LS 302", "CAP REQ :sasl", "AUTHENTICATE PLAIN")
+	c.expect("AUTHENTICATE +")
+	c.send("AUTHENTICATE " + base64.StdEncoding.EncodeToString([]byte("alice\x00alice\x00password1")))
+	c.expect(" 904 ", "too many failed logins")
+}
+
+func TestIRCAndTelnetShareARoom(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob")
+	alice := login(t, ts.addr, "alice", "password1")
+	alice.send("create den")
+	alice.expect("ok", "cmd", "create")
+	bob := ircLogin(t, ts, "bob", "password1")
+	bob.send("JOIN #den")
+	bob.expect(":bob!", "JOIN #den")
+	bob.expect(" 353 bob = #den ", "@alice")
+	bob.expect(" 366 bob #den ")
+	alice.expect("room", "event", "joined", "user", "bob")
+	bob.send("PRIVMSG #den :hello from irc")
+	alice.expect("message", "from", "bob", "room", "den", "text", "hello from irc")
+	alice.send("say #den hello from telnet")
+	bob.expect(":alice!alice@", "PRIVMSG #den :hello from telnet")
+	alice.send("send bob a private word")
+	bob.expect(":alice!", "PRIVMSG bob :a private word")
+	bob.send("PRIVMSG alice :and back")
+	alice.expect("message", "kind", "private", "from", "bob", "text", "and back")
+}
+
+// Mail stored while the user was away arrives as PRIVMSG with the time it
+// was sent.
+func TestIRCOfflineMailKeepsItsTime(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob")
+	alice := login(t, ts.addr, "alice", "password1")
+	alice.send("send bob while you were out")
+	alice.expect("delivery", "status", "stored")
+	sent := ts.clock.now().UTC()
+	ts.clock.advance(2 * time.Hour)
+	bob := ircLogin(t, ts, "bob", "password1", "server-time")
+	line := bob.expect(":alice!", "PRIVMSG bob :while you were out")
+	tag, _, _ := strings.Cut(strings.TrimPrefix(line, "@time="), " ")
+	at, err := time.Parse("2006-01-02T15:04:05.000Z", strings.Split(tag, ";")[0])
+	if err != nil {
+		t.Fatalf("no server-time tag on %q: %v", line, err)
+	}
+	if d := at.Sub(sent); d < -time.Minute || d > time.Minute {
+		t.Errorf("offline mail shows time %v, sent at %v", at, sent)
+	}
+}
+
+func TestIRCPseudoUserRunsCommands(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice")
+	c := ircLogin(t, ts, "alice", "password1")
+	c.send("PRIVMSG chatd :who")
+	c.expect(":chatd!chatd@", "NOTICE alice :", "alice")
+	c.send("PRIVMSG chatd :/nosuchcommand")
+	c.expect(":chatd!chatd@", "NOTICE alice :", "unknown_command")
+}
+
+func TestIRCNameChatdIsReserved(t *testing.T) {
+	ts := startIRC(t, func(c *chatd.Config) { c.IRC.Guests = true })
+	c := dialIRC(t, ts)
+	c.send("NICK chatd", "USER u 0 * :x")
+	c.expect(" 432 ", "chatd")
+}
+
+func TestIRCFloodIsCut(t *testing.T) {
+	ts := startIRC(t, func(c *chatd.Config) {
+		c.Rate.LinesPerSecond = 1
+		c.Rate.Burst = 3
+	})
+	ts.addUsers("alice")
+	c := ircLogin(t, ts, "alice", "password1")
+	for i := 0; i < 100; i++ {
+		c.conn.SetWriteDeadline(time.Now().Add(time.Second))
+		if _, err := c.conn.Write([]byte("PING :x\r\n")); err != nil {
+			break
+		}
+	}
+	c.expect("ERROR", "flooding")
+	c.closed()
+}
+
+func TestIRCLoginTimeout(t *testing.T) {
+	ts := startIRC(t, func(c *chatd.Config) {
+		c.Server.LoginTimeout = chatd.Duration{Duration: 300 * time.Millisecond}
+	})
+	c := dialIRC(t, ts)
+	c.send("NICK slowpoke")
+	c.expect("ERROR", "login took too long")
+	c.closed()
+}
+
+// A guest's account lasts as long as its connection.
+func TestIRCGuestVanishesAtDisconnect(t *testing.T) {
+	ts := startIRC(t, func(c *chatd.Config) { c.IRC.Guests = true })
+	ts.addUsers("alice")
+	c := dialIRC(t, ts)
+	c.send("NICK visitor", "USER u 0 * :v")
+	c.expect(" 001 visitor ")
+	c.send("JOIN #tent")
+	c.expect(":visitor!", "JOIN #tent")
+	if _, err := ts.store.UserByName(context.Background(), "visitor"); err != nil {
+		t.Fatalf("guest account while connected: %v", err)
+	}
+	// A guest has no password: no login can take its name.
+	tc := dial(t, ts.addr)
+	tc.send("visitor")
+	tc.expectNext("prompt", "field", "password")
+	tc.send("")
+	tc.expectError("login", "bad_credentials")
+	// A registered name needs its password.
+	r := dialIRC(t, ts)
+	r.send("NICK alice", "USER u 0 * :a")
+	r.expect(" 433 ", "alice")
+	c.send("QUIT :bye")
+	c.closed()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := ts.store.UserByName(context.Background(), "visitor")
+		if chatd.ErrorCode(err) == chatd.ENoSuchUser {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("guest still there after its disconnect: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := ts.store.RoomByName(context.Background(), "tent"); chatd.ErrorCode(err) != chatd.ENoSuchRoom {
+		t.Errorf("the guest's room outlived it: %v", err)
+	}
+}
