@@ -38,6 +38,7 @@ FUZZTIME ?= 10s
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzLineReader$$' -fuzztime $(FUZZTIME) ./daemon/
 	go test -run '^$$' -fuzz '^FuzzCommandParse$$' -fuzztime $(FUZZTIME) ./daemon/
+	go test -run '^$$' -fuzz '^FuzzIRCLine$$' -fuzztime $(FUZZTIME) ./daemon/
 
 # The Go benchmarks: room fan-out over TCP, the database writes, the line
 # reader. Figures depend on the machine; compare runs from one sitting.
