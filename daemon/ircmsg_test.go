@@ -9,9 +9,9 @@ import (
 func TestParseIRC(t *testing.T) {
 	tests := []struct {
 		name, line, cmd string
-		params         []string
-		tags           map[string]string
-		source         string
+		params          []string
+		tags            map[string]string
+		source          string
 	}{
 		{"OK", "PRIVMSG #den :hello there", "PRIVMSG", []string{"#den", "hello there"}, nil, ""},
 		{"Lowercase", "join #a,#b key", "JOIN", []string{"#a,#b", "key"}, nil, ""},
