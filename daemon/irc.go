@@ -66,6 +66,8 @@ type ircState struct {
 	// Reader goroutine only.
 	nick       string // the nick asked for, until registration
 	userSent   bool   // USER came
+	username   string // USER's user name, with a ~ (no ident check)
+	realname   string // USER's real name
 	capPending bool   // CAP LS or REQ came, and no CAP END yet
 	pass       string // PASS, until registration
 	saslBuf    string // AUTHENTICATE chunks of the exchange in progress
@@ -304,6 +306,11 @@ func (s *session) ircRegister(ctx context.Context) bool {
 				s.numeric("461", "USER", "Not enough parameters")
 			} else {
 				st.userSent = true
+				st.username = "~" + strings.TrimLeft(m.params[0], "~")
+				if len(st.username) > 11 {
+					st.username = st.username[:11]
+				}
+				st.realname = m.params[3]
 			}
 		case "PASS":
 			if len(m.params) < 1 {
@@ -502,6 +509,7 @@ func (s *session) ircComplete(ctx context.Context) (done, ok bool) {
 	}
 	old := st.nick
 	st.nickNow.Store(&u.Name)
+	s.srv.ircIdents.Store(chatd.Key(u.Name), &ircIdent{username: st.username, realname: st.realname, guest: st.guest})
 	if chatd.Key(old) != chatd.Key(u.Name) || old != u.Name {
 		// The nick is the account's name, as registered.
 		s.ircLineOut(userMask(old), "NICK", u.Name)
@@ -524,7 +532,6 @@ func (s *session) ircGuest(ctx context.Context, name string) (*chatd.User, error
 	if err != nil {
 		return nil, err
 	}
-	s.srv.guests.Store(chatd.Key(u.Name), true)
 	if _, err := s.srv.store.RemoveMember(ctx, u.Name, chatd.Lobby); err != nil {
 		s.srv.log.Error("guest leaves the lobby", "user", u.Name, "err", err)
 	}
@@ -550,7 +557,7 @@ func (s *session) ircDropGuest() {
 		s.srv.log.Error("delete guest", "user", name, "err", err)
 		return
 	}
-	s.srv.guests.Delete(chatd.Key(name))
+	s.srv.ircIdents.Delete(chatd.Key(name))
 	if !deleted {
 		return
 	}
@@ -563,10 +570,26 @@ func (s *session) ircDropGuest() {
 	}
 }
 
+// ircIdent is what an IRC user said of itself at registration.
+type ircIdent struct {
+	username, realname string
+	guest              bool
+}
+
 // isGuest reports whether name is one of this node's IRC guests.
 func (s *Server) isGuest(name string) bool {
-	_, ok := s.guests.Load(chatd.Key(name))
-	return ok
+	v, ok := s.ircIdents.Load(chatd.Key(name))
+	return ok && v.(*ircIdent).guest
+}
+
+// identOf is name's IRC user name and real name: what its latest IRC
+// registration on this node said, else the name itself.
+func (s *Server) identOf(name string) (username, realname string) {
+	if v, ok := s.ircIdents.Load(chatd.Key(name)); ok {
+		id := v.(*ircIdent)
+		return id.username, id.realname
+	}
+	return name, name
 }
 
 // ircJoinRooms shows the names of the rooms the user is in at login (the
@@ -1023,49 +1046,95 @@ func ircList(ctx context.Context, s *session, _ *ircMsg) {
 
 func ircWho(ctx context.Context, s *session, m *ircMsg) {
 	mask := m.param(0)
-	server := s.srv.serverName()
-	line := func(channel, nick, owner string) {
-		flags := "H"
-		if o, _ := s.srv.community.find(ctx, nick); o != nil && o.Away != nil {
-			flags = "G"
-		}
-		if owner != "" && chatd.Key(owner) == chatd.Key(nick) {
-			flags += "@"
-		}
-		s.numeric("352", channel, nick, ircHost, server, nick, flags, "0 "+nick)
-	}
-	switch {
-	case strings.HasPrefix(mask, "#"):
-		if r, err := s.srv.store.RoomByName(ctx, mask[1:]); err == nil {
-			users, _ := s.srv.roomNames(ctx, r.Name)
-			for _, u := range users {
-				line("#"+r.Name, u, r.Owner)
-			}
-		}
-	case mask != "":
-		if o, _ := s.srv.community.find(ctx, mask); o != nil {
-			line("*", o.User, "")
-		}
-	}
 	if mask == "" {
 		mask = "*"
 	}
+	all, err := s.srv.community.everyone(ctx)
+	if err != nil {
+		s.ircError("WHO", mask, err)
+		return
+	}
+	line := func(channel string, p presence, op bool) {
+		flags := "H"
+		if p.Away != nil {
+			flags = "G"
+		}
+		if op {
+			flags += "@"
+		}
+		user, real := s.srv.identOf(p.User)
+		s.numeric("352", channel, user, ircHost, s.srv.serverName(), p.User, flags, "0 "+real)
+	}
+	if strings.HasPrefix(mask, "#") {
+		if r, err := s.srv.store.RoomByName(ctx, mask[1:]); err == nil {
+			for _, p := range all {
+				if p.in(r.Name) {
+					line("#"+r.Name, p, chatd.Key(p.User) == chatd.Key(r.Owner))
+				}
+			}
+		}
+	} else {
+		for _, p := range all {
+			if wildMatch(chatd.Key(mask), chatd.Key(p.User)) {
+				line("*", p, false)
+			}
+		}
+	}
 	s.numeric("315", mask, "End of /WHO list")
+}
+
+// wildMatch matches name against an IRC mask: * for any run, ? for any one
+// character.
+func wildMatch(mask, name string) bool {
+	for len(mask) > 0 {
+		switch mask[0] {
+		case '*':
+			mask = strings.TrimLeft(mask, "*")
+			if mask == "" {
+				return true
+			}
+			for i := 0; i <= len(name); i++ {
+				if wildMatch(mask, name[i:]) {
+					return true
+				}
+			}
+			return false
+		case '?':
+			if name == "" {
+				return false
+			}
+			mask, name = mask[1:], name[1:]
+		default:
+			if name == "" || name[0] != mask[0] {
+				return false
+			}
+			mask, name = mask[1:], name[1:]
+		}
+	}
+	return name == ""
 }
 
 func ircWhois(ctx context.Context, s *session, m *ircMsg) {
 	nick := m.params[len(m.params)-1]
 	u, err := s.srv.store.UserByName(ctx, nick)
-	o, _ := s.srv.community.find(ctx, nick)
-	if err != nil || o == nil {
+	var o *presence
+	if err == nil {
+		o, _ = s.srv.community.find(ctx, u.Name)
+	}
+	if o == nil {
 		s.numeric("401", nick, "No such nick/channel")
 		s.numeric("318", nick, "End of /WHOIS list")
 		return
 	}
-	s.numeric("311", u.Name, u.Name, ircHost, "*", u.Name)
+	user, real := s.srv.identOf(u.Name)
+	s.numeric("311", u.Name, user, ircHost, "*", real)
 	var chans []string
 	for _, r := range o.Rooms {
-		chans = append(chans, "#"+r)
+		c := "#" + r
+		if rr, err := s.srv.store.RoomByName(ctx, r); err == nil && chatd.Key(rr.Owner) == chatd.Key(u.Name) {
+			c = "@" + c
+		}
+		chans = append(chans, c)
 	}
 	if len(chans) > 0 {
 		s.numeric("319", u.Name, strings.Join(chans, " "))
@@ -1082,7 +1151,7 @@ func ircWhois(ctx context.Context, s *session, m *ircMsg) {
 	}
 	idle := int64(s.srv.now().Sub(o.LastActive).Seconds())
 	s.numeric("317", u.Name, itoa(int(max(idle, 0))), itoa(int(o.Since.Unix())), "seconds idle, signon time")
-	s.numeric("318", u.Name, "End of /WHOIS list")
+	s.numeric("318", nick, "End of /WHOIS list")
 }
 
 func ircAway(ctx context.Context, s *session, m *ircMsg) {

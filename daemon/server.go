@@ -119,10 +119,11 @@ type Server struct {
 	// ircTLSLn already wraps TLS around its socket.
 	ircLn, ircTLSLn net.Listener
 
-	// guests holds the keys of this node's IRC guests (irc.go): a
-	// sync.Map, written at a guest's login and end, read when lines are
-	// rendered (account tags).
-	guests sync.Map
+	// ircIdents maps the key of each user who logged in over IRC on this
+	// node to an *ircIdent (irc.go): a sync.Map, written at an IRC
+	// registration and a guest's end, read by WHO, WHOIS and the
+	// rendering of lines (account tags).
+	ircIdents sync.Map
 
 	// Atomics. live is the configuration in force: one immutable value,
 	// swapped whole by Reload and read at each use through cfg(); nothing

@@ -118,6 +118,10 @@ class ChatdController(BaseServerController, DirectoryBasedController):
             [chatd_bin(), "serve", "-config", str(self.config_path)]
         )
 
+    def wait_for_services(self) -> None:
+        # Accounts live in chatd itself: there are no services to wait for.
+        pass
+
     def registerUser(
         self,
         case,  # irctest.cases.BaseServerTestCase
