@@ -386,16 +386,21 @@ func (s *session) ircAuthenticate(ctx context.Context, m *ircMsg) {
 		s.ircLineOut("", "AUTHENTICATE", "+")
 		return
 	}
+	if len(arg) > 400 {
+		st.saslMech, st.saslBuf = false, ""
+		s.numeric("905", "SASL message too long")
+		return
+	}
 	if arg != "+" {
 		st.saslBuf += arg
-	}
-	if len(arg) == 400 {
-		return // more chunks follow
 	}
 	if len(st.saslBuf) > 1200 {
 		st.saslMech, st.saslBuf = false, ""
 		s.numeric("905", "SASL message too long")
 		return
+	}
+	if len(arg) == 400 {
+		return // more chunks follow
 	}
 	raw, err := base64.StdEncoding.DecodeString(st.saslBuf)
 	st.saslMech, st.saslBuf = false, ""
