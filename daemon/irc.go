@@ -14,6 +14,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -268,6 +269,7 @@ func init() {
 		"VERSION":  {0, ircVersion},
 		"TIME":     {0, ircTime},
 		"ISON":     {1, ircIson},
+		"WHOWAS":   {0, ircWhowasCmd},
 		"USERHOST": {1, ircUserhost},
 		"AUTHENTICATE": {0, func(_ context.Context, s *session, _ *ircMsg) {
 			s.numeric("907", "You have already authenticated using SASL")
@@ -1393,4 +1395,61 @@ func (s *Server) IRCAddr() net.Addr {
 		return nil
 	}
 	return s.ircLn.Addr()
+}
+
+// whowasMax is how many departures WHOWAS remembers.
+const whowasMax = 100
+
+// ircWhowas is the memory behind WHOWAS: the last whowasMax IRC sessions
+// that ended on this node, oldest first.
+type ircWhowas struct {
+	mu   sync.Mutex // leaf (DEVELOPING.md "Locks")
+	gone []whowasEntry
+}
+
+type whowasEntry struct {
+	nick, username, realname string
+	at                       time.Time
+}
+
+// add remembers that s, a logged-in IRC session, ends.
+func (w *ircWhowas) add(s *session) {
+	e := whowasEntry{nick: s.user, username: s.irc.username, realname: s.irc.realname, at: s.srv.now()}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.gone) == whowasMax {
+		w.gone = append(w.gone[:0], w.gone[1:]...)
+	}
+	w.gone = append(w.gone, e)
+}
+
+// find lists name's departures, the newest first, at most n (n <= 0: all).
+func (w *ircWhowas) find(name string, n int) []whowasEntry {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []whowasEntry
+	for i := len(w.gone) - 1; i >= 0 && (n <= 0 || len(out) < n); i-- {
+		if wildMatch(chatd.Key(name), chatd.Key(w.gone[i].nick)) {
+			out = append(out, w.gone[i])
+		}
+	}
+	return out
+}
+
+func ircWhowasCmd(_ context.Context, s *session, m *ircMsg) {
+	nick := m.param(0)
+	if nick == "" {
+		s.numeric("431", "No nickname given")
+		return
+	}
+	n, _ := strconv.Atoi(m.param(1))
+	found := s.srv.whowas.find(nick, n)
+	if len(found) == 0 {
+		s.numeric("406", nick, "There was no such nickname")
+	}
+	for _, e := range found {
+		s.numeric("314", e.nick, e.username, ircHost, "*", e.realname)
+		s.numeric("312", e.nick, s.srv.serverName(), e.at.UTC().Format(time.RFC1123))
+	}
+	s.numeric("369", nick, "End of WHOWAS")
 }
