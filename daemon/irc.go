@@ -84,9 +84,15 @@ type ircState struct {
 	// label is the labeled-response label of the line being handled.
 	label string
 
-	// Atomics, written by the reader, read by whoever renders.
+	// Atomics, written by the reader, read by whoever renders (or
+	// queues: collecting).
 	caps    atomic.Uint64
 	nickNow atomic.Pointer[string] // the nick the client is known by
+	// collecting is the label of the labeled command being handled:
+	// the answers the reader queues to its own session with it go into
+	// out instead of the outbox, so that the command's whole response
+	// is one labeled response (session.enqueue, ircState.divert).
+	collecting atomic.Pointer[string]
 
 	// Owned by the goroutine holding the output (as session.outMode):
 	// the nicks this client was shown in one of its channels, so that a
@@ -215,9 +221,13 @@ func (s *session) ircLine(ctx context.Context, line string) {
 	st := s.irc
 	st.label, s.label = "", ""
 	if l := m.tags["label"]; l != "" && st.has(capLabeledResponse) {
-		st.label = l
+		st.label, s.label = l, l
+		st.collecting.Store(&l)
 	}
-	defer s.ircFlush()
+	defer func() {
+		st.collecting.Store(nil)
+		s.ircFlush()
+	}()
 	h, ok := ircCommands[m.command]
 	if !ok {
 		s.numeric("421", m.command, "Unknown command")
@@ -804,6 +814,10 @@ func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
 			if !notice {
 				s.execute(ctx, text)
 			}
+		case chatd.Key(t) == chatd.Key(s.user):
+			// To oneself: IRC shows it back once; chatd stores nothing.
+			tags := s.ircTags(nil, time.Time{}, s.user)
+			s.irc.out = appendIRC(s.irc.out, tags, userMask(s.user), m.command, s.user, text)
 		case strings.HasPrefix(t, "#"):
 			room := t[1:]
 			action := false
@@ -1014,6 +1028,12 @@ func (s *session) ircNames(ctx context.Context, room string) {
 		s.numeric("353", "=", "#"+r.Name, strings.Join(chunk, " "))
 	}
 	s.numeric("366", "#"+r.Name, "End of /NAMES list")
+	if s.irc.collecting.Load() != nil {
+		// The lines stay in the labeled response; the renderer still
+		// learns the names.
+		s.sendVia(&s.out, &event{typ: "irc", fields: []field{f("names", users)}})
+		return
+	}
 	out := s.irc.out
 	s.irc.out = nil
 	s.sendVia(&s.out, &event{typ: "irc", text: string(out), fields: []field{f("names", users)}})
@@ -1452,4 +1472,17 @@ func ircWhowasCmd(_ context.Context, s *session, m *ircMsg) {
 		s.numeric("312", e.nick, s.srv.serverName(), e.at.UTC().Format(time.RFC1123))
 	}
 	s.numeric("369", nick, "End of WHOWAS")
+}
+
+// divert takes ev into the lines of the labeled command being handled
+// when it is that command's own answer (it carries the command's label),
+// rendered at once, and reports whether it did. Only the reader queues
+// events with that label, so out stays the reader's.
+func (st *ircState) divert(s *session, ev *event) bool {
+	l := st.collecting.Load()
+	if l == nil || ev.str("label") != *l {
+		return false
+	}
+	st.out = s.renderIRC(st.out, ev, false)
+	return true
 }
