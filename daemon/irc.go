@@ -280,6 +280,7 @@ func init() {
 		"TIME":     {0, ircTime},
 		"ISON":     {1, ircIson},
 		"WHOWAS":   {0, ircWhowasCmd},
+		"OPER":     {2, ircOper},
 		"USERHOST": {1, ircUserhost},
 		"AUTHENTICATE": {0, func(_ context.Context, s *session, _ *ircMsg) {
 			s.numeric("907", "You have already authenticated using SASL")
@@ -314,7 +315,7 @@ func (s *session) ircRegister(ctx context.Context) bool {
 		case "NICK":
 			s.ircNick(&m)
 		case "USER":
-			if len(m.params) < 4 {
+			if len(m.params) < 4 || m.params[3] == "" {
 				s.numeric("461", "USER", "Not enough parameters")
 			} else {
 				st.userSent = true
@@ -526,7 +527,7 @@ func (s *session) ircComplete(ctx context.Context) (done, ok bool) {
 	}
 	old := st.nick
 	st.nickNow.Store(&u.Name)
-	s.srv.ircIdents.Store(chatd.Key(u.Name), &ircIdent{username: st.username, realname: st.realname, guest: st.guest})
+	s.srv.ircIdents.Store(chatd.Key(u.Name), &ircIdent{username: st.username, realname: st.realname, guest: st.guest, oper: u.Admin})
 	if chatd.Key(old) != chatd.Key(u.Name) || old != u.Name {
 		// The nick is the account's name, as registered.
 		s.ircLineOut(userMask(old), "NICK", u.Name)
@@ -591,12 +592,20 @@ func (s *session) ircDropGuest() {
 type ircIdent struct {
 	username, realname string
 	guest              bool
+	oper               bool // a server admin
 }
 
 // isGuest reports whether name is one of this node's IRC guests.
 func (s *Server) isGuest(name string) bool {
 	v, ok := s.ircIdents.Load(chatd.Key(name))
 	return ok && v.(*ircIdent).guest
+}
+
+// isOper reports whether name's latest IRC registration here is a
+// server admin's (or became one by OPER).
+func (s *Server) isOper(name string) bool {
+	v, ok := s.ircIdents.Load(chatd.Key(name))
+	return ok && v.(*ircIdent).oper
 }
 
 // identOf is name's IRC user name and real name: what its latest IRC
@@ -715,12 +724,16 @@ func ircAlready(_ context.Context, s *session, _ *ircMsg) {
 	s.numeric("462", "You may not reregister")
 }
 
-func ircNickLater(_ context.Context, s *session, m *ircMsg) {
+func ircNickLater(ctx context.Context, s *session, m *ircMsg) {
 	if len(m.params) == 0 {
 		s.numeric("431", "No nickname given")
 		return
 	}
 	if m.params[0] == s.user {
+		return
+	}
+	if _, err := s.srv.store.UserByName(ctx, m.params[0]); err == nil && chatd.Key(m.params[0]) != chatd.Key(s.user) {
+		s.numeric("433", m.params[0], "Nickname is already in use")
 		return
 	}
 	s.numeric("447", m.params[0], "Your nick is your account's name; it cannot change")
@@ -1053,7 +1066,7 @@ func ircNames(ctx context.Context, s *session, m *ircMsg) {
 	}
 }
 
-func ircList(ctx context.Context, s *session, _ *ircMsg) {
+func ircList(ctx context.Context, s *session, m *ircMsg) {
 	rooms, err := s.srv.store.Rooms(ctx)
 	if err != nil {
 		s.ircError("LIST", "*", err)
@@ -1064,9 +1077,20 @@ func ircList(ctx context.Context, s *session, _ *ircMsg) {
 		s.ircError("LIST", "*", err)
 		return
 	}
+	var only map[string]bool
+	if m.param(0) != "" {
+		only = map[string]bool{}
+		for _, t := range ircTargets(m.param(0)) {
+			only[chatd.Key(strings.TrimPrefix(t, "#"))] = true
+		}
+	}
 	s.numeric("321", "Channel", "Users  Name")
 	for _, r := range rooms {
-		s.numeric("322", "#"+r.Name, itoa(len(counts[chatd.Key(r.Name)])), r.Topic)
+		k := chatd.Key(r.Name)
+		// As on IRC, a channel nobody is in is not listed.
+		if n := len(counts[k]); n > 0 && (only == nil || only[k]) {
+			s.numeric("322", "#"+r.Name, itoa(n), r.Topic)
+		}
 	}
 	s.numeric("323", "End of /LIST")
 }
@@ -1085,6 +1109,9 @@ func ircWho(ctx context.Context, s *session, m *ircMsg) {
 		flags := "H"
 		if p.Away != nil {
 			flags = "G"
+		}
+		if s.srv.isOper(p.User) {
+			flags += "*"
 		}
 		if op {
 			flags += "@"
@@ -1170,7 +1197,7 @@ func ircWhois(ctx context.Context, s *session, m *ircMsg) {
 	if o.Away != nil {
 		s.numeric("301", u.Name, *o.Away)
 	}
-	if u.Admin {
+	if u.Admin || s.srv.isOper(u.Name) {
 		s.numeric("313", u.Name, "is a server admin")
 	}
 	if !s.srv.isGuest(u.Name) {
@@ -1206,7 +1233,11 @@ func ircKick(ctx context.Context, s *session, m *ircMsg) {
 			s.numeric("441", nick, m.params[0], "They aren't on that channel")
 			continue
 		}
-		if _, err := s.collect(ctx, cmdKick, strings.TrimSpace(nick+" "+m.param(2))); err != nil {
+		reason := m.param(2)
+		if reason == "" {
+			reason = s.user
+		}
+		if _, err := s.collect(ctx, cmdKick, nick+" "+reason); err != nil {
 			s.ircError("KICK", m.params[0], err)
 		}
 	}
@@ -1214,7 +1245,12 @@ func ircKick(ctx context.Context, s *session, m *ircMsg) {
 
 func ircInvite(ctx context.Context, s *session, m *ircMsg) {
 	nick, channel := m.params[0], m.params[1]
-	if _, ok := s.ircFocus(ctx, channel); !ok {
+	room, ok := s.ircFocus(ctx, channel)
+	if !ok {
+		return
+	}
+	if o, _ := s.srv.community.find(ctx, nick); o != nil && o.in(room) {
+		s.numeric("443", nick, channel, "is already on channel")
 		return
 	}
 	if _, err := s.collect(ctx, cmdInvite, nick); err != nil {
@@ -1316,6 +1352,8 @@ func ircLusers(ctx context.Context, s *session, _ *ircMsg) {
 	all, _ := s.srv.community.everyone(ctx)
 	s.numeric("251", "There are "+itoa(len(all))+" users and 0 invisible on 1 servers")
 	s.numeric("255", "I have "+itoa(len(all))+" clients and 0 servers")
+	s.numeric("265", itoa(len(all)), itoa(len(all)), "Current local users "+itoa(len(all))+", max "+itoa(len(all)))
+	s.numeric("266", itoa(len(all)), itoa(len(all)), "Current global users "+itoa(len(all))+", max "+itoa(len(all)))
 }
 
 func ircVersion(_ context.Context, s *session, _ *ircMsg) {
@@ -1363,7 +1401,11 @@ func (s *session) ircISupport() {
 		"TARGMAX=PRIVMSG:" + itoa(cfg.Messages.MaxRecipients) + ",NOTICE:" + itoa(cfg.Messages.MaxRecipients) + ",JOIN:,PART:,NAMES:",
 		"TOPICLEN=" + itoa(topicMax), "UTF8ONLY",
 	}
-	s.numeric("005", append(tokens, "are supported by this server")...)
+	for len(tokens) > 0 {
+		n := min(len(tokens), 12) // 15 parameters with the nick and the text
+		s.numeric("005", append(tokens[:n:n], "are supported by this server")...)
+		tokens = tokens[n:]
+	}
 }
 
 // ircMOTD sends the banner as the message of the day.
@@ -1485,4 +1527,31 @@ func (st *ircState) divert(s *session, ev *event) bool {
 	}
 	st.out = s.renderIRC(st.out, ev, false)
 	return true
+}
+
+// ircOper gives the session server admin rights when name and password
+// are those of an admin account (checked like any login: the gate, the
+// lockout): whoever knows them could log in as that admin anyway.
+func ircOper(ctx context.Context, s *session, m *ircMsg) {
+	u, err := s.ircCheck(ctx, m.params[0], m.params[1])
+	if err != nil {
+		if chatd.ErrorCode(err) == chatd.ELockedOut {
+			s.numeric("464", chatd.ErrorMessage(err))
+		} else {
+			s.numeric("464", "Password incorrect")
+		}
+		return
+	}
+	if !u.Admin {
+		s.numeric("491", "No O-lines for your host: "+u.Name+" is not a server admin")
+		return
+	}
+	s.admin.Store(true)
+	if v, ok := s.srv.ircIdents.Load(chatd.Key(s.user)); ok {
+		id := *v.(*ircIdent)
+		id.oper = true
+		s.srv.ircIdents.Store(chatd.Key(s.user), &id)
+	}
+	s.srv.connLog.Info("oper", "user", s.user, "as", u.Name, "addr", s.addr)
+	s.numeric("381", "You are now an IRC operator (a chatd server admin)")
 }

@@ -75,6 +75,8 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 			buf = appendIRC(buf, nil, server, "417", me, "Input line was too long")
 		case chatd.EBanned:
 			buf = appendIRC(buf, nil, server, "465", me, ev.str("text"))
+		case chatd.EBadEncoding:
+			buf = appendIRC(buf, nil, server, "FAIL", "*", "INVALID_UTF8", ev.str("text"))
 		default:
 			buf = appendIRC(buf, nil, userMask(ircPseudoUser), "NOTICE", me, "! "+ev.str("text")+" ("+ev.str("code")+")")
 		}
@@ -180,7 +182,8 @@ func (s *session) appendJoin(buf []byte, user, room string, output bool) []byte 
 		if s.srv.isGuest(user) {
 			account = "*"
 		}
-		return appendIRC(buf, nil, userMask(user), "JOIN", "#"+room, account, user)
+		_, real := s.srv.identOf(user)
+		return appendIRC(buf, nil, userMask(user), "JOIN", "#"+room, account, real)
 	}
 	return appendIRC(buf, nil, userMask(user), "JOIN", "#"+room)
 }
@@ -209,7 +212,7 @@ func (s *session) appendIRCRoom(buf []byte, ev *event, me string, output bool) [
 		buf = appendIRC(buf, nil, userMask(by), "MODE", channel, "+b", user+"!*@*")
 		return appendIRC(buf, nil, userMask(by), "KICK", channel, user, "banned")
 	case roomInvited:
-		return appendIRC(buf, nil, userMask(by), "INVITE", me, channel)
+		return appendIRC(buf, s.ircTags(nil, ev.at, by), userMask(by), "INVITE", me, channel)
 	case roomOwner:
 		return appendIRC(buf, nil, userMask(by), "MODE", channel, "+o", user)
 	}
@@ -268,7 +271,7 @@ func (s *session) ircWelcome(ev *event) *event {
 				if st.guest {
 					account = "*"
 				}
-				st.out = appendIRC(st.out, nil, userMask(me), "JOIN", "#"+name, account, me)
+				st.out = appendIRC(st.out, nil, userMask(me), "JOIN", "#"+name, account, st.realname)
 			} else {
 				st.out = appendIRC(st.out, nil, userMask(me), "JOIN", "#"+name)
 			}
