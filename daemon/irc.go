@@ -1350,10 +1350,16 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 
 func ircLusers(ctx context.Context, s *session, _ *ircMsg) {
 	all, _ := s.srv.community.everyone(ctx)
-	s.numeric("251", "There are "+itoa(len(all))+" users and 0 invisible on 1 servers")
-	s.numeric("255", "I have "+itoa(len(all))+" clients and 0 servers")
-	s.numeric("265", itoa(len(all)), itoa(len(all)), "Current local users "+itoa(len(all))+", max "+itoa(len(all)))
-	s.numeric("266", itoa(len(all)), itoa(len(all)), "Current global users "+itoa(len(all))+", max "+itoa(len(all)))
+	s.ircLusers(len(all))
+}
+
+// ircLusers answers LUSERS for n users online.
+func (s *session) ircLusers(n int) {
+	c := itoa(n)
+	s.numeric("251", "There are "+c+" users and 0 invisible on 1 servers")
+	s.numeric("255", "I have "+c+" clients and 0 servers")
+	s.numeric("265", c, c, "Current local users "+c+", max "+c)
+	s.numeric("266", c, c, "Current global users "+c+", max "+c)
 }
 
 func ircVersion(_ context.Context, s *session, _ *ircMsg) {
@@ -1554,4 +1560,5 @@ func ircOper(ctx context.Context, s *session, m *ircMsg) {
 	}
 	s.srv.connLog.Info("oper", "user", s.user, "as", u.Name, "addr", s.addr)
 	s.numeric("381", "You are now an IRC operator (a chatd server admin)")
+	s.ircLineOut(userMask(s.user), "MODE", s.user, "+o")
 }

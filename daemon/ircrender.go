@@ -253,7 +253,7 @@ func (s *session) ircWelcome(ev *event) *event {
 	s.numeric("004", server, "chatd", "i", "bko")
 	s.ircISupport()
 	online, _ := ev.get("online").([]string)
-	s.numeric("251", "There are "+itoa(len(online))+" users and 0 invisible on 1 servers")
+	s.ircLusers(len(online))
 	s.ircMOTD()
 	if rooms, ok := ev.get("rooms").([]object); ok {
 		for _, o := range rooms {
