@@ -7,6 +7,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -1105,6 +1106,9 @@ func ircWho(ctx context.Context, s *session, m *ircMsg) {
 		s.ircError("WHO", mask, err)
 		return
 	}
+	// WHOX (IRCv3): "%fields[,token]" picks the fields of 354 replies.
+	fields, token, whox := strings.Cut(strings.TrimPrefix(m.param(1), "%"), ",")
+	whox = whox || strings.HasPrefix(m.param(1), "%")
 	line := func(channel string, p presence, op bool) {
 		flags := "H"
 		if p.Away != nil {
@@ -1117,7 +1121,49 @@ func ircWho(ctx context.Context, s *session, m *ircMsg) {
 			flags += "@"
 		}
 		user, real := s.srv.identOf(p.User)
-		s.numeric("352", channel, user, ircHost, s.srv.serverName(), p.User, flags, "0 "+real)
+		if !whox {
+			s.numeric("352", channel, user, ircHost, s.srv.serverName(), p.User, flags, "0 "+real)
+			return
+		}
+		var out []string
+		for _, c := range "tcuihsnfdlaor" {
+			if !strings.ContainsRune(fields, c) {
+				continue
+			}
+			switch c {
+			case 't':
+				out = append(out, cmp.Or(token, "0"))
+			case 'c':
+				out = append(out, channel)
+			case 'u':
+				out = append(out, user)
+			case 'i':
+				out = append(out, "255.255.255.255")
+			case 'h':
+				out = append(out, ircHost)
+			case 's':
+				out = append(out, s.srv.serverName())
+			case 'n':
+				out = append(out, p.User)
+			case 'f':
+				out = append(out, flags)
+			case 'd':
+				out = append(out, "0")
+			case 'l':
+				out = append(out, itoa(int(max(0, s.srv.now().Sub(p.LastActive).Seconds()))))
+			case 'a':
+				account := p.User
+				if s.srv.isGuest(p.User) {
+					account = "0"
+				}
+				out = append(out, account)
+			case 'o':
+				out = append(out, "n/a")
+			case 'r':
+				out = append(out, real)
+			}
+		}
+		s.numeric("354", out...)
 	}
 	if strings.HasPrefix(mask, "#") {
 		if r, err := s.srv.store.RoomByName(ctx, mask[1:]); err == nil {
@@ -1401,7 +1447,7 @@ func ircUserhost(ctx context.Context, s *session, m *ircMsg) {
 func (s *session) ircISupport() {
 	cfg := s.srv.cfg()
 	tokens := []string{
-		"AWAYLEN=300", "CASEMAPPING=ascii", "CHANLIMIT=#:" + itoa(cfg.Rooms.MaxJoined),
+		"AWAYLEN=300", "WHOX", "CASEMAPPING=ascii", "CHANLIMIT=#:" + itoa(cfg.Rooms.MaxJoined),
 		"CHANMODES=b,k,,", "CHANNELLEN=64", "CHANTYPES=#", "MODES=4",
 		"NETWORK=chatd", "NICKLEN=32", "PREFIX=(o)@", "STATUSMSG=@",
 		"TARGMAX=PRIVMSG:" + itoa(cfg.Messages.MaxRecipients) + ",NOTICE:" + itoa(cfg.Messages.MaxRecipients) + ",JOIN:,PART:,NAMES:",
