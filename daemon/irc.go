@@ -282,6 +282,8 @@ func init() {
 		"ISON":     {1, ircIson},
 		"WHOWAS":   {0, ircWhowasCmd},
 		"OPER":     {2, ircOper},
+		"KILL":     {1, ircKill},
+		"INFO":     {0, ircInfo},
 		"USERHOST": {1, ircUserhost},
 		"AUTHENTICATE": {0, func(_ context.Context, s *session, _ *ircMsg) {
 			s.numeric("907", "You have already authenticated using SASL")
@@ -1327,7 +1329,9 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 	}
 	modes := m.param(1)
 	if modes == "" {
-		mode := "+"
+		// Every room is +n (only members speak) and +t (only its
+		// owner sets the topic).
+		mode := "+nt"
 		if r.Locked() {
 			mode += "k"
 		}
@@ -1351,6 +1355,10 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 			add = true
 		case '-':
 			add = false
+		case 'n', 't':
+			if !add {
+				s.numeric("472", string(c), "is always set on chatd rooms")
+			}
 		case 'k':
 			key := ""
 			if add {
@@ -1449,7 +1457,7 @@ func (s *session) ircISupport() {
 	tokens := []string{
 		"AWAYLEN=300", "WHOX", "CASEMAPPING=ascii", "CHANLIMIT=#:" + itoa(cfg.Rooms.MaxJoined),
 		"CHANMODES=b,k,,", "CHANNELLEN=64", "CHANTYPES=#", "MODES=4",
-		"NETWORK=chatd", "NICKLEN=32", "PREFIX=(o)@", "STATUSMSG=@",
+		"NETWORK=chatd", "NICKLEN=32", "PREFIX=(o)@",
 		"TARGMAX=PRIVMSG:" + itoa(cfg.Messages.MaxRecipients) + ",NOTICE:" + itoa(cfg.Messages.MaxRecipients) + ",JOIN:,PART:,NAMES:",
 		"TOPICLEN=" + itoa(topicMax), "UTF8ONLY",
 	}
@@ -1607,4 +1615,21 @@ func ircOper(ctx context.Context, s *session, m *ircMsg) {
 	s.srv.connLog.Info("oper", "user", s.user, "as", u.Name, "addr", s.addr)
 	s.numeric("381", "You are now an IRC operator (a chatd server admin)")
 	s.ircLineOut(userMask(s.user), "MODE", s.user, "+o")
+}
+
+// ircKill disconnects a user, for server admins: chatd's kick of an admin.
+func ircKill(ctx context.Context, s *session, m *ircMsg) {
+	if !s.admin.Load() {
+		s.numeric("481", "Permission Denied: KILL is for server admins")
+		return
+	}
+	reason := cmp.Or(m.param(1), "killed")
+	if _, err := s.collect(ctx, cmdKick, m.params[0]+" "+reason); err != nil {
+		s.ircError("KILL", m.params[0], err)
+	}
+}
+
+func ircInfo(_ context.Context, s *session, _ *ircMsg) {
+	s.numeric("371", "chatd "+chatd.Version+": a chat server for telnet, the web, and IRC")
+	s.numeric("374", "End of INFO list")
 }
