@@ -1409,11 +1409,19 @@ func ircLusers(ctx context.Context, s *session, _ *ircMsg) {
 
 // ircLusers answers LUSERS for n users online.
 func (s *session) ircLusers(n int) {
-	c := itoa(n)
+	peak := int64(n)
+	for {
+		old := s.srv.ircPeak.Load()
+		if old >= peak || s.srv.ircPeak.CompareAndSwap(old, peak) {
+			peak = max(old, peak)
+			break
+		}
+	}
+	c, p := itoa(n), itoa(int(peak))
 	s.numeric("251", "There are "+c+" users and 0 invisible on 1 servers")
 	s.numeric("255", "I have "+c+" clients and 0 servers")
-	s.numeric("265", c, c, "Current local users "+c+", max "+c)
-	s.numeric("266", c, c, "Current global users "+c+", max "+c)
+	s.numeric("265", c, p, "Current local users "+c+", max "+p)
+	s.numeric("266", c, p, "Current global users "+c+", max "+p)
 }
 
 func ircVersion(_ context.Context, s *session, _ *ircMsg) {
