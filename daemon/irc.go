@@ -1388,8 +1388,15 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 		case 'o':
 			nick := m.param(arg)
 			arg++
-			if add && nick != "" {
-				_, err = s.collect(ctx, cmdTransfer, nick)
+			if o, _ := s.srv.community.find(ctx, nick); add && o == nil {
+				s.numeric("401", nick, "No such nick/channel")
+			} else if add && !o.in(r.Name) {
+				s.numeric("441", nick, "#"+r.Name, "They aren't on that channel")
+			} else if add && nick != "" {
+				// A room has one owner: +o gives it away (transfer).
+				if _, err = s.collect(ctx, cmdTransfer, nick); err == nil {
+					s.ircLineOut(userMask(s.user), "MODE", "#"+r.Name, "+o", o.User)
+				}
 			} else {
 				s.numeric("472", "o", "is unknown mode char to me: a room has one owner")
 			}
