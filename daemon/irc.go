@@ -215,6 +215,11 @@ func (s *session) runIRC(ctx context.Context) {
 
 // ircLine handles one line from a registered client.
 func (s *session) ircLine(ctx context.Context, line string) {
+	if ircTooLong(line) {
+		s.numeric("417", "Input line was too long")
+		s.ircFlush()
+		return
+	}
 	m, err := parseIRC(line)
 	if err != nil {
 		return
@@ -412,7 +417,7 @@ func (s *session) ircAuthenticate(ctx context.Context, m *ircMsg) {
 	}
 	if len(st.saslBuf) > 1200 {
 		st.saslMech, st.saslBuf = false, ""
-		s.numeric("905", "SASL message too long")
+		s.numeric("904", "SASL authentication failed: the exchange is too long")
 		return
 	}
 	if len(arg) == 400 {
@@ -1647,4 +1652,13 @@ func ircKill(ctx context.Context, s *session, m *ircMsg) {
 func ircInfo(_ context.Context, s *session, _ *ircMsg) {
 	s.numeric("371", "chatd "+chatd.Version+": a chat server for telnet, the web, and IRC")
 	s.numeric("374", "End of INFO list")
+}
+
+// ircTooLong reports a line over IRC's limits: tags of more than 4094
+// bytes (IRCv3 message-tags), or more than 510 bytes after them.
+func ircTooLong(line string) bool {
+	if tags, rest, ok := strings.Cut(line, " "); ok && strings.HasPrefix(line, "@") {
+		return len(tags)-1 > 4094 || len(strings.TrimLeft(rest, " ")) > 510
+	}
+	return len(line) > 510
 }
