@@ -311,3 +311,24 @@ func TestIRCOverWebSocket(t *testing.T) {
 		}
 	}
 }
+
+// Guests a run left behind (a crash: no session ended to remove them) are
+// removed when the server starts; accounts with a password stay.
+func TestIRCGuestsOfAnEarlierRunGoAtStart(t *testing.T) {
+	ts := startIRC(t, func(c *chatd.Config) { c.IRC.Guests = true })
+	ts.addUsers("alice")
+	if _, err := ts.store.CreateUser(context.Background(), "ghost", "", false); err != nil {
+		t.Fatal(err)
+	}
+	ts = ts.restart()
+	if _, err := ts.store.UserByName(context.Background(), "ghost"); chatd.ErrorCode(err) != chatd.ENoSuchUser {
+		t.Errorf("the guest of the earlier run is still there: %v", err)
+	}
+	if _, err := ts.store.UserByName(context.Background(), "alice"); err != nil {
+		t.Errorf("alice: %v", err)
+	}
+	// Its name is free for a new guest.
+	c := dialIRC(t, ts)
+	c.send("NICK ghost", "USER u 0 * :g")
+	c.expect(" 001 ghost ")
+}
