@@ -37,6 +37,7 @@ const (
 	capBatch
 	capLabeledResponse
 	capUserhostInNames
+	capAccountRegistration
 )
 
 // ircCaps lists the capabilities in the order CAP LS names them.
@@ -48,6 +49,7 @@ var ircCaps = []struct {
 	{"account-tag", "", capAccountTag},
 	{"away-notify", "", capAwayNotify},
 	{"batch", "", capBatch},
+	{"draft/account-registration", "", capAccountRegistration},
 	{"cap-notify", "", capCapNotify},
 	{"echo-message", "", capEchoMessage},
 	{"extended-join", "", capExtendedJoin},
@@ -288,6 +290,7 @@ func init() {
 		"WHOWAS":   {0, ircWhowasCmd},
 		"OPER":     {2, ircOper},
 		"KILL":     {1, ircKill},
+		"REGISTER": {3, ircRegisterAccount},
 		"INFO":     {0, ircInfo},
 		"USERHOST": {1, ircUserhost},
 		"AUTHENTICATE": {0, func(_ context.Context, s *session, _ *ircMsg) {
@@ -346,6 +349,8 @@ func (s *session) ircRegister(ctx context.Context) bool {
 				ircPing(ctx, s, &m)
 			}
 		case "PONG":
+		case "REGISTER":
+			s.ircLineOut(s.srv.serverName(), "FAIL", "REGISTER", "COMPLETE_CONNECTION_REQUIRED", m.param(0), "Register once you are connected")
 		case "QUIT":
 			s.ircFlush()
 			s.end(byeLogout, "Quit")
@@ -651,6 +656,9 @@ func ircCap(_ context.Context, s *session, m *ircMsg) {
 		}
 		var names []string
 		for _, c := range ircCaps {
+			if !s.srv.capOffered(c.bit) {
+				continue
+			}
 			n := c.name
 			if v302 && c.value != "" {
 				n += "=" + c.value
@@ -676,7 +684,7 @@ func ircCap(_ context.Context, s *session, m *ircMsg) {
 		for _, w := range strings.Fields(want) {
 			remove := strings.HasPrefix(w, "-")
 			bit := capBit(strings.TrimPrefix(w, "-"))
-			if bit == 0 {
+			if bit == 0 || !s.srv.capOffered(bit) {
 				ok = false
 				break
 			}
@@ -702,6 +710,12 @@ func ircCap(_ context.Context, s *session, m *ircMsg) {
 	default:
 		s.numeric("410", m.params[0], "Invalid CAP command")
 	}
+}
+
+// capOffered reports whether the server offers the capability c now:
+// draft/account-registration only while accounts.registration is open.
+func (s *Server) capOffered(c uint64) bool {
+	return c != capAccountRegistration || s.cfg().Accounts.Registration == "open"
 }
 
 func capBit(name string) uint64 {
@@ -1661,4 +1675,46 @@ func ircTooLong(line string) bool {
 		return len(tags)-1 > 4094 || len(strings.TrimLeft(rest, " ")) > 510
 	}
 	return len(line) > 510
+}
+
+// ircRegisterAccount is REGISTER (draft/account-registration) after
+// registration: a guest makes its nick an account by giving it a password,
+// where accounts.registration is open. The e-mail is not used.
+func ircRegisterAccount(ctx context.Context, s *session, m *ircMsg) {
+	st := s.irc
+	name, pw := m.params[0], m.params[2]
+	fail := func(code, text string) {
+		s.ircLineOut(s.srv.serverName(), "FAIL", "REGISTER", code, cmp.Or(name, "*"), text)
+	}
+	switch {
+	case s.srv.cfg().Accounts.Registration != "open":
+		fail("TEMPORARILY_UNAVAILABLE", "Accounts are created by the server's admins")
+		return
+	case name != "*" && chatd.Key(name) != chatd.Key(s.user):
+		fail("ACCOUNT_NAME_MUST_BE_NICK", "The account's name is your nick")
+		return
+	case !st.guest:
+		fail("ALREADY_AUTHENTICATED", "You are logged in to your account already")
+		return
+	}
+	if err := s.srv.cfg().Accounts.CheckPassword(pw); err != nil {
+		fail("WEAK_PASSWORD", chatd.ErrorMessage(err))
+		return
+	}
+	hash, err := s.hashPassword(pw)
+	if err == nil {
+		err = s.srv.store.SetPassword(ctx, s.user, hash)
+	}
+	if err != nil {
+		fail("TEMPORARILY_UNAVAILABLE", chatd.ErrorMessage(err))
+		return
+	}
+	st.guest = false
+	if v, ok := s.srv.ircIdents.Load(chatd.Key(s.user)); ok {
+		id := *v.(*ircIdent)
+		id.guest = false
+		s.srv.ircIdents.Store(chatd.Key(s.user), &id)
+	}
+	s.srv.connLog.Info("registered", "user", s.user, "addr", s.addr, "listener", s.info.Listener)
+	s.ircLineOut(s.srv.serverName(), "REGISTER", "SUCCESS", s.user, "Account created: log in with SASL or PASS next time")
 }
