@@ -850,9 +850,15 @@ func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
 				s.execute(ctx, text)
 			}
 		case chatd.Key(t) == chatd.Key(s.user):
-			// To oneself: IRC shows it back once; chatd stores nothing.
+			// To oneself: chatd stores nothing. The client gets it as
+			// received, and its echo too with echo-message (the echo is
+			// the answer that carries a label).
 			tags := s.ircTags(nil, time.Time{}, s.user)
-			s.irc.out = appendIRC(s.irc.out, tags, userMask(s.user), m.command, s.user, text)
+			line := appendIRC(nil, tags, userMask(s.user), m.command, s.user, text)
+			if s.irc.has(capEchoMessage) {
+				s.sendVia(&s.out, &event{typ: "irc", text: string(line)})
+			}
+			s.irc.out = append(s.irc.out, line...)
 		case strings.HasPrefix(t, "#"):
 			room := t[1:]
 			action := false
