@@ -556,10 +556,11 @@ func (s *session) ircComplete(ctx context.Context) (done, ok bool) {
 	return true, true
 }
 
-// ircGuest makes the guest account name: no password (so no login can
-// ever match it), in no room, removed when its session ends.
+// ircGuest makes the guest account name: its hash is GuestPassHash (no
+// login can ever match it), it is in no room, and it is removed when its
+// session ends.
 func (s *session) ircGuest(ctx context.Context, name string) (*chatd.User, error) {
-	u, err := s.srv.store.CreateUser(ctx, name, "", false)
+	u, err := s.srv.store.CreateUser(ctx, name, chatd.GuestPassHash, false)
 	if err != nil {
 		return nil, err
 	}

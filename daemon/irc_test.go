@@ -317,7 +317,7 @@ func TestIRCOverWebSocket(t *testing.T) {
 func TestIRCGuestsOfAnEarlierRunGoAtStart(t *testing.T) {
 	ts := startIRC(t, func(c *chatd.Config) { c.IRC.Guests = true })
 	ts.addUsers("alice")
-	if _, err := ts.store.CreateUser(context.Background(), "ghost", "", false); err != nil {
+	if _, err := ts.store.CreateUser(context.Background(), "ghost", chatd.GuestPassHash, false); err != nil {
 		t.Fatal(err)
 	}
 	ts = ts.restart()
