@@ -1725,3 +1725,11 @@ func ircRegisterAccount(ctx context.Context, s *session, m *ircMsg) {
 	s.srv.connLog.Info("registered", "user", s.user, "addr", s.addr, "listener", s.info.Listener)
 	s.ircLineOut(s.srv.serverName(), "REGISTER", "SUCCESS", s.user, "Account created: log in with SASL or PASS next time")
 }
+
+// IRCTLSAddr is the address of the IRC TLS listener, nil when it is off.
+func (s *Server) IRCTLSAddr() net.Addr {
+	if s.ircTLSLn == nil {
+		return nil
+	}
+	return s.ircTLSLn.Addr()
+}
