@@ -120,6 +120,12 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	if a := srv.MetricsAddr(); a != nil {
 		log.Info("metrics and health", "addr", a.String())
 	}
+	if a := srv.IRCAddr(); a != nil {
+		log.Info("irc", "addr", a.String())
+	}
+	if a := srv.IRCTLSAddr(); a != nil {
+		log.Info("irc", "addr", a.String(), "tls", true)
+	}
 	stopDiscovery, err := srv.StartDiscovery(ctx)
 	if err != nil {
 		return err
