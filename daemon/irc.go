@@ -847,8 +847,19 @@ func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
 	for _, t := range ircTargets(m.params[0]) {
 		switch {
 		case chatd.Key(t) == ircPseudoUser:
+			if notice {
+				continue
+			}
+			if c, _, _ := lookupCommand(text); c != nil && c.name == "passwd" {
+				// passwd prompts for its answers, which an IRC client
+				// cannot give as bare lines.
+				s.ircLineOut(userMask(ircPseudoUser), "NOTICE", s.user, "passwd asks for passwords at prompts: change yours over telnet, SSH or the web page")
+				continue
+			}
+			s.execute(ctx, text)
+		case t == "#":
 			if !notice {
-				s.execute(ctx, text)
+				s.numeric("403", t, "No such channel")
 			}
 		case chatd.Key(t) == chatd.Key(s.user):
 			// To oneself: chatd stores nothing. The client gets it as
