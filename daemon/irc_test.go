@@ -378,3 +378,23 @@ func TestIRCOverTLS(t *testing.T) {
 	c.send("PASS alice:password1", "NICK alice", "USER u 0 * :Alice")
 	c.expect(" 001 alice ")
 }
+
+// labeled-response: a command's whole answer, its chatd handler's answers
+// included, is one labeled line, one batch, or an ACK.
+func TestIRCLabeledResponses(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice")
+	c := ircLogin(t, ts, "alice", "password1", "labeled-response", "batch", "echo-message")
+	c.expect(" 376 alice ")
+	c.send("@label=j1 JOIN #den")
+	start := c.expect("@label=j1 ", "BATCH +", "labeled-response")
+	id := strings.Fields(start)[3][1:]
+	c.expect("@batch="+id+" ", "JOIN #den")
+	c.expect("@batch="+id+" ", " 353 alice ")
+	c.expect("@batch="+id+" ", " 366 alice ")
+	c.expect("BATCH -" + id)
+	c.send("@label=p1 PRIVMSG #den :hello there")
+	c.expect("@label=p1", "PRIVMSG #den :hello there")
+	c.send("@label=n1 PONG :x")
+	c.expect("@label=n1 ", " ACK")
+}
