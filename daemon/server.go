@@ -124,7 +124,8 @@ type Server struct {
 	// registration and a guest's end, read by WHO, WHOIS and the
 	// rendering of lines (account tags).
 	ircIdents sync.Map
-	// whowas remembers the IRC users who left this node lately (irc.go).
+	// whowas remembers the IRC users who left this node lately
+	// (irccommands.go).
 	whowas ircWhowas
 	// ircPeak is the most users online an IRC LUSERS answer counted
 	// (atomic).
