@@ -8,7 +8,7 @@ ARGS ?=
 # it at a temporary directory so they never touch the tree's bin/chatd.
 BINDIR ?= bin
 
-.PHONY: build run test deps lint fuzz bench bench-compare bench-cluster install clean
+.PHONY: build run test test-irc deps lint fuzz bench bench-compare bench-cluster install clean
 
 # A static binary: CGO_ENABLED=0 works because the SQLite driver is pure Go.
 build:
@@ -26,11 +26,19 @@ deps:
 test: deps
 	go test -race -count=1 ./...
 
+# irctest's server tests against chatd's IRC listener (docs/irc.md): fails
+# below MIN_PASSED passed tests or on any error of the controller.
+IRCTEST ?= ../shared/irctest
+MIN_PASSED ?= 400
+test-irc:
+	IRCTEST=$(IRCTEST) MIN_PASSED=$(MIN_PASSED) bash contrib/irctest/run.sh
+
 # A short run of each fuzzer over its committed corpus and new inputs.
 FUZZTIME ?= 10s
 fuzz:
 	go test -run '^$$' -fuzz '^FuzzLineReader$$' -fuzztime $(FUZZTIME) ./daemon/
 	go test -run '^$$' -fuzz '^FuzzCommandParse$$' -fuzztime $(FUZZTIME) ./daemon/
+	go test -run '^$$' -fuzz '^FuzzIRCLine$$' -fuzztime $(FUZZTIME) ./daemon/
 
 # The Go benchmarks: room fan-out over TCP, the database writes, the line
 # reader. Figures depend on the machine; compare runs from one sitting.

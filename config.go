@@ -45,6 +45,21 @@ type Config struct {
 	// Presence is who hears of logins once many are online (PROTOCOL.md
 	// 13).
 	Presence PresenceConfig `toml:"presence"`
+	// IRC is the IRC listener (docs/irc.md).
+	IRC IRCConfig `toml:"irc"`
+}
+
+// IRCConfig is the [irc] table: where IRC clients connect, and whether a
+// client without an account may come in as a guest.
+type IRCConfig struct {
+	Listen    string `toml:"listen"`     // "" turns it off
+	TLSListen string `toml:"tls_listen"` // with server.tls_cert and tls_key
+	// Guests lets a client that registers with no password under a name
+	// no account has in, under an account that lasts as long as its
+	// connection (docs/irc.md, "Guests").
+	Guests bool `toml:"guests"`
+	// ServerName is the name the server gives itself in IRC lines.
+	ServerName string `toml:"server_name"`
 }
 
 type ServerConfig struct {
@@ -270,6 +285,7 @@ func DefaultConfig() Config {
 		},
 		Cluster:  ClusterConfig{NodeTimeout: Duration{15 * time.Second}},
 		Presence: PresenceConfig{EveryoneLimit: 500},
+		IRC:      IRCConfig{ServerName: "chatd.irc"},
 	}
 }
 
@@ -575,6 +591,18 @@ func (c *Config) Problems() []error {
 		add(listenAddr("ssh.listen", c.SSH.Listen))
 	}
 	add(c.Web.validate())
+	if c.IRC.Listen != "" {
+		add(listenAddr("irc.listen", c.IRC.Listen))
+	}
+	if c.IRC.TLSListen != "" {
+		add(listenAddr("irc.tls_listen", c.IRC.TLSListen))
+		if c.Server.TLSCert == "" || c.Server.TLSKey == "" {
+			add(errors.New("irc.tls_listen: needs server.tls_cert and server.tls_key"))
+		}
+	}
+	if n := c.IRC.ServerName; n == "" || strings.ContainsAny(n, " :!@*,\r\n\x00") || !strings.Contains(n, ".") {
+		add(fmt.Errorf("irc.server_name: %q must be a host-like name with a dot and no spaces", n))
+	}
 
 	d := &c.Discovery
 	add(checkUDP4("discovery.listen", d.Listen))

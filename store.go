@@ -33,6 +33,12 @@ type AccountStore interface {
 	UsersSeenSince(ctx context.Context, since time.Time) ([]string, error)
 	// UsersActiveSince lists users whose last_active is at or after since.
 	UsersActiveSince(ctx context.Context, since time.Time) ([]string, error)
+	// DeleteGuest deletes name, with its rooms and memberships, if it is
+	// a guest account (its hash is GuestPassHash: the IRC listener's
+	// guests), and reports whether it did; DeleteGuests deletes every
+	// guest account and says how many.
+	DeleteGuest(ctx context.Context, name string) (bool, error)
+	DeleteGuests(ctx context.Context) (int64, error)
 }
 
 // AttemptStore records password attempts, for the lockout rule

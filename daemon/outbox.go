@@ -137,6 +137,9 @@ func (s *session) sendLazy(ev *event) bool { return s.enqueue(ev, lazyMark) }
 var lazyMark = &flusher{lazy: true}
 
 func (s *session) enqueue(ev *event, fl *flusher) bool {
+	if s.irc != nil && s.irc.divert(s, ev) {
+		return true
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -331,7 +334,7 @@ func (s *session) writeThrough(tw tryWriter, batch []*event, fl *flusher) {
 // plain reports whether ev is written as its shared rendering alone: no
 // mode switch, no line end owed to a prompt, no per-reader time stamp.
 func (s *session) plain(ev *event) bool {
-	if ev.switchTo != 0 || s.midLine {
+	if ev.switchTo != 0 || s.midLine || s.irc != nil {
 		return false
 	}
 	return s.outMode == modeJSON || (ev.stamp == stampNever && ev.id == "")
@@ -340,6 +343,9 @@ func (s *session) plain(ev *event) bool {
 // appendEvent appends ev as this session writes it now (a mode switch
 // changes the mode for what follows) and updates the output state.
 func (s *session) appendEvent(buf []byte, ev *event) []byte {
+	if s.irc != nil {
+		return s.appendIRCEvent(buf, ev)
+	}
 	if ev.switchTo != 0 {
 		s.outMode = ev.switchTo - 1
 		return buf

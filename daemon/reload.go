@@ -35,6 +35,8 @@ var restartOnly = []restartKey{
 	tlsOnOff("web.tls_cert", "whether the web listener speaks TLS changes at a restart",
 		func(c *chatd.Config) (*string, *string) { return &c.Web.TLSCert, &c.Web.TLSKey }),
 	fixed("metrics.listen", func(c *chatd.Config) *string { return &c.Metrics.Listen }),
+	fixed("irc.listen", func(c *chatd.Config) *string { return &c.IRC.Listen }),
+	fixed("irc.tls_listen", func(c *chatd.Config) *string { return &c.IRC.TLSListen }),
 	fixed("cluster.node", func(c *chatd.Config) *string { return &c.Cluster.Node }),
 	fixed("argon2.worker", func(c *chatd.Config) *string { return &c.Argon2.Worker }),
 	fixed("ssh.listen", func(c *chatd.Config) *string { return &c.SSH.Listen }),
@@ -168,7 +170,8 @@ func (s *Server) Reload(next chatd.Config) (needRestart []string, err error) {
 // readPairs loads the TLS pairs next names for the listeners that speak
 // TLS; nil for a listener without TLS or whose pair next removes.
 func (s *Server) readPairs(next *chatd.Config) (cert, webCert *tls.Certificate, err error) {
-	if s.tlsLn != nil && next.Server.TLSCert != "" {
+	// The server's pair serves the TLS listener and IRC's.
+	if (s.tlsLn != nil || s.ircTLSLn != nil) && next.Server.TLSCert != "" {
 		if cert, err = loadPair("server", next.Server.TLSCert, next.Server.TLSKey); err != nil {
 			return nil, nil, err
 		}

@@ -122,6 +122,21 @@ type Server struct {
 	metricsWeb *http.Server
 	sshLn      net.Listener // counting accepts; nil when SSH is off
 	sshKey     ssh.Signer   // the SSH host key
+	// The IRC listeners (irc.listen, irc.tls_listen); nil when off.
+	// ircTLSLn already wraps TLS around its socket.
+	ircLn, ircTLSLn net.Listener
+
+	// ircIdents maps the key of each user who logged in over IRC on this
+	// node to an *ircIdent (irc.go): a sync.Map, written at an IRC
+	// registration and a guest's end, read by WHO, WHOIS and the
+	// rendering of lines (account tags).
+	ircIdents sync.Map
+	// whowas remembers the IRC users who left this node lately
+	// (irccommands.go).
+	whowas ircWhowas
+	// ircPeak is the most users online an IRC LUSERS answer counted
+	// (atomic).
+	ircPeak atomic.Int64
 
 	// Atomics. live is the configuration in force: one immutable value,
 	// swapped whole by Reload and read at each use through cfg(); nothing
@@ -300,6 +315,10 @@ func (s *Server) Listen() error {
 		s.closeListeners()
 		return err
 	}
+	if err := s.listenIRC(); err != nil {
+		s.closeListeners()
+		return err
+	}
 	if s.tlsLn == nil && cfg.Server.TLSListen == "" {
 		return nil
 	}
@@ -329,7 +348,7 @@ func (s *Server) Listen() error {
 // sessions): on Listen's way out with an error, when Serve fails to start,
 // and when it stops. Closing a listener twice is harmless.
 func (s *Server) closeListeners() {
-	for _, ln := range []net.Listener{s.ln, s.tlsLn, s.webLn, s.metricsLn, s.sshLn} {
+	for _, ln := range []net.Listener{s.ln, s.tlsLn, s.webLn, s.metricsLn, s.sshLn, s.ircLn, s.ircTLSLn} {
 		if ln != nil {
 			ln.Close()
 		}
@@ -431,7 +450,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	// and the reason (a cluster node may wait out its previous run's
 	// heartbeat for seconds).
 	var loops sync.WaitGroup
-	for name, ln := range map[string]net.Listener{"plain": s.ln, "tls": s.tlsLn} {
+	for name, ln := range map[string]net.Listener{"plain": s.ln, "tls": s.tlsLn, "irc": s.ircLn, "ircs": s.ircTLSLn} {
 		if ln != nil {
 			loops.Add(1)
 			go func() { defer loops.Done(); s.acceptLoop(sctx, name, ln) }()
@@ -472,6 +491,14 @@ func (s *Server) Serve(ctx context.Context) error {
 		events, err = s.cluster.join(sctx)
 	default:
 		err = s.store.SetOnline(sctx, nil)
+		if err == nil {
+			// IRC guests of an earlier run that ended without
+			// removing them (a crash).
+			var n int64
+			if n, err = s.store.DeleteGuests(sctx); n > 0 {
+				s.log.Info("removed the IRC guests of an earlier run", "guests", n)
+			}
+		}
 	}
 	if err != nil {
 		s.started(false)
@@ -639,10 +666,12 @@ func (s *Server) acceptLoop(ctx context.Context, name string, ln net.Listener) {
 			continue
 		}
 		delay = 0
+		irc := name == "irc" || name == "ircs"
 		go s.ServeConn(ctx, newStreamConn(conn, s.cfg().Server.MaxLineBytes), ConnInfo{
 			Addr:     hostOf(conn.RemoteAddr().String()),
 			Listener: name,
-			Telnet:   true,
+			Telnet:   !irc,
+			IRC:      irc,
 		})
 	}
 }

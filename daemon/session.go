@@ -52,6 +52,8 @@ type session struct {
 	// goroutine that ran it (ServeConn's accounting).
 	onDone func()
 	done   chan struct{} // closed when the output is over and the connection closed
+	// irc is the IRC dialect's state (irc.go), nil for other sessions.
+	irc *ircState
 
 	// Set once at login by the reader goroutine, before the session enters
 	// the registry; read-only after. sid tells this login apart from the
@@ -163,6 +165,9 @@ func newSession(srv *Server, conn Conn, info ConnInfo) *session {
 		s.mode.Store(modeJSON)
 		s.outMode = modeJSON
 	}
+	if info.IRC {
+		s.irc = &ircState{}
+	}
 	return s
 }
 
@@ -218,6 +223,10 @@ func (s *session) textTime(t time.Time) string {
 // A logged-in session whose client goes quiet parks instead (see park): the
 // goroutine ends, and a new one carries on when input comes.
 func (s *session) run(ctx context.Context) {
+	if s.irc != nil {
+		s.runIRC(ctx)
+		return
+	}
 	s.serve(func() bool {
 		if mc, ok := s.conn.(meteredConn); ok {
 			mc.OnBytes(s.chargeBytes)
@@ -306,7 +315,7 @@ func (s *session) commands(ctx context.Context, resumed bool) bool {
 func (s *session) park(ctx context.Context) bool {
 	pc, ok := s.conn.(parkConn)
 	after := time.Duration(s.srv.parkAfter.Load())
-	if !ok || after <= 0 || s.interrupted || s.user == "" || !pc.canPark() {
+	if !ok || after <= 0 || s.interrupted || s.user == "" || s.irc != nil || !pc.canPark() {
 		return false
 	}
 	// What this reader's chat queued to others goes out before it waits:
@@ -499,6 +508,9 @@ func (s *session) finish() {
 	defer s.srv.finishing.Add(-1)
 	s.out.flush()
 	reason := s.reason()
+	if s.irc != nil && s.user != "" {
+		s.srv.whowas.add(s)
+	}
 	// A user who logs out is told bye only once they are offline, so a
 	// client that logs straight back in is not refused as already online.
 	// Every other ending closes the outbox now.
@@ -554,6 +566,11 @@ func (s *session) finish() {
 			}
 		}
 		s.srv.connLog.Info("logout", "user", s.user, "addr", s.addr, "reason", reason)
+	}
+	if s.irc != nil && s.irc.guest {
+		// Before the bye: a client that sees it may take the name
+		// again at once.
+		s.ircDropGuest()
 	}
 	if bye != nil {
 		s.endWith(reason, bye)
@@ -687,7 +704,18 @@ func (s *session) setBlocks(names []string) {
 // answer goes through its own flusher like its chat echo: written by this
 // goroutine before it next waits for input (readLine's flushOutput), with
 // no writer goroutine woken for it.
-func (s *session) reply(ev *event) { s.sendVia(&s.out, s.answer(ev)) }
+func (s *session) reply(ev *event) {
+	if s.irc != nil {
+		switch {
+		case s.irc.sink != nil:
+			*s.irc.sink = append(*s.irc.sink, ev) // the IRC command translates it
+			return
+		case ev.typ == "welcome":
+			ev = s.ircWelcome(ev)
+		}
+	}
+	s.sendVia(&s.out, s.answer(ev))
+}
 
 // answer returns ev as an answer to the line being handled, with its label.
 func (s *session) answer(ev *event) *event { return ev.labeled(s.label) }

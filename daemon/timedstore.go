@@ -60,6 +60,14 @@ func (t timedStore) Users(ctx context.Context) ([]*chatd.User, error) {
 	return timed(t, "users", func() ([]*chatd.User, error) { return t.Store.Users(ctx) })
 }
 
+func (t timedStore) DeleteGuest(ctx context.Context, name string) (bool, error) {
+	return timed(t, "delete_guest", func() (bool, error) { return t.Store.DeleteGuest(ctx, name) })
+}
+
+func (t timedStore) DeleteGuests(ctx context.Context) (int64, error) {
+	return timed(t, "delete_guests", func() (int64, error) { return t.Store.DeleteGuests(ctx) })
+}
+
 func (t timedStore) SetPassword(ctx context.Context, name, passHash string) error {
 	return timedErr(t, "set_password", func() error { return t.Store.SetPassword(ctx, name, passHash) })
 }

@@ -44,6 +44,9 @@ type ConnInfo struct {
 	// JSON: the session starts in json mode (WebSocket), so no text
 	// banner is shown.
 	JSON bool
+	// IRC: the client speaks IRC (irc.go); its output is rendered as IRC
+	// lines.
+	IRC bool
 
 	// account is the user the transport has logged in already (the SSH
 	// handshake, through the same gate as the login prompt); nil: the
@@ -95,7 +98,11 @@ func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
 		s.metrics.refusal(reason)
 		s.connLog.Warn("connection refused", "addr", sess.addr, "listener", info.Listener, "why", refuse)
 		c.SetWriteDeadline(time.Now().Add(2 * time.Second))
-		c.Write(errorEvent("connect", chatd.EServerBusy, refuse).render(sess.mode.Load()))
+		if info.IRC {
+			c.Write(appendIRC(nil, nil, "", "ERROR", "Closing link: "+refuse))
+		} else {
+			c.Write(errorEvent("connect", chatd.EServerBusy, refuse).render(sess.mode.Load()))
+		}
 		c.Close()
 		return
 	}

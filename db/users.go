@@ -236,3 +236,61 @@ func (db *DB) UsersActiveSince(ctx context.Context, since time.Time) ([]string, 
 	}
 	return names, nil
 }
+
+// DeleteGuest deletes name (see deleteUser) if its password hash is
+// chatd.GuestPassHash: an IRC guest, which no password can log in as.
+func (db *DB) DeleteGuest(ctx context.Context, name string) (bool, error) {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer tx.Rollback()
+	var hash string
+	err = tx.QueryRowxContext(ctx, `SELECT pass_hash FROM users WHERE name_key = ?`, chatd.Key(name)).Scan(&hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	} else if err != nil {
+		return false, fmt.Errorf("read user %s: %w", name, err)
+	}
+	if hash != chatd.GuestPassHash {
+		return false, nil
+	}
+	if err := deleteUser(ctx, tx, name); err != nil {
+		return false, err
+	}
+	return true, commit(tx, "delete guest "+name)
+}
+
+// DeleteGuests deletes every account whose password hash is
+// chatd.GuestPassHash: the IRC guests a run of the daemon left behind when
+// it did not end cleanly.
+func (db *DB) DeleteGuests(ctx context.Context) (int64, error) {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM users WHERE pass_hash = ?`, chatd.GuestPassHash)
+	if err != nil {
+		return 0, fmt.Errorf("list guests: %w", err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return 0, fmt.Errorf("list guests: %w", err)
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, fmt.Errorf("list guests: %w", err)
+	}
+	for _, n := range names {
+		if err := deleteUser(ctx, tx, n); err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(names)), commit(tx, "delete guests")
+}

@@ -1,0 +1,968 @@
+// The IRC commands a registered client sends (irc.go's ircCommands):
+// each is one small function over chatd's command handlers, answering
+// with the numerics IRC clients expect.
+
+package daemon
+
+import (
+	"cmp"
+	"context"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"chatd"
+)
+
+// ---- commands after registration ----
+
+func ircPing(_ context.Context, s *session, m *ircMsg) {
+	s.ircLineOut(s.srv.serverName(), "PONG", s.srv.serverName(), m.params[0])
+}
+
+func ircQuit(_ context.Context, s *session, m *ircMsg) {
+	text := "Quit"
+	if q := m.param(0); q != "" {
+		text = "Quit: " + q
+	}
+	s.setReason(byeLogout)
+	s.farewell = byeEvent(byeLogout, text)
+}
+
+func ircAlready(_ context.Context, s *session, _ *ircMsg) {
+	s.numeric("462", "You may not reregister")
+}
+
+func ircNickLater(ctx context.Context, s *session, m *ircMsg) {
+	if len(m.params) == 0 {
+		s.numeric("431", "No nickname given")
+		return
+	}
+	if m.params[0] == s.user {
+		return
+	}
+	if _, err := s.srv.store.UserByName(ctx, m.params[0]); err == nil && chatd.Key(m.params[0]) != chatd.Key(s.user) {
+		s.numeric("433", m.params[0], "Nickname is already in use")
+		return
+	}
+	s.numeric("447", m.params[0], "Your nick is your account's name; it cannot change")
+}
+
+// run runs a chatd command handler with its replies collected, for the
+// IRC command to translate; it returns them and the handler's error.
+func (s *session) collect(ctx context.Context, c func(context.Context, *session, string) error, args string) ([]*event, error) {
+	var sink []*event
+	s.irc.sink = &sink
+	err := c(ctx, s, args)
+	s.irc.sink = nil
+	return sink, err
+}
+
+// ircError answers the failure err of an IRC command about target with
+// the numeric IRC clients expect for its code.
+func (s *session) ircError(cmd, target string, err error) {
+	code := chatd.ErrorCode(err)
+	text := chatd.ErrorMessage(err)
+	if code == chatd.EInternal {
+		s.srv.log.Error("irc command failed", "cmd", cmd, "user", s.user, "err", err)
+	}
+	channel := strings.HasPrefix(target, "#")
+	switch code {
+	case chatd.ENoSuchUser:
+		s.numeric("401", target, "No such nick/channel")
+	case chatd.ENoSuchRoom:
+		s.numeric("403", target, "No such channel")
+	case chatd.ENotInRoom:
+		if cmd == "PRIVMSG" || cmd == "NOTICE" {
+			s.numeric("404", target, "Cannot send to channel")
+		} else {
+			s.numeric("442", target, "You're not on that channel")
+		}
+	case chatd.EBadRoomPassword:
+		s.numeric("475", target, "Cannot join channel (+k)")
+	case chatd.ETooManyRooms:
+		s.numeric("405", target, "You have joined too many channels")
+	case chatd.EBadName:
+		if channel {
+			s.numeric("479", target, "Illegal channel name")
+		} else {
+			s.numeric("432", target, "Erroneous nickname")
+		}
+	case chatd.ENotPermitted:
+		switch {
+		case cmd == "JOIN":
+			s.numeric("474", target, "Cannot join channel (+b): "+text)
+		case channel:
+			s.numeric("482", target, "You're not channel operator")
+		default:
+			s.numeric("481", "Permission Denied: "+text)
+		}
+	case chatd.EBadArgs:
+		s.numeric("461", cmd, "Not enough parameters: "+text)
+	default:
+		s.ircLineOut(s.srv.serverName(), "FAIL", cmd, strings.ToUpper(string(code)), target, text)
+	}
+}
+
+// ircTargets splits a comma-separated target list.
+func ircTargets(p string) []string {
+	var out []string
+	for _, t := range strings.Split(p, ",") {
+		if t != "" {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
+	notice := m.command == "NOTICE"
+	if len(m.params) == 0 || m.params[0] == "" {
+		if !notice {
+			s.numeric("411", "No recipient given ("+m.command+")")
+		}
+		return
+	}
+	if len(m.params) < 2 || m.params[1] == "" {
+		if !notice {
+			s.numeric("412", "No text to send")
+		}
+		return
+	}
+	text := m.params[1]
+	for _, t := range ircTargets(m.params[0]) {
+		switch {
+		case chatd.Key(t) == ircPseudoUser:
+			if notice {
+				continue
+			}
+			if c, _, _ := lookupCommand(text); c != nil && c.name == "passwd" {
+				// passwd prompts for its answers, which an IRC client
+				// cannot give as bare lines.
+				s.ircLineOut(userMask(ircPseudoUser), "NOTICE", s.user, "passwd asks for passwords at prompts: change yours over telnet, SSH or the web page")
+				continue
+			}
+			s.execute(ctx, text)
+		case t == "#":
+			if !notice {
+				s.numeric("403", t, "No such channel")
+			}
+		case chatd.Key(t) == chatd.Key(s.user):
+			// To oneself: chatd stores nothing. The client gets it as
+			// received, and its echo too with echo-message (the echo is
+			// the answer that carries a label).
+			tags := s.ircTags(nil, time.Time{}, s.user)
+			line := appendIRC(nil, tags, userMask(s.user), m.command, s.user, text)
+			if s.irc.has(capEchoMessage) {
+				s.sendVia(&s.out, &event{typ: "irc", text: string(line)})
+			}
+			s.irc.out = append(s.irc.out, line...)
+		case strings.HasPrefix(t, "#"):
+			room := t[1:]
+			action := false
+			if body, ok := strings.CutPrefix(text, "\x01ACTION "); ok {
+				text, action = strings.TrimSuffix(body, "\x01"), true
+			}
+			_, err := s.collect(ctx, func(ctx context.Context, s *session, _ string) error {
+				room, err := s.memberArg(room)
+				if err != nil {
+					return err
+				}
+				return s.roomLine(ctx, "say", room, text, action)
+			}, "")
+			if err != nil && !notice {
+				if chatd.ErrorCode(err) == chatd.ENoSuchRoom {
+					s.numeric("403", t, "No such channel")
+				} else {
+					s.ircError(m.command, t, err)
+				}
+			}
+		default:
+			replies, err := s.collect(ctx, cmdSend, t+" "+text)
+			if err != nil {
+				if !notice {
+					s.ircError(m.command, t, err)
+				}
+				continue
+			}
+			for _, r := range replies {
+				status, _ := r.get("status").(string)
+				switch status {
+				case statusDelivered, statusStored:
+					if s.irc.has(capEchoMessage) {
+						tags := s.ircTags(r.get("id"), time.Time{}, s.user)
+						s.irc.out = appendIRC(s.irc.out, tags, userMask(s.user), m.command, t, text)
+					}
+					if away, ok := r.get("away").(string); ok && !notice {
+						s.numeric("301", t, away)
+					}
+				case statusBlocked, statusMailboxFull:
+					if !notice {
+						s.ircLineOut(s.srv.serverName(), "FAIL", m.command, strings.ToUpper(status), t, deliveryWords[status])
+					}
+				case statusNoSuchUser:
+					if !notice {
+						s.numeric("401", t, "No such nick/channel")
+					}
+				}
+			}
+		}
+	}
+}
+
+// ircTags are the tags a message line carries for this client: its time,
+// its id and its sender's account, each where the client asked for it.
+func (s *session) ircTags(id any, at time.Time, from string) []ircTag {
+	st := s.irc
+	var tags []ircTag
+	if st.has(capServerTime) {
+		if at.IsZero() {
+			at = s.srv.now()
+		}
+		tags = append(tags, ircTag{"time", at.UTC().Format("2006-01-02T15:04:05.000Z")})
+	}
+	if idStr, ok := id.(string); ok && idStr != "" && st.has(capMessageTags) {
+		tags = append(tags, ircTag{"msgid", idStr})
+	}
+	if from != "" && st.has(capAccountTag) && !s.srv.isGuest(from) {
+		tags = append(tags, ircTag{"account", from})
+	}
+	return tags
+}
+
+func ircJoin(ctx context.Context, s *session, m *ircMsg) {
+	if m.params[0] == "0" {
+		for _, r := range s.srv.hub.roomsOf(s) {
+			s.collect(ctx, cmdLeave, r)
+		}
+		return
+	}
+	keys := strings.Split(m.param(1), ",")
+	for i, t := range ircTargets(m.params[0]) {
+		key := ""
+		if i < len(keys) {
+			key = keys[i]
+		}
+		if !strings.HasPrefix(t, "#") || len(t) < 2 {
+			s.numeric("403", t, "No such channel")
+			continue
+		}
+		room := t[1:]
+		if _, member := s.srv.hub.memberRoom(s, room); member {
+			continue
+		}
+		args := strings.TrimSpace(room + " " + key)
+		cmd := cmdJoin
+		if _, err := s.srv.store.RoomByName(ctx, room); chatd.ErrorCode(err) == chatd.ENoSuchRoom {
+			cmd = cmdCreate
+		}
+		if _, err := s.collect(ctx, cmd, args); err != nil {
+			s.ircError("JOIN", t, err)
+			continue
+		}
+		if r, ok := s.srv.hub.memberRoom(s, room); ok {
+			s.ircNames(ctx, r)
+		}
+	}
+}
+
+func ircPart(ctx context.Context, s *session, m *ircMsg) {
+	for _, t := range ircTargets(m.params[0]) {
+		if !strings.HasPrefix(t, "#") {
+			s.numeric("403", t, "No such channel")
+			continue
+		}
+		if _, err := s.collect(ctx, cmdLeave, t[1:]); err != nil {
+			s.ircError("PART", t, err)
+		}
+	}
+}
+
+// ircFocus makes room, one of the user's, the current one, for the chatd
+// commands that act on the current room (topic, kick, invite, ...). It
+// reports false, with the numeric sent, when the user is not in it.
+func (s *session) ircFocus(ctx context.Context, target string) (string, bool) {
+	if !strings.HasPrefix(target, "#") {
+		s.numeric("403", target, "No such channel")
+		return "", false
+	}
+	room, ok := s.srv.hub.memberRoom(s, target[1:])
+	if !ok {
+		if _, err := s.srv.store.RoomByName(ctx, target[1:]); err != nil {
+			s.numeric("403", target, "No such channel")
+		} else {
+			s.numeric("442", target, "You're not on that channel")
+		}
+		return "", false
+	}
+	if _, ok := s.srv.joinRoom(s, room, nil); !ok {
+		s.numeric("442", target, "You're not on that channel")
+		return "", false
+	}
+	return room, true
+}
+
+func ircTopic(ctx context.Context, s *session, m *ircMsg) {
+	t := m.params[0]
+	if len(m.params) == 1 {
+		r, err := s.srv.store.RoomByName(ctx, strings.TrimPrefix(t, "#"))
+		if err != nil || !strings.HasPrefix(t, "#") {
+			s.numeric("403", t, "No such channel")
+			return
+		}
+		if r.Topic == "" {
+			s.numeric("331", "#"+r.Name, "No topic is set")
+		} else {
+			s.numeric("332", "#"+r.Name, r.Topic)
+		}
+		return
+	}
+	if _, ok := s.ircFocus(ctx, t); !ok {
+		return
+	}
+	text := m.params[1]
+	if text == "" {
+		text = "-"
+	}
+	if _, err := s.collect(ctx, cmdTopic, text); err != nil {
+		s.ircError("TOPIC", t, err)
+		return
+	}
+	// The others hear it from the effect; the setter is told here.
+	r, err := s.srv.store.RoomByName(ctx, t[1:])
+	if err == nil {
+		s.ircLineOut(userMask(s.user), "TOPIC", "#"+r.Name, r.Topic)
+	}
+}
+
+// ircNames answers NAMES for room: owners (and, for multi-prefix, only
+// them) marked @.
+func (s *session) ircNames(ctx context.Context, room string) {
+	r, err := s.srv.store.RoomByName(ctx, room)
+	if err != nil {
+		s.numeric("366", "#"+room, "End of /NAMES list")
+		return
+	}
+	users, err := s.srv.roomNames(ctx, r.Name)
+	if err != nil {
+		s.ircError("NAMES", "#"+room, err)
+		return
+	}
+	var list []string
+	for _, u := range users {
+		n := u
+		if s.irc.has(capUserhostInNames) {
+			n = userMask(u)
+		}
+		if chatd.Key(u) == chatd.Key(r.Owner) {
+			n = "@" + n
+		}
+		list = append(list, n)
+	}
+	// The renderer learns these nicks are in one of the client's
+	// channels (ircState.known) from the event's names.
+	for len(list) > 0 {
+		chunk := list[:min(len(list), 20)]
+		list = list[len(chunk):]
+		s.numeric("353", "=", "#"+r.Name, strings.Join(chunk, " "))
+	}
+	s.numeric("366", "#"+r.Name, "End of /NAMES list")
+	if s.irc.collecting.Load() != nil {
+		// The lines stay in the labeled response; the renderer still
+		// learns the names.
+		s.sendVia(&s.out, &event{typ: "irc", fields: []field{f("names", users)}})
+		return
+	}
+	out := s.irc.out
+	s.irc.out = nil
+	s.sendVia(&s.out, &event{typ: "irc", text: string(out), fields: []field{f("names", users)}})
+}
+
+func ircNames(ctx context.Context, s *session, m *ircMsg) {
+	if len(m.params) == 0 {
+		s.numeric("366", "*", "End of /NAMES list")
+		return
+	}
+	for _, t := range ircTargets(m.params[0]) {
+		if _, err := s.srv.store.RoomByName(ctx, strings.TrimPrefix(t, "#")); err != nil || !strings.HasPrefix(t, "#") {
+			s.numeric("366", t, "End of /NAMES list")
+			continue
+		}
+		s.ircNames(ctx, t[1:])
+	}
+}
+
+func ircList(ctx context.Context, s *session, m *ircMsg) {
+	rooms, err := s.srv.store.Rooms(ctx)
+	if err != nil {
+		s.ircError("LIST", "*", err)
+		return
+	}
+	counts, err := s.srv.roomCounts(ctx)
+	if err != nil {
+		s.ircError("LIST", "*", err)
+		return
+	}
+	var only map[string]bool
+	if m.param(0) != "" {
+		only = map[string]bool{}
+		for _, t := range ircTargets(m.param(0)) {
+			only[chatd.Key(strings.TrimPrefix(t, "#"))] = true
+		}
+	}
+	s.numeric("321", "Channel", "Users  Name")
+	for _, r := range rooms {
+		k := chatd.Key(r.Name)
+		// As on IRC, a channel nobody is in is not listed.
+		if n := len(counts[k]); n > 0 && (only == nil || only[k]) {
+			s.numeric("322", "#"+r.Name, itoa(n), r.Topic)
+		}
+	}
+	s.numeric("323", "End of /LIST")
+}
+
+func ircWho(ctx context.Context, s *session, m *ircMsg) {
+	mask := m.param(0)
+	if mask == "" {
+		mask = "*"
+	}
+	all, err := s.srv.community.everyone(ctx)
+	if err != nil {
+		s.ircError("WHO", mask, err)
+		return
+	}
+	// WHOX (IRCv3): "%fields[,token]" picks the fields of 354 replies.
+	fields, token, whox := strings.Cut(strings.TrimPrefix(m.param(1), "%"), ",")
+	whox = whox || strings.HasPrefix(m.param(1), "%")
+	line := func(channel string, p presence, op bool) {
+		flags := "H"
+		if p.Away != nil {
+			flags = "G"
+		}
+		if s.srv.isOper(p.User) {
+			flags += "*"
+		}
+		if op {
+			flags += "@"
+		}
+		user, real := s.srv.identOf(p.User)
+		if !whox {
+			s.numeric("352", channel, user, ircHost, s.srv.serverName(), p.User, flags, "0 "+real)
+			return
+		}
+		var out []string
+		for _, c := range "tcuihsnfdlaor" {
+			if !strings.ContainsRune(fields, c) {
+				continue
+			}
+			switch c {
+			case 't':
+				out = append(out, cmp.Or(token, "0"))
+			case 'c':
+				out = append(out, channel)
+			case 'u':
+				out = append(out, user)
+			case 'i':
+				out = append(out, "255.255.255.255")
+			case 'h':
+				out = append(out, ircHost)
+			case 's':
+				out = append(out, s.srv.serverName())
+			case 'n':
+				out = append(out, p.User)
+			case 'f':
+				out = append(out, flags)
+			case 'd':
+				out = append(out, "0")
+			case 'l':
+				out = append(out, itoa(int(max(0, s.srv.now().Sub(p.LastActive).Seconds()))))
+			case 'a':
+				account := p.User
+				if s.srv.isGuest(p.User) {
+					account = "0"
+				}
+				out = append(out, account)
+			case 'o':
+				out = append(out, "n/a")
+			case 'r':
+				out = append(out, real)
+			}
+		}
+		s.numeric("354", out...)
+	}
+	if strings.HasPrefix(mask, "#") {
+		if r, err := s.srv.store.RoomByName(ctx, mask[1:]); err == nil {
+			for _, p := range all {
+				if p.in(r.Name) {
+					line("#"+r.Name, p, chatd.Key(p.User) == chatd.Key(r.Owner))
+				}
+			}
+		}
+	} else {
+		for _, p := range all {
+			if wildMatch(chatd.Key(mask), chatd.Key(p.User)) {
+				line("*", p, false)
+			}
+		}
+	}
+	s.numeric("315", mask, "End of /WHO list")
+}
+
+// wildMatch matches name against an IRC mask: * for any run, ? for any one
+// character.
+func wildMatch(mask, name string) bool {
+	for len(mask) > 0 {
+		switch mask[0] {
+		case '*':
+			mask = strings.TrimLeft(mask, "*")
+			if mask == "" {
+				return true
+			}
+			for i := 0; i <= len(name); i++ {
+				if wildMatch(mask, name[i:]) {
+					return true
+				}
+			}
+			return false
+		case '?':
+			if name == "" {
+				return false
+			}
+			mask, name = mask[1:], name[1:]
+		default:
+			if name == "" || name[0] != mask[0] {
+				return false
+			}
+			mask, name = mask[1:], name[1:]
+		}
+	}
+	return name == ""
+}
+
+func ircWhois(ctx context.Context, s *session, m *ircMsg) {
+	nick := m.params[len(m.params)-1]
+	u, err := s.srv.store.UserByName(ctx, nick)
+	var o *presence
+	if err == nil {
+		o, _ = s.srv.community.find(ctx, u.Name)
+	}
+	if o == nil {
+		s.numeric("401", nick, "No such nick/channel")
+		s.numeric("318", nick, "End of /WHOIS list")
+		return
+	}
+	user, real := s.srv.identOf(u.Name)
+	s.numeric("311", u.Name, user, ircHost, "*", real)
+	var chans []string
+	for _, r := range o.Rooms {
+		c := "#" + r
+		if rr, err := s.srv.store.RoomByName(ctx, r); err == nil && chatd.Key(rr.Owner) == chatd.Key(u.Name) {
+			c = "@" + c
+		}
+		chans = append(chans, c)
+	}
+	if len(chans) > 0 {
+		s.numeric("319", u.Name, strings.Join(chans, " "))
+	}
+	s.numeric("312", u.Name, s.srv.serverName(), "chatd")
+	if o.Away != nil {
+		s.numeric("301", u.Name, *o.Away)
+	}
+	if u.Admin || s.srv.isOper(u.Name) {
+		s.numeric("313", u.Name, "is a server admin")
+	}
+	if !s.srv.isGuest(u.Name) {
+		s.numeric("330", u.Name, u.Name, "is logged in as")
+	}
+	idle := int64(s.srv.now().Sub(o.LastActive).Seconds())
+	s.numeric("317", u.Name, itoa(int(max(idle, 0))), itoa(int(o.Since.Unix())), "seconds idle, signon time")
+	s.numeric("318", nick, "End of /WHOIS list")
+}
+
+func ircAway(ctx context.Context, s *session, m *ircMsg) {
+	if m.param(0) == "" {
+		if _, err := s.collect(ctx, cmdBack, ""); err != nil && chatd.ErrorCode(err) != chatd.EBadArgs {
+			s.ircError("AWAY", "*", err)
+			return
+		}
+		s.numeric("305", "You are no longer marked as being away")
+		return
+	}
+	if _, err := s.collect(ctx, cmdAway, m.params[0]); err != nil {
+		s.ircError("AWAY", "*", err)
+		return
+	}
+	s.numeric("306", "You have been marked as being away")
+}
+
+func ircKick(ctx context.Context, s *session, m *ircMsg) {
+	if _, ok := s.ircFocus(ctx, m.params[0]); !ok {
+		return
+	}
+	for _, nick := range ircTargets(m.params[1]) {
+		if o, _ := s.srv.community.find(ctx, nick); o == nil || !o.in(strings.TrimPrefix(m.params[0], "#")) {
+			s.numeric("441", nick, m.params[0], "They aren't on that channel")
+			continue
+		}
+		reason := m.param(2)
+		if reason == "" {
+			reason = s.user
+		}
+		if _, err := s.collect(ctx, cmdKick, nick+" "+reason); err != nil {
+			s.ircError("KICK", m.params[0], err)
+		}
+	}
+}
+
+func ircInvite(ctx context.Context, s *session, m *ircMsg) {
+	nick, channel := m.params[0], m.params[1]
+	room, ok := s.ircFocus(ctx, channel)
+	if !ok {
+		return
+	}
+	if o, _ := s.srv.community.find(ctx, nick); o != nil && o.in(room) {
+		s.numeric("443", nick, channel, "is already on channel")
+		return
+	}
+	if _, err := s.collect(ctx, cmdInvite, nick); err != nil {
+		if chatd.ErrorCode(err) == chatd.ENoSuchUser {
+			s.numeric("401", nick, "No such nick/channel")
+		} else {
+			s.ircError("INVITE", channel, err)
+		}
+		return
+	}
+	s.numeric("341", nick, channel)
+}
+
+func ircMode(ctx context.Context, s *session, m *ircMsg) {
+	t := m.params[0]
+	if !strings.HasPrefix(t, "#") {
+		if chatd.Key(t) != chatd.Key(s.user) {
+			s.numeric("502", "Can't change mode for other users")
+			return
+		}
+		s.numeric("221", "+")
+		return
+	}
+	r, err := s.srv.store.RoomByName(ctx, t[1:])
+	if err != nil {
+		s.numeric("403", t, "No such channel")
+		return
+	}
+	modes := m.param(1)
+	if modes == "" {
+		// Every room is +n (only members speak) and +t (only its
+		// owner sets the topic).
+		mode := "+nt"
+		if r.Locked() {
+			mode += "k"
+		}
+		s.numeric("324", "#"+r.Name, mode)
+		s.numeric("329", "#"+r.Name, itoa(int(r.Created.Unix())))
+		return
+	}
+	if modes == "b" || modes == "+b" && len(m.params) == 2 {
+		s.numeric("368", "#"+r.Name, "End of channel ban list")
+		return
+	}
+	if _, ok := s.ircFocus(ctx, t); !ok {
+		return
+	}
+	arg := 2
+	add := true
+	for _, c := range modes {
+		var err error
+		switch c {
+		case '+':
+			add = true
+		case '-':
+			add = false
+		case 'n', 't':
+			if !add {
+				s.numeric("472", string(c), "is always set on chatd rooms")
+			}
+		case 'k':
+			key := ""
+			if add {
+				key = m.param(arg)
+				arg++
+			}
+			if _, err = s.collect(ctx, cmdRoomPasswd, key); err == nil {
+				shown := "*"
+				if add {
+					shown = key
+				}
+				s.ircLineOut(userMask(s.user), "MODE", "#"+r.Name, map[bool]string{true: "+k", false: "-k"}[add], shown)
+			}
+		case 'b':
+			mask := m.param(arg)
+			arg++
+			nick, _, _ := strings.Cut(mask, "!")
+			if nick == "" {
+				s.numeric("461", "MODE", "Not enough parameters")
+				continue
+			}
+			if add {
+				_, err = s.collect(ctx, cmdRoomBan, nick)
+			} else if _, err = s.collect(ctx, cmdRoomUnban, nick); err == nil {
+				s.ircLineOut(userMask(s.user), "MODE", "#"+r.Name, "-b", mask)
+			}
+		case 'o':
+			nick := m.param(arg)
+			arg++
+			if o, _ := s.srv.community.find(ctx, nick); add && o == nil {
+				s.numeric("401", nick, "No such nick/channel")
+			} else if add && !o.in(r.Name) {
+				s.numeric("441", nick, "#"+r.Name, "They aren't on that channel")
+			} else if add && nick != "" {
+				// A room has one owner: +o gives it away (transfer).
+				if _, err = s.collect(ctx, cmdTransfer, nick); err == nil {
+					s.ircLineOut(userMask(s.user), "MODE", "#"+r.Name, "+o", o.User)
+				}
+			} else {
+				s.numeric("472", "o", "is unknown mode char to me: a room has one owner")
+			}
+		default:
+			s.numeric("472", string(c), "is unknown mode char to me")
+		}
+		if err != nil {
+			s.ircError("MODE", t, err)
+		}
+	}
+}
+
+func ircLusers(ctx context.Context, s *session, _ *ircMsg) {
+	all, _ := s.srv.community.everyone(ctx)
+	s.ircLusers(len(all))
+}
+
+// ircLusers answers LUSERS for n users online.
+func (s *session) ircLusers(n int) {
+	peak := int64(n)
+	for {
+		old := s.srv.ircPeak.Load()
+		if old >= peak || s.srv.ircPeak.CompareAndSwap(old, peak) {
+			peak = max(old, peak)
+			break
+		}
+	}
+	c, p := itoa(n), itoa(int(peak))
+	s.numeric("251", "There are "+c+" users and 0 invisible on 1 servers")
+	s.numeric("255", "I have "+c+" clients and 0 servers")
+	s.numeric("265", c, p, "Current local users "+c+", max "+p)
+	s.numeric("266", c, p, "Current global users "+c+", max "+p)
+}
+
+func ircVersion(_ context.Context, s *session, _ *ircMsg) {
+	s.numeric("351", "chatd", s.srv.serverName(), "chatd IRC listener")
+	s.ircISupport()
+}
+
+func ircTime(_ context.Context, s *session, _ *ircMsg) {
+	s.numeric("391", s.srv.serverName(), s.srv.now().UTC().Format(time.RFC1123))
+}
+
+func ircIson(ctx context.Context, s *session, m *ircMsg) {
+	var on []string
+	for _, p := range m.params {
+		for _, n := range strings.Fields(p) {
+			if o, _ := s.srv.community.find(ctx, n); o != nil {
+				on = append(on, o.User)
+			}
+		}
+	}
+	s.numeric("303", strings.Join(on, " "))
+}
+
+func ircUserhost(ctx context.Context, s *session, m *ircMsg) {
+	var out []string
+	for _, n := range m.params {
+		if o, _ := s.srv.community.find(ctx, n); o != nil {
+			mark := "+"
+			if o.Away != nil {
+				mark = "-"
+			}
+			out = append(out, o.User+"="+mark+o.User+"@"+ircHost)
+		}
+	}
+	s.numeric("302", strings.Join(out, " "))
+}
+
+// ircISupport is the 005 line: what the server supports, honestly.
+func (s *session) ircISupport() {
+	cfg := s.srv.cfg()
+	tokens := []string{
+		"AWAYLEN=300", "WHOX", "CASEMAPPING=ascii", "CHANLIMIT=#:" + itoa(cfg.Rooms.MaxJoined),
+		"CHANMODES=b,k,,", "CHANNELLEN=64", "CHANTYPES=#", "MODES=4",
+		"NETWORK=chatd", "NICKLEN=32", "PREFIX=(o)@",
+		"TARGMAX=PRIVMSG:" + itoa(cfg.Messages.MaxRecipients) + ",NOTICE:" + itoa(cfg.Messages.MaxRecipients) + ",JOIN:,PART:,NAMES:",
+		"TOPICLEN=" + itoa(topicMax), "UTF8ONLY",
+	}
+	for len(tokens) > 0 {
+		n := min(len(tokens), 12) // 15 parameters with the nick and the text
+		s.numeric("005", append(tokens[:n:n], "are supported by this server")...)
+		tokens = tokens[n:]
+	}
+}
+
+// ircMOTD sends the banner as the message of the day.
+func (s *session) ircMOTD() {
+	banner := strings.TrimSpace(s.srv.cfg().Server.Banner)
+	if banner == "" {
+		s.numeric("422", "MOTD File is missing")
+		return
+	}
+	s.numeric("375", "- "+s.srv.serverName()+" Message of the day -")
+	for _, l := range strings.Split(banner, "\n") {
+		s.numeric("372", "- "+strings.TrimRight(l, "\r"))
+	}
+	s.numeric("376", "End of /MOTD command")
+}
+
+func itoa(n int) string { return strconv.Itoa(n) }
+
+// whowasMax is how many departures WHOWAS remembers.
+const whowasMax = 100
+
+// ircWhowas is the memory behind WHOWAS: the last whowasMax IRC sessions
+// that ended on this node, oldest first.
+type ircWhowas struct {
+	mu   sync.Mutex // leaf (DEVELOPING.md "Locks")
+	gone []whowasEntry
+}
+
+type whowasEntry struct {
+	nick, username, realname string
+	at                       time.Time
+}
+
+// add remembers that s, a logged-in IRC session, ends.
+func (w *ircWhowas) add(s *session) {
+	e := whowasEntry{nick: s.user, username: s.irc.username, realname: s.irc.realname, at: s.srv.now()}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.gone) == whowasMax {
+		w.gone = append(w.gone[:0], w.gone[1:]...)
+	}
+	w.gone = append(w.gone, e)
+}
+
+// find lists name's departures, the newest first, at most n (n <= 0: all).
+func (w *ircWhowas) find(name string, n int) []whowasEntry {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []whowasEntry
+	for i := len(w.gone) - 1; i >= 0 && (n <= 0 || len(out) < n); i-- {
+		if wildMatch(chatd.Key(name), chatd.Key(w.gone[i].nick)) {
+			out = append(out, w.gone[i])
+		}
+	}
+	return out
+}
+
+func ircWhowasCmd(_ context.Context, s *session, m *ircMsg) {
+	nick := m.param(0)
+	if nick == "" {
+		s.numeric("431", "No nickname given")
+		return
+	}
+	n, _ := strconv.Atoi(m.param(1))
+	found := s.srv.whowas.find(nick, n)
+	if len(found) == 0 {
+		s.numeric("406", nick, "There was no such nickname")
+	}
+	for _, e := range found {
+		s.numeric("314", e.nick, e.username, ircHost, "*", e.realname)
+		s.numeric("312", e.nick, s.srv.serverName(), e.at.UTC().Format(time.RFC1123))
+	}
+	s.numeric("369", nick, "End of WHOWAS")
+}
+
+// ircOper gives the session server admin rights when name and password
+// are those of an admin account (checked like any login: the gate, the
+// lockout): whoever knows them could log in as that admin anyway.
+func ircOper(ctx context.Context, s *session, m *ircMsg) {
+	u, err := s.ircCheck(ctx, m.params[0], m.params[1])
+	if err != nil {
+		if chatd.ErrorCode(err) == chatd.ELockedOut {
+			s.numeric("464", chatd.ErrorMessage(err))
+		} else {
+			s.numeric("464", "Password incorrect")
+		}
+		return
+	}
+	if !u.Admin {
+		s.numeric("491", "No O-lines for your host: "+u.Name+" is not a server admin")
+		return
+	}
+	s.admin.Store(true)
+	if v, ok := s.srv.ircIdents.Load(chatd.Key(s.user)); ok {
+		id := *v.(*ircIdent)
+		id.oper = true
+		s.srv.ircIdents.Store(chatd.Key(s.user), &id)
+	}
+	s.srv.connLog.Info("oper", "user", s.user, "as", u.Name, "addr", s.addr)
+	s.numeric("381", "You are now an IRC operator (a chatd server admin)")
+	s.ircLineOut(userMask(s.user), "MODE", s.user, "+o")
+}
+
+// ircKill disconnects a user, for server admins: chatd's kick of an admin.
+func ircKill(ctx context.Context, s *session, m *ircMsg) {
+	if !s.admin.Load() {
+		s.numeric("481", "Permission Denied: KILL is for server admins")
+		return
+	}
+	reason := cmp.Or(m.param(1), "killed")
+	if _, err := s.collect(ctx, cmdKick, m.params[0]+" "+reason); err != nil {
+		s.ircError("KILL", m.params[0], err)
+	}
+}
+
+func ircInfo(_ context.Context, s *session, _ *ircMsg) {
+	s.numeric("371", "chatd "+chatd.Version+": a chat server for telnet, the web, and IRC")
+	s.numeric("374", "End of INFO list")
+}
+
+// ircRegisterAccount is REGISTER (draft/account-registration) after
+// registration: a guest makes its nick an account by giving it a password,
+// where accounts.registration is open. The e-mail is not used.
+func ircRegisterAccount(ctx context.Context, s *session, m *ircMsg) {
+	st := s.irc
+	name, pw := m.params[0], m.params[2]
+	fail := func(code, text string) {
+		s.ircLineOut(s.srv.serverName(), "FAIL", "REGISTER", code, cmp.Or(name, "*"), text)
+	}
+	switch {
+	case s.srv.cfg().Accounts.Registration != "open":
+		fail("TEMPORARILY_UNAVAILABLE", "Accounts are created by the server's admins")
+		return
+	case name != "*" && chatd.Key(name) != chatd.Key(s.user):
+		fail("ACCOUNT_NAME_MUST_BE_NICK", "The account's name is your nick")
+		return
+	case !st.guest:
+		fail("ALREADY_AUTHENTICATED", "You are logged in to your account already")
+		return
+	}
+	if err := s.srv.cfg().Accounts.CheckPassword(pw); err != nil {
+		fail("WEAK_PASSWORD", chatd.ErrorMessage(err))
+		return
+	}
+	hash, err := s.hashPassword(pw)
+	if err == nil {
+		err = s.srv.store.SetPassword(ctx, s.user, hash)
+	}
+	if err != nil {
+		fail("TEMPORARILY_UNAVAILABLE", chatd.ErrorMessage(err))
+		return
+	}
+	st.guest = false
+	if v, ok := s.srv.ircIdents.Load(chatd.Key(s.user)); ok {
+		id := *v.(*ircIdent)
+		id.guest = false
+		s.srv.ircIdents.Store(chatd.Key(s.user), &id)
+	}
+	s.srv.connLog.Info("registered", "user", s.user, "addr", s.addr, "listener", s.info.Listener)
+	s.ircLineOut(s.srv.serverName(), "REGISTER", "SUCCESS", s.user, "Account created: log in with SASL or PASS next time")
+}
