@@ -25,6 +25,14 @@ type HistoryLine struct {
 	// Recipients is, for a private message, everyone it was addressed
 	// to, space-separated (a string, so that a line stays comparable).
 	Recipients string
+	// Message actions (PROTOCOL.md 10, msgaction.go): the id of the
+	// message this one answers ("" for none), when the text was last
+	// edited (zero: never), whether the line was deleted (then Text is
+	// ""), and its reactions (nil: none).
+	ReplyTo   string
+	Edited    time.Time
+	Deleted   bool
+	Reactions *Reactions
 }
 
 // PrivateLine is a private message as the conversation between its sender

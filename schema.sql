@@ -1,4 +1,4 @@
--- chatd schema, version 9 (PRAGMA user_version = 9).
+-- chatd schema, version 10 (PRAGMA user_version = 10).
 -- Times are stored as INTEGER Unix milliseconds (UTC). Names are kept in their
 -- registered spelling; every lookup and comparison goes through name_key,
 -- chatd.Key(name) (NFKC, then Unicode case folding), which is unique.
@@ -237,3 +237,42 @@ CREATE TABLE room_members (
 );
 CREATE UNIQUE INDEX room_members_user_room ON room_members(user_id, room_id);
 CREATE INDEX room_members_room ON room_members(room_id);
+
+-- Message actions (PROTOCOL.md 10, docs/protocol.md "Message actions"): a
+-- stored line may answer another (reply_to, a message id), be edited
+-- (edited: when, last) or deleted (deleted = 1, body ''). message_edits
+-- keeps every edit's old and new text, and a deletion's last text, for the
+-- review of history CONV edits; message_reactions each user's reactions.
+-- Both go with their line (trim, closed room, deleted account).
+ALTER TABLE room_history ADD COLUMN reply_to TEXT NOT NULL DEFAULT '';
+ALTER TABLE room_history ADD COLUMN edited INTEGER;
+ALTER TABLE room_history ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX room_history_by_mid ON room_history(mid);
+ALTER TABLE private_history ADD COLUMN reply_to TEXT NOT NULL DEFAULT '';
+ALTER TABLE private_history ADD COLUMN edited INTEGER;
+ALTER TABLE private_history ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX private_history_by_mid ON private_history(mid);
+CREATE INDEX letters_mid ON letters(mid);
+CREATE TABLE message_edits (
+    id           INTEGER PRIMARY KEY,
+    room_line    INTEGER REFERENCES room_history(id) ON DELETE CASCADE,
+    private_line INTEGER REFERENCES private_history(id) ON DELETE CASCADE,
+    editor       TEXT    NOT NULL,
+    old_body     TEXT    NOT NULL,
+    new_body     TEXT    NOT NULL,
+    deleted      INTEGER NOT NULL DEFAULT 0,
+    ts           INTEGER NOT NULL
+);
+CREATE INDEX message_edits_room_line ON message_edits(room_line);
+CREATE INDEX message_edits_private_line ON message_edits(private_line);
+CREATE TABLE message_reactions (
+    id           INTEGER PRIMARY KEY,
+    room_line    INTEGER REFERENCES room_history(id) ON DELETE CASCADE,
+    private_line INTEGER REFERENCES private_history(id) ON DELETE CASCADE,
+    user_id      INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    reaction     TEXT    NOT NULL,
+    created      INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX message_reactions_room ON message_reactions(room_line, user_id, reaction);
+CREATE UNIQUE INDEX message_reactions_private ON message_reactions(private_line, user_id, reaction);
+CREATE INDEX message_reactions_user ON message_reactions(user_id);

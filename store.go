@@ -189,8 +189,9 @@ type OnlineStore interface {
 
 // Store is everything chatd keeps, cut by concern: AccountStore,
 // AttemptStore, BanStore, BlockStore, MailStore, RoomStore, MemberStore,
-// HistoryStore, SettingStore, ActionStore, OnlineStore and MarkerStore
-// (marker.go), and the database itself. A
+// HistoryStore, SettingStore, ActionStore, OnlineStore, MarkerStore
+// (marker.go) and MessageActionStore (msgaction.go), and the database
+// itself. A
 // consumer asks for the parts it uses (the daemon's history writer takes a
 // HistoryStore); the db package implements all of it, over SQLite and over
 // PostgreSQL. Methods return *Error values with a domain Code for the
@@ -209,6 +210,7 @@ type Store interface {
 	ActionStore
 	OnlineStore
 	MarkerStore
+	MessageActionStore
 
 	// Ping runs a trivial query, to prove the database answers.
 	Ping(ctx context.Context) error

@@ -88,6 +88,9 @@ func cmdHistory(ctx context.Context, s *session, args string) error {
 		}
 		words = words[1:]
 	}
+	if len(words) > 0 && words[0] == "edits" {
+		return s.historyEdits(ctx, conv, words[1:])
+	}
 	if len(words) >= 2 && (words[0] == "before" || words[0] == "after") {
 		if words[0] == "before" {
 			q.Before = words[1]
@@ -235,9 +238,9 @@ func (s *session) replyLines(conv conversation, lines []chatd.HistoryLine) int {
 			continue
 		}
 		if conv.User != "" {
-			s.reply(privateHistoryMessage(l.MsgID, l.From, strings.Fields(l.Recipients), conv.String(), l.Text, l.Time))
+			s.reply(privateHistoryMessage(l.MsgID, l.From, strings.Fields(l.Recipients), conv.String(), l.Text, l.Time).withState(l))
 		} else {
-			s.reply(roomMessage(kindHistory, l.MsgID, l.From, conv.Room, l.Text, l.Time, l.Action))
+			s.reply(roomMessage(kindHistory, l.MsgID, l.From, conv.Room, l.Text, l.Time, l.Action).withState(l))
 		}
 		n++
 	}

@@ -41,8 +41,14 @@ type note struct {
 	Mail int64 `json:"m,omitempty"`
 	// Everywhere: the node that wrote it shows it too (it was not shown
 	// anywhere yet: a lost node's logouts).
-	Everywhere bool   `json:"w,omitempty"`
-	Origin     string `json:"-"` // the node that wrote it
+	Everywhere bool `json:"w,omitempty"`
+	// Message actions (msgactions.go): the id a line answers and the
+	// short quote of that message its text mode shows; a private
+	// message's conversation as its sender sees it.
+	ReplyTo string `json:"rt,omitempty"`
+	Quote   string `json:"q,omitempty"`
+	Conv    string `json:"v,omitempty"`
+	Origin  string `json:"-"` // the node that wrote it
 }
 
 // The kinds of notes.
@@ -78,16 +84,23 @@ const (
 	// User has one more session (not their first anywhere), from the
 	// address Text: their other sessions get notice ID, at Time.
 	noteDevice = "device"
+	// Message actions on the message ID that User sent, in Room or (a
+	// private message) seen by Names, its sender's side being Conv: By
+	// edited it to Text at Time, deleted it, or reacted Text to it
+	// (Flag: on, else took the reaction back). msgactions.go.
+	noteEdit   = "edit"
+	noteDelete = "delete"
+	noteReact  = "react"
 )
 
 // historyLine is the room line a noteLine carries.
 func (n *note) historyLine() chatd.HistoryLine {
-	return chatd.HistoryLine{MsgID: n.ID, From: n.By, Text: n.Text, Time: n.Time, Action: n.Flag}
+	return chatd.HistoryLine{MsgID: n.ID, From: n.By, Text: n.Text, Time: n.Time, Action: n.Flag, ReplyTo: n.ReplyTo}
 }
 
 // lineEvent is the live room line a noteLine carries, once it has its id.
 func (n *note) lineEvent() *event {
-	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag)
+	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag).replying(n.Text, n.ReplyTo, n.Quote)
 }
 
 // effect is the one path of a change that others see: apply shows n to
@@ -130,7 +143,7 @@ func (s *Server) apply(n *note) {
 	case noteInvite:
 		fanout(s.hub.sessionsOf(n.User, ""), invitedEvent(n.Room, n.User, n.By), nil, nil)
 	case noteSent:
-		fanout(s.hub.sessionsOf(n.By, ""), privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time), src, nil)
+		fanout(s.hub.sessionsOf(n.By, ""), privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time).replying(n.Text, n.ReplyTo, n.Quote), src, nil)
 	case noteDevice:
 		fanout(s.hub.sessionsOf(n.User, ""), newSessionNotice(n), nil, nil)
 	case noteBlocks:
@@ -162,6 +175,8 @@ func (s *Server) apply(n *note) {
 		fanout(s.hub.sessions(), noticeEvent(n.ID, n.Text, n.Time), nil, nil)
 	case noteRead:
 		s.showRead(n)
+	case noteEdit, noteDelete, noteReact:
+		s.showAction(n, src)
 	case notePrivate:
 		switch n.Node {
 		case s.node():
@@ -371,7 +386,7 @@ func (s *Server) deliverHere(n *note) (status string, away *string) {
 		return statusBlocked, nil
 	}
 	for _, o := range mine {
-		ev := privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time)
+		ev := privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time).replying(n.Text, n.ReplyTo, n.Quote)
 		if n.Mail != 0 && s.cluster != nil {
 			id := n.Mail
 			ev.afterWrite = func() { s.cluster.mailDone(id) }

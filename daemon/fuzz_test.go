@@ -230,6 +230,18 @@ func FuzzCommandParse(f *testing.F) {
 		"@only",
 		"send ,bob,,carol, hi",
 		"join #ops",
+		"edit last fixed typo",
+		"edit 0123456789abcdef-n1 new\ttext",
+		"edit last",
+		"delete last",
+		"delete 0123456789abcdef extra",
+		"reply 0123456789abcdef \x1b[2Jhi",
+		"reply last hi",
+		"react 0123456789abcdef 👍",
+		"react 0123456789abcdef two words",
+		"unreact 0123456789abcdef " + strings.Repeat("x", 33),
+		"react bad!id ok",
+		"unreact 0123456789abcdef \u00a0",
 	} {
 		f.Add(s)
 	}
@@ -305,6 +317,21 @@ func FuzzCommandParse(f *testing.F) {
 
 		if m, ok := modeSwitch(line); ok && m != modeJSON && m != modeText {
 			t.Fatalf("modeSwitch(%q) = %d", line, m)
+		}
+		for _, cmd := range []string{"edit", "delete", "reply", "react", "unreact"} {
+			msg, text, err := actionArgs(cmd, rest)
+			if err != nil {
+				continue
+			}
+			switch {
+			case msg == "last" && cmd != "edit" && cmd != "delete",
+				msg != "last" && !wellFormedID(msg):
+				t.Fatalf("actionArgs(%s, %q): message %q", cmd, rest, msg)
+			case cmd == "delete" && text != "",
+				(cmd == "react" || cmd == "unreact") && !chatd.ValidReaction(text),
+				(cmd == "edit" || cmd == "reply") && (strings.TrimSpace(text) == "" || chatd.CleanText(text) != text):
+				t.Fatalf("actionArgs(%s, %q): text %q", cmd, rest, text)
+			}
 		}
 		if n, err := intArg("last", rest, 1, 60); err == nil && (n < 1 || n > 60) {
 			t.Fatalf("intArg(%q) = %d", rest, n)

@@ -20,6 +20,12 @@ func (s *session) chat(ctx context.Context, text string) error {
 // user's rooms ("": the current one). The sender's own copy is the answer
 // to their line and carries its label.
 func (s *session) roomLine(ctx context.Context, cmd, room, text string, action bool) error {
+	return s.roomReply(ctx, cmd, room, text, action, "", "")
+}
+
+// roomReply is roomLine for a line that answers the message replyTo
+// ("" for none), shown in text mode with quote.
+func (s *session) roomReply(ctx context.Context, cmd, room, text string, action bool, replyTo, quote string) error {
 	text = chatd.CleanText(text)
 	if strings.TrimSpace(text) == "" {
 		return badArgs(cmd)
@@ -32,7 +38,7 @@ func (s *session) roomLine(ctx context.Context, cmd, room, text string, action b
 	}
 	now := s.srv.now()
 	// The id comes with the line's place in the room's order (say).
-	n := &note{Kind: noteLine, By: s.user, Room: room, Text: text, Flag: action, Time: now}
+	n := &note{Kind: noteLine, By: s.user, Room: room, Text: text, Flag: action, Time: now, ReplyTo: replyTo, Quote: quote}
 	s.srv.metrics.message(kindRoom)
 	return s.srv.community.say(ctx, s, n)
 }
@@ -113,6 +119,12 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 	if !ok || strings.TrimSpace(text) == "" {
 		return badArgs("send")
 	}
+	return s.sendPrivate(ctx, names, text, "", "")
+}
+
+// sendPrivate sends the private message text to names, answering the
+// message replyTo ("" for none; quote is its text mode's short quote).
+func (s *session) sendPrivate(ctx context.Context, names []string, text, replyTo, quote string) error {
 	if max := s.srv.cfg().Messages.MaxRecipients; len(names) > max {
 		return chatd.Errorf(chatd.EBadArgs, "a message may name at most %d recipients (messages.max_recipients), this one names %d", max, len(names))
 	}
@@ -149,7 +161,7 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 	now := s.srv.now()
 	id := s.srv.newID()
 	// The message as the recipient's node is given it.
-	msg := note{Kind: notePrivate, ID: id, By: s.user, Names: nonNil(to), Text: text, Time: now}
+	msg := note{Kind: notePrivate, ID: id, By: s.user, Names: nonNil(to), Text: text, Time: now, ReplyTo: replyTo, Quote: quote}
 	s.srv.metrics.message(kindPrivate)
 	// Live delivery first; whoever is offline gets the message stored
 	// once for all of them, in one transaction.
@@ -197,7 +209,7 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 	if len(to) > 0 {
 		// The sender's other devices show the conversation too: the
 		// message as its recipients got it, from the sender.
-		sent := &note{Kind: noteSent, ID: id, By: s.user, Src: s.sid, Names: nonNil(to), Text: text, Time: now}
+		sent := &note{Kind: noteSent, ID: id, By: s.user, Src: s.sid, Names: nonNil(to), Text: text, Time: now, ReplyTo: replyTo, Quote: quote}
 		s.srv.apply(sent)
 		// On other nodes only under "multi": nobody else has sessions
 		// of the sender there.
@@ -209,7 +221,7 @@ func cmdSend(ctx context.Context, s *session, args string) error {
 	}
 	// The conversations keep what reached its recipient, live or in the
 	// mailbox; the sender's node writes them (once, in a cluster).
-	kept := chatd.HistoryLine{MsgID: id, From: s.user, Text: text, Time: now, Recipients: strings.Join(to, " ")}
+	kept := chatd.HistoryLine{MsgID: id, From: s.user, Text: text, Time: now, Recipients: strings.Join(to, " "), ReplyTo: replyTo}
 	for i, r := range rs {
 		if outs[i].err == nil && (outs[i].status == statusDelivered || outs[i].status == statusStored) {
 			s.srv.history.addPrivate(r.user, kept)

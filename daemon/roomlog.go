@@ -155,7 +155,7 @@ func sendHistory(sess *session, room string, lines []chatd.HistoryLine) {
 	hide := sess.srv.cfg().Messages.BlocksApplyToBroadcast
 	for _, line := range lines {
 		if !hide || !sess.blocking(line.From) {
-			sess.send(roomMessage(kindHistory, line.MsgID, line.From, room, line.Text, line.Time, line.Action))
+			sess.send(roomMessage(kindHistory, line.MsgID, line.From, room, line.Text, line.Time, line.Action).withState(line))
 		}
 	}
 }

@@ -334,3 +334,29 @@ func (t timedStore) PrivateHasMessage(ctx context.Context, user, other, id strin
 func (t timedStore) UnreadCounts(ctx context.Context, user string, convs []string) ([]chatd.Unread, error) {
 	return timed(t, "unread_counts", func() ([]chatd.Unread, error) { return t.Store.UnreadCounts(ctx, user, convs) })
 }
+
+// chatd.MessageActionStore
+
+func (t timedStore) FindMessage(ctx context.Context, user, id string) (chatd.StoredMessage, error) {
+	return timed(t, "find_message", func() (chatd.StoredMessage, error) { return t.Store.FindMessage(ctx, user, id) })
+}
+
+func (t timedStore) LastMessage(ctx context.Context, room, user string) (chatd.StoredMessage, error) {
+	return timed(t, "last_message", func() (chatd.StoredMessage, error) { return t.Store.LastMessage(ctx, room, user) })
+}
+
+func (t timedStore) EditMessage(ctx context.Context, ref chatd.MessageRef, by, text string, at time.Time) error {
+	return timedErr(t, "edit_message", func() error { return t.Store.EditMessage(ctx, ref, by, text, at) })
+}
+
+func (t timedStore) DeleteMessage(ctx context.Context, ref chatd.MessageRef, by string, at time.Time) error {
+	return timedErr(t, "delete_message", func() error { return t.Store.DeleteMessage(ctx, ref, by, at) })
+}
+
+func (t timedStore) React(ctx context.Context, ref chatd.MessageRef, user, reaction string, on bool, at time.Time) (bool, error) {
+	return timed(t, "react", func() (bool, error) { return t.Store.React(ctx, ref, user, reaction, on, at) })
+}
+
+func (t timedStore) MessageEdits(ctx context.Context, ref chatd.MessageRef, n int) ([]chatd.MessageEdit, error) {
+	return timed(t, "message_edits", func() ([]chatd.MessageEdit, error) { return t.Store.MessageEdits(ctx, ref, n) })
+}

@@ -30,7 +30,7 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 	ids := map[string]int64{} // chatd.Key(room) -> id, or -1 when gone
 	var order []int64
 	added := map[int64]int{}
-	var rows []any // room_id, sender, body, ts, action, mid (and words) for each line kept
+	var rows []any // room_id, sender, body, ts, action, mid, reply_to (and words) for each line kept
 	for _, rl := range lines {
 		k := chatd.Key(rl.Room)
 		id, ok := ids[k]
@@ -50,7 +50,7 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 		}
 		added[id]++
 		at := db.orNow(rl.Line.Time)
-		rows = append(rows, id, rl.Line.From, rl.Line.Text, millis(at), rl.Line.Action, db.msgID(rl.Line.MsgID, at))
+		rows = append(rows, id, rl.Line.From, rl.Line.Text, millis(at), rl.Line.Action, db.msgID(rl.Line.MsgID, at), rl.Line.ReplyTo)
 		if db.pg {
 			rows = append(rows, searchWords(rl.Line.Text))
 		}
@@ -60,9 +60,9 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 	// disk at every savepoint, so one INSERT per line would make a tiny
 	// index segment per line and keep it busy merging them.
 	const perStmt = 200
-	cols, head, tuple := 6, historyInsert, "(?, ?, ?, ?, ?, ?), "
+	cols, head, tuple := 7, historyInsert, "(?, ?, ?, ?, ?, ?, ?), "
 	if db.pg {
-		cols, head, tuple = 7, historyInsertPG, "(?, ?, ?, ?, ?, ?, ?), "
+		cols, head, tuple = 8, historyInsertPG, "(?, ?, ?, ?, ?, ?, ?, ?), "
 	}
 	for len(rows) > 0 {
 		n := min(len(rows)/cols, perStmt)
@@ -152,8 +152,8 @@ func trimHistory(ctx context.Context, tx *dbTx, id int64, keep int) error {
 // The head of the statements that store history lines. PostgreSQL also
 // stores the line's words, its search index (see searchWords).
 const (
-	historyInsert   = `INSERT INTO room_history (room_id, sender, body, ts, action, mid) VALUES `
-	historyInsertPG = `INSERT INTO room_history (room_id, sender, body, ts, action, mid, words) VALUES `
+	historyInsert   = `INSERT INTO room_history (room_id, sender, body, ts, action, mid, reply_to) VALUES `
+	historyInsertPG = `INSERT INTO room_history (room_id, sender, body, ts, action, mid, reply_to, words) VALUES `
 )
 
 // History returns the newest n lines of room, oldest first: in the order
@@ -169,33 +169,47 @@ func (db *DB) History(ctx context.Context, room string, n int) ([]chatd.HistoryL
 	}
 	var rows []historyRow
 	err = db.reader.SelectContext(ctx, &rows,
-		`SELECT sender, body, ts, action, mid FROM room_history WHERE room_id = ? ORDER BY mid DESC LIMIT ?`, id, n)
+		`SELECT id, sender, body, ts, action, mid, reply_to, edited, deleted FROM room_history WHERE room_id = ? ORDER BY mid DESC LIMIT ?`, id, n)
 	if err != nil {
 		return nil, fmt.Errorf("read the history of %s: %w", room, err)
 	}
-	lines := historyLines(rows)
+	lines, err := db.historyLines(ctx, "room_line", rows)
+	if err != nil {
+		return nil, err
+	}
 	slices.Reverse(lines)
 	return lines, nil
 }
 
 // historyRow is a stored line as History and SearchHistory read it.
 type historyRow struct {
+	ID     int64  `db:"id"`
 	Sender string `db:"sender"`
 	Body   string `db:"body"`
 	TS     int64  `db:"ts"`
 	Action bool   `db:"action"`
 	MID    string `db:"mid"`
 	// Recipients is a private message's, space-separated.
-	Recipients string `db:"recipients"`
+	Recipients string        `db:"recipients"`
+	ReplyTo    string        `db:"reply_to"`
+	Edited     sql.NullInt64 `db:"edited"`
+	Deleted    bool          `db:"deleted"`
 }
 
-func historyLines(rows []historyRow) []chatd.HistoryLine {
+// historyLines turns rows into lines with their reactions, which col
+// (room_line or private_line) of message_reactions points at.
+func (db *DB) historyLines(ctx context.Context, col string, rows []historyRow) ([]chatd.HistoryLine, error) {
 	lines := make([]chatd.HistoryLine, len(rows))
+	ids := make([]int64, len(rows))
 	for i, r := range rows {
 		lines[i] = chatd.HistoryLine{MsgID: r.MID, From: r.Sender, Text: r.Body, Time: fromMillis(r.TS), Action: r.Action,
-			Recipients: r.Recipients}
+			Recipients: r.Recipients, ReplyTo: r.ReplyTo, Edited: fromNullMillis(r.Edited), Deleted: r.Deleted}
+		ids[i] = r.ID
 	}
-	return lines
+	if err := db.withReactions(ctx, col, ids, lines); err != nil {
+		return nil, err
+	}
+	return lines, nil
 }
 
 // LastMessageID; see chatd.HistoryStore. It reads every room's index
@@ -217,7 +231,7 @@ func (db *DB) LastMessageID(ctx context.Context) (string, error) {
 // checks the plan.
 // Lines older than the newest keep of the room (kept until the next trim)
 // are left out.
-const searchSQL = `SELECT h.sender, h.body, h.ts, h.action, h.mid
+const searchSQL = `SELECT h.id, h.sender, h.body, h.ts, h.action, h.mid, h.reply_to, h.edited, h.deleted
 	FROM room_history_fts f CROSS JOIN room_history h ON h.id = f.rowid
 	WHERE room_history_fts MATCH ? AND h.room_id = ? AND h.id >= coalesce(
 	    (SELECT id FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)
@@ -266,7 +280,7 @@ func (db *DB) SearchHistory(ctx context.Context, room, query string, n, keep int
 	if err := db.reader.SelectContext(ctx, &rows, q, match, id, id, keep-1, n); err != nil {
 		return nil, searchStopped(ctx, fmt.Errorf("search the history of %s: %w", room, err))
 	}
-	return historyLines(rows), nil
+	return db.historyLines(ctx, "room_line", rows)
 }
 
 // searchSlot waits for one of the search slots: one fewer than the reader
@@ -335,7 +349,7 @@ func ftsQuery(words []string) string {
 
 // searchSQLPG is searchSQL for PostgreSQL: the lines of the room whose
 // words hold every word searched for (@> on the GIN-indexed array).
-const searchSQLPG = `SELECT h.sender, h.body, h.ts, h.action, h.mid
+const searchSQLPG = `SELECT h.id, h.sender, h.body, h.ts, h.action, h.mid, h.reply_to, h.edited, h.deleted
 	FROM room_history h
 	WHERE h.words @> ? AND h.room_id = ? AND h.id >= coalesce(
 	    (SELECT id FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)

@@ -30,8 +30,8 @@ func pairOf(a, b int64) pair {
 // The head of the statement that stores private messages, one row each
 // tuple after it.
 const (
-	privateInsert   = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid) VALUES `
-	privateInsertPG = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid, words) VALUES `
+	privateInsert   = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid, reply_to) VALUES `
+	privateInsertPG = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid, reply_to, words) VALUES `
 )
 
 // AppendPrivateBatch; see chatd.HistoryStore. As AppendHistoryBatch, one
@@ -62,7 +62,7 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 	}
 	var order []pair
 	added := map[pair]int{}
-	var rows []any // user_lo, user_hi, sender, recipients, body, ts, mid (and words) for each message kept
+	var rows []any // user_lo, user_hi, sender, recipients, body, ts, mid, reply_to (and words) for each message kept
 	for _, pl := range lines {
 		from, err := id(pl.Line.From)
 		if err != nil {
@@ -81,7 +81,7 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 		}
 		added[p]++
 		at := db.orNow(pl.Line.Time)
-		rows = append(rows, p.lo, p.hi, pl.Line.From, pl.Line.Recipients, pl.Line.Text, millis(at), db.msgID(pl.Line.MsgID, at))
+		rows = append(rows, p.lo, p.hi, pl.Line.From, pl.Line.Recipients, pl.Line.Text, millis(at), db.msgID(pl.Line.MsgID, at), pl.Line.ReplyTo)
 		if db.pg {
 			rows = append(rows, searchWords(pl.Line.Text))
 		}
@@ -91,9 +91,9 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 	// statement's savepoint, so a statement per message made an index
 	// segment per message and kept the writer merging them.
 	const perStmt = 200
-	cols, head, tuple := 7, privateInsert, "(?, ?, ?, ?, ?, ?, ?), "
+	cols, head, tuple := 8, privateInsert, "(?, ?, ?, ?, ?, ?, ?, ?), "
 	if db.pg {
-		cols, head, tuple = 8, privateInsertPG, "(?, ?, ?, ?, ?, ?, ?, ?), "
+		cols, head, tuple = 9, privateInsertPG, "(?, ?, ?, ?, ?, ?, ?, ?, ?), "
 	}
 	for len(rows) > 0 {
 		n := min(len(rows)/cols, perStmt)
@@ -159,14 +159,15 @@ func trimPrivate(ctx context.Context, tx *dbTx, p pair, keep int) error {
 type conversationQuery struct {
 	table, cond string
 	args        []any
-	cols        string // sender, body, ts, action, mid, recipients
+	cols        string // id, sender, body, ts, action, mid, recipients, reply_to, edited, deleted
+	reactions   string // the column of message_reactions that points at its lines
 }
 
 var (
 	roomConversation = conversationQuery{table: "room_history", cond: "room_id = ?",
-		cols: "sender, body, ts, action, mid, '' AS recipients"}
+		cols: "id, sender, body, ts, action, mid, '' AS recipients, reply_to, edited, deleted", reactions: "room_line"}
 	privateConversation = conversationQuery{table: "private_history", cond: "user_lo = ? AND user_hi = ?",
-		cols: "sender, body, ts, false AS action, mid, recipients"}
+		cols: "id, sender, body, ts, false AS action, mid, recipients, reply_to, edited, deleted", reactions: "private_line"}
 )
 
 // pageSQL is the statements of a page of history. Each walks the
@@ -215,10 +216,15 @@ func (db *DB) page(ctx context.Context, c conversationQuery, name string, q chat
 	if err := sqlx.SelectContext(ctx, db.read(), &rows, stmt, args...); err != nil {
 		return chatd.Page{}, fmt.Errorf("read the history of %s: %w", name, err)
 	}
-	p := chatd.Page{Lines: historyLines(rows)}
-	if len(p.Lines) > q.N {
-		p.Lines, p.More = p.Lines[:q.N], true
+	more := len(rows) > q.N
+	if more {
+		rows = rows[:q.N]
 	}
+	lines, err := db.historyLines(ctx, c.reactions, rows)
+	if err != nil {
+		return chatd.Page{}, fmt.Errorf("read the history of %s: %w", name, err)
+	}
+	p := chatd.Page{Lines: lines, More: more}
 	if newestFirst {
 		slices.Reverse(p.Lines)
 	}
@@ -262,14 +268,14 @@ func (db *DB) PrivateHistoryPage(ctx context.Context, user, other string, q chat
 
 // searchPrivateSQL is searchSQL for a private conversation.
 // TestSearchUsesIndex checks its plan too.
-const searchPrivateSQL = `SELECT h.sender, h.body, h.ts, false AS action, h.mid, h.recipients
+const searchPrivateSQL = `SELECT h.id, h.sender, h.body, h.ts, false AS action, h.mid, h.recipients, h.reply_to, h.edited, h.deleted
 	FROM private_history_fts f CROSS JOIN private_history h ON h.id = f.rowid
 	WHERE private_history_fts MATCH ? AND h.user_lo = ? AND h.user_hi = ? AND h.mid >= coalesce(
 	    (SELECT mid FROM private_history WHERE user_lo = ? AND user_hi = ? ORDER BY mid DESC LIMIT 1 OFFSET ?), '')
 	ORDER BY f.rowid DESC LIMIT ?`
 
 // searchPrivateSQLPG is searchPrivateSQL for PostgreSQL (see searchSQLPG).
-const searchPrivateSQLPG = `SELECT h.sender, h.body, h.ts, false AS action, h.mid, h.recipients
+const searchPrivateSQLPG = `SELECT h.id, h.sender, h.body, h.ts, false AS action, h.mid, h.recipients, h.reply_to, h.edited, h.deleted
 	FROM private_history h
 	WHERE h.words @> ? AND h.user_lo = ? AND h.user_hi = ? AND h.mid >= coalesce(
 	    (SELECT mid FROM private_history WHERE user_lo = ? AND user_hi = ? ORDER BY mid DESC LIMIT 1 OFFSET ?), '')
@@ -305,5 +311,5 @@ func (db *DB) SearchPrivate(ctx context.Context, user, other, query string, n, k
 	if err := db.reader.SelectContext(ctx, &rows, q, match, p.lo, p.hi, p.lo, p.hi, keep-1, n); err != nil {
 		return nil, searchStopped(ctx, fmt.Errorf("search the conversation with %s: %w", other, err))
 	}
-	return historyLines(rows), nil
+	return db.historyLines(ctx, "private_line", rows)
 }
