@@ -50,6 +50,10 @@ type PrivateLine struct {
 type PageQuery struct {
 	Before, After string
 	N, Keep       int
+	// Bound makes Before or After a bound to compare ids with rather
+	// than a stored message's id: a page next to a time (an id made of
+	// it) or between two messages, with no ENoSuchMessage.
+	Bound bool
 }
 
 // Page is a page of a conversation's history, oldest first. More says

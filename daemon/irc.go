@@ -35,6 +35,9 @@ const (
 	capBatch
 	capLabeledResponse
 	capUserhostInNames
+	capChathistory // irc_history.go
+	capReadMarker  // irc_history.go
+	capRedaction   // irc_actions.go
 )
 
 // ircCaps lists the capabilities in the order CAP LS names them.
@@ -47,6 +50,9 @@ var ircCaps = []struct {
 	{"away-notify", "", capAwayNotify},
 	{"batch", "", capBatch},
 	{"cap-notify", "", capCapNotify},
+	{"draft/chathistory", "", capChathistory},
+	{"draft/message-redaction", "", capRedaction},
+	{"draft/read-marker", "", capReadMarker},
 	{"echo-message", "", capEchoMessage},
 	{"extended-join", "", capExtendedJoin},
 	{"invite-notify", "", capInviteNotify},
@@ -91,6 +97,10 @@ type ircState struct {
 	// the nicks this client was shown in one of its channels, so that a
 	// logout becomes a QUIT only for those who could see the user.
 	known map[string]bool
+
+	// Reader goroutine only (irc_history.go): batches opened so far,
+	// for their ids.
+	batches uint64
 }
 
 func (st *ircState) has(c uint64) bool { return st.caps.Load()&c != 0 }
@@ -269,6 +279,9 @@ func init() {
 		"TIME":     {0, ircTime},
 		"ISON":     {1, ircIson},
 		"USERHOST": {1, ircUserhost},
+		// irc_history.go
+		"CHATHISTORY": {1, ircChathistory},
+		"MARKREAD":    {0, ircMarkread},
 		"AUTHENTICATE": {0, func(_ context.Context, s *session, _ *ircMsg) {
 			s.numeric("907", "You have already authenticated using SASL")
 		}},
@@ -596,6 +609,7 @@ func (s *Server) identOf(name string) (username, realname string) {
 // welcome's rendering JOINed them).
 func (s *session) ircJoinRooms(ctx context.Context) {
 	for _, r := range s.srv.hub.roomsOf(s) {
+		s.ircJoinMarker(ctx, r)
 		s.ircNames(ctx, r)
 	}
 	s.ircFlush()
@@ -901,6 +915,7 @@ func ircJoin(ctx context.Context, s *session, m *ircMsg) {
 			continue
 		}
 		if r, ok := s.srv.hub.memberRoom(s, room); ok {
+			s.ircJoinMarker(ctx, r)
 			s.ircNames(ctx, r)
 		}
 	}
@@ -1335,8 +1350,15 @@ func (s *session) ircISupport() {
 		"NETWORK=chatd", "NICKLEN=32", "PREFIX=(o)@", "STATUSMSG=@",
 		"TARGMAX=PRIVMSG:" + itoa(cfg.Messages.MaxRecipients) + ",NOTICE:" + itoa(cfg.Messages.MaxRecipients) + ",JOIN:,PART:,NAMES:",
 		"TOPICLEN=" + itoa(topicMax), "UTF8ONLY",
+		"CHATHISTORY=" + itoa(ircHistoryMax), "MSGREFTYPES=msgid,timestamp",
 	}
-	s.numeric("005", append(tokens, "are supported by this server")...)
+	// At most 13 tokens a line: with the nick and the trailing text, a
+	// line's 15 parameters.
+	for len(tokens) > 0 {
+		n := min(len(tokens), 13)
+		s.numeric("005", append(tokens[:n:n], "are supported by this server")...)
+		tokens = tokens[n:]
+	}
 }
 
 // ircMOTD sends the banner as the message of the day.

@@ -70,6 +70,8 @@ func (s *session) appendIRCEvent(buf []byte, ev *event) []byte {
 		}
 	case "delivery":
 		buf = s.appendNotice(buf, ev, me)
+	case "read":
+		buf = s.appendIRCRead(buf, ev)
 	case "bye":
 		buf = appendIRC(buf, nil, "", "ERROR", "Closing link: "+ev.str("text"))
 	default:

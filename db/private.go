@@ -194,7 +194,7 @@ func (db *DB) page(ctx context.Context, c conversationQuery, name string, q chat
 			return chatd.Page{}, nil
 		}
 	}
-	if at := q.Before + q.After; at != "" {
+	if at := q.Before + q.After; at != "" && !q.Bound {
 		var n int
 		if err := sqlx.GetContext(ctx, db.read(), &n, fmt.Sprintf(`SELECT count(*) FROM %s WHERE %s AND mid = ?`, c.table, c.cond),
 			append(slices.Clone(c.args), at)...); err != nil {
