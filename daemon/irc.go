@@ -282,6 +282,9 @@ func init() {
 		// irc_history.go
 		"CHATHISTORY": {1, ircChathistory},
 		"MARKREAD":    {0, ircMarkread},
+		// irc_actions.go
+		"REDACT": {2, ircRedact},
+		"TAGMSG": {1, ircTagmsg},
 		"AUTHENTICATE": {0, func(_ context.Context, s *session, _ *ircMsg) {
 			s.numeric("907", "You have already authenticated using SASL")
 		}},
@@ -791,6 +794,9 @@ func ircTargets(p string) []string {
 }
 
 func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
+	if ircReply(ctx, s, m) {
+		return
+	}
 	notice := m.command == "NOTICE"
 	if len(m.params) == 0 || m.params[0] == "" {
 		if !notice {

@@ -72,6 +72,8 @@ func (s *session) appendIRCEvent(buf []byte, ev *event) []byte {
 		buf = s.appendNotice(buf, ev, me)
 	case "read":
 		buf = s.appendIRCRead(buf, ev)
+	case "edit", "delete", "reaction":
+		buf = s.appendIRCAction(buf, ev, me)
 	case "bye":
 		buf = appendIRC(buf, nil, "", "ERROR", "Closing link: "+ev.str("text"))
 	default:
@@ -115,6 +117,9 @@ func (s *session) appendIRCMessage(buf []byte, ev *event, me string) []byte {
 		text = "\x01ACTION " + text + "\x01"
 	}
 	tags := s.ircTags(ev.id, at, from)
+	if r := ev.str("reply_to"); r != "" && st.has(capMessageTags) {
+		tags = append(tags, ircTag{"+draft/reply", r})
+	}
 	switch kind {
 	case kindRoom, kindHistory:
 		return appendIRC(buf, tags, userMask(from), "PRIVMSG", "#"+ev.str("room"), text)
