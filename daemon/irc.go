@@ -14,6 +14,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -89,9 +90,15 @@ type ircState struct {
 	// label is the labeled-response label of the line being handled.
 	label string
 
-	// Atomics, written by the reader, read by whoever renders.
+	// Atomics, written by the reader, read by whoever renders (or
+	// queues: collecting).
 	caps    atomic.Uint64
 	nickNow atomic.Pointer[string] // the nick the client is known by
+	// collecting is the label of the labeled command being handled:
+	// the answers the reader queues to its own session with it go into
+	// out instead of the outbox, so that the command's whole response
+	// is one labeled response (session.enqueue, ircState.divert).
+	collecting atomic.Pointer[string]
 
 	// Owned by the goroutine holding the output (as session.outMode):
 	// the nicks this client was shown in one of its channels, so that a
@@ -224,9 +231,13 @@ func (s *session) ircLine(ctx context.Context, line string) {
 	st := s.irc
 	st.label, s.label = "", ""
 	if l := m.tags["label"]; l != "" && st.has(capLabeledResponse) {
-		st.label = l
+		st.label, s.label = l, l
+		st.collecting.Store(&l)
 	}
-	defer s.ircFlush()
+	defer func() {
+		st.collecting.Store(nil)
+		s.ircFlush()
+	}()
 	h, ok := ircCommands[m.command]
 	if !ok {
 		s.numeric("421", m.command, "Unknown command")
@@ -278,6 +289,7 @@ func init() {
 		"VERSION":  {0, ircVersion},
 		"TIME":     {0, ircTime},
 		"ISON":     {1, ircIson},
+		"WHOWAS":   {0, ircWhowasCmd},
 		"USERHOST": {1, ircUserhost},
 		// irc_history.go
 		"CHATHISTORY": {1, ircChathistory},
@@ -402,16 +414,21 @@ func (s *session) ircAuthenticate(ctx context.Context, m *ircMsg) {
 		s.ircLineOut("", "AUTHENTICATE", "+")
 		return
 	}
+	if len(arg) > 400 {
+		st.saslMech, st.saslBuf = false, ""
+		s.numeric("905", "SASL message too long")
+		return
+	}
 	if arg != "+" {
 		st.saslBuf += arg
-	}
-	if len(arg) == 400 {
-		return // more chunks follow
 	}
 	if len(st.saslBuf) > 1200 {
 		st.saslMech, st.saslBuf = false, ""
 		s.numeric("905", "SASL message too long")
 		return
+	}
+	if len(arg) == 400 {
+		return // more chunks follow
 	}
 	raw, err := base64.StdEncoding.DecodeString(st.saslBuf)
 	st.saslMech, st.saslBuf = false, ""
@@ -817,6 +834,10 @@ func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
 			if !notice {
 				s.execute(ctx, text)
 			}
+		case chatd.Key(t) == chatd.Key(s.user):
+			// To oneself: IRC shows it back once; chatd stores nothing.
+			tags := s.ircTags(nil, time.Time{}, s.user)
+			s.irc.out = appendIRC(s.irc.out, tags, userMask(s.user), m.command, s.user, text)
 		case strings.HasPrefix(t, "#"):
 			room := t[1:]
 			action := false
@@ -1028,6 +1049,12 @@ func (s *session) ircNames(ctx context.Context, room string) {
 		s.numeric("353", "=", "#"+r.Name, strings.Join(chunk, " "))
 	}
 	s.numeric("366", "#"+r.Name, "End of /NAMES list")
+	if s.irc.collecting.Load() != nil {
+		// The lines stay in the labeled response; the renderer still
+		// learns the names.
+		s.sendVia(&s.out, &event{typ: "irc", fields: []field{f("names", users)}})
+		return
+	}
 	out := s.irc.out
 	s.irc.out = nil
 	s.sendVia(&s.out, &event{typ: "irc", text: string(out), fields: []field{f("names", users)}})
@@ -1416,4 +1443,74 @@ func (s *Server) IRCAddr() net.Addr {
 		return nil
 	}
 	return s.ircLn.Addr()
+}
+
+// whowasMax is how many departures WHOWAS remembers.
+const whowasMax = 100
+
+// ircWhowas is the memory behind WHOWAS: the last whowasMax IRC sessions
+// that ended on this node, oldest first.
+type ircWhowas struct {
+	mu   sync.Mutex // leaf (DEVELOPING.md "Locks")
+	gone []whowasEntry
+}
+
+type whowasEntry struct {
+	nick, username, realname string
+	at                       time.Time
+}
+
+// add remembers that s, a logged-in IRC session, ends.
+func (w *ircWhowas) add(s *session) {
+	e := whowasEntry{nick: s.user, username: s.irc.username, realname: s.irc.realname, at: s.srv.now()}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.gone) == whowasMax {
+		w.gone = append(w.gone[:0], w.gone[1:]...)
+	}
+	w.gone = append(w.gone, e)
+}
+
+// find lists name's departures, the newest first, at most n (n <= 0: all).
+func (w *ircWhowas) find(name string, n int) []whowasEntry {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out []whowasEntry
+	for i := len(w.gone) - 1; i >= 0 && (n <= 0 || len(out) < n); i-- {
+		if wildMatch(chatd.Key(name), chatd.Key(w.gone[i].nick)) {
+			out = append(out, w.gone[i])
+		}
+	}
+	return out
+}
+
+func ircWhowasCmd(_ context.Context, s *session, m *ircMsg) {
+	nick := m.param(0)
+	if nick == "" {
+		s.numeric("431", "No nickname given")
+		return
+	}
+	n, _ := strconv.Atoi(m.param(1))
+	found := s.srv.whowas.find(nick, n)
+	if len(found) == 0 {
+		s.numeric("406", nick, "There was no such nickname")
+	}
+	for _, e := range found {
+		s.numeric("314", e.nick, e.username, ircHost, "*", e.realname)
+		s.numeric("312", e.nick, s.srv.serverName(), e.at.UTC().Format(time.RFC1123))
+	}
+	s.numeric("369", nick, "End of WHOWAS")
+}
+
+// divert takes ev into the lines of the labeled command being handled
+// when it is that command's own answer (it carries the command's label),
+// rendered at once, and reports whether it did. Only the reader queues
+// events with that label, so out stays the reader's.
+func (st *ircState) divert(s *session, ev *event) bool {
+	l := st.collecting.Load()
+	if l == nil || ev.str("label") != *l {
+		return false
+	}
+	st.out = s.renderIRC(st.out, ev, false)
+	return true
 }

@@ -32,18 +32,28 @@ func (e *event) str(key string) string {
 // goroutine holding the output. Events with no IRC meaning (prompts,
 // telnet commands, text-mode hints, mode switches) render as nothing.
 func (s *session) appendIRCEvent(buf []byte, ev *event) []byte {
+	if s.irc.known == nil {
+		s.irc.known = map[string]bool{}
+	}
+	return s.renderIRC(buf, ev, true)
+}
+
+// renderIRC renders ev; output says the goroutine holding the output
+// calls it (not the reader diverting an answer), so it may keep
+// ircState.known up to date and label what carries a label.
+func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 	st := s.irc
 	me := st.me()
 	server := s.srv.serverName()
-	if st.known == nil {
-		st.known = map[string]bool{}
+	label := ""
+	if output {
+		label = ev.str("label")
 	}
-	label := ev.str("label")
 	start := len(buf)
 	switch ev.typ {
 	case "irc":
 		buf = append(buf, ev.text...)
-		if names, ok := ev.get("names").([]string); ok {
+		if names, ok := ev.get("names").([]string); ok && output {
 			for _, n := range names {
 				st.known[chatd.Key(n)] = true
 			}
@@ -56,9 +66,9 @@ func (s *session) appendIRCEvent(buf []byte, ev *event) []byte {
 	case "presence":
 		buf = s.appendIRCPresence(buf, ev)
 	case "room":
-		buf = s.appendIRCRoom(buf, ev, me)
+		buf = s.appendIRCRoom(buf, ev, me, output)
 	case "ok":
-		buf = s.appendIRCOk(buf, ev, me)
+		buf = s.appendIRCOk(buf, ev, me, output)
 	case "error":
 		switch chatd.Code(ev.str("code")) {
 		case chatd.ELineTooLong:
@@ -146,7 +156,7 @@ func (s *session) appendIRCPresence(buf []byte, ev *event) []byte {
 	switch ev.str("event") {
 	case presLogin:
 		for _, r := range s.srv.hub.sharedRooms(s, user) {
-			buf = s.appendJoin(buf, user, r)
+			buf = s.appendJoin(buf, user, r, true)
 		}
 	case presAway:
 		if st.known[k] && st.has(capAwayNotify) {
@@ -168,8 +178,10 @@ func (s *session) appendIRCPresence(buf []byte, ev *event) []byte {
 
 // appendJoin is a JOIN of user to room, as extended-join shows it where
 // asked for.
-func (s *session) appendJoin(buf []byte, user, room string) []byte {
-	s.irc.known[chatd.Key(user)] = true
+func (s *session) appendJoin(buf []byte, user, room string, output bool) []byte {
+	if output {
+		s.irc.known[chatd.Key(user)] = true
+	}
 	if s.irc.has(capExtendedJoin) {
 		account := user
 		if s.srv.isGuest(user) {
@@ -180,12 +192,12 @@ func (s *session) appendJoin(buf []byte, user, room string) []byte {
 	return appendIRC(buf, nil, userMask(user), "JOIN", "#"+room)
 }
 
-func (s *session) appendIRCRoom(buf []byte, ev *event, me string) []byte {
+func (s *session) appendIRCRoom(buf []byte, ev *event, me string, output bool) []byte {
 	room, user, by := ev.str("room"), ev.str("user"), ev.str("by")
 	channel := "#" + room
 	switch ev.str("event") {
 	case roomJoined:
-		return s.appendJoin(buf, user, room)
+		return s.appendJoin(buf, user, room, output)
 	case roomLeft:
 		return appendIRC(buf, nil, userMask(user), "PART", channel)
 	case roomKicked:
@@ -214,15 +226,15 @@ func (s *session) appendIRCRoom(buf []byte, ev *event, me string) []byte {
 // appendIRCOk renders the answers that change what the client is in (a
 // join, a leave); any other answer is a command run through the
 // pseudo-user chatd, and comes as its NOTICEs.
-func (s *session) appendIRCOk(buf []byte, ev *event, me string) []byte {
+func (s *session) appendIRCOk(buf []byte, ev *event, me string, output bool) []byte {
 	switch ev.str("cmd") {
 	case "join":
 		if strings.HasPrefix(ev.str("text"), "you are now in ") {
-			return s.appendJoin(buf, me, ev.str("room"))
+			return s.appendJoin(buf, me, ev.str("room"), output)
 		}
 		return buf
 	case "create":
-		return s.appendJoin(buf, me, ev.str("room"))
+		return s.appendJoin(buf, me, ev.str("room"), output)
 	case "leave":
 		return appendIRC(buf, nil, userMask(me), "PART", "#"+ev.str("left"))
 	}

@@ -137,6 +137,9 @@ func (s *session) sendLazy(ev *event) bool { return s.enqueue(ev, lazyMark) }
 var lazyMark = &flusher{lazy: true}
 
 func (s *session) enqueue(ev *event, fl *flusher) bool {
+	if s.irc != nil && s.irc.divert(s, ev) {
+		return true
+	}
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()

@@ -124,6 +124,8 @@ type Server struct {
 	// registration and a guest's end, read by WHO, WHOIS and the
 	// rendering of lines (account tags).
 	ircIdents sync.Map
+	// whowas remembers the IRC users who left this node lately (irc.go).
+	whowas ircWhowas
 
 	// Atomics. live is the configuration in force: one immutable value,
 	// swapped whole by Reload and read at each use through cfg(); nothing

@@ -497,6 +497,9 @@ func (s *session) finish() {
 	defer s.srv.finishing.Add(-1)
 	s.out.flush()
 	reason := s.reason()
+	if s.irc != nil && s.user != "" {
+		s.srv.whowas.add(s)
+	}
 	// A user who logs out is told bye only once they are offline, so a
 	// client that logs straight back in is not refused as already online.
 	// Every other ending closes the outbox now.

@@ -128,13 +128,15 @@ class ChatdController(BaseServerController, DirectoryBasedController):
         username: str,
         password: Optional[str] = None,
     ) -> None:
-        subprocess.run(
+        self.wait_for_port()  # chatd serve has made the database
+        done = subprocess.run(
             [chatd_bin(), "useradd", "-config", str(self.config_path), username],
             input=(password or "password") + "\n",
             text=True,
-            check=True,
             capture_output=True,
         )
+        if done.returncode != 0:
+            raise RuntimeError(f"chatd useradd {username}: {done.stderr.strip()}")
 
 
 def get_irctest_controller_class() -> Type[ChatdController]:
