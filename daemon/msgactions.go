@@ -84,19 +84,19 @@ func (t *target) conv(user string) string {
 	return "@" + t.Ref.User
 }
 
-// findTarget looks up the message arg names for the command cmd: "last"
-// (only where allowLast) is the user's newest line in their current room,
+// findTarget looks up the message arg (from actionArgs) names for the
+// command cmd: "last" is the user's newest line in their current room,
 // anything else a message id. A message the user cannot see is
 // no_such_message, whether it exists or not; a room line the user could
 // read but is not a member of is not_in_room, unless the user owns the
 // room or is an admin and cmd is delete. Lines not yet written by the
 // history writer are flushed first, so an action right after a line finds
 // it.
-func (s *session) findTarget(ctx context.Context, cmd, arg string, allowLast bool) (*target, error) {
+func (s *session) findTarget(ctx context.Context, cmd, arg string) (*target, error) {
 	var m chatd.StoredMessage
 	var err error
 	switch {
-	case arg == "last" && allowLast:
+	case arg == "last":
 		room, err := s.currentRoom()
 		if err != nil {
 			return nil, err
@@ -180,7 +180,7 @@ func cmdEdit(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.findTarget(ctx, "edit", arg, true)
+	t, err := s.findTarget(ctx, "edit", arg)
 	if err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func cmdDelete(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.findTarget(ctx, "delete", arg, true)
+	t, err := s.findTarget(ctx, "delete", arg)
 	if err != nil {
 		return err
 	}
@@ -231,7 +231,7 @@ func cmdReply(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.findTarget(ctx, "reply", arg, false)
+	t, err := s.findTarget(ctx, "reply", arg)
 	if err != nil {
 		return err
 	}
@@ -256,7 +256,7 @@ func (s *session) react(ctx context.Context, cmd, args string, on bool) error {
 	if err != nil {
 		return err
 	}
-	t, err := s.findTarget(ctx, cmd, arg, false)
+	t, err := s.findTarget(ctx, cmd, arg)
 	if err != nil {
 		return err
 	}
@@ -310,7 +310,10 @@ func (s *Server) showAction(n *note, src *session) {
 	if n.Room != "" {
 		s.changeRecent(n)
 		ev := actionEvent(n, "#"+n.Room)
-		fanout(s.hub.members(n.Room), ev, src, nil)
+		// Who hides the line's sender (or the actor) from room chat is
+		// not told what became of it.
+		author, actor := s.notBlockingName(n.User), s.notBlockingName(n.By)
+		fanout(s.hub.members(n.Room), ev, src, func(o *session) bool { return author(o) && actor(o) })
 		if src != nil {
 			src.send(ev.labeled(src.label))
 		}

@@ -365,3 +365,44 @@ func TestJoinReplayShowsActions(t *testing.T) {
 		t.Errorf("replayed deleted line: %v", ev)
 	}
 }
+
+// TestBlockedSendersActionsHidden: who blocks a line's sender (blocks
+// apply to room chat by default) hears nothing of what becomes of it.
+func TestBlockedSendersActionsHidden(t *testing.T) {
+	ts := startServer(t)
+	ts.addUsers("alice", "bob", "carol")
+	alice := login(t, ts.addr, "alice", "password1")
+	bob := login(t, ts.addr, "bob", "password1")
+	carol := login(t, ts.addr, "carol", "password1")
+	bob.do("block alice", "block")
+	id := alice.said("you cannot see this")
+	alice.send("edit "+id+" nor this", "delete "+id)
+	carol.expect("delete", "id", id)
+	bob.settle()
+	for _, ev := range bob.seen {
+		if ev.str("id") == id {
+			t.Fatalf("bob, who blocks alice, got %v", ev)
+		}
+	}
+}
+
+// TestMessageActionsAcrossTransports: alice on TCP acts, her WebSocket
+// session and bob on a WebSocket see it; text mode with ids on ends the
+// line with the message's id.
+func TestMessageActionsAcrossTransports(t *testing.T) {
+	ts, web := multiServer(t, 2)
+	a1 := login(t, ts.addr, "alice", "password1")
+	a2 := wsLogin(t, web, "alice", "password1", nil)
+	bob := wsLogin(t, web, "bob", "password1", nil)
+	a1.settle()
+	id := a1.said("over tcp")
+	a1.send("edit " + id + " over the wire")
+	a2.expect("edit", "id", id, "text", "over the wire")
+	bob.expect("edit", "id", id, "text", "over the wire")
+	a1.do("set ids on", "set")
+	out := strings.Join(a1.textOf("react "+id+" ok"), "\n")
+	if !strings.Contains(out, `* alice reacted ok to alice: "over the wire" [`+id+`]`) {
+		t.Errorf("text mode with ids on:\n%s", out)
+	}
+	bob.expect("reaction", "id", id, "user", "alice", "reaction", "ok")
+}

@@ -280,7 +280,9 @@ func (db *DB) SearchHistory(ctx context.Context, room, query string, n, keep int
 	if err := db.reader.SelectContext(ctx, &rows, q, match, id, id, keep-1, n); err != nil {
 		return nil, searchStopped(ctx, fmt.Errorf("search the history of %s: %w", room, err))
 	}
-	return db.historyLines(ctx, "room_line", rows)
+	// The search's time budget is for the search; the reactions of what
+	// it found are one indexed read more.
+	return db.historyLines(context.WithoutCancel(ctx), "room_line", rows)
 }
 
 // searchSlot waits for one of the search slots: one fewer than the reader

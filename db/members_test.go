@@ -130,7 +130,7 @@ func TestPostgresMigrateFrom3(t *testing.T) {
 	url := pgtest.URL(t)
 	openPG(t, url).Close()
 	raw := rawPG(t, url)
-	if _, err := raw.Exec(`DROP TABLE room_members; DROP TABLE read_markers; DROP TABLE private_history; DELETE FROM rooms; UPDATE schema_version SET version = 3`); err != nil {
+	if _, err := raw.Exec(undoPG7 + `DROP TABLE room_members; DROP TABLE read_markers; DROP TABLE private_history; DELETE FROM rooms; UPDATE schema_version SET version = 3`); err != nil {
 		t.Fatal(err)
 	}
 	rows := slices.Clone(v6Rows)

@@ -10,6 +10,15 @@ import (
 	"chatd"
 )
 
+// undoPG7 turns a new PostgreSQL database back into version 6, for the
+// tests that migrate from older versions.
+const undoPG7 = `DROP TABLE message_edits; DROP TABLE message_reactions;
+DROP INDEX room_history_by_mid; DROP INDEX private_history_by_mid; DROP INDEX letters_mid;
+ALTER TABLE room_history DROP COLUMN reply_to, DROP COLUMN edited, DROP COLUMN deleted;
+ALTER TABLE private_history DROP COLUMN reply_to, DROP COLUMN edited, DROP COLUMN deleted;
+UPDATE schema_version SET version = 6;
+`
+
 // reactionsText writes reactions as "👍:alice,bob +1:carol".
 func reactionsText(r *chatd.Reactions) string {
 	if r == nil {

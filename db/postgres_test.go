@@ -102,6 +102,9 @@ func TestPostgresMigrateFrom1(t *testing.T) {
 	openPG(t, url).Close()
 	raw := rawPG(t, url)
 	// Version 1's trigger function, without the letter lock.
+	if _, err := raw.Exec(undoPG7); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := raw.Exec(`CREATE OR REPLACE FUNCTION offline_messages_last() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     DELETE FROM letters WHERE id = OLD.letter

@@ -311,5 +311,7 @@ func (db *DB) SearchPrivate(ctx context.Context, user, other, query string, n, k
 	if err := db.reader.SelectContext(ctx, &rows, q, match, p.lo, p.hi, p.lo, p.hi, keep-1, n); err != nil {
 		return nil, searchStopped(ctx, fmt.Errorf("search the conversation with %s: %w", other, err))
 	}
-	return db.historyLines(ctx, "private_line", rows)
+	// The search's time budget is for the search; the reactions of what
+	// it found are one indexed read more.
+	return db.historyLines(context.WithoutCancel(ctx), "private_line", rows)
 }
