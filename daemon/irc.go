@@ -108,6 +108,9 @@ type ircState struct {
 	// Reader goroutine only (irc_history.go): batches opened so far,
 	// for their ids.
 	batches uint64
+	// MONITOR's list (irc_monitor.go), by key: replaced whole by the
+	// reader, read by whoever renders.
+	monitor atomic.Pointer[map[string]string]
 }
 
 func (st *ircState) has(c uint64) bool { return st.caps.Load()&c != 0 }
@@ -297,6 +300,8 @@ func init() {
 		// irc_actions.go
 		"REDACT": {2, ircRedact},
 		"TAGMSG": {1, ircTagmsg},
+		// irc_monitor.go
+		"MONITOR": {1, ircMonitor},
 		"AUTHENTICATE": {0, func(_ context.Context, s *session, _ *ircMsg) {
 			s.numeric("907", "You have already authenticated using SASL")
 		}},
@@ -1383,7 +1388,7 @@ func (s *session) ircISupport() {
 		"NETWORK=chatd", "NICKLEN=32", "PREFIX=(o)@", "STATUSMSG=@",
 		"TARGMAX=PRIVMSG:" + itoa(cfg.Messages.MaxRecipients) + ",NOTICE:" + itoa(cfg.Messages.MaxRecipients) + ",JOIN:,PART:,NAMES:",
 		"TOPICLEN=" + itoa(topicMax), "UTF8ONLY",
-		"CHATHISTORY=" + itoa(ircHistoryMax), "MSGREFTYPES=msgid,timestamp",
+		"CHATHISTORY=" + itoa(ircHistoryMax), "MSGREFTYPES=msgid,timestamp", "MONITOR=" + itoa(ircMonitorMax),
 	}
 	// At most 13 tokens a line: with the nick and the trailing text, a
 	// line's 15 parameters.

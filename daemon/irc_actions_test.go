@@ -75,3 +75,27 @@ func TestIRCMessageActions(t *testing.T) {
 		t.Fatalf("private reply's echo %v", l)
 	}
 }
+
+func TestIRCMonitor(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob", "carol")
+	a := ircLogin(t, ts, "alice", "password1")
+	a.expect(" 005 alice ", "MONITOR=100")
+	a.send("MONITOR + bob,carol")
+	a.expect(" 731 alice bob,carol")
+	// bob logs in over telnet, in no channel alice shares.
+	b := login(t, ts.addr, "bob", "password1")
+	a.expect(" 730 alice bob!bob@chatd")
+	a.send("MONITOR S")
+	a.expect(" 730 alice bob!bob@chatd")
+	a.expect(" 731 alice carol")
+	a.send("MONITOR L")
+	a.expect(" 732 alice bob,carol")
+	a.expect(" 733 alice ")
+	b.send("quit")
+	a.expect(" 731 alice bob")
+	a.send("MONITOR - bob", "MONITOR L")
+	a.expect(" 732 alice carol")
+	a.send("MONITOR C", "MONITOR L")
+	a.expect(" 733 alice ")
+}

@@ -153,6 +153,7 @@ func (s *session) appendIRCPresence(buf []byte, ev *event) []byte {
 	st := s.irc
 	user := ev.str("user")
 	k := chatd.Key(user)
+	buf = s.appendMonitor(buf, ev)
 	switch ev.str("event") {
 	case presLogin:
 		for _, r := range s.srv.hub.sharedRooms(s, user) {
