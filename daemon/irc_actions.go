@@ -90,9 +90,17 @@ func ircReply(ctx context.Context, s *session, m *ircMsg) bool {
 }
 
 // ircTagmsg answers TAGMSG: +draft/react (or +draft/unreact) with
-// +draft/reply is a reaction to that message; any other client tag
-// (+typing among them) is dropped.
+// +draft/reply is a reaction to that message; +typing=active is chatd's
+// typing, where the server has that command; any other client tag
+// (+typing=paused and done among them) is dropped.
 func ircTagmsg(ctx context.Context, s *session, m *ircMsg) {
+	if m.tags["+typing"] == "active" {
+		if c, ok := byName["typing"]; ok {
+			if conv, ok := s.ircConversation(ctx, m.params[0], true); ok {
+				s.collect(ctx, c.run, conv.String())
+			}
+		}
+	}
 	id := m.tags["+draft/reply"]
 	run, reaction := cmdReact, m.tags["+draft/react"]
 	if reaction == "" {
@@ -180,4 +188,14 @@ func editAuthor(ev *event) string {
 	text = strings.TrimPrefix(text, "* ")
 	name, _, _ := strings.Cut(text, " ")
 	return name
+}
+
+// appendIRCTyping renders the typing event as TAGMSG +typing=active from
+// the typist, for a client with message-tags.
+func (s *session) appendIRCTyping(buf []byte, ev *event) []byte {
+	if !s.irc.has(capMessageTags) {
+		return buf
+	}
+	user := ev.str("user")
+	return appendIRC(buf, []ircTag{{"+typing", "active"}}, userMask(user), "TAGMSG", s.actionTarget(ev, user))
 }

@@ -84,6 +84,8 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 		buf = s.appendIRCRead(buf, ev)
 	case "edit", "delete", "reaction":
 		buf = s.appendIRCAction(buf, ev, me)
+	case "typing":
+		buf = s.appendIRCTyping(buf, ev)
 	case "bye":
 		buf = appendIRC(buf, nil, "", "ERROR", "Closing link: "+ev.str("text"))
 	default:
