@@ -7,6 +7,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"encoding/base64"
@@ -293,6 +294,9 @@ func init() {
 		"TIME":     {0, ircTime},
 		"ISON":     {1, ircIson},
 		"WHOWAS":   {0, ircWhowasCmd},
+		"OPER":     {2, ircOper},
+		"KILL":     {1, ircKill},
+		"INFO":     {0, ircInfo},
 		"USERHOST": {1, ircUserhost},
 		// irc_history.go
 		"CHATHISTORY": {1, ircChathistory},
@@ -335,7 +339,7 @@ func (s *session) ircRegister(ctx context.Context) bool {
 		case "NICK":
 			s.ircNick(&m)
 		case "USER":
-			if len(m.params) < 4 {
+			if len(m.params) < 4 || m.params[3] == "" {
 				s.numeric("461", "USER", "Not enough parameters")
 			} else {
 				st.userSent = true
@@ -547,7 +551,7 @@ func (s *session) ircComplete(ctx context.Context) (done, ok bool) {
 	}
 	old := st.nick
 	st.nickNow.Store(&u.Name)
-	s.srv.ircIdents.Store(chatd.Key(u.Name), &ircIdent{username: st.username, realname: st.realname, guest: st.guest})
+	s.srv.ircIdents.Store(chatd.Key(u.Name), &ircIdent{username: st.username, realname: st.realname, guest: st.guest, oper: u.Admin})
 	if chatd.Key(old) != chatd.Key(u.Name) || old != u.Name {
 		// The nick is the account's name, as registered.
 		s.ircLineOut(userMask(old), "NICK", u.Name)
@@ -612,12 +616,20 @@ func (s *session) ircDropGuest() {
 type ircIdent struct {
 	username, realname string
 	guest              bool
+	oper               bool // a server admin
 }
 
 // isGuest reports whether name is one of this node's IRC guests.
 func (s *Server) isGuest(name string) bool {
 	v, ok := s.ircIdents.Load(chatd.Key(name))
 	return ok && v.(*ircIdent).guest
+}
+
+// isOper reports whether name's latest IRC registration here is a
+// server admin's (or became one by OPER).
+func (s *Server) isOper(name string) bool {
+	v, ok := s.ircIdents.Load(chatd.Key(name))
+	return ok && v.(*ircIdent).oper
 }
 
 // identOf is name's IRC user name and real name: what its latest IRC
@@ -737,12 +749,16 @@ func ircAlready(_ context.Context, s *session, _ *ircMsg) {
 	s.numeric("462", "You may not reregister")
 }
 
-func ircNickLater(_ context.Context, s *session, m *ircMsg) {
+func ircNickLater(ctx context.Context, s *session, m *ircMsg) {
 	if len(m.params) == 0 {
 		s.numeric("431", "No nickname given")
 		return
 	}
 	if m.params[0] == s.user {
+		return
+	}
+	if _, err := s.srv.store.UserByName(ctx, m.params[0]); err == nil && chatd.Key(m.params[0]) != chatd.Key(s.user) {
+		s.numeric("433", m.params[0], "Nickname is already in use")
 		return
 	}
 	s.numeric("447", m.params[0], "Your nick is your account's name; it cannot change")
@@ -1079,7 +1095,7 @@ func ircNames(ctx context.Context, s *session, m *ircMsg) {
 	}
 }
 
-func ircList(ctx context.Context, s *session, _ *ircMsg) {
+func ircList(ctx context.Context, s *session, m *ircMsg) {
 	rooms, err := s.srv.store.Rooms(ctx)
 	if err != nil {
 		s.ircError("LIST", "*", err)
@@ -1090,9 +1106,20 @@ func ircList(ctx context.Context, s *session, _ *ircMsg) {
 		s.ircError("LIST", "*", err)
 		return
 	}
+	var only map[string]bool
+	if m.param(0) != "" {
+		only = map[string]bool{}
+		for _, t := range ircTargets(m.param(0)) {
+			only[chatd.Key(strings.TrimPrefix(t, "#"))] = true
+		}
+	}
 	s.numeric("321", "Channel", "Users  Name")
 	for _, r := range rooms {
-		s.numeric("322", "#"+r.Name, itoa(len(counts[chatd.Key(r.Name)])), r.Topic)
+		k := chatd.Key(r.Name)
+		// As on IRC, a channel nobody is in is not listed.
+		if n := len(counts[k]); n > 0 && (only == nil || only[k]) {
+			s.numeric("322", "#"+r.Name, itoa(n), r.Topic)
+		}
 	}
 	s.numeric("323", "End of /LIST")
 }
@@ -1107,16 +1134,64 @@ func ircWho(ctx context.Context, s *session, m *ircMsg) {
 		s.ircError("WHO", mask, err)
 		return
 	}
+	// WHOX (IRCv3): "%fields[,token]" picks the fields of 354 replies.
+	fields, token, whox := strings.Cut(strings.TrimPrefix(m.param(1), "%"), ",")
+	whox = whox || strings.HasPrefix(m.param(1), "%")
 	line := func(channel string, p presence, op bool) {
 		flags := "H"
 		if p.Away != nil {
 			flags = "G"
 		}
+		if s.srv.isOper(p.User) {
+			flags += "*"
+		}
 		if op {
 			flags += "@"
 		}
 		user, real := s.srv.identOf(p.User)
-		s.numeric("352", channel, user, ircHost, s.srv.serverName(), p.User, flags, "0 "+real)
+		if !whox {
+			s.numeric("352", channel, user, ircHost, s.srv.serverName(), p.User, flags, "0 "+real)
+			return
+		}
+		var out []string
+		for _, c := range "tcuihsnfdlaor" {
+			if !strings.ContainsRune(fields, c) {
+				continue
+			}
+			switch c {
+			case 't':
+				out = append(out, cmp.Or(token, "0"))
+			case 'c':
+				out = append(out, channel)
+			case 'u':
+				out = append(out, user)
+			case 'i':
+				out = append(out, "255.255.255.255")
+			case 'h':
+				out = append(out, ircHost)
+			case 's':
+				out = append(out, s.srv.serverName())
+			case 'n':
+				out = append(out, p.User)
+			case 'f':
+				out = append(out, flags)
+			case 'd':
+				out = append(out, "0")
+			case 'l':
+				out = append(out, itoa(int(max(0, s.srv.now().Sub(p.LastActive).Seconds()))))
+			case 'a':
+				account := p.User
+				if s.srv.isGuest(p.User) {
+					account = "0"
+				}
+				out = append(out, account)
+			case 'o':
+				out = append(out, "n/a")
+			case 'r':
+				out = append(out, real)
+			}
+		}
+		s.numeric("354", out...)
 	}
 	if strings.HasPrefix(mask, "#") {
 		if r, err := s.srv.store.RoomByName(ctx, mask[1:]); err == nil {
@@ -1196,7 +1271,7 @@ func ircWhois(ctx context.Context, s *session, m *ircMsg) {
 	if o.Away != nil {
 		s.numeric("301", u.Name, *o.Away)
 	}
-	if u.Admin {
+	if u.Admin || s.srv.isOper(u.Name) {
 		s.numeric("313", u.Name, "is a server admin")
 	}
 	if !s.srv.isGuest(u.Name) {
@@ -1232,7 +1307,11 @@ func ircKick(ctx context.Context, s *session, m *ircMsg) {
 			s.numeric("441", nick, m.params[0], "They aren't on that channel")
 			continue
 		}
-		if _, err := s.collect(ctx, cmdKick, strings.TrimSpace(nick+" "+m.param(2))); err != nil {
+		reason := m.param(2)
+		if reason == "" {
+			reason = s.user
+		}
+		if _, err := s.collect(ctx, cmdKick, nick+" "+reason); err != nil {
 			s.ircError("KICK", m.params[0], err)
 		}
 	}
@@ -1240,7 +1319,12 @@ func ircKick(ctx context.Context, s *session, m *ircMsg) {
 
 func ircInvite(ctx context.Context, s *session, m *ircMsg) {
 	nick, channel := m.params[0], m.params[1]
-	if _, ok := s.ircFocus(ctx, channel); !ok {
+	room, ok := s.ircFocus(ctx, channel)
+	if !ok {
+		return
+	}
+	if o, _ := s.srv.community.find(ctx, nick); o != nil && o.in(room) {
+		s.numeric("443", nick, channel, "is already on channel")
 		return
 	}
 	if _, err := s.collect(ctx, cmdInvite, nick); err != nil {
@@ -1271,7 +1355,9 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 	}
 	modes := m.param(1)
 	if modes == "" {
-		mode := "+"
+		// Every room is +n (only members speak) and +t (only its
+		// owner sets the topic).
+		mode := "+nt"
 		if r.Locked() {
 			mode += "k"
 		}
@@ -1295,6 +1381,10 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 			add = true
 		case '-':
 			add = false
+		case 'n', 't':
+			if !add {
+				s.numeric("472", string(c), "is always set on chatd rooms")
+			}
 		case 'k':
 			key := ""
 			if add {
@@ -1340,8 +1430,24 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 
 func ircLusers(ctx context.Context, s *session, _ *ircMsg) {
 	all, _ := s.srv.community.everyone(ctx)
-	s.numeric("251", "There are "+itoa(len(all))+" users and 0 invisible on 1 servers")
-	s.numeric("255", "I have "+itoa(len(all))+" clients and 0 servers")
+	s.ircLusers(len(all))
+}
+
+// ircLusers answers LUSERS for n users online.
+func (s *session) ircLusers(n int) {
+	peak := int64(n)
+	for {
+		old := s.srv.ircPeak.Load()
+		if old >= peak || s.srv.ircPeak.CompareAndSwap(old, peak) {
+			peak = max(old, peak)
+			break
+		}
+	}
+	c, p := itoa(n), itoa(int(peak))
+	s.numeric("251", "There are "+c+" users and 0 invisible on 1 servers")
+	s.numeric("255", "I have "+c+" clients and 0 servers")
+	s.numeric("265", c, p, "Current local users "+c+", max "+p)
+	s.numeric("266", c, p, "Current global users "+c+", max "+p)
 }
 
 func ircVersion(_ context.Context, s *session, _ *ircMsg) {
@@ -1383,17 +1489,15 @@ func ircUserhost(ctx context.Context, s *session, m *ircMsg) {
 func (s *session) ircISupport() {
 	cfg := s.srv.cfg()
 	tokens := []string{
-		"AWAYLEN=300", "CASEMAPPING=ascii", "CHANLIMIT=#:" + itoa(cfg.Rooms.MaxJoined),
+		"AWAYLEN=300", "WHOX", "CASEMAPPING=ascii", "CHANLIMIT=#:" + itoa(cfg.Rooms.MaxJoined),
 		"CHANMODES=b,k,,", "CHANNELLEN=64", "CHANTYPES=#", "MODES=4",
-		"NETWORK=chatd", "NICKLEN=32", "PREFIX=(o)@", "STATUSMSG=@",
+		"NETWORK=chatd", "NICKLEN=32", "PREFIX=(o)@",
 		"TARGMAX=PRIVMSG:" + itoa(cfg.Messages.MaxRecipients) + ",NOTICE:" + itoa(cfg.Messages.MaxRecipients) + ",JOIN:,PART:,NAMES:",
 		"TOPICLEN=" + itoa(topicMax), "UTF8ONLY",
 		"CHATHISTORY=" + itoa(ircHistoryMax), "MSGREFTYPES=msgid,timestamp", "MONITOR=" + itoa(ircMonitorMax),
 	}
-	// At most 13 tokens a line: with the nick and the trailing text, a
-	// line's 15 parameters.
 	for len(tokens) > 0 {
-		n := min(len(tokens), 13)
+		n := min(len(tokens), 12) // 15 parameters with the nick and the text
 		s.numeric("005", append(tokens[:n:n], "are supported by this server")...)
 		tokens = tokens[n:]
 	}
@@ -1518,4 +1622,49 @@ func (st *ircState) divert(s *session, ev *event) bool {
 	}
 	st.out = s.renderIRC(st.out, ev, false)
 	return true
+}
+
+// ircOper gives the session server admin rights when name and password
+// are those of an admin account (checked like any login: the gate, the
+// lockout): whoever knows them could log in as that admin anyway.
+func ircOper(ctx context.Context, s *session, m *ircMsg) {
+	u, err := s.ircCheck(ctx, m.params[0], m.params[1])
+	if err != nil {
+		if chatd.ErrorCode(err) == chatd.ELockedOut {
+			s.numeric("464", chatd.ErrorMessage(err))
+		} else {
+			s.numeric("464", "Password incorrect")
+		}
+		return
+	}
+	if !u.Admin {
+		s.numeric("491", "No O-lines for your host: "+u.Name+" is not a server admin")
+		return
+	}
+	s.admin.Store(true)
+	if v, ok := s.srv.ircIdents.Load(chatd.Key(s.user)); ok {
+		id := *v.(*ircIdent)
+		id.oper = true
+		s.srv.ircIdents.Store(chatd.Key(s.user), &id)
+	}
+	s.srv.connLog.Info("oper", "user", s.user, "as", u.Name, "addr", s.addr)
+	s.numeric("381", "You are now an IRC operator (a chatd server admin)")
+	s.ircLineOut(userMask(s.user), "MODE", s.user, "+o")
+}
+
+// ircKill disconnects a user, for server admins: chatd's kick of an admin.
+func ircKill(ctx context.Context, s *session, m *ircMsg) {
+	if !s.admin.Load() {
+		s.numeric("481", "Permission Denied: KILL is for server admins")
+		return
+	}
+	reason := cmp.Or(m.param(1), "killed")
+	if _, err := s.collect(ctx, cmdKick, m.params[0]+" "+reason); err != nil {
+		s.ircError("KILL", m.params[0], err)
+	}
+}
+
+func ircInfo(_ context.Context, s *session, _ *ircMsg) {
+	s.numeric("371", "chatd "+chatd.Version+": a chat server for telnet, the web, and IRC")
+	s.numeric("374", "End of INFO list")
 }

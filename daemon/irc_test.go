@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/coder/websocket"
+
 	"chatd"
 )
 
@@ -273,5 +275,39 @@ func TestIRCGuestVanishesAtDisconnect(t *testing.T) {
 	}
 	if _, err := ts.store.RoomByName(context.Background(), "tent"); chatd.ErrorCode(err) != chatd.ENoSuchRoom {
 		t.Errorf("the guest's room outlived it: %v", err)
+	}
+}
+
+// IRC over WebSocket: one IRC line per text message, no line ends, the
+// text.ircv3.net subprotocol when offered.
+func TestIRCOverWebSocket(t *testing.T) {
+	ts, web := startWeb(t)
+	ts.addUsers("alice")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	ws, _, err := websocket.Dial(ctx, "ws://"+web+"/irc", &websocket.DialOptions{Subprotocols: []string{"text.ircv3.net"}})
+	if err != nil {
+		t.Fatalf("dial /irc: %v", err)
+	}
+	defer ws.CloseNow()
+	if ws.Subprotocol() != "text.ircv3.net" {
+		t.Errorf("subprotocol %q, want text.ircv3.net", ws.Subprotocol())
+	}
+	for _, l := range []string{"PASS alice:password1", "NICK alice", "USER u 0 * :Alice"} {
+		if err := ws.Write(ctx, websocket.MessageText, []byte(l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for {
+		_, msg, err := ws.Read(ctx)
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		if strings.ContainsAny(string(msg), "\r\n") {
+			t.Fatalf("a message holds a line end: %q", msg)
+		}
+		if strings.Contains(string(msg), " 001 alice ") {
+			break
+		}
 	}
 }

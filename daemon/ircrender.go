@@ -75,6 +75,8 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 			buf = appendIRC(buf, nil, server, "417", me, "Input line was too long")
 		case chatd.EBanned:
 			buf = appendIRC(buf, nil, server, "465", me, ev.str("text"))
+		case chatd.EBadEncoding:
+			buf = appendIRC(buf, nil, server, "FAIL", "*", "INVALID_UTF8", ev.str("text"))
 		default:
 			buf = appendIRC(buf, nil, userMask(ircPseudoUser), "NOTICE", me, "! "+ev.str("text")+" ("+ev.str("code")+")")
 		}
@@ -190,7 +192,8 @@ func (s *session) appendJoin(buf []byte, user, room string, output bool) []byte 
 		if s.srv.isGuest(user) {
 			account = "*"
 		}
-		return appendIRC(buf, nil, userMask(user), "JOIN", "#"+room, account, user)
+		_, real := s.srv.identOf(user)
+		return appendIRC(buf, nil, userMask(user), "JOIN", "#"+room, account, real)
 	}
 	return appendIRC(buf, nil, userMask(user), "JOIN", "#"+room)
 }
@@ -219,7 +222,7 @@ func (s *session) appendIRCRoom(buf []byte, ev *event, me string, output bool) [
 		buf = appendIRC(buf, nil, userMask(by), "MODE", channel, "+b", user+"!*@*")
 		return appendIRC(buf, nil, userMask(by), "KICK", channel, user, "banned")
 	case roomInvited:
-		return appendIRC(buf, nil, userMask(by), "INVITE", me, channel)
+		return appendIRC(buf, s.ircTags(nil, ev.at, by), userMask(by), "INVITE", me, channel)
 	case roomOwner:
 		return appendIRC(buf, nil, userMask(by), "MODE", channel, "+o", user)
 	}
@@ -260,7 +263,7 @@ func (s *session) ircWelcome(ev *event) *event {
 	s.numeric("004", server, "chatd", "i", "bko")
 	s.ircISupport()
 	online, _ := ev.get("online").([]string)
-	s.numeric("251", "There are "+itoa(len(online))+" users and 0 invisible on 1 servers")
+	s.ircLusers(len(online))
 	s.ircMOTD()
 	if rooms, ok := ev.get("rooms").([]object); ok {
 		for _, o := range rooms {
@@ -278,7 +281,7 @@ func (s *session) ircWelcome(ev *event) *event {
 				if st.guest {
 					account = "*"
 				}
-				st.out = appendIRC(st.out, nil, userMask(me), "JOIN", "#"+name, account, me)
+				st.out = appendIRC(st.out, nil, userMask(me), "JOIN", "#"+name, account, st.realname)
 			} else {
 				st.out = appendIRC(st.out, nil, userMask(me), "JOIN", "#"+name)
 			}

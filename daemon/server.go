@@ -126,6 +126,9 @@ type Server struct {
 	ircIdents sync.Map
 	// whowas remembers the IRC users who left this node lately (irc.go).
 	whowas ircWhowas
+	// ircPeak is the most users online an IRC LUSERS answer counted
+	// (atomic).
+	ircPeak atomic.Int64
 
 	// Atomics. live is the configuration in force: one immutable value,
 	// swapped whole by Reload and read at each use through cfg(); nothing

@@ -541,6 +541,11 @@ func (s *session) finish() {
 		}
 		s.srv.connLog.Info("logout", "user", s.user, "addr", s.addr, "reason", reason)
 	}
+	if s.irc != nil && s.irc.guest {
+		// Before the bye: a client that sees it may take the name
+		// again at once.
+		s.ircDropGuest()
+	}
 	if bye != nil {
 		s.endWith(reason, bye)
 	}
@@ -556,9 +561,6 @@ func (s *session) finish() {
 		ctx, cancel := s.srv.finishCtx()
 		defer cancel()
 		s.storeShown(ctx)
-	}
-	if s.irc != nil && s.irc.guest {
-		s.ircDropGuest()
 	}
 }
 

@@ -36,6 +36,7 @@ func (s *Server) WebHandler() http.Handler {
 	static := http.FileServerFS(files)
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /ws", s.serveWebSocket)
+	mux.HandleFunc("GET /irc", s.serveIRCWebSocket)
 	mux.Handle("GET /", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("Content-Security-Policy", contentSecurityPolicy)
@@ -76,6 +77,32 @@ func (s *Server) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	c := newWSConn(ws, hr.conn, func() int { return s.cfg().Server.MaxLineBytes })
 	// The session keeps the slot its socket took when it was accepted.
 	s.ServeConn(r.Context(), c, ConnInfo{Addr: addr, Listener: "web", JSON: true, slot: slotOf(hr.conn)})
+	c.Close()
+}
+
+// serveIRCWebSocket upgrades a request to an IRC session (docs/irc.md):
+// one IRC line per text message, the IRCv3 WebSocket convention, with the
+// subprotocol text.ircv3.net when the client offers it.
+func (s *Server) serveIRCWebSocket(w http.ResponseWriter, r *http.Request) {
+	cfg := s.cfg()
+	proxies, _ := cfg.Web.ParseTrustedProxies() // validated with the config
+	addr := clientAddr(r, proxies)
+	if !originAllowed(r, cfg.Web.AllowedOrigins) {
+		s.connLog.Warn("web connection refused", "addr", addr, "origin", r.Header.Get("Origin"), "why", "origin not allowed")
+		http.Error(w, "origin not allowed", http.StatusForbidden)
+		return
+	}
+	hr := &hijackRecorder{ResponseWriter: w}
+	ws, err := websocket.Accept(hr, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: true, // the Origin was checked above, by our own rules
+		Subprotocols:       []string{"text.ircv3.net"},
+	})
+	if err != nil {
+		return // Accept has answered the client
+	}
+	c := newWSConn(ws, hr.conn, func() int { return s.cfg().Server.MaxLineBytes })
+	c.perLine = true
+	s.ServeConn(r.Context(), c, ConnInfo{Addr: addr, Listener: "webirc", IRC: true, slot: slotOf(hr.conn)})
 	c.Close()
 }
 

@@ -32,6 +32,9 @@ type wsConn struct {
 	ws      *websocket.Conn
 	raw     *wsSocket  // the socket under ws: metered, and closed to cut a close handshake short
 	maxLine func() int // server.max_line_bytes in force
+	// perLine sends each line as a message of its own, without its line
+	// end (IRC over WebSocket); set before the session starts.
+	perLine bool
 
 	lines chan wsLine   // pump → ReadLine
 	dead  chan struct{} // closed when the pump has stopped; err says why
@@ -219,6 +222,16 @@ func (c *wsConn) Write(p []byte) (int, error) {
 		defer cancel()
 	}
 	// A failed write closes the WebSocket; the session ends either way.
+	if c.perLine {
+		for _, line := range bytes.SplitAfter(p, []byte("\n")) {
+			if line = bytes.TrimRight(line, "\r\n"); len(line) > 0 {
+				if err := c.ws.Write(ctx, websocket.MessageText, line); err != nil {
+					return 0, err
+				}
+			}
+		}
+		return len(p), nil
+	}
 	if err := c.ws.Write(ctx, websocket.MessageText, bytes.ReplaceAll(p, []byte("\r\n"), []byte("\n"))); err != nil {
 		return 0, err
 	}

@@ -117,6 +117,8 @@ class ChatdController(BaseServerController, DirectoryBasedController):
         self.proc = self.execute(
             [chatd_bin(), "serve", "-config", str(self.config_path)]
         )
+        # OPER operuser operpassword: OPER takes a server admin's account.
+        self._useradd("operuser", "operpassword", admin=True)
 
     def wait_for_services(self) -> None:
         # Accounts live in chatd itself: there are no services to wait for.
@@ -128,10 +130,14 @@ class ChatdController(BaseServerController, DirectoryBasedController):
         username: str,
         password: Optional[str] = None,
     ) -> None:
+        self._useradd(username, password or "password")
+
+    def _useradd(self, username: str, password: str, admin: bool = False) -> None:
         self.wait_for_port()  # chatd serve has made the database
+        flags = ["-admin"] if admin else []
         done = subprocess.run(
-            [chatd_bin(), "useradd", "-config", str(self.config_path), username],
-            input=(password or "password") + "\n",
+            [chatd_bin(), "useradd", "-config", str(self.config_path), *flags, username],
+            input=password + "\n",
             text=True,
             capture_output=True,
         )
