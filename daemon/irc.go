@@ -112,6 +112,9 @@ type ircState struct {
 	// MONITOR's list (irc_monitor.go), by key: replaced whole by the
 	// reader, read by whoever renders.
 	monitor atomic.Pointer[map[string]string]
+	// Owned by the goroutine holding the output (as known): whether the
+	// client was last told each monitored nick is online (730) or not.
+	monTold map[string]bool
 }
 
 func (st *ircState) has(c uint64) bool { return st.caps.Load()&c != 0 }
@@ -918,7 +921,11 @@ func (s *session) ircTags(id any, at time.Time, from string) []ircTag {
 	st := s.irc
 	var tags []ircTag
 	if st.has(capServerTime) {
-		if at.IsZero() {
+		// A message's time is its id's clock time (irc_history.go), the
+		// same on every path: live, echo, mail and CHATHISTORY.
+		if t, ok := idClock(id); ok {
+			at = t
+		} else if at.IsZero() {
 			at = s.srv.now()
 		}
 		tags = append(tags, ircTag{"time", at.UTC().Format("2006-01-02T15:04:05.000Z")})

@@ -98,4 +98,6 @@ func TestIRCMonitor(t *testing.T) {
 	a.expect(" 732 alice carol")
 	a.send("MONITOR C", "MONITOR L")
 	a.expect(" 733 alice ")
+	a.send("MONITOR + *!*@*")
+	a.expect(" 432 alice *!*@* ")
 }

@@ -74,14 +74,36 @@ func (p histPoint) before(l chatd.HistoryLine) bool {
 	if p.id != "" {
 		return l.MsgID < p.id
 	}
-	return l.Time.UnixMilli() < p.ms()
+	return lineTime(l).UnixMilli() < p.ms()
 }
 
 func (p histPoint) after(l chatd.HistoryLine) bool {
 	if p.id != "" {
 		return l.MsgID > p.id
 	}
-	return l.Time.UnixMilli() > p.ms()
+	return lineTime(l).UnixMilli() > p.ms()
+}
+
+// idClock is the time of a message id's clock value, to the millisecond:
+// the time IRC shows for the message (its server-time tag), so that a
+// line shows one time live, in its echo, as mail and in CHATHISTORY, and
+// a time a client read off a line selects that line. ok is false for
+// anything but an id.
+func idClock(id any) (time.Time, bool) {
+	s, _ := id.(string)
+	v, ok := chatd.ParseID(s)
+	if !ok || v>>16 == 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(int64(v >> 16)), true
+}
+
+// lineTime is the time IRC shows for a stored line: its id's.
+func lineTime(l chatd.HistoryLine) time.Time {
+	if t, ok := idClock(l.MsgID); ok {
+		return t
+	}
+	return l.Time
 }
 
 // idAt is the id bound of the clock value of millisecond ms.
@@ -366,7 +388,7 @@ func (s *session) ircHistoryTargets(ctx context.Context, from, to string, limit 
 		if a.before(l) || b.after(l) {
 			continue
 		}
-		list = append(list, found{ircTarget(c.String()), l.Time})
+		list = append(list, found{ircTarget(c.String()), lineTime(l)})
 	}
 	for i := 1; i < len(list); i++ {
 		for j := i; j > 0 && list[j].at.Before(list[j-1].at); j-- {
@@ -382,7 +404,7 @@ func (s *session) ircHistoryTargets(ctx context.Context, from, to string, limit 
 		if id != "" {
 			tags = []ircTag{{"batch", id}}
 		}
-		st.out = appendIRC(st.out, tags, server, "CHATHISTORY", "TARGETS", f.target, "timestamp="+f.at.UTC().Format(ircTimeFormat))
+		st.out = appendIRC(st.out, tags, server, "CHATHISTORY", "TARGETS", f.target, f.at.UTC().Format(ircTimeFormat))
 	}
 	if id != "" {
 		st.out = appendIRC(st.out, nil, server, "BATCH", "-"+id)
@@ -465,11 +487,11 @@ func (s *session) ircJoinMarker(ctx context.Context, room string) {
 // markTime is a marker (a message id) as MARKREAD shows it: the time of
 // the id's clock value, or * for none.
 func markTime(id string) string {
-	v, ok := chatd.ParseID(id)
+	t, ok := idClock(id)
 	if !ok {
 		return "*"
 	}
-	return "timestamp=" + time.UnixMilli(int64(v>>16)).UTC().Format(ircTimeFormat)
+	return "timestamp=" + t.UTC().Format(ircTimeFormat)
 }
 
 // appendIRCRead renders the read event (the user's marker moved, here or

@@ -132,6 +132,7 @@ func TestIRCChathistory(t *testing.T) {
 	// A private conversation, by the other side's nick.
 	b := ircLogin(t, ts, "bob", "password1", historyCaps...)
 	a.send("PRIVMSG bob :hello bob")
+	echo := parseLine(a.expect("PRIVMSG bob :hello bob"))
 	b.expect("PRIVMSG bob :hello bob")
 	b.send("PRIVMSG alice :hello alice")
 	a.expect("PRIVMSG alice :hello alice")
@@ -143,6 +144,10 @@ func TestIRCChathistory(t *testing.T) {
 	l1, l2 := parseLine(a.expect("PRIVMSG")), parseLine(a.expect("PRIVMSG"))
 	if l1.source != "alice!alice@chatd" || l1.params[0] != "bob" || l2.source != "bob!bob@chatd" || l2.params[0] != "alice" {
 		t.Fatalf("private history: %v, %v", l1, l2)
+	}
+	// A line has one time, its id's: the echo's is the history's.
+	if l1.tags["time"] != echo.tags["time"] || l1.tags["msgid"] != echo.tags["msgid"] {
+		t.Fatalf("private history line %v, echo %v: want the same time and id", l1, echo)
 	}
 	a.expect("BATCH -")
 

@@ -58,6 +58,9 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 				st.known[chatd.Key(n)] = true
 			}
 		}
+		if output {
+			buf = s.appendMonitorAnswer(buf, ev)
+		}
 		return buf // labelled by ircFlush already
 	case "message":
 		buf = s.appendIRCMessage(buf, ev, me)
