@@ -56,6 +56,13 @@ type PageQuery struct {
 	Bound bool
 }
 
+// ConversationEnd is a conversation ("@other" for a private one) and the
+// id of its newest line.
+type ConversationEnd struct {
+	Conversation string
+	LastID       string
+}
+
 // Page is a page of a conversation's history, oldest first. More says
 // whether the conversation holds lines beyond the page in the direction
 // asked: older ones for the newest N and for Before, newer ones for After.

@@ -348,8 +348,8 @@ func (s *session) appendIRCStored(buf []byte, conv conversation, l chatd.History
 }
 
 // ircHistoryTargets answers CHATHISTORY TARGETS: the user's channels and
-// the private conversations they hold a read marker in, whose newest line
-// falls between the two times, oldest first.
+// private conversations whose newest line falls between the two times,
+// oldest first.
 func (s *session) ircHistoryTargets(ctx context.Context, from, to string, limit int, fail func(string, ...string)) {
 	a, okA := parsePoint(from)
 	b, okB := parsePoint(to)
@@ -360,35 +360,29 @@ func (s *session) ircHistoryTargets(ctx context.Context, from, to string, limit 
 	if a.ms() > b.ms() {
 		a, b = b, a
 	}
-	convs := make([]conversation, 0, 8)
-	for _, r := range s.srv.hub.roomsOf(s) {
-		convs = append(convs, conversation{Room: r})
-	}
-	marks, err := s.srv.store.ReadMarkers(ctx, s.user)
-	if err != nil {
-		fail("MESSAGE_ERROR", "TARGETS", "*", chatd.ErrorMessage(err))
-		return
-	}
-	for c := range marks {
-		if name, ok := strings.CutPrefix(c, "@"); ok {
-			convs = append(convs, conversation{User: name})
-		}
-	}
 	type found struct {
 		target string
 		at     time.Time
 	}
 	var list []found
-	for _, c := range convs {
-		lines, err := s.histPage(ctx, c, "", false, 1, nil)
+	for _, r := range s.srv.hub.roomsOf(s) {
+		lines, err := s.histPage(ctx, conversation{Room: r}, "", false, 1, nil)
 		if err != nil || len(lines) == 0 {
 			continue
 		}
-		l := lines[0]
-		if a.before(l) || b.after(l) {
-			continue
+		if l := lines[0]; !a.before(l) && !b.after(l) {
+			list = append(list, found{"#" + r, lineTime(l)})
 		}
-		list = append(list, found{ircTarget(c.String()), lineTime(l)})
+	}
+	private, err := s.srv.store.PrivateConversations(ctx, s.user, a.lowBound(), idAt(b.ms()+1), limit)
+	if err != nil {
+		fail("MESSAGE_ERROR", "TARGETS", "*", chatd.ErrorMessage(err))
+		return
+	}
+	for _, c := range private {
+		if at, ok := idClock(c.LastID); ok {
+			list = append(list, found{ircTarget(c.Conversation), at})
+		}
 	}
 	for i := 1; i < len(list); i++ {
 		for j := i; j > 0 && list[j].at.Before(list[j-1].at); j-- {

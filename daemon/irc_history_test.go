@@ -158,9 +158,8 @@ func TestIRCChathistory(t *testing.T) {
 	for _, l := range targets {
 		names = append(names, l.params[1])
 	}
-	// The private conversation is listed once alice has a marker in it.
-	if strings.Join(names, " ") != "#den" {
-		t.Fatalf("TARGETS: %q, want #den", names)
+	if strings.Join(names, " ") != "#den bob" {
+		t.Fatalf("TARGETS: %q, want #den bob", names)
 	}
 
 	// Errors.
