@@ -348,8 +348,8 @@ func (s *session) appendIRCStored(buf []byte, conv conversation, l chatd.History
 }
 
 // ircHistoryTargets answers CHATHISTORY TARGETS: the user's channels and
-// private conversations whose newest line falls between the two times,
-// oldest first.
+// private conversations whose newest line falls between the two times
+// (both excluded), oldest first.
 func (s *session) ircHistoryTargets(ctx context.Context, from, to string, limit int, fail func(string, ...string)) {
 	a, okA := parsePoint(from)
 	b, okB := parsePoint(to)
@@ -370,7 +370,7 @@ func (s *session) ircHistoryTargets(ctx context.Context, from, to string, limit 
 		if err != nil || len(lines) == 0 {
 			continue
 		}
-		if l := lines[0]; !a.before(l) && !b.after(l) {
+		if l := lines[0]; a.after(l) && b.before(l) {
 			list = append(list, found{"#" + r, lineTime(l)})
 		}
 	}
@@ -380,7 +380,7 @@ func (s *session) ircHistoryTargets(ctx context.Context, from, to string, limit 
 		return
 	}
 	for _, c := range private {
-		if at, ok := idClock(c.LastID); ok {
+		if at, ok := idClock(c.LastID); ok && at.UnixMilli() > a.ms() && at.UnixMilli() < b.ms() {
 			list = append(list, found{ircTarget(c.Conversation), at})
 		}
 	}

@@ -161,6 +161,11 @@ func TestIRCChathistory(t *testing.T) {
 	if strings.Join(names, " ") != "#den bob" {
 		t.Fatalf("TARGETS: %q, want #den bob", names)
 	}
+	// The window excludes its ends: #den's newest line is at times[9].
+	a.send("CHATHISTORY TARGETS timestamp=" + times[9] + " timestamp=2999-01-01T00:00:00.000Z 10")
+	if _, targets = a.readBatch("draft/chathistory-targets", ""); len(targets) != 1 || targets[0].params[1] != "bob" {
+		t.Fatalf("TARGETS after #den's last line: %v, want bob alone", targets)
+	}
 
 	// Errors.
 	a.send("CHATHISTORY LATEST #nowhere * 10")
