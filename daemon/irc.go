@@ -37,6 +37,7 @@ const (
 	capBatch
 	capLabeledResponse
 	capUserhostInNames
+	capAccountRegistration
 	capChathistory // irc_history.go
 	capReadMarker  // irc_history.go
 	capRedaction   // irc_actions.go
@@ -51,6 +52,7 @@ var ircCaps = []struct {
 	{"account-tag", "", capAccountTag},
 	{"away-notify", "", capAwayNotify},
 	{"batch", "", capBatch},
+	{"draft/account-registration", "", capAccountRegistration},
 	{"cap-notify", "", capCapNotify},
 	{"draft/chathistory", "", capChathistory},
 	{"draft/message-redaction", "", capRedaction},
@@ -231,6 +233,11 @@ func (s *session) runIRC(ctx context.Context) {
 
 // ircLine handles one line from a registered client.
 func (s *session) ircLine(ctx context.Context, line string) {
+	if ircTooLong(line) {
+		s.numeric("417", "Input line was too long")
+		s.ircFlush()
+		return
+	}
 	m, err := parseIRC(line)
 	if err != nil {
 		return
@@ -299,6 +306,7 @@ func init() {
 		"WHOWAS":   {0, ircWhowasCmd},
 		"OPER":     {2, ircOper},
 		"KILL":     {1, ircKill},
+		"REGISTER": {3, ircRegisterAccount},
 		"INFO":     {0, ircInfo},
 		"USERHOST": {1, ircUserhost},
 		// irc_history.go
@@ -365,6 +373,8 @@ func (s *session) ircRegister(ctx context.Context) bool {
 				ircPing(ctx, s, &m)
 			}
 		case "PONG":
+		case "REGISTER":
+			s.ircLineOut(s.srv.serverName(), "FAIL", "REGISTER", "COMPLETE_CONNECTION_REQUIRED", m.param(0), "Register once you are connected")
 		case "QUIT":
 			s.ircFlush()
 			s.end(byeLogout, "Quit")
@@ -436,7 +446,7 @@ func (s *session) ircAuthenticate(ctx context.Context, m *ircMsg) {
 	}
 	if len(st.saslBuf) > 1200 {
 		st.saslMech, st.saslBuf = false, ""
-		s.numeric("905", "SASL message too long")
+		s.numeric("904", "SASL authentication failed: the exchange is too long")
 		return
 	}
 	if len(arg) == 400 {
@@ -671,6 +681,9 @@ func ircCap(_ context.Context, s *session, m *ircMsg) {
 		}
 		var names []string
 		for _, c := range ircCaps {
+			if !s.srv.capOffered(c.bit) {
+				continue
+			}
 			n := c.name
 			if v302 && c.value != "" {
 				n += "=" + c.value
@@ -696,7 +709,7 @@ func ircCap(_ context.Context, s *session, m *ircMsg) {
 		for _, w := range strings.Fields(want) {
 			remove := strings.HasPrefix(w, "-")
 			bit := capBit(strings.TrimPrefix(w, "-"))
-			if bit == 0 {
+			if bit == 0 || !s.srv.capOffered(bit) {
 				ok = false
 				break
 			}
@@ -722,6 +735,12 @@ func ircCap(_ context.Context, s *session, m *ircMsg) {
 	default:
 		s.numeric("410", m.params[0], "Invalid CAP command")
 	}
+}
+
+// capOffered reports whether the server offers the capability c now:
+// draft/account-registration only while accounts.registration is open.
+func (s *Server) capOffered(c uint64) bool {
+	return c != capAccountRegistration || s.cfg().Accounts.Registration == "open"
 }
 
 func capBit(name string) uint64 {
@@ -859,9 +878,15 @@ func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
 				s.execute(ctx, text)
 			}
 		case chatd.Key(t) == chatd.Key(s.user):
-			// To oneself: IRC shows it back once; chatd stores nothing.
+			// To oneself: chatd stores nothing. The client gets it as
+			// received, and its echo too with echo-message (the echo is
+			// the answer that carries a label).
 			tags := s.ircTags(nil, time.Time{}, s.user)
-			s.irc.out = appendIRC(s.irc.out, tags, userMask(s.user), m.command, s.user, text)
+			line := appendIRC(nil, tags, userMask(s.user), m.command, s.user, text)
+			if s.irc.has(capEchoMessage) {
+				s.sendVia(&s.out, &event{typ: "irc", text: string(line)})
+			}
+			s.irc.out = append(s.irc.out, line...)
 		case strings.HasPrefix(t, "#"):
 			room := t[1:]
 			action := false
@@ -1421,8 +1446,15 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 		case 'o':
 			nick := m.param(arg)
 			arg++
-			if add && nick != "" {
-				_, err = s.collect(ctx, cmdTransfer, nick)
+			if o, _ := s.srv.community.find(ctx, nick); add && o == nil {
+				s.numeric("401", nick, "No such nick/channel")
+			} else if add && !o.in(r.Name) {
+				s.numeric("441", nick, "#"+r.Name, "They aren't on that channel")
+			} else if add && nick != "" {
+				// A room has one owner: +o gives it away (transfer).
+				if _, err = s.collect(ctx, cmdTransfer, nick); err == nil {
+					s.ircLineOut(userMask(s.user), "MODE", "#"+r.Name, "+o", o.User)
+				}
 			} else {
 				s.numeric("472", "o", "is unknown mode char to me: a room has one owner")
 			}
@@ -1674,4 +1706,55 @@ func ircKill(ctx context.Context, s *session, m *ircMsg) {
 func ircInfo(_ context.Context, s *session, _ *ircMsg) {
 	s.numeric("371", "chatd "+chatd.Version+": a chat server for telnet, the web, and IRC")
 	s.numeric("374", "End of INFO list")
+}
+
+// ircTooLong reports a line over IRC's limits: tags of more than 4094
+// bytes (IRCv3 message-tags), or more than 510 bytes after them.
+func ircTooLong(line string) bool {
+	if tags, rest, ok := strings.Cut(line, " "); ok && strings.HasPrefix(line, "@") {
+		return len(tags)-1 > 4094 || len(strings.TrimLeft(rest, " ")) > 510
+	}
+	return len(line) > 510
+}
+
+// ircRegisterAccount is REGISTER (draft/account-registration) after
+// registration: a guest makes its nick an account by giving it a password,
+// where accounts.registration is open. The e-mail is not used.
+func ircRegisterAccount(ctx context.Context, s *session, m *ircMsg) {
+	st := s.irc
+	name, pw := m.params[0], m.params[2]
+	fail := func(code, text string) {
+		s.ircLineOut(s.srv.serverName(), "FAIL", "REGISTER", code, cmp.Or(name, "*"), text)
+	}
+	switch {
+	case s.srv.cfg().Accounts.Registration != "open":
+		fail("TEMPORARILY_UNAVAILABLE", "Accounts are created by the server's admins")
+		return
+	case name != "*" && chatd.Key(name) != chatd.Key(s.user):
+		fail("ACCOUNT_NAME_MUST_BE_NICK", "The account's name is your nick")
+		return
+	case !st.guest:
+		fail("ALREADY_AUTHENTICATED", "You are logged in to your account already")
+		return
+	}
+	if err := s.srv.cfg().Accounts.CheckPassword(pw); err != nil {
+		fail("WEAK_PASSWORD", chatd.ErrorMessage(err))
+		return
+	}
+	hash, err := s.hashPassword(pw)
+	if err == nil {
+		err = s.srv.store.SetPassword(ctx, s.user, hash)
+	}
+	if err != nil {
+		fail("TEMPORARILY_UNAVAILABLE", chatd.ErrorMessage(err))
+		return
+	}
+	st.guest = false
+	if v, ok := s.srv.ircIdents.Load(chatd.Key(s.user)); ok {
+		id := *v.(*ircIdent)
+		id.guest = false
+		s.srv.ircIdents.Store(chatd.Key(s.user), &id)
+	}
+	s.srv.connLog.Info("registered", "user", s.user, "addr", s.addr, "listener", s.info.Listener)
+	s.ircLineOut(s.srv.serverName(), "REGISTER", "SUCCESS", s.user, "Account created: log in with SASL or PASS next time")
 }

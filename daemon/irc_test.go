@@ -311,3 +311,45 @@ func TestIRCOverWebSocket(t *testing.T) {
 		}
 	}
 }
+
+// Guests a run left behind (a crash: no session ended to remove them) are
+// removed when the server starts; accounts with a password stay.
+func TestIRCGuestsOfAnEarlierRunGoAtStart(t *testing.T) {
+	ts := startIRC(t, func(c *chatd.Config) { c.IRC.Guests = true })
+	ts.addUsers("alice")
+	if _, err := ts.store.CreateUser(context.Background(), "ghost", "", false); err != nil {
+		t.Fatal(err)
+	}
+	ts = ts.restart()
+	if _, err := ts.store.UserByName(context.Background(), "ghost"); chatd.ErrorCode(err) != chatd.ENoSuchUser {
+		t.Errorf("the guest of the earlier run is still there: %v", err)
+	}
+	if _, err := ts.store.UserByName(context.Background(), "alice"); err != nil {
+		t.Errorf("alice: %v", err)
+	}
+	// Its name is free for a new guest.
+	c := dialIRC(t, ts)
+	c.send("NICK ghost", "USER u 0 * :g")
+	c.expect(" 001 ghost ")
+}
+
+// REGISTER (draft/account-registration) turns a guest's nick into an
+// account that outlives the connection, where registration is open.
+func TestIRCGuestRegistersItsNick(t *testing.T) {
+	ts := startIRC(t, func(c *chatd.Config) {
+		c.IRC.Guests = true
+		c.Accounts.Registration = "open"
+	})
+	c := dialIRC(t, ts)
+	c.send("CAP LS 302", "NICK newcomer", "USER u 0 * :n")
+	c.expect("CAP * LS", "draft/account-registration")
+	c.send("CAP END")
+	c.expect(" 001 newcomer ")
+	c.send("REGISTER other * password1")
+	c.expect("FAIL REGISTER ACCOUNT_NAME_MUST_BE_NICK")
+	c.send("REGISTER * * password1")
+	c.expect("REGISTER SUCCESS newcomer")
+	c.send("QUIT")
+	c.closed()
+	ircLogin(t, ts, "newcomer", "password1")
+}

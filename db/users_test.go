@@ -322,3 +322,42 @@ func TestUsersSinceQueries(t *testing.T) {
 		}
 	})
 }
+
+// A guest is an account with no password hash: DeleteGuest and
+// DeleteGuests remove guests, with their rooms and memberships, and never
+// an account with a password.
+func TestDeleteGuests(t *testing.T) {
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		db, _ := openTest(t)
+		mustUsers(t, db, "alice")
+		for _, g := range []string{"visitor", "passerby"} {
+			if _, err := db.CreateUser(ctx, g, "", false); err != nil {
+				t.Fatal(err)
+			}
+		}
+		checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "tent", Owner: "visitor"}, 0, 0), "")
+		checkCode(t, db.AddMember(ctx, "visitor", "tent", time.Now(), 0), "")
+
+		if ok, err := db.DeleteGuest(ctx, "alice"); ok || err != nil {
+			t.Errorf("DeleteGuest(alice) = %v, %v; want false, nil", ok, err)
+		}
+		if ok, err := db.DeleteGuest(ctx, "nobody"); ok || err != nil {
+			t.Errorf("DeleteGuest(nobody) = %v, %v; want false, nil", ok, err)
+		}
+		if ok, err := db.DeleteGuest(ctx, "VISITOR"); !ok || err != nil {
+			t.Errorf("DeleteGuest(VISITOR) = %v, %v; want true, nil", ok, err)
+		}
+		_, err := db.RoomByName(ctx, "tent")
+		checkCode(t, err, chatd.ENoSuchRoom)
+		if n, err := db.DeleteGuests(ctx); n != 1 || err != nil {
+			t.Errorf("DeleteGuests = %d, %v; want 1, nil", n, err)
+		}
+		for _, g := range []string{"visitor", "passerby"} {
+			_, err := db.UserByName(ctx, g)
+			checkCode(t, err, chatd.ENoSuchUser)
+		}
+		_, err = db.UserByName(ctx, "alice")
+		checkCode(t, err, "")
+	})
+}

@@ -30,6 +30,8 @@ path = "{db}"
 # for ASCII names).
 username_pattern = '^[A-Za-z\\[\\]\\\\`_^{{|}}][A-Za-z0-9\\[\\]\\\\`_^{{|}}-]{{0,31}}$'
 min_password_length = 1
+# REGISTER (draft/account-registration) turns a guest into an account.
+registration = "open"
 duplicate_login = "multi"
 max_sessions = 20
 
