@@ -34,7 +34,7 @@ type AccountStore interface {
 	// UsersActiveSince lists users whose last_active is at or after since.
 	UsersActiveSince(ctx context.Context, since time.Time) ([]string, error)
 	// DeleteGuest deletes name, with its rooms and memberships, if it is
-	// a guest account (an empty password hash: the IRC listener's
+	// a guest account (its hash is GuestPassHash: the IRC listener's
 	// guests), and reports whether it did; DeleteGuests deletes every
 	// guest account and says how many.
 	DeleteGuest(ctx context.Context, name string) (bool, error)

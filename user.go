@@ -14,6 +14,12 @@ type User struct {
 	LastActive time.Time // zero: never
 }
 
+// GuestPassHash is the password hash of an IRC guest's account (the IRC
+// listener's [irc] guests): not a PHC string, so no password can match
+// it, and the mark by which guests are told from accounts with a
+// password and removed (DeleteGuest, DeleteGuests).
+const GuestPassHash = "!guest"
+
 // Ban keeps a user from logging in until Expires (zero: permanent).
 type Ban struct {
 	User    string

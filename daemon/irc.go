@@ -580,10 +580,11 @@ func (s *session) ircComplete(ctx context.Context) (done, ok bool) {
 	return true, true
 }
 
-// ircGuest makes the guest account name: no password (so no login can
-// ever match it), in no room, removed when its session ends.
+// ircGuest makes the guest account name: its hash is GuestPassHash (no
+// login can ever match it), it is in no room, and it is removed when its
+// session ends.
 func (s *session) ircGuest(ctx context.Context, name string) (*chatd.User, error) {
-	u, err := s.srv.store.CreateUser(ctx, name, "", false)
+	u, err := s.srv.store.CreateUser(ctx, name, chatd.GuestPassHash, false)
 	if err != nil {
 		return nil, err
 	}
@@ -1757,4 +1758,12 @@ func ircRegisterAccount(ctx context.Context, s *session, m *ircMsg) {
 	}
 	s.srv.connLog.Info("registered", "user", s.user, "addr", s.addr, "listener", s.info.Listener)
 	s.ircLineOut(s.srv.serverName(), "REGISTER", "SUCCESS", s.user, "Account created: log in with SASL or PASS next time")
+}
+
+// IRCTLSAddr is the address of the IRC TLS listener, nil when it is off.
+func (s *Server) IRCTLSAddr() net.Addr {
+	if s.ircTLSLn == nil {
+		return nil
+	}
+	return s.ircTLSLn.Addr()
 }

@@ -3,6 +3,8 @@ package daemon_test
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"net"
 	"strings"
@@ -317,7 +319,7 @@ func TestIRCOverWebSocket(t *testing.T) {
 func TestIRCGuestsOfAnEarlierRunGoAtStart(t *testing.T) {
 	ts := startIRC(t, func(c *chatd.Config) { c.IRC.Guests = true })
 	ts.addUsers("alice")
-	if _, err := ts.store.CreateUser(context.Background(), "ghost", "", false); err != nil {
+	if _, err := ts.store.CreateUser(context.Background(), "ghost", chatd.GuestPassHash, false); err != nil {
 		t.Fatal(err)
 	}
 	ts = ts.restart()
@@ -352,4 +354,27 @@ func TestIRCGuestRegistersItsNick(t *testing.T) {
 	c.send("QUIT")
 	c.closed()
 	ircLogin(t, ts, "newcomer", "password1")
+}
+
+// irc.tls_listen speaks TLS with the server's pair, without
+// server.tls_listen.
+func TestIRCOverTLS(t *testing.T) {
+	certFile, keyFile, cert := hardCert(t)
+	ts := startServer(t, func(c *chatd.Config) {
+		c.IRC.TLSListen = "127.0.0.1:0"
+		c.Server.TLSCert = certFile
+		c.Server.TLSKey = keyFile
+	})
+	ts.addUsers("alice")
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", ts.srv.IRCTLSAddr().String(),
+		&tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("TLS dial: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := &ircClient{t: t, conn: conn, r: bufio.NewReader(conn)}
+	c.send("PASS alice:password1", "NICK alice", "USER u 0 * :Alice")
+	c.expect(" 001 alice ")
 }

@@ -84,7 +84,8 @@ func (s *session) checkPassword(ctx context.Context, name, hash, pw string) erro
 	} else if !until.IsZero() {
 		return lockedOut(until)
 	}
-	known := hash != ""
+	// A guest's account (GuestPassHash) is checked like an unknown name.
+	known := hash != "" && hash != chatd.GuestPassHash
 	if !known {
 		hash = s.srv.dummyHash
 	}

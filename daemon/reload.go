@@ -168,7 +168,8 @@ func (s *Server) Reload(next chatd.Config) (needRestart []string, err error) {
 // readPairs loads the TLS pairs next names for the listeners that speak
 // TLS; nil for a listener without TLS or whose pair next removes.
 func (s *Server) readPairs(next *chatd.Config) (cert, webCert *tls.Certificate, err error) {
-	if s.tlsLn != nil && next.Server.TLSCert != "" {
+	// The server's pair serves the TLS listener and IRC's.
+	if (s.tlsLn != nil || s.ircTLSLn != nil) && next.Server.TLSCert != "" {
 		if cert, err = loadPair("server", next.Server.TLSCert, next.Server.TLSKey); err != nil {
 			return nil, nil, err
 		}

@@ -237,8 +237,8 @@ func (db *DB) UsersActiveSince(ctx context.Context, since time.Time) ([]string, 
 	return names, nil
 }
 
-// DeleteGuest deletes name (see deleteUser) if its password hash is empty:
-// an IRC guest, which no password can log in as.
+// DeleteGuest deletes name (see deleteUser) if its password hash is
+// chatd.GuestPassHash: an IRC guest, which no password can log in as.
 func (db *DB) DeleteGuest(ctx context.Context, name string) (bool, error) {
 	tx, err := db.begin(ctx)
 	if err != nil {
@@ -252,7 +252,7 @@ func (db *DB) DeleteGuest(ctx context.Context, name string) (bool, error) {
 	} else if err != nil {
 		return false, fmt.Errorf("read user %s: %w", name, err)
 	}
-	if hash != "" {
+	if hash != chatd.GuestPassHash {
 		return false, nil
 	}
 	if err := deleteUser(ctx, tx, name); err != nil {
@@ -261,15 +261,16 @@ func (db *DB) DeleteGuest(ctx context.Context, name string) (bool, error) {
 	return true, commit(tx, "delete guest "+name)
 }
 
-// DeleteGuests deletes every account with an empty password hash: the IRC
-// guests a run of the daemon left behind when it did not end cleanly.
+// DeleteGuests deletes every account whose password hash is
+// chatd.GuestPassHash: the IRC guests a run of the daemon left behind when
+// it did not end cleanly.
 func (db *DB) DeleteGuests(ctx context.Context) (int64, error) {
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return 0, err
 	}
 	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT name FROM users WHERE pass_hash = ''`)
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM users WHERE pass_hash = ?`, chatd.GuestPassHash)
 	if err != nil {
 		return 0, fmt.Errorf("list guests: %w", err)
 	}

@@ -323,16 +323,19 @@ func TestUsersSinceQueries(t *testing.T) {
 	})
 }
 
-// A guest is an account with no password hash: DeleteGuest and
-// DeleteGuests remove guests, with their rooms and memberships, and never
-// an account with a password.
+// A guest is an account whose hash is chatd.GuestPassHash: DeleteGuest
+// and DeleteGuests remove guests, with their rooms and memberships, and
+// never another account, not even one with an empty hash.
 func TestDeleteGuests(t *testing.T) {
 	eachBackend(t, func(t *testing.T) {
 		ctx := context.Background()
 		db, _ := openTest(t)
 		mustUsers(t, db, "alice")
+		if _, err := db.CreateUser(ctx, "nohash", "", false); err != nil {
+			t.Fatal(err)
+		}
 		for _, g := range []string{"visitor", "passerby"} {
-			if _, err := db.CreateUser(ctx, g, "", false); err != nil {
+			if _, err := db.CreateUser(ctx, g, chatd.GuestPassHash, false); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -357,7 +360,9 @@ func TestDeleteGuests(t *testing.T) {
 			_, err := db.UserByName(ctx, g)
 			checkCode(t, err, chatd.ENoSuchUser)
 		}
-		_, err = db.UserByName(ctx, "alice")
-		checkCode(t, err, "")
+		for _, n := range []string{"alice", "nohash"} {
+			_, err = db.UserByName(ctx, n)
+			checkCode(t, err, "")
+		}
 	})
 }

@@ -120,6 +120,12 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	if a := srv.MetricsAddr(); a != nil {
 		log.Info("metrics and health", "addr", a.String())
 	}
+	if a := srv.IRCAddr(); a != nil {
+		log.Info("irc", "addr", a.String())
+	}
+	if a := srv.IRCTLSAddr(); a != nil {
+		log.Info("irc", "addr", a.String(), "tls", true)
+	}
 	stopDiscovery, err := srv.StartDiscovery(ctx)
 	if err != nil {
 		return err
@@ -183,7 +189,8 @@ func reload(log *slog.Logger, src chatd.ConfigSource, srv *daemon.Server) {
 
 func (c *serveCommand) Usage() string {
 	return `The serve command runs the chat server. It listens on server.listen (and
-server.tls_listen, web.listen and metrics.listen when set), or on the
+server.tls_listen, web.listen, metrics.listen, irc.listen and
+irc.tls_listen when set), or on the
 sockets systemd passes (socket activation, see docs/operations.md), and
 keeps running until it receives SIGINT or SIGTERM or an admin sends the
 shutdown command; then every client is told and the database is closed.
