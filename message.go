@@ -53,6 +53,17 @@ type PrivateLine struct {
 type PageQuery struct {
 	Before, After string
 	N, Keep       int
+	// Bound makes Before or After a bound to compare ids with rather
+	// than a stored message's id: a page next to a time (an id made of
+	// it) or between two messages, with no ENoSuchMessage.
+	Bound bool
+}
+
+// ConversationEnd is a conversation ("@other" for a private one) and the
+// id of its newest line.
+type ConversationEnd struct {
+	Conversation string
+	LastID       string
 }
 
 // Page is a page of a conversation's history, oldest first. More says

@@ -176,6 +176,10 @@ type HistoryStore interface {
 	// SearchPrivate is SearchHistory for the conversation between user
 	// and other.
 	SearchPrivate(ctx context.Context, user, other, query string, n, keep int) ([]HistoryLine, error)
+	// PrivateConversations lists up to n of user's private conversations
+	// whose newest line's id is above after and below before, the one
+	// with the oldest newest line first (IRC's CHATHISTORY TARGETS).
+	PrivateConversations(ctx context.Context, user, after, before string, n int) ([]ConversationEnd, error)
 	// LastMessageID is the greatest message id stored, in room or private
 	// history or in a mailbox ("" for none): a restarted daemon's ids go
 	// on from there even if the wall clock went back.

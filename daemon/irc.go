@@ -34,6 +34,9 @@ const (
 	capLabeledResponse
 	capUserhostInNames
 	capAccountRegistration
+	capChathistory // irc_history.go
+	capReadMarker  // irc_history.go
+	capRedaction   // irc_actions.go
 )
 
 // ircCaps lists the capabilities in the order CAP LS names them.
@@ -47,6 +50,9 @@ var ircCaps = []struct {
 	{"batch", "", capBatch},
 	{"draft/account-registration", "", capAccountRegistration},
 	{"cap-notify", "", capCapNotify},
+	{"draft/chathistory", "", capChathistory},
+	{"draft/message-redaction", "", capRedaction},
+	{"draft/read-marker", "", capReadMarker},
 	{"echo-message", "", capEchoMessage},
 	{"extended-join", "", capExtendedJoin},
 	{"invite-notify", "", capInviteNotify},
@@ -97,6 +103,16 @@ type ircState struct {
 	// the nicks this client was shown in one of its channels, so that a
 	// logout becomes a QUIT only for those who could see the user.
 	known map[string]bool
+
+	// Reader goroutine only (irc_history.go): batches opened so far,
+	// for their ids.
+	batches uint64
+	// MONITOR's list (irc_monitor.go), by key: replaced whole by the
+	// reader, read by whoever renders.
+	monitor atomic.Pointer[map[string]string]
+	// Owned by the goroutine holding the output (as known): whether the
+	// client was last told each monitored nick is online (730) or not.
+	monTold map[string]bool
 }
 
 func (st *ircState) has(c uint64) bool { return st.caps.Load()&c != 0 }
@@ -289,6 +305,14 @@ func init() {
 		"REGISTER": {3, ircRegisterAccount},
 		"INFO":     {0, ircInfo},
 		"USERHOST": {1, ircUserhost},
+		// irc_history.go
+		"CHATHISTORY": {1, ircChathistory},
+		"MARKREAD":    {0, ircMarkread},
+		// irc_actions.go
+		"REDACT": {2, ircRedact},
+		"TAGMSG": {1, ircTagmsg},
+		// irc_monitor.go
+		"MONITOR": {1, ircMonitor},
 		"AUTHENTICATE": {0, func(_ context.Context, s *session, _ *ircMsg) {
 			s.numeric("907", "You have already authenticated using SASL")
 		}},
@@ -632,6 +656,7 @@ func (s *Server) identOf(name string) (username, realname string) {
 // welcome's rendering JOINed them).
 func (s *session) ircJoinRooms(ctx context.Context) {
 	for _, r := range s.srv.hub.roomsOf(s) {
+		s.ircJoinMarker(ctx, r)
 		s.ircNames(ctx, r)
 	}
 	s.ircFlush()

@@ -117,6 +117,9 @@ func ircTargets(p string) []string {
 }
 
 func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
+	if ircReply(ctx, s, m) {
+		return
+	}
 	notice := m.command == "NOTICE"
 	if len(m.params) == 0 || m.params[0] == "" {
 		if !notice {
@@ -217,7 +220,11 @@ func (s *session) ircTags(id any, at time.Time, from string) []ircTag {
 	st := s.irc
 	var tags []ircTag
 	if st.has(capServerTime) {
-		if at.IsZero() {
+		// A message's time is its id's clock time (irc_history.go), the
+		// same on every path: live, echo, mail and CHATHISTORY.
+		if t, ok := idClock(id); ok {
+			at = t
+		} else if at.IsZero() {
 			at = s.srv.now()
 		}
 		tags = append(tags, ircTag{"time", at.UTC().Format("2006-01-02T15:04:05.000Z")})
@@ -262,6 +269,7 @@ func ircJoin(ctx context.Context, s *session, m *ircMsg) {
 			continue
 		}
 		if r, ok := s.srv.hub.memberRoom(s, room); ok {
+			s.ircJoinMarker(ctx, r)
 			s.ircNames(ctx, r)
 		}
 	}
@@ -799,6 +807,7 @@ func (s *session) ircISupport() {
 		"NETWORK=chatd", "NICKLEN=32", "PREFIX=(o)@",
 		"TARGMAX=PRIVMSG:" + itoa(cfg.Messages.MaxRecipients) + ",NOTICE:" + itoa(cfg.Messages.MaxRecipients) + ",JOIN:,PART:,NAMES:",
 		"TOPICLEN=" + itoa(topicMax), "UTF8ONLY",
+		"CHATHISTORY=" + itoa(ircHistoryMax), "MSGREFTYPES=msgid,timestamp", "MONITOR=" + itoa(ircMonitorMax),
 	}
 	for len(tokens) > 0 {
 		n := min(len(tokens), 12) // 15 parameters with the nick and the text

@@ -58,6 +58,9 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 				st.known[chatd.Key(n)] = true
 			}
 		}
+		if output {
+			buf = s.appendMonitorAnswer(buf, ev)
+		}
 		return buf // labelled by ircFlush already
 	case "message":
 		buf = s.appendIRCMessage(buf, ev, me)
@@ -82,6 +85,12 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 		}
 	case "delivery":
 		buf = s.appendNotice(buf, ev, me)
+	case "read":
+		buf = s.appendIRCRead(buf, ev)
+	case "edit", "delete", "reaction":
+		buf = s.appendIRCAction(buf, ev, me)
+	case "typing":
+		buf = s.appendIRCTyping(buf, ev)
 	case "bye":
 		buf = appendIRC(buf, nil, "", "ERROR", "Closing link: "+ev.str("text"))
 	default:
@@ -125,6 +134,9 @@ func (s *session) appendIRCMessage(buf []byte, ev *event, me string) []byte {
 		text = "\x01ACTION " + text + "\x01"
 	}
 	tags := s.ircTags(ev.id, at, from)
+	if r := ev.str("reply_to"); r != "" && st.has(capMessageTags) {
+		tags = append(tags, ircTag{"+draft/reply", r})
+	}
 	switch kind {
 	case kindRoom, kindHistory:
 		return appendIRC(buf, tags, userMask(from), "PRIVMSG", "#"+ev.str("room"), text)
@@ -148,6 +160,7 @@ func (s *session) appendIRCPresence(buf []byte, ev *event) []byte {
 	st := s.irc
 	user := ev.str("user")
 	k := chatd.Key(user)
+	buf = s.appendMonitor(buf, ev)
 	switch ev.str("event") {
 	case presLogin:
 		for _, r := range s.srv.hub.sharedRooms(s, user) {

@@ -341,6 +341,12 @@ func (t timedStore) RoomHasMessage(ctx context.Context, room, id string) (bool, 
 	return timed(t, "room_has_message", func() (bool, error) { return t.Store.RoomHasMessage(ctx, room, id) })
 }
 
+func (t timedStore) PrivateConversations(ctx context.Context, user, after, before string, n int) ([]chatd.ConversationEnd, error) {
+	return timed(t, "private_conversations", func() ([]chatd.ConversationEnd, error) {
+		return t.Store.PrivateConversations(ctx, user, after, before, n)
+	})
+}
+
 func (t timedStore) PrivateHasMessage(ctx context.Context, user, other, id string) (bool, error) {
 	return timed(t, "private_has_message", func() (bool, error) { return t.Store.PrivateHasMessage(ctx, user, other, id) })
 }

@@ -194,7 +194,7 @@ func (db *DB) page(ctx context.Context, c conversationQuery, name string, q chat
 			return chatd.Page{}, nil
 		}
 	}
-	if at := q.Before + q.After; at != "" {
+	if at := q.Before + q.After; at != "" && !q.Bound {
 		var n int
 		if err := sqlx.GetContext(ctx, db.read(), &n, fmt.Sprintf(`SELECT count(*) FROM %s WHERE %s AND mid = ?`, c.table, c.cond),
 			append(slices.Clone(c.args), at)...); err != nil {
@@ -264,6 +264,34 @@ func (db *DB) PrivateHistoryPage(ctx context.Context, user, other string, q chat
 	c := privateConversation
 	c.args = []any{p.lo, p.hi}
 	return db.page(ctx, c, "@"+other, q)
+}
+
+// privateConversationsSQL finds a user's conversations by the pair index
+// (user_lo first) and private_history_hi, each with its newest id.
+const privateConversationsSQL = `SELECT u.name AS other, max(h.mid) AS last
+	FROM private_history h JOIN users u ON u.id = CASE WHEN h.user_lo = ? THEN h.user_hi ELSE h.user_lo END
+	WHERE h.user_lo = ? OR h.user_hi = ?
+	GROUP BY u.name HAVING max(h.mid) > ? AND max(h.mid) < ?
+	ORDER BY last LIMIT ?`
+
+// PrivateConversations; see chatd.HistoryStore.
+func (db *DB) PrivateConversations(ctx context.Context, user, after, before string, n int) ([]chatd.ConversationEnd, error) {
+	id, err := userID(ctx, db.read(), user)
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Other string `db:"other"`
+		Last  string `db:"last"`
+	}
+	if err := sqlx.SelectContext(ctx, db.read(), &rows, privateConversationsSQL, id, id, id, after, before, n); err != nil {
+		return nil, fmt.Errorf("list the private conversations of %s: %w", user, err)
+	}
+	out := make([]chatd.ConversationEnd, len(rows))
+	for i, r := range rows {
+		out[i] = chatd.ConversationEnd{Conversation: "@" + r.Other, LastID: r.Last}
+	}
+	return out, nil
 }
 
 // searchPrivateSQL is searchSQL for a private conversation.

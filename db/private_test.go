@@ -78,6 +78,39 @@ func TestPrivateHistory(t *testing.T) {
 		checkCode(t, err, chatd.ENoSuchMessage)
 		_, err = db.PrivateHistoryPage(ctx, "carol", "nobody", chatd.PageQuery{N: 10, Keep: 100})
 		checkCode(t, err, chatd.ENoSuchUser)
+		// A bound that is no stored id pages without no_such_message.
+		p, err = db.PrivateHistoryPage(ctx, "carol", "alice", chatd.PageQuery{After: "m04", N: 10, Keep: 100, Bound: true})
+		checkCode(t, err, "")
+		if got := ids(p); got != "m05 more=false" {
+			t.Errorf("page after the bound m04 = %s", got)
+		}
+		// alice's conversations by their newest line: carol's (m05), bob's
+		// (m09); between bounds, at most n.
+		ends := func(after, before string, n int) string {
+			list, err := db.PrivateConversations(ctx, "ALICE", after, before, n)
+			checkCode(t, err, "")
+			var s []string
+			for _, c := range list {
+				s = append(s, c.Conversation+"="+c.LastID)
+			}
+			return strings.Join(s, " ")
+		}
+		for _, tc := range []struct {
+			after, before string
+			n             int
+			want          string
+		}{
+			{"", "z", 10, "@carol=m05 @Bob=m09"},
+			{"", "z", 1, "@carol=m05"},
+			{"m05", "z", 10, "@Bob=m09"},
+			{"", "m09", 10, "@carol=m05"},
+		} {
+			if got := ends(tc.after, tc.before, tc.n); got != tc.want {
+				t.Errorf("PrivateConversations(%q, %q, %d) = %s, want %s", tc.after, tc.before, tc.n, got, tc.want)
+			}
+		}
+		_, err = db.PrivateConversations(ctx, "nobody", "", "z", 10)
+		checkCode(t, err, chatd.ENoSuchUser)
 
 		found, err := db.SearchPrivate(ctx, "alice", "bob", "WORD1", 20, 100)
 		checkCode(t, err, "")

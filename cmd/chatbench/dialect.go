@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net"
@@ -253,11 +254,21 @@ func (chatdJSON) logout(c *conn) {
 }
 
 // ircDialect speaks enough IRC for the same workloads: NICK/USER, JOIN,
-// PRIVMSG, answering PING. channel is the bench room's ("#" + room).
-type ircDialect struct{ channel string }
+// PRIVMSG, answering PING. channel is the bench room's ("#" + room). With
+// auth "pass" or "sasl" a client logs in to its account (name, password)
+// with PASS name:password or SASL PLAIN, as chatd's IRC listener wants;
+// with "" it only registers a nick, as ngircd wants.
+type ircDialect struct{ channel, auth, password string }
 
-func (ircDialect) login(c *conn, name string) error {
-	if err := c.send("NICK "+name, "USER "+name+" 0 * :"+name); err != nil {
+func (d ircDialect) login(c *conn, name string) error {
+	var first []string
+	switch d.auth {
+	case "pass":
+		first = []string{"PASS " + name + ":" + d.password}
+	case "sasl":
+		first = []string{"CAP LS 302", "CAP REQ :sasl"}
+	}
+	if err := c.send(append(first, "NICK "+name, "USER "+name+" 0 * :"+name)...); err != nil {
 		return err
 	}
 	return c.until(loginWait, func(line []byte) (bool, error) {
@@ -268,8 +279,19 @@ func (ircDialect) login(c *conn, name string) error {
 		if len(f) >= 2 && f[0] == "ERROR" {
 			return false, fmt.Errorf("login %s: %s", name, line)
 		}
-		if len(f) >= 2 && (f[1] == "433" || f[1] == "432") {
-			return false, fmt.Errorf("login %s: nick refused: %s", name, line)
+		if len(f) >= 2 && (f[1] == "433" || f[1] == "432" || f[1] == "464" || f[1] == "904") {
+			return false, fmt.Errorf("login %s: refused: %s", name, line)
+		}
+		// SASL PLAIN: CAP ACK, AUTHENTICATE +, 903, then CAP END.
+		switch {
+		case len(f) >= 4 && f[1] == "CAP" && f[3] == "ACK":
+			return false, c.send("AUTHENTICATE PLAIN")
+		case len(f) >= 4 && f[1] == "CAP" && f[3] == "NAK":
+			return false, fmt.Errorf("login %s: the server has no SASL: %s", name, line)
+		case len(f) == 2 && f[0] == "AUTHENTICATE" && f[1] == "+":
+			return false, c.send("AUTHENTICATE " + base64.StdEncoding.EncodeToString([]byte(name+"\x00"+name+"\x00"+d.password)))
+		case len(f) >= 2 && f[1] == "903":
+			return false, c.send("CAP END")
 		}
 		return len(f) >= 2 && f[1] == "001", nil
 	})

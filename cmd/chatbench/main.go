@@ -25,6 +25,7 @@ type opts struct {
 	addr      string
 	addrs     []string // addr split at commas: client i uses addrs[i%len]
 	dialect   string
+	ircAuth   string // -irc-login
 	label     string
 	workload  string
 	clients   int
@@ -63,6 +64,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("chatbench", flag.ContinueOnError)
 	fs.StringVar(&o.addr, "addr", "127.0.0.1:4119", "server address (loopback only); several, comma-separated, spread the clients over the nodes of a cluster")
 	fs.StringVar(&o.dialect, "dialect", "chatd", "chatd (JSON mode) or irc")
+	fs.StringVar(&o.ircAuth, "irc-login", "", "with -dialect irc, how clients log in: \"\" (a nick, as ngircd takes), pass (PASS name:password) or sasl (SASL PLAIN), as chatd's IRC listener takes")
 	fs.StringVar(&o.label, "label", "", "name of this server in reports (default: the dialect)")
 	fs.StringVar(&o.workload, "workload", "paced", "paced, burst, idle, join, offline, private or loginstorm")
 	fs.IntVar(&o.clients, "clients", 100, "clients (members of the room; accounts for loginstorm)")
@@ -74,7 +76,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.pid, "pid", "", "server process id (comma-separated for several nodes): report their CPU time and memory from /proc, summed")
 	fs.StringVar(&o.room, "room", "bench", "room to chat in")
 	fs.StringVar(&o.prefix, "prefix", "user", "user names are PREFIX0, PREFIX1, ...")
-	fs.StringVar(&o.password, "password", "benchpass1", "password of every bench account (chatd)")
+	fs.StringVar(&o.password, "password", "benchpass1", "password of every bench account (chatd; -irc-login)")
 	fs.DurationVar(&o.drain, "drain", 10*time.Second, "how long to wait for the last deliveries")
 	fs.DurationVar(&o.settle, "settle", 2*time.Second, "measure once the clients received nothing for this long (idle, join; paced and burst start sending then); pause before the storm (loginstorm)")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "give up after this long")
@@ -99,7 +101,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	case "chatd":
 		b.d, b.echo = chatdJSON{password: o.password, room: o.room}, true
 	case "irc":
-		b.d = ircDialect{channel: "#" + o.room}
+		b.d = ircDialect{channel: "#" + o.room, auth: o.ircAuth, password: o.password}
 	}
 	if o.workload == "burst" && !flagSet(fs, "interval") {
 		b.interval = 0
@@ -180,6 +182,12 @@ func (o *opts) check() error {
 	case "chatd", "irc":
 	default:
 		return fmt.Errorf("-dialect %q: want chatd or irc", o.dialect)
+	}
+	switch {
+	case o.ircAuth != "" && o.ircAuth != "pass" && o.ircAuth != "sasl":
+		return fmt.Errorf("-irc-login %q: want pass, sasl or nothing", o.ircAuth)
+	case o.ircAuth != "" && o.dialect != "irc":
+		return errors.New("-irc-login needs -dialect irc")
 	}
 	switch o.workload {
 	case "paced", "burst", "idle", "join", "loginstorm", "storm-clients":

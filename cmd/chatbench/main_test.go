@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -33,7 +34,16 @@ func TestMain(m *testing.M) {
 // a login storm meets server_busy.
 func startChatd(t *testing.T) string {
 	t.Helper()
+	return startDaemon(t, false).Addr().String()
+}
+
+// startDaemon is startChatd's daemon, with its IRC listener on when irc.
+func startDaemon(t *testing.T, irc bool) *daemon.Server {
+	t.Helper()
 	cfg := chatd.DefaultConfig()
+	if irc {
+		cfg.IRC.Listen = "127.0.0.1:0"
+	}
 	cfg.Server.Listen = "127.0.0.1:0"
 	cfg.Server.MaxConnectionsPerIP = 1000
 	cfg.Database.Path = filepath.Join(t.TempDir(), "chatd.db")
@@ -52,7 +62,7 @@ func startChatd(t *testing.T) string {
 	done := make(chan struct{})
 	go func() { srv.Serve(ctx); close(done) }()
 	t.Cleanup(func() { cancel(); <-done; store.Close() })
-	return srv.Addr().String()
+	return srv
 }
 
 // bench runs chatbench with args and returns its JSON result.
@@ -224,6 +234,28 @@ func TestIRCAgainstNgircd(t *testing.T) {
 	// IRC does not echo to the sender: 7 receivers per line.
 	if r.Expected != 2*3*7 || r.Deliveries != r.Expected {
 		t.Errorf("irc: deliveries %d of %d, want %d", r.Deliveries, r.Expected, 2*3*7)
+	}
+}
+
+// TestIRCAgainstChatd: the irc dialect drives chatd's IRC listener as it
+// drives ngircd, its clients logged in to accounts the chatd dialect
+// registered, with SASL or PASS.
+func TestIRCAgainstChatd(t *testing.T) {
+	srv := startDaemon(t, true)
+	addr, irc := srv.Addr().String(), srv.IRCAddr().String()
+	benchRun(t, "-addr", addr, "-workload", "idle", "-clients", "8", "-prefix", "irc")
+	for _, login := range []string{"sasl", "pass"} {
+		t.Run(login, func(t *testing.T) {
+			r := benchRun(t, "-addr", irc, "-dialect", "irc", "-irc-login", login, "-workload", "paced", "-clients", "8",
+				"-senders", "2", "-messages", "3", "-interval", "20ms", "-prefix", "irc")
+			// No echo-message asked for: 7 receivers per line, as on ngircd.
+			if r.Expected != 2*3*7 || r.Deliveries != r.Expected {
+				t.Errorf("irc: deliveries %d of %d, want %d", r.Deliveries, r.Expected, 2*3*7)
+			}
+		})
+	}
+	if err := run(context.Background(), []string{"-dialect", "chatd", "-irc-login", "sasl"}, io.Discard); err == nil {
+		t.Error("-irc-login with -dialect chatd: no error")
 	}
 }
 

@@ -16,6 +16,10 @@
 # TOOL_BASELINE=REV also drives this tree's chatd with the chatbench built
 # from REV, first (a change to the load tool against its base: the same
 # server, both tools, one sitting).
+# IRC=sasl (or IRC=pass) also drives chatd's own IRC listener with the irc
+# dialect, as ngircd is driven, its clients logged in with SASL PLAIN (or
+# PASS account:password) to accounts made first over chatd's JSON mode:
+# chatd in JSON, chatd over IRC and ngircd side by side (paced and burst).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -32,8 +36,14 @@ PROFILE=${PROFILE:-}
 EXTRA=${EXTRA:-}
 BASELINE=${BASELINE:-}
 TOOL_BASELINE=${TOOL_BASELINE:-}
+IRC=${IRC:-}
 
-case "$WORKLOAD" in offline | private) PEER=none ;; esac
+case "$WORKLOAD" in offline | private) PEER=none IRC= ;; esac
+case "$IRC" in "" | sasl | pass) ;; *)
+	echo "bench-compare: IRC=$IRC: want sasl or pass" >&2
+	exit 1
+	;;
+esac
 if [ "$PEER" = ngircd ] && ! command -v ngircd >/dev/null && [ ! -x /usr/sbin/ngircd ]; then
 	echo "bench-compare: ngircd is missing: apt-get install -y ngircd (or PEER=none)" >&2
 	exit 1
@@ -110,6 +120,35 @@ if [ -n "$TOOL_BASELINE" ]; then
 	bench=$tmp/chatbench
 fi
 run_chatd "$tmp/chatd" chatd "$PROFILE"
+
+# run_chatd_irc: a fresh chatd with its IRC listener on; its accounts are
+# made over JSON (the idle workload logs every client in once), then the
+# workload runs over IRC.
+run_chatd_irc() {
+	local port iport pid
+	port=$(free_port)
+	iport=$(free_port)
+	rm -f "$tmp/chatd.db"*
+	sed -e "s|@PORT@|$port|" -e "s|@DB@|$tmp/chatd.db|" -e "s|@ARGON2_MEMORY@|$memory|" \
+		-e "s|@ARGON2_PARALLELISM@|$parallelism|" -e "s|@ARGON2_CONCURRENT@|$concurrent|" \
+		contrib/bench/chatd.toml >"$tmp/chatd.toml"
+	printf '\n[irc]\nlisten = "127.0.0.1:%s"\n' "$iport" >>"$tmp/chatd.toml"
+	"$tmp/chatd" serve -config "$tmp/chatd.toml" 2>"$tmp/chatd-irc.log" &
+	pid=$!
+	pids+=("$pid")
+	wait_port "$port"
+	wait_port "$iport"
+	"$tmp/chatbench" -workload idle -clients "$CLIENTS" -sources "$SOURCES" -settle 100ms \
+		-addr "127.0.0.1:$port" -dialect chatd >/dev/null
+	local all=$pid child
+	for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do all+=",$child"; done
+	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$iport" -dialect irc -irc-login "$IRC" \
+		-label chatd-irc -pid "$all" -json "$tmp/8-chatd-irc.json" >/dev/null
+	results+=("$tmp/8-chatd-irc.json")
+	kill -TERM "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
+}
+[ -n "$IRC" ] && run_chatd_irc
 
 if [ "$PEER" = ngircd ]; then
 	nport=$(free_port)

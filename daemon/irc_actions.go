@@ -1,0 +1,201 @@
+// Message actions over IRC (docs/irc.md "Message actions"): the IRCv3
+// drafts that have them run chatd's own actions (PROTOCOL.md 10), and the
+// actions' events render as those drafts' lines.
+//   - REDACT TARGET MSGID [REASON] (draft/message-redaction) is delete;
+//     a delete shows as REDACT, or as a NOTICE to a client without it.
+//   - PRIVMSG with the client tag +draft/reply=MSGID is reply; a reply
+//     carries +draft/reply.
+//   - TAGMSG with +draft/react=R and +draft/reply=MSGID is react,
+//     +draft/unreact=R unreact; a reaction shows as that TAGMSG, or as a
+//     NOTICE to a client without message-tags.
+//   - IRC has no edit: an edit shows as a NOTICE from its author to the
+//     conversation, "* edited: TEXT", tagged +draft/reply=MSGID.
+
+package daemon
+
+import (
+	"context"
+	"strings"
+
+	"chatd"
+)
+
+// ircRedact answers REDACT: chatd's delete of the message, when it is in
+// the conversation TARGET names. Everyone who sees it, the redactor
+// included, gets the delete event. The reason is not kept.
+func ircRedact(ctx context.Context, s *session, m *ircMsg) {
+	server := s.srv.serverName()
+	target, id := m.params[0], m.params[1]
+	fail := func(code string, params ...string) {
+		s.ircLineOut(server, "FAIL", append([]string{"REDACT", code, target}, params...)...)
+	}
+	conv, ok := s.ircConversation(ctx, target, false)
+	if !ok {
+		fail("INVALID_TARGET", "No such channel or nick")
+		return
+	}
+	if held, err := s.srv.holdsMessage(ctx, s.user, conv, id); err != nil || !held {
+		fail("UNKNOWN_MSGID", id, "No such message in "+target)
+		return
+	}
+	if _, err := s.collect(ctx, cmdDelete, id); err != nil {
+		switch chatd.ErrorCode(err) {
+		case chatd.ENotPermitted:
+			fail("REDACT_FORBIDDEN", id, chatd.ErrorMessage(err))
+		case chatd.ENoSuchMessage:
+			fail("UNKNOWN_MSGID", id, chatd.ErrorMessage(err))
+		default:
+			s.ircError("REDACT", target, err)
+		}
+	}
+}
+
+// ircReply sends a PRIVMSG that carries +draft/reply as chatd's reply to
+// that message; it reports false when the line is no reply (the PRIVMSG
+// goes on as any other). The reply goes to the message's conversation,
+// which must be the one the PRIVMSG names.
+func ircReply(ctx context.Context, s *session, m *ircMsg) bool {
+	id := m.tags["+draft/reply"]
+	if id == "" || m.command != "PRIVMSG" || len(m.params) < 2 || m.params[1] == "" || strings.Contains(m.params[0], ",") {
+		return false
+	}
+	target, text := m.params[0], m.params[1]
+	if strings.HasPrefix(text, "\x01") {
+		return false // CTCP, an ACTION included: no reply of chatd's
+	}
+	conv, ok := s.ircConversation(ctx, target, true)
+	if !ok {
+		return false
+	}
+	if held, err := s.srv.holdsMessage(ctx, s.user, conv, id); err != nil || !held {
+		return false // not a message of this conversation: a plain line
+	}
+	replies, err := s.collect(ctx, cmdReply, id+" "+text)
+	if err != nil {
+		s.ircError("PRIVMSG", target, err)
+		return true
+	}
+	// A private reply is answered with delivery statuses, as send is;
+	// the echo is built here as ircPrivmsg does.
+	for _, r := range replies {
+		switch r.get("status") {
+		case statusDelivered, statusStored:
+			if s.irc.has(capEchoMessage) {
+				tags := append(s.ircTags(r.get("id"), s.srv.now(), s.user), ircTag{"+draft/reply", id})
+				s.irc.out = appendIRC(s.irc.out, tags, userMask(s.user), "PRIVMSG", target, text)
+			}
+		}
+	}
+	return true
+}
+
+// ircTagmsg answers TAGMSG: +draft/react (or +draft/unreact) with
+// +draft/reply is a reaction to that message; +typing=active is chatd's
+// typing, where the server has that command; any other client tag
+// (+typing=paused and done among them) is dropped.
+func ircTagmsg(ctx context.Context, s *session, m *ircMsg) {
+	if m.tags["+typing"] == "active" {
+		if c, ok := byName["typing"]; ok {
+			if conv, ok := s.ircConversation(ctx, m.params[0], true); ok {
+				s.collect(ctx, c.run, conv.String())
+			}
+		}
+	}
+	id := m.tags["+draft/reply"]
+	run, reaction := cmdReact, m.tags["+draft/react"]
+	if reaction == "" {
+		run, reaction = cmdUnreact, m.tags["+draft/unreact"]
+	}
+	if id == "" || reaction == "" {
+		return
+	}
+	target := m.params[0]
+	if _, ok := s.ircConversation(ctx, target, true); !ok {
+		s.ircLineOut(s.srv.serverName(), "FAIL", "TAGMSG", "INVALID_TARGET", target, "No such channel or nick, or you are not on that channel")
+		return
+	}
+	replies, err := s.collect(ctx, run, id+" "+reaction)
+	if err != nil {
+		s.ircError("TAGMSG", target, err)
+		return
+	}
+	for _, r := range replies {
+		if changed, ok := r.get("changed").(bool); ok && !changed {
+			s.ircLineOut(userMask(ircPseudoUser), "NOTICE", s.user, r.str("text"))
+		}
+	}
+}
+
+// actionTarget is where an action's line goes for this client: the
+// channel, or in a private conversation the client's nick, unless the
+// client's user acted, then the other side's.
+func (s *session) actionTarget(ev *event, actor string) string {
+	conv := ev.str("conversation")
+	if strings.HasPrefix(conv, "#") {
+		return conv
+	}
+	if me := s.irc.me(); chatd.Key(actor) != chatd.Key(me) {
+		return me
+	}
+	return strings.TrimPrefix(conv, "@")
+}
+
+// appendIRCAction renders an edit, delete or reaction event.
+func (s *session) appendIRCAction(buf []byte, ev *event, me string) []byte {
+	st := s.irc
+	id := ev.str("id")
+	switch ev.typ {
+	case "edit":
+		// The author is the editor: only one's own lines are edited.
+		author := ev.str("by")
+		if author == "" {
+			author = editAuthor(ev)
+		}
+		var tags []ircTag
+		if st.has(capMessageTags) {
+			tags = []ircTag{{"+draft/reply", id}}
+		}
+		return appendIRC(buf, tags, userMask(author), "NOTICE", s.actionTarget(ev, author), "* edited: "+ev.str("text"))
+	case "delete":
+		by := ev.str("by")
+		if st.has(capRedaction) {
+			return appendIRC(buf, nil, userMask(by), "REDACT", s.actionTarget(ev, by), id)
+		}
+	case "reaction":
+		user := ev.str("user")
+		if st.has(capMessageTags) {
+			key := "+draft/react"
+			if on, _ := ev.get("on").(bool); !on {
+				key = "+draft/unreact"
+			}
+			tags := []ircTag{{key, ev.str("reaction")}, {"+draft/reply", id}}
+			return appendIRC(buf, tags, userMask(user), "TAGMSG", s.actionTarget(ev, user))
+		}
+	}
+	return s.appendNotice(buf, ev, me)
+}
+
+// editAuthor is who edited, from the event's text-mode wording
+// ("[room] * NAME edited: ..."): the edit event names the line's id, not
+// its author.
+func editAuthor(ev *event) string {
+	text := ev.text
+	if strings.HasPrefix(text, "[") {
+		if _, rest, ok := strings.Cut(text, "] "); ok {
+			text = rest
+		}
+	}
+	text = strings.TrimPrefix(text, "* ")
+	name, _, _ := strings.Cut(text, " ")
+	return name
+}
+
+// appendIRCTyping renders the typing event as TAGMSG +typing=active from
+// the typist, for a client with message-tags.
+func (s *session) appendIRCTyping(buf []byte, ev *event) []byte {
+	if !s.irc.has(capMessageTags) {
+		return buf
+	}
+	user := ev.str("user")
+	return appendIRC(buf, []ircTag{{"+typing", "active"}}, userMask(user), "TAGMSG", s.actionTarget(ev, user))
+}

@@ -1,0 +1,103 @@
+package daemon_test
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestIRCMessageActions(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob", "carol")
+	tagged := []string{"server-time", "message-tags", "echo-message", "draft/message-redaction"}
+	a := ircLogin(t, ts, "alice", "password1", tagged...)
+	b := ircLogin(t, ts, "bob", "password1", tagged...)
+	c := ircLogin(t, ts, "carol", "password1") // no capabilities: NOTICEs
+	a.send("JOIN #den")
+	a.expect(" 366 alice #den ")
+	for _, x := range []*ircClient{b, c} {
+		x.send("JOIN #den")
+		x.expect(" 366 ")
+	}
+	a.send("PRIVMSG #den :hello all")
+	id := parseLine(a.expect("PRIVMSG #den :hello all")).tags["msgid"]
+	b.expect("PRIVMSG #den :hello all")
+	c.expect("PRIVMSG #den :hello all")
+
+	// +draft/reply is reply, and a reply carries it.
+	b.send("@+draft/reply=" + id + " PRIVMSG #den :hi back")
+	if l := parseLine(a.expect("PRIVMSG #den :hi back")); l.tags["+draft/reply"] != id {
+		t.Fatalf("reply %v: want +draft/reply=%s", l, id)
+	}
+	b.expect("PRIVMSG #den :hi back")
+	c.expect("PRIVMSG #den :hi back")
+
+	// TAGMSG +draft/react is react; +draft/unreact unreact.
+	b.send("@+draft/react=👍;+draft/reply=" + id + " TAGMSG #den")
+	if l := parseLine(a.expect("TAGMSG #den")); l.tags["+draft/react"] != "👍" || l.tags["+draft/reply"] != id || l.source != "bob!bob@chatd" {
+		t.Fatalf("reaction %v", l)
+	}
+	b.expect("TAGMSG #den", "+draft/react=👍")
+	c.expect("NOTICE carol :", "bob reacted 👍 to alice")
+	b.send("@+draft/unreact=👍;+draft/reply=" + id + " TAGMSG #den")
+	a.expect("TAGMSG #den", "+draft/unreact=👍")
+	c.expect("NOTICE carol :", "bob took back 👍")
+
+	// An edit is a NOTICE from its author, tagged with the line it edits.
+	a.send("PRIVMSG chatd :edit " + id + " hello everyone")
+	if l := parseLine(b.expect("NOTICE #den :* edited: hello everyone")); l.tags["+draft/reply"] != id || l.source != "alice!alice@chatd" {
+		t.Fatalf("edit %v", l)
+	}
+	c.expect("NOTICE #den :* edited: hello everyone")
+
+	// REDACT is delete, for whoever may delete the line.
+	b.send("REDACT #den " + id)
+	b.expect("FAIL REDACT REDACT_FORBIDDEN #den " + id)
+	b.send("REDACT #den 0000000000000001")
+	b.expect("FAIL REDACT UNKNOWN_MSGID #den 0000000000000001")
+	a.send("REDACT #den " + id + " :typo")
+	a.expect(":alice!alice@chatd REDACT #den " + id)
+	b.expect(":alice!alice@chatd REDACT #den " + id)
+	c.expect("NOTICE carol :", "alice deleted a message")
+
+	// In a private conversation the target is the nick, as for PRIVMSG.
+	a.send("PRIVMSG bob :psst now")
+	pid := parseLine(b.expect("PRIVMSG bob :psst now")).tags["msgid"]
+	b.send("@+draft/react=ok;+draft/reply=" + pid + " TAGMSG alice")
+	if l := parseLine(a.expect("TAGMSG")); l.params[0] != "alice" || l.tags["+draft/react"] != "ok" {
+		t.Fatalf("private reaction %v", l)
+	}
+	b.expect("TAGMSG alice", "+draft/react=ok")
+	b.send("@+draft/reply=" + pid + " PRIVMSG alice :pssst again")
+	if l := parseLine(a.expect("PRIVMSG alice :pssst again")); l.tags["+draft/reply"] != pid {
+		t.Fatalf("private reply %v", l)
+	}
+	if l := parseLine(b.expect("PRIVMSG alice :pssst again")); l.tags["+draft/reply"] != pid || !strings.HasPrefix(l.source, "bob!") {
+		t.Fatalf("private reply's echo %v", l)
+	}
+}
+
+func TestIRCMonitor(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob", "carol")
+	a := ircLogin(t, ts, "alice", "password1")
+	a.expect(" 005 alice ", "MONITOR=100")
+	a.send("MONITOR + bob,carol")
+	a.expect(" 731 alice bob,carol")
+	// bob logs in over telnet, in no channel alice shares.
+	b := login(t, ts.addr, "bob", "password1")
+	a.expect(" 730 alice bob!bob@chatd")
+	a.send("MONITOR S")
+	a.expect(" 730 alice bob!bob@chatd")
+	a.expect(" 731 alice carol")
+	a.send("MONITOR L")
+	a.expect(" 732 alice bob,carol")
+	a.expect(" 733 alice ")
+	b.send("quit")
+	a.expect(" 731 alice bob")
+	a.send("MONITOR - bob", "MONITOR L")
+	a.expect(" 732 alice carol")
+	a.send("MONITOR C", "MONITOR L")
+	a.expect(" 733 alice ")
+	a.send("MONITOR + *!*@*")
+	a.expect(" 432 alice *!*@* ")
+}

@@ -1,0 +1,211 @@
+// MONITOR (IRCv3 monitor, docs/irc.md "MONITOR"): an IRC client's list of
+// nicks it wants to hear come online and go offline. chatd has no
+// watchers of its own, so MONITOR watches the online set: the answers ask
+// who is online now, and the login and logout presence events the
+// session is sent become 730 and 731 for the nicks on its list.
+
+package daemon
+
+import (
+	"context"
+	"strings"
+
+	"chatd"
+)
+
+// ircMonitorMax is how many nicks one client may monitor (ISUPPORT
+// MONITOR).
+const ircMonitorMax = 100
+
+// ircMonitor answers MONITOR + - C L S.
+func ircMonitor(ctx context.Context, s *session, m *ircMsg) {
+	st := s.irc
+	cur := map[string]string{}
+	if p := st.monitor.Load(); p != nil {
+		for k, v := range *p {
+			cur[k] = v
+		}
+	}
+	var nicks []string
+	for _, n := range strings.Split(m.param(1), ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			nicks = append(nicks, n)
+		}
+	}
+	switch m.params[0] {
+	case "+":
+		var added []string
+		for i, n := range nicks {
+			if strings.ContainsAny(n, "!@*?#:") {
+				s.numeric("432", n, "A MONITOR target is a nick, not a mask")
+				continue
+			}
+			if _, ok := cur[chatd.Key(n)]; ok {
+				continue
+			}
+			if len(cur) >= ircMonitorMax {
+				s.numeric("734", itoa(ircMonitorMax), strings.Join(nicks[i:], ","), "Monitor list is full")
+				break
+			}
+			cur[chatd.Key(n)] = n
+			added = append(added, n)
+		}
+		st.monitor.Store(&cur)
+		s.ircMonitorStatus(ctx, added, false)
+	case "-":
+		var keys []string
+		for _, n := range nicks {
+			delete(cur, chatd.Key(n))
+			keys = append(keys, chatd.Key(n))
+		}
+		st.monitor.Store(&cur)
+		s.sendMonitor(&monAnswer{forget: keys})
+	case "C", "c":
+		keys := make([]string, 0, len(cur))
+		for k := range cur {
+			keys = append(keys, k)
+		}
+		st.monitor.Store(nil)
+		s.sendMonitor(&monAnswer{forget: keys})
+	case "L", "l":
+		var list []string
+		for _, n := range cur {
+			list = append(list, n)
+		}
+		for _, chunk := range nickChunks(sortedNames(list)) {
+			s.numeric("732", chunk)
+		}
+		s.numeric("733", "End of MONITOR list")
+	case "S", "s":
+		var list []string
+		for _, n := range cur {
+			list = append(list, n)
+		}
+		s.ircMonitorStatus(ctx, sortedNames(list), true)
+	default:
+		s.ircLineOut(s.srv.serverName(), "FAIL", "MONITOR", "INVALID_PARAMS", m.params[0], "Give +, -, C, L or S")
+	}
+}
+
+// monAnswer is a MONITOR answer, rendered by the goroutine holding the
+// output (appendMonitorAnswer) so that it agrees with the presence events
+// rendered there: a login queued before the answer is not told twice.
+type monAnswer struct {
+	on, off []string // masks of those online, nicks of those offline
+	all     bool     // MONITOR S: tell all, told before or not
+	forget  []string // MONITOR - and C: keys no longer monitored
+}
+
+// ircMonitorStatus answers which of nicks are online (730, with their
+// masks) and which are not (731); all says to tell even what the client
+// was told already. The answer goes out at once, after what the command
+// answered before it.
+func (s *session) ircMonitorStatus(ctx context.Context, nicks []string, all bool) {
+	a := &monAnswer{all: all}
+	for _, n := range nicks {
+		if o, _ := s.srv.community.find(ctx, n); o != nil {
+			a.on = append(a.on, userMask(o.User))
+		} else {
+			a.off = append(a.off, n)
+		}
+	}
+	s.sendMonitor(a)
+}
+
+// sendMonitor queues a, with the lines the command answered so far.
+func (s *session) sendMonitor(a *monAnswer) {
+	out := s.irc.out
+	s.irc.out = nil
+	s.sendVia(&s.out, &event{typ: "irc", text: string(out), fields: []field{f("monitor", a)}})
+}
+
+// appendMonitorAnswer renders the MONITOR answer ev carries, if any, on
+// the goroutine holding the output.
+func (s *session) appendMonitorAnswer(buf []byte, ev *event) []byte {
+	a, ok := ev.get("monitor").(*monAnswer)
+	if !ok {
+		return buf
+	}
+	st := s.irc
+	if st.monTold == nil {
+		st.monTold = map[string]bool{}
+	}
+	for _, k := range a.forget {
+		delete(st.monTold, k)
+	}
+	tell := func(names []string, on bool) []string {
+		var out []string
+		for _, n := range names {
+			nick, _, _ := strings.Cut(n, "!")
+			k := chatd.Key(nick)
+			if was, told := st.monTold[k]; a.all || !told || was != on {
+				out = append(out, n)
+			}
+			st.monTold[k] = on
+		}
+		return out
+	}
+	server, me := s.srv.serverName(), st.me()
+	for _, chunk := range nickChunks(tell(a.on, true)) {
+		buf = appendIRC(buf, nil, server, "730", me, chunk)
+	}
+	for _, chunk := range nickChunks(tell(a.off, false)) {
+		buf = appendIRC(buf, nil, server, "731", me, chunk)
+	}
+	return buf
+}
+
+// nickChunks joins names with commas, a line's worth (about 400 bytes)
+// at a time.
+func nickChunks(names []string) []string {
+	var out []string
+	cur := ""
+	for _, n := range names {
+		if cur != "" && len(cur)+1+len(n) > 400 {
+			out = append(out, cur)
+			cur = ""
+		}
+		if cur != "" {
+			cur += ","
+		}
+		cur += n
+	}
+	if cur != "" {
+		out = append(out, cur)
+	}
+	return out
+}
+
+// appendMonitor adds 730 or 731 when the presence event ev is the login
+// or the logout of a nick this client monitors.
+func (s *session) appendMonitor(buf []byte, ev *event) []byte {
+	p := s.irc.monitor.Load()
+	if p == nil {
+		return buf
+	}
+	user := ev.str("user")
+	k := chatd.Key(user)
+	if _, ok := (*p)[k]; !ok {
+		return buf
+	}
+	var on bool
+	switch ev.str("event") {
+	case presLogin:
+		on = true
+	case presAway, presBack:
+		return buf
+	}
+	st := s.irc
+	if was, told := st.monTold[k]; told && was == on {
+		return buf // the client knows
+	}
+	if st.monTold == nil {
+		st.monTold = map[string]bool{}
+	}
+	st.monTold[k] = on
+	server, me := s.srv.serverName(), st.me()
+	if on {
+		return appendIRC(buf, nil, server, "730", me, userMask(user))
+	}
+	return appendIRC(buf, nil, server, "731", me, user)
+}
