@@ -6,7 +6,7 @@
 #
 #   IRCTEST    the irctest checkout (default ../shared/irctest)
 #   SELECTION  the -k expression (default the project's selection)
-#   MIN_PASSED the bar (default 400)
+#   MIN_PASSED the bar (default 400 when run alone; the Makefile passes its floor)
 #   TESTS      what to run, relative to IRCTEST (default irctest/server_tests)
 #   PYTEST_ARGS more arguments for pytest (e.g. -x, -v)
 #   JUNIT      where to keep pytest's junit report (default: not kept)
