@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
@@ -31,3 +32,14 @@ func (s *Server) SetParkAfter(d time.Duration) { s.parkAfter.Store(int64(d)) }
 // Parked is how many connections are parked now, in every server of the
 // process.
 func Parked() int { return int(parkedConns.Load()) }
+
+// HoldPrivateDelivery makes every sender of a private message wait, after
+// the live delivery and before the message is queued for the history
+// writer, until release is called.
+func HoldPrivateDelivery() (release func()) {
+	held := make(chan struct{})
+	h := func() { <-held }
+	privateDelivered.Store(&h)
+	var once sync.Once
+	return func() { once.Do(func() { privateDelivered.Store(nil); close(held) }) }
+}

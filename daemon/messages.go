@@ -7,9 +7,15 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"chatd"
 )
+
+// privateDelivered, set only by tests, runs once a private message has
+// reached its recipients live and before its sender queues it for the
+// history writer: the moment a quick reaction can come first.
+var privateDelivered atomic.Pointer[func()]
 
 // chat sends text to the user's current room.
 func (s *session) chat(ctx context.Context, text string) error {
@@ -184,6 +190,9 @@ func (s *session) sendPrivate(ctx context.Context, names []string, text, replyTo
 			offline = append(offline, r.user)
 			offlineAt = append(offlineAt, i)
 		}
+	}
+	if h := privateDelivered.Load(); h != nil {
+		(*h)()
 	}
 	if len(offline) > 0 {
 		errs, err := s.srv.store.StoreOfflineAll(ctx, offline,

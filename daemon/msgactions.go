@@ -135,19 +135,23 @@ func (s *session) findTarget(ctx context.Context, cmd, arg string) (*target, err
 	return nil, notInRoom(t.room.Name)
 }
 
-// clusterWriteWait bounds how long an action in a cluster waits for a line
-// said a moment ago on another node, whose history writer may not have
-// stored it yet (it lingers historyLinger before it writes).
-const clusterWriteWait = 4 * historyLinger
+// recentWriteWait bounds how long an action waits for a line said a
+// moment ago that is not stored yet: in a cluster another node's history
+// writer may still hold it (it lingers historyLinger before it writes),
+// and on any node a private message reaches its recipient before its
+// sender's session queues it for the writer, so a quick reaction can
+// come first.
+const recentWriteWait = 4 * historyLinger
 
 // findMessage looks up the message id after this node's history writer
-// has stored what it holds. In a cluster, a line said on another node
-// within the last few seconds may still be in that node's writer: the
-// look-up is tried again for up to clusterWriteWait.
+// has stored what it holds. A line said within the last few seconds may
+// not be queued or written yet (see recentWriteWait): the look-up is
+// tried again, flushing this node's writer each time, for up to
+// recentWriteWait.
 func (s *session) findMessage(ctx context.Context, id string) (chatd.StoredMessage, error) {
 	s.srv.history.flush()
 	m, err := s.srv.store.FindMessage(ctx, s.user, id)
-	if chatd.ErrorCode(err) != chatd.ENoSuchMessage || s.srv.cluster == nil {
+	if chatd.ErrorCode(err) != chatd.ENoSuchMessage {
 		return m, err
 	}
 	v, ok := chatd.ParseID(id)
@@ -155,7 +159,7 @@ func (s *session) findMessage(ctx context.Context, id string) (chatd.StoredMessa
 	if !ok || s.srv.now().Sub(said) > 5*time.Second {
 		return m, err
 	}
-	deadline := time.NewTimer(clusterWriteWait)
+	deadline := time.NewTimer(recentWriteWait)
 	defer deadline.Stop()
 	tick := time.NewTicker(historyLinger / 5)
 	defer tick.Stop()
@@ -167,6 +171,7 @@ func (s *session) findMessage(ctx context.Context, id string) (chatd.StoredMessa
 		case <-ctx.Done():
 			return m, ctx.Err()
 		}
+		s.srv.history.flush()
 		m, err = s.srv.store.FindMessage(ctx, s.user, id)
 		if chatd.ErrorCode(err) != chatd.ENoSuchMessage {
 			return m, err

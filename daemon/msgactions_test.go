@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"chatd"
 	"chatd/daemon"
@@ -229,6 +230,26 @@ func TestMessageActionRights(t *testing.T) {
 	pid := alice.expect("delivery", "to", "bob").str("id")
 	carol.fails("react "+pid+" x", "react", "no_such_message")
 	carol.fails("delete "+pid, "delete", "no_such_message")
+}
+
+// TestReactBeforeThePrivateLineIsQueued: a private message reaches its
+// recipient before its sender's session queues it for the history writer,
+// so a quick reaction can look for it first; it waits for the line instead
+// of answering no_such_message.
+func TestReactBeforeThePrivateLineIsQueued(t *testing.T) {
+	ts := startServer(t)
+	ts.addUsers("alice", "bob")
+	alice := login(t, ts.addr, "alice", "password1")
+	bob := login(t, ts.addr, "bob", "password1")
+	release := daemon.HoldPrivateDelivery()
+	defer release()
+	alice.send("send bob quick")
+	id := bob.expect("message", "kind", "private", "text", "quick").str("id")
+	bob.send("react " + id + " ok")
+	bob.quiet(100 * time.Millisecond) // the reaction waits for the line
+	release()
+	bob.expect("reaction", "id", id, "reaction", "ok", "on", "true")
+	alice.expect("reaction", "id", id, "user", "bob")
 }
 
 // TestOfflineMailFollowsActions: mail not yet delivered is delivered as
