@@ -65,6 +65,20 @@ func startDaemon(t *testing.T, irc bool) *daemon.Server {
 	return srv
 }
 
+// waitOffline waits (up to 10 s) until nobody is online on srv.
+func waitOffline(t *testing.T, srv *daemon.Server) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		online, _ := srv.Counts()
+		if online == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d users still online", online)
+		}
+	}
+}
+
 // bench runs chatbench with args and returns its JSON result.
 func benchRun(t *testing.T, args ...string) *result {
 	t.Helper()
@@ -246,6 +260,10 @@ func TestIRCAgainstChatd(t *testing.T) {
 	benchRun(t, "-addr", addr, "-workload", "idle", "-clients", "8", "-prefix", "irc")
 	for _, login := range []string{"sasl", "pass"} {
 		t.Run(login, func(t *testing.T) {
+			// The clients of the run before have hung up, but the server
+			// may not have ended their sessions yet; a login under a name
+			// still online is refused (duplicate_login = "reject").
+			waitOffline(t, srv)
 			r := benchRun(t, "-addr", irc, "-dialect", "irc", "-irc-login", login, "-workload", "paced", "-clients", "8",
 				"-senders", "2", "-messages", "3", "-interval", "20ms", "-prefix", "irc")
 			// No echo-message asked for: 7 receivers per line, as on ngircd.
