@@ -107,8 +107,12 @@ type ircState struct {
 	// Reader goroutine only (irc_history.go): batches opened so far,
 	// for their ids.
 	batches uint64
-	// MONITOR's list (irc_monitor.go), by key: replaced whole by the
-	// reader, read by whoever renders.
+	// MONITOR's list (irc_monitor.go), by key: the account's watch list
+	// (watched, replaced whole at login and by every watch or unwatch of
+	// the account, hub.setWatching) and the nicks of this connection that
+	// are no account or are the user's own (monitor, replaced whole by
+	// the reader). Read by whoever renders.
+	watched atomic.Pointer[map[string]string]
 	monitor atomic.Pointer[map[string]string]
 	// Owned by the goroutine holding the output (as known): whether the
 	// client was last told each monitored nick is online (730) or not.

@@ -1,8 +1,11 @@
 package daemon_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"chatd"
 )
 
 func TestIRCMessageActions(t *testing.T) {
@@ -100,4 +103,45 @@ func TestIRCMonitor(t *testing.T) {
 	a.expect(" 733 alice ")
 	a.send("MONITOR + *!*@*")
 	a.expect(" 432 alice *!*@* ")
+}
+
+// MONITOR is the account's watch list (PROTOCOL.md 13): stored, shared
+// with telnet's watch, and heard above presence.everyone_limit, where
+// only watchers hear of a login.
+func TestIRCMonitorIsTheWatchList(t *testing.T) {
+	ts := startIRC(t, func(c *chatd.Config) {
+		c.Presence.EveryoneLimit = 1
+		c.Rooms.PresenceLimit = 1
+		c.Accounts.DuplicateLogin = "multi"
+	})
+	ts.addUsers("alice", "bob", "carol", "dave")
+	a := ircLogin(t, ts, "alice", "password1")
+	a.send("MONITOR + bob,nobody")
+	a.expect(" 731 alice bob,nobody")
+	// The list is alice's watch list, whatever the transport.
+	at := login(t, ts.addr, "alice", "password1")
+	if ev := at.do("watching", "watching"); !strings.Contains(fmt.Sprint(ev["users"]), "user:bob") {
+		t.Fatalf("watching after MONITOR + = %v", ev["users"])
+	}
+	at.do("watch carol", "watch")
+	a.send("MONITOR L")
+	a.expect(" 732 alice bob,carol,nobody")
+	a.expect(" 733 alice ")
+	// Above presence.everyone_limit only watchers hear bob come and go.
+	login(t, ts.addr, "dave", "password1")
+	b := login(t, ts.addr, "bob", "password1")
+	a.expect(" 730 alice bob!bob@chatd")
+	b.send("quit")
+	a.expect(" 731 alice bob")
+	a.send("MONITOR - bob", "MONITOR L")
+	a.expect(" 732 alice carol,nobody")
+	a.expect(" 733 alice ")
+	if ev := at.do("watching", "watching"); strings.Contains(fmt.Sprint(ev["users"]), "user:bob") {
+		t.Fatalf("watching after MONITOR - = %v", ev["users"])
+	}
+	a.send("MONITOR C", "MONITOR L")
+	a.expect(" 733 alice ")
+	if ev := at.do("watching", "watching"); ev.str("text") != "you watch nobody" {
+		t.Fatalf("watching after MONITOR C = %v", ev)
+	}
 }
