@@ -317,6 +317,9 @@ func init() {
 		"TAGMSG": {1, ircTagmsg},
 		// irc_monitor.go
 		"MONITOR": {1, ircMonitor},
+		// irc_help.go
+		"HELP":   {0, ircHelpCmd},
+		"HELPOP": {0, ircHelpCmd},
 		"AUTHENTICATE": {0, func(_ context.Context, s *session, _ *ircMsg) {
 			s.numeric("907", "You have already authenticated using SASL")
 		}},

@@ -398,3 +398,24 @@ func TestIRCLabeledResponses(t *testing.T) {
 	c.send("@label=n1 PONG :x")
 	c.expect("@label=n1 ", " ACK")
 }
+
+// HELP and HELPOP answer about IRC commands and chatd's own, as 704, 705
+// and 706, and 524 for a subject there is no help on.
+func TestIRCHelp(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice")
+	c := ircLogin(t, ts, "alice", "password1")
+	c.send("HELP")
+	c.expect(" 704 alice index ")
+	c.expect(" 705 alice index ", "MONITOR")
+	c.expect(" 706 alice index ")
+	c.send("HELPOP privmsg")
+	c.expect(" 704 alice privmsg :PRIVMSG ")
+	c.expect(" 706 alice privmsg ")
+	c.send("HELP wholasthr")
+	c.expect(" 704 alice wholasthr :chatd command: wholasthr")
+	c.expect(" 705 alice wholasthr :Run it with PRIVMSG chatd :wholasthr")
+	c.expect(" 706 alice wholasthr ")
+	c.send("HELP nosuchthing")
+	c.expect(" 524 alice nosuchthing ")
+}
