@@ -62,6 +62,9 @@ type note struct {
 	Scoped bool           `json:"sc,omitempty"`
 	Counts map[string]int `json:"cn,omitempty"`
 	Owner  string         `json:"ow,omitempty"`
+	// Reason is what a user said leaving a room or logging out (IRC's
+	// PART and QUIT messages), shown to the others.
+	Reason string `json:"rn,omitempty"`
 }
 
 // The kinds of notes.
@@ -240,6 +243,9 @@ func (s *Server) showPresence(n *note, to []*session, skip []*session) {
 			return // replaced: still online
 		}
 		ev = presenceEvent(n.User, n.Text, n.Room)
+		if n.Reason != "" {
+			ev = logoutWithReason(ev, n.Reason)
+		}
 	case noteAway:
 		ev = awayEvent(n.User, n.Room, n.Text)
 	case noteBack:
@@ -264,7 +270,7 @@ func (s *Server) showJoin(n *note, members []*session, skip *session) {
 // showJoin.
 func (s *Server) showLeave(n *note, members []*session, skip *session) {
 	if n.Flag {
-		s.showRoomChange(n, members, roomEvent(roomLeft, n.Room, n.User), skip)
+		s.showRoomChange(n, members, leftEvent(n.Room, n.User, n.Reason), skip)
 	}
 }
 
@@ -374,11 +380,12 @@ func (s *Server) joinRoom(sess *session, room string, token *uint64, replies ...
 // current room after the leave and queued to sess first. It reports
 // whether sess was a member.
 func (s *Server) leaveRoom(sess *session, room string, announce bool, replies ...*event) bool {
-	return s.leaveRoomWith(sess, room, announce, func(string) []*event { return replies })
+	return s.leaveRoomWith(sess, room, announce, "", func(string) []*event { return replies })
 }
 
-// leaveRoomWith is leaveRoom with replies that name the new current room.
-func (s *Server) leaveRoomWith(sess *session, room string, announce bool, replies func(current string) []*event) bool {
+// leaveRoomWith is leaveRoom with replies that name the new current room,
+// and the reason the user gave for leaving ("" none).
+func (s *Server) leaveRoomWith(sess *session, room string, announce bool, reason string, replies func(current string) []*event) bool {
 	members, current, rooms, ok := s.hub.part(sess, room)
 	if !ok {
 		return false
@@ -388,7 +395,7 @@ func (s *Server) leaveRoomWith(sess *session, room string, announce bool, replie
 			sess.send(r)
 		}
 	}
-	n := &note{Kind: noteLeave, User: sess.user, SID: sess.sid, Room: room, To: current, Rooms: rooms, Flag: announce}
+	n := &note{Kind: noteLeave, User: sess.user, SID: sess.sid, Room: room, To: current, Rooms: rooms, Flag: announce, Reason: reason}
 	if announce {
 		// The count as it was, the leaver included.
 		count := s.community.elsewhere().roomCount(room, s.hub.roomUserCount(room)+1)

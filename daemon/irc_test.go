@@ -419,3 +419,29 @@ func TestIRCHelp(t *testing.T) {
 	c.send("HELP nosuchthing")
 	c.expect(" 524 alice nosuchthing ")
 }
+
+// The reasons of PART and QUIT reach the others: IRC clients in the PART
+// and QUIT lines, JSON clients as the event's reason (text mode shows it after the
+// event's words).
+func TestIRCPartAndQuitReasons(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob", "carol")
+	ts.members("den", "alice", "bob", "carol")
+	a := ircLogin(t, ts, "alice", "password1")
+	b := ircLogin(t, ts, "bob", "password1")
+	a.expect("JOIN #den")
+	c := login(t, ts.addr, "carol", "password1")
+	b.send("PART #den :off to lunch")
+	b.expect(":bob!bob@chatd PART #den :off to lunch")
+	a.expect(":bob!bob@chatd PART #den :off to lunch")
+	if ev := c.expect("room", "event", "left", "user", "bob"); ev.str("reason") != "off to lunch" {
+		t.Fatalf("carol heard %v", ev)
+	}
+	b.send("JOIN #den")
+	a.expect(":bob!bob@chatd JOIN #den")
+	b.send("QUIT :gone fishing")
+	a.expect(":bob!bob@chatd QUIT :Quit: gone fishing")
+	if ev := c.expect("presence", "event", "logout", "user", "bob"); ev.str("reason") != "gone fishing" {
+		t.Fatalf("carol heard %v", ev)
+	}
+}

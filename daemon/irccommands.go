@@ -27,6 +27,7 @@ func ircQuit(_ context.Context, s *session, m *ircMsg) {
 		text = "Quit: " + q
 	}
 	s.setReason(byeLogout)
+	s.quitReason = m.param(0)
 	s.farewell = byeEvent(byeLogout, text)
 }
 
@@ -281,7 +282,10 @@ func ircPart(ctx context.Context, s *session, m *ircMsg) {
 			s.numeric("403", t, "No such channel")
 			continue
 		}
-		if _, err := s.collect(ctx, cmdLeave, t[1:]); err != nil {
+		leave := func(ctx context.Context, s *session, args string) error {
+			return leaveBecause(ctx, s, args, m.param(1))
+		}
+		if _, err := s.collect(ctx, leave, t[1:]); err != nil {
 			s.ircError("PART", t, err)
 		}
 	}

@@ -177,6 +177,9 @@ func (s *session) appendIRCPresence(buf []byte, ev *event) []byte {
 	default:
 		if st.known[k] {
 			delete(st.known, k)
+			if r := ev.str("reason"); r != "" {
+				return appendIRC(buf, nil, userMask(user), "QUIT", "Quit: "+r)
+			}
 			reason := ev.render(modeText)
 			buf = appendIRC(buf, nil, userMask(user), "QUIT", "Quit: "+strings.TrimPrefix(strings.TrimSpace(string(reason)), "* "+user+" "))
 		}
@@ -208,6 +211,9 @@ func (s *session) appendIRCRoom(buf []byte, ev *event, me string, output bool) [
 	case roomJoined:
 		return s.appendJoin(buf, user, room, output)
 	case roomLeft:
+		if r := ev.str("reason"); r != "" {
+			return appendIRC(buf, nil, userMask(user), "PART", channel, r)
+		}
 		return appendIRC(buf, nil, userMask(user), "PART", channel)
 	case roomKicked:
 		if by == "" {
@@ -245,6 +251,9 @@ func (s *session) appendIRCOk(buf []byte, ev *event, me string, output bool) []b
 	case "create":
 		return s.appendJoin(buf, me, ev.str("room"), output)
 	case "leave":
+		if r := ev.str("reason"); r != "" {
+			return appendIRC(buf, nil, userMask(me), "PART", "#"+ev.str("left"), r)
+		}
 		return appendIRC(buf, nil, userMask(me), "PART", "#"+ev.str("left"))
 	}
 	return s.appendNotice(buf, ev, me)
