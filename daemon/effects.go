@@ -65,6 +65,9 @@ type note struct {
 	// Reason is what a user said leaving a room or logging out (IRC's
 	// PART and QUIT messages), shown to the others.
 	Reason string `json:"rn,omitempty"`
+	// Notice: a room line or private message sent as an IRC NOTICE,
+	// which IRC clients show as one (and never answer automatically).
+	Notice bool `json:"no,omitempty"`
 }
 
 // The kinds of notes.
@@ -119,7 +122,7 @@ func (n *note) historyLine() chatd.HistoryLine {
 
 // lineEvent is the live room line a noteLine carries, once it has its id.
 func (n *note) lineEvent() *event {
-	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag).replying(n.Text, n.ReplyTo, n.Quote).withMentions(n.Mentions)
+	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag).replying(n.Text, n.ReplyTo, n.Quote).withMentions(n.Mentions).noticed(n.Notice)
 }
 
 // effect is the one path of a change that others see: apply shows n to
@@ -167,7 +170,7 @@ func (s *Server) apply(n *note) {
 	case noteInvite:
 		fanout(s.hub.sessionsOf(n.User, ""), invitedEvent(n.Room, n.User, n.By), nil, nil)
 	case noteSent:
-		fanout(s.hub.sessionsOf(n.By, ""), privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time).replying(n.Text, n.ReplyTo, n.Quote), src, nil)
+		fanout(s.hub.sessionsOf(n.By, ""), privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time).replying(n.Text, n.ReplyTo, n.Quote).noticed(n.Notice), src, nil)
 	case noteDevice:
 		fanout(s.hub.sessionsOf(n.User, ""), newSessionNotice(n), nil, nil)
 	case noteBlocks:
@@ -444,7 +447,7 @@ func (s *Server) deliverHere(n *note) (status string, away *string) {
 		return statusBlocked, nil
 	}
 	for _, o := range mine {
-		ev := privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time).replying(n.Text, n.ReplyTo, n.Quote)
+		ev := privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time).replying(n.Text, n.ReplyTo, n.Quote).noticed(n.Notice)
 		if n.Mail != 0 && s.cluster != nil {
 			id := n.Mail
 			ev.afterWrite = func() { s.cluster.mailDone(id) }

@@ -258,6 +258,15 @@ func (e *event) withID(id string) *event {
 	return e
 }
 
+// noticed marks a live message sent as an IRC NOTICE ("notice": true),
+// when on.
+func (e *event) noticed(on bool) *event {
+	if on {
+		e.fields = append(e.fields, f("notice", true))
+	}
+	return e
+}
+
 // roomMessage is a line of room chat, live or (kind history) replayed,
 // with its message id. An action (the me command) reads "* alice waves"
 // and carries "action":true.

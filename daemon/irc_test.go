@@ -445,3 +445,23 @@ func TestIRCPartAndQuitReasons(t *testing.T) {
 		t.Fatalf("carol heard %v", ev)
 	}
 }
+
+// A NOTICE is delivered as a NOTICE, to a channel and to a nick; JSON
+// clients get the message with "notice": true.
+func TestIRCNoticeStaysNotice(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob", "carol")
+	ts.members("den", "alice", "bob", "carol")
+	a := ircLogin(t, ts, "alice", "password1")
+	b := ircLogin(t, ts, "bob", "password1")
+	b.expect("JOIN #den")
+	c := login(t, ts.addr, "carol", "password1")
+	a.send("NOTICE #den :the build is green")
+	b.expect(":alice!alice@chatd NOTICE #den :the build is green")
+	if ev := c.expect("message", "from", "alice"); ev.str("text") != "the build is green" || ev["notice"] != true {
+		t.Fatalf("carol got %v", ev)
+	}
+	a.send("NOTICE bob :psst", "PRIVMSG bob :hello")
+	b.expect(":alice!alice@chatd NOTICE bob psst")
+	b.expect(":alice!alice@chatd PRIVMSG bob hello")
+}

@@ -122,6 +122,8 @@ func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
 		return
 	}
 	notice := m.command == "NOTICE"
+	s.ircNotice = notice
+	defer func() { s.ircNotice = false }()
 	if len(m.params) == 0 || m.params[0] == "" {
 		if !notice {
 			s.numeric("411", "No recipient given ("+m.command+")")

@@ -137,9 +137,13 @@ func (s *session) appendIRCMessage(buf []byte, ev *event, me string) []byte {
 	if r := ev.str("reply_to"); r != "" && st.has(capMessageTags) {
 		tags = append(tags, ircTag{"+draft/reply", r})
 	}
+	command := "PRIVMSG"
+	if notice, _ := ev.get("notice").(bool); notice {
+		command = "NOTICE"
+	}
 	switch kind {
 	case kindRoom, kindHistory:
-		return appendIRC(buf, tags, userMask(from), "PRIVMSG", "#"+ev.str("room"), text)
+		return appendIRC(buf, tags, userMask(from), command, "#"+ev.str("room"), text)
 	case kindBroadcast:
 		return appendIRC(buf, tags, userMask(from), "NOTICE", me, "[broadcast] "+text)
 	default: // private, offline
@@ -149,7 +153,7 @@ func (s *session) appendIRCMessage(buf []byte, ev *event, me string) []byte {
 				target = strings.Join(to, ",")
 			}
 		}
-		return appendIRC(buf, tags, userMask(from), "PRIVMSG", target, text)
+		return appendIRC(buf, tags, userMask(from), command, target, text)
 	}
 }
 

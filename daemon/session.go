@@ -77,6 +77,9 @@ type session struct {
 	// quitReason is what the user said logging out (IRC's QUIT message),
 	// shown to the others with the logout; set with farewell.
 	quitReason string
+	// ircNotice: the line being sent is an IRC NOTICE (ircPrivmsg sets it
+	// around the send; reader goroutine only).
+	ircNotice bool
 	// Telnet state: interrupted is set by IAC IP or BRK; refusedOpts holds
 	// the options already refused (DO or WILL, then the option), so each
 	// is refused once and negotiation cannot loop.
