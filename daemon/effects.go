@@ -68,6 +68,9 @@ type note struct {
 	// Notice: a room line or private message sent as an IRC NOTICE,
 	// which IRC clients show as one (and never answer automatically).
 	Notice bool `json:"no,omitempty"`
+	// Tags are the IRC client-only tags (+key=value) a room line or
+	// private message was sent with; relayed live, not stored.
+	Tags map[string]string `json:"tg,omitempty"`
 }
 
 // The kinds of notes.
@@ -92,6 +95,7 @@ const (
 	noteReplace   = "replace"   // session SID of User was replaced elsewhere
 	noteRead      = "read"      // User's read marker in conversation Text moved to ID
 	noteTyping    = "typing"    // By is typing in Room, or to User (a private conversation)
+	noteTagmsg    = "tagmsg"    // By sent an IRC TAGMSG (ID, Tags) to Room or User; Src is the sending session
 	// Notes of one node only: every node reads the admin actions itself.
 	noteAdmin  = "admin"  // User is (Flag) or is no longer a server admin, as of Time
 	noteNotice = "notice" // an admin notice, Text, at Time
@@ -122,7 +126,7 @@ func (n *note) historyLine() chatd.HistoryLine {
 
 // lineEvent is the live room line a noteLine carries, once it has its id.
 func (n *note) lineEvent() *event {
-	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag).replying(n.Text, n.ReplyTo, n.Quote).withMentions(n.Mentions).noticed(n.Notice)
+	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag).replying(n.Text, n.ReplyTo, n.Quote).withMentions(n.Mentions).noticed(n.Notice).withClientTags(n.Tags)
 }
 
 // effect is the one path of a change that others see: apply shows n to
@@ -170,7 +174,7 @@ func (s *Server) apply(n *note) {
 	case noteInvite:
 		fanout(s.hub.sessionsOf(n.User, ""), invitedEvent(n.Room, n.User, n.By), nil, nil)
 	case noteSent:
-		fanout(s.hub.sessionsOf(n.By, ""), privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time).replying(n.Text, n.ReplyTo, n.Quote).noticed(n.Notice), src, nil)
+		fanout(s.hub.sessionsOf(n.By, ""), privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time).replying(n.Text, n.ReplyTo, n.Quote).noticed(n.Notice).withClientTags(n.Tags), src, nil)
 	case noteDevice:
 		fanout(s.hub.sessionsOf(n.User, ""), newSessionNotice(n), nil, nil)
 	case noteBlocks:
@@ -204,6 +208,8 @@ func (s *Server) apply(n *note) {
 		s.showRead(n)
 	case noteTyping:
 		s.showTyping(n)
+	case noteTagmsg:
+		s.showTagmsg(n, src)
 	case noteEdit, noteDelete, noteReact:
 		s.showAction(n, src)
 	case notePrivate:
@@ -447,7 +453,7 @@ func (s *Server) deliverHere(n *note) (status string, away *string) {
 		return statusBlocked, nil
 	}
 	for _, o := range mine {
-		ev := privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time).replying(n.Text, n.ReplyTo, n.Quote).noticed(n.Notice)
+		ev := privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time).replying(n.Text, n.ReplyTo, n.Quote).noticed(n.Notice).withClientTags(n.Tags)
 		if n.Mail != 0 && s.cluster != nil {
 			id := n.Mail
 			ev.afterWrite = func() { s.cluster.mailDone(id) }

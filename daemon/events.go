@@ -53,6 +53,10 @@ type event struct {
 	at    time.Time
 	stamp int8
 
+	// clientTags are the IRC client-only tags (+key=value) a live line
+	// was sent with; only IRC clients with message-tags see them.
+	clientTags map[string]string
+
 	// id is the message id of a message or notice (PROTOCOL.md 9.1),
 	// which text mode shows at the line's end to users with ids on
 	// (session.appendEvent); "" for other events.
@@ -264,6 +268,13 @@ func (e *event) noticed(on bool) *event {
 	if on {
 		e.fields = append(e.fields, f("notice", true))
 	}
+	return e
+}
+
+// withClientTags gives a live message the IRC client-only tags it was
+// sent with.
+func (e *event) withClientTags(tags map[string]string) *event {
+	e.clientTags = tags
 	return e
 }
 

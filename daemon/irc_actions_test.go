@@ -145,3 +145,43 @@ func TestIRCMonitorIsTheWatchList(t *testing.T) {
 		t.Fatalf("watching after MONITOR C = %v", ev)
 	}
 }
+
+// Client-only tags ride along PRIVMSG and TAGMSG, live, to the clients
+// that asked for message-tags, and to no one else.
+func TestIRCClientOnlyTags(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob", "carol")
+	ts.members("den", "alice", "bob", "carol")
+	a := ircLogin(t, ts, "alice", "password1", "message-tags", "echo-message")
+	b := ircLogin(t, ts, "bob", "password1", "message-tags")
+	c := ircLogin(t, ts, "carol", "password1")
+	b.expect("JOIN #den")
+	c.expect("JOIN #den")
+	a.send("@+baz=bat;fizz=buzz PRIVMSG #den :hi all")
+	a.expect("+baz=bat", "PRIVMSG #den :hi all")
+	if l := b.expect("PRIVMSG #den :hi all"); !strings.Contains(l, "+baz=bat") || strings.Contains(l, "fizz") {
+		t.Fatalf("bob got %q", l)
+	}
+	if l := c.expect("PRIVMSG #den :hi all"); strings.HasPrefix(l, "@") {
+		t.Fatalf("carol got %q", l)
+	}
+	a.send("@+steel=wootz;cat=dog TAGMSG #den")
+	echo := a.expect("+steel=wootz", ":alice!alice@chatd TAGMSG #den")
+	relay := b.expect("+steel=wootz", ":alice!alice@chatd TAGMSG #den")
+	if msgid := func(l string) string {
+		_, v, _ := strings.Cut(l, "msgid=")
+		v, _, _ = strings.Cut(v, ";")
+		v, _, _ = strings.Cut(v, " ")
+		return v
+	}; msgid(echo) == "" || msgid(echo) != msgid(relay) || strings.Contains(relay, "cat=") {
+		t.Fatalf("echo %q, relay %q", echo, relay)
+	}
+	a.send("@+x=y PRIVMSG bob :psst")
+	b.expect("+x=y", ":alice!alice@chatd PRIVMSG bob psst")
+	// carol, without message-tags, got no TAGMSG: the next line is
+	// alice's next message.
+	a.send("PRIVMSG #den :bye")
+	if l := c.expect("#den"); !strings.Contains(l, "PRIVMSG #den bye") {
+		t.Fatalf("carol got %q", l)
+	}
+}

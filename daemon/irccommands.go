@@ -7,6 +7,7 @@ package daemon
 import (
 	"cmp"
 	"context"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -122,8 +123,8 @@ func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
 		return
 	}
 	notice := m.command == "NOTICE"
-	s.ircNotice = notice
-	defer func() { s.ircNotice = false }()
+	s.ircNotice, s.ircClientTags = notice, clientOnlyTags(m.tags)
+	defer func() { s.ircNotice, s.ircClientTags = false, nil }()
 	if len(m.params) == 0 || m.params[0] == "" {
 		if !notice {
 			s.numeric("411", "No recipient given ("+m.command+")")
@@ -197,7 +198,7 @@ func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
 				switch status {
 				case statusDelivered, statusStored:
 					if s.irc.has(capEchoMessage) {
-						tags := s.ircTags(r.get("id"), time.Time{}, s.user)
+						tags := s.withClientTags(s.ircTags(r.get("id"), time.Time{}, s.user), s.ircClientTags)
 						s.irc.out = appendIRC(s.irc.out, tags, userMask(s.user), m.command, t, text)
 					}
 					if away, ok := r.get("away").(string); ok && !notice {
@@ -215,6 +216,38 @@ func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
 			}
 		}
 	}
+}
+
+// clientOnlyTags are the client-only tags (+key) of a line, but for
+// +draft/reply, which chatd keeps as a reply (nil for none).
+func clientOnlyTags(tags map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range tags {
+		if strings.HasPrefix(k, "+") && k != "+draft/reply" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// withClientTags adds client-only tags to tags, in key order, when the
+// client asked for message-tags.
+func (s *session) withClientTags(tags []ircTag, client map[string]string) []ircTag {
+	if len(client) == 0 || !s.irc.has(capMessageTags) {
+		return tags
+	}
+	keys := make([]string, 0, len(client))
+	for k := range client {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		tags = append(tags, ircTag{k, client[k]})
+	}
+	return tags
 }
 
 // ircTags are the tags a message line carries for this client: its time,

@@ -91,6 +91,8 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 		buf = s.appendIRCAction(buf, ev, me)
 	case "typing":
 		buf = s.appendIRCTyping(buf, ev)
+	case "tagmsg":
+		buf = s.appendIRCTagmsg(buf, ev, me)
 	case "bye":
 		buf = appendIRC(buf, nil, "", "ERROR", "Closing link: "+ev.str("text"))
 	default:
@@ -133,7 +135,7 @@ func (s *session) appendIRCMessage(buf []byte, ev *event, me string) []byte {
 	if action, _ := ev.get("action").(bool); action {
 		text = "\x01ACTION " + text + "\x01"
 	}
-	tags := s.ircTags(ev.id, at, from)
+	tags := s.withClientTags(s.ircTags(ev.id, at, from), ev.clientTags)
 	if r := ev.str("reply_to"); r != "" && st.has(capMessageTags) {
 		tags = append(tags, ircTag{"+draft/reply", r})
 	}

@@ -80,6 +80,9 @@ type session struct {
 	// ircNotice: the line being sent is an IRC NOTICE (ircPrivmsg sets it
 	// around the send; reader goroutine only).
 	ircNotice bool
+	// ircClientTags are the client-only tags of the IRC line being sent
+	// (as ircNotice).
+	ircClientTags map[string]string
 	// Telnet state: interrupted is set by IAC IP or BRK; refusedOpts holds
 	// the options already refused (DO or WILL, then the option), so each
 	// is refused once and negotiation cannot loop.
