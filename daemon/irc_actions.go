@@ -39,7 +39,10 @@ func ircRedact(ctx context.Context, s *session, m *ircMsg) {
 		fail("UNKNOWN_MSGID", id, "No such message in "+target)
 		return
 	}
-	if _, err := s.collect(ctx, cmdDelete, id); err != nil {
+	s.redactReason = m.param(2)
+	_, err := s.collect(ctx, cmdDelete, id)
+	s.redactReason = ""
+	if err != nil {
 		switch chatd.ErrorCode(err) {
 		case chatd.ENotPermitted:
 			fail("REDACT_FORBIDDEN", id, chatd.ErrorMessage(err))
@@ -228,6 +231,9 @@ func (s *session) appendIRCAction(buf []byte, ev *event, me string) []byte {
 	case "delete":
 		by := ev.str("by")
 		if st.has(capRedaction) {
+			if r := ev.str("reason"); r != "" {
+				return appendIRC(buf, nil, userMask(by), "REDACT", s.actionTarget(ev, by), id, r)
+			}
 			return appendIRC(buf, nil, userMask(by), "REDACT", s.actionTarget(ev, by), id)
 		}
 	case "reaction":

@@ -185,3 +185,25 @@ func TestIRCClientOnlyTags(t *testing.T) {
 		t.Fatalf("carol got %q", l)
 	}
 }
+
+// The reason of a REDACT reaches the others with the delete: IRC clients
+// in the REDACT line, JSON clients as the delete event's reason.
+func TestIRCRedactReason(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob", "carol")
+	ts.members("den", "alice", "bob", "carol")
+	a := ircLogin(t, ts, "alice", "password1", "message-tags", "draft/message-redaction")
+	b := ircLogin(t, ts, "bob", "password1", "message-tags", "draft/message-redaction")
+	b.expect("JOIN #den")
+	c := login(t, ts.addr, "carol", "password1")
+	a.send("PRIVMSG #den :wrong room")
+	l := b.expect("PRIVMSG #den :wrong room")
+	_, id, _ := strings.Cut(l, "msgid=")
+	id, _, _ = strings.Cut(id, ";")
+	id, _, _ = strings.Cut(id, " ")
+	a.send("REDACT #den " + id + " :posted in the wrong room")
+	b.expect(":alice!alice@chatd REDACT #den " + id + " :posted in the wrong room")
+	if ev := c.expect("delete", "id", id); ev.str("reason") != "posted in the wrong room" {
+		t.Fatalf("carol got %v", ev)
+	}
+}

@@ -83,6 +83,9 @@ type session struct {
 	// ircClientTags are the client-only tags of the IRC line being sent
 	// (as ircNotice).
 	ircClientTags map[string]string
+	// redactReason is the reason of the IRC REDACT being run, which the
+	// delete shows to the others (as ircNotice).
+	redactReason string
 	// Telnet state: interrupted is set by IAC IP or BRK; refusedOpts holds
 	// the options already refused (DO or WILL, then the option), so each
 	// is refused once and negotiation cannot loop.
