@@ -34,9 +34,10 @@ const (
 	capLabeledResponse
 	capUserhostInNames
 	capAccountRegistration
-	capChathistory // irc_history.go
-	capReadMarker  // irc_history.go
-	capRedaction   // irc_actions.go
+	capChathistory     // irc_history.go
+	capReadMarker      // irc_history.go
+	capRedaction       // irc_actions.go
+	capExtendedMonitor // irc_monitor.go
 )
 
 // ircCaps lists the capabilities in the order CAP LS names them.
@@ -55,6 +56,7 @@ var ircCaps = []struct {
 	{"draft/read-marker", "", capReadMarker},
 	{"echo-message", "", capEchoMessage},
 	{"extended-join", "", capExtendedJoin},
+	{"extended-monitor", "", capExtendedMonitor},
 	{"invite-notify", "", capInviteNotify},
 	{"labeled-response", "", capLabeledResponse},
 	{"message-tags", "", capMessageTags},

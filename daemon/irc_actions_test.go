@@ -207,3 +207,19 @@ func TestIRCRedactReason(t *testing.T) {
 		t.Fatalf("carol got %v", ev)
 	}
 }
+
+// With extended-monitor (and away-notify) a client hears the monitored
+// users go away and come back, in no channel with them.
+func TestIRCExtendedMonitorAway(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob")
+	a := ircLogin(t, ts, "alice", "password1", "extended-monitor", "away-notify")
+	a.send("MONITOR + bob")
+	a.expect(" 731 alice bob")
+	b := login(t, ts.addr, "bob", "password1")
+	a.expect(" 730 alice bob!bob@chatd")
+	b.do("away lunch", "away")
+	a.expect(":bob!bob@chatd AWAY lunch")
+	b.do("back", "back")
+	a.expect(":bob!bob@chatd AWAY")
+}

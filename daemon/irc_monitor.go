@@ -280,6 +280,17 @@ func nickChunks(names []string) []string {
 	return out
 }
 
+// awayNotified reports whether the client is told (away-notify) that the
+// user whose key is k went away or came back: when it was shown the user
+// in one of its channels, or, with extended-monitor, monitors them.
+func (s *session) awayNotified(k string) bool {
+	st := s.irc
+	if !st.has(capAwayNotify) {
+		return false
+	}
+	return st.known[k] || st.has(capExtendedMonitor) && st.isMonitored(k)
+}
+
 // appendMonitor adds 730 or 731 when the presence event ev is the login
 // or the logout of a nick this client monitors.
 func (s *session) appendMonitor(buf []byte, ev *event) []byte {

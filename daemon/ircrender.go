@@ -173,11 +173,11 @@ func (s *session) appendIRCPresence(buf []byte, ev *event) []byte {
 			buf = s.appendJoin(buf, user, r, true)
 		}
 	case presAway:
-		if st.known[k] && st.has(capAwayNotify) {
+		if s.awayNotified(k) {
 			buf = appendIRC(buf, nil, userMask(user), "AWAY", ev.str("text"))
 		}
 	case presBack:
-		if st.known[k] && st.has(capAwayNotify) {
+		if s.awayNotified(k) {
 			buf = appendIRC(buf, nil, userMask(user), "AWAY")
 		}
 	default:
