@@ -310,6 +310,7 @@ func init() {
 		"KILL":     {1, ircKill},
 		"REGISTER": {3, ircRegisterAccount},
 		"INFO":     {0, ircInfo},
+		"LINKS":    {0, ircLinks},
 		"USERHOST": {1, ircUserhost},
 		// irc_history.go
 		"CHATHISTORY": {1, ircChathistory},

@@ -465,3 +465,12 @@ func TestIRCNoticeStaysNotice(t *testing.T) {
 	b.expect(":alice!alice@chatd NOTICE bob psst")
 	b.expect(":alice!alice@chatd PRIVMSG bob hello")
 }
+
+// LINKS lists no links: a chatd community is one server to IRC.
+func TestIRCLinks(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice")
+	c := ircLogin(t, ts, "alice", "password1")
+	c.send("LINKS")
+	c.expect(" 365 alice * :End of /LINKS list")
+}

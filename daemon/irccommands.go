@@ -968,6 +968,13 @@ func ircKill(ctx context.Context, s *session, m *ircMsg) {
 	}
 }
 
+// ircLinks answers LINKS with its end only: to IRC a chatd community is
+// one server (a cluster's nodes share one server_name), so there are no
+// links to list.
+func ircLinks(_ context.Context, s *session, _ *ircMsg) {
+	s.numeric("365", "*", "End of /LINKS list")
+}
+
 func ircInfo(_ context.Context, s *session, _ *ircMsg) {
 	s.numeric("371", "chatd "+chatd.Version+": a chat server for telnet, the web, and IRC")
 	s.numeric("374", "End of INFO list")
