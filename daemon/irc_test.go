@@ -474,3 +474,23 @@ func TestIRCLinks(t *testing.T) {
 	c.send("LINKS")
 	c.expect(" 365 alice * :End of /LINKS list")
 }
+
+// NAMES of several channels gives each one's names, then one 366 for
+// them all (RFC 2812); NAMES of one channel is unchanged.
+func TestIRCNamesOfSeveralChannels(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob")
+	ts.members("den", "alice", "bob")
+	ts.members("attic", "alice")
+	c := ircLogin(t, ts, "alice", "password1")
+	c.expect(" 366 alice #den ")
+	c.send("NAMES #attic,#den")
+	c.expect(" 353 alice = #attic ")
+	if l := c.expect(" #den "); !strings.Contains(l, " 353 alice = #den ") {
+		t.Fatalf("after #attic's names: %q", l)
+	}
+	c.expect(" 366 alice #attic,#den ")
+	c.send("NAMES #den")
+	c.expect(" 353 alice = #den ")
+	c.expect(" 366 alice #den ")
+}

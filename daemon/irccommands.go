@@ -385,10 +385,16 @@ func ircTopic(ctx context.Context, s *session, m *ircMsg) {
 
 // ircNames answers NAMES for room: owners (and, for multi-prefix, only
 // them) marked @.
-func (s *session) ircNames(ctx context.Context, room string) {
+func (s *session) ircNames(ctx context.Context, room string) { s.ircNamesEnd(ctx, room, true) }
+
+// ircNamesEnd is ircNames with or without its 366 (end false: the NAMES
+// of several channels ends once, after them all).
+func (s *session) ircNamesEnd(ctx context.Context, room string, end bool) {
 	r, err := s.srv.store.RoomByName(ctx, room)
 	if err != nil {
-		s.numeric("366", "#"+room, "End of /NAMES list")
+		if end {
+			s.numeric("366", "#"+room, "End of /NAMES list")
+		}
 		return
 	}
 	users, err := s.srv.roomNames(ctx, r.Name)
@@ -414,7 +420,9 @@ func (s *session) ircNames(ctx context.Context, room string) {
 		list = list[len(chunk):]
 		s.numeric("353", "=", "#"+r.Name, strings.Join(chunk, " "))
 	}
-	s.numeric("366", "#"+r.Name, "End of /NAMES list")
+	if end {
+		s.numeric("366", "#"+r.Name, "End of /NAMES list")
+	}
 	if s.irc.collecting.Load() != nil {
 		// The lines stay in the labeled response; the renderer still
 		// learns the names.
@@ -431,12 +439,21 @@ func ircNames(ctx context.Context, s *session, m *ircMsg) {
 		s.numeric("366", "*", "End of /NAMES list")
 		return
 	}
-	for _, t := range ircTargets(m.params[0]) {
+	// Several channels are answered as RFC 2812 says: their names, then
+	// one 366 for them all.
+	targets := ircTargets(m.params[0])
+	several := len(targets) > 1
+	for _, t := range targets {
 		if _, err := s.srv.store.RoomByName(ctx, strings.TrimPrefix(t, "#")); err != nil || !strings.HasPrefix(t, "#") {
-			s.numeric("366", t, "End of /NAMES list")
+			if !several {
+				s.numeric("366", t, "End of /NAMES list")
+			}
 			continue
 		}
-		s.ircNames(ctx, t[1:])
+		s.ircNamesEnd(ctx, t[1:], !several)
+	}
+	if several {
+		s.numeric("366", m.params[0], "End of /NAMES list")
 	}
 }
 
