@@ -62,6 +62,15 @@ type note struct {
 	Scoped bool           `json:"sc,omitempty"`
 	Counts map[string]int `json:"cn,omitempty"`
 	Owner  string         `json:"ow,omitempty"`
+	// Reason is what a user said leaving a room or logging out (IRC's
+	// PART and QUIT messages), shown to the others.
+	Reason string `json:"rn,omitempty"`
+	// Notice: a room line or private message sent as an IRC NOTICE,
+	// which IRC clients show as one (and never answer automatically).
+	Notice bool `json:"no,omitempty"`
+	// Tags are the IRC client-only tags (+key=value) a room line or
+	// private message was sent with; relayed live, not stored.
+	Tags map[string]string `json:"tg,omitempty"`
 }
 
 // The kinds of notes.
@@ -86,6 +95,7 @@ const (
 	noteReplace   = "replace"   // session SID of User was replaced elsewhere
 	noteRead      = "read"      // User's read marker in conversation Text moved to ID
 	noteTyping    = "typing"    // By is typing in Room, or to User (a private conversation)
+	noteTagmsg    = "tagmsg"    // By sent an IRC TAGMSG (ID, Tags) to Room or User; Src is the sending session
 	// Notes of one node only: every node reads the admin actions itself.
 	noteAdmin  = "admin"  // User is (Flag) or is no longer a server admin, as of Time
 	noteNotice = "notice" // an admin notice, Text, at Time
@@ -116,7 +126,7 @@ func (n *note) historyLine() chatd.HistoryLine {
 
 // lineEvent is the live room line a noteLine carries, once it has its id.
 func (n *note) lineEvent() *event {
-	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag).replying(n.Text, n.ReplyTo, n.Quote).withMentions(n.Mentions)
+	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag).replying(n.Text, n.ReplyTo, n.Quote).withMentions(n.Mentions).noticed(n.Notice).withClientTags(n.Tags)
 }
 
 // effect is the one path of a change that others see: apply shows n to
@@ -164,7 +174,7 @@ func (s *Server) apply(n *note) {
 	case noteInvite:
 		fanout(s.hub.sessionsOf(n.User, ""), invitedEvent(n.Room, n.User, n.By), nil, nil)
 	case noteSent:
-		fanout(s.hub.sessionsOf(n.By, ""), privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time).replying(n.Text, n.ReplyTo, n.Quote), src, nil)
+		fanout(s.hub.sessionsOf(n.By, ""), privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time).replying(n.Text, n.ReplyTo, n.Quote).noticed(n.Notice).withClientTags(n.Tags), src, nil)
 	case noteDevice:
 		fanout(s.hub.sessionsOf(n.User, ""), newSessionNotice(n), nil, nil)
 	case noteBlocks:
@@ -198,6 +208,8 @@ func (s *Server) apply(n *note) {
 		s.showRead(n)
 	case noteTyping:
 		s.showTyping(n)
+	case noteTagmsg:
+		s.showTagmsg(n, src)
 	case noteEdit, noteDelete, noteReact:
 		s.showAction(n, src)
 	case notePrivate:
@@ -240,6 +252,9 @@ func (s *Server) showPresence(n *note, to []*session, skip []*session) {
 			return // replaced: still online
 		}
 		ev = presenceEvent(n.User, n.Text, n.Room)
+		if n.Reason != "" {
+			ev = logoutWithReason(ev, n.Reason)
+		}
 	case noteAway:
 		ev = awayEvent(n.User, n.Room, n.Text)
 	case noteBack:
@@ -264,7 +279,7 @@ func (s *Server) showJoin(n *note, members []*session, skip *session) {
 // showJoin.
 func (s *Server) showLeave(n *note, members []*session, skip *session) {
 	if n.Flag {
-		s.showRoomChange(n, members, roomEvent(roomLeft, n.Room, n.User), skip)
+		s.showRoomChange(n, members, leftEvent(n.Room, n.User, n.Reason), skip)
 	}
 }
 
@@ -374,11 +389,12 @@ func (s *Server) joinRoom(sess *session, room string, token *uint64, replies ...
 // current room after the leave and queued to sess first. It reports
 // whether sess was a member.
 func (s *Server) leaveRoom(sess *session, room string, announce bool, replies ...*event) bool {
-	return s.leaveRoomWith(sess, room, announce, func(string) []*event { return replies })
+	return s.leaveRoomWith(sess, room, announce, "", func(string) []*event { return replies })
 }
 
-// leaveRoomWith is leaveRoom with replies that name the new current room.
-func (s *Server) leaveRoomWith(sess *session, room string, announce bool, replies func(current string) []*event) bool {
+// leaveRoomWith is leaveRoom with replies that name the new current room,
+// and the reason the user gave for leaving ("" none).
+func (s *Server) leaveRoomWith(sess *session, room string, announce bool, reason string, replies func(current string) []*event) bool {
 	members, current, rooms, ok := s.hub.part(sess, room)
 	if !ok {
 		return false
@@ -388,7 +404,7 @@ func (s *Server) leaveRoomWith(sess *session, room string, announce bool, replie
 			sess.send(r)
 		}
 	}
-	n := &note{Kind: noteLeave, User: sess.user, SID: sess.sid, Room: room, To: current, Rooms: rooms, Flag: announce}
+	n := &note{Kind: noteLeave, User: sess.user, SID: sess.sid, Room: room, To: current, Rooms: rooms, Flag: announce, Reason: reason}
 	if announce {
 		// The count as it was, the leaver included.
 		count := s.community.elsewhere().roomCount(room, s.hub.roomUserCount(room)+1)
@@ -437,7 +453,7 @@ func (s *Server) deliverHere(n *note) (status string, away *string) {
 		return statusBlocked, nil
 	}
 	for _, o := range mine {
-		ev := privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time).replying(n.Text, n.ReplyTo, n.Quote)
+		ev := privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time).replying(n.Text, n.ReplyTo, n.Quote).noticed(n.Notice).withClientTags(n.Tags)
 		if n.Mail != 0 && s.cluster != nil {
 			id := n.Mail
 			ev.afterWrite = func() { s.cluster.mailDone(id) }

@@ -53,6 +53,10 @@ type event struct {
 	at    time.Time
 	stamp int8
 
+	// clientTags are the IRC client-only tags (+key=value) a live line
+	// was sent with; only IRC clients with message-tags see them.
+	clientTags map[string]string
+
 	// id is the message id of a message or notice (PROTOCOL.md 9.1),
 	// which text mode shows at the line's end to users with ids on
 	// (session.appendEvent); "" for other events.
@@ -258,6 +262,22 @@ func (e *event) withID(id string) *event {
 	return e
 }
 
+// noticed marks a live message sent as an IRC NOTICE ("notice": true),
+// when on.
+func (e *event) noticed(on bool) *event {
+	if on {
+		e.fields = append(e.fields, f("notice", true))
+	}
+	return e
+}
+
+// withClientTags gives a live message the IRC client-only tags it was
+// sent with.
+func (e *event) withClientTags(tags map[string]string) *event {
+	e.clientTags = tags
+	return e
+}
+
 // roomMessage is a line of room chat, live or (kind history) replayed,
 // with its message id. An action (the me command) reads "* alice waves"
 // and carries "action":true.
@@ -363,6 +383,14 @@ func presenceEvent(user, what, room string) *event {
 		f("user", user), f("event", what), f("room", room)).stamped(time.Time{}, stampLive)
 }
 
+// logoutWithReason is the logout ev with what the user said leaving (IRC's
+// QUIT message).
+func logoutWithReason(ev *event, reason string) *event {
+	return newEvent("presence", ev.text+": "+reason,
+		f("user", ev.str("user")), f("event", ev.str("event")), f("room", ev.str("room")), f("reason", reason)).
+		stamped(time.Time{}, stampLive)
+}
+
 // awayEvent is the presence event away, with the away message.
 func awayEvent(user, room, text string) *event {
 	t := fmt.Sprintf("* %s is away", user)
@@ -398,6 +426,16 @@ func roomEvent(what, room, user string) *event {
 		t = fmt.Sprintf("* room %s was closed by %s", room, user)
 	}
 	return newEvent("room", t, f("event", what), f("room", room), f("user", user)).stamped(time.Time{}, stampLive)
+}
+
+// leftEvent is the room event left, with the reason the user gave ("" none;
+// IRC's PART message).
+func leftEvent(room, user, reason string) *event {
+	if reason == "" {
+		return roomEvent(roomLeft, room, user)
+	}
+	return newEvent("room", fmt.Sprintf("* %s left %s: %s", user, room, reason),
+		f("event", roomLeft), f("room", room), f("user", user), f("reason", reason)).stamped(time.Time{}, stampLive)
 }
 
 // topicEvent tells a room (or someone joining it) its topic; user is who

@@ -34,9 +34,10 @@ const (
 	capLabeledResponse
 	capUserhostInNames
 	capAccountRegistration
-	capChathistory // irc_history.go
-	capReadMarker  // irc_history.go
-	capRedaction   // irc_actions.go
+	capChathistory     // irc_history.go
+	capReadMarker      // irc_history.go
+	capRedaction       // irc_actions.go
+	capExtendedMonitor // irc_monitor.go
 )
 
 // ircCaps lists the capabilities in the order CAP LS names them.
@@ -55,6 +56,7 @@ var ircCaps = []struct {
 	{"draft/read-marker", "", capReadMarker},
 	{"echo-message", "", capEchoMessage},
 	{"extended-join", "", capExtendedJoin},
+	{"extended-monitor", "", capExtendedMonitor},
 	{"invite-notify", "", capInviteNotify},
 	{"labeled-response", "", capLabeledResponse},
 	{"message-tags", "", capMessageTags},
@@ -107,8 +109,12 @@ type ircState struct {
 	// Reader goroutine only (irc_history.go): batches opened so far,
 	// for their ids.
 	batches uint64
-	// MONITOR's list (irc_monitor.go), by key: replaced whole by the
-	// reader, read by whoever renders.
+	// MONITOR's list (irc_monitor.go), by key: the account's watch list
+	// (watched, replaced whole at login and by every watch or unwatch of
+	// the account, hub.setWatching) and the nicks of this connection that
+	// are no account or are the user's own (monitor, replaced whole by
+	// the reader). Read by whoever renders.
+	watched atomic.Pointer[map[string]string]
 	monitor atomic.Pointer[map[string]string]
 	// Owned by the goroutine holding the output (as known): whether the
 	// client was last told each monitored nick is online (730) or not.
@@ -304,6 +310,7 @@ func init() {
 		"KILL":     {1, ircKill},
 		"REGISTER": {3, ircRegisterAccount},
 		"INFO":     {0, ircInfo},
+		"LINKS":    {0, ircLinks},
 		"USERHOST": {1, ircUserhost},
 		// irc_history.go
 		"CHATHISTORY": {1, ircChathistory},
@@ -313,6 +320,9 @@ func init() {
 		"TAGMSG": {1, ircTagmsg},
 		// irc_monitor.go
 		"MONITOR": {1, ircMonitor},
+		// irc_help.go
+		"HELP":   {0, ircHelpCmd},
+		"HELPOP": {0, ircHelpCmd},
 		"AUTHENTICATE": {0, func(_ context.Context, s *session, _ *ircMsg) {
 			s.numeric("907", "You have already authenticated using SASL")
 		}},

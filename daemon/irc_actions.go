@@ -16,6 +16,7 @@ package daemon
 import (
 	"context"
 	"strings"
+	"time"
 
 	"chatd"
 )
@@ -38,7 +39,10 @@ func ircRedact(ctx context.Context, s *session, m *ircMsg) {
 		fail("UNKNOWN_MSGID", id, "No such message in "+target)
 		return
 	}
-	if _, err := s.collect(ctx, cmdDelete, id); err != nil {
+	s.redactReason = m.param(2)
+	_, err := s.collect(ctx, cmdDelete, id)
+	s.redactReason = ""
+	if err != nil {
 		switch chatd.ErrorCode(err) {
 		case chatd.ENotPermitted:
 			fail("REDACT_FORBIDDEN", id, chatd.ErrorMessage(err))
@@ -94,6 +98,7 @@ func ircReply(ctx context.Context, s *session, m *ircMsg) bool {
 // typing, where the server has that command; any other client tag
 // (+typing=paused and done among them) is dropped.
 func ircTagmsg(ctx context.Context, s *session, m *ircMsg) {
+	ircRelayTags(ctx, s, m)
 	if m.tags["+typing"] == "active" {
 		if c, ok := byName["typing"]; ok {
 			if conv, ok := s.ircConversation(ctx, m.params[0], true); ok {
@@ -124,6 +129,73 @@ func ircTagmsg(ctx context.Context, s *session, m *ircMsg) {
 			s.ircLineOut(userMask(ircPseudoUser), "NOTICE", s.user, r.str("text"))
 		}
 	}
+}
+
+// ircRelayTags relays a TAGMSG's client-only tags (those chatd does not
+// act on itself: +typing, +draft/react, +draft/unreact, +draft/reply) to
+// the channel or nick, live and not stored, with a msgid; the sender gets
+// its echo with echo-message.
+func ircRelayTags(ctx context.Context, s *session, m *ircMsg) {
+	tags := clientOnlyTags(m.tags)
+	for _, k := range []string{"+typing", "+draft/react", "+draft/unreact"} {
+		delete(tags, k)
+	}
+	if len(tags) == 0 {
+		return
+	}
+	target := m.params[0]
+	conv, ok := s.ircConversation(ctx, target, true)
+	if !ok && chatd.Key(target) != chatd.Key(s.user) {
+		s.numeric("401", target, "No such nick/channel")
+		return
+	}
+	id := s.srv.newID()
+	if s.irc.has(capEchoMessage) {
+		echo := s.withClientTags(s.ircTags(id, time.Time{}, s.user), tags)
+		s.irc.out = appendIRC(s.irc.out, echo, userMask(s.user), "TAGMSG", target)
+	}
+	n := &note{Kind: noteTagmsg, ID: id, By: s.user, Src: s.sid, Room: conv.Room, User: conv.User, Tags: tags}
+	if !ok { // to oneself
+		n.User = s.user
+	}
+	if err := s.srv.effect(ctx, n); err != nil {
+		s.ircError("TAGMSG", target, err)
+	}
+}
+
+// showTagmsg shows a relayed TAGMSG to this node's sessions: the members
+// of the room, or the other user (and the sender's other sessions) of a
+// private conversation; never the sending session (src), which has its
+// echo, nor anyone who blocks the sender. Only IRC clients render it.
+func (s *Server) showTagmsg(n *note, src *session) {
+	ev := &event{typ: "tagmsg", noText: true, jsonSkip: true, id: n.ID, clientTags: n.Tags,
+		fields: []field{f("from", n.By), f("room", n.Room), f("to", n.User)}}
+	if n.Room != "" {
+		fanout(s.hub.members(n.Room), ev, src, s.notBlockingName(n.By))
+		return
+	}
+	to := s.hub.sessionsOf(n.User, "")
+	if chatd.Key(n.User) != chatd.Key(n.By) {
+		to = append(to, s.hub.sessionsOf(n.By, "")...)
+	}
+	fanout(to, ev, src, func(o *session) bool { return !o.blocking(n.By) })
+}
+
+// appendIRCTagmsg renders a relayed TAGMSG for a client with message-tags.
+func (s *session) appendIRCTagmsg(buf []byte, ev *event, me string) []byte {
+	if !s.irc.has(capMessageTags) {
+		return buf
+	}
+	from := ev.str("from")
+	target := "#" + ev.str("room")
+	if ev.str("room") == "" {
+		target = me
+		if chatd.Key(from) == chatd.Key(me) {
+			target = ev.str("to")
+		}
+	}
+	tags := s.withClientTags(s.ircTags(ev.id, time.Time{}, from), ev.clientTags)
+	return appendIRC(buf, tags, userMask(from), "TAGMSG", target)
 }
 
 // actionTarget is where an action's line goes for this client: the
@@ -159,6 +231,9 @@ func (s *session) appendIRCAction(buf []byte, ev *event, me string) []byte {
 	case "delete":
 		by := ev.str("by")
 		if st.has(capRedaction) {
+			if r := ev.str("reason"); r != "" {
+				return appendIRC(buf, nil, userMask(by), "REDACT", s.actionTarget(ev, by), id, r)
+			}
 			return appendIRC(buf, nil, userMask(by), "REDACT", s.actionTarget(ev, by), id)
 		}
 	case "reaction":

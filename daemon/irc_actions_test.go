@@ -1,8 +1,11 @@
 package daemon_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"chatd"
 )
 
 func TestIRCMessageActions(t *testing.T) {
@@ -100,4 +103,123 @@ func TestIRCMonitor(t *testing.T) {
 	a.expect(" 733 alice ")
 	a.send("MONITOR + *!*@*")
 	a.expect(" 432 alice *!*@* ")
+}
+
+// MONITOR is the account's watch list (PROTOCOL.md 13): stored, shared
+// with telnet's watch, and heard above presence.everyone_limit, where
+// only watchers hear of a login.
+func TestIRCMonitorIsTheWatchList(t *testing.T) {
+	ts := startIRC(t, func(c *chatd.Config) {
+		c.Presence.EveryoneLimit = 1
+		c.Rooms.PresenceLimit = 1
+		c.Accounts.DuplicateLogin = "multi"
+	})
+	ts.addUsers("alice", "bob", "carol", "dave")
+	a := ircLogin(t, ts, "alice", "password1")
+	a.send("MONITOR + bob,nobody")
+	a.expect(" 731 alice bob,nobody")
+	// The list is alice's watch list, whatever the transport.
+	at := login(t, ts.addr, "alice", "password1")
+	if ev := at.do("watching", "watching"); !strings.Contains(fmt.Sprint(ev["users"]), "user:bob") {
+		t.Fatalf("watching after MONITOR + = %v", ev["users"])
+	}
+	at.do("watch carol", "watch")
+	a.send("MONITOR L")
+	a.expect(" 732 alice bob,carol,nobody")
+	a.expect(" 733 alice ")
+	// Above presence.everyone_limit only watchers hear bob come and go.
+	login(t, ts.addr, "dave", "password1")
+	b := login(t, ts.addr, "bob", "password1")
+	a.expect(" 730 alice bob!bob@chatd")
+	b.send("quit")
+	a.expect(" 731 alice bob")
+	a.send("MONITOR - bob", "MONITOR L")
+	a.expect(" 732 alice carol,nobody")
+	a.expect(" 733 alice ")
+	if ev := at.do("watching", "watching"); strings.Contains(fmt.Sprint(ev["users"]), "user:bob") {
+		t.Fatalf("watching after MONITOR - = %v", ev["users"])
+	}
+	a.send("MONITOR C", "MONITOR L")
+	a.expect(" 733 alice ")
+	if ev := at.do("watching", "watching"); ev.str("text") != "you watch nobody" {
+		t.Fatalf("watching after MONITOR C = %v", ev)
+	}
+}
+
+// Client-only tags ride along PRIVMSG and TAGMSG, live, to the clients
+// that asked for message-tags, and to no one else.
+func TestIRCClientOnlyTags(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob", "carol")
+	ts.members("den", "alice", "bob", "carol")
+	a := ircLogin(t, ts, "alice", "password1", "message-tags", "echo-message")
+	b := ircLogin(t, ts, "bob", "password1", "message-tags")
+	c := ircLogin(t, ts, "carol", "password1")
+	b.expect("JOIN #den")
+	c.expect("JOIN #den")
+	a.send("@+baz=bat;fizz=buzz PRIVMSG #den :hi all")
+	a.expect("+baz=bat", "PRIVMSG #den :hi all")
+	if l := b.expect("PRIVMSG #den :hi all"); !strings.Contains(l, "+baz=bat") || strings.Contains(l, "fizz") {
+		t.Fatalf("bob got %q", l)
+	}
+	if l := c.expect("PRIVMSG #den :hi all"); strings.HasPrefix(l, "@") {
+		t.Fatalf("carol got %q", l)
+	}
+	a.send("@+steel=wootz;cat=dog TAGMSG #den")
+	echo := a.expect("+steel=wootz", ":alice!alice@chatd TAGMSG #den")
+	relay := b.expect("+steel=wootz", ":alice!alice@chatd TAGMSG #den")
+	if msgid := func(l string) string {
+		_, v, _ := strings.Cut(l, "msgid=")
+		v, _, _ = strings.Cut(v, ";")
+		v, _, _ = strings.Cut(v, " ")
+		return v
+	}; msgid(echo) == "" || msgid(echo) != msgid(relay) || strings.Contains(relay, "cat=") {
+		t.Fatalf("echo %q, relay %q", echo, relay)
+	}
+	a.send("@+x=y PRIVMSG bob :psst")
+	b.expect("+x=y", ":alice!alice@chatd PRIVMSG bob psst")
+	// carol, without message-tags, got no TAGMSG: the next line is
+	// alice's next message.
+	a.send("PRIVMSG #den :bye")
+	if l := c.expect("#den"); !strings.Contains(l, "PRIVMSG #den bye") {
+		t.Fatalf("carol got %q", l)
+	}
+}
+
+// The reason of a REDACT reaches the others with the delete: IRC clients
+// in the REDACT line, JSON clients as the delete event's reason.
+func TestIRCRedactReason(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob", "carol")
+	ts.members("den", "alice", "bob", "carol")
+	a := ircLogin(t, ts, "alice", "password1", "message-tags", "draft/message-redaction")
+	b := ircLogin(t, ts, "bob", "password1", "message-tags", "draft/message-redaction")
+	b.expect("JOIN #den")
+	c := login(t, ts.addr, "carol", "password1")
+	a.send("PRIVMSG #den :wrong room")
+	l := b.expect("PRIVMSG #den :wrong room")
+	_, id, _ := strings.Cut(l, "msgid=")
+	id, _, _ = strings.Cut(id, ";")
+	id, _, _ = strings.Cut(id, " ")
+	a.send("REDACT #den " + id + " :posted in the wrong room")
+	b.expect(":alice!alice@chatd REDACT #den " + id + " :posted in the wrong room")
+	if ev := c.expect("delete", "id", id); ev.str("reason") != "posted in the wrong room" {
+		t.Fatalf("carol got %v", ev)
+	}
+}
+
+// With extended-monitor (and away-notify) a client hears the monitored
+// users go away and come back, in no channel with them.
+func TestIRCExtendedMonitorAway(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob")
+	a := ircLogin(t, ts, "alice", "password1", "extended-monitor", "away-notify")
+	a.send("MONITOR + bob")
+	a.expect(" 731 alice bob")
+	b := login(t, ts.addr, "bob", "password1")
+	a.expect(" 730 alice bob!bob@chatd")
+	b.do("away lunch", "away")
+	a.expect(":bob!bob@chatd AWAY lunch")
+	b.do("back", "back")
+	a.expect(":bob!bob@chatd AWAY")
 }

@@ -1,8 +1,11 @@
 // MONITOR (IRCv3 monitor, docs/irc.md "MONITOR"): an IRC client's list of
-// nicks it wants to hear come online and go offline. chatd has no
-// watchers of its own, so MONITOR watches the online set: the answers ask
-// who is online now, and the login and logout presence events the
-// session is sent become 730 and 731 for the nicks on its list.
+// nicks it wants to hear come online and go offline. The list is the
+// account's watch list (watch.go, PROTOCOL.md 13), the one telnet's
+// `watch` and `watching` show: stored, at most chatd.MaxWatching, and what
+// a watcher hears (its logins and logouts, above presence.everyone_limit
+// too) becomes 730 and 731. A nick that is no account (yet), and the
+// user's own, cannot be watched; the connection keeps those itself and
+// hears of them as of anyone online.
 
 package daemon
 
@@ -14,16 +17,55 @@ import (
 )
 
 // ircMonitorMax is how many nicks one client may monitor (ISUPPORT
-// MONITOR).
-const ircMonitorMax = 100
+// MONITOR): the watch list's bound.
+const ircMonitorMax = chatd.MaxWatching
+
+// setIRCWatched hands an IRC session the account's watch list, names;
+// anything else ignores it.
+func (s *session) setIRCWatched(names []string) {
+	if s.irc == nil {
+		return
+	}
+	m := make(map[string]string, len(names))
+	for _, n := range names {
+		m[chatd.Key(n)] = n
+	}
+	s.irc.watched.Store(&m)
+}
+
+// monitored is the client's whole MONITOR list, by key: the account's
+// watch list and the connection's own nicks.
+func (st *ircState) monitored() map[string]string {
+	out := map[string]string{}
+	for _, p := range []*map[string]string{st.watched.Load(), st.monitor.Load()} {
+		if p != nil {
+			for k, v := range *p {
+				out[k] = v
+			}
+		}
+	}
+	return out
+}
+
+// isMonitored reports whether the client monitors the nick whose key is k.
+func (st *ircState) isMonitored(k string) bool {
+	for _, p := range []*map[string]string{st.watched.Load(), st.monitor.Load()} {
+		if p != nil {
+			if _, ok := (*p)[k]; ok {
+				return true
+			}
+		}
+	}
+	return false
+}
 
 // ircMonitor answers MONITOR + - C L S.
 func ircMonitor(ctx context.Context, s *session, m *ircMsg) {
 	st := s.irc
-	cur := map[string]string{}
+	local := map[string]string{}
 	if p := st.monitor.Load(); p != nil {
 		for k, v := range *p {
-			cur[k] = v
+			local[k] = v
 		}
 	}
 	var nicks []string
@@ -32,44 +74,98 @@ func ircMonitor(ctx context.Context, s *session, m *ircMsg) {
 			nicks = append(nicks, n)
 		}
 	}
+	fail := func(err error) {
+		s.ircLineOut(s.srv.serverName(), "FAIL", "MONITOR", strings.ToUpper(string(chatd.ErrorCode(err))), chatd.ErrorMessage(err))
+	}
+	changed := false
 	switch m.params[0] {
 	case "+":
 		var added []string
+		cur := st.monitored()
+	add:
 		for i, n := range nicks {
 			if strings.ContainsAny(n, "!@*?#:") {
 				s.numeric("432", n, "A MONITOR target is a nick, not a mask")
 				continue
 			}
-			if _, ok := cur[chatd.Key(n)]; ok {
+			k := chatd.Key(n)
+			if _, ok := cur[k]; ok {
 				continue
 			}
-			if len(cur) >= ircMonitorMax {
+			full := func() {
 				s.numeric("734", itoa(ircMonitorMax), strings.Join(nicks[i:], ","), "Monitor list is full")
+			}
+			if len(cur) >= ircMonitorMax {
+				full()
 				break
 			}
-			cur[chatd.Key(n)] = n
+			_, err := s.srv.store.Watch(ctx, s.user, n)
+			switch code := chatd.ErrorCode(err); {
+			case err == nil:
+				changed = true
+			case code == chatd.ENoSuchUser, code == chatd.ESelf:
+				local[k] = n
+			case code == chatd.ETooManyWatched:
+				full()
+				break add
+			default:
+				fail(err)
+				break add
+			}
+			cur[k] = n
 			added = append(added, n)
 		}
-		st.monitor.Store(&cur)
+		st.monitor.Store(&local)
+		if changed {
+			s.ircRewatch(ctx, fail)
+		}
 		s.ircMonitorStatus(ctx, added, false)
 	case "-":
 		var keys []string
+		watched := st.watched.Load()
 		for _, n := range nicks {
-			delete(cur, chatd.Key(n))
-			keys = append(keys, chatd.Key(n))
+			k := chatd.Key(n)
+			delete(local, k)
+			keys = append(keys, k)
+			if watched == nil {
+				continue
+			}
+			if name, ok := (*watched)[k]; ok {
+				if _, err := s.srv.store.Unwatch(ctx, s.user, name); err != nil && chatd.ErrorCode(err) != chatd.ENoSuchUser {
+					fail(err)
+					break
+				}
+				changed = true
+			}
 		}
-		st.monitor.Store(&cur)
+		st.monitor.Store(&local)
+		if changed {
+			s.ircRewatch(ctx, fail)
+		}
 		s.sendMonitor(&monAnswer{forget: keys})
 	case "C", "c":
+		cur := st.monitored()
 		keys := make([]string, 0, len(cur))
 		for k := range cur {
 			keys = append(keys, k)
 		}
 		st.monitor.Store(nil)
+		if p := st.watched.Load(); p != nil {
+			for _, name := range *p {
+				if _, err := s.srv.store.Unwatch(ctx, s.user, name); err != nil && chatd.ErrorCode(err) != chatd.ENoSuchUser {
+					fail(err)
+					break
+				}
+				changed = true
+			}
+		}
+		if changed {
+			s.ircRewatch(ctx, fail)
+		}
 		s.sendMonitor(&monAnswer{forget: keys})
 	case "L", "l":
 		var list []string
-		for _, n := range cur {
+		for _, n := range st.monitored() {
 			list = append(list, n)
 		}
 		for _, chunk := range nickChunks(sortedNames(list)) {
@@ -78,12 +174,20 @@ func ircMonitor(ctx context.Context, s *session, m *ircMsg) {
 		s.numeric("733", "End of MONITOR list")
 	case "S", "s":
 		var list []string
-		for _, n := range cur {
+		for _, n := range st.monitored() {
 			list = append(list, n)
 		}
 		s.ircMonitorStatus(ctx, sortedNames(list), true)
 	default:
 		s.ircLineOut(s.srv.serverName(), "FAIL", "MONITOR", "INVALID_PARAMS", m.params[0], "Give +, -, C, L or S")
+	}
+}
+
+// ircRewatch hands the account's changed watch list to all its sessions
+// (session.rewatch), this one included.
+func (s *session) ircRewatch(ctx context.Context, fail func(error)) {
+	if err := s.rewatch(ctx); err != nil {
+		fail(err)
 	}
 }
 
@@ -176,16 +280,23 @@ func nickChunks(names []string) []string {
 	return out
 }
 
+// awayNotified reports whether the client is told (away-notify) that the
+// user whose key is k went away or came back: when it was shown the user
+// in one of its channels, or, with extended-monitor, monitors them.
+func (s *session) awayNotified(k string) bool {
+	st := s.irc
+	if !st.has(capAwayNotify) {
+		return false
+	}
+	return st.known[k] || st.has(capExtendedMonitor) && st.isMonitored(k)
+}
+
 // appendMonitor adds 730 or 731 when the presence event ev is the login
 // or the logout of a nick this client monitors.
 func (s *session) appendMonitor(buf []byte, ev *event) []byte {
-	p := s.irc.monitor.Load()
-	if p == nil {
-		return buf
-	}
 	user := ev.str("user")
 	k := chatd.Key(user)
-	if _, ok := (*p)[k]; !ok {
+	if !s.irc.isMonitored(k) {
 		return buf
 	}
 	var on bool

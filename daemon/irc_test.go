@@ -398,3 +398,99 @@ func TestIRCLabeledResponses(t *testing.T) {
 	c.send("@label=n1 PONG :x")
 	c.expect("@label=n1 ", " ACK")
 }
+
+// HELP and HELPOP answer about IRC commands and chatd's own, as 704, 705
+// and 706, and 524 for a subject there is no help on.
+func TestIRCHelp(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice")
+	c := ircLogin(t, ts, "alice", "password1")
+	c.send("HELP")
+	c.expect(" 704 alice index ")
+	c.expect(" 705 alice index ", "MONITOR")
+	c.expect(" 706 alice index ")
+	c.send("HELPOP privmsg")
+	c.expect(" 704 alice privmsg :PRIVMSG ")
+	c.expect(" 706 alice privmsg ")
+	c.send("HELP wholasthr")
+	c.expect(" 704 alice wholasthr :chatd command: wholasthr")
+	c.expect(" 705 alice wholasthr :Run it with PRIVMSG chatd :wholasthr")
+	c.expect(" 706 alice wholasthr ")
+	c.send("HELP nosuchthing")
+	c.expect(" 524 alice nosuchthing ")
+}
+
+// The reasons of PART and QUIT reach the others: IRC clients in the PART
+// and QUIT lines, JSON clients as the event's reason (text mode shows it after the
+// event's words).
+func TestIRCPartAndQuitReasons(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob", "carol")
+	ts.members("den", "alice", "bob", "carol")
+	a := ircLogin(t, ts, "alice", "password1")
+	b := ircLogin(t, ts, "bob", "password1")
+	a.expect("JOIN #den")
+	c := login(t, ts.addr, "carol", "password1")
+	b.send("PART #den :off to lunch")
+	b.expect(":bob!bob@chatd PART #den :off to lunch")
+	a.expect(":bob!bob@chatd PART #den :off to lunch")
+	if ev := c.expect("room", "event", "left", "user", "bob"); ev.str("reason") != "off to lunch" {
+		t.Fatalf("carol heard %v", ev)
+	}
+	b.send("JOIN #den")
+	a.expect(":bob!bob@chatd JOIN #den")
+	b.send("QUIT :gone fishing")
+	a.expect(":bob!bob@chatd QUIT :Quit: gone fishing")
+	if ev := c.expect("presence", "event", "logout", "user", "bob"); ev.str("reason") != "gone fishing" {
+		t.Fatalf("carol heard %v", ev)
+	}
+}
+
+// A NOTICE is delivered as a NOTICE, to a channel and to a nick; JSON
+// clients get the message with "notice": true.
+func TestIRCNoticeStaysNotice(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob", "carol")
+	ts.members("den", "alice", "bob", "carol")
+	a := ircLogin(t, ts, "alice", "password1")
+	b := ircLogin(t, ts, "bob", "password1")
+	b.expect("JOIN #den")
+	c := login(t, ts.addr, "carol", "password1")
+	a.send("NOTICE #den :the build is green")
+	b.expect(":alice!alice@chatd NOTICE #den :the build is green")
+	if ev := c.expect("message", "from", "alice"); ev.str("text") != "the build is green" || ev["notice"] != true {
+		t.Fatalf("carol got %v", ev)
+	}
+	a.send("NOTICE bob :psst", "PRIVMSG bob :hello")
+	b.expect(":alice!alice@chatd NOTICE bob psst")
+	b.expect(":alice!alice@chatd PRIVMSG bob hello")
+}
+
+// LINKS lists no links: a chatd community is one server to IRC.
+func TestIRCLinks(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice")
+	c := ircLogin(t, ts, "alice", "password1")
+	c.send("LINKS")
+	c.expect(" 365 alice * :End of /LINKS list")
+}
+
+// NAMES of several channels gives each one's names, then one 366 for
+// them all (RFC 2812); NAMES of one channel is unchanged.
+func TestIRCNamesOfSeveralChannels(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob")
+	ts.members("den", "alice", "bob")
+	ts.members("attic", "alice")
+	c := ircLogin(t, ts, "alice", "password1")
+	c.expect(" 366 alice #den ")
+	c.send("NAMES #attic,#den")
+	c.expect(" 353 alice = #attic ")
+	if l := c.expect(" #den "); !strings.Contains(l, " 353 alice = #den ") {
+		t.Fatalf("after #attic's names: %q", l)
+	}
+	c.expect(" 366 alice #attic,#den ")
+	c.send("NAMES #den")
+	c.expect(" 353 alice = #den ")
+	c.expect(" 366 alice #den ")
+}

@@ -7,6 +7,7 @@ package daemon
 import (
 	"cmp"
 	"context"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,6 +28,7 @@ func ircQuit(_ context.Context, s *session, m *ircMsg) {
 		text = "Quit: " + q
 	}
 	s.setReason(byeLogout)
+	s.quitReason = m.param(0)
 	s.farewell = byeEvent(byeLogout, text)
 }
 
@@ -121,6 +123,8 @@ func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
 		return
 	}
 	notice := m.command == "NOTICE"
+	s.ircNotice, s.ircClientTags = notice, clientOnlyTags(m.tags)
+	defer func() { s.ircNotice, s.ircClientTags = false, nil }()
 	if len(m.params) == 0 || m.params[0] == "" {
 		if !notice {
 			s.numeric("411", "No recipient given ("+m.command+")")
@@ -194,7 +198,7 @@ func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
 				switch status {
 				case statusDelivered, statusStored:
 					if s.irc.has(capEchoMessage) {
-						tags := s.ircTags(r.get("id"), time.Time{}, s.user)
+						tags := s.withClientTags(s.ircTags(r.get("id"), time.Time{}, s.user), s.ircClientTags)
 						s.irc.out = appendIRC(s.irc.out, tags, userMask(s.user), m.command, t, text)
 					}
 					if away, ok := r.get("away").(string); ok && !notice {
@@ -212,6 +216,38 @@ func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
 			}
 		}
 	}
+}
+
+// clientOnlyTags are the client-only tags (+key) of a line, but for
+// +draft/reply, which chatd keeps as a reply (nil for none).
+func clientOnlyTags(tags map[string]string) map[string]string {
+	var out map[string]string
+	for k, v := range tags {
+		if strings.HasPrefix(k, "+") && k != "+draft/reply" {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[k] = v
+		}
+	}
+	return out
+}
+
+// withClientTags adds client-only tags to tags, in key order, when the
+// client asked for message-tags.
+func (s *session) withClientTags(tags []ircTag, client map[string]string) []ircTag {
+	if len(client) == 0 || !s.irc.has(capMessageTags) {
+		return tags
+	}
+	keys := make([]string, 0, len(client))
+	for k := range client {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		tags = append(tags, ircTag{k, client[k]})
+	}
+	return tags
 }
 
 // ircTags are the tags a message line carries for this client: its time,
@@ -281,7 +317,10 @@ func ircPart(ctx context.Context, s *session, m *ircMsg) {
 			s.numeric("403", t, "No such channel")
 			continue
 		}
-		if _, err := s.collect(ctx, cmdLeave, t[1:]); err != nil {
+		leave := func(ctx context.Context, s *session, args string) error {
+			return leaveBecause(ctx, s, args, m.param(1))
+		}
+		if _, err := s.collect(ctx, leave, t[1:]); err != nil {
 			s.ircError("PART", t, err)
 		}
 	}
@@ -346,10 +385,16 @@ func ircTopic(ctx context.Context, s *session, m *ircMsg) {
 
 // ircNames answers NAMES for room: owners (and, for multi-prefix, only
 // them) marked @.
-func (s *session) ircNames(ctx context.Context, room string) {
+func (s *session) ircNames(ctx context.Context, room string) { s.ircNamesEnd(ctx, room, true) }
+
+// ircNamesEnd is ircNames with or without its 366 (end false: the NAMES
+// of several channels ends once, after them all).
+func (s *session) ircNamesEnd(ctx context.Context, room string, end bool) {
 	r, err := s.srv.store.RoomByName(ctx, room)
 	if err != nil {
-		s.numeric("366", "#"+room, "End of /NAMES list")
+		if end {
+			s.numeric("366", "#"+room, "End of /NAMES list")
+		}
 		return
 	}
 	users, err := s.srv.roomNames(ctx, r.Name)
@@ -375,7 +420,9 @@ func (s *session) ircNames(ctx context.Context, room string) {
 		list = list[len(chunk):]
 		s.numeric("353", "=", "#"+r.Name, strings.Join(chunk, " "))
 	}
-	s.numeric("366", "#"+r.Name, "End of /NAMES list")
+	if end {
+		s.numeric("366", "#"+r.Name, "End of /NAMES list")
+	}
 	if s.irc.collecting.Load() != nil {
 		// The lines stay in the labeled response; the renderer still
 		// learns the names.
@@ -392,12 +439,21 @@ func ircNames(ctx context.Context, s *session, m *ircMsg) {
 		s.numeric("366", "*", "End of /NAMES list")
 		return
 	}
-	for _, t := range ircTargets(m.params[0]) {
+	// Several channels are answered as RFC 2812 says: their names, then
+	// one 366 for them all.
+	targets := ircTargets(m.params[0])
+	several := len(targets) > 1
+	for _, t := range targets {
 		if _, err := s.srv.store.RoomByName(ctx, strings.TrimPrefix(t, "#")); err != nil || !strings.HasPrefix(t, "#") {
-			s.numeric("366", t, "End of /NAMES list")
+			if !several {
+				s.numeric("366", t, "End of /NAMES list")
+			}
 			continue
 		}
-		s.ircNames(ctx, t[1:])
+		s.ircNamesEnd(ctx, t[1:], !several)
+	}
+	if several {
+		s.numeric("366", m.params[0], "End of /NAMES list")
 	}
 }
 
@@ -927,6 +983,13 @@ func ircKill(ctx context.Context, s *session, m *ircMsg) {
 	if _, err := s.collect(ctx, cmdKick, m.params[0]+" "+reason); err != nil {
 		s.ircError("KILL", m.params[0], err)
 	}
+}
+
+// ircLinks answers LINKS with its end only: to IRC a chatd community is
+// one server (a cluster's nodes share one server_name), so there are no
+// links to list.
+func ircLinks(_ context.Context, s *session, _ *ircMsg) {
+	s.numeric("365", "*", "End of /LINKS list")
 }
 
 func ircInfo(_ context.Context, s *session, _ *ircMsg) {

@@ -91,6 +91,8 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 		buf = s.appendIRCAction(buf, ev, me)
 	case "typing":
 		buf = s.appendIRCTyping(buf, ev)
+	case "tagmsg":
+		buf = s.appendIRCTagmsg(buf, ev, me)
 	case "bye":
 		buf = appendIRC(buf, nil, "", "ERROR", "Closing link: "+ev.str("text"))
 	default:
@@ -133,13 +135,17 @@ func (s *session) appendIRCMessage(buf []byte, ev *event, me string) []byte {
 	if action, _ := ev.get("action").(bool); action {
 		text = "\x01ACTION " + text + "\x01"
 	}
-	tags := s.ircTags(ev.id, at, from)
+	tags := s.withClientTags(s.ircTags(ev.id, at, from), ev.clientTags)
 	if r := ev.str("reply_to"); r != "" && st.has(capMessageTags) {
 		tags = append(tags, ircTag{"+draft/reply", r})
 	}
+	command := "PRIVMSG"
+	if notice, _ := ev.get("notice").(bool); notice {
+		command = "NOTICE"
+	}
 	switch kind {
 	case kindRoom, kindHistory:
-		return appendIRC(buf, tags, userMask(from), "PRIVMSG", "#"+ev.str("room"), text)
+		return appendIRC(buf, tags, userMask(from), command, "#"+ev.str("room"), text)
 	case kindBroadcast:
 		return appendIRC(buf, tags, userMask(from), "NOTICE", me, "[broadcast] "+text)
 	default: // private, offline
@@ -149,7 +155,7 @@ func (s *session) appendIRCMessage(buf []byte, ev *event, me string) []byte {
 				target = strings.Join(to, ",")
 			}
 		}
-		return appendIRC(buf, tags, userMask(from), "PRIVMSG", target, text)
+		return appendIRC(buf, tags, userMask(from), command, target, text)
 	}
 }
 
@@ -167,16 +173,19 @@ func (s *session) appendIRCPresence(buf []byte, ev *event) []byte {
 			buf = s.appendJoin(buf, user, r, true)
 		}
 	case presAway:
-		if st.known[k] && st.has(capAwayNotify) {
+		if s.awayNotified(k) {
 			buf = appendIRC(buf, nil, userMask(user), "AWAY", ev.str("text"))
 		}
 	case presBack:
-		if st.known[k] && st.has(capAwayNotify) {
+		if s.awayNotified(k) {
 			buf = appendIRC(buf, nil, userMask(user), "AWAY")
 		}
 	default:
 		if st.known[k] {
 			delete(st.known, k)
+			if r := ev.str("reason"); r != "" {
+				return appendIRC(buf, nil, userMask(user), "QUIT", "Quit: "+r)
+			}
 			reason := ev.render(modeText)
 			buf = appendIRC(buf, nil, userMask(user), "QUIT", "Quit: "+strings.TrimPrefix(strings.TrimSpace(string(reason)), "* "+user+" "))
 		}
@@ -208,6 +217,9 @@ func (s *session) appendIRCRoom(buf []byte, ev *event, me string, output bool) [
 	case roomJoined:
 		return s.appendJoin(buf, user, room, output)
 	case roomLeft:
+		if r := ev.str("reason"); r != "" {
+			return appendIRC(buf, nil, userMask(user), "PART", channel, r)
+		}
 		return appendIRC(buf, nil, userMask(user), "PART", channel)
 	case roomKicked:
 		if by == "" {
@@ -245,6 +257,9 @@ func (s *session) appendIRCOk(buf []byte, ev *event, me string, output bool) []b
 	case "create":
 		return s.appendJoin(buf, me, ev.str("room"), output)
 	case "leave":
+		if r := ev.str("reason"); r != "" {
+			return appendIRC(buf, nil, userMask(me), "PART", "#"+ev.str("left"), r)
+		}
 		return appendIRC(buf, nil, userMask(me), "PART", "#"+ev.str("left"))
 	}
 	return s.appendNotice(buf, ev, me)

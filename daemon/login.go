@@ -274,6 +274,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 		s.srv.log.Error("read the users a user watches", "user", u.Name, "err", err)
 	}
 	s.watching = watchKeys(watching)
+	s.setIRCWatched(watching)
 	// Going online, the welcome, the offline mail and the recent lines of
 	// the user's rooms are one step: under the rooms' log locks no line
 	// of theirs slips between history and live chat, and under the hub's

@@ -102,6 +102,12 @@ func (s *session) memberArg(arg string) (string, error) {
 }
 
 func cmdLeave(ctx context.Context, s *session, args string) error {
+	return leaveBecause(ctx, s, args, "")
+}
+
+// leaveBecause is cmdLeave with what the user said leaving, shown to the
+// room ("" nothing; IRC's PART message).
+func leaveBecause(ctx context.Context, s *session, args, reason string) error {
 	var room string
 	var err error
 	if strings.TrimSpace(args) == "" {
@@ -118,14 +124,18 @@ func cmdLeave(ctx context.Context, s *session, args string) error {
 	if _, err := s.srv.store.RemoveMember(ctx, s.user, room); err != nil {
 		return err
 	}
-	s.srv.leaveRoomWith(s, room, true, func(current string) []*event {
+	s.srv.leaveRoomWith(s, room, true, reason, func(current string) []*event {
 		text := "you left " + room
 		if current != "" {
 			text += "; you are now in " + current
 		} else {
 			text += "; you are in no room now"
 		}
-		return []*event{s.answer(okEvent("leave", text, nil, f("room", nullable(current)), f("left", room)))}
+		fields := []field{f("room", nullable(current)), f("left", room)}
+		if reason != "" {
+			fields = append(fields, f("reason", reason))
+		}
+		return []*event{s.answer(okEvent("leave", text, nil, fields...))}
 	})
 	return nil
 }

@@ -224,7 +224,7 @@ func cmdDelete(ctx context.Context, s *session, args string) error {
 		return err
 	}
 	n := t.note(noteDelete, s)
-	n.Time = now
+	n.Time, n.Reason = now, s.redactReason
 	return s.srv.effect(ctx, n)
 }
 
@@ -386,7 +386,12 @@ func actionEvent(n *note, conv string) *event {
 		if chatd.Key(n.By) != chatd.Key(n.User) {
 			text = fmt.Sprintf("%s* %s deleted a message of %s", where, n.By, n.User)
 		}
-		ev = newEvent("delete", text, f("id", n.ID), f("conversation", conv), f("by", n.By))
+		fields := []field{f("id", n.ID), f("conversation", conv), f("by", n.By)}
+		if n.Reason != "" {
+			text += ": " + n.Reason
+			fields = append(fields, f("reason", n.Reason))
+		}
+		ev = newEvent("delete", text, fields...)
 	default:
 		verb := "reacted " + n.Text + " to"
 		if !n.Flag {

@@ -51,6 +51,7 @@ func (h *hub) setWatching(user string, names []string) {
 		h.unwatchLocked(s)
 		s.watching = keys
 		h.watchLocked(s)
+		s.setIRCWatched(names)
 	}
 }
 

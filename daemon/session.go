@@ -74,6 +74,18 @@ type session struct {
 	// logout command, it stops the reader, and finish queues it once the
 	// user has left the registry.
 	farewell *event
+	// quitReason is what the user said logging out (IRC's QUIT message),
+	// shown to the others with the logout; set with farewell.
+	quitReason string
+	// ircNotice: the line being sent is an IRC NOTICE (ircPrivmsg sets it
+	// around the send; reader goroutine only).
+	ircNotice bool
+	// ircClientTags are the client-only tags of the IRC line being sent
+	// (as ircNotice).
+	ircClientTags map[string]string
+	// redactReason is the reason of the IRC REDACT being run, which the
+	// delete shows to the others (as ircNotice).
+	redactReason string
 	// Telnet state: interrupted is set by IAC IP or BRK; refusedOpts holds
 	// the options already refused (DO or WILL, then the option), so each
 	// is refused once and negotiation cannot loop.
@@ -528,7 +540,7 @@ func (s *session) finish() {
 		if err := s.srv.store.SetSeen(ctx, seen); err != nil {
 			s.srv.log.Error("write last seen", "user", s.user, "err", err)
 		}
-		n := &note{Kind: noteLogout, User: s.user, SID: s.sid, Text: presenceFor(reason)}
+		n := &note{Kind: noteLogout, User: s.user, SID: s.sid, Text: presenceFor(reason), Reason: s.quitReason}
 		// With several sessions per user in a cluster, whether this was
 		// the user's last one anywhere is decided by the database as the
 		// row goes (clusterHub.tell); every node, this one included,
