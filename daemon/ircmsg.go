@@ -19,6 +19,23 @@ type ircMsg struct {
 // errIRCEmpty: a line with no command.
 var errIRCEmpty = errors.New("empty IRC line")
 
+// errIRCCommand: a command that is neither letters nor a three-digit
+// numeric (RFC 1459's grammar), such as the ":" of ": :".
+var errIRCCommand = errors.New("malformed IRC command")
+
+// ircCommandWord reports whether cmd is letters only or three digits.
+func ircCommandWord(cmd string) bool {
+	if len(cmd) == 3 && '0' <= cmd[0] && cmd[0] <= '9' {
+		return '0' <= cmd[1] && cmd[1] <= '9' && '0' <= cmd[2] && cmd[2] <= '9'
+	}
+	for i := 0; i < len(cmd); i++ {
+		if c := cmd[i] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return true
+}
+
 // ircMaxParams is how many parameters a line may carry (RFC 1459: 15).
 const ircMaxParams = 15
 
@@ -47,6 +64,9 @@ func parseIRC(line string) (ircMsg, error) {
 	cmd, rest, _ := strings.Cut(line, " ")
 	if cmd == "" {
 		return m, errIRCEmpty
+	}
+	if !ircCommandWord(cmd) {
+		return m, errIRCCommand
 	}
 	m.command = strings.ToUpper(cmd)
 	for {

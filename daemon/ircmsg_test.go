@@ -38,7 +38,7 @@ func TestParseIRC(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"", "   ", "@tags", ":src", "@a=b :src"} {
+	for _, bad := range []string{"", "   ", "@tags", ":src", "@a=b :src", ": :", "PRIV/MSG x", "12 x", "1234", "NICK: x"} {
 		if _, err := parseIRC(bad); err == nil {
 			t.Errorf("parseIRC(%q) accepted", bad)
 		}
@@ -50,7 +50,7 @@ func TestParseIRC(t *testing.T) {
 func FuzzIRCLine(f *testing.F) {
 	for _, s := range []string{
 		"PRIVMSG #den :hello", "@label=x;time=2020 :a!b@c PRIVMSG bob :hi :)", "CAP REQ :sasl -echo-message",
-		`@a=\\\:\s\r\n\x;b :s C p1 p2 :`, "AUTHENTICATE +", ":", "@", " : x", "X a  b   :  c",
+		`@a=\\\:\s\r\n\x;b :s C p1 p2 :`, "AUTHENTICATE +", ":", "@", " : x", "X a  b   :  c", ": :",
 	} {
 		f.Add(s)
 	}
