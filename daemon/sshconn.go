@@ -48,16 +48,15 @@ var errInterrupted = errors.New("interrupted")
 type sshConn struct {
 	// Static after newSSHConn: the connection, the channel, the editor
 	// and the channels between the pump and ReadLine.
-	sc        *ssh.ServerConn
-	ch        ssh.Channel
-	term      *term.Terminal // nil without a pty
-	maxLine   func() int
-	complete  func(prefix string) []string // Tab's candidates; nil: none
-	lines     chan sshLine                 // pump → ReadLine
-	want      chan struct{}                // ReadLine → the editor's pump: read the next line (capacity 1)
-	dead      chan struct{}                // closed when the pump has stopped; err says why
-	stop      chan struct{}                // closed by closeWrite or Close: reads fail from then on
-	dlChanged chan struct{}                // a new read deadline while ReadLine waits
+	sc       *ssh.ServerConn
+	ch       ssh.Channel
+	term     *term.Terminal // nil without a pty
+	maxLine  func() int
+	complete func(prefix string) []string // Tab's candidates; nil: none
+	lines    chan sshLine                 // pump → ReadLine
+	want     chan struct{}                // ReadLine → the editor's pump: read the next line (capacity 1)
+	dead     chan struct{}                // closed when the pump has stopped; err says why
+	stop     chan struct{}                // closed by closeWrite or Close: reads fail from then on
 
 	// The pump only, until it closes dead.
 	err error
@@ -66,9 +65,8 @@ type sshConn struct {
 	// received.
 	asked bool
 
-	// Guarded by mu (leaf, DEVELOPING.md "Locks").
-	mu     sync.Mutex
-	readDL time.Time
+	// Its own lock (readDeadline.mu).
+	readDL readDeadline
 
 	// Atomics. secret: read the next line without echo (readSecret).
 	// prompt: the editor's prompt in force (Write sets it, the pump
@@ -93,15 +91,15 @@ type sshLine struct {
 
 func newSSHConn(sc *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ssh.Request, pty *ptyRequest, maxLine func() int, complete func(string) []string) *sshConn {
 	c := &sshConn{
-		sc:        sc,
-		ch:        ch,
-		maxLine:   maxLine,
-		complete:  complete,
-		lines:     make(chan sshLine),
-		want:      make(chan struct{}, 1),
-		dead:      make(chan struct{}),
-		stop:      make(chan struct{}),
-		dlChanged: make(chan struct{}, 1),
+		sc:       sc,
+		ch:       ch,
+		maxLine:  maxLine,
+		complete: complete,
+		lines:    make(chan sshLine),
+		want:     make(chan struct{}, 1),
+		dead:     make(chan struct{}),
+		stop:     make(chan struct{}),
+		readDL:   readDeadline{changed: make(chan struct{}, 1)},
 	}
 	if pty != nil {
 		c.term = term.NewTerminal(struct {
@@ -338,52 +336,29 @@ func (c *sshConn) ReadLine() (string, error) {
 		c.asked = true
 		c.want <- struct{}{} // never waits: one want at a time
 	}
-	for {
-		c.mu.Lock()
-		dl := c.readDL
-		c.mu.Unlock()
-		var expired <-chan time.Time
-		var t *time.Timer
-		if !dl.IsZero() {
-			d := time.Until(dl)
-			if d <= 0 {
-				return "", os.ErrDeadlineExceeded
-			}
-			t = time.NewTimer(d)
-			expired = t.C
-		}
-		var l sshLine
-		again, done := false, false
-		select {
-		case l = <-c.lines:
-			done, c.asked = true, false
-		case <-c.stop:
-			l, done = sshLine{err: errSSHClosed}, true
-		case <-c.dead:
-			// Lines the pump handed over before it stopped were taken.
-			l, done = sshLine{err: c.err}, true
-		case <-expired:
-			l, done = sshLine{err: os.ErrDeadlineExceeded}, true
-		case <-c.dlChanged:
-			again = true
-		}
-		if t != nil {
-			t.Stop()
-		}
-		if done && !again {
-			return l.text, l.err
-		}
+	return c.readDL.wait(c.wait)
+}
+
+// wait is one round of ReadLine; again means the read deadline changed.
+func (c *sshConn) wait(expired <-chan time.Time) (line string, err error, again bool) {
+	select {
+	case l := <-c.lines:
+		c.asked = false
+		return l.text, l.err, false
+	case <-c.stop:
+		return "", errSSHClosed, false
+	case <-c.dead:
+		// Lines the pump handed over before it stopped were taken.
+		return "", c.err, false
+	case <-expired:
+		return "", os.ErrDeadlineExceeded, false
+	case <-c.readDL.changed:
+		return "", nil, true
 	}
 }
 
 func (c *sshConn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.readDL = t
-	c.mu.Unlock()
-	select {
-	case c.dlChanged <- struct{}{}:
-	default:
-	}
+	c.readDL.set(t)
 	return nil
 }
 

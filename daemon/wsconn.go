@@ -42,10 +42,8 @@ type wsConn struct {
 	stop  context.CancelFunc
 	ctx   context.Context // the pump's; cancelled by Close
 
-	mu        sync.Mutex // leaf (DEVELOPING.md, "Locks"); guards readDL
-	readDL    time.Time
-	dlChanged chan struct{} // a new read deadline while ReadLine waits
-	writeDL   atomic.Int64  // unix nanoseconds; 0: none
+	readDL    readDeadline
+	writeDL   atomic.Int64 // unix nanoseconds; 0: none
 	closeOnce sync.Once
 }
 
@@ -59,14 +57,14 @@ func newWSConn(ws *websocket.Conn, raw *wsSocket, maxLine func() int) *wsConn {
 	ws.SetReadLimit(-1)
 	ctx, cancel := context.WithCancel(context.Background())
 	c := &wsConn{
-		ws:        ws,
-		raw:       raw,
-		maxLine:   maxLine,
-		lines:     make(chan wsLine),
-		dead:      make(chan struct{}),
-		stop:      cancel,
-		ctx:       ctx,
-		dlChanged: make(chan struct{}, 1),
+		ws:      ws,
+		raw:     raw,
+		maxLine: maxLine,
+		lines:   make(chan wsLine),
+		dead:    make(chan struct{}),
+		stop:    cancel,
+		ctx:     ctx,
+		readDL:  readDeadline{changed: make(chan struct{}, 1)},
 	}
 	go c.pump()
 	return c
@@ -171,30 +169,7 @@ func (c *wsConn) OnBytes(meter func(n int) error) { c.raw.meter.Store(&meter) }
 
 // ReadLine returns the next line, or os.ErrDeadlineExceeded once the read
 // deadline has passed (the connection stays open).
-func (c *wsConn) ReadLine() (string, error) {
-	for {
-		c.mu.Lock()
-		dl := c.readDL
-		c.mu.Unlock()
-		var expired <-chan time.Time
-		var t *time.Timer
-		if !dl.IsZero() {
-			d := time.Until(dl)
-			if d <= 0 {
-				return "", os.ErrDeadlineExceeded
-			}
-			t = time.NewTimer(d)
-			expired = t.C
-		}
-		l, err, again := c.wait(expired)
-		if t != nil {
-			t.Stop()
-		}
-		if !again {
-			return l, err
-		}
-	}
-}
+func (c *wsConn) ReadLine() (string, error) { return c.readDL.wait(c.wait) }
 
 // wait is one round of ReadLine; again means the read deadline changed.
 func (c *wsConn) wait(expired <-chan time.Time) (line string, err error, again bool) {
@@ -207,7 +182,7 @@ func (c *wsConn) wait(expired <-chan time.Time) (line string, err error, again b
 		return "", c.err, false
 	case <-expired:
 		return "", os.ErrDeadlineExceeded, false
-	case <-c.dlChanged:
+	case <-c.readDL.changed:
 		return "", nil, true
 	}
 }
@@ -239,13 +214,7 @@ func (c *wsConn) Write(p []byte) (int, error) {
 }
 
 func (c *wsConn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	c.readDL = t
-	c.mu.Unlock()
-	select {
-	case c.dlChanged <- struct{}{}:
-	default:
-	}
+	c.readDL.set(t)
 	return nil
 }
 
