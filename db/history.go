@@ -60,22 +60,12 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 			rows = append(rows, searchWords(rl.Line.Text))
 		}
 	}
-	// One statement for many lines: SQLite opens a statement savepoint
-	// for each statement, and the full-text index writes what it holds to
-	// disk at every savepoint, so one INSERT per line would make a tiny
-	// index segment per line and keep it busy merging them.
-	const perStmt = 200
-	cols, head, tuple := 8, historyInsert, "(?, ?, ?, ?, ?, ?, ?, ?), "
+	cols, head := 8, historyInsert
 	if db.pg {
-		cols, head, tuple = 9, historyInsertPG, "(?, ?, ?, ?, ?, ?, ?, ?, ?), "
+		cols, head = 9, historyInsertPG
 	}
-	for len(rows) > 0 {
-		n := min(len(rows)/cols, perStmt)
-		q := head + strings.TrimSuffix(strings.Repeat(tuple, n), ", ")
-		if _, err := tx.ExecContext(ctx, q, rows[:n*cols]...); err != nil {
-			return fmt.Errorf("append room history: %w", err)
-		}
-		rows = rows[n*cols:]
+	if err := execBatches(ctx, tx, head, "", cols, historyBatchRows, rows); err != nil {
+		return fmt.Errorf("append room history: %w", err)
 	}
 	for _, m := range marks {
 		if err := addMentions(ctx, tx, m.room, m.mid, m.users); err != nil {
@@ -158,6 +148,10 @@ func trimHistory(ctx context.Context, tx *dbTx, id int64, keep int) error {
 	}
 	return nil
 }
+
+// historyBatchRows is how many history lines (room or private) one
+// INSERT statement writes (execBatches).
+const historyBatchRows = 200
 
 // The head of the statements that store history lines. PostgreSQL also
 // stores the line's words, its search index (see searchWords).

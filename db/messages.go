@@ -644,6 +644,22 @@ func insertStatements(head string, width int) []string {
 	return stmts
 }
 
+// execBatches runs head followed by rows (width values each) and tail,
+// perStmt rows to a statement: one statement for many rows, because
+// SQLite opens a savepoint for each statement and its full-text index
+// writes what it holds to disk at every savepoint (a statement per row
+// would make an index segment per row and keep it busy merging them).
+func execBatches(ctx context.Context, tx *dbTx, head, tail string, width, perStmt int, rows []any) error {
+	for len(rows) > 0 {
+		n := min(len(rows)/width, perStmt)
+		if _, err := tx.ExecContext(ctx, insertRows(head, width, n)+tail, rows[:n*width]...); err != nil {
+			return err
+		}
+		rows = rows[n*width:]
+	}
+	return nil
+}
+
 // insertRows is head followed by n rows of width placeholders; a row of
 // offline_messages also says that it is not sorted yet.
 func insertRows(head string, width, n int) string {

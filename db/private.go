@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -86,22 +85,12 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 			rows = append(rows, searchWords(pl.Line.Text))
 		}
 	}
-	// One statement for many messages, as AppendHistoryBatch does and for
-	// its reason: the full-text index writes what it holds to disk at every
-	// statement's savepoint, so a statement per message made an index
-	// segment per message and kept the writer merging them.
-	const perStmt = 200
-	cols, head, tuple := 8, privateInsert, "(?, ?, ?, ?, ?, ?, ?, ?), "
+	cols, head := 8, privateInsert
 	if db.pg {
-		cols, head, tuple = 9, privateInsertPG, "(?, ?, ?, ?, ?, ?, ?, ?, ?), "
+		cols, head = 9, privateInsertPG
 	}
-	for len(rows) > 0 {
-		n := min(len(rows)/cols, perStmt)
-		q := head + strings.TrimSuffix(strings.Repeat(tuple, n), ", ") + " ON CONFLICT DO NOTHING"
-		if _, err := tx.ExecContext(ctx, q, rows[:n*cols]...); err != nil {
-			return fmt.Errorf("append private history: %w", err)
-		}
-		rows = rows[n*cols:]
+	if err := execBatches(ctx, tx, head, " ON CONFLICT DO NOTHING", cols, historyBatchRows, rows); err != nil {
+		return fmt.Errorf("append private history: %w", err)
 	}
 	db.trimMu.Lock()
 	if db.untrimmedPairs == nil {
