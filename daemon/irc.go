@@ -194,17 +194,7 @@ func labelLines(lines []byte, label, server string, batch bool) []byte {
 
 // addTags appends line with tags added to those it has.
 func addTags(b, line []byte, tags []ircTag) []byte {
-	b = append(b, '@')
-	for i, t := range tags {
-		if i > 0 {
-			b = append(b, ';')
-		}
-		b = append(b, t.key...)
-		if t.val != "" {
-			b = append(b, '=')
-			b = append(b, escapeTag(t.val)...)
-		}
-	}
+	b = appendTags(append(b, '@'), tags)
 	if len(line) > 0 && line[0] == '@' {
 		return append(append(b, ';'), line[1:]...)
 	}

@@ -146,22 +146,29 @@ func (m *ircMsg) param(i int) string {
 // ircTag is one tag of a line the server writes.
 type ircTag struct{ key, val string }
 
+// appendTags writes tags as a line carries them after its '@':
+// key=value pairs (escaped) separated by ';', a key alone when its value
+// is empty.
+func appendTags(b []byte, tags []ircTag) []byte {
+	for i, t := range tags {
+		if i > 0 {
+			b = append(b, ';')
+		}
+		b = append(b, t.key...)
+		if t.val != "" {
+			b = append(b, '=')
+			b = append(b, escapeTag(t.val)...)
+		}
+	}
+	return b
+}
+
 // appendIRC writes one server line: tags (none: no '@'), source, command,
 // parameters (the last with ':' when it needs one), CRLF. Parameters never
 // carry CR, LF or NUL: those are replaced by spaces.
 func appendIRC(b []byte, tags []ircTag, source, command string, params ...string) []byte {
 	if len(tags) > 0 {
-		b = append(b, '@')
-		for i, t := range tags {
-			if i > 0 {
-				b = append(b, ';')
-			}
-			b = append(b, t.key...)
-			if t.val != "" {
-				b = append(b, '=')
-				b = append(b, escapeTag(t.val)...)
-			}
-		}
+		b = appendTags(append(b, '@'), tags)
 		b = append(b, ' ')
 	}
 	if source != "" {
