@@ -332,17 +332,11 @@ func copyRows(ctx context.Context, stx, dtx *dbTx, t copyTable, progress CopyPro
 		return nil
 	}
 	var acc checksum
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
+	row := newCanonicalRow(len(cols))
 	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := row.scan(rows)
+		if err != nil {
 			return sum, fmt.Errorf("read rows: %w", err)
-		}
-		for i, v := range vals {
-			vals[i] = canonical(v)
 		}
 		acc.add(vals)
 		sum.Rows++
@@ -374,6 +368,31 @@ func copyRows(ctx context.Context, stx, dtx *dbTx, t copyTable, progress CopyPro
 	return sum, nil
 }
 
+// canonicalRow scans rows into one reused slice of values, each made
+// canonical: the form in which copyRows and tableSum sum a row, so that
+// the copy and its verification agree.
+type canonicalRow struct{ vals, ptrs []any }
+
+func newCanonicalRow(n int) *canonicalRow {
+	r := &canonicalRow{vals: make([]any, n), ptrs: make([]any, n)}
+	for i := range r.vals {
+		r.ptrs[i] = &r.vals[i]
+	}
+	return r
+}
+
+// scan reads the current row of rows; the slice it returns is reused by
+// the next scan.
+func (r *canonicalRow) scan(rows interface{ Scan(...any) error }) ([]any, error) {
+	if err := rows.Scan(r.ptrs...); err != nil {
+		return nil, err
+	}
+	for i, v := range r.vals {
+		r.vals[i] = canonical(v)
+	}
+	return r.vals, nil
+}
+
 // tableSum reads table's cols in tx and sums them as copyRows does.
 func tableSum(ctx context.Context, tx *dbTx, table string, cols []string) (TableSum, error) {
 	sum := TableSum{Table: table, Cols: cols}
@@ -383,17 +402,11 @@ func tableSum(ctx context.Context, tx *dbTx, table string, cols []string) (Table
 	}
 	defer rows.Close()
 	var acc checksum
-	vals := make([]any, len(cols))
-	ptrs := make([]any, len(cols))
-	for i := range vals {
-		ptrs[i] = &vals[i]
-	}
+	row := newCanonicalRow(len(cols))
 	for rows.Next() {
-		if err := rows.Scan(ptrs...); err != nil {
+		vals, err := row.scan(rows)
+		if err != nil {
 			return sum, fmt.Errorf("read %s: %w", table, err)
-		}
-		for i, v := range vals {
-			vals[i] = canonical(v)
 		}
 		acc.add(vals)
 		sum.Rows++
