@@ -473,14 +473,7 @@ func (s *session) ircCheck(ctx context.Context, name, pw string) (*chatd.User, e
 	if err != nil && chatd.ErrorCode(err) != chatd.ENoSuchUser {
 		return nil, err
 	}
-	hash := ""
-	if u != nil {
-		name, hash = u.Name, u.PassHash
-	}
-	if err := s.checkPassword(ctx, name, hash, pw); err != nil {
-		if chatd.ErrorCode(err) == chatd.EBadCredentials {
-			s.srv.connLog.Info("login failed", "user", name, "addr", s.addr, "listener", s.info.Listener)
-		}
+	if err := s.checkLogin(ctx, u, name, pw, "listener", s.info.Listener); err != nil {
 		return nil, err
 	}
 	return u, nil

@@ -51,19 +51,30 @@ func (s *session) passwordLogin(ctx context.Context, u *chatd.User) bool {
 	if !ok {
 		return false
 	}
-	name, hash := s.pendingName, "" // an unknown name has no user record
-	if u != nil {
-		name, hash = u.Name, u.PassHash
-	}
-	if err := s.checkPassword(ctx, name, hash, pw); err != nil {
+	if err := s.checkLogin(ctx, u, s.pendingName, pw); err != nil {
 		if chatd.ErrorCode(err) == chatd.EBadCredentials {
-			s.srv.connLog.Info("login failed", "user", name, "addr", s.addr)
 			err = chatd.Errorf(chatd.EBadCredentials, "wrong username or password")
 		}
 		s.fail("login", err)
 		return false
 	}
 	return s.enter(ctx, u)
+}
+
+// checkLogin checks pw for logging in as u, or as name when u is nil (an
+// unknown name, checked against the dummy hash), the same way on every
+// transport (checkPassword), and logs a wrong password in the connection
+// log with attrs, which say how the client came.
+func (s *session) checkLogin(ctx context.Context, u *chatd.User, name, pw string, attrs ...any) error {
+	hash := ""
+	if u != nil {
+		name, hash = u.Name, u.PassHash
+	}
+	err := s.checkPassword(ctx, name, hash, pw)
+	if chatd.ErrorCode(err) == chatd.EBadCredentials {
+		s.srv.connLog.Info("login failed", append([]any{"user", name, "addr", s.addr}, attrs...)...)
+	}
+	return err
 }
 
 // checkPassword is the one place a password typed by a person is checked

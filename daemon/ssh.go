@@ -309,24 +309,16 @@ func (s *session) recordKeyLogin(name string) {
 // registration open, an unknown name is sent there (sshInteractive) and
 // the password method refuses it uncounted.
 func (s *session) sshPassword(ctx context.Context, name, pw string, interactive bool) error {
-	hash := ""
 	u, err := s.srv.store.UserByName(ctx, name)
 	switch {
 	case err == nil:
-		hash = u.PassHash
 	case chatd.ErrorCode(err) != chatd.ENoSuchUser:
 		return err
 	case s.srv.cfg().Accounts.Registration == "open" && !interactive:
 		// Not a secret with registration open: say how to create it.
 		return chatd.Errorf(chatd.ENoSuchUser, "there is no account named %s yet; to create it, log in by keyboard-interactive (ssh -o PreferredAuthentications=keyboard-interactive)", name)
 	}
-	if err := s.checkPassword(ctx, name, hash, pw); err != nil {
-		if chatd.ErrorCode(err) == chatd.EBadCredentials {
-			s.srv.connLog.Info("login failed", "user", name, "addr", s.addr, "via", "ssh password")
-		}
-		return err
-	}
-	return nil
+	return s.checkLogin(ctx, u, name, pw, "via", "ssh password")
 }
 
 // sshInteractive is keyboard-interactive: the password of an account, or,
