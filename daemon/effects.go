@@ -251,10 +251,7 @@ func (s *Server) showPresence(n *note, to []*session, skip []*session) {
 		if n.Text == "" {
 			return // replaced: still online
 		}
-		ev = presenceEvent(n.User, n.Text, n.Room)
-		if n.Reason != "" {
-			ev = logoutWithReason(ev, n.Reason)
-		}
+		ev = presenceEvent(n.User, n.Text, n.Room).withReason(n.Reason)
 	case noteAway:
 		ev = awayEvent(n.User, n.Room, n.Text)
 	case noteBack:
@@ -279,7 +276,7 @@ func (s *Server) showJoin(n *note, members []*session, skip *session) {
 // showJoin.
 func (s *Server) showLeave(n *note, members []*session, skip *session) {
 	if n.Flag {
-		s.showRoomChange(n, members, leftEvent(n.Room, n.User, n.Reason), skip)
+		s.showRoomChange(n, members, roomEvent(roomLeft, n.Room, n.User).withReason(n.Reason), skip)
 	}
 }
 

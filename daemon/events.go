@@ -383,12 +383,15 @@ func presenceEvent(user, what, room string) *event {
 		f("user", user), f("event", what), f("room", room)).stamped(time.Time{}, stampLive)
 }
 
-// logoutWithReason is the logout ev with what the user said leaving (IRC's
-// QUIT message).
-func logoutWithReason(ev *event, reason string) *event {
-	return newEvent("presence", ev.text+": "+reason,
-		f("user", ev.str("user")), f("event", ev.str("event")), f("room", ev.str("room")), f("reason", reason)).
-		stamped(time.Time{}, stampLive)
+// withReason adds to a presence or room event, just built, what the user
+// said leaving ("" none; IRC's QUIT and PART messages): a "reason" member,
+// and ": reason" after its text.
+func (e *event) withReason(reason string) *event {
+	if reason != "" {
+		e.text += ": " + reason
+		e.fields = append(e.fields, f("reason", reason))
+	}
+	return e
 }
 
 // awayEvent is the presence event away, with the away message.
@@ -426,16 +429,6 @@ func roomEvent(what, room, user string) *event {
 		t = fmt.Sprintf("* room %s was closed by %s", room, user)
 	}
 	return newEvent("room", t, f("event", what), f("room", room), f("user", user)).stamped(time.Time{}, stampLive)
-}
-
-// leftEvent is the room event left, with the reason the user gave ("" none;
-// IRC's PART message).
-func leftEvent(room, user, reason string) *event {
-	if reason == "" {
-		return roomEvent(roomLeft, room, user)
-	}
-	return newEvent("room", fmt.Sprintf("* %s left %s: %s", user, room, reason),
-		f("event", roomLeft), f("room", room), f("user", user), f("reason", reason)).stamped(time.Time{}, stampLive)
 }
 
 // topicEvent tells a room (or someone joining it) its topic; user is who
