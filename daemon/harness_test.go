@@ -86,6 +86,13 @@ func startWrapped(t *testing.T, cfg chatd.Config, clk *clock, wrap func(chatd.St
 	if err != nil {
 		t.Fatalf("open db: %v", err)
 	}
+	return serveStore(t, cfg, clk, store, wrap)
+}
+
+// serveStore runs a daemon on store, an open database (SQLite or
+// PostgreSQL), until the test ends; wrap as for startWrapped.
+func serveStore(t *testing.T, cfg chatd.Config, clk *clock, store *db.DB, wrap func(chatd.Store) chatd.Store) *testServer {
+	t.Helper()
 	store.Now = clk.now
 	logLevel := slog.LevelWarn
 	if os.Getenv("CHATD_TEST_LOG") != "" {

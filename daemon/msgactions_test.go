@@ -1,10 +1,7 @@
 package daemon_test
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -31,27 +28,7 @@ func startBackend(t *testing.T, mutate ...func(*chatd.Config)) *testServer {
 	if err != nil {
 		t.Fatalf("open postgres: %v\n%s", err, pgtest.Log())
 	}
-	clk := &clock{}
-	store.Now = clk.now
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	ready := make(chan struct{})
-	srv := daemon.New(daemon.Options{Config: cfg, Store: store, Log: log, Now: clk.now, OnReady: func() { close(ready) }})
-	if err := srv.Listen(); err != nil {
-		store.Close()
-		t.Fatalf("listen: %v", err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ts := &testServer{t: t, cfg: cfg, srv: srv, store: store, addr: srv.Addr().String(),
-		cancel: cancel, done: make(chan error, 1), clock: clk}
-	served := make(chan struct{})
-	go func() { ts.done <- srv.Serve(ctx); close(served) }()
-	t.Cleanup(ts.stop)
-	select {
-	case <-ready:
-	case <-served:
-		t.Fatal("the server stopped before it was ready")
-	}
-	return ts
+	return serveStore(t, cfg, &clock{}, store, nil)
 }
 
 // said sends a chat line from c and returns its id (from c's own copy).
