@@ -227,6 +227,10 @@ func TestSSHShell(t *testing.T) {
 
 	tm.typeKeys("hello from ssh\r")
 	b.expect("message", "from", "alice", "text", "hello from ssh")
+	// alice's own copy too, before the half line below: under load it
+	// could come after it, and its redraw of "> half a li" would be
+	// taken for the one after bobby's line.
+	tm.waitFor("<alice> hello from ssh")
 
 	// Half a line typed, then a line from bobby arrives.
 	tm.typeKeys("half a li")
