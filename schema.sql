@@ -229,11 +229,14 @@ END;
 
 -- Read markers (PROTOCOL.md 9.5): where each user has read each
 -- conversation up to. conv is "#room" or "@user" in registered spelling;
--- mid the id of the newest message read, which only ever grows.
+-- mid the id of the newest message read ('' for none), which only ever
+-- grows; ts the time (Unix ms) a client marked it read up to (IRC's
+-- MARKREAD), 0 for none, which only ever grows too.
 CREATE TABLE read_markers (
     user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     conv    TEXT    NOT NULL,
     mid     TEXT    NOT NULL,
+    ts      INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id, conv)
 ) WITHOUT ROWID;
 

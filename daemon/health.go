@@ -114,6 +114,7 @@ var watchedWrites = map[string]struct {
 	"set_online":           {"write online sessions", false},
 	"set_setting":          {"save a setting", false},
 	"set_read_marker":      {"move a read marker", false},
+	"set_read_marker_at":   {"move a read marker", false},
 	"advance_markers":      {"move read markers", false},
 	"prune_attempts":       {"prune login attempts", false},
 }

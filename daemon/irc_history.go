@@ -406,11 +406,13 @@ func (s *session) ircHistoryTargets(ctx context.Context, from, to string, limit 
 }
 
 // ircMarkread answers MARKREAD TARGET with the user's read marker there,
-// and MARKREAD TARGET timestamp=TIME by moving the marker to the newest
-// line of the conversation at or before TIME (a chatd marker is a
-// message id). A marker that moves is told to every session of the user
-// (the read event, rendered by appendIRCRead), this one included; one
-// that does not is answered with where it stays.
+// and MARKREAD TARGET timestamp=TIME by moving the marker to TIME: it
+// keeps TIME, and its message id becomes the newest line of the
+// conversation at or before TIME (a chatd marker is a message id, which
+// unread counts from). A marker that moves is told to every session of
+// the user (the read event, rendered by appendIRCRead), this one
+// included; one that does not (TIME is not past the marker's time) is
+// answered with where it stays.
 func ircMarkread(ctx context.Context, s *session, m *ircMsg) {
 	server := s.srv.serverName()
 	fail := func(code string, params ...string) {
@@ -441,14 +443,14 @@ func ircMarkread(ctx context.Context, s *session, m *ircMsg) {
 	}
 	s.srv.history.flush()
 	lines, err := s.histPage(ctx, conv, p.highBound(), false, 1, func(l chatd.HistoryLine) bool { return !p.after(l) })
-	if err == nil && len(lines) == 1 {
-		var replies []*event
-		replies, err = s.collect(ctx, cmdRead, conv.String()+" "+lines[0].MsgID)
-		for _, r := range replies {
-			if moved, _ := r.get("moved").(bool); moved {
-				return
-			}
+	var cur chatd.ReadMarker
+	moved := false
+	if err == nil {
+		id := ""
+		if len(lines) == 1 {
+			id = lines[0].MsgID
 		}
+		cur, moved, err = s.srv.store.SetReadMarkerAt(ctx, s.user, conv.String(), id, p.at)
 	}
 	if err != nil {
 		if chatd.ErrorCode(err) == chatd.EInternal {
@@ -457,17 +459,21 @@ func ircMarkread(ctx context.Context, s *session, m *ircMsg) {
 		fail("INTERNAL_ERROR", target, chatd.ErrorMessage(err))
 		return
 	}
-	s.ircMarker(ctx, conv, target)
+	if moved {
+		s.srv.tellRead(ctx, cur)
+		return
+	}
+	s.ircLineOut(server, "MARKREAD", target, markTime(cur))
 }
 
 // ircMarker adds MARKREAD TARGET with the user's marker in conv: its
 // time, or * for none.
 func (s *session) ircMarker(ctx context.Context, conv conversation, target string) {
-	marks, err := s.srv.store.ReadMarkers(ctx, s.user)
+	m, err := s.srv.store.ReadMarker(ctx, s.user, conv.String())
 	if err != nil {
-		s.srv.log.Error("irc read markers", "user", s.user, "err", err)
+		s.srv.log.Error("irc read marker", "user", s.user, "err", err)
 	}
-	s.ircLineOut(s.srv.serverName(), "MARKREAD", target, markTime(marks[conv.String()]))
+	s.ircLineOut(s.srv.serverName(), "MARKREAD", target, markTime(m))
 }
 
 // ircJoinMarker adds, after a JOIN of room and before its names, the
@@ -478,11 +484,11 @@ func (s *session) ircJoinMarker(ctx context.Context, room string) {
 	}
 }
 
-// markTime is a marker (a message id) as MARKREAD shows it: the time of
-// the id's clock value, or * for none.
-func markTime(id string) string {
-	t, ok := idClock(id)
-	if !ok {
+// markTime is a marker as MARKREAD shows it: its time (the time a
+// client marked with, or its message's), or * for none.
+func markTime(m chatd.ReadMarker) string {
+	t := m.Time()
+	if t.IsZero() {
 		return "*"
 	}
 	return "timestamp=" + t.UTC().Format(ircTimeFormat)
@@ -494,5 +500,9 @@ func (s *session) appendIRCRead(buf []byte, ev *event) []byte {
 	if !s.irc.has(capReadMarker) {
 		return buf
 	}
-	return appendIRC(buf, nil, s.srv.serverName(), "MARKREAD", ircTarget(ev.str("conversation")), markTime(ev.str("id")))
+	at := "*"
+	if ts := ev.str("ts"); ts != "" {
+		at = "timestamp=" + ts
+	}
+	return appendIRC(buf, nil, s.srv.serverName(), "MARKREAD", ircTarget(ev.str("conversation")), at)
 }

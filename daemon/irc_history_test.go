@@ -207,16 +207,18 @@ func TestIRCMarkread(t *testing.T) {
 	a2.expect("MARKREAD #den *")
 	a2.expect(" 366 alice #den ")
 
-	// A time between two lines marks the one before it read.
+	// A time between two lines marks the one before it read, and is
+	// the time the marker stands at.
 	mid, _ := time.Parse(time.RFC3339Nano, times[1])
-	a.send("MARKREAD #den timestamp=" + mid.Add(300*time.Millisecond).UTC().Format("2006-01-02T15:04:05.000Z"))
-	a.expect("MARKREAD #den timestamp=" + times[1])
-	a2.expect("MARKREAD #den timestamp=" + times[1])
+	between := mid.Add(300 * time.Millisecond).UTC().Format("2006-01-02T15:04:05.000Z")
+	a.send("MARKREAD #den timestamp=" + between)
+	a.expect("MARKREAD #den timestamp=" + between)
+	a2.expect("MARKREAD #den timestamp=" + between)
 	// The marker never moves back; the answer says where it is.
 	a.send("MARKREAD #den timestamp=" + times[0])
-	a.expect("MARKREAD #den timestamp=" + times[1])
+	a.expect("MARKREAD #den timestamp=" + between)
 	a.send("MARKREAD #den")
-	a.expect("MARKREAD #den timestamp=" + times[1])
+	a.expect("MARKREAD #den timestamp=" + between)
 	// It is chatd's read marker: the unread count agrees.
 	a.send("PRIVMSG chatd :unread")
 	a.expect("NOTICE alice :", "#den 1")
@@ -237,4 +239,85 @@ func TestIRCMarkread(t *testing.T) {
 	a.expect("FAIL MARKREAD INVALID_PARAMS #den")
 	a.send("MARKREAD #nowhere")
 	a.expect("MARKREAD #nowhere *")
+}
+
+// A MARKREAD time is kept as the client sent it, even where no line is
+// that old: answered to MARKREAD, on JOIN, at the next login, to the
+// user's other sessions (IRC and JSON, which get it as the read event's
+// ts); it never goes back; a marker set by id elsewhere stands at its
+// message's time.
+func TestIRCMarkreadKeepsTheTime(t *testing.T) {
+	ts := startIRC(t, func(c *chatd.Config) { c.Accounts.DuplicateLogin = "multi" })
+	ts.addUsers("alice", "bob")
+	caps := []string{"server-time", "message-tags", "draft/read-marker"}
+	a := ircLogin(t, ts, "alice", "password1", caps...)
+	a.send("JOIN #test")
+	a.expect("MARKREAD #test *")
+	a.expect(" 366 alice #test ")
+	a2 := ircLogin(t, ts, "alice", "password1", caps...)
+	a2.expect(" 366 alice #test ")
+	web := login(t, ts.addr, "alice", "password1")
+
+	const t1, t0 = "2019-01-04T14:33:26.123Z", "2019-01-01T00:00:00.000Z"
+	a.send("MARKREAD #test timestamp=" + t1)
+	a.expect("MARKREAD #test timestamp=" + t1)
+	a2.expect("MARKREAD #test timestamp=" + t1)
+	web.expect("read", "conversation", "#test", "id", "", "ts", t1)
+	a.send("MARKREAD #test")
+	a.expect("MARKREAD #test timestamp=" + t1)
+	a.send("MARKREAD #test timestamp=" + t0)
+	a.expect("MARKREAD #test timestamp=" + t1)
+	a.send("PART #test", "JOIN #test")
+	a.expect("JOIN #test")
+	a.expect("MARKREAD #test timestamp=" + t1)
+	a.expect(" 366 alice #test ")
+
+	// A private conversation with no message yet.
+	const t2 = "2023-07-04T00:00:00.000Z"
+	a.send("MARKREAD bob timestamp=" + t2)
+	a.expect("MARKREAD bob timestamp=" + t2)
+	a.send("MARKREAD bob")
+	a.expect("MARKREAD bob timestamp=" + t2)
+
+	// A marker moved by id, from a JSON session, stands at the line's
+	// time.
+	b := ircLogin(t, ts, "bob", "password1", caps...)
+	b.send("JOIN #test", "PRIVMSG #test :hello")
+	at := parseLine(a.expect("PRIVMSG #test hello")).tags["time"]
+	id := idOf(t, web.expect("message", "kind", "room", "text", "hello"))
+	web.send("read #test " + id)
+	web.expect("read", "conversation", "#test", "id", id, "ts", at)
+	a.expect("MARKREAD #test timestamp=" + at)
+	a2.expect("MARKREAD #test timestamp=" + at)
+
+	// The next login hears the stored time.
+	a2.send("QUIT")
+	a2.closed()
+	a3 := ircLogin(t, ts, "alice", "password1", caps...)
+	a3.expect("MARKREAD #test timestamp=" + at)
+	a3.send("MARKREAD bob")
+	a3.expect("MARKREAD bob timestamp=" + t2)
+}
+
+// In a cluster, a MARKREAD time reaches the user's sessions on the other
+// nodes (the read note carries it), and every node answers it.
+func TestClusterMarkreadCarriesTheTime(t *testing.T) {
+	n := threeNodes(t, func(c *chatd.Config) {
+		c.Accounts.DuplicateLogin = "multi"
+		c.IRC.Listen = "127.0.0.1:0"
+	})
+	caps := []string{"draft/read-marker"}
+	a1 := ircLogin(t, n[0], "alice", "password1", caps...)
+	a1.expect(" 366 alice #lobby ")
+	a2 := ircLogin(t, n[1], "alice", "password1", caps...)
+	a2.expect(" 366 alice #lobby ")
+	web := login(t, n[2].addr, "alice", "password1")
+
+	const at = "2021-05-20T08:30:00.000Z"
+	a1.send("MARKREAD #lobby timestamp=" + at)
+	a1.expect("MARKREAD #lobby timestamp=" + at)
+	a2.expect("MARKREAD #lobby timestamp=" + at)
+	web.expect("read", "conversation", "#lobby", "ts", at)
+	a2.send("MARKREAD #lobby")
+	a2.expect("MARKREAD #lobby timestamp=" + at)
 }

@@ -44,16 +44,23 @@ func cmdRead(ctx context.Context, s *session, args string) error {
 		return err
 	}
 	if moved {
-		if err := s.srv.effect(ctx, &note{Kind: noteRead, User: s.user, Text: name, ID: id}); err != nil {
-			s.srv.log.Error("tell the cluster of a read marker", "user", s.user, "err", err)
-		}
+		s.srv.tellRead(ctx, cur)
 	}
-	text := "read " + name + " up to " + cur
+	text := "read " + name + " up to " + cur.MsgID
 	if !moved {
-		text = "your marker in " + name + " is at " + cur + " already"
+		text = "your marker in " + name + " is at " + cur.MsgID + " already"
 	}
-	s.reply(okEvent("read", text, nil, f("conversation", name), f("id", cur), f("moved", moved)))
+	s.reply(okEvent("read", text, nil, f("conversation", name), f("id", cur.MsgID), f("moved", moved)))
 	return nil
+}
+
+// tellRead tells every session of m's user, on every node, that their
+// marker moved to m.
+func (s *Server) tellRead(ctx context.Context, m chatd.ReadMarker) {
+	n := &note{Kind: noteRead, User: m.User, Text: m.Conversation, ID: m.MsgID, Time: m.Time()}
+	if err := s.effect(ctx, n); err != nil {
+		s.log.Error("tell the cluster of a read marker", "user", m.User, "err", err)
+	}
 }
 
 func cmdUnread(ctx context.Context, s *session, args string) error {
@@ -192,14 +199,30 @@ func unreadText(counts []chatd.Unread) string {
 }
 
 // readEvent tells a user's sessions that their marker in conv moved to
-// id. Text mode shows nothing: a terminal has no marker to move.
-func readEvent(conv, id string) *event {
-	return &event{typ: "read", noText: true, fields: []field{f("conversation", conv), f("id", id)}}
+// id ("" for none: marked by a time before its first message) and the
+// time at, to the millisecond (the marker's Time). Text mode shows
+// nothing: a terminal has no marker to move.
+func readEvent(conv, id string, at time.Time) *event {
+	fields := []field{f("conversation", conv), f("id", id)}
+	if !at.IsZero() {
+		fields = append(fields, f("ts", at.UTC().Format(markerTimeFormat)))
+	}
+	return &event{typ: "read", noText: true, fields: fields}
 }
 
-// showRead shows a read note to every session of the user here.
+// markerTimeFormat is how a read marker's time is written: UTC, to the
+// millisecond (IRC's server-time format).
+const markerTimeFormat = "2006-01-02T15:04:05.000Z"
+
+// showRead shows a read note to every session of the user here. A note
+// without a time (from a node that predates marker times) stands at its
+// message's.
 func (s *Server) showRead(n *note) {
-	fanout(s.hub.sessionsOf(n.User, ""), readEvent(n.Text, n.ID), nil, nil)
+	at := n.Time
+	if at.IsZero() {
+		at = chatd.ReadMarker{MsgID: n.ID}.Time()
+	}
+	fanout(s.hub.sessionsOf(n.User, ""), readEvent(n.Text, n.ID, at), nil, nil)
 }
 
 // shownLine records, for a text-mode session, that the message id of

@@ -322,11 +322,22 @@ func (t timedStore) Close() error {
 
 // chatd.MarkerStore
 
-func (t timedStore) SetReadMarker(ctx context.Context, user, conv, id string) (string, bool, error) {
+func (t timedStore) SetReadMarker(ctx context.Context, user, conv, id string) (chatd.ReadMarker, bool, error) {
 	defer t.m.dbOp("set_read_marker")()
 	cur, moved, err := t.Store.SetReadMarker(ctx, user, conv, id)
 	t.watch("set_read_marker", err)
 	return cur, moved, err
+}
+
+func (t timedStore) SetReadMarkerAt(ctx context.Context, user, conv, id string, at time.Time) (chatd.ReadMarker, bool, error) {
+	defer t.m.dbOp("set_read_marker_at")()
+	cur, moved, err := t.Store.SetReadMarkerAt(ctx, user, conv, id, at)
+	t.watch("set_read_marker_at", err)
+	return cur, moved, err
+}
+
+func (t timedStore) ReadMarker(ctx context.Context, user, conv string) (chatd.ReadMarker, error) {
+	return timed(t, "read_marker", func() (chatd.ReadMarker, error) { return t.Store.ReadMarker(ctx, user, conv) })
 }
 
 func (t timedStore) AdvanceMarkers(ctx context.Context, marks []chatd.ReadMarker) error {

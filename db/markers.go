@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jmoiron/sqlx"
 
@@ -14,39 +15,110 @@ import (
 // The read markers (chatd.MarkerStore). A marker's id only grows: the
 // upsert's WHERE leaves a row alone that is at or past the new id, on
 // SQLite and PostgreSQL alike (mid compares bytewise on both: SQLite's
-// default BINARY collation, PostgreSQL's "C").
+// default BINARY collation, PostgreSQL's "C"). ts is the time (Unix
+// milliseconds) a client marked with, 0 for none; it only grows too, and
+// is only set when it is past both the stored ts and the stored id's
+// clock time (mid below the first id of that millisecond).
 
 const sqlAdvanceMarker = `INSERT INTO read_markers (user_id, conv, mid) VALUES (?, ?, ?)
  ON CONFLICT (user_id, conv) DO UPDATE SET mid = excluded.mid WHERE excluded.mid > read_markers.mid`
 
+const sqlMarkerAt = `INSERT INTO read_markers (user_id, conv, mid, ts) VALUES (?, ?, ?, ?)
+ ON CONFLICT (user_id, conv) DO UPDATE SET ts = excluded.ts,
+  mid = CASE WHEN excluded.mid > read_markers.mid THEN excluded.mid ELSE read_markers.mid END
+ WHERE excluded.ts > read_markers.ts AND read_markers.mid < ?
+ RETURNING mid, ts`
+
+// markerRow is a read_markers row's marker.
+type markerRow struct {
+	MID string `db:"mid"`
+	TS  int64  `db:"ts"`
+}
+
+// marker is r as user's marker in conv.
+func (r markerRow) marker(user, conv string) chatd.ReadMarker {
+	m := chatd.ReadMarker{User: user, Conversation: conv, MsgID: r.MID}
+	if r.TS != 0 {
+		m.At = time.UnixMilli(r.TS)
+	}
+	return m
+}
+
 // SetReadMarker; see chatd.MarkerStore.
-func (db *DB) SetReadMarker(ctx context.Context, user, conv, id string) (string, bool, error) {
+func (db *DB) SetReadMarker(ctx context.Context, user, conv, id string) (chatd.ReadMarker, bool, error) {
 	tx, err := db.begin(ctx)
 	if err != nil {
-		return "", false, err
+		return chatd.ReadMarker{}, false, err
 	}
 	defer tx.Rollback()
 	uid, err := userID(ctx, tx, user)
 	if err != nil {
-		return "", false, err
+		return chatd.ReadMarker{}, false, err
 	}
 	res, err := tx.ExecContext(ctx, sqlAdvanceMarker, uid, conv, id)
 	if err != nil {
-		return "", false, fmt.Errorf("move the read marker of %s in %s: %w", user, conv, err)
+		return chatd.ReadMarker{}, false, fmt.Errorf("move the read marker of %s in %s: %w", user, conv, err)
 	}
 	n, err := res.RowsAffected()
 	if err != nil {
-		return "", false, fmt.Errorf("move the read marker of %s in %s: %w", user, conv, err)
+		return chatd.ReadMarker{}, false, fmt.Errorf("move the read marker of %s in %s: %w", user, conv, err)
+	}
+	cur, err := readMarker(ctx, tx, uid, user, conv)
+	if err != nil {
+		return chatd.ReadMarker{}, false, err
 	}
 	if n > 0 {
-		return id, true, commit(tx, "move the read marker of "+user)
-	}
-	var cur string
-	if err := sqlx.GetContext(ctx, tx, &cur,
-		`SELECT mid FROM read_markers WHERE user_id = ? AND conv = ?`, uid, conv); err != nil {
-		return "", false, fmt.Errorf("read the read marker of %s in %s: %w", user, conv, err)
+		return cur, true, commit(tx, "move the read marker of "+user)
 	}
 	return cur, false, nil
+}
+
+// SetReadMarkerAt; see chatd.MarkerStore.
+func (db *DB) SetReadMarkerAt(ctx context.Context, user, conv, id string, at time.Time) (chatd.ReadMarker, bool, error) {
+	ms := at.UnixMilli()
+	if ms <= 0 {
+		// Nothing is marked before the epoch; 0 is "no time".
+		cur, err := db.ReadMarker(ctx, user, conv)
+		return cur, false, err
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return chatd.ReadMarker{}, false, err
+	}
+	defer tx.Rollback()
+	uid, err := userID(ctx, tx, user)
+	if err != nil {
+		return chatd.ReadMarker{}, false, err
+	}
+	var r markerRow
+	err = sqlx.GetContext(ctx, tx, &r, sqlMarkerAt, uid, conv, id, ms, chatd.FormatID(uint64(ms)<<16))
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		cur, err := readMarker(ctx, tx, uid, user, conv)
+		return cur, false, err
+	case err != nil:
+		return chatd.ReadMarker{}, false, fmt.Errorf("move the read marker of %s in %s: %w", user, conv, err)
+	}
+	return r.marker(user, conv), true, commit(tx, "move the read marker of "+user)
+}
+
+// ReadMarker; see chatd.MarkerStore.
+func (db *DB) ReadMarker(ctx context.Context, user, conv string) (chatd.ReadMarker, error) {
+	uid, err := userID(ctx, db.read(), user)
+	if err != nil {
+		return chatd.ReadMarker{}, err
+	}
+	return readMarker(ctx, db.read(), uid, user, conv)
+}
+
+// readMarker reads the marker of the user uid (named user) in conv.
+func readMarker(ctx context.Context, q sqlx.QueryerContext, uid int64, user, conv string) (chatd.ReadMarker, error) {
+	var r markerRow
+	err := sqlx.GetContext(ctx, q, &r, `SELECT mid, ts FROM read_markers WHERE user_id = ? AND conv = ?`, uid, conv)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return chatd.ReadMarker{}, fmt.Errorf("read the read marker of %s in %s: %w", user, conv, err)
+	}
+	return r.marker(user, conv), nil
 }
 
 // AdvanceMarkers; see chatd.MarkerStore.

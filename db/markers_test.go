@@ -3,6 +3,7 @@ package db
 import (
 	"context"
 	"testing"
+	"time"
 
 	"chatd"
 )
@@ -29,11 +30,11 @@ func TestReadMarkers(t *testing.T) {
 		lobby := "#" + chatd.Lobby
 
 		cur, moved, err := db.SetReadMarker(ctx, "ALICE", lobby, id(7))
-		if err != nil || !moved || cur != id(7) {
+		if err != nil || !moved || cur.MsgID != id(7) || !cur.At.IsZero() {
 			t.Fatalf("first marker: %q %v %v", cur, moved, err)
 		}
 		cur, moved, err = db.SetReadMarker(ctx, "alice", lobby, id(3))
-		if err != nil || moved || cur != id(7) {
+		if err != nil || moved || cur.MsgID != id(7) {
 			t.Fatalf("older marker: %q %v %v, want %q unmoved", cur, moved, err, id(7))
 		}
 		_, _, err = db.SetReadMarker(ctx, "nobody", lobby, id(3))
@@ -79,5 +80,65 @@ func TestReadMarkers(t *testing.T) {
 		if err != nil || len(got) != 1 || got[0].Count != 21 || got[0].More {
 			t.Fatalf("alice's unread after advancing %+v, %v; want 21", got, err)
 		}
+	})
+}
+
+// TestReadMarkersByTime: a marker set by a time keeps that time and the
+// id given (or none), moves only to a time past both its time and its
+// id's, keeps the greater id, and a move by id keeps the time.
+func TestReadMarkersByTime(t *testing.T) {
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		db, _ := openTest(t)
+		mustUsers(t, db, "alice", "bob")
+		at := func(ms int64) time.Time { return time.UnixMilli(ms) }
+		id := func(ms int64) string { return chatd.FormatID(uint64(ms)<<16 | 7) }
+		check := func(what string, cur chatd.ReadMarker, moved bool, err error, wantID string, wantAt, wantTime int64, wantMoved bool) {
+			t.Helper()
+			if err != nil || moved != wantMoved || cur.MsgID != wantID || cur.At.UnixMilli() != wantAt && !(wantAt == 0 && cur.At.IsZero()) ||
+				cur.Time().UnixMilli() != wantTime || cur.User != "alice" || cur.Conversation != "#den" {
+				t.Fatalf("%s: %+v (time %d) moved %v, %v; want id %q at %d time %d moved %v",
+					what, cur, cur.Time().UnixMilli(), moved, err, wantID, wantAt, wantTime, wantMoved)
+			}
+		}
+
+		cur, err := db.ReadMarker(ctx, "alice", "#den")
+		if err != nil || cur.MsgID != "" || !cur.Time().IsZero() {
+			t.Fatalf("no marker yet: %+v, %v", cur, err)
+		}
+		// A time with no message at or before it: the time alone.
+		cur, moved, err := db.SetReadMarkerAt(ctx, "alice", "#den", "", at(5000))
+		check("first time", cur, moved, err, "", 5000, 5000, true)
+		cur, err = db.ReadMarker(ctx, "alice", "#den")
+		check("read back", cur, true, err, "", 5000, 5000, true)
+		cur, moved, err = db.SetReadMarkerAt(ctx, "alice", "#den", "", at(5000))
+		check("same time", cur, moved, err, "", 5000, 5000, false)
+		cur, moved, err = db.SetReadMarkerAt(ctx, "alice", "#den", "", at(4000))
+		check("older time", cur, moved, err, "", 5000, 5000, false)
+		// A later time with a message before it.
+		cur, moved, err = db.SetReadMarkerAt(ctx, "alice", "#den", id(5500), at(6000))
+		check("later time", cur, moved, err, id(5500), 6000, 6000, true)
+		// By id, past the time: the id's time is the marker's time.
+		cur, moved, err = db.SetReadMarker(ctx, "alice", "#den", id(9000))
+		check("by id", cur, moved, err, id(9000), 6000, 9000, true)
+		// A time before the id's is no move; one in the id's millisecond
+		// neither.
+		cur, moved, err = db.SetReadMarkerAt(ctx, "alice", "#den", id(7000), at(7000))
+		check("time before the id", cur, moved, err, id(9000), 6000, 9000, false)
+		cur, moved, err = db.SetReadMarkerAt(ctx, "alice", "#den", id(9000), at(9000))
+		check("time of the id", cur, moved, err, id(9000), 6000, 9000, false)
+		// A later time whose newest message is older than the stored id
+		// (trimmed since): the id stays.
+		cur, moved, err = db.SetReadMarkerAt(ctx, "alice", "#den", id(2000), at(9001))
+		check("later time, older id", cur, moved, err, id(9000), 9001, 9001, true)
+		// The ids alone, for unread.
+		marks, err := db.ReadMarkers(ctx, "alice")
+		if err != nil || len(marks) != 1 || marks["#den"] != id(9000) {
+			t.Fatalf("alice's markers %v, %v", marks, err)
+		}
+		_, _, err = db.SetReadMarkerAt(ctx, "nobody", "#den", "", at(1))
+		checkCode(t, err, chatd.ENoSuchUser)
+		_, err = db.ReadMarker(ctx, "nobody", "#den")
+		checkCode(t, err, chatd.ENoSuchUser)
 	})
 }

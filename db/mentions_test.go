@@ -149,6 +149,7 @@ func TestMigrateFromVersion9(t *testing.T) {
 		`ALTER TABLE private_history DROP COLUMN deleted`,
 		`DROP TABLE room_mentions`,
 		`ALTER TABLE room_history DROP COLUMN mentions`,
+		`ALTER TABLE read_markers DROP COLUMN ts`, // version 14
 		`INSERT INTO room_history (room_id, sender, body, ts, mid) SELECT id, 'alice', 'old', 0, '0000000000000001' FROM rooms`,
 		`PRAGMA user_version = 9`,
 	} {

@@ -285,6 +285,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS keys_user_fingerprint ON keys(user_id, fingerp
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS watchers_watched ON watchers(watched);
 `,
+	// 13 -> 14 (issue 22, docs/irc.md "Read markers"): the time a client
+	// marked a conversation read up to. Markers stored before have none.
+	`ALTER TABLE read_markers ADD COLUMN ts INTEGER NOT NULL DEFAULT 0;`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to

@@ -25,7 +25,7 @@ var postgresSchema string
 // owns its schema and migrations. To change the PostgreSQL schema, change
 // schema_postgres.sql, bump this, and append to postgresMigrations the
 // statements that bring the previous version to the new shape.
-const PostgresSchemaVersion = 10
+const PostgresSchemaVersion = 11
 
 // postgresMigrations[i] turns a PostgreSQL database at version i+1 into
 // version i+2, like migrations does for SQLite.
@@ -154,6 +154,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS keys_user_fingerprint ON keys(user_id, fingerp
     PRIMARY KEY (watcher, watched)
 );
 CREATE INDEX IF NOT EXISTS watchers_watched ON watchers(watched);`,
+	// 10 -> 11 (issue 22): the time a client marked a conversation read
+	// up to, as the SQLite migration to version 14.
+	`ALTER TABLE read_markers ADD COLUMN IF NOT EXISTS ts BIGINT NOT NULL DEFAULT 0;`,
 }
 
 // migrateLockKey names the advisory lock that makes nodes starting at once

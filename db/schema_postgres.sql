@@ -184,6 +184,7 @@ CREATE TABLE read_markers (
     user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     conv    TEXT   NOT NULL,
     mid     TEXT   COLLATE "C" NOT NULL,
+    ts      BIGINT NOT NULL DEFAULT 0,
     PRIMARY KEY (user_id, conv)
 );
 
