@@ -60,6 +60,10 @@ type IRCConfig struct {
 	Guests bool `toml:"guests"`
 	// ServerName is the name the server gives itself in IRC lines.
 	ServerName string `toml:"server_name"`
+	// Password, when set, is the server password every IRC client must
+	// send with PASS before it registers (docs/irc.md, "Server
+	// password"); "" is none.
+	Password string `toml:"password"`
 }
 
 type ServerConfig struct {
@@ -602,6 +606,9 @@ func (c *Config) Problems() []error {
 	}
 	if n := c.IRC.ServerName; n == "" || strings.ContainsAny(n, " :!@*,\r\n\x00") || !strings.Contains(n, ".") {
 		add(fmt.Errorf("irc.server_name: %q must be a host-like name with a dot and no spaces", n))
+	}
+	if p := c.IRC.Password; strings.ContainsAny(p, "\r\n\x00") || len(p) > 256 {
+		add(errors.New("irc.password: must be at most 256 bytes with no line break or NUL (an IRC client sends it in one line)"))
 	}
 
 	d := &c.Discovery

@@ -253,6 +253,8 @@ func TestConfig_Validate(t *testing.T) {
 		{"ErrDiscoveryName", func(c *chatd.Config) { c.Discovery.Name = "a\x1bb" }, `discovery.name: "a\x1bb" holds a control character`},
 		{"ErrDiscoveryNameLong", func(c *chatd.Config) { c.Discovery.Name = strings.Repeat("n", 65) }, "discovery.name: "},
 		{"ErrDiscoveryRate", func(c *chatd.Config) { c.Discovery.AnswersPerSecond = 0 }, "discovery.answers_per_second: 0"},
+		{"ErrIRCPasswordLineBreak", func(c *chatd.Config) { c.IRC.Password = "a\r\nQUIT" }, "irc.password: must be at most 256 bytes"},
+		{"ErrIRCPasswordLong", func(c *chatd.Config) { c.IRC.Password = strings.Repeat("p", 257) }, "irc.password: must be at most 256 bytes"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			c := chatd.DefaultConfig()

@@ -78,6 +78,7 @@ type ircState struct {
 	realname   string // USER's real name
 	capPending bool   // CAP LS or REQ came, and no CAP END yet
 	pass       string // PASS, until registration
+	serverPass string // PASS of the server password (irc_register.go)
 	saslBuf    string // AUTHENTICATE chunks of the exchange in progress
 	saslMech   bool   // AUTHENTICATE PLAIN came
 	account    *chatd.User
@@ -360,7 +361,7 @@ func (s *session) ircRegister(ctx context.Context) bool {
 			if len(m.params) < 1 {
 				s.numeric("461", "PASS", "Not enough parameters")
 			} else {
-				st.pass = m.params[0]
+				s.ircPass(m.params[0])
 			}
 		case "AUTHENTICATE":
 			s.ircAuthenticate(ctx, &m)
@@ -504,6 +505,13 @@ func (s *session) ircLoginFailed(code string, err error) {
 // first; ok says whether the user is in.
 func (s *session) ircComplete(ctx context.Context) (done, ok bool) {
 	st := s.irc
+	if !s.ircServerPassOK() {
+		s.srv.metrics.login(string(chatd.EBadCredentials))
+		s.numeric("464", "Password incorrect: this server needs its password (PASS)")
+		s.ircFlush()
+		s.end(byeError, "Bad password")
+		return true, false
+	}
 	u := st.account
 	if u == nil && st.pass != "" {
 		name, pw, found := strings.Cut(st.pass, ":")

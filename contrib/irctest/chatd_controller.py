@@ -2,10 +2,11 @@
 
 It writes a config into the test's temporary directory (a SQLite file,
 argon2 at test cost, the IRC listener on the host and port irctest gives,
-guests on), starts `chatd serve`, and registers accounts with
-`chatd useradd`. The chatd binary is $CHATD_BIN, else `chatd` on PATH.
+guests on, the server password when the test sets one), starts `chatd
+serve`, and registers accounts with `chatd useradd`. The chatd binary is $CHATD_BIN, else `chatd` on PATH.
 """
 
+import json
 import os
 import subprocess
 from typing import Optional, Set, Type
@@ -51,6 +52,7 @@ level = "warn"
 {irc_listen}
 guests = true
 server_name = "My.Little.Server"
+{irc_password}
 """
 
 
@@ -91,8 +93,6 @@ class ChatdController(BaseServerController, DirectoryBasedController):
     ) -> None:
         if websocket_hostname is not None or websocket_port is not None:
             raise NotImplementedByController("Websocket")
-        if password is not None:
-            raise NotImplementedByController("PASS command (server password)")
         assert self.proc is None
         self.port = port
         self.hostname = hostname
@@ -114,6 +114,12 @@ class ChatdController(BaseServerController, DirectoryBasedController):
                     db=self.directory / "chatd.db",
                     tls_pair=tls_pair,
                     irc_listen=irc_listen,
+                    # A JSON string is a TOML basic string.
+                    irc_password=(
+                        f"password = {json.dumps(password)}"
+                        if password is not None
+                        else ""
+                    ),
                 )
             )
         self.proc = self.execute(
