@@ -64,6 +64,11 @@ type IRCConfig struct {
 	// send with PASS before it registers (docs/irc.md, "Server
 	// password"); "" is none.
 	Password string `toml:"password"`
+	// RegisterBeforeConnect offers draft/account-registration's
+	// before-connect (while accounts.registration is open): REGISTER
+	// during registration creates the account and logs the connection
+	// in as it (docs/irc.md, "Creating an account").
+	RegisterBeforeConnect bool `toml:"register_before_connect"`
 }
 
 type ServerConfig struct {
@@ -289,7 +294,7 @@ func DefaultConfig() Config {
 		},
 		Cluster:  ClusterConfig{NodeTimeout: Duration{15 * time.Second}},
 		Presence: PresenceConfig{EveryoneLimit: 500},
-		IRC:      IRCConfig{ServerName: "chatd.irc"},
+		IRC:      IRCConfig{ServerName: "chatd.irc", RegisterBeforeConnect: true},
 	}
 }
 

@@ -371,7 +371,7 @@ func (s *session) ircRegister(ctx context.Context) bool {
 			}
 		case "PONG":
 		case "REGISTER":
-			s.ircLineOut(s.srv.serverName(), "FAIL", "REGISTER", "COMPLETE_CONNECTION_REQUIRED", m.param(0), "Register once you are connected")
+			s.ircRegisterEarly(ctx, &m)
 		case "QUIT":
 			s.ircFlush()
 			s.end(byeLogout, "Quit")
@@ -683,8 +683,8 @@ func ircCap(_ context.Context, s *session, m *ircMsg) {
 				continue
 			}
 			n := c.name
-			if v302 && c.value != "" {
-				n += "=" + c.value
+			if v := s.srv.capValue(c.bit, c.value); v302 && v != "" {
+				n += "=" + v
 			}
 			names = append(names, n)
 		}

@@ -36,7 +36,7 @@ var ircHelp = map[string][2]string{
 	"REDACT":      {"REDACT <target> <msgid> [:reason]", "Deletes a message."},
 	"OPER":        {"OPER <account> <password>", "Server admin rights, for server admins."},
 	"KILL":        {"KILL <nick> [:reason]", "Disconnects a user (server admins)."},
-	"REGISTER":    {"REGISTER * * <password>", "Makes a guest's nick an account."},
+	"REGISTER":    {"REGISTER * * <password>", "Makes your nick an account: before connecting, or as a guest."},
 	"QUIT":        {"QUIT [:reason]", "Logs out; the others see the reason."},
 	"MOTD":        {"MOTD", "Shows the banner."},
 	"LUSERS":      {"LUSERS", "Counts the users."},

@@ -2,8 +2,8 @@
 
 It writes a config into the test's temporary directory (a SQLite file,
 argon2 at test cost, the IRC listener on the host and port irctest gives,
-guests on, the server password when the test sets one), starts `chatd
-serve`, and registers accounts with `chatd useradd`. The chatd binary is $CHATD_BIN, else `chatd` on PATH.
+guests on, the server password and REGISTER before connect when the test
+asks for them), starts `chatd serve`, and registers accounts with `chatd useradd`. The chatd binary is $CHATD_BIN, else `chatd` on PATH.
 """
 
 import json
@@ -52,6 +52,7 @@ level = "warn"
 {irc_listen}
 guests = true
 server_name = "My.Little.Server"
+register_before_connect = {before_connect}
 {irc_password}
 """
 
@@ -114,6 +115,12 @@ class ChatdController(BaseServerController, DirectoryBasedController):
                     db=self.directory / "chatd.db",
                     tls_pair=tls_pair,
                     irc_listen=irc_listen,
+                    # REGISTER before connect, as the test case asks.
+                    before_connect=(
+                        "true"
+                        if self.test_config.account_registration_before_connect
+                        else "false"
+                    ),
                     # A JSON string is a TOML basic string.
                     irc_password=(
                         f"password = {json.dumps(password)}"
