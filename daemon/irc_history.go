@@ -412,7 +412,7 @@ func (s *session) ircHistoryTargets(ctx context.Context, from, to string, limit 
 // unread counts from). A marker that moves is told to every session of
 // the user (the read event, rendered by appendIRCRead), this one
 // included; one that does not (TIME is not past the marker's time) is
-// answered with where it stays.
+// answered with where it stays. A TIME still to come counts as now.
 func ircMarkread(ctx context.Context, s *session, m *ircMsg) {
 	server := s.srv.serverName()
 	fail := func(code string, params ...string) {
@@ -450,7 +450,13 @@ func ircMarkread(ctx context.Context, s *session, m *ircMsg) {
 		if len(lines) == 1 {
 			id = lines[0].MsgID
 		}
-		cur, moved, err = s.srv.store.SetReadMarkerAt(ctx, s.user, conv.String(), id, p.at)
+		// A time to come is taken as now: a marker set ahead by a
+		// client's wrong clock would stop every later one until then.
+		at := p.at
+		if now := s.srv.now().Truncate(time.Millisecond); at.After(now) {
+			at = now
+		}
+		cur, moved, err = s.srv.store.SetReadMarkerAt(ctx, s.user, conv.String(), id, at)
 	}
 	if err != nil {
 		if chatd.ErrorCode(err) == chatd.EInternal {

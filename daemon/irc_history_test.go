@@ -297,6 +297,14 @@ func TestIRCMarkreadKeepsTheTime(t *testing.T) {
 	a3.expect("MARKREAD #test timestamp=" + at)
 	a3.send("MARKREAD bob")
 	a3.expect("MARKREAD bob timestamp=" + t2)
+
+	// A time to come is taken as the server's now.
+	before := ts.clock.now().Truncate(time.Millisecond)
+	a3.send("MARKREAD bob timestamp=2999-01-01T00:00:00.000Z")
+	got, err := time.Parse(time.RFC3339Nano, strings.TrimPrefix(parseLine(a3.expect("MARKREAD bob timestamp=")).params[1], "timestamp="))
+	if after := ts.clock.now(); err != nil || got.Before(before) || got.After(after) {
+		t.Fatalf("a marker set in 2999 stands at %v (%v), not between %v and %v", got, err, before, after)
+	}
 }
 
 // In a cluster, a MARKREAD time reaches the user's sessions on the other
