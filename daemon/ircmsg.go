@@ -19,17 +19,22 @@ type ircMsg struct {
 // errIRCEmpty: a line with no command.
 var errIRCEmpty = errors.New("empty IRC line")
 
-// errIRCCommand: a command that is neither letters nor a three-digit
-// numeric (RFC 1459's grammar), such as the ":" of ": :".
+// errIRCCommand: a command that is neither a word nor a three-digit
+// numeric, such as the ":" of ": :".
 var errIRCCommand = errors.New("malformed IRC command")
 
-// ircCommandWord reports whether cmd is letters only or three digits.
+// ircCommandWord reports whether cmd is three digits or a word: a letter,
+// then letters, digits or '_'. RFC 1459 says letters only, but clients
+// send words such as NONEXISTENT_COMMAND and expect 421 for them, not
+// silence.
 func ircCommandWord(cmd string) bool {
 	if len(cmd) == 3 && '0' <= cmd[0] && cmd[0] <= '9' {
 		return '0' <= cmd[1] && cmd[1] <= '9' && '0' <= cmd[2] && cmd[2] <= '9'
 	}
 	for i := 0; i < len(cmd); i++ {
-		if c := cmd[i] | 0x20; c < 'a' || c > 'z' {
+		c := cmd[i] | 0x20
+		letter := 'a' <= c && c <= 'z'
+		if i == 0 && !letter || i > 0 && !letter && cmd[i] != '_' && (cmd[i] < '0' || cmd[i] > '9') {
 			return false
 		}
 	}

@@ -17,6 +17,7 @@ func TestParseIRC(t *testing.T) {
 		{"Lowercase", "join #a,#b key", "JOIN", []string{"#a,#b", "key"}, nil, ""},
 		{"Source", ":nick!u@h NICK other", "NICK", []string{"other"}, nil, "nick!u@h"},
 		{"Tags", `@label=a\sb\:c;+draft/x PING :t`, "PING", []string{"t"}, map[string]string{"label": "a b;c", "+draft/x": ""}, ""},
+		{"Underscore", "nonexistent_command2 x", "NONEXISTENT_COMMAND2", []string{"x"}, nil, ""},
 		{"EmptyTrailing", "TOPIC #den :", "TOPIC", []string{"#den", ""}, nil, ""},
 		{"Spaces", "USER  u   0 * :Real  Name ", "USER", []string{"u", "0", "*", "Real  Name "}, nil, ""},
 		{"Fifteen", "X 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16", "X",
@@ -38,7 +39,7 @@ func TestParseIRC(t *testing.T) {
 			}
 		})
 	}
-	for _, bad := range []string{"", "   ", "@tags", ":src", "@a=b :src", ": :", "PRIV/MSG x", "12 x", "1234", "NICK: x"} {
+	for _, bad := range []string{"", "   ", "@tags", ":src", "@a=b :src", ": :", "PRIV/MSG x", "12 x", "1234", "NICK: x", "_X y", "9AB y"} {
 		if _, err := parseIRC(bad); err == nil {
 			t.Errorf("parseIRC(%q) accepted", bad)
 		}
