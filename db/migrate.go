@@ -285,6 +285,23 @@ CREATE UNIQUE INDEX IF NOT EXISTS keys_user_fingerprint ON keys(user_id, fingerp
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS watchers_watched ON watchers(watched);
 `,
+	// 13 -> 14 (issue 22, draft/metadata-3): the metadata of accounts and
+	// rooms (IF NOT EXISTS, as keys).
+	`-- Metadata (IRCv3 draft/metadata-3, metadata.go): the keys set on an
+-- account (user_id) or on a room (room_id), exactly one of the two; they go
+-- with their account or room. visibility is '*' (everyone may read).
+CREATE TABLE IF NOT EXISTS metadata (
+    id         INTEGER PRIMARY KEY,
+    user_id    INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    room_id    INTEGER REFERENCES rooms(id) ON DELETE CASCADE,
+    key        TEXT    NOT NULL,
+    value      TEXT    NOT NULL,
+    visibility TEXT    NOT NULL DEFAULT '*',
+    updated    INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS metadata_user ON metadata(user_id, key);
+CREATE UNIQUE INDEX IF NOT EXISTS metadata_room ON metadata(room_id, key);
+`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to
