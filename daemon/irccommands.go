@@ -307,6 +307,7 @@ func ircJoin(ctx context.Context, s *session, m *ircMsg) {
 		if r, ok := s.srv.hub.memberRoom(s, room); ok {
 			s.ircJoinMarker(ctx, r)
 			s.ircNames(ctx, r)
+			s.ircMetaJoined(ctx, r)
 		}
 	}
 }
@@ -641,6 +642,7 @@ func ircWhois(ctx context.Context, s *session, m *ircMsg) {
 	}
 	idle := int64(s.srv.now().Sub(o.LastActive).Seconds())
 	s.numeric("317", u.Name, itoa(int(max(idle, 0))), itoa(int(o.Since.Unix())), "seconds idle, signon time")
+	s.ircWhoisMeta(ctx, u.Name)
 	s.numeric("318", nick, "End of /WHOIS list")
 }
 

@@ -93,6 +93,8 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 		buf = s.appendIRCTyping(buf, ev)
 	case "tagmsg":
 		buf = s.appendIRCTagmsg(buf, ev, me)
+	case "metadata":
+		buf = s.appendIRCMeta(buf, ev, me)
 	case "bye":
 		buf = appendIRC(buf, nil, "", "ERROR", "Closing link: "+ev.str("text"))
 	default:
@@ -282,6 +284,7 @@ func (s *session) ircWelcome(ev *event) *event {
 	s.ircISupport()
 	online, _ := ev.get("online").([]string)
 	s.ircLusers(len(online))
+	s.ircMetaBurst()
 	s.ircMOTD()
 	if rooms, ok := ev.get("rooms").([]object); ok {
 		for _, o := range rooms {

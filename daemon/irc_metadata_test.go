@@ -1,0 +1,69 @@
+package daemon_test
+
+import (
+	"testing"
+)
+
+// TestIRCMetadata: a user's keys are set, read by another user, shown in
+// WHOIS, told to a subscriber who shares a channel, and survive a
+// restart; a room's keys are set by its owner only.
+func TestIRCMetadata(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob")
+	caps := []string{"draft/metadata-3", "batch"}
+	a := ircLogin(t, ts, "alice", "password1", caps...)
+	b := ircLogin(t, ts, "bob", "password1", caps...)
+	a.expect(" 376 alice ")
+	b.expect(" 376 bob ")
+
+	b.send("METADATA * SUB display-name avatar")
+	b.expect(" 770 bob ", "display-name", "avatar")
+	b.expect(" 774 bob *ALL 0 ")
+
+	a.send("METADATA * SET display-name :Alice Liddell")
+	a.expect(" 761 alice alice display-name * :Alice Liddell")
+	// Both are in the lobby: bob hears of it.
+	b.expect(" 761 bob alice display-name * :Alice Liddell")
+
+	b.send("METADATA alice GET display-name color")
+	b.expect("BATCH +", " metadata alice")
+	b.expect(" 761 bob alice display-name * :Alice Liddell")
+	b.expect(" 766 bob alice color ")
+	b.send("WHOIS alice")
+	b.expect(" 760 bob alice display-name * :Alice Liddell")
+
+	b.send("METADATA alice SET display-name :Not Alice")
+	b.expect("FAIL METADATA KEY_NO_PERMISSION alice display-name ")
+	b.send("METADATA #lobby SET display-name :Bob's lobby")
+	b.expect("FAIL METADATA KEY_NO_PERMISSION #lobby display-name ")
+	b.send("METADATA * SET Bad$Key :x")
+	b.expect("FAIL METADATA INVALID_KEY Bad$Key ")
+	b.send("METADATA nobody LIST")
+	b.expect("FAIL METADATA INVALID_TARGET nobody ")
+
+	a.send("JOIN #den")
+	a.expect("JOIN #den")
+	a.send("METADATA #den SET avatar :https://example.com/den.png")
+	a.expect(" 761 alice #den avatar * https://example.com/den.png")
+	b.send("METADATA #den LIST")
+	b.expect("FAIL METADATA KEY_NO_PERMISSION #den * ")
+	b.send("JOIN #den")
+	// The join's sync: the room's key and alice's, both subscribed.
+	b.expect(" 761 bob #den avatar * https://example.com/den.png")
+	b.expect(" 761 bob alice display-name * :Alice Liddell")
+
+	a.send("METADATA * SET display-name")
+	a.expect(" 766 alice alice display-name ")
+	b.expect(" 766 bob alice display-name ")
+	a.send("METADATA * SET pronouns :she/her")
+	a.expect(" 761 alice alice pronouns ")
+
+	ts = ts.restart()
+	c := ircLogin(t, ts, "alice", "password1", caps...)
+	// The registration burst holds the stored keys.
+	c.expect("BATCH +", " metadata alice")
+	c.expect(" 761 alice alice pronouns * she/her")
+	c.expect(" 376 alice ")
+	c.send("METADATA #den LIST")
+	c.expect(" 761 alice #den avatar * https://example.com/den.png")
+}
