@@ -73,5 +73,5 @@ type MetadataStore interface {
 	SetMetadata(ctx context.Context, room bool, name string, m Meta) error
 	// DeleteMetadata removes keys from a target, or every key when none
 	// is given, and returns those that were set, sorted.
-	DeleteMetadata(ctx context.Context, room bool, name string, keys ...string) ([]string, error)
+	DeleteMetadata(ctx context.Context, room bool, name string, keys []string) ([]string, error)
 }

@@ -78,7 +78,7 @@ func (s *Server) isAdminSession(sess *session) bool {
 // checked the permission, the key and the value.
 func (s *Server) setMeta(ctx context.Context, by *session, t metaTarget, key, value string) error {
 	if value == "" {
-		gone, err := s.store.DeleteMetadata(ctx, t.room, t.name, key)
+		gone, err := s.store.DeleteMetadata(ctx, t.room, t.name, []string{key})
 		if err != nil {
 			return err
 		}
@@ -96,7 +96,7 @@ func (s *Server) setMeta(ctx context.Context, by *session, t metaTarget, key, va
 
 // clearMeta removes every key of t, tells of each, and returns them.
 func (s *Server) clearMeta(ctx context.Context, by *session, t metaTarget) ([]string, error) {
-	gone, err := s.store.DeleteMetadata(ctx, t.room, t.name)
+	gone, err := s.store.DeleteMetadata(ctx, t.room, t.name, nil)
 	if err != nil {
 		return nil, err
 	}

@@ -422,6 +422,6 @@ func (t timedStore) SetMetadata(ctx context.Context, room bool, name string, m c
 	return timedErr(t, "set_metadata", func() error { return t.Store.SetMetadata(ctx, room, name, m) })
 }
 
-func (t timedStore) DeleteMetadata(ctx context.Context, room bool, name string, keys ...string) ([]string, error) {
-	return timed(t, "delete_metadata", func() ([]string, error) { return t.Store.DeleteMetadata(ctx, room, name, keys...) })
+func (t timedStore) DeleteMetadata(ctx context.Context, room bool, name string, keys []string) ([]string, error) {
+	return timed(t, "delete_metadata", func() ([]string, error) { return t.Store.DeleteMetadata(ctx, room, name, keys) })
 }

@@ -98,7 +98,7 @@ func (db *DB) SetMetadata(ctx context.Context, room bool, name string, m chatd.M
 
 // DeleteMetadata removes keys from an account or a room, or all its keys
 // when none is given, and returns the keys that were set, sorted.
-func (db *DB) DeleteMetadata(ctx context.Context, room bool, name string, keys ...string) ([]string, error) {
+func (db *DB) DeleteMetadata(ctx context.Context, room bool, name string, keys []string) ([]string, error) {
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return nil, err

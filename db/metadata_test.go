@@ -55,12 +55,12 @@ func TestMetadata(t *testing.T) {
 		checkCode(t, err, chatd.ENoSuchUser)
 		checkCode(t, db.SetMetadata(ctx, true, "nowhere", chatd.Meta{Key: "a", Value: "b"}), chatd.ENoSuchRoom)
 
-		gone, err := db.DeleteMetadata(ctx, false, "alice", "avatar", "color")
+		gone, err := db.DeleteMetadata(ctx, false, "alice", []string{"avatar", "color"})
 		if err != nil || !slices.Equal(gone, []string{"avatar"}) {
 			t.Fatalf("DeleteMetadata(avatar, color) = %v, %v; want [avatar]", gone, err)
 		}
 		set(false, "alice", "color", "#c90076")
-		gone, err = db.DeleteMetadata(ctx, false, "alice")
+		gone, err = db.DeleteMetadata(ctx, false, "alice", nil)
 		if err != nil || !slices.Equal(gone, []string{"color", "display-name"}) {
 			t.Fatalf("DeleteMetadata(all) = %v, %v", gone, err)
 		}
