@@ -67,3 +67,17 @@ func TestIRCMetadata(t *testing.T) {
 	c.send("METADATA #den LIST")
 	c.expect(" 761 alice #den avatar * https://example.com/den.png")
 }
+
+// TestIRCInvalidUTF8NamesCommand: a line that is not UTF-8 is refused
+// with a FAIL that names its command (UTF8ONLY), so a metadata value
+// that is not UTF-8 is a FAIL METADATA INVALID_UTF8 and never stored.
+func TestIRCInvalidUTF8NamesCommand(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice")
+	a := ircLogin(t, ts, "alice", "password1", "draft/metadata-3", "batch")
+	a.expect(" 376 alice ")
+	a.send("@label=x METADATA * SET display-name :bad \xc3 value")
+	a.expect("FAIL METADATA INVALID_UTF8 ")
+	a.send("METADATA * GET display-name")
+	a.expect(" 766 alice alice display-name ")
+}

@@ -79,7 +79,11 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 		case chatd.EBanned:
 			buf = appendIRC(buf, nil, server, "465", me, ev.str("text"))
 		case chatd.EBadEncoding:
-			buf = appendIRC(buf, nil, server, "FAIL", "*", "INVALID_UTF8", ev.str("text"))
+			cmd := ev.str("cmd")
+			if cmd == "" {
+				cmd = "*"
+			}
+			buf = appendIRC(buf, nil, server, "FAIL", cmd, "INVALID_UTF8", ev.str("text"))
 		default:
 			buf = appendIRC(buf, nil, userMask(ircPseudoUser), "NOTICE", me, "! "+ev.str("text")+" ("+ev.str("code")+")")
 		}
