@@ -300,7 +300,12 @@ func ircJoin(ctx context.Context, s *session, m *ircMsg) {
 		if _, err := s.srv.store.RoomByName(ctx, room); chatd.ErrorCode(err) == chatd.ENoSuchRoom {
 			cmd = cmdCreate
 		}
-		if _, err := s.collect(ctx, cmd, args); err != nil {
+		_, err := s.collect(ctx, cmd, args)
+		if chatd.ErrorCode(err) == chatd.ERoomExists {
+			// Someone created it since it was looked up: join it.
+			_, err = s.collect(ctx, cmdJoin, args)
+		}
+		if err != nil {
 			s.ircError("JOIN", t, err)
 			continue
 		}
