@@ -2,6 +2,8 @@ package daemon_test
 
 import (
 	"testing"
+
+	"chatd"
 )
 
 // TestIRCMetadata: a user's keys are set, read by another user, shown in
@@ -80,4 +82,35 @@ func TestIRCInvalidUTF8NamesCommand(t *testing.T) {
 	a.expect("FAIL METADATA INVALID_UTF8 ")
 	a.send("METADATA * GET display-name")
 	a.expect(" 766 alice alice display-name ")
+}
+
+// TestClusterMetadataCrossesNodes: a key set on one node reaches a
+// subscriber on another (the note travels the cluster's event log), and
+// a room's key set there is read back here.
+func TestClusterMetadataCrossesNodes(t *testing.T) {
+	nodes := threeNodes(t, func(c *chatd.Config) { c.IRC.Listen = "127.0.0.1:0" })
+	caps := []string{"draft/metadata-3", "batch"}
+	a := ircLogin(t, nodes[0], "alice", "password1", caps...)
+	b := ircLogin(t, nodes[1], "bob", "password1", caps...)
+	a.expect(" 376 alice ")
+	b.expect(" 376 bob ")
+	b.send("METADATA * SUB display-name avatar")
+	b.expect(" 770 bob ")
+
+	a.send("METADATA * SET display-name :Alice on n1")
+	a.expect(" 761 alice alice display-name * :Alice on n1")
+	b.expect(" 761 bob alice display-name * :Alice on n1")
+
+	b.send("JOIN #den")
+	b.expect("JOIN #den")
+	a.send("JOIN #den")
+	a.expect("JOIN #den")
+	b.send("METADATA #den SET avatar :https://example.com/den.png")
+	b.expect(" 761 bob #den avatar ")
+	a.send("METADATA #den GET avatar")
+	a.expect(" 761 alice #den avatar * https://example.com/den.png")
+	// bob (subscribed, in #den on n2) hears alice's removal from n1.
+	a.send("METADATA * SET display-name")
+	a.expect(" 766 alice alice display-name ")
+	b.expect(" 766 bob alice display-name ")
 }
