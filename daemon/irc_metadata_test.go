@@ -114,3 +114,37 @@ func TestClusterMetadataCrossesNodes(t *testing.T) {
 	a.expect(" 766 alice alice display-name ")
 	b.expect(" 766 bob alice display-name ")
 }
+
+// TestMetaCommand: the chatd command meta reads and changes the same
+// metadata from any transport, and a change made at the telnet prompt
+// reaches an IRC subscriber.
+func TestMetaCommand(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob")
+	b := ircLogin(t, ts, "bob", "password1", "draft/metadata-3", "batch")
+	b.expect(" 376 bob ")
+	b.send("METADATA * SUB display-name")
+	b.expect(" 770 bob display-name")
+
+	alice := login(t, ts.addr, "alice", "password1")
+	ev := alice.do("meta set display-name Alice Liddell", "meta")
+	if ev.str("target") != "alice" || ev.str("value") != "Alice Liddell" {
+		t.Fatalf("meta set answered %v", ev)
+	}
+	b.expect(" 761 bob alice display-name * :Alice Liddell")
+
+	alice.do("create den", "create")
+	alice.do("meta set #den avatar https://example.com/den.png", "meta")
+	ev = alice.do("meta #den", "meta")
+	if keys, _ := ev["keys"].([]any); len(keys) != 1 {
+		t.Fatalf("meta #den answered %v", ev)
+	}
+	b.send("PRIVMSG chatd :meta set #den avatar mine")
+	b.expect("NOTICE bob", "not_permitted")
+	b.send("PRIVMSG chatd :meta @alice")
+	b.expect("NOTICE bob", "display-name: Alice Liddell")
+	alice.fails("meta set Bad$Key x", "meta", "bad_args")
+	alice.fails("meta nobody", "meta", "no_such_user")
+	alice.do("meta unset display-name", "meta")
+	b.expect(" 766 bob alice display-name ")
+}

@@ -1,14 +1,17 @@
 // Metadata (IRCv3 draft/metadata-3; docs/irc.md "Metadata"): the keys an
 // account sets on itself and a room's owner sets on the room, kept by the
 // store (chatd.MetadataStore). This file is the part every transport
-// shares: who may read and change a target, the change as a note, and who
-// hears of it. irc_metadata.go is the METADATA command and its numerics.
+// shares: who may read and change a target, the change as a note, who
+// hears of it, and the chatd command meta. irc_metadata.go is the
+// METADATA command and its numerics.
 
 package daemon
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"strings"
 
 	"chatd"
 )
@@ -140,4 +143,92 @@ func (s *Server) showMeta(n *note, src *session) {
 		}
 	}
 	fanout(to, ev, src, nil)
+}
+
+// cmdMeta is the command meta (docs/protocol.md "meta"): list the keys of
+// an account or a room (yours when none is named), or set and unset your
+// own or, as its owner, a room's.
+func cmdMeta(ctx context.Context, s *session, args string) error {
+	verb, rest := splitWord(args)
+	if (verb == "set" || verb == "unset") && rest != "" {
+		return s.metaCommandChange(ctx, verb, rest)
+	}
+	name, extra := splitWord(args)
+	if extra != "" {
+		return badArgs("meta")
+	}
+	if name == "" {
+		name = s.user
+	}
+	t, err := s.srv.lookupMeta(ctx, strings.TrimPrefix(name, "@"))
+	if err != nil {
+		return err
+	}
+	shown := metaShown(t)
+	if !s.srv.mayReadMeta(s, t) {
+		return chatd.Errorf(chatd.ENotInRoom, "you are not in %s: its metadata is its members'", shown)
+	}
+	all, err := s.srv.store.Metadata(ctx, t.room, t.name)
+	if err != nil {
+		return err
+	}
+	list := []object{}
+	var body []string
+	for _, m := range all {
+		list = append(list, object{f("key", m.Key), f("value", m.Value)})
+		body = append(body, "  "+m.Key+": "+m.Value)
+	}
+	text := fmt.Sprintf("%s has %d metadata key%s:", shown, len(all), plural(len(all)))
+	if len(all) == 0 {
+		text = shown + " has no metadata"
+	}
+	s.reply(okEvent("meta", text, body, f("target", shown), f("keys", list)))
+	return nil
+}
+
+// metaCommandChange is meta set [#room] KEY VALUE and meta unset
+// [#room] KEY.
+func (s *session) metaCommandChange(ctx context.Context, verb, args string) error {
+	target := s.user
+	if strings.HasPrefix(args, "#") {
+		target, args = splitWord(args)
+	}
+	key, value := splitWord(args)
+	if key == "" || (verb == "set") == (value == "") {
+		return badArgs("meta")
+	}
+	t, err := s.srv.lookupMeta(ctx, target)
+	if err != nil {
+		return err
+	}
+	shown := metaShown(t)
+	if !s.srv.mayWriteMeta(s, t) {
+		return chatd.Errorf(chatd.ENotPermitted, "only the owner of %s changes its metadata", shown)
+	}
+	if !chatd.ValidMetaKey(key) {
+		return chatd.Errorf(chatd.EBadArgs, "a metadata key is 1 to %d of a-z, 0-9, _ . / and -", chatd.MaxMetadataKeyBytes)
+	}
+	if value != "" {
+		if err := chatd.CheckMetaValue(value); err != nil {
+			return err
+		}
+	}
+	if err := s.srv.setMeta(ctx, s, t, key, value); err != nil {
+		return err
+	}
+	text := fmt.Sprintf("%s of %s is now %s", key, shown, value)
+	if value == "" {
+		text = fmt.Sprintf("%s of %s is not set", key, shown)
+	}
+	s.reply(okEvent("meta", text, nil, f("target", shown), f("key", key), f("value", value)))
+	return nil
+}
+
+// metaShown is how a target is named to users: an account's name, a
+// room as #room.
+func metaShown(t metaTarget) string {
+	if t.room {
+		return "#" + t.name
+	}
+	return t.name
 }
