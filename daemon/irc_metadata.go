@@ -82,6 +82,20 @@ func (s *session) metaWarn(batch, code string, params ...string) {
 	s.irc.out = appendIRC(s.irc.out, tags, s.srv.serverName(), "WARN", append([]string{"METADATA", code}, params...)...)
 }
 
+// metaInnerBatch opens a metadata batch inside a command's other lines
+// (a JOIN's, the registration burst): unlike ircOpenBatch it leaves the
+// label to the whole answer.
+func (s *session) metaInnerBatch(target string) string {
+	st := s.irc
+	if !st.has(capBatch) {
+		return ""
+	}
+	st.batches++
+	id := "b" + strconv.FormatUint(st.batches, 36)
+	s.ircLineOut(s.srv.serverName(), "BATCH", "+"+id, "metadata", target)
+	return id
+}
+
 // metaCloseBatch ends batch, if there is one.
 func (s *session) metaCloseBatch(batch string) {
 	if batch != "" {
@@ -475,7 +489,7 @@ func (s *session) ircMetaBurst() {
 		return
 	}
 	me := st.me()
-	batch := s.ircOpenBatch("metadata", me)
+	batch := s.metaInnerBatch(me)
 	for _, m := range st.meta.burst {
 		s.metaLine(batch, "761", me, m.Key, m.Visibility, m.Value)
 	}
@@ -490,16 +504,27 @@ func (s *session) ircMetaJoined(ctx context.Context, room string) {
 	if !st.has(capMetadata) || !st.has(capBatch) {
 		return
 	}
+	if len(st.meta.subscriptions()) == 0 {
+		// Nothing to send: an empty batch, without a look at the room.
+		s.metaCloseBatch(s.metaInnerBatch("#" + room))
+		return
+	}
 	t, err := s.srv.lookupMeta(ctx, "#"+room)
 	if err != nil {
 		return
 	}
-	s.metaSync(ctx, t, "#"+t.name)
+	s.metaSyncIn(ctx, t, "#"+t.name, s.metaInnerBatch)
 }
 
-// metaSync answers SYNC of one target (and a join): a room's subscribed
-// keys and those of the users in it; an account's subscribed keys.
+// metaSync answers SYNC of one target: a room's subscribed keys and
+// those of the users in it; an account's subscribed keys.
 func (s *session) metaSync(ctx context.Context, t metaTarget, shown string) {
+	s.metaSyncIn(ctx, t, shown, func(target string) string { return s.ircOpenBatch("metadata", target) })
+}
+
+// metaSyncIn is metaSync with the batch opened by open (a join's sync
+// leaves the label to the JOIN's whole answer).
+func (s *session) metaSyncIn(ctx context.Context, t metaTarget, shown string, open func(target string) string) {
 	subs := s.irc.meta.subscriptions()
 	users := []string{t.name}
 	if t.room {
@@ -514,7 +539,7 @@ func (s *session) metaSync(ctx context.Context, t metaTarget, shown string) {
 		}
 		users = names
 	}
-	batch := s.ircOpenBatch("metadata", shown)
+	batch := open(shown)
 	if t.room {
 		s.metaSyncOne(ctx, batch, t, shown, subs)
 	}
@@ -599,6 +624,22 @@ func (s *session) ircWhoisMeta(ctx context.Context, name string) {
 			}
 		}
 	}
+}
+
+// appendMetaLater follows a 730 (a monitored nick is online) for a
+// metadata-aware client that subscribed to keys: 774 per nick, so that it
+// fetches their keys with METADATA nick SYNC. It runs on the goroutine
+// holding the output, which asks nothing of the store.
+func (s *session) appendMetaLater(buf []byte, masks []string) []byte {
+	st := s.irc
+	if !st.has(capMetadata) || !st.has(capBatch) || len(st.meta.subscriptions()) == 0 {
+		return buf
+	}
+	for _, m := range masks {
+		nick, _, _ := strings.Cut(m, "!")
+		buf = appendIRC(buf, nil, s.srv.serverName(), "774", st.me(), nick, "0", "Synchronize with METADATA "+nick+" SYNC")
+	}
+	return buf
 }
 
 // appendIRCMeta renders a metadata change (showMeta) for a client with

@@ -148,3 +148,34 @@ func TestMetaCommand(t *testing.T) {
 	alice.do("meta unset display-name", "meta")
 	b.expect(" 766 bob alice display-name ")
 }
+
+// TestIRCMetadataJoinAndMonitor: a labeled JOIN keeps its label on its
+// whole answer, the join's metadata batch nested in it; a monitored user
+// coming online is followed by 774 (synchronize later) for a subscriber.
+func TestIRCMetadataJoinAndMonitor(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob")
+	a := ircLogin(t, ts, "alice", "password1", "draft/metadata-3", "batch")
+	a.expect(" 376 alice ")
+	a.send("METADATA * SET display-name :Alice Liddell")
+	a.expect(" 761 alice alice display-name ")
+	a.send("JOIN #den")
+	a.expect("JOIN #den")
+
+	b := ircLogin(t, ts, "bob", "password1", "draft/metadata-3", "batch", "labeled-response")
+	b.expect(" 376 bob ")
+	b.send("METADATA * SUB display-name")
+	b.expect(" 770 bob display-name")
+	b.send("@label=j1 JOIN #den")
+	b.expect("label=j1", "BATCH +", "labeled-response")
+	b.expect("BATCH +", " metadata #den")
+	b.expect(" 761 bob alice display-name * :Alice Liddell")
+
+	a.send("QUIT")
+	a.closed()
+	b.send("MONITOR + alice")
+	b.expect(" 731 bob alice")
+	a = ircLogin(t, ts, "alice", "password1")
+	b.expect(" 730 bob alice!")
+	b.expect(" 774 bob alice 0 ")
+}
