@@ -175,7 +175,7 @@ func TestIRCMetadataJoinAndMonitor(t *testing.T) {
 	a.closed()
 	b.send("MONITOR + alice")
 	b.expect(" 731 bob alice")
-	a = ircLogin(t, ts, "alice", "password1")
+	ircLogin(t, ts, "alice", "password1")
 	b.expect(" 730 bob alice!")
 	b.expect(" 774 bob alice 0 ")
 }
