@@ -83,15 +83,3 @@ func TestMetadata(t *testing.T) {
 		}
 	})
 }
-
-func TestValidMetaKey(t *testing.T) {
-	for key, want := range map[string]bool{
-		"display-name": true, "avatar": true, "a/b.c_d-9": true,
-		"": false, "Display-Name": false, "a b": false, "$url$": false, ":x": false,
-		string(make([]byte, chatd.MaxMetadataKeyBytes+1)): false,
-	} {
-		if got := chatd.ValidMetaKey(key); got != want {
-			t.Errorf("ValidMetaKey(%q) = %v, want %v", key, got, want)
-		}
-	}
-}
