@@ -41,6 +41,8 @@ const (
 	ETooManyRooms Code = "too_many_rooms"
 	// A watch beyond MaxWatching (PROTOCOL.md 13).
 	ETooManyWatched Code = "too_many_watched"
+	// A new metadata key beyond MaxMetadataKeys (metadata.go).
+	ETooManyKeys Code = "too_many_keys"
 	// EInternal is never chosen on purpose: it is what a user sees when the
 	// server failed (for example the disk is full) instead of a driver message.
 	EInternal Code = "internal"

@@ -313,3 +313,17 @@ CREATE TABLE keys (
     added       INTEGER NOT NULL
 );
 CREATE UNIQUE INDEX keys_user_fingerprint ON keys(user_id, fingerprint);
+-- Metadata (IRCv3 draft/metadata-3, metadata.go): the keys set on an
+-- account (user_id) or on a room (room_id), exactly one of the two; they go
+-- with their account or room. visibility is '*' (everyone may read).
+CREATE TABLE metadata (
+    id         INTEGER PRIMARY KEY,
+    user_id    INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    room_id    INTEGER REFERENCES rooms(id) ON DELETE CASCADE,
+    key        TEXT    NOT NULL,
+    value      TEXT    NOT NULL,
+    visibility TEXT    NOT NULL DEFAULT '*',
+    updated    INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX metadata_user ON metadata(user_id, key);
+CREATE UNIQUE INDEX metadata_room ON metadata(room_id, key);

@@ -213,7 +213,8 @@ type OnlineStore interface {
 // AttemptStore, BanStore, BlockStore, MailStore, RoomStore, MemberStore,
 // HistoryStore, SettingStore, ActionStore, OnlineStore, WatchStore,
 // MarkerStore (marker.go), MentionStore (mention.go), MessageActionStore
-// (msgaction.go) and KeyStore (sshkey.go), and the database itself. A
+// (msgaction.go), KeyStore (sshkey.go) and MetadataStore (metadata.go),
+// and the database itself. A
 // consumer asks for the parts it uses (the daemon's history writer takes a
 // HistoryStore); the db package implements all of it, over SQLite and over
 // PostgreSQL. Methods return *Error values with a domain Code for the
@@ -236,6 +237,7 @@ type Store interface {
 	MessageActionStore
 	KeyStore
 	WatchStore
+	MetadataStore
 
 	// Ping runs a trivial query, to prove the database answers.
 	Ping(ctx context.Context) error

@@ -48,6 +48,7 @@ func init() {
 		{name: "watch", args: "USER", summary: "hear of a user's logins, logouts and away however many are online", run: cmdWatch},
 		{name: "unwatch", args: "USER", summary: "stop watching a user", run: cmdUnwatch},
 		{name: "watching", summary: "list the users you watch, online or not", run: cmdWatching},
+		{name: "meta", args: "[USER|#ROOM] | set [#ROOM] KEY VALUE | unset [#ROOM] KEY", summary: "show or change the metadata of a user or a room (a display name, an avatar)", run: cmdMeta},
 		{name: "check", aliases: []string{"whois"}, args: "[USER]", summary: "details about you or another user", run: cmdCheck},
 		{name: "me", aliases: []string{"action"}, args: "TEXT", summary: "an action to your room: me waves shows * you waves", run: cmdMe},
 		{name: "edit", args: "ID|last TEXT", summary: "change the text of your message ID (last: your last line in your room)", run: cmdEdit},
@@ -223,7 +224,7 @@ var helpGroups = []struct {
 	commands []string
 }{
 	{"Talking", false, []string{"say", "me", "send", "broadcast", "echo", "reply", "edit", "delete", "react", "unreact", "read", "unread", "mentions", "typing"}},
-	{"People", false, []string{"who", "whoelse", "last", "wholasthr", "whoelsesince", "active", "check", "away", "back", "block", "unblock", "blocked", "watch", "unwatch", "watching"}},
+	{"People", false, []string{"who", "whoelse", "last", "wholasthr", "whoelsesince", "active", "check", "away", "back", "block", "unblock", "blocked", "watch", "unwatch", "watching", "meta"}},
 	{"Rooms", false, []string{"rooms", "names", "join", "leave", "create", "topic", "history", "search"}},
 	{"Running a room", false, []string{"invite", "kick", "roomban", "roomunban", "roompasswd", "transfer", "close"}},
 	{"You and the server", false, []string{"set", "passwd", "keys", "keyadd", "keydel", "mode", "time", "quote", "help", "logout"}},

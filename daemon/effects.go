@@ -71,6 +71,10 @@ type note struct {
 	// Tags are the IRC client-only tags (+key=value) a room line or
 	// private message was sent with; relayed live, not stored.
 	Tags map[string]string `json:"tg,omitempty"`
+	// A metadata key of Room or User and its new value, "" when it was
+	// removed (metadata.go).
+	MetaKey   string `json:"mk,omitempty"`
+	MetaValue string `json:"mv,omitempty"`
 }
 
 // The kinds of notes.
@@ -117,6 +121,9 @@ const (
 	noteReact  = "react"
 	// User now watches Names (scale.go): their sessions' watch lists.
 	noteWatch = "watch"
+	// By set MetaKey of Room, or of User, to MetaValue ("" removed it);
+	// Rooms are User's. metadata.go.
+	noteMeta = "meta"
 )
 
 // historyLine is the room line a noteLine carries.
@@ -212,6 +219,8 @@ func (s *Server) apply(n *note) {
 		s.showTagmsg(n, src)
 	case noteEdit, noteDelete, noteReact:
 		s.showAction(n, src)
+	case noteMeta:
+		s.showMeta(n, src)
 	case notePrivate:
 		switch n.Node {
 		case s.node():

@@ -111,6 +111,7 @@ var watchedWrites = map[string]struct {
 	"delete_offline":       {"delete delivered offline mail", false},
 	"append_history_batch": {"append room history", true},
 	"append_private_batch": {"append private history", true},
+	"set_metadata":         {"set metadata", true},
 	"set_online":           {"write online sessions", false},
 	"set_setting":          {"save a setting", false},
 	"set_read_marker":      {"move a read marker", false},

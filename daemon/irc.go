@@ -38,6 +38,7 @@ const (
 	capReadMarker      // irc_history.go
 	capRedaction       // irc_actions.go
 	capExtendedMonitor // irc_monitor.go
+	capMetadata        // irc_metadata.go
 )
 
 // ircCaps lists the capabilities in the order CAP LS names them.
@@ -52,6 +53,7 @@ var ircCaps = []struct {
 	{"draft/account-registration", "", capAccountRegistration},
 	{"cap-notify", "", capCapNotify},
 	{"draft/chathistory", "", capChathistory},
+	{"draft/metadata-3", ircMetaCap, capMetadata},
 	{"draft/message-redaction", "", capRedaction},
 	{"draft/read-marker", "", capReadMarker},
 	{"echo-message", "", capEchoMessage},
@@ -120,6 +122,8 @@ type ircState struct {
 	// Owned by the goroutine holding the output (as known): whether the
 	// client was last told each monitored nick is online (730) or not.
 	monTold map[string]bool
+	// draft/metadata-3 (irc_metadata.go).
+	meta ircMeta
 }
 
 func (st *ircState) has(c uint64) bool { return st.caps.Load()&c != 0 }
@@ -311,6 +315,8 @@ func init() {
 		"TAGMSG": {1, ircTagmsg},
 		// irc_monitor.go
 		"MONITOR": {1, ircMonitor},
+		// irc_metadata.go
+		"METADATA": {0, ircMetadata},
 		// irc_help.go
 		"HELP":   {0, ircHelpCmd},
 		"HELPOP": {0, ircHelpCmd},
@@ -365,6 +371,8 @@ func (s *session) ircRegister(ctx context.Context) bool {
 			}
 		case "AUTHENTICATE":
 			s.ircAuthenticate(ctx, &m)
+		case "METADATA":
+			ircMetadata(ctx, s, &m)
 		case "PING":
 			if len(m.params) > 0 {
 				ircPing(ctx, s, &m)
@@ -567,6 +575,7 @@ func (s *session) ircComplete(ctx context.Context) (done, ok bool) {
 		s.ircLineOut(userMask(old), "NICK", u.Name)
 		s.ircFlush()
 	}
+	s.ircMetaLogin(ctx, u.Name)
 	if !s.enter(ctx, u) {
 		if st.guest {
 			s.ircDropGuest()
@@ -659,6 +668,7 @@ func (s *session) ircJoinRooms(ctx context.Context) {
 	for _, r := range s.srv.hub.roomsOf(s) {
 		s.ircJoinMarker(ctx, r)
 		s.ircNames(ctx, r)
+		s.ircMetaJoined(ctx, r)
 	}
 	s.ircFlush()
 }
@@ -726,6 +736,9 @@ func ircCap(_ context.Context, s *session, m *ircMsg) {
 			if st.caps.CompareAndSwap(cur, (cur|on)&^off) {
 				break
 			}
+		}
+		if off&(capMetadata|capBatch) != 0 {
+			st.meta.subs.Store(nil) // draft/metadata-3: no longer metadata-aware
 		}
 		s.ircLineOut(s.srv.serverName(), "CAP", st.me(), "ACK", want)
 	case "END":

@@ -250,9 +250,11 @@ func (s *session) appendMonitorAnswer(buf []byte, ev *event) []byte {
 		return out
 	}
 	server, me := s.srv.serverName(), st.me()
-	for _, chunk := range nickChunks(tell(a.on, true)) {
+	on := tell(a.on, true)
+	for _, chunk := range nickChunks(on) {
 		buf = appendIRC(buf, nil, server, "730", me, chunk)
 	}
+	buf = s.appendMetaLater(buf, on)
 	for _, chunk := range nickChunks(tell(a.off, false)) {
 		buf = appendIRC(buf, nil, server, "731", me, chunk)
 	}
@@ -316,7 +318,8 @@ func (s *session) appendMonitor(buf []byte, ev *event) []byte {
 	st.monTold[k] = on
 	server, me := s.srv.serverName(), st.me()
 	if on {
-		return appendIRC(buf, nil, server, "730", me, userMask(user))
+		buf = appendIRC(buf, nil, server, "730", me, userMask(user))
+		return s.appendMetaLater(buf, []string{user})
 	}
 	return appendIRC(buf, nil, server, "731", me, user)
 }

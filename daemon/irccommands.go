@@ -300,13 +300,19 @@ func ircJoin(ctx context.Context, s *session, m *ircMsg) {
 		if _, err := s.srv.store.RoomByName(ctx, room); chatd.ErrorCode(err) == chatd.ENoSuchRoom {
 			cmd = cmdCreate
 		}
-		if _, err := s.collect(ctx, cmd, args); err != nil {
+		_, err := s.collect(ctx, cmd, args)
+		if chatd.ErrorCode(err) == chatd.ERoomExists {
+			// Someone created it since it was looked up: join it.
+			_, err = s.collect(ctx, cmdJoin, args)
+		}
+		if err != nil {
 			s.ircError("JOIN", t, err)
 			continue
 		}
 		if r, ok := s.srv.hub.memberRoom(s, room); ok {
 			s.ircJoinMarker(ctx, r)
 			s.ircNames(ctx, r)
+			s.ircMetaJoined(ctx, r)
 		}
 	}
 }
@@ -641,6 +647,7 @@ func ircWhois(ctx context.Context, s *session, m *ircMsg) {
 	}
 	idle := int64(s.srv.now().Sub(o.LastActive).Seconds())
 	s.numeric("317", u.Name, itoa(int(max(idle, 0))), itoa(int(o.Since.Unix())), "seconds idle, signon time")
+	s.ircWhoisMeta(ctx, u.Name)
 	s.numeric("318", nick, "End of /WHOIS list")
 }
 

@@ -79,7 +79,11 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 		case chatd.EBanned:
 			buf = appendIRC(buf, nil, server, "465", me, ev.str("text"))
 		case chatd.EBadEncoding:
-			buf = appendIRC(buf, nil, server, "FAIL", "*", "INVALID_UTF8", ev.str("text"))
+			cmd := ev.str("cmd")
+			if cmd == "" {
+				cmd = "*"
+			}
+			buf = appendIRC(buf, nil, server, "FAIL", cmd, "INVALID_UTF8", ev.str("text"))
 		default:
 			buf = appendIRC(buf, nil, userMask(ircPseudoUser), "NOTICE", me, "! "+ev.str("text")+" ("+ev.str("code")+")")
 		}
@@ -93,6 +97,8 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 		buf = s.appendIRCTyping(buf, ev)
 	case "tagmsg":
 		buf = s.appendIRCTagmsg(buf, ev, me)
+	case "metadata":
+		buf = s.appendIRCMeta(buf, ev, me)
 	case "bye":
 		buf = appendIRC(buf, nil, "", "ERROR", "Closing link: "+ev.str("text"))
 	default:
@@ -282,6 +288,7 @@ func (s *session) ircWelcome(ev *event) *event {
 	s.ircISupport()
 	online, _ := ev.get("online").([]string)
 	s.ircLusers(len(online))
+	s.ircMetaBurst()
 	s.ircMOTD()
 	if rooms, ok := ev.get("rooms").([]object); ok {
 		for _, o := range rooms {

@@ -29,6 +29,32 @@ var (
 	errBadEncoding = errors.New("invalid UTF-8")
 )
 
+// encodingError is errBadEncoding for one line, with the line's first
+// word as an IRC command (its tags and source skipped), which the IRC
+// dialect's FAIL names (UTF8ONLY); "" when there is no such word.
+type encodingError struct{ command string }
+
+func (e *encodingError) Error() string { return errBadEncoding.Error() }
+func (e *encodingError) Unwrap() error { return errBadEncoding }
+
+// ircCommandOf is the command word of an IRC line: letters or digits, at
+// most 32, upper-cased; "" when the line has none.
+func ircCommandOf(line []byte) string {
+	words := bytes.Fields(line)
+	for len(words) > 0 && (words[0][0] == '@' || words[0][0] == ':') {
+		words = words[1:]
+	}
+	if len(words) == 0 || len(words[0]) > 32 {
+		return ""
+	}
+	for _, c := range words[0] {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return ""
+		}
+	}
+	return string(bytes.ToUpper(words[0]))
+}
+
 // lineReader splits client input into lines. It consumes telnet IAC
 // sequences, drops a CR before LF, refuses lines longer than max bytes
 // (discarding the rest up to the next LF) and refuses invalid UTF-8. Both
@@ -206,7 +232,7 @@ func (lr *lineReader) finish(line []byte) (string, error) {
 		return "", errLineTooLong
 	}
 	if !utf8.Valid(line) {
-		return "", errBadEncoding
+		return "", &encodingError{command: ircCommandOf(line)}
 	}
 	return string(line), nil
 }

@@ -403,7 +403,12 @@ func (s *session) readLine() (string, bool) {
 			if !s.chargeBadLine() {
 				return "", false
 			}
-			s.send(errorEvent("", chatd.EBadEncoding, "line is not valid UTF-8; it was ignored"))
+			cmd := ""
+			var ee *encodingError
+			if s.irc != nil && errors.As(err, &ee) {
+				cmd = ee.command // IRC's FAIL names it
+			}
+			s.send(errorEvent(cmd, chatd.EBadEncoding, "line is not valid UTF-8; it was ignored"))
 		case errors.Is(err, errFlood):
 			s.srv.metrics.limited()
 			s.end(byeError, "flooding: too much data too fast")

@@ -422,3 +422,17 @@ func (t timedStore) DeleteKey(ctx context.Context, user, fingerprint string) err
 func (t timedStore) Keys(ctx context.Context, user string) ([]chatd.SSHKey, error) {
 	return timed(t, "keys", func() ([]chatd.SSHKey, error) { return t.Store.Keys(ctx, user) })
 }
+
+// chatd.MetadataStore
+
+func (t timedStore) Metadata(ctx context.Context, room bool, name string) ([]chatd.Meta, error) {
+	return timed(t, "metadata", func() ([]chatd.Meta, error) { return t.Store.Metadata(ctx, room, name) })
+}
+
+func (t timedStore) SetMetadata(ctx context.Context, room bool, name string, m chatd.Meta) error {
+	return timedErr(t, "set_metadata", func() error { return t.Store.SetMetadata(ctx, room, name, m) })
+}
+
+func (t timedStore) DeleteMetadata(ctx context.Context, room bool, name string, keys []string) ([]string, error) {
+	return timed(t, "delete_metadata", func() ([]string, error) { return t.Store.DeleteMetadata(ctx, room, name, keys) })
+}

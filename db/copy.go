@@ -53,6 +53,7 @@ var copyTables = []copyTable{
 	{"user_settings", "user_id, key"},
 	{"keys", "id"},
 	{"watchers", "watcher, watched"},
+	{"metadata", "id"},
 	{"actions", "id"},
 }
 

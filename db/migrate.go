@@ -288,6 +288,23 @@ CREATE INDEX IF NOT EXISTS watchers_watched ON watchers(watched);
 	// 13 -> 14 (issue 22, docs/irc.md "Read markers"): the time a client
 	// marked a conversation read up to. Markers stored before have none.
 	`ALTER TABLE read_markers ADD COLUMN ts INTEGER NOT NULL DEFAULT 0;`,
+	// 14 -> 15 (issue 22, draft/metadata-3): the metadata of accounts and
+	// rooms (IF NOT EXISTS, as keys).
+	`-- Metadata (IRCv3 draft/metadata-3, metadata.go): the keys set on an
+-- account (user_id) or on a room (room_id), exactly one of the two; they go
+-- with their account or room. visibility is '*' (everyone may read).
+CREATE TABLE IF NOT EXISTS metadata (
+    id         INTEGER PRIMARY KEY,
+    user_id    INTEGER REFERENCES users(id) ON DELETE CASCADE,
+    room_id    INTEGER REFERENCES rooms(id) ON DELETE CASCADE,
+    key        TEXT    NOT NULL,
+    value      TEXT    NOT NULL,
+    visibility TEXT    NOT NULL DEFAULT '*',
+    updated    INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS metadata_user ON metadata(user_id, key);
+CREATE UNIQUE INDEX IF NOT EXISTS metadata_room ON metadata(room_id, key);
+`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to
