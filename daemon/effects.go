@@ -117,6 +117,9 @@ const (
 	noteReact  = "react"
 	// User now watches Names (scale.go): their sessions' watch lists.
 	noteWatch = "watch"
+	// User's IRC real name is now Text (irc_setname.go); Src is the
+	// session that set it.
+	noteSetname = "setname"
 )
 
 // historyLine is the room line a noteLine carries.
@@ -212,6 +215,8 @@ func (s *Server) apply(n *note) {
 		s.showTagmsg(n, src)
 	case noteEdit, noteDelete, noteReact:
 		s.showAction(n, src)
+	case noteSetname:
+		s.showSetname(n, src)
 	case notePrivate:
 		switch n.Node {
 		case s.node():

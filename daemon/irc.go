@@ -38,6 +38,7 @@ const (
 	capReadMarker      // irc_history.go
 	capRedaction       // irc_actions.go
 	capExtendedMonitor // irc_monitor.go
+	capSetname         // irc_setname.go
 )
 
 // ircCaps lists the capabilities in the order CAP LS names them.
@@ -63,6 +64,7 @@ var ircCaps = []struct {
 	{"multi-prefix", "", capMultiPrefix},
 	{"sasl", "PLAIN", capSASL},
 	{"server-time", "", capServerTime},
+	{"setname", "", capSetname},
 	{"userhost-in-names", "", capUserhostInNames},
 }
 
@@ -310,6 +312,8 @@ func init() {
 		"TAGMSG": {1, ircTagmsg},
 		// irc_monitor.go
 		"MONITOR": {1, ircMonitor},
+		// irc_setname.go
+		"SETNAME": {1, ircSetname},
 		// irc_help.go
 		"HELP":   {0, ircHelpCmd},
 		"HELPOP": {0, ircHelpCmd},

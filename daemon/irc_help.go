@@ -27,6 +27,7 @@ var ircHelp = map[string][2]string{
 	"ISON":        {"ISON <nick> ...", "Tells which of the nicks are online."},
 	"USERHOST":    {"USERHOST <nick> ...", "Tells the masks of online users."},
 	"AWAY":        {"AWAY [:text]", "Marks you away with text, or back without."},
+	"SETNAME":     {"SETNAME :<real name>", "Changes the real name your IRC connections show (WHOIS, WHO)."},
 	"KICK":        {"KICK <#room> <nick> [:reason]", "Puts a user out of your room."},
 	"INVITE":      {"INVITE <nick> <#room>", "Invites a user to a room."},
 	"MODE":        {"MODE <#room> [+k key|-k|+b nick|-b nick|+o nick]", "Room password (+k), room bans (+b) and handing the room to another owner (+o)."},

@@ -864,6 +864,7 @@ func (s *session) ircISupport() {
 		"TARGMAX=PRIVMSG:" + itoa(cfg.Messages.MaxRecipients) + ",NOTICE:" + itoa(cfg.Messages.MaxRecipients) + ",JOIN:,PART:,NAMES:",
 		"TOPICLEN=" + itoa(topicMax), "UTF8ONLY",
 		"CHATHISTORY=" + itoa(ircHistoryMax), "MSGREFTYPES=msgid,timestamp", "MONITOR=" + itoa(ircMonitorMax),
+		"NAMELEN=" + itoa(realnameMax),
 	}
 	for len(tokens) > 0 {
 		n := min(len(tokens), 12) // 15 parameters with the nick and the text

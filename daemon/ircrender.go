@@ -93,6 +93,8 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 		buf = s.appendIRCTyping(buf, ev)
 	case "tagmsg":
 		buf = s.appendIRCTagmsg(buf, ev, me)
+	case "setname":
+		buf = s.appendIRCSetname(buf, ev, me)
 	case "bye":
 		buf = appendIRC(buf, nil, "", "ERROR", "Closing link: "+ev.str("text"))
 	default:
