@@ -120,6 +120,8 @@ const (
 	// User's IRC real name is now Text (irc_setname.go); Src is the
 	// session that set it.
 	noteSetname = "setname"
+	// The guest User registered its name as an account (irc_account.go).
+	noteAccount = "account"
 )
 
 // historyLine is the room line a noteLine carries.
@@ -217,6 +219,8 @@ func (s *Server) apply(n *note) {
 		s.showAction(n, src)
 	case noteSetname:
 		s.showSetname(n, src)
+	case noteAccount:
+		s.showAccount(n, src)
 	case notePrivate:
 		switch n.Node {
 		case s.node():

@@ -1,8 +1,11 @@
 package daemon_test
 
 import (
+	"encoding/base64"
 	"strings"
 	"testing"
+
+	"chatd"
 )
 
 // until reads lines up to one containing every part, failing if a line
@@ -52,4 +55,90 @@ func TestIRCSetname(t *testing.T) {
 
 	a.send("SETNAME :")
 	a.expect("FAIL SETNAME INVALID_REALNAME")
+}
+
+// saslPlain is the AUTHENTICATE argument of SASL PLAIN for name.
+func saslPlain(name, password string) string {
+	return base64.StdEncoding.EncodeToString([]byte("\x00" + name + "\x00" + password))
+}
+
+// SASL after registration: a guest that authenticates becomes the
+// account (its nick changes to the account's name, the guest is gone),
+// and an account that authenticates as another moves to it the same way.
+// Others see the old user quit and the new one join.
+func TestIRCSASLAfterRegistration(t *testing.T) {
+	ts := startIRC(t, func(c *chatd.Config) { c.IRC.Guests = true })
+	ts.addUsers("alice", "bob", "carol")
+	ts.members("den", "alice", "carol")
+	cl := ircLogin(t, ts, "carol", "password1")
+	cl.expect(" 366 carol #den ")
+	c := dialIRC(t, ts)
+	c.send("CAP LS 302", "CAP REQ :sasl", "CAP END", "NICK visitor", "USER u 0 * :Visitor")
+	c.expect(" 001 visitor ")
+	c.send("JOIN #den")
+	c.expect(" 366 visitor #den ")
+	cl.expect(":visitor!visitor@chatd JOIN #den")
+
+	c.send("AUTHENTICATE PLAIN")
+	c.expect("AUTHENTICATE +")
+	c.send("AUTHENTICATE " + saslPlain("alice", "wrong"))
+	c.expect(" 904 visitor ")
+	c.send("AUTHENTICATE PLAIN")
+	c.expect("AUTHENTICATE +")
+	c.send("AUTHENTICATE " + saslPlain("alice", "password1"))
+	c.expect(" 900 visitor ", " alice ")
+	c.expect(" 903 visitor ")
+	c.expect(":visitor!visitor@chatd PART #den :logged in as alice")
+	c.expect(":visitor!visitor@chatd NICK alice")
+	c.until(" 001 ", ":alice!alice@chatd JOIN #den")
+	c.expect(" 366 alice #den ")
+	cl.expect(":visitor!visitor@chatd QUIT :Quit: logged in as alice")
+	cl.expect(":alice!alice@chatd JOIN #den")
+	// The guest is gone: its name is free again.
+	g := dialIRC(t, ts)
+	g.send("NICK visitor", "USER u 0 * :v")
+	g.expect(" 001 visitor ")
+
+	// Authenticating as oneself changes nothing; as another account,
+	// the session moves to it.
+	c.send("AUTHENTICATE PLAIN")
+	c.expect("AUTHENTICATE +")
+	c.send("AUTHENTICATE " + saslPlain("alice", "password1"))
+	c.expect(" 903 alice ")
+	c.send("AUTHENTICATE PLAIN")
+	c.expect("AUTHENTICATE +")
+	c.send("AUTHENTICATE " + saslPlain("bob", "password1"))
+	c.expect(" 903 alice ")
+	c.expect(":alice!alice@chatd PART #den :logged in as bob")
+	c.expect(":alice!alice@chatd NICK bob")
+	c.expect(":bob!bob@chatd JOIN #lobby")
+	cl.expect(":alice!alice@chatd QUIT :Quit: logged in as bob")
+	c.send("PRIVMSG carol :it is bob now")
+	cl.expect(":bob!bob@chatd PRIVMSG carol :it is bob now")
+}
+
+// account-notify: a guest that registers its nick is an account now, and
+// the clients that see it are told with ACCOUNT.
+func TestIRCAccountNotify(t *testing.T) {
+	ts := startIRC(t, func(c *chatd.Config) {
+		c.IRC.Guests = true
+		c.Accounts.Registration = "open"
+	})
+	ts.addUsers("alice", "bob")
+	a := ircLogin(t, ts, "alice", "password1", "account-notify")
+	b := ircLogin(t, ts, "bob", "password1", "account-notify", "extended-monitor")
+	b.send("MONITOR + newcomer")
+	b.expect(" 731 bob newcomer")
+	c := dialIRC(t, ts)
+	c.send("NICK newcomer", "USER u 0 * :n")
+	c.expect(" 001 newcomer ")
+	b.expect(" 730 bob newcomer")
+	c.send("JOIN #hall")
+	c.expect(" 366 newcomer #hall ")
+	a.send("JOIN #hall")
+	a.expect(" 366 alice #hall ")
+	c.send("REGISTER * * password1")
+	c.expect("REGISTER SUCCESS newcomer")
+	a.expect(":newcomer!newcomer@chatd ACCOUNT newcomer")
+	b.expect(":newcomer!newcomer@chatd ACCOUNT newcomer")
 }

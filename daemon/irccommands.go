@@ -1037,5 +1037,6 @@ func ircRegisterAccount(ctx context.Context, s *session, m *ircMsg) {
 		s.srv.ircIdents.Store(chatd.Key(s.user), &id)
 	}
 	s.srv.connLog.Info("registered", "user", s.user, "addr", s.addr, "listener", s.info.Listener)
+	s.ircAccountRegistered(ctx)
 	s.ircLineOut(s.srv.serverName(), "REGISTER", "SUCCESS", s.user, "Account created: log in with SASL or PASS next time")
 }
