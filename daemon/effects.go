@@ -122,6 +122,8 @@ const (
 	noteSetname = "setname"
 	// The guest User registered its name as an account (irc_account.go).
 	noteAccount = "account"
+	// User is (Flag) or is no longer a bot (bot.go).
+	noteBot = "bot"
 )
 
 // historyLine is the room line a noteLine carries.
@@ -221,6 +223,8 @@ func (s *Server) apply(n *note) {
 		s.showSetname(n, src)
 	case noteAccount:
 		s.showAccount(n, src)
+	case noteBot:
+		s.setBotHere(n.User, n.Flag)
 	case notePrivate:
 		switch n.Node {
 		case s.node():

@@ -142,3 +142,37 @@ func TestIRCAccountNotify(t *testing.T) {
 	a.expect(":newcomer!newcomer@chatd ACCOUNT newcomer")
 	b.expect(":newcomer!newcomer@chatd ACCOUNT newcomer")
 }
+
+// Bot mode: MODE nick +B is the account's bot setting (stored, so the
+// next login is a bot too); IRC clients see the bot tag on its lines,
+// 335 in WHOIS and B in WHO; `set bot off` (here through the pseudo-user chatd) ends it.
+func TestIRCBotMode(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("robot", "alice")
+	ts.members("den", "robot", "alice")
+	r := ircLogin(t, ts, "robot", "password1")
+	r.expect("BOT=B")
+	r.send("MODE robot +B")
+	r.expect(":robot!robot@chatd MODE robot +B")
+	r.send("MODE robot")
+	r.expect(" 221 robot +B")
+	r.send("QUIT")
+	r.closed()
+
+	r = ircLogin(t, ts, "robot", "password1", "echo-message", "message-tags")
+	a := ircLogin(t, ts, "alice", "password1", "message-tags")
+	a.expect(" 366 alice #den ")
+	r.send("PRIVMSG alice :beep", "PRIVMSG #den boop")
+	r.expect("bot", ":robot!robot@chatd PRIVMSG alice beep")
+	a.expect("bot", ":robot!robot@chatd PRIVMSG alice beep")
+	a.expect("bot", ":robot!robot@chatd PRIVMSG #den boop")
+	a.send("WHOIS robot")
+	a.expect(" 335 alice robot ")
+	a.send("WHO #den")
+	a.expect(" 352 alice #den ", " robot HB@ ")
+
+	r.send("PRIVMSG chatd :set bot off")
+	r.expect("NOTICE robot :bot is now off")
+	a.send("WHOIS robot")
+	a.until(" 335 ", " 318 alice robot ")
+}

@@ -271,6 +271,9 @@ func (s *session) ircTags(id any, at time.Time, from string) []ircTag {
 	if from != "" && st.has(capAccountTag) && !s.srv.isGuest(from) {
 		tags = append(tags, ircTag{"account", from})
 	}
+	if from != "" && st.has(capMessageTags) && s.srv.isBot(from) {
+		tags = append(tags, ircTag{"bot", ""})
+	}
 	return tags
 }
 
@@ -300,7 +303,12 @@ func ircJoin(ctx context.Context, s *session, m *ircMsg) {
 		if _, err := s.srv.store.RoomByName(ctx, room); chatd.ErrorCode(err) == chatd.ENoSuchRoom {
 			cmd = cmdCreate
 		}
-		if _, err := s.collect(ctx, cmd, args); err != nil {
+		_, err := s.collect(ctx, cmd, args)
+		if chatd.ErrorCode(err) == chatd.ERoomExists {
+			// Another client created it meanwhile: join it instead.
+			_, err = s.collect(ctx, cmdJoin, args)
+		}
+		if err != nil {
 			s.ircError("JOIN", t, err)
 			continue
 		}
@@ -507,6 +515,9 @@ func ircWho(ctx context.Context, s *session, m *ircMsg) {
 		if s.srv.isOper(p.User) {
 			flags += "*"
 		}
+		if s.srv.isBot(p.User) {
+			flags += "B"
+		}
 		if op {
 			flags += "@"
 		}
@@ -639,6 +650,9 @@ func ircWhois(ctx context.Context, s *session, m *ircMsg) {
 	if !s.srv.isGuest(u.Name) {
 		s.numeric("330", u.Name, u.Name, "is logged in as")
 	}
+	if s.srv.isBot(u.Name) {
+		s.numeric("335", u.Name, "is a bot")
+	}
 	idle := int64(s.srv.now().Sub(o.LastActive).Seconds())
 	s.numeric("317", u.Name, itoa(int(max(idle, 0))), itoa(int(o.Since.Unix())), "seconds idle, signon time")
 	s.numeric("318", nick, "End of /WHOIS list")
@@ -707,7 +721,7 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 			s.numeric("502", "Can't change mode for other users")
 			return
 		}
-		s.numeric("221", "+")
+		ircUserMode(ctx, s, m)
 		return
 	}
 	r, err := s.srv.store.RoomByName(ctx, t[1:])
@@ -864,7 +878,7 @@ func (s *session) ircISupport() {
 		"TARGMAX=PRIVMSG:" + itoa(cfg.Messages.MaxRecipients) + ",NOTICE:" + itoa(cfg.Messages.MaxRecipients) + ",JOIN:,PART:,NAMES:",
 		"TOPICLEN=" + itoa(topicMax), "UTF8ONLY",
 		"CHATHISTORY=" + itoa(ircHistoryMax), "MSGREFTYPES=msgid,timestamp", "MONITOR=" + itoa(ircMonitorMax),
-		"NAMELEN=" + itoa(realnameMax),
+		"NAMELEN=" + itoa(realnameMax), "BOT=B",
 	}
 	for len(tokens) > 0 {
 		n := min(len(tokens), 12) // 15 parameters with the nick and the text
