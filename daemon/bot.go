@@ -36,8 +36,9 @@ func (s *Server) isBot(name string) bool {
 }
 
 // ircUserMode is MODE on the client's own nick: +B and -B set the bot
-// flag (the bot setting), no modes list them (221). Other user modes are
-// not chatd's: 501.
+// flag (the bot setting), +w and -w whether the connection is shown
+// WALLOPS (irc_wallops.go), no modes list them (221). Other user modes
+// are not chatd's: 501.
 func ircUserMode(ctx context.Context, s *session, m *ircMsg) {
 	modes := m.param(1)
 	if modes == "" {
@@ -47,6 +48,9 @@ func ircUserMode(ctx context.Context, s *session, m *ircMsg) {
 		}
 		if s.admin.Load() {
 			shown += "o"
+		}
+		if s.irc.wallops.Load() {
+			shown += "w"
 		}
 		s.numeric("221", shown)
 		return
@@ -65,6 +69,9 @@ func ircUserMode(ctx context.Context, s *session, m *ircMsg) {
 				continue
 			}
 			s.ircLineOut(userMask(s.user), "MODE", s.user, map[bool]string{true: "+B", false: "-B"}[add])
+		case 'w':
+			s.irc.wallops.Store(add)
+			s.ircLineOut(userMask(s.user), "MODE", s.user, map[bool]string{true: "+w", false: "-w"}[add])
 		default:
 			s.numeric("501", "Unknown MODE flag "+string(c))
 		}

@@ -124,6 +124,8 @@ const (
 	noteAccount = "account"
 	// User is (Flag) or is no longer a bot (bot.go).
 	noteBot = "bot"
+	// By sent the IRC WALLOPS Text (irc_wallops.go); Src is the session.
+	noteWallops = "wallops"
 )
 
 // historyLine is the room line a noteLine carries.
@@ -225,6 +227,8 @@ func (s *Server) apply(n *note) {
 		s.showAccount(n, src)
 	case noteBot:
 		s.setBotHere(n.User, n.Flag)
+	case noteWallops:
+		s.showWallops(n, src)
 	case notePrivate:
 		switch n.Node {
 		case s.node():

@@ -99,6 +99,7 @@ type ircState struct {
 	// Atomics, written by the reader, read by whoever renders (or
 	// queues: collecting).
 	caps    atomic.Uint64
+	wallops atomic.Bool            // user mode +w: WALLOPS are shown (irc_wallops.go)
 	nickNow atomic.Pointer[string] // the nick the client is known by
 	// collecting is the label of the labeled command being handled:
 	// the answers the reader queues to its own session with it go into
@@ -317,6 +318,8 @@ func init() {
 		"MONITOR": {1, ircMonitor},
 		// irc_setname.go
 		"SETNAME": {1, ircSetname},
+		// irc_wallops.go
+		"WALLOPS": {1, ircWallops},
 		// irc_help.go
 		"HELP":   {0, ircHelpCmd},
 		"HELPOP": {0, ircHelpCmd},

@@ -176,3 +176,26 @@ func TestIRCBotMode(t *testing.T) {
 	a.send("WHOIS robot")
 	a.until(" 335 ", " 318 alice robot ")
 }
+
+// WALLOPS: a server admin's line reaches the IRC connections with +w (and
+// comes back to the sender), not those without; a user who is no admin
+// is refused.
+func TestIRCWallops(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob")
+	ts.addUser("root", "password1", true)
+	a := ircLogin(t, ts, "alice", "password1")
+	b := ircLogin(t, ts, "bob", "password1")
+	a.send("MODE alice +w")
+	a.expect(":alice!alice@chatd MODE alice +w")
+	a.send("MODE alice")
+	a.expect(" 221 alice +w")
+	b.send("WALLOPS :me too")
+	b.expect(" 481 bob ")
+	r := ircLogin(t, ts, "root", "password1")
+	r.send("WALLOPS :maintenance at noon")
+	r.expect(":root!root@chatd WALLOPS :maintenance at noon")
+	a.expect(":root!root@chatd WALLOPS :maintenance at noon")
+	b.send("PING :x")
+	b.until("WALLOPS", "PONG")
+}

@@ -37,6 +37,7 @@ var ircHelp = map[string][2]string{
 	"REDACT":      {"REDACT <target> <msgid> [:reason]", "Deletes a message."},
 	"OPER":        {"OPER <account> <password>", "Server admin rights, for server admins."},
 	"KILL":        {"KILL <nick> [:reason]", "Disconnects a user (server admins)."},
+	"WALLOPS":     {"WALLOPS :<text>", "Sends text to the IRC users with user mode +w (server admins)."},
 	"REGISTER":    {"REGISTER * * <password>", "Makes a guest's nick an account."},
 	"QUIT":        {"QUIT [:reason]", "Logs out; the others see the reason."},
 	"MOTD":        {"MOTD", "Shows the banner."},

@@ -97,6 +97,8 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 		buf = s.appendIRCSetname(buf, ev, me)
 	case "account":
 		buf = s.appendIRCAccount(buf, ev, me)
+	case "wallops":
+		buf = appendIRC(buf, nil, userMask(ev.str("from")), "WALLOPS", ev.str("text"))
 	case "bye":
 		buf = appendIRC(buf, nil, "", "ERROR", "Closing link: "+ev.str("text"))
 	default:
