@@ -199,3 +199,62 @@ func TestIRCWallops(t *testing.T) {
 	b.send("PING :x")
 	b.until("WALLOPS", "PONG")
 }
+
+// LIST takes ELIST's filters: masks, !masks, >n and <n users.
+func TestIRCListFilters(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob", "carol")
+	ts.members("chan1", "alice")
+	ts.members("chan2", "alice", "bob")
+	a := ircLogin(t, ts, "alice", "password1")
+	a.expect("ELIST=MNU")
+	ircLogin(t, ts, "bob", "password1")
+	c := ircLogin(t, ts, "carol", "password1")
+	list := func(arg string) string {
+		t.Helper()
+		c.send("LIST " + arg)
+		var got []string
+		for {
+			line := c.expect()
+			if strings.Contains(line, " 323 ") {
+				return strings.Join(got, " ")
+			}
+			if f := strings.Fields(line); len(f) > 3 && f[1] == "322" && strings.HasPrefix(f[3], "#chan") {
+				got = append(got, f[3])
+			}
+		}
+	}
+	for arg, want := range map[string]string{
+		"*an1": "#chan1", "#c*n2": "#chan2", "*an3": "", "#ch*": "#chan1 #chan2",
+		"!*an1": "#chan2", "!#ch*": "", ">1": "#chan2", "<2": "#chan1", "<1": "",
+		"#ch*,<2": "#chan1", "chan2": "#chan2",
+	} {
+		if got := list(arg); got != want {
+			t.Errorf("LIST %s: %q, want %q", arg, got, want)
+		}
+	}
+}
+
+// KICK takes several nicks: one channel and a list, or as many channels
+// as nicks; each kick is its own KICK line.
+func TestIRCKickSeveral(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob", "carol", "dave", "eve")
+	ts.members("den", "alice", "bob", "carol", "dave", "eve")
+	a := ircLogin(t, ts, "alice", "password1")
+	a.expect("KICK:")
+	a.expect(" 366 alice #den ")
+	for _, n := range []string{"bob", "carol", "dave"} {
+		ircLogin(t, ts, n, "password1")
+	}
+	e := ircLogin(t, ts, "eve", "password1")
+	e.expect(" 366 eve #den ")
+	a.send("KICK #den bob,carol :bye")
+	e.expect(":alice!alice@chatd KICK #den bob bye")
+	e.expect(":alice!alice@chatd KICK #den carol bye")
+	a.send("KICK #den,#den dave,nobody :bye")
+	e.expect(":alice!alice@chatd KICK #den dave bye")
+	a.expect(" 441 alice nobody #den ")
+	a.send("KICK #den,#den eve")
+	a.expect(" 461 alice KICK ")
+}
