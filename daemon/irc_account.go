@@ -48,6 +48,8 @@ func (s *session) ircSwitch(ctx context.Context, u *chatd.User) {
 	s.quitReason = why
 	s.goOffline(byeLogout)
 	s.quitReason = ""
+	s.away.Store(nil) // the old user's; the new one starts present
+	s.srv.whowas.add(s)
 	s.srv.connLog.Info("irc account change", "user", old, "to", u.Name, "addr", s.addr)
 	if st.guest {
 		s.ircDropGuest()
