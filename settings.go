@@ -13,15 +13,17 @@ const (
 	SettingTimestamps = "timestamps" // "on" | "off": text mode live lines get HH:MM
 	SettingTimezone   = "timezone"   // IANA name such as Europe/Paris; default UTC
 	SettingIDs        = "ids"        // "on" | "off": text mode message lines end with [ID]
+	SettingBot        = "bot"        // "on" | "off": the account is a bot (IRC bot mode)
 )
 
 // SettingKeys lists the setting keys in the order set lists them.
-var SettingKeys = []string{SettingTimestamps, SettingTimezone, SettingIDs}
+var SettingKeys = []string{SettingTimestamps, SettingTimezone, SettingIDs, SettingBot}
 
 // Settings are one user's preferences, parsed.
 type Settings struct {
 	Timestamps bool
 	IDs        bool           // show message ids in text mode
+	Bot        bool           // the account is a bot, shown to IRC clients
 	Timezone   string         // IANA name
 	Location   *time.Location // Timezone loaded
 }
@@ -52,10 +54,13 @@ func ParseSettings(stored map[string]string) Settings {
 // allowed.
 func (s *Settings) Set(key, value string) (string, error) {
 	switch k := strings.ToLower(key); k {
-	case SettingTimestamps, SettingIDs:
+	case SettingTimestamps, SettingIDs, SettingBot:
 		flag := &s.Timestamps
-		if k == SettingIDs {
+		switch k {
+		case SettingIDs:
 			flag = &s.IDs
+		case SettingBot:
+			flag = &s.Bot
 		}
 		switch strings.ToLower(value) {
 		case "on", "yes", "true":
@@ -92,6 +97,11 @@ func (s *Settings) Get(key string) string {
 		return "off"
 	case SettingTimezone:
 		return s.Timezone
+	case SettingBot:
+		if s.Bot {
+			return "on"
+		}
+		return "off"
 	}
 	return ""
 }

@@ -149,6 +149,11 @@ func cmdSet(ctx context.Context, s *session, args string) error {
 		return err
 	}
 	s.settings.Store(&st)
+	if key == chatd.SettingBot {
+		if err := s.srv.markBot(ctx, s.user, st.Bot); err != nil {
+			return err
+		}
+	}
 	s.reply(okEvent("set", fmt.Sprintf("%s is now %s", key, stored), nil, f("key", key), f("value", stored)))
 	return nil
 }

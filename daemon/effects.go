@@ -124,6 +124,15 @@ const (
 	// By set MetaKey of Room, or of User, to MetaValue ("" removed it);
 	// Rooms are User's. metadata.go.
 	noteMeta = "meta"
+	// User's IRC real name is now Text (irc_setname.go); Src is the
+	// session that set it.
+	noteSetname = "setname"
+	// The guest User registered its name as an account (irc_account.go).
+	noteAccount = "account"
+	// User is (Flag) or is no longer a bot (bot.go).
+	noteBot = "bot"
+	// By sent the IRC WALLOPS Text (irc_wallops.go); Src is the session.
+	noteWallops = "wallops"
 )
 
 // historyLine is the room line a noteLine carries.
@@ -221,6 +230,14 @@ func (s *Server) apply(n *note) {
 		s.showAction(n, src)
 	case noteMeta:
 		s.showMeta(n, src)
+	case noteSetname:
+		s.showSetname(n, src)
+	case noteAccount:
+		s.showAccount(n, src)
+	case noteBot:
+		s.setBotHere(n.User, n.Flag)
+	case noteWallops:
+		s.showWallops(n, src)
 	case notePrivate:
 		switch n.Node {
 		case s.node():

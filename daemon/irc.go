@@ -39,6 +39,8 @@ const (
 	capRedaction       // irc_actions.go
 	capExtendedMonitor // irc_monitor.go
 	capMetadata        // irc_metadata.go
+	capSetname         // irc_setname.go
+	capAccountNotify   // irc_account.go
 )
 
 // ircCaps lists the capabilities in the order CAP LS names them.
@@ -47,6 +49,7 @@ var ircCaps = []struct {
 	value string // shown after '=' to CAP LS 302 clients
 	bit   uint64
 }{
+	{"account-notify", "", capAccountNotify},
 	{"account-tag", "", capAccountTag},
 	{"away-notify", "", capAwayNotify},
 	{"batch", "", capBatch},
@@ -65,6 +68,7 @@ var ircCaps = []struct {
 	{"multi-prefix", "", capMultiPrefix},
 	{"sasl", "PLAIN", capSASL},
 	{"server-time", "", capServerTime},
+	{"setname", "", capSetname},
 	{"userhost-in-names", "", capUserhostInNames},
 }
 
@@ -85,6 +89,7 @@ type ircState struct {
 	saslMech   bool   // AUTHENTICATE PLAIN came
 	account    *chatd.User
 	guest      bool
+	relogin    bool // logging in to another account (irc_account.go): no 001 again
 	// sink, when not nil, collects the replies of a chatd handler that
 	// an IRC command runs, for the command to translate (session.reply).
 	sink *[]*event
@@ -97,6 +102,7 @@ type ircState struct {
 	// Atomics, written by the reader, read by whoever renders (or
 	// queues: collecting).
 	caps    atomic.Uint64
+	wallops atomic.Bool            // user mode +w: WALLOPS are shown (irc_wallops.go)
 	nickNow atomic.Pointer[string] // the nick the client is known by
 	// collecting is the label of the labeled command being handled:
 	// the answers the reader queues to its own session with it go into
@@ -317,12 +323,15 @@ func init() {
 		"MONITOR": {1, ircMonitor},
 		// irc_metadata.go
 		"METADATA": {0, ircMetadata},
+		// irc_setname.go
+		"SETNAME": {1, ircSetname},
+		// irc_wallops.go
+		"WALLOPS": {1, ircWallops},
 		// irc_help.go
 		"HELP":   {0, ircHelpCmd},
 		"HELPOP": {0, ircHelpCmd},
-		"AUTHENTICATE": {0, func(_ context.Context, s *session, _ *ircMsg) {
-			s.numeric("907", "You have already authenticated using SASL")
-		}},
+		// irc_account.go
+		"AUTHENTICATE": {1, ircAuthenticateLater},
 	}
 }
 
@@ -370,7 +379,11 @@ func (s *session) ircRegister(ctx context.Context) bool {
 				s.ircPass(m.params[0])
 			}
 		case "AUTHENTICATE":
-			s.ircAuthenticate(ctx, &m)
+			if st.account != nil {
+				s.numeric("907", "You have already authenticated using SASL")
+			} else if u := s.ircAuthenticate(ctx, &m); u != nil {
+				st.account = u
+			}
 		case "METADATA":
 			ircMetadata(ctx, s, &m)
 		case "PING":
@@ -419,32 +432,30 @@ func (s *session) ircNick(m *ircMsg) {
 // ircAuthenticate runs SASL PLAIN: AUTHENTICATE PLAIN, "+", then the
 // base64 of authzid NUL authcid NUL password (in 400-byte chunks). The
 // password is checked at once, through the same gate and lockout as every
-// login.
-func (s *session) ircAuthenticate(ctx context.Context, m *ircMsg) {
+// login. It returns the account once the exchange succeeded, nil while it
+// goes on or when it failed.
+func (s *session) ircAuthenticate(ctx context.Context, m *ircMsg) *chatd.User {
 	st := s.irc
 	arg := m.param(0)
 	switch {
-	case st.account != nil:
-		s.numeric("907", "You have already authenticated using SASL")
-		return
 	case arg == "*":
 		st.saslMech, st.saslBuf = false, ""
 		s.numeric("906", "SASL authentication aborted")
-		return
+		return nil
 	case !st.saslMech:
 		if strings.ToUpper(arg) != "PLAIN" {
 			s.numeric("908", "PLAIN", "are available SASL mechanisms")
 			s.numeric("904", "SASL authentication failed")
-			return
+			return nil
 		}
 		st.saslMech = true
 		s.ircLineOut("", "AUTHENTICATE", "+")
-		return
+		return nil
 	}
 	if len(arg) > 400 {
 		st.saslMech, st.saslBuf = false, ""
 		s.numeric("905", "SASL message too long")
-		return
+		return nil
 	}
 	if arg != "+" {
 		st.saslBuf += arg
@@ -452,26 +463,26 @@ func (s *session) ircAuthenticate(ctx context.Context, m *ircMsg) {
 	if len(st.saslBuf) > 1200 {
 		st.saslMech, st.saslBuf = false, ""
 		s.numeric("904", "SASL authentication failed: the exchange is too long")
-		return
+		return nil
 	}
 	if len(arg) == 400 {
-		return // more chunks follow
+		return nil // more chunks follow
 	}
 	raw, err := base64.StdEncoding.DecodeString(st.saslBuf)
 	st.saslMech, st.saslBuf = false, ""
 	parts := strings.Split(string(raw), "\x00")
 	if err != nil || len(parts) != 3 || parts[1] == "" || (parts[0] != "" && chatd.Key(parts[0]) != chatd.Key(parts[1])) {
 		s.numeric("904", "SASL authentication failed")
-		return
+		return nil
 	}
 	u, err := s.ircCheck(ctx, parts[1], parts[2])
 	if err != nil {
 		s.ircLoginFailed("904", err)
-		return
+		return nil
 	}
-	st.account = u
 	s.numeric("900", userMask(u.Name), u.Name, "You are now logged in as "+u.Name)
 	s.numeric("903", "SASL authentication successful")
+	return u
 }
 
 // ircCheck checks name's password as the telnet login does (the lockout,

@@ -271,6 +271,9 @@ func (s *session) ircTags(id any, at time.Time, from string) []ircTag {
 	if from != "" && st.has(capAccountTag) && !s.srv.isGuest(from) {
 		tags = append(tags, ircTag{"account", from})
 	}
+	if from != "" && st.has(capMessageTags) && s.srv.isBot(from) {
+		tags = append(tags, ircTag{"bot", ""})
+	}
 	return tags
 }
 
@@ -474,18 +477,12 @@ func ircList(ctx context.Context, s *session, m *ircMsg) {
 		s.ircError("LIST", "*", err)
 		return
 	}
-	var only map[string]bool
-	if m.param(0) != "" {
-		only = map[string]bool{}
-		for _, t := range ircTargets(m.param(0)) {
-			only[chatd.Key(strings.TrimPrefix(t, "#"))] = true
-		}
-	}
+	filter := parseListFilter(m.param(0))
 	s.numeric("321", "Channel", "Users  Name")
 	for _, r := range rooms {
 		k := chatd.Key(r.Name)
 		// As on IRC, a channel nobody is in is not listed.
-		if n := len(counts[k]); n > 0 && (only == nil || only[k]) {
+		if n := len(counts[k]); n > 0 && filter.match("#"+r.Name, n) {
 			s.numeric("322", "#"+r.Name, itoa(n), r.Topic)
 		}
 	}
@@ -512,6 +509,9 @@ func ircWho(ctx context.Context, s *session, m *ircMsg) {
 		}
 		if s.srv.isOper(p.User) {
 			flags += "*"
+		}
+		if s.srv.isBot(p.User) {
+			flags += "B"
 		}
 		if op {
 			flags += "@"
@@ -577,6 +577,63 @@ func ircWho(ctx context.Context, s *session, m *ircMsg) {
 		}
 	}
 	s.numeric("315", mask, "End of /WHO list")
+}
+
+// listFilter is what LIST's ELIST parameter asks for (ELIST=MNU): channels
+// that match any of masks (all, when there are none), none of the
+// excluded masks, and have more than above and fewer than below users.
+type listFilter struct {
+	masks, not   []string
+	above, below int // below 0: no bound
+}
+
+// parseListFilter reads LIST's comma-separated conditions: a channel mask
+// (* and ?), !mask, >n, <n. Creation and topic times (C, T) are not
+// offered and are ignored.
+func parseListFilter(p string) listFilter {
+	lf := listFilter{above: 0, below: -1}
+	for _, c := range ircTargets(p) {
+		switch {
+		case c[0] == '>' || c[0] == '<':
+			n, err := strconv.Atoi(c[1:])
+			if err != nil {
+				continue
+			}
+			if c[0] == '>' {
+				lf.above = max(lf.above, n)
+			} else if lf.below < 0 || n < lf.below {
+				lf.below = n
+			}
+		case c[0] == '!':
+			lf.not = append(lf.not, chatd.Key(c[1:]))
+		case strings.HasPrefix(c, "C<"), strings.HasPrefix(c, "C>"), strings.HasPrefix(c, "T<"), strings.HasPrefix(c, "T>"):
+		default:
+			lf.masks = append(lf.masks, chatd.Key(c))
+		}
+	}
+	return lf
+}
+
+// match reports whether channel, with n users, passes the filter.
+func (lf listFilter) match(channel string, n int) bool {
+	if n <= lf.above || lf.below >= 0 && n >= lf.below {
+		return false
+	}
+	k := chatd.Key(channel)
+	for _, m := range lf.not {
+		if wildMatch(m, k) {
+			return false
+		}
+	}
+	if len(lf.masks) == 0 {
+		return true
+	}
+	for _, m := range lf.masks {
+		if wildMatch(m, k) || wildMatch("#"+m, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // wildMatch matches name against an IRC mask: * for any run, ? for any one
@@ -645,6 +702,9 @@ func ircWhois(ctx context.Context, s *session, m *ircMsg) {
 	if !s.srv.isGuest(u.Name) {
 		s.numeric("330", u.Name, u.Name, "is logged in as")
 	}
+	if s.srv.isBot(u.Name) {
+		s.numeric("335", u.Name, "is a bot")
+	}
 	idle := int64(s.srv.now().Sub(o.LastActive).Seconds())
 	s.numeric("317", u.Name, itoa(int(max(idle, 0))), itoa(int(o.Since.Unix())), "seconds idle, signon time")
 	s.ircWhoisMeta(ctx, u.Name)
@@ -667,13 +727,26 @@ func ircAway(ctx context.Context, s *session, m *ircMsg) {
 	s.numeric("306", "You have been marked as being away")
 }
 
+// ircKickMax is the most nicks one KICK takes (TARGMAX); more are dropped.
+const ircKickMax = 10
+
+// ircKick is KICK #room nick[,nick...] [:reason], or, as RFC 2812 has
+// it, KICK #a,#b nick1,nick2: the first nick from the first channel, the
+// second from the second. Each is one kick, shown as its own KICK line.
 func ircKick(ctx context.Context, s *session, m *ircMsg) {
-	if _, ok := s.ircFocus(ctx, m.params[0]); !ok {
+	channels, nicks := ircTargets(m.params[0]), ircTargets(m.params[1])
+	if len(channels) == 0 || len(nicks) == 0 || len(channels) > 1 && len(channels) != len(nicks) {
+		s.numeric("461", "KICK", "Not enough parameters: one channel, or as many channels as nicks")
 		return
 	}
-	for _, nick := range ircTargets(m.params[1]) {
-		if o, _ := s.srv.community.find(ctx, nick); o == nil || !o.in(strings.TrimPrefix(m.params[0], "#")) {
-			s.numeric("441", nick, m.params[0], "They aren't on that channel")
+	nicks = nicks[:min(len(nicks), ircKickMax)]
+	for i, nick := range nicks {
+		channel := channels[min(i, len(channels)-1)]
+		if _, ok := s.ircFocus(ctx, channel); !ok {
+			continue
+		}
+		if o, _ := s.srv.community.find(ctx, nick); o == nil || !o.in(strings.TrimPrefix(channel, "#")) {
+			s.numeric("441", nick, channel, "They aren't on that channel")
 			continue
 		}
 		reason := m.param(2)
@@ -681,7 +754,7 @@ func ircKick(ctx context.Context, s *session, m *ircMsg) {
 			reason = s.user
 		}
 		if _, err := s.collect(ctx, cmdKick, nick+" "+reason); err != nil {
-			s.ircError("KICK", m.params[0], err)
+			s.ircError("KICK", channel, err)
 		}
 	}
 }
@@ -714,7 +787,7 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 			s.numeric("502", "Can't change mode for other users")
 			return
 		}
-		s.numeric("221", "+")
+		ircUserMode(ctx, s, m)
 		return
 	}
 	r, err := s.srv.store.RoomByName(ctx, t[1:])
@@ -868,9 +941,10 @@ func (s *session) ircISupport() {
 		"AWAYLEN=300", "WHOX", "CASEMAPPING=ascii", "CHANLIMIT=#:" + itoa(cfg.Rooms.MaxJoined),
 		"CHANMODES=b,k,,", "CHANNELLEN=64", "CHANTYPES=#", "MODES=4",
 		"NETWORK=chatd", "NICKLEN=32", "PREFIX=(o)@",
-		"TARGMAX=PRIVMSG:" + itoa(cfg.Messages.MaxRecipients) + ",NOTICE:" + itoa(cfg.Messages.MaxRecipients) + ",JOIN:,PART:,NAMES:",
+		"TARGMAX=PRIVMSG:" + itoa(cfg.Messages.MaxRecipients) + ",NOTICE:" + itoa(cfg.Messages.MaxRecipients) + ",JOIN:,PART:,NAMES:,KICK:" + itoa(ircKickMax),
 		"TOPICLEN=" + itoa(topicMax), "UTF8ONLY",
 		"CHATHISTORY=" + itoa(ircHistoryMax), "MSGREFTYPES=msgid,timestamp", "MONITOR=" + itoa(ircMonitorMax),
+		"NAMELEN=" + itoa(realnameMax), "BOT=B", "ELIST=MNU",
 	}
 	for len(tokens) > 0 {
 		n := min(len(tokens), 12) // 15 parameters with the nick and the text
@@ -1043,5 +1117,6 @@ func ircRegisterAccount(ctx context.Context, s *session, m *ircMsg) {
 		s.srv.ircIdents.Store(chatd.Key(s.user), &id)
 	}
 	s.srv.connLog.Info("registered", "user", s.user, "addr", s.addr, "listener", s.info.Listener)
+	s.ircAccountRegistered(ctx)
 	s.ircLineOut(s.srv.serverName(), "REGISTER", "SUCCESS", s.user, "Account created: log in with SASL or PASS next time")
 }

@@ -99,6 +99,12 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 		buf = s.appendIRCTagmsg(buf, ev, me)
 	case "metadata":
 		buf = s.appendIRCMeta(buf, ev, me)
+	case "setname":
+		buf = s.appendIRCSetname(buf, ev, me)
+	case "account":
+		buf = s.appendIRCAccount(buf, ev, me)
+	case "wallops":
+		buf = appendIRC(buf, nil, userMask(ev.str("from")), "WALLOPS", ev.str("text"))
 	case "bye":
 		buf = appendIRC(buf, nil, "", "ERROR", "Closing link: "+ev.str("text"))
 	default:
@@ -281,15 +287,17 @@ func (s *session) ircWelcome(ev *event) *event {
 	st.out = nil
 	me := st.me()
 	server := s.srv.serverName()
-	s.numeric("001", "Welcome to the chatd IRC network, "+me)
-	s.numeric("002", "Your host is "+server+", running chatd")
-	s.numeric("003", "This server was created "+time.Unix(0, s.srv.startedAt).UTC().Format(time.RFC1123))
-	s.numeric("004", server, "chatd", "i", "bko")
-	s.ircISupport()
-	online, _ := ev.get("online").([]string)
-	s.ircLusers(len(online))
-	s.ircMetaBurst()
-	s.ircMOTD()
+	if !st.relogin {
+		s.numeric("001", "Welcome to the chatd IRC network, "+me)
+		s.numeric("002", "Your host is "+server+", running chatd")
+		s.numeric("003", "This server was created "+time.Unix(0, s.srv.startedAt).UTC().Format(time.RFC1123))
+		s.numeric("004", server, "chatd", "i", "bko")
+		s.ircISupport()
+		online, _ := ev.get("online").([]string)
+		s.ircLusers(len(online))
+		s.ircMetaBurst()
+		s.ircMOTD()
+	}
 	if rooms, ok := ev.get("rooms").([]object); ok {
 		for _, o := range rooms {
 			var name, topic string

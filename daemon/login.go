@@ -226,6 +226,11 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	}
 	settings := chatd.ParseSettings(stored)
 	s.settings.Store(&settings)
+	if settings.Bot {
+		if err := s.srv.markBot(ctx, u.Name, true); err != nil {
+			s.srv.log.Error("tell of a bot", "user", u.Name, "err", err)
+		}
+	}
 	s.user, s.loginAt = u.Name, now
 	s.srv.names.put(u.Name)
 	s.admin.Store(u.Admin)

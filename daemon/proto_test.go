@@ -659,7 +659,7 @@ func TestSetTimestampsAndTimezone(t *testing.T) {
 	b := login(t, ts.addr, "bob", "password1")
 	settleAll(a, b)
 
-	if ev := a.do("set", "set"); fmt.Sprint(ev["settings"]) != "map[ids:off timestamps:off timezone:UTC]" {
+	if ev := a.do("set", "set"); fmt.Sprint(ev["settings"]) != "map[bot:off ids:off timestamps:off timezone:UTC]" {
 		t.Fatalf("defaults: %v", ev)
 	}
 	for _, line := range []string{"set colour red", "set timestamps maybe", "set timestamps", "set timezone Mars/Olympus", "set timezone Local", "set timezone Europe/Paris extra"} {
@@ -735,7 +735,7 @@ func TestSetTimestampsAndTimezone(t *testing.T) {
 
 	// Settings survive a restart.
 	a = login(t, ts.addr, "alice", "password1")
-	if ev := a.do("set", "set"); fmt.Sprint(ev["settings"]) != "map[ids:off timestamps:on timezone:Asia/Kolkata]" {
+	if ev := a.do("set", "set"); fmt.Sprint(ev["settings"]) != "map[bot:off ids:off timestamps:on timezone:Asia/Kolkata]" {
 		t.Fatalf("after restart: %v", ev)
 	}
 	if l := a.textOf("time"); !strings.Contains(l[0], "in Asia/Kolkata") {

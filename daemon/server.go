@@ -131,6 +131,10 @@ type Server struct {
 	// registration and a guest's end, read by WHO, WHOIS and the
 	// rendering of lines (account tags).
 	ircIdents sync.Map
+	// bots holds the key of each account known here to be a bot (bot.go):
+	// a sync.Map, written by the bot notes, read by WHO, WHOIS and the
+	// rendering of IRC lines (the bot tag).
+	bots sync.Map
 	// whowas remembers the IRC users who left this node lately
 	// (irccommands.go).
 	whowas ircWhowas

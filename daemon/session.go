@@ -536,53 +536,7 @@ func (s *session) finish() {
 		s.end(reason, "closing")
 	}
 	if s.user != "" {
-		// Last seen is written before the user leaves the hub, so the
-		// who-was-online queries never miss them in between.
-		now := s.srv.now()
-		seen := []chatd.Seen{{Name: s.user, LastSeen: now, LastActive: time.Unix(0, s.lastActive.Load())}}
-		ctx, cancel := s.srv.finishCtx() // at shutdown, ends with the grace
-		defer cancel()
-		if err := s.srv.store.SetSeen(ctx, seen); err != nil {
-			s.srv.log.Error("write last seen", "user", s.user, "err", err)
-		}
-		n := &note{Kind: noteLogout, User: s.user, SID: s.sid, Text: presenceFor(reason), Reason: s.quitReason}
-		// With several sessions per user in a cluster, whether this was
-		// the user's last one anywhere is decided by the database as the
-		// row goes (clusterHub.tell); every node, this one included,
-		// shows the logout from the log then.
-		elsewhere := s.srv.cluster != nil && s.srv.cfg().Accounts.DuplicateLogin == loginMulti
-		// Who hears of it (scale.go): by the users online, the user
-		// included, and each room's.
-		c := s.srv.community.elsewhere()
-		h := s.srv.hub
-		_, ok := h.remove(s, func(room string, others []*session, last bool) {
-			n.Room = room
-			if !last {
-				n.Text = "" // other devices are still online: no logout
-			}
-			// The user's rooms, each counted with the user in it.
-			n.Rooms = s.rooms
-			s.srv.scopePresence(n, len(h.users)+1+c.users, func(r string) int {
-				return c.roomCount(r, h.roomUsers[chatd.Key(r)]+1)
-			})
-			if elsewhere {
-				n.Everywhere = true
-				return
-			}
-			if n.Scoped {
-				others = h.audienceLocked(n.User, n.smallRooms())
-			}
-			s.srv.showPresence(n, others, []*session{s})
-		})
-		if ok && !elsewhere && n.Text != "" {
-			s.srv.showCounts(n)
-		}
-		if ok {
-			if err := s.srv.community.tell(ctx, n); err != nil {
-				s.srv.log.Error("tell the cluster of a logout", "user", s.user, "err", err)
-			}
-		}
-		s.srv.connLog.Info("logout", "user", s.user, "addr", s.addr, "reason", reason)
+		s.goOffline(reason)
 	}
 	if s.irc != nil && s.irc.guest {
 		// Before the bye: a client that sees it may take the name
@@ -605,6 +559,60 @@ func (s *session) finish() {
 		defer cancel()
 		s.storeShown(ctx)
 	}
+}
+
+// goOffline takes the logged-in user of s offline, as the session ends
+// for reason (or, over IRC, as it logs in to another account: the
+// connection goes on): last seen is written, the session leaves the
+// registry and whoever sees it is told.
+func (s *session) goOffline(reason string) {
+	// Last seen is written before the user leaves the hub, so the
+	// who-was-online queries never miss them in between.
+	now := s.srv.now()
+	seen := []chatd.Seen{{Name: s.user, LastSeen: now, LastActive: time.Unix(0, s.lastActive.Load())}}
+	ctx, cancel := s.srv.finishCtx() // at shutdown, ends with the grace
+	defer cancel()
+	if err := s.srv.store.SetSeen(ctx, seen); err != nil {
+		s.srv.log.Error("write last seen", "user", s.user, "err", err)
+	}
+	n := &note{Kind: noteLogout, User: s.user, SID: s.sid, Text: presenceFor(reason), Reason: s.quitReason}
+	// With several sessions per user in a cluster, whether this was
+	// the user's last one anywhere is decided by the database as the
+	// row goes (clusterHub.tell); every node, this one included,
+	// shows the logout from the log then.
+	elsewhere := s.srv.cluster != nil && s.srv.cfg().Accounts.DuplicateLogin == loginMulti
+	// Who hears of it (scale.go): by the users online, the user
+	// included, and each room's.
+	c := s.srv.community.elsewhere()
+	h := s.srv.hub
+	_, ok := h.remove(s, func(room string, others []*session, last bool) {
+		n.Room = room
+		if !last {
+			n.Text = "" // other devices are still online: no logout
+		}
+		// The user's rooms, each counted with the user in it.
+		n.Rooms = s.rooms
+		s.srv.scopePresence(n, len(h.users)+1+c.users, func(r string) int {
+			return c.roomCount(r, h.roomUsers[chatd.Key(r)]+1)
+		})
+		if elsewhere {
+			n.Everywhere = true
+			return
+		}
+		if n.Scoped {
+			others = h.audienceLocked(n.User, n.smallRooms())
+		}
+		s.srv.showPresence(n, others, []*session{s})
+	})
+	if ok && !elsewhere && n.Text != "" {
+		s.srv.showCounts(n)
+	}
+	if ok {
+		if err := s.srv.community.tell(ctx, n); err != nil {
+			s.srv.log.Error("tell the cluster of a logout", "user", s.user, "err", err)
+		}
+	}
+	s.srv.connLog.Info("logout", "user", s.user, "addr", s.addr, "reason", reason)
 }
 
 // presenceFor maps how a session ended to the presence event others see;
