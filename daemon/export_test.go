@@ -43,3 +43,8 @@ func HoldPrivateDelivery() (release func()) {
 	var once sync.Once
 	return func() { once.Do(func() { privateDelivered.Store(nil); close(held) }) }
 }
+
+// RestartUnmovable ends every session that cannot move to a new process
+// with bye "restart", as an upgrade does once the new process is ready;
+// it returns how many it ended.
+func (s *Server) RestartUnmovable() int { return s.restartUnmovable() }

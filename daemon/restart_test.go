@@ -1,0 +1,206 @@
+package daemon_test
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"chatd"
+)
+
+// dialTLS connects to the server's TLS listener and switches to JSON mode;
+// the username prompt is next.
+func dialTLS(t *testing.T, ts *testServer, cert *x509.Certificate) *client {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", ts.srv.TLSAddr().String(),
+		&tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("TLS dial: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	c := &client{t: t, conn: conn, r: bufio.NewReader(conn)}
+	c.send("mode json")
+	c.expect("ok", "cmd", "mode")
+	c.expect("prompt", "field", "username")
+	return c
+}
+
+// loginTLS logs name in over the TLS listener.
+func loginTLS(t *testing.T, ts *testServer, cert *x509.Certificate, name string) *client {
+	t.Helper()
+	c := dialTLS(t, ts, cert)
+	c.name = name
+	c.send(name)
+	c.expectNext("prompt", "field", "password")
+	c.send("password1")
+	c.expect("welcome", "user", name)
+	return c
+}
+
+// expectUsers reads until it has seen the presence event what of each of
+// users, in any order.
+func (c *client) expectUsers(what string, users ...string) {
+	c.t.Helper()
+	want := map[string]bool{}
+	for _, u := range users {
+		want[u] = true
+	}
+	for len(want) > 0 {
+		ev := c.expect("presence", "event", what)
+		if !want[ev.str("user")] {
+			c.seen = append(c.seen, ev) // for a later look
+		}
+		delete(want, ev.str("user"))
+	}
+}
+
+// TestRestartUnmovable: the sessions an upgrade cannot hand over (TLS,
+// WebSocket, IRC over TLS and over WebSocket, SSH) each get their dialect's
+// bye with reason restart, after everything queued to them, and then the
+// end of the connection. Plain TCP sessions (telnet, IRC) stay. Others see
+// what a normal disconnect shows: a logout when it was the user's last
+// session, nothing when the user is still online elsewhere.
+func TestRestartUnmovable(t *testing.T) {
+	certFile, keyFile, cert := hardCert(t)
+	ts := startServer(t, func(c *chatd.Config) {
+		c.Server.TLSListen = "127.0.0.1:0"
+		c.Server.TLSCert, c.Server.TLSKey = certFile, keyFile
+		c.IRC.Listen = "127.0.0.1:0"
+		c.IRC.TLSListen = "127.0.0.1:0"
+		c.Web.Listen = "127.0.0.1:0"
+		c.SSH.Listen = "127.0.0.1:0"
+		c.Accounts.DuplicateLogin = "multi"
+	})
+	ts.addUsers("alice", "bob", "carol", "dave", "erin", "frank", "gina", "hank")
+	web := ts.srv.WebAddr().String()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	// Who stays: carol over telnet, hank over plain IRC, and alice's
+	// telnet session.
+	carol := login(t, ts.addr, "carol", "password1")
+	hank := ircLogin(t, ts, "hank", "password1")
+	alicePlain := login(t, ts.addr, "alice", "password1")
+
+	// Who is told to reconnect.
+	aliceTLS := loginTLS(t, ts, cert, "alice")
+	bob := loginTLS(t, ts, cert, "bob")
+
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	conn, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", ts.srv.IRCTLSAddr().String(),
+		&tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatalf("TLS dial: %v", err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	dave := &ircClient{t: t, conn: conn, r: bufio.NewReader(conn)}
+	dave.send("PASS dave:password1", "NICK dave", "USER u 0 * :Dave")
+	dave.expect(" 001 dave ")
+
+	erin := wsLogin(t, web, "erin", "password1", nil)
+
+	frank, _, err := websocket.Dial(ctx, "ws://"+web+"/irc", &websocket.DialOptions{Subprotocols: []string{"text.ircv3.net"}})
+	if err != nil {
+		t.Fatalf("dial /irc: %v", err)
+	}
+	defer frank.CloseNow()
+	for _, l := range []string{"PASS frank:password1", "NICK frank", "USER u 0 * :Frank"} {
+		if err := frank.Write(ctx, websocket.MessageText, []byte(l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	readUntil := func(want string) {
+		t.Helper()
+		for {
+			_, msg, err := frank.Read(ctx)
+			if err != nil {
+				t.Fatalf("frank over /irc: waiting for %q: %v", want, err)
+			}
+			if strings.Contains(string(msg), want) {
+				return
+			}
+		}
+	}
+	readUntil(" 001 frank ")
+
+	h := newSSHHome(t)
+	ts.addKey("gina", h.keygen("gina"))
+	gina := startTerminal(t, h.command(ctx, ts, "gina", append(h.byKey("gina"), "-tt")))
+	gina.waitFor("Welcome, gina!")
+	gina.waitFor("> ")
+	carol.expectUsers("login", "bob", "dave", "erin", "frank", "gina")
+
+	// Lines queued to bob just before: he reads them all, then the bye.
+	const lines = 50
+	for i := 1; i <= lines; i++ {
+		carol.send(fmt.Sprintf("line %d", i))
+	}
+	carol.expect("message", "from", "carol", "text", fmt.Sprintf("line %d", lines))
+
+	if n := ts.srv.RestartUnmovable(); n != 6 {
+		t.Errorf("RestartUnmovable told %d sessions, want 6", n)
+	}
+
+	for i := 1; i <= lines; i++ {
+		bob.expect("message", "from", "carol", "text", fmt.Sprintf("line %d", i))
+	}
+	bob.expectNext("bye", "reason", "restart", "text", "the server is restarting; reconnect now")
+	bob.closed()
+	aliceTLS.expect("bye", "reason", "restart")
+	aliceTLS.closed()
+	erin.expect("bye", "reason", "restart")
+	erin.closed()
+	dave.expect("ERROR :Closing link: the server is restarting; reconnect now")
+	dave.closed()
+	readUntil("ERROR :Closing link: the server is restarting; reconnect now")
+	if _, _, err := frank.Read(ctx); err == nil {
+		t.Error("frank's /irc WebSocket is still open after the restart's ERROR")
+	}
+	gina.waitFor("Goodbye: the server is restarting; reconnect now")
+	if code := gina.exited(); code != 0 {
+		t.Errorf("ssh exit code %d after the restart, want 0", code)
+	}
+
+	// Those who stay saw each user whose last session it was log out, as
+	// at any disconnect, and nothing of alice, who is still online.
+	carol.expectUsers("logout", "bob", "dave", "erin", "frank", "gina")
+	quits := map[string]bool{}
+	for len(quits) < 5 {
+		line := hank.expect("QUIT :Quit: logged out")
+		quits[strings.TrimPrefix(strings.SplitN(line, "!", 2)[0], ":")] = true
+	}
+	if fmt.Sprint(quits) != "map[bob:true dave:true erin:true frank:true gina:true]" {
+		t.Errorf("hank saw these quit: %v", quits)
+	}
+	for {
+		info, _ := carol.do("check alice", "check")["info"].(map[string]any)
+		if info["sessions"] == float64(1) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := carol.users("who", "who"); got != "alice,carol,hank" {
+		t.Errorf("who after the restart = %s, want alice,carol,hank", got)
+	}
+	for _, ev := range carol.seen {
+		if ev.str("type") == "presence" && ev.str("user") == "alice" {
+			t.Errorf("carol was told of alice, who stayed online: %v", ev)
+		}
+	}
+	// The plain sessions go on as before.
+	alicePlain.send("still here")
+	carol.expect("message", "from", "alice", "text", "still here")
+	hank.send("PING :x")
+	hank.expect("PONG", "x")
+}
