@@ -3,63 +3,11 @@ package daemon_test
 import (
 	"context"
 	"fmt"
-	"io"
-	"net"
 	"reflect"
-	"sync"
 	"testing"
 
 	"github.com/chromedp/chromedp"
 )
-
-// pageGate is a TCP proxy in front of the web listener that the test
-// opens and closes: while closed it drops each connection it accepts, so
-// a page loaded through it cannot reconnect until the test lets it.
-type pageGate struct {
-	ln   net.Listener
-	mu   sync.Mutex
-	open bool
-}
-
-func newPageGate(t *testing.T, target string) *pageGate {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := &pageGate{ln: ln, open: true}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			g.mu.Lock()
-			open := g.open
-			g.mu.Unlock()
-			if !open {
-				c.Close()
-				continue
-			}
-			up, err := net.Dial("tcp", target)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			go func() { io.Copy(up, c); up.Close() }()
-			go func() { io.Copy(c, up); c.Close() }()
-		}
-	}()
-	return g
-}
-
-// set opens or closes the gate to new connections.
-func (g *pageGate) set(open bool) {
-	g.mu.Lock()
-	g.open = open
-	g.mu.Unlock()
-}
 
 // TestBrowserRestart: two people chat in the web page while a third talks
 // over telnet; the server tells the pages to reconnect (bye restart, as
@@ -76,7 +24,7 @@ func TestBrowserRestart(t *testing.T) {
 	carol := login(t, ts.addr, "carol", "password1")
 
 	// Alice's page goes through a gate the test can close.
-	g := newPageGate(t, web)
+	g := newTCPGate(t, web)
 	alice := b.page("alice")
 	b.webLogin(alice, "http://"+g.ln.Addr().String()+"/", "alice", "password1")
 	carol.expect("presence", "event", "login", "user", "alice")

@@ -6,15 +6,68 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/coder/websocket"
+	"github.com/creack/pty"
 
 	"chatd"
+	chatclient "chatd/client"
 )
+
+// tcpGate is a TCP proxy in front of a listener that the test opens and
+// closes: while closed it drops each connection it accepts, so a client
+// that reconnects through it fails until the test lets it through.
+type tcpGate struct {
+	ln   net.Listener
+	mu   sync.Mutex
+	open bool
+}
+
+func newTCPGate(t *testing.T, target string) *tcpGate {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := &tcpGate{ln: ln, open: true}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			g.mu.Lock()
+			open := g.open
+			g.mu.Unlock()
+			if !open {
+				c.Close()
+				continue
+			}
+			up, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			go func() { io.Copy(up, c); up.Close() }()
+			go func() { io.Copy(c, up); c.Close() }()
+		}
+	}()
+	return g
+}
+
+// set opens or closes the gate to new connections.
+func (g *tcpGate) set(open bool) {
+	g.mu.Lock()
+	g.open = open
+	g.mu.Unlock()
+}
 
 // dialTLS connects to the server's TLS listener and switches to JSON mode;
 // the username prompt is next.
@@ -203,4 +256,140 @@ func TestRestartUnmovable(t *testing.T) {
 	carol.expect("message", "from", "alice", "text", "still here")
 	hank.send("PING :x")
 	hank.expect("PONG", "x")
+}
+
+// ptyOutput collects what a program draws on the far end of a pty.
+type ptyOutput struct {
+	t   *testing.T
+	mu  sync.Mutex
+	out strings.Builder
+}
+
+// waitFor waits until the output after offset from shows want, and
+// returns the offset just past it.
+func (p *ptyOutput) waitFor(from int, want string) int {
+	p.t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		p.mu.Lock()
+		out := p.out.String()
+		p.mu.Unlock()
+		if i := strings.Index(out[min(from, len(out)):], want); i >= 0 {
+			return from + i + len(want)
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("the terminal never showed %q; it shows:\n%q", want, out[min(from, len(out)):])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func (p *ptyOutput) String() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.out.String()
+}
+
+// TestConnectResumesAfterRestart: chatd connect's terminal client, logged
+// in over TLS on a pty, gets bye restart. It says the server restarts and
+// dials again at once; while it cannot get through, bob talks in its room
+// and to it privately. Once through, it logs in again with the password
+// typed at the start and shows each of those lines once, and none of the
+// lines from before a second time.
+func TestConnectResumesAfterRestart(t *testing.T) {
+	certFile, keyFile, _ := hardCert(t)
+	ts := startServer(t, func(c *chatd.Config) {
+		c.Server.TLSListen = "127.0.0.1:0"
+		c.Server.TLSCert, c.Server.TLSKey = certFile, keyFile
+	})
+	ts.addUsers("alice", "bob")
+	bob := login(t, ts.addr, "bob", "password1")
+	g := newTCPGate(t, ts.srv.TLSAddr().String())
+	addr := g.ln.Addr().String()
+
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ptmx.Close(); tty.Close() })
+	if err := pty.Setsize(ptmx, &pty.Winsize{Rows: 40, Cols: 200}); err != nil {
+		t.Fatal(err)
+	}
+	term := &ptyOutput{t: t}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptmx.Read(buf)
+			term.mu.Lock()
+			term.out.Write(buf[:n])
+			term.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	opts := chatclient.Options{TLS: true, Insecure: true}
+	conn, err := chatclient.Dial(ctx, addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ended := make(chan error, 1)
+	go func() {
+		ended <- chatclient.RunTerminal(ctx, conn, tty, tty, chatclient.Front{User: "alice",
+			Redial: func(ctx context.Context) (*chatclient.Conn, error) { return chatclient.Dial(ctx, addr, opts) }})
+	}()
+	at := term.waitFor(0, "Password: ")
+	typeKeys := func(s string) {
+		t.Helper()
+		if _, err := ptmx.Write([]byte(s)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	typeKeys("password1\r")
+	at = term.waitFor(at, "Welcome, alice!")
+	at = term.waitFor(at, "lobby> ")
+	bob.expect("presence", "event", "login", "user", "alice")
+	bob.send("before one", "send alice before two")
+	at = term.waitFor(at, "<bob> before one")
+	at = term.waitFor(at, "*bob* before two")
+
+	g.set(false)
+	if n := ts.srv.RestartUnmovable(); n != 1 {
+		t.Fatalf("RestartUnmovable told %d sessions, want alice's", n)
+	}
+	at = term.waitFor(at, "Goodbye: the server is restarting; reconnect now")
+	at = term.waitFor(at, "the server is restarting; reconnecting")
+	at = term.waitFor(at, "trying again") // the gate is closed
+	bob.expect("presence", "event", "logout", "user", "alice")
+	bob.send("while one", "while two", "send alice while three")
+	bob.expect("delivery", "to", "alice", "status", "stored")
+	g.set(true)
+
+	at = term.waitFor(at, "reconnected")
+	for _, want := range []string{"<bob> while one", "<bob> while two", "<bob> while three"} {
+		at = term.waitFor(at, want)
+	}
+	// Still in lobby, where the line typed next goes.
+	term.waitFor(at, "lobby [unread @bob")
+	bob.expect("presence", "event", "login", "user", "alice")
+	typeKeys("here again\r")
+	bob.expect("message", "from", "alice", "text", "here again")
+	bob.send("after one")
+	term.waitFor(at, "<bob> after one")
+	out := term.String()
+	for _, line := range []string{"before one", "before two", "while one", "while two", "while three", "after one"} {
+		if n := strings.Count(out, line); n != 1 {
+			t.Errorf("%q shown %d times:\n%q", line, n, out)
+		}
+	}
+	typeKeys("\x04")
+	select {
+	case err := <-ended:
+		if err != nil {
+			t.Errorf("the client ended with %v, want nil after Ctrl-D", err)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("the client did not end after Ctrl-D")
+	}
 }
