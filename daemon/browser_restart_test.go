@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -19,7 +20,7 @@ import (
 func TestBrowserRestart(t *testing.T) {
 	b := newBrowser(t)
 	ts, web := startWeb(t)
-	ts.addUsers("alice", "bob", "carol")
+	ts.addUsers("alice", "bob", "carol", "dave")
 	url := "http://" + web + "/"
 	carol := login(t, ts.addr, "carol", "password1")
 
@@ -59,10 +60,22 @@ func TestBrowserRestart(t *testing.T) {
 		chromedp.WaitVisible(xp(`//span[@class="text" and .="carol before"]`)),
 	)
 
+	// A third page waits at the login form.
+	dave := b.page("dave")
+	b.do(dave, "dave's page shows the login form",
+		chromedp.Navigate(url),
+		chromedp.WaitEnabled(chromedp.ID("login-submit")),
+		chromedp.WaitVisible(xp(`//p[@id="status" and .="Connected"]`)),
+		// Keep each status the page shows from now on.
+		chromedp.Evaluate[chromedp.Void](`window.statuses = [];
+			new MutationObserver(() => window.statuses.push(document.getElementById("status").textContent))
+				.observe(document.getElementById("status"), {childList: true, characterData: true, subtree: true});`),
+	)
+
 	// Alice's page cannot reach the server for now.
 	g.set(false)
-	if n := ts.srv.RestartUnmovable(); n != 2 {
-		t.Fatalf("RestartUnmovable told %d sessions, want the 2 pages", n)
+	if n := ts.srv.RestartUnmovable(); n != 3 {
+		t.Fatalf("RestartUnmovable told %d sessions, want the 3 pages", n)
 	}
 	restarting := xp(`//div[contains(@class,"notice-info")]/span[.="Server restarting — reconnecting…"]`)
 	b.do(alice, "alice's page says the server restarts, then that it cannot connect",
@@ -77,6 +90,21 @@ func TestBrowserRestart(t *testing.T) {
 		chromedp.WaitVisible(restarting),
 		chromedp.WaitVisible(xp(`//p[@id="status" and .="Online"]`)),
 	)
+
+	// Dave's page is at the login form again, with nothing to complain
+	// of, and logs in.
+	b.do(dave, "dave's page says the server restarts and is connected again, with no error",
+		chromedp.Poll[chromedp.Void](`window.statuses.includes("Server restarting — reconnecting…") &&
+			window.statuses.at(-1) === "Connected" && document.getElementById("login-error").textContent === ""`,
+			chromedp.WithPollingInterval(50*time.Millisecond)),
+	)
+	b.do(dave, "dave logs in after the restart",
+		chromedp.WaitEnabled(chromedp.ID("login-submit")),
+		chromedp.SendKeys(chromedp.ID("login-name"), "dave"),
+		chromedp.SendKeys(chromedp.ID("login-password"), "password1\r"),
+		chromedp.WaitVisible(xp(`//span[@id="me-name" and starts-with(., "dave")]`)),
+	)
+	carol.expect("presence", "event", "login", "user", "dave")
 
 	for i := 1; i <= 3; i++ {
 		say(bob, "bob", fmt.Sprintf("bob while away %d", i))
