@@ -15,8 +15,10 @@ import (
 // an upgrade does to the sessions it cannot hand over). Both pages say so
 // and come back at once by themselves; one of them cannot get through for
 // a while, during which the others go on talking in the room and to it
-// privately. When it is back, each page shows every line exactly once, in
-// order, and nothing it had shown before a second time.
+// privately, and the same account logs in elsewhere, so that the page's
+// first login when it gets through is refused and tried again. When it is
+// back, each page shows every line exactly once, in order, and nothing it
+// had shown before a second time.
 func TestBrowserRestart(t *testing.T) {
 	b := newBrowser(t)
 	ts, web := startWeb(t)
@@ -82,10 +84,9 @@ func TestBrowserRestart(t *testing.T) {
 		chromedp.WaitVisible(restarting),
 		chromedp.WaitVisible(xp(`//p[@id="status" and starts-with(., "Connection lost")]`)),
 	)
-	carol.expect("presence", "event", "logout", "user", "alice")
 	// Bob's page is back at once, without the back-off of a lost
-	// connection.
-	carol.expect("presence", "event", "login", "user", "bob")
+	// connection; alice's is not.
+	carol.expectPresences("logout", "alice", "logout", "bob", "login", "bob")
 	b.do(bob, "bob's page says the server restarts and is back online",
 		chromedp.WaitVisible(restarting),
 		chromedp.WaitVisible(xp(`//p[@id="status" and .="Online"]`)),
@@ -116,14 +117,33 @@ func TestBrowserRestart(t *testing.T) {
 		chromedp.WaitVisible(xp(`//span[@class="text" and .="carol while away 3"]`)),
 	)
 
-	g.set(true)
+	// Her phone logs in meanwhile, so the page's first login when it is
+	// back is refused (already_online, as when the server has not seen
+	// the old connection end yet): it tries again later, still logged in
+	// as far as the person can tell.
+	phone := login(t, ts.addr, "alice", "password1")
 	carol.expect("presence", "event", "login", "user", "alice")
+	b.do(alice, "watch alice's status",
+		chromedp.Evaluate[chromedp.Void](`window.statuses = [];
+			new MutationObserver(() => window.statuses.push(document.getElementById("status").textContent))
+				.observe(document.getElementById("status"), {childList: true, characterData: true, subtree: true});`),
+	)
+	g.set(true)
+	b.do(alice, "alice's page gets through, is refused, and waits to try again",
+		chromedp.Poll[chromedp.Void](`window.statuses.includes("Connected") && window.statuses.at(-1).startsWith("Connection lost")`,
+			chromedp.WithPollingInterval(50*time.Millisecond)),
+	)
+	phone.send("logout")
+	phone.closed()
+	carol.expect("presence", "event", "logout", "user", "alice")
+	// The page's next try may be up to 10 s away (its back-off).
 	b.do(alice, "alice's page is back and caught up",
 		chromedp.WaitVisible(xp(`//p[@id="status" and .="Online"]`)),
 		chromedp.WaitVisible(xp(`//div[@data-conv="#lobby"]//span[@class="text" and .="carol while away 3"]`)),
 		chromedp.WaitReady(xp(`//div[@data-conv="@carol"]//span[@class="text" and .="private while away"]`)),
 		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="@carol" and @data-unread="1"]`)),
 	)
+	carol.expect("presence", "event", "login", "user", "alice")
 	say(alice, "alice", "alice after")
 	say(bob, "bob", "bob after")
 	say(nil, "carol", "carol after")

@@ -104,16 +104,29 @@ func loginTLS(t *testing.T, ts *testServer, cert *x509.Certificate, name string)
 // users, in any order.
 func (c *client) expectUsers(what string, users ...string) {
 	c.t.Helper()
-	want := map[string]bool{}
+	var pairs []string
 	for _, u := range users {
-		want[u] = true
+		pairs = append(pairs, what, u)
+	}
+	c.expectPresences(pairs...)
+}
+
+// expectPresences reads until it has seen each of the presence events
+// given as pairs of event and user, in any order; the other events it
+// reads are kept in c.seen.
+func (c *client) expectPresences(pairs ...string) {
+	c.t.Helper()
+	want := map[string]bool{}
+	for i := 0; i+1 < len(pairs); i += 2 {
+		want[pairs[i]+" "+pairs[i+1]] = true
 	}
 	for len(want) > 0 {
-		ev := c.expect("presence", "event", what)
-		if !want[ev.str("user")] {
+		ev := c.expect("presence")
+		k := ev.str("event") + " " + ev.str("user")
+		if !want[k] {
 			c.seen = append(c.seen, ev) // for a later look
 		}
-		delete(want, ev.str("user"))
+		delete(want, k)
 	}
 }
 
@@ -237,10 +250,13 @@ func TestRestartUnmovable(t *testing.T) {
 	if fmt.Sprint(quits) != "map[bob:true dave:true erin:true frank:true gina:true]" {
 		t.Errorf("hank saw these quit: %v", quits)
 	}
-	for {
+	for i := 0; ; i++ {
 		info, _ := carol.do("check alice", "check")["info"].(map[string]any)
 		if info["sessions"] == float64(1) {
 			break
+		}
+		if i == 250 {
+			t.Fatalf("alice still has %v sessions after the restart, want 1", info["sessions"])
 		}
 		time.Sleep(20 * time.Millisecond)
 	}

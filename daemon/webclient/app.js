@@ -27,6 +27,8 @@
   // the back-off of a lost connection.
   const RESTART_MIN_MS = 50;
   const RESTART_JITTER_MS = 250;
+  // Errors of a login again after a drop that are worth another try.
+  const RETRY_LOGIN = new Set(["already_online", "too_many_sessions", "server_busy", "rate_limited"]);
   const ALIASES = { list: "rooms", whois: "check", msg: "send", message: "send", blacklist: "block", whitelist: "unblock", part: "leave", quit: "logout", "?": "help" };
 
   const S = {
@@ -80,6 +82,7 @@
     }
     S.ws = ws;
     S.loggedIn = false; // on this connection
+    if (S.creds) S.creds.sent = ""; // nothing answered on this connection yet
     S.hout = [];
     S.acting.clear();
     S.switching.clear();
@@ -352,6 +355,13 @@
 
   function onError(m) {
     if (!S.loggedIn) {
+      if (S.phase === "chat" && S.creds && RETRY_LOGIN.has(m.code)) {
+        // Logging in again after a drop, too soon: the server has not
+        // seen the old connection end yet (already_online), or is busy.
+        // Try again with the back-off of a lost connection.
+        if (S.ws) S.ws.close();
+        return;
+      }
       if (S.phase === "chat") {
         // Logging in again after a drop failed (password changed, banned
         // meanwhile ...): back to the form.
