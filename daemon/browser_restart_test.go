@@ -10,6 +10,12 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
+// watchStatus keeps each status line a page shows from now on in
+// window.statuses.
+var watchStatus = chromedp.Evaluate[chromedp.Void](`window.statuses = [];
+	new MutationObserver(() => window.statuses.push(document.getElementById("status").textContent))
+		.observe(document.getElementById("status"), {childList: true, characterData: true, subtree: true});`)
+
 // TestBrowserRestart: two people chat in the web page while a third talks
 // over telnet; the server tells the pages to reconnect (bye restart, as
 // an upgrade does to the sessions it cannot hand over). Both pages say so
@@ -68,10 +74,7 @@ func TestBrowserRestart(t *testing.T) {
 		chromedp.Navigate(url),
 		chromedp.WaitEnabled(chromedp.ID("login-submit")),
 		chromedp.WaitVisible(xp(`//p[@id="status" and .="Connected"]`)),
-		// Keep each status the page shows from now on.
-		chromedp.Evaluate[chromedp.Void](`window.statuses = [];
-			new MutationObserver(() => window.statuses.push(document.getElementById("status").textContent))
-				.observe(document.getElementById("status"), {childList: true, characterData: true, subtree: true});`),
+		watchStatus,
 	)
 
 	// Alice's page cannot reach the server for now.
@@ -124,9 +127,7 @@ func TestBrowserRestart(t *testing.T) {
 	phone := login(t, ts.addr, "alice", "password1")
 	carol.expect("presence", "event", "login", "user", "alice")
 	b.do(alice, "watch alice's status",
-		chromedp.Evaluate[chromedp.Void](`window.statuses = [];
-			new MutationObserver(() => window.statuses.push(document.getElementById("status").textContent))
-				.observe(document.getElementById("status"), {childList: true, characterData: true, subtree: true});`),
+		watchStatus,
 	)
 	g.set(true)
 	b.do(alice, "alice's page gets through, is refused, and waits to try again",
