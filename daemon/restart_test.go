@@ -218,6 +218,18 @@ func TestRestartUnmovable(t *testing.T) {
 	if n := ts.srv.RestartUnmovable(); n != 6 {
 		t.Errorf("RestartUnmovable told %d sessions, want 6", n)
 	}
+	// Once they are all gone, none of them is online any more: they end
+	// without waiting for their clients to read the bye.
+	start := time.Now()
+	if !ts.srv.WaitUnmovable(10 * time.Second) {
+		t.Fatal("sessions that cannot move are still there 10 s after the restart")
+	}
+	t.Logf("the sessions that cannot move ended in %v", time.Since(start))
+	for _, u := range []string{"bob", "dave", "erin", "frank", "gina"} {
+		if info, _ := alicePlain.do("check "+u, "check")["info"].(map[string]any); info["online"] != false {
+			t.Errorf("check %s once the restart's sessions ended: %v", u, info)
+		}
+	}
 
 	for i := 1; i <= lines; i++ {
 		bob.expect("message", "from", "carol", "text", fmt.Sprintf("line %d", i))

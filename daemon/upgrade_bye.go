@@ -3,6 +3,11 @@
 
 package daemon
 
+import (
+	"context"
+	"time"
+)
+
 // restartText is the text of the bye a session that cannot move gets.
 const restartText = "the server is restarting; reconnect now"
 
@@ -49,4 +54,31 @@ func (s *Server) restartUnmovable() int {
 		s.log.Info("told the sessions that cannot move to reconnect", "sessions", n)
 	}
 	return n
+}
+
+// waitUnmovable waits until no session that cannot move is left on this
+// server (each told by restartUnmovable has finished: its logout shown,
+// last seen written) or ctx ends; it reports whether none is left. An
+// upgrade that waits for it before it hands the plain sessions over moves
+// them with the logouts already in their queued output.
+func (s *Server) waitUnmovable(ctx context.Context) bool {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for {
+		left := false
+		for _, sess := range s.allConns() {
+			if !sess.movesOnUpgrade() {
+				left = true
+				break
+			}
+		}
+		if !left {
+			return true
+		}
+		select {
+		case <-ctx.Done():
+			return false
+		case <-t.C:
+		}
+	}
 }
