@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
@@ -59,6 +60,9 @@ type session struct {
 	resumed   bool // the welcome of a login again is due or came
 	replaying bool // the lines right after a welcome of a login again (the server's replay)
 	convs     convs
+	// restarting: the server said bye "restart", so the lost connection
+	// is dialled again at once.
+	restarting bool
 
 	mu       sync.Mutex // guards online, commands, admin and room; completion reads them
 	online   map[string]string
@@ -131,9 +135,13 @@ func (s *session) run(ctx context.Context) error {
 			if s.canResume() {
 				stopRead()
 				events, lost = nil, nil
-				backoff = nextBackoff(backoff)
-				s.dropped(err, backoff)
-				retryTimer, awaitTimer, readTimer = time.After(backoff), nil, nil
+				wait := restartWait()
+				if !s.restarting {
+					backoff = nextBackoff(backoff)
+					wait = backoff
+				}
+				s.dropped(err, wait)
+				retryTimer, awaitTimer, readTimer = time.After(wait), nil, nil
 				continue
 			}
 			if errors.Is(err, io.EOF) {
@@ -241,17 +249,27 @@ func (s *session) dropped(err error, wait time.Duration) {
 	if !errors.Is(err, io.EOF) {
 		why = "lost the connection to the server: " + err.Error()
 	}
-	if !s.resuming {
+	switch {
+	case s.restarting:
+		s.in.print(s.r.paint(dim, ":: the server is restarting; reconnecting…"), false)
+	case !s.resuming:
 		s.in.print(s.r.paint(red, fmt.Sprintf("!! %s; reconnecting in %s (Ctrl-D gives up)", clean(why), wait)), false)
-	} else {
+	default:
 		s.in.print(s.r.paint(dim, fmt.Sprintf(":: %s; trying again in %s", clean(why), wait)), false)
 	}
-	s.loggedIn, s.resuming, s.resumed = false, true, false
+	s.loggedIn, s.resuming, s.resumed, s.restarting = false, true, false, false
 	s.awaiting, s.answering = false, false
 	for k := range s.convs.catching {
 		delete(s.convs.catching, k)
 	}
 	clear(s.convs.byLabel)
+}
+
+// restartWait is the wait before dialling again after bye "restart":
+// short, and random so that a server's clients do not all come back in
+// the same instant. A failed dial then backs off as usual.
+func restartWait() time.Duration {
+	return 50*time.Millisecond + rand.N(250*time.Millisecond)
 }
 
 // nextBackoff is the wait before the next attempt to reconnect: half a
@@ -452,6 +470,7 @@ func (s *session) handle(ev Event, want *bool) (stop bool, err error) {
 			return true, nil
 		}
 		if (ev.Reason == "shutdown" || ev.Reason == "restart") && s.canResume() {
+			s.restarting = ev.Reason == "restart"
 			return false, nil // the end of the connection follows; the client comes back
 		}
 		return true, fmt.Errorf("the server ended the session (%s): %s", ev.Reason, clean(ev.Text))

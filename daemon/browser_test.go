@@ -338,6 +338,8 @@ func TestBrowserRegisterAndReconnect(t *testing.T) {
 	if want := `[["chatd.user"],"dave",0,"","dave"]`; stored != want {
 		t.Errorf("browser storage after logout = %s, want only the name: %s", stored, want)
 	}
+	// A try to reconnect while the server was down was refused.
+	b.forgive("ERR_CONNECTION_REFUSED")
 	b.checkConsole()
 }
 
@@ -499,5 +501,7 @@ func TestBrowserNewcomer(t *testing.T) {
 		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="#den" and @aria-selected="true"]`)),
 	)
 	placeholder("Message #den, or /command")
+	// A try to reconnect while the server was down was refused.
+	b.forgive("ERR_CONNECTION_REFUSED")
 	b.checkConsole()
 }

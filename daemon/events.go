@@ -481,6 +481,9 @@ const (
 	byeReplaced = "replaced"
 	byeShutdown = "shutdown"
 	byeError    = "error"
+	// byeRestart ends a session that cannot move to a new process at an
+	// upgrade (upgrade_bye.go); its client comes straight back.
+	byeRestart = "restart"
 )
 
 // roomKickEvent is a room event kicked that also says who did it and why.

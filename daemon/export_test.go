@@ -43,3 +43,16 @@ func HoldPrivateDelivery() (release func()) {
 	var once sync.Once
 	return func() { once.Do(func() { privateDelivered.Store(nil); close(held) }) }
 }
+
+// RestartUnmovable ends every session that cannot move to a new process
+// with bye "restart", as an upgrade does once the new process is ready;
+// it returns how many it ended.
+func (s *Server) RestartUnmovable() int { return s.restartUnmovable() }
+
+// WaitUnmovable waits up to d until no session that cannot move is left,
+// and reports whether none is.
+func (s *Server) WaitUnmovable(d time.Duration) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return s.waitUnmovable(ctx)
+}

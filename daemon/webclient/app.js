@@ -23,6 +23,12 @@
   // event that may have changed it (someone came or went).
   const ROOMS_EVERY_MS = 15000;
   const ROOMS_SOON_MS = 500;
+  // After bye "restart" the page reconnects within this much, not with
+  // the back-off of a lost connection.
+  const RESTART_MIN_MS = 50;
+  const RESTART_JITTER_MS = 250;
+  // Errors of a login again after a drop that are worth another try.
+  const RETRY_LOGIN = new Set(["already_online", "too_many_sessions", "server_busy", "rate_limited"]);
   const ALIASES = { list: "rooms", whois: "check", msg: "send", message: "send", blacklist: "block", whitelist: "unblock", part: "leave", quit: "logout", "?": "help" };
 
   const S = {
@@ -49,6 +55,7 @@
     retries: 0,
     retryTimer: 0,
     reconnect: true, // reconnect after a drop
+    restarting: false, // the server said bye "restart": come back at once
     joinAsked: "", // room whose password we asked for
     roomsTimer: 0, // the next refresh of the rooms panel
 
@@ -75,6 +82,7 @@
     }
     S.ws = ws;
     S.loggedIn = false; // on this connection
+    if (S.creds) S.creds.sent = ""; // nothing answered on this connection yet
     S.hout = [];
     S.acting.clear();
     S.switching.clear();
@@ -105,6 +113,15 @@
         return;
       }
       S.byeSeen = false;
+      if (S.restarting) {
+        // The server restarts and wants us back at once: a short
+        // random wait, so its clients do not all come in the same
+        // instant, and the usual back-off only if that fails.
+        S.restarting = false;
+        setStatus("Server restarting — reconnecting…");
+        S.retryTimer = setTimeout(connect, RESTART_MIN_MS + Math.random() * RESTART_JITTER_MS);
+        return;
+      }
       scheduleReconnect();
     };
   }
@@ -338,6 +355,13 @@
 
   function onError(m) {
     if (!S.loggedIn) {
+      if (S.phase === "chat" && S.creds && RETRY_LOGIN.has(m.code)) {
+        // Logging in again after a drop, too soon: the server has not
+        // seen the old connection end yet (already_online), or is busy.
+        // Try again with the back-off of a lost connection.
+        if (S.ws) S.ws.close();
+        return;
+      }
       if (S.phase === "chat") {
         // Logging in again after a drop failed (password changed, banned
         // meanwhile ...): back to the form.
@@ -537,12 +561,21 @@
   }
 
   function onBye(m) {
-    // The server going down (or failing) is worth coming back to; a
-    // logout, kick, ban or timeout is not.
-    const again = (m.reason === "shutdown" || m.reason === "error") && S.phase === "chat" && !!S.creds;
+    // The server going down, restarting (or failing) is worth coming
+    // back to; a logout, kick, ban or timeout is not. After a restart the
+    // page comes back at once and catches up from each conversation's
+    // newest line (welcomeConversations).
+    // A page still at the login form comes back to it the same way.
+    const again = (m.reason === "shutdown" || m.reason === "restart" || m.reason === "error") && S.phase === "chat" && !!S.creds;
     S.byeSeen = true;
-    S.reconnect = again;
+    S.loggedIn = false; // nothing more goes out on this connection
+    S.restarting = m.reason === "restart" && (again || S.phase === "login");
+    S.reconnect = again || S.restarting;
     const text = `Disconnected: ${m.text || m.reason}`;
+    if (S.restarting) {
+      if (S.phase === "chat") notice("Server restarting — reconnecting…", "info");
+      return;
+    }
     if (again) {
       notice(text, "error");
       return; // the chat stays on screen while we reconnect
