@@ -106,7 +106,7 @@ func TestIRCRegisterBeforeConnect(t *testing.T) {
 	off := startIRC(t, func(c *chatd.Config) { c.IRC.RegisterBeforeConnect = false })
 	c = dialIRC(t, off)
 	c.send("CAP LS 302")
-	if line := c.expect("CAP * LS"); !strings.Contains(line, "draft/account-registration") || strings.Contains(line, "before-connect") {
+	if line := c.expect("CAP * LS"); !strings.Contains(line, "draft/account-registration") || strings.Contains(line, "draft/account-registration=") {
 		t.Fatalf("CAP LS with before-connect off: %s", line)
 	}
 	c.send("NICK newbie", "REGISTER * * password9")
