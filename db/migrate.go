@@ -285,6 +285,20 @@ CREATE UNIQUE INDEX IF NOT EXISTS keys_user_fingerprint ON keys(user_id, fingerp
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS watchers_watched ON watchers(watched);
 `,
+	// 13 -> 14 (issue 22, roommode): room flags and member limit, member
+	// roles (operator, voice), and room bans by mask.
+	`ALTER TABLE rooms ADD COLUMN modes TEXT NOT NULL DEFAULT 'nt';
+ALTER TABLE rooms ADD COLUMN member_limit INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE room_members ADD COLUMN role TEXT NOT NULL DEFAULT '';
+CREATE TABLE room_masks (
+    id      INTEGER PRIMARY KEY,
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    mask    TEXT    NOT NULL,
+    "by"    TEXT    NOT NULL DEFAULT '',
+    created INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX room_masks_room_mask ON room_masks(room_id, mask);
+`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to
