@@ -125,6 +125,9 @@ func NormalModes(flags string) string {
 const (
 	RoleOp    = "o"
 	RoleVoice = "v"
+	// RoleAside is the owner's own: they set their operator rights aside
+	// (IRC -o on themselves) until they take them back (+o).
+	RoleAside = "a"
 )
 
 // RoomMask is a ban of a room by mask (IRC +b nick!user@host, with * and

@@ -165,7 +165,7 @@ type MemberStore interface {
 	// RoleVoice letters; "" none); ENotInRoom when they are no member.
 	SetMemberRole(ctx context.Context, room, user, roles string) error
 	// MemberRoles are the roles of room's members that have one, by
-	// Key(user).
+	// their registered names.
 	MemberRoles(ctx context.Context, room string) (map[string]string, error)
 }
 

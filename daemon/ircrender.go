@@ -145,7 +145,7 @@ func (s *session) appendIRCMessage(buf []byte, ev *event, me string) []byte {
 	}
 	switch kind {
 	case kindRoom, kindHistory:
-		return appendIRC(buf, tags, userMask(from), command, "#"+ev.str("room"), text)
+		return appendIRC(buf, tags, userMask(from), command, ev.str("status")+"#"+ev.str("room"), text)
 	case kindBroadcast:
 		return appendIRC(buf, tags, userMask(from), "NOTICE", me, "[broadcast] "+text)
 	default: // private, offline
@@ -240,6 +240,8 @@ func (s *session) appendIRCRoom(buf []byte, ev *event, me string, output bool) [
 		return appendIRC(buf, s.ircTags(nil, ev.at, by), userMask(by), "INVITE", me, channel)
 	case roomOwner:
 		return appendIRC(buf, nil, userMask(by), "MODE", channel, "+o", user)
+	case roomModeChanged:
+		return appendIRC(buf, nil, userMask(by), "MODE", append([]string{channel}, strings.Fields(ev.str("mode"))...)...)
 	}
 	return buf
 }

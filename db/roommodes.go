@@ -57,7 +57,7 @@ func (db *DB) SetMemberRole(ctx context.Context, room, user, roles string) error
 }
 
 // MemberRoles returns the roles of room's members that have one, by
-// chatd.Key(user).
+// their registered names.
 func (db *DB) MemberRoles(ctx context.Context, room string) (map[string]string, error) {
 	var rows []struct {
 		Name string `db:"name"`
@@ -71,7 +71,7 @@ func (db *DB) MemberRoles(ctx context.Context, room string) (map[string]string, 
 	}
 	out := make(map[string]string, len(rows))
 	for _, r := range rows {
-		out[chatd.Key(r.Name)] = r.Role
+		out[r.Name] = r.Role
 	}
 	return out, nil
 }
