@@ -280,7 +280,7 @@ func (s *session) ircWelcome(ev *event) *event {
 	s.numeric("001", "Welcome to the chatd IRC network, "+me)
 	s.numeric("002", "Your host is "+server+", running chatd")
 	s.numeric("003", "This server was created "+time.Unix(0, s.srv.startedAt).UTC().Format(time.RFC1123))
-	s.numeric("004", server, "chatd", "i", "bko")
+	s.numeric("004", server, "chatd", "i", "biklmnostv")
 	s.ircISupport()
 	online, _ := ev.get("online").([]string)
 	s.ircLusers(len(online))
