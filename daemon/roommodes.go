@@ -32,7 +32,7 @@ func (i roomModeInfo) has(c byte) bool { return strings.IndexByte(i.modes, c) >=
 // that a room line does not read the database. A mode change (noteMode,
 // on every node), a transfer and a close forget the room's entry.
 type roomModeCache struct {
-	mu sync.Mutex              // leaf: taken under no other lock, takes none
+	mu sync.Mutex              // leaf (DEVELOPING.md): taken under no other lock, takes none
 	m  map[string]roomModeInfo // guarded by mu; by chatd.Key(room)
 }
 
