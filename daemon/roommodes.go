@@ -34,18 +34,29 @@ func (i roomModeInfo) has(c byte) bool { return strings.IndexByte(i.modes, c) >=
 type roomModeCache struct {
 	mu sync.Mutex              // leaf (DEVELOPING.md): taken under no other lock, takes none
 	m  map[string]roomModeInfo // guarded by mu; by chatd.Key(room)
+	// gen counts the forgets (guarded by mu): a read of the store that
+	// a forget overtook is not kept, since it may be older than the
+	// change.
+	gen uint64
 }
 
-func (c *roomModeCache) get(key string) (roomModeInfo, bool) {
+// get is key's entry, or the generation to hand put after reading the
+// store.
+func (c *roomModeCache) get(key string) (roomModeInfo, uint64, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	i, ok := c.m[key]
-	return i, ok
+	return i, c.gen, ok
 }
 
-func (c *roomModeCache) put(key string, i roomModeInfo) {
+// put keeps i, read from the store after get answered gen, unless a
+// forget came in between.
+func (c *roomModeCache) put(key string, i roomModeInfo, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.gen != gen {
+		return
+	}
 	if c.m == nil {
 		c.m = map[string]roomModeInfo{}
 	}
@@ -55,21 +66,23 @@ func (c *roomModeCache) put(key string, i roomModeInfo) {
 func (c *roomModeCache) forget(room string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.gen++
 	delete(c.m, chatd.Key(room))
 }
 
 // roomModesOf is room's flags and owner, from the cache or the store.
 func (s *Server) roomModesOf(ctx context.Context, room string) (roomModeInfo, error) {
 	k := chatd.Key(room)
-	if i, ok := s.roomModes.get(k); ok {
+	i, gen, ok := s.roomModes.get(k)
+	if ok {
 		return i, nil
 	}
 	r, err := s.store.RoomByName(ctx, room)
 	if err != nil {
 		return roomModeInfo{}, err
 	}
-	i := roomModeInfo{modes: r.Modes, owner: r.Owner}
-	s.roomModes.put(k, i)
+	i = roomModeInfo{modes: r.Modes, owner: r.Owner}
+	s.roomModes.put(k, i, gen)
 	return i, nil
 }
 

@@ -70,6 +70,9 @@ func TestRoomModeCommand(t *testing.T) {
 	if _, ok := d.rooms()["den"]; ok {
 		t.Fatal("dave sees the secret room den")
 	}
+	if ev := d.do("names den", "names"); len(ev.strs("users")) != 0 {
+		t.Fatalf("dave sees who is in the secret room den: %v", ev)
+	}
 	if r, ok := b.rooms()["den"]; !ok || r.members == "" {
 		t.Fatal("bob does not see den, a secret room he is in")
 	}
