@@ -89,6 +89,9 @@ type Room struct {
 	// new room); Limit its member limit (+l), 0 for none.
 	Modes string
 	Limit int
+	// TopicBy set the topic at TopicAt ("" and zero: not known).
+	TopicBy string
+	TopicAt time.Time
 }
 
 // Locked reports whether joining needs a password.

@@ -100,7 +100,9 @@ CREATE TABLE rooms (
     owner_key TEXT    NOT NULL DEFAULT '', -- chatd.Key(owner)
     topic     TEXT    NOT NULL DEFAULT '', -- '' means no topic
     modes     TEXT    NOT NULL DEFAULT 'nt', -- flags, chatd.RoomFlags letters
-    member_limit INTEGER NOT NULL DEFAULT 0  -- +l; 0 means none
+    member_limit INTEGER NOT NULL DEFAULT 0, -- +l; 0 means none
+    topic_by  TEXT    NOT NULL DEFAULT '', -- who set the topic ('' not known)
+    topic_at  INTEGER NOT NULL DEFAULT 0   -- when (0 not known)
 );
 CREATE UNIQUE INDEX rooms_name_key ON rooms(name_key);
 CREATE INDEX rooms_owner_key ON rooms(owner_key);

@@ -122,6 +122,8 @@ type RoomStore interface {
 	DeleteRoom(ctx context.Context, name string) error          // ENoSuchRoom
 
 	SetRoomTopic(ctx context.Context, room, topic string) error
+	// SetRoomTopicBy sets the topic as set by by at at (IRC's 333).
+	SetRoomTopicBy(ctx context.Context, room, topic, by string, at time.Time) error
 	SetRoomPassword(ctx context.Context, room, passHash string) error // "" removes it
 	SetRoomOwner(ctx context.Context, room, owner string) error       // stores owner's registered spelling
 	RoomBan(ctx context.Context, b RoomBan) error                     // replaces an existing room ban

@@ -388,6 +388,9 @@ func ircTopic(ctx context.Context, s *session, m *ircMsg) {
 			s.numeric("331", "#"+r.Name, "No topic is set")
 		} else {
 			s.numeric("332", "#"+r.Name, r.Topic)
+			if r.TopicBy != "" {
+				s.numeric("333", "#"+r.Name, r.TopicBy, itoa(int(r.TopicAt.Unix())))
+			}
 		}
 		return
 	}

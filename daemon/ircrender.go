@@ -230,7 +230,13 @@ func (s *session) appendIRCRoom(buf []byte, ev *event, me string, output bool) [
 		return appendIRC(buf, nil, userMask(me), "PART", channel, "the room was closed by "+user)
 	case roomTopic:
 		if user == "" {
-			return appendIRC(buf, nil, s.srv.serverName(), "332", me, channel, ev.str("topic"))
+			buf = appendIRC(buf, nil, s.srv.serverName(), "332", me, channel, ev.str("topic"))
+			if by := ev.str("set_by"); by != "" {
+				if at, err := time.Parse(time.RFC3339, ev.str("set_at")); err == nil {
+					buf = appendIRC(buf, nil, s.srv.serverName(), "333", me, channel, by, itoa(int(at.Unix())))
+				}
+			}
+			return buf
 		}
 		return appendIRC(buf, nil, userMask(user), "TOPIC", channel, ev.str("topic"))
 	case roomBanned:

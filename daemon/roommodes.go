@@ -583,3 +583,13 @@ func (s *Server) showStatus(n *note, src *session) {
 	}
 	fanout(s.hub.members(n.Room), statusEvent(n), src, func(m *session) bool { return to[chatd.Key(m.user)] })
 }
+
+// topicSetEvent is r's topic as a join shows it, with who set it and when
+// (set_by, set_at) when known.
+func topicSetEvent(r *chatd.Room) *event {
+	ev := topicEvent(r.Name, r.Topic, "")
+	if r.TopicBy != "" {
+		ev.fields = append(ev.fields, f("set_by", r.TopicBy), f("set_at", stamp(r.TopicAt)))
+	}
+	return ev
+}

@@ -168,6 +168,13 @@ func TestIRCRoomModes(t *testing.T) {
 	c.send("PRIVMSG #den :for everyone")
 	b.expect(":carol!", "PRIVMSG #den :for everyone")
 
+	// A join shows who set the topic and when (333).
+	a.send("TOPIC #den :plans")
+	a.expect("TOPIC #den plans")
+	b.send("PART #den", "JOIN #den")
+	b.expect(" 332 bob #den plans")
+	b.expect(" 333 bob #den alice ")
+
 	// Bans by mask: listed, and they keep a matching nick out.
 	a.send("MODE #den +b dav*!*@*")
 	a.expect("MODE #den +b dav*!*@*")

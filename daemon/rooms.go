@@ -195,7 +195,7 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 	}
 	replies := []*event{s.answer(okEvent("join", "you are now in "+r.Name, nil, f("room", r.Name)))}
 	if r.Topic != "" {
-		replies = append(replies, s.answer(topicEvent(r.Name, r.Topic, "")))
+		replies = append(replies, s.answer(topicSetEvent(r)))
 	}
 	for range 3 {
 		if _, ok := s.srv.joinRoom(s, r.Name, &token, replies...); ok || s.ending() {
@@ -320,7 +320,7 @@ func cmdTopic(ctx context.Context, s *session, args string) error {
 	if n := utf8.RuneCountInString(text); n > topicMax {
 		return chatd.Errorf(chatd.EBadArgs, "a topic has at most %d characters; this one has %d", topicMax, n)
 	}
-	if err := s.srv.store.SetRoomTopic(ctx, r.Name, text); err != nil {
+	if err := s.srv.store.SetRoomTopicBy(ctx, r.Name, text, s.user, s.srv.now()); err != nil {
 		return err
 	}
 	if err := s.srv.effect(ctx, &note{Kind: noteTopic, Room: r.Name, Text: text, By: s.user, Src: s.sid}); err != nil {

@@ -204,6 +204,10 @@ func (t timedStore) SetRoomTopic(ctx context.Context, room, topic string) error 
 	return timedErr(t, "set_room_topic", func() error { return t.Store.SetRoomTopic(ctx, room, topic) })
 }
 
+func (t timedStore) SetRoomTopicBy(ctx context.Context, room, topic, by string, at time.Time) error {
+	return timedErr(t, "set_room_topic", func() error { return t.Store.SetRoomTopicBy(ctx, room, topic, by, at) })
+}
+
 func (t timedStore) SetRoomPassword(ctx context.Context, room, passHash string) error {
 	return timedErr(t, "set_room_password", func() error { return t.Store.SetRoomPassword(ctx, room, passHash) })
 }

@@ -286,8 +286,8 @@ CREATE UNIQUE INDEX IF NOT EXISTS keys_user_fingerprint ON keys(user_id, fingerp
 CREATE INDEX IF NOT EXISTS watchers_watched ON watchers(watched);
 `,
 	// 13 -> 14 (issue 22, roommode): room bans by mask (IF NOT EXISTS,
-	// as keys); the columns for room flags and member limit and for
-	// member roles are added by addRoomModeColumns.
+	// as keys); the columns for room flags and member limit, for member
+	// roles and for who set a topic when are added by addRoomModeColumns.
 	`CREATE TABLE IF NOT EXISTS room_masks (
     id      INTEGER PRIMARY KEY,
     room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
@@ -313,6 +313,8 @@ func addRoomModeColumns(ctx context.Context, tx *dbTx) error {
 		{"rooms", "modes", "TEXT NOT NULL DEFAULT 'nt'"},
 		{"rooms", "member_limit", "INTEGER NOT NULL DEFAULT 0"},
 		{"room_members", "role", "TEXT NOT NULL DEFAULT ''"},
+		{"rooms", "topic_by", "TEXT NOT NULL DEFAULT ''"},
+		{"rooms", "topic_at", "INTEGER NOT NULL DEFAULT 0"},
 	} {
 		var n int
 		if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column); err != nil {

@@ -22,6 +22,10 @@ func TestRoomModes(t *testing.T) {
 			t.Fatalf("RoomByName = %+v, %v; want modes ms, limit 2", r, err)
 		}
 		checkCode(t, db.SetRoomModes(ctx, "attic", "m", 0), chatd.ENoSuchRoom)
+		checkCode(t, db.SetRoomTopicBy(ctx, "den", "plans", "alice", t0), "")
+		if r, err := db.RoomByName(ctx, "den"); err != nil || r.Topic != "plans" || r.TopicBy != "alice" || !r.TopicAt.Equal(t0) || r.Modes != "ms" {
+			t.Fatalf("RoomByName after SetRoomTopicBy = %+v, %v", r, err)
+		}
 
 		// The limit: alice and bob fill it; carol is refused, then let in
 		// when no limit is asked (an invitation).

@@ -20,13 +20,15 @@ type roomRow struct {
 	Topic    string `db:"topic"`
 	Modes    string `db:"modes"`
 	Limit    int    `db:"member_limit"`
+	TopicBy  string `db:"topic_by"`
+	TopicAt  int64  `db:"topic_at"`
 }
 
-const roomColumns = `name, owner, pass_hash, created, topic, modes, member_limit`
+const roomColumns = `name, owner, pass_hash, created, topic, modes, member_limit, topic_by, topic_at`
 
 func (r *roomRow) room() *chatd.Room {
 	return &chatd.Room{Name: r.Name, Owner: r.Owner, PassHash: r.PassHash, Created: fromMillis(r.Created), Topic: r.Topic,
-		Modes: r.Modes, Limit: r.Limit}
+		Modes: r.Modes, Limit: r.Limit, TopicBy: r.TopicBy, TopicAt: fromNullMillis(sql.NullInt64{Int64: r.TopicAt, Valid: r.TopicAt != 0})}
 }
 
 // CreateRoomLimited stores r. It fails with ERoomExists when the name is

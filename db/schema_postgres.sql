@@ -96,7 +96,9 @@ CREATE TABLE rooms (
     owner_key TEXT   COLLATE "C" NOT NULL DEFAULT '',
     topic     TEXT   NOT NULL DEFAULT '',
     modes     TEXT   NOT NULL DEFAULT 'nt',
-    member_limit BIGINT NOT NULL DEFAULT 0
+    member_limit BIGINT NOT NULL DEFAULT 0,
+    topic_by  TEXT   NOT NULL DEFAULT '',
+    topic_at  BIGINT NOT NULL DEFAULT 0
 );
 CREATE INDEX rooms_owner_key ON rooms(owner_key);
 
