@@ -57,9 +57,6 @@ func cmdKick(ctx context.Context, s *session, args string) error {
 	} else if !op {
 		return chatd.Errorf(chatd.ENotPermitted, "only server admins, or the owner or an operator of the room %s is in, can kick them", o.User)
 	}
-	if chatd.Key(o.User) == chatd.Key(r.Owner) && chatd.Key(r.Owner) != chatd.Key(s.user) {
-		return chatd.Errorf(chatd.ENotPermitted, "%s owns %s and cannot be put out of it", o.User, r.Name)
-	}
 	// A kick ends the membership (PROTOCOL.md 9.3).
 	if _, err := s.srv.store.RemoveMember(ctx, o.User, r.Name); err != nil {
 		return err
