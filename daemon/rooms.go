@@ -54,6 +54,9 @@ func cmdRooms(ctx context.Context, s *session, args string) error {
 		if r.Locked() {
 			lock = " [password]"
 		}
+		if r.Modes != chatd.DefaultRoomModes || r.Limit > 0 {
+			lock += " [" + modeString(&chatd.Room{Modes: r.Modes, Limit: r.Limit}) + "]"
+		}
 		by := ""
 		if r.Owner != "" {
 			by = ", owner " + r.Owner
