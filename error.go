@@ -43,6 +43,13 @@ const (
 	ETooManyWatched Code = "too_many_watched"
 	// A new metadata key beyond MaxMetadataKeys (metadata.go).
 	ETooManyKeys Code = "too_many_keys"
+	// Room modes (roommode): a join of a room at its member limit (+l)
+	// or of an invite-only room (+i) without an invitation; a line to a
+	// moderated room (+m) by a member without voice, or to a room one is
+	// not in while it refuses outside lines (+n).
+	ERoomFull   Code = "room_full"
+	EInviteOnly Code = "invite_only"
+	ECannotSend Code = "cannot_send"
 	// EInternal is never chosen on purpose: it is what a user sees when the
 	// server failed (for example the disk is full) instead of a driver message.
 	EInternal Code = "internal"

@@ -1,6 +1,9 @@
 package chatd
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // OfflineMessage is a private message kept for a user who was offline.
 type OfflineMessage struct {
@@ -82,10 +85,62 @@ type Room struct {
 	PassHash string // "" when the room has no password
 	Created  time.Time
 	Topic    string // "" when the room has no topic
+	// Modes are the room's flags, in the order of RoomFlags ("nt" for a
+	// new room); Limit its member limit (+l), 0 for none.
+	Modes string
+	Limit int
+	// TopicBy set the topic at TopicAt ("" and zero: not known).
+	TopicBy string
+	TopicAt time.Time
 }
 
 // Locked reports whether joining needs a password.
 func (r *Room) Locked() bool { return r.PassHash != "" }
+
+// The room flags (roommode, IRC's channel modes of the same letters):
+// i invite-only, m moderated (only operators and voiced members speak),
+// n no lines from outside the room, s secret (hidden from those not in
+// it), t only operators set the topic. RoomFlags is their canonical order.
+const (
+	RoomFlags        = "imnst"
+	DefaultRoomModes = "nt"
+)
+
+// Has reports whether the room has flag c (one of RoomFlags).
+func (r *Room) Has(c byte) bool { return strings.IndexByte(r.Modes, c) >= 0 }
+
+// NormalModes puts flags in RoomFlags order, dropping unknown letters and
+// repeats.
+func NormalModes(flags string) string {
+	var b strings.Builder
+	for i := 0; i < len(RoomFlags); i++ {
+		if strings.IndexByte(flags, RoomFlags[i]) >= 0 {
+			b.WriteByte(RoomFlags[i])
+		}
+	}
+	return b.String()
+}
+
+// The roles a member can have in a room, besides its owner: an operator
+// (IRC +o) moderates it as the owner does, but cannot give it away or
+// close it; a voiced member (+v) may speak while it is moderated. A role
+// ends with the membership.
+const (
+	RoleOp    = "o"
+	RoleVoice = "v"
+	// RoleAside is the owner's own: they set their operator rights aside
+	// (IRC -o on themselves) until they take them back (+o).
+	RoleAside = "a"
+)
+
+// RoomMask is a ban of a room by mask (IRC +b nick!user@host, with * and
+// ? globs), kept as given beside the account bans (RoomBan).
+type RoomMask struct {
+	Room    string
+	Mask    string
+	By      string
+	Created time.Time
+}
 
 // RoomLine is a history line with the room it was said in.
 type RoomLine struct {

@@ -98,7 +98,11 @@ CREATE TABLE rooms (
     created   INTEGER NOT NULL,
     name_key  TEXT    NOT NULL DEFAULT '', -- chatd.Key(name)
     owner_key TEXT    NOT NULL DEFAULT '', -- chatd.Key(owner)
-    topic     TEXT    NOT NULL DEFAULT ''  -- '' means no topic
+    topic     TEXT    NOT NULL DEFAULT '', -- '' means no topic
+    modes     TEXT    NOT NULL DEFAULT 'nt', -- flags, chatd.RoomFlags letters
+    member_limit INTEGER NOT NULL DEFAULT 0, -- +l; 0 means none
+    topic_by  TEXT    NOT NULL DEFAULT '', -- who set the topic ('' not known)
+    topic_at  INTEGER NOT NULL DEFAULT 0   -- when (0 not known)
 );
 CREATE UNIQUE INDEX rooms_name_key ON rooms(name_key);
 CREATE INDEX rooms_owner_key ON rooms(owner_key);
@@ -178,6 +182,16 @@ CREATE TABLE room_bans (
     PRIMARY KEY (room_id, user_id)
 ) WITHOUT ROWID;
 
+-- Room bans by IRC mask (nick!user@host globs), kept as given.
+CREATE TABLE room_masks (
+    id      INTEGER PRIMARY KEY,
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    mask    TEXT    NOT NULL,
+    "by"    TEXT    NOT NULL DEFAULT '',
+    created INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX room_masks_room_mask ON room_masks(room_id, mask);
+
 -- One-time permission to join a locked room without its password.
 CREATE TABLE room_invites (
     room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
@@ -247,7 +261,8 @@ CREATE TABLE room_members (
     id        INTEGER PRIMARY KEY,
     user_id   INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
     room_id   INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
-    joined_at INTEGER NOT NULL
+    joined_at INTEGER NOT NULL,
+    role      TEXT    NOT NULL DEFAULT '' -- 'o' operator, 'v' voice, both, or ''
 );
 CREATE UNIQUE INDEX room_members_user_room ON room_members(user_id, room_id);
 CREATE INDEX room_members_room ON room_members(room_id);

@@ -122,6 +122,8 @@ type RoomStore interface {
 	DeleteRoom(ctx context.Context, name string) error          // ENoSuchRoom
 
 	SetRoomTopic(ctx context.Context, room, topic string) error
+	// SetRoomTopicBy sets the topic as set by by at at (IRC's 333).
+	SetRoomTopicBy(ctx context.Context, room, topic, by string, at time.Time) error
 	SetRoomPassword(ctx context.Context, room, passHash string) error // "" removes it
 	SetRoomOwner(ctx context.Context, room, owner string) error       // stores owner's registered spelling
 	RoomBan(ctx context.Context, b RoomBan) error                     // replaces an existing room ban
@@ -131,6 +133,16 @@ type RoomStore interface {
 	// consumes the invitation and reports whether there was one.
 	Invite(ctx context.Context, room, user, by string, at time.Time) error
 	UseInvite(ctx context.Context, room, user string) (bool, error)
+
+	// SetRoomModes sets room's flags (RoomFlags letters) and member
+	// limit (0: none).
+	SetRoomModes(ctx context.Context, room, modes string, limit int) error
+	// AddRoomMask bans mask from room (EBadArgs if it already is);
+	// RemoveRoomMask lifts it (EBadArgs if it is not); RoomMasks lists
+	// them, oldest first.
+	AddRoomMask(ctx context.Context, m RoomMask) error
+	RemoveRoomMask(ctx context.Context, room, mask string) error
+	RoomMasks(ctx context.Context, room string) ([]RoomMask, error)
 }
 
 // MemberStore keeps which rooms each account is a member of (PROTOCOL.md
@@ -147,6 +159,16 @@ type MemberStore interface {
 	// MemberRooms lists user's rooms (registered spellings), the one
 	// joined first first, the most recent last.
 	MemberRooms(ctx context.Context, user string) ([]string, error)
+	// AddMemberWithin is AddMember that also fails with ERoomFull when
+	// room already has limit members (limit <= 0: no limit), counted in
+	// the same transaction as the insert.
+	AddMemberWithin(ctx context.Context, user, room string, at time.Time, max, limit int) error
+	// SetMemberRole gives user, a member of room, the roles (RoleOp,
+	// RoleVoice letters; "" none); ENotInRoom when they are no member.
+	SetMemberRole(ctx context.Context, room, user, roles string) error
+	// MemberRoles are the roles of room's members that have one, by
+	// their registered names.
+	MemberRoles(ctx context.Context, room string) (map[string]string, error)
 }
 
 // HistoryStore keeps each conversation's newest lines: a room's, for replay

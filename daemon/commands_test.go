@@ -213,6 +213,7 @@ func TestHelp(t *testing.T) {
 	all = append(all, "keys", "keyadd", "keydel")     // SSH keys (keys.go)
 	all = append(all, "watch", "unwatch", "watching") // PROTOCOL.md 13
 	all = append(all, "meta")                         // metadata (metadata.go)
+	all = append(all, "roommode")                     // room modes (roommodes.go)
 	admin := append(slices.Clone(all), "ban", "unban", "shutdown")
 
 	t.Run("ListUser", func(t *testing.T) {

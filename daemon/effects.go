@@ -90,6 +90,8 @@ const (
 	noteBack      = "back"      // User is back, in Room
 	noteTopic     = "topic"     // By set Room's topic to Text
 	noteOwner     = "owner"     // By gave Room to User
+	noteMode      = "mode"      // By changed Room's modes: Text, as IRC writes it (roommode)
+	noteStatus    = "status"    // By says Text (prefix first: @ or +) to those of Names in Room (IRC STATUSMSG)
 	noteRoomKick  = "roomkick"  // By put User out of Room, reason Text
 	noteRoomBan   = "roomban"   // By banned User from Room until Time
 	noteClose     = "close"     // By closed Room
@@ -182,7 +184,13 @@ func (s *Server) apply(n *note) {
 	case noteTopic:
 		fanout(s.hub.members(n.Room), topicEvent(n.Room, n.Text, n.By), src, nil)
 	case noteOwner:
+		s.roomModes.forget(n.Room)
 		fanout(s.hub.members(n.Room), ownerEvent(n.Room, n.User, n.By), src, nil)
+	case noteStatus:
+		s.showStatus(n, src)
+	case noteMode:
+		s.roomModes.forget(n.Room)
+		fanout(s.hub.members(n.Room), roomModeEvent(n.Room, n.Text, n.By), src, nil)
 	case noteRoomKick, noteRoomBan:
 		s.putOut(n, src)
 	case noteClose:
@@ -450,6 +458,7 @@ func (s *Server) leaveRoomWith(sess *session, room string, announce bool, reason
 // them in the closed room.
 func (s *Server) closeRoom(room, by string) {
 	s.logs.drop(room)
+	s.roomModes.forget(room)
 	s.sizes.forget(room)
 	// Under the hub's lock: whoever is not in it now can no longer get in.
 	members := s.hub.closeRoom(room)

@@ -30,7 +30,7 @@ var ircHelp = map[string][2]string{
 	"SETNAME":     {"SETNAME :<real name>", "Changes the real name your IRC connections show (WHOIS, WHO)."},
 	"KICK":        {"KICK <#room> <nick>[,<nick>] [:reason]", "Puts users out of your room."},
 	"INVITE":      {"INVITE <nick> <#room>", "Invites a user to a room."},
-	"MODE":        {"MODE <#room> [+k key|-k|+b nick|-b nick|+o nick]", "Room password (+k), room bans (+b) and handing the room to another owner (+o)."},
+	"MODE":        {"MODE <#room> [+|-][imnst] [+l limit|-l] [+|-v nick] [+|-o nick] [+k key|-k] [+|-b mask]", "The room's modes (chatd's roommode): invite-only, moderated, secret, no outside lines, topic by operators, member limit, voice, operators; its password (+k) and ban masks (+b; alone: the list)."},
 	"MONITOR":     {"MONITOR <+|-|C|L|S> [nick,...]", "Your watch list (chatd's watch): hear when those users come and go."},
 	"CHATHISTORY": {"CHATHISTORY <LATEST|BEFORE|AFTER|AROUND|BETWEEN|TARGETS> ...", "Pages the history of a room or a private conversation."},
 	"MARKREAD":    {"MARKREAD <target> [timestamp=...]", "Reads or moves your read marker."},

@@ -123,7 +123,7 @@ func TestIRCPassLogin(t *testing.T) {
 	ts := startIRC(t)
 	ts.addUsers("alice")
 	c := ircLogin(t, ts, "alice", "password1")
-	c.expect(" 005 alice ", "CASEMAPPING=ascii", "PREFIX=(o)@")
+	c.expect(" 005 alice ", "CASEMAPPING=ascii", "PREFIX=(ov)@+")
 	c.send("PING :abc")
 	c.expect("PONG", "abc")
 }

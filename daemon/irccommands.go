@@ -102,6 +102,12 @@ func (s *session) ircError(cmd, target string, err error) {
 		}
 	case chatd.EBadArgs:
 		s.numeric("461", cmd, "Not enough parameters: "+text)
+	case chatd.ERoomFull:
+		s.numeric("471", target, "Cannot join channel (+l)")
+	case chatd.EInviteOnly:
+		s.numeric("473", target, "Cannot join channel (+i)")
+	case chatd.ECannotSend:
+		s.numeric("404", target, "Cannot send to channel: "+text)
 	default:
 		s.ircLineOut(s.srv.serverName(), "FAIL", cmd, strings.ToUpper(string(code)), target, text)
 	}
@@ -165,6 +171,23 @@ func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
 				s.sendVia(&s.out, &event{typ: "irc", text: string(line)})
 			}
 			s.irc.out = append(s.irc.out, line...)
+		case len(t) > 2 && (t[0] == '@' || t[0] == '+') && t[1] == '#':
+			// STATUSMSG: to the channel's operators (@) or its
+			// operators and voiced members (+).
+			action := false
+			if body, ok := strings.CutPrefix(text, "\x01ACTION "); ok {
+				text, action = strings.TrimSuffix(body, "\x01"), true
+			}
+			_, err := s.collect(ctx, func(ctx context.Context, s *session, _ string) error {
+				return s.statusLine(ctx, t[:1], t[2:], text, action)
+			}, "")
+			if err != nil && !notice {
+				if chatd.ErrorCode(err) == chatd.ENoSuchRoom {
+					s.numeric("403", t, "No such channel")
+				} else {
+					s.ircError(m.command, t[1:], err)
+				}
+			}
 		case strings.HasPrefix(t, "#"):
 			room := t[1:]
 			action := false
@@ -172,9 +195,12 @@ func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
 				text, action = strings.TrimSuffix(body, "\x01"), true
 			}
 			_, err := s.collect(ctx, func(ctx context.Context, s *session, _ string) error {
-				room, err := s.memberArg(room)
+				name := room
+				room, err := s.memberArg(name)
 				if err != nil {
-					return err
+					if room, err = s.outsideRoom(ctx, name, err); err != nil {
+						return err
+					}
 				}
 				return s.roomLine(ctx, "say", room, text, action)
 			}, "")
@@ -371,6 +397,9 @@ func ircTopic(ctx context.Context, s *session, m *ircMsg) {
 			s.numeric("331", "#"+r.Name, "No topic is set")
 		} else {
 			s.numeric("332", "#"+r.Name, r.Topic)
+			if r.TopicBy != "" {
+				s.numeric("333", "#"+r.Name, r.TopicBy, itoa(int(r.TopicAt.Unix())))
+			}
 		}
 		return
 	}
@@ -411,23 +440,33 @@ func (s *session) ircNamesEnd(ctx context.Context, room string, end bool) {
 		s.ircError("NAMES", "#"+room, err)
 		return
 	}
+	roles, err := s.srv.store.MemberRoles(ctx, r.Name)
+	if err != nil {
+		s.ircError("NAMES", "#"+room, err)
+		return
+	}
+	symbol := "="
+	if r.Has('s') {
+		// A secret room's names are for its members.
+		symbol = "@"
+		if _, ok := s.srv.hub.memberRoom(s, r.Name); !ok && !s.admin.Load() {
+			users = nil
+		}
+	}
 	var list []string
 	for _, u := range users {
 		n := u
 		if s.irc.has(capUserhostInNames) {
 			n = userMask(u)
 		}
-		if chatd.Key(u) == chatd.Key(r.Owner) {
-			n = "@" + n
-		}
-		list = append(list, n)
+		list = append(list, ircPrefix(r, roles, u, s.irc.has(capMultiPrefix))+n)
 	}
 	// The renderer learns these nicks are in one of the client's
 	// channels (ircState.known) from the event's names.
 	for len(list) > 0 {
 		chunk := list[:min(len(list), 20)]
 		list = list[len(chunk):]
-		s.numeric("353", "=", "#"+r.Name, strings.Join(chunk, " "))
+		s.numeric("353", symbol, "#"+r.Name, strings.Join(chunk, " "))
 	}
 	if end {
 		s.numeric("366", "#"+r.Name, "End of /NAMES list")
@@ -481,6 +520,11 @@ func ircList(ctx context.Context, s *session, m *ircMsg) {
 	s.numeric("321", "Channel", "Users  Name")
 	for _, r := range rooms {
 		k := chatd.Key(r.Name)
+		if r.Has('s') && !s.admin.Load() {
+			if _, ok := s.srv.hub.memberRoom(s, r.Name); !ok {
+				continue // a secret room is listed to its members only
+			}
+		}
 		// As on IRC, a channel nobody is in is not listed.
 		if n := len(counts[k]); n > 0 && filter.match("#"+r.Name, n) {
 			s.numeric("322", "#"+r.Name, itoa(n), r.Topic)
@@ -502,7 +546,7 @@ func ircWho(ctx context.Context, s *session, m *ircMsg) {
 	// WHOX (IRCv3): "%fields[,token]" picks the fields of 354 replies.
 	fields, token, whox := strings.Cut(strings.TrimPrefix(m.param(1), "%"), ",")
 	whox = whox || strings.HasPrefix(m.param(1), "%")
-	line := func(channel string, p presence, op bool) {
+	line := func(channel string, p presence, prefix string) {
 		flags := "H"
 		if p.Away != nil {
 			flags = "G"
@@ -513,9 +557,7 @@ func ircWho(ctx context.Context, s *session, m *ircMsg) {
 		if s.srv.isBot(p.User) {
 			flags += "B"
 		}
-		if op {
-			flags += "@"
-		}
+		flags += prefix
 		user, real := s.srv.identOf(p.User)
 		if !whox {
 			s.numeric("352", channel, user, ircHost, s.srv.serverName(), p.User, flags, "0 "+real)
@@ -562,17 +604,18 @@ func ircWho(ctx context.Context, s *session, m *ircMsg) {
 		s.numeric("354", out...)
 	}
 	if strings.HasPrefix(mask, "#") {
-		if r, err := s.srv.store.RoomByName(ctx, mask[1:]); err == nil {
+		if r, err := s.srv.store.RoomByName(ctx, mask[1:]); err == nil && s.seesRoom(r) {
+			roles, _ := s.srv.store.MemberRoles(ctx, r.Name)
 			for _, p := range all {
 				if p.in(r.Name) {
-					line("#"+r.Name, p, chatd.Key(p.User) == chatd.Key(r.Owner))
+					line("#"+r.Name, p, ircPrefix(r, roles, p.User, s.irc.has(capMultiPrefix)))
 				}
 			}
 		}
 	} else {
 		for _, p := range all {
 			if wildMatch(chatd.Key(mask), chatd.Key(p.User)) {
-				line("*", p, false)
+				line("*", p, "")
 			}
 		}
 	}
@@ -683,11 +726,12 @@ func ircWhois(ctx context.Context, s *session, m *ircMsg) {
 	s.numeric("311", u.Name, user, ircHost, "*", real)
 	var chans []string
 	for _, r := range o.Rooms {
-		c := "#" + r
-		if rr, err := s.srv.store.RoomByName(ctx, r); err == nil && chatd.Key(rr.Owner) == chatd.Key(u.Name) {
-			c = "@" + c
+		rr, err := s.srv.store.RoomByName(ctx, r)
+		if err != nil || !s.seesRoom(rr) {
+			continue
 		}
-		chans = append(chans, c)
+		roles, _ := s.srv.store.MemberRoles(ctx, rr.Name)
+		chans = append(chans, ircPrefix(rr, roles, u.Name, s.irc.has(capMultiPrefix))+"#"+rr.Name)
 	}
 	if len(chans) > 0 {
 		s.numeric("319", u.Name, strings.Join(chans, " "))
@@ -797,25 +841,24 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 	}
 	modes := m.param(1)
 	if modes == "" {
-		// Every room is +n (only members speak) and +t (only its
-		// owner sets the topic).
-		mode := "+nt"
-		if r.Locked() {
-			mode += "k"
-		}
-		s.numeric("324", "#"+r.Name, mode)
+		s.numeric("324", append([]string{"#" + r.Name}, strings.Fields(modeString(r))...)...)
 		s.numeric("329", "#"+r.Name, itoa(int(r.Created.Unix())))
 		return
 	}
 	if modes == "b" || modes == "+b" && len(m.params) == 2 {
-		s.numeric("368", "#"+r.Name, "End of channel ban list")
+		s.ircBanList(ctx, r)
 		return
 	}
 	if _, ok := s.ircFocus(ctx, t); !ok {
 		return
 	}
+	// The flags, +l, +v and +o go to roommode in one line, so that the
+	// client gets one MODE back, as IRC servers answer; +k and +b map to
+	// roompasswd and roomban.
+	var changes []string
 	arg := 2
 	add := true
+	sign := func() string { return map[bool]string{true: "+", false: "-"}[add] }
 	for _, c := range modes {
 		var err error
 		switch c {
@@ -823,15 +866,43 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 			add = true
 		case '-':
 			add = false
-		case 'n', 't':
+		case 'i', 'm', 'n', 's', 't':
+			changes = append(changes, sign()+string(c))
+		case 'l':
 			if !add {
-				s.numeric("472", string(c), "is always set on chatd rooms")
+				changes = append(changes, "-l")
+				continue
+			}
+			v := m.param(arg)
+			arg++
+			if n, err := strconv.Atoi(v); err != nil || n <= 0 {
+				s.numeric("696", "#"+r.Name, "l", cmp.Or(v, "*"), "the member limit must be a number above 0")
+				continue
+			}
+			changes = append(changes, "+l "+v)
+		case 'v', 'o':
+			nick := m.param(arg)
+			arg++
+			if nick == "" {
+				s.numeric("461", "MODE", "Not enough parameters")
+				continue
+			}
+			if o, _ := s.srv.community.find(ctx, nick); o == nil {
+				s.numeric("401", nick, "No such nick/channel")
+			} else if !o.in(r.Name) {
+				s.numeric("441", nick, "#"+r.Name, "They aren't on that channel")
+			} else {
+				changes = append(changes, sign()+string(c)+" "+o.User)
 			}
 		case 'k':
 			key := ""
 			if add {
 				key = m.param(arg)
 				arg++
+				if key == "" || strings.ContainsAny(key, " \t") {
+					s.numeric("696", "#"+r.Name, "k", "*", "a key is one word, without spaces")
+					continue
+				}
 			}
 			if _, err = s.collect(ctx, cmdRoomPasswd, key); err == nil {
 				shown := "*"
@@ -843,31 +914,11 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 		case 'b':
 			mask := m.param(arg)
 			arg++
-			nick, _, _ := strings.Cut(mask, "!")
-			if nick == "" {
-				s.numeric("461", "MODE", "Not enough parameters")
+			if mask == "" {
+				s.ircBanList(ctx, r)
 				continue
 			}
-			if add {
-				_, err = s.collect(ctx, cmdRoomBan, nick)
-			} else if _, err = s.collect(ctx, cmdRoomUnban, nick); err == nil {
-				s.ircLineOut(userMask(s.user), "MODE", "#"+r.Name, "-b", mask)
-			}
-		case 'o':
-			nick := m.param(arg)
-			arg++
-			if o, _ := s.srv.community.find(ctx, nick); add && o == nil {
-				s.numeric("401", nick, "No such nick/channel")
-			} else if add && !o.in(r.Name) {
-				s.numeric("441", nick, "#"+r.Name, "They aren't on that channel")
-			} else if add && nick != "" {
-				// A room has one owner: +o gives it away (transfer).
-				if _, err = s.collect(ctx, cmdTransfer, nick); err == nil {
-					s.ircLineOut(userMask(s.user), "MODE", "#"+r.Name, "+o", o.User)
-				}
-			} else {
-				s.numeric("472", "o", "is unknown mode char to me: a room has one owner")
-			}
+			err = s.ircBan(ctx, r, mask, add)
 		default:
 			s.numeric("472", string(c), "is unknown mode char to me")
 		}
@@ -875,6 +926,73 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 			s.ircError("MODE", t, err)
 		}
 	}
+	if len(changes) == 0 {
+		return
+	}
+	replies, err := s.collect(ctx, cmdRoomMode, "#"+r.Name+" "+strings.Join(changes, " "))
+	if err != nil {
+		s.ircError("MODE", t, err)
+		return
+	}
+	for _, ev := range replies {
+		if change, _ := ev.get("change").(string); change != "" {
+			s.ircLineOut(userMask(s.user), "MODE", append([]string{"#" + r.Name}, strings.Fields(change)...)...)
+		}
+	}
+}
+
+// ircBanList answers MODE #room +b: the room's ban masks (367), then 368.
+func (s *session) ircBanList(ctx context.Context, r *chatd.Room) {
+	masks, err := s.srv.store.RoomMasks(ctx, r.Name)
+	if err != nil {
+		s.ircError("MODE", "#"+r.Name, err)
+		return
+	}
+	for _, b := range masks {
+		s.numeric("367", "#"+r.Name, b.Mask, cmp.Or(b.By, s.srv.serverName()), itoa(int(b.Created.Unix())))
+	}
+	s.numeric("368", "#"+r.Name, "End of channel ban list")
+}
+
+// ircBan is MODE +b mask (or -b): the mask is kept as given (roomban
+// MASK); a mask that names an account (nick!*@* or nick) bans the account
+// too, as roomban USER does, which puts them out.
+func (s *session) ircBan(ctx context.Context, r *chatd.Room, mask string, add bool) error {
+	nick, rest, _ := strings.Cut(mask, "!")
+	account := ""
+	if rest == "" || rest == "*@*" {
+		if u, err := s.srv.store.UserByName(ctx, nick); err == nil {
+			account = u.Name
+		}
+	}
+	if !strings.ContainsAny(mask, "!@") {
+		mask += "!*@*"
+	}
+	if add {
+		if account != "" {
+			if o, _ := s.srv.community.find(ctx, account); o != nil && o.in(r.Name) {
+				if _, err := s.collect(ctx, cmdRoomBan, account); err != nil {
+					return err
+				}
+			}
+		}
+		if _, err := s.collect(ctx, cmdRoomBan, mask); err != nil && chatd.ErrorCode(err) != chatd.EBadArgs {
+			return err
+		}
+		s.ircLineOut(userMask(s.user), "MODE", "#"+r.Name, "+b", mask)
+		return nil
+	}
+	_, err := s.collect(ctx, cmdRoomUnban, mask)
+	if account != "" {
+		if _, aerr := s.collect(ctx, cmdRoomUnban, account); aerr == nil {
+			err = nil
+		}
+	}
+	if err != nil {
+		return err
+	}
+	s.ircLineOut(userMask(s.user), "MODE", "#"+r.Name, "-b", mask)
+	return nil
 }
 
 func ircLusers(ctx context.Context, s *session, _ *ircMsg) {
@@ -939,8 +1057,8 @@ func (s *session) ircISupport() {
 	cfg := s.srv.cfg()
 	tokens := []string{
 		"AWAYLEN=300", "WHOX", "CASEMAPPING=ascii", "CHANLIMIT=#:" + itoa(cfg.Rooms.MaxJoined),
-		"CHANMODES=b,k,,", "CHANNELLEN=64", "CHANTYPES=#", "MODES=4",
-		"NETWORK=chatd", "NICKLEN=32", "PREFIX=(o)@",
+		"CHANMODES=b,k,l,imnst", "CHANNELLEN=64", "CHANTYPES=#", "MODES=4",
+		"NETWORK=chatd", "NICKLEN=32", "PREFIX=(ov)@+", "STATUSMSG=@+",
 		"TARGMAX=PRIVMSG:" + itoa(cfg.Messages.MaxRecipients) + ",NOTICE:" + itoa(cfg.Messages.MaxRecipients) + ",JOIN:,PART:,NAMES:,KICK:" + itoa(ircKickMax),
 		"TOPICLEN=" + itoa(topicMax), "UTF8ONLY",
 		"CHATHISTORY=" + itoa(ircHistoryMax), "MSGREFTYPES=msgid,timestamp", "MONITOR=" + itoa(ircMonitorMax),

@@ -157,7 +157,7 @@ func (s *session) appendIRCMessage(buf []byte, ev *event, me string) []byte {
 	}
 	switch kind {
 	case kindRoom, kindHistory:
-		return appendIRC(buf, tags, userMask(from), command, "#"+ev.str("room"), text)
+		return appendIRC(buf, tags, userMask(from), command, ev.str("status")+"#"+ev.str("room"), text)
 	case kindBroadcast:
 		return appendIRC(buf, tags, userMask(from), "NOTICE", me, "[broadcast] "+text)
 	default: // private, offline
@@ -242,7 +242,13 @@ func (s *session) appendIRCRoom(buf []byte, ev *event, me string, output bool) [
 		return appendIRC(buf, nil, userMask(me), "PART", channel, "the room was closed by "+user)
 	case roomTopic:
 		if user == "" {
-			return appendIRC(buf, nil, s.srv.serverName(), "332", me, channel, ev.str("topic"))
+			buf = appendIRC(buf, nil, s.srv.serverName(), "332", me, channel, ev.str("topic"))
+			if by := ev.str("set_by"); by != "" {
+				if at, err := time.Parse(time.RFC3339, ev.str("set_at")); err == nil {
+					buf = appendIRC(buf, nil, s.srv.serverName(), "333", me, channel, by, itoa(int(at.Unix())))
+				}
+			}
+			return buf
 		}
 		return appendIRC(buf, nil, userMask(user), "TOPIC", channel, ev.str("topic"))
 	case roomBanned:
@@ -252,6 +258,8 @@ func (s *session) appendIRCRoom(buf []byte, ev *event, me string, output bool) [
 		return appendIRC(buf, s.ircTags(nil, ev.at, by), userMask(by), "INVITE", me, channel)
 	case roomOwner:
 		return appendIRC(buf, nil, userMask(by), "MODE", channel, "+o", user)
+	case roomModeChanged:
+		return appendIRC(buf, nil, userMask(by), "MODE", append([]string{channel}, strings.Fields(ev.str("mode"))...)...)
 	}
 	return buf
 }
@@ -291,7 +299,7 @@ func (s *session) ircWelcome(ev *event) *event {
 		s.numeric("001", "Welcome to the chatd IRC network, "+me)
 		s.numeric("002", "Your host is "+server+", running chatd")
 		s.numeric("003", "This server was created "+time.Unix(0, s.srv.startedAt).UTC().Format(time.RFC1123))
-		s.numeric("004", server, "chatd", "i", "bko")
+		s.numeric("004", server, "chatd", "Biw", "biklmnostv")
 		s.ircISupport()
 		online, _ := ev.get("online").([]string)
 		s.ircLusers(len(online))

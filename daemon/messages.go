@@ -42,6 +42,9 @@ func (s *session) roomReply(ctx context.Context, cmd, room, text string, action 
 			return err
 		}
 	}
+	if err := s.checkSend(ctx, room, true); err != nil {
+		return err
+	}
 	marks := s.mentionsOf(ctx, room, text)
 	now := s.srv.now()
 	// The id comes with the line's place in the room's order (say).
@@ -54,11 +57,13 @@ func (s *session) roomReply(ctx context.Context, cmd, room, text string, action 
 // the user's rooms.
 func cmdSay(ctx context.Context, s *session, args string) error {
 	room, text, ok, err := s.roomTarget(args)
-	if err != nil {
-		return err
-	}
 	if !ok {
 		return s.chat(ctx, args)
+	}
+	if err != nil {
+		if room, err = s.outsideRoom(ctx, args, err); err != nil {
+			return err
+		}
 	}
 	return s.roomLine(ctx, "say", room, text, false)
 }
@@ -116,9 +121,12 @@ func targets(args string) (names []string, rest string, ok bool) {
 
 func cmdSend(ctx context.Context, s *session, args string) error {
 	// msg #ROOM TEXT speaks to one of the user's rooms, as say #ROOM.
-	if room, text, ok, err := s.roomTarget(args); err != nil {
-		return err
-	} else if ok {
+	if room, text, ok, err := s.roomTarget(args); ok {
+		if err != nil {
+			if room, err = s.outsideRoom(ctx, args, err); err != nil {
+				return err
+			}
+		}
 		return s.roomLine(ctx, "say", room, text, false)
 	}
 	names, text, ok := targets(args)

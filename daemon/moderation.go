@@ -49,8 +49,13 @@ func cmdKick(ctx context.Context, s *session, args string) error {
 		room = mine
 	}
 	r, err := s.srv.store.RoomByName(ctx, room)
-	if err != nil || chatd.Key(r.Owner) != chatd.Key(s.user) {
+	if err != nil {
 		return chatd.Errorf(chatd.ENotPermitted, "only server admins, or the owner of the room %s is in, can kick them", o.User)
+	}
+	if op, err := s.isRoomOp(ctx, r); err != nil {
+		return err
+	} else if !op {
+		return chatd.Errorf(chatd.ENotPermitted, "only server admins, or the owner or an operator of the room %s is in, can kick them", o.User)
 	}
 	// A kick ends the membership (PROTOCOL.md 9.3).
 	if _, err := s.srv.store.RemoveMember(ctx, o.User, r.Name); err != nil {
@@ -90,6 +95,15 @@ func (s *session) ownedRoom(ctx context.Context, cmd string, admins bool) (*chat
 	if chatd.Key(r.Owner) == chatd.Key(s.user) || admins && s.admin.Load() {
 		return r, nil
 	}
+	// A room operator (roommode +o) moderates it as its owner does, but
+	// cannot give it away.
+	if cmd != "transfer" {
+		if op, err := s.isRoomOp(ctx, r); err != nil {
+			return nil, err
+		} else if op {
+			return r, nil
+		}
+	}
 	if admins {
 		return nil, chatd.Errorf(chatd.ENotPermitted, "only the owner of %s or a server admin can use %s here", r.Name, cmd)
 	}
@@ -110,12 +124,26 @@ func cmdInvite(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
-	r, err := s.ownedRoom(ctx, "invite", false)
+	room, err := s.currentRoom()
 	if err != nil {
 		return err
 	}
+	r, err := s.srv.store.RoomByName(ctx, room)
+	if err != nil {
+		return err
+	}
+	if chatd.Key(r.Name) == chatd.Key(chatd.Lobby) {
+		return chatd.Errorf(chatd.ENotPermitted, "everyone is in the %s; invite works in another room", chatd.Lobby)
+	}
+	// Any member invites to an open room; to an invite-only (+i) or a
+	// locked one, only its owner and operators.
+	if op, err := s.isRoomOp(ctx, r); err != nil {
+		return err
+	} else if !op && (r.Has('i') || r.Locked()) {
+		return chatd.Errorf(chatd.ENotPermitted, "only the owner of %s or its operators can invite to it", r.Name)
+	}
 	if chatd.Key(name) == chatd.Key(s.user) {
-		return chatd.Errorf(chatd.ESelf, "you own %s; you need no invitation", r.Name)
+		return chatd.Errorf(chatd.ESelf, "you are in %s already; you need no invitation", r.Name)
 	}
 	u, err := s.srv.store.UserByName(ctx, name)
 	if err != nil {
@@ -133,7 +161,10 @@ func cmdInvite(ctx context.Context, s *session, args string) error {
 		return err
 	}
 	text := fmt.Sprintf("%s may now join %s once without its password", u.Name, r.Name)
-	if !r.Locked() {
+	switch {
+	case r.Has('i') || r.Limit > 0:
+		text = fmt.Sprintf("%s may now join %s once (past its password, invite-only mode and member limit)", u.Name, r.Name)
+	case !r.Locked():
 		text = fmt.Sprintf("%s was invited to %s (it has no password: anyone may join)", u.Name, r.Name)
 	}
 	s.reply(okEvent("invite", text, nil, f("room", r.Name), f("user", u.Name)))
@@ -144,6 +175,9 @@ func cmdRoomBan(ctx context.Context, s *session, args string) error {
 	name, rest := splitWord(args)
 	if name == "" {
 		return badArgs("roomban")
+	}
+	if isMask(name) && rest == "" {
+		return s.roomMaskBan(ctx, "roomban", name, true)
 	}
 	var dur time.Duration
 	if rest != "" {
@@ -195,6 +229,9 @@ func cmdRoomUnban(ctx context.Context, s *session, args string) error {
 	name, err := oneName("roomunban", args)
 	if err != nil {
 		return err
+	}
+	if isMask(name) {
+		return s.roomMaskBan(ctx, "roomunban", name, false)
 	}
 	r, err := s.ownedRoom(ctx, "roomunban", true)
 	if err != nil {

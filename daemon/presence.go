@@ -235,6 +235,9 @@ func cmdNames(ctx context.Context, s *session, args string) error {
 	if err != nil {
 		return err
 	}
+	if !s.seesRoom(r) {
+		users = nil // a secret room's members are for its members
+	}
 	users = sortedNames(nonNil(users))
 	text := fmt.Sprintf("in %s: %s", r.Name, strings.Join(users, ", "))
 	if len(users) == 0 {

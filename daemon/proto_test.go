@@ -761,7 +761,7 @@ func TestHelpShowsNewCommands(t *testing.T) {
 	a := login(t, ts.addr, "alice", "password1")
 	for _, tc := range []struct{ line, command, usage string }{
 		{"help topic", "topic", "topic [TEXT]"},
-		{"help roomban", "roomban", "roomban USER [DURATION]"},
+		{"help roomban", "roomban", "roomban USER [DURATION] | MASK"},
 		{"help whois", "check", "check [USER]"},
 		{"help part", "leave", "leave [ROOM]"},
 		{"help list", "rooms", "rooms [mine]"},

@@ -31,6 +31,17 @@ func cmdRooms(ctx context.Context, s *session, args string) error {
 	}
 	var list []object
 	var body []string
+	shown := rooms[:0:0]
+	for _, r := range rooms {
+		// A secret room (+s) is listed to its members and admins only.
+		if r.Has('s') && !s.admin.Load() {
+			if _, ok := s.srv.hub.memberRoom(s, r.Name); !ok {
+				continue
+			}
+		}
+		shown = append(shown, r)
+	}
+	rooms = shown
 	for _, r := range rooms {
 		members := nonNil(occupants[chatd.Key(r.Name)])
 		owner := any(nil)
@@ -38,10 +49,13 @@ func cmdRooms(ctx context.Context, s *session, args string) error {
 			owner = r.Owner
 		}
 		list = append(list, object{f("name", r.Name), f("owner", owner), f("members", members),
-			f("created", stamp(r.Created)), f("locked", r.Locked()), f("topic", r.Topic)})
+			f("created", stamp(r.Created)), f("locked", r.Locked()), f("topic", r.Topic), f("modes", r.Modes), f("limit", r.Limit)})
 		lock := ""
 		if r.Locked() {
 			lock = " [password]"
+		}
+		if r.Modes != chatd.DefaultRoomModes || r.Limit > 0 {
+			lock += " [" + modeString(&chatd.Room{Modes: r.Modes, Limit: r.Limit}) + "]"
 		}
 		by := ""
 		if r.Owner != "" {
@@ -144,11 +158,23 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 		}
 		return &untilError{chatd.Errorf(chatd.ENotPermitted, "you are banned from %s %s", r.Name, until), b.Expires}
 	}
+	if !owner && !s.admin.Load() {
+		if banned, err := s.srv.maskBanned(ctx, r.Name, s.user); err != nil {
+			return err
+		} else if banned {
+			return chatd.Errorf(chatd.ENotPermitted, "you are banned from %s", r.Name)
+		}
+	}
+	// An invitation lets one in once past the password, invite-only
+	// mode (+i) and the member limit (+l).
 	invited := false
-	if r.Locked() && !s.admin.Load() && !owner {
+	if (r.Locked() || r.Has('i') || r.Limit > 0) && !s.admin.Load() && !owner {
 		if invited, err = s.srv.store.UseInvite(ctx, r.Name, s.user); err != nil {
 			return err
 		}
+	}
+	if r.Has('i') && !s.admin.Load() && !owner && !invited {
+		return chatd.Errorf(chatd.EInviteOnly, "%s is invite-only: ask one of its operators for an invitation", r.Name)
 	}
 	if r.Locked() && !s.admin.Load() && !owner && !invited {
 		// Each guess costs an argon2 hash; without a limit one user could
@@ -163,12 +189,16 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 			return err
 		}
 	}
-	if err := s.srv.store.AddMember(ctx, s.user, r.Name, s.srv.now(), s.srv.cfg().Rooms.MaxJoined); err != nil {
+	limit := r.Limit
+	if s.admin.Load() || owner || invited {
+		limit = 0
+	}
+	if err := s.srv.store.AddMemberWithin(ctx, s.user, r.Name, s.srv.now(), s.srv.cfg().Rooms.MaxJoined, limit); err != nil {
 		return err
 	}
 	replies := []*event{s.answer(okEvent("join", "you are now in "+r.Name, nil, f("room", r.Name)))}
 	if r.Topic != "" {
-		replies = append(replies, s.answer(topicEvent(r.Name, r.Topic, "")))
+		replies = append(replies, s.answer(topicSetEvent(r)))
 	}
 	for range 3 {
 		if _, ok := s.srv.joinRoom(s, r.Name, &token, replies...); ok || s.ending() {
@@ -278,8 +308,14 @@ func cmdTopic(ctx context.Context, s *session, args string) error {
 		s.reply(okEvent("topic", msg, nil, f("room", r.Name), f("topic", r.Topic)))
 		return nil
 	}
-	if !s.admin.Load() && (r.Owner == "" || chatd.Key(r.Owner) != chatd.Key(s.user)) {
-		return chatd.Errorf(chatd.ENotPermitted, "only the owner of %s or a server admin can set its topic", r.Name)
+	// +t (the default): only the room's operators set the topic; -t:
+	// any member (the lobby's stays with the admins).
+	if r.Has('t') || r.Owner == "" {
+		if op, err := s.isRoomOp(ctx, r); err != nil {
+			return err
+		} else if !op {
+			return chatd.Errorf(chatd.ENotPermitted, "only the owner of %s, its operators or a server admin can set its topic", r.Name)
+		}
 	}
 	if text == "-" {
 		text = ""
@@ -287,7 +323,7 @@ func cmdTopic(ctx context.Context, s *session, args string) error {
 	if n := utf8.RuneCountInString(text); n > topicMax {
 		return chatd.Errorf(chatd.EBadArgs, "a topic has at most %d characters; this one has %d", topicMax, n)
 	}
-	if err := s.srv.store.SetRoomTopic(ctx, r.Name, text); err != nil {
+	if err := s.srv.store.SetRoomTopicBy(ctx, r.Name, text, s.user, s.srv.now()); err != nil {
 		return err
 	}
 	if err := s.srv.effect(ctx, &note{Kind: noteTopic, Room: r.Name, Text: text, By: s.user, Src: s.sid}); err != nil {

@@ -37,7 +37,7 @@ func (c *client) rooms() map[string]roomInfo {
 			keys = append(keys, k)
 		}
 		slices.Sort(keys)
-		if got := strings.Join(keys, ","); got != "created,locked,members,name,owner,topic" {
+		if got := strings.Join(keys, ","); got != "created,limit,locked,members,modes,name,owner,topic" {
 			c.t.Fatalf("rooms: entry keys %s in %v", got, m)
 		}
 		if _, err := time.Parse(time.RFC3339, fmt.Sprint(m["created"])); err != nil {

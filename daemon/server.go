@@ -89,6 +89,7 @@ type Server struct {
 	names     *userNames      // registered spellings of names that exist
 	history   *historyWriter  // database copy of room chat (runs from Serve)
 	logs      *roomLogs       // in-memory recent room chat, replayed on join
+	roomModes roomModeCache   // each room's flags and owner for its lines (roommodes.go; own lock)
 	metrics   *metrics
 	startedAt int64 // unix nanoseconds, for session ids
 	// ids gives message ids (newID; atomic, no lock); idTag, static after

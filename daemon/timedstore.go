@@ -204,6 +204,10 @@ func (t timedStore) SetRoomTopic(ctx context.Context, room, topic string) error 
 	return timedErr(t, "set_room_topic", func() error { return t.Store.SetRoomTopic(ctx, room, topic) })
 }
 
+func (t timedStore) SetRoomTopicBy(ctx context.Context, room, topic, by string, at time.Time) error {
+	return timedErr(t, "set_room_topic", func() error { return t.Store.SetRoomTopicBy(ctx, room, topic, by, at) })
+}
+
 func (t timedStore) SetRoomPassword(ctx context.Context, room, passHash string) error {
 	return timedErr(t, "set_room_password", func() error { return t.Store.SetRoomPassword(ctx, room, passHash) })
 }
@@ -232,6 +236,22 @@ func (t timedStore) UseInvite(ctx context.Context, room, user string) (bool, err
 	return timed(t, "use_invite", func() (bool, error) { return t.Store.UseInvite(ctx, room, user) })
 }
 
+func (t timedStore) SetRoomModes(ctx context.Context, room, modes string, limit int) error {
+	return timedErr(t, "set_room_modes", func() error { return t.Store.SetRoomModes(ctx, room, modes, limit) })
+}
+
+func (t timedStore) AddRoomMask(ctx context.Context, m chatd.RoomMask) error {
+	return timedErr(t, "add_room_mask", func() error { return t.Store.AddRoomMask(ctx, m) })
+}
+
+func (t timedStore) RemoveRoomMask(ctx context.Context, room, mask string) error {
+	return timedErr(t, "remove_room_mask", func() error { return t.Store.RemoveRoomMask(ctx, room, mask) })
+}
+
+func (t timedStore) RoomMasks(ctx context.Context, room string) ([]chatd.RoomMask, error) {
+	return timed(t, "room_masks", func() ([]chatd.RoomMask, error) { return t.Store.RoomMasks(ctx, room) })
+}
+
 // chatd.MemberStore
 
 func (t timedStore) AddMember(ctx context.Context, user, room string, at time.Time, max int) error {
@@ -240,6 +260,18 @@ func (t timedStore) AddMember(ctx context.Context, user, room string, at time.Ti
 
 func (t timedStore) RemoveMember(ctx context.Context, user, room string) (bool, error) {
 	return timed(t, "remove_member", func() (bool, error) { return t.Store.RemoveMember(ctx, user, room) })
+}
+
+func (t timedStore) AddMemberWithin(ctx context.Context, user, room string, at time.Time, max, limit int) error {
+	return timedErr(t, "add_member", func() error { return t.Store.AddMemberWithin(ctx, user, room, at, max, limit) })
+}
+
+func (t timedStore) SetMemberRole(ctx context.Context, room, user, roles string) error {
+	return timedErr(t, "set_member_role", func() error { return t.Store.SetMemberRole(ctx, room, user, roles) })
+}
+
+func (t timedStore) MemberRoles(ctx context.Context, room string) (map[string]string, error) {
+	return timed(t, "member_roles", func() (map[string]string, error) { return t.Store.MemberRoles(ctx, room) })
 }
 
 func (t timedStore) MemberRooms(ctx context.Context, user string) ([]string, error) {

@@ -41,6 +41,7 @@ var copyTables = []copyTable{
 	{"room_attempts", "id"},
 	{"room_members", "id"},
 	{"room_bans", "room_id, user_id"},
+	{"room_masks", "id"},
 	{"room_invites", "room_id, user_id"},
 	{"room_history", "id"},
 	{"room_mentions", "user_id, line_id"},

@@ -19,6 +19,13 @@ import (
 // the one writer (SQLite) or under the user's lock (PostgreSQL), so two
 // joins at once cannot both take the last place.
 func (db *DB) AddMember(ctx context.Context, user, room string, at time.Time, max int) error {
+	return db.AddMemberWithin(ctx, user, room, at, max, 0)
+}
+
+// AddMemberWithin is AddMember that also fails with ERoomFull when room
+// has limit members already (limit <= 0: no limit; its +l), counted in
+// the same transaction, under the room's lock on PostgreSQL.
+func (db *DB) AddMemberWithin(ctx context.Context, user, room string, at time.Time, max, limit int) error {
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
@@ -50,6 +57,18 @@ func (db *DB) AddMember(ctx context.Context, user, room string, at time.Time, ma
 		if n >= max {
 			return chatd.Errorf(chatd.ETooManyRooms,
 				"you are in %d rooms, the most anyone may be in (rooms.max_joined); leave one first", n)
+		}
+	}
+	if limit > 0 {
+		if err := tx.serialize(ctx, "room members:"+chatd.Key(room)); err != nil {
+			return err
+		}
+		var n int
+		if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM room_members WHERE room_id = ?`, rid); err != nil {
+			return fmt.Errorf("count the members of %s: %w", room, err)
+		}
+		if n >= limit {
+			return chatd.Errorf(chatd.ERoomFull, "%s is full: it has %d members, its limit; ask one of its operators for an invitation", room, n)
 		}
 	}
 	if err := addMember(ctx, tx, uid, rid, db.orNow(at)); err != nil {

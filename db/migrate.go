@@ -305,12 +305,49 @@ CREATE TABLE IF NOT EXISTS metadata (
 CREATE UNIQUE INDEX IF NOT EXISTS metadata_user ON metadata(user_id, key);
 CREATE UNIQUE INDEX IF NOT EXISTS metadata_room ON metadata(room_id, key);
 `,
+	// 15 -> 16 (issue 22, roommode): room bans by mask (IF NOT EXISTS,
+	// as keys); the columns for room flags and member limit, for member
+	// roles and for who set a topic when are added by addRoomModeColumns.
+	`CREATE TABLE IF NOT EXISTS room_masks (
+    id      INTEGER PRIMARY KEY,
+    room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
+    mask    TEXT    NOT NULL,
+    "by"    TEXT    NOT NULL DEFAULT '',
+    created INTEGER NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS room_masks_room_mask ON room_masks(room_id, mask);
+`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to
 // version v, in the same transaction, for what SQL alone cannot compute.
 var migrationFills = map[int]func(ctx context.Context, tx *dbTx) error{
-	2: fillNameKeys,
+	2:  fillNameKeys,
+	16: addRoomModeColumns,
+}
+
+// addRoomModeColumns adds the room mode columns (version 16) that a file
+// lacks: SQLite has no ADD COLUMN IF NOT EXISTS.
+func addRoomModeColumns(ctx context.Context, tx *dbTx) error {
+	for _, c := range []struct{ table, column, def string }{
+		{"rooms", "modes", "TEXT NOT NULL DEFAULT 'nt'"},
+		{"rooms", "member_limit", "INTEGER NOT NULL DEFAULT 0"},
+		{"room_members", "role", "TEXT NOT NULL DEFAULT ''"},
+		{"rooms", "topic_by", "TEXT NOT NULL DEFAULT ''"},
+		{"rooms", "topic_at", "INTEGER NOT NULL DEFAULT 0"},
+	} {
+		var n int
+		if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column); err != nil {
+			return fmt.Errorf("read the columns of %s: %w", c.table, err)
+		}
+		if n > 0 {
+			continue
+		}
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE `+c.table+` ADD COLUMN `+c.column+` `+c.def); err != nil {
+			return fmt.Errorf("add %s.%s: %w", c.table, c.column, err)
+		}
+	}
+	return nil
 }
 
 // fillNameKeys computes chatd.Key for every stored name and then makes the

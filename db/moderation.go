@@ -17,6 +17,24 @@ func (db *DB) SetRoomTopic(ctx context.Context, room, topic string) error {
 	return db.updateRoom(ctx, room, "set the topic of", `UPDATE rooms SET topic = ? WHERE id = ?`, topic)
 }
 
+// SetRoomTopicBy sets the topic of room as set by by at at.
+func (db *DB) SetRoomTopicBy(ctx context.Context, room, topic, by string, at time.Time) error {
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	id, err := roomID(ctx, tx, room)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ? WHERE id = ?`,
+		topic, by, millis(db.orNow(at)), id); err != nil {
+		return fmt.Errorf("set the topic of room %s: %w", room, err)
+	}
+	return commit(tx, "set the topic of room "+room)
+}
+
 // SetRoomPassword sets the password hash of room ("" removes the password).
 func (db *DB) SetRoomPassword(ctx context.Context, room, passHash string) error {
 	return db.updateRoom(ctx, room, "set the password of", `UPDATE rooms SET pass_hash = ? WHERE id = ?`, passHash)

@@ -18,12 +18,17 @@ type roomRow struct {
 	PassHash string `db:"pass_hash"`
 	Created  int64  `db:"created"`
 	Topic    string `db:"topic"`
+	Modes    string `db:"modes"`
+	Limit    int    `db:"member_limit"`
+	TopicBy  string `db:"topic_by"`
+	TopicAt  int64  `db:"topic_at"`
 }
 
-const roomColumns = `name, owner, pass_hash, created, topic`
+const roomColumns = `name, owner, pass_hash, created, topic, modes, member_limit, topic_by, topic_at`
 
 func (r *roomRow) room() *chatd.Room {
-	return &chatd.Room{Name: r.Name, Owner: r.Owner, PassHash: r.PassHash, Created: fromMillis(r.Created), Topic: r.Topic}
+	return &chatd.Room{Name: r.Name, Owner: r.Owner, PassHash: r.PassHash, Created: fromMillis(r.Created), Topic: r.Topic,
+		Modes: r.Modes, Limit: r.Limit, TopicBy: r.TopicBy, TopicAt: fromNullMillis(sql.NullInt64{Int64: r.TopicAt, Valid: r.TopicAt != 0})}
 }
 
 // CreateRoomLimited stores r. It fails with ERoomExists when the name is
@@ -68,10 +73,14 @@ func (db *DB) CreateRoomLimited(ctx context.Context, r chatd.Room, maxPerOwner, 
 	return commit(tx, "create room "+r.Name)
 }
 
+// insertRoom stores r; a room without Modes gets chatd.DefaultRoomModes.
 func insertRoom(ctx context.Context, tx *dbTx, r chatd.Room) error {
+	if r.Modes == "" {
+		r.Modes = chatd.DefaultRoomModes
+	}
 	_, err := tx.ExecContext(ctx,
-		`INSERT INTO rooms (name, name_key, owner, owner_key, pass_hash, created, topic) VALUES (?, ?, ?, ?, ?, ?, ?)`,
-		r.Name, chatd.Key(r.Name), r.Owner, chatd.Key(r.Owner), r.PassHash, millis(r.Created), r.Topic)
+		`INSERT INTO rooms (name, name_key, owner, owner_key, pass_hash, created, topic, modes, member_limit) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		r.Name, chatd.Key(r.Name), r.Owner, chatd.Key(r.Owner), r.PassHash, millis(r.Created), r.Topic, chatd.NormalModes(r.Modes), max(r.Limit, 0))
 	if isDuplicate(err) {
 		return chatd.Errorf(chatd.ERoomExists, "a room named %s already exists", r.Name)
 	}

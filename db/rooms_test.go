@@ -20,9 +20,11 @@ func TestCreateRoom(t *testing.T) {
 			read *chatd.Room
 		}{
 			{"OK", chatd.Room{Name: "Den", Owner: "alice", PassHash: "h", Created: created}, "",
-				&chatd.Room{Name: "Den", Owner: "alice", PassHash: "h", Created: created}},
+				&chatd.Room{Name: "Den", Owner: "alice", PassHash: "h", Created: created, Modes: chatd.DefaultRoomModes}},
 			{"OKZeroCreatedIsNow", chatd.Room{Name: "open", Owner: "bob"}, "",
-				&chatd.Room{Name: "open", Owner: "bob", Created: t0}},
+				&chatd.Room{Name: "open", Owner: "bob", Created: t0, Modes: chatd.DefaultRoomModes}},
+			{"OKModes", chatd.Room{Name: "quiet", Owner: "bob", Modes: "tmi", Limit: 3}, "",
+				&chatd.Room{Name: "quiet", Owner: "bob", Created: t0, Modes: "imt", Limit: 3}},
 			{"ErrRoomExists", chatd.Room{Name: "games", Owner: "bob"}, chatd.ERoomExists, nil},
 			{"ErrRoomExistsOtherCase", chatd.Room{Name: "GAMES", Owner: "bob"}, chatd.ERoomExists, nil},
 			{"ErrLobbyExists", chatd.Room{Name: "Lobby", Owner: "bob"}, chatd.ERoomExists, nil},
