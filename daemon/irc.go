@@ -746,10 +746,13 @@ func capBit(name string) uint64 {
 func (s *Server) listenIRC() error {
 	cfg := s.cfg()
 	var err error
-	if cfg.IRC.Listen != "" {
+	if s.ircLn == nil && cfg.IRC.Listen != "" {
 		if s.ircLn, err = net.Listen("tcp", cfg.IRC.Listen); err != nil {
 			return fmt.Errorf("listen on %s (irc.listen): %w", cfg.IRC.Listen, err)
 		}
+	}
+	if s.ircLn != nil {
+		s.keepRaw("irc", s.ircLn)
 	}
 	if cfg.IRC.TLSListen == "" {
 		return nil
@@ -761,10 +764,13 @@ func (s *Server) listenIRC() error {
 		}
 		s.cert.Store(cert)
 	}
-	ln, err := net.Listen("tcp", cfg.IRC.TLSListen)
-	if err != nil {
-		return fmt.Errorf("listen on %s (irc.tls_listen): %w", cfg.IRC.TLSListen, err)
+	ln := s.ircTLSLn // passed by a hand-over
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.IRC.TLSListen); err != nil {
+			return fmt.Errorf("listen on %s (irc.tls_listen): %w", cfg.IRC.TLSListen, err)
+		}
 	}
+	s.keepRaw("ircs", ln)
 	s.ircTLSLn = tls.NewListener(ln, tlsConfig(&s.cert))
 	return nil
 }

@@ -155,6 +155,12 @@ type session struct {
 	shownMu sync.Mutex
 	shown   map[string]string
 
+	// The hand-over to a new process (upgrade.go): quiet is made, then
+	// handing set, by the hand-over; the reader, seeing handing at its next
+	// wait for input, stops without ending the session and closes quiet.
+	handing atomic.Bool
+	quiet   chan struct{}
+
 	// Written once, inside endOnce, by whoever ends the session first.
 	endOnce   sync.Once
 	endReason string
@@ -298,6 +304,9 @@ func (s *session) commands(ctx context.Context, resumed bool) bool {
 		}
 		resumed = false
 		line, ok := s.readLine()
+		if !ok && s.handing.Load() && !s.ending() {
+			return s.stopForHandOver()
+		}
 		if !ok || s.ending() {
 			return false
 		}
@@ -340,7 +349,10 @@ func (s *session) park(ctx context.Context) bool {
 		return false // it times out first: ReadLine waits for that
 	}
 	s.conn.SetReadDeadline(wait)
-	if err := pc.waitInput(); !errors.Is(err, os.ErrDeadlineExceeded) {
+	if s.handing.Load() {
+		return false // readLine stops for the hand-over
+	}
+	if err := pc.waitInput(); !errors.Is(err, os.ErrDeadlineExceeded) || s.handing.Load() {
 		return false // input, or an error the read will report
 	}
 	return pc.park(idle, func() { s.serve(func() bool { return s.commands(ctx, true) }) })
@@ -377,6 +389,9 @@ func (s *session) readLine() (string, bool) {
 		}
 		s.waitFrom = time.Time{} // a line or a refusal: the next wait starts anew
 		s.flushOutput()
+		if s.handing.Load() {
+			return "", false // after the deadline is set: see HandOver
+		}
 		line, err := s.conn.ReadLine()
 		if s.interrupted {
 			if err == nil || errors.Is(err, errLineTooLong) || errors.Is(err, errBadEncoding) {
@@ -412,6 +427,9 @@ func (s *session) readLine() (string, bool) {
 			s.end(byeLogout, "interrupted; see you soon")
 			return "", false
 		case errors.Is(err, os.ErrDeadlineExceeded):
+			if s.handing.Load() {
+				return "", false // woken for the hand-over
+			}
 			if s.user == "" {
 				s.end(byeTimeout, "login took too long")
 			} else {

@@ -1,0 +1,579 @@
+package daemon
+
+// The live hand-over (PROTOCOL.md section 14): an old process gives its
+// listening sockets and every plain TCP session to a new one, which goes on
+// serving them as if nothing happened. The process side (starting the new
+// binary, the readiness, systemd) is cmd/chatd's; this file is the session
+// side, behind three calls: ListenerFiles, HandOver (the old process) and
+// Adopt (the new one). They speak over a unix stream socket: frames of a
+// length and a JSON handFrame, a session's socket riding with its frame as
+// SCM_RIGHTS.
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"syscall"
+	"time"
+
+	"chatd"
+	"chatd/internal/ratelimit"
+)
+
+// handVersion is the version of sessionRecord; Adopt refuses others.
+const handVersion = 1
+
+// handFrame is one message of the hand-over. Exactly one field is set.
+type handFrame struct {
+	// Ready: the new process serves (its pid), new -> old.
+	Ready int `json:"ready,omitempty"`
+	// Failed: the new process cannot start, and why, new -> old.
+	Failed string `json:"failed,omitempty"`
+	// Session: one session, its socket in the frame, old -> new.
+	Session *sessionRecord `json:"session,omitempty"`
+	// End: every session was sent, old -> new.
+	End bool `json:"end,omitempty"`
+	// Adopted: the new process took Adopted sessions over and told
+	// systemd it is the service now, new -> old; the old one exits.
+	Adopted *int `json:"adopted,omitempty"`
+}
+
+// sessionRecord is what a session is beyond its socket and what the
+// database holds: who it is, where, and what it had read and not yet
+// written. Settings, blocks and watches are read again from the database.
+type sessionRecord struct {
+	V           int       `json:"v"`
+	User        string    `json:"user"`
+	SID         string    `json:"sid"`
+	LoginAt     time.Time `json:"login_at"`
+	Connected   time.Time `json:"connected"` // wall clock
+	Addr        string    `json:"addr"`
+	Listener    string    `json:"listener"`
+	Telnet      bool      `json:"telnet"`
+	Admin       bool      `json:"admin"`
+	Mode        int32     `json:"mode"`
+	OutMode     int32     `json:"out_mode"`
+	MidLine     bool      `json:"mid_line"`
+	Rooms       []string  `json:"rooms"`
+	Room        string    `json:"room"`
+	Away        *string   `json:"away,omitempty"`
+	LastActive  int64     `json:"last_active"`
+	Tokens      float64   `json:"tokens"` // the line bucket's budget left
+	Refused     int       `json:"refused"`
+	RefusedOpts [][2]byte `json:"refused_opts,omitempty"`
+	// Input is what was read from the client and not run: a line begun
+	// and what followed it. Output is what was queued and not written,
+	// rendered.
+	Input  []byte `json:"input,omitempty"`
+	Output []byte `json:"output,omitempty"`
+}
+
+// writeHandFrame sends f, with the socket fd when fd >= 0.
+func writeHandFrame(c *net.UnixConn, f handFrame, fd int) error {
+	data, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
+	var head [4]byte
+	binary.BigEndian.PutUint32(head[:], uint32(len(data)))
+	var oob []byte
+	if fd >= 0 {
+		oob = syscall.UnixRights(fd)
+	}
+	// The header carries the socket and is sent alone, so the reader
+	// finds it with the first bytes of the frame.
+	if _, _, err := c.WriteMsgUnix(head[:], oob, nil); err != nil {
+		return err
+	}
+	_, err = c.Write(data)
+	return err
+}
+
+// maxHandFrame bounds one frame: a session's unwritten output is at most
+// outboxLimit events.
+const maxHandFrame = 256 << 20
+
+// readHandFrame reads one frame and the socket that came with it (-1: none).
+func readHandFrame(c *net.UnixConn) (handFrame, int, error) {
+	var f handFrame
+	var head [4]byte
+	oob := make([]byte, syscall.CmsgSpace(4*4))
+	n, oobn, _, _, err := c.ReadMsgUnix(head[:], oob)
+	if err != nil {
+		return f, -1, err
+	}
+	fd := -1
+	if oobn > 0 {
+		msgs, err := syscall.ParseSocketControlMessage(oob[:oobn])
+		if err == nil {
+			for _, m := range msgs {
+				fds, err := syscall.ParseUnixRights(&m)
+				if err != nil {
+					continue
+				}
+				for _, x := range fds {
+					if fd < 0 {
+						fd = x
+					} else {
+						syscall.Close(x)
+					}
+				}
+			}
+		}
+	}
+	if n < len(head) {
+		if _, err := io.ReadFull(c, head[n:]); err != nil {
+			closeFD(fd)
+			return f, -1, err
+		}
+	}
+	size := binary.BigEndian.Uint32(head[:])
+	if size > maxHandFrame {
+		closeFD(fd)
+		return f, -1, fmt.Errorf("hand-over frame of %d bytes", size)
+	}
+	data := make([]byte, size)
+	if _, err := io.ReadFull(c, data); err != nil {
+		closeFD(fd)
+		return f, -1, err
+	}
+	if err := json.Unmarshal(data, &f); err != nil {
+		closeFD(fd)
+		return f, -1, fmt.Errorf("hand-over frame: %w", err)
+	}
+	return f, fd, nil
+}
+
+func closeFD(fd int) {
+	if fd >= 0 {
+		syscall.Close(fd)
+	}
+}
+
+// SendReady tells the old process at the other end of c that this one
+// serves: it hands its sessions over next.
+func SendReady(c *net.UnixConn) error {
+	return writeHandFrame(c, handFrame{Ready: os.Getpid()}, -1)
+}
+
+// SendFailed tells the old process why this one cannot start.
+func SendFailed(c *net.UnixConn, why string) error {
+	return writeHandFrame(c, handFrame{Failed: why}, -1)
+}
+
+// SendAdopted tells the old process that this one took n sessions over
+// and is the service now.
+func SendAdopted(c *net.UnixConn, n int) error {
+	return writeHandFrame(c, handFrame{Adopted: &n}, -1)
+}
+
+// WaitReady waits for the new process to report ready (its pid) or why it
+// failed. It returns when c fails too (the process exited); the caller
+// bounds the wait by closing c.
+func WaitReady(c *net.UnixConn) (pid int, err error) {
+	f, fd, err := readHandFrame(c)
+	closeFD(fd)
+	switch {
+	case err != nil:
+		return 0, err
+	case f.Failed != "":
+		return 0, errors.New(f.Failed)
+	case f.Ready <= 0:
+		return 0, errors.New("the new process said something other than ready")
+	}
+	return f.Ready, nil
+}
+
+// WaitAdopted waits for the new process to say it took the sessions over.
+func WaitAdopted(c *net.UnixConn) (int, error) {
+	f, fd, err := readHandFrame(c)
+	closeFD(fd)
+	if err != nil {
+		return 0, err
+	}
+	if f.Adopted == nil {
+		return 0, errors.New("the new process said something other than adopted")
+	}
+	return *f.Adopted, nil
+}
+
+// ListenerFiles returns a copy of each listening socket, by the name the
+// new process gives it in Options (plain, tls, web, metrics, ssh, irc,
+// ircs). The caller closes them.
+func (s *Server) ListenerFiles() (map[string]*os.File, error) {
+	out := map[string]*os.File{}
+	for name, ln := range s.raw {
+		fl, ok := ln.(interface{ File() (*os.File, error) })
+		if !ok {
+			continue
+		}
+		f, err := fl.File()
+		if err != nil {
+			for _, f := range out {
+				f.Close()
+			}
+			return nil, fmt.Errorf("listener %s: %w", name, err)
+		}
+		out[name] = f
+	}
+	return out, nil
+}
+
+// keepRaw remembers a listening socket before TLS or counting wraps it,
+// for ListenerFiles. Listen only.
+func (s *Server) keepRaw(name string, ln net.Listener) {
+	if s.raw == nil {
+		s.raw = map[string]net.Listener{}
+	}
+	s.raw[name] = ln
+}
+
+// movable reports whether the session can go to a new process: a plain
+// TCP chat session, logged in, that is not ending. IRC sessions, TLS,
+// WebSocket and SSH ones, and logins in progress cannot (yet).
+func (s *session) movable() bool {
+	sc, ok := s.conn.(*streamConn)
+	return ok && sc.raw != nil && s.info.Listener == "plain" && s.irc == nil &&
+		s.user != "" && s.info.account == nil && !s.ending()
+}
+
+// stopForHandOver ends the reader's part for the hand-over: what its chat
+// queued to others goes out, and HandOver takes the session from here. It
+// reports true to serve: the session is not over.
+func (s *session) stopForHandOver() bool {
+	s.out.flush()
+	close(s.quiet)
+	return true
+}
+
+// handWake is how often HandOver wakes a reader that has not stopped yet.
+const handWake = 20 * time.Millisecond
+
+// HandOver gives this server's movable sessions to the process at the
+// other end of c, which has reported ready: it stops accepting, stops each
+// session's reader at its next wait for input, writes the history that
+// waits, and sends each session with its socket. The sessions that cannot
+// move are closed (restartUnmovable). Every session it sends is gone
+// from here without a logout; the caller then shuts the server down.
+// within bounds how long it waits for the readers to stop.
+func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err error) {
+	s.handedOver.Store(true)
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	s.closeListeners() // copies: the new process accepts on them
+	all := s.allConns()
+	var moving []*session
+	for _, sess := range all {
+		if sess.movable() {
+			sess.quiet = make(chan struct{})
+			sess.handing.Store(true)
+			moving = append(moving, sess)
+		}
+	}
+	for _, sess := range moving {
+		sess.wakeForHandOver()
+	}
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(handWake)
+	defer tick.Stop()
+	var quiet []*session
+	for _, sess := range moving {
+	wait:
+		for {
+			select {
+			case <-sess.quiet:
+				quiet = append(quiet, sess)
+				break wait
+			case <-sess.done:
+				break wait // it ended meanwhile: its reader finishes it
+			case <-tick.C:
+				if time.Now().After(deadline) {
+					s.log.Warn("hand-over: a session did not stop in time; it stays", "user", sess.user, "addr", sess.addr)
+					break wait
+				}
+				sess.wakeForHandOver()
+			}
+		}
+	}
+	// What was said is in the database before the new process reads it.
+	s.history.flush()
+	for _, sess := range quiet {
+		rec, ok := sess.takeOver()
+		if !ok {
+			continue
+		}
+		sc := sess.conn.(*streamConn)
+		var serr error
+		cerr := sc.raw.Control(func(fd uintptr) {
+			serr = writeHandFrame(c, handFrame{Session: rec}, int(fd))
+		})
+		if serr == nil {
+			serr = cerr
+		}
+		// This process's copy of the socket goes; the new one keeps its
+		// own. If the send failed, the client is disconnected.
+		sess.conn.Close()
+		sess.onDone()
+		if serr != nil {
+			err = fmt.Errorf("send a session: %w", serr)
+			break
+		}
+		moved++
+	}
+	if err == nil {
+		err = writeHandFrame(c, handFrame{End: true}, -1)
+	}
+	s.restartUnmovable()
+	return moved, err
+}
+
+// wakeForHandOver makes a stopping session's reader look at handing: a
+// read in progress returns, a parked session resumes.
+func (s *session) wakeForHandOver() {
+	sc := s.conn.(*streamConn)
+	sc.Conn.SetReadDeadline(time.Unix(1, 0))
+	sc.wake()
+}
+
+// takeOver takes a quiet session out of this process: out of the registry
+// without a logout, its output taken and rendered, its read markers stored.
+// ok is false when the session ended meanwhile; it is then finished here.
+func (s *session) takeOver() (*sessionRecord, bool) {
+	srv := s.srv
+	// The output: wait for whoever writes it now (a writer gives up
+	// within its write deadline), then hold it for good.
+	var batch []*event
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			go s.serve(func() bool { return false }) // finish as usual
+			return nil, false
+		}
+		if !s.writing && !s.scheduled {
+			s.writing, s.closed = true, true
+			batch = s.takeLocked()
+			s.mu.Unlock()
+			break
+		}
+		s.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	h := srv.hub
+	h.mu.Lock()
+	rooms, room := s.rooms, s.room
+	if h.onlineLocked(s) {
+		h.removeLocked(s) // no logout: the session goes on elsewhere
+	}
+	h.mu.Unlock()
+	var out []byte
+	if s.pending != nil {
+		out = append(out, *s.pending...)
+	}
+	for _, ev := range batch {
+		out = s.appendEvent(out, ev)
+	}
+	ctx, cancel := srv.finishCtx()
+	s.storeShown(ctx)
+	cancel()
+	rec := &sessionRecord{
+		V: handVersion, User: s.user, SID: s.sid, LoginAt: s.loginAt, Connected: s.connectedWall,
+		Addr: s.addr, Listener: s.info.Listener, Telnet: s.info.Telnet, Admin: s.admin.Load(),
+		Mode: s.mode.Load(), OutMode: s.outMode, MidLine: s.midLine,
+		Rooms: rooms, Room: room, Away: s.away.Load(), LastActive: s.lastActive.Load(),
+		Tokens: s.bucket.Take(0, srv.now()), Refused: s.refused,
+		Input: s.conn.(*streamConn).lines.unread(), Output: out,
+	}
+	for k := range s.refusedOpts {
+		rec.RefusedOpts = append(rec.RefusedOpts, k)
+	}
+	return rec, true
+}
+
+// restartUnmovable ends the sessions that cannot move to the new process.
+//
+// TODO(restart, issue 24): the lead wires this to restartUnmovable (the
+// restart branch's daemon/upgrade_bye.go: bye reason "restart", and the
+// bundled clients resume) at merge; until then they get the shutdown bye.
+func (s *Server) restartUnmovable() {
+	for _, sess := range s.allConns() {
+		if !sess.handing.Load() {
+			sess.end(byeShutdown, "the server is being upgraded; reconnect in a moment")
+		}
+	}
+}
+
+// HandedOver reports whether this server gave its sessions to a new
+// process (the caller then does not tell systemd it stops).
+func (s *Server) HandedOver() bool { return s.handedOver.Load() }
+
+// Adopt takes over the sessions an old process sends over c (HandOver)
+// until it says that was all, then opens the listeners, which wait until
+// then (Options.Adopt). Each session goes on where it was: no welcome, no
+// presence, its unwritten output first, then its unread input.
+func (s *Server) Adopt(c *net.UnixConn) (n int, err error) {
+	defer s.adoptDone()
+	var adopted []*session
+	defer func() {
+		// The lines said in the old process meanwhile, and its last id.
+		ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+		defer cancel()
+		if lerr := s.logs.load(ctx, s.store); lerr != nil {
+			s.log.Error("hand-over: reload room history", "err", lerr)
+		}
+		if last, lerr := s.store.LastMessageID(ctx); lerr == nil {
+			if v, ok := chatd.ParseID(last); ok {
+				s.ids.Observe(v)
+			}
+		}
+		for _, sess := range adopted {
+			sess.start()
+		}
+	}()
+	for {
+		f, fd, err := readHandFrame(c)
+		if err != nil {
+			return len(adopted), fmt.Errorf("hand-over: %w", err)
+		}
+		if f.End {
+			closeFD(fd)
+			return len(adopted), nil
+		}
+		if f.Session == nil || fd < 0 {
+			closeFD(fd)
+			continue
+		}
+		sess, err := s.adoptOne(f.Session, fd)
+		if err != nil {
+			s.log.Error("hand-over: a session could not be taken over", "user", f.Session.User, "err", err)
+			continue
+		}
+		adopted = append(adopted, sess)
+	}
+}
+
+// adoptDone opens the listeners of an adopting server; once.
+func (s *Server) adoptDone() {
+	if s.adopting != nil {
+		s.adoptOnce.Do(func() { close(s.adopting) })
+	}
+}
+
+// waitAdopted holds an accept loop until the sessions came (Adopt).
+func (s *Server) waitAdopted(ctx context.Context) bool {
+	if s.adopting == nil {
+		return true
+	}
+	select {
+	case <-s.adopting:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// adoptOne makes the session rec describes on socket fd, in the registry
+// and counted, its reader not started yet.
+func (s *Server) adoptOne(rec *sessionRecord, fd int) (*session, error) {
+	f := os.NewFile(uintptr(fd), "session")
+	nc, err := net.FileConn(f)
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	if rec.V != handVersion {
+		nc.Close()
+		return nil, fmt.Errorf("session record version %d, want %d", rec.V, handVersion)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
+	defer cancel()
+	stored, err := s.store.Settings(ctx, rec.User)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	blocked, err := s.store.Blocked(ctx, rec.User)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	watching, err := s.store.Watching(ctx, rec.User)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	cfg := s.cfg()
+	sc := newStreamConn(nc, cfg.Server.MaxLineBytes)
+	sc.lines.preload(rec.Input)
+	sess := newSession(s, sc, ConnInfo{Addr: rec.Addr, Listener: rec.Listener, Telnet: rec.Telnet})
+	sess.connected, sess.connectedWall = s.now(), rec.Connected
+	sess.user, sess.loginAt, sess.sid = rec.User, rec.LoginAt, rec.SID
+	sess.admin.Store(rec.Admin)
+	sess.mode.Store(rec.Mode)
+	sess.outMode, sess.midLine = rec.OutMode, rec.MidLine
+	sess.away.Store(rec.Away)
+	sess.lastActive.Store(rec.LastActive)
+	settings := chatd.ParseSettings(stored)
+	sess.settings.Store(&settings)
+	sess.setBlocks(blocked)
+	sess.watching = watchKeys(watching)
+	burst := float64(cfg.Rate.Burst)
+	sess.bucket = ratelimit.New(cfg.Rate.LinesPerSecond, burst, s.now())
+	sess.bucket.Take(max(burst-rec.Tokens, 0), s.now())
+	sess.refused = rec.Refused
+	for _, k := range rec.RefusedOpts {
+		if sess.refusedOpts == nil {
+			sess.refusedOpts = map[[2]byte]bool{}
+		}
+		sess.refusedOpts[k] = true
+	}
+	s.names.put(rec.User)
+	// Counted as ServeConn counts, whatever the limits: it was counted
+	// in the old process.
+	s.mu.Lock()
+	s.open++
+	if sess.addr != "" {
+		s.perIP[sess.addr]++
+	}
+	s.conns[sess] = true
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.metrics.connOpened(sess.info.Listener)
+	sess.onDone = func() {
+		s.metrics.connClosed(sess.info.Listener)
+		s.forget(sess)
+		s.wg.Done()
+	}
+	s.hub.add(sess, rec.Rooms, loginMulti, math.MaxInt, nil) // no welcome, no presence
+	s.hub.mu.Lock()
+	sess.room = rec.Room
+	s.hub.mu.Unlock()
+	if len(rec.Output) > 0 {
+		sess.mu.Lock()
+		sess.writing = true
+		sess.pending = getBuf()
+		*sess.pending = append(*sess.pending, rec.Output...)
+		sess.mu.Unlock()
+		go sess.writeLoop()
+	}
+	return sess, nil
+}
+
+// start runs an adopted session's reader, as run does after the login.
+func (s *session) start() {
+	go s.serve(func() bool {
+		sc := s.conn.(*streamConn)
+		sc.OnBytes(s.chargeBytes)
+		if s.info.Telnet {
+			sc.OnTelnet(s.telnetCommand)
+		}
+		return s.commands(context.Background(), false)
+	})
+}
