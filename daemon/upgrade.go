@@ -577,3 +577,6 @@ func (s *session) start() {
 		return s.commands(context.Background(), false)
 	})
 }
+
+// UpgradeTimeout is server.upgrade_timeout in force.
+func (s *Server) UpgradeTimeout() time.Duration { return s.cfg().Server.UpgradeTimeout.Duration }
