@@ -276,14 +276,22 @@ func (u *liveUpgrade) upgrade() (string, error) {
 		cmd.ExtraFiles = append(cmd.ExtraFiles, files[name])
 	}
 	cmd.Env = childEnv(os.Environ(), envUpgradeFD+"=3", envUpgradeListeners+"="+strings.Join(spec, ","))
-	if err := cmd.Start(); err != nil {
-		theirs.Close()
+	err = cmd.Start()
+	theirs.Close()
+	// Starting it put the sockets in blocking mode (os.File.Fd), and they
+	// share that with this process's listeners, whose accept loops would
+	// then block in accept(2) and never see a close: undo it, whatever
+	// becomes of the new process.
+	for _, f := range files {
+		syscall.SetNonblock(int(f.Fd()), true)
+	}
+	if err != nil {
 		return "", fmt.Errorf("start %s: %w", u.exe, err)
 	}
-	theirs.Close()
 	pid := cmd.Process.Pid
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var waitErr error // set before exited is closed
+	exited := make(chan struct{})
+	go func() { waitErr = cmd.Wait(); close(exited) }()
 	type ready struct {
 		pid int
 		err error
@@ -309,15 +317,15 @@ func (u *liveUpgrade) upgrade() (string, error) {
 			if errors.Is(r.err, io.EOF) || errors.Is(r.err, syscall.ECONNRESET) {
 				// It exited: say how.
 				select {
-				case err := <-exited:
-					return fail(fmt.Errorf("the new process (pid %d) exited before it was ready: %v", pid, err))
+				case <-exited:
+					return fail(fmt.Errorf("the new process (pid %d) exited before it was ready: %v", pid, waitErr))
 				case <-time.After(time.Second):
 				}
 			}
 			return fail(fmt.Errorf("the new process (pid %d) failed to start: %v", pid, r.err))
 		}
-	case err := <-exited:
-		return fail(fmt.Errorf("the new process (pid %d) exited before it was ready: %v", pid, err))
+	case <-exited:
+		return fail(fmt.Errorf("the new process (pid %d) exited before it was ready: %v", pid, waitErr))
 	case <-timer.C:
 		return fail(fmt.Errorf("the new process (pid %d) did not report ready within %s (server.upgrade_timeout)", pid, timeout))
 	}
