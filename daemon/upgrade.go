@@ -46,27 +46,32 @@ type handFrame struct {
 
 // sessionRecord is what a session is beyond its socket and what the
 // database holds: who it is, where, and what it had read and not yet
-// written. Settings, blocks and watches are read again from the database.
+// written, and what its login read from the database, so that the new
+// process need not read it again.
 type sessionRecord struct {
-	V           int       `json:"v"`
-	User        string    `json:"user"`
-	SID         string    `json:"sid"`
-	LoginAt     time.Time `json:"login_at"`
-	Connected   time.Time `json:"connected"` // wall clock
-	Addr        string    `json:"addr"`
-	Listener    string    `json:"listener"`
-	Telnet      bool      `json:"telnet"`
-	Admin       bool      `json:"admin"`
-	Mode        int32     `json:"mode"`
-	OutMode     int32     `json:"out_mode"`
-	MidLine     bool      `json:"mid_line"`
-	Rooms       []string  `json:"rooms"`
-	Room        string    `json:"room"`
-	Away        *string   `json:"away,omitempty"`
-	LastActive  int64     `json:"last_active"`
-	Tokens      float64   `json:"tokens"` // the line bucket's budget left
-	Refused     int       `json:"refused"`
-	RefusedOpts [][2]byte `json:"refused_opts,omitempty"`
+	V          int       `json:"v"`
+	User       string    `json:"user"`
+	SID        string    `json:"sid"`
+	LoginAt    time.Time `json:"login_at"`
+	Connected  time.Time `json:"connected"` // wall clock
+	Addr       string    `json:"addr"`
+	Listener   string    `json:"listener"`
+	Telnet     bool      `json:"telnet"`
+	Admin      bool      `json:"admin"`
+	Mode       int32     `json:"mode"`
+	OutMode    int32     `json:"out_mode"`
+	MidLine    bool      `json:"mid_line"`
+	Rooms      []string  `json:"rooms"`
+	Room       string    `json:"room"`
+	Away       *string   `json:"away,omitempty"`
+	LastActive int64     `json:"last_active"`
+	Tokens     float64   `json:"tokens"` // the line bucket's budget left
+	Refused    int       `json:"refused"`
+	// What the login read from the database, as the session has it now.
+	Settings    map[string]string `json:"settings,omitempty"`
+	Blocks      []string          `json:"blocks,omitempty"`   // keys
+	Watching    []string          `json:"watching,omitempty"` // keys
+	RefusedOpts [][2]byte         `json:"refused_opts,omitempty"`
 	// Input is what was read from the client and not run: a line begun
 	// and what followed it. Output is what was queued and not written,
 	// rendered.
@@ -304,11 +309,13 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 	}
 	// What was said is in the database before the new process reads it.
 	s.history.flush()
+	var marks []chatd.ReadMarker // what the sessions showed, stored at once
 	for _, sess := range quiet {
 		rec, ok := sess.takeOver()
 		if !ok {
 			continue
 		}
+		marks = sess.takeShown(marks)
 		sc := sess.conn.(*streamConn)
 		var serr error
 		cerr := sc.raw.Control(func(fd uintptr) {
@@ -327,6 +334,11 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 		}
 		moved++
 	}
+	ctx, cancel := s.finishCtx()
+	if merr := s.store.AdvanceMarkers(ctx, marks); merr != nil {
+		s.log.Error("hand-over: store read markers", "err", merr)
+	}
+	cancel()
 	if err == nil {
 		err = writeHandFrame(c, handFrame{End: true}, -1)
 	}
@@ -368,7 +380,7 @@ func (s *session) takeOver() (*sessionRecord, bool) {
 	}
 	h := srv.hub
 	h.mu.Lock()
-	rooms, room := s.rooms, s.room
+	rooms, room, watching := s.rooms, s.room, s.watching
 	if h.onlineLocked(s) {
 		h.removeLocked(s) // no logout: the session goes on elsewhere
 	}
@@ -380,10 +392,19 @@ func (s *session) takeOver() (*sessionRecord, bool) {
 	for _, ev := range batch {
 		out = s.appendEvent(out, ev)
 	}
-	ctx, cancel := srv.finishCtx()
-	s.storeShown(ctx)
-	cancel()
+	settings := map[string]string{}
+	p := s.prefs()
+	for _, k := range chatd.SettingKeys {
+		settings[k] = p.Get(k)
+	}
+	var blocks []string
+	if m := s.blocks.Load(); m != nil {
+		for k := range *m {
+			blocks = append(blocks, k)
+		}
+	}
 	rec := &sessionRecord{
+		Settings: settings, Blocks: blocks, Watching: watching,
 		V: handVersion, User: s.user, SID: s.sid, LoginAt: s.loginAt, Connected: s.connectedWall,
 		Addr: s.addr, Listener: s.info.Listener, Telnet: s.info.Telnet, Admin: s.admin.Load(),
 		Mode: s.mode.Load(), OutMode: s.outMode, MidLine: s.midLine,
@@ -492,23 +513,6 @@ func (s *Server) adoptOne(rec *sessionRecord, fd int) (*session, error) {
 		nc.Close()
 		return nil, fmt.Errorf("session record version %d, want %d", rec.V, handVersion)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
-	defer cancel()
-	stored, err := s.store.Settings(ctx, rec.User)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	blocked, err := s.store.Blocked(ctx, rec.User)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
-	watching, err := s.store.Watching(ctx, rec.User)
-	if err != nil {
-		nc.Close()
-		return nil, err
-	}
 	cfg := s.cfg()
 	sc := newStreamConn(nc, cfg.Server.MaxLineBytes)
 	sc.lines.preload(rec.Input)
@@ -520,10 +524,10 @@ func (s *Server) adoptOne(rec *sessionRecord, fd int) (*session, error) {
 	sess.outMode, sess.midLine = rec.OutMode, rec.MidLine
 	sess.away.Store(rec.Away)
 	sess.lastActive.Store(rec.LastActive)
-	settings := chatd.ParseSettings(stored)
+	settings := chatd.ParseSettings(rec.Settings)
 	sess.settings.Store(&settings)
-	sess.setBlocks(blocked)
-	sess.watching = watchKeys(watching)
+	sess.setBlocks(rec.Blocks)
+	sess.watching = rec.Watching
 	burst := float64(cfg.Rate.Burst)
 	sess.bucket = ratelimit.New(cfg.Rate.LinesPerSecond, burst, s.now())
 	sess.bucket.Take(max(burst-rec.Tokens, 0), s.now())

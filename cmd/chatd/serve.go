@@ -194,6 +194,10 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	up = &liveUpgrade{log: log, exe: exe, args: os.Args[1:], srv: srv,
 		timeout: func() time.Duration { return srv.UpgradeTimeout() },
 		onDone: func() {
+			// The new process said MAINPID itself; this says it as
+			// well, from the main process, which NotifyAccess=main
+			// (chatd.service) accepts.
+			notify.send(fmt.Sprintf("MAINPID=%d", up.newPid))
 			notify.off.Store(true)
 			srv.Shutdown("the server was upgraded")
 		}}

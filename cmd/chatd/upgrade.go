@@ -143,8 +143,10 @@ type liveUpgrade struct {
 	// (or, in a new process, until it has adopted its sessions).
 	busy atomic.Bool
 	// onDone runs after a successful hand-over, once the requester was
-	// answered: it stops this process.
+	// answered: it stops this process. newPid is the process that serves
+	// from then on (set before onDone runs).
 	onDone func()
+	newPid int
 }
 
 // serveControl answers upgrade requests on the control socket until it is
@@ -341,6 +343,7 @@ func (u *liveUpgrade) upgrade() (string, error) {
 		u.log.Error("upgrade: the new process did not confirm the sessions", "err", aerr)
 		adopted = -1
 	}
+	u.newPid = pid
 	return fmt.Sprintf("upgraded: pid %d serves now (%s); %d sessions handed over, %d taken over",
 		pid, u.exe, moved, adopted), nil
 }

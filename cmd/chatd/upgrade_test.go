@@ -638,6 +638,10 @@ func TestUpgradeTellsSystemd(t *testing.T) {
 	if _, err := fmt.Sscanf(m, "MAINPID=%d\nREADY=1", &pid); err != nil || pid == d.cmd.Process.Pid {
 		t.Fatalf("notify message %q: want MAINPID=<the new pid>\\nREADY=1 (old pid %d)", m, d.cmd.Process.Pid)
 	}
+	// The old (main) process says it too, for NotifyAccess=main.
+	if m := next("MAINPID="); m != fmt.Sprintf("MAINPID=%d", pid) {
+		t.Fatalf("second notify message %q, want MAINPID=%d", m, pid)
+	}
 	select {
 	case <-d.exit:
 	case <-time.After(30 * time.Second):
