@@ -665,3 +665,80 @@ func TestUpgradeTellsSystemd(t *testing.T) {
 		break
 	}
 }
+
+// TestUpgradeIdleSessions: idle sessions (parked: no goroutine of their
+// own) all move, and a few users who type through the upgrade measure the
+// pause: the longest wait for an answer spanning it. CHATD_UPGRADE_IDLE
+// sets how many sessions (default 200; docs/operations.md reports 300 and
+// 10,000, which needs ulimit -n above twice that in one process).
+func TestUpgradeIdleSessions(t *testing.T) {
+	users := 200
+	if v := os.Getenv("CHATD_UPGRADE_IDLE"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 20 {
+			t.Fatalf("CHATD_UPGRADE_IDLE=%q: want a number of sessions, at least 20", v)
+		}
+		users = n
+	}
+	const probers = 20
+	c := newCLIWithDB(t)
+	importUsers(c, users)
+	d := startUpgradeDaemon(t, c, "")
+	clients := loginAll(t, d.addr, users)
+	// Idle long enough to park (the daemon's parkAfter is 2 s).
+	time.Sleep(3 * time.Second)
+	marks := make([]int, users)
+	for i, cl := range clients {
+		marks[i] = cl.count()
+	}
+
+	// Each prober asks for an echo every 50 ms, the next once the last
+	// came back; the pause is its longest wait.
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	pauses := make([]time.Duration, probers)
+	for p := range probers {
+		cl := clients[p*users/probers]
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			from := cl.count()
+			for k := 0; ; k++ {
+				select {
+				case <-stop:
+					return
+				case <-time.After(50 * time.Millisecond):
+				}
+				start := time.Now()
+				cl.write(fmt.Sprintf("echo probe-%s-%d\n", cl.name, k))
+				from = cl.waitFor(from, fmt.Sprintf("probe-%s-%d", cl.name, k), 60*time.Second)
+				pauses[p] = max(pauses[p], time.Since(start))
+			}
+		}()
+	}
+	time.Sleep(time.Second)
+	upStart := time.Now()
+	d.upgrade()
+	took := time.Since(upStart)
+	time.Sleep(time.Second)
+	close(stop)
+	wg.Wait()
+
+	// Every session is still there, on the same connection, and was told
+	// nothing.
+	for _, cl := range clients {
+		cl.write("echo alive-" + cl.name + "\n")
+	}
+	for i, cl := range clients {
+		cl.waitFor(marks[i], "alive-"+cl.name, 60*time.Second)
+		for _, l := range cl.since(marks[i]) {
+			if !strings.Contains(l.text, "probe-"+cl.name) && !strings.Contains(l.text, "alive-"+cl.name) {
+				t.Fatalf("%s: unexpected line %q", cl.name, l.text)
+			}
+		}
+	}
+	slices.Sort(pauses)
+	t.Logf("%d sessions: upgrade took %v; the longest wait for an answer of %d users typing through it: p50 %v, p99 %v",
+		users, took.Round(time.Millisecond), probers, pauses[probers/2].Round(time.Millisecond),
+		pauses[probers*99/100].Round(time.Millisecond))
+}
