@@ -142,6 +142,9 @@ type liveUpgrade struct {
 	// busy is set while an upgrade runs, and for good once one succeeded
 	// (or, in a new process, until it has adopted its sessions).
 	busy atomic.Bool
+	// refuse, when set before the daemon serves, is why this daemon
+	// cannot upgrade at all.
+	refuse string
 	// onDone runs after a successful hand-over, once the requester was
 	// answered: it stops this process. newPid is the process that serves
 	// from then on (set before onDone runs).
@@ -216,6 +219,11 @@ func allowedPeer(c *net.UnixConn) error {
 // run performs one upgrade; why names who asked, for the log. It returns
 // what to tell the requester, or why nothing changed.
 func (u *liveUpgrade) run(why string) (string, error) {
+	if u.refuse != "" {
+		err := errors.New(u.refuse)
+		u.log.Warn("upgrade refused", "asked_by", why, "err", err)
+		return "", err
+	}
 	if !u.busy.CompareAndSwap(false, true) {
 		err := errors.New("an upgrade is already in progress")
 		u.log.Warn("upgrade refused", "asked_by", why, "err", err)
