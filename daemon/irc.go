@@ -211,16 +211,25 @@ func (s *session) runIRC(ctx context.Context) {
 			return false
 		}
 		s.ircJoinRooms(ctx)
-		for !s.ending() && s.farewell == nil {
-			line, ok := s.readLine()
-			if !ok || s.ending() {
-				return false
-			}
-			s.lastActive.Store(s.srv.now().UnixNano())
-			s.ircLine(ctx, line)
-		}
-		return false
+		return s.ircLines(ctx)
 	})
+}
+
+// ircLines runs a registered client's lines until the session ends
+// (false) or stops to be handed over (true, upgrade.go).
+func (s *session) ircLines(ctx context.Context) bool {
+	for !s.ending() && s.farewell == nil {
+		line, ok := s.readLine()
+		if !ok && s.handing.Load() && !s.ending() {
+			return s.stopForHandOver()
+		}
+		if !ok || s.ending() {
+			return false
+		}
+		s.lastActive.Store(s.srv.now().UnixNano())
+		s.ircLine(ctx, line)
+	}
+	return false
 }
 
 // ircLine handles one line from a registered client.

@@ -72,11 +72,29 @@ type sessionRecord struct {
 	Blocks      []string          `json:"blocks,omitempty"`   // keys
 	Watching    []string          `json:"watching,omitempty"` // keys
 	RefusedOpts [][2]byte         `json:"refused_opts,omitempty"`
+	// IRC is a plain IRC client's state (irc.go); nil for telnet.
+	IRC *ircRecord `json:"irc,omitempty"`
 	// Input is what was read from the client and not run: a line begun
 	// and what followed it. Output is what was queued and not written,
 	// rendered.
 	Input  []byte `json:"input,omitempty"`
 	Output []byte `json:"output,omitempty"`
+}
+
+// ircRecord is what an IRC client has beyond a chat session: its
+// registration, capabilities, and what it was shown (ircState).
+type ircRecord struct {
+	Nick     string            `json:"nick"`
+	Username string            `json:"username"`
+	Realname string            `json:"realname"`
+	Guest    bool              `json:"guest"`
+	Oper     bool              `json:"oper"`
+	Caps     uint64            `json:"caps"`
+	Batches  uint64            `json:"batches"`
+	Known    map[string]bool   `json:"known,omitempty"`
+	Watched  map[string]string `json:"watched,omitempty"`
+	Monitor  map[string]string `json:"monitor,omitempty"`
+	MonTold  map[string]bool   `json:"mon_told,omitempty"`
 }
 
 // writeHandFrame sends f, with the socket fd when fd >= 0.
@@ -240,12 +258,12 @@ func (s *Server) keepRaw(name string, ln net.Listener) {
 }
 
 // movable reports whether the session can go to a new process: a plain
-// TCP chat session, logged in, that is not ending. IRC sessions, TLS,
-// WebSocket and SSH ones, and logins in progress cannot (yet).
+// TCP session, telnet or IRC, logged in, that is not ending. TLS,
+// WebSocket and SSH ones, and logins in progress cannot.
 func (s *session) movable() bool {
 	sc, ok := s.conn.(*streamConn)
-	return ok && sc.raw != nil && s.info.Listener == "plain" && s.irc == nil &&
-		s.user != "" && s.info.account == nil && !s.ending()
+	plain := s.info.Listener == "plain" && s.irc == nil || s.info.Listener == "irc" && s.irc != nil
+	return ok && sc.raw != nil && plain && s.user != "" && s.info.account == nil && !s.ending()
 }
 
 // stopForHandOver ends the reader's part for the hand-over: what its chat
@@ -415,6 +433,20 @@ func (s *session) takeOver() (*sessionRecord, bool) {
 	for k := range s.refusedOpts {
 		rec.RefusedOpts = append(rec.RefusedOpts, k)
 	}
+	if st := s.irc; st != nil {
+		ir := &ircRecord{Nick: st.me(), Username: st.username, Realname: st.realname, Guest: st.guest,
+			Caps: st.caps.Load(), Batches: st.batches, Known: st.known, MonTold: st.monTold}
+		if v, ok := srv.ircIdents.Load(chatd.Key(s.user)); ok {
+			ir.Oper = v.(*ircIdent).oper
+		}
+		if m := st.watched.Load(); m != nil {
+			ir.Watched = *m
+		}
+		if m := st.monitor.Load(); m != nil {
+			ir.Monitor = *m
+		}
+		rec.IRC = ir
+	}
 	return rec, true
 }
 
@@ -516,7 +548,23 @@ func (s *Server) adoptOne(rec *sessionRecord, fd int) (*session, error) {
 	cfg := s.cfg()
 	sc := newStreamConn(nc, cfg.Server.MaxLineBytes)
 	sc.lines.preload(rec.Input)
-	sess := newSession(s, sc, ConnInfo{Addr: rec.Addr, Listener: rec.Listener, Telnet: rec.Telnet})
+	sess := newSession(s, sc, ConnInfo{Addr: rec.Addr, Listener: rec.Listener, Telnet: rec.Telnet, IRC: rec.IRC != nil})
+	if ir := rec.IRC; ir != nil {
+		st := sess.irc
+		nick := ir.Nick
+		st.nick, st.username, st.realname, st.guest = nick, ir.Username, ir.Realname, ir.Guest
+		st.nickNow.Store(&nick)
+		st.caps.Store(ir.Caps)
+		st.batches, st.known, st.monTold = ir.Batches, ir.Known, ir.MonTold
+		if ir.Watched != nil {
+			st.watched.Store(&ir.Watched)
+		}
+		if ir.Monitor != nil {
+			st.monitor.Store(&ir.Monitor)
+		}
+		st.account = &chatd.User{Name: rec.User, Admin: rec.Admin}
+		s.ircIdents.Store(chatd.Key(rec.User), &ircIdent{username: ir.Username, realname: ir.Realname, guest: ir.Guest, oper: ir.Oper})
+	}
 	sess.connected, sess.connectedWall = s.now(), rec.Connected
 	sess.user, sess.loginAt, sess.sid = rec.User, rec.LoginAt, rec.SID
 	sess.admin.Store(rec.Admin)
@@ -575,6 +623,9 @@ func (s *session) start() {
 	go s.serve(func() bool {
 		sc := s.conn.(*streamConn)
 		sc.OnBytes(s.chargeBytes)
+		if s.irc != nil {
+			return s.ircLines(context.Background())
+		}
 		if s.info.Telnet {
 			sc.OnTelnet(s.telnetCommand)
 		}
