@@ -96,8 +96,8 @@ func (c *upgradeCommand) Usage() string {
 	return `The upgrade command asks the running server to replace itself with the
 chatd binary now installed at the path it was started from, without
 dropping anyone: the new process gets the listening sockets and every plain
-TCP session (telnet, nc), which notice nothing but a short pause; TLS,
-WebSocket, SSH and IRC sessions are told to reconnect. Sending SIGUSR2 to
+TCP session (telnet, nc, IRC without TLS), which notice nothing but a short
+pause; TLS, WebSocket, SSH and IRC-over-TLS sessions are told to reconnect. Sending SIGUSR2 to
 the server does the same.
 
 If the new binary fails to start, refuses the configuration or does not
