@@ -220,7 +220,7 @@ func (s *session) runIRC(ctx context.Context) {
 func (s *session) ircLines(ctx context.Context) bool {
 	for !s.ending() && s.farewell == nil {
 		line, ok := s.readLine()
-		if !ok && s.handing.Load() && !s.ending() {
+		if !ok && s.handing.Load() == handAsked && !s.ending() {
 			return s.stopForHandOver()
 		}
 		if !ok || s.ending() {

@@ -266,10 +266,20 @@ func (s *session) movable() bool {
 	return ok && sc.raw != nil && plain && s.user != "" && s.info.account == nil && !s.ending()
 }
 
+// The states of session.handing.
+const (
+	handAsked   = 1 // HandOver wants the reader to stop
+	handStopped = 2 // the reader stopped; HandOver has the session
+)
+
 // stopForHandOver ends the reader's part for the hand-over: what its chat
 // queued to others goes out, and HandOver takes the session from here. It
-// reports true to serve: the session is not over.
+// reports true to serve (the session is not over), or false when the
+// hand-over gave up on the session meanwhile: it then ends as usual.
 func (s *session) stopForHandOver() bool {
+	if !s.handing.CompareAndSwap(handAsked, handStopped) {
+		return false
+	}
 	s.out.flush()
 	close(s.quiet)
 	return true
@@ -296,7 +306,7 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 	for _, sess := range all {
 		if sess.movable() {
 			sess.quiet = make(chan struct{})
-			sess.handing.Store(true)
+			sess.handing.Store(handAsked)
 			moving = append(moving, sess)
 		}
 	}
@@ -317,7 +327,9 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 			case <-sess.done:
 				break wait // it ended meanwhile: its reader finishes it
 			case <-tick.C:
-				if time.Now().After(deadline) {
+				if time.Now().After(deadline) && sess.handing.CompareAndSwap(handAsked, 0) {
+					// Its reader finishes it when it comes back, or the
+					// stop that follows does.
 					s.log.Warn("hand-over: a session did not stop in time; it stays", "user", sess.user, "addr", sess.addr)
 					break wait
 				}
@@ -457,7 +469,7 @@ func (s *session) takeOver() (*sessionRecord, bool) {
 // bundled clients resume) at merge; until then they get the shutdown bye.
 func (s *Server) restartUnmovable() {
 	for _, sess := range s.allConns() {
-		if !sess.handing.Load() {
+		if sess.handing.Load() == 0 {
 			sess.end(byeShutdown, "the server is being upgraded; reconnect in a moment")
 		}
 	}
