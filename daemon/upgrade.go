@@ -337,14 +337,19 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 			}
 		}
 	}
+	s.log.Info("hand-over: the sessions stopped", "stopped", len(quiet), "of", len(moving),
+		"took", time.Since(deadline.Add(-within)).Round(time.Millisecond))
 	// What was said is in the database before the new process reads it.
 	s.history.flush()
 	var marks []chatd.ReadMarker // what the sessions showed, stored at once
+	taken := map[*session]bool{}
+	defer func() { s.hub.leave(taken) }() // no logout: they go on elsewhere
 	for _, sess := range quiet {
 		rec, ok := sess.takeOver()
 		if !ok {
 			continue
 		}
+		taken[sess] = true
 		marks = sess.takeShown(marks)
 		sc := sess.conn.(*streamConn)
 		var serr error
@@ -372,8 +377,67 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 	if err == nil {
 		err = writeHandFrame(c, handFrame{End: true}, -1)
 	}
+	s.log.Info("hand-over: the sessions were sent", "sessions", moved,
+		"took", time.Since(deadline.Add(-within)).Round(time.Millisecond))
 	s.restartUnmovable()
 	return moved, err
+}
+
+// leave takes the sessions of gone out of the registry at once and with
+// no logout (they go on in a new process): one pass over each list, where
+// a removal each (removeLocked) would copy the long lists once per session.
+func (h *hub) leave(gone map[*session]bool) {
+	if len(gone) == 0 {
+		return
+	}
+	keep := func(list []*session) []*session {
+		out := make([]*session, 0, len(list))
+		for _, s := range list {
+			if !gone[s] {
+				out = append(out, s)
+			}
+		}
+		return out
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.gen++
+	h.all = keep(h.all)
+	for k, list := range h.users {
+		if l := keep(list); len(l) > 0 {
+			h.users[k] = l
+		} else {
+			delete(h.users, k)
+		}
+	}
+	names := make([]keyedName, 0, len(h.users))
+	for _, n := range h.names {
+		if len(h.users[n.key]) > 0 {
+			names = append(names, n)
+		}
+	}
+	h.names = names
+	for rk, list := range h.rooms {
+		l := keep(list)
+		if len(l) == 0 {
+			delete(h.rooms, rk)
+			delete(h.roomUsers, rk)
+			continue
+		}
+		h.rooms[rk] = l
+		users := map[string]bool{}
+		for _, s := range l {
+			users[chatd.Key(s.user)] = true
+		}
+		h.roomUsers[rk] = len(users)
+	}
+	for k, list := range h.watchers {
+		if l := keep(list); len(l) > 0 {
+			h.watchers[k] = l
+		} else {
+			delete(h.watchers, k)
+		}
+	}
 }
 
 // wakeForHandOver makes a stopping session's reader look at handing: a
@@ -408,13 +472,12 @@ func (s *session) takeOver() (*sessionRecord, bool) {
 		s.mu.Unlock()
 		time.Sleep(time.Millisecond)
 	}
+	// Its rooms; HandOver takes it out of the hub (hub.leave) with the
+	// others once all are taken.
 	h := srv.hub
-	h.mu.Lock()
+	h.mu.RLock()
 	rooms, room, watching := s.rooms, s.room, s.watching
-	if h.onlineLocked(s) {
-		h.removeLocked(s) // no logout: the session goes on elsewhere
-	}
-	h.mu.Unlock()
+	h.mu.RUnlock()
 	var out []byte
 	if s.pending != nil {
 		out = append(out, *s.pending...)
@@ -486,7 +549,9 @@ func (s *Server) HandedOver() bool { return s.handedOver.Load() }
 func (s *Server) Adopt(c *net.UnixConn) (n int, err error) {
 	defer s.adoptDone()
 	var adopted []*session
+	start := time.Now()
 	defer func() {
+		s.log.Info("hand-over: the sessions came", "sessions", len(adopted), "took", time.Since(start).Round(time.Millisecond))
 		// The lines said in the old process meanwhile, and its last id.
 		ctx, cancel := context.WithTimeout(context.Background(), finishTimeout)
 		defer cancel()
@@ -501,6 +566,7 @@ func (s *Server) Adopt(c *net.UnixConn) (n int, err error) {
 		for _, sess := range adopted {
 			sess.start()
 		}
+		s.log.Info("hand-over: the sessions run", "took", time.Since(start).Round(time.Millisecond))
 	}()
 	for {
 		f, fd, err := readHandFrame(c)

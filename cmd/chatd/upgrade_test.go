@@ -278,50 +278,70 @@ func (c *lineClient) readErr() error {
 }
 
 // loginAll logs n users usr000... in (password pw-i), a few at a time.
+// A login the hash queue turns away (server_busy, on a busy machine) is
+// tried again, as a client would.
 func loginAll(t *testing.T, addr string, n int) []*lineClient {
 	t.Helper()
 	clients := make([]*lineClient, n)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
+	failed := make(chan string, n)
 	for i := range n {
 		name := fmt.Sprintf("usr%03d", i)
-		clients[i] = dialLines(t, addr, name)
+		c := dialLines(t, addr, name)
+		clients[i] = c
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			clients[i].write(fmt.Sprintf("%s\npw-%d-secret\n", name, i))
+			from := 0
+			for tries := 0; tries < 50; tries++ {
+				c.write(fmt.Sprintf("%s\npw-%d-secret\n", name, i))
+				for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); {
+					lines := c.since(from)
+					for k, l := range lines {
+						switch {
+						case strings.Contains(l.text, "Welcome, "+name+"!"):
+							return
+						case strings.Contains(l.text, "(server_busy)"):
+							from += k + 1
+							time.Sleep(50 * time.Millisecond)
+							goto retry
+						}
+					}
+					if c.readErr() != nil {
+						failed <- fmt.Sprintf("%s: %v: %s", name, c.readErr(), strings.Join(c.tail(5), " | "))
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+				failed <- name + ": no welcome within 60 s: " + strings.Join(c.tail(5), " | ")
+				return
+			retry:
+			}
+			failed <- name + ": the hash queue stayed busy"
 		}()
 	}
 	wg.Wait()
-	for i, c := range clients {
-		// A login the hash queue turned away (server_busy, on a busy
-		// machine) is tried again, as a client would.
-		for from, tries := 0, 0; ; tries++ {
-			next := c.waitFor(from, "", 60*time.Second)
-			line := c.since(next - 1)[0].text
-			if strings.Contains(line, "Welcome, "+c.name+"!") {
-				break
-			}
-			if strings.Contains(line, "(server_busy)") && tries < 20 {
-				time.Sleep(100 * time.Millisecond)
-				c.write(fmt.Sprintf("%s\npw-%d-secret\n", c.name, i))
-			}
-			from = next
-		}
+	close(failed)
+	for f := range failed {
+		t.Fatalf("login: %s", f)
 	}
 	return clients
 }
 
-// importUsers creates usr000... with passwords pw-i-secret.
+// importUsers creates usr000... with passwords pw-i-secret, a thousand
+// per import-users run.
 func importUsers(c *cli, n int) {
 	c.t.Helper()
-	var b strings.Builder
-	for i := range n {
-		fmt.Fprintf(&b, "usr%03d pw-%d-secret\n", i, i)
+	for start := 0; start < n; start += 1000 {
+		var b strings.Builder
+		for i := start; i < min(n, start+1000); i++ {
+			fmt.Fprintf(&b, "usr%03d pw-%d-secret\n", i, i)
+		}
+		c.ok(b.String(), "import-users", "-")
 	}
-	c.ok(b.String(), "import-users", "-")
 }
 
 var roomLine = regexp.MustCompile(`^\[(\w+)\] <(\w+)> L (\w+) (\d+)$`)
@@ -748,6 +768,11 @@ func TestUpgradeIdleSessions(t *testing.T) {
 			if !strings.Contains(l.text, "probe-"+cl.name) && !strings.Contains(l.text, "alive-"+cl.name) {
 				t.Fatalf("%s: unexpected line %q", cl.name, l.text)
 			}
+		}
+	}
+	for _, l := range strings.Split(d.logs(), "\n") {
+		if strings.Contains(l, "hand-over:") {
+			t.Log(l)
 		}
 	}
 	slices.Sort(pauses)
