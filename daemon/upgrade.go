@@ -292,7 +292,7 @@ const handWake = 20 * time.Millisecond
 // other end of c, which has reported ready: it stops accepting, stops each
 // session's reader at its next wait for input, writes the history that
 // waits, and sends each session with its socket. The sessions that cannot
-// move are closed (restartUnmovable). Every session it sends is gone
+// move are closed (closeUnmovable). Every session it sends is gone
 // from here without a logout; the caller then shuts the server down.
 // within bounds how long it waits for the readers to stop.
 func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err error) {
@@ -344,7 +344,15 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 	var marks []chatd.ReadMarker // what the sessions showed, stored at once
 	taken := map[*session]bool{}
 	defer func() { s.hub.leave(taken) }() // no logout: they go on elsewhere
-	for _, sess := range quiet {
+	for i, sess := range quiet {
+		if err != nil {
+			// The new process is gone: the sessions not sent yet end
+			// here as usual (their readers stopped; finish runs now).
+			for _, rest := range quiet[i:] {
+				go rest.serve(func() bool { return false })
+			}
+			break
+		}
 		rec, ok := sess.takeOver()
 		if !ok {
 			continue
@@ -365,7 +373,7 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 		sess.onDone()
 		if serr != nil {
 			err = fmt.Errorf("send a session: %w", serr)
-			break
+			continue
 		}
 		moved++
 	}
@@ -379,7 +387,7 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 	}
 	s.log.Info("hand-over: the sessions were sent", "sessions", moved,
 		"took", time.Since(deadline.Add(-within)).Round(time.Millisecond))
-	s.restartUnmovable()
+	s.closeUnmovable()
 	return moved, err
 }
 
@@ -525,12 +533,15 @@ func (s *session) takeOver() (*sessionRecord, bool) {
 	return rec, true
 }
 
-// restartUnmovable ends the sessions that cannot move to the new process.
+// closeUnmovable ends the sessions that cannot move to the new process
+// (and those the hand-over gave up on).
 //
-// TODO(restart, issue 24): the lead wires this to restartUnmovable (the
-// restart branch's daemon/upgrade_bye.go: bye reason "restart", and the
-// bundled clients resume) at merge; until then they get the shutdown bye.
-func (s *Server) restartUnmovable() {
+// TODO(restart, issue 24): at merge the lead makes this call
+// s.restartUnmovable() (the restart branch's daemon/upgrade_bye.go: bye
+// reason "restart", and the bundled clients resume) before the loop below,
+// which then only ends what that leaves (logins in progress); until then
+// they all get the shutdown bye.
+func (s *Server) closeUnmovable() {
 	for _, sess := range s.allConns() {
 		if sess.handing.Load() == 0 {
 			sess.end(byeShutdown, "the server is being upgraded; reconnect in a moment")
