@@ -293,8 +293,10 @@ const handWake = 20 * time.Millisecond
 // session's reader at its next wait for input, writes the history that
 // waits, and sends each session with its socket. The sessions that cannot
 // move are closed (closeUnmovable). Every session it sends is gone
-// from here without a logout; the caller then shuts the server down.
-// within bounds how long it waits for the readers to stop.
+// from here without a logout; the caller then shuts the server down. It
+// waits at most within for the readers to stop (one busy in a command
+// finishes it first); a session that does not stop in time stays and ends
+// with this server.
 func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err error) {
 	s.handedOver.Store(true)
 	s.mu.Lock()
