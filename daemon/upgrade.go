@@ -285,8 +285,13 @@ func (s *session) stopForHandOver() bool {
 	return true
 }
 
-// handWake is how often HandOver wakes a reader that has not stopped yet.
-const handWake = 20 * time.Millisecond
+// handWake is how often HandOver wakes a reader that has not stopped yet;
+// handBusy how long it waits, after the other sessions, for the writes
+// still going to clients.
+const (
+	handWake = 20 * time.Millisecond
+	handBusy = time.Second
+)
 
 // HandOver gives this server's movable sessions to the process at the
 // other end of c, which has reported ready: it stops accepting, stops each
@@ -346,18 +351,18 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 	var marks []chatd.ReadMarker // what the sessions showed, stored at once
 	taken := map[*session]bool{}
 	defer func() { s.hub.leave(taken) }() // no logout: they go on elsewhere
-	for i, sess := range quiet {
+	// send takes sess over and sends it; busy when its output is being
+	// written until until.
+	send := func(sess *session, until time.Time) (busy bool) {
 		if err != nil {
-			// The new process is gone: the sessions not sent yet end
-			// here as usual (their readers stopped; finish runs now).
-			for _, rest := range quiet[i:] {
-				go rest.serve(func() bool { return false })
-			}
-			break
+			// The new process is gone: the sessions not sent end here
+			// as usual (their readers stopped; finish runs now).
+			go sess.serve(func() bool { return false })
+			return false
 		}
-		rec, ok := sess.takeOver()
-		if !ok {
-			continue
+		rec, ok, busy := sess.takeOver(until)
+		if busy || !ok {
+			return busy
 		}
 		taken[sess] = true
 		marks = sess.takeShown(marks)
@@ -375,9 +380,26 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 		sess.onDone()
 		if serr != nil {
 			err = fmt.Errorf("send a session: %w", serr)
-			continue
+			return false
 		}
 		moved++
+		return false
+	}
+	// Those whose output is being written go last, so that a client that
+	// does not read holds nobody else up; after handBusy more they end
+	// here, as a client too slow to read would.
+	var later []*session
+	for _, sess := range quiet {
+		if send(sess, time.Time{}) {
+			later = append(later, sess)
+		}
+	}
+	until := time.Now().Add(handBusy)
+	for _, sess := range later {
+		if send(sess, until) {
+			s.log.Warn("hand-over: a client does not read its output; it stays", "user", sess.user, "addr", sess.addr)
+			go sess.serve(func() bool { return false })
+		}
 	}
 	ctx, cancel := s.finishCtx()
 	if merr := s.store.AdvanceMarkers(ctx, marks); merr != nil {
@@ -461,17 +483,18 @@ func (s *session) wakeForHandOver() {
 // takeOver takes a quiet session out of this process: out of the registry
 // without a logout, its output taken and rendered, its read markers stored.
 // ok is false when the session ended meanwhile; it is then finished here.
-func (s *session) takeOver() (*sessionRecord, bool) {
+func (s *session) takeOver(until time.Time) (rec *sessionRecord, ok, busy bool) {
 	srv := s.srv
-	// The output: wait for whoever writes it now (a writer gives up
-	// within its write deadline), then hold it for good.
+	// The output: wait until until for whoever writes it now (a writer
+	// blocked on a client that does not read would hold it up to its
+	// write deadline), then hold it for good.
 	var batch []*event
 	for {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
 			go s.serve(func() bool { return false }) // finish as usual
-			return nil, false
+			return nil, false, false
 		}
 		if !s.writing && !s.scheduled {
 			s.writing, s.closed = true, true
@@ -480,6 +503,12 @@ func (s *session) takeOver() (*sessionRecord, bool) {
 			break
 		}
 		s.mu.Unlock()
+		if !time.Now().Before(until) {
+			return nil, false, true
+		}
+		// A writer blocked on a client that does not read gives the
+		// output up, keeping what it did not write (writeLoop).
+		s.conn.SetWriteDeadline(time.Unix(1, 0))
 		time.Sleep(time.Millisecond)
 	}
 	// Its rooms; HandOver takes it out of the hub (hub.leave) with the
@@ -491,6 +520,8 @@ func (s *session) takeOver() (*sessionRecord, bool) {
 	var out []byte
 	if s.pending != nil {
 		out = append(out, *s.pending...)
+		putBuf(s.pending)
+		s.pending = nil
 	}
 	for _, ev := range batch {
 		out = s.appendEvent(out, ev)
@@ -506,7 +537,7 @@ func (s *session) takeOver() (*sessionRecord, bool) {
 			blocks = append(blocks, k)
 		}
 	}
-	rec := &sessionRecord{
+	rec = &sessionRecord{
 		Settings: settings, Blocks: blocks, Watching: watching,
 		V: handVersion, User: s.user, SID: s.sid, LoginAt: s.loginAt, Connected: s.connectedWall,
 		Addr: s.addr, Listener: s.info.Listener, Telnet: s.info.Telnet, Admin: s.admin.Load(),
@@ -532,7 +563,7 @@ func (s *session) takeOver() (*sessionRecord, bool) {
 		}
 		rec.IRC = ir
 	}
-	return rec, true
+	return rec, true, false
 }
 
 // closeUnmovable ends the sessions that cannot move to the new process

@@ -822,3 +822,78 @@ func TestUpgradeKeepsPlainIRC(t *testing.T) {
 		t.Fatalf("irc connection ended: %v", err)
 	}
 }
+
+// TestUpgradeKeepsUnwrittenOutput: a client that stops reading while
+// lines pile up for it (its socket full, the rest queued) moves with what
+// it has not been sent, and, reading again, gets every line once, in
+// order, with no welcome.
+func TestUpgradeKeepsUnwrittenOutput(t *testing.T) {
+	c := newCLIWithDB(t)
+	importUsers(c, 2)
+	d := startUpgradeDaemon(t, c, "max_line_bytes = 4096")
+	a := loginAll(t, d.addr, 1)[0]
+	// b reads its welcome, then nothing, through a small receive buffer.
+	dialer := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+		return nil
+	}}
+	conn, err := dialer.Dial("tcp", d.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	br := bufio.NewReader(conn)
+	io.WriteString(conn, "usr001\npw-1-secret\n")
+	for {
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("b's login: %v", err)
+		}
+		if strings.Contains(line, "Type help") {
+			break
+		}
+	}
+	time.Sleep(500 * time.Millisecond) // b's login reaches a
+	// Far more than the sockets hold (up to 4 MB each way on Linux):
+	// three rounds of 900 lines of 3 KB, within the rate limit.
+	const lines = 2700
+	pad := strings.Repeat("x", 3000)
+	for round := range 3 {
+		var b strings.Builder
+		for i := round*900 + 1; i <= (round+1)*900; i++ {
+			fmt.Fprintf(&b, "L usr000 %d %s\n", i, pad)
+		}
+		from := a.count()
+		a.write(b.String())
+		a.waitFor(from, fmt.Sprintf("L usr000 %d ", (round+1)*900), 60*time.Second)
+		time.Sleep(time.Second) // the rate limit's bucket refills
+	}
+
+	d.upgrade()
+
+	next := 1
+	for next <= lines {
+		conn.SetReadDeadline(time.Now().Add(30 * time.Second))
+		line, err := br.ReadString('\n')
+		if err != nil {
+			t.Fatalf("b: after line %d: %v", next-1, err)
+		}
+		if strings.Contains(line, "Welcome") || strings.HasPrefix(line, "* ") {
+			t.Fatalf("b: %q", line)
+		}
+		var n int
+		if _, err := fmt.Sscanf(line, "[lobby] <usr000> L usr000 %d", &n); err != nil {
+			if _, err := fmt.Sscanf(line, "<usr000> L usr000 %d", &n); err != nil {
+				continue
+			}
+		}
+		if n != next {
+			t.Fatalf("b: line %d after line %d (lost, doubled or out of order)", n, next-1)
+		}
+		next++
+	}
+	if !strings.Contains(d.logs(), `were sent" sessions=2`) {
+		t.Fatalf("b did not move:\n%s", d.logs())
+	}
+}
