@@ -85,6 +85,11 @@ type ServerConfig struct {
 	IdleTimeout         Duration `toml:"idle_timeout"`
 	IdleExemptAdmins    bool     `toml:"idle_exempt_admins"`
 	ShutdownGrace       Duration `toml:"shutdown_grace"`
+	// UpgradeTimeout bounds a live upgrade (chatd upgrade, SIGUSR2): how
+	// long the new process has to report ready before it is killed and
+	// the old one goes on, and how long the sessions have to stop for the
+	// hand-over.
+	UpgradeTimeout Duration `toml:"upgrade_timeout"`
 }
 
 type DatabaseConfig struct {
@@ -265,6 +270,7 @@ func DefaultConfig() Config {
 			IdleTimeout:         Duration{30 * time.Minute},
 			IdleExemptAdmins:    true,
 			ShutdownGrace:       Duration{5 * time.Second},
+			UpgradeTimeout:      Duration{30 * time.Second},
 		},
 		Database: DatabaseConfig{Driver: "sqlite", Path: "./chatd.db"},
 		Accounts: AccountsConfig{
@@ -511,6 +517,7 @@ func (c *Config) Problems() []error {
 		positive("server.login_timeout", s.LoginTimeout),
 		positive("server.idle_timeout", s.IdleTimeout),
 		positive("server.shutdown_grace", s.ShutdownGrace),
+		positive("server.upgrade_timeout", s.UpgradeTimeout),
 	)
 
 	switch d := &c.Database; d.Driver {

@@ -124,6 +124,9 @@ func (s *Server) syncOnline(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			if s.handedOver.Load() {
+				return // the new process keeps the table
+			}
 			ctx, cancel := s.finishCtx() // at shutdown: ends with the grace
 			err := s.store.SetOnline(ctx, nil)
 			cancel()

@@ -222,16 +222,25 @@ func (s *session) runIRC(ctx context.Context) {
 			return false
 		}
 		s.ircJoinRooms(ctx)
-		for !s.ending() && s.farewell == nil {
-			line, ok := s.readLine()
-			if !ok || s.ending() {
-				return false
-			}
-			s.lastActive.Store(s.srv.now().UnixNano())
-			s.ircLine(ctx, line)
-		}
-		return false
+		return s.ircLines(ctx)
 	})
+}
+
+// ircLines runs a registered client's lines until the session ends
+// (false) or stops to be handed over (true, upgrade.go).
+func (s *session) ircLines(ctx context.Context) bool {
+	for !s.ending() && s.farewell == nil {
+		line, ok := s.readLine()
+		if !ok && s.handing.Load() == handAsked && !s.ending() {
+			return s.stopForHandOver()
+		}
+		if !ok || s.ending() {
+			return false
+		}
+		s.lastActive.Store(s.srv.now().UnixNano())
+		s.ircLine(ctx, line)
+	}
+	return false
 }
 
 // ircLine handles one line from a registered client.
@@ -778,10 +787,13 @@ func capBit(name string) uint64 {
 func (s *Server) listenIRC() error {
 	cfg := s.cfg()
 	var err error
-	if cfg.IRC.Listen != "" {
+	if s.ircLn == nil && cfg.IRC.Listen != "" {
 		if s.ircLn, err = net.Listen("tcp", cfg.IRC.Listen); err != nil {
 			return fmt.Errorf("listen on %s (irc.listen): %w", cfg.IRC.Listen, err)
 		}
+	}
+	if s.ircLn != nil {
+		s.keepRaw("irc", s.ircLn)
 	}
 	if cfg.IRC.TLSListen == "" {
 		return nil
@@ -793,10 +805,13 @@ func (s *Server) listenIRC() error {
 		}
 		s.cert.Store(cert)
 	}
-	ln, err := net.Listen("tcp", cfg.IRC.TLSListen)
-	if err != nil {
-		return fmt.Errorf("listen on %s (irc.tls_listen): %w", cfg.IRC.TLSListen, err)
+	ln := s.ircTLSLn // passed by a hand-over
+	if ln == nil {
+		if ln, err = net.Listen("tcp", cfg.IRC.TLSListen); err != nil {
+			return fmt.Errorf("listen on %s (irc.tls_listen): %w", cfg.IRC.TLSListen, err)
+		}
 	}
+	s.keepRaw("ircs", ln)
 	s.ircTLSLn = tls.NewListener(ln, tlsConfig(&s.cert))
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"os"
 	"sync"
 	"unicode/utf8"
 )
@@ -74,6 +75,10 @@ type lineReader struct {
 	// pending is an I/O error held back until a final partial line was
 	// returned.
 	pending error
+	// carry is a line begun when a read gave up at its deadline (the
+	// session stopping to hand itself over, upgrade.go): the next ReadLine
+	// goes on with it instead of losing what the client typed so far.
+	carry []byte
 	// onCommand, if set, is told of every telnet command read, in order
 	// with the data around it: cmd is the command byte, opt the option of
 	// WILL, WONT, DO and DONT (else 0). It runs inside ReadLine.
@@ -181,6 +186,8 @@ func (lr *lineReader) ReadLine() (string, error) {
 			lineBufs.Put(lb)
 		}
 	}()
+	buf = append(buf, lr.carry...)
+	lr.carry = nil
 	tooLong := false
 	for {
 		b, err := lr.readByte()
@@ -198,6 +205,9 @@ func (lr *lineReader) ReadLine() (string, error) {
 				lr.pending = err
 				return lr.finish(buf)
 			}
+			if len(buf) > 0 && !tooLong && errors.Is(err, os.ErrDeadlineExceeded) {
+				lr.carry = append([]byte(nil), buf...)
+			}
 			return "", err
 		}
 		if b == '\n' {
@@ -212,6 +222,23 @@ func (lr *lineReader) ReadLine() (string, error) {
 		}
 		buf = append(buf, b)
 	}
+}
+
+// unread is the input the reader holds and has not returned as a line:
+// a line begun and the bytes read after it, for a hand-over (upgrade.go).
+func (lr *lineReader) unread() []byte {
+	return append(append([]byte(nil), lr.carry...), lr.buffered()...)
+}
+
+// preload makes p the input read first, before the connection's: what
+// the previous process had read from the client and not yet used.
+func (lr *lineReader) preload(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	b := make([]byte, max(len(p), readBufSize)) // it may go to readBufs after
+	copy(b, p)
+	lr.rbuf, lr.r, lr.w = &b, 0, len(p)
 }
 
 // lineWaiting reports whether a whole line is already buffered, so the

@@ -434,15 +434,36 @@ func (s *session) writeLoop() {
 	}()
 	timeout := writeTimeout
 	deadline := false // a write deadline is set
+	// handed is set when a write was cut short for a hand-over
+	// (upgrade.go): what it did not write is kept in s.pending.
+	handed := false
 	flush := func() bool {
 		if len(*bp) == 0 {
 			return true
 		}
 		deadline = true
 		s.conn.SetWriteDeadline(time.Now().Add(timeout))
-		_, err := s.conn.Write(*bp)
+		n, err := s.conn.Write(*bp)
+		if err != nil && s.handing.Load() == handStopped {
+			handed = true
+			*bp = (*bp)[:copy(*bp, (*bp)[n:])]
+			return false
+		}
 		*bp = (*bp)[:0]
 		return err == nil
+	}
+	// handOver gives the output up to the hand-over, with what is left
+	// unwritten of batch (from i on) and of bp as s.pending.
+	handOver := func(batch []*event, i int) {
+		for _, ev := range batch[i:] {
+			*bp = s.appendEvent(*bp, ev)
+		}
+		s.mu.Lock()
+		if len(*bp) > 0 {
+			s.pending, bp = bp, getBuf()
+		}
+		s.writing = false
+		s.mu.Unlock()
 	}
 	fail := func() {
 		s.mu.Lock()
@@ -451,6 +472,10 @@ func (s *session) writeLoop() {
 		s.closeOutput()
 	}
 	if !flush() { // the bytes write-through left
+		if handed {
+			handOver(nil, 0)
+			return
+		}
 		fail()
 		return
 	}
@@ -474,17 +499,22 @@ func (s *session) writeLoop() {
 		if closed {
 			timeout = finalWriteTimeout
 		}
-		ok := true
-		for _, ev := range batch {
+		ok, next := true, len(batch)
+		for i, ev := range batch {
 			*bp = s.appendEvent(*bp, ev)
 			if len(*bp) >= writeChunk {
 				if ok = flush(); !ok {
+					next = i + 1
 					break
 				}
 			}
 		}
 		if ok {
 			ok = flush()
+		}
+		if !ok && handed {
+			handOver(batch, next)
+			return
 		}
 		if !ok {
 			fail()

@@ -37,7 +37,8 @@ func newRoomLogs(keep int) *roomLogs {
 	return &roomLogs{keep: keep, logs: map[string]*roomLog{}}
 }
 
-// load fills the logs from the database at start.
+// load fills the logs from the database at start, and again when a
+// hand-over brings the sessions (the lines said meanwhile).
 func (r *roomLogs) load(ctx context.Context, store interface {
 	chatd.RoomStore
 	chatd.HistoryStore
@@ -55,7 +56,9 @@ func (r *roomLogs) load(ctx context.Context, store interface {
 			return err
 		}
 		l := r.get(room.Name)
+		l.mu.Lock() // a hand-over loads again (upgrade.go)
 		l.lines, l.whole = lines, len(lines) < r.keep
+		l.mu.Unlock()
 	}
 	r.mu.Lock()
 	r.loaded = true

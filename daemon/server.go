@@ -66,6 +66,13 @@ type Options struct {
 	ManageMemory bool
 	// Hasher computes password hashes; nil: password.InProcess.
 	Hasher password.Hasher
+
+	// IRC and IRCTLS are the raw TCP sockets of irc.listen and
+	// irc.tls_listen (a hand-over passes them); nil: Listen binds them.
+	IRC, IRCTLS net.Listener
+	// Adopt: the sessions come from an older process (upgrade.go): Serve
+	// leaves who is online alone and accepts only once Adopt is done.
+	Adopt bool
 }
 
 // defaultParkAfter is how long a logged-in client is quiet before its
@@ -198,6 +205,16 @@ type Server struct {
 	// typing remembers the typing notices sent lately (typing.go); its
 	// own lock.
 	typing typingGate
+
+	// The hand-over (upgrade.go). raw holds the listening sockets before
+	// TLS or counting wraps them, by name (set by Listen; read-only
+	// after). adopting, made by New with Options.Adopt, is closed once
+	// Adopt is done (adoptOnce); the listeners accept from then on.
+	// handedOver is set once HandOver began (atomic).
+	raw        map[string]net.Listener
+	adopting   chan struct{}
+	adoptOnce  sync.Once
+	handedOver atomic.Bool
 }
 
 // New returns a server that has not started listening.
@@ -228,9 +245,14 @@ func New(o Options) *Server {
 
 		metricsLn:  o.Metrics,
 		sshLn:      o.SSH,
+		ircLn:      o.IRC,
+		ircTLSLn:   o.IRCTLS,
 		liveLog:    o.LiveLog,
 		onReady:    o.OnReady,
 		onStopping: o.OnStopping,
+	}
+	if o.Adopt {
+		s.adopting = make(chan struct{})
 	}
 	cfg := o.Config
 	s.live.Store(&cfg)
@@ -303,6 +325,7 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("listen on %s (server.listen): %w", cfg.Server.Listen, err)
 		}
 	}
+	s.keepRaw("plain", s.ln)
 	if err := s.listenWeb(); err != nil {
 		s.ln.Close()
 		return err
@@ -314,6 +337,7 @@ func (s *Server) Listen() error {
 		}
 	}
 	if s.metricsLn != nil {
+		s.keepRaw("metrics", s.metricsLn)
 		s.serveMetricsOn()
 	}
 	if err := s.listenSSH(); err != nil {
@@ -343,6 +367,7 @@ func (s *Server) Listen() error {
 			return fmt.Errorf("listen on %s (server.tls_listen): %w", cfg.Server.TLSListen, err)
 		}
 	}
+	s.keepRaw("tls", s.tlsLn)
 	s.tlsLn = tls.NewListener(s.tlsLn, tlsConfig(&s.cert))
 	return nil
 }
@@ -458,17 +483,30 @@ func (s *Server) Serve(ctx context.Context) error {
 	for name, ln := range map[string]net.Listener{"plain": s.ln, "tls": s.tlsLn, "irc": s.ircLn, "ircs": s.ircTLSLn} {
 		if ln != nil {
 			loops.Add(1)
-			go func() { defer loops.Done(); s.acceptLoop(sctx, name, ln) }()
+			go func() {
+				defer loops.Done()
+				if s.waitAdopted(sctx) {
+					s.acceptLoop(sctx, name, ln)
+				}
+			}()
 		}
 	}
 	if s.sshLn != nil {
 		loops.Add(1)
-		go func() { defer loops.Done(); s.sshAcceptLoop(sctx, s.sshLn) }()
+		go func() {
+			defer loops.Done()
+			if s.waitAdopted(sctx) {
+				s.sshAcceptLoop(sctx, s.sshLn)
+			}
+		}()
 	}
 	if s.web != nil {
 		loops.Add(1)
 		go func() {
 			defer loops.Done()
+			if !s.waitAdopted(sctx) {
+				return
+			}
 			if err := s.web.Serve(s.webLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				s.log.Error("web listener", "err", err)
 			}
@@ -490,6 +528,9 @@ func (s *Server) Serve(ctx context.Context) error {
 	var events int64
 	switch {
 	case err != nil:
+	case s.adopting != nil:
+		// Who is online comes from the old process (Adopt), which
+		// removed its IRC guests' rows as they ended.
 	case s.cluster != nil:
 		// The cluster's sessions table says who is online; the node
 		// first clears what a previous run of it left there.

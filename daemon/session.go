@@ -155,6 +155,14 @@ type session struct {
 	shownMu sync.Mutex
 	shown   map[string]string
 
+	// The hand-over to a new process (upgrade.go): quiet is made, then
+	// handing set to handAsked, by the hand-over; the reader, seeing that
+	// at its next wait for input, stops without ending the session
+	// (handStopped) and closes quiet, unless the hand-over gave up on it
+	// first (back to 0).
+	handing atomic.Int32
+	quiet   chan struct{}
+
 	// Written once, inside endOnce, by whoever ends the session first.
 	endOnce   sync.Once
 	endReason string
@@ -298,6 +306,9 @@ func (s *session) commands(ctx context.Context, resumed bool) bool {
 		}
 		resumed = false
 		line, ok := s.readLine()
+		if !ok && s.handing.Load() == handAsked && !s.ending() {
+			return s.stopForHandOver()
+		}
 		if !ok || s.ending() {
 			return false
 		}
@@ -340,7 +351,10 @@ func (s *session) park(ctx context.Context) bool {
 		return false // it times out first: ReadLine waits for that
 	}
 	s.conn.SetReadDeadline(wait)
-	if err := pc.waitInput(); !errors.Is(err, os.ErrDeadlineExceeded) {
+	if s.handing.Load() == handAsked {
+		return false // readLine stops for the hand-over
+	}
+	if err := pc.waitInput(); !errors.Is(err, os.ErrDeadlineExceeded) || s.handing.Load() == handAsked {
 		return false // input, or an error the read will report
 	}
 	return pc.park(idle, func() { s.serve(func() bool { return s.commands(ctx, true) }) })
@@ -377,6 +391,9 @@ func (s *session) readLine() (string, bool) {
 		}
 		s.waitFrom = time.Time{} // a line or a refusal: the next wait starts anew
 		s.flushOutput()
+		if s.handing.Load() == handAsked {
+			return "", false // after the deadline is set: see HandOver
+		}
 		line, err := s.conn.ReadLine()
 		if s.interrupted {
 			if err == nil || errors.Is(err, errLineTooLong) || errors.Is(err, errBadEncoding) {
@@ -417,6 +434,9 @@ func (s *session) readLine() (string, bool) {
 			s.end(byeLogout, "interrupted; see you soon")
 			return "", false
 		case errors.Is(err, os.ErrDeadlineExceeded):
+			if s.handing.Load() == handAsked {
+				return "", false // woken for the hand-over
+			}
 			if s.user == "" {
 				s.end(byeTimeout, "login took too long")
 			} else {

@@ -108,6 +108,7 @@ func (s *Server) listenSSH() error {
 			return fmt.Errorf("listen on %s (ssh.listen): %w", cfg.SSH.Listen, err)
 		}
 	}
+	s.keepRaw("ssh", s.sshLn)
 	s.sshLn = s.countAccepts("ssh", s.sshLn, nil, nil)
 	return nil
 }

@@ -197,6 +197,7 @@ func (s *Server) listenWeb() error {
 		}
 		s.webLn = ln
 	}
+	s.keepRaw("web", s.webLn)
 	s.webLn = s.countWebAccepts(s.webLn)
 	if cfg.Web.TLSCert != "" {
 		s.webLn = tls.NewListener(s.webLn, tlsConfig(&s.webCert))

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"os/signal"
+	"syscall"
 
 	"chatd"
 	"chatd/internal/password"
@@ -26,6 +28,9 @@ func (c *hashWorkerCommand) Run(ctx context.Context, args []string) error {
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
+	// `systemctl kill -s USR2 chatd` signals every process of the unit:
+	// the upgrade is the daemon's business, not a reason to die.
+	signal.Ignore(syscall.SIGUSR2)
 	if fs.NArg() != 0 {
 		return fmt.Errorf("hash-worker takes no arguments, got %q", fs.Args())
 	}

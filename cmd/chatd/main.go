@@ -71,6 +71,8 @@ func lookup(name string, s stdio) command {
 		return &initCommand{s}
 	case "who":
 		return &whoCommand{s}
+	case "upgrade":
+		return &upgradeCommand{s}
 	case "kick":
 		return &kickCommand{s}
 	case "notice":
@@ -143,6 +145,7 @@ The commands are:
 	unban         lift a ban
 	bans          list bans
 	who           list who is online on the running server
+	upgrade       replace the running server with the installed binary, keeping its sessions
 	kick          disconnect an online user
 	notice        send a notice to everyone online
 	import-users  create accounts from a file of names and passwords

@@ -3,13 +3,17 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"runtime"
 	"runtime/pprof"
 	"strings"
+	"sync/atomic"
 	"syscall"
+	"time"
 
 	sd "github.com/coreos/go-systemd/v22/daemon"
 
@@ -29,6 +33,27 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
+	// And SIGUSR2 upgrades (upgrade.go) instead of ending it.
+	usr2 := make(chan os.Signal, 1)
+	signal.Notify(usr2, syscall.SIGUSR2)
+	defer signal.Stop(usr2)
+	// The binary to start on an upgrade: this one's path, resolved now,
+	// before a new binary may be renamed over it.
+	exe, exeErr := os.Executable()
+	// Started by an older process to take its sessions over?
+	hand, handFiles, err := upgradeChild()
+	if err != nil {
+		return err
+	}
+	readySent := false
+	if hand != nil {
+		defer hand.Close()
+		defer func() {
+			if err != nil && !readySent {
+				daemon.SendFailed(hand, err.Error())
+			}
+		}()
+	}
 
 	fs, configPath := newFlagSet("serve")
 	if err := parseFlags(fs, args); err != nil {
@@ -59,7 +84,12 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	defer stopPprof()
-	passed, err := passedListeners()
+	var passed map[string]net.Listener
+	if hand != nil {
+		passed, err = childListeners(handFiles)
+	} else {
+		passed, err = passedListeners()
+	}
 	if err != nil {
 		return err
 	}
@@ -80,12 +110,16 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 		log.Info("cluster mode", "node", cluster.Node(), "node_timeout", cfg.Cluster.NodeTimeout.Duration)
 	}
 	for name := range passed {
+		if hand != nil {
+			log.Info("using a socket passed by the process upgraded", "name", name, "addr", passed[name].Addr().String())
+			continue
+		}
 		log.Info("using a socket passed by systemd", "name", name, "addr", passed[name].Addr().String())
 	}
 
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	notify := notifier{log: log}
+	notify := notifier{log: log, off: new(atomic.Bool)}
 	hw, err := newHashWorker(cfg, c.err, log)
 	if err != nil {
 		return err
@@ -96,17 +130,35 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 		defer hw.Close()
 	}
 	var srv *daemon.Server
+	var up *liveUpgrade
+	discovery := &laterStop{}
+	defer discovery.run()
 	srv = daemon.New(daemon.Options{
 		Hasher: hasher,
 		Config: cfg, Store: store, Log: log, LiveLog: live, ManageMemory: true, Cluster: cluster,
 		Plain: passed["plain"], TLS: passed["tls"], Web: passed["web"], Metrics: passed["metrics"],
-		SSH: passed["ssh"],
+		SSH: passed["ssh"], IRC: passed["irc"], IRCTLS: passed["ircs"],
+		Adopt: hand != nil,
 		OnReady: func() {
-			notify.send(sd.SdNotifyReady)
-			go notify.status(sctx, srv)
-			go notify.watchdog(sctx, srv)
+			if hand == nil {
+				notify.send(sd.SdNotifyReady)
+				go notify.status(sctx, srv)
+				go notify.watchdog(sctx, srv)
+				return
+			}
+			readySent = true
+			go adoptSessions(ctx, log, hand, srv, notify, up, discovery, func() {
+				go notify.status(sctx, srv)
+				go notify.watchdog(sctx, srv)
+			})
 		},
-		OnStopping: func() { notify.send(sd.SdNotifyStopping) },
+		OnStopping: func() {
+			if srv.HandedOver() {
+				notify.off.Store(true) // the new process is the service now
+				return
+			}
+			notify.send(sd.SdNotifyStopping)
+		},
 	})
 	if err := srv.Listen(); err != nil {
 		return err
@@ -130,11 +182,58 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	if a := srv.IRCTLSAddr(); a != nil {
 		log.Info("irc", "addr", a.String(), "tls", true)
 	}
-	stopDiscovery, err := srv.StartDiscovery(ctx)
-	if err != nil {
-		return err
+	if hand == nil {
+		// A new process answers discovery once the old one is gone
+		// (adoptSessions): the port is the old one's until then.
+		stopDiscovery, err := srv.StartDiscovery(ctx)
+		if err != nil {
+			return err
+		}
+		discovery.set(stopDiscovery)
 	}
-	defer stopDiscovery()
+	up = &liveUpgrade{log: log, exe: exe, args: os.Args[1:], srv: srv,
+		timeout: func() time.Duration { return srv.UpgradeTimeout() },
+		onDone: func() {
+			// The new process said MAINPID itself; this says it as
+			// well, from the main process, which NotifyAccess=main
+			// (chatd.service) accepts.
+			notify.send(fmt.Sprintf("MAINPID=%d", up.newPid))
+			notify.off.Store(true)
+			srv.Shutdown("the server was upgraded")
+		}}
+	if hand != nil {
+		up.busy.Store(true) // until the sessions are in
+	}
+	if cluster != nil {
+		// Not yet: its sessions' rows and the node's heartbeat would have
+		// to move with it (docs/operations.md).
+		up.refuse = "a cluster node cannot upgrade live yet; restart it"
+	}
+	if exeErr != nil {
+		log.Warn("upgrade: the binary's path is unknown; upgrades are off", "err", exeErr)
+		up.refuse = "the server does not know the path of its binary: " + exeErr.Error()
+	}
+	if ctl, ok := passed["control"].(*net.UnixListener); ok {
+		up.ctl = ctl
+	} else if ln, err := net.Listen("unix", controlName(cfg)); err == nil {
+		up.ctl = ln.(*net.UnixListener)
+	} else {
+		log.Warn("upgrade: control socket; chatd upgrade cannot reach this server (SIGUSR2 still works)", "err", err)
+	}
+	if up.ctl != nil {
+		defer up.ctl.Close()
+		go up.serveControl()
+	}
+	go func() {
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-usr2:
+			}
+			go up.signalled()
+		}
+	}()
 	go func() {
 		for {
 			select {
@@ -152,6 +251,39 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// adoptSessions is a new process's side of an upgrade, once it serves:
+// it says so, takes the old process's sessions over, tells systemd it is
+// the service now, and confirms to the old process, whose exit it waits
+// for to answer discovery on its port.
+func adoptSessions(ctx context.Context, log *slog.Logger, hand *net.UnixConn, srv *daemon.Server,
+	notify notifier, up *liveUpgrade, discovery *laterStop, started func()) {
+	if err := daemon.SendReady(hand); err != nil {
+		log.Error("upgrade: tell the old process", "err", err)
+	}
+	n, err := srv.Adopt(hand)
+	if err != nil {
+		log.Error("upgrade: taking the sessions over", "err", err, "sessions", n)
+	}
+	log.Info("upgrade: took the sessions over", "sessions", n)
+	notify.send(fmt.Sprintf("MAINPID=%d\n%s", os.Getpid(), sd.SdNotifyReady))
+	started()
+	if err := daemon.SendAdopted(hand, n); err != nil {
+		log.Warn("upgrade: confirm to the old process", "err", err)
+	}
+	// The old process exits now; its end of the pair closes then.
+	hand.SetReadDeadline(time.Time{})
+	io.Copy(io.Discard, hand)
+	if up != nil {
+		up.busy.Store(false)
+	}
+	stop, err := srv.StartDiscovery(ctx)
+	if err != nil {
+		log.Error("upgrade: discovery", "err", err)
+		return
+	}
+	discovery.set(stop)
 }
 
 // openCluster joins the nodes sharing the PostgreSQL database, when the

@@ -7,6 +7,7 @@ import (
 	"net"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/coreos/go-systemd/v22/activation"
@@ -66,9 +67,17 @@ func passedListeners() (map[string]net.Listener, error) {
 
 // notifier tells systemd how the service is doing (sd_notify). Without
 // NOTIFY_SOCKET every call does nothing.
-type notifier struct{ log *slog.Logger }
+type notifier struct {
+	log *slog.Logger
+	// off is set once the process handed its sessions to a new one,
+	// which speaks for the service from then on.
+	off *atomic.Bool
+}
 
 func (n notifier) send(state string) {
+	if n.off != nil && n.off.Load() {
+		return
+	}
 	if _, err := sd.SdNotify(false, state); err != nil {
 		n.log.Warn("sd_notify", "state", state, "err", err)
 	}
