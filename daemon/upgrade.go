@@ -287,10 +287,12 @@ func (s *session) stopForHandOver() bool {
 
 // handWake is how often HandOver wakes a reader that has not stopped yet;
 // handBusy how long it waits, after the other sessions, for the writes
-// still going to clients.
+// still going to clients; unmovableWait how long it waits for the
+// sessions told to reconnect (a WebSocket's close handshake) to end.
 const (
-	handWake = 20 * time.Millisecond
-	handBusy = time.Second
+	handWake      = 20 * time.Millisecond
+	handBusy      = time.Second
+	unmovableWait = 2 * time.Second
 )
 
 // HandOver gives this server's movable sessions to the process at the
@@ -308,6 +310,14 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 	s.closing = true
 	s.mu.Unlock()
 	s.closeListeners() // copies: the new process accepts on them
+	// The sessions that cannot move are told to reconnect first, while
+	// the plain ones are still served here: their logouts reach the users
+	// who move (in their queued output), as their logins in the new
+	// process will. Waiting for them costs the plain users no pause.
+	s.restartUnmovable()
+	wait, stop := context.WithTimeout(context.Background(), unmovableWait)
+	s.waitUnmovable(wait)
+	stop()
 	all := s.allConns()
 	var moving []*session
 	for _, sess := range all {
@@ -566,14 +576,9 @@ func (s *session) takeOver(until time.Time) (rec *sessionRecord, ok, busy bool) 
 	return rec, true, false
 }
 
-// closeUnmovable ends the sessions that cannot move to the new process
-// (and those the hand-over gave up on).
-//
-// TODO(restart, issue 24): at merge the lead makes this call
-// s.restartUnmovable() (the restart branch's daemon/upgrade_bye.go: bye
-// reason "restart", and the bundled clients resume) before the loop below,
-// which then only ends what that leaves (logins in progress); until then
-// they all get the shutdown bye.
+// closeUnmovable ends what is left once the sessions were sent: the
+// sessions the hand-over gave up on, and connections that were still
+// logging in (restartUnmovable told the others to reconnect before).
 func (s *Server) closeUnmovable() {
 	for _, sess := range s.allConns() {
 		if sess.handing.Load() == 0 {
