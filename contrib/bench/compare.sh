@@ -20,6 +20,9 @@
 # dialect, as ngircd is driven, its clients logged in with SASL PLAIN (or
 # PASS account:password) to accounts made first over chatd's JSON mode:
 # chatd in JSON, chatd over IRC and ngircd side by side (paced and burst).
+# PEER names the peer IRC server: ngircd (the default), ergo (the binary in
+# ERGO, default /work/peers/ergo/ergo, its default.yaml beside it, fakelag
+# off, no language files), both as PEER=ngircd,ergo, or none.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -44,7 +47,14 @@ case "$IRC" in "" | sasl | pass) ;; *)
 	exit 1
 	;;
 esac
-if [ "$PEER" = ngircd ] && ! command -v ngircd >/dev/null && [ ! -x /usr/sbin/ngircd ]; then
+# peer NAME: whether PEER lists NAME.
+peer() { case ",$PEER," in *",$1,"*) return 0 ;; esac; return 1; }
+ERGO=${ERGO:-/work/peers/ergo/ergo}
+if peer ergo && [ ! -x "$ERGO" ]; then
+	echo "bench-compare: ergo is missing: build it and set ERGO=path (or PEER=ngircd)" >&2
+	exit 1
+fi
+if peer ngircd && ! command -v ngircd >/dev/null && [ ! -x /usr/sbin/ngircd ]; then
 	echo "bench-compare: ngircd is missing: apt-get install -y ngircd (or PEER=none)" >&2
 	exit 1
 fi
@@ -150,7 +160,7 @@ run_chatd_irc() {
 }
 [ -n "$IRC" ] && run_chatd_irc
 
-if [ "$PEER" = ngircd ]; then
+if peer ngircd; then
 	nport=$(free_port)
 	sed -e "s|@PORT@|$nport|" contrib/bench/ngircd.conf >"$tmp/ngircd.conf"
 	ngircd=$(command -v ngircd || echo /usr/sbin/ngircd)
@@ -162,6 +172,30 @@ if [ "$PEER" = ngircd ]; then
 		-pid "$npid" -json "$tmp/9-ngircd.json" >/dev/null
 	results+=("$tmp/9-ngircd.json")
 fi
+
+# run_ergo: ergo with the default.yaml beside its binary, listening on one
+# loopback port only (no TLS listener), its database in $tmp, fakelag off
+# (as ngircd's flood penalty is); localhost is exempt from its per-IP limits.
+run_ergo() {
+	local eport epid dir
+	eport=$(free_port)
+	dir=$(dirname "$ERGO")
+	sed -e "s|\"127.0.0.1:6667\":|\"127.0.0.1:$eport\":|" -e '/"\[::1\]:6667":/d' \
+		-e '/^        ":6697":/,/min-tls-version/d' -e "s|^    path: ircd.db|    path: $tmp/ergo.db|" \
+		-e "s|motd: ergo.motd|motd: $dir/ergo.motd|" -e '/^fakelag:/,/enabled:/s/enabled: true/enabled: false/' \
+		-e '/^languages:/,/enabled:/s/enabled: true/enabled: false/' \
+		"$dir/default.yaml" >"$tmp/ergo.yaml"
+	"$ERGO" run --conf "$tmp/ergo.yaml" >"$tmp/ergo.log" 2>&1 &
+	epid=$!
+	pids+=("$epid")
+	wait_port "$eport"
+	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$eport" -dialect irc -label ergo \
+		-pid "$epid" -json "$tmp/9-ergo.json" >/dev/null
+	results+=("$tmp/9-ergo.json")
+	kill -TERM "$epid" 2>/dev/null || true
+	wait "$epid" 2>/dev/null || true
+}
+peer ergo && run_ergo
 
 report=("$tmp/chatbench" report)
 [ -n "$SVG" ] && report+=(-svg "$SVG")
