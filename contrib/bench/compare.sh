@@ -23,6 +23,7 @@
 # PEER names the peer IRC server: ngircd (the default), ergo (the binary in
 # ERGO, default /work/peers/ergo/ergo, its default.yaml beside it, fakelag
 # off, no language files), both as PEER=ngircd,ergo, or none.
+# IRCPROFILE=file writes the chatd-irc run's CPU profile (binary in file.bin).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -40,6 +41,7 @@ EXTRA=${EXTRA:-}
 BASELINE=${BASELINE:-}
 TOOL_BASELINE=${TOOL_BASELINE:-}
 IRC=${IRC:-}
+IRCPROFILE=${IRCPROFILE:-}
 
 case "$WORKLOAD" in offline | private) PEER=none IRC= ;; esac
 case "$IRC" in "" | sasl | pass) ;; *)
@@ -143,7 +145,8 @@ run_chatd_irc() {
 		-e "s|@ARGON2_PARALLELISM@|$parallelism|" -e "s|@ARGON2_CONCURRENT@|$concurrent|" \
 		contrib/bench/chatd.toml >"$tmp/chatd.toml"
 	printf '\n[irc]\nlisten = "127.0.0.1:%s"\n' "$iport" >>"$tmp/chatd.toml"
-	"$tmp/chatd" serve -config "$tmp/chatd.toml" 2>"$tmp/chatd-irc.log" &
+	CHATD_CPUPROFILE=${IRCPROFILE:+$(realpath -m "$IRCPROFILE")} \
+		"$tmp/chatd" serve -config "$tmp/chatd.toml" 2>"$tmp/chatd-irc.log" &
 	pid=$!
 	pids+=("$pid")
 	wait_port "$port"
@@ -157,6 +160,9 @@ run_chatd_irc() {
 	results+=("$tmp/8-chatd-irc.json")
 	kill -TERM "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
+	if [ -n "$IRCPROFILE" ]; then
+		cp "$tmp/chatd" "$IRCPROFILE.bin"
+	fi
 }
 [ -n "$IRC" ] && run_chatd_irc
 
