@@ -120,18 +120,61 @@ func (s *session) appendNotice(buf []byte, ev *event, me string) []byte {
 	return buf
 }
 
+// ircShared is one IRC rendering of an event that is the same for every
+// session whose capabilities agree in the bits caps stands for; an
+// event's renderings form a list that only grows (event.ircOut).
+type ircShared struct {
+	caps uint64
+	line []byte
+	next *ircShared
+}
+
+// ircSharedCaps are the capabilities that change how a live room
+// message reads: its tags. Nothing else in its line depends on the
+// session (the channel, not the nick, is its target).
+const ircSharedCaps = capServerTime | capMessageTags | capAccountTag
+
+// appendIRCMessage renders a message. A live room message is rendered
+// once per distinct set of ircSharedCaps and the bytes shared by every
+// member with that set: a room of a thousand IRC clients with the same
+// capabilities costs one rendering, not a thousand.
 func (s *session) appendIRCMessage(buf []byte, ev *event, me string) []byte {
 	st := s.irc
-	from, text := ev.str("from"), ev.str("text")
-	at := ev.at
-	if ts, err := time.Parse(time.RFC3339, ev.str("ts")); err == nil && at.IsZero() {
-		at = ts
-	}
+	from := ev.str("from")
 	own := chatd.Key(from) == chatd.Key(me)
 	kind := ev.str("kind")
 	if own && kind != kindHistory && kind != kindOffline && !st.has(capEchoMessage) {
 		return buf
 	}
+	if kind != kindRoom {
+		return s.renderIRCMessage(buf, ev, me, from, kind)
+	}
+	caps := st.caps.Load() & ircSharedCaps
+	head := ev.ircOut.Load()
+	for r := head; r != nil; r = r.next {
+		if r.caps == caps {
+			return append(buf, r.line...)
+		}
+	}
+	line := s.renderIRCMessage(nil, ev, me, from, kind)
+	r := &ircShared{caps: caps, line: line, next: head}
+	// Another session may have added a rendering meanwhile; this one is
+	// then used here alone, and the list keeps what it has.
+	ev.ircOut.CompareAndSwap(head, r)
+	return append(buf, line...)
+}
+
+// renderIRCMessage renders a message for this session, from its start.
+func (s *session) renderIRCMessage(buf []byte, ev *event, me, from, kind string) []byte {
+	st := s.irc
+	text := ev.str("text")
+	at := ev.at
+	if at.IsZero() {
+		if ts, err := time.Parse(time.RFC3339, ev.str("ts")); err == nil {
+			at = ts
+		}
+	}
+	own := chatd.Key(from) == chatd.Key(me)
 	if action, _ := ev.get("action").(bool); action {
 		text = "\x01ACTION " + text + "\x01"
 	}
