@@ -10,7 +10,9 @@
 # WORKLOAD=idle, loginstorm and offline run against chatd alone where IRC
 # has no equivalent (offline) or when PEER=none. WORKLOAD=private (private
 # messages to users online, with the sender's delivery status) is chatd
-# alone too: IRC has no delivery status to measure. BASELINE=REV (a git
+# alone too: IRC has no delivery status to measure; so is WORKLOAD=resume
+# (a reconnect storm catching up through chatd's history command).
+# EXTRA="-devices 2" gives every account a second session (paced, burst). BASELINE=REV (a git
 # revision, e.g. main or HEAD~3) also runs chatd built from that revision,
 # first, so a change is measured against its base in the same sitting.
 # TOOL_BASELINE=REV also drives this tree's chatd with the chatbench built
@@ -43,7 +45,7 @@ TOOL_BASELINE=${TOOL_BASELINE:-}
 IRC=${IRC:-}
 IRCPROFILE=${IRCPROFILE:-}
 
-case "$WORKLOAD" in offline | private) PEER=none IRC= ;; esac
+case "$WORKLOAD" in offline | private | resume) PEER=none IRC= ;; esac
 case "$IRC" in "" | sasl | pass) ;; *)
 	echo "bench-compare: IRC=$IRC: want sasl or pass" >&2
 	exit 1
