@@ -192,6 +192,7 @@ run_ergo() {
 		-e '/^        ":6697":/,/min-tls-version/d' -e "s|^    path: ircd.db|    path: $tmp/ergo.db|" \
 		-e "s|motd: ergo.motd|motd: $dir/ergo.motd|" -e '/^fakelag:/,/enabled:/s/enabled: true/enabled: false/' \
 		-e '/^languages:/,/enabled:/s/enabled: true/enabled: false/' \
+		-e "s|^lock-file: \"ircd.lock\"|lock-file: \"$tmp/ircd.lock\"|" \
 		"$dir/default.yaml" >"$tmp/ergo.yaml"
 	"$ERGO" run --conf "$tmp/ergo.yaml" >"$tmp/ergo.log" 2>&1 &
 	epid=$!
