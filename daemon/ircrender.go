@@ -7,6 +7,7 @@
 package daemon
 
 import (
+	"hash/maphash"
 	"strings"
 	"time"
 
@@ -32,11 +33,33 @@ func (e *event) str(key string) string {
 // goroutine holding the output. Events with no IRC meaning (prompts,
 // telnet commands, text-mode hints, mode switches) render as nothing.
 func (s *session) appendIRCEvent(buf []byte, ev *event) []byte {
-	if s.irc.known == nil {
-		s.irc.known = map[string]bool{}
-	}
 	return s.renderIRC(buf, ev, true)
 }
+
+// nickSet is a set of name keys (chatd.Key) held as 64-bit hashes: a map
+// without pointers, which the garbage collector does not scan. Every IRC
+// session of a big room holds one entry per member it was shown, and as
+// map[string]bool those were most of the heap each collection marked. Two
+// keys share a hash with a chance of about n²/2⁶⁴; the cost of one that
+// did would be a QUIT or AWAY shown to a client that never saw the user.
+type nickSet map[uint64]struct{}
+
+// nickSeed seeds the hashes of every nickSet of the process.
+var nickSeed = maphash.MakeSeed()
+
+func (n *nickSet) add(key string) {
+	if *n == nil {
+		*n = nickSet{}
+	}
+	(*n)[maphash.String(nickSeed, key)] = struct{}{}
+}
+
+func (n nickSet) has(key string) bool {
+	_, ok := n[maphash.String(nickSeed, key)]
+	return ok
+}
+
+func (n nickSet) remove(key string) { delete(n, maphash.String(nickSeed, key)) }
 
 // renderIRC renders ev; output says the goroutine holding the output
 // calls it (not the reader diverting an answer), so it may keep
@@ -55,7 +78,7 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 		buf = append(buf, ev.text...)
 		if names, ok := ev.get("names").([]string); ok && output {
 			for _, n := range names {
-				st.known[chatd.Key(n)] = true
+				st.known.add(chatd.Key(n))
 			}
 		}
 		if output {
@@ -224,8 +247,8 @@ func (s *session) appendIRCPresence(buf []byte, ev *event) []byte {
 			buf = appendIRC(buf, nil, userMask(user), "AWAY")
 		}
 	default:
-		if st.known[k] {
-			delete(st.known, k)
+		if st.known.has(k) {
+			st.known.remove(k)
 			if r := ev.str("reason"); r != "" {
 				return appendIRC(buf, nil, userMask(user), "QUIT", "Quit: "+r)
 			}
@@ -240,7 +263,7 @@ func (s *session) appendIRCPresence(buf []byte, ev *event) []byte {
 // asked for.
 func (s *session) appendJoin(buf []byte, user, room string, output bool) []byte {
 	if output {
-		s.irc.known[chatd.Key(user)] = true
+		s.irc.known.add(chatd.Key(user))
 	}
 	if s.irc.has(capExtendedJoin) {
 		account := user

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -101,5 +102,30 @@ func BenchmarkIRCRoomLine(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// The nicks an IRC client was shown are kept as a set of hashes: what was
+// added is there until removed, nothing else is, and the map holds no
+// pointer for the garbage collector to follow.
+func TestNickSetHoldsNoPointers(t *testing.T) {
+	var n nickSet
+	if n.has("alice") {
+		t.Fatal("an empty set has alice")
+	}
+	n.remove("alice") // removing from an empty set is fine
+	for i := range 1000 {
+		n.add(chatd.Key("User" + strings.Repeat("x", i%50) + string(rune('a'+i%26))))
+	}
+	n.add("alice")
+	if !n.has("alice") || n.has("bob") || n.has("Alice") {
+		t.Errorf("has alice %v, bob %v, Alice %v; want true, false, false (keys are folded before)", n.has("alice"), n.has("bob"), n.has("Alice"))
+	}
+	n.remove("alice")
+	if n.has("alice") {
+		t.Error("alice still there after remove")
+	}
+	if k := reflect.TypeFor[nickSet]().Key().Kind(); k != reflect.Uint64 {
+		t.Errorf("the set's keys are %v, want uint64 (no pointers to scan)", k)
 	}
 }
