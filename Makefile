@@ -54,7 +54,7 @@ bench:
 bench-compare:
 	@WORKLOAD=$(WORKLOAD) CLIENTS=$(CLIENTS) SENDERS=$(SENDERS) MESSAGES=$(MESSAGES) \
 	INTERVAL=$(INTERVAL) SOURCES=$(SOURCES) PEER=$(PEER) ARGON2=$(ARGON2) SVG=$(SVG) PROFILE=$(PROFILE) \
-	BASELINE=$(BASELINE) TOOL_BASELINE=$(TOOL_BASELINE) LANES=$(LANES) HASHWORKER=$(HASHWORKER) IRC=$(IRC) bash contrib/bench/compare.sh
+	BASELINE=$(BASELINE) TOOL_BASELINE=$(TOOL_BASELINE) LANES=$(LANES) HASHWORKER=$(HASHWORKER) IRC=$(IRC) ERGO=$(ERGO) IRCPROFILE=$(IRCPROFILE) bash contrib/bench/compare.sh
 
 # One chatd node against three sharing one PostgreSQL database and one room,
 # side by side from one run (contrib/bench/cluster.sh lists the knobs).

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"chatd"
@@ -38,6 +39,9 @@ type event struct {
 
 	once [2]sync.Once
 	out  [2][]byte
+	// ircOut holds the IRC lines of a live room message, one rendering
+	// per set of the capabilities that change them (ircrender.go).
+	ircOut atomic.Pointer[ircShared]
 
 	// switchTo, when not zero, is a mode change (mode+1) that the output
 	// applies at this point of the queue: what was queued before it is

@@ -113,7 +113,7 @@ type ircState struct {
 	// Owned by the goroutine holding the output (as session.outMode):
 	// the nicks this client was shown in one of its channels, so that a
 	// logout becomes a QUIT only for those who could see the user.
-	known map[string]bool
+	known nickSet
 
 	// Reader goroutine only (irc_history.go): batches opened so far,
 	// for their ids.

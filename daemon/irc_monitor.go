@@ -290,7 +290,7 @@ func (s *session) awayNotified(k string) bool {
 	if !st.has(capAwayNotify) {
 		return false
 	}
-	return st.known[k] || st.has(capExtendedMonitor) && st.isMonitored(k)
+	return st.known.has(k) || st.has(capExtendedMonitor) && st.isMonitored(k)
 }
 
 // appendMonitor adds 730 or 731 when the presence event ev is the login

@@ -7,6 +7,7 @@
 package daemon
 
 import (
+	"hash/maphash"
 	"strings"
 	"time"
 
@@ -32,11 +33,33 @@ func (e *event) str(key string) string {
 // goroutine holding the output. Events with no IRC meaning (prompts,
 // telnet commands, text-mode hints, mode switches) render as nothing.
 func (s *session) appendIRCEvent(buf []byte, ev *event) []byte {
-	if s.irc.known == nil {
-		s.irc.known = map[string]bool{}
-	}
 	return s.renderIRC(buf, ev, true)
 }
+
+// nickSet is a set of name keys (chatd.Key) held as 64-bit hashes: a map
+// without pointers, which the garbage collector does not scan. Every IRC
+// session of a big room holds one entry per member it was shown, and as
+// map[string]bool those were most of the heap each collection marked. Two
+// keys share a hash with a chance of about n²/2⁶⁴; the cost of one that
+// did would be a QUIT or AWAY shown to a client that never saw the user.
+type nickSet map[uint64]struct{}
+
+// nickSeed seeds the hashes of every nickSet of the process.
+var nickSeed = maphash.MakeSeed()
+
+func (n *nickSet) add(key string) {
+	if *n == nil {
+		*n = nickSet{}
+	}
+	(*n)[maphash.String(nickSeed, key)] = struct{}{}
+}
+
+func (n nickSet) has(key string) bool {
+	_, ok := n[maphash.String(nickSeed, key)]
+	return ok
+}
+
+func (n nickSet) remove(key string) { delete(n, maphash.String(nickSeed, key)) }
 
 // renderIRC renders ev; output says the goroutine holding the output
 // calls it (not the reader diverting an answer), so it may keep
@@ -55,7 +78,7 @@ func (s *session) renderIRC(buf []byte, ev *event, output bool) []byte {
 		buf = append(buf, ev.text...)
 		if names, ok := ev.get("names").([]string); ok && output {
 			for _, n := range names {
-				st.known[chatd.Key(n)] = true
+				st.known.add(chatd.Key(n))
 			}
 		}
 		if output {
@@ -132,18 +155,61 @@ func (s *session) appendNotice(buf []byte, ev *event, me string) []byte {
 	return buf
 }
 
+// ircShared is one IRC rendering of an event that is the same for every
+// session whose capabilities agree in the bits caps stands for; an
+// event's renderings form a list that only grows (event.ircOut).
+type ircShared struct {
+	caps uint64
+	line []byte
+	next *ircShared
+}
+
+// ircSharedCaps are the capabilities that change how a live room
+// message reads: its tags. Nothing else in its line depends on the
+// session (the channel, not the nick, is its target).
+const ircSharedCaps = capServerTime | capMessageTags | capAccountTag
+
+// appendIRCMessage renders a message. A live room message is rendered
+// once per distinct set of ircSharedCaps and the bytes shared by every
+// member with that set: a room of a thousand IRC clients with the same
+// capabilities costs one rendering, not a thousand.
 func (s *session) appendIRCMessage(buf []byte, ev *event, me string) []byte {
 	st := s.irc
-	from, text := ev.str("from"), ev.str("text")
-	at := ev.at
-	if ts, err := time.Parse(time.RFC3339, ev.str("ts")); err == nil && at.IsZero() {
-		at = ts
-	}
+	from := ev.str("from")
 	own := chatd.Key(from) == chatd.Key(me)
 	kind := ev.str("kind")
 	if own && kind != kindHistory && kind != kindOffline && !st.has(capEchoMessage) {
 		return buf
 	}
+	if kind != kindRoom {
+		return s.renderIRCMessage(buf, ev, me, from, kind)
+	}
+	caps := st.caps.Load() & ircSharedCaps
+	head := ev.ircOut.Load()
+	for r := head; r != nil; r = r.next {
+		if r.caps == caps {
+			return append(buf, r.line...)
+		}
+	}
+	line := s.renderIRCMessage(nil, ev, me, from, kind)
+	r := &ircShared{caps: caps, line: line, next: head}
+	// Another session may have added a rendering meanwhile; this one is
+	// then used here alone, and the list keeps what it has.
+	ev.ircOut.CompareAndSwap(head, r)
+	return append(buf, line...)
+}
+
+// renderIRCMessage renders a message for this session, from its start.
+func (s *session) renderIRCMessage(buf []byte, ev *event, me, from, kind string) []byte {
+	st := s.irc
+	text := ev.str("text")
+	at := ev.at
+	if at.IsZero() {
+		if ts, err := time.Parse(time.RFC3339, ev.str("ts")); err == nil {
+			at = ts
+		}
+	}
+	own := chatd.Key(from) == chatd.Key(me)
 	if action, _ := ev.get("action").(bool); action {
 		text = "\x01ACTION " + text + "\x01"
 	}
@@ -193,8 +259,8 @@ func (s *session) appendIRCPresence(buf []byte, ev *event) []byte {
 			buf = appendIRC(buf, nil, userMask(user), "AWAY")
 		}
 	default:
-		if st.known[k] {
-			delete(st.known, k)
+		if st.known.has(k) {
+			st.known.remove(k)
 			if r := ev.str("reason"); r != "" {
 				return appendIRC(buf, nil, userMask(user), "QUIT", "Quit: "+r)
 			}
@@ -209,7 +275,7 @@ func (s *session) appendIRCPresence(buf []byte, ev *event) []byte {
 // asked for.
 func (s *session) appendJoin(buf []byte, user, room string, output bool) []byte {
 	if output {
-		s.irc.known[chatd.Key(user)] = true
+		s.irc.known.add(chatd.Key(user))
 	}
 	if s.irc.has(capExtendedJoin) {
 		account := user

@@ -31,6 +31,7 @@ type opts struct {
 	clients   int
 	senders   int
 	messages  int
+	devices   int // sessions per account (paced, burst)
 	interval  time.Duration
 	parallel  int
 	sources   int
@@ -66,10 +67,11 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&o.dialect, "dialect", "chatd", "chatd (JSON mode) or irc")
 	fs.StringVar(&o.ircAuth, "irc-login", "", "with -dialect irc, how clients log in: \"\" (a nick, as ngircd takes), pass (PASS name:password) or sasl (SASL PLAIN), as chatd's IRC listener takes")
 	fs.StringVar(&o.label, "label", "", "name of this server in reports (default: the dialect)")
-	fs.StringVar(&o.workload, "workload", "paced", "paced, burst, idle, join, offline, private or loginstorm")
+	fs.StringVar(&o.workload, "workload", "paced", "paced, burst, idle, join, offline, private, loginstorm or resume")
 	fs.IntVar(&o.clients, "clients", 100, "clients (members of the room; accounts for loginstorm)")
 	fs.IntVar(&o.senders, "senders", 10, "senders (paced, burst, offline, private) or chatters already online (loginstorm)")
-	fs.IntVar(&o.messages, "messages", 100, "messages per sender")
+	fs.IntVar(&o.messages, "messages", 100, "messages per sender (resume: lines each client misses per room, at most 200)")
+	fs.IntVar(&o.devices, "devices", 1, "paced, burst: sessions each account keeps at once (chatd needs accounts.duplicate_login = \"multi\"); every one of them receives the room")
 	fs.DurationVar(&o.interval, "interval", 500*time.Millisecond, "time between a sender's messages (burst: 0)")
 	fs.IntVar(&o.parallel, "parallel", 50, "logins in flight at once while setting up")
 	fs.IntVar(&o.sources, "sources", 1, "spread clients over this many 127.0.x.y source addresses")
@@ -123,6 +125,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	defer cancel()
 	r := &result{Label: o.label, Workload: o.workload, Clients: o.clients, Senders: o.senders,
 		Messages: o.messages, Interval: b.interval.String()}
+	if o.devices > 1 {
+		r.Devices = o.devices
+	}
 	var err error
 	switch o.workload {
 	case "paced", "burst":
@@ -137,6 +142,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		err = b.private(ctx, r)
 	case "loginstorm":
 		err = b.loginstorm(ctx, r)
+	case "resume":
+		err = b.resume(ctx, r)
 	case "storm-clients":
 		return b.stormClients(ctx) // loginstorm's own: it reads the output
 	}
@@ -195,6 +202,13 @@ func (o *opts) check() error {
 		if o.dialect != "chatd" {
 			return errors.New("-workload offline needs -dialect chatd: IRC has no offline messages")
 		}
+	case "resume":
+		if o.dialect != "chatd" {
+			return errors.New("-workload resume needs -dialect chatd: it asks chatd's history command")
+		}
+		if o.messages > historyPage {
+			return fmt.Errorf("-workload resume: -messages at most %d (one history page per room)", historyPage)
+		}
 	case "private":
 		if o.dialect != "chatd" {
 			return errors.New("-workload private needs -dialect chatd: it reads chatd's delivery statuses, which IRC has no equivalent of")
@@ -203,10 +217,16 @@ func (o *opts) check() error {
 			return errors.New("-workload private needs -clients of at least 2 and -senders no more than -clients: senders write to the other clients")
 		}
 	default:
-		return fmt.Errorf("-workload %q: want paced, burst, idle, join, offline, private or loginstorm", o.workload)
+		return fmt.Errorf("-workload %q: want paced, burst, idle, join, offline, private, loginstorm or resume", o.workload)
 	}
 	if o.clients < 1 || o.senders < 0 || o.messages < 0 || o.parallel < 1 || o.sources < 1 {
 		return errors.New("-clients, -parallel and -sources must be at least 1; -senders and -messages at least 0")
+	}
+	if o.devices < 1 {
+		return errors.New("-devices must be at least 1")
+	}
+	if o.devices > 1 && o.workload != "paced" && o.workload != "burst" {
+		return errors.New("-devices: only paced and burst run several sessions per account")
 	}
 	if o.sources > 65000 {
 		return errors.New("-sources: at most 65000")

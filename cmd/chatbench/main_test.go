@@ -37,8 +37,9 @@ func startChatd(t *testing.T) string {
 	return startDaemon(t, false).Addr().String()
 }
 
-// startDaemon is startChatd's daemon, with its IRC listener on when irc.
-func startDaemon(t *testing.T, irc bool) *daemon.Server {
+// startDaemon is startChatd's daemon, with its IRC listener on when irc,
+// and its configuration changed by mutate.
+func startDaemon(t *testing.T, irc bool, mutate ...func(*chatd.Config)) *daemon.Server {
 	t.Helper()
 	cfg := chatd.DefaultConfig()
 	if irc {
@@ -50,6 +51,9 @@ func startDaemon(t *testing.T, irc bool) *daemon.Server {
 	cfg.Argon2 = chatd.Argon2Config{MemoryKiB: 1024, Iterations: 1, Parallelism: 1, MaxConcurrent: 1}
 	cfg.Rate.LinesPerSecond, cfg.Rate.Burst = 100000, 100000
 	cfg.Messages.OfflineLimit = 100000
+	for _, m := range mutate {
+		m(&cfg)
+	}
 	store, err := db.Open(cfg.Database.Path)
 	if err != nil {
 		t.Fatal(err)
@@ -274,6 +278,55 @@ func TestIRCAgainstChatd(t *testing.T) {
 	}
 	if err := run(context.Background(), []string{"-dialect", "chatd", "-irc-login", "sasl"}, io.Discard); err == nil {
 		t.Error("-irc-login with -dialect chatd: no error")
+	}
+}
+
+// TestDevicesAgainstChatd: with -devices 2 every account keeps a second
+// session, which gets every room line as the first does, on both dialects.
+func TestDevicesAgainstChatd(t *testing.T) {
+	srv := startDaemon(t, true, func(c *chatd.Config) { c.Accounts.DuplicateLogin = "multi" })
+	addr, irc := srv.Addr().String(), srv.IRCAddr().String()
+	r := benchRun(t, "-addr", addr, "-workload", "paced", "-clients", "6", "-senders", "2",
+		"-messages", "3", "-interval", "20ms", "-devices", "2", "-prefix", "dv")
+	// chatd echoes to the sender: all 12 sessions get every line.
+	if r.Expected != 2*3*12 || r.Deliveries != r.Expected || r.Devices != 2 {
+		t.Errorf("devices: deliveries %d of %d, devices %d; want %d and 2", r.Deliveries, r.Expected, r.Devices, 2*3*12)
+	}
+	// Fresh accounts for IRC: the lines above would be replayed to
+	// their members as unread at login.
+	benchRun(t, "-addr", addr, "-workload", "idle", "-clients", "6", "-prefix", "dw")
+	waitOffline(t, srv)
+	r = benchRun(t, "-addr", irc, "-dialect", "irc", "-irc-login", "sasl", "-workload", "paced", "-clients", "6",
+		"-senders", "2", "-messages", "3", "-interval", "20ms", "-devices", "2", "-prefix", "dw", "-room", "dwroom")
+	// IRC without echo-message: both sessions of the other five
+	// accounts, none of the sender's.
+	if r.Expected != 2*3*10 || r.Deliveries != r.Expected {
+		t.Errorf("devices over irc: deliveries %d of %d, want %d", r.Deliveries, r.Expected, 2*3*10)
+	}
+	err := run(context.Background(), []string{"-workload", "idle", "-devices", "2"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-devices") {
+		t.Errorf("-devices with idle: err %v, want a refusal naming -devices", err)
+	}
+}
+
+// TestResumeAgainstChatd: after the drop, every client gets each line it
+// missed in each of the three rooms, once, through history after the last
+// id it saw.
+func TestResumeAgainstChatd(t *testing.T) {
+	srv := startDaemon(t, false)
+	r := benchRun(t, "-addr", srv.Addr().String(), "-workload", "resume", "-clients", "10",
+		"-messages", "7", "-prefix", "re", "-pid", fmt.Sprint(os.Getpid()))
+	if r.Expected != 10*3*7 || r.Deliveries != r.Expected {
+		t.Errorf("resume: %d lines caught up of %d", r.Deliveries, r.Expected)
+	}
+	if r.Seconds <= 0 || r.P99 <= 0 || r.Max < r.P99 || r.CPUSeconds <= 0 {
+		t.Errorf("resume: %.2fs, p99 %v, max %v, server CPU %v s: not measured", r.Seconds, r.P99, r.Max, r.CPUSeconds)
+	}
+	for _, args := range [][]string{{"-dialect", "irc"}, {"-messages", "201"}} {
+		err := run(context.Background(), append([]string{"-workload", "resume"}, args...), io.Discard)
+		if err == nil {
+			t.Errorf("resume %v: no error", args)
+		}
 	}
 }
 

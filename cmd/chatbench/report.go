@@ -22,6 +22,8 @@ type result struct {
 	Senders  int    `json:"senders"`
 	Messages int    `json:"messages"`
 	Interval string `json:"interval"`
+	// Devices is the sessions per account (-devices), when more than one.
+	Devices int `json:"devices,omitempty"`
 
 	ConnectSeconds   float64 `json:"connect_seconds"`
 	Seconds          float64 `json:"seconds"`
@@ -113,6 +115,7 @@ var rows = []struct {
 		return fmt.Sprintf("%d / %d / %d", r.Clients, r.Senders, r.Messages)
 	}},
 	{"interval", func(r *result) string { return r.Interval }},
+	{"sessions per account", num(func(r *result) float64 { return float64(r.Devices) }, "%.0f")},
 	{"connect time (s)", num(func(r *result) float64 { return r.ConnectSeconds }, "%.2f")},
 	{"deliveries (of expected)", func(r *result) string {
 		if r.Expected == 0 || r.Stored > 0 {

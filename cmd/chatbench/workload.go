@@ -56,6 +56,15 @@ func (b *bench) source(i int) string {
 
 func (b *bench) name(i int) string { return fmt.Sprintf("%s%d", b.prefix, i) }
 
+// account is the user client i logs in as: with -devices D, clients N
+// … D·N-1 are the further sessions of users 0 … N-1, in turn.
+func (b *bench) account(i int) string {
+	if b.devices > 1 {
+		return b.name(i % b.clients)
+	}
+	return b.name(i)
+}
+
 // connect logs client i in, backing off and retrying while the server says
 // it is busy, as a real client would.
 func (b *bench) connect(ctx context.Context, i int) (*conn, error) {
@@ -65,7 +74,7 @@ func (b *bench) connect(ctx context.Context, i int) (*conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		err = b.d.login(c, b.name(i))
+		err = b.d.login(c, b.account(i))
 		if err == nil {
 			c.idx = i
 			return c, nil
@@ -314,7 +323,15 @@ func (b *bench) chat(ctx context.Context, r *result) error {
 	if err != nil {
 		return err
 	}
-	defer closeAll(conns)
+	defer func() { closeAll(conns) }()
+	if b.devices > 1 {
+		// The further sessions are in the room through their account.
+		more, err := b.connectAll(ctx, b.clients, b.clients*b.devices, b.parallel, false)
+		if err != nil {
+			return err
+		}
+		conns = append(conns, more...)
+	}
 	r.ConnectSeconds = time.Since(start).Seconds()
 
 	stopReading := b.readAll(conns)
@@ -323,9 +340,11 @@ func (b *bench) chat(ctx context.Context, r *result) error {
 	// measured part, so that the first lines of chat do not queue
 	// behind it in the clients' sockets.
 	b.quiet(ctx)
-	receivers := int64(b.clients)
+	receivers := int64(b.clients * b.devices)
 	if !b.echo {
-		receivers-- // IRC does not echo a line to its sender
+		// IRC does not echo a line to its sender, nor (without
+		// echo-message) to the sender's other sessions.
+		receivers -= int64(b.devices)
 	}
 	expected := int64(b.senders*b.messages) * receivers
 	before := b.begin()

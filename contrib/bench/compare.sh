@@ -10,7 +10,9 @@
 # WORKLOAD=idle, loginstorm and offline run against chatd alone where IRC
 # has no equivalent (offline) or when PEER=none. WORKLOAD=private (private
 # messages to users online, with the sender's delivery status) is chatd
-# alone too: IRC has no delivery status to measure. BASELINE=REV (a git
+# alone too: IRC has no delivery status to measure; so is WORKLOAD=resume
+# (a reconnect storm catching up through chatd's history command).
+# EXTRA="-devices 2" gives every account a second session (paced, burst). BASELINE=REV (a git
 # revision, e.g. main or HEAD~3) also runs chatd built from that revision,
 # first, so a change is measured against its base in the same sitting.
 # TOOL_BASELINE=REV also drives this tree's chatd with the chatbench built
@@ -20,6 +22,10 @@
 # dialect, as ngircd is driven, its clients logged in with SASL PLAIN (or
 # PASS account:password) to accounts made first over chatd's JSON mode:
 # chatd in JSON, chatd over IRC and ngircd side by side (paced and burst).
+# PEER names the peer IRC server: ngircd (the default), ergo (the binary in
+# ERGO, default /work/peers/ergo/ergo, its default.yaml beside it, fakelag
+# off, no language files), both as PEER=ngircd,ergo, or none.
+# IRCPROFILE=file writes the chatd-irc run's CPU profile (binary in file.bin).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -37,14 +43,22 @@ EXTRA=${EXTRA:-}
 BASELINE=${BASELINE:-}
 TOOL_BASELINE=${TOOL_BASELINE:-}
 IRC=${IRC:-}
+IRCPROFILE=${IRCPROFILE:-}
 
-case "$WORKLOAD" in offline | private) PEER=none IRC= ;; esac
+case "$WORKLOAD" in offline | private | resume) PEER=none IRC= ;; esac
 case "$IRC" in "" | sasl | pass) ;; *)
 	echo "bench-compare: IRC=$IRC: want sasl or pass" >&2
 	exit 1
 	;;
 esac
-if [ "$PEER" = ngircd ] && ! command -v ngircd >/dev/null && [ ! -x /usr/sbin/ngircd ]; then
+# peer NAME: whether PEER lists NAME.
+peer() { case ",$PEER," in *",$1,"*) return 0 ;; esac; return 1; }
+ERGO=${ERGO:-/work/peers/ergo/ergo}
+if peer ergo && [ ! -x "$ERGO" ]; then
+	echo "bench-compare: ergo is missing: build it and set ERGO=path (or PEER=ngircd)" >&2
+	exit 1
+fi
+if peer ngircd && ! command -v ngircd >/dev/null && [ ! -x /usr/sbin/ngircd ]; then
 	echo "bench-compare: ngircd is missing: apt-get install -y ngircd (or PEER=none)" >&2
 	exit 1
 fi
@@ -133,7 +147,8 @@ run_chatd_irc() {
 		-e "s|@ARGON2_PARALLELISM@|$parallelism|" -e "s|@ARGON2_CONCURRENT@|$concurrent|" \
 		contrib/bench/chatd.toml >"$tmp/chatd.toml"
 	printf '\n[irc]\nlisten = "127.0.0.1:%s"\n' "$iport" >>"$tmp/chatd.toml"
-	"$tmp/chatd" serve -config "$tmp/chatd.toml" 2>"$tmp/chatd-irc.log" &
+	CHATD_CPUPROFILE=${IRCPROFILE:+$(realpath -m "$IRCPROFILE")} \
+		"$tmp/chatd" serve -config "$tmp/chatd.toml" 2>"$tmp/chatd-irc.log" &
 	pid=$!
 	pids+=("$pid")
 	wait_port "$port"
@@ -147,10 +162,13 @@ run_chatd_irc() {
 	results+=("$tmp/8-chatd-irc.json")
 	kill -TERM "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
+	if [ -n "$IRCPROFILE" ]; then
+		cp "$tmp/chatd" "$IRCPROFILE.bin"
+	fi
 }
 [ -n "$IRC" ] && run_chatd_irc
 
-if [ "$PEER" = ngircd ]; then
+if peer ngircd; then
 	nport=$(free_port)
 	sed -e "s|@PORT@|$nport|" contrib/bench/ngircd.conf >"$tmp/ngircd.conf"
 	ngircd=$(command -v ngircd || echo /usr/sbin/ngircd)
@@ -162,6 +180,31 @@ if [ "$PEER" = ngircd ]; then
 		-pid "$npid" -json "$tmp/9-ngircd.json" >/dev/null
 	results+=("$tmp/9-ngircd.json")
 fi
+
+# run_ergo: ergo with the default.yaml beside its binary, listening on one
+# loopback port only (no TLS listener), its database in $tmp, fakelag off
+# (as ngircd's flood penalty is); localhost is exempt from its per-IP limits.
+run_ergo() {
+	local eport epid dir
+	eport=$(free_port)
+	dir=$(dirname "$ERGO")
+	sed -e "s|\"127.0.0.1:6667\":|\"127.0.0.1:$eport\":|" -e '/"\[::1\]:6667":/d' \
+		-e '/^        ":6697":/,/min-tls-version/d' -e "s|^    path: ircd.db|    path: $tmp/ergo.db|" \
+		-e "s|motd: ergo.motd|motd: $dir/ergo.motd|" -e '/^fakelag:/,/enabled:/s/enabled: true/enabled: false/' \
+		-e '/^languages:/,/enabled:/s/enabled: true/enabled: false/' \
+		-e "s|^lock-file: \"ircd.lock\"|lock-file: \"$tmp/ircd.lock\"|" \
+		"$dir/default.yaml" >"$tmp/ergo.yaml"
+	"$ERGO" run --conf "$tmp/ergo.yaml" >"$tmp/ergo.log" 2>&1 &
+	epid=$!
+	pids+=("$epid")
+	wait_port "$eport"
+	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$eport" -dialect irc -label ergo \
+		-pid "$epid" -json "$tmp/9-ergo.json" >/dev/null
+	results+=("$tmp/9-ergo.json")
+	kill -TERM "$epid" 2>/dev/null || true
+	wait "$epid" 2>/dev/null || true
+}
+peer ergo && run_ergo
 
 report=("$tmp/chatbench" report)
 [ -n "$SVG" ] && report+=(-svg "$SVG")
