@@ -93,7 +93,7 @@ func (s *session) appendIRCAccount(buf []byte, ev *event, me string) []byte {
 	st := s.irc
 	user := ev.str("user")
 	k := chatd.Key(user)
-	if !st.has(capAccountNotify) || !(k == chatd.Key(me) || st.known[k] || st.has(capExtendedMonitor) && st.isMonitored(k)) {
+	if !st.has(capAccountNotify) || !(k == chatd.Key(me) || st.known.has(k) || st.has(capExtendedMonitor) && st.isMonitored(k)) {
 		return buf
 	}
 	return appendIRC(buf, nil, userMask(user), "ACCOUNT", user)

@@ -65,7 +65,7 @@ func (s *session) appendIRCSetname(buf []byte, ev *event, me string) []byte {
 	st := s.irc
 	user := ev.str("user")
 	k := chatd.Key(user)
-	if !st.has(capSetname) || !(k == chatd.Key(me) || st.known[k] || st.has(capExtendedMonitor) && st.isMonitored(k)) {
+	if !st.has(capSetname) || !(k == chatd.Key(me) || st.known.has(k) || st.has(capExtendedMonitor) && st.isMonitored(k)) {
 		return buf
 	}
 	return appendIRC(buf, nil, userMask(user), "SETNAME", ev.str("text"))

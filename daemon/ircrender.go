@@ -7,7 +7,6 @@
 package daemon
 
 import (
-	"hash/maphash"
 	"strings"
 	"time"
 
@@ -42,24 +41,51 @@ func (s *session) appendIRCEvent(buf []byte, ev *event) []byte {
 // map[string]bool those were most of the heap each collection marked. Two
 // keys share a hash with a chance of about n²/2⁶⁴; the cost of one that
 // did would be a QUIT or AWAY shown to a client that never saw the user.
+// The hash is FNV-1a, the same in every process, so a session's set moves
+// with it in a live upgrade (upgrade.go).
 type nickSet map[uint64]struct{}
 
-// nickSeed seeds the hashes of every nickSet of the process.
-var nickSeed = maphash.MakeSeed()
+// nickHash is the 64-bit FNV-1a hash of key.
+func nickHash(key string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(key); i++ {
+		h ^= uint64(key[i])
+		h *= 1099511628211
+	}
+	return h
+}
 
 func (n *nickSet) add(key string) {
 	if *n == nil {
 		*n = nickSet{}
 	}
-	(*n)[maphash.String(nickSeed, key)] = struct{}{}
+	(*n)[nickHash(key)] = struct{}{}
 }
 
 func (n nickSet) has(key string) bool {
-	_, ok := n[maphash.String(nickSeed, key)]
+	_, ok := n[nickHash(key)]
 	return ok
 }
 
-func (n nickSet) remove(key string) { delete(n, maphash.String(nickSeed, key)) }
+func (n nickSet) remove(key string) { delete(n, nickHash(key)) }
+
+// hashes lists the set, for the upgrade record.
+func (n nickSet) hashes() []uint64 {
+	out := make([]uint64, 0, len(n))
+	for h := range n {
+		out = append(out, h)
+	}
+	return out
+}
+
+// nickSetOf is the set of the hashes h.
+func nickSetOf(h []uint64) nickSet {
+	n := make(nickSet, len(h))
+	for _, x := range h {
+		n[x] = struct{}{}
+	}
+	return n
+}
 
 // renderIRC renders ev; output says the goroutine holding the output
 // calls it (not the reader diverting an answer), so it may keep

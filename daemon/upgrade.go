@@ -91,7 +91,7 @@ type ircRecord struct {
 	Oper     bool              `json:"oper"`
 	Caps     uint64            `json:"caps"`
 	Batches  uint64            `json:"batches"`
-	Known    map[string]bool   `json:"known,omitempty"`
+	Known    []uint64          `json:"known_hashes,omitempty"`
 	Watched  map[string]string `json:"watched,omitempty"`
 	Monitor  map[string]string `json:"monitor,omitempty"`
 	MonTold  map[string]bool   `json:"mon_told,omitempty"`
@@ -561,7 +561,7 @@ func (s *session) takeOver(until time.Time) (rec *sessionRecord, ok, busy bool) 
 	}
 	if st := s.irc; st != nil {
 		ir := &ircRecord{Nick: st.me(), Username: st.username, Realname: st.realname, Guest: st.guest,
-			Caps: st.caps.Load(), Batches: st.batches, Known: st.known, MonTold: st.monTold}
+			Caps: st.caps.Load(), Batches: st.batches, Known: st.known.hashes(), MonTold: st.monTold}
 		if v, ok := srv.ircIdents.Load(chatd.Key(s.user)); ok {
 			ir.Oper = v.(*ircIdent).oper
 		}
@@ -682,7 +682,7 @@ func (s *Server) adoptOne(rec *sessionRecord, fd int) (*session, error) {
 		st.nick, st.username, st.realname, st.guest = nick, ir.Username, ir.Realname, ir.Guest
 		st.nickNow.Store(&nick)
 		st.caps.Store(ir.Caps)
-		st.batches, st.known, st.monTold = ir.Batches, ir.Known, ir.MonTold
+		st.batches, st.known, st.monTold = ir.Batches, nickSetOf(ir.Known), ir.MonTold
 		if ir.Watched != nil {
 			st.watched.Store(&ir.Watched)
 		}
