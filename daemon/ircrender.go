@@ -281,7 +281,11 @@ func (s *session) ircWelcome(ev *event) *event {
 	s.numeric("004", server, "chatd", "i", "bko")
 	s.ircISupport()
 	online, _ := ev.get("online").([]string)
-	s.ircLusers(len(online))
+	users := len(online)
+	if n, ok := ev.get("online_count").(int); ok {
+		users = n // above presence.everyone_limit online is a few
+	}
+	s.ircLusers(users)
 	s.ircMOTD()
 	if rooms, ok := ev.get("rooms").([]object); ok {
 		for _, o := range rooms {
