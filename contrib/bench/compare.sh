@@ -20,6 +20,13 @@
 # dialect, as ngircd is driven, its clients logged in with SASL PLAIN (or
 # PASS account:password) to accounts made first over chatd's JSON mode:
 # chatd in JSON, chatd over IRC and ngircd side by side (paced and burst).
+# PEER=ergo runs ergo instead of ngircd (ERGO=path, default the ergo on
+# PATH), with a config the script writes from `ergo defaultconfig`:
+# plain-text loopback listener, fakelag and per-IP limits off, in-memory
+# history as ergo ships it. ACCOUNTS=made logs chatd's clients in to
+# accounts made beforehand (a first idle run, not measured) instead of
+# registering them on the way, as an IRC server's anonymous clients need
+# none.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -37,6 +44,8 @@ EXTRA=${EXTRA:-}
 BASELINE=${BASELINE:-}
 TOOL_BASELINE=${TOOL_BASELINE:-}
 IRC=${IRC:-}
+ACCOUNTS=${ACCOUNTS:-}
+ERGO=${ERGO:-$(command -v ergo || true)}
 
 case "$WORKLOAD" in offline | private) PEER=none IRC= ;; esac
 case "$IRC" in "" | sasl | pass) ;; *)
@@ -44,10 +53,24 @@ case "$IRC" in "" | sasl | pass) ;; *)
 	exit 1
 	;;
 esac
+case "$PEER" in ngircd | ergo | none) ;; *)
+	echo "bench-compare: PEER=$PEER: want ngircd, ergo or none" >&2
+	exit 1
+	;;
+esac
 if [ "$PEER" = ngircd ] && ! command -v ngircd >/dev/null && [ ! -x /usr/sbin/ngircd ]; then
 	echo "bench-compare: ngircd is missing: apt-get install -y ngircd (or PEER=none)" >&2
 	exit 1
 fi
+if [ "$PEER" = ergo ] && [ ! -x "$ERGO" ]; then
+	echo "bench-compare: ergo is missing: build it and pass ERGO=/path/to/ergo (or PEER=none)" >&2
+	exit 1
+fi
+case "$ACCOUNTS" in "" | made) ;; *)
+	echo "bench-compare: ACCOUNTS=$ACCOUNTS: want made (or unset)" >&2
+	exit 1
+	;;
+esac
 
 BENCH_NAME=bench-compare
 . contrib/bench/lib.sh
@@ -94,6 +117,18 @@ run_chatd() {
 		-e "s|@ARGON2_PARALLELISM@|$parallelism|" -e "s|@ARGON2_CONCURRENT@|$concurrent|" \
 		contrib/bench/chatd.toml >"$tmp/chatd.toml"
 	[ -n "$HASHWORKER" ] && sed -i "/^max_concurrent = /a worker = \"$HASHWORKER\"" "$tmp/chatd.toml"
+	if [ "$ACCOUNTS" = made ]; then
+		# The accounts, made by a chatd of their own: the measured one
+		# starts with none of their sessions.
+		"$1" serve -config "$tmp/chatd.toml" 2>"$tmp/$2-accounts.log" &
+		pid=$!
+		pids+=("$pid")
+		wait_port "$port"
+		"$bench" -workload idle -clients "$CLIENTS" -sources "$SOURCES" -parallel 100 -settle 100ms \
+			-drain 1800s -timeout 60m -addr "127.0.0.1:$port" -dialect chatd >/dev/null
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	fi
 	CHATD_CPUPROFILE=${3:+$(realpath -m "$3")} \
 		"$1" serve -config "$tmp/chatd.toml" 2>"$tmp/$2.log" &
 	pid=$!
@@ -161,6 +196,35 @@ if [ "$PEER" = ngircd ]; then
 	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$nport" -dialect irc -label ngircd \
 		-pid "$npid" -json "$tmp/9-ngircd.json" >/dev/null
 	results+=("$tmp/9-ngircd.json")
+fi
+
+if [ "$PEER" = ergo ]; then
+	eport=$(free_port)
+	mkdir "$tmp/ergo"
+	printf 'ergo for chatbench\n' >"$tmp/ergo/ergo.motd"
+	"$ERGO" defaultconfig | /usr/bin/env python3 -c '
+import sys, yaml
+c = yaml.safe_load(sys.stdin)
+port, dir = sys.argv[1], sys.argv[2]
+s = c["server"]
+s["listeners"] = {"127.0.0.1:" + port: None}
+s["motd"] = dir + "/ergo.motd"
+s["lookup-hostnames"] = False
+s["ip-limits"]["count"] = False
+s["ip-limits"]["throttle"] = False
+c["fakelag"]["enabled"] = False
+c["datastore"]["path"] = dir + "/ircd.db"
+c["languages"]["enabled"] = False
+yaml.safe_dump(c, sys.stdout)
+' "$eport" "$tmp/ergo" >"$tmp/ergo/ergo.yaml"
+	"$ERGO" initdb --conf "$tmp/ergo/ergo.yaml" --quiet
+	"$ERGO" run --conf "$tmp/ergo/ergo.yaml" --quiet >"$tmp/ergo.log" 2>&1 &
+	epid=$!
+	pids+=("$epid")
+	wait_port "$eport"
+	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$eport" -dialect irc -label ergo \
+		-pid "$epid" -json "$tmp/9-ergo.json" >/dev/null
+	results+=("$tmp/9-ergo.json")
 fi
 
 report=("$tmp/chatbench" report)
