@@ -26,7 +26,9 @@
 # history as ergo ships it. ACCOUNTS=made logs chatd's clients in to
 # accounts made beforehand (a first idle run, not measured) instead of
 # registering them on the way, as an IRC server's anonymous clients need
-# none.
+# none. RUNS=N repeats every server's run N times, in turns (chatd, the
+# peer, chatd, ...), in one sitting; with ACCOUNTS=made the accounts are
+# made once and each chatd run starts from a copy of that database.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -45,6 +47,7 @@ BASELINE=${BASELINE:-}
 TOOL_BASELINE=${TOOL_BASELINE:-}
 IRC=${IRC:-}
 ACCOUNTS=${ACCOUNTS:-}
+RUNS=${RUNS:-1}
 ERGO=${ERGO:-$(command -v ergo || true)}
 
 case "$WORKLOAD" in offline | private) PEER=none IRC= ;; esac
@@ -118,16 +121,22 @@ run_chatd() {
 		contrib/bench/chatd.toml >"$tmp/chatd.toml"
 	[ -n "$HASHWORKER" ] && sed -i "/^max_concurrent = /a worker = \"$HASHWORKER\"" "$tmp/chatd.toml"
 	if [ "$ACCOUNTS" = made ]; then
-		# The accounts, made by a chatd of their own: the measured one
-		# starts with none of their sessions.
-		"$1" serve -config "$tmp/chatd.toml" 2>"$tmp/$2-accounts.log" &
-		pid=$!
-		pids+=("$pid")
-		wait_port "$port"
-		"$bench" -workload idle -clients "$CLIENTS" -sources "$SOURCES" -parallel 100 -settle 100ms \
-			-drain 1800s -timeout 60m -addr "127.0.0.1:$port" -dialect chatd >/dev/null
-		kill -TERM "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
+		# The accounts, made once per binary by a chatd of their own:
+		# the measured one starts with none of their sessions.
+		local made=$tmp/accounts-$(basename "$1").db
+		if [ ! -e "$made" ]; then
+			"$1" serve -config "$tmp/chatd.toml" 2>"$tmp/$2-accounts.log" &
+			pid=$!
+			pids+=("$pid")
+			wait_port "$port"
+			"$bench" -workload idle -clients "$CLIENTS" -sources "$SOURCES" -parallel 100 -settle 100ms \
+				-drain 1800s -timeout 60m -addr "127.0.0.1:$port" -dialect chatd >/dev/null
+			kill -TERM "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+			"$1" backup -config "$tmp/chatd.toml" "$made" >/dev/null
+		fi
+		rm -f "$tmp/chatd.db"*
+		cp "$made" "$tmp/chatd.db"
 	fi
 	CHATD_CPUPROFILE=${3:+$(realpath -m "$3")} \
 		"$1" serve -config "$tmp/chatd.toml" 2>"$tmp/$2.log" &
@@ -139,8 +148,8 @@ run_chatd() {
 	local all=$pid child
 	for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do all+=",$child"; done
 	"$bench" "${args[@]}" -addr "127.0.0.1:$port" -dialect chatd -label "$2" \
-		-pid "$all" -json "$tmp/${#results[@]}-$2.json" >/dev/null
-	results+=("$tmp/${#results[@]}-$2.json")
+		-pid "$all" -json "$tmp/${#results[@]}-chatd.json" >/dev/null
+	results+=("$tmp/${#results[@]}-chatd.json")
 	kill -TERM "$pid" 2>/dev/null || true # a profile is written as chatd stops
 	wait "$pid" 2>/dev/null || true
 	if [ -n "${3:-}" ]; then
@@ -148,13 +157,16 @@ run_chatd() {
 	fi
 }
 
-[ -n "$BASELINE" ] && run_chatd "$tmp/chatd-base" "chatd@$BASELINE"
-if [ -n "$TOOL_BASELINE" ]; then
-	bench=$tmp/chatbench-base
-	run_chatd "$tmp/chatd" "chatd,tool@$TOOL_BASELINE"
-	bench=$tmp/chatbench
-fi
-run_chatd "$tmp/chatd" chatd "$PROFILE"
+# run_chatds: chatd's runs of one turn (the baselines first).
+run_chatds() {
+	[ -n "$BASELINE" ] && run_chatd "$tmp/chatd-base" "chatd@$BASELINE$sfx"
+	if [ -n "$TOOL_BASELINE" ]; then
+		bench=$tmp/chatbench-base
+		run_chatd "$tmp/chatd" "chatd,tool@$TOOL_BASELINE$sfx"
+		bench=$tmp/chatbench
+	fi
+	run_chatd "$tmp/chatd" "chatd$sfx" "$PROFILE"
+}
 
 # run_chatd_irc: a fresh chatd with its IRC listener on; its accounts are
 # made over JSON (the idle workload logs every client in once), then the
@@ -178,14 +190,14 @@ run_chatd_irc() {
 	local all=$pid child
 	for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do all+=",$child"; done
 	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$iport" -dialect irc -irc-login "$IRC" \
-		-label chatd-irc -pid "$all" -json "$tmp/8-chatd-irc.json" >/dev/null
-	results+=("$tmp/8-chatd-irc.json")
+		-label "chatd-irc$sfx" -pid "$all" -json "$tmp/$run-8-chatd-irc.json" >/dev/null
+	results+=("$tmp/$run-8-chatd-irc.json")
 	kill -TERM "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 }
-[ -n "$IRC" ] && run_chatd_irc
 
-if [ "$PEER" = ngircd ]; then
+# run_ngircd: ngircd under the workload, stopped afterwards.
+run_ngircd() {
 	nport=$(free_port)
 	sed -e "s|@PORT@|$nport|" contrib/bench/ngircd.conf >"$tmp/ngircd.conf"
 	ngircd=$(command -v ngircd || echo /usr/sbin/ngircd)
@@ -193,13 +205,18 @@ if [ "$PEER" = ngircd ]; then
 	npid=$!
 	pids+=("$npid")
 	wait_port "$nport"
-	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$nport" -dialect irc -label ngircd \
-		-pid "$npid" -json "$tmp/9-ngircd.json" >/dev/null
-	results+=("$tmp/9-ngircd.json")
-fi
+	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$nport" -dialect irc -label "ngircd$sfx" \
+		-pid "$npid" -json "$tmp/$run-9-ngircd.json" >/dev/null
+	results+=("$tmp/$run-9-ngircd.json")
+	kill -TERM "$npid" 2>/dev/null || true
+	wait "$npid" 2>/dev/null || true
+}
 
-if [ "$PEER" = ergo ]; then
+# run_ergo: ergo under the workload, with a fresh config and database,
+# stopped afterwards.
+run_ergo() {
 	eport=$(free_port)
+	rm -rf "$tmp/ergo"
 	mkdir "$tmp/ergo"
 	printf 'ergo for chatbench\n' >"$tmp/ergo/ergo.motd"
 	"$ERGO" defaultconfig | /usr/bin/env python3 -c '
@@ -222,10 +239,23 @@ yaml.safe_dump(c, sys.stdout)
 	epid=$!
 	pids+=("$epid")
 	wait_port "$eport"
-	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$eport" -dialect irc -label ergo \
-		-pid "$epid" -json "$tmp/9-ergo.json" >/dev/null
-	results+=("$tmp/9-ergo.json")
-fi
+	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$eport" -dialect irc -label "ergo$sfx" \
+		-pid "$epid" -json "$tmp/$run-9-ergo.json" >/dev/null
+	results+=("$tmp/$run-9-ergo.json")
+	kill -TERM "$epid" 2>/dev/null || true
+	wait "$epid" 2>/dev/null || true
+}
+
+sfx=
+for run in $(seq "$RUNS"); do
+	[ "$RUNS" -gt 1 ] && sfx="#$run"
+	run_chatds
+	[ -n "$IRC" ] && run_chatd_irc
+	case "$PEER" in
+	ngircd) run_ngircd ;;
+	ergo) run_ergo ;;
+	esac
+done
 
 report=("$tmp/chatbench" report)
 [ -n "$SVG" ] && report+=(-svg "$SVG")
