@@ -144,5 +144,6 @@ func (s *Server) syncOnline(ctx context.Context) {
 			continue
 		}
 		written, last = gen, time.Now()
+		s.freeRestMemory(len(snap))
 	}
 }
