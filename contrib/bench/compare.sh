@@ -231,6 +231,7 @@ s["ip-limits"]["count"] = False
 s["ip-limits"]["throttle"] = False
 c["fakelag"]["enabled"] = False
 c["datastore"]["path"] = dir + "/ircd.db"
+c["lock-file"] = dir + "/ircd.lock"
 c["languages"]["enabled"] = False
 yaml.safe_dump(c, sys.stdout)
 ' "$eport" "$tmp/ergo" >"$tmp/ergo/ergo.yaml"
