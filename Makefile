@@ -48,13 +48,14 @@ fuzz:
 bench:
 	go test -run '^$$' -bench . -benchtime 2s ./daemon/ ./db/
 
-# chatd and ngircd (and with IRC=sasl chatd's IRC listener) under one chatbench
+# chatd and ngircd (or with PEER=ergo ergo; with IRC=sasl also chatd's IRC listener) under one chatbench
 # workload, side by side from one run
 # (contrib/bench/compare.sh lists the knobs: WORKLOAD, CLIENTS, SENDERS, ...).
 bench-compare:
 	@WORKLOAD=$(WORKLOAD) CLIENTS=$(CLIENTS) SENDERS=$(SENDERS) MESSAGES=$(MESSAGES) \
 	INTERVAL=$(INTERVAL) SOURCES=$(SOURCES) PEER=$(PEER) ARGON2=$(ARGON2) SVG=$(SVG) PROFILE=$(PROFILE) \
-	BASELINE=$(BASELINE) TOOL_BASELINE=$(TOOL_BASELINE) LANES=$(LANES) HASHWORKER=$(HASHWORKER) IRC=$(IRC) ERGO=$(ERGO) IRCPROFILE=$(IRCPROFILE) bash contrib/bench/compare.sh
+	BASELINE=$(BASELINE) TOOL_BASELINE=$(TOOL_BASELINE) LANES=$(LANES) HASHWORKER=$(HASHWORKER) IRC=$(IRC) RUNS=$(RUNS) \
+	ERGO=$(ERGO) ACCOUNTS=$(ACCOUNTS) IRCPROFILE=$(IRCPROFILE) bash contrib/bench/compare.sh
 
 # One chatd node against three sharing one PostgreSQL database and one room,
 # side by side from one run (contrib/bench/cluster.sh lists the knobs).

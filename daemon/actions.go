@@ -147,5 +147,6 @@ func (s *Server) syncOnline(ctx context.Context) {
 			continue
 		}
 		written, last = gen, time.Now()
+		s.freeRestMemory(len(snap))
 	}
 }

@@ -193,7 +193,11 @@ func textOnly(text string) *event {
 
 func f(key string, val any) field { return field{key, val} }
 
-func welcomeEvent(user string, admin bool, room string, rooms []roomInfo, online []string, offline int, unread []chatd.Unread, mentions int) *event {
+// welcomeEvent is a login's welcome. online lists everyone online, or,
+// with users above zero (more than presence.everyone_limit online,
+// PROTOCOL.md 13), only the users online the user hears of, users being
+// how many are online in all.
+func welcomeEvent(user string, admin bool, room string, rooms []roomInfo, online []string, users, offline int, unread []chatd.Unread, mentions int) *event {
 	var b strings.Builder
 	if room == "" {
 		fmt.Fprintf(&b, "Welcome, %s! You are in no room; join one to talk.", user)
@@ -210,7 +214,11 @@ func welcomeEvent(user string, admin bool, room string, rooms []roomInfo, online
 	if admin {
 		b.WriteString(" You are a server admin.")
 	}
-	fmt.Fprintf(&b, "\nOnline now: %s.", strings.Join(online, ", "))
+	if users > 0 {
+		fmt.Fprintf(&b, "\nOnline now: %d users; in your rooms or watched: %s.", users, strings.Join(online, ", "))
+	} else {
+		fmt.Fprintf(&b, "\nOnline now: %s.", strings.Join(online, ", "))
+	}
 	if len(unread) > 0 {
 		fmt.Fprintf(&b, "\nUnread: %s.", unreadText(unread))
 	}
@@ -221,9 +229,13 @@ func welcomeEvent(user string, admin bool, room string, rooms []roomInfo, online
 		fmt.Fprintf(&b, "\nYou have %d offline message%s:", offline, plural(offline))
 	}
 	b.WriteString("\nType help for the list of commands.")
-	return newEvent("welcome", b.String(),
-		f("user", user), f("admin", admin), f("room", nullable(room)), f("rooms", roomInfoList(rooms)),
-		f("online", nonNil(online)), f("offline", offline), f("unread", unreadFields(unread)), f("mentions", mentions))
+	fields := []field{f("user", user), f("admin", admin), f("room", nullable(room)), f("rooms", roomInfoList(rooms)),
+		f("online", nonNil(online))}
+	if users > 0 {
+		fields = append(fields, f("online_count", users))
+	}
+	fields = append(fields, f("offline", offline), f("unread", unreadFields(unread)), f("mentions", mentions))
+	return newEvent("welcome", b.String(), fields...)
 }
 
 // nullable is s, or JSON null for "".

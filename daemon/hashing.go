@@ -72,8 +72,27 @@ func (s *Server) freeHashMemory() {
 	}
 }
 
+// restFreeRows is how many rows a periodic write over everyone online
+// (flushSeen, syncOnline) must have written for freeRestMemory to act.
+const restFreeRows = 1000
+
+// freeRestMemory hands back to the system what a periodic write of rows
+// rows over everyone online left behind, when the server manages its
+// memory and the write was large: at rest nothing else does (no hash, no
+// presence wave), and the runtime would keep that garbage (snapshots,
+// rows, statement arguments: up to the live heap again, several KiB a
+// session) until its next collection. Shares freeEvery's turns.
+func (s *Server) freeRestMemory(rows int) {
+	if !s.manageMemory || rows < restFreeRows {
+		return
+	}
+	if _, ok := s.claimFree(); ok {
+		debug.FreeOSMemory()
+	}
+}
+
 // freeEvery is how often at most the server hands memory back to the
-// system, whoever asks (freeHashMemory, freeQuietMemory).
+// system, whoever asks (freeHashMemory, freeQuietMemory, freeRestMemory).
 const freeEvery = 5 * time.Second
 
 // claimFree takes the turn to hand memory back: ok when the caller may do

@@ -78,15 +78,62 @@ const (
 	loginMulti   = "multi"   // every login is one more session, up to a limit
 )
 
-// added is what onAdd learns of the login it runs for: the names online
-// (s's own included), every other session online, and whether s is its
-// user's first session (others see a login only then) and the user's
-// sessions that were online before it (told of the new one).
+// added is what onAdd learns of the login it runs for: how many users
+// are online (s's own counted), every other session online, and whether
+// s is its user's first session (others see a login only then) and the
+// user's sessions that were online before it (told of the new one). The
+// names online cost O(online) to copy, so onAdd asks for them (names)
+// only when its welcome lists everyone.
 type added struct {
-	online []string
+	h      *hub
+	users  int
 	others []*session
 	first  bool
 	mine   []*session
+}
+
+// names are the users online (s's own included), sorted by key; only
+// while onAdd runs, under the hub's lock.
+func (a added) names() []string {
+	names := make([]string, len(a.h.names))
+	for i, n := range a.h.names {
+		names[i] = n.name
+	}
+	return names
+}
+
+// peers are the users online that s hears of above
+// presence.everyone_limit (PROTOCOL.md 13), s's own user included: those
+// s watches and the members of rooms (s's small rooms), each once, sorted
+// by key. Their cost is O(watched + those rooms' members), whoever else is
+// online; only while onAdd runs.
+func (a added) peers(s *session, rooms []string) []string {
+	h := a.h
+	seen := map[string]bool{}
+	var out []keyedName
+	add := func(k, name string) {
+		if !seen[k] {
+			seen[k] = true
+			out = append(out, keyedName{k, name})
+		}
+	}
+	add(chatd.Key(s.user), s.user)
+	for _, k := range s.watching {
+		if m := h.users[k]; len(m) > 0 {
+			add(k, m[0].user)
+		}
+	}
+	for _, r := range rooms {
+		for _, o := range h.rooms[chatd.Key(r)] {
+			add(chatd.Key(o.user), o.user)
+		}
+	}
+	slices.SortFunc(out, func(a, b keyedName) int { return strings.Compare(a.key, b.key) })
+	names := make([]string, len(out))
+	for i, n := range out {
+		names[i] = n.name
+	}
+	return names
 }
 
 // add makes s a session of its user, a member of rooms (the user's rooms,
@@ -140,11 +187,7 @@ func (h *hub) add(s *session, rooms []string, policy string, max int, onAdd func
 	}
 	h.watchLocked(s)
 	if onAdd != nil {
-		names := make([]string, len(h.names))
-		for i, n := range h.names {
-			names[i] = n.name
-		}
-		onAdd(added{online: names, others: snapshotOf(h.all), first: first, mine: snapshotOf(mine)})
+		onAdd(added{h: h, users: len(h.names), others: snapshotOf(h.all), first: first, mine: snapshotOf(mine)})
 	}
 	return old, nil
 }

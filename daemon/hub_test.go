@@ -103,8 +103,8 @@ func TestHubSeveralSessions(t *testing.T) {
 	if len(got) != 2 || !got[0].first || got[1].first || len(got[1].mine) != 1 || got[1].mine[0] != a1 {
 		t.Fatalf("onAdd saw %+v", got)
 	}
-	if len(got[1].online) != 1 || len(got[1].others) != 2 {
-		t.Errorf("second login: online %v, others %d", got[1].online, len(got[1].others))
+	if got[1].users != 1 || len(got[1].others) != 2 {
+		t.Errorf("second login: users %d, others %d", got[1].users, len(got[1].others))
 	}
 	h.join(a2, "den", nil)
 	if p := h.presences(""); len(p) != 1 || p[0].SID != "1" || p[0].Sessions != 2 || fmt.Sprint(p[0].Rooms) != "[lobby den]" {

@@ -394,7 +394,11 @@ func (s *session) ircWelcome(ev *event) *event {
 		s.numeric("004", server, "chatd", "Biw", "biklmnostv")
 		s.ircISupport()
 		online, _ := ev.get("online").([]string)
-		s.ircLusers(len(online))
+		users := len(online)
+		if n, ok := ev.get("online_count").(int); ok {
+			users = n // above presence.everyone_limit online is a few
+		}
+		s.ircLusers(users)
 		s.ircMetaBurst()
 		s.ircMOTD()
 	}

@@ -317,12 +317,26 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	device := &note{Kind: noteDevice, ID: s.srv.newID(), User: u.Name, Text: s.addr, Time: now}
 	unlock := s.srv.logs.lockAll(rooms)
 	old, err := s.srv.hub.add(s, rooms, accounts.DuplicateLogin, accounts.MaxSessions, func(a added) {
-		online := a.online
-		if len(elsewhere) > 0 {
-			online = sortedNames(union(online, elsewhere))
+		// Who hears of the login (scale.go), by the users online in the
+		// community, the user included. Above presence.everyone_limit the
+		// welcome lists only whom the user hears of in turn (their
+		// watched users and small rooms' members) with the count, so
+		// that a login costs O(rooms + watchers), not O(online).
+		users := a.users + h.othersLocked(elsewhere)
+		c := s.srv.community.elsewhere()
+		s.srv.scopePresence(n, users, func(r string) int { return c.roomCount(r, h.roomUsers[chatd.Key(r)]) })
+		var online []string
+		if n.Scoped {
+			online = welcomePeers(a.peers(s, n.smallRooms()), elsewhere, s.watching)
+		} else {
+			online = a.names()
+			if len(elsewhere) > 0 {
+				online = sortedNames(union(online, elsewhere))
+			}
+			users = 0 // the list is everyone
 		}
 		s.srv.metrics.login("ok") // counted before anyone can see the login
-		s.reply(welcomeEvent(u.Name, u.Admin, current, infos, online, max(waiting, len(mail)), unread, mentions))
+		s.reply(welcomeEvent(u.Name, u.Admin, current, infos, online, users, max(waiting, len(mail)), unread, mentions))
 		s.sendMail(mail)
 		// Up to history_on_join lines after the marker of each room
 		// with unread lines.
@@ -330,11 +344,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 			s.srv.logs.get(r).replayAfter(s, r, replays[i].marker, replays[i].stored, keep)
 		}
 		if first = a.first && firstAnywhere; first {
-			// Who hears of it (scale.go), by the users online in the
-			// community, the user included.
 			to := a.others
-			c := s.srv.community.elsewhere()
-			s.srv.scopePresence(n, len(online), func(r string) int { return c.roomCount(r, h.roomUsers[chatd.Key(r)]) })
 			if n.Scoped {
 				to = h.audienceLocked(n.User, n.smallRooms())
 			}

@@ -14,6 +14,7 @@ package daemon
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -105,6 +106,37 @@ func (h *hub) roomUserCount(room string) int {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return h.roomUsers[chatd.Key(room)]
+}
+
+// othersLocked counts the users of names (those online on other nodes,
+// from a login's claim) who have no session here, each once; hub.mu is
+// held.
+func (h *hub) othersLocked(names []string) int {
+	seen := map[string]bool{}
+	for _, n := range names {
+		if k := chatd.Key(n); len(h.users[k]) == 0 {
+			seen[k] = true
+		}
+	}
+	return len(seen)
+}
+
+// welcomePeers is the welcome's list of users online above
+// presence.everyone_limit: peers (this node's, added.peers) and the users
+// of watching (session.watching's keys) among elsewhere (online on other
+// nodes), each once, sorted by key. Other nodes' members of the user's
+// rooms are not known to a login; who and names list them.
+func welcomePeers(peers, elsewhere, watching []string) []string {
+	var more []string
+	for _, n := range elsewhere {
+		if slices.Contains(watching, chatd.Key(n)) {
+			more = append(more, n)
+		}
+	}
+	if len(more) == 0 {
+		return peers
+	}
+	return sortedNames(union(peers, more))
 }
 
 // ---- the decisions ----

@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"strings"
 	"testing"
 
 	"chatd"
@@ -62,5 +63,29 @@ func TestHubScaleIndexes(t *testing.T) {
 	h.remove(bob, nil)
 	if len(h.roomUsers) != 0 {
 		t.Errorf("room counts left after everyone logged out: %v", h.roomUsers)
+	}
+}
+
+// The welcome's text line about who is online: everyone at or below
+// presence.everyone_limit, the count and the user's peers above it.
+func TestWelcomeOnlineText(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		online []string
+		users  int
+		want   string
+	}{
+		{"Everyone", []string{"alice", "bob"}, 0, "\nOnline now: alice, bob.\n"},
+		{"AboveTheLimit", []string{"alice", "eve"}, 15000, "\nOnline now: 15000 users; in your rooms or watched: alice, eve.\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := welcomeEvent("eve", false, "", nil, tc.online, tc.users, 0, nil, 0)
+			if !strings.Contains(ev.text, tc.want) {
+				t.Errorf("text %q lacks %q", ev.text, tc.want)
+			}
+			if _, has := ev.get("online_count").(int); has != (tc.users > 0) {
+				t.Errorf("online_count present: %v, want %v", has, tc.users > 0)
+			}
+		})
 	}
 }

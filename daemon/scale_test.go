@@ -124,6 +124,60 @@ func TestPresenceAboveEveryoneLimit(t *testing.T) {
 	dave.hears("eve", "login")
 }
 
+// welcome logs name in and returns the client and its welcome.
+func welcome(t *testing.T, addr, name string) (*client, event) {
+	t.Helper()
+	c := dial(t, addr)
+	c.name = name
+	c.send(name)
+	c.expectNext("prompt", "field", "password")
+	c.send("password1")
+	return c, c.expect("welcome", "user", name)
+}
+
+// At or below presence.everyone_limit the welcome lists everyone online;
+// above it only whom the user hears of (watched users, members of small
+// rooms) and the user, with online_count counting everyone.
+func TestWelcomeAboveEveryoneLimit(t *testing.T) {
+	ts := startServer(t, func(c *chatd.Config) {
+		c.Presence.EveryoneLimit = 3
+		c.Rooms.PresenceLimit = 2
+	})
+	ts.addUsers("alice", "bob", "carol", "dave", "eve", "frank")
+	ts.members("den", "bob", "eve")
+	ts.members("", "alice")
+	if _, err := ts.store.Watch(context.Background(), "eve", "alice"); err != nil {
+		t.Fatal(err)
+	}
+	check := func(ev event, online string, count float64) {
+		t.Helper()
+		if got := fmt.Sprint(ev.strs("online")); got != online {
+			t.Errorf("%s: online %s, want %s", ev.str("user"), got, online)
+		}
+		n, has := ev["online_count"]
+		if count == 0 && has {
+			t.Errorf("%s: online_count %v at or below the limit", ev.str("user"), n)
+		}
+		if count != 0 && n != count {
+			t.Errorf("%s: online_count %v, want %v", ev.str("user"), n, count)
+		}
+	}
+	_, w := welcome(t, ts.addr, "alice")
+	check(w, "[alice]", 0)
+	welcome(t, ts.addr, "bob")
+	_, w = welcome(t, ts.addr, "carol") // the third: the limit, not above
+	check(w, "[alice bob carol]", 0)
+	// Above: the lobby (carol and dave) is still small.
+	_, w = welcome(t, ts.addr, "dave")
+	check(w, "[carol dave]", 4)
+	// The lobby is large now: its members are no peers.
+	_, w = welcome(t, ts.addr, "frank")
+	check(w, "[frank]", 5)
+	// A watched user and a small room's member.
+	_, w = welcome(t, ts.addr, "eve")
+	check(w, "[alice bob eve]", 6)
+}
+
 // nextRoomEvent reads c's events up to the next room event, allowing for
 // the wait of a coalesced count.
 func (c *client) nextRoomEvent() event {

@@ -783,6 +783,7 @@ func (s *Server) flushSeen(ctx context.Context) {
 				s.log.Error("write last seen", "err", err)
 			}
 		}
+		s.freeRestMemory(len(seen))
 	}
 }
 

@@ -118,7 +118,7 @@ func (db *DB) UnreadMentions(ctx context.Context, user string) (int, error) {
 		return 0, err
 	}
 	var n int
-	err = sqlx.GetContext(ctx, db.reader, &n, `SELECT count(*) FROM (SELECT 1 FROM `+mentionsOf+`
+	err = sqlx.GetContext(ctx, db.read(), &n, `SELECT count(*) FROM (SELECT 1 FROM `+mentionsOf+`
 		AND h.mid > coalesce((SELECT k.mid FROM read_markers k WHERE k.user_id = m.user_id AND k.conv = '#' || r.name), '')
 		LIMIT ?) AS t`, uid, chatd.UnreadCap)
 	if err != nil {

@@ -22,10 +22,17 @@
 # dialect, as ngircd is driven, its clients logged in with SASL PLAIN (or
 # PASS account:password) to accounts made first over chatd's JSON mode:
 # chatd in JSON, chatd over IRC and ngircd side by side (paced and burst).
-# PEER names the peer IRC server: ngircd (the default), ergo (the binary in
-# ERGO, default /work/peers/ergo/ergo, its default.yaml beside it, fakelag
-# off, no language files), both as PEER=ngircd,ergo, or none.
-# IRCPROFILE=file writes the chatd-irc run's CPU profile (binary in file.bin).
+# PEER names the peer IRC server: ngircd (the default), ergo, both as
+# PEER=ngircd,ergo, or none. ergo is the binary in ERGO (default the ergo
+# on PATH), run with a config the script writes from `ergo defaultconfig`:
+# plain-text loopback listener, fakelag and per-IP limits off, in-memory
+# history as ergo ships it. IRCPROFILE=file writes the chatd-irc run's CPU
+# profile (binary in file.bin). ACCOUNTS=made logs chatd's clients in to
+# accounts made beforehand (a first idle run, not measured) instead of
+# registering them on the way, as an IRC server's anonymous clients need
+# none. RUNS=N repeats every server's run N times, in turns (chatd, the
+# peer, chatd, ...), in one sitting; with ACCOUNTS=made the accounts are
+# made once and each chatd run starts from a copy of that database.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -44,6 +51,9 @@ BASELINE=${BASELINE:-}
 TOOL_BASELINE=${TOOL_BASELINE:-}
 IRC=${IRC:-}
 IRCPROFILE=${IRCPROFILE:-}
+ACCOUNTS=${ACCOUNTS:-}
+RUNS=${RUNS:-1}
+ERGO=${ERGO:-$(command -v ergo || true)}
 
 case "$WORKLOAD" in offline | private | resume) PEER=none IRC= ;; esac
 case "$IRC" in "" | sasl | pass) ;; *)
@@ -53,7 +63,13 @@ case "$IRC" in "" | sasl | pass) ;; *)
 esac
 # peer NAME: whether PEER lists NAME.
 peer() { case ",$PEER," in *",$1,"*) return 0 ;; esac; return 1; }
-ERGO=${ERGO:-/work/peers/ergo/ergo}
+for p in ${PEER//,/ }; do
+	case "$p" in ngircd | ergo | none) ;; *)
+		echo "bench-compare: PEER=$PEER: want ngircd, ergo, ngircd,ergo or none" >&2
+		exit 1
+		;;
+	esac
+done
 if peer ergo && [ ! -x "$ERGO" ]; then
 	echo "bench-compare: ergo is missing: build it and set ERGO=path (or PEER=ngircd)" >&2
 	exit 1
@@ -62,6 +78,15 @@ if peer ngircd && ! command -v ngircd >/dev/null && [ ! -x /usr/sbin/ngircd ]; t
 	echo "bench-compare: ngircd is missing: apt-get install -y ngircd (or PEER=none)" >&2
 	exit 1
 fi
+if [ "$PEER" = ergo ] && [ ! -x "$ERGO" ]; then
+	echo "bench-compare: ergo is missing: build it and pass ERGO=/path/to/ergo (or PEER=none)" >&2
+	exit 1
+fi
+case "$ACCOUNTS" in "" | made) ;; *)
+	echo "bench-compare: ACCOUNTS=$ACCOUNTS: want made (or unset)" >&2
+	exit 1
+	;;
+esac
 
 BENCH_NAME=bench-compare
 . contrib/bench/lib.sh
@@ -108,6 +133,24 @@ run_chatd() {
 		-e "s|@ARGON2_PARALLELISM@|$parallelism|" -e "s|@ARGON2_CONCURRENT@|$concurrent|" \
 		contrib/bench/chatd.toml >"$tmp/chatd.toml"
 	[ -n "$HASHWORKER" ] && sed -i "/^max_concurrent = /a worker = \"$HASHWORKER\"" "$tmp/chatd.toml"
+	if [ "$ACCOUNTS" = made ]; then
+		# The accounts, made once per binary by a chatd of their own:
+		# the measured one starts with none of their sessions.
+		local made=$tmp/accounts-$(basename "$1").db
+		if [ ! -e "$made" ]; then
+			"$1" serve -config "$tmp/chatd.toml" 2>"$tmp/$2-accounts.log" &
+			pid=$!
+			pids+=("$pid")
+			wait_port "$port"
+			"$bench" -workload idle -clients "$CLIENTS" -sources "$SOURCES" -parallel 100 -settle 100ms \
+				-drain 1800s -timeout 60m -addr "127.0.0.1:$port" -dialect chatd >/dev/null
+			kill -TERM "$pid" 2>/dev/null || true
+			wait "$pid" 2>/dev/null || true
+			"$1" backup -config "$tmp/chatd.toml" "$made" >/dev/null
+		fi
+		rm -f "$tmp/chatd.db"*
+		cp "$made" "$tmp/chatd.db"
+	fi
 	CHATD_CPUPROFILE=${3:+$(realpath -m "$3")} \
 		"$1" serve -config "$tmp/chatd.toml" 2>"$tmp/$2.log" &
 	pid=$!
@@ -118,8 +161,8 @@ run_chatd() {
 	local all=$pid child
 	for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do all+=",$child"; done
 	"$bench" "${args[@]}" -addr "127.0.0.1:$port" -dialect chatd -label "$2" \
-		-pid "$all" -json "$tmp/${#results[@]}-$2.json" >/dev/null
-	results+=("$tmp/${#results[@]}-$2.json")
+		-pid "$all" -json "$tmp/${#results[@]}-chatd.json" >/dev/null
+	results+=("$tmp/${#results[@]}-chatd.json")
 	kill -TERM "$pid" 2>/dev/null || true # a profile is written as chatd stops
 	wait "$pid" 2>/dev/null || true
 	if [ -n "${3:-}" ]; then
@@ -127,13 +170,16 @@ run_chatd() {
 	fi
 }
 
-[ -n "$BASELINE" ] && run_chatd "$tmp/chatd-base" "chatd@$BASELINE"
-if [ -n "$TOOL_BASELINE" ]; then
-	bench=$tmp/chatbench-base
-	run_chatd "$tmp/chatd" "chatd,tool@$TOOL_BASELINE"
-	bench=$tmp/chatbench
-fi
-run_chatd "$tmp/chatd" chatd "$PROFILE"
+# run_chatds: chatd's runs of one turn (the baselines first).
+run_chatds() {
+	[ -n "$BASELINE" ] && run_chatd "$tmp/chatd-base" "chatd@$BASELINE$sfx"
+	if [ -n "$TOOL_BASELINE" ]; then
+		bench=$tmp/chatbench-base
+		run_chatd "$tmp/chatd" "chatd,tool@$TOOL_BASELINE$sfx"
+		bench=$tmp/chatbench
+	fi
+	run_chatd "$tmp/chatd" "chatd$sfx" "$PROFILE"
+}
 
 # run_chatd_irc: a fresh chatd with its IRC listener on; its accounts are
 # made over JSON (the idle workload logs every client in once), then the
@@ -158,17 +204,17 @@ run_chatd_irc() {
 	local all=$pid child
 	for child in $(cat /proc/"$pid"/task/*/children 2>/dev/null); do all+=",$child"; done
 	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$iport" -dialect irc -irc-login "$IRC" \
-		-label chatd-irc -pid "$all" -json "$tmp/8-chatd-irc.json" >/dev/null
-	results+=("$tmp/8-chatd-irc.json")
+		-label "chatd-irc$sfx" -pid "$all" -json "$tmp/$run-8-chatd-irc.json" >/dev/null
+	results+=("$tmp/$run-8-chatd-irc.json")
 	kill -TERM "$pid" 2>/dev/null || true
 	wait "$pid" 2>/dev/null || true
 	if [ -n "$IRCPROFILE" ]; then
 		cp "$tmp/chatd" "$IRCPROFILE.bin"
 	fi
 }
-[ -n "$IRC" ] && run_chatd_irc
 
-if peer ngircd; then
+# run_ngircd: ngircd under the workload, stopped afterwards.
+run_ngircd() {
 	nport=$(free_port)
 	sed -e "s|@PORT@|$nport|" contrib/bench/ngircd.conf >"$tmp/ngircd.conf"
 	ngircd=$(command -v ngircd || echo /usr/sbin/ngircd)
@@ -176,35 +222,56 @@ if peer ngircd; then
 	npid=$!
 	pids+=("$npid")
 	wait_port "$nport"
-	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$nport" -dialect irc -label ngircd \
-		-pid "$npid" -json "$tmp/9-ngircd.json" >/dev/null
-	results+=("$tmp/9-ngircd.json")
-fi
+	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$nport" -dialect irc -label "ngircd$sfx" \
+		-pid "$npid" -json "$tmp/$run-9-ngircd.json" >/dev/null
+	results+=("$tmp/$run-9-ngircd.json")
+	kill -TERM "$npid" 2>/dev/null || true
+	wait "$npid" 2>/dev/null || true
+}
 
-# run_ergo: ergo with the default.yaml beside its binary, listening on one
-# loopback port only (no TLS listener), its database in $tmp, fakelag off
-# (as ngircd's flood penalty is); localhost is exempt from its per-IP limits.
+# run_ergo: ergo under the workload, with a fresh config and database,
+# stopped afterwards.
 run_ergo() {
-	local eport epid dir
 	eport=$(free_port)
-	dir=$(dirname "$ERGO")
-	sed -e "s|\"127.0.0.1:6667\":|\"127.0.0.1:$eport\":|" -e '/"\[::1\]:6667":/d' \
-		-e '/^        ":6697":/,/min-tls-version/d' -e "s|^    path: ircd.db|    path: $tmp/ergo.db|" \
-		-e "s|motd: ergo.motd|motd: $dir/ergo.motd|" -e '/^fakelag:/,/enabled:/s/enabled: true/enabled: false/' \
-		-e '/^languages:/,/enabled:/s/enabled: true/enabled: false/' \
-		-e "s|^lock-file: \"ircd.lock\"|lock-file: \"$tmp/ircd.lock\"|" \
-		"$dir/default.yaml" >"$tmp/ergo.yaml"
-	"$ERGO" run --conf "$tmp/ergo.yaml" >"$tmp/ergo.log" 2>&1 &
+	rm -rf "$tmp/ergo"
+	mkdir "$tmp/ergo"
+	printf 'ergo for chatbench\n' >"$tmp/ergo/ergo.motd"
+	"$ERGO" defaultconfig | /usr/bin/env python3 -c '
+import sys, yaml
+c = yaml.safe_load(sys.stdin)
+port, dir = sys.argv[1], sys.argv[2]
+s = c["server"]
+s["listeners"] = {"127.0.0.1:" + port: None}
+s["motd"] = dir + "/ergo.motd"
+s["lookup-hostnames"] = False
+s["ip-limits"]["count"] = False
+s["ip-limits"]["throttle"] = False
+c["fakelag"]["enabled"] = False
+c["datastore"]["path"] = dir + "/ircd.db"
+c["lock-file"] = dir + "/ircd.lock"
+c["languages"]["enabled"] = False
+yaml.safe_dump(c, sys.stdout)
+' "$eport" "$tmp/ergo" >"$tmp/ergo/ergo.yaml"
+	"$ERGO" initdb --conf "$tmp/ergo/ergo.yaml" --quiet
+	"$ERGO" run --conf "$tmp/ergo/ergo.yaml" --quiet >"$tmp/ergo.log" 2>&1 &
 	epid=$!
 	pids+=("$epid")
 	wait_port "$eport"
-	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$eport" -dialect irc -label ergo \
-		-pid "$epid" -json "$tmp/9-ergo.json" >/dev/null
-	results+=("$tmp/9-ergo.json")
+	"$tmp/chatbench" "${args[@]}" -addr "127.0.0.1:$eport" -dialect irc -label "ergo$sfx" \
+		-pid "$epid" -json "$tmp/$run-9-ergo.json" >/dev/null
+	results+=("$tmp/$run-9-ergo.json")
 	kill -TERM "$epid" 2>/dev/null || true
 	wait "$epid" 2>/dev/null || true
 }
-peer ergo && run_ergo
+
+sfx=
+for run in $(seq "$RUNS"); do
+	[ "$RUNS" -gt 1 ] && sfx="#$run"
+	run_chatds
+	[ -n "$IRC" ] && run_chatd_irc
+	if peer ngircd; then run_ngircd; fi
+	if peer ergo; then run_ergo; fi
+done
 
 report=("$tmp/chatbench" report)
 [ -n "$SVG" ] && report+=(-svg "$SVG")
