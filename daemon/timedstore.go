@@ -205,7 +205,7 @@ func (t timedStore) SetRoomTopic(ctx context.Context, room, topic string) error 
 }
 
 func (t timedStore) SetRoomTopicBy(ctx context.Context, room, topic, by string, at time.Time) error {
-	return timedErr(t, "set_room_topic", func() error { return t.Store.SetRoomTopicBy(ctx, room, topic, by, at) })
+	return timedErr(t, "set_room_topic_by", func() error { return t.Store.SetRoomTopicBy(ctx, room, topic, by, at) })
 }
 
 func (t timedStore) SetRoomPassword(ctx context.Context, room, passHash string) error {
@@ -263,7 +263,7 @@ func (t timedStore) RemoveMember(ctx context.Context, user, room string) (bool, 
 }
 
 func (t timedStore) AddMemberWithin(ctx context.Context, user, room string, at time.Time, max, limit int) error {
-	return timedErr(t, "add_member", func() error { return t.Store.AddMemberWithin(ctx, user, room, at, max, limit) })
+	return timedErr(t, "add_member_within", func() error { return t.Store.AddMemberWithin(ctx, user, room, at, max, limit) })
 }
 
 func (t timedStore) SetMemberRole(ctx context.Context, room, user, roles string) error {
