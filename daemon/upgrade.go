@@ -95,6 +95,11 @@ type ircRecord struct {
 	Watched  map[string]string `json:"watched,omitempty"`
 	Monitor  map[string]string `json:"monitor,omitempty"`
 	MonTold  map[string]bool   `json:"mon_told,omitempty"`
+	Wallops  bool              `json:"wallops,omitempty"`   // user mode +w
+	MetaSubs []string          `json:"meta_subs,omitempty"` // METADATA SUB keys
+	// A SASL exchange begun (AUTHENTICATE PLAIN) and the chunks that came.
+	SASL    bool   `json:"sasl,omitempty"`
+	SASLBuf string `json:"sasl_buf,omitempty"`
 }
 
 // writeHandFrame sends f, with the socket fd when fd >= 0.
@@ -561,7 +566,8 @@ func (s *session) takeOver(until time.Time) (rec *sessionRecord, ok, busy bool) 
 	}
 	if st := s.irc; st != nil {
 		ir := &ircRecord{Nick: st.me(), Username: st.username, Realname: st.realname, Guest: st.guest,
-			Caps: st.caps.Load(), Batches: st.batches, Known: st.known.hashes(), MonTold: st.monTold}
+			Caps: st.caps.Load(), Batches: st.batches, Known: st.known.hashes(), MonTold: st.monTold,
+			Wallops: st.wallops.Load(), MetaSubs: st.meta.subscriptions(), SASL: st.saslMech, SASLBuf: st.saslBuf}
 		if v, ok := srv.ircIdents.Load(chatd.Key(s.user)); ok {
 			ir.Oper = v.(*ircIdent).oper
 		}
@@ -689,6 +695,11 @@ func (s *Server) adoptOne(rec *sessionRecord, fd int) (*session, error) {
 		if ir.Monitor != nil {
 			st.monitor.Store(&ir.Monitor)
 		}
+		st.wallops.Store(ir.Wallops)
+		st.saslMech, st.saslBuf = ir.SASL, ir.SASLBuf
+		if ir.MetaSubs != nil {
+			st.meta.subs.Store(&ir.MetaSubs)
+		}
 		st.account = &chatd.User{Name: rec.User, Admin: rec.Admin}
 		s.ircIdents.Store(chatd.Key(rec.User), &ircIdent{username: ir.Username, realname: ir.Realname, guest: ir.Guest, oper: ir.Oper})
 	}
@@ -701,6 +712,10 @@ func (s *Server) adoptOne(rec *sessionRecord, fd int) (*session, error) {
 	sess.lastActive.Store(rec.LastActive)
 	settings := chatd.ParseSettings(rec.Settings)
 	sess.settings.Store(&settings)
+	if settings.Bot {
+		// The login told the old process; this one learns it here.
+		s.setBotHere(rec.User, true)
+	}
 	sess.setBlocks(rec.Blocks)
 	sess.watching = rec.Watching
 	burst := float64(cfg.Rate.Burst)
