@@ -95,6 +95,44 @@ type ircRecord struct {
 	Watched  map[string]string `json:"watched,omitempty"`
 	Monitor  map[string]string `json:"monitor,omitempty"`
 	MonTold  map[string]bool   `json:"mon_told,omitempty"`
+	Wallops  bool              `json:"wallops,omitempty"`   // user mode +w
+	MetaSubs []string          `json:"meta_subs,omitempty"` // METADATA SUB keys
+	// A SASL exchange begun (AUTHENTICATE PLAIN) and the chunks that came.
+	SASL    bool   `json:"sasl,omitempty"`
+	SASLBuf string `json:"sasl_buf,omitempty"`
+	// CapNames are the capabilities by name: the bits of Caps are the
+	// writer's numbering, which another build may not share.
+	CapNames []string `json:"cap_names,omitempty"`
+}
+
+// capNames names the capabilities of the bits caps.
+func capNames(caps uint64) []string {
+	var names []string
+	for _, c := range ircCaps {
+		if caps&c.bit != 0 {
+			names = append(names, c.name)
+		}
+	}
+	return names
+}
+
+// capBits is the record's capabilities as this build numbers them: by
+// name, when the process that wrote it named them, or else its bits
+// (a build from before the names, which numbered them as this one does).
+// A name this build does not know is dropped.
+func (ir *ircRecord) capBits() uint64 {
+	if ir.CapNames == nil {
+		return ir.Caps
+	}
+	var caps uint64
+	for _, name := range ir.CapNames {
+		for _, c := range ircCaps {
+			if c.name == name {
+				caps |= c.bit
+			}
+		}
+	}
+	return caps
 }
 
 // writeHandFrame sends f, with the socket fd when fd >= 0.
@@ -561,7 +599,8 @@ func (s *session) takeOver(until time.Time) (rec *sessionRecord, ok, busy bool) 
 	}
 	if st := s.irc; st != nil {
 		ir := &ircRecord{Nick: st.me(), Username: st.username, Realname: st.realname, Guest: st.guest,
-			Caps: st.caps.Load(), Batches: st.batches, Known: st.known.hashes(), MonTold: st.monTold}
+			Caps: st.caps.Load(), CapNames: capNames(st.caps.Load()), Batches: st.batches, Known: st.known.hashes(), MonTold: st.monTold,
+			Wallops: st.wallops.Load(), MetaSubs: st.meta.subscriptions(), SASL: st.saslMech, SASLBuf: st.saslBuf}
 		if v, ok := srv.ircIdents.Load(chatd.Key(s.user)); ok {
 			ir.Oper = v.(*ircIdent).oper
 		}
@@ -681,13 +720,18 @@ func (s *Server) adoptOne(rec *sessionRecord, fd int) (*session, error) {
 		nick := ir.Nick
 		st.nick, st.username, st.realname, st.guest = nick, ir.Username, ir.Realname, ir.Guest
 		st.nickNow.Store(&nick)
-		st.caps.Store(ir.Caps)
+		st.caps.Store(ir.capBits())
 		st.batches, st.known, st.monTold = ir.Batches, nickSetOf(ir.Known), ir.MonTold
 		if ir.Watched != nil {
 			st.watched.Store(&ir.Watched)
 		}
 		if ir.Monitor != nil {
 			st.monitor.Store(&ir.Monitor)
+		}
+		st.wallops.Store(ir.Wallops)
+		st.saslMech, st.saslBuf = ir.SASL, ir.SASLBuf
+		if ir.MetaSubs != nil {
+			st.meta.subs.Store(&ir.MetaSubs)
 		}
 		st.account = &chatd.User{Name: rec.User, Admin: rec.Admin}
 		s.ircIdents.Store(chatd.Key(rec.User), &ircIdent{username: ir.Username, realname: ir.Realname, guest: ir.Guest, oper: ir.Oper})
@@ -701,6 +745,10 @@ func (s *Server) adoptOne(rec *sessionRecord, fd int) (*session, error) {
 	sess.lastActive.Store(rec.LastActive)
 	settings := chatd.ParseSettings(rec.Settings)
 	sess.settings.Store(&settings)
+	if settings.Bot {
+		// The login told the old process; this one learns it here.
+		s.setBotHere(rec.User, true)
+	}
 	sess.setBlocks(rec.Blocks)
 	sess.watching = rec.Watching
 	burst := float64(cfg.Rate.Burst)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -783,19 +784,34 @@ func TestUpgradeIdleSessions(t *testing.T) {
 
 // TestUpgradeKeepsPlainIRC: a plain IRC client (irc.listen) moves like a
 // telnet one: same connection, no new registration (001), its nick and
-// capabilities kept, and chat both ways before and after.
+// capabilities kept, and chat both ways before and after. What it set on
+// its connection moves too: its real name (SETNAME), user modes +w and +B
+// (another client still sees the bot tag on its lines), its metadata
+// subscriptions, and a SASL exchange begun before (finished after).
 func TestUpgradeKeepsPlainIRC(t *testing.T) {
 	c := newCLIWithDB(t)
-	importUsers(c, 2)
+	importUsers(c, 3)
+	c.ok("", "usermod", "-admin=true", "usr002") // sends WALLOPS
 	ircAddr := freeAddr(t)
 	// [irc] ends the [server] table startUpgradeDaemon writes.
 	d := startUpgradeDaemon(t, c, fmt.Sprintf("[irc]\nlisten = %q", ircAddr))
 	tel := loginAll(t, d.addr, 1)[0]
 	irc := dialLines(t, ircAddr, "irc")
-	irc.write("CAP LS 302\r\nCAP REQ :server-time\r\nCAP END\r\nPASS usr001:pw-1-secret\r\nNICK usr001\r\nUSER u 0 * :U\r\n")
+	irc.write("CAP LS 302\r\nCAP REQ :server-time setname draft/metadata-3 batch\r\nCAP END\r\n" +
+		"PASS usr001:pw-1-secret\r\nNICK usr001\r\nUSER u 0 * :U\r\n")
 	irc.waitFor(0, " 001 usr001 ", 30*time.Second)
 	from := irc.waitFor(0, "JOIN", 10*time.Second)
-	time.Sleep(500 * time.Millisecond) // the login's presence
+	op := dialLines(t, ircAddr, "op")
+	op.write("CAP LS 302\r\nCAP REQ :message-tags draft/metadata-3 batch\r\nCAP END\r\nPASS usr002:pw-2-secret\r\nNICK usr002\r\nUSER o 0 * :O\r\n")
+	opFrom := op.waitFor(0, " 001 usr002 ", 30*time.Second)
+	opFrom = op.waitFor(opFrom, "JOIN", 10*time.Second)
+	irc.write("SETNAME :Real Name Kept\r\nMODE usr001 +wB\r\nMETADATA * SUB display-name\r\nAUTHENTICATE PLAIN\r\n")
+	from = irc.waitFor(from, "SETNAME :Real Name Kept", 10*time.Second)
+	from = irc.waitFor(from, "MODE usr001 +B", 10*time.Second)
+	from = irc.waitFor(from, " 774 usr001 ", 10*time.Second)
+	// The SASL exchange begun here is finished after the upgrade.
+	from = irc.waitFor(from, "AUTHENTICATE +", 10*time.Second)
+	time.Sleep(500 * time.Millisecond) // the logins' presence
 	telFrom := tel.count()
 	tel.write("before the upgrade\n")
 	from = irc.waitFor(from, "PRIVMSG #lobby :before the upgrade", 10*time.Second)
@@ -807,6 +823,26 @@ func TestUpgradeKeepsPlainIRC(t *testing.T) {
 	from = irc.waitFor(from, "PRIVMSG #lobby :after the upgrade", 10*time.Second)
 	irc.write("PRIVMSG #lobby :from irc after\r\n")
 	tel.waitFor(telFrom, "<usr001> from irc after", 10*time.Second)
+	// The bot flag: another IRC client sees the bot tag on its line.
+	opFrom = op.waitFor(opFrom, "PRIVMSG #lobby :from irc after", 10*time.Second)
+	if l := op.since(opFrom - 1)[0].text; !strings.HasPrefix(l, "@bot") && !strings.Contains(l, ";bot") {
+		t.Errorf("op: no bot tag on usr001's line after the upgrade: %q", l)
+	}
+	irc.write("MODE usr001\r\n")
+	from = irc.waitFor(from, " 221 usr001 ", 10*time.Second)
+	if l := irc.since(from - 1)[0].text; !strings.HasSuffix(l, " +Bw") {
+		t.Errorf("irc: user modes after the upgrade: %q, want +Bw", l)
+	}
+	op.write("WHOIS usr001\r\n")
+	opFrom = op.waitFor(opFrom, " 311 usr002 usr001 ", 10*time.Second)
+	if l := op.since(opFrom - 1)[0].text; !strings.HasSuffix(l, ":Real Name Kept") {
+		t.Errorf("op: WHOIS after the upgrade: %q, want the real name set before it", l)
+	}
+	op.write("WALLOPS :wallops after\r\nMETADATA * SET display-name :Op After\r\n")
+	from = irc.waitFor(from, "WALLOPS :wallops after", 10*time.Second)
+	from = irc.waitFor(from, " 761 usr001 usr002 display-name * :Op After", 10*time.Second)
+	irc.write("AUTHENTICATE " + base64.StdEncoding.EncodeToString([]byte("\x00usr001\x00pw-1-secret")) + "\r\n")
+	from = irc.waitFor(from, " 903 usr001 ", 10*time.Second)
 	irc.write("PING :still-me\r\n")
 	irc.waitFor(from, "PONG", 10*time.Second)
 	for _, l := range irc.since(mark) {
