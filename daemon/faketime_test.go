@@ -2,6 +2,7 @@ package daemon_test
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -62,5 +63,25 @@ func TestIRCListTimeFilters(t *testing.T) {
 		if got := list(arg); got != want {
 			t.Errorf("LIST %s: %q, want %q", arg, got, want)
 		}
+	}
+}
+
+// IRC's 003 shows when the server started by the server's clock, and TIME
+// reads that clock.
+func TestIRCCreatedAndTimeByServerClock(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.IRC.Listen = "127.0.0.1:0"
+	clk := &clock{}
+	clk.advance(400 * 24 * time.Hour)
+	ts := startWith(t, cfg, clk)
+	ts.addUsers("alice")
+	year := strconv.Itoa(clk.now().UTC().Year())
+	a := ircLogin(t, ts, "alice", "password1")
+	if l := a.expect(" 003 alice "); !strings.Contains(l, " "+year+" ") {
+		t.Errorf("003 %q, want the server's year %s", l, year)
+	}
+	a.send("TIME")
+	if l := a.expect(" 391 alice "); !strings.Contains(l, " "+year+" ") {
+		t.Errorf("391 %q, want the server's year %s", l, year)
 	}
 }
