@@ -287,7 +287,7 @@ func (s *Server) showPresence(n *note, to []*session, skip []*session) {
 		}
 		ev = presenceEvent(n.User, n.Text, n.Room).withReason(n.Reason)
 	case noteAway:
-		ev = awayEvent(n.User, n.Room, n.Text)
+		ev = awayEvent(n.User, n.Room, n.Text, s.now())
 	case noteBack:
 		ev = presenceEvent(n.User, presBack, n.Room)
 	}

@@ -411,13 +411,13 @@ func (e *event) withReason(reason string) *event {
 }
 
 // awayEvent is the presence event away, with the away message.
-func awayEvent(user, room, text string) *event {
+func awayEvent(user, room, text string, at time.Time) *event {
 	t := fmt.Sprintf("* %s is away", user)
 	if text != "" {
 		t += ": " + text
 	}
 	return newEvent("presence", t, f("user", user), f("event", presAway), f("room", room), f("text", text)).
-		stamped(time.Now(), stampLive)
+		stamped(at, stampLive)
 }
 
 // Room events.

@@ -207,7 +207,7 @@ func TestIRCListFilters(t *testing.T) {
 	ts.members("chan1", "alice")
 	ts.members("chan2", "alice", "bob")
 	a := ircLogin(t, ts, "alice", "password1")
-	a.expect("ELIST=MNU")
+	a.expect("ELIST=CMNTU")
 	ircLogin(t, ts, "bob", "password1")
 	c := ircLogin(t, ts, "carol", "password1")
 	list := func(arg string) string {

@@ -517,6 +517,7 @@ func ircList(ctx context.Context, s *session, m *ircMsg) {
 		return
 	}
 	filter := parseListFilter(m.param(0))
+	now := s.srv.now()
 	s.numeric("321", "Channel", "Users  Name")
 	for _, r := range rooms {
 		k := chatd.Key(r.Name)
@@ -526,7 +527,7 @@ func ircList(ctx context.Context, s *session, m *ircMsg) {
 			}
 		}
 		// As on IRC, a channel nobody is in is not listed.
-		if n := len(counts[k]); n > 0 && filter.match("#"+r.Name, n) {
+		if n := len(counts[k]); n > 0 && filter.match("#"+r.Name, n) && filter.aged(r, now) {
 			s.numeric("322", "#"+r.Name, itoa(n), r.Topic)
 		}
 	}
@@ -622,19 +623,24 @@ func ircWho(ctx context.Context, s *session, m *ircMsg) {
 	s.numeric("315", mask, "End of /WHO list")
 }
 
-// listFilter is what LIST's ELIST parameter asks for (ELIST=MNU): channels
-// that match any of masks (all, when there are none), none of the
-// excluded masks, and have more than above and fewer than below users.
+// listFilter is what LIST's ELIST parameter asks for (ELIST=CMNTU):
+// channels that match any of masks (all, when there are none), none of the
+// excluded masks, have more than above and fewer than below users, and
+// were made and had their topic set within the ages asked.
 type listFilter struct {
 	masks, not   []string
 	above, below int // below 0: no bound
+	// The ages, in minutes, as InspIRCd and Solanum read them: C<n a
+	// room made less than n minutes ago, C>n more than n minutes ago;
+	// T the same for its topic's time. Negative: no bound.
+	madeUnder, madeOver   int
+	topicUnder, topicOver int
 }
 
 // parseListFilter reads LIST's comma-separated conditions: a channel mask
-// (* and ?), !mask, >n, <n. Creation and topic times (C, T) are not
-// offered and are ignored.
+// (* and ?), !mask, >n, <n, C<n, C>n, T<n, T>n.
 func parseListFilter(p string) listFilter {
-	lf := listFilter{above: 0, below: -1}
+	lf := listFilter{above: 0, below: -1, madeUnder: -1, madeOver: -1, topicUnder: -1, topicOver: -1}
 	for _, c := range ircTargets(p) {
 		switch {
 		case c[0] == '>' || c[0] == '<':
@@ -650,11 +656,41 @@ func parseListFilter(p string) listFilter {
 		case c[0] == '!':
 			lf.not = append(lf.not, chatd.Key(c[1:]))
 		case strings.HasPrefix(c, "C<"), strings.HasPrefix(c, "C>"), strings.HasPrefix(c, "T<"), strings.HasPrefix(c, "T>"):
+			n, err := strconv.Atoi(c[2:])
+			if err != nil || n < 0 {
+				continue
+			}
+			under, over := &lf.madeUnder, &lf.madeOver
+			if c[0] == 'T' {
+				under, over = &lf.topicUnder, &lf.topicOver
+			}
+			if c[1] == '<' && (*under < 0 || n < *under) {
+				*under = n
+			} else if c[1] == '>' {
+				*over = max(*over, n)
+			}
 		default:
 			lf.masks = append(lf.masks, chatd.Key(c))
 		}
 	}
 	return lf
+}
+
+// aged reports whether room r, at now, passes the filter's creation and
+// topic ages. A room whose topic time is not known fails any topic bound.
+func (lf listFilter) aged(r *chatd.Room, now time.Time) bool {
+	within := func(at time.Time, under, over int) bool {
+		if under < 0 && over < 0 {
+			return true
+		}
+		if at.IsZero() {
+			return false
+		}
+		age := now.Sub(at)
+		return (under < 0 || age < time.Duration(under)*time.Minute) &&
+			(over < 0 || age > time.Duration(over)*time.Minute)
+	}
+	return within(r.Created, lf.madeUnder, lf.madeOver) && within(r.TopicAt, lf.topicUnder, lf.topicOver)
 }
 
 // match reports whether channel, with n users, passes the filter.
@@ -1062,7 +1098,7 @@ func (s *session) ircISupport() {
 		"TARGMAX=PRIVMSG:" + itoa(cfg.Messages.MaxRecipients) + ",NOTICE:" + itoa(cfg.Messages.MaxRecipients) + ",JOIN:,PART:,NAMES:,KICK:" + itoa(ircKickMax),
 		"TOPICLEN=" + itoa(topicMax), "UTF8ONLY",
 		"CHATHISTORY=" + itoa(ircHistoryMax), "MSGREFTYPES=msgid,timestamp", "MONITOR=" + itoa(ircMonitorMax),
-		"NAMELEN=" + itoa(realnameMax), "BOT=B", "ELIST=MNU",
+		"NAMELEN=" + itoa(realnameMax), "BOT=B", "ELIST=CMNTU",
 	}
 	for len(tokens) > 0 {
 		n := min(len(tokens), 12) // 15 parameters with the nick and the text

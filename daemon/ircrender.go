@@ -390,7 +390,7 @@ func (s *session) ircWelcome(ev *event) *event {
 	if !st.relogin {
 		s.numeric("001", "Welcome to the chatd IRC network, "+me)
 		s.numeric("002", "Your host is "+server+", running chatd")
-		s.numeric("003", "This server was created "+time.Unix(0, s.srv.startedAt).UTC().Format(time.RFC1123))
+		s.numeric("003", "This server was created "+s.srv.startedAs.UTC().Format(time.RFC1123))
 		s.numeric("004", server, "chatd", "Biw", "biklmnostv")
 		s.ircISupport()
 		online, _ := ev.get("online").([]string)

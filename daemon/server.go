@@ -98,7 +98,8 @@ type Server struct {
 	logs      *roomLogs       // in-memory recent room chat, replayed on join
 	roomModes roomModeCache   // each room's flags and owner for its lines (roommodes.go; own lock)
 	metrics   *metrics
-	startedAt int64 // unix nanoseconds, for session ids
+	startedAt int64     // unix nanoseconds, for session ids
+	startedAs time.Time // the server's clock at start, shown (IRC's 003)
 	// ids gives message ids (newID; atomic, no lock); idTag, static after
 	// New, is what this node adds to them in a cluster.
 	ids   chatd.IDClock
@@ -266,6 +267,7 @@ func New(o Options) *Server {
 	}
 	s.halt, s.haltNow = context.WithCancel(context.Background())
 	s.startedAt = time.Now().UnixNano()
+	s.startedAs = s.now()
 	s.parkAfter.Store(int64(defaultParkAfter))
 	s.pw = o.Hasher
 	if s.pw == nil {

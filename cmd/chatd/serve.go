@@ -20,6 +20,7 @@ import (
 	"chatd"
 	"chatd/daemon"
 	"chatd/db"
+	"chatd/internal/fakeclock"
 	"chatd/internal/logging"
 	"chatd/internal/password"
 )
@@ -67,6 +68,10 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	spareProcs()
+	now, err := serveClock()
+	if err != nil {
+		return err
+	}
 	if path := os.Getenv("CHATD_CPUPROFILE"); path != "" {
 		stop, err := startCPUProfile(path)
 		if err != nil {
@@ -98,6 +103,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 		return err
 	}
 	defer closeStore(store, &err)
+	if now != nil {
+		store.Now = now.Now
+	}
 	cluster, err := openCluster(ctx, cfg)
 	if err != nil {
 		return err
@@ -106,6 +114,9 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 		defer cluster.Close()
 	}
 	log.Info("starting", "version", chatd.Version, "config", src.String(), "database", cfg.Database.Redacted())
+	if now != nil {
+		log.Warn("the clock is faked (CHATD_FAKETIME): a test knob, never for production", "faketime", os.Getenv("CHATD_FAKETIME"), "clock", now.String())
+	}
 	if cluster != nil {
 		log.Info("cluster mode", "node", cluster.Node(), "node_timeout", cfg.Cluster.NodeTimeout.Duration)
 	}
@@ -133,8 +144,12 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	var up *liveUpgrade
 	discovery := &laterStop{}
 	defer discovery.run()
+	var clock func() time.Time // nil: the wall clock
+	if now != nil {
+		clock = now.Now
+	}
 	srv = daemon.New(daemon.Options{
-		Hasher: hasher,
+		Hasher: hasher, Now: clock,
 		Config: cfg, Store: store, Log: log, LiveLog: live, ManageMemory: true, Cluster: cluster,
 		Plain: passed["plain"], TLS: passed["tls"], Web: passed["web"], Metrics: passed["metrics"],
 		SSH: passed["ssh"], IRC: passed["irc"], IRCTLS: passed["ircs"],
@@ -380,4 +395,20 @@ func spareProcs() {
 	if os.Getenv("GOMAXPROCS") == "" {
 		runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
 	}
+}
+
+// serveClock is the faked clock CHATD_FAKETIME asks for (libfaketime's
+// FAKETIME forms, internal/fakeclock), or nil for the wall clock. It is a
+// conformance-test knob: irctest runs some cases a year ahead and fifteen
+// times as fast, which libfaketime cannot do to a static Go binary.
+func serveClock() (*fakeclock.Clock, error) {
+	spec, ok := os.LookupEnv("CHATD_FAKETIME")
+	if !ok || spec == "" {
+		return nil, nil
+	}
+	c, err := fakeclock.Parse(spec)
+	if err != nil {
+		return nil, fmt.Errorf("CHATD_FAKETIME: %w", err)
+	}
+	return c, nil
 }

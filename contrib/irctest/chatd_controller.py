@@ -3,7 +3,8 @@
 It writes a config into the test's temporary directory (a SQLite file,
 argon2 at test cost, the IRC listener on the host and port irctest gives,
 guests on, the server password and REGISTER before connect when the test
-asks for them), starts `chatd serve`, and registers accounts with `chatd useradd`. The chatd binary is $CHATD_BIN, else `chatd` on PATH.
+asks for them), starts `chatd serve` (with CHATD_FAKETIME when the test case asks for a
+faked clock), and registers accounts with `chatd useradd`. The chatd binary is $CHATD_BIN, else `chatd` on PATH.
 """
 
 import json
@@ -129,8 +130,15 @@ class ChatdController(BaseServerController, DirectoryBasedController):
                     ),
                 )
             )
+        # libfaketime cannot move a static Go binary's clock: chatd runs
+        # its own from CHATD_FAKETIME, which takes the same forms.
+        env = dict(os.environ)
+        env.pop("CHATD_FAKETIME", None)
+        if faketime:
+            env["CHATD_FAKETIME"] = faketime
+            self.faketime_enabled = True
         self.proc = self.execute(
-            [chatd_bin(), "serve", "-config", str(self.config_path)]
+            [chatd_bin(), "serve", "-config", str(self.config_path)], env=env
         )
         # OPER operuser operpassword: OPER takes a server admin's account.
         self._useradd("operuser", "operpassword", admin=True)
