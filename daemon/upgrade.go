@@ -369,8 +369,9 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 	// A cluster node stops reading the log here, where no session that
 	// moves waits for a line of its own, and the new process reads on
 	// from the same place: every event reaches the sessions once.
+	// If the node cannot move, its sessions do not: they end here.
 	if s.cluster != nil {
-		s.handCluster(c)
+		err = s.handCluster(c)
 	}
 	// What was said is in the database before the new process reads it.
 	s.history.flush()
@@ -444,20 +445,19 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 // handCluster freezes this node's part in the cluster and sends the new
 // process its position in the log. Once sent, the node (its heartbeat,
 // its sessions' rows) is the new process's: this one does not leave the
-// cluster when it stops. If it cannot, the new process joins the cluster
-// as after a restart.
-func (s *Server) handCluster(c *net.UnixConn) {
+// cluster when it stops. On an error no session moves; the new process,
+// without a position, joins the cluster as after a restart.
+func (s *Server) handCluster(c *net.UnixConn) error {
 	cursor, err := s.cluster.freeze(5 * time.Second)
 	if err != nil {
-		s.log.Error("hand-over: stop reading the cluster's log", "err", err)
-		return
+		return fmt.Errorf("stop reading the cluster's log: %w", err)
 	}
 	if err := writeHandFrame(c, handFrame{Cluster: &clusterRecord{Cursor: cursor}}, -1); err != nil {
-		s.log.Error("hand-over: send the position in the cluster's log", "err", err)
-		return
+		return fmt.Errorf("send the position in the cluster's log: %w", err)
 	}
 	s.cluster.handed.Store(true)
 	s.log.Info("hand-over: the node goes to the new process", "node", s.cluster.me(), "cursor", cursor)
+	return nil
 }
 
 // leave takes the sessions of gone out of the registry at once and with
