@@ -592,16 +592,27 @@ func (h *clusterHub) freeze(within time.Duration) (int64, error) {
 }
 
 // resumeFrom is a new process's start in the cluster after a live
-// upgrade: the old process's position in the log (Adopt), and a heartbeat
-// at once, since the old one stopped beating when it froze. Without a
-// position (the hand-over failed before it), the node joins as after a
-// restart.
+// upgrade: the old process's position in the log (Adopt). Until it comes
+// this process beats the node's heartbeat beside the old one, which stops
+// beating when it freezes, so the heartbeat does not lapse while the
+// sessions move, however long that takes. Without a position (the
+// hand-over failed before it), the node joins as after a restart.
 func (h *clusterHub) resumeFrom(ctx context.Context) (int64, error) {
 	var r resumeAt
-	select {
-	case r = <-h.resume:
-	case <-ctx.Done():
-		return 0, ctx.Err()
+	for wait := false; ; wait = true {
+		if wait {
+			if _, err := h.c.Heartbeat(ctx); err != nil && ctx.Err() == nil {
+				h.srv.log.Error("cluster heartbeat", "err", err)
+			}
+		}
+		select {
+		case r = <-h.resume:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(h.srv.cfg().Cluster.NodeTimeout.Duration / 3):
+			continue
+		}
+		break
 	}
 	if !r.ok {
 		h.srv.log.Warn("upgrade: no position in the cluster's log came from the old process; joining as after a restart")
