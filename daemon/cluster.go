@@ -60,6 +60,21 @@ type clusterHub struct {
 	// census is the other nodes' share of who is online (count), taken
 	// by the heartbeat; nil before the first.
 	census atomic.Pointer[census]
+
+	// The live upgrade of the node (upgrade.go). freezeReq asks run to
+	// stop reading the log and beating the heart, and to answer with the
+	// position it stopped at; handed records that the new process took
+	// that position, and with it the node (its row, heartbeat and
+	// sessions' rows), so this one does not Leave. resume carries the
+	// position from Adopt to a new process's run: ok false when none came.
+	freezeReq chan chan int64
+	handed    atomic.Bool
+	resume    chan resumeAt
+}
+
+type resumeAt struct {
+	cursor int64
+	ok     bool
 }
 
 type pendingLine struct {
@@ -82,8 +97,10 @@ type publication struct {
 func newClusterHub(srv *Server, c chatd.Cluster) *clusterHub {
 	return &clusterHub{
 		srv: srv, c: c,
-		pending: map[uint64]*pendingLine{},
-		pub:     make(chan *publication, 1024),
+		pending:   map[uint64]*pendingLine{},
+		pub:       make(chan *publication, 1024),
+		freezeReq: make(chan chan int64),
+		resume:    make(chan resumeAt, 1),
 	}
 }
 
@@ -504,11 +521,16 @@ func (h *clusterHub) run(ctx context.Context, cursor int64) {
 		default:
 		}
 	}
-	var wg sync.WaitGroup
-	wg.Add(3)
+	var wg, beat sync.WaitGroup
+	wg.Add(1)
 	go func() { defer wg.Done(); h.publisher(ctx) }()
-	go func() { defer wg.Done(); h.listen(ctx, signal) }()
-	go func() { defer wg.Done(); h.heartbeat(ctx) }()
+	// The reading and the heartbeat stop on a freeze; the publisher goes
+	// on until ctx ends (the sessions that stay publish their logouts).
+	bctx, stopBeat := context.WithCancel(ctx)
+	defer stopBeat()
+	beat.Add(2)
+	go func() { defer beat.Done(); h.listen(bctx, signal) }()
+	go func() { defer beat.Done(); h.heartbeat(bctx) }()
 	poll := time.NewTicker(eventPoll)
 	defer poll.Stop()
 	for {
@@ -530,12 +552,77 @@ func (h *clusterHub) run(ctx context.Context, cursor int64) {
 		}
 		select {
 		case <-ctx.Done():
+			beat.Wait()
+			wg.Wait()
+			return
+		case reply := <-h.freezeReq:
+			stopBeat()
+			beat.Wait()
+			reply <- cursor
+			<-ctx.Done()
 			wg.Wait()
 			return
 		case <-wake:
 		case <-poll.C:
 		}
 	}
+}
+
+// freeze stops this node's reading of the log and its heartbeat for a
+// live upgrade, and returns the position of the last event it applied:
+// the new process reads from there (resumeFrom), so no event is applied
+// twice or missed. The caller has stopped the sessions that move, so no
+// room line of theirs waits to come back from the log. It fails when run
+// does not answer within the bound (it is not running).
+func (h *clusterHub) freeze(within time.Duration) (int64, error) {
+	reply := make(chan int64, 1)
+	t := time.NewTimer(within)
+	defer t.Stop()
+	select {
+	case h.freezeReq <- reply:
+	case <-t.C:
+		return 0, errors.New("the cluster's log reader does not answer")
+	}
+	select {
+	case c := <-reply:
+		return c, nil
+	case <-t.C:
+		return 0, errors.New("the cluster's log reader does not answer")
+	}
+}
+
+// resumeFrom is a new process's start in the cluster after a live
+// upgrade: the old process's position in the log (Adopt). Until it comes
+// this process beats the node's heartbeat beside the old one, which stops
+// beating when it freezes, so the heartbeat does not lapse while the
+// sessions move, however long that takes. Without a position (the
+// hand-over failed before it), the node joins as after a restart.
+func (h *clusterHub) resumeFrom(ctx context.Context) (int64, error) {
+	var r resumeAt
+	for wait := false; ; wait = true {
+		if wait {
+			if _, err := h.c.Heartbeat(ctx); err != nil && ctx.Err() == nil {
+				h.srv.log.Error("cluster heartbeat", "err", err)
+			}
+		}
+		select {
+		case r = <-h.resume:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(h.srv.cfg().Cluster.NodeTimeout.Duration / 3):
+			continue
+		}
+		break
+	}
+	if !r.ok {
+		h.srv.log.Warn("upgrade: no position in the cluster's log came from the old process; joining as after a restart")
+		return h.join(ctx)
+	}
+	if _, err := h.c.Heartbeat(ctx); err != nil {
+		h.srv.log.Error("cluster heartbeat", "err", err)
+	}
+	h.srv.log.Info("upgrade: took the node over in the cluster", "node", h.me(), "cursor", r.cursor)
+	return r.cursor, nil
 }
 
 // listen keeps a LISTEN connection, reconnecting after failures; each

@@ -563,9 +563,24 @@ func (s *Server) Serve(ctx context.Context) error {
 	cctx, cancelCluster := context.WithCancel(context.Background())
 	defer cancelCluster()
 	clusterDone := make(chan struct{})
-	if s.cluster != nil {
+	switch {
+	case s.cluster != nil && s.adopting != nil:
+		// The node moves from the old process: it reads the log from
+		// where that one stopped, once Adopt has the position.
+		go func() {
+			defer close(clusterDone)
+			cursor, err := s.cluster.resumeFrom(cctx)
+			if err != nil {
+				if cctx.Err() == nil {
+					s.log.Error("upgrade: take the node over in the cluster", "err", err)
+				}
+				return
+			}
+			s.cluster.run(cctx, cursor)
+		}()
+	case s.cluster != nil:
 		go func() { defer close(clusterDone); s.cluster.run(cctx, events) }()
-	} else {
+	default:
 		close(clusterDone)
 		loops.Add(1)
 		go func() { defer loops.Done(); s.syncOnline(sctx) }()
@@ -667,9 +682,9 @@ func (s *Server) Serve(ctx context.Context) error {
 			"grace", s.cfg().Server.ShutdownGrace.Duration, "extra", shutdownExtra)
 		return nil
 	}
-	if s.cluster != nil {
+	if s.cluster != nil && !s.cluster.handed.Load() {
 		// Within the same bound: a stalled database does not hold the
-		// stop any longer.
+		// stop any longer. A node handed to a new process stays.
 		ctx, cancel := context.WithDeadline(context.Background(), hardEnd)
 		if err := s.cluster.c.Leave(ctx); err != nil {
 			s.log.Error("leave the cluster", "err", err)

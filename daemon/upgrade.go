@@ -42,6 +42,16 @@ type handFrame struct {
 	// Adopted: the new process took Adopted sessions over and told
 	// systemd it is the service now, new -> old; the old one exits.
 	Adopted *int `json:"adopted,omitempty"`
+	// Cluster: a cluster node's place in the event log, old -> new,
+	// before the sessions: the new process reads the log after it.
+	Cluster *clusterRecord `json:"cluster,omitempty"`
+}
+
+// clusterRecord is what moves of a cluster node beside its sessions: the
+// last event of the log the old process applied. The node's name, its
+// row and its sessions' rows stay in the database as they are.
+type clusterRecord struct {
+	Cursor int64 `json:"cursor"`
 }
 
 // sessionRecord is what a session is beyond its socket and what the
@@ -394,6 +404,13 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 	}
 	s.log.Info("hand-over: the sessions stopped", "stopped", len(quiet), "of", len(moving),
 		"took", time.Since(deadline.Add(-within)).Round(time.Millisecond))
+	// A cluster node stops reading the log here, where no session that
+	// moves waits for a line of its own, and the new process reads on
+	// from the same place: every event reaches the sessions once.
+	// If the node cannot move, its sessions do not: they end here.
+	if s.cluster != nil {
+		err = s.handCluster(c)
+	}
 	// What was said is in the database before the new process reads it.
 	s.history.flush()
 	var marks []chatd.ReadMarker // what the sessions showed, stored at once
@@ -461,6 +478,24 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 		"took", time.Since(deadline.Add(-within)).Round(time.Millisecond))
 	s.closeUnmovable()
 	return moved, err
+}
+
+// handCluster freezes this node's part in the cluster and sends the new
+// process its position in the log. Once sent, the node (its heartbeat,
+// its sessions' rows) is the new process's: this one does not leave the
+// cluster when it stops. On an error no session moves; the new process,
+// without a position, joins the cluster as after a restart.
+func (s *Server) handCluster(c *net.UnixConn) error {
+	cursor, err := s.cluster.freeze(5 * time.Second)
+	if err != nil {
+		return fmt.Errorf("stop reading the cluster's log: %w", err)
+	}
+	if err := writeHandFrame(c, handFrame{Cluster: &clusterRecord{Cursor: cursor}}, -1); err != nil {
+		return fmt.Errorf("send the position in the cluster's log: %w", err)
+	}
+	s.cluster.handed.Store(true)
+	s.log.Info("hand-over: the node goes to the new process", "node", s.cluster.me(), "cursor", cursor)
+	return nil
 }
 
 // leave takes the sessions of gone out of the registry at once and with
@@ -637,6 +672,7 @@ func (s *Server) HandedOver() bool { return s.handedOver.Load() }
 func (s *Server) Adopt(c *net.UnixConn) (n int, err error) {
 	defer s.adoptDone()
 	var adopted []*session
+	var cluster *clusterRecord
 	start := time.Now()
 	defer func() {
 		s.log.Info("hand-over: the sessions came", "sessions", len(adopted), "took", time.Since(start).Round(time.Millisecond))
@@ -651,6 +687,15 @@ func (s *Server) Adopt(c *net.UnixConn) (n int, err error) {
 				s.ids.Observe(v)
 			}
 		}
+		if s.cluster != nil {
+			// Before the listeners open (adoptDone): the node reads
+			// the log on from the old process's place.
+			r := resumeAt{ok: cluster != nil}
+			if cluster != nil {
+				r.cursor = cluster.Cursor
+			}
+			s.cluster.resume <- r
+		}
 		for _, sess := range adopted {
 			sess.start()
 		}
@@ -664,6 +709,11 @@ func (s *Server) Adopt(c *net.UnixConn) (n int, err error) {
 		if f.End {
 			closeFD(fd)
 			return len(adopted), nil
+		}
+		if f.Cluster != nil {
+			closeFD(fd)
+			cluster = f.Cluster
+			continue
 		}
 		if f.Session == nil || fd < 0 {
 			closeFD(fd)

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -47,6 +48,9 @@ type clusterNode struct {
 	cmd    *exec.Cmd
 	log    *crashLog
 	exited chan error
+	// exe and logPath: startExe's.
+	exe     string
+	logPath string
 }
 
 func newClusterEnv(t *testing.T, users ...string) *clusterEnv {
@@ -131,6 +135,55 @@ func (e *clusterEnv) start(node string) *clusterNode {
 			e.t.Fatalf("node %s is not listening on %s\n%s", node, n.addr, n.log)
 		}
 	}
+}
+
+// startExe runs node as start does, from a copy of the binary at exe
+// (which an upgrade may replace), its log in a file: a process it starts
+// in an upgrade writes there too, and the test's wait does not wait for it.
+func (e *clusterEnv) startExe(node, exe string) *clusterNode {
+	e.t.Helper()
+	data, err := os.ReadFile(binary)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(exe, data, 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	n := &clusterNode{env: e, name: node, log: &crashLog{}, exited: make(chan error, 1), exe: exe,
+		logPath: filepath.Join(e.dir, node+".log")}
+	n.config, n.addr = e.writeConfig(node)
+	logf, err := os.Create(n.logPath)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer logf.Close()
+	n.cmd = exec.Command(exe, "serve", "-config", n.config)
+	n.cmd.Stderr = logf
+	if err := n.cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	go func() { n.exited <- n.cmd.Wait() }()
+	e.t.Cleanup(n.kill)
+	for deadline := time.Now().Add(clusterWait); ; {
+		c, err := dialTimeout(n.addr)
+		if err == nil {
+			c.Close()
+			return n
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("node %s is not listening on %s\n%s", node, n.addr, n.logs())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// logs is the node's log.
+func (n *clusterNode) logs() string {
+	if n.logPath == "" {
+		return n.log.String()
+	}
+	b, _ := os.ReadFile(n.logPath)
+	return string(b)
 }
 
 // kill ends the node with SIGKILL, as a crash would.
@@ -636,4 +689,151 @@ func TestClusterRestartedNodeLogsItsWaitOnce(t *testing.T) {
 		t.Fatalf("%d lines about having joined, want 1:\n%s", joined, log)
 	}
 	n1.login("alice")
+}
+
+// TestClusterNodeUpgradesLive: node a of two is upgraded to a second build
+// while users on both nodes chat across them. Nobody sees a presence
+// event, every line reaches every user once, and a's sessions keep their
+// rows in the cluster's table (the same ids, still a's).
+func TestClusterNodeUpgradesLive(t *testing.T) {
+	e := newClusterEnv(t, "alice", "bob", "carol", "dave")
+	second := secondBinary(t)
+	a := e.startExe("a", filepath.Join(e.dir, "chatd-a"))
+	b := e.start("b")
+	alice, bob := a.login("alice"), a.login("bob")
+	carol, dave := b.login("carol"), b.login("dave")
+	all := []*clusterConn{alice, bob, carol, dave}
+	// Everyone knows everyone before the upgrade: what comes later is
+	// the test's. The logins come in the order of the log.
+	for _, c := range []*clusterConn{alice, bob, carol} {
+		c.expect("presence", "user", "dave", "event", "login")
+	}
+	for _, c := range all {
+		c.say("who")
+		if got := users(c.expect("ok", "cmd", "who")); got != "alice bob carol dave" {
+			t.Fatalf("%s: who = %q", c.name, got)
+		}
+	}
+	rowsOfA := func() string {
+		db, err := sql.Open("pgx", e.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		var got []string
+		rows, err := db.Query(`SELECT name || ' ' || sid FROM cluster_sessions WHERE node = 'a' ORDER BY name`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var s string
+			rows.Scan(&s)
+			got = append(got, s)
+		}
+		return strings.Join(got, ", ")
+	}
+	before := rowsOfA()
+	if strings.Count(before, ",") != 1 {
+		t.Fatalf("a's rows before the upgrade: %q", before)
+	}
+
+	var want []string
+	say := func(c *clusterConn, text string) {
+		c.say(text)
+		want = append(want, c.name+": "+text)
+	}
+	say(alice, "before-alice")
+	say(carol, "before-carol")
+
+	// Install the second build at a's path and upgrade while the users of
+	// both nodes talk.
+	data, err := os.ReadFile(second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(a.exe+".new", data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(a.exe+".new", a.exe); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan string, 1)
+	go func() {
+		out, err := exec.Command(binary, "upgrade", "-config", a.config).CombinedOutput()
+		done <- fmt.Sprintf("%s(%v)", out, err)
+	}()
+	var out string
+	bound := time.After(time.Minute)
+talk:
+	for i := 0; ; i++ {
+		select {
+		case out = <-done:
+			break talk
+		case <-bound:
+			t.Fatalf("chatd upgrade did not end\nlog of a:\n%s", a.logs())
+		case <-time.After(20 * time.Millisecond):
+		}
+		if i < 200 {
+			say([]*clusterConn{carol, dave, alice, bob}[i%4], fmt.Sprintf("during-%03d", i))
+		}
+	}
+	m := upgradedPid.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("chatd upgrade: %s\nlog of a:\n%s", out, a.logs())
+	}
+	if pid, _ := strconv.Atoi(m[1]); pid > 1 {
+		t.Cleanup(func() { syscall.Kill(pid, syscall.SIGKILL) })
+	}
+	err = <-a.exited
+	a.exited <- err
+	if err != nil {
+		t.Logf("the old process of a: %v", err)
+	}
+	say(alice, "after-alice")
+	say(dave, "after-dave")
+	say(bob, "after-bob")
+
+	// Each reads every line, then up to its answer to a last who: every
+	// line once, no presence event.
+	for _, c := range all {
+		seen := map[string]int{}
+		asked := false
+		for {
+			if !asked && len(seen) == len(want) {
+				c.say("who")
+				asked = true
+			}
+			ev, err := c.next()
+			if err != nil {
+				t.Fatalf("%s: %v\nlog of a:\n%s", c.name, err, a.logs())
+			}
+			if ev["type"] == "presence" {
+				t.Errorf("%s saw a presence event: %v", c.name, ev)
+			}
+			if ev["type"] == "message" && ev["kind"] == "room" {
+				seen[fmt.Sprint(ev["from"], ": ", ev["text"])]++
+			}
+			if ev["type"] == "ok" && ev["cmd"] == "who" {
+				if got := users(ev); got != "alice bob carol dave" {
+					t.Errorf("%s: who after the upgrade = %q", c.name, got)
+				}
+				break
+			}
+		}
+		for _, w := range want {
+			if seen[w] != 1 {
+				t.Errorf("%s saw %q %d times", c.name, w, seen[w])
+			}
+		}
+		if len(seen) != len(want) {
+			t.Errorf("%s saw %d lines, want %d: %v", c.name, len(seen), len(want), seen)
+		}
+	}
+	if after := rowsOfA(); after != before {
+		t.Errorf("a's rows: %q before the upgrade, %q after", before, after)
+	}
+	if t.Failed() {
+		t.Logf("log of a:\n%s", a.logs())
+	}
 }

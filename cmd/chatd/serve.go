@@ -219,11 +219,6 @@ func (c *serveCommand) Run(ctx context.Context, args []string) (err error) {
 	if hand != nil {
 		up.busy.Store(true) // until the sessions are in
 	}
-	if cluster != nil {
-		// Not yet: its sessions' rows and the node's heartbeat would have
-		// to move with it (docs/operations.md).
-		up.refuse = "a cluster node cannot upgrade live yet; restart it"
-	}
 	if exeErr != nil {
 		log.Warn("upgrade: the binary's path is unknown; upgrades are off", "err", exeErr)
 		up.refuse = "the server does not know the path of its binary: " + exeErr.Error()
