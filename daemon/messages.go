@@ -42,7 +42,7 @@ func (s *session) roomReply(ctx context.Context, cmd, room, text string, action 
 			return err
 		}
 	}
-	if err := s.checkSend(ctx, room, true); err != nil {
+	if err := s.checkSend(ctx, room, true, text, action); err != nil {
 		return err
 	}
 	marks := s.mentionsOf(ctx, room, text)

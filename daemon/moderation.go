@@ -119,7 +119,29 @@ func oneName(cmd, args string) (string, error) {
 	return name, nil
 }
 
+// showInvites answers invite with no name: the rooms the user has an
+// invitation to.
+func (s *session) showInvites(ctx context.Context) error {
+	rooms, err := s.srv.store.InvitesOf(ctx, s.user)
+	if err != nil {
+		return err
+	}
+	text := "you have no invitations"
+	var body []string
+	if len(rooms) > 0 {
+		text = "you are invited to:"
+		for _, r := range rooms {
+			body = append(body, "  "+r)
+		}
+	}
+	s.reply(okEvent("invite", text, body, f("invites", nonNil(rooms))))
+	return nil
+}
+
 func cmdInvite(ctx context.Context, s *session, args string) error {
+	if strings.TrimSpace(args) == "" {
+		return s.showInvites(ctx)
+	}
 	name, err := oneName("invite", args)
 	if err != nil {
 		return err
