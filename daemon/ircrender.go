@@ -391,7 +391,7 @@ func (s *session) ircWelcome(ev *event) *event {
 		s.numeric("001", "Welcome to the chatd IRC network, "+me)
 		s.numeric("002", "Your host is "+server+", running chatd")
 		s.numeric("003", "This server was created "+time.Unix(0, s.srv.startedAt).UTC().Format(time.RFC1123))
-		s.numeric("004", server, "chatd", "Biw", "biklmnostv")
+		s.numeric("004", server, "chatd", "Biw", "CIbeiklmnostv")
 		s.ircISupport()
 		online, _ := ev.get("online").([]string)
 		s.ircLusers(len(online))

@@ -32,7 +32,7 @@ func (s *session) roomLine(ctx context.Context, cmd, room, text string, action b
 // roomReply is roomLine for a line that answers the message replyTo
 // ("" for none), shown in text mode with quote.
 func (s *session) roomReply(ctx context.Context, cmd, room, text string, action bool, replyTo, quote string) error {
-	text = chatd.CleanText(text)
+	text = cleanLine(text)
 	if strings.TrimSpace(text) == "" {
 		return badArgs(cmd)
 	}

@@ -159,6 +159,21 @@ func (s *session) checkSend(ctx context.Context, room string, member bool, text 
 	return chatd.Errorf(chatd.ECannotSend, "%s is moderated: only its operators and voiced members speak", room)
 }
 
+// cleanLine is chatd.CleanText for a room line, except that a CTCP
+// request (\x01WORD ...\x01, as IRC clients send PING or VERSION) keeps
+// its frame, so that IRC members get it as sent and +C can refuse it.
+func cleanLine(text string) string {
+	body, ok := strings.CutPrefix(text, "\x01")
+	if !ok {
+		return chatd.CleanText(text)
+	}
+	body = chatd.CleanText(strings.TrimSuffix(body, "\x01"))
+	if strings.TrimSpace(body) == "" {
+		return ""
+	}
+	return "\x01" + body + "\x01"
+}
+
 // isCTCP reports whether text is a CTCP request other than ACTION (IRC's
 // \x01WORD ...\x01).
 func isCTCP(text string) bool {
@@ -685,7 +700,7 @@ func ircPrefix(r *chatd.Room, roles map[string]string, user string, multi bool) 
 // "+" its operators and voiced members. Such a line is shown live and not
 // stored.
 func (s *session) statusLine(ctx context.Context, prefix, room, text string, action bool) error {
-	text = chatd.CleanText(text)
+	text = cleanLine(text)
 	if strings.TrimSpace(text) == "" {
 		return badArgs("say")
 	}
