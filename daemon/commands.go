@@ -70,7 +70,8 @@ func init() {
 		{name: "mentions", args: "[before ID] [N]", summary: "the N lines that named you as @you in your rooms, newest first (default 20, at most 100)", run: cmdMentions},
 		{name: "history", args: "[CONV] [before|after ID] [N] | CONV edits [N]", summary: "N stored lines of your room or of CONV (#room, @user; default 20, at most 200); edits: the edit log", run: cmdHistory},
 		{name: "search", args: "[#ROOM|@USER] WORDS", summary: "stored lines of your room (or that conversation) with all these words, newest first (at most 20)", run: cmdSearch},
-		{name: "invite", args: "[USER]", summary: "room owners: USER may join your locked room once without its password; with no USER, the rooms you are invited to", run: cmdInvite},
+		{name: "invite", args: "USER", summary: "room owners: USER may join your locked room once without its password", run: cmdInvite},
+		{name: "invites", summary: "the rooms you have an invitation to", run: cmdInvites},
 		{name: "roomban", args: "USER [DURATION] | MASK", summary: "room owners, operators and admins: put USER out of your room and keep them out; or keep out whoever MASK (nick!user@host, * and ?) matches", run: cmdRoomBan},
 		{name: "roomunban", args: "USER | MASK", summary: "room owners, operators and admins: let USER (or MASK) join your room again", run: cmdRoomUnban},
 		{name: "roompasswd", args: "[PASSWORD]", summary: "room owners: set your room's password, or remove it", run: cmdRoomPasswd},
@@ -227,7 +228,7 @@ var helpGroups = []struct {
 	{"Talking", false, []string{"say", "me", "send", "broadcast", "echo", "reply", "edit", "delete", "react", "unreact", "read", "unread", "mentions", "typing"}},
 	{"People", false, []string{"who", "whoelse", "last", "wholasthr", "whoelsesince", "active", "check", "away", "back", "block", "unblock", "blocked", "watch", "unwatch", "watching", "meta"}},
 	{"Rooms", false, []string{"rooms", "names", "join", "leave", "create", "topic", "history", "search"}},
-	{"Running a room", false, []string{"invite", "kick", "roomban", "roomunban", "roompasswd", "roommode", "transfer", "close"}},
+	{"Running a room", false, []string{"invite", "invites", "kick", "roomban", "roomunban", "roompasswd", "roommode", "transfer", "close"}},
 	{"You and the server", false, []string{"set", "passwd", "keys", "keyadd", "keydel", "mode", "time", "quote", "help", "logout"}},
 	{"Server admins", true, []string{"ban", "unban", "shutdown"}},
 }

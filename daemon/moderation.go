@@ -119,9 +119,12 @@ func oneName(cmd, args string) (string, error) {
 	return name, nil
 }
 
-// showInvites answers invite with no name: the rooms the user has an
-// invitation to.
-func (s *session) showInvites(ctx context.Context) error {
+// cmdInvites lists the rooms the user has an invitation to (IRC's INVITE
+// with no parameters).
+func cmdInvites(ctx context.Context, s *session, args string) error {
+	if strings.TrimSpace(args) != "" {
+		return badArgs("invites")
+	}
 	rooms, err := s.srv.store.InvitesOf(ctx, s.user)
 	if err != nil {
 		return err
@@ -134,14 +137,11 @@ func (s *session) showInvites(ctx context.Context) error {
 			body = append(body, "  "+r)
 		}
 	}
-	s.reply(okEvent("invite", text, body, f("invites", nonNil(rooms))))
+	s.reply(okEvent("invites", text, body, f("rooms", nonNil(rooms))))
 	return nil
 }
 
 func cmdInvite(ctx context.Context, s *session, args string) error {
-	if strings.TrimSpace(args) == "" {
-		return s.showInvites(ctx)
-	}
 	name, err := oneName("invite", args)
 	if err != nil {
 		return err

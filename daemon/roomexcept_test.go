@@ -32,11 +32,11 @@ func TestRoomExceptionsCommand(t *testing.T) {
 	a.do("roommode +i +I c*!*@*", "roommode")
 	d.fails("join den", "join", "invite_only")
 	c.do("join den", "join")
-	if ev := d.do("invite", "invite"); len(ev.strs("invites")) != 0 {
+	if ev := d.do("invites", "invites"); len(ev.strs("rooms")) != 0 {
 		t.Fatalf("dave's invitations before any: %v", ev)
 	}
 	a.do("invite dave", "invite")
-	if ev := d.do("invite", "invite"); fmt.Sprint(ev.strs("invites")) != "[den]" {
+	if ev := d.do("invites", "invites"); fmt.Sprint(ev.strs("rooms")) != "[den]" {
 		t.Fatalf("dave's invitations: %v", ev)
 	}
 	d.do("join den", "join")
