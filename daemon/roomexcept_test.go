@@ -136,3 +136,30 @@ func TestIRCRoomExceptions(t *testing.T) {
 	d.expect(" 336 dave #den")
 	d.expect(" 337 dave ")
 }
+
+// A mute set on one node of a cluster holds on the others (their cached
+// room modes carry the mute masks and are dropped with the change), and so
+// does its exception; the lists live in PostgreSQL.
+func TestClusterMuteAcrossNodes(t *testing.T) {
+	n := threeNodes(t)
+	alice := login(t, n[0].addr, "alice", "password1")
+	bob := login(t, n[1].addr, "bob", "password1")
+	alice.send("create den")
+	alice.expect("ok", "cmd", "create")
+	bob.send("join den")
+	bob.expect("ok", "cmd", "join")
+	// bob's node reads den's modes for this line.
+	bob.send("say #den before")
+	alice.expect("message", "kind", "room", "text", "before")
+
+	alice.send("roomban m:bob")
+	alice.expect("ok", "cmd", "roomban")
+	bob.expect("room", "event", "mode", "mode", "+b m:bob", "by", "alice")
+	bob.send("say #den muted")
+	bob.expectError("say", "cannot_send")
+	alice.send("roommode +e m:b*")
+	alice.expect("ok", "cmd", "roommode")
+	bob.expect("room", "event", "mode", "mode", "+e m:b*")
+	bob.send("say #den excepted")
+	alice.expect("message", "kind", "room", "text", "excepted")
+}
