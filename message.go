@@ -100,9 +100,10 @@ func (r *Room) Locked() bool { return r.PassHash != "" }
 // The room flags (roommode, IRC's channel modes of the same letters):
 // i invite-only, m moderated (only operators and voiced members speak),
 // n no lines from outside the room, s secret (hidden from those not in
-// it), t only operators set the topic. RoomFlags is their canonical order.
+// it), t only operators set the topic, C no CTCP but ACTION. RoomFlags is
+// their canonical order.
 const (
-	RoomFlags        = "imnst"
+	RoomFlags        = "Cimnst"
 	DefaultRoomModes = "nt"
 )
 
@@ -133,14 +134,26 @@ const (
 	RoleAside = "a"
 )
 
-// RoomMask is a ban of a room by mask (IRC +b nick!user@host, with * and
-// ? globs), kept as given beside the account bans (RoomBan).
+// RoomMask is a mask on one of a room's lists (IRC +b nick!user@host,
+// with * and ? globs, or an extban: a:account, m:mask), kept as given
+// beside the account bans (RoomBan). Kind is the list: MaskBan ("" reads
+// as it), MaskException or MaskInvite.
 type RoomMask struct {
 	Room    string
 	Mask    string
 	By      string
 	Created time.Time
+	Kind    string
 }
+
+// The lists of room masks: bans (+b), ban exceptions (+e: a mask on it
+// is let past the bans it matches) and invite exceptions (+I: a mask on
+// it joins an invite-only room without an invitation).
+const (
+	MaskBan       = "b"
+	MaskException = "e"
+	MaskInvite    = "I"
+)
 
 // RoomLine is a history line with the room it was said in.
 type RoomLine struct {

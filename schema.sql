@@ -182,15 +182,18 @@ CREATE TABLE room_bans (
     PRIMARY KEY (room_id, user_id)
 ) WITHOUT ROWID;
 
--- Room bans by IRC mask (nick!user@host globs), kept as given.
+-- Room bans by IRC mask (nick!user@host globs, a:account, m:mask), kept
+-- as given; kind is the list: b bans, e ban exceptions, I invite
+-- exceptions.
 CREATE TABLE room_masks (
     id      INTEGER PRIMARY KEY,
     room_id INTEGER NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
     mask    TEXT    NOT NULL,
     "by"    TEXT    NOT NULL DEFAULT '',
-    created INTEGER NOT NULL
+    created INTEGER NOT NULL,
+    kind    TEXT    NOT NULL DEFAULT 'b'
 );
-CREATE UNIQUE INDEX room_masks_room_mask ON room_masks(room_id, mask);
+CREATE UNIQUE INDEX room_masks_room_kind_mask ON room_masks(room_id, kind, mask);
 
 -- One-time permission to join a locked room without its password.
 CREATE TABLE room_invites (

@@ -130,18 +130,21 @@ type RoomStore interface {
 	RoomUnban(ctx context.Context, room, user string) error           // EBadArgs if not banned
 	RoomBanOf(ctx context.Context, room, user string) (*RoomBan, error)
 	// Invite lets user join room once without its password; UseInvite
-	// consumes the invitation and reports whether there was one.
+	// consumes the invitation and reports whether there was one;
+	// InvitesOf lists the rooms user has an invitation to, oldest first.
 	Invite(ctx context.Context, room, user, by string, at time.Time) error
 	UseInvite(ctx context.Context, room, user string) (bool, error)
+	InvitesOf(ctx context.Context, user string) ([]string, error)
 
 	// SetRoomModes sets room's flags (RoomFlags letters) and member
 	// limit (0: none).
 	SetRoomModes(ctx context.Context, room, modes string, limit int) error
-	// AddRoomMask bans mask from room (EBadArgs if it already is);
-	// RemoveRoomMask lifts it (EBadArgs if it is not); RoomMasks lists
-	// them, oldest first.
+	// AddRoomMask puts a mask on one of room's lists (m.Kind: MaskBan,
+	// MaskException, MaskInvite; EBadArgs if it already is there);
+	// RemoveRoomMask takes it off (EBadArgs if it is not); RoomMasks
+	// lists the masks of every list, oldest first.
 	AddRoomMask(ctx context.Context, m RoomMask) error
-	RemoveRoomMask(ctx context.Context, room, mask string) error
+	RemoveRoomMask(ctx context.Context, room, kind, mask string) error
 	RoomMasks(ctx context.Context, room string) ([]RoomMask, error)
 }
 

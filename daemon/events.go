@@ -299,6 +299,11 @@ func (e *event) withClientTags(tags map[string]string) *event {
 // and carries "action":true.
 func roomMessage(kind, id, from, room, text string, ts time.Time, action bool) *event {
 	t := fmt.Sprintf("[%s] <%s> %s", room, from, text)
+	if ctcp, ok := strings.CutPrefix(text, "\x01"); ok {
+		// A CTCP request from IRC (cleanLine): text mode shows no
+		// control characters.
+		t = fmt.Sprintf("[%s] <%s> CTCP %s", room, from, strings.TrimSuffix(ctcp, "\x01"))
+	}
 	if action {
 		t = fmt.Sprintf("[%s] * %s %s", room, from, text)
 	}

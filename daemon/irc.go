@@ -304,7 +304,7 @@ func init() {
 		"WHOIS":    {1, ircWhois},
 		"AWAY":     {0, ircAway},
 		"KICK":     {2, ircKick},
-		"INVITE":   {2, ircInvite},
+		"INVITE":   {0, ircInvite},
 		"MODE":     {1, ircMode},
 		"NICK":     {0, ircNickLater},
 		"USER":     {0, ircAlready},

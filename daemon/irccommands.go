@@ -840,6 +840,23 @@ func ircKick(ctx context.Context, s *session, m *ircMsg) {
 }
 
 func ircInvite(ctx context.Context, s *session, m *ircMsg) {
+	if len(m.params) == 0 {
+		// The invite list: the rooms the user is invited to (336, 337).
+		rooms, err := s.srv.store.InvitesOf(ctx, s.user)
+		if err != nil {
+			s.ircError("INVITE", "*", err)
+			return
+		}
+		for _, r := range rooms {
+			s.numeric("336", "#"+r)
+		}
+		s.numeric("337", "End of /INVITE list")
+		return
+	}
+	if len(m.params) < 2 {
+		s.numeric("461", "INVITE", "Not enough parameters")
+		return
+	}
 	nick, channel := m.params[0], m.params[1]
 	room, ok := s.ircFocus(ctx, channel)
 	if !ok {
@@ -881,8 +898,8 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 		s.numeric("329", "#"+r.Name, itoa(int(r.Created.Unix())))
 		return
 	}
-	if modes == "b" || modes == "+b" && len(m.params) == 2 {
-		s.ircBanList(ctx, r)
+	if len(m.params) == 2 && len(strings.TrimPrefix(modes, "+")) == 1 && strings.Contains("beI", strings.TrimPrefix(modes, "+")) {
+		s.ircMaskList(ctx, r, strings.TrimPrefix(modes, "+"))
 		return
 	}
 	if _, ok := s.ircFocus(ctx, t); !ok {
@@ -902,8 +919,16 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 			add = true
 		case '-':
 			add = false
-		case 'i', 'm', 'n', 's', 't':
+		case 'C', 'i', 'm', 'n', 's', 't':
 			changes = append(changes, sign()+string(c))
+		case 'e', 'I':
+			mask := m.param(arg)
+			arg++
+			if mask == "" {
+				s.ircMaskList(ctx, r, string(c))
+				continue
+			}
+			changes = append(changes, sign()+string(c)+" "+mask)
 		case 'l':
 			if !add {
 				changes = append(changes, "-l")
@@ -951,7 +976,7 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 			mask := m.param(arg)
 			arg++
 			if mask == "" {
-				s.ircBanList(ctx, r)
+				s.ircMaskList(ctx, r, chatd.MaskBan)
 				continue
 			}
 			err = s.ircBan(ctx, r, mask, add)
@@ -977,17 +1002,29 @@ func ircMode(ctx context.Context, s *session, m *ircMsg) {
 	}
 }
 
-// ircBanList answers MODE #room +b: the room's ban masks (367), then 368.
-func (s *session) ircBanList(ctx context.Context, r *chatd.Room) {
+// ircMaskLists are the numerics of MODE #room +b, +e and +I: an entry and
+// the end of the list.
+var ircMaskLists = map[string][3]string{
+	chatd.MaskBan:       {"367", "368", "End of channel ban list"},
+	chatd.MaskException: {"348", "349", "End of channel exception list"},
+	chatd.MaskInvite:    {"346", "347", "End of channel invite exception list"},
+}
+
+// ircMaskList answers MODE #room +b (+e, +I): the masks of the room's list
+// kind, each with who set it when, then the end.
+func (s *session) ircMaskList(ctx context.Context, r *chatd.Room, kind string) {
 	masks, err := s.srv.store.RoomMasks(ctx, r.Name)
 	if err != nil {
 		s.ircError("MODE", "#"+r.Name, err)
 		return
 	}
+	nums := ircMaskLists[kind]
 	for _, b := range masks {
-		s.numeric("367", "#"+r.Name, b.Mask, cmp.Or(b.By, s.srv.serverName()), itoa(int(b.Created.Unix())))
+		if cmp.Or(b.Kind, chatd.MaskBan) == kind {
+			s.numeric(nums[0], "#"+r.Name, b.Mask, cmp.Or(b.By, s.srv.serverName()), itoa(int(b.Created.Unix())))
+		}
 	}
-	s.numeric("368", "#"+r.Name, "End of channel ban list")
+	s.numeric(nums[1], "#"+r.Name, nums[2])
 }
 
 // ircBan is MODE +b mask (or -b): the mask is kept as given (roomban
@@ -996,12 +1033,12 @@ func (s *session) ircBanList(ctx context.Context, r *chatd.Room) {
 func (s *session) ircBan(ctx context.Context, r *chatd.Room, mask string, add bool) error {
 	nick, rest, _ := strings.Cut(mask, "!")
 	account := ""
-	if rest == "" || rest == "*@*" {
+	if (rest == "" || rest == "*@*") && !isExtban(mask) {
 		if u, err := s.srv.store.UserByName(ctx, nick); err == nil {
 			account = u.Name
 		}
 	}
-	if !strings.ContainsAny(mask, "!@") {
+	if !strings.ContainsAny(mask, "!@") && !isExtban(mask) {
 		mask += "!*@*"
 	}
 	if add {
@@ -1093,12 +1130,13 @@ func (s *session) ircISupport() {
 	cfg := s.srv.cfg()
 	tokens := []string{
 		"AWAYLEN=300", "WHOX", "CASEMAPPING=ascii", "CHANLIMIT=#:" + itoa(cfg.Rooms.MaxJoined),
-		"CHANMODES=b,k,l,imnst", "CHANNELLEN=64", "CHANTYPES=#", "MODES=4",
+		"CHANMODES=beI,k,l,Cimnst", "CHANNELLEN=64", "CHANTYPES=#", "MODES=4",
 		"NETWORK=chatd", "NICKLEN=32", "PREFIX=(ov)@+", "STATUSMSG=@+",
 		"TARGMAX=PRIVMSG:" + itoa(cfg.Messages.MaxRecipients) + ",NOTICE:" + itoa(cfg.Messages.MaxRecipients) + ",JOIN:,PART:,NAMES:,KICK:" + itoa(ircKickMax),
 		"TOPICLEN=" + itoa(topicMax), "UTF8ONLY",
 		"CHATHISTORY=" + itoa(ircHistoryMax), "MSGREFTYPES=msgid,timestamp", "MONITOR=" + itoa(ircMonitorMax),
 		"NAMELEN=" + itoa(realnameMax), "BOT=B", "ELIST=CMNTU",
+		"EXCEPTS=e", "INVEX=I", "EXTBAN=,am", "ACCOUNTEXTBAN=a",
 	}
 	for len(tokens) > 0 {
 		n := min(len(tokens), 12) // 15 parameters with the nick and the text

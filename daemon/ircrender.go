@@ -391,7 +391,7 @@ func (s *session) ircWelcome(ev *event) *event {
 		s.numeric("001", "Welcome to the chatd IRC network, "+me)
 		s.numeric("002", "Your host is "+server+", running chatd")
 		s.numeric("003", "This server was created "+s.srv.startedAs.UTC().Format(time.RFC1123))
-		s.numeric("004", server, "chatd", "Biw", "biklmnostv")
+		s.numeric("004", server, "chatd", "Biw", "CIbeiklmnostv")
 		s.ircISupport()
 		online, _ := ev.get("online").([]string)
 		users := len(online)

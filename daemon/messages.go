@@ -32,7 +32,7 @@ func (s *session) roomLine(ctx context.Context, cmd, room, text string, action b
 // roomReply is roomLine for a line that answers the message replyTo
 // ("" for none), shown in text mode with quote.
 func (s *session) roomReply(ctx context.Context, cmd, room, text string, action bool, replyTo, quote string) error {
-	text = chatd.CleanText(text)
+	text = cleanLine(text)
 	if strings.TrimSpace(text) == "" {
 		return badArgs(cmd)
 	}
@@ -42,7 +42,7 @@ func (s *session) roomReply(ctx context.Context, cmd, room, text string, action 
 			return err
 		}
 	}
-	if err := s.checkSend(ctx, room, true); err != nil {
+	if err := s.checkSend(ctx, room, true, text, action); err != nil {
 		return err
 	}
 	marks := s.mentionsOf(ctx, room, text)

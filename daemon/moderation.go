@@ -119,6 +119,28 @@ func oneName(cmd, args string) (string, error) {
 	return name, nil
 }
 
+// cmdInvites lists the rooms the user has an invitation to (IRC's INVITE
+// with no parameters).
+func cmdInvites(ctx context.Context, s *session, args string) error {
+	if strings.TrimSpace(args) != "" {
+		return badArgs("invites")
+	}
+	rooms, err := s.srv.store.InvitesOf(ctx, s.user)
+	if err != nil {
+		return err
+	}
+	text := "you have no invitations"
+	var body []string
+	if len(rooms) > 0 {
+		text = "you are invited to:"
+		for _, r := range rooms {
+			body = append(body, "  "+r)
+		}
+	}
+	s.reply(okEvent("invites", text, body, f("rooms", nonNil(rooms))))
+	return nil
+}
+
 func cmdInvite(ctx context.Context, s *session, args string) error {
 	name, err := oneName("invite", args)
 	if err != nil {

@@ -6,6 +6,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"strconv"
@@ -19,11 +20,12 @@ import (
 // roomModeChanged is the room event of a roommode change.
 const roomModeChanged = "mode"
 
-// roomModeInfo is what a room line needs to know of its room: its flags
-// and its owner.
+// roomModeInfo is what a room line needs to know of its room: its flags,
+// its owner and its mute masks (m: on the bans and ban exceptions).
 type roomModeInfo struct {
 	modes string
 	owner string
+	mutes []chatd.RoomMask
 }
 
 func (i roomModeInfo) has(c byte) bool { return strings.IndexByte(i.modes, c) >= 0 }
@@ -81,7 +83,16 @@ func (s *Server) roomModesOf(ctx context.Context, room string) (roomModeInfo, er
 	if err != nil {
 		return roomModeInfo{}, err
 	}
+	masks, err := s.store.RoomMasks(ctx, room)
+	if err != nil {
+		return roomModeInfo{}, err
+	}
 	i = roomModeInfo{modes: r.Modes, owner: r.Owner}
+	for _, m := range masks {
+		if _, mute := muteMask(m.Mask); mute && m.Kind != chatd.MaskInvite {
+			i.mutes = append(i.mutes, m)
+		}
+	}
 	s.roomModes.put(k, i, gen)
 	return i, nil
 }
@@ -111,10 +122,13 @@ func (s *session) isRoomOp(ctx context.Context, r *chatd.Room) (bool, error) {
 	return op, err
 }
 
-// checkSend refuses a line to room when its modes forbid it: a moderated
-// room (+m) hears only its operators and voiced members; a room with +n
-// (the default) only its members.
-func (s *session) checkSend(ctx context.Context, room string, member bool) error {
+// checkSend refuses a line (text; action: a /me) to room when its modes
+// forbid it: a moderated room (+m) hears only its operators and voiced
+// members; a room with +n (the default) only its members; a room with +C
+// no CTCP but ACTION; a member a mute (+b m:mask) matches, unless a mute
+// exception (+e m:mask) matches them too, speaks only when voiced or an
+// operator.
+func (s *session) checkSend(ctx context.Context, room string, member bool, text string, action bool) error {
 	i, err := s.srv.roomModesOf(ctx, room)
 	if err != nil {
 		return err
@@ -122,17 +136,48 @@ func (s *session) checkSend(ctx context.Context, room string, member bool) error
 	if !member && i.has('n') {
 		return notInRoom(room)
 	}
-	if !i.has('m') {
+	if i.has('C') && !action && isCTCP(text) {
+		return chatd.Errorf(chatd.ECannotSend, "%s takes no CTCP (+C) but ACTION", room)
+	}
+	muted := false
+	if len(i.mutes) > 0 {
+		muted = maskVerdictOf(i.mutes, s.user, s.isGuest()).muted
+	}
+	if !i.has('m') && !muted {
 		return nil
 	}
 	op, voice, err := s.srv.roomRoles(ctx, room, i.owner, s.user, s.admin.Load())
 	if err != nil {
 		return err
 	}
-	if !op && !voice {
-		return chatd.Errorf(chatd.ECannotSend, "%s is moderated: only its operators and voiced members speak", room)
+	if op || voice {
+		return nil
 	}
-	return nil
+	if muted {
+		return chatd.Errorf(chatd.ECannotSend, "you are muted in %s: only its operators can let you speak", room)
+	}
+	return chatd.Errorf(chatd.ECannotSend, "%s is moderated: only its operators and voiced members speak", room)
+}
+
+// cleanLine is chatd.CleanText for a room line, except that a CTCP
+// request (\x01WORD ...\x01, as IRC clients send PING or VERSION) keeps
+// its frame, so that IRC members get it as sent and +C can refuse it.
+func cleanLine(text string) string {
+	body, ok := strings.CutPrefix(text, "\x01")
+	if !ok {
+		return chatd.CleanText(text)
+	}
+	body = chatd.CleanText(strings.TrimSuffix(body, "\x01"))
+	if strings.TrimSpace(body) == "" {
+		return ""
+	}
+	return "\x01" + body + "\x01"
+}
+
+// isCTCP reports whether text is a CTCP request other than ACTION (IRC's
+// \x01WORD ...\x01).
+func isCTCP(text string) bool {
+	return strings.HasPrefix(text, "\x01") && !strings.HasPrefix(strings.ToUpper(text), "\x01ACTION")
 }
 
 // outsideRoom is where a line to the room called name (the first word of
@@ -184,15 +229,15 @@ func (c modeChange) String() string {
 }
 
 // parseModeChanges reads "+lv 5 bob -m" or "+l 5 +v bob -m": each letter
-// that takes an argument (+l, +v, -v, +o, -o) takes the next word that is
-// not itself a change.
+// that takes an argument (+l, +v, -v, +o, -o, +e, -e, +I, -I) takes the
+// next word that is not itself a change.
 func parseModeChanges(words []string) ([]modeChange, error) {
 	var out []modeChange
 	for i := 0; i < len(words); {
 		w := words[i]
 		i++
 		if w[0] != '+' && w[0] != '-' {
-			return nil, chatd.Errorf(chatd.EBadArgs, "%q is not a mode change: write +m, -m, +l 10, +v USER ...", w)
+			return nil, chatd.Errorf(chatd.EBadArgs, "%q is not a mode change: write +m, -m, +l 10, +v USER, +e MASK ...", w)
 		}
 		add := true
 		for j := 0; j < len(w); j++ {
@@ -204,9 +249,9 @@ func parseModeChanges(words []string) ([]modeChange, error) {
 			case strings.IndexByte(chatd.RoomFlags, c) >= 0 || c == 'l' && !add:
 				out = append(out, modeChange{add: add, c: c})
 				continue
-			case c == 'l' || c == 'v' || c == 'o':
+			case c == 'l' || c == 'v' || c == 'o' || c == 'e' || c == 'I':
 			default:
-				return nil, chatd.Errorf(chatd.EBadArgs, "%c is not a room mode: the modes are +i +m +n +s +t, +l N, +v USER, +o USER", c)
+				return nil, chatd.Errorf(chatd.EBadArgs, "%c is not a room mode: the modes are +C +i +m +n +s +t, +l N, +v USER, +o USER, +e MASK, +I MASK", c)
 			}
 			if i >= len(words) {
 				return nil, chatd.Errorf(chatd.EBadArgs, "%c%c needs an argument", "-+"[b2i(add)], c)
@@ -314,6 +359,15 @@ func cmdRoomMode(ctx context.Context, s *session, args string) error {
 			}
 			roles[u.Name] = next
 			done = append(done, modeChange{add: c.add, c: c.c, arg: u.Name})
+		case 'e', 'I':
+			c.arg = exceptionMask(c.arg)
+			changed, err := s.setExceptionMask(ctx, r, string(c.c), c.arg, c.add)
+			if err != nil {
+				return err
+			}
+			if changed {
+				done = append(done, c)
+			}
 		default:
 			had := strings.IndexByte(modes, c.c) >= 0
 			if had == c.add {
@@ -395,12 +449,37 @@ func (s *session) showRoomModes(ctx context.Context, r *chatd.Room) error {
 			voiced = append(voiced, name)
 		}
 	}
+	masks, err := s.srv.store.RoomMasks(ctx, r.Name)
+	if err != nil {
+		return err
+	}
+	var bans, exceptions, invex []string
+	for _, m := range masks {
+		switch m.Kind {
+		case chatd.MaskException:
+			exceptions = append(exceptions, m.Mask)
+		case chatd.MaskInvite:
+			invex = append(invex, m.Mask)
+		default:
+			bans = append(bans, m.Mask)
+		}
+	}
 	body := []string{"  operators: " + strings.Join(ops, ", ")}
 	if len(voiced) > 0 {
 		body = append(body, "  voiced: "+strings.Join(voiced, ", "))
 	}
+	if len(bans) > 0 {
+		body = append(body, "  banned masks: "+strings.Join(bans, ", "))
+	}
+	if len(exceptions) > 0 {
+		body = append(body, "  ban exceptions: "+strings.Join(exceptions, ", "))
+	}
+	if len(invex) > 0 {
+		body = append(body, "  invite exceptions: "+strings.Join(invex, ", "))
+	}
 	s.reply(okEvent("roommode", "modes of "+r.Name+": "+modeString(r), body, f("room", r.Name),
-		f("modes", r.Modes), f("limit", r.Limit), f("locked", r.Locked()), f("ops", nonNil(ops)), f("voiced", nonNil(voiced))))
+		f("modes", r.Modes), f("limit", r.Limit), f("locked", r.Locked()), f("ops", nonNil(ops)), f("voiced", nonNil(voiced)),
+		f("masks", nonNil(bans)), f("exceptions", nonNil(exceptions)), f("invite_exceptions", nonNil(invex))))
 	return nil
 }
 
@@ -409,6 +488,76 @@ func (s *session) showRoomModes(ctx context.Context, r *chatd.Room) error {
 func roomModeEvent(room, change, by string) *event {
 	return newEvent("room", fmt.Sprintf("* %s set %s on %s", by, change, room),
 		f("event", roomModeChanged), f("room", room), f("mode", change), f("by", by)).stamped(time.Time{}, stampLive)
+}
+
+// isGuest reports whether the session is an IRC guest (logged in to no
+// account): an account extban (a:name) never matches it.
+func (s *session) isGuest() bool { return s.irc != nil && s.irc.guest }
+
+// muteMask is mask without its mute prefix (m:) and whether it had one.
+func muteMask(mask string) (string, bool) {
+	if len(mask) > 2 && (mask[0] == 'm' || mask[0] == 'M') && mask[1] == ':' {
+		return mask[2:], true
+	}
+	return mask, false
+}
+
+// accountMask is the account glob of an account extban (a:name) and
+// whether mask is one.
+func accountMask(mask string) (string, bool) {
+	if len(mask) > 2 && (mask[0] == 'a' || mask[0] == 'A') && mask[1] == ':' {
+		return mask[2:], true
+	}
+	return mask, false
+}
+
+// isExtban reports whether mask is an extban (a:account, m:mask).
+func isExtban(mask string) bool {
+	_, mute := muteMask(mask)
+	_, account := accountMask(mask)
+	return mute || account
+}
+
+// extMatches reports whether mask (without m:) covers user: a:glob the
+// account of a user logged in to one (not a guest), else the IRC mask.
+func extMatches(mask, user string, guest bool) bool {
+	if glob, ok := accountMask(mask); ok {
+		return !guest && wildMatch(chatd.Key(glob), chatd.Key(user))
+	}
+	return maskMatches(mask, user)
+}
+
+// maskVerdict is what a room's mask lists say of one user: banned (a ban
+// matches and no ban exception), muted (a mute matches and no mute
+// exception) and invited (an invite exception matches).
+type maskVerdict struct{ banned, muted, invited bool }
+
+// maskVerdictOf reads masks (any of a room's lists) for user.
+func maskVerdictOf(masks []chatd.RoomMask, user string, guest bool) maskVerdict {
+	var ban, banEx, mute, muteEx, inv bool
+	for _, m := range masks {
+		body, isMute := muteMask(m.Mask)
+		if !extMatches(body, user, guest) {
+			continue
+		}
+		switch cmp.Or(m.Kind, chatd.MaskBan) {
+		case chatd.MaskBan:
+			if isMute {
+				mute = true
+			} else {
+				ban = true
+			}
+		case chatd.MaskException:
+			if isMute {
+				muteEx = true
+			} else {
+				banEx = true
+			}
+		case chatd.MaskInvite:
+			inv = true
+		}
+	}
+	return maskVerdict{banned: ban && !banEx, muted: mute && !muteEx, invited: inv}
 }
 
 // maskMatches reports whether the IRC mask (nick!user@host, with * and ?)
@@ -444,50 +593,77 @@ func mapKeys(m map[string]string) []string {
 	return out
 }
 
-// maskBanned reports whether one of room's ban masks covers user.
-func (s *Server) maskBanned(ctx context.Context, room, user string) (bool, error) {
-	masks, err := s.store.RoomMasks(ctx, room)
+// maskVerdict is what room's mask lists say of the session's user.
+func (s *session) maskVerdict(ctx context.Context, room string) (maskVerdict, error) {
+	masks, err := s.srv.store.RoomMasks(ctx, room)
 	if err != nil {
-		return false, err
+		return maskVerdict{}, err
 	}
-	for _, m := range masks {
-		if maskMatches(m.Mask, user) {
-			return true, nil
-		}
-	}
-	return false, nil
+	return maskVerdictOf(masks, s.user, s.isGuest()), nil
 }
 
-// isMask reports whether a roomban argument is an IRC mask rather than an
-// account's name.
-func isMask(arg string) bool { return strings.ContainsAny(arg, "!@*?") }
+// isMask reports whether a roomban argument is an IRC mask or an extban
+// rather than an account's name.
+func isMask(arg string) bool { return strings.ContainsAny(arg, "!@*?") || isExtban(arg) }
 
 // roomMaskBan bans (or, with !add, lets in again) the mask from the user's
-// current room: roomban and roomunban with a mask.
+// current room: roomban and roomunban with a mask (or an extban: a:account
+// bans an account, m:mask mutes).
 func (s *session) roomMaskBan(ctx context.Context, cmd, mask string, add bool) error {
 	r, err := s.ownedRoom(ctx, cmd, true)
 	if err != nil {
 		return err
 	}
 	if add {
-		err = s.srv.store.AddRoomMask(ctx, chatd.RoomMask{Room: r.Name, Mask: mask, By: s.user, Created: s.srv.now()})
+		err = s.srv.store.AddRoomMask(ctx, chatd.RoomMask{Room: r.Name, Mask: mask, By: s.user, Created: s.srv.now(), Kind: chatd.MaskBan})
 	} else {
-		err = s.srv.store.RemoveRoomMask(ctx, r.Name, mask)
+		err = s.srv.store.RemoveRoomMask(ctx, r.Name, chatd.MaskBan, mask)
 	}
 	if err != nil {
 		return err
 	}
+	_, mute := muteMask(mask)
 	change := "-b " + mask
 	text := fmt.Sprintf("%s may join %s again", mask, r.Name)
-	if add {
+	switch {
+	case add && mute:
+		change = "+b " + mask
+		text = fmt.Sprintf("%s is muted in %s: whoever it matches may join but not speak", mask, r.Name)
+	case add:
 		change = "+b " + mask
 		text = fmt.Sprintf("%s is banned from %s: whoever it matches cannot join", mask, r.Name)
+	case mute:
+		text = fmt.Sprintf("%s may speak in %s again", mask, r.Name)
 	}
 	if err := s.srv.effect(ctx, &note{Kind: noteMode, Room: r.Name, Text: change, By: s.user, Src: s.sid}); err != nil {
 		return err
 	}
 	s.reply(okEvent(cmd, text, nil, f("room", r.Name), f("mask", mask)))
 	return nil
+}
+
+// exceptionMask is a +e or +I argument as kept: a bare nick becomes
+// nick!*@*; extbans stay as given.
+func exceptionMask(arg string) string {
+	if isExtban(arg) || strings.ContainsAny(arg, "!@") {
+		return arg
+	}
+	return arg + "!*@*"
+}
+
+// setExceptionMask puts mask on (add) or takes it off r's list kind (+e
+// or +I) for roommode; changed is false when it already was (or was
+// not) there.
+func (s *session) setExceptionMask(ctx context.Context, r *chatd.Room, kind, mask string, add bool) (changed bool, err error) {
+	if add {
+		err = s.srv.store.AddRoomMask(ctx, chatd.RoomMask{Room: r.Name, Mask: mask, By: s.user, Created: s.srv.now(), Kind: kind})
+	} else {
+		err = s.srv.store.RemoveRoomMask(ctx, r.Name, kind, mask)
+	}
+	if chatd.ErrorCode(err) == chatd.EBadArgs {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // seesRoom reports whether the user may see r's members: a secret room
@@ -524,7 +700,7 @@ func ircPrefix(r *chatd.Room, roles map[string]string, user string, multi bool) 
 // "+" its operators and voiced members. Such a line is shown live and not
 // stored.
 func (s *session) statusLine(ctx context.Context, prefix, room, text string, action bool) error {
-	text = chatd.CleanText(text)
+	text = cleanLine(text)
 	if strings.TrimSpace(text) == "" {
 		return badArgs("say")
 	}
@@ -535,7 +711,7 @@ func (s *session) statusLine(ctx context.Context, prefix, room, text string, act
 			return err
 		}
 	}
-	if err := s.checkSend(ctx, room, true); err != nil {
+	if err := s.checkSend(ctx, room, true, text, action); err != nil {
 		return err
 	}
 	r, err := s.srv.store.RoomByName(ctx, room)

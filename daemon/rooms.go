@@ -158,10 +158,13 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 		}
 		return &untilError{chatd.Errorf(chatd.ENotPermitted, "you are banned from %s %s", r.Name, until), b.Expires}
 	}
+	// The mask lists: a ban keeps one out unless a ban exception (+e)
+	// matches too; an invite exception (+I) lets one past +i.
+	var masks maskVerdict
 	if !owner && !s.admin.Load() {
-		if banned, err := s.srv.maskBanned(ctx, r.Name, s.user); err != nil {
+		if masks, err = s.maskVerdict(ctx, r.Name); err != nil {
 			return err
-		} else if banned {
+		} else if masks.banned {
 			return chatd.Errorf(chatd.ENotPermitted, "you are banned from %s", r.Name)
 		}
 	}
@@ -173,7 +176,7 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 			return err
 		}
 	}
-	if r.Has('i') && !s.admin.Load() && !owner && !invited {
+	if r.Has('i') && !s.admin.Load() && !owner && !invited && !masks.invited {
 		return chatd.Errorf(chatd.EInviteOnly, "%s is invite-only: ask one of its operators for an invitation", r.Name)
 	}
 	if r.Locked() && !s.admin.Load() && !owner && !invited {

@@ -236,6 +236,10 @@ func (t timedStore) UseInvite(ctx context.Context, room, user string) (bool, err
 	return timed(t, "use_invite", func() (bool, error) { return t.Store.UseInvite(ctx, room, user) })
 }
 
+func (t timedStore) InvitesOf(ctx context.Context, user string) ([]string, error) {
+	return timed(t, "invites_of", func() ([]string, error) { return t.Store.InvitesOf(ctx, user) })
+}
+
 func (t timedStore) SetRoomModes(ctx context.Context, room, modes string, limit int) error {
 	return timedErr(t, "set_room_modes", func() error { return t.Store.SetRoomModes(ctx, room, modes, limit) })
 }
@@ -244,8 +248,8 @@ func (t timedStore) AddRoomMask(ctx context.Context, m chatd.RoomMask) error {
 	return timedErr(t, "add_room_mask", func() error { return t.Store.AddRoomMask(ctx, m) })
 }
 
-func (t timedStore) RemoveRoomMask(ctx context.Context, room, mask string) error {
-	return timedErr(t, "remove_room_mask", func() error { return t.Store.RemoveRoomMask(ctx, room, mask) })
+func (t timedStore) RemoveRoomMask(ctx context.Context, room, kind, mask string) error {
+	return timedErr(t, "remove_room_mask", func() error { return t.Store.RemoveRoomMask(ctx, room, kind, mask) })
 }
 
 func (t timedStore) RoomMasks(ctx context.Context, room string) ([]chatd.RoomMask, error) {

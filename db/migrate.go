@@ -317,6 +317,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS metadata_room ON metadata(room_id, key);
 );
 CREATE UNIQUE INDEX IF NOT EXISTS room_masks_room_mask ON room_masks(room_id, mask);
 `,
+	// 16 -> 17 (issue 22, ban and invite exceptions): a room mask's list
+	// (kind: b bans, e ban exceptions, I invite exceptions); the column
+	// and its index are added by addRoomMaskKind.
+	`DROP INDEX IF EXISTS room_masks_room_mask;`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to
@@ -324,6 +328,25 @@ CREATE UNIQUE INDEX IF NOT EXISTS room_masks_room_mask ON room_masks(room_id, ma
 var migrationFills = map[int]func(ctx context.Context, tx *dbTx) error{
 	2:  fillNameKeys,
 	16: addRoomModeColumns,
+	17: addRoomMaskKind,
+}
+
+// addRoomMaskKind adds room_masks.kind (version 17) when the file lacks
+// it, and the unique index over a room's lists.
+func addRoomMaskKind(ctx context.Context, tx *dbTx) error {
+	var n int
+	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM pragma_table_info('room_masks') WHERE name = 'kind'`); err != nil {
+		return fmt.Errorf("read the columns of room_masks: %w", err)
+	}
+	if n == 0 {
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE room_masks ADD COLUMN kind TEXT NOT NULL DEFAULT 'b'`); err != nil {
+			return fmt.Errorf("add room_masks.kind: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE UNIQUE INDEX IF NOT EXISTS room_masks_room_kind_mask ON room_masks(room_id, kind, mask)`); err != nil {
+		return fmt.Errorf("index room_masks by kind: %w", err)
+	}
+	return nil
 }
 
 // addRoomModeColumns adds the room mode columns (version 16) that a file

@@ -193,6 +193,18 @@ func (db *DB) Invite(ctx context.Context, room, user, by string, at time.Time) e
 	return commit(tx, "invite "+user+" to room "+room)
 }
 
+// InvitesOf lists the rooms user has an invitation to, oldest first.
+func (db *DB) InvitesOf(ctx context.Context, user string) ([]string, error) {
+	var rooms []string
+	err := sqlx.SelectContext(ctx, db.read(), &rooms, `SELECT r.name FROM room_invites i
+		JOIN rooms r ON r.id = i.room_id JOIN users u ON u.id = i.user_id
+		WHERE u.name_key = ? ORDER BY i.created, r.name`, chatd.Key(user))
+	if err != nil {
+		return nil, fmt.Errorf("read the invitations of %s: %w", user, err)
+	}
+	return rooms, nil
+}
+
 // UseInvite consumes the invitation of user to room and reports whether
 // there was one.
 func (db *DB) UseInvite(ctx context.Context, room, user string) (bool, error) {

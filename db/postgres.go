@@ -25,7 +25,7 @@ var postgresSchema string
 // owns its schema and migrations. To change the PostgreSQL schema, change
 // schema_postgres.sql, bump this, and append to postgresMigrations the
 // statements that bring the previous version to the new shape.
-const PostgresSchemaVersion = 13
+const PostgresSchemaVersion = 14
 
 // postgresMigrations[i] turns a PostgreSQL database at version i+1 into
 // version i+2, like migrations does for SQLite.
@@ -190,6 +190,11 @@ CREATE TABLE IF NOT EXISTS room_masks (
     created BIGINT NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS room_masks_room_mask ON room_masks(room_id, mask);`,
+	// 13 -> 14 (issue 22, ban and invite exceptions): a room mask's list
+	// (kind: b, e or I), as the SQLite migration to version 17.
+	`ALTER TABLE room_masks ADD COLUMN IF NOT EXISTS kind TEXT NOT NULL DEFAULT 'b';
+DROP INDEX IF EXISTS room_masks_room_mask;
+CREATE UNIQUE INDEX IF NOT EXISTS room_masks_room_kind_mask ON room_masks(room_id, kind, mask);`,
 }
 
 // migrateLockKey names the advisory lock that makes nodes starting at once

@@ -1,6 +1,7 @@
 package db
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 
@@ -76,9 +77,21 @@ func (db *DB) MemberRoles(ctx context.Context, room string) (map[string]string, 
 	return out, nil
 }
 
-// AddRoomMask bans m.Mask from m.Room (EBadArgs when it already is). A
-// zero m.Created means now.
+// maskList names a list of room masks in errors.
+func maskList(kind string) string {
+	switch kind {
+	case chatd.MaskException:
+		return "the ban exceptions of "
+	case chatd.MaskInvite:
+		return "the invite exceptions of "
+	}
+	return "the bans of "
+}
+
+// AddRoomMask puts m.Mask on m.Room's list m.Kind ("" for the bans;
+// EBadArgs when it already is there). A zero m.Created means now.
 func (db *DB) AddRoomMask(ctx context.Context, m chatd.RoomMask) error {
+	kind := cmp.Or(m.Kind, chatd.MaskBan)
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
@@ -88,20 +101,21 @@ func (db *DB) AddRoomMask(ctx context.Context, m chatd.RoomMask) error {
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO room_masks (room_id, mask, "by", created) VALUES (?, ?, ?, ?)`,
-		rid, m.Mask, m.By, millis(db.orNow(m.Created)))
+	_, err = tx.ExecContext(ctx, `INSERT INTO room_masks (room_id, mask, "by", created, kind) VALUES (?, ?, ?, ?, ?)`,
+		rid, m.Mask, m.By, millis(db.orNow(m.Created)), kind)
 	if isDuplicate(err) {
-		return chatd.Errorf(chatd.EBadArgs, "%s is already banned from %s", m.Mask, m.Room)
+		return chatd.Errorf(chatd.EBadArgs, "%s is already on %s%s", m.Mask, maskList(kind), m.Room)
 	}
 	if err != nil {
-		return fmt.Errorf("ban %s from %s: %w", m.Mask, m.Room, err)
+		return fmt.Errorf("add %s to %s%s: %w", m.Mask, maskList(kind), m.Room, err)
 	}
-	return commit(tx, "ban "+m.Mask+" from "+m.Room)
+	return commit(tx, "add "+m.Mask+" to "+maskList(kind)+m.Room)
 }
 
-// RemoveRoomMask lifts the ban of mask in room (EBadArgs when there is
-// none).
-func (db *DB) RemoveRoomMask(ctx context.Context, room, mask string) error {
+// RemoveRoomMask takes mask off room's list kind ("" for the bans;
+// EBadArgs when it is not there).
+func (db *DB) RemoveRoomMask(ctx context.Context, room, kind, mask string) error {
+	kind = cmp.Or(kind, chatd.MaskBan)
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
@@ -111,34 +125,35 @@ func (db *DB) RemoveRoomMask(ctx context.Context, room, mask string) error {
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM room_masks WHERE room_id = ? AND mask = ?`, rid, mask)
+	res, err := tx.ExecContext(ctx, `DELETE FROM room_masks WHERE room_id = ? AND kind = ? AND mask = ?`, rid, kind, mask)
 	if err != nil {
-		return fmt.Errorf("lift the ban of %s in %s: %w", mask, room, err)
+		return fmt.Errorf("take %s off %s%s: %w", mask, maskList(kind), room, err)
 	}
 	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("lift the ban of %s in %s: %w", mask, room, err)
+		return fmt.Errorf("take %s off %s%s: %w", mask, maskList(kind), room, err)
 	} else if n == 0 {
-		return chatd.Errorf(chatd.EBadArgs, "%s is not banned from %s", mask, room)
+		return chatd.Errorf(chatd.EBadArgs, "%s is not on %s%s", mask, maskList(kind), room)
 	}
-	return commit(tx, "lift the ban of "+mask+" in "+room)
+	return commit(tx, "take "+mask+" off "+maskList(kind)+room)
 }
 
-// RoomMasks lists the masks banned from room, oldest first.
+// RoomMasks lists the masks of all of room's lists, oldest first.
 func (db *DB) RoomMasks(ctx context.Context, room string) ([]chatd.RoomMask, error) {
 	var rows []struct {
 		Room    string `db:"room"`
 		Mask    string `db:"mask"`
 		By      string `db:"by"`
 		Created int64  `db:"created"`
+		Kind    string `db:"kind"`
 	}
-	err := sqlx.SelectContext(ctx, db.read(), &rows, `SELECT r.name AS room, m.mask, m."by", m.created
+	err := sqlx.SelectContext(ctx, db.read(), &rows, `SELECT r.name AS room, m.mask, m."by", m.created, m.kind
 		FROM room_masks m JOIN rooms r ON r.id = m.room_id WHERE r.name_key = ? ORDER BY m.id`, chatd.Key(room))
 	if err != nil {
 		return nil, fmt.Errorf("read the bans of %s: %w", room, err)
 	}
 	out := make([]chatd.RoomMask, len(rows))
 	for i, r := range rows {
-		out[i] = chatd.RoomMask{Room: r.Room, Mask: r.Mask, By: r.By, Created: fromMillis(r.Created)}
+		out[i] = chatd.RoomMask{Room: r.Room, Mask: r.Mask, By: r.By, Created: fromMillis(r.Created), Kind: r.Kind}
 	}
 	return out, nil
 }

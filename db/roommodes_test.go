@@ -58,10 +58,23 @@ func TestRoomModes(t *testing.T) {
 		if err != nil || len(masks) != 2 || masks[0].Mask != "Bar!*@*" || masks[0].By != "alice" || masks[1].Room != "den" || !masks[1].Created.Equal(t0) {
 			t.Fatalf("RoomMasks = %+v, %v", masks, err)
 		}
-		checkCode(t, db.RemoveRoomMask(ctx, "den", "Bar!*@*"), "")
-		checkCode(t, db.RemoveRoomMask(ctx, "den", "Bar!*@*"), chatd.EBadArgs)
+		checkCode(t, db.RemoveRoomMask(ctx, "den", "", "Bar!*@*"), "")
+		checkCode(t, db.RemoveRoomMask(ctx, "den", "", "Bar!*@*"), chatd.EBadArgs)
 		if masks, err := db.RoomMasks(ctx, "den"); err != nil || len(masks) != 1 {
 			t.Fatalf("RoomMasks after removal = %+v, %v", masks, err)
+		}
+
+		// Each list keeps its own masks: the same mask may be a ban, a
+		// ban exception and an invite exception at once.
+		checkCode(t, db.AddRoomMask(ctx, chatd.RoomMask{Room: "den", Mask: "*!*@host", Kind: chatd.MaskException}), "")
+		checkCode(t, db.AddRoomMask(ctx, chatd.RoomMask{Room: "den", Mask: "*!*@host", Kind: chatd.MaskInvite}), "")
+		checkCode(t, db.AddRoomMask(ctx, chatd.RoomMask{Room: "den", Mask: "a:bob", Kind: chatd.MaskInvite}), "")
+		checkCode(t, db.AddRoomMask(ctx, chatd.RoomMask{Room: "den", Mask: "a:bob", Kind: chatd.MaskInvite}), chatd.EBadArgs)
+		checkCode(t, db.RemoveRoomMask(ctx, "den", chatd.MaskException, "a:bob"), chatd.EBadArgs)
+		checkCode(t, db.RemoveRoomMask(ctx, "den", chatd.MaskBan, "*!*@host"), "")
+		masks, err = db.RoomMasks(ctx, "den")
+		if err != nil || len(masks) != 3 || masks[0].Kind != chatd.MaskException || masks[1].Kind != chatd.MaskInvite || masks[2].Mask != "a:bob" {
+			t.Fatalf("RoomMasks of the lists = %+v, %v", masks, err)
 		}
 	})
 }

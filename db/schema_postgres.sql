@@ -150,9 +150,10 @@ CREATE TABLE room_masks (
     room_id BIGINT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,
     mask    TEXT   NOT NULL,
     "by"    TEXT   NOT NULL DEFAULT '',
-    created BIGINT NOT NULL
+    created BIGINT NOT NULL,
+    kind    TEXT   NOT NULL DEFAULT 'b'
 );
-CREATE UNIQUE INDEX room_masks_room_mask ON room_masks(room_id, mask);
+CREATE UNIQUE INDEX room_masks_room_kind_mask ON room_masks(room_id, kind, mask);
 
 CREATE TABLE room_bans (
     room_id BIGINT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,

@@ -66,6 +66,8 @@ class ChatdController(BaseServerController, DirectoryBasedController):
     software_name = "chatd"
     supported_sasl_mechanisms: Set[str] = {"PLAIN"}
     supports_sts = False
+    # Rooms mute with the extban m:mask (EXTBAN=,am).
+    extban_mute_char = "m"
     _port_wait_interval = 0.05
     capabilities = frozenset(
         (
