@@ -109,6 +109,9 @@ type ircState struct {
 	// out instead of the outbox, so that the command's whole response
 	// is one labeled response (session.enqueue, ircState.divert).
 	collecting atomic.Pointer[string]
+	// invisible is user mode +i: a masked WHO hides the user
+	// (irc_invisible.go).
+	invisible atomic.Bool
 
 	// Owned by the goroutine holding the output (as session.outMode):
 	// the nicks this client was shown in one of its channels, so that a
