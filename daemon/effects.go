@@ -71,6 +71,10 @@ type note struct {
 	// Tags are the IRC client-only tags (+key=value) a room line or
 	// private message was sent with; relayed live, not stored.
 	Tags map[string]string `json:"tg,omitempty"`
+	// Parts are the lines of an IRC multiline batch a room line was
+	// sent as (irc_multiline.go); relayed live, not stored: the text
+	// holds them joined.
+	Parts []mlPart `json:"pl,omitempty"`
 	// A metadata key of Room or User and its new value, "" when it was
 	// removed (metadata.go).
 	MetaKey   string `json:"mk,omitempty"`
@@ -144,7 +148,7 @@ func (n *note) historyLine() chatd.HistoryLine {
 
 // lineEvent is the live room line a noteLine carries, once it has its id.
 func (n *note) lineEvent() *event {
-	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag).replying(n.Text, n.ReplyTo, n.Quote).withMentions(n.Mentions).noticed(n.Notice).withClientTags(n.Tags)
+	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag).replying(n.Text, n.ReplyTo, n.Quote).withMentions(n.Mentions).noticed(n.Notice).withClientTags(n.Tags).withParts(n.Parts)
 }
 
 // effect is the one path of a change that others see: apply shows n to

@@ -1,6 +1,9 @@
 package daemon_test
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // User mode +i hides a user from a WHO with a mask, but not from WHO with
 // its nick, nor from one who shares a room with it; -i shows it again.
@@ -40,4 +43,65 @@ func TestIRCInvisibleWho(t *testing.T) {
 	s.send("WHO eva*")
 	s.expect(" 352 shiv * ", " evan H")
 	s.expect(" 315 shiv eva* ")
+}
+
+// A draft/multiline batch is one room line: one id, the lines joined by
+// "\n" (a concat line without one), which a JSON client gets in text. An
+// IRC client with the capability gets the batch as sent; one without it
+// gets one PRIVMSG per line that is not blank, the first with the msgid.
+// A concat tag on a blank line fails the batch.
+func TestIRCMultiline(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob", "carol", "dave")
+	ts.members("den", "alice", "bob", "carol", "dave")
+	caps := []string{"draft/multiline", "batch", "message-tags", "echo-message", "labeled-response"}
+	a := ircLogin(t, ts, "alice", "password1", caps...)
+	b := ircLogin(t, ts, "bob", "password1", caps...)
+	c := ircLogin(t, ts, "carol", "password1", "message-tags")
+	d := login(t, ts.addr, "dave", "password1")
+	a.expect(" 366 alice #den ")
+	b.expect(" 366 bob #den ")
+	c.expect(" 366 carol #den ")
+
+	a.send("@label=x1 BATCH +r1 draft/multiline #den",
+		"@batch=r1 PRIVMSG #den :first",
+		"@batch=r1 PRIVMSG #den :",
+		"@batch=r1 PRIVMSG #den :sec",
+		"@batch=r1;draft/multiline-concat PRIVMSG #den :ond",
+		"BATCH -r1")
+	start := a.expect("label=x1", " BATCH +ml", " draft/multiline #den")
+	a.expect("PRIVMSG #den first")
+	a.expect("PRIVMSG #den :")
+	a.expect("PRIVMSG #den sec")
+	a.expect("draft/multiline-concat", "PRIVMSG #den ond")
+	a.expect(" BATCH -ml")
+	id := start[strings.Index(start, "msgid=")+6:]
+	id = id[:strings.IndexAny(id, "; ")]
+
+	b.expect("msgid="+id, " BATCH +ml", " draft/multiline #den")
+	b.expect("PRIVMSG #den first")
+	b.expect("PRIVMSG #den :")
+	b.expect("PRIVMSG #den sec")
+	b.expect("draft/multiline-concat", "PRIVMSG #den ond")
+	b.expect(" BATCH -ml")
+
+	first := c.expect("PRIVMSG #den first")
+	if !strings.Contains(first, "msgid="+id) {
+		t.Fatalf("carol: first line %q lacks msgid %s", first, id)
+	}
+	if l := c.expect("PRIVMSG #den"); l != ":alice!alice@chatd PRIVMSG #den sec" {
+		t.Fatalf("carol: second line %q", l)
+	}
+	if l := c.expect("PRIVMSG #den"); l != ":alice!alice@chatd PRIVMSG #den ond" {
+		t.Fatalf("carol: third line %q", l)
+	}
+	d.expect("message", "id", id, "from", "alice", "text", "first\n\nsecond")
+
+	a.send("BATCH +r2 draft/multiline #den",
+		"@batch=r2 PRIVMSG #den :hi",
+		"@batch=r2;draft/multiline-concat PRIVMSG #den :",
+		"BATCH -r2")
+	a.expect("FAIL BATCH MULTILINE_INVALID")
+	a.send("@batch=r9 PRIVMSG #den :stray")
+	a.expect("FAIL BATCH MULTILINE_INVALID")
 }

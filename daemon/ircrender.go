@@ -193,7 +193,7 @@ type ircShared struct {
 // ircSharedCaps are the capabilities that change how a live room
 // message reads: its tags. Nothing else in its line depends on the
 // session (the channel, not the nick, is its target).
-const ircSharedCaps = capServerTime | capMessageTags | capAccountTag
+const ircSharedCaps = capServerTime | capMessageTags | capAccountTag | capMultiline | capBatch
 
 // appendIRCMessage renders a message. A live room message is rendered
 // once per distinct set of ircSharedCaps and the bytes shared by every
@@ -246,6 +246,9 @@ func (s *session) renderIRCMessage(buf []byte, ev *event, me, from, kind string)
 	command := "PRIVMSG"
 	if notice, _ := ev.get("notice").(bool); notice {
 		command = "NOTICE"
+	}
+	if kind == kindRoom && strings.Contains(text, "\n") {
+		return s.appendMultiline(buf, ev, tags, userMask(from), command, ev.str("status")+"#"+ev.str("room"), text)
 	}
 	switch kind {
 	case kindRoom, kindHistory:
