@@ -99,6 +99,7 @@ const (
 	noteRoomKick  = "roomkick"  // By put User out of Room, reason Text
 	noteRoomBan   = "roomban"   // By banned User from Room until Time
 	noteClose     = "close"     // By closed Room
+	noteRename    = "rename"    // By renamed Room to To (Reason: why; rename.go)
 	notePrivate   = "private"   // By sends Text to User (one of Names), session SID on Node
 	noteInvite    = "invite"    // By invites User to Room
 	noteEnd       = "end"       // end User's sessions (SID only, if set; logged in before Time, if set): bye Room (reason), Text
@@ -199,6 +200,8 @@ func (s *Server) apply(n *note) {
 		s.putOut(n, src)
 	case noteClose:
 		s.closeRoom(n.Room, n.By)
+	case noteRename:
+		s.renameRoom(n)
 	case noteInvite:
 		fanout(s.hub.sessionsOf(n.User, ""), invitedEvent(n.Room, n.User, n.By), nil, nil)
 	case noteSent:

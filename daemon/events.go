@@ -427,6 +427,7 @@ const (
 	roomLeft    = "left"
 	roomKicked  = "kicked"
 	roomClosed  = "closed"
+	roomRenamed = "renamed" // rename.go
 	roomTopic   = "topic"
 	roomBanned  = "banned"
 	roomInvited = "invited"

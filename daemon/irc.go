@@ -42,6 +42,7 @@ const (
 	capSetname         // irc_setname.go
 	capAccountNotify   // irc_account.go
 	capMultiline       // irc_multiline.go
+	capChannelRename   // rename.go
 )
 
 // ircCaps lists the capabilities in the order CAP LS names them.
@@ -57,6 +58,7 @@ var ircCaps = []struct {
 	{"draft/account-registration", "", capAccountRegistration},
 	{"cap-notify", "", capCapNotify},
 	{"draft/chathistory", "", capChathistory},
+	{"draft/channel-rename", "", capChannelRename},
 	{"draft/metadata-3", ircMetaCap, capMetadata},
 	{"draft/multiline", ircMultilineCap, capMultiline},
 	{"draft/message-redaction", "", capRedaction},
@@ -352,6 +354,8 @@ func init() {
 		"WALLOPS": {1, ircWallops},
 		// irc_multiline.go
 		"BATCH": {1, ircBatch},
+		// rename.go
+		"RENAME": {2, ircRename},
 		// irc_help.go
 		"HELP":   {0, ircHelpCmd},
 		"HELPOP": {0, ircHelpCmd},

@@ -105,3 +105,41 @@ func TestIRCMultiline(t *testing.T) {
 	a.send("@batch=r9 PRIVMSG #den :stray")
 	a.expect("FAIL BATCH MULTILINE_INVALID")
 }
+
+// RENAME by the room's owner renames it everywhere: an IRC client with
+// draft/channel-rename gets RENAME, one without a PART and a JOIN, a
+// JSON client the room event; the room's history and members stay with
+// it, and the old name is gone. Anyone else gets 482.
+func TestIRCRename(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("bar", "baz", "dave")
+	bar := ircLogin(t, ts, "bar", "password1", "draft/channel-rename")
+	baz := ircLogin(t, ts, "baz", "password1")
+	bar.send("JOIN #den")
+	bar.expect(" 366 bar #den ")
+	baz.send("JOIN #den")
+	baz.expect(" 366 baz #den ")
+	d := login(t, ts.addr, "dave", "password1")
+	d.send("join den")
+	d.expect("ok", "cmd", "join")
+	bar.send("PRIVMSG #den :before")
+	d.expect("message", "room", "den", "text", "before")
+
+	baz.send("RENAME #den #hall :tidy")
+	baz.expect(" 482 baz #den ")
+	bar.send("RENAME #den #hall :tidy")
+	bar.expect(":bar!bar@chatd RENAME #den #hall tidy")
+	baz.expect(":baz!baz@chatd PART #den ")
+	baz.expect(":baz!baz@chatd JOIN #hall")
+	d.expect("room", "event", "renamed", "room", "den", "to", "hall", "user", "bar")
+
+	baz.send("PRIVMSG #hall :after")
+	bar.expect(":baz!baz@chatd PRIVMSG #hall after")
+	d.expect("message", "room", "hall", "text", "after")
+	d.send("history #hall 5")
+	d.expect("message", "kind", "history", "room", "hall", "text", "before")
+	// The old name is free: a new room, which baz creates and owns.
+	baz.send("JOIN #den")
+	baz.expect(" 353 baz = #den @baz")
+	baz.expect(" 366 baz #den ")
+}

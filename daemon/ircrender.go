@@ -335,6 +335,8 @@ func (s *session) appendIRCRoom(buf []byte, ev *event, me string, output bool) [
 		return appendIRC(buf, nil, userMask(by), "KICK", channel, user, ev.str("reason"))
 	case roomClosed:
 		return appendIRC(buf, nil, userMask(me), "PART", channel, "the room was closed by "+user)
+	case roomRenamed:
+		return s.appendIRCRename(buf, ev, me)
 	case roomTopic:
 		if user == "" {
 			buf = appendIRC(buf, nil, s.srv.serverName(), "332", me, channel, ev.str("topic"))
