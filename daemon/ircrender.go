@@ -193,7 +193,11 @@ type ircShared struct {
 // ircSharedCaps are the capabilities that change how a live room
 // message reads: its tags. Nothing else in its line depends on the
 // session (the channel, not the nick, is its target).
-const ircSharedCaps = capServerTime | capMessageTags | capAccountTag | capMultiline | capBatch
+const ircSharedCaps = capServerTime | capMessageTags | capAccountTag
+
+// ircMultilineCaps change how a line of several lines reads (a batch or
+// a PRIVMSG per line, irc_multiline.go): they key its renderings too.
+const ircMultilineCaps = capMultiline | capBatch
 
 // appendIRCMessage renders a message. A live room message is rendered
 // once per distinct set of ircSharedCaps and the bytes shared by every
@@ -211,6 +215,9 @@ func (s *session) appendIRCMessage(buf []byte, ev *event, me string) []byte {
 		return s.renderIRCMessage(buf, ev, me, from, kind)
 	}
 	caps := st.caps.Load() & ircSharedCaps
+	if ev.parts != nil {
+		caps |= st.caps.Load() & ircMultilineCaps
+	}
 	head := ev.ircOut.Load()
 	for r := head; r != nil; r = r.next {
 		if r.caps == caps {
