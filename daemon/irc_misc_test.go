@@ -52,13 +52,14 @@ func TestIRCInvisibleWho(t *testing.T) {
 // A concat tag on a blank line fails the batch.
 func TestIRCMultiline(t *testing.T) {
 	ts := startIRC(t)
-	ts.addUsers("alice", "bob", "carol", "dave")
-	ts.members("den", "alice", "bob", "carol", "dave")
+	ts.addUsers("alice", "bob", "carol", "dave", "erin")
+	ts.members("den", "alice", "bob", "carol", "dave", "erin")
 	caps := []string{"draft/multiline", "batch", "message-tags", "echo-message", "labeled-response"}
 	a := ircLogin(t, ts, "alice", "password1", caps...)
 	b := ircLogin(t, ts, "bob", "password1", caps...)
 	c := ircLogin(t, ts, "carol", "password1", "message-tags")
 	d := login(t, ts.addr, "dave", "password1")
+	e := textLogin(t, ts.addr, "erin", "password1")
 	a.expect(" 366 alice #den ")
 	b.expect(" 366 bob #den ")
 	c.expect(" 366 carol #den ")
@@ -96,6 +97,8 @@ func TestIRCMultiline(t *testing.T) {
 		t.Fatalf("carol: third line %q", l)
 	}
 	d.expect("message", "id", id, "from", "alice", "text", "first\n\nsecond")
+	// Text mode: the continuation lines are indented.
+	e.readUntil("<alice> first\r\n    \r\n    second")
 
 	a.send("BATCH +r2 draft/multiline #den",
 		"@batch=r2 PRIVMSG #den :hi",
