@@ -52,8 +52,8 @@ func TestIRCInvisibleWho(t *testing.T) {
 // A concat tag on a blank line fails the batch.
 func TestIRCMultiline(t *testing.T) {
 	ts := startIRC(t)
-	ts.addUsers("alice", "bob", "carol", "dave", "erin")
-	ts.members("den", "alice", "bob", "carol", "dave", "erin")
+	ts.addUsers("alice", "bob", "carol", "dave", "erin", "frank")
+	ts.members("den", "alice", "bob", "carol", "dave", "erin", "frank")
 	caps := []string{"draft/multiline", "batch", "message-tags", "echo-message", "labeled-response"}
 	a := ircLogin(t, ts, "alice", "password1", caps...)
 	b := ircLogin(t, ts, "bob", "password1", caps...)
@@ -99,6 +99,13 @@ func TestIRCMultiline(t *testing.T) {
 	d.expect("message", "id", id, "from", "alice", "text", "first\n\nsecond")
 	// Text mode: the continuation lines are indented.
 	e.readUntil("<alice> first\r\n    \r\n    second")
+
+	// From history, even with the capability: a PRIVMSG per line.
+	h := ircLogin(t, ts, "frank", "password1", "draft/chathistory", "batch", "draft/multiline")
+	h.send("CHATHISTORY LATEST #den * 5")
+	h.until(" BATCH +ml", " BATCH +", "chathistory")
+	h.until(" BATCH +ml", "PRIVMSG #den first")
+	h.until(" BATCH +ml", "PRIVMSG #den second")
 
 	a.send("BATCH +r2 draft/multiline #den",
 		"@batch=r2 PRIVMSG #den :hi",

@@ -121,10 +121,10 @@ func ircBatch(ctx context.Context, s *session, m *ircMsg) {
 // FAIL and dropped too).
 func (s *session) ircBatched(_ context.Context, m *ircMsg) bool {
 	ref, ok := m.tags["batch"]
-	if !ok {
+	st := s.irc
+	if !ok || (st.ml == nil && !st.has(capMultiline)) {
 		return false
 	}
-	st := s.irc
 	st.label, s.label = "", ""
 	st.collecting.Store(nil)
 	b := st.ml
@@ -162,9 +162,10 @@ func (s *session) ircBatched(_ context.Context, m *ircMsg) bool {
 
 // appendMultiline renders a room line whose text has several lines: a
 // draft/multiline batch for a client with the capability (tags, the
-// message's, on its start), else one line per line that is not blank,
+// message's, on its start) when batch allows (a live line, not one
+// inside a history batch), else one line per line that is not blank,
 // the first with the message's msgid.
-func (s *session) appendMultiline(buf []byte, ev *event, tags []ircTag, source, command, target, text string) []byte {
+func (s *session) appendMultiline(buf []byte, ev *event, tags []ircTag, batch bool, source, command, target, text string) []byte {
 	parts := ev.parts
 	if parts == nil {
 		for _, l := range strings.Split(text, "\n") {
@@ -172,7 +173,7 @@ func (s *session) appendMultiline(buf []byte, ev *event, tags []ircTag, source, 
 		}
 	}
 	st := s.irc
-	if st.has(capMultiline) && st.has(capBatch) {
+	if batch && st.has(capMultiline) && st.has(capBatch) {
 		ref := "ml" + ev.id
 		buf = appendIRC(buf, tags, source, "BATCH", "+"+ref, mlBatchType, target)
 		for _, p := range parts {

@@ -254,8 +254,8 @@ func (s *session) renderIRCMessage(buf []byte, ev *event, me, from, kind string)
 	if notice, _ := ev.get("notice").(bool); notice {
 		command = "NOTICE"
 	}
-	if kind == kindRoom && strings.Contains(text, "\n") {
-		return s.appendMultiline(buf, ev, tags, userMask(from), command, ev.str("status")+"#"+ev.str("room"), text)
+	if (kind == kindRoom || kind == kindHistory) && strings.Contains(text, "\n") {
+		return s.appendMultiline(buf, ev, tags, kind == kindRoom, userMask(from), command, ev.str("status")+"#"+ev.str("room"), text)
 	}
 	switch kind {
 	case kindRoom, kindHistory:
