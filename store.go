@@ -120,6 +120,9 @@ type RoomStore interface {
 	RoomByName(ctx context.Context, name string) (*Room, error) // ENoSuchRoom
 	Rooms(ctx context.Context) ([]*Room, error)                 // sorted by name
 	DeleteRoom(ctx context.Context, name string) error          // ENoSuchRoom
+	// RenameRoom renames a room; its history, members and settings stay
+	// with it. ENoSuchRoom, ERoomExists, ENotPermitted (the lobby).
+	RenameRoom(ctx context.Context, name, to string) error
 
 	SetRoomTopic(ctx context.Context, room, topic string) error
 	// SetRoomTopicBy sets the topic as set by by at at (IRC's 333).

@@ -37,7 +37,8 @@ func (s *Server) isBot(name string) bool {
 
 // ircUserMode is MODE on the client's own nick: +B and -B set the bot
 // flag (the bot setting), +w and -w whether the connection is shown
-// WALLOPS (irc_wallops.go), no modes list them (221). Other user modes
+// WALLOPS (irc_wallops.go), +i and -i whether a masked WHO hides it
+// (irc_invisible.go), no modes list them (221). Other user modes
 // are not chatd's: 501.
 func ircUserMode(ctx context.Context, s *session, m *ircMsg) {
 	modes := m.param(1)
@@ -48,6 +49,9 @@ func ircUserMode(ctx context.Context, s *session, m *ircMsg) {
 		}
 		if s.admin.Load() {
 			shown += "o"
+		}
+		if s.irc.invisible.Load() {
+			shown += "i"
 		}
 		if s.irc.wallops.Load() {
 			shown += "w"
@@ -72,6 +76,9 @@ func ircUserMode(ctx context.Context, s *session, m *ircMsg) {
 		case 'w':
 			s.irc.wallops.Store(add)
 			s.ircLineOut(userMask(s.user), "MODE", s.user, map[bool]string{true: "+w", false: "-w"}[add])
+		case 'i':
+			s.irc.invisible.Store(add)
+			s.ircLineOut(userMask(s.user), "MODE", s.user, map[bool]string{true: "+i", false: "-i"}[add])
 		default:
 			s.numeric("501", "Unknown MODE flag "+string(c))
 		}

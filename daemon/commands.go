@@ -79,6 +79,7 @@ func init() {
 		{name: "roommode", args: "[#ROOM] [+i|-i|+m|-m|+s|-s|+n|-n|+t|-t|+C|-C|+l N|-l|+v USER|-v USER|+o USER|-o USER|+e MASK|-e MASK|+I MASK|-I MASK ...]", summary: "show a room's modes; its operators: change them (invite-only, moderated, secret, no CTCP, member limit, voice, operators, ban and invite exceptions)", run: cmdRoomMode},
 		{name: "kick", args: "USER [REASON]", summary: "admins: disconnect a user; room owners: put them out of your room", run: cmdKick},
 		{name: "close", args: "[ROOM]", summary: "room owner or admin: delete the room; everyone in it goes to the lobby", run: cmdClose},
+		{name: "rename", args: "ROOM NEWNAME [REASON]", summary: "room owner or admin: rename the room; its history and members stay with it", run: cmdRename},
 		{name: "say", args: "[#ROOM] TEXT", summary: "chat to your room, or to another of your rooms (for text that starts with a command word)", run: cmdSay},
 		{name: "time", summary: "the server's time", run: cmdTime},
 		{name: "echo", args: "TEXT", summary: "repeat TEXT back to you", run: cmdEcho},
@@ -228,7 +229,7 @@ var helpGroups = []struct {
 	{"Talking", false, []string{"say", "me", "send", "broadcast", "echo", "reply", "edit", "delete", "react", "unreact", "read", "unread", "mentions", "typing"}},
 	{"People", false, []string{"who", "whoelse", "last", "wholasthr", "whoelsesince", "active", "check", "away", "back", "block", "unblock", "blocked", "watch", "unwatch", "watching", "meta"}},
 	{"Rooms", false, []string{"rooms", "names", "join", "leave", "create", "topic", "history", "search"}},
-	{"Running a room", false, []string{"invite", "invites", "kick", "roomban", "roomunban", "roompasswd", "roommode", "transfer", "close"}},
+	{"Running a room", false, []string{"invite", "invites", "kick", "roomban", "roomunban", "roompasswd", "roommode", "transfer", "close", "rename"}},
 	{"You and the server", false, []string{"set", "passwd", "keys", "keyadd", "keydel", "mode", "time", "quote", "help", "logout"}},
 	{"Server admins", true, []string{"ban", "unban", "shutdown"}},
 }

@@ -215,6 +215,7 @@ func TestHelp(t *testing.T) {
 	all = append(all, "meta")                         // metadata (metadata.go)
 	all = append(all, "roommode")                     // room modes (roommodes.go)
 	all = append(all, "invites")                      // the invite list (moderation.go)
+	all = append(all, "rename")                       // rename.go
 	admin := append(slices.Clone(all), "ban", "unban", "shutdown")
 
 	t.Run("ListUser", func(t *testing.T) {

@@ -71,6 +71,10 @@ type note struct {
 	// Tags are the IRC client-only tags (+key=value) a room line or
 	// private message was sent with; relayed live, not stored.
 	Tags map[string]string `json:"tg,omitempty"`
+	// Parts are the lines of an IRC multiline batch a room line was
+	// sent as (irc_multiline.go); relayed live, not stored: the text
+	// holds them joined.
+	Parts []mlPart `json:"pl,omitempty"`
 	// A metadata key of Room or User and its new value, "" when it was
 	// removed (metadata.go).
 	MetaKey   string `json:"mk,omitempty"`
@@ -95,6 +99,7 @@ const (
 	noteRoomKick  = "roomkick"  // By put User out of Room, reason Text
 	noteRoomBan   = "roomban"   // By banned User from Room until Time
 	noteClose     = "close"     // By closed Room
+	noteRename    = "rename"    // By renamed Room to To (Reason: why; rename.go)
 	notePrivate   = "private"   // By sends Text to User (one of Names), session SID on Node
 	noteInvite    = "invite"    // By invites User to Room
 	noteEnd       = "end"       // end User's sessions (SID only, if set; logged in before Time, if set): bye Room (reason), Text
@@ -144,7 +149,7 @@ func (n *note) historyLine() chatd.HistoryLine {
 
 // lineEvent is the live room line a noteLine carries, once it has its id.
 func (n *note) lineEvent() *event {
-	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag).replying(n.Text, n.ReplyTo, n.Quote).withMentions(n.Mentions).noticed(n.Notice).withClientTags(n.Tags)
+	return roomMessage(kindRoom, n.ID, n.By, n.Room, n.Text, n.Time, n.Flag).replying(n.Text, n.ReplyTo, n.Quote).withMentions(n.Mentions).noticed(n.Notice).withClientTags(n.Tags).withParts(n.Parts)
 }
 
 // effect is the one path of a change that others see: apply shows n to
@@ -195,6 +200,8 @@ func (s *Server) apply(n *note) {
 		s.putOut(n, src)
 	case noteClose:
 		s.closeRoom(n.Room, n.By)
+	case noteRename:
+		s.renameRoom(n)
 	case noteInvite:
 		fanout(s.hub.sessionsOf(n.User, ""), invitedEvent(n.Room, n.User, n.By), nil, nil)
 	case noteSent:

@@ -60,6 +60,9 @@ type event struct {
 	// clientTags are the IRC client-only tags (+key=value) a live line
 	// was sent with; only IRC clients with message-tags see them.
 	clientTags map[string]string
+	// parts are the lines of the IRC multiline batch a live room line
+	// was sent as (irc_multiline.go), nil for other lines.
+	parts []mlPart
 
 	// id is the message id of a message or notice (PROTOCOL.md 9.1),
 	// which text mode shows at the line's end to users with ids on
@@ -91,7 +94,7 @@ func (e *event) labeled(label string) *event {
 	copy(fields, e.fields)
 	return &event{typ: e.typ, fields: append(fields, f("label", label)), text: e.text,
 		rawText: e.rawText, noText: e.noText, jsonSkip: e.jsonSkip,
-		afterWrite: e.afterWrite, at: e.at, stamp: e.stamp, id: e.id, conv: e.conv, mentions: e.mentions}
+		afterWrite: e.afterWrite, at: e.at, stamp: e.stamp, id: e.id, conv: e.conv, mentions: e.mentions, parts: e.parts}
 }
 
 // stamped marks e as a line whose time text mode may show; a zero at is
@@ -294,18 +297,28 @@ func (e *event) withClientTags(tags map[string]string) *event {
 	return e
 }
 
+// withParts gives a live room line the lines of the IRC multiline batch
+// it was sent as.
+func (e *event) withParts(parts []mlPart) *event {
+	e.parts = parts
+	return e
+}
+
 // roomMessage is a line of room chat, live or (kind history) replayed,
 // with its message id. An action (the me command) reads "* alice waves"
 // and carries "action":true.
 func roomMessage(kind, id, from, room, text string, ts time.Time, action bool) *event {
-	t := fmt.Sprintf("[%s] <%s> %s", room, from, text)
+	// A line of several (an IRC multiline batch) shows its continuation
+	// lines indented in text mode (irc_multiline.go).
+	shown := strings.ReplaceAll(text, "\n", "\n    ")
+	t := fmt.Sprintf("[%s] <%s> %s", room, from, shown)
 	if ctcp, ok := strings.CutPrefix(text, "\x01"); ok {
 		// A CTCP request from IRC (cleanLine): text mode shows no
 		// control characters.
 		t = fmt.Sprintf("[%s] <%s> CTCP %s", room, from, strings.TrimSuffix(ctcp, "\x01"))
 	}
 	if action {
-		t = fmt.Sprintf("[%s] * %s %s", room, from, text)
+		t = fmt.Sprintf("[%s] * %s %s", room, from, shown)
 	}
 	fields := []field{f("kind", kind), f("id", id), f("from", from), f("room", room), f("text", text), f("ts", stamp(ts))}
 	if action {
@@ -431,6 +444,7 @@ const (
 	roomLeft    = "left"
 	roomKicked  = "kicked"
 	roomClosed  = "closed"
+	roomRenamed = "renamed" // rename.go
 	roomTopic   = "topic"
 	roomBanned  = "banned"
 	roomInvited = "invited"

@@ -41,6 +41,8 @@ const (
 	capMetadata        // irc_metadata.go
 	capSetname         // irc_setname.go
 	capAccountNotify   // irc_account.go
+	capMultiline       // irc_multiline.go
+	capChannelRename   // rename.go
 )
 
 // ircCaps lists the capabilities in the order CAP LS names them.
@@ -56,7 +58,9 @@ var ircCaps = []struct {
 	{"draft/account-registration", "", capAccountRegistration},
 	{"cap-notify", "", capCapNotify},
 	{"draft/chathistory", "", capChathistory},
+	{"draft/channel-rename", "", capChannelRename},
 	{"draft/metadata-3", ircMetaCap, capMetadata},
+	{"draft/multiline", ircMultilineCap, capMultiline},
 	{"draft/message-redaction", "", capRedaction},
 	{"draft/read-marker", "", capReadMarker},
 	{"echo-message", "", capEchoMessage},
@@ -109,6 +113,12 @@ type ircState struct {
 	// out instead of the outbox, so that the command's whole response
 	// is one labeled response (session.enqueue, ircState.divert).
 	collecting atomic.Pointer[string]
+	// invisible is user mode +i: a masked WHO hides the user
+	// (irc_invisible.go).
+	invisible atomic.Bool
+	// ml is the multiline batch the client has open, nil for none
+	// (irc_multiline.go); reader goroutine only.
+	ml *mlBatch
 
 	// Owned by the goroutine holding the output (as session.outMode):
 	// the nicks this client was shown in one of its channels, so that a
@@ -190,6 +200,9 @@ func labelLines(lines []byte, label, server string, batch bool) []byte {
 		return appendIRC(nil, tag, server, "ACK")
 	case n == 1:
 		return addTags(nil, lines, tag)
+	case oneBatch(lines):
+		// One batch (a multiline message): its start carries the label.
+		return addTags(nil, lines, tag)
 	case !batch:
 		return addTags(nil, lines[:strings.Index(string(lines), "\r\n")+2], tag)
 	}
@@ -264,6 +277,9 @@ func (s *session) ircLine(ctx context.Context, line string) {
 		st.collecting.Store(nil)
 		s.ircFlush()
 	}()
+	if s.ircBatched(ctx, &m) {
+		return
+	}
 	h, ok := ircCommands[m.command]
 	if !ok {
 		s.numeric("421", m.command, "Unknown command")
@@ -336,6 +352,10 @@ func init() {
 		"SETNAME": {1, ircSetname},
 		// irc_wallops.go
 		"WALLOPS": {1, ircWallops},
+		// irc_multiline.go
+		"BATCH": {1, ircBatch},
+		// rename.go
+		"RENAME": {2, ircRename},
 		// irc_help.go
 		"HELP":   {0, ircHelpCmd},
 		"HELPOP": {0, ircHelpCmd},

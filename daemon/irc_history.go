@@ -344,6 +344,10 @@ func (s *session) appendIRCStored(buf []byte, conv conversation, l chatd.History
 			target = conv.User
 		}
 	}
+	if strings.Contains(text, "\n") {
+		// A line sent as several (irc_multiline.go): a PRIVMSG per line.
+		return s.appendMultiline(buf, &event{}, tags, false, userMask(l.From), "PRIVMSG", target, text)
+	}
 	return appendIRC(buf, tags, userMask(l.From), "PRIVMSG", target, text)
 }
 

@@ -614,8 +614,9 @@ func ircWho(ctx context.Context, s *session, m *ircMsg) {
 			}
 		}
 	} else {
+		masked := strings.ContainsAny(mask, "*?")
 		for _, p := range all {
-			if wildMatch(chatd.Key(mask), chatd.Key(p.User)) {
+			if wildMatch(chatd.Key(mask), chatd.Key(p.User)) && (!masked || !s.hiddenFrom(&p)) {
 				line("*", p, "")
 			}
 		}

@@ -195,6 +195,10 @@ type ircShared struct {
 // session (the channel, not the nick, is its target).
 const ircSharedCaps = capServerTime | capMessageTags | capAccountTag
 
+// ircMultilineCaps change how a line of several lines reads (a batch or
+// a PRIVMSG per line, irc_multiline.go): they key its renderings too.
+const ircMultilineCaps = capMultiline | capBatch
+
 // appendIRCMessage renders a message. A live room message is rendered
 // once per distinct set of ircSharedCaps and the bytes shared by every
 // member with that set: a room of a thousand IRC clients with the same
@@ -211,6 +215,9 @@ func (s *session) appendIRCMessage(buf []byte, ev *event, me string) []byte {
 		return s.renderIRCMessage(buf, ev, me, from, kind)
 	}
 	caps := st.caps.Load() & ircSharedCaps
+	if ev.parts != nil {
+		caps |= st.caps.Load() & ircMultilineCaps
+	}
 	head := ev.ircOut.Load()
 	for r := head; r != nil; r = r.next {
 		if r.caps == caps {
@@ -246,6 +253,9 @@ func (s *session) renderIRCMessage(buf []byte, ev *event, me, from, kind string)
 	command := "PRIVMSG"
 	if notice, _ := ev.get("notice").(bool); notice {
 		command = "NOTICE"
+	}
+	if (kind == kindRoom || kind == kindHistory) && strings.Contains(text, "\n") {
+		return s.appendMultiline(buf, ev, tags, kind == kindRoom, userMask(from), command, ev.str("status")+"#"+ev.str("room"), text)
 	}
 	switch kind {
 	case kindRoom, kindHistory:
@@ -332,6 +342,8 @@ func (s *session) appendIRCRoom(buf []byte, ev *event, me string, output bool) [
 		return appendIRC(buf, nil, userMask(by), "KICK", channel, user, ev.str("reason"))
 	case roomClosed:
 		return appendIRC(buf, nil, userMask(me), "PART", channel, "the room was closed by "+user)
+	case roomRenamed:
+		return s.appendIRCRename(buf, ev, me)
 	case roomTopic:
 		if user == "" {
 			buf = appendIRC(buf, nil, s.srv.serverName(), "332", me, channel, ev.str("topic"))

@@ -32,7 +32,11 @@ func (s *session) roomLine(ctx context.Context, cmd, room, text string, action b
 // roomReply is roomLine for a line that answers the message replyTo
 // ("" for none), shown in text mode with quote.
 func (s *session) roomReply(ctx context.Context, cmd, room, text string, action bool, replyTo, quote string) error {
-	text = cleanLine(text)
+	if s.ircParts != nil {
+		text = cleanLines(text) // an IRC multiline batch (irc_multiline.go)
+	} else {
+		text = cleanLine(text)
+	}
 	if strings.TrimSpace(text) == "" {
 		return badArgs(cmd)
 	}
@@ -48,7 +52,7 @@ func (s *session) roomReply(ctx context.Context, cmd, room, text string, action 
 	marks := s.mentionsOf(ctx, room, text)
 	now := s.srv.now()
 	// The id comes with the line's place in the room's order (say).
-	n := &note{Kind: noteLine, By: s.user, Room: room, Text: text, Flag: action, Time: now, ReplyTo: replyTo, Quote: quote, Mentions: marks, Notice: s.ircNotice, Tags: s.ircClientTags}
+	n := &note{Kind: noteLine, By: s.user, Room: room, Text: text, Flag: action, Time: now, ReplyTo: replyTo, Quote: quote, Mentions: marks, Notice: s.ircNotice, Tags: s.ircClientTags, Parts: s.ircParts}
 	s.srv.metrics.message(kindRoom)
 	return s.srv.community.say(ctx, s, n)
 }

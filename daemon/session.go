@@ -83,6 +83,9 @@ type session struct {
 	// ircClientTags are the client-only tags of the IRC line being sent
 	// (as ircNotice).
 	ircClientTags map[string]string
+	// ircParts are the lines of the IRC multiline batch being sent as
+	// one room line (irc_multiline.go; as ircNotice).
+	ircParts []mlPart
 	// redactReason is the reason of the IRC REDACT being run, which the
 	// delete shows to the others (as ircNotice).
 	redactReason string

@@ -200,6 +200,10 @@ func (t timedStore) DeleteRoom(ctx context.Context, name string) error {
 	return timedErr(t, "delete_room", func() error { return t.Store.DeleteRoom(ctx, name) })
 }
 
+func (t timedStore) RenameRoom(ctx context.Context, name, to string) error {
+	return timedErr(t, "rename_room", func() error { return t.Store.RenameRoom(ctx, name, to) })
+}
+
 func (t timedStore) SetRoomTopic(ctx context.Context, room, topic string) error {
 	return timedErr(t, "set_room_topic", func() error { return t.Store.SetRoomTopic(ctx, room, topic) })
 }

@@ -149,3 +149,37 @@ func deleteRoom(ctx context.Context, tx *dbTx, name string) error {
 	}
 	return nil
 }
+
+// RenameRoom gives the room called name the name to; its history,
+// members, bans and settings stay with it (they hold its id), and the
+// read markers of the room's conversation move along. The lobby keeps
+// its name.
+func (db *DB) RenameRoom(ctx context.Context, name, to string) error {
+	if chatd.Key(name) == chatd.Key(chatd.Lobby) || chatd.Key(to) == chatd.Key(chatd.Lobby) {
+		return chatd.Errorf(chatd.ENotPermitted, "the lobby cannot be renamed")
+	}
+	tx, err := db.begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var old string
+	err = tx.GetContext(ctx, &old, `SELECT name FROM rooms WHERE name_key = ?`, chatd.Key(name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return noSuchRoom(name)
+	}
+	if err != nil {
+		return fmt.Errorf("rename room %s: %w", name, err)
+	}
+	_, err = tx.ExecContext(ctx, `UPDATE rooms SET name = ?, name_key = ? WHERE name_key = ?`, to, chatd.Key(to), chatd.Key(name))
+	if isDuplicate(err) {
+		return chatd.Errorf(chatd.ERoomExists, "a room named %s already exists", to)
+	}
+	if err != nil {
+		return fmt.Errorf("rename room %s: %w", name, err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE read_markers SET conv = ? WHERE conv = ?`, "#"+to, "#"+old); err != nil {
+		return fmt.Errorf("rename room %s: move read markers: %w", name, err)
+	}
+	return commit(tx, "rename room "+name)
+}
