@@ -163,3 +163,32 @@ func TestClusterMuteAcrossNodes(t *testing.T) {
 	bob.send("say #den excepted")
 	alice.expect("message", "kind", "room", "text", "excepted")
 }
+
+// TestIRCMaskMatchesIdent: a mask is matched against the user name an IRC
+// connection gave in USER too (as WHO shows it), so +e m:*!*evan@* lifts
+// the mute of the user who said USER evan, and of no one else.
+func TestIRCMaskMatchesIdent(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "qux", "zed")
+	a := ircLogin(t, ts, "alice", "password1")
+	q := dialIRC(t, ts)
+	q.send("PASS qux:password1", "NICK qux", "USER evan 0 * :Q")
+	q.expect(" 001 qux ")
+	z := ircLogin(t, ts, "zed", "password1")
+	a.send("JOIN #den")
+	a.expect(" 366 alice #den ")
+	for _, c := range []*ircClient{q, z} {
+		c.send("JOIN #den")
+		c.expect(" 366 ")
+	}
+	a.send("MODE #den +b m:*!*@*")
+	a.expect("MODE #den +b m:*!*@*")
+	q.send("PRIVMSG #den :muted")
+	q.expect(" 404 qux #den ")
+	a.send("MODE #den +e m:*!*evan@*")
+	a.expect("MODE #den +e m:*!*evan@*")
+	z.send("PRIVMSG #den :still muted")
+	z.expect(" 404 zed #den ")
+	q.send("PRIVMSG #den :heard now")
+	a.expect(":qux!", "PRIVMSG #den :heard now")
+}

@@ -141,7 +141,8 @@ func (s *session) checkSend(ctx context.Context, room string, member bool, text 
 	}
 	muted := false
 	if len(i.mutes) > 0 {
-		muted = maskVerdictOf(i.mutes, s.user, s.isGuest()).muted
+		ident, _ := s.srv.identOf(s.user)
+		muted = maskVerdictOf(i.mutes, s.user, ident, s.isGuest()).muted
 	}
 	if !i.has('m') && !muted {
 		return nil
@@ -520,11 +521,11 @@ func isExtban(mask string) bool {
 
 // extMatches reports whether mask (without m:) covers user: a:glob the
 // account of a user logged in to one (not a guest), else the IRC mask.
-func extMatches(mask, user string, guest bool) bool {
+func extMatches(mask, user, ident string, guest bool) bool {
 	if glob, ok := accountMask(mask); ok {
 		return !guest && wildMatch(chatd.Key(glob), chatd.Key(user))
 	}
-	return maskMatches(mask, user)
+	return maskMatches(mask, user, ident)
 }
 
 // maskVerdict is what a room's mask lists say of one user: banned (a ban
@@ -532,12 +533,14 @@ func extMatches(mask, user string, guest bool) bool {
 // exception) and invited (an invite exception matches).
 type maskVerdict struct{ banned, muted, invited bool }
 
-// maskVerdictOf reads masks (any of a room's lists) for user.
-func maskVerdictOf(masks []chatd.RoomMask, user string, guest bool) maskVerdict {
+// maskVerdictOf reads masks (any of a room's lists) for user, whose IRC
+// connection gave the user name ident in USER (identOf; the name itself
+// when it gave none).
+func maskVerdictOf(masks []chatd.RoomMask, user, ident string, guest bool) maskVerdict {
 	var ban, banEx, mute, muteEx, inv bool
 	for _, m := range masks {
 		body, isMute := muteMask(m.Mask)
-		if !extMatches(body, user, guest) {
+		if !extMatches(body, user, ident, guest) {
 			continue
 		}
 		switch cmp.Or(m.Kind, chatd.MaskBan) {
@@ -561,14 +564,18 @@ func maskVerdictOf(masks []chatd.RoomMask, user string, guest bool) maskVerdict 
 }
 
 // maskMatches reports whether the IRC mask (nick!user@host, with * and ?)
-// covers user, whose mask on every transport is userMask(user). A mask
-// without ! or @ is a nick.
-func maskMatches(mask, user string) bool {
+// covers user, whose mask on every transport is userMask(user), or, as
+// WHO and WHOIS show it to IRC clients, nick!ident@host with the user name
+// their IRC connection gave. A mask without ! or @ is a nick.
+func maskMatches(mask, user, ident string) bool {
 	m := chatd.Key(mask)
 	if !strings.ContainsAny(m, "!@") {
 		m += "!*@*"
 	}
-	return wildMatch(m, chatd.Key(userMask(user)))
+	if wildMatch(m, chatd.Key(userMask(user))) {
+		return true
+	}
+	return ident != "" && ident != user && wildMatch(m, chatd.Key(user+"!"+ident+"@"+ircHost))
 }
 
 // roleOf is user's roles in roles (by registered name), "" for none.
@@ -599,7 +606,8 @@ func (s *session) maskVerdict(ctx context.Context, room string) (maskVerdict, er
 	if err != nil {
 		return maskVerdict{}, err
 	}
-	return maskVerdictOf(masks, s.user, s.isGuest()), nil
+	ident, _ := s.srv.identOf(s.user)
+	return maskVerdictOf(masks, s.user, ident, s.isGuest()), nil
 }
 
 // isMask reports whether a roomban argument is an IRC mask or an extban
