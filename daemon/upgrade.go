@@ -305,13 +305,13 @@ func (s *Server) keepRaw(name string, ln net.Listener) {
 	s.raw[name] = ln
 }
 
-// movable reports whether the session can go to a new process: a plain
-// TCP session, telnet or IRC, logged in, that is not ending. TLS,
-// WebSocket and SSH ones, and logins in progress cannot.
+// movable reports whether the session can go to a new process now: its
+// transport moves (movesOnUpgrade, the one rule for what restartUnmovable
+// leaves alone), it holds the raw socket, it is logged in and not ending.
+// Logins in progress cannot move.
 func (s *session) movable() bool {
 	sc, ok := s.conn.(*streamConn)
-	plain := s.info.Listener == "plain" && s.irc == nil || s.info.Listener == "irc" && s.irc != nil
-	return ok && sc.raw != nil && plain && s.user != "" && s.info.account == nil && !s.ending()
+	return ok && sc.raw != nil && s.movesOnUpgrade() && s.user != "" && s.info.account == nil && !s.ending()
 }
 
 // The states of session.handing.
