@@ -132,15 +132,18 @@ func ircTagmsg(ctx context.Context, s *session, m *ircMsg) {
 }
 
 // ircRelayTags relays a TAGMSG's client-only tags (those chatd does not
-// act on itself: +typing, +draft/react, +draft/unreact, +draft/reply) to
+// act on itself: +typing, +draft/reply and, with it, +draft/react and
+// +draft/unreact; a reaction to no message is relayed as any tag) to
 // the channel or nick, live, with a msgid; the sender gets its echo with
 // echo-message. With +draft/persist it is also stored, an entry of the
 // conversation's history that CHATHISTORY gives back to clients with
 // draft/event-playback (not to oneself: there is no such conversation).
 func ircRelayTags(ctx context.Context, s *session, m *ircMsg) {
 	tags := clientOnlyTags(m.tags)
-	for _, k := range []string{"+typing", "+draft/react", "+draft/unreact"} {
-		delete(tags, k)
+	delete(tags, "+typing")
+	if m.tags["+draft/reply"] != "" { // chatd's react and unreact
+		delete(tags, "+draft/react")
+		delete(tags, "+draft/unreact")
 	}
 	if len(tags) == 0 {
 		return

@@ -117,3 +117,45 @@ func TestIRCEventPlayback(t *testing.T) {
 	a.expect(" 366 alice #den ")
 	same(t, "alice LATEST after a restart", a.historyEntries("LATEST #den * 50", "#den"), all)
 }
+
+// TestIRCEventEntriesAreNoMessages: a topic change and a persisted TAGMSG
+// have ids, but no line to act on: REDACT, edit and react find no
+// message. A +draft/react to no message (no +draft/reply) is relayed as
+// any client-only tag, with a msgid that REDACT does not know either.
+func TestIRCEventEntriesAreNoMessages(t *testing.T) {
+	ts := startIRC(t)
+	ts.addUsers("alice", "bob")
+	caps := append(append([]string(nil), playbackCaps...), "draft/message-redaction")
+	a := ircLogin(t, ts, "alice", "password1", caps...)
+	b := ircLogin(t, ts, "bob", "password1", caps...)
+	a.send("JOIN #den")
+	a.expect(" 366 alice #den ")
+	b.send("JOIN #den")
+	b.expect(" 366 bob #den ")
+
+	a.send("TOPIC #den :cats and dogs")
+	topic := parseLine(a.expect("TOPIC #den :cats and dogs")).tags["msgid"]
+	a.send("@+x=y;+draft/persist TAGMSG #den")
+	tagmsg := parseLine(a.expect("TAGMSG #den")).tags["msgid"]
+	b.expect("TAGMSG #den")
+	for _, id := range []string{topic, tagmsg} {
+		a.send("REDACT #den " + id)
+		a.expect("FAIL REDACT UNKNOWN_MSGID #den " + id)
+		a.send("PRIVMSG chatd :edit " + id + " dogs")
+		a.expect("NOTICE", "no_such_message")
+		a.send("@+draft/react=ok;+draft/reply=" + id + " TAGMSG #den")
+		a.expect("FAIL", "TAGMSG")
+	}
+
+	a.send("@+draft/react=👍 TAGMSG #den")
+	echo := parseLine(a.expect("TAGMSG #den"))
+	id := echo.tags["msgid"]
+	if echo.tags["+draft/react"] != "👍" || id == "" {
+		t.Fatalf("reaction to no message: echo %v, want it with a msgid", echo)
+	}
+	if l := parseLine(b.expect("TAGMSG #den")); l.tags["msgid"] != id || l.tags["+draft/react"] != "👍" {
+		t.Fatalf("reaction to no message: relay %v", l)
+	}
+	a.send("REDACT #den " + id)
+	a.expect("FAIL REDACT UNKNOWN_MSGID #den " + id)
+}
