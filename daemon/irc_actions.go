@@ -167,7 +167,8 @@ func ircRelayTags(ctx context.Context, s *session, m *ircMsg) {
 		entry := chatd.HistoryLine{MsgID: id, From: s.user, Text: string(appendTags(nil, sortedTags(tags))), Time: at, Kind: chatd.EntryTagmsg}
 		if conv.Room != "" {
 			s.srv.history.add(conv.Room, entry)
-		} else {
+		} else if blocked, err := s.srv.store.IsBlocked(ctx, conv.User, s.user); err == nil && !blocked {
+			// Kept as a private message is: only where it may reach.
 			entry.Recipients = conv.User
 			s.srv.history.addPrivate(conv.User, entry)
 		}

@@ -158,4 +158,13 @@ func TestIRCEventEntriesAreNoMessages(t *testing.T) {
 	}
 	a.send("REDACT #den " + id)
 	a.expect("FAIL REDACT UNKNOWN_MSGID #den " + id)
+
+	// A private TAGMSG to someone who blocks the sender is not kept.
+	b.send("PRIVMSG chatd :block alice")
+	b.expect("NOTICE bob")
+	a.send("@+x=y;+draft/persist TAGMSG bob")
+	a.expect("TAGMSG bob")
+	if got := a.historyEntries("LATEST bob * 10", "bob"); len(got) != 0 {
+		t.Errorf("history with bob, who blocks alice: %v, want nothing", got)
+	}
 }
