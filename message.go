@@ -39,7 +39,18 @@ type HistoryLine struct {
 	Edited    time.Time
 	Deleted   bool
 	Reactions *Reactions
+	// Kind is "" for a line; an entry of another kind is an event kept
+	// in the conversation's history for IRC's draft/event-playback
+	// (docs/irc.md): EntryTopic (Text is the new topic) or EntryTagmsg
+	// (Text is the client-only tags, as IRC writes them).
+	Kind string
 }
+
+// The kinds of history entries other than lines (HistoryLine.Kind).
+const (
+	EntryTopic  = "topic"  // a room's topic change
+	EntryTagmsg = "tagmsg" // an IRC TAGMSG sent with +draft/persist
+)
 
 // PrivateLine is a private message as the conversation between its sender
 // (Line.From) and one recipient, With, keeps it. A message to several
@@ -60,6 +71,9 @@ type PageQuery struct {
 	// than a stored message's id: a page next to a time (an id made of
 	// it) or between two messages, with no ENoSuchMessage.
 	Bound bool
+	// Events includes the entries that are not lines (HistoryLine.Kind):
+	// N then counts them too. Without it a page holds lines only.
+	Events bool
 }
 
 // ConversationEnd is a conversation ("@other" for a private one) and the

@@ -293,6 +293,12 @@ ALTER TABLE private_history ADD COLUMN reply_to TEXT NOT NULL DEFAULT '';
 ALTER TABLE private_history ADD COLUMN edited INTEGER;
 ALTER TABLE private_history ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX private_history_by_mid ON private_history(mid);
+-- kind: '' for a line, else an event kept for IRC's event-playback
+-- (chatd.HistoryLine.Kind): 'topic' (body: the new topic) or 'tagmsg'
+-- (body: the client-only tags). Only CHATHISTORY of a client that asks
+-- for events reads them; every other reader of history takes lines only.
+ALTER TABLE room_history ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE private_history ADD COLUMN kind TEXT NOT NULL DEFAULT '';
 CREATE INDEX letters_mid ON letters(mid);
 CREATE TABLE message_edits (
     id           INTEGER PRIMARY KEY,

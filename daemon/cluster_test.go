@@ -233,9 +233,13 @@ func TestClusterModerationAcrossNodes(t *testing.T) {
 		alice.expect("room", "event", "joined", "user", c.name)
 	}
 	alice.send("topic nice things")
-	alice.expect("ok", "cmd", "topic")
-	bob.expect("room", "event", "topic", "topic", "nice things")
-	carol.expect("room", "event", "topic", "topic", "nice things")
+	id := alice.expect("ok", "cmd", "topic").str("id")
+	// The change's id (its history entry's) travels with the note.
+	for _, c := range []*client{bob, carol} {
+		if ev := c.expect("room", "event", "topic", "topic", "nice things"); id == "" || ev.str("id") != id {
+			t.Errorf("%s: topic event id %q, want the setter's %q", c.name, ev.str("id"), id)
+		}
+	}
 
 	// The owner on node 1 kicks bob on node 2 out of the room.
 	alice.send("kick bob")

@@ -92,7 +92,7 @@ const (
 	noteCurrent   = "current"   // User's current room is now To, a room they were in already
 	noteAway      = "away"      // User is away with Text, in Room
 	noteBack      = "back"      // User is back, in Room
-	noteTopic     = "topic"     // By set Room's topic to Text
+	noteTopic     = "topic"     // By set Room's topic to Text, a history entry of id ID
 	noteOwner     = "owner"     // By gave Room to User
 	noteMode      = "mode"      // By changed Room's modes: Text, as IRC writes it (roommode)
 	noteStatus    = "status"    // By says Text (prefix first: @ or +) to those of Names in Room (IRC STATUSMSG)
@@ -187,7 +187,7 @@ func (s *Server) apply(n *note) {
 	case noteCurrent:
 		// Nothing to show: only the cluster's sessions table changes.
 	case noteTopic:
-		fanout(s.hub.members(n.Room), topicEvent(n.Room, n.Text, n.By), src, nil)
+		fanout(s.hub.members(n.Room), topicEvent(n.Room, n.Text, n.By).withTopicID(n.ID), src, nil)
 	case noteOwner:
 		s.roomModes.forget(n.Room)
 		fanout(s.hub.members(n.Room), ownerEvent(n.Room, n.User, n.By), src, nil)

@@ -485,6 +485,17 @@ func topicEvent(room, topic, user string) *event {
 	return newEvent("room", t, fields...).stamped(time.Time{}, stampLive)
 }
 
+// withTopicID gives a topic change its id (its history entry's): IRC
+// shows it as the TOPIC's msgid and time, JSON as "id". A note from an
+// older node has none.
+func (e *event) withTopicID(id string) *event {
+	if id != "" {
+		e.id = id
+		e.fields = append(e.fields, f("id", id))
+	}
+	return e
+}
+
 // roomBanEvent tells a room and the user that user is banned from it.
 func roomBanEvent(room, user, by string, until time.Time) *event {
 	t := fmt.Sprintf("* %s was banned from %s by %s", user, room, by)

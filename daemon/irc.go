@@ -43,6 +43,7 @@ const (
 	capAccountNotify   // irc_account.go
 	capMultiline       // irc_multiline.go
 	capChannelRename   // rename.go
+	capEventPlayback   // irc_history.go
 )
 
 // ircCaps lists the capabilities in the order CAP LS names them.
@@ -58,6 +59,7 @@ var ircCaps = []struct {
 	{"draft/account-registration", "", capAccountRegistration},
 	{"cap-notify", "", capCapNotify},
 	{"draft/chathistory", "", capChathistory},
+	{"draft/event-playback", "", capEventPlayback},
 	{"draft/channel-rename", "", capChannelRename},
 	{"draft/metadata-3", ircMetaCap, capMetadata},
 	{"draft/multiline", ircMultilineCap, capMultiline},

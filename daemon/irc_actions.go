@@ -132,13 +132,18 @@ func ircTagmsg(ctx context.Context, s *session, m *ircMsg) {
 }
 
 // ircRelayTags relays a TAGMSG's client-only tags (those chatd does not
-// act on itself: +typing, +draft/react, +draft/unreact, +draft/reply) to
-// the channel or nick, live and not stored, with a msgid; the sender gets
-// its echo with echo-message.
+// act on itself: +typing, +draft/reply and, with it, +draft/react and
+// +draft/unreact; a reaction to no message is relayed as any tag) to
+// the channel or nick, live, with a msgid; the sender gets its echo with
+// echo-message. With +draft/persist it is also stored, an entry of the
+// conversation's history that CHATHISTORY gives back to clients with
+// draft/event-playback (not to oneself: there is no such conversation).
 func ircRelayTags(ctx context.Context, s *session, m *ircMsg) {
 	tags := clientOnlyTags(m.tags)
-	for _, k := range []string{"+typing", "+draft/react", "+draft/unreact"} {
-		delete(tags, k)
+	delete(tags, "+typing")
+	if m.tags["+draft/reply"] != "" { // chatd's react and unreact
+		delete(tags, "+draft/react")
+		delete(tags, "+draft/unreact")
 	}
 	if len(tags) == 0 {
 		return
@@ -157,6 +162,16 @@ func ircRelayTags(ctx context.Context, s *session, m *ircMsg) {
 	n := &note{Kind: noteTagmsg, ID: id, By: s.user, Src: s.sid, Room: conv.Room, User: conv.User, Tags: tags}
 	if !ok { // to oneself
 		n.User = s.user
+	} else if _, persist := tags["+draft/persist"]; persist {
+		at, _ := idClock(id)
+		entry := chatd.HistoryLine{MsgID: id, From: s.user, Text: string(appendTags(nil, sortedTags(tags))), Time: at, Kind: chatd.EntryTagmsg}
+		if conv.Room != "" {
+			s.srv.history.add(conv.Room, entry)
+		} else if blocked, err := s.srv.store.IsBlocked(ctx, conv.User, s.user); err == nil && !blocked {
+			// Kept as a private message is: only where it may reach.
+			entry.Recipients = conv.User
+			s.srv.history.addPrivate(conv.User, entry)
+		}
 	}
 	if err := s.srv.effect(ctx, n); err != nil {
 		s.ircError("TAGMSG", target, err)

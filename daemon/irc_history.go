@@ -134,11 +134,14 @@ func (p histPoint) highBound() string {
 // histPage reads up to n lines of conv that keep accepts, oldest first:
 // with after, the oldest above the id bound; else the newest below it
 // ("" for the newest of all).
-func (s *session) histPage(ctx context.Context, conv conversation, bound string, after bool, n int, keep func(chatd.HistoryLine) bool) ([]chatd.HistoryLine, error) {
+//
+// With events the page holds the conversation's other entries too (topic
+// changes, persisted TAGMSGs: draft/event-playback), counted in n.
+func (s *session) histPage(ctx context.Context, conv conversation, bound string, after bool, n int, keep func(chatd.HistoryLine) bool, events bool) ([]chatd.HistoryLine, error) {
 	if n <= 0 {
 		return nil, nil
 	}
-	q := chatd.PageQuery{N: n + ircHistorySlack, Keep: s.srv.cfg().Messages.HistoryKeep, Bound: true}
+	q := chatd.PageQuery{N: n + ircHistorySlack, Keep: s.srv.cfg().Messages.HistoryKeep, Bound: true, Events: events}
 	if after {
 		q.After = bound
 	} else {
@@ -242,6 +245,9 @@ func ircChathistory(ctx context.Context, s *session, m *ircMsg) {
 		}
 		points = append(points, p)
 	}
+	// A client with draft/event-playback gets topic changes and
+	// persisted TAGMSGs too; the limit counts them.
+	events := s.irc.has(capEventPlayback)
 	var lines []chatd.HistoryLine
 	switch sub {
 	case "LATEST":
@@ -249,24 +255,24 @@ func ircChathistory(ctx context.Context, s *session, m *ircMsg) {
 		if len(points) == 1 {
 			keep = points[0].after
 		}
-		lines, err = s.histPage(ctx, conv, "", false, limit, keep)
+		lines, err = s.histPage(ctx, conv, "", false, limit, keep, events)
 	case "BEFORE":
-		lines, err = s.histPage(ctx, conv, points[0].highBound(), false, limit, points[0].before)
+		lines, err = s.histPage(ctx, conv, points[0].highBound(), false, limit, points[0].before, events)
 	case "AFTER":
-		lines, err = s.histPage(ctx, conv, points[0].lowBound(), true, limit, points[0].after)
+		lines, err = s.histPage(ctx, conv, points[0].lowBound(), true, limit, points[0].after, events)
 	case "AROUND":
 		p := points[0]
-		if lines, err = s.histPage(ctx, conv, p.highBound(), false, (limit-1)/2, p.before); err == nil {
+		if lines, err = s.histPage(ctx, conv, p.highBound(), false, (limit-1)/2, p.before, events); err == nil {
 			var rest []chatd.HistoryLine
-			rest, err = s.histPage(ctx, conv, p.lowBound(), true, limit-len(lines), func(l chatd.HistoryLine) bool { return !p.before(l) })
+			rest, err = s.histPage(ctx, conv, p.lowBound(), true, limit-len(lines), func(l chatd.HistoryLine) bool { return !p.before(l) }, events)
 			lines = append(lines, rest...)
 		}
 	case "BETWEEN":
 		a, b := points[0], points[1]
 		if a.ms() < b.ms() || a.ms() == b.ms() && a.id <= b.id {
-			lines, err = s.histPage(ctx, conv, a.lowBound(), true, limit, func(l chatd.HistoryLine) bool { return a.after(l) && b.before(l) })
+			lines, err = s.histPage(ctx, conv, a.lowBound(), true, limit, func(l chatd.HistoryLine) bool { return a.after(l) && b.before(l) }, events)
 		} else {
-			lines, err = s.histPage(ctx, conv, a.highBound(), false, limit, func(l chatd.HistoryLine) bool { return a.before(l) && b.after(l) })
+			lines, err = s.histPage(ctx, conv, a.highBound(), false, limit, func(l chatd.HistoryLine) bool { return a.before(l) && b.after(l) }, events)
 		}
 	}
 	if err != nil {
@@ -321,7 +327,9 @@ func (s *session) ircOpenBatch(kind string, params ...string) string {
 
 // appendIRCStored renders a stored line of conv as the PRIVMSG it was:
 // to the channel, or between the user and the other side, with its time,
-// id, sender's account and, when it answered one, +draft/reply.
+// id, sender's account and, when it answered one, +draft/reply. A topic
+// change is the TOPIC it was, a persisted TAGMSG the TAGMSG with its
+// client-only tags (for a client with message-tags; else nothing).
 func (s *session) appendIRCStored(buf []byte, conv conversation, l chatd.HistoryLine, batch string) []byte {
 	st := s.irc
 	me := st.me()
@@ -334,21 +342,41 @@ func (s *session) appendIRCStored(buf []byte, conv conversation, l chatd.History
 		tags = append(tags, ircTag{"batch", batch})
 	}
 	tags = append(tags, s.ircTags(l.MsgID, l.Time, l.From)...)
+	switch l.Kind {
+	case chatd.EntryTopic:
+		return appendIRC(buf, tags, userMask(l.From), "TOPIC", "#"+conv.Room, text)
+	case chatd.EntryTagmsg:
+		if !st.has(capMessageTags) {
+			return buf
+		}
+		tags = s.withClientTags(tags, parseTags(l.Text))
+		return appendIRC(buf, tags, userMask(l.From), "TAGMSG", ircStoredTarget(conv, l, me))
+	case "":
+	default:
+		return buf // a kind this build does not know
+	}
 	if l.ReplyTo != "" && st.has(capMessageTags) {
 		tags = append(tags, ircTag{"+draft/reply", l.ReplyTo})
 	}
-	target := "#" + conv.Room
-	if conv.User != "" {
-		target = me
-		if chatd.Key(l.From) == chatd.Key(me) {
-			target = conv.User
-		}
-	}
+	target := ircStoredTarget(conv, l, me)
 	if strings.Contains(text, "\n") {
 		// A line sent as several (irc_multiline.go): a PRIVMSG per line.
 		return s.appendMultiline(buf, &event{}, tags, false, userMask(l.From), "PRIVMSG", target, text)
 	}
 	return appendIRC(buf, tags, userMask(l.From), "PRIVMSG", target, text)
+}
+
+// ircStoredTarget is where a stored line of conv went, as IRC names it
+// for the user me: the channel, or in a private conversation me when the
+// other side sent it and the other side when me did.
+func ircStoredTarget(conv conversation, l chatd.HistoryLine, me string) string {
+	if conv.User == "" {
+		return "#" + conv.Room
+	}
+	if chatd.Key(l.From) == chatd.Key(me) {
+		return conv.User
+	}
+	return me
 }
 
 // ircHistoryTargets answers CHATHISTORY TARGETS: the user's channels and
@@ -370,7 +398,7 @@ func (s *session) ircHistoryTargets(ctx context.Context, from, to string, limit 
 	}
 	var list []found
 	for _, r := range s.srv.hub.roomsOf(s) {
-		lines, err := s.histPage(ctx, conversation{Room: r}, "", false, 1, nil)
+		lines, err := s.histPage(ctx, conversation{Room: r}, "", false, 1, nil, false)
 		if err != nil || len(lines) == 0 {
 			continue
 		}
@@ -446,7 +474,7 @@ func ircMarkread(ctx context.Context, s *session, m *ircMsg) {
 		return
 	}
 	s.srv.history.flush()
-	lines, err := s.histPage(ctx, conv, p.highBound(), false, 1, func(l chatd.HistoryLine) bool { return !p.after(l) })
+	lines, err := s.histPage(ctx, conv, p.highBound(), false, 1, func(l chatd.HistoryLine) bool { return !p.after(l) }, false)
 	var cur chatd.ReadMarker
 	moved := false
 	if err == nil {

@@ -265,15 +265,21 @@ func (s *session) withClientTags(tags []ircTag, client map[string]string) []ircT
 	if len(client) == 0 || !s.irc.has(capMessageTags) {
 		return tags
 	}
-	keys := make([]string, 0, len(client))
-	for k := range client {
+	return append(tags, sortedTags(client)...)
+}
+
+// sortedTags is tags in key order.
+func sortedTags(tags map[string]string) []ircTag {
+	keys := make([]string, 0, len(tags))
+	for k := range tags {
 		keys = append(keys, k)
 	}
 	sort.Strings(keys)
-	for _, k := range keys {
-		tags = append(tags, ircTag{k, client[k]})
+	out := make([]ircTag, len(keys))
+	for i, k := range keys {
+		out[i] = ircTag{k, tags[k]}
 	}
-	return tags
+	return out
 }
 
 // ircTags are the tags a message line carries for this client: its time,
@@ -410,14 +416,26 @@ func ircTopic(ctx context.Context, s *session, m *ircMsg) {
 	if text == "" {
 		text = "-"
 	}
-	if _, err := s.collect(ctx, cmdTopic, text); err != nil {
+	replies, err := s.collect(ctx, cmdTopic, text)
+	if err != nil {
 		s.ircError("TOPIC", t, err)
 		return
 	}
-	// The others hear it from the effect; the setter is told here.
+	// The others hear it from the effect; the setter is told here, with
+	// the change's id and time as a line's echo has them.
+	var id string
+	for _, r := range replies {
+		if v := r.str("id"); v != "" {
+			id = v
+		}
+	}
 	r, err := s.srv.store.RoomByName(ctx, t[1:])
 	if err == nil {
-		s.ircLineOut(userMask(s.user), "TOPIC", "#"+r.Name, r.Topic)
+		var tags []ircTag
+		if id != "" {
+			tags = s.ircTags(id, time.Time{}, s.user)
+		}
+		s.irc.out = appendIRC(s.irc.out, tags, userMask(s.user), "TOPIC", "#"+r.Name, r.Topic)
 	}
 }
 

@@ -354,7 +354,11 @@ func (s *session) appendIRCRoom(buf []byte, ev *event, me string, output bool) [
 			}
 			return buf
 		}
-		return appendIRC(buf, nil, userMask(user), "TOPIC", channel, ev.str("topic"))
+		var tags []ircTag
+		if ev.id != "" {
+			tags = s.ircTags(ev.id, time.Time{}, user)
+		}
+		return appendIRC(buf, tags, userMask(user), "TOPIC", channel, ev.str("topic"))
 	case roomBanned:
 		buf = appendIRC(buf, nil, userMask(by), "MODE", channel, "+b", user+"!*@*")
 		return appendIRC(buf, nil, userMask(by), "KICK", channel, user, "banned")

@@ -114,6 +114,9 @@ func (s *session) findTarget(ctx context.Context, cmd, arg string) (*target, err
 	if m.Line.Deleted {
 		return nil, chatd.Errorf(chatd.ENoSuchMessage, "message %s was deleted", m.Ref.ID)
 	}
+	if m.Line.Kind != "" { // a topic change or a TAGMSG: no line to act on
+		return nil, chatd.Errorf(chatd.ENoSuchMessage, "there is no message %s that you can act on", arg)
+	}
 	if m.Ref.Room == "" {
 		return t, nil
 	}

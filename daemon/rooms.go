@@ -329,13 +329,20 @@ func cmdTopic(ctx context.Context, s *session, args string) error {
 	if err := s.srv.store.SetRoomTopicBy(ctx, r.Name, text, s.user, s.srv.now()); err != nil {
 		return err
 	}
-	if err := s.srv.effect(ctx, &note{Kind: noteTopic, Room: r.Name, Text: text, By: s.user, Src: s.sid}); err != nil {
+	// The change is an entry of the room's history too, with an id of
+	// its own (IRC's event-playback gives it back; every other reader of
+	// history keeps to lines). The node where it happens stores it; the
+	// note carries the id to the others.
+	id := s.srv.newID()
+	at, _ := idClock(id)
+	s.srv.history.add(r.Name, chatd.HistoryLine{MsgID: id, From: s.user, Text: text, Time: at, Kind: chatd.EntryTopic})
+	if err := s.srv.effect(ctx, &note{Kind: noteTopic, ID: id, Room: r.Name, Text: text, By: s.user, Src: s.sid}); err != nil {
 		return err
 	}
 	msg := "topic of " + r.Name + " is now: " + text
 	if text == "" {
 		msg = "topic of " + r.Name + " cleared"
 	}
-	s.reply(okEvent("topic", msg, nil, f("room", r.Name), f("topic", text)))
+	s.reply(okEvent("topic", msg, nil, f("room", r.Name), f("topic", text), f("id", id)))
 	return nil
 }

@@ -30,7 +30,7 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 	ids := map[string]int64{} // chatd.Key(room) -> id, or -1 when gone
 	var order []int64
 	added := map[int64]int{}
-	var rows []any // room_id, sender, body, ts, action, mid, mentions, reply_to (and words) for each line kept
+	var rows []any // room_id, sender, body, ts, action, mid, mentions, reply_to, kind (and words) for each line kept
 	var marks []lineMentions
 	for _, rl := range lines {
 		k := chatd.Key(rl.Room)
@@ -52,17 +52,17 @@ func (db *DB) AppendHistoryBatch(ctx context.Context, lines []chatd.RoomLine, ke
 		added[id]++
 		at := db.orNow(rl.Line.Time)
 		mid := db.msgID(rl.Line.MsgID, at)
-		rows = append(rows, id, rl.Line.From, rl.Line.Text, millis(at), rl.Line.Action, mid, rl.Line.Mentions, rl.Line.ReplyTo)
-		if rl.Line.Mentions != "" {
+		rows = append(rows, id, rl.Line.From, rl.Line.Text, millis(at), rl.Line.Action, mid, rl.Line.Mentions, rl.Line.ReplyTo, rl.Line.Kind)
+		if rl.Line.Mentions != "" && rl.Line.Kind == "" {
 			marks = append(marks, lineMentions{id, mid, strings.Fields(rl.Line.Mentions)})
 		}
 		if db.pg {
-			rows = append(rows, searchWords(rl.Line.Text))
+			rows = append(rows, lineWords(rl.Line))
 		}
 	}
-	cols, head := 8, historyInsert
+	cols, head := 9, historyInsert
 	if db.pg {
-		cols, head = 9, historyInsertPG
+		cols, head = 10, historyInsertPG
 	}
 	if err := execBatches(ctx, tx, head, "", cols, historyBatchRows, rows); err != nil {
 		return fmt.Errorf("append room history: %w", err)
@@ -156,9 +156,19 @@ const historyBatchRows = 200
 // The head of the statements that store history lines. PostgreSQL also
 // stores the line's words, its search index (see searchWords).
 const (
-	historyInsert   = `INSERT INTO room_history (room_id, sender, body, ts, action, mid, mentions, reply_to) VALUES `
-	historyInsertPG = `INSERT INTO room_history (room_id, sender, body, ts, action, mid, mentions, reply_to, words) VALUES `
+	historyInsert   = `INSERT INTO room_history (room_id, sender, body, ts, action, mid, mentions, reply_to, kind) VALUES `
+	historyInsertPG = `INSERT INTO room_history (room_id, sender, body, ts, action, mid, mentions, reply_to, kind, words) VALUES `
 )
+
+// lineWords is what PostgreSQL's search index holds of an entry: a line's
+// words (searchWords), none of an event's (a topic, a TAGMSG's tags),
+// which search never finds.
+func lineWords(l chatd.HistoryLine) []string {
+	if l.Kind != "" {
+		return []string{}
+	}
+	return searchWords(l.Text)
+}
 
 // lineMentions is a stored line's mentions, for room_mentions.
 type lineMentions struct {
@@ -180,7 +190,7 @@ func (db *DB) History(ctx context.Context, room string, n int) ([]chatd.HistoryL
 	}
 	var rows []historyRow
 	err = db.reader.SelectContext(ctx, &rows,
-		`SELECT id, sender, body, ts, action, mid, mentions, reply_to, edited, deleted FROM room_history WHERE room_id = ? ORDER BY mid DESC LIMIT ?`, id, n)
+		`SELECT id, sender, body, ts, action, mid, mentions, reply_to, edited, deleted FROM room_history WHERE room_id = ? AND kind = '' ORDER BY mid DESC LIMIT ?`, id, n)
 	if err != nil {
 		return nil, fmt.Errorf("read the history of %s: %w", room, err)
 	}
@@ -207,6 +217,7 @@ type historyRow struct {
 	ReplyTo  string        `db:"reply_to"`
 	Edited   sql.NullInt64 `db:"edited"`
 	Deleted  bool          `db:"deleted"`
+	Kind     string        `db:"kind"`
 }
 
 // historyLines turns rows into lines with their reactions, which col
@@ -216,7 +227,7 @@ func (db *DB) historyLines(ctx context.Context, col string, rows []historyRow) (
 	ids := make([]int64, len(rows))
 	for i, r := range rows {
 		lines[i] = chatd.HistoryLine{MsgID: r.MID, From: r.Sender, Text: r.Body, Time: fromMillis(r.TS), Action: r.Action,
-			Recipients: r.Recipients, Mentions: r.Mentions, ReplyTo: r.ReplyTo, Edited: fromNullMillis(r.Edited), Deleted: r.Deleted}
+			Recipients: r.Recipients, Mentions: r.Mentions, ReplyTo: r.ReplyTo, Edited: fromNullMillis(r.Edited), Deleted: r.Deleted, Kind: r.Kind}
 		ids[i] = r.ID
 	}
 	if err := db.withReactions(ctx, col, ids, lines); err != nil {
@@ -246,7 +257,7 @@ func (db *DB) LastMessageID(ctx context.Context) (string, error) {
 // are left out.
 const searchSQL = `SELECT h.id, h.sender, h.body, h.ts, h.action, h.mid, h.mentions, h.reply_to, h.edited, h.deleted
 	FROM room_history_fts f CROSS JOIN room_history h ON h.id = f.rowid
-	WHERE room_history_fts MATCH ? AND h.room_id = ? AND h.id >= coalesce(
+	WHERE room_history_fts MATCH ? AND h.room_id = ? AND h.kind = '' AND h.id >= coalesce(
 	    (SELECT id FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)
 	ORDER BY f.rowid DESC LIMIT ?`
 
@@ -366,7 +377,7 @@ func ftsQuery(words []string) string {
 // words hold every word searched for (@> on the GIN-indexed array).
 const searchSQLPG = `SELECT h.id, h.sender, h.body, h.ts, h.action, h.mid, h.mentions, h.reply_to, h.edited, h.deleted
 	FROM room_history h
-	WHERE h.words @> ? AND h.room_id = ? AND h.id >= coalesce(
+	WHERE h.words @> ? AND h.room_id = ? AND h.kind = '' AND h.id >= coalesce(
 	    (SELECT id FROM room_history WHERE room_id = ? ORDER BY id DESC LIMIT 1 OFFSET ?), 0)
 	ORDER BY h.id DESC LIMIT ?`
 

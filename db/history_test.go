@@ -176,3 +176,89 @@ func TestAppendHistoryBatch(t *testing.T) {
 		}
 	})
 }
+
+// Topic changes and persisted TAGMSGs are history entries of their own
+// kind (IRC's event-playback): a page that asks for events holds them in
+// id order with the lines, every other reader (pages without events, the
+// join replay, search, unread counts, the last line to edit) sees lines
+// only. Both backends, a room and a private conversation.
+func TestHistoryEventEntries(t *testing.T) {
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		db, _ := openTest(t)
+		mustUsers(t, db, "alice", "bob")
+		checkCode(t, db.CreateRoomLimited(ctx, chatd.Room{Name: "den", Owner: "alice"}, 0, 0), "")
+		room := []chatd.RoomLine{
+			{Room: "den", Line: chatd.HistoryLine{MsgID: "m01", From: "alice", Text: "hello topic"}},
+			{Room: "den", Line: chatd.HistoryLine{MsgID: "m02", From: "alice", Text: "hello topic", Kind: chatd.EntryTopic}},
+			{Room: "den", Line: chatd.HistoryLine{MsgID: "m03", From: "alice", Text: "+x=y;+draft/persist", Kind: chatd.EntryTagmsg}},
+			{Room: "den", Line: chatd.HistoryLine{MsgID: "m04", From: "alice", Text: "second"}},
+			{Room: "den", Line: chatd.HistoryLine{MsgID: "m05", From: "alice", Text: "topic", Kind: chatd.EntryTopic}},
+		}
+		checkCode(t, db.AppendHistoryBatch(ctx, room, 100), "")
+		private := []chatd.PrivateLine{
+			{With: "bob", Line: chatd.HistoryLine{MsgID: "m06", From: "alice", Text: "hi", Recipients: "bob"}},
+			{With: "bob", Line: chatd.HistoryLine{MsgID: "m07", From: "alice", Text: "+x=y", Kind: chatd.EntryTagmsg, Recipients: "bob"}},
+		}
+		checkCode(t, db.AppendPrivateBatch(ctx, private, 100), "")
+
+		show := func(lines []chatd.HistoryLine) string {
+			var s []string
+			for _, l := range lines {
+				s = append(s, l.MsgID+":"+l.Kind)
+			}
+			return strings.Join(s, " ")
+		}
+		page := func(q chatd.PageQuery) string {
+			p, err := db.RoomHistoryPage(ctx, "den", q)
+			checkCode(t, err, "")
+			return fmt.Sprintf("%s more=%v", show(p.Lines), p.More)
+		}
+		for _, tc := range []struct{ name, got, want string }{
+			{"Events", page(chatd.PageQuery{N: 10, Keep: 100, Events: true}), "m01: m02:topic m03:tagmsg m04: m05:topic more=false"},
+			{"EventsCounted", page(chatd.PageQuery{N: 2, Keep: 100, Events: true}), "m04: m05:topic more=true"},
+			{"EventsAfter", page(chatd.PageQuery{After: "m01", N: 2, Keep: 100, Events: true}), "m02:topic m03:tagmsg more=true"},
+			{"LinesOnly", page(chatd.PageQuery{N: 10, Keep: 100}), "m01: m04: more=false"},
+			{"LinesOnlyCounted", page(chatd.PageQuery{N: 1, Keep: 100}), "m04: more=true"},
+			{"LinesOnlyBefore", page(chatd.PageQuery{Before: "m05", N: 1, Keep: 100}), "m04: more=true"},
+		} {
+			if tc.got != tc.want {
+				t.Errorf("%s: page = %q, want %q", tc.name, tc.got, tc.want)
+			}
+		}
+		p, err := db.PrivateHistoryPage(ctx, "bob", "alice", chatd.PageQuery{N: 10, Keep: 100, Events: true})
+		checkCode(t, err, "")
+		if got := show(p.Lines); got != "m06: m07:tagmsg" {
+			t.Errorf("private page with events = %q", got)
+		}
+		if p.Lines[1].Text != "+x=y" {
+			t.Errorf("tagmsg entry text = %q, want its tags", p.Lines[1].Text)
+		}
+		p, err = db.PrivateHistoryPage(ctx, "bob", "alice", chatd.PageQuery{N: 10, Keep: 100})
+		checkCode(t, err, "")
+		if got := show(p.Lines); got != "m06:" {
+			t.Errorf("private page = %q, want the line only", got)
+		}
+
+		lines, err := db.History(ctx, "den", 10)
+		checkCode(t, err, "")
+		if got := show(lines); got != "m01: m04:" {
+			t.Errorf("History = %q, want lines only", got)
+		}
+		found, err := db.SearchHistory(ctx, "den", "topic", 10, 100)
+		checkCode(t, err, "")
+		if got := show(found); got != "m01:" {
+			t.Errorf("SearchHistory(topic) = %q, want the line only", got)
+		}
+		unread, err := db.UnreadCounts(ctx, "bob", []string{"#den", "@alice"})
+		checkCode(t, err, "")
+		if len(unread) != 2 || unread[0].Count != 2 || unread[1].Count != 1 {
+			t.Errorf("UnreadCounts = %+v, want 2 in den and 1 from alice", unread)
+		}
+		last, err := db.LastMessage(ctx, "den", "alice")
+		checkCode(t, err, "")
+		if last.Ref.ID != "m04" {
+			t.Errorf("LastMessage = %s, want the last line m04", last.Ref.ID)
+		}
+	})
+}

@@ -254,7 +254,7 @@ func (db *DB) privateUnread(ctx context.Context, user, other, after string) (int
 	}
 	var n int
 	err = sqlx.GetContext(ctx, db.read(), &n, `SELECT count(*) FROM (SELECT 1 FROM private_history
- WHERE user_lo = ? AND user_hi = ? AND mid > ? AND sender <> ? ORDER BY mid LIMIT ?) AS t`, p.lo, p.hi, after, user, chatd.UnreadCap+1)
+ WHERE user_lo = ? AND user_hi = ? AND mid > ? AND sender <> ? AND kind = '' ORDER BY mid LIMIT ?) AS t`, p.lo, p.hi, after, user, chatd.UnreadCap+1)
 	if err != nil {
 		return 0, fmt.Errorf("count unread messages of %s and %s: %w", user, other, err)
 	}
@@ -273,7 +273,7 @@ func (db *DB) roomUnread(ctx context.Context, room, user, after string) (int, er
 	}
 	var n int
 	err = sqlx.GetContext(ctx, db.read(), &n, `SELECT count(*) FROM (SELECT 1 FROM room_history
- WHERE room_id = ? AND mid > ? AND sender <> ? ORDER BY mid LIMIT ?) AS t`, rid, after, user, chatd.UnreadCap+1)
+ WHERE room_id = ? AND mid > ? AND sender <> ? AND kind = '' ORDER BY mid LIMIT ?) AS t`, rid, after, user, chatd.UnreadCap+1)
 	if err != nil {
 		return 0, fmt.Errorf("count unread lines of %s: %w", room, err)
 	}

@@ -321,6 +321,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS room_masks_room_mask ON room_masks(room_id, ma
 	// (kind: b bans, e ban exceptions, I invite exceptions); the column
 	// and its index are added by addRoomMaskKind.
 	`DROP INDEX IF EXISTS room_masks_room_mask;`,
+	// 17 -> 18 (issue 22, draft/event-playback): the kind of a history
+	// entry, '' (a line) for every row stored before; the columns are
+	// added by addHistoryKind.
+	`SELECT 1;`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to
@@ -329,6 +333,16 @@ var migrationFills = map[int]func(ctx context.Context, tx *dbTx) error{
 	2:  fillNameKeys,
 	16: addRoomModeColumns,
 	17: addRoomMaskKind,
+	18: addHistoryKind,
+}
+
+// addHistoryKind adds the kind of a history entry (version 18) where the
+// file lacks it.
+func addHistoryKind(ctx context.Context, tx *dbTx) error {
+	return addColumns(ctx, tx, []newColumn{
+		{"room_history", "kind", "TEXT NOT NULL DEFAULT ''"},
+		{"private_history", "kind", "TEXT NOT NULL DEFAULT ''"},
+	})
 }
 
 // addRoomMaskKind adds room_masks.kind (version 17) when the file lacks
@@ -352,13 +366,22 @@ func addRoomMaskKind(ctx context.Context, tx *dbTx) error {
 // addRoomModeColumns adds the room mode columns (version 16) that a file
 // lacks: SQLite has no ADD COLUMN IF NOT EXISTS.
 func addRoomModeColumns(ctx context.Context, tx *dbTx) error {
-	for _, c := range []struct{ table, column, def string }{
+	return addColumns(ctx, tx, []newColumn{
 		{"rooms", "modes", "TEXT NOT NULL DEFAULT 'nt'"},
 		{"rooms", "member_limit", "INTEGER NOT NULL DEFAULT 0"},
 		{"room_members", "role", "TEXT NOT NULL DEFAULT ''"},
 		{"rooms", "topic_by", "TEXT NOT NULL DEFAULT ''"},
 		{"rooms", "topic_at", "INTEGER NOT NULL DEFAULT 0"},
-	} {
+	})
+}
+
+// newColumn is a column a migration adds: its table, name and definition.
+type newColumn struct{ table, column, def string }
+
+// addColumns adds each of cols that its table lacks: SQLite has no ADD
+// COLUMN IF NOT EXISTS.
+func addColumns(ctx context.Context, tx *dbTx, cols []newColumn) error {
+	for _, c := range cols {
 		var n int
 		if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM pragma_table_info(?) WHERE name = ?`, c.table, c.column); err != nil {
 			return fmt.Errorf("read the columns of %s: %w", c.table, err)

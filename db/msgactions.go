@@ -35,19 +35,20 @@ type lineRow struct {
 	ReplyTo    string        `db:"reply_to"`
 	Edited     sql.NullInt64 `db:"edited"`
 	Deleted    bool          `db:"deleted"`
+	Kind       string        `db:"kind"`
 }
 
 func (r *lineRow) line() chatd.HistoryLine {
 	return chatd.HistoryLine{MsgID: r.MID, From: r.Sender, Text: r.Body, Time: fromMillis(r.TS), Action: r.Action,
-		Recipients: r.Recipients, ReplyTo: r.ReplyTo, Edited: fromNullMillis(r.Edited), Deleted: r.Deleted}
+		Recipients: r.Recipients, ReplyTo: r.ReplyTo, Edited: fromNullMillis(r.Edited), Deleted: r.Deleted, Kind: r.Kind}
 }
 
 const (
 	sqlRoomLineByMID = `SELECT h.id, r.name AS room, 0 AS user_lo, 0 AS user_hi, h.sender, '' AS recipients, h.body, h.ts,
-	    h.action, h.mid, h.reply_to, h.edited, h.deleted
+	    h.action, h.mid, h.reply_to, h.edited, h.deleted, h.kind
 	FROM room_history h JOIN rooms r ON r.id = h.room_id`
 	sqlPrivateLineByMID = `SELECT h.id, '' AS room, h.user_lo, h.user_hi, h.sender, h.recipients, h.body, h.ts,
-	    false AS action, h.mid, h.reply_to, h.edited, h.deleted
+	    false AS action, h.mid, h.reply_to, h.edited, h.deleted, h.kind
 	FROM private_history h`
 )
 
@@ -100,7 +101,7 @@ func (db *DB) LastMessage(ctx context.Context, room, user string) (chatd.StoredM
 		return chatd.StoredMessage{}, err
 	}
 	var r lineRow
-	err = sqlx.GetContext(ctx, q, &r, sqlRoomLineByMID+` WHERE h.room_id = ? AND h.sender = ? AND NOT h.deleted
+	err = sqlx.GetContext(ctx, q, &r, sqlRoomLineByMID+` WHERE h.room_id = ? AND h.sender = ? AND NOT h.deleted AND h.kind = ''
 		ORDER BY h.mid DESC LIMIT 1`, rid, user)
 	if errors.Is(err, sql.ErrNoRows) {
 		return chatd.StoredMessage{}, chatd.Errorf(chatd.ENoSuchMessage, "you have no message in %s to act on", room)

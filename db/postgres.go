@@ -25,7 +25,7 @@ var postgresSchema string
 // owns its schema and migrations. To change the PostgreSQL schema, change
 // schema_postgres.sql, bump this, and append to postgresMigrations the
 // statements that bring the previous version to the new shape.
-const PostgresSchemaVersion = 14
+const PostgresSchemaVersion = 15
 
 // postgresMigrations[i] turns a PostgreSQL database at version i+1 into
 // version i+2, like migrations does for SQLite.
@@ -195,6 +195,10 @@ CREATE UNIQUE INDEX IF NOT EXISTS room_masks_room_mask ON room_masks(room_id, ma
 	`ALTER TABLE room_masks ADD COLUMN IF NOT EXISTS kind TEXT NOT NULL DEFAULT 'b';
 DROP INDEX IF EXISTS room_masks_room_mask;
 CREATE UNIQUE INDEX IF NOT EXISTS room_masks_room_kind_mask ON room_masks(room_id, kind, mask);`,
+	// 14 -> 15 (issue 22, draft/event-playback): the kind of a history
+	// entry, as the SQLite migration to version 18.
+	`ALTER TABLE room_history ADD COLUMN IF NOT EXISTS kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE private_history ADD COLUMN IF NOT EXISTS kind TEXT NOT NULL DEFAULT '';`,
 }
 
 // migrateLockKey names the advisory lock that makes nodes starting at once

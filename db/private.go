@@ -29,8 +29,8 @@ func pairOf(a, b int64) pair {
 // The head of the statement that stores private messages, one row each
 // tuple after it.
 const (
-	privateInsert   = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid, reply_to) VALUES `
-	privateInsertPG = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid, reply_to, words) VALUES `
+	privateInsert   = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid, reply_to, kind) VALUES `
+	privateInsertPG = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid, reply_to, kind, words) VALUES `
 )
 
 // AppendPrivateBatch; see chatd.HistoryStore. As AppendHistoryBatch, one
@@ -61,7 +61,7 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 	}
 	var order []pair
 	added := map[pair]int{}
-	var rows []any // user_lo, user_hi, sender, recipients, body, ts, mid, reply_to (and words) for each message kept
+	var rows []any // user_lo, user_hi, sender, recipients, body, ts, mid, reply_to, kind (and words) for each message kept
 	for _, pl := range lines {
 		from, err := id(pl.Line.From)
 		if err != nil {
@@ -80,14 +80,14 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 		}
 		added[p]++
 		at := db.orNow(pl.Line.Time)
-		rows = append(rows, p.lo, p.hi, pl.Line.From, pl.Line.Recipients, pl.Line.Text, millis(at), db.msgID(pl.Line.MsgID, at), pl.Line.ReplyTo)
+		rows = append(rows, p.lo, p.hi, pl.Line.From, pl.Line.Recipients, pl.Line.Text, millis(at), db.msgID(pl.Line.MsgID, at), pl.Line.ReplyTo, pl.Line.Kind)
 		if db.pg {
-			rows = append(rows, searchWords(pl.Line.Text))
+			rows = append(rows, lineWords(pl.Line))
 		}
 	}
-	cols, head := 8, privateInsert
+	cols, head := 9, privateInsert
 	if db.pg {
-		cols, head = 9, privateInsertPG
+		cols, head = 10, privateInsertPG
 	}
 	if err := execBatches(ctx, tx, head, " ON CONFLICT DO NOTHING", cols, historyBatchRows, rows); err != nil {
 		return fmt.Errorf("append private history: %w", err)
@@ -148,24 +148,29 @@ func trimPrivate(ctx context.Context, tx *dbTx, p pair, keep int) error {
 type conversationQuery struct {
 	table, cond string
 	args        []any
-	cols        string // id, sender, body, ts, action, mid, recipients, reply_to, edited, deleted (and a room's mentions)
+	cols        string // id, sender, body, ts, action, mid, recipients, reply_to, edited, deleted, kind (and a room's mentions)
 	reactions   string // the column of message_reactions that points at its lines
 }
 
 var (
 	roomConversation = conversationQuery{table: "room_history", cond: "room_id = ?",
-		cols: "id, sender, body, ts, action, mid, '' AS recipients, reply_to, edited, deleted, mentions", reactions: "room_line"}
+		cols: "id, sender, body, ts, action, mid, '' AS recipients, reply_to, edited, deleted, kind, mentions", reactions: "room_line"}
 	privateConversation = conversationQuery{table: "private_history", cond: "user_lo = ? AND user_hi = ?",
-		cols: "id, sender, body, ts, false AS action, mid, recipients, reply_to, edited, deleted", reactions: "private_line"}
+		cols: "id, sender, body, ts, false AS action, mid, recipients, reply_to, edited, deleted, kind", reactions: "private_line"}
 )
 
 // pageSQL is the statements of a page of history. Each walks the
 // conversation's (…, mid) index from one end or from an id, and stops
 // after n+1 lines (the one past the page says whether there is more).
 // Lines older than the conversation's newest keep (kept until its next
-// trim) are left out. TestHistoryPageUsesIndex checks the plans.
+// trim) are left out, and so are the entries that are not lines unless
+// q asks for events (the floor counts them: trimming keeps entries of
+// every kind). TestHistoryPageUsesIndex checks the plans.
 func pageSQL(c conversationQuery, q chatd.PageQuery) (string, bool) {
 	floor := fmt.Sprintf(`mid >= coalesce((SELECT mid FROM %s WHERE %s ORDER BY mid DESC LIMIT 1 OFFSET ?), '')`, c.table, c.cond)
+	if !q.Events {
+		floor += " AND kind = ''"
+	}
 	switch {
 	case q.After != "":
 		return fmt.Sprintf(`SELECT %s FROM %s WHERE %s AND mid > ? AND %s ORDER BY mid ASC LIMIT ?`, c.cols, c.table, c.cond, floor), false
@@ -287,14 +292,14 @@ func (db *DB) PrivateConversations(ctx context.Context, user, after, before stri
 // TestSearchUsesIndex checks its plan too.
 const searchPrivateSQL = `SELECT h.id, h.sender, h.body, h.ts, false AS action, h.mid, h.recipients, h.reply_to, h.edited, h.deleted
 	FROM private_history_fts f CROSS JOIN private_history h ON h.id = f.rowid
-	WHERE private_history_fts MATCH ? AND h.user_lo = ? AND h.user_hi = ? AND h.mid >= coalesce(
+	WHERE private_history_fts MATCH ? AND h.user_lo = ? AND h.user_hi = ? AND h.kind = '' AND h.mid >= coalesce(
 	    (SELECT mid FROM private_history WHERE user_lo = ? AND user_hi = ? ORDER BY mid DESC LIMIT 1 OFFSET ?), '')
 	ORDER BY f.rowid DESC LIMIT ?`
 
 // searchPrivateSQLPG is searchPrivateSQL for PostgreSQL (see searchSQLPG).
 const searchPrivateSQLPG = `SELECT h.id, h.sender, h.body, h.ts, false AS action, h.mid, h.recipients, h.reply_to, h.edited, h.deleted
 	FROM private_history h
-	WHERE h.words @> ? AND h.user_lo = ? AND h.user_hi = ? AND h.mid >= coalesce(
+	WHERE h.words @> ? AND h.user_lo = ? AND h.user_hi = ? AND h.kind = '' AND h.mid >= coalesce(
 	    (SELECT mid FROM private_history WHERE user_lo = ? AND user_hi = ? ORDER BY mid DESC LIMIT 1 OFFSET ?), '')
 	ORDER BY h.id DESC LIMIT ?`
 
