@@ -90,18 +90,18 @@ func TestHashWorkerStalledFallsBackInProcess(t *testing.T) {
 // used, read from the request or from the PHC string it verifies.
 func TestRequestMemoryKiB(t *testing.T) {
 	for _, tc := range []struct {
-		req  workerRequest
+		req  password.WorkerRequest
 		want uint32
 	}{
-		{workerRequest{Op: "hash", M: 65536}, 65536},
-		{workerRequest{Op: "hash", M: 1024}, 1024},
-		{workerRequest{Op: "verify", PHC: "$argon2id$v=19$m=65536,t=1,p=2$c2FsdA$a2V5"}, 65536},
-		{workerRequest{Op: "verify", PHC: "$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$a2V5"}, 1024},
-		{workerRequest{Op: "verify", PHC: "$argon2id$v=19$t=1$c2FsdA$a2V5"}, 0},
-		{workerRequest{Op: "verify", PHC: "$argon2id$v=19$m=lots,t=1,p=1$c2FsdA$a2V5"}, 0},
-		{workerRequest{Op: "verify", PHC: ""}, 0},
+		{password.WorkerRequest{Op: "hash", M: 65536}, 65536},
+		{password.WorkerRequest{Op: "hash", M: 1024}, 1024},
+		{password.WorkerRequest{Op: "verify", PHC: "$argon2id$v=19$m=65536,t=1,p=2$c2FsdA$a2V5"}, 65536},
+		{password.WorkerRequest{Op: "verify", PHC: "$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$a2V5"}, 1024},
+		{password.WorkerRequest{Op: "verify", PHC: "$argon2id$v=19$t=1$c2FsdA$a2V5"}, 0},
+		{password.WorkerRequest{Op: "verify", PHC: "$argon2id$v=19$m=lots,t=1,p=1$c2FsdA$a2V5"}, 0},
+		{password.WorkerRequest{Op: "verify", PHC: ""}, 0},
 	} {
-		if got := requestMemoryKiB(tc.req); got != tc.want {
+		if got := password.RequestMemoryKiB(tc.req); got != tc.want {
 			t.Errorf("requestMemoryKiB(%+v) = %d, want %d", tc.req, got, tc.want)
 		}
 	}
