@@ -278,11 +278,17 @@ type Store interface {
 // count from zero. It returns the end of the lock in force at now, or the zero
 // time when there is none.
 func LockedUntil(attempts []LoginAttempt, max int, d time.Duration, now time.Time) time.Time {
+	until, _ := LockState(attempts, max, d, now)
+	return until
+}
+
+// LockState is LockedUntil, and the failures that count toward the next
+// lock: those after the last success or lock. With none, recording one
+// more success would change nothing the rule decides.
+func LockState(attempts []LoginAttempt, max int, d time.Duration, now time.Time) (until time.Time, fails int) {
 	if max <= 0 {
-		return time.Time{}
+		return time.Time{}, 0
 	}
-	var until time.Time
-	fails := 0
 	for _, a := range attempts {
 		if a.Time.Before(until) {
 			continue // made while locked; does not count
@@ -298,7 +304,7 @@ func LockedUntil(attempts []LoginAttempt, max int, d time.Duration, now time.Tim
 		}
 	}
 	if now.Before(until) {
-		return until
+		return until, fails
 	}
-	return time.Time{}
+	return time.Time{}, fails
 }
