@@ -19,14 +19,22 @@ type Seen struct {
 	LastActive time.Time
 }
 
+// Login is a user's login at a time, for RecordLogins.
+type Login struct {
+	Name string
+	At   time.Time // zero: the database's clock
+}
+
 // AccountStore holds the accounts and when each was last seen.
 type AccountStore interface {
 	CreateUser(ctx context.Context, name, passHash string, admin bool) (*User, error)
 	UserByName(ctx context.Context, name string) (*User, error) // ENoSuchUser
 	Users(ctx context.Context) ([]*User, error)                 // sorted by name
 	SetPassword(ctx context.Context, name, passHash string) error
-	// RecordLogin sets last_login, last_seen and last_active to at.
-	RecordLogin(ctx context.Context, name string, at time.Time) error
+	// RecordLogins sets last_login, last_seen and last_active of each
+	// user to the login's time, in one transaction; a name that no
+	// longer exists is skipped.
+	RecordLogins(ctx context.Context, logins []Login) error
 	// SetSeen writes last_seen and last_active for each entry.
 	SetSeen(ctx context.Context, seen []Seen) error
 	// UsersSeenSince lists users whose last_seen is at or after since.

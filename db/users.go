@@ -142,20 +142,27 @@ func setAdmin(ctx context.Context, tx *dbTx, name string, admin bool) error {
 	return updateUser(ctx, tx, name, `UPDATE users SET admin = ? WHERE name_key = ?`, admin, chatd.Key(name))
 }
 
-// RecordLogin sets last_login, last_seen and last_active of name to at (the
-// database clock when at is zero).
-func (db *DB) RecordLogin(ctx context.Context, name string, at time.Time) error {
+// RecordLogins sets last_login, last_seen and last_active of each user to
+// the login's time (the database clock when it is zero), in one
+// transaction: the daemon gathers the logins of a storm into few commits.
+// A name that no longer exists (deleted since it logged in) is skipped.
+func (db *DB) RecordLogins(ctx context.Context, logins []chatd.Login) error {
+	if len(logins) == 0 {
+		return nil
+	}
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback()
-	ms := millis(db.orNow(at))
-	err = updateUser(ctx, db.write(tx), name, sqlRecordLogin, ms, ms, ms, chatd.Key(name))
-	if err != nil {
-		return err
+	q := db.write(tx)
+	for _, l := range logins {
+		ms := millis(db.orNow(l.At))
+		if _, err := q.ExecContext(ctx, sqlRecordLogin, ms, ms, ms, chatd.Key(l.Name)); err != nil {
+			return fmt.Errorf("record login of %s: %w", l.Name, err)
+		}
 	}
-	return commit(tx, "record login of "+name)
+	return commit(tx, "record logins")
 }
 
 const sqlRecordLogin = `UPDATE users SET last_login = ?, last_seen = ?, last_active = ? WHERE name_key = ?`

@@ -218,32 +218,32 @@ func TestSetAdminAction(t *testing.T) {
 	})
 }
 
-func TestRecordLogin(t *testing.T) {
+func TestRecordLogins(t *testing.T) {
 	eachBackend(t, func(t *testing.T) {
 		ctx := context.Background()
-		at := t0.Add(time.Hour)
+		at, later := t0.Add(time.Hour), t0.Add(2*time.Hour)
 		tests := []struct {
-			name string
-			user string
-			at   time.Time
-			want chatd.Code
-			when time.Time // expected stamp
+			name   string
+			logins []chatd.Login
+			alice  time.Time // expected stamps; zero: never
+			carol  time.Time
 		}{
-			{"OK", "alice", at, "", at},
-			{"OKZeroIsNow", "Alice", time.Time{}, "", t0},
-			{"ErrNoSuchUser", "bob", at, chatd.ENoSuchUser, time.Time{}},
+			{"OK", []chatd.Login{{Name: "alice", At: at}}, at, time.Time{}},
+			{"OKZeroIsNow", []chatd.Login{{Name: "Alice"}}, t0, time.Time{}},
+			{"OKBatch", []chatd.Login{{Name: "alice", At: at}, {Name: "CAROL", At: later}}, at, later},
+			{"OKUnknownSkipped", []chatd.Login{{Name: "ghost", At: at}, {Name: "carol", At: later}}, time.Time{}, later},
+			{"OKEmpty", nil, time.Time{}, time.Time{}},
 		}
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				db, _ := openTest(t)
-				mustUsers(t, db, "alice")
-				checkCode(t, db.RecordLogin(ctx, tt.user, tt.at), tt.want)
-				if tt.want != "" {
-					return
-				}
-				u, err := db.UserByName(ctx, "alice")
-				if err != nil || !u.LastLogin.Equal(tt.when) || !u.LastSeen.Equal(tt.when) || !u.LastActive.Equal(tt.when) {
-					t.Errorf("after RecordLogin: %+v, %v; want all three at %v", u, err, tt.when)
+				mustUsers(t, db, "alice", "carol")
+				checkCode(t, db.RecordLogins(ctx, tt.logins), "")
+				for name, when := range map[string]time.Time{"alice": tt.alice, "carol": tt.carol} {
+					u, err := db.UserByName(ctx, name)
+					if err != nil || !u.LastLogin.Equal(when) || !u.LastSeen.Equal(when) || !u.LastActive.Equal(when) {
+						t.Errorf("%s after RecordLogins: %+v, %v; want all three at %v", name, u, err, when)
+					}
 				}
 			})
 		}
@@ -271,8 +271,7 @@ func TestSetSeen(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				db, _ := openTest(t)
 				mustUsers(t, db, "alice", "bob")
-				checkCode(t, db.RecordLogin(ctx, "alice", before), "")
-				checkCode(t, db.RecordLogin(ctx, "bob", before), "")
+				checkCode(t, db.RecordLogins(ctx, []chatd.Login{{Name: "alice", At: before}, {Name: "bob", At: before}}), "")
 				checkCode(t, db.SetSeen(ctx, tt.seen), "")
 				u, err := db.UserByName(ctx, "alice")
 				if err != nil || !u.LastSeen.Equal(tt.wantSeen) || !u.LastActive.Equal(tt.wantActive) || !u.LastLogin.Equal(before) {
