@@ -390,9 +390,12 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	s.srv.loginTimes.record(s.srv, u.Name, now)
 	// Mail stored between the read above and going online would otherwise
 	// wait for the next login. (With mail, the page chain reads again
-	// after the last page, which is after this point.)
+	// after the last page, which is after this point.) Counting is the
+	// cheaper question, and the answer is almost always none.
 	if len(mail) == 0 {
-		s.nextMail(0)
+		if n, err := s.srv.store.OfflineCount(ctx, u.Name); err != nil || n > 0 {
+			s.nextMail(0)
+		}
 	}
 	s.srv.connLog.Info("login", "user", u.Name, "addr", s.addr)
 	return true
