@@ -11,18 +11,14 @@ type LoginAttempt struct {
 	Success bool
 }
 
-// Seen is a user's presence times, written when a session ends and
-// periodically while it runs.
+// Seen is a user's presence times, written at login (all three), when a
+// session ends and periodically while it runs. A zero time leaves its
+// column as it was.
 type Seen struct {
 	Name       string
 	LastSeen   time.Time
 	LastActive time.Time
-}
-
-// Login is a user's login at a time, for RecordLogins.
-type Login struct {
-	Name string
-	At   time.Time // zero: the database's clock
+	LastLogin  time.Time
 }
 
 // AccountStore holds the accounts and when each was last seen.
@@ -31,11 +27,9 @@ type AccountStore interface {
 	UserByName(ctx context.Context, name string) (*User, error) // ENoSuchUser
 	Users(ctx context.Context) ([]*User, error)                 // sorted by name
 	SetPassword(ctx context.Context, name, passHash string) error
-	// RecordLogins sets last_login, last_seen and last_active of each
-	// user to the login's time, in one transaction; a name that no
-	// longer exists is skipped.
-	RecordLogins(ctx context.Context, logins []Login) error
-	// SetSeen writes last_seen and last_active for each entry.
+	// SetSeen writes last_seen, last_active and last_login for each
+	// entry (a zero time: left as it was), in one transaction; a name
+	// that no longer exists is skipped.
 	SetSeen(ctx context.Context, seen []Seen) error
 	// UsersSeenSince lists users whose last_seen is at or after since.
 	UsersSeenSince(ctx context.Context, since time.Time) ([]string, error)

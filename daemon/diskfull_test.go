@@ -172,11 +172,11 @@ func (s *fullStore) RecordAttempt(ctx context.Context, name, addr string, at tim
 	return s.Store.RecordAttempt(ctx, name, addr, at, ok)
 }
 
-func (s *fullStore) RecordLogins(ctx context.Context, logins []chatd.Login) error {
+func (s *fullStore) SetSeen(ctx context.Context, seen []chatd.Seen) error {
 	if s.on.Load() {
 		return errFull
 	}
-	return s.Store.RecordLogins(ctx, logins)
+	return s.Store.SetSeen(ctx, seen)
 }
 
 func (s *fullStore) DeleteOffline(ctx context.Context, ids []int64) error {

@@ -83,24 +83,24 @@ const defaultParkAfter = 2 * time.Second
 // Server is a chat daemon.
 type Server struct {
 	// Static after New.
-	store      chatd.Store // timed (timedStore)
-	log        *slog.Logger
-	connLog    *logging.ConnLog // connection events, rate-limited
-	now        func() time.Time
-	hub        *hub        // the registry: this node's sessions and their rooms
-	community  community   // the other nodes and everyone online (community.go)
-	cluster    *clusterHub // the same community when this node is one of several; else nil
-	hashes     *password.Gate
-	pw         password.Hasher // computes what the gate admits
-	nameLocks  *keyLocks       // one password check per name at a time
-	loginTimes loginTimes      // login times written by group commit (logintimes.go)
-	names      *userNames      // registered spellings of names that exist
-	history    *historyWriter  // database copy of room chat (runs from Serve)
-	logs       *roomLogs       // in-memory recent room chat, replayed on join
-	roomModes  roomModeCache   // each room's flags and owner for its lines (roommodes.go; own lock)
-	metrics    *metrics
-	startedAt  int64     // unix nanoseconds, for session ids
-	startedAs  time.Time // the server's clock at start, shown (IRC's 003)
+	store     chatd.Store // timed (timedStore)
+	log       *slog.Logger
+	connLog   *logging.ConnLog // connection events, rate-limited
+	now       func() time.Time
+	hub       *hub        // the registry: this node's sessions and their rooms
+	community community   // the other nodes and everyone online (community.go)
+	cluster   *clusterHub // the same community when this node is one of several; else nil
+	hashes    *password.Gate
+	pw        password.Hasher // computes what the gate admits
+	nameLocks *keyLocks       // one password check per name at a time
+	seen      seenWriter      // logins' and logouts' times, by group commit (seen.go)
+	names     *userNames      // registered spellings of names that exist
+	history   *historyWriter  // database copy of room chat (runs from Serve)
+	logs      *roomLogs       // in-memory recent room chat, replayed on join
+	roomModes roomModeCache   // each room's flags and owner for its lines (roommodes.go; own lock)
+	metrics   *metrics
+	startedAt int64     // unix nanoseconds, for session ids
+	startedAs time.Time // the server's clock at start, shown (IRC's 003)
 	// ids gives message ids (newID; atomic, no lock); idTag, static after
 	// New, is what this node adds to them in a cluster.
 	ids   chatd.IDClock

@@ -218,34 +218,25 @@ func TestSetAdminAction(t *testing.T) {
 	})
 }
 
-func TestRecordLogins(t *testing.T) {
+// TestSetSeenLogin: a login's times (all three columns) go in one call
+// with other users' logins and logouts.
+func TestSetSeenLogin(t *testing.T) {
 	eachBackend(t, func(t *testing.T) {
 		ctx := context.Background()
 		at, later := t0.Add(time.Hour), t0.Add(2*time.Hour)
-		tests := []struct {
-			name   string
-			logins []chatd.Login
-			alice  time.Time // expected stamps; zero: never
-			carol  time.Time
-		}{
-			{"OK", []chatd.Login{{Name: "alice", At: at}}, at, time.Time{}},
-			{"OKZeroIsNow", []chatd.Login{{Name: "Alice"}}, t0, time.Time{}},
-			{"OKBatch", []chatd.Login{{Name: "alice", At: at}, {Name: "CAROL", At: later}}, at, later},
-			{"OKUnknownSkipped", []chatd.Login{{Name: "ghost", At: at}, {Name: "carol", At: later}}, time.Time{}, later},
-			{"OKEmpty", nil, time.Time{}, time.Time{}},
+		login := func(name string, at time.Time) chatd.Seen {
+			return chatd.Seen{Name: name, LastLogin: at, LastSeen: at, LastActive: at}
 		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				db, _ := openTest(t)
-				mustUsers(t, db, "alice", "carol")
-				checkCode(t, db.RecordLogins(ctx, tt.logins), "")
-				for name, when := range map[string]time.Time{"alice": tt.alice, "carol": tt.carol} {
-					u, err := db.UserByName(ctx, name)
-					if err != nil || !u.LastLogin.Equal(when) || !u.LastSeen.Equal(when) || !u.LastActive.Equal(when) {
-						t.Errorf("%s after RecordLogins: %+v, %v; want all three at %v", name, u, err, when)
-					}
-				}
-			})
+		db, _ := openTest(t)
+		mustUsers(t, db, "alice", "carol")
+		checkCode(t, db.SetSeen(ctx, []chatd.Seen{login("alice", at)}), "")
+		// carol logs in, alice leaves (no login time), a deleted user too.
+		checkCode(t, db.SetSeen(ctx, []chatd.Seen{login("ghost", later), login("CAROL", at), {Name: "alice", LastSeen: later}}), "")
+		for name, want := range map[string][3]time.Time{"alice": {at, later, at}, "carol": {at, at, at}} {
+			u, err := db.UserByName(ctx, name)
+			if err != nil || !u.LastLogin.Equal(want[0]) || !u.LastSeen.Equal(want[1]) || !u.LastActive.Equal(want[2]) {
+				t.Errorf("%s: %+v, %v; want login, seen, active %v", name, u, err, want)
+			}
 		}
 	})
 }
@@ -271,7 +262,7 @@ func TestSetSeen(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				db, _ := openTest(t)
 				mustUsers(t, db, "alice", "bob")
-				checkCode(t, db.RecordLogins(ctx, []chatd.Login{{Name: "alice", At: before}, {Name: "bob", At: before}}), "")
+				checkCode(t, db.SetSeen(ctx, []chatd.Seen{{Name: "alice", LastLogin: before, LastSeen: before, LastActive: before}, {Name: "bob", LastLogin: before, LastSeen: before, LastActive: before}}), "")
 				checkCode(t, db.SetSeen(ctx, tt.seen), "")
 				u, err := db.UserByName(ctx, "alice")
 				if err != nil || !u.LastSeen.Equal(tt.wantSeen) || !u.LastActive.Equal(tt.wantActive) || !u.LastLogin.Equal(before) {

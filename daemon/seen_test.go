@@ -10,29 +10,33 @@ import (
 	"chatd"
 )
 
-// slowLogins is a store whose RecordLogins takes a while, as a commit on a
-// busy disk does, and counts its calls and the logins they carried.
-type slowLogins struct {
+// slowSeen is a store whose SetSeen takes a while, as a commit on a busy
+// disk does, and counts its calls and the logins they carried.
+type slowSeen struct {
 	chatd.Store
 	calls, logins atomic.Int64
 }
 
-func (s *slowLogins) RecordLogins(ctx context.Context, logins []chatd.Login) error {
+func (s *slowSeen) SetSeen(ctx context.Context, seen []chatd.Seen) error {
 	s.calls.Add(1)
-	s.logins.Add(int64(len(logins)))
+	for _, e := range seen {
+		if !e.LastLogin.IsZero() {
+			s.logins.Add(1)
+		}
+	}
 	time.Sleep(100 * time.Millisecond)
-	return s.Store.RecordLogins(ctx, logins)
+	return s.Store.SetSeen(ctx, seen)
 }
 
-// TestLoginTimesGroupCommit: logins that arrive while one login's time is
+// TestSeenGroupCommit: logins that arrive while one login's times are
 // being written are written together by the next write, not one commit
-// each, and every login's time is stored.
-func TestLoginTimesGroupCommit(t *testing.T) {
+// each, and every login's times are stored.
+func TestSeenGroupCommit(t *testing.T) {
 	const n = 40
 	cfg := testConfig(t)
 	cfg.Server.MaxConnections = n + 10
 	cfg.Server.MaxConnectionsPerIP = n + 10
-	slow := &slowLogins{}
+	slow := &slowSeen{}
 	ts := startWrapped(t, cfg, &clock{}, func(s chatd.Store) chatd.Store {
 		slow.Store = s
 		return slow
