@@ -11,12 +11,14 @@ type LoginAttempt struct {
 	Success bool
 }
 
-// Seen is a user's presence times, written when a session ends and
-// periodically while it runs.
+// Seen is a user's presence times, written at login (all three), when a
+// session ends and periodically while it runs. A zero time leaves its
+// column as it was.
 type Seen struct {
 	Name       string
 	LastSeen   time.Time
 	LastActive time.Time
+	LastLogin  time.Time
 }
 
 // AccountStore holds the accounts and when each was last seen.
@@ -25,9 +27,9 @@ type AccountStore interface {
 	UserByName(ctx context.Context, name string) (*User, error) // ENoSuchUser
 	Users(ctx context.Context) ([]*User, error)                 // sorted by name
 	SetPassword(ctx context.Context, name, passHash string) error
-	// RecordLogin sets last_login, last_seen and last_active to at.
-	RecordLogin(ctx context.Context, name string, at time.Time) error
-	// SetSeen writes last_seen and last_active for each entry.
+	// SetSeen writes last_seen, last_active and last_login for each
+	// entry (a zero time: left as it was), in one transaction; a name
+	// that no longer exists is skipped.
 	SetSeen(ctx context.Context, seen []Seen) error
 	// UsersSeenSince lists users whose last_seen is at or after since.
 	UsersSeenSince(ctx context.Context, since time.Time) ([]string, error)
@@ -278,11 +280,17 @@ type Store interface {
 // count from zero. It returns the end of the lock in force at now, or the zero
 // time when there is none.
 func LockedUntil(attempts []LoginAttempt, max int, d time.Duration, now time.Time) time.Time {
+	until, _ := LockState(attempts, max, d, now)
+	return until
+}
+
+// LockState is LockedUntil, and the failures that count toward the next
+// lock: those after the last success or lock. With none, recording one
+// more success would change nothing the rule decides.
+func LockState(attempts []LoginAttempt, max int, d time.Duration, now time.Time) (until time.Time, fails int) {
 	if max <= 0 {
-		return time.Time{}
+		return time.Time{}, 0
 	}
-	var until time.Time
-	fails := 0
 	for _, a := range attempts {
 		if a.Time.Before(until) {
 			continue // made while locked; does not count
@@ -298,7 +306,7 @@ func LockedUntil(attempts []LoginAttempt, max int, d time.Duration, now time.Tim
 		}
 	}
 	if now.Before(until) {
-		return until
+		return until, fails
 	}
-	return time.Time{}
+	return time.Time{}, fails
 }

@@ -388,6 +388,63 @@ func TestLockout(t *testing.T) {
 	}
 }
 
+// TestLoginRecordsSuccessOnlyAfterFailures: a right password resets the
+// count of failures, so it is recorded when there are failures to reset;
+// the usual login, with none, writes no attempt at all.
+func TestLoginRecordsSuccessOnlyAfterFailures(t *testing.T) {
+	ts := startServer(t, func(c *chatd.Config) {
+		c.Lockout.Attempts = 3
+		c.Lockout.Duration = chatd.Duration{Duration: time.Minute}
+	})
+	ts.addUser("alice", "password1", false)
+	attempts := func() []chatd.LoginAttempt {
+		t.Helper()
+		a, err := ts.store.Attempts(t.Context(), "alice", "", time.Time{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	c := dial(t, ts.addr)
+	if e := c.attempt("alice", "password1"); e.str("type") != "welcome" {
+		t.Fatalf("login: %v", e)
+	}
+	if a := attempts(); len(a) != 0 {
+		t.Fatalf("a clean login recorded %v", a)
+	}
+	c.send("logout")
+	c.expect("bye")
+	c.closed()
+
+	c = dial(t, ts.addr)
+	for range 2 {
+		if e := c.attempt("alice", "wrong"); e.str("code") != "bad_credentials" {
+			t.Fatalf("wrong password: %v", e)
+		}
+		c.expectNext("prompt", "field", "username")
+	}
+	if e := c.attempt("alice", "password1"); e.str("type") != "welcome" {
+		t.Fatalf("login after two failures: %v", e)
+	}
+	if a := attempts(); len(a) != 3 || a[0].Success || a[1].Success || !a[2].Success {
+		t.Fatalf("after two failures and a login: %v", a)
+	}
+	c.send("logout")
+	c.expect("bye")
+	c.closed()
+	// The success reset the count: two more failures do not lock.
+	c2 := dial(t, ts.addr)
+	for range 2 {
+		if e := c2.attempt("alice", "wrong"); e.str("code") != "bad_credentials" {
+			t.Fatalf("failure after the reset: %v", e)
+		}
+		c2.expectNext("prompt", "field", "username")
+	}
+	if e := c2.attempt("alice", "password1"); e.str("type") != "welcome" {
+		t.Fatalf("login after the reset: %v", e)
+	}
+}
+
 // TestLockoutUnknownName: with registration closed an unknown name locks out
 // exactly like a real one, so the lockout does not reveal which names exist.
 func TestLockoutUnknownName(t *testing.T) {

@@ -172,11 +172,11 @@ func (s *fullStore) RecordAttempt(ctx context.Context, name, addr string, at tim
 	return s.Store.RecordAttempt(ctx, name, addr, at, ok)
 }
 
-func (s *fullStore) RecordLogin(ctx context.Context, name string, at time.Time) error {
+func (s *fullStore) SetSeen(ctx context.Context, seen []chatd.Seen) error {
 	if s.on.Load() {
 		return errFull
 	}
-	return s.Store.RecordLogin(ctx, name, at)
+	return s.Store.SetSeen(ctx, seen)
 }
 
 func (s *fullStore) DeleteOffline(ctx context.Context, ids []int64) error {

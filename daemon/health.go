@@ -103,7 +103,6 @@ var watchedWrites = map[string]struct {
 	changes bool
 }{
 	"create_user":          {"create user", true},
-	"record_login":         {"record login", true},
 	"set_seen":             {"write last seen", true},
 	"record_attempt":       {"record login attempt", true},
 	"record_room_attempt":  {"record room password attempt", true},

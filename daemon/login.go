@@ -90,7 +90,8 @@ func (s *session) checkPassword(ctx context.Context, name, hash, pw string) erro
 	// next check of that name reads the count, so parallel connections
 	// get exactly lockout.attempts tries between them.
 	defer s.srv.nameLocks.lock(chatd.Key(name))()
-	if until, err := s.lockedUntil(ctx, name); err != nil {
+	until, fails, err := s.lockState(ctx, name)
+	if err != nil {
 		return err
 	} else if !until.IsZero() {
 		return lockedOut(until)
@@ -108,18 +109,24 @@ func (s *session) checkPassword(ctx context.Context, name, hash, pw string) erro
 		s.srv.log.Error("stored password hash unreadable", "user", name, "err", verr)
 	}
 	match = match && known && verr == nil
-	if err := s.srv.store.RecordAttempt(ctx, name, s.addr, s.srv.now(), match); err != nil {
-		// A database that refuses writes (a full disk) must not refuse
-		// a right password; /healthz reports the failed write. A wrong
-		// one still gets its answer below, uncounted.
-		s.srv.log.Error("record login attempt", "user", name, "err", err)
+	// A success resets the count of failures; with none counted it would
+	// change nothing, so the usual login writes nothing here (a commit
+	// less per login, which a login storm feels).
+	if !match || fails > 0 {
+		if err := s.srv.store.RecordAttempt(ctx, name, s.addr, s.srv.now(), match); err != nil {
+			// A database that refuses writes (a full disk) must not
+			// refuse a right password; /healthz reports the failed
+			// write. A wrong one still gets its answer below,
+			// uncounted.
+			s.srv.log.Error("record login attempt", "user", name, "err", err)
+		}
 	}
 	if match {
 		return nil
 	}
 	// This failure may be the one that sets the lock: say so now, not at
 	// the next try.
-	if until, err := s.lockedUntil(ctx, name); err != nil {
+	if until, _, err := s.lockState(ctx, name); err != nil {
 		return err
 	} else if !until.IsZero() {
 		return lockedOut(until)
@@ -127,7 +134,9 @@ func (s *session) checkPassword(ctx context.Context, name, hash, pw string) erro
 	return chatd.Errorf(chatd.EBadCredentials, "wrong password")
 }
 
-func (s *session) lockedUntil(ctx context.Context, name string) (time.Time, error) {
+// lockState is the lockout rule for name (chatd.LockState): the end of
+// the lock in force, and the failures counted toward the next.
+func (s *session) lockState(ctx context.Context, name string) (time.Time, int, error) {
 	lc := s.srv.cfg().Lockout
 	addr := ""
 	if lc.Scope == "user+ip" {
@@ -139,9 +148,10 @@ func (s *session) lockedUntil(ctx context.Context, name string) (time.Time, erro
 	since := now.Add(-s.srv.attemptRetention())
 	attempts, err := s.srv.store.Attempts(ctx, name, addr, since)
 	if err != nil {
-		return time.Time{}, err
+		return time.Time{}, 0, err
 	}
-	return chatd.LockedUntil(attempts, lc.Attempts, lc.Duration.Duration, now), nil
+	until, fails := chatd.LockState(attempts, lc.Attempts, lc.Duration.Duration, now)
+	return until, fails, nil
 }
 
 // registerTries is how many times a new account's password is asked for
@@ -377,14 +387,17 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	if err := s.srv.community.tell(ctx, n); err != nil {
 		s.srv.log.Error("tell the cluster of a login", "user", u.Name, "err", err)
 	}
-	if err := s.srv.store.RecordLogin(ctx, u.Name, now); err != nil {
+	if err := s.srv.seen.write(s.srv, chatd.Seen{Name: u.Name, LastLogin: now, LastSeen: now, LastActive: now}); err != nil {
 		s.srv.log.Error("record login", "user", u.Name, "err", err)
 	}
 	// Mail stored between the read above and going online would otherwise
 	// wait for the next login. (With mail, the page chain reads again
-	// after the last page, which is after this point.)
+	// after the last page, which is after this point.) Counting is the
+	// cheaper question, and the answer is almost always none.
 	if len(mail) == 0 {
-		s.nextMail(0)
+		if n, err := s.srv.store.OfflineCount(ctx, u.Name); err != nil || n > 0 {
+			s.nextMail(0)
+		}
 	}
 	s.srv.connLog.Info("login", "user", u.Name, "addr", s.addr)
 	return true

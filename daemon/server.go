@@ -93,6 +93,7 @@ type Server struct {
 	hashes    *password.Gate
 	pw        password.Hasher // computes what the gate admits
 	nameLocks *keyLocks       // one password check per name at a time
+	seen      seenWriter      // logins' and logouts' times, by group commit (seen.go)
 	names     *userNames      // registered spellings of names that exist
 	history   *historyWriter  // database copy of room chat (runs from Serve)
 	logs      *roomLogs       // in-memory recent room chat, replayed on join

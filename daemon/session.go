@@ -592,12 +592,12 @@ func (s *session) goOffline(reason string) {
 	// Last seen is written before the user leaves the hub, so the
 	// who-was-online queries never miss them in between.
 	now := s.srv.now()
-	seen := []chatd.Seen{{Name: s.user, LastSeen: now, LastActive: time.Unix(0, s.lastActive.Load())}}
-	ctx, cancel := s.srv.finishCtx() // at shutdown, ends with the grace
-	defer cancel()
-	if err := s.srv.store.SetSeen(ctx, seen); err != nil {
+	seen := chatd.Seen{Name: s.user, LastSeen: now, LastActive: time.Unix(0, s.lastActive.Load())}
+	if err := s.srv.seen.write(s.srv, seen); err != nil {
 		s.srv.log.Error("write last seen", "user", s.user, "err", err)
 	}
+	ctx, cancel := s.srv.finishCtx() // at shutdown, ends with the grace
+	defer cancel()
 	n := &note{Kind: noteLogout, User: s.user, SID: s.sid, Text: presenceFor(reason), Reason: s.quitReason}
 	// With several sessions per user in a cluster, whether this was
 	// the user's last one anywhere is decided by the database as the

@@ -266,7 +266,7 @@ func sshRefusal(err error) error {
 // client has yet to prove it holds the private key.
 func (s *session) checkKey(ctx context.Context, name string, key ssh.PublicKey) error {
 	defer s.srv.nameLocks.lock(chatd.Key(name))()
-	if until, err := s.lockedUntil(ctx, name); err != nil {
+	if until, _, err := s.lockState(ctx, name); err != nil {
 		return err
 	} else if !until.IsZero() {
 		return lockedOut(until)
@@ -285,7 +285,7 @@ func (s *session) checkKey(ctx context.Context, name string, key ssh.PublicKey) 
 		s.srv.log.Error("record login attempt", "user", name, "err", err)
 	}
 	s.srv.connLog.Info("login failed", "user", name, "addr", s.addr, "via", "ssh key")
-	if until, err := s.lockedUntil(ctx, name); err != nil {
+	if until, _, err := s.lockState(ctx, name); err != nil {
 		return err
 	} else if !until.IsZero() {
 		return lockedOut(until)

@@ -72,10 +72,6 @@ func (t timedStore) SetPassword(ctx context.Context, name, passHash string) erro
 	return timedErr(t, "set_password", func() error { return t.Store.SetPassword(ctx, name, passHash) })
 }
 
-func (t timedStore) RecordLogin(ctx context.Context, name string, at time.Time) error {
-	return timedErr(t, "record_login", func() error { return t.Store.RecordLogin(ctx, name, at) })
-}
-
 func (t timedStore) SetSeen(ctx context.Context, seen []chatd.Seen) error {
 	return timedErr(t, "set_seen", func() error { return t.Store.SetSeen(ctx, seen) })
 }

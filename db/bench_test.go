@@ -158,7 +158,7 @@ func BenchmarkLoginQueries(b *testing.B) {
 		if m, err := d.OfflinePage(ctx, "alice", 0, 100); err != nil || len(m) != 5 {
 			b.Fatal(len(m), err)
 		}
-		if err := d.RecordLogin(ctx, "alice", now); err != nil {
+		if err := d.SetSeen(ctx, []chatd.Seen{{Name: "alice", LastLogin: now, LastSeen: now, LastActive: now}}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -68,7 +68,7 @@ func fillCommunity(t *testing.T, db *DB) {
 	mustUsers(t, db, "alice", "Bob", "carol", "dave")
 	_, err := db.CreateUser(ctx, "root", "hash-root", true)
 	checkCode(t, err, "")
-	checkCode(t, db.RecordLogin(ctx, "alice", at), "")
+	checkCode(t, db.SetSeen(ctx, []chatd.Seen{{Name: "alice", LastLogin: at, LastSeen: at, LastActive: at}}), "")
 	checkCode(t, db.Block(ctx, "carol", "Bob"), "")
 	checkCode(t, db.Ban(ctx, chatd.Ban{User: "dave", Reason: "spam", By: "root", Created: at, Expires: at.Add(time.Hour)}), "")
 	checkCode(t, db.RecordAttempt(ctx, "alice", "127.0.0.1", at, false), "")

@@ -442,7 +442,7 @@ var hotWrites = slices.Concat([]string{
 	sqlUserID,
 	sqlSavepoint, sqlRollbackTo, sqlRelease, sqlInsertLetter, sqlInsertMail, sqlMailboxSize, sqlRecipient,
 	sqlRecipientBlocks, sqlMailTops, sqlMailboxSizeSorting, sqlSortMail,
-	sqlInsertAttempt, sqlRecordLogin, sqlClearOnline,
+	sqlInsertAttempt, sqlSetSeen, sqlClearOnline,
 }, sqlInsertLetters, sqlInsertMails, sqlInsertOnline)
 
 // userID returns the id of the user called name, or ENoSuchUser.

@@ -77,7 +77,7 @@ func TestBusyPathsRunPrepared(t *testing.T) {
 		attempts    = func(db *DB) error { _, err := db.Attempts(ctx, "alice", "", t0); return err }
 		roomByName  = func(db *DB) error { _, err := db.RoomByName(ctx, "den"); return err }
 		roomBanOf   = func(db *DB) error { _, err := db.RoomBanOf(ctx, "den", "alice"); return err }
-		recordLogin = func(db *DB) error { return db.RecordLogin(ctx, "alice", t0) }
+		recordLogin = func(db *DB) error { return db.SetSeen(ctx, []chatd.Seen{{Name: "alice", LastLogin: t0, LastSeen: t0, LastActive: t0}}) }
 		recordTry   = func(db *DB) error { return db.RecordAttempt(ctx, "alice", "127.0.0.1", t0, true) }
 		setOnline   = func(db *DB) error { return db.SetOnline(ctx, online(67)) } // 64 + 2 + 1 rows
 	)
@@ -103,7 +103,7 @@ func TestBusyPathsRunPrepared(t *testing.T) {
 		{"RoomBanOf/room", sqlRoomID, false, roomBanOf},
 		{"RoomBanOf/user", sqlUserID, false, roomBanOf},
 		{"RoomBanOf", sqlRoomBanOf, false, roomBanOf},
-		{"RecordLogin", sqlRecordLogin, true, recordLogin},
+		{"SetSeen", sqlSetSeen, true, recordLogin},
 		{"RecordAttempt", sqlInsertAttempt, true, recordTry},
 		{"SetOnline/clear", sqlClearOnline, true, setOnline},
 		{"SetOnline/64", sqlInsertOnline[6], true, setOnline},

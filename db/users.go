@@ -142,24 +142,6 @@ func setAdmin(ctx context.Context, tx *dbTx, name string, admin bool) error {
 	return updateUser(ctx, tx, name, `UPDATE users SET admin = ? WHERE name_key = ?`, admin, chatd.Key(name))
 }
 
-// RecordLogin sets last_login, last_seen and last_active of name to at (the
-// database clock when at is zero).
-func (db *DB) RecordLogin(ctx context.Context, name string, at time.Time) error {
-	tx, err := db.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	ms := millis(db.orNow(at))
-	err = updateUser(ctx, db.write(tx), name, sqlRecordLogin, ms, ms, ms, chatd.Key(name))
-	if err != nil {
-		return err
-	}
-	return commit(tx, "record login of "+name)
-}
-
-const sqlRecordLogin = `UPDATE users SET last_login = ?, last_seen = ?, last_active = ? WHERE name_key = ?`
-
 // updateUser runs a statement that changes the row of one user, in a
 // transaction (the transaction itself, or its prepared statements), and
 // turns "no row changed" into ENoSuchUser.
@@ -181,7 +163,8 @@ func updateUser(ctx context.Context, q sqlx.ExecerContext, name, query string, a
 // SetSeen writes the presence times of every entry in one transaction. A
 // zero time leaves that column as it was. Names that no longer exist (an
 // admin deleted the account while it was online) are skipped, so that one of
-// them does not cost everyone else their times.
+// them does not cost everyone else their times. The daemon gathers the
+// logins and logouts of a storm into few calls (daemon/seen.go).
 func (db *DB) SetSeen(ctx context.Context, seen []chatd.Seen) error {
 	if len(seen) == 0 {
 		return nil
@@ -191,27 +174,24 @@ func (db *DB) SetSeen(ctx context.Context, seen []chatd.Seen) error {
 		return err
 	}
 	defer tx.Rollback()
-	if err := setSeen(ctx, tx, seen); err != nil {
+	if err := setSeen(ctx, db.write(tx), seen); err != nil {
 		return err
 	}
 	return commit(tx, "write last seen times")
 }
 
-func setSeen(ctx context.Context, tx *dbTx, seen []chatd.Seen) error {
-	stmt, err := tx.PreparexContext(ctx,
-		`UPDATE users SET last_seen = coalesce(?, last_seen), last_active = coalesce(?, last_active)
-		 WHERE name_key = ?`)
-	if err != nil {
-		return fmt.Errorf("write last seen times: %w", err)
-	}
-	defer stmt.Close()
+func setSeen(ctx context.Context, q sqlx.ExecerContext, seen []chatd.Seen) error {
 	for _, s := range seen {
-		if _, err := stmt.ExecContext(ctx, nullMillis(s.LastSeen), nullMillis(s.LastActive), chatd.Key(s.Name)); err != nil {
+		if _, err := q.ExecContext(ctx, sqlSetSeen, nullMillis(s.LastLogin), nullMillis(s.LastSeen),
+			nullMillis(s.LastActive), chatd.Key(s.Name)); err != nil {
 			return fmt.Errorf("write last seen time of %s: %w", s.Name, err)
 		}
 	}
 	return nil
 }
+
+const sqlSetSeen = `UPDATE users SET last_login = coalesce(?, last_login), last_seen = coalesce(?, last_seen),
+	last_active = coalesce(?, last_active) WHERE name_key = ?`
 
 // UsersSeenSince lists, sorted, the users whose last_seen is at or after
 // since.

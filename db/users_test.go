@@ -218,34 +218,25 @@ func TestSetAdminAction(t *testing.T) {
 	})
 }
 
-func TestRecordLogin(t *testing.T) {
+// TestSetSeenLogin: a login's times (all three columns) go in one call
+// with other users' logins and logouts.
+func TestSetSeenLogin(t *testing.T) {
 	eachBackend(t, func(t *testing.T) {
 		ctx := context.Background()
-		at := t0.Add(time.Hour)
-		tests := []struct {
-			name string
-			user string
-			at   time.Time
-			want chatd.Code
-			when time.Time // expected stamp
-		}{
-			{"OK", "alice", at, "", at},
-			{"OKZeroIsNow", "Alice", time.Time{}, "", t0},
-			{"ErrNoSuchUser", "bob", at, chatd.ENoSuchUser, time.Time{}},
+		at, later := t0.Add(time.Hour), t0.Add(2*time.Hour)
+		login := func(name string, at time.Time) chatd.Seen {
+			return chatd.Seen{Name: name, LastLogin: at, LastSeen: at, LastActive: at}
 		}
-		for _, tt := range tests {
-			t.Run(tt.name, func(t *testing.T) {
-				db, _ := openTest(t)
-				mustUsers(t, db, "alice")
-				checkCode(t, db.RecordLogin(ctx, tt.user, tt.at), tt.want)
-				if tt.want != "" {
-					return
-				}
-				u, err := db.UserByName(ctx, "alice")
-				if err != nil || !u.LastLogin.Equal(tt.when) || !u.LastSeen.Equal(tt.when) || !u.LastActive.Equal(tt.when) {
-					t.Errorf("after RecordLogin: %+v, %v; want all three at %v", u, err, tt.when)
-				}
-			})
+		db, _ := openTest(t)
+		mustUsers(t, db, "alice", "carol")
+		checkCode(t, db.SetSeen(ctx, []chatd.Seen{login("alice", at)}), "")
+		// carol logs in, alice leaves (no login time), a deleted user too.
+		checkCode(t, db.SetSeen(ctx, []chatd.Seen{login("ghost", later), login("CAROL", at), {Name: "alice", LastSeen: later}}), "")
+		for name, want := range map[string][3]time.Time{"alice": {at, later, at}, "carol": {at, at, at}} {
+			u, err := db.UserByName(ctx, name)
+			if err != nil || !u.LastLogin.Equal(want[0]) || !u.LastSeen.Equal(want[1]) || !u.LastActive.Equal(want[2]) {
+				t.Errorf("%s: %+v, %v; want login, seen, active %v", name, u, err, want)
+			}
 		}
 	})
 }
@@ -271,8 +262,7 @@ func TestSetSeen(t *testing.T) {
 			t.Run(tt.name, func(t *testing.T) {
 				db, _ := openTest(t)
 				mustUsers(t, db, "alice", "bob")
-				checkCode(t, db.RecordLogin(ctx, "alice", before), "")
-				checkCode(t, db.RecordLogin(ctx, "bob", before), "")
+				checkCode(t, db.SetSeen(ctx, []chatd.Seen{{Name: "alice", LastLogin: before, LastSeen: before, LastActive: before}, {Name: "bob", LastLogin: before, LastSeen: before, LastActive: before}}), "")
 				checkCode(t, db.SetSeen(ctx, tt.seen), "")
 				u, err := db.UserByName(ctx, "alice")
 				if err != nil || !u.LastSeen.Equal(tt.wantSeen) || !u.LastActive.Equal(tt.wantActive) || !u.LastLogin.Equal(before) {

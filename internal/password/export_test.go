@@ -13,3 +13,9 @@ func SetWorkerStall(d time.Duration) (restore func()) {
 // InProcess reports whether the hash worker has handed hashing back to
 // the daemon (the gate then uses the in-process slot count).
 func (h *Worker) InProcess() bool { return h.inProcess.Load() }
+
+// WorkerRequest and RequestMemoryKiB let the tests read the memory the
+// worker attributes to a request.
+type WorkerRequest = workerRequest
+
+var RequestMemoryKiB = requestMemoryKiB

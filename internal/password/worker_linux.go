@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -25,11 +26,16 @@ const schedIdle = 5 // SCHED_IDLE in <linux/sched.h>
 // thread, and a new thread inherits them from the one that creates it; so
 // every thread is set, and again any that appeared meanwhile, until a pass
 // finds none new. Lowering needs no privilege.
+//
+// The threads already lowered are remembered between calls (the worker
+// calls it once per request), so a later pass touches only new threads.
 func lowerPriority(priority string) error {
 	if priority != "idle" && priority != "nice" {
 		return fmt.Errorf("unknown priority %q", priority)
 	}
-	done := map[int]bool{}
+	loweredMu.Lock()
+	defer loweredMu.Unlock()
+	done := lowered
 	for {
 		ents, err := os.ReadDir("/proc/self/task")
 		if err != nil {
@@ -52,6 +58,13 @@ func lowerPriority(priority string) error {
 		}
 	}
 }
+
+// lowered is the set of thread ids lowerPriority has moved; guarded by
+// loweredMu (a leaf: nothing else is locked under it).
+var (
+	loweredMu sync.Mutex
+	lowered   = map[int]bool{}
+)
 
 func lowerThread(tid int, priority string) error {
 	if priority == "nice" {

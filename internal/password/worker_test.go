@@ -85,3 +85,24 @@ func TestHashWorkerStalledFallsBackInProcess(t *testing.T) {
 		t.Error("the stalled worker was dropped; it should be kept until it answers")
 	}
 }
+
+// TestRequestMemoryKiB: the worker collects after a hash by the memory it
+// used, read from the request or from the PHC string it verifies.
+func TestRequestMemoryKiB(t *testing.T) {
+	for _, tc := range []struct {
+		req  password.WorkerRequest
+		want uint32
+	}{
+		{password.WorkerRequest{Op: "hash", M: 65536}, 65536},
+		{password.WorkerRequest{Op: "hash", M: 1024}, 1024},
+		{password.WorkerRequest{Op: "verify", PHC: "$argon2id$v=19$m=65536,t=1,p=2$c2FsdA$a2V5"}, 65536},
+		{password.WorkerRequest{Op: "verify", PHC: "$argon2id$v=19$m=1024,t=1,p=1$c2FsdA$a2V5"}, 1024},
+		{password.WorkerRequest{Op: "verify", PHC: "$argon2id$v=19$t=1$c2FsdA$a2V5"}, 0},
+		{password.WorkerRequest{Op: "verify", PHC: "$argon2id$v=19$m=lots,t=1,p=1$c2FsdA$a2V5"}, 0},
+		{password.WorkerRequest{Op: "verify", PHC: ""}, 0},
+	} {
+		if got := password.RequestMemoryKiB(tc.req); got != tc.want {
+			t.Errorf("requestMemoryKiB(%+v) = %d, want %d", tc.req, got, tc.want)
+		}
+	}
+}

@@ -1,0 +1,71 @@
+package daemon_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"chatd"
+)
+
+// slowSeen is a store whose SetSeen takes a while, as a commit on a busy
+// disk does, and counts its calls and the logins they carried.
+type slowSeen struct {
+	chatd.Store
+	calls, logins atomic.Int64
+}
+
+func (s *slowSeen) SetSeen(ctx context.Context, seen []chatd.Seen) error {
+	s.calls.Add(1)
+	for _, e := range seen {
+		if !e.LastLogin.IsZero() {
+			s.logins.Add(1)
+		}
+	}
+	time.Sleep(100 * time.Millisecond)
+	return s.Store.SetSeen(ctx, seen)
+}
+
+// TestSeenGroupCommit: logins that arrive while one login's times are
+// being written are written together by the next write, not one commit
+// each, and every login's times are stored.
+func TestSeenGroupCommit(t *testing.T) {
+	const n = 40
+	cfg := testConfig(t)
+	cfg.Server.MaxConnections = n + 10
+	cfg.Server.MaxConnectionsPerIP = n + 10
+	slow := &slowSeen{}
+	ts := startWrapped(t, cfg, &clock{}, func(s chatd.Store) chatd.Store {
+		slow.Store = s
+		return slow
+	})
+	names := rtUsers(t, ts, "early", n)
+	var wg sync.WaitGroup
+	for _, name := range names {
+		wg.Go(func() {
+			if res, err := rtLoginResult(ts.addr, name, "password1"); err != nil || res != "welcome" {
+				t.Errorf("login of %s: %q, %v", name, res, err)
+			}
+		})
+	}
+	wg.Wait()
+	// The last batch may still be on its way to the database.
+	deadline := time.Now().Add(30 * time.Second)
+	for slow.logins.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := slow.logins.Load(); got != n {
+		t.Fatalf("%d logins recorded, want %d", got, n)
+	}
+	if calls := slow.calls.Load(); calls >= n {
+		t.Errorf("%d logins took %d writes: not gathered", n, calls)
+	}
+	for _, name := range names {
+		u, err := ts.store.UserByName(t.Context(), name)
+		if err != nil || u.LastLogin.IsZero() || u.LastLogin.Before(u.Created) || !u.LastSeen.Equal(u.LastLogin) {
+			t.Errorf("%s: %+v, %v; want its login time", name, u, err)
+		}
+	}
+}
