@@ -77,7 +77,8 @@ func TestBusyPathsRunPrepared(t *testing.T) {
 		attempts    = func(db *DB) error { _, err := db.Attempts(ctx, "alice", "", t0); return err }
 		roomByName  = func(db *DB) error { _, err := db.RoomByName(ctx, "den"); return err }
 		roomBanOf   = func(db *DB) error { _, err := db.RoomBanOf(ctx, "den", "alice"); return err }
-		recordLogin = func(db *DB) error { return db.SetSeen(ctx, []chatd.Seen{{Name: "alice", LastLogin: t0, LastSeen: t0, LastActive: t0}}) }
+		seenAt      = []chatd.Seen{{Name: "alice", LastLogin: t0, LastSeen: t0, LastActive: t0}}
+		recordLogin = func(db *DB) error { return db.SetSeen(ctx, seenAt) }
 		recordTry   = func(db *DB) error { return db.RecordAttempt(ctx, "alice", "127.0.0.1", t0, true) }
 		setOnline   = func(db *DB) error { return db.SetOnline(ctx, online(67)) } // 64 + 2 + 1 rows
 	)
