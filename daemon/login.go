@@ -253,7 +253,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	// nor makes its owner look like a slow reader.
 	waiting, err := s.srv.store.OfflineCount(ctx, u.Name)
 	var mail []chatd.OfflineMessage
-	if err == nil {
+	if err == nil && waiting > 0 {
 		mail, err = s.srv.store.OfflinePage(ctx, u.Name, 0, mailPage)
 	}
 	if err != nil {
