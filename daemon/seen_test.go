@@ -51,7 +51,8 @@ func TestSeenGroupCommit(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	// The last batch may still be on its way to the database.
+	// The last batch may still be on its way to the database. (Each
+	// client leaves after its welcome, so last_seen may be later.)
 	deadline := time.Now().Add(30 * time.Second)
 	for slow.logins.Load() < n && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
@@ -64,7 +65,7 @@ func TestSeenGroupCommit(t *testing.T) {
 	}
 	for _, name := range names {
 		u, err := ts.store.UserByName(t.Context(), name)
-		if err != nil || u.LastLogin.IsZero() || u.LastLogin.Before(u.Created) || !u.LastSeen.Equal(u.LastLogin) {
+		if err != nil || u.LastLogin.IsZero() || u.LastLogin.Before(u.Created) || u.LastSeen.Before(u.LastLogin) {
 			t.Errorf("%s: %+v, %v; want its login time", name, u, err)
 		}
 	}
