@@ -126,6 +126,10 @@ func (s *Server) syncOnline(ctx context.Context) {
 	defer t.Stop()
 	full := true
 	refreshed := s.now() // the first write is whole: every idle time in it
+	// unfreed is how many rows were written since memory was last handed
+	// back, the last of them at lastWrite (see restQuiet).
+	var unfreed int
+	var lastWrite time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -174,7 +178,12 @@ func (s *Server) syncOnline(ctx context.Context) {
 		if h := onlineSynced.Load(); h != nil {
 			(*h)(s, refresh, len(gone)+len(put))
 		}
-		s.freeRestMemory(len(put))
+		switch n := len(gone) + len(put); {
+		case n > 0:
+			unfreed, lastWrite = unfreed+n, time.Now()
+		case time.Since(lastWrite) >= restQuiet && s.freeRestMemory(unfreed):
+			unfreed = 0
+		}
 	}
 }
 
