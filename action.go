@@ -31,6 +31,10 @@ type Action struct {
 // OnlineSession is one logged-in session as the daemon reports it for
 // `chatd who`.
 type OnlineSession struct {
+	// ID names the session's row in the online table: the daemon gives
+	// each login its own, so that it can later rewrite or delete that
+	// row alone (0: the store picks one).
+	ID         int64
 	User       string
 	Room       string
 	Addr       string

@@ -237,6 +237,14 @@ type ActionStore interface {
 type OnlineStore interface {
 	// SetOnline replaces the online-sessions table that `chatd who` reads.
 	SetOnline(ctx context.Context, sessions []OnlineSession) error
+	// UpdateOnline changes only some rows of that table, in one
+	// transaction: it deletes the rows whose ids are in gone and writes
+	// put, each in place of any row with its id. Nothing to do writes
+	// nothing.
+	UpdateOnline(ctx context.Context, gone []int64, put []OnlineSession) error
+	// MarkOnlineSeen sets last_seen to at for every user the table lists,
+	// in one statement.
+	MarkOnlineSeen(ctx context.Context, at time.Time) error
 }
 
 // Store is everything chatd keeps, cut by concern: AccountStore,

@@ -5,6 +5,7 @@ package daemon
 
 import (
 	"context"
+	"sync/atomic"
 	"time"
 
 	"chatd"
@@ -19,8 +20,8 @@ const (
 	// actionRetention is how long acted-on actions are kept.
 	actionRetention = 24 * time.Hour
 	// onlinePoll is how often the server checks whether who is online
-	// changed, and onlineRefresh how often it rewrites the table anyway,
-	// so idle times in `chatd who` stay close.
+	// changed, and onlineRefresh how often it rewrites the rows of the
+	// sessions active since, so idle times in `chatd who` stay close.
 	onlinePoll    = time.Second
 	onlineRefresh = 15 * time.Second
 )
@@ -114,13 +115,21 @@ func (s *Server) act(ctx context.Context, a chatd.Action) {
 }
 
 // syncOnline keeps the online-sessions table that `chatd who` reads in
-// step with the hub: rewritten within onlinePoll of a change, and every
-// onlineRefresh for the idle times. It empties the table when it stops.
+// step with the hub: within onlinePoll of a login, logout or room change
+// it writes the rows of the sessions that moved (hub.onlineChanges), and
+// every onlineRefresh (server clock) those of the sessions active since
+// the last refresh, for their idle times. A server at rest writes nothing.
+// The table is written whole at first and after a failed write. It empties
+// the table when it stops.
 func (s *Server) syncOnline(ctx context.Context) {
 	t := time.NewTicker(onlinePoll)
 	defer t.Stop()
-	written := ^uint64(0)
-	var last time.Time
+	full := true
+	refreshed := s.now() // the first write is whole: every idle time in it
+	// unfreed is how many rows were written since memory was last handed
+	// back, the last of them at lastWrite (see restQuiet).
+	var unfreed int
+	var lastWrite time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -136,17 +145,49 @@ func (s *Server) syncOnline(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		if s.hub.generation() == written && time.Since(last) < onlineRefresh {
-			continue
+		now := s.now()
+		if now.Before(refreshed) {
+			refreshed = now // the clock went back
 		}
-		snap, gen := s.hub.snapshot()
-		if err := s.store.SetOnline(ctx, snap); err != nil {
+		active := int64(-1)
+		refresh := now.Sub(refreshed) >= onlineRefresh
+		if refresh {
+			// A line stamps lastActive a moment before it stores it: a
+			// second's overlap with the last refresh catches one that
+			// refresh read too early.
+			active = refreshed.Add(-time.Second).UnixNano()
+		}
+		gone, put, all := s.hub.onlineChanges(full, active)
+		var err error
+		if all {
+			err = s.store.SetOnline(ctx, put)
+		} else {
+			err = s.store.UpdateOnline(ctx, gone, put)
+		}
+		if err != nil {
 			if ctx.Err() == nil {
 				s.log.Error("write online sessions", "err", err)
 			}
+			full = true // what moved meanwhile is lost: write it all next time
 			continue
 		}
-		written, last = gen, time.Now()
-		s.freeRestMemory(len(snap))
+		full = false
+		if refresh {
+			refreshed = now
+		}
+		if h := onlineSynced.Load(); h != nil {
+			(*h)(s, refresh, len(gone)+len(put))
+		}
+		switch n := len(gone) + len(put); {
+		case n > 0:
+			unfreed, lastWrite = unfreed+n, time.Now()
+		case time.Since(lastWrite) >= restQuiet && s.freeRestMemory(unfreed):
+			unfreed = 0
+		}
 	}
 }
+
+// onlineSynced, set only by tests, runs after each write of syncOnline
+// that succeeded (nothing to write included): whether it was a refresh
+// and how many rows it deleted or wrote.
+var onlineSynced atomic.Pointer[func(s *Server, refresh bool, rows int)]

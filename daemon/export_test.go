@@ -56,3 +56,23 @@ func (s *Server) WaitUnmovable(d time.Duration) bool {
 	defer cancel()
 	return s.waitUnmovable(ctx)
 }
+
+// OnOnlineSynced calls f after each successful pass of s's online-table
+// writer (nothing written included), with whether it refreshed idle times
+// and how many rows it deleted or wrote, until stop.
+func OnOnlineSynced(s *Server, f func(refresh bool, rows int)) (stop func()) {
+	h := func(srv *Server, refresh bool, rows int) {
+		if srv == s {
+			f(refresh, rows)
+		}
+	}
+	onlineSynced.Store(&h)
+	return func() { onlineSynced.CompareAndSwap(&h, nil) }
+}
+
+// OnlineRefresh and SeenEvery are how often (server clock) the online
+// table's idle times and the users' last-seen times are written.
+const (
+	OnlineRefresh = onlineRefresh
+	SeenEvery     = seenEvery
+)

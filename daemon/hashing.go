@@ -76,19 +76,29 @@ func (s *Server) freeHashMemory() {
 // (flushSeen, syncOnline) must have written for freeRestMemory to act.
 const restFreeRows = 1000
 
-// freeRestMemory hands back to the system what a periodic write of rows
-// rows over everyone online left behind, when the server manages its
-// memory and the write was large: at rest nothing else does (no hash, no
-// presence wave), and the runtime would keep that garbage (snapshots,
-// rows, statement arguments: up to the live heap again, several KiB a
-// session) until its next collection. Shares freeEvery's turns.
-func (s *Server) freeRestMemory(rows int) {
+// restQuiet is how long the online table must have had nothing to write
+// before syncOnline hands back what the writes before left behind.
+const restQuiet = 3 * time.Second
+
+// freeRestMemory hands back to the system what writes of rows rows over
+// the users online left behind (flushSeen's pass; syncOnline's writes once
+// the table has been quiet for restQuiet, after a wave of logins), when
+// the server manages its memory and the writes were large: at rest
+// nothing else does (no hash, no presence wave), and the runtime would
+// keep that garbage (rows, statement arguments, the login's leftovers)
+// until its next collection, and the freed pages up to its heap goal
+// after that. Shares freeEvery's turns: it reports false when another
+// caller's turn came too recently (ask again later), else true (handed
+// back, or nothing to do).
+func (s *Server) freeRestMemory(rows int) bool {
 	if !s.manageMemory || rows < restFreeRows {
-		return
+		return true
 	}
 	if _, ok := s.claimFree(); ok {
 		debug.FreeOSMemory()
+		return true
 	}
+	return false
 }
 
 // freeEvery is how often at most the server hands memory back to the

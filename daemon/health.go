@@ -112,6 +112,8 @@ var watchedWrites = map[string]struct {
 	"append_private_batch": {"append private history", true},
 	"set_metadata":         {"set metadata", true},
 	"set_online":           {"write online sessions", false},
+	"update_online":        {"write online sessions", false},
+	"mark_online_seen":     {"write last seen", false},
 	"set_setting":          {"save a setting", false},
 	"set_read_marker":      {"move a read marker", false},
 	"set_read_marker_at":   {"move a read marker", false},

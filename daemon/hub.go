@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"math"
 	"slices"
 	"strings"
 	"sync"
@@ -31,11 +32,104 @@ type hub struct {
 	// by chatd.Key(watched user); a list as in rooms.
 	watchers map[string][]*session
 	gen      uint64 // bumped by every change of who is where
+	// lastRow is the online-table row id (session.onlineRow) the latest
+	// login got; it starts at the hub's creation time in microseconds, so
+	// that the rows of a process that takes over from this one (an
+	// upgrade) never reuse this one's ids.
+	lastRow int64
+	// moved lists, while syncOnline writes the online table (tracking),
+	// the rows that changed since it last took them (onlineChanges):
+	// logins, logouts and room changes. movedAll says there were too
+	// many to list, or the table must be written whole.
+	moved    []movedRow
+	movedAll bool
+	tracking bool
 	// closes counts room closings, striped by room key: a join reads its
 	// stripe before it looks the room up and moves in only if no close of
 	// that stripe happened since, so it can never land in a room that was
 	// closed meanwhile.
 	closes [64]uint64
+}
+
+// movedRow is a change to the online table: the row of session s whose
+// id was row then.
+type movedRow struct {
+	s   *session
+	row int64
+}
+
+// changedLocked notes a change of who is where: of the sessions ss, for
+// the online table when it is tracked. The caller holds mu.
+func (h *hub) changedLocked(ss ...*session) {
+	h.gen++
+	if !h.tracking || h.movedAll {
+		return
+	}
+	if len(h.moved)+len(ss) > max(1024, len(h.all)) {
+		// Cheaper to write the table whole than to sort this out.
+		h.moved, h.movedAll = nil, true
+		return
+	}
+	for _, s := range ss {
+		h.moved = append(h.moved, movedRow{s, s.onlineRow})
+	}
+}
+
+// onlineChanges returns what the online table needs to match the hub
+// since the last call: the ids of rows to delete (gone) and rows to
+// write in place of those of their ids (put). With active at or above
+// zero it also rewrites the rows of the sessions active since their login
+// and at or after active (activeAfterLogin), for their idle times. all means put is
+// everyone and replaces the whole table: on the first call, when full is
+// set (the caller's last write failed) or when too much moved to list.
+// The first call starts the tracking.
+func (h *hub) onlineChanges(full bool, active int64) (gone []int64, put []chatd.OnlineSession, all bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if full || h.movedAll || !h.tracking {
+		h.tracking, h.moved, h.movedAll = true, nil, false
+		put = make([]chatd.OnlineSession, len(h.all))
+		for i, s := range h.all {
+			put[i] = onlineRowOf(s)
+		}
+		return nil, put, true
+	}
+	var seen map[*session]bool
+	if len(h.moved) > 0 {
+		seen = make(map[*session]bool, len(h.moved))
+	}
+	for _, m := range h.moved {
+		gone = append(gone, m.row)
+		if !seen[m.s] && h.onlineLocked(m.s) {
+			seen[m.s] = true
+			put = append(put, onlineRowOf(m.s))
+		}
+	}
+	h.moved = h.moved[:0:0]
+	if active >= 0 {
+		for _, s := range h.all {
+			if activeAfterLogin(s, active) && !seen[s] {
+				put = append(put, onlineRowOf(s))
+			}
+		}
+	}
+	return gone, put, false
+}
+
+// activeAfterLogin reports whether s was active at or after active
+// (server clock, nanoseconds) other than by logging in: the login wrote
+// its own times (the online row, users.last_active).
+func activeAfterLogin(s *session, active int64) bool {
+	a := s.lastActive.Load()
+	return a >= active && a != s.loginAt.UnixNano()
+}
+
+// onlineRowOf is the online-table row of s; hub.mu is held.
+func onlineRowOf(s *session) chatd.OnlineSession {
+	return chatd.OnlineSession{
+		ID: s.onlineRow, User: s.user, Room: s.room, Addr: s.addr, Listener: s.info.Listener,
+		Since: s.loginAt, LastActive: time.Unix(0, s.lastActive.Load()),
+	}
 }
 
 // closeStripe picks the closes counter of a room.
@@ -68,7 +162,7 @@ func (h *hub) closeRoom(room string) []*session {
 
 func newHub() *hub {
 	return &hub{users: map[string][]*session{}, rooms: map[string][]*session{},
-		roomUsers: map[string]int{}, watchers: map[string][]*session{}}
+		roomUsers: map[string]int{}, watchers: map[string][]*session{}, lastRow: time.Now().UnixMicro()}
 }
 
 // The duplicate-login policies of hub.add (accounts.duplicate_login).
@@ -169,7 +263,9 @@ func (h *hub) add(s *session, rooms []string, policy string, max int, onAdd func
 	}
 	first := len(mine) == 0
 	h.users[k] = appendMember(mine, s)
-	h.gen++
+	h.lastRow++
+	s.onlineRow = h.lastRow
+	h.changedLocked(s)
 	h.all = appendMember(h.all, s)
 	if first {
 		i, _ := slices.BinarySearchFunc(h.names, k, compareKey)
@@ -218,7 +314,7 @@ func (h *hub) onlineLocked(s *session) bool {
 }
 
 func (h *hub) removeLocked(s *session) {
-	h.gen++
+	h.changedLocked(s)
 	k := chatd.Key(s.user)
 	if mine := removeCopy(h.users[k], s); len(mine) > 0 {
 		h.users[k] = mine
@@ -282,14 +378,14 @@ func (h *hub) join(s *session, room string, token *uint64) (members []*session, 
 	}
 	rk := chatd.Key(room)
 	if i := memberIndex(s, room); i >= 0 {
-		h.gen++
+		h.changedLocked(s)
 		s.room = s.rooms[i]
 		return snapshotOf(h.rooms[rk]), slices.Clone(s.rooms), true, true
 	}
 	if token != nil && h.closes[closeStripe(room)] != *token {
 		return nil, nil, false, false // the room may have been closed since
 	}
-	h.gen++
+	h.changedLocked(s)
 	if !h.userInRoomLocked(chatd.Key(s.user), room, s) {
 		h.roomUsers[rk]++
 	}
@@ -314,7 +410,7 @@ func (h *hub) part(s *session, room string) (members []*session, current string,
 	if i < 0 {
 		return nil, "", nil, false
 	}
-	h.gen++
+	h.changedLocked(s)
 	s.rooms = slices.Delete(slices.Clone(s.rooms), i, i+1)
 	h.dropMemberLocked(room, s)
 	if chatd.Key(s.room) == chatd.Key(room) {
@@ -363,22 +459,6 @@ func (h *hub) sessions() []*session {
 	h.mu.RLock()
 	defer h.mu.RUnlock()
 	return snapshotOf(h.all)
-}
-
-// snapshot describes every online session, for `chatd who`, and returns
-// the generation it belongs to: a snapshot with the same generation has the
-// same users in the same rooms.
-func (h *hub) snapshot() ([]chatd.OnlineSession, uint64) {
-	h.mu.RLock()
-	defer h.mu.RUnlock()
-	out := make([]chatd.OnlineSession, len(h.all))
-	for i, s := range h.all {
-		out[i] = chatd.OnlineSession{
-			User: s.user, Room: s.room, Addr: s.addr, Listener: s.info.Listener,
-			Since: s.loginAt, LastActive: time.Unix(0, s.lastActive.Load()),
-		}
-	}
-	return out, h.gen
 }
 
 // generation is the count of changes to who is where.
@@ -436,6 +516,25 @@ func userPresence(mine []*session, node string) presence {
 		}
 	}
 	return p
+}
+
+// activeSince lists the users online with a session active since its
+// login at or after active (activeAfterLogin), with their latest activity.
+func (h *hub) activeSince(active int64) []chatd.Seen {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	var out []chatd.Seen
+	for _, mine := range h.users {
+		latest, ok := int64(math.MinInt64), false
+		for _, s := range mine {
+			latest = max(latest, s.lastActive.Load())
+			ok = ok || activeAfterLogin(s, active)
+		}
+		if ok {
+			out = append(out, chatd.Seen{Name: mine[0].user, LastActive: time.Unix(0, latest)})
+		}
+	}
+	return out
 }
 
 // count is how many sessions are online on this node.

@@ -81,7 +81,7 @@ func (h *hub) renameRoom(room, to string) []*session {
 			m.room = to
 		}
 	}
-	h.gen++
+	h.changedLocked(members...)
 	return snapshotOf(members)
 }
 

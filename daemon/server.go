@@ -780,11 +780,25 @@ func (s *Server) newSID() string {
 	return fmt.Sprintf("%s/%d/%d", s.node(), s.startedAt, s.sids.Add(1))
 }
 
+// seenEvery is how often (server clock) flushSeen writes the presence
+// times of the users online.
+const seenEvery = 30 * time.Second
+
 // flushSeen writes online users' last-seen and last-active times every
-// 30 seconds, so that a crash loses at most that much of them.
+// seenEvery, so that a crash loses at most that much of them (a second
+// more when the online table lags behind a login). Without a cluster the
+// last-seen times are one statement over the online table that
+// syncOnline keeps (MarkOnlineSeen), and last-active is written only for
+// the users active since the last pass: at rest that is no row at all
+// from here. A cluster's node has no such table: it writes both times of
+// every user online, as before.
 func (s *Server) flushSeen(ctx context.Context) {
-	t := time.NewTicker(30 * time.Second)
+	t := time.NewTicker(onlinePoll)
 	defer t.Stop()
+	// since is when the times were last written, due when they are to be
+	// written next (a failed write is tried again then, from since).
+	since := s.now()
+	due := since.Add(seenEvery)
 	for {
 		select {
 		case <-ctx.Done():
@@ -792,14 +806,38 @@ func (s *Server) flushSeen(ctx context.Context) {
 		case <-t.C:
 		}
 		now := s.now()
-		var seen []chatd.Seen
-		for _, p := range s.hub.presences("") {
-			seen = append(seen, chatd.Seen{Name: p.User, LastSeen: now, LastActive: p.LastActive})
+		if now.Before(since) {
+			since, due = now, now.Add(seenEvery) // the clock went back
 		}
-		if len(seen) > 0 {
-			if err := s.store.SetSeen(ctx, seen); err != nil && ctx.Err() == nil {
-				s.log.Error("write last seen", "err", err)
+		if now.Before(due) {
+			continue
+		}
+		due = now.Add(seenEvery)
+		var seen []chatd.Seen
+		var err error
+		if s.cluster != nil {
+			for _, p := range s.hub.presences("") {
+				seen = append(seen, chatd.Seen{Name: p.User, LastSeen: now, LastActive: p.LastActive})
 			}
+			if len(seen) > 0 {
+				err = s.store.SetSeen(ctx, seen)
+			}
+		} else {
+			// The second of overlap is syncOnline's (lastActive is
+			// stamped before it is stored).
+			seen = s.hub.activeSince(since.Add(-time.Second).UnixNano())
+			if len(seen) > 0 {
+				err = s.store.SetSeen(ctx, seen)
+			}
+			if err == nil {
+				err = s.store.MarkOnlineSeen(ctx, now)
+			}
+		}
+		switch {
+		case err == nil:
+			since = now
+		case ctx.Err() == nil:
+			s.log.Error("write last seen", "err", err)
 		}
 		s.freeRestMemory(len(seen))
 	}

@@ -61,6 +61,9 @@ type session struct {
 	user    string
 	loginAt time.Time
 	sid     string
+	// onlineRow is the id of this login's row in the online table: set
+	// by hub.add and read under hub.mu.
+	onlineRow int64
 
 	// Reader goroutine only.
 	bucket      *ratelimit.Bucket // per-connection rate limit (replaced at login)

@@ -346,6 +346,14 @@ func (t timedStore) SetOnline(ctx context.Context, sessions []chatd.OnlineSessio
 	return timedErr(t, "set_online", func() error { return t.Store.SetOnline(ctx, sessions) })
 }
 
+func (t timedStore) UpdateOnline(ctx context.Context, gone []int64, put []chatd.OnlineSession) error {
+	return timedErr(t, "update_online", func() error { return t.Store.UpdateOnline(ctx, gone, put) })
+}
+
+func (t timedStore) MarkOnlineSeen(ctx context.Context, at time.Time) error {
+	return timedErr(t, "mark_online_seen", func() error { return t.Store.MarkOnlineSeen(ctx, at) })
+}
+
 // The database itself.
 
 func (t timedStore) Ping(ctx context.Context) error {

@@ -169,6 +169,7 @@ func TestSetOnlineManyRows(t *testing.T) {
 		sessions := make([]chatd.OnlineSession, n)
 		for i := range sessions {
 			sessions[i] = chatd.OnlineSession{
+				ID:         int64(i + 1),
 				User:       fmt.Sprintf("user%04d", i),
 				Room:       fmt.Sprint("room", i%7),
 				Addr:       fmt.Sprintf("127.0.0.1:%d", 20000+i),

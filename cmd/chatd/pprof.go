@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime"
+	"strings"
 	"time"
 )
 
@@ -16,6 +18,25 @@ import (
 // It is for developers measuring the daemon (DEVELOPING.md, "Profile"), so
 // it is not a config key, and it only listens on a loopback address.
 const pprofEnv = "CHATD_PPROF"
+
+// init turns the runtime's heap sampling off unless someone may read the
+// samples: it costs resident memory that does not scale with the load (a
+// bucket table of ~1.4 MB once the first sample is taken, and a record
+// per sampled call stack), which an idle server counts against its
+// connections (docs/performance.md, "Issue 23 target 2"). Only
+// CHATD_PPROF serves heap profiles; GODEBUG=memprofilerate=N still sets
+// the rate for a measurement.
+func init() {
+	if !keepMemProfile(os.Getenv) {
+		runtime.MemProfileRate = 0
+	}
+}
+
+// keepMemProfile reports whether heap sampling stays on: when the
+// profiling endpoints are asked for, or GODEBUG sets the rate.
+func keepMemProfile(getenv func(string) string) bool {
+	return getenv(pprofEnv) != "" || strings.Contains(getenv("GODEBUG"), "memprofilerate=")
+}
 
 // startPprof serves the profiling endpoints when CHATD_PPROF is set. It
 // returns a function that stops them.
