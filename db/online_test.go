@@ -73,7 +73,7 @@ func TestMarkOnlineSeen(t *testing.T) {
 		db, _ := openTest(t)
 		mustUsers(t, db, "alice", "Bob", "carol")
 		for _, n := range []string{"alice", "Bob", "carol"} {
-			checkCode(t, db.RecordLogin(ctx, n, t0), "")
+			checkCode(t, db.SetSeen(ctx, []chatd.Seen{{Name: n, LastLogin: t0, LastSeen: t0, LastActive: t0}}), "")
 		}
 		checkCode(t, db.SetOnline(ctx, []chatd.OnlineSession{
 			{ID: 1, User: "alice", Room: "lobby", Since: t0, LastActive: t0},
