@@ -142,6 +142,21 @@ func (b *browser) do(ctx context.Context, what string, actions ...chromedp.Actio
 	}
 }
 
+// clickNow clicks the first node the XPath expression finds, found and
+// clicked in one step of the page's script, waiting until there is one.
+// The member and room lists are drawn anew on every presence or room
+// event, so a node chromedp.Click found a moment before may be gone by
+// its click ("Could not find node with given id").
+func clickNow(path string) chromedp.Action[chromedp.Void] {
+	js := fmt.Sprintf(`(() => {
+		const n = document.evaluate(%q, document, null, XPathResult.FIRST_ORDERED_NODE_TYPE, null).singleNodeValue;
+		if (!n) return false;
+		n.click();
+		return true;
+	})()`, path)
+	return chromedp.Poll[chromedp.Void](js, chromedp.WithPollingInterval(50*time.Millisecond))
+}
+
 // xp is an XPath selector.
 func xp(format string, args ...any) chromedp.Search {
 	return chromedp.Search(fmt.Sprintf(format, args...))
@@ -194,7 +209,7 @@ func TestBrowserLockedRoomChat(t *testing.T) {
 		chromedp.WaitVisible(xp(`//tbody[@id="room-list"]/tr[td[2]="den"][td[1]/img[@alt="locked"]][td[3]="1"][td[4]="alice"]`)),
 	)
 	b.do(bob, "bob tries den with a wrong password",
-		chromedp.Click(xp(`//tbody[@id="room-list"]//button[.="den"]`)),
+		clickNow(`//tbody[@id="room-list"]//button[.="den"]`),
 		chromedp.WaitVisible(chromedp.ID("room-password")),
 		chromedp.SendKeys(chromedp.ID("room-password"), "wrong\r"),
 		chromedp.WaitVisible(xp(`//span[@id="room-password-name" and contains(., "den (")]`)),
@@ -221,7 +236,7 @@ func TestBrowserLockedRoomChat(t *testing.T) {
 	)
 
 	b.do(alice, "alice opens a private conversation with bob from the member list",
-		chromedp.Click(xp(`//ul[@id="member-list"]//button[starts-with(., "bob")]`)),
+		clickNow(`//ul[@id="member-list"]//button[starts-with(., "bob")]`),
 		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="@bob" and @aria-selected="true"]`)),
 		chromedp.SendKeys(chromedp.ID("say-input"), "just between us\r"),
 	)
@@ -433,7 +448,7 @@ func TestBrowserNewcomer(t *testing.T) {
 	erin.closed()
 	b.do(alice, "alice's rooms list shows attic by itself",
 		chromedp.WaitVisible(xp(`//tbody[@id="room-list"]//button[.="attic"]`)),
-		chromedp.Click(xp(`//tbody[@id="room-list"]//button[.="attic"]`)),
+		clickNow(`//tbody[@id="room-list"]//button[.="attic"]`),
 		chromedp.WaitVisible(xp(`//span[@id="members-room" and .="attic"]`)),
 		chromedp.SendKeys(chromedp.ID("say-input"), "/who\r"),
 		chromedp.WaitVisible(xp(`//div[contains(@class,"notice-ok")]/span[@class="text" and starts-with(., "online")]`)),
