@@ -44,19 +44,13 @@ func (h Hasher) Hash(password string) (string, error) {
 // Verify reports whether password matches the PHC string, using the cost
 // recorded in the string, not the Hasher's.
 func Verify(phc, password string) (bool, error) {
-	parts := strings.Split(phc, "$")
-	// "", "argon2id", "v=19", "m=..,t=..,p=..", salt, key
-	if len(parts) != 6 || parts[1] != "argon2id" {
-		return false, fmt.Errorf("not an argon2id PHC string")
+	parts, err := phcParts(phc)
+	if err != nil {
+		return false, err
 	}
-	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
-		return false, fmt.Errorf("unsupported argon2 version %q", parts[2])
-	}
-	var m, t uint32
-	var p uint8
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &m, &t, &p); err != nil {
-		return false, fmt.Errorf("bad argon2 parameters %q: %w", parts[3], err)
+	cost, err := phcCost(parts)
+	if err != nil {
+		return false, err
 	}
 	b64 := base64.RawStdEncoding
 	salt, err := b64.DecodeString(parts[4])
@@ -67,6 +61,39 @@ func Verify(phc, password string) (bool, error) {
 	if err != nil || len(want) == 0 {
 		return false, fmt.Errorf("bad key")
 	}
-	got := argon2.IDKey([]byte(password), salt, t, m, p, uint32(len(want)))
+	got := argon2.IDKey([]byte(password), salt, cost.Iterations, cost.MemoryKiB, cost.Parallelism, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
+}
+
+// CostOf returns the cost recorded in a PHC string: what Verify will
+// spend on it.
+func CostOf(phc string) (Hasher, error) {
+	parts, err := phcParts(phc)
+	if err != nil {
+		return Hasher{}, err
+	}
+	return phcCost(parts)
+}
+
+// phcParts splits a PHC string into "", "argon2id", "v=19",
+// "m=..,t=..,p=..", salt and key, checking the algorithm and version.
+func phcParts(phc string) ([]string, error) {
+	parts := strings.Split(phc, "$")
+	if len(parts) != 6 || parts[1] != "argon2id" {
+		return nil, fmt.Errorf("not an argon2id PHC string")
+	}
+	var version int
+	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+		return nil, fmt.Errorf("unsupported argon2 version %q", parts[2])
+	}
+	return parts, nil
+}
+
+// phcCost reads the cost of split PHC parts (phcParts).
+func phcCost(parts []string) (Hasher, error) {
+	var h Hasher
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &h.MemoryKiB, &h.Iterations, &h.Parallelism); err != nil {
+		return Hasher{}, fmt.Errorf("bad argon2 parameters %q: %w", parts[3], err)
+	}
+	return h, nil
 }

@@ -10,8 +10,6 @@ import (
 	"os/exec"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -435,23 +433,18 @@ func ServeWorker(in io.Reader, out io.Writer, priority string) error {
 // garbage after each hash.
 const bigHashKiB = 8 << 10
 
-// requestMemoryKiB is the argon2 memory req's hash uses: its M, or the m=
+// requestMemoryKiB is the argon2 memory req's hash uses: its M, or that
 // of the PHC string it verifies against (0 when unreadable: the hash
 // then fails at once and leaves nothing to collect).
 func requestMemoryKiB(req workerRequest) uint32 {
 	if req.Op != "verify" {
 		return req.M
 	}
-	_, rest, ok := strings.Cut(req.PHC, "$m=")
-	if !ok {
-		return 0
-	}
-	digits, _, _ := strings.Cut(rest, ",")
-	m, err := strconv.ParseUint(digits, 10, 32)
+	cost, err := chatd.CostOf(req.PHC)
 	if err != nil {
 		return 0
 	}
-	return uint32(m)
+	return cost.MemoryKiB
 }
 
 // hashRequest computes one request in this process.
