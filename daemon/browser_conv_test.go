@@ -2,62 +2,17 @@ package daemon_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
 
 	"chatd"
+	"chatd/internal/browsertest"
 )
-
-// paneLines returns the chat lines (not notices) of every conversation
-// pane of a page, by conversation, and the ids shown more than once.
-func paneLines(t *testing.T, ctx context.Context) (map[string][]string, []string) {
-	t.Helper()
-	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
-		const panes = {}, dup = [], seen = new Set();
-		for (const p of document.querySelectorAll("#log .pane[data-conv]")) {
-			panes[p.dataset.conv] = [...p.querySelectorAll(".line:not(.notice)")].map((l) => {
-				if (l.dataset.id) {
-					if (seen.has(l.dataset.id)) dup.push(l.dataset.id);
-					seen.add(l.dataset.id);
-				}
-				return l.querySelector(".text").textContent;
-			});
-		}
-		return JSON.stringify({panes, dup});
-	})()`))
-	if err != nil {
-		t.Fatalf("read the panes: %v", err)
-	}
-	var got struct {
-		Panes map[string][]string
-		Dup   []string
-	}
-	if err := json.Unmarshal([]byte(raw), &got); err != nil {
-		t.Fatalf("read the panes: %v (%s)", err, raw)
-	}
-	return got.Panes, got.Dup
-}
-
-// forgive drops the errors seen so far that contain text: those a test
-// causes on purpose.
-func (b *browser) forgive(text string) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	kept := b.errors[:0]
-	for _, e := range b.errors {
-		if !strings.Contains(e, text) {
-			kept = append(kept, e)
-		}
-	}
-	b.errors = kept
-}
 
 // waitMarker waits until user's read marker in conv is id.
 func waitMarker(t *testing.T, ts *testServer, user, conv, id string) {
@@ -103,9 +58,9 @@ func TestBrowserConversations(t *testing.T) {
 	early.send("logout")
 	early.closed()
 
-	alice := b.page("alice")
+	alice := b.Page("alice")
 	b.webLogin(alice, url, "alice", "password1")
-	b.do(alice, "alice's page lists her two rooms, den on screen",
+	b.Do(alice, "alice's page lists her two rooms, den on screen",
 		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="#den" and @aria-selected="true"]`)),
 		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="#lobby" and @aria-selected="false"]`)),
 	)
@@ -114,11 +69,11 @@ func TestBrowserConversations(t *testing.T) {
 		bob.send(fmt.Sprintf("say #lobby lobby line %d", i))
 		last = bob.expect("message", "kind", "room", "room", "lobby", "from", "bob").str("id")
 	}
-	b.do(alice, "alice sees a badge of 3 on lobby, none on den",
+	b.Do(alice, "alice sees a badge of 3 on lobby, none on den",
 		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="#lobby" and @data-unread="3"]`)),
 		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="#den" and not(@data-unread)]`)),
 	)
-	b.do(alice, "alice switches to lobby and answers there",
+	b.Do(alice, "alice switches to lobby and answers there",
 		chromedp.Click(xp(`//div[@id="tabs"]/button[.="#lobby"]`)),
 		chromedp.WaitVisible(xp(`//div[contains(@class,"kind-room")]/span[@class="text" and .="lobby line 3"]`)),
 		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="#lobby" and not(@data-unread)]`)),
@@ -131,7 +86,7 @@ func TestBrowserConversations(t *testing.T) {
 		t.Fatalf("alice's line has id %q, not after bob's %q", hi, last)
 	}
 	waitMarker(t, ts, "alice", "#lobby", hi)
-	b.do(alice, "alice goes back to den and talks there",
+	b.Do(alice, "alice goes back to den and talks there",
 		chromedp.Click(xp(`//div[@id="tabs"]/button[.="#den"]`)),
 		chromedp.WaitVisible(xp(`//span[@id="members-room" and .="den"]`)),
 		chromedp.SendKeys(chromedp.ID("say-input"), "hi den\r"),
@@ -140,7 +95,7 @@ func TestBrowserConversations(t *testing.T) {
 
 	carol.send("send alice are you there")
 	carol.expect("delivery", "to", "alice", "status", "delivered")
-	b.do(alice, "alice gets carol's message in a pane with a badge, and opens it",
+	b.Do(alice, "alice gets carol's message in a pane with a badge, and opens it",
 		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="@carol" and @data-unread="1"]`)),
 		chromedp.Click(xp(`//div[@id="tabs"]/button[.="@carol"]`)),
 		chromedp.WaitVisible(xp(`//div[contains(@class,"kind-history")]/span[@class="text" and .="an old note"]`)),
@@ -149,7 +104,7 @@ func TestBrowserConversations(t *testing.T) {
 		chromedp.WaitVisible(xp(`//div[contains(@class,"kind-private") and @data-id]/span[@class="text" and .="yes, here"]`)),
 	)
 	carol.expect("message", "kind", "private", "from", "alice", "text", "yes, here")
-	panes, dup := paneLines(t, alice)
+	panes, dup := browsertest.PaneLines(t, alice)
 	if want := []string{"an old note", "are you there", "yes, here"}; !reflect.DeepEqual(panes["@carol"], want) {
 		t.Errorf("the pane with carol shows %q, want %q", panes["@carol"], want)
 	}
@@ -162,7 +117,7 @@ func TestBrowserConversations(t *testing.T) {
 	if len(dup) > 0 {
 		t.Errorf("ids shown twice: %v", dup)
 	}
-	b.checkConsole()
+	b.CheckConsole()
 }
 
 // TestBrowserResume: the page's connection drops and stays away while 50
@@ -186,9 +141,9 @@ func TestBrowserResume(t *testing.T) {
 	bob.expect("ok", "cmd", "create")
 	carol := login(t, ts.addr, "carol", "password1")
 
-	alice := b.page("alice")
+	alice := b.Page("alice")
 	b.webLogin(alice, url, "alice", "password1")
-	b.do(alice, "alice joins den",
+	b.Do(alice, "alice joins den",
 		chromedp.SendKeys(chromedp.ID("say-input"), "/join den\r"),
 		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="#den" and @aria-selected="true"]`)),
 	)
@@ -198,7 +153,7 @@ func TestBrowserResume(t *testing.T) {
 	bob.expect("message", "room", "den", "text", "den before")
 	carol.send("send alice private before")
 	carol.expect("delivery", "to", "alice", "status", "delivered")
-	b.do(alice, "alice reads lobby and carol, then den",
+	b.Do(alice, "alice reads lobby and carol, then den",
 		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="#lobby" and @data-unread="1"]`)),
 		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="@carol" and @data-unread="1"]`)),
 		chromedp.Click(xp(`//div[@id="tabs"]/button[.="#lobby"]`)),
@@ -231,7 +186,7 @@ func TestBrowserResume(t *testing.T) {
 	mid.stop()
 	back := startWith(t, ts.cfg, ts.clock)
 
-	b.do(alice, "alice's page reconnects and catches up",
+	b.Do(alice, "alice's page reconnects and catches up",
 		chromedp.WaitVisible(xp(`//p[@id="status" and .="Online"]`)),
 		chromedp.WaitVisible(xp(`//span[@class="text" and .="den 25"]`)),
 		chromedp.WaitReady(xp(`//div[@data-conv="#lobby"]//span[@class="text" and .="lobby 25"]`)),
@@ -241,7 +196,7 @@ func TestBrowserResume(t *testing.T) {
 		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="#den" and @aria-selected="true" and not(@data-unread)]`)),
 	)
 	waitMarker(t, back, "alice", "#den", lastDen)
-	panes, dup := paneLines(t, alice)
+	panes, dup := browsertest.PaneLines(t, alice)
 	want := map[string][]string{
 		"#lobby": {"lobby before"},
 		"#den":   {"den before"},
@@ -263,6 +218,6 @@ func TestBrowserResume(t *testing.T) {
 		t.Errorf("ids shown twice: %v", dup)
 	}
 	// While the server was away the page's tries to connect were refused.
-	b.forgive("ERR_CONNECTION_REFUSED")
-	b.checkConsole()
+	b.Forgive("ERR_CONNECTION_REFUSED")
+	b.CheckConsole()
 }

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"chatd/internal/browsertest"
 )
 
 // watchStatus keeps each status line a page shows from now on in
@@ -34,10 +36,10 @@ func TestBrowserRestart(t *testing.T) {
 
 	// Alice's page goes through a gate the test can close.
 	g := newTCPGate(t, web)
-	alice := b.page("alice")
+	alice := b.Page("alice")
 	b.webLogin(alice, "http://"+g.ln.Addr().String()+"/", "alice", "password1")
 	carol.expect("presence", "event", "login", "user", "alice")
-	bob := b.page("bob")
+	bob := b.Page("bob")
 	b.webLogin(bob, url, "bob", "password1")
 	carol.expect("presence", "event", "login", "user", "bob")
 
@@ -48,7 +50,7 @@ func TestBrowserRestart(t *testing.T) {
 		if page == nil {
 			carol.send(text)
 		} else {
-			b.do(page, who+" says "+text, chromedp.SendKeys(chromedp.ID("say-input"), text+"\r"))
+			b.Do(page, who+" says "+text, chromedp.SendKeys(chromedp.ID("say-input"), text+"\r"))
 		}
 		carol.expect("message", "kind", "room", "from", who, "text", text)
 		lobby = append(lobby, text)
@@ -58,19 +60,19 @@ func TestBrowserRestart(t *testing.T) {
 	say(nil, "carol", "carol before")
 	carol.send("send alice private before")
 	carol.expect("delivery", "to", "alice", "status", "delivered")
-	b.do(alice, "alice sees the lines before and reads carol's",
+	b.Do(alice, "alice sees the lines before and reads carol's",
 		chromedp.WaitVisible(xp(`//div[@data-conv="#lobby"]//span[@class="text" and .="carol before"]`)),
 		chromedp.Click(xp(`//div[@id="tabs"]/button[.="@carol"]`)),
 		chromedp.WaitVisible(xp(`//span[@class="text" and .="private before"]`)),
 		chromedp.Click(xp(`//div[@id="tabs"]/button[.="#lobby"]`)),
 	)
-	b.do(bob, "bob sees the lines before",
+	b.Do(bob, "bob sees the lines before",
 		chromedp.WaitVisible(xp(`//span[@class="text" and .="carol before"]`)),
 	)
 
 	// A third page waits at the login form.
-	dave := b.page("dave")
-	b.do(dave, "dave's page shows the login form",
+	dave := b.Page("dave")
+	b.Do(dave, "dave's page shows the login form",
 		chromedp.Navigate(url),
 		chromedp.WaitEnabled(chromedp.ID("login-submit")),
 		chromedp.WaitVisible(xp(`//p[@id="status" and .="Connected"]`)),
@@ -83,26 +85,26 @@ func TestBrowserRestart(t *testing.T) {
 		t.Fatalf("RestartUnmovable told %d sessions, want the 3 pages", n)
 	}
 	restarting := xp(`//div[contains(@class,"notice-info")]/span[.="Server restarting — reconnecting…"]`)
-	b.do(alice, "alice's page says the server restarts, then that it cannot connect",
+	b.Do(alice, "alice's page says the server restarts, then that it cannot connect",
 		chromedp.WaitVisible(restarting),
 		chromedp.WaitVisible(xp(`//p[@id="status" and starts-with(., "Connection lost")]`)),
 	)
 	// Bob's page is back at once, without the back-off of a lost
 	// connection; alice's is not.
 	carol.expectPresences("logout", "alice", "logout", "bob", "login", "bob")
-	b.do(bob, "bob's page says the server restarts and is back online",
+	b.Do(bob, "bob's page says the server restarts and is back online",
 		chromedp.WaitVisible(restarting),
 		chromedp.WaitVisible(xp(`//p[@id="status" and .="Online"]`)),
 	)
 
 	// Dave's page is at the login form again, with nothing to complain
 	// of, and logs in.
-	b.do(dave, "dave's page says the server restarts and is connected again, with no error",
+	b.Do(dave, "dave's page says the server restarts and is connected again, with no error",
 		chromedp.Poll[chromedp.Void](`window.statuses.includes("Server restarting — reconnecting…") &&
 			window.statuses.at(-1) === "Connected" && document.getElementById("login-error").textContent === ""`,
 			chromedp.WithPollingInterval(50*time.Millisecond)),
 	)
-	b.do(dave, "dave logs in after the restart",
+	b.Do(dave, "dave logs in after the restart",
 		chromedp.WaitEnabled(chromedp.ID("login-submit")),
 		chromedp.SendKeys(chromedp.ID("login-name"), "dave"),
 		chromedp.SendKeys(chromedp.ID("login-password"), "password1\r"),
@@ -116,7 +118,7 @@ func TestBrowserRestart(t *testing.T) {
 	}
 	carol.send("send alice private while away")
 	carol.expect("delivery", "to", "alice", "status", "stored")
-	b.do(bob, "bob's page shows the lines said while alice was away",
+	b.Do(bob, "bob's page shows the lines said while alice was away",
 		chromedp.WaitVisible(xp(`//span[@class="text" and .="carol while away 3"]`)),
 	)
 
@@ -126,11 +128,11 @@ func TestBrowserRestart(t *testing.T) {
 	// as far as the person can tell.
 	phone := login(t, ts.addr, "alice", "password1")
 	carol.expect("presence", "event", "login", "user", "alice")
-	b.do(alice, "watch alice's status",
+	b.Do(alice, "watch alice's status",
 		watchStatus,
 	)
 	g.set(true)
-	b.do(alice, "alice's page gets through, is refused, and waits to try again",
+	b.Do(alice, "alice's page gets through, is refused, and waits to try again",
 		chromedp.Poll[chromedp.Void](`window.statuses.includes("Connected") && window.statuses.at(-1).startsWith("Connection lost")`,
 			chromedp.WithPollingInterval(50*time.Millisecond)),
 	)
@@ -138,7 +140,7 @@ func TestBrowserRestart(t *testing.T) {
 	phone.closed()
 	carol.expect("presence", "event", "logout", "user", "alice")
 	// The page's next try may be up to 10 s away (its back-off).
-	b.do(alice, "alice's page is back and caught up",
+	b.Do(alice, "alice's page is back and caught up",
 		chromedp.WaitVisible(xp(`//p[@id="status" and .="Online"]`)),
 		chromedp.WaitVisible(xp(`//div[@data-conv="#lobby"]//span[@class="text" and .="carol while away 3"]`)),
 		chromedp.WaitReady(xp(`//div[@data-conv="@carol"]//span[@class="text" and .="private while away"]`)),
@@ -149,10 +151,10 @@ func TestBrowserRestart(t *testing.T) {
 	say(bob, "bob", "bob after")
 	say(nil, "carol", "carol after")
 	for name, page := range map[string]context.Context{"alice": alice, "bob": bob} {
-		b.do(page, name+"'s page shows the last line",
+		b.Do(page, name+"'s page shows the last line",
 			chromedp.WaitVisible(xp(`//div[@data-conv="#lobby"]//span[@class="text" and .="carol after"]`)),
 		)
-		panes, dup := paneLines(t, page)
+		panes, dup := browsertest.PaneLines(t, page)
 		if !reflect.DeepEqual(panes["#lobby"], lobby) {
 			t.Errorf("%s's lobby pane shows %q,\nwant %q", name, panes["#lobby"], lobby)
 		}
@@ -174,11 +176,11 @@ func TestBrowserRestart(t *testing.T) {
 			}
 		}
 	}
-	panes, _ := paneLines(t, alice)
+	panes, _ := browsertest.PaneLines(t, alice)
 	if want := []string{"private before", "private while away"}; !reflect.DeepEqual(panes["@carol"], want) {
 		t.Errorf("alice's pane with carol shows %q, want %q", panes["@carol"], want)
 	}
 	// Alice's page tried to connect while the gate was closed.
-	b.forgive("/ws' failed")
-	b.checkConsole()
+	b.Forgive("/ws' failed")
+	b.CheckConsole()
 }

@@ -5,141 +5,29 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/page"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
 	"chatd"
+	"chatd/internal/browsertest"
 )
 
-// findChromium returns the browser the browser tests drive: $CHATD_CHROMIUM,
-// or the Debian chromium that .ci/deps installs.
-func findChromium(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("CHATD_CHROMIUM"); p != "" {
-		return p
-	}
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if testing.Short() {
-		t.Skip("no chromium installed (make deps installs it); skipped in -short mode")
-	}
-	t.Fatal("the browser test needs chromium: run `make deps` (or set CHATD_CHROMIUM)")
-	return ""
-}
-
-// browser starts one headless Chromium for a test and collects every
-// JavaScript error, uncaught exception and browser log error of its pages.
+// browser is a test's headless Chromium (internal/browsertest), with the
+// daemon's own steps (webLogin, poll) on top.
 type browser struct {
-	t      *testing.T
-	ctx    context.Context
-	mu     sync.Mutex
-	errors []string
+	*browsertest.Browser
+	t *testing.T
 }
 
+// newBrowser starts Chromium for t: the whole browser part of a test gets
+// a minute, each step 20 s.
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(findChromium(t)),
-		chromedp.NoSandbox, // the tests may run as root in a container
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1200, 760),
-	}
-	// Bounded: the whole browser part of a test gets a minute.
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(acancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return &browser{t: t, ctx: bctx}
-}
-
-// page opens a tab in a browser context of its own (its own storage, like
-// a second person on another machine) and watches its console.
-func (b *browser) page(name string) context.Context {
-	b.t.Helper()
-	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
-	b.t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil { // open the tab first, so no event is missed
-		b.t.Fatalf("open a tab: %v", err)
-	}
-	err := chromedp.Listen(ctx, func(ev any) {
-		var msg string
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
-				var args []string
-				for _, a := range ev.Args {
-					args = append(args, string(a.Value)+a.Description)
-				}
-				msg = "console." + string(ev.Type) + ": " + strings.Join(args, " ")
-			}
-		case *runtime.EventExceptionThrown:
-			d := ev.ExceptionDetails
-			msg = "exception: " + d.Text
-			if d.Exception != nil {
-				msg += " " + d.Exception.Description
-			}
-		case *log.EventEntryAdded:
-			if ev.Entry.Level == log.EntryLevelError {
-				msg = "browser log: " + ev.Entry.Text + " " + ev.Entry.URL
-			}
-		}
-		if msg != "" {
-			b.mu.Lock()
-			b.errors = append(b.errors, name+": "+msg)
-			b.mu.Unlock()
-		}
-	})
-	if err != nil {
-		b.t.Fatalf("listen to the console: %v", err)
-	}
-	return ctx
-}
-
-// checkConsole fails the test on any JavaScript error seen so far.
-func (b *browser) checkConsole() {
-	b.t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, e := range b.errors {
-		b.t.Errorf("JavaScript error: %s", e)
-	}
-}
-
-// do runs actions in a page, failing the test with what was being done.
-// Each step gets 20 s; on failure the page's text is logged.
-func (b *browser) do(ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 20*time.Second)
-	defer cancel()
-	if err := chromedp.Do(sctx, actions...); err != nil {
-		b.checkConsole()
-		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		b.t.Fatalf("%s: %v\npage text:\n%s", what, err, text)
-	}
+	return &browser{Browser: browsertest.New(t, 60*time.Second, 20*time.Second), t: t}
 }
 
 // clickNow clicks the first node the XPath expression finds, found and
@@ -165,7 +53,7 @@ func xp(format string, args ...any) chromedp.Search {
 // webLogin logs in through the page's form, with the keyboard.
 func (b *browser) webLogin(ctx context.Context, url, name, password string) {
 	b.t.Helper()
-	b.do(ctx, name+" logs in",
+	b.Do(ctx, name+" logs in",
 		chromedp.Navigate(url),
 		chromedp.WaitVisible(chromedp.ID("login-name")),
 		chromedp.WaitEnabled(chromedp.ID("login-submit")),
@@ -193,11 +81,11 @@ func TestBrowserLockedRoomChat(t *testing.T) {
 	ts.addUsers("alice", "bob", "carol")
 	url := "http://" + web + "/"
 
-	alice := b.page("alice")
-	bob := b.page("bob")
+	alice := b.Page("alice")
+	bob := b.Page("bob")
 	b.webLogin(alice, url, "alice", "password1")
 
-	b.do(alice, "alice creates the locked room den",
+	b.Do(alice, "alice creates the locked room den",
 		chromedp.SendKeys(chromedp.ID("create-name"), "den"),
 		chromedp.SendKeys(chromedp.ID("create-password"), "sesame\r"),
 		chromedp.WaitVisible(xp(`//span[@id="members-room" and .="den"]`)),
@@ -205,53 +93,53 @@ func TestBrowserLockedRoomChat(t *testing.T) {
 	)
 
 	b.webLogin(bob, url, "bob", "password1")
-	b.do(bob, "bob sees den locked, with one user and its owner",
+	b.Do(bob, "bob sees den locked, with one user and its owner",
 		chromedp.WaitVisible(xp(`//tbody[@id="room-list"]/tr[td[2]="den"][td[1]/img[@alt="locked"]][td[3]="1"][td[4]="alice"]`)),
 	)
-	b.do(bob, "bob tries den with a wrong password",
+	b.Do(bob, "bob tries den with a wrong password",
 		clickNow(`//tbody[@id="room-list"]//button[.="den"]`),
 		chromedp.WaitVisible(chromedp.ID("room-password")),
 		chromedp.SendKeys(chromedp.ID("room-password"), "wrong\r"),
 		chromedp.WaitVisible(xp(`//span[@id="room-password-name" and contains(., "den (")]`)),
 	)
-	b.do(bob, "bob joins den with the password",
+	b.Do(bob, "bob joins den with the password",
 		chromedp.SendKeys(chromedp.ID("room-password"), "sesame\r"),
 		chromedp.WaitVisible(xp(`//span[@id="members-room" and .="den"]`)),
 		chromedp.WaitVisible(xp(`//ul[@id="member-list"]//button[starts-with(., "alice")]`)),
 	)
-	b.do(alice, "alice sees bob in the member list, and two users in den",
+	b.Do(alice, "alice sees bob in the member list, and two users in den",
 		chromedp.WaitVisible(xp(`//ul[@id="member-list"]//button[starts-with(., "bob")]`)),
 		chromedp.WaitVisible(xp(`//tbody[@id="room-list"]/tr[td[2]="den"][td[3]="2"]`)),
 	)
 
-	b.do(bob, "bob says hello",
+	b.Do(bob, "bob says hello",
 		chromedp.SendKeys(chromedp.ID("say-input"), "hello alice, nice den\r"),
 	)
-	b.do(alice, "alice reads it, with time, kind and sender",
+	b.Do(alice, "alice reads it, with time, kind and sender",
 		chromedp.WaitVisible(xp(`//div[contains(@class,"kind-room")][time][span[@class="kind"]="room"][button[.="bob"]][span[@class="text"]="hello alice, nice den"]`)),
 		chromedp.SendKeys(chromedp.ID("say-input"), "welcome, bob\r"),
 	)
-	b.do(bob, "bob reads the answer",
+	b.Do(bob, "bob reads the answer",
 		chromedp.WaitVisible(xp(`//div[contains(@class,"kind-room")][button[.="alice"]][span[@class="text"]="welcome, bob"]`)),
 	)
 
-	b.do(alice, "alice opens a private conversation with bob from the member list",
+	b.Do(alice, "alice opens a private conversation with bob from the member list",
 		clickNow(`//ul[@id="member-list"]//button[starts-with(., "bob")]`),
 		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="@bob" and @aria-selected="true"]`)),
 		chromedp.SendKeys(chromedp.ID("say-input"), "just between us\r"),
 	)
-	b.do(bob, "bob gets it in a conversation of its own",
+	b.Do(bob, "bob gets it in a conversation of its own",
 		chromedp.Click(xp(`//div[@id="tabs"]/button[.="@alice"]`)),
 		chromedp.WaitVisible(xp(`//div[contains(@class,"kind-private")][button[.="alice"]][span[@class="text"]="just between us"]`)),
 	)
 	// A typed command goes through as it is.
-	b.do(bob, "bob runs /who",
+	b.Do(bob, "bob runs /who",
 		chromedp.SendKeys(chromedp.ID("say-input"), "/who\r"),
 		chromedp.WaitVisible(xp(`//div[contains(@class,"notice-ok")]/span[@class="text" and contains(., "alice") and contains(., "bob")]`)),
 	)
 
 	dir := artifactDir(t)
-	b.do(alice, "alice goes back to the room",
+	b.Do(alice, "alice goes back to the room",
 		chromedp.Click(xp(`//div[@id="tabs"]/button[.="#den"]`)),
 		chromedp.WaitVisible(xp(`//div[@id="tabs"]/button[.="#den" and @aria-selected="true"]`)),
 	)
@@ -265,15 +153,15 @@ func TestBrowserLockedRoomChat(t *testing.T) {
 
 	// On a phone: the side panels start folded and nothing is wider than
 	// the screen.
-	carol := b.page("carol")
-	b.do(carol, "carol's phone", chromedp.EmulateViewport(390, 844))
+	carol := b.Page("carol")
+	b.Do(carol, "carol's phone", chromedp.EmulateViewport(390, 844))
 	b.webLogin(carol, url, "carol", "password1")
 	folded, err := chromedp.Run(carol, chromedp.Evaluate[bool](`!document.getElementById("rooms-panel").open && !document.getElementById("members-panel").open`))
 	if err != nil || !folded {
 		t.Errorf("on a phone the side panels start folded: got %v, %v", folded, err)
 	}
-	b.do(bob, "bob broadcasts", chromedp.SendKeys(chromedp.ID("say-input"), "/broadcast dinner is ready\r"))
-	b.do(carol, "carol sees it",
+	b.Do(bob, "bob broadcasts", chromedp.SendKeys(chromedp.ID("say-input"), "/broadcast dinner is ready\r"))
+	b.Do(carol, "carol sees it",
 		chromedp.WaitVisible(xp(`//div[contains(@class,"kind-broadcast")][button[.="bob"]][span[@class="text"]="dinner is ready"]`)),
 	)
 	wide, err := chromedp.Run(carol, chromedp.Evaluate[bool](`document.documentElement.scrollWidth > window.innerWidth`))
@@ -290,7 +178,7 @@ func TestBrowserLockedRoomChat(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "web-client-phone.png"), phone, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	b.checkConsole()
+	b.CheckConsole()
 }
 
 // TestBrowserRegisterAndReconnect: a new user registers through the page,
@@ -308,8 +196,8 @@ func TestBrowserRegisterAndReconnect(t *testing.T) {
 	ts, _ := startWeb(t, func(c *chatd.Config) { c.Web.Listen = web })
 	url := "http://" + web + "/"
 
-	dave := b.page("dave")
-	b.do(dave, "dave registers",
+	dave := b.Page("dave")
+	b.Do(dave, "dave registers",
 		chromedp.Navigate(url),
 		chromedp.WaitEnabled(chromedp.ID("login-submit")),
 		chromedp.SendKeys(chromedp.ID("login-name"), "dave"),
@@ -326,7 +214,7 @@ func TestBrowserRegisterAndReconnect(t *testing.T) {
 
 	ts = ts.restart()
 	ts.addUsers("erin")
-	b.do(dave, "dave's page says it lost the connection, then is back in attic",
+	b.Do(dave, "dave's page says it lost the connection, then is back in attic",
 		chromedp.WaitVisible(xp(`//div[contains(@class,"notice-error")]/span[contains(., "shutting down")]`)),
 		chromedp.WaitVisible(xp(`//p[@id="status" and .="Online"]`)),
 		chromedp.WaitVisible(xp(`//div[contains(@class,"notice")]/span[.="You are now in attic."]`)),
@@ -334,13 +222,13 @@ func TestBrowserRegisterAndReconnect(t *testing.T) {
 	erin := login(t, ts.addr, "erin", "password1")
 	erin.send("join attic")
 	erin.expect("ok", "cmd", "join")
-	b.do(dave, "dave talks after the reconnect",
+	b.Do(dave, "dave talks after the reconnect",
 		chromedp.WaitVisible(xp(`//ul[@id="member-list"]//button[starts-with(., "erin")]`)),
 		chromedp.SendKeys(chromedp.ID("say-input"), "back again\r"),
 	)
 	erin.expect("message", "from", "dave", "text", "back again")
 
-	b.do(dave, "dave logs out",
+	b.Do(dave, "dave logs out",
 		chromedp.Click(chromedp.ID("logout")),
 		chromedp.WaitVisible(chromedp.ID("login-form")),
 	)
@@ -354,8 +242,8 @@ func TestBrowserRegisterAndReconnect(t *testing.T) {
 		t.Errorf("browser storage after logout = %s, want only the name: %s", stored, want)
 	}
 	// A try to reconnect while the server was down was refused.
-	b.forgive("ERR_CONNECTION_REFUSED")
-	b.checkConsole()
+	b.Forgive("ERR_CONNECTION_REFUSED")
+	b.CheckConsole()
 }
 
 // TestBrowserModeration: block and unblock from the member list; only an
@@ -367,7 +255,7 @@ func TestBrowserModeration(t *testing.T) {
 	ts.addUsers("bob", "carol")
 	url := "http://" + web + "/"
 
-	root := b.page("root")
+	root := b.Page("root")
 	// The admin's page asks before kicking or banning: say yes.
 	dialogs := chromedp.Events(root, page.JavascriptDialogOpening)
 	go func() {
@@ -380,16 +268,16 @@ func TestBrowserModeration(t *testing.T) {
 	}()
 	b.webLogin(root, url, "root", "password1")
 	carol := login(t, ts.addr, "carol", "password1")
-	bob := b.page("bob")
+	bob := b.Page("bob")
 	b.webLogin(bob, url, "bob", "password1")
 
-	b.do(bob, "bob blocks carol from the member list",
+	b.Do(bob, "bob blocks carol from the member list",
 		chromedp.Click(chromedp.CSS(`button[aria-label="Block carol"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Unblock carol"]`)),
 	)
 	carol.send("send bob are you there")
 	carol.expect("delivery", "to", "bob", "status", "blocked")
-	b.do(bob, "bob unblocks carol",
+	b.Do(bob, "bob unblocks carol",
 		chromedp.Click(chromedp.CSS(`button[aria-label="Unblock carol"]`)),
 		chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Block carol"]`)),
 	)
@@ -400,7 +288,7 @@ func TestBrowserModeration(t *testing.T) {
 		t.Errorf("bob, no admin, sees %d kick/ban buttons (%v)", n, err)
 	}
 
-	b.do(root, "root kicks carol",
+	b.Do(root, "root kicks carol",
 		chromedp.WaitVisible(chromedp.CSS(`button[aria-label="Kick carol"]`)),
 		chromedp.Click(chromedp.CSS(`button[aria-label="Kick carol"]`)),
 	)
@@ -408,17 +296,17 @@ func TestBrowserModeration(t *testing.T) {
 	// Presence reaches the page up to a presence wave (20 ms) later, and
 	// the member list is redrawn then: wait for that, or the click below
 	// may land on a button the redraw just replaced.
-	b.do(root, "root sees carol leave",
+	b.Do(root, "root sees carol leave",
 		chromedp.WaitNotPresent(chromedp.CSS(`button[aria-label="Kick carol"]`)),
 	)
-	b.do(root, "root bans bob",
+	b.Do(root, "root bans bob",
 		chromedp.Click(chromedp.CSS(`button[aria-label="Ban bob"]`)),
 	)
-	b.do(bob, "bob is shown the login form with the ban",
+	b.Do(bob, "bob is shown the login form with the ban",
 		chromedp.WaitVisible(xp(`//p[@id="login-error" and contains(., "Disconnected")]`)),
 		chromedp.WaitVisible(chromedp.ID("login-form")),
 	)
-	b.checkConsole()
+	b.CheckConsole()
 }
 
 // TestBrowserNewcomer: what a newcomer to the web page ran into. The rooms
@@ -439,14 +327,14 @@ func TestBrowserNewcomer(t *testing.T) {
 	ts.addUsers("alice", "erin", "frank")
 	url := "http://" + web + "/"
 
-	alice := b.page("alice")
+	alice := b.Page("alice")
 	b.webLogin(alice, url, "alice", "password1")
 	erin := login(t, ts.addr, "erin", "password1")
 	erin.send("create attic")
 	erin.expect("ok", "cmd", "create")
 	erin.send("logout")
 	erin.closed()
-	b.do(alice, "alice's rooms list shows attic by itself",
+	b.Do(alice, "alice's rooms list shows attic by itself",
 		chromedp.WaitVisible(xp(`//tbody[@id="room-list"]//button[.="attic"]`)),
 		clickNow(`//tbody[@id="room-list"]//button[.="attic"]`),
 		chromedp.WaitVisible(xp(`//span[@id="members-room" and .="attic"]`)),
@@ -470,7 +358,7 @@ func TestBrowserNewcomer(t *testing.T) {
 	if err := ts.store.Notice(context.Background(), "maintenance at noon", "root"); err != nil {
 		t.Fatal(err)
 	}
-	b.do(alice, "alice sees the operators' notice",
+	b.Do(alice, "alice sees the operators' notice",
 		chromedp.WaitVisible(xp(`//div[contains(@class,"notice")]/span[@class="text" and contains(., "maintenance at noon")]`)),
 	)
 
@@ -480,12 +368,12 @@ func TestBrowserNewcomer(t *testing.T) {
 	for i := 1; i <= 80; i++ {
 		frank.send(fmt.Sprintf("say line %d of many", i))
 	}
-	b.do(alice, "alice gets frank's 80 lines, then her window gets shorter",
+	b.Do(alice, "alice gets frank's 80 lines, then her window gets shorter",
 		chromedp.WaitVisible(xp(`//div[contains(@class,"kind-room")]/span[@class="text" and .="line 80 of many"]`)),
 		chromedp.EmulateViewport(1200, 480),
 	)
 	frank.send("say the newest line")
-	b.do(alice, "alice gets frank's next line",
+	b.Do(alice, "alice gets frank's next line",
 		chromedp.WaitVisible(xp(`//div[contains(@class,"kind-room")]/span[@class="text" and .="the newest line"]`)),
 	)
 	onScreen, err := chromedp.Run(alice, chromedp.Evaluate[string](`(() => {
@@ -500,7 +388,7 @@ func TestBrowserNewcomer(t *testing.T) {
 		t.Errorf("the newest line is not on screen: %s %v", onScreen, err)
 	}
 
-	b.do(alice, "alice creates den with a password",
+	b.Do(alice, "alice creates den with a password",
 		chromedp.SendKeys(chromedp.ID("create-name"), "den"),
 		chromedp.SendKeys(chromedp.ID("create-password"), "sesame\r"),
 		chromedp.WaitVisible(xp(`//span[@id="members-room" and .="den"]`)),
@@ -509,7 +397,7 @@ func TestBrowserNewcomer(t *testing.T) {
 	ts.restart() // its cleanup stops the new server
 	// Still a member of den (PROTOCOL.md 9.3), alice is back in it
 	// without its password.
-	b.do(alice, "alice's page reconnects into den",
+	b.Do(alice, "alice's page reconnects into den",
 		chromedp.WaitVisible(xp(`//div[contains(@class,"notice-error")]/span[contains(., "shutting down")]`)),
 		chromedp.WaitVisible(xp(`//div[contains(@class,"notice")]/span[contains(., "You are in den")]`)),
 		chromedp.WaitVisible(xp(`//p[@id="status" and .="Online"]`)),
@@ -517,6 +405,6 @@ func TestBrowserNewcomer(t *testing.T) {
 	)
 	placeholder("Message #den, or /command")
 	// A try to reconnect while the server was down was refused.
-	b.forgive("ERR_CONNECTION_REFUSED")
-	b.checkConsole()
+	b.Forgive("ERR_CONNECTION_REFUSED")
+	b.CheckConsole()
 }

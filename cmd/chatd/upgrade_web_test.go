@@ -1,167 +1,19 @@
 package main
 
 import (
-	"context"
-	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"chatd/internal/browsertest"
 )
 
-// A web page through a live upgrade, in headless Chromium (as the daemon's
-// browser tests drive it: daemon/browser_test.go, whose few helpers this
-// file repeats, since test files are not shared between packages).
-
-// upgradeBrowser is one headless Chromium and the JavaScript errors, console
-// errors and browser log errors of its pages.
-type upgradeBrowser struct {
-	t      *testing.T
-	ctx    context.Context
-	mu     sync.Mutex
-	errors []string
-}
-
-func newUpgradeBrowser(t *testing.T) *upgradeBrowser {
-	t.Helper()
-	path := os.Getenv("CHATD_CHROMIUM")
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if path != "" {
-			break
-		}
-		path, _ = exec.LookPath(name)
-	}
-	if path == "" {
-		t.Fatal("the browser test needs chromium: run `make deps` (or set CHATD_CHROMIUM)")
-	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(path),
-		chromedp.NoSandbox, // the tests may run as root in a container
-		chromedp.Headless,
-		chromedp.DisableGPU,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1200, 760),
-	}
-	// Bounded: the browser part of the test gets two minutes.
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	actx, acancel := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(acancel)
-	bctx, bcancel := chromedp.NewContext(actx)
-	t.Cleanup(bcancel)
-	if err := chromedp.Do(bctx); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return &upgradeBrowser{t: t, ctx: bctx}
-}
-
-// page opens a tab with storage of its own and watches its console.
-func (b *upgradeBrowser) page(name string) context.Context {
-	b.t.Helper()
-	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewBrowserContext())
-	b.t.Cleanup(cancel)
-	if err := chromedp.Do(ctx); err != nil { // open the tab first, so no event is missed
-		b.t.Fatalf("open a tab: %v", err)
-	}
-	err := chromedp.Listen(ctx, func(ev any) {
-		var msg string
-		switch ev := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError || ev.Type == runtime.ConsoleAPICalledTypeAssert {
-				var args []string
-				for _, a := range ev.Args {
-					args = append(args, string(a.Value)+a.Description)
-				}
-				msg = "console." + string(ev.Type) + ": " + strings.Join(args, " ")
-			}
-		case *runtime.EventExceptionThrown:
-			msg = "exception: " + ev.ExceptionDetails.Text
-			if ev.ExceptionDetails.Exception != nil {
-				msg += " " + ev.ExceptionDetails.Exception.Description
-			}
-		case *log.EventEntryAdded:
-			if ev.Entry.Level == log.EntryLevelError {
-				msg = "browser log: " + ev.Entry.Text + " " + ev.Entry.URL
-			}
-		}
-		if msg != "" {
-			b.mu.Lock()
-			b.errors = append(b.errors, name+": "+msg)
-			b.mu.Unlock()
-		}
-	})
-	if err != nil {
-		b.t.Fatalf("listen to the console: %v", err)
-	}
-	return ctx
-}
-
-// checkConsole fails the test on any error the pages showed so far.
-func (b *upgradeBrowser) checkConsole() {
-	b.t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, e := range b.errors {
-		b.t.Errorf("JavaScript error: %s", e)
-	}
-}
-
-// do runs actions in a page, each step within 30 s; on failure the
-// page's text is logged.
-func (b *upgradeBrowser) do(ctx context.Context, what string, actions ...chromedp.Action[chromedp.Void]) {
-	b.t.Helper()
-	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
-	if err := chromedp.Do(sctx, actions...); err != nil {
-		b.checkConsole()
-		text, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
-		b.t.Fatalf("%s: %v\npage text:\n%s", what, err, text)
-	}
-}
-
-// pageLines returns the text of the lines (not the notices) of each
-// conversation's pane, and the message ids shown more than once.
-func pageLines(t *testing.T, ctx context.Context) (map[string][]string, []string) {
-	t.Helper()
-	raw, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => {
-		const panes = {}, dup = [], seen = new Set();
-		for (const p of document.querySelectorAll("#log .pane[data-conv]")) {
-			panes[p.dataset.conv] = [...p.querySelectorAll(".line:not(.notice)")].map((l) => {
-				if (l.dataset.id) {
-					if (seen.has(l.dataset.id)) dup.push(l.dataset.id);
-					seen.add(l.dataset.id);
-				}
-				return l.querySelector(".text").textContent;
-			});
-		}
-		return JSON.stringify({panes, dup});
-	})()`))
-	if err != nil {
-		t.Fatalf("read the panes: %v", err)
-	}
-	var got struct {
-		Panes map[string][]string
-		Dup   []string
-	}
-	if err := json.Unmarshal([]byte(raw), &got); err != nil {
-		t.Fatalf("read the panes: %v (%s)", err, raw)
-	}
-	return got.Panes, got.Dup
-}
+// A web page through a live upgrade, in headless Chromium, driven as the
+// daemon's browser tests drive it (internal/browsertest).
 
 func byXPath(format string, args ...any) chromedp.Search {
 	return chromedp.Search(fmt.Sprintf(format, args...))
@@ -182,9 +34,9 @@ func TestUpgradeWebPageReconnects(t *testing.T) {
 	d := startUpgradeDaemon(t, c, fmt.Sprintf("[web]\nlisten = %q", webAddr))
 	tel := loginAll(t, d.addr, 1)[0]
 
-	b := newUpgradeBrowser(t)
-	page := b.page("usr001")
-	b.do(page, "usr001 logs in",
+	b := browsertest.New(t, 2*time.Minute, 30*time.Second)
+	page := b.Page("usr001")
+	b.Do(page, "usr001 logs in",
 		chromedp.Navigate("http://"+webAddr+"/"),
 		chromedp.WaitVisible(chromedp.ID("login-name")),
 		chromedp.WaitEnabled(chromedp.ID("login-submit")),
@@ -196,7 +48,7 @@ func TestUpgradeWebPageReconnects(t *testing.T) {
 	telFrom := tel.waitFor(0, "usr001", 10*time.Second) // the page's login
 	shown := func(what, text string) {
 		t.Helper()
-		b.do(page, what, chromedp.WaitVisible(byXPath(`//div[@data-conv="#lobby"]//span[@class="text" and .=%q]`, text)))
+		b.Do(page, what, chromedp.WaitVisible(byXPath(`//div[@data-conv="#lobby"]//span[@class="text" and .=%q]`, text)))
 	}
 
 	var lobby []string // what the page must show in the lobby, in order
@@ -206,7 +58,7 @@ func TestUpgradeWebPageReconnects(t *testing.T) {
 		lobby = append(lobby, text)
 	}
 	shown("the page shows the telnet lines before", "telnet before 3")
-	b.do(page, "the page says a line", chromedp.SendKeys(chromedp.ID("say-input"), "page before\r"))
+	b.Do(page, "the page says a line", chromedp.SendKeys(chromedp.ID("say-input"), "page before\r"))
 	telFrom = tel.waitFor(telFrom, "<usr001> page before", 10*time.Second)
 	lobby = append(lobby, "page before")
 
@@ -232,7 +84,7 @@ func TestUpgradeWebPageReconnects(t *testing.T) {
 	}()
 	time.Sleep(time.Second)
 	telMark := tel.count()
-	b.do(page, "watch the page's status",
+	b.Do(page, "watch the page's status",
 		chromedp.Evaluate[chromedp.Void](`window.statuses = [];
 			new MutationObserver(() => window.statuses.push(document.getElementById("status").textContent))
 				.observe(document.getElementById("status"), {childList: true, characterData: true, subtree: true});`),
@@ -245,13 +97,13 @@ func TestUpgradeWebPageReconnects(t *testing.T) {
 		t.Fatalf("the new build did not start:\n%s", d.logs())
 	}
 
-	b.do(page, "the page says the server restarts and is back online by itself",
+	b.Do(page, "the page says the server restarts and is back online by itself",
 		chromedp.WaitVisible(byXPath(`//div[contains(@class,"notice-info")]/span[.="Server restarting — reconnecting…"]`)),
 		chromedp.Poll[chromedp.Void](`window.statuses.includes("Server restarting — reconnecting…") &&
 			window.statuses.at(-1) === "Online"`, chromedp.WithPollingInterval(50*time.Millisecond)),
 	)
 	shown("the page shows the last line said during the upgrade", lobby[len(lobby)-1])
-	b.do(page, "the page says a line after", chromedp.SendKeys(chromedp.ID("say-input"), "page after\r"))
+	b.Do(page, "the page says a line after", chromedp.SendKeys(chromedp.ID("say-input"), "page after\r"))
 	tel.waitFor(telFrom, "<usr001> page after", 10*time.Second)
 	lobby = append(lobby, "page after")
 	tel.write("telnet after\n")
@@ -259,7 +111,7 @@ func TestUpgradeWebPageReconnects(t *testing.T) {
 	shown("the page shows the line after", "telnet after")
 	time.Sleep(300 * time.Millisecond) // a doubled line would come now
 
-	panes, dup := pageLines(t, page)
+	panes, dup := browsertest.PaneLines(t, page)
 	if !reflect.DeepEqual(panes["#lobby"], lobby) {
 		t.Errorf("the page's lobby shows %d lines, want %d:\n%q\nwant\n%q", len(panes["#lobby"]), len(lobby), panes["#lobby"], lobby)
 	}
@@ -274,7 +126,7 @@ func TestUpgradeWebPageReconnects(t *testing.T) {
 	if len(errs) > 0 {
 		t.Errorf("the page shows errors: %q", errs)
 	}
-	b.checkConsole()
+	b.CheckConsole()
 
 	// The telnet user moved: same connection, each of the page's lines
 	// once, no welcome.
