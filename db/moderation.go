@@ -19,20 +19,8 @@ func (db *DB) SetRoomTopic(ctx context.Context, room, topic string) error {
 
 // SetRoomTopicBy sets the topic of room as set by by at at.
 func (db *DB) SetRoomTopicBy(ctx context.Context, room, topic, by string, at time.Time) error {
-	tx, err := db.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	id, err := roomID(ctx, tx, room)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ? WHERE id = ?`,
-		topic, by, millis(db.orNow(at)), id); err != nil {
-		return fmt.Errorf("set the topic of room %s: %w", room, err)
-	}
-	return commit(tx, "set the topic of room "+room)
+	return db.updateRoom(ctx, room, "set the topic of", `UPDATE rooms SET topic = ?, topic_by = ?, topic_at = ? WHERE id = ?`,
+		topic, by, millis(db.orNow(at)))
 }
 
 // SetRoomPassword sets the password hash of room ("" removes the password).
@@ -64,9 +52,9 @@ func (db *DB) SetRoomOwner(ctx context.Context, room, owner string) error {
 	return commit(tx, "give room "+room+" to "+name)
 }
 
-// updateRoom runs one UPDATE of the room called room; query takes val and
-// the room's id.
-func (db *DB) updateRoom(ctx context.Context, room, what, query string, val any) error {
+// updateRoom runs one UPDATE of the room called room; query takes vals,
+// then the room's id.
+func (db *DB) updateRoom(ctx context.Context, room, what, query string, vals ...any) error {
 	tx, err := db.begin(ctx)
 	if err != nil {
 		return err
@@ -76,7 +64,7 @@ func (db *DB) updateRoom(ctx context.Context, room, what, query string, val any)
 	if err != nil {
 		return err
 	}
-	if _, err := tx.ExecContext(ctx, query, val, id); err != nil {
+	if _, err := tx.ExecContext(ctx, query, append(vals, id)...); err != nil {
 		return fmt.Errorf("%s room %s: %w", what, room, err)
 	}
 	return commit(tx, what+" room "+room)

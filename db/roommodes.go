@@ -16,20 +16,8 @@ import (
 // SetRoomModes sets room's flags (chatd.RoomFlags letters, stored in
 // their order) and member limit (<= 0: none).
 func (db *DB) SetRoomModes(ctx context.Context, room, modes string, limit int) error {
-	tx, err := db.begin(ctx)
-	if err != nil {
-		return err
-	}
-	defer tx.Rollback()
-	id, err := roomID(ctx, tx, room)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.ExecContext(ctx, `UPDATE rooms SET modes = ?, member_limit = ? WHERE id = ?`,
-		chatd.NormalModes(modes), max(limit, 0), id); err != nil {
-		return fmt.Errorf("set the modes of room %s: %w", room, err)
-	}
-	return commit(tx, "set the modes of room "+room)
+	return db.updateRoom(ctx, room, "set the modes of", `UPDATE rooms SET modes = ?, member_limit = ? WHERE id = ?`,
+		chatd.NormalModes(modes), max(limit, 0))
 }
 
 // SetMemberRole gives user, a member of room, roles (chatd.RoleOp and
