@@ -15,14 +15,6 @@ type OfflineMessage struct {
 	To    []string // everyone the message was addressed to
 	Text  string
 	Time  time.Time
-
-	// ReplyTo and Keep are for storing only, never read back from the
-	// mailbox. Keep > 0 also adds the message (answering ReplyTo, "" for
-	// none) to the conversation of From with each recipient whose mailbox
-	// takes it, in the same transaction, as AppendPrivateBatch with keep
-	// would: one commit for both.
-	ReplyTo string
-	Keep    int
 }
 
 // HistoryLine is one line of a conversation's history: room chat kept for

@@ -101,9 +101,7 @@ type MailStore interface {
 	StoreOffline(ctx context.Context, to string, m OfflineMessage, limit int) error
 	// StoreOfflineAll stores m once for all of to; errs[i] (ENoSuchUser,
 	// EBlocked when to[i] blocks m.From, EMailboxFull or nil) is the
-	// outcome for to[i]. StoreOffline fails the same way. With m.Keep
-	// > 0 the message also joins the conversation of m.From with each
-	// recipient it is stored for, in the same commit.
+	// outcome for to[i]. StoreOffline fails the same way.
 	StoreOfflineAll(ctx context.Context, to []string, m OfflineMessage, limit int) (errs []error, err error)
 	// OfflinePage returns up to n messages (n < 0: all) with IDs above
 	// after, oldest first; OfflineCount how many are waiting.

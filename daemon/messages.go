@@ -207,12 +207,8 @@ func (s *session) sendPrivate(ctx context.Context, names []string, text, replyTo
 		(*h)()
 	}
 	if len(offline) > 0 {
-		// The mailer also keeps the message in the conversations of
-		// those it stores it for, in the same commit (Keep).
-		cfg := s.srv.cfg()
 		errs, err := s.srv.store.StoreOfflineAll(ctx, offline,
-			chatd.OfflineMessage{MsgID: id, From: s.user, To: to, Text: text, Time: now, ReplyTo: replyTo, Keep: cfg.Messages.HistoryKeep},
-			cfg.Messages.OfflineLimit)
+			chatd.OfflineMessage{MsgID: id, From: s.user, To: to, Text: text, Time: now}, s.srv.cfg().Messages.OfflineLimit)
 		for j, i := range offlineAt {
 			switch {
 			case err != nil:
@@ -246,12 +242,10 @@ func (s *session) sendPrivate(ctx context.Context, names []string, text, replyTo
 		}
 	}
 	// The conversations keep what reached its recipient, live or in the
-	// mailbox; the sender's node writes them (once, in a cluster): what
-	// was delivered through the history writer, what was stored with the
-	// mailbox's commit (above).
+	// mailbox; the sender's node writes them (once, in a cluster).
 	kept := chatd.HistoryLine{MsgID: id, From: s.user, Text: text, Time: now, Recipients: strings.Join(to, " "), ReplyTo: replyTo}
 	for i, r := range rs {
-		if outs[i].err == nil && outs[i].status == statusDelivered {
+		if outs[i].err == nil && (outs[i].status == statusDelivered || outs[i].status == statusStored) {
 			s.srv.history.addPrivate(r.user, kept)
 		}
 	}

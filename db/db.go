@@ -95,11 +95,6 @@ type DB struct {
 	mailArgs                  []any
 	mailTops                  bool
 	mailLetterTop, mailBoxTop int64
-	// mailPrivate is the batch's conversation rows being written and
-	// mailTrimmed the conversations trimmed in this transaction (mailer
-	// goroutine only; see keepLetters).
-	mailPrivate privateRows
-	mailTrimmed []pair
 	// mailUnsorted counts the offline_messages rows written since the
 	// mailer last sorted them into the recipient index, which it does
 	// once there are mailSortEvery (SQLite; see schema.sql).
@@ -448,7 +443,7 @@ var hotWrites = slices.Concat([]string{
 	sqlSavepoint, sqlRollbackTo, sqlRelease, sqlInsertLetter, sqlInsertMail, sqlMailboxSize, sqlRecipient,
 	sqlRecipientBlocks, sqlMailTops, sqlMailboxSizeSorting, sqlSortMail,
 	sqlInsertAttempt, sqlSetSeen, sqlClearOnline,
-}, sqlInsertLetters, sqlInsertMails, sqlInsertPrivates, sqlInsertOnline)
+}, sqlInsertLetters, sqlInsertMails, sqlInsertOnline)
 
 // userID returns the id of the user called name, or ENoSuchUser.
 func userID(ctx context.Context, q sqlx.QueryerContext, name string) (int64, error) {

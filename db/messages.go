@@ -40,7 +40,6 @@ func (db *DB) StoreOffline(ctx context.Context, to string, m chatd.OfflineMessag
 func (db *DB) StoreOfflineAll(ctx context.Context, to []string, m chatd.OfflineMessage, limit int) (errs []error, err error) {
 	r := &mailRequest{ctx: ctx, to: to, m: m, limit: limit, done: make(chan struct{})}
 	r.m.Time = db.orNow(m.Time)
-	r.m.MsgID = db.msgID(m.MsgID, r.m.Time) // one id for the mailbox and the conversations
 	select {
 	case db.mail <- r:
 	case <-ctx.Done():
@@ -140,17 +139,14 @@ func (db *DB) storeMailPlain(batch []*mailRequest) bool {
 			continue
 		}
 		if r.errs, r.err = db.storeLetter(ctx, q, r); r.err != nil {
-			db.forgetPairs(db.mailTrimmed)
 			return false
 		}
 	}
 	if err := db.flushLetters(ctx, q); err != nil {
 		// Which request it was is not known here: the savepoints tell.
-		db.forgetPairs(db.mailTrimmed)
 		return false
 	}
 	if err := commit(tx, "store offline message"); err != nil {
-		db.forgetPairs(db.mailTrimmed)
 		failAll(batch, err)
 	}
 	return true
@@ -173,33 +169,26 @@ func (db *DB) storeMailSavepoints(batch []*mailRequest) {
 			continue
 		}
 		if _, err := q.ExecContext(ctx, sqlSavepoint); err != nil {
-			db.forgetPairs(db.mailTrimmed)
 			failAll(batch, fmt.Errorf("store offline message: savepoint: %w", err))
 			return
 		}
-		trimmed := len(db.mailTrimmed)
 		r.errs, r.err = db.storeLetter(ctx, q, r)
 		if r.err == nil {
 			r.err = db.flushLetters(ctx, q)
 		}
 		if r.err != nil {
 			db.mailLetters = db.mailLetters[:0]
-			db.forgetPairs(db.mailTrimmed[trimmed:])
-			db.mailTrimmed = db.mailTrimmed[:trimmed]
 			if _, err := q.ExecContext(ctx, sqlRollbackTo); err != nil {
-				db.forgetPairs(db.mailTrimmed)
 				failAll(batch, fmt.Errorf("store offline message: roll back to savepoint: %w", err))
 				return
 			}
 		}
 		if _, err := q.ExecContext(ctx, sqlRelease); err != nil {
-			db.forgetPairs(db.mailTrimmed)
 			failAll(batch, fmt.Errorf("store offline message: release savepoint: %w", err))
 			return
 		}
 	}
 	if err := commit(tx, "store offline message"); err != nil {
-		db.forgetPairs(db.mailTrimmed)
 		failAll(batch, err)
 	}
 }
@@ -213,7 +202,6 @@ func (db *DB) beginMail(ctx context.Context, batch []*mailRequest) (*dbTx, error
 	}
 	db.mailLetters = db.mailLetters[:0]
 	db.mailTops = false
-	db.mailTrimmed = db.mailTrimmed[:0]
 	if err := lockMailboxes(ctx, tx, batch); err != nil {
 		tx.Rollback()
 		return nil, err
@@ -325,10 +313,7 @@ func (db *DB) flushLetters(ctx context.Context, q prepared) error {
 	}
 	db.mailLetters = letters[:0]
 	if q.pg() {
-		if err := db.writeLettersPG(ctx, q, letters, db.mailBoxes); err != nil {
-			return err
-		}
-		return db.keepLetters(ctx, q, letters)
+		return db.writeLettersPG(ctx, q, letters, db.mailBoxes)
 	}
 	if !db.mailTops {
 		err := q.QueryRowxContext(ctx, sqlMailTops).Scan(&db.mailLetterTop, &db.mailBoxTop)
@@ -340,7 +325,8 @@ func (db *DB) flushLetters(ctx context.Context, q prepared) error {
 	args := db.mailArgs[:0]
 	for _, l := range letters {
 		db.mailLetterTop++
-		args = append(args, db.mailLetterTop, l.m.From, strings.Join(l.m.To, " "), l.m.Text, millis(l.m.Time), l.m.MsgID)
+		args = append(args, db.mailLetterTop, l.m.From, strings.Join(l.m.To, " "), l.m.Text, millis(l.m.Time),
+			db.msgID(l.m.MsgID, l.m.Time))
 	}
 	if err := execRows(ctx, q, sqlInsertLetters, 6, args, "store offline message"); err != nil {
 		return err
@@ -358,44 +344,6 @@ func (db *DB) flushLetters(ctx context.Context, q prepared) error {
 	db.mailUnsorted += len(args) / 3
 	clear(args) // hold no texts between batches
 	db.mailArgs = args[:0]
-	if err != nil {
-		return err
-	}
-	return db.keepLetters(ctx, q, letters)
-}
-
-// keepLetters adds each of letters that asks for it (Keep > 0) to the
-// conversations of its sender with the recipients whose mailboxes took
-// it: the rows, ids, trims and full-text entries AppendPrivateBatch
-// writes (writePrivate), but in the mailer's transaction, so that a
-// stored message costs one commit, not two. A sender who no longer exists
-// keeps no conversation (as in AppendPrivateBatch). The conversations
-// are trimmed to the keep of the newest letter that has one.
-func (db *DB) keepLetters(ctx context.Context, q prepared, letters []pendingLetter) error {
-	rows := &db.mailPrivate
-	defer rows.reset()
-	keep := 0
-	for _, l := range letters {
-		if l.m.Keep <= 0 || l.m.From == "" {
-			continue
-		}
-		from, err := db.recipient(ctx, q, l.m.From, "") // remembered as recipients are
-		if chatd.ErrorCode(err) == chatd.ENoSuchUser {
-			continue
-		} else if err != nil {
-			return err
-		}
-		keep = l.m.Keep
-		line := chatd.HistoryLine{MsgID: l.m.MsgID, From: l.m.From, Text: l.m.Text, Time: l.m.Time,
-			Recipients: strings.Join(l.m.To, " "), ReplyTo: l.m.ReplyTo}
-		for _, to := range db.mailBoxes[l.from:l.to] {
-			if to != from {
-				rows.add(q.pg(), pairOf(from, to), line)
-			}
-		}
-	}
-	due, err := db.writePrivate(ctx, q, rows, keep)
-	db.mailTrimmed = append(db.mailTrimmed, due...)
 	return err
 }
 
@@ -425,7 +373,7 @@ func (db *DB) writeLettersPG(ctx context.Context, q prepared, letters []pendingL
 		var letter int64
 		// pgx has no LastInsertId.
 		err := q.QueryRowxContext(ctx, sqlInsertLetter+` RETURNING id`,
-			l.m.From, strings.Join(l.m.To, " "), l.m.Text, millis(l.m.Time), l.m.MsgID).Scan(&letter)
+			l.m.From, strings.Join(l.m.To, " "), l.m.Text, millis(l.m.Time), db.msgID(l.m.MsgID, l.m.Time)).Scan(&letter)
 		if err != nil {
 			return fmt.Errorf("store offline message: %w", err)
 		}
@@ -681,19 +629,17 @@ const (
 )
 
 // sqlInsertLetters[k] and sqlInsertMails[k] insert 1<<k rows with their
-// ids (SQLite; see flushLetters). A statement of 64 rows has at most 384
+// ids (SQLite; see flushLetters). A statement of 64 rows has at most 320
 // parameters, far below SQLite's limit (32,766) and PostgreSQL's (65,535).
 var (
-	sqlInsertLetters = insertStatements(`INSERT INTO letters (id, sender, recipients, body, ts, mid) VALUES `, "", 6)
-	sqlInsertMails   = insertStatements(`INSERT INTO offline_messages (id, recipient, letter, sorted) VALUES `, "", 3)
+	sqlInsertLetters = insertStatements(`INSERT INTO letters (id, sender, recipients, body, ts, mid) VALUES `, 6)
+	sqlInsertMails   = insertStatements(`INSERT INTO offline_messages (id, recipient, letter, sorted) VALUES `, 3)
 )
 
-// insertStatements is the statements of 1, 2, 4, ... 64 rows (width
-// values each) of head, each followed by tail, for execRows.
-func insertStatements(head, tail string, width int) []string {
+func insertStatements(head string, width int) []string {
 	stmts := make([]string, 7)
 	for k := range stmts {
-		stmts[k] = insertRows(head, width, 1<<k) + tail
+		stmts[k] = insertRows(head, width, 1<<k)
 	}
 	return stmts
 }

@@ -117,7 +117,7 @@ const (
 
 // sqlInsertOnline[k] inserts 1<<k online_sessions rows (up to 64: 448
 // parameters, far below either database's limit).
-var sqlInsertOnline = insertStatements(`INSERT INTO online_sessions (id, "user", room, addr, listener, since, last_active) VALUES `, "", onlineWidth)
+var sqlInsertOnline = insertStatements(`INSERT INTO online_sessions (id, "user", room, addr, listener, since, last_active) VALUES `, onlineWidth)
 
 // sqlDeleteOnline[k] deletes the online_sessions rows of 1<<k ids.
 var sqlDeleteOnline = inStatements(`DELETE FROM online_sessions WHERE id IN `)

@@ -27,102 +27,11 @@ func pairOf(a, b int64) pair {
 }
 
 // The head of the statement that stores private messages, one row each
-// tuple after it, and its tail: a line its conversation already holds
-// (same id) is skipped.
+// tuple after it.
 const (
 	privateInsert   = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid, reply_to, kind) VALUES `
 	privateInsertPG = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid, reply_to, kind, words) VALUES `
-	privateConflict = ` ON CONFLICT DO NOTHING`
 )
-
-// sqlInsertPrivates[k] stores 1<<k private messages (execRows); the
-// SQLite ones are prepared when the database opens (hotWrites), so a
-// batch costs no compiling. PostgreSQL's also store each line's words.
-var (
-	sqlInsertPrivates   = insertStatements(privateInsert, privateConflict, 9)
-	sqlInsertPrivatesPG = insertStatements(privateInsertPG, privateConflict, 10)
-)
-
-// privateRows collects private_history rows to write and the
-// conversations they add to, in order. AppendPrivateBatch and the mailer
-// (keepLetters) both fill one and write it with writePrivate.
-type privateRows struct {
-	args  []any // user_lo, user_hi, sender, recipients, body, ts, mid, reply_to, kind (and words) per line
-	order []pair
-	added map[pair]int
-}
-
-// add adds line l (its time and id already set) to conversation p.
-func (r *privateRows) add(pg bool, p pair, l chatd.HistoryLine) {
-	if r.added == nil {
-		r.added = map[pair]int{}
-	}
-	if _, ok := r.added[p]; !ok {
-		r.order = append(r.order, p)
-	}
-	r.added[p]++
-	r.args = append(r.args, p.lo, p.hi, l.From, l.Recipients, l.Text, millis(l.Time), l.MsgID, l.ReplyTo, l.Kind)
-	if pg {
-		r.args = append(r.args, lineWords(l))
-	}
-}
-
-// reset empties r for the next batch, holding no texts.
-func (r *privateRows) reset() {
-	clear(r.args)
-	r.args = r.args[:0]
-	r.order = r.order[:0]
-	clear(r.added)
-}
-
-// writePrivate inserts r's rows inside q's transaction and trims each
-// conversation that is due (see AppendPrivateBatch) to keep lines. It
-// returns the conversations it trimmed: should the transaction not
-// commit, the caller hands them to forgetPairs.
-//
-// A conversation is not trimmed at its first write of this process, unlike
-// a room: there are as many pairs as people who talk, and a trim at the
-// first message of each would cost a query per message. A pair that came
-// over from an earlier run holds at most keep + trimStep lines, and is
-// trimmed once it has gained trimStep more.
-func (db *DB) writePrivate(ctx context.Context, q prepared, r *privateRows, keep int) ([]pair, error) {
-	if len(r.args) == 0 {
-		return nil, nil
-	}
-	cols, stmts := 9, sqlInsertPrivates
-	if db.pg {
-		cols, stmts = 10, sqlInsertPrivatesPG
-	}
-	if err := execRows(ctx, q, stmts, cols, r.args, "append private history"); err != nil {
-		return nil, err
-	}
-	db.trimMu.Lock()
-	if db.untrimmedPairs == nil {
-		db.untrimmedPairs = map[pair]int{}
-	}
-	due := dueTrims(db.untrimmedPairs, r.order, r.added, trimStep(keep), false)
-	db.trimMu.Unlock()
-	for _, p := range due {
-		if err := trimPrivate(ctx, q, p, keep); err != nil {
-			db.forgetPairs(due)
-			return nil, err
-		}
-	}
-	return due, nil
-}
-
-// forgetPairs forgets the counts of conversations whose trim was rolled
-// back.
-func (db *DB) forgetPairs(due []pair) {
-	if len(due) == 0 {
-		return
-	}
-	db.trimMu.Lock()
-	defer db.trimMu.Unlock()
-	for _, p := range due {
-		delete(db.untrimmedPairs, p)
-	}
-}
 
 // AppendPrivateBatch; see chatd.HistoryStore. As AppendHistoryBatch, one
 // transaction for the batch and each conversation trimmed now and then,
@@ -136,7 +45,7 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 		return err
 	}
 	defer tx.Rollback()
-	w := db.write(tx)         // the look-ups and inserts run prepared (hotWrites)
+	w := db.write(tx)         // the look-ups run prepared (hotWrites)
 	ids := map[string]int64{} // chatd.Key(name) -> id, or -1 when gone
 	id := func(name string) (int64, error) {
 		k := chatd.Key(name)
@@ -150,7 +59,9 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 		ids[k] = v
 		return v, err
 	}
-	var rows privateRows
+	var order []pair
+	added := map[pair]int{}
+	var rows []any // user_lo, user_hi, sender, recipients, body, ts, mid, reply_to, kind (and words) for each message kept
 	for _, pl := range lines {
 		from, err := id(pl.Line.From)
 		if err != nil {
@@ -163,17 +74,50 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 		if from < 0 || to < 0 || from == to {
 			continue
 		}
-		l := pl.Line
-		l.Time = db.orNow(l.Time)
-		l.MsgID = db.msgID(l.MsgID, l.Time)
-		rows.add(db.pg, pairOf(from, to), l)
+		p := pairOf(from, to)
+		if _, ok := added[p]; !ok {
+			order = append(order, p)
+		}
+		added[p]++
+		at := db.orNow(pl.Line.Time)
+		rows = append(rows, p.lo, p.hi, pl.Line.From, pl.Line.Recipients, pl.Line.Text, millis(at), db.msgID(pl.Line.MsgID, at), pl.Line.ReplyTo, pl.Line.Kind)
+		if db.pg {
+			rows = append(rows, lineWords(pl.Line))
+		}
 	}
-	due, err := db.writePrivate(ctx, w, &rows, keep)
-	if err != nil {
-		return err
+	cols, head := 9, privateInsert
+	if db.pg {
+		cols, head = 10, privateInsertPG
+	}
+	if err := execBatches(ctx, tx, head, " ON CONFLICT DO NOTHING", cols, historyBatchRows, rows); err != nil {
+		return fmt.Errorf("append private history: %w", err)
+	}
+	db.trimMu.Lock()
+	if db.untrimmedPairs == nil {
+		db.untrimmedPairs = map[pair]int{}
+	}
+	// Unlike a room, a pair is not trimmed at its first write of this
+	// process: there are as many pairs as people who talk, and a trim at
+	// the first message of each would cost a query per message. A pair
+	// that came over from an earlier run holds at most keep + trimStep
+	// lines, and is trimmed once it has gained trimStep more.
+	due := dueTrims(db.untrimmedPairs, order, added, trimStep(keep), false)
+	db.trimMu.Unlock()
+	forget := func() {
+		db.trimMu.Lock()
+		defer db.trimMu.Unlock()
+		for _, p := range due {
+			delete(db.untrimmedPairs, p)
+		}
+	}
+	for _, p := range due {
+		if err := trimPrivate(ctx, tx, p, keep); err != nil {
+			forget()
+			return err
+		}
 	}
 	if err := commit(tx, "append private history"); err != nil {
-		db.forgetPairs(due)
+		forget()
 		return err
 	}
 	return nil
@@ -181,9 +125,9 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 
 // trimPrivate keeps the newest keep (> 0) messages of a conversation, found
 // through private_history_pair.
-func trimPrivate(ctx context.Context, q prepared, p pair, keep int) error {
+func trimPrivate(ctx context.Context, tx *dbTx, p pair, keep int) error {
 	var cut string
-	err := sqlx.GetContext(ctx, q, &cut, `SELECT mid FROM private_history WHERE user_lo = ? AND user_hi = ?
+	err := tx.GetContext(ctx, &cut, `SELECT mid FROM private_history WHERE user_lo = ? AND user_hi = ?
 		ORDER BY mid DESC LIMIT 1 OFFSET ?`, p.lo, p.hi, keep-1)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
@@ -191,7 +135,7 @@ func trimPrivate(ctx context.Context, q prepared, p pair, keep int) error {
 	if err != nil {
 		return fmt.Errorf("trim private history: %w", err)
 	}
-	if _, err := q.ExecContext(ctx, `DELETE FROM private_history WHERE user_lo = ? AND user_hi = ? AND mid < ?`,
+	if _, err := tx.ExecContext(ctx, `DELETE FROM private_history WHERE user_lo = ? AND user_hi = ? AND mid < ?`,
 		p.lo, p.hi, cut); err != nil {
 		return fmt.Errorf("trim private history: %w", err)
 	}
