@@ -205,7 +205,11 @@ func (s *Server) apply(n *note) {
 	case noteInvite:
 		fanout(s.hub.sessionsOf(n.User, ""), invitedEvent(n.Room, n.User, n.By), nil, nil)
 	case noteSent:
-		fanout(s.hub.sessionsOf(n.By, ""), privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time).replying(n.Text, n.ReplyTo, n.Quote).noticed(n.Notice).withClientTags(n.Tags), src, nil)
+		// Most senders have no other device here: the event is built
+		// only when someone besides src is to get it.
+		if to := s.hub.sessionsOf(n.By, ""); slices.ContainsFunc(to, func(o *session) bool { return o != src }) {
+			fanout(to, privateMessage(kindPrivate, n.ID, n.By, nonNil(n.Names), n.Text, n.Time).replying(n.Text, n.ReplyTo, n.Quote).noticed(n.Notice).withClientTags(n.Tags), src, nil)
+		}
 	case noteDevice:
 		fanout(s.hub.sessionsOf(n.User, ""), newSessionNotice(n), nil, nil)
 	case noteBlocks:

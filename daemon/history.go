@@ -37,8 +37,14 @@ type historyItem struct {
 	flushed chan struct{}
 }
 
-// historyBatch caps the lines written in one transaction.
-const historyBatch = 512
+// historyBatch caps the lines written in one transaction. Large, because
+// a line's index entries land on pages all over a big index (a private
+// conversation's pair, its recipient), and a commit writes each page it
+// changed once, however many lines it holds: the bigger the batch, the
+// fewer pages per line (docs/performance.md, "Offline mail and the
+// history writer"). Such a batch holds SQLite's one writer, and so the
+// mailer, for some tens of milliseconds.
+const historyBatch = 2048
 
 // historyLinger is how long the writer collects lines after the first one
 // before it commits them: at chat speed one transaction (and one fsync)
@@ -119,13 +125,16 @@ func (h *historyWriter) hurry() {
 
 func (h *historyWriter) run(ctx context.Context) {
 	defer close(h.done)
-	batch := make([]chatd.RoomLine, 0, historyBatch)
+	// Grown as the load needs, so that a quiet server holds little.
+	var batch []chatd.RoomLine
 	var private []chatd.PrivateLine
 	var waiting []chan struct{}
 	linger := time.NewTimer(historyLinger)
 	linger.Stop()
-	items := make([]historyItem, 0, historyBatch)
+	var items []historyItem
 	for {
+		clear(batch) // hold no texts between batches
+		clear(private)
 		batch, private, waiting = batch[:0], private[:0], waiting[:0]
 		clear(items)
 		items = items[:0]

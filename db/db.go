@@ -443,7 +443,7 @@ var hotWrites = slices.Concat([]string{
 	sqlSavepoint, sqlRollbackTo, sqlRelease, sqlInsertLetter, sqlInsertMail, sqlMailboxSize, sqlRecipient,
 	sqlRecipientBlocks, sqlMailTops, sqlMailboxSizeSorting, sqlSortMail,
 	sqlInsertAttempt, sqlSetSeen, sqlClearOnline,
-}, sqlInsertLetters, sqlInsertMails, sqlInsertOnline)
+}, sqlInsertLetters, sqlInsertMails, sqlInsertPrivates, sqlInsertOnline)
 
 // userID returns the id of the user called name, or ENoSuchUser.
 func userID(ctx context.Context, q sqlx.QueryerContext, name string) (int64, error) {

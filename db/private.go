@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -27,11 +28,64 @@ func pairOf(a, b int64) pair {
 }
 
 // The head of the statement that stores private messages, one row each
-// tuple after it.
+// tuple after it, and its tail: a message its conversation already holds
+// (same id) is skipped.
 const (
 	privateInsert   = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid, reply_to, kind) VALUES `
 	privateInsertPG = `INSERT INTO private_history (user_lo, user_hi, sender, recipients, body, ts, mid, reply_to, kind, words) VALUES `
+	privateConflict = ` ON CONFLICT DO NOTHING`
 )
+
+// sqlInsertPrivates[k] stores up to 1<<k private messages on SQLite
+// (execPadded), k from 0 to 8. They are prepared when the database opens
+// (hotWrites): compiled from its text for every batch, a statement of
+// 200 rows cost more than the rows it wrote.
+var sqlInsertPrivates = paddedStatements(privateInsert, privateConflict, 9, 9)
+
+// paddedStatements is sizes statements that insert 1, 2, 4, ... rows of
+// head (width values each), followed by tail, and skip every row whose
+// first value is NULL: any number of rows up to the largest goes in one
+// statement, padded to the next size with rows of NULLs (execPadded).
+// One statement matters for a table with a full-text index: SQLite's
+// writes what it holds as a new segment at the end of each statement.
+func paddedStatements(head, tail string, width, sizes int) []string {
+	cols := make([]string, width)
+	for i := range cols {
+		cols[i] = fmt.Sprintf("column%d", i+1) // the columns of a VALUES list
+	}
+	into, _ := strings.CutSuffix(head, " VALUES ")
+	stmts := make([]string, sizes)
+	for k := range stmts {
+		stmts[k] = into + " SELECT " + strings.Join(cols, ", ") + " FROM (" +
+			insertRows("VALUES ", width, 1<<k) + ") WHERE column1 IS NOT NULL" + tail
+	}
+	return stmts
+}
+
+// execPadded inserts the rows in args (width values each, the first never
+// NULL) with stmts from paddedStatements: as many rows to a statement as
+// the largest takes, fewer padded to the next size.
+func execPadded(ctx context.Context, q prepared, stmts []string, width int, args []any) error {
+	var pad []any
+	for len(args) > 0 {
+		rows := min(len(args)/width, 1<<(len(stmts)-1))
+		k := 0
+		for 1<<k < rows {
+			k++
+		}
+		n := rows * width
+		vals := args[:n]
+		if extra := (1<<k)*width - n; extra > 0 {
+			pad = append(append(pad[:0], vals...), make([]any, extra)...)
+			vals = pad
+		}
+		if _, err := q.ExecContext(ctx, stmts[k], vals...); err != nil {
+			return err
+		}
+		args = args[n:]
+	}
+	return nil
+}
 
 // AppendPrivateBatch; see chatd.HistoryStore. As AppendHistoryBatch, one
 // transaction for the batch and each conversation trimmed now and then,
@@ -85,11 +139,12 @@ func (db *DB) AppendPrivateBatch(ctx context.Context, lines []chatd.PrivateLine,
 			rows = append(rows, lineWords(pl.Line))
 		}
 	}
-	cols, head := 9, privateInsert
 	if db.pg {
-		cols, head = 10, privateInsertPG
+		err = execBatches(ctx, tx, privateInsertPG, privateConflict, 10, historyBatchRows, rows)
+	} else {
+		err = execPadded(ctx, w, sqlInsertPrivates, 9, rows)
 	}
-	if err := execBatches(ctx, tx, head, " ON CONFLICT DO NOTHING", cols, historyBatchRows, rows); err != nil {
+	if err != nil {
 		return fmt.Errorf("append private history: %w", err)
 	}
 	db.trimMu.Lock()

@@ -195,3 +195,49 @@ func TestHistoryPageUsesIndex(t *testing.T) {
 		t.Errorf("private search does not go through the full-text index:\n%s", p)
 	}
 }
+
+// TestAppendPrivateBatchSizes: a batch of any size keeps each of its
+// messages once, in order, searchable (SQLite writes it with statements
+// of 1, 2, 4, ... 256 rows, padded), and the same batch again adds
+// nothing.
+func TestAppendPrivateBatchSizes(t *testing.T) {
+	eachBackend(t, func(t *testing.T) {
+		ctx := context.Background()
+		db, _ := openTest(t)
+		for _, n := range []int{1, 3, 64, 65, 256, 300, 600} {
+			t.Run(fmt.Sprint(n), func(t *testing.T) {
+				a, b := fmt.Sprint("a", n), fmt.Sprint("b", n)
+				mustUsers(t, db, a, b)
+				lines := make([]chatd.PrivateLine, n)
+				for i := range lines {
+					from, with := a, b
+					if i%3 == 0 {
+						from, with = b, a
+					}
+					lines[i] = chatd.PrivateLine{With: with, Line: chatd.HistoryLine{
+						MsgID: fmt.Sprintf("m%04d", i), From: from, Text: fmt.Sprintf("note %d", i),
+						Time: t0.Add(time.Duration(i) * time.Millisecond), Recipients: with, ReplyTo: fmt.Sprintf("r%d", i)}}
+				}
+				for range 2 {
+					checkCode(t, db.AppendPrivateBatch(ctx, lines, 10000), "")
+					p, err := db.PrivateHistoryPage(ctx, a, b, chatd.PageQuery{N: n + 10, Keep: 10000})
+					checkCode(t, err, "")
+					if len(p.Lines) != n {
+						t.Fatalf("%d lines kept, want %d", len(p.Lines), n)
+					}
+					for i, l := range p.Lines {
+						want := lines[i].Line
+						if l.MsgID != want.MsgID || l.From != want.From || l.Text != want.Text || l.ReplyTo != want.ReplyTo || l.Recipients != want.Recipients {
+							t.Fatalf("line %d is %+v, want %+v", i, l, want)
+						}
+					}
+				}
+				found, err := db.SearchPrivate(ctx, a, b, "note", 1000, 10000)
+				checkCode(t, err, "")
+				if len(found) != n {
+					t.Errorf("search found %d lines, want %d", len(found), n)
+				}
+			})
+		}
+	})
+}
