@@ -68,7 +68,6 @@ type ConnInfo struct {
 // transports whose serving code needs one.
 func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
 	sess := newSession(s, c, info)
-	sess.connected = s.now()
 	if !s.isStarted() {
 		t := time.NewTimer(startWait)
 		select {
