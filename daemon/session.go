@@ -45,12 +45,9 @@ type session struct {
 	srv           *Server
 	conn          Conn
 	info          ConnInfo
-	addr          string    // the client's real IP (info.Addr)
-	connectedWall time.Time // wall clock, for socket deadlines
-	// onDone runs once the session is over and finish has run, on the
-	// goroutine that ran it (ServeConn's accounting).
-	onDone func()
-	done   chan struct{} // closed when the output is over and the connection closed
+	addr          string        // the client's real IP (info.Addr)
+	connectedWall time.Time     // wall clock, for socket deadlines
+	done          chan struct{} // closed when the output is over and the connection closed
 	// irc is the IRC dialect's state (irc.go), nil for other sessions.
 	irc *ircState
 
@@ -132,7 +129,12 @@ type session struct {
 	// interrupted is set by telnet's IAC IP or BRK (reader goroutine
 	// only; here because it fits beside midLine's padding).
 	interrupted bool
-	pending     *[]byte
+	// counted says the server counts the connection (ServeConn, or the
+	// hand-over that brought it): once the session is over and finish
+	// has run, Server.uncount takes it off the books, on that goroutine.
+	// Set before the reader starts.
+	counted bool
+	pending *[]byte
 
 	// Text-mode read progress (markers.go): the newest message id written
 	// to a text-mode session per conversation, by the goroutine holding
@@ -301,7 +303,7 @@ func (s *session) run(ctx context.Context) {
 
 // serve runs one stretch of the reader's work on the current goroutine.
 // step reports whether the session parked; if it did not (or panicked),
-// the session is over: finish runs, then onDone.
+// the session is over: finish runs, then uncount.
 func (s *session) serve(step func() (parked bool)) {
 	parked := false
 	defer func() {
@@ -312,8 +314,8 @@ func (s *session) serve(step func() (parked bool)) {
 		}
 		if !parked {
 			s.finish()
-			if s.onDone != nil {
-				s.onDone()
+			if s.counted {
+				s.srv.uncount(s)
 			}
 			// The session is over; its socket may linger a little.
 			if lc, ok := s.conn.(lingerCloser); ok {

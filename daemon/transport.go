@@ -106,11 +106,7 @@ func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
 		return
 	}
 	s.metrics.connOpened(info.Listener)
-	sess.onDone = func() {
-		s.metrics.connClosed(info.Listener)
-		s.forget(sess)
-		s.wg.Done()
-	}
+	sess.counted = true
 	// Not ctx: shutdown ends sessions with a bye, and the database work
 	// of a command in flight should finish, not be cancelled.
 	sess.run(context.Background())
@@ -215,7 +211,9 @@ func (s *Server) claimLocked(slot *connSlot, ip string) (refuse, reason string) 
 // lines by lineReader, which also consumes telnet commands.
 type streamConn struct {
 	net.Conn
-	lines *lineReader
+	// lines is the line reader, part of the connection's allocation
+	// rather than one of its own (a connection at rest keeps both).
+	lines lineReader
 	meter meterReader     // between the socket and lines
 	raw   syscall.RawConn // plain TCP's socket, for tryWrite and parking; nil for TLS
 
@@ -247,7 +245,7 @@ type streamConn struct {
 
 func newStreamConn(c net.Conn, maxLine int) *streamConn {
 	sc := &streamConn{Conn: c}
-	sc.lines = newLineReader(&sc.meter, maxLine)
+	sc.lines = lineReader{src: &sc.meter, max: maxLine}
 	sc.meter.r = c
 	sc.meter.stop = &sc.lingering
 	if tc, ok := c.(*net.TCPConn); ok {

@@ -442,7 +442,7 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 		// This process's copy of the socket goes; the new one keeps its
 		// own. If the send failed, the client is disconnected.
 		sess.conn.Close()
-		sess.onDone()
+		s.uncount(sess)
 		if serr != nil {
 			err = fmt.Errorf("send a session: %w", serr)
 			return false
@@ -824,11 +824,7 @@ func (s *Server) adoptOne(rec *sessionRecord, fd int) (*session, error) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.metrics.connOpened(sess.info.Listener)
-	sess.onDone = func() {
-		s.metrics.connClosed(sess.info.Listener)
-		s.forget(sess)
-		s.wg.Done()
-	}
+	sess.counted = true
 	s.hub.add(sess, rec.Rooms, loginMulti, math.MaxInt, nil) // no welcome, no presence
 	s.hub.mu.Lock()
 	sess.room = rec.Room
