@@ -230,11 +230,16 @@ type streamConn struct {
 
 	// Parking (parkConn), guarded by pmu (tier 5, DEVELOPING.md "Locks").
 	pmu        sync.Mutex
-	resume     func()      // set while parked: what wake starts
-	timer      *time.Timer // wakes a parked connection at its deadline
-	fd         int         // the socket, once registered with the poller
+	resume     func() // set while parked: what wake starts
+	fd         int    // the socket, once registered with the poller
 	registered bool
 	closed     bool
+	// The poller's deadline heap (park_linux.go), guarded by
+	// inputPoller.mu: when a parked connection is woken anyway (wall
+	// clock, unix nanoseconds), and its place in the heap plus one (0:
+	// not in it).
+	due     int64
+	dueSlot int32
 	// lingering is set once a lingering close began (closeWrite): no
 	// line is read from then on, and the reader goroutine ends the close
 	// (finishClose). lingerFrom is when it began.
@@ -410,7 +415,7 @@ func (c *streamConn) park(deadline time.Time, resume func()) bool {
 	c.resume = resume
 	parkedConns.Add(1)
 	if !deadline.IsZero() {
-		c.timer = time.AfterFunc(time.Until(deadline), c.wake)
+		p.wakeAt(c, deadline.UnixNano())
 	}
 	return true
 }
@@ -421,9 +426,8 @@ func (c *streamConn) wake() {
 	c.pmu.Lock()
 	resume := c.resume
 	c.resume = nil
-	if c.timer != nil {
-		c.timer.Stop()
-		c.timer = nil
+	if resume != nil {
+		theInputPoller().noWake(c)
 	}
 	c.pmu.Unlock()
 	if resume != nil {
