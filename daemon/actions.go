@@ -130,6 +130,8 @@ func (s *Server) syncOnline(ctx context.Context) {
 	// back, the last of them at lastWrite (see restQuiet).
 	var unfreed int
 	var lastWrite time.Time
+	pacer := s.gcPacer()
+	defer pacer.rest()
 	for {
 		select {
 		case <-ctx.Done():
@@ -181,8 +183,12 @@ func (s *Server) syncOnline(ctx context.Context) {
 		switch n := len(gone) + len(put); {
 		case n > 0:
 			unfreed, lastWrite = unfreed+n, time.Now()
-		case time.Since(lastWrite) >= restQuiet && s.freeRestMemory(unfreed):
-			unfreed = 0
+			pacer.wave(n)
+		case time.Since(lastWrite) >= restQuiet:
+			pacer.rest()
+			if s.freeRestMemory(unfreed) {
+				unfreed = 0
+			}
 		}
 	}
 }

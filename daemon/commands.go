@@ -247,7 +247,7 @@ func cmdLogout(_ context.Context, s *session, _ string) error {
 	// The reader stops after this line; finish says bye once the user
 	// is offline.
 	s.setReason(byeLogout)
-	s.farewell = byeEvent(byeLogout, "see you soon").labeled(s.label)
+	s.setAside().farewell = byeEvent(byeLogout, "see you soon").labeled(s.label)
 	return nil
 }
 

@@ -121,6 +121,22 @@ type ircState struct {
 	// ml is the multiline batch the client has open, nil for none
 	// (irc_multiline.go); reader goroutine only.
 	ml *mlBatch
+	// The line being sent, set around the chatd handler that sends it
+	// and read by it through the session's nil-safe getters (reader
+	// goroutine only): lineNotice says it is a NOTICE (ircPrivmsg),
+	// lineTags are its client-only tags, lineParts the lines of the
+	// multiline batch sent as one room line (irc_multiline.go), and
+	// redactReason the reason of the REDACT being run, which the
+	// delete shows to the others. They live here, not in session, so
+	// that the sessions of other dialects do not carry them.
+	lineNotice   bool
+	lineTags     map[string]string
+	lineParts    []mlPart
+	redactReason string
+	// quitReason is what the user said logging out (QUIT's message, or
+	// why an account change logs the old user out), shown to the others
+	// with the logout; reader goroutine only.
+	quitReason string
 
 	// Owned by the goroutine holding the output (as session.outMode):
 	// the nicks this client was shown in one of its channels, so that a
@@ -244,7 +260,7 @@ func (s *session) runIRC(ctx context.Context) {
 // ircLines runs a registered client's lines until the session ends
 // (false) or stops to be handed over (true, upgrade.go).
 func (s *session) ircLines(ctx context.Context) bool {
-	for !s.ending() && s.farewell == nil {
+	for !s.ending() && s.farewell() == nil {
 		line, ok := s.readLine()
 		if !ok && s.handing.Load() == handAsked && !s.ending() {
 			return s.stopForHandOver()
@@ -874,4 +890,40 @@ func (s *Server) IRCTLSAddr() net.Addr {
 		return nil
 	}
 	return s.ircTLSLn.Addr()
+}
+
+// The IRC line being sent (ircState's line fields), as the chatd
+// handlers read it: none for a session of another dialect (st nil).
+
+func (st *ircState) sendingNotice() bool {
+	return st != nil && st.lineNotice
+}
+
+func (st *ircState) sendingTags() map[string]string {
+	if st == nil {
+		return nil
+	}
+	return st.lineTags
+}
+
+func (st *ircState) sendingParts() []mlPart {
+	if st == nil {
+		return nil
+	}
+	return st.lineParts
+}
+
+// quitting is the reason the user gave for logging out, "" for none.
+func (st *ircState) quitting() string {
+	if st == nil {
+		return ""
+	}
+	return st.quitReason
+}
+
+func (st *ircState) redacting() string {
+	if st == nil {
+		return ""
+	}
+	return st.redactReason
 }

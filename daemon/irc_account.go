@@ -45,9 +45,9 @@ func (s *session) ircSwitch(ctx context.Context, u *chatd.User) {
 		s.ircLineOut(userMask(old), "PART", "#"+r, why)
 	}
 	s.ircFlush()
-	s.quitReason = why
+	st.quitReason = why
 	s.goOffline(byeLogout)
-	s.quitReason = ""
+	st.quitReason = ""
 	s.away.Store(nil) // the old user's; the new one starts present
 	s.srv.whowas.add(s)
 	s.srv.connLog.Info("irc account change", "user", old, "to", u.Name, "addr", s.addr)

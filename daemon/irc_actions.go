@@ -39,9 +39,9 @@ func ircRedact(ctx context.Context, s *session, m *ircMsg) {
 		fail("UNKNOWN_MSGID", id, "No such message in "+target)
 		return
 	}
-	s.redactReason = m.param(2)
+	s.irc.redactReason = m.param(2)
 	_, err := s.collect(ctx, cmdDelete, id)
-	s.redactReason = ""
+	s.irc.redactReason = ""
 	if err != nil {
 		switch chatd.ErrorCode(err) {
 		case chatd.ENotPermitted:

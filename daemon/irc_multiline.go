@@ -104,8 +104,8 @@ func ircBatch(ctx context.Context, s *session, m *ircMsg) {
 		text.WriteString(pt.Text)
 	}
 	if strings.HasPrefix(b.target, "#") {
-		s.ircParts = b.parts
-		defer func() { s.ircParts = nil }()
+		s.irc.lineParts = b.parts
+		defer func() { s.irc.lineParts = nil }()
 		ircPrivmsg(ctx, s, &ircMsg{tags: b.tags, command: b.command, params: []string{b.target, text.String()}})
 		return
 	}

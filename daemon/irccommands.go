@@ -28,8 +28,8 @@ func ircQuit(_ context.Context, s *session, m *ircMsg) {
 		text = "Quit: " + q
 	}
 	s.setReason(byeLogout)
-	s.quitReason = m.param(0)
-	s.farewell = byeEvent(byeLogout, text)
+	s.irc.quitReason = m.param(0)
+	s.setAside().farewell = byeEvent(byeLogout, text)
 }
 
 func ircAlready(_ context.Context, s *session, _ *ircMsg) {
@@ -129,8 +129,8 @@ func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
 		return
 	}
 	notice := m.command == "NOTICE"
-	s.ircNotice, s.ircClientTags = notice, clientOnlyTags(m.tags)
-	defer func() { s.ircNotice, s.ircClientTags = false, nil }()
+	s.irc.lineNotice, s.irc.lineTags = notice, clientOnlyTags(m.tags)
+	defer func() { s.irc.lineNotice, s.irc.lineTags = false, nil }()
 	if len(m.params) == 0 || m.params[0] == "" {
 		if !notice {
 			s.numeric("411", "No recipient given ("+m.command+")")
@@ -224,7 +224,7 @@ func ircPrivmsg(ctx context.Context, s *session, m *ircMsg) {
 				switch status {
 				case statusDelivered, statusStored:
 					if s.irc.has(capEchoMessage) {
-						tags := s.withClientTags(s.ircTags(r.get("id"), time.Time{}, s.user), s.ircClientTags)
+						tags := s.withClientTags(s.ircTags(r.get("id"), time.Time{}, s.user), s.irc.lineTags)
 						s.irc.out = appendIRC(s.irc.out, tags, userMask(s.user), m.command, t, text)
 					}
 					if away, ok := r.get("away").(string); ok && !notice {

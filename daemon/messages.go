@@ -32,7 +32,7 @@ func (s *session) roomLine(ctx context.Context, cmd, room, text string, action b
 // roomReply is roomLine for a line that answers the message replyTo
 // ("" for none), shown in text mode with quote.
 func (s *session) roomReply(ctx context.Context, cmd, room, text string, action bool, replyTo, quote string) error {
-	if s.ircParts != nil {
+	if s.irc.sendingParts() != nil {
 		text = cleanLines(text) // an IRC multiline batch (irc_multiline.go)
 	} else {
 		text = cleanLine(text)
@@ -52,7 +52,7 @@ func (s *session) roomReply(ctx context.Context, cmd, room, text string, action 
 	marks := s.mentionsOf(ctx, room, text)
 	now := s.srv.now()
 	// The id comes with the line's place in the room's order (say).
-	n := &note{Kind: noteLine, By: s.user, Room: room, Text: text, Flag: action, Time: now, ReplyTo: replyTo, Quote: quote, Mentions: marks, Notice: s.ircNotice, Tags: s.ircClientTags, Parts: s.ircParts}
+	n := &note{Kind: noteLine, By: s.user, Room: room, Text: text, Flag: action, Time: now, ReplyTo: replyTo, Quote: quote, Mentions: marks, Notice: s.irc.sendingNotice(), Tags: s.irc.sendingTags(), Parts: s.irc.sendingParts()}
 	s.srv.metrics.message(kindRoom)
 	return s.srv.community.say(ctx, s, n)
 }
@@ -180,7 +180,7 @@ func (s *session) sendPrivate(ctx context.Context, names []string, text, replyTo
 	now := s.srv.now()
 	id := s.srv.newID()
 	// The message as the recipient's node is given it.
-	msg := note{Kind: notePrivate, ID: id, By: s.user, Names: nonNil(to), Text: text, Time: now, ReplyTo: replyTo, Quote: quote, Notice: s.ircNotice, Tags: s.ircClientTags}
+	msg := note{Kind: notePrivate, ID: id, By: s.user, Names: nonNil(to), Text: text, Time: now, ReplyTo: replyTo, Quote: quote, Notice: s.irc.sendingNotice(), Tags: s.irc.sendingTags()}
 	s.srv.metrics.message(kindPrivate)
 	// Live delivery first; whoever is offline gets the message stored
 	// once for all of them, in one transaction.
@@ -231,7 +231,7 @@ func (s *session) sendPrivate(ctx context.Context, names []string, text, replyTo
 	if len(to) > 0 {
 		// The sender's other devices show the conversation too: the
 		// message as its recipients got it, from the sender.
-		sent := &note{Kind: noteSent, ID: id, By: s.user, Src: s.sid, Names: nonNil(to), Text: text, Time: now, ReplyTo: replyTo, Quote: quote, Notice: s.ircNotice, Tags: s.ircClientTags}
+		sent := &note{Kind: noteSent, ID: id, By: s.user, Src: s.sid, Names: nonNil(to), Text: text, Time: now, ReplyTo: replyTo, Quote: quote, Notice: s.irc.sendingNotice(), Tags: s.irc.sendingTags()}
 		s.srv.apply(sent)
 		// On other nodes only under "multi": nobody else has sessions
 		// of the sender there.

@@ -227,7 +227,7 @@ func cmdDelete(ctx context.Context, s *session, args string) error {
 		return err
 	}
 	n := t.note(noteDelete, s)
-	n.Time, n.Reason = now, s.redactReason
+	n.Time, n.Reason = now, s.irc.redacting()
 	return s.srv.effect(ctx, n)
 }
 

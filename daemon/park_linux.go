@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 	"unsafe"
 )
 
@@ -18,15 +19,25 @@ import (
 // does an error of epoll other than an interrupted wait. A stopped poller
 // wakes every connection still registered, closes its descriptors and
 // arms nothing more.
+//
+// A parked connection's deadline (the idle timeout) is kept by the poller
+// too, in a heap of the connections by deadline that the loop's wait is
+// bounded by, rather than in a timer per connection: at rest every
+// connection is parked, and a timer, with its function, cost it about
+// 150 bytes.
 type inputPoller struct {
 	epfd int
-	// wakeR and wakeW are a pipe in the epoll set: a byte on it ends the
-	// loop (stop).
+	// wakeR and wakeW are a pipe in the epoll set: a 0 on it ends the
+	// loop (stop), a 1 has it look at the deadlines again (wakeAt).
 	wakeR, wakeW int
 	mu           sync.Mutex            // leaf (DEVELOPING.md, "Locks")
 	conns        map[int32]*streamConn // by socket, while registered
-	stopped      bool                  // guarded by mu; the descriptors are closed or closing
-	done         chan struct{}         // closed when loop has returned
+	// timed holds the parked connections with a deadline, a min-heap by
+	// streamConn.due; each knows its place (streamConn.dueSlot). Guarded
+	// by mu.
+	timed   []*streamConn
+	stopped bool          // guarded by mu; the descriptors are closed or closing
+	done    chan struct{} // closed when loop has returned
 }
 
 var (
@@ -148,14 +159,121 @@ func (p *inputPoller) forget(fd int, c *streamConn) {
 	}
 }
 
-// loop wakes the connections whose sockets are ready until stop or an
-// error of epoll_wait other than EINTR (and EAGAIN, which it does not
-// return, retried all the same), then shuts the poller down.
+// wakeAt has the loop wake c at the wall-clock time due (unix
+// nanoseconds) unless something wakes it first (noWake). The caller holds
+// c.pmu and has just armed c.
+func (p *inputPoller) wakeAt(c *streamConn, due int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.stopped {
+		return // shut wakes every registered connection
+	}
+	p.dropTimed(c)
+	c.due = due
+	p.timed = append(p.timed, c)
+	c.dueSlot = int32(len(p.timed))
+	p.siftUp(len(p.timed) - 1)
+	if p.timed[0] == c {
+		// Sooner than the loop's wait may end: it looks again.
+		syscall.Write(p.wakeW, []byte{1})
+	}
+}
+
+// noWake takes c's deadline back (c was woken). p may be nil.
+func (p *inputPoller) noWake(c *streamConn) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	p.dropTimed(c)
+	p.mu.Unlock()
+}
+
+// dropTimed takes c out of the deadline heap if it is there. Callers
+// hold p.mu.
+func (p *inputPoller) dropTimed(c *streamConn) {
+	i := int(c.dueSlot) - 1
+	if i < 0 || i >= len(p.timed) || p.timed[i] != c {
+		return
+	}
+	last := len(p.timed) - 1
+	p.swapTimed(i, last)
+	p.timed[last] = nil
+	p.timed = p.timed[:last]
+	c.dueSlot = 0
+	if i < last {
+		p.siftDown(i)
+		p.siftUp(i)
+	}
+}
+
+// expired takes out of the deadline heap the connections due by now, and
+// says how long the loop may wait for the next (-1: no deadline), in
+// milliseconds for epoll_wait, rounded up.
+func (p *inputPoller) expired(now int64, into []*streamConn) ([]*streamConn, int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.timed) > 0 && p.timed[0].due <= now {
+		c := p.timed[0]
+		p.dropTimed(c)
+		into = append(into, c)
+	}
+	if len(p.timed) == 0 {
+		return into, -1
+	}
+	wait := (p.timed[0].due - now + int64(time.Millisecond) - 1) / int64(time.Millisecond)
+	return into, int(min(wait, 1<<30))
+}
+
+func (p *inputPoller) swapTimed(i, j int) {
+	p.timed[i], p.timed[j] = p.timed[j], p.timed[i]
+	p.timed[i].dueSlot, p.timed[j].dueSlot = int32(i+1), int32(j+1)
+}
+
+func (p *inputPoller) siftUp(i int) {
+	for i > 0 {
+		up := (i - 1) / 2
+		if p.timed[up].due <= p.timed[i].due {
+			return
+		}
+		p.swapTimed(i, up)
+		i = up
+	}
+}
+
+func (p *inputPoller) siftDown(i int) {
+	for {
+		least, l, r := i, 2*i+1, 2*i+2
+		if l < len(p.timed) && p.timed[l].due < p.timed[least].due {
+			least = l
+		}
+		if r < len(p.timed) && p.timed[r].due < p.timed[least].due {
+			least = r
+		}
+		if least == i {
+			return
+		}
+		p.swapTimed(i, least)
+		i = least
+	}
+}
+
+// loop wakes the connections whose sockets are ready, and those whose
+// deadline came, until stop or an error of epoll_wait other than EINTR
+// (and EAGAIN, which it does not return, retried all the same), then
+// shuts the poller down.
 func (p *inputPoller) loop() {
 	defer p.shut()
 	events := make([]syscall.EpollEvent, 128)
+	var due []*streamConn
+	var wait int
 	for {
-		n, err := syscall.EpollWait(p.epfd, events, -1)
+		due, wait = p.expired(time.Now().UnixNano(), due[:0])
+		for i, c := range due {
+			c.wake()
+			due[i] = nil
+		}
+		n, err := syscall.EpollWait(p.epfd, events, wait)
 		switch err {
 		case nil:
 		case syscall.EINTR, syscall.EAGAIN:
@@ -165,7 +283,10 @@ func (p *inputPoller) loop() {
 		}
 		for _, ev := range events[:n] {
 			if ev.Fd == int32(p.wakeR) {
-				return
+				if p.stopAsked() {
+					return
+				}
+				continue
 			}
 			p.mu.Lock()
 			c := p.conns[ev.Fd]
@@ -173,6 +294,22 @@ func (p *inputPoller) loop() {
 			if c != nil {
 				c.wake()
 			}
+		}
+	}
+}
+
+// stopAsked empties the wake pipe and says whether stop wrote to it (a 0;
+// wakeAt writes 1s).
+func (p *inputPoller) stopAsked() bool {
+	var buf [64]byte
+	stop := false
+	for {
+		n, err := syscall.Read(p.wakeR, buf[:])
+		if n <= 0 || err != nil {
+			return stop
+		}
+		for _, b := range buf[:n] {
+			stop = stop || b == 0
 		}
 	}
 }
@@ -188,6 +325,11 @@ func (p *inputPoller) shut() {
 		left = append(left, c)
 	}
 	clear(p.conns)
+	for _, c := range p.timed {
+		c.dueSlot = 0
+	}
+	clear(p.timed)
+	p.timed = nil
 	syscall.Close(p.epfd)
 	syscall.Close(p.wakeR)
 	syscall.Close(p.wakeW)

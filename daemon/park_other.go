@@ -16,4 +16,8 @@ func (p *inputPoller) arm(int, *streamConn) bool { return false }
 
 func (p *inputPoller) forget(int, *streamConn) {}
 
+func (p *inputPoller) wakeAt(*streamConn, int64) {}
+
+func (p *inputPoller) noWake(*streamConn) {}
+
 func (c *streamConn) waitInput() error { return errNoPark }

@@ -107,3 +107,46 @@ func TestParkedSessionsEnd(t *testing.T) {
 	b2.send("time")
 	b2.expect("ok", "cmd", "time")
 }
+
+// What a session keeps aside until it first needs it (the telnet options
+// it refused, its room password guesses, the bye of a logout it asked
+// for) is made on the first use after the session parked, and kept
+// across its next parks.
+func TestParkedSessionMakesItsAsideOnUse(t *testing.T) {
+	ts := parkServer(t, func(c *chatd.Config) { c.Lockout.Attempts = 10 })
+	ts.addUsers("alice", "bob", "carol")
+	before := daemon.Parked()
+	a := textLogin(t, ts.addr, "alice", "password1")
+	b := login(t, ts.addr, "bob", "password1")
+	waitParked(t, before, 2)
+
+	// A telnet option refused once, then not again after another park.
+	a.raw(tIAC + tDO + tTT + "echo done\n")
+	if got := a.readUntil("done"); !strings.Contains(got, tIAC+tWONT+tTT) {
+		t.Fatalf("DO TERMINAL-TYPE was not refused: %q", got)
+	}
+	waitParked(t, before, 2)
+	a.raw(tIAC + tDO + tTT + tIAC + tWILL + tNAWS + "echo again\n")
+	if got := a.readUntil("again"); strings.Contains(got, tTT) || !strings.Contains(got, tIAC+tDONT+tNAWS) {
+		t.Fatalf("want only WILL NAWS refused the second time, got %q", got)
+	}
+
+	// Room password guesses are counted from the first, across parks.
+	c := login(t, ts.addr, "carol", "password1")
+	c.send("create vault sesame")
+	c.expect("ok", "cmd", "create")
+	for i := 0; i < 5; i++ {
+		waitParked(t, before, 3)
+		b.send("join vault wrong")
+		b.expectError("join", "bad_room_password")
+	}
+	waitParked(t, before, 3)
+	b.send("join vault sesame")
+	b.expectError("join", "rate_limited")
+
+	// A logout asked for by a parked session says bye once it is offline.
+	waitParked(t, before, 3)
+	b.send("logout")
+	b.expect("bye", "reason", "logout")
+	b.closed()
+}

@@ -740,7 +740,7 @@ func (s *session) statusLine(ctx context.Context, prefix, room, text string, act
 		}
 	}
 	n := &note{Kind: noteStatus, ID: s.srv.newID(), By: s.user, Room: r.Name, Text: prefix + text, Flag: action,
-		Time: s.srv.now(), Names: to, Src: s.sid, Notice: s.ircNotice, Tags: s.ircClientTags}
+		Time: s.srv.now(), Names: to, Src: s.sid, Notice: s.irc.sendingNotice(), Tags: s.irc.sendingTags()}
 	if err := s.srv.effect(ctx, n); err != nil {
 		return err
 	}

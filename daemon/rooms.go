@@ -182,10 +182,11 @@ func cmdJoin(ctx context.Context, s *session, args string) error {
 	if r.Locked() && !s.admin.Load() && !owner && !invited {
 		// Each guess costs an argon2 hash; without a limit one user could
 		// keep the hash gate busy and lock everyone else out of logging in.
-		if s.roomGuesses == nil {
-			s.roomGuesses = ratelimit.New(roomGuessRate, roomGuessBurst, s.srv.now())
+		a := s.setAside()
+		if a.roomGuesses == nil {
+			a.roomGuesses = ratelimit.New(roomGuessRate, roomGuessBurst, s.srv.now())
 		}
-		if !s.roomGuesses.Allow(s.srv.now()) {
+		if !a.roomGuesses.Allow(s.srv.now()) {
 			return chatd.Errorf(chatd.ERateLimited, "too many room password tries; wait a little")
 		}
 		if err := s.checkRoomPassword(ctx, r, pw); err != nil {

@@ -740,6 +740,14 @@ func (s *Server) acceptLoop(ctx context.Context, name string, ln net.Listener) {
 	}
 }
 
+// uncount takes a connection that ServeConn (or a hand-over) counted off
+// the server's books once its session is over.
+func (s *Server) uncount(sess *session) {
+	s.metrics.connClosed(sess.info.Listener)
+	s.forget(sess)
+	s.wg.Done()
+}
+
 func (s *Server) forget(sess *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

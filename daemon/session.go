@@ -45,13 +45,9 @@ type session struct {
 	srv           *Server
 	conn          Conn
 	info          ConnInfo
-	addr          string    // the client's real IP (info.Addr)
-	connected     time.Time // server clock
-	connectedWall time.Time // wall clock, for socket deadlines
-	// onDone runs once the session is over and finish has run, on the
-	// goroutine that ran it (ServeConn's accounting).
-	onDone func()
-	done   chan struct{} // closed when the output is over and the connection closed
+	addr          string        // the client's real IP (info.Addr)
+	connectedWall time.Time     // wall clock, for socket deadlines
+	done          chan struct{} // closed when the output is over and the connection closed
 	// irc is the IRC dialect's state (irc.go), nil for other sessions.
 	irc *ircState
 
@@ -68,35 +64,13 @@ type session struct {
 	// Reader goroutine only.
 	bucket      *ratelimit.Bucket // per-connection rate limit (replaced at login)
 	refused     int               // lines refused by the rate limiter since the last accepted one
-	roomGuesses *ratelimit.Bucket // room password checks
 	pendingName string            // name at the latest username prompt
 	// label is the label of the line being handled (PROTOCOL.md section
 	// 8), "" for none.
 	label string
-	// farewell is the bye of a logout the user asked for: set by the
-	// logout command, it stops the reader, and finish queues it once the
-	// user has left the registry.
-	farewell *event
-	// quitReason is what the user said logging out (IRC's QUIT message),
-	// shown to the others with the logout; set with farewell.
-	quitReason string
-	// ircNotice: the line being sent is an IRC NOTICE (ircPrivmsg sets it
-	// around the send; reader goroutine only).
-	ircNotice bool
-	// ircClientTags are the client-only tags of the IRC line being sent
-	// (as ircNotice).
-	ircClientTags map[string]string
-	// ircParts are the lines of the IRC multiline batch being sent as
-	// one room line (irc_multiline.go; as ircNotice).
-	ircParts []mlPart
-	// redactReason is the reason of the IRC REDACT being run, which the
-	// delete shows to the others (as ircNotice).
-	redactReason string
-	// Telnet state: interrupted is set by IAC IP or BRK; refusedOpts holds
-	// the options already refused (DO or WILL, then the option), so each
-	// is refused once and negotiation cannot loop.
-	interrupted bool
-	refusedOpts map[[2]byte]bool
+	// aside holds what few sessions ever use (sessionAside), nil until
+	// the first of them needs it.
+	aside *sessionAside
 	// out is this session's flusher: the recipients of the chat it fanned
 	// out.
 	out flusher
@@ -152,6 +126,14 @@ type session struct {
 	// unwritten.
 	outMode int32
 	midLine bool
+	// interrupted is set by telnet's IAC IP or BRK (reader goroutine
+	// only; here because it fits beside midLine's padding).
+	interrupted bool
+	// counted says the server counts the connection (ServeConn, or the
+	// hand-over that brought it): once the session is over and finish
+	// has run, Server.uncount takes it off the books, on that goroutine.
+	// Set before the reader starts.
+	counted bool
 	pending *[]byte
 
 	// Text-mode read progress (markers.go): the newest message id written
@@ -166,12 +148,54 @@ type session struct {
 	// at its next wait for input, stops without ending the session
 	// (handStopped) and closes quiet, unless the hand-over gave up on it
 	// first (back to 0).
-	handing atomic.Int32
-	quiet   chan struct{}
+	quiet chan struct{}
 
 	// Written once, inside endOnce, by whoever ends the session first.
 	endOnce   sync.Once
+	handing   atomic.Int32 // with quiet above; here, it fills endOnce's padding
 	endReason string
+}
+
+// sessionAside is the part of a session that few sessions use, made by
+// the reader goroutine the first time one does (session.setAside), and
+// read by it only, so that an idle session carries one pointer for it.
+type sessionAside struct {
+	// farewell is the bye of a logout the user asked for: set by the
+	// logout command, it stops the reader, and finish queues it once the
+	// user has left the registry.
+	farewell *event
+	// roomGuesses limits the room password checks.
+	roomGuesses *ratelimit.Bucket
+	// refusedOpts holds the telnet options already refused (DO or WILL,
+	// then the option), so each is refused once and negotiation cannot
+	// loop.
+	refusedOpts map[[2]byte]bool
+}
+
+// setAside returns the session's aside, made on first use; reader
+// goroutine only.
+func (s *session) setAside() *sessionAside {
+	if s.aside == nil {
+		s.aside = &sessionAside{}
+	}
+	return s.aside
+}
+
+// refusedOptions are the telnet options refused so far (none for a nil
+// aside).
+func (a *sessionAside) refusedOptions() map[[2]byte]bool {
+	if a == nil {
+		return nil
+	}
+	return a.refusedOpts
+}
+
+// farewell is the bye of the logout the user asked for, nil for none.
+func (s *session) farewell() *event {
+	if s.aside == nil {
+		return nil
+	}
+	return s.aside.farewell
 }
 
 func newSession(srv *Server, conn Conn, info ConnInfo) *session {
@@ -279,7 +303,7 @@ func (s *session) run(ctx context.Context) {
 
 // serve runs one stretch of the reader's work on the current goroutine.
 // step reports whether the session parked; if it did not (or panicked),
-// the session is over: finish runs, then onDone.
+// the session is over: finish runs, then uncount.
 func (s *session) serve(step func() (parked bool)) {
 	parked := false
 	defer func() {
@@ -290,8 +314,8 @@ func (s *session) serve(step func() (parked bool)) {
 		}
 		if !parked {
 			s.finish()
-			if s.onDone != nil {
-				s.onDone()
+			if s.counted {
+				s.srv.uncount(s)
 			}
 			// The session is over; its socket may linger a little.
 			if lc, ok := s.conn.(lingerCloser); ok {
@@ -306,7 +330,7 @@ func (s *session) serve(step func() (parked bool)) {
 // resumed says the poller woke a parked session: the line is read at once
 // under the idle deadline fixed when it parked.
 func (s *session) commands(ctx context.Context, resumed bool) bool {
-	for !s.ending() && s.farewell == nil {
+	for !s.ending() && s.farewell() == nil {
 		if !resumed && s.park(ctx) {
 			return true
 		}
@@ -557,7 +581,7 @@ func (s *session) finish() {
 	// A user who logs out is told bye only once they are offline, so a
 	// client that logs straight back in is not refused as already online.
 	// Every other ending closes the outbox now.
-	bye := s.farewell
+	bye := s.farewell()
 	if bye == nil {
 		s.end(reason, "closing")
 	}
@@ -601,7 +625,7 @@ func (s *session) goOffline(reason string) {
 	}
 	ctx, cancel := s.srv.finishCtx() // at shutdown, ends with the grace
 	defer cancel()
-	n := &note{Kind: noteLogout, User: s.user, SID: s.sid, Text: presenceFor(reason), Reason: s.quitReason}
+	n := &note{Kind: noteLogout, User: s.user, SID: s.sid, Text: presenceFor(reason), Reason: s.irc.quitting()}
 	// With several sessions per user in a cluster, whether this was
 	// the user's last one anywhere is decided by the database as the
 	// row goes (clusterHub.tell); every node, this one included,
@@ -866,11 +890,12 @@ func (s *session) telnetCommand(cmd, opt byte) {
 // refuse answers a request for an option chatd does not do, once per
 // option and request: a client that asks again gets no second answer.
 func (s *session) refuse(req, opt, answer byte) {
-	if s.refusedOpts == nil {
-		s.refusedOpts = map[[2]byte]bool{}
+	a := s.setAside()
+	if a.refusedOpts == nil {
+		a.refusedOpts = map[[2]byte]bool{}
 	}
-	if k := [2]byte{req, opt}; !s.refusedOpts[k] {
-		s.refusedOpts[k] = true
+	if k := [2]byte{req, opt}; !a.refusedOpts[k] {
+		a.refusedOpts[k] = true
 		s.send(telnetEvent(string([]byte{tnIAC, answer, opt})))
 	}
 }

@@ -68,7 +68,6 @@ type ConnInfo struct {
 // transports whose serving code needs one.
 func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
 	sess := newSession(s, c, info)
-	sess.connected = s.now()
 	if !s.isStarted() {
 		t := time.NewTimer(startWait)
 		select {
@@ -107,11 +106,7 @@ func (s *Server) ServeConn(_ context.Context, c Conn, info ConnInfo) {
 		return
 	}
 	s.metrics.connOpened(info.Listener)
-	sess.onDone = func() {
-		s.metrics.connClosed(info.Listener)
-		s.forget(sess)
-		s.wg.Done()
-	}
+	sess.counted = true
 	// Not ctx: shutdown ends sessions with a bye, and the database work
 	// of a command in flight should finish, not be cancelled.
 	sess.run(context.Background())
@@ -216,7 +211,9 @@ func (s *Server) claimLocked(slot *connSlot, ip string) (refuse, reason string) 
 // lines by lineReader, which also consumes telnet commands.
 type streamConn struct {
 	net.Conn
-	lines *lineReader
+	// lines is the line reader, part of the connection's allocation
+	// rather than one of its own (a connection at rest keeps both).
+	lines lineReader
 	meter meterReader     // between the socket and lines
 	raw   syscall.RawConn // plain TCP's socket, for tryWrite and parking; nil for TLS
 
@@ -233,11 +230,16 @@ type streamConn struct {
 
 	// Parking (parkConn), guarded by pmu (tier 5, DEVELOPING.md "Locks").
 	pmu        sync.Mutex
-	resume     func()      // set while parked: what wake starts
-	timer      *time.Timer // wakes a parked connection at its deadline
-	fd         int         // the socket, once registered with the poller
+	resume     func() // set while parked: what wake starts
+	fd         int    // the socket, once registered with the poller
 	registered bool
 	closed     bool
+	// The poller's deadline heap (park_linux.go), guarded by
+	// inputPoller.mu: when a parked connection is woken anyway (wall
+	// clock, unix nanoseconds), and its place in the heap plus one (0:
+	// not in it).
+	due     int64
+	dueSlot int32
 	// lingering is set once a lingering close began (closeWrite): no
 	// line is read from then on, and the reader goroutine ends the close
 	// (finishClose). lingerFrom is when it began.
@@ -248,7 +250,7 @@ type streamConn struct {
 
 func newStreamConn(c net.Conn, maxLine int) *streamConn {
 	sc := &streamConn{Conn: c}
-	sc.lines = newLineReader(&sc.meter, maxLine)
+	sc.lines = lineReader{src: &sc.meter, max: maxLine}
 	sc.meter.r = c
 	sc.meter.stop = &sc.lingering
 	if tc, ok := c.(*net.TCPConn); ok {
@@ -413,7 +415,7 @@ func (c *streamConn) park(deadline time.Time, resume func()) bool {
 	c.resume = resume
 	parkedConns.Add(1)
 	if !deadline.IsZero() {
-		c.timer = time.AfterFunc(time.Until(deadline), c.wake)
+		p.wakeAt(c, deadline.UnixNano())
 	}
 	return true
 }
@@ -424,9 +426,8 @@ func (c *streamConn) wake() {
 	c.pmu.Lock()
 	resume := c.resume
 	c.resume = nil
-	if c.timer != nil {
-		c.timer.Stop()
-		c.timer = nil
+	if resume != nil {
+		theInputPoller().noWake(c)
 	}
 	c.pmu.Unlock()
 	if resume != nil {

@@ -442,7 +442,7 @@ func (s *Server) HandOver(c *net.UnixConn, within time.Duration) (moved int, err
 		// This process's copy of the socket goes; the new one keeps its
 		// own. If the send failed, the client is disconnected.
 		sess.conn.Close()
-		sess.onDone()
+		s.uncount(sess)
 		if serr != nil {
 			err = fmt.Errorf("send a session: %w", serr)
 			return false
@@ -629,7 +629,7 @@ func (s *session) takeOver(until time.Time) (rec *sessionRecord, ok, busy bool) 
 		Tokens: s.bucket.Take(0, srv.now()), Refused: s.refused,
 		Input: s.conn.(*streamConn).lines.unread(), Output: out,
 	}
-	for k := range s.refusedOpts {
+	for k := range s.aside.refusedOptions() {
 		rec.RefusedOpts = append(rec.RefusedOpts, k)
 	}
 	if st := s.irc; st != nil {
@@ -786,7 +786,7 @@ func (s *Server) adoptOne(rec *sessionRecord, fd int) (*session, error) {
 		st.account = &chatd.User{Name: rec.User, Admin: rec.Admin}
 		s.ircIdents.Store(chatd.Key(rec.User), &ircIdent{username: ir.Username, realname: ir.Realname, guest: ir.Guest, oper: ir.Oper})
 	}
-	sess.connected, sess.connectedWall = s.now(), rec.Connected
+	sess.connectedWall = rec.Connected
 	sess.user, sess.loginAt, sess.sid = rec.User, rec.LoginAt, rec.SID
 	sess.admin.Store(rec.Admin)
 	sess.mode.Store(rec.Mode)
@@ -806,10 +806,11 @@ func (s *Server) adoptOne(rec *sessionRecord, fd int) (*session, error) {
 	sess.bucket.Take(max(burst-rec.Tokens, 0), s.now())
 	sess.refused = rec.Refused
 	for _, k := range rec.RefusedOpts {
-		if sess.refusedOpts == nil {
-			sess.refusedOpts = map[[2]byte]bool{}
+		a := sess.setAside()
+		if a.refusedOpts == nil {
+			a.refusedOpts = map[[2]byte]bool{}
 		}
-		sess.refusedOpts[k] = true
+		a.refusedOpts[k] = true
 	}
 	s.names.put(rec.User)
 	// Counted as ServeConn counts, whatever the limits: it was counted
@@ -823,11 +824,7 @@ func (s *Server) adoptOne(rec *sessionRecord, fd int) (*session, error) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	s.metrics.connOpened(sess.info.Listener)
-	sess.onDone = func() {
-		s.metrics.connClosed(sess.info.Listener)
-		s.forget(sess)
-		s.wg.Done()
-	}
+	sess.counted = true
 	s.hub.add(sess, rec.Rooms, loginMulti, math.MaxInt, nil) // no welcome, no presence
 	s.hub.mu.Lock()
 	sess.room = rec.Room
