@@ -387,9 +387,7 @@ func (s *session) enter(ctx context.Context, u *chatd.User) bool {
 	if err := s.srv.community.tell(ctx, n); err != nil {
 		s.srv.log.Error("tell the cluster of a login", "user", u.Name, "err", err)
 	}
-	if err := s.srv.seen.write(s.srv, chatd.Seen{Name: u.Name, LastLogin: now, LastSeen: now, LastActive: now}); err != nil {
-		s.srv.log.Error("record login", "user", u.Name, "err", err)
-	}
+	s.srv.seen.note(s.srv, chatd.Seen{Name: u.Name, LastLogin: now, LastSeen: now, LastActive: now})
 	// Mail stored between the read above and going online would otherwise
 	// wait for the next login. (With mail, the page chain reads again
 	// after the last page, which is after this point.) Counting is the

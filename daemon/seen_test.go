@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"chatd"
+	"chatd/db"
 )
 
 // slowSeen is a store whose SetSeen takes a while, as a commit on a busy
@@ -19,13 +20,14 @@ type slowSeen struct {
 
 func (s *slowSeen) SetSeen(ctx context.Context, seen []chatd.Seen) error {
 	s.calls.Add(1)
-	for _, e := range seen {
+	time.Sleep(100 * time.Millisecond)
+	err := s.Store.SetSeen(ctx, seen)
+	for _, e := range seen { // counted once stored
 		if !e.LastLogin.IsZero() {
 			s.logins.Add(1)
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
-	return s.Store.SetSeen(ctx, seen)
+	return err
 }
 
 // TestSeenGroupCommit: logins that arrive while one login's times are
@@ -68,5 +70,63 @@ func TestSeenGroupCommit(t *testing.T) {
 		if err != nil || u.LastLogin.IsZero() || u.LastLogin.Before(u.Created) || u.LastSeen.Before(u.LastLogin) {
 			t.Errorf("%s: %+v, %v; want its login time", name, u, err)
 		}
+	}
+}
+
+// heldSeen is a store whose SetSeen of a login's times waits until the
+// test lets it go, as a commit stuck behind a busy disk would.
+type heldSeen struct {
+	chatd.Store
+	release chan struct{}
+	held    atomic.Int64
+}
+
+func (s *heldSeen) SetSeen(ctx context.Context, seen []chatd.Seen) error {
+	for _, e := range seen {
+		if !e.LastLogin.IsZero() {
+			s.held.Add(1)
+			<-s.release
+			break
+		}
+	}
+	return s.Store.SetSeen(ctx, seen)
+}
+
+// TestLoginDoesNotWaitForSeen: a login's times are written behind its
+// back. The user chats while the write of their login time is still held
+// up, and the time is stored once it goes through; and a login whose
+// write never got the chance before the server stops (handed over, or
+// the server stopped at once) is written by the stop.
+func TestLoginDoesNotWaitForSeen(t *testing.T) {
+	cfg := testConfig(t)
+	held := &heldSeen{release: make(chan struct{})}
+	ts := startWrapped(t, cfg, &clock{}, func(s chatd.Store) chatd.Store {
+		held.Store = s
+		return held
+	})
+	ts.addUsers("alice")
+	c := login(t, ts.addr, "alice", "password1")
+	deadline := time.Now().Add(10 * time.Second)
+	for held.held.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if held.held.Load() == 0 {
+		t.Fatal("the login's times never reached the store")
+	}
+	// The write is held: the session answers all the same.
+	c.send("/who")
+	c.expect("ok", "cmd", "who")
+	close(held.release)
+	c.send("/quit")
+	ts.stop()
+
+	store, err := db.Open(cfg.Database.Path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	u, err := store.UserByName(t.Context(), "alice")
+	if err != nil || u.LastLogin.IsZero() {
+		t.Fatalf("alice after the stop: %+v, %v; want her login time", u, err)
 	}
 }

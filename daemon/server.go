@@ -624,6 +624,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		done <-chan struct{}
 	}{
 		{"sessions", waitDone(s.wg.Wait)},
+		// The logins' times still waiting for company (seen.go).
+		{"seen", waitDone(func() { s.seen.flush(s) })},
 		{"loops", waitDone(loops.Wait)},
 		{"cluster", clusterDone},
 		{"history", s.history.done},

@@ -620,9 +620,7 @@ func (s *session) goOffline(reason string) {
 	// who-was-online queries never miss them in between.
 	now := s.srv.now()
 	seen := chatd.Seen{Name: s.user, LastSeen: now, LastActive: time.Unix(0, s.lastActive.Load())}
-	if err := s.srv.seen.write(s.srv, seen); err != nil {
-		s.srv.log.Error("write last seen", "user", s.user, "err", err)
-	}
+	s.srv.seen.write(s.srv, seen)
 	ctx, cancel := s.srv.finishCtx() // at shutdown, ends with the grace
 	defer cancel()
 	n := &note{Kind: noteLogout, User: s.user, SID: s.sid, Text: presenceFor(reason), Reason: s.irc.quitting()}

@@ -27,12 +27,17 @@ func MemoryLimit(cfg *chatd.Config) int64 {
 //
 // With a hash worker (a process at idle priority) no P needs holding back
 // (while it works: when the daemon hashes itself meanwhile, the rule above
-// holds): the kernel runs the chat first whenever it wants a CPU. The gate
-// then runs just enough hashes to keep every CPU busy (argon2.max_concurrent
-// at most): more would not finish the storm sooner, only hold more memory.
+// holds): the kernel runs the chat first whenever it wants a CPU. The
+// worker then runs just enough hashes to keep every CPU busy
+// (argon2.max_concurrent at most): more would not finish the storm sooner,
+// only hold more memory. Slots tells the worker that number and gives the
+// gate twice as many: one request waits in the worker behind each hash it
+// runs (see Worker).
 func Slots(a chatd.Argon2Config, h Hasher, holdP bool) int {
 	if w, ok := h.(*Worker); ok && !w.inProcess.Load() {
-		return workerSlots(a.MaxConcurrent, int(a.Parallelism), runtime.NumCPU())
+		run := workerSlots(a.MaxConcurrent, int(a.Parallelism), runtime.NumCPU())
+		w.run.Store(int32(run))
+		return 2 * run
 	}
 	if !holdP {
 		return a.MaxConcurrent

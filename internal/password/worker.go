@@ -29,8 +29,13 @@ import (
 // request per hash, answered in any order by id. The gate in front of it
 // is unchanged: it admits at most its slots, so the worker never has more
 // than that many requests in hand (the queue stays the gate's, fair per
-// source address). The hash parameters travel with each request: new
-// hashes at the cost in force, checks at the cost in the stored hash.
+// source address). With a worker the gate has twice the slots of the
+// hashes that fill the CPUs, and each request tells the worker to run no
+// more than those at once (Run): the other half wait in the worker,
+// without memory, one behind each running hash, so the worker goes from
+// one hash to the next without waiting for the daemon. The hash
+// parameters travel with each request: new hashes at the cost in force,
+// checks at the cost in the stored hash.
 //
 // A worker starved of CPU (other work at normal priority keeps every CPU
 // busy) would hold logins up until server_busy: a hash it has not answered
@@ -58,7 +63,10 @@ type Worker struct {
 	// start, or it is starved): the gate then admits no more than an
 	// in-process hasher may run. Written under mu, read without it.
 	inProcess atomic.Bool
-	closed    bool
+	// run is how many hashes the worker may compute at once (Slots
+	// sets it; sent with each request as Run).
+	run    atomic.Int32
+	closed bool
 }
 
 // workerStall is how long a hash may wait for the worker before the daemon
@@ -98,6 +106,9 @@ type workerRequest struct {
 	M        uint32 `json:"m,omitempty"`
 	T        uint32 `json:"t,omitempty"`
 	P        uint8  `json:"p,omitempty"`
+	// Run is how many hashes the worker may compute at once (the
+	// latest request's counts; 0: as many as it is sent).
+	Run int `json:"run,omitempty"`
 }
 
 // workerReply answers the request with the same id.
@@ -162,6 +173,7 @@ func (h *Worker) call(req workerRequest) (workerReply, error) {
 		h.mu.Lock()
 		h.nextID++
 		req.ID = h.nextID
+		req.Run = int(h.run.Load())
 		p.pending[req.ID] = ch
 		err = p.enc.Encode(req)
 		if err != nil {
@@ -352,24 +364,44 @@ func (h *Worker) Close() {
 
 // ServeWorker is the worker's side (`chatd hash-worker`): it lowers
 // its own CPU priority to priority (argon2.worker: "idle" or "nice"),
-// then answers the requests read from in on out until in ends. Each
-// request is hashed on a goroutine of its own; the daemon's gate bounds
-// how many it sends at once.
+// then answers the requests read from in on out until in ends.
 func ServeWorker(in io.Reader, out io.Writer, priority string) error {
-	if err := lowerPriority(priority); err != nil {
-		return fmt.Errorf("lower the hash worker's priority (argon2.worker = %q): %w", priority, err)
+	lower := func() error {
+		if err := lowerPriority(priority); err != nil {
+			return fmt.Errorf("lower the hash worker's priority (argon2.worker = %q): %w", priority, err)
+		}
+		return nil
+	}
+	if err := lower(); err != nil {
+		return err
 	}
 	// Small hashes (a test-size cost) leave little garbage each, and a
 	// collection per hash would cost several times the hash itself; a
 	// heap allowed to grow to five times what is live holds only a few
 	// of them between collections. Big ones are collected one by one
-	// below.
+	// (serveHashes).
 	debug.SetGCPercent(400)
-	var mu sync.Mutex // one reply at a time on out
+	// Once more before each hash: a thread whose creation was under way
+	// while the first pass ran can have copied the old priority. The
+	// process is quiet then, so that pass finds any such one.
+	return serveHashes(in, out, lower, hashRequest)
+}
+
+// serveHashes answers the requests read from in on out, each computed by
+// compute on a goroutine of its own, until in ends; before runs ahead of
+// each. At most the latest request's Run hashes are computed at once; the
+// others wait here, in the order they came, holding no hash memory yet.
+// The daemon sends more requests than that (Slots), so that a hash
+// finishing here finds the next one already in hand instead of waiting
+// for the daemon to answer its login and send another: the round trip
+// through a busy daemon no longer leaves the worker idle.
+func serveHashes(in io.Reader, out io.Writer, before func() error, compute func(workerRequest) workerReply) error {
+	var mu sync.Mutex // one reply at a time on out; running, limit
+	freed := sync.NewCond(&mu)
 	enc := json.NewEncoder(out)
 	var wg sync.WaitGroup
 	var idle *time.Timer
-	running := 0
+	running, limit := 0, 0
 	dec := json.NewDecoder(bufio.NewReader(in))
 	for {
 		var req workerRequest
@@ -380,19 +412,23 @@ func ServeWorker(in io.Reader, out io.Writer, priority string) error {
 			}
 			return fmt.Errorf("read a request: %w", err)
 		}
-		// Once more before each hash: a thread whose creation was under
-		// way while the first pass ran can have copied the old priority.
-		// The process is quiet now, so this pass finds any such one.
-		if err := lowerPriority(priority); err != nil {
-			return fmt.Errorf("lower the hash worker's priority (argon2.worker = %q): %w", priority, err)
+		if err := before(); err != nil {
+			return err
 		}
 		mu.Lock()
+		if req.Run > 0 {
+			limit = req.Run
+		}
+		// Only this loop waits here, so requests start in arrival order.
+		for limit > 0 && running >= limit {
+			freed.Wait()
+		}
 		running++
 		mu.Unlock()
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := hashRequest(req)
+			r := compute(req)
 			// A big hash's buffer (argon2.memory_kib) is garbage now:
 			// collect it at once, so the next hash reuses its pages
 			// instead of the process growing by another buffer
@@ -409,6 +445,7 @@ func ServeWorker(in io.Reader, out io.Writer, priority string) error {
 			defer mu.Unlock()
 			enc.Encode(r) // a broken pipe means the daemon is gone: in ends next
 			running--
+			freed.Signal()
 			if running == 0 {
 				// Hand the finished hashes' memory back once requests
 				// stop coming for a moment, as the daemon's gate does.
