@@ -132,7 +132,6 @@ func (s *Server) syncOnline(ctx context.Context) {
 	var lastWrite time.Time
 	pacer := s.gcPacer()
 	defer pacer.rest()
-	var pass time.Time // when the last pass began (server clock)
 	for {
 		select {
 		case <-ctx.Done():
@@ -178,17 +177,13 @@ func (s *Server) syncOnline(ctx context.Context) {
 		if refresh {
 			refreshed = now
 		}
-		// Rows of sessions that logged in from here on are the next
-		// pass's wave (the server clock: as the sessions' loginAt).
-		lastPass := pass
-		pass = now
 		if h := onlineSynced.Load(); h != nil {
 			(*h)(s, refresh, len(gone)+len(put))
 		}
 		switch n := len(gone) + len(put); {
 		case n > 0:
 			unfreed, lastWrite = unfreed+n, time.Now()
-			pacer.wave(loginsSince(put, lastPass))
+			pacer.wave(n)
 		case time.Since(lastWrite) >= restQuiet:
 			pacer.rest()
 			if s.freeRestMemory(unfreed) {
@@ -196,20 +191,6 @@ func (s *Server) syncOnline(ctx context.Context) {
 			}
 		}
 	}
-}
-
-// loginsSince counts the rows of put whose sessions logged in at or after
-// since: a wave of logins is what leaves the heap's holes the pacer is
-// for (gcPacer), while rows rewritten because their sessions changed
-// rooms (a wave of joins) or were active leave none of that.
-func loginsSince(put []chatd.OnlineSession, since time.Time) int {
-	n := 0
-	for _, p := range put {
-		if !p.Since.Before(since) {
-			n++
-		}
-	}
-	return n
 }
 
 // onlineSynced, set only by tests, runs after each write of syncOnline

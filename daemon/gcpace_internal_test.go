@@ -1,11 +1,6 @@
 package daemon
 
-import (
-	"testing"
-	"time"
-
-	"chatd"
-)
+import "testing"
 
 // The collector runs at waveGCPercent from the first pass of syncOnline
 // that writes a wave's rows until the writes stop, then at the pace the
@@ -40,24 +35,5 @@ func TestGCPacerWave(t *testing.T) {
 	t.Setenv("GOGC", "200")
 	if (&Server{manageMemory: true}).gcPacer().set != nil {
 		t.Fatal("the pacer acts although GOGC is set")
-	}
-}
-
-// A wave is counted in logins: syncOnline's rows of sessions that logged
-// in since its last pass, not those rewritten because their sessions
-// joined a room or were active (a wave of joins leaves no login garbage).
-func TestGCPacerCountsLogins(t *testing.T) {
-	last := time.Unix(1000, 0)
-	put := []chatd.OnlineSession{
-		{User: "old", Since: last.Add(-time.Hour)},     // changed rooms
-		{User: "new", Since: last.Add(time.Second)},    // logged in
-		{User: "edge", Since: last},                    // at the pass
-		{User: "older", Since: last.Add(-time.Minute)}, // was active
-	}
-	if n := loginsSince(put, last); n != 2 {
-		t.Fatalf("loginsSince = %d, want 2 (new, edge)", n)
-	}
-	if n := loginsSince(put, time.Time{}); n != len(put) {
-		t.Fatalf("first pass: loginsSince = %d, want every row", n)
 	}
 }
