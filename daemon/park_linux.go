@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"container/heap"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -35,7 +36,7 @@ type inputPoller struct {
 	// timed holds the parked connections with a deadline, a min-heap by
 	// streamConn.due; each knows its place (streamConn.dueSlot). Guarded
 	// by mu.
-	timed   []*streamConn
+	timed   deadlines
 	stopped bool          // guarded by mu; the descriptors are closed or closing
 	done    chan struct{} // closed when loop has returned
 }
@@ -170,9 +171,7 @@ func (p *inputPoller) wakeAt(c *streamConn, due int64) {
 	}
 	p.dropTimed(c)
 	c.due = due
-	p.timed = append(p.timed, c)
-	c.dueSlot = int32(len(p.timed))
-	p.siftUp(len(p.timed) - 1)
+	heap.Push(&p.timed, c)
 	if p.timed[0] == c {
 		// Sooner than the loop's wait may end: it looks again.
 		syscall.Write(p.wakeW, []byte{1})
@@ -192,18 +191,8 @@ func (p *inputPoller) noWake(c *streamConn) {
 // dropTimed takes c out of the deadline heap if it is there. Callers
 // hold p.mu.
 func (p *inputPoller) dropTimed(c *streamConn) {
-	i := int(c.dueSlot) - 1
-	if i < 0 || i >= len(p.timed) || p.timed[i] != c {
-		return
-	}
-	last := len(p.timed) - 1
-	p.swapTimed(i, last)
-	p.timed[last] = nil
-	p.timed = p.timed[:last]
-	c.dueSlot = 0
-	if i < last {
-		p.siftDown(i)
-		p.siftUp(i)
+	if i := int(c.dueSlot) - 1; i >= 0 && i < len(p.timed) && p.timed[i] == c {
+		heap.Remove(&p.timed, i)
 	}
 }
 
@@ -214,9 +203,7 @@ func (p *inputPoller) expired(now int64, into []*streamConn) ([]*streamConn, int
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for len(p.timed) > 0 && p.timed[0].due <= now {
-		c := p.timed[0]
-		p.dropTimed(c)
-		into = append(into, c)
+		into = append(into, heap.Pop(&p.timed).(*streamConn))
 	}
 	if len(p.timed) == 0 {
 		return into, -1
@@ -225,37 +212,32 @@ func (p *inputPoller) expired(now int64, into []*streamConn) ([]*streamConn, int
 	return into, int(min(wait, 1<<30))
 }
 
-func (p *inputPoller) swapTimed(i, j int) {
-	p.timed[i], p.timed[j] = p.timed[j], p.timed[i]
-	p.timed[i].dueSlot, p.timed[j].dueSlot = int32(i+1), int32(j+1)
+// deadlines is the poller's heap of parked connections by deadline
+// (container/heap, earliest first); each connection knows its place in it
+// (streamConn.dueSlot: its index plus one, 0 when not in it).
+type deadlines []*streamConn
+
+func (d deadlines) Len() int           { return len(d) }
+func (d deadlines) Less(i, j int) bool { return d[i].due < d[j].due }
+func (d deadlines) Swap(i, j int) {
+	d[i], d[j] = d[j], d[i]
+	d[i].dueSlot, d[j].dueSlot = int32(i+1), int32(j+1)
 }
 
-func (p *inputPoller) siftUp(i int) {
-	for i > 0 {
-		up := (i - 1) / 2
-		if p.timed[up].due <= p.timed[i].due {
-			return
-		}
-		p.swapTimed(i, up)
-		i = up
-	}
+func (d *deadlines) Push(x any) {
+	c := x.(*streamConn)
+	*d = append(*d, c)
+	c.dueSlot = int32(len(*d))
 }
 
-func (p *inputPoller) siftDown(i int) {
-	for {
-		least, l, r := i, 2*i+1, 2*i+2
-		if l < len(p.timed) && p.timed[l].due < p.timed[least].due {
-			least = l
-		}
-		if r < len(p.timed) && p.timed[r].due < p.timed[least].due {
-			least = r
-		}
-		if least == i {
-			return
-		}
-		p.swapTimed(i, least)
-		i = least
-	}
+func (d *deadlines) Pop() any {
+	old := *d
+	last := len(old) - 1
+	c := old[last]
+	old[last] = nil
+	*d = old[:last]
+	c.dueSlot = 0
+	return c
 }
 
 // loop wakes the connections whose sockets are ready, and those whose
