@@ -317,7 +317,7 @@ func copyRows(ctx context.Context, stx, dtx *dbTx, t copyTable, progress CopyPro
 	// parameters (SQLite 32766, PostgreSQL 65535).
 	perStmt := max(1, 2000/width)
 	head := `INSERT INTO ` + t.name + ` (` + quoted(append(slices.Clone(cols), extra...)) + `) VALUES `
-	tuple := "(" + strings.TrimSuffix(strings.Repeat("?, ", width), ", ") + "), "
+	tuple := "(" + placeholders(width) + "), "
 	args := make([]any, 0, perStmt*width)
 	flush := func() error {
 		if len(args) == 0 {

@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/jmoiron/sqlx"
 
@@ -125,9 +124,4 @@ func (db *DB) UnreadMentions(ctx context.Context, user string) (int, error) {
 		return 0, fmt.Errorf("count the unread mentions of %s: %w", user, err)
 	}
 	return n, nil
-}
-
-// placeholders is n question marks separated by commas.
-func placeholders(n int) string {
-	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
 }

@@ -660,10 +660,15 @@ func execBatches(ctx context.Context, tx *dbTx, head, tail string, width, perStm
 	return nil
 }
 
+// placeholders is n question marks separated by commas.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
 // insertRows is head followed by n rows of width placeholders; a row of
 // offline_messages also says that it is not sorted yet.
 func insertRows(head string, width, n int) string {
-	row := "(" + strings.Repeat("?, ", width-1) + "?)"
+	row := "(" + placeholders(width) + ")"
 	if strings.Contains(head, "offline_messages") {
 		row = "(" + strings.Repeat("?, ", width) + "0)"
 	}

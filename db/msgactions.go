@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/jmoiron/sqlx"
@@ -340,7 +339,7 @@ func (db *DB) withReactions(ctx context.Context, col string, ids []int64, lines 
 	}
 	err := sqlx.SelectContext(ctx, db.reader, &rows, `SELECT r.`+col+` AS line, u.name, r.reaction
 		FROM message_reactions r JOIN users u ON u.id = r.user_id
-		WHERE r.`+col+` IN (`+strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")+`) ORDER BY r.id`, args...)
+		WHERE r.`+col+` IN (`+placeholders(len(ids))+`) ORDER BY r.id`, args...)
 	if err != nil {
 		return fmt.Errorf("read reactions: %w", err)
 	}

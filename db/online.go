@@ -3,7 +3,6 @@ package db
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"chatd"
@@ -127,7 +126,7 @@ var sqlDeleteOnline = inStatements(`DELETE FROM online_sessions WHERE id IN `)
 func inStatements(head string) []string {
 	stmts := make([]string, 7)
 	for k := range stmts {
-		stmts[k] = head + "(" + strings.Repeat("?, ", 1<<k-1) + "?)"
+		stmts[k] = head + "(" + placeholders(1<<k) + ")"
 	}
 	return stmts
 }
