@@ -154,10 +154,7 @@ func (s *Server) syncOnline(ctx context.Context) {
 		active := int64(-1)
 		refresh := now.Sub(refreshed) >= onlineRefresh
 		if refresh {
-			// A line stamps lastActive a moment before it stores it: a
-			// second's overlap with the last refresh catches one that
-			// refresh read too early.
-			active = refreshed.Add(-time.Second).UnixNano()
+			active = activeFrom(refreshed)
 		}
 		gone, put, all := s.hub.onlineChanges(full, active)
 		var err error
@@ -191,6 +188,15 @@ func (s *Server) syncOnline(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// activeFrom is the activity (session.lastActive, server clock in unix
+// nanoseconds) that counts as since a pass over everyone's activity at
+// last (syncOnline's refresh, flushSeen): a line stamps lastActive a
+// moment before it stores it, so a second's overlap catches one the pass
+// read too early.
+func activeFrom(last time.Time) int64 {
+	return last.Add(-time.Second).UnixNano()
 }
 
 // onlineSynced, set only by tests, runs after each write of syncOnline

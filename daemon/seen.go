@@ -18,10 +18,10 @@ import (
 // queries), and a lone one is written at once. A login does not wait
 // (note): its times are a record for later (the admin CLI's user list,
 // last seen once the user has left), which may reach the database up to
-// seenGather after the welcome, so they wait that long for company. A storm of logins so costs a
-// commit every seenGather instead of one per commit's length, and the
-// readers' page caches, which SQLite empties after each commit, are
-// emptied as rarely. A crash loses at most seenGather of login times,
+// seenGather after the welcome, so they wait that long for company. A
+// storm of logins so costs a commit every seenGather instead of one per
+// commit's length, and the readers' page caches, which SQLite empties
+// after each commit, are emptied as rarely. A crash loses at most seenGather of login times,
 // well within the 30 s of last-seen times it may lose anyway
 // (docs/operations.md).
 type seenWriter struct {

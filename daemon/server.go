@@ -824,24 +824,19 @@ func (s *Server) flushSeen(ctx context.Context) {
 		}
 		due = now.Add(seenEvery)
 		var seen []chatd.Seen
-		var err error
 		if s.cluster != nil {
 			for _, p := range s.hub.presences("") {
 				seen = append(seen, chatd.Seen{Name: p.User, LastSeen: now, LastActive: p.LastActive})
 			}
-			if len(seen) > 0 {
-				err = s.store.SetSeen(ctx, seen)
-			}
 		} else {
-			// The second of overlap is syncOnline's (lastActive is
-			// stamped before it is stored).
-			seen = s.hub.activeSince(since.Add(-time.Second).UnixNano())
-			if len(seen) > 0 {
-				err = s.store.SetSeen(ctx, seen)
-			}
-			if err == nil {
-				err = s.store.MarkOnlineSeen(ctx, now)
-			}
+			seen = s.hub.activeSince(activeFrom(since))
+		}
+		var err error
+		if len(seen) > 0 {
+			err = s.store.SetSeen(ctx, seen)
+		}
+		if err == nil && s.cluster == nil {
+			err = s.store.MarkOnlineSeen(ctx, now)
 		}
 		switch {
 		case err == nil:
