@@ -190,6 +190,19 @@ func (a *sessionAside) refusedOptions() map[[2]byte]bool {
 	return a.refusedOpts
 }
 
+// markRefused notes that the telnet request k (DO or WILL, then the
+// option) was refused, and reports whether it is the first time.
+func (a *sessionAside) markRefused(k [2]byte) bool {
+	if a.refusedOpts[k] {
+		return false
+	}
+	if a.refusedOpts == nil {
+		a.refusedOpts = map[[2]byte]bool{}
+	}
+	a.refusedOpts[k] = true
+	return true
+}
+
 // farewell is the bye of the logout the user asked for, nil for none.
 func (s *session) farewell() *event {
 	if s.aside == nil {
@@ -888,12 +901,7 @@ func (s *session) telnetCommand(cmd, opt byte) {
 // refuse answers a request for an option chatd does not do, once per
 // option and request: a client that asks again gets no second answer.
 func (s *session) refuse(req, opt, answer byte) {
-	a := s.setAside()
-	if a.refusedOpts == nil {
-		a.refusedOpts = map[[2]byte]bool{}
-	}
-	if k := [2]byte{req, opt}; !a.refusedOpts[k] {
-		a.refusedOpts[k] = true
+	if s.setAside().markRefused([2]byte{req, opt}) {
 		s.send(telnetEvent(string([]byte{tnIAC, answer, opt})))
 	}
 }

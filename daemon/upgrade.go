@@ -806,11 +806,7 @@ func (s *Server) adoptOne(rec *sessionRecord, fd int) (*session, error) {
 	sess.bucket.Take(max(burst-rec.Tokens, 0), s.now())
 	sess.refused = rec.Refused
 	for _, k := range rec.RefusedOpts {
-		a := sess.setAside()
-		if a.refusedOpts == nil {
-			a.refusedOpts = map[[2]byte]bool{}
-		}
-		a.refusedOpts[k] = true
+		sess.setAside().markRefused(k)
 	}
 	s.names.put(rec.User)
 	// Counted as ServeConn counts, whatever the limits: it was counted
