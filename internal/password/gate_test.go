@@ -21,10 +21,17 @@ func gateWaiting(g *Gate) int {
 
 func waitGate(t *testing.T, g *Gate, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for gateWaiting(g) < n {
+	waitFor(t, func() bool { return gateWaiting(g) >= n }, func() string {
+		return fmt.Sprintf("only %d callers are waiting, want %d", gateWaiting(g), n)
+	})
+}
+
+// waitFor polls ok for up to 5 s, then fails with what failure says.
+func waitFor(t *testing.T, ok func() bool, failure func() string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !ok(); {
 		if time.Now().After(deadline) {
-			t.Fatalf("only %d callers are waiting, want %d", gateWaiting(g), n)
+			t.Fatal(failure())
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -115,19 +122,14 @@ func TestHashGateFairPerAddress(t *testing.T) {
 
 func waitRunning(t *testing.T, g *Gate, n int) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	running := func() int {
 		g.mu.Lock()
-		r := g.running
-		g.mu.Unlock()
-		if r >= n {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%d running, want %d", r, n)
-		}
-		time.Sleep(time.Millisecond)
+		defer g.mu.Unlock()
+		return g.running
 	}
+	waitFor(t, func() bool { return running() >= n }, func() string {
+		return fmt.Sprintf("%d running, want %d", running(), n)
+	})
 }
 
 // What cannot be served before its deadline is refused at once; a waiter

@@ -3,6 +3,7 @@ package password
 import (
 	"bufio"
 	"encoding/json"
+	"fmt"
 	"io"
 	"sync"
 	"testing"
@@ -19,14 +20,21 @@ func TestServeHashesRunLimit(t *testing.T) {
 	var mu sync.Mutex
 	running, most := 0, 0
 	var started []uint64
-	release := make(chan struct{})
+	const n = 6
+	// Each hash ends when the test lets it (release[id]), oldest first,
+	// so that one waiting request can start at a time and the order they
+	// start in is the worker's alone.
+	release := map[uint64]chan struct{}{}
+	for id := uint64(1); id <= n; id++ {
+		release[id] = make(chan struct{})
+	}
 	compute := func(req workerRequest) workerReply {
 		mu.Lock()
 		running++
 		most = max(most, running)
 		started = append(started, req.ID)
 		mu.Unlock()
-		<-release
+		<-release[req.ID]
 		mu.Lock()
 		running--
 		mu.Unlock()
@@ -35,7 +43,6 @@ func TestServeHashesRunLimit(t *testing.T) {
 	served := make(chan error, 1)
 	go func() { served <- serveHashes(inR, outW, func() error { return nil }, compute) }()
 
-	const n = 6
 	sent := make(chan error, 1)
 	go func() { // the worker reads the next request only once it can start it
 		enc := json.NewEncoder(inW)
@@ -52,7 +59,10 @@ func TestServeHashesRunLimit(t *testing.T) {
 		sent <- inW.Close()
 	}()
 	// Two start; the rest wait until one ends.
-	waitFor(t, func() bool { mu.Lock(); defer mu.Unlock(); return len(started) == 2 })
+	startedN := func() int { mu.Lock(); defer mu.Unlock(); return len(started) }
+	waitFor(t, func() bool { return startedN() == 2 }, func() string {
+		return fmt.Sprintf("%d hashes started, want 2", startedN())
+	})
 	time.Sleep(50 * time.Millisecond) // room for a third to start, wrongly
 	mu.Lock()
 	if len(started) != 2 {
@@ -61,10 +71,16 @@ func TestServeHashesRunLimit(t *testing.T) {
 	mu.Unlock()
 
 	replies := bufio.NewScanner(outR)
-	for range n {
-		release <- struct{}{}
+	for id := uint64(1); id <= n; id++ {
+		close(release[id])
 		if !replies.Scan() {
 			t.Fatalf("no reply: %v", replies.Err())
+		}
+		// Its slot goes to the next request waiting, if any.
+		if next := min(int(id)+2, n); startedN() < next {
+			waitFor(t, func() bool { return startedN() == next }, func() string {
+				return fmt.Sprintf("%d hashes started after %d ended, want %d", startedN(), id, next)
+			})
 		}
 	}
 	if err := <-sent; err != nil {
@@ -88,15 +104,5 @@ func TestServeHashesRunLimit(t *testing.T) {
 			t.Errorf("started in the order %v, want 3..%d in order after the first two", started, n)
 			break
 		}
-	}
-}
-
-func waitFor(t *testing.T, ok func() bool) {
-	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); !ok(); {
-		if time.Now().After(deadline) {
-			t.Fatal("timed out")
-		}
-		time.Sleep(time.Millisecond)
 	}
 }
