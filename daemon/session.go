@@ -704,16 +704,21 @@ func (s *session) ask(field string, secret bool) (string, bool) {
 // askText is ask with a text-mode prompt of its own ("" for the usual one).
 func (s *session) askText(field string, secret bool, text string) (string, bool) {
 	for {
-		hide := secret && s.info.Telnet && s.srv.cfg().Server.Telnet && s.mode.Load() == modeText
-		if sc, ok := s.conn.(secretConn); ok && secret {
-			sc.readSecret()
-		}
-		if hide {
-			s.send(telnetEvent(string([]byte{tnIAC, tnWILL, tnEcho})))
-		}
+		textMode := s.mode.Load() == modeText
+		hide := secret && s.info.Telnet && s.srv.cfg().Server.Telnet && textMode
 		p := promptEvent(field)
 		if text != "" {
 			p.text = text
+		}
+		if sc, ok := s.conn.(secretConn); ok && secret {
+			shown := ""
+			if textMode {
+				shown = p.text
+			}
+			sc.readSecret(shown)
+		}
+		if hide {
+			s.send(telnetEvent(string([]byte{tnIAC, tnWILL, tnEcho})))
 		}
 		s.reply(p)
 		line, ok := s.readLine()

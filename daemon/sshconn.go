@@ -17,9 +17,10 @@ import (
 )
 
 // secretConn is a Conn that can read the next line without showing it
-// (the SSH shell's editor); askText asks it before a secret prompt.
+// (the SSH shell's editor); askText asks it before a secret prompt, with
+// the prompt as text mode shows it ("" in JSON mode).
 type secretConn interface {
-	readSecret()
+	readSecret(prompt string)
 }
 
 // shellPrompt is the editor's prompt while the session asks nothing.
@@ -36,9 +37,14 @@ var errInterrupted = errors.New("interrupted")
 // with Tab; whatever the session writes goes through it, which writes it
 // above the line being typed and redraws that line below. A prompt of the
 // session (a line it leaves open, like passwd's "Old password: ") becomes
-// the editor's prompt for the next line, read without echo when secret.
-// The editor reads a line only when the session asks for one (want), so
-// that it knows by then whether to echo. Without a pty
+// the editor's prompt for the next line. A secret line is read without
+// echo (x/term's ReadPassword), and its prompt comes with the request to
+// hide it (readSecret), not from the write that shows it: the session's
+// writes may go out on a writer goroutine after it has asked for the
+// line, and ReadPassword sets the editor's prompt when it starts, so a
+// prompt taken from the last write could be the shell's, drawn over the
+// session's. The editor reads a line only when the session asks for one
+// (want), so that it knows by then whether to echo. Without a pty
 // (exec json, or ssh -T) lines are read as they come, split on LF.
 //
 // As for WebSocket, a pump goroutine reads and hands lines over one at a
@@ -68,14 +74,13 @@ type sshConn struct {
 	// Its own lock (readDeadline.mu).
 	readDL readDeadline
 
-	// Atomics. secret: read the next line without echo (readSecret).
-	// prompt: the editor's prompt in force (Write sets it, the pump
-	// resets it). writeDL: unix nanoseconds, 0 for none. meter: the
+	// Atomics. secret: the prompt of the next line, read without echo
+	// (readSecret); nil for a line read as usual. writeDL: unix
+	// nanoseconds, 0 for none. meter: the
 	// session's byte budget (OnBytes). lingering: closeWrite began a
 	// graceful close. readEOF: a read of the channel failed, the client's
 	// input is over.
-	secret    atomic.Bool
-	prompt    atomic.Pointer[string]
+	secret    atomic.Pointer[string]
 	writeDL   atomic.Int64
 	meter     atomic.Pointer[func(n int) error]
 	lingering atomic.Bool
@@ -106,7 +111,6 @@ func newSSHConn(sc *ssh.ServerConn, ch ssh.Channel, reqs <-chan *ssh.Request, pt
 			io.Reader
 			io.Writer
 		}{eofNoter{c, meteredReader{c}}, ch}, shellPrompt)
-		c.prompt.Store(&shellPrompt)
 		if pty.Width > 0 && pty.Height > 0 {
 			c.term.SetSize(int(pty.Width), int(pty.Height))
 		}
@@ -176,12 +180,11 @@ func (c *sshConn) pumpTerminal() error {
 		}
 		var line string
 		var err error
-		if c.secret.Swap(false) {
-			line, err = c.term.ReadPassword(*c.prompt.Load())
+		if prompt := c.secret.Swap(nil); prompt != nil {
+			line, err = c.term.ReadPassword(*prompt)
 		} else {
 			line, err = c.term.ReadLine()
 		}
-		c.prompt.Store(&shellPrompt)
 		c.term.SetPrompt(shellPrompt)
 		switch {
 		case err == nil, errors.Is(err, term.ErrPasteIndicator):
@@ -322,10 +325,11 @@ func commonPrefixFold(a, b string) string {
 	return string(ra[:n])
 }
 
-// readSecret makes the next line be read without echo (a shell only).
-func (c *sshConn) readSecret() {
+// readSecret makes the next line be read without echo behind prompt (a
+// shell only).
+func (c *sshConn) readSecret(prompt string) {
 	if c.term != nil {
-		c.secret.Store(true)
+		c.secret.Store(&prompt)
 	}
 }
 
@@ -387,9 +391,7 @@ func (c *sshConn) Write(p []byte) (int, error) {
 	// line end is a prompt: the editor shows it in place of its own.
 	text := bytes.ReplaceAll(p, []byte("\r\n"), []byte("\n"))
 	if i := bytes.LastIndexByte(text, '\n'); i < len(text)-1 {
-		prompt := string(text[i+1:])
-		c.prompt.Store(&prompt)
-		c.term.SetPrompt(prompt)
+		c.term.SetPrompt(string(text[i+1:]))
 		text = text[:i+1]
 	}
 	if _, err := c.term.Write(text); err != nil {
