@@ -474,7 +474,10 @@ func (s *session) readLine() (string, bool) {
 			s.end(byeError, "flooding: too much data too fast")
 			return "", false
 		case errors.Is(err, errInterrupted):
-			s.end(byeLogout, "interrupted; see you soon")
+			// A logout the user asked for, as with the command: the bye
+			// once they are offline (finish).
+			s.setReason(byeLogout)
+			s.setAside().farewell = byeEvent(byeLogout, "interrupted; see you soon")
 			return "", false
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			if s.handing.Load() == handAsked {
