@@ -177,6 +177,9 @@ func (s *Server) syncOnline(ctx context.Context) {
 		if h := onlineSynced.Load(); h != nil {
 			(*h)(s, refresh, len(gone)+len(put))
 		}
+		if s.manageMemory {
+			s.applyMemoryLimit() // room for what the sessions now hold
+		}
 		switch n := len(gone) + len(put); {
 		case n > 0:
 			unfreed, lastWrite = unfreed+n, time.Now()

@@ -3,6 +3,7 @@ package daemon
 import (
 	"os"
 	"runtime/debug"
+	rtmetrics "runtime/metrics"
 	"time"
 
 	"chatd/internal/password"
@@ -54,15 +55,25 @@ func (s *Server) hashSlots() int {
 // (password.RaiseProcs).
 func (s *Server) applyProcs() { password.RaiseProcs(s.cfg().Argon2, s.pw) }
 
-// applyMemoryLimit sets the process's soft memory limit from cfg, unless
-// the operator set GOMEMLIMIT, and has the gate hand finished hashes'
-// memory back to the system when it falls idle (at most every few
-// seconds), so a burst of logins does not leave the process large.
+// applyMemoryLimit sets the process's soft memory limit from cfg and the
+// live heap (password.MemoryLimit), unless the operator set GOMEMLIMIT. It
+// runs at start, on reload and once a second (syncOnline), so that the
+// limit follows the sessions. The gate hands finished hashes' memory back
+// to the system when it falls idle (at most every few seconds), so a
+// burst of logins does not leave the process large.
 func (s *Server) applyMemoryLimit() {
 	if s.envMemLimit {
 		return
 	}
-	debug.SetMemoryLimit(password.MemoryLimit(s.cfg()))
+	sample := []rtmetrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	rtmetrics.Read(sample)
+	var live int64
+	if sample[0].Value.Kind() == rtmetrics.KindUint64 {
+		live = int64(sample[0].Value.Uint64())
+	}
+	if limit := password.MemoryLimit(s.cfg(), live); s.memLimit.Swap(limit) != limit {
+		debug.SetMemoryLimit(limit)
+	}
 }
 
 // freeHashMemory returns the memory of finished hashes to the system; the

@@ -106,9 +106,12 @@ type Server struct {
 	ids   chatd.IDClock
 	idTag string
 	// Process memory (with Options.ManageMemory): envMemLimit is true when
-	// GOMEMLIMIT decides instead.
+	// GOMEMLIMIT decides instead; memLimit (atomic) is the soft limit
+	// applyMemoryLimit set last (two callers at once may leave the older
+	// figure, which the next second's call puts right).
 	manageMemory bool
 	envMemLimit  bool
+	memLimit     atomic.Int64
 	// fdBudget is how many client sockets the descriptor limit leaves
 	// room for (fdlimit.go); 0: no limit known.
 	fdBudget            int

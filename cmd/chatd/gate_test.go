@@ -192,7 +192,7 @@ func TestLoginStormMemoryBound(t *testing.T) {
 	gateUsers(t, c, names...)
 	d := c.serveWith("max_connections_per_ip = 600", realisticArgon2)
 	cfg := chatd.DefaultConfig()
-	bound := password.MemoryLimit(&cfg)
+	bound := password.MemoryLimit(&cfg, 0)
 
 	results := make(chan string, n)
 	var start sync.WaitGroup

@@ -8,15 +8,21 @@ import (
 )
 
 // memoryHeadroom is what the process may use besides argon2's working
-// memory: sessions, queues, SQLite's caches.
+// memory (sessions, queues, SQLite's caches) while its live heap is small.
 const memoryHeadroom = 128 << 20
 
-// MemoryLimit is the soft memory limit that fits cfg: every argon2 slot's
-// memory plus a fixed headroom. The gate never runs more hashes than that
-// accounts for, and the Go runtime collects harder as the limit nears, so
-// the memory of finished hashes is reused instead of piling up.
-func MemoryLimit(cfg *chatd.Config) int64 {
-	return int64(cfg.Argon2.MaxConcurrent)*int64(cfg.Argon2.MemoryKiB)<<10 + memoryHeadroom
+// MemoryLimit is the soft memory limit that fits cfg with live bytes of
+// live heap: every argon2 slot's memory plus room for the rest of the
+// process, a fixed headroom or, once the live heap outgrows it, twice the
+// live heap (the collector's own goal at GOGC 100). The gate never runs
+// more hashes than that accounts for, and the Go runtime collects harder
+// as the limit nears, so the memory of finished hashes is reused instead
+// of piling up. The room grows with the live heap because a fixed one
+// would not: a server with enough sessions to fill it would collect
+// without a break, its goal pinned at what is live (seen at 15,000
+// sessions with 1 MiB hashes, whose limit is 130 MiB).
+func MemoryLimit(cfg *chatd.Config, live int64) int64 {
+	return int64(cfg.Argon2.MaxConcurrent)*int64(cfg.Argon2.MemoryKiB)<<10 + max(memoryHeadroom, 2*live)
 }
 
 // Slots is how many hashes the gate should let run at once with the
