@@ -244,10 +244,7 @@ func cmdMode(_ context.Context, s *session, args string) error {
 }
 
 func cmdLogout(_ context.Context, s *session, _ string) error {
-	// The reader stops after this line; finish says bye once the user
-	// is offline.
-	s.setReason(byeLogout)
-	s.setAside().farewell = byeEvent(byeLogout, "see you soon").labeled(s.label)
+	s.logOut(byeEvent(byeLogout, "see you soon").labeled(s.label))
 	return nil
 }
 

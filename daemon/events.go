@@ -552,6 +552,10 @@ func byeEvent(reason, text string) *event {
 	return newEvent("bye", "Goodbye: "+text, f("reason", reason), f("text", text))
 }
 
+// interruptedBye is the bye of a session the user interrupted (telnet's
+// IAC IP or BRK, Ctrl-C or Ctrl-D in the SSH shell): a logout.
+func interruptedBye() *event { return byeEvent(byeLogout, "interrupted; see you soon") }
+
 func plural(n int) string {
 	if n == 1 {
 		return ""

@@ -27,9 +27,8 @@ func ircQuit(_ context.Context, s *session, m *ircMsg) {
 	if q := m.param(0); q != "" {
 		text = "Quit: " + q
 	}
-	s.setReason(byeLogout)
 	s.irc.quitReason = m.param(0)
-	s.setAside().farewell = byeEvent(byeLogout, text)
+	s.logOut(byeEvent(byeLogout, text))
 }
 
 func ircAlready(_ context.Context, s *session, _ *ircMsg) {

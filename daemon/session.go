@@ -203,6 +203,15 @@ func (a *sessionAside) markRefused(k [2]byte) bool {
 	return true
 }
 
+// logOut ends the session as a logout the user asked for (the logout
+// command, IRC's QUIT, an interrupt): the reader stops, and finish says
+// bye once the user is offline, so a client that logs straight back in
+// is not refused as already online.
+func (s *session) logOut(bye *event) {
+	s.setReason(byeLogout)
+	s.setAside().farewell = bye
+}
+
 // farewell is the bye of the logout the user asked for, nil for none.
 func (s *session) farewell() *event {
 	if s.aside == nil {
@@ -442,7 +451,7 @@ func (s *session) readLine() (string, bool) {
 			if err == nil || errors.Is(err, errLineTooLong) || errors.Is(err, errBadEncoding) {
 				continue // typed before the interrupt: discarded, as telnet does
 			}
-			s.end(byeLogout, "interrupted; see you soon")
+			s.logOut(interruptedBye())
 			return "", false
 		}
 		switch {
@@ -474,10 +483,7 @@ func (s *session) readLine() (string, bool) {
 			s.end(byeError, "flooding: too much data too fast")
 			return "", false
 		case errors.Is(err, errInterrupted):
-			// A logout the user asked for, as with the command: the bye
-			// once they are offline (finish).
-			s.setReason(byeLogout)
-			s.setAside().farewell = byeEvent(byeLogout, "interrupted; see you soon")
+			s.logOut(interruptedBye())
 			return "", false
 		case errors.Is(err, os.ErrDeadlineExceeded):
 			if s.handing.Load() == handAsked {
