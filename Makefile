@@ -60,7 +60,7 @@ bench-compare:
 	@WORKLOAD=$(WORKLOAD) CLIENTS=$(CLIENTS) SENDERS=$(SENDERS) MESSAGES=$(MESSAGES) \
 	INTERVAL=$(INTERVAL) SOURCES=$(SOURCES) PEER=$(PEER) ARGON2=$(ARGON2) SVG=$(SVG) PROFILE=$(PROFILE) \
 	BASELINE=$(BASELINE) TOOL_BASELINE=$(TOOL_BASELINE) LANES=$(LANES) HASHWORKER=$(HASHWORKER) IRC=$(IRC) RUNS=$(RUNS) \
-	ERGO=$(ERGO) ACCOUNTS=$(ACCOUNTS) IRCPROFILE=$(IRCPROFILE) bash contrib/bench/compare.sh
+	ERGO=$(ERGO) ACCOUNTS=$(ACCOUNTS) IRCPROFILE=$(IRCPROFILE) SETTINGS='$(SETTINGS)' bash contrib/bench/compare.sh
 
 # One chatd node against three sharing one PostgreSQL database and one room,
 # side by side from one run (contrib/bench/cluster.sh lists the knobs).

@@ -33,6 +33,8 @@
 # none. RUNS=N repeats every server's run N times, in turns (chatd, the
 # peer, chatd, ...), in one sitting; with ACCOUNTS=made the accounts are
 # made once and each chatd run starts from a copy of that database.
+# SETTINGS='[rooms]\nbusy_writes = 10000' adds those lines to every chatd's
+# configuration (a setting's cost measured without editing the tree).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -112,6 +114,20 @@ memory=1024 parallelism=1 concurrent=2
 # refuses it).
 parallelism=${LANES:-$parallelism}
 HASHWORKER=${HASHWORKER:-}
+# SETTINGS adds lines of TOML (\n between them) to the end of every chatd's
+# configuration, e.g. SETTINGS='[rooms]\nbusy_writes = 10000'.
+SETTINGS=${SETTINGS:-}
+
+# chatd_config PORT: chatd's configuration for a run on PORT, in
+# $tmp/chatd.toml, from contrib/bench/chatd.toml and the settings above.
+chatd_config() {
+	sed -e "s|@PORT@|$1|" -e "s|@DB@|$tmp/chatd.db|" -e "s|@ARGON2_MEMORY@|$memory|" \
+		-e "s|@ARGON2_PARALLELISM@|$parallelism|" -e "s|@ARGON2_CONCURRENT@|$concurrent|" \
+		contrib/bench/chatd.toml >"$tmp/chatd.toml"
+	[ -n "$HASHWORKER" ] && sed -i "/^max_concurrent = /a worker = \"$HASHWORKER\"" "$tmp/chatd.toml"
+	[ -n "$SETTINGS" ] && printf '\n%b\n' "$SETTINGS" >>"$tmp/chatd.toml"
+	return 0
+}
 
 args=(-workload "$WORKLOAD" -clients "$CLIENTS" -senders "$SENDERS" -messages "$MESSAGES"
 	-interval "$INTERVAL" -sources "$SOURCES")
@@ -129,10 +145,7 @@ run_chatd() {
 	local port pid
 	port=$(free_port)
 	rm -f "$tmp/chatd.db"*
-	sed -e "s|@PORT@|$port|" -e "s|@DB@|$tmp/chatd.db|" -e "s|@ARGON2_MEMORY@|$memory|" \
-		-e "s|@ARGON2_PARALLELISM@|$parallelism|" -e "s|@ARGON2_CONCURRENT@|$concurrent|" \
-		contrib/bench/chatd.toml >"$tmp/chatd.toml"
-	[ -n "$HASHWORKER" ] && sed -i "/^max_concurrent = /a worker = \"$HASHWORKER\"" "$tmp/chatd.toml"
+	chatd_config "$port"
 	if [ "$ACCOUNTS" = made ]; then
 		# The accounts, made once per binary by a chatd of their own:
 		# the measured one starts with none of their sessions.
@@ -189,9 +202,7 @@ run_chatd_irc() {
 	port=$(free_port)
 	iport=$(free_port)
 	rm -f "$tmp/chatd.db"*
-	sed -e "s|@PORT@|$port|" -e "s|@DB@|$tmp/chatd.db|" -e "s|@ARGON2_MEMORY@|$memory|" \
-		-e "s|@ARGON2_PARALLELISM@|$parallelism|" -e "s|@ARGON2_CONCURRENT@|$concurrent|" \
-		contrib/bench/chatd.toml >"$tmp/chatd.toml"
+	chatd_config "$port"
 	printf '\n[irc]\nlisten = "127.0.0.1:%s"\n' "$iport" >>"$tmp/chatd.toml"
 	CHATD_CPUPROFILE=${IRCPROFILE:+$(realpath -m "$IRCPROFILE")} \
 		"$tmp/chatd" serve -config "$tmp/chatd.toml" 2>"$tmp/chatd-irc.log" &
