@@ -125,11 +125,7 @@ func (db *DB) PruneActions(ctx context.Context, before time.Time) (int64, error)
 		return 0, err
 	}
 	defer tx.Rollback()
-	res, err := tx.ExecContext(ctx, `DELETE FROM actions WHERE created < ?`, millis(before))
-	if err != nil {
-		return 0, fmt.Errorf("prune actions: %w", err)
-	}
-	n, err := res.RowsAffected()
+	n, err := rowsChanged(ctx, tx, `DELETE FROM actions WHERE created < ?`, millis(before))
 	if err != nil {
 		return 0, fmt.Errorf("prune actions: %w", err)
 	}

@@ -68,11 +68,10 @@ func (db *DB) PruneAttempts(ctx context.Context, before time.Time) (int64, error
 	defer tx.Rollback()
 	var n int64
 	for _, table := range []string{"login_attempts", "room_attempts"} {
-		res, err := tx.ExecContext(ctx, `DELETE FROM `+table+` WHERE ts < ?`, millis(before))
+		k, err := rowsChanged(ctx, tx, `DELETE FROM `+table+` WHERE ts < ?`, millis(before))
 		if err != nil {
 			return 0, fmt.Errorf("prune %s: %w", table, err)
 		}
-		k, _ := res.RowsAffected()
 		n += k
 	}
 	return n, commit(tx, "prune login attempts")

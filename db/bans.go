@@ -87,11 +87,7 @@ func deleteBan(ctx context.Context, tx *dbTx, name string) error {
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM bans WHERE user_id = ?`, id)
-	if err != nil {
-		return fmt.Errorf("unban %s: %w", name, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := rowsChanged(ctx, tx, `DELETE FROM bans WHERE user_id = ?`, id)
 	if err != nil {
 		return fmt.Errorf("unban %s: %w", name, err)
 	}

@@ -67,11 +67,7 @@ func deleteBlock(ctx context.Context, tx *dbTx, blocker, blocked string) error {
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM blocks WHERE blocker = ? AND blocked = ?`, from, to)
-	if err != nil {
-		return fmt.Errorf("%s unblocks %s: %w", blocker, blocked, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := rowsChanged(ctx, tx, `DELETE FROM blocks WHERE blocker = ? AND blocked = ?`, from, to)
 	if err != nil {
 		return fmt.Errorf("%s unblocks %s: %w", blocker, blocked, err)
 	}

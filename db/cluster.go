@@ -280,12 +280,11 @@ func (c *Cluster) logouts(ctx context.Context, tx *sqlx.Tx, gone []chatd.Cluster
 
 // Heartbeat; see chatd.Cluster.
 func (c *Cluster) Heartbeat(ctx context.Context) (bool, error) {
-	res, err := c.db.ExecContext(ctx, `UPDATE cluster_nodes SET heartbeat = now() WHERE node = $1`, c.node)
+	n, err := rowsChanged(ctx, c.db, `UPDATE cluster_nodes SET heartbeat = now() WHERE node = $1`, c.node)
 	if err != nil {
 		return false, fmt.Errorf("heartbeat: %w", err)
 	}
-	n, err := res.RowsAffected()
-	return n == 1, err
+	return n == 1, nil
 }
 
 // Reap; see chatd.Cluster. Only one node reaps a dead one: the row lock
@@ -301,14 +300,11 @@ func (c *Cluster) Reap(ctx context.Context, timeout time.Duration, logout func(c
 	var out []chatd.ClusterSession
 	for _, node := range dead {
 		err := c.events(ctx, nil, func(tx *sqlx.Tx) error {
-			res, err := tx.ExecContext(ctx,
+			n, err := rowsChanged(ctx, tx,
 				`DELETE FROM cluster_nodes WHERE node = $1 AND heartbeat < now() - make_interval(secs => $2)`,
 				node, timeout.Seconds())
-			if err != nil {
-				return err
-			}
-			if n, err := res.RowsAffected(); err != nil || n == 0 {
-				return err // it came back, or another node reaped it
+			if err != nil || n == 0 {
+				return err // n == 0: it came back, or another node reaped it
 			}
 			gone, err := c.removeSessions(ctx, tx, `node = $1`, node)
 			if err != nil {
@@ -642,9 +638,9 @@ func (c *Cluster) Listen(ctx context.Context, wake func()) error {
 
 // PruneEvents; see chatd.Cluster.
 func (c *Cluster) PruneEvents(ctx context.Context, age time.Duration) (int64, error) {
-	res, err := c.db.ExecContext(ctx, `DELETE FROM cluster_events WHERE created < now() - make_interval(secs => $1)`, age.Seconds())
+	n, err := rowsChanged(ctx, c.db, `DELETE FROM cluster_events WHERE created < now() - make_interval(secs => $1)`, age.Seconds())
 	if err != nil {
 		return 0, fmt.Errorf("prune events: %w", err)
 	}
-	return res.RowsAffected()
+	return n, nil
 }

@@ -445,6 +445,16 @@ var hotWrites = slices.Concat([]string{
 	sqlInsertAttempt, sqlSetSeen, sqlClearOnline,
 }, sqlInsertLetters, sqlInsertMails, sqlInsertPrivates, sqlInsertOnline)
 
+// rowsChanged runs a statement on q and returns how many rows it
+// changed; the caller says what failed.
+func rowsChanged(ctx context.Context, q sqlx.ExecerContext, query string, args ...any) (int64, error) {
+	res, err := q.ExecContext(ctx, query, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
+}
+
 // userID returns the id of the user called name, or ENoSuchUser.
 func userID(ctx context.Context, q sqlx.QueryerContext, name string) (int64, error) {
 	var id int64

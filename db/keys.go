@@ -62,11 +62,7 @@ func (db *DB) DeleteKey(ctx context.Context, user, fingerprint string) error {
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM keys WHERE user_id = ? AND fingerprint = ?`, id, fingerprint)
-	if err != nil {
-		return fmt.Errorf("delete a key of %s: %w", user, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := rowsChanged(ctx, tx, `DELETE FROM keys WHERE user_id = ? AND fingerprint = ?`, id, fingerprint)
 	if err != nil {
 		return fmt.Errorf("delete a key of %s: %w", user, err)
 	}

@@ -55,11 +55,7 @@ func (db *DB) SetReadMarker(ctx context.Context, user, conv, id string) (chatd.R
 	if err != nil {
 		return chatd.ReadMarker{}, false, err
 	}
-	res, err := tx.ExecContext(ctx, sqlAdvanceMarker, uid, conv, id)
-	if err != nil {
-		return chatd.ReadMarker{}, false, fmt.Errorf("move the read marker of %s in %s: %w", user, conv, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := rowsChanged(ctx, tx, sqlAdvanceMarker, uid, conv, id)
 	if err != nil {
 		return chatd.ReadMarker{}, false, fmt.Errorf("move the read marker of %s in %s: %w", user, conv, err)
 	}

@@ -86,13 +86,9 @@ func addMember(ctx context.Context, tx *dbTx, uid, rid int64, at time.Time) erro
 // RemoveMember ends user's membership of room and reports whether there
 // was one. An unknown user or room has none.
 func (db *DB) RemoveMember(ctx context.Context, user, room string) (bool, error) {
-	res, err := db.writer.ExecContext(ctx, `DELETE FROM room_members
+	n, err := rowsChanged(ctx, db.writer, `DELETE FROM room_members
 		WHERE user_id = (SELECT id FROM users WHERE name_key = ?) AND room_id = (SELECT id FROM rooms WHERE name_key = ?)`,
 		chatd.Key(user), chatd.Key(room))
-	if err != nil {
-		return false, fmt.Errorf("remove %s from %s: %w", user, room, err)
-	}
-	n, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("remove %s from %s: %w", user, room, err)
 	}

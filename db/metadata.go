@@ -71,15 +71,12 @@ func (db *DB) SetMetadata(ctx context.Context, room bool, name string, m chatd.M
 		}
 	}
 	now := millis(db.now())
-	res, err := tx.ExecContext(ctx,
-		`UPDATE metadata SET value = ?, visibility = ?, updated = ? WHERE `+col+` = ? AND key = ?`,
+	n, err := rowsChanged(ctx, tx, `UPDATE metadata SET value = ?, visibility = ?, updated = ? WHERE `+col+` = ? AND key = ?`,
 		m.Value, m.Visibility, now, id, m.Key)
 	if err != nil {
 		return fmt.Errorf("set metadata on %s: %w", name, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("set metadata on %s: %w", name, err)
-	} else if n == 0 {
+	if n == 0 {
 		var have int
 		if err := tx.GetContext(ctx, &have, `SELECT count(*) FROM metadata WHERE `+col+` = ?`, id); err != nil {
 			return fmt.Errorf("set metadata on %s: %w", name, err)

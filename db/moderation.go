@@ -120,13 +120,11 @@ func (db *DB) RoomUnban(ctx context.Context, room, user string) error {
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM room_bans WHERE room_id = ? AND user_id = ?`, rid, uid)
+	n, err := rowsChanged(ctx, tx, `DELETE FROM room_bans WHERE room_id = ? AND user_id = ?`, rid, uid)
 	if err != nil {
 		return fmt.Errorf("lift the room ban of %s in %s: %w", user, room, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("lift the room ban of %s in %s: %w", user, room, err)
-	} else if n == 0 {
+	if n == 0 {
 		return chatd.Errorf(chatd.EBadArgs, "%s is not banned from %s", user, room)
 	}
 	return commit(tx, "lift the room ban of "+user+" in "+room)
@@ -205,11 +203,7 @@ func (db *DB) UseInvite(ctx context.Context, room, user string) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM room_invites WHERE room_id = ? AND user_id = ?`, rid, uid)
-	if err != nil {
-		return false, fmt.Errorf("use the invitation of %s to %s: %w", user, room, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := rowsChanged(ctx, tx, `DELETE FROM room_invites WHERE room_id = ? AND user_id = ?`, rid, uid)
 	if err != nil {
 		return false, fmt.Errorf("use the invitation of %s to %s: %w", user, room, err)
 	}

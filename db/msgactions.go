@@ -243,11 +243,10 @@ func (db *DB) React(ctx context.Context, ref chatd.MessageRef, user, reaction st
 	}
 	line := t.rows[0].ID
 	if !on {
-		res, err := tx.ExecContext(ctx, `DELETE FROM message_reactions WHERE `+t.col+` = ? AND user_id = ? AND reaction = ?`, line, uid, reaction)
+		n, err := rowsChanged(ctx, tx, `DELETE FROM message_reactions WHERE `+t.col+` = ? AND user_id = ? AND reaction = ?`, line, uid, reaction)
 		if err != nil {
 			return false, fmt.Errorf("take a reaction off message %s: %w", ref.ID, err)
 		}
-		n, _ := res.RowsAffected()
 		return n > 0, commit(tx, "take a reaction off message "+ref.ID)
 	}
 	var have []struct {

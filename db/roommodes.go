@@ -33,13 +33,11 @@ func (db *DB) SetMemberRole(ctx context.Context, room, user, roles string) error
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `UPDATE room_members SET role = ? WHERE room_id = ? AND user_id = ?`, roles, rid, uid)
+	n, err := rowsChanged(ctx, tx, `UPDATE room_members SET role = ? WHERE room_id = ? AND user_id = ?`, roles, rid, uid)
 	if err != nil {
 		return fmt.Errorf("set the role of %s in %s: %w", user, room, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("set the role of %s in %s: %w", user, room, err)
-	} else if n == 0 {
+	if n == 0 {
 		return chatd.Errorf(chatd.ENotInRoom, "%s is not a member of %s", user, room)
 	}
 	return commit(tx, "set the role of "+user+" in "+room)
@@ -113,13 +111,11 @@ func (db *DB) RemoveRoomMask(ctx context.Context, room, kind, mask string) error
 	if err != nil {
 		return err
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM room_masks WHERE room_id = ? AND kind = ? AND mask = ?`, rid, kind, mask)
+	n, err := rowsChanged(ctx, tx, `DELETE FROM room_masks WHERE room_id = ? AND kind = ? AND mask = ?`, rid, kind, mask)
 	if err != nil {
 		return fmt.Errorf("take %s off %s%s: %w", mask, maskList(kind), room, err)
 	}
-	if n, err := res.RowsAffected(); err != nil {
-		return fmt.Errorf("take %s off %s%s: %w", mask, maskList(kind), room, err)
-	} else if n == 0 {
+	if n == 0 {
 		return chatd.Errorf(chatd.EBadArgs, "%s is not on %s%s", mask, maskList(kind), room)
 	}
 	return commit(tx, "take "+mask+" off "+maskList(kind)+room)

@@ -136,11 +136,7 @@ func (db *DB) DeleteRoom(ctx context.Context, name string) error {
 }
 
 func deleteRoom(ctx context.Context, tx *dbTx, name string) error {
-	res, err := tx.ExecContext(ctx, `DELETE FROM rooms WHERE name_key = ?`, chatd.Key(name))
-	if err != nil {
-		return fmt.Errorf("delete room %s: %w", name, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := rowsChanged(ctx, tx, `DELETE FROM rooms WHERE name_key = ?`, chatd.Key(name))
 	if err != nil {
 		return fmt.Errorf("delete room %s: %w", name, err)
 	}

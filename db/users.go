@@ -146,11 +146,7 @@ func setAdmin(ctx context.Context, tx *dbTx, name string, admin bool) error {
 // transaction (the transaction itself, or its prepared statements), and
 // turns "no row changed" into ENoSuchUser.
 func updateUser(ctx context.Context, q sqlx.ExecerContext, name, query string, args ...any) error {
-	res, err := q.ExecContext(ctx, query, args...)
-	if err != nil {
-		return fmt.Errorf("update user %s: %w", name, err)
-	}
-	n, err := res.RowsAffected()
+	n, err := rowsChanged(ctx, q, query, args...)
 	if err != nil {
 		return fmt.Errorf("update user %s: %w", name, err)
 	}

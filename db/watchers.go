@@ -28,13 +28,8 @@ func (db *DB) Watch(ctx context.Context, watcher, watched string) (bool, error) 
 	if err := tx.GetContext(ctx, &n, `SELECT count(*) FROM watchers WHERE watcher = ?`, from); err != nil {
 		return false, fmt.Errorf("count the users %s watches: %w", watcher, err)
 	}
-	res, err := tx.ExecContext(ctx,
-		`INSERT INTO watchers (watcher, watched, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
+	added, err := rowsChanged(ctx, tx, `INSERT INTO watchers (watcher, watched, created) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`,
 		from, to, millis(db.now()))
-	if err != nil {
-		return false, fmt.Errorf("%s watches %s: %w", watcher, watched, err)
-	}
-	added, err := res.RowsAffected()
 	if err != nil {
 		return false, fmt.Errorf("%s watches %s: %w", watcher, watched, err)
 	}
@@ -58,11 +53,7 @@ func (db *DB) Unwatch(ctx context.Context, watcher, watched string) (bool, error
 	if err != nil {
 		return false, err
 	}
-	res, err := tx.ExecContext(ctx, `DELETE FROM watchers WHERE watcher = ? AND watched = ?`, from, to)
-	if err != nil {
-		return false, fmt.Errorf("%s unwatches %s: %w", watcher, watched, err)
-	}
-	removed, err := res.RowsAffected()
+	removed, err := rowsChanged(ctx, tx, `DELETE FROM watchers WHERE watcher = ? AND watched = ?`, from, to)
 	if err != nil {
 		return false, fmt.Errorf("%s unwatches %s: %w", watcher, watched, err)
 	}
