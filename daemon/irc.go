@@ -258,20 +258,10 @@ func (s *session) runIRC(ctx context.Context) {
 }
 
 // ircLines runs a registered client's lines until the session ends
-// (false) or stops to be handed over (true, upgrade.go).
+// (false) or stops to be handed over (true, upgrade.go). An IRC session
+// never parks (park).
 func (s *session) ircLines(ctx context.Context) bool {
-	for !s.ending() && s.farewell() == nil {
-		line, ok := s.readLine()
-		if !ok && s.handing.Load() == handAsked && !s.ending() {
-			return s.stopForHandOver()
-		}
-		if !ok || s.ending() {
-			return false
-		}
-		s.lastActive.Store(s.srv.now().UnixNano())
-		s.ircLine(ctx, line)
-	}
-	return false
+	return s.lines(ctx, false, s.ircLine)
 }
 
 // ircLine handles one line from a registered client.

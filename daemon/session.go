@@ -352,6 +352,13 @@ func (s *session) serve(step func() (parked bool)) {
 // resumed says the poller woke a parked session: the line is read at once
 // under the idle deadline fixed when it parked.
 func (s *session) commands(ctx context.Context, resumed bool) bool {
+	return s.lines(ctx, resumed, s.command)
+}
+
+// lines reads the client's lines and hands each to handle (a command, or
+// an IRC line) until the session ends (false), parks or stops to be
+// handed over (true, upgrade.go). resumed: as for commands.
+func (s *session) lines(ctx context.Context, resumed bool, handle func(context.Context, string)) bool {
 	for !s.ending() && s.farewell() == nil {
 		if !resumed && s.park(ctx) {
 			return true
@@ -365,18 +372,23 @@ func (s *session) commands(ctx context.Context, resumed bool) bool {
 			return false
 		}
 		s.lastActive.Store(s.srv.now().UnixNano())
-		s.label = ""
-		if rest, label, ok := splitLabel(line); ok {
-			// In text mode a chat line that starts like a label is
-			// said as typed: "@bob hi" is addressed chat, and text
-			// mode shows no labels anyway.
-			if _, _, isCmd := lookupCommand(rest); isCmd || s.mode.Load() == modeJSON {
-				line, s.label = rest, label
-			}
-		}
-		s.execute(ctx, line)
+		handle(ctx, line)
 	}
 	return false
+}
+
+// command runs one line of the command language, with its label.
+func (s *session) command(ctx context.Context, line string) {
+	s.label = ""
+	if rest, label, ok := splitLabel(line); ok {
+		// In text mode a chat line that starts like a label is said
+		// as typed: "@bob hi" is addressed chat, and text mode shows
+		// no labels anyway.
+		if _, _, isCmd := lookupCommand(rest); isCmd || s.mode.Load() == modeJSON {
+			line, s.label = rest, label
+		}
+	}
+	s.execute(ctx, line)
 }
 
 // park lets a logged-in client's silence cost no goroutine. The reader
