@@ -24,7 +24,7 @@ deps:
 
 # -race needs cgo, so this target leaves CGO_ENABLED alone.
 test: deps
-	go test -race -count=1 ./...
+	go test -race -count=1 -timeout 30m ./...
 
 # irctest's server tests against chatd's IRC listener (docs/irc.md): fails
 # below MIN_PASSED passed tests or on any error of the controller. The
