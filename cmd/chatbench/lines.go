@@ -399,6 +399,60 @@ func scalar(b []byte) bool {
 	return i == len(b)
 }
 
+// chatd writes a live room message as one flat object whose members come
+// in one order (daemon/events.go, roomMessage):
+//
+//	{"type":"message","kind":"room","id":"…","from":"…","room":"…","text":"…","ts":"…"}
+//
+// In a burst that is nearly every line the tool reads, so scanRoomLine
+// matches that shape directly: the fixed parts compared as they stand and
+// one search for the quote that ends each value, where scanJSON searches
+// for both quotes of every key and value and looks each key up.
+const roomLinePrefix = `{"type":"message","kind":"room"`
+
+// roomLineKeys are the members after the type and kind, in chatd's order,
+// each with the comma before it and the quote that opens its value. The
+// first, the message id, may be absent (chatd before ids).
+var roomLineKeys = [...]string{`,"id":"`, `,"from":"`, `,"room":"`, `,"text":"`, `,"ts":"`}
+
+// scanRoomLine reports whether line is a room message in exactly the
+// shape above, with no backslash anywhere (so no value holds an escape),
+// and returns its room and text. A line it accepts is one scanJSON
+// accepts with the same type, kind, room and text; any other line (more
+// or fewer members, another order, spaces, escapes) gets false and goes
+// the general way (parseEvent), which judges it as before.
+func scanRoomLine(line []byte) (room, text []byte, ok bool) {
+	n := len(line)
+	if n < len(roomLinePrefix)+2 || string(line[:len(roomLinePrefix)]) != roomLinePrefix ||
+		line[n-2] != '"' || line[n-1] != '}' || bytes.IndexByte(line, '\\') >= 0 {
+		return nil, nil, false
+	}
+	// Up to the closing brace: the last value's closing quote is then
+	// the last byte.
+	rest := line[len(roomLinePrefix) : n-1]
+	for k, key := range roomLineKeys {
+		if len(rest) < len(key) || string(rest[:len(key)]) != key {
+			if k == 0 {
+				continue // no id
+			}
+			return nil, nil, false
+		}
+		rest = rest[len(key):]
+		i := bytes.IndexByte(rest, '"')
+		if i < 0 {
+			return nil, nil, false
+		}
+		switch k {
+		case 2:
+			room = rest[:i]
+		case 3:
+			text = rest[:i]
+		}
+		rest = rest[i+1:]
+	}
+	return room, text, len(rest) == 0
+}
+
 // parseEvent reads one of chatd's JSON lines into ev: in one pass where
 // it can, by a full decode where the line nests values or escapes one
 // that matters. false: not a JSON object.
