@@ -75,6 +75,55 @@ func TestStampTime(t *testing.T) {
 	}
 }
 
+// TestDecimal: decimal reads exactly what strconv.ParseUint reads, for
+// every byte value at every place of numbers of each length up to 19,
+// and the largest stamp time is MaxInt64.
+func TestDecimal(t *testing.T) {
+	for n := 1; n <= 19; n++ {
+		digits := []byte("1234567890987654321"[:n])
+		for i := range n {
+			for c := range 256 {
+				b := slices.Clone(digits)
+				b[i] = byte(c)
+				checkDecimal(t, b)
+			}
+		}
+	}
+	for _, c := range []struct {
+		text string
+		ok   bool
+	}{
+		{"bench 1 2 9223372036854775807", true},
+		{"bench 1 2 9223372036854775808", false},
+		{"bench 1 2 0000000000000000000", true},
+		{"bench 1 2 12345678:", false},
+		{"bench 1 2 1234567/9", false},
+	} {
+		if _, ok := parseStamp([]byte(c.text)); ok != c.ok {
+			t.Errorf("parseStamp(%s): %v, want %v", c.text, ok, c.ok)
+		}
+	}
+}
+
+func FuzzDecimal(f *testing.F) {
+	f.Add("1765069200000000000")
+	f.Add("17650692:0000000000")
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) >= 1 && len(s) <= 19 {
+			checkDecimal(t, []byte(s))
+		}
+	})
+}
+
+func checkDecimal(t *testing.T, b []byte) {
+	t.Helper()
+	n, ok := decimal(b)
+	want, err := strconv.ParseUint(string(b), 10, 64)
+	if ok != (err == nil) || ok && n != want {
+		t.Errorf("decimal(%q) = %d, %v; strconv reads %d, %v", b, n, ok, want, err)
+	}
+}
+
 // jsonCases are lines scanJSON must judge as encoding/json does.
 var jsonCases = []string{
 	`{"type":"message","kind":"room","from":"u1","room":"bench","text":"bench 1 2 3","ts":"2026-01-01T00:00:00Z"}`,
