@@ -5,6 +5,7 @@ package daemon
 import (
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sync"
 	"time"
 )
@@ -160,6 +161,9 @@ func (s *session) enqueue(ev *event, fl *flusher) bool {
 		}
 		return false
 	}
+	if len(s.queue) == cap(s.queue) {
+		s.growQueueLocked()
+	}
 	s.queue = append(s.queue, ev)
 	if s.writing || s.scheduled {
 		s.mu.Unlock()
@@ -259,13 +263,48 @@ func (s *session) takeLocked() []*event {
 	return batch
 }
 
-// doneWithLocked hands an emptied batch back for reuse as the next queue;
-// a big one is let go, so a burst does not pin its memory.
+// spareCap is the largest emptied batch a session keeps for its next
+// queue; a bigger one goes to bigQueues.
+const spareCap = 256
+
+// bigQueues holds emptied outbox arrays bigger than a session keeps,
+// shared by all sessions (*[]*event, empty): in a burst each batch of a
+// recipient is hundreds of lines, and without them every batch had its
+// queue grown again from a small array, an allocation and a copy per
+// doubling, for every recipient. A session holds a big array only while
+// its outbox is busy (a big batch, once written, goes back here, never to
+// the session's spare); the collector empties the pool once the burst is
+// over, so a burst does not pin its memory.
+var bigQueues sync.Pool
+
+// growQueueLocked makes room for one more event in the full queue: a big
+// array from bigQueues if there is one, else append's. s.mu is held.
+func (s *session) growQueueLocked() {
+	if p, _ := bigQueues.Get().(*[]*event); p != nil {
+		if cap(*p) > len(s.queue) {
+			s.queue = append((*p)[:0], s.queue...)
+			return
+		}
+		bigQueues.Put(p)
+	}
+	s.queue = slices.Grow(s.queue, 1)
+}
+
+// doneWithLocked hands an emptied batch back for reuse as the next queue,
+// or, if it is big, to bigQueues. s.mu is held.
 func (s *session) doneWithLocked(batch []*event) {
 	clear(batch)
-	if cap(batch) <= 256 && s.spare == nil {
+	switch {
+	case cap(batch) > spareCap:
+		putBigQueue(batch)
+	case s.spare == nil:
 		s.spare = batch[:0]
 	}
+}
+
+func putBigQueue(q []*event) {
+	q = q[:0]
+	bigQueues.Put(&q)
 }
 
 // writeThrough writes batch with one non-blocking write; the caller holds

@@ -206,6 +206,16 @@ func (chatdJSON) roomLine(_, text string) string { return "say " + text }
 func (chatdJSON) privateLine(user, text string) string { return "send " + user + " " + text }
 
 func (d chatdJSON) classify(line []byte) (lineKind, stamped) {
+	if room, text, ok := scanRoomLine(line); ok {
+		// A room message as chatd writes it (a burst's every line):
+		// judged as classifyEvent would, without its general scan.
+		return d.judgeRoom(room, text)
+	}
+	return d.classifyEvent(line)
+}
+
+// classifyEvent is classify for any line: the general scan (parseEvent).
+func (d chatdJSON) classifyEvent(line []byte) (lineKind, stamped) {
 	var ev jsonFields
 	if !parseEvent(line, &ev) {
 		return lineBad, stamped{}
@@ -224,11 +234,7 @@ func (d chatdJSON) classify(line []byte) (lineKind, stamped) {
 		default:
 			return lineOther, stamped{} // history, broadcast, offline
 		}
-		st, ok := parseStamp(ev.text)
-		if !ok || !bytes.EqualFold(ev.room, []byte(d.room)) {
-			return lineBad, stamped{}
-		}
-		return lineRoom, st
+		return d.judgeRoom(ev.room, ev.text)
 	case "ok":
 		if cmd := string(ev.cmd); cmd == "join" || cmd == "create" {
 			return lineJoined, stamped{}
@@ -244,6 +250,16 @@ func (d chatdJSON) classify(line []byte) (lineKind, stamped) {
 		return lineBad, stamped{} // every event has a type
 	}
 	return lineOther, stamped{}
+}
+
+// judgeRoom judges a room message: a delivery if its text is a stamp and
+// it is in the bench room, else a bad line.
+func (d chatdJSON) judgeRoom(room, text []byte) (lineKind, stamped) {
+	st, ok := parseStamp(text)
+	if !ok || !bytes.EqualFold(room, []byte(d.room)) {
+		return lineBad, stamped{}
+	}
+	return lineRoom, st
 }
 
 func (chatdJSON) logout(c *conn) {

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 )
 
 // How a client reads: one read(2) fills a buffer with as many lines as
@@ -152,17 +154,50 @@ func parseStamp(text []byte) (stamped, bool) {
 	if len(rest) == 0 || len(rest) > 19 {
 		return stamped{}, false
 	}
-	var ns int64
-	for _, c := range rest {
-		if c < '0' || c > '9' {
-			return stamped{}, false
-		}
-		ns = ns*10 + int64(c-'0')
-	}
-	if ns < 0 { // overflowed
+	ns, ok := decimal(rest)
+	if !ok || ns > math.MaxInt64 {
 		return stamped{}, false
 	}
-	return stamped{sender: nums[0], seq: nums[1], ns: ns}, true
+	return stamped{sender: nums[0], seq: nums[1], ns: int64(ns)}, true
+}
+
+// decimal reads b, at most 19 decimal digits and nothing else, as a
+// number; false if b holds anything but digits. The digits of a stamp's
+// time (19 of them) are most of the tool's work on a delivery after the
+// scan, so they are taken eight at a time.
+func decimal(b []byte) (uint64, bool) {
+	var n uint64
+	for ; len(b) >= 8; b = b[8:] {
+		v, ok := eightDigits(b)
+		if !ok {
+			return 0, false
+		}
+		n = n*100_000_000 + v
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, true
+}
+
+// eightDigits reads b[:8], which must be decimal digits, as a number,
+// with the bytes side by side in one word: each byte must be 0x30-0x39
+// (high half 3, and still 3 after adding 6), then pairs, fours and the
+// eight are combined by three multiplications.
+func eightDigits(b []byte) (uint64, bool) {
+	const threes, highs = 0x3030303030303030, 0xF0F0F0F0F0F0F0F0
+	x := binary.LittleEndian.Uint64(b)
+	if x&highs != threes || (x+0x0606060606060606)&highs != threes {
+		return 0, false
+	}
+	x -= threes
+	x = x*10 + x>>8 // each even byte: two digits
+	const pairs = 0x000000FF000000FF
+	x = ((x&pairs)*(100+1_000_000<<32) + (x>>16&pairs)*(1+10_000<<32)) >> 32
+	return x, true
 }
 
 // stampTime reads the send time (unix ns) out of a stamped text; false
@@ -397,6 +432,60 @@ func scalar(b []byte) bool {
 		}
 	}
 	return i == len(b)
+}
+
+// chatd writes a live room message as one flat object whose members come
+// in one order (daemon/events.go, roomMessage):
+//
+//	{"type":"message","kind":"room","id":"…","from":"…","room":"…","text":"…","ts":"…"}
+//
+// In a burst that is nearly every line the tool reads, so scanRoomLine
+// matches that shape directly: the fixed parts compared as they stand and
+// one search for the quote that ends each value, where scanJSON searches
+// for both quotes of every key and value and looks each key up.
+const roomLinePrefix = `{"type":"message","kind":"room"`
+
+// roomLineKeys are the members after the type and kind, in chatd's order,
+// each with the comma before it and the quote that opens its value. The
+// first, the message id, may be absent (chatd before ids).
+var roomLineKeys = [...]string{`,"id":"`, `,"from":"`, `,"room":"`, `,"text":"`, `,"ts":"`}
+
+// scanRoomLine reports whether line is a room message in exactly the
+// shape above, with no backslash anywhere (so no value holds an escape),
+// and returns its room and text. A line it accepts is one scanJSON
+// accepts with the same type, kind, room and text; any other line (more
+// or fewer members, another order, spaces, escapes) gets false and goes
+// the general way (parseEvent), which judges it as before.
+func scanRoomLine(line []byte) (room, text []byte, ok bool) {
+	n := len(line)
+	if n < len(roomLinePrefix)+2 || string(line[:len(roomLinePrefix)]) != roomLinePrefix ||
+		line[n-2] != '"' || line[n-1] != '}' || bytes.IndexByte(line, '\\') >= 0 {
+		return nil, nil, false
+	}
+	// Up to the closing brace: the last value's closing quote is then
+	// the last byte.
+	rest := line[len(roomLinePrefix) : n-1]
+	for k, key := range roomLineKeys {
+		if len(rest) < len(key) || string(rest[:len(key)]) != key {
+			if k == 0 {
+				continue // no id
+			}
+			return nil, nil, false
+		}
+		rest = rest[len(key):]
+		i := bytes.IndexByte(rest, '"')
+		if i < 0 {
+			return nil, nil, false
+		}
+		switch k {
+		case 2:
+			room = rest[:i]
+		case 3:
+			text = rest[:i]
+		}
+		rest = rest[i+1:]
+	}
+	return room, text, len(rest) == 0
 }
 
 // parseEvent reads one of chatd's JSON lines into ev: in one pass where

@@ -75,6 +75,55 @@ func TestStampTime(t *testing.T) {
 	}
 }
 
+// TestDecimal: decimal reads exactly what strconv.ParseUint reads, for
+// every byte value at every place of numbers of each length up to 19,
+// and the largest stamp time is MaxInt64.
+func TestDecimal(t *testing.T) {
+	for n := 1; n <= 19; n++ {
+		digits := []byte("1234567890987654321"[:n])
+		for i := range n {
+			for c := range 256 {
+				b := slices.Clone(digits)
+				b[i] = byte(c)
+				checkDecimal(t, b)
+			}
+		}
+	}
+	for _, c := range []struct {
+		text string
+		ok   bool
+	}{
+		{"bench 1 2 9223372036854775807", true},
+		{"bench 1 2 9223372036854775808", false},
+		{"bench 1 2 0000000000000000000", true},
+		{"bench 1 2 12345678:", false},
+		{"bench 1 2 1234567/9", false},
+	} {
+		if _, ok := parseStamp([]byte(c.text)); ok != c.ok {
+			t.Errorf("parseStamp(%s): %v, want %v", c.text, ok, c.ok)
+		}
+	}
+}
+
+func FuzzDecimal(f *testing.F) {
+	f.Add("1765069200000000000")
+	f.Add("17650692:0000000000")
+	f.Fuzz(func(t *testing.T, s string) {
+		if len(s) >= 1 && len(s) <= 19 {
+			checkDecimal(t, []byte(s))
+		}
+	})
+}
+
+func checkDecimal(t *testing.T, b []byte) {
+	t.Helper()
+	n, ok := decimal(b)
+	want, err := strconv.ParseUint(string(b), 10, 64)
+	if ok != (err == nil) || ok && n != want {
+		t.Errorf("decimal(%q) = %d, %v; strconv reads %d, %v", b, n, ok, want, err)
+	}
+}
+
 // jsonCases are lines scanJSON must judge as encoding/json does.
 var jsonCases = []string{
 	`{"type":"message","kind":"room","from":"u1","room":"bench","text":"bench 1 2 3","ts":"2026-01-01T00:00:00Z"}`,
@@ -200,6 +249,99 @@ func TestClassifyChatd(t *testing.T) {
 	}
 }
 
+// roomLine is a room message as chatd renders it (daemon/events.go,
+// roomMessage), with room and text as given.
+func roomLine(room, text string) string {
+	return `{"type":"message","kind":"room","id":"01a24e0be3060000","from":"u1","room":"` + room +
+		`","text":"` + text + `","ts":"2026-12-07T01:08:51Z"}`
+}
+
+// roomLineCases are lines near the shape scanRoomLine matches: those it
+// must take (the first few) and those it must leave to the general scan.
+var roomLineCases = []string{
+	roomLine("bench", "bench 1 2 42"),
+	roomLine("Bench", "bench 1 2 42"),
+	roomLine("other", "bench 1 2 42"),
+	roomLine("bench", "hello"),
+	roomLine("bench", ""),
+	roomLine("", "bench 1 2 42"),
+	`{"type":"message","kind":"room","from":"u1","room":"bench","text":"bench 1 2 42","ts":"x"}`, // no id
+	`{"type":"message","kind":"room","id":"","from":"","room":"","text":"","ts":""}`,
+	// Left to the general scan, which still judges them.
+	roomLine("bench", `bench 1 2 4\u0032`),
+	roomLine("bench", `say \"hi\"`),
+	roomLine("bench", `a\"`),
+	roomLine("bench", "bench 1 2 42") + " ",
+	" " + roomLine("bench", "bench 1 2 42"),
+	roomLine("bench", "bench 1 2 42") + "}",
+	roomLine("bench", "bench 1 2 42")[:60],
+	roomLine("bench", "bench 1 2 42")[:len(roomLine("bench", "bench 1 2 42"))-1],
+	roomLine(`bench","room":"other`, "bench 1 2 42"),
+	roomLine("bench", `bench 1 2 42","text":"hello`),
+	roomLine("bench", "bench 1 2 42")[:len(roomLine("bench", "bench 1 2 42"))-2] + `","action":true}`,
+	`{"type":"message","kind":"room","id":"x","from":"u1","room":"bench","text":"bench 1 2 42"}`,
+	`{"type":"message","kind":"room","id":"x","room":"bench","from":"u1","text":"bench 1 2 42","ts":"x"}`,
+	`{"type":"message","kind":"room","id":"x","from":"u1","room":"bench","text":"bench 1 2 42","ts":"x","ts":"y"}`,
+	`{"type":"message","kind":"room", "id":"x","from":"u1","room":"bench","text":"bench 1 2 42","ts":"x"}`,
+	`{"type":"message","kind":"room","id":"x","from":"u1","room":"bench","text":"bench 1 2 42","ts":x"}`,
+	`{"type":"message","kind":"room","id":"x","from":"u1","room":"bench","text":"bench 1 2 42","ts":"}`,
+	`{"type":"message","kind":"history","id":"x","from":"u1","room":"bench","text":"bench 1 2 42","ts":"x"}`,
+	`{"type":"message","kind":"room"}`, `{"type":"message","kind":"room""}`, `{"type":"message","kind":"room`,
+}
+
+// TestScanRoomLine: the room messages chatd writes take the fast path,
+// and every line it takes is one encoding/json reads as a room message
+// with the same room and text, and classify judges as the general scan.
+func TestScanRoomLine(t *testing.T) {
+	for i, line := range roomLineCases {
+		if taken := checkRoomScan(t, []byte(line)); taken != (i < 8) {
+			t.Errorf("scanRoomLine(%s) takes it: %v, want %v", line, taken, i < 8)
+		}
+	}
+	for _, line := range jsonCases {
+		checkRoomScan(t, []byte(line))
+	}
+}
+
+func FuzzScanRoomLine(f *testing.F) {
+	for _, line := range roomLineCases {
+		f.Add(line)
+	}
+	f.Fuzz(func(t *testing.T, line string) { checkRoomScan(t, []byte(line)) })
+}
+
+// checkRoomScan checks scanRoomLine and classify on one line against the
+// general scan and, where scanRoomLine takes the line, against
+// encoding/json; it reports whether scanRoomLine took it.
+func checkRoomScan(t *testing.T, line []byte) bool {
+	t.Helper()
+	d := chatdJSON{room: "bench"}
+	kind, st := d.classify(line)
+	if wkind, wst := d.classifyEvent(line); kind != wkind || st != wst {
+		t.Errorf("classify(%s) = %d, %+v; the general scan says %d, %+v", line, kind, st, wkind, wst)
+	}
+	room, text, ok := scanRoomLine(line)
+	if !ok {
+		return false
+	}
+	if bytes.ContainsFunc(line, func(r rune) bool { return r < 0x20 }) {
+		return true // raw control bytes in strings are not looked for (scanJSON)
+	}
+	obj, valid := decodeObject(line)
+	if !valid {
+		t.Errorf("scanRoomLine(%s) takes what encoding/json refuses", line)
+		return true
+	}
+	if !utf8.Valid(line) {
+		return true // encoding/json replaces bad UTF-8; the scans keep the bytes
+	}
+	str := func(k string) string { s, _ := obj[k].(string); return s }
+	if str("type") != "message" || str("kind") != "room" || str("room") != string(room) || str("text") != string(text) {
+		t.Errorf("scanRoomLine(%s) = room %q, text %q; encoding/json decodes %v", line, room, text, obj)
+	}
+	return true
+}
+
 func TestClassifyIRC(t *testing.T) {
 	d := ircDialect{channel: "#bench"}
 	for _, c := range []struct {
@@ -239,6 +381,8 @@ func TestClassifyDoesNotAllocate(t *testing.T) {
 		line string
 	}{
 		{chatdJSON{room: "bench"}, `{"type":"message","kind":"room","from":"u1","room":"bench","text":"` + stamp(1, 2) + `","ts":"2026-01-01T00:00:00Z"}`},
+		{chatdJSON{room: "bench"}, roomLine("bench", stamp(1, 2))},
+		{chatdJSON{room: "bench"}, roomLine("bench", stamp(1, 2)) + " "}, // the general scan
 		{ircDialect{channel: "#bench"}, ":u1!~u1@localhost PRIVMSG #bench :" + stamp(1, 2)},
 	} {
 		line := []byte(c.line)
@@ -352,7 +496,7 @@ func BenchmarkClassify(b *testing.B) {
 		d    dialect
 		line string
 	}{
-		{"chatd", chatdJSON{room: "bench"}, `{"type":"message","kind":"room","from":"user123","room":"bench","text":"` + stamp(1, 2) + `","ts":"2026-01-01T00:00:00Z"}`},
+		{"chatd", chatdJSON{room: "bench"}, `{"type":"message","kind":"room","id":"01a24e0be3060000","from":"user123","room":"bench","text":"` + stamp(1, 2) + `","ts":"2026-01-01T00:00:00Z"}`},
 		{"irc", ircDialect{channel: "#bench"}, ":user123!~user123@localhost PRIVMSG #bench :" + stamp(1, 2)},
 	} {
 		b.Run(c.name, func(b *testing.B) {

@@ -374,6 +374,47 @@ func TestReportAndChart(t *testing.T) {
 
 // TestLongLine reads a line far longer than the client's buffer, as
 // chatd's welcome is with thousands online, and the line after it.
+// TestChatdRoomLineShape: a room message as the real chatd writes it is
+// one that scanRoomLine takes, so a burst's lines go the fast way; if
+// chatd's rendering of a room line changes, this says so (the general
+// scan would still judge the lines, only slower).
+func TestChatdRoomLineShape(t *testing.T) {
+	addr := startChatd(t)
+	d := chatdJSON{password: "secret-pass", room: "bench"}
+	c, err := dial(addr, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := d.login(c, "shape1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.join(c, d.room); err != nil {
+		t.Fatal(err)
+	}
+	text := stamp(3, 7)
+	if err := c.send(d.roomLine(d.room, text)); err != nil {
+		t.Fatal(err)
+	}
+	for {
+		line, err := c.readLine(10 * time.Second)
+		if err != nil {
+			t.Fatalf("no room message came back: %v", err)
+		}
+		if !bytes.Contains(line, []byte(`"type":"message"`)) {
+			continue
+		}
+		room, got, ok := scanRoomLine(line)
+		if !ok || string(room) != d.room || string(got) != text {
+			t.Fatalf("scanRoomLine(%s) = room %q, text %q, %v; want the fast path to take it", line, room, got, ok)
+		}
+		if kind, st := d.classify(line); kind != lineRoom || st.sender != 3 || st.seq != 7 {
+			t.Errorf("classify(%s) = %d, %+v; want a delivery from sender 3, number 7", line, kind, st)
+		}
+		return
+	}
+}
+
 func TestLongLine(t *testing.T) {
 	a, b := net.Pipe()
 	defer a.Close()
