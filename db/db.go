@@ -72,9 +72,6 @@ type DB struct {
 	mail     chan *mailRequest
 	closing  chan struct{}
 	mailDone chan struct{}
-	// ckptDone says the checkpointer (SQLite; checkpoint.go), which also
-	// stops at closing, has; nil on PostgreSQL.
-	ckptDone chan struct{}
 	// mailBounds: upper bounds of mailbox sizes (mailer goroutine only,
 	// see mailboxRoom).
 	mailBounds map[int64]int
@@ -160,9 +157,7 @@ func Open(path string) (*DB, error) {
 	}
 	f.Close()
 
-	// The writer checkpoints the WAL only as a backstop: the
-	// checkpointer (checkpoint.go) does it off the writer's path.
-	w, err := sqlx.Open("sqlite", dsn(path, "_txlock=immediate", fmt.Sprintf("_pragma=wal_autocheckpoint(%d)", writerCheckpointPages)))
+	w, err := sqlx.Open("sqlite", dsn(path, "_txlock=immediate"))
 	if err != nil {
 		return nil, fmt.Errorf("open db %s: %w", path, err)
 	}
@@ -214,10 +209,6 @@ func Open(path string) (*DB, error) {
 		return nil, fmt.Errorf("open db %s: prepare: %w", path, err)
 	}
 	db.startMailer()
-	if err := db.startCheckpointer(ctx, path); err != nil {
-		db.Close()
-		return nil, err
-	}
 	return db, nil
 }
 
@@ -250,9 +241,6 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		close(db.closing)
 		<-db.mailDone
-		if db.ckptDone != nil {
-			<-db.ckptDone
-		}
 		db.readStmts.close()
 		db.writeStmts.close()
 	})
