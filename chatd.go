@@ -14,7 +14,7 @@ import (
 var Schema string
 
 // SchemaVersion is the PRAGMA user_version that Schema creates.
-const SchemaVersion = 18
+const SchemaVersion = 19
 
 // Version is the release of this build; overridden with -ldflags at build time.
 var Version = "0.1.0-dev"

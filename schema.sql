@@ -1,4 +1,4 @@
--- chatd schema, version 10 (PRAGMA user_version = 10).
+-- chatd schema, version 19 (PRAGMA user_version = 19).
 -- Times are stored as INTEGER Unix milliseconds (UTC). Names are kept in their
 -- registered spelling; every lookup and comparison goes through name_key,
 -- chatd.Key(name) (NFKC, then Unicode case folding), which is unique.
@@ -156,9 +156,11 @@ CREATE TABLE online_sessions (
 );
 
 -- Full-text index of room_history, kept in step by the triggers below, so
--- search is an index lookup rather than a scan of every stored line.
+-- search is an index lookup rather than a scan of every stored line. It
+-- keeps no table of each row's size (columnsize = 0), which only ranking
+-- (bm25) reads: search orders by id.
 CREATE VIRTUAL TABLE room_history_fts USING fts5(
-    body, content = 'room_history', content_rowid = 'id', detail = 'none'
+    body, content = 'room_history', content_rowid = 'id', detail = 'none', columnsize = 0
 );
 CREATE TRIGGER room_history_fts_insert AFTER INSERT ON room_history BEGIN
     INSERT INTO room_history_fts (rowid, body) VALUES (new.id, new.body);
@@ -231,7 +233,7 @@ CREATE INDEX private_history_hi ON private_history(user_hi);
 
 -- Full-text index of private_history, as room_history_fts is of room_history.
 CREATE VIRTUAL TABLE private_history_fts USING fts5(
-    body, content = 'private_history', content_rowid = 'id', detail = 'none'
+    body, content = 'private_history', content_rowid = 'id', detail = 'none', columnsize = 0
 );
 CREATE TRIGGER private_history_fts_insert AFTER INSERT ON private_history BEGIN
     INSERT INTO private_history_fts (rowid, body) VALUES (new.id, new.body);

@@ -88,8 +88,8 @@ type DB struct {
 	mailUsersGen uint64
 	// The batch being written (mailer goroutine only; see flushLetters):
 	// letters resolved but not yet inserted, their mailbox ids, the
-	// statement arguments, and the largest ids in use once read
-	// (mailTops) in this transaction.
+	// statement arguments, and the largest ids the mailer has used, once
+	// read (mailTops) and until another handle commits (mailVersion).
 	mailLetters               []pendingLetter
 	mailBoxes                 []int64
 	mailArgs                  []any
@@ -441,7 +441,7 @@ const (
 var hotWrites = slices.Concat([]string{
 	sqlUserID,
 	sqlSavepoint, sqlRollbackTo, sqlRelease, sqlInsertLetter, sqlInsertMail, sqlMailboxSize, sqlRecipient,
-	sqlRecipientBlocks, sqlMailTops, sqlMailboxSizeSorting, sqlSortMail,
+	sqlRecipientBlocks, sqlMailTops, sqlDataVersion, sqlMailboxSizeSorting, sqlSortMail,
 	sqlInsertAttempt, sqlSetSeen, sqlClearOnline,
 }, sqlInsertLetters, sqlInsertMails, sqlInsertPrivates, sqlInsertOnline)
 

@@ -201,7 +201,6 @@ func (db *DB) beginMail(ctx context.Context, batch []*mailRequest) (*dbTx, error
 		return nil, fmt.Errorf("store offline message: %w", err)
 	}
 	db.mailLetters = db.mailLetters[:0]
-	db.mailTops = false
 	if err := lockMailboxes(ctx, tx, batch); err != nil {
 		tx.Rollback()
 		return nil, err
@@ -305,7 +304,11 @@ func (db *DB) storeLetter(ctx context.Context, q prepared, r *mailRequest) (errs
 // SQLite would choose itself, but known before the insert so that the
 // mailbox rows can name their letter. Only the mailer inserts into either
 // table, and the mailer's transaction holds SQLite's write lock, so the
-// largest ids read at the first flush of a transaction stay the largest.
+// largest ids read at the mailer's first flush stay the largest it has
+// given until another handle on the file commits (checkMailMemory reads
+// them again then): the mailer counts on from them, batch after batch,
+// without a query. Deliveries only delete, so an id is never given twice;
+// the ids of a batch that rolled back are skipped, which is harmless.
 func (db *DB) flushLetters(ctx context.Context, q prepared) error {
 	letters := db.mailLetters
 	if len(letters) == 0 {
@@ -571,12 +574,13 @@ func (db *DB) checkMailMemory(ctx context.Context, tx *dbTx) error {
 		return nil
 	}
 	var v int64
-	if err := tx.QueryRowxContext(ctx, `PRAGMA data_version`).Scan(&v); err != nil {
+	if err := db.write(tx).QueryRowxContext(ctx, sqlDataVersion).Scan(&v); err != nil {
 		return fmt.Errorf("store offline message: data version: %w", err)
 	}
 	if v != db.mailVersion {
 		clear(db.mailBounds)
 		clear(db.mailRcpts)
+		db.mailTops = false
 		db.mailVersion = v
 	}
 	if g := db.usersGen.Load(); g != db.mailUsersGen {
@@ -616,6 +620,9 @@ const (
 	// sqlSortMail puts every unsorted row into the recipient index.
 	sqlSortMail = `UPDATE offline_messages SET sorted = 1 WHERE id > ` + sqlLastSorted + ` AND sorted = 0`
 	sqlMailTops = `SELECT (SELECT coalesce(max(id), 0) FROM letters), (SELECT coalesce(max(id), 0) FROM offline_messages)`
+	// sqlDataVersion changes when another handle on the file commits
+	// (checkMailMemory). A prepared PRAGMA reads it anew at every step.
+	sqlDataVersion = `PRAGMA data_version`
 	// sqlRecipient is the recipient's id and whether they block the sender
 	// (first argument), in one step.
 	sqlRecipient = `SELECT id, EXISTS (SELECT 1 FROM blocks

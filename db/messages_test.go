@@ -231,6 +231,40 @@ func testStoreOfflineLimitUnderRace(t *testing.T) {
 	}
 }
 
+// TestStoreOfflineTwoHandlesTakeTurns: two handles on one file store mail
+// in turn. Each mailer counts its letter and mailbox ids on from the
+// largest it has read, so it must read them again after the other
+// handle's commit, or its next letter would take an id already taken.
+func TestStoreOfflineTwoHandlesTakeTurns(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "chatd.db")
+	a, b := openAt(t, path), openAt(t, path)
+	mustUsers(t, a, "bob", "cy")
+	var want []string
+	for i := range 6 {
+		db := a
+		if i%2 == 1 {
+			db = b
+		}
+		text := fmt.Sprint("note ", i)
+		errs, err := db.StoreOfflineAll(ctx, []string{"bob", "cy"}, chatd.OfflineMessage{From: "ann", To: []string{"bob", "cy"}, Text: text}, 0)
+		if err != nil || errs[0] != nil || errs[1] != nil {
+			t.Fatalf("store %q from handle %d: %v, %v", text, i%2, errs, err)
+		}
+		want = append(want, text)
+	}
+	for _, u := range []string{"bob", "cy"} {
+		msgs, err := a.OfflinePage(ctx, u, 0, -1)
+		var got []string
+		for _, m := range msgs {
+			got = append(got, m.Text)
+		}
+		if err != nil || !slices.Equal(got, want) {
+			t.Errorf("%s holds %q, %v; want %q", u, got, err, want)
+		}
+	}
+}
+
 // TestStoreOfflineIsDurableOnReturn checks that once StoreOffline returns, a
 // separate handle (another process) reads the message.
 func TestStoreOfflineIsDurableOnReturn(t *testing.T) {

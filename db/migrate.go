@@ -325,6 +325,23 @@ CREATE UNIQUE INDEX IF NOT EXISTS room_masks_room_mask ON room_masks(room_id, ma
 	// entry, '' (a line) for every row stored before; the columns are
 	// added by addHistoryKind.
 	`SELECT 1;`,
+	// 18 -> 19 (issue 23): the full-text indexes without their table of
+	// each row's size (columnsize = 0), a row more per stored line that
+	// only ranking reads; search orders by id. FTS5 cannot drop the
+	// option in place, so each index is made again and filled from the
+	// rows it indexes (their text as it is now, as the triggers kept it).
+	// The triggers name the index, not its options: they stay.
+	`DROP TABLE private_history_fts;
+CREATE VIRTUAL TABLE private_history_fts USING fts5(
+    body, content = 'private_history', content_rowid = 'id', detail = 'none', columnsize = 0
+);
+INSERT INTO private_history_fts (private_history_fts) VALUES ('rebuild');
+DROP TABLE room_history_fts;
+CREATE VIRTUAL TABLE room_history_fts USING fts5(
+    body, content = 'room_history', content_rowid = 'id', detail = 'none', columnsize = 0
+);
+INSERT INTO room_history_fts (room_history_fts) VALUES ('rebuild');
+`,
 }
 
 // migrationFills[v] runs after the statements that bring a file to

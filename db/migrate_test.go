@@ -2,9 +2,13 @@ package db
 
 import (
 	"context"
+	"database/sql"
 	_ "embed"
+	"maps"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -233,3 +237,176 @@ func TestStoreOfflineAllStoresOnce(t *testing.T) {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// schema_v18.sql is schema.sql as it was at version 18, when the full-text
+// indexes kept a table of each row's size.
+//
+//go:embed testdata/schema_v18.sql
+var schemaV18 string
+
+// v18Rows fills a version 18 database with private and room lines the
+// way chatd writes them (the triggers fill the full-text indexes), then
+// edits one line of each, redacts one and trims one, as the message
+// actions and the history trim do.
+var v18Rows = []string{
+	`INSERT INTO users (id, name, pass_hash, created, name_key) VALUES (1, 'ann', 'h', 0, 'ann'), (2, 'bob', 'h', 0, 'bob'), (3, 'cy', 'h', 0, 'cy')`,
+	`INSERT INTO rooms (id, name, created, name_key) VALUES (1, 'lobby', 0, 'lobby'), (2, 'den', 0, 'den')`,
+	`INSERT INTO private_history (id, user_lo, user_hi, sender, recipients, body, ts, mid) VALUES
+		(1, 1, 2, 'ann', 'bob', 'Apple pie tonight', 1, '0000000000000001'),
+		(2, 1, 2, 'bob', 'ann', 'apples are not apple', 2, '0000000000000002'),
+		(3, 1, 2, 'ann', 'bob', 'the café at noon', 3, '0000000000000003'),
+		(4, 1, 2, 'bob', 'ann', 'secret plan', 4, '0000000000000004'),
+		(5, 1, 2, 'ann', 'bob', 'typo aple', 5, '0000000000000005'),
+		(6, 1, 3, 'ann', 'cy', 'apple for cy', 6, '0000000000000006'),
+		(7, 1, 2, 'ann', 'bob', 'gone apple', 7, '0000000000000007')`,
+	`UPDATE private_history SET body = 'typo fixed apple', edited = 8 WHERE id = 5`,
+	`UPDATE private_history SET body = '', deleted = 1 WHERE id = 4`,
+	`DELETE FROM private_history WHERE id = 7`,
+	`INSERT INTO room_history (id, room_id, sender, body, ts, mid) VALUES
+		(1, 1, 'ann', 'Apple pie tonight', 1, '0000000000000011'),
+		(2, 1, 'bob', 'cafe is open', 2, '0000000000000012'),
+		(3, 1, 'cy', 'secret plan', 3, '0000000000000013'),
+		(4, 1, 'ann', 'typo aple', 4, '0000000000000014'),
+		(5, 2, 'bob', 'apple in the den', 5, '0000000000000015'),
+		(6, 1, 'ann', 'gone apple', 6, '0000000000000016')`,
+	`UPDATE room_history SET body = 'typo fixed apple', edited = 8 WHERE id = 4`,
+	`UPDATE room_history SET body = '', deleted = 1 WHERE id = 3`,
+	`DELETE FROM room_history WHERE id = 6`,
+}
+
+// ftsWords are the searches TestMigrateFTSWithoutSizes compares: whole
+// words in any case, a word with and without its accent, the old and new
+// words of an edited line, a redacted line's word, a prefix (which is no
+// match: a search is of whole words) and two words at once.
+var ftsWords = []string{"apple", "APPLE", "pie", "cafe", "café", "aple", "fixed", "typo", "secret", "app", "apple pie", "apples"}
+
+// searchIDs runs the searches of SearchPrivate (ann and bob) and
+// SearchHistory (the lobby) on a raw handle, so that a version 18 file
+// can be searched without being migrated, and returns each word's ids.
+func searchIDs(t *testing.T, raw *sql.DB) map[string][]int64 {
+	t.Helper()
+	out := map[string][]int64{}
+	for _, w := range ftsWords {
+		match := ftsQuery(searchTerms(w))
+		for _, s := range []struct {
+			q    string
+			args []any
+		}{
+			{searchPrivateSQL, []any{match, 1, 2, 1, 2, 99, 100}},
+			{searchSQL, []any{match, 1, 1, 99, 100}},
+		} {
+			rows, err := raw.Query(`SELECT id FROM (`+s.q+`)`, s.args...)
+			if err != nil {
+				t.Fatalf("search %q: %v", w, err)
+			}
+			ids := []int64{}
+			for rows.Next() {
+				var id int64
+				if err := rows.Scan(&id); err != nil {
+					t.Fatal(err)
+				}
+				ids = append(ids, id)
+			}
+			if err := rows.Close(); err != nil {
+				t.Fatal(err)
+			}
+			key := "private " + w
+			if s.q == searchSQL {
+				key = "room " + w
+			}
+			out[key] = ids
+		}
+	}
+	return out
+}
+
+// A version 18 file migrates to full-text indexes without their size
+// tables, and search finds exactly the lines it found before; a new file
+// gets those indexes directly.
+func TestMigrateFTSWithoutSizes(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "chatd.db")
+	raw := rawOpen(t, path)
+	for _, q := range append([]string{schemaV18, `PRAGMA user_version = 18`}, v18Rows...) {
+		if _, err := raw.Exec(q); err != nil {
+			t.Fatalf("%.60s: %v", q, err)
+		}
+	}
+	before := searchIDs(t, raw)
+	if got := before["private apple"]; !slices.Equal(got, []int64{5, 2, 1}) {
+		t.Fatalf("version 18 private search for apple = %v; the test's rows are not what it expects", got)
+	}
+	raw.Close()
+
+	db := openAt(t, path)
+	if v, err := schemaVersion(ctx, db.reader); err != nil || v != chatd.SchemaVersion {
+		t.Fatalf("user_version = %d, %v", v, err)
+	}
+	checkNoSizeTables(t, db)
+	if after := searchIDs(t, db.reader.DB.DB); !maps.EqualFunc(before, after, slices.Equal) {
+		t.Fatalf("search after the migration:\n%v\nbefore:\n%v", after, before)
+	}
+	// Through the store, as a user searches.
+	for _, c := range []struct {
+		room, query string
+		want        []string
+	}{
+		{"", "apple", []string{"typo fixed apple", "apples are not apple", "Apple pie tonight"}},
+		{"", "CAFE", []string{"the café at noon"}},
+		{"", "aple", nil},
+		{"", "secret", nil},
+		{"", "app", nil},
+		{"lobby", "apple", []string{"typo fixed apple", "Apple pie tonight"}},
+		{"lobby", "café", []string{"cafe is open"}},
+		{"lobby", "secret", nil},
+		{"den", "apple", []string{"apple in the den"}},
+	} {
+		var got []chatd.HistoryLine
+		var err error
+		if c.room == "" {
+			got, err = db.SearchPrivate(ctx, "ann", "bob", c.query, 10, 100)
+		} else {
+			got, err = db.SearchHistory(ctx, c.room, c.query, 10, 100)
+		}
+		var texts []string
+		for _, l := range got {
+			texts = append(texts, l.Text)
+		}
+		if err != nil || !slices.Equal(texts, c.want) {
+			t.Errorf("search %q in %q = %q, %v; want %q", c.query, c.room, texts, err, c.want)
+		}
+	}
+	// The indexes stay in step as lines come, change and go.
+	checkCode(t, db.AppendPrivateBatch(ctx, []chatd.PrivateLine{{With: "bob", Line: chatd.HistoryLine{
+		MsgID: "0000000000000020", From: "ann", Recipients: "bob", Text: "apple again", Time: t0}}}, 100), "")
+	if got, err := db.SearchPrivate(ctx, "bob", "ann", "again", 10, 100); err != nil || len(got) != 1 {
+		t.Fatalf("SearchPrivate(again) after the migration = %+v, %v", got, err)
+	}
+	checkFTS(t, db)
+	if _, err := db.writer.Exec(`INSERT INTO private_history_fts (private_history_fts, rank) VALUES ('integrity-check', 1)`); err != nil {
+		t.Fatalf("private full-text index out of step: %v", err)
+	}
+
+	// A new file is made at the newest version with the same indexes.
+	checkNoSizeTables(t, openAt(t, filepath.Join(t.TempDir(), "new.db")))
+}
+
+// checkNoSizeTables checks that neither full-text index keeps a table of
+// its rows' sizes.
+func checkNoSizeTables(t *testing.T, db *DB) {
+	t.Helper()
+	var tables []string
+	if err := db.reader.Select(&tables, `SELECT name FROM sqlite_schema WHERE name LIKE '%history_fts%' AND type = 'table' ORDER BY name`); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"private_history_fts", "room_history_fts"} {
+		if !slices.Contains(tables, want) {
+			t.Errorf("no table %s among %q", want, tables)
+		}
+	}
+	for _, name := range tables {
+		if strings.HasSuffix(name, "_docsize") {
+			t.Errorf("full-text size table %s is still there (tables %q)", name, tables)
+		}
+	}
+}
