@@ -47,6 +47,8 @@ fuzz:
 	go test -run '^$$' -fuzz '^FuzzLineReader$$' -fuzztime $(FUZZTIME) ./daemon/
 	go test -run '^$$' -fuzz '^FuzzCommandParse$$' -fuzztime $(FUZZTIME) ./daemon/
 	go test -run '^$$' -fuzz '^FuzzIRCLine$$' -fuzztime $(FUZZTIME) ./daemon/
+	go test -run '^$$' -fuzz '^FuzzScanRoomLine$$' -fuzztime $(FUZZTIME) ./cmd/chatbench/
+	go test -run '^$$' -fuzz '^FuzzScanJSON$$' -fuzztime $(FUZZTIME) ./cmd/chatbench/
 
 # The Go benchmarks: room fan-out over TCP, the database writes, the line
 # reader. Figures depend on the machine; compare runs from one sitting.
