@@ -322,7 +322,10 @@ func (ircDialect) join(c *conn, room string) error {
 		if len(f) >= 2 && f[0] == "PING" {
 			return false, c.send("PONG " + f[1])
 		}
-		return len(f) >= 2 && f[1] == "366", nil // end of NAMES: joined
+		// The end of this channel's NAMES: joined. Not any 366: chatd
+		// joins a logged-in client to its account's rooms (the lobby)
+		// with NAMES of their own, which may come after the JOIN is sent.
+		return len(f) >= 4 && f[1] == "366" && strings.EqualFold(f[3], "#"+room), nil
 	})
 }
 
@@ -362,8 +365,14 @@ func (d ircDialect) classify(line []byte) (lineKind, stamped) {
 			return lineBad, stamped{}
 		}
 		return lineRoom, st
-	case "366": // end of NAMES: joined
-		return lineJoined, stamped{}
+	case "366": // end of NAMES: joined, if of the bench channel
+		// params: me, channel, text.
+		if _, rest, ok := bytes.Cut(params, []byte(" ")); ok {
+			if ch, _, _ := bytes.Cut(rest, []byte(" ")); bytes.EqualFold(ch, []byte(d.channel)) {
+				return lineJoined, stamped{}
+			}
+		}
+		return lineOther, stamped{}
 	}
 	return lineOther, stamped{}
 }

@@ -362,6 +362,11 @@ func TestClassifyIRC(t *testing.T) {
 		{"", lineBad, 0},
 		{"PING :irc.example", linePing, 0},
 		{":irc.example 366 u1 #bench :End of NAMES list", lineJoined, 0},
+		{":irc.example 366 u1 #BENCH :End of NAMES list", lineJoined, 0},
+		// Another channel's NAMES (chatd's auto-join of the lobby at
+		// login) is not the bench room's join.
+		{":irc.example 366 u1 #lobby :End of NAMES list", lineOther, 0},
+		{":irc.example 366 u1", lineOther, 0},
 		{":irc.example 353 u1 = #bench :u1 u2", lineOther, 0},
 		{":u2!~u2@localhost JOIN :#bench", lineOther, 0},
 		{"ERROR :Closing connection", lineOther, 0},
