@@ -322,11 +322,21 @@ func (ircDialect) join(c *conn, room string) error {
 		if len(f) >= 2 && f[0] == "PING" {
 			return false, c.send("PONG " + f[1])
 		}
-		// The end of this channel's NAMES: joined. Not any 366: chatd
-		// joins a logged-in client to its account's rooms (the lobby)
-		// with NAMES of their own, which may come after the JOIN is sent.
-		return len(f) >= 4 && f[1] == "366" && strings.EqualFold(f[3], "#"+room), nil
+		return namesEnd(line, "#"+room), nil
 	})
+}
+
+// namesEnd reports whether line is the end of channel's NAMES (366), the
+// answer to a JOIN of it. Not any 366: chatd joins a logged-in client to
+// its account's rooms (the lobby) with NAMES of their own, which may come
+// after a JOIN is sent.
+func namesEnd(line []byte, channel string) bool {
+	// ":server 366 me channel :End of NAMES list"
+	_, rest, _ := bytes.Cut(line, []byte(" "))
+	cmd, rest, _ := bytes.Cut(rest, []byte(" "))
+	_, rest, _ = bytes.Cut(rest, []byte(" "))
+	ch, _, _ := bytes.Cut(rest, []byte(" "))
+	return string(cmd) == "366" && bytes.EqualFold(ch, []byte(channel))
 }
 
 func (ircDialect) joinLine(room string) string { return "JOIN #" + room }
@@ -365,12 +375,9 @@ func (d ircDialect) classify(line []byte) (lineKind, stamped) {
 			return lineBad, stamped{}
 		}
 		return lineRoom, st
-	case "366": // end of NAMES: joined, if of the bench channel
-		// params: me, channel, text.
-		if _, rest, ok := bytes.Cut(params, []byte(" ")); ok {
-			if ch, _, _ := bytes.Cut(rest, []byte(" ")); bytes.EqualFold(ch, []byte(d.channel)) {
-				return lineJoined, stamped{}
-			}
+	case "366":
+		if namesEnd(line, d.channel) {
+			return lineJoined, stamped{}
 		}
 		return lineOther, stamped{}
 	}
